@@ -1,0 +1,3 @@
+"""Storyline: an event-sourced story update service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,48 @@
+"""Settings from the environment (prefix ``STORYLINE_``), with defaults that work locally."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STORYLINE_", frozen=True, extra="ignore")
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
+    )
+    topic_prefix: str = Field(default="", description="Prepended to every topic name.")
+    articles_topic: str = "storyline.articles"
+    story_updates_topic: str = "storyline.story-updates"
+    dead_letters_topic: str = "storyline.dead-letters"
+    data_dir: Path = Field(
+        default=Path("var"), description="Project-local state: broker data, worker tables."
+    )
+    max_article_bytes: int = Field(default=1_000_000, description="Larger items go to DLQ.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def articles(self) -> str:
+        return self.topic(self.articles_topic)
+
+    @property
+    def story_updates(self) -> str:
+        return self.topic(self.story_updates_topic)
+
+    @property
+    def dead_letters(self) -> str:
+        return self.topic(self.dead_letters_topic)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
