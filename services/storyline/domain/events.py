@@ -9,7 +9,7 @@ step before validation. ``schemas/`` holds the JSON Schema of every model here, 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -53,7 +53,7 @@ class ArticleReceived(Contract):
     source: str = Field(min_length=1, max_length=200, description="The outlet that published it.")
     headline: str | None = Field(default=None, max_length=1000)
     body: str = Field(description="Plain text, one paragraph or sentence a line.")
-    published: datetime = Field(description="Publication time (UTC).")
+    published: dt.datetime = Field(description="Publication time (UTC).")
     language: str = Field(default="en", max_length=35)
     pubstatus: PubStatus = PubStatus.USABLE
     url: str | None = Field(default=None, max_length=2048)
@@ -93,8 +93,8 @@ class ConflictingValue(Contract):
 
 class TimelineEntry(Contract):
     entry_id: str = Field(description="Stable id of the reconciled event across revisions.")
-    date: date = Field(description="First day of the period the entry is dated to.")
-    date_end: date
+    date: dt.date = Field(description="First day of the period the entry is dated to.")
+    date_end: dt.date
     date_precision: DatePrecision
     date_label: str = Field(description="The date as shown: 'Dec 12, 2025', 'Early Aug 2025'.")
     date_stated: bool = Field(description="False when resolved from a relative expression.")
@@ -110,7 +110,7 @@ class RelatedArticle(Contract):
     version: int = Field(ge=1)
     source: str
     headline: str
-    published: datetime
+    published: dt.datetime
     also_carried_by: tuple[str, ...] = Field(
         default=(), description="Outlets or uris that carried a copy of this article."
     )
@@ -156,8 +156,8 @@ class StoryUpdated(Contract):
     article_count: int = Field(ge=0)
     independent_count: int = Field(ge=0, description="Articles that are not copies of another.")
     title: str
-    published_first: datetime
-    published_last: datetime
+    published_first: dt.datetime
+    published_last: dt.datetime
     summary: tuple[SummaryParagraph, ...]
     timeline: tuple[TimelineEntry, ...]
     articles: tuple[RelatedArticle, ...]

@@ -6,7 +6,7 @@ article on replay, so changing them needs a new ``EXTRACTOR_VERSION``, never an 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -76,3 +76,16 @@ class ArticleFacts(Fact):
     dates: tuple[DateMention, ...]
     figures: tuple[Figure, ...]
     names: tuple[NameMention, ...]
+
+
+class CitedArticle(Fact):
+    """An article as a story sees it: its citation number, provenance and facts."""
+
+    n: int  # citation number in the story, stable for the story's life (order of joining)
+    uri: str
+    version: int
+    source: str
+    headline: str | None
+    published: datetime
+    facts: ArticleFacts
+    copy_of: int | None = None  # citation number of the original when this is a near-copy
