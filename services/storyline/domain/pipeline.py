@@ -1,0 +1,149 @@
+"""The whole core as one deterministic state machine over the articles log.
+
+``Pipeline.process(article, position)`` extracts facts, assigns the article to a story,
+folds it in and returns the events to publish. The same sequence of (article, position)
+always yields the same events, byte for byte: this is what lets ``storyline replay --verify``
+rebuild every revision from offset 0 and what makes redeliveries harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storyline import __version__
+from storyline.domain.clustering import Clusterer, ClusteringConfig
+from storyline.domain.events import (
+    ArticleReceived,
+    Cause,
+    ChangeReason,
+    PubStatus,
+    StoryMerged,
+    StoryUpdated,
+)
+from storyline.domain.extract import EXTRACTOR_VERSION, extract_facts
+from storyline.domain.story import (
+    Change,
+    StoryState,
+    absorb,
+    build_revision,
+    fold_article,
+    withdraw_article,
+)
+
+# Bump when anything in the core changes what a revision contains, so that two versions
+# replayed side by side are told apart in every StoryUpdated.
+CORE_VERSION = "core-1"
+PIPELINE_VERSION = f"storyline-{__version__}/{CORE_VERSION}/{EXTRACTOR_VERSION}"
+
+PipelineEvent = StoryUpdated | StoryMerged
+
+
+@dataclass(frozen=True, slots=True)
+class LogPosition:
+    topic: str
+    partition: int
+    offset: int
+
+
+class Pipeline:
+    """Owns every story state and the clusterer; see the module docstring."""
+
+    def __init__(self, clustering: ClusteringConfig | None = None) -> None:
+        self._clusterer = Clusterer(clustering or ClusteringConfig())
+        self._stories: dict[str, StoryState] = {}
+        self._story_of: dict[str, str] = {}  # uri -> story id at the time it joined
+        self._version_of: dict[str, int] = {}  # uri -> newest version folded
+        self._applied: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset
+        self.pipeline_version = PIPELINE_VERSION
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def resolve(self, story_id: str) -> str:
+        return self._clusterer.resolve(story_id)
+
+    def story(self, story_id: str) -> StoryState | None:
+        return self._stories.get(self.resolve(story_id))
+
+    @property
+    def story_ids(self) -> list[str]:
+        return list(self._stories)
+
+    def applied_offset(self, topic: str, partition: int) -> int | None:
+        return self._applied.get((topic, partition))
+
+    # -- the fold --------------------------------------------------------------------------
+
+    def process(self, article: ArticleReceived, position: LogPosition) -> list[PipelineEvent]:
+        key = (position.topic, position.partition)
+        last = self._applied.get(key)
+        if last is not None and position.offset <= last:
+            return []  # a redelivery of something already folded
+        self._applied[key] = position.offset
+
+        seen = self._version_of.get(article.uri)
+        withdrawal = article.pubstatus is not PubStatus.USABLE
+        if seen is not None and (article.version < seen or (article.version == seen
+                                                            and not withdrawal)):
+            return []  # the same item sent again: idempotent (a withdrawal may keep its version)
+        cause = Cause(
+            article_uri=article.uri,
+            article_version=article.version,
+            topic=position.topic,
+            partition=position.partition,
+            offset=position.offset,
+        )
+
+        if withdrawal:
+            return self._withdraw(article, cause)
+
+        facts = extract_facts(article)
+        assignment = self._clusterer.assign(article, facts)
+        self._version_of[article.uri] = article.version
+        story_id = self._clusterer.resolve(assignment.story_id)
+        state = self._stories.get(story_id)
+        if state is None:
+            state = self._stories[story_id] = StoryState(story_id=story_id)
+
+        events: list[PipelineEvent] = []
+        merged_uris: list[str] = []
+        for absorbed_id in assignment.merged:
+            absorbed = self._stories.pop(absorbed_id, None)
+            if absorbed is None or absorbed is state:
+                continue
+            merged_uris.extend(absorb(state, absorbed).articles_added)
+            for uri in absorbed.articles:
+                self._story_of[uri] = story_id
+            events.append(
+                StoryMerged(
+                    survivor_id=story_id,
+                    absorbed_id=absorbed_id,
+                    survivor_revision=state.revision + 1,
+                    cause=cause,
+                    pipeline_version=self.pipeline_version,
+                )
+            )
+
+        change = fold_article(state, article, facts, duplicate_of=assignment.duplicate_of)
+        self._story_of[article.uri] = story_id
+        if merged_uris:
+            added = (*merged_uris, *(change.articles_added if change else ()))
+            change = Change(reason=ChangeReason.MERGE, articles_added=added)
+        if change is None:
+            return events
+        events.append(
+            build_revision(state, change, cause=cause, pipeline_version=self.pipeline_version)
+        )
+        return events
+
+    def _withdraw(self, article: ArticleReceived, cause: Cause) -> list[PipelineEvent]:
+        joined = self._story_of.get(article.uri)
+        if joined is None:
+            return []  # never shown anywhere: nothing to take back
+        self._version_of[article.uri] = article.version
+        state = self._stories[self._clusterer.resolve(joined)]
+        change = withdraw_article(state, article)
+        self._clusterer.remove(article.uri)
+        if change is None:
+            return []
+        return [build_revision(state, change, cause=cause, pipeline_version=self.pipeline_version)]
+

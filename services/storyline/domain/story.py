@@ -1,0 +1,245 @@
+"""The story fold: one story's state and the revisions it produces.
+
+A story is a sequence of articles in log order. Each article that joins (or corrects, or
+withdraws from) a story folds into :class:`StoryState` and yields the next
+:class:`StoryUpdated`, a self-contained page. Citation numbers are given in order of joining
+and never change, so ``[3]`` means the same article in every revision of the story.
+
+The state is mutated in place by the functions below rather than copied: a story can hold
+thousands of articles and a copy per article would make the fold quadratic. Only the
+:class:`~storyline.domain.pipeline.Pipeline` owns states, and it never shares them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from storyline.domain.canonical import content_hash
+from storyline.domain.events import (
+    ArticleReceived,
+    Cause,
+    ChangeReason,
+    RelatedArticle,
+    RevisionDiff,
+    StoryUpdated,
+    SummaryParagraph,
+    TimelineEntry,
+)
+from storyline.domain.facts import ArticleFacts, CitedArticle
+from storyline.domain.summary import summarise
+from storyline.domain.timeline import TimelineIndex
+from storyline.domain.title import choose_title
+
+TIMELINE_LIMIT = 12  # entries on a page: the reference page shows nine
+
+
+@dataclass(slots=True)
+class StoryState:
+    story_id: str
+    revision: int = 0
+    # uri -> article, in order of joining (dicts keep insertion order; that order comes from
+    # the log, so it is deterministic).
+    articles: dict[str, CitedArticle] = field(default_factory=dict)
+    withdrawn: dict[str, CitedArticle] = field(default_factory=dict)
+    next_n: int = 1
+    timeline: TimelineIndex = field(default_factory=TimelineIndex)
+    aliases: list[str] = field(default_factory=list)
+    title: str | None = None
+    last: StoryUpdated | None = None
+
+    @property
+    def article_count(self) -> int:
+        return len(self.articles)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What happened to the story, before the page is rebuilt."""
+
+    reason: ChangeReason
+    articles_added: tuple[str, ...] = ()
+
+
+def fold_article(
+    state: StoryState,
+    article: ArticleReceived,
+    facts: ArticleFacts,
+    *,
+    duplicate_of: str | None,
+) -> Change | None:
+    """Fold a usable article (new, or a new version of a known one) into ``state``.
+
+    Returns None when it changes nothing: an older version than the one the story has."""
+    known = state.articles.get(article.uri) or state.withdrawn.get(article.uri)
+    if known is not None and article.version <= known.version:
+        return None
+
+    if known is not None:
+        cited = _cite(article, facts, n=known.n, copy_of=known.copy_of)
+        state.withdrawn.pop(article.uri, None)
+        if article.uri in state.articles:
+            state.timeline.remove(article.uri)
+        state.articles[article.uri] = cited
+        state.timeline.add(cited)
+        return Change(ChangeReason.SOURCE_CORRECTION)
+
+    original = state.articles.get(duplicate_of) if duplicate_of else None
+    cited = _cite(article, facts, n=state.next_n, copy_of=original.n if original else None)
+    state.next_n += 1
+    state.articles[article.uri] = cited
+    state.timeline.add(cited)
+    reason = ChangeReason.DUPLICATE if original else ChangeReason.NEW_ARTICLE
+    return Change(reason, articles_added=(article.uri,))
+
+
+def withdraw_article(state: StoryState, article: ArticleReceived) -> Change | None:
+    """A source withdrew (or cancelled) an item: it leaves the page, its citation number
+    is retired, never reused."""
+    known = state.articles.get(article.uri)
+    if known is None or article.version < known.version:
+        return None
+    state.articles.pop(article.uri)
+    state.timeline.remove(article.uri)
+    state.withdrawn[article.uri] = known.model_copy(update={"version": article.version})
+    return Change(ChangeReason.SOURCE_WITHDRAWAL)
+
+
+def absorb(survivor: StoryState, absorbed: StoryState) -> Change:
+    """Move every article of ``absorbed`` into ``survivor`` (a merge), renumbering them after
+    the survivor's own citations in their original order of joining."""
+    renumbered: dict[int, int] = {}
+    added: list[str] = []
+    for cited in absorbed.articles.values():
+        renumbered[cited.n] = survivor.next_n
+        moved = cited.model_copy(
+            update={
+                "n": survivor.next_n,
+                "copy_of": renumbered.get(cited.copy_of) if cited.copy_of else None,
+            }
+        )
+        survivor.next_n += 1
+        survivor.articles[cited.uri] = moved
+        survivor.timeline.add(moved)
+        added.append(cited.uri)
+    for uri, cited in absorbed.withdrawn.items():
+        survivor.withdrawn.setdefault(uri, cited)
+    survivor.aliases.extend([absorbed.story_id, *absorbed.aliases])
+    return Change(ChangeReason.MERGE, articles_added=tuple(added))
+
+
+def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_version: str
+                   ) -> StoryUpdated:
+    """Advance the revision number and render the whole page as a ``StoryUpdated``."""
+    cited = list(state.articles.values())
+    timeline = state.timeline.entries(TIMELINE_LIMIT)
+    summary = summarise(cited, timeline) if cited else ()
+    title = choose_title(cited, previous=state.title) if cited else (state.title or "Withdrawn")
+    related = _related_articles(cited)
+    published = [a.published for a in cited] or [
+        a.published for a in state.withdrawn.values()
+    ]
+
+    diff = _diff(state.last, change, title, summary, timeline)
+    state.revision += 1
+    state.title = title
+    body = {
+        "story_id": state.story_id,
+        "revision": state.revision,
+        "article_count": len(cited),
+        "independent_count": sum(1 for a in cited if a.copy_of is None),
+        "title": title,
+        "published_first": min(published),
+        "published_last": max(published),
+        "summary": summary,
+        "timeline": timeline,
+        "articles": related,
+        "aliases": tuple(state.aliases),
+        "diff": diff,
+        "cause": cause,
+        "pipeline_version": pipeline_version,
+    }
+    unhashed = StoryUpdated.model_construct(**body, content_hash="")
+    digest = content_hash(unhashed.model_dump(mode="json", exclude={"content_hash"}))
+    update = StoryUpdated(**body, content_hash=digest)
+    state.last = update
+    return update
+
+
+def _cite(article: ArticleReceived, facts: ArticleFacts, *, n: int, copy_of: int | None
+          ) -> CitedArticle:
+    return CitedArticle(
+        n=n,
+        uri=article.uri,
+        version=article.version,
+        source=article.source,
+        headline=article.headline,
+        published=article.published,
+        facts=facts,
+        copy_of=copy_of,
+    )
+
+
+def _display_headline(article: CitedArticle) -> str:
+    if article.headline:
+        return article.headline
+    first = article.facts.sentences[0] if article.facts.sentences else article.uri
+    return first if len(first) <= 120 else first[:117].rstrip() + "..."
+
+
+def _related_articles(cited: Sequence[CitedArticle]) -> tuple[RelatedArticle, ...]:
+    carried: dict[int, list[str]] = {}
+    for article in cited:
+        if article.copy_of is not None:
+            carried.setdefault(article.copy_of, []).append(article.source)
+    related: list[RelatedArticle] = []
+    for article in cited:
+        if article.copy_of is not None:
+            continue  # listed once, under its original, as "also carried by"
+        outlets = sorted(set(carried.get(article.n, ())) - {article.source})
+        related.append(
+            RelatedArticle(
+                n=article.n,
+                uri=article.uri,
+                version=article.version,
+                source=article.source,
+                headline=_display_headline(article),
+                published=article.published,
+                also_carried_by=tuple(outlets),
+            )
+        )
+    return tuple(related)
+
+
+def _diff(
+    previous: StoryUpdated | None,
+    change: Change,
+    title: str,
+    summary: Sequence[SummaryParagraph],
+    timeline: Sequence[TimelineEntry],
+) -> RevisionDiff:
+    before = {e.entry_id: e for e in previous.timeline} if previous else {}
+    after = {e.entry_id: e for e in timeline}
+    added = tuple(e.entry_id for e in timeline if e.entry_id not in before)
+    removed = tuple(e.entry_id for e in (previous.timeline if previous else ()) if
+                    e.entry_id not in after)
+    changed = tuple(
+        e.entry_id for e in timeline if e.entry_id in before and before[e.entry_id] != e
+    )
+    figures = tuple(
+        e.entry_id
+        for e in timeline
+        if e.entry_id in before
+        and before[e.entry_id].conflicts != e.conflicts
+        and any(c.kind == "figure" for c in e.conflicts)
+    )
+    return RevisionDiff(
+        reason=change.reason,
+        articles_added=change.articles_added,
+        entries_added=added,
+        entries_changed=changed,
+        entries_removed=removed,
+        figures_changed=figures,
+        title_changed=previous is not None and previous.title != title,
+        summary_changed=previous is None or tuple(previous.summary) != tuple(summary),
+    )
