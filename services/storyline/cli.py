@@ -14,24 +14,32 @@ from collections.abc import Sequence
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "worker": ("storyline.commands.worker", "run the streaming worker (faust) over the articles"),
+    "replay": ("storyline.commands.replay", "rebuild every revision from offset 0; --verify"),
+    "story": ("storyline.commands.story", "list stories or print a story page"),
+    "schemas": ("storyline.commands.schemas", "write or check the JSON Schemas in schemas/"),
     "kafka": ("storyline.kafka.cli", "start, stop or inspect the local single-node Kafka broker"),
     "topics": ("storyline.kafka.topics_cli", "create the topics declared in deploy/topics.toml"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """Only the selected command's module is imported: one broken or slow command module
+    cannot break the others."""
     parser = argparse.ArgumentParser(prog="storyline", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(_module=module_name)
-        # Argument definitions are cheap to import; heavy imports happen inside run().
-        importlib.import_module(module_name).add_arguments(command)
+        if name == selected:
+            importlib.import_module(module_name).add_arguments(command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    selected = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(selected).parse_args(argv)
     module = importlib.import_module(args._module)
     result: int = module.run(args)
     return result

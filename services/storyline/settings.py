@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path("var"), description="Project-local state: broker data, worker tables."
     )
+    replication_factor: int = Field(default=1, description="For topics the worker creates.")
     max_article_bytes: int = Field(default=1_000_000, description="Larger items go to DLQ.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"

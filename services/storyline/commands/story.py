@@ -1,0 +1,89 @@
+"""``storyline story list|show``: read stories straight from the story-updates log."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+
+import orjson
+
+from storyline.domain.events import StoryMerged, StoryUpdated
+from storyline.domain.upcasting import UndecodableEvent, decode_any
+from storyline.settings import Settings, get_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    show = sub.add_parser("show", help="print a story page")
+    show.add_argument("story_id")
+    show.add_argument("--revision", type=int, default=None, help="a past revision")
+    show.add_argument("--format", choices=("md", "json"), default="md")
+    sub.add_parser("list", help="list stories, most recently updated first")
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    heads: dict[str, StoryUpdated] = {}
+    wanted: StoryUpdated | None = None
+    aliases: dict[str, str] = {}
+    async for event in _story_events(settings):
+        if isinstance(event, StoryMerged):
+            aliases[event.absorbed_id] = event.survivor_id
+            continue
+        current = heads.get(event.story_id)
+        if current is None or event.revision > current.revision:
+            heads[event.story_id] = event
+        if (args.action == "show" and event.story_id == _resolve(args.story_id, aliases)
+                and event.revision == args.revision):
+            wanted = event
+    if args.action == "list":
+        for head in sorted(heads.values(), key=lambda h: (h.published_last, h.story_id),
+                           reverse=True):
+            print(f"{head.story_id}  r{head.revision:<4} {head.article_count:>5} articles  "
+                  f"{head.title}")
+        return 0
+    story_id = _resolve(args.story_id, aliases)
+    page = wanted if args.revision is not None else heads.get(story_id)
+    if page is None:
+        what = f"revision {args.revision} of " if args.revision is not None else ""
+        print(f"no {what}story {args.story_id!r} on {settings.story_updates}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(page.model_dump(mode="json"),
+                                      option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        from storyline.read.render import render_markdown
+
+        sys.stdout.write(render_markdown(page))
+    return 0
+
+
+def _resolve(story_id: str, aliases: dict[str, str]) -> str:
+    seen = {story_id}
+    while story_id in aliases and aliases[story_id] not in seen:
+        story_id = aliases[story_id]
+        seen.add(story_id)
+    return story_id
+
+
+async def _story_events(settings: Settings) -> AsyncIterator[StoryUpdated | StoryMerged]:
+    from storyline.stream.logreader import end_offsets, read_partition
+
+    ends = await end_offsets(settings.bootstrap_servers, settings.story_updates)
+    for partition in sorted(ends):
+        async for record in read_partition(settings.bootstrap_servers, settings.story_updates,
+                                           partition, start=0, stop=ends[partition]):
+            if record.value is None:
+                continue
+            try:
+                event = decode_any(record.value)
+            except UndecodableEvent:
+                continue
+            if isinstance(event, StoryUpdated | StoryMerged):
+                yield event

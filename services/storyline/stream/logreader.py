@@ -1,0 +1,78 @@
+"""Reading a topic partition from a given offset up to a fixed end, without a consumer group.
+
+Used by replay and by the worker's warm-up: both need "everything in the log up to here",
+which a group consumer (with its committed offsets and rebalances) cannot promise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+FETCH_TIMEOUT_MS = 1000
+MAX_FETCH_BYTES = 64 * 1024 * 1024
+
+
+@asynccontextmanager
+async def standalone_consumer(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=MAX_FETCH_BYTES,
+        max_partition_fetch_bytes=MAX_FETCH_BYTES,
+        isolation_level="read_committed",
+        **options,
+    )
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    async with standalone_consumer(bootstrap) as consumer:
+        found = await consumer.partitions_for_topic(topic)
+        if not found:
+            # metadata can lag the topic's creation by a moment
+            await consumer._client.force_metadata_update()  # noqa: SLF001
+            found = consumer.partitions_for_topic(topic)  # type: ignore[assignment]
+        return sorted(found or ())
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    async with standalone_consumer(bootstrap) as consumer:
+        parts = consumer.partitions_for_topic(topic)
+        if parts is None:
+            await consumer._client.force_metadata_update()  # noqa: SLF001
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps) if tps else {}
+        return {tp.partition: offset for tp, offset in ends.items()}
+
+
+async def read_partition(
+    bootstrap: str, topic: str, partition: int, *, start: int = 0, stop: int
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Yield the records of one partition with ``start <= offset < stop``, in order."""
+    if stop <= start:
+        return
+    tp = TopicPartition(topic, partition)
+    async with standalone_consumer(bootstrap) as consumer:
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        while True:
+            batches = await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS, max_records=5000)
+            for record in batches.get(tp, ()):
+                if record.offset >= stop:
+                    return
+                yield record
+            # transaction markers and compaction leave gaps: the position, not the last
+            # record, says whether we are done
+            if await consumer.position(tp) >= stop:
+                return

@@ -1,0 +1,189 @@
+"""The streaming worker: a faust-streaming app that runs the core over the articles topic.
+
+The agent is deliberately thin: decode, call the core, emit. Everything that decides what a
+revision contains is in :mod:`storyline.domain`.
+
+State. The core's working state (clusterer and story states) lives in memory and is, by
+design, a pure function of the articles log. On its first record the worker rebuilds it by
+folding the log from offset 0 up to that record (the same code replay runs), so a restart,
+a rebalance or a crash loses nothing. Two faust tables (RocksDB through rocksdict, backed by
+compacted changelogs) hold what other processes and the next start need without rebuilding:
+``stories`` (story id -> head revision, hash and article count) and ``articles`` (uri ->
+story id, version, offset). After a rebuild the worker checks the rebuilt heads against the
+``stories`` table: a difference means the core changed behind a running deployment.
+
+Delivery. At least once: records between the last committed offset and a crash are
+processed again after a restart, and they produce the same revisions, byte for byte, which
+the read side stores idempotently by (story id, revision, hash).
+
+Errors. faust acks and drops a record whose agent raises, so nothing may raise out of the
+loop: a record the core cannot use becomes a ``DeadLetter`` with its position.
+"""
+
+from __future__ import annotations
+
+import time
+import faust
+import structlog
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import DeadLetter, StoryUpdated
+from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
+from storyline.domain.records import handle_record
+from storyline.settings import Settings
+from storyline.stream.logreader import read_partition
+
+log = structlog.get_logger("storyline.worker")
+
+APP_ID = "storyline-worker"
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a long story's page is a few hundred KB
+
+
+def story_key(event: PipelineEvent) -> bytes:
+    story_id = event.story_id if isinstance(event, StoryUpdated) else event.survivor_id
+    return story_id.encode()
+
+
+class WorkerState:
+    """The core plus the bookkeeping of the warm-up."""
+
+    def __init__(self) -> None:
+        self.pipeline = Pipeline()
+        self.warm = False
+        self.processed = 0
+        self.dead_letters = 0
+
+
+def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
+    app = faust.App(
+        APP_ID,
+        broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
+        store="rocksdb://",
+        datadir=str(settings.data_dir / "worker"),
+        topic_partitions=1,
+        topic_replication_factor=settings.replication_factor,
+        topic_disable_leader=True,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        producer_max_request_size=MAX_REQUEST_BYTES,
+        producer_acks=-1,
+        consumer_max_fetch_size=MAX_REQUEST_BYTES,
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_bind="127.0.0.1",
+        table_standby_replicas=0,
+    )
+    articles = app.topic(settings.articles, key_serializer="raw", value_serializer="raw",
+                         partitions=1)
+    updates = app.topic(settings.story_updates, key_serializer="raw", value_serializer="raw")
+    dead_letters = app.topic(settings.dead_letters, key_serializer="raw",
+                             value_serializer="raw")
+    story_heads = app.Table("stories", default=None, partitions=1, key_serializer="raw",
+                            value_serializer="json")
+    article_index = app.Table("articles", default=None, partitions=1, key_serializer="raw",
+                              value_serializer="json")
+    state = WorkerState()
+
+    async def warm_up(topic: str, partition: int, first_offset: int) -> None:
+        """Fold [0, first_offset) silently: the state those records left behind."""
+        started = time.perf_counter()
+        count = 0
+        async for record in read_partition(settings.bootstrap_servers, topic, partition,
+                                           start=0, stop=first_offset):
+            handle_record(state.pipeline, record.key, record.value,
+                          LogPosition(topic, partition, record.offset),
+                          max_bytes=settings.max_article_bytes)
+            count += 1
+        state.warm = True
+        mismatched = [
+            sid for sid in state.pipeline.story_ids
+            if (head := story_heads.get(sid.encode())) is not None
+            and head.get("revision") != _revision(state.pipeline, sid)
+        ]
+        log.info("warm_up_done", records=count, stories=len(state.pipeline.story_ids),
+                 seconds=round(time.perf_counter() - started, 3),
+                 heads_mismatched=len(mismatched))
+        if mismatched:
+            log.error("table_heads_differ_from_rebuild", story_ids=mismatched[:20],
+                      hint="the core changed without a new pipeline version; replay it")
+
+    @app.agent(articles)
+    async def process_articles(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            message = event.message
+            position = LogPosition(message.topic, message.partition, message.offset)
+            if not state.warm:
+                if message.offset > 0 and state.pipeline.applied_offset(
+                        message.topic, message.partition) is None:
+                    await warm_up(message.topic, message.partition, message.offset)
+                state.warm = True
+            bound = structlog.contextvars.bound_contextvars(offset=message.offset)
+            with bound:
+                await _process_one(message.key, message.value, position)
+
+    async def _process_one(key: bytes | None, value: bytes | None,
+                           position: LogPosition) -> None:
+        try:
+            outcome = handle_record(state.pipeline, key, value, position,
+                                    max_bytes=settings.max_article_bytes)
+            if outcome.dead_letter is not None:
+                await _dead_letter(outcome.dead_letter)
+            for produced in outcome.events:
+                await updates.send(key=story_key(produced), value=canonical_bytes(produced))
+                if isinstance(produced, StoryUpdated):
+                    story_heads[produced.story_id.encode()] = {
+                        "revision": produced.revision,
+                        "content_hash": produced.content_hash,
+                        "article_count": produced.article_count,
+                        "offset": position.offset,
+                    }
+                    log.info("story_updated", story_id=produced.story_id,
+                             revision=produced.revision, article_id=produced.cause.article_uri,
+                             articles=produced.article_count)
+            if outcome.article is not None:
+                joined = _story_of(outcome.events)
+                article_index[outcome.article.uri.encode()] = {
+                    "story_id": joined,
+                    "version": outcome.article.version,
+                    "offset": position.offset,
+                }
+            state.processed += 1
+        except Exception as exc:  # noqa: BLE001 - never let faust ack-and-drop a record
+            log.exception("record_failed")
+            await _dead_letter(DeadLetter(
+                stage="worker", error_type=type(exc).__name__, reason=str(exc) or repr(exc),
+                source_topic=position.topic, source_partition=position.partition,
+                source_offset=position.offset,
+                key=key.decode("utf-8", "replace") if key else None,
+                payload=(value or b"")[:65536].decode("utf-8", "replace"),
+                payload_truncated=len(value or b"") > 65536,
+            ))
+
+    async def _dead_letter(letter: DeadLetter) -> None:
+        state.dead_letters += 1
+        log.warning("dead_letter", error_type=letter.error_type, reason=letter.reason,
+                    source_offset=letter.source_offset)
+        await dead_letters.send(key=(letter.key or "").encode(), value=canonical_bytes(letter))
+
+    app.storyline_state = state  # type: ignore[attr-defined]  # for tests and /health
+    return app
+
+
+def _story_of(events: list[PipelineEvent]) -> str | None:
+    for produced in events:
+        if isinstance(produced, StoryUpdated):
+            return produced.story_id
+    return None
+
+
+def _revision(pipeline: Pipeline, story_id: str) -> int | None:
+    story = pipeline.story(story_id)
+    return story.revision if story is not None else None
+
+
+def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int | None = None
+               ) -> None:
+    app = create_app(settings, web_port=web_port)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+
