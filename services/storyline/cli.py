@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("storyline.commands.worker", "run the streaming worker (faust) over the articles"),
     "replay": ("storyline.commands.replay", "rebuild every revision from offset 0; --verify"),
+    "status": ("storyline.commands.status", "show (or --wait for) the worker's lag"),
     "story": ("storyline.commands.story", "list stories or print a story page"),
     "schemas": ("storyline.commands.schemas", "write or check the JSON Schemas in schemas/"),
     "kafka": ("storyline.kafka.cli", "start, stop or inspect the local single-node Kafka broker"),

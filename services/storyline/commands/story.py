@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show.add_argument("story_id")
     show.add_argument("--revision", type=int, default=None, help="a past revision")
     show.add_argument("--format", choices=("md", "json"), default="md")
-    sub.add_parser("list", help="list stories, most recently updated first")
+    listing = sub.add_parser("list", help="list stories, most recently updated first")
+    listing.add_argument("--ids", action="store_true", help="print only the story ids")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +46,9 @@ async def _run(args: argparse.Namespace) -> int:
     if args.action == "list":
         for head in sorted(heads.values(), key=lambda h: (h.published_last, h.story_id),
                            reverse=True):
+            if args.ids:
+                print(head.story_id)
+                continue
             print(f"{head.story_id}  r{head.revision:<4} {head.article_count:>5} articles  "
                   f"{head.title}")
         return 0
