@@ -1,0 +1,66 @@
+"""Event contracts: schemas in sync with the code, old events still readable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from storyline.commands.schemas import generated
+from storyline.domain.canonical import canonical_bytes, content_hash
+from storyline.domain.events import ArticleReceived, DeadLetter
+from storyline.domain.upcasting import UndecodableEvent, decode_any, decode_event
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "events"
+
+
+def test_schemas_directory_matches_the_models() -> None:
+    wanted = generated()
+    on_disk = {p.name: p.read_bytes() for p in (ROOT / "schemas").glob("*.schema.json")}
+    assert set(on_disk) == set(wanted), "run `storyline schemas write`"
+    for name, data in wanted.items():
+        assert on_disk[name] == data, f"{name} drifted from the code: run `storyline schemas write`"
+
+
+def test_v1_article_bytes_stored_long_ago_are_read_as_v2() -> None:
+    article = decode_event((FIXTURES / "ArticleReceived.v1.json").read_bytes(), ArticleReceived)
+    assert article.schema_version == 2
+    assert article.source == "Valley Courier"
+    assert article.published.isoformat() == "2025-03-03T18:20:00+00:00"
+    assert article.version == 2
+    assert article.wire_format == "ninjs"
+
+
+def test_current_events_round_trip_through_canonical_bytes() -> None:
+    article = decode_event((FIXTURES / "ArticleReceived.v1.json").read_bytes(), ArticleReceived)
+    again = decode_any(canonical_bytes(article))
+    assert again == article
+    assert content_hash(again) == content_hash(article)
+
+
+def test_canonical_bytes_do_not_depend_on_key_order() -> None:
+    assert canonical_bytes({"b": 1, "a": [2, {"d": 3, "c": 4}]}) == canonical_bytes(
+        {"a": [2, {"c": 4, "d": 3}], "b": 1})
+    assert canonical_bytes({"a": 1}) == b'{"a":1}'
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b'{"event_type": "StoryUpdated", "schema_version": 1}', "expected event_type"),
+        (b'{"event_type": "ArticleReceived", "schema_version": 2, "uri": "u", "version": 0,'
+         b' "source": "s", "body": "b", "published": "2020-01-01T00:00:00Z"}', "field 'version'"),
+    ],
+)
+def test_undecodable_articles_say_why(data: bytes, message: str) -> None:
+    with pytest.raises(UndecodableEvent, match=message):
+        decode_event(data, ArticleReceived)
+
+
+def test_dead_letter_keeps_position_and_payload() -> None:
+    letter = DeadLetter(stage="worker", error_type="X", reason="r", source_topic="t",
+                        source_partition=0, source_offset=7, payload="{}")
+    assert decode_any(canonical_bytes(letter)) == letter
