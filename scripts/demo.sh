@@ -5,20 +5,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sl=.venv/bin/storyline
 port=${STORYLINE_DEMO_PORT:-8000}
-mkdir -p var/run
+run_dir="${STORYLINE_DATA_DIR:-var}/run"
+mkdir -p "$run_dir"
 
 step() { printf '\n==> %s\n' "$*"; }
 
 start_bg() {  # name, command...
   local name=$1; shift
-  local pidfile="var/run/$name.pid"
+  local pidfile="$run_dir/$name.pid"
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     echo "$name already running (pid $(cat "$pidfile"))"
     return
   fi
-  nohup "$@" >"var/run/$name.log" 2>&1 &
+  nohup "$@" >"$run_dir/$name.log" 2>&1 &
   echo $! >"$pidfile"
-  echo "$name started (pid $!, log var/run/$name.log)"
+  echo "$name started (pid $!, log $run_dir/$name.log)"
 }
 
 step "Kafka broker (single-node KRaft on 127.0.0.1:9092)"
