@@ -54,7 +54,7 @@ def test_make_demo_prints_story_pages_and_serves_them(demo_env: dict[str, str]) 
     assert "also carried by" in output.lower()
     url = f"http://127.0.0.1:{demo_env['STORYLINE_DEMO_PORT']}/"
     assert url in output
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=10) as response:
         page = response.read().decode()
     assert response.status == 200
     assert "<html" in page.lower()

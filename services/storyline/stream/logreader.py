@@ -35,21 +35,11 @@ async def standalone_consumer(bootstrap: str, **options: Any) -> AsyncIterator[A
         await consumer.stop()
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    async with standalone_consumer(bootstrap) as consumer:
-        found = await consumer.partitions_for_topic(topic)
-        if not found:
-            # metadata can lag the topic's creation by a moment
-            await consumer._client.force_metadata_update()  # noqa: SLF001
-            found = consumer.partitions_for_topic(topic)  # type: ignore[assignment]
-        return sorted(found or ())
-
-
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     async with standalone_consumer(bootstrap) as consumer:
         parts = consumer.partitions_for_topic(topic)
         if parts is None:
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps) if tps else {}

@@ -23,6 +23,7 @@ loop: a record the core cannot use becomes a ``DeadLetter`` with its position.
 from __future__ import annotations
 
 import time
+
 import faust
 import structlog
 
@@ -148,7 +149,7 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
                     "offset": position.offset,
                 }
             state.processed += 1
-        except Exception as exc:  # noqa: BLE001 - never let faust ack-and-drop a record
+        except Exception as exc:
             log.exception("record_failed")
             await _dead_letter(DeadLetter(
                 stage="worker", error_type=type(exc).__name__, reason=str(exc) or repr(exc),
