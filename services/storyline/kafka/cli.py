@@ -41,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storyline.kafka.broker import BrokerConfig, BrokerError, LocalBroker
+    from storyline.logconfig import configure_logging
+    from storyline.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
 
     overrides = {
         key: getattr(args, key, None)

@@ -1,0 +1,78 @@
+"""``storyline topics apply [--dry-run]``: create the topics declared in deploy/topics.toml.
+
+An existing topic is never changed: a difference between its declared and live partitions,
+replication factor or configs is reported and makes the command exit 2 (unless
+``--allow-differences``). Exit 1: the file is malformed or the cluster refused a request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+EXIT_DIFFERENCES = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="topics_action", required=True, metavar="ACTION")
+    apply = sub.add_parser("apply", help="create missing topics, report differing ones")
+    apply.add_argument("--dry-run", action="store_true",
+                       help="only report what would be created and what differs")
+    apply.add_argument("--allow-differences", action="store_true",
+                       help="exit 0 even when an existing topic differs from its declaration")
+    apply.add_argument("--file", type=Path,
+                       help="topics file (env STORYLINE_TOPICS_FILE, default deploy/topics.toml)")
+    apply.add_argument("--bootstrap-servers",
+                       help="override STORYLINE_BOOTSTRAP_SERVERS")
+    apply.add_argument("--prefix", help="override STORYLINE_TOPIC_PREFIX")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from aiokafka.errors import KafkaError
+
+    from storyline.kafka.admin import AdminError, apply_topics
+    from storyline.kafka.topics import TopicsFileError, default_topics_file, load_topics
+    from storyline.logconfig import configure_logging
+    from storyline.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    bootstrap = args.bootstrap_servers or settings.bootstrap_servers
+    prefix = settings.topic_prefix if args.prefix is None else args.prefix
+    path = args.file or Path(os.environ.get("STORYLINE_TOPICS_FILE") or default_topics_file())
+    try:
+        specs = load_topics(path, prefix)
+        report = asyncio.run(apply_topics(bootstrap, specs, settings.replication_factor,
+                                          dry_run=args.dry_run))
+    except TopicsFileError as error:
+        print(f"storyline topics apply: {error}", file=sys.stderr)
+        return 1
+    except (AdminError, KafkaError, OSError) as error:
+        print(f"storyline topics apply: {bootstrap}: {error!r}", file=sys.stderr)
+        return 1
+
+    created = {spec.name for spec in report.created}
+    for spec in report.plan.create:
+        if args.dry_run:
+            verb = "would create"
+        else:
+            verb = "created" if spec.name in created else "already exists (created concurrently)"
+        configs = " ".join(f"{key}={value}" for key, value in sorted(spec.configs.items()))
+        print(f"{verb} {spec.name} partitions={spec.partitions} "
+              f"replication_factor={spec.replication_factor or settings.replication_factor} "
+              f"{configs}".rstrip())
+    for name in report.plan.unchanged:
+        print(f"ok {name}")
+    for difference in report.plan.differences:
+        print(f"DIFFERS {difference.describe()}")
+    if report.plan.differences:
+        hint = "" if args.allow_differences else (
+            " (not changed: fix the topic by hand or the declaration; "
+            "--allow-differences to accept)")
+        print(f"{len(report.plan.differences)} difference(s){hint}", file=sys.stderr)
+        return 0 if args.allow_differences else EXIT_DIFFERENCES
+    return 0
