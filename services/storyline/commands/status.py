@@ -26,13 +26,13 @@ async def worker_lag(settings: Settings) -> tuple[int, int]:
     from aiokafka.admin import AIOKafkaAdminClient
 
     from storyline.stream.logreader import end_offsets
-    from storyline.stream.worker import APP_ID
+    from storyline.stream.worker import app_id
 
     ends = await end_offsets(settings.bootstrap_servers, settings.articles)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:
-        committed = await admin.list_consumer_group_offsets(APP_ID)
+        committed = await admin.list_consumer_group_offsets(app_id(settings))
     finally:
         await admin.close()
     done = sum(

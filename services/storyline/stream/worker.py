@@ -36,7 +36,13 @@ from storyline.stream.logreader import read_partition
 
 log = structlog.get_logger("storyline.worker")
 
-APP_ID = "storyline-worker"
+APP_NAME = "storyline-worker"
+
+
+def app_id(settings: Settings) -> str:
+    """The faust app id, which is also the consumer group and the changelog topics' stem;
+    prefixed like every topic so deployments sharing a cluster never share state."""
+    return settings.topic(APP_NAME)
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a long story's page is a few hundred KB
 
 
@@ -57,7 +63,7 @@ class WorkerState:
 
 def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
     app = faust.App(
-        APP_ID,
+        app_id(settings),
         broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
         store="rocksdb://",
         datadir=str(settings.data_dir / "worker"),
