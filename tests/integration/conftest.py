@@ -17,16 +17,13 @@ import pytest
 
 from storyline.kafka.broker import BrokerConfig, LocalBroker, free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 def private_broker_config(data_dir: Path, heap: str = "512m") -> BrokerConfig:
     """A broker on free ports with its own data dir; the jars are shared with
-    `storyline kafka up` (var/kafka/libs) so they are fetched at most once."""
+    `storyline kafka up` (var/kafka/libs of the checkout) so they are fetched at most once."""
     port, controller_port = _free_port_pair()
-    libs_dir = os.environ.get("STORYLINE_KAFKA_LIBS_DIR") or REPO_ROOT / "var" / "kafka" / "libs"
     return BrokerConfig.from_env(host="127.0.0.1", port=port, controller_port=controller_port,
-                                 data_dir=data_dir, libs_dir=libs_dir, heap=heap)
+                                 data_dir=data_dir, heap=heap)
 
 
 def _free_port_pair() -> tuple[int, int]:

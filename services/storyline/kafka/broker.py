@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import logging
 import os
@@ -36,8 +37,9 @@ log = structlog.get_logger(__name__)
 CLUSTER_ID = "4L6g3nShT-eMCtK--X86sw"
 PROBE_TOPIC = "_storyline.probe"
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
-# deploy/kafka/ of the checkout this module lives in: services/storyline/kafka/broker.py
-DEFAULT_DEPLOY_DIR = Path(__file__).resolve().parents[3] / "deploy" / "kafka"
+# The checkout this module lives in (services/storyline/kafka/broker.py).
+_REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_DEPLOY_DIR = _REPO_ROOT / "deploy" / "kafka"
 _FETCH_STAMP = ".pom-sha256"
 _MAIN_CLASS = "kafka.Kafka"
 
@@ -55,7 +57,9 @@ class BrokerSettings(BaseSettings):
     port: int = 9092
     controller_port: int | None = Field(default=None, description="Defaults to port + 1.")
     data_dir: Path | None = Field(default=None, description="Defaults to <data_dir>/kafka/broker.")
-    libs_dir: Path | None = Field(default=None, description="Defaults to <data_dir>/kafka/libs.")
+    libs_dir: Path | None = Field(
+        default=None, description="Defaults to var/kafka/libs of the checkout."
+    )
     deploy_dir: Path = DEFAULT_DEPLOY_DIR
     heap: str = "1g"
     start_timeout: float = 120.0
@@ -84,7 +88,7 @@ class BrokerConfig:
             "port": env.port,
             "controller_port": env.controller_port,
             "data_dir": env.data_dir or kafka_root / "broker",
-            "libs_dir": env.libs_dir or kafka_root / "libs",
+            "libs_dir": env.libs_dir or _default_libs_dir(kafka_root),
             "deploy_dir": env.deploy_dir,
             "heap": env.heap,
             "start_timeout": env.start_timeout,
@@ -349,6 +353,14 @@ class LocalBroker:
 # ---- helpers -----------------------------------------------------------------------
 
 
+def _default_libs_dir(kafka_root: Path) -> Path:
+    # The jars are a cache, not state: one copy per checkout, whatever STORYLINE_DATA_DIR
+    # says, so a test run with a temp data dir does not fetch them again.
+    if (DEFAULT_DEPLOY_DIR / "pom.xml").is_file():
+        return _REPO_ROOT / "var" / "kafka" / "libs"
+    return kafka_root / "libs"
+
+
 def find_java() -> str:
     java_home = os.environ.get("JAVA_HOME")
     if java_home and (Path(java_home) / "bin" / "java").is_file():
@@ -367,11 +379,13 @@ def fetch_jars(deploy_dir: Path, libs_dir: Path) -> bool:
     """Copy the broker's runtime jars into ``libs_dir``; returns False when already there.
 
     A stamp with the pom's hash makes a version bump in the pom trigger a clean re-fetch.
+    A lock file serialises concurrent fetches (e.g. a test run and `make demo` on a fresh
+    checkout), and the jars land in a temp dir that is renamed into place when complete.
     """
     pom = deploy_dir / "pom.xml"
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()
     stamp = libs_dir / _FETCH_STAMP
-    if stamp.is_file() and stamp.read_text().strip() == digest:
+    if _stamp_matches(stamp, digest):
         return False
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -379,20 +393,36 @@ def fetch_jars(deploy_dir: Path, libs_dir: Path) -> bool:
             f"the Kafka jars are not in {libs_dir} and Maven (`mvn`) was not found to fetch "
             "them; install Maven 3.8+ (`apt-get install maven`) or copy the jars there."
         )
-    shutil.rmtree(libs_dir, ignore_errors=True)
-    libs_dir.mkdir(parents=True)
-    command = [
-        mvn, "-B", "-q", "-f", str(pom),
-        f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
-        f"-DoutputDirectory={libs_dir}", "-DincludeScope=runtime",
-    ]
-    log.info("kafka.fetching_jars", libs_dir=str(libs_dir))
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
-        raise BrokerError(f"fetching the Kafka jars with Maven failed:\n{tail}")
-    stamp.write_text(digest + "\n")
+    libs_dir.parent.mkdir(parents=True, exist_ok=True)
+    with (libs_dir.parent / f".{libs_dir.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _stamp_matches(stamp, digest):  # another process fetched while we waited
+            return False
+        staging = libs_dir.with_name(f"{libs_dir.name}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        command = [
+            mvn, "-B", "-q", "-f", str(pom),
+            f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
+            f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
+        ]
+        log.info("kafka.fetching_jars", libs_dir=str(libs_dir))
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
+            raise BrokerError(f"fetching the Kafka jars with Maven failed:\n{tail}")
+        (staging / _FETCH_STAMP).write_text(digest + "\n")
+        shutil.rmtree(libs_dir, ignore_errors=True)
+        staging.rename(libs_dir)
     return True
+
+
+def _stamp_matches(stamp: Path, digest: str) -> bool:
+    try:
+        return stamp.read_text().strip() == digest
+    except OSError:
+        return False
 
 
 async def probe(bootstrap: str, timeout: float = 10.0) -> bool:
@@ -400,8 +430,11 @@ async def probe(bootstrap: str, timeout: float = 10.0) -> bool:
     from aiokafka import AIOKafkaProducer  # heavy imports, only needed while waiting
     from aiokafka.errors import KafkaError
 
-    # "Topic ... not found in cluster metadata" is expected until auto-creation catches up.
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    # aiokafka logs "Topic ... not found in cluster metadata" as an error until
+    # auto-creation catches up; expected here, so muted for the probe only.
+    cluster_log = logging.getLogger("aiokafka.cluster")
+    previous_level = cluster_log.level
+    cluster_log.setLevel(logging.CRITICAL)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000),
                                 acks=1)
     try:
@@ -411,6 +444,7 @@ async def probe(bootstrap: str, timeout: float = 10.0) -> bool:
     except (KafkaError, OSError, TimeoutError):  # any of these just means "not ready yet"
         return False
     finally:
+        cluster_log.setLevel(previous_level)
         with contextlib.suppress(Exception):
             await producer.stop()
 
