@@ -24,6 +24,7 @@ async def worker_lag(settings: Settings) -> tuple[int, int]:
     """(end offset of the articles log, offset the worker group has committed)."""
     from aiokafka import TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import GroupCoordinatorNotAvailableError
 
     from storyline.stream.logreader import end_offsets
     from storyline.stream.worker import app_id
@@ -33,6 +34,8 @@ async def worker_lag(settings: Settings) -> tuple[int, int]:
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(app_id(settings))
+    except GroupCoordinatorNotAvailableError:
+        committed = {}  # the worker has not joined yet: nothing committed
     finally:
         await admin.close()
     done = sum(

@@ -85,10 +85,9 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
     updates = app.topic(settings.story_updates, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dead_letters, key_serializer="raw",
                              value_serializer="raw")
-    story_heads = app.Table("stories", default=None, partitions=1, key_serializer="raw",
-                            value_serializer="json")
-    article_index = app.Table("articles", default=None, partitions=1, key_serializer="raw",
-                              value_serializer="json")
+    # keys are str (raw UTF-8), values JSON: the app's default serializers
+    story_heads = app.Table("stories", default=None, partitions=1, key_type=str)
+    article_index = app.Table("articles", default=None, partitions=1, key_type=str)
     state = WorkerState()
 
     async def warm_up(topic: str, partition: int, first_offset: int) -> None:
@@ -104,7 +103,7 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
         state.warm = True
         mismatched = [
             sid for sid in state.pipeline.story_ids
-            if (head := story_heads.get(sid.encode())) is not None
+            if (head := story_heads.get(sid)) is not None
             and head.get("revision") != _revision(state.pipeline, sid)
         ]
         log.info("warm_up_done", records=count, stories=len(state.pipeline.story_ids),
@@ -138,7 +137,7 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
             for produced in outcome.events:
                 await updates.send(key=story_key(produced), value=canonical_bytes(produced))
                 if isinstance(produced, StoryUpdated):
-                    story_heads[produced.story_id.encode()] = {
+                    story_heads[produced.story_id] = {
                         "revision": produced.revision,
                         "content_hash": produced.content_hash,
                         "article_count": produced.article_count,
@@ -149,7 +148,7 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
                              articles=produced.article_count)
             if outcome.article is not None:
                 joined = _story_of(outcome.events)
-                article_index[outcome.article.uri.encode()] = {
+                article_index[outcome.article.uri] = {
                     "story_id": joined,
                     "version": outcome.article.version,
                     "offset": position.offset,
@@ -190,7 +189,8 @@ def _revision(pipeline: Pipeline, story_id: str) -> int | None:
 
 def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int | None = None
                ) -> None:
+    (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)
     app = create_app(settings, web_port=web_port)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
 
