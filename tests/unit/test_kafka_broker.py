@@ -1,0 +1,89 @@
+"""LocalBroker pieces that need no JVM: configuration, error messages, pid checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from storyline.kafka.broker import (
+    DEFAULT_DEPLOY_DIR,
+    BrokerConfig,
+    BrokerError,
+    LocalBroker,
+    fetch_jars,
+    find_java,
+)
+
+
+def test_flags_override_env_and_controller_port_follows_port(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("STORYLINE_KAFKA_PORT", "29092")
+    monkeypatch.setenv("STORYLINE_KAFKA_HEAP", "384m")
+    from_env = BrokerConfig.from_env()
+    assert (from_env.port, from_env.controller_port, from_env.heap) == (29092, 29093, "384m")
+    assert from_env.bootstrap == "127.0.0.1:29092"
+
+    flagged = BrokerConfig.from_env(port=39092, data_dir=tmp_path / "d", heap=None)
+    assert (flagged.port, flagged.controller_port, flagged.heap) == (39092, 39093, "384m")
+    assert flagged.data_dir == (tmp_path / "d").resolve()
+    assert flagged.pid_file.parent == flagged.data_dir
+
+
+def test_rendered_properties_use_the_configured_endpoints(tmp_path: Path) -> None:
+    config = BrokerConfig.from_env(port=31000, controller_port=31005, data_dir=tmp_path / "b")
+    LocalBroker(config)._write_properties()
+    lines = dict(
+        line.split("=", 1)
+        for line in config.properties_file.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert lines["listeners"] == "PLAINTEXT://127.0.0.1:31000,CONTROLLER://127.0.0.1:31005"
+    assert lines["controller.quorum.voters"] == "1@127.0.0.1:31005"
+    assert lines["log.dirs"] == str(config.log_dirs)
+    assert lines["transaction.state.log.min.isr"] == "1"
+
+
+def test_missing_java_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BrokerError, match="Java was not found"):
+        find_java()
+
+
+def test_missing_maven_without_jars_is_explained(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BrokerError, match="Maven"):
+        fetch_jars(DEFAULT_DEPLOY_DIR, tmp_path / "libs")
+    assert not (tmp_path / "libs").exists()
+
+
+def test_jars_with_a_matching_stamp_are_not_fetched_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import hashlib
+
+    libs = tmp_path / "libs"
+    libs.mkdir()
+    digest = hashlib.sha256((DEFAULT_DEPLOY_DIR / "pom.xml").read_bytes()).hexdigest()
+    (libs / ".pom-sha256").write_text(digest + "\n")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no mvn: a fetch attempt would raise
+    assert fetch_jars(DEFAULT_DEPLOY_DIR, libs) is False
+    (libs / ".pom-sha256").write_text("stale\n")
+    with pytest.raises(BrokerError, match="Maven"):
+        fetch_jars(DEFAULT_DEPLOY_DIR, libs)
+
+
+def test_a_pid_file_naming_another_process_is_not_trusted(tmp_path: Path) -> None:
+    config = BrokerConfig.from_env(port=31010, data_dir=tmp_path / "b")
+    config.data_dir.mkdir(parents=True)
+    broker = LocalBroker(config)
+    config.pid_file.write_text(f"{os.getpid()}\n")  # alive, but not a Kafka JVM
+    assert broker.pid() is None
+    status = broker.status()
+    assert not status.running and status.describe().startswith("stopped")
+    assert broker.stop() is None and not config.pid_file.exists()
