@@ -10,6 +10,7 @@ the test fixtures can call ``start``/``stop`` without first asking for the state
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import fcntl
 import hashlib
@@ -298,7 +299,7 @@ class LocalBroker:
                                   f"{self.log_tail()}")
             if _port_open(self.config.host, self.config.port):
                 remaining = deadline - time.monotonic()
-                if asyncio.run(probe(self.bootstrap, timeout=max(1.0, min(10.0, remaining)))):
+                if _probe_blocking(self.bootstrap, timeout=max(1.0, min(10.0, remaining))):
                     return time.monotonic() - since
             if time.monotonic() > deadline:
                 raise BrokerError(
@@ -447,6 +448,17 @@ async def probe(bootstrap: str, timeout: float = 10.0) -> bool:
         cluster_log.setLevel(previous_level)
         with contextlib.suppress(Exception):
             await producer.stop()
+
+
+def _probe_blocking(bootstrap: str, timeout: float) -> bool:
+    """``probe`` from sync code, also when called inside a running event loop (an async
+    test fixture), where ``asyncio.run`` is not allowed on the calling thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(probe(bootstrap, timeout))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, probe(bootstrap, timeout)).result()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
