@@ -1,0 +1,575 @@
+"""English temporal expressions, resolved against the publication time.
+
+One compiled alternation scans the whole article (sentences joined with newlines); each
+alternative is wrapped in an outer named group, so ``match.lastgroup`` names the form that
+matched. Forms are ordered most specific first because, at one position, the first
+alternative that matches wins. Patterns use literal single spaces (the sentences are
+whitespace-collapsed) and tolerate the detokenised spacing of the corpora ("Jan . 5",
+"5 , 2010").
+
+Dates without a year ("Dec. 12", "in March", "the first quarter") take the year that puts
+them nearest the publication date, where a future date counts double: news mostly reports the
+past, yet "Jan. 5" in a piece from Dec. 28 is next week, not last January.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from storyline.domain.events import DatePrecision
+from storyline.domain.facts import DateMention, TimeSpan
+from storyline.domain.text import Document
+
+P = DatePrecision
+Span = tuple[date, date]
+
+MONTHS: dict[str, int] = {
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
+    "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+WEEKDAYS: dict[str, int] = {
+    "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5,
+    "sunday": 6,
+}  # fmt: skip
+NUMBER_WORDS: dict[str, int] = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+    "a couple of": 2,
+}  # fmt: skip
+ORDINALS: dict[str, int] = {
+    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
+    "final": 4, "latter": 2,
+}  # fmt: skip
+SEASONS: dict[str, tuple[int, int]] = {  # (first month, number of months); winter runs Dec-Feb
+    "spring": (3, 3), "summer": (6, 3), "autumn": (9, 3), "fall": (9, 3), "winter": (12, 3),
+}  # fmt: skip
+
+# Capitalised only: "may", "march" and "sun" are ordinary words in lower case.
+_MONTH = (
+    r"(?:(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)\b|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\b(?: ?\.)?)"
+)
+_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_YEAR = r"(?:1[89]\d\d|20\d\d)"
+_DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?(?!\d)"
+_SEP = r" ?,? ?"  # "Dec 12, 2025", "Dec 12 2025", detokenised "Dec 12 , 2025"
+_REL_YEAR = r"(?i:last|this|next) year"
+# Words after a bare four-digit number that make it a count rather than a year.
+_COUNTED = (
+    r"(?! (?:people|persons|troops|soldiers|points|barrels|tonnes|tons|dollars|euros|pounds|"
+    r"shares|jobs|workers|employees|miles|feet|metres|meters|kilometres|kilometers|km|homes|"
+    r"houses|cases|deaths|families|students|children|men|women|units|cars|vehicles|acres)\b)"
+)
+_PRE_MONTH = (
+    r"(?i:in|since|by|until|till|from|through|to|during|before|after|of|last|next|this|and|"
+    r"between|around|throughout|as of|early|mid|late)"
+)
+_PRE_YEAR = (
+    r"(?:(?i:in|since|of|by|until|till|during|from|before|after|to|through|throughout|between|"
+    r"and|or|the|year|fiscal|circa|around|as of|early|late|end of|start of|beginning of)|'s|’s)"
+)
+
+_FORMS: list[tuple[str, str]] = [
+    (
+        "iso",
+        r"\b(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>0[1-9]|1[0-2])-(?P<iso_d>0[1-9]|[12]\d|3[01])\b",
+    ),
+    (
+        "usnum",
+        r"\b(?P<us_m>1[0-2]|0?[1-9])/(?P<us_d>[12]\d|3[01]|0?[1-9])/(?P<us_y>(?:19|20)\d\d)\b",
+    ),
+    (
+        "dmy",
+        rf"(?:{_WEEKDAY},? )?\b(?P<dmy_d>{_DAY}) (?:of )?(?P<dmy_m>{_MONTH})"
+        rf"(?:{_SEP}(?P<dmy_y>{_YEAR})\b)?",
+    ),
+    (
+        "mdy",
+        rf"(?:{_WEEKDAY},? )?\b(?P<mdy_m>{_MONTH}) ?(?P<mdy_d>{_DAY})"
+        r"(?! ?(?:%|percent|per cent|million|billion|:\d))"
+        rf"(?:{_SEP}(?P<mdy_y>{_YEAR})\b)?",
+    ),
+    (
+        "pmonth",
+        r"\b(?P<pm_p>(?i:early|mid|late|(?:the )?(?:beginning|start|end|middle) of))[ -]"
+        rf"(?P<pm_m>{_MONTH})(?:{_SEP}(?:of )?(?P<pm_y>{_YEAR})\b)?",
+    ),
+    (
+        "pyear",
+        r"\b(?P<py_p>(?i:early|mid|late|(?:the )?(?:beginning|start|end|middle) of))[ -]"
+        rf"(?P<py_y>{_YEAR}|{_REL_YEAR})\b",
+    ),
+    (
+        "quarter",
+        r"\b(?:(?i:the) )?(?P<q_n>(?i:first|second|third|fourth|final|1st|2nd|3rd|4th))[ -]"
+        rf"(?i:quarter)(?: (?i:of) (?P<q_y>{_YEAR}|{_REL_YEAR})| (?P<q_y2>{_YEAR}))?\b",
+    ),
+    ("qshort", rf"\bQ(?P<qq_n>[1-4])(?: (?P<qq_y>{_YEAR}))?\b"),
+    (
+        "half",
+        r"\b(?:(?i:the) )?(?P<h_n>(?i:first|second|latter)) (?i:half) (?i:of) "
+        rf"(?P<h_y>{_YEAR}|{_REL_YEAR}|(?i:the year))\b",
+    ),
+    (
+        "season",
+        r"\b(?:(?P<s_rel>(?i:last|this|next|past)) )?(?P<s_n>(?i:spring|summer|autumn|fall|"
+        rf"winter))(?: (?:of )?(?P<s_y>{_YEAR})\b)?",
+    ),
+    (
+        "mbare",
+        rf"\b(?P<mb_pre>{_PRE_MONTH}) (?P<mb_m>{_MONTH})"
+        rf"(?:{_SEP}(?:of )?(?P<mb_y>{_YEAR})\b|(?![ .,]*\d))",
+    ),
+    ("mstart", rf"(?:^|(?<=\n))(?P<ms_m>{_MONTH}){_SEP}(?:of )?(?P<ms_y>{_YEAR})\b"),
+    ("ybare", rf"\b(?P<yb_pre>{_PRE_YEAR})[ -](?P<yb_y>{_YEAR})\b(?![,.]?\d| ?%){_COUNTED}"),
+    (
+        "relword",
+        r"\b(?P<rw>(?i:the day before yesterday|yesterday|today|tonight|tomorrow|"
+        r"this (?:morning|afternoon|evening)|last night))\b",
+    ),
+    (
+        "weekday",
+        r"\b(?:(?P<wd_rel>(?i:last|this|next|on|since|until|by|early|late)) )?"
+        rf"(?P<wd>{_WEEKDAY})\b",
+    ),
+    (
+        "relperiod",
+        r"\b(?P<rp_rel>(?i:earlier this|later this|early this|late this|earlier last|"
+        r"late last|early last|early next|late next|last|this|next|past|previous|coming)) "
+        r"(?P<rp_u>(?i:weekend|week|month|year))\b",
+    ),
+    (
+        "ago",
+        r"(?<![-\w])(?P<ago_n>(?i:a couple of|a|an|one|two|three|four|five|six|seven|eight|"
+        r"nine|ten|eleven|twelve|\d{1,3})) (?P<ago_u>(?i:day|week|month|year|decade)s?) (?i:ago)\b",
+    ),
+]
+
+MASTER = re.compile("|".join(f"(?P<{name}>{body})" for name, body in _FORMS))
+
+# Every form contains one of these. Scanning for them is several times cheaper than running
+# MASTER at every position, which is then tried only at the few token starts before each.
+_ANCHOR = re.compile(
+    r"\b(?:[0-9]|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Monday|Tuesday|Wednesday|"
+    r"Thursday|Friday|Saturday|Sunday|(?i:year|week|month|quarter|half|spring|summer|autumn|"
+    r"fall|winter|yesterday|today|tonight|tomorrow|morning|afternoon|evening|night|ago))"
+)
+_LOOKBACK_TOKENS = 4  # "the day before yesterday", "a couple of years ago"
+
+# Weekday names that are part of a title or an event, not a date.
+_WEEKDAY_BLOCK_BEFORE = re.compile(
+    r"(?:\b(?:Black|Super|Good|Easter|Palm|Ash|Bloody|Cyber|Holy|Maundy)"
+    r"|\b(?:Mail|Scotland|Independent|Observer|Mirror|Sport|Express|People) on) $"
+)
+_WEEKDAY_BLOCK_AFTER = re.compile(
+    r" (?:Times|Telegraph|Mirror|Express|Herald|Post|Mail|Independent|Tribune|Sport|Night|"
+    r"Morning|Show|Club|Service)\b"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calendar arithmetic.
+
+
+def month_span(year: int, month: int) -> Span:
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def months_span(year: int, first: int, count: int) -> Span:
+    """``count`` months from ``first`` of ``year``, running into the next year if needed."""
+    last_index = year * 12 + first - 1 + count - 1
+    end_year, end_month = divmod(last_index, 12)
+    return date(year, first, 1), month_span(end_year, end_month + 1)[1]
+
+
+def year_span(year: int) -> Span:
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def week_span(day: date) -> Span:
+    monday = day - timedelta(days=day.weekday())
+    return monday, monday + timedelta(days=6)
+
+
+def shift_months(day: date, months: int) -> tuple[int, int]:
+    index = day.year * 12 + day.month - 1 + months
+    y, m = divmod(index, 12)
+    return y, m + 1
+
+
+def _distance(span: Span, pub: date) -> int:
+    start, end = span
+    if end < pub:
+        return (pub - end).days
+    if start > pub:
+        return 2 * (start - pub).days
+    return 0
+
+
+def nearest(make: Callable[[int], Span], pub: date) -> Span:
+    """The span for the year nearest ``pub``, future distance counting double."""
+    best: tuple[int, int, Span] | None = None
+    for offset in (0, -1, 1):
+        try:
+            span = make(pub.year + offset)
+        except ValueError:  # Feb 29 in a common year
+            continue
+        key = (_distance(span, pub), abs(offset))
+        if best is None or key < best[:2]:
+            best = (key[0], key[1], span)
+    if best is None:
+        raise ValueError("no year fits")
+    return best[2]
+
+
+def _month(token: str) -> int:
+    return MONTHS[token.rstrip(". ").lower()]
+
+
+def _day(token: str) -> int:
+    return int(token.rstrip("stndrh"))
+
+
+def _rel_year(phrase: str, pub: date) -> int:
+    word = phrase.split()[0].lower()
+    return pub.year + {"last": -1, "this": 0, "next": 1}[word]
+
+
+def _year_of(token: str, pub: date) -> int:
+    return int(token) if token[0].isdigit() else _rel_year(token, pub)
+
+
+_PART_OF_MONTH: dict[str, tuple[int, int]] = {  # first and last day, 31 meaning month end
+    "early": (1, 10), "beginning": (1, 10), "start": (1, 10),
+    "mid": (11, 20), "middle": (11, 20),
+    "late": (21, 31), "end": (21, 31),
+}  # fmt: skip
+_PART_OF_YEAR: dict[str, tuple[int, int]] = {  # first month, number of months
+    "early": (1, 4), "beginning": (1, 4), "start": (1, 4),
+    "mid": (5, 4), "middle": (5, 4),
+    "late": (9, 4), "end": (9, 4),
+}  # fmt: skip
+
+
+def _part_word(phrase: str) -> str:
+    words = phrase.lower().split()
+    return words[1] if words[0] == "the" else words[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolution of one match: (text start group or None for the whole match, span, precision,
+# stated). None when the match is not a date after all.
+
+Resolved = tuple[int, Span, DatePrecision, bool]
+
+
+def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
+    form = m.lastgroup
+    g = m.group
+    start = m.start()
+    if form == "iso":
+        d = date(int(g("iso_y")), int(g("iso_m")), int(g("iso_d")))
+        return start, (d, d), P.DAY, True
+    if form == "usnum":
+        d = date(int(g("us_y")), int(g("us_m")), int(g("us_d")))
+        return start, (d, d), P.DAY, True
+    if form in ("dmy", "mdy"):
+        month, day = _month(g(f"{form}_m")), _day(g(f"{form}_d"))
+        year = g(f"{form}_y")
+        if year is not None:
+            d = date(int(year), month, day)
+            return start, (d, d), P.DAY, True
+        return start, nearest(lambda y: (date(y, month, day),) * 2, pub), P.DAY, True
+    if form == "pmonth":
+        month = _month(g("pm_m"))
+        first, last = _PART_OF_MONTH[_part_word(g("pm_p"))]
+
+        def part(y: int) -> Span:
+            end = min(last, calendar.monthrange(y, month)[1])
+            return date(y, month, first), date(y, month, end)
+
+        year = g("pm_y")
+        span = part(int(year)) if year is not None else nearest(part, pub)
+        return start, span, P.PART_OF_MONTH, True
+    if form == "pyear":
+        token = g("py_y")
+        first, count = _PART_OF_YEAR[_part_word(g("py_p"))]
+        return start, months_span(_year_of(token, pub), first, count), P.HALF, token[0].isdigit()
+    if form in ("quarter", "qshort"):
+        n = ORDINALS[g("q_n").lower()] if form == "quarter" else int(g("qq_n"))
+        token = (g("q_y") or g("q_y2")) if form == "quarter" else g("qq_y")
+        if token is not None:
+            return start, months_span(_year_of(token, pub), 3 * n - 2, 3), P.QUARTER, True
+        return start, nearest(lambda y: months_span(y, 3 * n - 2, 3), pub), P.QUARTER, True
+    if form == "half":
+        n = ORDINALS[g("h_n").lower()]
+        token = g("h_y")
+        year = pub.year if token.lower() == "the year" else _year_of(token, pub)
+        return start, months_span(year, 6 * n - 5, 6), P.HALF, token[0].isdigit()
+    if form == "season":
+        return _season(m, pub)
+    if form in ("mbare", "mstart"):
+        key = "mb" if form == "mbare" else "ms"
+        month = _month(g(f"{key}_m"))
+        year = g(f"{key}_y")
+        text_start = m.start(f"{key}_m")
+        if year is not None:
+            return text_start, month_span(int(year), month), P.MONTH, True
+        rel = g("mb_pre").lower()
+        if rel in ("last", "next", "this"):
+            text_start = m.start("mb_pre")
+            return text_start, _relative_month(rel, month, pub), P.MONTH, False
+        return text_start, nearest(lambda y: month_span(y, month), pub), P.MONTH, True
+    if form == "ybare":
+        return m.start("yb_y"), year_span(int(g("yb_y"))), P.YEAR, True
+    if form == "relword":
+        word = g("rw").lower()
+        delta = {"yesterday": -1, "last night": -1, "tomorrow": 1, "the day before yesterday": -2}
+        d = pub + timedelta(days=delta.get(word, 0))
+        return start, (d, d), P.DAY, False
+    if form == "weekday":
+        return _weekday(m, pub)
+    if form == "relperiod":
+        return _relative_period(m, pub)
+    if form == "ago":
+        return _ago(m, pub)
+    raise AssertionError(form)
+
+
+def _relative_month(rel: str, month: int, pub: date) -> Span:
+    if rel == "this":
+        return month_span(pub.year, month)
+    if rel == "last":
+        year = pub.year if month < pub.month else pub.year - 1
+    else:
+        year = pub.year if month > pub.month else pub.year + 1
+    return month_span(year, month)
+
+
+def _season(m: re.Match[str], pub: date) -> Resolved | None:
+    rel, year = m.group("s_rel"), m.group("s_y")
+    if rel is None and year is None:  # "the fall of Lehman", "in the summer"
+        return None
+    first, count = SEASONS[m.group("s_n").lower()]
+
+    def season(y: int) -> Span:
+        return months_span(y, first, count)
+
+    if year is not None:
+        return m.start(), season(int(year)), P.QUARTER, True
+    current = [season(y) for y in (pub.year - 1, pub.year) if season(y)[0] <= pub]
+    this = current[-1] if current[-1][1] >= pub else None
+    word = rel.lower()
+    if word == "this":
+        span = this or nearest(season, pub)
+    elif word in ("last", "past"):
+        past = [s for s in current if s[1] < pub]
+        span = past[-1] if past else season(pub.year - 2)
+    else:
+        span = season(pub.year) if season(pub.year)[0] > pub else season(pub.year + 1)
+    return m.start(), span, P.QUARTER, False
+
+
+def _weekday(m: re.Match[str], pub: date) -> Resolved | None:
+    text = m.string
+    before = text[max(0, m.start() - 16) : m.start("wd")]
+    if _WEEKDAY_BLOCK_BEFORE.search(before) or _WEEKDAY_BLOCK_AFTER.match(text, m.end()):
+        return None
+    target = WEEKDAYS[m.group("wd").lower()]
+    rel = (m.group("wd_rel") or "").lower()
+    back = (pub.weekday() - target) % 7
+    if rel == "next":
+        d = pub + timedelta(days=(target - pub.weekday()) % 7 or 7)
+    elif rel == "last":
+        d = pub - timedelta(days=back or 7)
+    else:
+        d = pub - timedelta(days=back)
+    text_start = m.start("wd_rel") if rel in ("last", "next", "this") else m.start("wd")
+    return text_start, (d, d), P.DAY, False
+
+
+def _relative_period(m: re.Match[str], pub: date) -> Resolved:
+    rel = m.group("rp_rel").lower()
+    unit = m.group("rp_u").lower()
+    words = rel.split()
+    anchor = words[-1]  # last / this / next / past / previous / coming
+    step = {"last": -1, "previous": -1, "this": 0, "next": 1, "coming": 1, "past": -1}[anchor]
+    span: Span
+    if unit == "year":
+        span = (pub - timedelta(days=365), pub) if anchor == "past" else year_span(pub.year + step)
+        precision = P.YEAR
+    elif unit == "month":
+        if anchor == "past":
+            span = (pub - timedelta(days=30), pub)
+        else:
+            span = month_span(*shift_months(pub, step))
+        precision = P.MONTH
+    elif unit == "week":
+        span = (
+            (pub - timedelta(days=7), pub)
+            if anchor == "past"
+            else week_span(pub + timedelta(days=7 * step))
+        )
+        precision = P.PART_OF_MONTH
+    else:  # weekend
+        saturday = pub - timedelta(days=(pub.weekday() - 5) % 7)
+        if step > 0 or (step == 0 and saturday < pub - timedelta(days=1)):
+            saturday += timedelta(days=7)
+        span = (saturday, saturday + timedelta(days=1))
+        precision = P.PART_OF_MONTH
+    if len(words) == 2:  # earlier this / late last / ...
+        span = _part_of(words[0], span, pub if step == 0 else None, unit)
+        if unit == "year" and words[0] in ("early", "late"):
+            precision = P.HALF
+    return m.start(), span, precision, False
+
+
+def _part_of(part: str, span: Span, pub: date | None, unit: str) -> Span:
+    start, end = span
+    if part in ("earlier", "later") and pub is not None:
+        return (start, pub) if part == "earlier" else (pub, end)
+    length = (end - start).days + 1
+    third = max(1, length // 3)
+    if part in ("early", "earlier"):
+        return start, start + timedelta(days=third - 1)
+    if unit == "year":
+        return months_span(start.year, 9, 4)
+    return end - timedelta(days=third - 1), end
+
+
+def _ago(m: re.Match[str], pub: date) -> Resolved:
+    token = m.group("ago_n").lower()
+    n = int(token) if token.isdigit() else NUMBER_WORDS[token]
+    unit = m.group("ago_u").lower().rstrip("s")
+    if unit == "day":
+        d = pub - timedelta(days=n)
+        return m.start(), (d, d), P.DAY, False
+    if unit == "week":
+        return m.start(), week_span(pub - timedelta(days=7 * n)), P.PART_OF_MONTH, False
+    if unit == "month":
+        return m.start(), month_span(*shift_months(pub, -n)), P.MONTH, False
+    years = n * 10 if unit == "decade" else n
+    return m.start(), year_span(pub.year - years), P.YEAR, False
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranges: "from June to August 2024", "between 2001 and 2005".
+
+_RANGE_LINK = re.compile(r" ?(?:to|until|till|through|and|-|–) ?")
+_RANGE_OPEN = re.compile(r"(?:from|between|From|Between) $")
+
+_COARSENESS = {p: i for i, p in enumerate(DatePrecision)}
+
+Found = tuple[int, int, Span, DatePrecision, bool]  # start, end, span, precision, stated
+
+
+def _merge_ranges(found: list[Found], text: str, pub: date) -> list[Found]:
+    out: list[Found] = []
+    merged_last = False
+    for item in found:
+        if out and not merged_last:
+            prev = out[-1]
+            gap = text[prev[1] : item[0]]
+            if (
+                _RANGE_LINK.fullmatch(gap)
+                and _RANGE_OPEN.search(text, max(0, prev[0] - 8), prev[0])
+                and prev[4] == item[4]
+            ):
+                first = _align_year(prev, item, text)
+                if first[0] <= item[2][1]:
+                    precision = max(prev[3], item[3], key=_COARSENESS.__getitem__)
+                    out[-1] = (prev[0], item[1], (first[0], item[2][1]), precision, item[4])
+                    merged_last = True
+                    continue
+        out.append(item)
+        merged_last = False
+    return out
+
+
+def _align_year(prev: Found, item: Found, text: str) -> Span:
+    """The first end of a range takes its year from the second when it stated none."""
+    span = prev[2]
+    if re.search(r"\d{4}", text[prev[0] : prev[1]]) is not None:
+        return span
+    year = item[2][1].year
+    start, end = span
+    try:
+        moved = (start.replace(year=year), end.replace(year=year))
+    except ValueError:
+        return span
+    if moved[0] > item[2][0]:  # "from December to February 2010": December 2009
+        try:
+            moved = (start.replace(year=year - 1), end.replace(year=year - 1))
+        except ValueError:
+            return span
+    return moved
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+_WORD_START = re.compile(r"\b\w|['’]s ")
+_LOOKBACK_CHARS = 40
+
+
+def _candidates(text: str, anchor: int) -> list[int]:
+    """Word starts among the ``_LOOKBACK_TOKENS`` words before ``anchor``, and the anchor."""
+    line_start = text.rfind("\n", 0, anchor) + 1
+    lo = max(line_start, anchor - _LOOKBACK_CHARS)
+    starts = [m.start() for m in _WORD_START.finditer(text, lo, anchor)]
+    out = starts[-_LOOKBACK_TOKENS:]
+    out.append(anchor)
+    return out
+
+
+def _matches(text: str) -> list[re.Match[str]]:
+    """What ``MASTER.finditer`` would find, trying MASTER only near anchors."""
+    out: list[re.Match[str]] = []
+    done = 0  # end of the last match: matches never overlap
+    for a in _ANCHOR.finditer(text):
+        if a.start() < done:
+            continue
+        for pos in _candidates(text, a.start()):
+            if pos < done:
+                continue
+            m = MASTER.match(text, pos)
+            if m is not None:
+                out.append(m)
+                done = m.end()
+                break
+    return out
+
+
+def find_dates(doc: Document, pub: date) -> list[DateMention]:
+    """All date mentions of the document, in order of sentence and offset."""
+    text = doc.text
+    found: list[Found] = []
+    for m in _matches(text):
+        try:
+            resolved = _resolve(m, pub)
+        except ValueError:  # "Feb. 30", an impossible calendar date
+            continue
+        if resolved is None:
+            continue
+        text_start, span, precision, stated = resolved
+        found.append((text_start, m.end(), span, precision, stated))
+    found = _merge_ranges(found, text, pub)
+    out: list[DateMention] = []
+    for start, end, (first, last), precision, stated in found:
+        sentence, offset = doc.locate(start)
+        out.append(
+            DateMention(
+                span=TimeSpan(start=first, end=last, precision=precision),
+                text=text[start:end],
+                sentence=sentence,
+                char_start=offset,
+                char_end=offset + end - start,
+                stated=stated,
+            )
+        )
+    return out

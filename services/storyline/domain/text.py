@@ -1,0 +1,95 @@
+"""Sentence splitting and small text helpers shared by the fact extractors.
+
+Bodies arrive one sentence a line (the dev corpora) or one paragraph a line (other feeds), so
+lines are split again at sentence boundaries that are not abbreviations. Whitespace inside a
+sentence is collapsed to single spaces: every extractor then matches literal ``" "`` and no
+pattern can run across two sentences once they are joined with ``"\\n"``.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+
+# A boundary candidate: end punctuation (optionally after a detokenised space, "U.S ."),
+# optional closing quotes/brackets, a space, then what can open a sentence.
+_BOUNDARY = re.compile(r"(?<=\S) ?[.!?]+[\"'”’)\]]* (?=[\"'“‘(\[]?[A-Z0-9])")
+_LAST_TOKEN = re.compile(r"(\S+?) ?[.!?]+[\"'”’)\]]* $")
+
+
+# Tokens that end with a period without ending the sentence (lower-cased, no final period).
+def wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+ABBREVIATIONS: frozenset[str] = wordset(
+    """mr mrs ms dr st sen rep gov gen col lt sgt capt cmdr adm maj jr sr prof rev fr hon pres
+    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
+    inc corp co ltd bros dept univ mt ft ave blvd rd est approx cf vs"""
+)
+# Abbreviations only when a number follows: "No. 1" but "said no. Then".
+NUMBER_ABBREVIATIONS: frozenset[str] = frozenset({"no", "nos", "vol", "fig", "pp", "art"})
+
+
+def _is_abbreviation(token: str, next_char: str) -> bool:
+    token = token.lstrip("\"'“‘([")
+    if not token:
+        return False
+    if len(token) == 1 and token.isalpha():  # an initial: "George W. Bush"
+        return True
+    if "." in token:  # "U.S", "p.m", "N.Y"
+        return True
+    low = token.lower()
+    return low in ABBREVIATIONS or (low in NUMBER_ABBREVIATIONS and next_char.isdigit())
+
+
+def split_line(line: str) -> list[str]:
+    """Split one whitespace-collapsed line into sentences."""
+    out: list[str] = []
+    start = 0
+    for m in _BOUNDARY.finditer(line):
+        head = line[start : m.end()]
+        closed = m.group().rstrip()[-1] not in ".!?"  # punctuation inside quotes ends it
+        last = _LAST_TOKEN.search(head)
+        if not closed and last is not None and _is_abbreviation(last.group(1), line[m.end()]):
+            continue
+        piece = line[start : m.end() - 1]
+        if piece:
+            out.append(piece)
+        start = m.end()
+    tail = line[start:]
+    if tail:
+        out.append(tail)
+    return out
+
+
+def split_sentences(body: str) -> tuple[str, ...]:
+    """The body's sentences in order, whitespace collapsed, empty lines dropped."""
+    out: list[str] = []
+    for raw in body.splitlines():
+        line = " ".join(raw.split())
+        if line:
+            out.extend(split_line(line))
+    return tuple(out)
+
+
+class Document:
+    """Sentences joined with newlines so one regex pass covers the whole article."""
+
+    __slots__ = ("sentences", "starts", "text")
+
+    def __init__(self, sentences: Sequence[str]) -> None:
+        self.sentences = tuple(sentences)
+        starts: list[int] = []
+        pos = 0
+        for s in self.sentences:
+            starts.append(pos)
+            pos += len(s) + 1
+        self.starts = starts
+        self.text = "\n".join(self.sentences)
+
+    def locate(self, offset: int) -> tuple[int, int]:
+        """(sentence index, offset inside that sentence) of a document offset."""
+        i = bisect_right(self.starts, offset) - 1
+        return i, offset - self.starts[i]

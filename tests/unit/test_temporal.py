@@ -1,0 +1,326 @@
+"""Temporal expressions: exact spans, resolution against the publication date, precision."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from storyline.domain.events import DatePrecision as P
+from storyline.domain.facts import DateMention
+from storyline.domain.temporal import find_dates, nearest
+from storyline.domain.text import Document, split_sentences
+
+PUB = date(2025, 12, 15)  # a Monday
+
+
+def dates(text: str, pub: date = PUB) -> list[DateMention]:
+    return find_dates(Document(split_sentences(text)), pub)
+
+
+def one(text: str, pub: date = PUB) -> DateMention:
+    found = dates(text, pub)
+    assert len(found) == 1, [d.text for d in found]
+    return found[0]
+
+
+D = date
+
+CASES = [
+    # sentence, text, start, end, precision, stated
+    (
+        "Kim spoke on Dec 12, 2025 in Pyongyang.",
+        "Dec 12, 2025",
+        D(2025, 12, 12),
+        D(2025, 12, 12),
+        P.DAY,
+        True,
+    ),
+    (
+        "It was signed on 12 December 2025.",
+        "12 December 2025",
+        D(2025, 12, 12),
+        D(2025, 12, 12),
+        P.DAY,
+        True,
+    ),
+    ("Filed 2025-12-12 by the court.", "2025-12-12", D(2025, 12, 12), D(2025, 12, 12), P.DAY, True),
+    (
+        "The footage was released Sept. 1 by KCNA.",
+        "Sept. 1",
+        D(2025, 9, 1),
+        D(2025, 9, 1),
+        P.DAY,
+        True,
+    ),
+    (
+        "The troops came back Dec. 12 to a parade.",
+        "Dec. 12",
+        D(2025, 12, 12),
+        D(2025, 12, 12),
+        P.DAY,
+        True,
+    ),
+    (
+        "Detokenised Jan . 5 , 2010 still parses.",
+        "Jan . 5 , 2010",
+        D(2010, 1, 5),
+        D(2010, 1, 5),
+        P.DAY,
+        True,
+    ),
+    (
+        "It aired Thursday 19 August at 2pm.",
+        "Thursday 19 August",
+        D(2025, 8, 19),
+        D(2025, 8, 19),
+        P.DAY,
+        True,
+    ),
+    (
+        "Kim left in June 2024 for Moscow.",
+        "June 2024",
+        D(2024, 6, 1),
+        D(2024, 6, 30),
+        P.MONTH,
+        True,
+    ),
+    ("Prices peaked in May of 2005 .", "May of 2005", D(2005, 5, 1), D(2005, 5, 31), P.MONTH, True),
+    (
+        "They departed in early August 2025 .",
+        "early August 2025",
+        D(2025, 8, 1),
+        D(2025, 8, 10),
+        P.PART_OF_MONTH,
+        True,
+    ),
+    (
+        "Work resumes in mid-August , officials said.",
+        "mid-August",
+        D(2025, 8, 11),
+        D(2025, 8, 20),
+        P.PART_OF_MONTH,
+        True,
+    ),
+    ("Growth slowed by mid-2025 .", "mid-2025", D(2025, 5, 1), D(2025, 8, 31), P.HALF, True),
+    (
+        "It started late last year .",
+        "late last year",
+        D(2024, 9, 1),
+        D(2024, 12, 31),
+        P.HALF,
+        False,
+    ),
+    (
+        "Profits rose in the first quarter of 2009 .",
+        "the first quarter of 2009",
+        D(2009, 1, 1),
+        D(2009, 3, 31),
+        P.QUARTER,
+        True,
+    ),
+    (
+        "Citi posted a fourth-quarter loss.",
+        "fourth-quarter",
+        D(2025, 10, 1),
+        D(2025, 12, 31),
+        P.QUARTER,
+        True,
+    ),
+    ("Sales fell in Q3 2009 overall.", "Q3 2009", D(2009, 7, 1), D(2009, 9, 30), P.QUARTER, True),
+    (
+        "The talks began in spring 2024 .",
+        "spring 2024",
+        D(2024, 3, 1),
+        D(2024, 5, 31),
+        P.QUARTER,
+        True,
+    ),
+    (
+        "Output recovered in the second half of 2009 .",
+        "the second half of 2009",
+        D(2009, 7, 1),
+        D(2009, 12, 31),
+        P.HALF,
+        True,
+    ),
+    ("He was born in 1958 in Gary.", "1958", D(1958, 1, 1), D(1958, 12, 31), P.YEAR, True),
+    ("Kerry's 2004 campaign lost.", "2004", D(2004, 1, 1), D(2004, 12, 31), P.YEAR, True),
+    ("The lawyers met on Monday .", "Monday", D(2025, 12, 15), D(2025, 12, 15), P.DAY, False),
+    ("The lawyers met on Friday .", "Friday", D(2025, 12, 12), D(2025, 12, 12), P.DAY, False),
+    (
+        "The lawyers meet next Monday .",
+        "next Monday",
+        D(2025, 12, 22),
+        D(2025, 12, 22),
+        P.DAY,
+        False,
+    ),
+    ("The lawyers met last Monday .", "last Monday", D(2025, 12, 8), D(2025, 12, 8), P.DAY, False),
+    ("Tuesday's rally faded.", "Tuesday", D(2025, 12, 9), D(2025, 12, 9), P.DAY, False),
+    (
+        "He said yesterday that it was over.",
+        "yesterday",
+        D(2025, 12, 14),
+        D(2025, 12, 14),
+        P.DAY,
+        False,
+    ),
+    ("Markets are closed today .", "today", D(2025, 12, 15), D(2025, 12, 15), P.DAY, False),
+    (
+        "The report came out last week .",
+        "last week",
+        D(2025, 12, 8),
+        D(2025, 12, 14),
+        P.PART_OF_MONTH,
+        False,
+    ),
+    (
+        "They meet again next week .",
+        "next week",
+        D(2025, 12, 22),
+        D(2025, 12, 28),
+        P.PART_OF_MONTH,
+        False,
+    ),
+    ("It happened two years ago .", "two years ago", D(2023, 1, 1), D(2023, 12, 31), P.YEAR, False),
+    (
+        "It happened three days ago .",
+        "three days ago",
+        D(2025, 12, 12),
+        D(2025, 12, 12),
+        P.DAY,
+        False,
+    ),
+    ("Prices rose this month .", "this month", D(2025, 12, 1), D(2025, 12, 31), P.MONTH, False),
+    ("Prices rose last month .", "last month", D(2025, 11, 1), D(2025, 11, 30), P.MONTH, False),
+    (
+        "Prices rose earlier this year .",
+        "earlier this year",
+        D(2025, 1, 1),
+        D(2025, 12, 15),
+        P.YEAR,
+        False,
+    ),
+    (
+        "Troops stayed from June to August 2024 .",
+        "June to August 2024",
+        D(2024, 6, 1),
+        D(2024, 8, 31),
+        P.MONTH,
+        True,
+    ),
+    (
+        "Troops stayed from December to February 2010 .",
+        "December to February 2010",
+        D(2009, 12, 1),
+        D(2010, 2, 28),
+        P.MONTH,
+        True,
+    ),
+    (
+        "Rates rose between 2001 and 2005 .",
+        "2001 and 2005",
+        D(2001, 1, 1),
+        D(2005, 12, 31),
+        P.YEAR,
+        True,
+    ),
+    (
+        "They remain active as of January 2026 .",
+        "January 2026",
+        D(2026, 1, 1),
+        D(2026, 1, 31),
+        P.MONTH,
+        True,
+    ),
+    ("Kim will visit in March .", "March", D(2026, 3, 1), D(2026, 3, 31), P.MONTH, True),
+    ("Prices fell last spring .", "last spring", D(2025, 3, 1), D(2025, 5, 31), P.QUARTER, False),
+    ("On 11/4/2008 Obama won.", "11/4/2008", D(2008, 11, 4), D(2008, 11, 4), P.DAY, True),
+]
+
+
+@pytest.mark.parametrize(("sentence", "text", "start", "end", "precision", "stated"), CASES)
+def test_expression(
+    sentence: str, text: str, start: date, end: date, precision: P, stated: bool
+) -> None:
+    found = one(sentence)
+    assert found.text == text
+    assert sentence[found.char_start : found.char_end] == text
+    assert (found.span.start, found.span.end) == (start, end)
+    assert found.span.precision is precision
+    assert found.stated is stated
+
+
+NOT_DATES = [
+    "The Pentagon sent 2,000 troops to the region.",
+    "The painting sold for $2010 at auction.",
+    "They deployed 2010 soldiers overnight.",
+    "Lehman's collapse marked the fall of Wall Street.",
+    "The Mail on Sunday ran the story first.",
+    "Black Monday wiped out a fifth of the market.",
+    "He said it may rain and that protesters would march on the capital.",
+    "Seventy-five years ago the bank opened.",
+    "The Sunday Times reported it.",
+]
+
+
+@pytest.mark.parametrize("sentence", NOT_DATES)
+def test_not_a_date(sentence: str) -> None:
+    assert dates(sentence) == []
+
+
+@pytest.mark.parametrize(
+    ("pub", "sentence", "expected"),
+    [
+        (D(2010, 1, 3), "Shares fell on Dec. 28 .", D(2009, 12, 28)),  # just before New Year
+        (D(2009, 12, 28), "The vote is set for Jan. 5 .", D(2010, 1, 5)),  # next week
+        (D(2010, 6, 1), "It opened on March 3 .", D(2010, 3, 3)),
+        (D(2010, 2, 1), "It opened on Nov. 3 .", D(2009, 11, 3)),  # far in the future otherwise
+    ],
+)
+def test_year_is_inferred_nearest_publication(pub: date, sentence: str, expected: date) -> None:
+    assert one(sentence, pub).span.start == expected
+
+
+def test_nearest_skips_impossible_years() -> None:
+    span = nearest(lambda y: (date(y, 2, 29), date(y, 2, 29)), D(2025, 3, 1))
+    assert span[0] == D(2024, 2, 29)
+
+
+def test_mentions_point_into_their_own_sentence_in_order() -> None:
+    body = "Talks began on Monday. They ended on Dec. 3, 2025.\nIn 2008 banks failed."
+    found = dates(body)
+    assert [(d.sentence, d.text) for d in found] == [
+        (0, "Monday"),
+        (1, "Dec. 3, 2025"),
+        (2, "2008"),
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *"0123456789 ,.-'\n",
+                *("Dec", "May", "June", "mid", "last", "year", "week", "ago", "in", "the"),
+                *("first", "quarter", "Monday", "from", "to", "and", "2009", "12", "early"),
+                *("spring", "s"),
+            ]
+        ),
+        max_size=40,
+    ).map("".join),
+    st.dates(min_value=D(1950, 1, 1), max_value=D(2090, 12, 31)),
+)
+def test_never_crashes_and_offsets_slice_back(text: str, pub: date) -> None:
+    doc = Document(split_sentences(text))
+    found = find_dates(doc, pub)
+    assert found == find_dates(doc, pub)
+    for d in found:
+        assert doc.sentences[d.sentence][d.char_start : d.char_end] == d.text
+        assert d.span.start <= d.span.end
+    keys = [(d.sentence, d.char_start) for d in found]
+    assert keys == sorted(keys)
