@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts
+from storyline.domain.figures import find_figures
+from storyline.domain.names import find_names
 from storyline.domain.temporal import find_dates
 from storyline.domain.text import Document, split_sentences
 
@@ -19,12 +21,16 @@ def extract_facts(article: ArticleReceived) -> ArticleFacts:
     doc = Document(split_sentences(article.body))
     published = article.published.date()
     dates = find_dates(doc, published)
+    date_spans = [
+        (doc.starts[d.sentence] + d.char_start, doc.starts[d.sentence] + d.char_end) for d in dates
+    ]
+    figures = find_figures(doc, date_spans)
     return ArticleFacts(
         uri=article.uri,
         version=article.version,
         extractor_version=EXTRACTOR_VERSION,
         sentences=doc.sentences,
         dates=tuple(dates),
-        figures=(),
-        names=(),
+        figures=tuple(figures),
+        names=tuple(find_names(doc)),
     )

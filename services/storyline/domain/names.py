@@ -1,0 +1,282 @@
+"""Names of people, organisations and places, with aliases reconciled inside the article.
+
+A rule chunker, chosen over a statistical NER model for speed (see docs/extraction.md):
+runs of capitalised tokens (joined by "of", "de", "bin", "&" ...) are cut at titles
+("President", "Foreign Minister") and possessives, stripped of sentence-initial function
+words, and keyed by ``normalise``. Keys are then reconciled:
+
+- gazetteer aliases: "DPRK", "N. Korea" -> "north korea"; "U.S." -> "united states";
+- inside one article, a lone word that is the last (or first) word of a person's full name
+  ("Obama", "Kim") or the first word of an organisation ("Lehman") takes that name's key;
+- an all-capital acronym that spells the initials of a longer name of the article takes
+  the longer name's key ("KCNA" after "Korean Central News Agency").
+
+The canonical key is lower case ASCII with hyphens and periods as spaces: "Kim Jong-un",
+"Kim Jong Un" and "KIM JONG UN" all become "kim jong un".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from storyline.domain.facts import NameKind, NameMention
+from storyline.domain.gazetteer import (
+    ALIASES,
+    CASE_SENSITIVE_ALIASES,
+    DEMONYMS,
+    NOT_NAMES,
+    ORG_HEADS,
+    ORG_SUFFIXES,
+    ORGANISATIONS,
+    PLACE_SUFFIXES,
+    PLACES,
+    TITLES,
+)
+from storyline.domain.text import Document, wordset
+
+K = NameKind
+
+_TOKEN = (
+    r"(?:(?:[A-Z]\.)+[A-Z]\.?"  # U.S., U.S (detokenised "U.S ."), N.Y.
+    r"|[A-Z][a-z]{0,3}\.(?= [A-Z])"  # Sen. / Mr. / W. / N. before a name
+    r"|[A-Z][\w'’&-]*)"  # Kim, Jong-un, McDonald's, AT&T
+)
+_LINK = r"(?: | of the | of | for | de | del | da | du | van | von | bin | al | la | & )"
+CHUNK = re.compile(rf"(?<![\w'’-]){_TOKEN}(?:{_LINK}{_TOKEN})*")
+_WORD = re.compile(r"[^ ]+")
+_CONNECTORS = wordset("of the for de del da du van von bin al la &")
+_MONTHS_DAYS = wordset(
+    """january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
+    saturday sunday"""
+)
+_POSSESSIVE = ("'s", "’s", "'", "’")
+_OPENERS = "\"'“‘(["
+
+
+@lru_cache(maxsize=65536)
+def normalise(surface: str) -> str:
+    """Lower-case ASCII key: hyphens, periods and spaces collapse, possessive and "the" go."""
+    text = surface
+    if text.endswith(_POSSESSIVE[:2]):
+        text = text[:-2]
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = text.lower().replace("-", " ").replace(".", " ").replace("’", "'")
+    words = text.split()
+    if words and words[0] == "the":
+        words = words[1:]
+    return " ".join(words)
+
+
+def _is_acronym(token: str) -> bool:
+    return 2 <= len(token) <= 6 and token.isupper() and token.isalpha()
+
+
+@dataclass
+class _Seen:
+    key: str
+    surface: str
+    kind: NameKind
+    tokens: int
+    position: int  # document offset of the first mention
+    count: int = 1
+    surfaces: list[str] = field(default_factory=list)
+
+
+def _strip_possessive(token: str) -> str:
+    for ending in _POSSESSIVE[:2]:
+        if token.endswith(ending) and len(token) > len(ending):
+            return token[: -len(ending)]
+    return token
+
+
+def _segments(chunk: str, at_start: bool) -> list[tuple[int, list[str], bool, bool]]:
+    """Cut a chunk into name segments: (offset in chunk, tokens, after a title, initial)."""
+    tokens: list[tuple[int, str]] = [(m.start(), m.group()) for m in _WORD.finditer(chunk)]
+    out: list[tuple[int, list[str], bool, bool]] = []
+    current: list[tuple[int, str]] = []
+    titled = False
+    initial = at_start
+
+    def flush() -> None:
+        nonlocal current
+        while current and current[-1][1].lower() in _CONNECTORS:
+            current.pop()
+        while current and current[0][1].lower() in _CONNECTORS:
+            current.pop(0)
+        if current:
+            out.append((current[0][0], [t for _, t in current], titled, initial))
+        current = []
+
+    for offset, token in tokens:
+        bare = token.rstrip(".").lower()
+        if not current and bare in NOT_NAMES and not (token.isupper() and len(token) > 1):
+            initial = False  # "But Soros ..." : the next word is not sentence-initial
+            continue
+        if bare in TITLES and token[0].isupper():
+            flush()
+            titled = True
+            initial = False
+            continue
+        current.append((offset, token))
+        if token.endswith(_POSSESSIVE[:2]):  # "Egypt's Hosni Mubarak": two names
+            current[-1] = (offset, _strip_possessive(token))
+            flush()
+            titled = False
+            initial = False
+    flush()
+    return out
+
+
+def _kind(key: str, tokens: list[str], titled: bool) -> NameKind:
+    if key in PLACES:
+        return K.PLACE
+    if key in ORGANISATIONS:
+        return K.ORGANISATION
+    words = key.split()
+    if words[-1] in ORG_SUFFIXES or (len(words) > 2 and words[0] in ORG_HEADS and "of" in words):
+        return K.ORGANISATION
+    if words[-1] in PLACE_SUFFIXES and len(words) > 1:
+        return K.PLACE
+    if titled:
+        return K.PERSON
+    if len(tokens) == 1 and _is_acronym(tokens[0]):
+        return K.ORGANISATION
+    if 2 <= len(tokens) <= 4 and all(t[0].isupper() and not t.isupper() for t in tokens):
+        return K.PERSON
+    return K.OTHER
+
+
+def _resolve(surface: str, tokens: list[str], titled: bool) -> tuple[str, NameKind] | None:
+    key = normalise(surface)
+    if not key or key in NOT_NAMES:
+        return None
+    if all(w in _MONTHS_DAYS for w in key.split()):
+        return None
+    if key in ALIASES:
+        if key.replace(" ", "").upper() in CASE_SENSITIVE_ALIASES and not surface.isupper():
+            return None  # "Who", "Us": ordinary words
+        canonical = ALIASES[key]
+        return canonical, _kind(canonical, tokens, titled)
+    if key in DEMONYMS:
+        return DEMONYMS[key], K.PLACE
+    if len(tokens) > 1 and all(t.isupper() and len(t) > 1 for t in tokens):
+        return None  # a heading in capitals: "THE NEW PARADIGM FOR FINANCIAL MARKETS"
+    if len(tokens) == 1 and tokens[0].isupper() and len(tokens[0]) > 6:
+        return None
+    return key, _kind(key, tokens, titled)
+
+
+def find_names(doc: Document) -> list[NameMention]:
+    """Names of the article, alias-reconciled, ordered by first mention."""
+    text = doc.text
+    raw: list[tuple[int, str, list[str], bool, bool]] = []  # position, surface, tokens, ...
+    for m in CHUNK.finditer(text):
+        start = m.start()
+        before = text[start - 1] if start else "\n"
+        at_start = before == "\n" or (before in _OPENERS and (start < 2 or text[start - 2] == "\n"))
+        chunk = m.group()
+        for offset, tokens, titled, initial in _segments(chunk, at_start):
+            surface = " ".join(tokens)
+            raw.append((start + offset, surface, tokens, titled, initial))
+
+    # Words seen capitalised away from a sentence start are names even where they open one.
+    inside: set[str] = set()
+    for _, surface, _, _, initial in raw:
+        if not initial:
+            inside.update(normalise(surface).split())
+
+    seen: dict[str, _Seen] = {}
+    order: list[tuple[int, str, str, list[str], NameKind]] = []
+    for position, surface, tokens, titled, initial in raw:
+        resolved = _resolve(surface, tokens, titled)
+        if resolved is None:
+            continue
+        key, kind = resolved
+        if (
+            initial
+            and len(tokens) == 1
+            and key not in inside
+            and key not in PLACES
+            and key not in ORGANISATIONS
+            and normalise(surface) not in ALIASES
+            and normalise(surface) not in DEMONYMS
+        ):
+            continue  # "Ships were ...": a capitalised sentence opener, not a name
+        order.append((position, key, surface, tokens, kind))
+
+    # Full names first, so that lone surnames and acronyms can be mapped onto them.
+    full: dict[str, tuple[int, NameKind]] = {}
+    for position, key, _, tokens, kind in order:
+        if len(tokens) > 1 and key not in full:
+            full[key] = (position, kind)
+    lone_map = _lone_word_map(order, full)
+
+    for position, key, surface, tokens, kind in order:
+        target = lone_map.get(key, key) if len(tokens) == 1 else key
+        entry = seen.get(target)
+        if entry is None:
+            target_kind = full[target][1] if target in full else kind
+            seen[target] = _Seen(target, surface, target_kind, len(tokens), position)
+            seen[target].surfaces.append(surface)
+            continue
+        entry.count += 1
+        if kind is K.PERSON and entry.kind is K.OTHER:
+            entry.kind = kind
+        if (len(tokens), len(surface)) > (entry.tokens, len(entry.surface)):
+            entry.surface, entry.tokens = surface, len(tokens)
+
+    out: list[NameMention] = []
+    for entry in sorted(seen.values(), key=lambda e: (e.position, e.key)):
+        sentence, _ = doc.locate(entry.position)
+        out.append(
+            NameMention(
+                canonical=entry.key,
+                display=entry.surface,
+                kind=entry.kind,
+                count=entry.count,
+                first_sentence=sentence,
+            )
+        )
+    return out
+
+
+def _initials(key: str) -> str:
+    return "".join(w[0] for w in key.split() if w not in ("of", "the", "and", "for", "&"))
+
+
+def _lone_word_map(
+    order: list[tuple[int, str, str, list[str], NameKind]],
+    full: dict[str, tuple[int, NameKind]],
+) -> dict[str, str]:
+    """Lone words (surnames, short org names, acronyms) -> key of the full name they stand for."""
+    by_word: dict[str, list[tuple[int, str]]] = {}
+    by_initials: dict[str, list[tuple[int, str]]] = {}
+    for key, (position, kind) in full.items():
+        words = key.split()
+        if kind in (K.PERSON, K.OTHER):
+            for word in {words[0], words[-1]}:
+                by_word.setdefault(word, []).append((position, key))
+        elif kind is K.ORGANISATION:
+            by_word.setdefault(words[0], []).append((position, key))
+        if len(words) > 2:
+            by_initials.setdefault(_initials(key), []).append((position, key))
+    out: dict[str, str] = {}
+    for position, key, _, tokens, _ in order:
+        if len(tokens) != 1 or key in out or key in full:
+            continue
+        if key in PLACES or key in ORGANISATIONS:
+            continue
+        candidates = by_word.get(key, [])
+        if not candidates and _is_acronym(tokens[0]):
+            candidates = by_initials.get(key, [])
+        if not candidates:
+            continue
+        # The most recent full name before this mention, else the first one after it.
+        before = [c for c in candidates if c[0] < position]
+        out[key] = max(before)[1] if before else min(candidates)[1]
+    return out
