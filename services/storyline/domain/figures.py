@@ -222,8 +222,14 @@ def _counted(words: list[Token], text: str, end: int) -> tuple[str, str, int]:
     """Unit, subject and new end for a number followed by ``words``."""
     if words[0][0].lower() == "of":
         noun = _complement(words)
-        plural = [w for w, _ in noun if _plural(w)]
-        return (plural[-1].lower(), _join(noun), end) if plural else ("", "", end)
+        for i, (w, _) in enumerate(noun):
+            if _plural(w) and not (i + 1 < len(noun) and _plural(noun[i + 1][0])):
+                subject = noun[: i + 1]
+                j = words.index(noun[i]) + 1
+                if j < len(words) and _participle(words[j][0]):
+                    subject.append(words[j])
+                return w.lower(), _join(subject), end
+        return "", "", end
     phrase = _phrase(words, 4)
     for i, (w, w_end) in enumerate(phrase):
         low = w.lower()

@@ -68,7 +68,7 @@ DEMONYMS: dict[str, str] = {
     "syrian": "syria", "turkish": "turkey", "saudi": "saudi arabia", "libyan": "libya",
     "tunisian": "tunisia", "lebanese": "lebanon", "jordanian": "jordan", "sudanese": "sudan",
     "nigerian": "nigeria", "kenyan": "kenya", "canadian": "canada", "australian": "australia",
-    "sierra leonean": "sierra leone", "georgian": "georgia", "polish": "poland",
+    "sierra leonean": "sierra leone", "polish": "poland",
     "dutch": "netherlands", "swiss": "switzerland", "swedish": "sweden",
 }  # fmt: skip
 
@@ -224,7 +224,6 @@ africa
 latin america
 middle east
 gulf of mexico
-the gulf
 kursk
 moscow
 kyiv
@@ -255,7 +254,7 @@ new delhi
 mumbai
 monrovia
 freetown
-the hague
+hague
 geneva
 zurich
 reykjavik
@@ -398,9 +397,16 @@ ORG_SUFFIXES = wordset(
     post journal herald telegraph guardian tribune press television radio channel brothers
     industries energy petroleum oil resources technologies systems media studio studios
     church hospital office bureau government cabinet forces force command corps league club
-    team guard trust society centre center""".replace("\n", " ")
+    team guard trust society centre center front movement alliance coalition brigade regiment
+    division battalion tribunal""".replace("\n", " ")
 )
 ORG_HEADS = wordset("bank university department ministry office council institute house")
+PLACE_HEADS = wordset("county lake mount port fort cape gulf isle")
+# A last word that makes a name an event or a thing rather than a person: "Gulf War".
+OTHER_SUFFIXES = wordset(
+    """war wars crisis scandal affair summit games cup olympics prize award awards act bill
+    treaty accord agreement plan report day storm hurricane spill"""
+)
 PLACE_SUFFIXES = wordset(
     """street avenue road river lake island islands beach bay gulf sea ocean coast peninsula
     strait canal airport region province county city valley mountains mountain desert square

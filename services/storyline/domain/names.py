@@ -31,21 +31,21 @@ from storyline.domain.gazetteer import (
     ORG_HEADS,
     ORG_SUFFIXES,
     ORGANISATIONS,
+    OTHER_SUFFIXES,
+    PLACE_HEADS,
     PLACE_SUFFIXES,
     PLACES,
     TITLES,
 )
-from storyline.domain.text import Document, wordset
+from storyline.domain.text import ABBREVIATIONS, Document, wordset
 
 K = NameKind
 
-_TOKEN = (
-    r"(?:(?:[A-Z]\.)+[A-Z]\.?"  # U.S., U.S (detokenised "U.S ."), N.Y.
-    r"|[A-Z][a-z]{0,3}\.(?= [A-Z])"  # Sen. / Mr. / W. / N. before a name
-    r"|[A-Z][\w'’&-]*)"  # Kim, Jong-un, McDonald's, AT&T
-)
+# A capitalised token; a final period is an abbreviation ("Sen.", "U.S.", "W.") or the end of
+# the sentence ("in Egypt."), told apart in ``_clean``.
+_TOKEN = r"[A-Z][\w'’&.-]*"
 _LINK = r"(?: | of the | of | for | de | del | da | du | van | von | bin | al | la | & )"
-CHUNK = re.compile(rf"(?<![\w'’-]){_TOKEN}(?:{_LINK}{_TOKEN})*")
+CHUNK = re.compile(rf"{_TOKEN}(?:{_LINK}{_TOKEN})*")
 _WORD = re.compile(r"[^ ]+")
 _CONNECTORS = wordset("of the for de del da du van von bin al la &")
 _MONTHS_DAYS = wordset(
@@ -53,6 +53,7 @@ _MONTHS_DAYS = wordset(
     jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
     saturday sunday"""
 )
+_TAIL_NOT_NAMES = NOT_NAMES - _MONTHS_DAYS - {"may", "will", "well", "new"}
 _POSSESSIVE = ("'s", "’s", "'", "’")
 _OPENERS = "\"'“‘(["
 
@@ -70,6 +71,16 @@ def normalise(surface: str) -> str:
     if words and words[0] == "the":
         words = words[1:]
     return " ".join(words)
+
+
+@lru_cache(maxsize=65536)
+def _key_words(surface: str) -> tuple[str, ...]:
+    return tuple(normalise(surface).split())
+
+
+def _known(surface: str) -> bool:
+    key = normalise(surface)
+    return key in PLACES or key in ORGANISATIONS or key in ALIASES or key in DEMONYMS
 
 
 def _is_acronym(token: str) -> bool:
@@ -94,25 +105,43 @@ def _strip_possessive(token: str) -> str:
     return token
 
 
-def _segments(chunk: str, at_start: bool) -> list[tuple[int, list[str], bool, bool]]:
-    """Cut a chunk into name segments: (offset in chunk, tokens, after a title, initial)."""
+Segment = tuple[int, tuple[str, ...], bool, bool]
+
+
+def _clean(token: str) -> str:
+    """Drop a sentence-final period, keep those of abbreviations and initialisms."""
+    if not token.endswith(".") or len(token) == 2 or "." in token[:-1]:
+        return token  # "W.", "U.S."
+    if token[:-1].lower() in TITLES or token[:-1].lower() in ABBREVIATIONS:
+        return token
+    return token[:-1]
+
+
+@lru_cache(maxsize=65536)
+def _segments(chunk: str, at_start: bool) -> tuple[Segment, ...]:
+    """Cut a chunk into name segments: (offset in chunk, tokens, after a title, initial).
+
+    Cached: the same chunks ("The", "He said", "Obama") recur across articles."""
     tokens: list[tuple[int, str]] = [(m.start(), m.group()) for m in _WORD.finditer(chunk)]
-    out: list[tuple[int, list[str], bool, bool]] = []
+    out: list[Segment] = []
     current: list[tuple[int, str]] = []
     titled = False
     initial = at_start
 
     def flush() -> None:
         nonlocal current
-        while current and current[-1][1].lower() in _CONNECTORS:
+        while current and (
+            current[-1][1].lower() in _CONNECTORS or current[-1][1].lower() in _TAIL_NOT_NAMES
+        ):
             current.pop()
         while current and current[0][1].lower() in _CONNECTORS:
             current.pop(0)
         if current:
-            out.append((current[0][0], [t for _, t in current], titled, initial))
+            out.append((current[0][0], tuple(t for _, t in current), titled, initial))
         current = []
 
-    for offset, token in tokens:
+    for offset, raw_token in tokens:
+        token = _clean(raw_token)
         bare = token.rstrip(".").lower()
         if not current and bare in NOT_NAMES and not (token.isupper() and len(token) > 1):
             initial = False  # "But Soros ..." : the next word is not sentence-initial
@@ -129,19 +158,38 @@ def _segments(chunk: str, at_start: bool) -> list[tuple[int, list[str], bool, bo
             titled = False
             initial = False
     flush()
-    return out
+    return tuple(part for segment in out for part in _split_of_place(segment))
 
 
-def _kind(key: str, tokens: list[str], titled: bool) -> NameKind:
+def _split_of_place(segment: Segment) -> tuple[Segment, ...]:
+    """ "Charles Taylor of Liberia" is a person and a place; "Bank of America" stays whole."""
+    offset, tokens, titled, initial = segment
+    if "of" not in tokens:
+        return (segment,)
+    cut = len(tokens) - 1 - tokens[::-1].index("of")
+    head, tail = tokens[:cut], tokens[cut + 1 :]
+    if len(head) < 2 or not tail or normalise(" ".join(tail)) not in PLACES:
+        return (segment,)
+    last = head[-1].lower()
+    if last in ORG_SUFFIXES or last in PLACE_SUFFIXES or head[0].lower() in ORG_HEADS:
+        return (segment,)
+    tail_offset = offset + sum(len(t) + 1 for t in tokens[: cut + 1])
+    return (offset, head, titled, initial), (tail_offset, tail, False, False)
+
+
+def _kind(key: str, tokens: tuple[str, ...], titled: bool) -> NameKind:
     if key in PLACES:
         return K.PLACE
     if key in ORGANISATIONS:
         return K.ORGANISATION
     words = key.split()
-    if words[-1] in ORG_SUFFIXES or (len(words) > 2 and words[0] in ORG_HEADS and "of" in words):
+    head = words[: words.index("of")] if "of" in words[1:] else words
+    if head[-1] in ORG_SUFFIXES or words[-1] in ORG_SUFFIXES or head[0] in ORG_HEADS:
         return K.ORGANISATION
-    if words[-1] in PLACE_SUFFIXES and len(words) > 1:
+    if len(words) > 1 and (words[-1] in PLACE_SUFFIXES or words[0] in PLACE_HEADS):
         return K.PLACE
+    if words[-1] in OTHER_SUFFIXES:
+        return K.OTHER
     if titled:
         return K.PERSON
     if len(tokens) == 1 and _is_acronym(tokens[0]):
@@ -151,7 +199,8 @@ def _kind(key: str, tokens: list[str], titled: bool) -> NameKind:
     return K.OTHER
 
 
-def _resolve(surface: str, tokens: list[str], titled: bool) -> tuple[str, NameKind] | None:
+@lru_cache(maxsize=65536)
+def _resolve(surface: str, tokens: tuple[str, ...], titled: bool) -> tuple[str, NameKind] | None:
     key = normalise(surface)
     if not key or key in NOT_NAMES:
         return None
@@ -171,41 +220,50 @@ def _resolve(surface: str, tokens: list[str], titled: bool) -> tuple[str, NameKi
     return key, _kind(key, tokens, titled)
 
 
+Analysed = tuple[int, str, tuple[str, ...], bool, tuple[str, ...], tuple[str, NameKind] | None]
+
+
+@lru_cache(maxsize=65536)
+def _analyse(chunk: str, at_start: bool) -> tuple[Analysed, ...]:
+    """Segments of a chunk with their surface, key words and resolution (cached per chunk)."""
+    out: list[Analysed] = []
+    for offset, tokens, titled, initial in _segments(chunk, at_start):
+        surface = " ".join(tokens)
+        out.append(
+            (
+                offset,
+                surface,
+                tokens,
+                initial,
+                _key_words(surface),
+                _resolve(surface, tokens, titled),
+            )
+        )
+    return tuple(out)
+
+
 def find_names(doc: Document) -> list[NameMention]:
     """Names of the article, alias-reconciled, ordered by first mention."""
     text = doc.text
-    raw: list[tuple[int, str, list[str], bool, bool]] = []  # position, surface, tokens, ...
+    # (position, key, surface, tokens, kind, initial)
+    raw: list[tuple[int, str, str, tuple[str, ...], NameKind, bool]] = []
+    inside: set[str] = set()  # words capitalised away from a sentence start
     for m in CHUNK.finditer(text):
+        chunk = m.group()
+        if " " not in chunk and chunk.rstrip(".").lower() in NOT_NAMES:
+            continue  # most chunks are a capitalised "The", "He", "But": skip them early
         start = m.start()
         before = text[start - 1] if start else "\n"
         at_start = before == "\n" or (before in _OPENERS and (start < 2 or text[start - 2] == "\n"))
-        chunk = m.group()
-        for offset, tokens, titled, initial in _segments(chunk, at_start):
-            surface = " ".join(tokens)
-            raw.append((start + offset, surface, tokens, titled, initial))
+        for offset, surface, tokens, initial, words, resolved in _analyse(chunk, at_start):
+            if not initial:
+                inside.update(words)
+            if resolved is not None:
+                raw.append((start + offset, resolved[0], surface, tokens, resolved[1], initial))
 
-    # Words seen capitalised away from a sentence start are names even where they open one.
-    inside: set[str] = set()
-    for _, surface, _, _, initial in raw:
-        if not initial:
-            inside.update(normalise(surface).split())
-
-    seen: dict[str, _Seen] = {}
-    order: list[tuple[int, str, str, list[str], NameKind]] = []
-    for position, surface, tokens, titled, initial in raw:
-        resolved = _resolve(surface, tokens, titled)
-        if resolved is None:
-            continue
-        key, kind = resolved
-        if (
-            initial
-            and len(tokens) == 1
-            and key not in inside
-            and key not in PLACES
-            and key not in ORGANISATIONS
-            and normalise(surface) not in ALIASES
-            and normalise(surface) not in DEMONYMS
-        ):
+    order: list[tuple[int, str, str, tuple[str, ...], NameKind]] = []
+    for position, key, surface, tokens, kind, initial in raw:
+        if initial and len(tokens) == 1 and key not in inside and not _known(surface):
             continue  # "Ships were ...": a capitalised sentence opener, not a name
         order.append((position, key, surface, tokens, kind))
 
@@ -216,6 +274,7 @@ def find_names(doc: Document) -> list[NameMention]:
             full[key] = (position, kind)
     lone_map = _lone_word_map(order, full)
 
+    seen: dict[str, _Seen] = {}
     for position, key, surface, tokens, kind in order:
         target = lone_map.get(key, key) if len(tokens) == 1 else key
         entry = seen.get(target)
@@ -250,7 +309,7 @@ def _initials(key: str) -> str:
 
 
 def _lone_word_map(
-    order: list[tuple[int, str, str, list[str], NameKind]],
+    order: list[tuple[int, str, str, tuple[str, ...], NameKind]],
     full: dict[str, tuple[int, NameKind]],
 ) -> dict[str, str]:
     """Lone words (surnames, short org names, acronyms) -> key of the full name they stand for."""
