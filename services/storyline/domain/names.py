@@ -53,6 +53,15 @@ _MONTHS_DAYS = wordset(
     jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
     saturday sunday"""
 )
+# First words of names of the form "X of Y".
+_OF_HEADS = (
+    ORG_HEADS
+    | PLACE_HEADS
+    | wordset(
+        """republic kingdom state states secretary duke prince princess archbishop bishop
+        city sea bay strait isle isles bureau board chamber court church bank"""
+    )
+)
 _TAIL_NOT_NAMES = NOT_NAMES - _MONTHS_DAYS - {"may", "will", "well", "new"}
 _POSSESSIVE = ("'s", "’s", "'", "’")
 _OPENERS = "\"'“‘(["
@@ -131,7 +140,8 @@ def _segments(chunk: str, at_start: bool) -> tuple[Segment, ...]:
     def flush() -> None:
         nonlocal current
         while current and (
-            current[-1][1].lower() in _CONNECTORS or current[-1][1].lower() in _TAIL_NOT_NAMES
+            current[-1][1].lower() in _CONNECTORS
+            or (current[-1][1].lower() in _TAIL_NOT_NAMES and not current[-1][1].isupper())
         ):
             current.pop()
         while current and current[0][1].lower() in _CONNECTORS:
@@ -145,6 +155,15 @@ def _segments(chunk: str, at_start: bool) -> tuple[Segment, ...]:
         bare = token.rstrip(".").lower()
         if not current and bare in NOT_NAMES and not (token.isupper() and len(token) > 1):
             initial = False  # "But Soros ..." : the next word is not sentence-initial
+            continue
+        if (
+            bare == "of"
+            and initial
+            and len(current) == 1
+            and current[0][1].lower() not in _OF_HEADS
+        ):
+            current = []  # "Shares of Goldman Sachs": a capitalised opener, not "X of Y"
+            initial = False
             continue
         if bare in TITLES and token[0].isupper():
             flush()
@@ -202,15 +221,15 @@ def _kind(key: str, tokens: tuple[str, ...], titled: bool) -> NameKind:
 @lru_cache(maxsize=65536)
 def _resolve(surface: str, tokens: tuple[str, ...], titled: bool) -> tuple[str, NameKind] | None:
     key = normalise(surface)
-    if not key or key in NOT_NAMES:
-        return None
-    if all(w in _MONTHS_DAYS for w in key.split()):
-        return None
     if key in ALIASES:
         if key.replace(" ", "").upper() in CASE_SENSITIVE_ALIASES and not surface.isupper():
             return None  # "Who", "Us": ordinary words
         canonical = ALIASES[key]
         return canonical, _kind(canonical, tokens, titled)
+    if not key or key in NOT_NAMES:
+        return None
+    if all(w in _MONTHS_DAYS for w in key.split()):
+        return None
     if key in DEMONYMS:
         return DEMONYMS[key], K.PLACE
     if len(tokens) > 1 and all(t.isupper() and len(t) > 1 for t in tokens):
@@ -250,7 +269,7 @@ def find_names(doc: Document) -> list[NameMention]:
     inside: set[str] = set()  # words capitalised away from a sentence start
     for m in CHUNK.finditer(text):
         chunk = m.group()
-        if " " not in chunk and chunk.rstrip(".").lower() in NOT_NAMES:
+        if " " not in chunk and not chunk.isupper() and chunk.rstrip(".").lower() in NOT_NAMES:
             continue  # most chunks are a capitalised "The", "He", "But": skip them early
         start = m.start()
         before = text[start - 1] if start else "\n"
