@@ -239,6 +239,22 @@ CASES = [
     ("Kim will visit in March .", "March", D(2026, 3, 1), D(2026, 3, 31), P.MONTH, True),
     ("Prices fell last spring .", "last spring", D(2025, 3, 1), D(2025, 5, 31), P.QUARTER, False),
     ("On 11/4/2008 Obama won.", "11/4/2008", D(2008, 11, 4), D(2008, 11, 4), P.DAY, True),
+    (
+        "Week 42: 17-23 October 2009 .",
+        "17-23 October 2009",
+        D(2009, 10, 17),
+        D(2009, 10, 23),
+        P.DAY,
+        True,
+    ),
+    (
+        "It ran October 17-23, 2009 .",
+        "October 17-23, 2009",
+        D(2009, 10, 17),
+        D(2009, 10, 23),
+        P.DAY,
+        True,
+    ),
 ]
 
 

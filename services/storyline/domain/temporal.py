@@ -84,6 +84,12 @@ _FORMS: list[tuple[str, str]] = [
         r"\b(?P<us_m>1[0-2]|0?[1-9])/(?P<us_d>[12]\d|3[01]|0?[1-9])/(?P<us_y>(?:19|20)\d\d)\b",
     ),
     (
+        "drange",  # "17-23 October 2009", "October 17-23, 2009"
+        rf"\b(?:(?P<dr_d1>{_DAY}) ?(?:-|–) ?(?P<dr_d2>{_DAY}) (?P<dr_m>{_MONTH})"
+        rf"|(?P<dr_m2>{_MONTH}) ?(?P<dr_d3>{_DAY}) ?(?:-|–) ?(?P<dr_d4>{_DAY}))"
+        rf"(?:{_SEP}(?P<dr_y>{_YEAR})\b)?",
+    ),
+    (
         "dmy",
         rf"(?:{_WEEKDAY},? )?\b(?P<dmy_d>{_DAY}) (?:of )?(?P<dmy_m>{_MONTH})"
         rf"(?:{_SEP}(?P<dmy_y>{_YEAR})\b)?",
@@ -278,6 +284,17 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
     if form == "usnum":
         d = date(int(g("us_y")), int(g("us_m")), int(g("us_d")))
         return start, (d, d), P.DAY, True
+    if form == "drange":
+        month = _month(g("dr_m") or g("dr_m2"))
+        first, last = _day(g("dr_d1") or g("dr_d3")), _day(g("dr_d2") or g("dr_d4"))
+        if first >= last:
+            return None
+
+        def days(y: int) -> Span:
+            return date(y, month, first), date(y, month, last)
+
+        year = g("dr_y")
+        return start, days(int(year)) if year else nearest(days, pub), P.DAY, True
     if form in ("dmy", "mdy"):
         month, day = _month(g(f"{form}_m")), _day(g(f"{form}_d"))
         year = g(f"{form}_y")

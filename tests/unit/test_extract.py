@@ -1,0 +1,175 @@
+"""extract_facts: the entry point, its determinism, and its behaviour on the dev corpora."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from storyline.domain.events import ArticleReceived
+from storyline.domain.extract import EXTRACTOR_VERSION, extract_facts
+from storyline.domain.facts import ArticleFacts
+from storyline.domain.text import split_sentences
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+DATA = SHARED / "data"
+
+
+def article(
+    body: str, published: str = "2025-12-15T09:00:00+00:00", **kw: object
+) -> ArticleReceived:
+    return ArticleReceived(
+        uri=str(kw.get("uri", "urn:test:1")),
+        version=1,
+        source="Test Wire",
+        headline=kw.get("headline"),  # type: ignore[arg-type]
+        body=body,
+        published=dt.datetime.fromisoformat(published),
+    )
+
+
+BODY = (
+    "North Korean leader Kim Jong Un welcomed the engineers home on Friday.\n"
+    "More than 11,000 troops were sent to Russia's Kursk region since October 2024. "
+    "About 3,000 of those fighters have returned, the DPRK said.\n"
+    "Kim honoured nine engineers killed in Kursk."
+)
+
+
+def test_facts_of_an_article() -> None:
+    facts = extract_facts(article(BODY, headline="Kim welcomes troops"))
+    assert facts.uri == "urn:test:1"
+    assert facts.version == 1
+    assert facts.extractor_version == EXTRACTOR_VERSION
+    assert facts.sentences == (
+        "North Korean leader Kim Jong Un welcomed the engineers home on Friday.",
+        "More than 11,000 troops were sent to Russia's Kursk region since October 2024.",
+        "About 3,000 of those fighters have returned, the DPRK said.",
+        "Kim honoured nine engineers killed in Kursk.",
+    )
+    assert [(d.text, d.span.start.isoformat(), d.sentence) for d in facts.dates] == [
+        ("Friday", "2025-12-12", 0),
+        ("October 2024", "2024-10-01", 1),
+    ]
+    assert [(f.text, f.value, f.unit, f.sentence) for f in facts.figures] == [
+        ("More than 11,000 troops", 11000.0, "troops", 1),
+        ("About 3,000", 3000.0, "fighters", 2),
+        ("nine engineers", 9.0, "engineers", 3),
+    ]
+    by_key = {n.canonical: n for n in facts.names}
+    assert by_key["north korea"].count == 2  # "North Korean", "DPRK"
+    assert by_key["kim jong un"].count == 2  # "Kim Jong Un", "Kim"
+    assert by_key["kursk"].count == 2
+    assert [n.first_sentence for n in facts.names] == sorted(n.first_sentence for n in facts.names)
+
+
+def test_headline_is_not_a_sentence() -> None:
+    facts = extract_facts(article("One line.", headline="A headline on Monday"))
+    assert facts.sentences == ("One line.",)
+    assert facts.dates == ()
+
+
+def test_paragraph_bodies_are_split_into_sentences() -> None:
+    body = "  The Fed met on Monday.  Mr. Bernanke spoke at 2 p.m. in Washington. Rates held.\n\n"
+    assert split_sentences(body) == (
+        "The Fed met on Monday.",
+        "Mr. Bernanke spoke at 2 p.m. in Washington.",
+        "Rates held.",
+    )
+
+
+def test_same_article_same_facts() -> None:
+    a = article(BODY)
+    assert extract_facts(a) == extract_facts(a.model_copy())
+    assert extract_facts(a).model_dump_json() == extract_facts(a).model_dump_json()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *" .,'\n$%-",
+                *("Kim", "Jong", "Un", "said", "on", "Monday", "Dec.", "12", "2025", "in"),
+                *("more than", "troops", "U.S.", "The", "last week", "11,000", "billion"),
+            ]
+        ),
+        max_size=50,
+    ).map("".join),
+    st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2060, 1, 1)),
+)
+def test_never_crashes_and_offsets_slice_back(body: str, when: dt.datetime) -> None:
+    a = article(body, published=when.replace(tzinfo=dt.UTC).isoformat())
+    facts = extract_facts(a)
+    assert facts == extract_facts(a)
+    for d in facts.dates:
+        assert facts.sentences[d.sentence][d.char_start : d.char_end] == d.text
+    for f in facts.figures:
+        assert f.text in facts.sentences[f.sentence]
+    keys = [(d.sentence, d.char_start) for d in facts.dates]
+    assert keys == sorted(keys)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dev corpora (skipped without ../shared).
+
+
+def _articles(name: str, limit: int) -> Iterator[ArticleReceived]:
+    path = DATA / name / "articles.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    with path.open(encoding="utf-8") as lines:
+        for i, line in enumerate(lines):
+            if i >= limit:
+                return
+            item = json.loads(line)
+            body = next(b["value"] for b in item["bodies"] if b.get("role") == "main")
+            yield ArticleReceived(
+                uri=item["uri"],
+                version=int(item["version"]),
+                source=item["infosources"][0]["name"],
+                body=body,
+                published=dt.datetime.fromisoformat(item["versioncreated"]),
+            )
+
+
+def _facts(name: str, limit: int) -> list[ArticleFacts]:
+    return [extract_facts(a) for a in _articles(name, limit)]
+
+
+def test_timeline17_articles_yield_dates_names_and_figures() -> None:
+    facts = _facts("timeline17-dev", 300)
+    with_dates = sum(1 for f in facts if f.dates)
+    assert with_dates / len(facts) > 0.9
+    assert sum(1 for f in facts if f.names) / len(facts) > 0.95
+    assert sum(1 for f in facts if f.figures) / len(facts) > 0.6
+    for f in facts:
+        for d in f.dates:
+            assert f.sentences[d.sentence][d.char_start : d.char_end] == d.text
+
+
+def test_timeline17_stated_dates_are_near_publication() -> None:
+    """Most stated day-precision dates fall within a year of publication: years are inferred
+    right and detokenised forms ("Jan . 5 , 2010") are read."""
+    published = {a.uri: a.published.date() for a in _articles("timeline17-dev", 300)}
+    near = total = 0
+    for f in _facts("timeline17-dev", 300):
+        for d in f.dates:
+            if d.stated and d.span.precision.value == "day":
+                total += 1
+                near += abs((d.span.start - published[f.uri]).days) <= 366
+    assert total > 500
+    assert near / total > 0.85
+
+
+def test_entities_names_reconcile_the_gold_entities() -> None:
+    """The entity a gold story is about is found under one key in most of its articles."""
+    facts = _facts("entities-dev", 400)
+    keys = ("charles taylor", "dilma rousseff", "dmitry medvedev", "ehud olmert", "chris brown")
+    hits = sum(1 for f in facts if any(n.canonical in keys for n in f.names))
+    assert hits / len(facts) > 0.7
