@@ -340,3 +340,17 @@ def test_never_crashes_and_offsets_slice_back(text: str, pub: date) -> None:
         assert d.span.start <= d.span.end
     keys = [(d.sentence, d.char_start) for d in found]
     assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("BP said its board would meet Monday to discuss it.", D(2025, 12, 15)),  # pub day
+        ("BP said its board would meet Tuesday to discuss it.", D(2025, 12, 16)),
+        ("The vote is due on Thursday .", D(2025, 12, 18)),
+        ("The board met on Thursday and will meet again.", D(2025, 12, 11)),
+        ("He said on Tuesday that it will rain.", D(2025, 12, 9)),
+    ],
+)
+def test_future_tense_puts_a_weekday_after_publication(sentence: str, expected: date) -> None:
+    assert one(sentence).span.start == expected

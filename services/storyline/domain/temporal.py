@@ -392,6 +392,24 @@ def _season(m: re.Match[str], pub: date) -> Resolved | None:
     return m.start(), span, P.QUARTER, False
 
 
+# Words before a weekday that put it after the publication: "BP's board will meet Monday".
+_FUTURE_CUE = re.compile(
+    r"\b(?:will|would|shall|'ll|’ll|is due|are due|is set|are set|is scheduled|are scheduled|"
+    r"is expected|are expected|plans? to|planned to|going to|until)\b"
+)
+_CLAUSE_START = re.compile(r"(?:[,;:]|\b(?:said|says|and|but|after|before|when)\b)")
+
+
+def _future_context(text: str, start: int) -> bool:
+    """A future cue in the clause just before ``start`` (at most 60 characters back)."""
+    lo = max(text.rfind("\n", 0, start) + 1, start - 60)
+    window = text[lo:start]
+    clauses = list(_CLAUSE_START.finditer(window))
+    if clauses:
+        window = window[clauses[-1].end() :]
+    return _FUTURE_CUE.search(window) is not None
+
+
 def _weekday(m: re.Match[str], pub: date) -> Resolved | None:
     text = m.string
     before = text[max(0, m.start() - 16) : m.start("wd")]
@@ -404,6 +422,8 @@ def _weekday(m: re.Match[str], pub: date) -> Resolved | None:
         d = pub + timedelta(days=(target - pub.weekday()) % 7 or 7)
     elif rel == "last":
         d = pub - timedelta(days=back or 7)
+    elif rel in ("", "on", "by", "until") and _future_context(text, m.start()):
+        d = pub + timedelta(days=(target - pub.weekday()) % 7)  # "the board will meet Monday"
     else:
         d = pub - timedelta(days=back)
     text_start = m.start("wd_rel") if rel in ("last", "next", "this") else m.start("wd")
