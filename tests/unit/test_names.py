@@ -141,3 +141,13 @@ def test_never_crashes_and_is_deterministic(text: str) -> None:
         assert n.count >= 1
         assert 0 <= n.first_sentence < len(doc.sentences)
     assert len({n.canonical for n in found}) == len(found)
+
+
+def test_hyphenated_surname_and_initials_map_to_the_full_name() -> None:
+    found = names(
+        "Dominique Strauss-Kahn was arrested.\n"
+        "Strauss-Kahn denied it, and the IMF said DSK would resign; Mr Strauss-Kahn left."
+    )
+    assert found["dominique strauss kahn"].count == 4
+    assert found["international monetary fund"].count == 1
+    assert set(found) == {"dominique strauss kahn", "international monetary fund"}

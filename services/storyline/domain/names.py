@@ -87,6 +87,10 @@ def _key_words(surface: str) -> tuple[str, ...]:
     return tuple(normalise(surface).split())
 
 
+def _inside(surface: str, inside: set[str]) -> bool:
+    return all(w in inside for w in _key_words(surface))
+
+
 def _known(surface: str) -> bool:
     key = normalise(surface)
     return key in PLACES or key in ORGANISATIONS or key in ALIASES or key in DEMONYMS
@@ -282,7 +286,7 @@ def find_names(doc: Document) -> list[NameMention]:
 
     order: list[tuple[int, str, str, tuple[str, ...], NameKind]] = []
     for position, key, surface, tokens, kind, initial in raw:
-        if initial and len(tokens) == 1 and key not in inside and not _known(surface):
+        if initial and len(tokens) == 1 and not _inside(surface, inside) and not _known(surface):
             continue  # "Ships were ...": a capitalised sentence opener, not a name
         order.append((position, key, surface, tokens, kind))
 
@@ -337,7 +341,9 @@ def _lone_word_map(
     for key, (position, kind) in full.items():
         words = key.split()
         if kind in (K.PERSON, K.OTHER):
-            for word in {words[0], words[-1]}:
+            # first word ("Kim"), or any tail ("Strauss-Kahn" of "Dominique Strauss-Kahn")
+            tails = {" ".join(words[i:]) for i in range(1, len(words))}
+            for word in sorted(tails | {words[0]}):
                 by_word.setdefault(word, []).append((position, key))
         elif kind is K.ORGANISATION:
             by_word.setdefault(words[0], []).append((position, key))

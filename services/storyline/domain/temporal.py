@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 from storyline.domain.events import DatePrecision
 from storyline.domain.facts import DateMention, TimeSpan
-from storyline.domain.text import Document
+from storyline.domain.text import Document, wordset
 
 P = DatePrecision
 Span = tuple[date, date]
@@ -163,7 +163,7 @@ MASTER = re.compile("|".join(f"(?P<{name}>{body})" for name, body in _FORMS))
 _ANCHOR = re.compile(
     r"\b(?:[0-9]|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Monday|Tuesday|Wednesday|"
     r"Thursday|Friday|Saturday|Sunday|(?i:year|week|month|quarter|half|spring|summer|autumn|"
-    r"fall|winter|yesterday|today|tonight|tomorrow|morning|afternoon|evening|night|ago))"
+    r"fall|winter|yesterday|today|tonight|tomorrow|morning|afternoon|evening|night|ago)|Q[1-4])"
 )
 _LOOKBACK_TOKENS = 4  # "the day before yesterday", "a couple of years ago"
 
@@ -550,17 +550,39 @@ def _align_year(prev: Found, item: Found, text: str) -> Span:
 # ---------------------------------------------------------------------------------------------
 
 
-_WORD_START = re.compile(r"\b\w|['’]s ")
-_LOOKBACK_CHARS = 40
+# Words that can open a form before its anchor ("the first quarter", "late last year").
+_PREFIX_WORDS = wordset(
+    """the early mid late beginning start end middle of first second third fourth final 1st
+    2nd 3rd 4th latter last this next past in since by until till from through to during
+    before after and between around throughout as or year fiscal circa day on earlier later
+    previous coming a an one two three four five six seven eight nine ten eleven twelve
+    couple days weeks months years decade decades"""
+)
+_OPENING_PUNCTUATION = "\"'“‘(["
 
 
 def _candidates(text: str, anchor: int) -> list[int]:
-    """Word starts among the ``_LOOKBACK_TOKENS`` words before ``anchor``, and the anchor."""
+    """Where a match containing ``anchor`` can start, leftmost first: the anchor, the start of
+    its token ("mid-2025"), and up to ``_LOOKBACK_TOKENS`` preceding prefix words."""
     line_start = text.rfind("\n", 0, anchor) + 1
-    lo = max(line_start, anchor - _LOOKBACK_CHARS)
-    starts = [m.start() for m in _WORD_START.finditer(text, lo, anchor)]
-    out = starts[-_LOOKBACK_TOKENS:]
-    out.append(anchor)
+    out = [anchor]
+    pos = max(text.rfind(" ", line_start, anchor) + 1, line_start)
+    if pos < anchor:
+        out.append(pos)
+    for _ in range(_LOOKBACK_TOKENS):
+        if pos <= line_start:
+            break
+        start = max(text.rfind(" ", line_start, pos - 1) + 1, line_start)
+        word = text[start : pos - 1]
+        bare = word.lstrip(_OPENING_PUNCTUATION)
+        if bare.endswith(("'s", "’s")) and len(out) == 1 + (out[-1] != anchor):
+            out.append(pos - 3)  # "Kerry's 2004 campaign"
+            break
+        if bare.lower() not in _PREFIX_WORDS:
+            break
+        pos = start + len(word) - len(bare)
+        out.append(pos)
+    out.reverse()
     return out
 
 
