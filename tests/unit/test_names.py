@@ -151,3 +151,14 @@ def test_hyphenated_surname_and_initials_map_to_the_full_name() -> None:
     assert found["dominique strauss kahn"].count == 4
     assert found["international monetary fund"].count == 1
     assert set(found) == {"dominique strauss kahn", "international monetary fund"}
+
+
+def test_detokenised_hyphens_and_glued_places() -> None:
+    found = names(
+        "Dominique Strauss - Kahn spoke.\n"
+        "Liberia Charles Taylor went to the Hague of Charles Taylor."
+    )
+    assert found["dominique strauss kahn"].display == "Dominique Strauss-Kahn"
+    assert found["charles taylor"].count == 2
+    assert found["liberia"].kind is K.PLACE
+    assert found["hague"].kind is K.PLACE

@@ -420,7 +420,8 @@ TITLES = wordset(
     reverend father sheikh ayatollah chairman chairwoman chief executive director commissioner
     ambassador speaker leader prof professor detective officer inspector attorney deputy
     acting marshal emperor spokesman spokeswoman coach dictator comrade foreign defence defense
-    interior finance health former late ceo cfo"""
+    interior finance health former late ceo cfo pm incumbent singer rapper actor actress
+    star warlord rebel"""
 )
 # Capitalised words that start sentences or headings but are not names.
 NOT_NAMES = wordset(
@@ -438,5 +439,5 @@ NOT_NAMES = wordset(
     june july august september october november december jan feb mar apr jun jul aug sep sept
     oct nov dec do does did is are was were be been has have had will would can could should
     may might must said says say asked told added do don't it's i'm we're they're there's
-    let let's please thanks thank well now so""".replace("\n", " ")
+    let let's please thanks thank well now so plus""".replace("\n", " ")
 )

@@ -44,7 +44,7 @@ K = NameKind
 # A capitalised token; a final period is an abbreviation ("Sen.", "U.S.", "W.") or the end of
 # the sentence ("in Egypt."), told apart in ``_clean``.
 _TOKEN = r"[A-Z][\w'’&.-]*"
-_LINK = r"(?: | of the | of | for | de | del | da | du | van | von | bin | al | la | & )"
+_LINK = r"(?: | of the | of | for | de | del | da | du | van | von | bin | al | la | & | - )"
 CHUNK = re.compile(rf"{_TOKEN}(?:{_LINK}{_TOKEN})*")
 _WORD = re.compile(r"[^ ]+")
 _CONNECTORS = wordset("of the for de del da du van von bin al la &")
@@ -135,7 +135,14 @@ def _segments(chunk: str, at_start: bool) -> tuple[Segment, ...]:
     """Cut a chunk into name segments: (offset in chunk, tokens, after a title, initial).
 
     Cached: the same chunks ("The", "He said", "Obama") recur across articles."""
-    tokens: list[tuple[int, str]] = [(m.start(), m.group()) for m in _WORD.finditer(chunk)]
+    tokens: list[tuple[int, str]] = []
+    for m in _WORD.finditer(chunk):
+        if tokens and tokens[-1][1].endswith("-") and tokens[-1][1] != "-":
+            tokens[-1] = (tokens[-1][0], tokens[-1][1] + m.group())  # "Strauss - Kahn"
+        elif m.group() == "-" and tokens:
+            tokens[-1] = (tokens[-1][0], tokens[-1][1] + "-")
+        else:
+            tokens.append((m.start(), m.group()))
     out: list[Segment] = []
     current: list[tuple[int, str]] = []
     titled = False
@@ -181,7 +188,30 @@ def _segments(chunk: str, at_start: bool) -> tuple[Segment, ...]:
             titled = False
             initial = False
     flush()
-    return tuple(part for segment in out for part in _split_of_place(segment))
+    return tuple(
+        part
+        for segment in out
+        for place_split in _split_leading_place(segment)
+        for part in _split_of_place(place_split)
+    )
+
+
+def _split_leading_place(segment: Segment) -> tuple[Segment, ...]:
+    """ "Liberia Charles Taylor" (a dropped possessive or comma): a place, then a name."""
+    offset, tokens, titled, initial = segment
+    if len(tokens) < 3 or "of" in tokens:
+        return (segment,)
+    for size in (2, 1):
+        head = normalise(" ".join(tokens[:size]))
+        if (head in PLACES or head in ALIASES) and len(tokens) - size >= 2:
+            rest_offset = offset + sum(len(t) + 1 for t in tokens[:size])
+            return (offset, tokens[:size], False, initial), (
+                rest_offset,
+                tokens[size:],
+                titled,
+                False,
+            )
+    return (segment,)
 
 
 def _split_of_place(segment: Segment) -> tuple[Segment, ...]:
@@ -191,12 +221,16 @@ def _split_of_place(segment: Segment) -> tuple[Segment, ...]:
         return (segment,)
     cut = len(tokens) - 1 - tokens[::-1].index("of")
     head, tail = tokens[:cut], tokens[cut + 1 :]
-    if len(head) < 2 or not tail or normalise(" ".join(tail)) not in PLACES:
+    if not tail:
+        return (segment,)
+    tail_offset = offset + sum(len(t) + 1 for t in tokens[: cut + 1])
+    if len(tail) > 1 and normalise(" ".join(head)) in PLACES:  # "Hague of Charles Taylor"
+        return (offset, head, False, initial), (tail_offset, tail, titled, False)
+    if len(head) < 2 or normalise(" ".join(tail)) not in PLACES:
         return (segment,)
     last = head[-1].lower()
     if last in ORG_SUFFIXES or last in PLACE_SUFFIXES or head[0].lower() in ORG_HEADS:
         return (segment,)
-    tail_offset = offset + sum(len(t) + 1 for t in tokens[: cut + 1])
     return (offset, head, titled, initial), (tail_offset, tail, False, False)
 
 
