@@ -295,6 +295,9 @@ def test_not_a_date(sentence: str) -> None:
         (D(2009, 12, 28), "The vote is set for Jan. 5 .", D(2010, 1, 5)),  # next week
         (D(2010, 6, 1), "It opened on March 3 .", D(2010, 3, 3)),
         (D(2010, 2, 1), "It opened on Nov. 3 .", D(2009, 11, 3)),  # far in the future otherwise
+        (D(2011, 2, 6), "If we go back to May when it began .", D(2010, 5, 1)),
+        (D(2011, 2, 6), "Elections will be held in May .", D(2011, 5, 1)),
+        (D(2011, 2, 6), "The trial starts in March .", D(2011, 3, 1)),  # five weeks ahead
     ],
 )
 def test_year_is_inferred_nearest_publication(pub: date, sentence: str, expected: date) -> None:

@@ -208,24 +208,33 @@ def shift_months(day: date, months: int) -> tuple[int, int]:
     return y, m + 1
 
 
-def _distance(span: Span, pub: date) -> int:
+# How much more a day after publication weighs than a day before it when choosing a year:
+# news mostly reports the past, unless the clause says otherwise ("will", "is due").
+FUTURE_WEIGHT = 4
+FUTURE_WEIGHT_WITH_CUE = 1
+
+
+def _distance(span: Span, pub: date, future_weight: int) -> int:
     start, end = span
     if end < pub:
         return (pub - end).days
     if start > pub:
-        return 2 * (start - pub).days
+        return future_weight * (start - pub).days
     return 0
 
 
-def nearest(make: Callable[[int], Span], pub: date) -> Span:
-    """The span for the year nearest ``pub``, future distance counting double."""
+def nearest(make: Callable[[int], Span], pub: date, future_weight: int = FUTURE_WEIGHT) -> Span:
+    """The span for the year nearest ``pub``, a future day weighing ``future_weight`` past ones.
+
+    With the default, a date up to ~2.4 months ahead is taken as future ("Jan. 5" in a piece
+    of Dec. 28 is next week); with a future cue in the clause, up to ~6 months ahead."""
     best: tuple[int, int, Span] | None = None
     for offset in (0, -1, 1):
         try:
             span = make(pub.year + offset)
         except ValueError:  # Feb 29 in a common year
             continue
-        key = (_distance(span, pub), abs(offset))
+        key = (_distance(span, pub, future_weight), abs(offset))
         if best is None or key < best[:2]:
             best = (key[0], key[1], span)
     if best is None:
@@ -294,14 +303,14 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
             return date(y, month, first), date(y, month, last)
 
         year = g("dr_y")
-        return start, days(int(year)) if year else nearest(days, pub), P.DAY, True
+        return start, days(int(year)) if year else nearest(days, pub, _weight(m)), P.DAY, True
     if form in ("dmy", "mdy"):
         month, day = _month(g(f"{form}_m")), _day(g(f"{form}_d"))
         year = g(f"{form}_y")
         if year is not None:
             d = date(int(year), month, day)
             return start, (d, d), P.DAY, True
-        return start, nearest(lambda y: (date(y, month, day),) * 2, pub), P.DAY, True
+        return start, nearest(lambda y: (date(y, month, day),) * 2, pub, _weight(m)), P.DAY, True
     if form == "pmonth":
         month = _month(g("pm_m"))
         first, last = _PART_OF_MONTH[_part_word(g("pm_p"))]
@@ -311,7 +320,7 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
             return date(y, month, first), date(y, month, end)
 
         year = g("pm_y")
-        span = part(int(year)) if year is not None else nearest(part, pub)
+        span = part(int(year)) if year is not None else nearest(part, pub, _weight(m))
         return start, span, P.PART_OF_MONTH, True
     if form == "pyear":
         token = g("py_y")
@@ -322,7 +331,12 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
         token = (g("q_y") or g("q_y2")) if form == "quarter" else g("qq_y")
         if token is not None:
             return start, months_span(_year_of(token, pub), 3 * n - 2, 3), P.QUARTER, True
-        return start, nearest(lambda y: months_span(y, 3 * n - 2, 3), pub), P.QUARTER, True
+        return (
+            start,
+            nearest(lambda y: months_span(y, 3 * n - 2, 3), pub, _weight(m)),
+            P.QUARTER,
+            True,
+        )
     if form == "half":
         n = ORDINALS[g("h_n").lower()]
         token = g("h_y")
@@ -341,7 +355,7 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
         if rel in ("last", "next", "this"):
             text_start = m.start("mb_pre")
             return text_start, _relative_month(rel, month, pub), P.MONTH, False
-        return text_start, nearest(lambda y: month_span(y, month), pub), P.MONTH, True
+        return text_start, nearest(lambda y: month_span(y, month), pub, _weight(m)), P.MONTH, True
     if form == "ybare":
         return m.start("yb_y"), year_span(int(g("yb_y"))), P.YEAR, True
     if form == "relword":
@@ -383,7 +397,7 @@ def _season(m: re.Match[str], pub: date) -> Resolved | None:
     this = current[-1] if current[-1][1] >= pub else None
     word = rel.lower()
     if word == "this":
-        span = this or nearest(season, pub)
+        span = this or nearest(season, pub, _weight(m))
     elif word in ("last", "past"):
         past = [s for s in current if s[1] < pub]
         span = past[-1] if past else season(pub.year - 2)
@@ -408,6 +422,10 @@ def _future_context(text: str, start: int) -> bool:
     if clauses:
         window = window[clauses[-1].end() :]
     return _FUTURE_CUE.search(window) is not None
+
+
+def _weight(m: re.Match[str]) -> int:
+    return FUTURE_WEIGHT_WITH_CUE if _future_context(m.string, m.start()) else FUTURE_WEIGHT
 
 
 def _weekday(m: re.Match[str], pub: date) -> Resolved | None:
