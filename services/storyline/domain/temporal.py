@@ -92,18 +92,18 @@ _FORMS: list[tuple[str, str]] = [
     (
         "dmy",
         rf"(?:{_WEEKDAY},? )?\b(?P<dmy_d>{_DAY}) (?:of )?(?P<dmy_m>{_MONTH})"
-        rf"(?:{_SEP}(?P<dmy_y>{_YEAR})\b)?",
+        rf"(?:{_SEP}(?P<dmy_y>{_YEAR}|{_REL_YEAR})\b)?",
     ),
     (
         "mdy",
         rf"(?:{_WEEKDAY},? )?\b(?P<mdy_m>{_MONTH}) ?(?P<mdy_d>{_DAY})"
         r"(?! ?(?:%|percent|per cent|million|billion|:\d))"
-        rf"(?:{_SEP}(?P<mdy_y>{_YEAR})\b)?",
+        rf"(?:{_SEP}(?P<mdy_y>{_YEAR}|{_REL_YEAR})\b)?",
     ),
     (
         "pmonth",
         r"\b(?P<pm_p>(?i:early|mid|late|(?:the )?(?:beginning|start|end|middle) of))[ -]"
-        rf"(?P<pm_m>{_MONTH})(?:{_SEP}(?:of )?(?P<pm_y>{_YEAR})\b)?",
+        rf"(?P<pm_m>{_MONTH})(?:{_SEP}(?:of )?(?P<pm_y>{_YEAR}|{_REL_YEAR})\b)?",
     ),
     (
         "pyear",
@@ -129,7 +129,7 @@ _FORMS: list[tuple[str, str]] = [
     (
         "mbare",
         rf"\b(?P<mb_pre>{_PRE_MONTH}) (?P<mb_m>{_MONTH})"
-        rf"(?:{_SEP}(?:of )?(?P<mb_y>{_YEAR})\b|(?![ .,]*\d))",
+        rf"(?:{_SEP}(?:of )?(?P<mb_y>{_YEAR}|{_REL_YEAR})\b|(?![ .,]*\d))",
     ),
     ("mstart", rf"(?:^|(?<=\n))(?P<ms_m>{_MONTH}){_SEP}(?:of )?(?P<ms_y>{_YEAR})\b"),
     ("ybare", rf"\b(?P<yb_pre>{_PRE_YEAR})[ -](?P<yb_y>{_YEAR})\b(?![,.]?\d| ?%){_COUNTED}"),
@@ -308,8 +308,8 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
         month, day = _month(g(f"{form}_m")), _day(g(f"{form}_d"))
         year = g(f"{form}_y")
         if year is not None:
-            d = date(int(year), month, day)
-            return start, (d, d), P.DAY, True
+            d = date(_year_of(year, pub), month, day)
+            return start, (d, d), P.DAY, year[0].isdigit()
         return start, nearest(lambda y: (date(y, month, day),) * 2, pub, _weight(m)), P.DAY, True
     if form == "pmonth":
         month = _month(g("pm_m"))
@@ -320,8 +320,9 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
             return date(y, month, first), date(y, month, end)
 
         year = g("pm_y")
-        span = part(int(year)) if year is not None else nearest(part, pub, _weight(m))
-        return start, span, P.PART_OF_MONTH, True
+        if year is not None:
+            return start, part(_year_of(year, pub)), P.PART_OF_MONTH, year[0].isdigit()
+        return start, nearest(part, pub, _weight(m)), P.PART_OF_MONTH, True
     if form == "pyear":
         token = g("py_y")
         first, count = _PART_OF_YEAR[_part_word(g("py_p"))]
@@ -330,7 +331,8 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
         n = ORDINALS[g("q_n").lower()] if form == "quarter" else int(g("qq_n"))
         token = (g("q_y") or g("q_y2")) if form == "quarter" else g("qq_y")
         if token is not None:
-            return start, months_span(_year_of(token, pub), 3 * n - 2, 3), P.QUARTER, True
+            span = months_span(_year_of(token, pub), 3 * n - 2, 3)
+            return start, span, P.QUARTER, token[0].isdigit()
         return (
             start,
             nearest(lambda y: months_span(y, 3 * n - 2, 3), pub, _weight(m)),
@@ -350,7 +352,7 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
         year = g(f"{key}_y")
         text_start = m.start(f"{key}_m")
         if year is not None:
-            return text_start, month_span(int(year), month), P.MONTH, True
+            return text_start, month_span(_year_of(year, pub), month), P.MONTH, year[0].isdigit()
         rel = g("mb_pre").lower()
         if rel in ("last", "next", "this"):
             text_start = m.start("mb_pre")
