@@ -104,8 +104,12 @@ _QUALIFIER_BEFORE = re.compile(
 _FOLLOW = re.compile(r" ([^\n,;:.!?()\"“”]{1,80})")
 _TOKEN = re.compile(r"[\w'’&-]+")
 _TIME_AFTER = re.compile(r" ?(?:a\.m|p\.m|am\b|pm\b|GMT|BST|ET\b|EST|EDT|PT\b|local time|o'clock)")
+_NOUN_OF_BEFORE = re.compile(r"\b([a-z][a-z-]{2,}) of $")
 _YEARLIKE = re.compile(r"(?:1[89]|20)\d\d")
-_RATE = re.compile(r" (?:per|a|an|each) (day|week|month|year|hour|barrel|share|person|head)\b")
+_RATE = re.compile(
+    r" (?:per|a|an|each) (day|week|month|year|hour|barrel|share|person|head|gallon|litre|liter|"
+    r"tonne|ton|ounce|kilo|kilogram|pound)\b"
+)
 
 
 def _plural(word: str) -> bool:
@@ -143,6 +147,11 @@ def _complement(words: Sequence[Token]) -> list[Token]:
     while rest and rest[0][0].lower() in ("the", "those", "these", "its", "their", "his", "her"):
         rest.pop(0)
     return _phrase(rest, 4)
+
+
+def _lower_next(words: Sequence[Token]) -> bool:
+    """The word after the first is lower case: "in tolls", not "in New York trading"."""
+    return len(words) > 1 and words[1][0][:1].islower()
 
 
 def _join(words: Sequence[Token]) -> str:
@@ -201,8 +210,12 @@ def _read(m: re.Match[str], text: str) -> _Hit | None:
             unit = _CURRENCY_WORDS[words[0][0].lower()]
             end = words[0][1]
             words = words[1:]
-        if words and words[0][0].lower() in ("of", "in"):
-            subject = _join(_complement(words))
+        rate = _RATE.match(text, end)
+        if rate is not None:  # "$5 a gallon"
+            unit = f"{unit} per {rate.group(1)}"
+            end = rate.end()
+        elif words and (words[0][0] == "of" or (words[0][0] == "in" and _lower_next(words))):
+            subject = _join(_complement(words))  # "$306 billion in troubled securities"
         else:
             subject = _join(_phrase(words, 3))
     elif pct is not None:
@@ -211,6 +224,10 @@ def _read(m: re.Match[str], text: str) -> _Hit | None:
             subject = _join(_complement(words))
     elif words:
         unit, subject, end = _counted(words, text, end)
+    if not subject and unit and (unit == "%" or unit.isupper()):
+        noun = _NOUN_OF_BEFORE.search(text, max(0, start - 30), start)
+        if noun is not None and noun.group(1) not in _STOP:
+            subject = noun.group(1)  # "a loss of $17bn", "a stake of 5%"
     if word is not None and not unit:
         return None  # "one of", "ten to one": number words need something counted
     if not unit and qualifier is Q.EXACTLY and scale is None:
