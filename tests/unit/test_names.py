@@ -162,3 +162,15 @@ def test_detokenised_hyphens_and_glued_places() -> None:
     assert found["charles taylor"].count == 2
     assert found["liberia"].kind is K.PLACE
     assert found["hague"].kind is K.PLACE
+
+
+def test_sentence_initial_words_only_stand_for_people() -> None:
+    found = names(
+        "The World Health Organization met.\nWorld markets fell.\n"
+        "Kim Jong Un spoke.\nKim left.\nTexas A&M University and Google-driven ads grew."
+    )
+    assert found["world health organization"].count == 1
+    assert "world" not in found
+    assert found["kim jong un"].count == 2
+    assert found["texas a&m university"].kind is K.ORGANISATION
+    assert "google" in found and "google driven" not in found

@@ -398,7 +398,7 @@ ORG_SUFFIXES = wordset(
     industries energy petroleum oil resources technologies systems media studio studios
     church hospital office bureau government cabinet forces force command corps league club
     team guard trust society centre center front movement alliance coalition brigade regiment
-    division battalion tribunal""".replace("\n", " ")
+    division battalion tribunal lab laboratory laboratories""".replace("\n", " ")
 )
 ORG_HEADS = wordset("bank university department ministry office council institute house")
 PLACE_HEADS = wordset("county lake mount port fort cape gulf isle")
@@ -439,5 +439,5 @@ NOT_NAMES = wordset(
     june july august september october november december jan feb mar apr jun jul aug sep sept
     oct nov dec do does did is are was were be been has have had will would can could should
     may might must said says say asked told added do don't it's i'm we're they're there's
-    let let's please thanks thank well now so plus""".replace("\n", " ")
+    let let's please thanks thank well now so plus early late""".replace("\n", " ")
 )

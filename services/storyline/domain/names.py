@@ -43,7 +43,7 @@ K = NameKind
 
 # A capitalised token; a final period is an abbreviation ("Sen.", "U.S.", "W.") or the end of
 # the sentence ("in Egypt."), told apart in ``_clean``.
-_TOKEN = r"[A-Z][\w'’&.-]*"
+_TOKEN = r"[A-Z][\w'’&.]*(?:-[\w'’&.]+)*"  # no "--": "Thursday--is"
 _LINK = r"(?: | of the | of | for | de | del | da | du | van | von | bin | al | la | & | - )"
 CHUNK = re.compile(rf"{_TOKEN}(?:{_LINK}{_TOKEN})*")
 _WORD = re.compile(r"[^ ]+")
@@ -121,8 +121,34 @@ def _strip_possessive(token: str) -> str:
 Segment = tuple[int, tuple[str, ...], bool, bool]
 
 
+_HYPHEN_SUFFIXES = (
+    "-based", "-led", "-driven", "-backed", "-owned", "-run", "-born", "-style", "-made",
+    "-funded", "-related", "-linked", "-listed", "-controlled", "-era", "-wide", "-bound",
+    "-friendly", "-like", "-type", "-area", "-held", "-focused", "-sponsored", "-appointed",
+)  # fmt: skip
+
+
+# Title words that are titles only before another title: "Health Minister", "Former
+# President", but "World Health Organization".
+_TITLE_MODIFIERS = wordset(
+    "foreign defence defense interior finance health prime vice deputy former acting chief late"
+)
+
+
+def _is_title(tokens: list[tuple[int, str]], index: int) -> bool:
+    for _, token in tokens[index:]:
+        bare = token.rstrip(".").lower()
+        if bare not in _TITLE_MODIFIERS:
+            return bare in TITLES
+    return False
+
+
 def _clean(token: str) -> str:
-    """Drop a sentence-final period, keep those of abbreviations and initialisms."""
+    """Drop a sentence-final period, keep those of abbreviations and initialisms; drop
+    closing quotes and adjective suffixes ("Google-driven")."""
+    token = token.rstrip("'’")
+    if token.endswith(_HYPHEN_SUFFIXES):
+        token = token[: token.rindex("-")]
     if not token.endswith(".") or len(token) == 2 or "." in token[:-1]:
         return token  # "W.", "U.S."
     if token[:-1].lower() in TITLES or token[:-1].lower() in ABBREVIATIONS:
@@ -161,7 +187,7 @@ def _segments(chunk: str, at_start: bool) -> tuple[Segment, ...]:
             out.append((current[0][0], tuple(t for _, t in current), titled, initial))
         current = []
 
-    for offset, raw_token in tokens:
+    for index, (offset, raw_token) in enumerate(tokens):
         token = _clean(raw_token)
         bare = token.rstrip(".").lower()
         if not current and bare in NOT_NAMES and not (token.isupper() and len(token) > 1):
@@ -176,7 +202,7 @@ def _segments(chunk: str, at_start: bool) -> tuple[Segment, ...]:
             current = []  # "Shares of Goldman Sachs": a capitalised opener, not "X of Y"
             initial = False
             continue
-        if bare in TITLES and token[0].isupper():
+        if bare in TITLES and token[0].isupper() and _is_title(tokens, index):
             flush()
             titled = True
             initial = False
@@ -203,6 +229,9 @@ def _split_leading_place(segment: Segment) -> tuple[Segment, ...]:
         return (segment,)
     for size in (2, 1):
         head = normalise(" ".join(tokens[:size]))
+        last = tokens[-1].lower()
+        if last in ORG_SUFFIXES or last in PLACE_SUFFIXES:
+            break  # "Texas A&M University", "Gulf Coast Region"
         if (head in PLACES or head in ALIASES) and len(tokens) - size >= 2:
             rest_offset = offset + sum(len(t) + 1 for t in tokens[:size])
             return (offset, tokens[:size], False, initial), (
@@ -251,7 +280,9 @@ def _kind(key: str, tokens: tuple[str, ...], titled: bool) -> NameKind:
         return K.PERSON
     if len(tokens) == 1 and _is_acronym(tokens[0]):
         return K.ORGANISATION
-    if 2 <= len(tokens) <= 4 and all(t[0].isupper() and not t.isupper() for t in tokens):
+    if 2 <= len(tokens) <= 4 and all(
+        t[0].isupper() and not (t.isupper() and len(t.rstrip(".")) > 1) for t in tokens
+    ):
         return K.PERSON
     return K.OTHER
 
@@ -299,12 +330,15 @@ def _analyse(chunk: str, at_start: bool) -> tuple[Analysed, ...]:
     return tuple(out)
 
 
+Entry = tuple[int, str, str, tuple[str, ...], NameKind, bool]  # ..., kind, doubtful
+
+
 def find_names(doc: Document) -> list[NameMention]:
     """Names of the article, alias-reconciled, ordered by first mention."""
     text = doc.text
     # (position, key, surface, tokens, kind, initial)
     raw: list[tuple[int, str, str, tuple[str, ...], NameKind, bool]] = []
-    inside: set[str] = set()  # words capitalised away from a sentence start
+    inside: set[str] = set()  # one-word names seen away from a sentence start
     for m in CHUNK.finditer(text):
         chunk = m.group()
         if " " not in chunk and not chunk.isupper() and chunk.rstrip(".").lower() in NOT_NAMES:
@@ -313,26 +347,35 @@ def find_names(doc: Document) -> list[NameMention]:
         before = text[start - 1] if start else "\n"
         at_start = before == "\n" or (before in _OPENERS and (start < 2 or text[start - 2] == "\n"))
         for offset, surface, tokens, initial, words, resolved in _analyse(chunk, at_start):
-            if not initial:
-                inside.update(words)
+            if not initial and len(tokens) == 1:
+                inside.add(" ".join(words))
             if resolved is not None:
                 raw.append((start + offset, resolved[0], surface, tokens, resolved[1], initial))
 
-    order: list[tuple[int, str, str, tuple[str, ...], NameKind]] = []
+    order: list[Entry] = []
     for position, key, surface, tokens, kind, initial in raw:
-        if initial and len(tokens) == 1 and not _inside(surface, inside) and not _known(surface):
-            continue  # "Ships were ...": a capitalised sentence opener, not a name
-        order.append((position, key, surface, tokens, kind))
+        # A one-word name only ever seen opening a sentence may be an ordinary word ("Ships
+        # were ..."): kept only if it is known or stands for a person's full name below.
+        doubtful = (
+            initial
+            and len(tokens) == 1
+            and normalise(surface) not in inside
+            and key not in inside
+            and not _known(surface)
+        )
+        order.append((position, key, surface, tokens, kind, doubtful))
 
     # Full names first, so that lone surnames and acronyms can be mapped onto them.
     full: dict[str, tuple[int, NameKind]] = {}
-    for position, key, _, tokens, kind in order:
+    for position, key, _, tokens, kind, _ in order:
         if len(tokens) > 1 and key not in full:
             full[key] = (position, kind)
     lone_map = _lone_word_map(order, full)
 
     seen: dict[str, _Seen] = {}
-    for position, key, surface, tokens, kind in order:
+    for position, key, surface, tokens, kind, doubtful in order:
+        if doubtful and key not in lone_map:
+            continue
         target = lone_map.get(key, key) if len(tokens) == 1 else key
         entry = seen.get(target)
         if entry is None:
@@ -365,11 +408,11 @@ def _initials(key: str) -> str:
     return "".join(w[0] for w in key.split() if w not in ("of", "the", "and", "for", "&"))
 
 
-def _lone_word_map(
-    order: list[tuple[int, str, str, tuple[str, ...], NameKind]],
-    full: dict[str, tuple[int, NameKind]],
-) -> dict[str, str]:
-    """Lone words (surnames, short org names, acronyms) -> key of the full name they stand for."""
+def _lone_word_map(order: list[Entry], full: dict[str, tuple[int, NameKind]]) -> dict[str, str]:
+    """Lone words (surnames, short org names, acronyms) -> key of the full name they stand for.
+
+    A doubtful word (only seen opening sentences) may only stand for a person: "Kim" is
+    Kim Jong Un, but a sentence-initial "World" is not the World Health Organization."""
     by_word: dict[str, list[tuple[int, str]]] = {}
     by_initials: dict[str, list[tuple[int, str]]] = {}
     for key, (position, kind) in full.items():
@@ -384,12 +427,14 @@ def _lone_word_map(
         if len(words) > 2:
             by_initials.setdefault(_initials(key), []).append((position, key))
     out: dict[str, str] = {}
-    for position, key, _, tokens, _ in order:
+    for position, key, _, tokens, _, doubtful in order:
         if len(tokens) != 1 or key in out or key in full:
             continue
         if key in PLACES or key in ORGANISATIONS:
             continue
         candidates = by_word.get(key, [])
+        if doubtful:
+            candidates = [c for c in candidates if full[c[1]][1] is not K.ORGANISATION]
         if not candidates and _is_acronym(tokens[0]):
             candidates = by_initials.get(key, [])
         if not candidates:
