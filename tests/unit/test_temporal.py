@@ -389,3 +389,10 @@ def test_never_crashes_and_offsets_slice_back(text: str, pub: date) -> None:
 )
 def test_future_tense_puts_a_weekday_after_publication(sentence: str, expected: date) -> None:
     assert one(sentence).span.start == expected
+
+
+@pytest.mark.parametrize("pub", [D(1, 1, 1), D(9999, 12, 31)])
+def test_dates_off_the_calendar_are_dropped_not_raised(pub: date) -> None:
+    found = dates("Last year, next year, the past year, last week, next week, in March.", pub)
+    assert all(d.span.start.year in (pub.year - 1, pub.year, pub.year + 1) for d in found)
+    assert 0 < len(found) < 6

@@ -631,7 +631,7 @@ def find_dates(doc: Document, pub: date) -> list[DateMention]:
     for m in _matches(text):
         try:
             resolved = _resolve(m, pub)
-        except ValueError:  # "Feb. 30", an impossible calendar date
+        except (ValueError, OverflowError):  # "Feb. 30"; "next year" in 9999
             continue
         if resolved is None:
             continue
