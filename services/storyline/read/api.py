@@ -1,0 +1,415 @@
+"""The HTTP API over the read store (FastAPI): stories, revisions, diffs, SSE, ingestion.
+
+``create_app`` wires a store, a change notifier and optionally a projector running in the
+same process; the HTML pages of :mod:`storyline.read.pages` are mounted on the same app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hmac
+import importlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Protocol
+
+import orjson
+import structlog
+from fastapi import FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel
+
+from storyline.domain.events import ArticleReceived, RelatedArticle
+from storyline.read.config import ReadSettings, get_read_settings
+from storyline.read.diffing import RevisionDelta, diff_revisions
+from storyline.read.projector import Projector
+from storyline.read.sse import ChangeNotifier, parse_last_event_id, poll_store, stream_events
+from storyline.read.store import ReadStore, open_store
+from storyline.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+class ArticleSink(Protocol):
+    async def send(self, article: ArticleReceived) -> tuple[int, int]: ...
+
+
+class StorySummary(BaseModel):
+    story_id: str
+    revision: int
+    title: str
+    article_count: int
+    independent_count: int
+    published_last: str
+    url: str
+
+
+class StoryList(BaseModel):
+    stories: list[StorySummary]
+    next_cursor: str | None
+
+
+class RevisionInfo(BaseModel):
+    revision: int
+    content_hash: str
+    reason: str
+    article_count: int
+    independent_count: int
+    title: str
+    cause_published: str
+    event_id: int
+
+
+class RevisionList(BaseModel):
+    story_id: str
+    revisions: list[RevisionInfo]
+
+
+class ArticleList(BaseModel):
+    story_id: str
+    revision: int
+    articles: list[RelatedArticle]
+
+
+class Accepted(BaseModel):
+    uri: str
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class ReadApp:
+    """What the request handlers share."""
+
+    store: ReadStore
+    notifier: ChangeNotifier
+    settings: Settings
+    read_settings: ReadSettings
+    sink: ArticleSink | None = None
+    sink_factory: Callable[[], Awaitable[ArticleSink]] | None = None
+
+
+def state(request: Request) -> ReadApp:
+    read_app: ReadApp = request.app.state.read
+    return read_app
+
+
+def _encode_cursor(seq: int) -> str:
+    return f"s{seq}"
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
+        return None
+    if not cursor.startswith("s") or not cursor[1:].isdigit():
+        raise HTTPException(400, detail={"field": "cursor", "message": "not a cursor from "
+                                          "this API's next_cursor"})
+    return int(cursor[1:])
+
+
+def _redirect(request: Request, story_id: str, survivor: str) -> RedirectResponse:
+    path = request.url.path.replace(f"/{story_id}", f"/{survivor}", 1)
+    query = f"?{request.url.query}" if request.url.query else ""
+    response = RedirectResponse(path + query, status_code=308)
+    response.headers["X-Resolved-From"] = story_id
+    return response
+
+
+def _not_found(story_id: str, what: str = "story") -> HTTPException:
+    return HTTPException(404, detail=f"no {what} {story_id!r}")
+
+
+async def _default_sink_factory(settings: Settings) -> ArticleSink:
+    """The Kafka producer of the ingest package, started on first use."""
+    # imported by name: the ingest package is optional for a read-only deployment
+    producer_module = importlib.import_module("storyline.ingest.producer")
+    producer: Any = producer_module.ArticleProducer(settings)
+    start = getattr(producer, "start", None)
+    if start is not None:
+        await start()
+    sink: ArticleSink = producer
+    return sink
+
+
+def create_app(
+    store: ReadStore | None = None,
+    *,
+    settings: Settings | None = None,
+    read_settings: ReadSettings | None = None,
+    run_projector: bool = False,
+    sink: ArticleSink | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    read_settings = read_settings or get_read_settings()
+    opened = store or open_store(read_settings.store_target())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        notifier = ChangeNotifier(await asyncio.to_thread(opened.max_seq))
+
+        async def make_sink() -> ArticleSink:
+            return await _default_sink_factory(settings)
+
+        app.state.read = ReadApp(opened, notifier, settings, read_settings, sink,
+                                 None if sink is not None else make_sink)
+        tasks: list[asyncio.Task[Any]] = []
+        if run_projector:
+            projector = Projector(opened, bootstrap=settings.bootstrap_servers,
+                                  topic=settings.story_updates,
+                                  dead_letters_topic=settings.dead_letters, notifier=notifier)
+            tasks.append(asyncio.create_task(_keep_running(projector), name="projector"))
+        else:
+            tasks.append(asyncio.create_task(
+                poll_store(opened, notifier, read_settings.sse_poll_seconds), name="poll"))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            current = app.state.read.sink
+            stop = getattr(current, "stop", None)
+            if stop is not None and current is not sink:
+                await stop()
+
+    app = FastAPI(
+        title="Storyline read API",
+        version="1",
+        summary="Versioned story pages built from wire articles.",
+        lifespan=lifespan,
+    )
+    _add_story_routes(app)
+    _add_event_routes(app)
+    _add_ingest_route(app)
+    from storyline.read.pages import add_page_routes
+
+    add_page_routes(app)
+    return app
+
+
+async def _keep_running(projector: Projector) -> None:
+    """The API keeps serving what the store has if the broker goes away; retry calmly."""
+    while True:
+        try:
+            await projector.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - logged, then retried
+            log.error("projector.crashed", error=str(exc))
+            await asyncio.sleep(2.0)
+
+
+def _add_story_routes(app: FastAPI) -> None:
+    @app.get("/v1/stories", response_model=StoryList, tags=["stories"])
+    def list_stories(
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=200)] = 20,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")]
+        = None,
+        q: Annotated[str | None, Query(max_length=200, description="words in title or summary")]
+        = None,
+        name: Annotated[str | None, Query(max_length=200,
+                                          description="a name mentioned on the page")] = None,
+    ) -> StoryList:
+        """Stories, most recently updated first; absorbed (merged) stories are left out."""
+        rows = state(request).store.list_stories(limit=limit, before_seq=_decode_cursor(cursor),
+                                                 q=q, name=name)
+        return StoryList(
+            stories=[StorySummary(story_id=r.story_id, revision=r.revision, title=r.title,
+                                  article_count=r.article_count,
+                                  independent_count=r.independent_count,
+                                  published_last=r.published_last,
+                                  url=f"/v1/stories/{r.story_id}") for r in rows],
+            next_cursor=_encode_cursor(rows[-1].seq) if len(rows) == limit else None,
+        )
+
+    @app.get("/v1/stories/{story_id}", tags=["stories"],
+             responses={200: {"description": "the StoryUpdated of the revision (JSON)"},
+                        308: {"description": "the id was merged into another story"}})
+    def get_story(
+        request: Request,
+        story_id: str,
+        revision: Annotated[int | None, Query(ge=1)] = None,
+        as_of: Annotated[dt.datetime | None, Query(
+            description="latest revision whose cause was published at or before this time")]
+        = None,
+    ) -> Response:
+        """The whole page. An id merged into another story redirects (308) to the survivor
+        unless a past ``revision`` of the absorbed story itself is asked for."""
+        store = state(request).store
+        if revision is None:
+            survivor = store.resolve(story_id)
+            if survivor is not None:
+                return _redirect(request, story_id, survivor)
+        if as_of is not None and as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=dt.UTC)
+        body = store.get_body(story_id, revision=revision, as_of=as_of)
+        if body is None:
+            if revision is not None and store.head_revision(story_id) is not None:
+                raise _not_found(f"{story_id} revision {revision}", "revision of story")
+            if as_of is not None and store.head_revision(story_id) is not None:
+                raise HTTPException(404, detail=f"story {story_id!r} has no revision caused by "
+                                    f"an article published at or before {as_of.isoformat()}")
+            raise _not_found(story_id)
+        return Response(body, media_type="application/json")
+
+    @app.get("/v1/stories/{story_id}/revisions", response_model=RevisionList, tags=["stories"])
+    def list_revisions(request: Request, story_id: str,
+                       limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+                       before: Annotated[int | None, Query(ge=1)] = None,
+                       ) -> RevisionList | Response:
+        """The history, newest first."""
+        store = state(request).store
+        rows = store.revisions(story_id, limit=limit, before_revision=before)
+        if not rows:
+            survivor = store.resolve(story_id)
+            if survivor is not None:
+                return _redirect(request, story_id, survivor)
+            raise _not_found(story_id)
+        return RevisionList(story_id=story_id, revisions=[
+            RevisionInfo(revision=r.revision, content_hash=r.content_hash, reason=r.reason,
+                         article_count=r.article_count, independent_count=r.independent_count,
+                         title=r.title, cause_published=r.cause_published, event_id=r.seq)
+            for r in rows])
+
+    @app.get("/v1/stories/{story_id}/diff", response_model=RevisionDelta, tags=["stories"])
+    def diff(request: Request, story_id: str,
+             from_: Annotated[int, Query(alias="from", ge=1)],
+             to: Annotated[int | None, Query(ge=1, description="default: the newest")] = None,
+             ) -> RevisionDelta | Response:
+        """What changed from revision ``from`` to revision ``to``."""
+        store = state(request).store
+        before = store.get_update(story_id, revision=from_)
+        if before is None:
+            survivor = store.resolve(story_id)
+            if survivor is not None and store.head_revision(story_id) is None:
+                return _redirect(request, story_id, survivor)
+            raise _not_found(f"{story_id} revision {from_}", "revision of story")
+        after = store.get_update(story_id, revision=to)
+        if after is None:
+            raise _not_found(f"{story_id} revision {to}", "revision of story")
+        return diff_revisions(before, after)
+
+    @app.get("/v1/stories/{story_id}/articles", response_model=ArticleList, tags=["stories"])
+    def articles(request: Request, story_id: str,
+                 revision: Annotated[int | None, Query(ge=1)] = None) -> ArticleList | Response:
+        """The numbered article list: ``n`` is the citation number used on the page."""
+        store = state(request).store
+        if revision is None:
+            survivor = store.resolve(story_id)
+            if survivor is not None:
+                return _redirect(request, story_id, survivor)
+        update = store.get_update(story_id, revision=revision)
+        if update is None:
+            raise _not_found(story_id)
+        return ArticleList(story_id=update.story_id, revision=update.revision,
+                           articles=list(update.articles))
+
+
+def _add_event_routes(app: FastAPI) -> None:
+    sse_doc = ("Server-Sent Events: `StoryUpdated` (the whole page), `StoryMerged` and "
+               "`StorySplit`, with the read model's sequence number as the event id. "
+               "Reconnect with `Last-Event-ID` (or `?last_event_id=`) to resume; without "
+               "either the stream starts with events after the connection.")
+
+    def _stream(request: Request, last_event_id: str | None, query_id: int | None,
+                story_ids: list[str]) -> StreamingResponse:
+        read = state(request)
+        after = parse_last_event_id(last_event_id)
+        if after is None:
+            after = query_id if query_id is not None else read.notifier.seq
+        return StreamingResponse(
+            stream_events(read.store, read.notifier, after=after, story_ids=story_ids,
+                          heartbeat=read.read_settings.sse_heartbeat_seconds),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/v1/events", tags=["events"], description=sse_doc,
+             response_class=StreamingResponse)
+    async def all_events(
+        request: Request,
+        last_event_id: Annotated[str | None, Header()] = None,
+        last_event_id_query: Annotated[int | None, Query(alias="last_event_id", ge=0)] = None,
+    ) -> StreamingResponse:
+        return _stream(request, last_event_id, last_event_id_query, [])
+
+    @app.get("/v1/stories/{story_id}/events", tags=["events"], description=sse_doc,
+             response_class=StreamingResponse)
+    async def story_events(
+        request: Request,
+        story_id: str,
+        last_event_id: Annotated[str | None, Header()] = None,
+        last_event_id_query: Annotated[int | None, Query(alias="last_event_id", ge=0)] = None,
+    ) -> StreamingResponse:
+        store = state(request).store
+        target = await asyncio.to_thread(store.resolve, story_id) or story_id
+        ids = [target, *await asyncio.to_thread(store.aliases_of, target)]
+        return _stream(request, last_event_id, last_event_id_query, sorted(set(ids)))
+
+
+def _error(status: int, field: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "field": field}, status_code=status)
+
+
+def _add_ingest_route(app: FastAPI) -> None:
+    @app.post("/v1/articles", status_code=202, response_model=Accepted, tags=["ingest"],
+              responses={400: {}, 401: {}, 413: {}, 422: {}, 503: {}})
+    async def post_article(
+        request: Request,
+        format: Annotated[Literal["ninjs", "json"], Query(
+            description="ninjs 2.x item, or Storyline's flat JSON article")] = "ninjs",
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """Submit one wire article (for ingestors). Needs an ``X-API-Key`` from
+        STORYLINE_API_KEYS; answers 202 with where the article landed on the log."""
+        read = state(request)
+        keys = read.read_settings.key_set()
+        if not keys:
+            return _error(503, "X-API-Key", "article submission is disabled: set "
+                          "STORYLINE_API_KEYS (comma separated) to enable it")
+        if x_api_key is None:
+            return _error(401, "X-API-Key", "missing X-API-Key header")
+        if not any(hmac.compare_digest(x_api_key.encode(), k.encode()) for k in sorted(keys)):
+            return _error(401, "X-API-Key", "unknown API key")
+        limit = read.read_settings.max_request_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return _error(413, "body", f"body of {declared} bytes exceeds {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return _error(413, "body", f"body exceeds {limit} bytes")
+            chunks.append(chunk)
+        try:
+            obj = orjson.loads(b"".join(chunks))
+        except orjson.JSONDecodeError as exc:
+            return _error(400, "body", f"body is not JSON: {exc}")
+        try:
+            normalise = importlib.import_module("storyline.ingest.normalise")
+        except ImportError:
+            return _error(503, "body", "article parsing (storyline.ingest) is not installed")
+        try:
+            article: ArticleReceived = normalise.parse_item(
+                obj, fmt=format, max_bytes=read.settings.max_article_bytes)
+        except normalise.InvalidArticle as exc:
+            return _error(422, str(exc.field), str(exc.message))
+        try:
+            if read.sink is None:
+                if read.sink_factory is None:
+                    return _error(503, "body", "no article producer configured")
+                read.sink = await read.sink_factory()
+            partition, offset = await read.sink.send(article)
+        except Exception as exc:  # noqa: BLE001 - the client must learn it was not taken
+            log.error("api.produce_failed", uri=article.uri, error=str(exc))
+            return _error(503, "body", "the article log is not reachable; retry later")
+        return JSONResponse(Accepted(uri=article.uri, topic=read.settings.articles,
+                                     partition=partition, offset=offset).model_dump(),
+                            status_code=202)

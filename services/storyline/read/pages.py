@@ -1,0 +1,126 @@
+"""HTML pages: the story index, a story page like the reference, and its history.
+
+Everything on a page comes from wire articles, i.e. from strangers: Jinja2 autoescaping is
+on for every template, links to articles are emitted only for http(s) uris, and a strict
+Content-Security-Policy forbids scripts, inline styles and foreign resources outright, so
+even an escaping mistake could not run code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from storyline.read.api import state
+from storyline.read.diffing import RevisionDelta, diff_revisions
+from storyline.read.render import articles_heading, citation_numbers, counts_line, day_label
+from storyline.read.store import RevisionRow
+
+HERE = Path(__file__).parent
+HISTORY_PAGE = 30
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def safe_href(uri: str) -> str | None:
+    """Only web links become links: a ``javascript:`` or ``data:`` uri stays text."""
+    return uri if uri.lower().startswith(("https://", "http://")) else None
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(cites=citation_numbers, href=safe_href, day=day_label)
+    return env
+
+
+ENV = make_environment()
+
+
+def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = ENV.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=308, headers=SECURITY_HEADERS)
+
+
+def add_page_routes(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/v1/") or request.url.path.startswith("/static/"):
+            from fastapi.exception_handlers import http_exception_handler
+
+            return await http_exception_handler(request, exc)
+        error = "Not found" if exc.status_code == 404 else f"Error {exc.status_code}"
+        return page("base.html", status=exc.status_code, error=error)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request, q: Annotated[str | None, Query(max_length=200)] = None,
+              cursor: Annotated[str | None, Query(pattern=r"^s\d+$")] = None) -> Response:
+        limit = 50
+        rows = state(request).store.list_stories(
+            limit=limit, before_seq=int(cursor[1:]) if cursor else None, q=q)
+        next_cursor = f"s{rows[-1].seq}" if len(rows) == limit else None
+        return page("index.html", stories=rows, q=q, next_cursor=next_cursor)
+
+    @app.get("/stories/{story_id}", response_class=HTMLResponse, include_in_schema=False)
+    def story(request: Request, story_id: str,
+              revision: Annotated[int | None, Query(ge=1)] = None) -> Response:
+        store = state(request).store
+        if revision is None and (survivor := store.resolve(story_id)) is not None:
+            return _redirect(f"/stories/{survivor}")
+        update = store.get_update(story_id, revision=revision)
+        head = store.head_revision(story_id)
+        if update is None or head is None:
+            raise HTTPException(404)
+        return page("story.html", u=update, counts=counts_line(update),
+                    articles_heading=articles_heading(update), is_head=update.revision == head,
+                    head_revision=head, inferred=any(not e.date_stated for e in update.timeline))
+
+    @app.get("/stories/{story_id}/history", response_class=HTMLResponse,
+             include_in_schema=False)
+    def history(request: Request, story_id: str,
+                before: Annotated[int | None, Query(ge=1)] = None) -> Response:
+        store = state(request).store
+        rows = store.revisions(story_id, limit=HISTORY_PAGE + 1, before_revision=before)
+        if not rows:
+            if (survivor := store.resolve(story_id)) is not None:
+                return _redirect(f"/stories/{survivor}/history")
+            raise HTTPException(404)
+        shown = rows[:HISTORY_PAGE]
+        items = [{"row": row, "delta": _delta(store, story_id, row)} for row in shown]
+        older = shown[-1].revision if len(rows) > HISTORY_PAGE else None
+        return page("history.html", story_id=story_id, title=shown[0].title, items=items,
+                    older=older)
+
+
+def _delta(store: Any, story_id: str, row: RevisionRow) -> RevisionDelta | None:
+    if row.revision == 1:
+        return None
+    before = store.get_update(story_id, revision=row.revision - 1)
+    after = store.get_update(story_id, revision=row.revision)
+    if before is None or after is None:
+        return None
+    return diff_revisions(before, after)

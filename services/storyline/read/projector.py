@@ -1,0 +1,177 @@
+"""The projector: story-updates topic -> read store, exactly once per record.
+
+It assigns itself every partition of the topic (no consumer group: the store, not the
+group coordinator, holds the positions) and seeks each to the next offset recorded in the
+store, so a restart resumes exactly after the last committed batch. Each batch is applied
+in one store transaction together with the new positions (see :mod:`storyline.read.store`).
+
+After a commit it wakes SSE subscribers in the same process through
+:class:`storyline.read.sse.ChangeNotifier`; that in-process hop is what keeps the
+write -> subscriber latency in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import DeadLetter, StoryMerged, StorySplit, StoryUpdated
+from storyline.domain.upcasting import UndecodableEvent, decode_any
+from storyline.read.sse import ChangeNotifier
+from storyline.read.store import ApplyResult, Item, ReadStore, Rejected
+
+log = structlog.get_logger(__name__)
+
+MAX_BATCH = 500
+MAX_PAYLOAD_IN_DEAD_LETTER = 64 * 1024
+
+
+def decode_record(partition: int, offset: int, key: bytes | None, value: bytes | None) -> Item:
+    raw = value or b""
+    key_text = key.decode("utf-8", "replace") if key else None
+    if value is None:
+        return Item(partition, offset, raw, error="tombstone on story-updates", key=key_text)
+    try:
+        event = decode_any(value)
+    except (UndecodableEvent, ValueError) as exc:
+        return Item(partition, offset, raw, error=str(exc), key=key_text)
+    if not isinstance(event, StoryUpdated | StoryMerged | StorySplit):
+        return Item(partition, offset, raw,
+                    error=f"{type(event).__name__} does not belong on story-updates",
+                    key=key_text)
+    return Item(partition, offset, raw, event=event, key=key_text)
+
+
+def dead_letter(topic: str, rejected: Rejected) -> DeadLetter:
+    payload = rejected.raw[:MAX_PAYLOAD_IN_DEAD_LETTER]
+    return DeadLetter(
+        stage="projector",
+        error_type=rejected.error_type,
+        reason=rejected.reason,
+        source_topic=topic,
+        source_partition=rejected.partition,
+        source_offset=rejected.offset,
+        key=rejected.key,
+        payload=payload.decode("utf-8", "replace"),
+        payload_truncated=len(payload) < len(rejected.raw),
+    )
+
+
+class Projector:
+    def __init__(self, store: ReadStore, *, bootstrap: str, topic: str,
+                 dead_letters_topic: str | None = None,
+                 notifier: ChangeNotifier | None = None) -> None:
+        self.store = store
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.dead_letters_topic = dead_letters_topic
+        self.notifier = notifier
+        self.totals = ApplyResult()
+        self._producer: AIOKafkaProducer | None = None
+
+    async def apply(self, items: Sequence[Item]) -> ApplyResult:
+        """Apply decoded records (the Kafka-free part of the path, also used by benchmarks)."""
+        result = await asyncio.to_thread(self.store.apply, self.topic, items)
+        if self.notifier is not None and result.last_seq is not None:
+            self.notifier.publish(result.last_seq)
+        self.totals.applied += result.applied
+        self.totals.unchanged += result.unchanged
+        self.totals.skipped += result.skipped
+        for rejected in result.rejected:
+            log.error("projector.rejected", partition=rejected.partition,
+                      offset=rejected.offset, error_type=rejected.error_type,
+                      reason=rejected.reason)
+            await self._send_dead_letter(rejected)
+        self.totals.rejected += result.rejected
+        return result
+
+    async def _send_dead_letter(self, rejected: Rejected) -> None:
+        # The rejection is already durable in the store (same transaction as the offsets);
+        # the topic copy is for the operators' DLQ tooling and may be retried by hand.
+        if self.dead_letters_topic is None:
+            return
+        try:
+            if self._producer is None:
+                self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+                await self._producer.start()
+            await self._producer.send_and_wait(
+                self.dead_letters_topic, canonical_bytes(dead_letter(self.topic, rejected)),
+                key=(rejected.key or "").encode())
+        except Exception as exc:  # noqa: BLE001 - the store keeps the rejection anyway
+            log.error("projector.dead_letter_failed", error=str(exc), offset=rejected.offset)
+
+    async def _consumer(self) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            fetch_max_wait_ms=100,
+        )
+        await consumer.start()
+        try:
+            partitions: set[int] = set()
+            for _ in range(600):
+                partitions = consumer.partitions_for_topic(self.topic) or set()
+                if partitions:
+                    break
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(self.topic) or set()
+                if partitions:
+                    break
+                log.info("projector.waiting_for_topic", topic=self.topic)
+                await asyncio.sleep(1.0)
+            if not partitions:
+                raise RuntimeError(f"topic {self.topic} does not exist")
+            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            stored = await asyncio.to_thread(self.store.positions, self.topic)
+            for tp in tps:
+                if tp.partition in stored:
+                    consumer.seek(tp, stored[tp.partition])
+                else:
+                    await consumer.seek_to_beginning(tp)
+            log.info("projector.started", topic=self.topic, positions=stored)
+            return consumer, tps
+        except BaseException:
+            await consumer.stop()
+            raise
+
+    async def run(self, stop: asyncio.Event | None = None, *,
+                  until_caught_up: bool = False) -> ApplyResult:
+        """Consume until ``stop`` is set (or, with ``until_caught_up``, until every partition
+        has reached the end offsets seen at start)."""
+        consumer, tps = await self._consumer()
+        try:
+            targets: dict[TopicPartition, int] = {}
+            if until_caught_up:
+                targets = await consumer.end_offsets(tps)
+            while stop is None or not stop.is_set():
+                if until_caught_up and await _reached(consumer, targets):
+                    break
+                batches = await consumer.getmany(timeout_ms=200, max_records=MAX_BATCH)
+                items = [
+                    decode_record(r.partition, r.offset, r.key, r.value)
+                    for tp in sorted(batches, key=lambda t: t.partition)
+                    for r in batches[tp]
+                ]
+                if items:
+                    await self.apply(items)
+        finally:
+            await consumer.stop()
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None
+        return self.totals
+
+
+async def _reached(consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int]) -> bool:
+    for tp, end in targets.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True

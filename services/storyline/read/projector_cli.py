@@ -1,0 +1,52 @@
+"""``storyline projector``: materialise the story-updates topic into the read store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+import structlog
+
+from storyline.logconfig import configure_logging
+from storyline.read.config import get_read_settings
+from storyline.read.projector import Projector
+from storyline.read.store import PostgresStore, open_store
+from storyline.settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database", default=None,
+        help="postgresql://... or a SQLite file (default: STORYLINE_READ_DATABASE_URL, "
+             "else <data_dir>/read/stories.sqlite3)")
+    parser.add_argument("--until-caught-up", action="store_true",
+                        help="stop once the end offsets seen at start are applied")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    store = open_store(args.database or get_read_settings().store_target())
+    if isinstance(store, PostgresStore) and not store.acquire_writer():
+        log.error("projector.already_running", detail="another projector holds this store")
+        return 1
+    projector = Projector(store, bootstrap=settings.bootstrap_servers,
+                          topic=settings.story_updates,
+                          dead_letters_topic=settings.dead_letters)
+    return asyncio.run(_run(projector, args.until_caught_up))
+
+
+async def _run(projector: Projector, until_caught_up: bool) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    totals = await projector.run(stop, until_caught_up=until_caught_up)
+    log.info("projector.stopped", applied=totals.applied, unchanged=totals.unchanged,
+             skipped=totals.skipped, rejected=len(totals.rejected))
+    return 0
