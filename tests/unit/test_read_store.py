@@ -1,0 +1,238 @@
+"""The read store: exactly-once application, history, aliases, queries; on SQLite always and
+on PostgreSQL when a server can be had (STORYLINE_TEST_POSTGRES_URL, or a private cluster
+started from Debian's postgresql binaries)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import StoryUpdated
+from storyline.kafka.broker import free_port
+from storyline.read.projector import decode_record
+from storyline.read.samples import merge, story_history, story_revision
+from storyline.read.store import Item, ReadStore, open_store, search_key
+
+TOPIC = "storyline.story-updates"
+
+
+def _pg_binaries() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[str]:
+    external = os.environ.get("STORYLINE_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    bin_dir = _pg_binaries()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL: set STORYLINE_TEST_POSTGRES_URL or install postgresql")
+    # initdb refuses to run as root: the cluster belongs to the 'postgres' user when we are
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start a private PostgreSQL")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    root = Path(tempfile.mkdtemp(prefix="storyline-pg-"))
+    if as_user:
+        shutil.chown(root, user="postgres")
+    port = free_port()
+    data = root / "data"
+    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
+                    "-U", "storyline", "--no-sync", "-E", "UTF8"], check=True,
+                   capture_output=True)
+    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"),
+                    "-w", "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 "
+                    "-c fsync=off", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://storyline@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], check=False, capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReadStore]:
+    if request.param == "sqlite":
+        opened = open_store(tmp_path / "read.sqlite3")
+    else:
+        import psycopg
+
+        url = request.getfixturevalue("postgres_server")
+        name = f"t{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        opened = open_store(url.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def item(partition: int, offset: int, event: object) -> Item:
+    return decode_record(partition, offset, b"key", canonical_bytes(event))
+
+
+def load(store: ReadStore, updates: list[StoryUpdated], partition: int = 0,
+         start: int = 0) -> None:
+    store.apply(TOPIC, [item(partition, start + i, u) for i, u in enumerate(updates)])
+
+
+def test_every_revision_is_stored_once_with_positions(store: ReadStore) -> None:
+    history = story_history(revisions=5)
+    result = store.apply(TOPIC, [item(1, 10 + i, u) for i, u in enumerate(history)])
+    assert (result.applied, result.skipped, result.unchanged) == (5, 0, 0)
+    assert store.positions(TOPIC) == {1: 15}
+    assert [r.revision for r in store.revisions("story-kursk")] == [5, 4, 3, 2, 1]
+    assert store.head_revision("story-kursk") == 5
+    # redelivery of the same offsets is skipped by position, not re-applied
+    again = store.apply(TOPIC, [item(1, 10 + i, u) for i, u in enumerate(history)])
+    assert (again.applied, again.skipped) == (0, 5)
+    assert len(store.events_after(0)) == 5
+
+
+def test_same_revision_at_a_new_offset_is_a_no_op(store: ReadStore) -> None:
+    history = story_history(revisions=2)
+    load(store, history)
+    # a replay that reproduced the same page lands at later offsets
+    result = store.apply(TOPIC, [item(0, 7, history[1])])
+    assert (result.applied, result.unchanged, result.rejected) == (0, 1, [])
+    assert store.positions(TOPIC) == {0: 8}
+    assert len(store.events_after(0)) == 2
+
+
+def test_same_revision_with_another_hash_is_rejected(store: ReadStore) -> None:
+    load(store, story_history(revisions=2))
+    impostor = story_revision(revision=2, title="A different page under the same number")
+    result = store.apply(TOPIC, [item(0, 5, impostor)])
+    assert result.applied == 0
+    [rejected] = result.rejected
+    assert rejected.error_type == "RevisionConflict"
+    assert "revision 2 of story-kursk" in rejected.reason
+    assert store.get_update("story-kursk", revision=2) == story_revision(revision=2)
+    assert store.rejected(TOPIC)[0][:3] == (0, 5, "RevisionConflict")
+    assert store.positions(TOPIC) == {0: 6}
+
+
+def test_undecodable_records_are_rejected_and_passed(store: ReadStore) -> None:
+    bad = decode_record(2, 0, None, b"{not json")
+    tomb = decode_record(2, 1, b"k", None)
+    good = item(2, 2, story_revision(revision=1))
+    result = store.apply(TOPIC, [bad, tomb, good])
+    assert [r.error_type for r in result.rejected] == ["UndecodableEvent", "UndecodableEvent"]
+    assert result.applied == 1
+    assert store.positions(TOPIC) == {2: 3}
+
+
+def test_a_failed_batch_leaves_nothing_behind(store: ReadStore) -> None:
+    history = story_history(revisions=3)
+    broken = Item(0, 2, b"{}", event=history[2])
+    object.__setattr__(broken, "raw", b"\xff\xfe")  # not UTF-8: the insert fails mid-batch
+    with pytest.raises(UnicodeDecodeError):
+        store.apply(TOPIC, [item(0, 0, history[0]), item(0, 1, history[1]), broken])
+    assert store.positions(TOPIC) == {}
+    assert store.events_after(0) == []
+    assert store.head_revision("story-kursk") is None
+
+
+def test_out_of_order_revisions_keep_the_highest_as_head(store: ReadStore) -> None:
+    history = story_history(revisions=3)
+    store.apply(TOPIC, [item(0, 0, history[2]), item(0, 1, history[0]), item(0, 2, history[1])])
+    assert store.head_revision("story-kursk") == 3
+    head = store.get_update("story-kursk")
+    assert head is not None and head.revision == 3
+
+
+def test_merges_resolve_through_chains_and_leave_listings(store: ReadStore) -> None:
+    load(store, story_history("story-a", 2), partition=0)
+    load(store, story_history("story-b", 1), partition=1)
+    load(store, story_history("story-c", 1), partition=2)
+    store.apply(TOPIC, [item(0, 2, merge("story-b", "story-a", 2)),
+                        item(1, 1, merge("story-c", "story-b", 2))])
+    assert store.resolve("story-a") == "story-c"
+    assert store.resolve("story-b") == "story-c"
+    assert store.resolve("story-c") is None
+    assert [s.story_id for s in store.list_stories(limit=10)] == ["story-c"]
+    # the absorbed story keeps its own history
+    assert [r.revision for r in store.revisions("story-a")] == [2, 1]
+    assert store.aliases_of("story-c") == ["story-b"]
+    merged = [e for e in store.events_after(0) if e.kind == "StoryMerged"]
+    assert [e.story_id for e in merged] == ["story-b", "story-c"]
+
+
+def test_aliases_listed_on_a_revision_are_recorded(store: ReadStore) -> None:
+    load(store, [story_revision("story-s", 1, aliases=("story-old",))])
+    assert store.resolve("story-old") == "story-s"
+
+
+def test_as_of_picks_the_latest_revision_published_by_then(store: ReadStore) -> None:
+    load(store, story_history(revisions=5))
+    # article 3 was published 2026-01-06 09:00, article 4 on 2026-01-26
+    at = dt.datetime(2026, 1, 20, tzinfo=dt.UTC)
+    picked = store.get_update("story-kursk", as_of=at)
+    assert picked is not None and picked.revision == 3
+    exactly = store.get_update("story-kursk", as_of=dt.datetime(2026, 1, 6, 9, tzinfo=dt.UTC))
+    assert exactly is not None and exactly.revision == 3
+    assert store.get_update("story-kursk", as_of=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)) is None
+
+
+def test_listing_pages_with_a_cursor_newest_first(store: ReadStore) -> None:
+    for i in range(7):
+        load(store, [story_revision(f"story-{i}", 1)], partition=0, start=i)
+    load(store, [story_revision("story-2", 2)], partition=0, start=7)  # updated last
+    first = store.list_stories(limit=3)
+    assert [s.story_id for s in first] == ["story-2", "story-6", "story-5"]
+    second = store.list_stories(limit=3, before_seq=first[-1].seq)
+    assert [s.story_id for s in second] == ["story-4", "story-3", "story-1"]
+    third = store.list_stories(limit=3, before_seq=second[-1].seq)
+    assert [s.story_id for s in third] == ["story-0"]
+
+
+def test_text_and_name_filters(store: ReadStore) -> None:
+    load(store, [story_revision("story-k", 1)], start=0)
+    load(store, [story_revision("story-o", 1, title="Oil spill reaches the coast")], start=1)
+    # both summaries speak of Kursk; only one title does
+    assert [s.story_id for s in store.list_stories(limit=10, q="kurs")] == ["story-o",
+                                                                           "story-k"]
+    assert [s.story_id for s in store.list_stories(limit=10, q="continue oper")] == ["story-k"]
+    assert [s.story_id for s in store.list_stories(limit=10, q="OIL SPILL")] == ["story-o"]
+    # names are whole words: 'Kim' matches, 'Ki' does not
+    assert {s.story_id for s in store.list_stories(limit=10, name="Kim")} == {"story-k",
+                                                                             "story-o"}
+    assert store.list_stories(limit=10, name="Ki") == []
+    # wildcards in user text are only text
+    assert store.list_stories(limit=10, q="%") == store.list_stories(limit=10)
+    assert search_key("50%_off it's") == " 50 off it s "
+
+
+def test_events_after_filters_by_story(store: ReadStore) -> None:
+    load(store, story_history("story-a", 2), partition=0)
+    load(store, story_history("story-b", 2), partition=1)
+    rows = store.events_after(0, story_ids=["story-b"])
+    assert [(r.story_id, r.seq) for r in rows] == [("story-b", 3), ("story-b", 4)]
+    assert [r.seq for r in store.events_after(2, limit=1)] == [3]
+    assert store.max_seq() == 4
+
+
+def test_store_reopens_with_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite3"
+    first = open_store(path)
+    load(first, story_history(revisions=2))
+    first.close()
+    second = open_store(path)
+    assert second.positions(TOPIC) == {0: 2}
+    assert second.head_revision("story-kursk") == 2
