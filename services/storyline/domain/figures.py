@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 
 from storyline.domain.facts import Figure, Qualifier
-from storyline.domain.text import Document, wordset
+from storyline.domain.text import Document, alternation, wordset
 
 Q = Qualifier
 
@@ -78,9 +78,8 @@ _STOP = wordset(
 _PARTICIPLES_EXTRA = wordset("sent held hurt taken left slain shot seen")
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_WORDS = "|".join(
-    sorted([*_VAGUE, *_NUMBER_WORDS], key=lambda w: (-len(w), w))  # longest first
-)
+_WORDS_LIST = sorted([*_VAGUE, *_NUMBER_WORDS], key=lambda w: (-len(w), w))  # longest first
+_WORDS = "|".join(_WORDS_LIST)
 FIGURE = re.compile(
     r"(?:(?P<cur>US\$|[$€£¥]) ?)?"
     rf"(?:(?<![\w.,/-])(?P<num>{_NUM})|\b(?P<word>(?i:{_WORDS})))"
@@ -90,11 +89,18 @@ FIGURE = re.compile(
 )
 # Where a figure can start: scanning for these and trying FIGURE only there is several times
 # faster than FIGURE.finditer, whose case-insensitive word alternation is slow to fail.
+# First words of the number words ("tens" of "tens of thousands"; "a dozen" whole).
+_ANCHOR_WORDS = [w if w.startswith("a ") else w.split()[0] for w in _WORDS_LIST]
 _ANCHOR = re.compile(
-    r"US\$|[$€£¥]|(?<![\d,.])\d|\b[tTfFsSeEnNaAdDhHmMbB](?:wo|hree|our|ive|ix|even|ight|ine|en|"
-    r"leven|welve|hirteen|ourteen|ifteen|ixteen|eventeen|ighteen|ineteen|wenty|hirty|orty|ifty|"
-    r"ixty|eventy|ighty|inety| dozen| hundred| thousand|ozens|cores|undreds|housands|illions|"
-    r"ens of)\b"
+    r"[$€£¥]|US\$|\b(?:[0-9]|"
+    + alternation(
+        [
+            *_ANCHOR_WORDS,
+            *(w.capitalize() for w in _ANCHOR_WORDS),
+            *(w.upper() for w in _ANCHOR_WORDS),
+        ]
+    )
+    + ")"
 )
 _QUALIFIER_BEFORE = re.compile(
     r"\b(?P<q>(?i:"

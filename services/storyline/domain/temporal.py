@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 from storyline.domain.events import DatePrecision
 from storyline.domain.facts import DateMention, TimeSpan
-from storyline.domain.text import Document, wordset
+from storyline.domain.text import Document, alternation, wordset
 
 P = DatePrecision
 Span = tuple[date, date]
@@ -160,10 +160,25 @@ MASTER = re.compile("|".join(f"(?P<{name}>{body})" for name, body in _FORMS))
 
 # Every form contains one of these. Scanning for them is several times cheaper than running
 # MASTER at every position, which is then tried only at the few token starts before each.
+_ANCHOR_KEYWORDS = sorted(
+    wordset(
+        """year week month quarter half spring summer autumn fall winter yesterday today
+        tonight tomorrow morning afternoon evening night ago"""
+    )
+)
 _ANCHOR = re.compile(
-    r"\b(?:[0-9]|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Monday|Tuesday|Wednesday|"
-    r"Thursday|Friday|Saturday|Sunday|(?i:year|week|month|quarter|half|spring|summer|autumn|"
-    r"fall|winter|yesterday|today|tonight|tomorrow|morning|afternoon|evening|night|ago)|Q[1-4])"
+    r"\b(?:[0-9]|"
+    + alternation(
+        [
+            *(m.capitalize() for m in MONTHS if len(m) == 3),
+            *(d.capitalize() for d in WEEKDAYS),
+            *("Q1", "Q2", "Q3", "Q4"),
+            *_ANCHOR_KEYWORDS,
+            *(k.capitalize() for k in _ANCHOR_KEYWORDS),
+            *(k.upper() for k in _ANCHOR_KEYWORDS),
+        ]
+    )
+    + ")"
 )
 _LOOKBACK_TOKENS = 4  # "the day before yesterday", "a couple of years ago"
 
