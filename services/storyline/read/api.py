@@ -36,6 +36,23 @@ class ArticleSink(Protocol):
     async def send(self, article: ArticleReceived) -> tuple[int, int]: ...
 
 
+@dataclass(frozen=True)
+class ArticleParser:
+    """``parse(obj, fmt=..., max_bytes=...) -> ArticleReceived``, raising ``invalid`` (with
+    ``.field`` and ``.message``) for a bad item: storyline.ingest.normalise by default."""
+
+    parse: Callable[..., ArticleReceived]
+    invalid: type[Exception]
+
+
+def default_parser() -> ArticleParser | None:
+    try:
+        normalise = importlib.import_module("storyline.ingest.normalise")
+    except ImportError:
+        return None
+    return ArticleParser(normalise.parse_item, normalise.InvalidArticle)
+
+
 class StorySummary(BaseModel):
     story_id: str
     revision: int
@@ -90,6 +107,7 @@ class ReadApp:
     read_settings: ReadSettings
     sink: ArticleSink | None = None
     sink_factory: Callable[[], Awaitable[ArticleSink]] | None = None
+    parser: ArticleParser | None = None
 
 
 def state(request: Request) -> ReadApp:
@@ -141,6 +159,7 @@ def create_app(
     read_settings: ReadSettings | None = None,
     run_projector: bool = False,
     sink: ArticleSink | None = None,
+    parser: ArticleParser | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     read_settings = read_settings or get_read_settings()
@@ -154,7 +173,8 @@ def create_app(
             return await _default_sink_factory(settings)
 
         app.state.read = ReadApp(opened, notifier, settings, read_settings, sink,
-                                 None if sink is not None else make_sink)
+                                 None if sink is not None else make_sink,
+                                 parser or default_parser())
         tasks: list[asyncio.Task[Any]] = []
         if run_projector:
             projector = Projector(opened, bootstrap=settings.bootstrap_servers,
@@ -392,15 +412,15 @@ def _add_ingest_route(app: FastAPI) -> None:
             obj = orjson.loads(b"".join(chunks))
         except orjson.JSONDecodeError as exc:
             return _error(400, "body", f"body is not JSON: {exc}")
-        try:
-            normalise = importlib.import_module("storyline.ingest.normalise")
-        except ImportError:
+        if read.parser is None:
             return _error(503, "body", "article parsing (storyline.ingest) is not installed")
         try:
-            article: ArticleReceived = normalise.parse_item(
-                obj, fmt=format, max_bytes=read.settings.max_article_bytes)
-        except normalise.InvalidArticle as exc:
-            return _error(422, str(exc.field), str(exc.message))
+            article = read.parser.parse(obj, fmt=format,
+                                        max_bytes=read.settings.max_article_bytes)
+        except read.parser.invalid as exc:
+            field = getattr(exc, "field", None) or "body"
+            message = getattr(exc, "message", None) or str(exc)
+            return _error(422, str(field), str(message))
         try:
             if read.sink is None:
                 if read.sink_factory is None:

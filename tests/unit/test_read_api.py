@@ -1,0 +1,256 @@
+"""The HTTP API and pages over a SQLite read store (no broker)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import ArticleReceived, StoryUpdated
+from storyline.read.api import ArticleParser, create_app
+from storyline.read.config import ReadSettings
+from storyline.read.pages import CONTENT_SECURITY_POLICY
+from storyline.read.projector import decode_record
+from storyline.read.samples import merge, story_history, story_revision
+from storyline.read.store import ReadStore, open_store
+from storyline.settings import Settings
+
+TOPIC = "storyline.story-updates"
+INJECTION = "<script>alert(1)</script>"
+
+
+def load(store: ReadStore, events: list[Any], partition: int = 0) -> None:
+    start = store.positions(TOPIC).get(partition, 0)
+    store.apply(TOPIC, [decode_record(partition, start + i, b"k", canonical_bytes(e))
+                        for i, e in enumerate(events)])
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> ReadStore:
+    opened = open_store(tmp_path / "read.sqlite3")
+    load(opened, story_history(revisions=5))
+    return opened
+
+
+def client_for(store: ReadStore, **kwargs: Any) -> TestClient:
+    read_settings = kwargs.pop("read_settings", ReadSettings(api_keys=None))
+    app = create_app(store, settings=Settings(), read_settings=read_settings, **kwargs)
+    return TestClient(app, follow_redirects=False)
+
+
+@pytest.fixture()
+def client(store: ReadStore) -> Iterator[TestClient]:
+    with client_for(store) as c:
+        yield c
+
+
+def test_story_now_and_at_a_revision(client: TestClient) -> None:
+    now = client.get("/v1/stories/story-kursk")
+    assert now.status_code == 200
+    page = StoryUpdated.model_validate(now.json())
+    assert page == story_revision(revision=5)
+    past = client.get("/v1/stories/story-kursk", params={"revision": 2})
+    assert StoryUpdated.model_validate(past.json()) == story_revision(revision=2)
+    missing = client.get("/v1/stories/story-kursk", params={"revision": 9})
+    assert missing.status_code == 404 and "revision 9" in missing.json()["detail"]
+    assert client.get("/v1/stories/nope").status_code == 404
+
+
+def test_story_as_of(client: TestClient) -> None:
+    at = client.get("/v1/stories/story-kursk", params={"as_of": "2026-01-20T00:00:00Z"})
+    assert at.json()["revision"] == 3
+    naive = client.get("/v1/stories/story-kursk", params={"as_of": "2026-01-27T00:00:00"})
+    assert naive.json()["revision"] == 4
+    early = client.get("/v1/stories/story-kursk", params={"as_of": "2001-01-01T00:00:00Z"})
+    assert early.status_code == 404 and "at or before" in early.json()["detail"]
+    bad = client.get("/v1/stories/story-kursk", params={"as_of": "last tuesday"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "as_of"]
+
+
+def test_merged_id_redirects_to_the_survivor(store: ReadStore) -> None:
+    load(store, story_history("story-small", 1), partition=1)
+    load(store, [merge("story-kursk", "story-small", 5)], partition=1)
+    with client_for(store) as client:
+        moved = client.get("/v1/stories/story-small", params={"as_of": "2026-03-01T00:00:00Z"})
+        assert moved.status_code == 308
+        assert moved.headers["location"] == \
+            "/v1/stories/story-kursk?as_of=2026-03-01T00%3A00%3A00Z"
+        assert moved.headers["x-resolved-from"] == "story-small"
+        followed = client.get("/v1/stories/story-small", follow_redirects=True)
+        assert followed.json()["story_id"] == "story-kursk"
+        # the absorbed story's own past stays readable
+        own = client.get("/v1/stories/story-small", params={"revision": 1})
+        assert own.json()["story_id"] == "story-small"
+        listed = client.get("/v1/stories").json()["stories"]
+        assert [s["story_id"] for s in listed] == ["story-kursk"]
+        page = client.get("/stories/story-small")
+        assert page.status_code == 308 and page.headers["location"] == "/stories/story-kursk"
+
+
+def test_listing_paginates_and_filters(store: ReadStore) -> None:
+    for i in range(5):
+        load(store, [story_revision(f"oil-{i}", 1, title=f"Oil spill day {i}")], partition=2)
+    with client_for(store) as client:
+        first = client.get("/v1/stories", params={"limit": 4}).json()
+        assert [s["story_id"] for s in first["stories"]] == ["oil-4", "oil-3", "oil-2",
+                                                             "oil-1"]
+        rest = client.get("/v1/stories", params={"limit": 4,
+                                                 "cursor": first["next_cursor"]}).json()
+        assert [s["story_id"] for s in rest["stories"]] == ["oil-0", "story-kursk"]
+        assert rest["next_cursor"] is None
+        found = client.get("/v1/stories", params={"q": "spill day 3"}).json()["stories"]
+        assert [s["story_id"] for s in found] == ["oil-3"]
+        named = client.get("/v1/stories", params={"name": "Putin", "limit": 2}).json()
+        assert len(named["stories"]) == 2 and named["next_cursor"]
+        bad = client.get("/v1/stories", params={"cursor": "xyz"})
+        assert bad.status_code == 400 and bad.json()["detail"]["field"] == "cursor"
+        assert client.get("/v1/stories", params={"limit": 0}).status_code == 422
+
+
+def test_revisions_diff_and_articles(client: TestClient) -> None:
+    history = client.get("/v1/stories/story-kursk/revisions").json()
+    assert [r["revision"] for r in history["revisions"]] == [5, 4, 3, 2, 1]
+    first = history["revisions"][-1]
+    assert first["reason"] == "new_article" and first["article_count"] == 2
+    assert first["content_hash"] == story_revision(revision=1).content_hash
+    diff = client.get("/v1/stories/story-kursk/diff", params={"from": 3, "to": 5}).json()
+    assert [e["entry_id"] for e in diff["entries_added"]] == ["e-deploy", "e-sculptures",
+                                                              "e-active"]
+    assert [a["n"] for a in diff["articles_added"]] == [4, 5]
+    assert diff["summary_changed"] is True and diff["title_changed"] is False
+    to_head = client.get("/v1/stories/story-kursk/diff", params={"from": 4}).json()
+    assert to_head["to_revision"] == 5
+    assert client.get("/v1/stories/story-kursk/diff", params={"from": 8}).status_code == 404
+    articles = client.get("/v1/stories/story-kursk/articles").json()
+    assert [a["n"] for a in articles["articles"]] == [1, 2, 3, 4, 5]
+    assert articles["articles"][0]["also_carried_by"] == ["KBS"]
+
+
+def test_openapi_documents_every_route(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/stories", "/v1/stories/{story_id}", "/v1/stories/{story_id}/revisions",
+                 "/v1/stories/{story_id}/diff", "/v1/stories/{story_id}/articles",
+                 "/v1/events", "/v1/stories/{story_id}/events", "/v1/articles"):
+        assert path in paths, path
+    assert client.get("/docs").status_code == 200
+
+
+def test_story_page_looks_like_the_reference(client: TestClient) -> None:
+    page = client.get("/stories/story-kursk")
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    html = page.text
+    assert "<h1 id=\"title\">North Korean forces continue operations in Russia&#39;s Kursk</h1>" \
+        in html
+    assert "Updated (6 articles, 5 independent reports)" in html
+    # citations link to the numbered list
+    assert '<a class="cite" href="#a5">[5]</a>' in html and '<li id="a5">' in html
+    assert "Early Aug 2025" in html and "precision-part_of_month" in html
+    assert "Sources disagree on the figure: about 1,500 engineers" in html
+    assert "also carried by KBS" in html
+    assert "All related articles (6 articles)" in html
+    assert "<script" not in html
+
+
+def test_history_page_shows_diffs(client: TestClient) -> None:
+    html = client.get("/stories/story-kursk/history").text
+    assert re.search(r"Revision 5</a>\s*<span class=\"reason\">new article", html)
+    assert "+ article [5] Yonhap: North Korean troops remain active" in html
+    assert "First revision." in html
+    past = client.get("/stories/story-kursk", params={"revision": 2}).text
+    assert "revision 2 of 5" in past
+
+
+def test_untrusted_text_is_escaped_everywhere(store: ReadStore) -> None:
+    hostile = story_revision(
+        "story-x", 1, title=f"Headline {INJECTION}",
+        headline_override={1: f"<img src=x onerror=alert(2)> {INJECTION}"},
+        source_override={1: '"><b>Bold</b> Wire'},
+        extra_sentence=f"A body sentence {INJECTION} & <em>markup</em>.")
+    load(store, [hostile], partition=1)
+    with client_for(store) as client:
+        for url in ("/stories/story-x", "/stories/story-x/history", "/"):
+            html = client.get(url).text
+            assert INJECTION not in html, url
+            assert "<img" not in html and "<b>Bold" not in html and "<em>" not in html
+        html = client.get("/stories/story-x").text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "&#34;&gt;&lt;b&gt;Bold&lt;/b&gt; Wire" in html
+        assert "&lt;em&gt;markup&lt;/em&gt;" in html
+
+
+def test_only_web_uris_become_links(store: ReadStore) -> None:
+    sneaky = story_revision("story-j", 1)
+    article = sneaky.articles[0].model_copy(update={"uri": "javascript:alert(1)"})
+    data = {name: getattr(sneaky, name) for name in StoryUpdated.model_fields}
+    data["articles"] = (article, *sneaky.articles[1:])
+    from storyline.read.samples import finish
+
+    data.pop("content_hash")
+    load(store, [finish(data)], partition=1)
+    with client_for(store) as client:
+        html = client.get("/stories/story-j").text
+        assert 'href="javascript:' not in html
+        assert 'href="https://news.example/story-j/2"' not in html  # a copy, not listed
+        assert "N. Korea welcomes engineer troops&#39; return" in html
+
+
+# -- POST /v1/articles ----------------------------------------------------------------------
+
+
+class Invalid(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def fake_parse(obj: Any, *, fmt: str, max_bytes: int) -> ArticleReceived:
+    if not isinstance(obj, dict) or "uri" not in obj:
+        raise Invalid("uri", "missing uri")
+    return ArticleReceived(uri=obj["uri"], version=1, source="Wire", body="Text.",
+                           published=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+
+class FakeSink:
+    def __init__(self) -> None:
+        self.sent: list[ArticleReceived] = []
+
+    async def send(self, article: ArticleReceived) -> tuple[int, int]:
+        self.sent.append(article)
+        return 2, 41 + len(self.sent)
+
+
+def test_post_disabled_without_keys(store: ReadStore) -> None:
+    with client_for(store, sink=FakeSink(), parser=ArticleParser(fake_parse, Invalid)) as c:
+        r = c.post("/v1/articles", json={"uri": "u"}, headers={"X-API-Key": "k"})
+        assert r.status_code == 503 and "STORYLINE_API_KEYS" in r.json()["error"]
+
+
+def test_post_article_checks_key_size_and_fields(store: ReadStore) -> None:
+    sink = FakeSink()
+    settings = ReadSettings(api_keys="alpha, beta", max_request_bytes=200)
+    with client_for(store, sink=sink, parser=ArticleParser(fake_parse, Invalid),
+                    read_settings=settings) as c:
+        assert c.post("/v1/articles", json={"uri": "u"}).status_code == 401
+        wrong = c.post("/v1/articles", json={"uri": "u"}, headers={"X-API-Key": "gamma"})
+        assert wrong.status_code == 401 and wrong.json()["field"] == "X-API-Key"
+        big = c.post("/v1/articles", content=b'{"uri": "' + b"x" * 300 + b'"}',
+                     headers={"X-API-Key": "beta"})
+        assert big.status_code == 413
+        broken = c.post("/v1/articles", content=b"{nope", headers={"X-API-Key": "beta"})
+        assert broken.status_code == 400 and broken.json()["field"] == "body"
+        invalid = c.post("/v1/articles", json={"headline": "h"}, headers={"X-API-Key": "beta"})
+        assert invalid.status_code == 422
+        assert invalid.json() == {"error": "missing uri", "field": "uri"}
+        ok = c.post("/v1/articles", json={"uri": "urn:a:1"}, headers={"X-API-Key": "alpha"})
+        assert ok.status_code == 202
+        assert ok.json() == {"uri": "urn:a:1", "topic": Settings().articles, "partition": 2,
+                             "offset": 42}
+        assert [a.uri for a in sink.sent] == ["urn:a:1"]
