@@ -1,0 +1,184 @@
+"""Server-Sent Events over a real uvicorn server on loopback: replay, resume, live, filters."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.read.api import create_app
+from storyline.read.config import ReadSettings
+from storyline.read.local_server import serving
+from storyline.read.projector import Projector, decode_record
+from storyline.read.samples import merge, story_revision
+from storyline.read.sse import ChangeNotifier, parse_last_event_id
+from storyline.read.store import ReadStore, open_store
+from storyline.settings import Settings
+
+TOPIC = "storyline.story-updates"
+
+
+class Feed:
+    """Writes through the projector's apply path, as the Kafka loop does."""
+
+    def __init__(self, store: ReadStore, notifier: ChangeNotifier | None) -> None:
+        self.store = store
+        self.projector = Projector(store, bootstrap="unused:9", topic=TOPIC, notifier=notifier)
+        self.offsets: dict[int, int] = {}
+
+    async def write(self, event: Any, partition: int = 0) -> None:
+        offset = self.offsets.get(partition, 0)
+        self.offsets[partition] = offset + 1
+        await self.projector.apply([decode_record(partition, offset, b"k",
+                                                  canonical_bytes(event))])
+
+
+class Frames:
+    """Parses SSE frames from one streamed response (comments come back as 'comment')."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.lines = response.aiter_lines()
+
+    async def line(self) -> str:
+        return await anext(self.lines)
+
+    async def take(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        frame: dict[str, Any] = {}
+        async with asyncio.timeout(timeout):
+            while len(events) < count:
+                line = await anext(self.lines)
+                if line == "":
+                    if frame:
+                        events.append(frame)
+                    frame = {}
+                elif line.startswith(":"):
+                    events.append({"comment": line[1:].strip()})
+                else:
+                    name, _, value = line.partition(": ")
+                    frame[name] = value
+        return events
+
+
+def only_events(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [f for f in frames if "data" in f]
+
+
+@pytest.fixture()
+async def running(tmp_path: Path) -> AsyncIterator[tuple[str, Feed]]:
+    store = open_store(tmp_path / "read.sqlite3")
+    app = create_app(store, settings=Settings(),
+                     read_settings=ReadSettings(sse_heartbeat_seconds=0.3))
+    async with serving(app) as base:
+        yield base, Feed(store, app.state.read.notifier)
+
+
+async def test_live_updates_reach_a_subscriber_quickly(running: tuple[str, Feed]) -> None:
+    base, feed = running
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client, \
+            client.stream("GET", "/v1/events") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        frames = Frames(response)
+        assert await frames.line() == "retry: 1000"
+        delays = []
+        for revision in (1, 2, 3):
+            started = time.perf_counter()
+            await feed.write(story_revision(revision=revision))
+            [frame] = only_events(await frames.take(1))
+            delays.append(time.perf_counter() - started)
+            assert frame["event"] == "StoryUpdated"
+            assert orjson.loads(frame["data"])["revision"] == revision
+            assert frame["id"] == str(revision)
+        assert max(delays) < 0.5, delays
+
+
+async def test_resume_from_last_event_id_replays_what_was_missed(
+        running: tuple[str, Feed]) -> None:
+    base, feed = running
+    for revision in range(1, 6):
+        await feed.write(story_revision(revision=revision))
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        async with client.stream("GET", "/v1/events", headers={"Last-Event-ID": "2"}) as r:
+            reader = Frames(r)
+            frames = only_events(await reader.take(4))
+            assert [f["id"] for f in frames[:3]] == ["3", "4", "5"]
+            # then live, with no gap and no repeat
+            await feed.write(story_revision(revision=6))
+            frames += only_events(await reader.take(1))
+            assert [f["id"] for f in frames] == ["3", "4", "5", "6"]
+        async with client.stream("GET", "/v1/events", params={"last_event_id": 5}) as r:
+            [frame] = only_events(await Frames(r).take(2))
+            assert frame["id"] == "6"
+
+
+async def test_story_stream_follows_one_story_and_its_merges(
+        running: tuple[str, Feed]) -> None:
+    base, feed = running
+    await feed.write(story_revision("story-a", 1), partition=0)
+    await feed.write(story_revision("story-b", 1), partition=1)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client, \
+            client.stream("GET", "/v1/stories/story-a/events",
+                          headers={"Last-Event-ID": "0"}) as r:
+        await feed.write(story_revision("story-b", 2), partition=1)
+        await feed.write(story_revision("story-a", 2), partition=0)
+        await feed.write(merge("story-a", "story-b", 3), partition=1)
+        frames = only_events(await Frames(r).take(4))
+        assert [(f["event"], orjson.loads(f["data"]).get("story_id",
+                                                         orjson.loads(f["data"]).get(
+                                                             "survivor_id")))
+                for f in frames] == [("StoryUpdated", "story-a"), ("StoryUpdated", "story-a"),
+                                     ("StoryMerged", "story-a")]
+
+
+async def test_idle_stream_sends_heartbeats(running: tuple[str, Feed]) -> None:
+    base, _ = running
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client, \
+            client.stream("GET", "/v1/events") as r:
+        frames = await Frames(r).take(2, timeout=3)
+        assert {"comment": "heartbeat"} in frames
+
+
+async def test_without_projector_the_poller_delivers(tmp_path: Path) -> None:
+    """An API process that does not run the projector notices rows written by another."""
+    store = open_store(tmp_path / "read.sqlite3")
+    writer = Feed(open_store(tmp_path / "read.sqlite3"), notifier=None)
+    app = create_app(store, settings=Settings(),
+                     read_settings=ReadSettings(sse_poll_seconds=0.02))
+    async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client, \
+            client.stream("GET", "/v1/events") as r:
+        reader = Frames(r)
+        await reader.line()
+        started = time.perf_counter()
+        await writer.write(story_revision(revision=1))
+        [frame] = only_events(await reader.take(1))
+        assert frame["id"] == "1"
+        assert time.perf_counter() - started < 1.0
+
+
+def test_last_event_id_parsing() -> None:
+    assert parse_last_event_id("17") == 17
+    assert parse_last_event_id(" 3 ") == 3
+    assert parse_last_event_id("") is None
+    assert parse_last_event_id("abc") is None
+    assert parse_last_event_id("-4") is None
+    assert parse_last_event_id(None) is None
+
+
+async def test_notifier_wakes_waiters_and_times_out() -> None:
+    notifier = ChangeNotifier(5)
+    assert await notifier.wait_beyond(4, 0.01)
+    assert not await notifier.wait_beyond(5, 0.01)
+    waiter = asyncio.create_task(notifier.wait_beyond(5, 5))
+    await asyncio.sleep(0)
+    notifier.publish(3)  # stale: ignored
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    notifier.publish(6)
+    assert await waiter
