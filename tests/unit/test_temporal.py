@@ -270,6 +270,23 @@ CASES = [
         P.QUARTER,
         False,
     ),
+    ("He died on Christmas Day .", "Christmas Day", D(2025, 12, 25), D(2025, 12, 25), P.DAY, True),
+    (
+        "It fell on Thanksgiving 2008 .",
+        "Thanksgiving 2008",
+        D(2008, 11, 27),
+        D(2008, 11, 27),
+        P.DAY,
+        True,
+    ),
+    (
+        "It opens on New Year's Eve .",
+        "New Year's Eve",
+        D(2025, 12, 31),
+        D(2025, 12, 31),
+        P.DAY,
+        True,
+    ),
     ("On 11/4/2008 Obama won.", "11/4/2008", D(2008, 11, 4), D(2008, 11, 4), P.DAY, True),
     (
         "Week 42: 17-23 October 2009 .",

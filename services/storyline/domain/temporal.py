@@ -117,6 +117,12 @@ _FORMS: list[tuple[str, str]] = [
     ),
     ("qshort", rf"\bQ(?P<qq_n>[1-4])(?: (?P<qq_y>{_YEAR}))?\b"),
     (
+        "holiday",
+        r"\b(?P<hol>Christmas Day|Christmas Eve|New Year['’]s Day|New Year['’]s Eve|Boxing Day|"
+        r"Valentine['’]s Day|Halloween|Thanksgiving(?: Day)?|Independence Day|Bastille Day)"
+        rf"(?:{_SEP}(?P<hol_y>{_YEAR})\b)?",
+    ),
+    (
         "half",
         r"\b(?:(?i:the) )?(?P<h_n>(?i:first|second|latter)) (?i:half) (?i:of) "
         rf"(?P<h_y>{_YEAR}|{_REL_YEAR}|(?i:the year))\b",
@@ -173,6 +179,8 @@ _ANCHOR = re.compile(
             *(m.capitalize() for m in MONTHS if len(m) == 3),
             *(d.capitalize() for d in WEEKDAYS),
             *("Q1", "Q2", "Q3", "Q4"),
+            *("Christmas", "New", "Boxing", "Valentine", "Halloween", "Thanksgiving"),
+            *("Independence", "Bastille"),
             *_ANCHOR_KEYWORDS,
             *(k.capitalize() for k in _ANCHOR_KEYWORDS),
             *(k.upper() for k in _ANCHOR_KEYWORDS),
@@ -361,6 +369,13 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
         return start, months_span(year, 6 * n - 5, 6), P.HALF, token[0].isdigit()
     if form == "season":
         return _season(m, pub)
+    if form == "holiday":
+        name = g("hol").replace("’", "'")
+        year = g("hol_y")
+        if year is not None:
+            d = _holiday(name, int(year))
+            return start, (d, d), P.DAY, True
+        return start, nearest(lambda y: (_holiday(name, y),) * 2, pub, _weight(m)), P.DAY, True
     if form in ("mbare", "mstart"):
         key = "mb" if form == "mbare" else "ms"
         month = _month(g(f"{key}_m"))
@@ -387,6 +402,20 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
     if form == "ago":
         return _ago(m, pub)
     raise AssertionError(form)
+
+
+_FIXED_HOLIDAYS: dict[str, tuple[int, int]] = {
+    "Christmas Day": (12, 25), "Christmas Eve": (12, 24), "New Year's Day": (1, 1),
+    "New Year's Eve": (12, 31), "Boxing Day": (12, 26), "Valentine's Day": (2, 14),
+    "Halloween": (10, 31), "Independence Day": (7, 4), "Bastille Day": (7, 14),
+}  # fmt: skip
+
+
+def _holiday(name: str, year: int) -> date:
+    if name in _FIXED_HOLIDAYS:
+        return date(year, *_FIXED_HOLIDAYS[name])
+    first = date(year, 11, 1)  # Thanksgiving (US): the fourth Thursday of November
+    return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
 
 
 def _relative_month(rel: str, month: int, pub: date) -> Span:
