@@ -1,0 +1,190 @@
+"""Whole-story timeline selection: which dates, and which statements for each.
+
+This is the evaluation view of the timeline method (the page uses the incremental
+:class:`~storyline.domain.timeline.TimelineIndex`); both read sentences through
+:mod:`storyline.domain.timeline_text`. The method follows the date-wise approach of the
+timeline-summarisation literature (Gholipour Ghalandari & Ifrim 2020; Tran et al. 2013):
+
+1. rank days by how many independent articles mention them, weighted by how close the
+   mentioning article was published to the day, plus how many articles were published on it;
+2. for each selected day, gather the statements that mention it and the opening statements
+   of articles published on it or the day after;
+3. rank them by TF-IDF similarity to the day's centroid, and pick greedily without
+   redundancy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from storyline.domain.events import DatePrecision
+from storyline.domain.facts import CitedArticle
+from storyline.domain.timeline_text import (
+    content_tokens,
+    dated_candidates,
+    is_statement,
+    trim_statement,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SelectSettings:
+    """Global settings, chosen on the dev sets (docs/timelines.md), never per story."""
+
+    pub_weight: float = 0.5  # an article published on a day counts this much for the day
+    proximity_days: int = 7  # mentions from articles published this close count fully
+    far_weight: float = 0.5  # weight of mentions from articles published further away
+    lead_sentences: int = 3  # opening statements of same-day articles are candidates
+    redundancy: float = 0.5  # max cosine between two statements of one day
+    length_prior: float = 0.0  # penalty per word beyond 25, per 100 words
+
+
+SETTINGS = SelectSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    statement: str
+    tokens: tuple[str, ...]
+    key: tuple[int, int]  # (citation number, sentence): tie-break and dedup
+    mentions_day: bool
+
+
+def _independent(article: CitedArticle) -> int:
+    return article.copy_of if article.copy_of is not None else article.n
+
+
+def _vector(tokens: Sequence[str], idf: dict[str, float]) -> dict[str, float]:
+    tf: dict[str, float] = {}
+    for token in tokens:
+        tf[token] = tf.get(token, 0.0) + 1.0
+    vec = {t: c * idf.get(t, 0.0) for t, c in tf.items()}
+    norm = math.sqrt(sum(v * v for v in vec.values()))
+    return {t: v / norm for t, v in vec.items()} if norm else {}
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(t, 0.0) for t, v in a.items())
+
+
+def rank_dates(articles: Sequence[CitedArticle], start: date | None, end: date | None,
+               settings: SelectSettings = SETTINGS) -> list[tuple[date, float]]:
+    """Every day mentioned or published on inside [start, end], best first (ties: earlier)."""
+    mentioned: dict[date, dict[int, float]] = {}
+    published: dict[date, set[int]] = {}
+    for article in articles:
+        source = _independent(article)
+        pub = article.published.date()
+        published.setdefault(pub, set()).add(source)
+        for mention in article.facts.dates:
+            span = mention.span
+            if span.precision is not DatePrecision.DAY:
+                continue
+            day = span.start
+            if (start and day < start) or (end and day > end):
+                continue
+            near = abs((pub - day).days) <= settings.proximity_days
+            weight = 1.0 if near else settings.far_weight
+            per_source = mentioned.setdefault(day, {})
+            per_source[source] = max(per_source.get(source, 0.0), weight)
+    scores: dict[date, float] = {}
+    for day, sources in mentioned.items():
+        scores[day] = sum(sources.values())
+    for day, sources in published.items():
+        if (start and day < start) or (end and day > end):
+            continue
+        scores[day] = scores.get(day, 0.0) + settings.pub_weight * len(sources)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _options(articles: Sequence[CitedArticle], days: set[date], settings: SelectSettings
+             ) -> dict[date, list[_Option]]:
+    out: dict[date, list[_Option]] = {day: [] for day in days}
+    for article in articles:
+        dated: set[int] = set()
+        for cand in dated_candidates(article.facts, max_rank=0):
+            dated.add(cand.sentence)
+            if cand.span.start == cand.span.end and cand.span.start in out:
+                out[cand.span.start].append(
+                    _Option(cand.statement, cand.tokens, (article.n, cand.sentence), True)
+                )
+        mentioned = {m.sentence for m in article.facts.dates}
+        pub = article.published.date()
+        for day in (pub, pub - timedelta(days=1)):
+            if day not in out:
+                continue
+            taken = 0
+            for index, sentence in enumerate(article.facts.sentences):
+                if taken >= settings.lead_sentences:
+                    break
+                if index in mentioned or not is_statement(sentence):
+                    continue
+                taken += 1
+                statement = trim_statement(sentence)
+                out[day].append(
+                    _Option(statement, content_tokens(statement), (article.n, index), False)
+                )
+    return out
+
+
+def _summarise(options: list[_Option], idf: dict[str, float], k: int,
+               settings: SelectSettings) -> list[str]:
+    if not options:
+        return []
+    vectors = [_vector(o.tokens, idf) for o in options]
+    centroid: dict[str, float] = {}
+    for vec in vectors:
+        for t, v in vec.items():
+            centroid[t] = centroid.get(t, 0.0) + v
+    norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
+    centroid = {t: v / norm for t, v in centroid.items()}
+    scored = []
+    for option, vec in zip(options, vectors, strict=True):
+        length_penalty = settings.length_prior * max(0, len(option.statement.split()) - 25) / 100
+        scored.append((_cosine(vec, centroid) - length_penalty, option.key, option, vec))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    chosen: list[tuple[_Option, dict[str, float]]] = []
+    seen: set[str] = set()
+    for _, _, option, vec in scored:
+        if len(chosen) >= k:
+            break
+        if option.statement in seen:
+            continue
+        if any(_cosine(vec, other) > settings.redundancy for _, other in chosen):
+            continue
+        chosen.append((option, vec))
+        seen.add(option.statement)
+    return [o.statement for o, _ in chosen]
+
+
+def build_timeline(articles: Sequence[CitedArticle], n_dates: int, sentences_per_date: int,
+                   start: date | None = None, end: date | None = None,
+                   settings: SelectSettings = SETTINGS) -> list[tuple[date, list[str]]]:
+    """A timeline of at most ``n_dates`` days with at most ``sentences_per_date`` statements
+    each, ordered by date. Deterministic: every ranking has an explicit tie-break."""
+    ranked = rank_dates(articles, start, end, settings)
+    options = _options(articles, {day for day, _ in ranked}, settings)
+    # IDF over every candidate statement of the story: words common to the whole story
+    # (its subject) say little about what happened on one day.
+    df: dict[str, int] = {}
+    total = 0
+    for day_options in options.values():
+        for option in day_options:
+            total += 1
+            for token in set(option.tokens):
+                df[token] = df.get(token, 0) + 1
+    idf = {t: math.log((total + 1) / (c + 1)) + 1.0 for t, c in df.items()}
+    timeline: list[tuple[date, list[str]]] = []
+    for day, _ in ranked:
+        if len(timeline) >= n_dates:
+            break
+        sentences = _summarise(options[day], idf, max(1, sentences_per_date), settings)
+        if sentences:
+            timeline.append((day, sentences))
+    timeline.sort(key=lambda item: item[0])
+    return timeline

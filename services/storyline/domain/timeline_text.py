@@ -1,0 +1,148 @@
+"""Event statements: which dated sentences can stand as a timeline entry, and their tokens.
+
+Shared by the incremental :class:`~storyline.domain.timeline.TimelineIndex` (the page) and
+:func:`~storyline.domain.timeline_select.build_timeline` (the evaluation view), so both judge
+sentences the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from storyline.domain.events import DatePrecision
+from storyline.domain.facts import ArticleFacts, DateMention, TimeSpan
+
+# Finest first: the index of a precision is its coarseness.
+PRECISION_RANK: dict[DatePrecision, int] = {
+    DatePrecision.DAY: 0,
+    DatePrecision.PART_OF_MONTH: 1,
+    DatePrecision.MONTH: 2,
+    DatePrecision.QUARTER: 3,
+    DatePrecision.HALF: 4,
+    DatePrecision.YEAR: 5,
+}
+
+MIN_WORDS = 6
+MAX_WORDS = 45
+
+# Openers that link a sentence to the one before it; an entry stands alone, so they go.
+_FILLER = re.compile(
+    r"^(?:(?:and|but|so|yet|also|meanwhile|however|moreover|still|now|then|instead|indeed|"
+    r"in addition|in fact|separately|elsewhere|earlier|later|at the same time|by contrast|"
+    r"on the other hand|as a result|nevertheless|nonetheless|furthermore|besides)\b,?\s+)+",
+    re.IGNORECASE,
+)
+# Comment threads and bylines quoted into bodies: "At 21:31 21st Jun 2010, Ebi35 wrote:".
+_NOISE = re.compile(
+    r"\bwrote:|\bposted (?:by|at)\b|^\s*(?:photo|picture|video|click|follow|email|read more|"
+    r"related|copyright|advertisement)\b|https?://|www\.|@\w",
+    re.IGNORECASE,
+)
+_QUOTE_CHARS = ('"', "“", "”", "``", "''")
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*")
+
+STOPWORDS: frozenset[str] = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being
+    has have had do does did it its this that these those he she they we you i his her their our
+    your them him us me not no so than then there here who whom which what when where why how
+    will would can could should may might must shall said says say also after before over under
+    into out up down about more most other some such only own same very just said mr mrs ms s t
+    one two new last first year years week month day monday tuesday wednesday thursday friday
+    saturday sunday january february march april may june july august september october
+    november december today yesterday tomorrow""".split()
+)
+
+
+def trim_statement(sentence: str) -> str:
+    """The sentence as a stand-alone entry: linking openers dropped, first letter raised.
+    Attribution ("Officials said ...") is kept: it is part of what the source claims."""
+    text = _FILLER.sub("", sentence.strip())
+    text = text.strip(" -–—")
+    if not text:
+        return sentence.strip()
+    return text[0].upper() + text[1:]
+
+
+def is_statement(sentence: str) -> bool:
+    """Whether a sentence can describe an event on its own: declarative, not a question, not
+    mostly a quotation, not a comment-thread or navigation line, neither a fragment nor a
+    paragraph."""
+    words = sentence.split()
+    if not MIN_WORDS <= len(words) <= MAX_WORDS:
+        return False
+    stripped = sentence.rstrip(" \"'”’)")
+    if stripped.endswith("?") or stripped.endswith(":"):
+        return False
+    if _NOISE.search(sentence):
+        return False
+    first = sentence.lstrip()[:2]
+    if first and first[0] in "\"“'‘`":  # opens with a quotation: a voice, not an event
+        return False
+    quoted = sum(sentence.count(q) for q in _QUOTE_CHARS)
+    return quoted < 3
+
+
+def _stem(word: str) -> str:
+    # Crude plural/tense folding: enough to match "kills"/"killed"/"kill" across sources.
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def content_tokens(text: str) -> tuple[str, ...]:
+    """Lower-cased, lightly stemmed content words, in order, stop-words and digits dropped."""
+    out: list[str] = []
+    for m in _WORD.finditer(text):
+        word = m.group().lower()
+        if word in STOPWORDS or word.isdigit() or len(word) < 2:
+            continue
+        out.append(_stem(word))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One dated sentence of one article that could become (part of) a timeline entry."""
+
+    sentence: int
+    statement: str
+    span: TimeSpan
+    stated: bool
+    date_text: str
+    tokens: tuple[str, ...]
+
+
+def sentence_date(mentions: list[DateMention]) -> DateMention:
+    """The date a sentence is about when it mentions several: the most precise, then the
+    first written (the event date usually comes before background dates)."""
+    return min(mentions, key=lambda d: (PRECISION_RANK[d.span.precision], d.char_start))
+
+
+def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePrecision.MONTH]
+                     ) -> list[Candidate]:
+    """Every statement-like sentence of the article with the date it is about, in sentence
+    order; dates coarser than ``max_rank`` (quarters, years) are too vague for an entry."""
+    by_sentence: dict[int, list[DateMention]] = {}
+    for mention in facts.dates:
+        if PRECISION_RANK[mention.span.precision] <= max_rank:
+            by_sentence.setdefault(mention.sentence, []).append(mention)
+    out: list[Candidate] = []
+    for index in sorted(by_sentence):
+        sentence = facts.sentences[index]
+        if not is_statement(sentence):
+            continue
+        mention = sentence_date(by_sentence[index])
+        statement = trim_statement(sentence)
+        out.append(
+            Candidate(
+                sentence=index,
+                statement=statement,
+                span=mention.span,
+                stated=mention.stated,
+                date_text=mention.text,
+                tokens=content_tokens(statement),
+            )
+        )
+    return out
