@@ -174,3 +174,18 @@ def test_sentence_initial_words_only_stand_for_people() -> None:
     assert found["kim jong un"].count == 2
     assert found["texas a&m university"].kind is K.ORGANISATION
     assert "google" in found and "google driven" not in found
+
+
+def test_gazetteer_places_demonyms_and_particles() -> None:
+    found = names(
+        "The New York Times said Palestinians and Israelis met Osama bin Laden in Sicily.\n"
+        "Blaise Campaore of Burkina Faso and al-Qaida were named."
+    )
+    assert found["new york times"].kind is K.ORGANISATION
+    assert found["palestine"].kind is K.PLACE
+    assert found["israel"].kind is K.PLACE
+    assert found["osama bin laden"].kind is K.PERSON
+    assert found["sicily"].kind is K.PLACE
+    assert found["burkina faso"].kind is K.PLACE
+    assert found["blaise campaore"].kind is K.PERSON
+    assert found["al qaeda"].kind is K.ORGANISATION

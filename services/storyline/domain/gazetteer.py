@@ -46,6 +46,7 @@ new york: nyc, new york city
 washington: washington dc, washington d c
 los angeles: l a
 hong kong: hk
+al qaeda: al qaida, qaeda, qaida, al-qaeda
 """
 ALIASES: dict[str, str] = {}
 for _line in _lines(_ALIAS_TABLE):
@@ -70,6 +71,9 @@ DEMONYMS: dict[str, str] = {
     "nigerian": "nigeria", "kenyan": "kenya", "canadian": "canada", "australian": "australia",
     "sierra leonean": "sierra leone", "polish": "poland",
     "dutch": "netherlands", "swiss": "switzerland", "swedish": "sweden",
+    "european": "europe", "senegalese": "senegal", "burkinabe": "burkina faso",
+    "venezuelan": "venezuela", "cuban": "cuba", "somali": "somalia",
+    "ethiopian": "ethiopia", "yemeni": "yemen", "qatari": "qatar", "kuwaiti": "kuwait",
 }  # fmt: skip
 
 PLACES = frozenset(
@@ -332,6 +336,156 @@ hong kong
 crimea
 donbas
 chechnya
+burkina faso
+cote d'ivoire
+guinea bissau
+equatorial guinea
+central african republic
+south sudan
+east timor
+papua new guinea
+bahamas
+barbados
+fiji
+botswana
+namibia
+malawi
+lesotho
+gabon
+benin
+togo
+gambia
+mauritania
+madagascar
+mauritius
+bhutan
+brunei
+maldives
+cape verde
+djibouti
+dominican republic
+el salvador
+costa rica
+belize
+guyana
+suriname
+kyrgyzstan
+montenegro
+macedonia
+andorra
+monaco
+liechtenstein
+vatican
+milan
+turin
+naples
+venice
+florence
+barcelona
+munich
+frankfurt
+hamburg
+vienna
+prague
+warsaw
+budapest
+bucharest
+sofia
+belgrade
+istanbul
+ankara
+damascus
+beirut
+amman
+riyadh
+dubai
+doha
+abu dhabi
+karachi
+lahore
+kathmandu
+dhaka
+bangkok
+hanoi
+manila
+jakarta
+kuala lumpur
+shanghai
+taipei
+osaka
+melbourne
+auckland
+cape town
+johannesburg
+lagos
+nairobi
+addis ababa
+khartoum
+tripoli
+tunis
+algiers
+rabat
+casablanca
+kinshasa
+abidjan
+dakar
+accra
+havana
+caracas
+bogota
+lima
+santiago
+buenos aires
+montevideo
+vancouver
+montreal
+philadelphia
+baltimore
+denver
+phoenix
+minneapolis
+cleveland
+pittsburgh
+st petersburg
+sochi
+tbilisi
+minsk
+donetsk
+luhansk
+kharkiv
+odessa
+sevastopol
+edinburgh
+glasgow
+manchester
+liverpool
+birmingham
+leeds
+belfast
+cardiff
+strasbourg
+marseille
+lyon
+sicily
+sardinia
+corsica
+bavaria
+catalonia
+tuscany
+kashmir
+punjab
+tibet
+xinjiang
+kurdistan
+darfur
+sinai
+golan heights
+gaza strip
+samaria
+judea
+galveston
+pensacola
+mobile bay
 """
     )
 )
@@ -398,19 +552,20 @@ ORG_SUFFIXES = wordset(
     industries energy petroleum oil resources technologies systems media studio studios
     church hospital office bureau government cabinet forces force command corps league club
     team guard trust society centre center front movement alliance coalition brigade regiment
-    division battalion tribunal lab laboratory laboratories""".replace("\n", " ")
+    division battalion tribunal lab laboratory laboratories international""".replace("\n", " ")
 )
 ORG_HEADS = wordset("bank university department ministry office council institute house")
 PLACE_HEADS = wordset("county lake mount port fort cape gulf isle")
 # A last word that makes a name an event or a thing rather than a person: "Gulf War".
 OTHER_SUFFIXES = wordset(
     """war wars crisis scandal affair summit games cup olympics prize award awards act bill
-    treaty accord agreement plan report day storm hurricane spill"""
+    treaty accord accords agreement plan report day storm hurricane spill map"""
 )
 PLACE_SUFFIXES = wordset(
     """street avenue road river lake island islands beach bay gulf sea ocean coast peninsula
     strait canal airport region province county city valley mountains mountain desert square
-    state states republic kingdom district oblast sound harbor harbour port"""
+    state states republic kingdom district oblast sound harbor harbour port strip territories
+    territory heights"""
 )
 # Words that precede a person's name and are not part of it.
 TITLES = wordset(
@@ -432,7 +587,7 @@ NOT_NAMES = wordset(
     without after before during since until about above below over under between among
     against through across around after because although though however meanwhile moreover
     furthermore instead indeed perhaps maybe yes oh mr mrs ms dr today yesterday tomorrow
-    tonight now later earlier last next first second third new other another such like
+    tonight now later earlier last next first second third other another such like
     according despite including unlike photograph photo video watch read click see share
     follow update updated related editor note advertisement
     monday tuesday wednesday thursday friday saturday sunday january february march april may

@@ -47,6 +47,7 @@ _TOKEN = r"[A-Z][\w'’&.]*(?:-[\w'’&.]+)*"  # no "--": "Thursday--is"
 _LINK = r"(?: | of the | of | for | de | del | da | du | van | von | bin | al | la | & | - )"
 CHUNK = re.compile(rf"{_TOKEN}(?:{_LINK}{_TOKEN})*")
 _WORD = re.compile(r"[^ ]+")
+_PARTICLES = wordset("bin van von de del da du al la")  # inside people's names
 _CONNECTORS = wordset("of the for de del da du van von bin al la &")
 _MONTHS_DAYS = wordset(
     """january february march april may june july august september october november december
@@ -253,7 +254,7 @@ def _split_of_place(segment: Segment) -> tuple[Segment, ...]:
     if not tail:
         return (segment,)
     tail_offset = offset + sum(len(t) + 1 for t in tokens[: cut + 1])
-    if len(tail) > 1 and normalise(" ".join(head)) in PLACES:  # "Hague of Charles Taylor"
+    if normalise(" ".join(head)) in PLACES:  # "Hague of Charles Taylor", "Sicily of Berlusconi"
         return (offset, head, False, initial), (tail_offset, tail, titled, False)
     if len(head) < 2 or normalise(" ".join(tail)) not in PLACES:
         return (segment,)
@@ -281,7 +282,8 @@ def _kind(key: str, tokens: tuple[str, ...], titled: bool) -> NameKind:
     if len(tokens) == 1 and _is_acronym(tokens[0]):
         return K.ORGANISATION
     if 2 <= len(tokens) <= 4 and all(
-        t[0].isupper() and not (t.isupper() and len(t.rstrip(".")) > 1) for t in tokens
+        (t[0].isupper() and not (t.isupper() and len(t.rstrip(".")) > 1)) or t in _PARTICLES
+        for t in tokens
     ):
         return K.PERSON
     return K.OTHER
@@ -301,6 +303,8 @@ def _resolve(surface: str, tokens: tuple[str, ...], titled: bool) -> tuple[str, 
         return None
     if key in DEMONYMS:
         return DEMONYMS[key], K.PLACE
+    if key.endswith("s") and key[:-1] in DEMONYMS:  # "Palestinians", "Israelis"
+        return DEMONYMS[key[:-1]], K.PLACE
     if len(tokens) > 1 and all(t.isupper() and len(t) > 1 for t in tokens):
         return None  # a heading in capitals: "THE NEW PARADIGM FOR FINANCIAL MARKETS"
     if len(tokens) == 1 and tokens[0].isupper() and len(tokens[0]) > 6:
