@@ -74,5 +74,9 @@ def test_diff_of_non_consecutive_revisions() -> None:
     assert [c.entry_id for c in delta.entries_changed] == ["e-treaty"]
     assert delta.summary_changed and not delta.title_changed
     assert (delta.article_count_before, delta.article_count_after) == (3, 6)
+    assert delta.articles_changed == []
+    corrected = story_revision(revision=6, headline_override={2: "CNN corrects itself"})
+    assert [(a.n, a.headline) for a in diff_revisions(history[4], corrected).articles_changed] \
+        == [(2, "CNN corrects itself")]
     renamed = story_revision(revision=5, title="Kursk deployment goes on")
     assert diff_revisions(history[4], renamed).title_changed

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
 
-from storyline.domain.events import StoryUpdated, TimelineEntry
+from storyline.domain.events import RelatedArticle, StoryUpdated, TimelineEntry
 from storyline.read.render import date_label, entry_text, paragraph_text
 
 
@@ -44,6 +42,7 @@ class RevisionDelta(BaseModel):
     entries_removed: list[EntryView]
     articles_added: list[ArticleView]
     articles_removed: list[ArticleView]
+    articles_changed: list[ArticleView]
     article_count_before: int
     article_count_after: int
 
@@ -64,7 +63,7 @@ def diff_revisions(before: StoryUpdated, after: StoryUpdated) -> RevisionDelta:
     old_articles = {a.uri: a for a in before.articles}
     new_articles = {a.uri: a for a in after.articles}
 
-    def article(a: Any) -> ArticleView:
+    def article(a: RelatedArticle) -> ArticleView:
         return ArticleView(n=a.n, uri=a.uri, source=a.source, headline=a.headline)
 
     return RevisionDelta(
@@ -87,6 +86,9 @@ def diff_revisions(before: StoryUpdated, after: StoryUpdated) -> RevisionDelta:
         entries_removed=[_entry(e) for e in before.timeline if e.entry_id not in new_entries],
         articles_added=[article(a) for a in after.articles if a.uri not in old_articles],
         articles_removed=[article(a) for a in before.articles if a.uri not in new_articles],
+        # a correction or withdrawal: same citation number, new version, headline or source
+        articles_changed=[article(a) for a in after.articles
+                          if a.uri in old_articles and old_articles[a.uri] != a],
         article_count_before=before.article_count,
         article_count_after=after.article_count,
     )
