@@ -189,3 +189,8 @@ def test_gazetteer_places_demonyms_and_particles() -> None:
     assert found["burkina faso"].kind is K.PLACE
     assert found["blaise campaore"].kind is K.PERSON
     assert found["al qaeda"].kind is K.ORGANISATION
+
+
+def test_a_place_glued_after_a_person_is_split_off() -> None:
+    found = names("He said Ehud Olmert Israel and Prime Minister Tony Blair Britain met.")
+    assert set(found) == {"ehud olmert", "israel", "tony blair", "united kingdom"}

@@ -224,7 +224,8 @@ def _segments(chunk: str, at_start: bool) -> tuple[Segment, ...]:
 
 
 def _split_leading_place(segment: Segment) -> tuple[Segment, ...]:
-    """ "Liberia Charles Taylor" (a dropped possessive or comma): a place, then a name."""
+    """ "Liberia Charles Taylor", "Ehud Olmert Israel" (a dropped possessive or comma): a
+    place and a person's name."""
     offset, tokens, titled, initial = segment
     if len(tokens) < 3 or "of" in tokens:
         return (segment,)
@@ -241,6 +242,13 @@ def _split_leading_place(segment: Segment) -> tuple[Segment, ...]:
                 titled,
                 False,
             )
+    # "Ehud Olmert Israel": a person's name, then a place
+    tail = normalise(tokens[-1])
+    is_place = tail in PLACES or ALIASES.get(tail, "") in PLACES
+    if is_place and tokens[0].lower() not in _OF_HEADS and len(tokens) == 3:
+        tail_offset = offset + sum(len(t) + 1 for t in tokens[:-1])
+        if _kind(normalise(" ".join(tokens[:-1])), tokens[:-1], titled) is K.PERSON:
+            return (offset, tokens[:-1], titled, initial), (tail_offset, tokens[-1:], False, False)
     return (segment,)
 
 
