@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +175,29 @@ def test_entities_names_reconcile_the_gold_entities() -> None:
     keys = ("charles taylor", "dilma rousseff", "dmitry medvedev", "ehud olmert", "chris brown")
     hits = sum(1 for f in facts if any(n.canonical in keys for n in f.names))
     assert hits / len(facts) > 0.7
+
+
+def test_output_does_not_depend_on_hash_seed() -> None:
+    """Set and dict iteration order must not shape facts: compare interpreter runs."""
+    script = (
+        "import datetime as dt, sys\n"
+        "from storyline.domain.events import ArticleReceived\n"
+        "from storyline.domain.extract import extract_facts\n"
+        "a = ArticleReceived(uri='u', version=1, source='s', body=sys.stdin.read(),\n"
+        "    published=dt.datetime(2025, 12, 15, tzinfo=dt.UTC))\n"
+        "print(extract_facts(a).model_dump_json())\n"
+    )
+    body = BODY + "\nLehman Brothers and Lehman, the IMF, the U.S. and Dominique Strauss-Kahn."
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            input=body,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
+    assert "lehman brothers" in outputs.pop()
