@@ -1,0 +1,53 @@
+"""HTML to plain text, one paragraph a line: for ninjs HTML bodies and feed descriptions."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+from storyline.ingest.fields import clean_body
+
+# Elements that end a paragraph or line in the rendered text.
+_BLOCKS = frozenset({
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+    "tr", "table", "section", "article", "header", "footer", "pre", "hr", "dd", "dt",
+    "figcaption", "aside",
+})
+_SKIPPED = frozenset({"script", "style", "template", "noscript", "head", "title"})
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED:
+            self._skip_depth += 1
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            # a newline inside a paragraph's source is layout, not a line break
+            self.parts.append(data.replace("\n", " ").replace("\r", " "))
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML fragment, entities decoded, one block element a line."""
+    if "<" not in html and "&" not in html:
+        return clean_body(html)
+    collector = _TextCollector()
+    collector.feed(html)
+    collector.close()
+    return clean_body("".join(collector.parts))
