@@ -97,6 +97,14 @@ CASES = [
     ("Gas may cost $5 a gallon by 2012.", "$5 a gallon", 5.0, Q.EXACTLY, "USD per gallon", ""),
     ("Shares closed at $28.74 in New York trading.", "$28.74", 28.74, Q.EXACTLY, "USD", ""),
     ("BP made a loss of $17bn for the quarter.", "$17bn", 1.7e10, Q.EXACTLY, "USD", "loss"),
+    (
+        "It could make hundreds of billions of dollars in loans available.",
+        "hundreds of billions of dollars",
+        2e11,
+        Q.AT_LEAST,
+        "USD",
+        "loans",
+    ),
     ("Iceland received £3m from London.", "£3m", 3e6, Q.EXACTLY, "GBP", ""),
     ("The fund holds 20 billion euros.", "20 billion euros", 2e10, Q.EXACTLY, "EUR", ""),
     ("The Dow fell almost 800 points.", "almost 800 points", 800.0, Q.LESS_THAN, "points", ""),
@@ -152,6 +160,14 @@ NOT_FIGURES = [
 @pytest.mark.parametrize("sentence", NOT_FIGURES)
 def test_not_a_figure(sentence: str) -> None:
     assert figures(sentence) == []
+
+
+def test_percent_of_a_counted_group() -> None:
+    found = figures("Settlements house 90% of the 400,000 Jews there.")
+    assert [(f.text, f.unit, f.subject) for f in found] == [
+        ("90%", "%", "Jews"),
+        ("400,000 Jews", "jews", "Jews"),
+    ]
 
 
 def test_figures_follow_sentence_order() -> None:

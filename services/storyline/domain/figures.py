@@ -30,7 +30,8 @@ _NUMBER_WORDS: dict[str, float] = {
 _VAGUE: dict[str, float] = {
     "dozens": 24, "scores": 40, "hundreds": 200, "thousands": 2000, "millions": 2e6,
     "billions": 2e9, "tens of thousands": 20000, "hundreds of thousands": 200000,
-    "tens of millions": 2e7, "hundreds of millions": 2e8,
+    "tens of millions": 2e7, "hundreds of millions": 2e8, "tens of billions": 2e10,
+    "hundreds of billions": 2e11,
 }  # fmt: skip
 _SCALES: dict[str, float] = {
     "hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
@@ -107,7 +108,7 @@ _QUALIFIER_BEFORE = re.compile(
     + "|".join(sorted(_QUALIFIERS, key=lambda w: (-len(w), w)))
     + r")) (?:(?:a|an|the) )?$"
 )
-_FOLLOW = re.compile(r" ([^\n,;:.!?()\"“”]{1,80})")
+_FOLLOW = re.compile(r" ((?:[^\n,;:.!?()\"“”]|(?<=\d)[,.](?=\d)){1,80})")  # "400,000" goes on
 _TOKEN = re.compile(r"[\w'’&-]+")
 _TIME_AFTER = re.compile(r" ?(?:a\.m|p\.m|am\b|pm\b|GMT|BST|ET\b|EST|EDT|PT\b|local time|o'clock)")
 _NOUN_OF_BEFORE = re.compile(r"\b([a-z][a-z-]{2,}) of $")
@@ -150,7 +151,10 @@ def _phrase(words: Sequence[Token], limit: int) -> list[Token]:
 def _complement(words: Sequence[Token]) -> list[Token]:
     """The noun phrase after "of"/"in", skipping determiners: "of those fighters"."""
     rest = list(words[1:])
-    while rest and rest[0][0].lower() in ("the", "those", "these", "its", "their", "his", "her"):
+    while rest and (
+        rest[0][0].lower() in ("the", "those", "these", "its", "their", "his", "her")
+        or rest[0][0].isdigit()  # "90% of the 400,000 Jews"
+    ):
         rest.pop(0)
     return _phrase(rest, 4)
 
@@ -158,6 +162,14 @@ def _complement(words: Sequence[Token]) -> list[Token]:
 def _lower_next(words: Sequence[Token]) -> bool:
     """The word after the first is lower case: "in tolls", not "in New York trading"."""
     return len(words) > 1 and words[1][0][:1].islower()
+
+
+def _up_to_head(noun: list[Token]) -> list[Token]:
+    """Cut a phrase after its head plural noun: "loans available" -> "loans"."""
+    for i, (w, _) in enumerate(noun):
+        if _plural(w) and not (i + 1 < len(noun) and _plural(noun[i + 1][0])):
+            return noun[: i + 1]
+    return noun
 
 
 def _join(words: Sequence[Token]) -> str:
@@ -209,6 +221,8 @@ def _read(m: re.Match[str], text: str) -> _Hit | None:
     end = m.end()
     words = _following(text, end)
     unit, subject = "", ""
+    if len(words) > 1 and words[0][0] == "of" and words[1][0].lower() in _CURRENCY_WORDS:
+        words = words[1:]  # "billions of dollars"
     if cur is not None or (words and words[0][0].lower() in _CURRENCY_WORDS):
         if cur is not None:
             unit = _CURRENCY_SYMBOLS[cur]
@@ -221,7 +235,7 @@ def _read(m: re.Match[str], text: str) -> _Hit | None:
             unit = f"{unit} per {rate.group(1)}"
             end = rate.end()
         elif words and (words[0][0] == "of" or (words[0][0] == "in" and _lower_next(words))):
-            subject = _join(_complement(words))  # "$306 billion in troubled securities"
+            subject = _join(_up_to_head(_complement(words)))  # "$306bn in troubled securities"
         else:
             subject = _join(_phrase(words, 3))
     elif pct is not None:
