@@ -329,6 +329,7 @@ NOT_DATES = [
     "He said it may rain and that protesters would march on the capital.",
     "Seventy-five years ago the bank opened.",
     "The Sunday Times reported it.",
+    "He left for America in the 1890's .",
 ]
 
 

@@ -389,7 +389,10 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
             return text_start, _relative_month(rel, month, pub), P.MONTH, False
         return text_start, nearest(lambda y: month_span(y, month), pub, _weight(m)), P.MONTH, True
     if form == "ybare":
-        return m.start("yb_y"), year_span(int(g("yb_y"))), P.YEAR, True
+        year = int(g("yb_y"))
+        if year % 10 == 0 and m.string.startswith(("'s", "’s"), m.end()):
+            return None  # "the 1890's": a decade
+        return m.start("yb_y"), year_span(year), P.YEAR, True
     if form == "relword":
         word = g("rw").lower()
         delta = {"yesterday": -1, "last night": -1, "tomorrow": 1, "the day before yesterday": -2}
