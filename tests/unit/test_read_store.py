@@ -236,3 +236,36 @@ def test_store_reopens_with_its_data(tmp_path: Path) -> None:
     second = open_store(path)
     assert second.positions(TOPIC) == {0: 2}
     assert second.head_revision("story-kursk") == 2
+
+
+def test_postgres_allows_one_projector_per_store(postgres_server: str) -> None:
+    from storyline.read.store import PostgresStore
+
+    first, second = PostgresStore(postgres_server), PostgresStore(postgres_server)
+    try:
+        assert first.acquire_writer()
+        assert not second.acquire_writer()
+    finally:
+        first.release_writer()
+        second.release_writer()
+    third = PostgresStore(postgres_server)
+    assert third.acquire_writer()
+    third.release_writer()
+
+
+def test_api_serves_from_either_store(store: ReadStore) -> None:
+    from fastapi.testclient import TestClient
+
+    from storyline.read.api import create_app
+    from storyline.read.config import ReadSettings
+    from storyline.settings import Settings
+
+    load(store, story_history(revisions=3))
+    app = create_app(store, settings=Settings(), read_settings=ReadSettings())
+    with TestClient(app) as client:
+        assert client.get("/v1/stories/story-kursk").json()["revision"] == 3
+        assert client.get("/v1/stories/story-kursk",
+                          params={"as_of": "2025-12-13T12:00:00Z"}).json()["revision"] == 1
+        assert "Timeline" in client.get("/stories/story-kursk").text
+        assert [s["story_id"] for s in client.get("/v1/stories").json()["stories"]] == \
+            ["story-kursk"]

@@ -537,6 +537,15 @@ class PostgresStore(ReadStore):
         row = self._lock_conn.execute("SELECT pg_try_advisory_lock(7468207201)").fetchone()
         return bool(row and row[0])
 
+    def release_writer(self) -> None:
+        if self._lock_conn is not None:
+            self._lock_conn.close()  # the session lock goes with its connection
+            self._lock_conn = None
+
+    def close(self) -> None:
+        super().close()
+        self.release_writer()
+
 
 def open_store(target: str | Path) -> ReadStore:
     """``postgresql://...`` opens PostgreSQL; anything else is a SQLite file path."""
