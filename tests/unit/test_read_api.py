@@ -40,7 +40,8 @@ def store(tmp_path: Path) -> ReadStore:
 
 def client_for(store: ReadStore, **kwargs: Any) -> TestClient:
     read_settings = kwargs.pop("read_settings", ReadSettings(api_keys=None))
-    app = create_app(store, settings=Settings(), read_settings=read_settings, **kwargs)
+    app = create_app(store, settings=Settings(topic_prefix=""), read_settings=read_settings,
+                     **kwargs)
     return TestClient(app, follow_redirects=False)
 
 
@@ -130,6 +131,11 @@ def test_revisions_diff_and_articles(client: TestClient) -> None:
     articles = client.get("/v1/stories/story-kursk/articles").json()
     assert [a["n"] for a in articles["articles"]] == [1, 2, 3, 4, 5]
     assert articles["articles"][0]["also_carried_by"] == ["KBS"]
+
+
+def test_health_reports_progress(client: TestClient) -> None:
+    health = client.get("/healthz").json()
+    assert health == {"status": "ok", "last_event_id": 5, "positions": {"0": 5}}
 
 
 def test_openapi_documents_every_route(client: TestClient) -> None:
@@ -251,6 +257,6 @@ def test_post_article_checks_key_size_and_fields(store: ReadStore) -> None:
         assert invalid.json() == {"error": "missing uri", "field": "uri"}
         ok = c.post("/v1/articles", json={"uri": "urn:a:1"}, headers={"X-API-Key": "alpha"})
         assert ok.status_code == 202
-        assert ok.json() == {"uri": "urn:a:1", "topic": Settings().articles, "partition": 2,
+        assert ok.json() == {"uri": "urn:a:1", "topic": "storyline.articles", "partition": 2,
                              "offset": 42}
         assert [a.uri for a in sink.sent] == ["urn:a:1"]

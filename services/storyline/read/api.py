@@ -203,6 +203,7 @@ def create_app(
         summary="Versioned story pages built from wire articles.",
         lifespan=lifespan,
     )
+    _add_health_route(app)
     _add_story_routes(app)
     _add_event_routes(app)
     _add_ingest_route(app)
@@ -222,6 +223,17 @@ async def _keep_running(projector: Projector) -> None:
         except Exception as exc:  # noqa: BLE001 - logged, then retried
             log.error("projector.crashed", error=str(exc))
             await asyncio.sleep(2.0)
+
+
+def _add_health_route(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"])
+    def healthz(request: Request) -> dict[str, Any]:
+        """Liveness plus how far the read model has got: its last event id and, per
+        partition of story-updates, the next offset to apply."""
+        read = state(request)
+        return {"status": "ok", "last_event_id": read.store.max_seq(),
+                "positions": {str(p): o for p, o in
+                              sorted(read.store.positions(read.settings.story_updates).items())}}
 
 
 def _add_story_routes(app: FastAPI) -> None:
