@@ -260,3 +260,29 @@ def test_post_article_checks_key_size_and_fields(store: ReadStore) -> None:
         assert ok.json() == {"uri": "urn:a:1", "topic": "storyline.articles", "partition": 2,
                              "offset": 42}
         assert [a.uri for a in sink.sent] == ["urn:a:1"]
+
+
+def test_post_with_the_real_parser(store: ReadStore) -> None:
+    """storyline.ingest.normalise parses the body; its field paths reach the client."""
+    sink = FakeSink()
+    ninjs = {
+        "uri": "urn:wire:kursk-1", "version": "2", "type": "text",
+        "firstcreated": "2026-02-05T09:00:00Z", "versioncreated": "2026-02-05T09:00:00Z",
+        "pubstatus": "usable", "language": "en",
+        "headlines": [{"role": "main", "value": "Troops remain in Kursk"}],
+        "infosources": [{"name": "Yonhap"}],
+        "bodies": [{"role": "main", "contenttype": "text/plain",
+                    "value": "North Korean units remain active.\nThey fire artillery."}],
+    }
+    with client_for(store, sink=sink, read_settings=ReadSettings(api_keys="k")) as client:
+        ok = client.post("/v1/articles", json=ninjs, headers={"X-API-Key": "k"})
+        assert ok.status_code == 202, ok.text
+        [article] = sink.sent
+        assert (article.uri, article.source, article.headline) == (
+            "urn:wire:kursk-1", "Yonhap", "Troops remain in Kursk")
+        broken = {**ninjs, "firstcreated": "not a date", "versioncreated": "not a date"}
+        bad = client.post("/v1/articles", json=broken, headers={"X-API-Key": "k"})
+        assert bad.status_code == 422
+        assert "created" in bad.json()["field"], bad.json()
+        listed = client.post("/v1/articles", json=[ninjs], headers={"X-API-Key": "k"})
+        assert listed.status_code == 422 and "object" in listed.json()["error"]

@@ -10,9 +10,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import hmac
-import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
 import orjson
@@ -45,12 +44,10 @@ class ArticleParser:
     invalid: type[Exception]
 
 
-def default_parser() -> ArticleParser | None:
-    try:
-        normalise = importlib.import_module("storyline.ingest.normalise")
-    except ImportError:
-        return None
-    return ArticleParser(normalise.parse_item, normalise.InvalidArticle)
+def default_parser() -> ArticleParser:
+    from storyline.ingest.normalise import InvalidArticle, parse_item
+
+    return ArticleParser(parse_item, InvalidArticle)
 
 
 class StorySummary(BaseModel):
@@ -107,7 +104,7 @@ class ReadApp:
     read_settings: ReadSettings
     sink: ArticleSink | None = None
     sink_factory: Callable[[], Awaitable[ArticleSink]] | None = None
-    parser: ArticleParser | None = None
+    parser: ArticleParser = field(default_factory=lambda: default_parser())
 
 
 def state(request: Request) -> ReadApp:
@@ -142,14 +139,11 @@ def _not_found(story_id: str, what: str = "story") -> HTTPException:
 
 async def _default_sink_factory(settings: Settings) -> ArticleSink:
     """The Kafka producer of the ingest package, started on first use."""
-    # imported by name: the ingest package is optional for a read-only deployment
-    producer_module = importlib.import_module("storyline.ingest.producer")
-    producer: Any = producer_module.ArticleProducer(settings)
-    start = getattr(producer, "start", None)
-    if start is not None:
-        await start()
-    sink: ArticleSink = producer
-    return sink
+    from storyline.ingest.producer import ArticleProducer
+
+    producer = ArticleProducer(settings)
+    await producer.start()
+    return producer
 
 
 def create_app(
@@ -394,8 +388,9 @@ def _add_ingest_route(app: FastAPI) -> None:
               responses={400: {}, 401: {}, 413: {}, 422: {}, 503: {}})
     async def post_article(
         request: Request,
-        format: Annotated[Literal["ninjs", "json"], Query(
-            description="ninjs 2.x item, or Storyline's flat JSON article")] = "ninjs",
+        format: Annotated[Literal["auto", "ninjs", "json"], Query(
+            description="ninjs 2.x item, Storyline's flat JSON article, or auto-detect")]
+        = "auto",
         x_api_key: Annotated[str | None, Header()] = None,
     ) -> Response:
         """Submit one wire article (for ingestors). Needs an ``X-API-Key`` from
@@ -424,15 +419,13 @@ def _add_ingest_route(app: FastAPI) -> None:
             obj = orjson.loads(b"".join(chunks))
         except orjson.JSONDecodeError as exc:
             return _error(400, "body", f"body is not JSON: {exc}")
-        if read.parser is None:
-            return _error(503, "body", "article parsing (storyline.ingest) is not installed")
         try:
             article = read.parser.parse(obj, fmt=format,
                                         max_bytes=read.settings.max_article_bytes)
         except read.parser.invalid as exc:
-            field = getattr(exc, "field", None) or "body"
+            bad_field = getattr(exc, "field", None) or "body"
             message = getattr(exc, "message", None) or str(exc)
-            return _error(422, str(field), str(message))
+            return _error(422, str(bad_field), str(message))
         try:
             if read.sink is None:
                 if read.sink_factory is None:
