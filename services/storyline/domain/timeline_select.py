@@ -95,10 +95,10 @@ def rank_dates(articles: Sequence[CitedArticle], start: date | None, end: date |
     scores: dict[date, float] = {}
     for day, sources in mentioned.items():
         scores[day] = sum(sources.values())
-    for day, sources in published.items():
+    for day, publishers in published.items():
         if (start and day < start) or (end and day > end):
             continue
-        scores[day] = scores.get(day, 0.0) + settings.pub_weight * len(sources)
+        scores[day] = scores.get(day, 0.0) + settings.pub_weight * len(publishers)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 

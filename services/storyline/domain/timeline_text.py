@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from storyline.domain.events import DatePrecision
 from storyline.domain.facts import ArticleFacts, DateMention, TimeSpan
+from storyline.domain.text import wordset
 
 # Finest first: the index of a precision is its coarseness.
 PRECISION_RANK: dict[DatePrecision, int] = {
@@ -42,7 +43,7 @@ _NOISE = re.compile(
 _QUOTE_CHARS = ('"', "“", "”", "``", "''")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*")
 
-STOPWORDS: frozenset[str] = frozenset(
+STOPWORDS: frozenset[str] = wordset(
     """a an the and or but if of to in on at by for with from as is are was were be been being
     has have had do does did it its this that these those he she they we you i his her their our
     your them him us me not no so than then there here who whom which what when where why how
@@ -50,7 +51,7 @@ STOPWORDS: frozenset[str] = frozenset(
     into out up down about more most other some such only own same very just said mr mrs ms s t
     one two new last first year years week month day monday tuesday wednesday thursday friday
     saturday sunday january february march april may june july august september october
-    november december today yesterday tomorrow""".split()
+    november december today yesterday tomorrow"""
 )
 
 

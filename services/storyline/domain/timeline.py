@@ -1,0 +1,389 @@
+"""Timeline reconciliation: the dated events of one story, merged across its sources.
+
+Every article contributes its dated, statement-like sentences (see
+:mod:`storyline.domain.timeline_text`). A statement joins an existing event when the two
+dates are compatible (their periods overlap) and the statements share enough content words;
+statements that are near-identical but dated a few days apart join too, and the disagreement
+is kept as a date conflict. An event's date is the most precise one any source gave; figures
+of the same kind that disagree between sources are kept side by side as figure conflicts.
+
+The index is incremental (``add`` costs the article's statements times the events near their
+dates) and deterministic: the state after a sequence of ``add`` calls depends only on that
+sequence, and ``remove`` rebuilds from the remaining articles in their order of addition,
+so adding then removing an article restores the entries exactly.
+
+:func:`build_timeline`, the whole-story view used by the evaluation, lives in
+:mod:`storyline.domain.timeline_select` and is re-exported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from storyline.domain.events import Citation, ConflictingValue, DatePrecision, TimelineEntry
+from storyline.domain.facts import CitedArticle, Figure, Qualifier, TimeSpan
+from storyline.domain.timeline_select import build_timeline
+from storyline.domain.timeline_text import PRECISION_RANK, Candidate, dated_candidates
+
+__all__ = ["TimelineIndex", "build_timeline", "date_label", "entry_id_for"]
+
+SAME_EVENT = 0.34  # Dice of content words for statements with overlapping dates
+SAME_EVENT_OTHER_DAY = 0.6  # ... for statements dated differently: a date conflict
+CONFLICT_DAYS = 3  # how far apart two day dates of one event may be
+COMPARE_MEMBERS = 6  # an event is matched against its first members only: bounded cost
+CENTRALITY_PANEL = 20
+FIGURE_PANEL = 20
+SAME_FIGURE_CLAIM = 0.5  # Dice above which two statements claim the same thing
+PER_DAY = 1  # entries that share a day on the page: one, the most salient
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def date_label(span: TimeSpan) -> str:
+    """The date as a reader sees it: 'Dec 12, 2025', 'Early Aug 2025', 'Q3 2025'."""
+    start = span.start
+    month = _MONTHS[start.month - 1]
+    match span.precision:
+        case DatePrecision.DAY:
+            return f"{month} {start.day}, {start.year}"
+        case DatePrecision.PART_OF_MONTH:
+            part = "Early" if start.day <= 10 else "Mid" if start.day <= 20 else "Late"
+            return f"{part} {month} {start.year}"
+        case DatePrecision.MONTH:
+            return f"{month} {start.year}"
+        case DatePrecision.QUARTER:
+            return f"{month}–{_MONTHS[span.end.month - 1]} {start.year}"
+        case DatePrecision.HALF:
+            return f"{'H1' if start.month <= 6 else 'H2'} {start.year}"
+    return str(start.year)
+
+
+def entry_id_for(uri: str, sentence: int) -> str:
+    return hashlib.sha256(f"{uri}#{sentence}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    seq: int  # order of addition: the tie-break of last resort
+    n: int
+    uri: str
+    version: int
+    source: int  # the independent source: the original's number for a copy
+    cand: Candidate
+    words: frozenset[str]
+    figures: tuple[Figure, ...]
+
+
+@dataclass(slots=True)
+class _Summary:
+    """What ``entries`` needs of an event, cached until the event changes."""
+
+    span: TimeSpan
+    stated: bool
+    text: str
+    citations: tuple[Citation, ...]
+    sources: int
+    centrality: float
+    conflicts: tuple[ConflictingValue, ...]
+
+
+@dataclass(slots=True)
+class _Event:
+    entry_id: str
+    span: TimeSpan  # the most precise date seen first: what new statements are matched to
+    sources: set[int] = field(default_factory=set)
+    members: list[_Member] = field(default_factory=list)
+    summary: _Summary | None = None
+
+
+def _dice(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return 2 * len(a & b) / (len(a) + len(b))
+
+
+def _overlap(a: TimeSpan, b: TimeSpan) -> bool:
+    return a.start <= b.end and b.start <= a.end
+
+
+def _month_key(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _figure_value(figure: Figure) -> str:
+    value = f"{figure.value:,.0f}" if figure.value == int(figure.value) else f"{figure.value:,}"
+    return f"{value} {figure.unit}".strip()
+
+
+def _summarise(event: _Event) -> _Summary:
+    members = event.members
+    best_rank = min(PRECISION_RANK[m.cand.span.precision] for m in members)
+    precise = [m for m in members if PRECISION_RANK[m.cand.span.precision] == best_rank]
+    # The most precise date wins; among equally precise ones, the one most sources give.
+    by_span: dict[tuple[date, date], list[_Member]] = {}
+    for m in precise:
+        by_span.setdefault((m.cand.span.start, m.cand.span.end), []).append(m)
+    spans = sorted(by_span.items(),
+                   key=lambda kv: (-len({m.source for m in kv[1]}), kv[1][0].seq))
+    chosen = spans[0][1]
+    conflicts: list[ConflictingValue] = []
+    # Sources disagree on the date when an equally precise date does not overlap the chosen
+    # one ("April 20" vs "April 22"); "early August" next to "August 3-9" is no disagreement.
+    chosen_span = chosen[0].cand.span
+    sides: dict[str, set[int]] = {}
+    for _, side in spans:
+        span = side[0].cand.span
+        if side is chosen or not _overlap(span, chosen_span):
+            sides.setdefault(date_label(span), set()).update(m.n for m in side)
+    if len(sides) > 1:
+        conflicts.extend(ConflictingValue(kind="date", value=label, citations=tuple(sorted(ns)))
+                         for label, ns in sides.items())
+    conflicts.extend(_figure_conflicts(members))
+
+    # Centrality against the first members only: bounded cost for events with hundreds of
+    # citations, and the first reports are the ones the later ones are matched to anyway.
+    panel = members[:CENTRALITY_PANEL]
+    centrality = {m.seq: sum(_dice(m.words, o.words) for o in panel if o is not m)
+                  for m in members}
+    # The statement that best represents the event: central, then short-ish, then first.
+    representative = min(
+        members,
+        key=lambda m: (-centrality[m.seq] + 0.01 * max(0, len(m.cand.statement.split()) - 30),
+                       m.seq),
+    )
+    first_sentence: dict[int, _Member] = {}
+    for m in members:
+        known = first_sentence.get(m.n)
+        if known is None or m.cand.sentence < known.cand.sentence:
+            first_sentence[m.n] = m
+    citations = tuple(
+        Citation(n=m.n, uri=m.uri, version=m.version, sentence=m.cand.sentence)
+        for m in sorted(first_sentence.values(), key=lambda m: m.n)
+    )
+    mean_centrality = centrality[representative.seq] / max(1, len(panel) - 1)
+    return _Summary(
+        span=chosen[0].cand.span,
+        stated=any(m.cand.stated for m in chosen),
+        text=representative.cand.statement,
+        citations=citations,
+        sources=len({m.source for m in members}),
+        centrality=mean_centrality,
+        conflicts=tuple(conflicts),
+    )
+
+
+def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
+    """Figures that two sources give differently for the same claim: their statements are
+    near-identical, and the figures count the same unit of the same subject. Bounds ("more
+    than 11") are not contradicted by another count, and cumulative figures in different
+    statements ("800,000 barrels captured" vs "4.9 million leaked") are not compared."""
+    panel = [m for m in members[:FIGURE_PANEL] if m.figures]
+    sides: dict[tuple[str, str], dict[float, tuple[str, set[int]]]] = {}
+    for i, a in enumerate(panel):
+        for b in panel[i + 1:]:
+            if a.source == b.source or _dice(a.words, b.words) < SAME_FIGURE_CLAIM:
+                continue
+            for fa in a.figures:
+                for fb in b.figures:
+                    key = (fa.unit.lower(), fa.subject.lower())
+                    if (fa.value == fb.value or key != (fb.unit.lower(), fb.subject.lower())
+                            or not fa.subject
+                            or fa.qualifier not in _POINT or fb.qualifier not in _POINT):
+                        continue
+                    values = sides.setdefault(key, {})
+                    for fig, m in ((fa, a), (fb, b)):
+                        label, ns = values.setdefault(fig.value, (_figure_value(fig), set()))
+                        ns.add(m.n)
+    out: list[ConflictingValue] = []
+    for key in sorted(sides):
+        for value in sorted(sides[key]):
+            label, ns = sides[key][value]
+            out.append(ConflictingValue(kind="figure", value=label, citations=tuple(sorted(ns))))
+    return out
+
+
+_POINT = (Qualifier.EXACTLY, Qualifier.ABOUT)
+
+
+class TimelineIndex:
+    """Mutable per-story index of reconciled dated events."""
+
+    def __init__(self) -> None:
+        self._articles: dict[str, CitedArticle] = {}  # in order of addition
+        self._reset()
+
+    def _reset(self) -> None:
+        self._events: list[_Event] = []
+        # Where to look for an event: day-dated events by day, coarser ones by every month
+        # they cover, and day-dated ones by month too for coarse statements looking for them.
+        self._by_day: dict[date, list[int]] = {}
+        self._by_month: dict[int, list[int]] = {}
+        self._days_in_month: dict[int, list[int]] = {}
+        self._multi: list[int] = []  # events with two or more independent sources
+        self._day_sources: dict[date, set[int]] = {}  # day -> independent sources citing it
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def add(self, article: CitedArticle) -> None:
+        if article.uri in self._articles:
+            self.remove(article.uri)
+        self._articles[article.uri] = article
+        self._index(article)
+
+    def remove(self, uri: str) -> None:
+        if self._articles.pop(uri, None) is None:
+            return
+        # Rebuild from the remaining articles in their order of addition: the state is then
+        # exactly what it would be had the article never been added. Withdrawals and
+        # corrections are rare next to new articles, so the rebuild cost is acceptable.
+        self._reset()
+        for article in self._articles.values():
+            self._index(article)
+
+    def _index(self, article: CitedArticle) -> None:
+        source = article.copy_of if article.copy_of is not None else article.n
+        for mention in article.facts.dates:
+            if mention.span.precision is DatePrecision.DAY:
+                self._day_sources.setdefault(mention.span.start, set()).add(source)
+        figures_by_sentence: dict[int, list[Figure]] = {}
+        for figure in article.facts.figures:
+            figures_by_sentence.setdefault(figure.sentence, []).append(figure)
+        for cand in dated_candidates(article.facts):
+            self._seq += 1
+            member = _Member(
+                seq=self._seq, n=article.n, uri=article.uri, version=article.version,
+                source=source, cand=cand, words=frozenset(cand.tokens),
+                figures=tuple(figures_by_sentence.get(cand.sentence, ())),
+            )
+            target = self._match(member)
+            if target is None:
+                target = len(self._events)
+                self._events.append(_Event(entry_id_for(article.uri, cand.sentence), cand.span))
+                self._register(target, cand.span)
+            event = self._events[target]
+            if PRECISION_RANK[cand.span.precision] < PRECISION_RANK[event.span.precision]:
+                event.span = cand.span
+                self._register(target, cand.span)
+            event.members.append(member)
+            event.sources.add(source)
+            if len(event.sources) == 2:
+                self._multi.append(target)
+            event.summary = None
+
+    def _register(self, index: int, span: TimeSpan) -> None:
+        if span.precision is DatePrecision.DAY:
+            self._by_day.setdefault(span.start, []).append(index)
+            self._days_in_month.setdefault(_month_key(span.start), []).append(index)
+            return
+        for key in range(_month_key(span.start), _month_key(span.end) + 1):
+            self._by_month.setdefault(key, []).append(index)
+
+    def _nearby(self, span: TimeSpan) -> list[int]:
+        """Indexes of the events whose date may be compatible with ``span``, ascending."""
+        found: set[int] = set()
+        months = range(_month_key(span.start), _month_key(span.end) + 1)
+        for key in months:
+            found.update(self._by_month.get(key, ()))
+        if span.precision is DatePrecision.DAY:
+            for offset in range(-CONFLICT_DAYS, CONFLICT_DAYS + 1):
+                found.update(self._by_day.get(span.start + timedelta(days=offset), ()))
+        else:
+            for key in months:
+                found.update(self._days_in_month.get(key, ()))
+        return sorted(found)
+
+    def _match(self, member: _Member) -> int | None:
+        best: tuple[float, int] | None = None
+        for index in self._nearby(member.cand.span):
+            score = self._similarity(member, self._events[index])
+            if score is not None and (best is None or score > best[0]):
+                best = (score, index)  # ascending indexes: ties go to the older event
+        return best[1] if best else None
+
+    @staticmethod
+    def _similarity(member: _Member, event: _Event) -> float | None:
+        """Content similarity to the event when the dates are compatible, else None.
+
+        Dates are compared with the event's own (first, most precise) date rather than with
+        every member's, so a vague "in April" cannot chain April 20 and April 27 together."""
+        span, event_span = member.cand.span, event.span
+        if _overlap(span, event_span):
+            threshold = SAME_EVENT
+        elif (span.precision is DatePrecision.DAY and event_span.precision is DatePrecision.DAY
+              and abs((span.start - event_span.start).days) <= CONFLICT_DAYS):
+            threshold = SAME_EVENT_OTHER_DAY
+        else:
+            return None
+        best: float | None = None
+        for other in event.members[:COMPARE_MEMBERS]:
+            if other.uri == member.uri:
+                continue  # one article does not restate its own event
+            sim = _dice(member.words, other.words)
+            if sim >= threshold and (best is None or sim > best):
+                best = sim
+        return best
+
+    def _summary(self, event: _Event) -> _Summary:
+        if event.summary is None:
+            event.summary = _summarise(event)
+        return event.summary
+
+    def _pick(self, indexes: list[int], limit: int, per_day: dict[date, int]
+              ) -> list[tuple[_Event, _Summary]]:
+        scored = []
+        for index in indexes:
+            event = self._events[index]
+            summary = self._summary(event)
+            scored.append((-self._salience(summary), summary.span.start, event.entry_id,
+                           event, summary))
+        scored.sort(key=lambda s: (s[0], s[1], s[2]))
+        picked: list[tuple[_Event, _Summary]] = []
+        for _, day, _, event, summary in scored:
+            if len(picked) >= limit:
+                break
+            if per_day.get(day, 0) >= PER_DAY:
+                continue
+            per_day[day] = per_day.get(day, 0) + 1
+            picked.append((event, summary))
+        return picked
+
+    def _salience(self, summary: _Summary) -> float:
+        span = summary.span
+        mentions = len(self._day_sources.get(span.start, ())) if span.start == span.end else 0
+        precision_bonus = 0.5 if span.precision is DatePrecision.DAY else 0.0
+        return (summary.sources + 0.5 * math.log1p(mentions) + summary.centrality
+                + precision_bonus)
+
+    def entries(self, limit: int) -> tuple[TimelineEntry, ...]:
+        """The ``limit`` most salient entries (at most ``PER_DAY`` a day), ordered by date."""
+        # Events confirmed by two or more sources outrank single-source ones almost always;
+        # scoring them first keeps the per-revision cost independent of the long tail.
+        picked = self._pick(self._multi, limit, {})
+        if len(picked) < limit:
+            chosen = {id(event) for event, _ in picked}
+            rest = [i for i, e in enumerate(self._events) if id(e) not in chosen]
+            per_day: dict[date, int] = {}
+            for _, summary in picked:
+                per_day[summary.span.start] = per_day.get(summary.span.start, 0) + 1
+            picked += self._pick(rest, limit - len(picked), per_day)
+        picked.sort(key=lambda p: (p[1].span.start, p[1].span.end, p[0].entry_id))
+        return tuple(
+            TimelineEntry(
+                entry_id=event.entry_id,
+                date=summary.span.start,
+                date_end=summary.span.end,
+                date_precision=summary.span.precision,
+                date_label=date_label(summary.span),
+                date_stated=summary.stated,
+                text=summary.text,
+                citations=summary.citations,
+                independent_sources=max(1, summary.sources),
+                conflicts=summary.conflicts,
+            )
+            for event, summary in picked
+        )
