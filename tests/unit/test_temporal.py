@@ -287,6 +287,22 @@ CASES = [
         P.DAY,
         True,
     ),
+    (
+        "Talks went on over the weekend .",
+        "the weekend",
+        D(2025, 12, 13),
+        D(2025, 12, 14),
+        P.PART_OF_MONTH,
+        False,
+    ),
+    (
+        "Talks went on this past weekend .",
+        "this past weekend",
+        D(2025, 12, 13),
+        D(2025, 12, 14),
+        P.PART_OF_MONTH,
+        False,
+    ),
     ("On 11/4/2008 Obama won.", "11/4/2008", D(2008, 11, 4), D(2008, 11, 4), P.DAY, True),
     (
         "Week 42: 17-23 October 2009 .",
@@ -330,6 +346,7 @@ NOT_DATES = [
     "Seventy-five years ago the bank opened.",
     "The Sunday Times reported it.",
     "He left for America in the 1890's .",
+    "The weekend edition sold out.",
 ]
 
 

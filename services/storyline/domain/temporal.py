@@ -150,6 +150,11 @@ _FORMS: list[tuple[str, str]] = [
         rf"(?P<wd>{_WEEKDAY})\b",
     ),
     (
+        "weekend",  # "over the weekend", "at the weekend", "this past weekend"
+        r"(?:(?<=over )|(?<=Over )|(?<=during )|(?<=During )|(?<=at )|(?<=At ))(?i:the weekend)\b"
+        r"|\b(?i:this past weekend)\b",
+    ),
+    (
         "relperiod",
         r"\b(?P<rp_rel>(?i:earlier this|later this|early this|late this|earlier last|"
         r"late last|early last|early next|late next|last|this|next|past|previous|coming)) "
@@ -400,6 +405,9 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
         return start, (d, d), P.DAY, False
     if form == "weekday":
         return _weekday(m, pub)
+    if form == "weekend":
+        saturday = pub - timedelta(days=(pub.weekday() - 5) % 7)
+        return start, (saturday, saturday + timedelta(days=1)), P.PART_OF_MONTH, False
     if form == "relperiod":
         return _relative_period(m, pub)
     if form == "ago":
