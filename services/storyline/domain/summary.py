@@ -1,0 +1,669 @@
+"""The story summary: central sentences of the story, grouped by theme, each cited.
+
+Extractive and deterministic. Per revision:
+
+1. every article is analysed once (cached by content): sentence terms, eligibility, a few
+   min-hash keys per sentence for finding near-identical sentences in other articles;
+2. story weights: the fraction of the story's original articles whose lead mentions a term
+   (a centroid over the leads, the most salient part of news copy), and which names more
+   than one article shares;
+3. candidates are the eligible lead sentences of the originals, scored by centrality to the
+   centroid, position in the article, recency, shared names, figures and support from other
+   articles; near-duplicates collapse into the best one;
+4. paragraphs: the best remaining candidate seeds a paragraph, which takes the next best
+   candidates that share its distinctive terms; a key phrase is built from the paragraph's
+   own words;
+5. every sentence cites its article and every other article holding a near-identical
+   sentence (same numbers, same polarity, high token overlap), originals before copies.
+
+Work per revision is linear in the number of articles with small constants (lead sentences
+only, cached analyses); everything quadratic runs on a bounded candidate pool.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from storyline.domain.events import Citation, CitedSentence, SummaryParagraph, TimelineEntry
+from storyline.domain.facts import CitedArticle, NameKind, NameMention
+from storyline.domain.text import wordset
+
+LEAD = 8  # sentences of each article that may enter the summary and the centroid
+POOL = 60  # candidates kept after cheap scoring: bounds the quadratic steps
+CANDIDATE_ARTICLES = 300  # the most recent originals whose leads may enter the summary
+MIN_WORDS, MAX_WORDS = 8, 45
+REDUNDANT = 0.5  # Jaccard of terms above which two candidates say the same thing
+THEME_MIN = 0.25  # share of a candidate's distinctive weight a paragraph's theme must cover
+SEED_OVERLAP = 0.5  # a new paragraph's seed shares less than this with earlier themes
+SUPPORT_CONTAINMENT = 0.85  # share of a summary sentence's terms another sentence must hold
+SUPPORT_JACCARD = 0.6
+MINHASH_SEEDS = (
+    0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1, 0xD3A2646C, 0xFD7046C5,
+    0xB55A4F09,
+)
+KEY_PHRASE_WORDS = 6
+
+STOPWORDS: frozenset[str] = wordset(
+    """a about above across after afterwards again against all almost alone along already also
+    although always am among amongst an and another any anyone anything anyway anywhere are
+    around as at back be became because become becomes been before being below beside besides
+    between beyond both but by can cannot could did do does doing done down during each either
+    else elsewhere enough even ever every everyone everything except few first for former
+    from further get gets getting give given go going gone got had has have having he her here
+    hers herself him himself his how however i if in including into is it its itself just last
+    least less like made make makes many may me meanwhile might more most mostly much must my
+    myself neither never nevertheless next no nobody none nor not nothing now of off often on
+    once one only onto or other others otherwise our ours ourselves out over own per perhaps
+    please put rather re same see seem seemed seems several she should since so some somehow
+    someone something sometime sometimes somewhere still such than that the their theirs them
+    themselves then there thereby therefore these they this those though through throughout
+    thus to together too toward towards under until up upon us very via was we well were what
+    whatever when whenever where whereas whether which while who whoever whole whom whose why
+    will with within without would yet you your yours yourself yourselves
+    said says say saying told tell tells according added adding asked reported reports report
+    statement spokesman spokeswoman official officials mr mrs ms dr
+    monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow
+    january february march april june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec
+    week weeks month months year years day days time times ago earlier later recently new
+    people thing things way lot lots part percent cent two three four five six seven eight nine
+    ten s t don didn doesn isn wasn weren won wouldn couldn shouldn ve ll d m"""
+)
+NEGATIONS: frozenset[str] = wordset(
+    """not no never none nobody nothing neither nor without cannot didn doesn isn wasn weren
+    couldn wouldn shouldn hasn haven hadn aren don"""
+)
+BOILERPLATE = re.compile(
+    r"click here|subscribe|all rights reserved|copyright|follow us|sign up|newsletter|"
+    r"read more|contributed to this report|e-?mail|https?:|www\.|@|\bphoto\b|\bvideo\b|"
+    r"getty images|associated press writer|this story|this article|terms of use|"
+    r"cookie|javascript|last updated|updated at|\bpictured\b|\bcaption\b",
+    re.IGNORECASE,
+)
+# Openers that point back to something the reader of a summary has not seen.
+ANAPHORIC = wordset(
+    "he she they it this that these those his her their its but and or so also however "
+    "meanwhile still yet then there such"
+)
+# "CHICAGO | Fri Jun 26, 2009 7:39 pm EDT CHICAGO (Reuters) - ", "Cairo, Egypt (CNN)--"
+_DATELINE = re.compile(
+    r"^.{0,90}?\((?:Reuters|AP|AFP|CNN|Reuters Life!|UPI|Bloomberg|The Associated Press)\)"
+    r"\s*(?:-+|—|–|:)?\s*"
+)
+_BYLINE = re.compile(r"^(?:[^|]{0,40}\| )?By [A-Z]")
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
+_QUOTED = re.compile(r"[\"“”]([^\"“”]*)[\"“”]|``(.*?)''")
+SMALL_WORDS = wordset("a an and as at by for in of on or the to with")
+
+
+# ---------------------------------------------------------------------------------------------
+# Terms.
+
+
+def _stem(token: str) -> str:
+    """A light plural fold, enough for 'troops'/'troop' and 'agencies'/'agency' to match."""
+    if len(token) > 4 and not token[0].isdigit():
+        if token.endswith("ies"):
+            return token[:-3] + "y"
+        if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+            return token[:-1]
+    return token
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower().replace("’", "'").replace("'s ", " "))
+
+
+def terms_of(text: str) -> tuple[str, ...]:
+    """Sorted distinct content terms (stopwords dropped, plurals folded, numbers kept)."""
+    out = {_stem(t) for t in tokens(text) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
+    return tuple(sorted(out))
+
+
+def _numbers(words: Sequence[str]) -> frozenset[str]:
+    return frozenset(w.replace(",", "") for w in words if w[0].isdigit())
+
+
+def _negated(words: Sequence[str]) -> bool:
+    return any(w in NEGATIONS for w in words)
+
+
+def _minhash_keys(terms: Sequence[str]) -> tuple[int, ...]:
+    """Locality-sensitive keys: four bands of two crc32 min-hashes. Two sentences with term
+    Jaccard J share a band with probability 1 - (1 - J^2)^4 (0.93 at J = 0.7, 0.99 at 0.85),
+    and a band of two rarely joins sentences that merely share the story's commonest word,
+    so candidates are found without a scan and with few false ones to verify."""
+    if not terms:
+        return ()
+    encoded = [t.encode() for t in terms]
+    mins = [min(zlib.crc32(e, seed) for e in encoded) for seed in MINHASH_SEEDS]
+    return tuple(
+        (band << 64) | (mins[2 * band] << 32) | mins[2 * band + 1]
+        for band in range(len(MINHASH_SEEDS) // 2)
+    )
+
+
+def strip_dateline(text: str) -> str:
+    """The sentence without a leading wire dateline; the sentence itself when none."""
+    m = _DATELINE.match(text)
+    if m is None:
+        return text
+    rest = text[m.end():]
+    return rest if rest[:1].isupper() else text
+
+
+def _eligible(text: str, words: Sequence[str]) -> bool:
+    """A sentence that can stand alone in a summary."""
+    if _BYLINE.match(text):
+        return False
+    n = len(text.split())
+    if n < MIN_WORDS or n > MAX_WORDS:
+        return False
+    stripped = text.rstrip("\"'”’) ")
+    if stripped.endswith("?") or (not stripped.endswith((".", "!")) and n < 12):
+        return False
+    if BOILERPLATE.search(text) or text.isupper():
+        return False
+    first = text.lstrip("\"'“‘(` ").split(" ", 1)[0].lower().rstrip(",")
+    if first in ANAPHORIC or (not text[0].isupper() and not text[0].isdigit()):
+        return False
+    if text.lstrip().startswith(("\"", "“", "``", "'")):
+        return False  # a quote first: usually a fragment of someone's speech
+    quoted = sum(len(g[0] or g[1]) for g in _QUOTED.findall(text))
+    return quoted <= 0.5 * len(text) and len(words) >= MIN_WORDS
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    index: int
+    text: str
+    terms: tuple[str, ...]  # sorted: sums over them are order-independent
+    numbers: frozenset[str]
+    negated: bool
+    eligible: bool
+    names: tuple[str, ...]  # canonical keys of the article's names this sentence mentions
+    has_figure: bool
+    keys: tuple[int, ...]  # min-hash keys of ``terms``
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the summary needs from one article, computed once per (uri, version, content)."""
+
+    lead: tuple[Sentence, ...]
+    lead_terms: tuple[str, ...]
+    name_keys: tuple[str, ...]
+    keys: dict[int, tuple[int, ...]]  # min-hash key -> sentence indices
+    sentence_terms: tuple[tuple[str, ...], ...]
+    sentence_numbers: tuple[frozenset[str], ...]
+    sentence_negated: tuple[bool, ...]
+
+
+def _mentions(text: str, names: Sequence[NameMention]) -> tuple[str, ...]:
+    """Names of the article this sentence mentions: in full, or a person by surname."""
+    found: set[str] = set()
+    words: set[str] | None = None
+    for name in names:
+        surface = name.display
+        if surface in text:
+            found.add(name.canonical)
+        elif name.kind is NameKind.PERSON and " " in surface:
+            if words is None:
+                words = set(_WORD.findall(text))
+            last = surface.rsplit(" ", 1)[1]
+            if len(last) > 2 and last in words:
+                found.add(name.canonical)
+    return tuple(sorted(found))
+
+
+def _analyse(
+    sentences: tuple[str, ...], names: tuple[NameMention, ...], figure_sentences: frozenset[int]
+) -> Analysis:
+    lead: list[Sentence] = []
+    all_terms: list[tuple[str, ...]] = []
+    all_numbers: list[frozenset[str]] = []
+    all_negated: list[bool] = []
+    keys: dict[int, list[int]] = {}
+    lead_terms: set[str] = set()
+    for i, raw in enumerate(sentences):
+        words = tokens(raw)
+        terms = terms_of(raw)
+        numbers = _numbers(words)
+        negated = _negated(words)
+        all_terms.append(terms)
+        all_numbers.append(numbers)
+        all_negated.append(negated)
+        sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
+        for key in sentence_keys:
+            keys.setdefault(key, []).append(i)
+        if i < LEAD:
+            lead_terms.update(terms)
+            # The summary shows the sentence without its dateline, and matches on that.
+            text = strip_dateline(raw)
+            if text != raw:
+                words = tokens(text)
+                terms = terms_of(text)
+                numbers = _numbers(words)
+                sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
+            lead.append(
+                Sentence(
+                    index=i,
+                    text=text,
+                    terms=terms,
+                    numbers=numbers,
+                    negated=negated,
+                    eligible=_eligible(text, words),
+                    names=_mentions(text, names),
+                    has_figure=i in figure_sentences,
+                    keys=sentence_keys,
+                )
+            )
+    return Analysis(
+        lead=tuple(lead),
+        lead_terms=tuple(sorted(lead_terms)),
+        name_keys=tuple(sorted({n.canonical for n in names})),
+        keys={k: tuple(v) for k, v in keys.items()},
+        sentence_terms=tuple(all_terms),
+        sentence_numbers=tuple(all_numbers),
+        sentence_negated=tuple(all_negated),
+    )
+
+
+# Analyses by (uri, version, extractor version, sentences): names and figures are functions
+# of those in production, and hashing the sentence tuple is cheap (str hashes are cached)
+# where hashing the pydantic facts is not. Bounded: about 10 kB an article.
+_CACHE: OrderedDict[tuple[str, int, str, tuple[str, ...]], Analysis] = OrderedDict()
+CACHE_SIZE = 16384
+
+
+def analyse(article: CitedArticle) -> Analysis:
+    facts = article.facts
+    key = (facts.uri, facts.version, facts.extractor_version, facts.sentences)
+    found = _CACHE.get(key)
+    if found is not None:
+        _CACHE.move_to_end(key)
+        return found
+    analysis = _analyse(
+        facts.sentences, facts.names, frozenset(f.sentence for f in facts.figures)
+    )
+    _CACHE[key] = analysis
+    if len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return analysis
+
+
+# ---------------------------------------------------------------------------------------------
+# Story weights.
+
+
+@dataclass(frozen=True, slots=True)
+class StoryWeights:
+    df: Counter[str]  # term -> original articles whose lead has it
+    names: Counter[str]  # name key -> original articles that mention it
+    size: int  # original articles
+
+    def weight(self, term: str) -> float:
+        """Share of the original articles whose lead has ``term``."""
+        return self.df.get(term, 0) / self.size
+
+    def name_share(self, key: str) -> float:
+        return self.names.get(key, 0) / self.size
+
+    def shared(self, key: str) -> bool:
+        return self.names.get(key, 0) > 1
+
+    def centrality(self, terms: Sequence[str]) -> float:
+        """Cosine-like closeness to the centroid (binary sentence vector): sum / sqrt(n)."""
+        if not terms:
+            return 0.0
+        df = self.df
+        total = 0
+        for t in terms:
+            total += df.get(t, 0)
+        return total / self.size / math.sqrt(max(len(terms), 6))
+
+
+Analysed = tuple[CitedArticle, Analysis]
+
+
+def analysed(articles: Sequence[CitedArticle]) -> list[Analysed]:
+    return [(a, analyse(a)) for a in articles]
+
+
+def originals(story: Sequence[Analysed]) -> list[Analysed]:
+    return [p for p in story if p[0].copy_of is None] or list(story)
+
+
+def story_weights(story: Sequence[Analysed]) -> StoryWeights:
+    """Centroid weights over the given (original) articles."""
+    df: Counter[str] = Counter()
+    names: Counter[str] = Counter()
+    for _, analysis in story:
+        df.update(analysis.lead_terms)
+        names.update(analysis.name_keys)
+    return StoryWeights(df=df, names=names, size=max(len(story), 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Support: which articles hold a sentence saying the same thing.
+
+
+def supports(
+    claim_terms: Sequence[str],
+    claim_numbers: frozenset[str],
+    claim_negated: bool,
+    terms: Sequence[str],
+    numbers: frozenset[str],
+    negated: bool,
+) -> bool:
+    """Whether a sentence (terms, numbers, polarity) states the claim: near-identical
+    wording, every number of the claim, the same polarity."""
+    if not claim_terms or negated != claim_negated or not claim_numbers <= numbers:
+        return False
+    claim = set(claim_terms)
+    common = len(claim.intersection(terms))
+    union = len(claim) + len(terms) - common
+    return common >= SUPPORT_CONTAINMENT * len(claim) and common >= SUPPORT_JACCARD * union
+
+
+def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
+    """The first sentence of an article that supports ``claim``, or None."""
+    seen: set[int] = set()
+    best: int | None = None
+    for key in claim.keys:
+        for i in analysis.keys.get(key, ()):
+            if i in seen:
+                continue
+            seen.add(i)
+            if (best is None or i < best) and supports(
+                claim.terms,
+                claim.numbers,
+                claim.negated,
+                analysis.sentence_terms[i],
+                analysis.sentence_numbers[i],
+                analysis.sentence_negated[i],
+            ):
+                best = i
+    return best
+
+
+def citations_for(
+    claim: Sentence,
+    origin: CitedArticle,
+    story: Sequence[Analysed],
+    copy_of: dict[int, int | None] | None = None,
+) -> tuple[Citation, ...]:
+    """The origin and every other article holding a near-identical sentence; each original
+    before its copies, otherwise by citation number."""
+    found = [Citation(n=origin.n, uri=origin.uri, version=origin.version, sentence=claim.index)]
+    for article, analysis in story:
+        if article.uri == origin.uri:
+            continue
+        i = _supporting_sentence(claim, analysis)
+        if i is not None:
+            found.append(Citation(n=article.n, uri=article.uri, version=article.version,
+                                  sentence=i))
+    if copy_of is None:
+        copy_of = {a.n: a.copy_of for a, _ in story}
+
+    def order(c: Citation) -> tuple[int, int, int]:
+        group = copy_of.get(c.n)
+        return (group if group is not None else c.n, 0 if group is None else 1, c.n)
+
+    return tuple(sorted(found, key=order))
+
+
+# ---------------------------------------------------------------------------------------------
+# Candidates.
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    sentence: Sentence
+    article: CitedArticle
+    score: float
+    rank: int  # position in the pool, the explicit tie-break everywhere below
+
+    @property
+    def sort_key(self) -> tuple[float, int, int]:
+        return (-self.score, self.article.n, self.sentence.index)
+
+
+def _jaccard(a: Sequence[str], b: Sequence[str]) -> float:
+    sa = set(a)
+    common = len(sa.intersection(b))
+    union = len(sa) + len(b) - common
+    return common / union if union else 0.0
+
+
+def _timeline_terms(timeline: Sequence[TimelineEntry]) -> list[tuple[str, ...]]:
+    return [terms_of(e.text) for e in timeline]
+
+
+def candidates(
+    story: Sequence[Analysed],
+    weights: StoryWeights,
+    timeline: Sequence[TimelineEntry] = (),
+) -> list[Candidate]:
+    """The eligible lead sentences of the most recent originals, best first, near-duplicates
+    collapsed, at most ``POOL``."""
+    by_time = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))
+    recency = {a.uri: i / max(len(by_time) - 1, 1) for i, (a, _) in enumerate(by_time)}
+    # Lead-sentence index for support counting: how many sources open with the sentence.
+    lead_index: dict[int, set[str]] = {}
+    for article, analysis in story:
+        for s in analysis.lead:
+            for key in s.keys[:2]:
+                lead_index.setdefault(key, set()).add(article.source)
+    on_timeline = _timeline_terms(timeline)
+
+    scored: list[tuple[tuple[float, int, int], Sentence, CitedArticle, float]] = []
+    for article, analysis in by_time[-CANDIDATE_ARTICLES:]:
+        for s in analysis.lead:
+            if not s.eligible:
+                continue
+            score = weights.centrality(s.terms)
+            score *= 1.0 / (1.0 + 0.12 * s.index)
+            score *= 1.0 + 0.3 * recency[article.uri]
+            shared = sum(1 for k in s.names if weights.shared(k))
+            score *= 1.0 + 0.08 * min(shared, 3)
+            if s.has_figure:
+                score *= 1.05
+            others = max((len(lead_index.get(k, ())) for k in s.keys[:2]), default=1) - 1
+            score *= 1.0 + 0.15 * math.log2(1 + others)
+            scored.append(((-score, article.n, s.index), s, article, score))
+    scored.sort(key=lambda x: x[0])
+
+    chosen: list[Candidate] = []
+    for _, s, article, score in scored:
+        if any(_jaccard(s.terms, c.sentence.terms) >= REDUNDANT for c in chosen):
+            continue
+        if any(_jaccard(s.terms, t) >= 0.7 for t in on_timeline):
+            score *= 0.8  # the page already shows it as a dated entry
+        chosen.append(Candidate(s, article, score, len(chosen)))
+        if len(chosen) >= POOL:
+            break
+    chosen.sort(key=lambda c: c.sort_key)
+    return [Candidate(c.sentence, c.article, c.score, i) for i, c in enumerate(chosen)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Paragraphs and key phrases.
+
+
+def _distinctive(pool: Sequence[Candidate]) -> dict[str, float]:
+    """Inside the pool, terms most candidates share separate no themes: idf over the pool."""
+    df: Counter[str] = Counter()
+    for c in pool:
+        df.update(c.sentence.terms)
+        df.update(f"@{k}" for k in c.sentence.names)
+    n = len(pool)
+    return {t: math.log((n + 1) / c) for t, c in df.items()}
+
+
+def _features(c: Candidate) -> tuple[str, ...]:
+    return c.sentence.terms + tuple(f"@{k}" for k in c.sentence.names)
+
+
+def _theme_share(c: Candidate, theme: set[str], idf: dict[str, float]) -> float:
+    total = covered = 0.0
+    for f in _features(c):
+        w = idf.get(f, 0.0) * (2.0 if f.startswith("@") else 1.0)
+        total += w
+        if f in theme:
+            covered += w
+    return covered / total if total else 0.0
+
+
+def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int
+          ) -> list[list[Candidate]]:
+    idf = _distinctive(pool)
+    remaining = list(pool)
+    paragraphs: list[list[Candidate]] = []
+    covered: set[str] = set()
+    while remaining and len(paragraphs) < max_paragraphs:
+        # The next theme opens with the best candidate that is mostly about something the
+        # earlier paragraphs did not cover; the best one overall when none is.
+        seed = next((c for c in remaining if _theme_share(c, covered, idf) < SEED_OVERLAP),
+                    remaining[0])
+        remaining.remove(seed)
+        members = [seed]
+        theme = set(_features(seed))
+        for c in list(remaining):
+            if len(members) >= per_paragraph:
+                break
+            if _theme_share(c, theme, idf) >= THEME_MIN:
+                members.append(c)
+                theme.update(_features(c))
+                remaining.remove(c)
+        paragraphs.append(members)
+        covered |= theme
+    return paragraphs
+
+
+def title_case(words: Iterable[str]) -> str:
+    out: list[str] = []
+    for i, w in enumerate(words):
+        if i > 0 and w.lower() in SMALL_WORDS:
+            out.append(w.lower())
+        elif w[:1].islower():
+            out.append(w[:1].upper() + w[1:])
+        else:
+            out.append(w)
+    return " ".join(out)
+
+
+def _best_name(members: Sequence[Candidate], weights: StoryWeights) -> str | None:
+    texts = [c.sentence.text for c in members]
+    scores: dict[str, tuple[float, str]] = {}
+    for c in members:
+        by_key = {n.canonical: n for n in c.article.facts.names}
+        for key in c.sentence.names:
+            name = by_key.get(key)
+            if name is None or len(name.display.split()) > 4:
+                continue
+            surface = name.display
+            if not any(surface in t for t in texts):
+                continue
+            count = sum(1 for t in texts if surface in t)
+            score = count * (1.0 + weights.name_share(key))
+            prev = scores.get(surface)
+            if prev is None or score > prev[0]:
+                scores[surface] = (score, surface)
+    if not scores:
+        return None
+    return min(scores.values(), key=lambda x: (-x[0], x[1]))[1]
+
+
+def _best_phrase(members: Sequence[Candidate], weights: StoryWeights, avoid: set[str]
+                 ) -> list[str]:
+    """The common-noun bigram (else word) of the paragraph with the most story weight,
+    counted once per sentence it appears in; capitalised words belong to the name part."""
+    found: dict[tuple[str, ...], tuple[float, list[str]]] = {}
+    for c in members:
+        words = _WORD.findall(c.sentence.text)
+        lows = [w.lower() for w in words]
+        ok = [
+            len(lw) > 2 and lw not in STOPWORDS and lw not in avoid and w[0].islower()
+            for w, lw in zip(words, lows, strict=True)
+        ]
+        seen: set[tuple[str, ...]] = set()
+        for i in range(len(words)):
+            for size in (2, 1):
+                j = i + size
+                if j > len(words) or not all(ok[i:j]):
+                    continue
+                key = tuple(_stem(lw) for lw in lows[i:j])
+                if key in seen:
+                    continue
+                seen.add(key)
+                # Two good words beat one: a bigram scores 0.75 of its words' sum.
+                weight = sum(weights.weight(k) for k in key) * (0.75 if size == 2
+                                                                           else 1.0)
+                prev = found.get(key)
+                score = (prev[0] if prev else 0.0) + weight
+                found[key] = (score, prev[1] if prev else words[i:j])
+    if not found:
+        return []
+    best = min(found.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    return best[1][1]
+
+
+def key_phrase(members: Sequence[Candidate], weights: StoryWeights) -> str:
+    """'Name: Phrase' from the paragraph's own words, Title Case, at most six words."""
+    name = _best_name(members, weights)
+    avoid = {w.lower() for w in name.split()} if name else set()
+    phrase = _best_phrase(members, weights, avoid)
+    name_words = name.split() if name else []
+    if name_words and phrase and len(name_words) + len(phrase) <= KEY_PHRASE_WORDS:
+        return f"{name}: {title_case(phrase)}"
+    if name_words:
+        return " ".join(name_words[:KEY_PHRASE_WORDS])
+    if phrase:
+        return title_case(phrase)
+    first = _WORD.findall(members[0].sentence.text)[:3]
+    return title_case(first)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point.
+
+
+def summarise(
+    articles: Sequence[CitedArticle],
+    timeline: Sequence[TimelineEntry],
+    *,
+    max_paragraphs: int = 4,
+    sentences_per_paragraph: int = 3,
+) -> tuple[SummaryParagraph, ...]:
+    """The summary of a story: up to ``max_paragraphs`` themed paragraphs of cited sentences."""
+    if not articles or max_paragraphs <= 0 or sentences_per_paragraph <= 0:
+        return ()
+    story = analysed(articles)
+    weights = story_weights(originals(story))
+    pool = candidates(story, weights, timeline)
+    copy_of = {a.n: a.copy_of for a in articles}
+    paragraphs: list[SummaryParagraph] = []
+    for members in group(pool, max_paragraphs, sentences_per_paragraph):
+        seed, rest = members[0], members[1:]
+        ordered = [seed, *sorted(rest, key=lambda c: (c.article.published, c.article.n,
+                                                       c.sentence.index))]
+        paragraphs.append(
+            SummaryParagraph(
+                key_phrase=key_phrase(members, weights),
+                sentences=tuple(
+                    CitedSentence(
+                        text=c.sentence.text,
+                        citations=citations_for(c.sentence, c.article, story, copy_of),
+                    )
+                    for c in ordered
+                ),
+            )
+        )
+    return tuple(paragraphs)

@@ -1,0 +1,120 @@
+"""The story's display title.
+
+Headlines, when the sources give them: the one closest to the story's centroid (the share of
+articles whose lead uses each of its terms). Timeline17 items have none, so the title is
+then derived: the most central short opening clause of a lead sentence, trimmed to a
+headline's length. A title is sticky: the previous one stays while it scores at least
+``KEEP`` of the best candidate, so one more article does not rename the story.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from storyline.domain.facts import CitedArticle
+from storyline.domain.summary import (
+    ANAPHORIC,
+    BOILERPLATE,
+    Analysed,
+    StoryWeights,
+    analysed,
+    originals,
+    story_weights,
+    strip_dateline,
+    terms_of,
+)
+
+MAX_CHARS = 90
+MIN_WORDS = 4
+KEEP = 0.8  # the previous title stays while it scores at least this share of the best
+TITLE_ARTICLES = 300  # most recent originals whose headlines or leads are candidates
+LEAD_SENTENCES = 3
+CUT_FACTOR = 0.85  # a clause cut from a longer sentence reads less like a headline
+# Where a long sentence can be cut and still read as a headline.
+_CLAUSE_END = re.compile(r",|;| -+ | – | — |: | \(| which | who | after | as | while ")
+_OUTLET_PREFIX = re.compile(r"^[A-Z][\w .&'-]{1,30}: (?=[A-Z])")
+
+
+def _clean(text: str) -> str:
+    text = " ".join(text.split()).strip(" .;:,-")
+    return text
+
+
+def trim(text: str, limit: int = MAX_CHARS) -> str:
+    """At most ``limit`` characters, cut at a word boundary with an ellipsis."""
+    text = _clean(text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-")
+    return cut + "…"
+
+
+def _headline_like(sentence: str) -> tuple[str, float] | None:
+    """The opening clause of a lead sentence when it is short enough to be a title."""
+    text = _clean(strip_dateline(sentence))
+    if BOILERPLATE.search(text) or text.endswith("?") or not text[:1].isupper():
+        return None
+    first = text.split(" ", 1)[0].lower().strip(",")
+    # Anaphora, bylines, captions ("Apr. 21: ..."), transcripts ("CARL AZUZ, ANCHOR: ...").
+    if first in ANAPHORIC or first == "by" or any(c in text for c in ":|\\"):
+        return None
+    factor = 1.0
+    if len(text) > MAX_CHARS:
+        factor = CUT_FACTOR
+        cut = None
+        for m in _CLAUSE_END.finditer(text):
+            if m.start() > MAX_CHARS:
+                break
+            if len(text[: m.start()].split()) >= MIN_WORDS:
+                cut = m.start()
+        if cut is None:
+            return None
+        text = _clean(text[:cut])
+    if len(text.split()) < MIN_WORDS or text.startswith(("\"", "“", "'")):
+        return None
+    return text, factor
+
+
+def score(title: str, weights: StoryWeights) -> float:
+    return weights.centrality(terms_of(title))
+
+
+def _candidates(story: Sequence[Analysed]) -> list[tuple[str, int, int, float]]:
+    """(text, citation number, sentence index or -1 for a headline, score factor) of the
+    recent originals: their headlines when most have one, else their title-like leads."""
+    recent = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))[-TITLE_ARTICLES:]
+    with_headline = [(a, x) for a, x in recent if a.headline and a.headline.strip()]
+    if 2 * len(with_headline) >= len(recent):
+        return [
+            (trim(_OUTLET_PREFIX.sub("", a.headline or "")), a.n, -1, 1.0)
+            for a, _ in with_headline
+        ]
+    found: list[tuple[str, int, int, float]] = []
+    for article, analysis in recent:
+        for s in analysis.lead[:LEAD_SENTENCES]:
+            like = _headline_like(s.text)
+            if like is not None:
+                found.append((like[0], article.n, s.index, like[1]))
+    return found
+
+
+def choose_title(articles: Sequence[CitedArticle], previous: str | None = None) -> str:
+    """The story's title; ``previous`` (the last revision's) wins unless clearly beaten."""
+    if not articles:
+        return previous or ""
+    story = analysed(articles)
+    weights = story_weights(originals(story))
+    ranked = sorted(
+        ((score(text, weights) * f, text, n, i) for text, n, i, f in _candidates(story)),
+        key=lambda c: (-c[0], c[2], c[3], c[1]),
+    )
+    if not ranked:
+        first = articles[0]
+        fallback = first.headline or (first.facts.sentences[0] if first.facts.sentences
+                                      else first.uri)
+        return previous or trim(fallback)
+    best_score, best = ranked[0][0], ranked[0][1]
+    if previous and score(previous, weights) >= KEEP * best_score:
+        return previous
+    return best
