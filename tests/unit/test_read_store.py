@@ -131,11 +131,13 @@ def test_same_revision_with_another_hash_is_rejected(store: ReadStore) -> None:
 def test_undecodable_records_are_rejected_and_passed(store: ReadStore) -> None:
     bad = decode_record(2, 0, None, b"{not json")
     tomb = decode_record(2, 1, b"k", None)
-    good = item(2, 2, story_revision(revision=1))
-    result = store.apply(TOPIC, [bad, tomb, good])
-    assert [r.error_type for r in result.rejected] == ["UndecodableEvent", "UndecodableEvent"]
+    array = decode_record(2, 2, b"k", b"[1, 2]")
+    article = decode_record(2, 3, b"k", b'{"event_type": "DeadLetter", "schema_version": 1}')
+    good = item(2, 4, story_revision(revision=1))
+    result = store.apply(TOPIC, [bad, tomb, array, article, good])
+    assert [r.error_type for r in result.rejected] == ["UndecodableEvent"] * 4
     assert result.applied == 1
-    assert store.positions(TOPIC) == {2: 3}
+    assert store.positions(TOPIC) == {2: 5}
 
 
 def test_a_failed_batch_leaves_nothing_behind(store: ReadStore) -> None:

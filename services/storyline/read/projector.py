@@ -37,8 +37,10 @@ def decode_record(partition: int, offset: int, key: bytes | None, value: bytes |
         return Item(partition, offset, raw, error="tombstone on story-updates", key=key_text)
     try:
         event = decode_any(value)
-    except (UndecodableEvent, ValueError) as exc:
+    except UndecodableEvent as exc:
         return Item(partition, offset, raw, error=str(exc), key=key_text)
+    except Exception as exc:  # noqa: BLE001 - a poison record must not stop the projector
+        return Item(partition, offset, raw, error=f"{type(exc).__name__}: {exc}", key=key_text)
     if not isinstance(event, StoryUpdated | StoryMerged | StorySplit):
         return Item(partition, offset, raw,
                     error=f"{type(event).__name__} does not belong on story-updates",
