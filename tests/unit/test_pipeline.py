@@ -43,7 +43,8 @@ def article(i: int, story: str, sentence: int, *, source: str = "Valley Courier"
             uri: str | None = None, version: int = 1,
             pubstatus: PubStatus = PubStatus.USABLE) -> ArticleReceived:
     lines = STORIES[story]
-    body = "\n".join([lines[sentence % len(lines)], *lines[: 1 + sentence % len(lines)]])
+    # two consecutive sentences of the story: distinct articles overlap by at most one
+    body = "\n".join([lines[sentence % len(lines)], lines[(sentence + 1) % len(lines)]])
     return ArticleReceived(
         uri=uri or f"urn:test:{story}:{i}",
         version=version,
