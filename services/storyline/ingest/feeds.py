@@ -158,6 +158,8 @@ def _atom_content(element: Element | None) -> str:
         return ""
     kind = element.get("type", "text")
     if kind == "xhtml":
+        for node in element.iter():  # XHTML namespace off, so the HTML reader knows the tags
+            node.tag = _local(node.tag)
         inner = "".join(tostring(child, encoding="unicode", method="html")
                         for child in element)
         return html_to_text(inner)

@@ -7,6 +7,8 @@ Every check raises :class:`InvalidArticle` naming the field as a JSON path of th
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -57,13 +59,19 @@ def quote(value: Any) -> str:
     return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 3] + "..."
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_:@-]*")
+
+
 def join_path(base: str, *parts: str | int) -> str:
+    """``bodies[0].value``; keys that are not plain names are quoted: ``["a b"]``."""
     path = "" if base == ROOT else base
     for part in parts:
         if isinstance(part, int):
             path += f"[{part}]"
-        else:
+        elif _NAME.fullmatch(part):
             path = f"{path}.{part}" if path else part
+        else:
+            path += f"[{json.dumps(part)}]"
     return path or ROOT
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.ingest.fields import (
+    ROOT,
     InvalidArticle,
     build_article,
     clean_body,
+    join_path,
     parse_datetime,
     parse_version,
     quote,
@@ -32,7 +34,7 @@ _PUBSTATUS = {s.value: s for s in PubStatus}
 def parse_flat(obj: dict[str, Any]) -> ArticleReceived:
     unknown = sorted(k for k in obj if k not in _FIELD_SET)
     if unknown:
-        raise InvalidArticle(unknown[0], f"is not a field of the JSON article format "
+        raise InvalidArticle(join_path(ROOT, unknown[0]), f"is not a field of the JSON article format "
                                          f"(fields: {', '.join(FIELDS)})")
     uri = text_field(obj, "uri", "uri", required=True, max_length=2048)
     source = text_field(obj, "source", "source", required=True, max_length=200)
