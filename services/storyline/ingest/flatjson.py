@@ -34,8 +34,9 @@ _PUBSTATUS = {s.value: s for s in PubStatus}
 def parse_flat(obj: dict[str, Any]) -> ArticleReceived:
     unknown = sorted(k for k in obj if k not in _FIELD_SET)
     if unknown:
-        raise InvalidArticle(join_path(ROOT, unknown[0]), f"is not a field of the JSON article format "
-                                         f"(fields: {', '.join(FIELDS)})")
+        raise InvalidArticle(join_path(ROOT, unknown[0]),
+                             f"is not a field of the JSON article format "
+                             f"(fields: {', '.join(FIELDS)})")
     uri = text_field(obj, "uri", "uri", required=True, max_length=2048)
     source = text_field(obj, "source", "source", required=True, max_length=200)
     headline = text_field(obj, "headline", "headline", max_length=1000)
