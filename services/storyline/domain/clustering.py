@@ -1,0 +1,385 @@
+"""Online story clustering: each article joins the closest story or founds a new one.
+
+Pure and deterministic: assignments are a function of the log order alone. Every iteration
+that shapes a result runs over lists or over dict keys sorted with explicit tie-breaks
+(story creation sequence), never over set order.
+
+How an article is placed (see docs/clustering.md for the measurements behind each choice):
+
+* Representation. Headline + body tokens weighted by sublinear TF times IDF from document
+  frequencies updated one article at a time, truncated to the ``article_terms`` heaviest;
+  names (``facts.names`` canonical keys) weighted by their own IDF.
+* Candidates. Inverted indexes from term and from name to the most recent stories that used
+  it (posting lists capped at ``posting_cap``), queried with the article's heaviest terms and
+  names. Cost per article depends on the caps, never on the number of stories.
+* Score. ``text + name_weight * names`` where text blends the cosine to a bounded, decayed
+  centroid (top ``centroid_terms`` terms, the past weighted as at most ``centroid_memory``
+  articles, so it cannot drift without limit) with the best cosine to the story's most recent
+  members (k-NN linkage keeps a sparse long-running story reachable from its latest turn).
+  Text decays with the time since the story's last article; names do not (entity-centred
+  stories run for years) but only count for names that are *core* to the story, i.e. carried
+  by a large share of its articles, so one shared politician does not glue two stories.
+* Merge. When the article also scores above ``merge_threshold`` with a second story whose
+  centroid is itself close to the best one's, the two prove to be one story: the younger is
+  absorbed into the older and its id becomes an alias.
+* Copies. ``DuplicateIndex`` spots exact/re-sent/edited/syndicated copies first; a copy joins
+  its original's story and does not move the story's statistics.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+
+from storyline.domain.clustering_text import SparseVector, Vocabulary, tfidf, tokens
+from storyline.domain.dedup import DedupConfig, DuplicateIndex
+from storyline.domain.events import ArticleReceived
+from storyline.domain.facts import ArticleFacts
+
+STORY_NAMESPACE = uuid.UUID("6f1d7c2e-3b9a-5e4f-8a21-0c5d9e7b4a13")
+_SECONDS_PER_DAY = 86_400.0
+
+
+def story_id_for(founding_uri: str) -> str:
+    return "story-" + uuid.uuid5(STORY_NAMESPACE, founding_uri).hex[:16]
+
+
+@dataclass(frozen=True)
+class ClusteringConfig:
+    """Global settings; the defaults were chosen on timeline17-dev + entities-dev."""
+
+    article_terms: int = 40  # terms kept per article vector
+    headline_weight: int = 2  # a headline token counts as this many body tokens
+    centroid_terms: int = 80  # terms kept per story centroid
+    centroid_memory: int = 20  # the centroid weighs the past as at most this many articles
+    recent_members: int = 6  # members kept for k-NN linkage
+    member_weight: float = 0.5  # share of the k-NN similarity in the text score
+    query_terms: int = 12  # heaviest article terms used to look up candidates
+    index_terms: int = 12  # heaviest terms under which a joining article indexes its story
+    query_names: int = 6
+    posting_cap: int = 32  # most recent stories kept per term / name
+    max_candidates: int = 24  # stories fully scored per article
+    threshold: float = 0.3  # below this everywhere, the article founds a new story
+    name_weight: float = 0.3
+    core_share: float = 0.3  # a name is core when carried by at least this share of articles
+    story_names: int = 24  # names kept per story
+    time_scale_days: float = 14.0  # text similarity halves after this many days of silence
+    merge_threshold: float = 0.55  # both stories must score this high with the article ...
+    merge_centroid: float = 0.5  # ... and their centroids be this close to each other
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    story_id: str
+    is_new_story: bool
+    duplicate_of: str | None
+    merged: tuple[str, ...]
+
+
+class _Story:
+    __slots__ = ("seq", "id", "centroid", "weight", "members", "names", "size", "last_day")
+
+    def __init__(self, seq: int, story_id: str, day: float) -> None:
+        self.seq = seq
+        self.id = story_id
+        self.centroid = SparseVector.top({}, 0)
+        self.weight = 0.0  # articles the centroid stands for, capped at centroid_memory
+        self.members: list[_Article] = []  # most recent first
+        self.names: dict[int, float] = {}  # name id -> articles carrying it
+        self.size = 0  # live articles, copies included
+        self.last_day = day
+
+
+class _Article:
+    __slots__ = ("uri", "story", "vector", "names", "day", "copy")
+
+    def __init__(
+        self, uri: str, story: _Story, vector: SparseVector, names: tuple[int, ...],
+        day: float, copy: bool,
+    ) -> None:
+        self.uri = uri
+        self.story = story
+        self.vector = vector
+        self.names = names
+        self.day = day
+        self.copy = copy
+
+
+class Clusterer:
+    def __init__(self, config: ClusteringConfig = ClusteringConfig()) -> None:  # noqa: B008
+        self.config = config
+        self._terms = Vocabulary()
+        self._names = Vocabulary()
+        self._stories: dict[int, _Story] = {}  # seq -> live story
+        self._by_id: dict[str, _Story] = {}
+        self._alias: dict[str, str] = {}  # absorbed id -> survivor id
+        self._merged_into: dict[int, int] = {}  # the same, by creation sequence
+        self._articles: dict[str, _Article] = {}
+        self._term_postings: dict[int, list[int]] = {}  # term id -> story seqs, oldest first
+        self._name_postings: dict[int, list[int]] = {}
+        self._dedup = DuplicateIndex(config.dedup)
+        self._seq = 0
+
+    # -- public API ------------------------------------------------------------------------
+
+    @property
+    def story_count(self) -> int:
+        return len(self._stories)
+
+    def resolve(self, story_id: str) -> str:
+        seen = 0
+        while story_id in self._alias and seen < 10_000:
+            story_id = self._alias[story_id]
+            seen += 1
+        return story_id
+
+    def assign(self, article: ArticleReceived, facts: ArticleFacts) -> Assignment:
+        day = article.published.timestamp() / _SECONDS_PER_DAY
+        text = f"{article.headline}\n{article.body}" if article.headline else article.body
+        known = self._articles.get(article.uri)
+        if known is not None:
+            # a correction stays where the first version went; its new text replaces the old
+            story = self._live(known.story)
+            self._forget(known)
+            self._dedup.remove(article.uri)
+            self._dedup.add(article.uri, text)
+            self._join(story, self._represent(article, facts, count_df=False), article.uri, day)
+            return Assignment(story.id, False, None, ())
+
+        original = self._dedup.add(article.uri, text)
+        if original is not None and original in self._articles:
+            story = self._live(self._articles[original].story)
+            self._join_copy(story, article.uri, day)
+            return Assignment(story.id, False, original, ())
+
+        vector, names = self._represent(article, facts, count_df=True)
+        scored = self._score(vector, names, day)
+        if not scored or scored[0][0] < self.config.threshold:
+            story = self._found(article.uri, day)
+            self._join(story, (vector, names), article.uri, day)
+            return Assignment(story.id, True, None, ())
+
+        best = scored[0][1]
+        absorbed = self._merge_candidates(best, scored)
+        survivor = min([best, *absorbed], key=lambda s: s.seq)
+        merged: list[str] = []
+        for story in sorted([best, *absorbed], key=lambda s: s.seq):
+            if story is not survivor:
+                self._absorb(survivor, story)
+                merged.append(story.id)
+        self._join(survivor, (vector, names), article.uri, day)
+        return Assignment(survivor.id, False, None, tuple(merged))
+
+    def remove(self, uri: str) -> None:
+        known = self._articles.pop(uri, None)
+        self._dedup.remove(uri)
+        if known is not None:
+            self._articles[uri] = known  # _forget expects it registered
+            self._forget(known)
+
+    # -- representation --------------------------------------------------------------------
+
+    def _represent(
+        self, article: ArticleReceived, facts: ArticleFacts, *, count_df: bool
+    ) -> tuple[dict[int, float], dict[int, float]]:
+        cfg = self.config
+        intern = self._terms.intern
+        counts: dict[int, int] = {}
+        if article.headline:
+            for tok in tokens(article.headline):
+                tid = intern(tok)
+                counts[tid] = counts.get(tid, 0) + cfg.headline_weight
+        for tok in tokens(article.body):
+            tid = intern(tok)
+            counts[tid] = counts.get(tid, 0) + 1
+        name_counts: dict[int, int] = {}
+        for mention in facts.names:
+            nid = self._names.intern(mention.canonical)
+            name_counts[nid] = name_counts.get(nid, 0) + mention.count
+        if count_df:
+            self._terms.add_document(sorted(counts))
+            self._names.add_document(sorted(name_counts))
+        vector = tfidf(counts, self._terms)
+        idf = self._names.idf
+        names = {n: (1.0 + math.log(c)) * idf(n) for n, c in name_counts.items()}
+        return vector, names
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def _candidates(self, query: SparseVector, names: dict[int, float]) -> list[_Story]:
+        cfg = self.config
+        tally: dict[int, float] = {}
+        for tid, weight in zip(query.ids, query.weights, strict=True):
+            for seq in self._term_postings.get(tid, ()):
+                tally[seq] = tally.get(seq, 0.0) + weight
+        top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
+        for nid, _ in top_names:
+            for seq in self._name_postings.get(nid, ()):
+                tally[seq] = tally.get(seq, 0.0) + 0.5
+        found: dict[int, float] = {}
+        for seq, value in tally.items():
+            while seq in self._merged_into:
+                seq = self._merged_into[seq]
+            story = self._stories.get(seq)
+            if story is None or story.size == 0:
+                continue
+            if value > found.get(story.seq, -1.0):
+                found[story.seq] = value
+        ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+        return [self._stories[seq] for seq, _ in ranked[: cfg.max_candidates]]
+
+    def _score(
+        self, query: dict[int, float], names: dict[int, float], day: float
+    ) -> list[tuple[float, _Story]]:
+        cfg = self.config
+        name_mass = sum(names.values()) or 1.0
+        scored: list[tuple[float, _Story]] = []
+        for story in self._candidates(SparseVector.top(query, cfg.query_terms), names):
+            text = story.centroid.dot(query)
+            if story.members and cfg.member_weight > 0:
+                knn = max(m.vector.dot(query) for m in story.members)
+                text = (1.0 - cfg.member_weight) * text + cfg.member_weight * knn
+            gap = max(0.0, day - story.last_day)
+            text *= 1.0 / (1.0 + gap / cfg.time_scale_days)
+            name_score = 0.0
+            if names and story.names:
+                floor = cfg.core_share * story.weight
+                for nid, weight in names.items():
+                    carried = story.names.get(nid, 0.0)
+                    if carried >= floor and carried > 0:
+                        name_score += weight * min(1.0, carried / max(story.weight, 1.0))
+                name_score /= name_mass
+            scored.append((text + cfg.name_weight * name_score, story))
+        scored.sort(key=lambda item: (-item[0], item[1].seq))
+        return scored
+
+    def _merge_candidates(
+        self, best: _Story, scored: list[tuple[float, _Story]]
+    ) -> list[_Story]:
+        cfg = self.config
+        if scored[0][0] < cfg.merge_threshold:
+            return []
+        best_centroid = best.centroid.as_dict()
+        return [
+            story
+            for score, story in scored[1:]
+            if score >= cfg.merge_threshold and story.centroid.dot(best_centroid) >= cfg.merge_centroid
+        ]
+
+    # -- state changes ---------------------------------------------------------------------
+
+    def _found(self, uri: str, day: float) -> _Story:
+        self._seq += 1
+        story = _Story(self._seq, story_id_for(uri), day)
+        self._stories[story.seq] = story
+        self._by_id[story.id] = story
+        return story
+
+    def _live(self, story: _Story) -> _Story:
+        return self._by_id[self.resolve(story.id)]
+
+    def _join(
+        self, story: _Story, features: tuple[dict[int, float], dict[int, float]], uri: str,
+        day: float,
+    ) -> None:
+        cfg = self.config
+        full, names = features
+        vector = SparseVector.top(full, cfg.article_terms)
+        art = _Article(uri, story, vector, tuple(sorted(names)), day, copy=False)
+        self._articles[uri] = art
+        story.size += 1
+        story.last_day = max(story.last_day, day)
+        story.members.insert(0, art)
+        del story.members[cfg.recent_members :]
+        merged = {t: w * story.weight for t, w in zip(story.centroid.ids, story.centroid.weights, strict=True)}
+        for t, w in zip(vector.ids, vector.weights, strict=True):
+            merged[t] = merged.get(t, 0.0) + w
+        story.centroid = SparseVector.top(merged, cfg.centroid_terms)
+        story.weight = min(story.weight + 1.0, float(cfg.centroid_memory))
+        for nid in art.names:
+            story.names[nid] = story.names.get(nid, 0.0) + 1.0
+        if len(story.names) > 2 * cfg.story_names:
+            keep = sorted(story.names.items(), key=lambda item: (-item[1], item[0]))
+            story.names = dict(keep[: cfg.story_names])
+        for tid in vector.ids[: cfg.index_terms]:
+            self._post(self._term_postings, tid, story.seq)
+        top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
+        for nid, _ in top_names:
+            self._post(self._name_postings, nid, story.seq)
+
+    def _join_copy(self, story: _Story, uri: str, day: float) -> None:
+        empty = SparseVector.top({}, 0)
+        self._articles[uri] = _Article(uri, story, empty, (), day, copy=True)
+        story.size += 1
+        story.last_day = max(story.last_day, day)
+
+    def _post(self, postings: dict[int, list[int]], key: int, seq: int) -> None:
+        cap = self.config.posting_cap
+        posting = postings.get(key)
+        if posting is None:
+            postings[key] = [seq]
+            return
+        if posting[-1] == seq:
+            return
+        posting.append(seq)
+        if len(posting) > 2 * cap:
+            # keep the cap most recently active stories, oldest first
+            kept: list[int] = []
+            seen: set[int] = set()
+            for s in reversed(posting):
+                if s not in seen:
+                    seen.add(s)
+                    kept.append(s)
+                    if len(kept) == cap:
+                        break
+            kept.reverse()
+            postings[key] = kept
+
+    def _forget(self, art: _Article) -> None:
+        del self._articles[art.uri]
+        story = self._live(art.story)
+        story.size = max(0, story.size - 1)
+        if art.copy:
+            return
+        if art in story.members:
+            story.members.remove(art)
+        if story.weight > 1.0:
+            cut = {t: w * story.weight for t, w in zip(story.centroid.ids, story.centroid.weights, strict=True)}
+            for t, w in zip(art.vector.ids, art.vector.weights, strict=True):
+                if t in cut:
+                    cut[t] = max(0.0, cut[t] - w)
+            story.weight -= 1.0
+            story.centroid = SparseVector.top({t: w for t, w in cut.items() if w > 0}, self.config.centroid_terms)
+        else:
+            story.weight = 0.0
+            story.centroid = SparseVector.top({}, 0)
+        for nid in art.names:
+            left = story.names.get(nid, 0.0) - 1.0
+            if left > 0:
+                story.names[nid] = left
+            else:
+                story.names.pop(nid, None)
+
+    def _absorb(self, survivor: _Story, absorbed: _Story) -> None:
+        cfg = self.config
+        total = survivor.weight + absorbed.weight
+        merged = {t: w * survivor.weight for t, w in zip(survivor.centroid.ids, survivor.centroid.weights, strict=True)}
+        for t, w in zip(absorbed.centroid.ids, absorbed.centroid.weights, strict=True):
+            merged[t] = merged.get(t, 0.0) + w * absorbed.weight
+        survivor.centroid = SparseVector.top(merged, cfg.centroid_terms)
+        survivor.weight = min(total, float(cfg.centroid_memory))
+        members = sorted(
+            [*survivor.members, *absorbed.members], key=lambda a: (-a.day, a.uri)
+        )
+        survivor.members = members[: cfg.recent_members]
+        for nid, count in absorbed.names.items():
+            survivor.names[nid] = survivor.names.get(nid, 0.0) + count
+        survivor.size += absorbed.size
+        survivor.last_day = max(survivor.last_day, absorbed.last_day)
+        # members keep pointing at the absorbed story; _live() follows the alias
+        self._merged_into[absorbed.seq] = survivor.seq
+        del self._stories[absorbed.seq]
+        del self._by_id[absorbed.id]
+        self._alias[absorbed.id] = survivor.id

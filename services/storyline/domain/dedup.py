@@ -1,0 +1,139 @@
+"""Near-duplicate detection: exact copies, re-sends, lightly edited and syndicated copies.
+
+Each article becomes the set of hashes of its word 4-shingles. Candidates come from a
+bottom-k sketch (the k smallest shingle hashes, each indexed), so lookup cost does not grow
+with the number of remembered articles; every candidate is then verified on the exact
+shingle sets. A pair is a copy when its Jaccard similarity is high, or when one text is
+almost wholly contained in the other and not much shorter (a syndicated copy trimmed at the
+end). Two distinct articles on one event share sentences and boilerplate, but not most of
+their shingles, so they fail verification.
+
+Memory is bounded: only the most recent ``max_articles`` are remembered (copies arrive
+close together in the log).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+_WORD = re.compile(r"[a-z0-9]+")
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_SHINGLE = 4
+
+Shingles = npt.NDArray[np.uint32]
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    sketch_size: int = 8  # bottom-k hashes indexed per article
+    min_jaccard: float = 0.5  # lightly edited copies keep well above this
+    min_containment: float = 0.8  # share of the shorter text found in the longer one
+    min_length_ratio: float = 0.5  # a contained copy is at least half the original's length
+    max_articles: int = 200_000  # remembered articles (FIFO)
+    max_candidates: int = 8  # candidates verified per lookup
+
+
+def shingles(text: str) -> Shingles:
+    """Sorted unique 32-bit hashes of the word 4-shingles (the words themselves if fewer)."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return np.zeros(0, dtype=np.uint32)
+    h = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    if len(words) >= _SHINGLE:
+        n = len(words) - _SHINGLE + 1
+        acc = h[:n].copy()
+        for i in range(1, _SHINGLE):
+            acc = acc * _MIX + h[i : i + n]  # wraps mod 2^64 by design
+        h = acc
+    h = (h ^ (h >> np.uint64(29))) * _MIX
+    return np.unique((h >> np.uint64(32)).astype(np.uint32))
+
+
+def overlap(a: Shingles, b: Shingles) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller set in the larger)."""
+    if len(a) == 0 or len(b) == 0:
+        return 0.0, 0.0
+    common = len(np.intersect1d(a, b, assume_unique=True))
+    return common / (len(a) + len(b) - common), common / min(len(a), len(b))
+
+
+@dataclass(slots=True)
+class _Entry:
+    shingles: Shingles
+    sketch: tuple[int, ...]
+    root: str  # the earliest article this one copies (itself when original)
+    seq: int  # arrival order: ties between candidates go to the earliest
+
+
+class DuplicateIndex:
+    def __init__(self, config: DedupConfig | None = None) -> None:
+        self.config = config or DedupConfig()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._postings: dict[int, list[str]] = {}
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def is_copy(self, a: Shingles, b: Shingles) -> bool:
+        cfg = self.config
+        jaccard, containment = overlap(a, b)
+        if jaccard >= cfg.min_jaccard:
+            return True
+        ratio = min(len(a), len(b)) / max(len(a), len(b), 1)
+        return containment >= cfg.min_containment and ratio >= cfg.min_length_ratio
+
+    def find(self, text: str) -> str | None:
+        """The uri of the original this text copies, or None."""
+        return self._find(shingles(text))
+
+    def _find(self, sh: Shingles) -> str | None:
+        sketch = self._sketch(sh)
+        hits: dict[str, int] = {}
+        for value in sketch:
+            for uri in self._postings.get(value, ()):
+                hits[uri] = hits.get(uri, 0) + 1
+        if not hits:
+            return None
+        entries = self._entries
+        ranked = sorted(hits, key=lambda u: (-hits[u], entries[u].seq))
+        for uri in ranked[: self.config.max_candidates]:
+            entry = self._entries[uri]
+            if self.is_copy(sh, entry.shingles):
+                return entry.root
+        return None
+
+    def add(self, uri: str, text: str) -> str | None:
+        """Remember ``uri``; returns the original it copies (or None), like ``find``."""
+        sh = shingles(text)
+        root = self._find(sh)
+        self.remove(uri)
+        self._seq += 1
+        entry = _Entry(sh, self._sketch(sh), root or uri, self._seq)
+        self._entries[uri] = entry
+        for value in entry.sketch:
+            self._postings.setdefault(value, []).append(uri)
+        while len(self._entries) > self.config.max_articles:
+            self.remove(next(iter(self._entries)))
+        return root
+
+    def remove(self, uri: str) -> None:
+        entry = self._entries.pop(uri, None)
+        if entry is None:
+            return
+        for value in entry.sketch:
+            posting = self._postings.get(value)
+            if posting is not None:
+                posting.remove(uri)
+                if not posting:
+                    del self._postings[value]
+
+    def _sketch(self, sh: Shingles) -> tuple[int, ...]:
+        k = self.config.sketch_size
+        return tuple(int(v) for v in sh[:k])  # shingles are sorted: these are the k smallest
