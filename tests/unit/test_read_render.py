@@ -50,6 +50,11 @@ def test_article_list_numbers_sources_dates_and_copies() -> None:
            "Dec 13, 2025\n" in page
 
 
+def test_text_page_sets_key_phrases_off_once() -> None:
+    page = render_text(story_revision(revision=2))
+    assert "\nTroops in Kursk. North Korean engineers returned" in page
+
+
 def test_singular_counts() -> None:
     page = render_text(story_revision(revision=1))
     assert "Updated (2 articles, 1 independent report)" in page

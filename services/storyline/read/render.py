@@ -118,7 +118,9 @@ def render_markdown(update: StoryUpdated) -> str:
 def render_text(update: StoryUpdated) -> str:
     lines = [update.title, counts_line(update), ""]
     for paragraph in update.summary:
-        lines += [f"{paragraph.key_phrase}. {paragraph_text(paragraph)}", ""]
+        key = paragraph.key_phrase.rstrip()
+        lead = key if key.endswith((".", "!", "?", ":")) else f"{key}."
+        lines += [f"{lead} {paragraph_text(paragraph)}", ""]
     if update.timeline:
         lines.append("Timeline")
         lines += [f"{date_label(e)} – {entry_text(e)}" for e in update.timeline]
