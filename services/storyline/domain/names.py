@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from storyline.domain.facts import NameKind, NameMention
@@ -109,7 +109,6 @@ class _Seen:
     tokens: int
     position: int  # document offset of the first mention
     count: int = 1
-    surfaces: list[str] = field(default_factory=list)
 
 
 def _strip_possessive(token: str) -> str:
@@ -393,7 +392,6 @@ def find_names(doc: Document) -> list[NameMention]:
         if entry is None:
             target_kind = full[target][1] if target in full else kind
             seen[target] = _Seen(target, surface, target_kind, len(tokens), position)
-            seen[target].surfaces.append(surface)
             continue
         entry.count += 1
         if kind is K.PERSON and entry.kind is K.OTHER:
