@@ -1,15 +1,17 @@
 """English temporal expressions, resolved against the publication time.
 
-One compiled alternation scans the whole article (sentences joined with newlines); each
-alternative is wrapped in an outer named group, so ``match.lastgroup`` names the form that
-matched. Forms are ordered most specific first because, at one position, the first
-alternative that matches wins. Patterns use literal single spaces (the sentences are
-whitespace-collapsed) and tolerate the detokenised spacing of the corpora ("Jan . 5",
-"5 , 2010").
+One compiled alternation (MASTER) covers every form; each alternative is wrapped in an outer
+named group, so ``match.lastgroup`` names the form that matched. Forms are ordered most
+specific first because, at one position, the first alternative that matches wins. MASTER is
+only tried near cheap anchors (digits, month and weekday names, a few keywords) found in the
+whole article (sentences joined with newlines). Patterns use literal single spaces (the
+sentences are whitespace-collapsed) and tolerate the detokenised spacing of the corpora
+("Jan . 5", "5 , 2010").
 
 Dates without a year ("Dec. 12", "in March", "the first quarter") take the year that puts
-them nearest the publication date, where a future date counts double: news mostly reports the
-past, yet "Jan. 5" in a piece from Dec. 28 is next week, not last January.
+them nearest the publication date, a future day weighing four past ones (one when the clause
+says "will", "is due", ...): news mostly reports the past, yet "Jan. 5" in a piece from
+Dec. 28 is next week, not last January.
 """
 
 from __future__ import annotations
