@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storyline.ingest.fields import InvalidArticle
+from storyline.ingest.ninjs import shape, string_keys, validator
 from storyline.ingest.normalise import parse_item
 
 KEYS = ["uri", "version", "firstcreated", "versioncreated", "pubstatus", "language", "bodies",
@@ -61,3 +63,45 @@ def test_one_corrupted_field_of_a_valid_item(key: str, value: Any) -> None:
 @given(json_values)
 def test_any_json_value(value: Any) -> None:
     outcome(value)
+
+
+def _restring(value: Any, key: str, keep: frozenset[str], new: str) -> Any:
+    if isinstance(value, str):
+        return value if key in keep else new
+    if isinstance(value, dict):
+        return {k: _restring(v, k, keep, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restring(v, key, keep, new) for v in value]
+    return value
+
+
+ninjs_like = st.fixed_dictionaries(
+    {"uri": st.text(max_size=5)},
+    optional={k: json_values for k in ["type", "pubstatus", "bodies", "headlines",
+                                       "infosources", "version", "associations", "pubStatus",
+                                       "representationtype", "renditions", "standard"]},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ninjs_like, st.sampled_from([2, 3]), st.text(max_size=12))
+def test_validity_depends_only_on_the_shape(obj: dict[str, Any], gen: int, new: str) -> None:
+    """The soundness of the valid-shape cache: changing strings the shape hides never
+    changes what the IPTC schema says."""
+    keep = string_keys(gen)
+    assert keep is not None
+    other = _restring(obj, "", keep, new)
+    assert shape(other, gen) == shape(obj, gen)
+    full = validator(gen)
+    assert full.is_valid(other) == full.is_valid(obj)
+
+
+def test_deeply_nested_item_is_invalid_not_a_crash() -> None:
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = [deep]
+    obj = dict(VALID, bodies=[{"role": "main", "value": "x", "nested": deep}])
+    with pytest.raises(InvalidArticle, match="nested too deeply"):
+        parse_item(obj)
+    with pytest.raises(InvalidArticle, match="not JSON data"):  # orjson's own depth limit
+        parse_item(obj, max_bytes=10_000)

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "RSS from Atom per feed (default: auto)")
     parser.add_argument("--dry-run", action="store_true",
                         help="validate and report only; publish nothing")
+    parser.add_argument("--compression", choices=("none", "gzip"), default="none",
+                        help="producer compression; gzip saves space but is ~10x slower "
+                             "(default: none)")
 
 
 @dataclass
@@ -51,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     try:
-        tally, seconds = asyncio.run(_ingest(args.files, args.format, args.dry_run, settings))
+        compression = None if args.compression == "none" else args.compression
+        tally, seconds = asyncio.run(_ingest(args.files, args.format, args.dry_run, settings,
+                                             compression))
     except Fatal as exc:
         print(f"storyline ingest: {exc}", file=sys.stderr)
         return 1
@@ -79,14 +84,14 @@ def _check_files(files: list[Path]) -> int:
     return total
 
 
-async def _ingest(files: list[Path], fmt: FileFormat, dry_run: bool,
-                  settings: Settings) -> tuple[Tally, float]:
+async def _ingest(files: list[Path], fmt: FileFormat, dry_run: bool, settings: Settings,
+                  compression: str | None) -> tuple[Tally, float]:
     from tqdm import tqdm
 
     from storyline.ingest.producer import ArticleProducer, BrokerUnavailable, dead_letter
 
     total_bytes = _check_files(files)
-    producer = None if dry_run else ArticleProducer(settings)
+    producer = None if dry_run else ArticleProducer(settings, compression=compression)
     if producer is not None:
         try:
             await producer.start()

@@ -49,10 +49,13 @@ def parse_item(obj: Any, *, fmt: ItemFormat = "auto",
         except TypeError as exc:  # not JSON data at all (e.g. a set from a Python caller)
             raise InvalidArticle(ROOT, f"not JSON data: {exc}") from None
     chosen = detect_format(obj) if fmt == "auto" else fmt
-    if chosen == "ninjs":
-        return parse_ninjs(obj)
-    if chosen == "json":
-        return parse_flat(obj)
+    try:
+        if chosen == "ninjs":
+            return parse_ninjs(obj)
+        if chosen == "json":
+            return parse_flat(obj)
+    except RecursionError:
+        raise InvalidArticle(ROOT, "the item is nested too deeply") from None
     raise InvalidArticle(ROOT, f"unknown format {fmt!r}: use auto, ninjs or json")
 
 
