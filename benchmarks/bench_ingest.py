@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_ingest.py [--no-produce] [FILE.jsonl ...]
 
 Parsing is timed in process on the whole files (read into memory first, so disk is not
-measured), split into JSON decoding, IPTC schema validation and the full ``parse_bytes``.
+measured): JSON decoding, a full IPTC schema walk per item (what validation would cost
+without the valid-shape cache), and the full ``parse_bytes`` as the service runs it.
 Producing sends every parsed article through ``ArticleProducer`` (idempotent, acks=all,
 gzip unless said otherwise) to fresh topics (``bench-<random>.`` prefix) on the broker of
 STORYLINE_BOOTSTRAP_SERVERS (default 127.0.0.1:9092; `storyline kafka up`), timed from the
@@ -56,7 +57,8 @@ def bench_parse(lines: list[bytes], max_bytes: int) -> tuple[dict[str, Any],
         "articles": len(lines),
         "mb": round(sum(map(len, lines)) / 1e6, 1),
         "json_decode_us_per_article": round(decode_s / len(lines) * 1e6, 1),
-        "schema_validation_us_per_article": round(schema_s / len(lines) * 1e6, 1),
+        # the full IPTC schema walk, which the service skips for item shapes it has seen
+        "uncached_schema_validation_us_per_article": round(schema_s / len(lines) * 1e6, 1),
         "parse_validate_us_per_article": round(parse_s / len(lines) * 1e6, 1),
         "parse_validate_articles_per_s": rate(len(lines), parse_s),
     }, articles
@@ -101,8 +103,8 @@ def main() -> int:
         result, parsed = bench_parse(lines, settings.max_article_bytes)
         report["parse"][path.parent.name or str(path)] = result
         print(f"parse {path.parent.name}: {result['parse_validate_articles_per_s']} "
-              f"articles/s ({result['schema_validation_us_per_article']} us of "
-              f"{result['parse_validate_us_per_article']} us is schema validation)")
+              f"articles/s ({result['parse_validate_us_per_article']} us each; a full "
+              f"schema walk alone is {result['uncached_schema_validation_us_per_article']} us)")
         articles.extend(parsed)
     if not args.no_produce:
         for compression in ("gzip", None):
