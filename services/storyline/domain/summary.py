@@ -22,12 +22,15 @@ only, cached analyses); everything quadratic runs on a bounded candidate pool.
 
 from __future__ import annotations
 
+import difflib
+import html
 import math
 import re
 import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from storyline.domain.events import Citation, CitedSentence, SummaryParagraph, TimelineEntry
 from storyline.domain.facts import CitedArticle, NameKind, NameMention
@@ -42,6 +45,7 @@ THEME_MIN = 0.25  # share of a candidate's distinctive weight a paragraph's them
 SEED_OVERLAP = 0.5  # a new paragraph's seed shares less than this with earlier themes
 SUPPORT_CONTAINMENT = 0.85  # share of a summary sentence's terms another sentence must hold
 SUPPORT_JACCARD = 0.6
+SUPPORT_RATIO = 0.75  # difflib ratio over the two word sequences
 MINHASH_SEEDS = (
     0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1, 0xD3A2646C, 0xFD7046C5,
     0xB55A4F09,
@@ -120,10 +124,14 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower().replace("’", "'").replace("'s ", " "))
 
 
+def _terms(words: Iterable[str]) -> tuple[str, ...]:
+    out = {_stem(t) for t in words if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
+    return tuple(sorted(out))
+
+
 def terms_of(text: str) -> tuple[str, ...]:
     """Sorted distinct content terms (stopwords dropped, plurals folded, numbers kept)."""
-    out = {_stem(t) for t in tokens(text) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
-    return tuple(sorted(out))
+    return _terms(tokens(text))
 
 
 def _numbers(words: Sequence[str]) -> frozenset[str]:
@@ -150,7 +158,10 @@ def _minhash_keys(terms: Sequence[str]) -> tuple[int, ...]:
 
 
 def strip_dateline(text: str) -> str:
-    """The sentence without a leading wire dateline; the sentence itself when none."""
+    """The sentence without a leading wire dateline (and HTML entities decoded, "R&amp;B");
+    the sentence itself when there is nothing to remove."""
+    if "&" in text:
+        text = html.unescape(text)
     m = _DATELINE.match(text)
     if m is None:
         return text
@@ -179,6 +190,27 @@ def _eligible(text: str, words: Sequence[str]) -> bool:
     return quoted <= 0.5 * len(text) and len(words) >= MIN_WORDS
 
 
+class Statement(Protocol):
+    """What support is judged on."""
+
+    @property
+    def terms(self) -> tuple[str, ...]: ...
+    @property
+    def numbers(self) -> frozenset[str]: ...
+    @property
+    def negated(self) -> bool: ...
+    @property
+    def words(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Plain:
+    terms: tuple[str, ...]
+    numbers: frozenset[str]
+    negated: bool
+    words: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Sentence:
     index: int
@@ -186,6 +218,7 @@ class Sentence:
     terms: tuple[str, ...]  # sorted: sums over them are order-independent
     numbers: frozenset[str]
     negated: bool
+    words: tuple[str, ...]  # every token, in order
     eligible: bool
     names: tuple[str, ...]  # canonical keys of the article's names this sentence mentions
     has_figure: bool
@@ -200,9 +233,7 @@ class Analysis:
     lead_terms: tuple[str, ...]
     name_keys: tuple[str, ...]
     keys: dict[int, tuple[int, ...]]  # min-hash key -> sentence indices
-    sentence_terms: tuple[tuple[str, ...], ...]
-    sentence_numbers: tuple[frozenset[str], ...]
-    sentence_negated: tuple[bool, ...]
+    statements: tuple[Plain, ...]  # every sentence, for support checks
 
 
 def _mentions(text: str, names: Sequence[NameMention]) -> tuple[str, ...]:
@@ -226,19 +257,14 @@ def _analyse(
     sentences: tuple[str, ...], names: tuple[NameMention, ...], figure_sentences: frozenset[int]
 ) -> Analysis:
     lead: list[Sentence] = []
-    all_terms: list[tuple[str, ...]] = []
-    all_numbers: list[frozenset[str]] = []
-    all_negated: list[bool] = []
+    statements: list[Plain] = []
     keys: dict[int, list[int]] = {}
     lead_terms: set[str] = set()
     for i, raw in enumerate(sentences):
-        words = tokens(raw)
-        terms = terms_of(raw)
-        numbers = _numbers(words)
+        words = tuple(tokens(raw))
+        terms = _terms(words)
         negated = _negated(words)
-        all_terms.append(terms)
-        all_numbers.append(numbers)
-        all_negated.append(negated)
+        statements.append(Plain(terms, _numbers(words), negated, words))
         sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
         for key in sentence_keys:
             keys.setdefault(key, []).append(i)
@@ -247,17 +273,17 @@ def _analyse(
             # The summary shows the sentence without its dateline, and matches on that.
             text = strip_dateline(raw)
             if text != raw:
-                words = tokens(text)
-                terms = terms_of(text)
-                numbers = _numbers(words)
+                words = tuple(tokens(text))
+                terms = _terms(words)
                 sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
             lead.append(
                 Sentence(
                     index=i,
                     text=text,
                     terms=terms,
-                    numbers=numbers,
+                    numbers=_numbers(words),
                     negated=negated,
+                    words=words,
                     eligible=_eligible(text, words),
                     names=_mentions(text, names),
                     has_figure=i in figure_sentences,
@@ -269,9 +295,7 @@ def _analyse(
         lead_terms=tuple(sorted(lead_terms)),
         name_keys=tuple(sorted({n.canonical for n in names})),
         keys={k: tuple(v) for k, v in keys.items()},
-        sentence_terms=tuple(all_terms),
-        sentence_numbers=tuple(all_numbers),
-        sentence_negated=tuple(all_negated),
+        statements=tuple(statements),
     )
 
 
@@ -354,22 +378,21 @@ def story_weights(story: Sequence[Analysed]) -> StoryWeights:
 # Support: which articles hold a sentence saying the same thing.
 
 
-def supports(
-    claim_terms: Sequence[str],
-    claim_numbers: frozenset[str],
-    claim_negated: bool,
-    terms: Sequence[str],
-    numbers: frozenset[str],
-    negated: bool,
-) -> bool:
-    """Whether a sentence (terms, numbers, polarity) states the claim: near-identical
-    wording, every number of the claim, the same polarity."""
-    if not claim_terms or negated != claim_negated or not claim_numbers <= numbers:
+def supports(claim: Statement, other: Statement) -> bool:
+    """Whether ``other`` states ``claim``: every number of the claim, the same polarity, most
+    of its content terms, and near-identical wording (word-sequence similarity, so shared
+    vocabulary in another order, "the rig burns" for "a controlled burn", does not count)."""
+    if not claim.terms or other.negated != claim.negated or not claim.numbers <= other.numbers:
         return False
-    claim = set(claim_terms)
-    common = len(claim.intersection(terms))
-    union = len(claim) + len(terms) - common
-    return common >= SUPPORT_CONTAINMENT * len(claim) and common >= SUPPORT_JACCARD * union
+    terms = set(claim.terms)
+    common = len(terms.intersection(other.terms))
+    union = len(terms) + len(other.terms) - common
+    if common < SUPPORT_CONTAINMENT * len(terms) or common < SUPPORT_JACCARD * union:
+        return False
+    if claim.words == other.words:
+        return True
+    matcher = difflib.SequenceMatcher(None, claim.words, other.words, autojunk=False)
+    return matcher.ratio() >= SUPPORT_RATIO
 
 
 def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
@@ -381,14 +404,7 @@ def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
             if i in seen:
                 continue
             seen.add(i)
-            if (best is None or i < best) and supports(
-                claim.terms,
-                claim.numbers,
-                claim.negated,
-                analysis.sentence_terms[i],
-                analysis.sentence_numbers[i],
-                analysis.sentence_negated[i],
-            ):
+            if (best is None or i < best) and supports(claim, analysis.statements[i]):
                 best = i
     return best
 
@@ -446,6 +462,16 @@ def _timeline_terms(timeline: Sequence[TimelineEntry]) -> list[tuple[str, ...]]:
     return [terms_of(e.text) for e in timeline]
 
 
+def _lead_support(s: Sentence, source: str,
+                  lead_index: dict[int, list[tuple[str, Sentence]]]) -> int:
+    sources: set[str] = set()
+    for key in s.keys:
+        for other_source, other in lead_index.get(key, ()):
+            if other_source != source and other_source not in sources and supports(s, other):
+                sources.add(other_source)
+    return len(sources)
+
+
 def candidates(
     story: Sequence[Analysed],
     weights: StoryWeights,
@@ -455,12 +481,13 @@ def candidates(
     collapsed, at most ``POOL``."""
     by_time = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))
     recency = {a.uri: i / max(len(by_time) - 1, 1) for i, (a, _) in enumerate(by_time)}
-    # Lead-sentence index for support counting: how many sources open with the sentence.
-    lead_index: dict[int, set[str]] = {}
+    # Lead-sentence index for support counting: how many other sources lead with the same
+    # statement (verified: same numbers and polarity, not just similar words).
+    lead_index: dict[int, list[tuple[str, Sentence]]] = {}
     for article, analysis in story:
         for s in analysis.lead:
-            for key in s.keys[:2]:
-                lead_index.setdefault(key, set()).add(article.source)
+            for key in s.keys:
+                lead_index.setdefault(key, []).append((article.source, s))
     on_timeline = _timeline_terms(timeline)
 
     scored: list[tuple[tuple[float, int, int], Sentence, CitedArticle, float]] = []
@@ -475,8 +502,7 @@ def candidates(
             score *= 1.0 + 0.08 * min(shared, 3)
             if s.has_figure:
                 score *= 1.05
-            others = max((len(lead_index.get(k, ())) for k in s.keys[:2]), default=1) - 1
-            score *= 1.0 + 0.15 * math.log2(1 + others)
+            score *= 1.0 + 0.3 * math.log2(1 + _lead_support(s, article.source, lead_index))
             scored.append(((-score, article.n, s.index), s, article, score))
     scored.sort(key=lambda x: x[0])
 
@@ -559,38 +585,35 @@ def title_case(words: Iterable[str]) -> str:
     return " ".join(out)
 
 
-def _best_name(members: Sequence[Candidate], weights: StoryWeights) -> str | None:
+def _names_ranked(members: Sequence[Candidate], weights: StoryWeights) -> list[str]:
+    """Surface forms of the names the paragraph's sentences spell out, best first: in more
+    of its sentences, then shared by more of the story's articles."""
     texts = [c.sentence.text for c in members]
-    scores: dict[str, tuple[float, str]] = {}
+    scores: dict[str, float] = {}
     for c in members:
         by_key = {n.canonical: n for n in c.article.facts.names}
         for key in c.sentence.names:
             name = by_key.get(key)
-            if name is None or len(name.display.split()) > 4:
+            if (name is None or name.kind is NameKind.OTHER or len(name.display) < 3
+                    or len(name.display.split()) > 4):
                 continue
             surface = name.display
-            if not any(surface in t for t in texts):
-                continue
             count = sum(1 for t in texts if surface in t)
-            score = count * (1.0 + weights.name_share(key))
-            prev = scores.get(surface)
-            if prev is None or score > prev[0]:
-                scores[surface] = (score, surface)
-    if not scores:
-        return None
-    return min(scores.values(), key=lambda x: (-x[0], x[1]))[1]
+            if count:
+                score = count * (1.0 + weights.name_share(key))
+                scores[surface] = max(score, scores.get(surface, 0.0))
+    return [k for k, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def _best_phrase(members: Sequence[Candidate], weights: StoryWeights, avoid: set[str]
-                 ) -> list[str]:
-    """The common-noun bigram (else word) of the paragraph with the most story weight,
-    counted once per sentence it appears in; capitalised words belong to the name part."""
+def _phrases_ranked(members: Sequence[Candidate], weights: StoryWeights) -> list[list[str]]:
+    """Common-noun bigrams (and words) of the paragraph, most story weight first, counted
+    once per sentence they appear in; capitalised words belong to the name part."""
     found: dict[tuple[str, ...], tuple[float, list[str]]] = {}
     for c in members:
         words = _WORD.findall(c.sentence.text)
         lows = [w.lower() for w in words]
         ok = [
-            len(lw) > 2 and lw not in STOPWORDS and lw not in avoid and w[0].islower()
+            len(lw) > 2 and lw not in STOPWORDS and w[0].islower()
             for w, lw in zip(words, lows, strict=True)
         ]
         seen: set[tuple[str, ...]] = set()
@@ -604,31 +627,36 @@ def _best_phrase(members: Sequence[Candidate], weights: StoryWeights, avoid: set
                     continue
                 seen.add(key)
                 # Two good words beat one: a bigram scores 0.75 of its words' sum.
-                weight = sum(weights.weight(k) for k in key) * (0.75 if size == 2
-                                                                           else 1.0)
+                weight = sum(weights.weight(k) for k in key) * (0.75 if size == 2 else 1.0)
                 prev = found.get(key)
-                score = (prev[0] if prev else 0.0) + weight
-                found[key] = (score, prev[1] if prev else words[i:j])
-    if not found:
-        return []
-    best = min(found.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    return best[1][1]
+                found[key] = ((prev[0] if prev else 0.0) + weight, prev[1] if prev else words[i:j])
+    ranked = sorted(found.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    return [words for _, (_, words) in ranked]
 
 
-def key_phrase(members: Sequence[Candidate], weights: StoryWeights) -> str:
-    """'Name: Phrase' from the paragraph's own words, Title Case, at most six words."""
-    name = _best_name(members, weights)
-    avoid = {w.lower() for w in name.split()} if name else set()
-    phrase = _best_phrase(members, weights, avoid)
-    name_words = name.split() if name else []
-    if name_words and phrase and len(name_words) + len(phrase) <= KEY_PHRASE_WORDS:
-        return f"{name}: {title_case(phrase)}"
-    if name_words:
-        return " ".join(name_words[:KEY_PHRASE_WORDS])
-    if phrase:
-        return title_case(phrase)
-    first = _WORD.findall(members[0].sentence.text)[:3]
-    return title_case(first)
+def key_phrase(members: Sequence[Candidate], weights: StoryWeights,
+               used: frozenset[str] = frozenset()) -> str:
+    """'Name: Phrase' from the paragraph's own words, Title Case, at most six words, unlike
+    the key phrases in ``used`` when the paragraph offers another."""
+    names = _names_ranked(members, weights)[:3]
+    phrases = _phrases_ranked(members, weights)[:4]
+    options: list[tuple[int, int, str]] = []
+    for j, name in enumerate(names):
+        lowered = {w.lower() for w in name.split()}
+        for i, phrase in enumerate(phrases):
+            if any(w.lower() in lowered for w in phrase):
+                continue
+            if len(name.split()) + len(phrase) <= KEY_PHRASE_WORDS:
+                options.append((i + j, i, f"{name}: {title_case(phrase)}"))
+    options.sort(key=lambda o: (o[0], o[1], o[2]))
+    plain = [" ".join(n.split()[:KEY_PHRASE_WORDS]) for n in names]
+    plain += [title_case(p) for p in phrases]
+    for text in [o[2] for o in options] + plain:
+        if text not in used:
+            return text
+    if options or plain:
+        return ([o[2] for o in options] + plain)[0]
+    return title_case(_WORD.findall(members[0].sentence.text)[:3])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -650,13 +678,16 @@ def summarise(
     pool = candidates(story, weights, timeline)
     copy_of = {a.n: a.copy_of for a in articles}
     paragraphs: list[SummaryParagraph] = []
+    used: set[str] = set()
     for members in group(pool, max_paragraphs, sentences_per_paragraph):
         seed, rest = members[0], members[1:]
+        phrase = key_phrase(members, weights, frozenset(used))
+        used.add(phrase)
         ordered = [seed, *sorted(rest, key=lambda c: (c.article.published, c.article.n,
                                                        c.sentence.index))]
         paragraphs.append(
             SummaryParagraph(
-                key_phrase=key_phrase(members, weights),
+                key_phrase=phrase,
                 sentences=tuple(
                     CitedSentence(
                         text=c.sentence.text,
