@@ -32,7 +32,9 @@ import math
 import uuid
 from dataclasses import dataclass, field
 
-from storyline.domain.clustering_text import SparseVector, Vocabulary, tfidf, tokens
+from collections import Counter
+
+from storyline.domain.clustering_text import Query, SparseVector, Tokenizer, Vocabulary, tfidf
 from storyline.domain.dedup import DedupConfig, DuplicateIndex
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts
@@ -51,22 +53,23 @@ class ClusteringConfig:
 
     article_terms: int = 40  # terms kept per article vector
     headline_weight: int = 2  # a headline token counts as this many body tokens
-    centroid_terms: int = 80  # terms kept per story centroid
-    centroid_memory: int = 20  # the centroid weighs the past as at most this many articles
+    centroid_terms: int = 300  # terms kept per story centroid
+    centroid_memory: int = 200  # the centroid weighs the past as at most this many articles
     recent_members: int = 6  # members kept for k-NN linkage
-    member_weight: float = 0.5  # share of the k-NN similarity in the text score
+    member_weight: float = 0.3  # share of the k-NN similarity in the text score
     query_terms: int = 12  # heaviest article terms used to look up candidates
     index_terms: int = 12  # heaviest terms under which a joining article indexes its story
     query_names: int = 6
     posting_cap: int = 32  # most recent stories kept per term / name
-    max_candidates: int = 24  # stories fully scored per article
-    threshold: float = 0.3  # below this everywhere, the article founds a new story
-    name_weight: float = 0.3
+    max_candidates: int = 24  # stories scored on centroid and names per article
+    knn_candidates: int = 6  # of those, the best compared with their recent members
+    threshold: float = 0.08  # below this everywhere, the article founds a new story
+    name_weight: float = 1.0
     core_share: float = 0.3  # a name is core when carried by at least this share of articles
     story_names: int = 24  # names kept per story
-    time_scale_days: float = 14.0  # text similarity halves after this many days of silence
-    merge_threshold: float = 0.55  # both stories must score this high with the article ...
-    merge_centroid: float = 0.5  # ... and their centroids be this close to each other
+    time_scale_days: float = 60.0  # text similarity halves after this many days of silence
+    merge_threshold: float = 0.12  # both stories must score this high with the article ...
+    merge_centroid: float = 0.2  # ... and their centroids be this close to each other
     dedup: DedupConfig = field(default_factory=DedupConfig)
 
 
@@ -120,6 +123,7 @@ class Clusterer:
         self._term_postings: dict[int, list[int]] = {}  # term id -> story seqs, oldest first
         self._name_postings: dict[int, list[int]] = {}
         self._dedup = DuplicateIndex(config.dedup)
+        self._tokens = Tokenizer(self._terms)
         self._seq = 0
 
     # -- public API ------------------------------------------------------------------------
@@ -185,15 +189,10 @@ class Clusterer:
         self, article: ArticleReceived, facts: ArticleFacts, *, count_df: bool
     ) -> tuple[dict[int, float], dict[int, float]]:
         cfg = self.config
-        intern = self._terms.intern
-        counts: dict[int, int] = {}
+        counts = Counter(self._tokens(article.body))
         if article.headline:
-            for tok in tokens(article.headline):
-                tid = intern(tok)
-                counts[tid] = counts.get(tid, 0) + cfg.headline_weight
-        for tok in tokens(article.body):
-            tid = intern(tok)
-            counts[tid] = counts.get(tid, 0) + 1
+            for tid in self._tokens(article.headline):
+                counts[tid] += cfg.headline_weight
         name_counts: dict[int, int] = {}
         for mention in facts.names:
             nid = self._names.intern(mention.canonical)
@@ -235,14 +234,13 @@ class Clusterer:
     ) -> list[tuple[float, _Story]]:
         cfg = self.config
         name_mass = sum(names.values()) or 1.0
-        scored: list[tuple[float, _Story]] = []
-        for story in self._candidates(SparseVector.top(query, cfg.query_terms), names):
-            text = story.centroid.dot(query)
-            if story.members and cfg.member_weight > 0:
-                knn = max(m.vector.dot(query) for m in story.members)
-                text = (1.0 - cfg.member_weight) * text + cfg.member_weight * knn
+        scored: list[tuple[float, float, float, _Story]] = []
+        candidates = self._candidates(SparseVector.top(query, cfg.query_terms), names)
+        prepared = Query(query)
+        centroid_scores = prepared.dots([story.centroid for story in candidates])
+        for story, text in zip(candidates, centroid_scores, strict=True):
             gap = max(0.0, day - story.last_day)
-            text *= 1.0 / (1.0 + gap / cfg.time_scale_days)
+            decay = 1.0 / (1.0 + gap / cfg.time_scale_days)
             name_score = 0.0
             if names and story.names:
                 floor = cfg.core_share * story.weight
@@ -251,9 +249,19 @@ class Clusterer:
                     if carried >= floor and carried > 0:
                         name_score += weight * min(1.0, carried / max(story.weight, 1.0))
                 name_score /= name_mass
-            scored.append((text + cfg.name_weight * name_score, story))
-        scored.sort(key=lambda item: (-item[0], item[1].seq))
-        return scored
+            scored.append((text, decay, cfg.name_weight * name_score, story))
+        # the centroid ranks; k-NN linkage refines the best few (their members cost most)
+        scored.sort(key=lambda item: (-(item[0] * item[1] + item[2]), item[3].seq))
+        near = [item[3] for item in scored[: cfg.knn_candidates]] if cfg.member_weight > 0 else []
+        member_scores = iter(prepared.dots([m.vector for story in near for m in story.members]))
+        final: list[tuple[float, _Story]] = []
+        for rank, (text, decay, names_part, story) in enumerate(scored):
+            if rank < len(near) and story.members:
+                knn = max(next(member_scores) for _ in story.members)
+                text = (1.0 - cfg.member_weight) * text + cfg.member_weight * knn
+            final.append((text * decay + names_part, story))
+        final.sort(key=lambda item: (-item[0], item[1].seq))
+        return final
 
     def _merge_candidates(
         self, best: _Story, scored: list[tuple[float, _Story]]
@@ -297,6 +305,10 @@ class Clusterer:
         for t, w in zip(vector.ids, vector.weights, strict=True):
             merged[t] = merged.get(t, 0.0) + w
         story.centroid = SparseVector.top(merged, cfg.centroid_terms)
+        if story.weight >= cfg.centroid_memory:
+            # names fade like the centroid, so "core" means core to the recent story
+            fade = (cfg.centroid_memory - 1.0) / cfg.centroid_memory
+            story.names = {n: c * fade for n, c in story.names.items()}
         story.weight = min(story.weight + 1.0, float(cfg.centroid_memory))
         for nid in art.names:
             story.names[nid] = story.names.get(nid, 0.0) + 1.0

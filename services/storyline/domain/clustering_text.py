@@ -8,6 +8,8 @@ import re
 from array import array
 from collections.abc import Iterable
 
+import numpy as np
+
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
 
 STOPWORDS = frozenset(
@@ -30,16 +32,40 @@ STOPWORDS = frozenset(
 )
 
 
+def _normalise(word: str) -> str | None:
+    if len(word) < 2 or word in STOPWORDS:
+        return None
+    if len(word) > 4 and word[-1] == "s" and word[-2] not in "su":
+        return word[:-1]
+    return word
+
+
+class Tokenizer:
+    """Term ids of the content words of a text (see ``tokens``), for one vocabulary.
+
+    Memoises word -> term id (-1: not a term): the per-word Python work is one dict lookup."""
+
+    __slots__ = ("_cache", "_vocab")
+
+    def __init__(self, vocab: Vocabulary) -> None:
+        self._cache: dict[str, int] = {}
+        self._vocab = vocab
+
+    def __call__(self, text: str) -> list[int]:
+        cache = self._cache
+        out: list[int] = []
+        for word in _WORD.findall(text.lower()):
+            tid = cache.get(word)
+            if tid is None:
+                tok = _normalise(word)
+                tid = cache[word] = -1 if tok is None else self._vocab.intern(tok)
+            if tid >= 0:
+                out.append(tid)
+        return out
+
+
 def tokens(text: str) -> list[str]:
-    """Lowercased content words with a light plural strip (cheap, deterministic)."""
-    out: list[str] = []
-    for word in _WORD.findall(text.lower()):
-        if len(word) < 2 or word in STOPWORDS:
-            continue
-        if len(word) > 4 and word[-1] == "s" and word[-2] not in "su":
-            word = word[:-1]
-        out.append(word)
-    return out
+    return [tok for word in _WORD.findall(text.lower()) if (tok := _normalise(word)) is not None]
 
 
 class Vocabulary:
@@ -89,9 +115,17 @@ class SparseVector:
 
     @classmethod
     def top(cls, weights: dict[int, float], k: int) -> SparseVector:
-        best = sorted(weights.items(), key=lambda item: (-item[1], item[0]))[:k]
-        norm = math.sqrt(sum(w * w for _, w in best)) or 1.0
-        return cls(array("I", [t for t, _ in best]), array("f", [w / norm for _, w in best]))
+        if not weights or k <= 0:
+            return cls(array("I"), array("f"))
+        ids = np.fromiter(weights.keys(), dtype=np.int64, count=len(weights))
+        values = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+        if len(ids) > k:
+            keep = np.argpartition(-values, k - 1)[:k]
+            ids, values = ids[keep], values[keep]
+        order = np.lexsort((ids, -values))  # weight desc, then id: no dependence on dict order
+        ids, values = ids[order], values[order]
+        norm = float(np.sqrt(np.dot(values, values))) or 1.0
+        return cls(array("I", ids.astype(np.uint32).tobytes()), array("f", (values / norm).astype(np.float32).tobytes()))
 
     def as_dict(self) -> dict[int, float]:
         return dict(zip(self.ids, self.weights, strict=True))
@@ -101,9 +135,41 @@ class SparseVector:
         return sum(w * get(t, 0.0) for t, w in zip(self.ids, self.weights, strict=True))
 
 
+class Query:
+    """An article vector prepared for many dot products at once (sorted ids for lookup)."""
+
+    __slots__ = ("ids", "weights")
+
+    def __init__(self, weights: dict[int, float]) -> None:
+        ids = np.fromiter(weights.keys(), dtype=np.int64, count=len(weights))
+        values = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+        order = np.argsort(ids)
+        self.ids = ids[order]
+        self.weights = values[order]
+
+    def dots(self, vectors: list[SparseVector]) -> list[float]:
+        """The dot product of the query with each vector, in one vectorised pass."""
+        if not vectors:
+            return []
+        lengths = np.fromiter((len(v.ids) for v in vectors), dtype=np.int64, count=len(vectors))
+        if len(self.ids) == 0 or int(lengths.sum()) == 0:
+            return [0.0] * len(vectors)
+        ids = np.concatenate([np.frombuffer(v.ids, dtype=np.uint32) for v in vectors])
+        weights = np.concatenate([np.frombuffer(v.weights, dtype=np.float32) for v in vectors])
+        pos = np.searchsorted(self.ids, ids)
+        pos[pos >= len(self.ids)] = 0
+        hit = self.ids[pos] == ids
+        contrib = np.where(hit, self.weights[pos], 0.0) * weights
+        ends = np.cumsum(lengths)
+        sums = np.concatenate(([0.0], np.cumsum(contrib)))
+        return [float(x) for x in sums[ends] - sums[ends - lengths]]
+
+
 def tfidf(counts: dict[int, int], vocab: Vocabulary) -> dict[int, float]:
     """Sublinear tf times idf, L2-normalised over all terms."""
-    idf = vocab.idf
-    weights = {t: (1.0 + math.log(c)) * idf(t) for t, c in counts.items()}
+    log = math.log
+    df = vocab.df
+    base = log(vocab.docs + 1) + 1.0
+    weights = {t: (1.0 + log(c)) * (base - log(df[t] + 1)) for t, c in counts.items()}
     norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
     return {t: w / norm for t, w in weights.items()}

@@ -25,6 +25,7 @@ import numpy.typing as npt
 _WORD = re.compile(r"[a-z0-9]+")
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SHINGLE = 4
+_MAX_WORDS = 400
 
 Shingles = npt.NDArray[np.uint32]
 
@@ -41,7 +42,8 @@ class DedupConfig:
 
 def shingles(text: str) -> Shingles:
     """Sorted unique 32-bit hashes of the word 4-shingles (the words themselves if fewer)."""
-    words = _WORD.findall(text.lower())
+    # the opening words suffice: copies share their start, and the cost stays bounded
+    words = _WORD.findall(text.lower())[:_MAX_WORDS]
     if not words:
         return np.zeros(0, dtype=np.uint32)
     h = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
