@@ -201,3 +201,18 @@ def test_output_does_not_depend_on_hash_seed() -> None:
     }
     assert len(outputs) == 1
     assert "lehman brothers" in outputs.pop()
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Jan . 5 , 2010 - ", "Mr. Smith met Dr. Jones on Monday . ", "on Monday it will rain . "],
+)
+def test_a_huge_one_line_body_takes_linear_time(line: str) -> None:
+    """Look-backs are bounded: a quadratic scan took ~35 s on this 170 kB line."""
+    import time
+
+    body = line * (170_000 // len(line))
+    started = time.perf_counter()
+    facts = extract_facts(article(body))
+    assert time.perf_counter() - started < 5.0
+    assert facts.dates

@@ -196,6 +196,7 @@ _ANCHOR = re.compile(
     + ")"
 )
 _LOOKBACK_TOKENS = 4  # "the day before yesterday", "a couple of years ago"
+_LOOKBACK_CHARS = 100
 
 # Weekday names that are part of a title or an event, not a date.
 _WEEKDAY_BLOCK_BEFORE = re.compile(
@@ -475,7 +476,7 @@ _CLAUSE_START = re.compile(r"(?:[,;:]|\b(?:said|says|and|but|after|before|when)\
 
 def _future_context(text: str, start: int) -> bool:
     """A future cue in the clause just before ``start`` (at most 60 characters back)."""
-    lo = max(text.rfind("\n", 0, start) + 1, start - 60)
+    lo = max(text.rfind("\n", max(0, start - 60), start) + 1, start - 60, 0)
     window = text[lo:start]
     clauses = list(_CLAUSE_START.finditer(window))
     if clauses:
@@ -641,7 +642,10 @@ _OPENING_PUNCTUATION = "\"'“‘(["
 def _candidates(text: str, anchor: int) -> list[int]:
     """Where a match containing ``anchor`` can start, leftmost first: the anchor, the start of
     its token ("mid-2025"), and up to ``_LOOKBACK_TOKENS`` preceding prefix words."""
-    line_start = text.rfind("\n", 0, anchor) + 1
+    # Bounded look back: an unbounded rfind is quadratic on a huge one-line body.
+    lo = max(0, anchor - _LOOKBACK_CHARS)
+    newline = text.rfind("\n", lo, anchor)
+    line_start = newline + 1 if newline >= 0 else lo
     out = [anchor]
     pos = max(text.rfind(" ", line_start, anchor) + 1, line_start)
     if pos < anchor:

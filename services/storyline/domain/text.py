@@ -66,7 +66,7 @@ def split_line(line: str) -> list[str]:
     out: list[str] = []
     start = 0
     for m in _BOUNDARY.finditer(line):
-        head = line[start : m.end()]
+        head = line[max(start, m.end() - 64) : m.end()]  # bounded: no quadratic re-scan
         closed = m.group().rstrip()[-1] not in ".!?"  # punctuation inside quotes ends it
         last = _LAST_TOKEN.search(head)
         if not closed and last is not None and _is_abbreviation(last.group(1), line[m.end()]):
