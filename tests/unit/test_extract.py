@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -209,8 +210,6 @@ def test_output_does_not_depend_on_hash_seed() -> None:
 )
 def test_a_huge_one_line_body_takes_linear_time(line: str) -> None:
     """Look-backs are bounded: a quadratic scan took ~35 s on this 170 kB line."""
-    import time
-
     body = line * (170_000 // len(line))
     started = time.perf_counter()
     facts = extract_facts(article(body))
