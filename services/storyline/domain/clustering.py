@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 
-from collections import Counter
+import numpy as np
 
 from storyline.domain.clustering_text import Query, SparseVector, Tokenizer, Vocabulary, tfidf
 from storyline.domain.dedup import DedupConfig, DuplicateIndex
@@ -82,7 +83,7 @@ class Assignment:
 
 
 class _Story:
-    __slots__ = ("seq", "id", "centroid", "weight", "members", "names", "size", "last_day")
+    __slots__ = ("centroid", "id", "last_day", "members", "names", "seq", "size", "weight")
 
     def __init__(self, seq: int, story_id: str, day: float) -> None:
         self.seq = seq
@@ -96,11 +97,16 @@ class _Story:
 
 
 class _Article:
-    __slots__ = ("uri", "story", "vector", "names", "day", "copy")
+    __slots__ = ("copy", "day", "names", "story", "uri", "vector")
 
     def __init__(
-        self, uri: str, story: _Story, vector: SparseVector, names: tuple[int, ...],
-        day: float, copy: bool,
+        self,
+        uri: str,
+        story: _Story,
+        vector: SparseVector,
+        names: tuple[int, ...],
+        day: float,
+        copy: bool,
     ) -> None:
         self.uri = uri
         self.story = story
@@ -111,7 +117,7 @@ class _Article:
 
 
 class Clusterer:
-    def __init__(self, config: ClusteringConfig = ClusteringConfig()) -> None:  # noqa: B008
+    def __init__(self, config: ClusteringConfig = ClusteringConfig()) -> None:
         self.config = config
         self._terms = Vocabulary()
         self._names = Vocabulary()
@@ -187,7 +193,7 @@ class Clusterer:
 
     def _represent(
         self, article: ArticleReceived, facts: ArticleFacts, *, count_df: bool
-    ) -> tuple[dict[int, float], dict[int, float]]:
+    ) -> tuple[Query, dict[int, float]]:
         cfg = self.config
         counts = Counter(self._tokens(article.body))
         if article.headline:
@@ -198,8 +204,10 @@ class Clusterer:
             nid = self._names.intern(mention.canonical)
             name_counts[nid] = name_counts.get(nid, 0) + mention.count
         if count_df:
-            self._terms.add_document(sorted(counts))
-            self._names.add_document(sorted(name_counts))
+            self._terms.add_document(np.fromiter(counts, dtype=np.int64, count=len(counts)))
+            self._names.add_document(
+                np.fromiter(name_counts, dtype=np.int64, count=len(name_counts))
+            )
         vector = tfidf(counts, self._terms)
         idf = self._names.idf
         names = {n: (1.0 + math.log(c)) * idf(n) for n, c in name_counts.items()}
@@ -230,13 +238,15 @@ class Clusterer:
         return [self._stories[seq] for seq, _ in ranked[: cfg.max_candidates]]
 
     def _score(
-        self, query: dict[int, float], names: dict[int, float], day: float
+        self, query: Query, names: dict[int, float], day: float
     ) -> list[tuple[float, _Story]]:
         cfg = self.config
         name_mass = sum(names.values()) or 1.0
         scored: list[tuple[float, float, float, _Story]] = []
-        candidates = self._candidates(SparseVector.top(query, cfg.query_terms), names)
-        prepared = Query(query)
+        candidates = self._candidates(
+            SparseVector.top_arrays(query.ids, query.weights, cfg.query_terms), names
+        )
+        prepared = query
         centroid_scores = prepared.dots([story.centroid for story in candidates])
         for story, text in zip(candidates, centroid_scores, strict=True):
             gap = max(0.0, day - story.last_day)
@@ -263,9 +273,7 @@ class Clusterer:
         final.sort(key=lambda item: (-item[0], item[1].seq))
         return final
 
-    def _merge_candidates(
-        self, best: _Story, scored: list[tuple[float, _Story]]
-    ) -> list[_Story]:
+    def _merge_candidates(self, best: _Story, scored: list[tuple[float, _Story]]) -> list[_Story]:
         cfg = self.config
         if scored[0][0] < cfg.merge_threshold:
             return []
@@ -273,7 +281,8 @@ class Clusterer:
         return [
             story
             for score, story in scored[1:]
-            if score >= cfg.merge_threshold and story.centroid.dot(best_centroid) >= cfg.merge_centroid
+            if score >= cfg.merge_threshold
+            and story.centroid.dot(best_centroid) >= cfg.merge_centroid
         ]
 
     # -- state changes ---------------------------------------------------------------------
@@ -289,19 +298,25 @@ class Clusterer:
         return self._by_id[self.resolve(story.id)]
 
     def _join(
-        self, story: _Story, features: tuple[dict[int, float], dict[int, float]], uri: str,
+        self,
+        story: _Story,
+        features: tuple[Query, dict[int, float]],
+        uri: str,
         day: float,
     ) -> None:
         cfg = self.config
         full, names = features
-        vector = SparseVector.top(full, cfg.article_terms)
+        vector = SparseVector.top_arrays(full.ids, full.weights, cfg.article_terms)
         art = _Article(uri, story, vector, tuple(sorted(names)), day, copy=False)
         self._articles[uri] = art
         story.size += 1
         story.last_day = max(story.last_day, day)
         story.members.insert(0, art)
         del story.members[cfg.recent_members :]
-        merged = {t: w * story.weight for t, w in zip(story.centroid.ids, story.centroid.weights, strict=True)}
+        merged = {
+            t: w * story.weight
+            for t, w in zip(story.centroid.ids, story.centroid.weights, strict=True)
+        }
         for t, w in zip(vector.ids, vector.weights, strict=True):
             merged[t] = merged.get(t, 0.0) + w
         story.centroid = SparseVector.top(merged, cfg.centroid_terms)
@@ -358,12 +373,17 @@ class Clusterer:
         if art in story.members:
             story.members.remove(art)
         if story.weight > 1.0:
-            cut = {t: w * story.weight for t, w in zip(story.centroid.ids, story.centroid.weights, strict=True)}
+            cut = {
+                t: w * story.weight
+                for t, w in zip(story.centroid.ids, story.centroid.weights, strict=True)
+            }
             for t, w in zip(art.vector.ids, art.vector.weights, strict=True):
                 if t in cut:
                     cut[t] = max(0.0, cut[t] - w)
             story.weight -= 1.0
-            story.centroid = SparseVector.top({t: w for t, w in cut.items() if w > 0}, self.config.centroid_terms)
+            story.centroid = SparseVector.top(
+                {t: w for t, w in cut.items() if w > 0}, self.config.centroid_terms
+            )
         else:
             story.weight = 0.0
             story.centroid = SparseVector.top({}, 0)
@@ -377,14 +397,15 @@ class Clusterer:
     def _absorb(self, survivor: _Story, absorbed: _Story) -> None:
         cfg = self.config
         total = survivor.weight + absorbed.weight
-        merged = {t: w * survivor.weight for t, w in zip(survivor.centroid.ids, survivor.centroid.weights, strict=True)}
+        merged = {
+            t: w * survivor.weight
+            for t, w in zip(survivor.centroid.ids, survivor.centroid.weights, strict=True)
+        }
         for t, w in zip(absorbed.centroid.ids, absorbed.centroid.weights, strict=True):
             merged[t] = merged.get(t, 0.0) + w * absorbed.weight
         survivor.centroid = SparseVector.top(merged, cfg.centroid_terms)
         survivor.weight = min(total, float(cfg.centroid_memory))
-        members = sorted(
-            [*survivor.members, *absorbed.members], key=lambda a: (-a.day, a.uri)
-        )
+        members = sorted([*survivor.members, *absorbed.members], key=lambda a: (-a.day, a.uri))
         survivor.members = members[: cfg.recent_members]
         for nid, count in absorbed.names.items():
             survivor.names[nid] = survivor.names.get(nid, 0.0) + count

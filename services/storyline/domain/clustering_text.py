@@ -6,30 +6,32 @@ from __future__ import annotations
 import math
 import re
 from array import array
-from collections.abc import Iterable
 
 import numpy as np
+import numpy.typing as npt
 
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
 
-STOPWORDS = frozenset(
-    """a about above after again against all almost also although always am among an and
-    another any anyone anything are around as at back be became because become been before
-    being below between both but by can cannot could did do does doing done down during each
-    either else enough even ever every few for from further get gets getting give given go
-    goes going gone got had has have having he her here hers herself him himself his how
-    however i if in including into is it its itself just last least less like made make
-    many may me might more most mostly much must my myself near need never new next no nor
-    not now of off often on once one only or other others otherwise our ours ourselves out
-    over own per perhaps put rather really said same say says see seem seemed seems several
-    she should since so some something still such take than that the their theirs them
-    themselves then there these they thing things this those though through thus to told too
-    took toward towards two under until up upon us use used very via was we well were what
-    whatever when where whether which while who whole whom whose why will with within without
-    would year years yet do go he me my no so we an as at be by if in is it of on or to up you your yours yourself mr mrs ms time times week weeks day days
-    today yesterday tomorrow monday tuesday wednesday thursday friday saturday sunday first
-    three four five people later including according among told asked added say going""".split()
+_STOPWORDS_TEXT = (
+    "a about above according added after again against all almost also although always am "
+    "among an and another any anyone anything are around as asked at back be became "
+    "because become been before being below between both but by can cannot could day days "
+    "did do does doing done down during each either else enough even ever every few first "
+    "five for four friday from further get gets getting give given go goes going gone got "
+    "had has have having he her here hers herself him himself his how however i if in "
+    "including into is it its itself just last later least less like made make many may "
+    "me might monday more most mostly mr mrs ms much must my myself near need never new "
+    "next no nor not now of off often on once one only or other others otherwise our ours "
+    "ourselves out over own people per perhaps put rather really said same saturday say "
+    "says see seem seemed seems several she should since so some something still such "
+    "sunday take than that the their theirs them themselves then there these they thing "
+    "things this those though three through thursday thus time times to today told "
+    "tomorrow too took toward towards tuesday two under until up upon us use used very "
+    "via was we wednesday week weeks well were what whatever when where whether which "
+    "while who whole whom whose why will with within without would year years yesterday "
+    "yet you your yours yourself"
 )
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
 def _normalise(word: str) -> str | None:
@@ -73,35 +75,28 @@ class Vocabulary:
 
     Ids are handed out in first-seen order, so they are a pure function of the log."""
 
-    __slots__ = ("ids", "df", "docs")
+    __slots__ = ("df", "docs", "ids")
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
-        self.df: list[int] = []
+        self.df: npt.NDArray[np.int64] = np.zeros(1024, dtype=np.int64)
         self.docs = 0
 
     def intern(self, term: str) -> int:
         tid = self.ids.get(term)
         if tid is None:
-            tid = self.ids[term] = len(self.df)
-            self.df.append(0)
+            tid = self.ids[term] = len(self.ids)
+            if tid >= len(self.df):
+                self.df = np.concatenate((self.df, np.zeros(len(self.df), dtype=np.int64)))
         return tid
 
-    def add_document(self, term_ids: Iterable[int]) -> None:
+    def add_document(self, term_ids: npt.NDArray[np.int64]) -> None:
+        """``term_ids`` unique."""
         self.docs += 1
-        df = self.df
-        for tid in term_ids:
-            df[tid] += 1
-
-    def remove_document(self, term_ids: Iterable[int]) -> None:
-        self.docs = max(0, self.docs - 1)
-        df = self.df
-        for tid in term_ids:
-            if df[tid] > 0:
-                df[tid] -= 1
+        self.df[term_ids] += 1
 
     def idf(self, tid: int) -> float:
-        return math.log((self.docs + 1) / (self.df[tid] + 1)) + 1.0
+        return math.log((self.docs + 1) / (int(self.df[tid]) + 1)) + 1.0
 
 
 class SparseVector:
@@ -115,17 +110,26 @@ class SparseVector:
 
     @classmethod
     def top(cls, weights: dict[int, float], k: int) -> SparseVector:
-        if not weights or k <= 0:
-            return cls(array("I"), array("f"))
         ids = np.fromiter(weights.keys(), dtype=np.int64, count=len(weights))
         values = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+        return cls.top_arrays(ids, values, k)
+
+    @classmethod
+    def top_arrays(
+        cls, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], k: int
+    ) -> SparseVector:
+        if len(ids) == 0 or k <= 0:
+            return cls(array("I"), array("f"))
         if len(ids) > k:
             keep = np.argpartition(-values, k - 1)[:k]
             ids, values = ids[keep], values[keep]
         order = np.lexsort((ids, -values))  # weight desc, then id: no dependence on dict order
         ids, values = ids[order], values[order]
         norm = float(np.sqrt(np.dot(values, values))) or 1.0
-        return cls(array("I", ids.astype(np.uint32).tobytes()), array("f", (values / norm).astype(np.float32).tobytes()))
+        return cls(
+            array("I", ids.astype(np.uint32).tobytes()),
+            array("f", (values / norm).astype(np.float32).tobytes()),
+        )
 
     def as_dict(self) -> dict[int, float]:
         return dict(zip(self.ids, self.weights, strict=True))
@@ -136,16 +140,13 @@ class SparseVector:
 
 
 class Query:
-    """An article vector prepared for many dot products at once (sorted ids for lookup)."""
+    """A full article vector (ids ascending), ready for many dot products at once."""
 
     __slots__ = ("ids", "weights")
 
-    def __init__(self, weights: dict[int, float]) -> None:
-        ids = np.fromiter(weights.keys(), dtype=np.int64, count=len(weights))
-        values = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
-        order = np.argsort(ids)
-        self.ids = ids[order]
-        self.weights = values[order]
+    def __init__(self, ids: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]) -> None:
+        self.ids = ids
+        self.weights = weights
 
     def dots(self, vectors: list[SparseVector]) -> list[float]:
         """The dot product of the query with each vector, in one vectorised pass."""
@@ -165,11 +166,12 @@ class Query:
         return [float(x) for x in sums[ends] - sums[ends - lengths]]
 
 
-def tfidf(counts: dict[int, int], vocab: Vocabulary) -> dict[int, float]:
-    """Sublinear tf times idf, L2-normalised over all terms."""
-    log = math.log
-    df = vocab.df
-    base = log(vocab.docs + 1) + 1.0
-    weights = {t: (1.0 + log(c)) * (base - log(df[t] + 1)) for t, c in counts.items()}
-    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-    return {t: w / norm for t, w in weights.items()}
+def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
+    """Sublinear tf times idf over all terms, L2-normalised."""
+    ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    order = np.argsort(ids)
+    ids, tf = ids[order], tf[order]
+    weights = (1.0 + np.log(tf)) * (math.log(vocab.docs + 1) + 1.0 - np.log(vocab.df[ids] + 1.0))
+    norm = float(np.sqrt(np.dot(weights, weights))) or 1.0
+    return Query(ids, weights / norm)

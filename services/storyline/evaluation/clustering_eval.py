@@ -24,9 +24,7 @@ from storyline.domain.facts import ArticleFacts
 
 
 def ninjs_to_article(item: Mapping[str, Any]) -> ArticleReceived:
-    body = next(
-        (b["value"] for b in item.get("bodies", ()) if b.get("role", "main") == "main"), ""
-    )
+    body = next((b["value"] for b in item.get("bodies", ()) if b.get("role", "main") == "main"), "")
     headlines = item.get("headlines") or ()
     headline = next((h.get("value") for h in headlines if h.get("value")), None)
     sources = item.get("infosources") or ()
@@ -127,7 +125,9 @@ def cluster_stream(
     return ClusteringRun(final, 0.0, seconds, merges, duplicates)
 
 
-def evaluate(datasets: Sequence[Path], config: ClusteringConfig) -> tuple[ClusteringRun, dict[str, Any]]:
+def evaluate(
+    datasets: Sequence[Path], config: ClusteringConfig
+) -> tuple[ClusteringRun, dict[str, Any]]:
     articles = merged_stream(datasets)
     start = time.perf_counter()
     stream = [(a, extract_facts(a)) for a in articles]
@@ -146,11 +146,14 @@ def evaluate(datasets: Sequence[Path], config: ClusteringConfig) -> tuple[Cluste
         "bcubed_f1": round(scores.f1, 4),
         "merges": run_.merges,
         "duplicates": run_.duplicates,
-        "clustering_articles_per_s": round(n / run_.seconds_cluster, 1) if run_.seconds_cluster else None,
+        "clustering_articles_per_s": round(n / run_.seconds_cluster, 1)
+        if run_.seconds_cluster
+        else None,
         "end_to_end_articles_per_s": round(n / (run_.seconds_cluster + seconds_extract), 1),
     }
-    return ClusteringRun(run_.assignments, seconds_extract, run_.seconds_cluster,
-                         run_.merges, run_.duplicates), result
+    return ClusteringRun(
+        run_.assignments, seconds_extract, run_.seconds_cluster, run_.merges, run_.duplicates
+    ), result
 
 
 def format_table(result: Mapping[str, Any]) -> str:
@@ -162,8 +165,13 @@ def format_table(result: Mapping[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", type=Path, action="append", required=True,
-                        help="data set folder (articles.jsonl, gold/stories.jsonl); repeatable")
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        action="append",
+        required=True,
+        help="data set folder (articles.jsonl, gold/stories.jsonl); repeatable",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
 
 
