@@ -431,3 +431,14 @@ def test_dates_off_the_calendar_are_dropped_not_raised(pub: date) -> None:
     found = dates("Last year, next year, the past year, last week, next week, in March.", pub)
     assert all(d.span.start.year in (pub.year - 1, pub.year, pub.year + 1) for d in found)
     assert 0 < len(found) < 6
+
+
+def test_weekday_before_a_stated_date_is_part_of_it() -> None:
+    """'Monday, March 16' is one stated date, not a guessed Monday (Mar 2) plus March 16."""
+    doc = Document(split_sentences("Applications open on Monday, March 16, at the town hall.\n"
+                                   "He spoke on Monday. March 3 was cold."))
+    found = [(m.text, m.span.start.isoformat(), m.stated)
+             for m in find_dates(doc, date(2026, 3, 3))]
+    assert found == [("Monday, March 16", "2026-03-16", True),
+                     ("Monday", "2026-03-02", False),
+                     ("March 3", "2026-03-03", True)]

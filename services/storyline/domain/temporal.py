@@ -685,6 +685,27 @@ def _matches(text: str) -> list[re.Match[str]]:
     return out
 
 
+_WEEKDAY_ONLY = re.compile(_WEEKDAY + r"$")
+_WEEKDAY_GLUE = re.compile(r" ?,? ?$")
+
+
+def _absorb_weekdays(found: list[Found], text: str) -> list[Found]:
+    """"Thursday, March 5" is one stated date, not a guessed Thursday plus March 5: a
+    weekday right before a stated day-precision date joins it (and its guess is dropped)."""
+    out: list[Found] = []
+    for item in found:
+        start, _end, _span, precision, stated = item
+        if out and stated and precision is P.DAY:
+            p_start, p_end, _p_span, p_precision, p_stated = out[-1]
+            if (not p_stated and p_precision is P.DAY
+                    and _WEEKDAY_ONLY.match(text, p_start, p_end)
+                    and _WEEKDAY_GLUE.match(text, p_end, start)):
+                out[-1] = (p_start, *item[1:])
+                continue
+        out.append(item)
+    return out
+
+
 def find_dates(doc: Document, pub: date) -> list[DateMention]:
     """All date mentions of the document, in order of sentence and offset."""
     text = doc.text
@@ -699,6 +720,7 @@ def find_dates(doc: Document, pub: date) -> list[DateMention]:
         text_start, span, precision, stated = resolved
         found.append((text_start, m.end(), span, precision, stated))
     found = _merge_ranges(found, text, pub)
+    found = _absorb_weekdays(found, text)
     out: list[DateMention] = []
     for start, end, (first, last), precision, stated in found:
         sentence, offset = doc.locate(start)
