@@ -38,7 +38,12 @@ from storyline.domain.text import wordset
 
 LEAD = 8  # sentences of each article that may enter the summary and the centroid
 POOL = 60  # candidates kept after cheap scoring: bounds the quadratic steps
+SUPPORT_RANKED = 4 * POOL  # candidates whose support from other sources is counted
 CANDIDATE_ARTICLES = 300  # the most recent originals whose leads may enter the summary
+# The most recent articles (in order of joining) the summary looks at at all: weights and
+# citations too. Bounds a revision's cost (and the analysis cache it needs) for any story
+# size; an older article that also carries a sentence is then not cited, never miscited.
+STORY_WINDOW = 1000
 MIN_WORDS, MAX_WORDS = 8, 45
 REDUNDANT = 0.5  # Jaccard of terms above which two candidates say the same thing
 THEME_MIN = 0.25  # share of a candidate's distinctive weight a paragraph's theme must cover
@@ -364,8 +369,21 @@ def originals(story: Sequence[Analysed]) -> list[Analysed]:
     return [p for p in story if p[0].copy_of is None] or list(story)
 
 
+_LAST_WEIGHTS: list[tuple[tuple[tuple[str, int, str], ...], StoryWeights]] = []
+
+
 def story_weights(story: Sequence[Analysed]) -> StoryWeights:
-    """Centroid weights over the given (original) articles."""
+    """Centroid weights over the given (original) articles. The fold asks twice per revision
+    (summary, then title) for the same articles: the last result is kept."""
+    key = tuple((a.uri, a.version, a.facts.extractor_version) for a, _ in story)
+    if _LAST_WEIGHTS and _LAST_WEIGHTS[0][0] == key:
+        return _LAST_WEIGHTS[0][1]
+    weights = _story_weights(story)
+    _LAST_WEIGHTS[:] = [(key, weights)]
+    return weights
+
+
+def _story_weights(story: Sequence[Analysed]) -> StoryWeights:
     df: Counter[str] = Counter()
     names: Counter[str] = Counter()
     for _, analysis in story:
@@ -502,9 +520,16 @@ def candidates(
             score *= 1.0 + 0.08 * min(shared, 3)
             if s.has_figure:
                 score *= 1.05
-            score *= 1.0 + 0.3 * math.log2(1 + _lead_support(s, article.source, lead_index))
             scored.append(((-score, article.n, s.index), s, article, score))
     scored.sort(key=lambda x: x[0])
+    # Support from other sources is the costly feature: only the best by the cheap ones get
+    # it, and they are ranked again with it.
+    supported = []
+    for _, s, article, score in scored[:SUPPORT_RANKED]:
+        score *= 1.0 + 0.3 * math.log2(1 + _lead_support(s, article.source, lead_index))
+        supported.append(((-score, article.n, s.index), s, article, score))
+    supported.sort(key=lambda x: x[0])
+    scored = supported
 
     chosen: list[Candidate] = []
     for _, s, article, score in scored:
@@ -585,6 +610,19 @@ def title_case(words: Iterable[str]) -> str:
     return " ".join(out)
 
 
+# Without a tagger, words that are usually verbs or adverbs are kept out of key phrases.
+_VERBS = wordset(
+    """began begun took taken made came went found held left led met paid put ran saw sent
+    set stood won gave given knew fell rose grew brought bought thought became spoke wrote
+    broke chose drove flew hit kept let lost meant read seen shot sold struck tried want
+    wants seek seeks face faces call calls calling help helps take takes come comes"""
+)
+
+
+def _verb_like(word: str) -> bool:
+    return word in _VERBS or word.endswith(("ed", "ly"))
+
+
 def _names_ranked(members: Sequence[Candidate], weights: StoryWeights) -> list[str]:
     """Surface forms of the names the paragraph's sentences spell out, best first: in more
     of its sentences, then shared by more of the story's articles."""
@@ -598,6 +636,9 @@ def _names_ranked(members: Sequence[Candidate], weights: StoryWeights) -> list[s
                     or len(name.display.split()) > 4):
                 continue
             surface = name.display
+            if " " not in surface and re.search(rf"\b{re.escape(surface)} [a-z]",
+                                                 " ".join(texts)):
+                continue  # used as an adjective: "Liberian president", "French court"
             count = sum(1 for t in texts if surface in t)
             if count:
                 score = count * (1.0 + weights.name_share(key))
@@ -613,7 +654,7 @@ def _phrases_ranked(members: Sequence[Candidate], weights: StoryWeights) -> list
         words = _WORD.findall(c.sentence.text)
         lows = [w.lower() for w in words]
         ok = [
-            len(lw) > 2 and lw not in STOPWORDS and w[0].islower()
+            len(lw) > 2 and lw not in STOPWORDS and w[0].islower() and not _verb_like(lw)
             for w, lw in zip(words, lows, strict=True)
         ]
         seen: set[tuple[str, ...]] = set()
@@ -673,6 +714,7 @@ def summarise(
     """The summary of a story: up to ``max_paragraphs`` themed paragraphs of cited sentences."""
     if not articles or max_paragraphs <= 0 or sentences_per_paragraph <= 0:
         return ()
+    articles = articles[-STORY_WINDOW:]
     story = analysed(articles)
     weights = story_weights(originals(story))
     pool = candidates(story, weights, timeline)

@@ -10,6 +10,7 @@ headline's length. A title is sticky: the previous one stays while it scores at 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from storyline.domain.facts import CitedArticle
@@ -17,6 +18,7 @@ from storyline.domain.summary import (
     ANAPHORIC,
     BOILERPLATE,
     Analysed,
+    Analysis,
     StoryWeights,
     analysed,
     originals,
@@ -80,23 +82,44 @@ def score(title: str, weights: StoryWeights) -> float:
     return weights.centrality(terms_of(title))
 
 
-def _candidates(story: Sequence[Analysed]) -> list[tuple[str, int, int, float]]:
-    """(text, citation number, sentence index or -1 for a headline, score factor) of the
-    recent originals: their headlines when most have one, else their title-like leads."""
-    recent = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))[-TITLE_ARTICLES:]
-    with_headline = [(a, x) for a, x in recent if a.headline and a.headline.strip()]
-    if 2 * len(with_headline) >= len(recent):
-        return [
-            (trim(_OUTLET_PREFIX.sub("", a.headline or "")), a.n, -1, 1.0)
-            for a, _ in with_headline
-        ]
-    found: list[tuple[str, int, int, float]] = []
-    for article, analysis in recent:
+Option = tuple[str, tuple[str, ...], int, float]  # text, terms, sentence (-1: headline), factor
+
+# Per-article title options, keyed like the summary's analyses (bounded, least recent out).
+_OptionsKey = tuple[str, int, str, bool, str | None, tuple[str, ...]]
+_OPTIONS: OrderedDict[_OptionsKey, tuple[Option, ...]] = OrderedDict()
+CACHE_SIZE = 16384
+
+
+def _options(article: CitedArticle, analysis: Analysis, headlines: bool) -> tuple[Option, ...]:
+    facts = article.facts
+    key = (facts.uri, facts.version, facts.extractor_version, headlines, article.headline,
+           facts.sentences)
+    found = _OPTIONS.get(key)
+    if found is not None:
+        _OPTIONS.move_to_end(key)
+        return found
+    options: list[Option] = []
+    if headlines:
+        if article.headline and article.headline.strip():
+            text = trim(_OUTLET_PREFIX.sub("", article.headline))
+            options.append((text, terms_of(text), -1, 1.0))
+    else:
         for s in analysis.lead[:LEAD_SENTENCES]:
             like = _headline_like(s.text)
             if like is not None:
-                found.append((like[0], article.n, s.index, like[1]))
-    return found
+                options.append((like[0], terms_of(like[0]), s.index, like[1]))
+    _OPTIONS[key] = result = tuple(options)
+    if len(_OPTIONS) > CACHE_SIZE:
+        _OPTIONS.popitem(last=False)
+    return result
+
+
+def _candidates(story: Sequence[Analysed]) -> list[tuple[Option, int]]:
+    """Title options of the recent originals with their citation numbers: their headlines
+    when most have one, else their title-like lead clauses."""
+    recent = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))[-TITLE_ARTICLES:]
+    headlines = 2 * sum(1 for a, _ in recent if a.headline and a.headline.strip()) >= len(recent)
+    return [(o, a.n) for a, x in recent for o in _options(a, x, headlines)]
 
 
 def choose_title(articles: Sequence[CitedArticle], previous: str | None = None) -> str:
@@ -106,7 +129,10 @@ def choose_title(articles: Sequence[CitedArticle], previous: str | None = None) 
     story = analysed(articles)
     weights = story_weights(originals(story))
     ranked = sorted(
-        ((score(text, weights) * f, text, n, i) for text, n, i, f in _candidates(story)),
+        (
+            (weights.centrality(terms) * factor, text, n, i)
+            for (text, terms, i, factor), n in _candidates(story)
+        ),
         key=lambda c: (-c[0], c[2], c[3], c[1]),
     )
     if not ranked:
