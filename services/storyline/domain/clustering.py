@@ -313,13 +313,16 @@ class Clusterer:
         story.last_day = max(story.last_day, day)
         story.members.insert(0, art)
         del story.members[cfg.recent_members :]
-        merged = {
-            t: w * story.weight
-            for t, w in zip(story.centroid.ids, story.centroid.weights, strict=True)
-        }
-        for t, w in zip(vector.ids, vector.weights, strict=True):
-            merged[t] = merged.get(t, 0.0) + w
-        story.centroid = SparseVector.top(merged, cfg.centroid_terms)
+        if story.weight == 0.0:
+            story.centroid = vector  # shared, never mutated: most stories keep one article
+        else:
+            merged = {
+                t: w * story.weight
+                for t, w in zip(story.centroid.ids, story.centroid.weights, strict=True)
+            }
+            for t, w in zip(vector.ids, vector.weights, strict=True):
+                merged[t] = merged.get(t, 0.0) + w
+            story.centroid = SparseVector.top(merged, cfg.centroid_terms)
         if story.weight >= cfg.centroid_memory:
             # names fade like the centroid, so "core" means core to the recent story
             fade = (cfg.centroid_memory - 1.0) / cfg.centroid_memory
