@@ -1,0 +1,203 @@
+"""Online clustering: placement, copies, corrections, withdrawals, determinism."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from storyline.domain.clustering import Assignment, Clusterer, ClusteringConfig, story_id_for
+from storyline.domain.events import ArticleReceived
+from storyline.domain.facts import ArticleFacts, NameKind, NameMention
+
+DAY0 = dt.datetime(2010, 5, 1, 9, tzinfo=dt.UTC)
+
+OIL = (
+    "BP engineers pumped drilling mud into the leaking well in the Gulf of Mexico.\n"
+    "The oil spill has fouled beaches in Louisiana and the company's shares fell.\n"
+    "Coast guard officials said the containment dome failed to stop the crude oil leak."
+)
+OIL_2 = (
+    "Oil from the BP well kept leaking into the Gulf as engineers prepared a new dome.\n"
+    "Louisiana fishermen said the spill and the crude oil slick had ruined their season.\n"
+    "The company said the leak from the well would be capped within weeks."
+)
+FLU = (
+    "Swine flu cases rose in Mexico as the pandemic virus spread to schools.\n"
+    "Health officials urged vaccination against the H1N1 influenza strain.\n"
+    "The World Health Organization raised its pandemic alert level for the flu virus."
+)
+
+
+def article(
+    uri: str, body: str, days: float = 0.0, headline: str | None = None, version: int = 1
+) -> ArticleReceived:
+    return ArticleReceived(
+        uri=uri,
+        version=version,
+        source="test",
+        headline=headline,
+        body=body,
+        published=DAY0 + dt.timedelta(days=days),
+    )
+
+
+def facts(a: ArticleReceived, *names: str) -> ArticleFacts:
+    return ArticleFacts(
+        uri=a.uri,
+        version=a.version,
+        extractor_version="test",
+        sentences=tuple(a.body.split("\n")),
+        dates=(),
+        figures=(),
+        names=tuple(
+            NameMention(
+                canonical=n, display=n.title(), kind=NameKind.PERSON, count=2, first_sentence=0
+            )
+            for n in names
+        ),
+    )
+
+
+def assign(c: Clusterer, a: ArticleReceived, *names: str) -> Assignment:
+    return c.assign(a, facts(a, *names))
+
+
+def test_first_article_founds_a_story_named_after_it() -> None:
+    c = Clusterer()
+    result = assign(c, article("urn:oil:1", OIL))
+    assert result == Assignment(story_id_for("urn:oil:1"), True, None, ())
+    assert result.story_id.startswith("story-")
+    assert story_id_for("urn:oil:1") == story_id_for("urn:oil:1") != story_id_for("urn:oil:2")
+
+
+def test_related_article_joins_and_unrelated_one_founds_a_new_story() -> None:
+    c = Clusterer()
+    oil = assign(c, article("urn:oil:1", OIL))
+    joined = assign(c, article("urn:oil:2", OIL_2, days=1))
+    flu = assign(c, article("urn:flu:1", FLU, days=1))
+    assert joined.story_id == oil.story_id and not joined.is_new_story
+    assert flu.is_new_story and flu.story_id != oil.story_id
+    assert c.story_count == 2
+
+
+def test_copy_under_another_uri_joins_the_original_and_names_it() -> None:
+    c = Clusterer()
+    oil = assign(c, article("urn:oil:1", OIL))
+    assign(c, article("urn:flu:1", FLU))
+    copy = assign(c, article("urn:other-outlet:9", "WIRE - " + OIL, days=0.2))
+    assert copy == Assignment(oil.story_id, False, "urn:oil:1", ())
+
+
+def test_correction_stays_in_its_story_even_when_rewritten() -> None:
+    c = Clusterer()
+    oil = assign(c, article("urn:oil:1", OIL))
+    assign(c, article("urn:flu:1", FLU))
+    corrected = assign(c, article("urn:oil:1", FLU + "\nCorrection appended.", version=2))
+    assert corrected == Assignment(oil.story_id, False, None, ())
+
+
+def test_withdrawn_article_no_longer_attracts_or_counts_as_original() -> None:
+    c = Clusterer()
+    assign(c, article("urn:oil:1", OIL))
+    c.remove("urn:oil:1")
+    again = assign(c, article("urn:oil:3", OIL, days=1))
+    assert again.duplicate_of is None
+    assert again.is_new_story  # the emptied story is not a candidate any more
+    c.remove("urn:never-seen")  # harmless
+
+
+def test_shared_core_name_links_articles_with_little_common_vocabulary() -> None:
+    # entity-centred coverage: two very different texts about the same rare person
+    a = article("urn:e:1", "The tribunal in The Hague heard testimony about diamonds.")
+    b = article("urn:e:2", "Supporters rallied in Monrovia demanding elections soon.", days=200)
+    c = Clusterer()
+    first = assign(c, a, "charles taylor")
+    second = assign(c, b, "charles taylor")
+    assert second.story_id == first.story_id
+    # without the name the same texts stay apart
+    c2 = Clusterer()
+    assign(c2, a)
+    assert assign(c2, b).is_new_story
+
+
+def test_stale_story_is_not_joined_on_weak_text_similarity() -> None:
+    c = Clusterer(ClusteringConfig(time_scale_days=1.0))
+    oil = assign(c, article("urn:oil:1", OIL))
+    late = assign(c, article("urn:oil:2", OIL_2, days=400))
+    assert late.is_new_story and late.story_id != oil.story_id
+
+
+def test_resolve_of_a_live_story_is_itself() -> None:
+    c = Clusterer()
+    oil = assign(c, article("urn:oil:1", OIL))
+    assert c.resolve(oil.story_id) == oil.story_id
+    assert c.resolve("story-unknown") == "story-unknown"
+
+
+# -- determinism --------------------------------------------------------------------------
+
+SENTENCES = [OIL, OIL_2, FLU, *OIL.split("\n"), *FLU.split("\n"), *OIL_2.split("\n")]
+NAMES = ["tony hayward", "barack obama", "margaret chan", "charles taylor"]
+
+step = st.tuples(
+    st.sampled_from(["add", "add", "add", "correct", "remove"]),
+    st.lists(st.sampled_from(SENTENCES), min_size=1, max_size=3),
+    st.lists(st.sampled_from(NAMES), max_size=2, unique=True),
+    st.integers(min_value=0, max_value=60),
+)
+
+
+def replay(steps: list[tuple[str, list[str], list[str], int]]) -> list[object]:
+    c = Clusterer()
+    out: list[object] = []
+    uris: list[str] = []
+    for n, (kind, sentences, names, days) in enumerate(steps):
+        if kind == "remove" and uris:
+            uri = uris[days % len(uris)]
+            c.remove(uri)
+            out.append(("removed", uri))
+            continue
+        uri = uris[days % len(uris)] if kind == "correct" and uris else f"urn:h:{n}"
+        uris.append(uri)
+        a = article(uri, "\n".join(sentences), days=days / 3, version=n + 1)
+        result = assign(c, a, *names)
+        out.append((result, c.resolve(result.story_id)))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(step, min_size=1, max_size=25))
+def test_same_sequence_gives_same_assignments(
+    steps: list[tuple[str, list[str], list[str], int]],
+) -> None:
+    assert replay(steps) == replay(steps)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(step, min_size=1, max_size=25))
+def test_every_story_id_resolves_to_a_founding_uri(
+    steps: list[tuple[str, list[str], list[str], int]],
+) -> None:
+    founders = {story_id_for(f"urn:h:{n}") for n in range(len(steps))}
+    for item in replay(steps):
+        if isinstance(item, tuple) and isinstance(item[0], Assignment):
+            result, final = item
+            assert result.story_id in founders and final in founders
+            assert result.story_id not in result.merged
+
+
+def test_article_bridging_two_stories_merges_them_into_the_older() -> None:
+    c = Clusterer()
+    old = assign(c, article("urn:oil:1", OIL), "tony hayward")
+    # a year later the text alone is too stale to join: a second story starts
+    new = assign(c, article("urn:oil:2", OIL_2, days=400))
+    assert new.is_new_story
+    # this one matches the new story on text and the old one on its core name
+    bridge = assign(c, article("urn:oil:3", OIL + "\n" + OIL_2, days=401), "tony hayward")
+    assert bridge == Assignment(old.story_id, False, None, (new.story_id,))
+    assert c.resolve(new.story_id) == old.story_id
+    assert c.story_count == 1
+    # the absorbed story's articles are the survivor's now: a correction lands there
+    assert assign(c, article("urn:oil:2", OIL_2, version=2)).story_id == old.story_id
