@@ -13,6 +13,8 @@ import importlib
 EVALUATIONS: dict[str, tuple[str, str]] = {
     "timeline": ("storyline.evaluation.timeline_eval",
                  "timelines vs gold: alignment ROUGE-1/2 (tilse) and Date-F1"),
+    "clustering": ("storyline.evaluation.clustering_eval",
+                   "stories vs gold: B-cubed precision/recall/F1, articles/s"),
 }
 
 
