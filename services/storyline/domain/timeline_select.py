@@ -37,9 +37,16 @@ class SelectSettings:
     pub_weight: float = 0.5  # an article published on a day counts this much for the day
     proximity_days: int = 7  # mentions from articles published this close count fully
     far_weight: float = 0.5  # weight of mentions from articles published further away
-    lead_sentences: int = 3  # opening statements of same-day articles are candidates
-    redundancy: float = 0.5  # max cosine between two statements of one day
+    lead_sentences: int = 10  # opening statements of same-day articles are candidates
+    redundancy: float = 0.3  # max cosine between two statements of one day
     length_prior: float = 0.0  # penalty per word beyond 25, per 100 words
+    same_day_weight: float = 1.0  # a mention of the article's own publication day
+    relative_weight: float = 1.0  # a resolved mention ("on Tuesday") next to a stated one
+    lead_days: int = 1  # articles published on the day or this many days after it
+    future_weight: float = 1.0  # a mention of a day after publication: a plan, not an event
+    volume_alpha: float = 0.2  # divide by (articles published within volume_days)^alpha
+    volume_days: int = 3
+    mention_boost: float = 0.0  # added to the centroid score of statements naming the day
 
 
 SETTINGS = SelectSettings()
@@ -90,6 +97,12 @@ def rank_dates(articles: Sequence[CitedArticle], start: date | None, end: date |
                 continue
             near = abs((pub - day).days) <= settings.proximity_days
             weight = 1.0 if near else settings.far_weight
+            if day == pub:
+                weight *= settings.same_day_weight
+            elif day > pub:
+                weight *= settings.future_weight
+            if not mention.stated:
+                weight *= settings.relative_weight
             per_source = mentioned.setdefault(day, {})
             per_source[source] = max(per_source.get(source, 0.0), weight)
     scores: dict[date, float] = {}
@@ -99,6 +112,14 @@ def rank_dates(articles: Sequence[CitedArticle], start: date | None, end: date |
         if (start and day < start) or (end and day > end):
             continue
         scores[day] = scores.get(day, 0.0) + settings.pub_weight * len(publishers)
+    if settings.volume_alpha:
+        # Coverage is bursty: a busy week makes every one of its days look important. Dividing
+        # by the local volume lets quiet periods' key days compete (they are on the gold too).
+        volume: dict[date, int] = {d: len(p) for d, p in published.items()}
+        for day in scores:
+            local = sum(volume.get(day + timedelta(days=k), 0)
+                        for k in range(-settings.volume_days, settings.volume_days + 1))
+            scores[day] /= (1 + local) ** settings.volume_alpha
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
@@ -115,7 +136,8 @@ def _options(articles: Sequence[CitedArticle], days: set[date], settings: Select
                 )
         mentioned = {m.sentence for m in article.facts.dates}
         pub = article.published.date()
-        for day in (pub, pub - timedelta(days=1)):
+        for back in range(settings.lead_days + 1):
+            day = pub - timedelta(days=back)
             if day not in out:
                 continue
             taken = 0
@@ -146,7 +168,8 @@ def _summarise(options: list[_Option], idf: dict[str, float], k: int,
     scored = []
     for option, vec in zip(options, vectors, strict=True):
         length_penalty = settings.length_prior * max(0, len(option.statement.split()) - 25) / 100
-        scored.append((_cosine(vec, centroid) - length_penalty, option.key, option, vec))
+        boost = settings.mention_boost if option.mentions_day else 0.0
+        scored.append((_cosine(vec, centroid) - length_penalty + boost, option.key, option, vec))
     scored.sort(key=lambda s: (-s[0], s[1]))
     chosen: list[tuple[_Option, dict[str, float]]] = []
     seen: set[str] = set()

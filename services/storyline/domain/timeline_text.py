@@ -55,10 +55,43 @@ STOPWORDS: frozenset[str] = wordset(
 )
 
 
+# A dateline or shouted heading glued before the sentence: "NEW ORLEANS--", "NEW CAP FOR
+# LEAKING OIL WELL In June", "(Reuters) -", bullets.
+_LEAD_JUNK = re.compile(
+    r"^(?:[\\*•·\-–—\s]+|\(\w+\)\s*[-–—]\s*|(?:[A-Z][A-Z.,'’&]+\s+)+(?=[A-Z][a-z])|"
+    r"[A-Z][A-Z .,'’]+(?:\([A-Za-z]+\))?\s*(?:--|[-–—:])\s*)+"
+)
+# What is left around a removed date: "On , X" / "X on ." / "April 28 - X".
+_ORPHAN_LEAD = re.compile(r"^\s*(?:(?:on|in|at|by)\s+)?(?:[,:;]|\s[-–—]|--)?\s*")
+_ORPHAN_ON = re.compile(r"\s*,?\s+(?:on|in|at)(?:\s+the)?\s*(?=[,.;]|$|\s[,.;])")
+
+
+def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
+    """The sentence without the date expressions at ``spans`` (character offsets) that only
+    date it: an entry shows its date beside the text, so "On April 20, BP ..." reads "BP ...".
+    Dates after "since", "until", "before" and the like stay: they carry meaning."""
+    out = sentence
+    for start, end in sorted(spans, reverse=True):
+        before = out[:start]
+        prep = re.search(r"(?:^|\s)(on|in|at|by)\s+(?:the\s+)?$", before, re.IGNORECASE)
+        if start == 0 or before.strip(" *-–—\\") == "":
+            out = _ORPHAN_LEAD.sub("", out[end:], count=1)
+        elif prep is not None:
+            out = out[: prep.start()] + out[end:]
+        else:
+            continue
+    out = re.sub(r"\s{2,}", " ", out)
+    out = re.sub(r"\s+([,.;:])", r"\1", out)
+    out = re.sub(r",\s*,", ",", out).strip(" ,")
+    return out
+
+
 def trim_statement(sentence: str) -> str:
-    """The sentence as a stand-alone entry: linking openers dropped, first letter raised.
-    Attribution ("Officials said ...") is kept: it is part of what the source claims."""
-    text = _FILLER.sub("", sentence.strip())
+    """The sentence as a stand-alone entry: datelines and linking openers dropped, first
+    letter raised. Attribution ("Officials said ...") is kept: it is part of what the
+    source claims."""
+    text = _LEAD_JUNK.sub("", sentence.strip())
+    text = _FILLER.sub("", text.lstrip(" ,"))
     text = text.strip(" -–—")
     if not text:
         return sentence.strip()
@@ -126,7 +159,9 @@ def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePre
     """Every statement-like sentence of the article with the date it is about, in sentence
     order; dates coarser than ``max_rank`` (quarters, years) are too vague for an entry."""
     by_sentence: dict[int, list[DateMention]] = {}
+    mentions: dict[int, list[DateMention]] = {}
     for mention in facts.dates:
+        mentions.setdefault(mention.sentence, []).append(mention)
         if PRECISION_RANK[mention.span.precision] <= max_rank:
             by_sentence.setdefault(mention.sentence, []).append(mention)
     out: list[Candidate] = []
@@ -135,7 +170,10 @@ def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePre
         if not is_statement(sentence):
             continue
         mention = sentence_date(by_sentence[index])
-        statement = trim_statement(sentence)
+        statement = trim_statement(
+            strip_dates(sentence, [(m.char_start, m.char_end) for m in mentions[index]]))
+        if len(statement.split()) < MIN_WORDS:
+            continue
         out.append(
             Candidate(
                 sentence=index,
