@@ -1,0 +1,50 @@
+"""Clustering quality on the dev data (skipped when ../shared is absent).
+
+The floors sit a little under the measured scores (docs/clustering.md), so a change that
+makes clustering clearly worse fails here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from storyline.domain.clustering import ClusteringConfig
+from storyline.evaluation import clustering_eval
+from storyline.evaluation.clustering_eval import BCubed, bcubed
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+T17 = DATA / "timeline17-dev"
+ENTITIES = DATA / "entities-dev"
+
+pytestmark = pytest.mark.skipif(
+    not (T17 / "articles.jsonl").is_file() or not (ENTITIES / "articles.jsonl").is_file(),
+    reason="../shared dev data not available",
+)
+
+
+def test_bcubed_on_a_toy_example() -> None:
+    gold = {"a": "x", "b": "x", "c": "y"}
+    assert bcubed({"a": "1", "b": "1", "c": "2"}, gold) == BCubed(1.0, 1.0, 1.0)
+    lumped = bcubed({"a": "1", "b": "1", "c": "1"}, gold)
+    assert lumped.recall == 1.0 and lumped.precision == pytest.approx((2 / 3 * 2 + 1 / 3) / 3)
+
+
+def test_merged_dev_stream_is_pure_and_mostly_complete(tmp_path: Path) -> None:
+    args = argparse.Namespace(dataset=[T17, ENTITIES], out=tmp_path)
+    assert clustering_eval.run(args) == 0
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["articles"] == 4145
+    assert scores["bcubed_precision"] >= 0.95
+    assert scores["bcubed_f1"] >= 0.88
+    rows = [json.loads(line) for line in (tmp_path / "assignments.jsonl").open()]
+    assert len(rows) == 4145
+    assert len({r["story_id"] for r in rows}) == scores["stories"]
+
+
+def test_timeline17_alone() -> None:
+    _, result = clustering_eval.evaluate([T17], ClusteringConfig())
+    assert result["bcubed_precision"] >= 0.95
+    assert result["bcubed_f1"] >= 0.80
