@@ -11,7 +11,7 @@ from pathlib import Path
 
 from storyline.domain.events import CitedSentence, SummaryParagraph
 from storyline.domain.facts import ArticleFacts, CitedArticle, NameKind, NameMention
-from storyline.domain.summary import Plain, summarise, supports, terms_of, tokens
+from storyline.domain.summary import Plain, split_glued, summarise, supports, terms_of, tokens
 from storyline.domain.title import MAX_CHARS, choose_title
 
 T0 = dt.datetime(2025, 12, 1, 9, tzinfo=dt.UTC)
@@ -205,3 +205,20 @@ def test_title_without_headlines_is_derived_from_a_lead_and_fits() -> None:
     assert words <= lead_words
     assert "click" not in words
     assert choose_title(story()) == title
+
+
+def test_a_headline_run_into_the_first_sentence_is_split_off() -> None:
+    head, rest = split_glued("Michael Jackson doctor gets four years in prison Michael "
+                             "Jackson's former doctor, Conrad Murray, has been sentenced.")
+    assert head == "Michael Jackson doctor gets four years in prison"
+    assert rest.startswith("Michael Jackson's former doctor")
+    plain = "Police searched the offices of a doctor in Houston who treated Michael Jackson."
+    assert split_glued(plain) == (None, plain)
+    # the summary shows the sentence without the headline, and cites the full line
+    line = ("Engineers return home to a hero's welcome The engineers came back to Pyongyang "
+            "after their mission in the Kursk region of Russia ended.")
+    summary = summarise([cited(1, [line])], ())
+    [sentence] = all_sentences(summary)
+    assert sentence.text.startswith("The engineers came back")
+    assert sentence.citations[0].sentence == 0
+    assert choose_title([cited(1, [line])]) == "Engineers return home to a hero's welcome"

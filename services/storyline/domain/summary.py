@@ -162,6 +162,28 @@ def _minhash_keys(terms: Sequence[str]) -> tuple[int, ...]:
     )
 
 
+_GLUE = re.compile(r"(?<=[a-z0-9'’]) (?=([A-Z][\w'’-]*))")
+_GLUE_OPENERS = wordset("The An In On At It He She They This That After When Its His Her")
+GLUED_HEADLINE_WORDS = 14
+
+
+def split_glued(text: str) -> tuple[str | None, str]:
+    """A headline run into the first sentence, as corpora flatten pages: "Michael Jackson
+    doctor gets four years in prison Michael Jackson's former doctor, ..." -> (headline,
+    sentence). The seam is a lower-case word followed by a capitalised function word or by
+    a capitalised word already used before it."""
+    for m in _GLUE.finditer(text):
+        head, rest, word = text[: m.start()], text[m.end():], m.group(1)
+        words = len(head.split())
+        if words > GLUED_HEADLINE_WORDS or "," in head:
+            break  # past where a headline could end
+        if words < 3 or len(rest.split()) < 6:
+            continue
+        if word in _GLUE_OPENERS or re.search(rf"\b{re.escape(word)}\b", head, re.IGNORECASE):
+            return head, rest
+    return None, text
+
+
 def strip_dateline(text: str) -> str:
     """The sentence without a leading wire dateline (and HTML entities decoded, "R&amp;B");
     the sentence itself when there is nothing to remove."""
@@ -235,6 +257,7 @@ class Analysis:
     """What the summary needs from one article, computed once per (uri, version, content)."""
 
     lead: tuple[Sentence, ...]
+    glued_headline: str | None  # a headline the corpus ran into the first sentence
     lead_terms: tuple[str, ...]
     name_keys: tuple[str, ...]
     keys: dict[int, tuple[int, ...]]  # min-hash key -> sentence indices
@@ -265,6 +288,7 @@ def _analyse(
     statements: list[Plain] = []
     keys: dict[int, list[int]] = {}
     lead_terms: set[str] = set()
+    glued: str | None = None
     for i, raw in enumerate(sentences):
         words = tuple(tokens(raw))
         terms = _terms(words)
@@ -275,8 +299,11 @@ def _analyse(
             keys.setdefault(key, []).append(i)
         if i < LEAD:
             lead_terms.update(terms)
-            # The summary shows the sentence without its dateline, and matches on that.
+            # The summary shows the sentence without its dateline (or a headline glued to
+            # it), and matches on that.
             text = strip_dateline(raw)
+            if i == 0:
+                glued, text = split_glued(text)
             if text != raw:
                 words = tuple(tokens(text))
                 terms = _terms(words)
@@ -297,6 +324,7 @@ def _analyse(
             )
     return Analysis(
         lead=tuple(lead),
+        glued_headline=glued,
         lead_terms=tuple(sorted(lead_terms)),
         name_keys=tuple(sorted({n.canonical for n in names})),
         keys={k: tuple(v) for k, v in keys.items()},

@@ -104,6 +104,10 @@ def _options(article: CitedArticle, analysis: Analysis, headlines: bool) -> tupl
             text = trim(_OUTLET_PREFIX.sub("", article.headline))
             options.append((text, terms_of(text), -1, 1.0))
     else:
+        if analysis.glued_headline:
+            like = _headline_like(analysis.glued_headline)
+            if like is not None and like[1] == 1.0:
+                options.append((like[0], terms_of(like[0]), -1, 1.0))
         for s in analysis.lead[:LEAD_SENTENCES]:
             like = _headline_like(s.text)
             if like is not None:
