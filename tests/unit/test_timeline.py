@@ -1,0 +1,251 @@
+"""Timeline reconciliation: one entry per event across sources, precise dates, conflicts kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from storyline.domain.events import DatePrecision
+from storyline.domain.facts import (
+    ArticleFacts,
+    CitedArticle,
+    DateMention,
+    Figure,
+    Qualifier,
+    TimeSpan,
+)
+from storyline.domain.timeline import TimelineIndex, build_timeline, date_label
+from storyline.domain.timeline_text import dated_candidates, is_statement, trim_statement
+
+DAY = DatePrecision.DAY
+
+
+def span(start: date, end: date | None = None, precision: DatePrecision = DAY) -> TimeSpan:
+    return TimeSpan(start=start, end=end or start, precision=precision)
+
+
+def article(
+    n: int,
+    sentences: list[str],
+    dates: list[tuple[int, str, TimeSpan]],
+    *,
+    figures: list[tuple[int, str, float, str, str]] = (),  # type: ignore[assignment]
+    copy_of: int | None = None,
+    published: date = date(2010, 4, 25),
+    uri: str | None = None,
+) -> CitedArticle:
+    """An article with hand-made facts; each date/figure is located by its text."""
+    uri = uri or f"urn:test:{n}"
+    mentions = []
+    for index, text, when in dates:
+        start = sentences[index].index(text)
+        mentions.append(DateMention(span=when, text=text, sentence=index, char_start=start,
+                                    char_end=start + len(text), stated=True))
+    figs = tuple(
+        Figure(value=value, qualifier=Qualifier.EXACTLY, unit=unit, subject=subject, text=text,
+               sentence=index)
+        for index, text, value, unit, subject in figures
+    )
+    facts = ArticleFacts(uri=uri, version=1, extractor_version="test", sentences=tuple(sentences),
+                         dates=tuple(mentions), figures=figs, names=())
+    return CitedArticle(n=n, uri=uri, version=1, source=f"outlet{n}", headline=None,
+                        published=datetime(published.year, published.month, published.day,
+                                           tzinfo=UTC),
+                        facts=facts, copy_of=copy_of)
+
+
+BLAST_A = "The Deepwater Horizon rig exploded in the Gulf of Mexico on April 20, killing 11 workers."
+BLAST_B = "On April 20 the Deepwater Horizon rig exploded in the Gulf of Mexico, killing 11 workers."
+SINK = "The burning Deepwater Horizon platform sank to the sea floor on April 22 after two days."
+
+
+def test_same_event_from_two_sources_is_one_entry_citing_both() -> None:
+    index = TimelineIndex()
+    index.add(article(1, [BLAST_A], [(0, "April 20", span(date(2010, 4, 20)))]))
+    index.add(article(2, [BLAST_B], [(0, "April 20", span(date(2010, 4, 20)))]))
+    index.add(article(3, [SINK], [(0, "April 22", span(date(2010, 4, 22)))]))
+    entries = index.entries(10)
+    assert [e.date for e in entries] == [date(2010, 4, 20), date(2010, 4, 22)]
+    blast = entries[0]
+    assert [c.n for c in blast.citations] == [1, 2]
+    assert [c.uri for c in blast.citations] == ["urn:test:1", "urn:test:2"]
+    assert blast.independent_sources == 2
+    assert blast.conflicts == ()
+    assert "April 20" not in blast.text and "exploded" in blast.text
+    assert entries[1].independent_sources == 1
+
+
+def test_most_precise_date_wins() -> None:
+    vague = "The Deepwater Horizon rig exploded in the Gulf of Mexico in April, killing 11 workers."
+    index = TimelineIndex()
+    index.add(article(1, [vague], [(0, "April", span(date(2010, 4, 1), date(2010, 4, 30),
+                                                     DatePrecision.MONTH))]))
+    assert index.entries(5)[0].date_precision is DatePrecision.MONTH
+    index.add(article(2, [BLAST_A], [(0, "April 20", span(date(2010, 4, 20)))]))
+    (entry,) = index.entries(5)
+    assert (entry.date, entry.date_end, entry.date_precision) == (date(2010, 4, 20),
+                                                                  date(2010, 4, 20), DAY)
+    assert entry.date_label == "Apr 20, 2010"
+    assert [c.n for c in entry.citations] == [1, 2]
+    assert entry.conflicts == ()  # April contains April 20: no disagreement
+
+
+def test_conflicting_dates_are_kept_with_their_sources() -> None:
+    other = BLAST_A.replace("April 20", "April 21")
+    index = TimelineIndex()
+    index.add(article(1, [BLAST_A], [(0, "April 20", span(date(2010, 4, 20)))]))
+    index.add(article(2, [BLAST_B], [(0, "April 20", span(date(2010, 4, 20)))]))
+    index.add(article(3, [other], [(0, "April 21", span(date(2010, 4, 21)))]))
+    (entry,) = index.entries(5)
+    assert entry.date == date(2010, 4, 20)  # two sources against one
+    sides = {c.value: c.citations for c in entry.conflicts if c.kind == "date"}
+    assert sides == {"Apr 20, 2010": (1, 2), "Apr 21, 2010": (3,)}
+
+
+def test_conflicting_figures_are_kept_with_their_sources() -> None:
+    twelve = BLAST_B.replace("11 workers", "12 workers")
+    index = TimelineIndex()
+    index.add(article(1, [BLAST_A], [(0, "April 20", span(date(2010, 4, 20)))],
+                      figures=[(0, "11 workers", 11, "workers", "workers")]))
+    index.add(article(2, [twelve], [(0, "April 20", span(date(2010, 4, 20)))],
+                      figures=[(0, "12 workers", 12, "workers", "workers")]))
+    (entry,) = index.entries(5)
+    figures = [(c.value, c.citations) for c in entry.conflicts if c.kind == "figure"]
+    assert figures == [("11 workers", (1,)), ("12 workers", (2,))]
+
+
+def test_same_figure_from_two_sources_is_no_conflict() -> None:
+    index = TimelineIndex()
+    for n, text in ((1, BLAST_A), (2, BLAST_B)):
+        index.add(article(n, [text], [(0, "April 20", span(date(2010, 4, 20)))],
+                          figures=[(0, "11 workers", 11, "workers", "workers")]))
+    assert index.entries(5)[0].conflicts == ()
+
+
+def test_copies_do_not_count_as_independent_sources() -> None:
+    index = TimelineIndex()
+    index.add(article(1, [BLAST_A], [(0, "April 20", span(date(2010, 4, 20)))]))
+    index.add(article(2, [BLAST_A], [(0, "April 20", span(date(2010, 4, 20)))], copy_of=1))
+    (entry,) = index.entries(5)
+    assert [c.n for c in entry.citations] == [1, 2]
+    assert entry.independent_sources == 1
+
+
+def test_more_sources_outrank_one_when_the_page_is_full() -> None:
+    lone = "A small protest against offshore drilling was held outside the BP headquarters today."
+    index = TimelineIndex()
+    index.add(article(1, [lone], [(0, "today", span(date(2010, 4, 24)))]))
+    index.add(article(2, [BLAST_A], [(0, "April 20", span(date(2010, 4, 20)))]))
+    index.add(article(3, [BLAST_B], [(0, "April 20", span(date(2010, 4, 20)))]))
+    (entry,) = index.entries(1)
+    assert entry.date == date(2010, 4, 20)
+
+
+def test_entry_id_is_stable_as_sources_join() -> None:
+    index = TimelineIndex()
+    index.add(article(1, [BLAST_A], [(0, "April 20", span(date(2010, 4, 20)))]))
+    first = index.entries(5)[0].entry_id
+    index.add(article(2, [BLAST_B], [(0, "April 20", span(date(2010, 4, 20)))]))
+    assert index.entries(5)[0].entry_id == first
+
+
+def test_remove_withdraws_citations_and_correction_replaces_them() -> None:
+    index = TimelineIndex()
+    index.add(article(1, [BLAST_A], [(0, "April 20", span(date(2010, 4, 20)))]))
+    index.add(article(2, [BLAST_B], [(0, "April 20", span(date(2010, 4, 20)))]))
+    index.remove("urn:test:2")
+    assert [c.n for c in index.entries(5)[0].citations] == [1]
+    index.remove("urn:test:1")
+    assert index.entries(5) == ()
+    index.remove("urn:test:unknown")  # a no-op, not an error
+
+
+# A pool of articles about a handful of events, to combine freely.
+EVENTS = [
+    (BLAST_A, "April 20", date(2010, 4, 20)),
+    (BLAST_B, "April 20", date(2010, 4, 20)),
+    (SINK, "April 22", date(2010, 4, 22)),
+    ("BP chief executive Tony Hayward testified before a congressional committee on June 17.",
+     "June 17", date(2010, 6, 17)),
+    ("Engineers fitted a new containment cap over the leaking well on July 15, stopping the oil.",
+     "July 15", date(2010, 7, 15)),
+    ("The leaking well was fitted with a containment cap on July 15 and the oil stopped.",
+     "July 15", date(2010, 7, 15)),
+]
+
+
+def pool_article(n: int, event: int) -> CitedArticle:
+    text, when_text, when = EVENTS[event]
+    return article(n, [text], [(0, when_text, span(when))])
+
+
+sequences = st.lists(st.integers(0, len(EVENTS) - 1), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=sequences, extra=st.integers(0, len(EVENTS) - 1), limit=st.integers(1, 6))
+def test_add_then_remove_restores_the_entries(events: list[int], extra: int, limit: int) -> None:
+    index = TimelineIndex()
+    for n, event in enumerate(events, start=1):
+        index.add(pool_article(n, event))
+    before = index.entries(limit)
+    index.add(pool_article(len(events) + 1, extra))
+    index.remove(f"urn:test:{len(events) + 1}")
+    assert index.entries(limit) == before
+
+
+@settings(max_examples=40, deadline=None)
+@given(events=sequences)
+def test_entries_are_a_function_of_the_input_sequence(events: list[int]) -> None:
+    first, second = TimelineIndex(), TimelineIndex()
+    for n, event in enumerate(events, start=1):
+        first.add(pool_article(n, event))
+        second.add(pool_article(n, event))
+    assert first.entries(10) == second.entries(10)
+    dates = [e.date for e in first.entries(10)]
+    assert dates == sorted(dates)
+    assert len(set(dates)) == len(dates)  # one entry a day on the page
+
+
+def test_statements_drop_fillers_and_keep_attribution() -> None:
+    assert trim_statement("But meanwhile, officials said the leak had stopped.") == (
+        "Officials said the leak had stopped.")
+    assert trim_statement("Ukrainian intelligence says the troops moved north.") == (
+        "Ukrainian intelligence says the troops moved north.")
+    assert not is_statement("Will the cap hold when the hurricane season arrives in June?")
+    assert not is_statement('"We will make this right," he said on Monday in Houston, Texas.')
+    assert not is_statement("At 21:31 21st Jun 2010, Ebi35 wrote: It is a great shame indeed.")
+    assert not is_statement("Too short on Monday.")
+
+
+def test_candidate_statement_loses_only_the_dating_expression() -> None:
+    since = "Oil has been leaking into the Gulf of Mexico since April 20, officials said today."
+    cited = article(1, [BLAST_B, since], [(0, "April 20", span(date(2010, 4, 20))),
+                                          (1, "April 20", span(date(2010, 4, 20)))])
+    first, second = dated_candidates(cited.facts)
+    assert first.statement == (
+        "The Deepwater Horizon rig exploded in the Gulf of Mexico, killing 11 workers.")
+    assert "since April 20" in second.statement  # "since" carries meaning: kept
+
+
+def test_date_labels() -> None:
+    assert date_label(span(date(2025, 12, 12))) == "Dec 12, 2025"
+    assert date_label(span(date(2025, 8, 1), date(2025, 8, 10),
+                           DatePrecision.PART_OF_MONTH)) == "Early Aug 2025"
+    assert date_label(span(date(2025, 8, 1), date(2025, 8, 31), DatePrecision.MONTH)) == (
+        "Aug 2025")
+    assert date_label(span(date(2025, 1, 1), date(2025, 12, 31), DatePrecision.YEAR)) == "2025"
+
+
+def test_build_timeline_picks_the_most_reported_days() -> None:
+    articles = [pool_article(n, event) for n, event in enumerate([0, 1, 0, 2, 3, 4, 5], 1)]
+    timeline = build_timeline(articles, n_dates=2, sentences_per_date=1)
+    assert [d for d, _ in timeline] == [date(2010, 4, 20), date(2010, 7, 15)]
+    assert all(len(sentences) == 1 for _, sentences in timeline)
+    assert "exploded" in timeline[0][1][0]
+    assert build_timeline(articles, 2, 1) == timeline  # deterministic
+    inside = build_timeline(articles, n_dates=5, sentences_per_date=2,
+                            start=date(2010, 6, 1), end=date(2010, 6, 30))
+    assert [d for d, _ in inside] == [date(2010, 6, 17)]
