@@ -56,8 +56,10 @@ def article(
                         facts=facts, copy_of=copy_of)
 
 
-BLAST_A = "The Deepwater Horizon rig exploded in the Gulf of Mexico on April 20, killing 11 workers."
-BLAST_B = "On April 20 the Deepwater Horizon rig exploded in the Gulf of Mexico, killing 11 workers."
+BLAST_A = ("The Deepwater Horizon rig exploded in the Gulf of Mexico on April 20, "
+           "killing 11 workers.")
+BLAST_B = ("On April 20 the Deepwater Horizon rig exploded in the Gulf of Mexico, "
+           "killing 11 workers.")
 SINK = "The burning Deepwater Horizon platform sank to the sea floor on April 22 after two days."
 
 
