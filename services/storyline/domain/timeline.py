@@ -31,6 +31,7 @@ from storyline.domain.timeline_text import PRECISION_RANK, Candidate, dated_cand
 __all__ = ["TimelineIndex", "build_timeline", "date_label", "entry_id_for"]
 
 SAME_EVENT = 0.34  # Dice of content words for statements with overlapping dates
+MIN_SHARED = 3  # ... and at least this many shared words: short statements match by chance
 SAME_EVENT_OTHER_DAY = 0.6  # ... for statements dated differently: a date conflict
 CONFLICT_DAYS = 3  # how far apart two day dates of one event may be
 COMPARE_MEMBERS = 6  # an event is matched against its first members only: bounded cost
@@ -130,14 +131,13 @@ def _summarise(event: _Event) -> _Summary:
                    key=lambda kv: (-len({m.source for m in kv[1]}), kv[1][0].seq))
     chosen = spans[0][1]
     conflicts: list[ConflictingValue] = []
-    # Sources disagree on the date when an equally precise date does not overlap the chosen
-    # one ("April 20" vs "April 22"); "early August" next to "August 3-9" is no disagreement.
+    # Sources disagree on the date when theirs does not overlap the chosen one ("April 20"
+    # vs "April 22", "this weekend" vs "Friday"); "early August" next to "August 3" agrees.
     chosen_span = chosen[0].cand.span
-    sides: dict[str, set[int]] = {}
-    for _, side in spans:
-        span = side[0].cand.span
-        if side is chosen or not _overlap(span, chosen_span):
-            sides.setdefault(date_label(span), set()).update(m.n for m in side)
+    sides: dict[str, set[int]] = {date_label(chosen_span): {m.n for m in chosen}}
+    for m in members:
+        if not _overlap(m.cand.span, chosen_span):
+            sides.setdefault(date_label(m.cand.span), set()).add(m.n)
     if len(sides) > 1:
         conflicts.extend(ConflictingValue(kind="date", value=label, citations=tuple(sorted(ns)))
                          for label, ns in sides.items())
@@ -324,6 +324,8 @@ class TimelineIndex:
             if other.uri == member.uri:
                 continue  # one article does not restate its own event
             sim = _dice(member.words, other.words)
+            if len(member.words & other.words) < MIN_SHARED:
+                continue
             if sim >= threshold and (best is None or sim > best):
                 best = sim
         return best

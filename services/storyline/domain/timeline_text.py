@@ -36,8 +36,9 @@ _FILLER = re.compile(
 )
 # Comment threads and bylines quoted into bodies: "At 21:31 21st Jun 2010, Ebi35 wrote:".
 _NOISE = re.compile(
-    r"\bwrote:|\bposted (?:by|at)\b|^\s*(?:photo|picture|video|click|follow|email|read more|"
-    r"related|copyright|advertisement)\b|https?://|www\.|@\w",
+    r"\bwrote:|\bposted (?:by|at)\b|\blast updated\b|https?://|www\.|@\w|"
+    r"^\s*(?:photo|picture|video|click|follow|email|read more|related|copyright|"
+    r"advertisement)\b",
     re.IGNORECASE,
 )
 _QUOTE_CHARS = ('"', "“", "”", "``", "''")
@@ -77,7 +78,9 @@ def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
         if start == 0 or before.strip(" *-–—\\") == "":
             out = _ORPHAN_LEAD.sub("", out[end:], count=1)
         elif prep is not None:
-            out = out[: prep.start()] + out[end:]
+            # "on Sunday morning": the part of the day goes with the day.
+            tail = re.sub(r"^\s+(?:morning|afternoon|evening|night)\b", "", out[end:])
+            out = out[: prep.start()] + tail
         else:
             continue
     out = re.sub(r"\s{2,}", " ", out)
