@@ -38,6 +38,7 @@ from storyline.domain.text import wordset
 
 LEAD = 8  # sentences of each article that may enter the summary and the centroid
 POOL = 60  # candidates kept after cheap scoring: bounds the quadratic steps
+LEAD_BANDS = 2  # of the four LSH bands, for counting support among leads (a feature only)
 SUPPORT_RANKED = 4 * POOL  # candidates whose support from other sources is counted
 CANDIDATE_ARTICLES = 300  # the most recent originals whose leads may enter the summary
 # The most recent articles (in order of joining) the summary looks at at all: weights and
@@ -511,7 +512,7 @@ def _timeline_terms(timeline: Sequence[TimelineEntry]) -> list[tuple[str, ...]]:
 def _lead_support(s: Sentence, source: str,
                   lead_index: dict[int, list[tuple[str, Sentence]]]) -> int:
     sources: set[str] = set()
-    for key in s.keys:
+    for key in s.keys[:LEAD_BANDS]:
         for other_source, other in lead_index.get(key, ()):
             if other_source != source and other_source not in sources and supports(s, other):
                 sources.add(other_source)
@@ -532,7 +533,7 @@ def candidates(
     lead_index: dict[int, list[tuple[str, Sentence]]] = {}
     for article, analysis in story:
         for s in analysis.lead:
-            for key in s.keys:
+            for key in s.keys[:LEAD_BANDS]:
                 lead_index.setdefault(key, []).append((article.source, s))
     on_timeline = _timeline_terms(timeline)
 
