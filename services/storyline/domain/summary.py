@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from storyline.domain.events import Citation, CitedSentence, SummaryParagraph, TimelineEntry
-from storyline.domain.facts import CitedArticle, NameKind, NameMention
+from storyline.domain.facts import ArticleFacts, CitedArticle, NameKind, NameMention
 from storyline.domain.text import wordset
 
 LEAD = 8  # sentences of each article that may enter the summary and the centroid
@@ -333,24 +333,27 @@ def _analyse(
     )
 
 
-# Analyses by (uri, version, extractor version, sentences): names and figures are functions
-# of those in production, and hashing the sentence tuple is cheap (str hashes are cached)
-# where hashing the pydantic facts is not. Bounded: about 10 kB an article.
-_CACHE: OrderedDict[tuple[str, int, str, tuple[str, ...]], Analysis] = OrderedDict()
+# Analyses by the identity of the facts object: the story state keeps each article's facts
+# for the article's life (copies of a CitedArticle share them), so a revision finds every
+# analysis with an int hash; the entry holds the facts, so an id cannot be reused while its
+# entry lives, and any other facts object, even with equal content, is simply analysed
+# again. Bounded: least recently used out, about 20 kB an article.
+_CACHE: OrderedDict[int, tuple[ArticleFacts, Analysis]] = OrderedDict()
 CACHE_SIZE = 16384
 
 
 def analyse(article: CitedArticle) -> Analysis:
     facts = article.facts
-    key = (facts.uri, facts.version, facts.extractor_version, facts.sentences)
+    key = id(facts)
     found = _CACHE.get(key)
-    if found is not None:
+    if found is not None and found[0] is facts:
         _CACHE.move_to_end(key)
-        return found
+        return found[1]
     analysis = _analyse(
         facts.sentences, facts.names, frozenset(f.sentence for f in facts.figures)
     )
-    _CACHE[key] = analysis
+    _CACHE[key] = (facts, analysis)
+    _CACHE.move_to_end(key)
     if len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
     return analysis
@@ -398,13 +401,14 @@ def originals(story: Sequence[Analysed]) -> list[Analysed]:
     return [p for p in story if p[0].copy_of is None] or list(story)
 
 
-_LAST_WEIGHTS: list[tuple[tuple[tuple[str, int, str], ...], StoryWeights]] = []
+_LAST_WEIGHTS: list[tuple[tuple[Analysis, ...], StoryWeights]] = []
 
 
 def story_weights(story: Sequence[Analysed]) -> StoryWeights:
     """Centroid weights over the given (original) articles. The fold asks twice per revision
-    (summary, then title) for the same articles: the last result is kept."""
-    key = tuple((a.uri, a.version, a.facts.extractor_version) for a, _ in story)
+    (summary, then title) for the same articles: the last result is kept, keyed by the
+    analyses themselves (content, not uris: a uri may come back with other content)."""
+    key = tuple(analysis for _, analysis in story)
     if _LAST_WEIGHTS and _LAST_WEIGHTS[0][0] == key:
         return _LAST_WEIGHTS[0][1]
     weights = _story_weights(story)

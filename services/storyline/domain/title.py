@@ -84,20 +84,19 @@ def score(title: str, weights: StoryWeights) -> float:
 
 Option = tuple[str, tuple[str, ...], int, float]  # text, terms, sentence (-1: headline), factor
 
-# Per-article title options, keyed like the summary's analyses (bounded, least recent out).
-_OptionsKey = tuple[str, int, str, bool, str | None, tuple[str, ...]]
-_OPTIONS: OrderedDict[_OptionsKey, tuple[Option, ...]] = OrderedDict()
+# Per-article title options, keyed like the summary's analyses by the facts object's
+# identity (held by the entry) and the mode; bounded, least recently used out.
+_OPTIONS: OrderedDict[tuple[int, bool], tuple[CitedArticle, tuple[Option, ...]]] = OrderedDict()
 CACHE_SIZE = 16384
 
 
 def _options(article: CitedArticle, analysis: Analysis, headlines: bool) -> tuple[Option, ...]:
-    facts = article.facts
-    key = (facts.uri, facts.version, facts.extractor_version, headlines, article.headline,
-           facts.sentences)
+    key = (id(article.facts), headlines)
     found = _OPTIONS.get(key)
-    if found is not None:
+    if found is not None and found[0].facts is article.facts and (
+            found[0].headline == article.headline):
         _OPTIONS.move_to_end(key)
-        return found
+        return found[1]
     options: list[Option] = []
     if headlines:
         if article.headline and article.headline.strip():
@@ -112,7 +111,9 @@ def _options(article: CitedArticle, analysis: Analysis, headlines: bool) -> tupl
             like = _headline_like(s.text)
             if like is not None:
                 options.append((like[0], terms_of(like[0]), s.index, like[1]))
-    _OPTIONS[key] = result = tuple(options)
+    result = tuple(options)
+    _OPTIONS[key] = (article, result)
+    _OPTIONS.move_to_end(key)
     if len(_OPTIONS) > CACHE_SIZE:
         _OPTIONS.popitem(last=False)
     return result
