@@ -47,6 +47,8 @@ class SelectSettings:
     volume_alpha: float = 0.2  # divide by (articles published within volume_days)^alpha
     volume_days: int = 3
     mention_boost: float = 0.0  # added to the centroid score of statements naming the day
+    idf_by_day: bool = False  # document frequency counts days rather than statements
+    repeat_weight: float = 0.0  # extra weight of each repeated mention within one article
 
 
 SETTINGS = SelectSettings()
@@ -104,7 +106,9 @@ def rank_dates(articles: Sequence[CitedArticle], start: date | None, end: date |
             if not mention.stated:
                 weight *= settings.relative_weight
             per_source = mentioned.setdefault(day, {})
-            per_source[source] = max(per_source.get(source, 0.0), weight)
+            if source in per_source:
+                weight = max(weight, per_source[source]) + settings.repeat_weight
+            per_source[source] = weight
     scores: dict[date, float] = {}
     for day, sources in mentioned.items():
         scores[day] = sum(sources.values())
@@ -197,6 +201,11 @@ def build_timeline(articles: Sequence[CitedArticle], n_dates: int, sentences_per
     df: dict[str, int] = {}
     total = 0
     for day_options in options.values():
+        if settings.idf_by_day:
+            total += 1
+            for token in {t for option in day_options for t in option.tokens}:
+                df[token] = df.get(token, 0) + 1
+            continue
         for option in day_options:
             total += 1
             for token in set(option.tokens):
