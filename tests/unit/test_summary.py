@@ -222,3 +222,14 @@ def test_a_headline_run_into_the_first_sentence_is_split_off() -> None:
     assert sentence.text.startswith("The engineers came back")
     assert sentence.citations[0].sentence == 0
     assert choose_title([cited(1, [line])]) == "Engineers return home to a hero's welcome"
+
+
+def test_a_uri_that_comes_back_with_other_content_is_analysed_again() -> None:
+    first = summarise([cited(1, [ENGINEERS]), cited(2, [ENGINEERS_EDITED])], ())
+    again = summarise([cited(1, [MUSEUM]), cited(2, [MUSEUM])], ())
+    assert [s.text for s in all_sentences(first)] != [s.text for s in all_sentences(again)]
+    assert by_text(again) == {MUSEUM: [1, 2]}
+    assert choose_title([cited(1, [ROTATION], headline="Units still fire from Kursk")]) == (
+        "Units still fire from Kursk")
+    assert choose_title([cited(1, [ROTATION], headline="Artillery rotation continues")]) == (
+        "Artillery rotation continues")
