@@ -47,6 +47,10 @@ class StoryState:
     aliases: list[str] = field(default_factory=list)
     title: str | None = None
     last: StoryUpdated | None = None
+    # n -> (the article it was made from, its "also carried by", the list entry): rebuilding
+    # hundreds of list entries per revision was the fold's largest fixed cost
+    related_cache: dict[int, tuple[CitedArticle, tuple[str, ...], RelatedArticle]] = field(
+        default_factory=dict)
 
     @property
     def article_count(self) -> int:
@@ -135,7 +139,7 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     timeline = state.timeline.entries(TIMELINE_LIMIT)
     summary = summarise(cited, timeline) if cited else ()
     title = choose_title(cited, previous=state.title) if cited else (state.title or "Withdrawn")
-    related = _related_articles(cited)
+    related = _related_articles(cited, state.related_cache)
     published = [a.published for a in cited] or [
         a.published for a in state.withdrawn.values()
     ]
@@ -143,25 +147,25 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     diff = _diff(state.last, change, title, summary, timeline)
     state.revision += 1
     state.title = title
-    body = {
-        "story_id": state.story_id,
-        "revision": state.revision,
-        "article_count": len(cited),
-        "independent_count": sum(1 for a in cited if a.copy_of is None),
-        "title": title,
-        "published_first": min(published),
-        "published_last": max(published),
-        "summary": summary,
-        "timeline": timeline,
-        "articles": related,
-        "aliases": tuple(state.aliases),
-        "diff": diff,
-        "cause": cause,
-        "pipeline_version": pipeline_version,
-    }
-    unhashed = StoryUpdated.model_construct(**body, content_hash="")
-    digest = content_hash(unhashed.model_dump(mode="json", exclude={"content_hash"}))
-    update = StoryUpdated(**body, content_hash=digest)
+    update = StoryUpdated(
+        story_id=state.story_id,
+        revision=state.revision,
+        article_count=len(cited),
+        independent_count=sum(1 for a in cited if a.copy_of is None),
+        title=title,
+        published_first=min(published),
+        published_last=max(published),
+        summary=tuple(summary),
+        timeline=tuple(timeline),
+        articles=related,
+        aliases=tuple(state.aliases),
+        diff=diff,
+        cause=cause,
+        pipeline_version=pipeline_version,
+        content_hash="",
+    )
+    digest = content_hash(update.model_dump(mode="json", exclude={"content_hash"}))
+    update = update.model_copy(update={"content_hash": digest})
     state.last = update
     return update
 
@@ -187,7 +191,10 @@ def _display_headline(article: CitedArticle) -> str:
     return first if len(first) <= 120 else first[:117].rstrip() + "..."
 
 
-def _related_articles(cited: Sequence[CitedArticle]) -> tuple[RelatedArticle, ...]:
+def _related_articles(
+    cited: Sequence[CitedArticle],
+    cache: dict[int, tuple[CitedArticle, tuple[str, ...], RelatedArticle]],
+) -> tuple[RelatedArticle, ...]:
     carried: dict[int, list[str]] = {}
     for article in cited:
         if article.copy_of is not None:
@@ -196,18 +203,22 @@ def _related_articles(cited: Sequence[CitedArticle]) -> tuple[RelatedArticle, ..
     for article in cited:
         if article.copy_of is not None:
             continue  # listed once, under its original, as "also carried by"
-        outlets = sorted(set(carried.get(article.n, ())) - {article.source})
-        related.append(
-            RelatedArticle(
-                n=article.n,
-                uri=article.uri,
-                version=article.version,
-                source=article.source,
-                headline=_display_headline(article),
-                published=article.published,
-                also_carried_by=tuple(outlets),
-            )
+        outlets = tuple(sorted(set(carried.get(article.n, ())) - {article.source}))
+        hit = cache.get(article.n)
+        if hit is not None and hit[0] is article and hit[1] == outlets:
+            related.append(hit[2])
+            continue
+        entry = RelatedArticle(
+            n=article.n,
+            uri=article.uri,
+            version=article.version,
+            source=article.source,
+            headline=_display_headline(article),
+            published=article.published,
+            also_carried_by=outlets,
         )
+        cache[article.n] = (article, outlets, entry)
+        related.append(entry)
     return tuple(related)
 
 
