@@ -253,7 +253,7 @@ class Sentence:
     keys: tuple[int, ...]  # min-hash keys of ``terms``
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # identity: memo keys compare by object
 class Analysis:
     """What the summary needs from one article, computed once per (uri, version, content)."""
 
@@ -409,8 +409,20 @@ def story_weights(story: Sequence[Analysed]) -> StoryWeights:
     (summary, then title) for the same articles: the last result is kept, keyed by the
     analyses themselves (content, not uris: a uri may come back with other content)."""
     key = tuple(analysis for _, analysis in story)
-    if _LAST_WEIGHTS and _LAST_WEIGHTS[0][0] == key:
-        return _LAST_WEIGHTS[0][1]
+    if _LAST_WEIGHTS:
+        last_key, last = _LAST_WEIGHTS[0]
+        if key == last_key:
+            return last
+        n = len(last_key)
+        if len(key) > n and key[:n] == last_key:
+            # The fold appends articles: extend the last counts in place (integer counts,
+            # so the result equals a recount) instead of recounting the whole story.
+            for analysis in key[n:]:
+                last.df.update(analysis.lead_terms)
+                last.names.update(analysis.name_keys)
+            weights = StoryWeights(df=last.df, names=last.names, size=max(len(key), 1))
+            _LAST_WEIGHTS[:] = [(key, weights)]
+            return weights
     weights = _story_weights(story)
     _LAST_WEIGHTS[:] = [(key, weights)]
     return weights
@@ -513,8 +525,32 @@ def _timeline_terms(timeline: Sequence[TimelineEntry]) -> list[tuple[str, ...]]:
     return [terms_of(e.text) for e in timeline]
 
 
-def _lead_support(s: Sentence, source: str,
-                  lead_index: dict[int, list[tuple[str, Sentence]]]) -> int:
+LeadIndex = dict[int, list[tuple[str, Sentence]]]
+_LAST_INDEX: list[tuple[tuple[tuple[Analysis, str], ...], LeadIndex]] = []
+
+
+def _lead_index(story: Sequence[Analysed]) -> LeadIndex:
+    """LSH band -> (source, lead sentence) over the story; like the weights, extended in
+    place when the story only grew since the last call."""
+    key = tuple((analysis, article.source) for article, analysis in story)
+    index: LeadIndex = {}
+    new = key
+    if _LAST_INDEX:
+        last_key, last = _LAST_INDEX[0]
+        if key == last_key:
+            return last
+        n = len(last_key)
+        if len(key) > n and key[:n] == last_key:
+            index, new = last, key[n:]
+    for analysis, source in new:
+        for s in analysis.lead:
+            for band in s.keys[:LEAD_BANDS]:
+                index.setdefault(band, []).append((source, s))
+    _LAST_INDEX[:] = [(key, index)]
+    return index
+
+
+def _lead_support(s: Sentence, source: str, lead_index: LeadIndex) -> int:
     sources: set[str] = set()
     for key in s.keys[:LEAD_BANDS]:
         for other_source, other in lead_index.get(key, ()):
@@ -534,11 +570,7 @@ def candidates(
     recency = {a.uri: i / max(len(by_time) - 1, 1) for i, (a, _) in enumerate(by_time)}
     # Lead-sentence index for support counting: how many other sources lead with the same
     # statement (verified: same numbers and polarity, not just similar words).
-    lead_index: dict[int, list[tuple[str, Sentence]]] = {}
-    for article, analysis in story:
-        for s in analysis.lead:
-            for key in s.keys[:LEAD_BANDS]:
-                lead_index.setdefault(key, []).append((article.source, s))
+    lead_index = _lead_index(story)
     on_timeline = _timeline_terms(timeline)
 
     scored: list[tuple[tuple[float, int, int], Sentence, CitedArticle, float]] = []
