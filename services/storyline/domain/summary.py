@@ -92,7 +92,9 @@ BOILERPLATE = re.compile(
     r"click here|subscribe|all rights reserved|copyright|follow us|sign up|newsletter|"
     r"read more|contributed to this report|e-?mail|https?:|www\.|@|\bphoto\b|\bvideo\b|"
     r"getty images|associated press writer|this story|this article|terms of use|"
-    r"cookie|javascript|last updated|updated at|\bpictured\b|\bcaption\b",
+    r"cookie|javascript|last updated|updated at|\bpictured\b|\bcaption\b|"
+    # photo captions and broadcast transcripts
+    r"\b(?:is|are) seen\b|\bfile photo\b|\baired\b|transcript",
     re.IGNORECASE,
 )
 # Openers that point back to something the reader of a summary has not seen.
@@ -106,6 +108,8 @@ _DATELINE = re.compile(
     r"\s*(?:-+|—|–|:)?\s*"
 )
 _BYLINE = re.compile(r"^(?:[^|]{0,40}\| )?By [A-Z]")
+# A dated caption or list item: "April 21: ...", "July 17, 2010: ...".
+_DATED_ITEM = re.compile(r"^[A-Z][a-z]{2,8}\.? \d{1,2}(?:, \d{4})?:")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
 _QUOTED = re.compile(r"[\"“”]([^\"“”]*)[\"“”]|``(.*?)''")
@@ -165,10 +169,12 @@ def _minhash_keys(terms: Sequence[str]) -> tuple[int, ...]:
 
 _GLUE = re.compile(r"(?<=[a-z0-9'’]) (?=([A-Z][\w'’-]*))")
 _GLUE_OPENERS = wordset("The An In On At It He She They This That After When Its His Her")
+_NO_END = wordset("the a an of to in on at for by with from that and or but as his her its their")
 GLUED_HEADLINE_WORDS = 14
+GLUED_CAPTION_WORDS = 30
 
 
-def split_glued(text: str) -> tuple[str | None, str]:
+def split_glued(text: str, max_words: int = GLUED_HEADLINE_WORDS) -> tuple[str | None, str]:
     """A headline run into the first sentence, as corpora flatten pages: "Michael Jackson
     doctor gets four years in prison Michael Jackson's former doctor, ..." -> (headline,
     sentence). The seam is a lower-case word followed by a capitalised function word or by
@@ -176,13 +182,28 @@ def split_glued(text: str) -> tuple[str | None, str]:
     for m in _GLUE.finditer(text):
         head, rest, word = text[: m.start()], text[m.end():], m.group(1)
         words = len(head.split())
-        if words > GLUED_HEADLINE_WORDS or "," in head:
+        if words > max_words or "," in head:
             break  # past where a headline could end
-        if words < 3 or len(rest.split()) < 6:
-            continue
+        if words < 3 or len(rest.split()) < 6 or head.rsplit(" ", 1)[-1] in _NO_END:
+            continue  # a headline does not end with "the", "of", "that" ...
+        word = re.sub(r"['’]s$", "", word)
         if word in _GLUE_OPENERS or re.search(rf"\b{re.escape(word)}\b", head, re.IGNORECASE):
             return head, rest
     return None, text
+
+
+_AUXILIARIES = wordset(
+    """is are was were be been has have had will would can could may might must shall should
+    do does did said says told say"""
+)
+
+
+def _finite_like(word: str) -> bool:
+    """Whether a token can be the verb of a sentence: without a tagger, a verb-less caption
+    or title fragment is told by having no auxiliary, no -s/-ed form and no common
+    irregular past."""
+    return (word in _AUXILIARIES or word in _VERBS or word.endswith(("ed", "s"))) and (
+        not word[0].isdigit())
 
 
 def strip_dateline(text: str) -> str:
@@ -199,7 +220,7 @@ def strip_dateline(text: str) -> str:
 
 def _eligible(text: str, words: Sequence[str]) -> bool:
     """A sentence that can stand alone in a summary."""
-    if _BYLINE.match(text):
+    if _BYLINE.match(text) or _DATED_ITEM.match(text):
         return False
     n = len(text.split())
     if n < MIN_WORDS or n > MAX_WORDS:
@@ -214,6 +235,8 @@ def _eligible(text: str, words: Sequence[str]) -> bool:
         return False
     if text.lstrip().startswith(("\"", "“", "``", "'")):
         return False  # a quote first: usually a fragment of someone's speech
+    if not any(_finite_like(w) for w in words[1:]):
+        return False  # "The impact of the 2010 oil spill in the Gulf of Mexico."
     quoted = sum(len(g[0] or g[1]) for g in _QUOTED.findall(text))
     return quoted <= 0.5 * len(text) and len(words) >= MIN_WORDS
 
@@ -303,8 +326,10 @@ def _analyse(
             # The summary shows the sentence without its dateline (or a headline glued to
             # it), and matches on that.
             text = strip_dateline(raw)
-            if i == 0:
+            if i <= 1 and glued is None:  # a one-line caption may come first
                 glued, text = split_glued(text)
+                if glued is not None:  # headline, then a photo caption, then the lead
+                    text = split_glued(text, GLUED_CAPTION_WORDS)[1]
             if text != raw:
                 words = tuple(tokens(text))
                 terms = _terms(words)
