@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from storyline.domain.events import CitedSentence, SummaryParagraph
 from storyline.domain.facts import ArticleFacts, CitedArticle, NameKind, NameMention
 from storyline.domain.summary import Plain, split_glued, summarise, supports, terms_of, tokens
@@ -233,3 +236,31 @@ def test_a_uri_that_comes_back_with_other_content_is_analysed_again() -> None:
         "Units still fire from Kursk")
     assert choose_title([cited(1, [ROTATION], headline="Artillery rotation continues")]) == (
         "Artillery rotation continues")
+
+
+WORDS = ("Kim", "Kursk", "troops", "engineers", "returned", "were", "sent", "to", "the",
+         "region", "in", "October", "11,000", "12,000", "not", "museum", "Pyongyang", "said",
+         "fighting", "continued", "after", "deployment", "began", "officials")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=20)
+                         .map(lambda ws: " ".join(ws).capitalize() + "."),
+                         min_size=0, max_size=6),
+                min_size=1, max_size=6))
+def test_any_story_summarises_with_valid_citations(bodies: list[list[str]]) -> None:
+    articles = [cited(i + 1, body, day=i) for i, body in enumerate(bodies)]
+    summary = summarise(articles, ())
+    assert summary == summarise(articles, ())
+    by_n = {a.n: a for a in articles}
+    for p in summary:
+        assert p.key_phrase and len(p.key_phrase.split()) <= 6
+        for s in p.sentences:
+            assert s.citations and len({c.n for c in s.citations}) == len(s.citations)
+            for c in s.citations:
+                cited_words = tokens(by_n[c.n].facts.sentences[c.sentence])
+                claim = tokens(s.text)
+                assert {w for w in claim if w[0].isdigit()} <= set(cited_words)
+                assert ("not" in claim) == ("not" in cited_words)
+    title = choose_title(articles)
+    assert len(title) <= MAX_CHARS
