@@ -62,12 +62,20 @@ class Background:
         words = self.rng.sample(self.words, self.per_article)
         body = " ".join(words)
         article = ArticleReceived(
-            uri=f"urn:bench:{self.count}", version=1, source="bench", body=body,
+            uri=f"urn:bench:{self.count}",
+            version=1,
+            source="bench",
+            body=body,
             published=self.published,
         )
         facts = ArticleFacts(
-            uri=article.uri, version=1, extractor_version="bench", sentences=(body,),
-            dates=(), figures=(), names=(),
+            uri=article.uri,
+            version=1,
+            extractor_version="bench",
+            sentences=(body,),
+            dates=(),
+            figures=(),
+            names=(),
         )
         return article, facts
 

@@ -38,7 +38,7 @@ import numpy as np
 from storyline.domain.clustering_text import Query, SparseVector, Tokenizer, Vocabulary, tfidf
 from storyline.domain.dedup import DedupConfig, DuplicateIndex
 from storyline.domain.events import ArticleReceived
-from storyline.domain.facts import ArticleFacts
+from storyline.domain.facts import ArticleFacts, NameKind
 
 STORY_NAMESPACE = uuid.UUID("6f1d7c2e-3b9a-5e4f-8a21-0c5d9e7b4a13")
 _SECONDS_PER_DAY = 86_400.0
@@ -69,6 +69,11 @@ class ClusteringConfig:
     core_share: float = 0.3  # a name is core when carried by at least this share of articles
     story_names: int = 24  # names kept per story
     time_scale_days: float = 60.0  # text similarity halves after this many days of silence
+    core_person_share: float = 0.5  # people carried by this share of a story are its subject
+    core_min_articles: float = 3.0  # ... once it has this many articles
+    lead_mentions: int = 3  # a person mentioned this often is the article's subject
+    strong_text: float = 0.0  # gate off by default (docs/clustering.md): text this close joins
+    # even a story about people the article does not mention
     merge_threshold: float = 0.12  # both stories must score this high with the article ...
     merge_centroid: float = 0.2  # ... and their centroids be this close to each other
     dedup: DedupConfig = field(default_factory=DedupConfig)
@@ -121,6 +126,8 @@ class Clusterer:
         self.config = config
         self._terms = Vocabulary()
         self._names = Vocabulary()
+        self._is_person = bytearray()  # name id -> 1 when first seen as a person
+        self._lead = -1  # subject of the article being assigned (set by _represent)
         self._stories: dict[int, _Story] = {}  # seq -> live story
         self._by_id: dict[str, _Story] = {}
         self._alias: dict[str, str] = {}  # absorbed id -> survivor id
@@ -203,12 +210,20 @@ class Clusterer:
         for mention in facts.names:
             nid = self._names.intern(mention.canonical)
             name_counts[nid] = name_counts.get(nid, 0) + mention.count
+            if nid >= len(self._is_person):
+                self._is_person.append(mention.kind is NameKind.PERSON)
         if count_df:
             self._terms.add_document(np.fromiter(counts, dtype=np.int64, count=len(counts)))
             self._names.add_document(
                 np.fromiter(name_counts, dtype=np.int64, count=len(name_counts))
             )
         vector = tfidf(counts, self._terms)
+        # the article's subject: its most mentioned person, when clearly so
+        people = sorted(
+            ((c, n) for n, c in name_counts.items() if self._is_person[n]),
+            key=lambda item: (-item[0], item[1]),
+        )
+        self._lead = people[0][1] if people and people[0][0] >= cfg.lead_mentions else -1
         idf = self._names.idf
         names = {n: (1.0 + math.log(c)) * idf(n) for n, c in name_counts.items()}
         return vector, names
@@ -262,6 +277,7 @@ class Clusterer:
             scored.append((text, decay, cfg.name_weight * name_score, story))
         # the centroid ranks; k-NN linkage refines the best few (their members cost most)
         scored.sort(key=lambda item: (-(item[0] * item[1] + item[2]), item[3].seq))
+        lead = self._lead
         near = [item[3] for item in scored[: cfg.knn_candidates]] if cfg.member_weight > 0 else []
         member_scores = iter(prepared.dots([m.vector for story in near for m in story.members]))
         final: list[tuple[float, _Story]] = []
@@ -269,21 +285,45 @@ class Clusterer:
             if rank < len(near) and story.members:
                 knn = max(next(member_scores) for _ in story.members)
                 text = (1.0 - cfg.member_weight) * text + cfg.member_weight * knn
+            if text * decay < cfg.strong_text and not self._shares_core_person(story, names, lead):
+                continue  # a story about someone else, however close the vocabulary
             final.append((text * decay + names_part, story))
         final.sort(key=lambda item: (-item[0], item[1].seq))
         return final
+
+    def _core_persons(self, story: _Story) -> list[int]:
+        cfg = self.config
+        if story.weight < cfg.core_min_articles:
+            return []
+        floor = cfg.core_person_share * story.weight
+        person = self._is_person
+        return sorted(n for n, c in story.names.items() if c >= floor and person[n])
+
+    def _shares_core_person(self, story: _Story, names: dict[int, float], lead: int) -> bool:
+        """False when the story is about people the article does not mention while the
+        article is about someone (``lead``, its heaviest person) the story never mentions."""
+        if lead < 0 or lead in story.names:
+            return True
+        core = self._core_persons(story)
+        return not core or any(n in names for n in core)
 
     def _merge_candidates(self, best: _Story, scored: list[tuple[float, _Story]]) -> list[_Story]:
         cfg = self.config
         if scored[0][0] < cfg.merge_threshold:
             return []
         best_centroid = best.centroid.as_dict()
+        best_people = self._core_persons(best)
         return [
             story
             for score, story in scored[1:]
             if score >= cfg.merge_threshold
             and story.centroid.dot(best_centroid) >= cfg.merge_centroid
+            and self._people_agree(best_people, self._core_persons(story))
         ]
+
+    @staticmethod
+    def _people_agree(a: list[int], b: list[int]) -> bool:
+        return not a or not b or any(n in b for n in a)
 
     # -- state changes ---------------------------------------------------------------------
 
