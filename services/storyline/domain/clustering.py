@@ -190,10 +190,9 @@ class Clusterer:
         return Assignment(survivor.id, False, None, tuple(merged))
 
     def remove(self, uri: str) -> None:
-        known = self._articles.pop(uri, None)
+        known = self._articles.get(uri)
         self._dedup.remove(uri)
         if known is not None:
-            self._articles[uri] = known  # _forget expects it registered
             self._forget(known)
 
     # -- representation --------------------------------------------------------------------
