@@ -56,7 +56,7 @@ class ClusteringConfig:
     headline_weight: int = 2  # a headline token counts as this many body tokens
     centroid_terms: int = 300  # terms kept per story centroid
     centroid_memory: int = 200  # the centroid weighs the past as at most this many articles
-    recent_members: int = 6  # members kept for k-NN linkage
+    recent_members: int = 10  # members kept for k-NN linkage
     member_weight: float = 0.3  # share of the k-NN similarity in the text score
     query_terms: int = 12  # heaviest article terms used to look up candidates
     index_terms: int = 12  # heaviest terms under which a joining article indexes its story
@@ -74,8 +74,8 @@ class ClusteringConfig:
     lead_mentions: int = 3  # a person mentioned this often is the article's subject
     strong_text: float = 0.0  # gate off by default (docs/clustering.md): text this close joins
     # even a story about people the article does not mention
-    merge_threshold: float = 0.12  # both stories must score this high with the article ...
-    merge_centroid: float = 0.2  # ... and their centroids be this close to each other
+    merge_threshold: float = 0.15  # both stories must score this high with the article ...
+    merge_centroid: float = 0.07  # ... and their centroids be this close to each other
     dedup: DedupConfig = field(default_factory=DedupConfig)
 
 
