@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     articles_topic: str = "storyline.articles"
     story_updates_topic: str = "storyline.story-updates"
     dead_letters_topic: str = "storyline.dead-letters"
+    summaries_topic: str = "storyline.summaries"
     data_dir: Path = Field(
         default=Path("var"), description="Project-local state: broker data, worker tables."
     )
@@ -38,6 +39,10 @@ class Settings(BaseSettings):
     @property
     def story_updates(self) -> str:
         return self.topic(self.story_updates_topic)
+
+    @property
+    def summaries(self) -> str:
+        return self.topic(self.summaries_topic)
 
     @property
     def dead_letters(self) -> str:

@@ -64,3 +64,8 @@ def test_dead_letter_keeps_position_and_payload() -> None:
     letter = DeadLetter(stage="worker", error_type="X", reason="r", source_topic="t",
                         source_partition=0, source_offset=7, payload="{}")
     assert decode_any(canonical_bytes(letter)) == letter
+
+
+def test_a_malformed_old_event_is_undecodable_not_a_crash() -> None:
+    with pytest.raises(UndecodableEvent, match="cannot upgrade ArticleReceived v1: missing field"):
+        decode_event(b'{"event_type": "ArticleReceived", "uri": 42}', ArticleReceived)

@@ -44,6 +44,9 @@ def handle_record(
     except UndecodableEvent as exc:
         return RecordOutcome(dead_letter=_dead(position, key, value, "UndecodableEvent",
                                                str(exc)))
+    except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the log either
+        return RecordOutcome(dead_letter=_dead(position, key, value, type(exc).__name__,
+                                               str(exc) or repr(exc)))
     try:
         events = pipeline.process(article, position)
     except Exception as exc:  # noqa: BLE001 - any core failure must become data, not a crash

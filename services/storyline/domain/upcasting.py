@@ -69,7 +69,13 @@ def decode_event(data: bytes, expected: type[T]) -> T:
     if event_type != expected_type:
         raise UndecodableEvent(f"expected event_type {expected_type!r}, got {event_type!r}")
     try:
-        return expected.model_validate(upcast(payload))
+        current = upcast(payload)
+    except (KeyError, TypeError, ValueError) as exc:
+        why = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise UndecodableEvent(
+            f"cannot upgrade {event_type} v{payload.get('schema_version', 1)}: {why}") from exc
+    try:
+        return expected.model_validate(current)
     except ValidationError as exc:
         raise UndecodableEvent(_describe(exc)) from exc
 

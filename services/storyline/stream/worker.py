@@ -31,6 +31,7 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import DeadLetter, StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import handle_record
+from storyline.llm.summariser import summariser_from_settings
 from storyline.settings import Settings
 from storyline.stream.logreader import read_partition
 
@@ -85,10 +86,12 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
     updates = app.topic(settings.story_updates, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dead_letters, key_serializer="raw",
                              value_serializer="raw")
+    summaries = app.topic(settings.summaries, key_serializer="raw", value_serializer="raw")
     # keys are str (raw UTF-8), values JSON: the app's default serializers
     story_heads = app.Table("stories", default=None, partitions=1, key_type=str)
     article_index = app.Table("articles", default=None, partitions=1, key_type=str)
     state = WorkerState()
+    summariser, _client = summariser_from_settings()
 
     async def warm_up(topic: str, partition: int, first_offset: int) -> None:
         """Fold [0, first_offset) silently: the state those records left behind."""
@@ -135,6 +138,8 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
             if outcome.dead_letter is not None:
                 await _dead_letter(outcome.dead_letter)
             for produced in outcome.events:
+                if isinstance(produced, StoryUpdated):
+                    produced = await _summarised(produced)
                 await updates.send(key=story_key(produced), value=canonical_bytes(produced))
                 if isinstance(produced, StoryUpdated):
                     story_heads[produced.story_id] = {
@@ -164,6 +169,16 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
                 payload=(value or b"")[:65536].decode("utf-8", "replace"),
                 payload_truncated=len(value or b"") > 65536,
             ))
+
+    async def _summarised(update: StoryUpdated) -> StoryUpdated:
+        """The optional LLM summary. Its record is durable on the summaries topic before the
+        revision that uses it is published, so replay always finds it."""
+        result = await summariser.summarise(update)
+        if result.record is not None:
+            delivered = await summaries.send(key=update.story_id.encode(),
+                                             value=canonical_bytes(result.record))
+            await delivered
+        return result.update
 
     async def _dead_letter(letter: DeadLetter) -> None:
         state.dead_letters += 1
