@@ -55,6 +55,7 @@ def test_declared_topics_match_the_design() -> None:
         settings.articles_topic,
         settings.story_updates_topic,
         settings.dead_letters_topic,
+        settings.summaries_topic,
         "storyline-worker-stories-changelog",
         "storyline-worker-articles-changelog",
     }
@@ -69,6 +70,10 @@ def test_declared_topics_match_the_design() -> None:
     updates = specs[settings.story_updates_topic]
     assert updates.partitions == 3
     assert updates.configs["retention.ms"] == "-1"
+
+    # LLM summary records are part of the record replay reads: kept forever
+    summaries = specs[settings.summaries_topic]
+    assert summaries.configs["retention.ms"] == "-1"
 
     dead = specs[settings.dead_letters_topic]
     assert dead.partitions == 1
