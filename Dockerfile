@@ -10,9 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies change less often than the code: install them in their own layer.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 RUN mkdir -p services/storyline && touch services/storyline/__init__.py \
-    && pip install . \
+    && pip install -c constraints.txt '.[postgres]' \
     && pip uninstall -y storyline
 
 COPY services ./services
