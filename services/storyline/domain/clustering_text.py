@@ -43,7 +43,8 @@ def _normalise(word: str) -> str | None:
 
 
 class Tokenizer:
-    """Term ids of the content words of a text (see ``tokens``), for one vocabulary.
+    """Term ids of the content words of a text: lowercased, stop-words out, light plural
+    strip.
 
     Memoises word -> term id (-1: not a term): the per-word Python work is one dict lookup."""
 
@@ -64,10 +65,6 @@ class Tokenizer:
             if tid >= 0:
                 out.append(tid)
         return out
-
-
-def tokens(text: str) -> list[str]:
-    return [tok for word in _WORD.findall(text.lower()) if (tok := _normalise(word)) is not None]
 
 
 class Vocabulary:
