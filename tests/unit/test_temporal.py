@@ -442,3 +442,27 @@ def test_weekday_before_a_stated_date_is_part_of_it() -> None:
     assert found == [("Monday, March 16", "2026-03-16", True),
                      ("Monday", "2026-03-02", False),
                      ("March 3", "2026-03-03", True)]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "pub", "expected"),
+    [
+        # Reported: resolved a week back because the cue lacked "is"/"are".
+        ("Temperatures expected to peak on Thursday across the region.",
+         D(2026, 3, 3), D(2026, 3, 5)),
+        ("Officials hope to restore power by Wednesday.", D(2026, 3, 2), D(2026, 3, 4)),
+        ("Crews could restore power by Wednesday.", D(2026, 3, 2), D(2026, 3, 4)),
+        ("The vote is set to take place on Friday.", D(2026, 3, 3), D(2026, 3, 6)),
+        # Past clauses stay in the past, even after a future cue earlier in the sentence.
+        ("The girl was found safe on Sunday.", D(2026, 3, 3), D(2026, 3, 1)),
+        ("The girl who will turn 12 next week was found safe on Sunday.",
+         D(2026, 3, 3), D(2026, 3, 1)),
+        ("The minister could have resigned on Wednesday.", D(2026, 3, 3), D(2026, 2, 25)),
+        ("The minister resigned on Wednesday.", D(2026, 3, 3), D(2026, 2, 25)),
+    ],
+)
+def test_weekday_direction_follows_the_clause_tense(sentence: str, pub: date,
+                                                    expected: date) -> None:
+    found = [d for d in dates(sentence, pub) if d.text.endswith("day")
+             and d.span.precision is P.DAY]
+    assert found[-1].span.start == expected

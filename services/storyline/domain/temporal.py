@@ -466,11 +466,18 @@ def _season(m: re.Match[str], pub: date) -> Resolved | None:
     return m.start(), span, P.QUARTER, False
 
 
-# Words before a weekday that put it after the publication: "BP's board will meet Monday".
+# Words before a weekday that put it after the publication: "BP's board will meet Monday",
+# "temperatures expected to peak on Thursday", "crews could restore power by Wednesday".
 _FUTURE_CUE = re.compile(
     r"\b(?:will|would|shall|'ll|’ll|is due|are due|is set|are set|is scheduled|are scheduled|"
-    r"is expected|are expected|plans? to|planned to|going to|until)\b"
+    r"is expected|are expected|plans? to|planned to|going to|until|"
+    r"(?:expected|due|set|scheduled|slated|poised|hoping|aiming|planning) to|"
+    r"(?:hopes?|aims?|intends?|vows?|pledges?|promises?) to|"
+    r"(?:could|may|might|can|should|must)(?! have\b))\b"
 )
+# A past auxiliary after the cue ends the future: "the girl, who will turn 12, was found
+# safe on Sunday" (the clause split misses relative clauses without a second comma).
+_PAST_AFTER_CUE = re.compile(r"\b(?:was|were|had|did)\b")
 _CLAUSE_START = re.compile(r"(?:[,;:]|\b(?:said|says|and|but|after|before|when)\b)")
 
 
@@ -481,7 +488,10 @@ def _future_context(text: str, start: int) -> bool:
     clauses = list(_CLAUSE_START.finditer(window))
     if clauses:
         window = window[clauses[-1].end() :]
-    return _FUTURE_CUE.search(window) is not None
+    cues = list(_FUTURE_CUE.finditer(window))
+    if not cues:
+        return False
+    return _PAST_AFTER_CUE.search(window, cues[-1].end()) is None
 
 
 def _weight(m: re.Match[str]) -> int:
