@@ -8,12 +8,13 @@ the slices are alike) is assigned and timed; facts are extracted beforehand and 
 Resident memory is read from /proc after each level.
 
     .venv/bin/python benchmarks/bench_clustering.py [--levels 1000,10000,100000,1000000]
-        [--per-level 600] [--shared ../shared]
+        [--per-level 600] [--shared ../shared] [--set posting_cap=16 ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import gc
 import json
@@ -22,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from storyline.domain.clustering import Clusterer
+from storyline.domain.clustering import Clusterer, ClusteringConfig
 from storyline.domain.events import ArticleReceived
 from storyline.domain.extract import extract_facts
 from storyline.domain.facts import ArticleFacts
@@ -86,6 +87,13 @@ def main() -> int:
     parser.add_argument("--per-level", type=int, default=600)
     parser.add_argument("--shared", type=Path, default=ROOT / ".." / "shared")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a ClusteringConfig field (int/float), e.g. --set posting_cap=16",
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     datasets = [args.shared / "data" / "timeline17-dev", args.shared / "data" / "entities-dev"]
@@ -95,7 +103,11 @@ def main() -> int:
     real = [(a, extract_facts(a)) for a in merged_stream(datasets)]
     slices = [real[i :: len(levels)][: args.per_level] for i in range(len(levels))]
 
-    clusterer = Clusterer()
+    config = ClusteringConfig()
+    for item in args.set:
+        key, value = item.split("=", 1)
+        config = dataclasses.replace(config, **{key: type(getattr(config, key))(value)})
+    clusterer = Clusterer(config)
     background = Background()
     base_rss = rss_mb()
     results = []
