@@ -19,7 +19,7 @@ DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 T17 = DATA / "timeline17-dev"
 ENTITIES = DATA / "entities-dev"
 
-pytestmark = pytest.mark.skipif(
+needs_dev_data = pytest.mark.skipif(
     not (T17 / "articles.jsonl").is_file() or not (ENTITIES / "articles.jsonl").is_file(),
     reason="../shared dev data not available",
 )
@@ -32,6 +32,7 @@ def test_bcubed_on_a_toy_example() -> None:
     assert lumped.recall == 1.0 and lumped.precision == pytest.approx((2 / 3 * 2 + 1 / 3) / 3)
 
 
+@needs_dev_data
 def test_merged_dev_stream_is_pure_and_mostly_complete(tmp_path: Path) -> None:
     args = argparse.Namespace(dataset=[T17, ENTITIES], out=tmp_path)
     assert clustering_eval.run(args) == 0
@@ -44,6 +45,7 @@ def test_merged_dev_stream_is_pure_and_mostly_complete(tmp_path: Path) -> None:
     assert len({r["story_id"] for r in rows}) == scores["stories"]
 
 
+@needs_dev_data
 def test_timeline17_alone() -> None:
     _, result = clustering_eval.evaluate([T17], ClusteringConfig())
     assert result["bcubed_precision"] >= 0.97
