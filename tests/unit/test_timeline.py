@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -242,7 +242,12 @@ def test_date_labels() -> None:
 
 
 def test_build_timeline_picks_the_most_reported_days() -> None:
-    articles = [pool_article(n, event) for n, event in enumerate([0, 1, 0, 2, 3, 4, 5], 1)]
+    # Each report is published the day after its event, as wire coverage is.
+    articles = [
+        article(n, [EVENTS[event][0]], [(0, EVENTS[event][1], span(EVENTS[event][2]))],
+                published=EVENTS[event][2] + timedelta(days=1))
+        for n, event in enumerate([0, 1, 0, 2, 3, 4, 5], 1)
+    ]
     timeline = build_timeline(articles, n_dates=2, sentences_per_date=1)
     assert [d for d, _ in timeline] == [date(2010, 4, 20), date(2010, 7, 15)]
     assert all(len(sentences) == 1 for _, sentences in timeline)

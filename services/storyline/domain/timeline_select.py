@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from storyline.domain.events import DatePrecision
 from storyline.domain.facts import CitedArticle
 from storyline.domain.timeline_text import (
+    compress_statement,
     content_tokens,
     dated_candidates,
     is_statement,
@@ -49,6 +50,15 @@ class SelectSettings:
     mention_boost: float = 0.0  # added to the centroid score of statements naming the day
     idf_by_day: bool = False  # document frequency counts days rather than statements
     repeat_weight: float = 0.0  # extra weight of each repeated mention within one article
+    retro_weight: float = 1.6  # a mention of a day before publication: looked back on
+    retro_min_days: int = 1  # ... at least this many days before
+    retro_max_days: int = 100000  # ... and at most this many
+    retro_stated_only: bool = False  # only explicit dates ("April 20") count as looking back
+    inferred_near_weight: float = 1.0  # "today"/"yesterday"/"on Monday": within a day of pub
+    compress: bool = False  # drop trailing elaboration clauses and attribution
+    compress_min_words: int = 8
+    story_weight: float = 0.1  # weight of the similarity to the whole story's centroid
+    ideal_words: int = 0  # when set, penalise |words - ideal| per 100 words by length_prior
 
 
 SETTINGS = SelectSettings()
@@ -103,8 +113,13 @@ def rank_dates(articles: Sequence[CitedArticle], start: date | None, end: date |
                 weight *= settings.same_day_weight
             elif day > pub:
                 weight *= settings.future_weight
+            if (settings.retro_min_days <= (pub - day).days <= settings.retro_max_days
+                    and (mention.stated or not settings.retro_stated_only)):
+                weight *= settings.retro_weight
             if not mention.stated:
                 weight *= settings.relative_weight
+                if abs((pub - day).days) <= 1:
+                    weight *= settings.inferred_near_weight
             per_source = mentioned.setdefault(day, {})
             if source in per_source:
                 weight = max(weight, per_source[source]) + settings.repeat_weight
@@ -135,8 +150,12 @@ def _options(articles: Sequence[CitedArticle], days: set[date], settings: Select
         for cand in dated_candidates(article.facts, max_rank=0):
             dated.add(cand.sentence)
             if cand.span.start == cand.span.end and cand.span.start in out:
+                statement, tokens = cand.statement, cand.tokens
+                if settings.compress:
+                    statement = compress_statement(statement, settings.compress_min_words)
+                    tokens = content_tokens(statement)
                 out[cand.span.start].append(
-                    _Option(cand.statement, cand.tokens, (article.n, cand.sentence), True)
+                    _Option(statement, tokens, (article.n, cand.sentence), True)
                 )
         mentioned = {m.sentence for m in article.facts.dates}
         pub = article.published.date()
@@ -152,28 +171,37 @@ def _options(articles: Sequence[CitedArticle], days: set[date], settings: Select
                     continue
                 taken += 1
                 statement = trim_statement(sentence)
+                if settings.compress:
+                    statement = compress_statement(statement, settings.compress_min_words)
                 out[day].append(
                     _Option(statement, content_tokens(statement), (article.n, index), False)
                 )
     return out
 
 
-def _summarise(options: list[_Option], idf: dict[str, float], k: int,
-               settings: SelectSettings) -> list[str]:
-    if not options:
-        return []
-    vectors = [_vector(o.tokens, idf) for o in options]
+def _centroid(vectors: Sequence[dict[str, float]]) -> dict[str, float]:
     centroid: dict[str, float] = {}
     for vec in vectors:
         for t, v in vec.items():
             centroid[t] = centroid.get(t, 0.0) + v
     norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
-    centroid = {t: v / norm for t, v in centroid.items()}
+    return {t: v / norm for t, v in centroid.items()}
+
+
+def _summarise(options: list[_Option], idf: dict[str, float], k: int,
+               settings: SelectSettings, story: dict[str, float]) -> list[str]:
+    if not options:
+        return []
+    vectors = [_vector(o.tokens, idf) for o in options]
+    centroid = _centroid(vectors)
     scored = []
     for option, vec in zip(options, vectors, strict=True):
-        length_penalty = settings.length_prior * max(0, len(option.statement.split()) - 25) / 100
+        words = len(option.statement.split())
+        excess = abs(words - settings.ideal_words) if settings.ideal_words else max(0, words - 25)
+        length_penalty = settings.length_prior * excess / 100
         boost = settings.mention_boost if option.mentions_day else 0.0
-        scored.append((_cosine(vec, centroid) - length_penalty + boost, option.key, option, vec))
+        score = _cosine(vec, centroid) + settings.story_weight * _cosine(vec, story)
+        scored.append((score - length_penalty + boost, option.key, option, vec))
     scored.sort(key=lambda s: (-s[0], s[1]))
     chosen: list[tuple[_Option, dict[str, float]]] = []
     seen: set[str] = set()
@@ -211,11 +239,15 @@ def build_timeline(articles: Sequence[CitedArticle], n_dates: int, sentences_per
             for token in set(option.tokens):
                 df[token] = df.get(token, 0) + 1
     idf = {t: math.log((total + 1) / (c + 1)) + 1.0 for t, c in df.items()}
+    story: dict[str, float] = {}
+    if settings.story_weight:
+        story = _centroid([_vector(o.tokens, idf) for day_options in options.values()
+                           for o in day_options])
     timeline: list[tuple[date, list[str]]] = []
     for day, _ in ranked:
         if len(timeline) >= n_dates:
             break
-        sentences = _summarise(options[day], idf, max(1, sentences_per_date), settings)
+        sentences = _summarise(options[day], idf, max(1, sentences_per_date), settings, story)
         if sentences:
             timeline.append((day, sentences))
     timeline.sort(key=lambda item: item[0])

@@ -188,3 +188,28 @@ def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePre
             )
         )
     return out
+
+
+# Trailing clauses that elaborate rather than state: "..., which ...", "..., saying ...".
+_TAIL_CLAUSE = re.compile(
+    r",\s+(?:which|who|whose|while|whereas|although|though|saying|adding|according to|"
+    r"including|as well as|amid|despite|as)\b"
+)
+_TAIL_ATTRIBUTION = re.compile(
+    r",\s+(?:\w+\s+){0,4}(?:said|says|told|reported|announced|added|according to)\b[^,]*$"
+)
+
+
+def compress_statement(statement: str, min_words: int = 8) -> str:
+    """The statement without its trailing elaboration ("..., which ...", "..., officials
+    said"), when what is left still has ``min_words`` words: a timeline entry is read next to
+    others, its core clause is what it says."""
+    out = statement
+    attribution = _TAIL_ATTRIBUTION.search(out)
+    if attribution is not None and len(out[: attribution.start()].split()) >= min_words:
+        out = out[: attribution.start()].rstrip(" ,") + "."
+    for m in _TAIL_CLAUSE.finditer(out):
+        if len(out[: m.start()].split()) >= min_words:
+            out = out[: m.start()].rstrip(" ,") + "."
+            break
+    return out
