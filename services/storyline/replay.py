@@ -43,6 +43,8 @@ class Verification:
     mismatched: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # pipeline versions that published revisions, when not the one that rebuilt them
+    other_versions: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -135,6 +137,8 @@ def verify(rebuilt: RebuiltLog, published: list[StoryUpdated]) -> Verification:
         key = (update.story_id, update.revision)
         result.checked += 1
         label = f"{update.story_id}@{update.revision}"
+        if update.pipeline_version != rebuilt.pipeline.pipeline_version:
+            result.other_versions.add(update.pipeline_version)
         expected = rebuilt.revisions.get(key)
         declared = update.content_hash
         actual = content_hash(update.model_dump(mode="json", exclude={"content_hash"}))

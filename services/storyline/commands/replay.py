@@ -44,6 +44,12 @@ async def _run(args: argparse.Namespace) -> int:
                              ("unexpected", result.unexpected), ("missing", result.missing)):
             for item in items[:20]:
                 print(f"  {label}: {item}", file=sys.stderr)
+        if result.other_versions:
+            print(f"note: revisions were published by pipeline "
+                  f"{', '.join(sorted(result.other_versions))}, this replay runs "
+                  f"{rebuilt.pipeline.pipeline_version}: differences are expected; replay "
+                  "with the deployed version, or compare side by side with --publish TOPIC",
+                  file=sys.stderr)
         if not published:
             print("nothing published yet on " + settings.story_updates, file=sys.stderr)
             status = 1
