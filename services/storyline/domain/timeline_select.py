@@ -6,11 +6,14 @@ This is the evaluation view of the timeline method (the page uses the incrementa
 timeline-summarisation literature (Gholipour Ghalandari & Ifrim 2020; Tran et al. 2013):
 
 1. rank days by how many independent articles mention them, weighted by how close the
-   mentioning article was published to the day, plus how many articles were published on it;
-2. for each selected day, gather the statements that mention it and the opening statements
-   of articles published on it or the day after;
-3. rank them by TF-IDF similarity to the day's centroid, and pick greedily without
-   redundancy.
+   mentioning article was published to the day and up-weighted when it looks back on the day
+   (retrospective references are the strongest evidence), plus how many articles were
+   published on it;
+2. for each selected day, gather the statements that mention it and the headlines and
+   opening statements of articles published on it or the day after;
+3. rank them by TF-IDF similarity to the day's centroid (plus a little to the story's),
+   statements about a day still ahead of their article (plans) slightly down, and pick
+   greedily without redundancy.
 """
 
 from __future__ import annotations
@@ -59,6 +62,10 @@ class SelectSettings:
     compress_min_words: int = 8
     story_weight: float = 0.1  # weight of the similarity to the whole story's centroid
     ideal_words: int = 0  # when set, penalise |words - ideal| per 100 words by length_prior
+    ahead_penalty: float = 0.15  # subtracted from the score of a statement about a later day
+    headlines: bool = True  # headlines of articles published on the day (or after) compete
+    position_bonus: float = 0.0  # added to a statement's score / (1 + its sentence index)
+    idf_power: float = 1.0  # IDF raised to this power: >1 favours day-specific words more
 
 
 SETTINGS = SelectSettings()
@@ -70,6 +77,7 @@ class _Option:
     tokens: tuple[str, ...]
     key: tuple[int, int]  # (citation number, sentence): tie-break and dedup
     mentions_day: bool
+    ahead: bool = False  # the statement names a day after its article's publication: a plan
 
 
 def _independent(article: CitedArticle) -> int:
@@ -155,7 +163,8 @@ def _options(articles: Sequence[CitedArticle], days: set[date], settings: Select
                     statement = compress_statement(statement, settings.compress_min_words)
                     tokens = content_tokens(statement)
                 out[cand.span.start].append(
-                    _Option(statement, tokens, (article.n, cand.sentence), True)
+                    _Option(statement, tokens, (article.n, cand.sentence), True,
+                            cand.span.start > article.published.date())
                 )
         mentioned = {m.sentence for m in article.facts.dates}
         pub = article.published.date()
@@ -163,6 +172,12 @@ def _options(articles: Sequence[CitedArticle], days: set[date], settings: Select
             day = pub - timedelta(days=back)
             if day not in out:
                 continue
+            headline = article.headline
+            if settings.headlines and headline and len(headline.split()) >= 5:
+                statement = trim_statement(headline)
+                out[day].append(
+                    _Option(statement, content_tokens(statement), (article.n, -1), False)
+                )
             taken = 0
             for index, sentence in enumerate(article.facts.sentences):
                 if taken >= settings.lead_sentences:
@@ -200,6 +215,10 @@ def _summarise(options: list[_Option], idf: dict[str, float], k: int,
         excess = abs(words - settings.ideal_words) if settings.ideal_words else max(0, words - 25)
         length_penalty = settings.length_prior * excess / 100
         boost = settings.mention_boost if option.mentions_day else 0.0
+        if option.ahead:
+            boost -= settings.ahead_penalty
+        if settings.position_bonus:
+            boost += settings.position_bonus / (1 + max(0, option.key[1]))
         score = _cosine(vec, centroid) + settings.story_weight * _cosine(vec, story)
         scored.append((score - length_penalty + boost, option.key, option, vec))
     scored.sort(key=lambda s: (-s[0], s[1]))
@@ -238,7 +257,8 @@ def build_timeline(articles: Sequence[CitedArticle], n_dates: int, sentences_per
             total += 1
             for token in set(option.tokens):
                 df[token] = df.get(token, 0) + 1
-    idf = {t: math.log((total + 1) / (c + 1)) + 1.0 for t, c in df.items()}
+    idf = {t: (math.log((total + 1) / (c + 1)) + 1.0) ** settings.idf_power
+           for t, c in df.items()}
     story: dict[str, float] = {}
     if settings.story_weight:
         story = _centroid([_vector(o.tokens, idf) for day_options in options.values()
