@@ -66,9 +66,14 @@ class SelectSettings:
     headlines: bool = True  # headlines of articles published on the day (or after) compete
     position_bonus: float = 0.0  # added to a statement's score / (1 + its sentence index)
     idf_power: float = 1.0  # IDF raised to this power: >1 favours day-specific words more
+    pronoun_penalty: float = 0.0  # a statement opening with a pronoun does not stand alone
 
 
 SETTINGS = SelectSettings()
+
+# Openers that point back at an earlier sentence: the entry would not say who did it.
+_PRONOUNS = frozenset(
+    "He She It They This That These Those We I You There His Her Their Its".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +222,8 @@ def _summarise(options: list[_Option], idf: dict[str, float], k: int,
         boost = settings.mention_boost if option.mentions_day else 0.0
         if option.ahead:
             boost -= settings.ahead_penalty
+        if settings.pronoun_penalty and option.statement.split(" ", 1)[0] in _PRONOUNS:
+            boost -= settings.pronoun_penalty
         if settings.position_bonus:
             boost += settings.position_bonus / (1 + max(0, option.key[1]))
         score = _cosine(vec, centroid) + settings.story_weight * _cosine(vec, story)
