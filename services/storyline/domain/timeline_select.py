@@ -72,8 +72,8 @@ class SelectSettings:
 SETTINGS = SelectSettings()
 
 # Openers that point back at an earlier sentence: the entry would not say who did it.
-_PRONOUNS = frozenset(
-    "He She It They This That These Those We I You There His Her Their Its".split())
+_PRONOUNS = frozenset({"He", "She", "It", "They", "This", "That", "These", "Those", "We", "I",
+                       "You", "There", "His", "Her", "Their", "Its"})
 
 
 @dataclass(frozen=True, slots=True)
