@@ -61,7 +61,7 @@ class ClusteringConfig:
     query_terms: int = 12  # heaviest article terms used to look up candidates
     index_terms: int = 12  # heaviest terms under which a joining article indexes its story
     query_names: int = 6
-    posting_cap: int = 32  # most recent stories kept per term / name
+    posting_cap: int = 16  # most recent stories kept per term / name
     max_candidates: int = 24  # stories scored on centroid and names per article
     knn_candidates: int = 6  # of those, the best compared with their recent members
     threshold: float = 0.08  # below this everywhere, the article founds a new story
