@@ -27,7 +27,7 @@ from storyline.domain.events import (
     TimelineEntry,
 )
 from storyline.domain.facts import ArticleFacts, CitedArticle
-from storyline.domain.summary import summarise
+from storyline.domain.summary import SummaryMemo, summarise
 from storyline.domain.timeline import TimelineIndex
 from storyline.domain.title import choose_title
 
@@ -51,6 +51,7 @@ class StoryState:
     # hundreds of list entries per revision was the fold's largest fixed cost
     related_cache: dict[int, tuple[CitedArticle, tuple[str, ...], RelatedArticle]] = field(
         default_factory=dict)
+    summary_memo: SummaryMemo = field(default_factory=SummaryMemo)
 
     @property
     def article_count(self) -> int:
@@ -137,8 +138,10 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     """Advance the revision number and render the whole page as a ``StoryUpdated``."""
     cited = list(state.articles.values())
     timeline = state.timeline.entries(TIMELINE_LIMIT)
-    summary = summarise(cited, timeline) if cited else ()
-    title = choose_title(cited, previous=state.title) if cited else (state.title or "Withdrawn")
+    memo = state.summary_memo
+    summary = summarise(cited, timeline, memo=memo) if cited else ()
+    title = (choose_title(cited, previous=state.title, memo=memo) if cited
+             else (state.title or "Withdrawn"))
     related = _related_articles(cited, state.related_cache)
     published = [a.published for a in cited] or [
         a.published for a in state.withdrawn.values()

@@ -30,7 +30,7 @@ import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from storyline.domain.events import Citation, CitedSentence, SummaryParagraph, TimelineEntry
 from storyline.domain.facts import ArticleFacts, CitedArticle, NameKind, NameMention
@@ -40,11 +40,11 @@ LEAD = 8  # sentences of each article that may enter the summary and the centroi
 POOL = 60  # candidates kept after cheap scoring: bounds the quadratic steps
 LEAD_BANDS = 2  # of the four LSH bands, for counting support among leads (a feature only)
 SUPPORT_RANKED = 4 * POOL  # candidates whose support from other sources is counted
-CANDIDATE_ARTICLES = 300  # the most recent originals whose leads may enter the summary
+CANDIDATE_ARTICLES = 120  # the most recent originals whose leads may enter the summary
 # The most recent articles (in order of joining) the summary looks at at all: weights and
 # citations too. Bounds a revision's cost (and the analysis cache it needs) for any story
 # size; an older article that also carries a sentence is then not cited, never miscited.
-STORY_WINDOW = 1000
+STORY_WINDOW = 240
 MIN_WORDS, MAX_WORDS = 8, 45
 REDUNDANT = 0.5  # Jaccard of terms above which two candidates say the same thing
 THEME_MIN = 0.25  # share of a candidate's distinctive weight a paragraph's theme must cover
@@ -426,30 +426,71 @@ def originals(story: Sequence[Analysed]) -> list[Analysed]:
     return [p for p in story if p[0].copy_of is None] or list(story)
 
 
-_LAST_WEIGHTS: list[tuple[tuple[Analysis, ...], StoryWeights]] = []
+K = TypeVar("K")
 
 
-def story_weights(story: Sequence[Analysed]) -> StoryWeights:
-    """Centroid weights over the given (original) articles. The fold asks twice per revision
-    (summary, then title) for the same articles: the last result is kept, keyed by the
-    analyses themselves (content, not uris: a uri may come back with other content)."""
+def _slide(old: tuple[K, ...], new: tuple[K, ...]) -> tuple[int, tuple[K, ...]] | None:
+    """How ``new`` follows from ``old`` when the story only slid forward: (how many of the
+    oldest items were dropped, the items appended), or None for any other change."""
+    if not old or not new:
+        return None
+    try:
+        dropped = old.index(new[0])
+    except ValueError:
+        return None
+    kept = len(old) - dropped
+    if len(new) < kept or new[:kept] != old[dropped:]:
+        return None
+    return dropped, new[kept:]
+
+
+@dataclass(slots=True, eq=False)
+class SummaryMemo:
+    """One story's centroid counts and lead index as of its last revision.
+
+    The next revision sees the same window of articles plus the new one (minus the oldest
+    once the window is full), so both are updated by that difference instead of rebuilt:
+    a revision then costs the same whatever the story's size. Integer counts with zero
+    entries removed, and index lists in story order, equal a rebuild exactly. Owned by the
+    story's state, so stories never evict each other's memo."""
+
+    weights_key: tuple[Analysis, ...] = ()
+    weights: StoryWeights | None = None
+    index_key: tuple[tuple[Analysis, str], ...] = ()
+    index: dict[int, list[tuple[str, Sentence]]] | None = None
+
+
+def _discount(counter: Counter[str], items: Iterable[str]) -> None:
+    for item in items:
+        left = counter[item] - 1
+        if left > 0:
+            counter[item] = left
+        else:
+            del counter[item]
+
+
+def story_weights(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> StoryWeights:
+    """Centroid weights over the given (original) articles; see :class:`SummaryMemo`."""
     key = tuple(analysis for _, analysis in story)
-    if _LAST_WEIGHTS:
-        last_key, last = _LAST_WEIGHTS[0]
-        if key == last_key:
-            return last
-        n = len(last_key)
-        if len(key) > n and key[:n] == last_key:
-            # The fold appends articles: extend the last counts in place (integer counts,
-            # so the result equals a recount) instead of recounting the whole story.
-            for analysis in key[n:]:
+    if memo is not None and memo.weights is not None:
+        if key == memo.weights_key:
+            return memo.weights
+        slid = _slide(memo.weights_key, key)
+        if slid is not None:
+            dropped, added = slid
+            last = memo.weights
+            for analysis in memo.weights_key[:dropped]:
+                _discount(last.df, analysis.lead_terms)
+                _discount(last.names, analysis.name_keys)
+            for analysis in added:
                 last.df.update(analysis.lead_terms)
                 last.names.update(analysis.name_keys)
             weights = StoryWeights(df=last.df, names=last.names, size=max(len(key), 1))
-            _LAST_WEIGHTS[:] = [(key, weights)]
+            memo.weights_key, memo.weights = key, weights
             return weights
     weights = _story_weights(story)
-    _LAST_WEIGHTS[:] = [(key, weights)]
+    if memo is not None:
+        memo.weights_key, memo.weights = key, weights
     return weights
 
 
@@ -551,27 +592,33 @@ def _timeline_terms(timeline: Sequence[TimelineEntry]) -> list[tuple[str, ...]]:
 
 
 LeadIndex = dict[int, list[tuple[str, Sentence]]]
-_LAST_INDEX: list[tuple[tuple[tuple[Analysis, str], ...], LeadIndex]] = []
-
-
-def _lead_index(story: Sequence[Analysed]) -> LeadIndex:
-    """LSH band -> (source, lead sentence) over the story; like the weights, extended in
-    place when the story only grew since the last call."""
+def _lead_index(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> LeadIndex:
+    """LSH band -> (source, lead sentence) over the story, in story order; like the weights,
+    updated by the difference when the story only slid forward."""
     key = tuple((analysis, article.source) for article, analysis in story)
     index: LeadIndex = {}
     new = key
-    if _LAST_INDEX:
-        last_key, last = _LAST_INDEX[0]
-        if key == last_key:
-            return last
-        n = len(last_key)
-        if len(key) > n and key[:n] == last_key:
-            index, new = last, key[n:]
+    if memo is not None and memo.index is not None:
+        if key == memo.index_key:
+            return memo.index
+        slid = _slide(memo.index_key, key)
+        if slid is not None:
+            dropped, new = slid
+            index = memo.index
+            for analysis, _source in memo.index_key[:dropped]:
+                # the oldest articles' entries are at the front of their band lists
+                for s in analysis.lead:
+                    for band in s.keys[:LEAD_BANDS]:
+                        entries = index[band]
+                        del entries[0]
+                        if not entries:
+                            del index[band]
     for analysis, source in new:
         for s in analysis.lead:
             for band in s.keys[:LEAD_BANDS]:
                 index.setdefault(band, []).append((source, s))
-    _LAST_INDEX[:] = [(key, index)]
+    if memo is not None:
+        memo.index_key, memo.index = key, index
     return index
 
 
@@ -588,6 +635,7 @@ def candidates(
     story: Sequence[Analysed],
     weights: StoryWeights,
     timeline: Sequence[TimelineEntry] = (),
+    memo: SummaryMemo | None = None,
 ) -> list[Candidate]:
     """The eligible lead sentences of the most recent originals, best first, near-duplicates
     collapsed, at most ``POOL``."""
@@ -595,7 +643,7 @@ def candidates(
     recency = {a.uri: i / max(len(by_time) - 1, 1) for i, (a, _) in enumerate(by_time)}
     # Lead-sentence index for support counting: how many other sources lead with the same
     # statement (verified: same numbers and polarity, not just similar words).
-    lead_index = _lead_index(story)
+    lead_index = _lead_index(story, memo)
     on_timeline = _timeline_terms(timeline)
 
     scored: list[tuple[tuple[float, int, int], Sentence, CitedArticle, float]] = []
@@ -800,14 +848,15 @@ def summarise(
     *,
     max_paragraphs: int = 4,
     sentences_per_paragraph: int = 3,
+    memo: SummaryMemo | None = None,
 ) -> tuple[SummaryParagraph, ...]:
     """The summary of a story: up to ``max_paragraphs`` themed paragraphs of cited sentences."""
     if not articles or max_paragraphs <= 0 or sentences_per_paragraph <= 0:
         return ()
     articles = articles[-STORY_WINDOW:]
     story = analysed(articles)
-    weights = story_weights(originals(story))
-    pool = candidates(story, weights, timeline)
+    weights = story_weights(originals(story), memo)
+    pool = candidates(story, weights, timeline, memo)
     copy_of = {a.n: a.copy_of for a in articles}
     paragraphs: list[SummaryParagraph] = []
     used: set[str] = set()

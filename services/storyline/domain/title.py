@@ -17,9 +17,11 @@ from storyline.domain.facts import CitedArticle
 from storyline.domain.summary import (
     ANAPHORIC,
     BOILERPLATE,
+    STORY_WINDOW,
     Analysed,
     Analysis,
     StoryWeights,
+    SummaryMemo,
     analysed,
     originals,
     story_weights,
@@ -127,12 +129,14 @@ def _candidates(story: Sequence[Analysed]) -> list[tuple[Option, int]]:
     return [(o, a.n) for a, x in recent for o in _options(a, x, headlines)]
 
 
-def choose_title(articles: Sequence[CitedArticle], previous: str | None = None) -> str:
-    """The story's title; ``previous`` (the last revision's) wins unless clearly beaten."""
+def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
+                 memo: SummaryMemo | None = None) -> str:
+    """The story's title; ``previous`` (the last revision's) wins unless clearly beaten.
+    Looks at the same recent window as the summary (and shares its ``memo``)."""
     if not articles:
         return previous or ""
-    story = analysed(articles)
-    weights = story_weights(originals(story))
+    story = analysed(articles[-STORY_WINDOW:])
+    weights = story_weights(originals(story), memo)
     ranked = sorted(
         (
             (weights.centrality(terms) * factor, text, n, i)

@@ -1,0 +1,54 @@
+"""The per-story memo of the summary (centroid counts, lead index) must give exactly what a
+recount gives, as the story grows, as its window slides, and after a correction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from storyline.domain import summary, title
+from storyline.domain.extract import extract_facts
+from storyline.domain.facts import ArticleFacts, CitedArticle
+from storyline.ingest.files import iter_file
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "wire" / "articles.jsonl"
+
+
+def cited_sample() -> list[CitedArticle]:
+    out: list[CitedArticle] = []
+    for item in iter_file(SAMPLE):
+        a = item.article
+        assert a is not None
+        out.append(CitedArticle(n=len(out) + 1, uri=a.uri, version=a.version, source=a.source,
+                                headline=a.headline, published=a.published,
+                                facts=extract_facts(a)))
+    return out
+
+
+@pytest.mark.parametrize("window", [3, 5, 1000])
+def test_memo_equals_recount_while_growing_and_sliding(window: int,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(summary, "STORY_WINDOW", window)
+    monkeypatch.setattr(title, "STORY_WINDOW", window)
+    articles = cited_sample()
+    memo = summary.SummaryMemo()
+    previous: str | None = None
+    for i in range(1, len(articles) + 1):
+        story = articles[:i]
+        with_memo = summary.summarise(story, (), memo=memo)
+        assert with_memo == summary.summarise(story, ())
+        title_memo = title.choose_title(story, previous, memo=memo)
+        assert title_memo == title.choose_title(story, previous)
+        previous = title_memo
+    assert with_memo, "the sample story has a summary"
+
+    # a correction replaces an article in the middle: not a slide, so a full rebuild
+    corrected = articles[-2].model_copy(update={"facts": extract_facts_again(articles[-2])})
+    story = [*articles[:-2], corrected, articles[-1]]
+    assert summary.summarise(story, (), memo=memo) == summary.summarise(story, ())
+
+
+def extract_facts_again(article: CitedArticle) -> ArticleFacts:
+    # a new facts object with equal content: the memo must not confuse it with the old one
+    return article.facts.model_copy()
