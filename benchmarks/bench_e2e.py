@@ -32,7 +32,7 @@ def timed(cmd: list[str], env: dict[str, str], timeout: float = 3600
 
 def main() -> int:
     files = sys.argv[1:] or ["../shared/data/timeline17-dev/articles.jsonl"]
-    count = sum(sum(1 for line in Path(f).open() if line.strip()) for f in files)
+    count = sum(sum(1 for line in Path(f).read_text().splitlines() if line.strip()) for f in files)
     data_dir = Path(tempfile.mkdtemp(prefix="storyline-bench-"))
     env = dict(os.environ)
     env.update({"STORYLINE_TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}.",

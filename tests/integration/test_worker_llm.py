@@ -15,11 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import StoryUpdated, SummaryGenerated
-from storyline.domain.upcasting import decode_any
-
 from test_worker_replay import (
     STORYLINE,
     env,  # noqa: F401 - a fixture used by name below
@@ -31,6 +26,10 @@ from test_worker_replay import (
     stop,
     wait_caught_up,
 )
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import StoryUpdated, SummaryGenerated
+from storyline.domain.upcasting import decode_any
 
 pytestmark = pytest.mark.integration
 
