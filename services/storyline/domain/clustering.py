@@ -76,6 +76,14 @@ class ClusteringConfig:
     # even a story about people the article does not mention
     merge_threshold: float = 0.15  # both stories must score this high with the article ...
     merge_centroid: float = 0.07  # ... and their centroids be this close to each other
+    # Second-chance merge: two stories that keep drawing the same articles as best and close
+    # runner-up (both at least cooccur_score, the runner-up within cooccur_ratio of the best)
+    # are one story once that happened cooccur_count times within cooccur_days.
+    cooccur_score: float = 0.10  # 0 turns it off
+    cooccur_ratio: float = 0.5
+    cooccur_count: int = 3
+    cooccur_days: float = 30.0
+    cooccur_pairs: int = 8  # runner-up tallies kept per story (bounded memory)
     dedup: DedupConfig = field(default_factory=DedupConfig)
 
 
@@ -88,7 +96,9 @@ class Assignment:
 
 
 class _Story:
-    __slots__ = ("centroid", "id", "last_day", "members", "names", "seq", "size", "weight")
+    __slots__ = (
+        "centroid", "id", "last_day", "members", "names", "rivals", "seq", "size", "weight"
+    )
 
     def __init__(self, seq: int, story_id: str, day: float) -> None:
         self.seq = seq
@@ -99,6 +109,8 @@ class _Story:
         self.names: dict[int, float] = {}  # name id -> articles carrying it
         self.size = 0  # live articles, copies included
         self.last_day = day
+        # older story seq -> days on which this story and it tied for an article
+        self.rivals: dict[int, list[float]] = {}
 
 
 class _Article:
@@ -180,6 +192,8 @@ class Clusterer:
 
         best = scored[0][1]
         absorbed = self._merge_candidates(best, scored)
+        if not absorbed:
+            absorbed = self._corroborated_rivals(scored, day)
         survivor = min([best, *absorbed], key=lambda s: s.seq)
         merged: list[str] = []
         for story in sorted([best, *absorbed], key=lambda s: s.seq):
@@ -319,6 +333,35 @@ class Clusterer:
             and story.centroid.dot(best_centroid) >= cfg.merge_centroid
             and self._people_agree(best_people, self._core_persons(story))
         ]
+
+    def _corroborated_rivals(self, scored: list[tuple[float, _Story]], day: float) -> list[_Story]:
+        """Runner-ups that have now tied with the best story often enough to be the same."""
+        cfg = self.config
+        if cfg.cooccur_score <= 0 or len(scored) < 2:
+            return []
+        top, best = scored[0]
+        if top < cfg.cooccur_score:
+            return []
+        best_people = self._core_persons(best)
+        found: list[_Story] = []
+        for score, story in scored[1:3]:
+            if score < cfg.cooccur_score or score < cfg.cooccur_ratio * top:
+                break
+            younger, older = (story, best) if story.seq > best.seq else (best, story)
+            days = [d for d in younger.rivals.get(older.seq, ()) if day - d <= cfg.cooccur_days]
+            days.append(day)
+            if len(days) >= cfg.cooccur_count and self._people_agree(
+                best_people, self._core_persons(story)
+            ):
+                younger.rivals.pop(older.seq, None)
+                found.append(story)
+                continue
+            younger.rivals[older.seq] = days
+            if len(younger.rivals) > cfg.cooccur_pairs:
+                # forget the rival seen longest ago
+                stale = min(younger.rivals.items(), key=lambda item: (item[1][-1], item[0]))
+                del younger.rivals[stale[0]]
+        return found
 
     @staticmethod
     def _people_agree(a: list[int], b: list[int]) -> bool:
