@@ -84,6 +84,15 @@ class ClusteringConfig:
     cooccur_count: int = 3
     cooccur_days: float = 30.0
     cooccur_pairs: int = 8  # runner-up tallies kept per story (bounded memory)
+    # An article that founds a story while scoring at least near_score with a story of at
+    # least near_size articles starts with that story as a rival already seen
+    # cooccur_count - 1 times: one corroborating tie then merges them.
+    near_score: float = 0.06  # 0 turns it off
+    near_size: int = 10
+    # ... and if nothing joins it for near_wait_days, it is folded into that story when the
+    # story takes its next article (a delayed, lower threshold for stray single articles)
+    near_wait_days: float = 1.0  # negative turns it off
+    near_pending: int = 16  # stray singles a story keeps waiting (bounded memory)
     dedup: DedupConfig = field(default_factory=DedupConfig)
 
 
@@ -97,7 +106,16 @@ class Assignment:
 
 class _Story:
     __slots__ = (
-        "centroid", "id", "last_day", "members", "names", "rivals", "seq", "size", "weight"
+        "centroid",
+        "id",
+        "last_day",
+        "members",
+        "names",
+        "pending",
+        "rivals",
+        "seq",
+        "size",
+        "weight",
     )
 
     def __init__(self, seq: int, story_id: str, day: float) -> None:
@@ -111,6 +129,7 @@ class _Story:
         self.last_day = day
         # older story seq -> days on which this story and it tied for an article
         self.rivals: dict[int, list[float]] = {}
+        self.pending: list[int] = []  # seqs of stray single-article stories close to this one
 
 
 class _Article:
@@ -188,12 +207,20 @@ class Clusterer:
         if not scored or scored[0][0] < self.config.threshold:
             story = self._found(article.uri, day)
             self._join(story, (vector, names), article.uri, day)
+            cfg = self.config
+            if scored and 0 < cfg.near_score <= scored[0][0] and scored[0][1].size >= cfg.near_size:
+                near = scored[0][1]
+                story.rivals[near.seq] = [day] * max(0, cfg.cooccur_count - 1)
+                if cfg.near_wait_days >= 0:
+                    near.pending.append(story.seq)
+                    del near.pending[: -cfg.near_pending]
             return Assignment(story.id, True, None, ())
 
         best = scored[0][1]
         absorbed = self._merge_candidates(best, scored)
         if not absorbed:
             absorbed = self._corroborated_rivals(scored, day)
+        absorbed += [s for s in self._strays(best, day) if s not in absorbed]
         survivor = min([best, *absorbed], key=lambda s: s.seq)
         merged: list[str] = []
         for story in sorted([best, *absorbed], key=lambda s: s.seq):
@@ -362,6 +389,24 @@ class Clusterer:
                 stale = min(younger.rivals.items(), key=lambda item: (item[1][-1], item[0]))
                 del younger.rivals[stale[0]]
         return found
+
+    def _strays(self, story: _Story, day: float) -> list[_Story]:
+        """Single-article stories that waited near this story and drew nothing else."""
+        wait = self.config.near_wait_days
+        if wait < 0 or not story.pending:
+            return []
+        ready: list[_Story] = []
+        waiting: list[int] = []
+        for seq in story.pending:
+            stray = self._stories.get(seq)
+            if stray is None or stray.size != 1:
+                continue  # merged away or grown into a story of its own
+            if day - stray.last_day >= wait:
+                ready.append(stray)
+            else:
+                waiting.append(seq)
+        story.pending = waiting
+        return ready
 
     @staticmethod
     def _people_agree(a: list[int], b: list[int]) -> bool:
