@@ -38,8 +38,8 @@ def test_merged_dev_stream_is_pure_and_mostly_complete(tmp_path: Path) -> None:
     assert clustering_eval.run(args) == 0
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert scores["articles"] == 4145
-    assert scores["bcubed_precision"] >= 0.96
-    assert scores["bcubed_f1"] >= 0.90
+    assert scores["bcubed_precision"] >= 0.965
+    assert scores["bcubed_f1"] >= 0.93
     rows = [json.loads(line) for line in (tmp_path / "assignments.jsonl").open()]
     assert len(rows) == 4145
     assert len({r["story_id"] for r in rows}) == scores["stories"]
@@ -48,5 +48,5 @@ def test_merged_dev_stream_is_pure_and_mostly_complete(tmp_path: Path) -> None:
 @needs_dev_data
 def test_timeline17_alone() -> None:
     _, result = clustering_eval.evaluate([T17], ClusteringConfig())
-    assert result["bcubed_precision"] >= 0.97
-    assert result["bcubed_f1"] >= 0.85
+    assert result["bcubed_precision"] >= 0.975
+    assert result["bcubed_f1"] >= 0.94
