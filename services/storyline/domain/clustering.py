@@ -91,7 +91,7 @@ class ClusteringConfig:
     # least near_size articles starts with that story as a rival already seen
     # cooccur_count - 1 times: one corroborating tie then merges them.
     near_score: float = 0.06  # 0 turns it off
-    near_size: int = 10
+    near_size: int = 3
     # ... and if nothing joins it for near_wait_days, it is folded into that story when the
     # story takes its next article (a delayed, lower threshold for stray single articles)
     near_wait_days: float = 1.0  # negative turns it off
