@@ -15,10 +15,9 @@ from storyline.domain.canonical import canonical_bytes, content_hash
 from storyline.domain.events import StoryUpdated, SummaryGenerated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import handle_record
-from storyline.domain.upcasting import UndecodableEvent, decode_any, decode_event
 from storyline.llm.summariser import apply_recorded
 from storyline.settings import Settings
-from storyline.stream.logreader import end_offsets, read_partition
+from storyline.stream.logreader import end_offsets, read_events, read_partition
 
 
 @dataclass(slots=True)
@@ -84,16 +83,11 @@ def _fold_one(rebuilt: RebuiltLog, key: bytes | None, value: bytes | None,
 
 
 async def recorded_summaries(settings: Settings) -> dict[tuple[str, int], SummaryGenerated]:
-    out: dict[tuple[str, int], SummaryGenerated] = {}
-    ends = await end_offsets(settings.bootstrap_servers, settings.summaries)
-    for partition in sorted(ends):
-        async for record in read_partition(settings.bootstrap_servers, settings.summaries,
-                                           partition, start=0, stop=ends[partition]):
-            if record.value is None:
-                continue
-            summary = decode_event(record.value, SummaryGenerated)
-            out[(summary.story_id, summary.revision)] = summary
-    return out
+    return {
+        (event.story_id, event.revision): event
+        async for event in read_events(settings.bootstrap_servers, settings.summaries)
+        if isinstance(event, SummaryGenerated)
+    }
 
 
 async def rebuild_from_kafka(settings: Settings) -> RebuiltLog:
@@ -113,19 +107,9 @@ async def rebuild_from_kafka(settings: Settings) -> RebuiltLog:
 
 
 async def published_updates(settings: Settings) -> AsyncIterator[StoryUpdated]:
-    topic = settings.story_updates
-    ends = await end_offsets(settings.bootstrap_servers, topic)
-    for partition in sorted(ends):
-        async for record in read_partition(settings.bootstrap_servers, topic, partition,
-                                           start=0, stop=ends[partition]):
-            if record.value is None:
-                continue
-            try:
-                event = decode_any(record.value)
-            except UndecodableEvent:
-                continue
-            if isinstance(event, StoryUpdated):
-                yield event
+    async for event in read_events(settings.bootstrap_servers, settings.story_updates):
+        if isinstance(event, StoryUpdated):
+            yield event
 
 
 def verify(rebuilt: RebuiltLog, published: list[StoryUpdated]) -> Verification:

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import orjson
 
 from storyline.domain.events import StoryMerged, StoryUpdated
-from storyline.domain.upcasting import UndecodableEvent, decode_any
 from storyline.settings import Settings, get_settings
 
 
@@ -77,17 +76,8 @@ def _resolve(story_id: str, aliases: dict[str, str]) -> str:
 
 
 async def _story_events(settings: Settings) -> AsyncIterator[StoryUpdated | StoryMerged]:
-    from storyline.stream.logreader import end_offsets, read_partition
+    from storyline.stream.logreader import read_events
 
-    ends = await end_offsets(settings.bootstrap_servers, settings.story_updates)
-    for partition in sorted(ends):
-        async for record in read_partition(settings.bootstrap_servers, settings.story_updates,
-                                           partition, start=0, stop=ends[partition]):
-            if record.value is None:
-                continue
-            try:
-                event = decode_any(record.value)
-            except UndecodableEvent:
-                continue
-            if isinstance(event, StoryUpdated | StoryMerged):
-                yield event
+    async for event in read_events(settings.bootstrap_servers, settings.story_updates):
+        if isinstance(event, StoryUpdated | StoryMerged):
+            yield event

@@ -12,6 +12,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from storyline.domain.events import Contract
+from storyline.domain.upcasting import UndecodableEvent, decode_any
+
 FETCH_TIMEOUT_MS = 1000
 MAX_FETCH_BYTES = 64 * 1024 * 1024
 
@@ -66,3 +69,18 @@ async def read_partition(
             # record, says whether we are done
             if await consumer.position(tp) >= stop:
                 return
+
+
+async def read_events(bootstrap: str, topic: str) -> AsyncIterator[Contract]:
+    """Every event on ``topic`` up to its current end, partition by partition, upcast to the
+    current contracts; records no contract can read are skipped (the worker dead-letters
+    them where they enter)."""
+    ends = await end_offsets(bootstrap, topic)
+    for partition in sorted(ends):
+        async for record in read_partition(bootstrap, topic, partition, stop=ends[partition]):
+            if record.value is None:
+                continue
+            try:
+                yield decode_any(record.value)
+            except UndecodableEvent:
+                continue
