@@ -10,19 +10,15 @@ import signal
 import structlog
 
 from storyline.logconfig import configure_logging
-from storyline.read.config import get_read_settings
+from storyline.read.cli_common import add_database_argument, claim_writer, open_read_store
 from storyline.read.projector import Projector
-from storyline.read.store import PostgresStore, open_store
 from storyline.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--database", default=None,
-        help="postgresql://... or a SQLite file (default: STORYLINE_READ_DATABASE_URL, "
-             "else <data_dir>/read/stories.sqlite3)")
+    add_database_argument(parser)
     parser.add_argument("--until-caught-up", action="store_true",
                         help="stop once the end offsets seen at start are applied")
 
@@ -30,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    store = open_store(args.database or get_read_settings().store_target())
-    if isinstance(store, PostgresStore) and not store.acquire_writer():
+    store = open_read_store(args)
+    if not claim_writer(store):
         log.error("projector.already_running", detail="another projector holds this store")
         return 1
     projector = Projector(store, bootstrap=settings.bootstrap_servers,

@@ -53,13 +53,11 @@ def story_key(event: PipelineEvent) -> bytes:
 
 
 class WorkerState:
-    """The core plus the bookkeeping of the warm-up."""
+    """The core plus whether it has been rebuilt from the log yet."""
 
     def __init__(self) -> None:
         self.pipeline = Pipeline()
         self.warm = False
-        self.processed = 0
-        self.dead_letters = 0
 
 
 def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
@@ -158,7 +156,6 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
                     "version": outcome.article.version,
                     "offset": position.offset,
                 }
-            state.processed += 1
         except Exception as exc:
             log.exception("record_failed")
             await _dead_letter(DeadLetter(
@@ -181,12 +178,10 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
         return result.update
 
     async def _dead_letter(letter: DeadLetter) -> None:
-        state.dead_letters += 1
         log.warning("dead_letter", error_type=letter.error_type, reason=letter.reason,
                     source_offset=letter.source_offset)
         await dead_letters.send(key=(letter.key or "").encode(), value=canonical_bytes(letter))
 
-    app.storyline_state = state  # type: ignore[attr-defined]  # for tests and /health
     return app
 
 
