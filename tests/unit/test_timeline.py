@@ -222,6 +222,23 @@ def test_statements_drop_fillers_and_keep_attribution() -> None:
     assert not is_statement("Too short on Monday.")
 
 
+def test_live_blog_stamps_and_reader_comments_are_not_news() -> None:
+    assert trim_statement(
+        "(Update 12:40 p.m. Cairo, 5:40 a.m. ET) Protesters said they plan a march Tuesday."
+    ) == "Protesters said they plan a march Tuesday."
+    assert trim_statement(
+        "(Updated 5:45 p.m. (0045 in Egypt)) Protesters in Cairo are calling for him to leave."
+    ) == "Protesters in Cairo are calling for him to leave."
+    assert trim_statement("2:30 pm ET - Anti-government protests are not limited to Egypt.") == (
+        "Anti-government protests are not limited to Egypt.")
+    assert not is_statement("5:49 pm | All foreign aid to the government must stop now!!")
+    assert not is_statement("7:46 pm | Reply February 8, 2011 at 7:01 pm | Reply He did well.")
+    # A clock time inside the news is not a stamp.
+    assert is_statement("The talks ended at 5:30 pm without a deal on the aid package.")
+    assert trim_statement("The talks ended at 5:30 pm without a deal.") == (
+        "The talks ended at 5:30 pm without a deal.")
+
+
 def test_candidate_statement_loses_only_the_dating_expression() -> None:
     since = "Oil has been leaking into the Gulf of Mexico since April 20, officials said today."
     cited = article(1, [BLAST_B, since], [(0, "April 20", span(date(2010, 4, 20))),

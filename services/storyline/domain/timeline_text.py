@@ -38,7 +38,17 @@ _FILLER = re.compile(
 _NOISE = re.compile(
     r"\bwrote:|\bposted (?:by|at)\b|\blast updated\b|https?://|www\.|@\w|"
     r"^\s*(?:photo|picture|video|click|follow|email|read more|related|copyright|"
-    r"advertisement)\b",
+    r"advertisement)\b|"
+    # Reader comments stamped with a clock time: "5:49 pm | All foreign aid must stop!!",
+    # "7:46 pm | Reply February 8, 2011 at 7:01 pm | Reply ...".
+    r"^\s*\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\s*\||\|\s*reply\b",
+    re.IGNORECASE,
+)
+# A live blog's time stamp before the news: "(Update 12:40 p.m. Cairo, 5:40 a.m. ET)",
+# "(Updated 5:45 p.m. (0045 in Egypt))", "2:30 pm ET - ".
+_LIVE_STAMP = re.compile(
+    r"^\s*(?:\(\s*updated?\b(?:[^()]|\([^()]*\))*\)\s*[-–—:]?\s*|"
+    r"\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\s*(?:[A-Z]{2,3}T?)?\s*[-–—|]\s*)",
     re.IGNORECASE,
 )
 _QUOTE_CHARS = ('"', "“", "”", "``", "''")
@@ -93,7 +103,7 @@ def trim_statement(sentence: str) -> str:
     """The sentence as a stand-alone entry: datelines and linking openers dropped, first
     letter raised. Attribution ("Officials said ...") is kept: it is part of what the
     source claims."""
-    text = _LEAD_JUNK.sub("", sentence.strip())
+    text = _LEAD_JUNK.sub("", _LIVE_STAMP.sub("", sentence.strip(), count=1))
     text = _FILLER.sub("", text.lstrip(" ,"))
     text = text.strip(" -–—")
     if not text:
