@@ -237,6 +237,17 @@ def test_live_blog_stamps_and_reader_comments_are_not_news() -> None:
     assert is_statement("The talks ended at 5:30 pm without a deal on the aid package.")
     assert trim_statement("The talks ended at 5:30 pm without a deal.") == (
         "The talks ended at 5:30 pm without a deal.")
+    assert not is_statement(
+        "Earl | September 24, 2008 3:33 PM | Report abuse Obama should move the debate.")
+
+
+def test_picture_credits_in_front_are_dropped() -> None:
+    assert trim_statement(
+        "(AP Photo/Charles Dharapak) (Charles Dharapak - AP) President Bush makes a statement."
+    ) == "President Bush makes a statement."
+    assert trim_statement("(By Keith Bedford--Bloomberg News) Citigroup executives met.") == (
+        "Citigroup executives met.")
+    assert trim_statement("(Reuters) - BP said it would pay.") == "BP said it would pay."
 
 
 def test_candidate_statement_loses_only_the_dating_expression() -> None:

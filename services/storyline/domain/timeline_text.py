@@ -41,9 +41,14 @@ _NOISE = re.compile(
     r"advertisement)\b|"
     # Reader comments stamped with a clock time: "5:49 pm | All foreign aid must stop!!",
     # "7:46 pm | Reply February 8, 2011 at 7:01 pm | Reply ...".
-    r"^\s*\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\s*\||\|\s*reply\b",
+    r"^\s*\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\s*\||\|\s*(?:reply|report abuse)\b|"
+    # Navigation and metadata lines use pipes; prose does not.
+    r"\s\|\s",
     re.IGNORECASE,
 )
+# Picture credits and wire codes in front of a caption or story: "(AP Photo/Charles Dharapak)
+# (Charles Dharapak - AP)", "(By Keith Bedford--Bloomberg News)", "(nN07171381)".
+_LEAD_CREDITS = re.compile(r"^\s*(?:\([^()]{1,80}\)\s*)+(?=[A-Z])")
 # A live blog's time stamp before the news: "(Update 12:40 p.m. Cairo, 5:40 a.m. ET)",
 # "(Updated 5:45 p.m. (0045 in Egypt))", "2:30 pm ET - ".
 _LIVE_STAMP = re.compile(
@@ -103,7 +108,8 @@ def trim_statement(sentence: str) -> str:
     """The sentence as a stand-alone entry: datelines and linking openers dropped, first
     letter raised. Attribution ("Officials said ...") is kept: it is part of what the
     source claims."""
-    text = _LEAD_JUNK.sub("", _LIVE_STAMP.sub("", sentence.strip(), count=1))
+    text = _LIVE_STAMP.sub("", sentence.strip(), count=1)
+    text = _LEAD_JUNK.sub("", _LEAD_CREDITS.sub("", text, count=1))
     text = _FILLER.sub("", text.lstrip(" ,"))
     text = text.strip(" -–—")
     if not text:
