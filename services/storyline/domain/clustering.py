@@ -61,8 +61,8 @@ class ClusteringConfig:
     centroid_memory: int = 200  # the centroid weighs the past as at most this many articles
     recent_members: int = 10  # members kept for k-NN linkage
     member_weight: float = 0.3  # share of the k-NN similarity in the text score
-    query_terms: int = 12  # heaviest article terms used to look up candidates
-    index_terms: int = 12  # heaviest terms under which a joining article indexes its story
+    query_terms: int = 20  # heaviest article terms used to look up candidates
+    index_terms: int = 30  # heaviest terms under which a joining article indexes its story
     query_names: int = 6
     posting_cap: int = 16  # most recent stories kept per term / name
     max_candidates: int = 24  # stories scored on centroid and names per article
@@ -96,6 +96,20 @@ class ClusteringConfig:
     # story takes its next article (a delayed, lower threshold for stray single articles)
     near_wait_days: float = 1.0  # negative turns it off
     near_pending: int = 16  # stray singles a story keeps waiting (bounded memory)
+    # A small story (up to near_max_size articles) also waits on a big story when one of its
+    # later articles nearly chose that story (near_on_join). Before a waiting story of
+    # several articles is folded, it must share some vocabulary with the big story's centroid
+    # (cosine >= near_fold_centroid) and not be about other people than the big story's core
+    # people: the first articles of a new event can look like a side-line of a big story.
+    near_max_size: int = 2
+    near_on_join: bool = True
+    near_fold_centroid: float = 0.005
+    # Every merge of two stories of >= merge_names_size articles needs their name profiles
+    # (share of articles carrying each name x its IDF) to agree: cosine >= merge_names.
+    # Stories about different places and institutions stay apart however much their
+    # vocabulary (markets, crisis, government) overlaps.
+    merge_names: float = 0.2  # 0 turns it off
+    merge_names_size: float = 5.0
     dedup: DedupConfig = field(default_factory=DedupConfig)
 
 
@@ -220,6 +234,7 @@ class Clusterer:
             return Assignment(story.id, True, None, ())
 
         best = scored[0][1]
+        self._queue_small(best, scored)
         absorbed = self._merge_candidates(best, scored)
         if not absorbed:
             absorbed = self._corroborated_rivals(scored, day)
@@ -362,6 +377,7 @@ class Clusterer:
             if score >= cfg.merge_threshold
             and story.centroid.dot(best_centroid) >= cfg.merge_centroid
             and self._people_agree(best_people, self._core_persons(story))
+            and self._names_agree(best, story)
         ]
 
     def _corroborated_rivals(self, scored: list[tuple[float, _Story]], day: float) -> list[_Story]:
@@ -380,8 +396,10 @@ class Clusterer:
             younger, older = (story, best) if story.seq > best.seq else (best, story)
             days = [d for d in younger.rivals.get(older.seq, ()) if day - d <= cfg.cooccur_days]
             days.append(day)
-            if len(days) >= cfg.cooccur_count and self._people_agree(
-                best_people, self._core_persons(story)
+            if (
+                len(days) >= cfg.cooccur_count
+                and self._people_agree(best_people, self._core_persons(story))
+                and self._names_agree(best, story)
             ):
                 younger.rivals.pop(older.seq, None)
                 found.append(story)
@@ -393,8 +411,23 @@ class Clusterer:
                 del younger.rivals[stale[0]]
         return found
 
+    def _queue_small(self, best: _Story, scored: list[tuple[float, _Story]]) -> None:
+        """The article joins a small story but nearly chose a bigger one (one of the next
+        two): the small story waits on the bigger one like a stray single."""
+        cfg = self.config
+        if not cfg.near_on_join or cfg.near_wait_days < 0 or cfg.near_score <= 0:
+            return
+        if not 0 < best.size < cfg.near_max_size:
+            return
+        for score, other in scored[1:3]:
+            if score >= cfg.near_score and other.size >= max(cfg.near_size, best.size + 1):
+                if best.seq not in other.pending:
+                    other.pending.append(best.seq)
+                    del other.pending[: -cfg.near_pending]
+                return
+
     def _strays(self, story: _Story, day: float) -> list[_Story]:
-        """Single-article stories that waited near this story and drew nothing else."""
+        """Stray stories that waited near this story and stayed small and quiet."""
         wait = self.config.near_wait_days
         if wait < 0 or not story.pending:
             return []
@@ -402,14 +435,38 @@ class Clusterer:
         waiting: list[int] = []
         for seq in story.pending:
             stray = self._stories.get(seq)
-            if stray is None or stray.size != 1:
+            if stray is None or stray is story or stray.size > self.config.near_max_size:
                 continue  # merged away or grown into a story of its own
             if day - stray.last_day >= wait:
-                ready.append(stray)
+                if stray.size == 1 or self._fragment_fits(stray, story):
+                    ready.append(stray)
             else:
                 waiting.append(seq)
         story.pending = waiting
         return ready
+
+    def _fragment_fits(self, small: _Story, big: _Story) -> bool:
+        """A waiting story of several articles is a side-line of ``big``, not a new event."""
+        cfg = self.config
+        if small.centroid.dot(big.centroid.as_dict()) < cfg.near_fold_centroid:
+            return False
+        floor = cfg.core_person_share * small.weight
+        person = self._is_person
+        own = sorted(n for n, c in small.names.items() if c >= floor and person[n])
+        return self._people_agree(own, self._core_persons(big)) and self._names_agree(big, small)
+
+    def _names_agree(self, a: _Story, b: _Story) -> bool:
+        """Name profiles agree, or one story is too young to have a profile."""
+        cfg = self.config
+        if cfg.merge_names <= 0 or min(a.weight, b.weight) < cfg.merge_names_size:
+            return True
+        idf = self._names.idf
+        pa = {n: c / a.weight * idf(n) for n, c in a.names.items()}
+        pb = {n: c / b.weight * idf(n) for n, c in b.names.items()}
+        dot = sum(w * pb.get(n, 0.0) for n, w in pa.items())
+        na = math.sqrt(sum(w * w for w in pa.values()))
+        nb = math.sqrt(sum(w * w for w in pb.values()))
+        return na > 0 and nb > 0 and dot / (na * nb) >= cfg.merge_names
 
     @staticmethod
     def _people_agree(a: list[int], b: list[int]) -> bool:
