@@ -72,12 +72,19 @@ class Vocabulary:
 
     Ids are handed out in first-seen order, so they are a pure function of the log."""
 
-    __slots__ = ("df", "docs", "ids")
+    __slots__ = ("_dense", "df", "docs", "ids")
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
         self.df: npt.NDArray[np.int64] = np.zeros(1024, dtype=np.int64)
         self.docs = 0
+        self._dense: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
+
+    def dense(self) -> npt.NDArray[np.float64]:
+        """A zeroed scratch array indexed by term id (its users leave it zeroed)."""
+        if len(self._dense) < len(self.df):
+            self._dense = np.zeros(len(self.df), dtype=np.float64)
+        return self._dense
 
     def intern(self, term: str) -> int:
         tid = self.ids.get(term)
@@ -139,11 +146,17 @@ class SparseVector:
 class Query:
     """A full article vector (ids ascending), ready for many dot products at once."""
 
-    __slots__ = ("ids", "weights")
+    __slots__ = ("ids", "vocab", "weights")
 
-    def __init__(self, ids: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]) -> None:
+    def __init__(
+        self,
+        ids: npt.NDArray[np.int64],
+        weights: npt.NDArray[np.float64],
+        vocab: Vocabulary | None = None,
+    ) -> None:
         self.ids = ids
         self.weights = weights
+        self.vocab = vocab  # when set, its scratch array replaces a binary search per term
 
     def dots(self, vectors: list[SparseVector]) -> list[float]:
         """The dot product of the query with each vector, in one vectorised pass."""
@@ -154,10 +167,18 @@ class Query:
             return [0.0] * len(vectors)
         ids = np.concatenate([np.frombuffer(v.ids, dtype=np.uint32) for v in vectors])
         weights = np.concatenate([np.frombuffer(v.weights, dtype=np.float32) for v in vectors])
-        pos = np.searchsorted(self.ids, ids)
-        pos[pos >= len(self.ids)] = 0
-        hit = self.ids[pos] == ids
-        contrib = np.where(hit, self.weights[pos], 0.0) * weights
+        if self.vocab is not None:
+            # scatter the query into a dense array, gather, and zero it again: the same
+            # products as the binary search, in one pass
+            dense = self.vocab.dense()
+            dense[self.ids] = self.weights
+            contrib = dense[ids] * weights
+            dense[self.ids] = 0.0
+        else:
+            pos = np.searchsorted(self.ids, ids)
+            pos[pos >= len(self.ids)] = 0
+            hit = self.ids[pos] == ids
+            contrib = np.where(hit, self.weights[pos], 0.0) * weights
         ends = np.cumsum(lengths)
         sums = np.concatenate(([0.0], np.cumsum(contrib)))
         return [float(x) for x in sums[ends] - sums[ends - lengths]]
@@ -171,4 +192,4 @@ def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
     ids, tf = ids[order], tf[order]
     weights = (1.0 + np.log(tf)) * (math.log(vocab.docs + 1) + 1.0 - np.log(vocab.df[ids] + 1.0))
     norm = float(np.sqrt(np.dot(weights, weights))) or 1.0
-    return Query(ids, weights / norm)
+    return Query(ids, weights / norm, vocab)
