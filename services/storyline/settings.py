@@ -26,6 +26,16 @@ class Settings(BaseSettings):
     )
     replication_factor: int = Field(default=1, description="For topics the worker creates.")
     max_article_bytes: int = Field(default=1_000_000, description="Larger items go to DLQ.")
+    snapshot_every: int = Field(
+        default=5000,
+        description="Records between snapshots of the worker's core state (0: none); a "
+        "restart then folds the log from the newest usable snapshot instead of offset 0.",
+    )
+    snapshot_keep: int = Field(default=3, description="Snapshots kept per partition.")
+    snapshot_fork: bool = Field(
+        default=True, description="Write snapshots from a forked child (POSIX) so consuming "
+        "goes on meanwhile; false writes them in process.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

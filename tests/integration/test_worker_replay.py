@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -185,3 +186,47 @@ def test_replay_verify_fails_on_a_forged_revision(env: dict[str, str], tmp_path:
                             text=True, timeout=300)
     assert result.returncode == 1
     assert "1 mismatched" in result.stdout
+
+
+def test_a_restart_folds_from_the_newest_snapshot(env: dict[str, str], tmp_path: Path) -> None:
+    settings = settings_for(env)
+    env = dict(env, STORYLINE_SNAPSHOT_EVERY="2")
+    articles = make_articles(9)
+    asyncio.run(produce(settings, [canonical_bytes(a) for a in articles[:6]]))
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
+    try:
+        wait_caught_up(env)
+        newest = f"{5:020d}.snap"  # short of 2 records, taken when the stream went quiet
+        deadline = time.monotonic() + 30
+        while (not any(p.name == newest for p in (tmp_path / "data").rglob("*.snap"))
+               and time.monotonic() < deadline):
+            time.sleep(0.2)
+    finally:
+        stop(worker)
+    snapshot_files = sorted((tmp_path / "data" / "snapshots").rglob("*.snap"))
+    assert [p.name for p in snapshot_files][-1] == f"{5:020d}.snap", log.read_text()[-3000:]
+    assert len(snapshot_files) <= 3  # pruned to snapshot_keep
+
+    asyncio.run(produce(settings, [canonical_bytes(a) for a in articles[6:]]))
+    worker = start_worker(env, log)
+    try:
+        wait_caught_up(env)
+    finally:
+        stop(worker)
+    text = log.read_text()
+    # JSON lines, some behind the terminal codes of faust's spinner
+    events = [json.loads(line[line.index("{"):]) for line in text.splitlines()
+              if line.rstrip().endswith("}") and "{" in line]
+    loaded = [e for e in events if e.get("event") == "snapshot_loaded"]
+    warm = [e for e in events if e.get("event") == "warm_up_done"]
+    assert loaded and warm, text[-3000:]
+    # resumed at the committed offset (6, or a little less if the last commit lagged): only
+    # the records between the snapshot and that offset were folded, not the whole log
+    assert warm[-1]["from_offset"] == loaded[-1]["offset"] + 1 >= 3
+    assert warm[-1]["records"] <= 2
+
+    result = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "9 identical" in result.stdout, result.stdout

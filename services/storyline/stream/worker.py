@@ -5,8 +5,10 @@ revision contains is in :mod:`storyline.domain`.
 
 State. The core's working state (clusterer and story states) lives in memory and is, by
 design, a pure function of the articles log. On its first record the worker rebuilds it by
-folding the log from offset 0 up to that record (the same code replay runs), so a restart,
-a rebalance or a crash loses nothing. Two faust tables (RocksDB through rocksdict, backed by
+folding the log up to that record (the same code replay runs), so a restart, a rebalance or
+a crash loses nothing. The fold starts from the newest usable snapshot of that state
+(:mod:`storyline.stream.snapshots`, written every ``snapshot_every`` records) or from offset
+0 when there is none. Two faust tables (RocksDB through rocksdict, backed by
 compacted changelogs) hold what other processes and the next start need without rebuilding:
 ``stories`` (story id -> head revision, hash and article count) and ``articles`` (uri ->
 story id, version, offset). After a rebuild the worker checks the rebuilt heads against the
@@ -34,6 +36,7 @@ from storyline.domain.records import handle_record
 from storyline.llm.summariser import summariser_from_settings
 from storyline.settings import Settings
 from storyline.stream.logreader import read_partition
+from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir
 
 log = structlog.get_logger("storyline.worker")
 
@@ -90,13 +93,33 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
     article_index = app.Table("articles", default=None, partitions=1, key_type=str)
     state = WorkerState()
     summariser, _client = summariser_from_settings()
+    snapshots_root = settings.data_dir / "snapshots"
+    snapshotters: dict[tuple[str, int], Snapshotter] = {}
+
+    def snapshotter(topic: str, partition: int) -> Snapshotter:
+        found = snapshotters.get((topic, partition))
+        if found is None:
+            found = snapshotters[(topic, partition)] = Snapshotter(
+                snapshot_dir(snapshots_root, app_id(settings), topic, partition),
+                every=settings.snapshot_every, keep=settings.snapshot_keep,
+                fork=settings.snapshot_fork)
+        return found
 
     async def warm_up(topic: str, partition: int, first_offset: int) -> None:
-        """Fold [0, first_offset) silently: the state those records left behind."""
+        """Rebuild the state [0, first_offset) left behind: from the newest usable snapshot
+        when there is one, then folding the records after it silently."""
         started = time.perf_counter()
         count = 0
+        start = 0
+        restored = load_snapshot(snapshotter(topic, partition).directory, topic, partition,
+                                 before=first_offset)
+        if restored is not None:
+            state.pipeline, last = restored
+            start = last + 1
+            log.info("snapshot_loaded", offset=last,
+                     seconds=round(time.perf_counter() - started, 3))
         async for record in read_partition(settings.bootstrap_servers, topic, partition,
-                                           start=0, stop=first_offset):
+                                           start=start, stop=first_offset):
             handle_record(state.pipeline, record.key, record.value,
                           LogPosition(topic, partition, record.offset),
                           max_bytes=settings.max_article_bytes)
@@ -107,12 +130,19 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
             if (head := story_heads.get(sid)) is not None
             and head.get("revision") != _revision(state.pipeline, sid)
         ]
-        log.info("warm_up_done", records=count, stories=len(state.pipeline.story_ids),
+        log.info("warm_up_done", records=count, from_offset=start,
+                 stories=len(state.pipeline.story_ids),
                  seconds=round(time.perf_counter() - started, 3),
                  heads_mismatched=len(mismatched))
         if mismatched:
             log.error("table_heads_differ_from_rebuild", story_ids=mismatched[:20],
                       hint="the core changed without a new pipeline version; replay it")
+
+    @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust's timer is untyped
+    async def snapshot_when_due() -> None:
+        if state.warm:
+            for (topic, partition), taker in sorted(snapshotters.items()):
+                taker.tick(state.pipeline, topic, partition, timer=True)
 
     @app.agent(articles)
     async def process_articles(stream: faust.StreamT[bytes]) -> None:
@@ -127,6 +157,8 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
             bound = structlog.contextvars.bound_contextvars(offset=message.offset)
             with bound:
                 await _process_one(message.key, message.value, position)
+            snapshotter(message.topic, message.partition).record_folded(
+                state.pipeline, message.topic, message.partition)
 
     async def _process_one(key: bytes | None, value: bytes | None,
                            position: LogPosition) -> None:

@@ -1,0 +1,221 @@
+"""Snapshots of the core's working state, so a worker restart folds the log's tail only.
+
+The state is a pure function of the articles log, so a snapshot is a cache and can always be
+thrown away. One is used only when it was written by the same pipeline version, for the same
+topic and partition, and at an offset *before* the one consumption resumes from: records at
+or after that offset are delivered again and must be processed (and their events published)
+again, which a state that already holds them would skip as redeliveries. Otherwise the
+worker folds from offset 0, as without snapshots.
+
+File format: one line of JSON header (format, pipeline version, topic, partition, offset,
+payload length and sha256), then the zlib-compressed pickle of the
+:class:`~storyline.domain.pipeline.Pipeline`. Pickle, because the state is a graph of plain
+Python objects that only this code writes and reads, in the worker's own data directory
+(trusted like the RocksDB store beside it); an old or foreign snapshot is refused by its
+header before anything is unpickled, and a damaged one by its hash.
+
+Writes are atomic (temporary file, fsync, rename). By default a forked child writes them
+(copy-on-write), so the worker keeps consuming while a large state is serialised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import re
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import structlog
+
+from storyline.domain.pipeline import PIPELINE_VERSION, Pipeline
+
+log = structlog.get_logger("storyline.snapshots")
+
+FORMAT = "storyline-snapshot-1"
+_NAME = re.compile(r"^(?P<offset>\d{20})\.snap$")
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotHeader:
+    format: str
+    pipeline_version: str
+    topic: str
+    partition: int
+    offset: int  # the last offset folded into the state
+    payload_bytes: int
+    sha256: str
+
+
+def snapshot_dir(root: Path, app_id: str, topic: str, partition: int) -> Path:
+    return root / app_id / f"{topic}-{partition}"
+
+
+def write_snapshot(pipeline: Pipeline, directory: Path, topic: str, partition: int) -> Path:
+    """Write the state atomically; the file is named by the last offset it holds."""
+    offset = pipeline.applied_offset(topic, partition)
+    if offset is None:
+        raise ValueError(f"nothing of {topic}/{partition} folded yet")
+    payload = zlib.compress(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    header = SnapshotHeader(FORMAT, pipeline.pipeline_version, topic, partition, offset,
+                            len(payload), hashlib.sha256(payload).hexdigest())
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{offset:020d}.snap"
+    temporary = path.with_suffix(f".tmp{os.getpid()}")
+    with temporary.open("wb") as handle:
+        handle.write(json.dumps(asdict(header), sort_keys=True).encode() + b"\n")
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)
+    return path
+
+
+def _read_header(handle: BinaryIO) -> SnapshotHeader | None:
+    line = handle.readline(4096)
+    try:
+        fields = json.loads(line)
+        return SnapshotHeader(**fields)
+    except (ValueError, TypeError):
+        return None
+
+
+def snapshots(directory: Path) -> list[tuple[int, Path]]:
+    """(offset, path) of the snapshots in ``directory``, newest first."""
+    if not directory.is_dir():
+        return []
+    found = [(int(m["offset"]), p) for p in directory.iterdir()
+             if (m := _NAME.match(p.name)) is not None]
+    return sorted(found, reverse=True)
+
+
+def load_snapshot(directory: Path, topic: str, partition: int, before: int
+                  ) -> tuple[Pipeline, int] | None:
+    """The newest usable state that holds only offsets < ``before``, with its last offset."""
+    for offset, path in snapshots(directory):
+        if offset >= before:
+            continue  # holds records that are about to be delivered again
+        with path.open("rb") as handle:
+            header = _read_header(handle)
+            reason = _refusal(header, topic, partition, offset)
+            if reason is None and header is not None:
+                payload = handle.read()
+                if (len(payload) != header.payload_bytes
+                        or hashlib.sha256(payload).hexdigest() != header.sha256):
+                    reason = "damaged: length or sha256 differs from the header"
+                else:
+                    pipeline = pickle.loads(zlib.decompress(payload))
+                    if (not isinstance(pipeline, Pipeline)
+                            or pipeline.applied_offset(topic, partition) != offset):
+                        reason = "content does not match its header"
+                    else:
+                        return pipeline, offset
+        log.warning("snapshot_refused", path=str(path), reason=reason)
+    return None
+
+
+def _refusal(header: SnapshotHeader | None, topic: str, partition: int, offset: int
+             ) -> str | None:
+    if header is None or header.format != FORMAT:
+        return "unknown format"
+    if header.pipeline_version != PIPELINE_VERSION:
+        return f"written by {header.pipeline_version}, this is {PIPELINE_VERSION}"
+    if (header.topic, header.partition, header.offset) != (topic, partition, offset):
+        return "header names another position"
+    return None
+
+
+def prune(directory: Path, keep: int) -> None:
+    """Keep the ``keep`` newest snapshots (older ones help when the committed offset lags)."""
+    for _, path in snapshots(directory)[keep:]:
+        path.unlink(missing_ok=True)
+    for stale in directory.glob("*.tmp*"):
+        pid = stale.suffix.removeprefix(".tmp")
+        if not pid.isdigit() or not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Snapshotter:
+    """Takes a snapshot every ``every`` records, one at a time, in a forked child when
+    ``fork`` (POSIX), in process otherwise."""
+
+    def __init__(self, directory: Path, *, every: int, keep: int, fork: bool) -> None:
+        self.directory = directory
+        self.every = every
+        self.keep = max(1, keep)
+        self.fork = fork and hasattr(os, "fork")
+        self._since = 0  # records folded since the last snapshot
+        self._since_at_tick = 0  # ... as the previous timer tick saw it
+        self._child: tuple[int, int] | None = None  # (pid, offset)
+
+    def record_folded(self, pipeline: Pipeline, topic: str, partition: int) -> None:
+        if self.every <= 0:
+            return
+        self._since += 1
+        self.tick(pipeline, topic, partition)
+
+    def tick(self, pipeline: Pipeline, topic: str, partition: int, *, timer: bool = False
+             ) -> None:
+        """Take the snapshot that is due, if the previous one has finished. Called after
+        each record, and on a timer (``timer=True``): a stream that has been quiet since the
+        last tick gets its latest state saved even short of ``every`` records."""
+        self.reap()
+        due = self._since >= self.every
+        if timer:
+            due = due or (self._since > 0 and self._since == self._since_at_tick)
+            self._since_at_tick = self._since
+        if self.every <= 0 or not due or self._child is not None:
+            return
+        self._since = self._since_at_tick = 0
+        self.take(pipeline, topic, partition)
+
+    def take(self, pipeline: Pipeline, topic: str, partition: int) -> None:
+        offset = pipeline.applied_offset(topic, partition)
+        if offset is None:
+            return
+        if not self.fork:
+            path = write_snapshot(pipeline, self.directory, topic, partition)
+            prune(self.directory, self.keep)
+            log.info("snapshot_written", offset=offset, path=str(path),
+                     bytes=path.stat().st_size)
+            return
+        pid = os.fork()
+        if pid == 0:  # the child: serialise the copy-on-write image, then leave at once
+            status = 1
+            try:
+                write_snapshot(pipeline, self.directory, topic, partition)
+                prune(self.directory, self.keep)
+                status = 0
+            finally:
+                os._exit(status)
+        self._child = (pid, offset)
+        log.info("snapshot_started", offset=offset, child_pid=pid)
+
+    def reap(self, *, wait: bool = False) -> None:
+        if self._child is None:
+            return
+        pid, offset = self._child
+        done, status = os.waitpid(pid, 0 if wait else os.WNOHANG)
+        if done == 0:
+            return
+        self._child = None
+        if os.waitstatus_to_exitcode(status) == 0:
+            log.info("snapshot_written", offset=offset,
+                     path=str(self.directory / f"{offset:020d}.snap"))
+        else:
+            log.error("snapshot_failed", offset=offset,
+                      exit_code=os.waitstatus_to_exitcode(status))

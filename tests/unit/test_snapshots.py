@@ -1,0 +1,115 @@
+"""Snapshots of the core's state: a restart from a snapshot continues the log exactly as the
+uninterrupted fold, and anything doubtful (another pipeline version, damage, a snapshot that
+holds records about to be delivered again) is refused so the worker folds from 0 instead."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_pipeline import TOPIC, build_log, log_entries, records
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.pipeline import LogPosition, Pipeline
+from storyline.replay import fold_records
+from storyline.stream.snapshots import (
+    Snapshotter,
+    load_snapshot,
+    prune,
+    snapshots,
+    write_snapshot,
+)
+
+Records = list[tuple[bytes | None, bytes | None, LogPosition]]
+_dirs = itertools.count()
+
+
+def fold(pipeline: Pipeline, recs: Records) -> list[bytes]:
+    return [canonical_bytes(e) for e in
+            fold_records(recs, max_bytes=1_000_000, pipeline=pipeline).events]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(log_entries, st.data())
+def test_a_restart_from_a_snapshot_reproduces_the_rest_of_the_log(
+        tmp_path: Path, entries: list[tuple[str, int, str]], data: st.DataObject) -> None:
+    recs = records(build_log(entries))
+    k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="snapshot after")
+    uninterrupted = fold(Pipeline(), recs)
+
+    live = Pipeline()
+    before = fold(live, recs[:k])
+    directory = tmp_path / f"example-{next(_dirs)}"
+    write_snapshot(live, directory, TOPIC, 0)
+    restored = load_snapshot(directory, TOPIC, 0, before=len(recs) + 1)
+    assert restored is not None
+    pipeline, last = restored
+    assert last == k - 1
+    assert before + fold(pipeline, recs[k:]) == uninterrupted
+
+
+def test_snapshots_that_cannot_be_trusted_are_refused(tmp_path: Path) -> None:
+    recs = records(build_log([("flood", i, "new") for i in range(5)]))
+    pipeline = Pipeline()
+    fold(pipeline, recs)
+    path = write_snapshot(pipeline, tmp_path, TOPIC, 0)
+    assert load_snapshot(tmp_path, TOPIC, 0, before=5) is not None
+    # it holds offset 4: a consumer resuming at 4 will get that record again
+    assert load_snapshot(tmp_path, TOPIC, 0, before=4) is None
+    assert load_snapshot(tmp_path, "another.topic", 0, before=5) is None
+
+    header, payload = path.read_bytes().split(b"\n", 1)
+    fields = json.loads(header)
+    path.write_bytes(header + b"\n" + payload[:-1] + bytes([payload[-1] ^ 1]))
+    assert load_snapshot(tmp_path, TOPIC, 0, before=5) is None  # damaged
+
+    fields["pipeline_version"] = "storyline-0.0.1/core-0/extract-0"
+    path.write_bytes(json.dumps(fields).encode() + b"\n" + payload)
+    assert load_snapshot(tmp_path, TOPIC, 0, before=5) is None  # another version
+
+
+def test_the_newest_usable_snapshot_is_chosen_and_old_ones_pruned(tmp_path: Path) -> None:
+    recs = records(build_log([("strike", i, "new") for i in range(6)]))
+    pipeline = Pipeline()
+    for offset in range(6):
+        fold(pipeline, recs[offset:offset + 1])
+        write_snapshot(pipeline, tmp_path, TOPIC, 0)
+    prune(tmp_path, keep=3)
+    assert [offset for offset, _ in snapshots(tmp_path)] == [5, 4, 3]
+    restored = load_snapshot(tmp_path, TOPIC, 0, before=5)
+    assert restored is not None and restored[1] == 4
+    assert load_snapshot(tmp_path, TOPIC, 0, before=3) is None
+
+
+def test_the_snapshotter_writes_from_a_forked_child(tmp_path: Path) -> None:
+    recs = records(build_log([("recall", i, "new") for i in range(5)]))
+    pipeline = Pipeline()
+    taker = Snapshotter(tmp_path, every=2, keep=2, fork=True)
+    for rec in recs:
+        fold(pipeline, [rec])
+        taker.record_folded(pipeline, TOPIC, 0)
+        taker.reap(wait=True)
+    assert [offset for offset, _ in snapshots(tmp_path)] == [3, 1]
+    restored = load_snapshot(tmp_path, TOPIC, 0, before=5)
+    assert restored is not None and restored[1] == 3
+    uninterrupted = fold(Pipeline(), recs)
+    assert fold(restored[0], recs[4:]) == uninterrupted[len(fold(Pipeline(), recs[:4])):]
+
+
+def test_a_quiet_stream_gets_its_latest_state_saved_on_the_timer(tmp_path: Path) -> None:
+    recs = records(build_log([("flood", i, "new") for i in range(3)]))
+    pipeline = Pipeline()
+    taker = Snapshotter(tmp_path, every=100, keep=2, fork=False)
+    for rec in recs:
+        fold(pipeline, [rec])
+        taker.record_folded(pipeline, TOPIC, 0)
+    taker.tick(pipeline, TOPIC, 0, timer=True)  # records arrived since the last tick
+    assert snapshots(tmp_path) == []
+    taker.tick(pipeline, TOPIC, 0, timer=True)  # quiet for a whole tick: save
+    assert [offset for offset, _ in snapshots(tmp_path)] == [2]
+    taker.tick(pipeline, TOPIC, 0, timer=True)  # nothing new: nothing to do
+    assert len(snapshots(tmp_path)) == 1
