@@ -13,10 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from storyline.domain.canonical import canonical_bytes
-from storyline.domain.pipeline import LogPosition
-from storyline.ingest.files import iter_file
-from storyline.replay import fold_records
+from storyline.replay import fold_records, records_from_files
 from storyline.stream.snapshots import Snapshotter, load_snapshot
 
 TOPIC = "bench.articles"
@@ -27,13 +24,7 @@ def main() -> int:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
-    records = []
-    for path in args.files:
-        for item in iter_file(path):
-            if item.article is not None:
-                records.append((item.article.uri.encode(), canonical_bytes(item.article),
-                                LogPosition(TOPIC, 0, len(records))))
-    records = records[: args.limit]
+    records = records_from_files(args.files, TOPIC, args.limit)
 
     started = time.perf_counter()
     pipeline = fold_records(records, max_bytes=2_000_000).pipeline

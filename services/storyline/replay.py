@@ -8,13 +8,15 @@ a new core or extractor version can be replayed beside the one in production.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from storyline.domain.canonical import canonical_bytes, content_hash
 from storyline.domain.events import StoryUpdated, SummaryGenerated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import handle_record
+from storyline.ingest.files import iter_file
 from storyline.llm.summariser import apply_recorded
 from storyline.settings import Settings
 from storyline.stream.logreader import end_offsets, read_events, read_partition
@@ -50,8 +52,24 @@ class Verification:
         return not (self.mismatched or self.unexpected or self.missing)
 
 
+Record = tuple[bytes | None, bytes | None, LogPosition]
+
+
+def records_from_files(paths: Sequence[Path], topic: str, limit: int | None = None
+                       ) -> list[Record]:
+    """Article files as the records a topic would hold, offsets from 0 (benchmarks, tests):
+    what an ingest into a fresh topic would write, without a broker."""
+    records: list[Record] = []
+    for path in paths:
+        for item in iter_file(path):
+            if item.article is not None:
+                records.append((item.article.uri.encode(), canonical_bytes(item.article),
+                                LogPosition(topic, 0, len(records))))
+    return records[:limit]
+
+
 def fold_records(
-    records: list[tuple[bytes | None, bytes | None, LogPosition]], *, max_bytes: int,
+    records: list[Record], *, max_bytes: int,
     pipeline: Pipeline | None = None,
 ) -> RebuiltLog:
     """The in-process fold over records already read (also what tests and evals use)."""

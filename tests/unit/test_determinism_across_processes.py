@@ -18,17 +18,9 @@ FOLD = """
 import sys
 from pathlib import Path
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.pipeline import LogPosition
-from storyline.ingest.files import iter_file
-from storyline.replay import fold_records
+from storyline.replay import fold_records, records_from_files
 
-records = []
-for name in sys.argv[2:]:
-    for item in iter_file(Path(name)):
-        if item.article is not None:
-            records.append((None, canonical_bytes(item.article),
-                            LogPosition("t", 0, len(records))))
-records = records[: int(sys.argv[1])]
+records = records_from_files([Path(n) for n in sys.argv[2:]], "t", int(sys.argv[1]))
 for event in fold_records(records, max_bytes=2_000_000).events:
     print(getattr(event, "content_hash", None) or canonical_bytes(event).decode())
 """
@@ -59,19 +51,12 @@ SNAPSHOT_THEN_FOLD = """
 import sys
 from pathlib import Path
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.pipeline import LogPosition, Pipeline
-from storyline.ingest.files import iter_file
-from storyline.replay import fold_records
+from storyline.domain.pipeline import Pipeline
+from storyline.replay import fold_records, records_from_files
 from storyline.stream.snapshots import load_snapshot, write_snapshot
 
 mode, directory, split, limit = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-records = []
-for name in sys.argv[5:]:
-    for item in iter_file(Path(name)):
-        if item.article is not None:
-            records.append((None, canonical_bytes(item.article),
-                            LogPosition("t", 0, len(records))))
-records = records[:limit]
+records = records_from_files([Path(n) for n in sys.argv[5:]], "t", limit)
 if mode == "write":
     pipeline = Pipeline()
     events = fold_records(records[:split], max_bytes=2_000_000, pipeline=pipeline).events

@@ -29,6 +29,7 @@ import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storyline.processes import alive
 from storyline.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -293,7 +294,7 @@ class LocalBroker:
         """Seconds from ``since`` until a produce round-trip succeeded."""
         deadline = since + self.config.start_timeout
         while True:
-            if not _alive(pid):
+            if not alive(pid):
                 self.config.pid_file.unlink(missing_ok=True)
                 raise BrokerError(f"the broker exited while starting; last log lines:\n"
                                   f"{self.log_tail()}")
@@ -344,7 +345,7 @@ class LocalBroker:
             self._process = None
             return True
         deadline = time.monotonic() + timeout
-        while _alive(pid):
+        while alive(pid):
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.1)
@@ -474,24 +475,9 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie answers kill(0) but is gone for every purpose that matters here.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
 def _is_our_broker(pid: int, properties_file: Path) -> bool:
     """Guards against a recycled pid: the process must be a Kafka JVM on our properties."""
-    if not _alive(pid):
+    if not alive(pid):
         return False
     try:
         args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")

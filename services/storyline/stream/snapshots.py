@@ -33,6 +33,7 @@ from typing import BinaryIO
 import structlog
 
 from storyline.domain.pipeline import PIPELINE_VERSION, Pipeline
+from storyline.processes import alive
 
 log = structlog.get_logger("storyline.snapshots")
 
@@ -135,18 +136,8 @@ def prune(directory: Path, keep: int) -> None:
         path.unlink(missing_ok=True)
     for stale in directory.glob("*.tmp*"):
         pid = stale.suffix.removeprefix(".tmp")
-        if not pid.isdigit() or not _alive(int(pid)):
+        if not pid.isdigit() or not alive(int(pid)):
             stale.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Snapshotter:
