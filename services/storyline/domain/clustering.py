@@ -67,7 +67,7 @@ class ClusteringConfig:
     posting_cap: int = 16  # most recent stories kept per term / name
     max_candidates: int = 24  # stories scored on centroid and names per article
     knn_candidates: int = 6  # of those, the best compared with their recent members
-    threshold: float = 0.08  # below this everywhere, the article founds a new story
+    threshold: float = 0.07  # below this everywhere, the article founds a new story
     name_weight: float = 1.0
     core_share: float = 0.3  # a name is core when carried by at least this share of articles
     story_names: int = 24  # names kept per story
@@ -90,7 +90,7 @@ class ClusteringConfig:
     # An article that founds a story while scoring at least near_score with a story of at
     # least near_size articles starts with that story as a rival already seen
     # cooccur_count - 1 times: one corroborating tie then merges them.
-    near_score: float = 0.06  # 0 turns it off
+    near_score: float = 0.055  # 0 turns it off
     near_size: int = 3
     # ... and if nothing joins it for near_wait_days, it is folded into that story when the
     # story takes its next article (a delayed, lower threshold for stray single articles)
