@@ -17,7 +17,12 @@ from storyline.domain.facts import (
     TimeSpan,
 )
 from storyline.domain.timeline import TimelineIndex, build_timeline, date_label
-from storyline.domain.timeline_text import dated_candidates, is_statement, trim_statement
+from storyline.domain.timeline_text import (
+    dated_candidates,
+    is_statement,
+    strip_dates,
+    trim_statement,
+)
 
 DAY = DatePrecision.DAY
 
@@ -248,6 +253,14 @@ def test_picture_credits_in_front_are_dropped() -> None:
     assert trim_statement("(By Keith Bedford--Bloomberg News) Citigroup executives met.") == (
         "Citigroup executives met.")
     assert trim_statement("(Reuters) - BP said it would pay.") == "BP said it would pay."
+
+
+def test_no_orphans_of_a_removed_date_or_a_cut_quotation_are_left_in_front() -> None:
+    hearing = "May 11/12 - Executives from BP appear at congressional hearings in Washington."
+    assert trim_statement(strip_dates(hearing, [(0, 6)])) == (
+        "Executives from BP appear at congressional hearings in Washington.")
+    assert trim_statement("...The disclosure undercuts a remark by Mr. McCain.") == (
+        "The disclosure undercuts a remark by Mr. McCain.")
 
 
 def test_candidate_statement_loses_only_the_dating_expression() -> None:

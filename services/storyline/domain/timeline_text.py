@@ -78,7 +78,8 @@ _LEAD_JUNK = re.compile(
     r"[A-Z][A-Z .,'’]+(?:\([A-Za-z]+\))?\s*(?:--|[-–—:])\s*)+"
 )
 # What is left around a removed date: "On , X" / "X on ." / "April 28 - X".
-_ORPHAN_LEAD = re.compile(r"^\s*(?:(?:on|in|at|by)\s+)?(?:[,:;]|\s[-–—]|--)?\s*")
+_ORPHAN_LEAD = re.compile(
+    r"^\s*(?:/\d{1,2}\b)?\s*(?:(?:on|in|at|by)\s+)?(?:[,:;]|\s[-–—]|--|[-–—](?=\s))?\s*")
 _ORPHAN_ON = re.compile(r"\s*,?\s+(?:on|in|at)(?:\s+the)?\s*(?=[,.;]|$|\s[,.;])")
 
 
@@ -111,7 +112,7 @@ def trim_statement(sentence: str) -> str:
     text = _LIVE_STAMP.sub("", sentence.strip(), count=1)
     text = _LEAD_JUNK.sub("", _LEAD_CREDITS.sub("", text, count=1))
     text = _FILLER.sub("", text.lstrip(" ,"))
-    text = text.strip(" -–—")
+    text = text.strip(" -–—").removeprefix("...").removeprefix("…").lstrip()
     if not text:
         return sentence.strip()
     return text[0].upper() + text[1:]
