@@ -21,10 +21,12 @@ How an article is placed (see docs/clustering.md for the measurements behind eac
   by a large share of its articles, so one shared politician does not glue two stories.
 * Merge. When the article also scores above ``merge_threshold`` with a second story whose
   centroid is itself close to the best one's, the two prove to be one story: the younger is
-  absorbed into the older and its id becomes an alias.
+  absorbed into the older and its id becomes an alias. Every merge of grown stories also
+  needs their name profiles (which places, institutions and people they name) to agree.
 * Second chance. Stories that keep tying as best and close runner-up for the same articles
-  merge after a few ties; a stray single article that fell just short of a big story is
-  folded into it at the story's next article if nothing else joined the stray meanwhile.
+  merge after a few ties; a stray story (one or two articles) that fell just short of a big
+  story is folded into it at the story's next article if it stayed small and quiet and, for
+  two articles, shares vocabulary and people with it.
 * Copies. ``DuplicateIndex`` spots exact/re-sent/edited/syndicated copies first; a copy joins
   its original's story and does not move the story's statistics.
 """
