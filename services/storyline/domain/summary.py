@@ -30,6 +30,7 @@ import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Protocol, TypeVar
 
 from storyline.domain.events import Citation, CitedSentence, SummaryParagraph, TimelineEntry
@@ -152,6 +153,24 @@ def _negated(words: Sequence[str]) -> bool:
     return any(w in NEGATIONS for w in words)
 
 
+# A term's crc32 under every seed: the same terms recur in every article of a story, and
+# eight crc32 calls per term and sentence were the bulk of an article's analysis. Pure
+# values, so emptying the table when full changes nothing but speed.
+_TERM_HASHES: dict[str, tuple[int, ...]] = {}
+TERM_HASHES_SIZE = 1 << 18
+
+
+def _term_hashes(term: str) -> tuple[int, ...]:
+    found = _TERM_HASHES.get(term)
+    if found is None:
+        encoded = term.encode()
+        found = tuple(zlib.crc32(encoded, seed) for seed in MINHASH_SEEDS)
+        if len(_TERM_HASHES) >= TERM_HASHES_SIZE:
+            _TERM_HASHES.clear()
+        _TERM_HASHES[term] = found
+    return found
+
+
 def _minhash_keys(terms: Sequence[str]) -> tuple[int, ...]:
     """Locality-sensitive keys: four bands of two crc32 min-hashes. Two sentences with term
     Jaccard J share a band with probability 1 - (1 - J^2)^4 (0.93 at J = 0.7, 0.99 at 0.85),
@@ -159,8 +178,8 @@ def _minhash_keys(terms: Sequence[str]) -> tuple[int, ...]:
     so candidates are found without a scan and with few false ones to verify."""
     if not terms:
         return ()
-    encoded = [t.encode() for t in terms]
-    mins = [min(zlib.crc32(e, seed) for e in encoded) for seed in MINHASH_SEEDS]
+    rows = [_term_hashes(t) for t in terms]
+    mins = [min(column) for column in zip(*rows, strict=True)]
     return tuple(
         (band << 64) | (mins[2 * band] << 32) | mins[2 * band + 1]
         for band in range(len(MINHASH_SEEDS) // 2)
@@ -408,10 +427,7 @@ class StoryWeights:
         """Cosine-like closeness to the centroid (binary sentence vector): sum / sqrt(n)."""
         if not terms:
             return 0.0
-        df = self.df
-        total = 0
-        for t in terms:
-            total += df.get(t, 0)
+        total = sum(map(self.df.get, terms, repeat(0)))
         return total / self.size / math.sqrt(max(len(terms), 6))
 
 
@@ -524,6 +540,26 @@ def supports(claim: Statement, other: Statement) -> bool:
     return matcher.ratio() >= SUPPORT_RATIO
 
 
+# Pure results for pairs of cached sentences, by identity: every
+# revision asks again about the same lead sentences, and difflib is
+# the dearest step. An entry holds both objects, so their ids cannot be reused while it
+# lives; emptying the table when full changes nothing but speed.
+_PAIRS: dict[tuple[int, int], tuple[object, object, bool]] = {}
+PAIRS_SIZE = 1 << 19
+
+
+def _supports_cached(claim: Sentence, other: Statement) -> bool:
+    key = (id(claim), id(other))
+    found = _PAIRS.get(key)
+    if found is not None and found[0] is claim and found[1] is other:
+        return found[2]
+    result = supports(claim, other)
+    if len(_PAIRS) >= PAIRS_SIZE:
+        _PAIRS.clear()
+    _PAIRS[key] = (claim, other, result)
+    return result
+
+
 def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
     """The first sentence of an article that supports ``claim``, or None."""
     seen: set[int] = set()
@@ -533,7 +569,7 @@ def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
             if i in seen:
                 continue
             seen.add(i)
-            if (best is None or i < best) and supports(claim, analysis.statements[i]):
+            if (best is None or i < best) and _supports_cached(claim, analysis.statements[i]):
                 best = i
     return best
 
@@ -580,10 +616,9 @@ class Candidate:
         return (-self.score, self.article.n, self.sentence.index)
 
 
-def _jaccard(a: Sequence[str], b: Sequence[str]) -> float:
-    sa = set(a)
-    common = len(sa.intersection(b))
-    union = len(sa) + len(b) - common
+def _set_jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    common = len(a & b)
+    union = len(a) + len(b) - common
     return common / union if union else 0.0
 
 
@@ -626,7 +661,8 @@ def _lead_support(s: Sentence, source: str, lead_index: LeadIndex) -> int:
     sources: set[str] = set()
     for key in s.keys[:LEAD_BANDS]:
         for other_source, other in lead_index.get(key, ()):
-            if other_source != source and other_source not in sources and supports(s, other):
+            if (other_source != source and other_source not in sources
+                    and _supports_cached(s, other)):
                 sources.add(other_source)
     return len(sources)
 
@@ -669,13 +705,19 @@ def candidates(
     supported.sort(key=lambda x: x[0])
     scored = supported
 
+    # Term sets built once, not once per comparison; terms are distinct, so the Jaccard
+    # is the one _jaccard gives.
+    timeline_sets = [frozenset(t) for t in on_timeline]
     chosen: list[Candidate] = []
+    chosen_sets: list[frozenset[str]] = []
     for _, s, article, score in scored:
-        if any(_jaccard(s.terms, c.sentence.terms) >= REDUNDANT for c in chosen):
+        terms = frozenset(s.terms)
+        if any(_set_jaccard(terms, other) >= REDUNDANT for other in chosen_sets):
             continue
-        if any(_jaccard(s.terms, t) >= 0.7 for t in on_timeline):
+        if any(_set_jaccard(terms, t) >= 0.7 for t in timeline_sets):
             score *= 0.8  # the page already shows it as a dated entry
         chosen.append(Candidate(s, article, score, len(chosen)))
+        chosen_sets.append(terms)
         if len(chosen) >= POOL:
             break
     chosen.sort(key=lambda c: c.sort_key)
@@ -700,11 +742,26 @@ def _features(c: Candidate) -> tuple[str, ...]:
     return c.sentence.terms + tuple(f"@{k}" for k in c.sentence.names)
 
 
-def _theme_share(c: Candidate, theme: set[str], idf: dict[str, float]) -> float:
-    total = covered = 0.0
+Weighted = tuple[tuple[tuple[str, float], ...], float]
+
+
+def _weighted(c: Candidate, idf: dict[str, float]) -> Weighted:
+    """A candidate's features with their idf weights (names count double) and their
+    total, summed in feature order."""
+    pairs: list[tuple[str, float]] = []
+    total = 0.0
     for f in _features(c):
         w = idf.get(f, 0.0) * (2.0 if f.startswith("@") else 1.0)
         total += w
+        pairs.append((f, w))
+    return tuple(pairs), total
+
+
+def _share(weighted: Weighted, theme: set[str]) -> float:
+    """Share of a candidate's distinctive weight that ``theme`` covers."""
+    pairs, total = weighted
+    covered = 0.0
+    for f, w in pairs:
         if f in theme:
             covered += w
     return covered / total if total else 0.0
@@ -713,13 +770,15 @@ def _theme_share(c: Candidate, theme: set[str], idf: dict[str, float]) -> float:
 def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int
           ) -> list[list[Candidate]]:
     idf = _distinctive(pool)
+    # weights once per candidate, not once per question: keyed by identity, only looked up
+    weighted = {id(c): _weighted(c, idf) for c in pool}
     remaining = list(pool)
     paragraphs: list[list[Candidate]] = []
     covered: set[str] = set()
     while remaining and len(paragraphs) < max_paragraphs:
         # The next theme opens with the best candidate that is mostly about something the
         # earlier paragraphs did not cover; the best one overall when none is.
-        seed = next((c for c in remaining if _theme_share(c, covered, idf) < SEED_OVERLAP),
+        seed = next((c for c in remaining if _share(weighted[id(c)], covered) < SEED_OVERLAP),
                     remaining[0])
         remaining.remove(seed)
         members = [seed]
@@ -727,7 +786,7 @@ def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int
         for c in list(remaining):
             if len(members) >= per_paragraph:
                 break
-            if _theme_share(c, theme, idf) >= THEME_MIN:
+            if _share(weighted[id(c)], theme) >= THEME_MIN:
                 members.append(c)
                 theme.update(_features(c))
                 remaining.remove(c)
