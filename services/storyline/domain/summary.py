@@ -622,6 +622,18 @@ def _set_jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return common / union if union else 0.0
 
 
+def _redundant(terms: frozenset[str], chosen: Sequence[frozenset[str]]) -> bool:
+    """Whether ``terms`` has a Jaccard of at least REDUNDANT with any of ``chosen``; the
+    same division as _set_jaccard, inlined because it runs for every pair."""
+    n = len(terms)
+    for other in chosen:
+        common = len(terms & other)
+        union = n + len(other) - common
+        if union and common / union >= REDUNDANT:
+            return True
+    return False
+
+
 def _timeline_terms(timeline: Sequence[TimelineEntry]) -> list[tuple[str, ...]]:
     return [terms_of(e.text) for e in timeline]
 
@@ -712,7 +724,7 @@ def candidates(
     chosen_sets: list[frozenset[str]] = []
     for _, s, article, score in scored:
         terms = frozenset(s.terms)
-        if any(_set_jaccard(terms, other) >= REDUNDANT for other in chosen_sets):
+        if _redundant(terms, chosen_sets):
             continue
         if any(_set_jaccard(terms, t) >= 0.7 for t in timeline_sets):
             score *= 0.8  # the page already shows it as a dated entry
