@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 from test_pipeline import TOPIC, build_log, log_entries, records
 
 from storyline.domain.canonical import canonical_bytes
@@ -60,16 +61,21 @@ def test_snapshots_that_cannot_be_trusted_are_refused(tmp_path: Path) -> None:
     assert load_snapshot(tmp_path, TOPIC, 0, before=5) is not None
     # it holds offset 4: a consumer resuming at 4 will get that record again
     assert load_snapshot(tmp_path, TOPIC, 0, before=4) is None
-    assert load_snapshot(tmp_path, "another.topic", 0, before=5) is None
+    with capture_logs():
+        assert load_snapshot(tmp_path, "another.topic", 0, before=5) is None
 
     header, payload = path.read_bytes().split(b"\n", 1)
     fields = json.loads(header)
     path.write_bytes(header + b"\n" + payload[:-1] + bytes([payload[-1] ^ 1]))
-    assert load_snapshot(tmp_path, TOPIC, 0, before=5) is None  # damaged
+    with capture_logs() as logged:
+        assert load_snapshot(tmp_path, TOPIC, 0, before=5) is None  # damaged
+    assert "sha256" in logged[-1]["reason"]
 
     fields["pipeline_version"] = "storyline-0.0.1/core-0/extract-0"
     path.write_bytes(json.dumps(fields).encode() + b"\n" + payload)
-    assert load_snapshot(tmp_path, TOPIC, 0, before=5) is None  # another version
+    with capture_logs() as logged:
+        assert load_snapshot(tmp_path, TOPIC, 0, before=5) is None  # another version
+    assert "written by storyline-0.0.1/core-0/extract-0" in logged[-1]["reason"]
 
 
 def test_the_newest_usable_snapshot_is_chosen_and_old_ones_pruned(tmp_path: Path) -> None:
