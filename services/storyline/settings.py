@@ -36,6 +36,18 @@ class Settings(BaseSettings):
         default=True, description="Write snapshots from a forked child (POSIX) so consuming "
         "goes on meanwhile; false writes them in process.",
     )
+    worker_instance_id: str = Field(
+        default="", description="Static consumer-group member id of this worker (KIP-345): "
+        "a restarted worker gets its partitions back at once. Empty: derived from the host "
+        "name and the data directory.",
+    )
+    worker_session_timeout: float = Field(
+        default=10.0, description="Seconds without a heartbeat before the group gives a "
+        "worker's partitions to another.",
+    )
+    commit_interval: float = Field(
+        default=1.0, description="Seconds between the worker's offset commits.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

@@ -204,7 +204,7 @@ def test_a_restart_folds_from_the_newest_snapshot(env: dict[str, str], tmp_path:
             time.sleep(0.2)
     finally:
         stop(worker)
-    snapshot_files = sorted((tmp_path / "data" / "snapshots").rglob("*.snap"))
+    snapshot_files = sorted((tmp_path / "data" / "worker").rglob("*.snap"))
     assert [p.name for p in snapshot_files][-1] == f"{5:020d}.snap", log.read_text()[-3000:]
     assert len(snapshot_files) <= 3  # pruned to snapshot_keep
 
@@ -218,13 +218,13 @@ def test_a_restart_folds_from_the_newest_snapshot(env: dict[str, str], tmp_path:
     # JSON lines, some behind the terminal codes of faust's spinner
     events = [json.loads(line[line.index("{"):]) for line in text.splitlines()
               if line.rstrip().endswith("}") and "{" in line]
-    loaded = [e for e in events if e.get("event") == "snapshot_loaded"]
-    warm = [e for e in events if e.get("event") == "warm_up_done"]
-    assert loaded and warm, text[-3000:]
-    # resumed at the committed offset (6, or a little less if the last commit lagged): only
-    # the records between the snapshot and that offset were folded, not the whole log
-    assert warm[-1]["from_offset"] == loaded[-1]["offset"] + 1 >= 3
-    assert warm[-1]["records"] <= 2
+    ready = [e for e in events if e.get("event") == "state_ready"]
+    assert ready and ready[-1]["source"] == "snapshot", text[-3000:]
+    # the SIGTERM committed offset 6: the state came from the snapshot at 5 and nothing of
+    # the log was folded again
+    assert ready[-1]["committed"] == 6
+    assert ready[-1]["from_offset"] == 6
+    assert ready[-1]["records_folded"] == 0
 
     result = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
                             text=True, timeout=300)

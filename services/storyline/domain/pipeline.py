@@ -71,6 +71,16 @@ class Pipeline:
     def applied_offset(self, topic: str, partition: int) -> int | None:
         return self._applied.get((topic, partition))
 
+    def is_applied(self, position: LogPosition) -> bool:
+        last = self._applied.get((position.topic, position.partition))
+        return last is not None and position.offset <= last
+
+    def pass_over(self, position: LogPosition) -> None:
+        """Count a record that carries no article (a poison record, dead-lettered) as
+        applied, so the position says what has been dealt with, not what was usable."""
+        if not self.is_applied(position):
+            self._applied[(position.topic, position.partition)] = position.offset
+
     # -- the fold --------------------------------------------------------------------------
 
     def process(self, article: ArticleReceived, position: LogPosition) -> list[PipelineEvent]:

@@ -32,21 +32,21 @@ def handle_record(
     *,
     max_bytes: int,
 ) -> RecordOutcome:
+    if pipeline.is_applied(position):
+        return RecordOutcome()  # dealt with before: a redelivery changes nothing
     if value is None:
-        return RecordOutcome(dead_letter=_dead(position, key, b"", "EmptyRecord",
-                                               "record has no value (tombstone?)"))
+        return _poison(pipeline, position, key, b"", "EmptyRecord",
+                       "record has no value (tombstone?)")
     if len(value) > max_bytes:
-        return RecordOutcome(dead_letter=_dead(
-            position, key, value, "OversizedArticle",
-            f"record is {len(value)} bytes, the limit is {max_bytes}"))
+        return _poison(pipeline, position, key, value, "OversizedArticle",
+                       f"record is {len(value)} bytes, the limit is {max_bytes}")
     try:
         article = decode_event(value, ArticleReceived)
     except UndecodableEvent as exc:
-        return RecordOutcome(dead_letter=_dead(position, key, value, "UndecodableEvent",
-                                               str(exc)))
+        return _poison(pipeline, position, key, value, "UndecodableEvent", str(exc))
     except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the log either
-        return RecordOutcome(dead_letter=_dead(position, key, value, type(exc).__name__,
-                                               str(exc) or repr(exc)))
+        return _poison(pipeline, position, key, value, type(exc).__name__,
+                       str(exc) or repr(exc))
     try:
         events = pipeline.process(article, position)
     except Exception as exc:  # noqa: BLE001 - any core failure must become data, not a crash
@@ -55,6 +55,12 @@ def handle_record(
             dead_letter=_dead(position, key, value, type(exc).__name__, str(exc) or repr(exc)),
         )
     return RecordOutcome(events=events, article=article)
+
+
+def _poison(pipeline: Pipeline, position: LogPosition, key: bytes | None, value: bytes,
+            error_type: str, reason: str) -> RecordOutcome:
+    pipeline.pass_over(position)
+    return RecordOutcome(dead_letter=_dead(position, key, value, error_type, reason))
 
 
 def _dead(position: LogPosition, key: bytes | None, value: bytes, error_type: str,

@@ -52,8 +52,9 @@ class SnapshotHeader:
     sha256: str
 
 
-def snapshot_dir(root: Path, app_id: str, topic: str, partition: int) -> Path:
-    return root / app_id / f"{topic}-{partition}"
+def snapshot_dir(root: Path, topic: str, partition: int) -> Path:
+    """Snapshots of one partition's state under a deployment's own ``root``."""
+    return root / f"{topic}-{partition}"
 
 
 def write_snapshot(pipeline: Pipeline, directory: Path, topic: str, partition: int) -> Path:

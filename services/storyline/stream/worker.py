@@ -1,53 +1,86 @@
 """The streaming worker: a faust-streaming app that runs the core over the articles topic.
 
-The agent is deliberately thin: decode, call the core, emit. Everything that decides what a
-revision contains is in :mod:`storyline.domain`.
+The agent is deliberately thin: decode, call the core, publish. Everything that decides what
+a revision contains is in :mod:`storyline.domain`.
 
-State. The core's working state (clusterer and story states) lives in memory and is, by
-design, a pure function of the articles log. On its first record the worker rebuilds it by
-folding the log up to that record (the same code replay runs), so a restart, a rebalance or
-a crash loses nothing. The fold starts from the newest usable snapshot of that state
-(:mod:`storyline.stream.snapshots`, written every ``snapshot_every`` records) or from offset
-0 when there is none. Two faust tables (RocksDB through rocksdict, backed by
-compacted changelogs) hold what other processes and the next start need without rebuilding:
-``stories`` (story id -> head revision, hash and article count) and ``articles`` (uri ->
-story id, version, offset). After a rebuild the worker checks the rebuilt heads against the
-``stories`` table: a difference means the core changed behind a running deployment.
+Position. The core's state knows the last offset it folded (``Pipeline.applied_offset``),
+and that, not the order in which faust happens to deliver records, decides what is folded
+next: a record at or below it is a redelivery and is skipped; a record beyond the next one
+means the consumer jumped, and the records in between are read straight from the log
+(:func:`~storyline.stream.logreader.read_partition`) and folded first, with their events
+published. So no record is ever skipped, whatever the consumer does after a crash or a
+rebalance, and a revision published twice is the same bytes twice.
 
-Delivery. At least once: records between the last committed offset and a crash are
-processed again after a restart, and they produce the same revisions, byte for byte, which
-the read side stores idempotently by (story id, revision, hash).
+Commits. faust's own acking is off for the articles topic; the worker commits "every record
+below N is folded and every event it caused is delivered" itself, on a timer and at
+shutdown (:mod:`storyline.stream.offsets` says why). A publish that fails is retried until
+it is delivered: the state has already moved on, so giving up would lose a revision.
 
-Errors. faust acks and drops a record whose agent raises, so nothing may raise out of the
-loop: a record the core cannot use becomes a ``DeadLetter`` with its position.
+Start-up. On the first record of a partition the state is rebuilt up to the group's
+committed offset C, everything before which is known to be published: from the newest
+usable snapshot (:mod:`storyline.stream.snapshots`) and then by folding the tail of the log
+without publishing. The rebuild yields to the event loop after every record, so timers,
+heartbeats and rebalances go on meanwhile. Static group membership
+(``STORYLINE_WORKER_INSTANCE_ID``) lets a restarted worker take its partitions back at once
+instead of waiting out the dead one's session.
+
+State on disk lives under ``data_dir/<app id>/``, and the app id carries the topic prefix,
+so deployments that share a data directory never read each other's state.
+
+Errors. A record the core cannot use becomes a ``DeadLetter`` with its position
+(:func:`~storyline.domain.records.handle_record`); nothing of the core may raise out of the
+loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import socket
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, cast
 
 import faust
 import structlog
+from aiokafka import TopicPartition
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import DeadLetter, StoryUpdated
+from storyline.domain.events import StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
-from storyline.domain.records import handle_record
+from storyline.domain.records import RecordOutcome, handle_record
 from storyline.llm.summariser import summariser_from_settings
 from storyline.settings import Settings
 from storyline.stream.logreader import read_partition
+from storyline.stream.offsets import FoldedOffsets, commit_payload
 from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir
 
 log = structlog.get_logger("storyline.worker")
 
 APP_NAME = "storyline-worker"
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a long story's page is a few hundred KB
+PUBLISH_BACKOFF_MAX = 10.0
 
 
 def app_id(settings: Settings) -> str:
-    """The faust app id, which is also the consumer group and the changelog topics' stem;
-    prefixed like every topic so deployments sharing a cluster never share state."""
+    """The faust app id, which is also the consumer group; prefixed like every topic so
+    deployments sharing a cluster never share state."""
     return settings.topic(APP_NAME)
-MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a long story's page is a few hundred KB
+
+
+def state_dir(settings: Settings) -> Path:
+    """Everything this deployment keeps on disk (faust's data, snapshots)."""
+    return settings.data_dir / "worker" / app_id(settings)
+
+
+def instance_id(settings: Settings) -> str:
+    """The static group member id: explicit, or one per host and data directory, so the
+    same worker restarted on the same disk is recognised as the same member."""
+    if settings.worker_instance_id:
+        return settings.worker_instance_id
+    where = str(settings.data_dir.resolve()).encode()
+    return f"{socket.gethostname()}-{hashlib.sha256(where).hexdigest()[:10]}"
 
 
 def story_key(event: PipelineEvent) -> bytes:
@@ -56,24 +89,31 @@ def story_key(event: PipelineEvent) -> bytes:
 
 
 class WorkerState:
-    """The core plus whether it has been rebuilt from the log yet."""
+    """The core, and per partition whether it has been rebuilt up to the commit yet."""
 
     def __init__(self) -> None:
         self.pipeline = Pipeline()
-        self.warm = False
+        self.ready: set[tuple[str, int]] = set()
+
+    def next_offset(self, topic: str, partition: int) -> int:
+        applied = self.pipeline.applied_offset(topic, partition)
+        return 0 if applied is None else applied + 1
 
 
 def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
     app = faust.App(
         app_id(settings),
         broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
-        store="rocksdb://",
-        datadir=str(settings.data_dir / "worker"),
+        store="memory://",
+        datadir=str(state_dir(settings) / "faust"),
         topic_partitions=1,
         topic_replication_factor=settings.replication_factor,
         topic_disable_leader=True,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=instance_id(settings),
+        broker_session_timeout=settings.worker_session_timeout,
+        broker_heartbeat_interval=max(1.0, settings.worker_session_timeout / 4),
         producer_max_request_size=MAX_REQUEST_BYTES,
         producer_acks=-1,
         consumer_max_fetch_size=MAX_REQUEST_BYTES,
@@ -82,157 +122,192 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
         web_bind="127.0.0.1",
         table_standby_replicas=0,
     )
+    # acks=False: faust neither tracks nor commits this topic; the worker does (see above)
     articles = app.topic(settings.articles, key_serializer="raw", value_serializer="raw",
-                         partitions=1)
+                         partitions=1, acks=False)
     updates = app.topic(settings.story_updates, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dead_letters, key_serializer="raw",
                              value_serializer="raw")
     summaries = app.topic(settings.summaries, key_serializer="raw", value_serializer="raw")
-    # keys are str (raw UTF-8), values JSON: the app's default serializers
-    story_heads = app.Table("stories", default=None, partitions=1, key_type=str)
-    article_index = app.Table("articles", default=None, partitions=1, key_type=str)
     state = WorkerState()
+    offsets = FoldedOffsets()
     summariser, _client = summariser_from_settings()
-    snapshots_root = settings.data_dir / "snapshots"
+    snapshots_root = state_dir(settings) / "snapshots"
     snapshotters: dict[tuple[str, int], Snapshotter] = {}
 
     def snapshotter(topic: str, partition: int) -> Snapshotter:
         found = snapshotters.get((topic, partition))
         if found is None:
             found = snapshotters[(topic, partition)] = Snapshotter(
-                snapshot_dir(snapshots_root, app_id(settings), topic, partition),
+                snapshot_dir(snapshots_root, topic, partition),
                 every=settings.snapshot_every, keep=settings.snapshot_keep,
                 fork=settings.snapshot_fork)
         return found
 
-    async def warm_up(topic: str, partition: int, first_offset: int) -> None:
-        """Rebuild the state [0, first_offset) left behind: from the newest usable snapshot
-        when there is one, then folding the records after it silently."""
+    async def on_consumer_thread(function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        # faust runs the aiokafka consumer on a thread of its own and its calls must run
+        # there; faust has no public way to commit given offsets, hence its private parts
+        thread = cast(Any, app.consumer)._thread
+        return await thread.call_thread(function, *args)
+
+    def kafka_consumer() -> Any:
+        return cast(Any, app.consumer)._thread._ensure_consumer()
+
+    async def committed_offset(topic: str, partition: int) -> int:
+        consumer = kafka_consumer()
+        found = await on_consumer_thread(consumer.committed, TopicPartition(topic, partition))
+        return int(found) if found is not None and found >= 0 else 0
+
+    async def commit() -> None:
+        due = offsets.due()
+        if not due:
+            return
+        consumer = kafka_consumer()
+        assigned = consumer.assignment()
+        due = {tp: o for tp, o in due.items() if tp in assigned}
+        if not due:
+            return
+        try:
+            await on_consumer_thread(consumer.commit,
+                                     commit_payload(due, state.pipeline.pipeline_version))
+        except Exception as exc:  # noqa: BLE001 - a failed commit is retried next tick
+            log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}",
+                        offsets={f"{tp.topic}/{tp.partition}": o for tp, o in due.items()})
+            return
+        offsets.mark_committed(due)
+
+    async def rebuild(topic: str, partition: int) -> None:
+        """Bring the state up to the committed offset C without publishing: every record
+        below C was folded and published before (that is what a commit means here)."""
         started = time.perf_counter()
+        until = await committed_offset(topic, partition)
+        start = state.next_offset(topic, partition)
+        source = "memory"
+        if start == 0 and until > 0:
+            restored = await asyncio.to_thread(
+                load_snapshot, snapshotter(topic, partition).directory, topic, partition,
+                until)
+            if restored is not None:
+                state.pipeline, last = restored
+                start, source = last + 1, "snapshot"
+            else:
+                source = "log"
         count = 0
-        start = 0
-        restored = load_snapshot(snapshotter(topic, partition).directory, topic, partition,
-                                 before=first_offset)
-        if restored is not None:
-            state.pipeline, last = restored
-            start = last + 1
-            log.info("snapshot_loaded", offset=last,
-                     seconds=round(time.perf_counter() - started, 3))
         async for record in read_partition(settings.bootstrap_servers, topic, partition,
-                                           start=start, stop=first_offset):
+                                           start=start, stop=until):
             handle_record(state.pipeline, record.key, record.value,
                           LogPosition(topic, partition, record.offset),
                           max_bytes=settings.max_article_bytes)
             count += 1
-        state.warm = True
-        mismatched = [
-            sid for sid in state.pipeline.story_ids
-            if (head := story_heads.get(sid)) is not None
-            and head.get("revision") != _revision(state.pipeline, sid)
-        ]
-        log.info("warm_up_done", records=count, from_offset=start,
-                 stories=len(state.pipeline.story_ids),
-                 seconds=round(time.perf_counter() - started, 3),
-                 heads_mismatched=len(mismatched))
-        if mismatched:
-            log.error("table_heads_differ_from_rebuild", story_ids=mismatched[:20],
-                      hint="the core changed without a new pipeline version; replay it")
+            await asyncio.sleep(0)  # a long rebuild must not starve timers and heartbeats
+        state.ready.add((topic, partition))
+        log.info("state_ready", topic=topic, partition=partition, committed=until,
+                 source=source, from_offset=start, records_folded=count, stories=len(state.pipeline.story_ids),
+                 seconds=round(time.perf_counter() - started, 3))
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(_sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
+        revoked: set[Any] = args[0] if args else set()
+        await commit()
+        tps = {TopicPartition(tp.topic, tp.partition) for tp in revoked}
+        offsets.forget(tps)
+        # the state stays valid (it is a position in the log); only the rebuild check resets
+        state.ready.difference_update((tp.topic, tp.partition) for tp in tps)
+
+    @app.timer(interval=settings.commit_interval)  # type: ignore[untyped-decorator]  # faust's timer is untyped
+    async def commit_when_due() -> None:
+        await commit()
 
     @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust's timer is untyped
     async def snapshot_when_due() -> None:
-        if state.warm:
-            for (topic, partition), taker in sorted(snapshotters.items()):
+        for (topic, partition), taker in sorted(snapshotters.items()):
+            if (topic, partition) in state.ready:
                 taker.tick(state.pipeline, topic, partition, timer=True)
+
+    @app.on_before_shutdown.connect
+    async def on_shutdown(_sender: Any, /, *_args: Any, signal: Any, **_: Any) -> None:
+        # the fetcher has stopped, the consumer is still in the group: the last commit
+        await commit()
+        for taker in snapshotters.values():
+            taker.reap(wait=True)
 
     @app.agent(articles)
     async def process_articles(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
-            position = LogPosition(message.topic, message.partition, message.offset)
-            if not state.warm:
-                if message.offset > 0 and state.pipeline.applied_offset(
-                        message.topic, message.partition) is None:
-                    await warm_up(message.topic, message.partition, message.offset)
-                state.warm = True
-            bound = structlog.contextvars.bound_contextvars(offset=message.offset)
-            with bound:
-                await _process_one(message.key, message.value, position)
-            snapshotter(message.topic, message.partition).record_folded(
-                state.pipeline, message.topic, message.partition)
+            topic, partition = message.topic, message.partition
+            if (topic, partition) not in state.ready:
+                await rebuild(topic, partition)
+            expected = state.next_offset(topic, partition)
+            if message.offset < expected:
+                continue  # folded and published before: a redelivery
+            if message.offset > expected:
+                await fill_gap(topic, partition, expected, message.offset)
+            await fold_and_publish(message.key, message.value,
+                                   LogPosition(topic, partition, message.offset))
 
-    async def _process_one(key: bytes | None, value: bytes | None,
-                           position: LogPosition) -> None:
-        try:
+    async def fill_gap(topic: str, partition: int, start: int, stop: int) -> None:
+        log.warning("consumer_skipped_records", topic=topic, partition=partition,
+                    expected=start, delivered=stop, filled_from_log=stop - start)
+        async for record in read_partition(settings.bootstrap_servers, topic, partition,
+                                           start=start, stop=stop):
+            await fold_and_publish(record.key, record.value,
+                                   LogPosition(topic, partition, record.offset))
+
+    async def fold_and_publish(key: bytes | None, value: bytes | None,
+                               position: LogPosition) -> None:
+        with structlog.contextvars.bound_contextvars(offset=position.offset):
             outcome = handle_record(state.pipeline, key, value, position,
                                     max_bytes=settings.max_article_bytes)
-            if outcome.dead_letter is not None:
-                await _dead_letter(outcome.dead_letter)
-            for produced in outcome.events:
-                if isinstance(produced, StoryUpdated):
-                    produced = await _summarised(produced)
-                await updates.send(key=story_key(produced), value=canonical_bytes(produced))
-                if isinstance(produced, StoryUpdated):
-                    story_heads[produced.story_id] = {
-                        "revision": produced.revision,
-                        "content_hash": produced.content_hash,
-                        "article_count": produced.article_count,
-                        "offset": position.offset,
-                    }
-                    log.info("story_updated", story_id=produced.story_id,
-                             revision=produced.revision, article_id=produced.cause.article_uri,
-                             articles=produced.article_count)
-            if outcome.article is not None:
-                joined = _story_of(outcome.events)
-                article_index[outcome.article.uri] = {
-                    "story_id": joined,
-                    "version": outcome.article.version,
-                    "offset": position.offset,
-                }
-        except Exception as exc:
-            log.exception("record_failed")
-            await _dead_letter(DeadLetter(
-                stage="worker", error_type=type(exc).__name__, reason=str(exc) or repr(exc),
-                source_topic=position.topic, source_partition=position.partition,
-                source_offset=position.offset,
-                key=key.decode("utf-8", "replace") if key else None,
-                payload=(value or b"")[:65536].decode("utf-8", "replace"),
-                payload_truncated=len(value or b"") > 65536,
-            ))
+            await publish_outcome(outcome)
+        offsets.folded(position.topic, position.partition, position.offset)
+        snapshotter(position.topic, position.partition).record_folded(
+            state.pipeline, position.topic, position.partition)
 
-    async def _summarised(update: StoryUpdated) -> StoryUpdated:
+    async def publish_outcome(outcome: RecordOutcome) -> None:
+        if outcome.dead_letter is not None:
+            letter = outcome.dead_letter
+            log.warning("dead_letter", error_type=letter.error_type, reason=letter.reason,
+                        source_offset=letter.source_offset)
+            await deliver(dead_letters, (letter.key or "").encode(), canonical_bytes(letter))
+        for produced in outcome.events:
+            if isinstance(produced, StoryUpdated):
+                produced = await summarised(produced)
+            await deliver(updates, story_key(produced), canonical_bytes(produced))
+            if isinstance(produced, StoryUpdated):
+                log.info("story_updated", story_id=produced.story_id,
+                         revision=produced.revision, article_id=produced.cause.article_uri,
+                         articles=produced.article_count)
+
+    async def summarised(update: StoryUpdated) -> StoryUpdated:
         """The optional LLM summary. Its record is durable on the summaries topic before the
         revision that uses it is published, so replay always finds it."""
         result = await summariser.summarise(update)
         if result.record is not None:
-            delivered = await summaries.send(key=update.story_id.encode(),
-                                             value=canonical_bytes(result.record))
-            await delivered
+            await deliver(summaries, update.story_id.encode(), canonical_bytes(result.record))
         return result.update
 
-    async def _dead_letter(letter: DeadLetter) -> None:
-        log.warning("dead_letter", error_type=letter.error_type, reason=letter.reason,
-                    source_offset=letter.source_offset)
-        await dead_letters.send(key=(letter.key or "").encode(), value=canonical_bytes(letter))
+    async def deliver(topic: faust.TopicT, key: bytes, value: bytes) -> None:
+        """Send and wait for the broker's ack, retrying until it comes: the state already
+        holds the record, so a revision given up here would be lost for good."""
+        delay = 0.2
+        while True:
+            try:
+                delivered = await topic.send(key=key, value=value)
+                await delivered
+                return
+            except Exception as exc:  # noqa: BLE001 - any send failure is retried the same way
+                log.warning("publish_retry", topic=topic.get_topic_name(),
+                            error=f"{type(exc).__name__}: {exc}", retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, PUBLISH_BACKOFF_MAX)
 
     return app
 
 
-def _story_of(events: list[PipelineEvent]) -> str | None:
-    for produced in events:
-        if isinstance(produced, StoryUpdated):
-            return produced.story_id
-    return None
-
-
-def _revision(pipeline: Pipeline, story_id: str) -> int | None:
-    story = pipeline.story(story_id)
-    return story.revision if story is not None else None
-
-
 def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int | None = None
                ) -> None:
-    (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)
+    state_dir(settings).mkdir(parents=True, exist_ok=True)
     app = create_app(settings, web_port=web_port)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
-
