@@ -1,0 +1,347 @@
+"""Chaos runs of the worker on a real broker: SIGKILLs at random moments, broker bounces.
+
+A private single-node broker is started for the run (it is bounced, so it cannot be shared).
+Articles are produced at a steady pace from a file while ``storyline worker`` runs as the
+subprocess an operator starts; the harness plays the supervisor: it kills the worker with
+SIGKILL at random moments (seeded), restarts it at once, and restarts it too if it ever
+exits on its own. Snapshots are off unless the profile says otherwise, so every restart
+rebuilds from the log: the hard case.
+
+Then it checks what a downstream consumer depends on:
+- ``storyline replay --verify`` passes (every published revision reproduced byte for byte);
+- no conflicting copies: a (story, revision) published twice is the same bytes;
+- no revision gaps: each story's revisions are 1..N;
+- every usable article of the log is reflected in a published revision of some story;
+- the worker group's committed offset is the end of the articles log.
+
+Profiles: ``ci`` (300 articles, 3 kills, 1 bounce; a few minutes) runs in the test suite;
+``long`` (all of the file, >= 20 kills, 2 bounces) is run by hand::
+
+    .venv/bin/python tests/chaos/chaos_harness.py --profile long \\
+        --articles ../shared/data/timeline17-dev/articles.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from storyline.domain.events import PubStatus, StoryUpdated
+from storyline.domain.upcasting import decode_any
+from storyline.kafka.broker import BrokerConfig, LocalBroker, free_port
+from storyline.replay import records_from_files
+from storyline.settings import Settings
+from storyline.stream.logreader import end_offsets, read_partition
+
+STORYLINE = [sys.executable, "-m", "storyline.cli"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    articles: int | None  # None: the whole file
+    kills: int
+    bounces: int
+    rate: float  # articles produced per second
+    min_gap: float  # seconds between faults, drawn uniformly in [min_gap, max_gap]
+    max_gap: float
+    snapshot_every: int = 0
+    session_timeout: float = 6.0
+
+
+PROFILES = {
+    "ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=3.0, max_gap=9.0),
+    "long": Profile(articles=None, kills=24, bounces=2, rate=25.0, min_gap=4.0, max_gap=15.0),
+}
+
+
+@dataclass
+class ChaosReport:
+    profile: str
+    seed: int
+    articles: int = 0
+    kills: int = 0
+    bounces: int = 0
+    self_exits: int = 0  # worker processes that ended without being killed
+    restart_to_revision_s: list[float] = field(default_factory=list)
+    published_revisions: int = 0
+    distinct_revisions: int = 0
+    conflicting_copies: int = 0
+    revision_gaps: int = 0
+    articles_missing: int = 0
+    log_end: int = 0
+    committed: int = 0
+    verify_ok: bool = False
+    verify_output: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return (self.verify_ok and self.conflicting_copies == 0 and self.revision_gaps == 0
+                and self.articles_missing == 0 and self.committed == self.log_end
+                and self.kills > 0)
+
+
+class Supervisor:
+    """Runs the worker, kills it on request, restarts it whenever it is gone."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.process: subprocess.Popen[bytes] | None = None
+        self.incarnation = 0
+        self.self_exits = 0
+        self.killed_at: dict[int, float] = {}  # incarnation started after a kill -> kill time
+
+    def log_of(self, incarnation: int) -> Path:
+        return self.logs / f"worker-{incarnation:03d}.log"
+
+    def start(self) -> None:
+        self.incarnation += 1
+        with self.log_of(self.incarnation).open("wb") as out:
+            self.process = subprocess.Popen([*STORYLINE, "worker"], env=self.env, stdout=out,
+                                            stderr=subprocess.STDOUT)
+
+    def ensure_running(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            self.self_exits += 1
+            self.start()
+
+    def kill_and_restart(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        killed = time.time()
+        self.start()
+        self.killed_at[self.incarnation] = killed
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def restart_latencies(self) -> list[float]:
+        """Seconds from each kill to the first revision the next worker published."""
+        out = []
+        for incarnation, killed in sorted(self.killed_at.items()):
+            first = _first_revision_time(self.log_of(incarnation))
+            if first is not None:
+                out.append(round(first - killed, 2))
+        return out
+
+
+def _first_revision_time(log: Path) -> float | None:
+    from datetime import datetime
+
+    for line in log.read_text(errors="replace").splitlines():
+        if '"story_updated"' not in line or "{" not in line:
+            continue
+        try:
+            event = json.loads(line[line.index("{"):])
+        except ValueError:
+            continue
+        stamp = event.get("timestamp")
+        if stamp:
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    return None
+
+
+def _produce_paced(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]],
+                   rate: float, done: threading.Event, errors: list[BaseException]) -> None:
+    """Produce in a thread of its own, through broker bounces (sends are retried)."""
+
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                    enable_idempotence=True, request_timeout_ms=60000)
+        await producer.start()
+        try:
+            for key, value in values:
+                while True:
+                    try:
+                        await producer.send_and_wait(topic, key=key, value=value)
+                        break
+                    except Exception:  # noqa: BLE001 - the broker may be bouncing
+                        await asyncio.sleep(0.5)
+                await asyncio.sleep(1.0 / rate)
+        finally:
+            await producer.stop()
+
+    try:
+        asyncio.run(run())
+    except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        errors.append(exc)
+    finally:
+        done.set()
+
+
+async def _read_all(bootstrap: str, topic: str) -> list[bytes]:
+    out: list[bytes] = []
+    ends = await end_offsets(bootstrap, topic)
+    for partition, end in sorted(ends.items()):
+        async for record in read_partition(bootstrap, topic, partition, stop=end):
+            if record.value is not None:
+                out.append(record.value)
+    return out
+
+
+def _wait_caught_up(env: dict[str, str], supervisor: Supervisor, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        supervisor.ensure_running()
+        result = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True,
+                                text=True, timeout=60)
+        if result.returncode == 0:
+            return
+        time.sleep(1.0)
+    raise TimeoutError(f"the worker did not catch up in {timeout:.0f} s")
+
+
+def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: int = 7
+              ) -> ChaosReport:
+    profile = PROFILES[profile_name]
+    report = ChaosReport(profile=profile_name, seed=seed)
+    started = time.monotonic()
+    rng = random.Random(seed)
+    port, controller = free_port(), free_port()
+    while controller == port:
+        controller = free_port()
+    broker = LocalBroker(BrokerConfig.from_env(host="127.0.0.1", port=port,
+                                               controller_port=controller,
+                                               data_dir=workdir / "broker", heap="512m"))
+    broker.start()
+    prefix = f"chaos-{seed}-{int(time.time())}."
+    env = dict(os.environ)
+    env.update({
+        "STORYLINE_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "STORYLINE_TOPIC_PREFIX": prefix,
+        "STORYLINE_DATA_DIR": str(workdir / "data"),
+        "STORYLINE_SNAPSHOT_EVERY": str(profile.snapshot_every),
+        "STORYLINE_WORKER_SESSION_TIMEOUT": str(profile.session_timeout),
+    })
+    settings = Settings(bootstrap_servers=broker.bootstrap, topic_prefix=prefix)
+    supervisor = Supervisor(env, workdir)
+    try:
+        subprocess.run([*STORYLINE, "topics", "apply"], env=env, check=True,
+                       capture_output=True, timeout=120)
+        records = records_from_files([articles_file], settings.articles, profile.articles)
+        values = [(key or b"", value or b"") for key, value, _ in records]
+        report.articles = len(values)
+        done, errors = threading.Event(), []  # type: ignore[var-annotated]
+        producer = threading.Thread(target=_produce_paced, daemon=True, args=(
+            broker.bootstrap, settings.articles, values, profile.rate, done, errors))
+        producer.start()
+        supervisor.start()
+
+        faults = ["kill"] * profile.kills + ["bounce"] * profile.bounces
+        rng.shuffle(faults)
+        if faults and faults[0] == "bounce":  # the first fault hits a worker that has state
+            faults.append(faults.pop(0))
+        for fault in faults:
+            wait = rng.uniform(profile.min_gap, profile.max_gap)
+            until = time.monotonic() + wait
+            while time.monotonic() < until:
+                supervisor.ensure_running()
+                time.sleep(0.2)
+            if fault == "kill":
+                supervisor.kill_and_restart()
+                report.kills += 1
+            else:
+                broker.stop()
+                time.sleep(rng.uniform(2.0, 6.0))
+                broker.start()
+                report.bounces += 1
+        done.wait(timeout=3600)
+        if errors:
+            raise errors[0]
+        _wait_caught_up(env, supervisor, timeout=900)
+        supervisor.stop()
+
+        verify = subprocess.run([*STORYLINE, "replay", "--verify"], env=env,
+                                capture_output=True, text=True, timeout=3600)
+        report.verify_ok = verify.returncode == 0
+        report.verify_output = (verify.stdout + verify.stderr)[-3000:]
+        _check_published(report, settings)
+        status = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True,
+                                text=True, timeout=60)
+        report.verify_output += "\n" + status.stdout
+        from storyline.commands.status import worker_lag
+
+        report.log_end, report.committed = asyncio.run(worker_lag(settings))
+    finally:
+        supervisor.stop()
+        report.self_exits = supervisor.self_exits
+        report.restart_to_revision_s = supervisor.restart_latencies()
+        broker.stop(wipe=False)
+        report.seconds = round(time.monotonic() - started, 1)
+    return report
+
+
+def _check_published(report: ChaosReport, settings: Settings) -> None:
+    updates = asyncio.run(_read_all(settings.bootstrap_servers, settings.story_updates))
+    copies: dict[tuple[str, int], set[bytes]] = defaultdict(set)
+    reflected: set[str] = set()
+    for raw in updates:
+        event = decode_any(raw)
+        if isinstance(event, StoryUpdated):
+            copies[(event.story_id, event.revision)].add(raw)
+            reflected.update(event.diff.articles_added)
+    report.published_revisions = sum(1 for raw in updates
+                                     if isinstance(decode_any(raw), StoryUpdated))
+    report.distinct_revisions = len(copies)
+    report.conflicting_copies = sum(1 for found in copies.values() if len(found) > 1)
+    revisions: dict[str, set[int]] = defaultdict(set)
+    for story_id, revision in copies:
+        revisions[story_id].add(revision)
+    report.revision_gaps = sum(max(found) - len(found) for found in revisions.values())
+
+    articles = asyncio.run(_read_all(settings.bootstrap_servers, settings.articles))
+    usable = set()
+    for raw in articles:
+        try:
+            article = decode_any(raw)
+        except Exception:  # noqa: BLE001 - poison records are dead-lettered, not articles
+            continue
+        if getattr(article, "pubstatus", None) is PubStatus.USABLE:
+            usable.add(article.uri)  # type: ignore[attr-defined]
+    report.articles_missing = len(usable - reflected)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="ci")
+    parser.add_argument("--articles", type=Path,
+                        default=Path("../shared/data/timeline17-dev/articles.jsonl"))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the broker, the worker state and the logs go "
+                             "(default: a new temporary directory, kept)")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="storyline-chaos-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    report = run_chaos(args.profile, args.articles, workdir, seed=args.seed)
+    print(json.dumps({**asdict(report), "ok": report.ok}, indent=2))
+    print(f"logs and broker data: {workdir}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
