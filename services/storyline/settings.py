@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     story_updates_topic: str = "storyline.story-updates"
     dead_letters_topic: str = "storyline.dead-letters"
     summaries_topic: str = "storyline.summaries"
+    story_pages_topic: str = "storyline.story-pages"
     data_dir: Path = Field(
         default=Path("var"), description="Project-local state: broker data, worker tables."
     )
@@ -48,6 +49,11 @@ class Settings(BaseSettings):
     commit_interval: float = Field(
         default=1.0, description="Seconds between the worker's offset commits.",
     )
+    page_checkpoint_revisions: int = Field(
+        default=1000, description="At most this many revisions of a story between two whole "
+        "pages on the story-pages topic (one is also written whenever the changes since the "
+        "last outweigh the page).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 
@@ -61,6 +67,10 @@ class Settings(BaseSettings):
     @property
     def story_updates(self) -> str:
         return self.topic(self.story_updates_topic)
+
+    @property
+    def story_pages(self) -> str:
+        return self.topic(self.story_pages_topic)
 
     @property
     def summaries(self) -> str:

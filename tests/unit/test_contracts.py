@@ -69,3 +69,29 @@ def test_dead_letter_keeps_position_and_payload() -> None:
 def test_a_malformed_old_event_is_undecodable_not_a_crash() -> None:
     with pytest.raises(UndecodableEvent, match="cannot upgrade ArticleReceived v1: missing field"):
         decode_event(b'{"event_type": "ArticleReceived", "uri": 42}', ArticleReceived)
+
+
+def test_a_v1_full_page_story_updated_is_read_as_a_full_v2_change() -> None:
+    from storyline.domain.events import StoryUpdated
+    from storyline.domain.pages import page_hash, page_of_full
+
+    raw = (FIXTURES / "StoryUpdated.v1.json").read_bytes()
+    update = decode_event(raw, StoryUpdated)
+    assert update.schema_version == 2
+    assert update.changes.full and update.previous_hash is None
+    page = page_of_full(update)  # checks the new hash of the page it carries
+    assert page_hash(page) == update.content_hash
+    assert (page.story_id, page.revision, page.independent_count) == ("story-kursk", 3, 3)
+    assert [a.n for a in page.articles] == [1, 2, 3]
+    assert page.title == "North Korean forces continue operations in Russia's Kursk"
+
+
+def test_a_v1_story_updated_whose_content_was_altered_is_refused() -> None:
+    import json
+
+    from storyline.domain.events import StoryUpdated
+
+    payload = json.loads((FIXTURES / "StoryUpdated.v1.json").read_bytes())
+    payload["title"] = "Something else"
+    with pytest.raises(UndecodableEvent, match="does not match its content_hash"):
+        decode_event(json.dumps(payload).encode(), StoryUpdated)

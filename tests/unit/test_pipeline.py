@@ -8,7 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import ArticleReceived, ChangeReason, PubStatus, StoryUpdated
+from storyline.domain.events import (
+    ArticleReceived,
+    ChangeReason,
+    PubStatus,
+    StoryPage,
+    StoryUpdated,
+)
+from storyline.domain.pages import PageFolder, page_hash
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.domain.records import handle_record
 from storyline.replay import fold_records
@@ -109,6 +116,18 @@ def updates_of(articles: list[ArticleReceived]) -> list[StoryUpdated]:
     return [e for e in rebuilt.events if isinstance(e, StoryUpdated)]
 
 
+def pages_of(articles: list[ArticleReceived]) -> list[StoryPage]:
+    """Every revision's whole page, as a consumer rebuilds it from the updates (checked
+    against each update's hash chain on the way)."""
+    folder = PageFolder()
+    out = []
+    for update in updates_of(articles):
+        page = folder.apply(update)
+        assert page is not None
+        out.append(page)
+    return out
+
+
 PROPERTY = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
@@ -146,7 +165,7 @@ def test_a_restart_anywhere_reproduces_the_rest_of_the_log(
 
 def test_revisions_count_up_and_cite_every_article_once() -> None:
     log = [article(i, "flood", i) for i in range(4)]
-    updates = updates_of(log)
+    updates = pages_of(log)
     assert [u.revision for u in updates] == [1, 2, 3, 4]
     assert len({u.story_id for u in updates}) == 1
     last = updates[-1]
@@ -177,7 +196,7 @@ def test_unrelated_articles_make_separate_stories() -> None:
 def test_a_copy_is_counted_but_listed_once_as_also_carried_by() -> None:
     original = article(0, "flood", 1)
     copy = original.model_copy(update={"uri": "urn:test:syndicated", "source": "Wire Syndicate"})
-    updates = updates_of([original, article(1, "flood", 2), copy])
+    updates = pages_of([original, article(1, "flood", 2), copy])
     last = updates[-1]
     assert last.article_count == 3
     assert last.independent_count == 2
@@ -204,7 +223,7 @@ def test_correction_keeps_the_citation_number_and_withdrawal_removes_the_article
     a0, a1 = article(0, "recall", 0), article(1, "recall", 2)
     corrected = a0.model_copy(update={"version": 2, "body": a0.body + "\nIt was 130,000."})
     withdrawn = a1.model_copy(update={"version": 2, "pubstatus": PubStatus.WITHDRAWN})
-    updates = updates_of([a0, a1, corrected, withdrawn])
+    updates = pages_of([a0, a1, corrected, withdrawn])
     assert [u.diff.reason for u in updates] == [
         ChangeReason.NEW_ARTICLE, ChangeReason.NEW_ARTICLE, ChangeReason.SOURCE_CORRECTION,
         ChangeReason.SOURCE_WITHDRAWAL]
@@ -227,12 +246,10 @@ def test_poison_records_become_dead_letters_with_their_position() -> None:
 
 
 def test_every_revision_hash_covers_its_content() -> None:
-    updates = updates_of([article(0, "strike", 0), article(1, "strike", 1)])
-    for update in updates:
-        tampered = update.model_copy(update={"title": update.title + "!"})
-        from storyline.domain.canonical import content_hash
-
-        body = tampered.model_dump(mode="json", exclude={"content_hash"})
-        assert content_hash(body) != update.content_hash
-        assert content_hash(update.model_dump(mode="json", exclude={"content_hash"})) == (
-            update.content_hash)
+    pages = pages_of([article(0, "strike", 0), article(1, "strike", 1)])
+    for page in pages:
+        assert page_hash(page) == page.content_hash
+        tampered = page.model_copy(update={"title": page.title + "!"})
+        assert page_hash(tampered) != page.content_hash
+        unchained = page.model_copy(update={"previous_hash": "sha256:" + "0" * 64})
+        assert page_hash(unchained) != page.content_hash

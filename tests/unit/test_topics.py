@@ -56,8 +56,7 @@ def test_declared_topics_match_the_design() -> None:
         settings.story_updates_topic,
         settings.dead_letters_topic,
         settings.summaries_topic,
-        "storyline-worker-stories-changelog",
-        "storyline-worker-articles-changelog",
+        settings.story_pages_topic,
     }
     articles = specs[settings.articles_topic]
     # One partition: the total order of the source of record.
@@ -79,11 +78,10 @@ def test_declared_topics_match_the_design() -> None:
     assert dead.partitions == 1
     assert int(dead.configs["retention.ms"]) == 30 * 24 * 3600 * 1000
 
-    for table in ("stories", "articles"):
-        changelog = specs[f"storyline-worker-{table}-changelog"]
-        assert changelog.configs["cleanup.policy"] == "compact"
-        # Co-partitioned with the articles topic that feeds the tables.
-        assert changelog.partitions == articles.partitions
+    # whole pages: each story's latest one is what a new reader starts from
+    pages = specs[settings.story_pages_topic]
+    assert pages.configs["cleanup.policy"] == "compact"
+    assert pages.partitions == updates.partitions  # keyed by story id like the updates
     assert all(spec.purpose for spec in specs.values())
 
 

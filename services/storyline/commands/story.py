@@ -1,4 +1,5 @@
-"""``storyline story list|show``: read stories straight from the story-updates log."""
+"""``storyline story list|show``: read stories straight from the story-updates log, each
+page rebuilt from its revisions' changes and checked against their hash chain."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from storyline.domain.events import StoryMerged, StoryUpdated
+from storyline.domain.events import StoryMerged, StoryPage, StoryUpdated
+from storyline.domain.pages import PageChainBroken, PageFolder
 from storyline.settings import Settings, get_settings
 
 
@@ -29,19 +31,23 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
-    heads: dict[str, StoryUpdated] = {}
-    wanted: StoryUpdated | None = None
+    folder = PageFolder()
+    heads = folder.pages
+    wanted: StoryPage | None = None
     aliases: dict[str, str] = {}
     async for event in _story_events(settings):
         if isinstance(event, StoryMerged):
             aliases[event.absorbed_id] = event.survivor_id
             continue
-        current = heads.get(event.story_id)
-        if current is None or event.revision > current.revision:
-            heads[event.story_id] = event
-        if (args.action == "show" and event.story_id == _resolve(args.story_id, aliases)
-                and event.revision == args.revision):
-            wanted = event
+        try:
+            built = folder.apply(event)
+        except PageChainBroken as exc:
+            print(f"cannot rebuild {event.story_id}: {exc}", file=sys.stderr)
+            return 2
+        if (built is not None and args.action == "show"
+                and built.story_id == _resolve(args.story_id, aliases)
+                and built.revision == args.revision):
+            wanted = built
     if args.action == "list":
         for head in sorted(heads.values(), key=lambda h: (h.published_last, h.story_id),
                            reverse=True):

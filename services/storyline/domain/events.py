@@ -146,10 +146,17 @@ class Cause(Contract):
     offset: int
 
 
-class StoryUpdated(Contract):
-    """A new revision of a story: the whole page, so a consumer needs no other state."""
+class StoryPage(Contract):
+    """A story's whole page at one revision: what readers see and what the read side
+    serves. Rebuilt by a consumer from the ``StoryUpdated`` deltas (see
+    :mod:`storyline.domain.pages`); written whole to the compacted pages topic every so often,
+    so nobody has to start from revision 1.
 
-    event_type: Literal["StoryUpdated"] = "StoryUpdated"
+    ``content_hash`` chains the revisions: it covers ``previous_hash``, the hash of the
+    revision before (None for the first), so a consumer that checks it knows it applied
+    every revision in order."""
+
+    event_type: Literal["StoryPage"] = "StoryPage"
     schema_version: Literal[1] = 1
     story_id: str
     revision: int = Field(ge=1)
@@ -165,7 +172,49 @@ class StoryUpdated(Contract):
     diff: RevisionDiff
     cause: Cause
     pipeline_version: str
-    content_hash: str = Field(description="sha256 of the canonical JSON without this field.")
+    previous_hash: str | None = Field(
+        default=None, description="content_hash of the previous revision (None: the first).")
+    content_hash: str = Field(description="See storyline.domain.pages.page_hash.")
+
+
+class PageChanges(Contract):
+    """What a revision changed on the page. A field left None is unchanged; ``articles_set``
+    holds list entries to put in place by citation number (new numbers go to the end),
+    ``articles_removed`` the numbers that leave the list. ``full`` marks a change set that
+    holds every field (a story's first revision, an upcast old event), for which the
+    article list is exactly ``articles_set``."""
+
+    full: bool = False
+    title: str | None = None
+    article_count: int | None = None
+    independent_count: int | None = None
+    published_first: dt.datetime | None = None
+    published_last: dt.datetime | None = None
+    summary: tuple[SummaryParagraph, ...] | None = None
+    timeline: tuple[TimelineEntry, ...] | None = None
+    aliases: tuple[str, ...] | None = None
+    articles_set: tuple[RelatedArticle, ...] = ()
+    articles_removed: tuple[int, ...] = ()
+
+
+class StoryUpdated(Contract):
+    """A new revision of a story, as the change from the previous one (``changes``), with
+    the hash of the whole resulting page and of the page before: a consumer holding
+    revision N-1 builds revision N and can check it byte for byte (``storyline.domain.pages.
+    apply_changes``). Its size follows what changed, not the story's size."""
+
+    event_type: Literal["StoryUpdated"] = "StoryUpdated"
+    schema_version: Literal[2] = 2
+    story_id: str
+    revision: int = Field(ge=1)
+    previous_hash: str | None = Field(
+        description="content_hash of revision - 1, which ``changes`` apply to.")
+    content_hash: str = Field(description="The hash of the whole page after the changes.")
+    article_count: int = Field(ge=0)
+    changes: PageChanges
+    diff: RevisionDiff
+    cause: Cause
+    pipeline_version: str
 
 
 class StoryMerged(Contract):
@@ -232,6 +281,7 @@ StoryEvent = Annotated[StoryUpdated | StoryMerged | StorySplit, Field(discrimina
 ALL_EVENTS: tuple[type[Contract], ...] = (
     ArticleReceived,
     StoryUpdated,
+    StoryPage,
     StoryMerged,
     StorySplit,
     SummaryGenerated,

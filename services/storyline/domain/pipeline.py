@@ -18,7 +18,9 @@ from storyline.domain.events import (
     ChangeReason,
     PubStatus,
     StoryMerged,
+    StoryPage,
     StoryUpdated,
+    SummaryParagraph,
 )
 from storyline.domain.extract import EXTRACTOR_VERSION, extract_facts
 from storyline.domain.story import (
@@ -27,6 +29,7 @@ from storyline.domain.story import (
     absorb,
     build_revision,
     fold_article,
+    replace_summary,
     withdraw_article,
 )
 
@@ -67,6 +70,20 @@ class Pipeline:
     @property
     def story_ids(self) -> list[str]:
         return list(self._stories)
+
+    def page(self, story_id: str) -> StoryPage | None:
+        """The story's latest page (the one its latest StoryUpdated leads to)."""
+        state = self.story(story_id)
+        return state.last if state is not None else None
+
+    def replace_summary(self, update: StoryUpdated, paragraphs: tuple[SummaryParagraph, ...]
+                        ) -> StoryUpdated:
+        """The latest revision ``update`` with another summary (a recorded LLM summary); the
+        story's next revision follows the page with that summary."""
+        state = self._stories.get(self.resolve(update.story_id))
+        if state is None:
+            raise ValueError(f"unknown story {update.story_id}")
+        return replace_summary(state, update, paragraphs)
 
     def applied_offset(self, topic: str, partition: int) -> int | None:
         return self._applied.get((topic, partition))

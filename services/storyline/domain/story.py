@@ -15,18 +15,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from storyline.domain.canonical import content_hash
 from storyline.domain.events import (
     ArticleReceived,
     Cause,
     ChangeReason,
     RelatedArticle,
     RevisionDiff,
+    StoryPage,
     StoryUpdated,
     SummaryParagraph,
     TimelineEntry,
 )
 from storyline.domain.facts import ArticleFacts, CitedArticle
+from storyline.domain.pages import sealed, update_for
 from storyline.domain.summary import SummaryMemo, summarise
 from storyline.domain.timeline import TimelineIndex
 from storyline.domain.title import choose_title
@@ -46,7 +47,7 @@ class StoryState:
     timeline: TimelineIndex = field(default_factory=TimelineIndex)
     aliases: list[str] = field(default_factory=list)
     title: str | None = None
-    last: StoryUpdated | None = None
+    last: StoryPage | None = None  # the latest page, sealed
     # n -> (the article it was made from, its "also carried by", the list entry): rebuilding
     # hundreds of list entries per revision was the fold's largest fixed cost
     related_cache: dict[int, tuple[CitedArticle, tuple[str, ...], RelatedArticle]] = field(
@@ -135,7 +136,8 @@ def absorb(survivor: StoryState, absorbed: StoryState) -> Change:
 
 def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_version: str
                    ) -> StoryUpdated:
-    """Advance the revision number and render the whole page as a ``StoryUpdated``."""
+    """Advance the revision number, render the whole page (kept as ``state.last``) and
+    return the change from the previous page as a ``StoryUpdated``."""
     cited = list(state.articles.values())
     timeline = state.timeline.entries(TIMELINE_LIMIT)
     memo = state.summary_memo
@@ -147,10 +149,11 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
         a.published for a in state.withdrawn.values()
     ]
 
-    diff = _diff(state.last, change, title, summary, timeline)
+    previous = state.last
+    diff = _diff(previous, change, title, summary, timeline)
     state.revision += 1
     state.title = title
-    update = StoryUpdated(
+    page = sealed(StoryPage(
         story_id=state.story_id,
         revision=state.revision,
         article_count=len(cited),
@@ -165,12 +168,25 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
         diff=diff,
         cause=cause,
         pipeline_version=pipeline_version,
+        previous_hash=previous.content_hash if previous is not None else None,
         content_hash="",
-    )
-    digest = content_hash(update.model_dump(mode="json", exclude={"content_hash"}))
-    update = update.model_copy(update={"content_hash": digest})
-    state.last = update
-    return update
+    ))
+    state.last = page
+    return update_for(page, previous)
+
+
+def replace_summary(state: StoryState, update: StoryUpdated,
+                    paragraphs: tuple[SummaryParagraph, ...]) -> StoryUpdated:
+    """Revision ``update`` (the latest of ``state``) with another summary (an LLM's): the
+    page, its hash and the change are redone, and the next revision follows this page."""
+    page = state.last
+    if page is None or (page.story_id, page.revision) != (update.story_id, update.revision):
+        raise ValueError(f"{update.story_id}@{update.revision} is not the story's latest page")
+    replaced = sealed(page.model_copy(update={"summary": paragraphs}))
+    state.last = replaced
+    changes = update.changes.model_copy(update={"summary": paragraphs})
+    return update.model_copy(update={"content_hash": replaced.content_hash,
+                                     "changes": changes})
 
 
 def _cite(article: ArticleReceived, facts: ArticleFacts, *, n: int, copy_of: int | None
@@ -226,7 +242,7 @@ def _related_articles(
 
 
 def _diff(
-    previous: StoryUpdated | None,
+    previous: StoryPage | None,
     change: Change,
     title: str,
     summary: Sequence[SummaryParagraph],

@@ -38,8 +38,43 @@ def _article_received_v1_to_v2(payload: Payload) -> Payload:
     return out
 
 
+
+
+def _story_updated_v1_to_v2(payload: Payload) -> Payload:
+    # v1 carried the whole page, hashed as its canonical JSON without ``content_hash``. v2
+    # carries a change and hashes pages as storyline.domain.pages.page_hash does, chained by
+    # ``previous_hash``. An old event becomes a ``full`` change (it holds everything) that
+    # starts a chain; its own v1 hash is checked first, so a damaged one is refused.
+    from storyline.domain.canonical import content_hash
+    from storyline.domain.events import StoryPage
+    from storyline.domain.pages import full_changes, sealed
+
+    declared = payload["content_hash"]
+    if content_hash({k: v for k, v in payload.items() if k != "content_hash"}) != declared:
+        raise ValueError("StoryUpdated v1 content does not match its content_hash")
+    page_fields = {k: v for k, v in payload.items()
+                   if k not in {"event_type", "schema_version", "content_hash"}}
+    page = sealed(StoryPage.model_validate({**page_fields, "previous_hash": None,
+                                            "content_hash": ""}))
+    changes = full_changes(page).model_dump(mode="json")
+    return {
+        "event_type": "StoryUpdated",
+        "schema_version": 2,
+        "story_id": page.story_id,
+        "revision": page.revision,
+        "previous_hash": None,
+        "content_hash": page.content_hash,
+        "article_count": page.article_count,
+        "changes": changes,
+        "diff": payload["diff"],
+        "cause": payload["cause"],
+        "pipeline_version": payload["pipeline_version"],
+    }
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("ArticleReceived", 1): _article_received_v1_to_v2,
+    ("StoryUpdated", 1): _story_updated_v1_to_v2,
 }
 
 _MODELS: dict[str, type[Contract]] = {

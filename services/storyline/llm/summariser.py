@@ -20,13 +20,14 @@ from typing import Any, Protocol
 
 import structlog
 
-from storyline.domain.canonical import canonical_bytes, content_hash, sha256_hex
+from storyline.domain.canonical import canonical_bytes, sha256_hex
 from storyline.domain.events import (
     Citation,
     CitedSentence,
-    StoryUpdated,
+    StoryPage,
     SummaryParagraph,
 )
+from storyline.domain.pages import sealed
 from storyline.domain.summary import terms_of
 from storyline.llm.client import ChatClient, Completion, LLMError, LLMSettings
 from storyline.llm.records import SummaryGenerated
@@ -62,7 +63,7 @@ class Fact:
 class Outcome:
     """The revision to publish, and the record to write when the model's answer was used."""
 
-    update: StoryUpdated
+    update: StoryPage
     record: SummaryGenerated | None
     fallback: str | None = None  # why the extractive summary was kept
 
@@ -72,13 +73,17 @@ class InvalidAnswer(ValueError):
 
 
 class Summariser(Protocol):
-    async def summarise(self, update: StoryUpdated) -> Outcome: ...
+    enabled: bool
+
+    async def summarise(self, update: StoryPage) -> Outcome: ...
 
 
 class ExtractiveSummariser:
     """The default: the core's extractive summary as it is."""
 
-    async def summarise(self, update: StoryUpdated) -> Outcome:
+    enabled = False
+
+    async def summarise(self, update: StoryPage) -> Outcome:
         return Outcome(update, None, "llm disabled")
 
 
@@ -86,7 +91,7 @@ class ExtractiveSummariser:
 # Prompt.
 
 
-def facts_of(update: StoryUpdated, limit: int = MAX_FACTS) -> tuple[Fact, ...]:
+def facts_of(update: StoryPage, limit: int = MAX_FACTS) -> tuple[Fact, ...]:
     """The revision's cited statements: summary sentences (F1...), then timeline entries
     (T1...), each with the citations the core verified."""
     out: list[Fact] = []
@@ -98,7 +103,7 @@ def facts_of(update: StoryUpdated, limit: int = MAX_FACTS) -> tuple[Fact, ...]:
     return tuple(out[:limit])
 
 
-def messages_for(update: StoryUpdated, facts: Sequence[Fact]) -> list[dict[str, str]]:
+def messages_for(update: StoryPage, facts: Sequence[Fact]) -> list[dict[str, str]]:
     lines = [f"Story: {update.title}", "Facts:"]
     lines += [f"[{f.id}] {f.text}" for f in facts]
     return [
@@ -188,19 +193,17 @@ def parse_answer(text: str, facts: Sequence[Fact]) -> tuple[SummaryParagraph, ..
 # Live and replay.
 
 
-def _with_summary(update: StoryUpdated, paragraphs: tuple[SummaryParagraph, ...]
-                  ) -> StoryUpdated:
+def _with_summary(update: StoryPage, paragraphs: tuple[SummaryParagraph, ...]
+                  ) -> StoryPage:
     """The revision with another summary and its content hash recomputed as the core does."""
-    changed = update.model_copy(update={"summary": paragraphs, "content_hash": ""})
-    digest = content_hash(changed.model_dump(mode="json", exclude={"content_hash"}))
-    return changed.model_copy(update={"content_hash": digest})
+    return sealed(update.model_copy(update={"summary": paragraphs}))
 
 
 class RecordMismatch(ValueError):
     """A recorded summary that does not belong to the revision it is applied to."""
 
 
-def apply_recorded(record: SummaryGenerated, update: StoryUpdated) -> StoryUpdated:
+def apply_recorded(record: SummaryGenerated, update: StoryPage) -> StoryPage:
     """Revision ``update`` (as the core rebuilt it) with the recorded LLM summary: what replay
     does instead of calling the model. Raises RecordMismatch when the record was made for
     another revision or cites an article the revision does not have."""
@@ -228,10 +231,12 @@ def apply_recorded(record: SummaryGenerated, update: StoryUpdated) -> StoryUpdat
 class LLMSummariser:
     """Calls the model for a revision; falls back to the extractive summary on any error."""
 
+    enabled = True
+
     def __init__(self, client: ChatClient) -> None:
         self.client = client
 
-    async def summarise(self, update: StoryUpdated) -> Outcome:
+    async def summarise(self, update: StoryPage) -> Outcome:
         facts = facts_of(update)
         if not facts:
             return Outcome(update, None, "no facts")

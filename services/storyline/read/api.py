@@ -310,13 +310,13 @@ def _add_story_routes(app: FastAPI) -> None:
              ) -> RevisionDelta | Response:
         """What changed from revision ``from`` to revision ``to``."""
         store = state(request).store
-        before = store.get_update(story_id, revision=from_)
+        before = store.get_page(story_id, revision=from_)
         if before is None:
             survivor = store.resolve(story_id)
             if survivor is not None and store.head_revision(story_id) is None:
                 return _redirect(request, story_id, survivor)
             raise _not_found(f"{story_id} revision {from_}", "revision of story")
-        after = store.get_update(story_id, revision=to)
+        after = store.get_page(story_id, revision=to)
         if after is None:
             raise _not_found(f"{story_id} revision {to}", "revision of story")
         return diff_revisions(before, after)
@@ -330,7 +330,7 @@ def _add_story_routes(app: FastAPI) -> None:
             survivor = store.resolve(story_id)
             if survivor is not None:
                 return _redirect(request, story_id, survivor)
-        update = store.get_update(story_id, revision=revision)
+        update = store.get_page(story_id, revision=revision)
         if update is None:
             raise _not_found(story_id)
         return ArticleList(story_id=update.story_id, revision=update.revision,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from storyline.domain.events import RelatedArticle, StoryUpdated, TimelineEntry
+from storyline.domain.events import RelatedArticle, StoryPage, TimelineEntry
 from storyline.read.render import date_label, entry_text, paragraph_text
 
 
@@ -51,11 +51,11 @@ def _entry(entry: TimelineEntry) -> EntryView:
     return EntryView(entry_id=entry.entry_id, date_label=date_label(entry), text=entry_text(entry))
 
 
-def _summary(update: StoryUpdated) -> list[str]:
+def _summary(update: StoryPage) -> list[str]:
     return [f"{p.key_phrase}: {paragraph_text(p)}" for p in update.summary]
 
 
-def diff_revisions(before: StoryUpdated, after: StoryUpdated) -> RevisionDelta:
+def diff_revisions(before: StoryPage, after: StoryPage) -> RevisionDelta:
     """Entries are matched by their stable ``entry_id``, articles by uri; lists keep the
     order of the page they come from."""
     old_entries = {e.entry_id: e for e in before.timeline}

@@ -91,7 +91,7 @@ def add_page_routes(app: FastAPI) -> None:
         store = state(request).store
         if revision is None and (survivor := store.resolve(story_id)) is not None:
             return _redirect(f"/stories/{survivor}")
-        update = store.get_update(story_id, revision=revision)
+        update = store.get_page(story_id, revision=revision)
         head = store.head_revision(story_id)
         if update is None or head is None:
             raise HTTPException(404)
@@ -119,8 +119,8 @@ def add_page_routes(app: FastAPI) -> None:
 def _delta(store: Any, story_id: str, row: RevisionRow) -> RevisionDelta | None:
     if row.revision == 1:
         return None
-    before = store.get_update(story_id, revision=row.revision - 1)
-    after = store.get_update(story_id, revision=row.revision)
+    before = store.get_page(story_id, revision=row.revision - 1)
+    after = store.get_page(story_id, revision=row.revision)
     if before is None or after is None:
         return None
     return diff_revisions(before, after)

@@ -1,4 +1,4 @@
-"""A story page as Markdown or plain text, from one ``StoryUpdated`` and nothing else.
+"""A story page as Markdown or plain text, from one ``StoryPage`` and nothing else.
 
 Pure functions: the same revision always renders to the same bytes. The HTML pages use the
 same helpers (citation lists, date formats) so every surface shows the same numbers.
@@ -13,7 +13,7 @@ from storyline.domain.events import (
     Citation,
     ConflictingValue,
     RelatedArticle,
-    StoryUpdated,
+    StoryPage,
     SummaryParagraph,
     TimelineEntry,
 )
@@ -23,7 +23,7 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def counts_line(update: StoryUpdated) -> str:
+def counts_line(update: StoryPage) -> str:
     """'Updated (7 articles, 5 independent reports)': copies of a wire story are counted as
     articles but not as independent reports."""
     return (f"Updated ({plural(update.article_count, 'article')}, "
@@ -97,11 +97,11 @@ def article_line(article: RelatedArticle) -> str:
     return line
 
 
-def articles_heading(update: StoryUpdated) -> str:
+def articles_heading(update: StoryPage) -> str:
     return f"All related articles ({plural(update.article_count, 'article')})"
 
 
-def render_markdown(update: StoryUpdated) -> str:
+def render_markdown(update: StoryPage) -> str:
     lines = [f"# {update.title}", "", f"_{counts_line(update)}_", ""]
     for paragraph in update.summary:
         lines += [f"**{paragraph.key_phrase}** {paragraph_text(paragraph)}", ""]
@@ -115,7 +115,7 @@ def render_markdown(update: StoryUpdated) -> str:
     return "\n".join(lines)
 
 
-def render_text(update: StoryUpdated) -> str:
+def render_text(update: StoryPage) -> str:
     lines = [update.title, counts_line(update), ""]
     for paragraph in update.summary:
         key = paragraph.key_phrase.rstrip()

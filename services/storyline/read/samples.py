@@ -11,7 +11,6 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from storyline.domain.canonical import content_hash
 from storyline.domain.events import (
     Cause,
     ChangeReason,
@@ -22,10 +21,12 @@ from storyline.domain.events import (
     RelatedArticle,
     RevisionDiff,
     StoryMerged,
+    StoryPage,
     StoryUpdated,
     SummaryParagraph,
     TimelineEntry,
 )
+from storyline.domain.pages import sealed, update_for
 
 UTC = dt.UTC
 
@@ -76,11 +77,39 @@ def _cite(story_id: str, n: int, sentence: int = 0) -> Citation:
     return Citation(n=n, uri=_uri(story_id, n), version=1, sentence=sentence)
 
 
-def finish(body: dict[str, Any]) -> StoryUpdated:
+def finish(body: dict[str, Any]) -> StoryPage:
     """Seal a page: its content hash, computed like the worker does."""
-    unhashed = StoryUpdated.model_construct(**body, content_hash="")
-    digest = content_hash(unhashed.model_dump(mode="json", exclude={"content_hash"}))
-    return StoryUpdated(**body, content_hash=digest)
+    return sealed(StoryPage(**body, content_hash=""))
+
+
+def updates(pages: Sequence[StoryPage]) -> list[StoryUpdated]:
+    """The ``StoryUpdated`` records that carry ``pages``: a change from the page before when
+    it is in the sequence (revision - 1 of the same story), the whole page otherwise."""
+    before: dict[str, StoryPage] = {}
+    out = []
+    for page in pages:
+        previous = before.get(page.story_id)
+        if previous is not None and previous.revision + 1 == page.revision:
+            page = sealed(page.model_copy(update={"previous_hash": previous.content_hash}))
+            out.append(update_for(page, previous))
+        else:
+            out.append(update_for(page, None))
+        before[page.story_id] = page
+    return out
+
+
+def chained(pages: Sequence[StoryPage]) -> list[StoryPage]:
+    """The pages as a consumer rebuilds them from ``updates(pages)``: each consecutive
+    revision names the hash of the one before."""
+    out: list[StoryPage] = []
+    before: dict[str, StoryPage] = {}
+    for page in pages:
+        previous = before.get(page.story_id)
+        if previous is not None and previous.revision + 1 == page.revision:
+            page = sealed(page.model_copy(update={"previous_hash": previous.content_hash}))
+        out.append(page)
+        before[page.story_id] = page
+    return out
 
 
 def story_revision(
@@ -94,7 +123,7 @@ def story_revision(
     partition: int = 0,
     offset: int | None = None,
     aliases: Sequence[str] = (),
-) -> StoryUpdated:
+) -> StoryPage:
     """Revision ``revision`` of the sample story: it holds the first ``revision`` articles
     (up to five; later revisions are corrections) and the entries those articles cite."""
     count = min(revision, len(ARTICLES))
@@ -162,8 +191,9 @@ def story_revision(
 
 
 def story_history(story_id: str = "story-kursk", revisions: int = 5, **kwargs: Any
-                  ) -> list[StoryUpdated]:
-    return [story_revision(story_id, r, **kwargs) for r in range(1, revisions + 1)]
+                  ) -> list[StoryPage]:
+    """Revisions 1..``revisions`` of one story, chained by their hashes."""
+    return chained([story_revision(story_id, r, **kwargs) for r in range(1, revisions + 1)])
 
 
 def merge(survivor: str, absorbed: str, survivor_revision: int) -> StoryMerged:

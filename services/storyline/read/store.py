@@ -14,6 +14,11 @@ Every row written (revision, merge, split, dead letter) takes the next value of 
 sequence, ``seq``; the SSE stream uses it as its event id. A single projector writes a
 store (PostgreSQL: enforced by an advisory lock), so ``seq`` order is commit order and a
 reader that has seen ``seq = n`` never later finds a row below ``n`` appear.
+
+The story-updates topic carries changes (``StoryUpdated``); the store keeps the whole page of
+every revision (``StoryPage``), built from the page before and checked against the update's
+hash chain. An update that does not follow the stored page (a gap, another hash) is rejected
+to the dead letters, never stored half-applied.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ import orjson
 import structlog
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import StoryMerged, StorySplit, StoryUpdated
+from storyline.domain.events import StoryMerged, StoryPage, StorySplit, StoryUpdated
+from storyline.domain.pages import PageChainBroken, apply_changes
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +61,7 @@ def micros(moment: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def cause_published(update: StoryUpdated) -> dt.datetime:
+def cause_published(update: StoryPage) -> dt.datetime:
     """When the article that caused this revision was published. A wire copy is not in the
     article list (it is folded under its original as 'also carried by'); the log is in
     publication order, so the story's latest publication time stands in for it."""
@@ -255,15 +261,37 @@ class ReadStore(abc.ABC):
                          f"revision {event.revision} of {event.story_id} is stored with hash "
                          f"{existing[0]}, this record has {event.content_hash}", now, result)
             return
+        before_body = None
+        if event.revision > 1:
+            row = conn.execute(self._sql(
+                "SELECT body FROM events WHERE kind = 'StoryUpdated' AND story_id = ? "
+                "AND revision = ?"), (event.story_id, event.revision - 1)).fetchone()
+            before_body = row[0] if row is not None else None
+        before = (StoryPage.model_validate(orjson.loads(before_body))
+                  if before_body is not None else None)
+        try:
+            if before is not None and event.changes.full and event.previous_hash not in (
+                    None, before.content_hash):
+                raise PageChainBroken(
+                    f"{event.story_id}@{event.revision} follows {event.previous_hash}, "
+                    f"revision {before.revision} is stored with {before.content_hash}")
+            page = apply_changes(None if event.changes.full else before, event)
+        except PageChainBroken as exc:
+            self._reject(conn, topic, item, "PageChainBroken", str(exc), now, result)
+            return
+        self._store_page(conn, topic, item, page, event.diff.reason.value, now, result)
+
+    def _store_page(self, conn: Any, topic: str, item: Item, event: StoryPage, reason: str,
+                    now: float, result: ApplyResult) -> None:
         published = cause_published(event)
         seq = self._insert_event(conn, "StoryUpdated", event.story_id, event.revision,
-                                 event.content_hash, published, item.raw.decode("utf-8"),
-                                 topic, item, now)
+                                 event.content_hash, published,
+                                 canonical_bytes(event).decode("utf-8"), topic, item, now)
         conn.execute(self._sql(
             "INSERT INTO revisions (seq, story_id, revision, content_hash, reason, article_count,"
             " independent_count, title, cause_published, cause_published_iso, written_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-            (seq, event.story_id, event.revision, event.content_hash, event.diff.reason.value,
+            (seq, event.story_id, event.revision, event.content_hash, reason,
              event.article_count, event.independent_count, event.title, micros(published),
              published.isoformat(), now))
         summary = " ".join(s.text for p in event.summary for s in p.sentences)
@@ -384,10 +412,10 @@ class ReadStore(abc.ABC):
         rows = self._fetchall(sql, params)
         return str(rows[0][0]) if rows else None
 
-    def get_update(self, story_id: str, *, revision: int | None = None,
-                   as_of: dt.datetime | None = None) -> StoryUpdated | None:
+    def get_page(self, story_id: str, *, revision: int | None = None,
+                 as_of: dt.datetime | None = None) -> StoryPage | None:
         body = self.get_body(story_id, revision=revision, as_of=as_of)
-        return None if body is None else StoryUpdated.model_validate(orjson.loads(body))
+        return None if body is None else StoryPage.model_validate(orjson.loads(body))
 
     def revisions(self, story_id: str, *, limit: int = 1000,
                   before_revision: int | None = None) -> list[RevisionRow]:

@@ -51,6 +51,7 @@ from storyline.domain.events import StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import RecordOutcome, handle_record
 from storyline.llm.summariser import summariser_from_settings
+from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings
 from storyline.stream.logreader import read_partition
 from storyline.stream.offsets import FoldedOffsets, commit_payload
@@ -129,6 +130,8 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
     dead_letters = app.topic(settings.dead_letters, key_serializer="raw",
                              value_serializer="raw")
     summaries = app.topic(settings.summaries, key_serializer="raw", value_serializer="raw")
+    pages = app.topic(settings.story_pages, key_serializer="raw", value_serializer="raw")
+    checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
     state = WorkerState()
     offsets = FoldedOffsets()
     summariser, _client = summariser_from_settings()
@@ -193,16 +196,19 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
             else:
                 source = "log"
         count = 0
+        recorded = await recorded_summaries(settings) if start < until else {}
         async for record in read_partition(settings.bootstrap_servers, topic, partition,
                                            start=start, stop=until):
-            handle_record(state.pipeline, record.key, record.value,
-                          LogPosition(topic, partition, record.offset),
-                          max_bytes=settings.max_article_bytes)
+            outcome = handle_record(state.pipeline, record.key, record.value,
+                                    LogPosition(topic, partition, record.offset),
+                                    max_bytes=settings.max_article_bytes)
+            overlay_recorded(state.pipeline, outcome.events, recorded)
             count += 1
             await asyncio.sleep(0)  # a long rebuild must not starve timers and heartbeats
         state.ready.add((topic, partition))
         log.info("state_ready", topic=topic, partition=partition, committed=until,
-                 source=source, from_offset=start, records_folded=count, stories=len(state.pipeline.story_ids),
+                 source=source, from_offset=start, records_folded=count,
+                 stories=len(state.pipeline.story_ids),
                  seconds=round(time.perf_counter() - started, 3))
 
     @app.on_partitions_revoked.connect
@@ -273,19 +279,36 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
         for produced in outcome.events:
             if isinstance(produced, StoryUpdated):
                 produced = await summarised(produced)
-            await deliver(updates, story_key(produced), canonical_bytes(produced))
+            body = canonical_bytes(produced)
+            await deliver(updates, story_key(produced), body)
             if isinstance(produced, StoryUpdated):
                 log.info("story_updated", story_id=produced.story_id,
                          revision=produced.revision, article_id=produced.cause.article_uri,
-                         articles=produced.article_count)
+                         articles=produced.article_count, bytes=len(body))
+                await checkpoint(produced, len(body))
 
     async def summarised(update: StoryUpdated) -> StoryUpdated:
         """The optional LLM summary. Its record is durable on the summaries topic before the
         revision that uses it is published, so replay always finds it."""
-        result = await summariser.summarise(update)
-        if result.record is not None:
-            await deliver(summaries, update.story_id.encode(), canonical_bytes(result.record))
-        return result.update
+        page = state.pipeline.page(update.story_id)
+        if page is None or not summariser.enabled:
+            return update
+        result = await summariser.summarise(page)
+        if result.record is None:
+            return update
+        await deliver(summaries, update.story_id.encode(), canonical_bytes(result.record))
+        return state.pipeline.replace_summary(update, result.update.summary)
+
+    async def checkpoint(update: StoryUpdated, update_bytes: int) -> None:
+        """A whole page on the compacted pages topic when one is due (see PageCheckpoints)."""
+        if not checkpoints.due(update.story_id, update_bytes):
+            return
+        page = state.pipeline.page(update.story_id)
+        if page is None or page.revision != update.revision:
+            return
+        body = canonical_bytes(page)
+        await deliver(pages, update.story_id.encode(), body)
+        checkpoints.written(update.story_id, len(body))
 
     async def deliver(topic: faust.TopicT, key: bytes, value: bytes) -> None:
         """Send and wait for the broker's ack, retrying until it comes: the state already
@@ -303,6 +326,30 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
                 delay = min(delay * 2, PUBLISH_BACKOFF_MAX)
 
     return app
+
+
+class PageCheckpoints:
+    """When to write a story's whole page: at the first revision this worker publishes for
+    it, then whenever the bytes of the changes since the last whole page reach that page's
+    size, or after ``max_revisions`` revisions. So a reader never applies more change bytes
+    than a page holds, and the pages topic grows like the updates topic, not with the square
+    of a story's size. Only where readers start depends on it, never a revision."""
+
+    def __init__(self, max_revisions: int) -> None:
+        self.max_revisions = max(1, max_revisions)
+        self._since: dict[str, tuple[int, int, int]] = {}  # story -> (revisions, bytes, page)
+
+    def due(self, story_id: str, update_bytes: int) -> bool:
+        found = self._since.get(story_id)
+        if found is None:
+            return True
+        revisions, change_bytes, page_bytes = found
+        revisions, change_bytes = revisions + 1, change_bytes + update_bytes
+        self._since[story_id] = (revisions, change_bytes, page_bytes)
+        return revisions >= self.max_revisions or change_bytes >= page_bytes
+
+    def written(self, story_id: str, page_bytes: int) -> None:
+        self._since[story_id] = (0, 0, page_bytes)
 
 
 def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int | None = None

@@ -1,0 +1,176 @@
+"""Pages and their deltas: the hash of a page, the change from one revision to the next,
+and applying a change to get the next page back, byte for byte.
+
+The hash (``page_hash``) is SHA-256 over the canonical JSON of the page without its article
+list and without ``content_hash``, then a newline, then the 32-byte SHA-256 digest of the
+canonical JSON of each list entry, in list order. Hashing entries one by one lets the
+producer keep the digests of entries that did not change, so a revision costs the same
+whatever the size of the story's article list; a consumer recomputes the hash with the same
+few lines in any language.
+
+The page covers ``previous_hash``, so the hashes form a chain: a consumer that checks each
+page's hash and its ``previous_hash`` knows it applied every revision, in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Any
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import PageChanges, RelatedArticle, StoryPage, StoryUpdated
+
+_HEAD_EXCLUDE = frozenset({"content_hash", "articles"})
+_PAGE_FIELDS = ("title", "article_count", "independent_count", "published_first",
+                "published_last", "summary", "timeline", "aliases")
+
+# Entry digests by identity: the fold reuses the same RelatedArticle object for an entry
+# that did not change, so most lookups hit. Bounded; a miss only costs a hash.
+_DIGESTS: OrderedDict[int, tuple[RelatedArticle, bytes]] = OrderedDict()
+DIGEST_CACHE_SIZE = 200_000
+
+
+class PageChainBroken(ValueError):
+    """A change that does not apply to the page at hand (missing or reordered revisions,
+    or content that does not match its hash)."""
+
+
+def entry_digest(entry: RelatedArticle) -> bytes:
+    key = id(entry)
+    found = _DIGESTS.get(key)
+    if found is not None and found[0] is entry:
+        return found[1]
+    digest = hashlib.sha256(canonical_bytes(entry)).digest()
+    _DIGESTS[key] = (entry, digest)
+    if len(_DIGESTS) > DIGEST_CACHE_SIZE:
+        _DIGESTS.popitem(last=False)
+    return digest
+
+
+def page_hash(page: StoryPage) -> str:
+    digest = hashlib.sha256(canonical_bytes(page.model_dump(mode="json",
+                                                            exclude=set(_HEAD_EXCLUDE))))
+    digest.update(b"\n")
+    for entry in page.articles:
+        digest.update(entry_digest(entry))
+    return "sha256:" + digest.hexdigest()
+
+
+def sealed(page: StoryPage) -> StoryPage:
+    """The page with its ``content_hash`` set."""
+    return page.model_copy(update={"content_hash": page_hash(page)})
+
+
+def changes_between(before: StoryPage | None, after: StoryPage) -> PageChanges:
+    """What turns ``before`` into ``after`` (everything, when there is no ``before``)."""
+    if before is None:
+        return full_changes(after)
+    fields: dict[str, Any] = {name: getattr(after, name) for name in _PAGE_FIELDS
+                              if getattr(after, name) != getattr(before, name)}
+    old = {entry.n: entry for entry in before.articles}
+    new_order = [entry.n for entry in after.articles]
+    new_ns = set(new_order)
+    removed = [n for n in old if n not in new_ns]
+    expected = [n for n in old if n in new_ns] + [n for n in new_order if n not in old]
+    if new_order == expected:
+        changed = tuple(entry for entry in after.articles
+                        if (was := old.get(entry.n)) is None
+                        or (was is not entry and was != entry))
+        return PageChanges(**fields, articles_set=changed, articles_removed=tuple(removed))
+    # the list was reordered: say it whole (rare: not produced by the fold today)
+    return PageChanges(**fields, articles_set=after.articles, articles_removed=tuple(old))
+
+
+def full_changes(page: StoryPage) -> PageChanges:
+    return PageChanges(full=True, **{name: getattr(page, name) for name in _PAGE_FIELDS},
+                       articles_set=page.articles)
+
+
+def update_for(page: StoryPage, before: StoryPage | None) -> StoryUpdated:
+    """The ``StoryUpdated`` that takes a consumer from ``before`` to the sealed ``page``."""
+    return StoryUpdated(
+        story_id=page.story_id,
+        revision=page.revision,
+        previous_hash=page.previous_hash,
+        content_hash=page.content_hash,
+        article_count=page.article_count,
+        changes=changes_between(before, page),
+        diff=page.diff,
+        cause=page.cause,
+        pipeline_version=page.pipeline_version,
+    )
+
+
+def apply_changes(before: StoryPage | None, update: StoryUpdated, *, check: bool = True
+                  ) -> StoryPage:
+    """The page after ``update``, from the page before it. Raises PageChainBroken when the
+    update does not follow ``before`` or (``check``) the result does not match its hash."""
+    changes = update.changes
+    if not changes.full:
+        if before is None:
+            raise PageChainBroken(
+                f"{update.story_id}@{update.revision} is a change and no earlier page is known")
+        if before.story_id != update.story_id:
+            raise PageChainBroken(f"{update.story_id}@{update.revision} applied to a page of "
+                                  f"{before.story_id}")
+        if (before.revision + 1 != update.revision
+                or before.content_hash != update.previous_hash):
+            raise PageChainBroken(
+                f"{update.story_id}@{update.revision} follows {update.previous_hash}, the page "
+                f"at hand is revision {before.revision} with {before.content_hash}")
+    fields: dict[str, Any] = {}
+    for name in _PAGE_FIELDS:
+        value = getattr(changes, name)
+        if value is None:
+            if before is None:
+                raise PageChainBroken(f"full change without {name}")
+            value = getattr(before, name)
+        fields[name] = value
+    if changes.full or before is None:
+        articles = changes.articles_set
+    else:
+        listed: dict[int, RelatedArticle] = {entry.n: entry for entry in before.articles}
+        for n in changes.articles_removed:
+            listed.pop(n, None)
+        for entry in changes.articles_set:
+            listed[entry.n] = entry
+        articles = tuple(listed.values())
+    page = StoryPage(
+        story_id=update.story_id,
+        revision=update.revision,
+        **fields,
+        articles=articles,
+        diff=update.diff,
+        cause=update.cause,
+        pipeline_version=update.pipeline_version,
+        previous_hash=update.previous_hash,
+        content_hash=update.content_hash,
+    )
+    if check and page_hash(page) != update.content_hash:
+        raise PageChainBroken(
+            f"{update.story_id}@{update.revision}: the page built from the change does not "
+            "match its content_hash")
+    return page
+
+
+def page_of_full(update: StoryUpdated) -> StoryPage:
+    """The page carried whole by a ``full`` update (a first revision, an upcast old one)."""
+    return apply_changes(None, update)
+
+
+class PageFolder:
+    """Rebuilds every story's latest page from ``StoryUpdated`` records read in log order.
+    A record for a revision already applied (a redelivery) is passed over."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, StoryPage] = {}
+
+    def apply(self, update: StoryUpdated) -> StoryPage | None:
+        """The new page, or None for a redelivery; raises PageChainBroken."""
+        current = self.pages.get(update.story_id)
+        if current is not None and update.revision <= current.revision:
+            return None
+        page = apply_changes(current, update)
+        self.pages[update.story_id] = page
+        return page
