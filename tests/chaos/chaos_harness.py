@@ -120,6 +120,10 @@ class Supervisor:
             self.self_exits += 1
             self.start()
 
+    def has_published(self) -> bool:
+        """Whether the running worker has published a revision since it started."""
+        return _first_revision_time(self.log_of(self.incarnation)) is not None
+
     def kill_and_restart(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
@@ -261,6 +265,14 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
                 supervisor.ensure_running()
                 time.sleep(0.2)
             if fault == "kill":
+                # kill a worker that is processing, not one still rebuilding: faults spread
+                # over the whole log and each restart's recovery is measured
+                busy_by = time.monotonic() + profile.max_gap * 8
+                while (not supervisor.has_published() and not done.is_set()
+                       and time.monotonic() < busy_by):
+                    supervisor.ensure_running()
+                    time.sleep(0.2)
+                time.sleep(rng.uniform(0.0, profile.min_gap))
                 supervisor.kill_and_restart()
                 report.kills += 1
             else:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from storyline.domain.events import ArticleReceived, StoryUpdated
+from storyline.domain.events import ArticleReceived, StoryPage, StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.llm.client import ChatClient, LLMHTTPError, LLMSettings
 from storyline.llm.records import SummaryGenerated
@@ -101,10 +101,10 @@ BODIES = [
 ]
 
 
-def revision() -> StoryUpdated:
-    """The newest revision of a two-article story, as the real core builds it."""
+def revision() -> StoryPage:
+    """The newest page of a two-article story, as the real core builds it."""
     pipeline = Pipeline()
-    last: StoryUpdated | None = None
+    last: StoryPage | None = None
     for offset, (body, source) in enumerate(BODIES):
         article = ArticleReceived(
             uri=f"urn:test:{offset}", version=1, source=source, body=body,
@@ -113,7 +113,7 @@ def revision() -> StoryUpdated:
         )
         for event in pipeline.process(article, LogPosition("articles", 0, offset)):
             if isinstance(event, StoryUpdated):
-                last = event
+                last = pipeline.page(event.story_id)
     assert last is not None and last.summary
     return last
 

@@ -29,6 +29,7 @@ from test_worker_replay import (
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryUpdated, SummaryGenerated
+from storyline.domain.pages import PageFolder
 from storyline.domain.upcasting import decode_any
 
 pytestmark = pytest.mark.integration
@@ -94,7 +95,13 @@ def test_llm_summaries_are_recorded_and_replayed_without_the_model(
     assert all(isinstance(r, SummaryGenerated) and r.model == "loopback-model" for r in records)
     assert {(r.story_id, r.revision) for r in records} == {  # type: ignore[union-attr]
         (u.story_id, u.revision) for u in revisions}
-    assert all(u.summary[0].key_phrase == "What happened" for u in revisions)
+    # each change carries the model's summary, and the pages rebuilt from the changes hold it
+    assert all(u.changes.summary and u.changes.summary[0].key_phrase == "What happened"
+               for u in revisions)
+    folder = PageFolder()
+    for update in revisions:
+        page = folder.apply(update)  # checks every page's hash and the chain
+        assert page is not None and page.summary[0].key_phrase == "What happened"
 
     # replay with the model off (and unreachable): every revision from the records
     result = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
