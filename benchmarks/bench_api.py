@@ -9,7 +9,8 @@
      queued behind it: no coordinated omission), and
    - `wrk` when installed (scripts/install-chromium.sh installs it), paced with a Lua delay;
      wrk is closed-loop, so its percentiles are the optimistic view.
-2. SSE: N revisions are written through the projector's apply path (store transaction, then
+2. SSE: N revisions (``StoryUpdated`` records, each a story's first revision, carried
+   whole) are written through the projector's apply path (store transaction, then
    notification) while a subscriber listens on /v1/events; delay = write start -> frame
    received. Measured (a) with the projector inside the API process (`storyline serve`),
    (b) with the projector in another process, the API polling the store every 20 ms, and
@@ -43,7 +44,7 @@ from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving
 from storyline.read.projector import Projector, decode_record
-from storyline.read.samples import story_revision
+from storyline.read.samples import story_revision, updates
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings
 
@@ -68,10 +69,15 @@ def summary(latencies_s: list[float]) -> dict[str, float]:
 
 
 def preload(store: ReadStore) -> list[str]:
+    """STORIES stories x 3 revisions, as the topic carries them: each story's first
+    revision whole, the next two as changes."""
     ids = [f"bench-{i:04d}" for i in range(STORIES)]
-    events = [story_revision(story_id, r) for r in (1, 2, 3) for story_id in ids]
-    store.apply(TOPIC, [decode_record(0, i, b"k", canonical_bytes(e))
-                        for i, e in enumerate(events)])
+    events = updates([story_revision(story_id, r) for r in (1, 2, 3) for story_id in ids])
+    result = store.apply(TOPIC, [decode_record(0, i, b"k", canonical_bytes(e))
+                                 for i, e in enumerate(events)])
+    if result.applied != len(events):
+        raise RuntimeError(f"preload applied {result.applied} of {len(events)} records: "
+                           f"{[r.reason for r in result.rejected[:3]]}")
     return ids
 
 
@@ -212,7 +218,7 @@ async def sse_delays(base_url: str, write: Callable[[int], Awaitable[int]], coun
 def writer_for(projector: Projector, prefix: str) -> Callable[[int], Awaitable[int]]:
     async def write(i: int) -> int:
         offset = projector.store.positions(TOPIC).get(1, 0)
-        update = story_revision(f"{prefix}-{i}", 1)
+        [update] = updates([story_revision(f"{prefix}-{i}", 1)])
         result = await projector.apply([decode_record(1, offset, b"k", canonical_bytes(update))])
         assert result.last_seq is not None
         return result.last_seq
@@ -256,7 +262,7 @@ async def sse_kafka(bootstrap: str, workdir: Path, count: int) -> dict[str, Any]
 
             async def write(i: int) -> int:
                 nonlocal written
-                update = story_revision(f"kafka-{i}", 1)
+                [update] = updates([story_revision(f"kafka-{i}", 1)])
                 await producer.send_and_wait(settings.story_updates, canonical_bytes(update),
                                              key=update.story_id.encode())
                 written += 1

@@ -17,7 +17,7 @@ from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving_in_thread
 from storyline.read.projector import decode_record
-from storyline.read.samples import story_history, story_revision
+from storyline.read.samples import story_history, story_revision, updates
 from storyline.read.store import open_store
 from storyline.settings import Settings
 
@@ -45,9 +45,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         revision=6, headline_override={3: f"Memorial {SCRIPT} inspected"},
         source_override={4: f"Wire {IMAGE}"},
         extra_sentence=f"Officials said {SCRIPT} nothing more.")
-    events = [*story_history(revisions=5), hostile]
-    store.apply(TOPIC, [decode_record(0, i, b"k", canonical_bytes(e))
-                        for i, e in enumerate(events)])
+    events = updates([*story_history(revisions=5), hostile])
+    applied = store.apply(TOPIC, [decode_record(0, i, b"k", canonical_bytes(e))
+                                  for i, e in enumerate(events)])
+    assert (applied.applied, applied.rejected) == (6, [])
     app = create_app(store, settings=Settings(), read_settings=ReadSettings())
     with serving_in_thread(app) as url:
         yield url

@@ -15,11 +15,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import StoryPage
 from storyline.kafka.admin import admin_client
 from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving
-from storyline.read.samples import merge, story_history
+from storyline.read.samples import merge, story_history, updates
 from storyline.read.store import open_store
 from storyline.settings import Settings
 
@@ -58,7 +59,9 @@ async def test_produced_updates_reach_api_and_sse(kafka_bootstrap: str, topic_pr
                                                   tmp_path: Path) -> None:
     settings = Settings(bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
     await make_topics(kafka_bootstrap, settings)
-    await produce(kafka_bootstrap, settings.story_updates, story_history("live-a", 2))
+    history = story_history("live-a", 5)
+    records = updates(history)
+    await produce(kafka_bootstrap, settings.story_updates, records[:2])
     store = open_store(tmp_path / "read.sqlite3")
     app = create_app(store, settings=settings, read_settings=ReadSettings(),
                      run_projector=True)
@@ -81,22 +84,25 @@ async def test_produced_updates_reach_api_and_sse(kafka_bootstrap: str, topic_pr
             first = await next_event()  # replayed from the store
             seen.append((str(first["story_id"]), int(str(first["revision"]))))
             for revision in range(3, 6):
-                update = story_history("live-a", revision)[-1]
                 started = time.perf_counter()
-                await produce(kafka_bootstrap, settings.story_updates, [update])
+                await produce(kafka_bootstrap, settings.story_updates, [records[revision - 1]])
                 got = await next_event()
                 delays.append(time.perf_counter() - started)
                 seen.append((str(got["story_id"]), int(str(got["revision"]))))
+                # the stream carries the page the change made, whole
+                assert StoryPage.model_validate(got) == history[revision - 1]
             assert seen == [("live-a", 2), ("live-a", 3), ("live-a", 4), ("live-a", 5)]
             # produce -> broker -> projector -> store -> SSE, on loopback
             assert max(delays) < 2.0, delays
 
         await produce(kafka_bootstrap, settings.story_updates,
-                      [*story_history("live-b", 1), merge("live-a", "live-b", 5)])
+                      [*updates(story_history("live-b", 1)), merge("live-a", "live-b", 5)])
         async with asyncio.timeout(30):
             while (await client.get("/v1/stories/live-b")).status_code != 308:
                 await asyncio.sleep(0.05)
         revisions = (await client.get("/v1/stories/live-a/revisions")).json()["revisions"]
         assert [r["revision"] for r in revisions] == [5, 4, 3, 2, 1]
+        head = await client.get("/v1/stories/live-a")
+        assert StoryPage.model_validate(head.json()) == history[4]
         page = await client.get("/stories/live-a")
         assert page.status_code == 200 and "Timeline" in page.text

@@ -18,7 +18,7 @@ from storyline.domain.events import DeadLetter, StoryUpdated
 from storyline.kafka.admin import admin_client
 from storyline.read import projector as projector_module
 from storyline.read.projector import Projector
-from storyline.read.samples import merge, story_history, story_revision
+from storyline.read.samples import merge, story_history, story_revision, updates
 from storyline.read.store import ApplyResult, ReadStore, SqliteStore, open_store
 from storyline.settings import Settings
 
@@ -75,8 +75,10 @@ def stored(store: ReadStore, story_ids: list[str]) -> dict[str, list[int]]:
 
 
 def interleaved(ids: list[str], revisions: int) -> list[StoryUpdated]:
+    """The records of revisions 1..``revisions`` of each story, the stories interleaved:
+    each story's first revision whole, the later ones as changes."""
     histories = {s: story_history(s, revisions) for s in ids}
-    return [histories[s][r] for r in range(revisions) for s in ids]
+    return updates([histories[s][r] for r in range(revisions) for s in ids])
 
 
 async def test_restart_neither_duplicates_nor_skips(kafka_bootstrap: str, topic_prefix: str,
@@ -96,9 +98,11 @@ async def test_restart_neither_duplicates_nor_skips(kafka_bootstrap: str, topic_
     assert len(used) > 1, "keys spread over several partitions"
 
     # more revisions, a redelivered page (same hash), a conflicting page and a merge
-    later = [*interleaved(ids, 5)[18:], story_history("story-0", 3)[2],
-             story_revision("story-1", 2, title="Not the page stored as revision 2"),
-             merge("story-2", "story-3", 5)]
+    conflicting = updates([story_history("story-1", 1)[0],
+                           story_revision("story-1", 2,
+                                          title="Not the page stored as revision 2")])[1]
+    later = [*interleaved(ids, 5)[18:], updates(story_history("story-0", 3))[2],
+             conflicting, merge("story-2", "story-3", 5)]
     await produce(kafka_bootstrap, settings.story_updates, later)
     second = await projector_for(open_store(path), kafka_bootstrap, settings).run(
         until_caught_up=True)
@@ -107,7 +111,7 @@ async def test_restart_neither_duplicates_nor_skips(kafka_bootstrap: str, topic_
     assert [r.error_type for r in second.rejected] == ["RevisionConflict"]
     assert stored(store, ids) == {s: [1, 2, 3, 4, 5] for s in ids}
     assert store.resolve("story-3") == "story-2"
-    head = store.get_update("story-1")
+    head = store.get_page("story-1")
     assert head == story_history("story-1", 5)[4]
 
     # a third start finds nothing new and changes nothing
@@ -171,7 +175,8 @@ async def test_projector_command_until_caught_up(kafka_bootstrap: str, topic_pre
                                                  tmp_path: Path) -> None:
     settings = Settings(bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
     await make_topics(kafka_bootstrap, settings)
-    await produce(kafka_bootstrap, settings.story_updates, story_history("cli-story", 3))
+    await produce(kafka_bootstrap, settings.story_updates,
+                  updates(story_history("cli-story", 3)))
     database = tmp_path / "cli.sqlite3"
     env = {**os.environ, "STORYLINE_BOOTSTRAP_SERVERS": kafka_bootstrap,
            "STORYLINE_TOPIC_PREFIX": topic_prefix, "STORYLINE_LOG_FORMAT": "json"}

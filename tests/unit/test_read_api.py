@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import ArticleReceived, StoryUpdated
+from storyline.domain.events import ArticleReceived, StoryPage
 from storyline.read.api import ArticleParser, create_app
 from storyline.read.config import ReadSettings
 from storyline.read.pages import CONTENT_SECURITY_POLICY
 from storyline.read.projector import decode_record
-from storyline.read.samples import merge, story_history, story_revision
+from storyline.read.samples import merge, story_history, story_revision, updates
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings
 
@@ -34,7 +34,7 @@ def load(store: ReadStore, events: list[Any], partition: int = 0) -> None:
 @pytest.fixture()
 def store(tmp_path: Path) -> ReadStore:
     opened = open_store(tmp_path / "read.sqlite3")
-    load(opened, story_history(revisions=5))
+    load(opened, updates(story_history(revisions=5)))
     return opened
 
 
@@ -54,10 +54,13 @@ def client(store: ReadStore) -> Iterator[TestClient]:
 def test_story_now_and_at_a_revision(client: TestClient) -> None:
     now = client.get("/v1/stories/story-kursk")
     assert now.status_code == 200
-    page = StoryUpdated.model_validate(now.json())
-    assert page == story_revision(revision=5)
+    assert now.json()["event_type"] == "StoryPage"
+    history = story_history(revisions=5)
+    page = StoryPage.model_validate(now.json())
+    assert page == history[4]
+    assert page.previous_hash == history[3].content_hash
     past = client.get("/v1/stories/story-kursk", params={"revision": 2})
-    assert StoryUpdated.model_validate(past.json()) == story_revision(revision=2)
+    assert StoryPage.model_validate(past.json()) == history[1]
     missing = client.get("/v1/stories/story-kursk", params={"revision": 9})
     assert missing.status_code == 404 and "revision 9" in missing.json()["detail"]
     assert client.get("/v1/stories/nope").status_code == 404
@@ -75,7 +78,7 @@ def test_story_as_of(client: TestClient) -> None:
 
 
 def test_merged_id_redirects_to_the_survivor(store: ReadStore) -> None:
-    load(store, story_history("story-small", 1), partition=1)
+    load(store, updates(story_history("story-small", 1)), partition=1)
     load(store, [merge("story-kursk", "story-small", 5)], partition=1)
     with client_for(store) as client:
         moved = client.get("/v1/stories/story-small", params={"as_of": "2026-03-01T00:00:00Z"})
@@ -96,7 +99,8 @@ def test_merged_id_redirects_to_the_survivor(store: ReadStore) -> None:
 
 def test_listing_paginates_and_filters(store: ReadStore) -> None:
     for i in range(5):
-        load(store, [story_revision(f"oil-{i}", 1, title=f"Oil spill day {i}")], partition=2)
+        load(store, updates([story_revision(f"oil-{i}", 1, title=f"Oil spill day {i}")]),
+             partition=2)
     with client_for(store) as client:
         first = client.get("/v1/stories", params={"limit": 4}).json()
         assert [s["story_id"] for s in first["stories"]] == ["oil-4", "oil-3", "oil-2",
@@ -119,7 +123,8 @@ def test_revisions_diff_and_articles(client: TestClient) -> None:
     assert [r["revision"] for r in history["revisions"]] == [5, 4, 3, 2, 1]
     first = history["revisions"][-1]
     assert first["reason"] == "new_article" and first["article_count"] == 2
-    assert first["content_hash"] == story_revision(revision=1).content_hash
+    assert first["content_hash"] == story_history(revisions=1)[0].content_hash
+    assert history["revisions"][0]["content_hash"] == story_history(revisions=5)[4].content_hash
     diff = client.get("/v1/stories/story-kursk/diff", params={"from": 3, "to": 5}).json()
     assert [e["entry_id"] for e in diff["entries_added"]] == ["e-deploy", "e-sculptures",
                                                               "e-active"]
@@ -179,7 +184,7 @@ def test_untrusted_text_is_escaped_everywhere(store: ReadStore) -> None:
         headline_override={1: f"<img src=x onerror=alert(2)> {INJECTION}"},
         source_override={1: '"><b>Bold</b> Wire'},
         extra_sentence=f"A body sentence {INJECTION} & <em>markup</em>.")
-    load(store, [hostile], partition=1)
+    load(store, updates([hostile]), partition=1)
     with client_for(store) as client:
         for url in ("/stories/story-x", "/stories/story-x/history", "/"):
             html = client.get(url).text
@@ -194,12 +199,12 @@ def test_untrusted_text_is_escaped_everywhere(store: ReadStore) -> None:
 def test_only_web_uris_become_links(store: ReadStore) -> None:
     sneaky = story_revision("story-j", 1)
     article = sneaky.articles[0].model_copy(update={"uri": "javascript:alert(1)"})
-    data = {name: getattr(sneaky, name) for name in StoryUpdated.model_fields}
+    data = {name: getattr(sneaky, name) for name in StoryPage.model_fields}
     data["articles"] = (article, *sneaky.articles[1:])
     from storyline.read.samples import finish
 
     data.pop("content_hash")
-    load(store, [finish(data)], partition=1)
+    load(store, updates([finish(data)]), partition=1)
     with client_for(store) as client:
         html = client.get("/stories/story-j").text
         assert 'href="javascript:' not in html

@@ -13,11 +13,12 @@ import orjson
 import pytest
 
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import StoryPage
 from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving
 from storyline.read.projector import Projector, decode_record
-from storyline.read.samples import merge, story_revision
+from storyline.read.samples import merge, story_history, story_revision, updates
 from storyline.read.sse import ChangeNotifier, parse_last_event_id
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings
@@ -88,13 +89,18 @@ async def test_live_updates_reach_a_subscriber_quickly(running: tuple[str, Feed]
         frames = Frames(response)
         assert await frames.line() == "retry: 1000"
         delays = []
-        for revision in (1, 2, 3):
+        history = story_history(revisions=3)
+        for revision, (page, record) in enumerate(zip(history, updates(history), strict=True),
+                                                  start=1):
             started = time.perf_counter()
-            await feed.write(story_revision(revision=revision))
+            await feed.write(record)
             [frame] = only_events(await frames.take(1))
             delays.append(time.perf_counter() - started)
             assert frame["event"] == "StoryUpdated"
-            assert orjson.loads(frame["data"])["revision"] == revision
+            data = orjson.loads(frame["data"])
+            # the frame carries the whole page the change made, not the change
+            assert data["event_type"] == "StoryPage" and data["revision"] == revision
+            assert StoryPage.model_validate(data) == page
             assert frame["id"] == str(revision)
         assert max(delays) < 0.5, delays
 
@@ -102,15 +108,16 @@ async def test_live_updates_reach_a_subscriber_quickly(running: tuple[str, Feed]
 async def test_resume_from_last_event_id_replays_what_was_missed(
         running: tuple[str, Feed]) -> None:
     base, feed = running
-    for revision in range(1, 6):
-        await feed.write(story_revision(revision=revision))
+    records = updates(story_history(revisions=6))
+    for record in records[:5]:
+        await feed.write(record)
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         async with client.stream("GET", "/v1/events", headers={"Last-Event-ID": "2"}) as r:
             reader = Frames(r)
             frames = only_events(await reader.take(4))
             assert [f["id"] for f in frames[:3]] == ["3", "4", "5"]
             # then live, with no gap and no repeat
-            await feed.write(story_revision(revision=6))
+            await feed.write(records[5])
             frames += only_events(await reader.take(1))
             assert [f["id"] for f in frames] == ["3", "4", "5", "6"]
         async with client.stream("GET", "/v1/events", params={"last_event_id": 5}) as r:
@@ -121,13 +128,15 @@ async def test_resume_from_last_event_id_replays_what_was_missed(
 async def test_story_stream_follows_one_story_and_its_merges(
         running: tuple[str, Feed]) -> None:
     base, feed = running
-    await feed.write(story_revision("story-a", 1), partition=0)
-    await feed.write(story_revision("story-b", 1), partition=1)
+    story_a = updates(story_history("story-a", 2))
+    story_b = updates(story_history("story-b", 2))
+    await feed.write(story_a[0], partition=0)
+    await feed.write(story_b[0], partition=1)
     async with httpx.AsyncClient(base_url=base, timeout=10) as client, \
             client.stream("GET", "/v1/stories/story-a/events",
                           headers={"Last-Event-ID": "0"}) as r:
-        await feed.write(story_revision("story-b", 2), partition=1)
-        await feed.write(story_revision("story-a", 2), partition=0)
+        await feed.write(story_b[1], partition=1)
+        await feed.write(story_a[1], partition=0)
         await feed.write(merge("story-a", "story-b", 3), partition=1)
         frames = only_events(await Frames(r).take(4))
         assert [(f["event"], orjson.loads(f["data"]).get("story_id",
@@ -156,7 +165,7 @@ async def test_without_projector_the_poller_delivers(tmp_path: Path) -> None:
         reader = Frames(r)
         await reader.line()
         started = time.perf_counter()
-        await writer.write(story_revision(revision=1))
+        await writer.write(updates([story_revision(revision=1)])[0])
         [frame] = only_events(await reader.take(1))
         assert frame["id"] == "1"
         assert time.perf_counter() - started < 1.0

@@ -13,14 +13,16 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryUpdated
+from storyline.domain.pages import page_of_full
 from storyline.kafka.broker import free_port
 from storyline.read.projector import decode_record
-from storyline.read.samples import merge, story_history, story_revision
+from storyline.read.samples import chained, merge, story_history, story_revision, updates
 from storyline.read.store import Item, ReadStore, open_store, search_key
 
 TOPIC = "storyline.story-updates"
@@ -94,38 +96,95 @@ def load(store: ReadStore, updates: list[StoryUpdated], partition: int = 0,
 
 def test_every_revision_is_stored_once_with_positions(store: ReadStore) -> None:
     history = story_history(revisions=5)
-    result = store.apply(TOPIC, [item(1, 10 + i, u) for i, u in enumerate(history)])
+    records = updates(history)
+    assert records[0].changes.full and not any(r.changes.full for r in records[1:])
+    result = store.apply(TOPIC, [item(1, 10 + i, u) for i, u in enumerate(records)])
     assert (result.applied, result.skipped, result.unchanged) == (5, 0, 0)
     assert store.positions(TOPIC) == {1: 15}
     assert [r.revision for r in store.revisions("story-kursk")] == [5, 4, 3, 2, 1]
     assert store.head_revision("story-kursk") == 5
+    # every revision is rebuilt from the changes into the whole page, hash chain included
+    assert [store.get_page("story-kursk", revision=r) for r in range(1, 6)] == history
+    assert [r.content_hash for r in reversed(store.revisions("story-kursk"))] == \
+        [p.content_hash for p in history]
     # redelivery of the same offsets is skipped by position, not re-applied
-    again = store.apply(TOPIC, [item(1, 10 + i, u) for i, u in enumerate(history)])
+    again = store.apply(TOPIC, [item(1, 10 + i, u) for i, u in enumerate(records)])
     assert (again.applied, again.skipped) == (0, 5)
     assert len(store.events_after(0)) == 5
 
 
 def test_same_revision_at_a_new_offset_is_a_no_op(store: ReadStore) -> None:
-    history = story_history(revisions=2)
-    load(store, history)
+    records = updates(story_history(revisions=2))
+    load(store, records)
     # a replay that reproduced the same page lands at later offsets
-    result = store.apply(TOPIC, [item(0, 7, history[1])])
+    result = store.apply(TOPIC, [item(0, 7, records[1])])
     assert (result.applied, result.unchanged, result.rejected) == (0, 1, [])
     assert store.positions(TOPIC) == {0: 8}
     assert len(store.events_after(0)) == 2
 
 
 def test_same_revision_with_another_hash_is_rejected(store: ReadStore) -> None:
-    load(store, story_history(revisions=2))
+    history = story_history(revisions=2)
+    load(store, updates(history))
+    # a change that follows the stored revision 1 but makes another revision 2
     impostor = story_revision(revision=2, title="A different page under the same number")
-    result = store.apply(TOPIC, [item(0, 5, impostor)])
-    assert result.applied == 0
+    conflicting = updates([history[0], impostor])[1]
+    assert not conflicting.changes.full
+    assert conflicting.previous_hash == history[0].content_hash
+    assert conflicting.content_hash != history[1].content_hash
+    result = store.apply(TOPIC, [item(0, 5, conflicting)])
+    assert (result.applied, result.unchanged) == (0, 0)
     [rejected] = result.rejected
     assert rejected.error_type == "RevisionConflict"
     assert "revision 2 of story-kursk" in rejected.reason
-    assert store.get_update("story-kursk", revision=2) == story_revision(revision=2)
+    assert store.get_page("story-kursk", revision=2) == history[1]
     assert store.rejected(TOPIC)[0][:3] == (0, 5, "RevisionConflict")
     assert store.positions(TOPIC) == {0: 6}
+    assert len(store.events_after(0)) == 2
+
+
+def test_a_change_without_its_previous_revision_is_rejected(store: ReadStore) -> None:
+    history = story_history(revisions=3)
+    records = updates(history)
+    assert not records[2].changes.full
+    # revision 3 as a change, with only revision 1 stored: nothing to apply it to
+    result = store.apply(TOPIC, [item(0, 0, records[0]), item(0, 1, records[2])])
+    assert result.applied == 1
+    [rejected] = result.rejected
+    assert (rejected.offset, rejected.error_type) == (1, "PageChainBroken")
+    assert "story-kursk@3" in rejected.reason
+    assert store.rejected(TOPIC)[0][:3] == (0, 1, "PageChainBroken")
+    assert store.positions(TOPIC) == {0: 2}
+    # nothing of revision 3 was stored
+    assert store.get_page("story-kursk", revision=3) is None
+    assert [r.revision for r in store.revisions("story-kursk")] == [1]
+    assert store.head_revision("story-kursk") == 1
+    assert len(store.events_after(0)) == 1
+
+
+def test_a_change_that_follows_another_page_is_rejected(store: ReadStore) -> None:
+    history = story_history(revisions=3)
+    impostor = story_revision(revision=2, title="Another revision 2")
+    load(store, updates([history[0], impostor]))
+    # the real revision 3 names the real revision 2's hash, not the stored one
+    result = store.apply(TOPIC, [item(0, 2, updates(history)[2])])
+    [rejected] = result.rejected
+    assert rejected.error_type == "PageChainBroken"
+    assert store.get_page("story-kursk", revision=3) is None
+    assert store.head_revision("story-kursk") == 2
+    assert store.get_page("story-kursk") == chained([history[0], impostor])[1]
+
+
+def test_a_full_update_is_stored_without_its_predecessor(store: ReadStore) -> None:
+    history = story_history(revisions=3)
+    [full] = updates([history[2]])
+    assert full.changes.full and full.previous_hash == history[1].content_hash
+    result = store.apply(TOPIC, [item(0, 0, full)])
+    assert (result.applied, result.rejected) == (1, [])
+    assert store.get_page("story-kursk", revision=3) == history[2] == page_of_full(full)
+    assert store.get_page("story-kursk", revision=2) is None
+    assert [r.revision for r in store.revisions("story-kursk")] == [3]
+    assert store.head_revision("story-kursk") == 3
 
 
 def test_undecodable_records_are_rejected_and_passed(store: ReadStore) -> None:
@@ -133,19 +192,27 @@ def test_undecodable_records_are_rejected_and_passed(store: ReadStore) -> None:
     tomb = decode_record(2, 1, b"k", None)
     array = decode_record(2, 2, b"k", b"[1, 2]")
     article = decode_record(2, 3, b"k", b'{"event_type": "DeadLetter", "schema_version": 1}')
-    good = item(2, 4, story_revision(revision=1))
+    good = item(2, 4, updates([story_revision(revision=1)])[0])
     result = store.apply(TOPIC, [bad, tomb, array, article, good])
     assert [r.error_type for r in result.rejected] == ["UndecodableEvent"] * 4
     assert result.applied == 1
     assert store.positions(TOPIC) == {2: 5}
 
 
-def test_a_failed_batch_leaves_nothing_behind(store: ReadStore) -> None:
-    history = story_history(revisions=3)
-    broken = Item(0, 2, b"{}", event=history[2])
-    object.__setattr__(broken, "raw", b"\xff\xfe")  # not UTF-8: the insert fails mid-batch
-    with pytest.raises(UnicodeDecodeError):
-        store.apply(TOPIC, [item(0, 0, history[0]), item(0, 1, history[1]), broken])
+def test_a_failed_batch_leaves_nothing_behind(store: ReadStore,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    records = updates(story_history(revisions=3))
+    insert = store._insert_event
+
+    def failing_insert(conn: Any, kind: str, story_id: str, revision: int | None,
+                       *args: Any) -> int:
+        if revision == 3:  # the write of the batch's third record fails
+            raise OSError("disk full")
+        return insert(conn, kind, story_id, revision, *args)
+
+    monkeypatch.setattr(store, "_insert_event", failing_insert)
+    with pytest.raises(OSError, match="disk full"):
+        store.apply(TOPIC, [item(0, i, u) for i, u in enumerate(records)])
     assert store.positions(TOPIC) == {}
     assert store.events_after(0) == []
     assert store.head_revision("story-kursk") is None
@@ -153,16 +220,20 @@ def test_a_failed_batch_leaves_nothing_behind(store: ReadStore) -> None:
 
 def test_out_of_order_revisions_keep_the_highest_as_head(store: ReadStore) -> None:
     history = story_history(revisions=3)
-    store.apply(TOPIC, [item(0, 0, history[2]), item(0, 1, history[0]), item(0, 2, history[1])])
+    # revision 3 whole (as a compacted snapshot would carry it), then 1 whole and 2 as a change
+    [third] = updates([history[2]])
+    result = store.apply(TOPIC, [item(0, 0, third), *[item(0, 1 + i, u) for i, u in
+                                                        enumerate(updates(history[:2]))]])
+    assert (result.applied, result.rejected) == (3, [])
     assert store.head_revision("story-kursk") == 3
-    head = store.get_update("story-kursk")
-    assert head is not None and head.revision == 3
+    assert store.get_page("story-kursk") == history[2]
+    assert [r.revision for r in store.revisions("story-kursk")] == [3, 2, 1]
 
 
 def test_merges_resolve_through_chains_and_leave_listings(store: ReadStore) -> None:
-    load(store, story_history("story-a", 2), partition=0)
-    load(store, story_history("story-b", 1), partition=1)
-    load(store, story_history("story-c", 1), partition=2)
+    load(store, updates(story_history("story-a", 2)), partition=0)
+    load(store, updates(story_history("story-b", 1)), partition=1)
+    load(store, updates(story_history("story-c", 1)), partition=2)
     store.apply(TOPIC, [item(0, 2, merge("story-b", "story-a", 2)),
                         item(1, 1, merge("story-c", "story-b", 2))])
     assert store.resolve("story-a") == "story-c"
@@ -177,25 +248,27 @@ def test_merges_resolve_through_chains_and_leave_listings(store: ReadStore) -> N
 
 
 def test_aliases_listed_on_a_revision_are_recorded(store: ReadStore) -> None:
-    load(store, [story_revision("story-s", 1, aliases=("story-old",))])
+    load(store, updates([story_revision("story-s", 1, aliases=("story-old",))]))
     assert store.resolve("story-old") == "story-s"
 
 
 def test_as_of_picks_the_latest_revision_published_by_then(store: ReadStore) -> None:
-    load(store, story_history(revisions=5))
+    history = story_history(revisions=5)
+    load(store, updates(history))
     # article 3 was published 2026-01-06 09:00, article 4 on 2026-01-26
     at = dt.datetime(2026, 1, 20, tzinfo=dt.UTC)
-    picked = store.get_update("story-kursk", as_of=at)
-    assert picked is not None and picked.revision == 3
-    exactly = store.get_update("story-kursk", as_of=dt.datetime(2026, 1, 6, 9, tzinfo=dt.UTC))
+    picked = store.get_page("story-kursk", as_of=at)
+    assert picked is not None and picked == history[2]
+    exactly = store.get_page("story-kursk", as_of=dt.datetime(2026, 1, 6, 9, tzinfo=dt.UTC))
     assert exactly is not None and exactly.revision == 3
-    assert store.get_update("story-kursk", as_of=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)) is None
+    assert store.get_page("story-kursk", as_of=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)) is None
 
 
 def test_listing_pages_with_a_cursor_newest_first(store: ReadStore) -> None:
     for i in range(7):
-        load(store, [story_revision(f"story-{i}", 1)], partition=0, start=i)
-    load(store, [story_revision("story-2", 2)], partition=0, start=7)  # updated last
+        load(store, updates([story_revision(f"story-{i}", 1)]), partition=0, start=i)
+    second_of_2 = updates(story_history("story-2", 2))[1]
+    load(store, [second_of_2], partition=0, start=7)  # updated last
     first = store.list_stories(limit=3)
     assert [s.story_id for s in first] == ["story-2", "story-6", "story-5"]
     second = store.list_stories(limit=3, before_seq=first[-1].seq)
@@ -205,8 +278,9 @@ def test_listing_pages_with_a_cursor_newest_first(store: ReadStore) -> None:
 
 
 def test_text_and_name_filters(store: ReadStore) -> None:
-    load(store, [story_revision("story-k", 1)], start=0)
-    load(store, [story_revision("story-o", 1, title="Oil spill reaches the coast")], start=1)
+    load(store, updates([story_revision("story-k", 1)]), start=0)
+    load(store, updates([story_revision("story-o", 1, title="Oil spill reaches the coast")]),
+         start=1)
     # both summaries speak of Kursk; only one title does
     assert [s.story_id for s in store.list_stories(limit=10, q="kurs")] == ["story-o",
                                                                            "story-k"]
@@ -222,8 +296,8 @@ def test_text_and_name_filters(store: ReadStore) -> None:
 
 
 def test_events_after_filters_by_story(store: ReadStore) -> None:
-    load(store, story_history("story-a", 2), partition=0)
-    load(store, story_history("story-b", 2), partition=1)
+    load(store, updates(story_history("story-a", 2)), partition=0)
+    load(store, updates(story_history("story-b", 2)), partition=1)
     rows = store.events_after(0, story_ids=["story-b"])
     assert [(r.story_id, r.seq) for r in rows] == [("story-b", 3), ("story-b", 4)]
     assert [r.seq for r in store.events_after(2, limit=1)] == [3]
@@ -233,7 +307,7 @@ def test_events_after_filters_by_story(store: ReadStore) -> None:
 def test_store_reopens_with_its_data(tmp_path: Path) -> None:
     path = tmp_path / "r.sqlite3"
     first = open_store(path)
-    load(first, story_history(revisions=2))
+    load(first, updates(story_history(revisions=2)))
     first.close()
     second = open_store(path)
     assert second.positions(TOPIC) == {0: 2}
@@ -262,7 +336,7 @@ def test_api_serves_from_either_store(store: ReadStore) -> None:
     from storyline.read.config import ReadSettings
     from storyline.settings import Settings
 
-    load(store, story_history(revisions=3))
+    load(store, updates(story_history(revisions=3)))
     app = create_app(store, settings=Settings(), read_settings=ReadSettings())
     with TestClient(app) as client:
         assert client.get("/v1/stories/story-kursk").json()["revision"] == 3
