@@ -129,6 +129,9 @@ def absorb(survivor: StoryState, absorbed: StoryState) -> Change:
         added.append(cited.uri)
     for uri, cited in absorbed.withdrawn.items():
         survivor.withdrawn.setdefault(uri, cited)
+    # the moved articles keep their facts objects, so their analyses stay valid
+    for uri, entry in absorbed.summary_memo.analyses.items():
+        survivor.summary_memo.analyses.setdefault(uri, entry)
     survivor.aliases.extend([absorbed.story_id, *absorbed.aliases])
     return Change(ChangeReason.MERGE, articles_added=tuple(added))
 
