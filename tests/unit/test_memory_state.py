@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from test_pipeline import TOPIC, build_log, log_entries, records
 
 from storyline.domain import pipeline as pipeline_module
-from storyline.domain import summary, title
+from storyline.domain import story, summary, title
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import ArticleReceived
+from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.replay import fold_records
 from storyline.stream.snapshots import load_snapshot, write_snapshot
@@ -58,3 +60,41 @@ def test_a_snapshot_of_another_state_layout_is_refused(tmp_path: Path) -> None:
     pipeline.state_layout = pipeline_module.STATE_LAYOUT
     write_snapshot(pipeline, tmp_path, TOPIC, 0)
     assert load_snapshot(tmp_path, TOPIC, 0, before=len(recs)) is not None
+
+
+def _cite_with_full_facts(article: ArticleReceived, facts: ArticleFacts, *, n: int,
+                          copy_of: int | None) -> CitedArticle:
+    """How the state kept articles before: with their whole facts."""
+    return CitedArticle(n=n, uri=article.uri, version=article.version, source=article.source,
+                        headline=article.headline, published=article.published, facts=facts,
+                        copy_of=copy_of)
+
+
+@settings(max_examples=40, deadline=None)
+@given(log_entries)
+def test_packed_facts_give_the_bytes_of_whole_facts(entries: list[tuple[str, int, str]]) -> None:
+    """With a window of two articles, withdrawals bring packed articles back into it (they
+    are unpacked and analysed again), and dropped memos are rebuilt from packed facts."""
+    recs = records(build_log(entries))
+    with mock.patch.object(summary, "STORY_WINDOW", 2), \
+            mock.patch.object(title, "STORY_WINDOW", 2):
+        with mock.patch.object(story, "_cite", _cite_with_full_facts):
+            reference = fold(recs)
+        assert fold(recs) == reference
+        with mock.patch.object(pipeline_module, "WARM_ANALYSES", 1):
+            assert fold(recs) == reference
+
+
+def test_a_story_keeps_facts_packed_and_none_of_withdrawn_articles() -> None:
+    log = build_log([("flood", 0, "new"), ("flood", 1, "new"), ("flood", 2, "new"),
+                     ("flood", 3, "withdrawal")])
+    pipeline = Pipeline()
+    fold(records(log), pipeline)
+    [story_id] = pipeline.story_ids
+    state = pipeline.story(story_id)
+    assert state is not None and state.articles and state.withdrawn
+    for cited in state.articles.values():
+        assert isinstance(cited.facts, ColdFacts) and cited.facts.packed
+        assert cited.facts.unpack().sentences[:1] == cited.facts.sentences
+    for cited in state.withdrawn.values():
+        assert isinstance(cited.facts, ColdFacts) and not cited.facts.packed

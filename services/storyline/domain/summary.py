@@ -38,7 +38,13 @@ from itertools import repeat
 from typing import Protocol, TypeVar
 
 from storyline.domain.events import Citation, CitedSentence, SummaryParagraph, TimelineEntry
-from storyline.domain.facts import ArticleFacts, CitedArticle, NameKind, NameMention
+from storyline.domain.facts import (
+    ArticleFacts,
+    CitedArticle,
+    NameKind,
+    NameMention,
+    full_facts,
+)
 from storyline.domain.text import wordset
 
 LEAD = 8  # sentences of each article that may enter the summary and the centroid
@@ -447,7 +453,8 @@ def _analyse(
 
 
 def analysis_of(facts: ArticleFacts) -> Analysis:
-    """The analysis of an article's facts, computed (not cached)."""
+    """The analysis of an article's facts (unpacked first when packed), computed."""
+    facts = full_facts(facts)
     return _analyse(
         facts.sentences, facts.names, frozenset(f.sentence for f in facts.figures)
     )
