@@ -34,7 +34,45 @@ def test_cached_support_equals_support() -> None:
         (), frozenset())
     lead = analysis.lead
     assert len(lead) == 3
+    statements = [analysis.statement(i) for i in range(len(analysis.sentences))]
     for claim in lead:
-        for other in (*lead, *analysis.statements):
+        for other in (*lead, *statements):
             for _ in range(2):
                 assert summary._supports_cached(claim, other) == summary.supports(claim, other)
+
+
+SENTENCES = (
+    "Rescuers pulled 12 miners alive from the flooded pit on Sunday.",
+    "Rescuers pulled 12 miners alive from the flooded pit late Sunday.",
+    "Two more miners are still missing, the company said.",
+    "Ok.",
+    "Rescuers did not pull 12 miners alive from the flooded pit.",
+    "The flooded pit had been closed for safety checks in 2009, the company said.",
+    "Rescuers pulled 12 miners alive from the flooded pit on Sunday.",
+)
+
+
+def test_statements_built_on_demand_equal_the_direct_ones() -> None:
+    analysis = summary._analyse(SENTENCES, (), frozenset())
+    for i, raw in enumerate(SENTENCES):
+        words = tuple(summary.tokens(raw))
+        direct = summary.Plain(summary.terms_of(raw), frozenset(
+            w.replace(",", "") for w in words if w[0].isdigit()), summary._negated(words), words)
+        built = analysis.statement(i)
+        assert built == direct
+        assert analysis.statement(i) is built  # built once
+
+
+def test_band_arrays_find_what_a_key_index_finds() -> None:
+    analysis = summary._analyse(SENTENCES, (), frozenset())
+    index: dict[int, list[int]] = {}
+    for i, raw in enumerate(SENTENCES):
+        terms = summary.terms_of(raw)
+        for key in (summary._minhash_keys(terms) if len(terms) >= 3 else ()):
+            index.setdefault(key, []).append(i)
+    assert index, "the sentences have keys"
+    for key, found in index.items():
+        assert list(analysis.sentences_with(key)) == found
+        other_band = key ^ (1 << 64) if key >> 64 < 3 else key - (1 << 64)
+        assert list(analysis.sentences_with(other_band)) == index.get(other_band, [])
+    assert list(analysis.sentences_with(12345)) == []

@@ -1,59 +1,441 @@
-"""``storyline status [--wait]``: how far the worker is behind the articles log."""
+"""``storyline status [--wait]``: is a worker folding the articles log, and how far behind is it.
+
+What it looks at: the end of the articles log, the offsets the worker's consumer group has
+committed (and the metadata of the newest commit: when it was made, by which pipeline), the
+group's state and members, and when the oldest record still to fold was written. From those
+facts :func:`verdict` (pure, no I/O) decides; the rest of this module only gathers them.
+
+Exit status:
+
+  0  caught up: everything in the log is committed (an empty log counts: nothing to do)
+  1  error: the articles topic does not exist, Kafka cannot be reached, or --wait timed out
+  3  behind: records are waiting and a worker is in the group, committing
+  4  no worker is consuming the articles topic: records are waiting and the group has no
+     members (state Empty or Dead)
+  5  commits stuck: records are waiting, a worker is in the group, but nothing has been
+     committed for --stuck-after seconds
+
+With --wait the command watches until the worker has committed the whole log (0), and
+gives up early instead of waiting out the timeout when no member has been in the group for
+--grace seconds (4), or when it has watched the committed offsets not move for
+--stuck-after seconds while records were waiting and a member was in the group (5).
+
+Without --wait the verdict comes from one look: "stuck" then means that both the newest
+commit and the oldest waiting record are older than --stuck-after. A worker that has only
+just joined after a long outage and has not committed yet (e.g. while it rebuilds its
+state) looks stuck from one look; --wait only counts the time it has watched itself.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
 
 from storyline.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--wait", action="store_true",
-                        help="block until the worker has committed the whole articles log")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds, with --wait")
+POLL_SECONDS = 1.0
+ONE_LOOK_PATIENCE = 10.0  # seconds a single look waits for the group coordinator
+EMPTY_GROUP_STATES = frozenset({"Empty", "Dead"})
 
 
-def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_run(args))
+class Code(IntEnum):
+    CAUGHT_UP = 0
+    ERROR = 1
+    BEHIND = 3
+    NO_WORKER = 4
+    STUCK = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What one look at the broker found, plus what ``--wait`` has watched itself.
+
+    Ages are seconds before the look. ``last_commit_age``: ``math.inf`` when the group has
+    never committed an offset of the topic, None when it has but no commit says when (its
+    metadata is not ours). ``members``/``state``: None when the group could not be described
+    (its coordinator not available yet). ``memberless_for`` and ``unchanged_for`` are None
+    for a single look; while waiting they say how long the group has been seen without a
+    member, and how long the committed offsets have been seen not to move while records were
+    waiting and a member was present.
+    """
+
+    topic: str
+    ends: Mapping[int, int]  # partition -> log end offset; empty: the topic does not exist
+    committed: Mapping[int, int]  # partition -> committed offset; absent: nothing committed
+    state: str | None = None
+    members: int | None = None
+    last_commit_age: float | None = math.inf
+    pending_age: float | None = None  # age of the oldest record not yet committed
+    memberless_for: float | None = None
+    unchanged_for: float | None = None
+    group: str = ""
+    pipeline: str | None = None  # pipeline version named by the newest commit
+
+    @property
+    def end(self) -> int:
+        return sum(self.ends.values())
+
+    @property
+    def done(self) -> int:
+        return sum(min(self.committed.get(p, 0), end) for p, end in self.ends.items())
+
+    @property
+    def lag(self) -> int:
+        return sum(max(0, end - self.committed.get(p, 0)) for p, end in self.ends.items())
+
+    @property
+    def no_member(self) -> bool:
+        return self.members == 0 or self.state in EMPTY_GROUP_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    code: Code
+    message: str
+
+    @property
+    def final(self) -> bool:
+        """Whether ``--wait`` stops here: everything but "behind" (which may still change)."""
+        return self.code is not Code.BEHIND
+
+
+def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> Verdict:
+    """The truth about the worker from the observed facts; no I/O.
+
+    ``grace`` (default ``stuck_after``) only matters while waiting: a group seen without
+    members for less than that is still given the chance to get one.
+    """
+    grace = stuck_after if grace is None else grace
+    topic, lag = facts.topic, facts.lag
+    if not facts.ends:
+        return Verdict(Code.ERROR, f"{topic} does not exist (is STORYLINE_TOPIC_PREFIX right? "
+                                   "`storyline topics apply` creates it)")
+    if lag == 0:
+        if facts.end == 0:
+            message = f"caught up: {topic} is empty, nothing to do"
+        else:
+            message = f"caught up: all {facts.end} records of {topic} are committed"
+        if facts.no_member:
+            message += f" (no worker is consuming {topic})"
+        return Verdict(Code.CAUGHT_UP, message)
+    waiting = f"{lag} record{'' if lag == 1 else 's'} waiting"
+    if facts.members is None:
+        return Verdict(Code.BEHIND, f"behind: {waiting}; the group could not be described "
+                                    "(its coordinator is not available yet)")
+    if facts.no_member:
+        memberless = facts.memberless_for
+        if memberless is not None and memberless < grace:
+            return Verdict(Code.BEHIND, f"behind: {waiting}; no worker is consuming {topic} "
+                                        f"yet (for {memberless:.0f} of {grace:g} s)")
+        since = "" if memberless is None else f" for {memberless:.0f} s"
+        return Verdict(Code.NO_WORKER, f"no worker is consuming {topic}{since}: {waiting} "
+                                       f"(group {facts.state or 'unknown'}, 0 members)")
+    stalled = stalled_for(facts)
+    if stalled is not None and stalled >= stuck_after:
+        return Verdict(Code.STUCK, f"commits stuck since {stalled:.0f} s: {waiting} while "
+                                   f"{facts.members} member{_s(facts.members)} in the group "
+                                   f"(threshold {stuck_after:g} s)")
+    return Verdict(Code.BEHIND, f"behind: {waiting}; {facts.members} "
+                                f"member{_s(facts.members)} consuming")
+
+
+def stalled_for(facts: Facts) -> float | None:
+    """How long the group has had records to fold and committed none, as far as is known:
+    the shortest of the newest commit's age, the oldest waiting record's age and (while
+    waiting) the time the offsets were watched not moving. A single look needs both the
+    first two, since either alone is no proof (an idle worker's last commit is old when a
+    new record arrives; an old record may have been reached by a commit a moment ago)."""
+    if facts.unchanged_for is not None:
+        known = [a for a in (facts.last_commit_age, facts.pending_age) if a is not None]
+        return min([facts.unchanged_for, *known])
+    if facts.last_commit_age is None or facts.pending_age is None:
+        return None
+    return min(facts.last_commit_age, facts.pending_age)
+
+
+def _s(count: int | None) -> str:
+    return "" if count == 1 else "s"
+
+
+def report(facts: Facts) -> str:
+    """The facts, one per line, for the operator."""
+    if facts.last_commit_age is None:
+        commit = "no commit metadata"
+    elif math.isinf(facts.last_commit_age):
+        commit = "never"
+    else:
+        commit = f"{facts.last_commit_age:.1f} s ago"
+        if facts.pipeline:
+            commit += f" (pipeline {facts.pipeline})"
+    if facts.members is None:
+        group = "unknown"
+    else:
+        group = f"state {facts.state or 'unknown'}, members {facts.members}"
+    lines = [
+        f"articles log: {facts.end} records; worker committed: {facts.done}; "
+        f"lag: {facts.lag}",
+        f"group {facts.group}: {group}",
+        f"last commit: {commit}",
+    ]
+    if facts.pending_age is not None and facts.lag > 0:
+        lines.append(f"oldest waiting record: written {facts.pending_age:.1f} s ago")
+    return "\n".join(lines)
+
+
+# --- the I/O ----------------------------------------------------------------------------
+
+
+def worker_group(settings: Settings) -> str:
+    """The worker's consumer group: :func:`storyline.stream.worker.app_id`, spelled out here
+    because importing the worker (faust, numpy, the whole core) would make every look take
+    seconds longer; a unit test holds the two equal."""
+    return settings.topic("storyline-worker")
+
+
+class Probe:
+    """One admin client and one group-less consumer, kept for every look of a ``--wait``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topic = settings.articles
+        self.group = worker_group(settings)
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._written_at: dict[tuple[int, int], float] = {}  # (partition, offset) -> seconds
+
+    async def __aenter__(self) -> Probe:
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        bootstrap = self.settings.bootstrap_servers
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+            isolation_level="read_committed",  # the same end as every other reader sees
+            fetch_max_bytes=1024 * 1024, max_partition_fetch_bytes=1024 * 1024)
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            await self._consumer.start()
+            await self._admin.start()
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._admin is not None:
+            await self._admin.close()
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def look(self, patience: float = 0.0) -> Facts:
+        """What the broker says now; ``patience``: see :meth:`group_status`."""
+        from storyline.stream.offsets import CommitMetadata
+
+        ends = await self.end_offsets()
+        offsets, state, members = await self.group_status(patience)
+        committed = {p: meta.offset for p, meta in offsets.items() if meta.offset >= 0}
+        now = time.time()
+        stamps = [CommitMetadata.decode(meta.metadata) for meta in offsets.values()
+                  if meta.offset >= 0]
+        readable = [m for m in stamps if m is not None]
+        last_commit_age: float | None
+        if not stamps:
+            last_commit_age, pipeline = math.inf, None
+        elif readable:
+            newest = max(readable, key=lambda m: m.committed_at)
+            last_commit_age, pipeline = max(0.0, now - newest.committed_at), newest.pipeline_version
+        else:
+            last_commit_age, pipeline = None, None
+        facts = Facts(topic=self.topic, ends=ends, committed=committed, state=state,
+                      members=members, last_commit_age=last_commit_age, group=self.group,
+                      pipeline=pipeline)
+        if facts.lag > 0 and members:
+            facts = replace(facts, pending_age=await self.pending_age(facts, now))
+        return facts
+
+    async def end_offsets(self) -> dict[int, int]:
+        from aiokafka import TopicPartition
+
+        consumer = self._running(self._consumer)
+        parts = consumer.partitions_for_topic(self.topic)
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(self.topic) or set()
+        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps) if tps else {}
+        return {tp.partition: offset for tp, offset in ends.items()}
+
+    async def group_status(self, patience: float) -> tuple[dict[int, Any], str | None, int | None]:
+        """(partition -> OffsetAndMetadata of the articles topic, group state, number of
+        members). A group coordinator that is not available (a fresh cluster creates its
+        offsets topic on the first request) is asked again for up to ``patience`` seconds;
+        after that the state and members are None, unknown."""
+        from aiokafka.errors import KafkaError
+
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                offsets = await self.committed()
+                state, members = await self.describe_group()
+                return offsets, state, members
+            except KafkaError as exc:
+                if not exc.retriable:
+                    raise
+                if time.monotonic() >= deadline:
+                    return {}, None, None
+                await asyncio.sleep(0.5)
+
+    async def committed(self) -> dict[int, Any]:
+        """partition -> OffsetAndMetadata of the articles topic; {} before the group exists."""
+        from aiokafka import TopicPartition
+
+        admin = self._running(self._admin)
+        found = await admin.list_consumer_group_offsets(self.group)
+        return {tp.partition: meta for tp, meta in found.items()
+                if isinstance(tp, TopicPartition) and tp.topic == self.topic}
+
+    async def describe_group(self) -> tuple[str | None, int | None]:
+        """(state, number of members); a group never seen is Dead with no members."""
+        from aiokafka.errors import for_code
+
+        admin = self._running(self._admin)
+        for response in await admin.describe_consumer_groups([self.group]):
+            for group in response.to_object()["groups"]:
+                if group["group"] != self.group:
+                    continue
+                if group["error_code"]:
+                    raise for_code(group["error_code"])(f"describing group {self.group}")
+                return str(group["state"]), len(group["members"])
+        return None, None
+
+    async def pending_age(self, facts: Facts, now: float) -> float | None:
+        """Seconds since the oldest record not yet committed was written (its timestamp)."""
+        oldest: float | None = None
+        for partition, end in sorted(facts.ends.items()):
+            offset = facts.committed.get(partition, 0)
+            if offset >= end:
+                continue
+            written = self._written_at.get((partition, offset))
+            if written is None:
+                written = await self._record_time(partition, offset)
+                if written is None:
+                    continue
+                self._written_at[(partition, offset)] = written
+            oldest = written if oldest is None else min(oldest, written)
+        return None if oldest is None else max(0.0, now - oldest)
+
+    async def _record_time(self, partition: int, offset: int) -> float | None:
+        from aiokafka import TopicPartition
+
+        consumer = self._running(self._consumer)
+        tp = TopicPartition(self.topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        batches = await consumer.getmany(tp, timeout_ms=2000, max_records=1)
+        records = batches.get(tp, [])
+        if not records or records[0].timestamp is None or records[0].timestamp < 0:
+            return None
+        return float(records[0].timestamp) / 1000.0
+
+    @staticmethod
+    def _running(client: Any) -> Any:
+        if client is None:
+            raise RuntimeError("Probe is not started: use `async with Probe(settings)`")
+        return client
+
+
+async def observe(settings: Settings) -> Facts:
+    """One look at the broker."""
+    async with Probe(settings) as probe:
+        return await probe.look(patience=ONE_LOOK_PATIENCE)
 
 
 async def worker_lag(settings: Settings) -> tuple[int, int]:
     """(end offset of the articles log, offset the worker group has committed)."""
-    from aiokafka import TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import GroupCoordinatorNotAvailableError
+    facts = await observe(settings)
+    return facts.end, facts.done
 
-    from storyline.stream.logreader import end_offsets
-    from storyline.stream.worker import app_id
 
-    ends = await end_offsets(settings.bootstrap_servers, settings.articles)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
+# --- the command --------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = __doc__[__doc__.index("Exit status:"):] if __doc__ else None
+    parser.add_argument("--wait", action="store_true",
+                        help="block until the worker has committed the whole articles log; "
+                             "stop early when no worker is consuming or commits are stuck")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds, with --wait (default %(default)g); exit 1 when reached")
+    parser.add_argument("--stuck-after", type=float, default=60.0, metavar="S",
+                        help="records waiting, a worker in the group and no commit for this "
+                             "many seconds: exit 5 (default %(default)g)")
+    parser.add_argument("--grace", type=float, default=None, metavar="S",
+                        help="with --wait, how long the group may be without a member "
+                             "before exit 4 (default: --stuck-after)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from aiokafka.errors import KafkaError
+
     try:
-        committed = await admin.list_consumer_group_offsets(app_id(settings))
-    except GroupCoordinatorNotAvailableError:
-        committed = {}  # the worker has not joined yet: nothing committed
-    finally:
-        await admin.close()
-    done = sum(
-        meta.offset for tp, meta in committed.items()
-        if isinstance(tp, TopicPartition) and tp.topic == settings.articles and meta.offset >= 0
-    )
-    return sum(ends.values()), done
+        return asyncio.run(_run(args, get_settings()))
+    except KafkaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return int(Code.ERROR)
 
 
-async def _run(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    deadline = time.monotonic() + args.timeout
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    grace = args.stuck_after if args.grace is None else args.grace
+    async with Probe(settings) as probe:
+        if not args.wait:
+            facts = await probe.look(patience=ONE_LOOK_PATIENCE)
+            return _finish(facts, verdict(facts, stuck_after=args.stuck_after, grace=grace))
+        return await _wait(probe, timeout=args.timeout, stuck_after=args.stuck_after,
+                           grace=grace)
+
+
+async def _wait(probe: Probe, *, timeout: float, stuck_after: float, grace: float) -> int:
+    started = time.monotonic()
+    memberless_since: float | None = None
+    still_since = started  # offsets not moving while records wait and a member is present
+    last_committed: Mapping[int, int] | None = None
     while True:
-        end, done = await worker_lag(settings)
-        if not args.wait or (end > 0 and done >= end):
-            print(f"articles log: {end} records; worker committed: {done}; lag: {end - done}")
-            return 0 if done >= end else 3
-        if time.monotonic() > deadline:
-            print(f"timed out: worker committed {done} of {end}", file=sys.stderr)
-            return 1
-        await asyncio.sleep(1.0)
+        facts = await probe.look()
+        now = time.monotonic()
+        if facts.no_member:
+            memberless_since = now if memberless_since is None else memberless_since
+        else:
+            memberless_since = None
+        if (facts.committed != last_committed or facts.lag == 0 or facts.members is None
+                or facts.no_member):
+            still_since = now
+        last_committed = facts.committed
+        facts = replace(facts,
+                        memberless_for=0.0 if memberless_since is None else now - memberless_since,
+                        unchanged_for=now - still_since)
+        found = verdict(facts, stuck_after=stuck_after, grace=grace)
+        if found.final:
+            return _finish(facts, found)
+        if now - started > timeout:
+            return _finish(facts, Verdict(Code.ERROR,
+                                          f"timed out after {timeout:g} s: {found.message}"))
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def _finish(facts: Facts, found: Verdict) -> int:
+    print(report(facts))
+    ok = found.code in (Code.CAUGHT_UP, Code.BEHIND)
+    print(found.message, file=sys.stdout if ok else sys.stderr)
+    return int(found.code)

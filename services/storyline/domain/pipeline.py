@@ -8,7 +8,9 @@ rebuild every revision from offset 0 and what makes redeliveries harmless.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from storyline import __version__
 from storyline.domain.clustering import Clusterer, ClusteringConfig
@@ -32,6 +34,7 @@ from storyline.domain.story import (
     replace_summary,
     withdraw_article,
 )
+from storyline.domain.summary import SummaryMemo
 
 # Bump when anything in the core changes what a revision contains, so that two versions
 # replayed side by side are told apart in every StoryUpdated.
@@ -39,6 +42,15 @@ CORE_VERSION = "core-2"
 PIPELINE_VERSION = f"storyline-{__version__}/{CORE_VERSION}/{EXTRACTOR_VERSION}"
 
 PipelineEvent = StoryUpdated | StoryMerged
+
+# The layout of the pickled state (snapshots). Bump whenever a class of the state changes
+# its fields, so a snapshot written by other code is refused instead of misread.
+STATE_LAYOUT = 3
+# Analyses kept warm across the stories' summary memos (each story keeps those of its
+# window, up to 240): beyond this, the memos of the stories revised longest ago are dropped
+# and rebuilt if the story moves again. A memo only saves work (a rebuild gives the same
+# bytes), so this bounds memory by the stories in play, not by the log's history.
+WARM_ANALYSES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +69,18 @@ class Pipeline:
         self._story_of: dict[str, str] = {}  # uri -> story id at the time it joined
         self._version_of: dict[str, int] = {}  # uri -> newest version folded
         self._applied: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset
+        # story id -> analyses in its summary memo, least recently revised first
+        self._warm: OrderedDict[str, int] = OrderedDict()
+        self._warm_total = 0
         self.pipeline_version = PIPELINE_VERSION
+        self.state_layout = STATE_LAYOUT
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if state.get("state_layout") != STATE_LAYOUT:
+            # Written by code with another state layout: claim no position, so the snapshot
+            # loader refuses it ("content does not match its header") and folds from 0.
+            self._applied = {}
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -137,6 +160,7 @@ class Pipeline:
             absorbed = self._stories.pop(absorbed_id, None)
             if absorbed is None or absorbed is state:
                 continue
+            self._warm_total -= self._warm.pop(absorbed_id, 0)
             merged_uris.extend(absorb(state, absorbed).articles_added)
             for uri in absorbed.articles:
                 self._story_of[uri] = story_id
@@ -157,10 +181,27 @@ class Pipeline:
             change = Change(reason=ChangeReason.MERGE, articles_added=added)
         if change is None:
             return events
-        events.append(
-            build_revision(state, change, cause=cause, pipeline_version=self.pipeline_version)
-        )
+        events.append(self._revise(state, change, cause))
         return events
+
+    def _revise(self, state: StoryState, change: Change, cause: Cause) -> StoryUpdated:
+        update = build_revision(state, change, cause=cause,
+                                pipeline_version=self.pipeline_version)
+        self._keep_warm(state)
+        return update
+
+    def _keep_warm(self, state: StoryState) -> None:
+        """Count ``state``'s memo as the most recently used; drop the memos of the least
+        recently revised stories while more than WARM_ANALYSES analyses are kept."""
+        warm = self._warm
+        self._warm_total += len(state.summary_memo.analyses) - warm.pop(state.story_id, 0)
+        warm[state.story_id] = len(state.summary_memo.analyses)
+        while self._warm_total > WARM_ANALYSES and len(warm) > 1:
+            story_id, count = warm.popitem(last=False)
+            self._warm_total -= count
+            cold = self._stories.get(story_id)
+            if cold is not None:
+                cold.summary_memo = SummaryMemo()
 
     def _withdraw(self, article: ArticleReceived, cause: Cause) -> list[PipelineEvent]:
         joined = self._story_of.get(article.uri)
@@ -172,5 +213,5 @@ class Pipeline:
         self._clusterer.remove(article.uri)
         if change is None:
             return []
-        return [build_revision(state, change, cause=cause, pipeline_version=self.pipeline_version)]
+        return [self._revise(state, change, cause)]
 

@@ -8,6 +8,12 @@ and never change, so ``[3]`` means the same article in every revision of the sto
 The state is mutated in place by the functions below rather than copied: a story can hold
 thousands of articles and a copy per article would make the fold quadratic. Only the
 :class:`~storyline.domain.pipeline.Pipeline` owns states, and it never shares them.
+
+What a state keeps of an article is bounded: its citation data, its facts packed
+(:class:`~storyline.domain.facts.ColdFacts`: the first sentence in the clear), its timeline
+input, and while it is in the summary window its analysis (in ``summary_memo``). The whole
+facts are unpacked only to analyse an article again (a withdrawal brings an older article
+back into the window, or the memo was dropped).
 """
 
 from __future__ import annotations
@@ -26,10 +32,10 @@ from storyline.domain.events import (
     SummaryParagraph,
     TimelineEntry,
 )
-from storyline.domain.facts import ArticleFacts, CitedArticle
+from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts
 from storyline.domain.pages import sealed, update_for
-from storyline.domain.summary import SummaryMemo, summarise
-from storyline.domain.timeline import TimelineIndex
+from storyline.domain.summary import SummaryMemo, analysis_of, summarise
+from storyline.domain.timeline import TimelineIndex, timeline_input
 from storyline.domain.title import choose_title
 
 TIMELINE_LIMIT = 12  # entries on a page: the reference page shows nine
@@ -40,7 +46,8 @@ class StoryState:
     story_id: str
     revision: int = 0
     # uri -> article, in order of joining (dicts keep insertion order; that order comes from
-    # the log, so it is deterministic).
+    # the log, so it is deterministic). Facts are ColdFacts here: packed, first sentence in
+    # the clear (withdrawn articles keep no packed copy).
     articles: dict[str, CitedArticle] = field(default_factory=dict)
     withdrawn: dict[str, CitedArticle] = field(default_factory=dict)
     next_n: int = 1
@@ -86,17 +93,23 @@ def fold_article(
         state.withdrawn.pop(article.uri, None)
         if article.uri in state.articles:
             state.timeline.remove(article.uri)
-        state.articles[article.uri] = cited
-        state.timeline.add(cited)
+        _keep(state, cited, facts)
         return Change(ChangeReason.SOURCE_CORRECTION)
 
     original = state.articles.get(duplicate_of) if duplicate_of else None
     cited = _cite(article, facts, n=state.next_n, copy_of=original.n if original else None)
     state.next_n += 1
-    state.articles[article.uri] = cited
-    state.timeline.add(cited)
+    _keep(state, cited, facts)
     reason = ChangeReason.DUPLICATE if original else ChangeReason.NEW_ARTICLE
     return Change(reason, articles_added=(article.uri,))
+
+
+def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts) -> None:
+    """Put ``cited`` (packed facts) in the story, with what the next revision needs of its
+    whole ``facts`` taken now: its timeline input and its analysis."""
+    state.articles[cited.uri] = cited
+    state.timeline.add(cited, timeline_input(facts))
+    state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_of(facts))
 
 
 def withdraw_article(state: StoryState, article: ArticleReceived) -> Change | None:
@@ -107,7 +120,9 @@ def withdraw_article(state: StoryState, article: ArticleReceived) -> Change | No
         return None
     state.articles.pop(article.uri)
     state.timeline.remove(article.uri)
-    state.withdrawn[article.uri] = known.model_copy(update={"version": article.version})
+    state.related_cache.pop(known.n, None)
+    state.withdrawn[article.uri] = known.model_copy(
+        update={"version": article.version, "facts": ColdFacts.pack(known.facts, keep=False)})
     return Change(ChangeReason.SOURCE_WITHDRAWAL)
 
 
@@ -126,10 +141,13 @@ def absorb(survivor: StoryState, absorbed: StoryState) -> Change:
         )
         survivor.next_n += 1
         survivor.articles[cited.uri] = moved
-        survivor.timeline.add(moved)
+        survivor.timeline.add(moved, absorbed.timeline.prepared(cited.uri))
         added.append(cited.uri)
     for uri, cited in absorbed.withdrawn.items():
         survivor.withdrawn.setdefault(uri, cited)
+    # the moved articles keep their facts objects, so their analyses stay valid
+    for uri, entry in absorbed.summary_memo.analyses.items():
+        survivor.summary_memo.analyses.setdefault(uri, entry)
     survivor.aliases.extend([absorbed.story_id, *absorbed.aliases])
     return Change(ChangeReason.MERGE, articles_added=tuple(added))
 
@@ -198,7 +216,7 @@ def _cite(article: ArticleReceived, facts: ArticleFacts, *, n: int, copy_of: int
         source=article.source,
         headline=article.headline,
         published=article.published,
-        facts=facts,
+        facts=ColdFacts.pack(facts),
         copy_of=copy_of,
     )
 

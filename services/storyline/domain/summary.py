@@ -2,8 +2,9 @@
 
 Extractive and deterministic. Per revision:
 
-1. every article is analysed once (cached by content): sentence terms, eligibility, a few
-   min-hash keys per sentence for finding near-identical sentences in other articles;
+1. every article is analysed once (kept in the story's memo while it is in the window):
+   lead sentence terms, eligibility, a few min-hash keys per sentence for finding
+   near-identical sentences in other articles;
 2. story weights: the fraction of the story's original articles whose lead mentions a term
    (a centroid over the leads, the most salient part of news copy), and which names more
    than one article shares;
@@ -26,15 +27,24 @@ import difflib
 import html
 import math
 import re
+import sys
 import zlib
+from array import array
+from bisect import bisect_left
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Protocol, TypeVar
 
 from storyline.domain.events import Citation, CitedSentence, SummaryParagraph, TimelineEntry
-from storyline.domain.facts import ArticleFacts, CitedArticle, NameKind, NameMention
+from storyline.domain.facts import (
+    ArticleFacts,
+    CitedArticle,
+    NameKind,
+    NameMention,
+    full_facts,
+)
 from storyline.domain.text import wordset
 
 LEAD = 8  # sentences of each article that may enter the summary and the centroid
@@ -135,8 +145,18 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower().replace("’", "'").replace("'s ", " "))
 
 
+_intern = sys.intern
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """``tokens`` as interned strings: the analyses of a story's articles then share one
+    object per word instead of holding a copy per occurrence."""
+    return tuple(map(_intern, tokens(text)))
+
+
 def _terms(words: Iterable[str]) -> tuple[str, ...]:
-    out = {_stem(t) for t in words if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
+    out = {_intern(_stem(t)) for t in words
+           if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
     return tuple(sorted(out))
 
 
@@ -145,8 +165,12 @@ def terms_of(text: str) -> tuple[str, ...]:
     return _terms(tokens(text))
 
 
+_NO_NUMBERS: frozenset[str] = frozenset()  # shared: most sentences hold no number
+
+
 def _numbers(words: Sequence[str]) -> frozenset[str]:
-    return frozenset(w.replace(",", "") for w in words if w[0].isdigit())
+    found = frozenset(w.replace(",", "") for w in words if w[0].isdigit())
+    return found if found else _NO_NUMBERS
 
 
 def _negated(words: Sequence[str]) -> bool:
@@ -155,9 +179,10 @@ def _negated(words: Sequence[str]) -> bool:
 
 # A term's crc32 under every seed: the same terms recur in every article of a story, and
 # eight crc32 calls per term and sentence were the bulk of an article's analysis. Pure
-# values, so emptying the table when full changes nothing but speed.
+# values, so emptying the table when full changes nothing but speed. About 450 bytes an
+# entry: 2^16 entries (27 MB at most) hold all 48,000 terms of timeline17-dev.
 _TERM_HASHES: dict[str, tuple[int, ...]] = {}
-TERM_HASHES_SIZE = 1 << 18
+TERM_HASHES_SIZE = 1 << 16
 
 
 def _term_hashes(term: str) -> tuple[int, ...]:
@@ -293,18 +318,59 @@ class Sentence:
     names: tuple[str, ...]  # canonical keys of the article's names this sentence mentions
     has_figure: bool
     keys: tuple[int, ...]  # min-hash keys of ``terms``
+    # Support checks of this sentence as the claim, by the other statement's identity (the
+    # entry holds the statement, so its id cannot be reused while the entry lives). Lives
+    # and dies with the sentence's analysis: no process-wide table to bound.
+    support: dict[int, tuple[object, bool]] = field(
+        default_factory=dict, compare=False, repr=False)
+
+
+_BAND_BITS = 64
+_BAND_MASK = (1 << _BAND_BITS) - 1
+_BANDS = len(MINHASH_SEEDS) // 2
+TitleOptions = tuple[tuple[str, tuple[str, ...], int, float], ...]
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # identity: memo keys compare by object
 class Analysis:
-    """What the summary needs from one article, computed once per (uri, version, content)."""
+    """What the summary needs from one article, computed once per (uri, version, content).
+
+    Compact, because a story keeps the analyses of its whole window: the lead sentences in
+    full; every sentence's min-hash keys as one sorted array per LSH band (8 bytes a key
+    instead of a dict entry and an int object); and the sentences' text, from which the
+    statement a support check needs is built the first time a key finds it."""
 
     lead: tuple[Sentence, ...]
     glued_headline: str | None  # a headline the corpus ran into the first sentence
     lead_terms: tuple[str, ...]
     name_keys: tuple[str, ...]
-    keys: dict[int, tuple[int, ...]]  # min-hash key -> sentence indices
-    statements: tuple[Plain, ...]  # every sentence, for support checks
+    # the article's names that its lead sentences mention: key -> (display form, kind)
+    name_forms: dict[str, tuple[str, NameKind]]
+    sentences: tuple[str, ...]  # every sentence, for support checks
+    band_keys: tuple[array[int], ...]  # per band: the sentences' keys, ascending
+    band_sentences: tuple[array[int], ...]  # the sentence index of each of those keys
+    # statements built so far (support checks), by sentence index
+    statements: dict[int, Plain] = field(default_factory=dict)
+    # title options by mode (headlines or not): (the headline they were made with, options)
+    title_options: dict[bool, tuple[str | None, TitleOptions]] = field(default_factory=dict)
+
+    def sentences_with(self, key: int) -> Iterable[int]:
+        """Indices of the sentences that have min-hash ``key``, ascending."""
+        keys = self.band_keys[key >> _BAND_BITS]
+        value = key & _BAND_MASK
+        i = bisect_left(keys, value)
+        n = len(keys)
+        while i < n and keys[i] == value:
+            yield self.band_sentences[key >> _BAND_BITS][i]
+            i += 1
+
+    def statement(self, i: int) -> Plain:
+        found = self.statements.get(i)
+        if found is None:
+            words = _words(self.sentences[i])
+            found = self.statements[i] = Plain(_terms(words), _numbers(words),
+                                               _negated(words), words)
+        return found
 
 
 def _mentions(text: str, names: Sequence[NameMention]) -> tuple[str, ...]:
@@ -328,18 +394,16 @@ def _analyse(
     sentences: tuple[str, ...], names: tuple[NameMention, ...], figure_sentences: frozenset[int]
 ) -> Analysis:
     lead: list[Sentence] = []
-    statements: list[Plain] = []
-    keys: dict[int, list[int]] = {}
+    bands: list[list[tuple[int, int]]] = [[] for _ in range(_BANDS)]
     lead_terms: set[str] = set()
     glued: str | None = None
     for i, raw in enumerate(sentences):
-        words = tuple(tokens(raw))
+        words = _words(raw)
         terms = _terms(words)
         negated = _negated(words)
-        statements.append(Plain(terms, _numbers(words), negated, words))
         sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
         for key in sentence_keys:
-            keys.setdefault(key, []).append(i)
+            bands[key >> _BAND_BITS].append((key & _BAND_MASK, i))
         if i < LEAD:
             lead_terms.update(terms)
             # The summary shows the sentence without its dateline (or a headline glued to
@@ -350,7 +414,7 @@ def _analyse(
                 if glued is not None:  # headline, then a photo caption, then the lead
                     text = split_glued(text, GLUED_CAPTION_WORDS)[1]
             if text != raw:
-                words = tuple(tokens(text))
+                words = _words(text)
                 terms = _terms(words)
                 sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
             lead.append(
@@ -367,23 +431,41 @@ def _analyse(
                     keys=sentence_keys,
                 )
             )
+    by_key = {n.canonical: n for n in names}
+    forms: dict[str, tuple[str, NameKind]] = {}
+    for s in lead:
+        for canonical in s.names:
+            name = by_key.get(canonical)
+            if name is not None:
+                forms[canonical] = (name.display, name.kind)
+    for band in bands:
+        band.sort()
     return Analysis(
         lead=tuple(lead),
         glued_headline=glued,
         lead_terms=tuple(sorted(lead_terms)),
-        name_keys=tuple(sorted({n.canonical for n in names})),
-        keys={k: tuple(v) for k, v in keys.items()},
-        statements=tuple(statements),
+        name_keys=tuple(sorted(by_key)),
+        name_forms=forms,
+        sentences=sentences,
+        band_keys=tuple(array("Q", [k for k, _ in band]) for band in bands),
+        band_sentences=tuple(array("I", [i for _, i in band]) for band in bands),
     )
 
 
-# Analyses by the identity of the facts object: the story state keeps each article's facts
-# for the article's life (copies of a CitedArticle share them), so a revision finds every
-# analysis with an int hash; the entry holds the facts, so an id cannot be reused while its
-# entry lives, and any other facts object, even with equal content, is simply analysed
-# again. Bounded: least recently used out, about 20 kB an article.
+def analysis_of(facts: ArticleFacts) -> Analysis:
+    """The analysis of an article's facts (unpacked first when packed), computed."""
+    facts = full_facts(facts)
+    return _analyse(
+        facts.sentences, facts.names, frozenset(f.sentence for f in facts.figures)
+    )
+
+
+# Analyses outside a story's memo (evaluations, tests), by the identity of the facts object:
+# the entry holds the facts, so an id cannot be reused while its entry lives, and any other
+# facts object, even with equal content, is simply analysed again. The fold keeps its
+# analyses in each story's SummaryMemo instead, for the story's window only.
 _CACHE: OrderedDict[int, tuple[ArticleFacts, Analysis]] = OrderedDict()
-CACHE_SIZE = 16384
+CACHE_SIZE = 512
 
 
 def analyse(article: CitedArticle) -> Analysis:
@@ -393,9 +475,7 @@ def analyse(article: CitedArticle) -> Analysis:
     if found is not None and found[0] is facts:
         _CACHE.move_to_end(key)
         return found[1]
-    analysis = _analyse(
-        facts.sentences, facts.names, frozenset(f.sentence for f in facts.figures)
-    )
+    analysis = analysis_of(facts)
     _CACHE[key] = (facts, analysis)
     _CACHE.move_to_end(key)
     if len(_CACHE) > CACHE_SIZE:
@@ -434,8 +514,26 @@ class StoryWeights:
 Analysed = tuple[CitedArticle, Analysis]
 
 
-def analysed(articles: Sequence[CitedArticle]) -> list[Analysed]:
-    return [(a, analyse(a)) for a in articles]
+def analysed(articles: Sequence[CitedArticle], memo: SummaryMemo | None = None
+             ) -> list[Analysed]:
+    """The articles with their analyses: from the story's ``memo`` when given, which then
+    keeps exactly these articles' analyses (the window), so the ones that slid out, were
+    withdrawn or replaced by a correction are let go."""
+    if memo is None:
+        return [(a, analyse(a)) for a in articles]
+    known = memo.analyses
+    out: list[Analysed] = []
+    for article in articles:
+        hit = known.get(article.uri)
+        if hit is not None and hit[0] is article.facts:
+            out.append((article, hit[1]))
+            continue
+        analysis = analysis_of(article.facts)
+        known[article.uri] = (article.facts, analysis)
+        out.append((article, analysis))
+    if len(known) > len(out):
+        memo.analyses = {a.uri: known[a.uri] for a in articles}
+    return out
 
 
 def originals(story: Sequence[Analysed]) -> list[Analysed]:
@@ -474,6 +572,8 @@ class SummaryMemo:
     weights: StoryWeights | None = None
     index_key: tuple[tuple[Analysis, str], ...] = ()
     index: dict[int, list[tuple[str, Sentence]]] | None = None
+    # uri -> (the facts object it was computed from, its analysis): the window's articles
+    analyses: dict[str, tuple[ArticleFacts, Analysis]] = field(default_factory=dict)
 
 
 def _discount(counter: Counter[str], items: Iterable[str]) -> None:
@@ -540,23 +640,16 @@ def supports(claim: Statement, other: Statement) -> bool:
     return matcher.ratio() >= SUPPORT_RATIO
 
 
-# Pure results for pairs of cached sentences, by identity: every
-# revision asks again about the same lead sentences, and difflib is
-# the dearest step. An entry holds both objects, so their ids cannot be reused while it
-# lives; emptying the table when full changes nothing but speed.
-_PAIRS: dict[tuple[int, int], tuple[object, object, bool]] = {}
-PAIRS_SIZE = 1 << 19
-
-
 def _supports_cached(claim: Sentence, other: Statement) -> bool:
-    key = (id(claim), id(other))
-    found = _PAIRS.get(key)
-    if found is not None and found[0] is claim and found[1] is other:
-        return found[2]
+    """``supports``, remembered on the claim: every revision asks again about the same lead
+    sentences, and difflib is the dearest step."""
+    memo = claim.support
+    key = id(other)
+    found = memo.get(key)
+    if found is not None and found[0] is other:
+        return found[1]
     result = supports(claim, other)
-    if len(_PAIRS) >= PAIRS_SIZE:
-        _PAIRS.clear()
-    _PAIRS[key] = (claim, other, result)
+    memo[key] = (other, result)
     return result
 
 
@@ -565,11 +658,11 @@ def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
     seen: set[int] = set()
     best: int | None = None
     for key in claim.keys:
-        for i in analysis.keys.get(key, ()):
+        for i in analysis.sentences_with(key):
             if i in seen:
                 continue
             seen.add(i)
-            if (best is None or i < best) and _supports_cached(claim, analysis.statements[i]):
+            if (best is None or i < best) and _supports_cached(claim, analysis.statement(i)):
                 best = i
     return best
 
@@ -610,6 +703,7 @@ class Candidate:
     article: CitedArticle
     score: float
     rank: int  # position in the pool, the explicit tie-break everywhere below
+    name_forms: dict[str, tuple[str, NameKind]]  # of the sentence's article (its analysis)
 
     @property
     def sort_key(self) -> tuple[float, int, int]:
@@ -694,8 +788,9 @@ def candidates(
     lead_index = _lead_index(story, memo)
     on_timeline = _timeline_terms(timeline)
 
-    scored: list[tuple[tuple[float, int, int], Sentence, CitedArticle, float]] = []
-    for article, analysis in by_time[-CANDIDATE_ARTICLES:]:
+    scored: list[tuple[tuple[float, int, int], Sentence, Analysed, float]] = []
+    for pair in by_time[-CANDIDATE_ARTICLES:]:
+        article, analysis = pair
         for s in analysis.lead:
             if not s.eligible:
                 continue
@@ -706,14 +801,15 @@ def candidates(
             score *= 1.0 + 0.08 * min(shared, 3)
             if s.has_figure:
                 score *= 1.05
-            scored.append(((-score, article.n, s.index), s, article, score))
+            scored.append(((-score, article.n, s.index), s, pair, score))
     scored.sort(key=lambda x: x[0])
     # Support from other sources is the costly feature: only the best by the cheap ones get
     # it, and they are ranked again with it.
     supported = []
-    for _, s, article, score in scored[:SUPPORT_RANKED]:
+    for _, s, pair, score in scored[:SUPPORT_RANKED]:
+        article = pair[0]
         score *= 1.0 + 0.3 * math.log2(1 + _lead_support(s, article.source, lead_index))
-        supported.append(((-score, article.n, s.index), s, article, score))
+        supported.append(((-score, article.n, s.index), s, pair, score))
     supported.sort(key=lambda x: x[0])
     scored = supported
 
@@ -722,18 +818,19 @@ def candidates(
     timeline_sets = [frozenset(t) for t in on_timeline]
     chosen: list[Candidate] = []
     chosen_sets: list[frozenset[str]] = []
-    for _, s, article, score in scored:
+    for _, s, (article, analysis), score in scored:
         terms = frozenset(s.terms)
         if _redundant(terms, chosen_sets):
             continue
         if any(_set_jaccard(terms, t) >= 0.7 for t in timeline_sets):
             score *= 0.8  # the page already shows it as a dated entry
-        chosen.append(Candidate(s, article, score, len(chosen)))
+        chosen.append(Candidate(s, article, score, len(chosen), analysis.name_forms))
         chosen_sets.append(terms)
         if len(chosen) >= POOL:
             break
     chosen.sort(key=lambda c: c.sort_key)
-    return [Candidate(c.sentence, c.article, c.score, i) for i, c in enumerate(chosen)]
+    return [Candidate(c.sentence, c.article, c.score, i, c.name_forms)
+            for i, c in enumerate(chosen)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -838,13 +935,13 @@ def _names_ranked(members: Sequence[Candidate], weights: StoryWeights) -> list[s
     texts = [c.sentence.text for c in members]
     scores: dict[str, float] = {}
     for c in members:
-        by_key = {n.canonical: n for n in c.article.facts.names}
         for key in c.sentence.names:
-            name = by_key.get(key)
-            if (name is None or name.kind is NameKind.OTHER or len(name.display) < 3
-                    or len(name.display.split()) > 4):
+            form = c.name_forms.get(key)
+            if form is None:
                 continue
-            surface = name.display
+            surface, kind = form
+            if kind is NameKind.OTHER or len(surface) < 3 or len(surface.split()) > 4:
+                continue
             if " " not in surface and re.search(rf"\b{re.escape(surface)} [a-z]",
                                                  " ".join(texts)):
                 continue  # used as an adjective: "Liberian president", "French court"
@@ -925,7 +1022,7 @@ def summarise(
     if not articles or max_paragraphs <= 0 or sentences_per_paragraph <= 0:
         return ()
     articles = articles[-STORY_WINDOW:]
-    story = analysed(articles)
+    story = analysed(articles, memo)
     weights = story_weights(originals(story), memo)
     pool = candidates(story, weights, timeline, memo)
     copy_of = {a.n: a.copy_of for a in articles}

@@ -10,7 +10,9 @@ of the same kind that disagree between sources are kept side by side as figure c
 The index is incremental (``add`` costs the article's statements times the events near their
 dates) and deterministic: the state after a sequence of ``add`` calls depends only on that
 sequence, and ``remove`` rebuilds from the remaining articles in their order of addition,
-so adding then removing an article restores the entries exactly.
+so adding then removing an article restores the entries exactly. What it keeps of an
+article is its :class:`TimelineInput` (the dated statements and the days it mentions), not
+its facts: the events hold those statements anyway, and a merge hands them over.
 
 :func:`build_timeline`, the whole-story view used by the evaluation, lives in
 :mod:`storyline.domain.timeline_select` and is re-exported here.
@@ -20,15 +22,24 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from storyline.domain.events import Citation, ConflictingValue, DatePrecision, TimelineEntry
-from storyline.domain.facts import CitedArticle, Figure, Qualifier, TimeSpan
+from storyline.domain.facts import (
+    ArticleFacts,
+    CitedArticle,
+    Figure,
+    Qualifier,
+    TimeSpan,
+    full_facts,
+)
 from storyline.domain.timeline_select import build_timeline
-from storyline.domain.timeline_text import PRECISION_RANK, Candidate, dated_candidates
+from storyline.domain.timeline_text import PRECISION_RANK, dated_candidates
 
-__all__ = ["TimelineIndex", "build_timeline", "date_label", "entry_id_for"]
+__all__ = ["TimelineIndex", "TimelineInput", "build_timeline", "date_label", "entry_id_for",
+           "timeline_input"]
 
 SAME_EVENT = 0.34  # Dice of content words for statements with overlapping dates
 MIN_SHARED = 3  # ... and at least this many shared words: short statements match by chance
@@ -67,15 +78,66 @@ def entry_id_for(uri: str, sentence: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _Statement:
+    """One dated statement of an article (a timeline_text Candidate without what the index
+    does not use), shared by every member made from it."""
+
+    sentence: int
+    statement: str
+    span: TimeSpan
+    stated: bool
+    words: frozenset[str]  # content tokens, interned
+    figures: tuple[Figure, ...]  # of the statement's sentence
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineInput:
+    """What the index needs of one article's facts, whatever its citation number."""
+
+    days: tuple[date, ...]  # the days it mentions (day precision), for salience
+    statements: tuple[_Statement, ...]
+
+
+def timeline_input(facts: ArticleFacts) -> TimelineInput:
+    facts = full_facts(facts)
+    days = dict.fromkeys(m.span.start for m in facts.dates
+                         if m.span.precision is DatePrecision.DAY)
+    figures_by_sentence: dict[int, list[Figure]] = {}
+    for figure in facts.figures:
+        figures_by_sentence.setdefault(figure.sentence, []).append(figure)
+    return TimelineInput(
+        days=tuple(days),
+        statements=tuple(
+            _Statement(
+                sentence=cand.sentence, statement=cand.statement, span=cand.span,
+                stated=cand.stated, words=frozenset(map(sys.intern, cand.tokens)),
+                figures=tuple(figures_by_sentence.get(cand.sentence, ())),
+            )
+            for cand in dated_candidates(facts)
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Added:
+    """An article in the index: its place in the story and its input."""
+
+    n: int
+    uri: str
+    version: int
+    source: int  # the independent source: the original's number for a copy
+    input: TimelineInput
+
+
+@dataclass(frozen=True, slots=True)
 class _Member:
     seq: int  # order of addition: the tie-break of last resort
     n: int
     uri: str
     version: int
     source: int  # the independent source: the original's number for a copy
-    cand: Candidate
-    words: frozenset[str]
-    figures: tuple[Figure, ...]
+    cand: _Statement
+    words: frozenset[str]  # cand.words, one attribute away in the matching loops
 
 
 @dataclass(slots=True)
@@ -180,14 +242,14 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
     near-identical, and the figures count the same unit of the same subject. Bounds ("more
     than 11") are not contradicted by another count, and cumulative figures in different
     statements ("800,000 barrels captured" vs "4.9 million leaked") are not compared."""
-    panel = [m for m in members[:FIGURE_PANEL] if m.figures]
+    panel = [m for m in members[:FIGURE_PANEL] if m.cand.figures]
     sides: dict[tuple[str, str], dict[float, tuple[str, set[int]]]] = {}
     for i, a in enumerate(panel):
         for b in panel[i + 1:]:
             if a.source == b.source or _dice(a.words, b.words) < SAME_FIGURE_CLAIM:
                 continue
-            for fa in a.figures:
-                for fb in b.figures:
+            for fa in a.cand.figures:
+                for fb in b.cand.figures:
                     key = (fa.unit.lower(), fa.subject.lower())
                     if (fa.value == fb.value or key != (fb.unit.lower(), fb.subject.lower())
                             or not fa.subject
@@ -212,7 +274,7 @@ class TimelineIndex:
     """Mutable per-story index of reconciled dated events."""
 
     def __init__(self) -> None:
-        self._articles: dict[str, CitedArticle] = {}  # in order of addition
+        self._articles: dict[str, _Added] = {}  # in order of addition
         self._reset()
 
     def _reset(self) -> None:
@@ -229,11 +291,23 @@ class TimelineIndex:
     def __len__(self) -> int:
         return len(self._events)
 
-    def add(self, article: CitedArticle) -> None:
+    def add(self, article: CitedArticle, prepared: TimelineInput | None = None) -> None:
+        """Add ``article``; ``prepared`` is its :func:`timeline_input` when the caller has it
+        (otherwise it is computed from the article's facts)."""
         if article.uri in self._articles:
             self.remove(article.uri)
-        self._articles[article.uri] = article
-        self._index(article)
+        added = _Added(
+            n=article.n, uri=article.uri, version=article.version,
+            source=article.copy_of if article.copy_of is not None else article.n,
+            input=prepared if prepared is not None else timeline_input(article.facts),
+        )
+        self._articles[article.uri] = added
+        self._index(added)
+
+    def prepared(self, uri: str) -> TimelineInput | None:
+        """The input the index holds for ``uri`` (to hand it over in a merge)."""
+        added = self._articles.get(uri)
+        return added.input if added is not None else None
 
     def remove(self, uri: str) -> None:
         if self._articles.pop(uri, None) is None:
@@ -245,20 +319,15 @@ class TimelineIndex:
         for article in self._articles.values():
             self._index(article)
 
-    def _index(self, article: CitedArticle) -> None:
-        source = article.copy_of if article.copy_of is not None else article.n
-        for mention in article.facts.dates:
-            if mention.span.precision is DatePrecision.DAY:
-                self._day_sources.setdefault(mention.span.start, set()).add(source)
-        figures_by_sentence: dict[int, list[Figure]] = {}
-        for figure in article.facts.figures:
-            figures_by_sentence.setdefault(figure.sentence, []).append(figure)
-        for cand in dated_candidates(article.facts):
+    def _index(self, article: _Added) -> None:
+        source = article.source
+        for day in article.input.days:
+            self._day_sources.setdefault(day, set()).add(source)
+        for cand in article.input.statements:
             self._seq += 1
             member = _Member(
                 seq=self._seq, n=article.n, uri=article.uri, version=article.version,
-                source=source, cand=cand, words=frozenset(cand.tokens),
-                figures=tuple(figures_by_sentence.get(cand.sentence, ())),
+                source=source, cand=cand, words=cand.words,
             )
             target = self._match(member)
             if target is None:

@@ -10,7 +10,6 @@ headline's length. A title is sticky: the previous one stays while it scores at 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 
 from storyline.domain.facts import CitedArticle
@@ -86,18 +85,12 @@ def score(title: str, weights: StoryWeights) -> float:
 
 Option = tuple[str, tuple[str, ...], int, float]  # text, terms, sentence (-1: headline), factor
 
-# Per-article title options, keyed like the summary's analyses by the facts object's
-# identity (held by the entry) and the mode; bounded, least recently used out.
-_OPTIONS: OrderedDict[tuple[int, bool], tuple[CitedArticle, tuple[Option, ...]]] = OrderedDict()
-CACHE_SIZE = 16384
-
 
 def _options(article: CitedArticle, analysis: Analysis, headlines: bool) -> tuple[Option, ...]:
-    key = (id(article.facts), headlines)
-    found = _OPTIONS.get(key)
-    if found is not None and found[0].facts is article.facts and (
-            found[0].headline == article.headline):
-        _OPTIONS.move_to_end(key)
+    """An article's title options, kept on its analysis (so they live as long as the story
+    keeps the analysis) with the headline they were made from."""
+    found = analysis.title_options.get(headlines)
+    if found is not None and found[0] == article.headline:
         return found[1]
     options: list[Option] = []
     if headlines:
@@ -114,10 +107,7 @@ def _options(article: CitedArticle, analysis: Analysis, headlines: bool) -> tupl
             if like is not None:
                 options.append((like[0], terms_of(like[0]), s.index, like[1]))
     result = tuple(options)
-    _OPTIONS[key] = (article, result)
-    _OPTIONS.move_to_end(key)
-    if len(_OPTIONS) > CACHE_SIZE:
-        _OPTIONS.popitem(last=False)
+    analysis.title_options[headlines] = (article.headline, result)
     return result
 
 
@@ -135,7 +125,7 @@ def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
     Looks at the same recent window as the summary (and shares its ``memo``)."""
     if not articles:
         return previous or ""
-    story = analysed(articles[-STORY_WINDOW:])
+    story = analysed(articles[-STORY_WINDOW:], memo)
     weights = story_weights(originals(story), memo)
     ranked = sorted(
         (

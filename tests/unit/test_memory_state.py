@@ -1,0 +1,100 @@
+"""What the fold keeps in memory: only what later revisions need, and dropping any of the
+caches changes no byte. (Sizes are measured by benchmarks/bench_memory.py, not here.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+from hypothesis import given, settings
+from test_pipeline import TOPIC, build_log, log_entries, records
+
+from storyline.domain import pipeline as pipeline_module
+from storyline.domain import story, summary, title
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import ArticleReceived
+from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts
+from storyline.domain.pipeline import LogPosition, Pipeline
+from storyline.replay import fold_records
+from storyline.stream.snapshots import load_snapshot, write_snapshot
+
+Records = list[tuple[bytes | None, bytes | None, LogPosition]]
+
+
+def fold(recs: Records, pipeline: Pipeline | None = None) -> list[bytes]:
+    return [canonical_bytes(e) for e in
+            fold_records(recs, max_bytes=1_000_000, pipeline=pipeline or Pipeline()).events]
+
+
+@settings(max_examples=25, deadline=None)
+@given(log_entries)
+def test_dropping_summary_memos_changes_no_byte(entries: list[tuple[str, int, str]]) -> None:
+    recs = records(build_log(entries))
+    expected = fold(recs)
+    with mock.patch.object(pipeline_module, "WARM_ANALYSES", 1):
+        cold = Pipeline()
+        assert fold(recs, cold) == expected
+        # at most the memo of the story revised last stays warm
+        assert len(cold._warm) <= 1
+
+
+def test_a_story_memo_keeps_the_analyses_of_its_window_only() -> None:
+    recs = records(build_log([("flood", i, "new") for i in range(7)]))
+    with mock.patch.object(summary, "STORY_WINDOW", 3), \
+            mock.patch.object(title, "STORY_WINDOW", 3):
+        pipeline = Pipeline()
+        fold(recs, pipeline)
+        [story_id] = pipeline.story_ids
+        state = pipeline.story(story_id)
+        assert state is not None
+        assert list(state.summary_memo.analyses) == list(state.articles)[-3:]
+
+
+def test_a_snapshot_of_another_state_layout_is_refused(tmp_path: Path) -> None:
+    recs = records(build_log([("flood", i, "new") for i in range(3)]))
+    pipeline = Pipeline()
+    fold(recs, pipeline)
+    pipeline.state_layout = pipeline_module.STATE_LAYOUT - 1
+    write_snapshot(pipeline, tmp_path, TOPIC, 0)
+    assert load_snapshot(tmp_path, TOPIC, 0, before=len(recs)) is None
+    pipeline.state_layout = pipeline_module.STATE_LAYOUT
+    write_snapshot(pipeline, tmp_path, TOPIC, 0)
+    assert load_snapshot(tmp_path, TOPIC, 0, before=len(recs)) is not None
+
+
+def _cite_with_full_facts(article: ArticleReceived, facts: ArticleFacts, *, n: int,
+                          copy_of: int | None) -> CitedArticle:
+    """How the state kept articles before: with their whole facts."""
+    return CitedArticle(n=n, uri=article.uri, version=article.version, source=article.source,
+                        headline=article.headline, published=article.published, facts=facts,
+                        copy_of=copy_of)
+
+
+@settings(max_examples=40, deadline=None)
+@given(log_entries)
+def test_packed_facts_give_the_bytes_of_whole_facts(entries: list[tuple[str, int, str]]) -> None:
+    """With a window of two articles, withdrawals bring packed articles back into it (they
+    are unpacked and analysed again), and dropped memos are rebuilt from packed facts."""
+    recs = records(build_log(entries))
+    with mock.patch.object(summary, "STORY_WINDOW", 2), \
+            mock.patch.object(title, "STORY_WINDOW", 2):
+        with mock.patch.object(story, "_cite", _cite_with_full_facts):
+            reference = fold(recs)
+        assert fold(recs) == reference
+        with mock.patch.object(pipeline_module, "WARM_ANALYSES", 1):
+            assert fold(recs) == reference
+
+
+def test_a_story_keeps_facts_packed_and_none_of_withdrawn_articles() -> None:
+    log = build_log([("flood", 0, "new"), ("flood", 1, "new"), ("flood", 2, "new"),
+                     ("flood", 3, "withdrawal")])
+    pipeline = Pipeline()
+    fold(records(log), pipeline)
+    [story_id] = pipeline.story_ids
+    state = pipeline.story(story_id)
+    assert state is not None and state.articles and state.withdrawn
+    for cited in state.articles.values():
+        assert isinstance(cited.facts, ColdFacts) and cited.facts.packed
+        assert cited.facts.unpack().sentences[:1] == cited.facts.sentences
+    for cited in state.withdrawn.values():
+        assert isinstance(cited.facts, ColdFacts) and not cited.facts.packed

@@ -1,0 +1,221 @@
+"""`storyline status`: the verdict from observed facts (pure: no broker)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import replace
+
+import pytest
+
+from storyline.commands.status import Code, Facts, report, stalled_for, verdict
+
+TOPIC = "p.storyline.articles"
+STUCK_AFTER = 60.0
+
+
+def facts(end: int = 10, committed: int | None = 4, *, state: str | None = "Stable",
+          members: int | None = 1, commit_age: float | None = 5.0,
+          pending_age: float | None = 5.0, memberless_for: float | None = None,
+          unchanged_for: float | None = None) -> Facts:
+    return Facts(topic=TOPIC, ends={0: end},
+                 committed={} if committed is None else {0: committed},
+                 state=state, members=members, last_commit_age=commit_age,
+                 pending_age=pending_age, memberless_for=memberless_for,
+                 unchanged_for=unchanged_for, group="p.storyline-worker")
+
+
+def judge(f: Facts, grace: float | None = None) -> Code:
+    return verdict(f, stuck_after=STUCK_AFTER, grace=grace).code
+
+
+# --- lag arithmetic ------------------------------------------------------------------------
+
+
+def test_lag_is_per_partition_and_never_negative() -> None:
+    f = Facts(topic=TOPIC, ends={0: 10, 1: 5, 2: 0}, committed={0: 10, 1: 2, 2: 0})
+    assert (f.end, f.done, f.lag) == (15, 12, 3)
+    # a partition with nothing committed counts from 0; a commit beyond the end (a
+    # truncated log) is not progress somewhere else
+    g = Facts(topic=TOPIC, ends={0: 10, 1: 5}, committed={0: 12})
+    assert (g.done, g.lag) == (10, 5)
+
+
+# --- the codes -----------------------------------------------------------------------------
+
+
+def test_a_missing_topic_is_an_error_not_caught_up() -> None:
+    found = verdict(Facts(topic=TOPIC, ends={}, committed={}), stuck_after=STUCK_AFTER)
+    assert found.code is Code.ERROR and found.final
+    assert TOPIC in found.message and "does not exist" in found.message
+
+
+@pytest.mark.parametrize("members,state", [(1, "Stable"), (0, "Empty"), (0, "Dead"),
+                                           (None, None)])
+def test_caught_up_whatever_the_group(members: int | None, state: str | None) -> None:
+    found = verdict(facts(10, 10, members=members, state=state, commit_age=9999.0),
+                    stuck_after=STUCK_AFTER)
+    assert found.code is Code.CAUGHT_UP and found.final
+    assert "caught up" in found.message
+    assert ("no worker is consuming" in found.message) == (members == 0)
+
+
+def test_an_empty_log_is_nothing_to_do() -> None:
+    for committed in (None, 0):
+        found = verdict(facts(0, committed, members=0, state="Dead", commit_age=math.inf),
+                        stuck_after=STUCK_AFTER)
+        assert found.code is Code.CAUGHT_UP
+        assert "empty" in found.message
+
+
+@pytest.mark.parametrize("members,state", [(0, "Empty"), (0, "Dead"), (2, "Empty"),
+                                           (0, "PreparingRebalance")])
+def test_records_waiting_and_no_member_is_no_worker(members: int, state: str) -> None:
+    found = verdict(facts(members=members, state=state, commit_age=9999.0),
+                    stuck_after=STUCK_AFTER)
+    assert found.code is Code.NO_WORKER and found.final
+    assert f"no worker is consuming {TOPIC}" in found.message
+    assert "6 records waiting" in found.message
+
+
+def test_no_worker_waits_out_the_grace_while_watching() -> None:
+    within = verdict(facts(members=0, state="Empty", memberless_for=3.0),
+                     stuck_after=STUCK_AFTER, grace=5.0)
+    assert within.code is Code.BEHIND and not within.final
+    assert f"no worker is consuming {TOPIC} yet" in within.message
+    past = verdict(facts(members=0, state="Empty", memberless_for=5.0),
+                   stuck_after=STUCK_AFTER, grace=5.0)
+    assert past.code is Code.NO_WORKER and "for 5 s" in past.message
+    # the grace defaults to the stuck threshold
+    assert judge(facts(members=0, state="Empty", memberless_for=59.0)) is Code.BEHIND
+    assert judge(facts(members=0, state="Empty", memberless_for=60.0)) is Code.NO_WORKER
+
+
+def test_an_undescribable_group_is_only_behind() -> None:
+    found = verdict(facts(members=None, state=None, commit_age=9999.0, pending_age=9999.0),
+                    stuck_after=STUCK_AFTER)
+    assert found.code is Code.BEHIND and "could not be described" in found.message
+
+
+def test_a_member_committing_is_behind() -> None:
+    found = verdict(facts(members=1, commit_age=2.0, pending_age=120.0),
+                    stuck_after=STUCK_AFTER)
+    assert found.code is Code.BEHIND and not found.final
+    assert "1 member consuming" in found.message
+
+
+def test_one_look_stuck_needs_an_old_commit_and_an_old_waiting_record() -> None:
+    found = verdict(facts(members=1, commit_age=300.0, pending_age=90.0),
+                    stuck_after=STUCK_AFTER)
+    assert found.code is Code.STUCK and found.final
+    assert "commits stuck since 90 s" in found.message
+    # an idle worker's last commit is old when a new record has just arrived: not stuck
+    assert judge(facts(commit_age=3600.0, pending_age=1.0)) is Code.BEHIND
+    # an old record may have been reached by a fresh commit: not stuck
+    assert judge(facts(commit_age=1.0, pending_age=3600.0)) is Code.BEHIND
+    # never committed, a record waiting for long, a member present: stuck
+    assert judge(facts(committed=None, commit_age=math.inf, pending_age=120.0)) is Code.STUCK
+    # the threshold itself counts as stuck
+    assert judge(facts(commit_age=60.0, pending_age=60.0)) is Code.STUCK
+
+
+@pytest.mark.parametrize("commit_age,pending_age", [(None, 9999.0), (9999.0, None),
+                                                    (None, None)])
+def test_one_look_cannot_prove_stuck_without_both_ages(commit_age: float | None,
+                                                       pending_age: float | None) -> None:
+    assert judge(facts(commit_age=commit_age, pending_age=pending_age)) is Code.BEHIND
+
+
+def test_watching_decides_stuck_by_what_it_saw() -> None:
+    # a worker that has just joined after an outage: old ages, but not watched for long
+    assert judge(facts(commit_age=3600.0, pending_age=3600.0, unchanged_for=10.0,
+                       memberless_for=0.0)) is Code.BEHIND
+    found = verdict(facts(commit_age=3600.0, pending_age=3600.0, unchanged_for=61.0,
+                          memberless_for=0.0), stuck_after=STUCK_AFTER)
+    assert found.code is Code.STUCK and "commits stuck since 61 s" in found.message
+    # offsets without our metadata: watching alone decides
+    assert judge(facts(commit_age=None, pending_age=None, unchanged_for=61.0,
+                       memberless_for=0.0)) is Code.STUCK
+    # a fresh commit outweighs what was watched
+    assert judge(facts(commit_age=1.0, unchanged_for=100.0, memberless_for=0.0)) is Code.BEHIND
+
+
+def test_stalled_for() -> None:
+    assert stalled_for(facts(commit_age=30.0, pending_age=20.0)) == 20.0
+    assert stalled_for(facts(commit_age=math.inf, pending_age=20.0)) == 20.0
+    assert stalled_for(facts(commit_age=None, pending_age=20.0)) is None
+    assert stalled_for(facts(commit_age=None, pending_age=None, unchanged_for=7.0)) == 7.0
+    assert stalled_for(facts(commit_age=math.inf, pending_age=None, unchanged_for=7.0)) == 7.0
+
+
+AGES = [None, 0.0, 59.9, 60.0, math.inf]
+
+
+@pytest.mark.parametrize("end,committed,members,state",
+                         list(itertools.product([0, 10], [None, 0, 10],
+                                                [None, 0, 1, 3],
+                                                [None, "Stable", "Empty", "Dead",
+                                                 "PreparingRebalance"])))
+def test_every_combination_has_a_consistent_verdict(end: int, committed: int | None,
+                                                    members: int | None,
+                                                    state: str | None) -> None:
+    """The codes partition the facts: the invariants hold for every combination."""
+    for commit_age, pending_age, memberless, unchanged in itertools.product(
+            AGES, AGES, [None, 0.0, 4.0, 100.0], [None, 0.0, 100.0]):
+        f = facts(end, committed, members=members, state=state, commit_age=commit_age,
+                  pending_age=pending_age, memberless_for=memberless, unchanged_for=unchanged)
+        found = verdict(f, stuck_after=STUCK_AFTER, grace=5.0)
+        no_member = members == 0 or state in ("Empty", "Dead")
+        if f.lag == 0:
+            assert found.code is Code.CAUGHT_UP
+        elif members is None:
+            assert found.code is Code.BEHIND
+        elif no_member:
+            expected = (Code.BEHIND if memberless is not None and memberless < 5.0
+                        else Code.NO_WORKER)
+            assert found.code is expected, f
+        else:
+            stalled = stalled_for(f)
+            assert found.code is (Code.STUCK if stalled is not None and stalled >= STUCK_AFTER
+                                  else Code.BEHIND), f
+        assert found.final == (found.code is not Code.BEHIND)
+        if found.code is Code.NO_WORKER:
+            assert f"no worker is consuming {TOPIC}" in found.message
+        if found.code is Code.STUCK:
+            assert found.message.startswith("commits stuck since ")
+        assert int(found.code) in (0, 3, 4, 5)
+
+
+def test_report_names_every_fact() -> None:
+    text = report(replace(facts(10, 4, commit_age=12.34), pipeline="v7"))
+    assert "articles log: 10 records; worker committed: 4; lag: 6" in text
+    assert "group p.storyline-worker: state Stable, members 1" in text
+    assert "last commit: 12.3 s ago (pipeline v7)" in text
+    assert "oldest waiting record: written 5.0 s ago" in text
+    assert "last commit: never" in report(facts(commit_age=math.inf))
+    assert "no commit metadata" in report(facts(commit_age=None))
+    assert "group p.storyline-worker: unknown" in report(facts(members=None, state=None))
+
+
+def test_the_exit_codes_are_documented_in_the_help() -> None:
+    import argparse
+
+    from storyline.commands import status
+
+    parser = argparse.ArgumentParser()
+    status.add_arguments(parser)
+    text = parser.format_help()
+    for code in Code:
+        assert f"\n  {int(code)}  " in text, code
+    for option in ("--wait", "--timeout", "--stuck-after", "--grace"):
+        assert option in text
+
+
+def test_status_looks_at_the_worker_s_own_group() -> None:
+    from storyline.commands.status import worker_group
+    from storyline.settings import Settings
+    from storyline.stream.worker import app_id
+
+    for prefix in ("", "t-1a2b3c4d."):
+        settings = Settings(topic_prefix=prefix)
+        assert worker_group(settings) == app_id(settings)
