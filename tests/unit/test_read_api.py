@@ -18,7 +18,7 @@ from storyline.read.config import ReadSettings
 from storyline.read.pages import CONTENT_SECURITY_POLICY
 from storyline.read.projector import decode_record
 from storyline.read.samples import merge, story_history, story_revision, updates
-from storyline.read.store import ReadStore, open_store
+from storyline.read.store import MAX_ID, ReadStore, open_store
 from storyline.settings import Settings
 
 TOPIC = "storyline.story-updates"
@@ -291,3 +291,70 @@ def test_post_with_the_real_parser(store: ReadStore) -> None:
         assert "created" in bad.json()["field"], bad.json()
         listed = client.post("/v1/articles", json=[ninjs], headers={"X-API-Key": "k"})
         assert listed.status_code == 422 and "object" in listed.json()["error"]
+
+
+TOO_BIG = str(MAX_ID + 1)  # 9223372036854775808: one past what SQLite/PostgreSQL can hold
+OUT_OF_RANGE = [
+    f"/v1/stories/story-kursk?revision={TOO_BIG}",
+    f"/stories/story-kursk?revision={TOO_BIG}",
+    f"/v1/stories/story-kursk/revisions?before={TOO_BIG}",
+    f"/v1/stories/story-kursk/diff?from={TOO_BIG}",
+    f"/v1/stories/story-kursk/diff?from=1&to={TOO_BIG}",
+    f"/v1/stories/story-kursk/articles?revision={TOO_BIG}",
+    f"/stories/story-kursk/history?before={TOO_BIG}",
+    f"/v1/stories?cursor=s{TOO_BIG}",
+    f"/?cursor=s{TOO_BIG}",
+    f"/v1/events?last_event_id={TOO_BIG}",
+    f"/v1/stories/story-kursk/events?last_event_id={TOO_BIG}",
+    "/v1/stories/story-kursk?revision=99999999999999999999999999999999",
+    "/v1/stories/story-kursk?revision=-99999999999999999999999999999999",
+    "/v1/stories?cursor=s99999999999999999999999999999999",
+    "/v1/stories?cursor=s²",  # str.isdigit() says yes, int() says no
+    "/?cursor=s²",
+    "/v1/stories?cursor=s١٢",  # Arabic-Indic digits: not a cursor this API writes
+    "/?cursor=s١٢",
+]
+
+
+@pytest.mark.parametrize("url", OUT_OF_RANGE)
+def test_out_of_range_integers_are_client_errors(client: TestClient, url: str) -> None:
+    """An integer the store cannot hold is the client's mistake (4xx with the reason), not
+    an OverflowError from sqlite3 (500)."""
+    response = client.get(url)
+    assert 400 <= response.status_code < 500, (url, response.status_code, response.text)
+    if url.startswith("/v1/"):
+        body = response.json()
+        assert body["detail"], body
+        if response.status_code == 422 and "=-" not in url:
+            assert any(str(MAX_ID) in e["msg"] for e in body["detail"]), body
+    else:
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Error 4" in response.text
+
+
+def test_the_largest_storable_integers_are_answered_normally(client: TestClient) -> None:
+    biggest = str(MAX_ID)
+    assert client.get(f"/v1/stories/story-kursk?revision={biggest}").status_code == 404
+    assert client.get(f"/stories/story-kursk?revision={biggest}").status_code == 404
+    older = client.get(f"/v1/stories/story-kursk/revisions?before={biggest}").json()
+    assert [r["revision"] for r in older["revisions"]] == [5, 4, 3, 2, 1]
+    assert client.get(f"/v1/stories/story-kursk/diff?from={biggest}").status_code == 404
+    assert client.get(f"/v1/stories/story-kursk/articles?revision={biggest}").status_code \
+        == 404
+    assert client.get(f"/stories/story-kursk/history?before={biggest}").status_code == 200
+    listed = client.get(f"/v1/stories?cursor=s{biggest}").json()["stories"]
+    assert [s["story_id"] for s in listed] == ["story-kursk"]
+    assert client.get(f"/?cursor=s{biggest}").status_code == 200
+
+
+def test_the_store_itself_takes_any_integer(store: ReadStore) -> None:
+    """Callers other than the API (CLI, benchmarks) cannot overflow the store either."""
+    for huge in (MAX_ID + 1, 10**30):
+        assert store.get_body("story-kursk", revision=huge) is None
+        assert store.get_body("story-kursk", revision=-huge) is None
+        assert len(store.revisions("story-kursk", before_revision=huge)) == 5
+        assert store.revisions("story-kursk", before_revision=-huge) == []
+        assert len(store.list_stories(limit=10, before_seq=huge)) == 1
+        assert store.list_stories(limit=10, before_seq=-huge) == []
+        assert store.events_after(huge) == []
+        assert len(store.events_after(-huge)) == 5

@@ -19,8 +19,8 @@ from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving
 from storyline.read.projector import Projector, decode_record
 from storyline.read.samples import merge, story_history, story_revision, updates
-from storyline.read.sse import ChangeNotifier, parse_last_event_id
-from storyline.read.store import ReadStore, open_store
+from storyline.read.sse import ChangeNotifier, InvalidLastEventId, parse_last_event_id
+from storyline.read.store import MAX_ID, ReadStore, open_store
 from storyline.settings import Settings
 
 TOPIC = "storyline.story-updates"
@@ -174,10 +174,55 @@ async def test_without_projector_the_poller_delivers(tmp_path: Path) -> None:
 def test_last_event_id_parsing() -> None:
     assert parse_last_event_id("17") == 17
     assert parse_last_event_id(" 3 ") == 3
+    assert parse_last_event_id("0") == 0
+    assert parse_last_event_id(str(MAX_ID)) == MAX_ID
     assert parse_last_event_id("") is None
-    assert parse_last_event_id("abc") is None
-    assert parse_last_event_id("-4") is None
+    assert parse_last_event_id("  ") is None
     assert parse_last_event_id(None) is None
+    for bad in ["abc", "-4", "+4", "1_000", "1e3", "٣", "²", str(MAX_ID + 1),
+                "99999999999999999999999"]:
+        with pytest.raises(InvalidLastEventId):
+            parse_last_event_id(bad)
+
+
+IMPOSSIBLE_IDS = ["99999999999999999999999", str(MAX_ID + 1), "abc", "-1", "1_0", "4"]
+
+
+async def test_an_impossible_last_event_id_is_a_clear_error_not_a_reconnect_loop(
+        running: tuple[str, Feed]) -> None:
+    """EventSource reconnects after ``retry`` whenever a 200 stream ends, but takes any other
+    status as final: an id the feed cannot have sent (garbage, beyond 2**63-1, or beyond the
+    newest event) must be a 400 with a reason, answered at once, never a stream."""
+    base, feed = running
+    for record in updates(story_history(revisions=3)):
+        await feed.write(record)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        for path in ["/v1/events", "/v1/stories/story-kursk/events"]:
+            for value in IMPOSSIBLE_IDS:
+                started = time.perf_counter()
+                response = await client.get(path, headers={"Last-Event-ID": value})
+                assert response.status_code == 400, (path, value, response.text)
+                assert response.headers["content-type"] == "application/json"
+                detail = response.json()["detail"]
+                assert detail["field"] == "Last-Event-ID"
+                assert "event id" in detail["message"]
+                assert time.perf_counter() - started < 1.0
+            ahead = await client.get(path, params={"last_event_id": 4})
+            assert ahead.status_code == 400
+            assert ahead.json()["detail"]["field"] == "last_event_id"
+            assert "newest event is 3" in ahead.json()["detail"]["message"]
+            for value in [str(MAX_ID + 1), "-1", "x"]:
+                invalid = await client.get(path, params={"last_event_id": value})
+                assert invalid.status_code == 422, (path, value)
+        # the newest id itself is fine: the stream opens and waits for what comes next
+        async with client.stream("GET", "/v1/events", headers={"Last-Event-ID": "3"}) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            reader = Frames(r)
+            assert await reader.line() == "retry: 1000"
+            await feed.write(updates(story_history(revisions=4))[3])
+            [frame] = only_events(await reader.take(1))
+            assert frame["id"] == "4"
 
 
 async def test_notifier_wakes_waiters_and_times_out() -> None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hmac
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
@@ -24,8 +25,14 @@ from storyline.domain.events import ArticleReceived, RelatedArticle
 from storyline.read.config import ReadSettings, get_read_settings
 from storyline.read.diffing import RevisionDelta, diff_revisions
 from storyline.read.projector import Projector
-from storyline.read.sse import ChangeNotifier, parse_last_event_id, poll_store, stream_events
-from storyline.read.store import ReadStore, open_store
+from storyline.read.sse import (
+    ChangeNotifier,
+    InvalidLastEventId,
+    parse_last_event_id,
+    poll_store,
+    stream_events,
+)
+from storyline.read.store import MAX_ID, ReadStore, open_store
 from storyline.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -112,17 +119,36 @@ def state(request: Request) -> ReadApp:
     return read_app
 
 
+#: An optional revision number in a query: from 1 to what the store can hold (``MAX_ID``);
+#: anything else is answered 422 with the reason, never 500. Every integer a client may
+#: send is bounded the same way.
+Revision = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+_CURSOR = re.compile(r"s[0-9]{1,19}")
+LAST_EVENT_ID_DOC = "resume after this event id (the Last-Event-ID header wins)"
+
+
 def _encode_cursor(seq: int) -> str:
     return f"s{seq}"
+
+
+def parse_cursor(cursor: str) -> int | None:
+    """The seq in a ``next_cursor`` (``s`` and ASCII digits, at most ``MAX_ID``); None for
+    anything this API cannot have written."""
+    if _CURSOR.fullmatch(cursor) is None:
+        return None
+    seq = int(cursor[1:])
+    return seq if seq <= MAX_ID else None
 
 
 def _decode_cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
-    if not cursor.startswith("s") or not cursor[1:].isdigit():
+    seq = parse_cursor(cursor)
+    if seq is None:
         raise HTTPException(400, detail={"field": "cursor", "message": "not a cursor from "
                                           "this API's next_cursor"})
-    return int(cursor[1:])
+    return seq
 
 
 def _redirect(request: Request, story_id: str, survivor: str) -> RedirectResponse:
@@ -260,7 +286,7 @@ def _add_story_routes(app: FastAPI) -> None:
     def get_story(
         request: Request,
         story_id: str,
-        revision: Annotated[int | None, Query(ge=1)] = None,
+        revision: Revision = None,
         as_of: Annotated[dt.datetime | None, Query(
             description="latest revision whose cause was published at or before this time")]
         = None,
@@ -287,7 +313,7 @@ def _add_story_routes(app: FastAPI) -> None:
     @app.get("/v1/stories/{story_id}/revisions", response_model=RevisionList, tags=["stories"])
     def list_revisions(request: Request, story_id: str,
                        limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-                       before: Annotated[int | None, Query(ge=1)] = None,
+                       before: Revision = None,
                        ) -> RevisionList | Response:
         """The history, newest first."""
         store = state(request).store
@@ -305,8 +331,9 @@ def _add_story_routes(app: FastAPI) -> None:
 
     @app.get("/v1/stories/{story_id}/diff", response_model=RevisionDelta, tags=["stories"])
     def diff(request: Request, story_id: str,
-             from_: Annotated[int, Query(alias="from", ge=1)],
-             to: Annotated[int | None, Query(ge=1, description="default: the newest")] = None,
+             from_: Annotated[int, Query(alias="from", ge=1, le=MAX_ID)],
+             to: Annotated[int | None, Query(ge=1, le=MAX_ID,
+                                             description="default: the newest")] = None,
              ) -> RevisionDelta | Response:
         """What changed from revision ``from`` to revision ``to``."""
         store = state(request).store
@@ -323,7 +350,7 @@ def _add_story_routes(app: FastAPI) -> None:
 
     @app.get("/v1/stories/{story_id}/articles", response_model=ArticleList, tags=["stories"])
     def articles(request: Request, story_id: str,
-                 revision: Annotated[int | None, Query(ge=1)] = None) -> ArticleList | Response:
+                 revision: Revision = None) -> ArticleList | Response:
         """The numbered article list: ``n`` is the citation number used on the page."""
         store = state(request).store
         if revision is None:
@@ -338,17 +365,26 @@ def _add_story_routes(app: FastAPI) -> None:
 
 
 def _add_event_routes(app: FastAPI) -> None:
-    sse_doc = ("Server-Sent Events: `StoryUpdated` (the whole page), `StoryMerged` and "
-               "`StorySplit`, with the read model's sequence number as the event id. "
-               "Reconnect with `Last-Event-ID` (or `?last_event_id=`) to resume; without "
-               "either the stream starts with events after the connection.")
-
-    def _stream(request: Request, last_event_id: str | None, query_id: int | None,
-                story_ids: list[str]) -> StreamingResponse:
+    async def _stream(request: Request, last_event_id: str | None, query_id: int | None,
+                      story_ids: list[str]) -> StreamingResponse:
         read = state(request)
-        after = parse_last_event_id(last_event_id)
+        try:
+            after = parse_last_event_id(last_event_id)
+        except InvalidLastEventId as exc:
+            raise HTTPException(400, detail={"field": "Last-Event-ID",
+                                             "message": str(exc)}) from exc
+        field_name = "Last-Event-ID" if after is not None else "last_event_id"
         if after is None:
-            after = query_id if query_id is not None else read.notifier.seq
+            after = query_id
+        if after is not None:
+            newest = await asyncio.to_thread(read.store.max_seq)
+            if after > newest:
+                raise HTTPException(400, detail={"field": field_name, "message": (
+                    f"event id {after} was never sent: the newest event is {newest} (was the "
+                    "read store rebuilt?); reconnect without it to follow from now, or with "
+                    "last_event_id=0 to replay everything")})
+        else:
+            after = read.notifier.seq
         return StreamingResponse(
             stream_events(read.store, read.notifier, after=after, story_ids=story_ids,
                           heartbeat=read.read_settings.sse_heartbeat_seconds),
@@ -356,27 +392,51 @@ def _add_event_routes(app: FastAPI) -> None:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @app.get("/v1/events", tags=["events"], description=sse_doc,
-             response_class=StreamingResponse)
+    @app.get("/v1/events", tags=["events"], response_class=StreamingResponse,
+             responses={400: {"description": "a Last-Event-ID this feed cannot have sent"}})
     async def all_events(
         request: Request,
         last_event_id: Annotated[str | None, Header()] = None,
-        last_event_id_query: Annotated[int | None, Query(alias="last_event_id", ge=0)] = None,
+        last_event_id_query: Annotated[int | None, Query(
+            alias="last_event_id", ge=0, le=MAX_ID, description=LAST_EVENT_ID_DOC)] = None,
     ) -> StreamingResponse:
-        return _stream(request, last_event_id, last_event_id_query, [])
+        """Server-Sent Events: `StoryUpdated` (the whole page), `StoryMerged` and
+        `StorySplit`, with the read model's sequence number as the event id.
 
-    @app.get("/v1/stories/{story_id}/events", tags=["events"], description=sse_doc,
-             response_class=StreamingResponse)
+        Reconnect with `Last-Event-ID` (or `?last_event_id=`) to resume after that event;
+        without either the stream starts with the events after the connection, and
+        `last_event_id=0` replays everything.
+
+        An id this feed cannot have sent is answered **400** (JSON, `detail.field` names the
+        header or parameter, `detail.message` says why) instead of a stream: an id that is
+        not a decimal integer from 0 to 2**63-1, or one greater than the newest event id
+        (e.g. kept across a rebuild of the read store). A browser's EventSource takes a
+        non-200 answer as final and stops reconnecting, so a bad id never becomes a
+        reconnect loop; open a new stream without the id to follow from now.
+        """
+        return await _stream(request, last_event_id, last_event_id_query, [])
+
+    @app.get("/v1/stories/{story_id}/events", tags=["events"],
+             response_class=StreamingResponse,
+             responses={400: {"description": "a Last-Event-ID this feed cannot have sent"}})
     async def story_events(
         request: Request,
         story_id: str,
         last_event_id: Annotated[str | None, Header()] = None,
-        last_event_id_query: Annotated[int | None, Query(alias="last_event_id", ge=0)] = None,
+        last_event_id_query: Annotated[int | None, Query(
+            alias="last_event_id", ge=0, le=MAX_ID, description=LAST_EVENT_ID_DOC)] = None,
     ) -> StreamingResponse:
+        """The events of one story and of the stories merged into it, as `/v1/events`
+        sends them (same event ids, same resume rules).
+
+        An id this feed cannot have sent (not a decimal integer from 0 to 2**63-1, or
+        greater than the newest event id of the whole feed) is answered **400** with a JSON
+        reason instead of a stream, so EventSource stops rather than reconnecting for ever.
+        """
         store = state(request).store
         target = await asyncio.to_thread(store.resolve, story_id) or story_id
         ids = [target, *await asyncio.to_thread(store.aliases_of, target)]
-        return _stream(request, last_event_id, last_event_id_query, sorted(set(ids)))
+        return await _stream(request, last_event_id, last_event_id_query, sorted(set(ids)))
 
 
 def _error(status: int, field: str, message: str) -> JSONResponse:

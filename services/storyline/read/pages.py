@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from storyline.read.api import state
+from storyline.read.api import Revision, parse_cursor, state
 from storyline.read.diffing import RevisionDelta, diff_revisions
 from storyline.read.render import articles_heading, citation_numbers, counts_line, day_label
 from storyline.read.store import RevisionRow
@@ -73,21 +75,33 @@ def add_page_routes(app: FastAPI) -> None:
             from fastapi.exception_handlers import http_exception_handler
 
             return await http_exception_handler(request, exc)
-        error = "Not found" if exc.status_code == 404 else f"Error {exc.status_code}"
+        error = ("Not found" if exc.status_code == 404
+                 else f"Error {exc.status_code}: {exc.detail}")
         return page("base.html", status=exc.status_code, error=error)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/v1/"):
+            return await request_validation_exception_handler(request, exc)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error.get('loc', ())[1:]) or 'request'}: "
+            f"{error.get('msg', 'invalid')}" for error in exc.errors())
+        return page("base.html", status=422, error=f"Error 422: {problems}")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request, q: Annotated[str | None, Query(max_length=200)] = None,
-              cursor: Annotated[str | None, Query(pattern=r"^s\d+$")] = None) -> Response:
+              cursor: Annotated[str | None, Query(max_length=40)] = None) -> Response:
         limit = 50
-        rows = state(request).store.list_stories(
-            limit=limit, before_seq=int(cursor[1:]) if cursor else None, q=q)
+        before = parse_cursor(cursor) if cursor else None
+        if cursor and before is None:
+            raise HTTPException(400, detail="not a cursor from a Next link")
+        rows = state(request).store.list_stories(limit=limit, before_seq=before, q=q)
         next_cursor = f"s{rows[-1].seq}" if len(rows) == limit else None
         return page("index.html", stories=rows, q=q, next_cursor=next_cursor)
 
     @app.get("/stories/{story_id}", response_class=HTMLResponse, include_in_schema=False)
     def story(request: Request, story_id: str,
-              revision: Annotated[int | None, Query(ge=1)] = None) -> Response:
+              revision: Revision = None) -> Response:
         store = state(request).store
         if revision is None and (survivor := store.resolve(story_id)) is not None:
             return _redirect(f"/stories/{survivor}")
@@ -102,7 +116,7 @@ def add_page_routes(app: FastAPI) -> None:
     @app.get("/stories/{story_id}/history", response_class=HTMLResponse,
              include_in_schema=False)
     def history(request: Request, story_id: str,
-                before: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                before: Revision = None) -> Response:
         store = state(request).store
         rows = store.revisions(story_id, limit=HISTORY_PAGE + 1, before_revision=before)
         if not rows:

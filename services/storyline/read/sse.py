@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Sequence
 
 import structlog
 
-from storyline.read.store import EventRow, ReadStore
+from storyline.read.store import MAX_ID, EventRow, ReadStore
 
 log = structlog.get_logger(__name__)
 
@@ -62,14 +63,30 @@ def format_event(row: EventRow) -> bytes:
     return f"id: {row.seq}\nevent: {row.kind}\ndata: {row.body}\n\n".encode()
 
 
+class InvalidLastEventId(ValueError):
+    """A ``Last-Event-ID`` this feed cannot have sent."""
+
+
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
+
+
 def parse_last_event_id(value: str | None) -> int | None:
+    """The event id to resume after; None when the header is absent or blank (EventSource
+    sends no header before its first event). Event ids are the decimal ``seq`` of the store,
+    so anything else (signs, ``_``, non-ASCII digits, more than ``MAX_ID``) raises
+    :class:`InvalidLastEventId` with the reason."""
     if value is None or not value.strip():
         return None
-    try:
-        parsed = int(value.strip())
-    except ValueError:
-        return None
-    return parsed if parsed >= 0 else None
+    text = value.strip()
+    if _EVENT_ID.fullmatch(text) is None:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise InvalidLastEventId(f"Last-Event-ID {shown!r} is not an event id of this feed "
+                                 f"(a decimal integer from 0 to {MAX_ID})")
+    parsed = int(text)
+    if parsed > MAX_ID:
+        raise InvalidLastEventId(f"Last-Event-ID {text} is beyond the largest event id "
+                                 f"{MAX_ID}")
+    return parsed
 
 
 async def stream_events(

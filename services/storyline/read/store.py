@@ -44,6 +44,15 @@ from storyline.domain.pages import PageChainBroken, apply_changes
 log = structlog.get_logger(__name__)
 
 MAX_PAGE = 200
+#: The largest integer either back end can hold (SQLite INTEGER, PostgreSQL BIGINT): every
+#: revision, seq and cursor a client sends is bounded by it, in the API and here again.
+MAX_ID = 2**63 - 1
+MIN_ID = -(2**63)
+
+
+def storable(value: int) -> bool:
+    """Whether ``value`` can be bound as an SQL integer parameter of either back end."""
+    return MIN_ID <= value <= MAX_ID
 
 
 def search_key(*parts: str) -> str:
@@ -370,7 +379,9 @@ class ReadStore(abc.ABC):
                      name: str | None = None) -> list[StoryRow]:
         where = ["story_id NOT IN (SELECT absorbed_id FROM aliases)"]
         params: list[Any] = []
-        if before_seq is not None:
+        if before_seq is not None and before_seq <= MIN_ID:
+            return []
+        if before_seq is not None and before_seq <= MAX_ID:
             where.append("seq < ?")
             params.append(before_seq)
         if q and search_key(q).strip():
@@ -397,6 +408,8 @@ class ReadStore(abc.ABC):
         """The stored JSON of a revision: the head, a given one, or the latest whose cause
         was published at or before ``as_of``."""
         if revision is not None:
+            if not storable(revision):
+                return None
             sql = ("SELECT body FROM events WHERE kind = 'StoryUpdated' AND story_id = ? "
                    "AND revision = ?")
             params: tuple[Any, ...] = (story_id, revision)
@@ -421,7 +434,9 @@ class ReadStore(abc.ABC):
                   before_revision: int | None = None) -> list[RevisionRow]:
         params: list[Any] = [story_id]
         extra = ""
-        if before_revision is not None:
+        if before_revision is not None and before_revision <= MIN_ID:
+            return []
+        if before_revision is not None and before_revision <= MAX_ID:
             extra = " AND revision < ?"
             params.append(before_revision)
         params.append(limit)
@@ -435,7 +450,9 @@ class ReadStore(abc.ABC):
                      limit: int = 500) -> list[EventRow]:
         """Rows of the feed after ``seq``, oldest first; for one story (and the ids merged
         into it) when ``story_ids`` is given."""
-        params: list[Any] = [seq]
+        if seq >= MAX_ID:
+            return []
+        params: list[Any] = [max(seq, MIN_ID)]
         where = "seq > ?"
         if story_ids:
             marks = ", ".join("?" for _ in story_ids)
