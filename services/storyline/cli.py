@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -29,12 +30,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def plain(text: str) -> str:
+    """Docstring text as a terminal shows it: reStructuredText roles and literals
+    (``:mod:`x```, double back-quotes) become the bare words."""
+    return re.sub(r"(?::[a-z]+:)?`+([^`]*)`+", r"\1", text)
+
+
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     """Only the selected command's module is imported: one broken or slow command module
     cannot break the others."""
-    parser = argparse.ArgumentParser(prog="storyline", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="storyline",
+                                     description=plain(__doc__.splitlines()[0]))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module_name, help_text) in COMMANDS.items():
+    for name, (module_name, raw_help) in COMMANDS.items():
+        help_text = plain(raw_help)
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(_module=module_name)
         if name == selected:

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000)
     add_database_argument(parser)
     parser.add_argument("--no-projector", action="store_true",
-                        help="serve the store only; another process runs `storyline projector`")
+                        help="serve the store only; another process runs 'storyline projector'")
 
 
 def run(args: argparse.Namespace) -> int:
