@@ -354,7 +354,15 @@ class PageCheckpoints:
 
 def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int | None = None
                ) -> None:
+    import sys
+
     state_dir(settings).mkdir(parents=True, exist_ok=True)
     app = create_app(settings, web_port=web_port)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
+                          stdout=sys.stdout, stderr=sys.stderr)
+    if not sys.stdout.isatty():
+        # faust's progress spinner writes "hide cursor", backspaces and "show cursor" (at
+        # exit too) whatever stdout is; Worker has no option for it, and None is what faust
+        # itself sets when the log level makes the spinner pointless. A log file stays text.
+        worker.spinner = None
     worker.execute_from_commandline()
