@@ -10,12 +10,14 @@ summary. Numbers are wall-clock on this machine, including process start-up.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -28,6 +30,53 @@ def timed(cmd: list[str], env: dict[str, str], timeout: float = 3600
     started = time.perf_counter()
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     return time.perf_counter() - started, result
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process (MB), 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+class RssSampler(threading.Thread):
+    """The worker's peak RSS, sampled every half second."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0.0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            self.peak = max(self.peak, rss_mb(self.pid))
+
+
+def topic_bytes(env: dict[str, str]) -> dict[str, int]:
+    """Bytes of the record values on the articles, story-updates and story-pages topics."""
+    from storyline.settings import Settings
+    from storyline.stream.logreader import end_offsets, read_partition
+
+    settings = Settings(bootstrap_servers=env.get("STORYLINE_BOOTSTRAP_SERVERS",
+                                                  "127.0.0.1:9092"),
+                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+
+    async def total(topic: str) -> int:
+        count = 0
+        for partition, end in (await end_offsets(settings.bootstrap_servers, topic)).items():
+            async for record in read_partition(settings.bootstrap_servers, topic, partition,
+                                               stop=end):
+                count += len(record.value or b"")
+        return count
+
+    return {f"{name}_bytes": asyncio.run(total(topic)) for name, topic in (
+        ("articles", settings.articles), ("story_updates", settings.story_updates),
+        ("story_pages", settings.story_pages))}
 
 
 def main() -> int:
@@ -46,9 +95,13 @@ def main() -> int:
 
     worker = subprocess.Popen([*STORYLINE, "worker"], env=env, stdout=subprocess.DEVNULL,
                               stderr=(data_dir / "worker.log").open("w"))
+    rss = RssSampler(worker.pid)
+    rss.start()
     try:
         process_s, status = timed([*STORYLINE, "status", "--wait", "--timeout", "3000"], env)
+        final_rss = rss_mb(worker.pid)
     finally:
+        rss.stop.set()
         worker.terminate()
         worker.wait(timeout=60)
     if status.returncode != 0:
@@ -68,6 +121,9 @@ def main() -> int:
         "replay_verify_articles_per_s": round(count / replay_s, 1),
         "revisions": int(match.group(1)) if match else None,
         "verified": replay.returncode == 0,
+        "worker_rss_mb_caught_up": final_rss,
+        "worker_rss_mb_peak": rss.peak,
+        **topic_bytes(env),
     }
     print(json.dumps(summary, indent=2))
     return 0 if replay.returncode == 0 else 1
