@@ -445,7 +445,12 @@ def _error(status: int, field: str, message: str) -> JSONResponse:
 
 def _add_ingest_route(app: FastAPI) -> None:
     @app.post("/v1/articles", status_code=202, response_model=Accepted, tags=["ingest"],
-              responses={400: {}, 401: {}, 413: {}, 422: {}, 503: {}})
+              responses={400: {}, 401: {}, 413: {}, 422: {}, 503: {}},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": {
+                      "type": "object",
+                      "description": "one article: a ninjs 2.x item or Storyline's flat "
+                                     "JSON article (see ?format=)"}}}}})
     async def post_article(
         request: Request,
         format: Annotated[Literal["auto", "ninjs", "json"], Query(
