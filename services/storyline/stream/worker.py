@@ -95,6 +95,15 @@ class WorkerState:
     def __init__(self) -> None:
         self.pipeline = Pipeline()
         self.ready: set[tuple[str, int]] = set()
+        # The fold runs on a thread so the event loop (heartbeats, timers, commits) keeps
+        # turning during a long fold; anything that reads the whole state (a snapshot's
+        # fork) takes this lock so it never sees a record half-folded.
+        self.lock = asyncio.Lock()
+
+    async def fold(self, key: bytes | None, value: bytes | None, position: LogPosition,
+                   max_bytes: int) -> RecordOutcome:
+        return await asyncio.to_thread(handle_record, self.pipeline, key, value, position,
+                                       max_bytes=max_bytes)
 
     def next_offset(self, topic: str, partition: int) -> int:
         applied = self.pipeline.applied_offset(topic, partition)
@@ -199,12 +208,12 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
         recorded = await recorded_summaries(settings) if start < until else {}
         async for record in read_partition(settings.bootstrap_servers, topic, partition,
                                            start=start, stop=until):
-            outcome = handle_record(state.pipeline, record.key, record.value,
-                                    LogPosition(topic, partition, record.offset),
-                                    max_bytes=settings.max_article_bytes)
-            overlay_recorded(state.pipeline, outcome.events, recorded)
+            async with state.lock:
+                outcome = await state.fold(record.key, record.value,
+                                           LogPosition(topic, partition, record.offset),
+                                           settings.max_article_bytes)
+                overlay_recorded(state.pipeline, outcome.events, recorded)
             count += 1
-            await asyncio.sleep(0)  # a long rebuild must not starve timers and heartbeats
         state.ready.add((topic, partition))
         log.info("state_ready", topic=topic, partition=partition, committed=until,
                  source=source, from_offset=start, records_folded=count,
@@ -226,9 +235,10 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
 
     @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust's timer is untyped
     async def snapshot_when_due() -> None:
-        for (topic, partition), taker in sorted(snapshotters.items()):
-            if (topic, partition) in state.ready:
-                taker.tick(state.pipeline, topic, partition, timer=True)
+        async with state.lock:
+            for (topic, partition), taker in sorted(snapshotters.items()):
+                if (topic, partition) in state.ready:
+                    taker.tick(state.pipeline, topic, partition, timer=True)
 
     @app.on_before_shutdown.connect
     async def on_shutdown(_sender: Any, /, *_args: Any, signal: Any, **_: Any) -> None:
@@ -262,13 +272,15 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
 
     async def fold_and_publish(key: bytes | None, value: bytes | None,
                                position: LogPosition) -> None:
-        with structlog.contextvars.bound_contextvars(offset=position.offset):
-            outcome = handle_record(state.pipeline, key, value, position,
-                                    max_bytes=settings.max_article_bytes)
-            await publish_outcome(outcome)
-        offsets.folded(position.topic, position.partition, position.offset)
-        snapshotter(position.topic, position.partition).record_folded(
-            state.pipeline, position.topic, position.partition)
+        # the lock covers the publish too: an LLM summary changes the state's latest page
+        # after the fold, and a snapshot must not fall between the two
+        async with state.lock:
+            with structlog.contextvars.bound_contextvars(offset=position.offset):
+                outcome = await state.fold(key, value, position, settings.max_article_bytes)
+                await publish_outcome(outcome)
+            offsets.folded(position.topic, position.partition, position.offset)
+            snapshotter(position.topic, position.partition).record_folded(
+                state.pipeline, position.topic, position.partition)
 
     async def publish_outcome(outcome: RecordOutcome) -> None:
         if outcome.dead_letter is not None:
