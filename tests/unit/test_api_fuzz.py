@@ -8,16 +8,17 @@ required parameters, arbitrary unicode, empty and long strings, odd header value
 of them is steered onto stored story ids, small revision numbers and the right API key so
 that they reach the deep paths (diffs, history pages, SSE replay, the article parser) and not
 only validation. The requests go through FastAPI's TestClient, with server exceptions
-turned into responses, to an app over a SQLite store loaded with sample stories.
+turned into responses, to an app over a read store loaded with sample stories: SQLite, and
+PostgreSQL (with a third of the requests) where its binaries are installed.
 
 The property: no response is a 5xx, and the app still answers ``/healthz`` afterwards.
 
 Profiles, chosen by STORYLINE_FUZZ_REQUESTS (the number of requests):
 
-- CI (default, 1,000 requests, about 15 s): derandomized, so every run sends the same
-  requests and a failure reproduces.
-- long (e.g. ``STORYLINE_FUZZ_REQUESTS=10000``, a few minutes): a fresh random seed per
-  run; Hypothesis prints the seed and the smallest failing request it found.
+- CI (default, 1,000 requests on SQLite and 333 on PostgreSQL, about a minute with both):
+  derandomized, so every run sends the same requests and a failure reproduces.
+- long (e.g. ``STORYLINE_FUZZ_REQUESTS=10000``, about 6 minutes for SQLite's 10,000): a
+  fresh random seed per run; Hypothesis prints the smallest failing request it found.
 
 SSE responses never end on their own; here the stream is cut at its first heartbeat (every
 10 ms), after the replay, so that a request is one bounded exchange.
@@ -28,10 +29,12 @@ from __future__ import annotations
 import copy
 import os
 import time
+import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI
@@ -40,6 +43,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_read_store import postgres_server  # noqa: F401 - the fixture, shared
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.read import api as read_api
@@ -47,7 +51,7 @@ from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.projector import decode_record
 from storyline.read.samples import merge, story_history, story_revision, updates
-from storyline.read.store import ReadStore, open_store
+from storyline.read.store import MAX_ID, ReadStore, SqliteStore, open_store
 from storyline.settings import Settings
 
 if os.environ.get("CI"):
@@ -61,7 +65,15 @@ API_KEY = "fuzz-key"
 REQUESTS = int(os.environ.get("STORYLINE_FUZZ_REQUESTS", "1000"))
 LONG = "STORYLINE_FUZZ_REQUESTS" in os.environ and REQUESTS > 1000
 STORY_IDS = ["story-kursk", "story-small", "oil-0", "never-stored"]
-SMALL_INTS = st.integers(min_value=-2, max_value=8)
+# a dictionary of values that broke or could break a store or a parser
+HOSTILE_TEXT = ["", " ", "\x00", "a\x00b", "😀", "\ud7ff\ufffd", "../../etc/passwd", "%",
+                "_%", "'; DROP TABLE stories; --", "x" * 5000, "s", "s-1", "s²", "s١٢",
+                f"s{MAX_ID}", f"s{MAX_ID + 1}", "1e3", "0x10", "1_000"]
+HOSTILE_INTS = [0, -1, 2**31, MAX_ID, MAX_ID + 1, -MAX_ID - 2, 10**30]
+INTS = st.one_of(st.integers(min_value=1, max_value=6), st.integers(min_value=-2, max_value=8),
+                 st.sampled_from(HOSTILE_INTS))
+EVENT_IDS = ["0", "3", "11", "12", str(MAX_ID), str(MAX_ID + 1), "-1", "abc", " 7 ", "1e3",
+             "99999999999999999999999"]
 
 
 class Sink:
@@ -107,13 +119,27 @@ def bounded_streams(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(read_api, "stream_events", until_first_heartbeat)
 
 
-def steer(case: Any, data: st.DataObject) -> None:
-    """Point a generated request at stored stories, real revisions and the right key."""
+def query_names(schema: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    return {(method.upper(), path): {p["name"] for p in operation.get("parameters", [])
+                                     if p["in"] == "query"}
+            for path, methods in schema["paths"].items()
+            for method, operation in methods.items()}
+
+
+def steer(case: Any, declared: set[str], data: st.DataObject) -> None:
+    """Point a generated request at stored stories, real revisions and the right key, or at
+    the hostile values above (only in the parameters the operation declares)."""
     if "story_id" in case.path_parameters:
-        case.path_parameters["story_id"] = data.draw(st.sampled_from(STORY_IDS))
-    for name in ("revision", "before", "from", "to", "limit", "last_event_id"):
-        if name in case.query and data.draw(st.booleans()):
-            case.query[name] = data.draw(SMALL_INTS)
+        story_id = data.draw(st.sampled_from(STORY_IDS) | st.sampled_from(HOSTILE_TEXT))
+        case.path_parameters["story_id"] = quote(story_id, safe="")
+    for name in declared & {"revision", "before", "from", "to", "limit", "last_event_id"}:
+        if data.draw(st.booleans()):
+            case.query[name] = data.draw(INTS)
+    for name in declared & {"q", "name", "cursor", "as_of", "format"}:
+        if data.draw(st.booleans()):
+            case.query[name] = data.draw(st.sampled_from(HOSTILE_TEXT))
+    if case.path.endswith("/events") and data.draw(st.booleans()):
+        case.headers["Last-Event-ID"] = data.draw(st.sampled_from(EVENT_IDS))
     if case.path == "/v1/articles" and data.draw(st.booleans()):
         case.headers["X-API-Key"] = API_KEY
 
@@ -131,14 +157,33 @@ def send(client: TestClient, case: Any) -> Any:
                           headers=kwargs.get("headers"), **extra)
 
 
-def test_no_request_gets_a_server_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = open_store(tmp_path / "read.sqlite3")
-    load_samples(store)
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReadStore]:
+    if request.param == "sqlite":
+        opened = open_store(tmp_path / "read.sqlite3")
+    else:
+        import psycopg
+
+        url = request.getfixturevalue("postgres_server")
+        name = f"fuzz{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        opened = open_store(f"{url.rsplit('/', 1)[0]}/{name}")
+    load_samples(opened)
+    yield opened
+    opened.close()
+
+
+def test_no_request_gets_a_server_error(store: ReadStore, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    requests = REQUESTS if isinstance(store, SqliteStore) else max(REQUESTS // 3, 100)
     bounded_streams(monkeypatch)
     app = create_app(store, settings=Settings(topic_prefix="", story_updates_topic=TOPIC),
                      read_settings=ReadSettings(api_keys=API_KEY, sse_heartbeat_seconds=0.01),
                      sink=Sink())
-    schema = schemathesis.openapi.from_dict(full_schema(app))
+    raw_schema = full_schema(app)
+    declared = query_names(raw_schema)
+    schema = schemathesis.openapi.from_dict(raw_schema)
     modes = schemathesis.GenerationMode
     cases = st.one_of(schema.as_strategy(generation_mode=modes.POSITIVE),
                       schema.as_strategy(generation_mode=modes.NEGATIVE))
@@ -148,12 +193,12 @@ def test_no_request_gets_a_server_error(tmp_path: Path, monkeypatch: pytest.Monk
 
     with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
 
-        @settings(max_examples=REQUESTS, deadline=None, database=None, derandomize=not LONG,
+        @settings(max_examples=requests, deadline=None, database=None, derandomize=not LONG,
                   suppress_health_check=list(HealthCheck), print_blob=True)
         @given(case=cases, steered=st.booleans(), data=st.data())
         def fuzz(case: Any, steered: bool, data: st.DataObject) -> None:
             if steered:
-                steer(case, data)
+                steer(case, declared[(case.method.upper(), case.path)], data)
             response = send(client, case)
             statuses[response.status_code] += 1
             if response.status_code >= 500:
@@ -169,7 +214,7 @@ def test_no_request_gets_a_server_error(tmp_path: Path, monkeypatch: pytest.Monk
     print(f"fuzzed {sent} requests in {elapsed:.1f} s: "
           f"{dict(sorted(statuses.items()))}, {len(errors)} server errors")
     assert errors == []
-    assert sent >= REQUESTS
+    assert sent >= requests
     assert health.status_code == 200 and health.json()["status"] == "ok"
     # the requests reached the handlers, not only validation
-    assert {200, 308, 400, 404, 422} <= set(statuses), statuses
+    assert {200, 400, 401, 404, 422} <= set(statuses), statuses

@@ -55,6 +55,12 @@ def storable(value: int) -> bool:
     return MIN_ID <= value <= MAX_ID
 
 
+def storable_text(value: str) -> bool:
+    """Whether ``value`` can be a stored id: PostgreSQL text cannot hold NUL (psycopg refuses
+    to send it), so no stored story has one, and a lookup of such an id finds nothing."""
+    return "\x00" not in value
+
+
 def search_key(*parts: str) -> str:
     """Lower-case words separated by single spaces, padded with one space each side, so
     ``LIKE '% word %'`` is a whole-word match and no user text can act as a wildcard."""
@@ -363,6 +369,8 @@ class ReadStore(abc.ABC):
     def resolve(self, story_id: str) -> str | None:
         """The survivor an absorbed id now lives on (following merges of merges), or None
         when ``story_id`` was never merged away."""
+        if not storable_text(story_id):
+            return None
         target: str | None = None
         seen = {story_id}
         current = story_id
@@ -400,6 +408,8 @@ class ReadStore(abc.ABC):
                          str(r[6])) for r in rows]
 
     def head_revision(self, story_id: str) -> int | None:
+        if not storable_text(story_id):
+            return None
         rows = self._fetchall("SELECT revision FROM stories WHERE story_id = ?", (story_id,))
         return int(rows[0][0]) if rows else None
 
@@ -407,6 +417,8 @@ class ReadStore(abc.ABC):
                  as_of: dt.datetime | None = None) -> str | None:
         """The stored JSON of a revision: the head, a given one, or the latest whose cause
         was published at or before ``as_of``."""
+        if not storable_text(story_id):
+            return None
         if revision is not None:
             if not storable(revision):
                 return None
@@ -432,6 +444,8 @@ class ReadStore(abc.ABC):
 
     def revisions(self, story_id: str, *, limit: int = 1000,
                   before_revision: int | None = None) -> list[RevisionRow]:
+        if not storable_text(story_id):
+            return []
         params: list[Any] = [story_id]
         extra = ""
         if before_revision is not None and before_revision <= MIN_ID:
@@ -450,6 +464,10 @@ class ReadStore(abc.ABC):
                      limit: int = 500) -> list[EventRow]:
         """Rows of the feed after ``seq``, oldest first; for one story (and the ids merged
         into it) when ``story_ids`` is given."""
+        if story_ids:
+            story_ids = [s for s in story_ids if storable_text(s)]
+            if not story_ids:
+                return []
         if seq >= MAX_ID:
             return []
         params: list[Any] = [max(seq, MIN_ID)]
@@ -465,6 +483,8 @@ class ReadStore(abc.ABC):
         return [EventRow(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
 
     def aliases_of(self, survivor: str) -> list[str]:
+        if not storable_text(survivor):
+            return []
         rows = self._fetchall(
             "SELECT absorbed_id FROM aliases WHERE survivor_id = ? ORDER BY absorbed_id",
             (survivor,))
