@@ -4,21 +4,25 @@ Schemathesis turns every operation of the app's OpenAPI document into Hypothesis
 the HTML pages and static files, which the document leaves out, are added to the schema
 here from the same routes. Each request is generated either valid (positive mode) or
 breaking the schema (negative mode: wrong types, integers far outside their bounds, missing
-required parameters, arbitrary unicode, empty and long strings, odd header values); a share
-of them is steered onto stored story ids, small revision numbers and the right API key so
-that they reach the deep paths (diffs, history pages, SSE replay, the article parser) and not
-only validation. The requests go through FastAPI's TestClient, with server exceptions
-turned into responses, to an app over a read store loaded with sample stories: SQLite, and
-PostgreSQL (with a third of the requests) where its binaries are installed.
+required parameters, arbitrary unicode, empty and long strings, odd header values); half of
+them are then steered, in the parameters their operation declares, onto stored story ids,
+small revision numbers and the right API key, so that they reach the deep paths (diffs,
+history pages, SSE replay, the article parser) and not only validation, or onto a dictionary
+of hostile values (NUL, integers just past 2**63-1, odd cursors and event ids). The requests
+go through FastAPI's TestClient, with server exceptions turned into responses, to an app over
+a read store loaded with sample stories: SQLite, and PostgreSQL with a third of the requests
+(skipped without PostgreSQL binaries or STORYLINE_TEST_POSTGRES_URL, as in test_read_store).
 
 The property: no response is a 5xx, and the app still answers ``/healthz`` afterwards.
 
 Profiles, chosen by STORYLINE_FUZZ_REQUESTS (the number of requests):
 
-- CI (default, 1,000 requests on SQLite and 333 on PostgreSQL, about a minute with both):
-  derandomized, so every run sends the same requests and a failure reproduces.
-- long (e.g. ``STORYLINE_FUZZ_REQUESTS=10000``, about 6 minutes for SQLite's 10,000): a
-  fresh random seed per run; Hypothesis prints the smallest failing request it found.
+- CI (default): 1,000 requests on SQLite and 333 on PostgreSQL, about 30 s + 11 s of
+  requests (under a minute for the file on 2 cores); derandomized, so every run sends the
+  same requests and a failure reproduces.
+- long: ``STORYLINE_FUZZ_REQUESTS=10000 pytest tests/unit/test_api_fuzz.py`` (any number
+  above 1,000; 10,000 takes about 6 minutes on SQLite plus 2 on PostgreSQL): a fresh random
+  seed per run; Hypothesis prints the smallest failing request it found.
 
 SSE responses never end on their own; here the stream is cut at its first heartbeat (every
 10 ms), after the replay, so that a request is one bounded exchange.
