@@ -33,7 +33,7 @@ from array import array
 from bisect import bisect_left
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import repeat
 from typing import Protocol, TypeVar
 
@@ -324,6 +324,18 @@ class Sentence:
     support: dict[int, tuple[object, bool]] = field(
         default_factory=dict, compare=False, repr=False)
 
+    # Pickled (snapshots) without the support memo: its keys are object ids, which change,
+    # and its entries link sentences of many articles into chains too deep to pickle.
+    def __getstate__(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _SENTENCE_STATE)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(_SENTENCE_STATE, state, strict=False):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "support", {})
+
+
+_SENTENCE_STATE = tuple(f.name for f in fields(Sentence) if f.name != "support")
 
 _BAND_BITS = 64
 _BAND_MASK = (1 << _BAND_BITS) - 1
@@ -371,6 +383,20 @@ class Analysis:
             found = self.statements[i] = Plain(_terms(words), _numbers(words),
                                                _negated(words), words)
         return found
+
+    # Pickled (snapshots) without what is built on demand.
+    def __getstate__(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _ANALYSIS_STATE)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(_ANALYSIS_STATE, state, strict=False):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "statements", {})
+        object.__setattr__(self, "title_options", {})
+
+
+_ANALYSIS_STATE = tuple(f.name for f in fields(Analysis)
+                        if f.name not in ("statements", "title_options"))
 
 
 def _mentions(text: str, names: Sequence[NameMention]) -> tuple[str, ...]:
