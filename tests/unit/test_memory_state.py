@@ -3,6 +3,8 @@ caches changes no byte. (Sizes are measured by benchmarks/bench_memory.py, not h
 
 from __future__ import annotations
 
+import itertools
+import pickle
 from pathlib import Path
 from unittest import mock
 
@@ -98,3 +100,21 @@ def test_a_story_keeps_facts_packed_and_none_of_withdrawn_articles() -> None:
         assert cited.facts.unpack().sentences[:1] == cited.facts.sentences
     for cited in state.withdrawn.values():
         assert isinstance(cited.facts, ColdFacts) and not cited.facts.packed
+
+
+def test_memos_built_on_demand_are_not_pickled() -> None:
+    """Support memos link the lead sentences of a story's articles into chains deeper than
+    pickle's recursion limit; snapshots leave them (and built statements) out."""
+    leads = [summary._analyse((f"Rescuers pulled {i} miners alive from the pit on Sunday.",),
+                              (), frozenset()).lead[0] for i in range(3000)]
+    for claim, other in itertools.pairwise(leads):
+        summary._supports_cached(claim, other)
+    restored = pickle.loads(pickle.dumps(leads[0]))
+    assert restored == leads[0] and restored.support == {}
+    analysis = summary._analyse(("Rescuers pulled 12 miners alive from the pit on Sunday.",
+                                 "Two more miners are still missing, the company said."),
+                                (), frozenset())
+    analysis.statement(1)
+    copy = pickle.loads(pickle.dumps(analysis))
+    assert copy.statements == {} and copy.statement(1) == analysis.statement(1)
+    assert copy.band_keys == analysis.band_keys and copy.lead == analysis.lead

@@ -94,7 +94,10 @@ class ColdFacts(ArticleFacts):
     def pack(cls, facts: ArticleFacts, *, keep: bool = True) -> ColdFacts:
         if keep:
             facts = full_facts(facts)
-        return cls(
+        # the values come from validated facts; one fields-set object for all (frozen
+        # models never add to it) instead of a set per article
+        return cls.model_construct(
+            _COLD_FIELDS,
             uri=facts.uri,
             version=facts.version,
             extractor_version=facts.extractor_version,
@@ -113,6 +116,9 @@ class ColdFacts(ArticleFacts):
         if not isinstance(facts, ArticleFacts):
             raise TypeError(f"packed facts of {self.uri} are a {type(facts).__name__}")
         return facts
+
+
+_COLD_FIELDS = set(ColdFacts.model_fields)
 
 
 def full_facts(facts: ArticleFacts) -> ArticleFacts:

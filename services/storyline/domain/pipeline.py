@@ -45,7 +45,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 3
+STATE_LAYOUT = 4
 # Analyses kept warm across the stories' summary memos (each story keeps those of its
 # window, up to 240): beyond this, the memos of the stories revised longest ago are dropped
 # and rebuilt if the story moves again. A memo only saves work (a rebuild gives the same

@@ -33,7 +33,7 @@ from array import array
 from bisect import bisect_left
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import repeat
 from typing import Protocol, TypeVar
 
@@ -180,9 +180,10 @@ def _negated(words: Sequence[str]) -> bool:
 # A term's crc32 under every seed: the same terms recur in every article of a story, and
 # eight crc32 calls per term and sentence were the bulk of an article's analysis. Pure
 # values, so emptying the table when full changes nothing but speed. About 450 bytes an
-# entry: 2^16 entries (27 MB at most) hold all 48,000 terms of timeline17-dev.
+# entry: 2^13 entries (3.6 MB at most) serve the recurring terms as well as 2^16 (all
+# 48,000 terms of timeline17-dev, 22 MB) did, at the same speed.
 _TERM_HASHES: dict[str, tuple[int, ...]] = {}
-TERM_HASHES_SIZE = 1 << 16
+TERM_HASHES_SIZE = 1 << 13
 
 
 def _term_hashes(term: str) -> tuple[int, ...]:
@@ -324,6 +325,18 @@ class Sentence:
     support: dict[int, tuple[object, bool]] = field(
         default_factory=dict, compare=False, repr=False)
 
+    # Pickled (snapshots) without the support memo: its keys are object ids, which change,
+    # and its entries link sentences of many articles into chains too deep to pickle.
+    def __getstate__(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _SENTENCE_STATE)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(_SENTENCE_STATE, state, strict=False):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "support", {})
+
+
+_SENTENCE_STATE = tuple(f.name for f in fields(Sentence) if f.name != "support")
 
 _BAND_BITS = 64
 _BAND_MASK = (1 << _BAND_BITS) - 1
@@ -371,6 +384,20 @@ class Analysis:
             found = self.statements[i] = Plain(_terms(words), _numbers(words),
                                                _negated(words), words)
         return found
+
+    # Pickled (snapshots) without what is built on demand.
+    def __getstate__(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _ANALYSIS_STATE)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(_ANALYSIS_STATE, state, strict=False):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "statements", {})
+        object.__setattr__(self, "title_options", {})
+
+
+_ANALYSIS_STATE = tuple(f.name for f in fields(Analysis)
+                        if f.name not in ("statements", "title_options"))
 
 
 def _mentions(text: str, names: Sequence[NameMention]) -> tuple[str, ...]:

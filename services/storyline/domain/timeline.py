@@ -30,7 +30,6 @@ from storyline.domain.events import Citation, ConflictingValue, DatePrecision, T
 from storyline.domain.facts import (
     ArticleFacts,
     CitedArticle,
-    Figure,
     Qualifier,
     TimeSpan,
     full_facts,
@@ -78,16 +77,43 @@ def entry_id_for(uri: str, sentence: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _Figure:
+    """What figure conflicts read of a Figure (a quarter of its size)."""
+
+    value: float
+    qualifier: Qualifier
+    unit: str
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Statement:
     """One dated statement of an article (a timeline_text Candidate without what the index
-    does not use), shared by every member made from it."""
+    does not use), shared by every member made from it. Kept for the story's life, so
+    compact: distinct words as an interned tuple (sets are built while comparing), one
+    shared object per date span."""
 
     sentence: int
     statement: str
     span: TimeSpan
     stated: bool
-    words: frozenset[str]  # content tokens, interned
-    figures: tuple[Figure, ...]  # of the statement's sentence
+    words: tuple[str, ...]  # distinct content tokens, in order of first use
+    figures: tuple[_Figure, ...]  # of the statement's sentence
+
+
+# One object per distinct span (TimeSpan is frozen): thousands of statements share a date.
+# Emptying the table when full only stops sharing for the spans seen after.
+_SPANS: dict[TimeSpan, TimeSpan] = {}
+SPANS_SIZE = 1 << 16
+
+
+def _shared_span(span: TimeSpan) -> TimeSpan:
+    found = _SPANS.get(span)
+    if found is None:
+        if len(_SPANS) >= SPANS_SIZE:
+            _SPANS.clear()
+        found = _SPANS[span] = span
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +128,16 @@ def timeline_input(facts: ArticleFacts) -> TimelineInput:
     facts = full_facts(facts)
     days = dict.fromkeys(m.span.start for m in facts.dates
                          if m.span.precision is DatePrecision.DAY)
-    figures_by_sentence: dict[int, list[Figure]] = {}
-    for figure in facts.figures:
-        figures_by_sentence.setdefault(figure.sentence, []).append(figure)
+    figures_by_sentence: dict[int, list[_Figure]] = {}
+    for f in facts.figures:
+        figures_by_sentence.setdefault(f.sentence, []).append(
+            _Figure(f.value, f.qualifier, sys.intern(f.unit), sys.intern(f.subject)))
     return TimelineInput(
         days=tuple(days),
         statements=tuple(
             _Statement(
-                sentence=cand.sentence, statement=cand.statement, span=cand.span,
-                stated=cand.stated, words=frozenset(map(sys.intern, cand.tokens)),
+                sentence=cand.sentence, statement=cand.statement, span=_shared_span(cand.span),
+                stated=cand.stated, words=tuple(dict.fromkeys(map(sys.intern, cand.tokens))),
                 figures=tuple(figures_by_sentence.get(cand.sentence, ())),
             )
             for cand in dated_candidates(facts)
@@ -137,7 +164,7 @@ class _Member:
     version: int
     source: int  # the independent source: the original's number for a copy
     cand: _Statement
-    words: frozenset[str]  # cand.words, one attribute away in the matching loops
+    words: tuple[str, ...]  # cand.words, one attribute away in the matching loops
 
 
 @dataclass(slots=True)
@@ -162,10 +189,12 @@ class _Event:
     summary: _Summary | None = None
 
 
-def _dice(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
+def _dice(words: tuple[str, ...], other: frozenset[str]) -> float:
+    """Dice of a statement's distinct words and another statement's word set (the count
+    and lengths of the two sets, so the value two sets would give)."""
+    if not words or not other:
         return 0.0
-    return 2 * len(a & b) / (len(a) + len(b))
+    return 2 * len(other.intersection(words)) / (len(words) + len(other))
 
 
 def _overlap(a: TimeSpan, b: TimeSpan) -> bool:
@@ -176,7 +205,7 @@ def _month_key(day: date) -> int:
     return day.year * 12 + day.month - 1
 
 
-def _figure_value(figure: Figure) -> str:
+def _figure_value(figure: _Figure) -> str:
     value = f"{figure.value:,.0f}" if figure.value == int(figure.value) else f"{figure.value:,}"
     return f"{value} {figure.unit}".strip()
 
@@ -208,7 +237,8 @@ def _summarise(event: _Event) -> _Summary:
     # Centrality against the first members only: bounded cost for events with hundreds of
     # citations, and the first reports are the ones the later ones are matched to anyway.
     panel = members[:CENTRALITY_PANEL]
-    centrality = {m.seq: sum(_dice(m.words, o.words) for o in panel if o is not m)
+    panel_sets = [(o, frozenset(o.words)) for o in panel]
+    centrality = {m.seq: sum(_dice(m.words, words) for o, words in panel_sets if o is not m)
                   for m in members}
     # The statement that best represents the event: central, then short-ish, then first.
     representative = min(
@@ -243,10 +273,12 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
     than 11") are not contradicted by another count, and cumulative figures in different
     statements ("800,000 barrels captured" vs "4.9 million leaked") are not compared."""
     panel = [m for m in members[:FIGURE_PANEL] if m.cand.figures]
+    sets = [frozenset(m.words) for m in panel]
     sides: dict[tuple[str, str], dict[float, tuple[str, set[int]]]] = {}
     for i, a in enumerate(panel):
-        for b in panel[i + 1:]:
-            if a.source == b.source or _dice(a.words, b.words) < SAME_FIGURE_CLAIM:
+        for j in range(i + 1, len(panel)):
+            b = panel[j]
+            if a.source == b.source or _dice(a.words, sets[j]) < SAME_FIGURE_CLAIM:
                 continue
             for fa in a.cand.figures:
                 for fb in b.cand.figures:
@@ -368,14 +400,15 @@ class TimelineIndex:
 
     def _match(self, member: _Member) -> int | None:
         best: tuple[float, int] | None = None
+        words = frozenset(member.words)
         for index in self._nearby(member.cand.span):
-            score = self._similarity(member, self._events[index])
+            score = self._similarity(member, words, self._events[index])
             if score is not None and (best is None or score > best[0]):
                 best = (score, index)  # ascending indexes: ties go to the older event
         return best[1] if best else None
 
     @staticmethod
-    def _similarity(member: _Member, event: _Event) -> float | None:
+    def _similarity(member: _Member, words: frozenset[str], event: _Event) -> float | None:
         """Content similarity to the event when the dates are compatible, else None.
 
         Dates are compared with the event's own (first, most precise) date rather than with
@@ -392,9 +425,10 @@ class TimelineIndex:
         for other in event.members[:COMPARE_MEMBERS]:
             if other.uri == member.uri:
                 continue  # one article does not restate its own event
-            sim = _dice(member.words, other.words)
-            if len(member.words & other.words) < MIN_SHARED:
+            common = len(words.intersection(other.words))
+            if common < MIN_SHARED:
                 continue
+            sim = 2 * common / (len(words) + len(other.words))  # Dice
             if sim >= threshold and (best is None or sim > best):
                 best = sim
         return best
