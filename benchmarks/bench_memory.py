@@ -16,7 +16,9 @@ runs over the same file must print the same digest. ``--hashes FILE`` also write
 per-event hashes (one a line) for finding the first event that differs.
 
 ``--tracemalloc`` adds the top allocation sites of what is still live after the fold, grouped
-by file (and by line with ``--lines``); it slows the fold about 3x.
+by file (and by line with ``--lines``); it slows the fold about 3x. ``--breakdown`` adds the
+size of each part of the state after the fold (sys.getsizeof over the object graph, each
+object counted once, for the first part that reaches it, in the order listed).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from storyline.domain import pages, summary, timeline
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryMerged, StoryUpdated
 from storyline.domain.pipeline import Pipeline
@@ -54,6 +57,45 @@ def peak_mb() -> float:
     return round(_status_kb("VmHWM") / 1024, 1)
 
 
+def _deep_mb(roots: list[object], seen: set[int]) -> float:
+    total = 0
+    stack = list(roots)
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, type):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return round(total / 2**20, 1)
+
+
+def breakdown(pipeline: Pipeline) -> dict[str, float]:
+    """MB of each part of the state (first owner wins; modules and classes not counted)."""
+    stories = [s for s in (pipeline.story(i) for i in pipeline.story_ids) if s is not None]
+    clusterer = pipeline._clusterer
+    seen: set[int] = set()
+    parts: dict[str, list[object]] = {
+        "stories: articles (citation data, packed facts)": [
+            *(s.articles for s in stories), *(s.withdrawn for s in stories)],
+        "stories: summary memos (window analyses)": [s.summary_memo for s in stories],
+        "stories: timelines": [s.timeline for s in stories],
+        "stories: related-list caches": [s.related_cache for s in stories],
+        "stories: last pages": [s.last for s in stories],
+        "stories: rest": [*stories],
+        "clusterer: near-duplicate index": [clusterer._dedup],
+        "clusterer: articles": [clusterer._articles],
+        "clusterer: rest (stories, vocabularies, postings)": [clusterer],
+        "pipeline: rest (uri maps)": [pipeline],
+        "summary: process-wide tables": [summary._TERM_HASHES, summary._CACHE],
+        "timeline: shared spans": [timeline._SPANS],
+        "pages: entry digests": [getattr(pages, "_DIGESTS", {})],
+    }
+    out = {name: _deep_mb(roots, seen) for name, roots in parts.items()}
+    out["window analyses (count)"] = sum(len(s.summary_memo.analyses) for s in stories)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("files", nargs="+", type=Path)
@@ -63,6 +105,7 @@ def main() -> int:
     parser.add_argument("--lines", action="store_true", help="with --tracemalloc: by line")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--hashes", type=Path, default=None)
+    parser.add_argument("--breakdown", action="store_true")
     args = parser.parse_args()
 
     records = records_from_files(args.files, "bench.articles", args.limit)
@@ -126,6 +169,8 @@ def main() -> int:
     if len(samples) >= 2:
         (n0, r0), (n1, r1) = samples[0], samples[-1]
         report["growth_mb_per_500"] = round((r1 - r0) / (n1 - n0) * 500, 1)
+    if args.breakdown:
+        report["breakdown_mb"] = breakdown(pipeline)
     if args.tracemalloc:
         snapshot = tracemalloc.take_snapshot()
         tracemalloc.stop()

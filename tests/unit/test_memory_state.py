@@ -38,6 +38,11 @@ def test_dropping_summary_memos_changes_no_byte(entries: list[tuple[str, int, st
         assert fold(recs, cold) == expected
         # at most the memo of the story revised last stays warm
         assert len(cold._warm) <= 1
+    with mock.patch.object(pipeline_module, "WARM_IDLE", 1):
+        idle = Pipeline()
+        assert fold(recs, idle) == expected
+        # the stories revised by the last two revisions at most
+        assert len(idle._warm) <= 2
 
 
 def test_a_story_memo_keeps_the_analyses_of_its_window_only() -> None:

@@ -34,7 +34,7 @@ def test_cached_support_equals_support() -> None:
         (), frozenset())
     lead = analysis.lead
     assert len(lead) == 3
-    statements = [analysis.statement(i) for i in range(len(analysis.sentences))]
+    statements = [analysis.statement(i) for i in range(analysis.sentence_count)]
     for claim in lead:
         for other in (*lead, *statements):
             for _ in range(2):
@@ -58,6 +58,7 @@ def test_statements_built_on_demand_equal_the_direct_ones() -> None:
         words = tuple(summary.tokens(raw))
         direct = summary.Plain(summary.terms_of(raw), frozenset(
             w.replace(",", "") for w in words if w[0].isdigit()), summary._negated(words), words)
+        assert analysis.sentence(i) == raw
         built = analysis.statement(i)
         assert built == direct
         assert analysis.statement(i) is built  # built once

@@ -45,12 +45,16 @@ PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 4
-# Analyses kept warm across the stories' summary memos (each story keeps those of its
-# window, up to 240): beyond this, the memos of the stories revised longest ago are dropped
-# and rebuilt if the story moves again. A memo only saves work (a rebuild gives the same
-# bytes), so this bounds memory by the stories in play, not by the log's history.
-WARM_ANALYSES = 4096
+STATE_LAYOUT = 6
+# A story's summary memo keeps the analyses of its window (up to 240 articles, ~25 kB each).
+# A memo only saves work (a rebuild gives the same bytes), so a story that has not been
+# revised for WARM_IDLE revisions of the log drops it, and rebuilds it if it moves again
+# (re-analysing its window from the packed facts: ~13 ms an article): memory then follows
+# the stories in play, not the log's history. WARM_ANALYSES caps the total in any case;
+# beyond it the least recently revised stories drop theirs even while in play (a cap set
+# below what the active stories' windows need would rebuild memos on every revision).
+WARM_IDLE = 2_000
+WARM_ANALYSES = 8_192
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +73,11 @@ class Pipeline:
         self._story_of: dict[str, str] = {}  # uri -> story id at the time it joined
         self._version_of: dict[str, int] = {}  # uri -> newest version folded
         self._applied: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset
-        # story id -> analyses in its summary memo, least recently revised first
-        self._warm: OrderedDict[str, int] = OrderedDict()
+        # story id -> (analyses in its summary memo, revision count when last revised),
+        # least recently revised first
+        self._warm: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._warm_total = 0
+        self._revisions = 0
         self.pipeline_version = PIPELINE_VERSION
         self.state_layout = STATE_LAYOUT
 
@@ -160,7 +166,7 @@ class Pipeline:
             absorbed = self._stories.pop(absorbed_id, None)
             if absorbed is None or absorbed is state:
                 continue
-            self._warm_total -= self._warm.pop(absorbed_id, 0)
+            self._warm_total -= self._warm.pop(absorbed_id, (0, 0))[0]
             merged_uris.extend(absorb(state, absorbed).articles_added)
             for uri in absorbed.articles:
                 self._story_of[uri] = story_id
@@ -191,14 +197,20 @@ class Pipeline:
         return update
 
     def _keep_warm(self, state: StoryState) -> None:
-        """Count ``state``'s memo as the most recently used; drop the memos of the least
-        recently revised stories while more than WARM_ANALYSES analyses are kept."""
+        """Count ``state``'s memo as the most recently used; drop the memos of the stories
+        idle for WARM_IDLE revisions, and of the least recently revised ones while more than
+        WARM_ANALYSES analyses are kept."""
         warm = self._warm
-        self._warm_total += len(state.summary_memo.analyses) - warm.pop(state.story_id, 0)
-        warm[state.story_id] = len(state.summary_memo.analyses)
-        while self._warm_total > WARM_ANALYSES and len(warm) > 1:
-            story_id, count = warm.popitem(last=False)
-            self._warm_total -= count
+        self._revisions += 1
+        count = len(state.summary_memo.analyses)
+        self._warm_total += count - warm.pop(state.story_id, (0, 0))[0]
+        warm[state.story_id] = (count, self._revisions)
+        while len(warm) > 1:
+            story_id, (oldest, last) = next(iter(warm.items()))
+            if self._warm_total <= WARM_ANALYSES and self._revisions - last <= WARM_IDLE:
+                break
+            del warm[story_id]
+            self._warm_total -= oldest
             cold = self._stories.get(story_id)
             if cold is not None:
                 cold.summary_memo = SummaryMemo()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import difflib
 import html
 import math
+import pickle
 import re
 import sys
 import zlib
@@ -350,8 +351,9 @@ class Analysis:
 
     Compact, because a story keeps the analyses of its whole window: the lead sentences in
     full; every sentence's min-hash keys as one sorted array per LSH band (8 bytes a key
-    instead of a dict entry and an int object); and the sentences' text, from which the
-    statement a support check needs is built the first time a key finds it."""
+    instead of a dict entry and an int object); and the sentences' text, compressed, from
+    which the statement a support check needs is built the first time a key finds it (a
+    few times a revision)."""
 
     lead: tuple[Sentence, ...]
     glued_headline: str | None  # a headline the corpus ran into the first sentence
@@ -359,7 +361,8 @@ class Analysis:
     name_keys: tuple[str, ...]
     # the article's names that its lead sentences mention: key -> (display form, kind)
     name_forms: dict[str, tuple[str, NameKind]]
-    sentences: tuple[str, ...]  # every sentence, for support checks
+    sentence_count: int
+    packed_sentences: bytes  # every sentence, zlib(pickle(tuple)), for support checks
     band_keys: tuple[array[int], ...]  # per band: the sentences' keys, ascending
     band_sentences: tuple[array[int], ...]  # the sentence index of each of those keys
     # statements built so far (support checks), by sentence index
@@ -377,10 +380,18 @@ class Analysis:
             yield self.band_sentences[key >> _BAND_BITS][i]
             i += 1
 
+    def sentence(self, i: int) -> str:
+        global _unpacked
+        owner, sentences = _unpacked
+        if owner is not self:
+            sentences = pickle.loads(zlib.decompress(self.packed_sentences))  # our own bytes
+            _unpacked = (self, sentences)
+        return sentences[i]
+
     def statement(self, i: int) -> Plain:
         found = self.statements.get(i)
         if found is None:
-            words = _words(self.sentences[i])
+            words = _words(self.sentence(i))
             found = self.statements[i] = Plain(_terms(words), _numbers(words),
                                                _negated(words), words)
         return found
@@ -398,6 +409,9 @@ class Analysis:
 
 _ANALYSIS_STATE = tuple(f.name for f in fields(Analysis)
                         if f.name not in ("statements", "title_options"))
+# The analysis whose sentences were unpacked last, and those sentences: the statements a
+# support check builds come from one article at a time.
+_unpacked: tuple[Analysis | None, tuple[str, ...]] = (None, ())
 
 
 def _mentions(text: str, names: Sequence[NameMention]) -> tuple[str, ...]:
@@ -407,13 +421,13 @@ def _mentions(text: str, names: Sequence[NameMention]) -> tuple[str, ...]:
     for name in names:
         surface = name.display
         if surface in text:
-            found.add(name.canonical)
+            found.add(_intern(name.canonical))
         elif name.kind is NameKind.PERSON and " " in surface:
             if words is None:
                 words = set(_WORD.findall(text))
             last = surface.rsplit(" ", 1)[1]
             if len(last) > 2 and last in words:
-                found.add(name.canonical)
+                found.add(_intern(name.canonical))
     return tuple(sorted(found))
 
 
@@ -458,7 +472,7 @@ def _analyse(
                     keys=sentence_keys,
                 )
             )
-    by_key = {n.canonical: n for n in names}
+    by_key = {_intern(n.canonical): n for n in names}
     forms: dict[str, tuple[str, NameKind]] = {}
     for s in lead:
         for canonical in s.names:
@@ -473,7 +487,8 @@ def _analyse(
         lead_terms=tuple(sorted(lead_terms)),
         name_keys=tuple(sorted(by_key)),
         name_forms=forms,
-        sentences=sentences,
+        sentence_count=len(sentences),
+        packed_sentences=zlib.compress(pickle.dumps(sentences, pickle.HIGHEST_PROTOCOL), 1),
         band_keys=tuple(array("Q", [k for k, _ in band]) for band in bands),
         band_sentences=tuple(array("I", [i for _, i in band]) for band in bands),
     )
