@@ -8,12 +8,15 @@ import pickle
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_pipeline import TOPIC, build_log, log_entries, records
 
 from storyline.domain import pipeline as pipeline_module
 from storyline.domain import story, summary, title
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts
 from storyline.domain.pipeline import LogPosition, Pipeline
@@ -123,3 +126,52 @@ def test_memos_built_on_demand_are_not_pickled() -> None:
     copy = pickle.loads(pickle.dumps(analysis))
     assert copy.statements == {} and copy.statement(1) == analysis.statement(1)
     assert copy.band_keys == analysis.band_keys and copy.lead == analysis.lead
+
+
+WORDS = ("oil", "well", "crews", "gulf", "leak", "rig", "coast", "mud", "kill", "flow",
+         "engineers", "said", "the", "on", "tuesday", "spill", "company", "shares")
+
+
+def _reference_find(entries: dict[str, tuple[np.ndarray, str, int]], sh: np.ndarray,
+                    index: DuplicateIndex) -> str | None:
+    """The lookup spelled out over every remembered entry (no postings)."""
+    k = index.config.sketch_size
+    sketch = {int(v) for v in sh[:k]}
+    hits = {uri: len(sketch & {int(v) for v in e[0][:k]}) for uri, e in entries.items()}
+    ranked = sorted((u for u, n in hits.items() if n), key=lambda u: (-hits[u], entries[u][2]))
+    for uri in ranked[: index.config.max_candidates]:
+        if index.is_copy(sh, entries[uri][0]):
+            return entries[uri][1]
+    return None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 7),
+                          st.lists(st.sampled_from(WORDS), min_size=3, max_size=12)),
+                min_size=1, max_size=40))
+def test_compact_postings_find_what_every_entry_finds(
+        ops: list[tuple[bool, int, list[str]]]) -> None:
+    index = DuplicateIndex(DedupConfig(sketch_size=3, max_articles=12))
+    entries: dict[str, tuple[np.ndarray, str, int]] = {}
+    seq = 0
+    for add, n, words in ops:
+        uri = f"urn:{n}"
+        if not add:
+            index.remove(uri)
+            entries.pop(uri, None)
+            continue
+        sh = shingles(" ".join(words))
+        expected = _reference_find(entries, sh, index)
+        assert index.add(uri, " ".join(words)) == expected
+        entries.pop(uri, None)
+        seq += 1
+        entries[uri] = (sh, expected or uri, seq)
+        while len(entries) > index.config.max_articles:
+            del entries[next(iter(entries))]
+    # the postings hold exactly the remembered entries' sketches
+    k = index.config.sketch_size
+    posted: dict[int, list[str]] = {}
+    for uri in entries:
+        for value in entries[uri][0][:k]:
+            posted.setdefault(int(value), []).append(uri)
+    assert {v: [p] if isinstance(p, str) else p for v, p in index._postings.items()} == posted

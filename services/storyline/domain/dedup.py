@@ -9,7 +9,8 @@ end). Two distinct articles on one event share sentences and boilerplate, but no
 their shingles, so they fail verification.
 
 Memory is bounded: only the most recent ``max_articles`` are remembered (copies arrive
-close together in the log).
+close together in the log), about 2.3 kB each: the shingle set as raw bytes, and posting
+lists that are a bare uri while they hold one (most sketch values belong to one article).
 """
 
 from __future__ import annotations
@@ -67,17 +68,20 @@ def overlap(a: Shingles, b: Shingles) -> tuple[float, float]:
 
 @dataclass(slots=True)
 class _Entry:
-    shingles: Shingles
-    sketch: tuple[int, ...]
+    shingles: bytes  # the sorted uint32 shingle hashes (its sketch is the first k)
     root: str  # the earliest article this one copies (itself when original)
     seq: int  # arrival order: ties between candidates go to the earliest
+
+    def hashes(self) -> Shingles:
+        return np.frombuffer(self.shingles, dtype=np.uint32)
 
 
 class DuplicateIndex:
     def __init__(self, config: DedupConfig | None = None) -> None:
         self.config = config or DedupConfig()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._postings: dict[int, list[str]] = {}
+        # sketch value -> the uri holding it, or the uris (in order of addition) when several
+        self._postings: dict[int, str | list[str]] = {}
         self._seq = 0
 
     def __len__(self) -> int:
@@ -99,7 +103,10 @@ class DuplicateIndex:
         sketch = self._sketch(sh)
         hits: dict[str, int] = {}
         for value in sketch:
-            for uri in self._postings.get(value, ()):
+            posting = self._postings.get(value)
+            if posting is None:
+                continue
+            for uri in (posting,) if isinstance(posting, str) else posting:
                 hits[uri] = hits.get(uri, 0) + 1
         if not hits:
             return None
@@ -107,7 +114,7 @@ class DuplicateIndex:
         ranked = sorted(hits, key=lambda u: (-hits[u], entries[u].seq))
         for uri in ranked[: self.config.max_candidates]:
             entry = self._entries[uri]
-            if self.is_copy(sh, entry.shingles):
+            if self.is_copy(sh, entry.hashes()):
                 return entry.root
         return None
 
@@ -117,10 +124,16 @@ class DuplicateIndex:
         root = self._find(sh)
         self.remove(uri)
         self._seq += 1
-        entry = _Entry(sh, self._sketch(sh), root or uri, self._seq)
-        self._entries[uri] = entry
-        for value in entry.sketch:
-            self._postings.setdefault(value, []).append(uri)
+        self._entries[uri] = _Entry(sh.tobytes(), root or uri, self._seq)
+        postings = self._postings
+        for value in self._sketch(sh):
+            posting = postings.get(value)
+            if posting is None:
+                postings[value] = uri
+            elif isinstance(posting, str):
+                postings[value] = [posting, uri]
+            else:
+                posting.append(uri)
         while len(self._entries) > self.config.max_articles:
             self.remove(next(iter(self._entries)))
         return root
@@ -129,12 +142,18 @@ class DuplicateIndex:
         entry = self._entries.pop(uri, None)
         if entry is None:
             return
-        for value in entry.sketch:
-            posting = self._postings.get(value)
-            if posting is not None:
-                posting.remove(uri)
-                if not posting:
-                    del self._postings[value]
+        postings = self._postings
+        for value in self._sketch(entry.hashes()):
+            posting = postings.get(value)
+            if posting is None:
+                continue
+            if isinstance(posting, str):
+                if posting == uri:
+                    del postings[value]
+                continue
+            posting.remove(uri)
+            if len(posting) == 1:
+                postings[value] = posting[0]
 
     def _sketch(self, sh: Shingles) -> tuple[int, ...]:
         k = self.config.sketch_size

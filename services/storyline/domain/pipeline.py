@@ -45,7 +45,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 6
+STATE_LAYOUT = 7
 # A story's summary memo keeps the analyses of its window (up to 240 articles, ~25 kB each).
 # A memo only saves work (a rebuild gives the same bytes), so a story that has not been
 # revised for WARM_IDLE revisions of the log drops it, and rebuilds it if it moves again
