@@ -3,16 +3,26 @@ caches changes no byte. (Sizes are measured by benchmarks/bench_memory.py, not h
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import hashlib
+import importlib
+import inspect
 import itertools
+import json
 import pickle
+import pkgutil
+import re
 from pathlib import Path
 from unittest import mock
 
 import numpy as np
+import pydantic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_pipeline import TOPIC, build_log, log_entries, records
 
+import storyline.domain
 from storyline.domain import pipeline as pipeline_module
 from storyline.domain import story, summary, title
 from storyline.domain.canonical import canonical_bytes
@@ -175,3 +185,40 @@ def test_compact_postings_find_what_every_entry_finds(
         for value in entries[uri][0][:k]:
             posted.setdefault(int(value), []).append(uri)
     assert {v: [p] if isinstance(p, str) else p for v, p in index._postings.items()} == posted
+
+
+def _layout() -> dict[str, object]:
+    """Every class of storyline.domain with the attributes its pickled instances carry."""
+    out: dict[str, object] = {}
+    for info in sorted(pkgutil.iter_modules(storyline.domain.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"storyline.domain.{info.name}")
+        for name, cls in sorted(vars(module).items()):
+            if not isinstance(cls, type) or cls.__module__ != module.__name__:
+                continue
+            key = f"{info.name}.{name}"
+            if issubclass(cls, pydantic.BaseModel):
+                out[key] = list(cls.model_fields)
+            elif issubclass(cls, enum.Enum):
+                out[key] = [m.name for m in cls]
+            elif dataclasses.is_dataclass(cls):
+                out[key] = [f.name for f in dataclasses.fields(cls)]
+            elif "__slots__" in vars(cls):
+                out[key] = list(cls.__slots__)
+            else:
+                source = inspect.getsource(cls)
+                out[key] = sorted(set(re.findall(r"self\.(\w+)\s*(?::[^=\n]+)?=[^=]", source)))
+    return out
+
+
+# The layout of STATE_LAYOUT, as _layout() describes it. When this test fails, a class whose
+# instances a snapshot pickles changed its attributes: bump STATE_LAYOUT in
+# storyline/domain/pipeline.py (so snapshots of the old layout are refused, not misread) and
+# record the new fingerprint here.
+LAYOUT_FINGERPRINTS = {7: "e869c7c486d3da1d48e0d632c4bd3541e0654bf07a70979163ce193d64703cc9"}
+
+
+def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:
+    fingerprint = hashlib.sha256(json.dumps(_layout(), sort_keys=True).encode()).hexdigest()
+    assert LAYOUT_FINGERPRINTS.get(pipeline_module.STATE_LAYOUT) == fingerprint, (
+        f"the classes of the pickled state changed (fingerprint {fingerprint}): bump "
+        "STATE_LAYOUT and record the fingerprint in LAYOUT_FINGERPRINTS")
