@@ -38,6 +38,7 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryMerged, StoryUpdated
 from storyline.domain.pipeline import Pipeline
 from storyline.domain.records import handle_record
+from storyline.domain.story import StoryState
 from storyline.replay import records_from_files
 
 
@@ -72,7 +73,9 @@ def _deep_mb(roots: list[object], seen: set[int]) -> float:
 
 def breakdown(pipeline: Pipeline) -> dict[str, float]:
     """MB of each part of the state (first owner wins; modules and classes not counted)."""
-    stories = [s for s in (pipeline.story(i) for i in pipeline.story_ids) if s is not None]
+    held = list(pipeline._stories.values())  # not story(): that would thaw frozen ones
+    stories = [s for s in held if isinstance(s, StoryState)]
+    frozen = [s for s in held if not isinstance(s, StoryState)]
     clusterer = pipeline._clusterer
     seen: set[int] = set()
     parts: dict[str, list[object]] = {
@@ -83,6 +86,7 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
         "stories: related-list caches": [s.related_cache for s in stories],
         "stories: last pages": [s.last for s in stories],
         "stories: rest": [*stories],
+        "stories: frozen (idle) states": frozen,
         "clusterer: near-duplicate index": [clusterer._dedup],
         "clusterer: articles": [clusterer._articles],
         "clusterer: rest (stories, vocabularies, postings)": [clusterer],
@@ -93,6 +97,7 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
     }
     out = {name: _deep_mb(roots, seen) for name, roots in parts.items()}
     out["window analyses (count)"] = sum(len(s.summary_memo.analyses) for s in stories)
+    out["frozen stories (count)"] = len(frozen)
     return out
 
 

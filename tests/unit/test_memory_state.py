@@ -51,12 +51,32 @@ def test_dropping_summary_memos_changes_no_byte(entries: list[tuple[str, int, st
         assert fold(recs, cold) == expected
         # at most the memo of the story revised last stays warm (a story whose memo holds
         # no analysis, e.g. after a withdrawal emptied it, is listed with 0 and holds nothing)
-        assert sum(1 for held, _ in cold._warm.values() if held) <= 1
+        assert sum(1 for held, _ in cold._live.values() if held) <= 1
     with mock.patch.object(pipeline_module, "WARM_IDLE", 1):
         idle = Pipeline()
         assert fold(recs, idle) == expected
-        # the stories revised by the last two revisions at most
-        assert sum(1 for held, _ in idle._warm.values() if held) <= 2
+        # every story but the ones revised by the last two revisions is frozen
+        assert len(idle._live) <= 2
+        frozen = [s for s in idle._stories.values() if isinstance(s, pipeline_module._Frozen)]
+        assert len(frozen) == len(idle._stories) - len(idle._live)
+
+
+@settings(max_examples=25, deadline=None)
+@given(log_entries, st.data())
+def test_a_snapshot_with_frozen_stories_continues_the_log(
+        entries: list[tuple[str, int, str]], data: st.DataObject) -> None:
+    recs = records(build_log(entries))
+    whole = Pipeline()
+    expected = fold(recs, whole)
+    k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="snapshot after")
+    with mock.patch.object(pipeline_module, "WARM_IDLE", 1):
+        live = Pipeline()
+        before = fold(recs[:k], live)
+        restored = pickle.loads(pickle.dumps(live, protocol=pickle.HIGHEST_PROTOCOL))
+        assert before + fold(recs[k:], restored) == expected
+        assert restored.story_ids == whole.story_ids
+        for story_id in restored.story_ids:  # reading a frozen story thaws it
+            assert restored.page(story_id) == whole.page(story_id)
 
 
 def test_a_story_memo_keeps_the_analyses_of_its_window_only() -> None:
@@ -103,6 +123,8 @@ def test_packed_facts_give_the_bytes_of_whole_facts(entries: list[tuple[str, int
             reference = fold(recs)
         assert fold(recs) == reference
         with mock.patch.object(pipeline_module, "WARM_ANALYSES", 1):
+            assert fold(recs) == reference
+        with mock.patch.object(pipeline_module, "WARM_IDLE", 1):
             assert fold(recs) == reference
 
 
@@ -215,7 +237,7 @@ def _layout() -> dict[str, object]:
 # instances a snapshot pickles changed its attributes: bump STATE_LAYOUT in
 # storyline/domain/pipeline.py (so snapshots of the old layout are refused, not misread) and
 # record the new fingerprint here.
-LAYOUT_FINGERPRINTS = {7: "e869c7c486d3da1d48e0d632c4bd3541e0654bf07a70979163ce193d64703cc9"}
+LAYOUT_FINGERPRINTS = {8: "f5e4b330546511847002223a3f5f337eedf060f168622a3f3eb2ee57993c074e"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -8,6 +8,8 @@ rebuild every revision from offset 0 and what makes redeliveries harmless.
 
 from __future__ import annotations
 
+import pickle
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -45,16 +47,36 @@ PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 7
-# A story's summary memo keeps the analyses of its window (up to 240 articles, ~25 kB each).
-# A memo only saves work (a rebuild gives the same bytes), so a story that has not been
-# revised for WARM_IDLE revisions of the log drops it, and rebuilds it if it moves again
-# (re-analysing its window from the packed facts: ~13 ms an article): memory then follows
-# the stories in play, not the log's history. WARM_ANALYSES caps the total in any case;
-# beyond it the least recently revised stories drop theirs even while in play (a cap set
-# below what the active stories' windows need would rebuild memos on every revision).
+STATE_LAYOUT = 8
+# A story not revised for WARM_IDLE revisions of the log is frozen: its state is kept as
+# zlib(pickle) (about a third of its size as objects) without its summary memo (the
+# analyses of its window, ~25 kB an article), and thawed when the story moves again or is
+# read (the memo is then rebuilt from the packed facts: ~13 ms an article). Both only save
+# work, never change a byte (a snapshot is the same pickle round trip), so memory follows
+# the stories in play, not the log's history. WARM_ANALYSES caps the analyses kept in any
+# case: beyond it the least recently revised stories drop their memos even while in play
+# (a cap below what the active stories' windows need would rebuild memos on every
+# revision).
 WARM_IDLE = 2_000
 WARM_ANALYSES = 8_192
+
+
+@dataclass(frozen=True, slots=True)
+class _Frozen:
+    """A story state packed while the story is idle."""
+
+    blob: bytes  # zlib(pickle(StoryState)), its summary memo emptied
+
+    @classmethod
+    def freeze(cls, state: StoryState) -> _Frozen:
+        state.summary_memo = SummaryMemo()
+        return cls(zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1))
+
+    def thaw(self) -> StoryState:
+        state = pickle.loads(zlib.decompress(self.blob))  # packed by this process's code
+        if not isinstance(state, StoryState):
+            raise TypeError(f"a frozen story holds a {type(state).__name__}")
+        return state
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +91,14 @@ class Pipeline:
 
     def __init__(self, clustering: ClusteringConfig | None = None) -> None:
         self._clusterer = Clusterer(clustering or ClusteringConfig())
-        self._stories: dict[str, StoryState] = {}
+        self._stories: dict[str, StoryState | _Frozen] = {}
         self._story_of: dict[str, str] = {}  # uri -> story id at the time it joined
         self._version_of: dict[str, int] = {}  # uri -> newest version folded
         self._applied: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset
-        # story id -> (analyses in its summary memo, revision count when last revised),
-        # least recently revised first
-        self._warm: OrderedDict[str, tuple[int, int]] = OrderedDict()
-        self._warm_total = 0
+        # story not frozen -> (analyses in its summary memo, revision count when last
+        # revised or thawed), least recently first
+        self._live: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._warm_total = 0  # analyses in the memos of the stories in _live
         self._revisions = 0
         self.pipeline_version = PIPELINE_VERSION
         self.state_layout = STATE_LAYOUT
@@ -94,7 +116,15 @@ class Pipeline:
         return self._clusterer.resolve(story_id)
 
     def story(self, story_id: str) -> StoryState | None:
-        return self._stories.get(self.resolve(story_id))
+        return self._state(self.resolve(story_id))
+
+    def _state(self, story_id: str) -> StoryState | None:
+        """The story's state, thawed (and counted as in play again) when frozen."""
+        found = self._stories.get(story_id)
+        if isinstance(found, _Frozen):
+            found = self._stories[story_id] = found.thaw()
+            self._live[story_id] = (0, self._revisions)
+        return found
 
     @property
     def story_ids(self) -> list[str]:
@@ -109,7 +139,7 @@ class Pipeline:
                         ) -> StoryUpdated:
         """The latest revision ``update`` with another summary (a recorded LLM summary); the
         story's next revision follows the page with that summary."""
-        state = self._stories.get(self.resolve(update.story_id))
+        state = self._state(self.resolve(update.story_id))
         if state is None:
             raise ValueError(f"unknown story {update.story_id}")
         return replace_summary(state, update, paragraphs)
@@ -156,17 +186,18 @@ class Pipeline:
         assignment = self._clusterer.assign(article, facts)
         self._version_of[article.uri] = article.version
         story_id = self._clusterer.resolve(assignment.story_id)
-        state = self._stories.get(story_id)
+        state = self._state(story_id)
         if state is None:
             state = self._stories[story_id] = StoryState(story_id=story_id)
 
         events: list[PipelineEvent] = []
         merged_uris: list[str] = []
         for absorbed_id in assignment.merged:
-            absorbed = self._stories.pop(absorbed_id, None)
+            absorbed = self._state(absorbed_id)
+            self._stories.pop(absorbed_id, None)
+            self._warm_total -= self._live.pop(absorbed_id, (0, 0))[0]
             if absorbed is None or absorbed is state:
                 continue
-            self._warm_total -= self._warm.pop(absorbed_id, (0, 0))[0]
             merged_uris.extend(absorb(state, absorbed).articles_added)
             for uri in absorbed.articles:
                 self._story_of[uri] = story_id
@@ -197,30 +228,43 @@ class Pipeline:
         return update
 
     def _keep_warm(self, state: StoryState) -> None:
-        """Count ``state``'s memo as the most recently used; drop the memos of the stories
-        idle for WARM_IDLE revisions, and of the least recently revised ones while more than
-        WARM_ANALYSES analyses are kept."""
-        warm = self._warm
+        """Count ``state`` as the most recently revised story; freeze the stories idle for
+        WARM_IDLE revisions; drop the memos of the least recently revised ones while more
+        than WARM_ANALYSES analyses are kept."""
+        live = self._live
         self._revisions += 1
         count = len(state.summary_memo.analyses)
-        self._warm_total += count - warm.pop(state.story_id, (0, 0))[0]
-        warm[state.story_id] = (count, self._revisions)
-        while len(warm) > 1:
-            story_id, (oldest, last) = next(iter(warm.items()))
-            if self._warm_total <= WARM_ANALYSES and self._revisions - last <= WARM_IDLE:
+        self._warm_total += count - live.pop(state.story_id, (0, 0))[0]
+        live[state.story_id] = (count, self._revisions)
+        while True:
+            story_id, (analyses, last) = next(iter(live.items()))
+            if self._revisions - last <= WARM_IDLE:
                 break
-            del warm[story_id]
-            self._warm_total -= oldest
-            cold = self._stories.get(story_id)
-            if cold is not None:
-                cold.summary_memo = SummaryMemo()
+            del live[story_id]
+            self._warm_total -= analyses
+            idle = self._stories.get(story_id)
+            if isinstance(idle, StoryState):
+                self._stories[story_id] = _Frozen.freeze(idle)
+        if self._warm_total > WARM_ANALYSES:
+            for story_id, (analyses, last) in list(live.items()):
+                if self._warm_total <= WARM_ANALYSES or story_id == state.story_id:
+                    break
+                if analyses:
+                    live[story_id] = (0, last)
+                    self._warm_total -= analyses
+                    held = self._stories.get(story_id)
+                    if isinstance(held, StoryState):
+                        held.summary_memo = SummaryMemo()
 
     def _withdraw(self, article: ArticleReceived, cause: Cause) -> list[PipelineEvent]:
         joined = self._story_of.get(article.uri)
         if joined is None:
             return []  # never shown anywhere: nothing to take back
         self._version_of[article.uri] = article.version
-        state = self._stories[self._clusterer.resolve(joined)]
+        story_id = self._clusterer.resolve(joined)
+        state = self._state(story_id)
+        if state is None:
+            raise KeyError(story_id)
         change = withdraw_article(state, article)
         self._clusterer.remove(article.uri)
         if change is None:
