@@ -54,6 +54,22 @@ class Settings(BaseSettings):
         "pages on the story-pages topic (one is also written whenever the changes since the "
         "last outweigh the page).",
     )
+    worker_metrics_port: int = Field(
+        default=9465, ge=0, le=65535, description="Port of the worker's /metrics, /livez and "
+        "/readyz (0: off).",
+    )
+    projector_metrics_port: int = Field(
+        default=9466, ge=0, le=65535, description="Port of `storyline projector`'s /metrics, "
+        "/livez and /readyz (0: off); `storyline serve` has them on its own port.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Interface the worker's and projector's operations "
+        "endpoints listen on (0.0.0.0 to let a Prometheus on another host scrape them).",
+    )
+    ready_max_lag: int = Field(
+        default=1000, ge=0, description="/readyz answers 503 while a consumer (worker, "
+        "projector) is more than this many records behind the end of its log.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

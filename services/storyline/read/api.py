@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import hmac
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
@@ -19,9 +20,12 @@ import orjson
 import structlog
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storyline.domain.events import ArticleReceived, RelatedArticle
+from storyline.metrics import HTTP_LATENCY, READY, Health, generate_latest, method_label
 from storyline.read.config import ReadSettings, get_read_settings
 from storyline.read.diffing import RevisionDelta, diff_revisions
 from storyline.read.projector import Projector
@@ -112,6 +116,7 @@ class ReadApp:
     sink: ArticleSink | None = None
     sink_factory: Callable[[], Awaitable[ArticleSink]] | None = None
     parser: ArticleParser = field(default_factory=lambda: default_parser())
+    projector: Projector | None = None
 
 
 def state(request: Request) -> ReadApp:
@@ -200,6 +205,7 @@ def create_app(
             projector = Projector(opened, bootstrap=settings.bootstrap_servers,
                                   topic=settings.story_updates,
                                   dead_letters_topic=settings.dead_letters, notifier=notifier)
+            app.state.read.projector = projector
             tasks.append(asyncio.create_task(_keep_running(projector), name="projector"))
         else:
             tasks.append(asyncio.create_task(
@@ -223,6 +229,7 @@ def create_app(
         summary="Versioned story pages built from wire articles.",
         lifespan=lifespan,
     )
+    app.add_middleware(RequestMetrics)
     _add_health_route(app)
     _add_story_routes(app)
     _add_event_routes(app)
@@ -245,7 +252,74 @@ async def _keep_running(projector: Projector) -> None:
             await asyncio.sleep(2.0)
 
 
+class RequestMetrics:
+    """Request latency by route *template* (``/v1/stories/{story_id}``), never the raw path,
+    so the number of series stays bounded whatever clients send; unmatched paths share one
+    label. Measured to the start of the response: an SSE stream counts its set-up, not its
+    hours of streaming."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        done = False
+
+        def observe(status: int) -> None:
+            nonlocal done
+            done = True
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            HTTP_LATENCY.labels(method_label(scope["method"]), template,
+                                str(status)).observe(time.perf_counter() - started)
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not done:
+                observe(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            if not done:
+                observe(500)
+
+
 def _add_health_route(app: FastAPI) -> None:
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/livez", tags=["operations"])
+    async def livez() -> dict[str, str]:
+        """Liveness: answered by the event loop itself, so a stuck loop fails it."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"],
+             responses={503: {"description": "not ready: the reasons are in the body"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: the read store answers, and (when the projector runs in this process)
+        it is at most STORYLINE_READY_MAX_LAG records behind story-updates. 503 with the
+        reasons otherwise."""
+        read = state(request)
+        max_lag = read.settings.ready_max_lag
+        if read.projector is not None:
+            health = await asyncio.to_thread(read.projector.readiness, max_lag)
+        else:
+            try:
+                seq = await asyncio.to_thread(read.store.max_seq)
+                health = Health(True, {"last_event_id": seq, "lag": "measured by the "
+                                       "projector process (storyline projector /readyz)"})
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                health = Health(False, {"reasons": [
+                    f"read store unreachable: {type(exc).__name__}: {exc}"]})
+        READY.labels("api").set(1 if health.ok else 0)
+        return JSONResponse({"status": "ok" if health.ok else "unavailable", **health.detail},
+                            status_code=200 if health.ok else 503)
+
     @app.get("/healthz", tags=["operations"])
     def healthz(request: Request) -> dict[str, Any]:
         """Liveness plus how far the read model has got: its last event id and, per
