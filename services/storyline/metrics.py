@@ -28,8 +28,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
+import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate_latest
+
+log = structlog.get_logger("storyline.metrics")
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
                    900.0, 3600.0)
@@ -222,3 +225,19 @@ class OperationsServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def start_operations(host: str, port: int, *, process: str, live: Callable[[], Health],
+                     ready: Callable[[], Health]) -> OperationsServer | None:
+    """Start the operations endpoints; a port already taken (a second worker on the same
+    host with the default port) is logged and the process goes on without them: metrics
+    are not worth a crash loop."""
+    try:
+        server = OperationsServer(host, port, process=process, live=live, ready=ready)
+    except OSError as exc:
+        log.warning("operations_endpoints_unavailable", host=host, port=port,
+                    error=f"{type(exc).__name__}: {exc}",
+                    hint="set another port (0: off) for this process")
+        return None
+    log.info("operations_endpoints", url=f"http://{host}:{server.port}/metrics")
+    return server.start()

@@ -10,7 +10,7 @@ import signal
 import structlog
 
 from storyline.logconfig import configure_logging
-from storyline.metrics import LoopWatch, OperationsServer
+from storyline.metrics import LoopWatch, start_operations
 from storyline.read.cli_common import add_database_argument, claim_writer, open_read_store
 from storyline.read.projector import Projector
 from storyline.settings import Settings, get_settings
@@ -47,10 +47,9 @@ async def _run(projector: Projector, until_caught_up: bool, settings: Settings) 
     beating = asyncio.create_task(watch.run(), name="loop-watch")
     operations = None
     if settings.projector_metrics_port:
-        operations = OperationsServer(
+        operations = start_operations(
             settings.metrics_host, settings.projector_metrics_port, process="projector",
-            live=watch.health,
-            ready=lambda: projector.readiness(settings.ready_max_lag)).start()
+            live=watch.health, ready=lambda: projector.readiness(settings.ready_max_lag))
     try:
         totals = await projector.run(stop, until_caught_up=until_caught_up)
     finally:

@@ -60,8 +60,8 @@ from storyline.metrics import (
     STORY_UPDATES,
     Health,
     LoopWatch,
-    OperationsServer,
     record_lag,
+    start_operations,
 )
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings
@@ -476,11 +476,8 @@ def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int |
     app = create_app(settings, web_port=web_port, probe=probe)
     operations = None
     if settings.worker_metrics_port:
-        operations = OperationsServer(settings.metrics_host, settings.worker_metrics_port,
-                                      process="worker", live=probe.live,
-                                      ready=probe.ready).start()
-        log.info("operations_endpoints", url=f"http://{settings.metrics_host}:"
-                 f"{operations.port}/metrics")
+        operations = start_operations(settings.metrics_host, settings.worker_metrics_port,
+                                      process="worker", live=probe.live, ready=probe.ready)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
                           stdout=sys.stdout, stderr=sys.stderr)
     if not sys.stdout.isatty():
