@@ -21,6 +21,7 @@ import structlog
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived, DeadLetter
+from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -79,6 +80,7 @@ class ArticleProducer:
             max_batch_size=256 * 1024,
             max_request_size=MAX_REQUEST_BYTES,
             compression_type=self._compression,
+            **kafka_options(self.settings),
         )
         try:
             await asyncio.wait_for(producer.start(), self._start_timeout)

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import DeadLetter, StoryMerged, StorySplit, StoryUpdated
 from storyline.domain.upcasting import UndecodableEvent, decode_any
+from storyline.kafka.security import kafka_options
 from storyline.metrics import DEAD_LETTERS, PROJECTED, Health, record_lag
 from storyline.read.sse import ChangeNotifier
 from storyline.read.store import ApplyResult, Item, ReadStore, Rejected
@@ -111,7 +112,8 @@ class Projector:
             return
         try:
             if self._producer is None:
-                self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+                self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                                  **kafka_options())
                 await self._producer.start()
             await self._producer.send_and_wait(
                 self.dead_letters_topic, canonical_bytes(dead_letter(self.topic, rejected)),
@@ -127,6 +129,7 @@ class Projector:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             fetch_max_wait_ms=100,
+            **kafka_options(),
         )
         await consumer.start()
         try:

@@ -51,6 +51,7 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import RecordOutcome, handle_record
+from storyline.kafka.security import faust_credentials
 from storyline.llm.summariser import summariser_from_settings
 from storyline.metrics import (
     ARTICLES,
@@ -186,6 +187,7 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         web_port=web_port or 6066,
         web_bind="127.0.0.1",
         table_standby_replicas=0,
+        broker_credentials=faust_credentials(settings),
     )
     # acks=False: faust neither tracks nor commits this topic; the worker does (see above)
     articles = app.topic(settings.articles, key_serializer="raw", value_serializer="raw",
