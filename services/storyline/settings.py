@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     kafka_ssl_keyfile: Path | None = Field(default=None, description="Its private key (PEM).")
     kafka_ssl_key_password: SecretStr | None = None
     kafka_ssl_check_hostname: bool = True
+    outage_reminder_seconds: float = Field(
+        default=60.0, gt=0, description="During a broker outage, one reminder line at most "
+        "this often (the outage's start and end are one line each).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

@@ -9,6 +9,7 @@ import signal
 
 import structlog
 
+from storyline import outages
 from storyline.logconfig import configure_logging
 from storyline.metrics import LoopWatch, start_operations
 from storyline.read.cli_common import add_database_argument, claim_writer, open_read_store
@@ -31,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     if not claim_writer(store):
         log.error("projector.already_running", detail="another projector holds this store")
         return 1
+    outages.install(settings.bootstrap_servers,
+                    reminder_seconds=settings.outage_reminder_seconds)
     projector = Projector(store, bootstrap=settings.bootstrap_servers,
                           topic=settings.story_updates,
                           dead_letters_topic=settings.dead_letters)
