@@ -77,7 +77,7 @@ def parse_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
 
 class OutageTracker:
     def __init__(self, bootstrap: str, *, reminder_seconds: float = 60.0,
-                 quiet_seconds: float = 3.0, probe_every: float = 1.0,
+                 quiet_seconds: float = 3.0, probe_every: float | None = 1.0,
                  clock: Callable[[], float] = time.monotonic,
                  reachable: Callable[[], bool] | None = None) -> None:
         servers = parse_bootstrap(bootstrap)
@@ -137,12 +137,13 @@ class OutageTracker:
             return True
 
     def _start_prober(self) -> None:
-        if self._prober is not None and self._prober.is_alive():
-            return
+        every = self.probe_every
+        if every is None or (self._prober is not None and self._prober.is_alive()):
+            return  # None: the caller runs check_recovered itself
 
         def probe() -> None:
             while True:
-                time.sleep(self.probe_every)
+                time.sleep(every)
                 with self._lock:
                     if not self.active:
                         return
