@@ -190,6 +190,14 @@ def tracker() -> OutageTracker | None:
     return _tracker
 
 
+def outage_reason() -> str | None:
+    """Why a Kafka consumer is not ready while an outage lasts (None: no outage)."""
+    current = _tracker
+    if current is None or not current.active:
+        return None
+    return f"Kafka unreachable for {round(current.clock() - current.started)} s"
+
+
 def watch_loggers() -> None:
     """Put the filter on every Kafka client logger that exists now (a logger's filters see
     only records logged to it, not its children's)."""

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from storyline import outages
 from storyline.domain.canonical import canonical_bytes
 from storyline.metrics import (
     CONSUMER_LAG,
@@ -25,6 +26,7 @@ from storyline.metrics import (
     generate_latest,
     record_lag,
 )
+from storyline.outages import OutageTracker
 from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.projector import Projector, decode_record
@@ -111,9 +113,12 @@ def test_projector_readiness_needs_a_reachable_store_and_a_small_lag(store: Read
     assert projector.readiness(10).ok
     projector.lags = {0: 3, 1: 11}
     assert projector.readiness(10).detail["reasons"] == ["partition 1: 11 records behind"]
+    projector.lags = {0: 3, 1: 0}
+    assert projector.readiness(10, "Kafka unreachable for 3 s").detail["reasons"] == [
+        "Kafka unreachable for 3 s"]
 
 
-def test_worker_readiness() -> None:
+def test_worker_readiness(monkeypatch: pytest.MonkeyPatch) -> None:
     probe = WorkerProbe(max_lag=5)
     assert not probe.ready().ok  # no assignment yet
     probe.assigned = frozenset()
@@ -125,6 +130,15 @@ def test_worker_readiness() -> None:
     assert probe.ready().detail["reasons"] == ["a/0: 6 records behind"]
     probe.lags = {("a", 0): 5}
     assert probe.ready().ok
+    # a broker outage makes it unready (it cannot keep up), not dead
+    clock = [10.0]
+    tracker = OutageTracker("127.0.0.1:1", clock=lambda: clock[0], reachable=lambda: False,
+                            probe_every=None)
+    monkeypatch.setattr(outages, "_tracker", tracker)
+    tracker.failure("aiokafka.conn", "Unable connect to node")
+    clock[0] += 12
+    assert probe.ready().detail["reasons"] == ["Kafka unreachable for 12 s"]
+    assert probe.live().ok
 
 
 def test_loop_watch_fails_liveness_after_a_stall() -> None:

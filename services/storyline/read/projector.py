@@ -206,9 +206,10 @@ class Projector:
                 last_timestamp=self._last_timestamps.get(tp.partition))
         self.lags = lags
 
-    def readiness(self, max_lag: int) -> Health:
+    def readiness(self, max_lag: int, outage: str | None = None) -> Health:
         """Ready: the read store answers, and every partition of story-updates is at most
-        ``max_lag`` records behind the end of the log."""
+        ``max_lag`` records behind the end of the log (and, for the projector's own
+        process, no broker ``outage`` is going on; the API keeps serving what it has)."""
         detail: dict[str, Any] = {"max_lag": max_lag}
         try:
             detail["last_event_id"] = self.store.max_seq()
@@ -223,6 +224,8 @@ class Projector:
             reasons = [f"partition {p}: end of the log not known yet" if lag is None else
                        f"partition {p}: {lag} records behind"
                        for p, lag in sorted(lags.items()) if lag is None or lag > max_lag]
+        if outage is not None:
+            reasons.append(outage)
         if reasons:
             detail["reasons"] = reasons
         return Health(not reasons, detail)

@@ -12,6 +12,7 @@ import structlog
 from storyline import outages
 from storyline.logconfig import configure_logging
 from storyline.metrics import LoopWatch, start_operations
+from storyline.outages import outage_reason
 from storyline.read.cli_common import add_database_argument, claim_writer, open_read_store
 from storyline.read.projector import Projector
 from storyline.settings import Settings, get_settings
@@ -52,7 +53,8 @@ async def _run(projector: Projector, until_caught_up: bool, settings: Settings) 
     if settings.projector_metrics_port:
         operations = start_operations(
             settings.metrics_host, settings.projector_metrics_port, process="projector",
-            live=watch.health, ready=lambda: projector.readiness(settings.ready_max_lag))
+            live=watch.health, ready=lambda: projector.readiness(settings.ready_max_lag,
+                                                                 outage_reason()))
     try:
         totals = await projector.run(stop, until_caught_up=until_caught_up)
     finally:

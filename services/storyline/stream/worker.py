@@ -64,6 +64,7 @@ from storyline.metrics import (
     record_lag,
     start_operations,
 )
+from storyline.outages import outage_reason
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings
 from storyline.stream.logreader import read_partition
@@ -160,6 +161,9 @@ class WorkerProbe:
                 reasons.append(f"{tp[0]}/{tp[1]}: end of the log not known yet")
             elif lag > self.max_lag:
                 reasons.append(f"{tp[0]}/{tp[1]}: {lag} records behind")
+        outage = outage_reason()
+        if outage is not None:
+            reasons.append(outage)
         if reasons:
             detail["reasons"] = reasons
         return Health(not reasons, detail)
