@@ -75,7 +75,7 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
     """MB of each part of the state (first owner wins; modules and classes not counted)."""
     held = list(pipeline._stories.values())  # not story(): that would thaw frozen ones
     stories = [s for s in held if isinstance(s, StoryState)]
-    frozen = [s for s in held if not isinstance(s, StoryState)]
+    frozen = [pipeline.cold_store]
     clusterer = pipeline._clusterer
     seen: set[int] = set()
     parts: dict[str, list[object]] = {
@@ -97,7 +97,7 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
     }
     out = {name: _deep_mb(roots, seen) for name, roots in parts.items()}
     out["window analyses (count)"] = sum(len(s.summary_memo.analyses) for s in stories)
-    out["frozen stories (count)"] = len(frozen)
+    out["frozen stories (count)"] = pipeline.frozen_story_count
     return out
 
 
