@@ -32,6 +32,18 @@ class Settings(BaseSettings):
         description="Records between snapshots of the worker's core state (0: none); a "
         "restart then folds the log from the newest usable snapshot instead of offset 0.",
     )
+    snapshot_interval: float = Field(
+        default=15.0,
+        description="Seconds after which a snapshot is due even short of snapshot_every "
+        "records (0: records only). A restart refolds what came after its snapshot, so "
+        "this bounds the refold to about this long a stretch of folding.",
+    )
+    warm_idle_revisions: int = Field(
+        default=2000, ge=1,
+        description="Revisions of the log after which an idle story leaves memory for the "
+        "worker's cold store (RocksDB); lower saves memory, higher saves thawing work. "
+        "Never changes a revision.",
+    )
     snapshot_keep: int = Field(default=3, description="Snapshots kept per partition.")
     snapshot_fork: bool = Field(
         default=True, description="Write snapshots from a forked child (POSIX) so consuming "

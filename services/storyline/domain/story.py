@@ -109,7 +109,8 @@ def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts) -> None:
     whole ``facts`` taken now: its timeline input and its analysis."""
     state.articles[cited.uri] = cited
     state.timeline.add(cited, timeline_input(facts))
-    state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_of(facts))
+    cold = cited.facts if isinstance(cited.facts, ColdFacts) else None
+    state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_of(facts, cold))
 
 
 def withdraw_article(state: StoryState, article: ArticleReceived) -> Change | None:

@@ -67,6 +67,7 @@ from storyline.metrics import (
 from storyline.outages import outage_reason
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings
+from storyline.stream.coldstore import RocksColdStore
 from storyline.stream.logreader import read_partition
 from storyline.stream.offsets import FoldedOffsets, commit_payload
 from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir, snapshots
@@ -104,10 +105,16 @@ def story_key(event: PipelineEvent) -> bytes:
 
 
 class WorkerState:
-    """The core, and per partition whether it has been rebuilt up to the commit yet."""
+    """The core, and per partition whether it has been rebuilt up to the commit yet. Idle
+    stories live in a RocksDB cold store under ``cold_dir`` (see
+    :mod:`storyline.stream.coldstore`); a new process starts from an empty one, or from
+    the checkpoint saved with the snapshot it resumes from."""
 
-    def __init__(self) -> None:
-        self.pipeline = Pipeline()
+    def __init__(self, cold_dir: Path, warm_idle: int | None = None) -> None:
+        self.cold_dir = cold_dir
+        self.warm_idle = warm_idle
+        self.cold = RocksColdStore.empty(cold_dir)
+        self.pipeline = Pipeline(cold=self.cold, warm_idle=warm_idle)
         self.ready: set[tuple[str, int]] = set()
         # The fold runs on a thread so the event loop (heartbeats, timers, commits) keeps
         # turning during a long fold; anything that reads the whole state (a snapshot's
@@ -118,6 +125,20 @@ class WorkerState:
                    max_bytes: int) -> RecordOutcome:
         return await asyncio.to_thread(handle_record, self.pipeline, key, value, position,
                                        max_bytes=max_bytes)
+
+    def restore(self, directory: Path, topic: str, partition: int, before: int) -> int | None:
+        """Resume from the newest usable snapshot in ``directory`` holding offsets below
+        ``before`` (its last offset), or start over from offset 0 (None)."""
+        self.cold.close()
+        restored = load_snapshot(directory, topic, partition, before, self.cold_dir)
+        if restored is None:
+            self.cold = RocksColdStore.empty(self.cold_dir)
+            self.pipeline = Pipeline(cold=self.cold, warm_idle=self.warm_idle)
+            return None
+        self.pipeline, last = restored
+        self.pipeline.warm_idle = self.warm_idle
+        self.cold = cast(RocksColdStore, self.pipeline.cold_store)
+        return last
 
     def next_offset(self, topic: str, partition: int) -> int:
         applied = self.pipeline.applied_offset(topic, partition)
@@ -202,7 +223,7 @@ def create_app(settings: Settings, *, web_port: int | None = None,
     summaries = app.topic(settings.summaries, key_serializer="raw", value_serializer="raw")
     pages = app.topic(settings.story_pages, key_serializer="raw", value_serializer="raw")
     checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
-    state = WorkerState()
+    state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions)
     offsets = FoldedOffsets()
     summariser, _client = summariser_from_settings()
     snapshots_root = state_dir(settings) / "snapshots"
@@ -217,7 +238,7 @@ def create_app(settings: Settings, *, web_port: int | None = None,
             found = snapshotters[(topic, partition)] = Snapshotter(
                 snapshot_dir(snapshots_root, topic, partition),
                 every=settings.snapshot_every, keep=settings.snapshot_keep,
-                fork=settings.snapshot_fork)
+                fork=settings.snapshot_fork, interval=settings.snapshot_interval)
         return found
 
     async def on_consumer_thread(function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
@@ -260,11 +281,10 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         start = state.next_offset(topic, partition)
         source = "memory"
         if start == 0 and until > 0:
-            restored = await asyncio.to_thread(
-                load_snapshot, snapshotter(topic, partition).directory, topic, partition,
+            last = await asyncio.to_thread(
+                state.restore, snapshotter(topic, partition).directory, topic, partition,
                 until)
-            if restored is not None:
-                state.pipeline, last = restored
+            if last is not None:
                 start, source = last + 1, "snapshot"
             else:
                 source = "log"
@@ -283,6 +303,7 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         log.info("state_ready", topic=topic, partition=partition, committed=until,
                  source=source, from_offset=start, records_folded=count,
                  stories=len(state.pipeline.story_ids),
+                 frozen=state.pipeline.frozen_story_count,
                  seconds=round(time.perf_counter() - started, 3))
 
     @app.on_partitions_revoked.connect
