@@ -36,7 +36,9 @@ from storyline.settings import Settings
 from storyline.stream.worker import WorkerProbe
 
 TOPIC = "storyline.story-updates"
-DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana" / "storyline.json"
+DEPLOY = Path(__file__).parents[2] / "deploy"
+DASHBOARD = DEPLOY / "grafana" / "storyline.json"
+ALERTS = DEPLOY / "prometheus" / "storyline-alerts.yml"
 
 
 def sample(name: str, labels: dict[str, str]) -> float:
@@ -216,6 +218,17 @@ def test_dashboard_uses_exactly_the_exported_metric_names() -> None:
     families = {re.sub(r"_(total|bucket|sum|count|created)$", "", n) for n in exported}
     shown = {re.sub(r"_(total|bucket|sum|count|created)$", "", n) for n in used}
     assert families == shown, f"exported but on no panel: {families - shown}"
+
+
+def test_alert_rules_read_only_exported_metrics() -> None:
+    import yaml
+
+    rules = [rule for group in yaml.safe_load(ALERTS.read_text())["groups"]
+             for rule in group["rules"]]
+    assert rules
+    for rule in rules:
+        names = set(re.findall(r"\b(storyline_[a-z0-9_]+)\b", rule["expr"]))
+        assert names and names <= exported_sample_names(), (rule["alert"], names)
 
 
 def test_exported_names_match_what_the_exposition_format_says() -> None:
