@@ -131,6 +131,19 @@ def record_lag(consumer: str, topic: str, partition: int, *, end: int | None,
     return lag
 
 
+async def publish_readiness(process: str, check: Callable[[], Health],
+                            every: float = 5.0) -> None:
+    """Keep ``storyline_ready{process}`` current whether or not anything probes /readyz
+    (``check`` runs on a thread: it may query a store). Runs until cancelled."""
+    while True:
+        try:
+            health = await asyncio.to_thread(check)
+        except Exception:  # noqa: BLE001 - a failing check means not ready
+            health = Health(False)
+        READY.labels(process).set(1 if health.ok else 0)
+        await asyncio.sleep(every)
+
+
 @dataclass
 class Health:
     """A process's answer to /livez and /readyz."""

@@ -32,6 +32,7 @@ from storyline.metrics import (
     Health,
     generate_latest,
     method_label,
+    publish_readiness,
 )
 from storyline.read.config import ReadSettings, get_read_settings
 from storyline.read.diffing import RevisionDelta, diff_revisions
@@ -235,6 +236,9 @@ def create_app(
         else:
             tasks.append(asyncio.create_task(
                 poll_store(opened, notifier, read_settings.sse_poll_seconds), name="poll"))
+        read_app = app.state.read
+        tasks.append(asyncio.create_task(
+            publish_readiness("api", lambda: readiness(read_app)), name="readiness"))
         try:
             yield
         finally:
@@ -314,6 +318,19 @@ class RequestMetrics:
                 observe(500)
 
 
+def readiness(read: ReadApp) -> Health:
+    """The API's /readyz (blocking: a store query)."""
+    if read.projector is not None:
+        return read.projector.readiness(read.settings.ready_max_lag)
+    try:
+        seq = read.store.max_seq()
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return Health(False, {"reasons": [
+            f"read store unreachable: {type(exc).__name__}: {exc}"]})
+    return Health(True, {"last_event_id": seq, "lag": "measured by the projector process "
+                         "(storyline projector /readyz)"})
+
+
 class RateLimits:
     """429 with Retry-After once a client address, or an API key, has used its bucket
     (:mod:`storyline.read.limits`). GET/HEAD and POST have their own rates; a request with
@@ -388,18 +405,7 @@ def _add_health_route(app: FastAPI) -> None:
         """Readiness: the read store answers, and (when the projector runs in this process)
         it is at most STORYLINE_READY_MAX_LAG records behind story-updates. 503 with the
         reasons otherwise."""
-        read = state(request)
-        max_lag = read.settings.ready_max_lag
-        if read.projector is not None:
-            health = await asyncio.to_thread(read.projector.readiness, max_lag)
-        else:
-            try:
-                seq = await asyncio.to_thread(read.store.max_seq)
-                health = Health(True, {"last_event_id": seq, "lag": "measured by the "
-                                       "projector process (storyline projector /readyz)"})
-            except Exception as exc:  # noqa: BLE001 - any failure means not ready
-                health = Health(False, {"reasons": [
-                    f"read store unreachable: {type(exc).__name__}: {exc}"]})
+        health = await asyncio.to_thread(readiness, state(request))
         READY.labels("api").set(1 if health.ok else 0)
         return JSONResponse({"status": "ok" if health.ok else "unavailable", **health.detail},
                             status_code=200 if health.ok else 503)

@@ -11,7 +11,7 @@ import structlog
 
 from storyline import outages
 from storyline.logconfig import configure_logging
-from storyline.metrics import LoopWatch, start_operations
+from storyline.metrics import LoopWatch, publish_readiness, start_operations
 from storyline.outages import outage_reason
 from storyline.read.cli_common import add_database_argument, claim_writer, open_read_store
 from storyline.read.projector import Projector
@@ -49,6 +49,9 @@ async def _run(projector: Projector, until_caught_up: bool, settings: Settings) 
             loop.add_signal_handler(sig, stop.set)
     watch = LoopWatch()
     beating = asyncio.create_task(watch.run(), name="loop-watch")
+    ready = asyncio.create_task(publish_readiness(
+        "projector", lambda: projector.readiness(settings.ready_max_lag, outage_reason())),
+        name="readiness")
     operations = None
     if settings.projector_metrics_port:
         operations = start_operations(
@@ -59,6 +62,7 @@ async def _run(projector: Projector, until_caught_up: bool, settings: Settings) 
         totals = await projector.run(stop, until_caught_up=until_caught_up)
     finally:
         beating.cancel()
+        ready.cancel()
         if operations is not None:
             operations.stop()
     log.info("projector.stopped", applied=totals.applied, unchanged=totals.unchanged,

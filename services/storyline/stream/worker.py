@@ -57,6 +57,7 @@ from storyline.metrics import (
     ARTICLES,
     DEAD_LETTERS,
     PRODUCE_TO_UPDATE,
+    READY,
     SNAPSHOT_AGE,
     STORY_UPDATES,
     Health,
@@ -340,6 +341,7 @@ def create_app(settings: Settings, *, web_port: int | None = None,
                                   position=state.next_offset(*tp),
                                   last_timestamp=last_timestamps.get(tp))
         probe.lags = lags
+        READY.labels("worker").set(1 if probe.ready().ok else 0)
         now = time.time()
         for (topic, partition), taker in list(snapshotters.items()):
             found = await asyncio.to_thread(snapshots, taker.directory)
