@@ -1,8 +1,9 @@
-"""Every Storyline process talks to a broker that demands SASL (PLAIN) once
-STORYLINE_KAFKA_SECURITY_PROTOCOL / _SASL_* are set: topics, the ingest producer, the worker
-(faust), status, replay and the projector. The broker is private: a plaintext listener for
-its own readiness probe, and a SASL_PLAINTEXT listener that is the only one Storyline is
-given. A client without the credentials, or with a wrong password, is refused."""
+"""Every Storyline process talks to a broker that demands SASL (PLAIN), or TLS, once
+STORYLINE_KAFKA_SECURITY_PROTOCOL / _SASL_* / _SSL_* are set: topics, the ingest producer,
+the worker (faust), status, replay and the projector. The broker is private: a plaintext
+listener for its own readiness probe, and a SASL_PLAINTEXT (or SSL) listener that is the
+only one Storyline is given. A client without the credentials, with a wrong password, or
+that does not trust the broker's CA, is refused."""
 
 from __future__ import annotations
 
@@ -113,6 +114,84 @@ def test_every_client_authenticates(make_broker_config: Callable[[Path], BrokerC
         assert listed.returncode == 0 and listed.stdout.strip(), listed.stderr
         assert PASSWORD not in (applied.stdout + applied.stderr + status.stdout
                                 + status.stderr + (tmp_path / "worker.log").read_text())
+    finally:
+        if worker is not None:
+            stop(worker)
+        broker.stop(wipe=True)
+
+
+def tls_files(where: Path) -> tuple[Path, Path]:
+    """A CA, and a broker key + certificate for 127.0.0.1 signed by it (PEM)."""
+    where.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=where, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+            "/CN=storyline-test-ca", "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+            "server.key", "-out", "server.csr")
+    (where / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "1", "-extfile", "san.cnf", "-out", "server.pem")
+    openssl("pkcs8", "-topk8", "-nocrypt", "-in", "server.key", "-out", "server.pk8")
+    keystore = where / "broker-keystore.pem"
+    keystore.write_text((where / "server.pk8").read_text() + (where / "server.pem").read_text())
+    return where / "ca.pem", keystore
+
+
+def test_clients_over_tls(make_broker_config: Callable[[Path], BrokerConfig],
+                          tmp_path: Path, topic_prefix: str) -> None:
+    ca, keystore = tls_files(tmp_path / "tls")
+    base = make_broker_config(tmp_path / "broker")
+    tls_port = free_port()
+    host = base.host
+    extra = (
+        f"listeners=PLAINTEXT://{host}:{base.port},CONTROLLER://{host}:{base.controller_port},"
+        f"SSL://{host}:{tls_port}",
+        f"advertised.listeners=PLAINTEXT://{host}:{base.port},"
+        f"CONTROLLER://{host}:{base.controller_port},SSL://{host}:{tls_port}",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL",
+        "ssl.keystore.type=PEM",
+        f"ssl.keystore.location={keystore}",
+    )
+    broker = LocalBroker(BrokerConfig(**{**base.__dict__, "extra_properties": extra}))
+    broker.start()
+    tls_bootstrap = f"{host}:{tls_port}"
+    env = dict(os.environ)
+    env.update({
+        "STORYLINE_BOOTSTRAP_SERVERS": tls_bootstrap,
+        "STORYLINE_TOPIC_PREFIX": topic_prefix,
+        "STORYLINE_DATA_DIR": str(tmp_path / "data"),
+        "STORYLINE_WORKER_METRICS_PORT": "0",
+        "STORYLINE_KAFKA_SECURITY_PROTOCOL": "SSL",
+        "STORYLINE_KAFKA_SSL_CAFILE": str(ca),
+    })
+    worker = None
+    try:
+        # without the CA the broker's certificate is not trusted
+        system_cas = {k: v for k, v in env.items() if k != "STORYLINE_KAFKA_SSL_CAFILE"}
+        untrusted = run(system_cas, "topics", "apply", timeout=120)
+        assert untrusted.returncode != 0
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stdout + untrusted.stderr, (
+            untrusted.stdout + untrusted.stderr)
+        applied = run(env, "topics", "apply")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        settings = Settings(bootstrap_servers=tls_bootstrap, topic_prefix=topic_prefix,
+                            kafka_security_protocol="SSL", kafka_ssl_cafile=ca)
+
+        async def ingest() -> None:
+            async with ArticleProducer(settings) as producer:
+                for article in make_articles(3):
+                    await producer.send(article)
+
+        asyncio.run(ingest())
+        worker = start_worker(env, tmp_path / "worker.log")
+        status = run(env, "status", "--wait", "--timeout", "150", timeout=200)
+        assert status.returncode == 0, status.stdout + status.stderr + (
+            tmp_path / "worker.log").read_text()[-3000:]
+        listed = run(env, "story", "list")
+        assert listed.returncode == 0 and listed.stdout.strip(), listed.stderr
     finally:
         if worker is not None:
             stop(worker)

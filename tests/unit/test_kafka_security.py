@@ -75,6 +75,11 @@ def test_tls_only_and_plain_sasl(ca_file: Path) -> None:
                                    "sasl_plain_password": "p"}
 
 
+def test_an_empty_path_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORYLINE_KAFKA_SSL_CAFILE", "")
+    assert Settings().kafka_ssl_cafile is None
+
+
 def test_sasl_without_credentials_is_refused() -> None:
     with pytest.raises(ValidationError, match="STORYLINE_KAFKA_SASL_USERNAME"):
         Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="u")
