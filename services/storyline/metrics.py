@@ -77,6 +77,10 @@ HTTP_THROTTLED = Counter(
     "storyline_http_throttled_requests",
     "Requests answered 429 by the rate limits, by method and limit (key or client).",
     ["method", "limit"])
+SUBMITTED = Counter(
+    "storyline_http_articles",
+    "Articles POSTed with a valid API key, by key id and outcome (accepted, duplicate, "
+    "invalid, too_large, failed).", ["key", "outcome"])
 KAFKA_OUTAGES = Counter(
     "storyline_kafka_outages",
     "Broker outages seen by this process (the first failed connection after a good one).")
@@ -96,7 +100,7 @@ def exported_sample_names() -> set[str]:
     names: set[str] = set()
     for metric in (CONSUMER_LAG, STATE_AGE, SNAPSHOT_AGE, ARTICLES, STORY_UPDATES,
                    PRODUCE_TO_UPDATE, DEAD_LETTERS, PROJECTED, HTTP_LATENCY, HTTP_THROTTLED,
-                   KAFKA_OUTAGES, READY):
+                   SUBMITTED, KAFKA_OUTAGES, READY):
         for family in metric.describe():
             kind = family.type
             base = family.name

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import structlog
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from storyline.cli import main
 from storyline.domain.events import ArticleReceived
@@ -138,6 +139,8 @@ def test_post_with_a_hashed_key_records_its_id_as_provenance(store: ReadStore) -
         assert wrong.status_code == 401
     [(article, headers)] = sink.sent
     assert article.uri == "urn:a"
+    assert REGISTRY.get_sample_value("storyline_http_articles_total",
+                                     {"key": "desk-7", "outcome": "accepted"}) == 1
     assert dict(headers) == {HEADER_VIA: b"http", HEADER_KEY_ID: b"desk-7"}
 
 

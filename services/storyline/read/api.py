@@ -29,6 +29,7 @@ from storyline.metrics import (
     HTTP_LATENCY,
     HTTP_THROTTLED,
     READY,
+    SUBMITTED,
     Health,
     generate_latest,
     method_label,
@@ -640,17 +641,20 @@ def _add_ingest_route(app: FastAPI) -> None:
         limit = read.read_settings.max_request_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            SUBMITTED.labels(key_id, "too_large").inc()
             return _error(413, "body", f"body of {declared} bytes exceeds {limit} bytes")
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
+                SUBMITTED.labels(key_id, "too_large").inc()
                 return _error(413, "body", f"body exceeds {limit} bytes")
             chunks.append(chunk)
         try:
             obj = orjson.loads(b"".join(chunks))
         except orjson.JSONDecodeError as exc:
+            SUBMITTED.labels(key_id, "invalid").inc()
             return _error(400, "body", f"body is not JSON: {exc}")
         try:
             article = read.parser.parse(obj, fmt=format,
@@ -658,6 +662,7 @@ def _add_ingest_route(app: FastAPI) -> None:
         except read.parser.invalid as exc:
             bad_field = getattr(exc, "field", None) or "body"
             message = getattr(exc, "message", None) or str(exc)
+            SUBMITTED.labels(key_id, "invalid").inc()
             return _error(422, str(bad_field), str(message))
         if read.sink is None and read.sink_factory is None:
             return _error(503, "body", "no article producer configured")
@@ -674,8 +679,10 @@ def _add_ingest_route(app: FastAPI) -> None:
             landed, wrote = await read.recent.once(
                 article.uri, article.version, content_hash(article), write)
         except Exception as exc:  # noqa: BLE001 - the client must learn it was not taken
+            SUBMITTED.labels(key_id, "failed").inc()
             log.error("api.produce_failed", uri=article.uri, error=str(exc))
             return _error(503, "body", "the article log is not reachable; retry later")
+        SUBMITTED.labels(key_id, "accepted" if wrote else "duplicate").inc()
         if not wrote:
             log.info("api.duplicate_acknowledged", uri=article.uri, version=article.version,
                      key_id=key_id)
