@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
-import orjson
 import structlog
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -439,8 +438,12 @@ def _add_event_routes(app: FastAPI) -> None:
         return await _stream(request, last_event_id, last_event_id_query, sorted(set(ids)))
 
 
-def _error(status: int, field: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "field": field}, status_code=status)
+def _error(status: int, field: str, message: str,
+           problems: list[dict[str, str]] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message, "field": field}
+    if problems is not None and len(problems) > 1:
+        body["problems"] = problems  # every problem of the item, the first leading
+    return JSONResponse(body, status_code=status)
 
 
 def _add_ingest_route(app: FastAPI) -> None:
@@ -480,17 +483,22 @@ def _add_ingest_route(app: FastAPI) -> None:
             if size > limit:
                 return _error(413, "body", f"body exceeds {limit} bytes")
             chunks.append(chunk)
+        from storyline.ingest.fields import InvalidArticle
+        from storyline.ingest.jsontext import decode_json
+
         try:
-            obj = orjson.loads(b"".join(chunks))
-        except orjson.JSONDecodeError as exc:
-            return _error(400, "body", f"body is not JSON: {exc}")
+            obj = decode_json(b"".join(chunks))
+        except InvalidArticle as exc:
+            return _error(400, "body", f"body: {exc.message}")
         try:
             article = read.parser.parse(obj, fmt=format,
                                         max_bytes=read.settings.max_article_bytes)
         except read.parser.invalid as exc:
             bad_field = getattr(exc, "field", None) or "body"
             message = getattr(exc, "message", None) or str(exc)
-            return _error(422, str(bad_field), str(message))
+            problems = [{"field": str(f), "error": str(m)}
+                        for f, m in getattr(exc, "problems", ())]
+            return _error(422, str(bad_field), str(message), problems)
         try:
             if read.sink is None:
                 if read.sink_factory is None:
