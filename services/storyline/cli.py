@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("storyline.read.serve_cli", "HTTP API, SSE and pages (with the projector)"),
     "ingest": ("storyline.ingest.cli",
                "validate wire files and publish their articles to the articles topic"),
+    "keys": ("storyline.commands.keys", "make an API key (its secret once, its hashed entry)"),
     "schemas": ("storyline.commands.schemas", "write or check the JSON Schemas in schemas/"),
     "kafka": ("storyline.kafka.cli", "start, stop or inspect the local single-node Kafka broker"),
     "topics": ("storyline.kafka.topics_cli", "create the topics declared in deploy/topics.toml"),

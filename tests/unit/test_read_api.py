@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -232,9 +232,12 @@ def fake_parse(obj: Any, *, fmt: str, max_bytes: int) -> ArticleReceived:
 class FakeSink:
     def __init__(self) -> None:
         self.sent: list[ArticleReceived] = []
+        self.headers: list[list[tuple[str, bytes]]] = []
 
-    async def send(self, article: ArticleReceived) -> tuple[int, int]:
+    async def send(self, article: ArticleReceived,
+                   headers: Sequence[tuple[str, bytes]] = ()) -> tuple[int, int]:
         self.sent.append(article)
+        self.headers.append(list(headers))
         return 2, 41 + len(self.sent)
 
 
@@ -263,7 +266,7 @@ def test_post_article_checks_key_size_and_fields(store: ReadStore) -> None:
         ok = c.post("/v1/articles", json={"uri": "urn:a:1"}, headers={"X-API-Key": "alpha"})
         assert ok.status_code == 202
         assert ok.json() == {"uri": "urn:a:1", "topic": "storyline.articles", "partition": 2,
-                             "offset": 42}
+                             "offset": 42, "duplicate": False}
         assert [a.uri for a in sink.sent] == ["urn:a:1"]
 
 

@@ -9,20 +9,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hmac
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
 import structlog
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from storyline.domain.canonical import content_hash
 from storyline.domain.events import ArticleReceived, RelatedArticle
+from storyline.metrics import (
+    HTTP_LATENCY,
+    HTTP_THROTTLED,
+    READY,
+    Health,
+    generate_latest,
+    method_label,
+    publish_readiness,
+)
 from storyline.read.config import ReadSettings, get_read_settings
 from storyline.read.diffing import RevisionDelta, diff_revisions
+from storyline.read.keys import KeyRing
+from storyline.read.limits import Landed, RateLimiter, RecentArticles, parse_rate, retry_after
 from storyline.read.projector import Projector
 from storyline.read.sse import (
     ChangeNotifier,
@@ -37,8 +51,17 @@ from storyline.settings import Settings, get_settings
 log = structlog.get_logger(__name__)
 
 
+#: Kafka record headers of an article submitted over HTTP: its provenance, on the log
+#: beside the event (never in it, so nothing of a revision depends on who sent it).
+HEADER_VIA = "storyline-via"
+HEADER_KEY_ID = "storyline-api-key-id"
+#: Paths no rate limit applies to: probes and scrapes must never be throttled.
+UNLIMITED_PATHS = frozenset({"/metrics", "/livez", "/readyz", "/healthz"})
+
+
 class ArticleSink(Protocol):
-    async def send(self, article: ArticleReceived) -> tuple[int, int]: ...
+    async def send(self, article: ArticleReceived,
+                   headers: Sequence[tuple[str, bytes]] = ()) -> tuple[int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -98,6 +121,7 @@ class Accepted(BaseModel):
     topic: str
     partition: int
     offset: int
+    duplicate: bool = False
 
 
 @dataclass
@@ -111,6 +135,9 @@ class ReadApp:
     sink: ArticleSink | None = None
     sink_factory: Callable[[], Awaitable[ArticleSink]] | None = None
     parser: ArticleParser = field(default_factory=lambda: default_parser())
+    projector: Projector | None = None
+    keys: KeyRing = field(default_factory=lambda: KeyRing([]))
+    recent: RecentArticles = field(default_factory=lambda: RecentArticles(0))
 
 
 def state(request: Request) -> ReadApp:
@@ -179,9 +206,11 @@ def create_app(
     run_projector: bool = False,
     sink: ArticleSink | None = None,
     parser: ArticleParser | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     settings = settings or get_settings()
     read_settings = read_settings or get_read_settings()
+    keys = read_settings.key_ring()  # a bad entry fails here, at start, not per request
     opened = store or open_store(read_settings.store_target())
 
     @contextlib.asynccontextmanager
@@ -193,16 +222,22 @@ def create_app(
 
         app.state.read = ReadApp(opened, notifier, settings, read_settings, sink,
                                  None if sink is not None else make_sink,
-                                 parser or default_parser())
+                                 parser or default_parser(), keys=keys,
+                                 recent=RecentArticles(read_settings.idempotency_window))
+        keys.warn_if_plain()
         tasks: list[asyncio.Task[Any]] = []
         if run_projector:
             projector = Projector(opened, bootstrap=settings.bootstrap_servers,
                                   topic=settings.story_updates,
                                   dead_letters_topic=settings.dead_letters, notifier=notifier)
+            app.state.read.projector = projector
             tasks.append(asyncio.create_task(_keep_running(projector), name="projector"))
         else:
             tasks.append(asyncio.create_task(
                 poll_store(opened, notifier, read_settings.sse_poll_seconds), name="poll"))
+        read_app = app.state.read
+        tasks.append(asyncio.create_task(
+            publish_readiness("api", lambda: readiness(read_app)), name="readiness"))
         try:
             yield
         finally:
@@ -222,6 +257,8 @@ def create_app(
         summary="Versioned story pages built from wire articles.",
         lifespan=lifespan,
     )
+    app.add_middleware(RateLimits, keys=keys, read_settings=read_settings, clock=clock)
+    app.add_middleware(RequestMetrics)
     _add_health_route(app)
     _add_story_routes(app)
     _add_event_routes(app)
@@ -244,7 +281,134 @@ async def _keep_running(projector: Projector) -> None:
             await asyncio.sleep(2.0)
 
 
+class RequestMetrics:
+    """Request latency by route *template* (``/v1/stories/{story_id}``), never the raw path,
+    so the number of series stays bounded whatever clients send; unmatched paths share one
+    label. Measured to the start of the response: an SSE stream counts its set-up, not its
+    hours of streaming."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        done = False
+
+        def observe(status: int) -> None:
+            nonlocal done
+            done = True
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            HTTP_LATENCY.labels(method_label(scope["method"]), template,
+                                str(status)).observe(time.perf_counter() - started)
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not done:
+                observe(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            if not done:
+                observe(500)
+
+
+def readiness(read: ReadApp) -> Health:
+    """The API's /readyz (blocking: a store query)."""
+    if read.projector is not None:
+        return read.projector.readiness(read.settings.ready_max_lag)
+    try:
+        seq = read.store.max_seq()
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return Health(False, {"reasons": [
+            f"read store unreachable: {type(exc).__name__}: {exc}"]})
+    return Health(True, {"last_event_id": seq, "lag": "measured by the projector process "
+                         "(storyline projector /readyz)"})
+
+
+class RateLimits:
+    """429 with Retry-After once a client address, or an API key, has used its bucket
+    (:mod:`storyline.read.limits`). GET/HEAD and POST have their own rates; a request with
+    a valid X-API-Key takes a token from its key's bucket as well as its address's."""
+
+    def __init__(self, app: ASGIApp, *, keys: KeyRing, read_settings: ReadSettings,
+                 clock: Callable[[], float]) -> None:
+        self.app = app
+        self.keys = keys
+
+        def limiter(text: str) -> RateLimiter | None:
+            rate = parse_rate(text)
+            return None if rate is None else RateLimiter(rate, clock)
+
+        self.limiters: dict[tuple[str, str], RateLimiter | None] = {
+            ("GET", "client"): limiter(read_settings.rate_limit_get_per_client),
+            ("GET", "key"): limiter(read_settings.rate_limit_get_per_key),
+            ("POST", "client"): limiter(read_settings.rate_limit_post_per_client),
+            ("POST", "key"): limiter(read_settings.rate_limit_post_per_key),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        method = {"GET": "GET", "HEAD": "GET", "POST": "POST"}.get(scope["method"])
+        wait, limit = 0.0, ""
+        if method is not None:
+            client = scope.get("client")
+            by_client = self.limiters[(method, "client")]
+            if by_client is not None:
+                wait, limit = by_client.take(client[0] if client else "unknown"), "client"
+            by_key = self.limiters[(method, "key")]
+            secret = _header(scope, b"x-api-key")
+            key_id = self.keys.verify(secret) if by_key is not None and secret else None
+            if by_key is not None and key_id is not None:
+                key_wait = by_key.take(key_id)
+                if key_wait > wait:
+                    wait, limit = key_wait, "key"
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        HTTP_THROTTLED.labels(method, limit).inc()
+        response = JSONResponse(
+            {"error": f"rate limit of this {'API key' if limit == 'key' else 'client'} "
+             f"exceeded; retry after {retry_after(wait)} s", "field": limit,
+             "retry_after": retry_after(wait)},
+            status_code=429, headers={"Retry-After": retry_after(wait)})
+        await response(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
 def _add_health_route(app: FastAPI) -> None:
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/livez", tags=["operations"])
+    async def livez() -> dict[str, str]:
+        """Liveness: answered by the event loop itself, so a stuck loop fails it."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"],
+             responses={503: {"description": "not ready: the reasons are in the body"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: the read store answers, and (when the projector runs in this process)
+        it is at most STORYLINE_READY_MAX_LAG records behind story-updates. 503 with the
+        reasons otherwise."""
+        health = await asyncio.to_thread(readiness, state(request))
+        READY.labels("api").set(1 if health.ok else 0)
+        return JSONResponse({"status": "ok" if health.ok else "unavailable", **health.detail},
+                            status_code=200 if health.ok else 503)
+
     @app.get("/healthz", tags=["operations"])
     def healthz(request: Request) -> dict[str, Any]:
         """Liveness plus how far the read model has got: its last event id and, per
@@ -462,15 +626,19 @@ def _add_ingest_route(app: FastAPI) -> None:
         x_api_key: Annotated[str | None, Header()] = None,
     ) -> Response:
         """Submit one wire article (for ingestors). Needs an ``X-API-Key`` from
-        STORYLINE_API_KEYS; answers 202 with where the article landed on the log."""
+        STORYLINE_API_KEYS; answers 202 with where the article landed on the log. The same
+        uri and version with the same content again (a retry) is answered 202 with the
+        first one's position and ``duplicate: true``, and not written twice (best-effort:
+        see docs/operations.md). Rate limited per key and per client: 429 with
+        Retry-After."""
         read = state(request)
-        keys = read.read_settings.key_set()
-        if not keys:
+        if not read.keys:
             return _error(503, "X-API-Key", "article submission is disabled: set "
                           "STORYLINE_API_KEYS (comma separated) to enable it")
         if x_api_key is None:
             return _error(401, "X-API-Key", "missing X-API-Key header")
-        if not any(hmac.compare_digest(x_api_key.encode(), k.encode()) for k in sorted(keys)):
+        key_id = read.keys.verify(x_api_key)
+        if key_id is None:
             return _error(401, "X-API-Key", "unknown API key")
         limit = read.read_settings.max_request_bytes
         declared = request.headers.get("content-length")
@@ -499,15 +667,27 @@ def _add_ingest_route(app: FastAPI) -> None:
             problems = [{"field": str(f), "error": str(m)}
                         for f, m in getattr(exc, "problems", ())]
             return _error(422, str(bad_field), str(message), problems)
-        try:
+        if read.sink is None and read.sink_factory is None:
+            return _error(503, "body", "no article producer configured")
+        provenance = [(HEADER_VIA, b"http"), (HEADER_KEY_ID, key_id.encode())]
+
+        async def write() -> Landed:
             if read.sink is None:
-                if read.sink_factory is None:
-                    return _error(503, "body", "no article producer configured")
+                assert read.sink_factory is not None
                 read.sink = await read.sink_factory()
-            partition, offset = await read.sink.send(article)
+            partition, offset = await read.sink.send(article, provenance)
+            return Landed(partition, offset)
+
+        try:
+            landed, wrote = await read.recent.once(
+                article.uri, article.version, content_hash(article), write)
         except Exception as exc:  # noqa: BLE001 - the client must learn it was not taken
             log.error("api.produce_failed", uri=article.uri, error=str(exc))
             return _error(503, "body", "the article log is not reachable; retry later")
+        if not wrote:
+            log.info("api.duplicate_acknowledged", uri=article.uri, version=article.version,
+                     key_id=key_id)
         return JSONResponse(Accepted(uri=article.uri, topic=read.settings.articles,
-                                     partition=partition, offset=offset).model_dump(),
+                                     partition=landed.partition, offset=landed.offset,
+                                     duplicate=not wrote).model_dump(),
                             status_code=202)
