@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storyline.llm.client import LLMSettings
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STORYLINE_", frozen=True, extra="ignore")
@@ -17,6 +19,9 @@ class Settings(BaseSettings):
         default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
     )
     topic_prefix: str = Field(default="", description="Prepended to every topic name.")
+    # the optional LLM summariser's settings (STORYLINE_LLM_*), read with these, so every
+    # part is handed one settings object
+    llm: LLMSettings = Field(default_factory=LLMSettings)
     articles_topic: str = "storyline.articles"
     story_updates_topic: str = "storyline.story-updates"
     dead_letters_topic: str = "storyline.dead-letters"

@@ -294,6 +294,18 @@ def test_post_with_the_real_parser(store: ReadStore) -> None:
         assert "created" in bad.json()["field"], bad.json()
         listed = client.post("/v1/articles", json=[ninjs], headers={"X-API-Key": "k"})
         assert listed.status_code == 422 and "object" in listed.json()["error"]
+        several = client.post("/v1/articles", json={"uri": "urn:f:1", "body": "Text."},
+                              params={"format": "json"}, headers={"X-API-Key": "k"})
+        assert several.status_code == 422
+        assert [p["field"] for p in several.json()["problems"]] == ["source", "published"]
+        utf8 = client.post("/v1/articles", content=b'{"uri": "\xff"}',
+                           headers={"X-API-Key": "k"})
+        assert utf8.status_code == 400
+        assert utf8.json()["error"] == ("body: not valid UTF-8: byte 0xff at byte offset 9 "
+                                        "(invalid start byte)")
+        deep = client.post("/v1/articles", content=b"[" * 900 + b"]" * 900,
+                           headers={"X-API-Key": "k"})
+        assert deep.status_code == 400 and "nested 900 levels deep" in deep.json()["error"]
 
 
 TOO_BIG = str(MAX_ID + 1)  # 9223372036854775808: one past what SQLite/PostgreSQL can hold

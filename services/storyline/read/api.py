@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
-import orjson
 import structlog
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -604,8 +603,12 @@ def _add_event_routes(app: FastAPI) -> None:
         return await _stream(request, last_event_id, last_event_id_query, sorted(set(ids)))
 
 
-def _error(status: int, field: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "field": field}, status_code=status)
+def _error(status: int, field: str, message: str,
+           problems: list[dict[str, str]] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message, "field": field}
+    if problems is not None and len(problems) > 1:
+        body["problems"] = problems  # every problem of the item, the first leading
+    return JSONResponse(body, status_code=status)
 
 
 def _add_ingest_route(app: FastAPI) -> None:
@@ -651,11 +654,14 @@ def _add_ingest_route(app: FastAPI) -> None:
                 SUBMITTED.labels(key_id, "too_large").inc()
                 return _error(413, "body", f"body exceeds {limit} bytes")
             chunks.append(chunk)
+        from storyline.ingest.fields import InvalidArticle
+        from storyline.ingest.jsontext import decode_json
+
         try:
-            obj = orjson.loads(b"".join(chunks))
-        except orjson.JSONDecodeError as exc:
+            obj = decode_json(b"".join(chunks))
+        except InvalidArticle as exc:
             SUBMITTED.labels(key_id, "invalid").inc()
-            return _error(400, "body", f"body is not JSON: {exc}")
+            return _error(400, "body", f"body: {exc.message}")
         try:
             article = read.parser.parse(obj, fmt=format,
                                         max_bytes=read.settings.max_article_bytes)
@@ -663,7 +669,9 @@ def _add_ingest_route(app: FastAPI) -> None:
             bad_field = getattr(exc, "field", None) or "body"
             message = getattr(exc, "message", None) or str(exc)
             SUBMITTED.labels(key_id, "invalid").inc()
-            return _error(422, str(bad_field), str(message))
+            problems = [{"field": str(f), "error": str(m)}
+                        for f, m in getattr(exc, "problems", ())]
+            return _error(422, str(bad_field), str(message), problems)
         if read.sink is None and read.sink_factory is None:
             return _error(503, "body", "no article producer configured")
         provenance = [(HEADER_VIA, b"http"), (HEADER_KEY_ID, key_id.encode())]

@@ -226,7 +226,7 @@ def create_app(settings: Settings, *, web_port: int | None = None,
     checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
     state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions)
     offsets = FoldedOffsets()
-    summariser, _client = summariser_from_settings()
+    summariser, llm_client = summariser_from_settings(settings.llm)
     snapshots_root = state_dir(settings) / "snapshots"
     snapshotters: dict[tuple[str, int], Snapshotter] = {}
     probe = probe or WorkerProbe(settings.ready_max_lag)
@@ -367,6 +367,8 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         await commit()
         for taker in snapshotters.values():
             taker.reap(wait=True)
+        if llm_client is not None:
+            await llm_client.aclose()
 
     @app.agent(articles)
     async def process_articles(stream: faust.StreamT[bytes]) -> None:
