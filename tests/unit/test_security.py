@@ -218,6 +218,23 @@ def test_post_per_key_limits_the_key_across_clients(store: ReadStore) -> None:
         assert two.post("/v1/articles", json={"uri": "u3"}, headers=headers).status_code == 202
 
 
+def test_get_per_key_follows_the_key_not_the_address(store: ReadStore) -> None:
+    clock = Clock()
+    secret, entry = new_key("reader")
+    app = app_for(store, Sink(), clock, api_keys=entry, rate_limit_get_per_key="1/1")
+    with TestClient(app) as one:
+        two = TestClient(app, client=("10.0.0.9", 4000))
+        assert one.get("/v1/stories", headers={"X-API-Key": secret}).status_code == 200
+        limited = two.get("/v1/stories", headers={"X-API-Key": secret})
+        assert limited.status_code == 429 and limited.json()["field"] == "key"
+        assert limited.headers["Retry-After"] == "1"
+        # without the key (or with a wrong one) only the per-client limit (off here) applies
+        assert two.get("/v1/stories").status_code == 200
+        assert two.get("/v1/stories", headers={"X-API-Key": "nope"}).status_code == 200
+        clock.now += 1.0
+        assert two.get("/v1/stories", headers={"X-API-Key": secret}).status_code == 200
+
+
 # -- idempotent POST ---------------------------------------------------------------------------
 
 
