@@ -9,7 +9,13 @@ and publish retries log one warning each. With it, each process logs:
   (``STORYLINE_OUTAGE_REMINDER_SECONDS``, 60), with how long and how many lines were held
   back, by source;
 - ``kafka.reachable`` (WARNING, so a log read at WARNING shows both ends) once, when the
-  outage ends, with its duration and the count of lines held back.
+  outage ends, with its duration and the count of lines held back;
+- ``kafka.settled`` (INFO) ``settle_seconds`` (30) later, if the reconnection's aftermath
+  was held back meanwhile: after a broker restart the group coordinator takes a moment to
+  load, so heartbeats fail, the coordinator is marked dead and found again, a session may
+  have expired and the group rebalances, each a WARNING of aiokafka's. Those lines are
+  the outage's tail, held back and counted like it; a broker that goes down again while
+  settling still fails after it, and that starts a new outage.
 
 How: :class:`OutageTracker` is fed by a stdlib :class:`logging.Filter` on the aiokafka,
 faust and mode loggers and by a structlog processor for Storyline's own retry lines
@@ -77,12 +83,16 @@ def parse_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
 
 class OutageTracker:
     def __init__(self, bootstrap: str, *, reminder_seconds: float = 60.0,
-                 quiet_seconds: float = 3.0, probe_every: float | None = 1.0,
+                 quiet_seconds: float = 3.0, settle_seconds: float = 30.0,
+                 probe_every: float | None = 1.0,
                  clock: Callable[[], float] = time.monotonic,
                  reachable: Callable[[], bool] | None = None) -> None:
         servers = parse_bootstrap(bootstrap)
         self.reminder_seconds = reminder_seconds
         self.quiet_seconds = quiet_seconds
+        self.settle_seconds = settle_seconds
+        self.settling_until = 0.0  # after an outage, its aftermath is held back until then
+        self.settling: Counter[str] = Counter()
         self.probe_every = probe_every
         self.clock = clock
         self.reachable = reachable or (lambda: _tcp_reachable(servers))
@@ -94,11 +104,19 @@ class OutageTracker:
         self.held: Counter[str] = Counter()
         self._prober: threading.Thread | None = None
 
+    @property
+    def holding(self) -> bool:
+        """Whether Kafka client warnings are held back now (an outage or its aftermath)."""
+        return self.active or self.clock() < self.settling_until
+
     def failure(self, source: str, detail: str) -> None:
         """A connection failure was about to be logged by ``source``."""
         with self._lock:
             now = self.clock()
             self.last_failure = now
+            if not self.active and now < self.settling_until:
+                self.settling[source] += 1  # the reconnection's aftermath
+                return
             if not self.active:
                 self.active, self.started, self.last_reminder = True, now, now
                 self.held = Counter({source: 1})
@@ -114,6 +132,9 @@ class OutageTracker:
     def hold(self, source: str) -> None:
         """A line that an outage holds back (counted, maybe a reminder instead)."""
         with self._lock:
+            if not self.active:
+                self.settling[source] += 1
+                return
             self.held[source] += 1
             now = self.clock()
             if now - self.last_reminder >= self.reminder_seconds:
@@ -132,22 +153,38 @@ class OutageTracker:
             if not self.active or self.clock() - self.last_failure < self.quiet_seconds:
                 return False
             self.active = False
+            self.settling_until = self.clock() + self.settle_seconds
+            self.settling = Counter()
             log.warning("kafka.reachable", seconds=round(self.clock() - self.started, 1),
                         held_back=sum(self.held.values()), by_source=dict(self.held))
             return True
 
+    def check_settled(self) -> bool:
+        """After the settling time, one INFO line with what its aftermath held back."""
+        with self._lock:
+            if self.active or self.settling_until == 0.0 or self.clock() < self.settling_until:
+                return False
+            self.settling_until = 0.0
+            if self.settling:
+                log.info("kafka.settled", seconds=self.settle_seconds,
+                         held_back=sum(self.settling.values()), by_source=dict(self.settling))
+            return True
+
     def _start_prober(self) -> None:
+        """(With the lock held.) A thread that ends the outage and then its settling."""
         every = self.probe_every
-        if every is None or (self._prober is not None and self._prober.is_alive()):
-            return  # None: the caller runs check_recovered itself
+        if every is None or self._prober is not None:
+            return  # None: the caller runs check_recovered / check_settled itself
 
         def probe() -> None:
             while True:
                 time.sleep(every)
-                with self._lock:
-                    if not self.active:
-                        return
                 self.check_recovered()
+                self.check_settled()
+                with self._lock:
+                    if not self.active and self.settling_until == 0.0:
+                        self._prober = None
+                        return
 
         self._prober = threading.Thread(target=probe, name="kafka-outage-probe", daemon=True)
         self._prober.start()
@@ -173,7 +210,7 @@ class OutageLogFilter(logging.Filter):
             return True
         if record.exc_info and record.exc_info[1] is not None:
             message += f" {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-        if self.tracker.active:
+        if self.tracker.holding and not CONNECTION_FAILURE.search(message):
             self.tracker.hold(record.name)
             return False
         if CONNECTION_FAILURE.search(message):
@@ -234,7 +271,7 @@ def structlog_processor(_logger: Any, method: str, event_dict: MutableMapping[st
     event = str(event_dict.get("event", ""))
     if event not in OUTAGE_EVENTS:
         return event_dict
-    if current.active:
+    if current.holding:
         current.hold(event)
         raise structlog.DropEvent
     error = str(event_dict.get("error", ""))

@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STORYLINE = [sys.executable, "-m", "storyline.cli"]
 OUTAGE_SECONDS = 30
+SETTLE_SECONDS = 30  # OutageTracker.settle_seconds
 # every line is loud unless it says it is INFO or DEBUG: structlog's JSON, faust's
 # "[INFO]", uvicorn's "INFO:" (Python's last-resort handler prints WARNING+ bare)
 QUIET = re.compile(r'"level": ?"(info|debug)"|^\[[^]]*\] \[\d+\] \[(INFO|DEBUG)\]|'
@@ -123,12 +124,14 @@ def test_a_30_second_broker_outage_is_quiet(make_broker_config: Callable[[Path],
             wait_for(f"{name}: kafka.reachable", lambda name=name: "kafka.reachable" in
                      events(logs[name].read_text()[before[name]:]),
                      float(os.environ.get("STORYLINE_OUTAGE_RECOVERY_WAIT", "120")))
+        recovered = time.monotonic()
         for name, url in probes.items():
             wait_for(f"{name} ready again", lambda url=url: readiness(url)[0] == 200, 60)
         asyncio.run(produce(settings, articles[3:]))
         subprocess.run([*STORYLINE, "status", "--wait", "--timeout", "120"], env=env,
                        check=True, capture_output=True, timeout=150)
-        time.sleep(2)
+        # the window ends 5 s after the 30 s in which the reconnection's aftermath settles
+        time.sleep(max(2.0, recovered + SETTLE_SECONDS + 5 - time.monotonic()))
         during = {name: log.read_text()[before[name]:] for name, log in logs.items()}
     finally:
         for process in processes.values():

@@ -78,7 +78,22 @@ def test_an_outage_is_three_lines(capfd: pytest.CaptureFixture[str],
     # held back: every failure line, the first included (kafka.unreachable said it)
     assert said[2]["held_back"] == 1800 and said[2]["seconds"] == 94.9  # from the first failure
     assert said[2]["by_source"] == {"aiokafka.conn": 900, "aiokafka.consumer.fetcher": 900}
-    # the next outage is a new one
+    # the reconnection's aftermath (a coordinator still loading) is held back while it
+    # settles, whether or not it looks like a connection failure, and summed up at INFO
+    clock.now += 1
+    assert not noise.filter(record("aiokafka.consumer.group_coordinator",
+                                   "Heartbeat failed for group g: coordinator (node 1) is "
+                                   "either not started or not valid", logging.WARNING))
+    assert not noise.filter(record("aiokafka.consumer.group_coordinator",
+                                   "Heartbeat session expired - marking coordinator dead"))
+    assert not tracker.check_settled() and not tracker.active
+    clock.now += 30
+    assert tracker.check_settled()
+    [settled] = read(capfd)
+    assert (settled["event"], settled["level"], settled["held_back"]) == (
+        "kafka.settled", "info", 2)
+    # after that, warnings pass again, and the next failure is a new outage
+    assert noise.filter(record("aiokafka.consumer", "Topic x not found", logging.WARNING))
     assert not noise.filter(record("aiokafka.client", "Unable to update metadata from [1]"))
     assert read(capfd)[0]["event"] == "kafka.unreachable"
 
