@@ -136,8 +136,14 @@ class OutageTracker:
                 self.settling[source] += 1
                 return
             self.held[source] += 1
+            self.remind()
+
+    def remind(self) -> None:
+        """The reminder, if one is due (also called by the probe thread, so a long outage
+        is reminded of even when the clients have gone quiet)."""
+        with self._lock:
             now = self.clock()
-            if now - self.last_reminder >= self.reminder_seconds:
+            if self.active and now - self.last_reminder >= self.reminder_seconds:
                 self.last_reminder = now
                 log.warning("kafka.still_unreachable", seconds=round(now - self.started),
                             held_back=sum(self.held.values()), by_source=dict(self.held))
@@ -179,6 +185,7 @@ class OutageTracker:
         def probe() -> None:
             while True:
                 time.sleep(every)
+                self.remind()
                 self.check_recovered()
                 self.check_settled()
                 with self._lock:

@@ -98,6 +98,20 @@ def test_an_outage_is_three_lines(capfd: pytest.CaptureFixture[str],
     assert read(capfd)[0]["event"] == "kafka.unreachable"
 
 
+def test_a_long_quiet_outage_is_still_reminded_of(capfd: pytest.CaptureFixture[str],
+                                                  lines: list[dict[str, object]]) -> None:
+    clock = Clock()
+    tracker = OutageTracker("127.0.0.1:1", reminder_seconds=60, clock=clock,
+                            reachable=lambda: False, probe_every=None)
+    tracker.failure("aiokafka.conn", "Unable connect to node with id 1")
+    for _ in range(150):  # what the probe thread does each second; the clients are silent
+        clock.now += 1
+        tracker.remind()
+        tracker.check_recovered()
+    said = [e["event"] for e in read(capfd)]
+    assert said == ["kafka.unreachable", "kafka.still_unreachable", "kafka.still_unreachable"]
+
+
 def test_storyline_retry_lines_are_held_back_too(capfd: pytest.CaptureFixture[str],
                                                  lines: list[dict[str, object]],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
