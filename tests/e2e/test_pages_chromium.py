@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving_in_thread
 from storyline.read.projector import decode_record
 from storyline.read.samples import story_history, story_revision, updates
 from storyline.read.store import open_store
 from storyline.settings import Settings
+from storyline.web.app import create_app
 
 pytestmark = [pytest.mark.e2e]
 
