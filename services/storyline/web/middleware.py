@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storyline.metrics import HTTP_LATENCY, HTTP_THROTTLED, method_label
@@ -86,8 +85,9 @@ class RateLimits:
             if by_client is not None:
                 wait, limit = by_client.take(client[0] if client else "unknown"), "client"
             by_key = self.limiters[(method, "key")]
-            secret = _header(scope, b"x-api-key")
-            key_id = self.keys.verify(secret) if by_key is not None and secret else None
+            # a client already refused costs no key check: a flood is turned away cheaply
+            secret = _header(scope, b"x-api-key") if wait <= 0 and by_key is not None else None
+            key_id = self.keys.verify(secret) if secret else None
             if by_key is not None and key_id is not None:
                 key_wait = by_key.take(key_id)
                 if key_wait > wait:
@@ -96,12 +96,15 @@ class RateLimits:
             await self.app(scope, receive, send)
             return
         HTTP_THROTTLED.labels(method, limit).inc()
-        response = JSONResponse(
-            {"error": f"rate limit of this {'API key' if limit == 'key' else 'client'} "
-             f"exceeded; retry after {retry_after(wait)} s", "field": limit,
-             "retry_after": retry_after(wait)},
-            status_code=429, headers={"Retry-After": retry_after(wait)})
-        await response(scope, receive, send)
+        # written straight to the ASGI channel: the refusal must cost less than the flood
+        seconds = retry_after(wait)
+        who = "API key" if limit == "key" else "client"
+        body = (f'{{"error":"rate limit of this {who} exceeded; retry after {seconds} s",'
+                f'"field":"{limit}","retry_after":"{seconds}"}}').encode()
+        await send({"type": "http.response.start", "status": 429, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", seconds.encode())]})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
