@@ -590,7 +590,8 @@ _RANGE_OPEN = re.compile(r"(?:from|between|From|Between) $")
 
 _COARSENESS = {p: i for i, p in enumerate(DatePrecision)}
 
-Found = tuple[int, int, Span, DatePrecision, bool]  # start, end, span, precision, stated
+# start, end, span, precision, stated, form (the name of the MASTER alternative)
+Found = tuple[int, int, Span, DatePrecision, bool, str]
 
 
 def _merge_ranges(found: list[Found], text: str, pub: date) -> list[Found]:
@@ -608,7 +609,8 @@ def _merge_ranges(found: list[Found], text: str, pub: date) -> list[Found]:
                 first = _align_year(prev, item, text)
                 if first[0] <= item[2][1]:
                     precision = max(prev[3], item[3], key=_COARSENESS.__getitem__)
-                    out[-1] = (prev[0], item[1], (first[0], item[2][1]), precision, item[4])
+                    out[-1] = (prev[0], item[1], (first[0], item[2][1]), precision, item[4],
+                               "range")
                     merged_last = True
                     continue
         out.append(item)
@@ -704,9 +706,9 @@ def _absorb_weekdays(found: list[Found], text: str) -> list[Found]:
     weekday right before a stated day-precision date joins it (and its guess is dropped)."""
     out: list[Found] = []
     for item in found:
-        start, _end, _span, precision, stated = item
+        start, _end, _span, precision, stated, _form = item
         if out and stated and precision is P.DAY:
-            p_start, p_end, _p_span, p_precision, p_stated = out[-1]
+            p_start, p_end, _p_span, p_precision, p_stated, _p_form = out[-1]
             if (not p_stated and p_precision is P.DAY
                     and _WEEKDAY_ONLY.match(text, p_start, p_end)
                     and _WEEKDAY_GLUE.match(text, p_end, start)):
@@ -716,9 +718,12 @@ def _absorb_weekdays(found: list[Found], text: str) -> list[Found]:
     return out
 
 
-def find_dates(doc: Document, pub: date) -> list[DateMention]:
-    """All date mentions of the document, in order of sentence and offset."""
-    text = doc.text
+def scan(text: str, pub: date) -> list[Found]:
+    """Every resolved expression of ``text`` (sentences joined with newlines), in order, with
+    the ends of a range still apart and a weekday before a stated date absorbed into it.
+
+    ``find_dates`` merges the ranges; the TIMEX3 layer (``domain/timex.py``) keeps them apart,
+    as TimeML annotates each end."""
     found: list[Found] = []
     for m in _matches(text):
         try:
@@ -728,11 +733,16 @@ def find_dates(doc: Document, pub: date) -> list[DateMention]:
         if resolved is None:
             continue
         text_start, span, precision, stated = resolved
-        found.append((text_start, m.end(), span, precision, stated))
-    found = _merge_ranges(found, text, pub)
-    found = _absorb_weekdays(found, text)
+        found.append((text_start, m.end(), span, precision, stated, m.lastgroup or ""))
+    return _absorb_weekdays(found, text)
+
+
+def find_dates(doc: Document, pub: date) -> list[DateMention]:
+    """All date mentions of the document, in order of sentence and offset."""
+    text = doc.text
+    found = _merge_ranges(scan(text, pub), text, pub)
     out: list[DateMention] = []
-    for start, end, (first, last), precision, stated in found:
+    for start, end, (first, last), precision, stated, _form in found:
         sentence, offset = doc.locate(start)
         out.append(
             DateMention(
