@@ -113,9 +113,24 @@ _FORMS: list[tuple[str, str]] = [
         rf"(?P<py_y>{_YEAR}|{_REL_YEAR})\b",
     ),
     (
-        "quarter",
-        r"\b(?:(?i:the) )?(?P<q_n>(?i:first|second|third|fourth|final|1st|2nd|3rd|4th))[ -]"
+        "quarter",  # "the third quarter", "the 1988 second quarter", "this year's fiscal first"
+        r"\b(?:(?i:the) )?(?:(?P<q_y0>" + _YEAR + r"|(?i:last|this|next) (?i:year)['’]s|"
+        r"(?i:year-ago|year-earlier)) )?(?:(?i:fiscal)[ -])?"
+        r"(?P<q_n>(?i:first|second|third|fourth|final|1st|2nd|3rd|4th))[ -]"
         rf"(?i:quarter)(?: (?i:of) (?P<q_y>{_YEAR}|{_REL_YEAR})| (?P<q_y2>{_YEAR}))?\b",
+    ),
+    (
+        # the quarter a report is about: "the latest quarter", "the year-ago period", "this
+        # quarter"; resolved in ``scan`` against the last quarter mentioned before it
+        "refq",
+        r"\b(?i:the|this|that) (?:(?P<rq_m>(?i:latest|current|same|most recent|recent|"
+        r"just-ended|comparable|corresponding|year-ago|year-earlier))(?: (?i:fiscal))? "
+        r"(?i:quarter|period)|(?:(?i:fiscal) )?(?i:quarter))\b"
+        r"(?P<rq_a> (?i:a year (?:ago|earlier)|last year))?",
+    ),
+    (
+        "yago",  # "a year earlier", "year-ago results": the reference time a year back
+        r"\b(?i:a year earlier|year-earlier|year-ago)\b",
     ),
     ("qshort", rf"\bQ(?P<qq_n>[1-4])(?: (?P<qq_y>{_YEAR}))?\b"),
     (
@@ -139,7 +154,7 @@ _FORMS: list[tuple[str, str]] = [
         rf"\b(?P<mb_pre>{_PRE_MONTH}) (?P<mb_m>{_MONTH})"
         rf"(?:{_SEP}(?:of )?(?P<mb_y>{_YEAR}|{_REL_YEAR})\b|(?![ .,]*\d))",
     ),
-    ("mstart", rf"(?:^|(?<=\n))(?P<ms_m>{_MONTH}){_SEP}(?:of )?(?P<ms_y>{_YEAR})\b"),
+    ("mstart", rf"\b(?P<ms_m>{_MONTH}){_SEP}(?:of )?(?P<ms_y>{_YEAR})\b(?![,.]?\d)"),
     ("ybare", rf"\b(?P<yb_pre>{_PRE_YEAR})[ -](?P<yb_y>{_YEAR})\b(?![,.]?\d| ?%){_COUNTED}"),
     (
         "relword",
@@ -176,7 +191,7 @@ MASTER = re.compile("|".join(f"(?P<{name}>{body})" for name, body in _FORMS))
 _ANCHOR_KEYWORDS = sorted(
     wordset(
         """year week month quarter half spring summer autumn fall winter yesterday today
-        tonight tomorrow morning afternoon evening night ago"""
+        tonight tomorrow morning afternoon evening night ago period"""
     )
 )
 _ANCHOR = re.compile(
@@ -360,7 +375,9 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
         return start, months_span(_year_of(token, pub), first, count), P.HALF, token[0].isdigit()
     if form in ("quarter", "qshort"):
         n = ORDINALS[g("q_n").lower()] if form == "quarter" else int(g("qq_n"))
-        token = (g("q_y") or g("q_y2")) if form == "quarter" else g("qq_y")
+        token = (g("q_y") or g("q_y2") or g("q_y0")) if form == "quarter" else g("qq_y")
+        if token is not None and token[0] in "yY":  # year-ago, year-earlier
+            return start, months_span(pub.year - 1, 3 * n - 2, 3), P.QUARTER, False
         if token is not None:
             span = months_span(_year_of(token, pub), 3 * n - 2, 3)
             return start, span, P.QUARTER, token[0].isdigit()
@@ -370,6 +387,8 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
             P.QUARTER,
             True,
         )
+    if form in ("refq", "yago"):  # placeholders: ``scan`` resolves them against the text
+        return start, year_span(pub.year), P.QUARTER if form == "refq" else P.YEAR, False
     if form == "half":
         n = ORDINALS[g("h_n").lower()]
         token = g("h_y")
@@ -646,7 +665,8 @@ _PREFIX_WORDS = wordset(
     2nd 3rd 4th latter last this next past in since by until till from through to during
     before after and between around throughout as or year fiscal circa day on earlier later
     previous coming a an one two three four five six seven eight nine ten eleven twelve
-    couple days weeks months years decade decades"""
+    couple days weeks months years decade decades latest current same most recent that
+    just-ended comparable corresponding"""
 )
 _OPENING_PUNCTUATION = "\"'“‘(["
 
@@ -725,6 +745,7 @@ def scan(text: str, pub: date) -> list[Found]:
     ``find_dates`` merges the ranges; the TIMEX3 layer (``domain/timex.py``) keeps them apart,
     as TimeML annotates each end."""
     found: list[Found] = []
+    quarters: list[Span] = []  # quarters the text is about, to resolve "the latest quarter"
     for m in _matches(text):
         try:
             resolved = _resolve(m, pub)
@@ -733,8 +754,51 @@ def scan(text: str, pub: date) -> list[Found]:
         if resolved is None:
             continue
         text_start, span, precision, stated = resolved
-        found.append((text_start, m.end(), span, precision, stated, m.lastgroup or ""))
+        form = m.lastgroup or ""
+        if form in ("refq", "yago") or (form == "ago" and _A_YEAR_AGO.fullmatch(m.group())):
+            span, precision = _refer(m, form, found, quarters, pub) or (span, precision)
+        if form in ("quarter", "qshort") and "year-" not in m.group().lower():
+            quarters.append(span)
+        found.append((text_start, m.end(), span, precision, stated, form))
     return _absorb_weekdays(found, text)
+
+
+_A_YEAR_AGO = re.compile(r"(?i:a|one) year ago")
+
+
+def _year_back(span: Span) -> Span:
+    return months_span(span[0].year - 1, span[0].month, 3)
+
+
+def _refer(m: re.Match[str], form: str, found: list[Found], quarters: list[Span], pub: date
+           ) -> tuple[Span, DatePrecision] | None:
+    """Expressions that point at the time the text is about rather than at the publication:
+    "the latest quarter" is the last quarter mentioned (else the last one completed before
+    publication, the one results are reported for; "the current quarter" is publication's);
+    "the year-ago period", "a year earlier" and, after a quarter, "a year ago" are that
+    quarter a year back. Without a quarter, "a year earlier" is the year before the last
+    date mentioned (else before publication) and "a year ago" keeps its reading."""
+    ref = quarters[-1] if quarters else None
+    if form == "refq":
+        modifier = (m.group("rq_m") or "").lower()
+        current = months_span(pub.year, 3 * ((pub.month - 1) // 3) + 1, 3)
+        if modifier == "current" or (ref is None and m.group().lower().startswith("this")):
+            span = current
+        elif ref is not None:
+            span = ref
+        else:
+            span = _year_back(current) if current[0].month == 1 else months_span(
+                current[0].year, current[0].month - 3, 3)
+        if modifier in ("year-ago", "year-earlier") or m.group("rq_a"):
+            return _year_back(span), P.QUARTER
+        quarters.append(span)
+        return span, P.QUARTER
+    if ref is not None:
+        return _year_back(ref), P.QUARTER
+    if form == "yago":
+        year = (found[-1][2][0].year if found else pub.year) - 1
+        return year_span(year), P.YEAR
+    return None
 
 
 def find_dates(doc: Document, pub: date) -> list[DateMention]:

@@ -8,6 +8,7 @@ of a range apart, as TimeML annotates each. Used by ``storyline eval dates``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -63,6 +64,38 @@ def _value(item: Found, text: str) -> tuple[str, str]:
     return "DATE", f"{first.year:04d}"
 
 
+# Expressions with no calendar span, so not page dates: references to the present, past
+# and future (TimeML PRESENT_REF, PAST_REF, FUTURE_REF), decades and centuries.
+_UNIT_AFTER = (r"(?! (?:\d|(?:few|several|two|three|four|five|six|seven|eight|nine|ten|"
+               r"year|month|week|day|decade|centur)))")
+_REFERENCES = re.compile(
+    r"\b(?:(?P<present>(?i:right now|now|currently|these days|nowadays|at present|"
+    r"at the moment))"
+    r"|(?P<past>(?i:(?:more |most |until |the )?recently|(?:more |most )?recent(?: years)?|"
+    r"the past)" + _UNIT_AFTER + r")"
+    r"|(?P<future>(?i:the (?:near |distant |foreseeable )?future|soon))"
+    r"|(?P<decade>(?i:the )?(?:(?P<dc_y>1[89]\d0|20[0-9]0)['’]?s|(?P<dc_w>(?i:twenties|thirties|"
+    r"forties|fifties|sixties|seventies|eighties|nineties))))"
+    r"|(?P<century>(?i:the )?(?P<ce_n>1[5-9]|2[01])(?:th|st) (?i:century)))\b"
+)
+_DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6,
+                 "seventies": 7, "eighties": 8, "nineties": 9}  # fmt: skip
+
+
+def _reference(m: re.Match[str]) -> str:
+    kind = m.lastgroup
+    if kind == "present":
+        return "PRESENT_REF"
+    if kind == "past":
+        return "PAST_REF"
+    if kind == "future":
+        return "FUTURE_REF"
+    if kind == "decade":
+        year = m.group("dc_y")
+        return year[:3] if year else f"19{_DECADE_WORDS[m.group('dc_w').lower()]}"
+    return f"{int(m.group('ce_n')) - 1:02d}"
+
+
 def find_timexes(doc: Document, pub: date) -> list[Timex]:
     """The document's temporal expressions in text order, offsets into ``doc.text``."""
     text = doc.text
@@ -70,4 +103,10 @@ def find_timexes(doc: Document, pub: date) -> list[Timex]:
     for item in scan(text, pub):
         kind, value = _value(item, text)
         out.append(Timex(item[0], item[1], kind, value, text[item[0] : item[1]]))
+    taken = [(t.start, t.end) for t in out]
+    for m in _REFERENCES.finditer(text):
+        if any(s < m.end() and m.start() < e for s, e in taken):
+            continue
+        out.append(Timex(m.start(), m.end(), "DATE", _reference(m), m.group()))
+    out.sort(key=lambda t: t.start)
     return out
