@@ -73,10 +73,11 @@ _REFERENCES = re.compile(
     r"at the moment))"
     r"|(?P<past>(?i:(?:more |most |until |the )?recently|(?:more |most )?recent(?: years)?|"
     r"the past)" + _UNIT_AFTER + r")"
-    r"|(?P<future>(?i:the (?:near |distant |foreseeable )?future|soon))"
-    r"|(?P<decade>(?i:the )?(?:(?P<dc_y>1[89]\d0|20[0-9]0)['’]?s|(?P<dc_w>(?i:twenties|thirties|"
-    r"forties|fifties|sixties|seventies|eighties|nineties))))"
-    r"|(?P<century>(?i:the )?(?P<ce_n>1[5-9]|2[01])(?:th|st) (?i:century)))\b"
+    r"|(?P<future>(?i:the (?:near |distant |foreseeable )?future|(?<!as )soon(?! after)))"
+    r"|(?P<decade>(?i:the )?(?:(?i:early|mid|late)[ -])?(?:(?P<dc_y>1[89]\d0|20[0-9]0)['’]?s|"
+    r"(?P<dc_w>(?i:twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))))"
+    r"|(?P<century>(?i:the )?(?:(?i:early|mid|late)[ -])?(?P<ce_n>[1-9]|1\d|2[01])"
+    r"(?:st|nd|rd|th)[ -](?i:century)))\b"
 )
 _DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6,
                  "seventies": 7, "eighties": 8, "nineties": 9}  # fmt: skip
