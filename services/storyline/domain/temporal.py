@@ -174,8 +174,12 @@ _FORMS: list[tuple[str, str]] = [
     (
         "relperiod",
         r"\b(?P<rp_rel>(?i:earlier this|later this|early this|late this|earlier last|"
-        r"late last|early last|early next|late next|last|this|next|past|previous|coming)) "
-        r"(?P<rp_u>(?i:weekend|week|month|year))\b",
+        r"late last|early last|early next|late next|last|this|next|past|previous|coming|"
+        r"current)) (?:(?i:fiscal) (?=year))?(?P<rp_u>(?i:weekend|week|month|year))\b",
+    ),
+    (
+        "yend",  # "by year end", "by year's end", "year-end": the end of publication's year
+        r"\b(?:(?i:the) )?(?i:year-end|year end|year['’]s end|end of the year)\b",
     ),
     (
         "ago",
@@ -387,6 +391,8 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
             P.QUARTER,
             True,
         )
+    if form == "yend":
+        return start, months_span(pub.year, 9, 4), P.HALF, False
     if form in ("refq", "yago"):  # placeholders: ``scan`` resolves them against the text
         return start, year_span(pub.year), P.QUARTER if form == "refq" else P.YEAR, False
     if form == "half":
@@ -542,7 +548,8 @@ def _relative_period(m: re.Match[str], pub: date) -> Resolved:
     unit = m.group("rp_u").lower()
     words = rel.split()
     anchor = words[-1]  # last / this / next / past / previous / coming
-    step = {"last": -1, "previous": -1, "this": 0, "next": 1, "coming": 1, "past": -1}[anchor]
+    step = {"last": -1, "previous": -1, "this": 0, "current": 0, "next": 1, "coming": 1,
+            "past": -1}[anchor]
     span: Span
     if unit == "year":
         span = (pub - timedelta(days=365), pub) if anchor == "past" else year_span(pub.year + step)
