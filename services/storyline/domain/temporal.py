@@ -73,7 +73,8 @@ _PRE_MONTH = (
 )
 _PRE_YEAR = (
     r"(?:(?i:in|since|of|by|until|till|during|from|before|after|to|through|throughout|between|"
-    r"and|or|the|year|fiscal|circa|around|as of|early|late|end of|start of|beginning of)|'s|’s)"
+    r"and|or|the|year|fiscal|circa|around|as of|early|late|end of|start of|beginning of|for|"
+    r"due)|'s|’s)"
 )
 
 _FORMS: list[tuple[str, str]] = [
@@ -670,7 +671,8 @@ def _align_year(prev: Found, item: Found, text: str) -> Span:
 _PREFIX_WORDS = wordset(
     """the early mid late beginning start end middle of first second third fourth final 1st
     2nd 3rd 4th latter last this next past in since by until till from through to during
-    before after and between around throughout as or year fiscal circa day on earlier later
+    before after and between around throughout as or year fiscal circa day on earlier later for
+    due
     previous coming a an one two three four five six seven eight nine ten eleven twelve
     couple days weeks months years decade decades latest current same most recent that
     just-ended comparable corresponding"""
