@@ -77,7 +77,44 @@ _PRE_YEAR = (
     r"due)|'s|’s)"
 )
 
+# Years said as words, in broadcast transcripts: "nineteen ninety-six", "the year two thousand".
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}  # fmt: skip
+_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+          "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+          "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+          "nineteen": 19}  # fmt: skip
+_SPOKEN_TAIL = (
+    "(?:" + "|".join(_TENS) + ")(?:[- ](?:" + "|".join(list(_UNITS)[:9]) + r"))?\b"
+    "|(?:" + "|".join(list(_UNITS)[9:]) + r")\b"
+)
+_SPOKEN_YEAR = (
+    rf"(?i:nineteen (?:{_SPOKEN_TAIL})"
+    rf"|(?<=the year )two thousand(?: and)?(?: (?:{_SPOKEN_TAIL}|(?:"
+    + "|".join(list(_UNITS)[:9]) + r")\b))?)"
+)
+
+
+def spoken_year(phrase: str) -> int:
+    """1996 for "nineteen ninety-six", 2000 for "two thousand", 2003 for "two thousand and
+    three"."""
+    words = phrase.lower().replace("-", " ").split()
+    if words[0] == "nineteen":
+        century, rest = 1900, words[1:]
+    else:
+        century, rest = 2000, [w for w in words[2:] if w != "and"]
+    value = 0
+    for word in rest:
+        value += _TENS.get(word, 0) + _UNITS.get(word, 0)
+    return century + value
+
+
 _FORMS: list[tuple[str, str]] = [
+    (
+        "spoken",  # "nineteen ninety-six", "January nineteen ninety-seven"
+        rf"(?:(?P<sp_m>{_MONTH}) )?(?:(?i:the year) )?(?P<sp_y>{_SPOKEN_YEAR})"
+        r"(?! (?:people|percent|dollars|troops|soldiers|men|women|children)\b)",
+    ),
     (
         "iso",
         r"\b(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>0[1-9]|1[0-2])-(?P<iso_d>0[1-9]|[12]\d|3[01])\b",
@@ -148,7 +185,7 @@ _FORMS: list[tuple[str, str]] = [
     (
         "season",
         r"\b(?:(?P<s_rel>(?i:last|this|next|past)) )?(?P<s_n>(?i:spring|summer|autumn|fall|"
-        rf"winter))(?: (?:of )?(?P<s_y>{_YEAR})\b)?",
+        rf"winter))(?: (?:of )?(?P<s_y>{_YEAR}\b|{_SPOKEN_YEAR}))?",
     ),
     (
         "mbare",
@@ -196,7 +233,7 @@ MASTER = re.compile("|".join(f"(?P<{name}>{body})" for name, body in _FORMS))
 _ANCHOR_KEYWORDS = sorted(
     wordset(
         """year week month quarter half spring summer autumn fall winter yesterday today
-        tonight tomorrow morning afternoon evening night ago period"""
+        tonight tomorrow morning afternoon evening night ago period nineteen"""
     )
 )
 _ANCHOR = re.compile(
@@ -422,6 +459,11 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
             text_start = m.start("mb_pre")
             return text_start, _relative_month(rel, month, pub), P.MONTH, False
         return text_start, nearest(lambda y: month_span(y, month), pub, _weight(m)), P.MONTH, True
+    if form == "spoken":
+        year = spoken_year(g("sp_y"))
+        if g("sp_m") is not None:
+            return start, month_span(year, _month(g("sp_m"))), P.MONTH, True
+        return start, year_span(year), P.YEAR, True
     if form == "ybare":
         year = int(g("yb_y"))
         if year % 10 == 0 and m.string.startswith(("'s", "’s"), m.end()):
@@ -478,7 +520,8 @@ def _season(m: re.Match[str], pub: date) -> Resolved | None:
         return months_span(y, first, count)
 
     if year is not None:
-        return m.start(), season(int(year)), P.QUARTER, True
+        number = int(year) if year.isdigit() else spoken_year(year)
+        return m.start(), season(number), P.QUARTER, True
     current = [season(y) for y in (pub.year - 1, pub.year) if season(y)[0] <= pub]
     this = current[-1] if current[-1][1] >= pub else None
     word = rel.lower()
