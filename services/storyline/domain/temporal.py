@@ -797,7 +797,7 @@ def scan(text: str, pub: date) -> list[Found]:
     ``find_dates`` merges the ranges; the TIMEX3 layer (``domain/timex.py``) keeps them apart,
     as TimeML annotates each end."""
     found: list[Found] = []
-    quarters: list[Span] = []  # quarters the text is about, to resolve "the latest quarter"
+    quarters: list[tuple[int, Span]] = []  # (end, span) of the quarters the text is about
     for m in _matches(text):
         try:
             resolved = _resolve(m, pub)
@@ -810,11 +810,13 @@ def scan(text: str, pub: date) -> list[Found]:
         if form in ("refq", "yago") or (form == "ago" and _A_YEAR_AGO.fullmatch(m.group())):
             span, precision = _refer(m, form, found, quarters, pub) or (span, precision)
         if form in ("quarter", "qshort") and "year-" not in m.group().lower():
-            quarters.append(span)
+            quarters.append((m.end(), span))
         found.append((text_start, m.end(), span, precision, stated, form))
     return _absorb_weekdays(found, text)
 
 
+# A quarter stays the one the text is about for this many characters (a few paragraphs).
+_REF_WINDOW = 1000
 _A_YEAR_AGO = re.compile(r"(?i:a|one) year ago")
 
 
@@ -822,7 +824,8 @@ def _year_back(span: Span) -> Span:
     return months_span(span[0].year - 1, span[0].month, 3)
 
 
-def _refer(m: re.Match[str], form: str, found: list[Found], quarters: list[Span], pub: date
+def _refer(m: re.Match[str], form: str, found: list[Found], quarters: list[tuple[int, Span]],
+           pub: date
            ) -> tuple[Span, DatePrecision] | None:
     """Expressions that point at the time the text is about rather than at the publication:
     "the latest quarter" is the last quarter mentioned (else the last one completed before
@@ -830,7 +833,8 @@ def _refer(m: re.Match[str], form: str, found: list[Found], quarters: list[Span]
     "the year-ago period", "a year earlier" and, after a quarter, "a year ago" are that
     quarter a year back. Without a quarter, "a year earlier" is the year before the last
     date mentioned (else before publication) and "a year ago" keeps its reading."""
-    ref = quarters[-1] if quarters else None
+    recent = quarters and m.start() - quarters[-1][0] <= _REF_WINDOW
+    ref = quarters[-1][1] if recent else None
     if form == "refq":
         modifier = (m.group("rq_m") or "").lower()
         current = months_span(pub.year, 3 * ((pub.month - 1) // 3) + 1, 3)
@@ -843,7 +847,7 @@ def _refer(m: re.Match[str], form: str, found: list[Found], quarters: list[Span]
                 current[0].year, current[0].month - 3, 3)
         if modifier in ("year-ago", "year-earlier") or m.group("rq_a"):
             return _year_back(span), P.QUARTER
-        quarters.append(span)
+        quarters.append((m.end(), span))
         return span, P.QUARTER
     if ref is not None:
         return _year_back(ref), P.QUARTER
