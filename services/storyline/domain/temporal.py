@@ -211,7 +211,8 @@ _FORMS: list[tuple[str, str]] = [
     ),
     (
         "relperiod",
-        r"\b(?P<rp_rel>(?i:earlier this|later this|early this|late this|earlier last|"
+        r"\b(?:(?i:the) (?=(?i:past|previous|coming|current|next) ))?"
+        r"(?P<rp_rel>(?i:earlier this|later this|early this|late this|earlier last|"
         r"late last|early last|early next|late next|last|this|next|past|previous|coming|"
         r"current)) (?:(?i:fiscal) (?=year))?(?P<rp_u>(?i:weekend|week|month|year))\b",
     ),
