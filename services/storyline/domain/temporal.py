@@ -161,9 +161,11 @@ _FORMS: list[tuple[str, str]] = [
         # the quarter a report is about: "the latest quarter", "the year-ago period", "this
         # quarter"; resolved in ``scan`` against the last quarter mentioned before it
         "refq",
-        r"\b(?i:the|this|that) (?:(?P<rq_m>(?i:latest|current|same|most recent|recent|"
+        r"\b(?:(?i:the|this|that) (?:(?P<rq_m>(?i:latest|current|same|most recent|recent|"
         r"just-ended|comparable|corresponding|year-ago|year-earlier))(?: (?i:fiscal))? "
-        r"(?i:quarter|period)|(?:(?i:fiscal) )?(?i:quarter))\b"
+        r"(?i:quarter|period)|(?:(?i:fiscal) )?(?i:quarter))"
+        rf"|(?:(?i:the) (?P<rq_y>{_YEAR})|(?P<rq_r>(?i:last|this) (?i:year)['’]s))"
+        r" (?:(?i:fiscal) )?(?i:quarter|period))\b"
         r"(?P<rq_a> (?i:a year (?:ago|earlier)|last year))?",
     ),
     (
@@ -836,6 +838,11 @@ def _refer(m: re.Match[str], form: str, found: list[Found], quarters: list[tuple
     date mentioned (else before publication) and "a year ago" keeps its reading."""
     recent = quarters and m.start() - quarters[-1][0] <= _REF_WINDOW
     ref = quarters[-1][1] if recent else None
+    if form == "refq" and (m.group("rq_y") or m.group("rq_r")):  # "the 1988 quarter"
+        year = int(m.group("rq_y")) if m.group("rq_y") else _rel_year(m.group("rq_r"), pub)
+        if ref is None:
+            return year_span(year), P.YEAR
+        return months_span(year, ref[0].month, 3), P.QUARTER
     if form == "refq":
         modifier = (m.group("rq_m") or "").lower()
         current = months_span(pub.year, 3 * ((pub.month - 1) // 3) + 1, 3)
