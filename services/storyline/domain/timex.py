@@ -83,6 +83,57 @@ _DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixt
                  "seventies": 7, "eighties": 8, "nineties": 9}  # fmt: skip
 
 
+# Durations ("five years", "the first nine months", "a two-week strike"): TIMEX3 DURATION with
+# an ISO 8601 period value; a vague amount ("several years") is X.
+_SMALL = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+          "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+          "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+          "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+          "seventy": 70, "eighty": 80, "ninety": 90, "a": 1, "an": 1, "a couple of": 2}  # fmt: skip
+_VAGUE = ("several", "a few", "few", "many", "some")
+_NUMBER = (
+    r"\d{1,3}|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|"
+    r"four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+    r"twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|a couple of"
+)
+_UNITS = {"year": "Y", "month": "M", "week": "W", "day": "D", "decade": "DE", "century": "CE",
+          "quarter": "Q", "hour": "H", "minute": "M"}  # fmt: skip
+_UNIT = r"(?:year|month|week|day|decade|centur(?:y|ie)|quarter|hour|minute)"
+_DURATIONS = re.compile(
+    r"\b(?:(?:(?i:the) (?:(?i:past|last|next|first|coming|previous|latest|final|remaining) )?"
+    r"|(?i:nearly|almost|about|at least|more than|less than|some|recent|coming) )?"
+    r"(?i:(?P<du_n>" + _NUMBER + r"|several|a few|few|many)) (?P<du_u>(?i:" + _UNIT + r"))s?"
+    r"|(?i:recent|coming) (?P<du_r>(?i:day|week|month|quarter))s"
+    r"|(?<!\$)(?P<du_a>(?i:" + _NUMBER + r"))-(?P<du_au>(?i:year|month|week|day|hour|minute))"
+    r"(?:-old)?"
+    r"|(?i:for|within|over|than|about|nearly|almost|in) (?:(?P<du_1>(?i:a|an)) "
+    r"(?P<du_1u>(?i:year|month|week|day|decade|century|hour|minute))"
+    r"|(?P<du_p>(?i:day|week|month|year|decade)s|(?i:centuries))))\b"
+    r"(?! (?i:ago)\b)"
+)
+
+
+def _amount(token: str) -> str:
+    token = token.lower().replace("-", " ")
+    if token.isdigit():
+        return str(int(token))
+    if token in _VAGUE:
+        return "X"
+    if token in _SMALL:
+        return str(_SMALL[token])
+    return str(sum(_SMALL[w] for w in token.split()))
+
+
+def _duration(m: re.Match[str]) -> str:
+    vague = m.group("du_r") or m.group("du_p")
+    amount = m.group("du_n") or m.group("du_a") or m.group("du_1") or "several"
+    unit = (vague or m.group("du_u") or m.group("du_au") or m.group("du_1u")).lower()
+    unit = unit[:-1] if unit.endswith("s") else unit
+    unit = "century" if unit.startswith("centur") else unit
+    time = "T" if unit in ("hour", "minute") else ""
+    return f"P{time}{_amount(amount)}{_UNITS[unit]}"
+
+
 def _reference(m: re.Match[str]) -> str:
     kind = m.lastgroup
     if kind == "present":
@@ -97,17 +148,57 @@ def _reference(m: re.Match[str]) -> str:
     return f"{int(m.group('ce_n')) - 1:02d}"
 
 
+# A time of day next to a day: "10 p.m. Wednesday", "noon Thursday", "Friday evening".
+_CLOCK_BEFORE = re.compile(
+    r"(?:(?P<h>1[0-2]|0?[1-9])(?::(?P<mi>[0-5]\d))? ?(?P<ap>[ap])\.?m\.?(?: [A-Z]{3})?"
+    r"|(?P<noon>noon|midnight)|(?P<part>mid-?(?:morning|afternoon)))(?:,? (?:on )?)$"
+)
+_PART_AFTER = re.compile(r" (?P<part>morning|afternoon|evening|night)\b")
+_PART_CODES = {"morning": "MO", "afternoon": "AF", "evening": "EV", "night": "NI",
+               "mid-morning": "MO", "midmorning": "MO", "mid-afternoon": "AF",
+               "midafternoon": "AF"}  # fmt: skip
+
+
+def _with_time_of_day(t: Timex, text: str) -> Timex:
+    """A day-valued timex widened by a time of day written next to it, as TimeML's TIME."""
+    if t.type != "DATE" or len(t.value) != 10:
+        return t
+    before = _CLOCK_BEFORE.search(text, max(0, t.start - 24), t.start)
+    if before is not None:
+        if before.group("h"):
+            hour = int(before.group("h")) % 12 + (12 if before.group("ap") == "p" else 0)
+            clock = f"{hour:02d}:{before.group('mi') or '00'}"
+        elif before.group("noon"):
+            clock = "12:00" if before.group("noon") == "noon" else "24:00"
+        else:
+            clock = _PART_CODES[before.group("part")]
+        return Timex(before.start(), t.end, "TIME", f"{t.value}T{clock}",
+                     text[before.start() : t.end])
+    after = _PART_AFTER.match(text, t.end)
+    if after is not None:
+        code = _PART_CODES[after.group("part")]
+        return Timex(t.start, after.end(), "TIME", f"{t.value}T{code}",
+                     text[t.start : after.end()])
+    return t
+
+
 def find_timexes(doc: Document, pub: date) -> list[Timex]:
     """The document's temporal expressions in text order, offsets into ``doc.text``."""
     text = doc.text
     out: list[Timex] = []
     for item in scan(text, pub):
         kind, value = _value(item, text)
-        out.append(Timex(item[0], item[1], kind, value, text[item[0] : item[1]]))
+        timex = Timex(item[0], item[1], kind, value, text[item[0] : item[1]])
+        out.append(_with_time_of_day(timex, text))
     taken = [(t.start, t.end) for t in out]
     for m in _REFERENCES.finditer(text):
-        if any(s < m.end() and m.start() < e for s, e in taken):
-            continue
-        out.append(Timex(m.start(), m.end(), "DATE", _reference(m), m.group()))
+        if not any(s < m.end() and m.start() < e for s, e in taken):
+            out.append(Timex(m.start(), m.end(), "DATE", _reference(m), m.group()))
+    taken = [(t.start, t.end) for t in out]
+    for m in _DURATIONS.finditer(text):
+        first = "du_1" if m.group("du_1") else "du_p" if m.group("du_p") else None
+        start = m.start(first) if first else m.start()
+        if not any(s < m.end() and start < e for s, e in taken):
+            out.append(Timex(start, m.end(), "DURATION", _duration(m), text[start : m.end()]))
     out.sort(key=lambda t: t.start)
     return out
