@@ -108,8 +108,49 @@ def test_a_quarter_stops_being_the_reference_after_a_few_paragraphs() -> None:
 
 
 def test_no_reference_words_inside_durations_or_events() -> None:
-    assert values("Sales rose in the past two months.") == []
+    assert values("Sales rose in the past two months.") == [
+        ("the past two months", "DURATION", "P2M")]
     assert values("He died soon after the war.") == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Stocks hit a five year low.", ("five year", "DURATION", "P5Y")),
+        ("Net for the first nine months rose.", ("the first nine months", "DURATION", "P9M")),
+        ("A two-week strike ended.", ("two-week", "DURATION", "P2W")),
+        ("The talks took several years.", ("several years", "DURATION", "PXY")),
+        ("He was jailed for a year.", ("a year", "DURATION", "P1Y")),
+        ("It lasted 45 minutes.", ("45 minutes", "DURATION", "PT45M")),
+        ("It was the first rise in years.", ("years", "DURATION", "PXY")),
+        ("Prices rose in recent weeks.", ("recent weeks", "DURATION", "PXW")),
+        ("The lead fell in the last twenty four hours.",
+         ("the last twenty four hours", "DURATION", "PT24H")),
+    ],
+)
+def test_durations(sentence: str, expected: tuple[str, str, str]) -> None:
+    assert values(sentence) == [expected]
+
+
+def test_a_duration_ago_is_a_date() -> None:
+    assert values("It opened five years ago.") == [("five years ago", "DATE", "1993")]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Police said he was seized at 10 p.m. Wednesday.",
+         ("10 p.m. Wednesday", "TIME", "1998-03-04T22:00")),
+        ("Talks broke off at noon Tuesday.", ("noon Tuesday", "TIME", "1998-03-03T12:00")),
+        ("The offer expires at 5 p.m. EST, March 9.",
+         ("5 p.m. EST, March 9", "TIME", "1998-03-09T17:00")),
+        ("They met Monday evening.", ("Monday evening", "TIME", "1998-03-02TEV")),
+        ("Shares rose mid-afternoon yesterday.",
+         ("mid-afternoon yesterday", "TIME", "1998-03-03TAF")),
+    ],
+)
+def test_times_of_day(sentence: str, expected: tuple[str, str, str]) -> None:
+    assert values(sentence) == [expected]
 
 
 def test_spoken_years() -> None:
