@@ -69,7 +69,7 @@ _COUNTED = (
 )
 _PRE_MONTH = (
     r"(?i:in|since|by|until|till|from|through|to|during|before|after|of|last|next|this|and|"
-    r"between|around|throughout|as of|early|mid|late)"
+    r"between|around|throughout|as of|early|mid|late|for)"
 )
 _PRE_YEAR = (
     r"(?:(?i:in|since|of|by|until|till|during|from|before|after|to|through|throughout|between|"
@@ -215,6 +215,7 @@ _FORMS: list[tuple[str, str]] = [
         "relperiod",
         r"\b(?:(?i:the) (?=(?i:past|previous|coming|current|next) ))?"
         r"(?P<rp_rel>(?i:earlier this|later this|early this|late this|earlier last|"
+        r"earlier in the|later in the|"
         r"late last|early last|early next|late next|last|this|next|past|previous|coming|"
         r"current)) (?:(?i:fiscal) (?=year))?(?P<rp_u>(?i:weekend|week|month|year))\b",
     ),
@@ -591,7 +592,7 @@ def _weekday(m: re.Match[str], pub: date) -> Resolved | None:
 
 
 def _relative_period(m: re.Match[str], pub: date) -> Resolved:
-    rel = m.group("rp_rel").lower()
+    rel = m.group("rp_rel").lower().replace(" in the", " this")  # "earlier in the year"
     unit = m.group("rp_u").lower()
     words = rel.split()
     anchor = words[-1]  # last / this / next / past / previous / coming
@@ -746,8 +747,8 @@ def _candidates(text: str, anchor: int) -> list[int]:
         if bare.endswith(("'s", "’s")) and len(out) == 1 + (out[-1] != anchor):
             out.append(pos - 3)  # "Kerry's 2004 campaign"
             break
-        if bare.lower() not in _PREFIX_WORDS:
-            break
+        if not all(part in _PREFIX_WORDS for part in bare.lower().split("-")):
+            break  # "fiscal-first quarter": each part of a hyphenated word is a prefix word
         pos = start + len(word) - len(bare)
         out.append(pos)
     out.reverse()
