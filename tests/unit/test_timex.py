@@ -48,8 +48,6 @@ def values(text: str, dct: date = DCT) -> list[tuple[str, str, str]]:
         ("It happened on Jan. 12, 1998.", ("Jan. 12, 1998", "DATE", "1998-01-12")),
         ("Sales in the second half of 1997 rose.", ("the second half of 1997", "DATE", "1997-H2")),
         ("The floods came last summer.", ("last summer", "DATE", "1997-SU")),
-        ("Demand held well into the summer.", ("the summer", "DATE", "1997-SU")),
-        ("Orders rose from the early summer lows.", ("the early summer", "DATE", "1997-SU")),
         ("Sales for fiscal 1997 rose.", ("1997", "DATE", "1997")),
         ("The bonds are due 2003.", ("2003", "DATE", "2003")),
         ("He spoke this morning.", ("this morning", "TIME", "1998-03-04TMO")),
@@ -107,12 +105,6 @@ def test_a_quarter_stops_being_the_reference_after_a_few_paragraphs() -> None:
     text = "Profit rose in the second quarter. " + "Nothing else happened. " * 60 + (
         "In the latest quarter it lost money.")
     assert values(text, dct)[-1][2] == "1989-Q3"
-
-
-def test_seasons_that_are_not_dates() -> None:
-    assert values("After the fall of Lehman, banks froze.") == []
-    assert values("It was the summer of love.") == []
-    assert values("Students look for summer jobs.") == []
 
 
 def test_no_reference_words_inside_durations_or_events() -> None:

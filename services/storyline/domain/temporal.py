@@ -186,8 +186,7 @@ _FORMS: list[tuple[str, str]] = [
     ),
     (
         "season",
-        r"\b(?:(?P<s_rel>(?i:last|this|next|past)) |(?P<s_the>(?i:the)(?: (?i:early|late))?) )?"
-        r"(?P<s_n>(?i:spring|summer|autumn|fall|"
+        r"\b(?:(?P<s_rel>(?i:last|this|next|past)) )?(?P<s_n>(?i:spring|summer|autumn|fall|"
         rf"winter))(?: (?:of )?(?P<s_y>{_YEAR}\b|{_SPOKEN_YEAR}))?",
     ),
     (
@@ -517,15 +516,9 @@ def _relative_month(rel: str, month: int, pub: date) -> Span:
 
 def _season(m: re.Match[str], pub: date) -> Resolved | None:
     rel, year = m.group("s_rel"), m.group("s_y")
-    name = m.group("s_n").lower()
-    first, count = SEASONS[name]
-    if rel is None and year is None:
-        # "the summer" is the nearest one, but not "the fall" (of Lehman, in prices), nor
-        # "the summer of love", nor a bare "summer" ("summer jobs")
-        if m.group("s_the") is None or name == "fall" or m.string.startswith(" of ", m.end()):
-            return None
-        return m.start(), nearest(lambda y: months_span(y, first, count), pub, _weight(m)), \
-            P.QUARTER, False
+    if rel is None and year is None:  # "the fall of Lehman", "in the summer"
+        return None
+    first, count = SEASONS[m.group("s_n").lower()]
 
     def season(y: int) -> Span:
         return months_span(y, first, count)
