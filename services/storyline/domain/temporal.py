@@ -187,7 +187,7 @@ _FORMS: list[tuple[str, str]] = [
     (
         "season",
         r"\b(?:(?P<s_rel>(?i:last|this|next|past)) )?(?P<s_n>(?i:spring|summer|autumn|fall|"
-        rf"winter))\b(?: (?:of )?(?P<s_y>{_YEAR}\b|{_SPOKEN_YEAR}))?",
+        rf"winter))(?![A-Za-z])(?: (?:of )?(?P<s_y>{_YEAR}\b|{_SPOKEN_YEAR}))?",
     ),
     (
         "mbare",
