@@ -27,7 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("storyline.commands.schemas", "write or check the JSON Schemas in schemas/"),
     "kafka": ("storyline.kafka.cli", "start, stop or inspect the local single-node Kafka broker"),
     "topics": ("storyline.kafka.topics_cli", "create the topics declared in deploy/topics.toml"),
-    "eval": ("storyline.evaluation.eval_cli", "score timelines or clustering against gold data"),
+    "eval": ("storyline.evaluation.eval_cli",
+             "score timelines, clustering or dates against gold data"),
 }
 
 
