@@ -10,14 +10,15 @@ import httpx
 import pytest
 from aiokafka.admin import NewTopic
 
+from storyline.ingest.http import HEADER_KEY_ID, HEADER_VIA
 from storyline.kafka.admin import admin_client
-from storyline.read.api import HEADER_KEY_ID, HEADER_VIA, create_app
 from storyline.read.config import ReadSettings
-from storyline.read.keys import new_key
 from storyline.read.local_server import serving
 from storyline.read.store import open_store
 from storyline.settings import Settings
 from storyline.stream.logreader import end_offsets, read_partition
+from storyline.web.app import create_app
+from storyline.web.keys import new_key
 
 pytestmark = pytest.mark.integration
 

@@ -51,12 +51,12 @@ from test_read_store import postgres_server  # noqa: F401 - the fixture, shared
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.read import api as read_api
-from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.projector import decode_record
 from storyline.read.samples import merge, story_history, story_revision, updates
 from storyline.read.store import MAX_ID, ReadStore, SqliteStore, open_store
 from storyline.settings import Settings
+from storyline.web.app import create_app
 
 if os.environ.get("CI"):
     import schemathesis  # CI installs the dev extra: never skip the fuzzer there

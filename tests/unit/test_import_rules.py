@@ -49,3 +49,29 @@ def test_the_domain_imports_only_the_standard_library_its_libraries_and_itself()
 def test_the_rule_sees_imports_inside_functions() -> None:
     source = "def f() -> None:\n    import faust\n    from ..stream import x\n"
     assert imports_in(source, "storyline.domain") == [(2, "faust"), (3, "storyline.stream")]
+
+
+def test_the_read_side_imports_neither_ingest_nor_the_worker() -> None:
+    offending = [f"{path.relative_to(ROOT)}:{line} imports {module}"
+                 for path in sorted((ROOT / "read").rglob("*.py"))
+                 for line, module in imports_of(path)
+                 if module.startswith(("storyline.ingest", "storyline.stream"))]
+    assert offending == []
+
+
+def test_the_read_modules_import_each_other_without_a_cycle() -> None:
+    graph = {path.stem: {module.rsplit(".", 1)[-1] for _, module in imports_of(path)
+                         if module.startswith("storyline.read.")}
+             for path in (ROOT / "read").glob("*.py")}
+    done: set[str] = set()
+
+    def visit(node: str, trail: tuple[str, ...]) -> None:
+        assert node not in trail, " -> ".join((*trail, node))
+        if node in done:
+            return
+        for nxt in sorted(graph.get(node, ())):
+            visit(nxt, (*trail, node))
+        done.add(node)
+
+    for node in sorted(graph):
+        visit(node, ())

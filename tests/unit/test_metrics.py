@@ -27,13 +27,13 @@ from storyline.metrics import (
     record_lag,
 )
 from storyline.outages import OutageTracker
-from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.projector import Projector, decode_record
 from storyline.read.samples import story_history, updates
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings
 from storyline.stream.worker import WorkerProbe
+from storyline.web.app import create_app
 
 TOPIC = "storyline.story-updates"
 DEPLOY = Path(__file__).parents[2] / "deploy"

@@ -13,13 +13,14 @@ from fastapi.testclient import TestClient
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived, StoryPage
-from storyline.read.api import ArticleParser, create_app
+from storyline.ingest.http import ArticleParser
 from storyline.read.config import ReadSettings
 from storyline.read.pages import CONTENT_SECURITY_POLICY
 from storyline.read.projector import decode_record
 from storyline.read.samples import merge, story_history, story_revision, updates
 from storyline.read.store import MAX_ID, ReadStore, open_store
 from storyline.settings import Settings
+from storyline.web.app import create_app
 
 TOPIC = "storyline.story-updates"
 INJECTION = "<script>alert(1)</script>"

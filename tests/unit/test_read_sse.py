@@ -14,7 +14,6 @@ import pytest
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryPage
-from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving
 from storyline.read.projector import Projector, decode_record
@@ -22,6 +21,7 @@ from storyline.read.samples import merge, story_history, story_revision, updates
 from storyline.read.sse import ChangeNotifier, InvalidLastEventId, parse_last_event_id
 from storyline.read.store import MAX_ID, ReadStore, open_store
 from storyline.settings import Settings
+from storyline.web.app import create_app
 
 TOPIC = "storyline.story-updates"
 

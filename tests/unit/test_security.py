@@ -17,11 +17,14 @@ from prometheus_client import REGISTRY
 
 from storyline.cli import main
 from storyline.domain.events import ArticleReceived
+from storyline.ingest.http import HEADER_KEY_ID, HEADER_VIA, ArticleParser
 from storyline.logconfig import configure_logging
-from storyline.read.api import HEADER_KEY_ID, HEADER_VIA, ArticleParser, create_app
 from storyline.read.config import ReadSettings
-from storyline.read.keys import InvalidKeyEntry, KeyRing, hashed_entry, new_key
-from storyline.read.limits import (
+from storyline.read.store import ReadStore, open_store
+from storyline.settings import Settings
+from storyline.web.app import create_app
+from storyline.web.keys import InvalidKeyEntry, KeyRing, hashed_entry, new_key
+from storyline.web.limits import (
     Landed,
     Rate,
     RateLimiter,
@@ -29,8 +32,6 @@ from storyline.read.limits import (
     parse_rate,
     retry_after,
 )
-from storyline.read.store import ReadStore, open_store
-from storyline.settings import Settings
 
 OFF = "0"
 

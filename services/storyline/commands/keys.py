@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from storyline.read.keys import InvalidKeyEntry, new_key
+from storyline.web.keys import InvalidKeyEntry, new_key
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from storyline.read.keys import KeyRing
-from storyline.read.limits import parse_rate
 from storyline.settings import get_settings
+from storyline.web.keys import KeyRing
+from storyline.web.limits import parse_rate
 
 
 class ReadSettings(BaseSettings):

@@ -8,9 +8,9 @@ import uvicorn
 
 from storyline import outages
 from storyline.logconfig import configure_logging
-from storyline.read.api import create_app
 from storyline.read.cli_common import add_database_argument, claim_writer, open_read_store
 from storyline.settings import get_settings
+from storyline.web.app import create_app
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
