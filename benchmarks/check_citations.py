@@ -7,12 +7,14 @@ checks every revision's page with ``storyline.domain.page_checks.citation_proble
 ``[n]`` not on the list or citing another uri or version, a number listed twice, counts
 that disagree with the list), then each story's final page as HTML (every ``href="#aN"``
 has an element ``id="aN"``). Prints JSON: records, revisions, stories, the problems found
-on every revision, on the final pages and in their HTML, and the first few of each.
+on every revision, on the final pages and in their HTML, and the first few of each; and
+how often titles changed (over all stories; revisions and changes of the largest ones).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import sys
@@ -36,6 +38,10 @@ def html_problems(html: str, where: str) -> list[str]:
             for target in sorted(set(_HREF.findall(html)) - anchors)]
 
 
+def _changes(titles: list[str]) -> int:
+    return sum(1 for a, b in itertools.pairwise(titles) if a != b)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path)
@@ -49,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     revisions = 0
     every: list[str] = []
     dead = 0
+    titles: dict[str, list[str]] = {}  # story -> its title at each revision
     for key, value, position in records:
         outcome = handle_record(pipeline, key, value, position, max_bytes=10_000_000)
         dead += outcome.dead_letter is not None
@@ -58,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 page = pipeline.page(event.story_id)
                 if page is not None and page.revision == event.revision:
                     every.extend(citation_problems(page))
+                    titles.setdefault(event.story_id, []).append(page.title)
     final: list[str] = []
     html: list[str] = []
     stories = 0
@@ -95,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         "problems_final_pages": len(final),
         "html_problems_final_pages": len(html),
         "pages_with_problems_final": len({p.split(" ")[0].split(":")[0] for p in final}),
+        "title_changes": sum(_changes(t) for t in titles.values()),
+        "title_changes_largest_stories": [
+            [len(t), _changes(t)] for t in sorted(titles.values(), key=len, reverse=True)[:6]],
         "first_every_revision": every[: args.show],
         "first_final": final[: args.show],
         "first_html": html[: args.show],
