@@ -269,3 +269,26 @@ def test_copies_of_a_withdrawn_original_stay_listed() -> None:
     assert (last.article_count, last.independent_count) == (2, 1)
     assert [(a.n, a.source) for a in last.articles] == [(2, "Coastal Radio News")]
     assert [c.n for c in last.articles[0].copies] == [3]
+
+
+def test_an_article_withdrawn_before_a_merge_comes_back_under_a_number_of_its_own() -> None:
+    a1 = article(0, "flood", 0)
+    b1, b2 = article(1, "strike", 1), article(2, "strike", 2)
+    copy = b1.model_copy(update={"uri": "urn:test:copy:9", "source": "Wire Syndicate"})
+    merger = article(3, "recall", 0)
+    plan = {a1.uri: ("story-a", None, ()), b1.uri: ("story-b", None, ()),
+            b2.uri: ("story-b", None, ()), copy.uri: ("story-b", b1.uri, ()),
+            merger.uri: ("story-a", None, ("story-b",))}
+    log = [a1, b1, b2, copy,
+           b1.model_copy(update={"version": 2, "pubstatus": PubStatus.WITHDRAWN}),
+           merger,
+           b1.model_copy(update={"version": 3})]  # revived after the merge
+    pipeline = Pipeline()
+    pipeline._clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    events = fold_records(records(log), max_bytes=1_000_000, pipeline=pipeline).events
+    last = check_pages([e for e in events if isinstance(e, StoryUpdated)])[-1]
+    numbers = [a.n for a in last.articles] + [c.n for a in last.articles for c in a.copies]
+    assert sorted(numbers) == sorted(set(numbers)) and len(numbers) == 5
+    # the copy of the withdrawn article was listed in its place, and stays under it again
+    revived = next(a for a in last.articles if a.uri == b1.uri)
+    assert [c.uri for c in revived.copies] == [copy.uri]

@@ -134,23 +134,33 @@ def withdraw_article(state: StoryState, article: ArticleReceived) -> Change | No
 
 def absorb(survivor: StoryState, absorbed: StoryState) -> Change:
     """Move every article of ``absorbed`` into ``survivor`` (a merge), renumbering them after
-    the survivor's own citations in their original order of joining."""
+    the survivor's own citations in their original order of joining. Its withdrawn articles
+    are renumbered too, after those: one may come back (a later version), and must come
+    back under a number of its own, with its copies still pointing at it."""
     renumbered: dict[int, int] = {}
-    added: list[str] = []
     for cited in absorbed.articles.values():
         renumbered[cited.n] = survivor.next_n
+        survivor.next_n += 1
+    taken = [(uri, cited) for uri, cited in absorbed.withdrawn.items()
+             if uri not in survivor.withdrawn and uri not in survivor.articles]
+    for _, cited in taken:
+        renumbered[cited.n] = survivor.next_n
+        survivor.next_n += 1
+    added: list[str] = []
+    for cited in absorbed.articles.values():
         moved = cited.model_copy(
             update={
-                "n": survivor.next_n,
+                "n": renumbered[cited.n],
                 "copy_of": renumbered.get(cited.copy_of) if cited.copy_of else None,
             }
         )
-        survivor.next_n += 1
         survivor.articles[cited.uri] = moved
         survivor.timeline.add(moved, absorbed.timeline.prepared(cited.uri))
         added.append(cited.uri)
-    for uri, cited in absorbed.withdrawn.items():
-        survivor.withdrawn.setdefault(uri, cited)
+    for uri, cited in taken:
+        survivor.withdrawn[uri] = cited.model_copy(update={
+            "n": renumbered[cited.n],
+            "copy_of": renumbered.get(cited.copy_of) if cited.copy_of else None})
     # the moved articles keep their facts objects, so their analyses stay valid
     for uri, entry in absorbed.summary_memo.analyses.items():
         survivor.summary_memo.analyses.setdefault(uri, entry)
