@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from storyline.domain.events import StoryPage
-from storyline.read.api import Revision, parse_cursor, state
+from storyline.read.context import Revision, parse_cursor, state
 from storyline.read.diffing import RevisionDelta, diff_revisions
 from storyline.read.render import articles_heading, citation_numbers, counts_line, day_label
 from storyline.read.store import RevisionRow
