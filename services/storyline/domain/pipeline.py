@@ -8,6 +8,7 @@ rebuild every revision from offset 0 and what makes redeliveries harmless.
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import zlib
 from collections import OrderedDict
@@ -41,14 +42,14 @@ from storyline.domain.summary import SummaryMemo
 
 # Bump when anything in the core changes what a revision contains, so that two versions
 # replayed side by side are told apart in every StoryUpdated.
-CORE_VERSION = "core-3"
+CORE_VERSION = "core-4"
 PIPELINE_VERSION = f"storyline-{__version__}/{CORE_VERSION}/{EXTRACTOR_VERSION}"
 
 PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 12
+STATE_LAYOUT = 13
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
@@ -75,6 +76,24 @@ def _thaw(blob: bytes) -> StoryState:
     return state
 
 
+class ConflictingVersion(ValueError):
+    """An item arrived again under a uri and version already folded, with other content.
+    The first one stands; the record becomes a dead letter (a correction must carry a
+    higher version)."""
+
+
+def content_fingerprint(article: ArticleReceived) -> int:
+    """64 bits of BLAKE2b over what a version says (outlet, headline, text, publication
+    time, language): two arrivals of one uri and version that differ here are a conflict."""
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (article.source, article.headline or "", article.body,
+                 article.published.isoformat(), article.language):
+        data = part.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(4, "big"))
+        digest.update(data)
+    return int.from_bytes(digest.digest(), "big")
+
+
 @dataclass(frozen=True, slots=True)
 class LogPosition:
     topic: str
@@ -97,6 +116,7 @@ class Pipeline:
         self.warm_idle = warm_idle
         self._story_of: dict[str, str] = {}  # uri -> story id at the time it joined
         self._version_of: dict[str, int] = {}  # uri -> newest version folded
+        self._content_of: dict[str, int] = {}  # uri -> content_fingerprint of that version
         self._applied: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset
         # story not frozen -> (analyses in its summary memo, revision count when last
         # revised or thawed), least recently first
@@ -205,6 +225,8 @@ class Pipeline:
         withdrawal = article.pubstatus is not PubStatus.USABLE
         if seen is not None and (article.version < seen or (article.version == seen
                                                             and not withdrawal)):
+            if article.version == seen and not withdrawal:
+                self._check_same_content(article)
             return []  # the same item sent again: idempotent (a withdrawal may keep its version)
         cause = Cause(
             article_uri=article.uri,
@@ -220,6 +242,7 @@ class Pipeline:
         facts = extract_facts(article)
         assignment = self._clusterer.assign(article, facts)
         self._version_of[article.uri] = article.version
+        self._content_of[article.uri] = content_fingerprint(article)
         story_id = self._clusterer.resolve(assignment.story_id)
         state = self._state(story_id)
         if state is None:
@@ -256,6 +279,19 @@ class Pipeline:
             return events
         events.append(self._revise(state, change, cause))
         return events
+
+    def _check_same_content(self, article: ArticleReceived) -> None:
+        """A resend of the version folded is idempotent; the same uri and version with other
+        content is not silently dropped: ConflictingVersion (a dead letter)."""
+        folded = self._content_of.get(article.uri)
+        if folded is None:
+            return  # only a withdrawal of this version was seen: nothing to compare
+        arrived = content_fingerprint(article)
+        if arrived != folded:
+            raise ConflictingVersion(
+                f"{article.uri} version {article.version} arrived again with other content "
+                f"(fingerprint {arrived:016x}, the folded one is {folded:016x}); the first "
+                "stands, a correction must carry a higher version")
 
     def _revise(self, state: StoryState, change: Change, cause: Cause) -> StoryUpdated:
         update = build_revision(state, change, cause=cause,
@@ -298,6 +334,8 @@ class Pipeline:
         joined = self._story_of.get(article.uri)
         if joined is None:
             return []  # never shown anywhere: nothing to take back
+        if self._version_of.get(article.uri) != article.version:
+            self._content_of.pop(article.uri, None)  # its content is not that version's
         self._version_of[article.uri] = article.version
         story_id = self._clusterer.resolve(joined)
         state = self._state(story_id)
