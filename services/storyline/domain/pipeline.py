@@ -41,7 +41,7 @@ from storyline.domain.summary import SummaryMemo
 
 # Bump when anything in the core changes what a revision contains, so that two versions
 # replayed side by side are told apart in every StoryUpdated.
-CORE_VERSION = "core-3"
+CORE_VERSION = "core-4"
 PIPELINE_VERSION = f"storyline-{__version__}/{CORE_VERSION}/{EXTRACTOR_VERSION}"
 
 PipelineEvent = StoryUpdated | StoryMerged

@@ -35,7 +35,7 @@ from storyline.domain.facts import (
     full_facts,
 )
 from storyline.domain.timeline_select import build_timeline
-from storyline.domain.timeline_text import PRECISION_RANK, dated_candidates
+from storyline.domain.timeline_text import PRECISION_RANK, dated_candidates, is_plan
 
 __all__ = ["TimelineIndex", "TimelineInput", "build_timeline", "date_label", "entry_id_for",
            "timeline_input"]
@@ -153,6 +153,7 @@ class _Added:
     uri: str
     version: int
     source: int  # the independent source: the original's number for a copy
+    published: date
     input: TimelineInput
 
 
@@ -165,6 +166,7 @@ class _Member:
     source: int  # the independent source: the original's number for a copy
     cand: _Statement
     words: tuple[str, ...]  # cand.words, one attribute away in the matching loops
+    planned: bool  # dated after its article's publication: a plan or forecast
 
 
 @dataclass(slots=True)
@@ -178,6 +180,7 @@ class _Summary:
     sources: int
     centrality: float
     conflicts: tuple[ConflictingValue, ...]
+    planned: bool
 
 
 @dataclass(slots=True)
@@ -218,18 +221,24 @@ def _summarise(event: _Event) -> _Summary:
     by_span: dict[tuple[date, date], list[_Member]] = {}
     for m in precise:
         by_span.setdefault((m.cand.span.start, m.cand.span.end), []).append(m)
+    # A date written out ("March 17") outranks one resolved from "Tuesday" or "yesterday"
+    # against the publication time, and a report of the event outranks a plan of it.
     spans = sorted(by_span.items(),
-                   key=lambda kv: (-len({m.source for m in kv[1]}), kv[1][0].seq))
+                   key=lambda kv: (-len({m.source for m in kv[1] if _reports(m)}),
+                                   -len({m.source for m in kv[1]}), kv[1][0].seq))
     chosen = spans[0][1]
     conflicts: list[ConflictingValue] = []
-    # Sources disagree on the date when theirs does not overlap the chosen one ("April 20"
-    # vs "April 22", "this weekend" vs "Friday"); "early August" next to "August 3" agrees.
+    # Sources disagree on the date when they write out dates of the event that do not
+    # overlap ("April 20" vs "April 22"; "early August" next to "August 3" agrees). A date
+    # resolved from a relative expression ("Tuesday's fire", "yesterday") may be off by the
+    # resolution (which Tuesday, the publication day or the day before), and a plan names the
+    # day something was due, not the day it happened: neither is a disagreement.
     chosen_span = chosen[0].cand.span
-    sides: dict[str, set[int]] = {date_label(chosen_span): {m.n for m in chosen}}
+    sides: dict[str, set[int]] = {date_label(chosen_span): {m.n for m in chosen if _reports(m)}}
     for m in members:
-        if not _overlap(m.cand.span, chosen_span):
+        if _reports(m) and not _overlap(m.cand.span, chosen_span):
             sides.setdefault(date_label(m.cand.span), set()).add(m.n)
-    if len(sides) > 1:
+    if len(sides) > 1 and all(sides.values()):
         conflicts.extend(ConflictingValue(kind="date", value=label, citations=tuple(sorted(ns)))
                          for label, ns in sides.items())
     conflicts.extend(_figure_conflicts(members))
@@ -264,7 +273,13 @@ def _summarise(event: _Event) -> _Summary:
         sources=len({m.source for m in members}),
         centrality=mean_centrality,
         conflicts=tuple(conflicts),
+        planned=all(m.planned for m in chosen),
     )
+
+
+def _reports(member: _Member) -> bool:
+    """A statement that writes out the date of an event that has happened."""
+    return member.cand.stated and not member.planned
 
 
 def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
@@ -272,7 +287,7 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
     near-identical, and the figures count the same unit of the same subject. Bounds ("more
     than 11") are not contradicted by another count, and cumulative figures in different
     statements ("800,000 barrels captured" vs "4.9 million leaked") are not compared."""
-    panel = [m for m in members[:FIGURE_PANEL] if m.cand.figures]
+    panel = [m for m in members[:FIGURE_PANEL] if m.cand.figures and not m.planned]
     sets = [frozenset(m.words) for m in panel]
     sides: dict[tuple[str, str], dict[float, tuple[str, set[int]]]] = {}
     for i, a in enumerate(panel):
@@ -331,6 +346,7 @@ class TimelineIndex:
         added = _Added(
             n=article.n, uri=article.uri, version=article.version,
             source=article.copy_of if article.copy_of is not None else article.n,
+            published=article.published.date(),
             input=prepared if prepared is not None else timeline_input(article.facts),
         )
         self._articles[article.uri] = added
@@ -360,6 +376,7 @@ class TimelineIndex:
             member = _Member(
                 seq=self._seq, n=article.n, uri=article.uri, version=article.version,
                 source=source, cand=cand, words=cand.words,
+                planned=is_plan(cand.span, article.published),
             )
             target = self._match(member)
             if target is None:
@@ -489,6 +506,7 @@ class TimelineIndex:
                 citations=summary.citations,
                 independent_sources=max(1, summary.sources),
                 conflicts=summary.conflicts,
+                planned=summary.planned,
             )
             for event, summary in picked
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from storyline.domain.events import DatePrecision
 from storyline.domain.facts import ArticleFacts, DateMention, TimeSpan
@@ -166,6 +167,7 @@ class Candidate:
     stated: bool
     date_text: str
     tokens: tuple[str, ...]
+    planned: bool = False  # about a day after the article's publication: a plan, not an event
 
 
 def sentence_date(mentions: list[DateMention]) -> DateMention:
@@ -174,10 +176,18 @@ def sentence_date(mentions: list[DateMention]) -> DateMention:
     return min(mentions, key=lambda d: (PRECISION_RANK[d.span.precision], d.char_start))
 
 
-def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePrecision.MONTH]
-                     ) -> list[Candidate]:
+def is_plan(span: TimeSpan, published: date | None) -> bool:
+    """Whether a statement dated ``span`` in an article published on ``published`` is about
+    the future: the whole period is after publication ("could fall by Wednesday" on a Monday,
+    "the trial opens on June 5" in May). Nobody reports an event that has not happened yet."""
+    return published is not None and span.start > published
+
+
+def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePrecision.MONTH],
+                     published: date | None = None) -> list[Candidate]:
     """Every statement-like sentence of the article with the date it is about, in sentence
-    order; dates coarser than ``max_rank`` (quarters, years) are too vague for an entry."""
+    order; dates coarser than ``max_rank`` (quarters, years) are too vague for an entry. With
+    the article's ``published`` day, statements about a later day are marked as plans."""
     by_sentence: dict[int, list[DateMention]] = {}
     mentions: dict[int, list[DateMention]] = {}
     for mention in facts.dates:
@@ -202,6 +212,7 @@ def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePre
                 stated=mention.stated,
                 date_text=mention.text,
                 tokens=content_tokens(statement),
+                planned=is_plan(mention.span, published),
             )
         )
     return out
