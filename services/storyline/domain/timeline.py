@@ -124,7 +124,9 @@ class TimelineInput:
     statements: tuple[_Statement, ...]
 
 
-def timeline_input(facts: ArticleFacts) -> TimelineInput:
+def timeline_input(facts: ArticleFacts, published: date | None = None) -> TimelineInput:
+    """What the index keeps of an article; with its ``published`` day, a sentence about a
+    later day as well as an earlier one is dated by the earlier (the event it reports)."""
     facts = full_facts(facts)
     days = dict.fromkeys(m.span.start for m in facts.dates
                          if m.span.precision is DatePrecision.DAY)
@@ -140,7 +142,7 @@ def timeline_input(facts: ArticleFacts) -> TimelineInput:
                 stated=cand.stated, words=tuple(dict.fromkeys(map(sys.intern, cand.tokens))),
                 figures=tuple(figures_by_sentence.get(cand.sentence, ())),
             )
-            for cand in dated_candidates(facts)
+            for cand in dated_candidates(facts, published=published)
         ),
     )
 
@@ -347,7 +349,8 @@ class TimelineIndex:
             n=article.n, uri=article.uri, version=article.version,
             source=article.copy_of if article.copy_of is not None else article.n,
             published=article.published.date(),
-            input=prepared if prepared is not None else timeline_input(article.facts),
+            input=(prepared if prepared is not None
+                   else timeline_input(article.facts, article.published.date())),
         )
         self._articles[article.uri] = added
         self._index(added)
