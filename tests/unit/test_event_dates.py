@@ -166,3 +166,20 @@ def test_eval_event_dates_command(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert sorted(e["outcome"] for e in errors) == ["planned", "relative_off"]
     planned = next(e for e in errors if e["outcome"] == "planned")
     assert planned["uri"] == "urn:x:3" and planned["date"] == "2010-07-15"
+
+
+def test_figures_conflict_only_when_each_statement_gives_one_value() -> None:
+    blast = ("Hizbullah guerrillas ambushed an Israeli patrol on the border on July 12, 2006, "
+             "killing {}.")
+    index = TimelineIndex()
+    index.add(cited(blast.format("three soldiers"), date(2006, 7, 13), 1))
+    index.add(cited(blast.format("eight soldiers"), date(2006, 7, 13), 2))
+    (entry,) = index.entries(5)
+    assert {(c.kind, c.value) for c in entry.conflicts} == {
+        ("figure", "3 soldiers"), ("figure", "8 soldiers")}
+    index = TimelineIndex()
+    index.add(cited(blast.format("three soldiers and wounding two soldiers"),
+                    date(2006, 7, 13), 1))
+    index.add(cited(blast.format("eight soldiers"), date(2006, 7, 13), 2))
+    (entry,) = index.entries(5)
+    assert entry.conflicts == ()  # which of 3 and 2 would 8 contradict?

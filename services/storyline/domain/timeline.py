@@ -288,9 +288,13 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
     """Figures that two sources give differently for the same claim: their statements are
     near-identical, and the figures count the same unit of the same subject. Bounds ("more
     than 11") are not contradicted by another count, and cumulative figures in different
-    statements ("800,000 barrels captured" vs "4.9 million leaked") are not compared."""
+    statements ("800,000 barrels captured" vs "4.9 million leaked") are not compared, nor
+    plans and forecasts, nor a count a statement itself gives two values for."""
     panel = [m for m in members[:FIGURE_PANEL] if m.cand.figures and not m.planned]
     sets = [frozenset(m.words) for m in panel]
+    # A statement that gives two values for one count ("killing three soldiers and
+    # capturing two") does not say which one the other source contradicts.
+    ambiguous = [_ambiguous(m.cand.figures) for m in panel]
     sides: dict[tuple[str, str], dict[float, tuple[str, set[int]]]] = {}
     for i, a in enumerate(panel):
         for j in range(i + 1, len(panel)):
@@ -301,7 +305,7 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
                 for fb in b.cand.figures:
                     key = (fa.unit.lower(), fa.subject.lower())
                     if (fa.value == fb.value or key != (fb.unit.lower(), fb.subject.lower())
-                            or not fa.subject
+                            or not fa.subject or key in ambiguous[i] or key in ambiguous[j]
                             or fa.qualifier not in _POINT or fb.qualifier not in _POINT):
                         continue
                     values = sides.setdefault(key, {})
@@ -317,6 +321,14 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
 
 
 _POINT = (Qualifier.EXACTLY, Qualifier.ABOUT)
+
+
+def _ambiguous(figures: tuple[_Figure, ...]) -> set[tuple[str, str]]:
+    """The (unit, subject) keys one statement gives more than one value for."""
+    values: dict[tuple[str, str], set[float]] = {}
+    for f in figures:
+        values.setdefault((f.unit.lower(), f.subject.lower()), set()).add(f.value)
+    return {key for key, vs in values.items() if len(vs) > 1}
 
 
 class TimelineIndex:
