@@ -55,7 +55,6 @@ def test_a_past_report_of_a_future_date_is_dated_by_the_report() -> None:
                          "could be contained by Monday.", date(2010, 7, 11))
     assert cand.span.start == date(2010, 7, 9)
     assert not cand.planned
-    assert cand.statement.endswith("could be contained by Monday.")
 
 
 @pytest.mark.parametrize("sentence", [

@@ -244,13 +244,9 @@ def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePre
         if chosen is None:
             continue
         mention = chosen
-        # only the expressions of the entry's own date go: "reported missing on Friday" says
-        # who, "could be contained by Monday" says what was expected
-        span = mention.span
+        # background dates stay in the text: "reported missing on Friday" says who
         statement = trim_statement(strip_dates(sentence, [
-            (m.char_start, m.char_end) for m in mentions[index]
-            if m.span.start <= span.end and span.start <= m.span.end
-            and not background(m, sentence)]))
+            (m.char_start, m.char_end) for m in mentions[index] if not background(m, sentence)]))
         if len(statement.split()) < MIN_WORDS:
             continue
         out.append(
