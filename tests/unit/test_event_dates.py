@@ -190,3 +190,31 @@ def test_figures_conflict_only_when_each_statement_gives_one_value() -> None:
     index.add(cited(blast.format("eight soldiers"), date(2006, 7, 13), 2))
     (entry,) = index.entries(5)
     assert entry.conflicts == ()  # which of 3 and 2 would 8 contradict?
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "wire" / "articles.jsonl"
+# statement (start of the sentence) -> (the date its entry gets, a plan?)
+SAMPLE_DATES = {
+    "Forecasters said another 80 millimetres": (date(2026, 3, 4), True),
+    "Transit workers in Port Halden will walk off": (date(2026, 3, 3), False),  # said Tuesday
+    "More than 2,000 residents were evacuated": (date(2026, 3, 3), False),
+    "Damage from last week's flooding": (date(2026, 3, 10), False),  # said on Tuesday
+    "The two men reported missing on Friday": (date(2026, 3, 8), False),  # found on Sunday
+}
+
+
+def test_sample_wire_statements_get_their_event_dates() -> None:
+    from storyline.evaluation.timeline_eval import ninjs_to_article
+
+    found: dict[str, tuple[date, bool]] = {}
+    for line in SAMPLE.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        article = ninjs_to_article(json.loads(line))
+        facts = extract_facts(article)
+        for cand in dated_candidates(facts, published=article.published.date()):
+            sentence = facts.sentences[cand.sentence]
+            for start in SAMPLE_DATES:
+                if sentence.startswith(start):
+                    found[start] = (cand.span.start, cand.planned)
+    assert found == SAMPLE_DATES
