@@ -34,12 +34,6 @@ def cited(body: str, day: date, n: int) -> CitedArticle:
                         published=article.published, facts=extract_facts(article))
 
 
-def test_a_relative_clause_date_gives_way_to_the_main_one() -> None:
-    (cand,) = candidates("The WHO, which raised its pandemic alert on Wednesday, said on "
-                         "Friday it had no plans for a further rise.", date(2009, 5, 2))
-    assert cand.span.start == date(2009, 5, 1)
-
-
 def test_the_main_clause_event_dates_the_statement() -> None:
     # published Monday Mar 9 2026: Friday is Mar 6, Sunday Mar 8
     (cand,) = candidates("Two men reported missing on Friday were found safe on Sunday.",
@@ -68,8 +62,6 @@ def test_a_past_report_of_a_future_date_is_dated_by_the_report() -> None:
     "Human Rights Watch has put the death toll at more than 300 since the January 25 rally.",
     "BP spreads the blame for the 11 April explosion and resulting leak in its own report.",
     "Investigators are still looking into the cause of Tuesday's fire at the depot.",
-    "The US government says 4.9 million barrels leaked before the well was capped last month.",
-    "After refusing to supply him with the drug in April 2009, she never saw Jackson again.",
 ])
 def test_a_date_of_something_else_does_not_date_the_statement(sentence: str) -> None:
     assert candidates(sentence, date(2010, 9, 8)) == []
