@@ -102,6 +102,9 @@ class TimelineEntry(Contract):
     citations: tuple[Citation, ...]
     independent_sources: int = Field(ge=1)
     conflicts: tuple[ConflictingValue, ...] = ()
+    planned: bool = Field(
+        default=False,
+        description="A plan or forecast: every source dating it wrote before the date.")
 
 
 class CarriedCopy(Contract):

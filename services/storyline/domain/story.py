@@ -113,7 +113,7 @@ def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts) -> None:
     """Put ``cited`` (packed facts) in the story, with what the next revision needs of its
     whole ``facts`` taken now: its timeline input and its analysis."""
     state.articles[cited.uri] = cited
-    state.timeline.add(cited, timeline_input(facts))
+    state.timeline.add(cited, timeline_input(facts, cited.published.date()))
     cold = cited.facts if isinstance(cited.facts, ColdFacts) else None
     state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_of(facts, cold))
 
