@@ -35,7 +35,7 @@ def test_bcubed_on_a_toy_example() -> None:
 
 @needs_dev_data
 def test_merged_dev_stream_is_pure_and_mostly_complete(tmp_path: Path) -> None:
-    args = argparse.Namespace(dataset=[T17, ENTITIES], out=tmp_path)
+    args = argparse.Namespace(dataset=[T17, ENTITIES], out=tmp_path, placement_only=True)
     assert clustering_eval.run(args) == 0
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert scores["articles"] == 4145
@@ -51,7 +51,7 @@ def test_merged_dev_stream_is_pure_and_mostly_complete(tmp_path: Path) -> None:
 
 @needs_dev_data
 def test_timeline17_alone() -> None:
-    _, result = clustering_eval.evaluate([T17], ClusteringConfig())
+    _, result = clustering_eval.evaluate([T17], ClusteringConfig(), placement_only=True)
     assert result["bcubed_precision"] >= 0.985  # measured 0.9854
     # measured 0.9713 when the floor was set; the same code measures 0.9709 on the
     # 2026-12-01 machine (see the merged-stream test above)
@@ -60,6 +60,6 @@ def test_timeline17_alone() -> None:
 
 @needs_dev_data
 def test_entities_alone() -> None:
-    _, result = clustering_eval.evaluate([ENTITIES], ClusteringConfig())
+    _, result = clustering_eval.evaluate([ENTITIES], ClusteringConfig(), placement_only=True)
     assert result["bcubed_precision"] >= 0.989  # measured 0.9899
     assert result["bcubed_f1"] >= 0.964  # measured 0.9643

@@ -115,6 +115,11 @@ class Pipeline:
     def resolve(self, story_id: str) -> str:
         return self._clusterer.resolve(story_id)
 
+    def story_of(self, uri: str) -> str | None:
+        """The story that holds the article ``uri`` now (after merges), if it joined one."""
+        joined = self._story_of.get(uri)
+        return self.resolve(joined) if joined is not None else None
+
     def story(self, story_id: str) -> StoryState | None:
         return self._state(self.resolve(story_id))
 
