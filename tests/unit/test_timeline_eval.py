@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from storyline.cli import main
-from storyline.ingest.files import iter_file
 from storyline.evaluation.timeline_eval import (
     GoldTimeline,
     Scorer,
@@ -17,6 +16,7 @@ from storyline.evaluation.timeline_eval import (
     load_articles,
     tokenise,
 )
+from storyline.ingest.files import iter_file
 
 SENTENCES = {
     "2010-04-20": "The Deepwater Horizon rig exploded in the Gulf of Mexico, killing 11 workers.",

@@ -32,7 +32,7 @@ from storyline.domain.extract import extract_facts
 from storyline.domain.facts import ArticleFacts
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.ingest.files import iter_file
-from storyline.replay import Record, RebuiltLog, fold_records
+from storyline.replay import RebuiltLog, Record, fold_records
 from storyline.settings import Settings
 
 ARTICLES_TOPIC = "articles"
