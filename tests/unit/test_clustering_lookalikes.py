@@ -14,12 +14,14 @@ different people and places stay apart, and each stays whole.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from storyline.domain.clustering import ClusteringConfig
+from storyline.domain.clustering import Clusterer, ClusteringConfig
+from storyline.domain.extract import extract_facts
 from storyline.evaluation import corpus
 from storyline.evaluation.clustering_eval import bcubed, load_gold
 
@@ -59,3 +61,20 @@ def test_the_corpus_is_what_the_issue_asks_for() -> None:
     for word in ("protesters", "regime", "forces", "ceasefire", "UN Security Council", "NATO"):
         for story in set(labels):
             assert any(word in a.body for a, s in zip(up, labels, strict=True) if s == story)
+
+
+def test_name_spread_is_the_count_of_live_stories_carrying_each_name() -> None:
+    """The spread that makes a name widespread is kept incrementally (joins, trims,
+    withdrawals, merges): it must equal a recount over the live stories."""
+    articles = corpus.merged_stream(SETS["both"])
+    clusterer = Clusterer(replace(ClusteringConfig(), story_names=3))  # trims often
+    for i, article in enumerate(articles):
+        clusterer.assign(article, extract_facts(article))
+        if i % 7 == 3:
+            clusterer.remove(articles[i - 2].uri)
+    recount: dict[int, int] = {}
+    for story in clusterer._stories.values():
+        for nid in story.names:
+            recount[nid] = recount.get(nid, 0) + 1
+    assert clusterer._name_stories == recount
+    assert clusterer._name_stories  # the stream names people and places
