@@ -19,6 +19,11 @@ How an article is placed (see docs/clustering.md for the measurements behind eac
   Text decays with the time since the story's last article; names do not (entity-centred
   stories run for years) but only count for names that are *core* to the story, i.e. carried
   by a large share of its articles, so one shared politician does not glue two stories.
+* Identity. A young story (fewer than ``core_min_articles``) is its founding article's
+  names and people: an article joins it, or it merges, only with a name in common that is
+  not carried by many live stories (the UN, NATO: counted, not listed) and without being
+  about someone else; otherwise only on strong text. Look-alike stories (two uprisings told
+  in the same words) are born apart instead of the second joining the first.
 * Merge. When the article also scores above ``merge_threshold`` with a second story whose
   centroid is itself close to the best one's, the two prove to be one story: the younger is
   absorbed into the older and its id becomes an alias. Every merge of grown stories also
