@@ -40,13 +40,13 @@ import httpx
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.kafka.broker import free_port
-from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving
 from storyline.read.projector import Projector, decode_record
 from storyline.read.samples import story_revision, updates
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings
+from storyline.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPIC = "storyline.story-updates"
@@ -169,8 +169,9 @@ end
 
 
 def start_server(database: Path, port: int) -> subprocess.Popen[bytes]:
+    # one load generator is one client address: the per-client limit would measure itself
     env = {**os.environ, "STORYLINE_LOG_LEVEL": "warning",
-           "STORYLINE_SSE_POLL_SECONDS": "0.02"}
+           "STORYLINE_SSE_POLL_SECONDS": "0.02", "STORYLINE_RATE_LIMIT_GET_PER_CLIENT": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "storyline.cli", "serve", "--no-projector",
                              "--database", str(database), "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -39,7 +39,8 @@ from storyline.domain.events import StoryMerged, StoryUpdated
 from storyline.domain.pipeline import Pipeline
 from storyline.domain.records import handle_record
 from storyline.domain.story import StoryState
-from storyline.replay import records_from_files
+from storyline.replay import iter_records_from_files
+from storyline.stream.coldstore import RocksColdStore
 
 
 def _status_kb(field: str) -> int:
@@ -75,7 +76,7 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
     """MB of each part of the state (first owner wins; modules and classes not counted)."""
     held = list(pipeline._stories.values())  # not story(): that would thaw frozen ones
     stories = [s for s in held if isinstance(s, StoryState)]
-    frozen = [s for s in held if not isinstance(s, StoryState)]
+    frozen = [pipeline.cold_store]
     clusterer = pipeline._clusterer
     seen: set[int] = set()
     parts: dict[str, list[object]] = {
@@ -97,7 +98,7 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
     }
     out = {name: _deep_mb(roots, seen) for name, roots in parts.items()}
     out["window analyses (count)"] = sum(len(s.summary_memo.analyses) for s in stories)
-    out["frozen stories (count)"] = len(frozen)
+    out["frozen stories (count)"] = pipeline.frozen_story_count
     return out
 
 
@@ -111,16 +112,21 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--hashes", type=Path, default=None)
     parser.add_argument("--breakdown", action="store_true")
+    parser.add_argument("--cold-store", type=Path, default=None,
+                        help="keep idle stories in a RocksDB store in this directory (as "
+                             "the worker does) instead of in memory")
+    parser.add_argument("--warm-idle", type=int, default=None,
+                        help="revisions before an idle story is frozen (default: WARM_IDLE)")
     args = parser.parse_args()
 
-    records = records_from_files(args.files, "bench.articles", args.limit)
-    count = len(records)
-    records.reverse()  # popped from the end: each record is released once folded
+    # read as the fold goes (as a worker consumes), so the input is not part of the RSS
+    records = iter_records_from_files(args.files, "bench.articles", args.limit)
     gc.collect()
     rss_before = rss_mb()
     if args.tracemalloc:
         tracemalloc.start(1)
-    pipeline = Pipeline()
+    cold = RocksColdStore.empty(args.cold_store) if args.cold_store else None
+    pipeline = Pipeline(cold=cold, warm_idle=args.warm_idle)
     digest = hashlib.sha256()
     hashes = args.hashes.open("w", encoding="ascii") if args.hashes else None
     events = updates = merges = dead = 0
@@ -128,8 +134,7 @@ def main() -> int:
     started = time.perf_counter()
     cpu_started = time.process_time()
     done = 0
-    while records:
-        key, value, position = records.pop()
+    for key, value, position in records:
         outcome = handle_record(pipeline, key, value, position, max_bytes=2_000_000)
         del key, value
         if outcome.dead_letter is not None:
@@ -147,6 +152,7 @@ def main() -> int:
         done += 1
         if done % args.every == 0:
             samples.append((done, rss_mb()))
+    count = done
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     if hashes is not None:
@@ -170,6 +176,8 @@ def main() -> int:
         "peak_rss_mb": peak_mb(),
         "rss_every": {str(n): mb for n, mb in samples},
         "digest": digest.hexdigest(),
+        "frozen_stories": pipeline.frozen_story_count,
+        "cold_store": str(args.cold_store) if args.cold_store else "memory",
     }
     if len(samples) >= 2:
         (n0, r0), (n1, r1) = samples[0], samples[-1]

@@ -10,6 +10,20 @@ mkdir -p "$run_dir"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+fail() {  # message, [log file]: say what failed and where to look, then stop with status 1
+  printf '\nmake demo FAILED: %s\n' "$1" >&2
+  if [ -n "${2:-}" ] && [ -f "$2" ]; then
+    printf -- '--- last lines of %s ---\n' "$2" >&2
+    tail -n 20 "$2" >&2
+  fi
+  exit 1
+}
+
+running() {  # name: whether the process we started under that name is alive
+  local pidfile="$run_dir/$1.pid"
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
 start_bg() {  # name, command...
   local name=$1; shift
   local pidfile="$run_dir/$name.pid"
@@ -23,13 +37,15 @@ start_bg() {  # name, command...
 }
 
 step "Kafka broker (single-node KRaft on 127.0.0.1:9092)"
-$sl kafka up
+$sl kafka up || fail "the Kafka broker did not start (see var/kafka/ for its log)"
 
 step "Topics (deploy/topics.toml)"
-$sl topics apply
+$sl topics apply || fail "the topics could not be created"
 
 step "Worker"
 start_bg worker $sl worker
+sleep 2
+running worker || fail "the worker exited at start" "$run_dir/worker.log"
 
 step "Ingest the sample wire articles"
 $sl ingest samples/wire/*.jsonl samples/wire/feed.rss || {
@@ -40,7 +56,8 @@ $sl ingest samples/wire/*.jsonl samples/wire/feed.rss || {
 }
 
 step "Waiting for the worker to fold every article"
-$sl status --wait --timeout 300
+$sl status --wait --timeout 300 || fail "the worker did not fold every article (is it running?)" \
+  "$run_dir/worker.log"
 
 step "Stories"
 $sl story list
@@ -51,9 +68,20 @@ done
 
 step "Read API and pages"
 start_bg serve $sl serve --host 127.0.0.1 --port "$port"
+up=
 for _ in $(seq 1 60); do
-  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  # the answer must come from the API we started: another program may hold the port
+  running serve || fail "the read API exited at start (port $port in use? set STORYLINE_DEMO_PORT)" \
+    "$run_dir/serve.log"
+  if curl -fsS "http://127.0.0.1:$port/healthz" 2>/dev/null | grep -q '"last_event_id"'; then
+    up=1
+    break
+  fi
   sleep 0.5
 done
+[ -n "$up" ] || fail "the read API did not answer on 127.0.0.1:$port within 30 s" "$run_dir/serve.log"
+sleep 1
+running serve || fail "the read API exited (port $port in use? set STORYLINE_DEMO_PORT)" \
+  "$run_dir/serve.log"
 printf '\nStory pages: http://127.0.0.1:%s/\nAPI docs:    http://127.0.0.1:%s/docs\n' "$port" "$port"
 echo "Stop everything with: make stop"

@@ -20,13 +20,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("storyline.commands.status", "show (or --wait for) the worker's lag"),
     "story": ("storyline.commands.story", "list stories or print a story page"),
     "projector": ("storyline.read.projector_cli", "materialise story updates into the read store"),
-    "serve": ("storyline.read.serve_cli", "HTTP API, SSE and pages (with the projector)"),
+    "serve": ("storyline.web.serve_cli", "HTTP API, SSE and pages (with the projector)"),
     "ingest": ("storyline.ingest.cli",
                "validate wire files and publish their articles to the articles topic"),
+    "keys": ("storyline.commands.keys", "make an API key (its secret once, its hashed entry)"),
     "schemas": ("storyline.commands.schemas", "write or check the JSON Schemas in schemas/"),
     "kafka": ("storyline.kafka.cli", "start, stop or inspect the local single-node Kafka broker"),
     "topics": ("storyline.kafka.topics_cli", "create the topics declared in deploy/topics.toml"),
-    "eval": ("storyline.evaluation.eval_cli", "score timelines or clustering against gold data"),
+    "eval": ("storyline.evaluation.eval_cli",
+             "score timelines, clustering or dates against gold data"),
 }
 
 

@@ -3,10 +3,13 @@ by the callers through ``structlog.contextvars``."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
 import structlog
+
+from storyline import outages
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
@@ -29,6 +32,29 @@ def _stderr_logger(*_args: object) -> _StderrLogger:
     return _StderrLogger()
 
 
+class _StdlibJson(logging.Formatter):
+    """Records of libraries (aiokafka, uvicorn's errors) as the same JSON lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, object] = {"event": record.getMessage(), "logger": record.name,
+                                     "level": record.levelname.lower(),
+                                     "timestamp": self.formatTime(record)}
+        if record.exc_info:
+            fields["exception"] = self.formatException(record.exc_info)
+        return json.dumps(fields, default=str)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler on whatever sys.stderr is when it writes (see _StderrLogger)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)
+        super().emit(record)
+
+
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
@@ -38,6 +64,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            outages.structlog_processor,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -47,3 +74,10 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=True,
     )
+    root = logging.getLogger()
+    if fmt == "json" and not root.handlers:
+        # without a handler Python prints library warnings bare, with no level or time
+        handler = _StderrHandler()
+        handler.setFormatter(_StdlibJson())
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)

@@ -10,7 +10,7 @@ one in production.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,13 +62,21 @@ def records_from_files(paths: Sequence[Path], topic: str, limit: int | None = No
                        ) -> list[Record]:
     """Article files as the records a topic would hold, offsets from 0 (benchmarks, tests):
     what an ingest into a fresh topic would write, without a broker."""
-    records: list[Record] = []
+    return list(iter_records_from_files(paths, topic, limit))
+
+
+def iter_records_from_files(paths: Sequence[Path], topic: str, limit: int | None = None
+                            ) -> Iterator[Record]:
+    """:func:`records_from_files` one record at a time, for logs too large to hold."""
+    offset = 0
     for path in paths:
         for item in iter_file(path):
+            if limit is not None and offset >= limit:
+                return
             if item.article is not None:
-                records.append((item.article.uri.encode(), canonical_bytes(item.article),
-                                LogPosition(topic, 0, len(records))))
-    return records[:limit]
+                yield (item.article.uri.encode(), canonical_bytes(item.article),
+                       LogPosition(topic, 0, offset))
+                offset += 1
 
 
 def fold_records(

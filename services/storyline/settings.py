@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storyline.llm.client import LLMSettings
 
 
 class Settings(BaseSettings):
@@ -17,6 +19,9 @@ class Settings(BaseSettings):
         default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
     )
     topic_prefix: str = Field(default="", description="Prepended to every topic name.")
+    # the optional LLM summariser's settings (STORYLINE_LLM_*), read with these, so every
+    # part is handed one settings object
+    llm: LLMSettings = Field(default_factory=LLMSettings)
     articles_topic: str = "storyline.articles"
     story_updates_topic: str = "storyline.story-updates"
     dead_letters_topic: str = "storyline.dead-letters"
@@ -31,6 +36,18 @@ class Settings(BaseSettings):
         default=5000,
         description="Records between snapshots of the worker's core state (0: none); a "
         "restart then folds the log from the newest usable snapshot instead of offset 0.",
+    )
+    snapshot_interval: float = Field(
+        default=15.0,
+        description="Seconds after which a snapshot is due even short of snapshot_every "
+        "records (0: records only). A restart refolds what came after its snapshot, so "
+        "this bounds the refold to about this long a stretch of folding.",
+    )
+    warm_idle_revisions: int = Field(
+        default=2000, ge=1,
+        description="Revisions of the log after which an idle story leaves memory for the "
+        "worker's cold store (RocksDB); lower saves memory, higher saves thawing work. "
+        "Never changes a revision.",
     )
     snapshot_keep: int = Field(default=3, description="Snapshots kept per partition.")
     snapshot_fork: bool = Field(
@@ -54,8 +71,58 @@ class Settings(BaseSettings):
         "pages on the story-pages topic (one is also written whenever the changes since the "
         "last outweigh the page).",
     )
+    worker_metrics_port: int = Field(
+        default=9465, ge=0, le=65535, description="Port of the worker's /metrics, /livez and "
+        "/readyz (0: off).",
+    )
+    projector_metrics_port: int = Field(
+        default=9466, ge=0, le=65535, description="Port of `storyline projector`'s /metrics, "
+        "/livez and /readyz (0: off); `storyline serve` has them on its own port.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Interface the worker's and projector's operations "
+        "endpoints listen on (0.0.0.0 to let a Prometheus on another host scrape them).",
+    )
+    ready_max_lag: int = Field(
+        default=1000, ge=0, description="/readyz answers 503 while a consumer (worker, "
+        "projector) is more than this many records behind the end of its log.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How every Kafka client connects (docs/operations.md).",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle that signed the brokers' certificates (default: "
+        "the system's).",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate (PEM) for mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Its private key (PEM).")
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_check_hostname: bool = True
+    outage_reminder_seconds: float = Field(
+        default=60.0, gt=0, description="During a broker outage, one reminder line at most "
+        "this often (the outage's start and end are one line each).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
+
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile",
+                     "kafka_sasl_username", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # VAR= in an env file means "not set"
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+                self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(f"STORYLINE_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} "
+                             "needs STORYLINE_KAFKA_SASL_USERNAME and "
+                             "STORYLINE_KAFKA_SASL_PASSWORD")
+        return self
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

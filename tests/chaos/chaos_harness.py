@@ -60,11 +60,21 @@ class Profile:
     max_gap: float
     snapshot_every: int = 0
     session_timeout: float = 6.0
+    snapshot_interval: float = 0.0
+    warm_idle: int = 2000  # revisions before an idle story goes to the RocksDB cold store
 
 
 PROFILES = {
     "ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=3.0, max_gap=9.0),
     "long": Profile(articles=None, kills=24, bounces=2, rate=25.0, min_gap=4.0, max_gap=15.0),
+    # restarts from snapshots whose cold stores hold most stories (they freeze after 20
+    # revisions): the restore path of the durable state, under the same checks
+    "snapshots-ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=4.0,
+                            max_gap=9.0, snapshot_every=40, snapshot_interval=2.0,
+                            warm_idle=20),
+    "snapshots-long": Profile(articles=None, kills=20, bounces=2, rate=25.0, min_gap=4.0,
+                              max_gap=15.0, snapshot_every=200, snapshot_interval=5.0,
+                              warm_idle=100),
 }
 
 
@@ -77,6 +87,7 @@ class ChaosReport:
     bounces: int = 0
     self_exits: int = 0  # worker processes that ended without being killed
     restart_to_revision_s: list[float] = field(default_factory=list)
+    restarts_from: dict[str, int] = field(default_factory=dict)  # state_ready source -> count
     published_revisions: int = 0
     distinct_revisions: int = 0
     conflicting_copies: int = 0
@@ -150,6 +161,30 @@ class Supervisor:
             if first is not None:
                 out.append(round(first - killed, 2))
         return out
+
+
+    def restart_sources(self) -> dict[str, int]:
+        """How each worker's state was rebuilt: memory, snapshot or log (its state_ready)."""
+        out: dict[str, int] = defaultdict(int)
+        for incarnation in range(1, self.incarnation + 1):
+            for event in _json_lines(self.log_of(incarnation)):
+                if event.get("event") == "state_ready":
+                    out[str(event.get("source"))] += 1
+        return dict(sorted(out.items()))
+
+
+def _json_lines(log: Path) -> list[dict[str, object]]:
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        if "{" not in line:
+            continue
+        try:
+            found = json.loads(line[line.index("{"):])
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            out.append(found)
+    return out
 
 
 def _first_revision_time(log: Path) -> float | None:
@@ -239,6 +274,8 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
         "STORYLINE_DATA_DIR": str(workdir / "data"),
         "STORYLINE_SNAPSHOT_EVERY": str(profile.snapshot_every),
         "STORYLINE_WORKER_SESSION_TIMEOUT": str(profile.session_timeout),
+        "STORYLINE_SNAPSHOT_INTERVAL": str(profile.snapshot_interval),
+        "STORYLINE_WARM_IDLE_REVISIONS": str(profile.warm_idle),
     })
     settings = Settings(bootstrap_servers=broker.bootstrap, topic_prefix=prefix)
     supervisor = Supervisor(env, workdir)
@@ -301,6 +338,7 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
         supervisor.stop()
         report.self_exits = supervisor.self_exits
         report.restart_to_revision_s = supervisor.restart_latencies()
+        report.restarts_from = supervisor.restart_sources()
         broker.stop(wipe=False)
         report.seconds = round(time.monotonic() - started, 1)
     return report

@@ -1,5 +1,6 @@
-"""The CI chaos profile: SIGKILLs at random moments and a broker bounce on a real broker,
-without snapshots; see chaos_harness.py for what is checked and for the long profile."""
+"""The CI chaos profiles: SIGKILLs at random moments and a broker bounce on a real broker,
+without snapshots, and with snapshots and a cold store; see chaos_harness.py for what is
+checked and for the long profiles."""
 
 from __future__ import annotations
 
@@ -30,3 +31,18 @@ def test_kills_and_a_broker_bounce_lose_nothing_and_publish_no_conflicting_revis
     # every article made at least one revision, and redeliveries are only copies
     assert report.distinct_revisions >= 300 - 30, detail
     assert report.published_revisions >= report.distinct_revisions
+
+
+@pytest.mark.skipif(not ARTICLES.exists(), reason=f"needs the dev corpus at {ARTICLES}")
+def test_kills_with_snapshots_and_a_rocksdb_cold_store_lose_nothing(tmp_path: Path) -> None:
+    """Restarts resume from snapshots whose idle stories are in the RocksDB checkpoint
+    beside them, while the killed worker's live store had moved on."""
+    report = run_chaos("snapshots-ci", ARTICLES, tmp_path, seed=5)
+    detail = json.dumps(asdict(report), indent=1)
+    assert report.kills == 3, detail
+    assert report.restarts_from.get("snapshot", 0) >= 2, detail  # the path under test
+    assert report.verify_ok, detail
+    assert report.conflicting_copies == 0, detail
+    assert report.revision_gaps == 0, detail
+    assert report.articles_missing == 0, detail
+    assert report.log_end == 300 and report.committed == 300, detail

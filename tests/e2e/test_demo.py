@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,3 +65,36 @@ def test_make_demo_prints_story_pages_and_serves_them(demo_env: dict[str, str]) 
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "already running" in again.stdout
+
+    # another program on the API port: the demo says the API failed, it does not point the
+    # user at someone else's server
+    run_dir = Path(demo_env["STORYLINE_DATA_DIR"]) / "run"
+    serve_pid = int((run_dir / "serve.pid").read_text())
+    os.kill(serve_pid, 15)
+    for _ in range(100):
+        try:
+            os.kill(serve_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    (run_dir / "foreign").mkdir(exist_ok=True)
+    (run_dir / "foreign" / "healthz").write_text("ok\n")
+    foreign = subprocess.Popen(
+        ["python3", "-m", "http.server", demo_env["STORYLINE_DEMO_PORT"], "--bind",
+         "127.0.0.1", "--directory", str(run_dir / "foreign")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(f"{url}healthz", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        taken = subprocess.run(["bash", "scripts/demo.sh"], cwd=ROOT, env=demo_env,
+                               capture_output=True, text=True, timeout=600)
+    finally:
+        foreign.terminate()
+        foreign.wait(timeout=10)
+    assert taken.returncode == 1, taken.stdout[-3000:] + taken.stderr[-3000:]
+    assert "make demo FAILED: the read API exited" in taken.stderr
+    assert "Story pages:" not in taken.stdout

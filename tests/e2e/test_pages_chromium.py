@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving_in_thread
 from storyline.read.projector import decode_record
 from storyline.read.samples import story_history, story_revision, updates
 from storyline.read.store import open_store
 from storyline.settings import Settings
+from storyline.web.app import create_app
 
 pytestmark = [pytest.mark.e2e]
 
@@ -102,3 +102,98 @@ def test_history_page_renders_in_chromium(base_url: str, tmp_path: Path) -> None
     assert "First revision." in dom
     assert "~ article [3] now Yonhap: Memorial &lt;script&gt;" in dom
     assert "<script" not in dom
+
+
+def layout_of(url: str, width: int, tmp_path: Path,
+              screenshot: Path | None = None) -> dict[str, float]:
+    """Widths as laid out by chromium on a screen ``width`` CSS pixels wide (a phone's when
+    narrow: headless windows are at least 500 px, so the device is emulated), measured over
+    the DevTools protocol (the page's CSP forbids scripts; the protocol is not the page)."""
+    import asyncio
+    import json
+    import time
+
+    import websockets
+
+    profile = tmp_path / f"cdp-profile-{width}"  # its own: the port file is per profile
+    process = subprocess.Popen(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--hide-scrollbars", "--no-first-run", f"--user-data-dir={profile}",
+         "--remote-debugging-port=0", f"--window-size={width},1600", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        port_file = profile / "DevToolsActivePort"
+        for _ in range(300):
+            if port_file.exists() and port_file.read_text().strip():
+                break
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        import urllib.request
+
+        targets = json.loads(urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/json/list", timeout=10).read())
+        socket_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+        measure = """JSON.stringify((() => {
+            const entry = document.querySelector('.timeline li.entry');
+            const time = entry.querySelector('time'), text = entry.querySelector('.text');
+            const r = e => e.getBoundingClientRect();
+            return {viewport: window.innerWidth, scroll: document.documentElement.scrollWidth,
+                    entry: r(entry).width, date: r(time).width, text: r(text).width,
+                    text_left: r(text).left, date_left: r(time).left,
+                    text_top: r(text).top, date_bottom: r(time).bottom};
+        })())"""
+
+        async def run() -> dict[str, float]:
+            async with websockets.connect(socket_url, max_size=None) as ws:
+                calls = 0
+
+                async def call(method: str, **params: object) -> dict[str, object]:
+                    nonlocal calls
+                    calls += 1
+                    await ws.send(json.dumps({"id": calls, "method": method, "params": params}))
+                    while True:
+                        reply = json.loads(await ws.recv())
+                        if reply.get("id") == calls:
+                            return dict(reply.get("result", {}))
+
+                await call("Page.enable")
+                await call("Emulation.setDeviceMetricsOverride", width=width, height=1600,
+                           deviceScaleFactor=1, mobile=width < 600)
+                await call("Page.navigate", url=url)
+                for _ in range(100):
+                    ready = await call("Runtime.evaluate", expression="document.readyState")
+                    if dict(ready["result"]).get("value") == "complete":  # type: ignore[call-overload]
+                        break
+                    await asyncio.sleep(0.1)
+                result = await call("Runtime.evaluate", expression=measure)
+                value = dict(result["result"])["value"]  # type: ignore[call-overload]
+                if screenshot is not None:
+                    import base64
+
+                    shot = await call("Page.captureScreenshot", format="png",
+                                      captureBeyondViewport=True)
+                    screenshot.write_bytes(base64.b64decode(str(shot["data"])))
+                return dict(json.loads(str(value)))
+
+        return asyncio.run(run())
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_the_story_page_reads_on_a_390_px_phone(base_url: str, tmp_path: Path) -> None:
+    url = f"{base_url}/stories/story-kursk"
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTEFACTS / "story-page-390px.png"
+    screenshot.unlink(missing_ok=True)
+    phone = layout_of(url, 390, tmp_path, screenshot)
+    assert screenshot.stat().st_size > 20_000
+    assert phone["viewport"] == 390, phone
+    # nothing wider than the screen, and the timeline's text gets the whole row: the date
+    # sits above it (it took 40% of the width beside it before)
+    assert phone["scroll"] <= phone["viewport"], phone
+    assert phone["text"] >= 0.9 * phone["entry"], phone
+    assert phone["text_top"] >= phone["date_bottom"] - 1, phone
+    desktop = layout_of(url, 1200, tmp_path)
+    assert desktop["text_left"] > desktop["date_left"] + desktop["date"], desktop  # beside

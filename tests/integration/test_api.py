@@ -17,12 +17,12 @@ from aiokafka.admin import NewTopic
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryPage
 from storyline.kafka.admin import admin_client
-from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving
 from storyline.read.samples import merge, story_history, updates
 from storyline.read.store import open_store
 from storyline.settings import Settings
+from storyline.web.app import create_app
 
 pytestmark = pytest.mark.integration
 

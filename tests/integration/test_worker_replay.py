@@ -126,8 +126,10 @@ def test_worker_publishes_revisions_that_replay_verifies(env: dict[str, str], tm
         wait_caught_up(env)
         # a restart in the middle of the log: the rest must continue the same revisions
         stop(worker)
+        conflicting = articles[1].model_copy(update={"body": articles[1].body + "\nOther."})
         asyncio.run(produce(settings, [canonical_bytes(a) for a in articles[5:]]
-                            + [canonical_bytes(articles[0])]))  # and one re-sent item
+                            + [canonical_bytes(articles[0])]  # and one re-sent item
+                            + [canonical_bytes(conflicting)]))  # same version, other text
         worker = start_worker(env, log)
         wait_caught_up(env)
     finally:
@@ -143,8 +145,13 @@ def test_worker_publishes_revisions_that_replay_verifies(env: dict[str, str], tm
     assert max(u.article_count for u in revisions) == 4
 
     dead = [decode_any(v) for v in asyncio.run(read_all(settings, settings.dead_letters))]
-    assert len(dead) == 1 and isinstance(dead[0], DeadLetter)
-    assert dead[0].source_offset == 2 and "field" in dead[0].reason
+    assert len(dead) == 2 and all(isinstance(d, DeadLetter) for d in dead)
+    poison, conflict = sorted(dead, key=lambda d: d.source_offset or 0)
+    assert isinstance(poison, DeadLetter) and isinstance(conflict, DeadLetter)
+    assert poison.source_offset == 2 and "field" in poison.reason
+    assert conflict.source_offset == 10 and conflict.error_type == "ConflictingVersion"
+    assert articles[1].uri in conflict.reason and "other content" in conflict.reason
+    assert '"dead_letter"' in log.read_text() or "dead_letter" in log.read_text()
 
     started = time.perf_counter()
     result = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,

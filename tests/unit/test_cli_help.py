@@ -15,7 +15,7 @@ from storyline.cli import COMMANDS, main, plain
 SERVICES = Path(__file__).resolve().parents[2] / "services"
 MARKUP = re.compile(r"``|:[a-z]+:`|`[^`\s][^`]*`")
 NESTED = [["kafka", "up"], ["kafka", "status"], ["topics", "apply"], ["story", "show"],
-          ["story", "list"], ["eval", "timeline"], ["eval", "clustering"]]
+          ["story", "list"], ["eval", "timeline"], ["eval", "clustering"], ["keys", "new"]]
 
 
 def help_text(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

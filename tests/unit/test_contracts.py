@@ -69,6 +69,11 @@ def test_dead_letter_keeps_position_and_payload() -> None:
 def test_a_malformed_old_event_is_undecodable_not_a_crash() -> None:
     with pytest.raises(UndecodableEvent, match="cannot upgrade ArticleReceived v1: missing field"):
         decode_event(b'{"event_type": "ArticleReceived", "uri": 42}', ArticleReceived)
+    # an event without schema_version is read as v1; the reason says so, not just "outlet"
+    with pytest.raises(UndecodableEvent, match=r"no schema_version, so it was read as v1; "
+                                               r"ArticleReceived events are now written as v2"):
+        decode_event(b'{"event_type": "ArticleReceived", "uri": "u", "source": "S"}',
+                     ArticleReceived)
 
 
 def test_a_v1_full_page_story_updated_is_read_as_a_full_v2_change() -> None:

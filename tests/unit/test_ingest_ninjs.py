@@ -158,7 +158,7 @@ def test_error_is_located_by_file_and_line() -> None:
 
 
 def test_not_an_object_and_unknown_shape() -> None:
-    assert error_of([ITEM]).message == "an article must be a JSON object, got array"
+    assert error_of([ITEM]).message == "an article must be a JSON object, got an array"
     assert "cannot tell the format" in error_of({"title": "x"}).message
 
 

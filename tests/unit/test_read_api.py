@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +13,14 @@ from fastapi.testclient import TestClient
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived, StoryPage
-from storyline.read.api import ArticleParser, create_app
+from storyline.ingest.http import ArticleParser
 from storyline.read.config import ReadSettings
 from storyline.read.pages import CONTENT_SECURITY_POLICY
 from storyline.read.projector import decode_record
 from storyline.read.samples import merge, story_history, story_revision, updates
 from storyline.read.store import MAX_ID, ReadStore, open_store
 from storyline.settings import Settings
+from storyline.web.app import create_app
 
 TOPIC = "storyline.story-updates"
 INJECTION = "<script>alert(1)</script>"
@@ -232,9 +233,12 @@ def fake_parse(obj: Any, *, fmt: str, max_bytes: int) -> ArticleReceived:
 class FakeSink:
     def __init__(self) -> None:
         self.sent: list[ArticleReceived] = []
+        self.headers: list[list[tuple[str, bytes]]] = []
 
-    async def send(self, article: ArticleReceived) -> tuple[int, int]:
+    async def send(self, article: ArticleReceived,
+                   headers: Sequence[tuple[str, bytes]] = ()) -> tuple[int, int]:
         self.sent.append(article)
+        self.headers.append(list(headers))
         return 2, 41 + len(self.sent)
 
 
@@ -263,7 +267,7 @@ def test_post_article_checks_key_size_and_fields(store: ReadStore) -> None:
         ok = c.post("/v1/articles", json={"uri": "urn:a:1"}, headers={"X-API-Key": "alpha"})
         assert ok.status_code == 202
         assert ok.json() == {"uri": "urn:a:1", "topic": "storyline.articles", "partition": 2,
-                             "offset": 42}
+                             "offset": 42, "duplicate": False}
         assert [a.uri for a in sink.sent] == ["urn:a:1"]
 
 
@@ -291,6 +295,18 @@ def test_post_with_the_real_parser(store: ReadStore) -> None:
         assert "created" in bad.json()["field"], bad.json()
         listed = client.post("/v1/articles", json=[ninjs], headers={"X-API-Key": "k"})
         assert listed.status_code == 422 and "object" in listed.json()["error"]
+        several = client.post("/v1/articles", json={"uri": "urn:f:1", "body": "Text."},
+                              params={"format": "json"}, headers={"X-API-Key": "k"})
+        assert several.status_code == 422
+        assert [p["field"] for p in several.json()["problems"]] == ["source", "published"]
+        utf8 = client.post("/v1/articles", content=b'{"uri": "\xff"}',
+                           headers={"X-API-Key": "k"})
+        assert utf8.status_code == 400
+        assert utf8.json()["error"] == ("body: not valid UTF-8: byte 0xff at byte offset 9 "
+                                        "(invalid start byte)")
+        deep = client.post("/v1/articles", content=b"[" * 900 + b"]" * 900,
+                           headers={"X-API-Key": "k"})
+        assert deep.status_code == 400 and "nested 900 levels deep" in deep.json()["error"]
 
 
 TOO_BIG = str(MAX_ID + 1)  # 9223372036854775808: one past what SQLite/PostgreSQL can hold

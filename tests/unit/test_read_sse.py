@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,6 @@ import pytest
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryPage
-from storyline.read.api import create_app
 from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving
 from storyline.read.projector import Projector, decode_record
@@ -22,6 +21,7 @@ from storyline.read.samples import merge, story_history, story_revision, updates
 from storyline.read.sse import ChangeNotifier, InvalidLastEventId, parse_last_event_id
 from storyline.read.store import MAX_ID, ReadStore, open_store
 from storyline.settings import Settings
+from storyline.web.app import create_app
 
 TOPIC = "storyline.story-updates"
 
@@ -51,10 +51,20 @@ class Frames:
         return await anext(self.lines)
 
     async def take(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The next ``count`` frames, heartbeat comments included."""
+        return await self._take(count, timeout, lambda events: len(events))
+
+    async def events(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Frames up to the ``count``-th event with data; heartbeat comments that arrive
+        meanwhile (every 0.3 s here) are returned too but do not count."""
+        return await self._take(count, timeout, lambda events: len(only_events(events)))
+
+    async def _take(self, count: int, timeout: float,
+                    counted: Callable[[list[dict[str, Any]]], int]) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         frame: dict[str, Any] = {}
         async with asyncio.timeout(timeout):
-            while len(events) < count:
+            while counted(events) < count:
                 line = await anext(self.lines)
                 if line == "":
                     if frame:
@@ -94,7 +104,7 @@ async def test_live_updates_reach_a_subscriber_quickly(running: tuple[str, Feed]
                                                   start=1):
             started = time.perf_counter()
             await feed.write(record)
-            [frame] = only_events(await frames.take(1))
+            [frame] = only_events(await frames.events(1))
             delays.append(time.perf_counter() - started)
             assert frame["event"] == "StoryUpdated"
             data = orjson.loads(frame["data"])
@@ -114,14 +124,14 @@ async def test_resume_from_last_event_id_replays_what_was_missed(
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         async with client.stream("GET", "/v1/events", headers={"Last-Event-ID": "2"}) as r:
             reader = Frames(r)
-            frames = only_events(await reader.take(4))
+            frames = only_events(await reader.events(3))
             assert [f["id"] for f in frames[:3]] == ["3", "4", "5"]
             # then live, with no gap and no repeat
             await feed.write(records[5])
-            frames += only_events(await reader.take(1))
+            frames += only_events(await reader.events(1))
             assert [f["id"] for f in frames] == ["3", "4", "5", "6"]
         async with client.stream("GET", "/v1/events", params={"last_event_id": 5}) as r:
-            [frame] = only_events(await Frames(r).take(2))
+            [frame] = only_events(await Frames(r).events(1))
             assert frame["id"] == "6"
 
 
@@ -138,7 +148,7 @@ async def test_story_stream_follows_one_story_and_its_merges(
         await feed.write(story_b[1], partition=1)
         await feed.write(story_a[1], partition=0)
         await feed.write(merge("story-a", "story-b", 3), partition=1)
-        frames = only_events(await Frames(r).take(4))
+        frames = only_events(await Frames(r).events(3))
         assert [(f["event"], orjson.loads(f["data"]).get("story_id",
                                                          orjson.loads(f["data"]).get(
                                                              "survivor_id")))
@@ -166,7 +176,7 @@ async def test_without_projector_the_poller_delivers(tmp_path: Path) -> None:
         await reader.line()
         started = time.perf_counter()
         await writer.write(updates([story_revision(revision=1)])[0])
-        [frame] = only_events(await reader.take(1))
+        [frame] = only_events(await reader.events(1))
         assert frame["id"] == "1"
         assert time.perf_counter() - started < 1.0
 
@@ -221,7 +231,7 @@ async def test_an_impossible_last_event_id_is_a_clear_error_not_a_reconnect_loop
             reader = Frames(r)
             assert await reader.line() == "retry: 1000"
             await feed.write(updates(story_history(revisions=4))[3])
-            [frame] = only_events(await reader.take(1))
+            [frame] = only_events(await reader.events(1))
             assert frame["id"] == "4"
 
 

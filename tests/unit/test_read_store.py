@@ -332,9 +332,9 @@ def test_postgres_allows_one_projector_per_store(postgres_server: str) -> None:
 def test_api_serves_from_either_store(store: ReadStore) -> None:
     from fastapi.testclient import TestClient
 
-    from storyline.read.api import create_app
     from storyline.read.config import ReadSettings
     from storyline.settings import Settings
+    from storyline.web.app import create_app
 
     load(store, updates(story_history(revisions=3)))
     app = create_app(store, settings=Settings(), read_settings=ReadSettings())

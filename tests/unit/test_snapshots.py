@@ -119,3 +119,24 @@ def test_a_quiet_stream_gets_its_latest_state_saved_on_the_timer(tmp_path: Path)
     assert [offset for offset, _ in snapshots(tmp_path)] == [2]
     taker.tick(pipeline, TOPIC, 0, timer=True)  # nothing new: nothing to do
     assert len(snapshots(tmp_path)) == 1
+
+
+def test_a_busy_stream_gets_a_snapshot_every_interval_on_the_timer(tmp_path: Path) -> None:
+    recs = records(build_log([("flood", i, "new") for i in range(4)]))
+    pipeline = Pipeline()
+    now = [0.0]
+    taker = Snapshotter(tmp_path, every=100, keep=5, fork=False, interval=10.0,
+                        clock=lambda: now[0])
+    for i, rec in enumerate(recs):  # a record between every two ticks: never quiet
+        fold(pipeline, [rec])
+        taker.record_folded(pipeline, TOPIC, 0)
+        now[0] += 4.0
+        taker.tick(pipeline, TOPIC, 0, timer=True)
+        # due at 12 s (the first tick at or after 10 s), then 10 s after that (at 24 s)
+        assert [o for o, _ in snapshots(tmp_path)] == ([] if i < 2 else [2])
+    now[0] += 8.0
+    taker.tick(pipeline, TOPIC, 0, timer=True)  # 24 s, one new record since: due
+    assert [o for o, _ in snapshots(tmp_path)] == [3, 2]
+    now[0] += 30.0
+    taker.tick(pipeline, TOPIC, 0, timer=True)  # nothing new: nothing to do
+    assert len(snapshots(tmp_path)) == 2

@@ -77,3 +77,20 @@ def test_band_arrays_find_what_a_key_index_finds() -> None:
         other_band = key ^ (1 << 64) if key >> 64 < 3 else key - (1 << 64)
         assert list(analysis.sentences_with(other_band)) == index.get(other_band, [])
     assert list(analysis.sentences_with(12345)) == []
+
+
+def test_remembered_supporting_sentences_equal_the_direct_search() -> None:
+    claims = summary._analyse(SENTENCES, (), frozenset()).lead
+    others = [summary._analyse(SENTENCES[k:] + SENTENCES[:k], (), frozenset())
+              for k in range(len(SENTENCES))]
+
+    def direct(claim: summary.Sentence, analysis: summary.Analysis) -> int | None:
+        found = [i for key in claim.keys for i in analysis.sentences_with(key)
+                 if summary.supports(claim, analysis.statement(i))]
+        return min(found, default=None)
+
+    for claim in claims:
+        for other in others:
+            for _ in range(2):  # the second time from the claim's memo
+                assert summary._supporting_sentence(claim, other) == direct(claim, other)
+    assert len({a.serial for a in others}) == len(others)

@@ -267,9 +267,16 @@ def test_candidate_statement_loses_only_the_dating_expression() -> None:
     since = "Oil has been leaking into the Gulf of Mexico since April 20, officials said today."
     cited = article(1, [BLAST_B, since], [(0, "April 20", span(date(2010, 4, 20))),
                                           (1, "April 20", span(date(2010, 4, 20)))])
-    first, second = dated_candidates(cited.facts)
+    (first,) = dated_candidates(cited.facts)
     assert first.statement == (
         "The Deepwater Horizon rig exploded in the Gulf of Mexico, killing 11 workers.")
+    # "since April 20" starts a period: it does not date the leak, so no entry on April 20
+    assert [c.sentence for c in dated_candidates(cited.facts)] == [0]
+    today = DateMention(span=span(date(2010, 6, 1)), text="today", sentence=1,
+                        char_start=since.index("today"), char_end=len(since) - 1, stated=False)
+    both = cited.facts.model_copy(update={"dates": (*cited.facts.dates, today)})
+    second = dated_candidates(both)[1]
+    assert second.span.start == date(2010, 6, 1)  # what officials said today
     assert "since April 20" in second.statement  # "since" carries meaning: kept
 
 

@@ -64,10 +64,12 @@ async def _publish(bootstrap: str, topic: str, events: list) -> None:  # type: i
     from aiokafka import AIOKafkaProducer
 
     from storyline.domain.canonical import canonical_bytes
+    from storyline.kafka.security import kafka_options
     from storyline.stream.worker import MAX_REQUEST_BYTES, story_key
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                max_request_size=MAX_REQUEST_BYTES, enable_idempotence=True)
+                                max_request_size=MAX_REQUEST_BYTES, enable_idempotence=True,
+                                **kafka_options())
     await producer.start()
     try:
         for event in events:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -222,8 +223,10 @@ class Probe:
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
             isolation_level="read_committed",  # the same end as every other reader sees
-            fetch_max_bytes=1024 * 1024, max_partition_fetch_bytes=1024 * 1024)
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            fetch_max_bytes=1024 * 1024, max_partition_fetch_bytes=1024 * 1024,
+            **kafka_options(self.settings))
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap,
+                                          **kafka_options(self.settings))
         try:
             await self._consumer.start()
             await self._admin.start()

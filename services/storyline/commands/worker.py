@@ -16,9 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from storyline import outages
     from storyline.stream.worker import run_worker
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    outages.install(settings.bootstrap_servers,
+                    reminder_seconds=settings.outage_reminder_seconds)
     run_worker(settings, loglevel=args.faust_loglevel, web_port=args.web_port)
     return 0

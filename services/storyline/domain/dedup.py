@@ -9,8 +9,10 @@ end). Two distinct articles on one event share sentences and boilerplate, but no
 their shingles, so they fail verification.
 
 Memory is bounded: only the most recent ``max_articles`` are remembered (copies arrive
-close together in the log), about 2.3 kB each: the shingle set as raw bytes, and posting
-lists that are a bare uri while they hold one (most sketch values belong to one article).
+close together in the log: on the dev sets every copy came within 607 articles of its
+original, so 30,000 is ~50 times that, weeks of a mid-size wire), about 2.3 kB each: the
+shingle set as raw bytes, and posting lists that are a bare uri while they hold one (most
+sketch values belong to one article).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class DedupConfig:
     min_jaccard: float = 0.5  # lightly edited copies keep well above this
     min_containment: float = 0.8  # share of the shorter text found in the longer one
     min_length_ratio: float = 0.5  # a contained copy is at least half the original's length
-    max_articles: int = 200_000  # remembered articles (FIFO)
+    max_articles: int = 30_000  # remembered articles (FIFO); ~70 MB
     max_candidates: int = 8  # candidates verified per lookup
 
 

@@ -102,6 +102,20 @@ class TimelineEntry(Contract):
     citations: tuple[Citation, ...]
     independent_sources: int = Field(ge=1)
     conflicts: tuple[ConflictingValue, ...] = ()
+    planned: bool = Field(
+        default=False,
+        description="A plan or forecast: every source dating it wrote before the date.")
+
+
+class CarriedCopy(Contract):
+    """A copy of a listed article (the same report carried by another outlet or under
+    another uri): it has its own citation number, which the page may cite."""
+
+    n: int = Field(ge=1, description="Citation number; stable for the life of the story.")
+    uri: str
+    version: int = Field(ge=1)
+    source: str
+    published: dt.datetime
 
 
 class RelatedArticle(Contract):
@@ -115,6 +129,9 @@ class RelatedArticle(Contract):
         default=(), description="Outlets or uris that carried a copy of this article."
     )
     withdrawn: bool = False
+    copies: tuple[CarriedCopy, ...] = Field(
+        default=(), description="The copies of this article in the story, in order of "
+        "joining: every citation number on the page is an entry's or one of its copies'.")
 
 
 class ChangeReason(StrEnum):

@@ -83,12 +83,14 @@ class ArticleFacts(Fact):
 class ColdFacts(ArticleFacts):
     """An article's facts as a story keeps them after folding it: the first sentence (the
     page lists an article without a headline by it) and the whole facts packed (pickled,
-    zlib-compressed; about 8 kB for a 13 kB article whose facts take 130 kB as objects).
-    ``dates``, ``figures`` and ``names`` are empty and ``sentences`` holds only the first;
-    :func:`full_facts` gives the facts themselves. Withdrawn articles keep no packed copy
-    (``packed`` empty): nothing reads their facts again."""
+    zlib-compressed; about 8 kB for a 13 kB article whose facts take 130 kB as objects),
+    the sentences apart (``packed_sentences``, which the summary's analysis of the article
+    shares). ``dates``, ``figures`` and ``names`` are empty and ``sentences`` holds only the
+    first; :func:`full_facts` gives the facts themselves. Withdrawn articles keep no packed
+    copy (both empty): nothing reads their facts again."""
 
-    packed: bytes
+    packed: bytes  # zlib(pickle(the facts without their sentences))
+    packed_sentences: bytes  # zlib(pickle(tuple of the sentences))
 
     @classmethod
     def pack(cls, facts: ArticleFacts, *, keep: bool = True) -> ColdFacts:
@@ -105,8 +107,8 @@ class ColdFacts(ArticleFacts):
             dates=(),
             figures=(),
             names=(),
-            packed=zlib.compress(pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL), 1)
-            if keep else b"",
+            packed=_pack(facts.model_copy(update={"sentences": ()})) if keep else b"",
+            packed_sentences=pack_sentences(facts.sentences) if keep else b"",
         )
 
     def unpack(self) -> ArticleFacts:
@@ -115,7 +117,22 @@ class ColdFacts(ArticleFacts):
         facts = pickle.loads(zlib.decompress(self.packed))  # packed by this process's code
         if not isinstance(facts, ArticleFacts):
             raise TypeError(f"packed facts of {self.uri} are a {type(facts).__name__}")
-        return facts
+        return facts.model_copy(update={"sentences": unpack_sentences(self.packed_sentences)})
+
+
+def _pack(value: object) -> bytes:
+    return zlib.compress(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def pack_sentences(sentences: tuple[str, ...]) -> bytes:
+    return _pack(sentences)
+
+
+def unpack_sentences(packed: bytes) -> tuple[str, ...]:
+    sentences = pickle.loads(zlib.decompress(packed))  # packed by this process's code
+    if not isinstance(sentences, tuple):
+        raise TypeError(f"packed sentences are a {type(sentences).__name__}")
+    return sentences
 
 
 _COLD_FIELDS = set(ColdFacts.model_fields)

@@ -26,9 +26,11 @@ _PAGE_FIELDS = ("title", "article_count", "independent_count", "published_first"
                 "published_last", "summary", "timeline", "aliases")
 
 # Entry digests by identity: the fold reuses the same RelatedArticle object for an entry
-# that did not change, so most lookups hit. Bounded; a miss only costs a hash.
+# that did not change, so most lookups hit. Bounded; a miss only costs a hash. It holds its
+# entries alive, so the bound is what the pages of the stories in play need (a story's page
+# lists up to a few thousand entries), not the log's history.
 _DIGESTS: OrderedDict[int, tuple[RelatedArticle, bytes]] = OrderedDict()
-DIGEST_CACHE_SIZE = 200_000
+DIGEST_CACHE_SIZE = 50_000
 
 
 class PageChainBroken(ValueError):

@@ -8,6 +8,7 @@ rebuild every revision from offset 0 and what makes redeliveries harmless.
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import zlib
 from collections import OrderedDict
@@ -16,6 +17,7 @@ from typing import Any
 
 from storyline import __version__
 from storyline.domain.clustering import Clusterer, ClusteringConfig
+from storyline.domain.coldstore import ColdStore, MemoryColdStore
 from storyline.domain.events import (
     ArticleReceived,
     Cause,
@@ -40,43 +42,56 @@ from storyline.domain.summary import SummaryMemo
 
 # Bump when anything in the core changes what a revision contains, so that two versions
 # replayed side by side are told apart in every StoryUpdated.
-CORE_VERSION = "core-3"
+CORE_VERSION = "core-6"
 PIPELINE_VERSION = f"storyline-{__version__}/{CORE_VERSION}/{EXTRACTOR_VERSION}"
 
 PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 9
-# A story not revised for WARM_IDLE revisions of the log is frozen: its state is kept as
-# zlib(pickle) (about a third of its size as objects) without its summary memo (the
-# analyses of its window, ~25 kB an article), and thawed when the story moves again or is
-# read (the memo is then rebuilt from the packed facts: ~13 ms an article). Both only save
-# work, never change a byte (a snapshot is the same pickle round trip), so memory follows
-# the stories in play, not the log's history. WARM_ANALYSES caps the analyses kept in any
-# case: beyond it the least recently revised stories drop their memos even while in play
-# (a cap below what the active stories' windows need would rebuild memos on every
-# revision).
+STATE_LAYOUT = 15
+# A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
+# cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
+# third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
+# an article), and is thawed when the story moves again or is read (the memo is then
+# rebuilt from the packed facts: ~13 ms an article). Both only save work, never change a
+# byte (a snapshot is the same pickle round trip), so memory follows the stories in play,
+# not the log's history. WARM_ANALYSES caps the analyses kept in any case: beyond it the
+# least recently revised stories drop their memos even while in play (a cap below what the
+# active stories' windows need would rebuild memos on every revision).
 WARM_IDLE = 2_000
 WARM_ANALYSES = 8_192
 
 
-@dataclass(frozen=True, slots=True)
-class _Frozen:
-    """A story state packed while the story is idle."""
+def _freeze(state: StoryState) -> bytes:
+    """A story's state packed for its cold store, its summary memo emptied."""
+    state.summary_memo = SummaryMemo()
+    return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
-    blob: bytes  # zlib(pickle(StoryState)), its summary memo emptied
 
-    @classmethod
-    def freeze(cls, state: StoryState) -> _Frozen:
-        state.summary_memo = SummaryMemo()
-        return cls(zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1))
+def _thaw(blob: bytes) -> StoryState:
+    state = pickle.loads(zlib.decompress(blob))  # packed by this code (the store is ours)
+    if not isinstance(state, StoryState):
+        raise TypeError(f"a cold story holds a {type(state).__name__}")
+    return state
 
-    def thaw(self) -> StoryState:
-        state = pickle.loads(zlib.decompress(self.blob))  # packed by this process's code
-        if not isinstance(state, StoryState):
-            raise TypeError(f"a frozen story holds a {type(state).__name__}")
-        return state
+
+class ConflictingVersion(ValueError):
+    """An item arrived again under a uri and version already folded, with other content.
+    The first one stands; the record becomes a dead letter (a correction must carry a
+    higher version)."""
+
+
+def content_fingerprint(article: ArticleReceived) -> int:
+    """64 bits of BLAKE2b over what a version says (outlet, headline, text, publication
+    time, language): two arrivals of one uri and version that differ here are a conflict."""
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (article.source, article.headline or "", article.body,
+                 article.published.isoformat(), article.language):
+        data = part.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(4, "big"))
+        digest.update(data)
+    return int.from_bytes(digest.digest(), "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +104,19 @@ class LogPosition:
 class Pipeline:
     """Owns every story state and the clusterer; see the module docstring."""
 
-    def __init__(self, clustering: ClusteringConfig | None = None) -> None:
+    def __init__(self, clustering: ClusteringConfig | None = None,
+                 cold: ColdStore | None = None, warm_idle: int | None = None) -> None:
         self._clusterer = Clusterer(clustering or ClusteringConfig())
-        self._stories: dict[str, StoryState | _Frozen] = {}
+        # story id -> its state while in play, None while frozen (its state in self._cold);
+        # insertion order is the order stories were made in
+        self._stories: dict[str, StoryState | None] = {}
+        self._cold: ColdStore | None = cold if cold is not None else MemoryColdStore()
+        # revisions after which an idle story is frozen (None: WARM_IDLE); only memory and
+        # thawing work depend on it, never a revision
+        self.warm_idle = warm_idle
         self._story_of: dict[str, str] = {}  # uri -> story id at the time it joined
         self._version_of: dict[str, int] = {}  # uri -> newest version folded
+        self._content_of: dict[str, int] = {}  # uri -> content_fingerprint of that version
         self._applied: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset
         # story not frozen -> (analyses in its summary memo, revision count when last
         # revised or thawed), least recently first
@@ -103,12 +126,39 @@ class Pipeline:
         self.pipeline_version = PIPELINE_VERSION
         self.state_layout = STATE_LAYOUT
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if self._cold is not None and self._cold.external:
+            state["_cold"] = None  # saved beside the snapshot; see attach_cold_store
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         if state.get("state_layout") != STATE_LAYOUT:
             # Written by code with another state layout: claim no position, so the snapshot
             # loader refuses it ("content does not match its header") and folds from 0.
             self._applied = {}
+
+    # -- the cold store --------------------------------------------------------------------
+
+    @property
+    def needs_cold_store(self) -> bool:
+        """True after unpickling a pipeline whose cold store is external: it must be given
+        the store saved with it (:meth:`attach_cold_store`) before it folds or reads."""
+        return self._cold is None
+
+    def attach_cold_store(self, cold: ColdStore) -> None:
+        self._cold = cold
+
+    @property
+    def cold_store(self) -> ColdStore:
+        if self._cold is None:
+            raise RuntimeError("this pipeline's cold store has not been attached")
+        return self._cold
+
+    @property
+    def frozen_story_count(self) -> int:
+        return sum(1 for state in self._stories.values() if state is None)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -125,9 +175,14 @@ class Pipeline:
 
     def _state(self, story_id: str) -> StoryState | None:
         """The story's state, thawed (and counted as in play again) when frozen."""
-        found = self._stories.get(story_id)
-        if isinstance(found, _Frozen):
-            found = self._stories[story_id] = found.thaw()
+        if story_id not in self._stories:
+            return None
+        found = self._stories[story_id]
+        if found is None:
+            blob = self.cold_store.get(story_id)
+            if blob is None:
+                raise LookupError(f"story {story_id} is frozen but not in the cold store")
+            found = self._stories[story_id] = _thaw(blob)
             self._live[story_id] = (0, self._revisions)
         return found
 
@@ -175,6 +230,8 @@ class Pipeline:
         withdrawal = article.pubstatus is not PubStatus.USABLE
         if seen is not None and (article.version < seen or (article.version == seen
                                                             and not withdrawal)):
+            if article.version == seen and not withdrawal:
+                self._check_same_content(article)
             return []  # the same item sent again: idempotent (a withdrawal may keep its version)
         cause = Cause(
             article_uri=article.uri,
@@ -190,6 +247,7 @@ class Pipeline:
         facts = extract_facts(article)
         assignment = self._clusterer.assign(article, facts)
         self._version_of[article.uri] = article.version
+        self._content_of[article.uri] = content_fingerprint(article)
         story_id = self._clusterer.resolve(assignment.story_id)
         state = self._state(story_id)
         if state is None:
@@ -200,6 +258,7 @@ class Pipeline:
         for absorbed_id in assignment.merged:
             absorbed = self._state(absorbed_id)
             self._stories.pop(absorbed_id, None)
+            self.cold_store.delete(absorbed_id)
             self._warm_total -= self._live.pop(absorbed_id, (0, 0))[0]
             if absorbed is None or absorbed is state:
                 continue
@@ -226,6 +285,19 @@ class Pipeline:
         events.append(self._revise(state, change, cause))
         return events
 
+    def _check_same_content(self, article: ArticleReceived) -> None:
+        """A resend of the version folded is idempotent; the same uri and version with other
+        content is not silently dropped: ConflictingVersion (a dead letter)."""
+        folded = self._content_of.get(article.uri)
+        if folded is None:
+            return  # only a withdrawal of this version was seen: nothing to compare
+        arrived = content_fingerprint(article)
+        if arrived != folded:
+            raise ConflictingVersion(
+                f"{article.uri} version {article.version} arrived again with other content "
+                f"(fingerprint {arrived:016x}, the folded one is {folded:016x}); the first "
+                "stands, a correction must carry a higher version")
+
     def _revise(self, state: StoryState, change: Change, cause: Cause) -> StoryUpdated:
         update = build_revision(state, change, cause=cause,
                                 pipeline_version=self.pipeline_version)
@@ -241,15 +313,17 @@ class Pipeline:
         count = len(state.summary_memo.analyses)
         self._warm_total += count - live.pop(state.story_id, (0, 0))[0]
         live[state.story_id] = (count, self._revisions)
+        idle_after = WARM_IDLE if self.warm_idle is None else self.warm_idle
         while True:
             story_id, (analyses, last) = next(iter(live.items()))
-            if self._revisions - last <= WARM_IDLE:
+            if self._revisions - last <= idle_after:
                 break
             del live[story_id]
             self._warm_total -= analyses
             idle = self._stories.get(story_id)
-            if isinstance(idle, StoryState):
-                self._stories[story_id] = _Frozen.freeze(idle)
+            if idle is not None:
+                self.cold_store.put(story_id, _freeze(idle))
+                self._stories[story_id] = None
         if self._warm_total > WARM_ANALYSES:
             for story_id, (analyses, last) in list(live.items()):
                 if self._warm_total <= WARM_ANALYSES or story_id == state.story_id:
@@ -258,13 +332,15 @@ class Pipeline:
                     live[story_id] = (0, last)
                     self._warm_total -= analyses
                     held = self._stories.get(story_id)
-                    if isinstance(held, StoryState):
+                    if held is not None:
                         held.summary_memo = SummaryMemo()
 
     def _withdraw(self, article: ArticleReceived, cause: Cause) -> list[PipelineEvent]:
         joined = self._story_of.get(article.uri)
         if joined is None:
             return []  # never shown anywhere: nothing to take back
+        if self._version_of.get(article.uri) != article.version:
+            self._content_of.pop(article.uri, None)  # its content is not that version's
         self._version_of[article.uri] = article.version
         story_id = self._clusterer.resolve(joined)
         state = self._state(story_id)

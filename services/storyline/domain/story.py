@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from storyline.domain.events import (
     ArticleReceived,
+    CarriedCopy,
     Cause,
     ChangeReason,
     RelatedArticle,
@@ -55,10 +56,10 @@ class StoryState:
     aliases: list[str] = field(default_factory=list)
     title: str | None = None
     last: StoryPage | None = None  # the latest page, sealed
-    # n -> (the article it was made from, its "also carried by", the list entry): rebuilding
-    # hundreds of list entries per revision was the fold's largest fixed cost
-    related_cache: dict[int, tuple[CitedArticle, tuple[str, ...], RelatedArticle]] = field(
-        default_factory=dict)
+    # n -> (the article it was made from, its copies, the list entry): rebuilding hundreds
+    # of list entries per revision was the fold's largest fixed cost
+    related_cache: dict[int, tuple[CitedArticle, tuple[CitedArticle, ...], RelatedArticle]
+                        ] = field(default_factory=dict)
     summary_memo: SummaryMemo = field(default_factory=SummaryMemo)
 
     @property
@@ -97,7 +98,11 @@ def fold_article(
         return Change(ChangeReason.SOURCE_CORRECTION)
 
     original = state.articles.get(duplicate_of) if duplicate_of else None
-    cited = _cite(article, facts, n=state.next_n, copy_of=original.n if original else None)
+    # a copy of a copy is a copy of the same original: the list shows it there, and the
+    # timeline and summary count the three as one source
+    copy_of = None if original is None else (
+        original.copy_of if original.copy_of is not None else original.n)
+    cited = _cite(article, facts, n=state.next_n, copy_of=copy_of)
     state.next_n += 1
     _keep(state, cited, facts)
     reason = ChangeReason.DUPLICATE if original else ChangeReason.NEW_ARTICLE
@@ -108,8 +113,9 @@ def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts) -> None:
     """Put ``cited`` (packed facts) in the story, with what the next revision needs of its
     whole ``facts`` taken now: its timeline input and its analysis."""
     state.articles[cited.uri] = cited
-    state.timeline.add(cited, timeline_input(facts))
-    state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_of(facts))
+    state.timeline.add(cited, timeline_input(facts, cited.published.date()))
+    cold = cited.facts if isinstance(cited.facts, ColdFacts) else None
+    state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_of(facts, cold))
 
 
 def withdraw_article(state: StoryState, article: ArticleReceived) -> Change | None:
@@ -128,23 +134,33 @@ def withdraw_article(state: StoryState, article: ArticleReceived) -> Change | No
 
 def absorb(survivor: StoryState, absorbed: StoryState) -> Change:
     """Move every article of ``absorbed`` into ``survivor`` (a merge), renumbering them after
-    the survivor's own citations in their original order of joining."""
+    the survivor's own citations in their original order of joining. Its withdrawn articles
+    are renumbered too, after those: one may come back (a later version), and must come
+    back under a number of its own, with its copies still pointing at it."""
     renumbered: dict[int, int] = {}
-    added: list[str] = []
     for cited in absorbed.articles.values():
         renumbered[cited.n] = survivor.next_n
+        survivor.next_n += 1
+    taken = [(uri, cited) for uri, cited in absorbed.withdrawn.items()
+             if uri not in survivor.withdrawn and uri not in survivor.articles]
+    for _, cited in taken:
+        renumbered[cited.n] = survivor.next_n
+        survivor.next_n += 1
+    added: list[str] = []
+    for cited in absorbed.articles.values():
         moved = cited.model_copy(
             update={
-                "n": survivor.next_n,
+                "n": renumbered[cited.n],
                 "copy_of": renumbered.get(cited.copy_of) if cited.copy_of else None,
             }
         )
-        survivor.next_n += 1
         survivor.articles[cited.uri] = moved
         survivor.timeline.add(moved, absorbed.timeline.prepared(cited.uri))
         added.append(cited.uri)
-    for uri, cited in absorbed.withdrawn.items():
-        survivor.withdrawn.setdefault(uri, cited)
+    for uri, cited in taken:
+        survivor.withdrawn[uri] = cited.model_copy(update={
+            "n": renumbered[cited.n],
+            "copy_of": renumbered.get(cited.copy_of) if cited.copy_of else None})
     # the moved articles keep their facts objects, so their analyses stay valid
     for uri, entry in absorbed.summary_memo.analyses.items():
         survivor.summary_memo.analyses.setdefault(uri, entry)
@@ -162,7 +178,8 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     summary = summarise(cited, timeline, memo=memo) if cited else ()
     title = (choose_title(cited, previous=state.title, memo=memo) if cited
              else (state.title or "Withdrawn"))
-    related = _related_articles(cited, state.related_cache)
+    listed = listed_groups(cited)
+    related = _related_articles(listed, state.related_cache)
     published = [a.published for a in cited] or [
         a.published for a in state.withdrawn.values()
     ]
@@ -175,7 +192,7 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
         story_id=state.story_id,
         revision=state.revision,
         article_count=len(cited),
-        independent_count=sum(1 for a in cited if a.copy_of is None),
+        independent_count=len(listed),
         title=title,
         published_first=min(published),
         published_last=max(published),
@@ -234,21 +251,56 @@ def _display_headline(article: CitedArticle) -> str:
     return first if len(first) <= 120 else first[:117].rstrip() + "..."
 
 
+def listed_groups(cited: Sequence[CitedArticle]
+                  ) -> list[tuple[CitedArticle, tuple[CitedArticle, ...]]]:
+    """The article list: each listed article with its copies, in order of joining.
+
+    A copy is listed under the original it copies (following copies of copies). When that
+    original is not in the story any more (withdrawn), the first of its copies to have
+    joined is listed in its place, with the others under it: every article of the story is
+    on the list exactly once, so every citation number resolves."""
+    by_n = {a.n: a for a in cited}
+    groups: dict[int, list[CitedArticle]] = {}
+    heads: list[int] = []
+    for article in cited:
+        key = _group_of(article, by_n)
+        members = groups.get(key)
+        if members is None:
+            groups[key] = [article]
+            heads.append(key)
+        elif article.n == key:  # the original itself, after its copies (a revival)
+            members.insert(0, article)
+        else:
+            members.append(article)
+    # list order: the position of each group's listed article in the story
+    position = {a.n: i for i, a in enumerate(cited)}
+    ordered = sorted(heads, key=lambda key: position[groups[key][0].n])
+    return [(groups[key][0], tuple(groups[key][1:])) for key in ordered]
+
+
+def _group_of(article: CitedArticle, by_n: dict[int, CitedArticle]) -> int:
+    """The citation number of the original at the root of ``article``'s copies (possibly
+    no longer in the story)."""
+    current = article
+    for _ in range(len(by_n) + 1):
+        if current.copy_of is None:
+            return current.n
+        found = by_n.get(current.copy_of)
+        if found is None or found is current:
+            return current.copy_of
+        current = found
+    return current.n  # a cycle (never made by the fold): stop anywhere, deterministically
+
+
 def _related_articles(
-    cited: Sequence[CitedArticle],
-    cache: dict[int, tuple[CitedArticle, tuple[str, ...], RelatedArticle]],
+    listed: Sequence[tuple[CitedArticle, tuple[CitedArticle, ...]]],
+    cache: dict[int, tuple[CitedArticle, tuple[CitedArticle, ...], RelatedArticle]],
 ) -> tuple[RelatedArticle, ...]:
-    carried: dict[int, list[str]] = {}
-    for article in cited:
-        if article.copy_of is not None:
-            carried.setdefault(article.copy_of, []).append(article.source)
     related: list[RelatedArticle] = []
-    for article in cited:
-        if article.copy_of is not None:
-            continue  # listed once, under its original, as "also carried by"
-        outlets = tuple(sorted(set(carried.get(article.n, ())) - {article.source}))
+    for article, copies in listed:
         hit = cache.get(article.n)
-        if hit is not None and hit[0] is article and hit[1] == outlets:
+        if (hit is not None and hit[0] is article and len(hit[1]) == len(copies)
+                and all(a is b for a, b in zip(hit[1], copies, strict=True))):
             related.append(hit[2])
             continue
         entry = RelatedArticle(
@@ -258,9 +310,11 @@ def _related_articles(
             source=article.source,
             headline=_display_headline(article),
             published=article.published,
-            also_carried_by=outlets,
+            also_carried_by=tuple(sorted({c.source for c in copies} - {article.source})),
+            copies=tuple(CarriedCopy(n=c.n, uri=c.uri, version=c.version, source=c.source,
+                                     published=c.published) for c in copies),
         )
-        cache[article.n] = (article, outlets, entry)
+        cache[article.n] = (article, copies, entry)
         related.append(entry)
     return tuple(related)
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import difflib
 import html
+import itertools
 import math
-import pickle
 import re
 import sys
 import zlib
@@ -42,9 +42,11 @@ from storyline.domain.events import Citation, CitedSentence, SummaryParagraph, T
 from storyline.domain.facts import (
     ArticleFacts,
     CitedArticle,
+    ColdFacts,
     NameKind,
     NameMention,
-    full_facts,
+    pack_sentences,
+    unpack_sentences,
 )
 from storyline.domain.text import wordset
 
@@ -158,6 +160,12 @@ def _words(text: str) -> tuple[str, ...]:
 def _terms(words: Iterable[str]) -> tuple[str, ...]:
     out = {_intern(_stem(t)) for t in words
            if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
+    return tuple(sorted(out))
+
+
+def _plain_terms(words: Iterable[str]) -> tuple[str, ...]:
+    """``_terms`` without interning, for terms that are not kept."""
+    out = {_stem(t) for t in words if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
     return tuple(sorted(out))
 
 
@@ -325,9 +333,13 @@ class Sentence:
     # and dies with the sentence's analysis: no process-wide table to bound.
     support: dict[int, tuple[object, bool]] = field(
         default_factory=dict, compare=False, repr=False)
+    # The first sentence of another article supporting this one as the claim (None: none),
+    # by that article's analysis serial (unique in the process, so nothing is held).
+    found: dict[int, int | None] = field(default_factory=dict, compare=False, repr=False)
 
-    # Pickled (snapshots) without the support memo: its keys are object ids, which change,
-    # and its entries link sentences of many articles into chains too deep to pickle.
+    # Pickled (snapshots) without the memos: their keys are object ids and serials, which
+    # change, and support entries link sentences of many articles into chains too deep to
+    # pickle.
     def __getstate__(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in _SENTENCE_STATE)
 
@@ -335,9 +347,11 @@ class Sentence:
         for name, value in zip(_SENTENCE_STATE, state, strict=False):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "support", {})
+        object.__setattr__(self, "found", {})
 
 
-_SENTENCE_STATE = tuple(f.name for f in fields(Sentence) if f.name != "support")
+_SENTENCE_STATE = tuple(f.name for f in fields(Sentence) if f.name not in ("support", "found"))
+_serials = itertools.count()
 
 _BAND_BITS = 64
 _BAND_MASK = (1 << _BAND_BITS) - 1
@@ -369,22 +383,26 @@ class Analysis:
     statements: dict[int, Plain] = field(default_factory=dict)
     # title options by mode (headlines or not): (the headline they were made with, options)
     title_options: dict[bool, tuple[str | None, TitleOptions]] = field(default_factory=dict)
+    # unique in the process (given again when unpickled): what claims remember results by
+    serial: int = field(default_factory=lambda: next(_serials))
 
-    def sentences_with(self, key: int) -> Iterable[int]:
+    def sentences_with(self, key: int) -> list[int]:
         """Indices of the sentences that have min-hash ``key``, ascending."""
-        keys = self.band_keys[key >> _BAND_BITS]
+        band = key >> _BAND_BITS
+        keys = self.band_keys[band]
         value = key & _BAND_MASK
         i = bisect_left(keys, value)
-        n = len(keys)
-        while i < n and keys[i] == value:
-            yield self.band_sentences[key >> _BAND_BITS][i]
+        found: list[int] = []
+        while i < len(keys) and keys[i] == value:
+            found.append(self.band_sentences[band][i])
             i += 1
+        return found
 
     def sentence(self, i: int) -> str:
         global _unpacked
         owner, sentences = _unpacked
         if owner is not self:
-            sentences = pickle.loads(zlib.decompress(self.packed_sentences))  # our own bytes
+            sentences = unpack_sentences(self.packed_sentences)
             _unpacked = (self, sentences)
         return sentences[i]
 
@@ -405,10 +423,11 @@ class Analysis:
             object.__setattr__(self, name, value)
         object.__setattr__(self, "statements", {})
         object.__setattr__(self, "title_options", {})
+        object.__setattr__(self, "serial", next(_serials))
 
 
 _ANALYSIS_STATE = tuple(f.name for f in fields(Analysis)
-                        if f.name not in ("statements", "title_options"))
+                        if f.name not in ("statements", "title_options", "serial"))
 # The analysis whose sentences were unpacked last, and those sentences: the statements a
 # support check builds come from one article at a time.
 _unpacked: tuple[Analysis | None, tuple[str, ...]] = (None, ())
@@ -432,15 +451,17 @@ def _mentions(text: str, names: Sequence[NameMention]) -> tuple[str, ...]:
 
 
 def _analyse(
-    sentences: tuple[str, ...], names: tuple[NameMention, ...], figure_sentences: frozenset[int]
+    sentences: tuple[str, ...], names: tuple[NameMention, ...], figure_sentences: frozenset[int],
+    packed_sentences: bytes | None = None,
 ) -> Analysis:
     lead: list[Sentence] = []
     bands: list[list[tuple[int, int]]] = [[] for _ in range(_BANDS)]
     lead_terms: set[str] = set()
     glued: str | None = None
     for i, raw in enumerate(sentences):
-        words = _words(raw)
-        terms = _terms(words)
+        # only the lead's words and terms are kept: the others are not interned
+        words = _words(raw) if i < LEAD else tuple(tokens(raw))
+        terms = _terms(words) if i < LEAD else _plain_terms(words)
         negated = _negated(words)
         sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
         for key in sentence_keys:
@@ -488,17 +509,21 @@ def _analyse(
         name_keys=tuple(sorted(by_key)),
         name_forms=forms,
         sentence_count=len(sentences),
-        packed_sentences=zlib.compress(pickle.dumps(sentences, pickle.HIGHEST_PROTOCOL), 1),
+        packed_sentences=packed_sentences or pack_sentences(sentences),
         band_keys=tuple(array("Q", [k for k, _ in band]) for band in bands),
         band_sentences=tuple(array("I", [i for _, i in band]) for band in bands),
     )
 
 
-def analysis_of(facts: ArticleFacts) -> Analysis:
-    """The analysis of an article's facts (unpacked first when packed), computed."""
-    facts = full_facts(facts)
+def analysis_of(facts: ArticleFacts, cold: ColdFacts | None = None) -> Analysis:
+    """The analysis of an article's facts (unpacked first when packed), computed; it shares
+    the packed sentences of ``cold`` (the same facts, packed) or of ``facts`` when packed."""
+    if isinstance(facts, ColdFacts):
+        cold = facts
+        facts = facts.unpack()
     return _analyse(
-        facts.sentences, facts.names, frozenset(f.sentence for f in facts.figures)
+        facts.sentences, facts.names, frozenset(f.sentence for f in facts.figures),
+        cold.packed_sentences if cold is not None and cold.packed_sentences else None,
     )
 
 
@@ -696,7 +721,12 @@ def _supports_cached(claim: Sentence, other: Statement) -> bool:
 
 
 def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
-    """The first sentence of an article that supports ``claim``, or None."""
+    """The first sentence of an article that supports ``claim``, or None; remembered on the
+    claim (every revision asks again about the same summary sentences and window)."""
+    memo = claim.found
+    serial = analysis.serial
+    if serial in memo:
+        return memo[serial]
     seen: set[int] = set()
     best: int | None = None
     for key in claim.keys:
@@ -706,6 +736,7 @@ def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
             seen.add(i)
             if (best is None or i < best) and _supports_cached(claim, analysis.statement(i)):
                 best = i
+    memo[serial] = best
     return best
 
 

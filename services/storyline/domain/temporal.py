@@ -69,14 +69,52 @@ _COUNTED = (
 )
 _PRE_MONTH = (
     r"(?i:in|since|by|until|till|from|through|to|during|before|after|of|last|next|this|and|"
-    r"between|around|throughout|as of|early|mid|late)"
+    r"between|around|throughout|as of|early|mid|late|for)"
 )
 _PRE_YEAR = (
     r"(?:(?i:in|since|of|by|until|till|during|from|before|after|to|through|throughout|between|"
-    r"and|or|the|year|fiscal|circa|around|as of|early|late|end of|start of|beginning of)|'s|’s)"
+    r"and|or|the|year|fiscal|circa|around|as of|early|late|end of|start of|beginning of|for|"
+    r"due)|'s|’s)"
 )
 
+# Years said as words, in broadcast transcripts: "nineteen ninety-six", "the year two thousand".
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}  # fmt: skip
+_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+          "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+          "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+          "nineteen": 19}  # fmt: skip
+_SPOKEN_TAIL = (
+    "(?:" + "|".join(_TENS) + ")(?:[- ](?:" + "|".join(list(_UNITS)[:9]) + r"))?\b"
+    "|(?:" + "|".join(list(_UNITS)[9:]) + r")\b"
+)
+_SPOKEN_YEAR = (
+    rf"(?i:nineteen (?:{_SPOKEN_TAIL})"
+    rf"|(?<=the year )two thousand(?: and)?(?: (?:{_SPOKEN_TAIL}|(?:"
+    + "|".join(list(_UNITS)[:9]) + r")\b))?)"
+)
+
+
+def spoken_year(phrase: str) -> int:
+    """1996 for "nineteen ninety-six", 2000 for "two thousand", 2003 for "two thousand and
+    three"."""
+    words = phrase.lower().replace("-", " ").split()
+    if words[0] == "nineteen":
+        century, rest = 1900, words[1:]
+    else:
+        century, rest = 2000, [w for w in words[2:] if w != "and"]
+    value = 0
+    for word in rest:
+        value += _TENS.get(word, 0) + _UNITS.get(word, 0)
+    return century + value
+
+
 _FORMS: list[tuple[str, str]] = [
+    (
+        "spoken",  # "nineteen ninety-six", "January nineteen ninety-seven"
+        rf"(?:(?P<sp_m>{_MONTH}) )?(?:(?i:the year) )?(?P<sp_y>{_SPOKEN_YEAR})"
+        r"(?! (?:people|percent|dollars|troops|soldiers|men|women|children)\b)",
+    ),
     (
         "iso",
         r"\b(?P<iso_y>(?:19|20)\d\d)-(?P<iso_m>0[1-9]|1[0-2])-(?P<iso_d>0[1-9]|[12]\d|3[01])\b",
@@ -113,9 +151,26 @@ _FORMS: list[tuple[str, str]] = [
         rf"(?P<py_y>{_YEAR}|{_REL_YEAR})\b",
     ),
     (
-        "quarter",
-        r"\b(?:(?i:the) )?(?P<q_n>(?i:first|second|third|fourth|final|1st|2nd|3rd|4th))[ -]"
+        "quarter",  # "the third quarter", "the 1988 second quarter", "this year's fiscal first"
+        r"\b(?:(?i:the) )?(?:(?P<q_y0>" + _YEAR + r"|(?i:last|this|next) (?i:year)['’]s|"
+        r"(?i:year-ago|year-earlier)) )?(?:(?i:fiscal)[ -])?"
+        r"(?P<q_n>(?i:first|second|third|fourth|final|1st|2nd|3rd|4th))[ -]"
         rf"(?i:quarter)(?: (?i:of) (?P<q_y>{_YEAR}|{_REL_YEAR})| (?P<q_y2>{_YEAR}))?\b",
+    ),
+    (
+        # the quarter a report is about: "the latest quarter", "the year-ago period", "this
+        # quarter"; resolved in ``scan`` against the last quarter mentioned before it
+        "refq",
+        r"\b(?:(?i:the|this|that) (?:(?P<rq_m>(?i:latest|current|same|most recent|recent|"
+        r"just-ended|comparable|corresponding|year-ago|year-earlier))(?: (?i:fiscal))? "
+        r"(?i:quarter|period)|(?:(?i:fiscal) )?(?i:quarter))"
+        rf"|(?:(?i:the) (?P<rq_y>{_YEAR})|(?P<rq_r>(?i:last|this) (?i:year)['’]s))"
+        r" (?:(?i:fiscal) )?(?i:quarter|period))\b"
+        r"(?P<rq_a> (?i:a year (?:ago|earlier)|last year))?",
+    ),
+    (
+        "yago",  # "a year earlier", "year-ago results": the reference time a year back
+        r"\b(?i:a year earlier|year-earlier|year-ago)\b",
     ),
     ("qshort", rf"\bQ(?P<qq_n>[1-4])(?: (?P<qq_y>{_YEAR}))?\b"),
     (
@@ -132,14 +187,14 @@ _FORMS: list[tuple[str, str]] = [
     (
         "season",
         r"\b(?:(?P<s_rel>(?i:last|this|next|past)) )?(?P<s_n>(?i:spring|summer|autumn|fall|"
-        rf"winter))(?: (?:of )?(?P<s_y>{_YEAR})\b)?",
+        rf"winter))(?![A-Za-z])(?: (?:of )?(?P<s_y>{_YEAR}\b|{_SPOKEN_YEAR}))?",
     ),
     (
         "mbare",
         rf"\b(?P<mb_pre>{_PRE_MONTH}) (?P<mb_m>{_MONTH})"
         rf"(?:{_SEP}(?:of )?(?P<mb_y>{_YEAR}|{_REL_YEAR})\b|(?![ .,]*\d))",
     ),
-    ("mstart", rf"(?:^|(?<=\n))(?P<ms_m>{_MONTH}){_SEP}(?:of )?(?P<ms_y>{_YEAR})\b"),
+    ("mstart", rf"\b(?P<ms_m>{_MONTH}){_SEP}(?:of )?(?P<ms_y>{_YEAR})\b(?![,.]?\d)"),
     ("ybare", rf"\b(?P<yb_pre>{_PRE_YEAR})[ -](?P<yb_y>{_YEAR})\b(?![,.]?\d| ?%){_COUNTED}"),
     (
         "relword",
@@ -158,9 +213,15 @@ _FORMS: list[tuple[str, str]] = [
     ),
     (
         "relperiod",
-        r"\b(?P<rp_rel>(?i:earlier this|later this|early this|late this|earlier last|"
-        r"late last|early last|early next|late next|last|this|next|past|previous|coming)) "
-        r"(?P<rp_u>(?i:weekend|week|month|year))\b",
+        r"\b(?:(?i:the) (?=(?i:past|previous|coming|current|next) ))?"
+        r"(?P<rp_rel>(?i:earlier this|later this|early this|late this|earlier last|"
+        r"earlier in the|later in the|"
+        r"late last|early last|early next|late next|last|this|next|past|previous|coming|"
+        r"current)) (?:(?i:fiscal) (?=year))?(?P<rp_u>(?i:weekend|week|month|year))\b",
+    ),
+    (
+        "yend",  # "by year end", "by year's end", "year-end": the end of publication's year
+        r"\b(?:(?i:the) )?(?i:year-end|year end|year['’]s end|end of the year)\b",
     ),
     (
         "ago",
@@ -176,7 +237,7 @@ MASTER = re.compile("|".join(f"(?P<{name}>{body})" for name, body in _FORMS))
 _ANCHOR_KEYWORDS = sorted(
     wordset(
         """year week month quarter half spring summer autumn fall winter yesterday today
-        tonight tomorrow morning afternoon evening night ago"""
+        tonight tomorrow morning afternoon evening night ago period nineteen"""
     )
 )
 _ANCHOR = re.compile(
@@ -360,7 +421,9 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
         return start, months_span(_year_of(token, pub), first, count), P.HALF, token[0].isdigit()
     if form in ("quarter", "qshort"):
         n = ORDINALS[g("q_n").lower()] if form == "quarter" else int(g("qq_n"))
-        token = (g("q_y") or g("q_y2")) if form == "quarter" else g("qq_y")
+        token = (g("q_y") or g("q_y2") or g("q_y0")) if form == "quarter" else g("qq_y")
+        if token is not None and token[0] in "yY":  # year-ago, year-earlier
+            return start, months_span(pub.year - 1, 3 * n - 2, 3), P.QUARTER, False
         if token is not None:
             span = months_span(_year_of(token, pub), 3 * n - 2, 3)
             return start, span, P.QUARTER, token[0].isdigit()
@@ -370,6 +433,10 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
             P.QUARTER,
             True,
         )
+    if form == "yend":
+        return start, months_span(pub.year, 9, 4), P.HALF, False
+    if form in ("refq", "yago"):  # placeholders: ``scan`` resolves them against the text
+        return start, year_span(pub.year), P.QUARTER if form == "refq" else P.YEAR, False
     if form == "half":
         n = ORDINALS[g("h_n").lower()]
         token = g("h_y")
@@ -396,6 +463,11 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
             text_start = m.start("mb_pre")
             return text_start, _relative_month(rel, month, pub), P.MONTH, False
         return text_start, nearest(lambda y: month_span(y, month), pub, _weight(m)), P.MONTH, True
+    if form == "spoken":
+        year = spoken_year(g("sp_y"))
+        if g("sp_m") is not None:
+            return start, month_span(year, _month(g("sp_m"))), P.MONTH, True
+        return start, year_span(year), P.YEAR, True
     if form == "ybare":
         year = int(g("yb_y"))
         if year % 10 == 0 and m.string.startswith(("'s", "’s"), m.end()):
@@ -452,7 +524,8 @@ def _season(m: re.Match[str], pub: date) -> Resolved | None:
         return months_span(y, first, count)
 
     if year is not None:
-        return m.start(), season(int(year)), P.QUARTER, True
+        number = int(year) if year.isdigit() else spoken_year(year)
+        return m.start(), season(number), P.QUARTER, True
     current = [season(y) for y in (pub.year - 1, pub.year) if season(y)[0] <= pub]
     this = current[-1] if current[-1][1] >= pub else None
     word = rel.lower()
@@ -519,11 +592,12 @@ def _weekday(m: re.Match[str], pub: date) -> Resolved | None:
 
 
 def _relative_period(m: re.Match[str], pub: date) -> Resolved:
-    rel = m.group("rp_rel").lower()
+    rel = m.group("rp_rel").lower().replace(" in the", " this")  # "earlier in the year"
     unit = m.group("rp_u").lower()
     words = rel.split()
     anchor = words[-1]  # last / this / next / past / previous / coming
-    step = {"last": -1, "previous": -1, "this": 0, "next": 1, "coming": 1, "past": -1}[anchor]
+    step = {"last": -1, "previous": -1, "this": 0, "current": 0, "next": 1, "coming": 1,
+            "past": -1}[anchor]
     span: Span
     if unit == "year":
         span = (pub - timedelta(days=365), pub) if anchor == "past" else year_span(pub.year + step)
@@ -590,7 +664,8 @@ _RANGE_OPEN = re.compile(r"(?:from|between|From|Between) $")
 
 _COARSENESS = {p: i for i, p in enumerate(DatePrecision)}
 
-Found = tuple[int, int, Span, DatePrecision, bool]  # start, end, span, precision, stated
+# start, end, span, precision, stated, form (the name of the MASTER alternative)
+Found = tuple[int, int, Span, DatePrecision, bool, str]
 
 
 def _merge_ranges(found: list[Found], text: str, pub: date) -> list[Found]:
@@ -608,7 +683,8 @@ def _merge_ranges(found: list[Found], text: str, pub: date) -> list[Found]:
                 first = _align_year(prev, item, text)
                 if first[0] <= item[2][1]:
                     precision = max(prev[3], item[3], key=_COARSENESS.__getitem__)
-                    out[-1] = (prev[0], item[1], (first[0], item[2][1]), precision, item[4])
+                    out[-1] = (prev[0], item[1], (first[0], item[2][1]), precision, item[4],
+                               "range")
                     merged_last = True
                     continue
         out.append(item)
@@ -642,9 +718,11 @@ def _align_year(prev: Found, item: Found, text: str) -> Span:
 _PREFIX_WORDS = wordset(
     """the early mid late beginning start end middle of first second third fourth final 1st
     2nd 3rd 4th latter last this next past in since by until till from through to during
-    before after and between around throughout as or year fiscal circa day on earlier later
+    before after and between around throughout as or year fiscal circa day on earlier later for
+    due
     previous coming a an one two three four five six seven eight nine ten eleven twelve
-    couple days weeks months years decade decades"""
+    couple days weeks months years decade decades latest current same most recent that
+    just-ended comparable corresponding"""
 )
 _OPENING_PUNCTUATION = "\"'“‘(["
 
@@ -669,8 +747,8 @@ def _candidates(text: str, anchor: int) -> list[int]:
         if bare.endswith(("'s", "’s")) and len(out) == 1 + (out[-1] != anchor):
             out.append(pos - 3)  # "Kerry's 2004 campaign"
             break
-        if bare.lower() not in _PREFIX_WORDS:
-            break
+        if not all(part in _PREFIX_WORDS for part in bare.lower().split("-")):
+            break  # "fiscal-first quarter": each part of a hyphenated word is a prefix word
         pos = start + len(word) - len(bare)
         out.append(pos)
     out.reverse()
@@ -704,9 +782,9 @@ def _absorb_weekdays(found: list[Found], text: str) -> list[Found]:
     weekday right before a stated day-precision date joins it (and its guess is dropped)."""
     out: list[Found] = []
     for item in found:
-        start, _end, _span, precision, stated = item
+        start, _end, _span, precision, stated, _form = item
         if out and stated and precision is P.DAY:
-            p_start, p_end, _p_span, p_precision, p_stated = out[-1]
+            p_start, p_end, _p_span, p_precision, p_stated, _p_form = out[-1]
             if (not p_stated and p_precision is P.DAY
                     and _WEEKDAY_ONLY.match(text, p_start, p_end)
                     and _WEEKDAY_GLUE.match(text, p_end, start)):
@@ -716,10 +794,14 @@ def _absorb_weekdays(found: list[Found], text: str) -> list[Found]:
     return out
 
 
-def find_dates(doc: Document, pub: date) -> list[DateMention]:
-    """All date mentions of the document, in order of sentence and offset."""
-    text = doc.text
+def scan(text: str, pub: date) -> list[Found]:
+    """Every resolved expression of ``text`` (sentences joined with newlines), in order, with
+    the ends of a range still apart and a weekday before a stated date absorbed into it.
+
+    ``find_dates`` merges the ranges; the TIMEX3 layer (``domain/timex.py``) keeps them apart,
+    as TimeML annotates each end."""
     found: list[Found] = []
+    quarters: list[tuple[int, Span]] = []  # (end, span) of the quarters the text is about
     for m in _matches(text):
         try:
             resolved = _resolve(m, pub)
@@ -728,11 +810,68 @@ def find_dates(doc: Document, pub: date) -> list[DateMention]:
         if resolved is None:
             continue
         text_start, span, precision, stated = resolved
-        found.append((text_start, m.end(), span, precision, stated))
-    found = _merge_ranges(found, text, pub)
-    found = _absorb_weekdays(found, text)
+        form = m.lastgroup or ""
+        if form in ("refq", "yago") or (form == "ago" and _A_YEAR_AGO.fullmatch(m.group())):
+            span, precision = _refer(m, form, found, quarters, pub) or (span, precision)
+        if form in ("quarter", "qshort") and "year-" not in m.group().lower():
+            quarters.append((m.end(), span))
+        found.append((text_start, m.end(), span, precision, stated, form))
+    return _absorb_weekdays(found, text)
+
+
+# A quarter stays the one the text is about for this many characters (a few paragraphs).
+_REF_WINDOW = 1000
+_A_YEAR_AGO = re.compile(r"(?i:a|one) year ago")
+
+
+def _year_back(span: Span) -> Span:
+    return months_span(span[0].year - 1, span[0].month, 3)
+
+
+def _refer(m: re.Match[str], form: str, found: list[Found], quarters: list[tuple[int, Span]],
+           pub: date
+           ) -> tuple[Span, DatePrecision] | None:
+    """Expressions that point at the time the text is about rather than at the publication:
+    "the latest quarter" is the last quarter mentioned (else the last one completed before
+    publication, the one results are reported for; "the current quarter" is publication's);
+    "the year-ago period", "a year earlier" and, after a quarter, "a year ago" are that
+    quarter a year back. Without a quarter, "a year earlier" is the year before the last
+    date mentioned (else before publication) and "a year ago" keeps its reading."""
+    recent = quarters and m.start() - quarters[-1][0] <= _REF_WINDOW
+    ref = quarters[-1][1] if recent else None
+    if form == "refq" and (m.group("rq_y") or m.group("rq_r")):  # "the 1988 quarter"
+        year = int(m.group("rq_y")) if m.group("rq_y") else _rel_year(m.group("rq_r"), pub)
+        if ref is None:
+            return year_span(year), P.YEAR
+        return months_span(year, ref[0].month, 3), P.QUARTER
+    if form == "refq":
+        modifier = (m.group("rq_m") or "").lower()
+        current = months_span(pub.year, 3 * ((pub.month - 1) // 3) + 1, 3)
+        if modifier == "current" or (ref is None and m.group().lower().startswith("this")):
+            span = current
+        elif ref is not None:
+            span = ref
+        else:
+            span = _year_back(current) if current[0].month == 1 else months_span(
+                current[0].year, current[0].month - 3, 3)
+        if modifier in ("year-ago", "year-earlier") or m.group("rq_a"):
+            return _year_back(span), P.QUARTER
+        quarters.append((m.end(), span))
+        return span, P.QUARTER
+    if ref is not None:
+        return _year_back(ref), P.QUARTER
+    if form == "yago":
+        year = (found[-1][2][0].year if found else pub.year) - 1
+        return year_span(year), P.YEAR
+    return None
+
+
+def find_dates(doc: Document, pub: date) -> list[DateMention]:
+    """All date mentions of the document, in order of sentence and offset."""
+    text = doc.text
+    found = _merge_ranges(scan(text, pub), text, pub)
     out: list[DateMention] = []
-    for start, end, (first, last), precision, stated in found:
+    for start, end, (first, last), precision, stated, _form in found:
         sentence, offset = doc.locate(start)
         out.append(
             DateMention(

@@ -35,7 +35,7 @@ from storyline.domain.facts import (
     full_facts,
 )
 from storyline.domain.timeline_select import build_timeline
-from storyline.domain.timeline_text import PRECISION_RANK, dated_candidates
+from storyline.domain.timeline_text import PRECISION_RANK, dated_candidates, is_plan
 
 __all__ = ["TimelineIndex", "TimelineInput", "build_timeline", "date_label", "entry_id_for",
            "timeline_input"]
@@ -124,7 +124,9 @@ class TimelineInput:
     statements: tuple[_Statement, ...]
 
 
-def timeline_input(facts: ArticleFacts) -> TimelineInput:
+def timeline_input(facts: ArticleFacts, published: date | None = None) -> TimelineInput:
+    """What the index keeps of an article; with its ``published`` day, a sentence about a
+    later day as well as an earlier one is dated by the earlier (the event it reports)."""
     facts = full_facts(facts)
     days = dict.fromkeys(m.span.start for m in facts.dates
                          if m.span.precision is DatePrecision.DAY)
@@ -140,7 +142,7 @@ def timeline_input(facts: ArticleFacts) -> TimelineInput:
                 stated=cand.stated, words=tuple(dict.fromkeys(map(sys.intern, cand.tokens))),
                 figures=tuple(figures_by_sentence.get(cand.sentence, ())),
             )
-            for cand in dated_candidates(facts)
+            for cand in dated_candidates(facts, published=published)
         ),
     )
 
@@ -153,6 +155,7 @@ class _Added:
     uri: str
     version: int
     source: int  # the independent source: the original's number for a copy
+    published: date
     input: TimelineInput
 
 
@@ -165,6 +168,7 @@ class _Member:
     source: int  # the independent source: the original's number for a copy
     cand: _Statement
     words: tuple[str, ...]  # cand.words, one attribute away in the matching loops
+    planned: bool  # dated after its article's publication: a plan or forecast
 
 
 @dataclass(slots=True)
@@ -178,6 +182,7 @@ class _Summary:
     sources: int
     centrality: float
     conflicts: tuple[ConflictingValue, ...]
+    planned: bool
 
 
 @dataclass(slots=True)
@@ -218,18 +223,24 @@ def _summarise(event: _Event) -> _Summary:
     by_span: dict[tuple[date, date], list[_Member]] = {}
     for m in precise:
         by_span.setdefault((m.cand.span.start, m.cand.span.end), []).append(m)
+    # A date written out ("March 17") outranks one resolved from "Tuesday" or "yesterday"
+    # against the publication time, and a report of the event outranks a plan of it.
     spans = sorted(by_span.items(),
-                   key=lambda kv: (-len({m.source for m in kv[1]}), kv[1][0].seq))
+                   key=lambda kv: (-len({m.source for m in kv[1] if _reports(m)}),
+                                   -len({m.source for m in kv[1]}), kv[1][0].seq))
     chosen = spans[0][1]
     conflicts: list[ConflictingValue] = []
-    # Sources disagree on the date when theirs does not overlap the chosen one ("April 20"
-    # vs "April 22", "this weekend" vs "Friday"); "early August" next to "August 3" agrees.
+    # Sources disagree on the date when they write out dates of the event that do not
+    # overlap ("April 20" vs "April 22"; "early August" next to "August 3" agrees). A date
+    # resolved from a relative expression ("Tuesday's fire", "yesterday") may be off by the
+    # resolution (which Tuesday, the publication day or the day before), and a plan names the
+    # day something was due, not the day it happened: neither is a disagreement.
     chosen_span = chosen[0].cand.span
-    sides: dict[str, set[int]] = {date_label(chosen_span): {m.n for m in chosen}}
+    sides: dict[str, set[int]] = {date_label(chosen_span): {m.n for m in chosen if _reports(m)}}
     for m in members:
-        if not _overlap(m.cand.span, chosen_span):
+        if _reports(m) and not _overlap(m.cand.span, chosen_span):
             sides.setdefault(date_label(m.cand.span), set()).add(m.n)
-    if len(sides) > 1:
+    if len(sides) > 1 and all(sides.values()):
         conflicts.extend(ConflictingValue(kind="date", value=label, citations=tuple(sorted(ns)))
                          for label, ns in sides.items())
     conflicts.extend(_figure_conflicts(members))
@@ -264,16 +275,26 @@ def _summarise(event: _Event) -> _Summary:
         sources=len({m.source for m in members}),
         centrality=mean_centrality,
         conflicts=tuple(conflicts),
+        planned=all(m.planned for m in chosen),
     )
+
+
+def _reports(member: _Member) -> bool:
+    """A statement that writes out the date of an event that has happened."""
+    return member.cand.stated and not member.planned
 
 
 def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
     """Figures that two sources give differently for the same claim: their statements are
     near-identical, and the figures count the same unit of the same subject. Bounds ("more
     than 11") are not contradicted by another count, and cumulative figures in different
-    statements ("800,000 barrels captured" vs "4.9 million leaked") are not compared."""
-    panel = [m for m in members[:FIGURE_PANEL] if m.cand.figures]
+    statements ("800,000 barrels captured" vs "4.9 million leaked") are not compared, nor
+    plans and forecasts, nor a count a statement itself gives two values for."""
+    panel = [m for m in members[:FIGURE_PANEL] if m.cand.figures and not m.planned]
     sets = [frozenset(m.words) for m in panel]
+    # A statement that gives two values for one count ("killing three soldiers and
+    # capturing two") does not say which one the other source contradicts.
+    ambiguous = [_ambiguous(m.cand.figures) for m in panel]
     sides: dict[tuple[str, str], dict[float, tuple[str, set[int]]]] = {}
     for i, a in enumerate(panel):
         for j in range(i + 1, len(panel)):
@@ -284,7 +305,7 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
                 for fb in b.cand.figures:
                     key = (fa.unit.lower(), fa.subject.lower())
                     if (fa.value == fb.value or key != (fb.unit.lower(), fb.subject.lower())
-                            or not fa.subject
+                            or not fa.subject or key in ambiguous[i] or key in ambiguous[j]
                             or fa.qualifier not in _POINT or fb.qualifier not in _POINT):
                         continue
                     values = sides.setdefault(key, {})
@@ -300,6 +321,14 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
 
 
 _POINT = (Qualifier.EXACTLY, Qualifier.ABOUT)
+
+
+def _ambiguous(figures: tuple[_Figure, ...]) -> set[tuple[str, str]]:
+    """The (unit, subject) keys one statement gives more than one value for."""
+    values: dict[tuple[str, str], set[float]] = {}
+    for f in figures:
+        values.setdefault((f.unit.lower(), f.subject.lower()), set()).add(f.value)
+    return {key for key, vs in values.items() if len(vs) > 1}
 
 
 class TimelineIndex:
@@ -331,7 +360,9 @@ class TimelineIndex:
         added = _Added(
             n=article.n, uri=article.uri, version=article.version,
             source=article.copy_of if article.copy_of is not None else article.n,
-            input=prepared if prepared is not None else timeline_input(article.facts),
+            published=article.published.date(),
+            input=(prepared if prepared is not None
+                   else timeline_input(article.facts, article.published.date())),
         )
         self._articles[article.uri] = added
         self._index(added)
@@ -360,6 +391,7 @@ class TimelineIndex:
             member = _Member(
                 seq=self._seq, n=article.n, uri=article.uri, version=article.version,
                 source=source, cand=cand, words=cand.words,
+                planned=is_plan(cand.span, article.published),
             )
             target = self._match(member)
             if target is None:
@@ -489,6 +521,7 @@ class TimelineIndex:
                 citations=summary.citations,
                 independent_sources=max(1, summary.sources),
                 conflicts=summary.conflicts,
+                planned=summary.planned,
             )
             for event, summary in picked
         )

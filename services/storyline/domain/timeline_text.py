@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from storyline.domain.events import DatePrecision
 from storyline.domain.facts import ArticleFacts, DateMention, TimeSpan
@@ -166,18 +167,68 @@ class Candidate:
     stated: bool
     date_text: str
     tokens: tuple[str, ...]
+    planned: bool = False  # about a day after the article's publication: a plan, not an event
 
 
-def sentence_date(mentions: list[DateMention]) -> DateMention:
-    """The date a sentence is about when it mentions several: the most precise, then the
-    first written (the event date usually comes before background dates)."""
-    return min(mentions, key=lambda d: (PRECISION_RANK[d.span.precision], d.char_start))
+def is_plan(span: TimeSpan, published: date | None) -> bool:
+    """Whether a statement dated ``span`` in an article published on ``published`` is about
+    the future: the whole period is after publication ("could fall by Wednesday" on a Monday,
+    "the trial opens on June 5" in May). Nobody reports an event that has not happened yet."""
+    return published is not None and span.start > published
 
 
-def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePrecision.MONTH]
-                     ) -> list[Candidate]:
+# A date that dates something else than the sentence's main event:
+# - the start or end of a period: "leaked since 22 April", "closed until May 17",
+#   "following the January 25 rally", "since the rig exploded on 20 April";
+_PERIOD_CUE = re.compile(r"\b(?:since|until|till|following)\b[^,;:()]{0,60}$", re.IGNORECASE)
+# - a date naming a thing rather than dating the clause: "Tuesday's rally", "yesterday's
+#   roadblock", "the January 25 rally", "the 11 April explosion";
+_POSSESSIVE = re.compile(r"^['’]s\b")
+_THE = re.compile(r"\bthe\s+$", re.IGNORECASE)
+_NOUN_AFTER = re.compile(r"^\s+([a-z]+)\b")
+_NOT_NOUNS = wordset(
+    """and or but to of in on at by for with from as when while after before until since
+    that which who where morning afternoon evening night""")
+# - a date inside the subject, before the main verb: "Two men reported missing on Friday
+#   were found safe on Sunday", "Protests that began on Tuesday have spread".
+_VERB_AFTER = re.compile(
+    r"^(?:\s+(?:morning|afternoon|evening|night))?\s+(?:were|was|is|are|has|have|had)\b")
+
+
+def background(mention: DateMention, sentence: str) -> bool:
+    """Whether ``mention`` dates something else than the event ``sentence`` reports (the
+    start of a period, a thing named by its date, a clause inside the subject)."""
+    before, after = sentence[: mention.char_start], sentence[mention.char_end:]
+    if _PERIOD_CUE.search(before) or _POSSESSIVE.match(after):
+        return True
+    noun = _NOUN_AFTER.match(after)
+    if _THE.search(before) and noun is not None and noun.group(1) not in _NOT_NOUNS:
+        return True
+    # a subject before the date ("Two men reported missing on Friday were ..."), not an
+    # opening adverbial ("On Friday was ..." is rare; "On Friday, ..." has its comma)
+    return (_VERB_AFTER.match(after) is not None
+            and len(before.split()) >= 2 and not before.rstrip().endswith(","))
+
+
+def sentence_date(mentions: list[DateMention], sentence: str = "",
+                  published: date | None = None) -> DateMention | None:
+    """The date of the event a sentence reports, among the dates it mentions: not one that
+    dates something else (:func:`background`); one the article could report on (not after
+    its ``published`` day: "On Friday, officials said the flow could be contained by
+    Monday" is about Friday); then the most precise; then the first written. None when
+    every date is background: the sentence does not say when its own event happened."""
+    foreground = [m for m in mentions if not background(m, sentence)] if sentence else mentions
+    if not foreground:
+        return None
+    return min(foreground, key=lambda d: (is_plan(d.span, published),
+                                          PRECISION_RANK[d.span.precision], d.char_start))
+
+
+def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePrecision.MONTH],
+                     published: date | None = None) -> list[Candidate]:
     """Every statement-like sentence of the article with the date it is about, in sentence
-    order; dates coarser than ``max_rank`` (quarters, years) are too vague for an entry."""
+    order; dates coarser than ``max_rank`` (quarters, years) are too vague for an entry. With
+    the article's ``published`` day, statements about a later day are marked as plans."""
     by_sentence: dict[int, list[DateMention]] = {}
     mentions: dict[int, list[DateMention]] = {}
     for mention in facts.dates:
@@ -189,9 +240,13 @@ def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePre
         sentence = facts.sentences[index]
         if not is_statement(sentence):
             continue
-        mention = sentence_date(by_sentence[index])
-        statement = trim_statement(
-            strip_dates(sentence, [(m.char_start, m.char_end) for m in mentions[index]]))
+        chosen = sentence_date(by_sentence[index], sentence, published)
+        if chosen is None:
+            continue
+        mention = chosen
+        # background dates stay in the text: "reported missing on Friday" says who
+        statement = trim_statement(strip_dates(sentence, [
+            (m.char_start, m.char_end) for m in mentions[index] if not background(m, sentence)]))
         if len(statement.split()) < MIN_WORDS:
             continue
         out.append(
@@ -202,6 +257,7 @@ def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePre
                 stated=mention.stated,
                 date_text=mention.text,
                 tokens=content_tokens(statement),
+                planned=is_plan(mention.span, published),
             )
         )
     return out

@@ -3,12 +3,23 @@
 Headlines, when the sources give them: the one closest to the story's centroid (the share of
 articles whose lead uses each of its terms). Timeline17 items have none, so the title is
 then derived: the most central short opening clause of a lead sentence, trimmed to a
-headline's length. A title is sticky: the previous one stays while it scores at least
-``KEEP`` of the best candidate, so one more article does not rename the story.
+headline's length.
+
+The title follows the story's *lead development*: the originals published within
+``LEAD_SPAN`` of the newest one. The title is the best option of those articles among the
+ones that score at least ``LEAD_FLOOR`` of the best option of the whole window (so a stray
+article does not name the story); when none does, the best of the window. A title is
+sticky: the previous one stays while it is still an option of the lead development and
+scores at least ``KEEP`` of the best, so one more article of the same development does not
+rename the story. It is re-chosen when the lead development moves on (the articles it came
+from are no longer the latest), and when a correction or a withdrawal takes its words away
+(no current article offers it any more). Ties are broken by citation number, sentence and
+text: the same articles always give the same title.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 
@@ -31,6 +42,8 @@ from storyline.domain.summary import (
 MAX_CHARS = 90
 MIN_WORDS = 4
 KEEP = 0.8  # the previous title stays while it scores at least this share of the best
+LEAD_SPAN = dt.timedelta(hours=24)  # the lead development: originals this close to the newest
+LEAD_FLOOR = 0.4  # a lead option must score this share of the window's best to be the title
 TITLE_ARTICLES = 300  # most recent originals whose headlines or leads are candidates
 LEAD_SENTENCES = 3
 CUT_FACTOR = 0.85  # a clause cut from a longer sentence reads less like a headline
@@ -111,35 +124,43 @@ def _options(article: CitedArticle, analysis: Analysis, headlines: bool) -> tupl
     return result
 
 
-def _candidates(story: Sequence[Analysed]) -> list[tuple[Option, int]]:
-    """Title options of the recent originals with their citation numbers: their headlines
-    when most have one, else their title-like lead clauses."""
+def _candidates(story: Sequence[Analysed]) -> list[tuple[Option, int, bool]]:
+    """Title options of the recent originals with their citation numbers and whether they
+    belong to the lead development: their headlines when most have one, else their
+    title-like lead clauses."""
     recent = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))[-TITLE_ARTICLES:]
+    if not recent:
+        return []
     headlines = 2 * sum(1 for a, _ in recent if a.headline and a.headline.strip()) >= len(recent)
-    return [(o, a.n) for a, x in recent for o in _options(a, x, headlines)]
+    lead_from = recent[-1][0].published - LEAD_SPAN
+    return [(o, a.n, a.published >= lead_from) for a, x in recent
+            for o in _options(a, x, headlines)]
 
 
 def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
                  memo: SummaryMemo | None = None) -> str:
-    """The story's title; ``previous`` (the last revision's) wins unless clearly beaten.
-    Looks at the same recent window as the summary (and shares its ``memo``)."""
+    """The story's title; ``previous`` (the last revision's) stays while it is an option of
+    the lead development that is not clearly beaten (see the module docstring). Looks at the
+    same recent window as the summary (and shares its ``memo``)."""
     if not articles:
         return previous or ""
     story = analysed(articles[-STORY_WINDOW:], memo)
     weights = story_weights(originals(story), memo)
     ranked = sorted(
         (
-            (weights.centrality(terms) * factor, text, n, i)
-            for (text, terms, i, factor), n in _candidates(story)
+            (weights.centrality(terms) * factor, text, n, i, lead)
+            for (text, terms, i, factor), n, lead in _candidates(story)
         ),
         key=lambda c: (-c[0], c[2], c[3], c[1]),
     )
     if not ranked:
-        first = articles[0]
-        fallback = first.headline or (first.facts.sentences[0] if first.facts.sentences
-                                      else first.uri)
-        return previous or trim(fallback)
-    best_score, best = ranked[0][0], ranked[0][1]
-    if previous and score(previous, weights) >= KEEP * best_score:
+        newest = max(articles, key=lambda a: (a.published, a.n))
+        return trim(newest.headline or (newest.facts.sentences[0] if newest.facts.sentences
+                                        else newest.uri))
+    floor = LEAD_FLOOR * ranked[0][0]
+    pool = [c for c in ranked if c[4] and c[0] >= floor] or ranked
+    best_score, best = pool[0][0], pool[0][1]
+    if previous and previous in {c[1] for c in pool} and (
+            score(previous, weights) >= KEEP * best_score):
         return previous
     return best

@@ -107,6 +107,10 @@ def decode_event(data: bytes, expected: type[T]) -> T:
         current = upcast(payload)
     except (KeyError, TypeError, ValueError) as exc:
         why = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        if "schema_version" not in payload:
+            current_version = expected.model_fields["schema_version"].default
+            why += (f" (the event carries no schema_version, so it was read as v1; "
+                    f"{event_type} events are now written as v{current_version})")
         raise UndecodableEvent(
             f"cannot upgrade {event_type} v{payload.get('schema_version', 1)}: {why}") from exc
     try:

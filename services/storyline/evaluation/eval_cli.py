@@ -1,4 +1,4 @@
-"""``storyline eval timeline|clustering``: score the core against gold data.
+"""``storyline eval timeline|clustering|dates|event-dates``: score the core against gold data.
 
 Each evaluation is a module with ``add_arguments(parser)`` and ``run(args) -> int``, imported
 only when selected, like the top-level commands.
@@ -15,6 +15,10 @@ EVALUATIONS: dict[str, tuple[str, str]] = {
                  "timelines vs gold: alignment ROUGE-1/2 (tilse) and Date-F1"),
     "clustering": ("storyline.evaluation.clustering_eval",
                    "stories vs gold: B-cubed precision/recall/F1, articles/s"),
+    "dates": ("storyline.evaluation.dates_eval",
+              "temporal expressions vs TimeML gold: span P/R/F1, TIMEX3 value accuracy and F1"),
+    "event-dates": ("storyline.evaluation.event_dates_eval",
+                    "timeline statements' dates vs the dates of matching gold timeline entries"),
 }
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -20,6 +20,7 @@ ROOT = "$"
 """Field name for errors about the item as a whole (size, not an object, unknown format)."""
 
 _QUOTE_LIMIT = 80
+_T = TypeVar("_T")
 
 
 class InvalidArticle(Exception):
@@ -27,30 +28,71 @@ class InvalidArticle(Exception):
 
     ``field`` is a JSON path into the input (``$`` for the whole item), ``message`` says what
     is wrong in words; ``source`` and ``line`` locate the item once a file reader knows them.
+    ``problems`` lists every (field, message) found in the item, the first being ``field``
+    and ``message``: a producer fixes them all in one go instead of one per attempt.
     """
 
     def __init__(self, field: str, message: str, *, source: str | None = None,
-                 line: int | None = None, unit: str = "line") -> None:
+                 line: int | None = None, unit: str = "line",
+                 problems: tuple[tuple[str, str], ...] = ()) -> None:
         self.field = field
         self.message = message
         self.source = source
         self.line = line
         self.unit = unit
+        self.problems = problems or ((field, message),)
         super().__init__(self.describe())
+
+    @classmethod
+    def of(cls, found: Iterable[InvalidArticle]) -> InvalidArticle:
+        """One error naming every problem of ``found`` (in order, each once)."""
+        problems = tuple(dict.fromkeys(p for error in found for p in error.problems))
+        if not problems:
+            raise ValueError("no problems to report")
+        field, message = problems[0]
+        return cls(field, message, problems=problems)
 
     def located(self, source: str | None, line: int | None,
                 unit: str = "line") -> InvalidArticle:
         """A copy that knows which file and line (or feed item: ``unit="item"``) it is."""
-        return InvalidArticle(self.field, self.message, source=source, line=line, unit=unit)
+        return InvalidArticle(self.field, self.message, source=source, line=line, unit=unit,
+                              problems=self.problems)
 
     def describe(self) -> str:
         position = f"{self.unit} {self.line}" if self.line else None
         where = " ".join(p for p in (self.source, position) if p)
-        what = self.message if self.field == ROOT else f"field '{self.field}': {self.message}"
+        parts = [_problem(f, m) for f, m in self.problems]
+        what = parts[0] if len(parts) == 1 else f"{len(parts)} problems: " + "; ".join(parts)
         return f"{where}: {what}" if where else what
 
     def __str__(self) -> str:
         return self.describe()
+
+
+def _problem(field: str, message: str) -> str:
+    return message if field == ROOT else f"field '{field}': {message}"
+
+
+class Problems:
+    """Collects the problems of one item while its fields are read, so all are reported
+    together: ``value = problems.check(parse, ...)`` gives None for a field in error."""
+
+    def __init__(self) -> None:
+        self.found: list[InvalidArticle] = []
+
+    def check(self, read: Callable[..., _T], *args: Any, **kwargs: Any) -> _T | None:
+        try:
+            return read(*args, **kwargs)
+        except InvalidArticle as exc:
+            self.found.append(exc)
+            return None
+
+    def add(self, field: str, message: str) -> None:
+        self.found.append(InvalidArticle(field, message))
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise InvalidArticle.of(self.found)
 
 
 def quote(value: Any) -> str:
@@ -173,6 +215,8 @@ def build_article(paths: Mapping[str, str], **values: Any) -> ArticleReceived:
     try:
         return ArticleReceived(**values)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        name = str(error["loc"][0]) if error["loc"] else ROOT
-        raise InvalidArticle(paths.get(name, name), str(error["msg"])) from None
+        found = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else ROOT
+            found.append(InvalidArticle(paths.get(name, name), str(error["msg"])))
+        raise InvalidArticle.of(found) from None

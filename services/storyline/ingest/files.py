@@ -15,7 +15,8 @@ import orjson
 
 from storyline.domain.events import ArticleReceived
 from storyline.ingest.feeds import parse_feed
-from storyline.ingest.fields import ROOT, InvalidArticle, check_size
+from storyline.ingest.fields import InvalidArticle, check_size
+from storyline.ingest.jsontext import decode_json, require_object
 from storyline.ingest.normalise import parse_item
 
 FileFormat = Literal["auto", "ninjs", "json", "rss", "atom"]
@@ -91,10 +92,7 @@ def _iter_lines(path: Path, name: str, fmt: FileFormat,
                 continue
             try:
                 check_size(len(line.rstrip(b"\r\n")), max_bytes)
-                try:
-                    obj = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    raise InvalidArticle(ROOT, f"not valid JSON: {exc}") from None
+                obj = require_object(decode_json(line, one_line=True), one_line=True)
                 article = parse_item(obj, fmt=item_fmt)
             except InvalidArticle as exc:
                 yield ParseResult(name, number, None, exc.located(name, number), _raw(line),
@@ -108,10 +106,9 @@ def _iter_document(path: Path, name: str, fmt: FileFormat,
     item_fmt = _item_format(fmt)
     data = path.read_bytes()
     try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        error = InvalidArticle(ROOT, f"not valid JSON: {exc}").located(name, None)
-        yield ParseResult(name, 1, None, error, _raw(data), len(data), "item")
+        obj = decode_json(data)
+    except InvalidArticle as exc:
+        yield ParseResult(name, 1, None, exc.located(name, None), _raw(data), len(data), "item")
         return
     items = obj if isinstance(obj, list) else [obj]
     share = len(data) // max(1, len(items))

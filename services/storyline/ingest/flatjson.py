@@ -16,6 +16,7 @@ from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.ingest.fields import (
     ROOT,
     InvalidArticle,
+    Problems,
     build_article,
     clean_body,
     join_path,
@@ -32,36 +33,39 @@ _PUBSTATUS = {s.value: s for s in PubStatus}
 
 
 def parse_flat(obj: dict[str, Any]) -> ArticleReceived:
-    unknown = sorted(k for k in obj if k not in _FIELD_SET)
-    if unknown:
-        raise InvalidArticle(join_path(ROOT, unknown[0]),
-                             f"is not a field of the JSON article format "
-                             f"(fields: {', '.join(FIELDS)})")
-    uri = text_field(obj, "uri", "uri", required=True, max_length=2048)
-    source = text_field(obj, "source", "source", required=True, max_length=200)
-    headline = text_field(obj, "headline", "headline", max_length=1000)
+    """One flat JSON article; raises ``InvalidArticle`` naming every problem it has."""
+    problems = Problems()
+    for key in sorted(k for k in obj if k not in _FIELD_SET):
+        problems.add(join_path(ROOT, key), f"is not a field of the JSON article format "
+                                           f"(fields: {', '.join(FIELDS)})")
+    uri = problems.check(text_field, obj, "uri", "uri", required=True, max_length=2048)
+    source = problems.check(text_field, obj, "source", "source", required=True,
+                            max_length=200)
+    headline = problems.check(text_field, obj, "headline", "headline", max_length=1000)
     raw_body = obj.get("body")
     if not isinstance(raw_body, str):
-        raise InvalidArticle("body", "is required" if raw_body is None else
-                             f"must be a string, got {type(raw_body).__name__} "
-                             f"{quote(raw_body)}")
+        problems.add("body", "is required" if raw_body is None else
+                     f"must be a string, got {type(raw_body).__name__} {quote(raw_body)}")
     pubstatus = PubStatus.USABLE
     if obj.get("pubstatus") is not None:
         value = obj["pubstatus"]
         status = _PUBSTATUS.get(value) if isinstance(value, str) else None
         if status is None:
-            raise InvalidArticle("pubstatus", f"{quote(value)} is not one of: "
-                                              f"{', '.join(_PUBSTATUS)}")
-        pubstatus = status
-    body = clean_body(raw_body)
+            problems.add("pubstatus", f"{quote(value)} is not one of: {', '.join(_PUBSTATUS)}")
+        else:
+            pubstatus = status
+    published = None
+    if obj.get("published") is None:
+        problems.add("published", "is required: the publication time (ISO 8601)")
+    else:
+        published = problems.check(parse_datetime, obj["published"], "published")
+    version = problems.check(parse_version, obj.get("version"), "version")
+    language = problems.check(text_field, obj, "language", "language", max_length=35)
+    url = problems.check(text_field, obj, "url", "url", max_length=2048)
+    problems.raise_any()
+    body = clean_body(raw_body) if isinstance(raw_body, str) else ""
     if not body and not headline and pubstatus is PubStatus.USABLE:
         raise InvalidArticle("body", "the article has no text and no headline")
-    if obj.get("published") is None:
-        raise InvalidArticle("published", "is required: the publication time (ISO 8601)")
-    published = parse_datetime(obj["published"], "published")
-    version = parse_version(obj.get("version"), "version")
-    language = text_field(obj, "language", "language", max_length=35) or "en"
-    url = text_field(obj, "url", "url", max_length=2048)
     return build_article({}, uri=uri, version=version, source=source, headline=headline,
-                         body=body, published=published, language=language,
+                         body=body, published=published, language=language or "en",
                          pubstatus=pubstatus, url=url, wire_format="json")

@@ -14,12 +14,13 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError, best_match, relevance
 
 from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.ingest.fields import (
     ROOT,
     InvalidArticle,
+    Problems,
     build_article,
     clean_body,
     first_of,
@@ -98,8 +99,14 @@ def validate_schema(obj: dict[str, Any], gen: int) -> None:
                 known.clear()  # a flood of distinct shapes only costs the fast path
             known.add(key)
         return
-    error = best_match(schema_validator.iter_errors(obj))
-    raise _from_schema_error(error, gen)
+    errors = sorted(schema_validator.iter_errors(obj), key=relevance)
+    first = best_match(iter(errors))
+    ordered = [first, *(e for e in errors if e is not first)][:MAX_SCHEMA_PROBLEMS]
+    raise InvalidArticle.of(p for error in ordered for p in _from_schema_error(error, gen))
+
+
+# An item can break the schema in many places; a message naming more is not more useful.
+MAX_SCHEMA_PROBLEMS = 10
 
 
 _SHAPE_CACHE_SIZE = 4096
@@ -179,29 +186,30 @@ def shape(obj: Any, gen: int) -> Any:
     return image(obj, "")
 
 
-def _from_schema_error(error: ValidationError, gen: int) -> InvalidArticle:
+def _from_schema_error(error: ValidationError, gen: int) -> list[InvalidArticle]:
     path = join_path(ROOT, *error.absolute_path)
     kind = error.validator
     standard = f"ninjs {SCHEMA_FILES[gen][13:16]}"
     if kind == "required" and isinstance(error.instance, dict):
         missing = [k for k in error.validator_value if k not in error.instance]
         if missing:
-            return InvalidArticle(join_path(path, missing[0]), f"is required by {standard}")
+            return [InvalidArticle(join_path(path, k), f"is required by {standard}")
+                    for k in missing]
     if kind in ("additionalProperties", "unevaluatedProperties"):
         match = _UNEXPECTED.search(error.message)
         names = re.findall(r"'([^']*)'", match.group(1)) if match else []
         if names:
-            return InvalidArticle(join_path(path, names[0]),
-                                  f"is not a field of {standard}")
+            return [InvalidArticle(join_path(path, n), f"is not a field of {standard}")
+                    for n in names]
     if kind == "type":
         got = _JSON_TYPES.get(type(error.instance), type(error.instance).__name__)
-        return InvalidArticle(path, f"must be of type {error.validator_value}, got {got} "
-                                    f"{quote(error.instance)}")
+        return [InvalidArticle(path, f"must be of type {error.validator_value}, got {got} "
+                                     f"{quote(error.instance)}")]
     if kind == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)
-        return InvalidArticle(path, f"{quote(error.instance)} is not one of: {allowed}")
+        return [InvalidArticle(path, f"{quote(error.instance)} is not one of: {allowed}")]
     message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
-    return InvalidArticle(path, f"{message} ({standard} schema, '{kind}')")
+    return [InvalidArticle(path, f"{message} ({standard} schema, '{kind}')")]
 
 
 def _names(gen: int) -> dict[str, str]:
@@ -221,17 +229,19 @@ def parse_ninjs(obj: dict[str, Any], *, validate: bool = True) -> ArticleReceive
     if validate and gen in SCHEMA_FILES:
         validate_schema(obj, gen)
     names = _names(gen)
-    uri = text_field(obj, "uri", "uri", required=True, max_length=2048)
-    version = parse_version(obj.get("version"), "version")
-    pubstatus = _pubstatus(obj, names["pubstatus"])
-    published = _published(obj, names)
-    source, source_path = _source(obj, names)
+    problems = Problems()
+    uri = problems.check(text_field, obj, "uri", "uri", required=True, max_length=2048)
+    version = problems.check(parse_version, obj.get("version"), "version")
+    pubstatus = problems.check(_pubstatus, obj, names["pubstatus"]) or PubStatus.USABLE
+    published = problems.check(_published, obj, names)
+    source, source_path = problems.check(_source, obj, names) or (None, "")
     if gen == 1:
-        body, body_path = _body_v1(obj)
-        headline = text_field(obj, "headline", "headline", max_length=1000)
+        body, body_path = problems.check(_body_v1, obj) or ("", "body_text")
+        headline = problems.check(text_field, obj, "headline", "headline", max_length=1000)
     else:
-        body, body_path = _body(obj, names["contenttype"])
-        headline = _headline(obj, names["contenttype"])
+        body, body_path = problems.check(_body, obj, names["contenttype"]) or ("", "bodies")
+        headline = problems.check(_headline, obj, names["contenttype"])
+    problems.raise_any()
     # picture and video items carry only a headline: still an article of the story
     if not body and not headline and pubstatus is PubStatus.USABLE:
         raise InvalidArticle(body_path, "the article has no text and no headline")

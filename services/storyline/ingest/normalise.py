@@ -13,6 +13,7 @@ import orjson
 from storyline.domain.events import ArticleReceived
 from storyline.ingest.fields import ROOT, InvalidArticle, check_size
 from storyline.ingest.flatjson import parse_flat
+from storyline.ingest.jsontext import decode_json, require_object
 from storyline.ingest.ninjs import NINJS_HINT_KEYS, parse_ninjs
 
 __all__ = ["InvalidArticle", "ItemFormat", "detect_format", "parse_bytes", "parse_item"]
@@ -40,9 +41,7 @@ def parse_item(obj: Any, *, fmt: ItemFormat = "auto",
     ``max_bytes`` bounds the item's size as compact JSON (pass it when the caller did not
     already check the raw bytes).
     """
-    if not isinstance(obj, dict):
-        kind = "array" if isinstance(obj, list) else type(obj).__name__
-        raise InvalidArticle(ROOT, f"an article must be a JSON object, got {kind}")
+    obj = require_object(obj)
     if max_bytes is not None:
         try:
             check_size(len(orjson.dumps(obj)), max_bytes)
@@ -63,8 +62,4 @@ def parse_bytes(data: bytes, *, fmt: ItemFormat = "auto",
                 max_bytes: int | None = None) -> ArticleReceived:
     """One JSON document (UTF-8) as an article."""
     check_size(len(data), max_bytes)
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidArticle(ROOT, f"not valid JSON: {exc}") from None
-    return parse_item(obj, fmt=fmt)
+    return parse_item(decode_json(data), fmt=fmt)

@@ -13,6 +13,7 @@ disk matters, set ``compression.type`` on the topic and let the broker compress.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ import structlog
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived, DeadLetter
+from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -78,6 +80,7 @@ class ArticleProducer:
             max_batch_size=256 * 1024,
             max_request_size=MAX_REQUEST_BYTES,
             compression_type=self._compression,
+            **kafka_options(self.settings),
         )
         try:
             await asyncio.wait_for(producer.start(), self._start_timeout)
@@ -108,15 +111,20 @@ class ArticleProducer:
             raise RuntimeError("ArticleProducer is not started: call start() first")
         return self._producer
 
-    async def enqueue(self, article: ArticleReceived) -> asyncio.Future[Any]:
-        """Add the article to a batch; the future resolves to aiokafka's RecordMetadata."""
+    async def enqueue(self, article: ArticleReceived,
+                      headers: Sequence[tuple[str, bytes]] = ()) -> asyncio.Future[Any]:
+        """Add the article to a batch; the future resolves to aiokafka's RecordMetadata.
+        ``headers`` (the record's provenance, e.g. which API key submitted it) travel with
+        the record on the log and never into the event or a revision."""
         future: asyncio.Future[Any] = await self._running().send(
-            self.settings.articles, canonical_bytes(article), key=article.uri.encode())
+            self.settings.articles, canonical_bytes(article), key=article.uri.encode(),
+            headers=list(headers) or None)
         return future
 
-    async def send(self, article: ArticleReceived) -> tuple[int, int]:
+    async def send(self, article: ArticleReceived,
+                   headers: Sequence[tuple[str, bytes]] = ()) -> tuple[int, int]:
         """Publish and wait for the acknowledgement: (partition, offset) on the log."""
-        metadata = await (await self.enqueue(article))
+        metadata = await (await self.enqueue(article, headers))
         return int(metadata.partition), int(metadata.offset)
 
     async def enqueue_dead_letter(self, letter: DeadLetter) -> asyncio.Future[Any]:

@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from storyline.kafka.security import kafka_options
 from storyline.kafka.topics import ActualTopic, Plan, TopicSpec, plan
 
 log = structlog.get_logger(__name__)
@@ -35,7 +36,8 @@ class ApplyReport:
 async def admin_client(
     bootstrap: str, timeout_ms: int = 30_000
 ) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms,
+                                **kafka_options())
     await admin.start()
     try:
         yield admin

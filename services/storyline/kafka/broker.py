@@ -79,6 +79,9 @@ class BrokerConfig:
     heap: str = "1g"
     start_timeout: float = 120.0
     stop_timeout: float = 30.0
+    #: Lines appended to the rendered server.properties (a later key wins): e.g. a SASL
+    #: listener beside the plaintext one, for tests of authenticated clients.
+    extra_properties: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, **overrides: object) -> BrokerConfig:
@@ -238,6 +241,8 @@ class LocalBroker:
             controller_port=self.config.controller_port,
             log_dirs=str(self.config.log_dirs),
         )
+        if self.config.extra_properties:
+            rendered += "\n# extra_properties\n" + "\n".join(self.config.extra_properties) + "\n"
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.config.properties_file.write_text(rendered)
 

@@ -1,60 +1,34 @@
-"""The HTTP API over the read store (FastAPI): stories, revisions, diffs, SSE, ingestion.
+"""The JSON read API over the read store (FastAPI routes): stories, revisions, diffs, SSE.
 
-``create_app`` wires a store, a change notifier and optionally a projector running in the
-same process; the HTML pages of :mod:`storyline.read.pages` are mounted on the same app.
+:func:`add_read_routes` mounts these and the HTML pages of :mod:`storyline.read.pages`; the
+server that serves them (with ingestion, health and limits) is :mod:`storyline.web.app`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import hmac
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated
 
-import orjson
 import structlog
 from fastapi import FastAPI, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
-from storyline.domain.events import ArticleReceived, RelatedArticle
-from storyline.read.config import ReadSettings, get_read_settings
-from storyline.read.diffing import RevisionDelta, diff_revisions
-from storyline.read.projector import Projector
-from storyline.read.sse import (
-    ChangeNotifier,
-    InvalidLastEventId,
-    parse_last_event_id,
-    poll_store,
-    stream_events,
+from storyline.domain.events import RelatedArticle
+from storyline.read.context import (
+    LAST_EVENT_ID_DOC,
+    Revision,
+    decode_cursor,
+    encode_cursor,
+    state,
 )
-from storyline.read.store import MAX_ID, ReadStore, open_store
-from storyline.settings import Settings, get_settings
+from storyline.read.diffing import RevisionDelta, diff_revisions
+from storyline.read.pages import add_page_routes
+from storyline.read.sse import InvalidLastEventId, parse_last_event_id, stream_events
+from storyline.read.store import MAX_ID
 
 log = structlog.get_logger(__name__)
-
-
-class ArticleSink(Protocol):
-    async def send(self, article: ArticleReceived) -> tuple[int, int]: ...
-
-
-@dataclass(frozen=True)
-class ArticleParser:
-    """``parse(obj, fmt=..., max_bytes=...) -> ArticleReceived``, raising ``invalid`` (with
-    ``.field`` and ``.message``) for a bad item: storyline.ingest.normalise by default."""
-
-    parse: Callable[..., ArticleReceived]
-    invalid: type[Exception]
-
-
-def default_parser() -> ArticleParser:
-    from storyline.ingest.normalise import InvalidArticle, parse_item
-
-    return ArticleParser(parse_item, InvalidArticle)
 
 
 class StorySummary(BaseModel):
@@ -94,63 +68,6 @@ class ArticleList(BaseModel):
     articles: list[RelatedArticle]
 
 
-class Accepted(BaseModel):
-    uri: str
-    topic: str
-    partition: int
-    offset: int
-
-
-@dataclass
-class ReadApp:
-    """What the request handlers share."""
-
-    store: ReadStore
-    notifier: ChangeNotifier
-    settings: Settings
-    read_settings: ReadSettings
-    sink: ArticleSink | None = None
-    sink_factory: Callable[[], Awaitable[ArticleSink]] | None = None
-    parser: ArticleParser = field(default_factory=lambda: default_parser())
-
-
-def state(request: Request) -> ReadApp:
-    read_app: ReadApp = request.app.state.read
-    return read_app
-
-
-#: An optional revision number in a query: from 1 to what the store can hold (``MAX_ID``);
-#: anything else is answered 422 with the reason, never 500. Every integer a client may
-#: send is bounded the same way.
-Revision = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-
-_CURSOR = re.compile(r"s[0-9]{1,19}")
-LAST_EVENT_ID_DOC = "resume after this event id (the Last-Event-ID header wins)"
-
-
-def _encode_cursor(seq: int) -> str:
-    return f"s{seq}"
-
-
-def parse_cursor(cursor: str) -> int | None:
-    """The seq in a ``next_cursor`` (``s`` and ASCII digits, at most ``MAX_ID``); None for
-    anything this API cannot have written."""
-    if _CURSOR.fullmatch(cursor) is None:
-        return None
-    seq = int(cursor[1:])
-    return seq if seq <= MAX_ID else None
-
-
-def _decode_cursor(cursor: str | None) -> int | None:
-    if cursor is None or cursor == "":
-        return None
-    seq = parse_cursor(cursor)
-    if seq is None:
-        raise HTTPException(400, detail={"field": "cursor", "message": "not a cursor from "
-                                          "this API's next_cursor"})
-    return seq
-
-
 def _redirect(request: Request, story_id: str, survivor: str) -> RedirectResponse:
     path = request.url.path.replace(f"/{story_id}", f"/{survivor}", 1)
     query = f"?{request.url.query}" if request.url.query else ""
@@ -163,97 +80,11 @@ def _not_found(story_id: str, what: str = "story") -> HTTPException:
     return HTTPException(404, detail=f"no {what} {story_id!r}")
 
 
-async def _default_sink_factory(settings: Settings) -> ArticleSink:
-    """The Kafka producer of the ingest package, started on first use."""
-    from storyline.ingest.producer import ArticleProducer
-
-    producer = ArticleProducer(settings)
-    await producer.start()
-    return producer
-
-
-def create_app(
-    store: ReadStore | None = None,
-    *,
-    settings: Settings | None = None,
-    read_settings: ReadSettings | None = None,
-    run_projector: bool = False,
-    sink: ArticleSink | None = None,
-    parser: ArticleParser | None = None,
-) -> FastAPI:
-    settings = settings or get_settings()
-    read_settings = read_settings or get_read_settings()
-    opened = store or open_store(read_settings.store_target())
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        notifier = ChangeNotifier(await asyncio.to_thread(opened.max_seq))
-
-        async def make_sink() -> ArticleSink:
-            return await _default_sink_factory(settings)
-
-        app.state.read = ReadApp(opened, notifier, settings, read_settings, sink,
-                                 None if sink is not None else make_sink,
-                                 parser or default_parser())
-        tasks: list[asyncio.Task[Any]] = []
-        if run_projector:
-            projector = Projector(opened, bootstrap=settings.bootstrap_servers,
-                                  topic=settings.story_updates,
-                                  dead_letters_topic=settings.dead_letters, notifier=notifier)
-            tasks.append(asyncio.create_task(_keep_running(projector), name="projector"))
-        else:
-            tasks.append(asyncio.create_task(
-                poll_store(opened, notifier, read_settings.sse_poll_seconds), name="poll"))
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            current = app.state.read.sink
-            stop = getattr(current, "stop", None)
-            if stop is not None and current is not sink:
-                await stop()
-
-    app = FastAPI(
-        title="Storyline read API",
-        version="1",
-        summary="Versioned story pages built from wire articles.",
-        lifespan=lifespan,
-    )
-    _add_health_route(app)
+def add_read_routes(app: FastAPI) -> None:
+    """The JSON read API, its SSE streams and the HTML pages."""
     _add_story_routes(app)
     _add_event_routes(app)
-    _add_ingest_route(app)
-    from storyline.read.pages import add_page_routes
-
     add_page_routes(app)
-    return app
-
-
-async def _keep_running(projector: Projector) -> None:
-    """The API keeps serving what the store has if the broker goes away; retry calmly."""
-    while True:
-        try:
-            await projector.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - logged, then retried
-            log.error("projector.crashed", error=str(exc))
-            await asyncio.sleep(2.0)
-
-
-def _add_health_route(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["operations"])
-    def healthz(request: Request) -> dict[str, Any]:
-        """Liveness plus how far the read model has got: its last event id and, per
-        partition of story-updates, the next offset to apply."""
-        read = state(request)
-        return {"status": "ok", "last_event_id": read.store.max_seq(),
-                "positions": {str(p): o for p, o in
-                              sorted(read.store.positions(read.settings.story_updates).items())}}
 
 
 def _add_story_routes(app: FastAPI) -> None:
@@ -269,7 +100,7 @@ def _add_story_routes(app: FastAPI) -> None:
                                           description="a name mentioned on the page")] = None,
     ) -> StoryList:
         """Stories, most recently updated first; absorbed (merged) stories are left out."""
-        rows = state(request).store.list_stories(limit=limit, before_seq=_decode_cursor(cursor),
+        rows = state(request).store.list_stories(limit=limit, before_seq=decode_cursor(cursor),
                                                  q=q, name=name)
         return StoryList(
             stories=[StorySummary(story_id=r.story_id, revision=r.revision, title=r.title,
@@ -277,7 +108,7 @@ def _add_story_routes(app: FastAPI) -> None:
                                   independent_count=r.independent_count,
                                   published_last=r.published_last,
                                   url=f"/v1/stories/{r.story_id}") for r in rows],
-            next_cursor=_encode_cursor(rows[-1].seq) if len(rows) == limit else None,
+            next_cursor=encode_cursor(rows[-1].seq) if len(rows) == limit else None,
         )
 
     @app.get("/v1/stories/{story_id}", tags=["stories"],
@@ -439,67 +270,3 @@ def _add_event_routes(app: FastAPI) -> None:
         return await _stream(request, last_event_id, last_event_id_query, sorted(set(ids)))
 
 
-def _error(status: int, field: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "field": field}, status_code=status)
-
-
-def _add_ingest_route(app: FastAPI) -> None:
-    @app.post("/v1/articles", status_code=202, response_model=Accepted, tags=["ingest"],
-              responses={400: {}, 401: {}, 413: {}, 422: {}, 503: {}},
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": {
-                      "type": "object",
-                      "description": "one article: a ninjs 2.x item or Storyline's flat "
-                                     "JSON article (see ?format=)"}}}}})
-    async def post_article(
-        request: Request,
-        format: Annotated[Literal["auto", "ninjs", "json"], Query(
-            description="ninjs 2.x item, Storyline's flat JSON article, or auto-detect")]
-        = "auto",
-        x_api_key: Annotated[str | None, Header()] = None,
-    ) -> Response:
-        """Submit one wire article (for ingestors). Needs an ``X-API-Key`` from
-        STORYLINE_API_KEYS; answers 202 with where the article landed on the log."""
-        read = state(request)
-        keys = read.read_settings.key_set()
-        if not keys:
-            return _error(503, "X-API-Key", "article submission is disabled: set "
-                          "STORYLINE_API_KEYS (comma separated) to enable it")
-        if x_api_key is None:
-            return _error(401, "X-API-Key", "missing X-API-Key header")
-        if not any(hmac.compare_digest(x_api_key.encode(), k.encode()) for k in sorted(keys)):
-            return _error(401, "X-API-Key", "unknown API key")
-        limit = read.read_settings.max_request_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            return _error(413, "body", f"body of {declared} bytes exceeds {limit} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return _error(413, "body", f"body exceeds {limit} bytes")
-            chunks.append(chunk)
-        try:
-            obj = orjson.loads(b"".join(chunks))
-        except orjson.JSONDecodeError as exc:
-            return _error(400, "body", f"body is not JSON: {exc}")
-        try:
-            article = read.parser.parse(obj, fmt=format,
-                                        max_bytes=read.settings.max_article_bytes)
-        except read.parser.invalid as exc:
-            bad_field = getattr(exc, "field", None) or "body"
-            message = getattr(exc, "message", None) or str(exc)
-            return _error(422, str(bad_field), str(message))
-        try:
-            if read.sink is None:
-                if read.sink_factory is None:
-                    return _error(503, "body", "no article producer configured")
-                read.sink = await read.sink_factory()
-            partition, offset = await read.sink.send(article)
-        except Exception as exc:  # noqa: BLE001 - the client must learn it was not taken
-            log.error("api.produce_failed", uri=article.uri, error=str(exc))
-            return _error(503, "body", "the article log is not reachable; retry later")
-        return JSONResponse(Accepted(uri=article.uri, topic=read.settings.articles,
-                                     partition=partition, offset=offset).model_dump(),
-                            status_code=202)

@@ -18,7 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from storyline.read.api import Revision, parse_cursor, state
+from storyline.domain.events import StoryPage
+from storyline.read.context import Revision, parse_cursor, state
 from storyline.read.diffing import RevisionDelta, diff_revisions
 from storyline.read.render import articles_heading, citation_numbers, counts_line, day_label
 from storyline.read.store import RevisionRow
@@ -60,6 +61,14 @@ ENV = make_environment()
 def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = ENV.get_template(template).render(**context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def story_html(update: StoryPage, head_revision: int) -> str:
+    """The story page of revision ``update`` (``head_revision``: the story's latest)."""
+    return ENV.get_template("story.html").render(
+        u=update, counts=counts_line(update), articles_heading=articles_heading(update),
+        is_head=update.revision == head_revision, head_revision=head_revision,
+        inferred=any(not e.date_stated for e in update.timeline))
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -109,9 +118,7 @@ def add_page_routes(app: FastAPI) -> None:
         head = store.head_revision(story_id)
         if update is None or head is None:
             raise HTTPException(404)
-        return page("story.html", u=update, counts=counts_line(update),
-                    articles_heading=articles_heading(update), is_head=update.revision == head,
-                    head_revision=head, inferred=any(not e.date_stated for e in update.timeline))
+        return HTMLResponse(story_html(update, head), headers=SECURITY_HEADERS)
 
     @app.get("/stories/{story_id}/history", response_class=HTMLResponse,
              include_in_schema=False)

@@ -13,7 +13,9 @@ write -> subscriber latency in milliseconds.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -21,6 +23,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import DeadLetter, StoryMerged, StorySplit, StoryUpdated
 from storyline.domain.upcasting import UndecodableEvent, decode_any
+from storyline.kafka.security import kafka_options
+from storyline.metrics import DEAD_LETTERS, PROJECTED, Health, record_lag
 from storyline.read.sse import ChangeNotifier
 from storyline.read.store import ApplyResult, Item, ReadStore, Rejected
 
@@ -28,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 MAX_BATCH = 500
 MAX_PAYLOAD_IN_DEAD_LETTER = 64 * 1024
+LAG_EVERY_SECONDS = 1.0
 
 
 def decode_record(partition: int, offset: int, key: bytes | None, value: bytes | None) -> Item:
@@ -74,12 +79,20 @@ class Projector:
         self.notifier = notifier
         self.totals = ApplyResult()
         self._producer: AIOKafkaProducer | None = None
+        # per partition: records behind the end of the log (None: end not known yet),
+        # replaced whole by the loop, read by /readyz; None: not consuming
+        self.lags: dict[int, int | None] | None = None
+        self._last_timestamps: dict[int, float] = {}
 
     async def apply(self, items: Sequence[Item]) -> ApplyResult:
         """Apply decoded records (the Kafka-free part of the path, also used by benchmarks)."""
         result = await asyncio.to_thread(self.store.apply, self.topic, items)
         if self.notifier is not None and result.last_seq is not None:
             self.notifier.publish(result.last_seq)
+        PROJECTED.labels("applied").inc(result.applied)
+        PROJECTED.labels("unchanged").inc(result.unchanged)
+        PROJECTED.labels("skipped").inc(result.skipped)
+        PROJECTED.labels("rejected").inc(len(result.rejected))
         self.totals.applied += result.applied
         self.totals.unchanged += result.unchanged
         self.totals.skipped += result.skipped
@@ -87,6 +100,7 @@ class Projector:
             log.error("projector.rejected", partition=rejected.partition,
                       offset=rejected.offset, error_type=rejected.error_type,
                       reason=rejected.reason)
+            DEAD_LETTERS.labels("projector", rejected.error_type).inc()
             await self._send_dead_letter(rejected)
         self.totals.rejected += result.rejected
         return result
@@ -98,7 +112,8 @@ class Projector:
             return
         try:
             if self._producer is None:
-                self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+                self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                                  **kafka_options())
                 await self._producer.start()
             await self._producer.send_and_wait(
                 self.dead_letters_topic, canonical_bytes(dead_letter(self.topic, rejected)),
@@ -114,6 +129,7 @@ class Projector:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             fetch_max_wait_ms=100,
+            **kafka_options(),
         )
         await consumer.start()
         try:
@@ -153,10 +169,14 @@ class Projector:
             targets: dict[TopicPartition, int] = {}
             if until_caught_up:
                 targets = await consumer.end_offsets(tps)
+            measured = 0.0
             while stop is None or not stop.is_set():
                 if until_caught_up and await _reached(consumer, targets):
                     break
                 batches = await consumer.getmany(timeout_ms=200, max_records=MAX_BATCH)
+                for tp, records in batches.items():
+                    if records and records[-1].timestamp:
+                        self._last_timestamps[tp.partition] = records[-1].timestamp / 1000
                 items = [
                     decode_record(r.partition, r.offset, r.key, r.value)
                     for tp in sorted(batches, key=lambda t: t.partition)
@@ -164,12 +184,51 @@ class Projector:
                 ]
                 if items:
                     await self.apply(items)
+                if time.monotonic() - measured >= LAG_EVERY_SECONDS:
+                    measured = time.monotonic()
+                    await self._measure_lag(consumer, tps)
         finally:
+            self.lags = None
             await consumer.stop()
             if self._producer is not None:
                 await self._producer.stop()
                 self._producer = None
         return self.totals
+
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+                           ) -> None:
+        lags: dict[int, int | None] = {}
+        for tp in tps:
+            lags[tp.partition] = record_lag(
+                "projector", tp.topic, tp.partition, end=consumer.highwater(tp),
+                position=await consumer.position(tp),
+                last_timestamp=self._last_timestamps.get(tp.partition))
+        self.lags = lags
+
+    def readiness(self, max_lag: int, outage: str | None = None) -> Health:
+        """Ready: the read store answers, and every partition of story-updates is at most
+        ``max_lag`` records behind the end of the log (and, for the projector's own
+        process, no broker ``outage`` is going on; the API keeps serving what it has)."""
+        detail: dict[str, Any] = {"max_lag": max_lag}
+        try:
+            detail["last_event_id"] = self.store.max_seq()
+        except Exception as exc:  # noqa: BLE001 - any failure means the store is not usable
+            return Health(False, {**detail, "reasons": [
+                f"read store unreachable: {type(exc).__name__}: {exc}"]})
+        lags = self.lags
+        detail["lag"] = None if lags is None else {str(p): lag for p, lag in lags.items()}
+        if lags is None:
+            reasons = ["projector is not consuming (yet)"]
+        else:
+            reasons = [f"partition {p}: end of the log not known yet" if lag is None else
+                       f"partition {p}: {lag} records behind"
+                       for p, lag in sorted(lags.items()) if lag is None or lag > max_lag]
+        if outage is not None:
+            reasons.append(outage)
+        if reasons:
+            detail["reasons"] = reasons
+        return Health(not reasons, detail)
 
 
 async def _reached(consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int]) -> bool:

@@ -88,10 +88,18 @@ def date_label(entry: TimelineEntry) -> str:
     return label if entry.date_stated else f"{label} (inferred)"
 
 
+def carried_by(article: RelatedArticle) -> str:
+    """'[2] Coastal Radio News, [5] KBS': the copies with their own citation numbers (pages
+    written before copies were listed name only the outlets)."""
+    if article.copies:
+        return ", ".join(f"[{c.n}] {c.source}" for c in article.copies)
+    return ", ".join(article.also_carried_by)
+
+
 def article_line(article: RelatedArticle) -> str:
     line = f"[{article.n}] {article.source}: {article.headline}, {day_label(article.published)}"
-    if article.also_carried_by:
-        line += f"; also carried by {', '.join(article.also_carried_by)}"
+    if article.copies or article.also_carried_by:
+        line += f"; also carried by {carried_by(article)}"
     if article.withdrawn:
         line += " (withdrawn by the source)"
     return line

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from storyline.domain.events import Contract
 from storyline.domain.upcasting import UndecodableEvent, decode_any
+from storyline.kafka.security import kafka_options
 
 FETCH_TIMEOUT_MS = 1000
 MAX_FETCH_BYTES = 64 * 1024 * 1024
@@ -29,7 +30,7 @@ async def standalone_consumer(bootstrap: str, **options: Any) -> AsyncIterator[A
         fetch_max_bytes=MAX_FETCH_BYTES,
         max_partition_fetch_bytes=MAX_FETCH_BYTES,
         isolation_level="read_committed",
-        **options,
+        **{**kafka_options(), **options},
     )
     await consumer.start()
     try:

@@ -16,6 +16,12 @@ header before anything is unpickled, and a damaged one by its hash.
 
 Writes are atomic (temporary file, fsync, rename). By default a forked child writes them
 (copy-on-write), so the worker keeps consuming while a large state is serialised.
+
+Cold stories. When the pipeline keeps idle stories in an external store (RocksDB, see
+:mod:`storyline.stream.coldstore`), the snapshot file does not carry them: a checkpoint of
+the store, taken at the same record boundary, sits beside it as ``<offset>.cold/``, made
+before the snapshot file is renamed into place, so a snapshot file always has its
+checkpoint. Loading such a snapshot rebuilds the live store from that checkpoint.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ import json
 import os
 import pickle
 import re
+import shutil
+import time
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -34,6 +43,7 @@ import structlog
 
 from storyline.domain.pipeline import PIPELINE_VERSION, Pipeline
 from storyline.processes import alive
+from storyline.stream.coldstore import RocksColdStore
 
 log = structlog.get_logger("storyline.snapshots")
 
@@ -57,11 +67,33 @@ def snapshot_dir(root: Path, topic: str, partition: int) -> Path:
     return root / f"{topic}-{partition}"
 
 
-def write_snapshot(pipeline: Pipeline, directory: Path, topic: str, partition: int) -> Path:
-    """Write the state atomically; the file is named by the last offset it holds."""
+def cold_checkpoint_path(directory: Path, offset: int) -> Path:
+    return directory / f"{offset:020d}.cold"
+
+
+def checkpoint_cold_store(pipeline: Pipeline, directory: Path, offset: int) -> None:
+    """Save the pipeline's external cold store (if it has one) for the snapshot at
+    ``offset``; must run at the same record boundary as the snapshot's pickle."""
+    store = pipeline.cold_store
+    if not store.external:
+        return
+    if not isinstance(store, RocksColdStore):
+        raise TypeError(f"cannot checkpoint a {type(store).__name__}")
+    directory.mkdir(parents=True, exist_ok=True)
+    target = cold_checkpoint_path(directory, offset)
+    shutil.rmtree(target, ignore_errors=True)  # left by a crash before its snapshot file
+    store.checkpoint(target)
+
+
+def write_snapshot(pipeline: Pipeline, directory: Path, topic: str, partition: int, *,
+                   cold_saved: bool = False) -> Path:
+    """Write the state atomically; the file is named by the last offset it holds. The
+    external cold store is checkpointed first, unless the caller did (``cold_saved``)."""
     offset = pipeline.applied_offset(topic, partition)
     if offset is None:
         raise ValueError(f"nothing of {topic}/{partition} folded yet")
+    if not cold_saved:
+        checkpoint_cold_store(pipeline, directory, offset)
     payload = zlib.compress(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL), 1)
     header = SnapshotHeader(FORMAT, pipeline.pipeline_version, topic, partition, offset,
                             len(payload), hashlib.sha256(payload).hexdigest())
@@ -95,9 +127,11 @@ def snapshots(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found, reverse=True)
 
 
-def load_snapshot(directory: Path, topic: str, partition: int, before: int
-                  ) -> tuple[Pipeline, int] | None:
-    """The newest usable state that holds only offsets < ``before``, with its last offset."""
+def load_snapshot(directory: Path, topic: str, partition: int, before: int,
+                  cold_live: Path | None = None) -> tuple[Pipeline, int] | None:
+    """The newest usable state that holds only offsets < ``before``, with its last offset.
+    A state whose cold store was external gets it rebuilt at ``cold_live`` from its
+    checkpoint (refused when there is no ``cold_live`` or no checkpoint)."""
     for offset, path in snapshots(directory):
         if offset >= before:
             continue  # holds records that are about to be delivered again
@@ -114,6 +148,14 @@ def load_snapshot(directory: Path, topic: str, partition: int, before: int
                     if (not isinstance(pipeline, Pipeline)
                             or pipeline.applied_offset(topic, partition) != offset):
                         reason = "content does not match its header"
+                    elif pipeline.needs_cold_store:
+                        checkpoint = cold_checkpoint_path(directory, offset)
+                        if cold_live is None or not checkpoint.is_dir():
+                            reason = "its cold store checkpoint is missing"
+                        else:
+                            pipeline.attach_cold_store(
+                                RocksColdStore.restored(checkpoint, cold_live))
+                            return pipeline, offset
                     else:
                         return pipeline, offset
         log.warning("snapshot_refused", path=str(path), reason=reason)
@@ -133,8 +175,14 @@ def _refusal(header: SnapshotHeader | None, topic: str, partition: int, offset: 
 
 def prune(directory: Path, keep: int) -> None:
     """Keep the ``keep`` newest snapshots (older ones help when the committed offset lags)."""
-    for _, path in snapshots(directory)[keep:]:
+    found = snapshots(directory)
+    for offset, path in found[keep:]:
         path.unlink(missing_ok=True)
+        shutil.rmtree(cold_checkpoint_path(directory, offset), ignore_errors=True)
+    kept = {cold_checkpoint_path(directory, offset).name for offset, _ in found[:keep]}
+    for cold in directory.glob("*.cold"):
+        if cold.name not in kept:  # its snapshot was never written (a crash in between)
+            shutil.rmtree(cold, ignore_errors=True)
     for stale in directory.glob("*.tmp*"):
         pid = stale.suffix.removeprefix(".tmp")
         if not pid.isdigit() or not alive(int(pid)):
@@ -142,12 +190,18 @@ def prune(directory: Path, keep: int) -> None:
 
 
 class Snapshotter:
-    """Takes a snapshot every ``every`` records, one at a time, in a forked child when
-    ``fork`` (POSIX), in process otherwise."""
+    """Takes a snapshot every ``every`` records or, on the timer, every ``interval`` seconds
+    with something new (0: never by time), one at a time, in a forked child when ``fork``
+    (POSIX), in process otherwise. Time decides only when a cache is saved, never what a
+    revision holds."""
 
-    def __init__(self, directory: Path, *, every: int, keep: int, fork: bool) -> None:
+    def __init__(self, directory: Path, *, every: int, keep: int, fork: bool,
+                 interval: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.directory = directory
         self.every = every
+        self.interval = interval
+        self._clock = clock
+        self._taken_at = clock()
         self.keep = max(1, keep)
         self.fork = fork and hasattr(os, "fork")
         self._since = 0  # records folded since the last snapshot
@@ -168,19 +222,25 @@ class Snapshotter:
         self.reap()
         due = self._since >= self.every
         if timer:
-            due = due or (self._since > 0 and self._since == self._since_at_tick)
+            quiet = self._since == self._since_at_tick
+            stale = 0 < self.interval <= self._clock() - self._taken_at
+            due = due or (self._since > 0 and (quiet or stale))
             self._since_at_tick = self._since
         if self.every <= 0 or not due or self._child is not None:
             return
         self._since = self._since_at_tick = 0
+        self._taken_at = self._clock()
         self.take(pipeline, topic, partition)
 
     def take(self, pipeline: Pipeline, topic: str, partition: int) -> None:
         offset = pipeline.applied_offset(topic, partition)
         if offset is None:
             return
+        # the cold store's checkpoint is taken here, at this record boundary, by the process
+        # that owns the store (a forked child must not touch RocksDB)
+        checkpoint_cold_store(pipeline, self.directory, offset)
         if not self.fork:
-            path = write_snapshot(pipeline, self.directory, topic, partition)
+            path = write_snapshot(pipeline, self.directory, topic, partition, cold_saved=True)
             prune(self.directory, self.keep)
             log.info("snapshot_written", offset=offset, path=str(path),
                      bytes=path.stat().st_size)
@@ -189,7 +249,7 @@ class Snapshotter:
         if pid == 0:  # the child: serialise the copy-on-write image, then leave at once
             status = 1
             try:
-                write_snapshot(pipeline, self.directory, topic, partition)
+                write_snapshot(pipeline, self.directory, topic, partition, cold_saved=True)
                 prune(self.directory, self.keep)
                 status = 0
             finally:

@@ -35,6 +35,7 @@ loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import socket
 import time
@@ -50,12 +51,27 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import RecordOutcome, handle_record
+from storyline.kafka.security import faust_credentials
 from storyline.llm.summariser import summariser_from_settings
+from storyline.metrics import (
+    ARTICLES,
+    DEAD_LETTERS,
+    PRODUCE_TO_UPDATE,
+    READY,
+    SNAPSHOT_AGE,
+    STORY_UPDATES,
+    Health,
+    LoopWatch,
+    record_lag,
+    start_operations,
+)
+from storyline.outages import outage_reason
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings
+from storyline.stream.coldstore import RocksColdStore
 from storyline.stream.logreader import read_partition
 from storyline.stream.offsets import FoldedOffsets, commit_payload
-from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir
+from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir, snapshots
 
 log = structlog.get_logger("storyline.worker")
 
@@ -90,10 +106,16 @@ def story_key(event: PipelineEvent) -> bytes:
 
 
 class WorkerState:
-    """The core, and per partition whether it has been rebuilt up to the commit yet."""
+    """The core, and per partition whether it has been rebuilt up to the commit yet. Idle
+    stories live in a RocksDB cold store under ``cold_dir`` (see
+    :mod:`storyline.stream.coldstore`); a new process starts from an empty one, or from
+    the checkpoint saved with the snapshot it resumes from."""
 
-    def __init__(self) -> None:
-        self.pipeline = Pipeline()
+    def __init__(self, cold_dir: Path, warm_idle: int | None = None) -> None:
+        self.cold_dir = cold_dir
+        self.warm_idle = warm_idle
+        self.cold = RocksColdStore.empty(cold_dir)
+        self.pipeline = Pipeline(cold=self.cold, warm_idle=warm_idle)
         self.ready: set[tuple[str, int]] = set()
         # The fold runs on a thread so the event loop (heartbeats, timers, commits) keeps
         # turning during a long fold; anything that reads the whole state (a snapshot's
@@ -105,12 +127,72 @@ class WorkerState:
         return await asyncio.to_thread(handle_record, self.pipeline, key, value, position,
                                        max_bytes=max_bytes)
 
+    def restore(self, directory: Path, topic: str, partition: int, before: int) -> int | None:
+        """Resume from the newest usable snapshot in ``directory`` holding offsets below
+        ``before`` (its last offset), or start over from offset 0 (None)."""
+        self.cold.close()
+        restored = load_snapshot(directory, topic, partition, before, self.cold_dir)
+        if restored is None:
+            self.cold = RocksColdStore.empty(self.cold_dir)
+            self.pipeline = Pipeline(cold=self.cold, warm_idle=self.warm_idle)
+            return None
+        self.pipeline, last = restored
+        self.pipeline.warm_idle = self.warm_idle
+        self.cold = cast(RocksColdStore, self.pipeline.cold_store)
+        return last
+
     def next_offset(self, topic: str, partition: int) -> int:
         applied = self.pipeline.applied_offset(topic, partition)
         return 0 if applied is None else applied + 1
 
 
-def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
+class WorkerProbe:
+    """What /livez and /readyz of the worker answer (read from the operations server's
+    thread; every field is replaced whole, never mutated in place, by the event loop).
+
+    Live: the event loop has turned within ``LoopWatch.stall_seconds``. Ready: the group
+    has given this worker its partitions (possibly none: a standby is ready), each one's
+    state is rebuilt up to the committed offset, and each is at most ``max_lag`` records
+    behind the end of the log."""
+
+    def __init__(self, max_lag: int) -> None:
+        self.max_lag = max_lag
+        self.watch = LoopWatch()
+        self.assigned: frozenset[tuple[str, int]] | None = None
+        self.rebuilt: frozenset[tuple[str, int]] = frozenset()
+        self.lags: dict[tuple[str, int], int | None] = {}
+
+    def live(self) -> Health:
+        return self.watch.health()
+
+    def ready(self) -> Health:
+        if self.assigned is None:
+            return Health(False, {"reason": "waiting for partitions from the consumer group"})
+        lags = self.lags
+        detail: dict[str, Any] = {
+            "partitions": {f"{t}/{p}": {"rebuilt": (t, p) in self.rebuilt,
+                                        "lag": lags.get((t, p))}
+                           for t, p in sorted(self.assigned)},
+            "max_lag": self.max_lag}
+        reasons = []
+        for tp in sorted(self.assigned):
+            lag = lags.get(tp)
+            if tp not in self.rebuilt:
+                reasons.append(f"{tp[0]}/{tp[1]}: state not rebuilt yet")
+            elif lag is None:
+                reasons.append(f"{tp[0]}/{tp[1]}: end of the log not known yet")
+            elif lag > self.max_lag:
+                reasons.append(f"{tp[0]}/{tp[1]}: {lag} records behind")
+        outage = outage_reason()
+        if outage is not None:
+            reasons.append(outage)
+        if reasons:
+            detail["reasons"] = reasons
+        return Health(not reasons, detail)
+
+
+def create_app(settings: Settings, *, web_port: int | None = None,
+               probe: WorkerProbe | None = None) -> faust.App:
     app = faust.App(
         app_id(settings),
         broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
@@ -131,6 +213,7 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
         web_port=web_port or 6066,
         web_bind="127.0.0.1",
         table_standby_replicas=0,
+        broker_credentials=faust_credentials(settings),
     )
     # acks=False: faust neither tracks nor commits this topic; the worker does (see above)
     articles = app.topic(settings.articles, key_serializer="raw", value_serializer="raw",
@@ -141,11 +224,14 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
     summaries = app.topic(settings.summaries, key_serializer="raw", value_serializer="raw")
     pages = app.topic(settings.story_pages, key_serializer="raw", value_serializer="raw")
     checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
-    state = WorkerState()
+    state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions)
     offsets = FoldedOffsets()
-    summariser, _client = summariser_from_settings()
+    summariser, llm_client = summariser_from_settings(settings.llm)
     snapshots_root = state_dir(settings) / "snapshots"
     snapshotters: dict[tuple[str, int], Snapshotter] = {}
+    probe = probe or WorkerProbe(settings.ready_max_lag)
+    # produce time (s since the epoch) of the last record folded, per partition
+    last_timestamps: dict[tuple[str, int], float] = {}
 
     def snapshotter(topic: str, partition: int) -> Snapshotter:
         found = snapshotters.get((topic, partition))
@@ -153,7 +239,7 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
             found = snapshotters[(topic, partition)] = Snapshotter(
                 snapshot_dir(snapshots_root, topic, partition),
                 every=settings.snapshot_every, keep=settings.snapshot_keep,
-                fork=settings.snapshot_fork)
+                fork=settings.snapshot_fork, interval=settings.snapshot_interval)
         return found
 
     async def on_consumer_thread(function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
@@ -196,11 +282,10 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
         start = state.next_offset(topic, partition)
         source = "memory"
         if start == 0 and until > 0:
-            restored = await asyncio.to_thread(
-                load_snapshot, snapshotter(topic, partition).directory, topic, partition,
+            last = await asyncio.to_thread(
+                state.restore, snapshotter(topic, partition).directory, topic, partition,
                 until)
-            if restored is not None:
-                state.pipeline, last = restored
+            if last is not None:
                 start, source = last + 1, "snapshot"
             else:
                 source = "log"
@@ -215,9 +300,11 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
                 overlay_recorded(state.pipeline, outcome.events, recorded)
             count += 1
         state.ready.add((topic, partition))
+        probe.rebuilt = frozenset(state.ready)
         log.info("state_ready", topic=topic, partition=partition, committed=until,
                  source=source, from_offset=start, records_folded=count,
                  stories=len(state.pipeline.story_ids),
+                 frozen=state.pipeline.frozen_story_count,
                  seconds=round(time.perf_counter() - started, 3))
 
     @app.on_partitions_revoked.connect
@@ -228,6 +315,40 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
         offsets.forget(tps)
         # the state stays valid (it is a position in the log); only the rebuild check resets
         state.ready.difference_update((tp.topic, tp.partition) for tp in tps)
+        probe.rebuilt = frozenset(state.ready)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(_sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
+        assigned: set[Any] = args[0] if args else set()
+        probe.assigned = frozenset((tp.topic, tp.partition) for tp in assigned
+                                   if tp.topic == settings.articles)
+
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # faust's timer is untyped
+    async def observe() -> None:
+        """Liveness beat, consumer lag and snapshot age, for /metrics and /readyz."""
+        probe.watch.beat()
+        try:
+            consumer = kafka_consumer()
+        except Exception:  # noqa: BLE001 - not started yet: nothing to measure
+            return
+        lags: dict[tuple[str, int], int | None] = {}
+        for tp in sorted(probe.assigned or ()):
+            try:
+                end = consumer.highwater(TopicPartition(*tp))
+            except Exception:  # noqa: BLE001 - revoked meanwhile
+                end = None
+            lags[tp] = record_lag("worker", tp[0], tp[1], end=end,
+                                  position=state.next_offset(*tp),
+                                  last_timestamp=last_timestamps.get(tp))
+        probe.lags = lags
+        READY.labels("worker").set(1 if probe.ready().ok else 0)
+        now = time.time()
+        for (topic, partition), taker in list(snapshotters.items()):
+            found = await asyncio.to_thread(snapshots, taker.directory)
+            if found:
+                with contextlib.suppress(OSError):  # pruned meanwhile: next tick
+                    written = found[0][1].stat().st_mtime
+                    SNAPSHOT_AGE.labels(topic, str(partition)).set(max(0.0, now - written))
 
     @app.timer(interval=settings.commit_interval)  # type: ignore[untyped-decorator]  # faust's timer is untyped
     async def commit_when_due() -> None:
@@ -246,6 +367,8 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
         await commit()
         for taker in snapshotters.values():
             taker.reap(wait=True)
+        if llm_client is not None:
+            await llm_client.aclose()
 
     @app.agent(articles)
     async def process_articles(stream: faust.StreamT[bytes]) -> None:
@@ -260,7 +383,8 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
             if message.offset > expected:
                 await fill_gap(topic, partition, expected, message.offset)
             await fold_and_publish(message.key, message.value,
-                                   LogPosition(topic, partition, message.offset))
+                                   LogPosition(topic, partition, message.offset),
+                                   message.timestamp)
 
     async def fill_gap(topic: str, partition: int, start: int, stop: int) -> None:
         log.warning("consumer_skipped_records", topic=topic, partition=partition,
@@ -268,23 +392,30 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
         async for record in read_partition(settings.bootstrap_servers, topic, partition,
                                            start=start, stop=stop):
             await fold_and_publish(record.key, record.value,
-                                   LogPosition(topic, partition, record.offset))
+                                   LogPosition(topic, partition, record.offset),
+                                   record.timestamp / 1000 if record.timestamp else None)
 
     async def fold_and_publish(key: bytes | None, value: bytes | None,
-                               position: LogPosition) -> None:
+                               position: LogPosition, produced_at: float | None) -> None:
         # the lock covers the publish too: an LLM summary changes the state's latest page
         # after the fold, and a snapshot must not fall between the two
         async with state.lock:
             with structlog.contextvars.bound_contextvars(offset=position.offset):
                 outcome = await state.fold(key, value, position, settings.max_article_bytes)
-                await publish_outcome(outcome)
+                await publish_outcome(outcome, produced_at)
             offsets.folded(position.topic, position.partition, position.offset)
+            if produced_at:
+                last_timestamps[(position.topic, position.partition)] = produced_at
+            if outcome.dead_letter is not None or outcome.events or outcome.article:
+                ARTICLES.labels("dead_letter" if outcome.dead_letter is not None
+                                else "folded").inc()
             snapshotter(position.topic, position.partition).record_folded(
                 state.pipeline, position.topic, position.partition)
 
-    async def publish_outcome(outcome: RecordOutcome) -> None:
+    async def publish_outcome(outcome: RecordOutcome, produced_at: float | None) -> None:
         if outcome.dead_letter is not None:
             letter = outcome.dead_letter
+            DEAD_LETTERS.labels("worker", letter.error_type).inc()
             log.warning("dead_letter", error_type=letter.error_type, reason=letter.reason,
                         source_offset=letter.source_offset)
             await deliver(dead_letters, (letter.key or "").encode(), canonical_bytes(letter))
@@ -294,6 +425,9 @@ def create_app(settings: Settings, *, web_port: int | None = None) -> faust.App:
             body = canonical_bytes(produced)
             await deliver(updates, story_key(produced), body)
             if isinstance(produced, StoryUpdated):
+                STORY_UPDATES.inc()
+                if produced_at:
+                    PRODUCE_TO_UPDATE.observe(max(0.0, time.time() - produced_at))
                 log.info("story_updated", story_id=produced.story_id,
                          revision=produced.revision, article_id=produced.cause.article_uri,
                          articles=produced.article_count, bytes=len(body))
@@ -369,7 +503,12 @@ def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int |
     import sys
 
     state_dir(settings).mkdir(parents=True, exist_ok=True)
-    app = create_app(settings, web_port=web_port)
+    probe = WorkerProbe(settings.ready_max_lag)
+    app = create_app(settings, web_port=web_port, probe=probe)
+    operations = None
+    if settings.worker_metrics_port:
+        operations = start_operations(settings.metrics_host, settings.worker_metrics_port,
+                                      process="worker", live=probe.live, ready=probe.ready)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
                           stdout=sys.stdout, stderr=sys.stderr)
     if not sys.stdout.isatty():
@@ -377,4 +516,8 @@ def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int |
         # exit too) whatever stdout is; Worker has no option for it, and None is what faust
         # itself sets when the log level makes the spinner pointless. A log file stays text.
         worker.spinner = None
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        if operations is not None:
+            operations.stop()

@@ -6,10 +6,11 @@ import argparse
 
 import uvicorn
 
+from storyline import outages
 from storyline.logconfig import configure_logging
-from storyline.read.api import create_app
 from storyline.read.cli_common import add_database_argument, claim_writer, open_read_store
 from storyline.settings import get_settings
+from storyline.web.app import create_app
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         print("another projector writes this store; serving read-only (--no-projector)")
         with_projector = False
     app = create_app(store, settings=settings, run_projector=with_projector)
+    outages.install(settings.bootstrap_servers,
+                    reminder_seconds=settings.outage_reminder_seconds)
     uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level,
                 access_log=False)
     return 0

@@ -1,0 +1,85 @@
+"""The worker's cold store: the states of idle stories in RocksDB (rocksdict), on its disk.
+
+The pipeline writes a story here when it freezes it and reads it back when the story moves
+again (:mod:`storyline.domain.coldstore`), so the worker's memory holds the stories in play,
+not every story of the log's history.
+
+Snapshots. A snapshot of the pipeline (:mod:`storyline.stream.snapshots`) does not carry
+this store; it gets a RocksDB checkpoint of it beside the snapshot file, taken at the same
+record boundary (under the worker's state lock). A checkpoint is hard links to RocksDB's
+immutable table files plus a copy of its small mutable ones, so it costs milliseconds
+whatever the store's size. Restoring a snapshot rebuilds the live store from its checkpoint
+(links again, never the checkpoint itself opened, so the checkpoint stays as it was for the
+next restart). A fold from offset 0 starts from an empty store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from rocksdict import Checkpoint, Options, Rdict
+
+# RocksDB's default memtable is 64 MB; the cold store takes a write per frozen story, so a
+# small one keeps the worker's memory to what the stories in play need.
+WRITE_BUFFER_BYTES = 4 * 1024 * 1024
+
+
+def _options() -> Options:
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.set_write_buffer_size(WRITE_BUFFER_BYTES)
+    options.set_max_write_buffer_number(2)
+    return options
+
+
+class RocksColdStore:
+    """Bytes by story id in a RocksDB directory of the worker's own."""
+
+    external = True
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = Rdict(str(path), _options())
+
+    @classmethod
+    def empty(cls, path: Path) -> RocksColdStore:
+        """A store with nothing in it (what a fold from offset 0 starts from)."""
+        shutil.rmtree(path, ignore_errors=True)
+        return cls(path)
+
+    @classmethod
+    def restored(cls, checkpoint: Path, path: Path) -> RocksColdStore:
+        """The live store rebuilt from ``checkpoint``: table files (immutable) linked, the
+        others copied, so opening and writing the live store never alters the checkpoint."""
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        for source in checkpoint.iterdir():
+            target = path / source.name
+            if source.suffix == ".sst":
+                try:
+                    os.link(source, target)
+                    continue
+                except OSError:
+                    pass  # another file system: copy instead
+            shutil.copy2(source, target)
+        return cls(path)
+
+    def get(self, key: str) -> bytes | None:
+        found = self._db.get(key.encode())
+        return None if found is None else bytes(found)
+
+    def put(self, key: str, value: bytes) -> None:
+        self._db.put(key.encode(), value)
+
+    def delete(self, key: str) -> None:
+        self._db.delete(key.encode())
+
+    def checkpoint(self, path: Path) -> None:
+        """A consistent copy of the store as it is now, at ``path`` (which must not exist)."""
+        Checkpoint(self._db).create_checkpoint(str(path))
+
+    def close(self) -> None:
+        self._db.close()

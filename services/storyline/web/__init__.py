@@ -1,0 +1,1 @@
+"""The HTTP server's own parts: composition, middleware, API keys and limits."""

@@ -1,0 +1,132 @@
+"""Idle stories in RocksDB (the worker's cold store): the fold is byte for byte the same as
+with every story in memory, and a snapshot with its store checkpoint resumes the log exactly,
+even though the live store went on changing after the snapshot (as after a crash)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from unittest import mock
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_pipeline import TOPIC, build_log, log_entries, records
+
+from storyline.domain import pipeline as pipeline_module
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.pipeline import LogPosition, Pipeline
+from storyline.replay import fold_records
+from storyline.stream.coldstore import RocksColdStore
+from storyline.stream.snapshots import (
+    Snapshotter,
+    cold_checkpoint_path,
+    load_snapshot,
+    prune,
+    snapshots,
+    write_snapshot,
+)
+
+Records = list[tuple[bytes | None, bytes | None, LogPosition]]
+_dirs = itertools.count()
+
+
+def fold(pipeline: Pipeline, recs: Records) -> list[bytes]:
+    return [canonical_bytes(e) for e in
+            fold_records(recs, max_bytes=1_000_000, pipeline=pipeline).events]
+
+
+def test_the_store_keeps_bytes_by_key_and_a_checkpoint_stays_as_taken(tmp_path: Path) -> None:
+    store = RocksColdStore.empty(tmp_path / "live")
+    store.put("story-a", b"\x00first")
+    store.put("story-b", b"b")
+    store.checkpoint(tmp_path / "ck")
+    store.put("story-a", b"second")
+    store.delete("story-b")
+    assert (store.get("story-a"), store.get("story-b"), store.get("nope")) == (
+        b"second", None, None)
+    store.close()
+    restored = RocksColdStore.restored(tmp_path / "ck", tmp_path / "live")
+    assert (restored.get("story-a"), restored.get("story-b")) == (b"\x00first", b"b")
+    restored.put("story-c", b"c")  # writing the live store leaves the checkpoint alone
+    restored.close()
+    again = RocksColdStore.restored(tmp_path / "ck", tmp_path / "live")
+    assert again.get("story-c") is None
+    again.close()
+    assert RocksColdStore.empty(tmp_path / "live").get("story-a") is None
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(log_entries, st.data())
+def test_a_snapshot_with_a_rocksdb_cold_store_resumes_the_log_after_a_crash(
+        tmp_path: Path, entries: list[tuple[str, int, str]], data: st.DataObject) -> None:
+    recs = records(build_log(entries))
+    uninterrupted = fold(Pipeline(), recs)
+    k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="snapshot after")
+    base = tmp_path / f"example-{next(_dirs)}"
+    with mock.patch.object(pipeline_module, "WARM_IDLE", 1):
+        cold = RocksColdStore.empty(base / "cold")
+        live = Pipeline(cold=cold)
+        before = fold(live, recs[:k])
+        write_snapshot(live, base / "snaps", TOPIC, 0)
+        # the crashed process folded on after its snapshot: its live store moved on too
+        assert before + fold(live, recs[k:]) == uninterrupted
+        cold.close()
+        restored = load_snapshot(base / "snaps", TOPIC, 0, before=len(recs) + 1,
+                                 cold_live=base / "cold")
+        assert restored is not None
+        pipeline, last = restored
+        assert last == k - 1 and not pipeline.needs_cold_store
+        assert before + fold(pipeline, recs[k:]) == uninterrupted
+        whole = Pipeline()
+        fold(whole, recs)
+        assert pipeline.story_ids == whole.story_ids
+        for story_id in pipeline.story_ids:
+            assert pipeline.page(story_id) == whole.page(story_id)
+        assert isinstance(pipeline.cold_store, RocksColdStore)
+        pipeline.cold_store.close()
+
+
+def _frozen_pipeline(tmp_path: Path) -> tuple[Pipeline, RocksColdStore, Records]:
+    recs = records(build_log([("flood", 0, "new"), ("flood", 1, "new"), ("recall", 0, "new"),
+                              ("recall", 1, "new")]))
+    cold = RocksColdStore.empty(tmp_path / "cold")
+    pipeline = Pipeline(cold=cold)
+    with mock.patch.object(pipeline_module, "WARM_IDLE", 1):
+        fold(pipeline, recs)
+    assert pipeline.frozen_story_count >= 1
+    return pipeline, cold, recs
+
+
+def test_a_snapshot_without_its_store_checkpoint_is_refused(tmp_path: Path) -> None:
+    pipeline, cold, recs = _frozen_pipeline(tmp_path)
+    write_snapshot(pipeline, tmp_path / "snaps", TOPIC, 0)
+    cold.close()
+    assert load_snapshot(tmp_path / "snaps", TOPIC, 0, before=len(recs)) is None  # nowhere
+    [(offset, _)] = snapshots(tmp_path / "snaps")
+    checkpoint = cold_checkpoint_path(tmp_path / "snaps", offset)
+    for path in checkpoint.iterdir():
+        path.unlink()
+    checkpoint.rmdir()
+    assert load_snapshot(tmp_path / "snaps", TOPIC, 0, before=len(recs),
+                         cold_live=tmp_path / "cold") is None
+
+
+def test_pruning_removes_checkpoints_with_their_snapshots_and_orphans(tmp_path: Path) -> None:
+    pipeline, cold, recs = _frozen_pipeline(tmp_path)
+    snaps = tmp_path / "snaps"
+    taker = Snapshotter(snaps, every=1, keep=1, fork=True)
+    taker.take(pipeline, TOPIC, 0)
+    taker.reap(wait=True)
+    [(offset, _)] = snapshots(snaps)
+    assert cold_checkpoint_path(snaps, offset).is_dir()
+    orphan = cold_checkpoint_path(snaps, offset + 7)  # a crash between checkpoint and file
+    cold.checkpoint(orphan)
+    write_snapshot(pipeline, snaps, TOPIC, 0)
+    prune(snaps, keep=1)
+    assert sorted(p.name for p in snaps.iterdir()) == [
+        f"{offset:020d}.cold", f"{offset:020d}.snap"]
+    cold.close()
+    restored = load_snapshot(snaps, TOPIC, 0, before=len(recs), cold_live=tmp_path / "cold")
+    assert restored is not None and restored[1] == offset
+    restored[0].cold_store.close()  # type: ignore[attr-defined]

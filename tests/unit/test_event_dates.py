@@ -1,0 +1,212 @@
+"""Event dates (#13 items 2-3): a timeline statement is dated by the event it reports,
+plans are marked, and only written-out dates of the same event conflict."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from storyline.cli import main
+from storyline.domain.events import ArticleReceived
+from storyline.domain.extract import extract_facts
+from storyline.domain.facts import CitedArticle
+from storyline.domain.timeline import TimelineIndex
+from storyline.domain.timeline_text import Candidate, dated_candidates
+from storyline.evaluation.event_dates_eval import rouge1_f, words
+
+
+def received(body: str, day: date, uri: str = "urn:x:1") -> ArticleReceived:
+    return ArticleReceived(uri=uri, version=1, source=f"Outlet {uri}", headline=None, body=body,
+                           published=datetime(day.year, day.month, day.day, 9, tzinfo=UTC))
+
+
+def candidates(body: str, day: date) -> list[Candidate]:
+    article = received(body, day)
+    return dated_candidates(extract_facts(article), published=day)
+
+
+def cited(body: str, day: date, n: int) -> CitedArticle:
+    article = received(body, day, uri=f"urn:x:{n}")
+    return CitedArticle(n=n, uri=article.uri, version=1, source=article.source, headline=None,
+                        published=article.published, facts=extract_facts(article))
+
+
+def test_the_main_clause_event_dates_the_statement() -> None:
+    # published Monday Mar 9 2026: Friday is Mar 6, Sunday Mar 8
+    (cand,) = candidates("Two men reported missing on Friday were found safe on Sunday.",
+                         date(2026, 3, 9))
+    assert cand.span.start == date(2026, 3, 8)
+    assert not cand.planned
+    assert cand.statement == "Two men reported missing on Friday were found safe."
+
+
+def test_a_forecast_is_a_plan_not_an_event() -> None:
+    (cand,) = candidates("Forecasters said another 80 millimetres could fall by Wednesday.",
+                         date(2026, 3, 2))
+    assert cand.span.start == date(2026, 3, 4)
+    assert cand.planned
+
+
+def test_a_past_report_of_a_future_date_is_dated_by_the_report() -> None:
+    (cand,) = candidates("On Friday, the Coast Guard commander said the flow of leaking oil "
+                         "could be contained by Monday.", date(2010, 7, 11))
+    assert cand.span.start == date(2010, 7, 9)
+    assert not cand.planned
+
+
+@pytest.mark.parametrize("sentence", [
+    "Up to 60,000 barrels of oil a day have leaked into the Gulf since 22 April.",
+    "Human Rights Watch has put the death toll at more than 300 since the January 25 rally.",
+    "BP spreads the blame for the 11 April explosion and resulting leak in its own report.",
+    "Investigators are still looking into the cause of Tuesday's fire at the depot.",
+])
+def test_a_date_of_something_else_does_not_date_the_statement(sentence: str) -> None:
+    assert candidates(sentence, date(2010, 9, 8)) == []
+
+
+def test_a_misresolved_relative_date_is_not_a_conflict() -> None:
+    index = TimelineIndex()
+    # Mar 18 2026 is a Wednesday; the second source, a day later, says "Wednesday" for the
+    # day of the fire, which the first wrote out as March 17
+    index.add(cited("Firefighters put out the warehouse fire at the Halden depot on March 17, "
+                    "officials said.", date(2026, 3, 18), 1))
+    index.add(cited("Firefighters put out the warehouse fire at the Halden depot on Wednesday, "
+                    "officials said.", date(2026, 3, 19), 2))
+    (entry,) = index.entries(5)
+    assert entry.date == date(2026, 3, 17)  # the written-out date wins
+    assert [c.n for c in entry.citations] == [1, 2]
+    assert entry.conflicts == ()
+
+
+def test_two_written_out_dates_of_one_event_conflict() -> None:
+    index = TimelineIndex()
+    index.add(cited("Firefighters put out the warehouse fire at the Halden depot on March 17, "
+                    "officials said.", date(2026, 3, 19), 1))
+    index.add(cited("Firefighters put out the warehouse fire at the Halden depot on March 18, "
+                    "officials said.", date(2026, 3, 19), 2))
+    (entry,) = index.entries(5)
+    assert {(c.kind, c.value, c.citations) for c in entry.conflicts} == {
+        ("date", "Mar 17, 2026", (1,)), ("date", "Mar 18, 2026", (2,))}
+
+
+def test_a_plan_on_the_page_is_flagged() -> None:
+    index = TimelineIndex()
+    index.add(cited("Forecasters said another 80 millimetres could fall by Wednesday.",
+                    date(2026, 3, 2), 1))
+    (entry,) = index.entries(5)
+    assert entry.date == date(2026, 3, 4)
+    assert entry.planned
+
+
+def test_rouge1_f() -> None:
+    from collections import Counter
+
+    a = Counter(words("BP caps the well"))
+    assert rouge1_f(a, a) == 1.0
+    assert rouge1_f(a, Counter(words("BP caps the leaking well today"))) == pytest.approx(0.8)
+    assert rouge1_f(a, Counter()) == 0.0
+
+
+def ninjs(uri: str, day: str, body: str) -> dict[str, object]:
+    return {
+        "uri": uri, "type": "text", "version": "1", "firstcreated": f"{day}T00:00:00Z",
+        "versioncreated": f"{day}T00:00:00Z", "pubstatus": "usable", "language": "en",
+        "bodies": [{"role": "main", "contenttype": "text/plain", "value": body}],
+        "infosources": [{"name": "Wire"}],
+    }
+
+
+def test_eval_event_dates_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dataset = tmp_path / "mini"
+    (dataset / "gold").mkdir(parents=True)
+    articles = [
+        # reports the blast on its day: right
+        ninjs("urn:x:1", "2010-04-21", "The Deepwater Horizon rig exploded in the Gulf of "
+              "Mexico on April 20, killing 11 workers."),
+        # the sinking, dated by the publication-relative "Wednesday" of a later piece: wrong
+        ninjs("urn:x:2", "2010-04-30", "The burning Deepwater Horizon platform sank to the "
+              "bottom of the Gulf on Wednesday."),
+        # a plan: the cap was due the day after publication
+        ninjs("urn:x:3", "2010-07-14", "Engineers will fit a new containment cap over the "
+              "leaking well on July 15."),
+        # published before the gold day: not a source for it
+        ninjs("urn:x:4", "2010-04-01", "Engineers fitted a new containment cap over the "
+              "leaking well on July 15."),
+    ]
+    gold = {"story": "bp", "name": "bp/gold", "entries": [
+        {"date": "2010-04-20", "sentences": [
+            "The Deepwater Horizon rig exploded in the Gulf of Mexico, killing 11 workers."]},
+        {"date": "2010-04-22", "sentences": [
+            "The burning Deepwater Horizon platform sank to the bottom of the Gulf."]},
+        {"date": "2010-07-14", "sentences": [
+            "Engineers fitted a new containment cap over the leaking well."]},
+        {"date": "2010-07-15", "sentences": ["Dow Jones Industrial Average: -19.59"]},
+    ]}
+    (dataset / "articles.jsonl").write_text(
+        "\n".join(json.dumps(a) for a in articles) + "\n", encoding="utf-8")
+    (dataset / "gold" / "stories.jsonl").write_text("\n".join(
+        json.dumps({"uri": a["uri"], "story": "bp"}) for a in articles) + "\n", encoding="utf-8")
+    (dataset / "gold" / "timelines.jsonl").write_text(json.dumps(gold) + "\n", encoding="utf-8")
+
+    out = tmp_path / "out"
+    assert main(["eval", "event-dates", "--dataset", str(dataset), "--out", str(out)]) == 0
+    assert "overall" in capsys.readouterr().out
+    scores = json.loads((out / "scores.json").read_text())
+    overall = scores["overall"]
+    assert overall["gold_sentences"] == 3  # the Dow Jones line states no event
+    assert (overall["matched"], overall["dated_as_events"], overall["correct"]) == (3, 2, 1)
+    assert overall["accuracy"] == 0.5
+    assert overall["planned"] == 1
+    assert overall["errors"]["relative_off"] == 1  # Wednesday Apr 28, not the 22nd
+    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    assert sorted(e["outcome"] for e in errors) == ["planned", "relative_off"]
+    planned = next(e for e in errors if e["outcome"] == "planned")
+    assert planned["uri"] == "urn:x:3" and planned["date"] == "2010-07-15"
+
+
+def test_figures_conflict_only_when_each_statement_gives_one_value() -> None:
+    blast = ("Hizbullah guerrillas ambushed an Israeli patrol on the border on July 12, 2006, "
+             "killing {}.")
+    index = TimelineIndex()
+    index.add(cited(blast.format("three soldiers"), date(2006, 7, 13), 1))
+    index.add(cited(blast.format("eight soldiers"), date(2006, 7, 13), 2))
+    (entry,) = index.entries(5)
+    assert {(c.kind, c.value) for c in entry.conflicts} == {
+        ("figure", "3 soldiers"), ("figure", "8 soldiers")}
+    index = TimelineIndex()
+    index.add(cited(blast.format("three soldiers and wounding two soldiers"),
+                    date(2006, 7, 13), 1))
+    index.add(cited(blast.format("eight soldiers"), date(2006, 7, 13), 2))
+    (entry,) = index.entries(5)
+    assert entry.conflicts == ()  # which of 3 and 2 would 8 contradict?
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "wire" / "articles.jsonl"
+# statement (start of the sentence) -> (the date its entry gets, a plan?)
+SAMPLE_DATES = {
+    "Forecasters said another 80 millimetres": (date(2026, 3, 4), True),
+    "Transit workers in Port Halden will walk off": (date(2026, 3, 3), False),  # said Tuesday
+    "More than 2,000 residents were evacuated": (date(2026, 3, 3), False),
+    "Damage from last week's flooding": (date(2026, 3, 10), False),  # said on Tuesday
+    "The two men reported missing on Friday": (date(2026, 3, 8), False),  # found on Sunday
+}
+
+
+def test_sample_wire_statements_get_their_event_dates() -> None:
+    from storyline.evaluation.timeline_eval import ninjs_to_article
+
+    found: dict[str, tuple[date, bool]] = {}
+    for line in SAMPLE.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        article = ninjs_to_article(json.loads(line))
+        facts = extract_facts(article)
+        for cand in dated_candidates(facts, published=article.published.date()):
+            sentence = facts.sentences[cand.sentence]
+            for start in SAMPLE_DATES:
+                if sentence.startswith(start):
+                    found[start] = (cand.span.start, cand.planned)
+    assert found == SAMPLE_DATES
