@@ -425,9 +425,10 @@ class Clusterer:
     def _names_meet(self, a: dict[int, float], b: dict[int, float]) -> bool:
         """A name in common that is not widespread, or one side names no one (nothing to
         disagree with)."""
-        own_a = [n for n in a if not self._widespread(n)]
-        own_b = [n for n in b if not self._widespread(n)]
-        return not own_a or not own_b or any(n in b for n in own_a)
+        if any(n in b and not self._widespread(n) for n in a):
+            return True
+        widespread = self._widespread
+        return all(widespread(n) for n in a) or all(widespread(n) for n in b)
 
     def _identities_meet(self, a: _Story, b: _Story) -> bool:
         """A merge with a young story needs what a join into it needs: a name in common
