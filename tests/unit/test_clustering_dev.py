@@ -35,15 +35,14 @@ def test_bcubed_on_a_toy_example() -> None:
 
 @needs_dev_data
 def test_merged_dev_stream_is_pure_and_mostly_complete(tmp_path: Path) -> None:
-    args = argparse.Namespace(dataset=[T17, ENTITIES], out=tmp_path)
+    args = argparse.Namespace(dataset=[T17, ENTITIES], out=tmp_path, placement_only=True)
     assert clustering_eval.run(args) == 0
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert scores["articles"] == 4145
-    # measured 0.97495 when the floor was set; the same code measures 0.9736 on the 2026-12-01
-    # machine, under any PYTHONHASHSEED and with one BLAS thread (cause not found; noted on
-    # the clustering issue), so the floor keeps a margin below both
+    # core-3 measures 0.9741 (core-2: 0.9736 here, through the pipeline too; 0.97495 on the
+    # machine where that floor was first set, cause not found, not the eval's mapper)
     assert scores["bcubed_precision"] >= 0.973
-    assert scores["bcubed_f1"] >= 0.956  # measured 0.9570
+    assert scores["bcubed_f1"] >= 0.956  # measured 0.9563 (core-3: young-story identity)
     rows = [json.loads(line) for line in (tmp_path / "assignments.jsonl").open()]
     assert len(rows) == 4145
     assert len({r["story_id"] for r in rows}) == scores["stories"]
@@ -51,15 +50,13 @@ def test_merged_dev_stream_is_pure_and_mostly_complete(tmp_path: Path) -> None:
 
 @needs_dev_data
 def test_timeline17_alone() -> None:
-    _, result = clustering_eval.evaluate([T17], ClusteringConfig())
-    assert result["bcubed_precision"] >= 0.985  # measured 0.9854
-    # measured 0.9713 when the floor was set; the same code measures 0.9709 on the
-    # 2026-12-01 machine (see the merged-stream test above)
-    assert result["bcubed_f1"] >= 0.970
+    _, result = clustering_eval.evaluate([T17], ClusteringConfig(), placement_only=True)
+    assert result["bcubed_precision"] >= 0.984  # measured 0.9846 (core-3; core-2 0.9854)
+    assert result["bcubed_f1"] >= 0.970  # measured 0.9701 (core-3; core-2 0.9709)
 
 
 @needs_dev_data
 def test_entities_alone() -> None:
-    _, result = clustering_eval.evaluate([ENTITIES], ClusteringConfig())
-    assert result["bcubed_precision"] >= 0.989  # measured 0.9899
-    assert result["bcubed_f1"] >= 0.964  # measured 0.9643
+    _, result = clustering_eval.evaluate([ENTITIES], ClusteringConfig(), placement_only=True)
+    assert result["bcubed_precision"] >= 0.991  # measured 0.9912 (core-3; core-2 0.9899)
+    assert result["bcubed_f1"] >= 0.966  # measured 0.9662 (core-3; core-2 0.9643)

@@ -196,13 +196,10 @@ SAMPLE_DATES = {
 
 
 def test_sample_wire_statements_get_their_event_dates() -> None:
-    from storyline.evaluation.timeline_eval import ninjs_to_article
+    from storyline.evaluation.corpus import read_dataset  # the production ingest
 
     found: dict[str, tuple[date, bool]] = {}
-    for line in SAMPLE.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        article = ninjs_to_article(json.loads(line))
+    for article in read_dataset(SAMPLE):
         facts = extract_facts(article)
         for cand in dated_candidates(facts, published=article.published.date()):
             sentence = facts.sentences[cand.sentence]

@@ -13,9 +13,10 @@ from storyline.evaluation.timeline_eval import (
     GoldTimeline,
     Scorer,
     date_f1,
-    ninjs_to_article,
+    load_articles,
     tokenise,
 )
+from storyline.ingest.files import iter_file
 
 SENTENCES = {
     "2010-04-20": "The Deepwater Horizon rig exploded in the Gulf of Mexico, killing 11 workers.",
@@ -44,10 +45,13 @@ def test_date_f1() -> None:
     assert date_f1({date(2011, 1, 1)}, gold) == 0.0
 
 
-def test_ninjs_item_becomes_an_article() -> None:
+def test_articles_are_read_by_the_production_ingest(tmp_path: Path) -> None:
     item = ninjs("urn:x:1", "2010-04-21", "Line one.\nLine two.")
     item["headlines"] = [{"role": "main", "value": "Rig explodes"}]
-    article = ninjs_to_article(item)
+    (tmp_path / "articles.jsonl").write_text(json.dumps(item) + "\n", encoding="utf-8")
+    (article,) = load_articles(tmp_path)
+    (expected,) = [r.article for r in iter_file(tmp_path / "articles.jsonl")]
+    assert article == expected
     assert (article.uri, article.version, article.source) == ("urn:x:1", 1, "Wire")
     assert article.headline == "Rig explodes"
     assert article.published.isoformat() == "2010-04-21T00:00:00+00:00"

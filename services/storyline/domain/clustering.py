@@ -19,6 +19,11 @@ How an article is placed (see docs/clustering.md for the measurements behind eac
   Text decays with the time since the story's last article; names do not (entity-centred
   stories run for years) but only count for names that are *core* to the story, i.e. carried
   by a large share of its articles, so one shared politician does not glue two stories.
+* Identity. A young story (fewer than ``core_min_articles``) is its founding article's
+  names and people: an article joins it, or it merges, only with a name in common that is
+  not carried by many live stories (the UN, NATO: counted, not listed) and without being
+  about someone else; otherwise only on strong text. Look-alike stories (two uprisings told
+  in the same words) are born apart instead of the second joining the first.
 * Merge. When the article also scores above ``merge_threshold`` with a second story whose
   centroid is itself close to the best one's, the two prove to be one story: the younger is
   absorbed into the older and its id becomes an alias. Every merge of grown stories also
@@ -112,6 +117,18 @@ class ClusteringConfig:
     # vocabulary (markets, crisis, government) overlaps.
     merge_names: float = 0.2  # 0 turns it off
     merge_names_size: float = 5.0
+    # Story identity (who, where, what) while a story is young (fewer than core_min_articles
+    # articles; a grown story's identity is in its core names, which the score and the
+    # merge guards above weigh). An article joins a young story, and a young story merges,
+    # only when (a) they have a name in common that is not widespread (carried by at least
+    # widespread_min live stories and widespread_share of them: the UN, NATO, a US
+    # president), and (b) when the article is about someone (its lead) the story never
+    # named, it names the people the story is about (its founding article's key people:
+    # named in the lede or twice); otherwise only on text of at least identity_text
+    # (merges: never). 0 turns it off.
+    identity_text: float = 0.3
+    widespread_min: int = 3
+    widespread_share: float = 0.1
     dedup: DedupConfig = field(default_factory=DedupConfig)
 
 
@@ -134,6 +151,7 @@ class _Story:
         "rivals",
         "seq",
         "size",
+        "subjects",
         "weight",
     )
 
@@ -149,6 +167,7 @@ class _Story:
         # older story seq -> days on which this story and it tied for an article
         self.rivals: dict[int, list[float]] = {}
         self.pending: list[int] = []  # seqs of stray single-article stories close to this one
+        self.subjects: tuple[int, ...] = ()  # people among the founding article's key names
 
 
 class _Article:
@@ -178,6 +197,7 @@ class Clusterer:
         self._names = Vocabulary()
         self._is_person = bytearray()  # name id -> 1 when first seen as a person
         self._lead = -1  # subject of the article being assigned (set by _represent)
+        self._key: list[int] = []  # its key names (set by _represent)
         self._stories: dict[int, _Story] = {}  # seq -> live story
         self._by_id: dict[str, _Story] = {}
         self._alias: dict[str, str] = {}  # absorbed id -> survivor id
@@ -185,6 +205,9 @@ class Clusterer:
         self._articles: dict[str, _Article] = {}
         self._term_postings: dict[int, list[int]] = {}  # term id -> story seqs, oldest first
         self._name_postings: dict[int, list[int]] = {}
+        # name id -> live stories whose name profile holds it: a name many stories carry
+        # (the UN, NATO, a president) says little about which story an article is
+        self._name_stories: dict[int, int] = {}
         self._dedup = DuplicateIndex(config.dedup)
         self._tokens = Tokenizer(self._terms)
         self._seq = 0
@@ -225,6 +248,7 @@ class Clusterer:
         scored = self._score(vector, names, day)
         if not scored or scored[0][0] < self.config.threshold:
             story = self._found(article.uri, day)
+            story.subjects = tuple(n for n in self._key if self._is_person[n])
             self._join(story, (vector, names), article.uri, day)
             cfg = self.config
             if scored and 0 < cfg.near_score <= scored[0][0] and scored[0][1].size >= cfg.near_size:
@@ -284,6 +308,10 @@ class Clusterer:
             key=lambda item: (-item[0], item[1]),
         )
         self._lead = people[0][1] if people and people[0][0] >= cfg.lead_mentions else -1
+        # its key names: named in the lede or at least twice
+        ids = self._names.ids
+        self._key = sorted({ids[m.canonical] for m in facts.names
+                            if m.first_sentence == 0 or name_counts[ids[m.canonical]] >= 2})
         idf = self._names.idf
         names = {n: (1.0 + math.log(c)) * idf(n) for n, c in name_counts.items()}
         return vector, names
@@ -347,6 +375,8 @@ class Clusterer:
                 text = (1.0 - cfg.member_weight) * text + cfg.member_weight * knn
             if text * decay < cfg.strong_text and not self._shares_core_person(story, names, lead):
                 continue  # a story about someone else, however close the vocabulary
+            if text * decay < cfg.identity_text and not self._article_fits(story, names, lead):
+                continue  # about other people or places, however close the vocabulary
             final.append((text * decay + names_part, story))
         final.sort(key=lambda item: (-item[0], item[1].seq))
         return final
@@ -367,6 +397,50 @@ class Clusterer:
         core = self._core_persons(story)
         return not core or any(n in names for n in core)
 
+    def _widespread(self, nid: int) -> bool:
+        """Carried by many live stories: an international actor, nobody's identity."""
+        cfg = self.config
+        spread = self._name_stories.get(nid, 0)
+        return spread >= cfg.widespread_min and spread >= cfg.widespread_share * len(self._stories)
+
+    def _story_people(self, story: _Story) -> list[int]:
+        """Whom the story is about: its core people, or while it is young (fewer than
+        core_min_articles articles) the people its founding article is about."""
+        if story.weight < self.config.core_min_articles:
+            return [n for n in story.subjects if n in story.names]
+        return self._core_persons(story)
+
+    def _article_fits(self, story: _Story, names: dict[int, float], lead: int) -> bool:
+        """A young story and an article agree on who and where (see ``identity_text``)."""
+        cfg = self.config
+        if cfg.identity_text <= 0 or story.weight >= cfg.core_min_articles:
+            return True
+        if not self._names_meet(names, story.names):
+            return False  # no place, person or organisation in common
+        if lead >= 0 and lead not in story.names:
+            people = self._story_people(story)
+            return not people or any(n in names for n in people)  # else: someone else
+        return True
+
+    def _names_meet(self, a: dict[int, float], b: dict[int, float]) -> bool:
+        """A name in common that is not widespread, or one side names no one (nothing to
+        disagree with)."""
+        if any(n in b and not self._widespread(n) for n in a):
+            return True
+        widespread = self._widespread
+        return all(widespread(n) for n in a) or all(widespread(n) for n in b)
+
+    def _identities_meet(self, a: _Story, b: _Story) -> bool:
+        """A merge with a young story needs what a join into it needs: a name in common
+        that is not widespread, and no disagreement on whom they are about."""
+        cfg = self.config
+        if cfg.identity_text <= 0 or min(a.weight, b.weight) >= cfg.core_min_articles:
+            return True
+        if not self._names_meet(a.names, b.names):
+            return False
+        pa, pb = self._story_people(a), self._story_people(b)
+        return not pa or not pb or any(n in b.names for n in pa) or any(n in a.names for n in pb)
+
     def _merge_candidates(self, best: _Story, scored: list[tuple[float, _Story]]) -> list[_Story]:
         cfg = self.config
         if scored[0][0] < cfg.merge_threshold:
@@ -380,6 +454,7 @@ class Clusterer:
             and story.centroid.dot(best_centroid) >= cfg.merge_centroid
             and self._people_agree(best_people, self._core_persons(story))
             and self._names_agree(best, story)
+            and self._identities_meet(best, story)
         ]
 
     def _corroborated_rivals(self, scored: list[tuple[float, _Story]], day: float) -> list[_Story]:
@@ -402,6 +477,7 @@ class Clusterer:
                 len(days) >= cfg.cooccur_count
                 and self._people_agree(best_people, self._core_persons(story))
                 and self._names_agree(best, story)
+                and self._identities_meet(best, story)
             ):
                 younger.rivals.pop(older.seq, None)
                 found.append(story)
@@ -517,10 +593,15 @@ class Clusterer:
             fade = (cfg.centroid_memory - 1.0) / cfg.centroid_memory
             story.names = {n: c * fade for n, c in story.names.items()}
         story.weight = min(story.weight + 1.0, float(cfg.centroid_memory))
+        spread = self._name_stories
         for nid in art.names:
+            if nid not in story.names:
+                spread[nid] = spread.get(nid, 0) + 1
             story.names[nid] = story.names.get(nid, 0.0) + 1.0
         if len(story.names) > 2 * cfg.story_names:
             keep = sorted(story.names.items(), key=lambda item: (-item[1], item[0]))
+            for nid, _ in keep[cfg.story_names :]:
+                self._unspread(nid)
             story.names = dict(keep[: cfg.story_names])
         for tid in vector.ids[: cfg.index_terms]:
             self._post(self._term_postings, tid, story.seq)
@@ -556,6 +637,13 @@ class Clusterer:
             kept.reverse()
             postings[key] = kept
 
+    def _unspread(self, nid: int) -> None:
+        left = self._name_stories.get(nid, 0) - 1
+        if left > 0:
+            self._name_stories[nid] = left
+        else:
+            self._name_stories.pop(nid, None)
+
     def _forget(self, art: _Article) -> None:
         del self._articles[art.uri]
         story = self._live(art.story)
@@ -583,8 +671,8 @@ class Clusterer:
             left = story.names.get(nid, 0.0) - 1.0
             if left > 0:
                 story.names[nid] = left
-            else:
-                story.names.pop(nid, None)
+            elif story.names.pop(nid, None) is not None:
+                self._unspread(nid)
 
     def _absorb(self, survivor: _Story, absorbed: _Story) -> None:
         cfg = self.config
@@ -600,6 +688,8 @@ class Clusterer:
         members = sorted([*survivor.members, *absorbed.members], key=lambda a: (-a.day, a.uri))
         survivor.members = members[: cfg.recent_members]
         for nid, count in absorbed.names.items():
+            if nid in survivor.names:
+                self._unspread(nid)  # two stories carrying it become one
             survivor.names[nid] = survivor.names.get(nid, 0.0) + count
         survivor.size += absorbed.size
         survivor.last_day = max(survivor.last_day, absorbed.last_day)

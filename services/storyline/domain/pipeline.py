@@ -42,14 +42,14 @@ from storyline.domain.summary import SummaryMemo
 
 # Bump when anything in the core changes what a revision contains, so that two versions
 # replayed side by side are told apart in every StoryUpdated.
-CORE_VERSION = "core-5"
+CORE_VERSION = "core-6"
 PIPELINE_VERSION = f"storyline-{__version__}/{CORE_VERSION}/{EXTRACTOR_VERSION}"
 
 PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 14
+STATE_LAYOUT = 15
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
@@ -164,6 +164,11 @@ class Pipeline:
 
     def resolve(self, story_id: str) -> str:
         return self._clusterer.resolve(story_id)
+
+    def story_of(self, uri: str) -> str | None:
+        """The story that holds the article ``uri`` now (after merges), if it joined one."""
+        joined = self._story_of.get(uri)
+        return self.resolve(joined) if joined is not None else None
 
     def story(self, story_id: str) -> StoryState | None:
         return self._state(self.resolve(story_id))

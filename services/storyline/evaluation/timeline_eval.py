@@ -1,10 +1,14 @@
 """``storyline eval timeline``: score the timeline method against journalist timelines.
 
 Protocol (../shared/README.md): for each gold timeline, the articles of its story published
-inside the gold's date range go through the core (``extract_facts`` then ``build_timeline``)
-asking for as many dates as the gold has and, per date, the gold's average number of
-sentences rounded. Scores: alignment-based ROUGE-1/2 F1 ("align+ m:1", tilse, ROUGE
-re-implementation) and Date-F1, averaged over the gold timelines.
+inside the gold's date range, read by the production ingest mapper, are folded through the
+worker's code (``handle_record``, ``Pipeline``; see :mod:`storyline.evaluation.corpus`) as a
+log of their own. The timeline scored is the page's: the ``TimelineIndex`` of the story that
+holds most of them, asked for as many entries as the gold has dates (the page shows
+``TIMELINE_LIMIT``; one entry a day, so one sentence a date, whatever the gold's average).
+Scores: alignment-based ROUGE-1/2 F1 ("align+ m:1", tilse, ROUGE re-implementation) and
+Date-F1, averaged over the gold timelines; ``story_share`` is the share of the articles in
+that story (the rest went to other stories and are not on its page).
 """
 
 from __future__ import annotations
@@ -14,18 +18,16 @@ import datetime as dt
 import json
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import structlog
 
 from storyline.domain.events import ArticleReceived, PubStatus
-from storyline.domain.extract import extract_facts
-from storyline.domain.facts import CitedArticle
-from storyline.domain.timeline_select import build_timeline
+from storyline.evaluation.corpus import fold, read_dataset, read_jsonl, stories_of
 
 log = structlog.get_logger(__name__)
 
@@ -37,34 +39,8 @@ def tokenise(sentence: str) -> str:
     return " ".join(_TOKEN.findall(sentence))
 
 
-def ninjs_to_article(item: dict[str, Any]) -> ArticleReceived:
-    """One ninjs 2.1 item of the dev corpora as an ``ArticleReceived``."""
-    body = next((b["value"] for b in item.get("bodies", []) if b.get("role") == "main"), "")
-    headlines = item.get("headlines") or []
-    headline = next((h["value"] for h in headlines if h.get("value")), None)
-    sources = item.get("infosources") or [{}]
-    stamp = item.get("firstcreated") or item["versioncreated"]
-    return ArticleReceived(
-        uri=item["uri"],
-        version=int(item.get("version", 1)),
-        source=sources[0].get("name") or "unknown",
-        headline=headline,
-        body=body,
-        published=dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")),
-        language=item.get("language", "en"),
-        pubstatus=PubStatus(item.get("pubstatus", "usable")),
-    )
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open("rb") as handle:
-        for line in handle:
-            if line.strip():
-                yield orjson.loads(line)
-
-
 def load_articles(dataset: Path) -> list[ArticleReceived]:
-    return [ninjs_to_article(item) for item in read_jsonl(dataset / "articles.jsonl")]
+    return read_dataset(dataset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +114,24 @@ class Scorer:
         }
 
 
+def page_timeline(articles: Sequence[ArticleReceived], n_dates: int
+                  ) -> tuple[list[tuple[dt.date, list[str]]], float]:
+    """The articles folded as a log of their own; the timeline of the story holding most
+    of them, as its page builds it (``n_dates`` entries), and that story's share."""
+    if not articles:
+        return [], 0.0
+    rebuilt = fold(articles)
+    held = Counter(stories_of(rebuilt.pipeline, articles).values())
+    if not held:
+        return [], 0.0
+    story_id, count = min(held.items(), key=lambda item: (-item[1], item[0]))
+    state = rebuilt.pipeline.story(story_id)
+    if state is None:
+        return [], 0.0
+    entries = state.timeline.entries(n_dates)
+    return [(e.date, [e.text]) for e in entries], count / len(articles)
+
+
 def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
     started = time.perf_counter()
     articles = load_articles(dataset)
@@ -148,48 +142,34 @@ def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
         if story is not None and article.pubstatus is PubStatus.USABLE:
             by_story.setdefault(story, []).append(article)
 
-    t_extract = time.perf_counter()
-    cited: dict[str, list[CitedArticle]] = {}
-    for story, members in sorted(by_story.items()):
-        cited[story] = [
-            CitedArticle(n=i, uri=a.uri, version=a.version, source=a.source,
-                         headline=a.headline, published=a.published, facts=extract_facts(a))
-            for i, a in enumerate(members, start=1)
-        ]
-    extract_seconds = time.perf_counter() - t_extract
-
     scorer = Scorer()
     rows: list[dict[str, Any]] = []
     outputs: list[dict[str, Any]] = []
     core_seconds = 0.0
     core_articles = 0
     for gold in golds:
-        inside = [a for a in cited.get(gold.story, [])
+        inside = [a for a in by_story.get(gold.story, [])
                   if gold.first <= a.published.date() <= gold.last]
         t0 = time.perf_counter()
-        predicted = build_timeline(inside, n_dates=len(gold.entries),
-                                   sentences_per_date=gold.sentences_per_date,
-                                   start=gold.first, end=gold.last)
+        predicted, share = page_timeline(inside, len(gold.entries))
         core_seconds += time.perf_counter() - t0
         core_articles += len(inside)
         scores = scorer.score(predicted, gold)
         rows.append({"name": gold.name, "story": gold.story, "articles": len(inside),
-                     "gold_dates": len(gold.entries), "predicted_dates": len(predicted),
-                     **scores})
+                     "story_share": round(share, 4), "gold_dates": len(gold.entries),
+                     "predicted_dates": len(predicted), **scores})
         outputs.append({"name": gold.name, "entries": [
             {"date": d.isoformat(), "sentences": list(s)} for d, s in predicted]})
         log.info("timeline_scored", name=gold.name, **scores)
 
     metrics = ("ar1_f", "ar2_f", "date_f1")
     mean = {m: sum(r[m] for r in rows) / len(rows) if rows else 0.0 for m in metrics}
-    extracted = sum(len(v) for v in cited.values())
     result: dict[str, Any] = {
         "dataset": dataset.name,
         "timelines": rows,
         "mean": mean,
-        "articles": extracted,
-        "extract_articles_per_s": extracted / extract_seconds if extract_seconds else None,
-        "timeline_articles_per_s": core_articles / core_seconds if core_seconds else None,
+        "articles": sum(len(v) for v in by_story.values()),
+        "fold_articles_per_s": core_articles / core_seconds if core_seconds else None,
         "seconds": time.perf_counter() - started,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -208,8 +188,7 @@ def format_table(result: dict[str, Any]) -> str:
     m = result["mean"]
     lines.append(f"{'mean':<58} {'':>5} {'':>5} {m['ar1_f']:>6.3f} {m['ar2_f']:>6.3f} "
                  f"{m['date_f1']:>7.3f}")
-    lines.append(f"extraction {result['extract_articles_per_s']:.0f} articles/s, "
-                 f"timelines {result['timeline_articles_per_s']:.0f} articles/s, "
+    lines.append(f"pipeline fold {result['fold_articles_per_s'] or 0:.0f} articles/s, "
                  f"{result['seconds']:.1f} s in all")
     return "\n".join(lines)
 
