@@ -100,7 +100,9 @@ def test_history_page_renders_in_chromium(base_url: str, tmp_path: Path) -> None
     dom = run_chromium("--dump-dom", url, tmp_path=tmp_path).stdout
     assert "Revision 6" in dom and "Revision 1" in dom
     assert "First revision." in dom
-    assert "~ article [3] now Yonhap: Memorial &lt;script&gt;" in dom
+    # a changed article says what it is now and what it was (hostile text escaped)
+    assert "~ article [3] Yonhap: Memorial &lt;script&gt;" in dom
+    assert "(was Yonhap: Kim Jong-un inspects memorial for soldiers killed" in dom
     assert "<script" not in dom
 
 
