@@ -135,6 +135,11 @@ class Supervisor:
         """Whether the running worker has published a revision since it started."""
         return _first_revision_time(self.log_of(self.incarnation)) is not None
 
+    def has_snapshot(self) -> bool:
+        """Whether the running worker has written a snapshot since it started."""
+        return any(event.get("event") == "snapshot_written"
+                   for event in _json_lines(self.log_of(self.incarnation)))
+
     def kill_and_restart(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
@@ -309,6 +314,16 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
                        and time.monotonic() < busy_by):
                     supervisor.ensure_running()
                     time.sleep(0.2)
+                if profile.snapshot_every:
+                    # the snapshot profiles test restores: let this worker save a snapshot
+                    # and commit past it (commits every second) before it dies; a snapshot
+                    # at or beyond the commit is rightly refused (it holds records about
+                    # to be delivered again), which would test the fold from 0 instead
+                    while (not supervisor.has_snapshot() and not done.is_set()
+                           and time.monotonic() < busy_by):
+                        supervisor.ensure_running()
+                        time.sleep(0.2)
+                    time.sleep(1.5)
                 time.sleep(rng.uniform(0.0, profile.min_gap))
                 supervisor.kill_and_restart()
                 report.kills += 1
