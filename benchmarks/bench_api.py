@@ -168,10 +168,13 @@ end
     return result
 
 
-def start_server(database: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(database: Path, port: int,
+                 env_overrides: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     # one load generator is one client address: the per-client limit would measure itself
+    # (unless ``env_overrides`` says otherwise)
     env = {**os.environ, "STORYLINE_LOG_LEVEL": "warning",
-           "STORYLINE_SSE_POLL_SECONDS": "0.02", "STORYLINE_RATE_LIMIT_GET_PER_CLIENT": "0"}
+           "STORYLINE_SSE_POLL_SECONDS": "0.02", "STORYLINE_RATE_LIMIT_GET_PER_CLIENT": "0",
+           **(env_overrides or {})}
     proc = subprocess.Popen([sys.executable, "-m", "storyline.cli", "serve", "--no-projector",
                              "--database", str(database), "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -23,39 +23,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from bench_api import open_model_load, preload
+from bench_api import open_model_load, preload, start_server
 
 from storyline.kafka.broker import free_port
 from storyline.read.store import open_store
 from storyline.web.keys import new_key
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def start_server(database: Path, port: int, key_entry: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "STORYLINE_LOG_LEVEL": "warning", "STORYLINE_API_KEYS": key_entry}
-    proc = subprocess.Popen([sys.executable, "-m", "storyline.cli", "serve", "--no-projector",
-                             "--database", str(database), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/livez").status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("storyline serve did not start")
 
 
 def start_attack(port: int, rate: float, seconds: float, out: Path) -> subprocess.Popen[str]:
@@ -106,7 +88,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     paths = [f"/v1/stories/{i}" for i in ids]
     _secret, entry = new_key("bench")
     port = free_port()
-    server = start_server(database, port, entry)
+    # the default rate limits this time: the flood must meet them as it would in production
+    server = start_server(database, port, {"STORYLINE_API_KEYS": entry,
+                                           "STORYLINE_RATE_LIMIT_GET_PER_CLIENT": "100/200"})
     try:
         await open_model_load(port, paths, args.rate, 2.0)  # warm up
         baseline = await open_model_load(port, paths, args.rate, args.seconds)

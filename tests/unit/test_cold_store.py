@@ -11,11 +11,10 @@ from unittest import mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_pipeline import TOPIC, build_log, log_entries, records
+from test_snapshots import Records, fold
 
 from storyline.domain import pipeline as pipeline_module
-from storyline.domain.canonical import canonical_bytes
-from storyline.domain.pipeline import LogPosition, Pipeline
-from storyline.replay import fold_records
+from storyline.domain.pipeline import Pipeline
 from storyline.stream.coldstore import RocksColdStore
 from storyline.stream.snapshots import (
     Snapshotter,
@@ -26,13 +25,7 @@ from storyline.stream.snapshots import (
     write_snapshot,
 )
 
-Records = list[tuple[bytes | None, bytes | None, LogPosition]]
 _dirs = itertools.count()
-
-
-def fold(pipeline: Pipeline, recs: Records) -> list[bytes]:
-    return [canonical_bytes(e) for e in
-            fold_records(recs, max_bytes=1_000_000, pipeline=pipeline).events]
 
 
 def test_the_store_keeps_bytes_by_key_and_a_checkpoint_stays_as_taken(tmp_path: Path) -> None:
