@@ -193,3 +193,14 @@ def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
     weights = (1.0 + np.log(tf)) * (math.log(vocab.docs + 1) + 1.0 - np.log(vocab.df[ids] + 1.0))
     norm = float(np.sqrt(np.dot(weights, weights))) or 1.0
     return Query(ids, weights / norm, vocab)
+
+
+def term_counts(text: str) -> dict[str, int]:
+    """The content terms of ``text`` (what ``Tokenizer`` gives ids to) with their counts, in
+    order of first use: with the terms of the texts before, the order ids are handed out in."""
+    counts: dict[str, int] = {}
+    for word in _WORD.findall(text.lower()):
+        term = _normalise(word)
+        if term is not None:
+            counts[term] = counts.get(term, 0) + 1
+    return counts
