@@ -325,55 +325,76 @@ def explain_records(
     """Fold ``records`` (an articles log, in replay order) through the production pipeline
     with a trace on; explain the first placement of ``uri`` (or of its ``version``), and
     report what later happened to its story. None when the log never placed ``uri``."""
-    from storyline.domain.events import PubStatus
-    from storyline.domain.pipeline import Pipeline
-    from storyline.domain.records import handle_record
+    explainer = LogExplainer(uri, max_bytes=max_bytes, version=version)
+    for key, value, position in records:
+        explainer.feed(key, value, position)
+    return explainer.result()
 
-    pipeline = Pipeline()
-    clusterer = pipeline._clusterer
-    trace = Trace()
-    placement: Explanation | None = None
-    later_versions: list[Explanation] = []
-    later_merges: list[LaterMerge] = []
-    withdrawn_at: dict[str, Any] | None = None
-    count = 0
-    clusterer.trace = trace
-    try:
-        for key, value, position in records:
-            count += 1
-            trace.reset()
-            home = pipeline.story_of(uri) if placement is not None else None
-            outcome = handle_record(pipeline, key, value, position, max_bytes=max_bytes)
-            found = trace.result
-            article = outcome.article
-            if (placement is not None and article is not None and article.uri == uri
-                    and article.pubstatus is not PubStatus.USABLE
-                    and outcome.dead_letter is None):
-                withdrawn_at = _position(position)
-            if found is None:
-                continue
-            found = replace(found, position=_position(position))
-            if found.uri == uri:
-                wanted = version is None or (article is not None and article.version == version)
-                if placement is None and wanted:
-                    placement = found
-                elif placement is not None:
-                    later_versions.append(found)
-                continue
-            if home is None:
-                continue
-            for merge in found.merges:
-                if home in (merge.absorbed_id, merge.survivor_id):
-                    role = "absorbed" if merge.absorbed_id == home else "survivor"
-                    later_merges.append(LaterMerge(found.uri, found.position or {}, merge, role))
-    finally:
-        del clusterer.trace
-    if placement is None:
-        return None
-    return ArticleExplanation(
-        uri=uri, placement=placement, story_now=pipeline.story_of(uri),
-        later_versions=tuple(later_versions), later_merges=tuple(later_merges),
-        withdrawn_at=withdrawn_at, records=count)
+
+class LogExplainer:
+    """:func:`explain_records` one record at a time (``storyline story explain`` feeds it
+    from the articles topic, partition by partition from offset 0, as replay reads it)."""
+
+    def __init__(self, uri: str, *, max_bytes: int, version: int | None = None) -> None:
+        from storyline.domain.pipeline import Pipeline
+
+        self.uri = uri
+        self.max_bytes = max_bytes
+        self.version = version
+        self.pipeline = Pipeline()
+        self.trace = Trace()
+        self.placement: Explanation | None = None
+        self.later_versions: list[Explanation] = []
+        self.later_merges: list[LaterMerge] = []
+        self.withdrawn_at: dict[str, Any] | None = None
+        self.records = 0
+
+    def feed(self, key: bytes | None, value: bytes | None, position: LogPosition) -> None:
+        from storyline.domain.events import PubStatus
+        from storyline.domain.records import handle_record
+
+        uri, pipeline, trace = self.uri, self.pipeline, self.trace
+        self.records += 1
+        trace.reset()
+        home = pipeline.story_of(uri) if self.placement is not None else None
+        clusterer = pipeline._clusterer
+        clusterer.trace = trace
+        try:
+            outcome = handle_record(pipeline, key, value, position, max_bytes=self.max_bytes)
+        finally:
+            del clusterer.trace  # back to the class default: off
+        found = trace.result
+        article = outcome.article
+        if (self.placement is not None and article is not None and article.uri == uri
+                and article.pubstatus is not PubStatus.USABLE and outcome.dead_letter is None):
+            self.withdrawn_at = _position(position)
+        if found is None:
+            return
+        found = replace(found, position=_position(position))
+        if found.uri == uri:
+            wanted = (self.version is None
+                      or (article is not None and article.version == self.version))
+            if self.placement is None and wanted:
+                self.placement = found
+            elif self.placement is not None:
+                self.later_versions.append(found)
+            return
+        if home is None:
+            return
+        for merge in found.merges:
+            if home in (merge.absorbed_id, merge.survivor_id):
+                role = "absorbed" if merge.absorbed_id == home else "survivor"
+                self.later_merges.append(
+                    LaterMerge(found.uri, found.position or {}, merge, role))
+
+    def result(self) -> ArticleExplanation | None:
+        if self.placement is None:
+            return None
+        return ArticleExplanation(
+            uri=self.uri, placement=self.placement, story_now=self.pipeline.story_of(self.uri),
+            later_versions=tuple(self.later_versions),
+            later_merges=tuple(self.later_merges), withdrawn_at=self.withdrawn_at,
+            records=self.records)
 
 
 # -- as text ---------------------------------------------------------------------------------
