@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -305,10 +304,10 @@ class Clusterer:
         self, article: ArticleReceived, facts: ArticleFacts, *, count_df: bool
     ) -> tuple[Query, dict[int, float]]:
         cfg = self.config
-        counts = Counter(self._tokens(article.body))
+        counts: dict[int, int] = {}
+        self._tokens.count(article.body, counts)
         if article.headline:
-            for tid in self._tokens(article.headline):
-                counts[tid] += cfg.headline_weight
+            self._tokens.count(article.headline, counts, cfg.headline_weight)
         name_counts: dict[int, int] = {}
         for mention in facts.names:
             nid = self._names.intern(mention.canonical)
