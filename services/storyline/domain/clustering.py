@@ -233,6 +233,8 @@ class Clusterer:
         return story_id
 
     def assign(self, article: ArticleReceived, facts: ArticleFacts) -> Assignment:
+        if self.trace is not None:
+            self.trace.reset()
         day = article.published.timestamp() / _SECONDS_PER_DAY
         text = f"{article.headline}\n{article.body}" if article.headline else article.body
         known = self._articles.get(article.uri)

@@ -135,7 +135,8 @@ class _Names:
 
 @dataclass
 class Trace:
-    """Set on ``Clusterer.trace``; one per ``assign`` (call :meth:`reset` between)."""
+    """Set on ``Clusterer.trace``; ``assign`` resets it and leaves its explanation in
+    :attr:`result` (None when the call placed nothing, e.g. a withdrawal)."""
 
     _terms: _Names | None = None
     _names: _Names | None = None
@@ -430,6 +431,8 @@ def describe(e: Explanation) -> str:
                 why += f" (refused: {e.runner_up.refused})"
         if e.merges:
             why += "; merged " + ", ".join(f"{m.absorbed_id} ({m.reason})" for m in e.merges)
+            if e.chosen.story_id != e.story_id:
+                why += f" into the oldest story, {e.story_id}, which the article is in"
         return why
     if not e.candidates:
         return ("new story: no story shares any of its indexed terms or names "
@@ -445,9 +448,10 @@ def describe(e: Explanation) -> str:
 
 def render(x: ArticleExplanation) -> str:
     e = x.placement
-    pos = e.position or {}
-    lines = [f"{x.uri}  (placed at {pos.get('topic')}/{pos.get('partition')}@"
-             f"{pos.get('offset')}; {x.records} records replayed)",
+    pos = e.position
+    where = (f"placed at {pos.get('topic')}/{pos.get('partition')}@{pos.get('offset')}; "
+             f"{x.records} records replayed" if pos else "")
+    lines = [f"{x.uri}  ({where})" if where else x.uri,
              f"decision: {e.decision} -> {e.story_id}"
              + (f" (now in {x.story_now})" if x.story_now not in (None, e.story_id) else ""),
              f"why: {describe(e)}"]
