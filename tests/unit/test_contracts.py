@@ -9,7 +9,12 @@ import pytest
 from storyline.commands.schemas import generated
 from storyline.domain.canonical import canonical_bytes, content_hash
 from storyline.domain.events import ArticleReceived, DeadLetter
-from storyline.domain.upcasting import UndecodableEvent, decode_any, decode_event
+from storyline.domain.upcasting import (
+    RetiredEvent,
+    UndecodableEvent,
+    decode_any,
+    decode_event,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "events"
@@ -100,3 +105,14 @@ def test_a_v1_story_updated_whose_content_was_altered_is_refused() -> None:
     payload["title"] = "Something else"
     with pytest.raises(UndecodableEvent, match="does not match its content_hash"):
         decode_event(json.dumps(payload).encode(), StoryUpdated)
+
+
+def test_an_old_story_split_is_a_retired_event_not_a_crash() -> None:
+    """StorySplit was declared but never produced, and is gone from the contracts
+    (docs/clustering.md, Splits); one found on a topic reads as RetiredEvent, which
+    consumers skip (an UndecodableEvent, so readers that skip those skip it too)."""
+    raw = (FIXTURES / "StorySplit.v1.json").read_bytes()
+    with pytest.raises(RetiredEvent, match="StorySplit is a retired event type") as caught:
+        decode_any(raw)
+    assert isinstance(caught.value, UndecodableEvent)
+    assert not (ROOT / "schemas" / "StorySplit.v1.schema.json").exists()

@@ -199,6 +199,17 @@ def test_undecodable_records_are_rejected_and_passed(store: ReadStore) -> None:
     assert store.positions(TOPIC) == {2: 5}
 
 
+def test_a_retired_story_split_is_skipped_not_dead_lettered(store: ReadStore) -> None:
+    old = (Path(__file__).resolve().parents[1] / "fixtures" / "events" / "StorySplit.v1.json")
+    split = decode_record(3, 0, b"k", old.read_bytes())
+    assert split.event is None and split.error is None and split.retired
+    good = item(3, 1, updates([story_revision(revision=1)])[0])
+    result = store.apply(TOPIC, [split, good])
+    assert result.rejected == [] and result.skipped == 1 and result.applied == 1
+    assert store.positions(TOPIC) == {3: 2}
+    assert [e.kind for e in store.events_after(0)] == ["StoryUpdated"]
+
+
 def test_a_failed_batch_leaves_nothing_behind(store: ReadStore,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     records = updates(story_history(revisions=3))

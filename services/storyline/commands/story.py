@@ -1,5 +1,7 @@
-"""``storyline story list|show``: read stories straight from the story-updates log, each
-page rebuilt from its revisions' changes and checked against their hash chain."""
+"""``storyline story list|show|explain``: read stories straight from the story-updates log,
+each page rebuilt from its revisions' changes and checked against their hash chain; explain
+why an article is in its story by replaying the articles log up to it with the clusterer's
+decision recorded (``storyline.domain.clustering_explain``)."""
 
 from __future__ import annotations
 
@@ -23,10 +25,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show.add_argument("--format", choices=("md", "json"), default="md")
     listing = sub.add_parser("list", help="list stories, most recently updated first")
     listing.add_argument("--ids", action="store_true", help="print only the story ids")
+    explain = sub.add_parser(
+        "explain", help="why an article joined its story (replays the articles log)",
+        description="Replay the articles log from offset 0, as `storyline replay` does, and "
+                    "print the clusterer's own decision for the article: the score, the "
+                    "shared terms and names that carried it, the runner-up; for a new story "
+                    "the rule that refused the best candidate; for a merge the reason and "
+                    "the evidence; then what later happened to its story.")
+    explain.add_argument("uri", help="the article's uri")
+    explain.add_argument("--version", type=int, default=None,
+                         help="explain this version's arrival (default: its first placement)")
+    explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "explain":
+        return asyncio.run(_explain(args))
     return asyncio.run(_run(args))
+
+
+async def _explain(args: argparse.Namespace) -> int:
+    from storyline.domain.clustering_explain import LogExplainer, render
+    from storyline.domain.pipeline import LogPosition
+    from storyline.stream.logreader import end_offsets, read_partition
+
+    settings = get_settings()
+    explainer = LogExplainer(args.uri, max_bytes=settings.max_article_bytes,
+                             version=args.version)
+    topic = settings.articles
+    ends = await end_offsets(settings.bootstrap_servers, topic)
+    for partition in sorted(ends):  # replay's order (storyline.replay.rebuild_from_kafka)
+        async for record in read_partition(settings.bootstrap_servers, topic, partition,
+                                           start=0, stop=ends[partition]):
+            explainer.feed(record.key, record.value,
+                           LogPosition(topic, partition, record.offset))
+    found = explainer.result()
+    if found is None:
+        what = f" version {args.version} of" if args.version is not None else ""
+        print(f"no placement of{what} {args.uri!r} on {topic} ({explainer.records} records "
+              "replayed)", file=sys.stderr)
+        return 1
+    if args.json:
+        sys.stdout.write(orjson.dumps(found.as_json(), option=orjson.OPT_INDENT_2).decode()
+                         + "\n")
+    else:
+        sys.stdout.write(render(found))
+    return 0
 
 
 async def _run(args: argparse.Namespace) -> int:

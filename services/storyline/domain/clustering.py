@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,6 +50,9 @@ from storyline.domain.contracts import ClusteringFeatures, ClusteringName
 from storyline.domain.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind
+
+if TYPE_CHECKING:
+    from storyline.domain.clustering_explain import Trace
 
 STORY_NAMESPACE = uuid.UUID("6f1d7c2e-3b9a-5e4f-8a21-0c5d9e7b4a13")
 _SECONDS_PER_DAY = 86_400.0
@@ -205,6 +209,10 @@ class _Article:
 
 
 class Clusterer:
+    # While set, assign() reports what it weighed (``storyline story explain``): off by
+    # default, a class attribute so snapshots never carry it; it observes, never decides.
+    trace: Trace | None = None
+
     def __init__(self, config: ClusteringConfig = ClusteringConfig()) -> None:
         self.config = config
         self._terms = Vocabulary()
@@ -243,6 +251,8 @@ class Clusterer:
 
     def place(self, uri: str, features: ClusteringFeatures) -> Assignment:
         """Assign the article ``uri`` from its features (see :func:`clustering_features`)."""
+        if self.trace is not None:
+            self.trace.reset()
         day = features.day
         sh = np.frombuffer(features.shingles, dtype="<u4").astype(np.uint32)
         known = self._articles.get(uri)
@@ -253,12 +263,16 @@ class Clusterer:
             self._dedup.remove(uri)
             self._dedup.add_shingles(uri, sh)
             self._join(story, self._represent(features, count_df=False), uri, day)
+            if self.trace is not None:
+                self.trace.correction(self, uri, story)
             return Assignment(story.id, False, None, ())
 
         original = self._dedup.add_shingles(uri, sh)
         if original is not None and original in self._articles:
             story = self._live(self._articles[original].story)
             self._join_copy(story, uri, day)
+            if self.trace is not None:
+                self.trace.copy(self, uri, story, original)
             return Assignment(story.id, False, original, ())
 
         vector, names = self._represent(features, count_df=True)
@@ -268,21 +282,28 @@ class Clusterer:
             story.subjects = tuple(n for n in self._key if self._is_person[n])
             self._join(story, (vector, names), uri, day)
             cfg = self.config
+            near: _Story | None = None
             if scored and 0 < cfg.near_score <= scored[0][0] and scored[0][1].size >= cfg.near_size:
                 near = scored[0][1]
                 story.rivals[near.seq] = [day] * max(0, cfg.cooccur_count - 1)
                 if cfg.near_wait_days >= 0:
                     near.pending.append(story.seq)
                     del near.pending[: -cfg.near_pending]
+            if self.trace is not None:
+                self.trace.new_story(self, uri, story, near)
             return Assignment(story.id, True, None, ())
 
         best = scored[0][1]
         self._queue_small(best, scored)
         absorbed = self._merge_candidates(best, scored)
+        how = "runner_up"
         if not absorbed:
-            absorbed = self._corroborated_rivals(scored, day)
+            absorbed, how = self._corroborated_rivals(scored, day), "co_occurrence"
+        first = len(absorbed)  # the rest are strays folded in
         absorbed += [s for s in self._strays(best, day) if s not in absorbed]
         survivor = min([best, *absorbed], key=lambda s: s.seq)
+        if self.trace is not None:
+            self.trace.joined(self, uri, best, survivor, absorbed, how, first, day)
         merged: list[str] = []
         for story in sorted([best, *absorbed], key=lambda s: s.seq):
             if story is not survivor:
@@ -363,6 +384,9 @@ class Clusterer:
     ) -> list[tuple[float, _Story]]:
         cfg = self.config
         name_mass = sum(names.values()) or 1.0
+        trace = self.trace
+        if trace is not None:
+            trace.query(self, query, names)
         scored: list[tuple[float, float, float, _Story]] = []
         candidates = self._candidates(
             SparseVector.top_arrays(query.ids, query.weights, cfg.query_terms), names
@@ -388,14 +412,21 @@ class Clusterer:
         member_scores = iter(prepared.dots([m.vector for story in near for m in story.members]))
         final: list[tuple[float, _Story]] = []
         for rank, (text, decay, names_part, story) in enumerate(scored):
+            cosine = text
             if rank < len(near) and story.members:
                 knn = max(next(member_scores) for _ in story.members)
                 text = (1.0 - cfg.member_weight) * text + cfg.member_weight * knn
+            refused: str | None = None
             if text * decay < cfg.strong_text and not self._shares_core_person(story, names, lead):
-                continue  # a story about someone else, however close the vocabulary
-            if text * decay < cfg.identity_text and not self._article_fits(story, names, lead):
-                continue  # about other people or places, however close the vocabulary
-            final.append((text * decay + names_part, story))
+                refused = "strong_text"  # a story about someone else, however close the words
+            elif text * decay < cfg.identity_text:
+                refused = self._identity_refusal(story, names, lead)  # other people or places
+            if trace is not None:
+                knn_used = rank < len(near) and bool(story.members)
+                trace.candidate(self, story, cosine, text if knn_used else None, decay,
+                                names_part, refused)
+            if refused is None:
+                final.append((text * decay + names_part, story))
         final.sort(key=lambda item: (-item[0], item[1].seq))
         return final
 
@@ -428,17 +459,19 @@ class Clusterer:
             return [n for n in story.subjects if n in story.names]
         return self._core_persons(story)
 
-    def _article_fits(self, story: _Story, names: dict[int, float], lead: int) -> bool:
-        """A young story and an article agree on who and where (see ``identity_text``)."""
+    def _identity_refusal(self, story: _Story, names: dict[int, float], lead: int) -> str | None:
+        """None when a young story and an article agree on who and where (see
+        ``identity_text``), else which part of the rule they fail."""
         cfg = self.config
         if cfg.identity_text <= 0 or story.weight >= cfg.core_min_articles:
-            return True
+            return None
         if not self._names_meet(names, story.names):
-            return False  # no place, person or organisation in common
+            return "identity:no_shared_name"  # no place, person or organisation in common
         if lead >= 0 and lead not in story.names:
             people = self._story_people(story)
-            return not people or any(n in names for n in people)  # else: someone else
-        return True
+            if people and not any(n in names for n in people):
+                return "identity:other_people"  # about someone else
+        return None
 
     def _names_meet(self, a: dict[int, float], b: dict[int, float]) -> bool:
         """A name in common that is not widespread, or one side names no one (nothing to
@@ -469,11 +502,22 @@ class Clusterer:
             story
             for score, story in scored[1:]
             if score >= cfg.merge_threshold
-            and story.centroid.dot(best_centroid) >= cfg.merge_centroid
-            and self._people_agree(best_people, self._core_persons(story))
-            and self._names_agree(best, story)
-            and self._identities_meet(best, story)
+            and self._merge_refusal(best, story, best_centroid, best_people) is None
         ]
+
+    def _merge_refusal(self, best: _Story, story: _Story, best_centroid: dict[int, float],
+                       best_people: list[int]) -> str | None:
+        """None when ``story`` (scoring >= merge_threshold with the article) and ``best``
+        prove to be one story, else the first guard that keeps them apart."""
+        if story.centroid.dot(best_centroid) < self.config.merge_centroid:
+            return "centroids_apart"
+        if not self._people_agree(best_people, self._core_persons(story)):
+            return "people_disagree"
+        if not self._names_agree(best, story):
+            return "name_profiles_disagree"
+        if not self._identities_meet(best, story):
+            return "identities_differ"
+        return None
 
     def _corroborated_rivals(self, scored: list[tuple[float, _Story]], day: float) -> list[_Story]:
         """Runner-ups that have now tied with the best story often enough to be the same."""
@@ -491,6 +535,8 @@ class Clusterer:
             younger, older = (story, best) if story.seq > best.seq else (best, story)
             days = [d for d in younger.rivals.get(older.seq, ()) if day - d <= cfg.cooccur_days]
             days.append(day)
+            if self.trace is not None:
+                self.trace.ties(story, days)
             if (
                 len(days) >= cfg.cooccur_count
                 and self._people_agree(best_people, self._core_persons(story))
@@ -556,13 +602,16 @@ class Clusterer:
         cfg = self.config
         if cfg.merge_names <= 0 or min(a.weight, b.weight) < cfg.merge_names_size:
             return True
+        return self._profile_cosine(a, b) >= cfg.merge_names
+
+    def _profile_cosine(self, a: _Story, b: _Story) -> float:
         idf = self._names.idf
         pa = {n: c / a.weight * idf(n) for n, c in a.names.items()}
         pb = {n: c / b.weight * idf(n) for n, c in b.names.items()}
         dot = sum(w * pb.get(n, 0.0) for n, w in pa.items())
         na = math.sqrt(sum(w * w for w in pa.values()))
         nb = math.sqrt(sum(w * w for w in pb.values()))
-        return na > 0 and nb > 0 and dot / (na * nb) >= cfg.merge_names
+        return dot / (na * nb) if na > 0 and nb > 0 else 0.0
 
     @staticmethod
     def _people_agree(a: list[int], b: list[int]) -> bool:

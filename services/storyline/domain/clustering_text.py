@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from array import array
+from collections import Counter
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +54,25 @@ class Tokenizer:
     def __init__(self, vocab: Vocabulary) -> None:
         self._cache: dict[str, int] = {}
         self._vocab = vocab
+
+    def count(self, text: str, into: dict[int, int], weight: int = 1) -> None:
+        """Add ``weight`` per occurrence of each term of ``text`` to ``into``: the counts of
+        ``self(text)``, keys in the same first-occurrence order, new terms interned in the
+        same order, but words counted in C first, so the Python steps (and the lookups in
+        the large word cache) are one per distinct word instead of one per word."""
+        words = Counter(_WORD.findall(text.lower()))
+        cache = self._cache
+        tids = list(map(cache.get, words))
+        if None in tids:
+            vocab = self._vocab
+            for i, word in enumerate(words):
+                if tids[i] is None:
+                    tok = _normalise(word)
+                    tids[i] = cache[word] = -1 if tok is None else vocab.intern(tok)
+        get = into.get
+        for tid, n in zip(tids, words.values(), strict=True):
+            if tid is not None and tid >= 0:
+                into[tid] = get(tid, 0) + n * weight
 
     def __call__(self, text: str) -> list[int]:
         cache = self._cache
@@ -165,8 +185,9 @@ class Query:
         lengths = np.fromiter((len(v.ids) for v in vectors), dtype=np.int64, count=len(vectors))
         if len(self.ids) == 0 or int(lengths.sum()) == 0:
             return [0.0] * len(vectors)
-        ids = np.concatenate([np.frombuffer(v.ids, dtype=np.uint32) for v in vectors])
-        weights = np.concatenate([np.frombuffer(v.weights, dtype=np.float32) for v in vectors])
+        # one copy of all the vectors' buffers each, not an array object per vector
+        ids = np.frombuffer(b"".join([v.ids for v in vectors]), dtype=np.uint32)
+        weights = np.frombuffer(b"".join([v.weights for v in vectors]), dtype=np.float32)
         if self.vocab is not None:
             # scatter the query into a dense array, gather, and zero it again: the same
             # products as the binary search, in one pass

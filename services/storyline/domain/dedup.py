@@ -49,7 +49,7 @@ def shingles(text: str) -> Shingles:
     words = _WORD.findall(text.lower())[:_MAX_WORDS]
     if not words:
         return np.zeros(0, dtype=np.uint32)
-    h = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    h = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
     if len(words) >= _SHINGLE:
         n = len(words) - _SHINGLE + 1
         acc = h[:n].copy()

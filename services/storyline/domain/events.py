@@ -246,18 +246,6 @@ class StoryMerged(Contract):
     pipeline_version: str
 
 
-class StorySplit(Contract):
-    """Articles moved out of ``parent_id`` into a new story ``child_id``."""
-
-    event_type: Literal["StorySplit"] = "StorySplit"
-    schema_version: Literal[1] = 1
-    parent_id: str
-    child_id: str
-    moved_uris: tuple[str, ...]
-    cause: Cause
-    pipeline_version: str
-
-
 class DeadLetter(Contract):
     """A message the pipeline could not use, with why and where it came from."""
 
@@ -293,14 +281,13 @@ class SummaryGenerated(Contract):
     paragraphs: tuple[SummaryParagraph, ...]
 
 
-StoryEvent = Annotated[StoryUpdated | StoryMerged | StorySplit, Field(discriminator="event_type")]
+StoryEvent = Annotated[StoryUpdated | StoryMerged, Field(discriminator="event_type")]
 
 ALL_EVENTS: tuple[type[Contract], ...] = (
     ArticleReceived,
     StoryUpdated,
     StoryPage,
     StoryMerged,
-    StorySplit,
     SummaryGenerated,
     DeadLetter,
 )

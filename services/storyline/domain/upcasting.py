@@ -27,6 +27,25 @@ class UndecodableEvent(ValueError):
     """The bytes are not an event this version of Storyline can read."""
 
 
+class RetiredEvent(UndecodableEvent):
+    """An event type the contracts no longer hold (``RETIRED``). It changes nothing any
+    reader keeps, so consumers skip it (counted, logged), never dead-letter or crash on it."""
+
+    def __init__(self, event_type: str, why: str) -> None:
+        super().__init__(f"{event_type} is a retired event type: {why}")
+        self.event_type = event_type
+
+
+# Event types that were once in the contracts, and why a reader may skip them.
+RETIRED: dict[str, str] = {
+    # StorySplit v1 (parent_id, child_id, moved_uris): declared, never produced by any
+    # version (the clusterer has no split; docs/clustering.md, "Splits"). Any page change a
+    # split would make arrives as StoryUpdated events of the stories involved anyway.
+    "StorySplit": "no version of Storyline ever produced it; the contract was removed "
+                  "(docs/clustering.md, Splits), so it is skipped",
+}
+
+
 def _article_received_v1_to_v2(payload: Payload) -> Payload:
     # v1 (the pre-release contract) named the outlet ``outlet`` and the publication time
     # ``published_at`` and had no wire format: everything then came in as ninjs.
@@ -121,7 +140,10 @@ def decode_event(data: bytes, expected: type[T]) -> T:
 
 def decode_any(data: bytes) -> Contract:
     payload = orjson.loads(data)
-    model = _MODELS.get(str(payload.get("event_type")))
+    event_type = str(payload.get("event_type"))
+    model = _MODELS.get(event_type)
+    if model is None and event_type in RETIRED:
+        raise RetiredEvent(event_type, RETIRED[event_type])
     if model is None:
         raise UndecodableEvent(f"unknown event_type {payload.get('event_type')!r}")
     return decode_event(data, model)

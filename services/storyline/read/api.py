@@ -231,8 +231,8 @@ def _add_event_routes(app: FastAPI) -> None:
         last_event_id_query: Annotated[int | None, Query(
             alias="last_event_id", ge=0, le=MAX_ID, description=LAST_EVENT_ID_DOC)] = None,
     ) -> StreamingResponse:
-        """Server-Sent Events: `StoryUpdated` (the whole page), `StoryMerged` and
-        `StorySplit`, with the read model's sequence number as the event id.
+        """Server-Sent Events: `StoryUpdated` (the whole page) and `StoryMerged`, with the
+        read model's sequence number as the event id.
 
         Reconnect with `Last-Event-ID` (or `?last_event_id=`) to resume after that event;
         without either the stream starts with the events after the connection, and

@@ -21,8 +21,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import DeadLetter, StoryMerged, StorySplit, StoryUpdated
-from storyline.domain.upcasting import UndecodableEvent, decode_any
+from storyline.domain.events import DeadLetter, StoryMerged, StoryUpdated
+from storyline.domain.upcasting import RetiredEvent, UndecodableEvent, decode_any
 from storyline.kafka.security import kafka_options
 from storyline.metrics import DEAD_LETTERS, PROJECTED, Health, record_lag
 from storyline.read.sse import ChangeNotifier
@@ -42,11 +42,14 @@ def decode_record(partition: int, offset: int, key: bytes | None, value: bytes |
         return Item(partition, offset, raw, error="tombstone on story-updates", key=key_text)
     try:
         event = decode_any(value)
+    except RetiredEvent as exc:
+        # a retired event type (StorySplit): nothing to apply, nothing wrong with the record
+        return Item(partition, offset, raw, key=key_text, retired=str(exc))
     except UndecodableEvent as exc:
         return Item(partition, offset, raw, error=str(exc), key=key_text)
     except Exception as exc:  # noqa: BLE001 - a poison record must not stop the projector
         return Item(partition, offset, raw, error=f"{type(exc).__name__}: {exc}", key=key_text)
-    if not isinstance(event, StoryUpdated | StoryMerged | StorySplit):
+    if not isinstance(event, StoryUpdated | StoryMerged):
         return Item(partition, offset, raw,
                     error=f"{type(event).__name__} does not belong on story-updates",
                     key=key_text)

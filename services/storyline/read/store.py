@@ -38,7 +38,7 @@ import orjson
 import structlog
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import StoryMerged, StoryPage, StorySplit, StoryUpdated
+from storyline.domain.events import StoryMerged, StoryPage, StoryUpdated
 from storyline.domain.pages import PageChainBroken, apply_changes
 
 log = structlog.get_logger(__name__)
@@ -93,9 +93,10 @@ class Item:
     partition: int
     offset: int
     raw: bytes
-    event: StoryUpdated | StoryMerged | StorySplit | None = None
+    event: StoryUpdated | StoryMerged | None = None
     error: str | None = None
     key: str | None = None
+    retired: str | None = None  # a retired event type (upcasting.RETIRED): skipped
 
 
 @dataclass(slots=True)
@@ -246,7 +247,11 @@ class ReadStore(abc.ABC):
     def _apply_one(self, conn: Any, topic: str, item: Item, now: float,
                    result: ApplyResult) -> None:
         event = item.event
-        if event is None:
+        if event is None and item.retired is not None:
+            result.skipped += 1  # e.g. a StorySplit: no version produced one, nothing to apply
+            log.info("retired event skipped", topic=topic, partition=item.partition,
+                     offset=item.offset, reason=item.retired)
+        elif event is None:
             self._reject(conn, topic, item, "UndecodableEvent", item.error or "undecodable",
                          now, result)
         elif isinstance(event, StoryUpdated):
@@ -257,11 +262,6 @@ class ReadStore(abc.ABC):
             self._add_alias(conn, event.absorbed_id, event.survivor_id, seq)
             result.applied += 1
             result.last_seq = seq
-        else:
-            result.last_seq = self._insert_event(
-                conn, "StorySplit", event.parent_id, None, None, None,
-                canonical_bytes(event).decode(), topic, item, now)
-            result.applied += 1
 
     def _apply_update(self, conn: Any, topic: str, item: Item, event: StoryUpdated, now: float,
                       result: ApplyResult) -> None:
