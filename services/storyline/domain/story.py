@@ -163,12 +163,24 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     summary = summarise(cited, timeline, memo=memo) if cited else ()
     title = (choose_title(cited, previous=state.title, memo=memo) if cited
              else (state.title or "Withdrawn"))
-    related = _related_articles(cited, state.related_cache)
-    published = [a.published for a in cited] or [
-        a.published for a in state.withdrawn.values()
-    ]
-
     previous = state.last
+    appended = _appended(state, change, cited, previous)
+    if appended is not None and previous is not None:
+        # one article joined and nothing else moved: the list, dates and count follow from
+        # the last page's (what the whole recount below gives, in constant time)
+        related = _related_after_append(previous.articles, appended, cited,
+                                        state.related_cache)
+        published_first = min(previous.published_first, appended.published)
+        published_last = max(previous.published_last, appended.published)
+        independent = previous.independent_count + (appended.copy_of is None)
+    else:
+        related = _related_articles(cited, state.related_cache)
+        published = [a.published for a in cited] or [
+            a.published for a in state.withdrawn.values()
+        ]
+        published_first, published_last = min(published), max(published)
+        independent = sum(1 for a in cited if a.copy_of is None)
+
     diff = _diff(previous, change, title, summary, timeline)
     state.revision += 1
     state.title = title
@@ -176,10 +188,10 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
         story_id=state.story_id,
         revision=state.revision,
         article_count=len(cited),
-        independent_count=sum(1 for a in cited if a.copy_of is None),
+        independent_count=independent,
         title=title,
-        published_first=min(published),
-        published_last=max(published),
+        published_first=published_first,
+        published_last=published_last,
         summary=tuple(summary),
         timeline=tuple(timeline),
         articles=related,
@@ -189,7 +201,7 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
         pipeline_version=pipeline_version,
         previous_hash=previous.content_hash if previous is not None else None,
         content_hash="",
-    ))
+    ), previous)
     state.last = page
     return update_for(page, previous)
 
@@ -235,6 +247,59 @@ def _display_headline(article: CitedArticle) -> str:
     return first if len(first) <= 120 else first[:117].rstrip() + "..."
 
 
+def _appended(state: StoryState, change: Change, cited: Sequence[CitedArticle],
+              previous: StoryPage | None) -> CitedArticle | None:
+    """The article this revision only appended to what ``previous`` showed (a new article
+    or a copy, no merge, nothing withdrawn or corrected since), or None."""
+    if (previous is None or change.reason not in _APPENDING or len(cited) < 2
+            or len(cited) != previous.article_count + 1
+            or change.articles_added != (cited[-1].uri,)):
+        return None
+    return cited[-1]
+
+
+_APPENDING = frozenset({ChangeReason.NEW_ARTICLE, ChangeReason.DUPLICATE})
+
+
+def _related_after_append(
+    before: tuple[RelatedArticle, ...],
+    appended: CitedArticle,
+    cited: Sequence[CitedArticle],
+    cache: dict[int, tuple[CitedArticle, tuple[str, ...], RelatedArticle]],
+) -> tuple[RelatedArticle, ...]:
+    """``_related_articles(cited, cache)`` when ``cited`` is the list ``before`` was made
+    from plus ``appended``: an original adds its entry; a copy changes at most the entry
+    of the original it copies (its "also carried by")."""
+    if appended.copy_of is None:
+        return (*before, _related_entry(appended, (), cache))
+    n = appended.copy_of
+    original = next((a for a in reversed(cited) if a.n == n), None)
+    if original is None or original.copy_of is not None:
+        return before  # a copy of a copy: no listed entry names it
+    carried = {a.source for a in cited if a.copy_of == n}
+    entry = _related_entry(original, tuple(sorted(carried - {original.source})), cache)
+    return tuple(entry if e.n == n else e for e in before)
+
+
+def _related_entry(article: CitedArticle, outlets: tuple[str, ...],
+                   cache: dict[int, tuple[CitedArticle, tuple[str, ...], RelatedArticle]]
+                   ) -> RelatedArticle:
+    hit = cache.get(article.n)
+    if hit is not None and hit[0] is article and hit[1] == outlets:
+        return hit[2]
+    entry = RelatedArticle(
+        n=article.n,
+        uri=article.uri,
+        version=article.version,
+        source=article.source,
+        headline=_display_headline(article),
+        published=article.published,
+        also_carried_by=outlets,
+    )
+    cache[article.n] = (article, outlets, entry)
+    return entry
+
+
 def _related_articles(
     cited: Sequence[CitedArticle],
     cache: dict[int, tuple[CitedArticle, tuple[str, ...], RelatedArticle]],
@@ -248,21 +313,7 @@ def _related_articles(
         if article.copy_of is not None:
             continue  # listed once, under its original, as "also carried by"
         outlets = tuple(sorted(set(carried.get(article.n, ())) - {article.source}))
-        hit = cache.get(article.n)
-        if hit is not None and hit[0] is article and hit[1] == outlets:
-            related.append(hit[2])
-            continue
-        entry = RelatedArticle(
-            n=article.n,
-            uri=article.uri,
-            version=article.version,
-            source=article.source,
-            headline=_display_headline(article),
-            published=article.published,
-            also_carried_by=outlets,
-        )
-        cache[article.n] = (article, outlets, entry)
-        related.append(entry)
+        related.append(_related_entry(article, outlets, cache))
     return tuple(related)
 
 
