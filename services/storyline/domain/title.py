@@ -127,19 +127,21 @@ def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
         return previous or ""
     story = analysed(articles[-STORY_WINDOW:], memo)
     weights = story_weights(originals(story), memo)
-    ranked = sorted(
+    # the first of a stable sort by this key: the minimum, found without sorting
+    top = min(
         (
             (weights.centrality(terms) * factor, text, n, i)
             for (text, terms, i, factor), n in _candidates(story)
         ),
         key=lambda c: (-c[0], c[2], c[3], c[1]),
+        default=None,
     )
-    if not ranked:
+    if top is None:
         first = articles[0]
         fallback = first.headline or (first.facts.sentences[0] if first.facts.sentences
                                       else first.uri)
         return previous or trim(fallback)
-    best_score, best = ranked[0][0], ranked[0][1]
+    best_score, best = top[0], top[1]
     if previous and score(previous, weights) >= KEEP * best_score:
         return previous
     return best
