@@ -391,7 +391,9 @@ class TimelineIndex:
             event.members.append(member)
             event.sources.add(source)
             if len(event.sources) == 2:
-                self._multi_at[target] = len(self._multi)
+                # (again for every member that joins while it has two sources: the first
+                # place is the one a stable sort of _multi keeps)
+                self._multi_at.setdefault(target, len(self._multi))
                 self._multi.append(target)
             event.summary = None
             self._stale.add(target)
