@@ -659,6 +659,13 @@ class SummaryMemo:
     # window, so that a revision checks it against the articles that joined only
     claims: dict[int, tuple[Sentence, int, int, list[tuple[int, int]]]] = field(
         default_factory=dict)
+    # The lead index's bands by the version of their last change (a process-wide counter),
+    # and each lead sentence's support count with the versions of its bands it was counted
+    # on: a revision recounts only the sentences whose bands the joining or leaving
+    # articles changed. id(sentence) -> (sentence, source, versions, count).
+    band_versions: dict[int, int] = field(default_factory=dict)
+    lead_support: dict[int, tuple[Sentence, str, tuple[int, ...], int]] = field(
+        default_factory=dict)
 
 
 IntArray = npt.NDArray[np.int64]
@@ -1031,28 +1038,55 @@ def _lead_index(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> L
     key = tuple((analysis, article.source) for article, analysis in story)
     index: LeadIndex = {}
     new = key
-    if memo is not None and memo.index is not None:
-        if key == memo.index_key:
+    versions: dict[int, int] = {}
+    if memo is not None:
+        if memo.index is not None and key == memo.index_key:
             return memo.index
-        slid = _slide(memo.index_key, key)
-        if slid is not None:
+        slid = _slide(memo.index_key, key) if memo.index is not None else None
+        if slid is None:
+            memo.band_versions = versions
+            memo.lead_support = {}
+        else:
             dropped, new = slid
+            assert memo.index is not None
             index = memo.index
+            versions = memo.band_versions
             for analysis, _source in memo.index_key[:dropped]:
                 # the oldest articles' entries are at the front of their band lists
                 for s in analysis.lead:
+                    memo.lead_support.pop(id(s), None)
                     for band in s.keys[:LEAD_BANDS]:
                         entries = index[band]
                         del entries[0]
-                        if not entries:
+                        if entries:
+                            versions[band] = next(_versions)
+                        else:
                             del index[band]
+                            versions.pop(band, None)
     for analysis, source in new:
         for s in analysis.lead:
             for band in s.keys[:LEAD_BANDS]:
                 index.setdefault(band, []).append((source, s))
+                versions[band] = next(_versions)
     if memo is not None:
         memo.index_key, memo.index = key, index
     return index
+
+
+_versions = itertools.count(1)
+
+
+def _lead_support_kept(s: Sentence, source: str, lead_index: LeadIndex, memo: SummaryMemo
+                       ) -> int:
+    """``_lead_support``, kept in the memo until one of the sentence's bands changes (its
+    count depends on nothing else)."""
+    versions = tuple(memo.band_versions.get(band, 0) for band in s.keys[:LEAD_BANDS])
+    found = memo.lead_support.get(id(s))
+    if found is not None and found[0] is s and found[1] == source and found[2] == versions:
+        return found[3]
+    count = _lead_support(s, source, lead_index)
+    memo.lead_support[id(s)] = (s, source, versions, count)
+    return count
 
 
 def _lead_support(s: Sentence, source: str, lead_index: LeadIndex) -> int:
@@ -1082,6 +1116,7 @@ def candidates(
 
     # The cheap features, for every eligible lead sentence at once (see _scored): the
     # centrality, then position, recency, shared names and figures, in that order.
+    kept = memo is not None
     if memo is None:  # ids and counts for this call only, from the weights themselves
         memo = SummaryMemo()
         counts = memo.counts = _Counts()
@@ -1098,7 +1133,9 @@ def candidates(
     supported = []
     for score, s, pair in ranked[:SUPPORT_RANKED]:
         article = pair[0]
-        score *= 1.0 + 0.3 * math.log2(1 + _lead_support(s, article.source, lead_index))
+        support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
+                   else _lead_support(s, article.source, lead_index))
+        score *= 1.0 + 0.3 * math.log2(1 + support)
         supported.append(((-score, article.n, s.index), s, pair, score))
     supported.sort(key=lambda x: x[0])
     scored = supported
