@@ -32,6 +32,12 @@ Method
    over every revision's canonical bytes (an output-identity check: a change that must not
    alter output must keep it).
 
+5. **Paired** (``--paired N``): then N more articles are folded into the grown story and,
+   alternately, the first N into a new story, so that the cost past ``--articles`` and the
+   cost at 25..75 articles are measured in the same minutes (on a shared machine the CPU
+   time of a fold also depends on what the other core runs); reports both medians and
+   their ratio.
+
 Prints JSON. The fold of 5,000 articles took 536 CPU seconds before this branch, 203 after
 (see docs/benchmarks.md).
 """
@@ -116,23 +122,51 @@ def prepared(items: list[bytes]) -> list[tuple[ArticleReceived, ArticleFacts, st
     return out
 
 
-def fold_all(prepared_items: list[tuple[ArticleReceived, ArticleFacts, str | None]],
-             digest: hashlib._Hash | None = None) -> list[tuple[int, float]]:
+Prepared = tuple[ArticleReceived, ArticleFacts, str | None]
+
+
+def fold_one(state: StoryState, item: Prepared, offset: int,
+             digest: hashlib._Hash | None = None) -> float:
+    """Fold one article into ``state``; the CPU seconds it took."""
+    article, facts, duplicate_of = item
+    cause = Cause(article_uri=article.uri, article_version=article.version,
+                  topic="bench.articles", partition=0, offset=offset)
+    began = time.process_time()
+    change = fold_article(state, article, facts, duplicate_of=duplicate_of)
+    update = build_revision(state, change, cause=cause, pipeline_version=PIPELINE_VERSION) \
+        if change is not None else None
+    spent = time.process_time() - began
+    if digest is not None and update is not None:
+        digest.update(hashlib.sha256(canonical_bytes(update)).digest())
+    return spent
+
+
+def fold_all(prepared_items: list[Prepared], digest: hashlib._Hash | None = None,
+             state: StoryState | None = None) -> list[tuple[int, float]]:
     """Fold every article into one story: (story size after it, CPU seconds of its fold)."""
-    state = StoryState(story_id="bench-story")
+    state = state if state is not None else StoryState(story_id="bench-story")
     costs: list[tuple[int, float]] = []
-    for offset, (article, facts, duplicate_of) in enumerate(prepared_items):
-        cause = Cause(article_uri=article.uri, article_version=article.version,
-                      topic="bench.articles", partition=0, offset=offset)
-        began = time.process_time()
-        change = fold_article(state, article, facts, duplicate_of=duplicate_of)
-        update = build_revision(state, change, cause=cause, pipeline_version=PIPELINE_VERSION) \
-            if change is not None else None
-        spent = time.process_time() - began
+    for offset, item in enumerate(prepared_items):
+        spent = fold_one(state, item, offset, digest)
         costs.append((state.article_count, spent))
-        if digest is not None and update is not None:
-            digest.update(hashlib.sha256(canonical_bytes(update)).digest())
     return costs
+
+
+def paired(big: StoryState, more: list[Prepared], small_items: list[Prepared]
+           ) -> tuple[list[float], list[tuple[int, float]]]:
+    """Fold ``more`` into the grown story ``big`` and, alternately, ``small_items`` into a
+    new story: both measured in the same minutes of a shared machine, so a change of load
+    weighs on both alike. Returns the big story's folds and the small story's (size, s)."""
+    small = StoryState(story_id="bench-small")
+    big_costs: list[float] = []
+    small_costs: list[tuple[int, float]] = []
+    for i in range(max(len(more), len(small_items))):
+        if i < len(small_items):
+            spent = fold_one(small, small_items[i], i)
+            small_costs.append((small.article_count, spent))
+        if i < len(more):
+            big_costs.append(fold_one(big, more[i], 100_000 + i))
+    return big_costs, small_costs
 
 
 def summarise_costs(costs: list[tuple[int, float]], sizes: list[int], half: int
@@ -162,18 +196,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="also write per-fold costs")
     parser.add_argument("--digest", action="store_true")
+    parser.add_argument("--paired", type=int, default=0,
+                        help="then fold this many more articles into the grown story, "
+                             "alternating with the first ones folded into a new story")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.at.split(",")]
 
     started = time.process_time()
-    items = story_items(args.dataset, args.articles, args.seed)
+    items = story_items(args.dataset, args.articles + args.paired, args.seed)
     ready = prepared(items)
     prepare_s = time.process_time() - started
     del items
+    extra = ready[args.articles:]
+    ready = ready[:args.articles]
     gc.collect()
     digest = hashlib.sha256() if args.digest else None
     began = time.process_time()
-    costs = fold_all(ready, digest)
+    state = StoryState(story_id="bench-story")
+    costs = fold_all(ready, digest, state)
     fold_s = time.process_time() - began
     report: dict[str, object] = {
         "articles": len(ready),
@@ -184,6 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     for half in (int(h) for h in args.half_width.split(",")):
         report[f"per_article_cpu_ms_by_story_size_within_{half}"] = summarise_costs(
             costs, sizes, half)
+    if args.paired:
+        big, small = paired(state, extra, ready[:args.paired])
+        near = [c * 1000 for size, c in small if abs(size - 50) <= 25]
+        report["paired"] = {
+            "big_sizes": [args.articles + 1, args.articles + len(extra)],
+            "big_median_cpu_ms": round(statistics.median(big) * 1000, 2),
+            "small_25_75_median_cpu_ms": round(statistics.median(near), 2) if near else None,
+            "ratio": round(statistics.median(big) * 1000 / statistics.median(near), 2)
+            if near else None,
+        }
     if digest is not None:
         report["digest"] = digest.hexdigest()
     if args.json is not None:
