@@ -137,6 +137,11 @@ def _candidates(story: Sequence[Analysed]) -> list[tuple[Option, int, bool]]:
             for o in _options(a, x, headlines)]
 
 
+def _order(c: tuple[float, str, int, int, bool]) -> tuple[float, int, int, str]:
+    """Options best first: by score, then citation number, sentence and text."""
+    return (-c[0], c[2], c[3], c[1])
+
+
 def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
                  memo: SummaryMemo | None = None) -> str:
     """The story's title; ``previous`` (the last revision's) stays while it is an option of
@@ -146,20 +151,20 @@ def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
         return previous or ""
     story = analysed(articles[-STORY_WINDOW:], memo)
     weights = story_weights(originals(story), memo)
-    ranked = sorted(
-        (
-            (weights.centrality(terms) * factor, text, n, i, lead)
-            for (text, terms, i, factor), n, lead in _candidates(story)
-        ),
-        key=lambda c: (-c[0], c[2], c[3], c[1]),
-    )
-    if not ranked:
+    scored = [
+        (weights.centrality(terms) * factor, text, n, i, lead)
+        for (text, terms, i, factor), n, lead in _candidates(story)
+    ]
+    if not scored:
         newest = max(articles, key=lambda a: (a.published, a.n))
         return trim(newest.headline or (newest.facts.sentences[0] if newest.facts.sentences
                                         else newest.uri))
-    floor = LEAD_FLOOR * ranked[0][0]
-    pool = [c for c in ranked if c[4] and c[0] >= floor] or ranked
-    best_score, best = pool[0][0], pool[0][1]
+    # the first of a stable sort by this key is the minimum: found without sorting (the key
+    # ends with the text, so no two options tie)
+    floor = LEAD_FLOOR * min(scored, key=_order)[0]
+    pool = [c for c in scored if c[4] and c[0] >= floor] or scored
+    top = min(pool, key=_order)
+    best_score, best = top[0], top[1]
     if previous and previous in {c[1] for c in pool} and (
             score(previous, weights) >= KEEP * best_score):
         return previous
