@@ -666,6 +666,10 @@ class SummaryMemo:
     band_versions: dict[int, int] = field(default_factory=dict)
     lead_support: dict[int, tuple[Sentence, str, tuple[int, ...], int]] = field(
         default_factory=dict)
+    # id(analysis) -> (analysis, headlines mode, the headline, its title options' rows over
+    # this memo's ids): see storyline.domain.title
+    title_rows: dict[int, tuple[Analysis, bool, str | None, TitleRows]] = field(
+        default_factory=dict)
 
 
 IntArray = npt.NDArray[np.int64]
@@ -690,6 +694,21 @@ class _Rows:
     indexes: IntArray
     lead_terms: IntArray
     name_keys: IntArray
+
+
+@dataclass(slots=True, eq=False)
+class TitleRows:
+    """An article's title options over a story's term ids, for scoring them in bulk as
+    ``StoryWeights.centrality(terms) * factor``: the options' texts and sentences, their
+    term ids (flat, with each option's count), ``math.sqrt(max(len(terms), 6))`` and their
+    factors."""
+
+    texts: tuple[str, ...]
+    sentences: tuple[int, ...]
+    terms: IntArray
+    term_lengths: IntArray
+    roots: FloatArray
+    factors: FloatArray
 
 
 @dataclass(slots=True, eq=False)
@@ -753,6 +772,15 @@ def _rows(analysis: Analysis, memo: SummaryMemo, counts: _Counts) -> _Rows:
     return rows
 
 
+Counts = _Counts
+
+
+def centroid_counts(originals_: Sequence[Analysed], memo: SummaryMemo) -> Counts:
+    """The memo's term and name ids with the counts of ``originals_`` (the weights' own
+    articles) over them: ``story_weights(originals_, memo).df`` and ``.names`` as arrays."""
+    return _counts(originals_, memo)
+
+
 def _counts(originals_: Sequence[Analysed], memo: SummaryMemo) -> _Counts:
     """The memo's ids with the counts over ``originals_`` (the weights' articles), updated
     by the slide when the story only slid forward, else recounted."""
@@ -780,6 +808,9 @@ def _counts(originals_: Sequence[Analysed], memo: SummaryMemo) -> _Counts:
     counts.key = key
     if len(memo.rows) > 2 * STORY_WINDOW:  # let go of the rows of articles that left
         memo.rows = {id(a): memo.rows[id(a)] for a in key if id(a) in memo.rows}
+    if len(memo.title_rows) > 2 * STORY_WINDOW:
+        memo.title_rows = {id(a): memo.title_rows[id(a)] for a in key
+                           if id(a) in memo.title_rows}
     return counts
 
 

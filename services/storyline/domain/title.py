@@ -20,8 +20,12 @@ text: the same articles always give the same title.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
 
 from storyline.domain.facts import CitedArticle
 from storyline.domain.summary import (
@@ -30,9 +34,12 @@ from storyline.domain.summary import (
     STORY_WINDOW,
     Analysed,
     Analysis,
+    Counts,
     StoryWeights,
     SummaryMemo,
+    TitleRows,
     analysed,
+    centroid_counts,
     originals,
     story_weights,
     strip_dateline,
@@ -128,11 +135,9 @@ def _candidates(story: Sequence[Analysed]) -> list[tuple[Option, int, bool]]:
     """Title options of the recent originals with their citation numbers and whether they
     belong to the lead development: their headlines when most have one, else their
     title-like lead clauses."""
-    recent = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))[-TITLE_ARTICLES:]
-    if not recent:
+    recent, headlines, lead_from = _recent(story)
+    if lead_from is None:
         return []
-    headlines = 2 * sum(1 for a, _ in recent if a.headline and a.headline.strip()) >= len(recent)
-    lead_from = recent[-1][0].published - LEAD_SPAN
     return [(o, a.n, a.published >= lead_from) for a, x in recent
             for o in _options(a, x, headlines)]
 
@@ -140,6 +145,86 @@ def _candidates(story: Sequence[Analysed]) -> list[tuple[Option, int, bool]]:
 def _order(c: tuple[float, str, int, int, bool]) -> tuple[float, int, int, str]:
     """Options best first: by score, then citation number, sentence and text."""
     return (-c[0], c[2], c[3], c[1])
+
+
+def _recent(story: Sequence[Analysed]) -> tuple[list[Analysed], bool, dt.datetime | None]:
+    """The recent originals in order of publication, whether their headlines are the
+    options, and the publication time from which an article belongs to the lead
+    development."""
+    recent = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))[-TITLE_ARTICLES:]
+    if not recent:
+        return recent, False, None
+    headlines = 2 * sum(1 for a, _ in recent if a.headline and a.headline.strip()) >= len(recent)
+    return recent, headlines, recent[-1][0].published - LEAD_SPAN
+
+
+def _title_rows(article: CitedArticle, analysis: Analysis, headlines: bool,
+                memo: SummaryMemo, counts: Counts) -> TitleRows:
+    hit = memo.title_rows.get(id(analysis))
+    if (hit is not None and hit[0] is analysis and hit[1] == headlines
+            and hit[2] == article.headline):
+        return hit[3]
+    options = _options(article, analysis, headlines)
+    term_ids: list[int] = []
+    for _, terms, _, _ in options:
+        term_ids += counts.ids(counts.term_ids, terms)
+    counts.fit()
+    rows = TitleRows(
+        texts=tuple(o[0] for o in options),
+        sentences=tuple(o[2] for o in options),
+        terms=np.array(term_ids, dtype=np.int64),
+        term_lengths=np.array([len(o[1]) for o in options], dtype=np.int64),
+        roots=np.array([math.sqrt(max(len(o[1]), 6)) for o in options], dtype=np.float64),
+        factors=np.array([o[3] for o in options], dtype=np.float64),
+    )
+    memo.title_rows[id(analysis)] = (analysis, headlines, article.headline, rows)
+    return rows
+
+
+def _choose_kept(story: Sequence[Analysed], previous: str | None, weights: StoryWeights,
+                 memo: SummaryMemo) -> str | None:
+    """What ``choose_title`` chooses from ``story`` (None: no option), every option scored
+    at once over the memo's counts: the same IEEE operations as ``weights.centrality(terms)
+    * factor`` (integer sums, exact), and the same order (-score, number, sentence, text)."""
+    recent, headlines, lead_from = _recent(story)
+    if lead_from is None:
+        return None
+    counts = centroid_counts(originals(story), memo)
+    rows = [_title_rows(a, x, headlines, memo, counts) for a, x in recent]
+    per_article = [len(r.texts) for r in rows]
+    total = sum(per_article)
+    if not total:
+        return None
+    terms = np.concatenate([r.terms for r in rows])
+    owners = np.repeat(np.arange(total, dtype=np.int64),
+                       np.concatenate([r.term_lengths for r in rows]))
+    sums = np.bincount(owners, weights=counts.df[terms].astype(np.float64), minlength=total)
+    scores = sums / weights.size
+    scores = scores / np.concatenate([r.roots for r in rows])
+    scores = scores * np.concatenate([r.factors for r in rows])
+    lead = np.repeat(np.array([a.published >= lead_from for a, _ in recent], dtype=bool),
+                     per_article)
+    # (article, option) of each flat position, for the few options that tie at the top
+    where = [(k, j) for k, count in enumerate(per_article) for j in range(count)]
+
+    def best(among: npt.NDArray[np.int64]) -> tuple[float, str]:
+        top = float(scores[among].max())
+        found = min((recent[k][0].n, rows[k].sentences[j], rows[k].texts[j])
+                    for k, j in (where[i] for i in among[scores[among] == top].tolist()))
+        return top, found[2]
+
+    everything = np.arange(total, dtype=np.int64)
+    best_score, _ = best(everything)
+    floor = LEAD_FLOOR * best_score
+    in_pool = np.flatnonzero(lead & (scores >= floor))
+    pool = in_pool if len(in_pool) else everything
+    best_score, chosen = best(pool)
+    if previous:
+        texts = [t for r in rows for t in r.texts]
+        if any(texts[j] == previous for j in pool.tolist()) and (
+                score(previous, weights) >= KEEP * best_score):
+            return previous
+    return chosen
 
 
 def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
@@ -151,6 +236,10 @@ def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
         return previous or ""
     story = analysed(articles[-STORY_WINDOW:], memo)
     weights = story_weights(originals(story), memo)
+    if memo is not None:
+        kept = _choose_kept(story, previous, weights, memo)
+        if kept is not None:
+            return kept
     scored = [
         (weights.centrality(terms) * factor, text, n, i, lead)
         for (text, terms, i, factor), n, lead in _candidates(story)
