@@ -670,6 +670,7 @@ class SummaryMemo:
     # this memo's ids): see storyline.domain.title
     title_rows: dict[int, tuple[Analysis, bool, str | None, TitleRows]] = field(
         default_factory=dict)
+    title_flat: TitleFlat | None = None  # the options of the last revision's title, flat
 
 
 IntArray = npt.NDArray[np.int64]
@@ -709,6 +710,25 @@ class TitleRows:
     term_lengths: IntArray
     roots: FloatArray
     factors: FloatArray
+
+
+@dataclass(slots=True, eq=False)
+class TitleFlat:
+    """The title options of a story's recent originals, concatenated in their order (see
+    storyline.domain.title): kept from one revision to the next, so that a slide of the
+    window cuts the oldest articles' options and appends the new one's."""
+
+    key: tuple[tuple[Analysis, int], ...]  # (analysis, citation number) of each article
+    headlines: bool
+    per_article: list[int]  # options of each article
+    published: IntArray  # each article's publication time, microseconds since the epoch
+    terms: IntArray
+    term_lengths: IntArray
+    roots: FloatArray
+    factors: FloatArray
+    numbers: list[int]  # each option's citation number, sentence and text
+    sentences: list[int]
+    texts: list[str]
 
 
 @dataclass(slots=True, eq=False)

@@ -23,6 +23,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +38,9 @@ from storyline.domain.summary import (
     Counts,
     StoryWeights,
     SummaryMemo,
+    TitleFlat,
     TitleRows,
+    _slide,
     analysed,
     centroid_counts,
     originals,
@@ -181,6 +184,63 @@ def _title_rows(article: CitedArticle, analysis: Analysis, headlines: bool,
     return rows
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _flat(recent: Sequence[Analysed], headlines: bool, memo: SummaryMemo, counts: Counts
+          ) -> TitleFlat:
+    """The options of ``recent`` concatenated (the memo's, cut and extended when the recent
+    articles only slid forward)."""
+    key = tuple((analysis, article.n) for article, analysis in recent)
+    kept = memo.title_flat
+    slid = None
+    if kept is not None and kept.headlines == headlines:
+        if kept.key == key:
+            return kept
+        slid = _slide(kept.key, key)
+    start = 0
+    if kept is not None and slid is not None:
+        dropped, added = slid
+        start = len(recent) - len(added)
+    parts = [_title_rows(a, x, headlines, memo, counts) for a, x in recent[start:]]
+    new_counts = [len(r.texts) for r in parts]
+    new_published = np.array([(a.published - _EPOCH) // _MICROSECOND for a, _ in recent[start:]],
+                             dtype=np.int64)
+    numbers = [a.n for (a, _), c in zip(recent[start:], new_counts, strict=True)
+               for _ in range(c)]
+    sentences = [i for r in parts for i in r.sentences]
+    texts = [t for r in parts for t in r.texts]
+    terms = [r.terms for r in parts]
+    term_lengths = [r.term_lengths for r in parts]
+    roots = [r.roots for r in parts]
+    factors = [r.factors for r in parts]
+    per_article = new_counts
+    published = new_published
+    if kept is not None and slid is not None:
+        cut = sum(kept.per_article[:dropped])  # options of the articles that left
+        cut_terms = int(kept.term_lengths[:cut].sum())
+        per_article = kept.per_article[dropped:] + new_counts
+        published = np.concatenate([kept.published[dropped:], new_published])
+        numbers = kept.numbers[cut:] + numbers
+        sentences = kept.sentences[cut:] + sentences
+        texts = kept.texts[cut:] + texts
+        terms.insert(0, kept.terms[cut_terms:])
+        term_lengths.insert(0, kept.term_lengths[cut:])
+        roots.insert(0, kept.roots[cut:])
+        factors.insert(0, kept.factors[cut:])
+    flat = memo.title_flat = TitleFlat(
+        key=key, headlines=headlines, per_article=per_article, published=published,
+        terms=_joined(terms, np.int64), term_lengths=_joined(term_lengths, np.int64),
+        roots=_joined(roots, np.float64), factors=_joined(factors, np.float64),
+        numbers=numbers, sentences=sentences, texts=texts)
+    return flat
+
+
+def _joined(arrays: list[npt.NDArray[Any]], dtype: type[Any]) -> npt.NDArray[Any]:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+
 def _choose_kept(story: Sequence[Analysed], previous: str | None, weights: StoryWeights,
                  memo: SummaryMemo) -> str | None:
     """What ``choose_title`` chooses from ``story`` (None: no option), every option scored
@@ -190,27 +250,23 @@ def _choose_kept(story: Sequence[Analysed], previous: str | None, weights: Story
     if lead_from is None:
         return None
     counts = centroid_counts(originals(story), memo)
-    rows = [_title_rows(a, x, headlines, memo, counts) for a, x in recent]
-    per_article = [len(r.texts) for r in rows]
-    total = sum(per_article)
+    flat = _flat(recent, headlines, memo, counts)
+    total = len(flat.texts)
     if not total:
         return None
-    terms = np.concatenate([r.terms for r in rows])
-    owners = np.repeat(np.arange(total, dtype=np.int64),
-                       np.concatenate([r.term_lengths for r in rows]))
-    sums = np.bincount(owners, weights=counts.df[terms].astype(np.float64), minlength=total)
+    owners = np.repeat(np.arange(total, dtype=np.int64), flat.term_lengths)
+    sums = np.bincount(owners, weights=counts.df[flat.terms].astype(np.float64),
+                       minlength=total)
     scores = sums / weights.size
-    scores = scores / np.concatenate([r.roots for r in rows])
-    scores = scores * np.concatenate([r.factors for r in rows])
-    lead = np.repeat(np.array([a.published >= lead_from for a, _ in recent], dtype=bool),
-                     per_article)
-    # (article, option) of each flat position, for the few options that tie at the top
-    where = [(k, j) for k, count in enumerate(per_article) for j in range(count)]
+    scores = scores / flat.roots
+    scores = scores * flat.factors
+    lead = np.repeat(flat.published >= (lead_from - _EPOCH) // _MICROSECOND,
+                     np.array(flat.per_article, dtype=np.int64))
 
     def best(among: npt.NDArray[np.int64]) -> tuple[float, str]:
         top = float(scores[among].max())
-        found = min((recent[k][0].n, rows[k].sentences[j], rows[k].texts[j])
-                    for k, j in (where[i] for i in among[scores[among] == top].tolist()))
+        found = min((flat.numbers[i], flat.sentences[i], flat.texts[i])
+                    for i in among[scores[among] == top].tolist())
         return top, found[2]
 
     everything = np.arange(total, dtype=np.int64)
@@ -220,7 +276,7 @@ def _choose_kept(story: Sequence[Analysed], previous: str | None, weights: Story
     pool = in_pool if len(in_pool) else everything
     best_score, chosen = best(pool)
     if previous:
-        texts = [t for r in rows for t in r.texts]
+        texts = flat.texts
         if any(texts[j] == previous for j in pool.tolist()) and (
                 score(previous, weights) >= KEEP * best_score):
             return previous
