@@ -83,7 +83,10 @@ def _entry_digests(entries: tuple[RelatedArticle, ...],
 def page_hash(page: StoryPage, before: StoryPage | None = None) -> str:
     """The page's hash (see the module docstring); ``before``, the page it follows, only
     saves work."""
-    digest = hashlib.sha256(canonical_bytes(page.model_dump(mode="json",
+    # the head dumped from a copy without the list (excluded either way: the same bytes,
+    # without pydantic walking thousands of entries to leave them out)
+    head = page.model_copy(update={"articles": ()})
+    digest = hashlib.sha256(canonical_bytes(head.model_dump(mode="json",
                                                             exclude=set(_HEAD_EXCLUDE))))
     digest.update(b"\n")
     digest.update(_entry_digests(page.articles,

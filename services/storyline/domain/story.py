@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from storyline.domain import summary as summary_module
 from storyline.domain.events import (
     ArticleReceived,
     CarriedCopy,
@@ -35,7 +36,7 @@ from storyline.domain.events import (
 )
 from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts
 from storyline.domain.pages import sealed, update_for
-from storyline.domain.summary import SummaryMemo, analysis_of, summarise
+from storyline.domain.summary import SummaryMemo, analysed, analysis_of, summarise
 from storyline.domain.timeline import TimelineIndex, timeline_input
 from storyline.domain.title import choose_title
 
@@ -175,8 +176,10 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     cited = list(state.articles.values())
     timeline = state.timeline.entries(TIMELINE_LIMIT)
     memo = state.summary_memo
-    summary = summarise(cited, timeline, memo=memo) if cited else ()
-    title = (choose_title(cited, previous=state.title, memo=memo) if cited
+    # the window's analyses, once for the summary and the title
+    window = analysed(cited[-summary_module.STORY_WINDOW:], memo) if cited else []
+    summary = summarise(cited, timeline, memo=memo, window=window) if cited else ()
+    title = (choose_title(cited, previous=state.title, memo=memo, window=window) if cited
              else (state.title or "Withdrawn"))
     previous = state.last
     appended = _appended(change, cited, previous)

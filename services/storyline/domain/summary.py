@@ -1395,12 +1395,14 @@ def summarise(
     max_paragraphs: int = 4,
     sentences_per_paragraph: int = 3,
     memo: SummaryMemo | None = None,
+    window: Sequence[Analysed] | None = None,
 ) -> tuple[SummaryParagraph, ...]:
-    """The summary of a story: up to ``max_paragraphs`` themed paragraphs of cited sentences."""
+    """The summary of a story: up to ``max_paragraphs`` themed paragraphs of cited sentences.
+    ``window``: ``analysed(articles[-STORY_WINDOW:], memo)`` when the caller has it."""
     if not articles or max_paragraphs <= 0 or sentences_per_paragraph <= 0:
         return ()
     articles = articles[-STORY_WINDOW:]
-    story = analysed(articles, memo)
+    story = analysed(articles, memo) if window is None else window
     weights = story_weights(originals(story), memo)
     pool = candidates(story, weights, timeline, memo)
     copy_of = {a.n: a.copy_of for a in articles}

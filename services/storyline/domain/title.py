@@ -284,13 +284,15 @@ def _choose_kept(story: Sequence[Analysed], previous: str | None, weights: Story
 
 
 def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
-                 memo: SummaryMemo | None = None) -> str:
+                 memo: SummaryMemo | None = None,
+                 window: Sequence[Analysed] | None = None) -> str:
     """The story's title; ``previous`` (the last revision's) stays while it is an option of
     the lead development that is not clearly beaten (see the module docstring). Looks at the
-    same recent window as the summary (and shares its ``memo``)."""
+    same recent window as the summary (and shares its ``memo``; ``window``: as for
+    ``summarise``)."""
     if not articles:
         return previous or ""
-    story = analysed(articles[-STORY_WINDOW:], memo)
+    story = analysed(articles[-STORY_WINDOW:], memo) if window is None else window
     weights = story_weights(originals(story), memo)
     if memo is not None:
         kept = _choose_kept(story, previous, weights, memo)
