@@ -50,18 +50,53 @@ def entry_digest(entry: RelatedArticle) -> bytes:
     return digest
 
 
-def page_hash(page: StoryPage) -> str:
-    digest = hashlib.sha256(canonical_bytes(page.model_dump(mode="json",
+# The entry digests of recent article lists, concatenated, by the identity of the list (a
+# tuple, held by the entry): a revision that appends one entry to the previous page's list
+# hashes the previous concatenation plus one digest instead of looking up every entry.
+_LISTS: OrderedDict[int, tuple[tuple[RelatedArticle, ...], bytes]] = OrderedDict()
+LIST_CACHE_SIZE = 16
+
+
+def _entry_digests(entries: tuple[RelatedArticle, ...],
+                   before: tuple[RelatedArticle, ...] | None = None) -> bytes:
+    """The entries' digests concatenated, in order (reusing those of ``before``, the list
+    of the page before, when ``entries`` is that list or that list plus one entry)."""
+    found = _LISTS.get(id(entries))
+    if found is not None and found[0] is entries:
+        return found[1]
+    blob: bytes | None = None
+    if before is not None:
+        hit = _LISTS.get(id(before))
+        if hit is not None and hit[0] is before:
+            if len(entries) == len(before) + 1 and entries[:-1] == before:
+                blob = hit[1] + entry_digest(entries[-1])
+            elif entries == before:
+                blob = hit[1]
+    if blob is None:
+        blob = b"".join(map(entry_digest, entries))
+    _LISTS[id(entries)] = (entries, blob)
+    if len(_LISTS) > LIST_CACHE_SIZE:
+        _LISTS.popitem(last=False)
+    return blob
+
+
+def page_hash(page: StoryPage, before: StoryPage | None = None) -> str:
+    """The page's hash (see the module docstring); ``before``, the page it follows, only
+    saves work."""
+    # the head dumped from a copy without the list (excluded either way: the same bytes,
+    # without pydantic walking thousands of entries to leave them out)
+    head = page.model_copy(update={"articles": ()})
+    digest = hashlib.sha256(canonical_bytes(head.model_dump(mode="json",
                                                             exclude=set(_HEAD_EXCLUDE))))
     digest.update(b"\n")
-    for entry in page.articles:
-        digest.update(entry_digest(entry))
+    digest.update(_entry_digests(page.articles,
+                                 before.articles if before is not None else None))
     return "sha256:" + digest.hexdigest()
 
 
-def sealed(page: StoryPage) -> StoryPage:
-    """The page with its ``content_hash`` set."""
-    return page.model_copy(update={"content_hash": page_hash(page)})
+def sealed(page: StoryPage, before: StoryPage | None = None) -> StoryPage:
+    """The page with its ``content_hash`` set (``before``: as for ``page_hash``)."""
+    return page.model_copy(update={"content_hash": page_hash(page, before)})
 
 
 def changes_between(before: StoryPage | None, after: StoryPage) -> PageChanges:
@@ -70,6 +105,15 @@ def changes_between(before: StoryPage | None, after: StoryPage) -> PageChanges:
         return full_changes(after)
     fields: dict[str, Any] = {name: getattr(after, name) for name in _PAGE_FIELDS
                               if getattr(after, name) != getattr(before, name)}
+    listed, now = before.articles, after.articles
+    # The common revisions first, without a Python loop over the list (tuple comparisons
+    # run in C; identical entries compare by identity): the list unchanged, or one entry
+    # appended. Entry numbers are unique in a page, so the appended one is new; both give
+    # what the general case below gives.
+    if len(now) == len(listed) + 1 and now[:-1] == listed:
+        return PageChanges(**fields, articles_set=now[-1:], articles_removed=())
+    if now == listed:
+        return PageChanges(**fields, articles_set=(), articles_removed=())
     old = {entry.n: entry for entry in before.articles}
     new_order = [entry.n for entry in after.articles]
     new_ns = set(new_order)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from storyline.domain import summary as summary_module
 from storyline.domain.contracts import (
     SummaryAnalysis,
     TimelineFeatures,
@@ -42,7 +43,7 @@ from storyline.domain.events import (
 )
 from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts, pack_sentences
 from storyline.domain.pages import sealed, update_for
-from storyline.domain.summary import SummaryMemo, summarise
+from storyline.domain.summary import SummaryMemo, analysed, summarise
 from storyline.domain.timeline import TimelineIndex
 from storyline.domain.title import choose_title
 
@@ -203,16 +204,30 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     cited = list(state.articles.values())
     timeline = state.timeline.entries(TIMELINE_LIMIT)
     memo = state.summary_memo
-    summary = summarise(cited, timeline, memo=memo) if cited else ()
-    title = (choose_title(cited, previous=state.title, memo=memo) if cited
+    # the window's analyses, once for the summary and the title
+    window = analysed(cited[-summary_module.STORY_WINDOW:], memo) if cited else []
+    summary = summarise(cited, timeline, memo=memo, window=window) if cited else ()
+    title = (choose_title(cited, previous=state.title, memo=memo, window=window) if cited
              else (state.title or "Withdrawn"))
-    listed = listed_groups(cited)
-    related = _related_articles(listed, state.related_cache)
-    published = [a.published for a in cited] or [
-        a.published for a in state.withdrawn.values()
-    ]
-
     previous = state.last
+    appended = _appended(change, cited, previous)
+    shortcut = (None if appended is None or previous is None
+                else _related_after_append(previous, appended, state.related_cache))
+    if shortcut is not None and previous is not None and appended is not None:
+        # one article joined and nothing else moved: the list, dates and count follow from
+        # the last page's (what the whole recount below gives, without a pass over the story)
+        related, independent = shortcut
+        published_first = min(previous.published_first, appended.published)
+        published_last = max(previous.published_last, appended.published)
+    else:
+        listed = listed_groups(cited)
+        related = _related_articles(listed, state.related_cache)
+        independent = len(listed)
+        published = [a.published for a in cited] or [
+            a.published for a in state.withdrawn.values()
+        ]
+        published_first, published_last = min(published), max(published)
+
     diff = _diff(previous, change, title, summary, timeline)
     state.revision += 1
     state.title = title
@@ -220,10 +235,10 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
         story_id=state.story_id,
         revision=state.revision,
         article_count=len(cited),
-        independent_count=len(listed),
+        independent_count=independent,
         title=title,
-        published_first=min(published),
-        published_last=max(published),
+        published_first=published_first,
+        published_last=published_last,
         summary=tuple(summary),
         timeline=tuple(timeline),
         articles=related,
@@ -233,7 +248,7 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
         pipeline_version=pipeline_version,
         previous_hash=previous.content_hash if previous is not None else None,
         content_hash="",
-    ))
+    ), previous)
     state.last = page
     return update_for(page, previous)
 
@@ -320,31 +335,77 @@ def _group_of(article: CitedArticle, by_n: dict[int, CitedArticle]) -> int:
     return current.n  # a cycle (never made by the fold): stop anywhere, deterministically
 
 
+_RelatedCache = dict[int, tuple[CitedArticle, tuple[CitedArticle, ...], RelatedArticle]]
+_APPENDING = frozenset({ChangeReason.NEW_ARTICLE, ChangeReason.DUPLICATE})
+
+
+def _appended(change: Change, cited: Sequence[CitedArticle], previous: StoryPage | None
+              ) -> CitedArticle | None:
+    """The article this revision only appended to what ``previous`` showed (a new article
+    or a copy: no merge, nothing withdrawn or corrected since, as each of those is a
+    revision of its own), or None."""
+    if (previous is None or change.reason not in _APPENDING or len(cited) < 2
+            or len(cited) != previous.article_count + 1
+            or change.articles_added != (cited[-1].uri,)):
+        return None
+    return cited[-1]
+
+
+def _related_after_append(previous: StoryPage, appended: CitedArticle, cache: _RelatedCache
+                          ) -> tuple[tuple[RelatedArticle, ...], int] | None:
+    """``_related_articles(listed_groups(cited), cache)`` and the number of groups, when
+    ``cited`` is the story ``previous`` was made from plus ``appended`` (its last); None
+    when that takes the whole recount.
+
+    ``appended`` has a new citation number, so no article copies it: an original is listed
+    last, on its own. A copy joins the group of the article it copies (that article's group
+    in ``listed_groups`` is its own), after the others; the group's listed article stays.
+    When the article it copies is not in the story (withdrawn) the recount decides."""
+    before = previous.articles
+    if appended.copy_of is None:
+        return (*before, _related_entry(appended, (), cache)), len(before) + 1
+    n = appended.copy_of
+    # copies are made of recent articles: look from the end of the list
+    for at in range(len(before) - 1, -1, -1):
+        entry = before[at]
+        if entry.n != n and all(c.n != n for c in entry.copies):
+            continue
+        hit = cache.get(entry.n)
+        if hit is None or hit[2] is not entry:
+            return None  # the articles the entry was made from are not at hand
+        grown = _related_entry(hit[0], (*hit[1], appended), cache)
+        return (*before[:at], grown, *before[at + 1:]), len(before)
+    return None
+
+
+def _related_entry(article: CitedArticle, copies: tuple[CitedArticle, ...],
+                   cache: _RelatedCache) -> RelatedArticle:
+    """The list entry of ``article`` with ``copies`` under it (the cached one when it was
+    made from these same objects)."""
+    hit = cache.get(article.n)
+    if (hit is not None and hit[0] is article and len(hit[1]) == len(copies)
+            and all(a is b for a, b in zip(hit[1], copies, strict=True))):
+        return hit[2]
+    entry = RelatedArticle(
+        n=article.n,
+        uri=article.uri,
+        version=article.version,
+        source=article.source,
+        headline=_display_headline(article),
+        published=article.published,
+        also_carried_by=tuple(sorted({c.source for c in copies} - {article.source})),
+        copies=tuple(CarriedCopy(n=c.n, uri=c.uri, version=c.version, source=c.source,
+                                 published=c.published) for c in copies),
+    )
+    cache[article.n] = (article, copies, entry)
+    return entry
+
+
 def _related_articles(
     listed: Sequence[tuple[CitedArticle, tuple[CitedArticle, ...]]],
-    cache: dict[int, tuple[CitedArticle, tuple[CitedArticle, ...], RelatedArticle]],
+    cache: _RelatedCache,
 ) -> tuple[RelatedArticle, ...]:
-    related: list[RelatedArticle] = []
-    for article, copies in listed:
-        hit = cache.get(article.n)
-        if (hit is not None and hit[0] is article and len(hit[1]) == len(copies)
-                and all(a is b for a, b in zip(hit[1], copies, strict=True))):
-            related.append(hit[2])
-            continue
-        entry = RelatedArticle(
-            n=article.n,
-            uri=article.uri,
-            version=article.version,
-            source=article.source,
-            headline=_display_headline(article),
-            published=article.published,
-            also_carried_by=tuple(sorted({c.source for c in copies} - {article.source})),
-            copies=tuple(CarriedCopy(n=c.n, uri=c.uri, version=c.version, source=c.source,
-                                     published=c.published) for c in copies),
-        )
-        cache[article.n] = (article, copies, entry)
-        related.append(entry)
-    return tuple(related)
+    return tuple(_related_entry(article, copies, cache) for article, copies in listed)
 
 
 def _diff(

@@ -38,6 +38,9 @@ from dataclasses import dataclass, field, fields
 from itertools import repeat
 from typing import Protocol, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 from storyline.domain.events import Citation, CitedSentence, SummaryParagraph, TimelineEntry
 from storyline.domain.facts import (
     ArticleFacts,
@@ -641,6 +644,231 @@ class SummaryMemo:
     index: dict[int, list[tuple[str, Sentence]]] | None = None
     # uri -> (the facts object it was computed from, its analysis): the window's articles
     analyses: dict[str, tuple[ArticleFacts, Analysis]] = field(default_factory=dict)
+    # The centroid counts again, as arrays over this story's term and name ids, for scoring
+    # every candidate at once (see _Rows); updated by the same slide as the weights.
+    counts: _Counts | None = None
+    # id(analysis) -> (analysis, its rows over this memo's ids)
+    rows: dict[int, tuple[Analysis, _Rows]] = field(default_factory=dict)
+    # The window as positions in the sequence of analyses that entered it: a slide keeps
+    # the positions of the analyses that stay; any other change starts a new epoch.
+    window_key: tuple[Analysis, ...] = ()
+    window_first: int = 0  # the position of window_key[0]
+    epoch: int = 0
+    # id(claim) -> (claim, epoch, positions checked up to, (position, supporting sentence)
+    # of the articles supporting it, in order): a summary sentence's supporters in the
+    # window, so that a revision checks it against the articles that joined only
+    claims: dict[int, tuple[Sentence, int, int, list[tuple[int, int]]]] = field(
+        default_factory=dict)
+    # The lead index's bands by the version of their last change (a process-wide counter),
+    # and each lead sentence's support count with the versions of its bands it was counted
+    # on: a revision recounts only the sentences whose bands the joining or leaving
+    # articles changed. id(sentence) -> (sentence, source, versions, count).
+    band_versions: dict[int, int] = field(default_factory=dict)
+    lead_support: dict[int, tuple[Sentence, str, tuple[int, ...], int]] = field(
+        default_factory=dict)
+    # id(analysis) -> (analysis, headlines mode, the headline, its title options' rows over
+    # this memo's ids): see storyline.domain.title
+    title_rows: dict[int, tuple[Analysis, bool, str | None, TitleRows]] = field(
+        default_factory=dict)
+    title_flat: TitleFlat | None = None  # the options of the last revision's title, flat
+
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(slots=True, eq=False)
+class _Rows:
+    """An article's eligible lead sentences over a story's ids, for scoring them in bulk:
+    their term and name ids (flat, with each sentence's count), the per-sentence factors
+    ``candidates`` multiplies in (computed with the same Python expressions), and the ids
+    of the article's lead terms and names (what it adds to the centroid counts)."""
+
+    sentences: tuple[Sentence, ...]
+    terms: IntArray
+    term_lengths: IntArray
+    names: IntArray
+    name_lengths: IntArray
+    roots: FloatArray  # math.sqrt(max(len(terms), 6)), the centrality's denominator
+    positions: FloatArray  # 1.0 / (1.0 + 0.12 * index)
+    figures: FloatArray  # 1.05 with a figure, else 1.0 (exact: x * 1.0 == x)
+    indexes: IntArray
+    lead_terms: IntArray
+    name_keys: IntArray
+
+
+@dataclass(slots=True, eq=False)
+class TitleRows:
+    """An article's title options over a story's term ids, for scoring them in bulk as
+    ``StoryWeights.centrality(terms) * factor``: the options' texts and sentences, their
+    term ids (flat, with each option's count), ``math.sqrt(max(len(terms), 6))`` and their
+    factors."""
+
+    texts: tuple[str, ...]
+    sentences: tuple[int, ...]
+    terms: IntArray
+    term_lengths: IntArray
+    roots: FloatArray
+    factors: FloatArray
+
+
+@dataclass(slots=True, eq=False)
+class TitleFlat:
+    """The title options of a story's recent originals, concatenated in their order (see
+    storyline.domain.title): kept from one revision to the next, so that a slide of the
+    window cuts the oldest articles' options and appends the new one's."""
+
+    key: tuple[tuple[Analysis, int], ...]  # (analysis, citation number) of each article
+    headlines: bool
+    per_article: list[int]  # options of each article
+    published: IntArray  # each article's publication time, microseconds since the epoch
+    terms: IntArray
+    term_lengths: IntArray
+    roots: FloatArray
+    factors: FloatArray
+    numbers: list[int]  # each option's citation number, sentence and text
+    sentences: list[int]
+    texts: list[str]
+
+
+@dataclass(slots=True, eq=False)
+class _Counts:
+    """Term and name ids of one story, and the window originals' counts over them (exact
+    integers: ``StoryWeights.df`` and ``.names`` as arrays)."""
+
+    term_ids: dict[str, int] = field(default_factory=dict)
+    name_ids: dict[str, int] = field(default_factory=dict)
+    df: IntArray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))
+    names: IntArray = field(default_factory=lambda: np.zeros(64, dtype=np.int64))
+    key: tuple[Analysis, ...] = ()  # the originals counted, in story order
+
+    def ids(self, table: dict[str, int], keys: Iterable[str]) -> list[int]:
+        out = []
+        for k in keys:
+            found = table.get(k)
+            if found is None:
+                found = table[k] = len(table)
+            out.append(found)
+        return out
+
+    def fit(self) -> None:
+        """Grow the count arrays to cover every id given so far."""
+        if len(self.term_ids) > len(self.df):
+            self.df = np.concatenate([self.df, np.zeros(max(len(self.df), len(self.term_ids)),
+                                                         dtype=np.int64)])
+        if len(self.name_ids) > len(self.names):
+            self.names = np.concatenate([self.names, np.zeros(
+                max(len(self.names), len(self.name_ids)), dtype=np.int64)])
+
+
+def _rows(analysis: Analysis, memo: SummaryMemo, counts: _Counts) -> _Rows:
+    hit = memo.rows.get(id(analysis))
+    if hit is not None and hit[0] is analysis:
+        return hit[1]
+    sentences = tuple(s for s in analysis.lead if s.eligible)
+    term_ids: list[int] = []
+    name_ids: list[int] = []
+    for s in sentences:
+        term_ids += counts.ids(counts.term_ids, s.terms)
+        name_ids += counts.ids(counts.name_ids, s.names)
+    rows = _Rows(
+        sentences=sentences,
+        terms=np.array(term_ids, dtype=np.int64),
+        term_lengths=np.array([len(s.terms) for s in sentences], dtype=np.int64),
+        names=np.array(name_ids, dtype=np.int64),
+        name_lengths=np.array([len(s.names) for s in sentences], dtype=np.int64),
+        roots=np.array([math.sqrt(max(len(s.terms), 6)) for s in sentences],
+                       dtype=np.float64),
+        positions=np.array([1.0 / (1.0 + 0.12 * s.index) for s in sentences],
+                           dtype=np.float64),
+        figures=np.array([1.05 if s.has_figure else 1.0 for s in sentences],
+                         dtype=np.float64),
+        indexes=np.array([s.index for s in sentences], dtype=np.int64),
+        lead_terms=np.array(counts.ids(counts.term_ids, analysis.lead_terms), dtype=np.int64),
+        name_keys=np.array(counts.ids(counts.name_ids, analysis.name_keys), dtype=np.int64),
+    )
+    counts.fit()
+    memo.rows[id(analysis)] = (analysis, rows)
+    return rows
+
+
+Counts = _Counts
+
+
+def centroid_counts(originals_: Sequence[Analysed], memo: SummaryMemo) -> Counts:
+    """The memo's term and name ids with the counts of ``originals_`` (the weights' own
+    articles) over them: ``story_weights(originals_, memo).df`` and ``.names`` as arrays."""
+    return _counts(originals_, memo)
+
+
+def _counts(originals_: Sequence[Analysed], memo: SummaryMemo) -> _Counts:
+    """The memo's ids with the counts over ``originals_`` (the weights' articles), updated
+    by the slide when the story only slid forward, else recounted."""
+    key = tuple(analysis for _, analysis in originals_)
+    counts = memo.counts
+    if counts is None:
+        counts = memo.counts = _Counts()
+    if key == counts.key:
+        return counts
+    slid = _slide(counts.key, key)
+    if slid is None:
+        counts.df[:] = 0
+        counts.names[:] = 0
+        added: tuple[Analysis, ...] = key
+    else:
+        dropped, added = slid
+        for analysis in counts.key[:dropped]:
+            rows = _rows(analysis, memo, counts)
+            counts.df[rows.lead_terms] -= 1  # distinct ids: one decrement each
+            counts.names[rows.name_keys] -= 1
+    for analysis in added:
+        rows = _rows(analysis, memo, counts)
+        counts.df[rows.lead_terms] += 1
+        counts.names[rows.name_keys] += 1
+    counts.key = key
+    if len(memo.rows) > 2 * STORY_WINDOW:  # let go of the rows of articles that left
+        memo.rows = {id(a): memo.rows[id(a)] for a in key if id(a) in memo.rows}
+    if len(memo.title_rows) > 2 * STORY_WINDOW:
+        memo.title_rows = {id(a): memo.title_rows[id(a)] for a in key
+                           if id(a) in memo.title_rows}
+    return counts
+
+
+def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,
+            counts: _Counts, memo: SummaryMemo
+            ) -> list[tuple[float, Sentence, Analysed]]:
+    """The eligible lead sentences of ``recent`` with their cheap scores, best first: what
+    scoring each with ``StoryWeights.centrality`` and the factors in ``candidates`` gives,
+    bit for bit (the same IEEE operations in the same order, elementwise; the integer sums
+    exact), in the order of (-score, article number, sentence index)."""
+    rows = [_rows(analysis, memo, counts) for _, analysis in recent]
+    per_article = [len(r.sentences) for r in rows]
+    total = sum(per_article)
+    if not total:
+        return []
+    seq = np.arange(total, dtype=np.int64)
+    terms = np.concatenate([r.terms for r in rows])
+    owners = np.repeat(seq, np.concatenate([r.term_lengths for r in rows]))
+    sums = np.bincount(owners, weights=counts.df[terms].astype(np.float64), minlength=total)
+    names = np.concatenate([r.names for r in rows])
+    name_owners = np.repeat(seq, np.concatenate([r.name_lengths for r in rows]))
+    shared = np.bincount(name_owners, weights=(counts.names[names] > 1).astype(np.float64),
+                         minlength=total)
+    recency = np.repeat(np.array([rank[a.uri] for a, _ in recent], dtype=np.float64),
+                        per_article)
+    score = sums / size
+    score = score / np.concatenate([r.roots for r in rows])
+    score = score * np.concatenate([r.positions for r in rows])
+    score = score * (1.0 + 0.3 * recency)
+    score = score * (1.0 + 0.08 * np.minimum(shared, 3.0))
+    score = score * np.concatenate([r.figures for r in rows])
+    numbers = np.repeat(np.array([a.n for a, _ in recent], dtype=np.int64), per_article)
+    indexes = np.concatenate([r.indexes for r in rows])
+    order = np.lexsort((indexes, numbers, -score))
+    flat: list[tuple[Sentence, Analysed]] = [
+        (s, pair) for pair, r in zip(recent, rows, strict=True) for s in r.sentences]
+    values = score.tolist()
+    return [(values[i], flat[i][0], flat[i][1]) for i in order.tolist()]
 
 
 def _discount(counter: Counter[str], items: Iterable[str]) -> None:
@@ -740,22 +968,71 @@ def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
     return best
 
 
+def _window(story: Sequence[Analysed], memo: SummaryMemo) -> None:
+    """Bring the memo's window positions (see SummaryMemo) up to ``story``."""
+    key = tuple(analysis for _, analysis in story)
+    if key == memo.window_key:
+        return
+    slid = _slide(memo.window_key, key)
+    if slid is None:
+        memo.epoch += 1
+        memo.window_first += len(memo.window_key)
+        memo.claims = {}
+    else:
+        memo.window_first += slid[0]
+    memo.window_key = key
+    if len(memo.claims) > 4 * POOL:
+        memo.claims = {}
+
+
+def _supporters(claim: Sentence, story: Sequence[Analysed], memo: SummaryMemo
+                ) -> list[tuple[int, int]]:
+    """(position in the window, supporting sentence) of every article of ``story`` (the
+    memo's window) holding a sentence that supports ``claim``, in story order: what
+    ``_supporting_sentence`` gives for each, asked only of the articles that joined since
+    the claim was last looked at."""
+    first = memo.window_first
+    end = first + len(story)
+    entry = memo.claims.get(id(claim))
+    if entry is None or entry[0] is not claim or entry[1] != memo.epoch:
+        checked, found = first, []
+    else:
+        checked, found = max(entry[2], first), entry[3]
+        if found and found[0][0] < first:  # the oldest slid out of the window
+            found = [f for f in found if f[0] >= first]
+    for position in range(checked, end):
+        i = _supporting_sentence(claim, story[position - first][1])
+        if i is not None:
+            found.append((position, i))
+    memo.claims[id(claim)] = (claim, memo.epoch, end, found)
+    return [(position - first, i) for position, i in found]
+
+
 def citations_for(
     claim: Sentence,
     origin: CitedArticle,
     story: Sequence[Analysed],
     copy_of: dict[int, int | None] | None = None,
+    memo: SummaryMemo | None = None,
 ) -> tuple[Citation, ...]:
     """The origin and every other article holding a near-identical sentence; each original
-    before its copies, otherwise by citation number."""
+    before its copies, otherwise by citation number. With the story's ``memo``, ``story``
+    must be the window it last saw (``_window``)."""
     found = [Citation(n=origin.n, uri=origin.uri, version=origin.version, sentence=claim.index)]
-    for article, analysis in story:
-        if article.uri == origin.uri:
-            continue
-        i = _supporting_sentence(claim, analysis)
-        if i is not None:
-            found.append(Citation(n=article.n, uri=article.uri, version=article.version,
-                                  sentence=i))
+    if memo is not None:
+        for k, i in _supporters(claim, story, memo):
+            article = story[k][0]
+            if article.uri != origin.uri:
+                found.append(Citation(n=article.n, uri=article.uri, version=article.version,
+                                      sentence=i))
+    else:
+        for article, analysis in story:
+            if article.uri == origin.uri:
+                continue
+            j = _supporting_sentence(claim, analysis)
+            if j is not None:
+                found.append(Citation(n=article.n, uri=article.uri, version=article.version,
+                                      sentence=j))
     if copy_of is None:
         copy_of = {a.n: a.copy_of for a, _ in story}
 
@@ -812,28 +1089,55 @@ def _lead_index(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> L
     key = tuple((analysis, article.source) for article, analysis in story)
     index: LeadIndex = {}
     new = key
-    if memo is not None and memo.index is not None:
-        if key == memo.index_key:
+    versions: dict[int, int] = {}
+    if memo is not None:
+        if memo.index is not None and key == memo.index_key:
             return memo.index
-        slid = _slide(memo.index_key, key)
-        if slid is not None:
+        slid = _slide(memo.index_key, key) if memo.index is not None else None
+        if slid is None:
+            memo.band_versions = versions
+            memo.lead_support = {}
+        else:
             dropped, new = slid
+            assert memo.index is not None
             index = memo.index
+            versions = memo.band_versions
             for analysis, _source in memo.index_key[:dropped]:
                 # the oldest articles' entries are at the front of their band lists
                 for s in analysis.lead:
+                    memo.lead_support.pop(id(s), None)
                     for band in s.keys[:LEAD_BANDS]:
                         entries = index[band]
                         del entries[0]
-                        if not entries:
+                        if entries:
+                            versions[band] = next(_versions)
+                        else:
                             del index[band]
+                            versions.pop(band, None)
     for analysis, source in new:
         for s in analysis.lead:
             for band in s.keys[:LEAD_BANDS]:
                 index.setdefault(band, []).append((source, s))
+                versions[band] = next(_versions)
     if memo is not None:
         memo.index_key, memo.index = key, index
     return index
+
+
+_versions = itertools.count(1)
+
+
+def _lead_support_kept(s: Sentence, source: str, lead_index: LeadIndex, memo: SummaryMemo
+                       ) -> int:
+    """``_lead_support``, kept in the memo until one of the sentence's bands changes (its
+    count depends on nothing else)."""
+    versions = tuple(memo.band_versions.get(band, 0) for band in s.keys[:LEAD_BANDS])
+    found = memo.lead_support.get(id(s))
+    if found is not None and found[0] is s and found[1] == source and found[2] == versions:
+        return found[3]
+    count = _lead_support(s, source, lead_index)
+    memo.lead_support[id(s)] = (s, source, versions, count)
+    return count
 
 
 def _lead_support(s: Sentence, source: str, lead_index: LeadIndex) -> int:
@@ -861,27 +1165,28 @@ def candidates(
     lead_index = _lead_index(story, memo)
     on_timeline = _timeline_terms(timeline)
 
-    scored: list[tuple[tuple[float, int, int], Sentence, Analysed, float]] = []
-    for pair in by_time[-CANDIDATE_ARTICLES:]:
-        article, analysis = pair
-        for s in analysis.lead:
-            if not s.eligible:
-                continue
-            score = weights.centrality(s.terms)
-            score *= 1.0 / (1.0 + 0.12 * s.index)
-            score *= 1.0 + 0.3 * recency[article.uri]
-            shared = sum(1 for k in s.names if weights.shared(k))
-            score *= 1.0 + 0.08 * min(shared, 3)
-            if s.has_figure:
-                score *= 1.05
-            scored.append(((-score, article.n, s.index), s, pair, score))
-    scored.sort(key=lambda x: x[0])
+    # The cheap features, for every eligible lead sentence at once (see _scored): the
+    # centrality, then position, recency, shared names and figures, in that order.
+    kept = memo is not None
+    if memo is None:  # ids and counts for this call only, from the weights themselves
+        memo = SummaryMemo()
+        counts = memo.counts = _Counts()
+        term_ids = counts.ids(counts.term_ids, weights.df)
+        name_ids = counts.ids(counts.name_ids, weights.names)
+        counts.fit()
+        counts.df[term_ids] = list(weights.df.values())
+        counts.names[name_ids] = list(weights.names.values())
+    else:  # the weights' own articles, counted along with them
+        counts = _counts(originals(story), memo)
+    ranked = _scored(by_time[-CANDIDATE_ARTICLES:], recency, weights.size, counts, memo)
     # Support from other sources is the costly feature: only the best by the cheap ones get
     # it, and they are ranked again with it.
     supported = []
-    for _, s, pair, score in scored[:SUPPORT_RANKED]:
+    for score, s, pair in ranked[:SUPPORT_RANKED]:
         article = pair[0]
-        score *= 1.0 + 0.3 * math.log2(1 + _lead_support(s, article.source, lead_index))
+        support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
+                   else _lead_support(s, article.source, lead_index))
+        score *= 1.0 + 0.3 * math.log2(1 + support)
         supported.append(((-score, article.n, s.index), s, pair, score))
     supported.sort(key=lambda x: x[0])
     scored = supported
@@ -1090,15 +1395,19 @@ def summarise(
     max_paragraphs: int = 4,
     sentences_per_paragraph: int = 3,
     memo: SummaryMemo | None = None,
+    window: Sequence[Analysed] | None = None,
 ) -> tuple[SummaryParagraph, ...]:
-    """The summary of a story: up to ``max_paragraphs`` themed paragraphs of cited sentences."""
+    """The summary of a story: up to ``max_paragraphs`` themed paragraphs of cited sentences.
+    ``window``: ``analysed(articles[-STORY_WINDOW:], memo)`` when the caller has it."""
     if not articles or max_paragraphs <= 0 or sentences_per_paragraph <= 0:
         return ()
     articles = articles[-STORY_WINDOW:]
-    story = analysed(articles, memo)
+    story = analysed(articles, memo) if window is None else window
     weights = story_weights(originals(story), memo)
     pool = candidates(story, weights, timeline, memo)
     copy_of = {a.n: a.copy_of for a in articles}
+    if memo is not None:
+        _window(story, memo)
     paragraphs: list[SummaryParagraph] = []
     used: set[str] = set()
     for members in group(pool, max_paragraphs, sentences_per_paragraph):
@@ -1113,7 +1422,8 @@ def summarise(
                 sentences=tuple(
                     CitedSentence(
                         text=c.sentence.text,
-                        citations=citations_for(c.sentence, c.article, story, copy_of),
+                        citations=citations_for(c.sentence, c.article, story, copy_of,
+                                                memo),
                     )
                     for c in ordered
                 ),

@@ -23,8 +23,11 @@ from __future__ import annotations
 import hashlib
 import math
 import sys
+from bisect import bisect_left, insort
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from storyline.domain.events import Citation, ConflictingValue, DatePrecision, TimelineEntry
 from storyline.domain.facts import (
@@ -348,6 +351,18 @@ class TimelineIndex:
         self._multi: list[int] = []  # events with two or more independent sources
         self._day_sources: dict[date, set[int]] = {}  # day -> independent sources citing it
         self._seq = 0
+        # The events ranked as ``entries`` picks them, kept up to date instead of re-scored
+        # every revision: (-salience, date, entry id, position in ``_multi``, index) for the
+        # multi-source events, (-salience, date, entry id, index) for all; the last items
+        # are the order a stable sort of ``_multi`` and of the event list would keep.
+        self._rank_multi: list[tuple[float, date, str, int, int]] = []
+        self._rank_all: list[tuple[float, date, str, int]] = []
+        self._ranked: dict[int, tuple[float, date, str]] = {}  # index -> its key in both
+        self._multi_at: dict[int, int] = {}  # index -> its position in _multi
+        self._in_multi: set[int] = set()  # events ranked in _rank_multi
+        self._stale: set[int] = set()  # events whose summary or salience may have changed
+        self._stale_days: set[date] = set()  # days whose count of citing sources changed
+        self._single_day: dict[date, set[int]] = {}  # day -> ranked events dated that day
 
     def __len__(self) -> int:
         return len(self._events)
@@ -385,7 +400,10 @@ class TimelineIndex:
     def _index(self, article: _Added) -> None:
         source = article.source
         for day in article.input.days:
-            self._day_sources.setdefault(day, set()).add(source)
+            sources = self._day_sources.setdefault(day, set())
+            if source not in sources:
+                sources.add(source)
+                self._stale_days.add(day)
         for cand in article.input.statements:
             self._seq += 1
             member = _Member(
@@ -405,8 +423,12 @@ class TimelineIndex:
             event.members.append(member)
             event.sources.add(source)
             if len(event.sources) == 2:
+                # (again for every member that joins while it has two sources: the first
+                # place is the one a stable sort of _multi keeps)
+                self._multi_at.setdefault(target, len(self._multi))
                 self._multi.append(target)
             event.summary = None
+            self._stale.add(target)
 
     def _register(self, index: int, span: TimeSpan) -> None:
         if span.precision is DatePrecision.DAY:
@@ -470,23 +492,58 @@ class TimelineIndex:
             event.summary = _summarise(event)
         return event.summary
 
-    def _pick(self, indexes: list[int], limit: int, per_day: dict[date, int]
-              ) -> list[tuple[_Event, _Summary]]:
-        scored = []
-        for index in indexes:
+    def _rerank(self) -> None:
+        """Bring the rankings up to date with the events changed since the last call (and
+        the events dated on a day that more sources now cite): each is re-scored with the
+        same expression a full scoring uses, so the rankings equal a sort of all events."""
+        stale = self._stale
+        for day in self._stale_days:
+            stale.update(self._single_day.get(day, ()))
+        self._stale_days.clear()
+        if not stale:
+            return
+        for index in sorted(stale):
             event = self._events[index]
             summary = self._summary(event)
-            scored.append((-self._salience(summary), summary.span.start, event.entry_id,
-                           event, summary))
-        scored.sort(key=lambda s: (s[0], s[1], s[2]))
+            old = self._ranked.get(index)
+            pos = self._multi_at.get(index)
+            if old is not None:
+                del self._rank_all[bisect_left(self._rank_all, (*old, index))]
+                if index in self._in_multi and pos is not None:
+                    del self._rank_multi[bisect_left(self._rank_multi, (*old, pos, index))]
+                if old[1] in self._single_day:
+                    self._single_day[old[1]].discard(index)
+            span = summary.span
+            key = (-self._salience(summary), span.start, event.entry_id)
+            self._ranked[index] = key
+            insort(self._rank_all, (*key, index))
+            if pos is not None:
+                self._in_multi.add(index)
+                insort(self._rank_multi, (*key, pos, index))
+            if span.start == span.end:
+                self._single_day.setdefault(span.start, set()).add(index)
+        stale.clear()
+
+    def _pick(self, ranked: Sequence[tuple[Any, ...]], limit: int, per_day: dict[date, int],
+              chosen: set[int]) -> list[tuple[_Event, _Summary]]:
+        """The best ``limit`` of ``ranked`` not in ``chosen`` (which the picked join), at
+        most PER_DAY a day."""
         picked: list[tuple[_Event, _Summary]] = []
-        for _, day, _, event, summary in scored:
-            if len(picked) >= limit:
-                break
+        if limit <= 0:
+            return picked
+        for key in ranked:
+            index = key[-1]
+            if index in chosen:
+                continue
+            day = key[1]
             if per_day.get(day, 0) >= PER_DAY:
                 continue
             per_day[day] = per_day.get(day, 0) + 1
-            picked.append((event, summary))
+            chosen.add(index)
+            event = self._events[index]
+            picked.append((event, self._summary(event)))
+            if len(picked) >= limit:
+                break
         return picked
 
     def _salience(self, summary: _Summary) -> float:
@@ -500,14 +557,14 @@ class TimelineIndex:
         """The ``limit`` most salient entries (at most ``PER_DAY`` a day), ordered by date."""
         # Events confirmed by two or more sources outrank single-source ones almost always;
         # scoring them first keeps the per-revision cost independent of the long tail.
-        picked = self._pick(self._multi, limit, {})
+        self._rerank()
+        chosen: set[int] = set()
+        picked = self._pick(self._rank_multi, limit, {}, chosen)
         if len(picked) < limit:
-            chosen = {id(event) for event, _ in picked}
-            rest = [i for i, e in enumerate(self._events) if id(e) not in chosen]
             per_day: dict[date, int] = {}
             for _, summary in picked:
                 per_day[summary.span.start] = per_day.get(summary.span.start, 0) + 1
-            picked += self._pick(rest, limit - len(picked), per_day)
+            picked += self._pick(self._rank_all, limit - len(picked), per_day, chosen)
         picked.sort(key=lambda p: (p[1].span.start, p[1].span.end, p[0].entry_id))
         return tuple(
             TimelineEntry(

@@ -20,8 +20,13 @@ text: the same articles always give the same title.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from storyline.domain.facts import CitedArticle
 from storyline.domain.summary import (
@@ -30,9 +35,14 @@ from storyline.domain.summary import (
     STORY_WINDOW,
     Analysed,
     Analysis,
+    Counts,
     StoryWeights,
     SummaryMemo,
+    TitleFlat,
+    TitleRows,
+    _slide,
     analysed,
+    centroid_counts,
     originals,
     story_weights,
     strip_dateline,
@@ -128,38 +138,180 @@ def _candidates(story: Sequence[Analysed]) -> list[tuple[Option, int, bool]]:
     """Title options of the recent originals with their citation numbers and whether they
     belong to the lead development: their headlines when most have one, else their
     title-like lead clauses."""
-    recent = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))[-TITLE_ARTICLES:]
-    if not recent:
+    recent, headlines, lead_from = _recent(story)
+    if lead_from is None:
         return []
-    headlines = 2 * sum(1 for a, _ in recent if a.headline and a.headline.strip()) >= len(recent)
-    lead_from = recent[-1][0].published - LEAD_SPAN
     return [(o, a.n, a.published >= lead_from) for a, x in recent
             for o in _options(a, x, headlines)]
 
 
+def _order(c: tuple[float, str, int, int, bool]) -> tuple[float, int, int, str]:
+    """Options best first: by score, then citation number, sentence and text."""
+    return (-c[0], c[2], c[3], c[1])
+
+
+def _recent(story: Sequence[Analysed]) -> tuple[list[Analysed], bool, dt.datetime | None]:
+    """The recent originals in order of publication, whether their headlines are the
+    options, and the publication time from which an article belongs to the lead
+    development."""
+    recent = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))[-TITLE_ARTICLES:]
+    if not recent:
+        return recent, False, None
+    headlines = 2 * sum(1 for a, _ in recent if a.headline and a.headline.strip()) >= len(recent)
+    return recent, headlines, recent[-1][0].published - LEAD_SPAN
+
+
+def _title_rows(article: CitedArticle, analysis: Analysis, headlines: bool,
+                memo: SummaryMemo, counts: Counts) -> TitleRows:
+    hit = memo.title_rows.get(id(analysis))
+    if (hit is not None and hit[0] is analysis and hit[1] == headlines
+            and hit[2] == article.headline):
+        return hit[3]
+    options = _options(article, analysis, headlines)
+    term_ids: list[int] = []
+    for _, terms, _, _ in options:
+        term_ids += counts.ids(counts.term_ids, terms)
+    counts.fit()
+    rows = TitleRows(
+        texts=tuple(o[0] for o in options),
+        sentences=tuple(o[2] for o in options),
+        terms=np.array(term_ids, dtype=np.int64),
+        term_lengths=np.array([len(o[1]) for o in options], dtype=np.int64),
+        roots=np.array([math.sqrt(max(len(o[1]), 6)) for o in options], dtype=np.float64),
+        factors=np.array([o[3] for o in options], dtype=np.float64),
+    )
+    memo.title_rows[id(analysis)] = (analysis, headlines, article.headline, rows)
+    return rows
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _flat(recent: Sequence[Analysed], headlines: bool, memo: SummaryMemo, counts: Counts
+          ) -> TitleFlat:
+    """The options of ``recent`` concatenated (the memo's, cut and extended when the recent
+    articles only slid forward)."""
+    key = tuple((analysis, article.n) for article, analysis in recent)
+    kept = memo.title_flat
+    slid = None
+    if kept is not None and kept.headlines == headlines:
+        if kept.key == key:
+            return kept
+        slid = _slide(kept.key, key)
+    start = 0
+    if kept is not None and slid is not None:
+        dropped, added = slid
+        start = len(recent) - len(added)
+    parts = [_title_rows(a, x, headlines, memo, counts) for a, x in recent[start:]]
+    new_counts = [len(r.texts) for r in parts]
+    new_published = np.array([(a.published - _EPOCH) // _MICROSECOND for a, _ in recent[start:]],
+                             dtype=np.int64)
+    numbers = [a.n for (a, _), c in zip(recent[start:], new_counts, strict=True)
+               for _ in range(c)]
+    sentences = [i for r in parts for i in r.sentences]
+    texts = [t for r in parts for t in r.texts]
+    terms = [r.terms for r in parts]
+    term_lengths = [r.term_lengths for r in parts]
+    roots = [r.roots for r in parts]
+    factors = [r.factors for r in parts]
+    per_article = new_counts
+    published = new_published
+    if kept is not None and slid is not None:
+        cut = sum(kept.per_article[:dropped])  # options of the articles that left
+        cut_terms = int(kept.term_lengths[:cut].sum())
+        per_article = kept.per_article[dropped:] + new_counts
+        published = np.concatenate([kept.published[dropped:], new_published])
+        numbers = kept.numbers[cut:] + numbers
+        sentences = kept.sentences[cut:] + sentences
+        texts = kept.texts[cut:] + texts
+        terms.insert(0, kept.terms[cut_terms:])
+        term_lengths.insert(0, kept.term_lengths[cut:])
+        roots.insert(0, kept.roots[cut:])
+        factors.insert(0, kept.factors[cut:])
+    flat = memo.title_flat = TitleFlat(
+        key=key, headlines=headlines, per_article=per_article, published=published,
+        terms=_joined(terms, np.int64), term_lengths=_joined(term_lengths, np.int64),
+        roots=_joined(roots, np.float64), factors=_joined(factors, np.float64),
+        numbers=numbers, sentences=sentences, texts=texts)
+    return flat
+
+
+def _joined(arrays: list[npt.NDArray[Any]], dtype: type[Any]) -> npt.NDArray[Any]:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+
+def _choose_kept(story: Sequence[Analysed], previous: str | None, weights: StoryWeights,
+                 memo: SummaryMemo) -> str | None:
+    """What ``choose_title`` chooses from ``story`` (None: no option), every option scored
+    at once over the memo's counts: the same IEEE operations as ``weights.centrality(terms)
+    * factor`` (integer sums, exact), and the same order (-score, number, sentence, text)."""
+    recent, headlines, lead_from = _recent(story)
+    if lead_from is None:
+        return None
+    counts = centroid_counts(originals(story), memo)
+    flat = _flat(recent, headlines, memo, counts)
+    total = len(flat.texts)
+    if not total:
+        return None
+    owners = np.repeat(np.arange(total, dtype=np.int64), flat.term_lengths)
+    sums = np.bincount(owners, weights=counts.df[flat.terms].astype(np.float64),
+                       minlength=total)
+    scores = sums / weights.size
+    scores = scores / flat.roots
+    scores = scores * flat.factors
+    lead = np.repeat(flat.published >= (lead_from - _EPOCH) // _MICROSECOND,
+                     np.array(flat.per_article, dtype=np.int64))
+
+    def best(among: npt.NDArray[np.int64]) -> tuple[float, str]:
+        top = float(scores[among].max())
+        found = min((flat.numbers[i], flat.sentences[i], flat.texts[i])
+                    for i in among[scores[among] == top].tolist())
+        return top, found[2]
+
+    everything = np.arange(total, dtype=np.int64)
+    best_score, _ = best(everything)
+    floor = LEAD_FLOOR * best_score
+    in_pool = np.flatnonzero(lead & (scores >= floor))
+    pool = in_pool if len(in_pool) else everything
+    best_score, chosen = best(pool)
+    if previous:
+        texts = flat.texts
+        if any(texts[j] == previous for j in pool.tolist()) and (
+                score(previous, weights) >= KEEP * best_score):
+            return previous
+    return chosen
+
+
 def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
-                 memo: SummaryMemo | None = None) -> str:
+                 memo: SummaryMemo | None = None,
+                 window: Sequence[Analysed] | None = None) -> str:
     """The story's title; ``previous`` (the last revision's) stays while it is an option of
     the lead development that is not clearly beaten (see the module docstring). Looks at the
-    same recent window as the summary (and shares its ``memo``)."""
+    same recent window as the summary (and shares its ``memo``; ``window``: as for
+    ``summarise``)."""
     if not articles:
         return previous or ""
-    story = analysed(articles[-STORY_WINDOW:], memo)
+    story = analysed(articles[-STORY_WINDOW:], memo) if window is None else window
     weights = story_weights(originals(story), memo)
-    ranked = sorted(
-        (
-            (weights.centrality(terms) * factor, text, n, i, lead)
-            for (text, terms, i, factor), n, lead in _candidates(story)
-        ),
-        key=lambda c: (-c[0], c[2], c[3], c[1]),
-    )
-    if not ranked:
+    if memo is not None:
+        kept = _choose_kept(story, previous, weights, memo)
+        if kept is not None:
+            return kept
+    scored = [
+        (weights.centrality(terms) * factor, text, n, i, lead)
+        for (text, terms, i, factor), n, lead in _candidates(story)
+    ]
+    if not scored:
         newest = max(articles, key=lambda a: (a.published, a.n))
         return trim(newest.headline or (newest.facts.sentences[0] if newest.facts.sentences
                                         else newest.uri))
-    floor = LEAD_FLOOR * ranked[0][0]
-    pool = [c for c in ranked if c[4] and c[0] >= floor] or ranked
-    best_score, best = pool[0][0], pool[0][1]
+    # the first of a stable sort by this key is the minimum: found without sorting (the key
+    # ends with the text, so no two options tie)
+    floor = LEAD_FLOOR * min(scored, key=_order)[0]
+    pool = [c for c in scored if c[4] and c[0] >= floor] or scored
+    top = min(pool, key=_order)
+    best_score, best = top[0], top[1]
     if previous and previous in {c[1] for c in pool} and (
             score(previous, weights) >= KEEP * best_score):
         return previous
