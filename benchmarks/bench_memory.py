@@ -77,7 +77,7 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
     held = list(pipeline._stories.values())  # not story(): that would thaw frozen ones
     stories = [s for s in held if isinstance(s, StoryState)]
     frozen = [pipeline.cold_store]
-    clusterer = pipeline._clusterer
+    clusterer = pipeline.assigner.clusterer
     seen: set[int] = set()
     parts: dict[str, list[object]] = {
         "stories: articles (citation data, packed facts)": [
@@ -91,7 +91,8 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
         "clusterer: near-duplicate index": [clusterer._dedup],
         "clusterer: articles": [clusterer._articles],
         "clusterer: rest (stories, vocabularies, postings)": [clusterer],
-        "pipeline: rest (uri maps)": [pipeline],
+        "assigner: rest (uri maps, stories' articles)": [pipeline.assigner],
+        "pipeline: rest": [pipeline],
         "summary: process-wide tables": [summary._TERM_HASHES, summary._CACHE],
         "timeline: shared spans": [timeline._SPANS],
         "pages: entry digests": [getattr(pages, "_DIGESTS", {})],

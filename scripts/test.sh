@@ -5,6 +5,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 # Headless Chromium for the page tests (Debian package; skipped where apt is unavailable).
 bash scripts/install-chromium.sh || echo "chromium unavailable: browser tests will skip" >&2
+# Two workers (STORYLINE_TEST_WORKERS to change): the chaos and broker tests mostly wait on
+# processes and the broker, so the CPU-bound dev-set tests run beside them. A file's tests stay
+# in one worker (module fixtures); each worker starts its own broker on free ports.
+workers="${STORYLINE_TEST_WORKERS:-2}"
+if [ "$workers" -gt 1 ]; then
+  set -- -n "$workers" --dist loadfile "$@"
+fi
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 status=$?
 # pytest exits 5 when it collected nothing; that is not a failure of the product

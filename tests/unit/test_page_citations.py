@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from test_pipeline import START, STORIES, article, records
 
 from storyline.domain.clustering import Assignment
+from storyline.domain.contracts import ClusteringFeatures
 from storyline.domain.events import ArticleReceived, PubStatus, StoryMerged, StoryPage, StoryUpdated
-from storyline.domain.facts import ArticleFacts
 from storyline.domain.page_checks import citation_problems
 from storyline.domain.pages import PageFolder
 from storyline.domain.pipeline import Pipeline
@@ -138,11 +138,11 @@ class ScriptedClusterer:
             story_id = self.alias[story_id]
         return story_id
 
-    def assign(self, article: ArticleReceived, facts: ArticleFacts) -> Assignment:
-        known = self.story_of.get(article.uri)
+    def place(self, uri: str, features: ClusteringFeatures) -> Assignment:
+        known = self.story_of.get(uri)
         if known is not None:
             return Assignment(self.resolve(known), False, None, ())
-        story, copy_of, merges = self.plan[article.uri]
+        story, copy_of, merges = self.plan[uri]
         story = self.resolve(story)
         live = {self.resolve(s) for s in self.story_of.values()}
         merged = tuple(dict.fromkeys(
@@ -152,7 +152,7 @@ class ScriptedClusterer:
         duplicate = (copy_of if copy_of is not None and copy_of in self.story_of
                      and self.resolve(self.story_of[copy_of]) == story else None)
         is_new = story not in live and not merged
-        self.story_of[article.uri] = story
+        self.story_of[uri] = story
         return Assignment(story, is_new, duplicate, merged)
 
     def remove(self, uri: str) -> None:
@@ -217,7 +217,7 @@ def scripted_log(entries: list[tuple[str, int, int]]
 def test_every_citation_resolves_across_merges(entries: list[tuple[str, int, int]]) -> None:
     log, plan = scripted_log(entries)
     pipeline = Pipeline()
-    pipeline._clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    pipeline.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
     events = fold_records(records(log), max_bytes=1_000_000, pipeline=pipeline).events
     check_pages([e for e in events if isinstance(e, StoryUpdated)])
 
@@ -226,7 +226,7 @@ def test_the_scripted_clusterer_merges_stories() -> None:
     log, plan = scripted_log([("new", 0, 0), ("copy", 0, 0), ("new", 1, 1), ("copy", 0, 1),
                               ("withdrawal", 0, 0), ("merge", 2, 2)])
     pipeline = Pipeline()
-    pipeline._clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    pipeline.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
     events = fold_records(records(log), max_bytes=1_000_000, pipeline=pipeline).events
     assert sum(isinstance(e, StoryMerged) for e in events) == 2
     pages = check_pages([e for e in events if isinstance(e, StoryUpdated)])
@@ -243,7 +243,7 @@ def test_a_copy_of_a_copy_is_listed_under_the_original_with_its_own_anchor() -> 
     pipeline = Pipeline()
     plan = {original.uri: ("story-a", None, ()), copy.uri: ("story-a", original.uri, ()),
             again.uri: ("story-a", copy.uri, ())}
-    pipeline._clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    pipeline.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
     events = fold_records(records([original, copy, again]), max_bytes=1_000_000,
                           pipeline=pipeline).events
     last = check_pages([e for e in events if isinstance(e, StoryUpdated)])[-1]
@@ -262,7 +262,7 @@ def test_copies_of_a_withdrawn_original_stay_listed() -> None:
     pipeline = Pipeline()
     plan = {original.uri: ("story-a", None, ()), copy.uri: ("story-a", original.uri, ()),
             other.uri: ("story-a", original.uri, ())}
-    pipeline._clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    pipeline.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
     events = fold_records(records([original, copy, other, gone]), max_bytes=1_000_000,
                           pipeline=pipeline).events
     last = check_pages([e for e in events if isinstance(e, StoryUpdated)])[-1]
@@ -284,7 +284,7 @@ def test_an_article_withdrawn_before_a_merge_comes_back_under_a_number_of_its_ow
            merger,
            b1.model_copy(update={"version": 3})]  # revived after the merge
     pipeline = Pipeline()
-    pipeline._clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    pipeline.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
     events = fold_records(records(log), max_bytes=1_000_000, pipeline=pipeline).events
     last = check_pages([e for e in events if isinstance(e, StoryUpdated)])[-1]
     numbers = [a.n for a in last.articles] + [c.n for a in last.articles for c in a.copies]

@@ -1,4 +1,5 @@
-"""``storyline schemas write|check``: the JSON Schemas of the event contracts in schemas/."""
+"""``storyline schemas write|check``: the JSON Schemas of the event contracts (and of the
+contracts between the core's stages) in schemas/."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from storyline.domain.contracts import STAGE_CONTRACTS
 from storyline.domain.events import ALL_EVENTS
 
 DEFAULT_DIR = Path("schemas")
@@ -16,7 +18,7 @@ DEFAULT_DIR = Path("schemas")
 def generated() -> dict[str, bytes]:
     """File name -> the exact bytes ``schemas/`` must hold."""
     out: dict[str, bytes] = {}
-    for model in ALL_EVENTS:
+    for model in (*ALL_EVENTS, *STAGE_CONTRACTS):
         schema = model.model_json_schema(mode="serialization")
         version = model.model_fields["schema_version"].default
         name = f"{model.__name__}.v{version}.schema.json"

@@ -45,8 +45,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from storyline.domain.clustering_text import Query, SparseVector, Tokenizer, Vocabulary, tfidf
-from storyline.domain.dedup import DedupConfig, DuplicateIndex
+from storyline.domain.clustering_text import Query, SparseVector, Vocabulary, term_counts, tfidf
+from storyline.domain.contracts import ClusteringFeatures, ClusteringName
+from storyline.domain.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind
 
@@ -59,6 +60,20 @@ _SECONDS_PER_DAY = 86_400.0
 
 def story_id_for(founding_uri: str) -> str:
     return "story-" + uuid.uuid5(STORY_NAMESPACE, founding_uri).hex[:16]
+
+
+def clustering_features(article: ArticleReceived, facts: ArticleFacts) -> ClusteringFeatures:
+    """What :meth:`Clusterer.place` reads of an article: a function of the article alone."""
+    text = f"{article.headline}\n{article.body}" if article.headline else article.body
+    return ClusteringFeatures.model_construct(
+        day=article.published.timestamp() / _SECONDS_PER_DAY,
+        body_terms=tuple(term_counts(article.body).items()),
+        headline_terms=tuple(term_counts(article.headline).items()) if article.headline else (),
+        names=tuple(ClusteringName.model_construct(
+            canonical=m.canonical, count=m.count, person=m.kind is NameKind.PERSON,
+            lede=m.first_sentence == 0) for m in facts.names),
+        shingles=shingles(text).astype("<u4").tobytes(),
+    )
 
 
 @dataclass(frozen=True)
@@ -216,7 +231,6 @@ class Clusterer:
         # (the UN, NATO, a president) says little about which story an article is
         self._name_stories: dict[int, int] = {}
         self._dedup = DuplicateIndex(config.dedup)
-        self._tokens = Tokenizer(self._terms)
         self._seq = 0
 
     # -- public API ------------------------------------------------------------------------
@@ -233,36 +247,40 @@ class Clusterer:
         return story_id
 
     def assign(self, article: ArticleReceived, facts: ArticleFacts) -> Assignment:
+        return self.place(article.uri, clustering_features(article, facts))
+
+    def place(self, uri: str, features: ClusteringFeatures) -> Assignment:
+        """Assign the article ``uri`` from its features (see :func:`clustering_features`)."""
         if self.trace is not None:
             self.trace.reset()
-        day = article.published.timestamp() / _SECONDS_PER_DAY
-        text = f"{article.headline}\n{article.body}" if article.headline else article.body
-        known = self._articles.get(article.uri)
+        day = features.day
+        sh = np.frombuffer(features.shingles, dtype="<u4").astype(np.uint32)
+        known = self._articles.get(uri)
         if known is not None:
             # a correction stays where the first version went; its new text replaces the old
             story = self._live(known.story)
             self._forget(known)
-            self._dedup.remove(article.uri)
-            self._dedup.add(article.uri, text)
-            self._join(story, self._represent(article, facts, count_df=False), article.uri, day)
+            self._dedup.remove(uri)
+            self._dedup.add_shingles(uri, sh)
+            self._join(story, self._represent(features, count_df=False), uri, day)
             if self.trace is not None:
-                self.trace.correction(self, article.uri, story)
+                self.trace.correction(self, uri, story)
             return Assignment(story.id, False, None, ())
 
-        original = self._dedup.add(article.uri, text)
+        original = self._dedup.add_shingles(uri, sh)
         if original is not None and original in self._articles:
             story = self._live(self._articles[original].story)
-            self._join_copy(story, article.uri, day)
+            self._join_copy(story, uri, day)
             if self.trace is not None:
-                self.trace.copy(self, article.uri, story, original)
+                self.trace.copy(self, uri, story, original)
             return Assignment(story.id, False, original, ())
 
-        vector, names = self._represent(article, facts, count_df=True)
+        vector, names = self._represent(features, count_df=True)
         scored = self._score(vector, names, day)
         if not scored or scored[0][0] < self.config.threshold:
-            story = self._found(article.uri, day)
+            story = self._found(uri, day)
             story.subjects = tuple(n for n in self._key if self._is_person[n])
-            self._join(story, (vector, names), article.uri, day)
+            self._join(story, (vector, names), uri, day)
             cfg = self.config
             near: _Story | None = None
             if scored and 0 < cfg.near_score <= scored[0][0] and scored[0][1].size >= cfg.near_size:
@@ -272,7 +290,7 @@ class Clusterer:
                     near.pending.append(story.seq)
                     del near.pending[: -cfg.near_pending]
             if self.trace is not None:
-                self.trace.new_story(self, article.uri, story, near)
+                self.trace.new_story(self, uri, story, near)
             return Assignment(story.id, True, None, ())
 
         best = scored[0][1]
@@ -285,13 +303,13 @@ class Clusterer:
         absorbed += [s for s in self._strays(best, day) if s not in absorbed]
         survivor = min([best, *absorbed], key=lambda s: s.seq)
         if self.trace is not None:
-            self.trace.joined(self, article.uri, best, survivor, absorbed, how, first, day)
+            self.trace.joined(self, uri, best, survivor, absorbed, how, first, day)
         merged: list[str] = []
         for story in sorted([best, *absorbed], key=lambda s: s.seq):
             if story is not survivor:
                 self._absorb(survivor, story)
                 merged.append(story.id)
-        self._join(survivor, (vector, names), article.uri, day)
+        self._join(survivor, (vector, names), uri, day)
         return Assignment(survivor.id, False, None, tuple(merged))
 
     def remove(self, uri: str) -> None:
@@ -303,19 +321,20 @@ class Clusterer:
     # -- representation --------------------------------------------------------------------
 
     def _represent(
-        self, article: ArticleReceived, facts: ArticleFacts, *, count_df: bool
+        self, features: ClusteringFeatures, *, count_df: bool
     ) -> tuple[Query, dict[int, float]]:
         cfg = self.config
-        counts: dict[int, int] = {}
-        self._tokens.count(article.body, counts)
-        if article.headline:
-            self._tokens.count(article.headline, counts, cfg.headline_weight)
+        intern = self._terms.intern
+        counts: dict[int, int] = {intern(t): c for t, c in features.body_terms}
+        for term, count in features.headline_terms:
+            tid = intern(term)
+            counts[tid] = counts.get(tid, 0) + count * cfg.headline_weight
         name_counts: dict[int, int] = {}
-        for mention in facts.names:
+        for mention in features.names:
             nid = self._names.intern(mention.canonical)
             name_counts[nid] = name_counts.get(nid, 0) + mention.count
             if nid >= len(self._is_person):
-                self._is_person.append(mention.kind is NameKind.PERSON)
+                self._is_person.append(mention.person)
         if count_df:
             self._terms.add_document(np.fromiter(counts, dtype=np.int64, count=len(counts)))
             self._names.add_document(
@@ -330,8 +349,8 @@ class Clusterer:
         self._lead = people[0][1] if people and people[0][0] >= cfg.lead_mentions else -1
         # its key names: named in the lede or at least twice
         ids = self._names.ids
-        self._key = sorted({ids[m.canonical] for m in facts.names
-                            if m.first_sentence == 0 or name_counts[ids[m.canonical]] >= 2})
+        self._key = sorted({ids[m.canonical] for m in features.names
+                            if m.lede or name_counts[ids[m.canonical]] >= 2})
         idf = self._names.idf
         names = {n: (1.0 + math.log(c)) * idf(n) for n, c in name_counts.items()}
         return vector, names

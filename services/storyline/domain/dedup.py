@@ -122,7 +122,10 @@ class DuplicateIndex:
 
     def add(self, uri: str, text: str) -> str | None:
         """Remember ``uri``; returns the original it copies (or None), like ``find``."""
-        sh = shingles(text)
+        return self.add_shingles(uri, shingles(text))
+
+    def add_shingles(self, uri: str, sh: Shingles) -> str | None:
+        """``add`` with the text's ``shingles`` computed already."""
         root = self._find(sh)
         self.remove(uri)
         self._seq += 1

@@ -1,34 +1,41 @@
 """The whole core as one deterministic state machine over the articles log.
 
 ``Pipeline.process(article, position)`` extracts facts, assigns the article to a story,
-folds it in and returns the events to publish. The same sequence of (article, position)
-always yields the same events, byte for byte: this is what lets ``storyline replay --verify``
-rebuild every revision from offset 0 and what makes redeliveries harmless.
+folds it in and returns the events to publish: the composition of the three stages of
+:mod:`storyline.domain.stages` (``extract``, ``Assigner.assign``, ``Pipeline.fold``). The
+same sequence of (article, position) always yields the same events, byte for byte: this is
+what lets ``storyline replay --verify`` rebuild every revision from offset 0 and what makes
+redeliveries harmless.
 """
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import zlib
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 from storyline import __version__
 from storyline.domain.clustering import Clusterer, ClusteringConfig
 from storyline.domain.coldstore import ColdStore, MemoryColdStore
+from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
 from storyline.domain.events import (
     ArticleReceived,
     Cause,
     ChangeReason,
-    PubStatus,
     StoryMerged,
     StoryPage,
     StoryUpdated,
     SummaryParagraph,
 )
-from storyline.domain.extract import EXTRACTOR_VERSION, extract_facts
+from storyline.domain.extract import EXTRACTOR_VERSION
+from storyline.domain.stages import (
+    Assigner,
+    ConflictingVersion,
+    LogPosition,
+    content_fingerprint,
+    extract,
+)
 from storyline.domain.story import (
     Change,
     StoryState,
@@ -49,7 +56,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 15
+STATE_LAYOUT = 16
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
@@ -76,37 +83,17 @@ def _thaw(blob: bytes) -> StoryState:
     return state
 
 
-class ConflictingVersion(ValueError):
-    """An item arrived again under a uri and version already folded, with other content.
-    The first one stands; the record becomes a dead letter (a correction must carry a
-    higher version)."""
-
-
-def content_fingerprint(article: ArticleReceived) -> int:
-    """64 bits of BLAKE2b over what a version says (outlet, headline, text, publication
-    time, language): two arrivals of one uri and version that differ here are a conflict."""
-    digest = hashlib.blake2b(digest_size=8)
-    for part in (article.source, article.headline or "", article.body,
-                 article.published.isoformat(), article.language):
-        data = part.encode("utf-8", "surrogatepass")
-        digest.update(len(data).to_bytes(4, "big"))
-        digest.update(data)
-    return int.from_bytes(digest.digest(), "big")
-
-
-@dataclass(frozen=True, slots=True)
-class LogPosition:
-    topic: str
-    partition: int
-    offset: int
+__all__ = ["ConflictingVersion", "LogPosition", "Pipeline", "PipelineEvent",
+           "content_fingerprint"]
 
 
 class Pipeline:
-    """Owns every story state and the clusterer; see the module docstring."""
+    """Owns every story state (the fold's state) and the assign stage's state (the
+    clusterer, versions by uri); see the module docstring."""
 
     def __init__(self, clustering: ClusteringConfig | None = None,
                  cold: ColdStore | None = None, warm_idle: int | None = None) -> None:
-        self._clusterer = Clusterer(clustering or ClusteringConfig())
+        self._assigner = Assigner(Clusterer(clustering or ClusteringConfig()))
         # story id -> its state while in play, None while frozen (its state in self._cold);
         # insertion order is the order stories were made in
         self._stories: dict[str, StoryState | None] = {}
@@ -114,9 +101,6 @@ class Pipeline:
         # revisions after which an idle story is frozen (None: WARM_IDLE); only memory and
         # thawing work depend on it, never a revision
         self.warm_idle = warm_idle
-        self._story_of: dict[str, str] = {}  # uri -> story id at the time it joined
-        self._version_of: dict[str, int] = {}  # uri -> newest version folded
-        self._content_of: dict[str, int] = {}  # uri -> content_fingerprint of that version
         self._applied: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset
         # story not frozen -> (analyses in its summary memo, revision count when last
         # revised or thawed), least recently first
@@ -162,12 +146,16 @@ class Pipeline:
 
     # -- reading ---------------------------------------------------------------------------
 
+    @property
+    def assigner(self) -> Assigner:
+        return self._assigner
+
     def resolve(self, story_id: str) -> str:
-        return self._clusterer.resolve(story_id)
+        return self._assigner.resolve(story_id)
 
     def story_of(self, uri: str) -> str | None:
         """The story that holds the article ``uri`` now (after merges), if it joined one."""
-        joined = self._story_of.get(uri)
+        joined = self._assigner.story_of.get(uri)
         return self.resolve(joined) if joined is not None else None
 
     def story(self, story_id: str) -> StoryState | None:
@@ -219,43 +207,54 @@ class Pipeline:
 
     # -- the fold --------------------------------------------------------------------------
 
-    def process(self, article: ArticleReceived, position: LogPosition) -> list[PipelineEvent]:
+    def claim(self, position: LogPosition) -> bool:
+        """Count ``position`` as applied; False when it was (a redelivery: skip it)."""
         key = (position.topic, position.partition)
         last = self._applied.get(key)
         if last is not None and position.offset <= last:
-            return []  # a redelivery of something already folded
+            return False
         self._applied[key] = position.offset
+        return True
 
-        seen = self._version_of.get(article.uri)
-        withdrawal = article.pubstatus is not PubStatus.USABLE
-        if seen is not None and (article.version < seen or (article.version == seen
-                                                            and not withdrawal)):
-            if article.version == seen and not withdrawal:
-                self._check_same_content(article)
-            return []  # the same item sent again: idempotent (a withdrawal may keep its version)
+    def process(self, article: ArticleReceived, position: LogPosition) -> list[PipelineEvent]:
+        if not self.claim(position):
+            return []  # a redelivery of something already folded
+        extracted = extract(article, position)
+        assigned = self._assigner.assign(extracted)
+        if assigned is None:
+            return []
+        return self.fold(assigned, extracted)
+
+    def fold(self, assigned: ArticleAssigned, extracted: ArticleExtracted
+             ) -> list[PipelineEvent]:
+        """The fold stage: ``assigned`` (with its article's ``extracted``) into the story
+        states; the events to publish."""
+        if (extracted.uri, extracted.version, extracted.position) != (
+                assigned.uri, assigned.version, assigned.position):
+            raise ValueError(f"the facts of {extracted.uri} v{extracted.version} are not those "
+                             f"of the assignment of {assigned.uri} v{assigned.version}")
         cause = Cause(
-            article_uri=article.uri,
-            article_version=article.version,
-            topic=position.topic,
-            partition=position.partition,
-            offset=position.offset,
+            article_uri=assigned.uri,
+            article_version=assigned.version,
+            topic=assigned.position.topic,
+            partition=assigned.position.partition,
+            offset=assigned.position.offset,
         )
+        story_id = assigned.story_id
+        if assigned.withdrawal:
+            return self._withdraw(extracted, story_id, cause)
+        facts, summary, timeline = extracted.facts, extracted.summary, extracted.timeline
+        if facts is None or summary is None or timeline is None:
+            raise ValueError(f"{extracted.uri} v{extracted.version} was not extracted")
 
-        if withdrawal:
-            return self._withdraw(article, cause)
-
-        facts = extract_facts(article)
-        assignment = self._clusterer.assign(article, facts)
-        self._version_of[article.uri] = article.version
-        self._content_of[article.uri] = content_fingerprint(article)
-        story_id = self._clusterer.resolve(assignment.story_id)
         state = self._state(story_id)
         if state is None:
             state = self._stories[story_id] = StoryState(story_id=story_id)
 
         events: list[PipelineEvent] = []
         merged_uris: list[str] = []
-        for absorbed_id in assignment.merged:
+        for merge in assigned.merges:
+            absorbed_id = merge.story_id
             absorbed = self._state(absorbed_id)
             self._stories.pop(absorbed_id, None)
             self.cold_store.delete(absorbed_id)
@@ -263,8 +262,6 @@ class Pipeline:
             if absorbed is None or absorbed is state:
                 continue
             merged_uris.extend(absorb(state, absorbed).articles_added)
-            for uri in absorbed.articles:
-                self._story_of[uri] = story_id
             events.append(
                 StoryMerged(
                     survivor_id=story_id,
@@ -275,8 +272,8 @@ class Pipeline:
                 )
             )
 
-        change = fold_article(state, article, facts, duplicate_of=assignment.duplicate_of)
-        self._story_of[article.uri] = story_id
+        change = fold_article(state, extracted, facts, duplicate_of=assigned.duplicate_of,
+                              timeline=timeline, summary=summary)
         if merged_uris:
             added = (*merged_uris, *(change.articles_added if change else ()))
             change = Change(reason=ChangeReason.MERGE, articles_added=added)
@@ -284,19 +281,6 @@ class Pipeline:
             return events
         events.append(self._revise(state, change, cause))
         return events
-
-    def _check_same_content(self, article: ArticleReceived) -> None:
-        """A resend of the version folded is idempotent; the same uri and version with other
-        content is not silently dropped: ConflictingVersion (a dead letter)."""
-        folded = self._content_of.get(article.uri)
-        if folded is None:
-            return  # only a withdrawal of this version was seen: nothing to compare
-        arrived = content_fingerprint(article)
-        if arrived != folded:
-            raise ConflictingVersion(
-                f"{article.uri} version {article.version} arrived again with other content "
-                f"(fingerprint {arrived:016x}, the folded one is {folded:016x}); the first "
-                "stands, a correction must carry a higher version")
 
     def _revise(self, state: StoryState, change: Change, cause: Cause) -> StoryUpdated:
         update = build_revision(state, change, cause=cause,
@@ -335,20 +319,12 @@ class Pipeline:
                     if held is not None:
                         held.summary_memo = SummaryMemo()
 
-    def _withdraw(self, article: ArticleReceived, cause: Cause) -> list[PipelineEvent]:
-        joined = self._story_of.get(article.uri)
-        if joined is None:
-            return []  # never shown anywhere: nothing to take back
-        if self._version_of.get(article.uri) != article.version:
-            self._content_of.pop(article.uri, None)  # its content is not that version's
-        self._version_of[article.uri] = article.version
-        story_id = self._clusterer.resolve(joined)
+    def _withdraw(self, extracted: ArticleExtracted, story_id: str, cause: Cause
+                  ) -> list[PipelineEvent]:
         state = self._state(story_id)
         if state is None:
             raise KeyError(story_id)
-        change = withdraw_article(state, article)
-        self._clusterer.remove(article.uri)
+        change = withdraw_article(state, extracted)
         if change is None:
             return []
         return [self._revise(state, change, cause)]
-

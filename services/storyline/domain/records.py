@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from storyline.domain.events import ArticleReceived, DeadLetter
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
+from storyline.domain.stages import ExtractionFailed
 from storyline.domain.upcasting import UndecodableEvent, decode_event
 
 DEAD_LETTER_PAYLOAD_LIMIT = 64 * 1024  # enough to diagnose, small enough for any topic
@@ -50,9 +51,11 @@ def handle_record(
     try:
         events = pipeline.process(article, position)
     except Exception as exc:  # noqa: BLE001 - any core failure must become data, not a crash
+        # an extraction failure carried from the extract stage, under its own error's name
+        error_type = exc.error_type if isinstance(exc, ExtractionFailed) else type(exc).__name__
         return RecordOutcome(
             article=article,
-            dead_letter=_dead(position, key, value, type(exc).__name__, str(exc) or repr(exc)),
+            dead_letter=_dead(position, key, value, error_type, str(exc) or repr(exc)),
         )
     return RecordOutcome(events=events, article=article)
 

@@ -18,11 +18,18 @@ back into the window, or the memo was dropped).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from storyline.domain.contracts import (
+    SummaryAnalysis,
+    TimelineFeatures,
+    analysis_from,
+    timeline_input_from,
+)
 from storyline.domain.events import (
-    ArticleReceived,
     CarriedCopy,
     Cause,
     ChangeReason,
@@ -33,10 +40,10 @@ from storyline.domain.events import (
     SummaryParagraph,
     TimelineEntry,
 )
-from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts
+from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts, pack_sentences
 from storyline.domain.pages import sealed, update_for
-from storyline.domain.summary import SummaryMemo, analysis_of, summarise
-from storyline.domain.timeline import TimelineIndex, timeline_input
+from storyline.domain.summary import SummaryMemo, summarise
+from storyline.domain.timeline import TimelineIndex
 from storyline.domain.title import choose_title
 
 TIMELINE_LIMIT = 12  # entries on a page: the reference page shows nine
@@ -67,6 +74,21 @@ class StoryState:
         return len(self.articles)
 
 
+class Folded(Protocol):
+    """What the fold reads of an article: an ``ArticleExtracted`` (or the article itself)."""
+
+    @property
+    def uri(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def headline(self) -> str | None: ...
+    @property
+    def published(self) -> dt.datetime: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """What happened to the story, before the page is rebuilt."""
@@ -77,12 +99,15 @@ class Change:
 
 def fold_article(
     state: StoryState,
-    article: ArticleReceived,
+    article: Folded,
     facts: ArticleFacts,
     *,
     duplicate_of: str | None,
+    timeline: TimelineFeatures,
+    summary: SummaryAnalysis,
 ) -> Change | None:
-    """Fold a usable article (new, or a new version of a known one) into ``state``.
+    """Fold a usable article (new, or a new version of a known one) into ``state``, with
+    its timeline input and summary analysis (computed by the extract stage).
 
     Returns None when it changes nothing: an older version than the one the story has."""
     known = state.articles.get(article.uri) or state.withdrawn.get(article.uri)
@@ -94,7 +119,7 @@ def fold_article(
         state.withdrawn.pop(article.uri, None)
         if article.uri in state.articles:
             state.timeline.remove(article.uri)
-        _keep(state, cited, facts)
+        _keep(state, cited, facts, timeline, summary)
         return Change(ChangeReason.SOURCE_CORRECTION)
 
     original = state.articles.get(duplicate_of) if duplicate_of else None
@@ -104,21 +129,24 @@ def fold_article(
         original.copy_of if original.copy_of is not None else original.n)
     cited = _cite(article, facts, n=state.next_n, copy_of=copy_of)
     state.next_n += 1
-    _keep(state, cited, facts)
+    _keep(state, cited, facts, timeline, summary)
     reason = ChangeReason.DUPLICATE if original else ChangeReason.NEW_ARTICLE
     return Change(reason, articles_added=(article.uri,))
 
 
-def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts) -> None:
+def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts,
+          timeline: TimelineFeatures, summary: SummaryAnalysis) -> None:
     """Put ``cited`` (packed facts) in the story, with what the next revision needs of its
-    whole ``facts`` taken now: its timeline input and its analysis."""
+    whole ``facts``: its timeline input and its analysis (sharing the packed sentences)."""
     state.articles[cited.uri] = cited
-    state.timeline.add(cited, timeline_input(facts, cited.published.date()))
-    cold = cited.facts if isinstance(cited.facts, ColdFacts) else None
-    state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_of(facts, cold))
+    state.timeline.add(cited, timeline_input_from(timeline))
+    cold = cited.facts
+    packed = (cold.packed_sentences if isinstance(cold, ColdFacts) and cold.packed_sentences
+              else pack_sentences(facts.sentences))
+    state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_from(summary, packed))
 
 
-def withdraw_article(state: StoryState, article: ArticleReceived) -> Change | None:
+def withdraw_article(state: StoryState, article: Folded) -> Change | None:
     """A source withdrew (or cancelled) an item: it leaves the page, its citation number
     is retired, never reused."""
     known = state.articles.get(article.uri)
@@ -227,7 +255,7 @@ def replace_summary(state: StoryState, update: StoryUpdated,
 _CITED_FIELDS = set(CitedArticle.model_fields)
 
 
-def _cite(article: ArticleReceived, facts: ArticleFacts, *, n: int, copy_of: int | None
+def _cite(article: Folded, facts: ArticleFacts, *, n: int, copy_of: int | None
           ) -> CitedArticle:
     # the values come from a validated article; one fields-set object for all the story's
     # articles (frozen models never add to it) instead of a set per article

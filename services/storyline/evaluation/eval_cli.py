@@ -1,4 +1,5 @@
-"""``storyline eval timeline|clustering|dates|event-dates``: score the core against gold data.
+"""``storyline eval timeline|clustering|dates|event-dates|summaries``: score the core against
+gold data.
 
 Each evaluation is a module with ``add_arguments(parser)`` and ``run(args) -> int``, imported
 only when selected, like the top-level commands.
@@ -19,6 +20,8 @@ EVALUATIONS: dict[str, tuple[str, str]] = {
               "temporal expressions vs TimeML gold: span P/R/F1, TIMEX3 value accuracy and F1"),
     "event-dates": ("storyline.evaluation.event_dates_eval",
                     "timeline statements' dates vs the dates of matching gold timeline entries"),
+    "summaries": ("storyline.evaluation.summary_eval",
+                  "page summaries vs the gold timeline so far: content-word ROUGE, latest days"),
 }
 
 

@@ -1,0 +1,294 @@
+"""The contracts between the core's three stages (docs/stages.md): what the extract stage
+writes to the facts topic (:class:`ArticleExtracted`) and what the assign stage writes to the
+assignments topic (:class:`ArticleAssigned`).
+
+``ArticleExtracted`` carries everything downstream needs of one article, computed once: its
+facts, the features the clusterer reads, the summary's analysis and the timeline's input.
+The per-article dataclasses the fold keeps (``summary.Analysis``, ``timeline.TimelineInput``)
+are given here as plain models, and :func:`analysis_from` / :func:`timeline_input_from` turn
+them back into exactly the objects the fold computed before the split (a test folds both and
+compares the bytes). ``ArticleAssigned`` is lean: where the article goes, and on a merge the
+absorbed story's articles with where their facts are.
+
+Like the events in :mod:`storyline.domain.events`, these are frozen models with an
+``event_type`` and a ``schema_version``, and ``schemas/`` holds their JSON Schemas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from array import array
+from typing import Literal
+
+import numpy as np
+from pydantic import ConfigDict, Field
+
+from storyline.domain.events import Contract, PubStatus
+from storyline.domain.facts import ArticleFacts, NameKind, Qualifier, TimeSpan
+from storyline.domain.summary import Analysis, Sentence
+from storyline.domain.timeline import TimelineInput, _Figure, _shared_span, _Statement
+
+_intern = sys.intern
+_BAND_BITS = 64
+
+
+class Carried(Contract):
+    """Base of the stage contracts: bytes travel as base64 in JSON."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_bytes="base64",
+                              val_json_bytes="base64")
+
+
+# ---------------------------------------------------------------------------------------------
+# Positions.
+
+
+class SourcePosition(Carried):
+    """Where the article is in the articles log: the order the assign stage follows."""
+
+    topic: str
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+class FactsPosition(Carried):
+    """Where an ``ArticleExtracted`` is on the facts topic (the page stage fetches it)."""
+
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# ArticleExtracted: the facts topic.
+
+
+class ClusteringName(Carried):
+    """One name mention as the clusterer reads it."""
+
+    canonical: str
+    count: int = Field(ge=0)
+    person: bool
+    lede: bool = Field(description="Mentioned in the first sentence.")
+
+
+class ClusteringFeatures(Carried):
+    """What the clusterer reads of an article, before any of its state: content terms with
+    their counts in order of first use (the order term ids are handed out in), names, the
+    publication day and the near-duplicate shingles."""
+
+    day: float = Field(description="Publication time in days since the epoch.")
+    body_terms: tuple[tuple[str, int], ...]
+    headline_terms: tuple[tuple[str, int], ...]
+    names: tuple[ClusteringName, ...]
+    shingles: bytes = Field(description="Sorted unique uint32 shingle hashes, little-endian.")
+
+
+class LeadSentence(Carried):
+    """``summary.Sentence``: one of the first sentences of an article, analysed."""
+
+    index: int = Field(ge=0)
+    text: str
+    terms: tuple[str, ...]
+    numbers: tuple[str, ...] = Field(description="A set: sorted.")
+    negated: bool
+    words: tuple[str, ...]
+    eligible: bool
+    names: tuple[str, ...]
+    has_figure: bool
+    keys: tuple[int, ...] = Field(
+        description="Min-hash keys without their band (the band is the key's position).")
+
+
+class NameForm(Carried):
+    key: str
+    display: str
+    kind: NameKind
+
+
+class SummaryAnalysis(Carried):
+    """``summary.Analysis`` without the sentences (the facts carry them) and without what is
+    built on demand."""
+
+    lead: tuple[LeadSentence, ...]
+    glued_headline: str | None
+    lead_terms: tuple[str, ...]
+    name_keys: tuple[str, ...]
+    name_forms: tuple[NameForm, ...]
+    sentence_count: int = Field(ge=0)
+    band_keys: tuple[bytes, ...] = Field(description="Per band: uint64 keys, little-endian.")
+    band_sentences: tuple[tuple[int, ...], ...]
+
+
+class TimelineFigure(Carried):
+    value: float
+    qualifier: Qualifier
+    unit: str
+    subject: str
+
+
+class TimelineStatement(Carried):
+    sentence: int = Field(ge=0)
+    statement: str
+    span: TimeSpan
+    stated: bool
+    words: tuple[str, ...]
+    figures: tuple[TimelineFigure, ...]
+
+
+class TimelineFeatures(Carried):
+    """``timeline.TimelineInput``: the article's dated statements and the days it names."""
+
+    days: tuple[dt.date, ...]
+    statements: tuple[TimelineStatement, ...]
+
+
+class ExtractionFailure(Carried):
+    """Extraction raised: the assign stage turns the record into a dead letter where the
+    unsplit core would have (only when the article is to be folded)."""
+
+    error_type: str
+    reason: str
+
+
+class ArticleExtracted(Carried):
+    """One record of the articles log, extracted. ``facts`` and the analyses are None for a
+    withdrawal (nothing of its content is read) and when extraction failed."""
+
+    event_type: Literal["ArticleExtracted"] = "ArticleExtracted"
+    schema_version: Literal[1] = 1
+    position: SourcePosition
+    uri: str
+    version: int = Field(ge=1)
+    source: str = Field(description="The outlet.")
+    headline: str | None
+    published: dt.datetime
+    pubstatus: PubStatus
+    fingerprint: str = Field(
+        pattern="^[0-9a-f]{16}$",
+        description="pipeline.content_fingerprint: a resend with other content conflicts.")
+    extractor_version: str
+    facts: ArticleFacts | None = None
+    clustering: ClusteringFeatures | None = None
+    summary: SummaryAnalysis | None = None
+    timeline: TimelineFeatures | None = None
+    failure: ExtractionFailure | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# ArticleAssigned: the assignments topic.
+
+
+class MovedArticle(Carried):
+    uri: str
+    facts: FactsPosition = Field(description="Its latest usable version's ArticleExtracted.")
+
+
+class Absorbed(Carried):
+    """A story merged into the assignment's story: its articles in their order in it, and
+    its withdrawn articles (one may come back), as they stood before the merge."""
+
+    story_id: str
+    articles: tuple[MovedArticle, ...]
+    withdrawn: tuple[MovedArticle, ...] = ()
+
+
+class ArticleAssigned(Carried):
+    """Where one article of the log goes. Written only for a record that changes something
+    (resends and older versions are not assigned)."""
+
+    event_type: Literal["ArticleAssigned"] = "ArticleAssigned"
+    schema_version: Literal[1] = 1
+    position: SourcePosition
+    uri: str
+    version: int = Field(ge=1)
+    story_id: str = Field(description="Resolved: the story it joins, or withdraws from.")
+    withdrawal: bool = False
+    duplicate_of: str | None = None
+    merges: tuple[Absorbed, ...] = ()
+    facts: FactsPosition
+
+
+STAGE_CONTRACTS: tuple[type[Carried], ...] = (ArticleExtracted, ArticleAssigned)
+
+
+# ---------------------------------------------------------------------------------------------
+# The per-article dataclasses of the fold, to and from their models.
+
+
+def summary_analysis(analysis: Analysis) -> SummaryAnalysis:
+    return SummaryAnalysis.model_construct(
+        lead=tuple(LeadSentence.model_construct(
+            index=s.index, text=s.text, terms=s.terms, numbers=tuple(sorted(s.numbers)),
+            negated=s.negated, words=s.words, eligible=s.eligible, names=s.names,
+            has_figure=s.has_figure,
+            keys=tuple(k & ((1 << _BAND_BITS) - 1) for k in s.keys),
+        ) for s in analysis.lead),
+        glued_headline=analysis.glued_headline,
+        lead_terms=analysis.lead_terms,
+        name_keys=analysis.name_keys,
+        name_forms=tuple(NameForm.model_construct(key=k, display=d, kind=kind)
+                         for k, (d, kind) in analysis.name_forms.items()),
+        sentence_count=analysis.sentence_count,
+        band_keys=tuple(_le(keys) for keys in analysis.band_keys),
+        band_sentences=tuple(tuple(s) for s in analysis.band_sentences),
+    )
+
+
+def analysis_from(model: SummaryAnalysis, packed_sentences: bytes) -> Analysis:
+    """The ``Analysis`` the fold keeps, sharing ``packed_sentences`` (the article's sentences
+    as its packed facts hold them)."""
+    words = _interned
+    return Analysis(
+        lead=tuple(Sentence(
+            index=s.index, text=s.text, terms=words(s.terms), numbers=frozenset(s.numbers),
+            negated=s.negated, words=words(s.words), eligible=s.eligible, names=words(s.names),
+            has_figure=s.has_figure,
+            keys=tuple((band << _BAND_BITS) | k for band, k in enumerate(s.keys)),
+        ) for s in model.lead),
+        glued_headline=model.glued_headline,
+        lead_terms=words(model.lead_terms),
+        name_keys=words(model.name_keys),
+        name_forms={_intern(f.key): (f.display, f.kind) for f in model.name_forms},
+        sentence_count=model.sentence_count,
+        packed_sentences=packed_sentences,
+        band_keys=tuple(_from_le(keys) for keys in model.band_keys),
+        band_sentences=tuple(array("I", s) for s in model.band_sentences),
+    )
+
+
+def timeline_features(prepared: TimelineInput) -> TimelineFeatures:
+    return TimelineFeatures.model_construct(
+        days=prepared.days,
+        statements=tuple(TimelineStatement.model_construct(
+            sentence=s.sentence, statement=s.statement, span=s.span, stated=s.stated,
+            words=s.words,
+            figures=tuple(TimelineFigure.model_construct(
+                value=f.value, qualifier=f.qualifier, unit=f.unit, subject=f.subject)
+                for f in s.figures),
+        ) for s in prepared.statements),
+    )
+
+
+def timeline_input_from(model: TimelineFeatures) -> TimelineInput:
+    return TimelineInput(
+        days=model.days,
+        statements=tuple(_Statement(
+            sentence=s.sentence, statement=s.statement, span=_shared_span(s.span),
+            stated=s.stated, words=_interned(s.words),
+            figures=tuple(_Figure(f.value, f.qualifier, _intern(f.unit), _intern(f.subject))
+                          for f in s.figures),
+        ) for s in model.statements),
+    )
+
+
+def _interned(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(map(_intern, values))
+
+
+def _le(values: array[int]) -> bytes:
+    return np.frombuffer(values, dtype=np.uint64).astype("<u8").tobytes()
+
+
+def _from_le(data: bytes) -> array[int]:
+    return array("Q", np.frombuffer(data, dtype="<u8").astype(np.uint64).tobytes())

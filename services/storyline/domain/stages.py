@@ -1,0 +1,215 @@
+"""The core split into its three stages (docs/stages.md): ``extract``, ``assign``, ``fold``.
+
+- :func:`extract` (no state): an article of the log -> :class:`ArticleExtracted`, every
+  per-article analysis computed once.
+- :meth:`Assigner.assign` (the clusterer and the per-uri version state only, in log order):
+  -> :class:`ArticleAssigned`, or None when the record changes nothing (a resend, an older
+  version, the withdrawal of an item never shown).
+- ``Pipeline.fold`` (:mod:`storyline.domain.pipeline`; the story states only): an assignment
+  with its article's ``ArticleExtracted`` -> the events.
+
+``Pipeline.process`` is their composition, so the one process the worker runs today and the
+stages over Kafka run the same code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from storyline.domain.clustering import Clusterer, clustering_features
+from storyline.domain.contracts import (
+    Absorbed,
+    ArticleAssigned,
+    ArticleExtracted,
+    ExtractionFailure,
+    FactsPosition,
+    MovedArticle,
+    SourcePosition,
+    summary_analysis,
+    timeline_features,
+)
+from storyline.domain.events import ArticleReceived, PubStatus
+from storyline.domain.extract import EXTRACTOR_VERSION, extract_facts
+from storyline.domain.summary import analysis_of
+from storyline.domain.timeline import timeline_input
+
+
+@dataclass(frozen=True, slots=True)
+class LogPosition:
+    topic: str
+    partition: int
+    offset: int
+
+
+class ConflictingVersion(ValueError):
+    """An item arrived again under a uri and version already folded, with other content.
+    The first one stands; the record becomes a dead letter (a correction must carry a
+    higher version)."""
+
+
+class ExtractionFailed(RuntimeError):
+    """Extraction of an article that is to be folded raised (carried by its
+    ``ArticleExtracted``); the record becomes a dead letter under the original error."""
+
+    def __init__(self, failure: ExtractionFailure) -> None:
+        super().__init__(failure.reason)
+        self.error_type = failure.error_type
+
+
+def content_fingerprint(article: ArticleReceived) -> int:
+    """64 bits of BLAKE2b over what a version says (outlet, headline, text, publication
+    time, language): two arrivals of one uri and version that differ here are a conflict."""
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (article.source, article.headline or "", article.body,
+                 article.published.isoformat(), article.language):
+        data = part.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(4, "big"))
+        digest.update(data)
+    return int.from_bytes(digest.digest(), "big")
+
+
+# ---------------------------------------------------------------------------------------------
+# extract
+
+
+def extract(article: ArticleReceived, position: LogPosition) -> ArticleExtracted:
+    """Everything downstream needs of ``article``, a function of the article alone (and of
+    where it is in the log). A withdrawal carries no content; an extraction that raises is
+    carried as a failure, which the assign stage reports only if the article is folded."""
+    base = ArticleExtracted(
+        position=SourcePosition(topic=position.topic, partition=position.partition,
+                                offset=position.offset),
+        uri=article.uri,
+        version=article.version,
+        source=article.source,
+        headline=article.headline,
+        published=article.published,
+        pubstatus=article.pubstatus,
+        fingerprint=f"{content_fingerprint(article):016x}",
+        extractor_version=EXTRACTOR_VERSION,
+    )
+    if article.pubstatus is not PubStatus.USABLE:
+        return base
+    try:
+        facts = extract_facts(article)
+        update = {
+            "facts": facts,
+            "clustering": clustering_features(article, facts),
+            "summary": summary_analysis(analysis_of(facts)),
+            "timeline": timeline_features(timeline_input(facts, article.published.date())),
+        }
+    except Exception as exc:  # noqa: BLE001 - a failure is data: the assign stage decides
+        update = {"failure": ExtractionFailure(error_type=type(exc).__name__,
+                                               reason=str(exc) or repr(exc))}
+    return base.model_copy(update=update)
+
+
+# ---------------------------------------------------------------------------------------------
+# assign
+
+
+_Where = tuple[int, int]  # a FactsPosition as (partition, offset): compact, per article
+
+
+class Assigner:
+    """The assign stage's state: the clusterer, and by uri the story an article joined, its
+    newest version and that version's content fingerprint. It also follows which articles
+    each story holds (and has withdrawn), with where their facts are, in the order the fold
+    keeps them: what a merge hands to the absorbing story (``Absorbed``)."""
+
+    def __init__(self, clusterer: Clusterer) -> None:
+        self.clusterer = clusterer
+        self.story_of: dict[str, str] = {}  # uri -> story id at the time it joined
+        self.version_of: dict[str, int] = {}  # uri -> newest version folded
+        self.content_of: dict[str, int] = {}  # uri -> content_fingerprint of that version
+        self.articles: dict[str, dict[str, _Where]] = {}  # story id -> uri -> its facts
+        self.withdrawn: dict[str, dict[str, _Where]] = {}
+
+    def resolve(self, story_id: str) -> str:
+        return self.clusterer.resolve(story_id)
+
+    def assign(self, extracted: ArticleExtracted, facts: FactsPosition | None = None
+               ) -> ArticleAssigned | None:
+        """Where ``extracted`` goes; ``facts`` is where it is on the facts topic (by default
+        its source partition and offset: a facts log laid out like the articles log)."""
+        if facts is None:
+            facts = FactsPosition(partition=extracted.position.partition,
+                                  offset=extracted.position.offset)
+        uri, version = extracted.uri, extracted.version
+        seen = self.version_of.get(uri)
+        withdrawal = extracted.pubstatus is not PubStatus.USABLE
+        if seen is not None and (version < seen or (version == seen and not withdrawal)):
+            if version == seen and not withdrawal:
+                self._check_same_content(extracted)
+            return None  # the same item sent again: idempotent (a withdrawal may keep its version)
+        if withdrawal:
+            return self._withdraw(extracted, facts)
+        if extracted.failure is not None:
+            raise ExtractionFailed(extracted.failure)
+        if extracted.clustering is None:
+            raise ValueError(f"{uri} v{version} was extracted without clustering features")
+
+        assignment = self.clusterer.place(uri, extracted.clustering)
+        self.version_of[uri] = version
+        self.content_of[uri] = int(extracted.fingerprint, 16)
+        story_id = self.clusterer.resolve(assignment.story_id)
+        held = self.articles.setdefault(story_id, {})
+        gone = self.withdrawn.setdefault(story_id, {})
+        where = (facts.partition, facts.offset)
+        merges: list[Absorbed] = []
+        for absorbed_id in assignment.merged:
+            moved = self.articles.get(absorbed_id)
+            if moved is None or absorbed_id == story_id:
+                continue  # a story the fold never made
+            del self.articles[absorbed_id]
+            left = self.withdrawn.pop(absorbed_id, {})
+            merges.append(Absorbed(story_id=absorbed_id, articles=_moved(moved),
+                                   withdrawn=_moved(left)))
+            # as story.absorb: its withdrawn articles unknown to the survivor go along
+            taken = [(u, w) for u, w in left.items() if u not in gone and u not in held]
+            held.update(moved)
+            gone.update(taken)
+            for moved_uri in moved:
+                self.story_of[moved_uri] = story_id
+        gone.pop(uri, None)  # a withdrawn article back (as story.fold_article)
+        held[uri] = where  # a correction keeps its place, a new article goes last
+        self.story_of[uri] = story_id
+        return ArticleAssigned(
+            position=extracted.position, uri=uri, version=version, story_id=story_id,
+            duplicate_of=assignment.duplicate_of, merges=tuple(merges), facts=facts)
+
+    def _check_same_content(self, extracted: ArticleExtracted) -> None:
+        """A resend of the version folded is idempotent; the same uri and version with other
+        content is not silently dropped: ConflictingVersion (a dead letter)."""
+        folded = self.content_of.get(extracted.uri)
+        if folded is None:
+            return  # only a withdrawal of this version was seen: nothing to compare
+        arrived = int(extracted.fingerprint, 16)
+        if arrived != folded:
+            raise ConflictingVersion(
+                f"{extracted.uri} version {extracted.version} arrived again with other content "
+                f"(fingerprint {arrived:016x}, the folded one is {folded:016x}); the first "
+                "stands, a correction must carry a higher version")
+
+    def _withdraw(self, extracted: ArticleExtracted, facts: FactsPosition
+                  ) -> ArticleAssigned | None:
+        uri, version = extracted.uri, extracted.version
+        joined = self.story_of.get(uri)
+        if joined is None:
+            return None  # never shown anywhere: nothing to take back
+        if self.version_of.get(uri) != version:
+            self.content_of.pop(uri, None)  # its content is not that version's
+        self.version_of[uri] = version
+        story_id = self.clusterer.resolve(joined)
+        held = self.articles.get(story_id)
+        if held is not None and uri in held:  # as story.withdraw_article
+            self.withdrawn.setdefault(story_id, {})[uri] = held.pop(uri)
+        self.clusterer.remove(uri)
+        return ArticleAssigned(position=extracted.position, uri=uri, version=version,
+                               story_id=story_id, withdrawal=True, facts=facts)
+
+
+def _moved(articles: dict[str, _Where]) -> tuple[MovedArticle, ...]:
+    return tuple(MovedArticle(uri=uri, facts=FactsPosition(partition=p, offset=o))
+                 for uri, (p, o) in articles.items())

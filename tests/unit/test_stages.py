@@ -1,0 +1,226 @@
+"""The core split into its stages (docs/stages.md, step 1): extract -> ArticleExtracted ->
+assign -> ArticleAssigned -> fold, each record carried between stages as JSON (as Kafka will
+carry it), gives the events ``Pipeline.process`` gives, byte for byte; and the per-article
+analyses survive their JSON round trip exactly.
+
+That ``Pipeline.process`` (the composition) gives the events of the code before the split
+was checked on the whole of both dev sets with ``benchmarks/bench_stages.py`` against
+``benchmarks/bench_memory.py`` on that code (docs/stages.md, "Status")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import fields
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel
+from test_page_citations import ScriptedClusterer, scripted_entries, scripted_log
+from test_pipeline import PROPERTY, START, STORIES, build_log, log_entries, records
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.clustering_text import Tokenizer, Vocabulary
+from storyline.domain.contracts import (
+    ArticleAssigned,
+    analysis_from,
+    timeline_input_from,
+)
+from storyline.domain.events import ArticleReceived, PubStatus
+from storyline.domain.facts import ArticleFacts, pack_sentences
+from storyline.domain.pipeline import LogPosition, Pipeline
+from storyline.domain.records import handle_record
+from storyline.domain.stages import extract
+from storyline.domain.summary import Analysis, analysis_of
+from storyline.domain.timeline import timeline_input
+from storyline.domain.upcasting import decode_event
+from storyline.replay import records_from_files
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"
+M = TypeVar("M", bound=BaseModel)
+Record = tuple[bytes | None, bytes | None, LogPosition]
+
+
+def carried(record: M) -> M:
+    """``record`` written to a topic and read back."""
+    return type(record).model_validate_json(record.model_dump_json())
+
+
+def check_merges(pipeline: Pipeline, assigned: ArticleAssigned) -> None:
+    """What a merge lists of the absorbed story is what its state holds, in its order."""
+    for merge in assigned.merges:
+        state = pipeline._state(merge.story_id)
+        assert state is not None
+        assert [a.uri for a in merge.articles] == list(state.articles)
+        assert [a.uri for a in merge.withdrawn] == list(state.withdrawn)
+
+
+def folded(log: list[Record], pipeline: Pipeline | None = None) -> list[bytes | str]:
+    """Every event's bytes and every dead letter, through ``Pipeline.process``."""
+    pipeline = pipeline or Pipeline()
+    out: list[bytes | str] = []
+    for key, value, position in log:
+        outcome = handle_record(pipeline, key, value, position, max_bytes=2_000_000)
+        out += [canonical_bytes(e) for e in outcome.events]
+        if outcome.dead_letter is not None:
+            out.append(f"dead {outcome.dead_letter.error_type} {position.offset}")
+    return out
+
+
+def staged(log: list[Record], pipeline: Pipeline | None = None) -> list[bytes | str]:
+    """The same through the three stages, each record carried as JSON between them."""
+    pipeline = pipeline or Pipeline()
+    out: list[bytes | str] = []
+    for _key, value, position in log:
+        assert value is not None
+        if not pipeline.claim(position):
+            continue
+        extracted = carried(extract(decode_event(value, ArticleReceived), position))
+        try:
+            assigned = pipeline.assigner.assign(extracted)
+            if assigned is None:
+                continue
+            assigned = carried(assigned)
+            check_merges(pipeline, assigned)
+            out += [canonical_bytes(e) for e in pipeline.fold(assigned, extracted)]
+        except Exception as exc:  # noqa: BLE001 - a dead letter, as handle_record makes it
+            out.append(f"dead {type(exc).__name__} {position.offset}")
+    return out
+
+
+@PROPERTY
+@given(log_entries)
+def test_the_stages_through_json_fold_like_the_process(entries: list[tuple[str, int, str]]
+                                                       ) -> None:
+    log = records(build_log(entries))
+    assert staged(log) == folded(log)
+
+
+@PROPERTY
+@given(scripted_entries)
+def test_merges_list_the_absorbed_articles_and_fold_alike(entries: list[tuple[str, int, int]]
+                                                          ) -> None:
+    """Merges with copies, withdrawals and revivals on both sides (a scripted clusterer)."""
+    log, plan = scripted_log(entries)
+    pipelines = [Pipeline(), Pipeline()]
+    for p in pipelines:
+        p.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    assert staged(records(log), pipelines[0]) == folded(records(log), pipelines[1])
+
+
+@pytest.mark.parametrize("dataset", ["timeline17-dev", "entities-dev"])
+def test_dev_articles_through_the_stages_fold_like_the_process(dataset: str) -> None:
+    path = DATA / dataset / "articles.jsonl"
+    if not path.exists():
+        pytest.skip("needs ../shared/data (dev corpus)")
+    log = records_from_files([path], "t", 60)
+    expected = folded(log)
+    assert len(expected) >= 60
+    assert staged(log) == expected
+
+
+def test_a_conflicting_resend_is_a_dead_letter_in_the_stages_too() -> None:
+    first = ArticleReceived(uri="urn:test:a", version=1, source="Valley Courier",
+                            body=STORIES["flood"][0], published=START)
+    other = first.model_copy(update={"body": STORIES["flood"][1]})
+    withdrawn = first.model_copy(update={"version": 2, "pubstatus": PubStatus.WITHDRAWN})
+    log = records([first, first, other, withdrawn, withdrawn, first])
+    assert staged(log) == folded(log)
+    assert "dead ConflictingVersion 2" in folded(log)
+
+
+def test_an_extraction_failure_is_reported_only_for_an_article_to_fold(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import storyline.domain.stages as stages
+
+    real = stages.extract_facts
+    good = ArticleReceived(uri="urn:test:a", version=1, source="Valley Courier",
+                           body=STORIES["flood"][0], published=START)
+    bad = good.model_copy(update={"uri": "urn:test:b"})
+
+    def failing(article: ArticleReceived) -> ArticleFacts:
+        if article.uri == bad.uri or fail_all:
+            raise ValueError("no facts today")
+        return real(article)
+
+    fail_all = False
+    monkeypatch.setattr(stages, "extract_facts", failing)
+    pipeline = Pipeline()
+    first = folded(records([good, bad]), pipeline)
+    assert first[-1] == "dead ValueError 1"
+    fail_all = True  # a resend of what was folded is idempotent: its facts are not needed
+    resent = [(k, v, LogPosition("storyline.articles", 0, 2)) for k, v, _ in records([good])]
+    assert folded(resent, pipeline) == []
+    extracted = extract(bad, LogPosition("t", 0, 0))
+    assert extracted.failure is not None and extracted.facts is None
+    assert carried(extracted) == extracted
+
+
+# -- the per-article analyses, carried ----------------------------------------------------
+
+words = st.sampled_from([
+    "Lowmere", "River", "Arn", "flood", "residents", "evacuated", "said", "on", "March",
+    "3,", "2025", "the", "mayor", "Ines", "Varga", "2,000", "$1.5", "million", "percent",
+    "12", "in", "June", "last", "week", "yesterday", "Castelford", "union", "strike",
+    "won't", "not", "\"quoted\"", "U.S.", "NATO", "troops", "killed", "at", "least", "40",
+    "by", "Tuesday", "Q3", "early", "August", "(AP)", "—", "LONDON", "-"])
+sentences = st.lists(words, min_size=1, max_size=24).map(lambda w: " ".join(w) + ".")
+bodies = st.lists(sentences, min_size=1, max_size=14).map("\n".join)
+
+
+def _state_of(analysis: Analysis) -> dict[str, object]:
+    skip = {"statements", "title_options", "serial"}
+    return {f.name: getattr(analysis, f.name) for f in fields(Analysis) if f.name not in skip}
+
+
+@PROPERTY
+@given(bodies, st.one_of(st.none(), sentences), st.integers(min_value=0, max_value=400))
+def test_what_extract_carries_round_trips_exactly(body: str, headline: str | None, day: int
+                                                   ) -> None:
+    article = ArticleReceived(uri="urn:test:x", version=1, source="Valley Courier",
+                              headline=headline, body=body,
+                              published=START + dt.timedelta(days=day, minutes=7 * day))
+    extracted = extract(article, LogPosition("t", 0, day))
+    again = carried(extracted)
+    assert again == extracted
+    assert again.model_dump_json() == extracted.model_dump_json()
+    facts = again.facts
+    assert facts is not None and again.summary is not None and again.timeline is not None
+    assert again.clustering is not None
+    # the fold's objects, made from the JSON, are the ones it computed before the split
+    packed = pack_sentences(facts.sentences)
+    assert _state_of(analysis_from(again.summary, packed)) == _state_of(analysis_of(facts))
+    assert timeline_input_from(again.timeline) == timeline_input(
+        facts, article.published.date())
+    # the clustering terms are what the clusterer's tokenizer counted, in its id order
+    vocab = Vocabulary()
+    tokens = Tokenizer(vocab)
+    counts = Counter(tokens(body))
+    if headline:
+        for tid in tokens(headline):
+            counts[tid] += 2
+    terms = {tid: term for term, tid in vocab.ids.items()}
+    carried_counts: dict[str, int] = {}
+    for term, count in again.clustering.body_terms:
+        carried_counts[term] = count
+    for term, count in again.clustering.headline_terms:
+        carried_counts[term] = carried_counts.get(term, 0) + 2 * count
+    assert list(carried_counts.items()) == [(terms[t], c) for t, c in counts.items()]
+
+
+def test_an_assignment_is_lean() -> None:
+    log = records(build_log([("flood", 0, "new"), ("flood", 1, "new"), ("strike", 0, "new")]))
+    pipeline = Pipeline()
+    sizes = []
+    for _key, value, position in log:
+        assert value is not None and pipeline.claim(position)
+        extracted = extract(decode_event(value, ArticleReceived), position)
+        assigned = pipeline.assigner.assign(extracted)
+        assert assigned is not None
+        sizes.append(len(assigned.model_dump_json()))
+        pipeline.fold(assigned, extracted)
+    assert max(sizes) < 400
