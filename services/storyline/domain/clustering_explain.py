@@ -1,6 +1,6 @@
 """Why an article went where it went: the clusterer's own decision, recorded as it is made.
 
-A :class:`Trace` set on :attr:`Clusterer.trace` is called by ``Clusterer.assign`` at the
+A :class:`Trace` set on :attr:`Clusterer.trace` is called by ``Clusterer.place`` at the
 points where it decides (each candidate scored and, if so, the rule that refused it; the
 story founded or joined; the stories merged and why), so an explanation is the record of
 the real decision, never a second computation that could disagree with it. The trace only

@@ -55,25 +55,6 @@ class Tokenizer:
         self._cache: dict[str, int] = {}
         self._vocab = vocab
 
-    def count(self, text: str, into: dict[int, int], weight: int = 1) -> None:
-        """Add ``weight`` per occurrence of each term of ``text`` to ``into``: the counts of
-        ``self(text)``, keys in the same first-occurrence order, new terms interned in the
-        same order, but words counted in C first, so the Python steps (and the lookups in
-        the large word cache) are one per distinct word instead of one per word."""
-        words = Counter(_WORD.findall(text.lower()))
-        cache = self._cache
-        tids = list(map(cache.get, words))
-        if None in tids:
-            vocab = self._vocab
-            for i, word in enumerate(words):
-                if tids[i] is None:
-                    tok = _normalise(word)
-                    tids[i] = cache[word] = -1 if tok is None else vocab.intern(tok)
-        get = into.get
-        for tid, n in zip(tids, words.values(), strict=True):
-            if tid is not None and tid >= 0:
-                into[tid] = get(tid, 0) + n * weight
-
     def __call__(self, text: str) -> list[int]:
         cache = self._cache
         out: list[int] = []
@@ -220,8 +201,9 @@ def term_counts(text: str) -> dict[str, int]:
     """The content terms of ``text`` (what ``Tokenizer`` gives ids to) with their counts, in
     order of first use: with the terms of the texts before, the order ids are handed out in."""
     counts: dict[str, int] = {}
-    for word in _WORD.findall(text.lower()):
+    # words counted in C first: one _normalise per distinct word, same keys in the same order
+    for word, n in Counter(_WORD.findall(text.lower())).items():
         term = _normalise(word)
         if term is not None:
-            counts[term] = counts.get(term, 0) + 1
+            counts[term] = counts.get(term, 0) + n
     return counts
