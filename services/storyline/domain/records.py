@@ -47,7 +47,7 @@ def handle_record(
         error_type = exc.error_type if isinstance(exc, ExtractionFailed) else type(exc).__name__
         return RecordOutcome(
             article=article,
-            dead_letter=dead_letter(position, key, value, error_type, str(exc) or repr(exc)),
+            dead_letter=dead_letter(position, key, value or b"", error_type, str(exc) or repr(exc)),
         )
     return RecordOutcome(events=events, article=article)
 
