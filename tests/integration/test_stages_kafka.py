@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -100,14 +100,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def wait_for(check: object, what: str, timeout: float, logs: list[Path]) -> None:
+def wait_for(check: Callable[[], bool], what: str, timeout: float, logs: list[Path],
+             running: list[subprocess.Popen[bytes]]) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+    while time.monotonic() < deadline and all(p.poll() is None for p in running):
+        if check():
             return
         time.sleep(0.2)
     tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs if p.exists())
-    raise AssertionError(f"timed out waiting for {what}\n{tails}")
+    raise AssertionError(f"gave up waiting for {what} (timeout or a stage exited)\n{tails}")
 
 
 async def read_values(settings: Settings, topic: str) -> list[tuple[int, bytes, object]]:
@@ -140,7 +141,7 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
         # sent-but-uncommitted records are written again after the restart
         wait_for(lambda: asyncio.run(committed(settings, extract_group(settings, 1, 2),
                                                stripe_1)) > 0,
-                 "stripe 1 to commit", 180, logs)
+                 "stripe 1 to commit", 180, logs, [*extract, fold])
         extract[1].send_signal(signal.SIGKILL)
         extract[1].wait()
         asyncio.run(produce(settings, raw[half:]))
@@ -148,7 +149,7 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
         extract[1] = start(env, logs[1], "--stage", "extract", "--stripe", "1",
                            "--stripes", "2")
         wait_for(lambda: asyncio.run(committed(settings, app_id(settings), stripe_1)) >= total,
-                 "the fold to commit every source offset", 600, logs)
+                 "the fold to commit every source offset", 600, logs, [*extract, fold])
     finally:
         for process in (*extract, fold):
             stop(process)

@@ -81,14 +81,8 @@ class FoldStage:
                          self.source.partition),
             every=settings.snapshot_every, keep=settings.snapshot_keep,
             fork=settings.snapshot_fork, interval=settings.snapshot_interval)
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers, group_id=app_id(settings),
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            fetch_max_bytes=MAX_FETCH_BYTES, max_partition_fetch_bytes=MAX_FETCH_BYTES,
-            isolation_level="read_committed", **kafka_options())
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
-            max_request_size=MAX_REQUEST_BYTES, **kafka_options())
+        self.consumer: AIOKafkaConsumer
+        self.producer: AIOKafkaProducer
         self.facts: list[TopicPartition] = []
         self.merge: StripeMerge[_Waiting] = StripeMerge(1)
         self.committed: dict[TopicPartition, int] = {}
@@ -103,6 +97,15 @@ class FoldStage:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         state_dir(self.settings).mkdir(parents=True, exist_ok=True)
+        settings = self.settings
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers, group_id=app_id(settings),
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            fetch_max_bytes=MAX_FETCH_BYTES, max_partition_fetch_bytes=MAX_FETCH_BYTES,
+            isolation_level="read_committed", **kafka_options())
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
+            max_request_size=MAX_REQUEST_BYTES, **kafka_options())
         await self.consumer.start()
         await self.producer.start()
         try:
