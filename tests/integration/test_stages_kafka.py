@@ -50,7 +50,7 @@ def env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[dic
         "STORYLINE_TOPIC_PREFIX": topic_prefix,
         "STORYLINE_DATA_DIR": str(tmp_path / "data"),
         "STORYLINE_COMMIT_INTERVAL": "0.2",
-        "STORYLINE_SNAPSHOT_EVERY": "100",
+        "STORYLINE_SNAPSHOT_EVERY": "50",
     })
     subprocess.run([*STORYLINE, "topics", "apply"], env=environment, check=True,
                    capture_output=True, timeout=120)
@@ -148,6 +148,14 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
         time.sleep(1.0)
         extract[1] = start(env, logs[1], "--stage", "extract", "--stripe", "1",
                            "--stripes", "2")
+        # and SIGKILL the fold once it is past the first half: it rebuilds to its commit from
+        # its snapshot and the log, resumes the facts at its committed offsets, and publishes
+        # again what came after the commit (the same bytes)
+        wait_for(lambda: asyncio.run(committed(settings, app_id(settings), stripe_1)) > half,
+                 "the fold to pass the first half", 600, logs, [*extract, fold])
+        fold.send_signal(signal.SIGKILL)
+        fold.wait()
+        fold = start(env, logs[2], "--stage", "fold")
         wait_for(lambda: asyncio.run(committed(settings, app_id(settings), stripe_1)) >= total,
                  "the fold to commit every source offset", 600, logs, [*extract, fold])
     finally:
@@ -191,4 +199,6 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 mismatched" in result.stdout and "0 missing" in result.stdout
-    assert "extract_started" in logs[1].read_text()
+    assert logs[1].read_text().count("extract_started") == 2
+    restarted = [line for line in logs[2].read_text().splitlines() if "state_ready" in line]
+    assert len(restarted) == 2 and '"source": "snapshot"' in restarted[1], restarted
