@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -86,10 +87,25 @@ def _command(stage: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "storyline.cli", "worker", "--stage", stage, *extra]
 
 
+def _own_session() -> None:
+    """In a child, before exec: die with the supervisor (Linux), which passes signals on."""
+    os.setsid()
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _supervise(commands: list[list[str]]) -> int:
     """Run the stage processes; SIGTERM/SIGINT is passed on to each. When one exits, the
-    others are stopped too (an operator, or Kubernetes, restarts the set)."""
-    children = [subprocess.Popen(command) for command in commands]
+    others are stopped too (an operator, or Kubernetes, restarts the set).
+
+    Each runs in a session of its own, as separately started processes (or containers) do:
+    with the kernel's autogroup scheduling (the default on desktop and many server
+    kernels) the processes of one session share one CPU share, so on a busy machine N
+    stage processes in the supervisor's session would get no more CPU than one."""
+    children = [subprocess.Popen(command, preexec_fn=_own_session)
+                for command in commands]
     stopping = False
 
     def forward(signum: int, _frame: FrameType | None) -> None:
