@@ -202,3 +202,29 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
     assert logs[1].read_text().count("extract_started") == 2
     restarted = [line for line in logs[2].read_text().splitlines() if "state_ready" in line]
     assert len(restarted) == 2 and '"source": "snapshot"' in restarted[1], restarted
+
+
+def test_stage_all_runs_extract_and_fold_as_processes_and_stops_on_sigterm(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """`storyline worker --stage all`: two extract stripes and the fold under one
+    supervisor, which passes SIGTERM on; the revisions verify."""
+    settings = settings_for(env)
+    log = records_from_files([ARTICLES], settings.articles, 40)
+    raw = [(key or b"", value or b"") for key, value, _ in log]
+    asyncio.run(produce(settings, raw))
+    logs = [tmp_path / "all.log"]
+    supervisor = start(env, logs[0], "--stage", "all")
+    source = TopicPartition(settings.articles, 0)
+    try:
+        wait_for(lambda: asyncio.run(committed(settings, app_id(settings), source)) >= len(raw),
+                 "the fold to commit every source offset", 600, logs, [supervisor])
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        code = supervisor.wait(timeout=90)
+    assert code == 0, logs[0].read_text()[-3000:]
+    text = logs[0].read_text()
+    assert text.count('"extract_stopped"') == 2 and '"fold_stopped"' in text
+    result = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 mismatched" in result.stdout and "0 missing" in result.stdout
