@@ -20,10 +20,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import StoryUpdated
+from storyline.domain.events import ArticleReceived, StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.domain.records import handle_record
-from storyline.domain.upcasting import decode_any
+from storyline.domain.upcasting import decode_any, decode_event
 from storyline.replay import records_from_files
 from storyline.settings import Settings
 from storyline.stream.extract_stage import extract_group
@@ -127,6 +127,11 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
     log = records_from_files([ARTICLES], settings.articles, COUNT)
     raw = [(key or b"", value or b"") for key, value, _ in log]
     raw.insert(POISON_AT, (b"k", b'{"event_type": "ArticleReceived", "uri": 42}'))
+    # the same uri and version with other text: a ConflictingVersion dead letter, which the
+    # fold writes with the article's own record read back from the log
+    first = decode_event(raw[0][1], ArticleReceived)
+    conflicting = first.model_copy(update={"body": first.body + "\nOther text."})
+    raw.append((raw[0][0], canonical_bytes(conflicting)))
     total = len(raw)
     half = total // 2
     asyncio.run(produce(settings, raw[:half]))
@@ -193,7 +198,8 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
         assert by_story[story_key(decode_any(value))].pop(0) == value  # type: ignore[arg-type]
     assert sum(isinstance(decode_any(v), StoryUpdated) for v in want) >= COUNT // 2
     dead = [value for _, value, _ in asyncio.run(read_values(settings, settings.dead_letters))]
-    assert dead == want_dead and len(dead) == 1
+    assert dead == want_dead and len(dead) == 2
+    assert b"ConflictingVersion" in dead[1]
 
     result = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
                             text=True, timeout=600)
