@@ -7,7 +7,8 @@ single-process worker folds the article (:func:`~storyline.stream.facts.fold_fac
 publishes the same ``StoryUpdated`` bytes, dead letters, LLM summaries and page checkpoints.
 
 State, position and commits are the worker's (:mod:`storyline.stream.worker`, same consumer
-group and data directory, so either can take over from the other): the state owns its
+group and data directory, so either can take over from the other, never both at once):
+the state owns its
 position, a source offset; it commits, for the articles partition, "every source offset
 below C is folded and its events acknowledged", and beside it, for each facts partition,
 the offset below which every record is folded or a copy of one (the lowest one still
