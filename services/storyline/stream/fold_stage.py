@@ -8,13 +8,12 @@ publishes the same ``StoryUpdated`` bytes, dead letters, LLM summaries and page 
 
 State, position and commits are the worker's (:mod:`storyline.stream.worker`, same consumer
 group and data directory, so either can take over from the other, never both at once):
-the state owns its
-position, a source offset; it commits, for the articles partition, "every source offset
-below C is folded and its events acknowledged", and beside it, for each facts partition,
-the offset below which every record is folded or a copy of one (the lowest one still
-waiting in the merge, else the consumer's position), where it resumes. On start the state
-is rebuilt up to C from the newest usable snapshot and the articles log's tail, as the
-worker does, and the merge starts at C, dropping the copies before it.
+the state owns its position, a source offset; it commits, for the articles partition,
+"every source offset below C is folded and its events acknowledged", and beside it, for
+each facts partition, the offset below which every record is folded or a copy of one (the
+lowest one still waiting in the merge, else the consumer's position), where it resumes.
+On start the state is rebuilt up to C from the newest usable snapshot and the articles
+log's tail, as the worker does, and the merge starts at C, dropping the copies before it.
 
 The partitions are assigned by hand (one fold process for now): the group has no members,
 which ``storyline status`` reports as "no worker in the group" while it lags.
