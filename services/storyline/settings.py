@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     dead_letters_topic: str = "storyline.dead-letters"
     summaries_topic: str = "storyline.summaries"
     story_pages_topic: str = "storyline.story-pages"
+    facts_topic: str = "storyline.facts"
     data_dir: Path = Field(
         default=Path("var"), description="Project-local state: broker data, worker tables."
     )
@@ -146,6 +147,10 @@ class Settings(BaseSettings):
     @property
     def dead_letters(self) -> str:
         return self.topic(self.dead_letters_topic)
+
+    @property
+    def facts(self) -> str:
+        return self.topic(self.facts_topic)
 
 
 @lru_cache(maxsize=1)

@@ -57,6 +57,7 @@ def test_declared_topics_match_the_design() -> None:
         settings.dead_letters_topic,
         settings.summaries_topic,
         settings.story_pages_topic,
+        settings.facts_topic,
     }
     articles = specs[settings.articles_topic]
     # One partition: the total order of the source of record.
@@ -65,6 +66,11 @@ def test_declared_topics_match_the_design() -> None:
     assert articles.configs["retention.bytes"] == "-1"
     assert articles.configs["cleanup.policy"] == "delete"
     assert int(articles.configs["max.message.bytes"]) > settings.max_article_bytes
+
+    # one partition per extract stripe; a facts record is several times its article
+    facts = specs[settings.facts_topic]
+    assert facts.partitions >= 1
+    assert int(facts.configs["max.message.bytes"]) >= 8 * settings.max_article_bytes
 
     updates = specs[settings.story_updates_topic]
     assert updates.partitions == 3

@@ -1,11 +1,28 @@
-"""``storyline worker``: run the streaming worker until interrupted."""
+"""``storyline worker``: run the streaming worker until interrupted.
+
+Without ``--stage``: the single-process worker (faust), every stage in one process. With
+``--stage`` (docs/stages.md, step 3):
+
+- ``extract``: the extract stage, one process per stripe of the articles log (``--processes
+  N``, by default the facts topic's partition count, which must equal it), or one given
+  stripe (``--stripe I --stripes N``);
+- ``fold``: assign + page in one process, from the facts topic;
+- ``all``: ``extract`` × N and ``fold`` as child processes of this one.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
 
 from storyline.logconfig import configure_logging
-from storyline.settings import get_settings
+from storyline.settings import Settings, get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,15 +30,97 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="serve faust's web endpoints (tables, health) on this port")
     parser.add_argument("--faust-loglevel", default="warning",
                         help="log level of faust's own logging (default: warning)")
+    parser.add_argument("--stage", choices=("extract", "fold", "all"), default=None,
+                        help="run one stage over the facts topic (default: the whole core in "
+                             "one process, as before)")
+    parser.add_argument("--processes", type=int, default=None, metavar="N",
+                        help="extract processes, one stripe each (default: the facts topic's "
+                             "partition count)")
+    parser.add_argument("--stripe", type=int, default=None, metavar="I",
+                        help="with --stage extract: run only stripe I (of --stripes)")
+    parser.add_argument("--stripes", type=int, default=None, metavar="N",
+                        help="with --stripe: the number of stripes")
 
 
 def run(args: argparse.Namespace) -> int:
     from storyline import outages
-    from storyline.stream.worker import run_worker
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     outages.install(settings.bootstrap_servers,
                     reminder_seconds=settings.outage_reminder_seconds)
-    run_worker(settings, loglevel=args.faust_loglevel, web_port=args.web_port)
-    return 0
+    if args.stage is None:
+        from storyline.stream.worker import run_worker
+
+        run_worker(settings, loglevel=args.faust_loglevel, web_port=args.web_port)
+        return 0
+    if args.stage == "fold":
+        from storyline.stream.fold_stage import run_fold
+
+        run_fold(settings)
+        return 0
+    if args.stage == "extract" and args.stripe is not None:
+        from storyline.stream.extract_stage import run_extract
+
+        stripes = args.stripes if args.stripes is not None else _partitions(settings)
+        asyncio.run(run_extract(settings, args.stripe, stripes))
+        return 0
+    processes = args.processes if args.processes is not None else _partitions(settings)
+    commands = [_command("extract", "--stripe", str(i), "--stripes", str(processes))
+                for i in range(processes)]
+    if args.stage == "all":
+        commands.append(_command("fold"))
+    return _supervise(commands)
+
+
+def _partitions(settings: Settings) -> int:
+    from storyline.stream.logreader import end_offsets
+
+    found = len(asyncio.run(end_offsets(settings.bootstrap_servers, settings.facts)))
+    if not found:
+        raise SystemExit(f"the facts topic {settings.facts} does not exist: "
+                         "run `storyline topics apply`")
+    return found
+
+
+def _command(stage: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "storyline.cli", "worker", "--stage", stage, *extra]
+
+
+def _own_session() -> None:
+    """In a child, before exec: die with the supervisor (Linux), which passes signals on."""
+    os.setsid()
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _supervise(commands: list[list[str]]) -> int:
+    """Run the stage processes; SIGTERM/SIGINT is passed on to each. When one exits, the
+    others are stopped too (an operator, or Kubernetes, restarts the set).
+
+    Each runs in a session of its own, as separately started processes (or containers) do:
+    with the kernel's autogroup scheduling (the default on desktop and many server
+    kernels) the processes of one session share one CPU share, so on a busy machine N
+    stage processes in the supervisor's session would get no more CPU than one."""
+    children = [subprocess.Popen(command, preexec_fn=_own_session)
+                for command in commands]
+    stopping = False
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while all(child.poll() is None for child in children):
+        time.sleep(0.2)
+    if not stopping:
+        forward(signal.SIGTERM, None)
+    codes = [child.wait() for child in children]
+    return 0 if stopping and all(code in (0, -signal.SIGTERM) for code in codes) else max(
+        1, *(abs(code) for code in codes))

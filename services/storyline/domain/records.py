@@ -35,19 +35,11 @@ def handle_record(
 ) -> RecordOutcome:
     if pipeline.is_applied(position):
         return RecordOutcome()  # dealt with before: a redelivery changes nothing
-    if value is None:
-        return _poison(pipeline, position, key, b"", "EmptyRecord",
-                       "record has no value (tombstone?)")
-    if len(value) > max_bytes:
-        return _poison(pipeline, position, key, value, "OversizedArticle",
-                       f"record is {len(value)} bytes, the limit is {max_bytes}")
-    try:
-        article = decode_event(value, ArticleReceived)
-    except UndecodableEvent as exc:
-        return _poison(pipeline, position, key, value, "UndecodableEvent", str(exc))
-    except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the log either
-        return _poison(pipeline, position, key, value, type(exc).__name__,
-                       str(exc) or repr(exc))
+    decoded = decode_article(key, value, position, max_bytes=max_bytes)
+    if isinstance(decoded, DeadLetter):
+        pipeline.pass_over(position)
+        return RecordOutcome(dead_letter=decoded)
+    article = decoded
     try:
         events = pipeline.process(article, position)
     except Exception as exc:  # noqa: BLE001 - any core failure must become data, not a crash
@@ -55,19 +47,31 @@ def handle_record(
         error_type = exc.error_type if isinstance(exc, ExtractionFailed) else type(exc).__name__
         return RecordOutcome(
             article=article,
-            dead_letter=_dead(position, key, value, error_type, str(exc) or repr(exc)),
+            dead_letter=dead_letter(position, key, value or b"", error_type, str(exc) or repr(exc)),
         )
     return RecordOutcome(events=events, article=article)
 
 
-def _poison(pipeline: Pipeline, position: LogPosition, key: bytes | None, value: bytes,
-            error_type: str, reason: str) -> RecordOutcome:
-    pipeline.pass_over(position)
-    return RecordOutcome(dead_letter=_dead(position, key, value, error_type, reason))
+def decode_article(key: bytes | None, value: bytes | None, position: LogPosition, *,
+                   max_bytes: int) -> ArticleReceived | DeadLetter:
+    """The article a raw record carries, or the dead letter of a poison record (no value,
+    oversized, undecodable): a function of the record alone, so the extract stage decides
+    it as the single-process worker does."""
+    if value is None:
+        return dead_letter(position, key, b"", "EmptyRecord", "record has no value (tombstone?)")
+    if len(value) > max_bytes:
+        return dead_letter(position, key, value, "OversizedArticle",
+                           f"record is {len(value)} bytes, the limit is {max_bytes}")
+    try:
+        return decode_event(value, ArticleReceived)
+    except UndecodableEvent as exc:
+        return dead_letter(position, key, value, "UndecodableEvent", str(exc))
+    except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the log either
+        return dead_letter(position, key, value, type(exc).__name__, str(exc) or repr(exc))
 
 
-def _dead(position: LogPosition, key: bytes | None, value: bytes, error_type: str,
-          reason: str) -> DeadLetter:
+def dead_letter(position: LogPosition, key: bytes | None, value: bytes, error_type: str,
+                reason: str) -> DeadLetter:
     truncated = len(value) > DEAD_LETTER_PAYLOAD_LIMIT
     return DeadLetter(
         stage="worker",

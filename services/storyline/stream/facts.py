@@ -1,0 +1,111 @@
+"""The facts topic's records: what the extract stage writes for one articles-topic record and
+how the fold side folds it, both without Kafka (the stages in :mod:`extract_stage` and
+:mod:`fold_stage` move the bytes).
+
+One record of the facts topic per articles-topic offset o, in partition ``o mod N``:
+
+- key: the article's uri (a poison record: its own key);
+- headers ``source-offset`` (o, decimal) and ``kind``: ``extracted`` (value: the
+  ``ArticleExtracted`` JSON) or ``dead`` (value: the ``DeadLetter`` of a poison record, the
+  one the single-process worker would publish; a dead marker, so the fold never waits for an
+  offset that will not come).
+
+:func:`fold_facts` does what :func:`storyline.domain.records.handle_record` does with the
+raw record, on the extract stage's output: the same claim, assign and fold
+(``Pipeline.process`` is ``extract`` + this), the same dead letters. The one thing it cannot
+do alone is a dead letter raised by the assign or fold (a conflicting resend, a carried
+extraction failure): that one names the article's own bytes, which the caller reads from
+the articles log (:class:`Refused`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.contracts import ArticleExtracted
+from storyline.domain.events import DeadLetter
+from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
+from storyline.domain.records import dead_letter, decode_article
+from storyline.domain.stages import ExtractionFailed, extract
+
+SOURCE_OFFSET = "source-offset"
+KIND = "kind"
+EXTRACTED = b"extracted"
+DEAD = b"dead"
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class FactsRecord:
+    key: bytes
+    value: bytes
+    kind: bytes
+    source_offset: int
+
+    @property
+    def headers(self) -> Headers:
+        return [(SOURCE_OFFSET, str(self.source_offset).encode()), (KIND, self.kind)]
+
+    @staticmethod
+    def from_kafka(key: bytes | None, value: bytes | None,
+                   headers: Sequence[tuple[str, bytes]]) -> FactsRecord:
+        found = dict(headers)
+        if SOURCE_OFFSET not in found or found.get(KIND) not in (EXTRACTED, DEAD):
+            raise ValueError(f"not a facts record: headers {sorted(found)}")
+        return FactsRecord(key or b"", value or b"", found[KIND], int(found[SOURCE_OFFSET]))
+
+
+def extract_record(key: bytes | None, value: bytes | None, position: LogPosition, *,
+                   max_bytes: int) -> FactsRecord:
+    """The facts record of one articles-topic record: a function of that record alone."""
+    decoded = decode_article(key, value, position, max_bytes=max_bytes)
+    if isinstance(decoded, DeadLetter):
+        return FactsRecord(key or b"", canonical_bytes(decoded), DEAD, position.offset)
+    try:
+        extracted = extract(decoded, position)
+    except Exception as exc:  # noqa: BLE001 - as the worker: a core failure is a dead letter
+        letter = dead_letter(position, key, value or b"", type(exc).__name__,
+                             str(exc) or repr(exc))
+        return FactsRecord(key or b"", canonical_bytes(letter), DEAD, position.offset)
+    return FactsRecord(decoded.uri.encode(), extracted.model_dump_json().encode(), EXTRACTED,
+                       position.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The assign or fold raised for this article: a dead letter of the article's own
+    record (``dead_letter(position, key, value, error_type, reason)``)."""
+
+    error_type: str
+    reason: str
+
+
+@dataclass(slots=True)
+class FoldedFacts:
+    events: list[PipelineEvent] = field(default_factory=list)
+    dead_letter: DeadLetter | None = None
+    refused: Refused | None = None
+
+
+def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition) -> FoldedFacts:
+    """Fold the facts record of ``position`` into ``pipeline`` as ``handle_record`` folds the
+    article; a redelivery (a position already applied) changes nothing."""
+    if pipeline.is_applied(position):
+        return FoldedFacts()
+    if record.kind == DEAD:
+        pipeline.pass_over(position)
+        return FoldedFacts(dead_letter=DeadLetter.model_validate_json(record.value))
+    extracted = ArticleExtracted.model_validate_json(record.value)
+    if extracted.position.offset != position.offset:
+        raise ValueError(f"facts of offset {extracted.position.offset} given as {position}")
+    pipeline.claim(position)
+    try:
+        assigned = pipeline.assigner.assign(extracted)
+        events = [] if assigned is None else pipeline.fold(assigned, extracted)
+    except Exception as exc:  # noqa: BLE001 - as handle_record: data, not a crash
+        error_type = exc.error_type if isinstance(exc, ExtractionFailed) else type(exc).__name__
+        return FoldedFacts(refused=Refused(error_type, str(exc) or repr(exc)))
+    return FoldedFacts(events=events)

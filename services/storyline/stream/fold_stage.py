@@ -1,0 +1,334 @@
+"""The fold side over the facts topic (docs/stages.md, step 3): assign + page in one process.
+
+It reads every partition of the facts topic, puts the extract stage's stripes back into
+the articles log's order (:class:`~storyline.stream.stripes.StripeMerge`: offset o from
+partition ``o mod N``, never skipping one that has not arrived) and folds each record as the
+single-process worker folds the article (:func:`~storyline.stream.facts.fold_facts`), so it
+publishes the same ``StoryUpdated`` bytes, dead letters, LLM summaries and page checkpoints.
+
+State, position and commits are the worker's (:mod:`storyline.stream.worker`, same consumer
+group and data directory, so either can take over from the other, never both at once):
+the state owns its position, a source offset; it commits, for the articles partition,
+"every source offset below C is folded and its events acknowledged", and beside it, for
+each facts partition, the offset below which every record is folded or a copy of one (the
+lowest one still waiting in the merge, else the consumer's position), where it resumes.
+On start the state is rebuilt up to C from the newest usable snapshot and the articles
+log's tail, as the worker does, and the merge starts at C, dropping the copies before it.
+
+The partitions are assigned by hand (one fold process for now): the group has no members,
+which ``storyline status`` reports as "no worker in the group" while it lags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Mapping
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import DeadLetter, StoryUpdated
+from storyline.domain.pipeline import LogPosition, PipelineEvent
+from storyline.domain.records import dead_letter, handle_record
+from storyline.kafka.security import kafka_options
+from storyline.llm.summariser import summariser_from_settings
+from storyline.metrics import ARTICLES, DEAD_LETTERS, PRODUCE_TO_UPDATE, STORY_UPDATES
+from storyline.replay import overlay_recorded, recorded_summaries
+from storyline.settings import Settings
+from storyline.stream.facts import FactsRecord, FoldedFacts, fold_facts
+from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition
+from storyline.stream.offsets import commit_payload
+from storyline.stream.snapshots import Snapshotter, snapshot_dir
+from storyline.stream.stripes import StripeMerge
+from storyline.stream.worker import (
+    MAX_REQUEST_BYTES,
+    PUBLISH_BACKOFF_MAX,
+    PageCheckpoints,
+    WorkerState,
+    app_id,
+    state_dir,
+    story_key,
+)
+
+log = structlog.get_logger("storyline.fold")
+
+MAX_AHEAD = 512  # records of one partition waiting in the merge before it is paused
+
+
+class _Waiting:
+    """A facts record waiting in the merge, with where it is on the facts topic."""
+
+    __slots__ = ("facts_offset", "record", "timestamp")
+
+    def __init__(self, record: FactsRecord, facts_offset: int, timestamp: float | None) -> None:
+        self.record = record
+        self.facts_offset = facts_offset
+        self.timestamp = timestamp
+
+
+class FoldStage:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.source = TopicPartition(settings.articles, 0)
+        self.state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions)
+        self.checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
+        self.summariser, self.llm_client = summariser_from_settings(settings.llm)
+        self.snapshotter = Snapshotter(
+            snapshot_dir(state_dir(settings) / "snapshots", self.source.topic,
+                         self.source.partition),
+            every=settings.snapshot_every, keep=settings.snapshot_keep,
+            fork=settings.snapshot_fork, interval=settings.snapshot_interval)
+        self.consumer: AIOKafkaConsumer
+        self.producer: AIOKafkaProducer
+        self.facts: list[TopicPartition] = []
+        self.merge: StripeMerge[_Waiting] = StripeMerge(1)
+        self.committed: dict[TopicPartition, int] = {}
+        self.consumed: dict[TopicPartition, int] = {}  # facts partition -> next offset read
+        self.folded = 0
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        state_dir(self.settings).mkdir(parents=True, exist_ok=True)
+        settings = self.settings
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers, group_id=app_id(settings),
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            fetch_max_bytes=MAX_FETCH_BYTES, max_partition_fetch_bytes=MAX_FETCH_BYTES,
+            isolation_level="read_committed", **kafka_options())
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
+            max_request_size=MAX_REQUEST_BYTES, **kafka_options())
+        await self.consumer.start()
+        await self.producer.start()
+        try:
+            await self._start()
+            await self._loop(stop)
+            await self._commit(force=True)
+        finally:
+            self.snapshotter.reap(wait=True)
+            await self.producer.stop()
+            await self.consumer.stop()
+            if self.llm_client is not None:
+                await self.llm_client.aclose()
+            log.info("fold_stopped", folded=self.folded,
+                     next_offset=self.state.next_offset(*self._source_key))
+
+    @property
+    def _source_key(self) -> tuple[str, int]:
+        return self.source.topic, self.source.partition
+
+    async def _start(self) -> None:
+        topic = self.settings.facts
+        found = self.consumer.partitions_for_topic(topic)
+        if not found:
+            await self.consumer._client.force_metadata_update()
+            found = self.consumer.partitions_for_topic(topic)
+        if not found:
+            raise RuntimeError(f"the facts topic {topic} does not exist: storyline topics apply")
+        self.facts = [TopicPartition(topic, p) for p in sorted(found)]
+        self.consumer.assign([self.source, *self.facts])
+        self.consumer.pause(self.source)  # assigned only to commit the source position
+        until = await self._committed(self.source)
+        await self._rebuild(until)
+        start = self.state.next_offset(*self._source_key)
+        self.merge = StripeMerge(len(self.facts), start=start)
+        self.committed = {self.source: until}
+        for tp in self.facts:
+            self.committed[tp] = self.consumed[tp] = await self._committed(tp)
+            self.consumer.seek(tp, self.consumed[tp])
+        log.info("fold_started", stripes=len(self.facts), from_offset=start,
+                 facts_offsets={tp.partition: self.consumed[tp] for tp in self.facts})
+
+    async def _committed(self, tp: TopicPartition) -> int:
+        found = await self.consumer.committed(tp)
+        return int(found) if found is not None and found >= 0 else 0
+
+    async def _rebuild(self, until: int) -> None:
+        """The worker's rebuild: the state up to the committed source offset, from the newest
+        usable snapshot and the articles log, publishing nothing."""
+        started = time.perf_counter()
+        topic, partition = self._source_key
+        start, source = 0, "log"
+        if until > 0:
+            last = await asyncio.to_thread(self.state.restore, self.snapshotter.directory,
+                                           topic, partition, until)
+            if last is not None:
+                start, source = last + 1, "snapshot"
+        recorded = await recorded_summaries(self.settings) if start < until else {}
+        count = 0
+        async for record in read_partition(self.settings.bootstrap_servers, topic, partition,
+                                           start=start, stop=until):
+            outcome = await asyncio.to_thread(
+                handle_record, self.state.pipeline, record.key, record.value,
+                LogPosition(topic, partition, record.offset),
+                max_bytes=self.settings.max_article_bytes)
+            overlay_recorded(self.state.pipeline, outcome.events, recorded)
+            count += 1
+        self.state.ready.add(self._source_key)
+        log.info("state_ready", topic=topic, partition=partition, committed=until,
+                 source=source, from_offset=start, records_folded=count,
+                 stories=len(self.state.pipeline.story_ids),
+                 seconds=round(time.perf_counter() - started, 3))
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        last_commit = last_tick = time.monotonic()
+        paused: set[TopicPartition] = set()
+        while not stop.is_set():
+            batches = await self.consumer.getmany(*self.facts, timeout_ms=500,
+                                                  max_records=200)
+            for tp, records in batches.items():
+                for record in records:
+                    self._arrived(tp, record)
+            for offset, waiting in self.merge.ready():
+                await self._fold(offset, waiting)
+                if stop.is_set():
+                    break
+            # flow control: a partition far ahead of the merge waits, but never the one the
+            # merge needs next
+            needed = self.facts[self.merge.waiting_for % len(self.facts)]
+            for tp in self.facts:
+                ahead = self.merge.pending_count(tp.partition) >= MAX_AHEAD and tp != needed
+                if ahead and tp not in paused:
+                    self.consumer.pause(tp)
+                    paused.add(tp)
+                elif not ahead and tp in paused:
+                    self.consumer.resume(tp)
+                    paused.discard(tp)
+            now = time.monotonic()
+            if now - last_commit >= self.settings.commit_interval:
+                await self._commit()
+                last_commit = now
+            if now - last_tick >= 2.0:
+                topic, partition = self._source_key
+                self.snapshotter.tick(self.state.pipeline, topic, partition, timer=True)
+                last_tick = now
+
+    def _arrived(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
+        timestamp = record.timestamp / 1000 if record.timestamp else None
+        self.consumed[tp] = record.offset + 1
+        self.merge.add(tp.partition, facts.source_offset,
+                       _Waiting(facts, record.offset, timestamp))
+
+    # -- one record ------------------------------------------------------------------------
+
+    async def _fold(self, offset: int, waiting: _Waiting) -> None:
+        topic, partition = self._source_key
+        position = LogPosition(topic, partition, offset)
+        with structlog.contextvars.bound_contextvars(offset=offset):
+            folded = await asyncio.to_thread(fold_facts, self.state.pipeline, waiting.record,
+                                             position)
+            await self._publish(folded, position, waiting.timestamp)
+        self.folded += 1
+        if folded.dead_letter is not None or folded.refused is not None:
+            ARTICLES.labels("dead_letter").inc()
+        elif folded.events:
+            ARTICLES.labels("folded").inc()
+        self.snapshotter.record_folded(self.state.pipeline, topic, partition)
+
+    async def _publish(self, folded: FoldedFacts, position: LogPosition,
+                       produced_at: float | None) -> None:
+        letter = folded.dead_letter
+        if folded.refused is not None:
+            letter = await self._refused_letter(position, folded.refused.error_type,
+                                                folded.refused.reason)
+        if letter is not None:
+            DEAD_LETTERS.labels("worker", letter.error_type).inc()
+            log.warning("dead_letter", error_type=letter.error_type, reason=letter.reason,
+                        source_offset=letter.source_offset)
+            await self._deliver(self.settings.dead_letters, (letter.key or "").encode(),
+                                canonical_bytes(letter))
+        for produced in folded.events:
+            await self._publish_event(produced, produced_at)
+
+    async def _refused_letter(self, position: LogPosition, error_type: str, reason: str
+                              ) -> DeadLetter:
+        """The dead letter names the article's own record: read it from the log."""
+        async for record in read_partition(self.settings.bootstrap_servers, position.topic,
+                                           position.partition, start=position.offset,
+                                           stop=position.offset + 1):
+            return dead_letter(position, record.key, record.value or b"", error_type, reason)
+        raise LookupError(f"{position} is not in the articles log")
+
+    async def _publish_event(self, produced: PipelineEvent, produced_at: float | None) -> None:
+        if isinstance(produced, StoryUpdated):
+            produced = await self._summarised(produced)
+        body = canonical_bytes(produced)
+        await self._deliver(self.settings.story_updates, story_key(produced), body)
+        if not isinstance(produced, StoryUpdated):
+            return
+        STORY_UPDATES.inc()
+        if produced_at:
+            PRODUCE_TO_UPDATE.observe(max(0.0, time.time() - produced_at))
+        log.info("story_updated", story_id=produced.story_id, revision=produced.revision,
+                 article_id=produced.cause.article_uri, articles=produced.article_count,
+                 bytes=len(body))
+        if self.checkpoints.due(produced.story_id, len(body)):
+            page = self.state.pipeline.page(produced.story_id)
+            if page is not None and page.revision == produced.revision:
+                page_body = canonical_bytes(page)
+                await self._deliver(self.settings.story_pages, produced.story_id.encode(),
+                                    page_body)
+                self.checkpoints.written(produced.story_id, len(page_body))
+
+    async def _summarised(self, update: StoryUpdated) -> StoryUpdated:
+        page = self.state.pipeline.page(update.story_id)
+        if page is None or not self.summariser.enabled:
+            return update
+        result = await self.summariser.summarise(page)
+        if result.record is None:
+            return update
+        await self._deliver(self.settings.summaries, update.story_id.encode(),
+                            canonical_bytes(result.record))
+        return self.state.pipeline.replace_summary(update, result.update.summary)
+
+    async def _deliver(self, topic: str, key: bytes, value: bytes) -> None:
+        """Send and wait for the broker's ack, retrying until it comes (as the worker)."""
+        delay = 0.2
+        while True:
+            try:
+                await self.producer.send_and_wait(topic, key=key, value=value)
+                return
+            except Exception as exc:  # noqa: BLE001 - any send failure is retried the same way
+                log.warning("publish_retry", topic=topic, error=f"{type(exc).__name__}: {exc}",
+                            retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, PUBLISH_BACKOFF_MAX)
+
+    # -- commits ---------------------------------------------------------------------------
+
+    def _due(self) -> Mapping[TopicPartition, int]:
+        """The source offset below which everything is folded and delivered, and per facts
+        partition the offset below which every record is folded or a copy."""
+        due = {self.source: self.merge.waiting_for}
+        for tp in self.facts:
+            waiting = self.merge.pending(tp.partition)
+            if waiting:
+                due[tp] = min(w.facts_offset for w in waiting)
+            else:
+                due[tp] = self.consumed[tp]
+        return due
+
+    async def _commit(self, force: bool = False) -> None:
+        due = {tp: o for tp, o in self._due().items()
+               if force or o != self.committed.get(tp)}
+        if not due:
+            return
+        try:
+            await self.consumer.commit(commit_payload(due, self.state.pipeline.pipeline_version))
+        except Exception as exc:  # noqa: BLE001 - a failed commit is retried next tick
+            log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self.committed.update(due)
+
+
+def run_fold(settings: Settings) -> None:
+    asyncio.run(FoldStage(settings).run())

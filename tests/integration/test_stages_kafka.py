@@ -1,0 +1,236 @@
+"""The extract stage over Kafka with two stripes and the fold stage from the facts topic, on a
+real broker and the timeline17 dev articles (docs/stages.md, step 3): the revisions are the
+single-process worker's byte for byte, `replay --verify` passes, and a SIGKILLed extract
+process restarted from its commit loses nothing.
+
+Each stage runs as the subprocess an operator starts (`storyline worker --stage ...`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import ArticleReceived, StoryUpdated
+from storyline.domain.pipeline import LogPosition, Pipeline
+from storyline.domain.records import handle_record
+from storyline.domain.upcasting import decode_any, decode_event
+from storyline.replay import records_from_files
+from storyline.settings import Settings
+from storyline.stream.extract_stage import extract_group
+from storyline.stream.facts import FactsRecord
+from storyline.stream.logreader import end_offsets, read_partition
+from storyline.stream.worker import app_id, story_key
+
+pytestmark = pytest.mark.integration
+
+STORYLINE = [sys.executable, "-m", "storyline.cli"]
+ARTICLES = (Path(__file__).resolve().parents[2].parent
+            / "shared/data/timeline17-dev/articles.jsonl")
+COUNT = 240
+POISON_AT = 37
+
+
+@pytest.fixture()
+def env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    if not ARTICLES.exists():
+        pytest.skip(f"{ARTICLES} is missing")
+    environment = dict(os.environ)
+    environment.update({
+        "STORYLINE_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "STORYLINE_TOPIC_PREFIX": topic_prefix,
+        "STORYLINE_DATA_DIR": str(tmp_path / "data"),
+        "STORYLINE_COMMIT_INTERVAL": "0.2",
+        "STORYLINE_SNAPSHOT_EVERY": "50",
+    })
+    subprocess.run([*STORYLINE, "topics", "apply"], env=environment, check=True,
+                   capture_output=True, timeout=120)
+    yield environment
+
+
+def settings_for(env: dict[str, str]) -> Settings:
+    return Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                    topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+
+
+async def produce(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                                enable_idempotence=True, max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send(settings.articles, key=key, value=value)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def committed(settings: Settings, group: str, tp: TopicPartition) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        found = await consumer.committed(tp)
+        return found if found is not None and found >= 0 else 0
+    finally:
+        await consumer.stop()
+
+
+def start(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([*STORYLINE, "worker", *args], env=env, stdout=log.open("ab"),
+                            stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float, logs: list[Path],
+             running: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and all(p.poll() is None for p in running):
+        if check():
+            return
+        time.sleep(0.2)
+    tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs if p.exists())
+    raise AssertionError(f"gave up waiting for {what} (timeout or a stage exited)\n{tails}")
+
+
+async def read_values(settings: Settings, topic: str) -> list[tuple[int, bytes, object]]:
+    out: list[tuple[int, bytes, object]] = []
+    ends = await end_offsets(settings.bootstrap_servers, topic)
+    for partition, end in sorted(ends.items()):
+        async for record in read_partition(settings.bootstrap_servers, topic, partition,
+                                           stop=end):
+            out.append((partition, record.value, record.headers))
+    return out
+
+
+def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
+        env: dict[str, str], tmp_path: Path) -> None:
+    settings = settings_for(env)
+    log = records_from_files([ARTICLES], settings.articles, COUNT)
+    raw = [(key or b"", value or b"") for key, value, _ in log]
+    raw.insert(POISON_AT, (b"k", b'{"event_type": "ArticleReceived", "uri": 42}'))
+    # the same uri and version with other text: a ConflictingVersion dead letter, which the
+    # fold writes with the article's own record read back from the log
+    first = decode_event(raw[0][1], ArticleReceived)
+    conflicting = first.model_copy(update={"body": first.body + "\nOther text."})
+    raw.append((raw[0][0], canonical_bytes(conflicting)))
+    total = len(raw)
+    half = total // 2
+    asyncio.run(produce(settings, raw[:half]))
+
+    logs = [tmp_path / "extract-0.log", tmp_path / "extract-1.log", tmp_path / "fold.log"]
+    stripe_1 = TopicPartition(settings.articles, 0)
+    extract = [start(env, logs[i], "--stage", "extract", "--stripe", str(i), "--stripes", "2")
+               for i in range(2)]
+    fold = start(env, logs[2], "--stage", "fold")
+    try:
+        # SIGKILL stripe 1 as soon as it has committed something: no clean shutdown, its
+        # sent-but-uncommitted records are written again after the restart
+        wait_for(lambda: asyncio.run(committed(settings, extract_group(settings, 1, 2),
+                                               stripe_1)) > 0,
+                 "stripe 1 to commit", 180, logs, [*extract, fold])
+        extract[1].send_signal(signal.SIGKILL)
+        extract[1].wait()
+        asyncio.run(produce(settings, raw[half:]))
+        time.sleep(1.0)
+        extract[1] = start(env, logs[1], "--stage", "extract", "--stripe", "1",
+                           "--stripes", "2")
+        # and SIGKILL the fold once it is past the first half: it rebuilds to its commit from
+        # its snapshot and the log, resumes the facts at its committed offsets, and publishes
+        # again what came after the commit (the same bytes)
+        wait_for(lambda: asyncio.run(committed(settings, app_id(settings), stripe_1)) > half,
+                 "the fold to pass the first half", 600, logs, [*extract, fold])
+        fold.send_signal(signal.SIGKILL)
+        fold.wait()
+        fold = start(env, logs[2], "--stage", "fold")
+        wait_for(lambda: asyncio.run(committed(settings, app_id(settings), stripe_1)) >= total,
+                 "the fold to commit every source offset", 600, logs, [*extract, fold])
+    finally:
+        for process in (*extract, fold):
+            stop(process)
+
+    # the facts topic: every source offset, each in its stripe's partition, no gaps
+    facts = asyncio.run(read_values(settings, settings.facts))
+    offsets: dict[int, set[bytes]] = {}
+    for partition, value, headers in facts:
+        record = FactsRecord.from_kafka(None, value, headers)  # type: ignore[arg-type]
+        assert record.source_offset % 2 == partition
+        offsets.setdefault(record.source_offset, set()).add(record.value)
+    assert sorted(offsets) == list(range(total))
+    assert all(len(values) == 1 for values in offsets.values())  # copies are identical
+
+    # the single-process worker's revisions and dead letters (its core, in process), byte
+    # for byte and in the same order per story
+    pipeline = Pipeline()
+    want: list[bytes] = []
+    want_dead: list[bytes] = []
+    for offset, (key, value) in enumerate(raw):
+        outcome = handle_record(pipeline, key, value, LogPosition(settings.articles, 0, offset),
+                                max_bytes=settings.max_article_bytes)
+        want.extend(canonical_bytes(e) for e in outcome.events)
+        if outcome.dead_letter is not None:
+            want_dead.append(canonical_bytes(outcome.dead_letter))
+    updates = asyncio.run(read_values(settings, settings.story_updates))
+    published = list(dict.fromkeys(value for _, value, _ in updates))  # a redelivery: once
+    assert sorted(published) == sorted(want)
+    by_story: dict[bytes, list[bytes]] = {}
+    for value in want:
+        by_story.setdefault(story_key(decode_any(value)), []).append(value)  # type: ignore[arg-type]
+    for value in published:
+        assert by_story[story_key(decode_any(value))].pop(0) == value  # type: ignore[arg-type]
+    assert sum(isinstance(decode_any(v), StoryUpdated) for v in want) >= COUNT // 2
+    dead = [value for _, value, _ in asyncio.run(read_values(settings, settings.dead_letters))]
+    assert dead == want_dead and len(dead) == 2
+    assert b"ConflictingVersion" in dead[1]
+
+    result = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 mismatched" in result.stdout and "0 missing" in result.stdout
+    assert logs[1].read_text().count("extract_started") == 2
+    restarted = [line for line in logs[2].read_text().splitlines() if "state_ready" in line]
+    assert len(restarted) == 2 and '"source": "snapshot"' in restarted[1], restarted
+
+
+def test_stage_all_runs_extract_and_fold_as_processes_and_stops_on_sigterm(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """`storyline worker --stage all`: two extract stripes and the fold under one
+    supervisor, which passes SIGTERM on; the revisions verify."""
+    settings = settings_for(env)
+    log = records_from_files([ARTICLES], settings.articles, 40)
+    raw = [(key or b"", value or b"") for key, value, _ in log]
+    asyncio.run(produce(settings, raw))
+    logs = [tmp_path / "all.log"]
+    supervisor = start(env, logs[0], "--stage", "all")
+    source = TopicPartition(settings.articles, 0)
+    try:
+        wait_for(lambda: asyncio.run(committed(settings, app_id(settings), source)) >= len(raw),
+                 "the fold to commit every source offset", 600, logs, [supervisor])
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        code = supervisor.wait(timeout=90)
+    assert code == 0, logs[0].read_text()[-3000:]
+    text = logs[0].read_text()
+    assert text.count('"extract_stopped"') == 2 and '"fold_stopped"' in text
+    result = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 mismatched" in result.stdout and "0 missing" in result.stdout
