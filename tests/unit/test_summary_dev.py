@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
-import statistics
-import time
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -118,18 +116,3 @@ def test_every_citation_supports_its_sentence(name: str) -> None:
             assert 0 < len(title) <= MAX_CHARS
     assert total > 100
     assert multi > 0  # some sentences are corroborated by more than one article
-
-
-@pytest.mark.slow
-def test_summary_time_per_revision_at_500_articles() -> None:
-    members = max(stories("timeline17-dev").values(), key=len)
-    assert len(members) >= 500
-    prefix = members[:500]
-    summarise(prefix, ())  # analyses are cached per article, as in the fold
-    times = []
-    for k in range(490, 500):
-        start = time.perf_counter()
-        summarise(members[: k + 1], ())
-        times.append(time.perf_counter() - start)
-    # Generous bound for a shared 2-core machine; docs/summaries.md has the measured figure.
-    assert statistics.median(times) < 0.25
