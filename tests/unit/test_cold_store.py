@@ -57,7 +57,9 @@ def test_a_snapshot_with_a_rocksdb_cold_store_resumes_the_log_after_a_crash(
     uninterrupted = fold(Pipeline(), recs)
     k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="snapshot after")
     base = tmp_path / f"example-{next(_dirs)}"
-    with mock.patch.object(pipeline_module, "WARM_IDLE", 1):
+    # every story frozen after a revision, every uri entry but the latest spilled
+    with mock.patch.object(pipeline_module, "WARM_IDLE", 1), \
+            mock.patch.object(pipeline_module, "WARM_ARTICLES", 1):
         cold = RocksColdStore.empty(base / "cold")
         live = Pipeline(cold=cold)
         before = fold(live, recs[:k])

@@ -60,6 +60,31 @@ def test_dropping_summary_memos_changes_no_byte(entries: list[tuple[str, int, st
         assert all(idle._revisions - last <= 1 for _, last in idle._live.values())
         frozen = [s for s in idle._stories.values() if s is None]
         assert len(frozen) == len(idle._stories) - len(idle._live)
+    with mock.patch.object(pipeline_module, "WARM_ARTICLES", 0):
+        spilled = Pipeline()
+        assert fold(recs, spilled) == expected
+        # nothing by uri stays in memory: it is all in the cold store
+        assert len(spilled._story_of) == len(spilled._version_of) == 0
+        assert len(spilled._clusterer._articles) == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(log_entries, st.data())
+def test_a_snapshot_with_spilled_uri_entries_continues_the_log(
+        entries: list[tuple[str, int, str]], data: st.DataObject) -> None:
+    """Entries by uri (story, version, content, clustering vector) spilled to the cold
+    store are pickled with it (a MemoryColdStore) and read back after the restore."""
+    recs = records(build_log(entries))
+    expected = fold(recs)
+    k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="snapshot after")
+    keep = data.draw(st.integers(min_value=0, max_value=3), label="uris kept in memory")
+    with mock.patch.object(pipeline_module, "WARM_ARTICLES", keep), \
+            mock.patch.object(pipeline_module, "WARM_IDLE", keep):
+        live = Pipeline()
+        before = fold(recs[:k], live)
+    restored = pickle.loads(pickle.dumps(live, protocol=pickle.HIGHEST_PROTOCOL))
+    assert before + fold(recs[k:], restored) == expected
+    assert restored._clusterer._articles._store is restored.cold_store
 
 
 @settings(max_examples=25, deadline=None)
@@ -239,7 +264,8 @@ def _layout() -> dict[str, object]:
 # storyline/domain/pipeline.py (so snapshots of the old layout are refused, not misread) and
 # record the new fingerprint here.
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
-                       15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704"}
+                       15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
+                       16: "95b5fa4b6def8a4d3cb3f7b9da06771af9a7dc83209bb8395f480965ba6fed0f"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

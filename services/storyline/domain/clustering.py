@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from storyline.domain.clustering_text import Query, SparseVector, Tokenizer, Vocabulary, tfidf
+from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.dedup import DedupConfig, DuplicateIndex
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind
@@ -171,19 +172,23 @@ class _Story:
 
 
 class _Article:
-    __slots__ = ("copy", "day", "names", "story", "uri", "vector")
+    """What the clusterer keeps of an article: the story it joined (by id: after a merge,
+    ``resolve`` finds its survivor), and what leaves the story's statistics if it is
+    corrected or withdrawn. Self-contained, so that it can be spilled to the cold store."""
+
+    __slots__ = ("copy", "day", "names", "story_id", "uri", "vector")
 
     def __init__(
         self,
         uri: str,
-        story: _Story,
+        story_id: str,
         vector: SparseVector,
         names: tuple[int, ...],
         day: float,
         copy: bool,
     ) -> None:
         self.uri = uri
-        self.story = story
+        self.story_id = story_id
         self.vector = vector
         self.names = names
         self.day = day
@@ -202,7 +207,10 @@ class Clusterer:
         self._by_id: dict[str, _Story] = {}
         self._alias: dict[str, str] = {}  # absorbed id -> survivor id
         self._merged_into: dict[int, int] = {}  # the same, by creation sequence
-        self._articles: dict[str, _Article] = {}
+        # uri -> article; the least recently joined beyond a limit live in the cold store
+        # once one is attached (attach_cold_store): what an article left there is only read
+        # again if it is corrected, withdrawn or copied
+        self._articles: SpilledMap[_Article] = SpilledMap("clusterer.article:", 1 << 62)
         self._term_postings: dict[int, list[int]] = {}  # term id -> story seqs, oldest first
         self._name_postings: dict[int, list[int]] = {}
         # name id -> live stories whose name profile holds it: a name many stories carry
@@ -213,6 +221,12 @@ class Clusterer:
         self._seq = 0
 
     # -- public API ------------------------------------------------------------------------
+
+    def attach_cold_store(self, store: ColdStore, keep_articles: int) -> None:
+        """Keep only the ``keep_articles`` most recent articles in memory, the others in
+        ``store`` (read back when needed: no assignment depends on where they are)."""
+        self._articles.keep = keep_articles
+        self._articles.attach(store)
 
     @property
     def story_count(self) -> int:
@@ -231,7 +245,7 @@ class Clusterer:
         known = self._articles.get(article.uri)
         if known is not None:
             # a correction stays where the first version went; its new text replaces the old
-            story = self._live(known.story)
+            story = self._live(known.story_id)
             self._forget(known)
             self._dedup.remove(article.uri)
             self._dedup.add(article.uri, text)
@@ -239,8 +253,9 @@ class Clusterer:
             return Assignment(story.id, False, None, ())
 
         original = self._dedup.add(article.uri, text)
-        if original is not None and original in self._articles:
-            story = self._live(self._articles[original].story)
+        first = self._articles.get(original) if original is not None else None
+        if first is not None:
+            story = self._live(first.story_id)
             self._join_copy(story, article.uri, day)
             return Assignment(story.id, False, original, ())
 
@@ -559,8 +574,8 @@ class Clusterer:
         self._by_id[story.id] = story
         return story
 
-    def _live(self, story: _Story) -> _Story:
-        return self._by_id[self.resolve(story.id)]
+    def _live(self, story_id: str) -> _Story:
+        return self._by_id[self.resolve(story_id)]
 
     def _join(
         self,
@@ -572,7 +587,7 @@ class Clusterer:
         cfg = self.config
         full, names = features
         vector = SparseVector.top_arrays(full.ids, full.weights, cfg.article_terms)
-        art = _Article(uri, story, vector, tuple(sorted(names)), day, copy=False)
+        art = _Article(uri, story.id, vector, tuple(sorted(names)), day, copy=False)
         self._articles[uri] = art
         story.size += 1
         story.last_day = max(story.last_day, day)
@@ -611,7 +626,7 @@ class Clusterer:
 
     def _join_copy(self, story: _Story, uri: str, day: float) -> None:
         empty = SparseVector.top({}, 0)
-        self._articles[uri] = _Article(uri, story, empty, (), day, copy=True)
+        self._articles[uri] = _Article(uri, story.id, empty, (), day, copy=True)
         story.size += 1
         story.last_day = max(story.last_day, day)
 
@@ -646,12 +661,15 @@ class Clusterer:
 
     def _forget(self, art: _Article) -> None:
         del self._articles[art.uri]
-        story = self._live(art.story)
+        story = self._live(art.story_id)
         story.size = max(0, story.size - 1)
         if art.copy:
             return
-        if art in story.members:
-            story.members.remove(art)
+        # by uri: ``art`` may have been read back from the cold store (another object)
+        for i, member in enumerate(story.members):
+            if member.uri == art.uri:
+                del story.members[i]
+                break
         if story.weight > 1.0:
             cut = {
                 t: w * story.weight
@@ -693,7 +711,7 @@ class Clusterer:
             survivor.names[nid] = survivor.names.get(nid, 0.0) + count
         survivor.size += absorbed.size
         survivor.last_day = max(survivor.last_day, absorbed.last_day)
-        # members keep pointing at the absorbed story; _live() follows the alias
+        # articles keep the absorbed story's id; _live() follows the alias
         self._merged_into[absorbed.seq] = survivor.seq
         del self._stories[absorbed.seq]
         del self._by_id[absorbed.id]

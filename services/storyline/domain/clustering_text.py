@@ -46,7 +46,11 @@ class Tokenizer:
     """Term ids of the content words of a text: lowercased, stop-words out, light plural
     strip.
 
-    Memoises word -> term id (-1: not a term): the per-word Python work is one dict lookup."""
+    Memoises word -> term id (-1: not a term): the per-word Python work is one dict lookup.
+    The memo is emptied when it reaches CACHE_WORDS words (a word's id is the vocabulary's,
+    so only the work depends on it), so it does not grow with the log's vocabulary."""
+
+    CACHE_WORDS = 65_536
 
     __slots__ = ("_cache", "_vocab")
 
@@ -60,6 +64,8 @@ class Tokenizer:
         for word in _WORD.findall(text.lower()):
             tid = cache.get(word)
             if tid is None:
+                if len(cache) >= self.CACHE_WORDS:
+                    cache.clear()
                 tok = _normalise(word)
                 tid = cache[word] = -1 if tok is None else self._vocab.intern(tok)
             if tid >= 0:

@@ -17,7 +17,7 @@ from typing import Any
 
 from storyline import __version__
 from storyline.domain.clustering import Clusterer, ClusteringConfig
-from storyline.domain.coldstore import ColdStore, MemoryColdStore
+from storyline.domain.coldstore import ColdStore, MemoryColdStore, SpilledMap
 from storyline.domain.events import (
     ArticleReceived,
     Cause,
@@ -49,7 +49,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 15
+STATE_LAYOUT = 16
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
@@ -61,6 +61,12 @@ STATE_LAYOUT = 15
 # active stories' windows need would rebuild memos on every revision).
 WARM_IDLE = 2_000
 WARM_ANALYSES = 8_192
+# What the pipeline and the clusterer keep by article uri (the story it joined, its version
+# and content fingerprint, its clustering vector) is kept in memory for the WARM_ARTICLES
+# most recently written uris only; older entries go to the cold store and are read from
+# there (a correction, a withdrawal, a resend or a copy of an old article), so memory does
+# not grow with the log's history. Like freezing, where an entry is changes no byte.
+WARM_ARTICLES = 8_192
 
 
 def _freeze(state: StoryState) -> bytes:
@@ -114,9 +120,11 @@ class Pipeline:
         # revisions after which an idle story is frozen (None: WARM_IDLE); only memory and
         # thawing work depend on it, never a revision
         self.warm_idle = warm_idle
-        self._story_of: dict[str, str] = {}  # uri -> story id at the time it joined
-        self._version_of: dict[str, int] = {}  # uri -> newest version folded
-        self._content_of: dict[str, int] = {}  # uri -> content_fingerprint of that version
+        # by uri, the oldest entries in the cold store (WARM_ARTICLES)
+        self._story_of: SpilledMap[str] = SpilledMap("pipeline.story:", WARM_ARTICLES)
+        self._version_of: SpilledMap[int] = SpilledMap("pipeline.version:", WARM_ARTICLES)
+        # content_fingerprint of that version
+        self._content_of: SpilledMap[int] = SpilledMap("pipeline.content:", WARM_ARTICLES)
         self._applied: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset
         # story not frozen -> (analyses in its summary memo, revision count when last
         # revised or thawed), least recently first
@@ -125,6 +133,7 @@ class Pipeline:
         self._revisions = 0
         self.pipeline_version = PIPELINE_VERSION
         self.state_layout = STATE_LAYOUT
+        self._attach_spilled()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -149,6 +158,15 @@ class Pipeline:
 
     def attach_cold_store(self, cold: ColdStore) -> None:
         self._cold = cold
+        self._attach_spilled()
+
+    def _attach_spilled(self) -> None:
+        cold = self._cold
+        if cold is None:
+            return
+        for spilled in (self._story_of, self._version_of, self._content_of):
+            spilled.attach(cold)
+        self._clusterer.attach_cold_store(cold, self._story_of.keep)
 
     @property
     def cold_store(self) -> ColdStore:
@@ -340,7 +358,7 @@ class Pipeline:
         if joined is None:
             return []  # never shown anywhere: nothing to take back
         if self._version_of.get(article.uri) != article.version:
-            self._content_of.pop(article.uri, None)  # its content is not that version's
+            self._content_of.pop(article.uri)  # its content is not that version's
         self._version_of[article.uri] = article.version
         story_id = self._clusterer.resolve(joined)
         state = self._state(story_id)
