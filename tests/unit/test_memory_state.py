@@ -26,6 +26,7 @@ import storyline.domain
 from storyline.domain import pipeline as pipeline_module
 from storyline.domain import story, summary, title
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.coldstore import MemoryColdStore
 from storyline.domain.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts
@@ -211,17 +212,24 @@ def _reference_find(entries: dict[str, tuple[np.ndarray, str, int]], sh: np.ndar
 def test_compact_postings_find_what_every_entry_finds(
         ops: list[tuple[bool, int, list[str]]]) -> None:
     index = DuplicateIndex(DedupConfig(sketch_size=3, max_articles=12))
+    # the same index with the shingle sets of all but the last article in a cold store
+    spilled = DuplicateIndex(DedupConfig(sketch_size=3, max_articles=12))
+    store = MemoryColdStore()
+    spilled.attach_cold_store(store, 1)
     entries: dict[str, tuple[np.ndarray, str, int]] = {}
     seq = 0
     for add, n, words in ops:
         uri = f"urn:{n}"
         if not add:
             index.remove(uri)
+            spilled.remove(uri)
             entries.pop(uri, None)
             continue
         sh = shingles(" ".join(words))
         expected = _reference_find(entries, sh, index)
         assert index.add(uri, " ".join(words)) == expected
+        assert spilled.add(uri, " ".join(words)) == expected
+        assert len(store) == max(0, len(spilled) - 1)  # what leaves the window leaves the store
         entries.pop(uri, None)
         seq += 1
         entries[uri] = (sh, expected or uri, seq)
@@ -265,7 +273,7 @@ def _layout() -> dict[str, object]:
 # record the new fingerprint here.
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
-                       16: "95b5fa4b6def8a4d3cb3f7b9da06771af9a7dc83209bb8395f480965ba6fed0f"}
+                       16: "d863a2d213f059a07903f559cb1a7ea151120be83fa2020a4ea9dfa032dee639"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -227,6 +227,7 @@ class Clusterer:
         ``store`` (read back when needed: no assignment depends on where they are)."""
         self._articles.keep = keep_articles
         self._articles.attach(store)
+        self._dedup.attach_cold_store(store, keep_articles // 4)
 
     @property
     def story_count(self) -> int:

@@ -134,6 +134,12 @@ class SpilledMap(Generic[V]):
             self._store.delete(self.prefix + key)  # a stale spilled copy goes too
         return found
 
+    def discard(self, key: str) -> None:
+        """``pop`` without reading what is removed."""
+        self._recent.pop(key, None)
+        if self._store is not None:
+            self._store.delete(self.prefix + key)
+
     def __delitem__(self, key: str) -> None:
         if self.pop(key) is None:
             raise KeyError(key)
