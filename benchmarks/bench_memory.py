@@ -112,6 +112,11 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--hashes", type=Path, default=None)
     parser.add_argument("--breakdown", action="store_true")
+    parser.add_argument("--progress", action="store_true",
+                        help="also write each RSS sample to stderr as it is taken (JSON "
+                             "lines; with --breakdown, every --breakdown-every samples "
+                             "carry the breakdown), so a long run reports while it goes")
+    parser.add_argument("--breakdown-every", type=int, default=10)
     parser.add_argument("--cold-store", type=Path, default=None,
                         help="keep idle stories in a RocksDB store in this directory (as "
                              "the worker does) instead of in memory")
@@ -152,6 +157,15 @@ def main() -> int:
         done += 1
         if done % args.every == 0:
             samples.append((done, rss_mb()))
+            if args.progress:
+                line: dict[str, Any] = {
+                    "articles": done, "rss_mb": samples[-1][1],
+                    "cpu_s": round(time.process_time() - cpu_started, 1),
+                    "stories": len(pipeline.story_ids),
+                    "frozen": pipeline.frozen_story_count}
+                if args.breakdown and len(samples) % args.breakdown_every == 0:
+                    line["breakdown_mb"] = breakdown(pipeline)
+                print(json.dumps(line), file=sys.stderr, flush=True)
     count = done
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
