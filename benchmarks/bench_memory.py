@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from storyline.domain import pages, summary, timeline
+from storyline.domain import pipeline as pipeline_module
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryMerged, StoryUpdated
 from storyline.domain.pipeline import Pipeline
@@ -122,6 +123,10 @@ def main() -> int:
                              "the worker does) instead of in memory")
     parser.add_argument("--warm-idle", type=int, default=None,
                         help="revisions before an idle story is frozen (default: WARM_IDLE)")
+    parser.add_argument("--warm-articles", type=int, default=None,
+                        help="entries by uri kept in memory, the others in the cold store "
+                             "(default: WARM_ARTICLES; a small value checks that spilling "
+                             "changes no digest)")
     args = parser.parse_args()
 
     # read as the fold goes (as a worker consumes), so the input is not part of the RSS
@@ -130,6 +135,8 @@ def main() -> int:
     rss_before = rss_mb()
     if args.tracemalloc:
         tracemalloc.start(1)
+    if args.warm_articles is not None:
+        pipeline_module.WARM_ARTICLES = args.warm_articles
     cold = RocksColdStore.empty(args.cold_store) if args.cold_store else None
     pipeline = Pipeline(cold=cold, warm_idle=args.warm_idle)
     digest = hashlib.sha256()

@@ -34,6 +34,10 @@ How an article is placed (see docs/clustering.md for the measurements behind eac
   two articles, shares vocabulary and people with it.
 * Copies. ``DuplicateIndex`` spots exact/re-sent/edited/syndicated copies first; a copy joins
   its original's story and does not move the story's statistics.
+* Memory. Per-article records, the term and name vocabularies and the posting lists are
+  ``SpilledMap``s: with a cold store attached (``attach_cold_store``, the pipeline's) only
+  their most recently written entries stay in memory, so memory does not grow with the log's
+  history; what is read back is what was written, so no assignment depends on it.
 """
 
 from __future__ import annotations
@@ -198,8 +202,8 @@ class _Article:
 class Clusterer:
     def __init__(self, config: ClusteringConfig = ClusteringConfig()) -> None:
         self.config = config
-        self._terms = Vocabulary()
-        self._names = Vocabulary()
+        self._terms = Vocabulary("clusterer.term:")
+        self._names = Vocabulary("clusterer.name:")
         self._is_person = bytearray()  # name id -> 1 when first seen as a person
         self._lead = -1  # subject of the article being assigned (set by _represent)
         self._key: list[int] = []  # its key names (set by _represent)
@@ -211,8 +215,10 @@ class Clusterer:
         # once one is attached (attach_cold_store): what an article left there is only read
         # again if it is corrected, withdrawn or copied
         self._articles: SpilledMap[_Article] = SpilledMap("clusterer.article:", 1 << 62)
-        self._term_postings: dict[int, list[int]] = {}  # term id -> story seqs, oldest first
-        self._name_postings: dict[int, list[int]] = {}
+        # term id (as str) -> story seqs, oldest first; the least recently posted in the
+        # cold store once one is attached
+        self._term_postings: SpilledMap[list[int]] = SpilledMap("clusterer.terms:", 1 << 62)
+        self._name_postings: SpilledMap[list[int]] = SpilledMap("clusterer.names:", 1 << 62)
         # name id -> live stories whose name profile holds it: a name many stories carry
         # (the UN, NATO, a president) says little about which story an article is
         self._name_stories: dict[int, int] = {}
@@ -228,6 +234,12 @@ class Clusterer:
         self._articles.keep = keep_articles
         self._articles.attach(store)
         self._dedup.attach_cold_store(store, keep_articles // 4)
+        # the most frequent words are in the tokenizer's memo; postings of a term or name
+        # not seen for a while (most are a rare name's) are read back when it comes again
+        for part in (self._terms.ids, self._names.ids, self._term_postings,
+                     self._name_postings):
+            part.keep = 2 * keep_articles
+            part.attach(store)
 
     @property
     def story_count(self) -> int:
@@ -307,8 +319,9 @@ class Clusterer:
             for tid in self._tokens(article.headline):
                 counts[tid] += cfg.headline_weight
         name_counts: dict[int, int] = {}
+        ids: dict[str, int] = {}
         for mention in facts.names:
-            nid = self._names.intern(mention.canonical)
+            nid = ids[mention.canonical] = self._names.intern(mention.canonical)
             name_counts[nid] = name_counts.get(nid, 0) + mention.count
             if nid >= len(self._is_person):
                 self._is_person.append(mention.kind is NameKind.PERSON)
@@ -325,7 +338,6 @@ class Clusterer:
         )
         self._lead = people[0][1] if people and people[0][0] >= cfg.lead_mentions else -1
         # its key names: named in the lede or at least twice
-        ids = self._names.ids
         self._key = sorted({ids[m.canonical] for m in facts.names
                             if m.first_sentence == 0 or name_counts[ids[m.canonical]] >= 2})
         idf = self._names.idf
@@ -338,11 +350,11 @@ class Clusterer:
         cfg = self.config
         tally: dict[int, float] = {}
         for tid, weight in zip(query.ids, query.weights, strict=True):
-            for seq in self._term_postings.get(tid, ()):
+            for seq in self._term_postings.get(str(tid)) or ():
                 tally[seq] = tally.get(seq, 0.0) + weight
         top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
         for nid, _ in top_names:
-            for seq in self._name_postings.get(nid, ()):
+            for seq in self._name_postings.get(str(nid)) or ():
                 tally[seq] = tally.get(seq, 0.0) + 0.5
         found: dict[int, float] = {}
         for seq, value in tally.items():
@@ -631,15 +643,16 @@ class Clusterer:
         story.size += 1
         story.last_day = max(story.last_day, day)
 
-    def _post(self, postings: dict[int, list[int]], key: int, seq: int) -> None:
+    def _post(self, postings: SpilledMap[list[int]], key: int, seq: int) -> None:
         cap = self.config.posting_cap
-        posting = postings.get(key)
+        posting = postings.get(str(key))
         if posting is None:
-            postings[key] = [seq]
+            postings[str(key)] = [seq]
             return
         if posting[-1] == seq:
             return
         posting.append(seq)
+        postings[str(key)] = posting  # (it may have been read from the cold store)
         if len(posting) > 2 * cap:
             # keep the cap most recently active stories, oldest first
             kept: list[int] = []
@@ -651,7 +664,7 @@ class Clusterer:
                     if len(kept) == cap:
                         break
             kept.reverse()
-            postings[key] = kept
+            postings[str(key)] = kept
 
     def _unspread(self, nid: int) -> None:
         left = self._name_stories.get(nid, 0) - 1

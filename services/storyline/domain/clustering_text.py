@@ -10,6 +10,8 @@ from array import array
 import numpy as np
 import numpy.typing as npt
 
+from storyline.domain.coldstore import SpilledMap
+
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
 
 _STOPWORDS_TEXT = (
@@ -50,7 +52,7 @@ class Tokenizer:
     The memo is emptied when it reaches CACHE_WORDS words (a word's id is the vocabulary's,
     so only the work depends on it), so it does not grow with the log's vocabulary."""
 
-    CACHE_WORDS = 65_536
+    CACHE_WORDS = 32_768
 
     __slots__ = ("_cache", "_vocab")
 
@@ -76,12 +78,16 @@ class Tokenizer:
 class Vocabulary:
     """Term ids and document frequencies, updated one document at a time.
 
-    Ids are handed out in first-seen order, so they are a pure function of the log."""
+    Ids are handed out in first-seen order, so they are a pure function of the log. The
+    term -> id map can spill its least recently added terms to a cold store
+    (:class:`~storyline.domain.coldstore.SpilledMap`); the frequencies stay in memory, 8
+    bytes a term."""
 
-    __slots__ = ("_dense", "df", "docs", "ids")
+    __slots__ = ("_dense", "df", "docs", "ids", "size")
 
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
+    def __init__(self, prefix: str = "vocabulary:") -> None:
+        self.ids: SpilledMap[int] = SpilledMap(prefix, 1 << 62)
+        self.size = 0  # terms interned
         self.df: npt.NDArray[np.int64] = np.zeros(1024, dtype=np.int64)
         self.docs = 0
         self._dense: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
@@ -95,7 +101,8 @@ class Vocabulary:
     def intern(self, term: str) -> int:
         tid = self.ids.get(term)
         if tid is None:
-            tid = self.ids[term] = len(self.ids)
+            tid = self.ids[term] = self.size
+            self.size += 1
             if tid >= len(self.df):
                 self.df = np.concatenate((self.df, np.zeros(len(self.df), dtype=np.int64)))
         return tid
