@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from storyline.domain import pages, summary, timeline
+from storyline.domain import pipeline as pipeline_module
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryMerged, StoryUpdated
 from storyline.domain.pipeline import Pipeline
@@ -113,11 +114,20 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--hashes", type=Path, default=None)
     parser.add_argument("--breakdown", action="store_true")
+    parser.add_argument("--progress", action="store_true",
+                        help="also write each RSS sample to stderr as it is taken (JSON "
+                             "lines; with --breakdown, every --breakdown-every samples "
+                             "carry the breakdown), so a long run reports while it goes")
+    parser.add_argument("--breakdown-every", type=int, default=10)
     parser.add_argument("--cold-store", type=Path, default=None,
                         help="keep idle stories in a RocksDB store in this directory (as "
                              "the worker does) instead of in memory")
     parser.add_argument("--warm-idle", type=int, default=None,
                         help="revisions before an idle story is frozen (default: WARM_IDLE)")
+    parser.add_argument("--warm-articles", type=int, default=None,
+                        help="entries by uri kept in memory, the others in the cold store "
+                             "(default: WARM_ARTICLES; a small value checks that spilling "
+                             "changes no digest)")
     args = parser.parse_args()
 
     # read as the fold goes (as a worker consumes), so the input is not part of the RSS
@@ -126,6 +136,8 @@ def main() -> int:
     rss_before = rss_mb()
     if args.tracemalloc:
         tracemalloc.start(1)
+    if args.warm_articles is not None:
+        pipeline_module.WARM_ARTICLES = args.warm_articles
     cold = RocksColdStore.empty(args.cold_store) if args.cold_store else None
     pipeline = Pipeline(cold=cold, warm_idle=args.warm_idle)
     digest = hashlib.sha256()
@@ -153,6 +165,15 @@ def main() -> int:
         done += 1
         if done % args.every == 0:
             samples.append((done, rss_mb()))
+            if args.progress:
+                line: dict[str, Any] = {
+                    "articles": done, "rss_mb": samples[-1][1],
+                    "cpu_s": round(time.process_time() - cpu_started, 1),
+                    "stories": len(pipeline.story_ids),
+                    "frozen": pipeline.frozen_story_count}
+                if args.breakdown and len(samples) % args.breakdown_every == 0:
+                    line["breakdown_mb"] = breakdown(pipeline)
+                print(json.dumps(line), file=sys.stderr, flush=True)
     count = done
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started

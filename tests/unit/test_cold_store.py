@@ -57,7 +57,9 @@ def test_a_snapshot_with_a_rocksdb_cold_store_resumes_the_log_after_a_crash(
     uninterrupted = fold(Pipeline(), recs)
     k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="snapshot after")
     base = tmp_path / f"example-{next(_dirs)}"
-    with mock.patch.object(pipeline_module, "WARM_IDLE", 1):
+    # every story frozen after a revision, every uri entry but the latest spilled
+    with mock.patch.object(pipeline_module, "WARM_IDLE", 1), \
+            mock.patch.object(pipeline_module, "WARM_ARTICLES", 1):
         cold = RocksColdStore.empty(base / "cold")
         live = Pipeline(cold=cold)
         before = fold(live, recs[:k])
@@ -123,3 +125,38 @@ def test_pruning_removes_checkpoints_with_their_snapshots_and_orphans(tmp_path: 
     restored = load_snapshot(snaps, TOPIC, 0, before=len(recs), cold_live=tmp_path / "cold")
     assert restored is not None and restored[1] == offset
     restored[0].cold_store.close()  # type: ignore[attr-defined]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["set", "get", "pop", "pickle"]),
+                          st.integers(0, 9), st.integers(0, 99)), max_size=60),
+       st.integers(0, 4))
+def test_a_spilled_map_reads_like_a_dict(ops: list[tuple[str, int, int]], keep: int) -> None:
+    """Whatever was spilled to the store, reads, writes and removals give what a dict gives,
+    also after a pickle round trip (a snapshot of a pipeline with a MemoryColdStore)."""
+    import pickle
+
+    from storyline.domain.coldstore import MemoryColdStore, SpilledMap
+
+    store = MemoryColdStore()
+    spilled: SpilledMap[int] = SpilledMap("t:", keep)
+    spilled.attach(store)
+    plain: dict[str, int] = {}
+    for op, k, value in ops:
+        key = f"k{k}"
+        if op == "set":
+            spilled[key] = value
+            plain[key] = value
+        elif op == "get":
+            assert spilled.get(key) == plain.get(key)
+            assert (key in spilled) == (key in plain)
+        elif op == "pop":
+            assert spilled.pop(key) == plain.pop(key, None)
+        else:
+            spilled = pickle.loads(pickle.dumps(spilled))
+        assert len(spilled) <= keep
+        held = spilled._store  # the pickled copy of the store after a round trip
+        assert isinstance(held, MemoryColdStore)
+        assert len(spilled) + len(held) >= len(plain)
+    for k in range(10):
+        assert spilled.get(f"k{k}") == plain.get(f"k{k}")

@@ -26,6 +26,7 @@ import storyline.domain
 from storyline.domain import pipeline as pipeline_module
 from storyline.domain import story, summary, title
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.coldstore import MemoryColdStore
 from storyline.domain.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts
@@ -60,6 +61,31 @@ def test_dropping_summary_memos_changes_no_byte(entries: list[tuple[str, int, st
         assert all(idle._revisions - last <= 1 for _, last in idle._live.values())
         frozen = [s for s in idle._stories.values() if s is None]
         assert len(frozen) == len(idle._stories) - len(idle._live)
+    with mock.patch.object(pipeline_module, "WARM_ARTICLES", 0):
+        spilled = Pipeline()
+        assert fold(recs, spilled) == expected
+        # nothing by uri stays in memory: it is all in the cold store
+        assert len(spilled.assigner.story_of) == len(spilled.assigner.version_of) == 0
+        assert len(spilled.assigner.clusterer._articles) == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(log_entries, st.data())
+def test_a_snapshot_with_spilled_uri_entries_continues_the_log(
+        entries: list[tuple[str, int, str]], data: st.DataObject) -> None:
+    """Entries by uri (story, version, content, clustering vector) spilled to the cold
+    store are pickled with it (a MemoryColdStore) and read back after the restore."""
+    recs = records(build_log(entries))
+    expected = fold(recs)
+    k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="snapshot after")
+    keep = data.draw(st.integers(min_value=0, max_value=3), label="uris kept in memory")
+    with mock.patch.object(pipeline_module, "WARM_ARTICLES", keep), \
+            mock.patch.object(pipeline_module, "WARM_IDLE", keep):
+        live = Pipeline()
+        before = fold(recs[:k], live)
+    restored = pickle.loads(pickle.dumps(live, protocol=pickle.HIGHEST_PROTOCOL))
+    assert before + fold(recs[k:], restored) == expected
+    assert restored.assigner.clusterer._articles._store is restored.cold_store
 
 
 @settings(max_examples=25, deadline=None)
@@ -186,17 +212,24 @@ def _reference_find(entries: dict[str, tuple[np.ndarray, str, int]], sh: np.ndar
 def test_compact_postings_find_what_every_entry_finds(
         ops: list[tuple[bool, int, list[str]]]) -> None:
     index = DuplicateIndex(DedupConfig(sketch_size=3, max_articles=12))
+    # the same index with the shingle sets of all but the last article in a cold store
+    spilled = DuplicateIndex(DedupConfig(sketch_size=3, max_articles=12))
+    store = MemoryColdStore()
+    spilled.attach_cold_store(store, 1)
     entries: dict[str, tuple[np.ndarray, str, int]] = {}
     seq = 0
     for add, n, words in ops:
         uri = f"urn:{n}"
         if not add:
             index.remove(uri)
+            spilled.remove(uri)
             entries.pop(uri, None)
             continue
         sh = shingles(" ".join(words))
         expected = _reference_find(entries, sh, index)
         assert index.add(uri, " ".join(words)) == expected
+        assert spilled.add(uri, " ".join(words)) == expected
+        assert len(store) == max(0, len(spilled) - 1)  # what leaves the window leaves the store
         entries.pop(uri, None)
         seq += 1
         entries[uri] = (sh, expected or uri, seq)
@@ -244,7 +277,8 @@ def _layout() -> dict[str, object]:
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
-                       17: "b6f3d224702e1b6485ccc3f5feab1f0f1b1fafc3de65832bad652791ddc13b04"}
+                       17: "b6f3d224702e1b6485ccc3f5feab1f0f1b1fafc3de65832bad652791ddc13b04",
+                       18: "3fcd30add799ed1310abdf4a7f3449c2fa9b955bbe13ac4796e0e73b56487754"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

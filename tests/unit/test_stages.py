@@ -203,7 +203,8 @@ def test_what_extract_carries_round_trips_exactly(body: str, headline: str | Non
     if headline:
         for tid in tokens(headline):
             counts[tid] += 2
-    terms = {tid: term for term, tid in vocab.ids.items()}
+    assert vocab.strings is not None
+    terms = dict(enumerate(vocab.strings))
     carried_counts: dict[str, int] = {}
     for term, count in again.clustering.body_terms:
         carried_counts[term] = count

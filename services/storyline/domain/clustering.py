@@ -34,6 +34,10 @@ How an article is placed (see docs/clustering.md for the measurements behind eac
   two articles, shares vocabulary and people with it.
 * Copies. ``DuplicateIndex`` spots exact/re-sent/edited/syndicated copies first; a copy joins
   its original's story and does not move the story's statistics.
+* Memory. Per-article records, the term and name vocabularies and the posting lists are
+  ``SpilledMap``s: with a cold store attached (``attach_cold_store``, the pipeline's) only
+  their most recently written entries stay in memory, so memory does not grow with the log's
+  history; what is read back is what was written, so no assignment depends on it.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from storyline.domain.clustering_text import Query, SparseVector, Vocabulary, term_counts, tfidf
+from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures, ClusteringName
 from storyline.domain.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.events import ArticleReceived
@@ -189,19 +194,23 @@ class _Story:
 
 
 class _Article:
-    __slots__ = ("copy", "day", "names", "story", "uri", "vector")
+    """What the clusterer keeps of an article: the story it joined (by id: after a merge,
+    ``resolve`` finds its survivor), and what leaves the story's statistics if it is
+    corrected or withdrawn. Self-contained, so that it can be spilled to the cold store."""
+
+    __slots__ = ("copy", "day", "names", "story_id", "uri", "vector")
 
     def __init__(
         self,
         uri: str,
-        story: _Story,
+        story_id: str,
         vector: SparseVector,
         names: tuple[int, ...],
         day: float,
         copy: bool,
     ) -> None:
         self.uri = uri
-        self.story = story
+        self.story_id = story_id
         self.vector = vector
         self.names = names
         self.day = day
@@ -215,8 +224,8 @@ class Clusterer:
 
     def __init__(self, config: ClusteringConfig = ClusteringConfig()) -> None:
         self.config = config
-        self._terms = Vocabulary()
-        self._names = Vocabulary()
+        self._terms = Vocabulary("clusterer.term:")
+        self._names = Vocabulary("clusterer.name:")
         self._is_person = bytearray()  # name id -> 1 when first seen as a person
         self._lead = -1  # subject of the article being assigned (set by _represent)
         self._key: list[int] = []  # its key names (set by _represent)
@@ -224,9 +233,14 @@ class Clusterer:
         self._by_id: dict[str, _Story] = {}
         self._alias: dict[str, str] = {}  # absorbed id -> survivor id
         self._merged_into: dict[int, int] = {}  # the same, by creation sequence
-        self._articles: dict[str, _Article] = {}
-        self._term_postings: dict[int, list[int]] = {}  # term id -> story seqs, oldest first
-        self._name_postings: dict[int, list[int]] = {}
+        # uri -> article; the least recently joined beyond a limit live in the cold store
+        # once one is attached (attach_cold_store): what an article left there is only read
+        # again if it is corrected, withdrawn or copied
+        self._articles: SpilledMap[_Article] = SpilledMap("clusterer.article:", 1 << 62)
+        # term id (as str) -> story seqs, oldest first; the least recently posted in the
+        # cold store once one is attached
+        self._term_postings: SpilledMap[list[int]] = SpilledMap("clusterer.terms:", 1 << 62)
+        self._name_postings: SpilledMap[list[int]] = SpilledMap("clusterer.names:", 1 << 62)
         # name id -> live stories whose name profile holds it: a name many stories carry
         # (the UN, NATO, a president) says little about which story an article is
         self._name_stories: dict[int, int] = {}
@@ -234,6 +248,27 @@ class Clusterer:
         self._seq = 0
 
     # -- public API ------------------------------------------------------------------------
+
+    def attach_cold_store(self, store: ColdStore, keep_articles: int) -> None:
+        """Keep only the ``keep_articles`` most recent articles in memory, the others in
+        ``store`` (read back when needed: no assignment depends on where they are)."""
+        self._articles.keep = keep_articles
+        self._articles.attach(store)
+        self._terms.strings = self._names.strings = None
+        self._dedup.attach_cold_store(store, keep_articles // 4)
+        # the most frequent words are in the tokenizer's memo; postings of a term or name
+        # not seen for a while (most are a rare name's) are read back when it comes again
+        for part in (self._terms.ids, self._names.ids, self._term_postings,
+                     self._name_postings):
+            part.keep = 2 * keep_articles
+            part.attach(store)
+
+    def keep_strings(self) -> None:
+        """Keep every term and name as a string by id (for explanations), even with a cold
+        store attached; only from the start."""
+        if self._terms.size or self._names.size:
+            raise ValueError("term strings can only be kept from the first article")
+        self._terms.strings, self._names.strings = [], []
 
     @property
     def story_count(self) -> int:
@@ -258,7 +293,7 @@ class Clusterer:
         known = self._articles.get(uri)
         if known is not None:
             # a correction stays where the first version went; its new text replaces the old
-            story = self._live(known.story)
+            story = self._live(known.story_id)
             self._forget(known)
             self._dedup.remove(uri)
             self._dedup.add_shingles(uri, sh)
@@ -268,8 +303,9 @@ class Clusterer:
             return Assignment(story.id, False, None, ())
 
         original = self._dedup.add_shingles(uri, sh)
-        if original is not None and original in self._articles:
-            story = self._live(self._articles[original].story)
+        copied = self._articles.get(original) if original is not None else None
+        if original is not None and copied is not None:
+            story = self._live(copied.story_id)
             self._join_copy(story, uri, day)
             if self.trace is not None:
                 self.trace.copy(self, uri, story, original)
@@ -330,8 +366,9 @@ class Clusterer:
             tid = intern(term)
             counts[tid] = counts.get(tid, 0) + count * cfg.headline_weight
         name_counts: dict[int, int] = {}
+        ids: dict[str, int] = {}
         for mention in features.names:
-            nid = self._names.intern(mention.canonical)
+            nid = ids[mention.canonical] = self._names.intern(mention.canonical)
             name_counts[nid] = name_counts.get(nid, 0) + mention.count
             if nid >= len(self._is_person):
                 self._is_person.append(mention.person)
@@ -348,7 +385,6 @@ class Clusterer:
         )
         self._lead = people[0][1] if people and people[0][0] >= cfg.lead_mentions else -1
         # its key names: named in the lede or at least twice
-        ids = self._names.ids
         self._key = sorted({ids[m.canonical] for m in features.names
                             if m.lede or name_counts[ids[m.canonical]] >= 2})
         idf = self._names.idf
@@ -361,11 +397,11 @@ class Clusterer:
         cfg = self.config
         tally: dict[int, float] = {}
         for tid, weight in zip(query.ids, query.weights, strict=True):
-            for seq in self._term_postings.get(tid, ()):
+            for seq in self._term_postings.get(str(tid)) or ():
                 tally[seq] = tally.get(seq, 0.0) + weight
         top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
         for nid, _ in top_names:
-            for seq in self._name_postings.get(nid, ()):
+            for seq in self._name_postings.get(str(nid)) or ():
                 tally[seq] = tally.get(seq, 0.0) + 0.5
         found: dict[int, float] = {}
         for seq, value in tally.items():
@@ -626,8 +662,8 @@ class Clusterer:
         self._by_id[story.id] = story
         return story
 
-    def _live(self, story: _Story) -> _Story:
-        return self._by_id[self.resolve(story.id)]
+    def _live(self, story_id: str) -> _Story:
+        return self._by_id[self.resolve(story_id)]
 
     def _join(
         self,
@@ -639,7 +675,7 @@ class Clusterer:
         cfg = self.config
         full, names = features
         vector = SparseVector.top_arrays(full.ids, full.weights, cfg.article_terms)
-        art = _Article(uri, story, vector, tuple(sorted(names)), day, copy=False)
+        art = _Article(uri, story.id, vector, tuple(sorted(names)), day, copy=False)
         self._articles[uri] = art
         story.size += 1
         story.last_day = max(story.last_day, day)
@@ -678,19 +714,20 @@ class Clusterer:
 
     def _join_copy(self, story: _Story, uri: str, day: float) -> None:
         empty = SparseVector.top({}, 0)
-        self._articles[uri] = _Article(uri, story, empty, (), day, copy=True)
+        self._articles[uri] = _Article(uri, story.id, empty, (), day, copy=True)
         story.size += 1
         story.last_day = max(story.last_day, day)
 
-    def _post(self, postings: dict[int, list[int]], key: int, seq: int) -> None:
+    def _post(self, postings: SpilledMap[list[int]], key: int, seq: int) -> None:
         cap = self.config.posting_cap
-        posting = postings.get(key)
+        posting = postings.get(str(key))
         if posting is None:
-            postings[key] = [seq]
+            postings[str(key)] = [seq]
             return
         if posting[-1] == seq:
             return
         posting.append(seq)
+        postings[str(key)] = posting  # (it may have been read from the cold store)
         if len(posting) > 2 * cap:
             # keep the cap most recently active stories, oldest first
             kept: list[int] = []
@@ -702,7 +739,7 @@ class Clusterer:
                     if len(kept) == cap:
                         break
             kept.reverse()
-            postings[key] = kept
+            postings[str(key)] = kept
 
     def _unspread(self, nid: int) -> None:
         left = self._name_stories.get(nid, 0) - 1
@@ -713,12 +750,15 @@ class Clusterer:
 
     def _forget(self, art: _Article) -> None:
         del self._articles[art.uri]
-        story = self._live(art.story)
+        story = self._live(art.story_id)
         story.size = max(0, story.size - 1)
         if art.copy:
             return
-        if art in story.members:
-            story.members.remove(art)
+        # by uri: ``art`` may have been read back from the cold store (another object)
+        for i, member in enumerate(story.members):
+            if member.uri == art.uri:
+                del story.members[i]
+                break
         if story.weight > 1.0:
             cut = {
                 t: w * story.weight
@@ -760,7 +800,7 @@ class Clusterer:
             survivor.names[nid] = survivor.names.get(nid, 0.0) + count
         survivor.size += absorbed.size
         survivor.last_day = max(survivor.last_day, absorbed.last_day)
-        # members keep pointing at the absorbed story; _live() follows the alias
+        # articles keep the absorbed story's id; _live() follows the alias
         self._merged_into[absorbed.seq] = survivor.seq
         del self._stories[absorbed.seq]
         del self._by_id[absorbed.id]

@@ -19,7 +19,6 @@ decision point.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -125,12 +124,13 @@ class _Names:
 
     def __init__(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
-        self.strings: list[str] = []
 
     def __call__(self, nid: int) -> str:
-        if nid >= len(self.strings):
-            self.strings.extend(itertools.islice(self.vocab.ids, len(self.strings), None))
-        return self.strings[nid]
+        strings = self.vocab.strings
+        if strings is None:
+            raise ValueError("the clusterer does not keep its terms as strings: "
+                             "call Clusterer.keep_strings() before the first article")
+        return strings[nid]
 
 
 @dataclass
@@ -343,6 +343,7 @@ class LogExplainer:
         self.max_bytes = max_bytes
         self.version = version
         self.pipeline = Pipeline()
+        self.pipeline.assigner.clusterer.keep_strings()
         self.trace = Trace()
         self.placement: Explanation | None = None
         self.later_versions: list[Explanation] = []

@@ -11,6 +11,8 @@ from collections import Counter
 import numpy as np
 import numpy.typing as npt
 
+from storyline.domain.coldstore import SpilledMap
+
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
 
 _STOPWORDS_TEXT = (
@@ -47,7 +49,11 @@ class Tokenizer:
     """Term ids of the content words of a text: lowercased, stop-words out, light plural
     strip.
 
-    Memoises word -> term id (-1: not a term): the per-word Python work is one dict lookup."""
+    Memoises word -> term id (-1: not a term): the per-word Python work is one dict lookup.
+    The memo is emptied when it reaches CACHE_WORDS words (a word's id is the vocabulary's,
+    so only the work depends on it), so it does not grow with the log's vocabulary."""
+
+    CACHE_WORDS = 32_768
 
     __slots__ = ("_cache", "_vocab")
 
@@ -61,6 +67,8 @@ class Tokenizer:
         for word in _WORD.findall(text.lower()):
             tid = cache.get(word)
             if tid is None:
+                if len(cache) >= self.CACHE_WORDS:
+                    cache.clear()
                 tok = _normalise(word)
                 tid = cache[word] = -1 if tok is None else self._vocab.intern(tok)
             if tid >= 0:
@@ -71,12 +79,19 @@ class Tokenizer:
 class Vocabulary:
     """Term ids and document frequencies, updated one document at a time.
 
-    Ids are handed out in first-seen order, so they are a pure function of the log."""
+    Ids are handed out in first-seen order, so they are a pure function of the log. The
+    term -> id map can spill its least recently added terms to a cold store
+    (:class:`~storyline.domain.coldstore.SpilledMap`); the frequencies stay in memory, 8
+    bytes a term."""
 
-    __slots__ = ("_dense", "df", "docs", "ids")
+    __slots__ = ("_dense", "df", "docs", "ids", "size", "strings")
 
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
+    def __init__(self, prefix: str = "vocabulary:") -> None:
+        self.ids: SpilledMap[int] = SpilledMap(prefix, 1 << 62)
+        self.size = 0  # terms interned
+        # id -> term, for explanations (``storyline story explain``); None where memory must
+        # not grow with the vocabulary (a clusterer with a cold store, unless asked)
+        self.strings: list[str] | None = []
         self.df: npt.NDArray[np.int64] = np.zeros(1024, dtype=np.int64)
         self.docs = 0
         self._dense: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
@@ -90,7 +105,10 @@ class Vocabulary:
     def intern(self, term: str) -> int:
         tid = self.ids.get(term)
         if tid is None:
-            tid = self.ids[term] = len(self.ids)
+            tid = self.ids[term] = self.size
+            self.size += 1
+            if self.strings is not None:
+                self.strings.append(term)
             if tid >= len(self.df):
                 self.df = np.concatenate((self.df, np.zeros(len(self.df), dtype=np.int64)))
         return tid

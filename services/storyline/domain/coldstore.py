@@ -13,7 +13,9 @@ bytes it has, never changes a revision.
 
 from __future__ import annotations
 
-from typing import Protocol
+import pickle
+from collections import OrderedDict
+from typing import Generic, Protocol, TypeVar, cast
 
 
 class ColdStore(Protocol):
@@ -54,3 +56,99 @@ class MemoryColdStore:
 
     def nbytes(self) -> int:
         return sum(len(v) for v in self._values.values())
+
+
+V = TypeVar("V")
+
+
+class SpilledMap(Generic[V]):
+    """A map of str keys whose least recently written entries live in a :class:`ColdStore`.
+
+    The ``keep`` most recently written entries are objects in memory; older ones are
+    pickled into ``store`` under ``prefix + key`` and read back (not brought back into
+    memory) when asked for. Reading and writing give what a dict would, whatever was
+    spilled, so this only moves memory to the store; no iteration is offered (its order
+    would depend on what was spilled). Without a store (``attach`` not called) nothing is
+    spilled. Values must pickle on their own (no references into other state) and are never
+    None (None means absent).
+
+    The in-memory part is pickled with its owner; an external store is not (it is saved
+    beside the snapshot, see :class:`ColdStore`), and is attached again after loading.
+    """
+
+    __slots__ = ("_recent", "_store", "keep", "prefix")
+
+    def __init__(self, prefix: str, keep: int) -> None:
+        self.prefix = prefix
+        self.keep = keep
+        self._recent: OrderedDict[str, V] = OrderedDict()  # oldest write first
+        self._store: ColdStore | None = None
+
+    def attach(self, store: ColdStore | None) -> None:
+        self._store = store
+        self._spill()
+
+    def __getstate__(self) -> dict[str, object]:
+        store = self._store
+        return {"prefix": self.prefix, "keep": self.keep, "_recent": self._recent,
+                "_store": None if store is not None and store.external else store}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    def __len__(self) -> int:
+        """Entries held in memory (the spilled ones are not counted)."""
+        return len(self._recent)
+
+    def get(self, key: str) -> V | None:
+        found = self._recent.get(key)
+        if found is not None or self._store is None:
+            return found
+        blob = self._store.get(self.prefix + key)
+        return None if blob is None else cast(V, pickle.loads(blob))  # written by this class
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def __getitem__(self, key: str) -> V:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __setitem__(self, key: str, value: V) -> None:
+        recent = self._recent
+        recent[key] = value  # a spilled copy, if any, is shadowed and later overwritten
+        recent.move_to_end(key)
+        if len(recent) > self.keep:
+            self._spill()
+
+    def pop(self, key: str) -> V | None:
+        found = self._recent.pop(key, None)
+        if self._store is not None:
+            if found is None:
+                blob = self._store.get(self.prefix + key)
+                if blob is not None:
+                    found = cast(V, pickle.loads(blob))
+            self._store.delete(self.prefix + key)  # a stale spilled copy goes too
+        return found
+
+    def discard(self, key: str) -> None:
+        """``pop`` without reading what is removed."""
+        self._recent.pop(key, None)
+        if self._store is not None:
+            self._store.delete(self.prefix + key)
+
+    def __delitem__(self, key: str) -> None:
+        if self.pop(key) is None:
+            raise KeyError(key)
+
+    def _spill(self) -> None:
+        store = self._store
+        if store is None:
+            return
+        recent = self._recent
+        while len(recent) > self.keep:
+            key, value = recent.popitem(last=False)
+            store.put(self.prefix + key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))

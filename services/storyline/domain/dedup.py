@@ -12,7 +12,9 @@ Memory is bounded: only the most recent ``max_articles`` are remembered (copies 
 close together in the log: on the dev sets every copy came within 607 articles of its
 original, so 30,000 is ~50 times that, weeks of a mid-size wire), about 2.3 kB each: the
 shingle set as raw bytes, and posting lists that are a bare uri while they hold one (most
-sketch values belong to one article).
+sketch values belong to one article). Once a cold store is attached (``attach_cold_store``)
+only the shingle sets of the most recent articles stay in memory, the others are in the
+store and read back to verify a candidate: about 0.9 kB an article in memory.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from storyline.domain.coldstore import ColdStore, SpilledMap
 
 _WORD = re.compile(r"[a-z0-9]+")
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -70,21 +74,26 @@ def overlap(a: Shingles, b: Shingles) -> tuple[float, float]:
 
 @dataclass(slots=True)
 class _Entry:
-    shingles: bytes  # the sorted uint32 shingle hashes (its sketch is the first k)
+    sketch: bytes  # its bottom-k shingle hashes as uint32 (indexed in the postings)
     root: str  # the earliest article this one copies (itself when original)
     seq: int  # arrival order: ties between candidates go to the earliest
-
-    def hashes(self) -> Shingles:
-        return np.frombuffer(self.shingles, dtype=np.uint32)
 
 
 class DuplicateIndex:
     def __init__(self, config: DedupConfig | None = None) -> None:
         self.config = config or DedupConfig()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # uri -> the sorted uint32 shingle hashes as bytes (the oldest in the cold store)
+        self._shingles: SpilledMap[bytes] = SpilledMap("dedup.shingles:", 1 << 62)
         # sketch value -> the uri holding it, or the uris (in order of addition) when several
         self._postings: dict[int, str | list[str]] = {}
         self._seq = 0
+
+    def attach_cold_store(self, store: ColdStore, keep: int) -> None:
+        """Keep the shingle sets of the ``keep`` most recent articles in memory, the others
+        in ``store`` (what is found does not depend on where they are)."""
+        self._shingles.keep = keep
+        self._shingles.attach(store)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -115,9 +124,8 @@ class DuplicateIndex:
         entries = self._entries
         ranked = sorted(hits, key=lambda u: (-hits[u], entries[u].seq))
         for uri in ranked[: self.config.max_candidates]:
-            entry = self._entries[uri]
-            if self.is_copy(sh, entry.hashes()):
-                return entry.root
+            if self.is_copy(sh, np.frombuffer(self._shingles[uri], dtype=np.uint32)):
+                return entries[uri].root
         return None
 
     def add(self, uri: str, text: str) -> str | None:
@@ -129,7 +137,9 @@ class DuplicateIndex:
         root = self._find(sh)
         self.remove(uri)
         self._seq += 1
-        self._entries[uri] = _Entry(sh.tobytes(), root or uri, self._seq)
+        self._entries[uri] = _Entry(sh[: self.config.sketch_size].tobytes(), root or uri,
+                                    self._seq)
+        self._shingles[uri] = sh.tobytes()
         postings = self._postings
         for value in self._sketch(sh):
             posting = postings.get(value)
@@ -147,8 +157,9 @@ class DuplicateIndex:
         entry = self._entries.pop(uri, None)
         if entry is None:
             return
+        self._shingles.discard(uri)
         postings = self._postings
-        for value in self._sketch(entry.hashes()):
+        for value in self._sketch(np.frombuffer(entry.sketch, dtype=np.uint32)):
             posting = postings.get(value)
             if posting is None:
                 continue

@@ -56,7 +56,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 17
+STATE_LAYOUT = 18
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
@@ -68,6 +68,12 @@ STATE_LAYOUT = 17
 # active stories' windows need would rebuild memos on every revision).
 WARM_IDLE = 2_000
 WARM_ANALYSES = 8_192
+# What the pipeline and the clusterer keep by article uri (the story it joined, its version
+# and content fingerprint, its clustering vector) is kept in memory for the WARM_ARTICLES
+# most recently written uris only; older entries go to the cold store and are read from
+# there (a correction, a withdrawal, a resend or a copy of an old article), so memory does
+# not grow with the log's history. Like freezing, where an entry is changes no byte.
+WARM_ARTICLES = 8_192
 
 
 def _freeze(state: StoryState) -> bytes:
@@ -93,7 +99,7 @@ class Pipeline:
 
     def __init__(self, clustering: ClusteringConfig | None = None,
                  cold: ColdStore | None = None, warm_idle: int | None = None) -> None:
-        self._assigner = Assigner(Clusterer(clustering or ClusteringConfig()))
+        self._assigner = Assigner(Clusterer(clustering or ClusteringConfig()), WARM_ARTICLES)
         # story id -> its state while in play, None while frozen (its state in self._cold);
         # insertion order is the order stories were made in
         self._stories: dict[str, StoryState | None] = {}
@@ -109,6 +115,7 @@ class Pipeline:
         self._revisions = 0
         self.pipeline_version = PIPELINE_VERSION
         self.state_layout = STATE_LAYOUT
+        self._attach_spilled()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -133,6 +140,13 @@ class Pipeline:
 
     def attach_cold_store(self, cold: ColdStore) -> None:
         self._cold = cold
+        self._attach_spilled()
+
+    def _attach_spilled(self) -> None:
+        cold = self._cold
+        if cold is None:
+            return
+        self._assigner.attach_cold_store(cold)
 
     @property
     def cold_store(self) -> ColdStore:

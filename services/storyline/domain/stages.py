@@ -18,6 +18,7 @@ import hashlib
 from dataclasses import dataclass
 
 from storyline.domain.clustering import Clusterer, clustering_features
+from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import (
     Absorbed,
     ArticleAssigned,
@@ -118,13 +119,21 @@ class Assigner:
     each story holds (and has withdrawn), with where their facts are, in the order the fold
     keeps them: what a merge hands to the absorbing story (``Absorbed``)."""
 
-    def __init__(self, clusterer: Clusterer) -> None:
+    def __init__(self, clusterer: Clusterer, warm_articles: int) -> None:
         self.clusterer = clusterer
-        self.story_of: dict[str, str] = {}  # uri -> story id at the time it joined
-        self.version_of: dict[str, int] = {}  # uri -> newest version folded
-        self.content_of: dict[str, int] = {}  # uri -> content_fingerprint of that version
+        # by uri; beyond the ``warm_articles`` most recently written, in the cold store once
+        # one is attached (pipeline.WARM_ARTICLES)
+        self.story_of: SpilledMap[str] = SpilledMap("pipeline.story:", warm_articles)
+        self.version_of: SpilledMap[int] = SpilledMap("pipeline.version:", warm_articles)
+        # content_fingerprint of that version
+        self.content_of: SpilledMap[int] = SpilledMap("pipeline.content:", warm_articles)
         self.articles: dict[str, dict[str, _Where]] = {}  # story id -> uri -> its facts
         self.withdrawn: dict[str, dict[str, _Where]] = {}
+
+    def attach_cold_store(self, cold: ColdStore) -> None:
+        for spilled in (self.story_of, self.version_of, self.content_of):
+            spilled.attach(cold)
+        self.clusterer.attach_cold_store(cold, self.story_of.keep)
 
     def resolve(self, story_id: str) -> str:
         return self.clusterer.resolve(story_id)
@@ -199,7 +208,7 @@ class Assigner:
         if joined is None:
             return None  # never shown anywhere: nothing to take back
         if self.version_of.get(uri) != version:
-            self.content_of.pop(uri, None)  # its content is not that version's
+            self.content_of.pop(uri)  # its content is not that version's
         self.version_of[uri] = version
         story_id = self.clusterer.resolve(joined)
         held = self.articles.get(story_id)
