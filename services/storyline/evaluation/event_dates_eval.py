@@ -51,6 +51,7 @@ from storyline.domain.events import ArticleReceived, DatePrecision, PubStatus
 from storyline.domain.facts import ArticleFacts
 from storyline.domain.text import wordset
 from storyline.domain.timeline_text import Candidate, dated_candidates
+from storyline.evaluation.timeline_eval import add_gold_arguments, run_gold_evaluation
 
 MIN_ROUGE = 0.5
 MIN_GOLD_WORDS = 5  # words without digits: "Dow Jones Industrial Average: -19.59" says no event
@@ -284,18 +285,8 @@ def format_table(scores: Mapping[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", type=Path, required=True,
-                        help="directory with articles.jsonl and gold/{stories,timelines}.jsonl")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="where to write scores.json and errors.jsonl")
+    add_gold_arguments(parser, "scores.json and errors.jsonl")
 
 
 def run(args: argparse.Namespace) -> int:
-    if not (args.dataset / "gold" / "timelines.jsonl").is_file():
-        print(f"no gold timelines under {args.dataset}")
-        return 2
-    print(format_table(evaluate(args.dataset, args.out)))
-    return 0
-
-
-__all__ = ["MIN_ROUGE", "classify", "evaluate", "evaluate_facts", "rouge1_f", "run"]
+    return run_gold_evaluation(args, evaluate, format_table)

@@ -42,7 +42,13 @@ from storyline.domain.pipeline import Pipeline
 from storyline.domain.records import handle_record
 from storyline.domain.summary import STOPWORDS
 from storyline.evaluation.corpus import MAX_ARTICLE_BYTES, to_records
-from storyline.evaluation.timeline_eval import GoldTimeline, load_articles, load_gold
+from storyline.evaluation.timeline_eval import (
+    GoldTimeline,
+    add_gold_arguments,
+    load_articles,
+    load_gold,
+    run_gold_evaluation,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -207,15 +213,8 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", type=Path, required=True,
-                        help="directory with articles.jsonl and gold/{stories,timelines}.jsonl")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="where to write summaries.jsonl and scores.json")
+    add_gold_arguments(parser, "summaries.jsonl and scores.json")
 
 
 def run(args: argparse.Namespace) -> int:
-    if not (args.dataset / "gold" / "timelines.jsonl").is_file():
-        print(f"no gold timelines under {args.dataset}")
-        return 2
-    print(format_table(evaluate(args.dataset, args.out)))
-    return 0
+    return run_gold_evaluation(args, evaluate, format_table)

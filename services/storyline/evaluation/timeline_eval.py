@@ -19,7 +19,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,16 +193,27 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_gold_arguments(parser: argparse.ArgumentParser, writes: str) -> None:
+    """The arguments of every evaluation against gold timelines; ``writes`` names its files."""
     parser.add_argument("--dataset", type=Path, required=True,
                         help="directory with articles.jsonl and gold/{stories,timelines}.jsonl")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="where to write timelines.jsonl and scores.json")
+    parser.add_argument("--out", type=Path, required=True, help=f"where to write {writes}")
 
 
-def run(args: argparse.Namespace) -> int:
+def run_gold_evaluation(args: argparse.Namespace,
+                        evaluate_set: Callable[[Path, Path], dict[str, Any]],
+                        table: Callable[[dict[str, Any]], str]) -> int:
+    """Refuse a directory without gold timelines (status 2), else evaluate and print."""
     if not (args.dataset / "gold" / "timelines.jsonl").is_file():
         print(f"no gold timelines under {args.dataset}")
         return 2
-    print(format_table(evaluate(args.dataset, args.out)))
+    print(table(evaluate_set(args.dataset, args.out)))
     return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_gold_arguments(parser, "timelines.jsonl and scores.json")
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_gold_evaluation(args, evaluate, format_table)
