@@ -37,7 +37,7 @@ from typing import Any
 
 import structlog
 
-from storyline.domain.events import ArticleReceived, PubStatus, StoryPage
+from storyline.domain.events import ArticleReceived, StoryPage
 from storyline.domain.pipeline import Pipeline
 from storyline.domain.records import handle_record
 from storyline.domain.summary import STOPWORDS
@@ -45,8 +45,7 @@ from storyline.evaluation.corpus import MAX_ARTICLE_BYTES, to_records
 from storyline.evaluation.timeline_eval import (
     GoldTimeline,
     add_gold_arguments,
-    load_articles,
-    load_gold,
+    gold_stories,
     run_gold_evaluation,
 )
 
@@ -150,13 +149,7 @@ def _mean(values: Sequence[float]) -> float:
 
 def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    articles = load_articles(dataset)
-    stories, golds = load_gold(dataset)
-    by_story: dict[str, list[ArticleReceived]] = {}
-    for article in articles:
-        story = stories.get(article.uri)
-        if story is not None and article.pubstatus is PubStatus.USABLE:
-            by_story.setdefault(story, []).append(article)
+    by_story, golds = gold_stories(dataset)
 
     rows: list[dict[str, Any]] = []
     outputs: list[dict[str, Any]] = []

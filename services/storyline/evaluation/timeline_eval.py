@@ -132,15 +132,20 @@ def page_timeline(articles: Sequence[ArticleReceived], n_dates: int
     return [(e.date, [e.text]) for e in entries], count / len(articles)
 
 
-def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
-    started = time.perf_counter()
-    articles = load_articles(dataset)
+def gold_stories(dataset: Path) -> tuple[dict[str, list[ArticleReceived]], list[GoldTimeline]]:
+    """The usable articles of each gold story, in log order, and the gold timelines."""
     stories, golds = load_gold(dataset)
     by_story: dict[str, list[ArticleReceived]] = {}
-    for article in articles:
+    for article in load_articles(dataset):
         story = stories.get(article.uri)
         if story is not None and article.pubstatus is PubStatus.USABLE:
             by_story.setdefault(story, []).append(article)
+    return by_story, golds
+
+
+def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    by_story, golds = gold_stories(dataset)
 
     scorer = Scorer()
     rows: list[dict[str, Any]] = []
