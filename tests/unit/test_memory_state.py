@@ -278,7 +278,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
                        17: "b6f3d224702e1b6485ccc3f5feab1f0f1b1fafc3de65832bad652791ddc13b04",
-                       18: "3fcd30add799ed1310abdf4a7f3449c2fa9b955bbe13ac4796e0e73b56487754"}
+                       18: "3fcd30add799ed1310abdf4a7f3449c2fa9b955bbe13ac4796e0e73b56487754",
+                       19: "eb7fc97da3ca3285f51255707bde4807294eaca476cc968bcb03f16da7f86b6f"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

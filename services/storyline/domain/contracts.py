@@ -164,6 +164,9 @@ class ArticleExtracted(Carried):
     headline: str | None
     published: dt.datetime
     pubstatus: PubStatus
+    url: str | None = Field(
+        default=None, max_length=2048,
+        description="The article's url as received; the fold keeps only a web address.")
     fingerprint: str = Field(
         pattern="^[0-9a-f]{16}$",
         description="pipeline.content_fingerprint: a resend with other content conflicts.")

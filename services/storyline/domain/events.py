@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,6 +63,44 @@ class ArticleReceived(Contract):
 
 # ---------------------------------------------------------------------------------------------
 # Story revisions: what downstream consumers subscribe to.
+
+
+# What a page's ``url`` may hold: an http(s) address (web_address makes one or None).
+WEB_ADDRESS_PATTERN = r'^https?://[^\s<>"]+$'
+_NOT_IN_ADDRESS = frozenset('<>"')
+
+
+def web_address(value: str | None) -> str | None:
+    """``value`` as a web address a page may link to, or None: an absolute http or https
+    URL with a host (scheme lower-cased), at most 2,048 characters, without whitespace,
+    control characters, quotes or angle brackets. Anything else (``javascript:``,
+    ``data:``, a ``urn:``, a relative path) is not an address."""
+    if not value:
+        return None
+    text = value.strip()
+    if not text or len(text) > 2048 or any(
+            ch.isspace() or ch in _NOT_IN_ADDRESS or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F
+            for ch in text):
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # a malformed [IPv6] host
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return scheme + text[len(parts.scheme):]
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+# A list entry's web address. Left out of the JSON (and so of the page's hash) when None:
+# the entries of pages written before ``url`` existed keep their bytes and their hashes.
+WebAddress = Annotated[str | None, Field(
+    max_length=2048, pattern=WEB_ADDRESS_PATTERN, exclude_if=_absent,
+    description="The article's web address (http or https); absent when it has none.")]
 
 
 class Citation(Contract):
@@ -116,6 +155,7 @@ class CarriedCopy(Contract):
     version: int = Field(ge=1)
     source: str
     published: dt.datetime
+    url: WebAddress = None
 
 
 class RelatedArticle(Contract):
@@ -132,6 +172,7 @@ class RelatedArticle(Contract):
     copies: tuple[CarriedCopy, ...] = Field(
         default=(), description="The copies of this article in the story, in order of "
         "joining: every citation number on the page is an entry's or one of its copies'.")
+    url: WebAddress = None
 
 
 class ChangeReason(StrEnum):

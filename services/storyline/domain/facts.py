@@ -154,3 +154,4 @@ class CitedArticle(Fact):
     published: datetime
     facts: ArticleFacts  # ColdFacts in a story's state: read them through full_facts()
     copy_of: int | None = None  # citation number of the original when this is a near-copy
+    url: str | None = None  # its web address (events.web_address), None when it has none

@@ -87,6 +87,7 @@ def extract(article: ArticleReceived, position: LogPosition) -> ArticleExtracted
         headline=article.headline,
         published=article.published,
         pubstatus=article.pubstatus,
+        url=article.url,
         fingerprint=f"{content_fingerprint(article):016x}",
         extractor_version=EXTRACTOR_VERSION,
     )

@@ -40,6 +40,7 @@ from storyline.domain.events import (
     StoryUpdated,
     SummaryParagraph,
     TimelineEntry,
+    web_address,
 )
 from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts, pack_sentences
 from storyline.domain.pages import sealed, update_for
@@ -88,6 +89,8 @@ class Folded(Protocol):
     def headline(self) -> str | None: ...
     @property
     def published(self) -> dt.datetime: ...
+    @property
+    def url(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +287,16 @@ def _cite(article: Folded, facts: ArticleFacts, *, n: int, copy_of: int | None
         published=article.published,
         facts=ColdFacts.pack(facts),
         copy_of=copy_of,
+        url=link_of(article),
     )
+
+
+def link_of(article: Folded) -> str | None:
+    """Where the page links an article: its url when that is a web address, else its uri
+    when that is one (a ninjs item has no url field, and many wires use the article's web
+    address as its uri); None otherwise, so a ``javascript:`` or ``data:`` url never
+    becomes a link."""
+    return web_address(article.url) or web_address(article.uri)
 
 
 def _display_headline(article: CitedArticle) -> str:
@@ -395,7 +407,8 @@ def _related_entry(article: CitedArticle, copies: tuple[CitedArticle, ...],
         published=article.published,
         also_carried_by=tuple(sorted({c.source for c in copies} - {article.source})),
         copies=tuple(CarriedCopy(n=c.n, uri=c.uri, version=c.version, source=c.source,
-                                 published=c.published) for c in copies),
+                                 published=c.published, url=c.url) for c in copies),
+        url=article.url,
     )
     cache[article.n] = (article, copies, entry)
     return entry
