@@ -125,6 +125,31 @@ def test_ninjs_3_field_names() -> None:
     assert error_of(bad).field == "infosources"
 
 
+def test_a_text_html_rendition_is_the_items_web_address() -> None:
+    assert parse_item(ITEM).url is None  # ninjs has no url field
+    renditions = [
+        {"name": "thumbnail", "contenttype": "image/jpeg", "href": "https://img.example/1.jpg"},
+        {"name": "web", "contenttype": "text/html", "href": "javascript:alert(1)"},
+        {"name": "web", "contenttype": "text/html; charset=utf-8",
+         "href": "HTTPS://valley.example/flood"},
+    ]
+    assert parse_item(item(renditions=renditions)).url == "https://valley.example/flood"
+    # none that is a web page at an http(s) address: no url, and still an article
+    for rendition in ({"name": "web", "contenttype": "text/html",
+                       "href": "data:text/html,<b>x</b>"},
+                      {"name": "web", "contenttype": "text/html"},
+                      {"name": "print", "contenttype": "application/pdf",
+                       "href": "https://valley.example/flood.pdf"}):
+        assert parse_item(item(renditions=[rendition])).url is None
+    v3 = {"uri": "urn:new:2", "firstCreated": "2025-05-06T07:08:09Z",
+          "headlines": [{"role": "main", "value": "New style"}],
+          "infoSources": [{"name": "Wire Three"}],
+          "renditions": [{"name": "web", "contentType": "text/html",
+                          "href": "https://three.example/a"}],
+          "standard": {"name": "ninjs", "version": "3.1"}}
+    assert parse_item(v3).url == "https://three.example/a"
+
+
 @pytest.mark.parametrize(("changes", "field", "words"), [
     ({"firstcreated": "2010-13-45"}, "firstcreated", "not an ISO 8601 date-time: '2010-13-45'"),
     ({"firstcreated": None, "versioncreated": None}, "firstcreated", "is required"),

@@ -16,7 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match, relevance
 
-from storyline.domain.events import ArticleReceived, PubStatus
+from storyline.domain.events import ArticleReceived, PubStatus, web_address
 from storyline.ingest.fields import (
     ROOT,
     InvalidArticle,
@@ -246,13 +246,38 @@ def parse_ninjs(obj: dict[str, Any], *, validate: bool = True) -> ArticleReceive
     if not body and not headline and pubstatus is PubStatus.USABLE:
         raise InvalidArticle(body_path, "the article has no text and no headline")
     language = text_field(obj, "language", "language", max_length=35) or "en"
+    url = _web_page(obj, names["contenttype"])
     paths = {"uri": "uri", "version": "version", "source": source_path, "body": body_path,
              "headline": "headlines[0].value" if gen > 1 else "headline",
              "language": "language", "pubstatus": names["pubstatus"],
              "published": names["first"]}
     return build_article(paths, uri=uri, version=version, source=source, headline=headline,
                          body=body, published=published, language=language,
-                         pubstatus=pubstatus, wire_format="ninjs")
+                         pubstatus=pubstatus, url=url, wire_format="ninjs")
+
+
+def _web_page(obj: dict[str, Any], ct_key: str) -> str | None:
+    """The item's web page: the href of its first ``text/html`` rendition that is an
+    http(s) address (ninjs has no field for the article's address; the rendition is "the
+    URL for accessing the rendition as a resource"). None otherwise: an item without one
+    is still an article, so nothing here is an error. (``trustindicators[].href`` points
+    at a trust statement, not the article; the fold falls back to an http(s) ``uri``.)"""
+    renditions = obj.get("renditions")
+    if isinstance(renditions, dict):  # 1.x: an object of named renditions
+        renditions = list(renditions.values())
+    if not isinstance(renditions, list):
+        return None
+    for rendition in renditions:
+        if not isinstance(rendition, dict):
+            continue
+        media = rendition.get(ct_key)
+        if not isinstance(media, str) or media.split(";")[0].strip().lower() != "text/html":
+            continue
+        href = rendition.get("href")
+        address = web_address(href) if isinstance(href, str) else None
+        if address is not None:
+            return address
+    return None
 
 
 def _pubstatus(obj: dict[str, Any], key: str) -> PubStatus:

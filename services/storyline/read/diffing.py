@@ -142,6 +142,9 @@ def _article_note(before: RelatedArticle, after: RelatedArticle) -> str:
         notes.append(f"corrected: version {after.version}")
     if (after.source, after.headline) != (before.source, before.headline):
         notes.append(f"was {before.source}: {before.headline}")
+    if after.url != before.url:
+        notes.append("web address " + ("removed" if after.url is None else
+                                       "added" if before.url is None else "changed"))
     old = {c.n for c in before.copies}
     new = {c.n for c in after.copies}
     if added := [f"[{c.n}] {c.source}" for c in after.copies if c.n not in old]:

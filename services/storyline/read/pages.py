@@ -1,7 +1,8 @@
 """HTML pages: the story index, a story page like the reference, and its history.
 
 Everything on a page comes from wire articles, i.e. from strangers: Jinja2 autoescaping is
-on for every template, links to articles are emitted only for http(s) uris, and a strict
+on for every template, links to articles are emitted only for http(s) addresses (an entry's
+``url``, else its uri; pages written before ``url`` existed have only the uri), and a strict
 Content-Security-Policy forbids scripts, inline styles and foreign resources outright, so
 even an escaping mistake could not run code.
 """
@@ -18,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from storyline.domain.events import StoryPage
+from storyline.domain.events import StoryPage, web_address
 from storyline.read.context import Revision, parse_cursor, state
 from storyline.read.diffing import RevisionDelta, diff_revisions
 from storyline.read.render import articles_heading, citation_numbers, counts_line, day_label
@@ -39,9 +40,10 @@ SECURITY_HEADERS = {
 }
 
 
-def safe_href(uri: str) -> str | None:
-    """Only web links become links: a ``javascript:`` or ``data:`` uri stays text."""
-    return uri if uri.lower().startswith(("https://", "http://")) else None
+def safe_href(address: str | None) -> str | None:
+    """Only web links become links: a ``javascript:`` or ``data:`` uri stays text (the fold
+    keeps only web addresses in ``url``; this checks again whatever the page says)."""
+    return web_address(address)
 
 
 def make_environment() -> Environment:
