@@ -175,3 +175,21 @@ def test_a_page_whose_url_is_not_a_web_address_is_refused() -> None:
     entry = dict(payload["changes"]["articles_set"][0])
     with pytest.raises(ValueError, match="pattern"):
         RelatedArticle.model_validate(entry)
+
+
+def test_the_history_notes_a_changed_web_address() -> None:
+    from storyline.read.diffing import diff_revisions
+    from storyline.read.samples import story_revision
+
+    before = story_revision("story-l", 2)
+    first, *rest = before.articles
+
+    def with_url(url: str | None) -> StoryPage:
+        return before.model_copy(update={
+            "revision": 3, "articles": (first.model_copy(update={"url": url}), *rest)})
+
+    added = with_url("https://news.example/a")
+    assert [a.note for a in diff_revisions(before, added).articles_changed] == [
+        "web address added"]
+    changed = diff_revisions(added, with_url("https://news.example/b"))
+    assert [a.note for a in changed.articles_changed] == ["web address changed"]
