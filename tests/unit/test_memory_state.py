@@ -18,6 +18,7 @@ from unittest import mock
 
 import numpy as np
 import pydantic
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_pipeline import TOPIC, build_log, log_entries, records
@@ -28,7 +29,7 @@ from storyline.domain import story, summary, title
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.coldstore import MemoryColdStore
 from storyline.domain.dedup import DedupConfig, DuplicateIndex, shingles
-from storyline.domain.events import ArticleReceived
+from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.replay import fold_records
@@ -170,6 +171,62 @@ def test_a_story_keeps_facts_packed_and_none_of_withdrawn_articles() -> None:
         assert isinstance(cited.facts, ColdFacts) and not cited.facts.packed
 
 
+def _stored(state: story.StoryState) -> list[bool]:
+    return [isinstance(c.facts, ColdFacts) and c.facts.stored for c in state.articles.values()]
+
+
+def test_facts_outside_the_summary_window_wait_in_the_cold_store() -> None:
+    """An article that slid out of the window leaves its packed facts to the cold store;
+    one that comes back into it (a withdrawal in the window) has them again."""
+    entries = [("flood", i, "new") for i in range(7)]
+    with mock.patch.object(summary, "STORY_WINDOW", 3), \
+            mock.patch.object(title, "STORY_WINDOW", 3):
+        pipeline = Pipeline()
+        fold(records(build_log(entries)), pipeline)
+        [story_id] = pipeline.story_ids
+        state = pipeline.story(story_id)
+        assert state is not None
+        assert _stored(state) == [True] * 4 + [False] * 3
+        store = pipeline.cold_store
+        assert isinstance(store, MemoryColdStore)
+        for cited in state.articles.values():
+            cold = cited.facts
+            assert isinstance(cold, ColdFacts)
+            key = story.FACTS_PREFIX + f"{cited.version}:{cited.uri}"
+            assert (cold.packed == b"") is cold.stored
+            assert (store.get(key) is not None) is cold.stored
+            if cold.stored:
+                with pytest.raises(ValueError, match="cold store"):
+                    cold.unpack()
+        # withdraw the newest article: the fourth-newest is back in the window, unpacked
+        newest = list(state.articles)[-1]
+        log = build_log(entries)
+        withdrawal = next(a for a in log if a.uri == newest).model_copy(
+            update={"version": 2, "pubstatus": PubStatus.WITHDRAWN})
+        fold(records([*log, withdrawal])[len(log):], pipeline)
+        assert _stored(state) == [True] * 3 + [False] * 3
+        assert state.articles[list(state.articles)[-3]].facts.unpack().sentences
+
+
+@settings(max_examples=25, deadline=None)
+@given(log_entries, st.data())
+def test_a_snapshot_with_facts_in_the_cold_store_continues_the_log(
+        entries: list[tuple[str, int, str]], data: st.DataObject) -> None:
+    """With a window of one article nearly every article's facts are in the cold store (a
+    MemoryColdStore, pickled with the pipeline): a snapshot after any record continues the
+    log byte for byte, and matches a fold that keeps every article's facts unpacked."""
+    recs = records(build_log(entries))
+    k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="snapshot after")
+    with mock.patch.object(summary, "STORY_WINDOW", 1), \
+            mock.patch.object(title, "STORY_WINDOW", 1):
+        with mock.patch.object(story, "_cite", _cite_with_full_facts):
+            expected = fold(recs)
+        live = Pipeline()
+        before = fold(recs[:k], live)
+        restored = pickle.loads(pickle.dumps(live, protocol=pickle.HIGHEST_PROTOCOL))
+        assert before + fold(recs[k:], restored) == expected
+
+
 def test_memos_built_on_demand_are_not_pickled() -> None:
     """Support memos link the lead sentences of a story's articles into chains deeper than
     pickle's recursion limit; snapshots leave them (and built statements) out."""
@@ -279,7 +336,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
                        17: "b6f3d224702e1b6485ccc3f5feab1f0f1b1fafc3de65832bad652791ddc13b04",
                        18: "3fcd30add799ed1310abdf4a7f3449c2fa9b955bbe13ac4796e0e73b56487754",
-                       19: "eb7fc97da3ca3285f51255707bde4807294eaca476cc968bcb03f16da7f86b6f"}
+                       19: "2d659df53e69a270d139f134d18ac4b2a9b3b6a071b9e8fcf388c853466c94e2",
+                       20: "c8018ccbf3ee13e577de2a0605ad60de5b1621f92dcbf3e1e5a515aab1ad6f8b"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

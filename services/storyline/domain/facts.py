@@ -87,10 +87,14 @@ class ColdFacts(ArticleFacts):
     the sentences apart (``packed_sentences``, which the summary's analysis of the article
     shares). ``dates``, ``figures`` and ``names`` are empty and ``sentences`` holds only the
     first; :func:`full_facts` gives the facts themselves. Withdrawn articles keep no packed
-    copy (both empty): nothing reads their facts again."""
+    copy (both empty): nothing reads their facts again. An article that slid out of its
+    story's summary window keeps its packed bytes in the cold store instead (``stored``;
+    see :func:`storyline.domain.story.store_facts`), as nothing reads them unless it comes
+    back into the window."""
 
     packed: bytes  # zlib(pickle(the facts without their sentences))
     packed_sentences: bytes  # zlib(pickle(tuple of the sentences))
+    stored: bool = False  # both are empty here, kept in the cold store
 
     @classmethod
     def pack(cls, facts: ArticleFacts, *, keep: bool = True) -> ColdFacts:
@@ -109,9 +113,22 @@ class ColdFacts(ArticleFacts):
             names=(),
             packed=_pack(facts.model_copy(update={"sentences": ()})) if keep else b"",
             packed_sentences=pack_sentences(facts.sentences) if keep else b"",
+            stored=False,
         )
 
+    def without_packed(self) -> ColdFacts:
+        """These facts with their packed bytes left to the cold store."""
+        return self.model_copy(update={"packed": b"", "packed_sentences": b"", "stored": True})
+
+    def with_packed(self, packed: bytes, packed_sentences: bytes) -> ColdFacts:
+        """These facts with their packed bytes back from the cold store."""
+        return self.model_copy(update={"packed": packed, "packed_sentences": packed_sentences,
+                                       "stored": False})
+
     def unpack(self) -> ArticleFacts:
+        if self.stored:
+            raise ValueError(f"the facts of {self.uri} v{self.version} are in the cold store: "
+                             "bring them back first (story.restore_window_facts)")
         if not self.packed:
             raise ValueError(f"the facts of {self.uri} v{self.version} were not kept")
         facts = pickle.loads(zlib.decompress(self.packed))  # packed by this process's code

@@ -43,6 +43,8 @@ from storyline.domain.story import (
     build_revision,
     fold_article,
     replace_summary,
+    restore_window_facts,
+    store_facts,
     withdraw_article,
 )
 from storyline.domain.summary import SummaryMemo
@@ -56,7 +58,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 19
+STATE_LAYOUT = 20
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
@@ -297,8 +299,10 @@ class Pipeline:
         return events
 
     def _revise(self, state: StoryState, change: Change, cause: Cause) -> StoryUpdated:
+        restore_window_facts(state, self.cold_store)
         update = build_revision(state, change, cause=cause,
                                 pipeline_version=self.pipeline_version)
+        store_facts(state, self.cold_store, change)
         self._keep_warm(state)
         return update
 

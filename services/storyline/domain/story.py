@@ -21,9 +21,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Protocol
 
 from storyline.domain import summary as summary_module
+from storyline.domain.coldstore import ColdStore
 from storyline.domain.contracts import (
     SummaryAnalysis,
     TimelineFeatures,
@@ -65,10 +67,11 @@ class StoryState:
     aliases: list[str] = field(default_factory=list)
     title: str | None = None
     last: StoryPage | None = None  # the latest page, sealed
-    # n -> (the article it was made from, its copies, the list entry): rebuilding hundreds
-    # of list entries per revision was the fold's largest fixed cost
-    related_cache: dict[int, tuple[CitedArticle, tuple[CitedArticle, ...], RelatedArticle]
-                        ] = field(default_factory=dict)
+    # n -> (what the list entry was made from, the entry): rebuilding hundreds of list
+    # entries per revision was the fold's largest fixed cost. Keyed by value, not by the
+    # article objects, so an article whose facts moved to the cold store (a new object)
+    # keeps its entry and the old object is let go.
+    related_cache: dict[int, tuple[EntryKey, RelatedArticle]] = field(default_factory=dict)
     summary_memo: SummaryMemo = field(default_factory=SummaryMemo)
 
     @property
@@ -148,6 +151,70 @@ def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts,
     packed = (cold.packed_sentences if isinstance(cold, ColdFacts) and cold.packed_sentences
               else pack_sentences(facts.sentences))
     state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_from(summary, packed))
+
+
+# Where an article's packed facts go once it left its story's summary window: keyed by
+# (version, uri), never by story, so a merge moves nothing. Each (uri, version) has one
+# content (the assign stage refuses a different one), so a refold writes the same bytes.
+FACTS_PREFIX = "story.facts:"
+
+
+def _facts_key(article: CitedArticle) -> str:
+    return f"{FACTS_PREFIX}{article.version}:{article.uri}"
+
+
+def store_facts(state: StoryState, store: ColdStore, change: Change) -> None:
+    """After the revision of ``change``, move the packed facts of the articles before the
+    summary window to ``store``; only an article coming back into the window reads them
+    again (:func:`restore_window_facts`).
+
+    After a revision that only appended, the articles to move are the newest outside the
+    window, down to the first one moved before; after a merge, a correction or a withdrawal,
+    which can leave packed ones anywhere, every article is looked at."""
+    whole = change.reason not in _APPENDING
+    articles = state.articles
+    window = summary_module.STORY_WINDOW
+    if len(articles) <= window:
+        return
+    moving: list[tuple[CitedArticle, ColdFacts]] = []
+    for cited in islice(reversed(articles.values()), window, None):
+        cold = cited.facts
+        if not isinstance(cold, ColdFacts) or not cold.packed:
+            if isinstance(cold, ColdFacts) and cold.stored and not whole:
+                break
+            continue
+        moving.append((cited, cold))
+    for cited, cold in moving:
+        store.put(_facts_key(cited), _join(cold.packed, cold.packed_sentences))
+        articles[cited.uri] = cited.model_copy(update={"facts": cold.without_packed()})
+
+
+def restore_window_facts(state: StoryState, store: ColdStore) -> None:
+    """Bring back from ``store`` the packed facts of the articles in the summary window
+    (the summary and the title analyse them)."""
+    articles = state.articles
+    back: list[tuple[CitedArticle, ColdFacts]] = []
+    for cited in islice(reversed(articles.values()), summary_module.STORY_WINDOW):
+        cold = cited.facts
+        if isinstance(cold, ColdFacts) and cold.stored:
+            back.append((cited, cold))
+    for cited, cold in back:
+        blob = store.get(_facts_key(cited))
+        if blob is None:
+            raise LookupError(f"the facts of {cited.uri} v{cited.version} are not in the "
+                              "cold store")
+        packed, packed_sentences = _split(blob)
+        articles[cited.uri] = cited.model_copy(
+            update={"facts": cold.with_packed(packed, packed_sentences)})
+
+
+def _join(packed: bytes, packed_sentences: bytes) -> bytes:
+    return len(packed).to_bytes(4, "big") + packed + packed_sentences
+
+
+def _split(blob: bytes) -> tuple[bytes, bytes]:
+    size = int.from_bytes(blob[:4], "big")
+    return blob[4:4 + size], blob[4 + size:]
 
 
 def withdraw_article(state: StoryState, article: Folded) -> Change | None:
@@ -347,7 +414,11 @@ def _group_of(article: CitedArticle, by_n: dict[int, CitedArticle]) -> int:
     return current.n  # a cycle (never made by the fold): stop anywhere, deterministically
 
 
-_RelatedCache = dict[int, tuple[CitedArticle, tuple[CitedArticle, ...], RelatedArticle]]
+# (uri, version, each copy's (n, uri, version)): what a list entry is made of (an article's
+# other fields, its url too, follow from its uri and version, which the assign stage never
+# lets change)
+EntryKey = tuple[str, int, tuple[tuple[int, str, int], ...]]
+_RelatedCache = dict[int, tuple[EntryKey, RelatedArticle]]
 _APPENDING = frozenset({ChangeReason.NEW_ARTICLE, ChangeReason.DUPLICATE})
 
 
@@ -382,22 +453,47 @@ def _related_after_append(previous: StoryPage, appended: CitedArticle, cache: _R
         entry = before[at]
         if entry.n != n and all(c.n != n for c in entry.copies):
             continue
-        hit = cache.get(entry.n)
-        if hit is None or hit[2] is not entry:
-            return None  # the articles the entry was made from are not at hand
-        grown = _related_entry(hit[0], (*hit[1], appended), cache)
+        grown = _with_copy(entry, appended, cache)
         return (*before[:at], grown, *before[at + 1:]), len(before)
     return None
+
+
+def _with_copy(entry: RelatedArticle, copy: CitedArticle, cache: _RelatedCache
+               ) -> RelatedArticle:
+    """``entry`` with ``copy`` joined under it: what ``_related_entry`` makes of the entry's
+    article and its copies plus ``copy``, made from the entry itself."""
+    copies = (*entry.copies, _carried(copy))
+    grown = RelatedArticle(
+        n=entry.n,
+        uri=entry.uri,
+        version=entry.version,
+        source=entry.source,
+        headline=entry.headline,
+        published=entry.published,
+        also_carried_by=tuple(sorted({c.source for c in copies} - {entry.source})),
+        copies=copies,
+        url=entry.url,
+    )
+    key: EntryKey = (entry.uri, entry.version,
+                     tuple((c.n, c.uri, c.version) for c in copies))
+    cache[entry.n] = (key, grown)
+    return grown
+
+
+def _carried(copy: CitedArticle) -> CarriedCopy:
+    return CarriedCopy(n=copy.n, uri=copy.uri, version=copy.version, source=copy.source,
+                       published=copy.published, url=copy.url)
 
 
 def _related_entry(article: CitedArticle, copies: tuple[CitedArticle, ...],
                    cache: _RelatedCache) -> RelatedArticle:
     """The list entry of ``article`` with ``copies`` under it (the cached one when it was
-    made from these same objects)."""
+    made from the same articles)."""
+    key: EntryKey = (article.uri, article.version,
+                     tuple((c.n, c.uri, c.version) for c in copies))
     hit = cache.get(article.n)
-    if (hit is not None and hit[0] is article and len(hit[1]) == len(copies)
-            and all(a is b for a, b in zip(hit[1], copies, strict=True))):
-        return hit[2]
+    if hit is not None and hit[0] == key:
+        return hit[1]
     entry = RelatedArticle(
         n=article.n,
         uri=article.uri,
@@ -406,11 +502,10 @@ def _related_entry(article: CitedArticle, copies: tuple[CitedArticle, ...],
         headline=_display_headline(article),
         published=article.published,
         also_carried_by=tuple(sorted({c.source for c in copies} - {article.source})),
-        copies=tuple(CarriedCopy(n=c.n, uri=c.uri, version=c.version, source=c.source,
-                                 published=c.published, url=c.url) for c in copies),
+        copies=tuple(_carried(c) for c in copies),
         url=article.url,
     )
-    cache[article.n] = (article, copies, entry)
+    cache[article.n] = (key, entry)
     return entry
 
 
