@@ -7,12 +7,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_pipeline import PROPERTY, START, STORIES, build_log, log_entries, records
+from test_pipeline import PROPERTY, START, STORIES, TOPIC, build_log, log_entries, records
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.domain.records import dead_letter, handle_record
+from storyline.stream import facts as facts_module
 from storyline.stream.facts import FactsRecord, extract_record, fold_facts
 from storyline.stream.stripes import MisplacedRecord, StripeMerge
 
@@ -153,3 +154,16 @@ def test_conflicts_and_withdrawals_fold_like_the_raw_records() -> None:
 def test_a_facts_record_without_its_headers_is_refused() -> None:
     with pytest.raises(ValueError, match="not a facts record"):
         FactsRecord.from_kafka(b"k", b"{}", [("kind", b"extracted")])
+
+
+def test_facts_of_another_pipeline_version_are_refused_by_name() -> None:
+    """A fold of facts an older extract stage wrote (a field it did not carry yet, another
+    extractor) would publish other revisions than the fold from the log: refused."""
+    written = extract_record(None, b"not json", LogPosition(TOPIC, 0, 7), max_bytes=1_000)
+    assert FactsRecord.from_kafka(written.key, written.value, written.headers) == written
+    for headers in ([(k, v) for k, v in written.headers if k != facts_module.VERSION],
+                    [(k, b"storyline-0.1/core-1/extract-1" if k == facts_module.VERSION else v)
+                     for k, v in written.headers]):
+        with pytest.raises(facts_module.StaleFacts, match="source offset 7 were written by "
+                           r"pipeline .*STORYLINE_TOPIC_PREFIX"):
+            FactsRecord.from_kafka(written.key, written.value, headers)

@@ -5,7 +5,9 @@ how the fold side folds it, both without Kafka (the stages in :mod:`extract_stag
 One record of the facts topic per articles-topic offset o, in partition ``o mod N``:
 
 - key: the article's uri (a poison record: its own key);
-- headers ``source-offset`` (o, decimal) and ``kind``: ``extracted`` (value: the
+- headers ``source-offset`` (o, decimal), ``pipeline-version`` (of the code that wrote it:
+  a fold of another version would give other bytes than the single-process fold, so it
+  refuses the record, :class:`StaleFacts`) and ``kind``: ``extracted`` (value: the
   ``ArticleExtracted`` JSON) or ``dead`` (value: the ``DeadLetter`` of a poison record, the
   one the single-process worker would publish; a dead marker, so the fold never waits for an
   offset that will not come).
@@ -26,16 +28,21 @@ from dataclasses import dataclass, field
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.contracts import ArticleExtracted
 from storyline.domain.events import DeadLetter
-from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
+from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import dead_letter, decode_article
 from storyline.domain.stages import ExtractionFailed, extract
 
 SOURCE_OFFSET = "source-offset"
+VERSION = "pipeline-version"
 KIND = "kind"
 EXTRACTED = b"extracted"
 DEAD = b"dead"
 
 Headers = list[tuple[str, bytes]]
+
+
+class StaleFacts(ValueError):
+    """A facts record written by another pipeline version than this code's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +54,8 @@ class FactsRecord:
 
     @property
     def headers(self) -> Headers:
-        return [(SOURCE_OFFSET, str(self.source_offset).encode()), (KIND, self.kind)]
+        return [(SOURCE_OFFSET, str(self.source_offset).encode()),
+                (VERSION, PIPELINE_VERSION.encode()), (KIND, self.kind)]
 
     @staticmethod
     def from_kafka(key: bytes | None, value: bytes | None,
@@ -55,6 +63,14 @@ class FactsRecord:
         found = dict(headers)
         if SOURCE_OFFSET not in found or found.get(KIND) not in (EXTRACTED, DEAD):
             raise ValueError(f"not a facts record: headers {sorted(found)}")
+        written_by = found.get(VERSION, b"(none: before the header)").decode(errors="replace")
+        if written_by != PIPELINE_VERSION:
+            raise StaleFacts(
+                f"the facts of source offset {found[SOURCE_OFFSET].decode(errors='replace')} "
+                f"were written by pipeline {written_by}, and this fold is {PIPELINE_VERSION}: "
+                "its revisions would not be those of a fold from the log. Run this "
+                "version's extract stages on a facts topic of its own (a new "
+                "STORYLINE_TOPIC_PREFIX), as after any pipeline change (docs/stages.md)")
         return FactsRecord(key or b"", value or b"", found[KIND], int(found[SOURCE_OFFSET]))
 
 
