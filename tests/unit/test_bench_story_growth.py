@@ -1,0 +1,42 @@
+"""The flat-cost benchmark still runs the fold as the pipeline folds (it broke silently once
+when the fold's signature changed): a small run reports its medians and gives the same
+digest twice."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "bench_story_growth.py"
+DATASET = ROOT.parent / "shared" / "data" / "timeline17-dev"
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("benchmarks_story_growth", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not DATASET.is_dir(), reason="the shared dev data is not here")
+def test_a_small_growth_run_reports_and_is_deterministic(capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    bench = _bench()
+    argv = ["--dataset", str(DATASET), "--articles", "40", "--at", "10,30",
+            "--half-width", "5", "--digest"]
+    assert bench.main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert bench.main(argv) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert first["digest"] == second["digest"] and len(first["digest"]) == 64
+    medians = first["per_article_cpu_ms_by_story_size_within_5"]
+    assert set(medians) == {"10", "30"}
+    assert all(m["median_cpu_ms"] > 0 and m["folds"] > 0 for m in medians.values())
