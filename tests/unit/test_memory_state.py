@@ -227,6 +227,24 @@ def test_a_snapshot_with_facts_in_the_cold_store_continues_the_log(
         assert before + fold(recs[k:], restored) == expected
 
 
+def test_rebuilt_memos_unpack_the_extract_stage_analyses() -> None:
+    """A memo dropped (or a story thawed) is refilled from the packed analyses the fold
+    kept, not by analysing the facts again (~20x dearer), and gives the same bytes."""
+    entries = [(("flood", "strike")[i % 2], i, "new") for i in range(10)]
+    recs = records(build_log(entries))
+    expected = fold(recs)
+
+    def analyse_again(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a window article was analysed again")
+
+    with mock.patch.object(pipeline_module, "WARM_ANALYSES", 1), \
+            mock.patch.object(pipeline_module, "WARM_IDLE", 0), \
+            mock.patch.object(summary, "analysis_of", analyse_again):
+        pipeline = Pipeline()
+        assert fold(recs, pipeline) == expected
+        assert pipeline.frozen_story_count >= 1
+
+
 def test_memos_built_on_demand_are_not_pickled() -> None:
     """Support memos link the lead sentences of a story's articles into chains deeper than
     pickle's recursion limit; snapshots leave them (and built statements) out."""
@@ -337,7 +355,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        17: "b6f3d224702e1b6485ccc3f5feab1f0f1b1fafc3de65832bad652791ddc13b04",
                        18: "3fcd30add799ed1310abdf4a7f3449c2fa9b955bbe13ac4796e0e73b56487754",
                        19: "2d659df53e69a270d139f134d18ac4b2a9b3b6a071b9e8fcf388c853466c94e2",
-                       20: "c8018ccbf3ee13e577de2a0605ad60de5b1621f92dcbf3e1e5a515aab1ad6f8b"}
+                       20: "c8018ccbf3ee13e577de2a0605ad60de5b1621f92dcbf3e1e5a515aab1ad6f8b",
+                       21: "f0bf43228b9570312db52b729410bacf4834f540c5e40d3539e67f97e7d56400"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

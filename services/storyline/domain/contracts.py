@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import zlib
 from array import array
 from typing import Literal
 
@@ -236,6 +237,14 @@ def summary_analysis(analysis: Analysis) -> SummaryAnalysis:
         band_keys=tuple(_le(keys) for keys in analysis.band_keys),
         band_sentences=tuple(tuple(s) for s in analysis.band_sentences),
     )
+
+
+def pack_summary(model: SummaryAnalysis) -> bytes:
+    return zlib.compress(model.model_dump_json().encode(), 1)
+
+
+def unpack_summary(packed: bytes) -> SummaryAnalysis:
+    return SummaryAnalysis.model_validate_json(zlib.decompress(packed))
 
 
 def analysis_from(model: SummaryAnalysis, packed_sentences: bytes) -> Analysis:

@@ -9,11 +9,12 @@ The state is mutated in place by the functions below rather than copied: a story
 thousands of articles and a copy per article would make the fold quadratic. Only the
 :class:`~storyline.domain.pipeline.Pipeline` owns states, and it never shares them.
 
-What a state keeps of an article is bounded: its citation data, its facts packed
-(:class:`~storyline.domain.facts.ColdFacts`: the first sentence in the clear), its timeline
-input, and while it is in the summary window its analysis (in ``summary_memo``). The whole
-facts are unpacked only to analyse an article again (a withdrawal brings an older article
-back into the window, or the memo was dropped).
+What a state keeps of an article is bounded: its citation data, its facts and its
+extract-stage analysis packed (:class:`~storyline.domain.facts.ColdFacts`: the first sentence
+in the clear), its timeline input, and while it is in the summary window its analysis (in
+``summary_memo``). Once an article slides out of the window, its packed bytes go to the cold
+store (:func:`store_facts`) and come back only if it returns to the window (a withdrawal);
+a dropped or thawed memo is refilled from the packed analyses.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from storyline.domain.contracts import (
     SummaryAnalysis,
     TimelineFeatures,
     analysis_from,
+    pack_summary,
     timeline_input_from,
+    unpack_summary,
 )
 from storyline.domain.events import (
     CarriedCopy,
@@ -145,12 +148,29 @@ def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts,
           timeline: TimelineFeatures, summary: SummaryAnalysis) -> None:
     """Put ``cited`` (packed facts) in the story, with what the next revision needs of its
     whole ``facts``: its timeline input and its analysis (sharing the packed sentences)."""
+    cold = cited.facts
+    if isinstance(cold, ColdFacts) and cold.packed:
+        cited = cited.model_copy(update={"facts": cold.with_analysis(pack_summary(summary))})
     state.articles[cited.uri] = cited
     state.timeline.add(cited, timeline_input_from(timeline))
     cold = cited.facts
     packed = (cold.packed_sentences if isinstance(cold, ColdFacts) and cold.packed_sentences
               else pack_sentences(facts.sentences))
     state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_from(summary, packed))
+
+
+def _unpack_window_analyses(window: Sequence[CitedArticle], memo: SummaryMemo) -> None:
+    """Put in ``memo`` the analyses of the window's articles it lacks (after a thaw, a
+    dropped memo, an article back in the window) from their packed analyses: what
+    ``analysed`` would otherwise compute again from the facts, for the same bytes."""
+    known = memo.analyses
+    for article in window:
+        cold = article.facts
+        hit = known.get(article.uri)
+        if ((hit is None or hit[0] is not cold) and isinstance(cold, ColdFacts)
+                and cold.packed_analysis):
+            known[article.uri] = (cold, analysis_from(unpack_summary(cold.packed_analysis),
+                                                      cold.packed_sentences))
 
 
 # Where an article's packed facts go once it left its story's summary window: keyed by
@@ -185,7 +205,8 @@ def store_facts(state: StoryState, store: ColdStore, change: Change) -> None:
             continue
         moving.append((cited, cold))
     for cited, cold in moving:
-        store.put(_facts_key(cited), _join(cold.packed, cold.packed_sentences))
+        store.put(_facts_key(cited),
+                  _join(cold.packed, cold.packed_sentences, cold.packed_analysis))
         articles[cited.uri] = cited.model_copy(update={"facts": cold.without_packed()})
 
 
@@ -203,18 +224,24 @@ def restore_window_facts(state: StoryState, store: ColdStore) -> None:
         if blob is None:
             raise LookupError(f"the facts of {cited.uri} v{cited.version} are not in the "
                               "cold store")
-        packed, packed_sentences = _split(blob)
         articles[cited.uri] = cited.model_copy(
-            update={"facts": cold.with_packed(packed, packed_sentences)})
+            update={"facts": cold.with_packed(*_split(blob))})
 
 
-def _join(packed: bytes, packed_sentences: bytes) -> bytes:
-    return len(packed).to_bytes(4, "big") + packed + packed_sentences
+def _join(*parts: bytes) -> bytes:
+    """The parts, each after its length (4 bytes, big-endian)."""
+    return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
 
 
-def _split(blob: bytes) -> tuple[bytes, bytes]:
-    size = int.from_bytes(blob[:4], "big")
-    return blob[4:4 + size], blob[4 + size:]
+def _split(blob: bytes) -> tuple[bytes, bytes, bytes]:
+    parts: list[bytes] = []
+    at = 0
+    while at < len(blob):
+        size = int.from_bytes(blob[at:at + 4], "big")
+        parts.append(blob[at + 4:at + 4 + size])
+        at += 4 + size
+    packed, packed_sentences, packed_analysis = parts
+    return packed, packed_sentences, packed_analysis
 
 
 def withdraw_article(state: StoryState, article: Folded) -> Change | None:
@@ -275,6 +302,7 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     timeline = state.timeline.entries(TIMELINE_LIMIT)
     memo = state.summary_memo
     # the window's analyses, once for the summary and the title
+    _unpack_window_analyses(cited[-summary_module.STORY_WINDOW:], memo)
     window = analysed(cited[-summary_module.STORY_WINDOW:], memo) if cited else []
     summary = summarise(cited, timeline, memo=memo, window=window) if cited else ()
     title = (choose_title(cited, previous=state.title, memo=memo, window=window) if cited
