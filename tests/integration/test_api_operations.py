@@ -1,5 +1,6 @@
 """The API on a real broker: an article POSTed with a hashed key lands on the log once, with
-the key's id as its provenance (in the event and a header); /readyz follows the in-process projector."""
+the key's id as its provenance (in the event and a header); /readyz follows the in-process
+projector."""
 
 from __future__ import annotations
 
