@@ -6,6 +6,7 @@ a resend, and the pages are the bytes they would be without it."""
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import pytest
 from hypothesis import given
@@ -181,3 +182,22 @@ def test_content_still_counts_whatever_the_provenance() -> None:
     out = handle_record(pipeline, None, canonical_bytes(other.received("file")),
                         LogPosition(TOPIC, 0, 1), max_bytes=1_000_000)
     assert out.dead_letter is not None and out.dead_letter.error_type == "ConflictingVersion"
+
+
+def test_a_snapshot_never_holds_an_article_event() -> None:
+    """The state a snapshot pickles keeps what extract made of each article, never the
+    ArticleReceived (nor its provenance): so adding provenance changed no pickled class and
+    STATE_LAYOUT 20 was re-recorded, not bumped (test_memory_state.py)."""
+    log = [a.received("http", "desk-7") if i % 2 else a.received("file")
+           for i, a in enumerate(build_log([(story, n, "new") for n in range(3)
+                                             for story in sorted(STORIES)]
+                                            + [("flood", 1, "correction"),
+                                               ("strike", 2, "withdrawal"),
+                                               ("recall", 0, "copy")]))]
+    pipeline = Pipeline()
+    for key, value, position in records(log):
+        handle_record(pipeline, key, value, position, max_bytes=1_000_000)
+    data = pickle.dumps(pipeline)
+    assert len(pipeline.story_ids) >= 3
+    for name in (b"ArticleReceived", b"Provenance", b"provenance", b"desk-7"):
+        assert name not in data
