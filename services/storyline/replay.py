@@ -61,7 +61,8 @@ Record = tuple[bytes | None, bytes | None, LogPosition]
 def records_from_files(paths: Sequence[Path], topic: str, limit: int | None = None
                        ) -> list[Record]:
     """Article files as the records a topic would hold, offsets from 0 (benchmarks, tests):
-    what an ingest into a fresh topic would write, without a broker."""
+    what an ingest into a fresh topic would write, without a broker (provenance
+    ``via="file"`` included, as ``storyline ingest`` writes it)."""
     return list(iter_records_from_files(paths, topic, limit))
 
 
@@ -74,7 +75,7 @@ def iter_records_from_files(paths: Sequence[Path], topic: str, limit: int | None
             if limit is not None and offset >= limit:
                 return
             if item.article is not None:
-                yield (item.article.uri.encode(), canonical_bytes(item.article),
+                yield (item.article.uri.encode(), canonical_bytes(item.article.received("file")),
                        LogPosition(topic, 0, offset))
                 offset += 1
 

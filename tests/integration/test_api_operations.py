@@ -1,5 +1,6 @@
 """The API on a real broker: an article POSTed with a hashed key lands on the log once, with
-the key's id as its provenance header; /readyz follows the in-process projector."""
+the key's id as its provenance (in the event and a header); /readyz follows the in-process
+projector."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import httpx
 import pytest
 from aiokafka.admin import NewTopic
 
+from storyline.domain.events import ArticleReceived, Provenance
+from storyline.domain.upcasting import decode_event
 from storyline.ingest.http import HEADER_KEY_ID, HEADER_VIA
 from storyline.kafka.admin import admin_client
 from storyline.read.config import ReadSettings
@@ -65,4 +68,8 @@ async def test_post_provenance_idempotence_and_readiness(kafka_bootstrap: str,
     assert await end_offsets(kafka_bootstrap, settings.articles) == {0: 1}  # written once
     records = [r async for r in read_partition(kafka_bootstrap, settings.articles, 0, stop=1)]
     assert dict(records[0].headers) == {HEADER_VIA: b"http", HEADER_KEY_ID: b"wire-desk"}
+    # the event itself records the key's id (the durable record), never its secret or hash
+    event = decode_event(records[0].value, ArticleReceived)
+    assert event.provenance == Provenance(via="http", api_key_id="wire-desk")
     assert secret.encode() not in records[0].value
+    assert entry.split("$")[-1].encode() not in records[0].value

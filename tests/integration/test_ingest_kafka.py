@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from storyline.domain.events import ArticleReceived, DeadLetter
+from storyline.domain.events import ArticleReceived, DeadLetter, Provenance
+from storyline.domain.upcasting import decode_event
 from storyline.ingest.files import iter_file
 from storyline.ingest.producer import ArticleProducer, BrokerUnavailable
 from storyline.settings import Settings
@@ -49,13 +50,17 @@ async def test_ingest_command_publishes_samples_and_dead_letters(settings: Setti
     assert ("samples/wire/invalid.jsonl line 1: field 'firstcreated': not an ISO 8601 "
             "date-time") in result.stderr
 
-    expected = [r.article for path in SAMPLES for r in iter_file(ROOT / path) if r.article]
-    assert f"produced {len(expected)} to {settings.articles}" in result.stdout
+    parsed = [r.article for path in SAMPLES for r in iter_file(ROOT / path) if r.article]
+    assert f"produced {len(parsed)} to {settings.articles}" in result.stdout
 
     records = await read_all(settings, settings.articles)
-    assert [offset for offset, _, _ in records] == list(range(len(expected)))
-    assert [key.decode() for _, key, _ in records] == [a.uri for a in expected]
-    assert [ArticleReceived.model_validate_json(value) for _, _, value in records] == expected
+    assert [offset for offset, _, _ in records] == list(range(len(parsed)))
+    assert [key.decode() for _, key, _ in records] == [a.uri for a in parsed]
+    # each event is the parsed article with its provenance: a file, no API key
+    events = [decode_event(value, ArticleReceived) for _, _, value in records]
+    assert all(e.provenance == Provenance(via="file", api_key_id=None) for e in events)
+    assert events == [a.received("file") for a in parsed]
+    assert all(b'"provenance":{"via":"file"}' in value for _, _, value in records)
 
     invalid = [r for r in iter_file(ROOT / SAMPLES[1]) if r.error]
     letters = await read_all(settings, settings.dead_letters)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import orjson
 import pytest
 
 from storyline.cli import main
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import ArticleReceived, Provenance
+from storyline.domain.upcasting import decode_event
+from storyline.ingest.files import iter_file
 from storyline.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,3 +74,42 @@ def test_unreachable_broker_is_fatal(monkeypatch: pytest.MonkeyPatch,
     assert main(["ingest", str(WIRE / "articles.jsonl")]) == 1
     err = capsys.readouterr().err
     assert f"storyline ingest: cannot reach the Kafka broker at 127.0.0.1:{port}" in err
+
+
+class RecordingProducer:
+    """Stands in for ArticleProducer: keeps what ``storyline ingest`` would publish."""
+
+    published: ClassVar[list[bytes]] = []
+
+    def __init__(self, settings: object, **_: object) -> None:
+        pass
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def enqueue(self, article: ArticleReceived) -> asyncio.Future[None]:
+        RecordingProducer.published.append(canonical_bytes(article))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+def test_ingested_articles_carry_via_file_and_no_key_id(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import storyline.ingest.producer as producer_module
+
+    RecordingProducer.published = []
+    monkeypatch.setattr(producer_module, "ArticleProducer", RecordingProducer)
+    files = [WIRE / "articles.jsonl", WIRE / "feed.rss"]
+    assert main(["ingest", *map(str, files)]) == 0
+    events = [decode_event(raw, ArticleReceived) for raw in RecordingProducer.published]
+    parsed = [r.article for path in files for r in iter_file(path) if r.article]
+    assert len(events) == len(parsed) > 2
+    assert {e.provenance for e in events} == {Provenance(via="file")}
+    assert all(b'"provenance":{"via":"file"}' in raw for raw in RecordingProducer.published)
+    # the provenance is all that was added: the articles are as parsed
+    assert [e.without_provenance() for e in events] == parsed
+    assert "produced" in capsys.readouterr().out

@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from storyline.cli import main
-from storyline.domain.events import ArticleReceived
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import ArticleReceived, Provenance
 from storyline.ingest.http import HEADER_KEY_ID, HEADER_VIA, ArticleParser
 from storyline.logconfig import configure_logging
 from storyline.read.config import ReadSettings
@@ -142,7 +143,48 @@ def test_post_with_a_hashed_key_records_its_id_as_provenance(store: ReadStore) -
     assert article.uri == "urn:a"
     assert REGISTRY.get_sample_value("storyline_http_articles_total",
                                      {"key": "desk-7", "outcome": "accepted"}) == 1
+    # in the event (the durable record) and, for header readers, beside it
+    assert article.provenance == Provenance(via="http", api_key_id="desk-7")
     assert dict(headers) == {HEADER_VIA: b"http", HEADER_KEY_ID: b"desk-7"}
+    written = canonical_bytes(article)  # what the producer puts on the log
+    assert b'"provenance":{"api_key_id":"desk-7","via":"http"}' in written
+    salt, digest = entry.split("$")[1:]
+    for secret_part in (secret, secret.removeprefix("slk_"), salt, digest):
+        assert secret_part.encode() not in written
+
+
+def test_the_provenance_is_the_authenticated_key_whatever_the_parser_says(
+        store: ReadStore) -> None:
+    """The handler stamps what it knows, replacing anything the parsed item carried."""
+    secret, entry = new_key("desk-7")
+
+    def claiming(obj: Any, *, fmt: str, max_bytes: int) -> ArticleReceived:
+        return parse(obj, fmt=fmt, max_bytes=max_bytes).received("http", "admin")
+
+    sink = Sink()
+    app = create_app(store, settings=Settings(topic_prefix=""),
+                     read_settings=ReadSettings(api_keys=entry, rate_limit_post_per_client=OFF,
+                                                rate_limit_post_per_key=OFF),
+                     sink=sink, parser=ArticleParser(claiming, Invalid), clock=Clock())
+    with TestClient(app) as client:
+        ok = client.post("/v1/articles", json={"uri": "urn:c"}, headers={"X-API-Key": secret})
+        assert ok.status_code == 202, ok.text
+    assert sink.sent[0][0].provenance == Provenance(via="http", api_key_id="desk-7")
+
+
+def test_a_flat_json_item_cannot_claim_a_provenance(store: ReadStore) -> None:
+    secret, entry = new_key("desk-7")
+    sink = Sink()
+    app = create_app(store, settings=Settings(topic_prefix=""),
+                     read_settings=ReadSettings(api_keys=entry), sink=sink)  # real parser
+    item = {"uri": "urn:d", "source": "Wire", "body": "Text.",
+            "published": "2026-03-01T00:00:00Z",
+            "provenance": {"via": "file"}}
+    with TestClient(app) as client:
+        refused = client.post("/v1/articles?format=json", json=item,
+                              headers={"X-API-Key": secret})
+    assert refused.status_code == 422 and refused.json()["field"] == "provenance"
+    assert sink.sent == []
 
 
 def test_plain_keys_still_work_deprecated_with_a_warning(
@@ -259,6 +301,25 @@ def test_the_same_article_twice_is_acknowledged_not_written_twice(store: ReadSto
         client.post("/v1/articles", json={"uri": "v"}, headers=headers)
         client.post("/v1/articles", json={"uri": "u", "body": "B."}, headers=headers)
         assert len(sink.sent) == 5
+
+
+def test_a_retry_is_recognised_whichever_key_sends_it(store: ReadStore) -> None:
+    """The events carry the sender's key id, but a retry is judged on the article alone:
+    the same item from another key is acknowledged as the first one, not written again."""
+    secret_a, entry_a = new_key("desk-a")
+    secret_b, entry_b = new_key("desk-b")
+    sink = Sink()
+    with TestClient(app_for(store, sink, api_keys=f"{entry_a},{entry_b}")) as client:
+        first = client.post("/v1/articles", json={"uri": "u", "body": "A."},
+                            headers={"X-API-Key": secret_a})
+        again = client.post("/v1/articles", json={"uri": "u", "body": "A."},
+                            headers={"X-API-Key": secret_a})
+        other = client.post("/v1/articles", json={"uri": "u", "body": "A."},
+                            headers={"X-API-Key": secret_b})
+    assert [r.json()["duplicate"] for r in (first, again, other)] == [False, True, True]
+    assert again.json()["offset"] == other.json()["offset"] == first.json()["offset"]
+    [(article, _)] = sink.sent
+    assert article.provenance == Provenance(via="http", api_key_id="desk-a")
 
 
 async def test_concurrent_twins_are_written_once_and_failures_are_not_remembered() -> None:

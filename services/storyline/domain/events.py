@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Contract(BaseModel):
@@ -40,8 +40,40 @@ class DatePrecision(StrEnum):
     YEAR = "year"
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 # ---------------------------------------------------------------------------------------------
 # Articles: the source of record.
+
+
+#: What an API key's id may be (storyline.web.keys makes and checks them against this).
+API_KEY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+#: How an article reached the log: ``http`` is ``POST /v1/articles``, ``file`` is
+#: ``storyline ingest FILE...`` (JSON lines, JSON documents, RSS and Atom files alike; the
+#: item's format is ``wire_format``).
+Via = Literal["http", "file"]
+
+
+class Provenance(Contract):
+    """Who put an article on the log and how: a record for audits, never an input of the
+    core. No stage reads it, so it shapes no fingerprint, story or revision: the same item
+    sent by HTTP and from a file is one article, the second a resend."""
+
+    via: Via = Field(description="The ingest path: http (POST /v1/articles) or file "
+                                 "(storyline ingest).")
+    api_key_id: str | None = Field(
+        default=None, pattern=API_KEY_ID_PATTERN, exclude_if=_absent,
+        description="The public id of the API key that submitted it (via http only); "
+                    "never the key or its hash.")
+
+    @model_validator(mode="after")
+    def _key_only_over_http(self) -> Provenance:
+        if self.api_key_id is not None and self.via != "http":
+            raise ValueError(f"an API key id is recorded only for via 'http', not {self.via!r}")
+        return self
 
 
 class ArticleReceived(Contract):
@@ -59,6 +91,25 @@ class ArticleReceived(Contract):
     pubstatus: PubStatus = PubStatus.USABLE
     url: str | None = Field(default=None, max_length=2048)
     wire_format: Literal["ninjs", "json", "rss", "atom"] = "ninjs"
+    # Optional, and left out of the JSON when None, so every ArticleReceived written before
+    # it existed reads as it is (no upcaster: there is no truthful value to give it) and
+    # keeps its bytes. Set by the ingest path, never by a parser (docs/ingest.md).
+    provenance: Provenance | None = Field(
+        default=None, exclude_if=_absent,
+        description="How the article reached the log (ingest path, API key id); absent on "
+                    "events written before it was recorded. Never shapes a revision.")
+
+    def received(self, via: Via, api_key_id: str | None = None) -> ArticleReceived:
+        """This article as it goes on the log by ``via``, with the provenance given
+        (replacing any it carried: only the ingest path knows where it came from)."""
+        return self.model_copy(update={"provenance": Provenance(via=via,
+                                                                 api_key_id=api_key_id)})
+
+    def without_provenance(self) -> ArticleReceived:
+        """The article alone: what it says, not who sent it (what a retry is judged by)."""
+        if self.provenance is None:
+            return self
+        return self.model_copy(update={"provenance": None})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,10 +141,6 @@ def web_address(value: str | None) -> str | None:
     if scheme not in ("http", "https") or not parts.hostname:
         return None
     return scheme + text[len(parts.scheme):]
-
-
-def _absent(value: object) -> bool:
-    return value is None
 
 
 # A list entry's web address. Left out of the JSON (and so of the page's hash) when None:

@@ -1,7 +1,8 @@
 """``storyline ingest FILE...``: validate wire files and publish their articles.
 
-Valid items go to the articles topic keyed by uri; invalid ones go to the dead-letter topic
-keyed by ``file:line`` and are named on stderr with the field at fault. Exit status: 0 all
+Valid items go to the articles topic keyed by uri, with ``provenance.via = "file"`` (and no
+API key id); invalid ones go to the dead-letter topic keyed by ``file:line`` and are named on
+stderr with the field at fault. Exit status: 0 all
 valid, 2 some invalid (the rest was still published), 1 fatal (unreadable file, broker
 unreachable, a send that failed).
 """
@@ -110,7 +111,8 @@ async def _ingest(files: list[Path], fmt: FileFormat, dry_run: bool, settings: S
                     if result.article is not None:
                         tally.produced += 1
                         if producer is not None:
-                            pending.append(await producer.enqueue(result.article))
+                            pending.append(await producer.enqueue(
+                                result.article.received("file")))
                     else:
                         tally.invalid += 1
                         tqdm.write(f"invalid: {result.error}", file=sys.stderr)

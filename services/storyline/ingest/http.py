@@ -4,7 +4,8 @@ An item goes through the same decoder and parser as files and the CLI
 (:mod:`storyline.ingest.jsontext`, :mod:`storyline.ingest.normalise`), is checked against
 the API keys (hashed, :mod:`storyline.web.keys`), acknowledged once per (uri, version,
 content) (:class:`storyline.web.limits.RecentArticles`) and written to the articles log with
-its provenance in record headers.
+its provenance (``via="http"`` and the key's id) in the event, ``ArticleReceived.provenance``,
+and, for tools that read record headers, in two Kafka record headers as well.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ from storyline.web.limits import Landed, RecentArticles
 
 log = structlog.get_logger(__name__)
 
-#: Kafka record headers of an article submitted over HTTP: its provenance, on the log
-#: beside the event (never in it, so nothing of a revision depends on who sent it).
+#: Kafka record headers of an article submitted over HTTP: its provenance again, beside the
+#: event, for tools that read headers without decoding (``kcat -f '%h'``). The durable record
+#: is ``ArticleReceived.provenance``; neither shapes a revision.
 HEADER_VIA = "storyline-via"
 HEADER_KEY_ID = "storyline-api-key-id"
+
+
 class ArticleSink(Protocol):
     async def send(self, article: ArticleReceived,
                    headers: Sequence[tuple[str, bytes]] = ()) -> tuple[int, int]: ...
@@ -146,8 +150,8 @@ def add_ingest_routes(app: FastAPI) -> None:
             SUBMITTED.labels(key_id, "invalid").inc()
             return _error(400, "body", f"body: {exc.message}")
         try:
-            article = read.parser.parse(obj, fmt=format,
-                                        max_bytes=read.settings.max_article_bytes)
+            parsed = read.parser.parse(obj, fmt=format,
+                                       max_bytes=read.settings.max_article_bytes)
         except read.parser.invalid as exc:
             bad_field = getattr(exc, "field", None) or "body"
             message = getattr(exc, "message", None) or str(exc)
@@ -157,6 +161,10 @@ def add_ingest_routes(app: FastAPI) -> None:
             return _error(422, str(bad_field), str(message), problems)
         if read.sink is None and read.sink_factory is None:
             return _error(503, "body", "no article producer configured")
+        # a retry is the same uri, version and content, whoever sends it: judged on the
+        # article without its provenance (the first one's is what the log keeps)
+        identity = content_hash(parsed.without_provenance())
+        article = parsed.received("http", key_id)
         provenance = [(HEADER_VIA, b"http"), (HEADER_KEY_ID, key_id.encode())]
 
         async def write() -> Landed:
@@ -168,7 +176,7 @@ def add_ingest_routes(app: FastAPI) -> None:
 
         try:
             landed, wrote = await read.recent.once(
-                article.uri, article.version, content_hash(article), write)
+                article.uri, article.version, identity, write)
         except Exception as exc:  # noqa: BLE001 - the client must learn it was not taken
             SUBMITTED.labels(key_id, "failed").inc()
             log.error("api.produce_failed", uri=article.uri, error=str(exc))

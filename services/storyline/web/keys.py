@@ -29,11 +29,13 @@ from dataclasses import dataclass
 
 import structlog
 
+from storyline.domain.events import API_KEY_ID_PATTERN
+
 log = structlog.get_logger(__name__)
 
 SCHEME = "sha256"
 SECRET_PREFIX = "slk_"
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_ID = re.compile(API_KEY_ID_PATTERN)  # the id is recorded in ArticleReceived.provenance
 _HASHED = re.compile(r"(?P<id>[^:$,\s]+):(?P<scheme>[A-Za-z0-9_-]+)\$(?P<rest>.*)")
 _HEX = re.compile(r"[0-9a-f]+")
 
