@@ -32,6 +32,7 @@ from storyline.read.projector import Projector, decode_record
 from storyline.read.samples import story_history, updates
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings
+from storyline.stream.stage_ops import StageProbe, stage_port
 from storyline.stream.worker import WorkerProbe
 from storyline.web.app import create_app
 
@@ -238,3 +239,29 @@ def test_exported_names_match_what_the_exposition_format_says() -> None:
     written = {s.name for family in text_string_to_metric_families(text)
                for s in family.samples if s.name.startswith("storyline_")}
     assert written <= exported_sample_names()
+
+
+def test_a_stage_is_ready_once_started_and_caught_up_on_every_partition() -> None:
+    probe = StageProbe("extract-7", max_lag=5)
+    assert not probe.ready().ok and "starting" in probe.ready().detail["reason"]
+    probe.started = True
+    assert not probe.ready().ok  # nothing observed yet: the log's end is unknown
+    probe.observe("t.articles", 0, end=None, position=0, last_timestamp=None)
+    assert probe.ready().detail["reason"] == "the end of its log is not known yet"
+    probe.observe("t.articles", 0, end=100, position=94, last_timestamp=None)
+    assert not probe.ready().ok and probe.ready().detail["partitions"] == {"t.articles/0": 6}
+    assert REGISTRY.get_sample_value("storyline_ready", {"process": "extract-7"}) == 0
+    probe.observe("t.articles", 0, end=100, position=95, last_timestamp=None)
+    probe.observe("t.facts", 1, end=3, position=3, last_timestamp=None)
+    assert probe.ready().ok
+    assert probe.ready().detail["partitions"] == {"t.articles/0": 5, "t.facts/1": 0}
+    assert REGISTRY.get_sample_value("storyline_ready", {"process": "extract-7"}) == 1
+    assert REGISTRY.get_sample_value(
+        "storyline_consumer_lag_records",
+        {"consumer": "extract-7", "topic": "t.articles", "partition": "0"}) == 5
+
+
+def test_stage_ports_follow_the_worker_port() -> None:
+    settings = Settings(worker_metrics_port=9500)
+    assert [stage_port(settings, i) for i in range(3)] == [9500, 9501, 9502]
+    assert stage_port(Settings(worker_metrics_port=0), 2) == 0

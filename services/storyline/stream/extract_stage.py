@@ -29,6 +29,7 @@ from storyline.settings import Settings
 from storyline.stream.facts import extract_record
 from storyline.stream.logreader import MAX_FETCH_BYTES
 from storyline.stream.offsets import commit_payload
+from storyline.stream.stage_ops import StageProbe, start_stage_operations
 
 log = structlog.get_logger("storyline.extract")
 
@@ -75,6 +76,8 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
         max_request_size=MAX_REQUEST_BYTES, linger_ms=5, **kafka_options())
+    probe = StageProbe(f"extract-{stripe}", settings.ready_max_lag)
+    operations = start_stage_operations(settings, probe, 1 + stripe)
     await consumer.start()
     await producer.start()
     stats = ExtractStats()
@@ -88,8 +91,12 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
         start = committed if committed is not None and committed >= 0 else 0
         consumer.seek(source, start)
         log.info("extract_started", stripe=stripe, stripes=stripes, from_offset=start)
-        await _loop(settings, consumer, producer, source, stripe, stripes, start, stop, stats)
+        probe.started = True
+        await _loop(settings, consumer, producer, source, stripe, stripes, start, stop, stats,
+                    probe)
     finally:
+        if operations is not None:
+            operations.stop()
         await producer.stop()
         await consumer.stop()
         log.info("extract_stopped", stripe=stripe, stripes=stripes, extracted=stats.extracted,
@@ -99,11 +106,12 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
 
 async def _loop(settings: Settings, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
                 source: TopicPartition, stripe: int, stripes: int, start: int,
-                stop: asyncio.Event, stats: ExtractStats) -> None:
+                stop: asyncio.Event, stats: ExtractStats, probe: StageProbe) -> None:
     in_flight: deque[tuple[int, asyncio.Future[object]]] = deque()
     consumed = start  # every offset below it was read (and sent, when it is this stripe's)
     committed = start
     last_commit = time.monotonic()
+    last_timestamp: float | None = None  # produce time of the last record read
 
     async def commit(force: bool = False) -> None:
         nonlocal committed, last_commit
@@ -116,9 +124,11 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, producer: AIOKaf
             committed, last_commit = safe, now
 
     while not stop.is_set():
+        probe.watch.beat()
         batches = await consumer.getmany(source, timeout_ms=500, max_records=100)
         for record in batches.get(source, ()):
             offset = record.offset
+            last_timestamp = record.timestamp / 1000 if record.timestamp else last_timestamp
             if offset % stripes != stripe:
                 stats.skipped += 1
                 consumed = offset + 1
@@ -144,5 +154,7 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, producer: AIOKaf
         if not batches:
             consumed = max(consumed, await consumer.position(source))
         await commit()
+        probe.observe(source.topic, source.partition, end=consumer.highwater(source),
+                      position=consumed, last_timestamp=last_timestamp)
     await producer.flush()
     await commit(force=True)

@@ -42,6 +42,7 @@ from storyline.stream.facts import FactsRecord, FoldedFacts, fold_facts
 from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition
 from storyline.stream.offsets import commit_payload
 from storyline.stream.snapshots import Snapshotter, snapshot_dir
+from storyline.stream.stage_ops import StageProbe, start_stage_operations
 from storyline.stream.stripes import StripeMerge
 from storyline.stream.worker import (
     MAX_REQUEST_BYTES,
@@ -88,6 +89,9 @@ class FoldStage:
         self.committed: dict[TopicPartition, int] = {}
         self.consumed: dict[TopicPartition, int] = {}  # facts partition -> next offset read
         self.folded = 0
+        self.probe = StageProbe("fold", settings.ready_max_lag)
+        self.last_timestamp: float | None = None  # produce time of the last record folded
+        self.source_end: int | None = None  # the articles log's end, when last asked
 
     # -- running ---------------------------------------------------------------------------
 
@@ -106,13 +110,17 @@ class FoldStage:
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
             max_request_size=MAX_REQUEST_BYTES, **kafka_options())
+        operations = start_stage_operations(settings, self.probe, 0)
         await self.consumer.start()
         await self.producer.start()
         try:
             await self._start()
+            self.probe.started = True
             await self._loop(stop)
             await self._commit(force=True)
         finally:
+            if operations is not None:
+                operations.stop()
             self.snapshotter.reap(wait=True)
             await self.producer.stop()
             await self.consumer.stop()
@@ -180,8 +188,13 @@ class FoldStage:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         last_commit = last_tick = time.monotonic()
+        last_observed = 0.0
         paused: set[TopicPartition] = set()
         while not stop.is_set():
+            self.probe.watch.beat()
+            if time.monotonic() - last_observed >= 1.0:
+                await self._observe()
+                last_observed = time.monotonic()
             batches = await self.consumer.getmany(*self.facts, timeout_ms=500,
                                                   max_records=200)
             for tp, records in batches.items():
@@ -211,6 +224,21 @@ class FoldStage:
                 self.snapshotter.tick(self.state.pipeline, topic, partition, timer=True)
                 last_tick = now
 
+    async def _observe(self) -> None:
+        """Lag gauges and readiness: the articles log against what the fold applied, each
+        facts partition against what it read."""
+        try:
+            ends = await self.consumer.end_offsets([self.source])
+            self.source_end = ends.get(self.source, self.source_end)
+        except Exception:  # noqa: BLE001 - broker away: the last known end stands
+            pass
+        self.probe.observe(self.source.topic, self.source.partition, end=self.source_end,
+                           position=self.state.next_offset(*self._source_key),
+                           last_timestamp=self.last_timestamp)
+        for tp in self.facts:
+            self.probe.observe(tp.topic, tp.partition, end=self.consumer.highwater(tp),
+                               position=self.consumed[tp], last_timestamp=self.last_timestamp)
+
     def _arrived(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
         timestamp = record.timestamp / 1000 if record.timestamp else None
@@ -228,6 +256,7 @@ class FoldStage:
                                              position)
             await self._publish(folded, position, waiting.timestamp)
         self.folded += 1
+        self.last_timestamp = waiting.timestamp
         if folded.dead_letter is not None or folded.refused is not None:
             ARTICLES.labels("dead_letter").inc()
         elif folded.events:

@@ -1,0 +1,93 @@
+"""The stage processes are watched like the worker (docs/stages.md, docs/operations.md): on a
+real broker, `storyline worker --stage all --processes 2` serves /metrics, /livez and
+/readyz from the fold (the worker's port) and from each extract stripe (the next ports);
+the fold's lag on the articles topic falls to 0 once it has applied the whole log, and every
+stripe reports its own lag."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from test_stages_kafka import ARTICLES, env, produce, settings_for, start, stop, wait_for
+
+from storyline.replay import records_from_files
+
+pytestmark = pytest.mark.integration
+__all__ = ["env"]  # the fixture, shared
+
+COUNT = 30
+
+
+def _free_base(span: int) -> int:
+    """A port p with p .. p + span - 1 all free now."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + span > 65535:
+            continue
+        try:
+            for port in range(base, base + span):
+                with socket.socket() as taken:
+                    taken.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no run of free ports")
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
+
+
+def _lags(port: int) -> dict[tuple[str, str, str], float]:
+    status, body = _get(port, "/metrics")
+    if status != 200:
+        return {}
+    return {(s.labels["consumer"], s.labels["topic"], s.labels["partition"]): s.value
+            for family in text_string_to_metric_families(body.decode())
+            if family.name == "storyline_consumer_lag_records" for s in family.samples}
+
+
+def test_every_stage_process_serves_its_lag_and_readiness(env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    settings = settings_for(env)
+    log = records_from_files([ARTICLES], settings.articles, COUNT)
+    asyncio.run(produce(settings, [(key or b"", value or b"") for key, value, _ in log]))
+    base = _free_base(3)
+    env = {**env, "STORYLINE_WORKER_METRICS_PORT": str(base)}
+    logs = [tmp_path / "stages.log"]
+    stages = start(env, logs[0], "--stage", "all", "--processes", "2")
+    try:
+        fold, stripes = base, (base + 1, base + 2)
+        wait_for(lambda: _get(fold, "/readyz")[0] == 200, "the fold to be ready", 300, logs,
+                 [stages])
+        # ready (within STORYLINE_READY_MAX_LAG) comes first; then the lag falls to 0
+        wait_for(lambda: _lags(fold).get(("fold", settings.articles, "0")) == 0,
+                 "the fold to apply every article", 300, logs, [stages])
+        lags = _lags(fold)
+        assert {(c, t) for c, t, _ in lags} == {("fold", settings.articles),
+                                                ("fold", settings.facts)}
+        ready = json.loads(_get(fold, "/readyz")[1])
+        assert ready["status"] == "ok" and ready["partitions"][f"{settings.articles}/0"] == 0
+        for stripe, port in enumerate(stripes):
+            assert _get(port, "/livez")[0] == 200
+            wait_for(lambda port=port: _get(port, "/readyz")[0] == 200,  # type: ignore[misc]
+                     f"extract stripe {stripe} to be ready", 120, logs, [stages])
+            assert _lags(port) == {(f"extract-{stripe}", settings.articles, "0"): 0}
+        assert _get(fold, "/livez")[0] == 200
+    finally:
+        stop(stages)
