@@ -356,7 +356,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        18: "3fcd30add799ed1310abdf4a7f3449c2fa9b955bbe13ac4796e0e73b56487754",
                        19: "2d659df53e69a270d139f134d18ac4b2a9b3b6a071b9e8fcf388c853466c94e2",
                        20: "c8018ccbf3ee13e577de2a0605ad60de5b1621f92dcbf3e1e5a515aab1ad6f8b",
-                       21: "f0bf43228b9570312db52b729410bacf4834f540c5e40d3539e67f97e7d56400"}
+                       21: "f0bf43228b9570312db52b729410bacf4834f540c5e40d3539e67f97e7d56400",
+                       22: "660b1c45d4b31cbb37d705e6e2177b03c6aeae4a89c85482a500879bc878ed89"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:
