@@ -14,6 +14,12 @@ so adding then removing an article restores the entries exactly. What it keeps o
 article is its :class:`TimelineInput` (the dated statements and the days it mentions), not
 its facts: the events hold those statements anyway, and a merge hands them over.
 
+Which days the page shows is build_timeline's date ranking (issue 13): every article adds,
+when indexed, its mentions of days (weighted by ``timeline_select.mention_weight``) and its
+publication (on its day, and to the volume normaliser of the days around it), so only the
+days it touches are re-scored (``timeline_select.day_score``) and ``_day_rank`` stays sorted;
+``entries`` shows, for each of the best days, its most salient event.
+
 :func:`build_timeline`, the whole-story view used by the evaluation, lives in
 :mod:`storyline.domain.timeline_select` and is re-exported here.
 """
