@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from storyline.domain import timeline as tl
 from storyline.domain.events import DatePrecision, TimelineEntry
 from storyline.domain.extract import extract_facts
-from storyline.domain.facts import ArticleFacts, CitedArticle, TimeSpan
+from storyline.domain.facts import ArticleFacts, CitedArticle, DateMention, TimeSpan
 from storyline.domain.timeline import TimelineIndex, TimelineInput, _Statement
+from storyline.domain.timeline_select import rank_dates
 from storyline.ingest.files import iter_file
 
 
@@ -82,46 +83,66 @@ def _input(spec: Spec, uri: str) -> TimelineInput:
 
 def _cited(n: int, uri: str, copy_of: int | None, spec: Spec, version: int = 1
            ) -> CitedArticle:
+    # the days it mentions, as build_timeline's rank_dates reads them
+    mentions = tuple(DateMention(span=_span(d, False), text="x", sentence=0, char_start=0,
+                                 char_end=1, stated=True) for d in spec[1])
     facts = ArticleFacts(uri=uri, version=version, extractor_version="t", sentences=(),
-                         dates=(), figures=(), names=())
+                         dates=mentions, figures=(), names=())
     published = datetime.combine(DAYS[spec[3]], datetime.min.time(), tzinfo=UTC)
     return CitedArticle(n=n, uri=uri, version=version, source=f"s{n}", headline=None,
                         published=published, facts=facts, copy_of=copy_of)
 
 
-def _scratch_entries(index: TimelineIndex, limit: int) -> tuple[TimelineEntry, ...]:
-    """``entries`` as it was before the ranking was kept: every event scored and sorted."""
+def _scratch_entries(index: TimelineIndex, limit: int, articles: list[CitedArticle]
+                     ) -> tuple[TimelineEntry, ...]:
+    """``entries`` from scratch: the days ranked by build_timeline's ``rank_dates`` over the
+    articles, each day's most salient event (every event scored), then the old ranking of
+    the remaining events for what is left of the page."""
+    summaries = [tl._summarise(event) for event in index._events]
 
-    def pick(indexes: list[int], limit: int, per_day: dict[date, int]) -> list[object]:
-        scored = []
-        for i in indexes:
-            event = index._events[i]
-            summary = tl._summarise(event)
-            span = summary.span
-            mentions = len(index._day_sources.get(span.start, ())) \
-                if span.start == span.end else 0
-            salience = (summary.sources + 0.5 * math.log1p(mentions) + summary.centrality
-                        + (0.5 if span.precision is DatePrecision.DAY else 0.0))
-            scored.append((-salience, span.start, event.entry_id, event, summary))
-        scored.sort(key=lambda s: (s[0], s[1], s[2]))
-        picked: list[object] = []
-        for _, day, _, event, summary in scored:
-            if len(picked) >= limit:
+    def key(i: int) -> tuple[float, date, str]:
+        summary = summaries[i]
+        span = summary.span
+        mentions = len(index._day_sources.get(span.start, ())) \
+            if span.start == span.end else 0
+        salience = (summary.sources + 0.5 * math.log1p(mentions) + summary.centrality
+                    + (0.5 if span.precision is DatePrecision.DAY else 0.0))
+        return (-salience, span.start, index._events[i].entry_id)
+
+    by_day: dict[date, list[int]] = {}
+    for i, summary in enumerate(summaries):
+        if summary.span.start == summary.span.end:
+            by_day.setdefault(summary.span.start, []).append(i)
+    picked: list[tuple[object, object]] = []
+    chosen: set[int] = set()
+    per_day: dict[date, int] = {}
+    for day, _ in rank_dates(articles, None, None):
+        if len(picked) >= limit:
+            break
+        if day in by_day:
+            best = min(by_day[day], key=lambda i: (*key(i), i))
+            chosen.add(best)
+            per_day[day] = 1
+            picked.append((index._events[best], summaries[best]))
+
+    def pick(indexes: list[int], limit: int) -> list[tuple[object, object]]:
+        scored = sorted((i for i in indexes if i not in chosen), key=key)  # stable
+        out: list[tuple[object, object]] = []
+        for i in scored:
+            if len(out) >= limit:
                 break
-            if per_day.get(day, 0) >= tl.PER_DAY:
+            day = key(i)[1]
+            if i in chosen or per_day.get(day, 0) >= tl.PER_DAY:
                 continue
             per_day[day] = per_day.get(day, 0) + 1
-            picked.append((event, summary))
-        return picked
+            chosen.add(i)
+            out.append((index._events[i], summaries[i]))
+        return out
 
-    picked = pick(index._multi, limit, {})
     if len(picked) < limit:
-        chosen = {id(e) for e, _ in picked}  # type: ignore[misc]
-        rest = [i for i, e in enumerate(index._events) if id(e) not in chosen]
-        per_day: dict[date, int] = {}
-        for _, summary in picked:  # type: ignore[misc]
-            per_day[summary.span.start] = per_day.get(summary.span.start, 0) + 1
-        picked += pick(rest, limit - len(picked), per_day)
+        picked += pick(index._multi, limit - len(picked))
+    if len(picked) < limit:
+        picked += pick(list(range(len(index._events))), limit - len(picked))
     picked.sort(key=lambda p: (p[1].span.start, p[1].span.end, p[0].entry_id))  # type: ignore
     return tuple(
         TimelineEntry(
@@ -141,6 +162,7 @@ def test_timeline_ranking_equals_scoring_every_event(ops: list[tuple[object, ...
     index = TimelineIndex()
     live: list[str] = []
     numbers: dict[str, int] = {}
+    added: dict[str, CitedArticle] = {}  # in the index's order of addition
     next_n = 1
     for op in ops:
         if op[0] == "add":
@@ -152,18 +174,23 @@ def test_timeline_ranking_equals_scoring_every_event(ops: list[tuple[object, ...
                 copy_of = numbers[live[-1 - spec[2]]] if len(live) > spec[2] else None  # type: ignore
 
             numbers[uri] = next_n
-            index.add(_cited(next_n, uri, copy_of, spec),  # type: ignore[arg-type]
-                      _input(spec, uri))  # type: ignore[arg-type]
+            added[uri] = _cited(next_n, uri, copy_of, spec)  # type: ignore[arg-type]
+            index.add(added[uri], _input(spec, uri))  # type: ignore[arg-type]
             live.append(uri)
             next_n += 1
         elif live and op[0] == "withdraw":
             uri = live.pop(op[1] % len(live))  # type: ignore[operator]
             index.remove(uri)
+            del added[uri]
         elif live and op[0] == "correct":
             uri = live[op[1] % len(live)]  # type: ignore[operator]
-            index.add(_cited(numbers[uri], uri, None, op[2], version=2),  # type: ignore
-                      _input(op[2], uri))  # type: ignore[arg-type]
-        assert index.entries(limit) == _scratch_entries(index, limit)
+            del added[uri]
+            added[uri] = _cited(numbers[uri], uri, None, op[2], version=2)  # type: ignore
+            index.add(added[uri], _input(op[2], uri))  # type: ignore[arg-type]
+        articles = list(added.values())
+        # the page's day ranking, kept as articles come and go, is build_timeline's
+        assert index.day_ranking() == rank_dates(articles, None, None)
+        assert index.entries(limit) == _scratch_entries(index, limit, articles)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -359,7 +359,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        18: "3fcd30add799ed1310abdf4a7f3449c2fa9b955bbe13ac4796e0e73b56487754",
                        19: "2d659df53e69a270d139f134d18ac4b2a9b3b6a071b9e8fcf388c853466c94e2",
                        20: "c8018ccbf3ee13e577de2a0605ad60de5b1621f92dcbf3e1e5a515aab1ad6f8b",
-                       21: "8df724e9440b0c89721aa1d0213ce1d9397f6edae1b122da2679e2a539e4874d"}
+                       21: "8df724e9440b0c89721aa1d0213ce1d9397f6edae1b122da2679e2a539e4874d",
+                       22: "54612522ea349e2995415d9df014d9185414506787d65a22c1d986ee538b5d1f"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -16,7 +16,14 @@ from storyline.domain.facts import (
     Qualifier,
     TimeSpan,
 )
-from storyline.domain.timeline import TimelineIndex, build_timeline, date_label
+from storyline.domain.timeline import (
+    DAY_SETTINGS,
+    TimelineIndex,
+    build_timeline,
+    date_label,
+    pages_rank_days_like_build_timeline,
+)
+from storyline.domain.timeline_select import SelectSettings, rank_dates
 from storyline.domain.timeline_text import (
     dated_candidates,
     is_statement,
@@ -183,24 +190,70 @@ EVENTS = [
 ]
 
 
-def pool_article(n: int, event: int) -> CitedArticle:
+def pool_article(n: int, event: int, published: int = 0) -> CitedArticle:
+    """Article ``n`` reporting EVENTS[event], published ``published`` days after it."""
     text, when_text, when = EVENTS[event]
-    return article(n, [text], [(0, when_text, span(when))])
+    return article(n, [text], [(0, when_text, span(when))],
+                   published=when + timedelta(days=published))
 
 
 sequences = st.lists(st.integers(0, len(EVENTS) - 1), min_size=1, max_size=8)
+# (event, days from the event to its article's publication)
+published_sequences = st.lists(st.tuples(st.integers(0, len(EVENTS) - 1), st.integers(0, 12)),
+                               min_size=1, max_size=8)
+
+
+def _day_state(index: TimelineIndex) -> tuple[object, ...]:
+    return (index.day_ranking(), index._day_rank, index._day_mentions, index._day_sources,
+            index._published)
 
 
 @settings(max_examples=60, deadline=None)
-@given(events=sequences, extra=st.integers(0, len(EVENTS) - 1), limit=st.integers(1, 6))
-def test_add_then_remove_restores_the_entries(events: list[int], extra: int, limit: int) -> None:
-    index = TimelineIndex()
-    for n, event in enumerate(events, start=1):
-        index.add(pool_article(n, event))
+@given(events=published_sequences, extra=st.tuples(st.integers(0, len(EVENTS) - 1),
+                                                  st.integers(0, 12)),
+       limit=st.integers(1, 6))
+def test_add_then_remove_restores_the_entries(events: list[tuple[int, int]],
+                                              extra: tuple[int, int], limit: int) -> None:
+    index, never = TimelineIndex(), TimelineIndex()
+    for n, (event, after) in enumerate(events, start=1):
+        index.add(pool_article(n, event, after))
+        never.add(pool_article(n, event, after))
     before = index.entries(limit)
-    index.add(pool_article(len(events) + 1, extra))
+    index.add(pool_article(len(events) + 1, *extra))
     index.remove(f"urn:test:{len(events) + 1}")
-    assert index.entries(limit) == before
+    assert index.entries(limit) == before == never.entries(limit)
+    # the day ranking too is exactly that of never having added the article
+    assert _day_state(index) == _day_state(never)
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=published_sequences, copies=st.lists(st.integers(0, 7), max_size=4))
+def test_the_day_ranking_is_build_timelines(events: list[tuple[int, int]],
+                                            copies: list[int]) -> None:
+    """Kept as articles join (copies counting as their original), the page's day ranking is
+    ``rank_dates`` of the same articles, and each page entry is on one of its best days."""
+    index = TimelineIndex()
+    added: list[CitedArticle] = []
+    for n, (event, after) in enumerate(events, start=1):
+        cited = pool_article(n, event, after)
+        if n - 1 in copies and added:
+            cited = cited.model_copy(update={"copy_of": added[-1].copy_of or added[-1].n})
+        added.append(cited)
+        index.add(cited)
+        assert index.day_ranking() == rank_dates(added, None, None)
+    entries = index.entries(3)
+    ranked = [day for day, _ in index.day_ranking()]
+    event_days = {e.date for e in index.entries(100)}
+    best = [day for day in ranked if day in event_days][:3]
+    assert sorted(e.date for e in entries) == sorted(best)
+
+
+def test_the_page_ranks_days_with_build_timelines_settings() -> None:
+    """The index keeps the days an article mentions, not how: the settings must not weigh
+    written-out and resolved dates differently, nor repeats (else carry them in
+    TimelineInput)."""
+    assert pages_rank_days_like_build_timeline(DAY_SETTINGS)
+    assert not pages_rank_days_like_build_timeline(SelectSettings(relative_weight=0.5))
 
 
 @settings(max_examples=40, deadline=None)

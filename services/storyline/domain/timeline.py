@@ -14,6 +14,12 @@ so adding then removing an article restores the entries exactly. What it keeps o
 article is its :class:`TimelineInput` (the dated statements and the days it mentions), not
 its facts: the events hold those statements anyway, and a merge hands them over.
 
+Which days the page shows is build_timeline's date ranking (issue 13): every article adds,
+when indexed, its mentions of days (weighted by ``timeline_select.mention_weight``) and its
+publication (on its day, and to the volume normaliser of the days around it), so only the
+days it touches are re-scored (``timeline_select.day_score``) and ``_day_rank`` stays sorted;
+``entries`` shows, for each of the best days, its most salient event.
+
 :func:`build_timeline`, the whole-story view used by the evaluation, lives in
 :mod:`storyline.domain.timeline_select` and is re-exported here.
 """
@@ -37,7 +43,16 @@ from storyline.domain.facts import (
     TimeSpan,
     full_facts,
 )
-from storyline.domain.timeline_select import build_timeline
+from storyline.domain.timeline_select import (
+    SETTINGS,
+    SelectSettings,
+    build_timeline,
+    day_score,
+    local_volume,
+    mention_total,
+    mention_weight,
+    source_weight,
+)
 from storyline.domain.timeline_text import PRECISION_RANK, dated_candidates, is_plan
 
 __all__ = ["TimelineIndex", "TimelineInput", "build_timeline", "date_label", "entry_id_for",
@@ -52,6 +67,22 @@ CENTRALITY_PANEL = 20
 FIGURE_PANEL = 20
 SAME_FIGURE_CLAIM = 0.5  # Dice above which two statements claim the same thing
 PER_DAY = 1  # entries that share a day on the page: one, the most salient
+# Which days the page shows: build_timeline's date ranking, kept up to date as articles join.
+# The index keeps the days an article mentions, not how (written out or resolved from
+# "Tuesday"), nor how often: it ranks days as build_timeline does when those do not matter,
+# as with the shipped settings (checked by pages_rank_days_like_build_timeline, a test).
+DAY_SETTINGS = SETTINGS
+
+
+def pages_rank_days_like_build_timeline(settings: SelectSettings) -> bool:
+    """Whether the page's day ranking under ``settings`` is build_timeline's: a mention's
+    weight must not depend on whether its date was written out, nor on repeats."""
+    return (settings.relative_weight == 1.0 and settings.inferred_near_weight == 1.0
+            and not settings.retro_stated_only and settings.repeat_weight == 0.0)
+
+
+# The few distinct mention weights, one float object each (kept per day and source).
+_WEIGHTS: dict[float, float] = {}
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -349,7 +380,15 @@ class TimelineIndex:
         self._by_month: dict[int, list[int]] = {}
         self._days_in_month: dict[int, list[int]] = {}
         self._multi: list[int] = []  # events with two or more independent sources
-        self._day_sources: dict[date, set[int]] = {}  # day -> independent sources citing it
+        # day -> independent source citing it -> the weight of its mention (mention_weight)
+        self._day_sources: dict[date, dict[int, float]] = {}
+        # The page's days, ranked as build_timeline ranks them (timeline_select.day_score):
+        # the day's mentions (the total of its sources' weights), the independent articles
+        # published on it and around it; (-score, day) for every day mentioned or published
+        # on, kept sorted as articles join (only the days an article touches are re-scored).
+        self._day_mentions: dict[date, float] = {}
+        self._published: dict[date, set[int]] = {}  # day -> independent sources published
+        self._day_rank: list[tuple[float, date]] = []
         self._seq = 0
         # The events ranked as ``entries`` picks them, kept up to date instead of re-scored
         # every revision: (-salience, date, entry id, position in ``_multi``, index) for the
@@ -362,7 +401,8 @@ class TimelineIndex:
         self._in_multi: set[int] = set()  # events ranked in _rank_multi
         self._stale: set[int] = set()  # events whose summary or salience may have changed
         self._stale_days: set[date] = set()  # days whose count of citing sources changed
-        self._single_day: dict[date, set[int]] = {}  # day -> ranked events dated that day
+        # day -> the ranked events dated that day, in the order of _rank_all (same keys)
+        self._single_day: dict[date, list[tuple[float, date, str, int]]] = {}
 
     def __len__(self) -> int:
         return len(self._events)
@@ -397,13 +437,59 @@ class TimelineIndex:
         for article in self._articles.values():
             self._index(article)
 
+    def _day_key(self, day: date) -> tuple[float, date] | None:
+        """The day's place in ``_day_rank``; None for a day neither mentioned nor published."""
+        publishers = self._published.get(day)
+        mentions = self._day_mentions.get(day)
+        if publishers is None and mentions is None:
+            return None
+
+        def volume(other: date) -> int:
+            return len(self._published.get(other, ()))
+
+        score = day_score(mentions if mentions is not None else 0.0,
+                          len(publishers) if publishers is not None else 0,
+                          local_volume(volume, day, DAY_SETTINGS), DAY_SETTINGS)
+        return (-score, day)
+
+    def _rank_days(self, article: _Added) -> None:
+        """The article's contributions to the day ranking: its mentions, its publication
+        (on its day and, through the volume, on the days around it)."""
+        settings = DAY_SETTINGS
+        source, pub = article.source, article.published
+        touched = set(article.input.days)
+        new_publisher = source not in self._published.get(pub, ())
+        if new_publisher:
+            touched.update(pub + timedelta(days=k)
+                           for k in range(-settings.volume_days, settings.volume_days + 1))
+        rank = self._day_rank
+        for day in touched:
+            key = self._day_key(day)
+            if key is not None:
+                del rank[bisect_left(rank, key)]
+        if new_publisher:
+            self._published.setdefault(pub, set()).add(source)
+        for day in article.input.days:
+            weight = mention_weight(pub, day, True, settings)
+            weight = _WEIGHTS.setdefault(weight, weight)
+            sources = self._day_sources.setdefault(day, {})
+            previous = sources.get(source)
+            combined = source_weight(previous, weight, settings)
+            if previous is None:
+                sources[source] = combined
+                self._day_mentions[day] = self._day_mentions.get(day, 0.0) + combined
+                self._stale_days.add(day)
+            elif combined != previous:  # a copy that looks back on the day, its original not
+                sources[source] = _WEIGHTS.setdefault(combined, combined)
+                self._day_mentions[day] = mention_total(sources.values())
+        for day in touched:
+            key = self._day_key(day)
+            if key is not None:
+                insort(rank, key)
+
     def _index(self, article: _Added) -> None:
         source = article.source
-        for day in article.input.days:
-            sources = self._day_sources.setdefault(day, set())
-            if source not in sources:
-                sources.add(source)
-                self._stale_days.add(day)
+        self._rank_days(article)
         for cand in article.input.statements:
             self._seq += 1
             member = _Member(
@@ -498,7 +584,7 @@ class TimelineIndex:
         same expression a full scoring uses, so the rankings equal a sort of all events."""
         stale = self._stale
         for day in self._stale_days:
-            stale.update(self._single_day.get(day, ()))
+            stale.update(key[-1] for key in self._single_day.get(day, ()))
         self._stale_days.clear()
         if not stale:
             return
@@ -511,17 +597,23 @@ class TimelineIndex:
                 del self._rank_all[bisect_left(self._rank_all, (*old, index))]
                 if index in self._in_multi and pos is not None:
                     del self._rank_multi[bisect_left(self._rank_multi, (*old, pos, index))]
-                if old[1] in self._single_day:
-                    self._single_day[old[1]].discard(index)
+                on_day = self._single_day.get(old[1])
+                if on_day is not None:
+                    at = bisect_left(on_day, (*old, index))
+                    if at < len(on_day) and on_day[at][-1] == index:
+                        del on_day[at]
+                        if not on_day:
+                            del self._single_day[old[1]]
             span = summary.span
             key = (-self._salience(summary), span.start, event.entry_id)
             self._ranked[index] = key
-            insort(self._rank_all, (*key, index))
+            ranked = (*key, index)
+            insort(self._rank_all, ranked)
             if pos is not None:
                 self._in_multi.add(index)
                 insort(self._rank_multi, (*key, pos, index))
             if span.start == span.end:
-                self._single_day.setdefault(span.start, set()).add(index)
+                insort(self._single_day.setdefault(span.start, []), ranked)
         stale.clear()
 
     def _pick(self, ranked: Sequence[tuple[Any, ...]], limit: int, per_day: dict[date, int],
@@ -553,17 +645,35 @@ class TimelineIndex:
         return (summary.sources + 0.5 * math.log1p(mentions) + summary.centrality
                 + precision_bonus)
 
+    def day_ranking(self) -> list[tuple[date, float]]:
+        """Every day mentioned or published on, best first: ``rank_dates`` of the articles."""
+        return [(day, -negative) for negative, day in self._day_rank]
+
     def entries(self, limit: int) -> tuple[TimelineEntry, ...]:
-        """The ``limit`` most salient entries (at most ``PER_DAY`` a day), ordered by date."""
-        # Events confirmed by two or more sources outrank single-source ones almost always;
-        # scoring them first keeps the per-revision cost independent of the long tail.
+        """One entry for each of the ``limit`` best days (build_timeline's date ranking, kept
+        in ``_day_rank``) that has an event dated that day: its most salient (at most
+        ``PER_DAY``); ordered by date. When fewer days have one, the most salient other
+        events (coarser dates) fill the page, those confirmed by two or more sources first."""
         self._rerank()
         chosen: set[int] = set()
-        picked = self._pick(self._rank_multi, limit, {}, chosen)
+        per_day: dict[date, int] = {}
+        picked: list[tuple[_Event, _Summary]] = []
+        if limit > 0:
+            for _, day in self._day_rank:
+                on_day = self._single_day.get(day)
+                if not on_day:
+                    continue
+                for key in on_day[:min(PER_DAY, limit - len(picked))]:
+                    index = key[-1]
+                    chosen.add(index)
+                    per_day[day] = per_day.get(day, 0) + 1
+                    event = self._events[index]
+                    picked.append((event, self._summary(event)))
+                if len(picked) >= limit:
+                    break
         if len(picked) < limit:
-            per_day: dict[date, int] = {}
-            for _, summary in picked:
-                per_day[summary.span.start] = per_day.get(summary.span.start, 0) + 1
+            picked += self._pick(self._rank_multi, limit - len(picked), per_day, chosen)
+        if len(picked) < limit:
             picked += self._pick(self._rank_all, limit - len(picked), per_day, chosen)
         picked.sort(key=lambda p: (p[1].span.start, p[1].span.end, p[0].entry_id))
         return tuple(

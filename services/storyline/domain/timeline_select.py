@@ -19,7 +19,7 @@ timeline-summarisation literature (Gholipour Ghalandari & Ifrim 2020; Tran et al
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -111,6 +111,67 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return sum(v * b.get(t, 0.0) for t, v in a.items())
 
 
+def mention_weight(published: date, day: date, stated: bool = True,
+                   settings: SelectSettings = SETTINGS) -> float:
+    """What one mention of ``day`` (day precision) in an article published on ``published``
+    adds to the day: 1, or ``far_weight`` beyond ``proximity_days``; × ``retro_weight`` when
+    the article looks back on the day. Shared by :func:`rank_dates` and the page's
+    incremental ranking (``TimelineIndex``)."""
+    distance = (published - day).days
+    near = abs(distance) <= settings.proximity_days
+    weight = 1.0 if near else settings.far_weight
+    if day == published:
+        weight *= settings.same_day_weight
+    elif day > published:
+        weight *= settings.future_weight
+    if (settings.retro_min_days <= distance <= settings.retro_max_days
+            and (stated or not settings.retro_stated_only)):
+        weight *= settings.retro_weight
+    if not stated:
+        weight *= settings.relative_weight
+        if abs(distance) <= 1:
+            weight *= settings.inferred_near_weight
+    return weight
+
+
+def source_weight(previous: float | None, weight: float,
+                  settings: SelectSettings = SETTINGS) -> float:
+    """A source's weight for a day once it mentions the day again (``previous``: what its
+    earlier mentions gave): an independent source counts once, by its strongest mention."""
+    if previous is None:
+        return weight
+    return max(weight, previous) + settings.repeat_weight
+
+
+def mention_total(weights: Iterable[float]) -> float:
+    """The day's mentions: its sources' weights added in order (a left fold, so a running
+    total kept as sources join gives the same float)."""
+    total = 0.0
+    for weight in weights:
+        total += weight
+    return total
+
+
+def local_volume(volume: Callable[[date], int], day: date,
+                 settings: SelectSettings = SETTINGS) -> int:
+    """Independent articles published within ``volume_days`` of ``day`` (``volume``: how
+    many were published on a day)."""
+    return sum(volume(day + timedelta(days=k))
+               for k in range(-settings.volume_days, settings.volume_days + 1))
+
+
+def day_score(mentions: float, publishers: int, local: int,
+              settings: SelectSettings = SETTINGS) -> float:
+    """The day's salience: its mentions (:func:`mention_total`) plus ``pub_weight`` × the
+    independent articles published on it, divided by (1 + ``local``)^``volume_alpha``."""
+    score = mentions + settings.pub_weight * publishers
+    if settings.volume_alpha:
+        # Coverage is bursty: a busy week makes every one of its days look important. Dividing
+        # by the local volume lets quiet periods' key days compete (they are on the gold too).
+        score /= (1 + local) ** settings.volume_alpha
+    return score
+
+
 def rank_dates(articles: Sequence[CitedArticle], start: date | None, end: date | None,
                settings: SelectSettings = SETTINGS) -> list[tuple[date, float]]:
     """Every day mentioned or published on inside [start, end], best first (ties: earlier)."""
@@ -127,38 +188,22 @@ def rank_dates(articles: Sequence[CitedArticle], start: date | None, end: date |
             day = span.start
             if (start and day < start) or (end and day > end):
                 continue
-            near = abs((pub - day).days) <= settings.proximity_days
-            weight = 1.0 if near else settings.far_weight
-            if day == pub:
-                weight *= settings.same_day_weight
-            elif day > pub:
-                weight *= settings.future_weight
-            if (settings.retro_min_days <= (pub - day).days <= settings.retro_max_days
-                    and (mention.stated or not settings.retro_stated_only)):
-                weight *= settings.retro_weight
-            if not mention.stated:
-                weight *= settings.relative_weight
-                if abs((pub - day).days) <= 1:
-                    weight *= settings.inferred_near_weight
+            weight = mention_weight(pub, day, mention.stated, settings)
             per_source = mentioned.setdefault(day, {})
-            if source in per_source:
-                weight = max(weight, per_source[source]) + settings.repeat_weight
-            per_source[source] = weight
-    scores: dict[date, float] = {}
-    for day, sources in mentioned.items():
-        scores[day] = sum(sources.values())
-    for day, publishers in published.items():
-        if (start and day < start) or (end and day > end):
-            continue
-        scores[day] = scores.get(day, 0.0) + settings.pub_weight * len(publishers)
-    if settings.volume_alpha:
-        # Coverage is bursty: a busy week makes every one of its days look important. Dividing
-        # by the local volume lets quiet periods' key days compete (they are on the gold too).
-        volume: dict[date, int] = {d: len(p) for d, p in published.items()}
-        for day in scores:
-            local = sum(volume.get(day + timedelta(days=k), 0)
-                        for k in range(-settings.volume_days, settings.volume_days + 1))
-            scores[day] /= (1 + local) ** settings.volume_alpha
+            per_source[source] = source_weight(per_source.get(source), weight, settings)
+    days = set(mentioned)
+    days.update(day for day in published
+                if not ((start and day < start) or (end and day > end)))
+
+    def volume(day: date) -> int:
+        return len(published.get(day, ()))
+
+    scores = {
+        day: day_score(mention_total(mentioned.get(day, {}).values()),
+                       len(published.get(day, ())), local_volume(volume, day, settings),
+                       settings)
+        for day in days
+    }
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
