@@ -87,3 +87,30 @@ def test_a_pid_file_naming_another_process_is_not_trusted(tmp_path: Path) -> Non
     status = broker.status()
     assert not status.running and status.describe().startswith("stopped")
     assert broker.stop() is None and not config.pid_file.exists()
+
+
+def test_relative_folders_get_the_jars_where_they_are_asked_for(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Maven resolves a relative -DoutputDirectory against the pom's folder: a relative
+    libs folder once got only the stamp while the jars went under deploy/kafka/."""
+    import shutil
+
+    bin_dir, work = tmp_path / "bin", tmp_path / "work"
+    bin_dir.mkdir()
+    (work / "deploy").mkdir(parents=True)
+    shutil.copy(DEFAULT_DEPLOY_DIR / "pom.xml", work / "deploy" / "pom.xml")
+    fake_mvn = bin_dir / "mvn"
+    # writes one jar where Maven would: -DoutputDirectory, relative to the pom's folder
+    fake_mvn.write_text(
+        "#!/bin/sh\npom=''; out=''\n"
+        "while [ $# -gt 0 ]; do case \"$1\" in -f) pom=\"$2\"; shift;; "
+        "-DoutputDirectory=*) out=\"${1#-DoutputDirectory=}\";; esac; shift; done\n"
+        "case \"$out\" in /*) ;; *) out=\"$(dirname \"$pom\")/$out\";; esac\n"
+        "mkdir -p \"$out\" && touch \"$out/kafka-clients.jar\"\n")
+    fake_mvn.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.chdir(work)
+    assert fetch_jars(Path("deploy"), Path("var/kafka/libs")) is True
+    assert (work / "var/kafka/libs/kafka-clients.jar").exists()
+    assert not (work / "deploy/var").exists()

@@ -389,6 +389,8 @@ def fetch_jars(deploy_dir: Path, libs_dir: Path) -> bool:
     A lock file serialises concurrent fetches (e.g. a test run and `make demo` on a fresh
     checkout), and the jars land in a temp dir that is renamed into place when complete.
     """
+    # absolute: Maven resolves a relative output directory against the pom's folder
+    deploy_dir, libs_dir = deploy_dir.resolve(), libs_dir.resolve()
     pom = deploy_dir / "pom.xml"
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()
     stamp = libs_dir / _FETCH_STAMP
