@@ -1,9 +1,25 @@
-"""Whether a process is still there (the broker's pid file, a snapshot writer's temp file)."""
+"""Whether a process is still there (the broker's pid file, a snapshot writer's temp file),
+and children that do not outlive their parent."""
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
+    """In a child: receive ``signum`` when the parent dies (Linux; elsewhere nothing). A
+    child left behind by a SIGKILLed parent would hold the parent's sockets (its metrics
+    port) and go on pruning a state folder that a restarted parent now writes."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum)
 
 
 def alive(pid: int) -> bool:

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -15,6 +20,7 @@ from test_pipeline import TOPIC, build_log, log_entries, records
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.pipeline import LogPosition, Pipeline
+from storyline.processes import alive
 from storyline.replay import fold_records
 from storyline.stream.snapshots import (
     Snapshotter,
@@ -140,3 +146,45 @@ def test_a_busy_stream_gets_a_snapshot_every_interval_on_the_timer(tmp_path: Pat
     now[0] += 30.0
     taker.tick(pipeline, TOPIC, 0, timer=True)  # nothing new: nothing to do
     assert len(snapshots(tmp_path)) == 2
+
+
+_ORPHAN_SCRIPT = """
+import sys, time
+from pathlib import Path
+from storyline.stream import snapshots
+
+class Folded:  # what take() asks of a pipeline
+    def applied_offset(self, topic, partition):
+        return 5
+
+snapshots.checkpoint_cold_store = lambda *args: None
+snapshots.write_snapshot = lambda *args, **kwargs: time.sleep(120)  # a very large state
+taker = snapshots.Snapshotter(Path(sys.argv[1]), every=1, keep=1, fork=True)
+taker.take(Folded(), "t", 0)
+print("WRITER", taker._child[0], flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_snapshot_writer_dies_with_its_sigkilled_worker(tmp_path: Path) -> None:
+    """A writer left behind by a SIGKILLed worker held the worker's metrics port and pruned
+    the folder the restarted worker was writing to: it dies with its parent."""
+    worker = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None
+        line = ""
+        while not line.startswith("WRITER "):  # past the worker's log lines
+            line = worker.stdout.readline()
+            assert line, "the worker ended before it forked"
+        writer = int(line.split()[1])
+        assert alive(writer)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while alive(writer) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(writer)
+    finally:
+        worker.kill()

@@ -22,6 +22,7 @@ import time
 from types import FrameType
 
 from storyline.logconfig import configure_logging
+from storyline.processes import die_with_parent
 from storyline.settings import Settings, get_settings
 
 
@@ -90,10 +91,7 @@ def _command(stage: str, *extra: str) -> list[str]:
 def _own_session() -> None:
     """In a child, before exec: die with the supervisor (Linux), which passes signals on."""
     os.setsid()
-    if sys.platform == "linux":
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    die_with_parent(signal.SIGTERM)
 
 
 def _supervise(commands: list[list[str]]) -> int:

@@ -42,7 +42,7 @@ from typing import BinaryIO
 import structlog
 
 from storyline.domain.pipeline import PIPELINE_VERSION, Pipeline
-from storyline.processes import alive
+from storyline.processes import alive, die_with_parent
 from storyline.stream.coldstore import RocksColdStore
 
 log = structlog.get_logger("storyline.snapshots")
@@ -245,10 +245,14 @@ class Snapshotter:
             log.info("snapshot_written", offset=offset, path=str(path),
                      bytes=path.stat().st_size)
             return
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: serialise the copy-on-write image, then leave at once
             status = 1
             try:
+                die_with_parent()
+                if os.getppid() != parent:  # the parent died before that: nothing to do
+                    os._exit(1)
                 write_snapshot(pipeline, self.directory, topic, partition, cold_saved=True)
                 prune(self.directory, self.keep)
                 status = 0
