@@ -48,7 +48,6 @@ import hashlib
 import json
 import os
 import random
-import resource
 import shutil
 import struct
 import subprocess
@@ -57,7 +56,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +74,7 @@ from chaos_harness import (  # noqa: E402 - the harness lives beside the tests
 
 from storyline.domain.canonical import canonical_bytes  # noqa: E402
 from storyline.domain.events import StoryUpdated  # noqa: E402
-from storyline.domain.pipeline import Pipeline  # noqa: E402
+from storyline.domain.pipeline import LogPosition, Pipeline  # noqa: E402
 from storyline.domain.records import handle_record  # noqa: E402
 from storyline.domain.upcasting import decode_any  # noqa: E402
 from storyline.replay import RebuiltLog, iter_records_from_files, verify  # noqa: E402
@@ -240,6 +238,442 @@ def save_point(pipeline: Pipeline, cache: Path, done: int, log: Path, topic: str
              write_s=meta["snapshot_write_s"], fold_cpu_s=meta["fold_cpu_s"])
 
 
+# --- 2-5. the broker, the worker, the kills, the checks -----------------------------------
+
+
+class RestartSupervisor(Supervisor):
+    """The chaos harness's supervisor, starting ``storyline worker`` with faust's INFO log
+    (partition assignment times) and remembering when each process started."""
+
+    def __init__(self, env: dict[str, str], logs: Path, faust_loglevel: str) -> None:
+        super().__init__(env, logs)
+        self.faust_loglevel = faust_loglevel
+        self.started_at: dict[int, float] = {}
+
+    def start(self) -> None:
+        self.incarnation += 1
+        self.started_at[self.incarnation] = time.time()
+        with self.log_of(self.incarnation).open("wb") as out:
+            self.process = subprocess.Popen(
+                [*STORYLINE, "worker", "--faust-loglevel", self.faust_loglevel],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    def event(self, name: str, incarnation: int | None = None) -> dict[str, Any] | None:
+        for found in _json_lines(self.log_of(incarnation or self.incarnation)):
+            if found.get("event") == name:
+                return found
+        return None
+
+
+def stamp(event: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00")).timestamp()
+
+
+def assigned_at(log: Path) -> float | None:
+    """When faust logged the partition assignment (its INFO log, local time)."""
+    from datetime import datetime
+
+    for line in log.read_text(errors="replace").splitlines():
+        if "Assigned" not in line and "assigned" not in line:
+            continue
+        if line.startswith("[") and "]" in line:
+            try:
+                return datetime.strptime(line[1:line.index("]")],
+                                         "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            except ValueError:
+                continue
+    return None
+
+
+def wait_until(check: Any, supervisor: RestartSupervisor, timeout: float, what: str,
+               poll: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        supervisor.ensure_running()
+        found = check()
+        if found:
+            return found
+        time.sleep(poll)
+    raise TimeoutError(f"{what}: not within {timeout:.0f} s (logs: {supervisor.logs})")
+
+
+def committed_reaches(settings: Settings, end: int) -> Any:
+    from storyline.commands.status import worker_lag
+
+    def check() -> bool:
+        try:
+            _, committed = asyncio.run(worker_lag(settings))
+        except Exception:  # noqa: BLE001 - the broker may be busy; ask again
+            return False
+        return committed >= end
+
+    return check
+
+
+async def produce_articles(settings: Settings, records: Iterator[tuple[bytes | None,
+                                                                       bytes | None]]) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    from storyline.kafka.security import kafka_options
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                                enable_idempotence=True, linger_ms=10,
+                                max_batch_size=256 * 1024,
+                                max_request_size=MAX_REQUEST_BYTES,
+                                **kafka_options(settings))
+    await producer.start()
+    count = 0
+    try:
+        pending = []
+        for key, value in records:
+            pending.append(await producer.send(settings.articles, value, key=key, partition=0))
+            count += 1
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return count
+
+
+async def produce_events(settings: Settings, events_path: Path) -> dict[str, int]:
+    """What the worker published for the history: StoryUpdated / StoryMerged on
+    story-updates (keyed by story), dead letters (the whole-page checkpoints on story-pages
+    are left out: nothing in a restart reads them)."""
+    from aiokafka import AIOKafkaProducer
+
+    from storyline.kafka.security import kafka_options
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                                enable_idempotence=True, linger_ms=10,
+                                max_batch_size=1024 * 1024,
+                                max_request_size=MAX_REQUEST_BYTES,
+                                **kafka_options(settings))
+    await producer.start()
+    counts = {"updates": 0, "dead_letters": 0, "bytes": 0}
+    try:
+        pending = []
+        for kind, key, value in read_events_file(events_path):
+            topic = settings.story_updates if kind == UPDATES else settings.dead_letters
+            pending.append(await producer.send(topic, value, key=key))
+            counts["updates" if kind == UPDATES else "dead_letters"] += 1
+            counts["bytes"] += len(value)
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return counts
+
+
+async def commit_group(settings: Settings, offset: int, pipeline_version: str) -> None:
+    """The worker group's commit after the history, as the worker writes it."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from storyline.commands.status import worker_group
+    from storyline.kafka.security import kafka_options
+    from storyline.stream.offsets import commit_payload
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                group_id=worker_group(settings), enable_auto_commit=False,
+                                **kafka_options(settings))
+    await consumer.start()
+    try:
+        tp = TopicPartition(settings.articles, 0)
+        consumer.assign([tp])
+        await consumer.commit(commit_payload({tp: offset}, pipeline_version))
+    finally:
+        await consumer.stop()
+
+
+async def updates_ends(settings: Settings) -> dict[int, int]:
+    from storyline.stream.logreader import end_offsets
+
+    return await end_offsets(settings.bootstrap_servers, settings.story_updates)
+
+
+async def first_update_after(settings: Settings, starts: dict[int, int]) -> float | None:
+    """The produce time (record timestamp) of the first StoryUpdated on story-updates after
+    ``starts`` (per partition), or None."""
+    from storyline.stream.logreader import read_partition
+
+    ends = await updates_ends(settings)
+    first: float | None = None
+    for partition, end in ends.items():
+        async for record in read_partition(settings.bootstrap_servers, settings.story_updates,
+                                           partition, start=starts.get(partition, 0),
+                                           stop=end):
+            if record.value and isinstance(decode_any(record.value), StoryUpdated):
+                when = record.timestamp / 1000
+                first = when if first is None else min(first, when)
+                break
+    return first
+
+
+def restart_figures(supervisor: RestartSupervisor, incarnation: int, since: float
+                    ) -> dict[str, Any]:
+    """Where a start's time went, from its log: ``since`` (kill or start) -> process start ->
+    partitions assigned -> state rebuilt -> first StoryUpdated."""
+    log = supervisor.log_of(incarnation)
+    ready = supervisor.event("state_ready", incarnation)
+    first = _first_revision_time(log)
+    assigned = assigned_at(log)
+    out: dict[str, Any] = {
+        "to_first_revision_s": None if first is None else round(first - since, 2),
+        "process_start_s": round(supervisor.started_at[incarnation] - since, 2),
+        "to_partitions_assigned_s": None if assigned is None else round(assigned - since, 2),
+    }
+    if ready is not None:
+        ready_at = stamp(ready)
+        rebuild = float(ready["seconds"])
+        out.update({
+            "rebuild_source": ready.get("source"),
+            "rebuild_s": rebuild,
+            "rebuild_from_offset": ready.get("from_offset"),
+            "rebuild_committed": ready.get("committed"),
+            "rebuild_records_folded": ready.get("records_folded"),
+            "to_rebuild_start_s": round(ready_at - rebuild - since, 2),
+            "to_state_ready_s": round(ready_at - since, 2),
+            "ready_to_first_revision_s": None if first is None else round(first - ready_at, 2),
+        })
+    return out
+
+
+def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
+    from storyline.kafka.broker import BrokerConfig, LocalBroker, free_port
+    from storyline.replay import published_updates
+    from storyline.stream.worker import state_dir
+
+    meta = json.loads((prepared / "meta.json").read_text())
+    n, m, k, per_kill = args.articles, args.tail, args.kills, args.per_kill
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-restart-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(args.seed)
+    report: dict[str, Any] = {
+        "articles_history_N": n, "tail_M": m, "kills_K": k, "records_per_kill": per_kill,
+        "kill_round_rate": args.rate, "seed": args.seed, "log": str(args.log),
+        "workdir": str(workdir), "prepared": {key: meta[key] for key in (
+            "fold_cpu_s", "snapshot_bytes", "snapshot_write_s", "stories", "frozen",
+            "pipeline_version", "rss_mb")},
+        "load_average_start": os.getloadavg(),
+    }
+    port, controller = free_port(), free_port()
+    while controller == port:
+        controller = free_port()
+    broker = LocalBroker(BrokerConfig.from_env(host="127.0.0.1", port=port,
+                                               controller_port=controller,
+                                               data_dir=workdir / "broker", heap="768m"))
+    settings = settings_for(broker.bootstrap, workdir / "data")
+    topic = settings.articles
+    env = dict(os.environ)
+    env.update({
+        "STORYLINE_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "STORYLINE_TOPIC_PREFIX": PREFIX,
+        "STORYLINE_DATA_DIR": str(workdir / "data"),
+        "STORYLINE_WORKER_METRICS_PORT": str(free_port()),
+    })
+    logs = workdir / "logs"
+    logs.mkdir(exist_ok=True)
+    supervisor = RestartSupervisor(env, logs, args.faust_loglevel)
+    total = n + m + k * per_kill
+    try:
+        started = time.perf_counter()
+        broker.start()
+        report["broker_start_s"] = round(time.perf_counter() - started, 2)
+        subprocess.run([*STORYLINE, "topics", "apply"], env=env, check=True,
+                       capture_output=True, timeout=300)
+
+        # the log: N + M records now (offsets 0..N+M-1), the kill rounds' later
+        digest = hashlib.sha256()
+        after: list[tuple[bytes | None, bytes | None]] = []  # offsets >= N
+
+        def first_records() -> Iterator[tuple[bytes | None, bytes | None]]:
+            for key, value, position in iter_records_from_files([args.log], topic, total):
+                if position.offset < n:
+                    digest_record(digest, key, value)
+                else:
+                    after.append((key, value))
+                if position.offset < n + m:
+                    yield key, value
+
+        started = time.perf_counter()
+        produced = asyncio.run(produce_articles(settings, first_records()))
+        report["produce_articles_s"] = round(time.perf_counter() - started, 2)
+        if digest.hexdigest() != meta["records_sha256"]:
+            raise SystemExit("the log's first N records are not the ones the cache folded")
+        if produced != n + m or len(after) != m + k * per_kill:
+            raise SystemExit(f"{args.log} holds fewer than {total} articles")
+        started = time.perf_counter()
+        report["history_events"] = asyncio.run(produce_events(settings,
+                                                              prepared / "events.bin"))
+        report["produce_history_events_s"] = round(time.perf_counter() - started, 2)
+        asyncio.run(commit_group(settings, n, meta["pipeline_version"]))
+
+        target = snapshot_dir(state_dir(settings) / "snapshots", topic, 0)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(prepared / "snapshot", target, copy_function=os.link)
+
+        # 3. first start from the snapshot, catch up the M tail records
+        log_line("starting the worker", history=n, tail=m)
+        supervisor.start()
+        began = supervisor.started_at[1]
+        wait_until(lambda: supervisor.event("state_ready"), supervisor, 3600, "state rebuilt")
+        rss_loaded = rss_mb(supervisor.process.pid) if supervisor.process else None
+        wait_until(lambda: _first_revision_time(supervisor.log_of(1)), supervisor, 600,
+                   "first revision")
+        wait_until(committed_reaches(settings, n + m), supervisor, 3600, "tail caught up",
+                   poll=0.5)
+        caught_up = time.time()
+        first = restart_figures(supervisor, 1, began)
+        first.update({
+            "catch_up_tail_s": round(caught_up - began, 2),
+            "tail_records_per_s_after_ready": round(
+                m / max(1e-9, caught_up - began - first.get("to_state_ready_s", 0.0)), 2),
+            "rss_mb_after_load": rss_loaded,
+            "rss_mb_after_tail": rss_mb(supervisor.process.pid) if supervisor.process else None,
+        })
+        report["first_start"] = first
+        log_line("first start", **{key: first[key] for key in (
+            "rebuild_source", "rebuild_s", "to_first_revision_s", "catch_up_tail_s")})
+
+        # 4. K rounds: records arriving, SIGKILL at a random moment, restart
+        kills: list[dict[str, Any]] = []
+        for round_no in range(k):
+            values = [(key or b"", value or b"") for key, value in
+                      after[m + round_no * per_kill: m + (round_no + 1) * per_kill]]
+            done, errors = threading.Event(), []  # type: ignore[var-annotated]
+            window = per_kill / args.rate
+            kill_after = rng.uniform(0.15 * window, 0.6 * window)
+            producer = threading.Thread(target=_produce_paced, daemon=True, args=(
+                broker.bootstrap, topic, values, args.rate, done, errors))
+            producer.start()
+            until = time.monotonic() + kill_after
+            while time.monotonic() < until:
+                supervisor.ensure_running()
+                time.sleep(0.05)
+            supervisor.kill_and_restart()
+            incarnation = supervisor.incarnation
+            killed = supervisor.killed_at[incarnation]
+            starts = asyncio.run(updates_ends(settings))
+            wait_until(lambda inc=incarnation: supervisor.event("state_ready", inc),
+                       supervisor, 3600, "state rebuilt after a kill")
+            rss_loaded = rss_mb(supervisor.process.pid) if supervisor.process else None
+            wait_until(lambda inc=incarnation: _first_revision_time(supervisor.log_of(inc)),
+                       supervisor, 1200, "first revision after a kill")
+            done.wait(timeout=3600)
+            if errors:
+                raise errors[0]
+            end = n + m + (round_no + 1) * per_kill
+            wait_until(committed_reaches(settings, end), supervisor, 3600,
+                       "caught up after a kill", poll=0.5)
+            on_topic = asyncio.run(first_update_after(settings, starts))
+            figures = restart_figures(supervisor, incarnation, killed)
+            figures.update({
+                "killed_after_s": round(kill_after, 2),
+                "kill_to_first_revision_on_topic_s": None if on_topic is None
+                else round(on_topic - killed, 2),
+                "rss_mb_after_load": rss_loaded,
+                "caught_up_s": round(time.time() - killed, 2),
+            })
+            kills.append(figures)
+            log_line("kill", round=round_no + 1, **{key: figures.get(key) for key in (
+                "to_first_revision_s", "kill_to_first_revision_on_topic_s",
+                "to_partitions_assigned_s", "rebuild_source", "rebuild_s",
+                "rebuild_records_folded")})
+        report["kills"] = kills
+        report["kill_to_first_revision_s"] = [kill["to_first_revision_s"] for kill in kills]
+        supervisor.stop()
+
+        # 5. checks
+        log_line("checking")
+        from storyline.commands.status import worker_lag
+
+        report["log_end"], report["committed"] = asyncio.run(worker_lag(settings))
+        chaos = ChaosReport(profile="restart", seed=args.seed)
+        _check_published(chaos, settings)
+        report["published"] = {key: getattr(chaos, key) for key in (
+            "published_revisions", "distinct_revisions", "conflicting_copies",
+            "revision_gaps", "articles_missing")}
+        report["verify"] = verify_tail(settings, prepared, n, after, published_updates)
+        if args.replay_verify:
+            started = time.perf_counter()
+            replay = subprocess.run([*STORYLINE, "replay", "--verify"], env=env,
+                                    capture_output=True, text=True, timeout=4 * 3600)
+            report["replay_verify"] = {"ok": replay.returncode == 0,
+                                       "seconds": round(time.perf_counter() - started, 1),
+                                       "output": (replay.stdout + replay.stderr)[-600:]}
+        report["ok"] = bool(
+            report["verify"]["ok"] and report["committed"] == report["log_end"] == total
+            and not (chaos.conflicting_copies or chaos.revision_gaps or chaos.articles_missing)
+            and report.get("replay_verify", {"ok": True})["ok"])
+    finally:
+        supervisor.stop()
+        broker.stop(wipe=False)
+        report["load_average_end"] = os.getloadavg()
+    return report
+
+
+def verify_tail(settings: Settings, prepared: Path, n: int,
+                after: list[tuple[bytes | None, bytes | None]], published_updates: Any
+                ) -> dict[str, Any]:
+    """``replay.verify`` against the history's events (the prefix fold) plus the records
+    after the snapshot folded in process from the cached snapshot."""
+    topic = settings.articles
+    with tempfile.TemporaryDirectory(prefix="bench-restart-verify-") as scratch:
+        started = time.perf_counter()
+        found = load_snapshot(prepared / "snapshot", topic, 0, n, Path(scratch) / "cold")
+        if found is None:
+            raise SystemExit("the cached snapshot could not be loaded")
+        pipeline, _ = found
+        pipeline.warm_idle = settings.warm_idle_revisions
+        load_s = time.perf_counter() - started
+        rebuilt = RebuiltLog(pipeline=pipeline)
+        for kind, _key, value in read_events_file(prepared / "events.bin"):
+            if kind == UPDATES:
+                event = decode_any(value)
+                if isinstance(event, StoryUpdated):
+                    rebuilt.revisions[(event.story_id, event.revision)] = event
+        history = len(rebuilt.revisions)
+        started = time.perf_counter()
+        tail_revisions: dict[tuple[str, int], StoryUpdated] = {}
+        for offset, (key, value) in enumerate(after, start=n):
+            outcome = handle_record(pipeline, key, value, LogPosition(topic, 0, offset),
+                                    max_bytes=settings.max_article_bytes)
+            for event in outcome.events:
+                if isinstance(event, StoryUpdated):
+                    tail_revisions[(event.story_id, event.revision)] = event
+        fold_s = time.perf_counter() - started
+        rebuilt.revisions.update(tail_revisions)
+        if isinstance(pipeline.cold_store, RocksColdStore):
+            pipeline.cold_store.close()
+
+    async def collect() -> list[StoryUpdated]:
+        return [update async for update in published_updates(settings)]
+
+    published = asyncio.run(collect())
+    result = verify(rebuilt, published)
+    after_snapshot = [u for u in published if u.cause.offset >= n]
+    same = sum(1 for u in after_snapshot
+               if (expected := tail_revisions.get((u.story_id, u.revision))) is not None
+               and expected.content_hash == u.content_hash)
+    return {
+        "ok": result.ok, "checked": result.checked, "identical": result.identical,
+        "redeliveries": result.redeliveries, "mismatched": result.mismatched[:10],
+        "unexpected": result.unexpected[:10], "missing": result.missing[:10],
+        "mismatched_count": len(result.mismatched), "missing_count": len(result.missing),
+        "unexpected_count": len(result.unexpected),
+        "history_revisions": history, "tail_revisions_rebuilt": len(tail_revisions),
+        "published_after_snapshot": len(after_snapshot),
+        "published_after_snapshot_same_hash": same,
+        "in_process_snapshot_load_s": round(load_s, 2),
+        "in_process_tail_fold_s": round(fold_s, 2),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -258,6 +692,7 @@ def main() -> int:
                         help="and at these record counts")
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--faust-loglevel", default="info")
     parser.add_argument("--replay-verify", action="store_true",
                         help="also run `storyline replay --verify` (refolds from offset 0)")
     args = parser.parse_args()
@@ -266,7 +701,9 @@ def main() -> int:
     if args.prepare_only:
         print(json.dumps(json.loads((prepared / "meta.json").read_text()), indent=2))
         return 0
-    return 1
+    report = run(args, prepared)
+    print(json.dumps(report, indent=2))
+    return 0 if report.get("ok") else 1
 
 
 if __name__ == "__main__":
