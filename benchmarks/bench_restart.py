@@ -396,9 +396,10 @@ async def updates_ends(settings: Settings) -> dict[int, int]:
     return await end_offsets(settings.bootstrap_servers, settings.story_updates)
 
 
-async def first_update_after(settings: Settings, starts: dict[int, int]) -> float | None:
+async def first_update_after(settings: Settings, starts: dict[int, int], beyond: int = -1
+                             ) -> float | None:
     """The produce time (record timestamp) of the first StoryUpdated on story-updates after
-    ``starts`` (per partition), or None."""
+    ``starts`` (per partition) caused by a record past offset ``beyond``, or None."""
     from storyline.stream.logreader import read_partition
 
     ends = await updates_ends(settings)
@@ -407,11 +408,30 @@ async def first_update_after(settings: Settings, starts: dict[int, int]) -> floa
         async for record in read_partition(settings.bootstrap_servers, settings.story_updates,
                                            partition, start=starts.get(partition, 0),
                                            stop=end):
-            if record.value and isinstance(decode_any(record.value), StoryUpdated):
+            event = decode_any(record.value) if record.value else None
+            if isinstance(event, StoryUpdated) and event.cause.offset > beyond:
                 when = record.timestamp / 1000
                 first = when if first is None else min(first, when)
                 break
     return first
+
+
+def last_published_offset(log: Path) -> int:
+    """The highest source offset whose revision a worker's log says it published (-1)."""
+    top = -1
+    for event in _json_lines(log):
+        if event.get("event") == "story_updated" and isinstance(event.get("offset"), int):
+            top = max(top, int(event["offset"]))
+    return top
+
+
+def first_revision_beyond(log: Path, beyond: int) -> float | None:
+    """When a worker's log first shows a revision caused by a record past ``beyond``."""
+    for event in _json_lines(log):
+        if (event.get("event") == "story_updated" and isinstance(event.get("offset"), int)
+                and int(event["offset"]) > beyond):
+            return stamp(event)
+    return None
 
 
 def restart_figures(supervisor: RestartSupervisor, incarnation: int, since: float
@@ -455,7 +475,8 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
     rng = random.Random(args.seed)
     report: dict[str, Any] = {
         "articles_history_N": n, "tail_M": m, "kills_K": k, "records_per_kill": per_kill,
-        "kill_round_rate": args.rate, "seed": args.seed, "log": str(args.log),
+        "kill_round_rate": args.rate, "settle_s": args.settle, "seed": args.seed,
+        "log": str(args.log),
         "workdir": str(workdir), "prepared": {key: meta[key] for key in (
             "fold_cpu_s", "snapshot_bytes", "snapshot_write_s", "stories", "frozen",
             "pipeline_version", "rss_mb")},
@@ -543,6 +564,10 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
         # 4. K rounds: records arriving, SIGKILL at a random moment, restart
         kills: list[dict[str, Any]] = []
         for round_no in range(k):
+            settle = time.monotonic() + args.settle  # a quiet spell before the round
+            while time.monotonic() < settle:
+                supervisor.ensure_running()
+                time.sleep(0.2)
             values = [(key or b"", value or b"") for key, value in
                       after[m + round_no * per_kill: m + (round_no + 1) * per_kill]]
             done, errors = threading.Event(), []  # type: ignore[var-annotated]
@@ -559,11 +584,13 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
             incarnation = supervisor.incarnation
             killed = supervisor.killed_at[incarnation]
             starts = asyncio.run(updates_ends(settings))
+            beyond = last_published_offset(supervisor.log_of(incarnation - 1))
             wait_until(lambda inc=incarnation: supervisor.event("state_ready", inc),
                        supervisor, 3600, "state rebuilt after a kill")
             rss_loaded = rss_mb(supervisor.process.pid) if supervisor.process else None
-            wait_until(lambda inc=incarnation: _first_revision_time(supervisor.log_of(inc)),
-                       supervisor, 1200, "first revision after a kill")
+            wait_until(lambda inc=incarnation, top=beyond: first_revision_beyond(
+                           supervisor.log_of(inc), top),
+                       supervisor, 1200, "first new revision after a kill")
             done.wait(timeout=3600)
             if errors:
                 raise errors[0]
@@ -571,21 +598,31 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
             wait_until(committed_reaches(settings, end), supervisor, 3600,
                        "caught up after a kill", poll=0.5)
             on_topic = asyncio.run(first_update_after(settings, starts))
+            new_on_topic = asyncio.run(first_update_after(settings, starts, beyond))
+            new_in_log = first_revision_beyond(supervisor.log_of(incarnation), beyond)
             figures = restart_figures(supervisor, incarnation, killed)
             figures.update({
                 "killed_after_s": round(kill_after, 2),
                 "kill_to_first_revision_on_topic_s": None if on_topic is None
                 else round(on_topic - killed, 2),
+                # first revision of a record the killed worker had not published yet
+                "last_offset_published_before_kill": beyond,
+                "kill_to_first_new_revision_s": None if new_in_log is None
+                else round(new_in_log - killed, 2),
+                "kill_to_first_new_revision_on_topic_s": None if new_on_topic is None
+                else round(new_on_topic - killed, 2),
                 "rss_mb_after_load": rss_loaded,
                 "caught_up_s": round(time.time() - killed, 2),
             })
             kills.append(figures)
             log_line("kill", round=round_no + 1, **{key: figures.get(key) for key in (
-                "to_first_revision_s", "kill_to_first_revision_on_topic_s",
+                "to_first_revision_s", "kill_to_first_new_revision_s",
                 "to_partitions_assigned_s", "rebuild_source", "rebuild_s",
                 "rebuild_records_folded")})
         report["kills"] = kills
         report["kill_to_first_revision_s"] = [kill["to_first_revision_s"] for kill in kills]
+        report["kill_to_first_new_revision_s"] = [kill["kill_to_first_new_revision_s"]
+                                                  for kill in kills]
         supervisor.stop()
 
         # 5. checks
@@ -684,6 +721,9 @@ def main() -> int:
     parser.add_argument("--per-kill", type=int, default=30,
                         help="records produced during each kill round")
     parser.add_argument("--rate", type=float, default=3.0, help="records/s in a kill round")
+    parser.add_argument("--settle", type=float, default=20.0,
+                        help="quiet seconds before each kill round (the worker snapshots "
+                             "its state after a 2 s quiet timer tick; 0: a crash loop)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/bench-restart-cache"))
     parser.add_argument("--save-every", type=int, default=10000,
