@@ -271,12 +271,12 @@ def stamp(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00")).timestamp()
 
 
-def assigned_at(log: Path) -> float | None:
-    """When faust logged the partition assignment (its INFO log, local time)."""
+def faust_line_at(log: Path, marker: str) -> float | None:
+    """When faust first logged a line containing ``marker`` (its INFO log, local time)."""
     from datetime import datetime
 
     for line in log.read_text(errors="replace").splitlines():
-        if "Assigned" not in line and "assigned" not in line:
+        if marker not in line:
             continue
         if line.startswith("[") and "]" in line:
             try:
@@ -441,10 +441,13 @@ def restart_figures(supervisor: RestartSupervisor, incarnation: int, since: floa
     log = supervisor.log_of(incarnation)
     ready = supervisor.event("state_ready", incarnation)
     first = _first_revision_time(log)
-    assigned = assigned_at(log)
+    assigned = faust_line_at(log, "Setting newly assigned partitions")
+    booted = faust_line_at(log, "[^Worker]: Starting")
     out: dict[str, Any] = {
         "to_first_revision_s": None if first is None else round(first - since, 2),
         "process_start_s": round(supervisor.started_at[incarnation] - since, 2),
+        # imports and set-up until faust starts its services
+        "to_faust_start_s": None if booted is None else round(booted - since, 2),
         "to_partitions_assigned_s": None if assigned is None else round(assigned - since, 2),
     }
     if ready is not None:
