@@ -746,6 +746,47 @@ def verify_tail(settings: Settings, prepared: Path, n: int,
     }
 
 
+def load_breakdown(prepared: Path, n: int) -> dict[str, Any]:
+    """Where a snapshot load's time goes, in process, step by step as ``load_snapshot``
+    takes them: read the file, sha256 the payload, zlib, unpickle, restore the cold store
+    from its checkpoint (links)."""
+    import pickle
+    import zlib
+
+    from storyline.stream.snapshots import _read_header, cold_checkpoint_path
+
+    directory = prepared / "snapshot"
+    path = directory / f"{n - 1:020d}.snap"
+    out: dict[str, Any] = {"snapshot_bytes": path.stat().st_size, "rss_mb_before": rss_mb()}
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    with path.open("rb") as handle:
+        _read_header(handle)
+        payload = handle.read()
+    out["read_s"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    hashlib.sha256(payload).hexdigest()
+    out["sha256_s"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    raw = zlib.decompress(payload)
+    out["zlib_s"] = round(time.perf_counter() - started, 2)
+    out["pickle_bytes"] = len(raw)
+    started = time.perf_counter()
+    pipeline = pickle.loads(raw)
+    out["unpickle_s"] = round(time.perf_counter() - started, 2)
+    del raw, payload
+    with tempfile.TemporaryDirectory(prefix="bench-restart-load-") as scratch:
+        started = time.perf_counter()
+        store = RocksColdStore.restored(cold_checkpoint_path(directory, n - 1),
+                                        Path(scratch) / "cold")
+        pipeline.attach_cold_store(store)
+        out["cold_restore_s"] = round(time.perf_counter() - started, 2)
+        store.close()
+    out["cpu_s"] = round(time.process_time() - cpu0, 2)
+    out["rss_mb_after"] = rss_mb()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -766,6 +807,8 @@ def main() -> int:
     parser.add_argument("--save-at", type=int, nargs="*", default=[2000],
                         help="and at these record counts")
     parser.add_argument("--prepare-only", action="store_true")
+    parser.add_argument("--load-breakdown", action="store_true",
+                        help="only time the steps of loading the cached snapshot, in process")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--faust-loglevel", default="info")
     parser.add_argument("--verify", choices=("auto", "all", "tail"), default="auto",
@@ -776,6 +819,9 @@ def main() -> int:
     args = parser.parse_args()
     prepared = prepare(args.log, args.articles, args.cache, args.save_every,
                        tuple(args.save_at))
+    if args.load_breakdown:
+        print(json.dumps(load_breakdown(prepared, args.articles), indent=2))
+        return 0
     if args.prepare_only:
         print(json.dumps(json.loads((prepared / "meta.json").read_text()), indent=2))
         return 0
