@@ -74,7 +74,7 @@ from chaos_harness import (  # noqa: E402 - the harness lives beside the tests
 
 from storyline.domain.canonical import canonical_bytes  # noqa: E402
 from storyline.domain.events import StoryUpdated  # noqa: E402
-from storyline.domain.pipeline import LogPosition, Pipeline  # noqa: E402
+from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition, Pipeline  # noqa: E402
 from storyline.domain.records import handle_record  # noqa: E402
 from storyline.domain.upcasting import decode_any  # noqa: E402
 from storyline.replay import (  # noqa: E402
@@ -135,10 +135,14 @@ def digest_record(digest: Any, key: bytes | None, value: bytes | None) -> None:
 
 
 def cached_points(cache: Path) -> list[int]:
+    """Record counts cached for this code's pipeline version (a snapshot of another one
+    would be refused by the worker, which would then fold from offset 0)."""
     out = []
     for meta in cache.glob("n*/meta.json"):
         try:
-            out.append(int(json.loads(meta.read_text())["articles"]))
+            fields = json.loads(meta.read_text())
+            if fields["pipeline_version"] == PIPELINE_VERSION:
+                out.append(int(fields["articles"]))
         except (ValueError, KeyError):
             continue
     return sorted(out)
@@ -150,7 +154,7 @@ def prepare(log: Path, articles: int, cache: Path, save_every: int,
     settings = settings_for()
     topic = settings.articles
     target = cache / f"n{articles}"
-    if (target / "meta.json").is_file():
+    if articles in cached_points(cache):
         return target
     cache.mkdir(parents=True, exist_ok=True)
     below = [n for n in cached_points(cache) if n < articles]
