@@ -1,0 +1,838 @@
+"""Restart after SIGKILL with N articles of history, on the real broker (issue #9: "SIGKILL
+to first new revision <= 10 s, with 10^5 articles of history").
+
+    PYTHONPATH=services .venv/bin/python benchmarks/bench_restart.py --articles 2000 \\
+        [--log /tmp/synth/synthetic-100000.jsonl] [--tail 200] [--kills 3] [--seed 7] \\
+        [--cache /tmp/bench-restart-cache] [--workdir DIR] [--replay-verify]
+
+1. **History, prepared the way the worker would have made it.** The first N records of the
+   log file (``storyline.replay.iter_records_from_files``: the key and value bytes an ingest
+   would write) are folded in process exactly as the worker folds them (``handle_record``
+   on a ``Pipeline`` with a RocksDB cold store and the worker's ``warm_idle``, under the
+   topic name and partition the worker sees), and the state is saved with the project's
+   snapshot writer (``write_snapshot``: the pickle plus the cold store's checkpoint), with
+   every event the fold caused. This takes about 20 CPU ms an article, so it is cached
+   under ``--cache`` (``n<N>/``): a later run with the same N reuses it, and a run with a
+   larger N resumes from the largest cached N below it (``--save-every`` adds intermediate
+   points, so an interrupted fold loses little). The topic prefix is fixed
+   (``bench-restart.``) because a snapshot names its topic.
+2. **The broker.** A private single-node KRaft broker (``LocalBroker``, as the chaos harness
+   starts it), ``storyline topics apply`` under the prefix; the first N + M records are
+   produced byte for byte to the articles topic (offsets 0..N+M-1), the prefix fold's
+   events to story-updates and dead-letters (what the worker had published), and the
+   worker group's offset N is committed with the worker's commit metadata.
+3. **First start.** The snapshot is placed where the worker looks for it
+   (``state_dir(settings)/snapshots/<topic>-0/``) and ``storyline worker`` is started
+   (snapshots on, the default single stage). Measured from its log: the state rebuild
+   (``state_ready``: source, seconds), the first published revision, the catch-up of the M
+   tail records (the group's commit reaching the end of the log), the RSS after the load.
+4. **K kills.** Each round produces a few more records at a steady pace, SIGKILLs the
+   worker at a seeded random moment while they arrive, restarts it at once (the chaos
+   harness's ``Supervisor``) and times SIGKILL -> the first StoryUpdated the new process
+   publishes (from its log, as the harness does, and as it appears on story-updates).
+5. **Checks.** The records after the snapshot are folded in process from the cached
+   snapshot, and ``replay.verify`` compares every published StoryUpdated with the prefix
+   fold's events plus that tail fold (the logic of ``storyline replay --verify`` without
+   refolding the history from 0; ``--replay-verify`` runs the command too); the chaos
+   harness's checks (no conflicting copies, no revision gaps, every usable article in a
+   revision); the committed offset is the end of the log.
+
+Prints a JSON report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "chaos"))
+
+from chaos_harness import (  # noqa: E402 - the harness lives beside the tests
+    STORYLINE,
+    ChaosReport,
+    Supervisor,
+    _check_published,
+    _first_revision_time,
+    _json_lines,
+    _produce_paced,
+)
+
+from storyline.domain.canonical import canonical_bytes  # noqa: E402
+from storyline.domain.events import StoryUpdated  # noqa: E402
+from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition, Pipeline  # noqa: E402
+from storyline.domain.records import handle_record  # noqa: E402
+from storyline.domain.upcasting import decode_any  # noqa: E402
+from storyline.replay import (  # noqa: E402
+    RebuiltLog,
+    Verification,
+    iter_records_from_files,
+    verify,
+)
+from storyline.settings import Settings  # noqa: E402
+from storyline.stream.coldstore import RocksColdStore  # noqa: E402
+from storyline.stream.snapshots import load_snapshot, snapshot_dir, write_snapshot  # noqa: E402
+
+PREFIX = "bench-restart."
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+UPDATES, DEAD = 0, 1  # event kinds in the cached events file
+
+
+def settings_for(bootstrap: str = "127.0.0.1:9092", data_dir: Path = Path("var")) -> Settings:
+    return Settings(bootstrap_servers=bootstrap, topic_prefix=PREFIX, data_dir=data_dir)
+
+
+def rss_mb(pid: int | None = None) -> float | None:
+    try:
+        text = Path(f"/proc/{pid or 'self'}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+def log_line(message: str, **fields: Any) -> None:
+    stamp = time.strftime("%H:%M:%S", time.gmtime())
+    extra = " ".join(f"{k}={v}" for k, v in fields.items())
+    print(f"[{stamp}] {message} {extra}".rstrip(), file=sys.stderr, flush=True)
+
+
+# --- 1. the history, prepared as the worker would have made it ------------------------------
+
+
+def write_event(handle: Any, kind: int, key: bytes, value: bytes) -> None:
+    handle.write(struct.pack(">BII", kind, len(key), len(value)) + key + value)
+
+
+def read_events_file(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
+    with path.open("rb") as handle:
+        while head := handle.read(9):
+            kind, klen, vlen = struct.unpack(">BII", head)
+            key = handle.read(klen)
+            yield kind, key, handle.read(vlen)
+
+
+def digest_record(digest: Any, key: bytes | None, value: bytes | None) -> None:
+    """sha256 over the records (length-prefixed key and value), to tell two logs apart."""
+    digest.update(len(key or b"").to_bytes(4, "big") + (key or b""))
+    digest.update(len(value or b"").to_bytes(4, "big") + (value or b""))
+
+
+def cached_points(cache: Path) -> list[int]:
+    """Record counts cached for this code's pipeline version (a snapshot of another one
+    would be refused by the worker, which would then fold from offset 0)."""
+    out = []
+    for meta in cache.glob("n*/meta.json"):
+        try:
+            fields = json.loads(meta.read_text())
+            if fields["pipeline_version"] == PIPELINE_VERSION:
+                out.append(int(fields["articles"]))
+        except (ValueError, KeyError):
+            continue
+    return sorted(out)
+
+
+def prepare(log: Path, articles: int, cache: Path, save_every: int,
+            save_at: tuple[int, ...] = ()) -> Path:
+    """The cached state after the first ``articles`` records (made, or resumed, if needed)."""
+    settings = settings_for()
+    topic = settings.articles
+    target = cache / f"n{articles}"
+    if articles in cached_points(cache):
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    below = [n for n in cached_points(cache) if n < articles]
+    live = cache / "live-cold"
+    events_path = cache / "events.partial"
+    digest = hashlib.sha256()
+    fold_cpu = 0.0
+    start = 0
+    if below:
+        start = below[-1]
+        source = cache / f"n{start}"
+        found = load_snapshot(source / "snapshot", topic, 0, start, live)
+        if found is None:
+            raise SystemExit(f"cached snapshot {source} could not be loaded")
+        pipeline, last = found
+        assert last == start - 1
+        pipeline.warm_idle = settings.warm_idle_revisions  # as WorkerState.restore does
+        meta = json.loads((source / "meta.json").read_text())
+        fold_cpu = float(meta["fold_cpu_s"])
+        shutil.copyfile(source / "events.bin", events_path)
+        log_line("resuming the fold", cached=start, target=articles)
+    else:
+        cold = RocksColdStore.empty(live)
+        pipeline = Pipeline(cold=cold, warm_idle=settings.warm_idle_revisions)  # as the worker
+        events_path.unlink(missing_ok=True)
+    every = set(range(save_every, articles, save_every)) if save_every > 0 else set()
+    points = sorted(n for n in every | set(save_at) | {articles} if start < n <= articles)
+    records = iter_records_from_files([log], topic, articles)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    counts = {"events": 0, "dead_letters": 0}
+    with events_path.open("ab") as events:
+        for key, value, position in records:
+            digest_record(digest, key, value)
+            if position.offset < start:
+                continue  # folded in the cached state already
+            outcome = handle_record(pipeline, key, value, position,
+                                    max_bytes=settings.max_article_bytes)
+            if outcome.dead_letter is not None:
+                letter = outcome.dead_letter
+                write_event(events, DEAD, (letter.key or "").encode(), canonical_bytes(letter))
+                counts["dead_letters"] += 1
+            for event in outcome.events:
+                story = event.story_id if isinstance(event, StoryUpdated) else event.survivor_id
+                write_event(events, UPDATES, story.encode(), canonical_bytes(event))
+                counts["events"] += 1
+            done = position.offset + 1
+            if done % 1000 == 0:
+                cpu = time.process_time() - cpu0
+                log_line("folded", records=done, cpu_s=round(cpu, 1),
+                         per_cpu_s=round((done - start) / max(cpu, 1e-9), 1),
+                         wall_s=round(time.perf_counter() - wall0, 1), rss_mb=rss_mb())
+            if done in points:
+                events.flush()
+                save_point(pipeline, cache, done, log, topic, events_path,
+                           fold_cpu + time.process_time() - cpu0, digest.hexdigest(), counts,
+                           start)
+    if not (target / "meta.json").is_file():
+        raise SystemExit(f"{log} holds fewer than {articles} articles")
+    if isinstance(pipeline.cold_store, RocksColdStore):
+        pipeline.cold_store.close()
+    shutil.rmtree(live, ignore_errors=True)
+    events_path.unlink(missing_ok=True)
+    return target
+
+
+def save_point(pipeline: Pipeline, cache: Path, done: int, log: Path, topic: str,
+               events_path: Path, fold_cpu: float, records_sha256: str,
+               counts: dict[str, int], start: int) -> None:
+    target = cache / f"n{done}"
+    scratch = cache / f".n{done}.tmp"
+    shutil.rmtree(scratch, ignore_errors=True)
+    started = time.perf_counter()
+    path = write_snapshot(pipeline, scratch / "snapshot", topic, 0)
+    write_s = time.perf_counter() - started
+    shutil.copyfile(events_path, scratch / "events.bin")
+    meta = {
+        "articles": done, "log": str(log), "topic": topic,
+        "pipeline_version": pipeline.pipeline_version,
+        "fold_cpu_s": round(fold_cpu, 1), "snapshot_bytes": path.stat().st_size,
+        "snapshot_write_s": round(write_s, 2), "resumed_from": start,
+        "records_sha256": records_sha256,
+        "stories": len(pipeline.story_ids), "frozen": pipeline.frozen_story_count,
+        "events_this_run": counts["events"], "dead_letters_this_run": counts["dead_letters"],
+        "rss_mb": rss_mb(), "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    (scratch / "meta.json").write_text(json.dumps(meta, indent=2))
+    shutil.rmtree(target, ignore_errors=True)
+    scratch.rename(target)
+    log_line("saved", point=done, snapshot_mb=round(meta["snapshot_bytes"] / 1e6, 1),
+             write_s=meta["snapshot_write_s"], fold_cpu_s=meta["fold_cpu_s"])
+
+
+# --- 2-5. the broker, the worker, the kills, the checks -----------------------------------
+
+
+class RestartSupervisor(Supervisor):
+    """The chaos harness's supervisor, starting ``storyline worker`` with faust's INFO log
+    (partition assignment times) and remembering when each process started."""
+
+    def __init__(self, env: dict[str, str], logs: Path, faust_loglevel: str) -> None:
+        super().__init__(env, logs)
+        self.faust_loglevel = faust_loglevel
+        self.started_at: dict[int, float] = {}
+
+    def start(self) -> None:
+        self.incarnation += 1
+        self.started_at[self.incarnation] = time.time()
+        with self.log_of(self.incarnation).open("wb") as out:
+            self.process = subprocess.Popen(
+                [*STORYLINE, "worker", "--faust-loglevel", self.faust_loglevel],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    def event(self, name: str, incarnation: int | None = None) -> dict[str, Any] | None:
+        for found in _json_lines(self.log_of(incarnation or self.incarnation)):
+            if found.get("event") == name:
+                return found
+        return None
+
+
+def stamp(event: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00")).timestamp()
+
+
+def faust_line_at(log: Path, marker: str) -> float | None:
+    """When faust first logged a line containing ``marker`` (its INFO log, local time)."""
+    from datetime import datetime
+
+    for line in log.read_text(errors="replace").splitlines():
+        if marker not in line:
+            continue
+        if line.startswith("[") and "]" in line:
+            try:
+                return datetime.strptime(line[1:line.index("]")],
+                                         "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            except ValueError:
+                continue
+    return None
+
+
+def wait_until(check: Any, supervisor: RestartSupervisor, timeout: float, what: str,
+               poll: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        supervisor.ensure_running()
+        found = check()
+        if found:
+            return found
+        time.sleep(poll)
+    raise TimeoutError(f"{what}: not within {timeout:.0f} s (logs: {supervisor.logs})")
+
+
+def committed_reaches(settings: Settings, end: int) -> Any:
+    from storyline.commands.status import worker_lag
+
+    def check() -> bool:
+        try:
+            _, committed = asyncio.run(worker_lag(settings))
+        except Exception:  # noqa: BLE001 - the broker may be busy; ask again
+            return False
+        return committed >= end
+
+    return check
+
+
+async def produce_articles(settings: Settings, records: Iterator[tuple[bytes | None,
+                                                                       bytes | None]]) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    from storyline.kafka.security import kafka_options
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                                enable_idempotence=True, linger_ms=10,
+                                max_batch_size=256 * 1024,
+                                max_request_size=MAX_REQUEST_BYTES,
+                                **kafka_options(settings))
+    await producer.start()
+    count = 0
+    try:
+        pending = []
+        for key, value in records:
+            pending.append(await producer.send(settings.articles, value, key=key, partition=0))
+            count += 1
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return count
+
+
+async def produce_events(settings: Settings, events_path: Path) -> dict[str, int]:
+    """What the worker published for the history: StoryUpdated / StoryMerged on
+    story-updates (keyed by story), dead letters (the whole-page checkpoints on story-pages
+    are left out: nothing in a restart reads them)."""
+    from aiokafka import AIOKafkaProducer
+
+    from storyline.kafka.security import kafka_options
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                                enable_idempotence=True, linger_ms=10,
+                                max_batch_size=1024 * 1024,
+                                max_request_size=MAX_REQUEST_BYTES,
+                                **kafka_options(settings))
+    await producer.start()
+    counts = {"updates": 0, "dead_letters": 0, "bytes": 0}
+    try:
+        pending = []
+        for kind, key, value in read_events_file(events_path):
+            topic = settings.story_updates if kind == UPDATES else settings.dead_letters
+            pending.append(await producer.send(topic, value, key=key))
+            counts["updates" if kind == UPDATES else "dead_letters"] += 1
+            counts["bytes"] += len(value)
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return counts
+
+
+async def commit_group(settings: Settings, offset: int, pipeline_version: str) -> None:
+    """The worker group's commit after the history, as the worker writes it."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from storyline.commands.status import worker_group
+    from storyline.kafka.security import kafka_options
+    from storyline.stream.offsets import commit_payload
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                group_id=worker_group(settings), enable_auto_commit=False,
+                                **kafka_options(settings))
+    await consumer.start()
+    try:
+        tp = TopicPartition(settings.articles, 0)
+        consumer.assign([tp])
+        await consumer.commit(commit_payload({tp: offset}, pipeline_version))
+    finally:
+        await consumer.stop()
+
+
+async def updates_ends(settings: Settings) -> dict[int, int]:
+    from storyline.stream.logreader import end_offsets
+
+    return await end_offsets(settings.bootstrap_servers, settings.story_updates)
+
+
+async def first_update_after(settings: Settings, starts: dict[int, int], beyond: int = -1
+                             ) -> float | None:
+    """The produce time (record timestamp) of the first StoryUpdated on story-updates after
+    ``starts`` (per partition) caused by a record past offset ``beyond``, or None."""
+    from storyline.stream.logreader import read_partition
+
+    ends = await updates_ends(settings)
+    first: float | None = None
+    for partition, end in ends.items():
+        async for record in read_partition(settings.bootstrap_servers, settings.story_updates,
+                                           partition, start=starts.get(partition, 0),
+                                           stop=end):
+            event = decode_any(record.value) if record.value else None
+            if isinstance(event, StoryUpdated) and event.cause.offset > beyond:
+                when = record.timestamp / 1000
+                first = when if first is None else min(first, when)
+                break
+    return first
+
+
+def last_published_offset(log: Path) -> int:
+    """The highest source offset whose revision a worker's log says it published (-1)."""
+    top = -1
+    for event in _json_lines(log):
+        if event.get("event") == "story_updated" and isinstance(event.get("offset"), int):
+            top = max(top, int(event["offset"]))
+    return top
+
+
+def first_revision_beyond(log: Path, beyond: int) -> float | None:
+    """When a worker's log first shows a revision caused by a record past ``beyond``."""
+    for event in _json_lines(log):
+        if (event.get("event") == "story_updated" and isinstance(event.get("offset"), int)
+                and int(event["offset"]) > beyond):
+            return stamp(event)
+    return None
+
+
+def restart_figures(supervisor: RestartSupervisor, incarnation: int, since: float
+                    ) -> dict[str, Any]:
+    """Where a start's time went, from its log: ``since`` (kill or start) -> process start ->
+    partitions assigned -> state rebuilt -> first StoryUpdated."""
+    log = supervisor.log_of(incarnation)
+    ready = supervisor.event("state_ready", incarnation)
+    first = _first_revision_time(log)
+    assigned = faust_line_at(log, "Setting newly assigned partitions")
+    booted = faust_line_at(log, "[^Worker]: Starting")
+    out: dict[str, Any] = {
+        "to_first_revision_s": None if first is None else round(first - since, 2),
+        "process_start_s": round(supervisor.started_at[incarnation] - since, 2),
+        # imports and set-up until faust starts its services
+        "to_faust_start_s": None if booted is None else round(booted - since, 2),
+        "to_partitions_assigned_s": None if assigned is None else round(assigned - since, 2),
+    }
+    if ready is not None:
+        ready_at = stamp(ready)
+        rebuild = float(ready["seconds"])
+        out.update({
+            "rebuild_source": ready.get("source"),
+            "rebuild_s": rebuild,
+            "rebuild_from_offset": ready.get("from_offset"),
+            "rebuild_committed": ready.get("committed"),
+            "rebuild_records_folded": ready.get("records_folded"),
+            "to_rebuild_start_s": round(ready_at - rebuild - since, 2),
+            "to_state_ready_s": round(ready_at - since, 2),
+            "ready_to_first_revision_s": None if first is None else round(first - ready_at, 2),
+        })
+    return out
+
+
+def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
+    from storyline.kafka.broker import BrokerConfig, LocalBroker, free_port
+    from storyline.replay import published_updates
+    from storyline.stream.worker import state_dir
+
+    meta = json.loads((prepared / "meta.json").read_text())
+    n, m, k, per_kill = args.articles, args.tail, args.kills, args.per_kill
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-restart-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(args.seed)
+    report: dict[str, Any] = {
+        "articles_history_N": n, "tail_M": m, "kills_K": k, "records_per_kill": per_kill,
+        "kill_round_rate": args.rate, "settle_s": args.settle, "seed": args.seed,
+        "log": str(args.log),
+        "workdir": str(workdir), "prepared": {key: meta[key] for key in (
+            "fold_cpu_s", "snapshot_bytes", "snapshot_write_s", "stories", "frozen",
+            "pipeline_version", "rss_mb")},
+        "load_average_start": os.getloadavg(),
+    }
+    port, controller = free_port(), free_port()
+    while controller == port:
+        controller = free_port()
+    broker = LocalBroker(BrokerConfig.from_env(host="127.0.0.1", port=port,
+                                               controller_port=controller,
+                                               data_dir=workdir / "broker", heap="768m"))
+    settings = settings_for(broker.bootstrap, workdir / "data")
+    topic = settings.articles
+    env = dict(os.environ)
+    env.update({
+        "STORYLINE_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "STORYLINE_TOPIC_PREFIX": PREFIX,
+        "STORYLINE_DATA_DIR": str(workdir / "data"),
+        "STORYLINE_WORKER_METRICS_PORT": str(free_port()),
+    })
+    logs = workdir / "logs"
+    logs.mkdir(exist_ok=True)
+    supervisor = RestartSupervisor(env, logs, args.faust_loglevel)
+    total = n + m + k * per_kill
+    try:
+        started = time.perf_counter()
+        broker.start()
+        report["broker_start_s"] = round(time.perf_counter() - started, 2)
+        subprocess.run([*STORYLINE, "topics", "apply"], env=env, check=True,
+                       capture_output=True, timeout=300)
+
+        # the log: N + M records now (offsets 0..N+M-1), the kill rounds' later
+        digest = hashlib.sha256()
+        after: list[tuple[bytes | None, bytes | None]] = []  # offsets >= N
+
+        def first_records() -> Iterator[tuple[bytes | None, bytes | None]]:
+            for key, value, position in iter_records_from_files([args.log], topic, total):
+                if position.offset < n:
+                    digest_record(digest, key, value)
+                else:
+                    after.append((key, value))
+                if position.offset < n + m:
+                    yield key, value
+
+        started = time.perf_counter()
+        produced = asyncio.run(produce_articles(settings, first_records()))
+        report["produce_articles_s"] = round(time.perf_counter() - started, 2)
+        if digest.hexdigest() != meta["records_sha256"]:
+            raise SystemExit("the log's first N records are not the ones the cache folded")
+        if produced != n + m or len(after) != m + k * per_kill:
+            raise SystemExit(f"{args.log} holds fewer than {total} articles")
+        started = time.perf_counter()
+        report["history_events"] = asyncio.run(produce_events(settings,
+                                                              prepared / "events.bin"))
+        report["produce_history_events_s"] = round(time.perf_counter() - started, 2)
+        asyncio.run(commit_group(settings, n, meta["pipeline_version"]))
+
+        target = snapshot_dir(state_dir(settings) / "snapshots", topic, 0)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(prepared / "snapshot", target, copy_function=os.link)
+
+        # 3. first start from the snapshot, catch up the M tail records
+        log_line("starting the worker", history=n, tail=m)
+        supervisor.start()
+        began = supervisor.started_at[1]
+        wait_until(lambda: supervisor.event("state_ready"), supervisor, 3600, "state rebuilt")
+        rss_loaded = rss_mb(supervisor.process.pid) if supervisor.process else None
+        wait_until(lambda: _first_revision_time(supervisor.log_of(1)), supervisor, 600,
+                   "first revision")
+        wait_until(committed_reaches(settings, n + m), supervisor, 3600, "tail caught up",
+                   poll=0.5)
+        caught_up = time.time()
+        first = restart_figures(supervisor, 1, began)
+        first.update({
+            "catch_up_tail_s": round(caught_up - began, 2),
+            "tail_records_per_s_after_ready": round(
+                m / max(1e-9, caught_up - began - first.get("to_state_ready_s", 0.0)), 2),
+            "rss_mb_after_load": rss_loaded,
+            "rss_mb_after_tail": rss_mb(supervisor.process.pid) if supervisor.process else None,
+        })
+        report["first_start"] = first
+        log_line("first start", **{key: first[key] for key in (
+            "rebuild_source", "rebuild_s", "to_first_revision_s", "catch_up_tail_s")})
+
+        # 4. K rounds: records arriving, SIGKILL at a random moment, restart
+        kills: list[dict[str, Any]] = []
+        for round_no in range(k):
+            settle = time.monotonic() + args.settle  # a quiet spell before the round
+            while time.monotonic() < settle:
+                supervisor.ensure_running()
+                time.sleep(0.2)
+            values = [(key or b"", value or b"") for key, value in
+                      after[m + round_no * per_kill: m + (round_no + 1) * per_kill]]
+            done, errors = threading.Event(), []  # type: ignore[var-annotated]
+            window = per_kill / args.rate
+            kill_after = rng.uniform(0.15 * window, 0.6 * window)
+            producer = threading.Thread(target=_produce_paced, daemon=True, args=(
+                broker.bootstrap, topic, values, args.rate, done, errors))
+            producer.start()
+            until = time.monotonic() + kill_after
+            while time.monotonic() < until:
+                supervisor.ensure_running()
+                time.sleep(0.05)
+            supervisor.kill_and_restart()
+            incarnation = supervisor.incarnation
+            killed = supervisor.killed_at[incarnation]
+            starts = asyncio.run(updates_ends(settings))
+            beyond = last_published_offset(supervisor.log_of(incarnation - 1))
+            wait_until(lambda inc=incarnation: supervisor.event("state_ready", inc),
+                       supervisor, 3600, "state rebuilt after a kill")
+            rss_loaded = rss_mb(supervisor.process.pid) if supervisor.process else None
+            wait_until(lambda inc=incarnation, top=beyond: first_revision_beyond(
+                           supervisor.log_of(inc), top),
+                       supervisor, 1200, "first new revision after a kill")
+            done.wait(timeout=3600)
+            if errors:
+                raise errors[0]
+            end = n + m + (round_no + 1) * per_kill
+            wait_until(committed_reaches(settings, end), supervisor, 3600,
+                       "caught up after a kill", poll=0.5)
+            on_topic = asyncio.run(first_update_after(settings, starts))
+            new_on_topic = asyncio.run(first_update_after(settings, starts, beyond))
+            new_in_log = first_revision_beyond(supervisor.log_of(incarnation), beyond)
+            figures = restart_figures(supervisor, incarnation, killed)
+            figures.update({
+                "killed_after_s": round(kill_after, 2),
+                "kill_to_first_revision_on_topic_s": None if on_topic is None
+                else round(on_topic - killed, 2),
+                # first revision of a record the killed worker had not published yet
+                "last_offset_published_before_kill": beyond,
+                "kill_to_first_new_revision_s": None if new_in_log is None
+                else round(new_in_log - killed, 2),
+                "kill_to_first_new_revision_on_topic_s": None if new_on_topic is None
+                else round(new_on_topic - killed, 2),
+                "rss_mb_after_load": rss_loaded,
+                "caught_up_s": round(time.time() - killed, 2),
+            })
+            kills.append(figures)
+            log_line("kill", round=round_no + 1, **{key: figures.get(key) for key in (
+                "to_first_revision_s", "kill_to_first_new_revision_s",
+                "to_partitions_assigned_s", "rebuild_source", "rebuild_s",
+                "rebuild_records_folded")})
+        report["kills"] = kills
+        report["kill_to_first_revision_s"] = [kill["to_first_revision_s"] for kill in kills]
+        report["kill_to_first_new_revision_s"] = [kill["kill_to_first_new_revision_s"]
+                                                  for kill in kills]
+        supervisor.stop()
+
+        # 5. checks
+        log_line("checking")
+        from storyline.commands.status import worker_lag
+
+        report["log_end"], report["committed"] = asyncio.run(worker_lag(settings))
+        chaos = ChaosReport(profile="restart", seed=args.seed)
+        _check_published(chaos, settings)
+        report["published"] = {key: getattr(chaos, key) for key in (
+            "published_revisions", "distinct_revisions", "conflicting_copies",
+            "revision_gaps", "articles_missing")}
+        whole = args.verify == "all" or (args.verify == "auto" and n <= 20000)
+        started = time.perf_counter()
+        report["verify"] = verify_tail(settings, prepared, n, after, published_updates, whole)
+        report["verify"]["seconds"] = round(time.perf_counter() - started, 1)
+        if args.replay_verify:
+            started = time.perf_counter()
+            replay = subprocess.run([*STORYLINE, "replay", "--verify"], env=env,
+                                    capture_output=True, text=True, timeout=4 * 3600)
+            report["replay_verify"] = {"ok": replay.returncode == 0,
+                                       "seconds": round(time.perf_counter() - started, 1),
+                                       "output": (replay.stdout + replay.stderr)[-600:]}
+        report["ok"] = bool(
+            report["verify"]["ok"] and report["committed"] == report["log_end"] == total
+            and not (chaos.conflicting_copies or chaos.revision_gaps or chaos.articles_missing)
+            and report.get("replay_verify", {"ok": True})["ok"])
+    finally:
+        supervisor.stop()
+        broker.stop(wipe=False)
+        report["load_average_end"] = os.getloadavg()
+    return report
+
+
+def verify_tail(settings: Settings, prepared: Path, n: int,
+                after: list[tuple[bytes | None, bytes | None]], published_updates: Any,
+                whole: bool = True) -> dict[str, Any]:
+    """``replay.verify`` against the history's events (the prefix fold) plus the records
+    after the snapshot folded in process from the cached snapshot. Not ``whole``: only the
+    revisions after the snapshot, compared byte for byte with that fold, and none of them
+    missing (``verify`` rebuilds every story's pages from revision 1, minutes at 10^5)."""
+    topic = settings.articles
+    with tempfile.TemporaryDirectory(prefix="bench-restart-verify-") as scratch:
+        started = time.perf_counter()
+        found = load_snapshot(prepared / "snapshot", topic, 0, n, Path(scratch) / "cold")
+        if found is None:
+            raise SystemExit("the cached snapshot could not be loaded")
+        pipeline, _ = found
+        pipeline.warm_idle = settings.warm_idle_revisions
+        load_s = time.perf_counter() - started
+        rebuilt = RebuiltLog(pipeline=pipeline)
+        for kind, _key, value in read_events_file(prepared / "events.bin"):
+            if kind == UPDATES and whole:
+                event = decode_any(value)
+                if isinstance(event, StoryUpdated):
+                    rebuilt.revisions[(event.story_id, event.revision)] = event
+        history = len(rebuilt.revisions)
+        started = time.perf_counter()
+        tail_revisions: dict[tuple[str, int], StoryUpdated] = {}
+        for offset, (key, value) in enumerate(after, start=n):
+            outcome = handle_record(pipeline, key, value, LogPosition(topic, 0, offset),
+                                    max_bytes=settings.max_article_bytes)
+            for event in outcome.events:
+                if isinstance(event, StoryUpdated):
+                    tail_revisions[(event.story_id, event.revision)] = event
+        fold_s = time.perf_counter() - started
+        rebuilt.revisions.update(tail_revisions)
+        if isinstance(pipeline.cold_store, RocksColdStore):
+            pipeline.cold_store.close()
+
+    async def collect() -> list[StoryUpdated]:
+        return [update async for update in published_updates(settings)]
+
+    published = asyncio.run(collect())
+    after_snapshot = [u for u in published if u.cause.offset >= n]
+    if whole:
+        result = verify(rebuilt, published)
+    else:
+        result = Verification()
+        seen = set()
+        for update in after_snapshot:
+            key = (update.story_id, update.revision)
+            result.checked += 1
+            expected = tail_revisions.get(key)
+            if key in seen:
+                result.redeliveries += 1
+            elif expected is None:
+                result.unexpected.append(f"{key[0]}@{key[1]}")
+            elif canonical_bytes(expected) != canonical_bytes(update):
+                result.mismatched.append(f"{key[0]}@{key[1]}")
+            else:
+                result.identical += 1
+            seen.add(key)
+        reached = max((u.cause.offset for u in published), default=-1)
+        result.missing = [f"{key[0]}@{key[1]}" for key, expected in
+                          sorted(tail_revisions.items())
+                          if key not in seen and expected.cause.offset <= reached]
+    same = sum(1 for u in after_snapshot
+               if (expected := tail_revisions.get((u.story_id, u.revision))) is not None
+               and expected.content_hash == u.content_hash)
+    return {
+        "scope": "every revision" if whole else "revisions after the snapshot",
+        "ok": result.ok, "checked": result.checked, "identical": result.identical,
+        "redeliveries": result.redeliveries, "mismatched": result.mismatched[:10],
+        "unexpected": result.unexpected[:10], "missing": result.missing[:10],
+        "mismatched_count": len(result.mismatched), "missing_count": len(result.missing),
+        "unexpected_count": len(result.unexpected),
+        "history_revisions": history, "tail_revisions_rebuilt": len(tail_revisions),
+        "published_after_snapshot": len(after_snapshot),
+        "published_after_snapshot_same_hash": same,
+        "in_process_snapshot_load_s": round(load_s, 2),
+        "in_process_tail_fold_s": round(fold_s, 2),
+    }
+
+
+def load_breakdown(prepared: Path, n: int) -> dict[str, Any]:
+    """Where a snapshot load's time goes, in process, step by step as ``load_snapshot``
+    takes them: read the file, sha256 the payload, zlib, unpickle, restore the cold store
+    from its checkpoint (links)."""
+    import pickle
+    import zlib
+
+    from storyline.stream.snapshots import _read_header, cold_checkpoint_path
+
+    directory = prepared / "snapshot"
+    path = directory / f"{n - 1:020d}.snap"
+    out: dict[str, Any] = {"snapshot_bytes": path.stat().st_size, "rss_mb_before": rss_mb()}
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    with path.open("rb") as handle:
+        _read_header(handle)
+        payload = handle.read()
+    out["read_s"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    hashlib.sha256(payload).hexdigest()
+    out["sha256_s"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    raw = zlib.decompress(payload)
+    out["zlib_s"] = round(time.perf_counter() - started, 2)
+    out["pickle_bytes"] = len(raw)
+    started = time.perf_counter()
+    pipeline = pickle.loads(raw)
+    out["unpickle_s"] = round(time.perf_counter() - started, 2)
+    del raw, payload
+    with tempfile.TemporaryDirectory(prefix="bench-restart-load-") as scratch:
+        started = time.perf_counter()
+        store = RocksColdStore.restored(cold_checkpoint_path(directory, n - 1),
+                                        Path(scratch) / "cold")
+        pipeline.attach_cold_store(store)
+        out["cold_restore_s"] = round(time.perf_counter() - started, 2)
+        store.close()
+    out["cpu_s"] = round(time.process_time() - cpu0, 2)
+    out["rss_mb_after"] = rss_mb()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=2000, help="N: articles of history")
+    parser.add_argument("--log", type=Path, default=Path("/tmp/synth/synthetic-100000.jsonl"))
+    parser.add_argument("--tail", type=int, default=200, help="M: records after the snapshot")
+    parser.add_argument("--kills", type=int, default=3, help="K")
+    parser.add_argument("--per-kill", type=int, default=30,
+                        help="records produced during each kill round")
+    parser.add_argument("--rate", type=float, default=3.0, help="records/s in a kill round")
+    parser.add_argument("--settle", type=float, default=20.0,
+                        help="quiet seconds before each kill round (the worker snapshots "
+                             "its state after a 2 s quiet timer tick; 0: a crash loop)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/bench-restart-cache"))
+    parser.add_argument("--save-every", type=int, default=10000,
+                        help="also cache the fold every this many records (0: only at N)")
+    parser.add_argument("--save-at", type=int, nargs="*", default=[2000],
+                        help="and at these record counts")
+    parser.add_argument("--prepare-only", action="store_true")
+    parser.add_argument("--load-breakdown", action="store_true",
+                        help="only time the steps of loading the cached snapshot, in process")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--faust-loglevel", default="info")
+    parser.add_argument("--verify", choices=("auto", "all", "tail"), default="auto",
+                        help="replay.verify over every revision, or only those after the "
+                             "snapshot (auto: all up to N = 20,000)")
+    parser.add_argument("--replay-verify", action="store_true",
+                        help="also run `storyline replay --verify` (refolds from offset 0)")
+    args = parser.parse_args()
+    prepared = prepare(args.log, args.articles, args.cache, args.save_every,
+                       tuple(args.save_at))
+    if args.load_breakdown:
+        print(json.dumps(load_breakdown(prepared, args.articles), indent=2))
+        return 0
+    if args.prepare_only:
+        print(json.dumps(json.loads((prepared / "meta.json").read_text()), indent=2))
+        return 0
+    report = run(args, prepared)
+    print(json.dumps(report, indent=2))
+    return 0 if report.get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
