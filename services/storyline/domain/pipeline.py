@@ -58,7 +58,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 22
+STATE_LAYOUT = 23
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
@@ -80,8 +80,7 @@ WARM_ARTICLES = 8_192
 
 
 def _freeze(state: StoryState) -> bytes:
-    """A story's state packed for its cold store, its summary memo emptied."""
-    state.summary_memo = SummaryMemo()
+    """A story's state packed for its cold store (without its summary memo)."""
     return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
 
@@ -128,6 +127,10 @@ class Pipeline:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        # story states come back without their summary memos (StoryState.__getstate__)
+        self._live = OrderedDict((story_id, (0, last))
+                                 for story_id, (_, last) in self._live.items())
+        self._warm_total = 0
         if state.get("state_layout") != STATE_LAYOUT:
             # Written by code with another state layout: claim no position, so the snapshot
             # loader refuses it ("content does not match its header") and folds from 0.
