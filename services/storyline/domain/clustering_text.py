@@ -7,6 +7,7 @@ import math
 import re
 from array import array
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -113,6 +114,13 @@ class Vocabulary:
                 self.df = np.concatenate((self.df, np.zeros(len(self.df), dtype=np.int64)))
         return tid
 
+    def intern_all(self, terms: Sequence[str]) -> list[int]:
+        """``[self.intern(term) for term in terms]``; a term held in memory costs one dict
+        look-up (a hit changes nothing, so new terms get the ids they would one by one)."""
+        intern = self.intern
+        return [intern(term) if tid is None else tid
+                for term, tid in zip(terms, self.ids.held(terms), strict=True)]
+
     def add_document(self, term_ids: npt.NDArray[np.int64]) -> None:
         """``term_ids`` unique."""
         self.docs += 1
@@ -142,7 +150,7 @@ class SparseVector:
         cls, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], k: int
     ) -> SparseVector:
         if len(ids) == 0 or k <= 0:
-            return cls(array("I"), array("f"))
+            return cls.empty()
         if len(ids) > k:
             keep = np.argpartition(-values, k - 1)[:k]
             ids, values = ids[keep], values[keep]
@@ -153,6 +161,32 @@ class SparseVector:
             array("I", ids.astype(np.uint32).tobytes()),
             array("f", (values / norm).astype(np.float32).tobytes()),
         )
+
+    @classmethod
+    def empty(cls) -> SparseVector:
+        return cls(array("I"), array("f"))
+
+    def merged_arrays(
+        self, scale: float, other: SparseVector
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The ids and weights of ``merged = {t: w * scale for t, w in self}`` after adding
+        ``other``'s weights term by term, in the order the dict would hold them (this
+        vector's ids, then ``other``'s new ones) and with the same float64 products and sums:
+        what ``top(merged, k)`` reads, without building the dict."""
+        ids = np.frombuffer(self.ids, dtype=np.uint32).astype(np.int64)
+        values = np.frombuffer(self.weights, dtype=np.float32).astype(np.float64) * scale
+        more = np.frombuffer(other.ids, dtype=np.uint32).astype(np.int64)
+        added = np.frombuffer(other.weights, dtype=np.float32).astype(np.float64)
+        if len(ids) == 0 or len(more) == 0:
+            return np.concatenate((ids, more)), np.concatenate((values, added))
+        order = np.argsort(ids)
+        at = np.searchsorted(ids, more, sorter=order)
+        at[at >= len(ids)] = 0
+        where = order[at]
+        hit = ids[where] == more
+        values[where[hit]] += added[hit]  # ids are distinct: one sum per term
+        new = ~hit
+        return np.concatenate((ids, more[new])), np.concatenate((values, added[new]))
 
     def as_dict(self) -> dict[int, float]:
         return dict(zip(self.ids, self.weights, strict=True))
