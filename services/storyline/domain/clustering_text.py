@@ -15,6 +15,10 @@ import numpy.typing as npt
 from storyline.domain.coldstore import SpilledMap
 
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
+# ``term_counts`` finds the same words without the regex: in the lowercased text encoded as
+# ASCII (any other character as "?"), every byte but a-z and "-" becomes a space; a word
+# is then a run between spaces without its leading and trailing hyphens
+_RUNS = bytes(b if 97 <= b <= 122 or b == 45 else 32 for b in range(256))
 
 _STOPWORDS_TEXT = (
     "a about above according added after again against all almost also although always am "
@@ -249,12 +253,19 @@ def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
     return Query(ids, weights / norm, vocab)
 
 
+def _runs(text: str) -> list[str]:
+    """The runs of a-z and "-" in ``text.lower()``, split in C: without their leading and
+    trailing hyphens, and where that leaves a word, ``_WORD.findall(text.lower())``."""
+    return text.lower().encode("ascii", "replace").translate(_RUNS).decode("ascii").split()
+
+
 def term_counts(text: str) -> dict[str, int]:
     """The content terms of ``text`` (what ``Tokenizer`` gives ids to) with their counts, in
     order of first use: with the terms of the texts before, the order ids are handed out in."""
     counts: dict[str, int] = {}
     # words counted in C first: one _normalise per distinct word, same keys in the same order
-    for word, n in Counter(_WORD.findall(text.lower())).items():
+    for run, n in Counter(_runs(text)).items():
+        word = run.strip("-") if run[0] == "-" or run[-1] == "-" else run  # "--": ""
         term = _normalise(word)
         if term is not None:
             counts[term] = counts.get(term, 0) + n
