@@ -74,9 +74,8 @@ def clustering_features(article: ArticleReceived, facts: ArticleFacts) -> Cluste
         day=article.published.timestamp() / _SECONDS_PER_DAY,
         body_terms=tuple(term_counts(article.body).items()),
         headline_terms=tuple(term_counts(article.headline).items()) if article.headline else (),
-        names=tuple(ClusteringName.model_construct(
-            canonical=m.canonical, count=m.count, person=m.kind is NameKind.PERSON,
-            lede=m.first_sentence == 0) for m in facts.names),
+        names=tuple([ClusteringName.of(m.canonical, m.count, m.kind is NameKind.PERSON,
+                                       m.first_sentence == 0) for m in facts.names]),
         shingles=shingles(text).astype("<u4").tobytes(),
     )
 

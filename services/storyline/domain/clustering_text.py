@@ -219,11 +219,13 @@ class Query:
         """The dot product of the query with each vector, in one vectorised pass."""
         if not vectors:
             return []
-        lengths = np.fromiter((len(v.ids) for v in vectors), dtype=np.int64, count=len(vectors))
-        if len(self.ids) == 0 or int(lengths.sum()) == 0:
+        buffers = [v.ids for v in vectors]
+        sizes = list(map(len, buffers))
+        if len(self.ids) == 0 or not any(sizes):
             return [0.0] * len(vectors)
+        lengths = np.array(sizes, dtype=np.int64)
         # one copy of all the vectors' buffers each, not an array object per vector
-        ids = np.frombuffer(b"".join([v.ids for v in vectors]), dtype=np.uint32)
+        ids = np.frombuffer(b"".join(buffers), dtype=np.uint32)
         weights = np.frombuffer(b"".join([v.weights for v in vectors]), dtype=np.float32)
         if self.vocab is not None:
             # scatter the query into a dense array, gather, and zero it again: the same
@@ -239,7 +241,8 @@ class Query:
             contrib = np.where(hit, self.weights[pos], 0.0) * weights
         ends = np.cumsum(lengths)
         sums = np.concatenate(([0.0], np.cumsum(contrib)))
-        return [float(x) for x in sums[ends] - sums[ends - lengths]]
+        dots: list[float] = (sums[ends] - sums[ends - lengths]).tolist()
+        return dots
 
 
 def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
