@@ -7,7 +7,9 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storyline.domain import clustering_text
 from storyline.domain.clustering import Assignment, Clusterer, ClusteringConfig, story_id_for
+from storyline.domain.clustering_text import term_counts
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind, NameMention
 
@@ -201,3 +203,29 @@ def test_article_bridging_two_stories_merges_them_into_the_older() -> None:
     assert c.story_count == 1
     # the absorbed story's articles are the survivor's now: a correction lands there
     assert assign(c, article("urn:oil:2", OIL_2, version=2)).story_id == old.story_id
+
+
+def _term_counts_by_regex(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for word in clustering_text._WORD.findall(text.lower()):
+        term = clustering_text._normalise(word)
+        if term is not None:
+            counts[term] = counts.get(term, 0) + 1
+    return counts
+
+
+_ODD = "aZbs-- \n\t'’.,ΣσςİıKßﬁéÉŉ\u0307\u00a0\u2028\x1c\x85?"
+
+
+@given(st.text(alphabet=st.sampled_from(_ODD) | st.characters(), max_size=80))
+@settings(max_examples=400, deadline=None)
+def test_term_counts_are_those_of_the_regex_words(text: str) -> None:
+    """``term_counts`` splits on a byte table instead of running ``_WORD``: the same terms,
+    counts and order."""
+    assert list(term_counts(text).items()) == list(_term_counts_by_regex(text).items())
+
+
+def test_term_counts_of_plural_and_hyphen_runs() -> None:
+    text = "Banks bank -bank- --- well-known e-mail- x- -y Buses the Ünited İstanbul banks"
+    assert list(term_counts(text).items()) == list(_term_counts_by_regex(text).items())
+    assert term_counts(text)["bank"] == 4

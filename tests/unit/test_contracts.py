@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from storyline.commands.schemas import generated
 from storyline.domain.canonical import canonical_bytes, content_hash
+from storyline.domain.contracts import ClusteringName
 from storyline.domain.events import ArticleReceived, DeadLetter
 from storyline.domain.upcasting import (
     RetiredEvent,
@@ -116,3 +118,19 @@ def test_an_old_story_split_is_a_retired_event_not_a_crash() -> None:
         decode_any(raw)
     assert isinstance(caught.value, UndecodableEvent)
     assert not (ROOT / "schemas" / "StorySplit.v1.schema.json").exists()
+
+
+@pytest.mark.parametrize(("count", "person", "lede"), [(0, False, False), (3, True, True)])
+def test_clustering_name_of_is_model_construct(count: int, person: bool, lede: bool) -> None:
+    fast = ClusteringName.of("barack obama", count, person, lede)
+    slow = ClusteringName.model_construct(canonical="barack obama", count=count, person=person,
+                                          lede=lede)
+    assert fast == slow and hash(fast) == hash(slow)
+    assert fast.model_dump_json() == slow.model_dump_json()
+    assert fast.model_dump(exclude_unset=True) == slow.model_dump(exclude_unset=True)
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.__pydantic_extra__ == slow.__pydantic_extra__
+    assert fast.__pydantic_private__ == slow.__pydantic_private__
+    assert ClusteringName.model_validate_json(fast.model_dump_json()) == fast
+    with pytest.raises(ValidationError):
+        fast.count = 4  # type: ignore[misc]  # frozen like any contract

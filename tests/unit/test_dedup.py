@@ -9,7 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from storyline.domain import dedup as dedup_module
 from storyline.domain.dedup import DuplicateIndex, overlap, shingles
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
@@ -183,3 +186,23 @@ def test_dev_corpus_all_copies_found_and_no_false_positive() -> None:
             if found != uri:
                 missed.append((uri, kind, found))
     assert missed == []
+
+
+_ODD = "aZ09-- \n\t'’.,ΣσςİıKßﬁéÉŉ\u0307\u00a0\u2028\x1c\x85?s"
+
+
+@given(st.text(alphabet=st.sampled_from(_ODD) | st.characters(), max_size=80))
+@settings(max_examples=400, deadline=None)
+def test_shingle_words_are_the_regex_words(text: str) -> None:
+    """``shingles`` splits on a byte table instead of running ``_WORD``: the same words."""
+    words = dedup_module._WORD.findall(text.lower())[: dedup_module._MAX_WORDS]
+    assert dedup_module._opening_words(text) == [w.encode() for w in words]
+
+
+def test_shingle_words_of_long_texts_are_the_regex_words() -> None:
+    rng = random.Random(7)
+    for n in (0, 1, 3, 4, 399, 400, 401, 1000):
+        pieces = ["İx", "a-b", "ΣΑΣ", "9z", "'s", "ﬁn", "\x85"]
+        text = " ".join(rng.choice(pieces) for _ in range(n))
+        words = dedup_module._WORD.findall(text.lower())[: dedup_module._MAX_WORDS]
+        assert dedup_module._opening_words(text) == [w.encode() for w in words]

@@ -27,6 +27,7 @@ import storyline.domain
 from storyline.domain import pipeline as pipeline_module
 from storyline.domain import story, summary, title
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.clustering_text import Vocabulary
 from storyline.domain.coldstore import MemoryColdStore
 from storyline.domain.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.events import ArticleReceived, PubStatus
@@ -388,3 +389,21 @@ def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:
     assert LAYOUT_FINGERPRINTS.get(pipeline_module.STATE_LAYOUT) == fingerprint, (
         f"the classes of the pickled state changed (fingerprint {fingerprint}): bump "
         "STATE_LAYOUT and record the fingerprint in LAYOUT_FINGERPRINTS")
+
+
+@given(st.lists(st.sampled_from("abcdefghij"), max_size=40), st.integers(1, 4))
+@settings(max_examples=60, deadline=None)
+def test_many_lookups_and_interns_are_the_single_ones(words: list[str], keep: int) -> None:
+    """``SpilledMap.get_many`` and ``Vocabulary.intern_all`` give what ``get`` / ``intern``
+    one by one give, with some entries spilled to the store."""
+    one, many = Vocabulary("v:"), Vocabulary("v:")
+    for vocab in (one, many):
+        vocab.ids.keep = keep
+        vocab.ids.attach(MemoryColdStore())
+    half = len(words) // 2
+    for chunk in (words[:half], words[half:]):
+        assert many.intern_all(chunk) == [one.intern(w) for w in chunk]
+        keys = [*chunk, "zz"]
+        assert many.ids.get_many(keys) == [one.ids.get(k) for k in keys]
+        assert many.ids.held(keys) == [many.ids._recent.get(k) for k in keys]
+    assert many.size == one.size

@@ -74,9 +74,8 @@ def clustering_features(article: ArticleReceived, facts: ArticleFacts) -> Cluste
         day=article.published.timestamp() / _SECONDS_PER_DAY,
         body_terms=tuple(term_counts(article.body).items()),
         headline_terms=tuple(term_counts(article.headline).items()) if article.headline else (),
-        names=tuple(ClusteringName.model_construct(
-            canonical=m.canonical, count=m.count, person=m.kind is NameKind.PERSON,
-            lede=m.first_sentence == 0) for m in facts.names),
+        names=tuple([ClusteringName.of(m.canonical, m.count, m.kind is NameKind.PERSON,
+                                       m.first_sentence == 0) for m in facts.names]),
         shingles=shingles(text).astype("<u4").tobytes(),
     )
 
@@ -181,7 +180,7 @@ class _Story:
     def __init__(self, seq: int, story_id: str, day: float) -> None:
         self.seq = seq
         self.id = story_id
-        self.centroid = SparseVector.top({}, 0)
+        self.centroid = SparseVector.empty()
         self.weight = 0.0  # articles the centroid stands for, capped at centroid_memory
         self.members: list[_Article] = []  # most recent first
         self.names: dict[int, float] = {}  # name id -> articles carrying it
@@ -360,18 +359,25 @@ class Clusterer:
         self, features: ClusteringFeatures, *, count_df: bool
     ) -> tuple[Query, dict[int, float]]:
         cfg = self.config
-        intern = self._terms.intern
-        counts: dict[int, int] = {intern(t): c for t, c in features.body_terms}
-        for term, count in features.headline_terms:
-            tid = intern(term)
-            counts[tid] = counts.get(tid, 0) + count * cfg.headline_weight
+        intern_all = self._terms.intern_all
+        body = features.body_terms
+        # body terms are distinct: ids in the order they are handed out, then headline terms
+        counts: dict[int, int] = dict(zip(
+            intern_all([t for t, _ in body]), [c for _, c in body], strict=True))
+        headline = features.headline_terms
+        if headline:
+            weight = cfg.headline_weight
+            for tid, (_, count) in zip(intern_all([t for t, _ in headline]), headline,
+                                       strict=True):
+                counts[tid] = counts.get(tid, 0) + count * weight
         name_counts: dict[int, int] = {}
-        ids: dict[str, int] = {}
-        for mention in features.names:
-            nid = ids[mention.canonical] = self._names.intern(mention.canonical)
+        mentions = features.names
+        nids = self._names.intern_all([m.canonical for m in mentions])
+        is_person = self._is_person
+        for nid, mention in zip(nids, mentions, strict=True):
             name_counts[nid] = name_counts.get(nid, 0) + mention.count
-            if nid >= len(self._is_person):
-                self._is_person.append(mention.person)
+            if nid >= len(is_person):
+                is_person.append(mention.person)
         if count_df:
             self._terms.add_document(np.fromiter(counts, dtype=np.int64, count=len(counts)))
             self._names.add_document(
@@ -385,8 +391,8 @@ class Clusterer:
         )
         self._lead = people[0][1] if people and people[0][0] >= cfg.lead_mentions else -1
         # its key names: named in the lede or at least twice
-        self._key = sorted({ids[m.canonical] for m in features.names
-                            if m.lede or name_counts[ids[m.canonical]] >= 2})
+        self._key = sorted({nid for nid, m in zip(nids, mentions, strict=True)
+                            if m.lede or name_counts[nid] >= 2})
         idf = self._names.idf
         names = {n: (1.0 + math.log(c)) * idf(n) for n, c in name_counts.items()}
         return vector, names
@@ -396,24 +402,27 @@ class Clusterer:
     def _candidates(self, query: SparseVector, names: dict[int, float]) -> list[_Story]:
         cfg = self.config
         tally: dict[int, float] = {}
-        for tid, weight in zip(query.ids, query.weights, strict=True):
-            for seq in self._term_postings.get(str(tid)) or ():
+        postings = self._term_postings.get_many(list(map(str, query.ids)))
+        for posting, weight in zip(postings, query.weights, strict=True):
+            for seq in posting or ():
                 tally[seq] = tally.get(seq, 0.0) + weight
         top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
-        for nid, _ in top_names:
-            for seq in self._name_postings.get(str(nid)) or ():
+        for posting in self._name_postings.get_many([str(nid) for nid, _ in top_names]):
+            for seq in posting or ():
                 tally[seq] = tally.get(seq, 0.0) + 0.5
         found: dict[int, float] = {}
+        merged_into = self._merged_into
+        stories = self._stories
         for seq, value in tally.items():
-            while seq in self._merged_into:
-                seq = self._merged_into[seq]
-            story = self._stories.get(seq)
+            while seq in merged_into:
+                seq = merged_into[seq]
+            story = stories.get(seq)
             if story is None or story.size == 0:
                 continue
-            if value > found.get(story.seq, -1.0):
-                found[story.seq] = value
+            if value > found.get(seq, -1.0):
+                found[seq] = value
         ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-        return [self._stories[seq] for seq, _ in ranked[: cfg.max_candidates]]
+        return [stories[seq] for seq, _ in ranked[: cfg.max_candidates]]
 
     def _score(
         self, query: Query, names: dict[int, float], day: float
@@ -429,18 +438,22 @@ class Clusterer:
         )
         prepared = query
         centroid_scores = prepared.dots([story.centroid for story in candidates])
+        name_items = list(names.items())
+        time_scale, core_share, name_weight = cfg.time_scale_days, cfg.core_share, cfg.name_weight
         for story, text in zip(candidates, centroid_scores, strict=True):
             gap = max(0.0, day - story.last_day)
-            decay = 1.0 / (1.0 + gap / cfg.time_scale_days)
+            decay = 1.0 / (1.0 + gap / time_scale)
             name_score = 0.0
-            if names and story.names:
-                floor = cfg.core_share * story.weight
-                for nid, weight in names.items():
-                    carried = story.names.get(nid, 0.0)
+            story_names = story.names
+            if name_items and story_names:
+                floor = core_share * story.weight
+                carried_by = story_names.get
+                for nid, weight in name_items:
+                    carried = carried_by(nid, 0.0)
                     if carried >= floor and carried > 0:
                         name_score += weight * min(1.0, carried / max(story.weight, 1.0))
                 name_score /= name_mass
-            scored.append((text, decay, cfg.name_weight * name_score, story))
+            scored.append((text, decay, name_weight * name_score, story))
         # the centroid ranks; k-NN linkage refines the best few (their members cost most)
         scored.sort(key=lambda item: (-(item[0] * item[1] + item[2]), item[3].seq))
         lead = self._lead
@@ -512,6 +525,8 @@ class Clusterer:
     def _names_meet(self, a: dict[int, float], b: dict[int, float]) -> bool:
         """A name in common that is not widespread, or one side names no one (nothing to
         disagree with)."""
+        if not a or not b:
+            return True  # what the test below comes to, without a pass over the other side
         if any(n in b and not self._widespread(n) for n in a):
             return True
         widespread = self._widespread
@@ -684,13 +699,9 @@ class Clusterer:
         if story.weight == 0.0:
             story.centroid = vector  # shared, never mutated: most stories keep one article
         else:
-            merged = {
-                t: w * story.weight
-                for t, w in zip(story.centroid.ids, story.centroid.weights, strict=True)
-            }
-            for t, w in zip(vector.ids, vector.weights, strict=True):
-                merged[t] = merged.get(t, 0.0) + w
-            story.centroid = SparseVector.top(merged, cfg.centroid_terms)
+            story.centroid = SparseVector.top_arrays(
+                *story.centroid.merged_arrays(story.weight, vector), cfg.centroid_terms
+            )
         if story.weight >= cfg.centroid_memory:
             # names fade like the centroid, so "core" means core to the recent story
             fade = (cfg.centroid_memory - 1.0) / cfg.centroid_memory
@@ -706,28 +717,29 @@ class Clusterer:
             for nid, _ in keep[cfg.story_names :]:
                 self._unspread(nid)
             story.names = dict(keep[: cfg.story_names])
+        post, seq = self._post, story.seq
         for tid in vector.ids[: cfg.index_terms]:
-            self._post(self._term_postings, tid, story.seq)
+            post(self._term_postings, str(tid), seq)
         top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
         for nid, _ in top_names:
-            self._post(self._name_postings, nid, story.seq)
+            post(self._name_postings, str(nid), seq)
 
     def _join_copy(self, story: _Story, uri: str, day: float) -> None:
-        empty = SparseVector.top({}, 0)
+        empty = SparseVector.empty()
         self._articles[uri] = _Article(uri, story.id, empty, (), day, copy=True)
         story.size += 1
         story.last_day = max(story.last_day, day)
 
-    def _post(self, postings: SpilledMap[list[int]], key: int, seq: int) -> None:
-        cap = self.config.posting_cap
-        posting = postings.get(str(key))
+    def _post(self, postings: SpilledMap[list[int]], key: str, seq: int) -> None:
+        posting = postings.get(key)
         if posting is None:
-            postings[str(key)] = [seq]
+            postings[key] = [seq]
             return
         if posting[-1] == seq:
             return
         posting.append(seq)
-        postings[str(key)] = posting  # (it may have been read from the cold store)
+        postings[key] = posting  # (it may have been read from the cold store)
+        cap = self.config.posting_cap
         if len(posting) > 2 * cap:
             # keep the cap most recently active stories, oldest first
             kept: list[int] = []
@@ -739,7 +751,7 @@ class Clusterer:
                     if len(kept) == cap:
                         break
             kept.reverse()
-            postings[str(key)] = kept
+            postings[key] = kept
 
     def _unspread(self, nid: int) -> None:
         left = self._name_stories.get(nid, 0) - 1
@@ -773,7 +785,7 @@ class Clusterer:
             )
         else:
             story.weight = 0.0
-            story.centroid = SparseVector.top({}, 0)
+            story.centroid = SparseVector.empty()
         for nid in art.names:
             left = story.names.get(nid, 0.0) - 1.0
             if left > 0:

@@ -7,6 +7,7 @@ import math
 import re
 from array import array
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,10 @@ import numpy.typing as npt
 from storyline.domain.coldstore import SpilledMap
 
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
+# ``term_counts`` finds the same words without the regex: in the lowercased text encoded as
+# ASCII (any other character as "?"), every byte but a-z and "-" becomes a space; a word
+# is then a run between spaces without its leading and trailing hyphens
+_RUNS = bytes(b if 97 <= b <= 122 or b == 45 else 32 for b in range(256))
 
 _STOPWORDS_TEXT = (
     "a about above according added after again against all almost also although always am "
@@ -113,6 +118,13 @@ class Vocabulary:
                 self.df = np.concatenate((self.df, np.zeros(len(self.df), dtype=np.int64)))
         return tid
 
+    def intern_all(self, terms: Sequence[str]) -> list[int]:
+        """``[self.intern(term) for term in terms]``; a term held in memory costs one dict
+        look-up (a hit changes nothing, so new terms get the ids they would one by one)."""
+        intern = self.intern
+        return [intern(term) if tid is None else tid
+                for term, tid in zip(terms, self.ids.held(terms), strict=True)]
+
     def add_document(self, term_ids: npt.NDArray[np.int64]) -> None:
         """``term_ids`` unique."""
         self.docs += 1
@@ -142,7 +154,7 @@ class SparseVector:
         cls, ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], k: int
     ) -> SparseVector:
         if len(ids) == 0 or k <= 0:
-            return cls(array("I"), array("f"))
+            return cls.empty()
         if len(ids) > k:
             keep = np.argpartition(-values, k - 1)[:k]
             ids, values = ids[keep], values[keep]
@@ -153,6 +165,32 @@ class SparseVector:
             array("I", ids.astype(np.uint32).tobytes()),
             array("f", (values / norm).astype(np.float32).tobytes()),
         )
+
+    @classmethod
+    def empty(cls) -> SparseVector:
+        return cls(array("I"), array("f"))
+
+    def merged_arrays(
+        self, scale: float, other: SparseVector
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The ids and weights of ``merged = {t: w * scale for t, w in self}`` after adding
+        ``other``'s weights term by term, in the order the dict would hold them (this
+        vector's ids, then ``other``'s new ones) and with the same float64 products and sums:
+        what ``top(merged, k)`` reads, without building the dict."""
+        ids = np.frombuffer(self.ids, dtype=np.uint32).astype(np.int64)
+        values = np.frombuffer(self.weights, dtype=np.float32).astype(np.float64) * scale
+        more = np.frombuffer(other.ids, dtype=np.uint32).astype(np.int64)
+        added = np.frombuffer(other.weights, dtype=np.float32).astype(np.float64)
+        if len(ids) == 0 or len(more) == 0:
+            return np.concatenate((ids, more)), np.concatenate((values, added))
+        order = np.argsort(ids)
+        at = np.searchsorted(ids, more, sorter=order)
+        at[at >= len(ids)] = 0
+        where = order[at]
+        hit = ids[where] == more
+        values[where[hit]] += added[hit]  # ids are distinct: one sum per term
+        new = ~hit
+        return np.concatenate((ids, more[new])), np.concatenate((values, added[new]))
 
     def as_dict(self) -> dict[int, float]:
         return dict(zip(self.ids, self.weights, strict=True))
@@ -181,11 +219,13 @@ class Query:
         """The dot product of the query with each vector, in one vectorised pass."""
         if not vectors:
             return []
-        lengths = np.fromiter((len(v.ids) for v in vectors), dtype=np.int64, count=len(vectors))
-        if len(self.ids) == 0 or int(lengths.sum()) == 0:
+        buffers = [v.ids for v in vectors]
+        sizes = list(map(len, buffers))
+        if len(self.ids) == 0 or not any(sizes):
             return [0.0] * len(vectors)
+        lengths = np.array(sizes, dtype=np.int64)
         # one copy of all the vectors' buffers each, not an array object per vector
-        ids = np.frombuffer(b"".join([v.ids for v in vectors]), dtype=np.uint32)
+        ids = np.frombuffer(b"".join(buffers), dtype=np.uint32)
         weights = np.frombuffer(b"".join([v.weights for v in vectors]), dtype=np.float32)
         if self.vocab is not None:
             # scatter the query into a dense array, gather, and zero it again: the same
@@ -201,7 +241,8 @@ class Query:
             contrib = np.where(hit, self.weights[pos], 0.0) * weights
         ends = np.cumsum(lengths)
         sums = np.concatenate(([0.0], np.cumsum(contrib)))
-        return [float(x) for x in sums[ends] - sums[ends - lengths]]
+        dots: list[float] = (sums[ends] - sums[ends - lengths]).tolist()
+        return dots
 
 
 def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
@@ -215,12 +256,19 @@ def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
     return Query(ids, weights / norm, vocab)
 
 
+def _runs(text: str) -> list[str]:
+    """The runs of a-z and "-" in ``text.lower()``, split in C: without their leading and
+    trailing hyphens, and where that leaves a word, ``_WORD.findall(text.lower())``."""
+    return text.lower().encode("ascii", "replace").translate(_RUNS).decode("ascii").split()
+
+
 def term_counts(text: str) -> dict[str, int]:
     """The content terms of ``text`` (what ``Tokenizer`` gives ids to) with their counts, in
     order of first use: with the terms of the texts before, the order ids are handed out in."""
     counts: dict[str, int] = {}
     # words counted in C first: one _normalise per distinct word, same keys in the same order
-    for word, n in Counter(_WORD.findall(text.lower())).items():
+    for run, n in Counter(_runs(text)).items():
+        word = run.strip("-") if run[0] == "-" or run[-1] == "-" else run  # "--": ""
         term = _normalise(word)
         if term is not None:
             counts[term] = counts.get(term, 0) + n

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pickle
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from typing import Generic, Protocol, TypeVar, cast
 
 
@@ -107,6 +108,21 @@ class SpilledMap(Generic[V]):
             return found
         blob = self._store.get(self.prefix + key)
         return None if blob is None else cast(V, pickle.loads(blob))  # written by this class
+
+    def held(self, keys: Iterable[str]) -> list[V | None]:
+        """The values of ``keys`` held in memory, None for the others (spilled or absent):
+        one dict look-up each, for loops that fall back to ``get`` only on a miss."""
+        return list(map(self._recent.get, keys))
+
+    def get_many(self, keys: Sequence[str]) -> list[V | None]:
+        """``[self.get(key) for key in keys]``, the keys held in memory at one dict look-up
+        each."""
+        found = self.held(keys)
+        if self._store is not None:
+            for i, value in enumerate(found):
+                if value is None:
+                    found[i] = self.get(keys[i])
+        return found
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None

@@ -72,6 +72,19 @@ class ClusteringName(Carried):
     person: bool
     lede: bool = Field(description="Mentioned in the first sentence.")
 
+    @classmethod
+    def of(cls, canonical: str, count: int, person: bool, lede: bool) -> ClusteringName:
+        """``model_construct`` with the four fields (trusted values) at half its cost, for
+        the extractor's one per name mention (pinned to ``model_construct`` by a test)."""
+        name = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(name, "__dict__",
+             {"canonical": canonical, "count": count, "person": person, "lede": lede})
+        set_(name, "__pydantic_fields_set__", {"canonical", "count", "person", "lede"})
+        set_(name, "__pydantic_extra__", None)
+        set_(name, "__pydantic_private__", None)
+        return name
+
 
 class ClusteringFeatures(Carried):
     """What the clusterer reads of an article, before any of its state: content terms with

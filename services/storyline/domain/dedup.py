@@ -33,6 +33,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SHINGLE = 4
 _MAX_WORDS = 400
+# ``shingles`` reads the words of _WORD without the regex: in the lowercased text encoded as
+# ASCII (any other character as "?"), every byte but a-z and 0-9 becomes a space
+_SPACES = bytes(b if 97 <= b <= 122 or 48 <= b <= 57 else 32 for b in range(256))
 
 Shingles = npt.NDArray[np.uint32]
 
@@ -50,10 +53,10 @@ class DedupConfig:
 def shingles(text: str) -> Shingles:
     """Sorted unique 32-bit hashes of the word 4-shingles (the words themselves if fewer)."""
     # the opening words suffice: copies share their start, and the cost stays bounded
-    words = _WORD.findall(text.lower())[:_MAX_WORDS]
+    words = _opening_words(text)
     if not words:
         return np.zeros(0, dtype=np.uint32)
-    h = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
+    h = np.fromiter(map(zlib.crc32, words), dtype=np.uint64, count=len(words))
     if len(words) >= _SHINGLE:
         n = len(words) - _SHINGLE + 1
         acc = h[:n].copy()
@@ -62,6 +65,13 @@ def shingles(text: str) -> Shingles:
         h = acc
     h = (h ^ (h >> np.uint64(29))) * _MIX
     return np.unique((h >> np.uint64(32)).astype(np.uint32))
+
+
+def _opening_words(text: str) -> list[bytes]:
+    """``[w.encode() for w in _WORD.findall(text.lower())[:_MAX_WORDS]]``, split in C."""
+    words = text.lower().encode("ascii", "replace").translate(_SPACES).split(None, _MAX_WORDS)
+    del words[_MAX_WORDS:]  # (the rest of the text, unsplit)
+    return words
 
 
 def overlap(a: Shingles, b: Shingles) -> tuple[float, float]:
