@@ -504,22 +504,8 @@ def _with_copy(entry: RelatedArticle, copy: CitedArticle, cache: _RelatedCache
                ) -> RelatedArticle:
     """``entry`` with ``copy`` joined under it: what ``_related_entry`` makes of the entry's
     article and its copies plus ``copy``, made from the entry itself."""
-    copies = (*entry.copies, _carried(copy))
-    grown = RelatedArticle(
-        n=entry.n,
-        uri=entry.uri,
-        version=entry.version,
-        source=entry.source,
-        headline=entry.headline,
-        published=entry.published,
-        also_carried_by=tuple(sorted({c.source for c in copies} - {entry.source})),
-        copies=copies,
-        url=entry.url,
-    )
-    key: EntryKey = (entry.uri, entry.version,
-                     tuple((c.n, c.uri, c.version) for c in copies))
-    cache[entry.n] = (key, grown)
-    return grown
+    return _new_entry(entry.n, entry.uri, entry.version, entry.source, entry.headline,
+                      entry.published, entry.url, (*entry.copies, _carried(copy)), cache)
 
 
 def _carried(copy: CitedArticle) -> CarriedCopy:
@@ -527,27 +513,39 @@ def _carried(copy: CitedArticle) -> CarriedCopy:
                        published=copy.published, url=copy.url)
 
 
+def _entry_key(uri: str, version: int, copies: Sequence[CarriedCopy | CitedArticle]
+               ) -> EntryKey:
+    return uri, version, tuple((c.n, c.uri, c.version) for c in copies)
+
+
 def _related_entry(article: CitedArticle, copies: tuple[CitedArticle, ...],
                    cache: _RelatedCache) -> RelatedArticle:
     """The list entry of ``article`` with ``copies`` under it (the cached one when it was
     made from the same articles)."""
-    key: EntryKey = (article.uri, article.version,
-                     tuple((c.n, c.uri, c.version) for c in copies))
     hit = cache.get(article.n)
-    if hit is not None and hit[0] == key:
+    if hit is not None and hit[0] == _entry_key(article.uri, article.version, copies):
         return hit[1]
+    return _new_entry(article.n, article.uri, article.version, article.source,
+                      _display_headline(article), article.published, article.url,
+                      tuple(_carried(c) for c in copies), cache)
+
+
+def _new_entry(n: int, uri: str, version: int, source: str, headline: str,
+               published: dt.datetime, url: str | None, copies: tuple[CarriedCopy, ...],
+               cache: _RelatedCache) -> RelatedArticle:
+    """A list entry, cached under its citation number."""
     entry = RelatedArticle(
-        n=article.n,
-        uri=article.uri,
-        version=article.version,
-        source=article.source,
-        headline=_display_headline(article),
-        published=article.published,
-        also_carried_by=tuple(sorted({c.source for c in copies} - {article.source})),
-        copies=tuple(_carried(c) for c in copies),
-        url=article.url,
+        n=n,
+        uri=uri,
+        version=version,
+        source=source,
+        headline=headline,
+        published=published,
+        also_carried_by=tuple(sorted({c.source for c in copies} - {source})),
+        copies=copies,
+        url=url,
     )
-    cache[article.n] = (key, entry)
+    cache[n] = (_entry_key(uri, version, copies), entry)
     return entry
 
 
