@@ -321,30 +321,44 @@ def committed_reaches(settings: Settings, end: int) -> Any:
     return check
 
 
-async def produce_articles(settings: Settings, records: Iterator[tuple[bytes | None,
-                                                                       bytes | None]]) -> int:
+Send = tuple[str, bytes | None, bytes | None, int | None]  # topic, key, value, partition
+
+
+async def _send_all(settings: Settings, sends: Iterator[Send], *, batch_bytes: int) -> None:
+    """Produce every record of ``sends`` in order (idempotent, acks=all), 2,000 in flight."""
     from aiokafka import AIOKafkaProducer
 
     from storyline.kafka.security import kafka_options
 
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
                                 enable_idempotence=True, linger_ms=10,
-                                max_batch_size=256 * 1024,
+                                max_batch_size=batch_bytes,
                                 max_request_size=MAX_REQUEST_BYTES,
                                 **kafka_options(settings))
     await producer.start()
-    count = 0
     try:
         pending = []
-        for key, value in records:
-            pending.append(await producer.send(settings.articles, value, key=key, partition=0))
-            count += 1
+        for topic, key, value, partition in sends:
+            pending.append(await producer.send(topic, value, key=key, partition=partition))
             if len(pending) >= 2000:
                 await asyncio.gather(*pending)
                 pending.clear()
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
+
+
+async def produce_articles(settings: Settings, records: Iterator[tuple[bytes | None,
+                                                                       bytes | None]]) -> int:
+    count = 0
+
+    def sends() -> Iterator[Send]:
+        nonlocal count
+        for key, value in records:
+            count += 1
+            yield settings.articles, key, value, 0
+
+    await _send_all(settings, sends(), batch_bytes=256 * 1024)
     return count
 
 
@@ -352,30 +366,16 @@ async def produce_events(settings: Settings, events_path: Path) -> dict[str, int
     """What the worker published for the history: StoryUpdated / StoryMerged on
     story-updates (keyed by story), dead letters (the whole-page checkpoints on story-pages
     are left out: nothing in a restart reads them)."""
-    from aiokafka import AIOKafkaProducer
-
-    from storyline.kafka.security import kafka_options
-
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
-                                enable_idempotence=True, linger_ms=10,
-                                max_batch_size=1024 * 1024,
-                                max_request_size=MAX_REQUEST_BYTES,
-                                **kafka_options(settings))
-    await producer.start()
     counts = {"updates": 0, "dead_letters": 0, "bytes": 0}
-    try:
-        pending = []
+
+    def sends() -> Iterator[Send]:
         for kind, key, value in read_events_file(events_path):
-            topic = settings.story_updates if kind == UPDATES else settings.dead_letters
-            pending.append(await producer.send(topic, value, key=key))
             counts["updates" if kind == UPDATES else "dead_letters"] += 1
             counts["bytes"] += len(value)
-            if len(pending) >= 2000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+            yield (settings.story_updates if kind == UPDATES else settings.dead_letters,
+                   key, value, None)
+
+    await _send_all(settings, sends(), batch_bytes=1024 * 1024)
     return counts
 
 

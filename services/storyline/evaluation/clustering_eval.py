@@ -11,7 +11,6 @@ see :mod:`storyline.evaluation.corpus`), and the story that holds every article 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 from storyline.domain.clustering import ClusteringConfig
 from storyline.domain.events import StoryMerged
 from storyline.evaluation.corpus import fold, merged_stream, place_articles, read_jsonl, stories_of
+from storyline.evaluation.results import write_results
 
 __all__ = ["BCubed", "ClusteringRun", "bcubed", "evaluate", "load_gold", "merged_stream",
            "read_jsonl", "run"]
@@ -150,10 +150,8 @@ def run(args: argparse.Namespace) -> int:
     outcome, result = evaluate(datasets, ClusteringConfig(),
                                placement_only=args.placement_only)
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "assignments.jsonl").open("w", encoding="utf-8") as handle:
-        for uri, story in outcome.assignments.items():
-            handle.write(json.dumps({"uri": uri, "story_id": story}) + "\n")
-    (out / "scores.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_results(out, "assignments.jsonl",
+                  ({"uri": uri, "story_id": story} for uri, story in outcome.assignments.items()),
+                  result)
     print(format_table(result))
     return 0

@@ -25,6 +25,7 @@ from typing import Any
 
 from storyline.domain.text import Document, split_sentences
 from storyline.domain.timex import find_timexes
+from storyline.evaluation.results import write_results
 
 Row = dict[str, Any]
 
@@ -169,10 +170,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     pred, scores = evaluate(dataset)
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "timexes.jsonl").open("w", encoding="utf-8") as handle:
-        for row in pred:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (out / "scores.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    write_results(out, "timexes.jsonl", pred, scores)
     print(format_table(scores))
     return 0

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -51,6 +50,7 @@ from storyline.domain.events import ArticleReceived, DatePrecision, PubStatus
 from storyline.domain.facts import ArticleFacts
 from storyline.domain.text import wordset
 from storyline.domain.timeline_text import Candidate, dated_candidates
+from storyline.evaluation.results import write_results
 from storyline.evaluation.timeline_eval import add_gold_arguments, run_gold_evaluation
 
 MIN_ROUGE = 0.5
@@ -259,12 +259,9 @@ def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
     articles = [a for a in load_articles(dataset) if a.uri in stories]
     facts = {a.uri: extract_facts(a) for a in articles}
     rows, scores = evaluate_facts(dataset, articles, facts)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "errors.jsonl").open("w", encoding="utf-8") as handle:
-        for row in rows:
-            if row["outcome"] not in ("correct", "unmatched"):
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (out / "scores.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    write_results(out, "errors.jsonl",
+                  (row for row in rows if row["outcome"] not in ("correct", "unmatched")),
+                  scores)
     return scores
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import re
 import time
 from collections import Counter
@@ -42,6 +41,7 @@ from storyline.domain.pipeline import Pipeline
 from storyline.domain.records import handle_record
 from storyline.domain.summary import STOPWORDS
 from storyline.evaluation.corpus import MAX_ARTICLE_BYTES, to_records
+from storyline.evaluation.results import write_results
 from storyline.evaluation.timeline_eval import (
     GoldTimeline,
     add_gold_arguments,
@@ -178,11 +178,7 @@ def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
             for side in ("summary", "baseline")}
     result: dict[str, Any] = {"dataset": dataset.name, "timelines": rows, "mean": mean,
                               "seconds": time.perf_counter() - started}
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "summaries.jsonl").open("w", encoding="utf-8") as handle:
-        for item in outputs:
-            handle.write(json.dumps(item, ensure_ascii=False) + "\n")
-    (out / "scores.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_results(out, "summaries.jsonl", outputs, result)
     return result
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import re
 import time
 from collections import Counter
@@ -28,6 +27,7 @@ import structlog
 
 from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.evaluation.corpus import fold, read_dataset, read_jsonl, stories_of
+from storyline.evaluation.results import write_results
 
 log = structlog.get_logger(__name__)
 
@@ -177,11 +177,7 @@ def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
         "fold_articles_per_s": core_articles / core_seconds if core_seconds else None,
         "seconds": time.perf_counter() - started,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "timelines.jsonl").open("w", encoding="utf-8") as handle:
-        for item in outputs:
-            handle.write(json.dumps(item, ensure_ascii=False) + "\n")
-    (out / "scores.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_results(out, "timelines.jsonl", outputs, result)
     return result
 
 
