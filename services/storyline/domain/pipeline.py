@@ -136,6 +136,32 @@ class Pipeline:
             # loader refuses it ("content does not match its header") and folds from 0.
             self._applied = {}
 
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def stories_apart(self) -> tuple[bytes, list[tuple[str, bytes]]]:
+        """This pipeline pickled without the states of its stories in play, and those
+        states packed one by one as freezing packs them (story id, bytes), in the order the
+        stories were made. A reader restores the pipeline, then hands the packed states to
+        :meth:`park` (no state is unpickled until its story is touched), so loading costs
+        what the pipeline's own parts cost, not what its history made the stories weigh.
+        Like freezing, this changes no byte of any revision."""
+        held = self._stories
+        apart = [(story_id, _freeze(state)) for story_id, state in held.items()
+                 if state is not None]
+        self._stories = dict.fromkeys(held)  # every story frozen, in the same order
+        try:
+            core = pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            self._stories = held
+        return core, apart
+
+    def park(self, story_id: str, packed: bytes) -> None:
+        """Put a state set aside by :meth:`stories_apart` into the cold store; it is thawed
+        when its story is touched, and keeps its place among the stories in play."""
+        if story_id not in self._stories or self._stories[story_id] is not None:
+            raise ValueError(f"story {story_id} was not set aside by this snapshot")
+        self.cold_store.put(story_id, packed)
+
     # -- the cold store --------------------------------------------------------------------
 
     @property
@@ -191,7 +217,10 @@ class Pipeline:
             if blob is None:
                 raise LookupError(f"story {story_id} is frozen but not in the cold store")
             found = self._stories[story_id] = _thaw(blob)
-            self._live[story_id] = (0, self._revisions)
+            if story_id not in self._live:
+                self._live[story_id] = (0, self._revisions)
+            # else: set aside by a snapshot (stories_apart) while in play; it keeps its
+            # place in the idle order it had then
         return found
 
     @property

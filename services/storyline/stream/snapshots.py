@@ -7,12 +7,20 @@ or after that offset are delivered again and must be processed (and their events
 again, which a state that already holds them would skip as redeliveries. Otherwise the
 worker folds from offset 0, as without snapshots.
 
-File format: one line of JSON header (format, pipeline version, topic, partition, offset,
-payload length and sha256), then the zlib-compressed pickle of the
-:class:`~storyline.domain.pipeline.Pipeline`. Pickle, because the state is a graph of plain
-Python objects that only this code writes and reads, in the worker's own data directory
-(trusted like the RocksDB store beside it); an old or foreign snapshot is refused by its
-header before anything is unpickled, and a damaged one by its hash.
+File format (``storyline-snapshot-2``): one line of JSON header (format, pipeline version,
+topic, partition, offset, the lengths of the two parts, the number of stories and the sha256
+of everything after the header), then the zlib-compressed pickle of the
+:class:`~storyline.domain.pipeline.Pipeline` without the states of its stories in play, then
+those states, each packed on its own as the pipeline freezes an idle story (``>IQ`` lengths,
+story id, bytes). Loading unpickles the pipeline's own parts and parks the story states in
+its cold store unread: a story is unpickled when it is next touched, so a restart does not
+pay for the whole history's stories at once (``Pipeline.stories_apart``). A
+``storyline-snapshot-1`` file (one pickle of everything) is still read.
+
+Pickle, because the state is a graph of plain Python objects that only this code writes and
+reads, in the worker's own data directory (trusted like the RocksDB store beside it); an old
+or foreign snapshot is refused by its header before anything is unpickled, and a damaged one
+by its hash.
 
 Writes are atomic (temporary file, fsync, rename). By default a forked child writes them
 (copy-on-write), so the worker keeps consuming while a large state is serialised.
@@ -32,6 +40,7 @@ import os
 import pickle
 import re
 import shutil
+import struct
 import time
 import zlib
 from collections.abc import Callable
@@ -47,7 +56,9 @@ from storyline.stream.coldstore import RocksColdStore
 
 log = structlog.get_logger("storyline.snapshots")
 
-FORMAT = "storyline-snapshot-1"
+FORMAT = "storyline-snapshot-2"
+WHOLE_PICKLE_FORMAT = "storyline-snapshot-1"  # read, no longer written
+_STORY = struct.Struct(">IQ")  # a story's id length, its packed state's length
 _NAME = re.compile(r"^(?P<offset>\d{20})\.snap$")
 
 
@@ -58,8 +69,10 @@ class SnapshotHeader:
     topic: str
     partition: int
     offset: int  # the last offset folded into the state
-    payload_bytes: int
-    sha256: str
+    payload_bytes: int  # the pipeline's pickle (zlib)
+    sha256: str  # of everything after the header line
+    stories: int = 0  # story states set apart (format 2)
+    stories_bytes: int = 0
 
 
 def snapshot_dir(root: Path, topic: str, partition: int) -> Path:
@@ -94,19 +107,53 @@ def write_snapshot(pipeline: Pipeline, directory: Path, topic: str, partition: i
         raise ValueError(f"nothing of {topic}/{partition} folded yet")
     if not cold_saved:
         checkpoint_cold_store(pipeline, directory, offset)
-    payload = zlib.compress(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    core, apart = pipeline.stories_apart()
+    payload = zlib.compress(core, 1)
+    del core
+    digest = hashlib.sha256(payload)
+    stories_bytes = 0
+    for story_id, packed in apart:
+        key = story_id.encode()
+        framing = _STORY.pack(len(key), len(packed)) + key
+        digest.update(framing)
+        digest.update(packed)
+        stories_bytes += len(framing) + len(packed)
     header = SnapshotHeader(FORMAT, pipeline.pipeline_version, topic, partition, offset,
-                            len(payload), hashlib.sha256(payload).hexdigest())
+                            len(payload), digest.hexdigest(), len(apart), stories_bytes)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{offset:020d}.snap"
     temporary = path.with_suffix(f".tmp{os.getpid()}")
     with temporary.open("wb") as handle:
         handle.write(json.dumps(asdict(header), sort_keys=True).encode() + b"\n")
         handle.write(payload)
+        for story_id, packed in apart:
+            key = story_id.encode()
+            handle.write(_STORY.pack(len(key), len(packed)) + key)
+            handle.write(packed)
         handle.flush()
         os.fsync(handle.fileno())
     temporary.replace(path)
     return path
+
+
+def _stories_set_apart(section: bytes, count: int) -> list[tuple[str, bytes]] | None:
+    """The (story id, packed state) records of a snapshot's story section; None when the
+    section does not hold exactly ``count`` whole records."""
+    found: list[tuple[str, bytes]] = []
+    view = memoryview(section)
+    at = 0
+    while at < len(view):
+        if at + _STORY.size > len(view):
+            return None
+        key_bytes, packed_bytes = _STORY.unpack_from(view, at)
+        at += _STORY.size
+        end = at + key_bytes + packed_bytes
+        if end > len(view):
+            return None
+        found.append((bytes(view[at:at + key_bytes]).decode(),
+                      bytes(view[at + key_bytes:end])))
+        at = end
+    return found if len(found) == count else None
 
 
 def _read_header(handle: BinaryIO) -> SnapshotHeader | None:
@@ -139,12 +186,15 @@ def load_snapshot(directory: Path, topic: str, partition: int, before: int,
             header = _read_header(handle)
             reason = _refusal(header, topic, partition, offset)
             if reason is None and header is not None:
-                payload = handle.read()
-                if (len(payload) != header.payload_bytes
-                        or hashlib.sha256(payload).hexdigest() != header.sha256):
+                body = handle.read()
+                apart = _stories_set_apart(body[header.payload_bytes:], header.stories)
+                if (len(body) != header.payload_bytes + header.stories_bytes
+                        or hashlib.sha256(body).hexdigest() != header.sha256
+                        or apart is None):
                     reason = "damaged: length or sha256 differs from the header"
                 else:
-                    pipeline = pickle.loads(zlib.decompress(payload))
+                    pipeline = pickle.loads(zlib.decompress(body[:header.payload_bytes]))
+                    del body
                     if (not isinstance(pipeline, Pipeline)
                             or pipeline.applied_offset(topic, partition) != offset):
                         reason = "content does not match its header"
@@ -155,16 +205,24 @@ def load_snapshot(directory: Path, topic: str, partition: int, before: int,
                         else:
                             pipeline.attach_cold_store(
                                 RocksColdStore.restored(checkpoint, cold_live))
-                            return pipeline, offset
+                            return _parked(pipeline, apart), offset
                     else:
-                        return pipeline, offset
+                        return _parked(pipeline, apart), offset
         log.warning("snapshot_refused", path=str(path), reason=reason)
     return None
 
 
+def _parked(pipeline: Pipeline, apart: list[tuple[str, bytes]]) -> Pipeline:
+    for story_id, packed in apart:
+        pipeline.park(story_id, packed)
+    return pipeline
+
+
 def _refusal(header: SnapshotHeader | None, topic: str, partition: int, offset: int
              ) -> str | None:
-    if header is None or header.format != FORMAT:
+    if header is None or header.format not in (FORMAT, WHOLE_PICKLE_FORMAT):
+        return "unknown format"
+    if header.format == WHOLE_PICKLE_FORMAT and header.stories:
         return "unknown format"
     if header.pipeline_version != PIPELINE_VERSION:
         return f"written by {header.pipeline_version}, this is {PIPELINE_VERSION}"
