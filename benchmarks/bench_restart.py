@@ -753,11 +753,15 @@ def verify_tail(settings: Settings, prepared: Path, n: int,
 def load_breakdown(prepared: Path, n: int) -> dict[str, Any]:
     """Where a snapshot load's time goes, in process, step by step as ``load_snapshot``
     takes them: read the file, sha256 the payload, zlib, unpickle, restore the cold store
-    from its checkpoint (links)."""
+    from its checkpoint (links), park the story states set apart (format 2)."""
     import pickle
     import zlib
 
-    from storyline.stream.snapshots import _read_header, cold_checkpoint_path
+    from storyline.stream.snapshots import (
+        _read_header,
+        _stories_set_apart,
+        cold_checkpoint_path,
+    )
 
     directory = prepared / "snapshot"
     path = directory / f"{n - 1:020d}.snap"
@@ -765,14 +769,19 @@ def load_breakdown(prepared: Path, n: int) -> dict[str, Any]:
     cpu0 = time.process_time()
     started = time.perf_counter()
     with path.open("rb") as handle:
-        _read_header(handle)
+        header = _read_header(handle)
         payload = handle.read()
+    if header is None:
+        raise SystemExit(f"{path}: no snapshot header")
     out["read_s"] = round(time.perf_counter() - started, 2)
     started = time.perf_counter()
     hashlib.sha256(payload).hexdigest()
     out["sha256_s"] = round(time.perf_counter() - started, 2)
+    apart = _stories_set_apart(payload[header.payload_bytes:], header.stories) or []
+    out["stories_apart"] = len(apart)
+    out["stories_apart_bytes"] = header.stories_bytes
     started = time.perf_counter()
-    raw = zlib.decompress(payload)
+    raw = zlib.decompress(payload[:header.payload_bytes])
     out["zlib_s"] = round(time.perf_counter() - started, 2)
     out["pickle_bytes"] = len(raw)
     started = time.perf_counter()
@@ -785,6 +794,17 @@ def load_breakdown(prepared: Path, n: int) -> dict[str, Any]:
                                         Path(scratch) / "cold")
         pipeline.attach_cold_store(store)
         out["cold_restore_s"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()
+        for story_id, packed in apart:
+            pipeline.park(story_id, packed)
+        out["park_s"] = round(time.perf_counter() - started, 2)
+        # what the first revision of the biggest story set apart pays on top
+        if apart:
+            biggest = max(apart, key=lambda item: len(item[1]))
+            started = time.perf_counter()
+            pipeline.story(biggest[0])
+            out["thaw_biggest_s"] = round(time.perf_counter() - started, 2)
+            out["thaw_biggest_bytes"] = len(biggest[1])
         store.close()
     out["cpu_s"] = round(time.process_time() - cpu0, 2)
     out["rss_mb_after"] = rss_mb()
