@@ -127,6 +127,22 @@ def test_a_quiet_stream_gets_its_latest_state_saved_on_the_timer(tmp_path: Path)
     assert len(snapshots(tmp_path)) == 1
 
 
+def test_a_rebuild_that_refolded_records_saves_its_state_at_once(tmp_path: Path) -> None:
+    """Else a worker killed again before its next snapshot refolds the same stretch, and
+    more, at every restart of a crash loop."""
+    recs = records(build_log([("flood", i, "new") for i in range(3)]))
+    pipeline = Pipeline()
+    fold(pipeline, recs)
+    taker = Snapshotter(tmp_path, every=100, keep=2, fork=False)
+    taker.rebuilt(pipeline, TOPIC, 0, refolded=0)  # resumed from memory or a snapshot
+    assert snapshots(tmp_path) == []
+    taker.rebuilt(pipeline, TOPIC, 0, refolded=3)
+    assert [offset for offset, _ in snapshots(tmp_path)] == [2]
+    off = Snapshotter(tmp_path / "off", every=0, keep=2, fork=False)
+    off.rebuilt(pipeline, TOPIC, 0, refolded=3)  # snapshots switched off
+    assert snapshots(tmp_path / "off") == []
+
+
 def test_a_busy_stream_gets_a_snapshot_every_interval_on_the_timer(tmp_path: Path) -> None:
     recs = records(build_log([("flood", i, "new") for i in range(4)]))
     pipeline = Pipeline()

@@ -290,6 +290,17 @@ class Snapshotter:
         self._taken_at = self._clock()
         self.take(pipeline, topic, partition)
 
+    def rebuilt(self, pipeline: Pipeline, topic: str, partition: int, refolded: int) -> None:
+        """A start-up rebuild that folded ``refolded`` records saves its state at once: a
+        worker killed again before its next scheduled snapshot would otherwise refold the
+        same stretch, and more, at every restart of a crash loop."""
+        self.reap()
+        if self.every <= 0 or refolded <= 0 or self._child is not None:
+            return
+        self._since = self._since_at_tick = 0
+        self._taken_at = self._clock()
+        self.take(pipeline, topic, partition)
+
     def take(self, pipeline: Pipeline, topic: str, partition: int) -> None:
         offset = pipeline.applied_offset(topic, partition)
         if offset is None:

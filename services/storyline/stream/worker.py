@@ -299,6 +299,8 @@ def create_app(settings: Settings, *, web_port: int | None = None,
                                            settings.max_article_bytes)
                 overlay_recorded(state.pipeline, outcome.events, recorded)
             count += 1
+        async with state.lock:
+            snapshotter(topic, partition).rebuilt(state.pipeline, topic, partition, count)
         state.ready.add((topic, partition))
         probe.rebuilt = frozenset(state.ready)
         log.info("state_ready", topic=topic, partition=partition, committed=until,
