@@ -48,6 +48,7 @@ from storyline.domain.story import (
     withdraw_article,
 )
 from storyline.domain.summary import SummaryMemo
+from storyline.domain.unpickle import unpickled
 
 # Bump when anything in the core changes what a revision contains, so that two versions
 # replayed side by side are told apart in every StoryUpdated.
@@ -85,7 +86,7 @@ def _freeze(state: StoryState) -> bytes:
 
 
 def _thaw(blob: bytes) -> StoryState:
-    state = pickle.loads(zlib.decompress(blob))  # packed by this code (the store is ours)
+    state = unpickled(zlib.decompress(blob))  # packed by this code (the store is ours)
     if not isinstance(state, StoryState):
         raise TypeError(f"a cold story holds a {type(state).__name__}")
     return state

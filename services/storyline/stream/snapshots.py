@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import re
 import shutil
 import struct
@@ -51,6 +50,7 @@ from typing import BinaryIO
 import structlog
 
 from storyline.domain.pipeline import PIPELINE_VERSION, Pipeline
+from storyline.domain.unpickle import unpickled
 from storyline.processes import alive, die_with_parent
 from storyline.stream.coldstore import RocksColdStore
 
@@ -193,7 +193,7 @@ def load_snapshot(directory: Path, topic: str, partition: int, before: int,
                         or apart is None):
                     reason = "damaged: length or sha256 differs from the header"
                 else:
-                    pipeline = pickle.loads(zlib.decompress(body[:header.payload_bytes]))
+                    pipeline = unpickled(zlib.decompress(body[:header.payload_bytes]))
                     del body
                     if (not isinstance(pipeline, Pipeline)
                             or pipeline.applied_offset(topic, partition) != offset):
