@@ -320,6 +320,11 @@ CASES = [
         P.DAY,
         True,
     ),
+    # a year before the noun it dates, whatever comes before it
+    ("Sanctions since its 1990 invasion stay.", "1990", D(1990, 1, 1), D(1990, 12, 31), P.YEAR,
+     True),
+    ("In his unsuccessful 1996 campaign he lost.", "1996", D(1996, 1, 1), D(1996, 12, 31),
+     P.YEAR, True),
 ]
 
 
@@ -347,6 +352,10 @@ NOT_DATES = [
     "The Sunday Times reported it.",
     "He left for America in the 1890's .",
     "The weekend edition sold out.",
+    "There are 2000 years of oil reserves.",
+    "The plant makes 1990 tonnes a day.",
+    "It rose to 1996 points.",
+    "The Boeing-2010 model flew.",
 ]
 
 

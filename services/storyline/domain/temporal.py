@@ -197,6 +197,12 @@ _FORMS: list[tuple[str, str]] = [
     ("mstart", rf"\b(?P<ms_m>{_MONTH}){_SEP}(?:of )?(?P<ms_y>{_YEAR})\b(?![,.]?\d)"),
     ("ybare", rf"\b(?P<yb_pre>{_PRE_YEAR})[ -](?P<yb_y>{_YEAR})\b(?![,.]?\d| ?%){_COUNTED}"),
     (
+        # a year before the noun it dates: "its 1990 invasion", "his unsuccessful 1996 campaign"
+        "ymod",
+        rf"(?<![$£€#\d,.\w-])(?P<ym_y>{_YEAR})(?= [a-z]){_COUNTED}"
+        r"(?! (?:years|months|weeks|days|hours|minutes|seconds|times|more|or more|to \d)\b)",
+    ),
+    (
         "relword",
         r"\b(?P<rw>(?i:the day before yesterday|yesterday|today|tonight|tomorrow|"
         r"this (?:morning|afternoon|evening)|last night))\b",
@@ -468,6 +474,8 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
         if g("sp_m") is not None:
             return start, month_span(year, _month(g("sp_m"))), P.MONTH, True
         return start, year_span(year), P.YEAR, True
+    if form == "ymod":
+        return start, year_span(int(g("ym_y"))), P.YEAR, True
     if form == "ybare":
         year = int(g("yb_y"))
         if year % 10 == 0 and m.string.startswith(("'s", "’s"), m.end()):

@@ -15,6 +15,7 @@ from datetime import date
 from storyline.domain.events import DatePrecision
 from storyline.domain.temporal import Found, scan
 from storyline.domain.text import Document
+from storyline.domain.timex_context import anaphors, report_years, week_value
 
 P = DatePrecision
 
@@ -32,11 +33,6 @@ class Timex:
     type: str  # DATE, TIME, DURATION or SET
     value: str
     text: str
-
-
-def week_value(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def _value(item: Found, text: str) -> tuple[str, str]:
@@ -186,7 +182,8 @@ def find_timexes(doc: Document, pub: date) -> list[Timex]:
     """The document's temporal expressions in text order, offsets into ``doc.text``."""
     text = doc.text
     out: list[Timex] = []
-    for item in scan(text, pub):
+    found = scan(text, pub)
+    for item in found:
         kind, value = _value(item, text)
         timex = Timex(item[0], item[1], kind, value, text[item[0] : item[1]])
         out.append(_with_time_of_day(timex, text))
@@ -194,6 +191,10 @@ def find_timexes(doc: Document, pub: date) -> list[Timex]:
     for m in _REFERENCES.finditer(text):
         if not any(s < m.end() and m.start() < e for s, e in taken):
             out.append(Timex(m.start(), m.end(), "DATE", _reference(m), m.group()))
+    taken = [(t.start, t.end) for t in out]
+    for start, end, kind, value in (*report_years(text, pub), *anaphors(text, found)):
+        if not any(s < end and start < e for s, e in taken):
+            out.append(Timex(start, end, kind, value, text[start:end]))
     taken = [(t.start, t.end) for t in out]
     for m in _DURATIONS.finditer(text):
         first = "du_1" if m.group("du_1") else "du_p" if m.group("du_p") else None

@@ -1,0 +1,89 @@
+"""TIMEX3 expressions whose value comes from the discourse rather than from the publication
+time alone: the year a report is about ("for the full year") and anaphoric references to
+the time last mentioned ("that year", "the following month", "the same day").
+
+None of them is a page date: a bare "the year" is too often generic ("the year before", "of
+the year"), and an anaphor resolved against the wrong antecedent would put a false day on the
+timeline; TimeML annotates them, so the evaluation view (``timex.find_timexes``) adds them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+from storyline.domain.events import DatePrecision
+from storyline.domain.temporal import Found
+
+P = DatePrecision
+
+# (start, end, TimeML type, value)
+Contextual = tuple[int, int, str, str]
+
+# The year a report is about, after a preposition: the publication's year, or a one-year
+# DURATION when the year is given by its end or spanned ("for the year ended Sept. 30",
+# "throughout the fiscal year"), as TimeML annotates them.
+_REPORT_YEAR = re.compile(
+    r"\b(?P<pre>(?i:for|in|during|throughout|over)) "
+    r"(?P<year>(?i:the (?:full |fiscal |calendar |entire )?year))\b(?![-'’])"
+    r"(?! (?i:ago|earlier|before|after|later|two|nineteen)\b)(?P<ended> (?i:ended|ending))?"
+)
+_SPANNING = ("throughout", "over", "during")
+
+# Anaphoric references: resolved against the last expression found before them, the time the
+# text is talking about at that point (a reference time, not the publication).
+_ANAPHOR = re.compile(
+    r"\b(?i:(?P<rel>that|the same|the following|the previous|the preceding|the prior)"
+    r" (?P<unit>day|week|month|year)|(?P<next>the next) (?P<next_unit>day))\b(?![-'’])"
+)
+_STEP = {"that": 0, "the same": 0, "the following": 1, "the next": 1, "the previous": -1,
+         "the preceding": -1, "the prior": -1}  # fmt: skip
+# An antecedent further back than this (a few paragraphs) is not the one meant.
+_ANTECEDENT_REACH = 1000
+_FINER_THAN_MONTH = (P.DAY, P.PART_OF_MONTH, P.MONTH)
+
+
+def week_value(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def report_years(text: str, pub: date) -> Iterator[Contextual]:
+    for m in _REPORT_YEAR.finditer(text):
+        if m.group("ended") or m.group("pre").lower() in _SPANNING:
+            yield m.start("year"), m.end("year"), "DURATION", "P1Y"
+        else:
+            yield m.start("year"), m.end("year"), "DATE", f"{pub.year:04d}"
+
+
+def _anaphor_value(rel: str, unit: str, antecedent: Found) -> str | None:
+    """The value of "<rel> <unit>" against ``antecedent``; None when the antecedent is coarser
+    than the unit ("the following day" after "in 1998")."""
+    _start, _end, (first, _last), precision, _stated, _form = antecedent
+    step = _STEP[rel]
+    if unit == "year":
+        return f"{first.year + step:04d}"
+    if unit == "month":
+        if precision not in _FINER_THAN_MONTH:
+            return None
+        year, month = divmod(first.year * 12 + first.month - 1 + step, 12)
+        return f"{year:04d}-{month + 1:02d}"
+    if precision is not P.DAY:
+        return None
+    if unit == "week":
+        return week_value(first + timedelta(days=7 * step))
+    return (first + timedelta(days=step)).isoformat()
+
+
+def anaphors(text: str, found: list[Found]) -> Iterator[Contextual]:
+    """Anaphoric references of ``text``; ``found`` is ``temporal.scan`` of the same text."""
+    for m in _ANAPHOR.finditer(text):
+        before = [f for f in found if f[1] <= m.start()]
+        if not before or m.start() - before[-1][1] > _ANTECEDENT_REACH:
+            continue
+        rel = (m.group("rel") or m.group("next")).lower()
+        unit = (m.group("unit") or m.group("next_unit")).lower()
+        value = _anaphor_value(rel, unit, before[-1])
+        if value is not None:
+            yield m.start(), m.end(), "DATE", value
