@@ -1,7 +1,7 @@
-"""The clusterer's vectorised paths against the plain loops they replaced (issue 10): the
-candidate tally, the name part of the score, the vocabulary's batch interning and the batch
-posting. Each must give the loops' results exactly (values, order, ties), since assignments
-must not change."""
+"""The clusterer's faster paths against the plain loops they replaced (issue 10): the name
+part of the score, the vocabulary's batch interning and the batch posting; and the candidate
+ranking (with merged stories at the cut) against its reference loop. Each must give the
+loops' results exactly (values, order, ties), since assignments must not change."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ TIGHT = ClusteringConfig(posting_cap=2, max_candidates=2, query_terms=6, query_n
 
 def _candidates_by_loop(c: Clusterer, query: SparseVector, names: dict[int, float]
                         ) -> list[_Story]:
-    """``Clusterer._candidates`` as the loop it was before the numpy tally."""
+    """``Clusterer._candidates`` written out (a numpy tally was tried and was slower)."""
     cfg = c.config
     tally: dict[int, float] = {}
     postings = c._term_postings.get_many(list(map(str, query.ids)))

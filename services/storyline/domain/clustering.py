@@ -45,7 +45,6 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -409,39 +408,26 @@ class Clusterer:
 
     def _candidates(self, query: SparseVector, names: dict[int, float]) -> list[_Story]:
         cfg = self.config
-        top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
+        tally: dict[int, float] = {}
         postings = self._term_postings.get_many(list(map(str, query.ids)))
-        postings += self._name_postings.get_many([str(nid) for nid, _ in top_names])
-        sizes = [len(p) if p else 0 for p in postings]
-        total = sum(sizes)
-        if total == 0:
-            return []
-        # each posted story tallies the weight of the term (0.5 a name) that found it; the
-        # tally in numpy: bincount adds in input order, as the loop over postings did
-        seqs = np.fromiter(chain.from_iterable(p for p in postings if p), dtype=np.int64,
-                           count=total)
-        weights = np.repeat(np.concatenate((np.frombuffer(query.weights, dtype=np.float32),
-                                            np.full(len(top_names), 0.5))), sizes)
-        posted, where = np.unique(seqs, return_inverse=True)
-        tally = np.bincount(where, weights=weights)
-        order = np.lexsort((posted, -tally))
-        # best first: a story's first entry is its best (merged stories count at their
-        # survivor); once max_candidates are found, what scores less cannot enter
+        for posting, weight in zip(postings, query.weights, strict=True):
+            for seq in posting or ():
+                tally[seq] = tally.get(seq, 0.0) + weight
+        top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
+        for posting in self._name_postings.get_many([str(nid) for nid, _ in top_names]):
+            for seq in posting or ():
+                tally[seq] = tally.get(seq, 0.0) + 0.5
         found: dict[int, float] = {}
         merged_into = self._merged_into
         stories = self._stories
-        cut = -1.0
-        for seq, value in zip(posted[order].tolist(), tally[order].tolist(), strict=True):
-            if value < cut:
-                break
+        for seq, value in tally.items():
             while seq in merged_into:
                 seq = merged_into[seq]
             story = stories.get(seq)
-            if story is None or story.size == 0 or seq in found:
+            if story is None or story.size == 0:
                 continue
-            found[seq] = value
-            if len(found) == cfg.max_candidates:
-                cut = value
+            if value > found.get(seq, -1.0):
+                found[seq] = value
         ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
         return [stories[seq] for seq, _ in ranked[: cfg.max_candidates]]
 
