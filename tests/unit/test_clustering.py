@@ -151,8 +151,9 @@ step = st.tuples(
 )
 
 
-def replay(steps: list[tuple[str, list[str], list[str], int]]) -> list[object]:
-    c = Clusterer()
+def replay(steps: list[tuple[str, list[str], list[str], int]], c: Clusterer | None = None
+           ) -> list[object]:
+    c = Clusterer() if c is None else c
     out: list[object] = []
     uris: list[str] = []
     for n, (kind, sentences, names, days) in enumerate(steps):

@@ -362,14 +362,18 @@ class Clusterer:
         intern_all = self._terms.intern_all
         body = features.body_terms
         # body terms are distinct: ids in the order they are handed out, then headline terms
-        counts: dict[int, int] = dict(zip(
-            intern_all([t for t, _ in body]), [c for _, c in body], strict=True))
+        # (the pairs unzipped in C)
+        counts: dict[int, int] = {}
+        if body:
+            words, numbers = zip(*body, strict=True)
+            counts = dict(zip(intern_all(words), numbers, strict=True))
         headline = features.headline_terms
         if headline:
             weight = cfg.headline_weight
-            for tid, (_, count) in zip(intern_all([t for t, _ in headline]), headline,
-                                       strict=True):
-                counts[tid] = counts.get(tid, 0) + count * weight
+            words, numbers = zip(*headline, strict=True)
+            get = counts.get
+            for tid, count in zip(intern_all(words), numbers, strict=True):
+                counts[tid] = get(tid, 0) + count * weight
         name_counts: dict[int, int] = {}
         mentions = features.names
         nids = self._names.intern_all([m.canonical for m in mentions])
@@ -393,8 +397,11 @@ class Clusterer:
         # its key names: named in the lede or at least twice
         self._key = sorted({nid for nid, m in zip(nids, mentions, strict=True)
                             if m.lede or name_counts[nid] >= 2})
-        idf = self._names.idf
-        names = {n: (1.0 + math.log(c)) * idf(n) for n, c in name_counts.items()}
+        # Vocabulary.idf for every name at once: the same int division and math.log
+        docs = self._names.docs + 1
+        frequencies = self._names.df[list(name_counts)].tolist()
+        names = {n: (1.0 + math.log(c)) * (math.log(docs / (df + 1)) + 1.0)
+                 for (n, c), df in zip(name_counts.items(), frequencies, strict=True)}
         return vector, names
 
     # -- scoring ---------------------------------------------------------------------------
@@ -438,21 +445,12 @@ class Clusterer:
         )
         prepared = query
         centroid_scores = prepared.dots([story.centroid for story in candidates])
-        name_items = list(names.items())
-        time_scale, core_share, name_weight = cfg.time_scale_days, cfg.core_share, cfg.name_weight
+        position = {nid: i for i, nid in enumerate(names)}
+        time_scale, name_weight = cfg.time_scale_days, cfg.name_weight
         for story, text in zip(candidates, centroid_scores, strict=True):
             gap = max(0.0, day - story.last_day)
             decay = 1.0 / (1.0 + gap / time_scale)
-            name_score = 0.0
-            story_names = story.names
-            if name_items and story_names:
-                floor = core_share * story.weight
-                carried_by = story_names.get
-                for nid, weight in name_items:
-                    carried = carried_by(nid, 0.0)
-                    if carried >= floor and carried > 0:
-                        name_score += weight * min(1.0, carried / max(story.weight, 1.0))
-                name_score /= name_mass
+            name_score = self._name_score(story, names, position) / name_mass if names else 0.0
             scored.append((text, decay, name_weight * name_score, story))
         # the centroid ranks; k-NN linkage refines the best few (their members cost most)
         scored.sort(key=lambda item: (-(item[0] * item[1] + item[2]), item[3].seq))
@@ -478,6 +476,21 @@ class Clusterer:
                 final.append((text * decay + names_part, story))
         final.sort(key=lambda item: (-item[0], item[1].seq))
         return final
+
+    def _name_score(self, story: _Story, names: dict[int, float], position: dict[int, int]
+                    ) -> float:
+        """The article's name weight carried by names core to ``story`` (before dividing by
+        the article's name mass); ``position``: each name's place in ``names``."""
+        story_names = story.names
+        floor = self.config.core_share * story.weight
+        score = 0.0
+        # only the names the story carries can count: the shared ones (set intersection in
+        # C), summed in the article's order as a pass over all its names would
+        for nid in sorted(names.keys() & story_names.keys(), key=position.__getitem__):
+            carried = story_names[nid]
+            if carried >= floor and carried > 0:
+                score += names[nid] * min(1.0, carried / max(story.weight, 1.0))
+        return score
 
     def _core_persons(self, story: _Story) -> list[int]:
         cfg = self.config
@@ -717,12 +730,9 @@ class Clusterer:
             for nid, _ in keep[cfg.story_names :]:
                 self._unspread(nid)
             story.names = dict(keep[: cfg.story_names])
-        post, seq = self._post, story.seq
-        for tid in vector.ids[: cfg.index_terms]:
-            post(self._term_postings, str(tid), seq)
+        self._post(self._term_postings, list(map(str, vector.ids[: cfg.index_terms])), story.seq)
         top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
-        for nid, _ in top_names:
-            post(self._name_postings, str(nid), seq)
+        self._post(self._name_postings, [str(nid) for nid, _ in top_names], story.seq)
 
     def _join_copy(self, story: _Story, uri: str, day: float) -> None:
         empty = SparseVector.empty()
@@ -730,28 +740,30 @@ class Clusterer:
         story.size += 1
         story.last_day = max(story.last_day, day)
 
-    def _post(self, postings: SpilledMap[list[int]], key: str, seq: int) -> None:
-        posting = postings.get(key)
-        if posting is None:
-            postings[key] = [seq]
-            return
-        if posting[-1] == seq:
-            return
-        posting.append(seq)
-        postings[key] = posting  # (it may have been read from the cold store)
+    def _post(self, postings: SpilledMap[list[int]], keys: list[str], seq: int) -> None:
+        """Post the story ``seq`` under each of ``keys`` (distinct), in their order."""
         cap = self.config.posting_cap
-        if len(posting) > 2 * cap:
-            # keep the cap most recently active stories, oldest first
-            kept: list[int] = []
-            seen: set[int] = set()
-            for s in reversed(posting):
-                if s not in seen:
-                    seen.add(s)
-                    kept.append(s)
-                    if len(kept) == cap:
-                        break
-            kept.reverse()
-            postings[key] = kept
+        # read first: a write never changes another key's list (a spilled one is a copy)
+        for key, posting in zip(keys, postings.get_many(keys), strict=True):
+            if posting is None:
+                postings[key] = [seq]
+                continue
+            if posting[-1] == seq:
+                continue
+            posting.append(seq)
+            if len(posting) > 2 * cap:
+                # keep the cap most recently active stories, oldest first
+                kept: list[int] = []
+                seen: set[int] = set()
+                for s in reversed(posting):
+                    if s not in seen:
+                        seen.add(s)
+                        kept.append(s)
+                        if len(kept) == cap:
+                            break
+                kept.reverse()
+                posting = kept
+            postings[key] = posting  # (it may have been read from the cold store)
 
     def _unspread(self, nid: int) -> None:
         left = self._name_stories.get(nid, 0) - 1

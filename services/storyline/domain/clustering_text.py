@@ -8,6 +8,7 @@ import re
 from array import array
 from collections import Counter
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -121,9 +122,16 @@ class Vocabulary:
     def intern_all(self, terms: Sequence[str]) -> list[int]:
         """``[self.intern(term) for term in terms]``; a term held in memory costs one dict
         look-up (a hit changes nothing, so new terms get the ids they would one by one)."""
-        intern = self.intern
-        return [intern(term) if tid is None else tid
-                for term, tid in zip(terms, self.ids.held(terms), strict=True)]
+        ids = self.ids.held(terms)
+        if None in ids:  # (scanned in C) the misses, in order
+            at = ids.index(None)
+            while True:
+                ids[at] = self.intern(terms[at])
+                try:
+                    at = ids.index(None, at + 1)
+                except ValueError:
+                    break
+        return cast(list[int], ids)
 
     def add_document(self, term_ids: npt.NDArray[np.int64]) -> None:
         """``term_ids`` unique."""

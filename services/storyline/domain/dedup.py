@@ -183,4 +183,4 @@ class DuplicateIndex:
 
     def _sketch(self, sh: Shingles) -> tuple[int, ...]:
         k = self.config.sketch_size
-        return tuple(int(v) for v in sh[:k])  # shingles are sorted: these are the k smallest
+        return tuple(sh[:k].tolist())  # shingles are sorted: these are the k smallest

@@ -1,0 +1,162 @@
+"""The clusterer's faster paths against the plain loops they replaced (issue 10): the name
+part of the score, the vocabulary's batch interning and the batch posting; and the candidate
+ranking (with merged stories at the cut) against its reference loop. Each must give the
+loops' results exactly (values, order, ties), since assignments must not change."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_clustering import article, facts, replay, step
+
+from storyline.domain.clustering import (
+    Clusterer,
+    ClusteringConfig,
+    _Story,
+    clustering_features,
+)
+from storyline.domain.clustering_text import SparseVector, Vocabulary
+from storyline.domain.coldstore import MemoryColdStore, SpilledMap
+from storyline.domain.contracts import ClusteringFeatures
+
+# small caps, so that posting lists are trimmed and the candidate cut is reached with ties
+TIGHT = ClusteringConfig(posting_cap=2, max_candidates=2, query_terms=6, query_names=2)
+
+
+def _candidates_by_loop(c: Clusterer, query: SparseVector, names: dict[int, float]
+                        ) -> list[_Story]:
+    """``Clusterer._candidates`` written out (a numpy tally was tried and was slower)."""
+    cfg = c.config
+    tally: dict[int, float] = {}
+    postings = c._term_postings.get_many(list(map(str, query.ids)))
+    for posting, weight in zip(postings, query.weights, strict=True):
+        for seq in posting or ():
+            tally[seq] = tally.get(seq, 0.0) + weight
+    top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
+    for posting in c._name_postings.get_many([str(nid) for nid, _ in top_names]):
+        for seq in posting or ():
+            tally[seq] = tally.get(seq, 0.0) + 0.5
+    found: dict[int, float] = {}
+    for seq, value in tally.items():
+        while seq in c._merged_into:
+            seq = c._merged_into[seq]
+        story = c._stories.get(seq)
+        if story is None or story.size == 0:
+            continue
+        if value > found.get(seq, -1.0):
+            found[seq] = value
+    ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+    return [c._stories[seq] for seq, _ in ranked[: cfg.max_candidates]]
+
+
+def _name_score_by_loop(c: Clusterer, story: _Story, names: dict[int, float]) -> float:
+    """The name part of ``_score`` as the pass over all the article's names it was."""
+    score = 0.0
+    floor = c.config.core_share * story.weight
+    for nid, weight in names.items():
+        carried = story.names.get(nid, 0.0)
+        if carried >= floor and carried > 0:
+            score += weight * min(1.0, carried / max(story.weight, 1.0))
+    return score
+
+
+def _features(body: str, *names: str) -> ClusteringFeatures:
+    a = article("urn:probe", body)
+    return clustering_features(a, facts(a, *names))
+
+
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(step, min_size=1, max_size=25), st.booleans())
+def test_candidates_and_name_scores_are_the_loops(
+    steps: list[tuple[str, list[str], list[str], int]], tight: bool,
+) -> None:
+    c = Clusterer(TIGHT if tight else ClusteringConfig())
+    replay(steps, c)
+    for _, sentences, names, _ in steps:
+        features = _features("\n".join(sentences), *names)
+        query, article_names = c._represent(features, count_df=False)
+        top = SparseVector.top_arrays(query.ids, query.weights, c.config.query_terms)
+        got = c._candidates(top, article_names)
+        assert [s.seq for s in got] == [s.seq for s in _candidates_by_loop(c, top, article_names)]
+        position = {nid: i for i, nid in enumerate(article_names)}
+        for story in c._stories.values():
+            # exactly the same float: the same additions in the same order
+            assert c._name_score(story, article_names, position) == _name_score_by_loop(
+                c, story, article_names)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([f"t{i}" for i in range(12)]), unique=True),
+                max_size=8),
+       st.integers(min_value=1, max_value=6))
+def test_intern_all_hands_out_the_ids_of_one_by_one(batches: list[list[str]], keep: int) -> None:
+    batched, single = Vocabulary("v:"), Vocabulary("v:")
+    for vocabulary in (batched, single):  # spilling: some terms are read back from the store
+        vocabulary.ids.keep = keep
+        vocabulary.ids.attach(MemoryColdStore())
+    for terms in batches:
+        assert batched.intern_all(terms) == [single.intern(t) for t in terms]
+    assert batched.size == single.size
+
+
+def _post_by_loop(c: Clusterer, postings: SpilledMap[list[int]], key: str, seq: int) -> None:
+    """``Clusterer._post`` of one key, as it was."""
+    posting = postings.get(key)
+    if posting is None:
+        postings[key] = [seq]
+        return
+    if posting[-1] == seq:
+        return
+    posting.append(seq)
+    postings[key] = posting
+    cap = c.config.posting_cap
+    if len(posting) > 2 * cap:
+        kept: list[int] = []
+        seen: set[int] = set()
+        for s in reversed(posting):
+            if s not in seen:
+                seen.add(s)
+                kept.append(s)
+                if len(kept) == cap:
+                    break
+        kept.reverse()
+        postings[key] = kept
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from([str(i) for i in range(10)]), unique=True),
+                          st.integers(min_value=1, max_value=5)), max_size=30),
+       st.integers(min_value=1, max_value=5))
+def test_batch_posting_is_posting_one_by_one(posts: list[tuple[list[str], int]], keep: int
+                                             ) -> None:
+    c = Clusterer(TIGHT)
+    stores = MemoryColdStore(), MemoryColdStore()
+    batched: SpilledMap[list[int]] = SpilledMap("p:", keep)
+    single: SpilledMap[list[int]] = SpilledMap("p:", keep)
+    batched.attach(stores[0])
+    single.attach(stores[1])
+    for keys, seq in posts:
+        c._post(batched, keys, seq)
+        for key in keys:
+            _post_by_loop(c, single, key, seq)
+    for key in map(str, range(10)):
+        assert batched.get(key) == single.get(key)
+    assert batched._recent == single._recent  # same entries held, in the same write order
+
+
+
+def test_a_merged_story_past_the_cut_still_counts_at_its_survivor() -> None:
+    """Ties at the last candidate place are broken by the *survivor's* sequence: a story
+    absorbed into the oldest one, posted after two younger stories with the same tally, puts
+    its survivor first."""
+    c = Clusterer(ClusteringConfig(max_candidates=2))
+    stories = [c._found(f"urn:{n}", 0.0) for n in range(4)]  # seqs 1..4
+    for story in stories:
+        story.size = 1
+    c._absorb(stories[0], stories[3])  # 4 lives on as 1
+    c._term_postings["7"] = [2, 3, 4]
+    query = SparseVector.top({7: 1.0}, 1)
+    got = [s.seq for s in c._candidates(query, {})]
+    assert got == [s.seq for s in _candidates_by_loop(c, query, {})] == [1, 2]
