@@ -271,7 +271,7 @@ def test_memos_built_on_demand_are_not_pickled() -> None:
     for claim, other in itertools.pairwise(leads):
         summary._supports_cached(claim, other)
     restored = pickle.loads(pickle.dumps(leads[0]))
-    assert restored == leads[0] and restored.support == {}
+    assert restored == leads[0] and restored.support is None and leads[0].support
     analysis = summary._analyse(("Rescuers pulled 12 miners alive from the pit on Sunday.",
                                  "Two more miners are still missing, the company said."),
                                 (), frozenset())
