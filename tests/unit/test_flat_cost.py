@@ -148,7 +148,7 @@ def _scratch_entries(index: TimelineIndex, limit: int, articles: list[CitedArtic
         TimelineEntry(
             entry_id=event.entry_id, date=summary.span.start, date_end=summary.span.end,
             date_precision=summary.span.precision, date_label=tl.date_label(summary.span),
-            date_stated=summary.stated, text=summary.text, citations=summary.citations,
+            date_stated=summary.stated, text=summary.text, citations=tl._citations(summary),
             independent_sources=max(1, summary.sources), conflicts=summary.conflicts,
             planned=summary.planned)
         for event, summary in picked  # type: ignore[misc]

@@ -25,7 +25,7 @@ from test_pipeline import TOPIC, build_log, log_entries, records
 
 import storyline.domain
 from storyline.domain import pipeline as pipeline_module
-from storyline.domain import story, summary, title
+from storyline.domain import story, summary, timeline, title
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.clustering_text import Vocabulary
 from storyline.domain.coldstore import MemoryColdStore
@@ -271,7 +271,7 @@ def test_memos_built_on_demand_are_not_pickled() -> None:
     for claim, other in itertools.pairwise(leads):
         summary._supports_cached(claim, other)
     restored = pickle.loads(pickle.dumps(leads[0]))
-    assert restored == leads[0] and restored.support == {}
+    assert restored == leads[0] and restored.support is None and leads[0].support
     analysis = summary._analyse(("Rescuers pulled 12 miners alive from the pit on Sunday.",
                                  "Two more miners are still missing, the company said."),
                                 (), frozenset())
@@ -369,6 +369,8 @@ def _layout() -> dict[str, object]:
 # upcasting.RetiredEvent added; Clusterer.trace is a class attribute, never pickled.)
 # (23: the same classes as 22, but a StoryState is pickled without its summary memo, which
 # code of layout 22 would miss.)
+# (24: the timeline's event summaries keep their cited members, not Citation models, and
+# an event's sources are a tuple while few.)
 # (21 re-recorded without a bump by issue 12, provenance: only events.ArticleReceived gained
 # a field and events.Provenance was added, and no snapshot pickles either: the state keeps
 # what extract makes of an article, never the event; test_provenance.py checks that.)
@@ -381,7 +383,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        20: "c8018ccbf3ee13e577de2a0605ad60de5b1621f92dcbf3e1e5a515aab1ad6f8b",
                        21: "8df724e9440b0c89721aa1d0213ce1d9397f6edae1b122da2679e2a539e4874d",
                        22: "54612522ea349e2995415d9df014d9185414506787d65a22c1d986ee538b5d1f",
-                       23: "54612522ea349e2995415d9df014d9185414506787d65a22c1d986ee538b5d1f"}
+                       23: "54612522ea349e2995415d9df014d9185414506787d65a22c1d986ee538b5d1f",
+                       24: "dbabf373af834fa13e3e339627042de572f105f1eb4b8c49d9fc31786a6f4089"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:
@@ -407,3 +410,28 @@ def test_many_lookups_and_interns_are_the_single_ones(words: list[str], keep: in
         assert many.ids.get_many(keys) == [one.ids.get(k) for k in keys]
         assert many.ids.held(keys) == [many.ids._recent.get(k) for k in keys]
     assert many.size == one.size
+
+
+@settings(max_examples=20, deadline=None)
+@given(log_entries)
+def test_timeline_event_sources_as_tuple_or_set_change_no_byte(
+        entries: list[tuple[str, int, str]]) -> None:
+    """An event keeps its sources in a tuple while few, in a set beyond: either form at any
+    size gives the same bytes (a set from the first source, a tuple whatever the count)."""
+    recs = records(build_log(entries))
+    expected = fold(recs)
+    for small in (0, 1, 10**6):
+        with mock.patch.object(timeline, "SMALL_SOURCES", small):
+            assert fold(recs) == expected
+
+
+@given(st.lists(st.integers(0, 12), max_size=40), st.integers(0, 5))
+def test_event_sources_hold_what_a_set_holds(sources: list[int], small: int) -> None:
+    with mock.patch.object(timeline, "SMALL_SOURCES", small):
+        held: tuple[int, ...] | set[int] = ()
+        for i, source in enumerate(sources):
+            held = timeline._with_source(held, source)
+            seen = set(sources[:i + 1])
+            assert set(held) == seen and len(held) == len(seen)
+            # a tuple only up to SMALL_SOURCES (one source more makes a set)
+            assert isinstance(held, set) or len(held) <= small

@@ -27,7 +27,7 @@ from pydantic import ConfigDict, Field
 
 from storyline.domain.events import Contract, PubStatus
 from storyline.domain.facts import ArticleFacts, NameKind, Qualifier, TimeSpan
-from storyline.domain.summary import Analysis, Sentence
+from storyline.domain.summary import Analysis, Sentence, numbers_set
 from storyline.domain.timeline import TimelineInput, _Figure, _shared_span, _Statement
 
 _intern = sys.intern
@@ -266,7 +266,7 @@ def analysis_from(model: SummaryAnalysis, packed_sentences: bytes) -> Analysis:
     words = _interned
     return Analysis(
         lead=tuple(Sentence(
-            index=s.index, text=s.text, terms=words(s.terms), numbers=frozenset(s.numbers),
+            index=s.index, text=s.text, terms=words(s.terms), numbers=numbers_set(s.numbers),
             negated=s.negated, words=words(s.words), eligible=s.eligible, names=words(s.names),
             has_figure=s.has_figure,
             keys=tuple((band << _BAND_BITS) | k for band, k in enumerate(s.keys)),

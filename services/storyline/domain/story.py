@@ -70,11 +70,12 @@ class StoryState:
     aliases: list[str] = field(default_factory=list)
     title: str | None = None
     last: StoryPage | None = None  # the latest page, sealed
-    # n -> (what the list entry was made from, the entry): rebuilding hundreds of list
-    # entries per revision was the fold's largest fixed cost. Keyed by value, not by the
-    # article objects, so an article whose facts moved to the cold store (a new object)
-    # keeps its entry and the old object is let go.
-    related_cache: dict[int, tuple[EntryKey, RelatedArticle]] = field(default_factory=dict)
+    # n -> the list entry: rebuilding hundreds of list entries per revision was the fold's
+    # largest fixed cost. Reused when made from the same values (its uri, version and
+    # copies, which the entry itself holds), not the same article objects, so an article
+    # whose facts moved to the cold store (a new object) keeps its entry and the old
+    # object is let go.
+    related_cache: dict[int, RelatedArticle] = field(default_factory=dict)
     summary_memo: SummaryMemo = field(default_factory=SummaryMemo)
 
     @property
@@ -456,11 +457,7 @@ def _group_of(article: CitedArticle, by_n: dict[int, CitedArticle]) -> int:
     return current.n  # a cycle (never made by the fold): stop anywhere, deterministically
 
 
-# (uri, version, each copy's (n, uri, version)): what a list entry is made of (an article's
-# other fields, its url too, follow from its uri and version, which the assign stage never
-# lets change)
-EntryKey = tuple[str, int, tuple[tuple[int, str, int], ...]]
-_RelatedCache = dict[int, tuple[EntryKey, RelatedArticle]]
+_RelatedCache = dict[int, RelatedArticle]
 _APPENDING = frozenset({ChangeReason.NEW_ARTICLE, ChangeReason.DUPLICATE})
 
 
@@ -513,9 +510,16 @@ def _carried(copy: CitedArticle) -> CarriedCopy:
                        published=copy.published, url=copy.url)
 
 
-def _entry_key(uri: str, version: int, copies: Sequence[CarriedCopy | CitedArticle]
-               ) -> EntryKey:
-    return uri, version, tuple((c.n, c.uri, c.version) for c in copies)
+def _made_from(entry: RelatedArticle, article: CitedArticle,
+               copies: Sequence[CitedArticle]) -> bool:
+    """Whether ``entry`` is the list entry of ``article`` with ``copies`` under it: the same
+    uri and version, and copies of the same (n, uri, version) (an article's other fields,
+    its url too, follow from its uri and version, which the assign stage never lets
+    change)."""
+    return (entry.uri == article.uri and entry.version == article.version
+            and len(entry.copies) == len(copies)
+            and all((c.n, c.uri, c.version) == (d.n, d.uri, d.version)
+                    for c, d in zip(entry.copies, copies, strict=True)))
 
 
 def _related_entry(article: CitedArticle, copies: tuple[CitedArticle, ...],
@@ -523,8 +527,8 @@ def _related_entry(article: CitedArticle, copies: tuple[CitedArticle, ...],
     """The list entry of ``article`` with ``copies`` under it (the cached one when it was
     made from the same articles)."""
     hit = cache.get(article.n)
-    if hit is not None and hit[0] == _entry_key(article.uri, article.version, copies):
-        return hit[1]
+    if hit is not None and _made_from(hit, article, copies):
+        return hit
     return _new_entry(article.n, article.uri, article.version, article.source,
                       _display_headline(article), article.published, article.url,
                       tuple(_carried(c) for c in copies), cache)
@@ -545,7 +549,7 @@ def _new_entry(n: int, uri: str, version: int, source: str, headline: str,
         copies=copies,
         url=url,
     )
-    cache[n] = (_entry_key(uri, version, copies), entry)
+    cache[n] = entry
     return entry
 
 

@@ -181,7 +181,12 @@ _NO_NUMBERS: frozenset[str] = frozenset()  # shared: most sentences hold no numb
 
 
 def _numbers(words: Sequence[str]) -> frozenset[str]:
-    found = frozenset(w.replace(",", "") for w in words if w[0].isdigit())
+    return numbers_set(w.replace(",", "") for w in words if w[0].isdigit())
+
+
+def numbers_set(numbers: Iterable[str]) -> frozenset[str]:
+    """``frozenset(numbers)``, the shared empty one when there are none (216 bytes each)."""
+    found = frozenset(numbers)
     return found if found else _NO_NUMBERS
 
 
@@ -333,12 +338,15 @@ class Sentence:
     keys: tuple[int, ...]  # min-hash keys of ``terms``
     # Support checks of this sentence as the claim, by the other statement's identity (the
     # entry holds the statement, so its id cannot be reused while the entry lives). Lives
-    # and dies with the sentence's analysis: no process-wide table to bound.
-    support: dict[int, tuple[object, bool]] = field(
-        default_factory=dict, compare=False, repr=False)
+    # and dies with the sentence's analysis: no process-wide table to bound. Made on the
+    # first check (None until then): most lead sentences never are a claim, and an empty
+    # dict costs 64 bytes, for every lead sentence of every window.
+    support: dict[int, tuple[object, bool]] | None = field(
+        default=None, compare=False, repr=False)
     # The first sentence of another article supporting this one as the claim (None: none),
-    # by that article's analysis serial (unique in the process, so nothing is held).
-    found: dict[int, int | None] = field(default_factory=dict, compare=False, repr=False)
+    # by that article's analysis serial (unique in the process, so nothing is held); made
+    # on first use like ``support``.
+    found: dict[int, int | None] | None = field(default=None, compare=False, repr=False)
 
     # Pickled (snapshots) without the memos: their keys are object ids and serials, which
     # change, and support entries link sentences of many articles into chains too deep to
@@ -349,8 +357,8 @@ class Sentence:
     def __setstate__(self, state: tuple[object, ...]) -> None:
         for name, value in zip(_SENTENCE_STATE, state, strict=False):
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "support", {})
-        object.__setattr__(self, "found", {})
+        object.__setattr__(self, "support", None)
+        object.__setattr__(self, "found", None)
 
 
 _SENTENCE_STATE = tuple(f.name for f in fields(Sentence) if f.name not in ("support", "found"))
@@ -939,6 +947,9 @@ def _supports_cached(claim: Sentence, other: Statement) -> bool:
     """``supports``, remembered on the claim: every revision asks again about the same lead
     sentences, and difflib is the dearest step."""
     memo = claim.support
+    if memo is None:
+        memo = {}
+        object.__setattr__(claim, "support", memo)  # a cache, not part of the value
     key = id(other)
     found = memo.get(key)
     if found is not None and found[0] is other:
@@ -952,6 +963,9 @@ def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
     """The first sentence of an article that supports ``claim``, or None; remembered on the
     claim (every revision asks again about the same summary sentences and window)."""
     memo = claim.found
+    if memo is None:
+        memo = {}
+        object.__setattr__(claim, "found", memo)  # a cache, not part of the value
     serial = analysis.serial
     if serial in memo:
         return memo[serial]

@@ -212,7 +212,10 @@ class _Summary:
     span: TimeSpan
     stated: bool
     text: str
-    citations: tuple[Citation, ...]
+    # the member with each citing article's first sentence, by citation number: the
+    # Citations are made for the page's entries only (a pydantic model is ~500 bytes, and
+    # every event of every story in play keeps its summary)
+    cited: tuple[_Member, ...]
     sources: int
     centrality: float
     conflicts: tuple[ConflictingValue, ...]
@@ -223,9 +226,27 @@ class _Summary:
 class _Event:
     entry_id: str
     span: TimeSpan  # the most precise date seen first: what new statements are matched to
-    sources: set[int] = field(default_factory=set)
+    # its independent sources: a tuple while few (a set costs 216 bytes, and most events
+    # have one source), a set beyond SMALL_SOURCES; only membership and size are read
+    sources: tuple[int, ...] | set[int] = ()
     members: list[_Member] = field(default_factory=list)
     summary: _Summary | None = None
+
+
+SMALL_SOURCES = 8
+
+
+def _with_source(sources: tuple[int, ...] | set[int], source: int
+                 ) -> tuple[int, ...] | set[int]:
+    """``sources`` with ``source`` (the same object when a set, or when already in it)."""
+    if source in sources:
+        return sources
+    if isinstance(sources, set):
+        sources.add(source)
+        return sources
+    if len(sources) < SMALL_SOURCES:
+        return (*sources, source)
+    return {*sources, source}
 
 
 def _dice(words: tuple[str, ...], other: frozenset[str]) -> float:
@@ -296,21 +317,23 @@ def _summarise(event: _Event) -> _Summary:
         known = first_sentence.get(m.n)
         if known is None or m.cand.sentence < known.cand.sentence:
             first_sentence[m.n] = m
-    citations = tuple(
-        Citation(n=m.n, uri=m.uri, version=m.version, sentence=m.cand.sentence)
-        for m in sorted(first_sentence.values(), key=lambda m: m.n)
-    )
+    cited = tuple(sorted(first_sentence.values(), key=lambda m: m.n))
     mean_centrality = centrality[representative.seq] / max(1, len(panel) - 1)
     return _Summary(
         span=chosen[0].cand.span,
         stated=any(m.cand.stated for m in chosen),
         text=representative.cand.statement,
-        citations=citations,
+        cited=cited,
         sources=len({m.source for m in members}),
         centrality=mean_centrality,
         conflicts=tuple(conflicts),
         planned=all(m.planned for m in chosen),
     )
+
+
+def _citations(summary: _Summary) -> tuple[Citation, ...]:
+    return tuple(Citation(n=m.n, uri=m.uri, version=m.version, sentence=m.cand.sentence)
+                 for m in summary.cited)
 
 
 def _reports(member: _Member) -> bool:
@@ -507,7 +530,7 @@ class TimelineIndex:
                 event.span = cand.span
                 self._register(target, cand.span)
             event.members.append(member)
-            event.sources.add(source)
+            event.sources = _with_source(event.sources, source)
             if len(event.sources) == 2:
                 # (again for every member that joins while it has two sources: the first
                 # place is the one a stable sort of _multi keeps)
@@ -685,7 +708,7 @@ class TimelineIndex:
                 date_label=date_label(summary.span),
                 date_stated=summary.stated,
                 text=summary.text,
-                citations=summary.citations,
+                citations=_citations(summary),
                 independent_sources=max(1, summary.sources),
                 conflicts=summary.conflicts,
                 planned=summary.planned,
