@@ -111,13 +111,12 @@ def write_snapshot(pipeline: Pipeline, directory: Path, topic: str, partition: i
     payload = zlib.compress(core, 1)
     del core
     digest = hashlib.sha256(payload)
-    stories_bytes = 0
-    for story_id, packed in apart:
-        key = story_id.encode()
-        framing = _STORY.pack(len(key), len(packed)) + key
+    framed = [(_STORY.pack(len(key), len(packed)) + key, packed)
+              for key, packed in ((story_id.encode(), packed) for story_id, packed in apart)]
+    for framing, packed in framed:
         digest.update(framing)
         digest.update(packed)
-        stories_bytes += len(framing) + len(packed)
+    stories_bytes = sum(len(framing) + len(packed) for framing, packed in framed)
     header = SnapshotHeader(FORMAT, pipeline.pipeline_version, topic, partition, offset,
                             len(payload), digest.hexdigest(), len(apart), stories_bytes)
     directory.mkdir(parents=True, exist_ok=True)
@@ -126,9 +125,8 @@ def write_snapshot(pipeline: Pipeline, directory: Path, topic: str, partition: i
     with temporary.open("wb") as handle:
         handle.write(json.dumps(asdict(header), sort_keys=True).encode() + b"\n")
         handle.write(payload)
-        for story_id, packed in apart:
-            key = story_id.encode()
-            handle.write(_STORY.pack(len(key), len(packed)) + key)
+        for framing, packed in framed:
+            handle.write(framing)
             handle.write(packed)
         handle.flush()
         os.fsync(handle.fileno())
