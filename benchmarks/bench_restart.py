@@ -494,12 +494,7 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
             "pipeline_version", "rss_mb")},
         "load_average_start": os.getloadavg(),
     }
-    port, controller = free_port(), free_port()
-    while controller == port:
-        controller = free_port()
-    broker = LocalBroker(BrokerConfig.from_env(host="127.0.0.1", port=port,
-                                               controller_port=controller,
-                                               data_dir=workdir / "broker", heap="768m"))
+    broker = LocalBroker(BrokerConfig.private(workdir / "broker", heap="768m"))
     settings = settings_for(broker.bootstrap, workdir / "data")
     topic = settings.articles
     env = dict(os.environ)

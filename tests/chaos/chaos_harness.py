@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaProducer
 
 from storyline.domain.events import PubStatus, StoryUpdated
 from storyline.domain.upcasting import decode_any
-from storyline.kafka.broker import BrokerConfig, LocalBroker, free_port
+from storyline.kafka.broker import BrokerConfig, LocalBroker
 from storyline.replay import records_from_files
 from storyline.settings import Settings
 from storyline.stream.logreader import end_offsets, read_partition
@@ -264,12 +264,7 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
     report = ChaosReport(profile=profile_name, seed=seed)
     started = time.monotonic()
     rng = random.Random(seed)
-    port, controller = free_port(), free_port()
-    while controller == port:
-        controller = free_port()
-    broker = LocalBroker(BrokerConfig.from_env(host="127.0.0.1", port=port,
-                                               controller_port=controller,
-                                               data_dir=workdir / "broker", heap="512m"))
+    broker = LocalBroker(BrokerConfig.private(workdir / "broker", heap="512m"))
     broker.start()
     prefix = f"chaos-{seed}-{int(time.time())}."
     env = dict(os.environ)

@@ -15,23 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from storyline.kafka.broker import BrokerConfig, LocalBroker, free_port
-
-
-def private_broker_config(data_dir: Path, heap: str = "512m") -> BrokerConfig:
-    """A broker on free ports with its own data dir; the jars are shared with
-    `storyline kafka up` (var/kafka/libs of the checkout) so they are fetched at most once."""
-    port, controller_port = _free_port_pair()
-    return BrokerConfig.from_env(host="127.0.0.1", port=port, controller_port=controller_port,
-                                 data_dir=data_dir, heap=heap)
-
-
-def _free_port_pair() -> tuple[int, int]:
-    port = free_port()
-    controller = free_port()
-    while controller == port:
-        controller = free_port()
-    return port, controller
+from storyline.kafka.broker import BrokerConfig, LocalBroker
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +24,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    broker = LocalBroker(private_broker_config(tmp_path_factory.mktemp("kafka") / "broker"))
+    broker = LocalBroker(BrokerConfig.private(tmp_path_factory.mktemp("kafka") / "broker"))
     broker.start()
     try:
         yield broker.bootstrap
@@ -57,4 +41,4 @@ def topic_prefix() -> str:
 @pytest.fixture()
 def make_broker_config() -> Callable[[Path], BrokerConfig]:
     """Config of a further private broker, for tests of the broker's own lifecycle."""
-    return private_broker_config
+    return BrokerConfig.private

@@ -84,6 +84,18 @@ class BrokerConfig:
     extra_properties: tuple[str, ...] = ()
 
     @classmethod
+    def private(cls, data_dir: Path, heap: str = "512m") -> BrokerConfig:
+        """A broker of its own on free loopback ports with its own data dir (tests,
+        benchmarks, the chaos harness); the jars are those of ``storyline kafka up``, so
+        they are fetched at most once."""
+        port = free_port()
+        controller = free_port()
+        while controller == port:
+            controller = free_port()
+        return cls.from_env(host="127.0.0.1", port=port, controller_port=controller,
+                            data_dir=data_dir, heap=heap)
+
+    @classmethod
     def from_env(cls, **overrides: object) -> BrokerConfig:
         """Environment (``STORYLINE_KAFKA_*``) first, then non-None ``overrides`` (CLI flags)."""
         env = BrokerSettings()
