@@ -152,7 +152,8 @@ def fold_one(state: StoryState, item: Prepared, offset: int,
     update = None
     if change is not None:
         restore_window_facts(state, _STORE)
-        update = build_revision(state, change, cause=cause, pipeline_version=PIPELINE_VERSION)
+        update = build_revision(state, change, cause=cause, pipeline_version=PIPELINE_VERSION,
+                                store=_STORE)
         store_facts(state, _STORE, change)
     spent = time.process_time() - began
     if digest is not None and update is not None:

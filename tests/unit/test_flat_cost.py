@@ -364,7 +364,7 @@ def test_pages_of_the_fold_equal_a_recount(ops: list[tuple[object, ...]]) -> Non
         assert page is not None
         cited = list(state.articles.values())
         listed = story.listed_groups(cited)
-        assert page.articles == story._related_articles(listed, {})
+        assert page.articles == story._related_articles(listed, {}, None)
         if cited:
             assert page.independent_count == len(listed)
             assert page.published_first == min(a.published for a in cited)

@@ -31,7 +31,7 @@ from storyline.domain.clustering_text import Vocabulary
 from storyline.domain.coldstore import MemoryColdStore
 from storyline.domain.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.events import ArticleReceived, PubStatus
-from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts
+from storyline.domain.facts import STORED, ArticleFacts, CitedArticle, ColdFacts
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.replay import fold_records
 from storyline.stream.snapshots import load_snapshot, write_snapshot
@@ -207,6 +207,36 @@ def test_facts_outside_the_summary_window_wait_in_the_cold_store() -> None:
         fold(records([*log, withdrawal])[len(log):], pipeline)
         assert _stored(state) == [True] * 3 + [False] * 3
         assert state.articles[list(state.articles)[-3]].facts.unpack().sentences
+
+
+def test_articles_outside_the_window_share_one_facts_object_and_are_listed_anew() -> None:
+    """Outside the window an article keeps no facts of its own (the shared STORED), yet
+    the list shows a headline-less one by its first sentence when it is listed anew: here
+    a copy whose original is withdrawn (the copy now heads the group), long after both slid
+    out of the window."""
+    entries = [("flood", 0, "new"), ("flood", 0, "copy"), *[("flood", i, "new")
+                                                            for i in range(1, 6)]]
+    log = build_log(entries)
+    original = log[0]
+    withdrawal = original.model_copy(update={"version": 2,
+                                             "pubstatus": PubStatus.WITHDRAWN})
+    recs = records([*log, withdrawal])
+    with mock.patch.object(summary, "STORY_WINDOW", 2), \
+            mock.patch.object(title, "STORY_WINDOW", 2):
+        with mock.patch.object(story, "_cite", _cite_with_full_facts):
+            expected = fold(recs)
+        pipeline = Pipeline()
+        assert fold(recs, pipeline) == expected
+    [story_id] = pipeline.story_ids
+    state = pipeline.story(story_id)
+    assert state is not None and state.last is not None
+    outside = list(state.articles.values())[:-2]
+    assert outside and all(c.facts is STORED for c in outside)
+    copy = state.articles["urn:test:copy:1"]
+    [listed] = [e for e in state.last.articles if e.uri == copy.uri]
+    first_line = log[1].body.split("\n")[0]
+    shown = first_line if len(first_line) <= 120 else first_line[:117].rstrip() + "..."
+    assert listed.headline == shown
 
 
 @settings(max_examples=25, deadline=None)

@@ -88,9 +88,9 @@ class ColdFacts(ArticleFacts):
     shares). ``dates``, ``figures`` and ``names`` are empty and ``sentences`` holds only the
     first; :func:`full_facts` gives the facts themselves. Withdrawn articles keep no packed
     copy (both empty): nothing reads their facts again. An article that slid out of its
-    story's summary window keeps its packed bytes in the cold store instead (``stored``;
-    see :func:`storyline.domain.story.store_facts`), as nothing reads them unless it comes
-    back into the window."""
+    story's summary window keeps its packed bytes in the cold store instead, and the shared
+    :data:`STORED` as its facts (see :func:`storyline.domain.story.store_facts`), as nothing
+    reads them unless it comes back into the window (:meth:`restored`)."""
 
     packed: bytes  # zlib(pickle(the facts without their sentences))
     packed_sentences: bytes  # zlib(pickle(tuple of the sentences))
@@ -124,16 +124,28 @@ class ColdFacts(ArticleFacts):
     def with_analysis(self, packed_analysis: bytes) -> ColdFacts:
         return self.model_copy(update={"packed_analysis": packed_analysis})
 
-    def without_packed(self) -> ColdFacts:
-        """These facts with their packed bytes left to the cold store."""
-        return self.model_copy(update={"packed": b"", "packed_sentences": b"",
-                                       "packed_analysis": b"", "stored": True})
-
-    def with_packed(self, packed: bytes, packed_sentences: bytes, packed_analysis: bytes
-                    ) -> ColdFacts:
-        """These facts with their packed bytes back from the cold store."""
-        return self.model_copy(update={"packed": packed, "packed_sentences": packed_sentences,
-                                       "packed_analysis": packed_analysis, "stored": False})
+    @classmethod
+    def restored(cls, packed: bytes, packed_sentences: bytes, packed_analysis: bytes
+                 ) -> ColdFacts:
+        """The facts an article kept before they went to the cold store (``STORED``), from
+        the three packed parts that went there."""
+        facts = pickle.loads(zlib.decompress(packed))  # packed by this process's code
+        if not isinstance(facts, ArticleFacts):
+            raise TypeError(f"packed facts are a {type(facts).__name__}")
+        return cls.model_construct(
+            _COLD_FIELDS,
+            uri=facts.uri,
+            version=facts.version,
+            extractor_version=facts.extractor_version,
+            sentences=unpack_sentences(packed_sentences)[:1],
+            dates=(),
+            figures=(),
+            names=(),
+            packed=packed,
+            packed_sentences=packed_sentences,
+            packed_analysis=packed_analysis,
+            stored=False,
+        )
 
     def unpack(self) -> ArticleFacts:
         if self.stored:
@@ -163,6 +175,16 @@ def unpack_sentences(packed: bytes) -> tuple[str, ...]:
 
 
 _COLD_FIELDS = set(ColdFacts.model_fields)
+
+# What every article of a story keeps as its facts once they are in the cold store: one
+# shared object instead of a copy per article (with its first sentence, ~1.6 kB), as an
+# article outside the summary window is read only for its citation data; its first
+# sentence (the list shows it for an article without a headline) is read from the store on
+# the rare revision that lists it anew (story.build_revision). Which article it belongs to
+# is its CitedArticle's (uri, version), the store's key.
+STORED = ColdFacts.model_construct(
+    _COLD_FIELDS, uri="", version=0, extractor_version="", sentences=(), dates=(), figures=(),
+    names=(), packed=b"", packed_sentences=b"", packed_analysis=b"", stored=True)
 
 
 def full_facts(facts: ArticleFacts) -> ArticleFacts:

@@ -335,7 +335,7 @@ class Pipeline:
     def _revise(self, state: StoryState, change: Change, cause: Cause) -> StoryUpdated:
         restore_window_facts(state, self.cold_store)
         update = build_revision(state, change, cause=cause,
-                                pipeline_version=self.pipeline_version)
+                                pipeline_version=self.pipeline_version, store=self.cold_store)
         store_facts(state, self.cold_store, change)
         self._keep_warm(state)
         return update

@@ -47,7 +47,14 @@ from storyline.domain.events import (
     TimelineEntry,
     web_address,
 )
-from storyline.domain.facts import ArticleFacts, CitedArticle, ColdFacts, pack_sentences
+from storyline.domain.facts import (
+    STORED,
+    ArticleFacts,
+    CitedArticle,
+    ColdFacts,
+    pack_sentences,
+    unpack_sentences,
+)
 from storyline.domain.pages import sealed, update_for
 from storyline.domain.summary import SummaryMemo, analysed, summarise
 from storyline.domain.timeline import TimelineIndex
@@ -222,25 +229,25 @@ def store_facts(state: StoryState, store: ColdStore, change: Change) -> None:
     for cited, cold in moving:
         store.put(_facts_key(cited),
                   _join(cold.packed, cold.packed_sentences, cold.packed_analysis))
-        articles[cited.uri] = cited.model_copy(update={"facts": cold.without_packed()})
+        articles[cited.uri] = cited.model_copy(update={"facts": STORED})
 
 
 def restore_window_facts(state: StoryState, store: ColdStore) -> None:
     """Bring back from ``store`` the packed facts of the articles in the summary window
     (the summary and the title analyse them)."""
     articles = state.articles
-    back: list[tuple[CitedArticle, ColdFacts]] = []
+    back: list[CitedArticle] = []
     for cited in islice(reversed(articles.values()), summary_module.STORY_WINDOW):
         cold = cited.facts
         if isinstance(cold, ColdFacts) and cold.stored:
-            back.append((cited, cold))
-    for cited, cold in back:
+            back.append(cited)
+    for cited in back:
         blob = store.get(_facts_key(cited))
         if blob is None:
             raise LookupError(f"the facts of {cited.uri} v{cited.version} are not in the "
                               "cold store")
         articles[cited.uri] = cited.model_copy(
-            update={"facts": cold.with_packed(*_split(blob))})
+            update={"facts": ColdFacts.restored(*_split(blob))})
 
 
 def _join(*parts: bytes) -> bytes:
@@ -268,8 +275,11 @@ def withdraw_article(state: StoryState, article: Folded) -> Change | None:
     state.articles.pop(article.uri)
     state.timeline.remove(article.uri)
     state.related_cache.pop(known.n, None)
+    cold = known.facts
+    kept = cold if isinstance(cold, ColdFacts) and cold.stored else ColdFacts.pack(cold,
+                                                                                    keep=False)
     state.withdrawn[article.uri] = known.model_copy(
-        update={"version": article.version, "facts": ColdFacts.pack(known.facts, keep=False)})
+        update={"version": article.version, "facts": kept})
     return Change(ChangeReason.SOURCE_WITHDRAWAL)
 
 
@@ -309,10 +319,12 @@ def absorb(survivor: StoryState, absorbed: StoryState) -> Change:
     return Change(ChangeReason.MERGE, articles_added=tuple(added))
 
 
-def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_version: str
-                   ) -> StoryUpdated:
+def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_version: str,
+                   store: ColdStore | None = None) -> StoryUpdated:
     """Advance the revision number, render the whole page (kept as ``state.last``) and
-    return the change from the previous page as a ``StoryUpdated``."""
+    return the change from the previous page as a ``StoryUpdated``. ``store``: where
+    :func:`store_facts` put the facts of the articles outside the summary window (the list
+    reads the first sentence of one without a headline when it lists it anew)."""
     cited = list(state.articles.values())
     timeline = state.timeline.entries(TIMELINE_LIMIT)
     memo = state.summary_memo
@@ -334,7 +346,7 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
         published_last = max(previous.published_last, appended.published)
     else:
         listed = listed_groups(cited)
-        related = _related_articles(listed, state.related_cache)
+        related = _related_articles(listed, state.related_cache, store)
         independent = len(listed)
         published = [a.published for a in cited] or [
             a.published for a in state.withdrawn.values()
@@ -409,10 +421,18 @@ def link_of(article: Folded) -> str | None:
     return web_address(article.url) or web_address(article.uri)
 
 
-def _display_headline(article: CitedArticle) -> str:
+def _display_headline(article: CitedArticle, store: ColdStore | None) -> str:
     if article.headline:
         return article.headline
-    first = article.facts.sentences[0] if article.facts.sentences else article.uri
+    sentences = article.facts.sentences
+    cold = article.facts
+    if isinstance(cold, ColdFacts) and cold.stored:
+        blob = store.get(_facts_key(article)) if store is not None else None
+        if blob is None:
+            raise LookupError(f"the facts of {article.uri} v{article.version} are not in the "
+                              "cold store")
+        sentences = unpack_sentences(_split(blob)[1])[:1]
+    first = sentences[0] if sentences else article.uri
     return first if len(first) <= 120 else first[:117].rstrip() + "..."
 
 
@@ -485,7 +505,7 @@ def _related_after_append(previous: StoryPage, appended: CitedArticle, cache: _R
     When the article it copies is not in the story (withdrawn) the recount decides."""
     before = previous.articles
     if appended.copy_of is None:
-        return (*before, _related_entry(appended, (), cache)), len(before) + 1
+        return (*before, _related_entry(appended, (), cache, None)), len(before) + 1
     n = appended.copy_of
     # copies are made of recent articles: look from the end of the list
     for at in range(len(before) - 1, -1, -1):
@@ -523,14 +543,14 @@ def _made_from(entry: RelatedArticle, article: CitedArticle,
 
 
 def _related_entry(article: CitedArticle, copies: tuple[CitedArticle, ...],
-                   cache: _RelatedCache) -> RelatedArticle:
+                   cache: _RelatedCache, store: ColdStore | None) -> RelatedArticle:
     """The list entry of ``article`` with ``copies`` under it (the cached one when it was
     made from the same articles)."""
     hit = cache.get(article.n)
     if hit is not None and _made_from(hit, article, copies):
         return hit
     return _new_entry(article.n, article.uri, article.version, article.source,
-                      _display_headline(article), article.published, article.url,
+                      _display_headline(article, store), article.published, article.url,
                       tuple(_carried(c) for c in copies), cache)
 
 
@@ -556,8 +576,9 @@ def _new_entry(n: int, uri: str, version: int, source: str, headline: str,
 def _related_articles(
     listed: Sequence[tuple[CitedArticle, tuple[CitedArticle, ...]]],
     cache: _RelatedCache,
+    store: ColdStore | None,
 ) -> tuple[RelatedArticle, ...]:
-    return tuple(_related_entry(article, copies, cache) for article, copies in listed)
+    return tuple(_related_entry(article, copies, cache, store) for article, copies in listed)
 
 
 def _diff(
