@@ -35,6 +35,7 @@ from typing import Any
 
 from storyline.domain import pages, summary, timeline
 from storyline.domain import pipeline as pipeline_module
+from storyline.domain import story as story_module
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryMerged, StoryUpdated
 from storyline.domain.pipeline import Pipeline
@@ -124,6 +125,9 @@ def main() -> int:
                              "the worker does) instead of in memory")
     parser.add_argument("--warm-idle", type=int, default=None,
                         help="revisions before an idle story is frozen (default: WARM_IDLE)")
+    parser.add_argument("--warm-analyses", type=int, default=None,
+                        help="window analyses kept in summary memos (default: "
+                             "WARM_ANALYSES); the report counts the analyses refilled")
     parser.add_argument("--warm-articles", type=int, default=None,
                         help="entries by uri kept in memory, the others in the cold store "
                              "(default: WARM_ARTICLES; a small value checks that spilling "
@@ -138,6 +142,18 @@ def main() -> int:
         tracemalloc.start(1)
     if args.warm_articles is not None:
         pipeline_module.WARM_ARTICLES = args.warm_articles
+    if args.warm_analyses is not None:
+        pipeline_module.WARM_ANALYSES = args.warm_analyses
+    # analyses unpacked again into a memo (dropped under WARM_ANALYSES, or thawed): the CPU a
+    # lower cap costs, counted rather than timed (~0.6 ms each; docs/benchmarks.md)
+    refills = [0]
+    unpack = story_module.unpack_summary
+
+    def counted_unpack(packed: bytes) -> Any:
+        refills[0] += 1
+        return unpack(packed)
+
+    story_module.unpack_summary = counted_unpack  # type: ignore[assignment]
     cold = RocksColdStore.empty(args.cold_store) if args.cold_store else None
     pipeline = Pipeline(cold=cold, warm_idle=args.warm_idle)
     digest = hashlib.sha256()
@@ -170,7 +186,7 @@ def main() -> int:
                     "articles": done, "rss_mb": samples[-1][1],
                     "cpu_s": round(time.process_time() - cpu_started, 1),
                     "stories": len(pipeline.story_ids),
-                    "frozen": pipeline.frozen_story_count}
+                    "frozen": pipeline.frozen_story_count, "memo_refills": refills[0]}
                 if args.breakdown and len(samples) % args.breakdown_every == 0:
                     line["breakdown_mb"] = breakdown(pipeline)
                 print(json.dumps(line), file=sys.stderr, flush=True)
@@ -193,6 +209,7 @@ def main() -> int:
         "updates": updates,
         "merges": merges,
         "dead_letters": dead,
+        "memo_refills": refills[0],
         "rss_before_fold_mb": rss_before,
         "rss_after_fold_mb": rss_mb(),
         "peak_rss_mb": peak_mb(),
