@@ -165,9 +165,17 @@ def test_a_story_keeps_facts_packed_and_none_of_withdrawn_articles() -> None:
     [story_id] = pipeline.story_ids
     state = pipeline.story(story_id)
     assert state is not None and state.articles and state.withdrawn
+    store = pipeline.cold_store
     for cited in state.articles.values():
-        assert isinstance(cited.facts, ColdFacts) and cited.facts.packed
-        assert cited.facts.unpack().sentences[:1] == cited.facts.sentences
+        cold = cited.facts
+        # in the window: the packed sentences (which the memo's analysis shares) in memory,
+        # the whole packed facts in the cold store
+        assert isinstance(cold, ColdFacts) and cold.packed_sentences and not cold.packed
+        blob = store.get(story.FACTS_PREFIX + f"{cited.version}:{cited.uri}")
+        assert blob is not None
+        whole = ColdFacts.restored(*story._split(blob))
+        assert whole.unpack().sentences[:1] == cold.sentences
+        assert whole.packed_sentences == cold.packed_sentences
     for cited in state.withdrawn.values():
         assert isinstance(cited.facts, ColdFacts) and not cited.facts.packed
 
@@ -177,8 +185,9 @@ def _stored(state: story.StoryState) -> list[bool]:
 
 
 def test_facts_outside_the_summary_window_wait_in_the_cold_store() -> None:
-    """An article that slid out of the window leaves its packed facts to the cold store;
-    one that comes back into it (a withdrawal in the window) has them again."""
+    """Every article's packed facts are in the cold store; one in the window keeps its
+    packed sentences, one that slid out of it nothing but the shared STORED, and one that
+    comes back into it (a withdrawal in the window) has its packed sentences again."""
     entries = [("flood", i, "new") for i in range(7)]
     with mock.patch.object(summary, "STORY_WINDOW", 3), \
             mock.patch.object(title, "STORY_WINDOW", 3):
@@ -194,11 +203,10 @@ def test_facts_outside_the_summary_window_wait_in_the_cold_store() -> None:
             cold = cited.facts
             assert isinstance(cold, ColdFacts)
             key = story.FACTS_PREFIX + f"{cited.version}:{cited.uri}"
-            assert (cold.packed == b"") is cold.stored
-            assert (store.get(key) is not None) is cold.stored
-            if cold.stored:
-                with pytest.raises(ValueError, match="cold store"):
-                    cold.unpack()
+            assert store.get(key) is not None and cold.packed == b""
+            assert bool(cold.packed_sentences) is not cold.stored
+            with pytest.raises(ValueError, match="cold store"):
+                cold.unpack()
         # withdraw the newest article: the fourth-newest is back in the window, unpacked
         newest = list(state.articles)[-1]
         log = build_log(entries)
@@ -206,7 +214,8 @@ def test_facts_outside_the_summary_window_wait_in_the_cold_store() -> None:
             update={"version": 2, "pubstatus": PubStatus.WITHDRAWN})
         fold(records([*log, withdrawal])[len(log):], pipeline)
         assert _stored(state) == [True] * 3 + [False] * 3
-        assert state.articles[list(state.articles)[-3]].facts.unpack().sentences
+        back = state.articles[list(state.articles)[-3]].facts
+        assert isinstance(back, ColdFacts) and back.packed_sentences
 
 
 def test_articles_outside_the_window_share_one_facts_object_and_are_listed_anew() -> None:

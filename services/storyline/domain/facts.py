@@ -14,6 +14,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from storyline.domain.events import DatePrecision
+from storyline.domain.fieldsets import shared_fields_set
 
 
 class Fact(BaseModel):
@@ -122,7 +123,13 @@ class ColdFacts(ArticleFacts):
         )
 
     def with_analysis(self, packed_analysis: bytes) -> ColdFacts:
-        return self.model_copy(update={"packed_analysis": packed_analysis})
+        return shared_fields_set(self.model_copy(update={"packed_analysis": packed_analysis}))
+
+    def windowed(self) -> ColdFacts:
+        """These facts once their packed parts are in the cold store too, while the article
+        is in its story's summary window: the packed sentences stay (its analysis shares
+        them), the packed facts and analysis are read from the store when needed."""
+        return shared_fields_set(self.model_copy(update={"packed": b"", "packed_analysis": b""}))
 
     @classmethod
     def restored(cls, packed: bytes, packed_sentences: bytes, packed_analysis: bytes
@@ -152,7 +159,8 @@ class ColdFacts(ArticleFacts):
             raise ValueError(f"the facts of {self.uri} v{self.version} are in the cold store: "
                              "bring them back first (story.restore_window_facts)")
         if not self.packed:
-            raise ValueError(f"the facts of {self.uri} v{self.version} were not kept")
+            where = "are in the cold store" if self.packed_sentences else "were not kept"
+            raise ValueError(f"the facts of {self.uri} v{self.version} {where}")
         facts = pickle.loads(zlib.decompress(self.packed))  # packed by this process's code
         if not isinstance(facts, ArticleFacts):
             raise TypeError(f"packed facts of {self.uri} are a {type(facts).__name__}")

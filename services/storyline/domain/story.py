@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import Protocol
 
 from storyline.domain import summary as summary_module
@@ -55,6 +55,7 @@ from storyline.domain.facts import (
     pack_sentences,
     unpack_sentences,
 )
+from storyline.domain.fieldsets import shared_fields_set
 from storyline.domain.pages import sealed, update_for
 from storyline.domain.summary import SummaryMemo, analysed, summarise
 from storyline.domain.timeline import TimelineIndex
@@ -172,7 +173,7 @@ def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts,
     whole ``facts``: its timeline input and its analysis (sharing the packed sentences)."""
     cold = cited.facts
     if isinstance(cold, ColdFacts) and cold.packed:
-        cited = cited.model_copy(update={"facts": cold.with_analysis(pack_summary(summary))})
+        cited = _copy(cited, facts=cold.with_analysis(pack_summary(summary)))
     state.articles[cited.uri] = cited
     state.timeline.add(cited, timeline_input_from(timeline))
     cold = cited.facts
@@ -181,17 +182,24 @@ def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts,
     state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_from(summary, packed))
 
 
-def _unpack_window_analyses(window: Sequence[CitedArticle], memo: SummaryMemo) -> None:
+def _unpack_window_analyses(window: Sequence[CitedArticle], memo: SummaryMemo,
+                            store: ColdStore | None) -> None:
     """Put in ``memo`` the analyses of the window's articles it lacks (after a thaw, a
-    dropped memo, an article back in the window) from their packed analyses: what
-    ``analysed`` would otherwise compute again from the facts, for the same bytes."""
+    dropped memo, an article back in the window) from their packed analyses (in ``store``
+    once :func:`store_facts` put them there): what ``analysed`` would otherwise compute
+    again from the facts, for the same bytes."""
     known = memo.analyses
     for article in window:
         cold = article.facts
         hit = known.get(article.uri)
-        if ((hit is None or hit[0] is not cold) and isinstance(cold, ColdFacts)
-                and cold.packed_analysis):
-            known[article.uri] = (cold, analysis_from(unpack_summary(cold.packed_analysis),
+        if (hit is not None and hit[0] is cold) or not isinstance(cold, ColdFacts):
+            continue
+        packed_analysis = cold.packed_analysis
+        if not packed_analysis and store is not None and cold.packed_sentences:
+            blob = store.get(_facts_key(article))
+            packed_analysis = _split(blob)[2] if blob is not None else b""
+        if packed_analysis:
+            known[article.uri] = (cold, analysis_from(unpack_summary(packed_analysis),
                                                       cold.packed_sentences))
 
 
@@ -206,30 +214,44 @@ def _facts_key(article: CitedArticle) -> str:
 
 
 def store_facts(state: StoryState, store: ColdStore, change: Change) -> None:
-    """After the revision of ``change``, move the packed facts of the articles before the
-    summary window to ``store``; only an article coming back into the window reads them
-    again (:func:`restore_window_facts`).
+    """After the revision of ``change``, put in ``store`` the packed facts of every article
+    that still holds them (one that just joined or came back), keyed by (version, uri). In
+    the summary window an article then keeps only its packed sentences (its analysis in the
+    memo shares them; a memo refilled after a drop or a thaw reads the packed analysis from
+    the store), and before the window nothing but the shared :data:`STORED`; only an
+    article coming back into the window reads its facts again (:func:`restore_window_facts`).
 
-    After a revision that only appended, the articles to move are the newest outside the
-    window, down to the first one moved before; after a merge, a correction or a withdrawal,
-    which can leave packed ones anywhere, every article is looked at."""
+    After a revision that only appended, the articles looked at are the newest and the
+    newest outside the window, down to the first one stored before; after a merge, a
+    correction or a withdrawal, which can leave packed ones anywhere, every article."""
     whole = change.reason not in _APPENDING
     articles = state.articles
     window = summary_module.STORY_WINDOW
-    if len(articles) <= window:
-        return
-    moving: list[tuple[CitedArticle, ColdFacts]] = []
-    for cited in islice(reversed(articles.values()), window, None):
+    newest_first = reversed(articles.values())
+    looked_at = (enumerate(newest_first) if whole
+                 else chain(islice(enumerate(newest_first), 1),
+                            islice(enumerate(reversed(articles.values())), window, None)))
+    replaced: list[tuple[CitedArticle, ColdFacts, ColdFacts]] = []
+    for position, cited in looked_at:
         cold = cited.facts
-        if not isinstance(cold, ColdFacts) or not cold.packed:
-            if isinstance(cold, ColdFacts) and cold.stored and not whole:
+        if not isinstance(cold, ColdFacts):
+            continue
+        if position >= window and cold.stored:
+            if not whole:
                 break
             continue
-        moving.append((cited, cold))
-    for cited, cold in moving:
-        store.put(_facts_key(cited),
-                  _join(cold.packed, cold.packed_sentences, cold.packed_analysis))
-        articles[cited.uri] = cited.model_copy(update={"facts": STORED})
+        if cold.packed:
+            store.put(_facts_key(cited),
+                      _join(cold.packed, cold.packed_sentences, cold.packed_analysis))
+            replaced.append((cited, cold, cold.windowed() if position < window else STORED))
+        elif position >= window:
+            replaced.append((cited, cold, STORED))
+    memo = state.summary_memo.analyses
+    for cited, cold, kept in replaced:
+        articles[cited.uri] = _copy(cited, facts=kept)
+        hit = memo.get(cited.uri)
+        if hit is not None and hit[0] is cold:
+            memo[cited.uri] = (kept, hit[1])  # the memo knows facts by identity
 
 
 def restore_window_facts(state: StoryState, store: ColdStore) -> None:
@@ -246,8 +268,7 @@ def restore_window_facts(state: StoryState, store: ColdStore) -> None:
         if blob is None:
             raise LookupError(f"the facts of {cited.uri} v{cited.version} are not in the "
                               "cold store")
-        articles[cited.uri] = cited.model_copy(
-            update={"facts": ColdFacts.restored(*_split(blob))})
+        articles[cited.uri] = _copy(cited, facts=ColdFacts.restored(*_split(blob)))
 
 
 def _join(*parts: bytes) -> bytes:
@@ -278,8 +299,7 @@ def withdraw_article(state: StoryState, article: Folded) -> Change | None:
     cold = known.facts
     kept = cold if isinstance(cold, ColdFacts) and cold.stored else ColdFacts.pack(cold,
                                                                                     keep=False)
-    state.withdrawn[article.uri] = known.model_copy(
-        update={"version": article.version, "facts": kept})
+    state.withdrawn[article.uri] = _copy(known, version=article.version, facts=kept)
     return Change(ChangeReason.SOURCE_WITHDRAWAL)
 
 
@@ -299,19 +319,15 @@ def absorb(survivor: StoryState, absorbed: StoryState) -> Change:
         survivor.next_n += 1
     added: list[str] = []
     for cited in absorbed.articles.values():
-        moved = cited.model_copy(
-            update={
-                "n": renumbered[cited.n],
-                "copy_of": renumbered.get(cited.copy_of) if cited.copy_of else None,
-            }
-        )
+        moved = _copy(cited, n=renumbered[cited.n],
+                      copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
         survivor.articles[cited.uri] = moved
         survivor.timeline.add(moved, absorbed.timeline.prepared(cited.uri))
         added.append(cited.uri)
     for uri, cited in taken:
-        survivor.withdrawn[uri] = cited.model_copy(update={
-            "n": renumbered[cited.n],
-            "copy_of": renumbered.get(cited.copy_of) if cited.copy_of else None})
+        survivor.withdrawn[uri] = _copy(
+            cited, n=renumbered[cited.n],
+            copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
     # the moved articles keep their facts objects, so their analyses stay valid
     for uri, entry in absorbed.summary_memo.analyses.items():
         survivor.summary_memo.analyses.setdefault(uri, entry)
@@ -329,7 +345,7 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     timeline = state.timeline.entries(TIMELINE_LIMIT)
     memo = state.summary_memo
     # the window's analyses, once for the summary and the title
-    _unpack_window_analyses(cited[-summary_module.STORY_WINDOW:], memo)
+    _unpack_window_analyses(cited[-summary_module.STORY_WINDOW:], memo, store)
     window = analysed(cited[-summary_module.STORY_WINDOW:], memo) if cited else []
     summary = summarise(cited, timeline, memo=memo, window=window) if cited else ()
     title = (choose_title(cited, previous=state.title, memo=memo, window=window) if cited
@@ -393,6 +409,12 @@ def replace_summary(state: StoryState, update: StoryUpdated,
 
 
 _CITED_FIELDS = set(CitedArticle.model_fields)
+
+
+def _copy(cited: CitedArticle, **update: object) -> CitedArticle:
+    """``cited`` with ``update``, sharing its class's fields set (the state keeps one
+    CitedArticle per article for the story's life)."""
+    return shared_fields_set(cited.model_copy(update=update))
 
 
 def _cite(article: Folded, facts: ArticleFacts, *, n: int, copy_of: int | None
@@ -526,8 +548,9 @@ def _with_copy(entry: RelatedArticle, copy: CitedArticle, cache: _RelatedCache
 
 
 def _carried(copy: CitedArticle) -> CarriedCopy:
-    return CarriedCopy(n=copy.n, uri=copy.uri, version=copy.version, source=copy.source,
-                       published=copy.published, url=copy.url)
+    return shared_fields_set(CarriedCopy(n=copy.n, uri=copy.uri, version=copy.version,
+                                         source=copy.source, published=copy.published,
+                                         url=copy.url))
 
 
 def _made_from(entry: RelatedArticle, article: CitedArticle,
@@ -558,7 +581,7 @@ def _new_entry(n: int, uri: str, version: int, source: str, headline: str,
                published: dt.datetime, url: str | None, copies: tuple[CarriedCopy, ...],
                cache: _RelatedCache) -> RelatedArticle:
     """A list entry, cached under its citation number."""
-    entry = RelatedArticle(
+    entry = shared_fields_set(RelatedArticle(
         n=n,
         uri=uri,
         version=version,
@@ -568,7 +591,7 @@ def _new_entry(n: int, uri: str, version: int, source: str, headline: str,
         also_carried_by=tuple(sorted({c.source for c in copies} - {source})),
         copies=copies,
         url=url,
-    )
+    ))
     cache[n] = entry
     return entry
 
