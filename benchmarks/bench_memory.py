@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/bench_memory.py FILE --limit 500 --tracemalloc
 
 Folds the file(s) in process through ``handle_record`` and a ``Pipeline`` (what replay and
-the worker's rebuild do) and prints JSON: articles, seconds, articles/s (wall and CPU), RSS
+the worker's rebuild do; with the worker's ``malloc_trim(0)`` every ``--trim-every`` records)
+and prints JSON: articles, seconds, articles/s (wall and CPU), RSS
 after the fold (VmRSS after ``gc.collect()``), peak RSS (VmHWM), RSS sampled every
 ``--every`` articles (growth), and ``digest``: sha256 over the sha256 of every StoryUpdated
 and StoryMerged event's canonical bytes, in order. Events are hashed as they come and not
@@ -262,6 +263,9 @@ def main() -> int:
     parser.add_argument("--allocator", action="store_true",
                         help="add glibc / pymalloc / cache / RocksDB figures and the RSS "
                              "after malloc_trim(0) to the report")
+    parser.add_argument("--trim-every", type=int, default=allocator.TRIM_EVERY,
+                        help="malloc_trim(0) every this many records, as the worker does "
+                             "(STORYLINE_MALLOC_TRIM_EVERY; 0: never, as before issue #9)")
     parser.add_argument("--allocator-trim", action="store_true",
                         help="with --allocator: trim at every sample too, and report the "
                              "RSS after it (the later samples are then of a trimmed process)")
@@ -277,6 +281,7 @@ def main() -> int:
         pipeline_module.WARM_ARTICLES = args.warm_articles
     cold = RocksColdStore.empty(args.cold_store) if args.cold_store else None
     pipeline = Pipeline(cold=cold, warm_idle=args.warm_idle)
+    trimmer = allocator.Trimmer(args.trim_every)
     digest = hashlib.sha256()
     hashes = args.hashes.open("w", encoding="ascii") if args.hashes else None
     events = updates = merges = dead = 0
@@ -313,6 +318,8 @@ def main() -> int:
                 if args.allocator:
                     line["allocator"] = allocator_probe(pipeline, cold, args.allocator_trim)
                 print(json.dumps(line), file=sys.stderr, flush=True)
+        # after the sample, so a sample that falls on a trim shows the RSS before it
+        trimmer.folded()
     count = done
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
@@ -339,6 +346,8 @@ def main() -> int:
         "digest": digest.hexdigest(),
         "frozen_stories": pipeline.frozen_story_count,
         "cold_store": str(args.cold_store) if args.cold_store else "memory",
+        "trims": trimmer.trims,
+        "trim_cpu_seconds": round(trimmer.seconds, 3),
     }
     if len(samples) >= 2:
         (n0, r0), (n1, r1) = samples[0], samples[-1]

@@ -8,8 +8,10 @@ after the fold has thrown away many large short-lived buffers the freed memory s
 although nothing uses it. ``malloc_trim(0)`` releases the free pages inside the heap too
 (``madvise(MADV_DONTNEED)``): the process gets smaller, no object moves, no output changes.
 
+The worker and the fold stage trim every ``malloc_trim_every`` records
+(:class:`Trimmer`) and cap glibc's arenas at ``malloc_arena_max`` (:func:`limit_arenas`).
 Everything here is a no-op returning None off glibc (musl, macOS): the callers only ever
-lose the saving, never behaviour.
+lose the saving, never behaviour; and nothing here touches an object, so no output changes.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import time
 from typing import Any
-
 
 _MALLINFO_FIELDS = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
                     "uordblks", "fordblks", "keepcost")
@@ -63,3 +65,48 @@ def trim() -> bool | None:
     if libc is None:
         return None
     return bool(libc.malloc_trim(0))
+
+
+# Records between two trims in the worker and the fold stage: a trim walks the free chunks of
+# every arena (0.1-8 ms on a 500 MB fold, against ~45 ms to fold one record), so every 1,000
+# records costs well under 0.1 % of the fold's CPU.
+TRIM_EVERY = 1000
+
+# mallopt's M_ARENA_MAX: glibc gives each thread that allocates an arena of its own (up to
+# 8 per core), and an arena keeps its freed memory for its own thread. The worker folds on a
+# pool thread, publishes on the event loop's, and RocksDB allocates on its background threads:
+# two arenas serve them without the others' free memory lying idle per thread.
+M_ARENA_MAX = -8
+ARENA_MAX = 2
+
+
+class Trimmer:
+    """Calls :func:`trim` every ``every`` records (0: never); keeps the count and the time."""
+
+    def __init__(self, every: int = TRIM_EVERY) -> None:
+        self.every = every
+        self.records = 0
+        self.trims = 0
+        self.seconds = 0.0
+
+    def folded(self) -> bool | None:
+        """Count one record; trim if it is the ``every``-th. None when no trim was due (or
+        there is no glibc), else whether memory was released."""
+        self.records += 1
+        if self.every <= 0 or self.records % self.every:
+            return None
+        started = time.process_time()
+        released = trim()
+        self.seconds += time.process_time() - started
+        self.trims += 1
+        return released
+
+
+def limit_arenas(count: int) -> bool | None:
+    """At most ``count`` glibc arenas for the threads created from now on (0: glibc's
+    default, nothing done). Called at a process's start, before its threads. True if glibc
+    took it, None off glibc or for 0."""
+    libc = _libc()
+    if count <= 0 or libc is None or not hasattr(libc, "mallopt"):
+        return None
+    return bool(libc.mallopt(M_ARENA_MAX, count))
