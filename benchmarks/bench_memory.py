@@ -32,6 +32,7 @@ and the trim's CPU time (``--allocator-trim``: at every sample too).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import hashlib
 import json
@@ -266,10 +267,17 @@ def main() -> int:
     parser.add_argument("--trim-every", type=int, default=allocator.TRIM_EVERY,
                         help="malloc_trim(0) every this many records, as the worker does "
                              "(STORYLINE_MALLOC_TRIM_EVERY; 0: never, as before issue #9)")
+    parser.add_argument("--fold-thread", action="store_true",
+                        help="fold each record on the default executor of an event loop "
+                             "(asyncio.to_thread), as the worker does, not on the main thread")
+    parser.add_argument("--arena-max", type=int, default=allocator.ARENA_MAX,
+                        help="glibc arenas at most, set at start as the worker does "
+                             "(STORYLINE_MALLOC_ARENA_MAX; 0: glibc's default)")
     parser.add_argument("--allocator-trim", action="store_true",
                         help="with --allocator: trim at every sample too, and report the "
                              "RSS after it (the later samples are then of a trimmed process)")
     args = parser.parse_args()
+    allocator.limit_arenas(args.arena_max)
 
     # read as the fold goes (as a worker consumes), so the input is not part of the RSS
     records = iter_records_from_files(args.files, "bench.articles", args.limit)
@@ -289,8 +297,13 @@ def main() -> int:
     started = time.perf_counter()
     cpu_started = time.process_time()
     done = 0
+    loop = asyncio.new_event_loop() if args.fold_thread else None
     for key, value, position in records:
-        outcome = handle_record(pipeline, key, value, position, max_bytes=2_000_000)
+        if loop is not None:  # as WorkerState.fold: on the event loop's default executor
+            outcome = loop.run_until_complete(asyncio.to_thread(
+                handle_record, pipeline, key, value, position, max_bytes=2_000_000))
+        else:
+            outcome = handle_record(pipeline, key, value, position, max_bytes=2_000_000)
         del key, value
         if outcome.dead_letter is not None:
             dead += 1
@@ -346,6 +359,8 @@ def main() -> int:
         "digest": digest.hexdigest(),
         "frozen_stories": pipeline.frozen_story_count,
         "cold_store": str(args.cold_store) if args.cold_store else "memory",
+        "fold_thread": args.fold_thread,
+        "arena_max": args.arena_max,
         "trims": trimmer.trims,
         "trim_cpu_seconds": round(trimmer.seconds, 3),
     }
