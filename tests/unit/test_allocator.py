@@ -119,3 +119,13 @@ def test_the_names_memos_are_capped() -> None:
 @pytest.mark.skipif(ctypes.util.find_library("c") is None, reason="no C library found")
 def test_the_libc_handle_is_loaded_once() -> None:
     assert allocator._libc() is allocator._libc()
+
+
+def test_the_fold_stage_trims_as_its_settings_say(tmp_path: Path) -> None:
+    from storyline.stream.fold_stage import FoldStage
+
+    stage = FoldStage(Settings(data_dir=tmp_path, malloc_trim_every=7))
+    try:
+        assert stage.state.trimmer.every == 7
+    finally:
+        stage.state.cold.close()
