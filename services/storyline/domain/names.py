@@ -69,11 +69,12 @@ _OPENERS = "\"'“‘(["
 
 
 # The extractor's memos. They are process-wide and outside the fold's state, so whatever they
-# hold is RSS on top of the stories (issue #9, docs/benchmarks.md "The names memos"): at 65536
-# entries each, five of them held ~70 MB after 10^4 articles of the synthetic log to save
-# ~0.7 ms of an article's ~45 ms fold. Only the chunk analysis (84 % hits) and the key (75 %)
-# are memoised, at 8192 entries; the segments (looked up only on an analysis miss, with the
-# same key: 0.7 % hits), the key words and the resolution (37 %, cheap to redo) are not.
+# hold is RSS on top of the stories (issue #9, docs/benchmarks.md "The RSS outside the
+# state"): at 65536 entries each, five of them held ~70 MB after 10^4 articles of the
+# synthetic log to save ~0.7 ms of an article's ~45 ms fold. Only the chunk analysis (84 %
+# hits) and the key (75 %) are memoised, at 8192 entries; the segments (looked up only on an
+# analysis miss, with the same key: 0.7 % hits), the key words and the resolution (37 %,
+# cheap to redo) are not.
 # Pure functions: the caps change speed and memory, never a result.
 NAMES_MEMO_SIZE = 8192
 
