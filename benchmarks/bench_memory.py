@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/bench_memory.py FILE --limit 500 --tracemalloc
 
 Folds the file(s) in process through ``handle_record`` and a ``Pipeline`` (what replay and
-the worker's rebuild do) and prints JSON: articles, seconds, articles/s (wall and CPU), RSS
+the worker's rebuild do; with the worker's ``malloc_trim(0)`` every ``--trim-every`` records)
+and prints JSON: articles, seconds, articles/s (wall and CPU), RSS
 after the fold (VmRSS after ``gc.collect()``), peak RSS (VmHWM), RSS sampled every
 ``--every`` articles (growth), and ``digest``: sha256 over the sha256 of every StoryUpdated
 and StoryMerged event's canonical bytes, in order. Events are hashed as they come and not
@@ -19,21 +20,32 @@ per-event hashes (one a line) for finding the first event that differs.
 by file (and by line with ``--lines``); it slows the fold about 3x. ``--breakdown`` adds the
 size of each part of the state after the fold (sys.getsizeof over the object graph, each
 object counted once, for the first part that reaches it, in the order listed).
+
+``--allocator`` adds, to every sample and to the report, where the RSS outside Python's
+objects is: glibc's ``mallinfo2()`` (heap, mmapped blocks, in use, free but kept), pymalloc's
+arenas and the bytes in their allocated / free blocks (``sys._debugmallocstats``), the fill of
+the process-wide caches (the extractor's ``lru_cache``s, the summary, timeline and page
+tables) and RocksDB's own memory; the report also has the RSS after a ``malloc_trim(0)``
+and the trim's CPU time (``--allocator-trim``: at every sample too).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import hashlib
 import json
+import os
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from storyline.domain import pages, summary, timeline
+from storyline import allocator
+from storyline.domain import names, pages, summary, timeline
 from storyline.domain import pipeline as pipeline_module
 from storyline.domain import story as story_module
 from storyline.domain.canonical import canonical_bytes
@@ -105,6 +117,127 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
     return out
 
 
+def pymalloc_stats() -> dict[str, float]:
+    """MB of pymalloc's arenas and of the blocks in them (``sys._debugmallocstats``, which
+    writes to the C stderr: read back through a temporary file)."""
+    wanted = {"# arenas allocated current": "arenas", "# bytes in allocated blocks": "used_mb",
+              "# bytes in available blocks": "free_blocks_mb",
+              "# bytes lost to quantization": "quantization_mb"}
+    with tempfile.TemporaryFile("w+b") as out:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(out.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read().decode("ascii", "replace")
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        label, _, number = line.partition("=")
+        name = wanted.get(label.strip())
+        if name is not None and name not in found:
+            value = int(number.strip().replace(",", ""))
+            found[name] = value if name == "arenas" else round(value / 2**20, 1)
+        if "unused pools *" in line:
+            found["unused_pools_mb"] = round(int(number.strip().replace(",", "")) / 2**20, 1)
+    return found
+
+
+def _names_memos() -> list[tuple[str, Any]]:
+    """The extractor's lru_caches (those of main before issue #9's cut too, if present)."""
+    wanted = ("_segments", "_resolve", "_key_words", "_analyse", "normalise")
+    return [(name, getattr(names, name)) for name in wanted
+            if hasattr(getattr(names, name, None), "cache_info")]
+
+
+def cache_fill(pipeline: Pipeline) -> dict[str, Any]:
+    """Entries of the process-wide caches (and the lru_caches' hits and misses)."""
+    out: dict[str, Any] = {}
+    for name, function in _names_memos():
+        info = function.cache_info()
+        out[f"names.{name}"] = [info.currsize, info.hits, info.misses]
+    out["summary._TERM_HASHES"] = len(summary._TERM_HASHES)
+    out["summary._CACHE"] = len(summary._CACHE)
+    out["timeline._SPANS"] = len(timeline._SPANS)
+    out["timeline._WEIGHTS"] = len(timeline._WEIGHTS)
+    out["pages._DIGESTS"] = len(pages._DIGESTS)
+    out["pages._LISTS"] = len(pages._LISTS)
+    return out
+
+
+def rocksdb_mb(store: RocksColdStore | None) -> dict[str, float]:
+    if store is None:
+        return {}
+    db = store._db
+    props = {"memtables": "rocksdb.cur-size-all-mem-tables",
+             "table_readers": "rocksdb.estimate-table-readers-mem",
+             "block_cache": "rocksdb.block-cache-usage",
+             "pinned": "rocksdb.block-cache-pinned-usage"}
+    out: dict[str, float] = {}
+    for name, prop in props.items():
+        value = db.property_int_value(prop)
+        if value is not None:
+            out[name] = round(value / 2**20, 2)
+    return out
+
+
+def _in_use_bytes() -> int:
+    """Bytes in live allocations: pymalloc's allocated blocks plus glibc's in-use chunks."""
+    gc.collect()
+    info = allocator.mallinfo() or {"uordblks": 0, "hblkhd": 0}
+    return int(pymalloc_stats().get("used_mb", 0) * 2**20) + info["uordblks"] + info["hblkhd"]
+
+
+def cache_cost() -> dict[str, float]:
+    """MB each process-wide cache held, measured by emptying it (in this order: what one
+    frees that another shares is counted for the later one). Destructive: the report's last
+    step."""
+    clears: dict[str, Any] = {
+        f"names.{name}": function.cache_clear for name, function in _names_memos()}
+    clears["summary._TERM_HASHES"] = summary._TERM_HASHES.clear
+    clears["timeline._SPANS"] = timeline._SPANS.clear
+    clears["pages._DIGESTS"] = pages._DIGESTS.clear
+    clears["pages._LISTS"] = pages._LISTS.clear
+    out: dict[str, float] = {}
+    before = _in_use_bytes()
+    for name, clear in clears.items():
+        clear()
+        after = _in_use_bytes()
+        out[name] = round((before - after) / 2**20, 1)
+        before = after
+    allocator.trim()
+    out["rss_after_clearing_and_trim_mb"] = rss_mb()
+    return out
+
+
+def allocator_probe(pipeline: Pipeline, store: RocksColdStore | None,
+                    trim: bool) -> dict[str, Any]:
+    """Where the RSS is, then (``trim``) the RSS after ``malloc_trim(0)`` and its CPU ms."""
+    out: dict[str, Any] = {"rss_mb": rss_mb(),
+                           "rss_anon_mb": round(_status_kb("RssAnon") / 1024, 1),
+                           "rss_file_mb": round(_status_kb("RssFile") / 1024, 1)}
+    info = allocator.mallinfo()
+    if info is not None:
+        out["mallinfo_mb"] = {k: round(info[k] / 2**20, 1) for k in (
+            "arena", "hblkhd", "uordblks", "fordblks", "keepcost")}
+    out["pymalloc"] = pymalloc_stats()
+    out["allocated_blocks"] = sys.getallocatedblocks()
+    if tracemalloc.is_tracing():
+        out["traced_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
+    out["caches"] = cache_fill(pipeline)
+    out["rocksdb_mb"] = rocksdb_mb(store)
+    if not trim:
+        return out
+    cpu = time.process_time()
+    allocator.trim()
+    out["trim_cpu_ms"] = round((time.process_time() - cpu) * 1000, 1)
+    out["rss_after_trim_mb"] = rss_mb()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("files", nargs="+", type=Path)
@@ -132,7 +265,23 @@ def main() -> int:
                         help="entries by uri kept in memory, the others in the cold store "
                              "(default: WARM_ARTICLES; a small value checks that spilling "
                              "changes no digest)")
+    parser.add_argument("--allocator", action="store_true",
+                        help="add glibc / pymalloc / cache / RocksDB figures and the RSS "
+                             "after malloc_trim(0) to the report")
+    parser.add_argument("--trim-every", type=int, default=allocator.TRIM_EVERY,
+                        help="malloc_trim(0) every this many records, as the worker does "
+                             "(STORYLINE_MALLOC_TRIM_EVERY; 0: never, as before issue #9)")
+    parser.add_argument("--fold-thread", action="store_true",
+                        help="fold each record on the default executor of an event loop "
+                             "(asyncio.to_thread), as the worker does, not on the main thread")
+    parser.add_argument("--arena-max", type=int, default=allocator.ARENA_MAX,
+                        help="glibc arenas at most, set at start as the worker does "
+                             "(STORYLINE_MALLOC_ARENA_MAX; 0: glibc's default)")
+    parser.add_argument("--allocator-trim", action="store_true",
+                        help="with --allocator: trim at every sample too, and report the "
+                             "RSS after it (the later samples are then of a trimmed process)")
     args = parser.parse_args()
+    allocator.limit_arenas(args.arena_max)
 
     # read as the fold goes (as a worker consumes), so the input is not part of the RSS
     records = iter_records_from_files(args.files, "bench.articles", args.limit)
@@ -156,6 +305,7 @@ def main() -> int:
     story_module.unpack_summary = counted_unpack  # type: ignore[assignment]
     cold = RocksColdStore.empty(args.cold_store) if args.cold_store else None
     pipeline = Pipeline(cold=cold, warm_idle=args.warm_idle)
+    trimmer = allocator.Trimmer(args.trim_every)
     digest = hashlib.sha256()
     hashes = args.hashes.open("w", encoding="ascii") if args.hashes else None
     events = updates = merges = dead = 0
@@ -163,8 +313,13 @@ def main() -> int:
     started = time.perf_counter()
     cpu_started = time.process_time()
     done = 0
+    loop = asyncio.new_event_loop() if args.fold_thread else None
     for key, value, position in records:
-        outcome = handle_record(pipeline, key, value, position, max_bytes=2_000_000)
+        if loop is not None:  # as WorkerState.fold: on the event loop's default executor
+            outcome = loop.run_until_complete(asyncio.to_thread(
+                handle_record, pipeline, key, value, position, max_bytes=2_000_000))
+        else:
+            outcome = handle_record(pipeline, key, value, position, max_bytes=2_000_000)
         del key, value
         if outcome.dead_letter is not None:
             dead += 1
@@ -189,7 +344,11 @@ def main() -> int:
                     "frozen": pipeline.frozen_story_count, "memo_refills": refills[0]}
                 if args.breakdown and len(samples) % args.breakdown_every == 0:
                     line["breakdown_mb"] = breakdown(pipeline)
+                if args.allocator:
+                    line["allocator"] = allocator_probe(pipeline, cold, args.allocator_trim)
                 print(json.dumps(line), file=sys.stderr, flush=True)
+        # after the sample, so a sample that falls on a trim shows the RSS before it
+        trimmer.folded()
     count = done
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
@@ -217,12 +376,18 @@ def main() -> int:
         "digest": digest.hexdigest(),
         "frozen_stories": pipeline.frozen_story_count,
         "cold_store": str(args.cold_store) if args.cold_store else "memory",
+        "fold_thread": args.fold_thread,
+        "arena_max": args.arena_max,
+        "trims": trimmer.trims,
+        "trim_cpu_seconds": round(trimmer.seconds, 3),
     }
     if len(samples) >= 2:
         (n0, r0), (n1, r1) = samples[0], samples[-1]
         report["growth_mb_per_500"] = round((r1 - r0) / (n1 - n0) * 500, 1)
     if args.breakdown:
         report["breakdown_mb"] = breakdown(pipeline)
+    if args.allocator:
+        report["allocator"] = allocator_probe(pipeline, cold, True)
     if args.tracemalloc:
         snapshot = tracemalloc.take_snapshot()
         tracemalloc.stop()
@@ -233,6 +398,8 @@ def main() -> int:
             {"where": str(s.traceback[0]), "mb": round(s.size / 2**20, 1), "blocks": s.count}
             for s in stats[: args.top]
         ]
+    if args.allocator:
+        report["allocator"]["cache_cost_mb"] = cache_cost()
     print(json.dumps(report, indent=2))
     return 0
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storyline.allocator import ARENA_MAX, TRIM_EVERY
 from storyline.llm.client import LLMSettings
 
 
@@ -51,6 +52,18 @@ class Settings(BaseSettings):
         "Never changes a revision.",
     )
     snapshot_keep: int = Field(default=3, description="Snapshots kept per partition.")
+    malloc_trim_every: int = Field(
+        default=TRIM_EVERY, ge=0,
+        description="Records folded between two malloc_trim(0) calls of the worker and the "
+        "fold stage, which give glibc's free heap pages back to the system (0: never). "
+        "Never changes a revision.",
+    )
+    malloc_arena_max: int = Field(
+        default=ARENA_MAX, ge=0,
+        description="At most this many glibc malloc arenas in the worker and the fold stage "
+        "(set with mallopt at start; 0: glibc's default of 8 per core). Never changes a "
+        "revision.",
+    )
     snapshot_fork: bool = Field(
         default=True, description="Write snapshots from a forked child (POSIX) so consuming "
         "goes on meanwhile; false writes them in process.",

@@ -29,16 +29,17 @@ from collections.abc import Mapping
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from storyline.allocator import limit_arenas
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import DeadLetter, StoryUpdated
 from storyline.domain.pipeline import LogPosition, PipelineEvent
-from storyline.domain.records import dead_letter, handle_record
+from storyline.domain.records import dead_letter
 from storyline.kafka.security import kafka_options
 from storyline.llm.summariser import summariser_from_settings
 from storyline.metrics import ARTICLES, DEAD_LETTERS, PRODUCE_TO_UPDATE, STORY_UPDATES
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings
-from storyline.stream.facts import FactsRecord, FoldedFacts, fold_facts
+from storyline.stream.facts import FactsRecord, FoldedFacts
 from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition
 from storyline.stream.offsets import commit_payload
 from storyline.stream.snapshots import Snapshotter, snapshot_dir
@@ -74,7 +75,8 @@ class FoldStage:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.source = TopicPartition(settings.articles, 0)
-        self.state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions)
+        self.state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions,
+                                 settings.malloc_trim_every)
         self.checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
         self.summariser, self.llm_client = summariser_from_settings(settings.llm)
         self.snapshotter = Snapshotter(
@@ -175,9 +177,8 @@ class FoldStage:
         async for record in read_partition(self.settings.bootstrap_servers, topic, partition,
                                            start=start, stop=until):
             outcome = await asyncio.to_thread(
-                handle_record, self.state.pipeline, record.key, record.value,
-                LogPosition(topic, partition, record.offset),
-                max_bytes=self.settings.max_article_bytes)
+                self.state.fold_now, record.key, record.value,
+                LogPosition(topic, partition, record.offset), self.settings.max_article_bytes)
             overlay_recorded(self.state.pipeline, outcome.events, recorded)
             count += 1
         self.state.ready.add(self._source_key)
@@ -252,7 +253,7 @@ class FoldStage:
         topic, partition = self._source_key
         position = LogPosition(topic, partition, offset)
         with structlog.contextvars.bound_contextvars(offset=offset):
-            folded = await asyncio.to_thread(fold_facts, self.state.pipeline, waiting.record,
+            folded = await asyncio.to_thread(self.state.fold_facts_now, waiting.record,
                                              position)
             await self._publish(folded, position, waiting.timestamp)
         self.folded += 1
@@ -360,4 +361,5 @@ class FoldStage:
 
 
 def run_fold(settings: Settings) -> None:
+    limit_arenas(settings.malloc_arena_max)  # before aiokafka and RocksDB start threads
     asyncio.run(FoldStage(settings).run())

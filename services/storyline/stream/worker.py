@@ -47,6 +47,7 @@ import faust
 import structlog
 from aiokafka import TopicPartition
 
+from storyline.allocator import TRIM_EVERY, Trimmer, limit_arenas
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
@@ -69,6 +70,7 @@ from storyline.outages import outage_reason
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings
 from storyline.stream.coldstore import RocksColdStore
+from storyline.stream.facts import FactsRecord, FoldedFacts, fold_facts
 from storyline.stream.logreader import read_partition
 from storyline.stream.offsets import FoldedOffsets, commit_payload
 from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir, snapshots
@@ -111,9 +113,13 @@ class WorkerState:
     :mod:`storyline.stream.coldstore`); a new process starts from an empty one, or from
     the checkpoint saved with the snapshot it resumes from."""
 
-    def __init__(self, cold_dir: Path, warm_idle: int | None = None) -> None:
+    def __init__(self, cold_dir: Path, warm_idle: int | None = None,
+                 trim_every: int = TRIM_EVERY) -> None:
         self.cold_dir = cold_dir
         self.warm_idle = warm_idle
+        # the fold frees far more than it keeps (each record's text, features, pages): give
+        # glibc's free pages back now and then, or they stay in the RSS (docs/benchmarks.md)
+        self.trimmer = Trimmer(trim_every)
         self.cold = RocksColdStore.empty(cold_dir)
         self.pipeline = Pipeline(cold=self.cold, warm_idle=warm_idle)
         self.ready: set[tuple[str, int]] = set()
@@ -124,8 +130,20 @@ class WorkerState:
 
     async def fold(self, key: bytes | None, value: bytes | None, position: LogPosition,
                    max_bytes: int) -> RecordOutcome:
-        return await asyncio.to_thread(handle_record, self.pipeline, key, value, position,
-                                       max_bytes=max_bytes)
+        return await asyncio.to_thread(self.fold_now, key, value, position, max_bytes)
+
+    def fold_now(self, key: bytes | None, value: bytes | None, position: LogPosition,
+                 max_bytes: int) -> RecordOutcome:
+        """One record folded on the calling thread (the trim too, off the event loop)."""
+        outcome = handle_record(self.pipeline, key, value, position, max_bytes=max_bytes)
+        self.trimmer.folded()
+        return outcome
+
+    def fold_facts_now(self, record: FactsRecord, position: LogPosition) -> FoldedFacts:
+        """One facts record folded on the calling thread (the fold stage's), then the trim."""
+        folded = fold_facts(self.pipeline, record, position)
+        self.trimmer.folded()
+        return folded
 
     def restore(self, directory: Path, topic: str, partition: int, before: int) -> int | None:
         """Resume from the newest usable snapshot in ``directory`` holding offsets below
@@ -224,7 +242,8 @@ def create_app(settings: Settings, *, web_port: int | None = None,
     summaries = app.topic(settings.summaries, key_serializer="raw", value_serializer="raw")
     pages = app.topic(settings.story_pages, key_serializer="raw", value_serializer="raw")
     checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
-    state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions)
+    state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions,
+                        settings.malloc_trim_every)
     offsets = FoldedOffsets()
     summariser, llm_client = summariser_from_settings(settings.llm)
     snapshots_root = state_dir(settings) / "snapshots"
@@ -504,6 +523,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int |
                ) -> None:
     import sys
 
+    limit_arenas(settings.malloc_arena_max)  # before faust, aiokafka and RocksDB start threads
     state_dir(settings).mkdir(parents=True, exist_ok=True)
     probe = WorkerProbe(settings.ready_max_lag)
     app = create_app(settings, web_port=web_port, probe=probe)
