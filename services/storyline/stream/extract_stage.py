@@ -27,7 +27,7 @@ from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition
 from storyline.kafka.security import kafka_options
 from storyline.settings import Settings
 from storyline.stream.facts import extract_record
-from storyline.stream.logreader import MAX_FETCH_BYTES
+from storyline.stream.logreader import MAX_FETCH_BYTES, stop_consumer
 from storyline.stream.offsets import commit_payload
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 
@@ -98,7 +98,7 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
         if operations is not None:
             operations.stop()
         await producer.stop()
-        await consumer.stop()
+        await stop_consumer(consumer)
         log.info("extract_stopped", stripe=stripe, stripes=stripes, extracted=stats.extracted,
                  dead=stats.dead)
     return stats
