@@ -39,10 +39,11 @@ from storyline.metrics import ARTICLES, DEAD_LETTERS, PRODUCE_TO_UPDATE, STORY_U
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings
 from storyline.stream.facts import FactsRecord, FoldedFacts, fold_facts
-from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition
+from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition, stop_consumer
 from storyline.stream.offsets import commit_payload
 from storyline.stream.snapshots import Snapshotter, snapshot_dir
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
+from storyline.stream.statelock import own_state
 from storyline.stream.stripes import StripeMerge
 from storyline.stream.worker import (
     MAX_REQUEST_BYTES,
@@ -123,7 +124,7 @@ class FoldStage:
                 operations.stop()
             self.snapshotter.reap(wait=True)
             await self.producer.stop()
-            await self.consumer.stop()
+            await stop_consumer(self.consumer)
             if self.llm_client is not None:
                 await self.llm_client.aclose()
             log.info("fold_stopped", folded=self.folded,
@@ -360,4 +361,6 @@ class FoldStage:
 
 
 def run_fold(settings: Settings) -> None:
-    asyncio.run(FoldStage(settings).run())
+    # before FoldStage empties the cold store: a previous fold may still be stopping
+    with own_state(state_dir(settings)):
+        asyncio.run(FoldStage(settings).run())
