@@ -22,6 +22,7 @@ which ``storyline status`` reports as "no worker in the group" while it lags.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from collections.abc import Mapping
@@ -115,10 +116,10 @@ class FoldStage:
         await self.consumer.start()
         await self.producer.start()
         try:
-            await self._start()
-            self.probe.started = True
-            await self._loop(stop)
-            await self._commit(force=True)
+            if await self._start(stop):
+                self.probe.started = True
+                await self._loop(stop)
+                await self._commit(force=True)
         finally:
             if operations is not None:
                 operations.stop()
@@ -134,7 +135,9 @@ class FoldStage:
     def _source_key(self) -> tuple[str, int]:
         return self.source.topic, self.source.partition
 
-    async def _start(self) -> None:
+    async def _start(self, stop: asyncio.Event) -> bool:
+        """Rebuild the state up to the commit and seek the facts; False when stopped
+        meanwhile (nothing is committed then: the state is short of the commit)."""
         topic = self.settings.facts
         found = self.consumer.partitions_for_topic(topic)
         if not found:
@@ -146,7 +149,8 @@ class FoldStage:
         self.consumer.assign([self.source, *self.facts])
         self.consumer.pause(self.source)  # assigned only to commit the source position
         until = await self._committed(self.source)
-        await self._rebuild(until)
+        if not await self._rebuild(until, stop):
+            return False
         start = self.state.next_offset(*self._source_key)
         self.merge = StripeMerge(len(self.facts), start=start)
         self.committed = {self.source: until}
@@ -155,14 +159,19 @@ class FoldStage:
             self.consumer.seek(tp, self.consumed[tp])
         log.info("fold_started", stripes=len(self.facts), from_offset=start,
                  facts_offsets={tp.partition: self.consumed[tp] for tp in self.facts})
+        return True
 
     async def _committed(self, tp: TopicPartition) -> int:
         found = await self.consumer.committed(tp)
         return int(found) if found is not None and found >= 0 else 0
 
-    async def _rebuild(self, until: int) -> None:
+    async def _rebuild(self, until: int, stop: asyncio.Event) -> bool:
         """The worker's rebuild: the state up to the committed source offset, from the newest
-        usable snapshot and the articles log, publishing nothing."""
+        usable snapshot and the articles log, publishing nothing. Returns False when stopped
+        before the end: a rebuild from offset 0 of a long log takes minutes, and a fold
+        asked to stop meanwhile (SIGTERM; the kernel's, when its supervisor was SIGKILLed)
+        would otherwise hold the state directory, and keep its successor waiting, until the
+        end of a rebuild whose result it throws away."""
         started = time.perf_counter()
         topic, partition = self._source_key
         start, source = 0, "log"
@@ -172,20 +181,28 @@ class FoldStage:
             if last is not None:
                 start, source = last + 1, "snapshot"
         recorded = await recorded_summaries(self.settings) if start < until else {}
+        log.info("rebuild_started", committed=until, source=source, from_offset=start)
         count = 0
-        async for record in read_partition(self.settings.bootstrap_servers, topic, partition,
-                                           start=start, stop=until):
-            outcome = await asyncio.to_thread(
-                handle_record, self.state.pipeline, record.key, record.value,
-                LogPosition(topic, partition, record.offset),
-                max_bytes=self.settings.max_article_bytes)
-            overlay_recorded(self.state.pipeline, outcome.events, recorded)
-            count += 1
+        records = read_partition(self.settings.bootstrap_servers, topic, partition,
+                                 start=start, stop=until)
+        async with contextlib.aclosing(records):
+            async for record in records:
+                if stop.is_set():
+                    log.info("rebuild_stopped", committed=until, next_offset=record.offset,
+                             records_folded=count)
+                    return False
+                outcome = await asyncio.to_thread(
+                    handle_record, self.state.pipeline, record.key, record.value,
+                    LogPosition(topic, partition, record.offset),
+                    max_bytes=self.settings.max_article_bytes)
+                overlay_recorded(self.state.pipeline, outcome.events, recorded)
+                count += 1
         self.state.ready.add(self._source_key)
         log.info("state_ready", topic=topic, partition=partition, committed=until,
                  source=source, from_offset=start, records_folded=count,
                  stories=len(self.state.pipeline.story_ids),
                  seconds=round(time.perf_counter() - started, 3))
+        return True
 
     async def _loop(self, stop: asyncio.Event) -> None:
         last_commit = last_tick = time.monotonic()

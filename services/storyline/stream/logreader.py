@@ -7,7 +7,7 @@ which a group consumer (with its committed offsets and rebalances) cannot promis
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -76,7 +76,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 async def read_partition(
     bootstrap: str, topic: str, partition: int, *, start: int = 0, stop: int
-) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+) -> AsyncGenerator[ConsumerRecord[bytes, bytes], None]:
     """Yield the records of one partition with ``start <= offset < stop``, in order."""
     if stop <= start:
         return
