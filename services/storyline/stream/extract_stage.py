@@ -29,6 +29,7 @@ from storyline.settings import Settings
 from storyline.stream.facts import extract_record
 from storyline.stream.logreader import MAX_FETCH_BYTES, stop_consumer
 from storyline.stream.offsets import commit_payload
+from storyline.stream.reconnect import BACKOFF_MAX, retried, start_client, transient
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 
 log = structlog.get_logger("storyline.extract")
@@ -78,16 +79,17 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
         max_request_size=MAX_REQUEST_BYTES, linger_ms=5, **kafka_options())
     probe = StageProbe(f"extract-{stripe}", settings.ready_max_lag)
     operations = start_stage_operations(settings, probe, 1 + stripe)
-    await consumer.start()
-    await producer.start()
+    await start_client(consumer, "articles consumer")
+    await start_client(producer, "facts producer")
     stats = ExtractStats()
     try:
-        partitions = await facts_partitions(producer, settings.facts)
+        partitions = await retried(lambda: facts_partitions(producer, settings.facts),
+                                   "facts partitions")
         if partitions != stripes:
             raise StripeMismatch(f"{settings.facts} has {partitions} partitions, the extract "
                                  f"stage runs {stripes} stripes: they must be equal")
         consumer.assign([source])
-        committed = await consumer.committed(source)
+        committed = await retried(lambda: consumer.committed(source), "committed offset")
         start = committed if committed is not None and committed >= 0 else 0
         consumer.seek(source, start)
         log.info("extract_started", stripe=stripe, stripes=stripes, from_offset=start)
@@ -112,16 +114,56 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, producer: AIOKaf
     committed = start
     last_commit = time.monotonic()
     last_timestamp: float | None = None  # produce time of the last record read
+    backoff = 0.5  # pause before sending again after a failed send; doubles while failing
 
-    async def commit(force: bool = False) -> None:
-        nonlocal committed, last_commit
+    def settle() -> int | None:
+        """Drop the acknowledged sends at the head; the offset of the first one that failed
+        for good (the broker away longer than the producer's timeouts), if any."""
         while in_flight and in_flight[0][1].done():
-            in_flight.popleft()[1].result()  # a send that failed for good raises here
+            offset, sent = in_flight[0]
+            if sent.cancelled() or sent.exception() is not None:
+                return offset
+            in_flight.popleft()
+        return None
+
+    async def rewind(offset: int, exc: BaseException | None) -> None:
+        """Read and send again from ``offset``, the first record not acknowledged: the
+        records after it that did arrive are written again, identical, and the fold drops
+        them as copies. Nothing is committed past it meanwhile."""
+        nonlocal consumed, backoff
+        error = "" if exc is None else f"{type(exc).__name__}: {exc}"
+        log.warning("facts_send_failed", stripe=stripe, offset=offset, error=error,
+                    retry_in=backoff)
+        for _, sent in in_flight:
+            if sent.done() and not sent.cancelled():
+                sent.exception()  # retrieved: no "never retrieved" warning at exit
+        in_flight.clear()
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, BACKOFF_MAX)
+        consumer.seek(source, offset)
+        consumed = offset
+
+    async def commit(force: bool = False) -> bool:
+        """Commit what is safe; False when a send failed and the stripe rewound instead."""
+        nonlocal committed, last_commit
+        failed = settle()
+        if failed is not None:
+            head = in_flight[0][1]
+            await rewind(failed, None if head.cancelled() else head.exception())
+            return False
         safe = in_flight[0][0] if in_flight else consumed
         now = time.monotonic()
         if safe > committed and (force or now - last_commit >= settings.commit_interval):
-            await consumer.commit(commit_payload({source: safe}, PIPELINE_VERSION))
+            try:
+                await consumer.commit(commit_payload({source: safe}, PIPELINE_VERSION))
+            except Exception as exc:  # the next tick commits it again
+                if not transient(exc):
+                    raise
+                log.warning("commit_failed", stripe=stripe,
+                            error=f"{type(exc).__name__}: {exc}")
+                return True
             committed, last_commit = safe, now
+        return True
 
     while not stop.is_set():
         probe.watch.beat()
@@ -136,8 +178,14 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, producer: AIOKaf
             facts = extract_record(record.key, record.value,
                                    LogPosition(source.topic, source.partition, offset),
                                    max_bytes=settings.max_article_bytes)
-            sent = await producer.send(settings.facts, key=facts.key, value=facts.value,
-                                       partition=stripe, headers=facts.headers)
+            try:
+                sent = await producer.send(settings.facts, key=facts.key, value=facts.value,
+                                           partition=stripe, headers=facts.headers)
+            except Exception as exc:  # transient ones rewind, others raise
+                if not transient(exc):
+                    raise
+                await rewind(in_flight[0][0] if in_flight else offset, exc)
+                break
             in_flight.append((offset, sent))
             consumed = offset + 1
             if facts.kind == b"dead":
@@ -145,16 +193,23 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, producer: AIOKaf
             else:
                 stats.extracted += 1
             if len(in_flight) >= IN_FLIGHT:
-                await in_flight[0][1]
+                await asyncio.wait([in_flight[0][1]])
             else:
                 await asyncio.sleep(0)  # extraction is CPU: let the producer send meanwhile
-            await commit()
+            if not await commit():
+                break
+            backoff = 0.5
             if stop.is_set():
                 break
-        if not batches:
-            consumed = max(consumed, await consumer.position(source))
-        await commit()
+        else:
+            if not batches:
+                consumed = max(consumed, await consumer.position(source))
+            await commit()
         probe.observe(source.topic, source.partition, end=consumer.highwater(source),
                       position=consumed, last_timestamp=last_timestamp)
-    await producer.flush()
+    try:
+        await producer.flush()
+    except Exception as exc:  # what was not acknowledged is not committed
+        if not transient(exc):
+            raise
     await commit(force=True)
