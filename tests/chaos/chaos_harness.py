@@ -91,16 +91,19 @@ class Profile:
 
 
 PROFILES = {
-    "ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=3.0, max_gap=9.0),
-    "long": Profile(articles=None, kills=24, bounces=2, rate=25.0, min_gap=4.0, max_gap=15.0),
+    # the single-process worker (`storyline worker --single`)
+    "ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=3.0, max_gap=9.0,
+                  worker_args=("--single",)),
+    "long": Profile(articles=None, kills=24, bounces=2, rate=25.0, min_gap=4.0, max_gap=15.0,
+                    worker_args=("--single",)),
     # restarts from snapshots whose cold stores hold most stories (they freeze after 20
     # revisions): the restore path of the durable state, under the same checks
     "snapshots-ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=4.0,
                             max_gap=9.0, snapshot_every=40, snapshot_interval=2.0,
-                            warm_idle=20),
+                            warm_idle=20, worker_args=("--single",)),
     "snapshots-long": Profile(articles=None, kills=20, bounces=2, rate=25.0, min_gap=4.0,
                               max_gap=15.0, snapshot_every=200, snapshot_interval=5.0,
-                              warm_idle=100),
+                              warm_idle=100, worker_args=("--single",)),
     # the staged worker (extract x 2 + fold, docs/stages.md): kills rotate over the
     # supervisor alone (its children are orphaned and get SIGTERM), one stage process (the
     # supervisor stops the rest and exits) and the whole tree
@@ -194,7 +197,7 @@ class Supervisor:
         with self.log_of(self.incarnation).open("wb") as out:
             self.process = subprocess.Popen([*STORYLINE, "worker", *self.worker_args],
                                             env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        if self.worker_args and self._sampler is None:
+        if "--stage" in self.worker_args and self._sampler is None:
             self._sampling.set()
             self._sampler = threading.Thread(target=self._sample_folds, daemon=True)
             self._sampler.start()

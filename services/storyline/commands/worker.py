@@ -1,13 +1,14 @@
 """``storyline worker``: run the streaming worker until interrupted.
 
-Without ``--stage``: the single-process worker (faust), every stage in one process. With
-``--stage`` (docs/stages.md, step 3):
+By default the staged worker (docs/stages.md): ``--stage all``, extract × N and fold as
+child processes of this one. ``--single``: the single-process worker (faust), every stage
+in one process, as before issue #10. One stage (``--stage``):
 
 - ``extract``: the extract stage, one process per stripe of the articles log (``--processes
   N``, by default the facts topic's partition count, which must equal it), or one given
   stripe (``--stripe I --stripes N``);
 - ``fold``: assign + page in one process, from the facts topic;
-- ``all``: ``extract`` × N and ``fold`` as child processes of this one.
+- ``all``: ``extract`` × N and ``fold`` as child processes of this one (the default).
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ from storyline.settings import Settings, get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--single", action="store_true",
+                        help="the single-process worker (faust): every stage in one process")
     parser.add_argument("--web-port", type=int, default=None,
-                        help="serve faust's web endpoints (tables, health) on this port")
+                        help="with --single: serve faust's web endpoints (tables, health) on "
+                             "this port")
     parser.add_argument("--faust-loglevel", default="warning",
-                        help="log level of faust's own logging (default: warning)")
+                        help="with --single: log level of faust's own logging (default: "
+                             "warning)")
     parser.add_argument("--stage", choices=("extract", "fold", "all"), default=None,
-                        help="run one stage over the facts topic (default: the whole core in "
-                             "one process, as before)")
+                        help="run one stage over the facts topic, or all of them as child "
+                             "processes (default: all)")
     parser.add_argument("--processes", type=int, default=None, metavar="N",
                         help="extract processes, one stripe each (default: the facts topic's "
                              "partition count)")
@@ -50,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     outages.install(settings.bootstrap_servers,
                     reminder_seconds=settings.outage_reminder_seconds)
-    if args.stage is None:
+    if args.single and args.stage is not None:
+        raise SystemExit("--single runs every stage in one process: give --single or --stage")
+    if args.single:
         from storyline.stream.worker import run_worker
 
         run_worker(settings, loglevel=args.faust_loglevel, web_port=args.web_port)
@@ -66,18 +73,22 @@ def run(args: argparse.Namespace) -> int:
         stripes = args.stripes if args.stripes is not None else _partitions(settings)
         asyncio.run(run_extract(settings, args.stripe, stripes))
         return 0
+    stage = args.stage or "all"
     processes = args.processes if args.processes is not None else _partitions(settings)
     commands = [_command("extract", "--stripe", str(i), "--stripes", str(processes))
                 for i in range(processes)]
-    if args.stage == "all":
+    if stage == "all":
         commands.append(_command("fold"))
     return _supervise(commands)
 
 
 def _partitions(settings: Settings) -> int:
     from storyline.stream.logreader import end_offsets
+    from storyline.stream.reconnect import retried
 
-    found = len(asyncio.run(end_offsets(settings.bootstrap_servers, settings.facts)))
+    # started with the broker (a host's boot) or in a broker bounce: wait for it
+    found = len(asyncio.run(retried(lambda: end_offsets(settings.bootstrap_servers,
+                                                        settings.facts), "facts partitions")))
     if not found:
         raise SystemExit(f"the facts topic {settings.facts} does not exist: "
                          "run `storyline topics apply`")
