@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -99,10 +100,16 @@ def _command(stage: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "storyline.cli", "worker", "--stage", stage, *extra]
 
 
-def _own_session() -> None:
-    """In a child, before exec: die with the supervisor (Linux), which passes signals on."""
+def _own_session(parent: int) -> None:
+    """In a child, before exec: die with the supervisor (Linux), which passes signals on.
+
+    A supervisor SIGKILLed between the fork and the death signal being set leaves a child
+    the kernel will never signal: a fold that would hold the state directory's lock from
+    every successor for good. Such a child finds its parent changed, and leaves."""
     os.setsid()
     die_with_parent(signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _supervise(commands: list[list[str]]) -> int:
@@ -113,8 +120,8 @@ def _supervise(commands: list[list[str]]) -> int:
     with the kernel's autogroup scheduling (the default on desktop and many server
     kernels) the processes of one session share one CPU share, so on a busy machine N
     stage processes in the supervisor's session would get no more CPU than one."""
-    children = [subprocess.Popen(command, preexec_fn=_own_session)
-                for command in commands]
+    own_session = functools.partial(_own_session, os.getpid())
+    children = [subprocess.Popen(command, preexec_fn=own_session) for command in commands]
     stopping = False
 
     def forward(signum: int, _frame: FrameType | None) -> None:
