@@ -15,8 +15,12 @@ lowest one still waiting in the merge, else the consumer's position), where it r
 On start the state is rebuilt up to C from the newest usable snapshot and the articles
 log's tail, as the worker does, and the merge starts at C, dropping the copies before it.
 
-The partitions are assigned by hand (one fold process for now): the group has no members,
-which ``storyline status`` reports as "no worker in the group" while it lags.
+The partitions are assigned by hand (one fold process for now): the group has no members.
+So that ``storyline status`` still sees it, the fold commits at least every
+``STAGE_HEARTBEAT`` seconds, also while it rebuilds, with a stage marker in the commit
+metadata. "Never both at once" is held on a host by the state directory's lock
+(:mod:`storyline.stream.statelock`): a fold started while the previous one is still stopping
+waits for it.
 """
 
 from __future__ import annotations
