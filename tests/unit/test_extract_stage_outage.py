@@ -15,11 +15,16 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NotLeaderForPartitionError,
+    OutOfOrderSequenceNumber,
+)
 
 from storyline.settings import Settings
 from storyline.stream import extract_stage
-from storyline.stream.extract_stage import ExtractStats, _loop
+from storyline.stream.extract_stage import ExtractStats, Sender, _loop
 from storyline.stream.stage_ops import StageProbe
 
 SOURCE = TopicPartition("articles", 0)
@@ -73,12 +78,24 @@ class Consumer:
 
 class Producer:
     """Acknowledges each send, except the planned failures: by source offset, either the
-    send raises at once (the queue cannot take it) or its future fails later."""
+    send raises at once (the queue cannot take it) or its future fails later; from
+    ``poisoned_from`` on, every send of this producer fails (an idempotent producer after
+    OutOfOrderSequenceNumber)."""
 
-    def __init__(self, raise_at: set[int], fail_at: set[int]) -> None:
+    def __init__(self, raise_at: set[int], fail_at: set[int], acked: list[int],
+                 poisoned_from: int | None = None) -> None:
         self.raise_at = raise_at
         self.fail_at = fail_at
-        self.acked: list[int] = []  # source offsets, in the order they arrived
+        self.acked = acked  # source offsets, in the order they arrived (all producers)
+        self.poisoned_from = poisoned_from
+        self.poisoned = False
+        self.started = self.stopped = False
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.stopped = True
 
     async def send(self, topic: str, *, key: bytes, value: bytes, partition: int,
                    headers: list[tuple[str, bytes]]) -> asyncio.Future[object]:
@@ -87,7 +104,11 @@ class Producer:
             self.raise_at.discard(offset)
             raise KafkaTimeoutError()
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        if offset in self.fail_at:
+        if self.poisoned_from is not None and offset >= self.poisoned_from:
+            self.poisoned = True
+        if self.poisoned:
+            future.set_exception(OutOfOrderSequenceNumber())
+        elif offset in self.fail_at:
             self.fail_at.discard(offset)
             future.set_exception(NotLeaderForPartitionError())
         else:
@@ -117,12 +138,18 @@ async def test_failed_sends_and_commits_are_retried_from_the_first_unacknowledge
     consumer = Consumer(stop)
     consumer.fail_commits = 2
     mine = [o for o in range(END) if o % 2 == stripe]
-    producer = Producer(raise_at={mine[3]}, fail_at={mine[8], mine[14]})
+    acked: list[int] = []
+    # the planned failures are shared: each happens once, whichever producer sends it
+    raise_at, fail_at = {mine[3]}, {mine[8], mine[14]}
+    producer = Producer(raise_at, fail_at, acked)
+    sender = Sender(lambda: Producer(raise_at, fail_at, acked), producer)  # type: ignore[arg-type]
     settings = Settings(commit_interval=0.0)
     stats = ExtractStats()
     await asyncio.wait_for(
-        _loop(settings, consumer, producer, SOURCE, stripe, 2, 0,  # type: ignore[arg-type]
+        _loop(settings, consumer, sender, SOURCE, stripe, 2, 0,  # type: ignore[arg-type]
               stop, stats, StageProbe("extract-test", 1000)), timeout=30)
+    # each failure got a new producer, and the old one was stopped
+    assert sender.renewed == 3 and producer.stopped
     # every offset of the stripe arrived, in order of first arrival; repeats are copies
     assert sorted(set(producer.acked)) == mine
     first = list(dict.fromkeys(producer.acked))
@@ -157,3 +184,30 @@ async def test_a_stage_client_waits_for_the_broker_at_start(
     assert client.started and not client.failures
     with pytest.raises(ValueError):
         await reconnect.start_client(Client([ValueError("not an outage")]), "test")
+
+
+async def test_a_producer_that_fails_every_send_after_a_bounce_is_replaced(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """stages-long: after a broker restart stripe 1's idempotent producer had every send
+    refused (OutOfOrderSequenceNumber); resending through it never ended."""
+    monkeypatch.setattr(extract_stage, "extract_record",
+                        lambda key, value, position, max_bytes: Facts(key, value))
+    monkeypatch.setattr(extract_stage, "BACKOFF_MAX", 0.01)
+    stop = asyncio.Event()
+    consumer = Consumer(stop)
+    acked: list[int] = []
+    poisoned = Producer(set(), set(), acked, poisoned_from=20)
+    made: list[Producer] = []
+
+    def make() -> Producer:
+        made.append(Producer(set(), set(), acked))
+        return made[-1]
+
+    sender = Sender(make, poisoned)  # type: ignore[arg-type]
+    await asyncio.wait_for(
+        _loop(Settings(commit_interval=0.0), consumer, sender,  # type: ignore[arg-type]
+              SOURCE, 0, 1, 0, stop, ExtractStats(), StageProbe("extract-test", 1000)),
+        timeout=30)
+    assert sorted(set(acked)) == list(range(END)) and consumer.commits[-1] == END
+    assert poisoned.stopped and len(made) == 1 and made[0].started
+
