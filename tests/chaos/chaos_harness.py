@@ -146,6 +146,10 @@ class ChaosReport:
     max_fold_processes: int = 0
     orphaned_fold_samples: int = 0
     fold_lock_waits: int = 0
+    # extract stripes' failed facts sends (each rewinds through a new producer), and the most
+    # for one offset in one incarnation: many there is a stripe stuck on that offset
+    facts_send_failures: int = 0
+    max_send_failures_one_offset: int = 0
     stage_commits: dict[str, list[int]] = field(default_factory=dict)
     verify_ok: bool = False
     verify_output: str = ""
@@ -296,6 +300,23 @@ class Supervisor:
                 if event.get("event") == "state_ready":
                     out[str(event.get("source"))] += 1
         return dict(sorted(out.items()))
+
+    def send_failures(self) -> tuple[int, int]:
+        """(failed facts sends, the most for one stripe and offset in one incarnation);
+        those held back during an outage are counted from the outage's summary."""
+        total, most = 0, 0
+        for incarnation in range(1, self.incarnation + 1):
+            per_offset: dict[tuple[object, object], int] = defaultdict(int)
+            for event in _json_lines(self.log_of(incarnation)):
+                if event.get("event") == "facts_send_failed":
+                    per_offset[(event.get("stripe"), event.get("offset"))] += 1
+                    total += 1
+                elif event.get("event") in ("kafka.reachable", "kafka.settled"):
+                    held = event.get("by_source")
+                    if isinstance(held, dict):
+                        total += int(held.get("facts_send_failed", 0))
+            most = max([most, *per_offset.values()])
+        return total, most
 
     def count_events(self, name: str) -> int:
         return sum(1 for incarnation in range(1, self.incarnation + 1)
@@ -510,6 +531,8 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
         report.max_fold_processes = supervisor.max_fold_processes
         report.orphaned_fold_samples = supervisor.orphaned_fold_samples
         report.fold_lock_waits = supervisor.count_events("state_lock_wait")
+        report.facts_send_failures, report.max_send_failures_one_offset = (
+            supervisor.send_failures())
         broker.stop(wipe=False)
         report.seconds = round(time.monotonic() - started, 1)
     return report
