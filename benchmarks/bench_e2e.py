@@ -93,7 +93,9 @@ def main() -> int:
         print(ingest.stdout, ingest.stderr, file=sys.stderr)
         return 1
 
-    worker = subprocess.Popen([*STORYLINE, "worker"], env=env, stdout=subprocess.DEVNULL,
+    # the single-process worker, which the recorded figures measured
+    worker = subprocess.Popen([*STORYLINE, "worker", "--single"], env=env,
+                              stdout=subprocess.DEVNULL,
                               stderr=(data_dir / "worker.log").open("w"))
     rss = RssSampler(worker.pid)
     rss.start()

@@ -147,7 +147,7 @@ def main() -> None:
             runs += [("extract x1", 1, ["--stage", "extract", "--processes", "1"], "extract"),
                      ("extract x2", 2, ["--stage", "extract", "--processes", "2"], "extract")]
         if args.only in (None, "e2e"):
-            runs += [("worker (one process)", 2, [], "fold"),
+            runs += [("worker --single (one process)", 2, ["--single"], "fold"),
                      ("worker --stage all (extract x2 + fold)", 2, ["--stage", "all"], "fold")]
         for label, stripes, command, kind in runs:
             env = environment(bootstrap, data)

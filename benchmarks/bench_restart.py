@@ -264,7 +264,7 @@ class RestartSupervisor(Supervisor):
         self.started_at[self.incarnation] = time.time()
         with self.log_of(self.incarnation).open("wb") as out:
             self.process = subprocess.Popen(
-                [*STORYLINE, "worker", "--faust-loglevel", self.faust_loglevel],
+                [*STORYLINE, "worker", "--single", "--faust-loglevel", self.faust_loglevel],
                 env=self.env, stdout=out, stderr=subprocess.STDOUT)
 
     def event(self, name: str, incarnation: int | None = None) -> dict[str, Any] | None:

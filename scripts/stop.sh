@@ -6,7 +6,9 @@ for name in serve worker; do
   pidfile="${STORYLINE_DATA_DIR:-var}/run/$name.pid"
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     kill "$(cat "$pidfile")" && echo "stopped $name"
-    for _ in $(seq 1 30); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.5; done
+    # the worker passes SIGTERM on to its stage processes and exits after them; they need
+    # the broker to finish (last sends, commits), so it is stopped only once they are gone
+    for _ in $(seq 1 120); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.5; done
   fi
   rm -f "$pidfile"
 done

@@ -48,7 +48,10 @@ log = structlog.get_logger("storyline.outages")
 KAFKA_LOGGERS = ("aiokafka", "faust", "mode", "kafka")
 #: Storyline's own lines that retry something on the broker.
 OUTAGE_EVENTS = frozenset({"commit_failed", "publish_retry", "projector.crashed",
-                           "projector.dead_letter_failed", "api.produce_failed"})
+                           "projector.dead_letter_failed", "api.produce_failed",
+                           # the stage processes' (storyline.stream.reconnect, extract_stage,
+                           # fold_stage)
+                           "kafka_retry", "facts_send_failed", "rebuild_read_retry"})
 #: What a line says when it is about the broker being unreachable.
 CONNECTION_FAILURE = re.compile(
     r"Unable connect|Unable to (?:update|request) metadata|KafkaConnectionError|"

@@ -19,12 +19,30 @@ Profiles: ``ci`` (300 articles, 3 kills, 1 bounce; a few minutes) runs in the te
 
     .venv/bin/python tests/chaos/chaos_harness.py --profile long \\
         --articles ../shared/data/timeline17-dev/articles.jsonl
+
+``stages-ci`` and ``stages-long`` run the staged worker (``storyline worker --stage all``:
+a supervisor with extract x N and fold as child processes). A SIGKILL there hits, in a
+seeded rotation, what an operator's ``kill -9`` can hit:
+
+- the supervisor alone: its stage processes are orphaned and get SIGTERM from the kernel;
+  they finish the record in hand (through a broker outage, if one is on) while the
+  restarted supervisor starts the next set; the new fold must wait for the old one (the
+  state directory's lock) rather than fold beside it;
+- one stage process, fold or an extract stripe: the supervisor stops the others and exits,
+  and is restarted once it has (as systemd or Kubernetes would);
+- the whole tree at once (a container's or cgroup's kill).
+
+Besides the checks above, for a staged run: every extract stripe's group has committed the
+end of the articles log and the fold has committed the end of every facts partition; and
+the report counts the fold processes seen alive at once and the samples in which a fold
+outlived its supervisor, so the orphan case is known to have happened.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -43,6 +61,7 @@ from aiokafka import AIOKafkaProducer
 from storyline.domain.events import PubStatus, StoryUpdated
 from storyline.domain.upcasting import decode_any
 from storyline.kafka.broker import BrokerConfig, LocalBroker
+from storyline.processes import alive
 from storyline.replay import records_from_files
 from storyline.settings import Settings
 from storyline.stream.logreader import end_offsets, read_partition
@@ -62,20 +81,43 @@ class Profile:
     session_timeout: float = 6.0
     snapshot_interval: float = 0.0
     warm_idle: int = 2000  # revisions before an idle story goes to the RocksDB cold store
+    # arguments of `storyline worker`: with "--stage all" the harness kills the supervisor,
+    # a stage process or the whole tree (see Supervisor.kill_and_restart)
+    worker_args: tuple[str, ...] = ()
+
+    @property
+    def staged(self) -> bool:
+        return "--stage" in self.worker_args
 
 
 PROFILES = {
-    "ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=3.0, max_gap=9.0),
-    "long": Profile(articles=None, kills=24, bounces=2, rate=25.0, min_gap=4.0, max_gap=15.0),
+    # the single-process worker (`storyline worker --single`)
+    "ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=3.0, max_gap=9.0,
+                  worker_args=("--single",)),
+    "long": Profile(articles=None, kills=24, bounces=2, rate=25.0, min_gap=4.0, max_gap=15.0,
+                    worker_args=("--single",)),
     # restarts from snapshots whose cold stores hold most stories (they freeze after 20
     # revisions): the restore path of the durable state, under the same checks
     "snapshots-ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=4.0,
                             max_gap=9.0, snapshot_every=40, snapshot_interval=2.0,
-                            warm_idle=20),
+                            warm_idle=20, worker_args=("--single",)),
     "snapshots-long": Profile(articles=None, kills=20, bounces=2, rate=25.0, min_gap=4.0,
                               max_gap=15.0, snapshot_every=200, snapshot_interval=5.0,
-                              warm_idle=100),
+                              warm_idle=100, worker_args=("--single",)),
+    # the staged worker (extract x 2 + fold, docs/stages.md): kills rotate over the
+    # supervisor alone (its children are orphaned and get SIGTERM), one stage process (the
+    # supervisor stops the rest and exits) and the whole tree
+    "stages-ci": Profile(articles=300, kills=4, bounces=1, rate=20.0, min_gap=3.0, max_gap=9.0,
+                         worker_args=("--stage", "all")),
+    # with snapshots so that 20 restarts over 2,568 articles do not each refold the whole
+    # log (the fold stage's restore path, under the same checks)
+    "stages-long": Profile(articles=None, kills=21, bounces=2, rate=25.0, min_gap=4.0,
+                           max_gap=15.0, snapshot_every=200, snapshot_interval=5.0,
+                           warm_idle=100, worker_args=("--stage", "all")),
 }
+
+# what a SIGKILL hits in a staged run, in rotation (shuffled per round of three)
+STAGED_TARGETS = ("supervisor", "stage", "tree")
 
 
 @dataclass
@@ -95,6 +137,20 @@ class ChaosReport:
     articles_missing: int = 0
     log_end: int = 0
     committed: int = 0
+    # staged runs: what each SIGKILL hit; the most fold processes seen alive at once (an
+    # orphan still stopping beside its successor makes 2: the successor must wait for the
+    # fold lock); samples in which a fold outlived its supervisor; each stage group's
+    # commit against the end of what it reads ("extract-<i>" on the articles log,
+    # "fold/<partition>" on the facts topic) as [committed, end]
+    kill_targets: dict[str, int] = field(default_factory=dict)
+    max_fold_processes: int = 0
+    orphaned_fold_samples: int = 0
+    fold_lock_waits: int = 0
+    # extract stripes' failed facts sends (each rewinds through a new producer), and the most
+    # for one offset in one incarnation: many there is a stripe stuck on that offset
+    facts_send_failures: int = 0
+    max_send_failures_one_offset: int = 0
+    stage_commits: dict[str, list[int]] = field(default_factory=dict)
     verify_ok: bool = False
     verify_output: str = ""
     seconds: float = 0.0
@@ -103,19 +159,39 @@ class ChaosReport:
     def ok(self) -> bool:
         return (self.verify_ok and self.conflicting_copies == 0 and self.revision_gaps == 0
                 and self.articles_missing == 0 and self.committed == self.log_end
-                and self.kills > 0)
+                and self.kills > 0 and self.stage_commits_ok)
+
+    @property
+    def stage_commits_ok(self) -> bool:
+        return all(committed == end for committed, end in self.stage_commits.values())
 
 
 class Supervisor:
-    """Runs the worker, kills it on request, restarts it whenever it is gone."""
+    """Runs the worker, kills it on request, restarts it whenever it is gone.
 
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
+    With the staged worker (``--stage all``) the process it starts is the stage supervisor
+    and the stage processes are its children, each in a session of its own; a kill then
+    hits what an operator's ``kill -9`` may hit: the supervisor alone (its children get
+    SIGTERM from the kernel and finish their record before they stop, while the next
+    supervisor already starts its own), one stage process (the supervisor stops the others
+    and exits, and is restarted as systemd would), or all of them at once (a container's
+    or cgroup's kill)."""
+
+    def __init__(self, env: dict[str, str], logs: Path, worker_args: tuple[str, ...] = (),
+                 rng: random.Random | None = None) -> None:
         self.env = env
         self.logs = logs
+        self.worker_args = worker_args
+        self.rng = rng or random.Random(0)
         self.process: subprocess.Popen[bytes] | None = None
         self.incarnation = 0
         self.self_exits = 0
         self.killed_at: dict[int, float] = {}  # incarnation started after a kill -> kill time
+        self.kill_targets: dict[str, int] = defaultdict(int)
+        self.max_fold_processes = 0
+        self.orphaned_fold_samples = 0
+        self._sampling = threading.Event()
+        self._sampler: threading.Thread | None = None
 
     def log_of(self, incarnation: int) -> Path:
         return self.logs / f"worker-{incarnation:03d}.log"
@@ -123,8 +199,12 @@ class Supervisor:
     def start(self) -> None:
         self.incarnation += 1
         with self.log_of(self.incarnation).open("wb") as out:
-            self.process = subprocess.Popen([*STORYLINE, "worker"], env=self.env, stdout=out,
-                                            stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen([*STORYLINE, "worker", *self.worker_args],
+                                            env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        if "--stage" in self.worker_args and self._sampler is None:
+            self._sampling.set()
+            self._sampler = threading.Thread(target=self._sample_folds, daemon=True)
+            self._sampler.start()
 
     def ensure_running(self) -> None:
         if self.process is not None and self.process.poll() is not None:
@@ -140,15 +220,47 @@ class Supervisor:
         return any(event.get("event") == "snapshot_written"
                    for event in _json_lines(self.log_of(self.incarnation)))
 
-    def kill_and_restart(self) -> None:
+    def children(self) -> dict[int, str]:
+        """The stage processes of the running supervisor: pid -> "fold" or "extract"."""
+        if self.process is None:
+            return {}
+        return {pid: stage for pid, (parent, stage) in _stage_processes(self.env).items()
+                if parent == self.process.pid}
+
+    def kill_and_restart(self, target: str = "worker") -> None:
+        """SIGKILL ``target`` ("worker": the one process; for a staged worker "supervisor",
+        "stage" or "tree") and start the worker again as soon as its supervisor is gone."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        killed = time.time()
+        children = self.children()
+        if target == "stage" and children:
+            pid = self.rng.choice(sorted(children))
+            self.kill_targets[f"stage:{children[pid]}"] += 1
+            os.kill(pid, signal.SIGKILL)
+            killed = time.time()
+            try:  # the supervisor stops the other stages and exits on its own
+                self.process.wait(timeout=180)
+            except subprocess.TimeoutExpired:
+                self.kill_targets["supervisor_hung"] += 1
+                self.process.kill()
+                self.process.wait()
+        else:
+            self.kill_targets[target] += 1
+            self.process.send_signal(signal.SIGKILL)
+            if target == "tree":
+                for pid in children:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+            self.process.wait()
+            killed = time.time()
+            if target == "tree":
+                deadline = time.monotonic() + 30
+                while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+                    time.sleep(0.05)
         self.start()
         self.killed_at[self.incarnation] = killed
 
     def stop(self) -> None:
+        self._sampling.clear()
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -157,6 +269,18 @@ class Supervisor:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def _sample_folds(self) -> None:
+        """Count the fold processes of this run alive at once, and those whose supervisor
+        is no longer the running one (orphans of a killed supervisor)."""
+        while self._sampling.is_set():
+            folds = {pid: parent for pid, (parent, stage) in _stage_processes(self.env).items()
+                     if stage == "fold"}
+            self.max_fold_processes = max(self.max_fold_processes, len(folds))
+            current = self.process.pid if self.process is not None else None
+            if any(parent != current for parent in folds.values()):
+                self.orphaned_fold_samples += 1
+            time.sleep(0.1)
 
     def restart_latencies(self) -> list[float]:
         """Seconds from each kill to the first revision the next worker published."""
@@ -176,6 +300,54 @@ class Supervisor:
                 if event.get("event") == "state_ready":
                     out[str(event.get("source"))] += 1
         return dict(sorted(out.items()))
+
+    def send_failures(self) -> tuple[int, int]:
+        """(failed facts sends, the most for one stripe and offset in one incarnation);
+        those held back during an outage are counted from the outage's summary."""
+        total, most = 0, 0
+        for incarnation in range(1, self.incarnation + 1):
+            per_offset: dict[tuple[object, object], int] = defaultdict(int)
+            for event in _json_lines(self.log_of(incarnation)):
+                if event.get("event") == "facts_send_failed":
+                    per_offset[(event.get("stripe"), event.get("offset"))] += 1
+                    total += 1
+                elif event.get("event") in ("kafka.reachable", "kafka.settled"):
+                    held = event.get("by_source")
+                    if isinstance(held, dict):
+                        total += int(held.get("facts_send_failed", 0))
+            most = max([most, *per_offset.values()])
+        return total, most
+
+    def count_events(self, name: str) -> int:
+        return sum(1 for incarnation in range(1, self.incarnation + 1)
+                   for event in _json_lines(self.log_of(incarnation))
+                   if event.get("event") == name)
+
+
+def _stage_processes(env: dict[str, str]) -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, "fold" | "extract") of the stage processes started with ``env``'s
+    data directory (other runs on the machine have their own)."""
+    marker = f"STORYLINE_DATA_DIR={env['STORYLINE_DATA_DIR']}".encode()
+    out: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"--stage" not in argv:
+                continue
+            stage = argv[argv.index(b"--stage") + 1].decode()
+            if stage not in ("fold", "extract") or marker not in (
+                    entry / "environ").read_bytes().split(b"\0"):
+                continue
+            stat = (entry / "stat").read_text()
+        except (OSError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        fields = stat.rsplit(")", 1)[-1].split()
+        if fields[0] == "Z":
+            continue
+        out[int(entry.name)] = (int(fields[1]), stage)
+    return out
 
 
 def _json_lines(log: Path) -> list[dict[str, object]]:
@@ -278,7 +450,7 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
         "STORYLINE_WARM_IDLE_REVISIONS": str(profile.warm_idle),
     })
     settings = Settings(bootstrap_servers=broker.bootstrap, topic_prefix=prefix)
-    supervisor = Supervisor(env, workdir)
+    supervisor = Supervisor(env, workdir, profile.worker_args, random.Random(seed + 1))
     try:
         subprocess.run([*STORYLINE, "topics", "apply"], env=env, check=True,
                        capture_output=True, timeout=120)
@@ -295,6 +467,10 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
         rng.shuffle(faults)
         if faults and faults[0] == "bounce":  # the first fault hits a worker that has state
             faults.append(faults.pop(0))
+        targets: list[str] = []
+        while profile.staged and len(targets) < profile.kills:
+            # every kind of kill in each round of three, in a seeded order
+            targets += rng.sample(STAGED_TARGETS, len(STAGED_TARGETS))
         for fault in faults:
             wait = rng.uniform(profile.min_gap, profile.max_gap)
             until = time.monotonic() + wait
@@ -320,7 +496,7 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
                         time.sleep(0.2)
                     time.sleep(1.5)
                 time.sleep(rng.uniform(0.0, profile.min_gap))
-                supervisor.kill_and_restart()
+                supervisor.kill_and_restart(targets.pop(0) if profile.staged else "worker")
                 report.kills += 1
             else:
                 broker.stop()
@@ -344,14 +520,54 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
         from storyline.commands.status import worker_lag
 
         report.log_end, report.committed = asyncio.run(worker_lag(settings))
+        if profile.staged:
+            report.stage_commits = asyncio.run(_stage_commits(settings))
     finally:
         supervisor.stop()
         report.self_exits = supervisor.self_exits
         report.restart_to_revision_s = supervisor.restart_latencies()
         report.restarts_from = supervisor.restart_sources()
+        report.kill_targets = dict(sorted(supervisor.kill_targets.items()))
+        report.max_fold_processes = supervisor.max_fold_processes
+        report.orphaned_fold_samples = supervisor.orphaned_fold_samples
+        report.fold_lock_waits = supervisor.count_events("state_lock_wait")
+        report.facts_send_failures, report.max_send_failures_one_offset = (
+            supervisor.send_failures())
         broker.stop(wipe=False)
         report.seconds = round(time.monotonic() - started, 1)
     return report
+
+
+async def _stage_commits(settings: Settings) -> dict[str, list[int]]:
+    """Each stage group's committed offset and the end of what it reads: every extract
+    stripe's group on the articles log, the fold's (the worker's group) on each facts
+    partition."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from storyline.commands.status import worker_group
+    from storyline.stream.extract_stage import extract_group
+
+    bootstrap = settings.bootstrap_servers
+    articles_end = sum((await end_offsets(bootstrap, settings.articles)).values())
+    facts_ends = await end_offsets(bootstrap, settings.facts)
+    stripes = len(facts_ends)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        out: dict[str, list[int]] = {}
+        for stripe in range(stripes):
+            found = await admin.list_consumer_group_offsets(
+                extract_group(settings, stripe, stripes))
+            meta = found.get(TopicPartition(settings.articles, 0))
+            out[f"extract-{stripe}"] = [meta.offset if meta else -1, articles_end]
+        found = await admin.list_consumer_group_offsets(worker_group(settings))
+        for partition, end in sorted(facts_ends.items()):
+            meta = found.get(TopicPartition(settings.facts, partition))
+            out[f"fold/{partition}"] = [meta.offset if meta else -1, end]
+        return out
+    finally:
+        await admin.close()
 
 
 def _check_published(report: ChaosReport, settings: Settings) -> None:

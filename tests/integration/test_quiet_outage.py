@@ -94,7 +94,9 @@ def test_a_30_second_broker_outage_is_quiet(make_broker_config: Callable[[Path],
         articles = [canonical_bytes(a) for a in make_articles(4)]
         asyncio.run(produce(settings, articles[:3]))
         port = free_port()
-        commands = {"worker": [*STORYLINE, "worker"],
+        # the single-process worker: its readiness names the outage ("Kafka unreachable");
+        # the staged worker's (three processes in one log) is not measured here yet
+        commands = {"worker": [*STORYLINE, "worker", "--single"],
                     "serve": [*STORYLINE, "serve", "--port", str(port)],
                     "projector": [*STORYLINE, "projector", "--database",
                                   str(tmp_path / "projector.sqlite3")]}

@@ -115,7 +115,7 @@ def test_a_live_worker_then_a_dead_one(env: dict[str, str], tmp_path: Path) -> N
     topic = settings_for(env).articles
     produce(env, articles(0, 3))
     log = tmp_path / "worker.log"
-    worker = subprocess.Popen([*STORYLINE, "worker"], env=env, stdout=log.open("ab"),
+    worker = subprocess.Popen([*STORYLINE, "worker", "--single"], env=env, stdout=log.open("ab"),
                               stderr=subprocess.STDOUT)
     try:
         code, out, _ = status(env, "--wait", "--timeout", "40", "--stuck-after", "30")
@@ -148,6 +148,41 @@ def test_a_live_worker_then_a_dead_one(env: dict[str, str], tmp_path: Path) -> N
     assert time.monotonic() - killed < SESSION_TIMEOUT + 10
     code, out, _ = status(env)
     assert code == 4, out
+
+
+def test_the_staged_worker_is_seen_by_its_commits_then_missed(env: dict[str, str],
+                                                              tmp_path: Path) -> None:
+    """The default worker (extract x N + fold) has no member in the group: the fold commits
+    at least every STAGE_HEARTBEAT seconds with a stage marker, which is what says it is
+    consuming; once it is gone, status says so after STAGE_ALIVE_SECONDS."""
+    from storyline.commands.status import STAGE_ALIVE_SECONDS
+
+    topic = settings_for(env).articles
+    produce(env, articles(0, 3))
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen([*STORYLINE, "worker"], env=dict(
+        env, STORYLINE_WORKER_METRICS_PORT="0"), stdout=log.open("ab"),
+        stderr=subprocess.STDOUT)
+    try:
+        code, out, _ = status(env, "--wait", "--timeout", "120", "--stuck-after", "60",
+                              "--grace", "45", timeout=150)
+        assert code == 0, out + log.read_text()[-3000:]
+        assert "articles log: 3 records; worker committed: 3; lag: 0" in out
+        assert "the fold stage commits without membership, alive" in out
+        assert "no worker" not in out
+    finally:
+        worker.send_signal(signal.SIGKILL)  # kill -9: its stages get SIGTERM and stop
+        worker.wait()
+    killed = time.monotonic()
+
+    produce(env, articles(3, 2))
+    code, out, _ = status(env)
+    if time.monotonic() - killed < STAGE_ALIVE_SECONDS - 5:
+        assert code == 3 and "the fold stage consuming" in out, out
+    code, out, _ = status(env, "--wait", "--timeout", "90", "--grace", "0", timeout=120)
+    assert code == 4, out
+    assert f"no worker is consuming {topic}" in out
+    assert time.monotonic() - killed < STAGE_ALIVE_SECONDS + 15
 
 
 def test_a_member_that_does_not_commit_is_stuck(env: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""The worker's /metrics, /livez and /readyz on a real broker: after a run over some
+"""The single-process worker's /metrics, /livez and /readyz on a real broker: after a run over some
 articles (one of them poison) its counters show exactly what it did."""
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def test_worker_metrics_show_the_counts(env: dict[str, str],  # noqa: F811
     asyncio.run(produce(settings, values))
 
     log = tmp_path / "worker.log"
-    worker = start_worker(env, log)
+    # the single-process worker's endpoints (the stages': test_stage_operations.py)
+    worker = start_worker(env, log, "--single")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_caught_up(env)

@@ -92,8 +92,8 @@ async def read_all(settings: Settings, topic: str) -> list[bytes]:
     return out
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([*STORYLINE, "worker"], env=env, stdout=log.open("ab"),
+def start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([*STORYLINE, "worker", *args], env=env, stdout=log.open("ab"),
                             stderr=subprocess.STDOUT)
 
 

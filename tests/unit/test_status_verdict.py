@@ -219,3 +219,42 @@ def test_status_looks_at_the_worker_s_own_group() -> None:
     for prefix in ("", "t-1a2b3c4d."):
         settings = Settings(topic_prefix=prefix)
         assert worker_group(settings) == app_id(settings)
+
+
+# --- the fold stage: no member, alive by its commits -----------------------------------------
+
+
+def test_a_live_fold_stage_without_members_is_consuming_not_no_worker() -> None:
+    fold = replace(facts(members=0, state="Empty", memberless_for=600.0), stage="fold")
+    found = verdict(fold, stuck_after=STUCK_AFTER, grace=5.0)
+    assert found.code is Code.BEHIND and not found.final
+    assert "the fold stage consuming" in found.message
+    assert "the fold stage commits without membership, alive" in report(fold)
+    # caught up: nobody is said to be missing
+    done = verdict(replace(fold, committed={0: 10}), stuck_after=STUCK_AFTER)
+    assert done.code is Code.CAUGHT_UP and "no worker" not in done.message
+
+
+def test_a_fold_stage_whose_offsets_do_not_move_is_stuck() -> None:
+    # its commits keep coming (heartbeats); the age here is of the last move
+    fold = replace(facts(members=0, state="Empty", commit_age=300.0, pending_age=90.0),
+                   stage="fold")
+    found = verdict(fold, stuck_after=STUCK_AFTER)
+    assert found.code is Code.STUCK and "the fold stage alive" in found.message
+    # not moved since it started (rebuilding): one look cannot tell
+    assert judge(replace(fold, last_commit_age=None)) is Code.BEHIND
+    assert "since the fold stage started" in report(replace(fold, last_commit_age=None))
+
+
+def test_commit_metadata_of_a_stage_round_trips_and_the_workers_is_unchanged() -> None:
+    from storyline.stream.offsets import CommitMetadata
+
+    worker = CommitMetadata(1700000000.5, "p-1")
+    assert worker.encode() == '{"at": 1700000000.5, "pipeline": "p-1"}'
+    assert CommitMetadata.decode(worker.encode()) == worker
+    for moved in (None, 1700000000.25):
+        fold = CommitMetadata(1700000001.0, "p-1", "fold", moved)
+        assert CommitMetadata.decode(fold.encode()) == fold
+    assert CommitMetadata.decode('{"at": 1, "pipeline": "p", "stage": "fold", "moved": "x"}'
+                                 ) is None
+    assert CommitMetadata.decode("[]") is None

@@ -47,6 +47,10 @@ if TYPE_CHECKING:
 
 POLL_SECONDS = 1.0
 ONE_LOOK_PATIENCE = 10.0  # seconds a single look waits for the group coordinator
+# a group-less stage whose newest commit is younger than this is alive (it commits at
+# least every storyline.stream.offsets.STAGE_HEARTBEAT seconds; the rest is slack for a
+# slow record or a slow broker)
+STAGE_ALIVE_SECONDS = 30.0
 EMPTY_GROUP_STATES = frozenset({"Empty", "Dead"})
 
 
@@ -82,6 +86,9 @@ class Facts:
     unchanged_for: float | None = None
     group: str = ""
     pipeline: str | None = None  # pipeline version named by the newest commit
+    # a group-less committer seen alive by its recent commits (the fold stage of the
+    # staged worker: it assigns its partitions by hand); None: none
+    stage: str | None = None
 
     @property
     def end(self) -> int:
@@ -97,7 +104,14 @@ class Facts:
 
     @property
     def no_member(self) -> bool:
-        return self.members == 0 or self.state in EMPTY_GROUP_STATES
+        """Nobody is consuming: no member in the group and no live group-less stage."""
+        return (self.members == 0 or self.state in EMPTY_GROUP_STATES) and self.stage is None
+
+    @property
+    def consumers(self) -> str:
+        if self.stage is not None and (self.members == 0 or self.state in EMPTY_GROUP_STATES):
+            return f"the {self.stage} stage"
+        return f"{self.members} member{_s(self.members)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +158,11 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
                                        f"(group {facts.state or 'unknown'}, 0 members)")
     stalled = stalled_for(facts)
     if stalled is not None and stalled >= stuck_after:
+        where = "in the group" if facts.members else "alive"
         return Verdict(Code.STUCK, f"commits stuck since {stalled:.0f} s: {waiting} while "
-                                   f"{facts.members} member{_s(facts.members)} in the group "
+                                   f"{facts.consumers} {where} "
                                    f"(threshold {stuck_after:g} s)")
-    return Verdict(Code.BEHIND, f"behind: {waiting}; {facts.members} "
-                                f"member{_s(facts.members)} consuming")
+    return Verdict(Code.BEHIND, f"behind: {waiting}; {facts.consumers} consuming")
 
 
 def stalled_for(facts: Facts) -> float | None:
@@ -171,7 +185,9 @@ def _s(count: int | None) -> str:
 
 def report(facts: Facts) -> str:
     """The facts, one per line, for the operator."""
-    if facts.last_commit_age is None:
+    if facts.last_commit_age is None and facts.stage is not None:
+        commit = f"none has moved the offsets since the {facts.stage} stage started"
+    elif facts.last_commit_age is None:
         commit = "no commit metadata"
     elif math.isinf(facts.last_commit_age):
         commit = "never"
@@ -183,6 +199,8 @@ def report(facts: Facts) -> str:
         group = "unknown"
     else:
         group = f"state {facts.state or 'unknown'}, members {facts.members}"
+        if facts.stage is not None:
+            group += f"; the {facts.stage} stage commits without membership, alive"
     lines = [
         f"articles log: {facts.end} records; worker committed: {facts.done}; "
         f"lag: {facts.lag}",
@@ -253,17 +271,25 @@ class Probe:
                   if meta.offset >= 0]
         readable = [m for m in stamps if m is not None]
         last_commit_age: float | None
+        stage: str | None = None
         if not stamps:
             last_commit_age, pipeline = math.inf, None
         elif readable:
             newest = max(readable, key=lambda m: m.committed_at)
             last_commit_age, pipeline = max(0.0, now - newest.committed_at), newest.pipeline_version
+            if newest.stage is not None:
+                # a stage commits also when nothing moved (its heartbeat): its age says it
+                # is alive, and when its offsets last moved says whether it is stuck
+                if now - newest.committed_at <= STAGE_ALIVE_SECONDS:
+                    stage = newest.stage
+                last_commit_age = (None if newest.moved_at is None
+                                   else max(0.0, now - newest.moved_at))
         else:
             last_commit_age, pipeline = None, None
         facts = Facts(topic=self.topic, ends=ends, committed=committed, state=state,
                       members=members, last_commit_age=last_commit_age, group=self.group,
-                      pipeline=pipeline)
-        if facts.lag > 0 and members:
+                      pipeline=pipeline, stage=stage)
+        if facts.lag > 0 and (members or stage is not None):
             facts = replace(facts, pending_age=await self.pending_age(facts, now))
         return facts
 

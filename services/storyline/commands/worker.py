@@ -1,19 +1,21 @@
 """``storyline worker``: run the streaming worker until interrupted.
 
-Without ``--stage``: the single-process worker (faust), every stage in one process. With
-``--stage`` (docs/stages.md, step 3):
+By default the staged worker (docs/stages.md): ``--stage all``, extract × N and fold as
+child processes of this one. ``--single``: the single-process worker (faust), every stage
+in one process, as before issue #10. One stage (``--stage``):
 
 - ``extract``: the extract stage, one process per stripe of the articles log (``--processes
   N``, by default the facts topic's partition count, which must equal it), or one given
   stripe (``--stripe I --stripes N``);
 - ``fold``: assign + page in one process, from the facts topic;
-- ``all``: ``extract`` × N and ``fold`` as child processes of this one.
+- ``all``: ``extract`` × N and ``fold`` as child processes of this one (the default).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -27,13 +29,17 @@ from storyline.settings import Settings, get_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--single", action="store_true",
+                        help="the single-process worker (faust): every stage in one process")
     parser.add_argument("--web-port", type=int, default=None,
-                        help="serve faust's web endpoints (tables, health) on this port")
+                        help="with --single: serve faust's web endpoints (tables, health) on "
+                             "this port")
     parser.add_argument("--faust-loglevel", default="warning",
-                        help="log level of faust's own logging (default: warning)")
+                        help="with --single: log level of faust's own logging (default: "
+                             "warning)")
     parser.add_argument("--stage", choices=("extract", "fold", "all"), default=None,
-                        help="run one stage over the facts topic (default: the whole core in "
-                             "one process, as before)")
+                        help="run one stage over the facts topic, or all of them as child "
+                             "processes (default: all)")
     parser.add_argument("--processes", type=int, default=None, metavar="N",
                         help="extract processes, one stripe each (default: the facts topic's "
                              "partition count)")
@@ -50,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     outages.install(settings.bootstrap_servers,
                     reminder_seconds=settings.outage_reminder_seconds)
-    if args.stage is None:
+    if args.single and args.stage is not None:
+        raise SystemExit("--single runs every stage in one process: give --single or --stage")
+    if args.single:
         from storyline.stream.worker import run_worker
 
         run_worker(settings, loglevel=args.faust_loglevel, web_port=args.web_port)
@@ -66,18 +74,22 @@ def run(args: argparse.Namespace) -> int:
         stripes = args.stripes if args.stripes is not None else _partitions(settings)
         asyncio.run(run_extract(settings, args.stripe, stripes))
         return 0
+    stage = args.stage or "all"
     processes = args.processes if args.processes is not None else _partitions(settings)
     commands = [_command("extract", "--stripe", str(i), "--stripes", str(processes))
                 for i in range(processes)]
-    if args.stage == "all":
+    if stage == "all":
         commands.append(_command("fold"))
     return _supervise(commands)
 
 
 def _partitions(settings: Settings) -> int:
     from storyline.stream.logreader import end_offsets
+    from storyline.stream.reconnect import retried
 
-    found = len(asyncio.run(end_offsets(settings.bootstrap_servers, settings.facts)))
+    # started with the broker (a host's boot) or in a broker bounce: wait for it
+    found = len(asyncio.run(retried(lambda: end_offsets(settings.bootstrap_servers,
+                                                        settings.facts), "facts partitions")))
     if not found:
         raise SystemExit(f"the facts topic {settings.facts} does not exist: "
                          "run `storyline topics apply`")
@@ -88,10 +100,16 @@ def _command(stage: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "storyline.cli", "worker", "--stage", stage, *extra]
 
 
-def _own_session() -> None:
-    """In a child, before exec: die with the supervisor (Linux), which passes signals on."""
+def _own_session(parent: int) -> None:
+    """In a child, before exec: die with the supervisor (Linux), which passes signals on.
+
+    A supervisor SIGKILLed between the fork and the death signal being set leaves a child
+    the kernel will never signal: a fold that would hold the state directory's lock from
+    every successor for good. Such a child finds its parent changed, and leaves."""
     os.setsid()
     die_with_parent(signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _supervise(commands: list[list[str]]) -> int:
@@ -102,8 +120,8 @@ def _supervise(commands: list[list[str]]) -> int:
     with the kernel's autogroup scheduling (the default on desktop and many server
     kernels) the processes of one session share one CPU share, so on a busy machine N
     stage processes in the supervisor's session would get no more CPU than one."""
-    children = [subprocess.Popen(command, preexec_fn=_own_session)
-                for command in commands]
+    own_session = functools.partial(_own_session, os.getpid())
+    children = [subprocess.Popen(command, preexec_fn=own_session) for command in commands]
     stopping = False
 
     def forward(signum: int, _frame: FrameType | None) -> None:

@@ -15,9 +15,11 @@ the fold side drops by source offset.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -27,8 +29,9 @@ from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition
 from storyline.kafka.security import kafka_options
 from storyline.settings import Settings
 from storyline.stream.facts import extract_record
-from storyline.stream.logreader import MAX_FETCH_BYTES
+from storyline.stream.logreader import MAX_FETCH_BYTES, stop_consumer
 from storyline.stream.offsets import commit_payload
+from storyline.stream.reconnect import BACKOFF_MAX, retried, start_client, transient
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 
 log = structlog.get_logger("storyline.extract")
@@ -73,38 +76,69 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
         enable_auto_commit=False, auto_offset_reset="earliest",
         fetch_max_bytes=MAX_FETCH_BYTES, max_partition_fetch_bytes=MAX_FETCH_BYTES,
         isolation_level="read_committed", **kafka_options())
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
-        max_request_size=MAX_REQUEST_BYTES, linger_ms=5, **kafka_options())
+
+    def make_producer() -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
+            max_request_size=MAX_REQUEST_BYTES, linger_ms=5, **kafka_options())
+
+    sender = Sender(make_producer, make_producer())
     probe = StageProbe(f"extract-{stripe}", settings.ready_max_lag)
     operations = start_stage_operations(settings, probe, 1 + stripe)
-    await consumer.start()
-    await producer.start()
+    await start_client(consumer, "articles consumer")
+    await start_client(sender.producer, "facts producer")
     stats = ExtractStats()
     try:
-        partitions = await facts_partitions(producer, settings.facts)
+        partitions = await retried(lambda: facts_partitions(sender.producer, settings.facts),
+                                   "facts partitions")
         if partitions != stripes:
             raise StripeMismatch(f"{settings.facts} has {partitions} partitions, the extract "
                                  f"stage runs {stripes} stripes: they must be equal")
         consumer.assign([source])
-        committed = await consumer.committed(source)
+        committed = await retried(lambda: consumer.committed(source), "committed offset")
         start = committed if committed is not None and committed >= 0 else 0
         consumer.seek(source, start)
         log.info("extract_started", stripe=stripe, stripes=stripes, from_offset=start)
         probe.started = True
-        await _loop(settings, consumer, producer, source, stripe, stripes, start, stop, stats,
+        await _loop(settings, consumer, sender, source, stripe, stripes, start, stop, stats,
                     probe)
     finally:
         if operations is not None:
             operations.stop()
-        await producer.stop()
-        await consumer.stop()
+        await sender.producer.stop()
+        await stop_consumer(consumer)
         log.info("extract_stopped", stripe=stripe, stripes=stripes, extracted=stats.extracted,
                  dead=stats.dead)
     return stats
 
 
-async def _loop(settings: Settings, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
+class Sender:
+    """The facts producer, replaced by a new one whenever a send has failed for good.
+
+    An idempotent producer whose batch failed is not usable again: after a broker restart
+    its next batch can be refused with OutOfOrderSequenceNumber, and every later one is
+    (the broker expects a sequence the producer has moved past), so resending through it
+    would fail for ever (stages-long: stripe 1 stuck on one offset, 40 tries in 30 s, until
+    a kill restarted it). A new producer has a new producer id and starts its sequences
+    afresh; what the old one still delivers are copies the fold drops."""
+
+    def __init__(self, make: Callable[[], AIOKafkaProducer], producer: AIOKafkaProducer
+                 ) -> None:
+        self.make = make
+        self.producer = producer
+        self.renewed = 0
+
+    async def renew(self) -> None:
+        old, self.producer = self.producer, self.make()
+        self.renewed += 1
+        # dropped whatever stop() says; its failed batches may hold it up to the request
+        # timeout
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(old.stop(), timeout=10)
+        await start_client(self.producer, "facts producer")
+
+
+async def _loop(settings: Settings, consumer: AIOKafkaConsumer, sender: Sender,
                 source: TopicPartition, stripe: int, stripes: int, start: int,
                 stop: asyncio.Event, stats: ExtractStats, probe: StageProbe) -> None:
     in_flight: deque[tuple[int, asyncio.Future[object]]] = deque()
@@ -112,16 +146,60 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, producer: AIOKaf
     committed = start
     last_commit = time.monotonic()
     last_timestamp: float | None = None  # produce time of the last record read
+    backoff = 0.5  # pause before sending again after a failed send; doubles while failing
 
-    async def commit(force: bool = False) -> None:
-        nonlocal committed, last_commit
+    def settle() -> int | None:
+        """Drop the acknowledged sends at the head; the offset of the first one that failed
+        for good (the broker away longer than the producer's timeouts), if any."""
+        nonlocal backoff
         while in_flight and in_flight[0][1].done():
-            in_flight.popleft()[1].result()  # a send that failed for good raises here
+            offset, sent = in_flight[0]
+            if sent.cancelled() or sent.exception() is not None:
+                return offset
+            in_flight.popleft()
+            backoff = 0.5
+        return None
+
+    async def rewind(offset: int, exc: BaseException | None) -> None:
+        """Read and send again from ``offset``, the first record not acknowledged, through
+        a new producer (see :class:`Sender`): the records after it that did arrive are
+        written again, identical, and the fold drops them as copies. Nothing is committed
+        past it meanwhile."""
+        nonlocal consumed, backoff
+        error = "" if exc is None else f"{type(exc).__name__}: {exc}"
+        log.warning("facts_send_failed", stripe=stripe, offset=offset, error=error,
+                    retry_in=backoff)
+        for _, sent in in_flight:
+            if sent.done() and not sent.cancelled():
+                sent.exception()  # retrieved: no "never retrieved" warning at exit
+        in_flight.clear()
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, BACKOFF_MAX)
+        await sender.renew()
+        consumer.seek(source, offset)
+        consumed = offset
+
+    async def commit(force: bool = False) -> bool:
+        """Commit what is safe; False when a send failed and the stripe rewound instead."""
+        nonlocal committed, last_commit
+        failed = settle()
+        if failed is not None:
+            head = in_flight[0][1]
+            await rewind(failed, None if head.cancelled() else head.exception())
+            return False
         safe = in_flight[0][0] if in_flight else consumed
         now = time.monotonic()
         if safe > committed and (force or now - last_commit >= settings.commit_interval):
-            await consumer.commit(commit_payload({source: safe}, PIPELINE_VERSION))
+            try:
+                await consumer.commit(commit_payload({source: safe}, PIPELINE_VERSION))
+            except Exception as exc:  # the next tick commits it again
+                if not transient(exc):
+                    raise
+                log.warning("commit_failed", stripe=stripe,
+                            error=f"{type(exc).__name__}: {exc}")
+                return True
             committed, last_commit = safe, now
+        return True
 
     while not stop.is_set():
         probe.watch.beat()
@@ -136,8 +214,15 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, producer: AIOKaf
             facts = extract_record(record.key, record.value,
                                    LogPosition(source.topic, source.partition, offset),
                                    max_bytes=settings.max_article_bytes)
-            sent = await producer.send(settings.facts, key=facts.key, value=facts.value,
-                                       partition=stripe, headers=facts.headers)
+            try:
+                sent = await sender.producer.send(settings.facts, key=facts.key,
+                                                  value=facts.value, partition=stripe,
+                                                  headers=facts.headers)
+            except Exception as exc:  # transient ones rewind, others raise
+                if not transient(exc):
+                    raise
+                await rewind(in_flight[0][0] if in_flight else offset, exc)
+                break
             in_flight.append((offset, sent))
             consumed = offset + 1
             if facts.kind == b"dead":
@@ -145,16 +230,22 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, producer: AIOKaf
             else:
                 stats.extracted += 1
             if len(in_flight) >= IN_FLIGHT:
-                await in_flight[0][1]
+                await asyncio.wait([in_flight[0][1]])
             else:
                 await asyncio.sleep(0)  # extraction is CPU: let the producer send meanwhile
-            await commit()
+            if not await commit():
+                break
             if stop.is_set():
                 break
-        if not batches:
-            consumed = max(consumed, await consumer.position(source))
-        await commit()
+        else:
+            if not batches:
+                consumed = max(consumed, await consumer.position(source))
+            await commit()
         probe.observe(source.topic, source.partition, end=consumer.highwater(source),
                       position=consumed, last_timestamp=last_timestamp)
-    await producer.flush()
+    try:
+        await sender.producer.flush()
+    except Exception as exc:  # what was not acknowledged is not committed
+        if not transient(exc):
+            raise
     await commit(force=True)

@@ -15,13 +15,18 @@ lowest one still waiting in the merge, else the consumer's position), where it r
 On start the state is rebuilt up to C from the newest usable snapshot and the articles
 log's tail, as the worker does, and the merge starts at C, dropping the copies before it.
 
-The partitions are assigned by hand (one fold process for now): the group has no members,
-which ``storyline status`` reports as "no worker in the group" while it lags.
+The partitions are assigned by hand (one fold process for now): the group has no members.
+So that ``storyline status`` still sees it, the fold commits at least every
+``STAGE_HEARTBEAT`` seconds, also while it rebuilds, with a stage marker in the commit
+metadata. "Never both at once" is held on a host by the state directory's lock
+(:mod:`storyline.stream.statelock`): a fold started while the previous one is still stopping
+waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from collections.abc import Mapping
@@ -40,10 +45,12 @@ from storyline.metrics import ARTICLES, DEAD_LETTERS, PRODUCE_TO_UPDATE, STORY_U
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings
 from storyline.stream.facts import FactsRecord, FoldedFacts
-from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition
-from storyline.stream.offsets import commit_payload
+from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition, stop_consumer
+from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
+from storyline.stream.reconnect import BACKOFF_MAX, retried, start_client, transient
 from storyline.stream.snapshots import Snapshotter, snapshot_dir
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
+from storyline.stream.statelock import own_state
 from storyline.stream.stripes import StripeMerge
 from storyline.stream.worker import (
     MAX_REQUEST_BYTES,
@@ -94,6 +101,8 @@ class FoldStage:
         self.probe = StageProbe("fold", settings.ready_max_lag)
         self.last_timestamp: float | None = None  # produce time of the last record folded
         self.source_end: int | None = None  # the articles log's end, when last asked
+        self.last_sent = 0.0  # monotonic time of the last commit
+        self.moved_at: float | None = None  # wall time the source commit last moved
 
     # -- running ---------------------------------------------------------------------------
 
@@ -113,19 +122,19 @@ class FoldStage:
             bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
             max_request_size=MAX_REQUEST_BYTES, **kafka_options())
         operations = start_stage_operations(settings, self.probe, 0)
-        await self.consumer.start()
-        await self.producer.start()
+        await start_client(self.consumer, "fold consumer")
+        await start_client(self.producer, "fold producer")
         try:
-            await self._start()
-            self.probe.started = True
-            await self._loop(stop)
-            await self._commit(force=True)
+            if await self._start(stop):
+                self.probe.started = True
+                await self._loop(stop)
+                await self._commit(force=True)
         finally:
             if operations is not None:
                 operations.stop()
             self.snapshotter.reap(wait=True)
             await self.producer.stop()
-            await self.consumer.stop()
+            await stop_consumer(self.consumer)
             if self.llm_client is not None:
                 await self.llm_client.aclose()
             log.info("fold_stopped", folded=self.folded,
@@ -135,7 +144,9 @@ class FoldStage:
     def _source_key(self) -> tuple[str, int]:
         return self.source.topic, self.source.partition
 
-    async def _start(self) -> None:
+    async def _start(self, stop: asyncio.Event) -> bool:
+        """Rebuild the state up to the commit and seek the facts; False when stopped
+        meanwhile (nothing is committed then: the state is short of the commit)."""
         topic = self.settings.facts
         found = self.consumer.partitions_for_topic(topic)
         if not found:
@@ -147,7 +158,14 @@ class FoldStage:
         self.consumer.assign([self.source, *self.facts])
         self.consumer.pause(self.source)  # assigned only to commit the source position
         until = await self._committed(self.source)
-        await self._rebuild(until)
+        heartbeat = asyncio.create_task(self._heartbeat(until))
+        try:
+            if not await self._rebuild(until, stop):
+                return False
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
         start = self.state.next_offset(*self._source_key)
         self.merge = StripeMerge(len(self.facts), start=start)
         self.committed = {self.source: until}
@@ -156,14 +174,19 @@ class FoldStage:
             self.consumer.seek(tp, self.consumed[tp])
         log.info("fold_started", stripes=len(self.facts), from_offset=start,
                  facts_offsets={tp.partition: self.consumed[tp] for tp in self.facts})
+        return True
 
     async def _committed(self, tp: TopicPartition) -> int:
-        found = await self.consumer.committed(tp)
+        found = await retried(lambda: self.consumer.committed(tp), "committed offset")
         return int(found) if found is not None and found >= 0 else 0
 
-    async def _rebuild(self, until: int) -> None:
+    async def _rebuild(self, until: int, stop: asyncio.Event) -> bool:
         """The worker's rebuild: the state up to the committed source offset, from the newest
-        usable snapshot and the articles log, publishing nothing."""
+        usable snapshot and the articles log, publishing nothing. Returns False when stopped
+        before the end: a rebuild from offset 0 of a long log takes minutes, and a fold
+        asked to stop meanwhile (SIGTERM; the kernel's, when its supervisor was SIGKILLed)
+        would otherwise hold the state directory, and keep its successor waiting, until the
+        end of a rebuild whose result it throws away."""
         started = time.perf_counter()
         topic, partition = self._source_key
         start, source = 0, "log"
@@ -172,20 +195,43 @@ class FoldStage:
                                            topic, partition, until)
             if last is not None:
                 start, source = last + 1, "snapshot"
-        recorded = await recorded_summaries(self.settings) if start < until else {}
+        recorded = (await retried(lambda: recorded_summaries(self.settings), "summaries")
+                    if start < until else {})
+        log.info("rebuild_started", committed=until, source=source, from_offset=start)
         count = 0
-        async for record in read_partition(self.settings.bootstrap_servers, topic, partition,
-                                           start=start, stop=until):
-            outcome = await asyncio.to_thread(
-                self.state.fold_now, record.key, record.value,
-                LogPosition(topic, partition, record.offset), self.settings.max_article_bytes)
-            overlay_recorded(self.state.pipeline, outcome.events, recorded)
-            count += 1
+        position = start  # the next offset to fold
+        delay = 0.5
+        while True:
+            records = read_partition(self.settings.bootstrap_servers, topic, partition,
+                                     start=position, stop=until)
+            try:
+                async with contextlib.aclosing(records):
+                    async for record in records:
+                        if stop.is_set():
+                            log.info("rebuild_stopped", committed=until,
+                                     next_offset=record.offset, records_folded=count)
+                            return False
+                        outcome = await asyncio.to_thread(
+                            self.state.fold_now, record.key, record.value,
+                            LogPosition(topic, partition, record.offset),
+                            self.settings.max_article_bytes)
+                        overlay_recorded(self.state.pipeline, outcome.events, recorded)
+                        count += 1
+                        position = record.offset + 1
+                break
+            except Exception as exc:  # a broker outage: read on from where it stopped
+                if not transient(exc) or stop.is_set():
+                    raise
+                log.warning("rebuild_read_retry", next_offset=position,
+                            error=f"{type(exc).__name__}: {exc}", retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
         self.state.ready.add(self._source_key)
         log.info("state_ready", topic=topic, partition=partition, committed=until,
                  source=source, from_offset=start, records_folded=count,
                  stories=len(self.state.pipeline.story_ids),
                  seconds=round(time.perf_counter() - started, 3))
+        return True
 
     async def _loop(self, stop: asyncio.Event) -> None:
         last_commit = last_tick = time.monotonic()
@@ -205,6 +251,10 @@ class FoldStage:
                 await self._fold(offset, waiting)
                 if stop.is_set():
                     break
+                # a run of ready records can take many seconds to fold: commit meanwhile
+                if time.monotonic() - last_commit >= self.settings.commit_interval:
+                    await self._commit()
+                    last_commit = time.monotonic()
             # flow control: a partition far ahead of the merge waits, but never the one the
             # merge needs next
             needed = self.facts[self.merge.waiting_for % len(self.facts)]
@@ -348,18 +398,40 @@ class FoldStage:
         return due
 
     async def _commit(self, force: bool = False) -> None:
+        """Commit what moved; everything, moved or not, at least every ``STAGE_HEARTBEAT``
+        seconds: the fold is no member of the group, so its commits are what tells
+        ``storyline status`` that it is alive."""
+        now = time.monotonic()
+        heartbeat = force or now - self.last_sent >= STAGE_HEARTBEAT
         due = {tp: o for tp, o in self._due().items()
-               if force or o != self.committed.get(tp)}
+               if heartbeat or o != self.committed.get(tp)}
         if not due:
             return
+        moved = self.source in due and due[self.source] != self.committed.get(self.source)
+        moved_at = time.time() if moved else self.moved_at
         try:
-            await self.consumer.commit(commit_payload(due, self.state.pipeline.pipeline_version))
+            await self.consumer.commit(commit_payload(
+                due, self.state.pipeline.pipeline_version, stage="fold", moved_at=moved_at))
         except Exception as exc:  # noqa: BLE001 - a failed commit is retried next tick
             log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
             return
         self.committed.update(due)
+        self.last_sent, self.moved_at = now, moved_at
+
+    async def _heartbeat(self, until: int) -> None:
+        """While the state is rebuilt (minutes, from offset 0 of a long log), the commit it
+        started from again and again, for ``storyline status``."""
+        while True:
+            await asyncio.sleep(STAGE_HEARTBEAT)
+            try:
+                await self.consumer.commit(commit_payload(
+                    {self.source: until}, self.state.pipeline.pipeline_version, stage="fold"))
+            except Exception as exc:  # noqa: BLE001 - the next beat tries again
+                log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def run_fold(settings: Settings) -> None:
     limit_arenas(settings.malloc_arena_max)  # before aiokafka and RocksDB start threads
-    asyncio.run(FoldStage(settings).run())
+    # before FoldStage empties the cold store: a previous fold may still be stopping
+    with own_state(state_dir(settings)):
+        asyncio.run(FoldStage(settings).run())

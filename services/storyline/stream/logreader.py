@@ -6,7 +6,8 @@ which a group consumer (with its committed offsets and rebalances) cannot promis
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -36,7 +37,30 @@ async def standalone_consumer(bootstrap: str, **options: Any) -> AsyncIterator[A
     try:
         yield consumer
     finally:
+        await stop_consumer(consumer)
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """``consumer.stop()``, also while the broker is away.
+
+    aiokafka (0.14) stops its fetcher by cancelling the fetch tasks and awaiting each; a
+    task that is waiting out its retry backoff after a failed fetch (the broker down) gives
+    that CancelledError back to the caller of ``stop()``, so a reader that had just read all
+    it wanted died of a cancellation nobody asked for (the fold stage's rebuild, in a broker
+    bounce), and the consumer's connections were left open. Only a cancellation of the
+    calling task itself goes on; the tasks and connections left are closed here."""
+    try:
         await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        fetcher = getattr(consumer, "_fetcher", None)
+        pending = list(getattr(fetcher, "_pending_tasks", ()))
+        for left in pending:
+            left.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await consumer._client.close()
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
@@ -52,7 +76,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 async def read_partition(
     bootstrap: str, topic: str, partition: int, *, start: int = 0, stop: int
-) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+) -> AsyncGenerator[ConsumerRecord[bytes, bytes], None]:
     """Yield the records of one partition with ``start <= offset < stop``, in order."""
     if stop <= start:
         return

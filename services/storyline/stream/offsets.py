@@ -28,22 +28,40 @@ log = structlog.get_logger("storyline.offsets")
 
 @dataclass(frozen=True, slots=True)
 class CommitMetadata:
-    """What a commit says about itself; wall-clock time here shapes no revision."""
+    """What a commit says about itself; wall-clock time here shapes no revision.
+
+    ``stage``: set by a committer that is not a member of the group (the fold stage assigns
+    its partitions by hand), which then commits at least every ``STAGE_HEARTBEAT`` seconds,
+    moved or not, so that ``storyline status`` can tell it is alive from ``committed_at``;
+    ``moved_at`` is then when its offsets last moved (None: not since it started), which is
+    what says whether it is stuck."""
 
     committed_at: float
     pipeline_version: str
+    stage: str | None = None
+    moved_at: float | None = None
 
     def encode(self) -> str:
-        return json.dumps({"at": round(self.committed_at, 3), "pipeline": self.pipeline_version},
-                          sort_keys=True)
+        fields: dict[str, object] = {"at": round(self.committed_at, 3),
+                                     "pipeline": self.pipeline_version}
+        if self.stage is not None:
+            fields["stage"] = self.stage
+            fields["moved"] = None if self.moved_at is None else round(self.moved_at, 3)
+        return json.dumps(fields, sort_keys=True)
 
     @staticmethod
     def decode(raw: str | None) -> CommitMetadata | None:
         try:
             fields = json.loads(raw or "")
-            return CommitMetadata(float(fields["at"]), str(fields["pipeline"]))
-        except (ValueError, TypeError, KeyError):
+            stage, moved = fields.get("stage"), fields.get("moved")
+            return CommitMetadata(float(fields["at"]), str(fields["pipeline"]),
+                                  None if stage is None else str(stage),
+                                  None if moved is None else float(moved))
+        except (ValueError, TypeError, KeyError, AttributeError):
             return None
+
+
+STAGE_HEARTBEAT = 5.0  # seconds between a group-less stage's commits, at the most
 
 
 class FoldedOffsets:
@@ -75,7 +93,8 @@ class FoldedOffsets:
             self._committed.pop(tp, None)
 
 
-def commit_payload(offsets: Mapping[TopicPartition, int], pipeline_version: str
+def commit_payload(offsets: Mapping[TopicPartition, int], pipeline_version: str, *,
+                   stage: str | None = None, moved_at: float | None = None
                    ) -> dict[TopicPartition, OffsetAndMetadata]:
-    meta = CommitMetadata(time.time(), pipeline_version).encode()
+    meta = CommitMetadata(time.time(), pipeline_version, stage, moved_at).encode()
     return {tp: OffsetAndMetadata(offset, meta) for tp, offset in offsets.items()}

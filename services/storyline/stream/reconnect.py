@@ -1,0 +1,50 @@
+"""Kafka calls of the stage processes that wait for the broker instead of failing.
+
+The single-process worker rides through a broker outage (faust reconnects; its sends are
+retried until acknowledged). The stage processes (``storyline worker --stage``) must as
+well: one that exits in a broker bounce takes the whole staged worker down with it (the
+supervisor stops the rest), and every restart rebuilds the fold's state. A call here is
+retried, with a growing pause, on the errors an outage gives (connection refused, no
+leader, timeouts); any other error is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import structlog
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+
+log = structlog.get_logger("storyline.reconnect")
+
+T = TypeVar("T")
+BACKOFF_MAX = 5.0
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is what a broker that is away (or electing a leader) gives."""
+    return isinstance(exc, (KafkaConnectionError, KafkaTimeoutError)) or (
+        isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False)))
+
+
+async def retried(call: Callable[[], Awaitable[T]], what: str) -> T:
+    """``await call()``, again after a pause for as long as it fails transiently."""
+    delay = 0.5
+    while True:
+        try:
+            return await call()
+        except Exception as exc:  # transient ones are retried, others raised
+            if not transient(exc):
+                raise
+            log.warning("kafka_retry", what=what, error=f"{type(exc).__name__}: {exc}",
+                        retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+
+
+async def start_client(client: Any, what: str) -> None:
+    """``client.start()`` of an aiokafka consumer or producer, waiting for the broker: a
+    failed bootstrap leaves the client as it was, so starting it again is allowed."""
+    await retried(client.start, f"{what} start")
