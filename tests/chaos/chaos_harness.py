@@ -430,6 +430,18 @@ def _wait_caught_up(env: dict[str, str], supervisor: Supervisor, timeout: float)
     raise TimeoutError(f"the worker did not catch up in {timeout:.0f} s")
 
 
+def assert_lost_nothing(report: ChaosReport, articles: int) -> None:
+    """What every CI profile must show, whatever it breaks: ``replay --verify`` passes, no
+    conflicting copy of a revision, no revision gap, every article in its story, and the
+    committed offset at the end of the log of ``articles`` records."""
+    detail = json.dumps(asdict(report), indent=1)
+    assert report.verify_ok, detail
+    assert report.conflicting_copies == 0, detail
+    assert report.revision_gaps == 0, detail
+    assert report.articles_missing == 0, detail
+    assert report.log_end == articles and report.committed == articles, detail
+
+
 def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: int = 7
               ) -> ChaosReport:
     profile = PROFILES[profile_name]
