@@ -90,7 +90,8 @@ class Settings(BaseSettings):
         "/readyz (0: off).",
     )
     projector_metrics_port: int = Field(
-        default=9466, ge=0, le=65535, description="Port of `storyline projector`'s /metrics, "
+        # below the worker's: its extract stripes take the ports after its own (9466 + i)
+        default=9464, ge=0, le=65535, description="Port of `storyline projector`'s /metrics, "
         "/livez and /readyz (0: off); `storyline serve` has them on its own port.",
     )
     metrics_host: str = Field(

@@ -3,9 +3,9 @@
 (:mod:`storyline.metrics`), so a staged deployment is watched the same way.
 
 Ports: the fold stage takes the worker's (``STORYLINE_WORKER_METRICS_PORT``, 9465: it is
-what the worker was), extract stripe *i* the next ones (9466 + *i*); 0 turns them off. On
-one host with the projector on its default 9466, give the projector or the worker another
-port (a port already taken is logged and the process runs without endpoints).
+what the worker was), extract stripe *i* the next ones (9466 + *i*); 0 turns them off. The
+projector's default (9464) is below them (a port already taken is logged and the process
+runs without endpoints).
 
 Consumer lag is reported per stage as ``storyline_consumer_lag_records{consumer=...}``:
 ``fold`` on the articles topic (log end minus the next offset the fold will apply: how far
