@@ -88,10 +88,11 @@ class ColdFacts(ArticleFacts):
     the sentences apart (``packed_sentences``, which the summary's analysis of the article
     shares). ``dates``, ``figures`` and ``names`` are empty and ``sentences`` holds only the
     first; :func:`full_facts` gives the facts themselves. Withdrawn articles keep no packed
-    copy (both empty): nothing reads their facts again. An article that slid out of its
-    story's summary window keeps its packed bytes in the cold store instead, and the shared
-    :data:`STORED` as its facts (see :func:`storyline.domain.story.store_facts`), as nothing
-    reads them unless it comes back into the window (:meth:`restored`)."""
+    copy (both empty): nothing reads their facts again. After its revision the packed parts
+    go to the cold store (:func:`storyline.domain.story.store_facts`): in the summary window
+    the article keeps only its packed sentences (:meth:`windowed`), outside it the shared
+    :data:`STORED` as its facts, as nothing reads them unless it comes back into the window
+    (:meth:`restored`)."""
 
     packed: bytes  # zlib(pickle(the facts without their sentences))
     packed_sentences: bytes  # zlib(pickle(tuple of the sentences))

@@ -9,12 +9,13 @@ The state is mutated in place by the functions below rather than copied: a story
 thousands of articles and a copy per article would make the fold quadratic. Only the
 :class:`~storyline.domain.pipeline.Pipeline` owns states, and it never shares them.
 
-What a state keeps of an article is bounded: its citation data, its facts and its
-extract-stage analysis packed (:class:`~storyline.domain.facts.ColdFacts`: the first sentence
-in the clear), its timeline input, and while it is in the summary window its analysis (in
-``summary_memo``). Once an article slides out of the window, its packed bytes go to the cold
-store (:func:`store_facts`) and come back only if it returns to the window (a withdrawal);
-a dropped or thawed memo is refilled from the packed analyses.
+What a state keeps of an article is bounded: its citation data, its timeline input, and
+while it is in the summary window its packed sentences and its analysis (in
+``summary_memo``). Its whole facts and extract-stage analysis, packed, go to the cold store
+after its revision (:func:`store_facts`); outside the window it keeps only the shared
+:data:`~storyline.domain.facts.STORED` as its facts, and they come back only if it returns
+to the window (a withdrawal). A dropped or thawed memo is refilled from the packed analyses
+in the store.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ class StoryState:
     story_id: str
     revision: int = 0
     # uri -> article, in order of joining (dicts keep insertion order; that order comes from
-    # the log, so it is deterministic). Facts are ColdFacts here: packed, first sentence in
-    # the clear (withdrawn articles keep no packed copy).
+    # the log, so it is deterministic). Facts are ColdFacts here: in the summary window the
+    # packed sentences and the first in the clear, outside it the shared STORED (the rest
+    # is in the cold store: store_facts); withdrawn articles keep no packed copy.
     articles: dict[str, CitedArticle] = field(default_factory=dict)
     withdrawn: dict[str, CitedArticle] = field(default_factory=dict)
     next_n: int = 1
@@ -264,11 +266,18 @@ def restore_window_facts(state: StoryState, store: ColdStore) -> None:
         if isinstance(cold, ColdFacts) and cold.stored:
             back.append(cited)
     for cited in back:
-        blob = store.get(_facts_key(cited))
-        if blob is None:
-            raise LookupError(f"the facts of {cited.uri} v{cited.version} are not in the "
-                              "cold store")
-        articles[cited.uri] = _copy(cited, facts=ColdFacts.restored(*_split(blob)))
+        articles[cited.uri] = _copy(cited, facts=ColdFacts.restored(
+            *_stored_parts(store, cited)))
+
+
+def _stored_parts(store: ColdStore | None, article: CitedArticle
+                  ) -> tuple[bytes, bytes, bytes]:
+    """The packed facts, sentences and analysis :func:`store_facts` put in ``store``."""
+    blob = store.get(_facts_key(article)) if store is not None else None
+    if blob is None:
+        raise LookupError(f"the facts of {article.uri} v{article.version} are not in the "
+                          "cold store")
+    return _split(blob)
 
 
 def _join(*parts: bytes) -> bytes:
@@ -449,11 +458,7 @@ def _display_headline(article: CitedArticle, store: ColdStore | None) -> str:
     sentences = article.facts.sentences
     cold = article.facts
     if isinstance(cold, ColdFacts) and cold.stored:
-        blob = store.get(_facts_key(article)) if store is not None else None
-        if blob is None:
-            raise LookupError(f"the facts of {article.uri} v{article.version} are not in the "
-                              "cold store")
-        sentences = unpack_sentences(_split(blob)[1])[:1]
+        sentences = unpack_sentences(_stored_parts(store, article)[1])[:1]
     first = sentences[0] if sentences else article.uri
     return first if len(first) <= 120 else first[:117].rstrip() + "..."
 
