@@ -248,6 +248,62 @@ def test_articles_outside_the_window_share_one_facts_object_and_are_listed_anew(
     assert listed.headline == shown
 
 
+def _as_written_before_session_8(pipeline: Pipeline) -> None:
+    """Put every story in the layout the code before session 8 left (the same
+    STATE_LAYOUT): window articles holding all their packed parts, none of them in the
+    store; articles outside the window with a ColdFacts of their own (first sentence in
+    the clear, ``stored``), their parts in the store."""
+    store = pipeline.cold_store
+    for story_id in pipeline.story_ids:
+        state = pipeline.story(story_id)
+        assert state is not None
+        for cited in list(state.articles.values()):
+            cold = cited.facts
+            assert isinstance(cold, ColdFacts)
+            parts = story._stored_parts(store, cited)
+            whole = ColdFacts.restored(*parts)
+            if cold.stored:
+                old = whole.model_copy(update={"packed": b"", "packed_sentences": b"",
+                                                "packed_analysis": b"", "stored": True})
+            else:
+                old = whole
+                store.delete(story.FACTS_PREFIX + f"{cited.version}:{cited.uri}")
+            state.articles[cited.uri] = cited.model_copy(update={"facts": old})
+
+
+@settings(max_examples=20, deadline=None)
+@given(log_entries, st.data())
+def test_a_state_in_the_layout_before_the_facts_moved_to_the_store_folds_on(
+        entries: list[tuple[str, int, str]], data: st.DataObject) -> None:
+    """STATE_LAYOUT was not bumped when the facts moved to the store: a state written
+    before (packed parts in memory in the window, a first sentence of its own outside it)
+    folds on to the bytes of a fold that never stopped."""
+    recs = records(build_log(entries))
+    k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="restart after")
+    with mock.patch.object(summary, "STORY_WINDOW", 1), \
+            mock.patch.object(title, "STORY_WINDOW", 1):
+        expected = fold(recs)
+        live = Pipeline()
+        before = fold(recs[:k], live)
+        _as_written_before_session_8(live)
+        assert before + fold(recs[k:], live) == expected
+
+
+def test_an_old_window_article_that_slides_out_and_comes_back_has_its_facts() -> None:
+    """The case the drawn logs rarely make: the old layout's window article (its parts
+    only in memory) slides out of the window, so they must go to the store then, and comes
+    back when the newer article is withdrawn."""
+    log = build_log([("flood", i, "new") for i in range(4)] + [("flood", 3, "withdrawal")])
+    recs = records(log)
+    with mock.patch.object(summary, "STORY_WINDOW", 1), \
+            mock.patch.object(title, "STORY_WINDOW", 1):
+        expected = fold(recs)
+        live = Pipeline()
+        before = fold(recs[:3], live)
+        _as_written_before_session_8(live)
+        assert before + fold(recs[3:], live) == expected
+
+
 @settings(max_examples=25, deadline=None)
 @given(log_entries, st.data())
 def test_a_snapshot_with_facts_in_the_cold_store_continues_the_log(
