@@ -834,12 +834,27 @@ def _counts(originals_: Sequence[Analysed], memo: SummaryMemo) -> _Counts:
         counts.df[rows.lead_terms] += 1
         counts.names[rows.name_keys] += 1
     counts.key = key
-    if len(memo.rows) > 2 * STORY_WINDOW:  # let go of the rows of articles that left
-        memo.rows = {id(a): memo.rows[id(a)] for a in key if id(a) in memo.rows}
-    if len(memo.title_rows) > 2 * STORY_WINDOW:
-        memo.title_rows = {id(a): memo.title_rows[id(a)] for a in key
-                           if id(a) in memo.title_rows}
+    _let_go_of_left(memo)
     return counts
+
+
+# Rows of articles that left the window, kept at most this many past the window's size
+# before they are let go: an entry holds its analysis, so a looser bound (it was twice the
+# window) kept up to a window's worth of dead analyses alive in every story in play.
+ROWS_SLACK = 16
+
+
+def _let_go_of_left(memo: SummaryMemo) -> None:
+    """Drop the rows and title rows of analyses no longer in the memo's window (every row
+    is made again, identically, should its article come back: the memo's ids only grow)."""
+    if (len(memo.rows) <= len(memo.analyses) + ROWS_SLACK
+            and len(memo.title_rows) <= len(memo.analyses) + ROWS_SLACK):
+        return
+    live = {id(analysis) for _, analysis in memo.analyses.values()}
+    if memo.counts is not None:
+        live.update(id(analysis) for analysis in memo.counts.key)
+    memo.rows = {k: v for k, v in memo.rows.items() if k in live}
+    memo.title_rows = {k: v for k, v in memo.title_rows.items() if k in live}
 
 
 def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,
