@@ -530,3 +530,27 @@ def test_event_sources_hold_what_a_set_holds(sources: list[int], small: int) -> 
             assert set(held) == seen and len(held) == len(seen)
             # a tuple only up to SMALL_SOURCES (one source more makes a set)
             assert isinstance(held, set) or len(held) <= small
+
+
+def test_articles_of_a_story_share_their_day_objects() -> None:
+    # Every article keeps the days it mentions and its publication day: one date object per
+    # distinct day, not one per article (the extract stage's contract and the in-process
+    # path alike); equal values, so nothing the index computes changes.
+    from datetime import date, datetime, timezone
+
+    from storyline.domain.contracts import timeline_features, timeline_input_from
+
+    first = timeline.TimelineInput(days=timeline.shared_days((date(2010, 4, 20),)),
+                                   statements=())
+    again = timeline_input_from(timeline_features(
+        timeline.TimelineInput(days=(date(2010, 4, 20), date(2010, 4, 22)), statements=())))
+    assert again.days == (date(2010, 4, 20), date(2010, 4, 22))
+    assert again.days[0] is first.days[0]
+    index = timeline.TimelineIndex()
+    for n in (1, 2):
+        index.add(CitedArticle(n=n, uri=f"u{n}", version=1, source="s", headline="h",
+                               published=datetime(2010, 4, 20, 9, n, tzinfo=timezone.utc),
+                               facts=STORED),
+                  prepared=again)
+    added = list(index._articles.values())
+    assert added[0].published is added[1].published is first.days[0]
