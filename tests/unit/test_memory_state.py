@@ -536,7 +536,7 @@ def test_articles_of_a_story_share_their_day_objects() -> None:
     # Every article keeps the days it mentions and its publication day: one date object per
     # distinct day, not one per article (the extract stage's contract and the in-process
     # path alike); equal values, so nothing the index computes changes.
-    from datetime import date, datetime, timezone
+    from datetime import UTC, date, datetime
 
     from storyline.domain.contracts import timeline_features, timeline_input_from
 
@@ -549,7 +549,7 @@ def test_articles_of_a_story_share_their_day_objects() -> None:
     index = timeline.TimelineIndex()
     for n in (1, 2):
         index.add(CitedArticle(n=n, uri=f"u{n}", version=1, source="s", headline="h",
-                               published=datetime(2010, 4, 20, 9, n, tzinfo=timezone.utc),
+                               published=datetime(2010, 4, 20, 9, n, tzinfo=UTC),
                                facts=STORED),
                   prepared=again)
     added = list(index._articles.values())
