@@ -898,11 +898,12 @@ class Chronology:
 def chronology(text: str, found: list[Found]) -> Chronology | None:
     """The embedded chronology of ``text``, if any: announced ("Here is a chronology of
     events", "Below is a timeline of the spill:") or made of at least ``MIN_HEADINGS``
-    headings, lines opening with a stated date and then a separator or the item ("June 14 -
-    Obama makes a fourth trip", "Thursday 1 July: Raoul Moat is released", "28 June 2009 Los
-    Angeles police interview Dr Murray"). An announced chronology may have no headings at all
-    (they were lost with the page's layout): its relative expressions then refer to nothing
-    the text gives."""
+    headings in date order (either way), lines opening with a stated date and then a
+    separator or the item ("June 14 - Obama makes a fourth trip", "Thursday 1 July: Raoul Moat
+    is released", "28 June 2009 Los Angeles police interview Dr Murray"). An item runs from
+    its heading to the next one; the last, to the end of the text. An announced chronology
+    may have no headings at all (they were lost with the page's layout): its relative
+    expressions then refer to nothing the text gives."""
     cue = _CHRONOLOGY_CUE.search(text) if _CHRONOLOGY_WORD.search(text) else None
     colon = -1  # "Below is a chronology ...: * April 20, 2010 - Explosion ...": an item starts
     if cue is not None:
@@ -918,7 +919,9 @@ def chronology(text: str, found: list[Found]) -> Chronology | None:
         headings.append((start, first if first == last else None))
     if cue is not None:
         return Chronology(cue.end(), headings)
-    if len(headings) >= MIN_HEADINGS:
+    days = [d for _, d in headings if d is not None]
+    in_order = days == sorted(days) or days == sorted(days, reverse=True)
+    if len(headings) >= MIN_HEADINGS and in_order:
         return Chronology(headings[0][0], headings)
     return None
 
