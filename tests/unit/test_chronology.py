@@ -53,11 +53,12 @@ def test_the_same_lines_outside_a_chronology_keep_the_publication_anchor() -> No
 
 # A wire chronology: "Below is a timeline ...:" then "<date> - <item>" lines; the first item
 # shares the announcing sentence.
-WIRE = """Below is a timeline of the spill and its impact: * April 20, 2010 - Explosion and fire on the rig kill 11 workers.
+WIRE = ("Below is a timeline of the spill and its impact: * April 20, 2010 - Explosion and fire "
+        """on the rig kill 11 workers.
 April 22 - The rig sinks after burning for 36 hours.
 Officials said on Friday that the slick had reached the coast.
 May 7 - BP tries to lower a containment dome over the leak.
-The dome fails the next day and engineers say they will try again next week."""
+The dome fails the next day and engineers say they will try again next week.""")
 
 
 def test_a_wire_timeline_anchors_each_item_at_its_dated_line() -> None:
@@ -69,11 +70,12 @@ def test_a_wire_timeline_anchors_each_item_at_its_dated_line() -> None:
 
 
 # The Washington Post's "day-by-day look" as the corpus has it: the day headings are gone.
-HEADINGLESS = """TIMELINE: Crisis on Wall Street The credit crisis is forcing a reconfiguration of Wall Street.
+HEADINGLESS = ("TIMELINE: Crisis on Wall Street The credit crisis is forcing a reconfiguration "
+               """of Wall Street.
 Here is a day-by-day look at the impact of the crisis on Wall Street.
 Bargain hunters sent the Dow soaring on Tuesday after the House vote.
 The Treasury says on Sunday that it will tap Neel Kashkari to oversee the rescue program.
-U.S. employers shed 159,000 jobs in September, the most in more than five years."""
+U.S. employers shed 159,000 jobs in September, the most in more than five years.""")
 
 
 def test_an_announced_chronology_without_headings_dates_no_relative_expression() -> None:

@@ -880,7 +880,7 @@ class Chronology:
     it; ``heading_starts`` maps a heading's offset to its date (None when it is not one day:
     "May 2009", "17-23 October")."""
 
-    __slots__ = ("start", "heading_starts", "_positions", "_dates")
+    __slots__ = ("_dates", "_positions", "heading_starts", "start")
 
     def __init__(self, start: int, headings: list[tuple[int, date | None]]) -> None:
         self.start = start
