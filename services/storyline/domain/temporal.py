@@ -865,7 +865,11 @@ _CHRONOLOGY_CUE = re.compile(
     rf"|^[\W_]*an? (?:(?:brief|short|detailed|full) )?(?:timeline|chronology|{_BY} "
     r"(?:look|summary|account|timeline|chronology)) (?:of|at)\b)"
 )
-_CHRONOLOGY_WORD = re.compile(r"(?i:timeline|chronolog|-by-|key dates|key events)")
+# Substrings one of which every cue contains ("Timeline", "TIMELINE", "day-by-day"): a cheap
+# test before the cue's regular expression (``in`` is ten times faster than an IGNORECASE
+# search).
+_CHRONOLOGY_WORDS = ("imeline", "IMELINE", "hronolog", "HRONOLOG", "-by-", "ey dates",
+                     "ey events", "EY DATES", "EY EVENTS")
 # What may stand before a heading on its line: bullets and spaces ("* April 20, 2010 - ").
 _BULLETS = " *•·-–—\\"
 # After a heading's date: its separator, the end of the line, or the item's first word
@@ -873,6 +877,23 @@ _BULLETS = " *•·-–—\\"
 _AFTER_HEADING = re.compile(r" ?(?:[:–—]| -+ |-- ?|$)| [A-Z]", re.MULTILINE)
 # Headings that make a chronology without an announcement: a list, not a stray line.
 MIN_HEADINGS = 3
+
+
+def _chronology_cue(text: str) -> re.Match[str] | None:
+    """The first announcement of a chronology, looked for only on the lines (sentences) that
+    hold one of ``_CHRONOLOGY_WORDS``."""
+    lines: set[int] = set()
+    for word in _CHRONOLOGY_WORDS:
+        at = text.find(word)
+        while at >= 0:
+            lines.add(text.rfind("\n", 0, at) + 1)
+            at = text.find(word, at + 1)
+    for start in sorted(lines):
+        end = text.find("\n", start)
+        cue = _CHRONOLOGY_CUE.search(text, start, end if end >= 0 else len(text))
+        if cue is not None:
+            return cue
+    return None
 
 
 class Chronology:
@@ -904,7 +925,7 @@ def chronology(text: str, found: list[Found]) -> Chronology | None:
     its heading to the next one; the last, to the end of the text. An announced chronology
     may have no headings at all (they were lost with the page's layout): its relative
     expressions then refer to nothing the text gives."""
-    cue = _CHRONOLOGY_CUE.search(text) if _CHRONOLOGY_WORD.search(text) else None
+    cue = _chronology_cue(text)
     colon = -1  # "Below is a chronology ...: * April 20, 2010 - Explosion ...": an item starts
     if cue is not None:
         line_end = text.find("\n", cue.end())
