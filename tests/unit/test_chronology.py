@@ -102,6 +102,14 @@ def test_headings_out_of_date_order_are_not_a_chronology() -> None:
     assert mentions(text, pub)["Tuesday"] == [D(2014, 1, 21)]
 
 
+def test_a_live_blog_summary_of_key_events_is_not_a_chronology() -> None:
+    text = ("Here's a summary of the key events so far today.\n"
+            "Police said yesterday that two men had been arrested.")
+    pub = D(2011, 1, 28)
+    assert chronology(text, scan(text, pub)) is None
+    assert mentions(text, pub)["yesterday"] == [D(2011, 1, 27)]
+
+
 def test_mentioning_a_timeline_does_not_make_one() -> None:
     text = ("The timeline for the relief well has always been hazy.\n"
             "Officials said on Tuesday that the cap held.")

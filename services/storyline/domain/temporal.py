@@ -855,21 +855,20 @@ _TEXT_REFERENCES = frozenset({"refq", "yago"})
 
 # A chronology announced in the text: "Here is a chronology of events in the months since",
 # "Below is a timeline of the spill and its impact:", "Here is a day-by-day look at ...",
-# "A day-by-day summary of significant events ...", "TIMELINE: Crisis on Wall Street".
+# "A day-by-day summary of significant events ...", "TIMELINE: Crisis on Wall Street". Not
+# a live blog's "Here's a summary of the key events": its "today" is the publication's.
 _BY = r"(?:day|week|month)-by-(?:day|week|month)"
 _CHRONOLOGY_CUE = re.compile(
     r"(?im:^[\W_]*(?:factbox\W*)?(?:timeline|chronology)\s*(?::|--?|–|—)"
     r"|\b(?:here is|here's|here are|below is|below are|following is|the following is)"
-    r" (?:(?:a|an|the|our|some) )?(?:[\w-]+ ){0,3}?(?:timeline|chronology|key dates|key events"
-    rf"|{_BY})\b"
+    rf" (?:(?:a|an|the|our|some) )?(?:[\w-]+ ){{0,3}}?(?:timeline|chronology|{_BY})\b"
     rf"|^[\W_]*an? (?:(?:brief|short|detailed|full) )?(?:timeline|chronology|{_BY} "
     r"(?:look|summary|account|timeline|chronology)) (?:of|at)\b)"
 )
 # Substrings one of which every cue contains ("Timeline", "TIMELINE", "day-by-day"): a cheap
 # test before the cue's regular expression (``in`` is ten times faster than an IGNORECASE
 # search).
-_CHRONOLOGY_WORDS = ("imeline", "IMELINE", "hronolog", "HRONOLOG", "-by-", "ey dates",
-                     "ey events", "EY DATES", "EY EVENTS")
+_CHRONOLOGY_WORDS = ("imeline", "IMELINE", "hronolog", "HRONOLOG", "-by-")
 # What may stand before a heading on its line: bullets and spaces ("* April 20, 2010 - ").
 _BULLETS = " *•·-–—\\"
 # After a heading's date: its separator, the end of the line, or the item's first word
