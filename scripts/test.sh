@@ -12,7 +12,8 @@ workers="${STORYLINE_TEST_WORKERS:-2}"
 if [ "$workers" -gt 1 ]; then
   set -- -n "$workers" --dist loadfile "$@"
 fi
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# the slowest tests are listed at the end (the suite must stay well under 15 minutes on CI)
+.venv/bin/python -m pytest -q -p no:cacheprovider --durations=25 "$@"
 status=$?
 # pytest exits 5 when it collected nothing; that is not a failure of the product
 if [ "$status" -eq 5 ]; then status=0; fi
