@@ -1,6 +1,7 @@
 """The layers keep their imports: the pure core (storyline.domain) imports nothing but the
-standard library, pydantic, numpy, orjson and itself, so it runs without a broker, a web
-server or a disk; every import is checked, including those inside functions."""
+standard library, pydantic, numpy, numba (the compiled kernels), orjson and itself, so it
+runs without a broker, a web server or a disk; every import is checked, including those
+inside functions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "services" / "storyline"
-DOMAIN_MAY_IMPORT = frozenset({"pydantic", "pydantic_core", "numpy", "orjson"})
+DOMAIN_MAY_IMPORT = frozenset({"pydantic", "pydantic_core", "numpy", "numba", "orjson"})
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:

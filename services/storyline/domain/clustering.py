@@ -45,10 +45,12 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from storyline.domain import kernels
 from storyline.domain.clustering_text import Query, SparseVector, Vocabulary, term_counts, tfidf
 from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures, ClusteringName
@@ -408,28 +410,42 @@ class Clusterer:
 
     def _candidates(self, query: SparseVector, names: dict[int, float]) -> list[_Story]:
         cfg = self.config
-        tally: dict[int, float] = {}
-        postings = self._term_postings.get_many(list(map(str, query.ids)))
-        for posting, weight in zip(postings, query.weights, strict=True):
-            for seq in posting or ():
-                tally[seq] = tally.get(seq, 0.0) + weight
         top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
-        for posting in self._name_postings.get_many([str(nid) for nid, _ in top_names]):
-            for seq in posting or ():
-                tally[seq] = tally.get(seq, 0.0) + 0.5
+        lists: list[list[int] | tuple[()]] = [
+            posting or ()
+            for posting in (*self._term_postings.get_many(list(map(str, query.ids))),
+                            *self._name_postings.get_many([str(nid) for nid, _ in top_names]))
+        ]
+        # each term's posting list adds the term's weight, each name's 0.5, to its stories
+        # (compiled: the sums in the same order as a dict tally), ranked by sum then seq
+        weights = np.full(len(lists), 0.5)
+        weights[: len(query.ids)] = np.frombuffer(query.weights, dtype=np.float32)
+        seqs, sums = kernels.tally(
+            np.fromiter(chain.from_iterable(lists), dtype=np.int64),
+            np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)),
+            weights,
+        )
+        # a story absorbed by another counts as its survivor, with the best of their sums;
+        # walked in rank order, the first sum met for a survivor is its best, and past the
+        # max_candidates-th survivor only a sum tying with its sum can still rank
         found: dict[int, float] = {}
         merged_into = self._merged_into
         stories = self._stories
-        for seq, value in tally.items():
+        cut = cfg.max_candidates
+        last = -1.0
+        for seq, value in zip(seqs.tolist(), sums.tolist(), strict=True):
+            if len(found) >= cut and value < last:
+                break
             while seq in merged_into:
                 seq = merged_into[seq]
+            if seq in found:
+                continue
             story = stories.get(seq)
             if story is None or story.size == 0:
                 continue
-            if value > found.get(seq, -1.0):
-                found[seq] = value
+            found[seq] = last = value
         ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-        return [stories[seq] for seq, _ in ranked[: cfg.max_candidates]]
+        return [stories[seq] for seq, _ in ranked[:cut]]
 
     def _score(
         self, query: Query, names: dict[int, float], day: float

@@ -13,6 +13,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from storyline.domain import kernels
 from storyline.domain.coldstore import SpilledMap
 
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
@@ -236,20 +237,18 @@ class Query:
         ids = np.frombuffer(b"".join(buffers), dtype=np.uint32)
         weights = np.frombuffer(b"".join([v.weights for v in vectors]), dtype=np.float32)
         if self.vocab is not None:
-            # scatter the query into a dense array, gather, and zero it again: the same
-            # products as the binary search, in one pass
-            dense = self.vocab.dense()
-            dense[self.ids] = self.weights
-            contrib = dense[ids] * weights
-            dense[self.ids] = 0.0
+            # scatter the query into a dense array, gather, multiply, sum and zero it again:
+            # the products and the running sum of the numpy code below, compiled
+            out = kernels.dots(self.ids, self.weights, self.vocab.dense(), ids, weights, lengths)
         else:
             pos = np.searchsorted(self.ids, ids)
             pos[pos >= len(self.ids)] = 0
             hit = self.ids[pos] == ids
             contrib = np.where(hit, self.weights[pos], 0.0) * weights
-        ends = np.cumsum(lengths)
-        sums = np.concatenate(([0.0], np.cumsum(contrib)))
-        dots: list[float] = (sums[ends] - sums[ends - lengths]).tolist()
+            ends = np.cumsum(lengths)
+            sums = np.concatenate(([0.0], np.cumsum(contrib)))
+            out = sums[ends] - sums[ends - lengths]
+        dots: list[float] = out.tolist()
         return dots
 
 
