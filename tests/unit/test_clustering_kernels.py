@@ -4,16 +4,19 @@ replaced, on random inputs full of ties: every result must be the same to the la
 
 from __future__ import annotations
 
+import random
 import struct
+import zlib
+from collections import Counter
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_clustering_fast_paths import _candidates_by_loop
 
-from storyline.domain import kernels
+from storyline.domain import clustering_text, dedup, kernels
 from storyline.domain.clustering import Clusterer, ClusteringConfig
-from storyline.domain.clustering_text import Query, SparseVector, Vocabulary
+from storyline.domain.clustering_text import Query, SparseVector, Vocabulary, term_counts
 
 # few distinct values, so that equal sums (ties) are common
 _WEIGHTS = st.sampled_from([0.0, 0.125, 0.25, 0.5, 0.1, 0.2, 0.3, 1 / 3, 0.7, 1.0])
@@ -124,3 +127,84 @@ def test_query_dots_use_the_kernel_and_keep_the_binary_search_result() -> None:
                SparseVector.top({3: 1.0, 7: 3.0}, 2)]
     assert _bits(query.dots(vectors)) == _bits(plain.dots(vectors))
     assert not vocab.dense().any()
+
+
+# -- the text kernels (the extract stage's clustering_features) ---------------------------
+
+_ODD = "aZbsu09-- \n\t'’.,ΣσςİıKßﬁéÉŉ\u0307\u00a0\u2028\x1c\x85?"
+_TEXT = st.text(alphabet=st.sampled_from(_ODD) | st.characters(), max_size=120)
+_WORDS = st.lists(st.sampled_from(["bank", "banks", "us", "bus", "buses", "crisis", "the",
+                                   "-x-", "well-known", "yourselves", "Mr.", "a", "ss", "9z",
+                                   "sss", "usss", "İx", "--", "says", "news", "ß", "ﬁns"]),
+                  max_size=60).map(" ".join)
+
+
+def _term_counts_by_counter(text: str) -> dict[str, int]:
+    """``term_counts`` as it was before the kernel: words split in C, counted with a
+    ``Counter``, one ``_normalise`` per distinct word."""
+    counts: dict[str, int] = {}
+    runs = text.lower().encode("ascii", "replace").translate(clustering_text._RUNS)
+    for run, n in Counter(runs.decode("ascii").split()).items():
+        word = run.strip("-") if run[0] == "-" or run[-1] == "-" else run
+        term = clustering_text._normalise(word)
+        if term is not None:
+            counts[term] = counts.get(term, 0) + n
+    return counts
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TEXT | _WORDS)
+def test_term_counts_are_those_of_the_counter_loop(text: str) -> None:
+    assert list(term_counts(text).items()) == list(_term_counts_by_counter(text).items())
+
+
+def test_every_stop_word_and_its_plural_form() -> None:
+    for word in sorted(clustering_text.STOPWORDS):
+        for text in (word, word + "s", "-" + word + "-", word.upper() + " x" + word):
+            assert list(term_counts(text).items()) == list(_term_counts_by_counter(text).items())
+
+
+def test_term_counts_of_a_long_text_with_many_distinct_terms() -> None:
+    rng = random.Random(11)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz-") for _ in range(rng.randint(1, 14)))
+             for _ in range(3000)]
+    text = " ".join(rng.choice(words) for _ in range(20_000))
+    assert list(term_counts(text).items()) == list(_term_counts_by_counter(text).items())
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _shingles_by_numpy(text: str) -> np.ndarray:
+    """``dedup.shingles`` as it was before the kernel (zlib's CRC-32, numpy's uint64)."""
+    words = dedup._opening_words(text)
+    if not words:
+        return np.zeros(0, dtype=np.uint32)
+    h = np.fromiter(map(zlib.crc32, words), dtype=np.uint64, count=len(words))
+    if len(words) >= 4:
+        n = len(words) - 4 + 1
+        acc = h[:n].copy()
+        for i in range(1, 4):
+            acc = acc * _MIX + h[i : i + n]
+        h = acc
+    h = (h ^ (h >> np.uint64(29))) * _MIX
+    return np.unique((h >> np.uint64(32)).astype(np.uint32))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TEXT | _WORDS)
+def test_shingles_are_those_of_zlib_and_numpy(text: str) -> None:
+    got, want = dedup.shingles(text), _shingles_by_numpy(text)
+    assert got.dtype == want.dtype == np.uint32
+    assert got.tobytes() == want.tobytes()
+
+
+def test_shingles_of_long_texts_and_every_byte() -> None:
+    rng = random.Random(5)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 .-'\u00e9"
+    for n in (0, 1, 3, 4, 5, 399, 400, 401, 2000):
+        text = " ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 9)))
+                        for _ in range(n))
+        assert dedup.shingles(text).tobytes() == _shingles_by_numpy(text).tobytes()
+    every = "".join(map(chr, range(256)))
+    assert dedup.shingles(every).tobytes() == _shingles_by_numpy(every).tobytes()

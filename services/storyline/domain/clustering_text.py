@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import re
 from array import array
-from collections import Counter
 from collections.abc import Sequence
 from typing import cast
 
@@ -263,20 +262,20 @@ def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
     return Query(ids, weights / norm, vocab)
 
 
-def _runs(text: str) -> list[str]:
-    """The runs of a-z and "-" in ``text.lower()``, split in C: without their leading and
-    trailing hyphens, and where that leaves a word, ``_WORD.findall(text.lower())``."""
-    return text.lower().encode("ascii", "replace").translate(_RUNS).decode("ascii").split()
+# the stop-words as the terms kernel looks them up (``kernels.word_code``, sorted)
+_STOP_CODES = np.array(sorted(map(kernels.word_code, map(str.encode, STOPWORDS))),
+                       dtype=np.int64)
+assert max(map(len, STOPWORDS)) <= 12  # what word_code can number
 
 
 def term_counts(text: str) -> dict[str, int]:
     """The content terms of ``text`` (what ``Tokenizer`` gives ids to) with their counts, in
-    order of first use: with the terms of the texts before, the order ids are handed out in."""
-    counts: dict[str, int] = {}
-    # words counted in C first: one _normalise per distinct word, same keys in the same order
-    for run, n in Counter(_runs(text)).items():
-        word = run.strip("-") if run[0] == "-" or run[-1] == "-" else run  # "--": ""
-        term = _normalise(word)
-        if term is not None:
-            counts[term] = counts.get(term, 0) + n
-    return counts
+    order of first use: with the terms of the texts before, the order ids are handed out in.
+
+    The words are the runs of a-z and "-" in the lowercased text encoded as ASCII (any
+    other character as "?") without their leading and trailing hyphens: where that leaves a
+    word, ``_WORD.findall(text.lower())``; each is ``_normalise``d and counted by the
+    compiled ``kernels.terms``, which hands back the terms in one string."""
+    runs = text.lower().encode("ascii", "replace").translate(_RUNS)
+    joined, counts = kernels.terms(np.frombuffer(runs, dtype=np.uint8), _STOP_CODES)
+    return dict(zip(joined.tobytes().decode("ascii").split(), counts.tolist(), strict=True))

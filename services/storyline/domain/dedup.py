@@ -20,22 +20,22 @@ store and read back to verify a candidate: about 0.9 kB an article in memory.
 from __future__ import annotations
 
 import re
-import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from storyline.domain import kernels
 from storyline.domain.coldstore import ColdStore, SpilledMap
 
 _WORD = re.compile(r"[a-z0-9]+")
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 _SHINGLE = 4
 _MAX_WORDS = 400
 # ``shingles`` reads the words of _WORD without the regex: in the lowercased text encoded as
 # ASCII (any other character as "?"), every byte but a-z and 0-9 becomes a space
 _SPACES = bytes(b if 97 <= b <= 122 or 48 <= b <= 57 else 32 for b in range(256))
+_CRC32 = kernels.crc32_table()
 
 Shingles = npt.NDArray[np.uint32]
 
@@ -51,24 +51,21 @@ class DedupConfig:
 
 
 def shingles(text: str) -> Shingles:
-    """Sorted unique 32-bit hashes of the word 4-shingles (the words themselves if fewer)."""
-    # the opening words suffice: copies share their start, and the cost stays bounded
-    words = _opening_words(text)
-    if not words:
-        return np.zeros(0, dtype=np.uint32)
-    h = np.fromiter(map(zlib.crc32, words), dtype=np.uint64, count=len(words))
-    if len(words) >= _SHINGLE:
-        n = len(words) - _SHINGLE + 1
-        acc = h[:n].copy()
-        for i in range(1, _SHINGLE):
-            acc = acc * _MIX + h[i : i + n]  # wraps mod 2^64 by design
-        h = acc
-    h = (h ^ (h >> np.uint64(29))) * _MIX
-    return np.unique((h >> np.uint64(32)).astype(np.uint32))
+    """Sorted unique 32-bit hashes of the word 4-shingles (the words themselves if fewer).
+
+    The words are ``_opening_words``: the first ``_MAX_WORDS`` (copies share their start,
+    and the cost stays bounded); each word's CRC-32 (``zlib.crc32``), each shingle's hash
+    the running ``h * MIX + next`` over its words (wrapping at 2^64), finalised as
+    ``(h ^ h >> 29) * MIX``, its top 32 bits: computed by the compiled ``kernels.shingles``
+    on the text's bytes."""
+    words = text.lower().encode("ascii", "replace").translate(_SPACES)
+    return kernels.shingles(np.frombuffer(words, dtype=np.uint8), _MAX_WORDS, _SHINGLE,
+                            _CRC32)
 
 
 def _opening_words(text: str) -> list[bytes]:
-    """``[w.encode() for w in _WORD.findall(text.lower())[:_MAX_WORDS]]``, split in C."""
+    """``[w.encode() for w in _WORD.findall(text.lower())[:_MAX_WORDS]]``, split in C (the
+    words ``shingles`` hashes)."""
     words = text.lower().encode("ascii", "replace").translate(_SPACES).split(None, _MAX_WORDS)
     del words[_MAX_WORDS:]  # (the rest of the text, unsplit)
     return words

@@ -88,3 +88,161 @@ def _tally(seqs: I64, lengths: I64, weights: F64) -> tuple[I64, F64]:
 
 dots = _jit(_dots)
 tally = _jit(_tally)
+
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_SPACE = 32
+_HYPHEN = 45
+
+
+def word_code(word: bytes) -> int:
+    """A word of at most 12 bytes of a-z and "-" as a number, one to one: 5 bits a byte,
+    a-z as 1-26, "-" as 27 (no byte is 0, so lengths cannot collide)."""
+    code = 0
+    for byte in word:
+        code = code * 32 + (byte - 96 if byte != _HYPHEN else 27)
+    return code
+
+
+def _terms(runs: npt.NDArray[np.uint8], stop_codes: I64) -> tuple[npt.NDArray[np.uint8], I64]:
+    """``clustering_text.term_counts`` on ``runs``, the lowercased text as ASCII with every
+    byte but a-z and "-" a space: each run between spaces without its leading and trailing
+    hyphens is a word; a word of fewer than 2 letters or in the stop-words (``stop_codes``:
+    their sorted ``word_code``) is no term, one of more than 4 letters ending in "s" but not
+    "ss" or "us" loses the "s". Returns the distinct terms in order of first use, separated
+    by spaces, and their counts."""
+    n = len(runs)
+    size = 64
+    while size < n:
+        size *= 2
+    table = np.full(size, -1, dtype=np.int64)  # open addressing: slot -> term index
+    starts = np.empty(n // 2 + 1, dtype=np.int64)
+    lengths = np.empty(n // 2 + 1, dtype=np.int64)
+    counts = np.empty(n // 2 + 1, dtype=np.int64)
+    hashes = np.empty(n // 2 + 1, dtype=np.uint64)
+    terms = 0
+    total = 0  # bytes of the terms
+    i = 0
+    while i < n:
+        if runs[i] == _SPACE:
+            i += 1
+            continue
+        start = i
+        while i < n and runs[i] != _SPACE:
+            i += 1
+        end = i
+        while start < end and runs[start] == _HYPHEN:
+            start += 1
+        while end > start and runs[end - 1] == _HYPHEN:
+            end -= 1
+        length = end - start
+        if length < 2:
+            continue
+        if length <= 12:
+            code = 0
+            for j in range(start, end):
+                byte = runs[j]
+                code = code * 32 + (np.int64(byte) - 96 if byte != _HYPHEN else 27)
+            at = np.searchsorted(stop_codes, code)
+            if at < len(stop_codes) and stop_codes[at] == code:
+                continue
+        if length > 4 and runs[end - 1] == 115 and runs[end - 2] != 115 and runs[end - 2] != 117:
+            end -= 1  # "s", not after "s" or "u"
+            length -= 1
+        h = _FNV_OFFSET
+        for j in range(start, end):
+            h = (h ^ np.uint64(runs[j])) * _FNV_PRIME
+        slot = np.int64(h & np.uint64(size - 1))
+        while True:
+            k = table[slot]
+            if k < 0:
+                table[slot] = terms
+                starts[terms] = start
+                lengths[terms] = length
+                counts[terms] = 1
+                hashes[terms] = h
+                terms += 1
+                total += length
+                break
+            if hashes[k] == h and lengths[k] == length:
+                same = True
+                other = starts[k]
+                for j in range(length):
+                    if runs[other + j] != runs[start + j]:
+                        same = False
+                        break
+                if same:
+                    counts[k] += 1
+                    break
+            slot = (slot + 1) & (size - 1)
+    out = np.empty(total + terms, dtype=np.uint8)
+    at = 0
+    for k in range(terms):
+        for j in range(lengths[k]):
+            out[at] = runs[starts[k] + j]
+            at += 1
+        out[at] = _SPACE
+        at += 1
+    return out, counts[:terms]
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _shingles(words: npt.NDArray[np.uint8], max_words: int, window: int,
+              crc_table: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """``dedup.shingles`` on ``words``, the lowercased text as ASCII with every byte but a-z
+    and 0-9 a space: the CRC-32 of each of the first ``max_words`` words, mixed over
+    ``window`` words at a time (each hash times the mixing constant plus the next word's,
+    wrapping at 2^64), finalised, its top 32 bits; sorted, unique."""
+    n = len(words)
+    crcs = np.empty(min(n // 2 + 1, max_words), dtype=np.uint64)
+    count = 0
+    i = 0
+    while i < n and count < max_words:
+        if words[i] == _SPACE:
+            i += 1
+            continue
+        crc = np.uint32(0xFFFFFFFF)
+        while i < n and words[i] != _SPACE:
+            crc = crc_table[(crc ^ np.uint32(words[i])) & np.uint32(0xFF)] ^ (crc >> np.uint32(8))
+            i += 1
+        crcs[count] = np.uint64(crc ^ np.uint32(0xFFFFFFFF))
+        count += 1
+    if count == 0:
+        return np.zeros(0, dtype=np.uint32)
+    if count >= window:
+        m = count - window + 1
+        h = crcs[:m].copy()
+        for shift in range(1, window):
+            for j in range(m):
+                h[j] = h[j] * _MIX + crcs[j + shift]
+    else:
+        h = crcs[:count].copy()
+    top = np.empty(len(h), dtype=np.uint32)
+    for j in range(len(h)):
+        x = (h[j] ^ (h[j] >> np.uint64(29))) * _MIX
+        top[j] = np.uint32(x >> np.uint64(32))
+    top.sort()
+    keep = 1
+    for j in range(1, len(top)):
+        if top[j] != top[keep - 1]:
+            top[keep] = top[j]
+            keep += 1
+    return top[:keep].copy()
+
+
+def crc32_table() -> npt.NDArray[np.uint32]:
+    """The table of the CRC-32 of zlib (reflected polynomial 0xEDB88320)."""
+    table = np.empty(256, dtype=np.uint32)
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+        table[i] = c
+    return table
+
+
+terms = _jit(_terms)
+shingles = _jit(_shingles)
