@@ -208,3 +208,29 @@ def test_shingles_of_long_texts_and_every_byte() -> None:
         assert dedup.shingles(text).tobytes() == _shingles_by_numpy(text).tobytes()
     every = "".join(map(chr, range(256)))
     assert dedup.shingles(every).tobytes() == _shingles_by_numpy(every).tobytes()
+
+
+def _top_by_lexsort(ids: np.ndarray, values: np.ndarray, k: int) -> tuple[bytes, bytes]:
+    """``SparseVector.top_arrays`` as it was (numpy's lexsort)."""
+    if len(ids) > k:
+        keep = np.argpartition(-values, k - 1)[:k]
+        ids, values = ids[keep], values[keep]
+    order = np.lexsort((ids, -values))
+    ids, values = ids[order], values[order]
+    norm = float(np.sqrt(np.dot(values, values))) or 1.0
+    return ids.astype(np.uint32).tobytes(), (values / norm).astype(np.float32).tobytes()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.integers(0, 10_000), _WEIGHTS | st.floats(0.0, 5.0), max_size=60),
+       st.integers(1, 70))
+def test_top_arrays_keep_the_lexsort_order_and_numpys_selection(
+    weights: dict[int, float], k: int
+) -> None:
+    ids = np.fromiter(weights.keys(), dtype=np.int64, count=len(weights))
+    values = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+    top = SparseVector.top_arrays(ids, values, k)
+    if not weights:
+        assert len(top.ids) == 0
+        return
+    assert (top.ids.tobytes(), top.weights.tobytes()) == _top_by_lexsort(ids, values, k)

@@ -498,11 +498,14 @@ class Clusterer:
         """The article's name weight carried by names core to ``story`` (before dividing by
         the article's name mass); ``position``: each name's place in ``names``."""
         story_names = story.names
+        shared = names.keys() & story_names.keys()
+        if not shared:
+            return 0.0  # what the loop below sums to: most candidates share no name
         floor = self.config.core_share * story.weight
         score = 0.0
         # only the names the story carries can count: the shared ones (set intersection in
         # C), summed in the article's order as a pass over all its names would
-        for nid in sorted(names.keys() & story_names.keys(), key=position.__getitem__):
+        for nid in sorted(shared, key=position.__getitem__) if len(shared) > 1 else shared:
             carried = story_names[nid]
             if carried >= floor and carried > 0:
                 score += names[nid] * min(1.0, carried / max(story.weight, 1.0))

@@ -86,7 +86,22 @@ def _tally(seqs: I64, lengths: I64, weights: F64) -> tuple[I64, F64]:
     return stories[ranked], sums[ranked]
 
 
+def _ranked(ids: I64, values: F64, keep: I64 | None) -> tuple[npt.NDArray[np.uint32], F64]:
+    """``ids[keep]`` and ``values[keep]`` (all of them when ``keep`` is None), ``ids``
+    distinct, ordered by value descending, then id ascending (``np.lexsort((ids,
+    -values))``); the ids as uint32."""
+    if keep is None:
+        ids_in, values_in = ids, values
+    else:
+        ids_in, values_in = ids[keep], values[keep]
+    by_id = np.argsort(ids_in)  # distinct: any sort gives this order
+    # stable by value descending: ids stay ascending within equal values
+    order = by_id[np.argsort(-values_in[by_id], kind="mergesort")]
+    return ids_in[order].astype(np.uint32), values_in[order]
+
+
 dots = _jit(_dots)
+ranked = _jit(_ranked)
 tally = _jit(_tally)
 
 
@@ -140,12 +155,12 @@ def _terms(runs: npt.NDArray[np.uint8], stop_codes: I64) -> tuple[npt.NDArray[np
         if length < 2:
             continue
         if length <= 12:
-            code = 0
+            code = np.int64(0)
             for j in range(start, end):
                 byte = runs[j]
-                code = code * 32 + (np.int64(byte) - 96 if byte != _HYPHEN else 27)
-            at = np.searchsorted(stop_codes, code)
-            if at < len(stop_codes) and stop_codes[at] == code:
+                code = code * 32 + (np.int64(byte) - 96 if byte != _HYPHEN else np.int64(27))
+            stop = np.searchsorted(stop_codes, code)
+            if stop < len(stop_codes) and stop_codes[stop] == code:
                 continue
         if length > 4 and runs[end - 1] == 115 and runs[end - 2] != 115 and runs[end - 2] != 117:
             end -= 1  # "s", not after "s" or "u"
@@ -175,7 +190,7 @@ def _terms(runs: npt.NDArray[np.uint8], stop_codes: I64) -> tuple[npt.NDArray[np
                 if same:
                     counts[k] += 1
                     break
-            slot = (slot + 1) & (size - 1)
+            slot = np.int64((slot + 1) & (size - 1))
     out = np.empty(total + terms, dtype=np.uint8)
     at = 0
     for k in range(terms):
