@@ -6,8 +6,9 @@ are placed on the way), stops before the last level's timed slice and pickles th
 and that slice's ``clustering_features`` to ``--state`` (reused when it exists). Then, for
 each of ``--runs`` runs, the state is unpickled afresh and the slice placed; printed: CPU
 ms per article of ``place`` (min and median over the runs), of ``clustering_features``
-over the same articles (both after an untimed first pass, which loads compiled code), and a digest of the assignments (story id, new-story flag, copy
-of, merged ids), to compare two branches on the same state.
+over the same articles (both after an untimed first pass, which loads compiled code), and
+a digest of the assignments (story id, new-story flag, copy of, merged ids), to compare
+two branches on the same state.
 
     PYTHONPATH=services .venv/bin/python benchmarks/bench_place.py \
         [--levels 1000,100000] [--state /tmp/place-100000.pickle] [--runs 5] [--profile]

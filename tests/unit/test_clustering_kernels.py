@@ -234,3 +234,28 @@ def test_top_arrays_keep_the_lexsort_order_and_numpys_selection(
         assert len(top.ids) == 0
         return
     assert (top.ids.tobytes(), top.weights.tobytes()) == _top_by_lexsort(ids, values, k)
+
+
+def _merged_by_dict(centroid: SparseVector, scale: float, other: SparseVector
+                    ) -> tuple[list[int], list[bytes]]:
+    """What ``merged_arrays`` stands for: the dict ``_join`` once built."""
+    merged = {t: w * scale for t, w in zip(centroid.ids, centroid.weights, strict=True)}
+    for t, w in zip(other.ids, other.weights, strict=True):
+        merged[t] = merged.get(t, 0.0) + w
+    return list(merged), _bits(list(merged.values()))
+
+
+_SPARSE = st.dictionaries(st.integers(0, 60), st.sampled_from([0.5, 1.0, 0.25, 2.0, 0.1, 3.0]),
+                          max_size=25)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_SPARSE, _SPARSE, st.sampled_from([0.0, 1.0, 2.0, 3.0, 7.0, 199.0, 200.0]),
+       st.integers(1, 30), st.integers(1, 30))
+def test_merged_arrays_are_the_dict_sums_in_the_dict_order(
+    a: dict[int, float], b: dict[int, float], scale: float, ka: int, kb: int
+) -> None:
+    centroid, vector = SparseVector.top(a, ka), SparseVector.top(b, kb)
+    ids, values = centroid.merged_arrays(scale, vector)
+    assert ids.dtype == np.int64 and values.dtype == np.float64
+    assert (ids.tolist(), _bits(values.tolist())) == _merged_by_dict(centroid, scale, vector)

@@ -184,20 +184,11 @@ class SparseVector:
         ``other``'s weights term by term, in the order the dict would hold them (this
         vector's ids, then ``other``'s new ones) and with the same float64 products and sums:
         what ``top(merged, k)`` reads, without building the dict."""
-        ids = np.frombuffer(self.ids, dtype=np.uint32).astype(np.int64)
-        values = np.frombuffer(self.weights, dtype=np.float32).astype(np.float64) * scale
-        more = np.frombuffer(other.ids, dtype=np.uint32).astype(np.int64)
-        added = np.frombuffer(other.weights, dtype=np.float32).astype(np.float64)
-        if len(ids) == 0 or len(more) == 0:
-            return np.concatenate((ids, more)), np.concatenate((values, added))
-        order = np.argsort(ids)
-        at = np.searchsorted(ids, more, sorter=order)
-        at[at >= len(ids)] = 0
-        where = order[at]
-        hit = ids[where] == more
-        values[where[hit]] += added[hit]  # ids are distinct: one sum per term
-        new = ~hit
-        return np.concatenate((ids, more[new])), np.concatenate((values, added[new]))
+        return kernels.merged(
+            np.frombuffer(self.ids, dtype=np.uint32), np.frombuffer(self.weights, dtype=np.float32),
+            scale, np.frombuffer(other.ids, dtype=np.uint32),
+            np.frombuffer(other.weights, dtype=np.float32),
+        )
 
     def as_dict(self) -> dict[int, float]:
         return dict(zip(self.ids, self.weights, strict=True))

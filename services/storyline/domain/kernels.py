@@ -100,7 +100,38 @@ def _ranked(ids: I64, values: F64, keep: I64 | None) -> tuple[npt.NDArray[np.uin
     return ids_in[order].astype(np.uint32), values_in[order]
 
 
+def _merged(ids: npt.NDArray[np.uint32], weights: npt.NDArray[np.float32], scale: float,
+            more: npt.NDArray[np.uint32], added: npt.NDArray[np.float32]) -> tuple[I64, F64]:
+    """``SparseVector.merged_arrays``: ``float64(weights) * scale`` by ``ids``, each of
+    ``more``'s weights added to its id's (one sum per id: ids are distinct), the ids not
+    there appended in ``more``'s order."""
+    n, m = len(ids), len(more)
+    out_ids = np.empty(n + m, dtype=np.int64)
+    out = np.empty(n + m, dtype=np.float64)
+    for i in range(n):
+        out_ids[i] = ids[i]
+        out[i] = np.float64(weights[i]) * scale
+    count = n
+    if n == 0:
+        for j in range(m):
+            out_ids[j] = more[j]
+            out[j] = np.float64(added[j])
+        return out_ids[:m], out[:m]
+    order = np.argsort(ids)
+    sorted_ids = ids[order]
+    for j in range(m):
+        at = np.searchsorted(sorted_ids, more[j])
+        if at < n and sorted_ids[at] == more[j]:
+            out[order[at]] += np.float64(added[j])
+        else:
+            out_ids[count] = more[j]
+            out[count] = np.float64(added[j])
+            count += 1
+    return out_ids[:count], out[:count]
+
+
 dots = _jit(_dots)
+merged = _jit(_merged)
 ranked = _jit(_ranked)
 tally = _jit(_tally)
 
