@@ -163,13 +163,14 @@ class SparseVector:
     ) -> SparseVector:
         if len(ids) == 0 or k <= 0:
             return cls.empty()
-        # the k heaviest (numpy's selection: which of the terms tied at the k-th weight it
-        # keeps is its own), then weight desc, then id: no dependence on dict order
-        keep = np.argpartition(-values, k - 1)[:k] if len(ids) > k else None
-        ranked_ids, values = kernels.ranked(ids, values, keep)
-        norm = float(np.sqrt(np.dot(values, values))) or 1.0  # (BLAS: numpy's own sum order)
+        if len(ids) > k:
+            keep = np.argpartition(-values, k - 1)[:k]
+            ids, values = ids[keep], values[keep]
+        order = np.lexsort((ids, -values))  # weight desc, then id: no dependence on dict order
+        ids, values = ids[order], values[order]
+        norm = float(np.sqrt(np.dot(values, values))) or 1.0
         return cls(
-            array("I", ranked_ids.tobytes()),
+            array("I", ids.astype(np.uint32).tobytes()),
             array("f", (values / norm).astype(np.float32).tobytes()),
         )
 

@@ -86,20 +86,6 @@ def _tally(seqs: I64, lengths: I64, weights: F64) -> tuple[I64, F64]:
     return stories[ranked], sums[ranked]
 
 
-def _ranked(ids: I64, values: F64, keep: I64 | None) -> tuple[npt.NDArray[np.uint32], F64]:
-    """``ids[keep]`` and ``values[keep]`` (all of them when ``keep`` is None), ``ids``
-    distinct, ordered by value descending, then id ascending (``np.lexsort((ids,
-    -values))``); the ids as uint32."""
-    if keep is None:
-        ids_in, values_in = ids, values
-    else:
-        ids_in, values_in = ids[keep], values[keep]
-    by_id = np.argsort(ids_in)  # distinct: any sort gives this order
-    # stable by value descending: ids stay ascending within equal values
-    order = by_id[np.argsort(-values_in[by_id], kind="mergesort")]
-    return ids_in[order].astype(np.uint32), values_in[order]
-
-
 def _merged(ids: npt.NDArray[np.uint32], weights: npt.NDArray[np.float32], scale: float,
             more: npt.NDArray[np.uint32], added: npt.NDArray[np.float32]) -> tuple[I64, F64]:
     """``SparseVector.merged_arrays``: ``float64(weights) * scale`` by ``ids``, each of
@@ -132,7 +118,6 @@ def _merged(ids: npt.NDArray[np.uint32], weights: npt.NDArray[np.float32], scale
 
 dots = _jit(_dots)
 merged = _jit(_merged)
-ranked = _jit(_ranked)
 tally = _jit(_tally)
 
 
