@@ -11,4 +11,7 @@ command -v java >/dev/null || { echo "Java 17+ is required for the local Kafka b
 "$venv/bin/pip" install --quiet --upgrade pip
 # constraints.txt pins every package (regenerate with scripts/lock.sh)
 "$venv/bin/pip" install --quiet -c constraints.txt -e '.[dev]'
+# compile the clusterer's numba kernels once into their cache (~15 CPU s), so that no
+# worker start pays it (docs/clustering.md)
+"$venv/bin/python" -c 'from storyline.domain import kernels; kernels.warm()'
 echo "installed Storyline into $venv"

@@ -13,6 +13,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_clustering_fast_paths import _candidates_by_loop
+from test_clustering_fast_paths import _features as _features_of
 
 from storyline.domain import clustering_text, dedup, kernels
 from storyline.domain.clustering import Clusterer, ClusteringConfig
@@ -259,3 +260,17 @@ def test_merged_arrays_are_the_dict_sums_in_the_dict_order(
     ids, values = centroid.merged_arrays(scale, vector)
     assert ids.dtype == np.int64 and values.dtype == np.float64
     assert (ids.tolist(), _bits(values.tolist())) == _merged_by_dict(centroid, scale, vector)
+
+
+def test_warm_compiles_the_types_the_clusterer_passes() -> None:
+    """``kernels.warm`` (run by scripts/setup.sh) compiles each kernel for the argument
+    types of the clusterer's calls: after it, placing articles compiles nothing more."""
+    kernels.warm()
+    everything = (kernels.dots, kernels.merged, kernels.tally, kernels.terms, kernels.shingles)
+    compiled = [list(kernel.signatures) for kernel in everything]
+    c = Clusterer()
+    for i, body in enumerate(["Oil spill spreads in the gulf as BP caps the well",
+                              "BP caps the well in the gulf; the oil spill spreads",
+                              "Flu cases rise in Mexico City as schools close"]):
+        c.place(f"urn:w:{i}", _features_of(body))
+    assert [list(kernel.signatures) for kernel in everything] == compiled

@@ -277,3 +277,18 @@ def crc32_table() -> npt.NDArray[np.uint32]:
 
 terms = _jit(_terms)
 shingles = _jit(_shingles)
+
+
+def warm() -> None:
+    """Compile every kernel for the argument types the clusterer passes (or load them from
+    the cache): what ``scripts/setup.sh`` runs once after installing, so that the first
+    start of a worker does not spend its first article compiling (see docs/clustering.md)."""
+    u32, f32 = np.zeros(1, dtype=np.uint32), np.zeros(1, dtype=np.float32)
+    i64, f64 = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.float64)
+    # (Query.dots reads the vectors from one bytes object each: read-only arrays)
+    dots(i64, f64, np.zeros(2, dtype=np.float64), np.frombuffer(u32.tobytes(), dtype=np.uint32),
+         np.frombuffer(f32.tobytes(), dtype=np.float32), i64 + 1)
+    merged(u32, f32, 1.0, u32 + 1, f32)
+    tally(i64, i64 + 1, f64)
+    terms(np.frombuffer(b"banks of -the- river", dtype=np.uint8), i64)
+    shingles(np.frombuffer(b"one two three four five", dtype=np.uint8), 400, 4, crc32_table())
