@@ -108,7 +108,7 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
         "assigner: rest (uri maps, stories' articles)": [pipeline.assigner],
         "pipeline: rest": [pipeline],
         "summary: process-wide tables": [summary._TERM_HASHES, summary._CACHE],
-        "timeline: shared spans": [timeline._SPANS],
+        "timeline: shared spans and days": [timeline._SPANS, timeline._DAYS],
         "pages: entry digests": [getattr(pages, "_DIGESTS", {})],
     }
     out = {name: _deep_mb(roots, seen) for name, roots in parts.items()}
@@ -162,6 +162,7 @@ def cache_fill(pipeline: Pipeline) -> dict[str, Any]:
     out["summary._TERM_HASHES"] = len(summary._TERM_HASHES)
     out["summary._CACHE"] = len(summary._CACHE)
     out["timeline._SPANS"] = len(timeline._SPANS)
+    out["timeline._DAYS"] = len(timeline._DAYS)
     out["timeline._WEIGHTS"] = len(timeline._WEIGHTS)
     out["pages._DIGESTS"] = len(pages._DIGESTS)
     out["pages._LISTS"] = len(pages._LISTS)
@@ -199,6 +200,7 @@ def cache_cost() -> dict[str, float]:
         f"names.{name}": function.cache_clear for name, function in _names_memos()}
     clears["summary._TERM_HASHES"] = summary._TERM_HASHES.clear
     clears["timeline._SPANS"] = timeline._SPANS.clear
+    clears["timeline._DAYS"] = timeline._DAYS.clear
     clears["pages._DIGESTS"] = pages._DIGESTS.clear
     clears["pages._LISTS"] = pages._LISTS.clear
     out: dict[str, float] = {}

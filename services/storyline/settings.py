@@ -89,6 +89,18 @@ class Settings(BaseSettings):
         default=9465, ge=0, le=65535, description="Port of the worker's /metrics, /livez and "
         "/readyz (0: off).",
     )
+    stage_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of /metrics, /livez and /readyz of a "
+        "process that runs one stage (`worker --stage fold`, `--stage extract --stripe I`), "
+        "whichever it is: a container per stage (Kubernetes, compose) probes one fixed port. "
+        "0: the worker's port plus the stage's index (the fold 9465, extract stripe i "
+        "9466 + i), as the stages of one `storyline worker` on one host need.",
+    )
+    stage_stop_seconds: float = Field(
+        default=60.0, gt=0, description="How long `storyline worker` waits for its stage "
+        "processes to stop after passing SIGTERM on before it kills them (SIGKILL): a stage "
+        "hung in shutdown must not keep the supervisor, and the state lock, for ever.",
+    )
     projector_metrics_port: int = Field(
         # below the worker's: its extract stripes take the ports after its own (9466 + i)
         default=9464, ge=0, le=65535, description="Port of `storyline projector`'s /metrics, "

@@ -466,6 +466,9 @@ def _layout() -> dict[str, object]:
 # code of layout 22 would miss.)
 # (24: the timeline's event summaries keep their cited members, not Citation models, and
 # an event's sources are a tuple while few.)
+# (24 re-recorded without a bump by issue 13 item 2, embedded chronologies: only
+# temporal.Chronology was added, which lives while one article's dates are found and is
+# never pickled.)
 # (21 re-recorded without a bump by issue 12, provenance: only events.ArticleReceived gained
 # a field and events.Provenance was added, and no snapshot pickles either: the state keeps
 # what extract makes of an article, never the event; test_provenance.py checks that.)
@@ -479,7 +482,7 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        21: "8df724e9440b0c89721aa1d0213ce1d9397f6edae1b122da2679e2a539e4874d",
                        22: "54612522ea349e2995415d9df014d9185414506787d65a22c1d986ee538b5d1f",
                        23: "54612522ea349e2995415d9df014d9185414506787d65a22c1d986ee538b5d1f",
-                       24: "dbabf373af834fa13e3e339627042de572f105f1eb4b8c49d9fc31786a6f4089"}
+                       24: "22bbf2256843d0aa3f806cc08655a648c8bc0931916ff47742384c665667efe0"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:
@@ -530,3 +533,27 @@ def test_event_sources_hold_what_a_set_holds(sources: list[int], small: int) -> 
             assert set(held) == seen and len(held) == len(seen)
             # a tuple only up to SMALL_SOURCES (one source more makes a set)
             assert isinstance(held, set) or len(held) <= small
+
+
+def test_articles_of_a_story_share_their_day_objects() -> None:
+    # Every article keeps the days it mentions and its publication day: one date object per
+    # distinct day, not one per article (the extract stage's contract and the in-process
+    # path alike); equal values, so nothing the index computes changes.
+    from datetime import UTC, date, datetime
+
+    from storyline.domain.contracts import timeline_features, timeline_input_from
+
+    first = timeline.TimelineInput(days=timeline.shared_days((date(2010, 4, 20),)),
+                                   statements=())
+    again = timeline_input_from(timeline_features(
+        timeline.TimelineInput(days=(date(2010, 4, 20), date(2010, 4, 22)), statements=())))
+    assert again.days == (date(2010, 4, 20), date(2010, 4, 22))
+    assert again.days[0] is first.days[0]
+    index = timeline.TimelineIndex()
+    for n in (1, 2):
+        index.add(CitedArticle(n=n, uri=f"u{n}", version=1, source="s", headline="h",
+                               published=datetime(2010, 4, 20, 9, n, tzinfo=UTC),
+                               facts=STORED),
+                  prepared=again)
+    added = list(index._articles.values())
+    assert added[0].published is added[1].published is first.days[0]

@@ -266,3 +266,9 @@ def test_stage_ports_follow_the_worker_port() -> None:
     settings = Settings(worker_metrics_port=9500)
     assert [stage_port(settings, i) for i in range(3)] == [9500, 9501, 9502]
     assert stage_port(Settings(worker_metrics_port=0), 2) == 0
+
+
+def test_a_process_of_one_stage_can_listen_on_one_fixed_port() -> None:
+    # a container per stage (deploy/k8s, docker-compose) probes the same port in each
+    settings = Settings(worker_metrics_port=9500, stage_metrics_port=9470)
+    assert [stage_port(settings, i) for i in range(3)] == [9470, 9470, 9470]

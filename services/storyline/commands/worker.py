@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                 for i in range(processes)]
     if stage == "all":
         commands.append(_command("fold"))
-    return _supervise(commands)
+    return _supervise(commands, stop_seconds=settings.stage_stop_seconds)
 
 
 def _partitions(settings: Settings) -> int:
@@ -112,7 +112,15 @@ def _own_session(parent: int) -> None:
         os._exit(1)
 
 
-def _supervise(commands: list[list[str]]) -> int:
+def _children_env() -> dict[str, str]:
+    """The stage processes' environment: this one's, without a fixed stage port (several
+    stages of one host listen on ports of their own: the worker's port plus their index)."""
+    env = dict(os.environ)
+    env.pop("STORYLINE_STAGE_METRICS_PORT", None)
+    return env
+
+
+def _supervise(commands: list[list[str]], stop_seconds: float = 60.0) -> int:
     """Run the stage processes; SIGTERM/SIGINT is passed on to each. When one exits, the
     others are stopped too (an operator, or Kubernetes, restarts the set).
 
@@ -121,7 +129,9 @@ def _supervise(commands: list[list[str]]) -> int:
     kernels) the processes of one session share one CPU share, so on a busy machine N
     stage processes in the supervisor's session would get no more CPU than one."""
     own_session = functools.partial(_own_session, os.getpid())
-    children = [subprocess.Popen(command, preexec_fn=own_session) for command in commands]
+    env = _children_env()
+    children = [subprocess.Popen(command, preexec_fn=own_session, env=env)
+                for command in commands]
     stopping = False
 
     def forward(signum: int, _frame: FrameType | None) -> None:
@@ -137,6 +147,28 @@ def _supervise(commands: list[list[str]]) -> int:
         time.sleep(0.2)
     if not stopping:
         forward(signal.SIGTERM, None)
-    codes = [child.wait() for child in children]
+    codes = _stopped(children, stop_seconds)
     return 0 if stopping and all(code in (0, -signal.SIGTERM) for code in codes) else max(
         1, *(abs(code) for code in codes))
+
+
+def _stopped(children: list[subprocess.Popen[bytes]], stop_seconds: float) -> list[int]:
+    """The children's exit codes once each has stopped: a child still running
+    ``stop_seconds`` after SIGTERM was passed on is killed (SIGKILL), and says so."""
+    deadline = time.monotonic() + stop_seconds
+    codes: list[int] = []
+    for child in children:
+        try:
+            codes.append(child.wait(timeout=max(0.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            print(f"storyline worker: stage process {child.pid} ({_described(child.args)}) "
+                  f"did not stop within {stop_seconds:g} s of SIGTERM: killed", file=sys.stderr)
+            child.kill()
+            codes.append(child.wait())
+    return codes
+
+
+def _described(args: object) -> str:
+    """The stage part of a stage process's command line ("--stage extract --stripe 0 ...")."""
+    words = [str(a) for a in args] if isinstance(args, list) else [str(args)]
+    return " ".join(words[words.index("--stage"):] if "--stage" in words else words)

@@ -28,7 +28,13 @@ from pydantic import ConfigDict, Field
 from storyline.domain.events import Contract, PubStatus
 from storyline.domain.facts import ArticleFacts, NameKind, Qualifier, TimeSpan
 from storyline.domain.summary import Analysis, Sentence, numbers_set
-from storyline.domain.timeline import TimelineInput, _Figure, _shared_span, _Statement
+from storyline.domain.timeline import (
+    TimelineInput,
+    _Figure,
+    _shared_span,
+    _Statement,
+    shared_days,
+)
 
 _intern = sys.intern
 _BAND_BITS = 64
@@ -297,7 +303,7 @@ def timeline_features(prepared: TimelineInput) -> TimelineFeatures:
 
 def timeline_input_from(model: TimelineFeatures) -> TimelineInput:
     return TimelineInput(
-        days=model.days,
+        days=shared_days(model.days),
         statements=tuple(_Statement(
             sentence=s.sentence, statement=s.statement, span=_shared_span(s.span),
             stated=s.stated, words=_interned(s.words),

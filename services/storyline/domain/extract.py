@@ -13,7 +13,7 @@ from storyline.domain.names import find_names
 from storyline.domain.temporal import find_dates
 from storyline.domain.text import Document, split_sentences
 
-EXTRACTOR_VERSION = "extract-5"
+EXTRACTOR_VERSION = "extract-6"
 
 
 def extract_facts(article: ArticleReceived) -> ArticleFacts:

@@ -813,6 +813,7 @@ def _counts(originals_: Sequence[Analysed], memo: SummaryMemo) -> _Counts:
     """The memo's ids with the counts over ``originals_`` (the weights' articles), updated
     by the slide when the story only slid forward, else recounted."""
     key = tuple(analysis for _, analysis in originals_)
+    _renumber_when_sparse(memo)
     counts = memo.counts
     if counts is None:
         counts = memo.counts = _Counts()
@@ -834,12 +835,55 @@ def _counts(originals_: Sequence[Analysed], memo: SummaryMemo) -> _Counts:
         counts.df[rows.lead_terms] += 1
         counts.names[rows.name_keys] += 1
     counts.key = key
-    if len(memo.rows) > 2 * STORY_WINDOW:  # let go of the rows of articles that left
-        memo.rows = {id(a): memo.rows[id(a)] for a in key if id(a) in memo.rows}
-    if len(memo.title_rows) > 2 * STORY_WINDOW:
-        memo.title_rows = {id(a): memo.title_rows[id(a)] for a in key
-                           if id(a) in memo.title_rows}
+    _let_go_of_left(memo)
     return counts
+
+
+# A story's term and name ids are handed out as its window meets new words and never taken
+# back, so over a long story's life they outgrow the window's vocabulary many times (13,115
+# ids for 6,300 counted at 1,664 articles of the synthetic log): past this many, and past
+# COUNTS_SPARSE times the ids the window's originals count, the memo numbers them afresh.
+COUNTS_MIN_IDS = 16384
+COUNTS_SPARSE = 3
+
+
+def _renumber_when_sparse(memo: SummaryMemo) -> None:
+    """Let go of the memo's ids, and of everything made over them (rows, title rows, the
+    flat title options), when most of them no longer count anything: the next revision
+    numbers the window's words afresh, as a memo made anew (after a thaw) does. The ids are
+    positions only; no sum, order or tie depends on them, so the output is the same."""
+    counts = memo.counts
+    if counts is None:
+        return
+    ids = len(counts.term_ids) + len(counts.name_ids)
+    if ids <= COUNTS_MIN_IDS:
+        return
+    counted = int(np.count_nonzero(counts.df)) + int(np.count_nonzero(counts.names))
+    if ids <= COUNTS_SPARSE * counted:
+        return
+    memo.counts = None
+    memo.rows = {}
+    memo.title_rows = {}
+    memo.title_flat = None
+
+
+# Rows of articles that left the window, kept at most this many past the window's size
+# before they are let go: an entry holds its analysis, so a looser bound (it was twice the
+# window) kept up to a window's worth of dead analyses alive in every story in play.
+ROWS_SLACK = 16
+
+
+def _let_go_of_left(memo: SummaryMemo) -> None:
+    """Drop the rows and title rows of analyses no longer in the memo's window (every row
+    is made again, identically, should its article come back: the memo's ids only grow)."""
+    if (len(memo.rows) <= len(memo.analyses) + ROWS_SLACK
+            and len(memo.title_rows) <= len(memo.analyses) + ROWS_SLACK):
+        return
+    live = {id(analysis) for _, analysis in memo.analyses.values()}
+    if memo.counts is not None:
+        live.update(id(analysis) for analysis in memo.counts.key)
+    memo.rows = {k: v for k, v in memo.rows.items() if k in live}
+    memo.title_rows = {k: v for k, v in memo.title_rows.items() if k in live}
 
 
 def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,

@@ -150,6 +150,24 @@ def _shared_span(span: TimeSpan) -> TimeSpan:
     return found
 
 
+# One object per distinct day, as for spans: every article of a story mentions and is
+# published on the same few hundred days (a date object is 32 bytes, kept per article).
+_DAYS: dict[date, date] = {}
+
+
+def shared_day(day: date) -> date:
+    found = _DAYS.get(day)
+    if found is None:
+        if len(_DAYS) >= SPANS_SIZE:
+            _DAYS.clear()
+        found = _DAYS[day] = day
+    return found
+
+
+def shared_days(days: Sequence[date]) -> tuple[date, ...]:
+    return tuple(map(shared_day, days))
+
+
 @dataclass(frozen=True, slots=True)
 class TimelineInput:
     """What the index needs of one article's facts, whatever its citation number."""
@@ -169,7 +187,7 @@ def timeline_input(facts: ArticleFacts, published: date | None = None) -> Timeli
         figures_by_sentence.setdefault(f.sentence, []).append(
             _Figure(f.value, f.qualifier, sys.intern(f.unit), sys.intern(f.subject)))
     return TimelineInput(
-        days=tuple(days),
+        days=shared_days(tuple(days)),
         statements=tuple(
             _Statement(
                 sentence=cand.sentence, statement=cand.statement, span=_shared_span(cand.span),
@@ -439,7 +457,7 @@ class TimelineIndex:
         added = _Added(
             n=article.n, uri=article.uri, version=article.version,
             source=article.copy_of if article.copy_of is not None else article.n,
-            published=article.published.date(),
+            published=shared_day(article.published.date()),
             input=(prepared if prepared is not None
                    else timeline_input(article.facts, article.published.date())),
         )

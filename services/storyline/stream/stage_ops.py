@@ -71,7 +71,10 @@ class StageProbe:
 
 def stage_port(settings: Settings, index: int) -> int:
     """The operations port of stage process ``index`` (0: the fold, 1 + i: extract stripe
-    i); 0 when the endpoints are off."""
+    i); 0 when the endpoints are off. A process set to one port (a container per stage)
+    listens there, whatever its stage."""
+    if settings.stage_metrics_port:
+        return settings.stage_metrics_port
     base = settings.worker_metrics_port
     return 0 if base == 0 else base + index
 

@@ -1,0 +1,138 @@
+"""The deployment files run the commands the CLI has, with the settings it reads, and agree
+with each other: docker-compose.yml and deploy/k8s show each stage as its own workload, the
+extract stripes match the facts topic's partitions (deploy/topics.toml), and exactly one fold
+keeps its state on a volume (issue #10, item 2)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from storyline.cli import build_parser
+from storyline.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s" / "base"
+SETTINGS = {f"STORYLINE_{name.upper()}" for name in Settings.model_fields}
+# set by the manifests for the container, not read by Settings: the stripe, from the pod
+EXTRA_ENV = {"STORYLINE_STRIPE"}
+
+
+def facts_partitions() -> int:
+    topics = tomllib.loads((ROOT / "deploy" / "topics.toml").read_text())["topic"]
+    return next(t["partitions"] for t in topics if t["name"] == "storyline.facts")
+
+
+def k8s_documents() -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    docs: list[dict[str, Any]] = []
+    for resource in kustomization["resources"]:
+        docs += [d for d in yaml.safe_load_all((K8S / resource).read_text()) if d]
+    return docs
+
+
+def workloads() -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in k8s_documents()
+            if d["kind"] in ("StatefulSet", "Deployment", "Job")}
+
+
+def container(workload: dict[str, Any]) -> dict[str, Any]:
+    (only,) = workload["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def parsed(args: list[str]) -> Any:
+    # what the CLI makes of the arguments ($(VAR) is Kubernetes' expansion of the pod's env)
+    argv = [a.replace("$(STORYLINE_STRIPE)", "0") for a in args]
+    return build_parser(argv[0]).parse_args(argv)
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def storyline_services() -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in compose()["services"].items()
+            if s.get("image", "").startswith("storyline")}
+
+
+def test_every_command_in_the_manifests_is_one_the_cli_takes() -> None:
+    for name, workload in workloads().items():
+        args = parsed(container(workload)["args"])
+        assert args.command in ("topics", "worker", "serve"), name
+    for name, service in storyline_services().items():
+        assert parsed(service["command"]).command in ("topics", "worker", "serve"), name
+
+
+def test_every_storyline_variable_set_is_a_setting() -> None:
+    env_file = (K8S / "storyline.env").read_text().splitlines()
+    names = {line.split("=", 1)[0] for line in env_file if line and not line.startswith("#")}
+    for workload in workloads().values():
+        names |= {e["name"] for e in container(workload).get("env", ())}
+    names |= set(compose()["x-storyline"]["environment"])
+    unknown = {n for n in names if n.startswith("STORYLINE_")} - SETTINGS - EXTRA_ENV
+    assert not unknown
+    assert "STORYLINE_BOOTSTRAP_SERVERS" in names
+
+
+def test_kubernetes_runs_one_extract_pod_per_facts_partition_and_one_fold() -> None:
+    partitions = facts_partitions()
+    found = workloads()
+    extract = found["storyline-extract"]
+    args = parsed(container(extract)["args"])
+    assert (args.stage, args.stripes) == ("extract", partitions)
+    assert extract["kind"] == "StatefulSet" and extract["spec"]["replicas"] == partitions
+    stripe = next(e for e in container(extract)["env"] if e["name"] == "STORYLINE_STRIPE")
+    assert "pod-index" in stripe["valueFrom"]["fieldRef"]["fieldPath"]
+    assert "$(STORYLINE_STRIPE)" in container(extract)["args"]
+
+    fold = found["storyline-fold"]
+    assert parsed(container(fold)["args"]).stage == "fold"
+    assert fold["kind"] == "StatefulSet" and fold["spec"]["replicas"] == 1
+    state = {m["name"]: m["mountPath"] for m in container(fold)["volumeMounts"]}
+    claims = {c["metadata"]["name"] for c in fold["spec"]["volumeClaimTemplates"]}
+    assert state["state"] == "/data" and "state" in claims  # STORYLINE_DATA_DIR
+    assert "STORYLINE_DATA_DIR=/data" in (K8S / "storyline.env").read_text()
+    stages = [parsed(container(w)["args"]).stage for w in found.values()
+              if parsed(container(w)["args"]).command == "worker"]
+    assert sorted(stages) == ["extract", "fold"]  # no `worker` running every stage too
+
+
+@pytest.mark.parametrize("name", ["storyline-extract", "storyline-fold"])
+def test_the_probes_ask_the_port_the_stage_listens_on(name: str) -> None:
+    stage = container(workloads()[name])
+    port = int(next(e["value"] for e in stage["env"]
+                    if e["name"] == "STORYLINE_STAGE_METRICS_PORT"))
+    declared = {p["name"]: p["containerPort"] for p in stage["ports"]}
+    assert declared["operations"] == port
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert stage[probe]["httpGet"]["port"] == "operations"
+        assert stage[probe]["httpGet"]["path"] in ("/livez", "/readyz")
+
+
+def test_compose_runs_every_stripe_once_and_one_fold_with_the_state_volume() -> None:
+    partitions = facts_partitions()
+    services = storyline_services()
+    stripes: list[int] = []
+    folds: list[str] = []
+    for name, service in services.items():
+        args = parsed(service["command"])
+        if args.command != "worker":
+            continue
+        assert args.stage in ("extract", "fold"), name
+        if args.stage == "extract":
+            assert args.stripes == partitions
+            stripes.append(args.stripe)
+            # its endpoints: the worker's port + 1 + stripe (stage_port), published as such
+            port = Settings().worker_metrics_port + 1 + args.stripe
+            assert any(p.endswith(f":{port}") for p in service["ports"]), name
+        else:
+            folds.append(name)
+            assert any(v.endswith(":/data") for v in service["volumes"])
+    assert sorted(stripes) == list(range(partitions))
+    assert len(folds) == 1
