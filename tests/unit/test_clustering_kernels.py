@@ -1,23 +1,58 @@
-"""The compiled kernels (``storyline.domain.kernels``) against the numpy and dict code they
-replaced, on random inputs full of ties: every result must be the same to the last bit
-(compared as bytes, so even the sign of a zero counts), since assignments must not change."""
+"""The compiled kernels (``storyline.domain.kernels``, switched on by
+``kernels.use_compiled(True)``) against the portable Python/numpy code of the services they
+stand in for, on random inputs full of ties: every result must be the same to the last bit
+(compared as bytes, so even the sign of a zero counts), since assignments must not change.
+Each test runs the services' own function twice, once each way."""
 
 from __future__ import annotations
 
+import os
 import random
 import struct
-import zlib
-from collections import Counter
+import subprocess
+import sys
+from array import array
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_clustering_fast_paths import _candidates_by_loop
 from test_clustering_fast_paths import _features as _features_of
 
 from storyline.domain import clustering_text, dedup, kernels
 from storyline.domain.clustering import Clusterer, ClusteringConfig
 from storyline.domain.clustering_text import Query, SparseVector, Vocabulary, term_counts
+
+T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def _portable_after() -> Iterator[None]:
+    """The switch is process-wide: every test here leaves the portable default behind."""
+    yield
+    kernels.use_compiled(False)
+
+
+def _both(fn: Callable[[], T]) -> tuple[T, T]:
+    """``fn()`` with the portable code (the reference), then with the compiled kernels."""
+    kernels.use_compiled(False)
+    portable = fn()
+    kernels.use_compiled(True)
+    try:
+        return portable, fn()
+    finally:
+        kernels.use_compiled(False)
+
+
+def _compiled() -> kernels.Compiled:
+    kernels.use_compiled(True)
+    found = kernels.active()
+    assert found is not None
+    return found
+
 
 # few distinct values, so that equal sums (ties) are common
 _WEIGHTS = st.sampled_from([0.0, 0.125, 0.25, 0.5, 0.1, 0.2, 0.3, 1 / 3, 0.7, 1.0])
@@ -25,18 +60,6 @@ _WEIGHTS = st.sampled_from([0.0, 0.125, 0.25, 0.5, 0.1, 0.2, 0.3, 1 / 3, 0.7, 1.
 
 def _bits(values: list[float]) -> list[bytes]:
     return [struct.pack("<d", v) for v in values]
-
-
-def _dots_by_numpy(query_ids: np.ndarray, query_weights: np.ndarray, size: int,
-                   ids: np.ndarray, weights: np.ndarray, lengths: np.ndarray) -> list[float]:
-    """``Query.dots`` as it was in numpy: scatter, gather, multiply, one cumsum."""
-    dense = np.zeros(size, dtype=np.float64)
-    dense[query_ids] = query_weights
-    contrib = dense[ids] * weights
-    ends = np.cumsum(lengths)
-    sums = np.concatenate(([0.0], np.cumsum(contrib)))
-    out: list[float] = (sums[ends] - sums[ends - lengths]).tolist()
-    return out
 
 
 _VECTOR = st.lists(st.tuples(st.integers(0, 30), st.floats(-1.0, 1.0, width=32)), max_size=12)
@@ -47,19 +70,24 @@ _VECTOR = st.lists(st.tuples(st.integers(0, 30), st.floats(-1.0, 1.0, width=32))
        st.lists(_VECTOR, min_size=1, max_size=8))
 def test_dots_are_the_numpy_dots_to_the_bit(query: dict[int, float],
                                             vectors: list[list[tuple[int, float]]]) -> None:
-    query_ids = np.array(sorted(query), dtype=np.int64)
-    query_weights = np.array([query[t] for t in sorted(query)], dtype=np.float64)
-    lengths = np.array([len(v) for v in vectors], dtype=np.int64)
-    ids = np.array([t for v in vectors for t, _ in v], dtype=np.uint32)
-    weights = np.array([w for v in vectors for _, w in v], dtype=np.float32)
-    dense = np.zeros(31, dtype=np.float64)
-    got = kernels.dots(query_ids, query_weights, dense, ids, weights, lengths).tolist()
-    want = _dots_by_numpy(query_ids, query_weights, 31, ids, weights, lengths)
-    assert _bits(got) == _bits(want)
-    assert not dense.any()  # the scratch array is left zeroed
-    # and the uncompiled reference agrees with the compiled kernel
-    reference = kernels.dots.py_func(query_ids, query_weights, dense, ids, weights, lengths)
-    assert _bits(reference.tolist()) == _bits(got)
+    vocab = Vocabulary()
+    for term in range(31):
+        vocab.intern(f"t{term}")
+    q = Query(np.array(sorted(query), dtype=np.int64),
+              np.array([query[t] for t in sorted(query)], dtype=np.float64), vocab)
+    sparse = [SparseVector(array("I", [t for t, _ in v]), array("f", [w for _, w in v]))
+              for v in vectors]
+    portable, compiled = _both(lambda: q.dots(sparse))
+    assert _bits(compiled) == _bits(portable)
+    assert not vocab.dense().any()  # the scratch array is left zeroed
+    # and the uncompiled source of the kernel agrees with the compiled kernel (called
+    # directly: Query.dots does not call it for an empty query or empty vectors)
+    ids = np.frombuffer(b"".join(v.ids.tobytes() for v in sparse), dtype=np.uint32)
+    weights = np.frombuffer(b"".join(v.weights.tobytes() for v in sparse), dtype=np.float32)
+    lengths = np.array([len(v.ids) for v in sparse], dtype=np.int64)
+    source = kernels._dots(q.ids, q.weights, vocab.dense(), ids, weights, lengths)
+    direct = _compiled().dots(q.ids, q.weights, vocab.dense(), ids, weights, lengths)
+    assert _bits(source.tolist()) == _bits(direct.tolist())
 
 
 @settings(max_examples=200, deadline=None)
@@ -71,7 +99,7 @@ def test_tally_is_the_dict_tally_ranked(postings: list[list[int]], data: st.Data
         for seq in posting:
             tally[seq] = tally.get(seq, 0.0) + weight
     want = sorted(tally.items(), key=lambda item: (-item[1], item[0]))
-    seqs, sums = kernels.tally(
+    seqs, sums = _compiled().tally(
         np.array([s for p in postings for s in p], dtype=np.int64),
         np.array([len(p) for p in postings], dtype=np.int64),
         np.array(weights, dtype=np.float64),
@@ -114,11 +142,11 @@ def test_candidates_with_aliases_dead_stories_and_ties_are_the_loop(
             c._name_postings[str(n)] = posting
     weights = {t: data.draw(st.sampled_from([0.125, 0.25, 0.5])) for t in range(len(term_lists))}
     query = SparseVector.top(weights, len(weights))
-    got = [s.seq for s in c._candidates(query, names)]
-    assert got == [s.seq for s in _candidates_by_loop(c, query, names)]
+    portable, compiled = _both(lambda: [s.seq for s in c._candidates(query, names)])
+    assert compiled == portable
 
 
-def test_query_dots_use_the_kernel_and_keep_the_binary_search_result() -> None:
+def test_query_dots_with_the_kernel_keep_the_binary_search_result() -> None:
     vocab = Vocabulary()
     for term in "abcdefgh":
         vocab.intern(term)
@@ -126,7 +154,8 @@ def test_query_dots_use_the_kernel_and_keep_the_binary_search_result() -> None:
     plain = Query(query.ids, query.weights)  # no vocabulary: numpy's binary search
     vectors = [SparseVector.top({1: 2.0, 2: 1.0, 5: 1.0}, 3), SparseVector.empty(),
                SparseVector.top({3: 1.0, 7: 3.0}, 2)]
-    assert _bits(query.dots(vectors)) == _bits(plain.dots(vectors))
+    portable, compiled = _both(lambda: query.dots(vectors))
+    assert _bits(compiled) == _bits(portable) == _bits(plain.dots(vectors))
     assert not vocab.dense().any()
 
 
@@ -140,29 +169,21 @@ _WORDS = st.lists(st.sampled_from(["bank", "banks", "us", "bus", "buses", "crisi
                   max_size=60).map(" ".join)
 
 
-def _term_counts_by_counter(text: str) -> dict[str, int]:
-    """``term_counts`` as it was before the kernel: words split in C, counted with a
-    ``Counter``, one ``_normalise`` per distinct word."""
-    counts: dict[str, int] = {}
-    runs = text.lower().encode("ascii", "replace").translate(clustering_text._RUNS)
-    for run, n in Counter(runs.decode("ascii").split()).items():
-        word = run.strip("-") if run[0] == "-" or run[-1] == "-" else run
-        term = clustering_text._normalise(word)
-        if term is not None:
-            counts[term] = counts.get(term, 0) + n
-    return counts
+def _term_counts_both(text: str) -> None:
+    portable, compiled = _both(lambda: list(term_counts(text).items()))
+    assert compiled == portable
 
 
 @settings(max_examples=500, deadline=None)
 @given(_TEXT | _WORDS)
 def test_term_counts_are_those_of_the_counter_loop(text: str) -> None:
-    assert list(term_counts(text).items()) == list(_term_counts_by_counter(text).items())
+    _term_counts_both(text)
 
 
 def test_every_stop_word_and_its_plural_form() -> None:
     for word in sorted(clustering_text.STOPWORDS):
         for text in (word, word + "s", "-" + word + "-", word.upper() + " x" + word):
-            assert list(term_counts(text).items()) == list(_term_counts_by_counter(text).items())
+            _term_counts_both(text)
 
 
 def test_term_counts_of_a_long_text_with_many_distinct_terms() -> None:
@@ -170,34 +191,19 @@ def test_term_counts_of_a_long_text_with_many_distinct_terms() -> None:
     words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz-") for _ in range(rng.randint(1, 14)))
              for _ in range(3000)]
     text = " ".join(rng.choice(words) for _ in range(20_000))
-    assert list(term_counts(text).items()) == list(_term_counts_by_counter(text).items())
+    _term_counts_both(text)
 
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _shingles_by_numpy(text: str) -> np.ndarray:
-    """``dedup.shingles`` as it was before the kernel (zlib's CRC-32, numpy's uint64)."""
-    words = dedup._opening_words(text)
-    if not words:
-        return np.zeros(0, dtype=np.uint32)
-    h = np.fromiter(map(zlib.crc32, words), dtype=np.uint64, count=len(words))
-    if len(words) >= 4:
-        n = len(words) - 4 + 1
-        acc = h[:n].copy()
-        for i in range(1, 4):
-            acc = acc * _MIX + h[i : i + n]
-        h = acc
-    h = (h ^ (h >> np.uint64(29))) * _MIX
-    return np.unique((h >> np.uint64(32)).astype(np.uint32))
+def _shingles_both(text: str) -> None:
+    portable, compiled = _both(lambda: dedup.shingles(text))
+    assert compiled.dtype == portable.dtype == np.uint32
+    assert compiled.tobytes() == portable.tobytes()
 
 
 @settings(max_examples=500, deadline=None)
 @given(_TEXT | _WORDS)
 def test_shingles_are_those_of_zlib_and_numpy(text: str) -> None:
-    got, want = dedup.shingles(text), _shingles_by_numpy(text)
-    assert got.dtype == want.dtype == np.uint32
-    assert got.tobytes() == want.tobytes()
+    _shingles_both(text)
 
 
 def test_shingles_of_long_texts_and_every_byte() -> None:
@@ -206,9 +212,9 @@ def test_shingles_of_long_texts_and_every_byte() -> None:
     for n in (0, 1, 3, 4, 5, 399, 400, 401, 2000):
         text = " ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 9)))
                         for _ in range(n))
-        assert dedup.shingles(text).tobytes() == _shingles_by_numpy(text).tobytes()
+        _shingles_both(text)
     every = "".join(map(chr, range(256)))
-    assert dedup.shingles(every).tobytes() == _shingles_by_numpy(every).tobytes()
+    _shingles_both(every)
 
 
 def _top_by_lexsort(ids: np.ndarray, values: np.ndarray, k: int) -> tuple[bytes, bytes]:
@@ -257,20 +263,68 @@ def test_merged_arrays_are_the_dict_sums_in_the_dict_order(
     a: dict[int, float], b: dict[int, float], scale: float, ka: int, kb: int
 ) -> None:
     centroid, vector = SparseVector.top(a, ka), SparseVector.top(b, kb)
-    ids, values = centroid.merged_arrays(scale, vector)
-    assert ids.dtype == np.int64 and values.dtype == np.float64
-    assert (ids.tolist(), _bits(values.tolist())) == _merged_by_dict(centroid, scale, vector)
+    portable, compiled = _both(lambda: centroid.merged_arrays(scale, vector))
+    for ids, values in (portable, compiled):
+        assert ids.dtype == np.int64 and values.dtype == np.float64
+        assert (ids.tolist(), _bits(values.tolist())) == _merged_by_dict(centroid, scale, vector)
 
 
 def test_warm_compiles_the_types_the_clusterer_passes() -> None:
     """``kernels.warm`` (run by scripts/setup.sh) compiles each kernel for the argument
     types of the clusterer's calls: after it, placing articles compiles nothing more."""
     kernels.warm()
-    everything = (kernels.dots, kernels.merged, kernels.tally, kernels.terms, kernels.shingles)
-    compiled = [list(kernel.signatures) for kernel in everything]
+    k = _compiled()
+    everything = (k.dots, k.merged, k.tally, k.terms, k.shingles)
+    compiled = [list(kernel.signatures) for kernel in everything]  # type: ignore[attr-defined]
     c = Clusterer()
     for i, body in enumerate(["Oil spill spreads in the gulf as BP caps the well",
                               "BP caps the well in the gulf; the oil spill spreads",
                               "Flu cases rise in Mexico City as schools close"]):
         c.place(f"urn:w:{i}", _features_of(body))
-    assert [list(kernel.signatures) for kernel in everything] == compiled
+    assert [list(kernel.signatures) for kernel in everything] == compiled  # type: ignore[attr-defined]
+
+
+_NO_NUMBA = """
+import sys
+from storyline.domain import kernels
+from storyline.domain.clustering import Clusterer
+from storyline.domain.dedup import shingles
+from test_clustering_fast_paths import _features
+c = Clusterer()
+for i, body in enumerate(["Oil spill spreads in the gulf as BP caps the well",
+                          "BP caps the well in the gulf; the oil spill spreads"]):
+    c.place(f"urn:d:{i}", _features(body))
+shingles("one two three four five")
+assert kernels.active() is None
+assert "numba" not in sys.modules and "llvmlite" not in sys.modules, "numba imported"
+kernels.use_compiled(True)
+assert "numba" in sys.modules
+print("ok")
+"""
+
+
+def test_the_default_does_not_import_numba() -> None:
+    """Importing the clusterer and placing articles with the default (portable) code never
+    imports numba: its ~130 MB and start-up are paid only when switched on."""
+    here = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, *sys.path])}
+    done = subprocess.run([sys.executable, "-c", _NO_NUMBA], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_a_clusterer_places_the_same_either_way() -> None:
+    """A few articles (a copy, joins, new stories) through a fresh clusterer each way."""
+    bodies = ["Oil spill spreads in the gulf as BP caps the well",
+              "BP caps the well in the gulf; the oil spill spreads",
+              "Flu cases rise in Mexico City as schools close",
+              "Schools close in Mexico City as flu cases rise again",
+              "Oil spill spreads in the gulf as BP caps the well"]
+
+    def fold() -> list[object]:
+        c = Clusterer(ClusteringConfig())
+        return [c.place(f"urn:p:{i}", _features_of(body)) for i, body in enumerate(bodies)]
+
+    portable, compiled = _both(fold)
+    assert compiled == portable

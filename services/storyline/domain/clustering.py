@@ -411,6 +411,9 @@ class Clusterer:
     def _candidates(self, query: SparseVector, names: dict[int, float]) -> list[_Story]:
         cfg = self.config
         top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
+        compiled = kernels.active()
+        if compiled is None:
+            return self._candidates_portable(query, top_names)
         lists: list[list[int] | tuple[()]] = [
             posting or ()
             for posting in (*self._term_postings.get_many(list(map(str, query.ids))),
@@ -420,7 +423,7 @@ class Clusterer:
         # (compiled: the sums in the same order as a dict tally), ranked by sum then seq
         weights = np.full(len(lists), 0.5)
         weights[: len(query.ids)] = np.frombuffer(query.weights, dtype=np.float32)
-        seqs, sums = kernels.tally(
+        seqs, sums = compiled.tally(
             np.fromiter(chain.from_iterable(lists), dtype=np.int64),
             np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)),
             weights,
@@ -446,6 +449,32 @@ class Clusterer:
             found[seq] = last = value
         ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
         return [stories[seq] for seq, _ in ranked[:cut]]
+
+    def _candidates_portable(self, query: SparseVector, top_names: list[tuple[int, float]]
+                             ) -> list[_Story]:
+        """``_candidates`` without the compiled kernels: a dict tally, each story's sum
+        taken in the order of the posting lists, then every tallied story's survivor."""
+        tally: dict[int, float] = {}
+        postings = self._term_postings.get_many(list(map(str, query.ids)))
+        for posting, weight in zip(postings, query.weights, strict=True):
+            for seq in posting or ():
+                tally[seq] = tally.get(seq, 0.0) + weight
+        for posting in self._name_postings.get_many([str(nid) for nid, _ in top_names]):
+            for seq in posting or ():
+                tally[seq] = tally.get(seq, 0.0) + 0.5
+        found: dict[int, float] = {}
+        merged_into = self._merged_into
+        stories = self._stories
+        for seq, value in tally.items():
+            while seq in merged_into:
+                seq = merged_into[seq]
+            story = stories.get(seq)
+            if story is None or story.size == 0:
+                continue
+            if value > found.get(seq, -1.0):
+                found[seq] = value
+        ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+        return [stories[seq] for seq, _ in ranked[: self.config.max_candidates]]
 
     def _score(
         self, query: Query, names: dict[int, float], day: float

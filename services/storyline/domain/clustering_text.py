@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from array import array
+from collections import Counter
 from collections.abc import Sequence
 from typing import cast
 
@@ -185,11 +186,28 @@ class SparseVector:
         ``other``'s weights term by term, in the order the dict would hold them (this
         vector's ids, then ``other``'s new ones) and with the same float64 products and sums:
         what ``top(merged, k)`` reads, without building the dict."""
-        return kernels.merged(
-            np.frombuffer(self.ids, dtype=np.uint32), np.frombuffer(self.weights, dtype=np.float32),
-            scale, np.frombuffer(other.ids, dtype=np.uint32),
-            np.frombuffer(other.weights, dtype=np.float32),
-        )
+        compiled = kernels.active()
+        if compiled is not None:
+            return compiled.merged(
+                np.frombuffer(self.ids, dtype=np.uint32),
+                np.frombuffer(self.weights, dtype=np.float32),
+                scale, np.frombuffer(other.ids, dtype=np.uint32),
+                np.frombuffer(other.weights, dtype=np.float32),
+            )
+        ids = np.frombuffer(self.ids, dtype=np.uint32).astype(np.int64)
+        values = np.frombuffer(self.weights, dtype=np.float32).astype(np.float64) * scale
+        more = np.frombuffer(other.ids, dtype=np.uint32).astype(np.int64)
+        added = np.frombuffer(other.weights, dtype=np.float32).astype(np.float64)
+        if len(ids) == 0 or len(more) == 0:
+            return np.concatenate((ids, more)), np.concatenate((values, added))
+        order = np.argsort(ids)
+        at = np.searchsorted(ids, more, sorter=order)
+        at[at >= len(ids)] = 0
+        where = order[at]
+        hit = ids[where] == more
+        values[where[hit]] += added[hit]  # ids are distinct: one sum per term
+        new = ~hit
+        return np.concatenate((ids, more[new])), np.concatenate((values, added[new]))
 
     def as_dict(self) -> dict[int, float]:
         return dict(zip(self.ids, self.weights, strict=True))
@@ -226,19 +244,29 @@ class Query:
         # one copy of all the vectors' buffers each, not an array object per vector
         ids = np.frombuffer(b"".join(buffers), dtype=np.uint32)
         weights = np.frombuffer(b"".join([v.weights for v in vectors]), dtype=np.float32)
-        if self.vocab is not None:
+        compiled = kernels.active()
+        if self.vocab is not None and compiled is not None:
             # scatter the query into a dense array, gather, multiply, sum and zero it again:
             # the products and the running sum of the numpy code below, compiled
-            out = kernels.dots(self.ids, self.weights, self.vocab.dense(), ids, weights, lengths)
+            out = compiled.dots(self.ids, self.weights, self.vocab.dense(), ids, weights,
+                                lengths)
+            compiled_dots: list[float] = out.tolist()
+            return compiled_dots
+        if self.vocab is not None:
+            # scatter the query into a dense array, gather, and zero it again: the same
+            # products as the binary search, in one pass
+            dense = self.vocab.dense()
+            dense[self.ids] = self.weights
+            contrib = dense[ids] * weights
+            dense[self.ids] = 0.0
         else:
             pos = np.searchsorted(self.ids, ids)
             pos[pos >= len(self.ids)] = 0
             hit = self.ids[pos] == ids
             contrib = np.where(hit, self.weights[pos], 0.0) * weights
-            ends = np.cumsum(lengths)
-            sums = np.concatenate(([0.0], np.cumsum(contrib)))
-            out = sums[ends] - sums[ends - lengths]
-        dots: list[float] = out.tolist()
+        ends = np.cumsum(lengths)
+        sums = np.concatenate(([0.0], np.cumsum(contrib)))
+        dots: list[float] = (sums[ends] - sums[ends - lengths]).tolist()
         return dots
 
 
@@ -259,14 +287,32 @@ _STOP_CODES = np.array(sorted(map(kernels.word_code, map(str.encode, STOPWORDS))
 assert max(map(len, STOPWORDS)) <= 12  # what word_code can number
 
 
+def _runs(text: str) -> list[str]:
+    """The runs of a-z and "-" in ``text.lower()``, split in C: without their leading and
+    trailing hyphens, and where that leaves a word, ``_WORD.findall(text.lower())``."""
+    return text.lower().encode("ascii", "replace").translate(_RUNS).decode("ascii").split()
+
+
 def term_counts(text: str) -> dict[str, int]:
     """The content terms of ``text`` (what ``Tokenizer`` gives ids to) with their counts, in
     order of first use: with the terms of the texts before, the order ids are handed out in.
 
     The words are the runs of a-z and "-" in the lowercased text encoded as ASCII (any
     other character as "?") without their leading and trailing hyphens: where that leaves a
-    word, ``_WORD.findall(text.lower())``; each is ``_normalise``d and counted by the
-    compiled ``kernels.terms``, which hands back the terms in one string."""
-    runs = text.lower().encode("ascii", "replace").translate(_RUNS)
-    joined, counts = kernels.terms(np.frombuffer(runs, dtype=np.uint8), _STOP_CODES)
-    return dict(zip(joined.tobytes().decode("ascii").split(), counts.tolist(), strict=True))
+    word, ``_WORD.findall(text.lower())``; each is ``_normalise``d and counted (by the
+    compiled ``kernels.terms`` when switched on, which hands back the terms in one
+    string)."""
+    compiled = kernels.active()
+    if compiled is not None:
+        runs = text.lower().encode("ascii", "replace").translate(_RUNS)
+        joined, numbers = compiled.terms(np.frombuffer(runs, dtype=np.uint8), _STOP_CODES)
+        return dict(zip(joined.tobytes().decode("ascii").split(), numbers.tolist(),
+                        strict=True))
+    counts: dict[str, int] = {}
+    # words counted in C first: one _normalise per distinct word, same keys in the same order
+    for run, n in Counter(_runs(text)).items():
+        word = run.strip("-") if run[0] == "-" or run[-1] == "-" else run  # "--": ""
+        term = _normalise(word)
+        if term is not None:
+            counts[term] = counts.get(term, 0) + n
+    return counts

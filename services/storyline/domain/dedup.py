@@ -20,6 +20,7 @@ store and read back to verify a candidate: about 0.9 kB an article in memory.
 from __future__ import annotations
 
 import re
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from storyline.domain import kernels
 from storyline.domain.coldstore import ColdStore, SpilledMap
 
 _WORD = re.compile(r"[a-z0-9]+")
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 _SHINGLE = 4
 _MAX_WORDS = 400
 # ``shingles`` reads the words of _WORD without the regex: in the lowercased text encoded as
@@ -57,10 +59,25 @@ def shingles(text: str) -> Shingles:
     and the cost stays bounded); each word's CRC-32 (``zlib.crc32``), each shingle's hash
     the running ``h * MIX + next`` over its words (wrapping at 2^64), finalised as
     ``(h ^ h >> 29) * MIX``, its top 32 bits: computed by the compiled ``kernels.shingles``
-    on the text's bytes."""
-    words = text.lower().encode("ascii", "replace").translate(_SPACES)
-    return kernels.shingles(np.frombuffer(words, dtype=np.uint8), _MAX_WORDS, _SHINGLE,
-                            _CRC32)
+    on the text's bytes when switched on, else by ``zlib`` and numpy."""
+    compiled = kernels.active()
+    if compiled is not None:
+        spaced = text.lower().encode("ascii", "replace").translate(_SPACES)
+        found: Shingles = compiled.shingles(np.frombuffer(spaced, dtype=np.uint8), _MAX_WORDS,
+                                            _SHINGLE, _CRC32)
+        return found
+    words = _opening_words(text)
+    if not words:
+        return np.zeros(0, dtype=np.uint32)
+    h = np.fromiter(map(zlib.crc32, words), dtype=np.uint64, count=len(words))
+    if len(words) >= _SHINGLE:
+        n = len(words) - _SHINGLE + 1
+        acc = h[:n].copy()
+        for i in range(1, _SHINGLE):
+            acc = acc * _MIX + h[i : i + n]  # wraps mod 2^64 by design
+        h = acc
+    h = (h ^ (h >> np.uint64(29))) * _MIX
+    return np.unique((h >> np.uint64(32)).astype(np.uint32))
 
 
 def _opening_words(text: str) -> list[bytes]:

@@ -1,10 +1,19 @@
-"""Compiled loops of the clusterer's hot path (numba, ``cache=True``).
+"""Compiled loops of the clusterer's hot path (numba, ``cache=True``): an opt-in
+accelerator, off by default.
 
-Each kernel is written as a plain Python function over numpy arrays (kept as ``.py_func``,
-the reference the tests compare with) and compiled once per machine: the machine code is
-cached beside this module, so a restarted worker loads it instead of compiling again.
+By default the clusterer runs its portable Python/numpy code (a dict tally in
+``Clusterer._candidates``, ``clustering_text.term_counts``, ``dedup.shingles``,
+``SparseVector.merged_arrays``, ``Query.dots``) and nothing here imports numba.
+``use_compiled(True)`` (the edges call it from the setting ``STORYLINE_COMPILED_KERNELS``)
+imports numba, compiles the kernels below or loads them from their cache beside this
+module, and switches the whole process to them; ``use_compiled(False)`` switches back.
+numba is an optional dependency (the ``compiled`` extra). The kernels cut assignment CPU
+by a quarter to a third but cost ~130 MB of RSS a process (numba and LLVM), +1.2-1.5 s of
+start-up, and 12-14 CPU s of compilation on a cold cache (docs/clustering.md, "Cost").
 
-What a kernel computes is bit for bit what the numpy or dict code it replaces computed:
+Each kernel is written as a plain Python function over numpy arrays and compiled by
+``Compiled``.
+What a kernel computes is bit for bit what the portable code it stands in for computes:
 the same float64 products, the sums in the same order (numba keeps IEEE order without
 ``fastmath``, which is never set here), no transcendental function (``log``, ``exp`` stay
 in numpy, whose implementations may differ from libm's in the last bit) and no BLAS call.
@@ -15,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -23,10 +31,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-
-
-def _jit(fn: F) -> F:
-    return cast(F, numba.njit(cache=True, nogil=True)(fn))
 
 
 def _dots(query_ids: I64, query_weights: F64, dense: F64, ids: npt.NDArray[np.uint32],
@@ -114,11 +118,6 @@ def _merged(ids: npt.NDArray[np.uint32], weights: npt.NDArray[np.float32], scale
             out[count] = np.float64(added[j])
             count += 1
     return out_ids[:count], out[:count]
-
-
-dots = _jit(_dots)
-merged = _jit(_merged)
-tally = _jit(_tally)
 
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -275,20 +274,69 @@ def crc32_table() -> npt.NDArray[np.uint32]:
     return table
 
 
-terms = _jit(_terms)
-shingles = _jit(_shingles)
+class Compiled:
+    """The kernels compiled by numba (or loaded from their cache): built by
+    ``use_compiled(True)``, the only place numba is imported."""
+
+    def __init__(self) -> None:
+        import numba  # the optional dependency: only when the kernels are switched on
+
+        def jit(fn: F) -> F:
+            return cast(F, numba.njit(cache=True, nogil=True)(fn))
+
+        self.dots = jit(_dots)
+        self.merged = jit(_merged)
+        self.tally = jit(_tally)
+        self.terms = jit(_terms)
+        self.shingles = jit(_shingles)
+
+    def warm(self) -> None:
+        """Compile every kernel for the argument types the clusterer passes (or load them
+        from the cache)."""
+        u32, f32 = np.zeros(1, dtype=np.uint32), np.zeros(1, dtype=np.float32)
+        i64, f64 = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.float64)
+        # (Query.dots reads the vectors from one bytes object each: read-only arrays)
+        self.dots(i64, f64, np.zeros(2, dtype=np.float64),
+                  np.frombuffer(u32.tobytes(), dtype=np.uint32),
+                  np.frombuffer(f32.tobytes(), dtype=np.float32), i64 + 1)
+        self.merged(u32, f32, 1.0, u32 + 1, f32)
+        self.tally(i64, i64 + 1, f64)
+        self.terms(np.frombuffer(b"banks of -the- river", dtype=np.uint8), i64)
+        self.shingles(np.frombuffer(b"one two three four five", dtype=np.uint8), 400, 4,
+                      crc32_table())
+
+
+_built: Compiled | None = None  # compiled once a process: switching back keeps them
+_active: Compiled | None = None
+
+
+def use_compiled(on: bool) -> None:
+    """Switch the whole process to the compiled kernels (``True``: imports numba, which
+    must be installed, and compiles or loads them) or back to the portable code. Outputs
+    are the same either way, to the last bit."""
+    global _built, _active
+    if on and _built is None:
+        _built = Compiled()
+    _active = _built if on else None
+
+
+def active() -> Compiled | None:
+    """The compiled kernels when switched on, else ``None`` (the portable code runs)."""
+    return _active
+
+
+def available() -> bool:
+    """Whether numba is installed (the ``compiled`` extra), without importing it."""
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
 
 
 def warm() -> None:
-    """Compile every kernel for the argument types the clusterer passes (or load them from
-    the cache): what ``scripts/setup.sh`` runs once after installing, so that the first
-    start of a worker does not spend its first article compiling (see docs/clustering.md)."""
-    u32, f32 = np.zeros(1, dtype=np.uint32), np.zeros(1, dtype=np.float32)
-    i64, f64 = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.float64)
-    # (Query.dots reads the vectors from one bytes object each: read-only arrays)
-    dots(i64, f64, np.zeros(2, dtype=np.float64), np.frombuffer(u32.tobytes(), dtype=np.uint32),
-         np.frombuffer(f32.tobytes(), dtype=np.float32), i64 + 1)
-    merged(u32, f32, 1.0, u32 + 1, f32)
-    tally(i64, i64 + 1, f64)
-    terms(np.frombuffer(b"banks of -the- river", dtype=np.uint8), i64)
-    shingles(np.frombuffer(b"one two three four five", dtype=np.uint8), 400, 4, crc32_table())
+    """Switch the compiled kernels on and compile each for the argument types the
+    clusterer passes (or load them from the cache): what ``scripts/setup.sh`` runs once
+    after installing when numba is there, so that the first start of a worker with
+    ``STORYLINE_COMPILED_KERNELS=true`` does not spend its first articles compiling."""
+    use_compiled(True)
+    assert _active is not None
+    _active.warm()
