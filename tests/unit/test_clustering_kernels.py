@@ -21,10 +21,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_clustering_fast_paths import _features as _features_of
+from test_pipeline import STORIES, build_log, records
+from test_stages import folded
 
 from storyline.domain import clustering_text, dedup, kernels
 from storyline.domain.clustering import Clusterer, ClusteringConfig
 from storyline.domain.clustering_text import Query, SparseVector, Vocabulary, term_counts
+from storyline.settings import Settings, switch_kernels
 
 T = TypeVar("T")
 
@@ -328,3 +331,28 @@ def test_a_clusterer_places_the_same_either_way() -> None:
 
     portable, compiled = _both(fold)
     assert compiled == portable
+
+
+def test_the_setting_switches_the_path_and_a_fold_gives_the_same_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``STORYLINE_COMPILED_KERNELS`` (off by default) is what the entry points hand to
+    ``switch_kernels``: a log of articles (copies, corrections, a withdrawal) folded each
+    way gives the same events, byte for byte."""
+    monkeypatch.delenv("STORYLINE_COMPILED_KERNELS", raising=False)
+    assert Settings().compiled_kernels is False
+    entries = [("flood", 0, "new"), ("flood", 1, "new"), ("flood", 1, "copy"),
+               ("flood", 2, "new"), ("flood", 0, "correction"), ("flood", 3, "new"),
+               ("flood", 5, "withdrawal"), ("flood", 4, "new")]
+    entries += [(story, n, "new") for n in range(4) for story in sorted(STORIES)
+                if story != "flood"]
+    log = records(build_log(entries))
+    out: dict[str, list[bytes | str]] = {}
+    for flag in ("false", "true"):
+        monkeypatch.setenv("STORYLINE_COMPILED_KERNELS", flag)
+        settings = Settings()
+        switch_kernels(settings)
+        assert (kernels.active() is not None) is settings.compiled_kernels is (flag == "true")
+        out[flag] = folded(log)
+    assert out["false"] and all(isinstance(e, bytes) for e in out["false"])
+    assert out["true"] == out["false"]

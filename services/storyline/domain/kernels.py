@@ -316,6 +316,10 @@ def use_compiled(on: bool) -> None:
     are the same either way, to the last bit."""
     global _built, _active
     if on and _built is None:
+        if not available():
+            raise RuntimeError("the compiled kernels need numba: install the `compiled` extra "
+                               "(pip install 'storyline[compiled]') or switch them off "
+                               "(STORYLINE_COMPILED_KERNELS=false)")
         _built = Compiled()
     _active = _built if on else None
 
