@@ -356,3 +356,13 @@ def test_the_setting_switches_the_path_and_a_fold_gives_the_same_events(
         out[flag] = folded(log)
     assert out["false"] and all(isinstance(e, bytes) for e in out["false"])
     assert out["true"] == out["false"]
+
+
+def test_switching_on_without_numba_says_what_to_install(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    monkeypatch.setattr(kernels, "_built", None)
+    monkeypatch.setattr(kernels, "available", lambda: False)
+    with pytest.raises(RuntimeError, match=r"storyline\[compiled\]"):
+        kernels.use_compiled(True)
+    assert kernels.active() is None
+    kernels.use_compiled(False)  # switching off needs nothing
