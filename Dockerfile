@@ -10,6 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies change less often than the code: install them in their own layer.
+# Without the `compiled` extra (numba): the image runs the clusterer's portable code
+# (STORYLINE_COMPILED_KERNELS must stay false; the kernels cost ~130 MB RSS a process). An
+# image with the extra would also need a writable NUMBA_CACHE_DIR warmed at build
+# (docs/clustering.md, "Cost").
 COPY pyproject.toml README.md constraints.txt ./
 RUN mkdir -p services/storyline && touch services/storyline/__init__.py \
     && pip install -c constraints.txt '.[postgres]' \

@@ -14,7 +14,7 @@ assign stage runs, the figure of issue 10's >= 2,000 articles/s). Wall-clock fig
 the two together.
 
     .venv/bin/python benchmarks/bench_clustering.py [--levels 1000,10000,100000,1000000]
-        [--per-level 600] [--shared ../shared] [--set posting_cap=16 ...]
+        [--per-level 600] [--shared ../shared] [--set posting_cap=16 ...] [--compiled]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+from storyline.domain import kernels
 from storyline.domain.clustering import Clusterer, ClusteringConfig, clustering_features
 from storyline.domain.events import ArticleReceived
 from storyline.domain.extract import extract_facts
@@ -100,7 +101,12 @@ def main() -> int:
         metavar="KEY=VALUE",
         help="override a ClusteringConfig field (int/float), e.g. --set posting_cap=16",
     )
+    parser.add_argument("--compiled", action="store_true",
+                        help="the compiled kernels (numba; STORYLINE_COMPILED_KERNELS=true), "
+                        "loaded before anything is measured; default: the portable code")
     args = parser.parse_args()
+    if args.compiled:
+        kernels.warm()  # switched on, compiled or loaded from the cache: not in the timings
     levels = [int(x) for x in args.levels.split(",")]
     datasets = [args.shared / "data" / "timeline17-dev", args.shared / "data" / "entities-dev"]
     if not all((d / "articles.jsonl").is_file() for d in datasets):

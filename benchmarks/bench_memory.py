@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_memory.py ../shared/data/timeline17-dev/articles.jsonl
     .venv/bin/python benchmarks/bench_memory.py FILE --limit 500 --tracemalloc
+    .venv/bin/python benchmarks/bench_memory.py FILE --compiled   # the numba kernels
 
 Folds the file(s) in process through ``handle_record`` and a ``Pipeline`` (what replay and
 the worker's rebuild do; with the worker's ``malloc_trim(0)`` every ``--trim-every`` records)
@@ -45,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from storyline import allocator
-from storyline.domain import names, pages, summary, timeline
+from storyline.domain import kernels, names, pages, summary, timeline
 from storyline.domain import pipeline as pipeline_module
 from storyline.domain import story as story_module
 from storyline.domain.canonical import canonical_bytes
@@ -282,8 +283,13 @@ def main() -> int:
     parser.add_argument("--allocator-trim", action="store_true",
                         help="with --allocator: trim at every sample too, and report the "
                              "RSS after it (the later samples are then of a trimmed process)")
+    parser.add_argument("--compiled", action="store_true",
+                        help="the compiled kernels (numba; STORYLINE_COMPILED_KERNELS=true), "
+                        "loaded before anything is measured; default: the portable code")
     args = parser.parse_args()
     allocator.limit_arenas(args.arena_max)
+    if args.compiled:  # as the worker: after limit_arenas, numba's ~130 MB in rss_before
+        kernels.warm()  # switched on, compiled or loaded from the cache: not in the timings
 
     # read as the fold goes (as a worker consumes), so the input is not part of the RSS
     records = iter_records_from_files(args.files, "bench.articles", args.limit)
@@ -380,6 +386,7 @@ def main() -> int:
         "cold_store": str(args.cold_store) if args.cold_store else "memory",
         "fold_thread": args.fold_thread,
         "arena_max": args.arena_max,
+        "compiled_kernels": args.compiled,
         "trims": trimmer.trims,
         "trim_cpu_seconds": round(trimmer.seconds, 3),
     }

@@ -11,4 +11,10 @@ command -v java >/dev/null || { echo "Java 17+ is required for the local Kafka b
 "$venv/bin/pip" install --quiet --upgrade pip
 # constraints.txt pins every package (regenerate with scripts/lock.sh)
 "$venv/bin/pip" install --quiet -c constraints.txt -e '.[dev]'
+# when numba is there (the `compiled` extra, part of `dev`): compile the clusterer's kernels
+# once into their cache (~15 CPU s), so that no start with STORYLINE_COMPILED_KERNELS=true
+# pays it (docs/clustering.md); without numba the portable code runs and there is nothing to do
+if "$venv/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("numba") is None)'; then
+    "$venv/bin/python" -c 'from storyline.domain import kernels; kernels.warm()'
+fi
 echo "installed Storyline into $venv"

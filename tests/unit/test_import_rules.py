@@ -1,6 +1,7 @@
 """The layers keep their imports: the pure core (storyline.domain) imports nothing but the
-standard library, pydantic, numpy, orjson and itself, so it runs without a broker, a web
-server or a disk; every import is checked, including those inside functions."""
+standard library, pydantic, numpy, numba (the opt-in compiled kernels, imported by
+``kernels.Compiled`` alone, inside a function), orjson and itself, so it runs without a
+broker, a web server or a disk; every import is checked, including those inside functions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "services" / "storyline"
-DOMAIN_MAY_IMPORT = frozenset({"pydantic", "pydantic_core", "numpy", "orjson"})
+DOMAIN_MAY_IMPORT = frozenset({"pydantic", "pydantic_core", "numpy", "numba", "orjson"})
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:
@@ -44,6 +45,16 @@ def test_the_domain_imports_only_the_standard_library_its_libraries_and_itself()
                 continue
             offending.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
     assert offending == []
+
+
+def test_numba_is_imported_by_the_kernels_alone_and_only_when_switched_on() -> None:
+    """numba is optional (the ``compiled`` extra): one import, inside ``Compiled``."""
+    found = [(path.name, line) for path in sorted((ROOT / "domain").rglob("*.py"))
+             for line, module in imports_of(path) if module.split(".")[0] in ("numba", "llvmlite")]
+    assert [name for name, _ in found] == ["kernels.py"]
+    tree = ast.parse((ROOT / "domain" / "kernels.py").read_text(encoding="utf-8"))
+    top_level = {node.lineno for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)}
+    assert found[0][1] not in top_level
 
 
 def test_the_rule_sees_imports_inside_functions() -> None:

@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import sys
 
-from storyline.settings import get_settings
+from storyline.settings import get_settings, switch_kernels
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +25,7 @@ async def _run(args: argparse.Namespace) -> int:
     from storyline.replay import published_updates, rebuild_from_kafka, verify
 
     settings = get_settings()
+    switch_kernels(settings)
     rebuilt = await rebuild_from_kafka(settings)
     print(f"replayed {rebuilt.records} articles from {settings.articles} in "
           f"{rebuilt.seconds:.2f}s ({rebuilt.records_per_second:,.0f} articles/s): "

@@ -45,10 +45,12 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from storyline.domain import kernels
 from storyline.domain.clustering_text import Query, SparseVector, Vocabulary, term_counts, tfidf
 from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures, ClusteringName
@@ -408,12 +410,55 @@ class Clusterer:
 
     def _candidates(self, query: SparseVector, names: dict[int, float]) -> list[_Story]:
         cfg = self.config
+        top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
+        compiled = kernels.active()
+        if compiled is None:
+            return self._candidates_portable(query, top_names)
+        lists: list[list[int] | tuple[()]] = [
+            posting or ()
+            for posting in (*self._term_postings.get_many(list(map(str, query.ids))),
+                            *self._name_postings.get_many([str(nid) for nid, _ in top_names]))
+        ]
+        # each term's posting list adds the term's weight, each name's 0.5, to its stories
+        # (compiled: the sums in the same order as a dict tally), ranked by sum then seq
+        weights = np.full(len(lists), 0.5)
+        weights[: len(query.ids)] = np.frombuffer(query.weights, dtype=np.float32)
+        seqs, sums = compiled.tally(
+            np.fromiter(chain.from_iterable(lists), dtype=np.int64),
+            np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)),
+            weights,
+        )
+        # a story absorbed by another counts as its survivor, with the best of their sums;
+        # walked in rank order, the first sum met for a survivor is its best, and past the
+        # max_candidates-th survivor only a sum tying with its sum can still rank
+        found: dict[int, float] = {}
+        merged_into = self._merged_into
+        stories = self._stories
+        cut = cfg.max_candidates
+        last = -1.0
+        for seq, value in zip(seqs.tolist(), sums.tolist(), strict=True):
+            if len(found) >= cut and value < last:
+                break
+            while seq in merged_into:
+                seq = merged_into[seq]
+            if seq in found:
+                continue
+            story = stories.get(seq)
+            if story is None or story.size == 0:
+                continue
+            found[seq] = last = value
+        ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
+        return [stories[seq] for seq, _ in ranked[:cut]]
+
+    def _candidates_portable(self, query: SparseVector, top_names: list[tuple[int, float]]
+                             ) -> list[_Story]:
+        """``_candidates`` without the compiled kernels: a dict tally, each story's sum
+        taken in the order of the posting lists, then every tallied story's survivor."""
         tally: dict[int, float] = {}
         postings = self._term_postings.get_many(list(map(str, query.ids)))
         for posting, weight in zip(postings, query.weights, strict=True):
             for seq in posting or ():
                 tally[seq] = tally.get(seq, 0.0) + weight
-        top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
         for posting in self._name_postings.get_many([str(nid) for nid, _ in top_names]):
             for seq in posting or ():
                 tally[seq] = tally.get(seq, 0.0) + 0.5
@@ -429,7 +474,7 @@ class Clusterer:
             if value > found.get(seq, -1.0):
                 found[seq] = value
         ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-        return [stories[seq] for seq, _ in ranked[: cfg.max_candidates]]
+        return [stories[seq] for seq, _ in ranked[: self.config.max_candidates]]
 
     def _score(
         self, query: Query, names: dict[int, float], day: float
@@ -482,11 +527,14 @@ class Clusterer:
         """The article's name weight carried by names core to ``story`` (before dividing by
         the article's name mass); ``position``: each name's place in ``names``."""
         story_names = story.names
+        shared = names.keys() & story_names.keys()
+        if not shared:
+            return 0.0  # what the loop below sums to: most candidates share no name
         floor = self.config.core_share * story.weight
         score = 0.0
         # only the names the story carries can count: the shared ones (set intersection in
         # C), summed in the article's order as a pass over all its names would
-        for nid in sorted(names.keys() & story_names.keys(), key=position.__getitem__):
+        for nid in sorted(shared, key=position.__getitem__) if len(shared) > 1 else shared:
             carried = story_names[nid]
             if carried >= floor and carried > 0:
                 score += names[nid] * min(1.0, carried / max(story.weight, 1.0))

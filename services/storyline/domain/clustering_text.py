@@ -13,6 +13,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from storyline.domain import kernels
 from storyline.domain.coldstore import SpilledMap
 
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
@@ -185,6 +186,14 @@ class SparseVector:
         ``other``'s weights term by term, in the order the dict would hold them (this
         vector's ids, then ``other``'s new ones) and with the same float64 products and sums:
         what ``top(merged, k)`` reads, without building the dict."""
+        compiled = kernels.active()
+        if compiled is not None:
+            return compiled.merged(
+                np.frombuffer(self.ids, dtype=np.uint32),
+                np.frombuffer(self.weights, dtype=np.float32),
+                scale, np.frombuffer(other.ids, dtype=np.uint32),
+                np.frombuffer(other.weights, dtype=np.float32),
+            )
         ids = np.frombuffer(self.ids, dtype=np.uint32).astype(np.int64)
         values = np.frombuffer(self.weights, dtype=np.float32).astype(np.float64) * scale
         more = np.frombuffer(other.ids, dtype=np.uint32).astype(np.int64)
@@ -235,6 +244,14 @@ class Query:
         # one copy of all the vectors' buffers each, not an array object per vector
         ids = np.frombuffer(b"".join(buffers), dtype=np.uint32)
         weights = np.frombuffer(b"".join([v.weights for v in vectors]), dtype=np.float32)
+        compiled = kernels.active()
+        if self.vocab is not None and compiled is not None:
+            # scatter the query into a dense array, gather, multiply, sum and zero it again:
+            # the products and the running sum of the numpy code below, compiled
+            out = compiled.dots(self.ids, self.weights, self.vocab.dense(), ids, weights,
+                                lengths)
+            compiled_dots: list[float] = out.tolist()
+            return compiled_dots
         if self.vocab is not None:
             # scatter the query into a dense array, gather, and zero it again: the same
             # products as the binary search, in one pass
@@ -264,6 +281,12 @@ def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
     return Query(ids, weights / norm, vocab)
 
 
+# the stop-words as the terms kernel looks them up (``kernels.word_code``, sorted)
+_STOP_CODES = np.array(sorted(map(kernels.word_code, map(str.encode, STOPWORDS))),
+                       dtype=np.int64)
+assert max(map(len, STOPWORDS)) <= 12  # what word_code can number
+
+
 def _runs(text: str) -> list[str]:
     """The runs of a-z and "-" in ``text.lower()``, split in C: without their leading and
     trailing hyphens, and where that leaves a word, ``_WORD.findall(text.lower())``."""
@@ -272,7 +295,19 @@ def _runs(text: str) -> list[str]:
 
 def term_counts(text: str) -> dict[str, int]:
     """The content terms of ``text`` (what ``Tokenizer`` gives ids to) with their counts, in
-    order of first use: with the terms of the texts before, the order ids are handed out in."""
+    order of first use: with the terms of the texts before, the order ids are handed out in.
+
+    The words are the runs of a-z and "-" in the lowercased text encoded as ASCII (any
+    other character as "?") without their leading and trailing hyphens: where that leaves a
+    word, ``_WORD.findall(text.lower())``; each is ``_normalise``d and counted (by the
+    compiled ``kernels.terms`` when switched on, which hands back the terms in one
+    string)."""
+    compiled = kernels.active()
+    if compiled is not None:
+        runs = text.lower().encode("ascii", "replace").translate(_RUNS)
+        joined, numbers = compiled.terms(np.frombuffer(runs, dtype=np.uint8), _STOP_CODES)
+        return dict(zip(joined.tobytes().decode("ascii").split(), numbers.tolist(),
+                        strict=True))
     counts: dict[str, int] = {}
     # words counted in C first: one _normalise per distinct word, same keys in the same order
     for run, n in Counter(_runs(text)).items():

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from storyline.domain import kernels
 from storyline.domain.coldstore import ColdStore, SpilledMap
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -36,6 +37,7 @@ _MAX_WORDS = 400
 # ``shingles`` reads the words of _WORD without the regex: in the lowercased text encoded as
 # ASCII (any other character as "?"), every byte but a-z and 0-9 becomes a space
 _SPACES = bytes(b if 97 <= b <= 122 or 48 <= b <= 57 else 32 for b in range(256))
+_CRC32 = kernels.crc32_table()
 
 Shingles = npt.NDArray[np.uint32]
 
@@ -51,8 +53,19 @@ class DedupConfig:
 
 
 def shingles(text: str) -> Shingles:
-    """Sorted unique 32-bit hashes of the word 4-shingles (the words themselves if fewer)."""
-    # the opening words suffice: copies share their start, and the cost stays bounded
+    """Sorted unique 32-bit hashes of the word 4-shingles (the words themselves if fewer).
+
+    The words are ``_opening_words``: the first ``_MAX_WORDS`` (copies share their start,
+    and the cost stays bounded); each word's CRC-32 (``zlib.crc32``), each shingle's hash
+    the running ``h * MIX + next`` over its words (wrapping at 2^64), finalised as
+    ``(h ^ h >> 29) * MIX``, its top 32 bits: computed by the compiled ``kernels.shingles``
+    on the text's bytes when switched on, else by ``zlib`` and numpy."""
+    compiled = kernels.active()
+    if compiled is not None:
+        spaced = text.lower().encode("ascii", "replace").translate(_SPACES)
+        found: Shingles = compiled.shingles(np.frombuffer(spaced, dtype=np.uint8), _MAX_WORDS,
+                                            _SHINGLE, _CRC32)
+        return found
     words = _opening_words(text)
     if not words:
         return np.zeros(0, dtype=np.uint32)
@@ -68,7 +81,8 @@ def shingles(text: str) -> Shingles:
 
 
 def _opening_words(text: str) -> list[bytes]:
-    """``[w.encode() for w in _WORD.findall(text.lower())[:_MAX_WORDS]]``, split in C."""
+    """``[w.encode() for w in _WORD.findall(text.lower())[:_MAX_WORDS]]``, split in C (the
+    words ``shingles`` hashes)."""
     words = text.lower().encode("ascii", "replace").translate(_SPACES).split(None, _MAX_WORDS)
     del words[_MAX_WORDS:]  # (the rest of the text, unsplit)
     return words

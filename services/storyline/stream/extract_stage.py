@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition
 from storyline.kafka.security import kafka_options
-from storyline.settings import Settings
+from storyline.settings import Settings, switch_kernels
 from storyline.stream.facts import extract_record
 from storyline.stream.logreader import MAX_FETCH_BYTES, stop_consumer
 from storyline.stream.offsets import commit_payload
@@ -65,6 +65,7 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
     """Run stripe ``stripe`` of ``stripes`` until ``stop`` is set (or SIGTERM/SIGINT)."""
     if not 0 <= stripe < stripes:
         raise ValueError(f"stripe {stripe} of {stripes}")
+    switch_kernels(settings)  # term counts and shingles
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

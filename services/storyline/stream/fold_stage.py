@@ -43,7 +43,7 @@ from storyline.kafka.security import kafka_options
 from storyline.llm.summariser import summariser_from_settings
 from storyline.metrics import ARTICLES, DEAD_LETTERS, PRODUCE_TO_UPDATE, STORY_UPDATES
 from storyline.replay import overlay_recorded, recorded_summaries
-from storyline.settings import Settings
+from storyline.settings import Settings, switch_kernels
 from storyline.stream.facts import FactsRecord, FoldedFacts
 from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition, stop_consumer
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
@@ -432,6 +432,7 @@ class FoldStage:
 
 def run_fold(settings: Settings) -> None:
     limit_arenas(settings.malloc_arena_max)  # before aiokafka and RocksDB start threads
+    switch_kernels(settings)
     # before FoldStage empties the cold store: a previous fold may still be stopping
     with own_state(state_dir(settings)):
         asyncio.run(FoldStage(settings).run())

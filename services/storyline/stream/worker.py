@@ -68,7 +68,7 @@ from storyline.metrics import (
 )
 from storyline.outages import outage_reason
 from storyline.replay import overlay_recorded, recorded_summaries
-from storyline.settings import Settings
+from storyline.settings import Settings, switch_kernels
 from storyline.stream.coldstore import RocksColdStore
 from storyline.stream.facts import FactsRecord, FoldedFacts, fold_facts
 from storyline.stream.logreader import read_partition
@@ -524,6 +524,7 @@ def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int |
     import sys
 
     limit_arenas(settings.malloc_arena_max)  # before faust, aiokafka and RocksDB start threads
+    switch_kernels(settings)
     state_dir(settings).mkdir(parents=True, exist_ok=True)
     probe = WorkerProbe(settings.ready_max_lag)
     app = create_app(settings, web_port=web_port, probe=probe)

@@ -1,0 +1,124 @@
+"""``Clusterer.place`` alone (the staged worker's one ordered assign path) on a saved state.
+
+Grows one clusterer exactly as ``bench_clustering.py --levels L1,...,Ln`` does (the same
+synthetic background, the same slices of the real dev articles; the earlier levels' slices
+are placed on the way), stops before the last level's timed slice and pickles the state
+and that slice's ``clustering_features`` to ``--state`` (reused when it exists). Then, for
+each of ``--runs`` runs, the state is unpickled afresh and the slice placed; printed: CPU
+ms per article of ``place`` (min and median over the runs), of ``clustering_features``
+over the same articles (both after an untimed first pass, which loads compiled code), and
+a digest of the assignments (story id, new-story flag, copy of, merged ids), to compare
+two branches on the same state.
+
+    PYTHONPATH=services .venv/bin/python benchmarks/bench_place.py \
+        [--levels 1000,100000] [--state /tmp/place-100000.pickle] [--runs 5] [--profile] \
+        [--compiled]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import hashlib
+import pickle
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from storyline.domain import kernels
+from storyline.domain.clustering import Clusterer, ClusteringConfig, clustering_features
+from storyline.domain.extract import extract_facts
+from storyline.evaluation.clustering_eval import merged_stream
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_clustering import ROOT, Background
+
+
+def build(levels: list[int], per_level: int, shared: Path) -> tuple[bytes, list, list]:
+    datasets = [shared / "data" / "timeline17-dev", shared / "data" / "entities-dev"]
+    real = [(a, extract_facts(a)) for a in merged_stream(datasets)]
+    slices = [real[i :: len(levels)][:per_level] for i in range(len(levels))]
+    clusterer = Clusterer(ClusteringConfig())
+    background = Background()
+    for level, timed in zip(levels, slices, strict=True):
+        while clusterer.story_count < level:
+            clusterer.assign(*background.next())
+        if level == levels[-1]:
+            break
+        for article, facts in timed:
+            clusterer.assign(article, facts)
+    last = slices[-1]
+    features = [(a.uri, clustering_features(a, f)) for a, f in last]
+    state = pickle.dumps(clusterer, protocol=pickle.HIGHEST_PROTOCOL)
+    return state, features, last
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1000,100000")
+    parser.add_argument("--per-level", type=int, default=600)
+    parser.add_argument("--shared", type=Path, default=ROOT / ".." / "shared")
+    parser.add_argument("--state", type=Path, help="pickle of the state (made when absent)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="cProfile one more run")
+    parser.add_argument("--compiled", action="store_true",
+                        help="the compiled kernels (numba; STORYLINE_COMPILED_KERNELS=true), "
+                        "loaded before anything is measured; default: the portable code")
+    args = parser.parse_args()
+    if args.compiled:
+        kernels.warm()  # switched on, compiled or loaded from the cache: not in the timings
+    levels = [int(x) for x in args.levels.split(",")]
+    if args.state is not None and args.state.is_file():
+        state, features, timed = pickle.loads(args.state.read_bytes())
+    else:
+        state, features, timed = build(levels, args.per_level, args.shared)
+        if args.state is not None:
+            args.state.write_bytes(pickle.dumps((state, features, timed),
+                                                protocol=pickle.HIGHEST_PROTOCOL))
+    n = len(features)
+    # a first, untimed pass (with --compiled, numba's cache is loaded at the first call)
+    for article, facts in timed:
+        clustering_features(article, facts)
+    warm = pickle.loads(state)
+    for uri, feature in features[:50]:
+        warm.place(uri, feature)
+    del warm
+    cpu = time.process_time()
+    for article, facts in timed:
+        clustering_features(article, facts)
+    features_ms = 1000 * (time.process_time() - cpu) / n
+    runs: list[float] = []
+    digest = ""
+    for _ in range(args.runs):
+        clusterer = pickle.loads(state)
+        gc.collect()
+        cpu = time.process_time()
+        out = [clusterer.place(uri, feature) for uri, feature in features]
+        runs.append(1000 * (time.process_time() - cpu) / n)
+        run_digest = hashlib.sha256(repr(out).encode()).hexdigest()[:16]
+        if digest and run_digest != digest:
+            print("assignments differ between runs", file=sys.stderr)
+            return 1
+        digest = run_digest
+        del clusterer
+    print(f"stories {levels[-1]}  articles {n}  features {features_ms:.3f} CPU ms/article  "
+          f"place min {min(runs):.3f} median {statistics.median(runs):.3f} CPU ms/article "
+          f"({n / (min(runs) * n / 1000):.0f}/s)  runs {' '.join(f'{r:.3f}' for r in runs)}  "
+          f"assignments {digest}")
+    if args.profile:
+        clusterer = pickle.loads(state)
+        gc.collect()
+        profile = cProfile.Profile()
+        profile.enable()
+        for uri, feature in features:
+            clusterer.place(uri, feature)
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
