@@ -43,7 +43,13 @@ from typing import Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from storyline.domain.events import Citation, CitedSentence, SummaryParagraph, TimelineEntry
+from storyline.domain.events import (
+    Citation,
+    CitedSentence,
+    DatePrecision,
+    SummaryParagraph,
+    TimelineEntry,
+)
 from storyline.domain.facts import (
     ArticleFacts,
     CitedArticle,
@@ -1368,11 +1374,13 @@ def latest_development(pool: Sequence[Candidate]) -> list[Candidate]:
 
 @functools.lru_cache(maxsize=4096)
 def _reported_day(text: str, published: dt.date) -> dt.date:
-    """The day of what ``text`` reports (pure, so cached): the date the sentence gives its
+    """The day of what ``text`` reports (pure, so cached): the day the sentence gives its
     own event (``sentence_date``: not a date of something else, such as "since April 20"),
-    when that is over by the article's publication day; the publication day for an event
-    without a date, one still under way (this week) or one announced for later."""
-    mentions = find_dates(Document((text,)), published)
+    when that is not after the article's publication day; the publication day for an event
+    without a day (a month or a year more often dates the background: "charges that he
+    assaulted her last month") or one announced for later."""
+    mentions = [m for m in find_dates(Document((text,)), published)
+                if m.span.precision is DatePrecision.DAY]
     chosen = sentence_date(mentions, text, published)
     if chosen is None or chosen.span.end > published:
         return published
@@ -1490,12 +1498,13 @@ def _phrase_spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
 
 
 def _label_options(members: Sequence[Candidate], idf: dict[str, float]
-                   ) -> list[tuple[float, str]]:
-    """(score, phrase) of every phrase the paragraph's sentences use, best first: the
-    distinctive weight (idf inside the pool) of its terms, each by the share of the
+                   ) -> list[tuple[int, float, str]]:
+    """(sentences, score, phrase) of every phrase the paragraph's sentences use, best first:
+    in more of the paragraph's sentences (every term of the phrase there), then by score:
+    the distinctive weight (idf inside the pool) of its terms, each by the share of the
     paragraph's sentences that have it, over the square root of its term count."""
     term_sets = [frozenset(c.sentence.terms) for c in members]
-    found: dict[str, tuple[float, str]] = {}
+    found: dict[str, tuple[int, float, str]] = {}
     for c in members:
         surfaces = sorted({form[0] for key in c.sentence.names
                            if (form := c.name_forms.get(key)) is not None
@@ -1510,8 +1519,9 @@ def _label_options(members: Sequence[Candidate], idf: dict[str, float]
                 continue
             weight = sum(idf.get(t, 0.0) * sum(1 for ts in term_sets if t in ts)
                          for t in terms) / len(members)
-            found[phrase.lower()] = (weight / math.sqrt(len(terms)), phrase)
-    return sorted(found.values(), key=lambda o: (-o[0], -len(o[1].split()), o[1]))
+            having = sum(1 for ts in term_sets if ts.issuperset(terms))
+            found[phrase.lower()] = (having, weight / math.sqrt(len(terms)), phrase)
+    return sorted(found.values(), key=lambda o: (-o[0], -o[1], -len(o[2].split()), o[2]))
 
 
 def key_phrase(members: Sequence[Candidate], idf: dict[str, float],
@@ -1519,7 +1529,7 @@ def key_phrase(members: Sequence[Candidate], idf: dict[str, float],
     """The paragraph's label: its best phrase (``_label_options``) as written, first letter
     raised, that no earlier paragraph used (``used``, lower case); empty when there is
     none."""
-    for score, phrase in _label_options(members, idf):
+    for _, score, phrase in _label_options(members, idf):
         if score > 0 and phrase.lower() not in used:
             return phrase[0].upper() + phrase[1:]
     return ""
