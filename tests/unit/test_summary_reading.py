@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from storyline.domain.events import StoryPage
+from storyline.domain.events import CitedSentence, StoryPage
 from storyline.domain.pipeline import Pipeline
 from storyline.domain.records import handle_record
 from storyline.domain.summary import LATEST_SPAN
@@ -65,19 +65,21 @@ def test_background_paragraphs_follow_in_time_order(pages: dict[str, StoryPage])
         background = page.summary[1:]
         assert background, page.title
 
-        def day(sentence: object) -> dt.datetime:
-            return min(when[c.n] for c in sentence.citations)  # type: ignore[attr-defined]
-
         for paragraph in background:
-            days = [day(s) for s in paragraph.sentences]
+            days = [day(s, when) for s in paragraph.sentences]
             assert days == sorted(days), (page.title, paragraph)
-        starts = [day(p.sentences[0]) for p in background]
+        starts = [day(p.sentences[0], when) for p in background]
         assert starts == sorted(starts), page.title
     strike = pages["Trains run again in Port Halden after strike ends"]
     texts = [s.text for p in strike.summary[1:] for s in p.sentences]
     walkout = next(i for i, t in enumerate(texts) if "walk off the job" in t)
     deal = next(i for i, t in enumerate(texts) if "tentative agreement" in t)
     assert walkout < deal
+
+
+def day(sentence: CitedSentence, when: dict[int, dt.datetime]) -> dt.datetime:
+    """When the first article stating ``sentence`` was published."""
+    return min(when[c.n] for c in sentence.citations)
 
 
 def written_in(label: str, texts: list[str]) -> bool:

@@ -1465,8 +1465,8 @@ def _phrase_spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
             code = re.match(r" (?=[A-Za-z]*\d)[A-Z0-9][A-Za-z0-9-]*\b", text[end:])
             if code is not None:
                 end += code.end()
-            elif " " not in surface and (following := re.match(r" ([a-z]+)", text[end:])
-                                         ) and following.group(1) not in STOPWORDS:
+            elif " " not in surface and (next_word := re.match(r" ([a-z]+)", text[end:])
+                                         ) and next_word.group(1) not in STOPWORDS:
                 continue  # used as an adjective: "Liberian president"
             spans.append((m.start(), end))
     for i, tok in enumerate(toks):
