@@ -127,18 +127,26 @@ def test_questions_boilerplate_and_short_fragments_are_left_out() -> None:
     assert summarise([lone], ()) == ()
 
 
-def test_key_phrases_are_short_title_case_and_drawn_from_the_paragraph() -> None:
+def test_key_phrases_are_short_phrases_of_the_paragraph_or_none() -> None:
     summary = summarise(story(), ())
     assert summary
-    phrases = [p.key_phrase for p in summary]
+    phrases = [p.key_phrase for p in summary if p.key_phrase]
+    assert phrases
     assert len(set(phrases)) == len(phrases)  # paragraphs are told apart
     for p in summary:
-        words = re.findall(r"[\w'’-]+", p.key_phrase)
-        assert 1 <= len(words) <= 6
-        assert all(w[0].isupper() or w.lower() in {"of", "the", "and", "in", "on"}
-                   for w in words)
-        text = " ".join(s.text for s in p.sentences).lower()
-        assert all(w.lower() in text for w in words), (p.key_phrase, text)
+        if not p.key_phrase:
+            continue
+        assert 1 <= len(p.key_phrase.split()) <= 6
+        assert p.key_phrase[0].isupper()
+        assert written_in(p.key_phrase, [s.text for s in p.sentences]), p
+
+
+def written_in(label: str, texts: list[str]) -> bool:
+    """Whether one of ``texts`` has ``label`` as written, whole words (its first letter in
+    either case: a label raises it)."""
+    first = label[0]
+    pattern = rf"(?<![\w-])[{first.upper()}{first.lower()}]{re.escape(label[1:])}(?![\w-])"
+    return any(re.search(pattern, t) for t in texts)
 
 
 def test_limits_are_respected_and_redundant_sentences_collapse() -> None:
@@ -254,7 +262,7 @@ def test_any_story_summarises_with_valid_citations(bodies: list[list[str]]) -> N
     assert summary == summarise(articles, ())
     by_n = {a.n: a for a in articles}
     for p in summary:
-        assert p.key_phrase and len(p.key_phrase.split()) <= 6
+        assert len(p.key_phrase.split()) <= 6  # empty: no phrase of the text fits
         for s in p.sentences:
             assert s.citations and len({c.n for c in s.citations}) == len(s.citations)
             for c in s.citations:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -85,8 +86,11 @@ def check(summary: tuple[SummaryParagraph, ...], articles: list[CitedArticle]) -
     by_n = {a.n: a for a in articles}
     checked = 0
     for paragraph in summary:
-        assert paragraph.key_phrase.strip()
-        assert len(paragraph.key_phrase.split()) <= 6
+        label = paragraph.key_phrase
+        assert len(label.split()) <= 6
+        if label:  # a phrase its sentences write (first letter raised), or no label
+            pattern = rf"(?<![\w-])[{label[0].upper()}{label[0].lower()}]{re.escape(label[1:])}"
+            assert any(re.search(pattern, s.text) for s in paragraph.sentences), paragraph
         for sentence in paragraph.sentences:
             assert sentence.citations
             ns = [c.n for c in sentence.citations]

@@ -52,7 +52,7 @@ from storyline.domain.unpickle import unpickled
 
 # Bump when anything in the core changes what a revision contains, so that two versions
 # replayed side by side are told apart in every StoryUpdated.
-CORE_VERSION = "core-8"
+CORE_VERSION = "core-9"
 PIPELINE_VERSION = f"storyline-{__version__}/{CORE_VERSION}/{EXTRACTOR_VERSION}"
 
 PipelineEvent = StoryUpdated | StoryMerged

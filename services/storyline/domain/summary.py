@@ -23,7 +23,9 @@ only, cached analyses); everything quadratic runs on a bounded candidate pool.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import functools
 import html
 import itertools
 import math
@@ -41,7 +43,13 @@ from typing import Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from storyline.domain.events import Citation, CitedSentence, SummaryParagraph, TimelineEntry
+from storyline.domain.events import (
+    Citation,
+    CitedSentence,
+    DatePrecision,
+    SummaryParagraph,
+    TimelineEntry,
+)
 from storyline.domain.facts import (
     ArticleFacts,
     CitedArticle,
@@ -51,7 +59,9 @@ from storyline.domain.facts import (
     pack_sentences,
     unpack_sentences,
 )
-from storyline.domain.text import wordset
+from storyline.domain.temporal import find_dates
+from storyline.domain.text import Document, wordset
+from storyline.domain.timeline_text import sentence_date
 
 LEAD = 8  # sentences of each article that may enter the summary and the centroid
 POOL = 60  # candidates kept after cheap scoring: bounds the quadratic steps
@@ -74,6 +84,9 @@ MINHASH_SEEDS = (
     0xB55A4F09,
 )
 KEY_PHRASE_WORDS = 6
+# The latest development: originals published this close to the newest one (the title's
+# LEAD_SPAN); the summary's first paragraph opens with the best of their sentences.
+LATEST_SPAN = dt.timedelta(hours=24)
 
 STOPWORDS: frozenset[str] = wordset(
     """a about above across after afterwards again against all almost alone along already also
@@ -1312,14 +1325,23 @@ def _share(weighted: Weighted, theme: set[str]) -> float:
     return covered / total if total else 0.0
 
 
-def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int
-          ) -> list[list[Candidate]]:
+def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int,
+          lead: Sequence[Candidate] = ()) -> list[list[Candidate]]:
+    """Paragraphs by theme, each seed first and its members best first. ``lead``: the
+    candidates of the latest development (``latest_development``), which make the first
+    paragraph whatever their themes (its best ``per_paragraph``)."""
     idf = _distinctive(pool)
     # weights once per candidate, not once per question: keyed by identity, only looked up
     weighted = {id(c): _weighted(c, idf) for c in pool}
     remaining = list(pool)
     paragraphs: list[list[Candidate]] = []
     covered: set[str] = set()
+    if lead and max_paragraphs > 0:
+        members = list(lead[:per_paragraph])
+        for c in members:
+            remaining.remove(c)
+            covered.update(_features(c))
+        paragraphs.append(members)
     while remaining and len(paragraphs) < max_paragraphs:
         # The next theme opens with the best candidate that is mostly about something the
         # earlier paragraphs did not cover; the best one overall when none is.
@@ -1338,6 +1360,55 @@ def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int
         paragraphs.append(members)
         covered |= theme
     return paragraphs
+
+
+def latest_development(pool: Sequence[Candidate]) -> list[Candidate]:
+    """The candidates (best first, as ``pool`` is) of the originals published within
+    ``LATEST_SPAN`` of the newest original that has one: what the story's newest reports
+    add."""
+    if not pool:
+        return []
+    newest = max(c.article.published for c in pool)
+    return [c for c in pool if c.article.published >= newest - LATEST_SPAN]
+
+
+@functools.lru_cache(maxsize=4096)
+def _reported_day(text: str, published: dt.date) -> dt.date:
+    """The day of what ``text`` reports (pure, so cached): the day the sentence gives its
+    own event (``sentence_date``: not a date of something else, such as "since April 20"),
+    when that is not after the article's publication day; the publication day for an event
+    without a day (a month or a year more often dates the background: "charges that he
+    assaulted her last month") or one announced for later."""
+    mentions = [m for m in find_dates(Document((text,)), published)
+                if m.span.precision is DatePrecision.DAY]
+    chosen = sentence_date(mentions, text, published)
+    if chosen is None or chosen.span.end > published:
+        return published
+    return chosen.span.start
+
+
+def fact_time(c: Candidate) -> tuple[dt.date, dt.datetime, int, int]:
+    """When a summary sentence's fact happened, as a sort key: its day (``_reported_day``),
+    then the article's publication, its number and the sentence's index."""
+    published = c.article.published
+    return (_reported_day(c.sentence.text, published.date()), published, c.article.n,
+            c.sentence.index)
+
+
+def arrange(paragraphs: list[list[Candidate]], lead: Sequence[Candidate]
+            ) -> list[list[Candidate]]:
+    """The order a reader expects: the paragraph of the latest development (``lead``) first,
+    its best sentence leading and the rest in time order of their facts; then the background
+    paragraphs in time order of their earliest fact, each in time order."""
+    first: list[list[Candidate]] = []
+    background: list[list[Candidate]] = []
+    for members in paragraphs:
+        if lead and not first and members[0] is lead[0]:
+            first.append([members[0], *sorted(members[1:], key=fact_time)])
+        else:
+            background.append(sorted(members, key=fact_time))
+    background.sort(key=lambda members: fact_time(members[0]))
+    return first + background
 
 
 def title_case(words: Iterable[str]) -> str:
@@ -1365,81 +1436,103 @@ def _verb_like(word: str) -> bool:
     return word in _VERBS or word.endswith(("ed", "ly"))
 
 
-def _names_ranked(members: Sequence[Candidate], weights: StoryWeights) -> list[str]:
-    """Surface forms of the names the paragraph's sentences spell out, best first: in more
-    of its sentences, then shared by more of the story's articles."""
-    texts = [c.sentence.text for c in members]
-    scores: dict[str, float] = {}
+# A label is a phrase the paragraph's sentences use, as they spell it: a name of the
+# article's facts, or a noun phrase opened by a determiner ("a [tentative agreement]", "the
+# [SmartHeat recall]") and running up to the next function word, verb or punctuation.
+_DETERMINERS = wordset("the a an its their his her our this these those another each")
+_PHRASE_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
+# Verbs with no -ed or -s ending to give them away ("the Aldwater burst its banks").
+_PHRASE_VERBS = _VERBS | wordset(
+    """burst cut shut spread cost hurt quit cast rose fell hit split bid beat bet dealt drew
+    fought forced ordered remain remains continue continues plan plans hope hopes""")
+# Adverbs that end a phrase ("a tentative agreement late on Wednesday").
+_PHRASE_ADVERBS = wordset("late early again soon ahead alone abroad overnight home")
+# After an -s word these say it was a verb ("the river rises to", "the firm recalls the").
+_OBJECT_OPENERS = wordset("the a an its their his her to that")
+PHRASE_RUN = 5  # words at most in a noun phrase taken after a determiner
+
+
+def _phrase_spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
+    """Character spans of the label phrases of ``text``: every occurrence of a name in
+    ``surfaces`` (with a code or number that completes it: "Local 12", "SmartHeat P3";
+    not a one-word name used as an adjective: "French court") and every noun phrase of at
+    least two words opened by a determiner."""
+    spans: list[tuple[int, int]] = []
+    toks = list(_PHRASE_TOKEN.finditer(text))
+    for surface in surfaces:
+        for m in re.finditer(rf"(?<![\w-]){re.escape(surface)}(?![\w-])", text):
+            end = m.end()
+            code = re.match(r" (?=[A-Za-z]*\d)[A-Z0-9][A-Za-z0-9-]*\b", text[end:])
+            if code is not None:
+                end += code.end()
+            elif " " not in surface and (next_word := re.match(r" ([a-z]+)", text[end:])
+                                         ) and next_word.group(1) not in STOPWORDS:
+                continue  # used as an adjective: "Liberian president"
+            spans.append((m.start(), end))
+    for i, tok in enumerate(toks):
+        if tok.group().lower() not in _DETERMINERS:
+            continue
+        run: list[re.Match[str]] = []
+        prev_end = tok.end()
+        for nxt in toks[i + 1:i + 1 + PHRASE_RUN]:
+            low = nxt.group().lower()
+            if (text[prev_end:nxt.start()] != " " or low in STOPWORDS or low in _PHRASE_VERBS
+                    or low.endswith("ly") or low.isdigit() or low in _DETERMINERS
+                    or low in _PHRASE_ADVERBS):
+                break
+            run.append(nxt)
+            prev_end = nxt.end()
+        while run:  # the head of a noun phrase is no verb
+            last = run[-1].group().lower()
+            after = text[run[-1].end():].split(" ", 2)
+            following = after[1].lower() if len(after) > 1 and after[0] == "" else ""
+            if last.endswith("ed") or (
+                    last.endswith("s") and not last.endswith(("ss", "us", "is"))
+                    and following in _OBJECT_OPENERS and len(run) > 1):
+                run.pop()
+            else:
+                break
+        if len(run) >= 2:
+            spans.append((run[0].start(), run[-1].end()))
+    return spans
+
+
+def _label_options(members: Sequence[Candidate], idf: dict[str, float]
+                   ) -> list[tuple[int, float, str]]:
+    """(sentences, score, phrase) of every phrase the paragraph's sentences use, best first:
+    in more of the paragraph's sentences (every term of the phrase there), then by score:
+    the distinctive weight (idf inside the pool) of its terms, each by the share of the
+    paragraph's sentences that have it, over the square root of its term count."""
+    term_sets = [frozenset(c.sentence.terms) for c in members]
+    found: dict[str, tuple[int, float, str]] = {}
     for c in members:
-        for key in c.sentence.names:
-            form = c.name_forms.get(key)
-            if form is None:
+        surfaces = sorted({form[0] for key in c.sentence.names
+                           if (form := c.name_forms.get(key)) is not None
+                           and form[1] is not NameKind.OTHER and len(form[0]) >= 3})
+        text = c.sentence.text
+        for start, end in _phrase_spans(text, surfaces):
+            phrase = text[start:end]
+            if len(phrase.split()) > KEY_PHRASE_WORDS or phrase.lower() in found:
                 continue
-            surface, kind = form
-            if kind is NameKind.OTHER or len(surface) < 3 or len(surface.split()) > 4:
+            terms = _plain_terms(tokens(phrase))
+            if not terms:
                 continue
-            if " " not in surface and re.search(rf"\b{re.escape(surface)} [a-z]",
-                                                 " ".join(texts)):
-                continue  # used as an adjective: "Liberian president", "French court"
-            count = sum(1 for t in texts if surface in t)
-            if count:
-                score = count * (1.0 + weights.name_share(key))
-                scores[surface] = max(score, scores.get(surface, 0.0))
-    return [k for k, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
+            weight = sum(idf.get(t, 0.0) * sum(1 for ts in term_sets if t in ts)
+                         for t in terms) / len(members)
+            having = sum(1 for ts in term_sets if ts.issuperset(terms))
+            found[phrase.lower()] = (having, weight / math.sqrt(len(terms)), phrase)
+    return sorted(found.values(), key=lambda o: (-o[0], -o[1], -len(o[2].split()), o[2]))
 
 
-def _phrases_ranked(members: Sequence[Candidate], weights: StoryWeights) -> list[list[str]]:
-    """Common-noun bigrams (and words) of the paragraph, most story weight first, counted
-    once per sentence they appear in; capitalised words belong to the name part."""
-    found: dict[tuple[str, ...], tuple[float, list[str]]] = {}
-    for c in members:
-        words = _WORD.findall(c.sentence.text)
-        lows = [w.lower() for w in words]
-        ok = [
-            len(lw) > 2 and lw not in STOPWORDS and w[0].islower() and not _verb_like(lw)
-            for w, lw in zip(words, lows, strict=True)
-        ]
-        seen: set[tuple[str, ...]] = set()
-        for i in range(len(words)):
-            for size in (2, 1):
-                j = i + size
-                if j > len(words) or not all(ok[i:j]):
-                    continue
-                key = tuple(_stem(lw) for lw in lows[i:j])
-                if key in seen:
-                    continue
-                seen.add(key)
-                # Two good words beat one: a bigram scores 0.75 of its words' sum.
-                weight = sum(weights.weight(k) for k in key) * (0.75 if size == 2 else 1.0)
-                prev = found.get(key)
-                found[key] = ((prev[0] if prev else 0.0) + weight, prev[1] if prev else words[i:j])
-    ranked = sorted(found.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    return [words for _, (_, words) in ranked]
-
-
-def key_phrase(members: Sequence[Candidate], weights: StoryWeights,
+def key_phrase(members: Sequence[Candidate], idf: dict[str, float],
                used: frozenset[str] = frozenset()) -> str:
-    """'Name: Phrase' from the paragraph's own words, Title Case, at most six words, unlike
-    the key phrases in ``used`` when the paragraph offers another."""
-    names = _names_ranked(members, weights)[:3]
-    phrases = _phrases_ranked(members, weights)[:4]
-    options: list[tuple[int, int, str]] = []
-    for j, name in enumerate(names):
-        lowered = {w.lower() for w in name.split()}
-        for i, phrase in enumerate(phrases):
-            if any(w.lower() in lowered for w in phrase):
-                continue
-            if len(name.split()) + len(phrase) <= KEY_PHRASE_WORDS:
-                options.append((i + j, i, f"{name}: {title_case(phrase)}"))
-    options.sort(key=lambda o: (o[0], o[1], o[2]))
-    plain = [" ".join(n.split()[:KEY_PHRASE_WORDS]) for n in names]
-    plain += [title_case(p) for p in phrases]
-    for text in [o[2] for o in options] + plain:
-        if text not in used:
-            return text
-    if options or plain:
-        return ([o[2] for o in options] + plain)[0]
-    return title_case(_WORD.findall(members[0].sentence.text)[:3])
+    """The paragraph's label: its best phrase (``_label_options``) as written, first letter
+    raised, that no earlier paragraph used (``used``, lower case); empty when there is
+    none."""
+    for _, score, phrase in _label_options(members, idf):
+        if score > 0 and phrase.lower() not in used:
+            return phrase[0].upper() + phrase[1:]
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1468,12 +1561,11 @@ def summarise(
         _window(story, memo)
     paragraphs: list[SummaryParagraph] = []
     used: set[str] = set()
-    for members in group(pool, max_paragraphs, sentences_per_paragraph):
-        seed, rest = members[0], members[1:]
-        phrase = key_phrase(members, weights, frozenset(used))
-        used.add(phrase)
-        ordered = [seed, *sorted(rest, key=lambda c: (c.article.published, c.article.n,
-                                                       c.sentence.index))]
+    lead = latest_development(pool)
+    idf = _distinctive(pool)
+    for members in arrange(group(pool, max_paragraphs, sentences_per_paragraph, lead), lead):
+        phrase = key_phrase(sorted(members, key=lambda c: c.rank), idf, frozenset(used))
+        used.add(phrase.lower())
         paragraphs.append(
             SummaryParagraph(
                 key_phrase=phrase,
@@ -1483,7 +1575,7 @@ def summarise(
                         citations=citations_for(c.sentence, c.article, story, copy_of,
                                                 memo),
                     )
-                    for c in ordered
+                    for c in members
                 ),
             )
         )

@@ -82,6 +82,11 @@ _LEAD_JUNK = re.compile(
 _ORPHAN_LEAD = re.compile(
     r"^\s*(?:/\d{1,2}\b)?\s*(?:(?:on|in|at|by)\s+)?(?:[,:;]|\s[-–—]|--|[-–—](?=\s))?\s*")
 _ORPHAN_ON = re.compile(r"\s*,?\s+(?:on|in|at)(?:\s+the)?\s*(?=[,.;]|$|\s[,.;])")
+# A word that modifies the date itself: "reached a deal late on Wednesday after three days"
+# would read "reached a deal late after three days" without its date, so the date stays.
+_DATE_MODIFIER = re.compile(
+    r"\b(?:late|early|earlier|later|just|only|shortly|soon|right|until|till|from|as|than)\s*$",
+    re.IGNORECASE)
 
 
 def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
@@ -95,6 +100,8 @@ def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
         if start == 0 or before.strip(" *-–—\\") == "":
             out = _ORPHAN_LEAD.sub("", out[end:], count=1)
         elif prep is not None:
+            if _DATE_MODIFIER.search(before[: prep.start()]):
+                continue  # "late on Wednesday": without the day, "late" dangles
             # "on Sunday morning": the part of the day goes with the day.
             tail = re.sub(r"^\s+(?:morning|afternoon|evening|night)\b", "", out[end:])
             out = out[: prep.start()] + tail

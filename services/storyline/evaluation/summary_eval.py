@@ -13,6 +13,8 @@ key phrases left out) is compared with the gold entries the reader could expect 
   ``\\w+`` tokens, stop words out, counts clipped as in ROUGE).
 - ``latest``: the gold entries of the last ``LATEST_DAYS`` days up to that moment (the
   latest development the summary should lead with): ROUGE-1 recall of their content words.
+- ``lead``: the same recall of the summary's first paragraph alone (does the summary lead
+  with the latest development, or bury it?); for the baseline, its sentences.
 
 Beside the page's summary the same scores are given for a baseline a reader gets without
 Storyline: the first ``BASELINE_SENTENCES`` sentences of the newest article. Scores are
@@ -102,6 +104,7 @@ class Checkpoint:
     articles: int
     summary: tuple[str, ...]
     baseline: tuple[str, ...]
+    lead: tuple[str, ...] = ()  # the summary's first paragraph
 
 
 def score_texts(texts: Sequence[str], gold: GoldTimeline, at: dt.date) -> dict[str, float]:
@@ -137,8 +140,9 @@ def checkpoints(articles: Sequence[ArticleReceived]) -> list[Checkpoint]:
         if page is None:
             continue
         newest = max(articles[:i], key=lambda a: a.published)
+        lead = tuple(s.text for s in page.summary[0].sentences) if page.summary else ()
         out.append(Checkpoint(newest.published.date(), i, tuple(summary_sentences(page)),
-                              tuple(baseline_sentences(newest))))
+                              tuple(baseline_sentences(newest)), lead))
     return out
 
 
@@ -166,14 +170,19 @@ def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
                                "checkpoints": len(points)}
         row["summary"] = {k: _mean([s[k] for s in page_scores]) for k in keys}
         row["baseline"] = {k: _mean([s[k] for s in base_scores]) for k in keys}
+        lead_scores = [score_texts(c.lead, gold, c.at)["latest_r1_r"] for c in points]
+        row["summary"]["lead_latest_r1_r"] = _mean(lead_scores)
+        row["baseline"]["lead_latest_r1_r"] = row["baseline"].get("latest_r1_r", float("nan"))
         rows.append(row)
         outputs.append({"name": gold.name, "checkpoints": [
             {"at": c.at.isoformat(), "articles": c.articles, "summary": list(c.summary),
+             "lead": list(c.lead),
              "baseline": list(c.baseline)} for c in points]})
         log.info("summary_scored", name=gold.name, **{k: round(v, 4) for k, v in
                                                        row["summary"].items()})
 
-    metrics = ("story_r1_p", "story_r1_r", "story_r1_f", "story_r2_f", "latest_r1_r", "words")
+    metrics = ("story_r1_p", "story_r1_r", "story_r1_f", "story_r2_f", "latest_r1_r",
+               "lead_latest_r1_r", "words")
     mean = {side: {m: _mean([r[side][m] for r in rows]) for m in metrics}
             for side in ("summary", "baseline")}
     result: dict[str, Any] = {"dataset": dataset.name, "timelines": rows, "mean": mean,
@@ -184,13 +193,14 @@ def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
 
 def format_table(result: dict[str, Any]) -> str:
     head = (f"{'timeline':<50} {'':>8} {'R1-P':>6} {'R1-R':>6} {'R1-F':>6} {'R2-F':>6} "
-            f"{'latest':>6} {'words':>6}")
+            f"{'latest':>6} {'lead':>6} {'words':>6}")
     lines = [head]
 
     def cells(scores: dict[str, float]) -> str:
         return (f"{scores['story_r1_p']:>6.3f} {scores['story_r1_r']:>6.3f} "
                 f"{scores['story_r1_f']:>6.3f} {scores['story_r2_f']:>6.3f} "
-                f"{scores['latest_r1_r']:>6.3f} {scores['words']:>6.0f}")
+                f"{scores['latest_r1_r']:>6.3f} {scores['lead_latest_r1_r']:>6.3f} "
+                f"{scores['words']:>6.0f}")
 
     for r in result["timelines"]:
         lines.append(f"{r['name'][:50]:<50} {'summary':>8} {cells(r['summary'])}")

@@ -160,7 +160,8 @@ def _article_note(before: RelatedArticle, after: RelatedArticle) -> str:
 
 
 def _summary(update: StoryPage) -> list[str]:
-    return [f"{p.key_phrase}: {paragraph_text(p)}" for p in update.summary]
+    return [f"{p.key_phrase}: {paragraph_text(p)}" if p.key_phrase else paragraph_text(p)
+            for p in update.summary]
 
 
 def diff_revisions(before: StoryPage, after: StoryPage) -> RevisionDelta:

@@ -112,7 +112,8 @@ def articles_heading(update: StoryPage) -> str:
 def render_markdown(update: StoryPage) -> str:
     lines = [f"# {update.title}", "", f"_{counts_line(update)}_", ""]
     for paragraph in update.summary:
-        lines += [f"**{paragraph.key_phrase}** {paragraph_text(paragraph)}", ""]
+        label = f"**{paragraph.key_phrase}** " if paragraph.key_phrase else ""
+        lines += [f"{label}{paragraph_text(paragraph)}", ""]
     if update.timeline:
         lines += ["## Timeline", ""]
         lines += [f"- **{date_label(e)}** – {entry_text(e)}" for e in update.timeline]
@@ -127,8 +128,8 @@ def render_text(update: StoryPage) -> str:
     lines = [update.title, counts_line(update), ""]
     for paragraph in update.summary:
         key = paragraph.key_phrase.rstrip()
-        lead = key if key.endswith((".", "!", "?", ":")) else f"{key}."
-        lines += [f"{lead} {paragraph_text(paragraph)}", ""]
+        lead = "" if not key else key + " " if key.endswith((".", "!", "?", ":")) else f"{key}. "
+        lines += [f"{lead}{paragraph_text(paragraph)}", ""]
     if update.timeline:
         lines.append("Timeline")
         lines += [f"{date_label(e)} – {entry_text(e)}" for e in update.timeline]

@@ -1,0 +1,137 @@
+"""Summaries a reader would write (issue #13 item 6), on the sample wire's pages: the latest
+development's paragraph first, the background after it in time order, labels that are
+phrases of the text (or none), and no fragments left where a date was taken out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from storyline.domain.events import CitedSentence, StoryPage
+from storyline.domain.pipeline import Pipeline
+from storyline.domain.records import handle_record
+from storyline.domain.summary import LATEST_SPAN
+from storyline.domain.timeline_text import strip_dates
+from storyline.evaluation.corpus import MAX_ARTICLE_BYTES, to_records
+from storyline.ingest.files import iter_file
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "wire" / "articles.jsonl"
+
+
+@pytest.fixture(scope="module")
+def pages() -> dict[str, StoryPage]:
+    """The sample wire's final pages, by title."""
+    articles = [item.article for item in iter_file(SAMPLE) if item.article is not None]
+    pipeline = Pipeline()
+    for key, value, position in to_records(articles):
+        handle_record(pipeline, key, value, position, max_bytes=MAX_ARTICLE_BYTES)
+    out: dict[str, StoryPage] = {}
+    for story_id in sorted({s for a in articles if (s := pipeline.story_of(a.uri))}):
+        page = pipeline.page(story_id)
+        assert page is not None and page.title
+        out[page.title] = page
+    assert len(out) == 3
+    return out
+
+
+def published(page: StoryPage) -> dict[int, dt.datetime]:
+    return {a.n: a.published for a in page.articles} | {
+        c.n: c.published for a in page.articles for c in a.copies}
+
+
+def test_the_latest_development_leads(pages: dict[str, StoryPage]) -> None:
+    for page in pages.values():
+        when = published(page)
+        newest = max(when.values())
+        first = page.summary[0]
+        # every sentence of the first paragraph is the newest reports' ...
+        for sentence in first.sentences:
+            assert max(when[c.n] for c in sentence.citations) >= newest - LATEST_SPAN, (
+                page.title, sentence.text)
+    strike = pages["Trains run again in Port Halden after strike ends"]
+    lead = " ".join(s.text for s in strike.summary[0].sentences)
+    assert "returned to Port Halden's streets" in lead  # the strike is over: said first
+    assert "walk off the job" not in lead
+
+
+def test_background_paragraphs_follow_in_time_order(pages: dict[str, StoryPage]) -> None:
+    # On the sample wire no article reports an earlier day than the one before it, so the
+    # reports' publication order is the order of their facts.
+    for page in pages.values():
+        when = published(page)
+        background = page.summary[1:]
+        assert background, page.title
+
+        for paragraph in background:
+            days = [day(s, when) for s in paragraph.sentences]
+            assert days == sorted(days), (page.title, paragraph)
+        starts = [day(p.sentences[0], when) for p in background]
+        assert starts == sorted(starts), page.title
+    strike = pages["Trains run again in Port Halden after strike ends"]
+    texts = [s.text for p in strike.summary[1:] for s in p.sentences]
+    walkout = next(i for i, t in enumerate(texts) if "walk off the job" in t)
+    deal = next(i for i, t in enumerate(texts) if "tentative agreement" in t)
+    assert walkout < deal
+
+
+def day(sentence: CitedSentence, when: dict[int, dt.datetime]) -> dt.datetime:
+    """When the first article stating ``sentence`` was published."""
+    return min(when[c.n] for c in sentence.citations)
+
+
+def written_in(label: str, texts: list[str]) -> bool:
+    """Whether one of ``texts`` writes ``label`` as whole words (the label's first letter in
+    either case: a label raises it)."""
+    first = label[0]
+    pattern = rf"(?<![\w-])[{first.upper()}{first.lower()}]{re.escape(label[1:])}(?![\w-])"
+    return any(re.search(pattern, t) for t in texts)
+
+
+def test_labels_are_phrases_of_their_paragraph_or_none(pages: dict[str, StoryPage]) -> None:
+    labels = []
+    for page in pages.values():
+        for paragraph in page.summary:
+            if paragraph.key_phrase:
+                assert written_in(paragraph.key_phrase, [s.text for s in paragraph.sentences])
+                assert ":" not in paragraph.key_phrase
+                assert len(paragraph.key_phrase.split()) <= 6
+            labels.append(paragraph.key_phrase)
+    # the composed labels the issue found are gone, a name is written whole
+    for bad in ("Transit Workers Union Local: Members", "Priya Natarajan: Thermostat",
+                "Halden Metro: Open", "Transit Workers Union Local"):
+        assert bad not in labels
+    assert "Tentative agreement" in labels
+
+
+def test_no_fragment_is_left_where_a_date_was_taken_out(pages: dict[str, StoryPage]) -> None:
+    deal = ("Halden Metro and its striking workers reached a tentative agreement late on "
+            "Wednesday after three days of mediated talks.")
+    start = deal.index("Wednesday")
+    assert strip_dates(deal, [(start, start + len("Wednesday"))]) == deal  # "late" needs it
+    sunday = "BP said on Sunday morning that it would cap the well."
+    start = sunday.index("Sunday")
+    assert strip_dates(sunday, [(start, start + 6)]) == "BP said that it would cap the well."
+    entries = [e.text for page in pages.values() for e in page.timeline]
+    assert any("tentative agreement late on Wednesday" in t for t in entries)
+    assert not any(re.search(r"\b(?:late|early) (?:after|before|as|,|\.)", t) for t in entries)
+
+
+def test_a_sentence_is_placed_on_the_day_it_reports() -> None:
+    from storyline.domain.summary import _reported_day
+
+    friday = dt.date(2026, 3, 13)
+    # the day the sentence gives its event, not the day it was published
+    assert _reported_day("Workers walked out on Monday after talks broke down.",
+                         friday) == dt.date(2026, 3, 9)
+    # no day: the publication; a day still to come: announced now
+    assert _reported_day("Workers walked out after talks broke down.", friday) == friday
+    assert _reported_day("Workers will vote on Monday, March 16, on the offer.",
+                         friday) == friday
+    # a date of something else ("since") or a mere month does not place it
+    assert _reported_day("Prices have risen since March 2 across the region, traders said.",
+                         friday) == friday
+    assert _reported_day("He pleaded guilty to charges that he hit her last month.",
+                         friday) == friday
