@@ -194,6 +194,11 @@ def get_settings() -> Settings:
 def switch_kernels(settings: Settings) -> None:
     """Switch this process to the clusterer's compiled kernels or keep the portable code, as
     ``compiled_kernels`` says (the domain reads no settings: the entry points call this)."""
+    import structlog
+
     from storyline.domain import kernels
 
     kernels.use_compiled(settings.compiled_kernels)
+    # which path runs is an operator's question when comparing throughput or memory
+    structlog.get_logger("storyline.kernels").info(
+        "clustering_kernels", compiled=settings.compiled_kernels)

@@ -366,3 +366,19 @@ def test_switching_on_without_numba_says_what_to_install(monkeypatch: pytest.Mon
         kernels.use_compiled(True)
     assert kernels.active() is None
     kernels.use_compiled(False)  # switching off needs nothing
+
+
+def test_switching_says_which_path_runs() -> None:
+    # an operator comparing throughput or memory must see which code a process runs
+    from structlog.testing import capture_logs
+
+    from storyline.domain import kernels as kernels_module
+    from storyline.settings import Settings, switch_kernels
+
+    try:
+        with capture_logs() as logs:
+            switch_kernels(Settings(compiled_kernels=False))
+        assert [(e["event"], e["compiled"]) for e in logs] == [("clustering_kernels", False)]
+        assert kernels_module.active() is None
+    finally:
+        kernels_module.use_compiled(False)
