@@ -33,7 +33,7 @@ from bisect import bisect_left, insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from storyline.domain.events import Citation, ConflictingValue, DatePrecision, TimelineEntry
 from storyline.domain.facts import (
@@ -141,13 +141,21 @@ _SPANS: dict[TimeSpan, TimeSpan] = {}
 SPANS_SIZE = 1 << 16
 
 
-def _shared_span(span: TimeSpan) -> TimeSpan:
-    found = _SPANS.get(span)
+_K = TypeVar("_K", TimeSpan, date)
+
+
+def _shared(table: dict[_K, _K], value: _K) -> _K:
+    """The one object of ``table`` equal to ``value`` (``value`` itself when new)."""
+    found = table.get(value)
     if found is None:
-        if len(_SPANS) >= SPANS_SIZE:
-            _SPANS.clear()
-        found = _SPANS[span] = span
+        if len(table) >= SPANS_SIZE:
+            table.clear()
+        found = table[value] = value
     return found
+
+
+def _shared_span(span: TimeSpan) -> TimeSpan:
+    return _shared(_SPANS, span)
 
 
 # One object per distinct day, as for spans: every article of a story mentions and is
@@ -156,12 +164,7 @@ _DAYS: dict[date, date] = {}
 
 
 def shared_day(day: date) -> date:
-    found = _DAYS.get(day)
-    if found is None:
-        if len(_DAYS) >= SPANS_SIZE:
-            _DAYS.clear()
-        found = _DAYS[day] = day
-    return found
+    return _shared(_DAYS, day)
 
 
 def shared_days(days: Sequence[date]) -> tuple[date, ...]:
