@@ -35,7 +35,8 @@ OUTAGE_SECONDS = 30
 # SECONDS; 30 by default): shorter here, so the window that follows it, in which any line
 # still coming is loud and counted, ends sooner. A shorter settling can only let more of
 # the aftermath through as loud lines, never fewer (the aftermath, when there is one, comes
-# within seconds of kafka.reachable: docs/operations.md)
+# within seconds of kafka.reachable: docs/operations.md); what the test no longer watches
+# is a line 15-35 s after kafka.reachable that no settling would have held back
 SETTLE_SECONDS = 10
 # every line is loud unless it says it is INFO or DEBUG: structlog's JSON, faust's
 # "[INFO]", uvicorn's "INFO:" (Python's last-resort handler prints WARNING+ bare)
