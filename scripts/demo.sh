@@ -24,15 +24,18 @@ running() {  # name: whether the process we started under that name is alive
   [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
 }
 
+started=  # set by start_bg when it started the process (not when it was already running)
 start_bg() {  # name, command...
   local name=$1; shift
   local pidfile="$run_dir/$name.pid"
+  started=
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     echo "$name already running (pid $(cat "$pidfile"))"
     return
   fi
   nohup "$@" >"$run_dir/$name.log" 2>&1 &
   echo $! >"$pidfile"
+  started=1
   echo "$name started (pid $!, log $run_dir/$name.log)"
 }
 
@@ -44,7 +47,7 @@ $sl topics apply || fail "the topics could not be created"
 
 step "Worker"
 start_bg worker $sl worker
-sleep 2
+[ -z "$started" ] || sleep 2  # a worker that fails at start has exited by then
 running worker || fail "the worker exited at start" "$run_dir/worker.log"
 
 step "Ingest the sample wire articles"
@@ -68,6 +71,7 @@ done
 
 step "Read API and pages"
 start_bg serve $sl serve --host 127.0.0.1 --port "$port"
+serve_started=$started
 up=
 for _ in $(seq 1 60); do
   # the answer must come from the API we started: another program may hold the port
@@ -80,7 +84,7 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 [ -n "$up" ] || fail "the read API did not answer on 127.0.0.1:$port within 30 s" "$run_dir/serve.log"
-sleep 1
+[ -z "$serve_started" ] || sleep 1  # ours may have lost the port to another API meanwhile
 running serve || fail "the read API exited (port $port in use? set STORYLINE_DEMO_PORT)" \
   "$run_dir/serve.log"
 printf '\nStory pages: http://127.0.0.1:%s/\nAPI docs:    http://127.0.0.1:%s/docs\n' "$port" "$port"

@@ -10,12 +10,13 @@ and publish retries log one warning each. With it, each process logs:
   back, by source;
 - ``kafka.reachable`` (WARNING, so a log read at WARNING shows both ends) once, when the
   outage ends, with its duration and the count of lines held back;
-- ``kafka.settled`` (INFO) ``settle_seconds`` (30) later, if the reconnection's aftermath
-  was held back meanwhile: after a broker restart the group coordinator takes a moment to
-  load, so heartbeats fail, the coordinator is marked dead and found again, a session may
-  have expired and the group rebalances, each a WARNING of aiokafka's. Those lines are
-  the outage's tail, held back and counted like it; a broker that goes down again while
-  settling still fails after it, and that starts a new outage.
+- ``kafka.settled`` (INFO) ``settle_seconds`` (``STORYLINE_OUTAGE_SETTLE_SECONDS``, 30)
+  later, if the reconnection's aftermath was held back meanwhile: after a broker restart
+  the group coordinator takes a moment to load, so heartbeats fail, the coordinator is
+  marked dead and found again, a session may have expired and the group rebalances, each
+  a WARNING of aiokafka's. Those lines are the outage's tail, held back and counted like
+  it; a broker that goes down again while settling still fails after it, and that starts
+  a new outage.
 
 How: :class:`OutageTracker` is fed by a stdlib :class:`logging.Filter` on the aiokafka,
 faust and mode loggers and by a structlog processor for Storyline's own retry lines
@@ -259,12 +260,12 @@ def watch_loggers() -> None:
 
 
 def install(bootstrap: str, *, reminder_seconds: float = 60.0,
-            quiet_seconds: float = 3.0) -> OutageTracker:
+            quiet_seconds: float = 3.0, settle_seconds: float = 30.0) -> OutageTracker:
     """Quiet outages in this process (call after the Kafka client modules are imported;
     loggers made later are picked up when an outage starts)."""
     global _tracker, _filter
     _tracker = OutageTracker(bootstrap, reminder_seconds=reminder_seconds,
-                             quiet_seconds=quiet_seconds)
+                             quiet_seconds=quiet_seconds, settle_seconds=settle_seconds)
     _filter = OutageLogFilter(_tracker)
     import aiokafka  # noqa: F401 - its module loggers must exist to be watched
 

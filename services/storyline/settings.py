@@ -140,6 +140,11 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="During a broker outage, one reminder line at most "
         "this often (the outage's start and end are one line each).",
     )
+    outage_settle_seconds: float = Field(
+        default=30.0, ge=0, description="After a broker outage, the Kafka clients' warnings "
+        "about the reconnection (coordinator loading, heartbeats, a session expired, a "
+        "rebalance) are held back this long and summed up in one INFO line (kafka.settled).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

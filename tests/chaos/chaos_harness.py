@@ -77,6 +77,9 @@ class Profile:
     rate: float  # articles produced per second
     min_gap: float  # seconds between faults, drawn uniformly in [min_gap, max_gap]
     max_gap: float
+    # a kill comes this many seconds at most (drawn uniformly) after the worker it hits has
+    # published (or snapshotted, with snapshots); None: min_gap
+    kill_jitter: float | None = None
     snapshot_every: int = 0
     session_timeout: float = 6.0
     snapshot_interval: float = 0.0
@@ -92,23 +95,26 @@ class Profile:
 
 PROFILES = {
     # the single-process worker (`storyline worker --single`)
-    "ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=3.0, max_gap=9.0,
-                  worker_args=("--single",)),
+    # (the CI profiles' faults are about as far apart as a restarted worker takes to publish
+    # again, so they fall while the articles are still coming in; the kill_jitter keeps
+    # each kill at a random moment of the worker's work)
+    "ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=1.5, max_gap=4.5,
+                  kill_jitter=3.0, worker_args=("--single",)),
     "long": Profile(articles=None, kills=24, bounces=2, rate=25.0, min_gap=4.0, max_gap=15.0,
                     worker_args=("--single",)),
     # restarts from snapshots whose cold stores hold most stories (they freeze after 20
     # revisions): the restore path of the durable state, under the same checks
-    "snapshots-ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=4.0,
-                            max_gap=9.0, snapshot_every=40, snapshot_interval=2.0,
-                            warm_idle=20, worker_args=("--single",)),
+    "snapshots-ci": Profile(articles=300, kills=3, bounces=1, rate=20.0, min_gap=2.0,
+                            max_gap=4.5, kill_jitter=4.0, snapshot_every=40,
+                            snapshot_interval=2.0, warm_idle=20, worker_args=("--single",)),
     "snapshots-long": Profile(articles=None, kills=20, bounces=2, rate=25.0, min_gap=4.0,
                               max_gap=15.0, snapshot_every=200, snapshot_interval=5.0,
                               warm_idle=100, worker_args=("--single",)),
     # the staged worker (extract x 2 + fold, docs/stages.md): kills rotate over the
     # supervisor alone (its children are orphaned and get SIGTERM), one stage process (the
     # supervisor stops the rest and exits) and the whole tree
-    "stages-ci": Profile(articles=300, kills=4, bounces=1, rate=20.0, min_gap=3.0, max_gap=9.0,
-                         worker_args=("--stage", "all")),
+    "stages-ci": Profile(articles=300, kills=4, bounces=1, rate=20.0, min_gap=1.5, max_gap=4.5,
+                         kill_jitter=3.0, worker_args=("--stage", "all")),
     # with snapshots so that 20 restarts over 2,568 articles do not each refold the whole
     # log (the fold stage's restore path, under the same checks)
     "stages-long": Profile(articles=None, kills=21, bounces=2, rate=25.0, min_gap=4.0,
@@ -118,6 +124,8 @@ PROFILES = {
 
 # what a SIGKILL hits in a staged run, in rotation (shuffled per round of three)
 STAGED_TARGETS = ("supervisor", "stage", "tree")
+# how long a kill waits at most for the restarted worker to publish (or snapshot) first
+BUSY_WAIT_SECONDS = 72.0
 
 
 @dataclass
@@ -418,15 +426,31 @@ async def _read_all(bootstrap: str, topic: str) -> list[bytes]:
     return out
 
 
-def _wait_caught_up(env: dict[str, str], supervisor: Supervisor, timeout: float) -> None:
+def _committed_to_end(settings: Settings) -> bool:
+    """Whether the worker group has committed the end of the articles log, by one cheap look
+    in this process (False when the broker does not answer in time)."""
+    from storyline.commands.status import worker_lag
+
+    try:
+        end, committed = asyncio.run(asyncio.wait_for(worker_lag(settings), 15.0))
+    except Exception:  # noqa: BLE001 - the broker may be restarting: not caught up yet
+        return False
+    return committed == end
+
+
+def _wait_caught_up(env: dict[str, str], settings: Settings, supervisor: Supervisor,
+                    timeout: float) -> None:
+    """Until `storyline status` says the worker is caught up (asked once the group's
+    commit, looked at from here every half second, is at the end of the log)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         supervisor.ensure_running()
-        result = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True,
-                                text=True, timeout=60)
-        if result.returncode == 0:
-            return
-        time.sleep(1.0)
+        if _committed_to_end(settings):
+            result = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True,
+                                    text=True, timeout=60)
+            if result.returncode == 0:
+                return
+        time.sleep(0.5)
     raise TimeoutError(f"the worker did not catch up in {timeout:.0f} s")
 
 
@@ -492,7 +516,7 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
             if fault == "kill":
                 # kill a worker that is processing, not one still rebuilding: faults spread
                 # over the whole log and each restart's recovery is measured
-                busy_by = time.monotonic() + profile.max_gap * 8
+                busy_by = time.monotonic() + max(profile.max_gap * 8, BUSY_WAIT_SECONDS)
                 while (not supervisor.has_published() and not done.is_set()
                        and time.monotonic() < busy_by):
                     supervisor.ensure_running()
@@ -507,7 +531,8 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
                         supervisor.ensure_running()
                         time.sleep(0.2)
                     time.sleep(1.5)
-                time.sleep(rng.uniform(0.0, profile.min_gap))
+                jitter = profile.min_gap if profile.kill_jitter is None else profile.kill_jitter
+                time.sleep(rng.uniform(0.0, jitter))
                 supervisor.kill_and_restart(targets.pop(0) if profile.staged else "worker")
                 report.kills += 1
             else:
@@ -518,22 +543,28 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
         done.wait(timeout=3600)
         if errors:
             raise errors[0]
-        _wait_caught_up(env, supervisor, timeout=900)
+        _wait_caught_up(env, settings, supervisor, timeout=900)
         supervisor.stop()
 
-        verify = subprocess.run([*STORYLINE, "replay", "--verify"], env=env,
-                                capture_output=True, text=True, timeout=3600)
-        report.verify_ok = verify.returncode == 0
-        report.verify_output = (verify.stdout + verify.stderr)[-3000:]
-        _check_published(report, settings)
-        status = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True,
-                                text=True, timeout=60)
-        report.verify_output += "\n" + status.stdout
-        from storyline.commands.status import worker_lag
+        # replay --verify (the longest check) runs while the others look at the topics
+        verify = subprocess.Popen([*STORYLINE, "replay", "--verify"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _check_published(report, settings)
+            status = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True,
+                                    text=True, timeout=60)
+            from storyline.commands.status import worker_lag
 
-        report.log_end, report.committed = asyncio.run(worker_lag(settings))
-        if profile.staged:
-            report.stage_commits = asyncio.run(_stage_commits(settings))
+            report.log_end, report.committed = asyncio.run(worker_lag(settings))
+            if profile.staged:
+                report.stage_commits = asyncio.run(_stage_commits(settings))
+            stdout, stderr = verify.communicate(timeout=3600)
+        finally:
+            if verify.poll() is None:
+                verify.kill()
+                verify.wait()
+        report.verify_ok = verify.returncode == 0
+        report.verify_output = (stdout + stderr)[-3000:] + "\n" + status.stdout
     finally:
         supervisor.stop()
         report.self_exits = supervisor.self_exits

@@ -36,7 +36,9 @@ pytestmark = pytest.mark.integration
 STORYLINE = [sys.executable, "-m", "storyline.cli"]
 ARTICLES = (Path(__file__).resolve().parents[2].parent
             / "shared/data/timeline17-dev/articles.jsonl")
-COUNT = 240
+# enough for each kill to fall mid-log (the fold's after its snapshot at 50 records and past
+# the first half), for several revisions of several stories and for both dead letters
+COUNT = 120
 POISON_AT = 37
 
 
@@ -167,6 +169,27 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
         for process in (*extract, fold):
             stop(process)
 
+    # replay --verify runs meanwhile (a process of its own; its verdict is asserted below)
+    replay = subprocess.Popen([*STORYLINE, "replay", "--verify"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        check_stage_output(settings, raw, total)
+        stdout, stderr = replay.communicate(timeout=600)
+    finally:
+        if replay.poll() is None:
+            replay.kill()
+            replay.wait()
+    assert replay.returncode == 0, stdout + stderr
+    assert "0 mismatched" in stdout and "0 missing" in stdout
+    assert logs[1].read_text().count("extract_started") == 2
+    restarted = [line for line in logs[2].read_text().splitlines() if "state_ready" in line]
+    assert len(restarted) == 2 and '"source": "snapshot"' in restarted[1], restarted
+
+
+def check_stage_output(settings: Settings, raw: list[tuple[bytes, bytes]], total: int
+                       ) -> None:
+    """The facts, revisions and dead letters the stages wrote, against the single-process
+    worker's core run in process."""
     # the facts topic: every source offset, each in its stripe's partition, no gaps
     facts = asyncio.run(read_values(settings, settings.facts))
     offsets: dict[int, set[bytes]] = {}
@@ -200,14 +223,6 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
     dead = [value for _, value, _ in asyncio.run(read_values(settings, settings.dead_letters))]
     assert dead == want_dead and len(dead) == 2
     assert b"ConflictingVersion" in dead[1]
-
-    result = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
-                            text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 mismatched" in result.stdout and "0 missing" in result.stdout
-    assert logs[1].read_text().count("extract_started") == 2
-    restarted = [line for line in logs[2].read_text().splitlines() if "state_ready" in line]
-    assert len(restarted) == 2 and '"source": "snapshot"' in restarted[1], restarted
 
 
 def test_stage_all_runs_extract_and_fold_as_processes_and_stops_on_sigterm(

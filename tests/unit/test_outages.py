@@ -143,3 +143,15 @@ def test_a_failure_that_is_not_about_the_connection_passes(
 
 def test_bootstrap_parsing() -> None:
     assert parse_bootstrap("a:1, kafka://b:2,[::1]:3") == [("a", 1), ("b", 2), ("::1", 3)]
+
+
+def test_the_settling_is_30_seconds_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production holds the reconnection's aftermath back for 30 s; the outage test sets a
+    shorter settling through the environment."""
+    from storyline.settings import Settings
+
+    monkeypatch.delenv("STORYLINE_OUTAGE_SETTLE_SECONDS", raising=False)
+    assert Settings().outage_settle_seconds == 30.0
+    assert OutageTracker("127.0.0.1:1").settle_seconds == 30.0
+    monkeypatch.setenv("STORYLINE_OUTAGE_SETTLE_SECONDS", "10")
+    assert Settings().outage_settle_seconds == 10.0

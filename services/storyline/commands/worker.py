@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     outages.install(settings.bootstrap_servers,
-                    reminder_seconds=settings.outage_reminder_seconds)
+                    reminder_seconds=settings.outage_reminder_seconds,
+                    settle_seconds=settings.outage_settle_seconds)
     if args.single and args.stage is not None:
         raise SystemExit("--single runs every stage in one process: give --single or --stage")
     if args.single:

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
         log.error("projector.already_running", detail="another projector holds this store")
         return 1
     outages.install(settings.bootstrap_servers,
-                    reminder_seconds=settings.outage_reminder_seconds)
+                    reminder_seconds=settings.outage_reminder_seconds,
+                    settle_seconds=settings.outage_settle_seconds)
     projector = Projector(store, bootstrap=settings.bootstrap_servers,
                           topic=settings.story_updates,
                           dead_letters_topic=settings.dead_letters)

@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
         with_projector = False
     app = create_app(store, settings=settings, run_projector=with_projector)
     outages.install(settings.bootstrap_servers,
-                    reminder_seconds=settings.outage_reminder_seconds)
+                    reminder_seconds=settings.outage_reminder_seconds,
+                    settle_seconds=settings.outage_settle_seconds)
     uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level,
                 access_log=False)
     return 0
