@@ -1364,11 +1364,14 @@ def _share(weighted: Weighted, theme: set[str]) -> float:
 
 
 def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int,
-          lead: Sequence[Candidate] = ()) -> list[list[Candidate]]:
+          lead: Sequence[Candidate] = (), idf: dict[str, float] | None = None
+          ) -> list[list[Candidate]]:
     """Paragraphs by theme, each seed first and its members best first. ``lead``: the
     candidates of the latest development (``latest_development``), which make the first
-    paragraph whatever their themes (its best ``per_paragraph``)."""
-    idf = _distinctive(pool)
+    paragraph whatever their themes (its best ``per_paragraph``). ``idf``:
+    ``_distinctive(pool)`` when the caller has it."""
+    if idf is None:
+        idf = _distinctive(pool)
     # weights once per candidate, not once per question: keyed by identity, only looked up
     weighted = {id(c): _weighted(c, idf) for c in pool}
     remaining = list(pool)
@@ -1553,6 +1556,27 @@ def _phrase_spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
     return spans
 
 
+PHRASES_CACHE = 2048  # sentences whose label phrases are kept (a few per story in play)
+
+
+@functools.lru_cache(maxsize=PHRASES_CACHE)
+def _sentence_phrases(text: str, surfaces: tuple[str, ...]
+                      ) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """The label phrases of a sentence (``_phrase_spans``) that can be labels (at most
+    ``KEY_PHRASE_WORDS`` words, some content term), in order, as (lower case, as written,
+    terms). Pure, so cached: a paragraph's sentences stay over many revisions, and the
+    phrases were found again for each (``_label_options``)."""
+    out: list[tuple[str, str, tuple[str, ...]]] = []
+    for start, end in _phrase_spans(text, surfaces):
+        phrase = text[start:end]
+        if len(phrase.split()) > KEY_PHRASE_WORDS:
+            continue
+        terms = _plain_terms(tokens(phrase))
+        if terms:
+            out.append((phrase.lower(), phrase, terms))
+    return tuple(out)
+
+
 def _label_options(members: Sequence[Candidate], idf: dict[str, float]
                    ) -> list[tuple[int, float, str]]:
     """(sentences, score, phrase) of every phrase the paragraph's sentences use, best first:
@@ -1562,21 +1586,16 @@ def _label_options(members: Sequence[Candidate], idf: dict[str, float]
     term_sets = [frozenset(c.sentence.terms) for c in members]
     found: dict[str, tuple[int, float, str]] = {}
     for c in members:
-        surfaces = sorted({form[0] for key in c.sentence.names
-                           if (form := c.name_forms.get(key)) is not None
-                           and form[1] is not NameKind.OTHER and len(form[0]) >= 3})
-        text = c.sentence.text
-        for start, end in _phrase_spans(text, surfaces):
-            phrase = text[start:end]
-            if len(phrase.split()) > KEY_PHRASE_WORDS or phrase.lower() in found:
-                continue
-            terms = _plain_terms(tokens(phrase))
-            if not terms:
+        surfaces = tuple(sorted({form[0] for key in c.sentence.names
+                                 if (form := c.name_forms.get(key)) is not None
+                                 and form[1] is not NameKind.OTHER and len(form[0]) >= 3}))
+        for low, phrase, terms in _sentence_phrases(c.sentence.text, surfaces):
+            if low in found:
                 continue
             weight = sum(idf.get(t, 0.0) * sum(1 for ts in term_sets if t in ts)
                          for t in terms) / len(members)
             having = sum(1 for ts in term_sets if ts.issuperset(terms))
-            found[phrase.lower()] = (having, weight / math.sqrt(len(terms)), phrase)
+            found[low] = (having, weight / math.sqrt(len(terms)), phrase)
     return sorted(found.values(), key=lambda o: (-o[0], -o[1], -len(o[2].split()), o[2]))
 
 
@@ -1619,7 +1638,8 @@ def summarise(
     used: set[str] = set()
     lead = latest_development(pool)
     idf = _distinctive(pool)
-    for members in arrange(group(pool, max_paragraphs, sentences_per_paragraph, lead), lead):
+    for members in arrange(group(pool, max_paragraphs, sentences_per_paragraph, lead, idf),
+                           lead):
         phrase = key_phrase(sorted(members, key=lambda c: c.rank), idf, frozenset(used))
         used.add(phrase.lower())
         paragraphs.append(
