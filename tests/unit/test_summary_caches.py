@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import zlib
 
 from storyline.domain import summary
+from storyline.domain.facts import ArticleFacts, CitedArticle, NameKind, NameMention
 
 
 def _direct_minhash(terms: tuple[str, ...]) -> tuple[int, ...]:
@@ -94,3 +97,84 @@ def test_remembered_supporting_sentences_equal_the_direct_search() -> None:
             for _ in range(2):  # the second time from the claim's memo
                 assert summary._supporting_sentence(claim, other) == direct(claim, other)
     assert len({a.serial for a in others}) == len(others)
+
+
+def _direct_label_options(members: list[summary.Candidate], idf: dict[str, float]
+                          ) -> list[tuple[int, float, str]]:
+    """``_label_options`` as it was before its phrases were cached per sentence."""
+    term_sets = [frozenset(c.sentence.terms) for c in members]
+    found: dict[str, tuple[int, float, str]] = {}
+    for c in members:
+        surfaces = sorted({form[0] for key in c.sentence.names
+                           if (form := c.name_forms.get(key)) is not None
+                           and form[1] is not NameKind.OTHER and len(form[0]) >= 3})
+        text = c.sentence.text
+        for start, end in summary._phrase_spans(text, surfaces):
+            phrase = text[start:end]
+            if len(phrase.split()) > summary.KEY_PHRASE_WORDS or phrase.lower() in found:
+                continue
+            terms = summary._plain_terms(summary.tokens(phrase))
+            if not terms:
+                continue
+            weight = sum(idf.get(t, 0.0) * sum(1 for ts in term_sets if t in ts)
+                         for t in terms) / len(members)
+            having = sum(1 for ts in term_sets if ts.issuperset(terms))
+            found[phrase.lower()] = (having, weight / math.sqrt(len(terms)), phrase)
+    return sorted(found.values(), key=lambda o: (-o[0], -o[1], -len(o[2].split()), o[2]))
+
+
+STRIKE = (
+    ("The Transit Workers Union Local 12 rejected a tentative agreement with Halden Metro on "
+     "Monday, union leaders said.",
+     "Halden Metro said the tentative agreement offered a raise of 3 percent a year."),
+    ("Members of Transit Workers Union Local 12 voted to end the strike after a tentative "
+     "agreement was reached late on Wednesday.",
+     "Metro trains and buses returned to the streets of Port Halden on Friday morning."),
+    ("Marta Lindqvist, the union's president, said the strike would go on until the city "
+     "council approved the new contract.",
+     "The eight-day strike was the longest on the Halden Metro network since 2011."),
+    ("About 81 percent of the union members who voted backed the deal, the union said.",
+     "The Tentative Agreement was signed by both sides and keeps the drivers' pensions."),
+    ("The Amalgamated Transit Union of Port Halden Bus Drivers backed the strike on Tuesday.",
+     "Its drivers said the strike had cost them a week of pay but was worth it."),
+)
+NAMES = (
+    NameMention(canonical="transit workers union local", display="Transit Workers Union Local",
+                kind=NameKind.ORGANISATION, count=2, first_sentence=0),
+    NameMention(canonical="halden metro", display="Halden Metro", kind=NameKind.ORGANISATION,
+                count=2, first_sentence=0),
+    NameMention(canonical="marta lindqvist", display="Marta Lindqvist", kind=NameKind.PERSON,
+                count=1, first_sentence=0),
+    NameMention(canonical="port halden", display="Port Halden", kind=NameKind.PLACE, count=1,
+                first_sentence=1),
+    NameMention(canonical="amalgamated transit union of port halden bus drivers",
+                display="Amalgamated Transit Union of Port Halden Bus Drivers",
+                kind=NameKind.ORGANISATION, count=1, first_sentence=0),
+)
+
+
+def test_label_options_from_cached_phrases_equal_the_direct_ones() -> None:
+    t0 = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    articles = [CitedArticle(
+        n=n, uri=f"urn:strike:{n}", version=1, source=f"Wire {n}", headline=None,
+        published=t0 + dt.timedelta(days=n), facts=ArticleFacts(
+            uri=f"urn:strike:{n}", version=1, extractor_version="test", sentences=sentences,
+            dates=(), figures=(), names=NAMES))
+        for n, sentences in enumerate(STRIKE, start=1)]
+    story = summary.analysed(articles)
+    pool = summary.candidates(story, summary.story_weights(summary.originals(story)))
+    idf = summary._distinctive(pool)
+    paragraphs = summary.group(pool, 4, 3, summary.latest_development(pool))
+    assert paragraphs and summary.group(pool, 4, 3, summary.latest_development(pool), idf) == (
+        paragraphs)
+    summary._sentence_phrases.cache_clear()
+    labels = 0
+    for _ in range(2):  # the second time from the cache
+        # the paragraphs, and the whole pool as one (every phrase, long names, the same
+        # phrase written in other cases)
+        for members in [*paragraphs, list(pool)]:
+            members = sorted(members, key=lambda c: c.rank)
+            options = summary._label_options(members, idf)
+            assert options == _direct_label_options(members, idf)
+            labels += bool(options)
+    assert labels and summary._sentence_phrases.cache_info().hits > 0

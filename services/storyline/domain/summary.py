@@ -54,14 +54,15 @@ from storyline.domain.facts import (
     ArticleFacts,
     CitedArticle,
     ColdFacts,
+    DateMention,
     NameKind,
     NameMention,
     pack_sentences,
     unpack_sentences,
 )
-from storyline.domain.temporal import find_dates
+from storyline.domain.temporal import alone_from, dates_alone, find_dates
 from storyline.domain.text import Document, wordset
-from storyline.domain.timeline_text import sentence_date
+from storyline.domain.timeline_text import background, sentence_date
 
 LEAD = 8  # sentences of each article that may enter the summary and the centroid
 POOL = 60  # candidates kept after cheap scoring: bounds the quadratic steps
@@ -349,6 +350,12 @@ class Sentence:
     names: tuple[str, ...]  # canonical keys of the article's names this sentence mentions
     has_figure: bool
     keys: tuple[int, ...]  # min-hash keys of ``terms``
+    # The day-precise dates of ``text`` that date its own event (not ``background``), in
+    # text order, as (start, end): what ``fact_time`` reads instead of scanning the text
+    # again (``_reported_day``), taken from the dates the extract stage found in the
+    # article (``_days``); None when they cannot be told from those (and for a sentence
+    # that is not eligible, which is never a candidate).
+    days: tuple[tuple[dt.date, dt.date], ...] | None = None
     # Support checks of this sentence as the claim, by the other statement's identity (the
     # entry holds the statement, so its id cannot be reused while the entry lives). Lives
     # and dies with the sentence's analysis: no process-wide table to bound. Made on the
@@ -368,6 +375,7 @@ class Sentence:
         return tuple(getattr(self, name) for name in _SENTENCE_STATE)
 
     def __setstate__(self, state: tuple[object, ...]) -> None:
+        object.__setattr__(self, "days", None)  # a snapshot of before ``days``: scan again
         for name, value in zip(_SENTENCE_STATE, state, strict=False):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "support", None)
@@ -474,10 +482,36 @@ def _mentions(text: str, names: Sequence[NameMention]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def _days(raw: str, text: str, mentions: Sequence[DateMention]
+          ) -> tuple[tuple[dt.date, dt.date], ...] | None:
+    """``Sentence.days`` of a lead sentence shown as ``text`` (``raw`` without a dateline or
+    a glued headline), from the dates ``find_dates`` found in ``raw`` in its article (one
+    before ``temporal.alone_from``): the ones ``find_dates`` gives ``text`` alone, as
+    ``_reported_day`` scans it; None when those cannot be told (``temporal.dates_alone``,
+    or ``text`` is no tail of ``raw``: entities decoded)."""
+    if not mentions and text == raw:
+        return ()  # most sentences: nothing found, nothing cut off
+    if not raw.endswith(text):
+        return None
+    alone = dates_alone(raw, len(raw) - len(text), mentions)
+    if alone is None:
+        return None
+    return tuple((m.span.start, m.span.end) for m in alone
+                 if m.span.precision is DatePrecision.DAY and not background(m, text))
+
+
 def _analyse(
     sentences: tuple[str, ...], names: tuple[NameMention, ...], figure_sentences: frozenset[int],
-    packed_sentences: bytes | None = None,
+    packed_sentences: bytes | None = None, dates: Sequence[DateMention] | None = None,
 ) -> Analysis:
+    """The analysis of an article's sentences; with the dates ``find_dates`` found in them
+    (``dates``), its eligible lead sentences carry their days (``Sentence.days``)."""
+    # the lead sentences whose dates are the ones they have alone, and those dates
+    alone = 0 if dates is None else alone_from(sentences, dates, LEAD)
+    by_sentence: dict[int, list[DateMention]] = {}
+    for mention in dates or ():
+        if mention.sentence < alone:
+            by_sentence.setdefault(mention.sentence, []).append(mention)
     lead: list[Sentence] = []
     bands: list[list[tuple[int, int]]] = [[] for _ in range(_BANDS)]
     lead_terms: set[str] = set()
@@ -503,6 +537,7 @@ def _analyse(
                 words = _words(text)
                 terms = _terms(words)
                 sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
+            eligible = _eligible(text, words)
             lead.append(
                 Sentence(
                     index=i,
@@ -511,10 +546,12 @@ def _analyse(
                     numbers=_numbers(words),
                     negated=negated,
                     words=words,
-                    eligible=_eligible(text, words),
+                    eligible=eligible,
                     names=_mentions(text, names),
                     has_figure=i in figure_sentences,
                     keys=sentence_keys,
+                    days=(_days(raw, text, by_sentence.get(i, ())) if eligible and i < alone
+                          else None),
                 )
             )
     by_key = {_intern(n.canonical): n for n in names}
@@ -548,6 +585,7 @@ def analysis_of(facts: ArticleFacts, cold: ColdFacts | None = None) -> Analysis:
     return _analyse(
         facts.sentences, facts.names, frozenset(f.sentence for f in facts.figures),
         cold.packed_sentences if cold is not None and cold.packed_sentences else None,
+        facts.dates,
     )
 
 
@@ -1326,11 +1364,14 @@ def _share(weighted: Weighted, theme: set[str]) -> float:
 
 
 def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int,
-          lead: Sequence[Candidate] = ()) -> list[list[Candidate]]:
+          lead: Sequence[Candidate] = (), idf: dict[str, float] | None = None
+          ) -> list[list[Candidate]]:
     """Paragraphs by theme, each seed first and its members best first. ``lead``: the
     candidates of the latest development (``latest_development``), which make the first
-    paragraph whatever their themes (its best ``per_paragraph``)."""
-    idf = _distinctive(pool)
+    paragraph whatever their themes (its best ``per_paragraph``). ``idf``:
+    ``_distinctive(pool)`` when the caller has it."""
+    if idf is None:
+        idf = _distinctive(pool)
     # weights once per candidate, not once per question: keyed by identity, only looked up
     weighted = {id(c): _weighted(c, idf) for c in pool}
     remaining = list(pool)
@@ -1387,11 +1428,29 @@ def _reported_day(text: str, published: dt.date) -> dt.date:
     return chosen.span.start
 
 
+def _day_of(days: tuple[tuple[dt.date, dt.date], ...], published: dt.date) -> dt.date:
+    """``_reported_day`` from the sentence's ``days``: ``sentence_date`` over them is the
+    first not after ``published`` (all are day-precise, in text order), else the first (a
+    plan, so ``published``)."""
+    for start, end in days:
+        if start <= published:
+            return start if end <= published else published
+    return published
+
+
+def reported_day(s: Sentence, published: dt.date) -> dt.date:
+    """The day of what lead sentence ``s`` of an article published on ``published``
+    reports: from its ``days``, else by scanning its text (``_reported_day``)."""
+    if s.days is not None:
+        return _day_of(s.days, published)
+    return _reported_day(s.text, published)
+
+
 def fact_time(c: Candidate) -> tuple[dt.date, dt.datetime, int, int]:
-    """When a summary sentence's fact happened, as a sort key: its day (``_reported_day``),
+    """When a summary sentence's fact happened, as a sort key: its day (``reported_day``),
     then the article's publication, its number and the sentence's index."""
     published = c.article.published
-    return (_reported_day(c.sentence.text, published.date()), published, c.article.n,
+    return (reported_day(c.sentence, published.date()), published, c.article.n,
             c.sentence.index)
 
 
@@ -1497,6 +1556,27 @@ def _phrase_spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
     return spans
 
 
+PHRASES_CACHE = 2048  # sentences whose label phrases are kept (a few per story in play)
+
+
+@functools.lru_cache(maxsize=PHRASES_CACHE)
+def _sentence_phrases(text: str, surfaces: tuple[str, ...]
+                      ) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """The label phrases of a sentence (``_phrase_spans``) that can be labels (at most
+    ``KEY_PHRASE_WORDS`` words, some content term), in order, as (lower case, as written,
+    terms). Pure, so cached: a paragraph's sentences stay over many revisions, and the
+    phrases were found again for each (``_label_options``)."""
+    out: list[tuple[str, str, tuple[str, ...]]] = []
+    for start, end in _phrase_spans(text, surfaces):
+        phrase = text[start:end]
+        if len(phrase.split()) > KEY_PHRASE_WORDS:
+            continue
+        terms = _plain_terms(tokens(phrase))
+        if terms:
+            out.append((phrase.lower(), phrase, terms))
+    return tuple(out)
+
+
 def _label_options(members: Sequence[Candidate], idf: dict[str, float]
                    ) -> list[tuple[int, float, str]]:
     """(sentences, score, phrase) of every phrase the paragraph's sentences use, best first:
@@ -1506,21 +1586,16 @@ def _label_options(members: Sequence[Candidate], idf: dict[str, float]
     term_sets = [frozenset(c.sentence.terms) for c in members]
     found: dict[str, tuple[int, float, str]] = {}
     for c in members:
-        surfaces = sorted({form[0] for key in c.sentence.names
-                           if (form := c.name_forms.get(key)) is not None
-                           and form[1] is not NameKind.OTHER and len(form[0]) >= 3})
-        text = c.sentence.text
-        for start, end in _phrase_spans(text, surfaces):
-            phrase = text[start:end]
-            if len(phrase.split()) > KEY_PHRASE_WORDS or phrase.lower() in found:
-                continue
-            terms = _plain_terms(tokens(phrase))
-            if not terms:
+        surfaces = tuple(sorted({form[0] for key in c.sentence.names
+                                 if (form := c.name_forms.get(key)) is not None
+                                 and form[1] is not NameKind.OTHER and len(form[0]) >= 3}))
+        for low, phrase, terms in _sentence_phrases(c.sentence.text, surfaces):
+            if low in found:
                 continue
             weight = sum(idf.get(t, 0.0) * sum(1 for ts in term_sets if t in ts)
                          for t in terms) / len(members)
             having = sum(1 for ts in term_sets if ts.issuperset(terms))
-            found[phrase.lower()] = (having, weight / math.sqrt(len(terms)), phrase)
+            found[low] = (having, weight / math.sqrt(len(terms)), phrase)
     return sorted(found.values(), key=lambda o: (-o[0], -o[1], -len(o[2].split()), o[2]))
 
 
@@ -1563,7 +1638,8 @@ def summarise(
     used: set[str] = set()
     lead = latest_development(pool)
     idf = _distinctive(pool)
-    for members in arrange(group(pool, max_paragraphs, sentences_per_paragraph, lead), lead):
+    for members in arrange(group(pool, max_paragraphs, sentences_per_paragraph, lead, idf),
+                           lead):
         phrase = key_phrase(sorted(members, key=lambda c: c.rank), idf, frozenset(used))
         used.add(phrase.lower())
         paragraphs.append(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import calendar
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 from storyline.domain.events import DatePrecision
@@ -1011,3 +1011,115 @@ def find_dates(doc: Document, pub: date) -> list[DateMention]:
             )
         )
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# A sentence's dates without scanning it again.
+#
+# ``find_dates`` on a document gives every sentence the dates it would give the sentence
+# alone, but for two kinds of context: an embedded chronology, which re-anchors (or drops)
+# the relative expressions after its start; and the quarter a text is about, which only
+# reaches quarters and years (``_refer``). Nothing else looks past a line: the forms hold no
+# newline, and the look-backs (``_candidates``, ``_future_context``) stop at one. So the
+# dates of a sentence before any possible chronology can be taken from the document's, and
+# those of its tail after a dateline or headline cut off (``sentence[cut:]``) too, unless
+# what was cut off can still be seen from the tail (``dates_alone``).
+
+# What a look-behind of a form at the start of the tail can see of a cut-off head ending
+# so ("over the weekend", "the year two thousand"), or a range's "from" (``_merge_ranges``).
+_HEAD_END = re.compile(r"(?i:over|during|at|the year|from|between) $")
+# A future cue anywhere, even inside a word (``_future_context`` looks at a slice).
+_ANY_FUTURE_CUE = re.compile(_FUTURE_CUE.pattern.removeprefix(r"\b"))
+# A weekday's blocking words anywhere (``_weekday`` looks at a slice).
+_ANY_WEEKDAY_BLOCK = re.compile(_WEEKDAY_BLOCK_BEFORE.pattern.replace(r"\b", ""))
+_WEEKDAY_NAME = re.compile(_WEEKDAY)
+
+
+def _prefix_word(token: str) -> bool:
+    """Whether ``_candidates`` looks back over ``token`` (or at its "'s")."""
+    bare = token.lstrip(_OPENING_PUNCTUATION)
+    return bare.endswith(("'s", "’s")) or all(p in _PREFIX_WORDS for p in bare.lower().split("-"))
+
+
+def _seen_from_tail(head: str, tail: str) -> bool:
+    """Whether ``find_dates`` may date ``tail`` otherwise after ``head`` (in one line) than
+    alone. What reads text before a match: the anchors' and the forms' word boundaries and
+    look-behinds (one character, or "over " and the like: ``_HEAD_END``);
+    ``_candidates``, back over prefix words from an anchor (into the head past a last
+    prefix word; and when the head does not end with a space, the tail's first word is
+    glued to it, so an anchor reached over prefix words from there is looked back from
+    otherwise); ``_weekday``'s block, 16 characters before a weekday's
+    name and its modifier; ``_future_context``, 60 characters back; ``_merge_ranges``'s
+    "from". A date across the cut is seen by the caller (``dates_alone``)."""
+    if not head or head[-1].isalnum() or head[-1] == "_":
+        return bool(head)
+    if head.endswith(" "):
+        if _prefix_word(head.rstrip(" ").rsplit(" ", 1)[-1]) or _HEAD_END.search(head):
+            return True
+    else:
+        for token in tail.split(" ", 5)[:5]:
+            if _ANCHOR.search(token) is not None:
+                return True
+            if not _prefix_word(token):
+                break
+    cut = len(head)
+    line = head + tail
+    for name in _WEEKDAY_NAME.finditer(tail, 0, 24):
+        at = cut + name.start()
+        if _ANY_WEEKDAY_BLOCK.search(line, max(0, at - 40), at) is not None:
+            return True
+    return _ANY_FUTURE_CUE.search(head, max(0, cut - 60)) is not None
+
+
+def _may_head(sentence: str, mention: DateMention) -> bool:
+    """Whether ``mention`` may be (or end, after a weekday it absorbed) a chronology
+    heading: a stated date with nothing before it on its line but bullets."""
+    before = sentence[: mention.char_start].strip(_BULLETS)
+    return mention.stated and (not before or _WEEKDAY_ONLY.match(before.rstrip(" ,")) is not None)
+
+
+def alone_from(sentences: Sequence[str], dates: Sequence[DateMention], limit: int) -> int:
+    """The first of the first ``limit`` sentences of a document whose dates ``find_dates`` on
+    the document (``dates``) may give otherwise than on the sentence alone, because an
+    embedded chronology (:func:`chronology`) may have started by then; ``limit`` when none
+    may. Conservative: a cue in the sentence, or (when none comes before) a heading-like
+    date with at least ``MIN_HEADINGS`` of them in the document."""
+    first = limit
+    for i, sentence in enumerate(sentences[:limit]):
+        if _chronology_cue(sentence) is not None:
+            first = i
+            break
+    # headings matter only from one before ``first`` on: count them all only then
+    for m in dates:
+        if m.sentence >= first:
+            return first
+        if m.stated and _may_head(sentences[m.sentence], m):
+            heads = [h for h in dates if h.stated and _may_head(sentences[h.sentence], h)]
+            return m.sentence if len(heads) >= MIN_HEADINGS else first
+    return first
+
+
+# The text of a date ``_refer`` resolves against the quarter (or date) the text was about
+# before it, which may be in another line: "the latest quarter", "a year earlier".
+_REFERRED = re.compile(r"(?i:quarter|period|year[- ]?(?:earlier|ago))")
+
+
+def dates_alone(sentence: str, cut: int, mentions: Sequence[DateMention]
+                ) -> list[DateMention] | None:
+    """What ``find_dates(Document((sentence[cut:],)), pub)`` gives, from ``mentions``: what
+    ``find_dates`` found in ``sentence`` in its document (one before ``alone_from``, with the
+    same ``pub``), offsets moved to the tail. None when that cannot be told from them:
+    a mention across the cut, or something before the cut that a form, a look-behind or a
+    future cue (``_future_context``) can see from the tail; or a date referred to the text's
+    time (``_refer``: a quarter or a year, but a range with a day may end with it)."""
+    if any(m.span.precision not in (P.DAY, P.PART_OF_MONTH, P.MONTH)
+           and _REFERRED.search(m.text) is not None for m in mentions):
+        return None
+    if cut == 0:
+        return list(mentions)
+    if any(m.char_start < cut < m.char_end for m in mentions) or _seen_from_tail(
+            sentence[:cut], sentence[cut:]):
+        return None
+    return [m.model_copy(update={"char_start": m.char_start - cut,
+                                 "char_end": m.char_end - cut})
+            for m in mentions if m.char_start >= cut]
