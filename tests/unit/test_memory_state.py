@@ -69,6 +69,10 @@ def test_dropping_summary_memos_changes_no_byte(entries: list[tuple[str, int, st
         # nothing by uri stays in memory: it is all in the cold store
         assert len(spilled.assigner.story_of) == len(spilled.assigner.version_of) == 0
         assert len(spilled.assigner.clusterer._articles) == 0
+    with mock.patch.object(timeline, "COLD_AFTER", 0), \
+            mock.patch.object(timeline, "COLD_CHECK_EVERY", 1):
+        cold_months = Pipeline()
+        assert fold(recs, cold_months) == expected
 
 
 @settings(max_examples=25, deadline=None)
@@ -98,7 +102,9 @@ def test_a_snapshot_with_frozen_stories_continues_the_log(
     whole = Pipeline()
     expected = fold(recs, whole)
     k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="snapshot after")
-    with mock.patch.object(pipeline_module, "WARM_IDLE", 1):
+    with mock.patch.object(pipeline_module, "WARM_IDLE", 1), \
+            mock.patch.object(timeline, "COLD_AFTER", 0), \
+            mock.patch.object(timeline, "COLD_CHECK_EVERY", 1):
         live = Pipeline()
         before = fold(recs[:k], live)
         restored = pickle.loads(pickle.dumps(live, protocol=pickle.HIGHEST_PROTOCOL))
