@@ -14,6 +14,7 @@ from test_pipeline import TOPIC, build_log, log_entries, records
 from test_snapshots import Records, fold
 
 from storyline.domain import pipeline as pipeline_module
+from storyline.domain import timeline as timeline_module
 from storyline.domain.pipeline import Pipeline
 from storyline.stream.coldstore import RocksColdStore
 from storyline.stream.snapshots import (
@@ -57,9 +58,12 @@ def test_a_snapshot_with_a_rocksdb_cold_store_resumes_the_log_after_a_crash(
     uninterrupted = fold(Pipeline(), recs)
     k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="snapshot after")
     base = tmp_path / f"example-{next(_dirs)}"
-    # every story frozen after a revision, every uri entry but the latest spilled
+    # every story frozen after a revision, every uri entry but the latest spilled, every
+    # timeline month not looked at by the latest statement cold
     with mock.patch.object(pipeline_module, "WARM_IDLE", 1), \
-            mock.patch.object(pipeline_module, "WARM_ARTICLES", 1):
+            mock.patch.object(pipeline_module, "WARM_ARTICLES", 1), \
+            mock.patch.object(timeline_module, "COLD_AFTER", 0), \
+            mock.patch.object(timeline_module, "COLD_CHECK_EVERY", 1):
         cold = RocksColdStore.empty(base / "cold")
         live = Pipeline(cold=cold)
         before = fold(live, recs[:k])

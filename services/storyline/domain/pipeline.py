@@ -59,7 +59,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 25
+STATE_LAYOUT = 26
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
@@ -222,7 +222,12 @@ class Pipeline:
                 self._live[story_id] = (0, self._revisions)
             # else: set aside by a snapshot (stories_apart) while in play; it keeps its
             # place in the idle order it had then
+        self._attach_timeline(found)
         return found
+
+    def _attach_timeline(self, state: StoryState) -> None:
+        """Give the story's timeline the store for its cold months (not pickled with it)."""
+        state.timeline.attach(self._cold, f"timeline:{state.story_id}:")
 
     @property
     def story_ids(self) -> list[str]:
@@ -300,6 +305,7 @@ class Pipeline:
         state = self._state(story_id)
         if state is None:
             state = self._stories[story_id] = StoryState(story_id=story_id)
+            self._attach_timeline(state)
 
         events: list[PipelineEvent] = []
         merged_uris: list[str] = []
@@ -337,6 +343,7 @@ class Pipeline:
         update = build_revision(state, change, cause=cause,
                                 pipeline_version=self.pipeline_version, store=self.cold_store)
         store_facts(state, self.cold_store, change)
+        state.timeline.let_cold_months_go()
         self._keep_warm(state)
         return update
 

@@ -327,11 +327,12 @@ def absorb(survivor: StoryState, absorbed: StoryState) -> Change:
         renumbered[cited.n] = survivor.next_n
         survivor.next_n += 1
     added: list[str] = []
+    inputs = absorbed.timeline.inputs()
     for cited in absorbed.articles.values():
         moved = _copy(cited, n=renumbered[cited.n],
                       copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
         survivor.articles[cited.uri] = moved
-        survivor.timeline.add(moved, absorbed.timeline.prepared(cited.uri))
+        survivor.timeline.add(moved, inputs.get(cited.uri))
         added.append(cited.uri)
     for uri, cited in taken:
         survivor.withdrawn[uri] = _copy(

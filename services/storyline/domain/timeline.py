@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import pickle
 import sys
 from bisect import bisect_left, insort
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
+from storyline.domain.coldstore import ColdStore
 from storyline.domain.events import Citation, ConflictingValue, DatePrecision, TimelineEntry
 from storyline.domain.facts import (
     ArticleFacts,
@@ -54,6 +56,7 @@ from storyline.domain.timeline_select import (
     source_weight,
 )
 from storyline.domain.timeline_text import PRECISION_RANK, dated_candidates, is_plan
+from storyline.domain.unpickle import unpickled
 
 __all__ = ["TimelineIndex", "TimelineInput", "build_timeline", "date_label", "entry_id_for",
            "timeline_input"]
@@ -204,14 +207,16 @@ def timeline_input(facts: ArticleFacts, published: date | None = None) -> Timeli
 
 @dataclass(frozen=True, slots=True)
 class _Added:
-    """An article in the index: its place in the story and its input."""
+    """An article in the index: its place in the story and the days it mentions. Its
+    statements are held by the events they joined only (and go to the cold store with
+    them): :meth:`TimelineIndex.inputs` gathers them again."""
 
     n: int
     uri: str
     version: int
     source: int  # the independent source: the original's number for a copy
     published: date
-    input: TimelineInput
+    days: tuple[date, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +248,16 @@ class _Summary:
     planned: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _ColdSummary:
+    """What the rankings read of the summary of an event whose members are in the cold
+    store (a month gone cold): the summary's own values, made before they left."""
+
+    span: TimeSpan
+    sources: int
+    centrality: float
+
+
 @dataclass(slots=True)
 class _Event:
     entry_id: str
@@ -250,11 +265,30 @@ class _Event:
     # its independent sources: a tuple while few (a set costs 216 bytes, and most events
     # have one source), a set beyond SMALL_SOURCES; only membership and size are read
     sources: tuple[int, ...] | set[int] = ()
-    members: list[_Member] = field(default_factory=list)
-    summary: _Summary | None = None
+    # None while its month is cold: the members are in the cold store (TimelineIndex._cold)
+    members: list[_Member] | None = field(default_factory=list)
+    summary: _Summary | _ColdSummary | None = None
+
+
+def _members(event: _Event) -> list[_Member]:
+    members = event.members
+    if members is None:
+        raise RuntimeError(f"event {event.entry_id} is in the cold store: thaw its month first")
+    return members
 
 
 SMALL_SOURCES = 8
+# A month of events goes to the cold store when no statement has looked at it for
+# COLD_AFTER statements of the story (~200 articles); the index looks every
+# COLD_CHECK_EVERY statements. Only memory and thawing work depend on them, never a byte.
+COLD_AFTER = 512
+COLD_CHECK_EVERY = 64
+
+
+def _month_of(span: TimeSpan) -> int | None:
+    """The month an event dated ``span`` is kept under when cold (None: it spans more)."""
+    first = _month_key(span.start)
+    return first if first == _month_key(span.end) else None
 
 
 def _with_source(sources: tuple[int, ...] | set[int], source: int
@@ -292,7 +326,7 @@ def _figure_value(figure: _Figure) -> str:
 
 
 def _summarise(event: _Event) -> _Summary:
-    members = event.members
+    members = _members(event)
     best_rank = min(PRECISION_RANK[m.cand.span.precision] for m in members)
     precise = [m for m in members if PRECISION_RANK[m.cand.span.precision] == best_rank]
     # The most precise date wins; among equally precise ones, the one most sources give.
@@ -410,13 +444,44 @@ def _ambiguous(figures: tuple[_Figure, ...]) -> set[tuple[str, str]]:
 
 
 class TimelineIndex:
-    """Mutable per-story index of reconciled dated events."""
+    """Mutable per-story index of reconciled dated events.
+
+    A month of events that no statement has looked at for ``COLD_AFTER`` statements goes
+    to the cold store once one is attached (:meth:`attach`, :meth:`let_cold_months_go`):
+    the members of its events (their statements, most of what an event weighs) are
+    pickled under the story's key and the month, and the events keep what the rankings
+    read (:class:`_ColdSummary`). A statement whose date may match an event of a cold
+    month brings the month back first, a page that shows a cold event reads its month,
+    and a withdrawal or a merge brings every month back: where the members are changes
+    no byte of any page. So a long story keeps its recent months in memory, not its
+    history. Without a store nothing goes cold.
+    """
 
     def __init__(self) -> None:
         self._articles: dict[str, _Added] = {}  # in order of addition
+        self._store: ColdStore | None = None
+        self._key = ""
         self._reset()
 
+    # The store and the summaries read from it are not state: a pickle (a snapshot, a
+    # frozen story) holds the index without them, and the owner attaches the store again.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_store"] = None
+        state["_cold_summaries"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def attach(self, store: ColdStore | None, key: str) -> None:
+        """Where this index's cold months are kept: ``store``, under keys that start with
+        ``key`` (unique to the story in that store)."""
+        self._store = store
+        self._key = key
+
     def _reset(self) -> None:
+        self._drop_cold()
         self._events: list[_Event] = []
         # Where to look for an event: day-dated events by day, coarser ones by every month
         # they cover, and day-dated ones by month too for coarse statements looking for them.
@@ -448,6 +513,14 @@ class TimelineIndex:
         self._stale_days: set[date] = set()  # days whose count of citing sources changed
         # day -> the ranked events dated that day, in the order of _rank_all (same keys)
         self._single_day: dict[date, list[tuple[float, date, str, int]]] = {}
+        # month key -> the events of that month whose members are in the cold store
+        self._cold: dict[int, list[int]] = {}
+        # month key (a month not cold) -> the statement count when a statement last
+        # looked at it (or it came back from the store)
+        self._looked_at: dict[int, int] = {}
+        self._checked_at = 0  # the statement count at the last look for cold months
+        # index -> the summary of a cold event on the page (read from the store)
+        self._cold_summaries: dict[int, _Summary] = {}
 
     def __len__(self) -> int:
         return len(self._events)
@@ -457,30 +530,125 @@ class TimelineIndex:
         (otherwise it is computed from the article's facts)."""
         if article.uri in self._articles:
             self.remove(article.uri)
+        given = (prepared if prepared is not None
+                 else timeline_input(article.facts, article.published.date()))
         added = _Added(
             n=article.n, uri=article.uri, version=article.version,
             source=article.copy_of if article.copy_of is not None else article.n,
-            published=shared_day(article.published.date()),
-            input=(prepared if prepared is not None
-                   else timeline_input(article.facts, article.published.date())),
+            published=shared_day(article.published.date()), days=given.days,
         )
         self._articles[article.uri] = added
-        self._index(added)
+        self._index(added, given.statements)
 
-    def prepared(self, uri: str) -> TimelineInput | None:
-        """The input the index holds for ``uri`` (to hand it over in a merge)."""
-        added = self._articles.get(uri)
-        return added.input if added is not None else None
+    def inputs(self) -> dict[str, TimelineInput]:
+        """What the index holds of each article (to hand it over in a merge), by uri in
+        order of addition: its days, and its statements gathered from the events they
+        joined (every cold month comes back first)."""
+        statements = self._statements_by_uri()
+        return {uri: TimelineInput(days=added.days, statements=tuple(statements.get(uri, ())))
+                for uri, added in self._articles.items()}
+
+    def _statements_by_uri(self) -> dict[str, list[_Statement]]:
+        """Each article's statements in their order (each made one member, in order)."""
+        self._thaw_all()
+        members = sorted((m for event in self._events for m in _members(event)),
+                         key=lambda m: m.seq)
+        out: dict[str, list[_Statement]] = {}
+        for m in members:
+            out.setdefault(m.uri, []).append(m.cand)
+        return out
 
     def remove(self, uri: str) -> None:
-        if self._articles.pop(uri, None) is None:
+        if uri not in self._articles:
             return
+        statements = self._statements_by_uri()
+        del self._articles[uri]
         # Rebuild from the remaining articles in their order of addition: the state is then
         # exactly what it would be had the article never been added. Withdrawals and
         # corrections are rare next to new articles, so the rebuild cost is acceptable.
         self._reset()
         for article in self._articles.values():
-            self._index(article)
+            self._index(article, statements.get(article.uri, ()))
+
+    # -- months gone cold ------------------------------------------------------------------
+
+    def _cold_key(self, month: int) -> str:
+        return f"{self._key}{month}"
+
+    def _held_store(self) -> ColdStore:
+        if self._store is None:
+            raise RuntimeError("this timeline has cold months but no cold store attached")
+        return self._store
+
+    def let_cold_months_go(self) -> None:
+        """Send to the cold store the months no statement has looked at for COLD_AFTER
+        statements (checked every COLD_CHECK_EVERY statements; nothing without a store)."""
+        if self._store is None or self._seq - self._checked_at < COLD_CHECK_EVERY:
+            return
+        self._checked_at = self._seq
+        cold = sorted(month for month, seq in self._looked_at.items()
+                      if self._seq - seq > COLD_AFTER)
+        if not cold:
+            return
+        self._rerank()  # the cold summaries are made from the members' current state
+        for month in cold:
+            self._freeze_month(month)
+
+    def _freeze_month(self, month: int) -> None:
+        del self._looked_at[month]
+        found = set(self._days_in_month.get(month, ()))
+        found.update(self._by_month.get(month, ()))
+        held: dict[int, list[_Member]] = {}
+        for index in sorted(found):
+            event = self._events[index]
+            members = event.members
+            if members is None or _month_of(event.span) != month:
+                continue
+            summary = self._summary(event)
+            event.summary = _ColdSummary(summary.span, summary.sources, summary.centrality)
+            event.members = None
+            held[index] = members
+        if held:
+            self._held_store().put(self._cold_key(month),
+                                   pickle.dumps(held, protocol=pickle.HIGHEST_PROTOCOL))
+            self._cold[month] = list(held)
+
+    def _read_month(self, month: int) -> dict[int, list[_Member]]:
+        blob = self._held_store().get(self._cold_key(month))
+        if blob is None:
+            raise LookupError(f"cold month {month} of {self._key!r} is not in the store")
+        held: dict[int, list[_Member]] = unpickled(blob)
+        return held
+
+    def _thaw_month(self, month: int) -> None:
+        for index, members in self._read_month(month).items():
+            event = self._events[index]
+            event.members = members
+            event.summary = None
+            self._cold_summaries.pop(index, None)
+        del self._cold[month]
+        self._held_store().delete(self._cold_key(month))
+        self._looked_at[month] = self._seq
+
+    def _look_near(self, span: TimeSpan) -> None:
+        """Count the months whose events a statement dated ``span`` may match as looked at
+        (so a month statements keep coming near stays in memory)."""
+        looked_at = self._looked_at
+        first = _month_key(span.start - timedelta(days=CONFLICT_DAYS))
+        for month in range(first, _month_key(span.end + timedelta(days=CONFLICT_DAYS)) + 1):
+            if month in looked_at:
+                looked_at[month] = self._seq
+
+    def _thaw_all(self) -> None:
+        for month in sorted(self._cold):
+            self._thaw_month(month)
+
+    def _drop_cold(self) -> None:
+        """Forget the cold months (their events are about to be rebuilt)."""
+        cold = getattr(self, "_cold", None)
+        if cold and self._store is not None:
+            for month in cold:
+                self._store.delete(self._cold_key(month))
 
     def _day_key(self, day: date) -> tuple[float, date] | None:
         """The day's place in ``_day_rank``; None for a day neither mentioned nor published."""
@@ -502,7 +670,7 @@ class TimelineIndex:
         (on its day and, through the volume, on the days around it)."""
         settings = DAY_SETTINGS
         source, pub = article.source, article.published
-        touched = set(article.input.days)
+        touched = set(article.days)
         new_publisher = source not in self._published.get(pub, ())
         if new_publisher:
             touched.update(pub + timedelta(days=k)
@@ -514,7 +682,7 @@ class TimelineIndex:
                 del rank[bisect_left(rank, key)]
         if new_publisher:
             self._published.setdefault(pub, set()).add(source)
-        for day in article.input.days:
+        for day in article.days:
             weight = mention_weight(pub, day, True, settings)
             weight = _WEIGHTS.setdefault(weight, weight)
             sources = self._day_sources.setdefault(day, {})
@@ -532,10 +700,10 @@ class TimelineIndex:
             if key is not None:
                 insort(rank, key)
 
-    def _index(self, article: _Added) -> None:
+    def _index(self, article: _Added, statements: Sequence[_Statement]) -> None:
         source = article.source
         self._rank_days(article)
-        for cand in article.input.statements:
+        for cand in statements:
             self._seq += 1
             member = _Member(
                 seq=self._seq, n=article.n, uri=article.uri, version=article.version,
@@ -551,7 +719,12 @@ class TimelineIndex:
             if PRECISION_RANK[cand.span.precision] < PRECISION_RANK[event.span.precision]:
                 event.span = cand.span
                 self._register(target, cand.span)
-            event.members.append(member)
+            _members(event).append(member)
+            month = _month_of(event.span)
+            if month is not None:
+                if month in self._cold:  # a new event in a cold month: a month is one or
+                    self._thaw_month(month)  # the other, in memory or in the store
+                self._looked_at[month] = self._seq
             event.sources = _with_source(event.sources, source)
             if len(event.sources) == 2:
                 # (again for every member that joins while it has two sources: the first
@@ -586,8 +759,15 @@ class TimelineIndex:
     def _match(self, member: _Member) -> int | None:
         best: tuple[float, int] | None = None
         words = frozenset(member.words)
+        self._look_near(member.cand.span)
         for index in self._nearby(member.cand.span):
-            score = self._similarity(member, words, self._events[index])
+            event = self._events[index]
+            if event.members is None:  # its month is cold: bring it back
+                month = _month_of(event.span)
+                if month is None or month not in self._cold:
+                    raise LookupError(f"event {event.entry_id} is cold but its month is not")
+                self._thaw_month(month)
+            score = self._similarity(member, words, event)
             if score is not None and (best is None or score > best[0]):
                 best = (score, index)  # ascending indexes: ties go to the older event
         return best[1] if best else None
@@ -607,7 +787,7 @@ class TimelineIndex:
         else:
             return None
         best: float | None = None
-        for other in event.members[:COMPARE_MEMBERS]:
+        for other in _members(event)[:COMPARE_MEMBERS]:
             if other.uri == member.uri:
                 continue  # one article does not restate its own event
             common = len(words.intersection(other.words))
@@ -620,14 +800,41 @@ class TimelineIndex:
 
     @staticmethod
     def _summary(event: _Event) -> _Summary:
+        """The summary of an event whose members are in memory."""
         summary = event.summary
-        if summary is None:
+        if summary is None or isinstance(summary, _ColdSummary):
             summary = _summarise(event)
             # Most events have one statement (84 % in a 1,458-article story): theirs is made
             # again in microseconds when asked, so only the others keep theirs (~170 bytes
             # an event of every story in play).
-            if len(event.members) > 1:
+            if len(_members(event)) > 1:
                 event.summary = summary
+        return summary
+
+    def _ranked_summary(self, event: _Event) -> _Summary | _ColdSummary:
+        """What the rankings read of an event's summary, wherever its members are."""
+        if event.members is None and isinstance(event.summary, _ColdSummary):
+            return event.summary
+        return self._summary(event)
+
+    def _shown_summary(self, index: int, months: dict[int, dict[int, list[_Member]]]
+                       ) -> _Summary:
+        """The summary of an event the page shows; a cold one's is read from its month
+        (``months``: the months read for this page) and kept while it stays on the page."""
+        event = self._events[index]
+        if event.members is not None:
+            return self._summary(event)
+        summary = self._cold_summaries.get(index)
+        if summary is None:
+            month = _month_of(event.span)
+            if month is None or month not in self._cold:
+                raise LookupError(f"event {event.entry_id} is cold but its month is not")
+            held = months.get(month)
+            if held is None:
+                held = months[month] = self._read_month(month)
+            summary = _summarise(_Event(event.entry_id, event.span, event.sources,
+                                        held[index]))
+            self._cold_summaries[index] = summary
         return summary
 
     def _rerank(self) -> None:
@@ -642,7 +849,7 @@ class TimelineIndex:
             return
         for index in sorted(stale):
             event = self._events[index]
-            summary = self._summary(event)
+            summary = self._ranked_summary(event)
             old = self._ranked.get(index)
             pos = self._multi_at.get(index)
             if old is not None:
@@ -670,7 +877,8 @@ class TimelineIndex:
         stale.clear()
 
     def _pick(self, ranked: Sequence[tuple[Any, ...]], limit: int, per_day: dict[date, int],
-              chosen: set[int]) -> list[tuple[_Event, _Summary]]:
+              chosen: set[int], months: dict[int, dict[int, list[_Member]]]
+              ) -> list[tuple[_Event, _Summary]]:
         """The best ``limit`` of ``ranked`` not in ``chosen`` (which the picked join), at
         most PER_DAY a day."""
         picked: list[tuple[_Event, _Summary]] = []
@@ -685,13 +893,12 @@ class TimelineIndex:
                 continue
             per_day[day] = per_day.get(day, 0) + 1
             chosen.add(index)
-            event = self._events[index]
-            picked.append((event, self._summary(event)))
+            picked.append((self._events[index], self._shown_summary(index, months)))
             if len(picked) >= limit:
                 break
         return picked
 
-    def _salience(self, summary: _Summary) -> float:
+    def _salience(self, summary: _Summary | _ColdSummary) -> float:
         span = summary.span
         mentions = len(self._day_sources.get(span.start, ())) if span.start == span.end else 0
         precision_bonus = 0.5 if span.precision is DatePrecision.DAY else 0.0
@@ -711,6 +918,7 @@ class TimelineIndex:
         chosen: set[int] = set()
         per_day: dict[date, int] = {}
         picked: list[tuple[_Event, _Summary]] = []
+        months: dict[int, dict[int, list[_Member]]] = {}
         if limit > 0:
             for _, day in self._day_rank:
                 on_day = self._single_day.get(day)
@@ -720,14 +928,16 @@ class TimelineIndex:
                     index = key[-1]
                     chosen.add(index)
                     per_day[day] = per_day.get(day, 0) + 1
-                    event = self._events[index]
-                    picked.append((event, self._summary(event)))
+                    picked.append((self._events[index], self._shown_summary(index, months)))
                 if len(picked) >= limit:
                     break
         if len(picked) < limit:
-            picked += self._pick(self._rank_multi, limit - len(picked), per_day, chosen)
+            picked += self._pick(self._rank_multi, limit - len(picked), per_day, chosen, months)
         if len(picked) < limit:
-            picked += self._pick(self._rank_all, limit - len(picked), per_day, chosen)
+            picked += self._pick(self._rank_all, limit - len(picked), per_day, chosen, months)
+        if self._cold_summaries:  # keep those of the cold events still on the page
+            self._cold_summaries = {i: self._cold_summaries[i] for i in sorted(chosen)
+                                    if i in self._cold_summaries}
         picked.sort(key=lambda p: (p[1].span.start, p[1].span.end, p[0].entry_id))
         return tuple(
             TimelineEntry(
