@@ -29,10 +29,10 @@ import sys
 import time
 from pathlib import Path
 
-from storyline.domain import kernels
-from storyline.domain.clustering import Clusterer, ClusteringConfig, clustering_features
+from storyline.domain.assign import kernels
+from storyline.domain.assign.clustering import Clusterer, ClusteringConfig, clustering_features
 from storyline.domain.events import ArticleReceived
-from storyline.domain.extract import extract_facts
+from storyline.domain.extract.extractor import extract_facts
 from storyline.domain.facts import ArticleFacts
 from storyline.evaluation.clustering_eval import merged_stream
 

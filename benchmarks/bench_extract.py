@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from storyline.domain.events import ArticleReceived
-from storyline.domain.extract import extract_facts
+from storyline.domain.extract.extractor import extract_facts
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 

@@ -46,14 +46,19 @@ from pathlib import Path
 from typing import Any
 
 from storyline import allocator
-from storyline.domain import kernels, names, pages, summary, timeline
+from storyline.domain import pages
 from storyline.domain import pipeline as pipeline_module
-from storyline.domain import story as story_module
+from storyline.domain.assign import kernels
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryMerged, StoryUpdated
+from storyline.domain.extract import analysis as analysis_module
+from storyline.domain.extract import names
+from storyline.domain.extract import timeline_input as timeline_input_module
+from storyline.domain.page import story as story_module
+from storyline.domain.page import timeline
+from storyline.domain.page.story import StoryState
 from storyline.domain.pipeline import Pipeline
 from storyline.domain.records import handle_record
-from storyline.domain.story import StoryState
 from storyline.replay import iter_records_from_files
 from storyline.stream.coldstore import RocksColdStore
 
@@ -120,8 +125,9 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
         "clusterer: rest (stories, vocabularies, postings)": [clusterer],
         "assigner: rest (uri maps, stories' articles)": [pipeline.assigner],
         "pipeline: rest": [pipeline],
-        "summary: process-wide tables": [summary._TERM_HASHES, summary._CACHE],
-        "timeline: shared spans and days": [timeline._SPANS, timeline._DAYS],
+        "summary: process-wide tables": [analysis_module._TERM_HASHES, analysis_module._CACHE],
+        "timeline: shared spans and days": [timeline_input_module._SPANS,
+                                            timeline_input_module._DAYS],
         "pages: entry digests": [getattr(pages, "_DIGESTS", {})],
     }
     out = {name: _deep_mb(roots, seen) for name, roots in parts.items()}
@@ -172,10 +178,10 @@ def cache_fill(pipeline: Pipeline) -> dict[str, Any]:
     for name, function in _names_memos():
         info = function.cache_info()
         out[f"names.{name}"] = [info.currsize, info.hits, info.misses]
-    out["summary._TERM_HASHES"] = len(summary._TERM_HASHES)
-    out["summary._CACHE"] = len(summary._CACHE)
-    out["timeline._SPANS"] = len(timeline._SPANS)
-    out["timeline._DAYS"] = len(timeline._DAYS)
+    out["analysis._TERM_HASHES"] = len(analysis_module._TERM_HASHES)
+    out["analysis._CACHE"] = len(analysis_module._CACHE)
+    out["timeline_input._SPANS"] = len(timeline_input_module._SPANS)
+    out["timeline_input._DAYS"] = len(timeline_input_module._DAYS)
     out["timeline._WEIGHTS"] = len(timeline._WEIGHTS)
     out["pages._DIGESTS"] = len(pages._DIGESTS)
     out["pages._LISTS"] = len(pages._LISTS)
@@ -211,9 +217,9 @@ def cache_cost() -> dict[str, float]:
     step."""
     clears: dict[str, Any] = {
         f"names.{name}": function.cache_clear for name, function in _names_memos()}
-    clears["summary._TERM_HASHES"] = summary._TERM_HASHES.clear
-    clears["timeline._SPANS"] = timeline._SPANS.clear
-    clears["timeline._DAYS"] = timeline._DAYS.clear
+    clears["analysis._TERM_HASHES"] = analysis_module._TERM_HASHES.clear
+    clears["timeline_input._SPANS"] = timeline_input_module._SPANS.clear
+    clears["timeline_input._DAYS"] = timeline_input_module._DAYS.clear
     clears["pages._DIGESTS"] = pages._DIGESTS.clear
     clears["pages._LISTS"] = pages._LISTS.clear
     out: dict[str, float] = {}

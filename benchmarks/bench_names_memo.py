@@ -20,8 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from storyline.domain import names
-from storyline.domain.text import Document, split_sentences
+from storyline.domain.extract import names
+from storyline.domain.extract.text import Document, split_sentences
 
 
 def main() -> int:

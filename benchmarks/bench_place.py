@@ -28,9 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-from storyline.domain import kernels
-from storyline.domain.clustering import Clusterer, ClusteringConfig, clustering_features
-from storyline.domain.extract import extract_facts
+from storyline.domain.assign import kernels
+from storyline.domain.assign.clustering import Clusterer, ClusteringConfig, clustering_features
+from storyline.domain.extract.extractor import extract_facts
 from storyline.evaluation.clustering_eval import merged_stream
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -58,20 +58,20 @@ from types import ModuleType
 
 import orjson
 
+from storyline.domain.assign.dedup import DuplicateIndex
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.coldstore import MemoryColdStore
 from storyline.domain.contracts import ArticleExtracted
-from storyline.domain.dedup import DuplicateIndex
 from storyline.domain.events import Cause
-from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition
-from storyline.domain.stages import extract
-from storyline.domain.story import (
+from storyline.domain.page.story import (
     StoryState,
     build_revision,
     fold_article,
     restore_window_facts,
     store_facts,
 )
+from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition
+from storyline.domain.stages import extract
 from storyline.ingest.ninjs import parse_ninjs
 
 HERE = Path(__file__).resolve().parent

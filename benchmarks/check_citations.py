@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/check_citations.py ../shared/data/timeline17-dev/articles.jsonl
 
 Folds the file(s) in process (``handle_record`` and a ``Pipeline``, as replay does) and
-checks every revision's page with ``storyline.domain.page_checks.citation_problems`` (a
+checks every revision's page with ``storyline.domain.page.page_checks.citation_problems`` (a
 ``[n]`` not on the list or citing another uri or version, a number listed twice, counts
 that disagree with the list), then each story's final page as HTML (every ``href="#aN"``
 has an element ``id="aN"``). Prints JSON: records, revisions, stories, the problems found
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from storyline.domain.events import StoryUpdated
-from storyline.domain.page_checks import citation_problems
+from storyline.domain.page.page_checks import citation_problems
 from storyline.domain.pipeline import Pipeline
 from storyline.domain.records import handle_record
 from storyline.read.pages import story_html

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from storyline.domain.temporal import find_dates
-from storyline.domain.text import Document, split_sentences
+from storyline.domain.extract.temporal import find_dates
+from storyline.domain.extract.text import Document, split_sentences
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 

@@ -24,10 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from storyline.domain.dedup import DuplicateIndex
-from storyline.domain.extract import extract_facts
+from storyline.domain.assign.dedup import DuplicateIndex
+from storyline.domain.extract.extractor import extract_facts
+from storyline.domain.extract.timeline_input import TimelineInput, timeline_input
 from storyline.domain.facts import ArticleFacts, CitedArticle
-from storyline.domain.timeline import TimelineIndex, TimelineInput, timeline_input
+from storyline.domain.page.timeline import TimelineIndex
 from storyline.evaluation.timeline_eval import Scorer, gold_stories
 
 # (uri, version, source, published, text for the duplicate check, timeline input)

@@ -87,8 +87,8 @@ from typing import IO, Any
 
 import orjson
 
-from storyline.domain.clustering_text import STOPWORDS
-from storyline.domain.gazetteer import (
+from storyline.domain.assign.clustering_text import STOPWORDS
+from storyline.domain.extract.gazetteer import (
     ALIASES,
     DEMONYMS,
     NOT_NAMES,
@@ -98,7 +98,7 @@ from storyline.domain.gazetteer import (
     PLACES,
     TITLES,
 )
-from storyline.domain.text import ABBREVIATIONS, alternation, wordset
+from storyline.domain.extract.text import ABBREVIATIONS, alternation, wordset
 from storyline.ingest.fields import InvalidArticle
 from storyline.ingest.ninjs import parse_ninjs
 

@@ -201,7 +201,7 @@ def switch_kernels(settings: Settings) -> None:
     ``compiled_kernels`` says (the domain reads no settings: the entry points call this)."""
     import structlog
 
-    from storyline.domain import kernels
+    from storyline.domain.assign import kernels
 
     kernels.use_compiled(settings.compiled_kernels)
     # which path runs is an operator's question when comparing throughput or memory

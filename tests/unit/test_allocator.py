@@ -14,7 +14,7 @@ from test_pipeline import build_log, records
 
 from storyline import allocator
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.names import NAMES_MEMO_SIZE, _analyse, normalise
+from storyline.domain.extract.names import NAMES_MEMO_SIZE, _analyse, normalise
 from storyline.settings import Settings
 from storyline.stream.coldstore import BLOCK_CACHE_BYTES, RocksColdStore
 from storyline.stream.worker import WorkerState

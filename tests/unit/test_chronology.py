@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from storyline.domain.events import ArticleReceived
-from storyline.domain.extract import extract_facts
+from storyline.domain.extract.extractor import extract_facts
+from storyline.domain.extract.temporal import chronology, find_dates, scan
+from storyline.domain.extract.text import Document, split_sentences
+from storyline.domain.extract.timeline_text import dated_candidates
 from storyline.domain.facts import DateMention
-from storyline.domain.temporal import chronology, find_dates, scan
-from storyline.domain.text import Document, split_sentences
-from storyline.domain.timeline_text import dated_candidates
 
 D = date
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from storyline.domain.events import TimelineEntry
-from storyline.domain.extract import extract_facts
+from storyline.domain.extract.extractor import extract_facts
+from storyline.domain.extract.timeline_text import content_tokens
 from storyline.domain.facts import CitedArticle
-from storyline.domain.timeline import CONFLICT_DAYS, TimelineIndex, date_label
-from storyline.domain.timeline_text import content_tokens
+from storyline.domain.page.timeline import CONFLICT_DAYS, TimelineIndex, date_label
 from storyline.evaluation.timeline_eval import load_articles, load_gold
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"

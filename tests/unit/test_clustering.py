@@ -7,9 +7,9 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storyline.domain import clustering_text
-from storyline.domain.clustering import Assignment, Clusterer, ClusteringConfig, story_id_for
-from storyline.domain.clustering_text import term_counts
+from storyline.domain.assign import clustering_text
+from storyline.domain.assign.clustering import Assignment, Clusterer, ClusteringConfig, story_id_for
+from storyline.domain.assign.clustering_text import term_counts
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind, NameMention
 

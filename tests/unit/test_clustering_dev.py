@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from storyline.domain.clustering import ClusteringConfig
+from storyline.domain.assign.clustering import ClusteringConfig
 from storyline.evaluation import clustering_eval
 from storyline.evaluation.clustering_eval import BCubed, bcubed
 

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_clustering import FLU, OIL, OIL_2, article, facts, step
 
-from storyline.domain.clustering import Assignment, Clusterer
-from storyline.domain.clustering_explain import (
+from storyline.domain.assign.clustering import Assignment, Clusterer
+from storyline.domain.assign.clustering_explain import (
     ArticleExplanation,
     Explanation,
     Trace,
@@ -25,7 +25,7 @@ from storyline.domain.clustering_explain import (
     render,
 )
 from storyline.domain.events import ArticleReceived, PubStatus
-from storyline.domain.extract import extract_facts
+from storyline.domain.extract.extractor import extract_facts
 from storyline.evaluation import corpus
 
 LOOKALIKES = Path(__file__).resolve().parents[1] / "fixtures" / "lookalikes"

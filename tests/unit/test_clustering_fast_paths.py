@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_clustering import article, facts, replay, step
 
-from storyline.domain.clustering import (
+from storyline.domain.assign.clustering import (
     Clusterer,
     ClusteringConfig,
     _Story,
     clustering_features,
 )
-from storyline.domain.clustering_text import SparseVector, Vocabulary
+from storyline.domain.assign.clustering_text import SparseVector, Vocabulary
 from storyline.domain.coldstore import MemoryColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures
 

@@ -1,4 +1,4 @@
-"""The compiled kernels (``storyline.domain.kernels``, switched on by
+"""The compiled kernels (``storyline.domain.assign.kernels``, switched on by
 ``kernels.use_compiled(True)``) against the portable Python/numpy code of the services they
 stand in for, on random inputs full of ties: every result must be the same to the last bit
 (compared as bytes, so even the sign of a zero counts), since assignments must not change.
@@ -24,9 +24,9 @@ from test_clustering_fast_paths import _features as _features_of
 from test_pipeline import STORIES, build_log, records
 from test_stages import folded
 
-from storyline.domain import clustering_text, dedup, kernels
-from storyline.domain.clustering import Clusterer, ClusteringConfig
-from storyline.domain.clustering_text import Query, SparseVector, Vocabulary, term_counts
+from storyline.domain.assign import clustering_text, dedup, kernels
+from storyline.domain.assign.clustering import Clusterer, ClusteringConfig
+from storyline.domain.assign.clustering_text import Query, SparseVector, Vocabulary, term_counts
 from storyline.settings import Settings, switch_kernels
 
 T = TypeVar("T")
@@ -289,9 +289,9 @@ def test_warm_compiles_the_types_the_clusterer_passes() -> None:
 
 _NO_NUMBA = """
 import sys
-from storyline.domain import kernels
-from storyline.domain.clustering import Clusterer
-from storyline.domain.dedup import shingles
+from storyline.domain.assign import kernels
+from storyline.domain.assign.clustering import Clusterer
+from storyline.domain.assign.dedup import shingles
 from test_clustering_fast_paths import _features
 c = Clusterer()
 for i, body in enumerate(["Oil spill spreads in the gulf as BP caps the well",
@@ -372,7 +372,7 @@ def test_switching_says_which_path_runs() -> None:
     # an operator comparing throughput or memory must see which code a process runs
     from structlog.testing import capture_logs
 
-    from storyline.domain import kernels as kernels_module
+    from storyline.domain.assign import kernels as kernels_module
     from storyline.settings import Settings, switch_kernels
 
     try:

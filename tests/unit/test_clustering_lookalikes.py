@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from storyline.domain.clustering import Clusterer, ClusteringConfig
-from storyline.domain.extract import extract_facts
+from storyline.domain.assign.clustering import Clusterer, ClusteringConfig
+from storyline.domain.extract.extractor import extract_facts
 from storyline.evaluation import corpus
 from storyline.evaluation.clustering_eval import bcubed, load_gold
 

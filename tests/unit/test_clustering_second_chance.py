@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from test_clustering import FLU, OIL, OIL_2, article, facts
 
-from storyline.domain.clustering import Assignment, Clusterer, ClusteringConfig
+from storyline.domain.assign.clustering import Assignment, Clusterer, ClusteringConfig
 
 # close to OIL (0.68) and to OIL_2 (0.40), so it picks OIL's story with OIL_2's as runner-up
 OIL_3 = (

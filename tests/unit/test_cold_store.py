@@ -14,7 +14,7 @@ from test_pipeline import TOPIC, build_log, log_entries, records
 from test_snapshots import Records, fold
 
 from storyline.domain import pipeline as pipeline_module
-from storyline.domain import timeline as timeline_module
+from storyline.domain.page import timeline as timeline_module
 from storyline.domain.pipeline import Pipeline
 from storyline.stream.coldstore import RocksColdStore
 from storyline.stream.snapshots import (

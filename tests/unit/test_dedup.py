@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storyline.domain import dedup as dedup_module
-from storyline.domain.dedup import DuplicateIndex, overlap, shingles
+from storyline.domain.assign import dedup as dedup_module
+from storyline.domain.assign.dedup import DuplicateIndex, overlap, shingles
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 DATA = SHARED / "data"
@@ -106,7 +106,7 @@ def test_removed_article_is_no_longer_an_original() -> None:
 
 
 def test_memory_is_bounded_to_the_most_recent_articles() -> None:
-    from storyline.domain.dedup import DedupConfig
+    from storyline.domain.assign.dedup import DedupConfig
 
     index = DuplicateIndex(DedupConfig(max_articles=2))
     index.add("urn:a", ORIGINAL)

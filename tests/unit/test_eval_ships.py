@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from storyline.domain.assign.clustering import ClusteringConfig
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.clustering import ClusteringConfig
 from storyline.domain.events import StoryUpdated
+from storyline.domain.page.story import TIMELINE_LIMIT
 from storyline.domain.pages import PageFolder
-from storyline.domain.story import TIMELINE_LIMIT
 from storyline.evaluation import clustering_eval, corpus, timeline_eval
 from storyline.ingest.files import iter_file
 from storyline.replay import fold_records, records_from_files

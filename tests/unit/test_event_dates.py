@@ -11,10 +11,10 @@ import pytest
 
 from storyline.cli import main
 from storyline.domain.events import ArticleReceived
-from storyline.domain.extract import extract_facts
+from storyline.domain.extract.extractor import extract_facts
+from storyline.domain.extract.timeline_text import Candidate, dated_candidates
 from storyline.domain.facts import CitedArticle
-from storyline.domain.timeline import TimelineIndex
-from storyline.domain.timeline_text import Candidate, dated_candidates
+from storyline.domain.page.timeline import TimelineIndex
 from storyline.evaluation.event_dates_eval import rouge1_f, words
 
 

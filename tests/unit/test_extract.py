@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storyline.domain.events import ArticleReceived
-from storyline.domain.extract import EXTRACTOR_VERSION, extract_facts
+from storyline.domain.extract.extractor import EXTRACTOR_VERSION, extract_facts
+from storyline.domain.extract.text import split_sentences
 from storyline.domain.facts import ArticleFacts
-from storyline.domain.text import split_sentences
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 DATA = SHARED / "data"
@@ -183,7 +183,7 @@ def test_output_does_not_depend_on_hash_seed() -> None:
     script = (
         "import datetime as dt, sys\n"
         "from storyline.domain.events import ArticleReceived\n"
-        "from storyline.domain.extract import extract_facts\n"
+        "from storyline.domain.extract.extractor import extract_facts\n"
         "a = ArticleReceived(uri='u', version=1, source='s', body=sys.stdin.read(),\n"
         "    published=dt.datetime(2025, 12, 15, tzinfo=dt.UTC))\n"
         "print(extract_facts(a).model_dump_json())\n"

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storyline.domain.extract.figures import find_figures
+from storyline.domain.extract.temporal import find_dates
+from storyline.domain.extract.text import Document, split_sentences
 from storyline.domain.facts import Figure
 from storyline.domain.facts import Qualifier as Q
-from storyline.domain.figures import find_figures
-from storyline.domain.temporal import find_dates
-from storyline.domain.text import Document, split_sentences
 
 
 def figures(text: str) -> list[Figure]:

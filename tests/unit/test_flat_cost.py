@@ -12,18 +12,19 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from storyline.domain import timeline as tl
 from storyline.domain.events import DatePrecision, TimelineEntry
-from storyline.domain.extract import extract_facts
+from storyline.domain.extract.extractor import extract_facts
+from storyline.domain.extract.timeline_input import TimelineInput, _Statement
 from storyline.domain.facts import ArticleFacts, CitedArticle, DateMention, TimeSpan
-from storyline.domain.timeline import TimelineIndex, TimelineInput, _Statement
-from storyline.domain.timeline_select import rank_dates
+from storyline.domain.page import timeline as tl
+from storyline.domain.page.timeline import TimelineIndex
+from storyline.domain.page.timeline_select import rank_dates
 from storyline.ingest.files import iter_file
 
 
 def fold_extracted(state: object, article: object, *, duplicate_of: str | None) -> object:
     """``story.fold_article`` with what the extract stage carries, as the pipeline calls it."""
-    from storyline.domain import story
+    from storyline.domain.page import story
     from storyline.domain.stages import LogPosition, extract
 
     extracted = extract(article, LogPosition("articles", 0, 0))  # type: ignore[arg-type]
@@ -225,7 +226,7 @@ story_ops = st.lists(
 @given(story_ops, st.sampled_from([3, 6, 1000]))
 def test_summary_memo_equals_a_summary_without_memo(ops: list[tuple[object, ...]],
                                                     window: int) -> None:
-    from storyline.domain import summary, title
+    from storyline.domain.page import summary, title
 
     old_window = (summary.STORY_WINDOW, title.STORY_WINDOW)
     summary.STORY_WINDOW = title.STORY_WINDOW = window
@@ -304,8 +305,9 @@ fold_ops = st.lists(
 @example([("join", 0, 0), ("join", 1, 1), ("withdraw", 0), ("join", 2, 1), ("revive", 0),
           ("join", 3, 3), ("join", 4, 0), ("join", 5, 2)])
 def test_pages_of_the_fold_equal_a_recount(ops: list[tuple[object, ...]]) -> None:
-    from storyline.domain import pages, story
+    from storyline.domain import pages
     from storyline.domain.events import ArticleReceived, Cause, PubStatus
+    from storyline.domain.page import story
 
     items = [item.article for item in iter_file(SAMPLE)]
     state = story.StoryState(story_id="s")

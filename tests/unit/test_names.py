@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storyline.domain.extract.names import find_names, normalise
+from storyline.domain.extract.text import Document, split_sentences
 from storyline.domain.facts import NameKind as K
 from storyline.domain.facts import NameMention
-from storyline.domain.names import find_names, normalise
-from storyline.domain.text import Document, split_sentences
 
 
 def names(text: str) -> dict[str, NameMention]:

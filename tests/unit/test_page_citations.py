@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_pipeline import START, STORIES, article, records
 
-from storyline.domain.clustering import Assignment
+from storyline.domain.assign.clustering import Assignment
 from storyline.domain.contracts import ClusteringFeatures
 from storyline.domain.events import ArticleReceived, PubStatus, StoryMerged, StoryPage, StoryUpdated
-from storyline.domain.page_checks import citation_problems
+from storyline.domain.page.page_checks import citation_problems
 from storyline.domain.pages import PageFolder
 from storyline.domain.pipeline import Pipeline
 from storyline.read.pages import story_html

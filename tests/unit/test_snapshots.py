@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,26 @@ def test_snapshots_that_cannot_be_trusted_are_refused(tmp_path: Path) -> None:
     with capture_logs() as logged:
         assert load_snapshot(tmp_path, TOPIC, 0, before=5) is None  # another version
     assert "written by storyline-0.0.1/core-0/extract-0" in logged[-1]["reason"]
+
+
+def test_a_snapshot_naming_classes_this_code_has_not_is_refused(tmp_path: Path) -> None:
+    """A pickle names classes by module: a state written before a module moved (the stage
+    packages, STATE_LAYOUT 27) cannot be unpickled, and is refused, not raised."""
+    recs = records(build_log([("flood", i, "new") for i in range(3)]))
+    pipeline = Pipeline()
+    fold(pipeline, recs)
+    gone = types.ModuleType("storyline_moved_away")
+    cls = type("Moved", (), {"__module__": gone.__name__})
+    gone.Moved = cls  # type: ignore[attr-defined]
+    sys.modules[gone.__name__] = gone
+    try:
+        pipeline.moved = cls()  # type: ignore[attr-defined]
+        write_snapshot(pipeline, tmp_path, TOPIC, 0)
+    finally:
+        del sys.modules[gone.__name__]
+    with capture_logs() as logged:
+        assert load_snapshot(tmp_path, TOPIC, 0, before=3) is None
+    assert "storyline_moved_away" in logged[-1]["reason"]
 
 
 def test_the_newest_usable_snapshot_is_chosen_and_old_ones_pruned(tmp_path: Path) -> None:

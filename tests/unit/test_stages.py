@@ -22,20 +22,20 @@ from pydantic import BaseModel
 from test_page_citations import ScriptedClusterer, scripted_entries, scripted_log
 from test_pipeline import PROPERTY, START, STORIES, build_log, log_entries, records
 
+from storyline.domain.assign.clustering_text import Tokenizer, Vocabulary
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.clustering_text import Tokenizer, Vocabulary
 from storyline.domain.contracts import (
     ArticleAssigned,
     analysis_from,
     timeline_input_from,
 )
 from storyline.domain.events import ArticleReceived, PubStatus
+from storyline.domain.extract.analysis import Analysis, analysis_of
+from storyline.domain.extract.timeline_input import timeline_input
 from storyline.domain.facts import ArticleFacts, pack_sentences
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.domain.records import handle_record
 from storyline.domain.stages import extract
-from storyline.domain.summary import Analysis, analysis_of
-from storyline.domain.timeline import timeline_input
 from storyline.domain.upcasting import decode_event
 from storyline.replay import records_from_files
 

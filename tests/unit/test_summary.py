@@ -13,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storyline.domain.events import CitedSentence, SummaryParagraph
+from storyline.domain.extract.analysis import Plain, split_glued, terms_of, tokens
 from storyline.domain.facts import ArticleFacts, CitedArticle, NameKind, NameMention
-from storyline.domain.summary import Plain, split_glued, summarise, supports, terms_of, tokens
-from storyline.domain.title import MAX_CHARS, choose_title
+from storyline.domain.page.summary import summarise, supports
+from storyline.domain.page.title import MAX_CHARS, choose_title
 
 T0 = dt.datetime(2025, 12, 1, 9, tzinfo=dt.UTC)
 
@@ -163,7 +164,7 @@ def test_same_input_same_output_whatever_the_hash_seed() -> None:
     here = Path(__file__).resolve()
     code = (
         f"import sys; sys.path.insert(0, {str(here.parent)!r}); import test_summary as t; "
-        "from storyline.domain.summary import summarise; "
+        "from storyline.domain.page.summary import summarise; "
         "print(summarise(t.story(), ()))"
     )
     outs = set()

@@ -6,15 +6,16 @@ import datetime as dt
 import math
 import zlib
 
-from storyline.domain import summary
+from storyline.domain.extract import analysis as analysis_module
 from storyline.domain.facts import ArticleFacts, CitedArticle, NameKind, NameMention
+from storyline.domain.page import summary
 
 
 def _direct_minhash(terms: tuple[str, ...]) -> tuple[int, ...]:
     encoded = [t.encode() for t in terms]
-    mins = [min(zlib.crc32(e, seed) for e in encoded) for seed in summary.MINHASH_SEEDS]
+    mins = [min(zlib.crc32(e, seed) for e in encoded) for seed in analysis_module.MINHASH_SEEDS]
     return tuple((band << 64) | (mins[2 * band] << 32) | mins[2 * band + 1]
-                 for band in range(len(summary.MINHASH_SEEDS) // 2))
+                 for band in range(len(analysis_module.MINHASH_SEEDS) // 2))
 
 
 def test_minhash_keys_equal_direct_crc32() -> None:
@@ -22,15 +23,15 @@ def test_minhash_keys_equal_direct_crc32() -> None:
              "The rig burned for 36 hours before it sank into the Gulf.",
              "Troops crossed the border at dawn."]
     for text in texts * 2:  # the second pass is served from the term table
-        terms = summary.terms_of(text)
-        assert summary._minhash_keys(terms) == _direct_minhash(terms)
-    summary._TERM_HASHES.clear()
-    terms = summary.terms_of(texts[0])
-    assert summary._minhash_keys(terms) == _direct_minhash(terms)
+        terms = analysis_module.terms_of(text)
+        assert analysis_module._minhash_keys(terms) == _direct_minhash(terms)
+    analysis_module._TERM_HASHES.clear()
+    terms = analysis_module.terms_of(texts[0])
+    assert analysis_module._minhash_keys(terms) == _direct_minhash(terms)
 
 
 def test_cached_support_equals_support() -> None:
-    analysis = summary._analyse(
+    analysis = analysis_module._analyse(
         ("Rescuers pulled 12 miners alive from the flooded pit on Sunday.",
          "Rescuers pulled 12 miners alive from the flooded pit late Sunday.",
          "Rescuers did not pull 12 miners alive from the flooded pit."),
@@ -56,11 +57,13 @@ SENTENCES = (
 
 
 def test_statements_built_on_demand_equal_the_direct_ones() -> None:
-    analysis = summary._analyse(SENTENCES, (), frozenset())
+    analysis = analysis_module._analyse(SENTENCES, (), frozenset())
     for i, raw in enumerate(SENTENCES):
-        words = tuple(summary.tokens(raw))
-        direct = summary.Plain(summary.terms_of(raw), frozenset(
-            w.replace(",", "") for w in words if w[0].isdigit()), summary._negated(words), words)
+        words = tuple(analysis_module.tokens(raw))
+        direct = analysis_module.Plain(
+            analysis_module.terms_of(raw),
+            frozenset(w.replace(",", "") for w in words if w[0].isdigit()),
+            analysis_module._negated(words), words)
         assert analysis.sentence(i) == raw
         built = analysis.statement(i)
         assert built == direct
@@ -68,11 +71,11 @@ def test_statements_built_on_demand_equal_the_direct_ones() -> None:
 
 
 def test_band_arrays_find_what_a_key_index_finds() -> None:
-    analysis = summary._analyse(SENTENCES, (), frozenset())
+    analysis = analysis_module._analyse(SENTENCES, (), frozenset())
     index: dict[int, list[int]] = {}
     for i, raw in enumerate(SENTENCES):
-        terms = summary.terms_of(raw)
-        for key in (summary._minhash_keys(terms) if len(terms) >= 3 else ()):
+        terms = analysis_module.terms_of(raw)
+        for key in (analysis_module._minhash_keys(terms) if len(terms) >= 3 else ()):
             index.setdefault(key, []).append(i)
     assert index, "the sentences have keys"
     for key, found in index.items():
@@ -83,11 +86,11 @@ def test_band_arrays_find_what_a_key_index_finds() -> None:
 
 
 def test_remembered_supporting_sentences_equal_the_direct_search() -> None:
-    claims = summary._analyse(SENTENCES, (), frozenset()).lead
-    others = [summary._analyse(SENTENCES[k:] + SENTENCES[:k], (), frozenset())
+    claims = analysis_module._analyse(SENTENCES, (), frozenset()).lead
+    others = [analysis_module._analyse(SENTENCES[k:] + SENTENCES[:k], (), frozenset())
               for k in range(len(SENTENCES))]
 
-    def direct(claim: summary.Sentence, analysis: summary.Analysis) -> int | None:
+    def direct(claim: analysis_module.Sentence, analysis: analysis_module.Analysis) -> int | None:
         found = [i for key in claim.keys for i in analysis.sentences_with(key)
                  if summary.supports(claim, analysis.statement(i))]
         return min(found, default=None)
@@ -113,7 +116,7 @@ def _direct_label_options(members: list[summary.Candidate], idf: dict[str, float
             phrase = text[start:end]
             if len(phrase.split()) > summary.KEY_PHRASE_WORDS or phrase.lower() in found:
                 continue
-            terms = summary._plain_terms(summary.tokens(phrase))
+            terms = analysis_module._plain_terms(analysis_module.tokens(phrase))
             if not terms:
                 continue
             weight = sum(idf.get(t, 0.0) * sum(1 for ts in term_sets if t in ts)

@@ -17,18 +17,13 @@ from pathlib import Path
 import pytest
 
 from storyline.domain.events import ArticleReceived, DatePrecision
-from storyline.domain.extract import extract_facts
+from storyline.domain.extract.analysis import Sentence, analysis_of
+from storyline.domain.extract.extractor import extract_facts
+from storyline.domain.extract.temporal import dates_alone, find_dates
+from storyline.domain.extract.text import Document
+from storyline.domain.extract.timeline_text import background, sentence_date
 from storyline.domain.facts import DateMention
-from storyline.domain.summary import (
-    Sentence,
-    _day_of,
-    _reported_day,
-    analysis_of,
-    reported_day,
-)
-from storyline.domain.temporal import dates_alone, find_dates
-from storyline.domain.text import Document
-from storyline.domain.timeline_text import background, sentence_date
+from storyline.domain.page.summary import _day_of, _reported_day, reported_day
 
 DATA = Path(os.environ.get("STORYLINE_DEV_DATA")
             or Path(__file__).resolve().parents[2] / ".." / "shared" / "data")

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from storyline.domain.events import ArticleReceived, SummaryParagraph
-from storyline.domain.extract import extract_facts
+from storyline.domain.extract.analysis import tokens
+from storyline.domain.extract.extractor import extract_facts
 from storyline.domain.facts import CitedArticle
-from storyline.domain.summary import summarise, tokens
-from storyline.domain.title import MAX_CHARS, choose_title
+from storyline.domain.page.summary import summarise
+from storyline.domain.page.title import MAX_CHARS, choose_title
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 SETS = ("timeline17-dev", "entities-dev")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from storyline.domain import summary, title
-from storyline.domain.extract import extract_facts
+from storyline.domain.extract.extractor import extract_facts
 from storyline.domain.facts import ArticleFacts, CitedArticle
+from storyline.domain.page import summary, title
 from storyline.ingest.files import iter_file
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "wire" / "articles.jsonl"

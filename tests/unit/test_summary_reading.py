@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from storyline.domain.events import CitedSentence, StoryPage
+from storyline.domain.extract.timeline_text import strip_dates
+from storyline.domain.page.summary import LATEST_SPAN
 from storyline.domain.pipeline import Pipeline
 from storyline.domain.records import handle_record
-from storyline.domain.summary import LATEST_SPAN
-from storyline.domain.timeline_text import strip_dates
 from storyline.evaluation.corpus import MAX_ARTICLE_BYTES, to_records
 from storyline.ingest.files import iter_file
 
@@ -120,7 +120,7 @@ def test_no_fragment_is_left_where_a_date_was_taken_out(pages: dict[str, StoryPa
 
 
 def test_a_sentence_is_placed_on_the_day_it_reports() -> None:
-    from storyline.domain.summary import _reported_day
+    from storyline.domain.page.summary import _reported_day
 
     friday = dt.date(2026, 3, 13)
     # the day the sentence gives its event, not the day it was published

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storyline.domain.events import DatePrecision as P
+from storyline.domain.extract.temporal import find_dates, nearest
+from storyline.domain.extract.text import Document, split_sentences
 from storyline.domain.facts import DateMention
-from storyline.domain.temporal import find_dates, nearest
-from storyline.domain.text import Document, split_sentences
 
 PUB = date(2025, 12, 15)  # a Monday
 

@@ -8,6 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storyline.domain.events import DatePrecision
+from storyline.domain.extract.timeline_text import (
+    dated_candidates,
+    is_statement,
+    strip_dates,
+    trim_statement,
+)
 from storyline.domain.facts import (
     ArticleFacts,
     CitedArticle,
@@ -16,20 +22,14 @@ from storyline.domain.facts import (
     Qualifier,
     TimeSpan,
 )
-from storyline.domain.timeline import (
+from storyline.domain.page.timeline import (
     DAY_SETTINGS,
     TimelineIndex,
     build_timeline,
     date_label,
     pages_rank_days_like_build_timeline,
 )
-from storyline.domain.timeline_select import SelectSettings, rank_dates
-from storyline.domain.timeline_text import (
-    dated_candidates,
-    is_statement,
-    strip_dates,
-    trim_statement,
-)
+from storyline.domain.page.timeline_select import SelectSettings, rank_dates
 
 DAY = DatePrecision.DAY
 

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from test_timeline import EVENTS as SHARED_EVENTS
 from test_timeline import article, span
 
-from storyline.domain import timeline
 from storyline.domain.coldstore import MemoryColdStore
 from storyline.domain.facts import CitedArticle
-from storyline.domain.timeline import TimelineIndex
+from storyline.domain.page import timeline
+from storyline.domain.page.timeline import TimelineIndex
 
 # The shared pool and a second event on April 20, told twice in other words: two events of
 # one day, each with two sources, whose order on the day only their centrality decides;

@@ -6,9 +6,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from storyline.domain.events import DatePrecision
+from storyline.domain.extract.timeline_text import compress_statement
 from storyline.domain.facts import ArticleFacts, CitedArticle, DateMention, TimeSpan
-from storyline.domain.timeline_select import SETTINGS, rank_dates
-from storyline.domain.timeline_text import compress_statement
+from storyline.domain.page.timeline_select import SETTINGS, rank_dates
 
 
 def _mentioning(n: int, day: date, published: date) -> CitedArticle:

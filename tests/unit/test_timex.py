@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from storyline.cli import main
-from storyline.domain.temporal import find_dates, spoken_year
-from storyline.domain.text import Document, split_sentences
-from storyline.domain.timex import Timex, find_timexes
+from storyline.domain.extract.temporal import find_dates, spoken_year
+from storyline.domain.extract.text import Document, split_sentences
+from storyline.domain.extract.timex import Timex, find_timexes
 from storyline.evaluation import dates_eval
 from storyline.evaluation.dates_eval import align, halves, pair, predict, score
 

@@ -1,7 +1,7 @@
 """``storyline story list|show|explain``: read stories straight from the story-updates log,
 each page rebuilt from its revisions' changes and checked against their hash chain; explain
 why an article is in its story by replaying the articles log up to it with the clusterer's
-decision recorded (``storyline.domain.clustering_explain``)."""
+decision recorded (``storyline.domain.assign.clustering_explain``)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _explain(args: argparse.Namespace) -> int:
-    from storyline.domain.clustering_explain import LogExplainer, render
+    from storyline.domain.assign.clustering_explain import LogExplainer, render
     from storyline.domain.pipeline import LogPosition
     from storyline.stream.logreader import end_offsets, read_partition
 

@@ -4,7 +4,7 @@ assignments topic (:class:`ArticleAssigned`).
 
 ``ArticleExtracted`` carries everything downstream needs of one article, computed once: its
 facts, the features the clusterer reads, the summary's analysis and the timeline's input.
-The per-article dataclasses the fold keeps (``summary.Analysis``, ``timeline.TimelineInput``)
+The per-article dataclasses the fold keeps (``analysis.Analysis``, ``timeline_input.TimelineInput``)
 are given here as plain models, and :func:`analysis_from` / :func:`timeline_input_from` turn
 them back into exactly the objects the fold computed before the split (a test folds both and
 compares the bytes). ``ArticleAssigned`` is lean: where the article goes, and on a merge the
@@ -26,15 +26,15 @@ import numpy as np
 from pydantic import ConfigDict, Field
 
 from storyline.domain.events import Contract, PubStatus
-from storyline.domain.facts import ArticleFacts, NameKind, Qualifier, TimeSpan
-from storyline.domain.summary import Analysis, Sentence, numbers_set
-from storyline.domain.timeline import (
+from storyline.domain.extract.analysis import Analysis, Sentence, numbers_set
+from storyline.domain.extract.timeline_input import (
     TimelineInput,
     _Figure,
     _shared_span,
     _Statement,
     shared_days,
 )
+from storyline.domain.facts import ArticleFacts, NameKind, Qualifier, TimeSpan
 
 _intern = sys.intern
 _BAND_BITS = 64
@@ -105,7 +105,7 @@ class ClusteringFeatures(Carried):
 
 
 class LeadSentence(Carried):
-    """``summary.Sentence``: one of the first sentences of an article, analysed."""
+    """``analysis.Sentence``: one of the first sentences of an article, analysed."""
 
     index: int = Field(ge=0)
     text: str
@@ -132,7 +132,7 @@ class NameForm(Carried):
 
 
 class SummaryAnalysis(Carried):
-    """``summary.Analysis`` without the sentences (the facts carry them) and without what is
+    """``analysis.Analysis`` without the sentences (the facts carry them) and without what is
     built on demand."""
 
     lead: tuple[LeadSentence, ...]
@@ -162,7 +162,7 @@ class TimelineStatement(Carried):
 
 
 class TimelineFeatures(Carried):
-    """``timeline.TimelineInput``: the article's dated statements and the days it names."""
+    """``timeline_input.TimelineInput``: the article's dated statements and the days it names."""
 
     days: tuple[dt.date, ...]
     statements: tuple[TimelineStatement, ...]

@@ -89,7 +89,7 @@ class ColdFacts(ArticleFacts):
     shares). ``dates``, ``figures`` and ``names`` are empty and ``sentences`` holds only the
     first; :func:`full_facts` gives the facts themselves. Withdrawn articles keep no packed
     copy (both empty): nothing reads their facts again. After its revision the packed parts
-    go to the cold store (:func:`storyline.domain.story.store_facts`): in the summary window
+    go to the cold store (:func:`storyline.domain.page.story.store_facts`): in the summary window
     the article keeps only its packed sentences (:meth:`windowed`), outside it the shared
     :data:`STORED` as its facts, as nothing reads them unless it comes back into the window
     (:meth:`restored`)."""

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from typing import Any
 
 from storyline import __version__
-from storyline.domain.clustering import Clusterer, ClusteringConfig
+from storyline.domain.assign.clustering import Clusterer, ClusteringConfig
 from storyline.domain.coldstore import ColdStore, MemoryColdStore
 from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
 from storyline.domain.events import (
@@ -28,15 +28,8 @@ from storyline.domain.events import (
     StoryUpdated,
     SummaryParagraph,
 )
-from storyline.domain.extract import EXTRACTOR_VERSION
-from storyline.domain.stages import (
-    Assigner,
-    ConflictingVersion,
-    LogPosition,
-    content_fingerprint,
-    extract,
-)
-from storyline.domain.story import (
+from storyline.domain.extract.extractor import EXTRACTOR_VERSION
+from storyline.domain.page.story import (
     Change,
     StoryState,
     absorb,
@@ -47,7 +40,14 @@ from storyline.domain.story import (
     store_facts,
     withdraw_article,
 )
-from storyline.domain.summary import SummaryMemo
+from storyline.domain.page.summary import SummaryMemo
+from storyline.domain.stages import (
+    Assigner,
+    ConflictingVersion,
+    LogPosition,
+    content_fingerprint,
+    extract,
+)
 from storyline.domain.unpickle import unpickled
 
 # Bump when anything in the core changes what a revision contains, so that two versions
@@ -58,8 +58,9 @@ PIPELINE_VERSION = f"storyline-{__version__}/{CORE_VERSION}/{EXTRACTOR_VERSION}"
 PipelineEvent = StoryUpdated | StoryMerged
 
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
-# its fields, so a snapshot written by other code is refused instead of misread.
-STATE_LAYOUT = 26
+# its fields or its module (a pickle names it by module), so a snapshot written by other
+# code is refused instead of misread.
+STATE_LAYOUT = 27
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from storyline.domain.clustering import Clusterer, clustering_features
+from storyline.domain.assign.clustering import Clusterer, clustering_features
 from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import (
     Absorbed,
@@ -31,9 +31,9 @@ from storyline.domain.contracts import (
     timeline_features,
 )
 from storyline.domain.events import ArticleReceived, PubStatus
-from storyline.domain.extract import EXTRACTOR_VERSION, extract_facts
-from storyline.domain.summary import analysis_of
-from storyline.domain.timeline import timeline_input
+from storyline.domain.extract.analysis import analysis_of
+from storyline.domain.extract.extractor import EXTRACTOR_VERSION, extract_facts
+from storyline.domain.extract.timeline_input import timeline_input
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from storyline.domain.clustering import ClusteringConfig
+from storyline.domain.assign.clustering import ClusteringConfig
 from storyline.domain.events import StoryMerged
 from storyline.evaluation.corpus import fold, merged_stream, place_articles, read_jsonl, stories_of
 from storyline.evaluation.results import write_results

@@ -25,10 +25,10 @@ from typing import Any
 
 import orjson
 
+from storyline.domain.assign.clustering import Clusterer, ClusteringConfig
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.clustering import Clusterer, ClusteringConfig
 from storyline.domain.events import ArticleReceived, PubStatus
-from storyline.domain.extract import extract_facts
+from storyline.domain.extract.extractor import extract_facts
 from storyline.domain.facts import ArticleFacts
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.ingest.files import iter_file

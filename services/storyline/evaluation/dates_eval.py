@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from storyline.domain.text import Document, split_sentences
-from storyline.domain.timex import find_timexes
+from storyline.domain.extract.text import Document, split_sentences
+from storyline.domain.extract.timex import find_timexes
 from storyline.evaluation.results import write_results
 
 Row = dict[str, Any]

@@ -3,14 +3,14 @@
 The label is external: the dates journalists gave the entries of the gold timelines. For each
 sentence of each gold timeline entry (date D), the source statement that matches it best is
 looked up among the dated statements the page would make entries of (the sentences
-:func:`~storyline.domain.timeline_text.dated_candidates` keeps: a date expression of month
+:func:`~storyline.domain.extract.timeline_text.dated_candidates` keeps: a date expression of month
 precision or finer, a stand-alone statement) in the story's articles published from D to
 the gold timeline's last date (an article published before D cannot report the event; the end is the
 protocol's window of ``storyline eval timeline``). The match is ROUGE-1 F (lower-cased word
 tokens, stop-words kept, no stemming, counts clipped) >= ``MIN_ROUGE`` (0.5); ties go to the
 earliest article, then the earliest sentence. The matched sentence is then dated as the page
-dates it: :func:`~storyline.domain.timeline_text.dated_candidates` (the statements the page's
-:class:`~storyline.domain.timeline.TimelineIndex` is built from) with the article's
+dates it: :func:`~storyline.domain.extract.timeline_text.dated_candidates` (the statements the
+page's :class:`~storyline.domain.page.timeline.TimelineIndex` is built from) with the article's
 publication day, so a statement about a day after publication is a plan, not an event.
 
 Outcome of a matched sentence:
@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Any
 
 from storyline.domain.events import ArticleReceived, DatePrecision, PubStatus
+from storyline.domain.extract.text import wordset
+from storyline.domain.extract.timeline_text import Candidate, dated_candidates
 from storyline.domain.facts import ArticleFacts
-from storyline.domain.text import wordset
-from storyline.domain.timeline_text import Candidate, dated_candidates
 from storyline.evaluation.results import write_results
 from storyline.evaluation.timeline_eval import add_gold_arguments, run_gold_evaluation
 
@@ -252,7 +252,7 @@ def evaluate_facts(dataset: Path, articles: Sequence[ArticleReceived],
 
 
 def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
-    from storyline.domain.extract import extract_facts
+    from storyline.domain.extract.extractor import extract_facts
     from storyline.evaluation.timeline_eval import load_articles, load_gold
 
     stories, _ = load_gold(dataset)

@@ -27,8 +27,8 @@ from storyline.domain.events import (
     StoryPage,
     SummaryParagraph,
 )
+from storyline.domain.extract.analysis import terms_of
 from storyline.domain.pages import sealed
-from storyline.domain.summary import terms_of
 from storyline.llm.client import ChatClient, Completion, LLMError, LLMSettings
 from storyline.llm.records import SummaryGenerated
 

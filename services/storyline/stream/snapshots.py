@@ -19,8 +19,9 @@ pay for the whole history's stories at once (``Pipeline.stories_apart``). A
 
 Pickle, because the state is a graph of plain Python objects that only this code writes and
 reads, in the worker's own data directory (trusted like the RocksDB store beside it); an old
-or foreign snapshot is refused by its header before anything is unpickled, and a damaged one
-by its hash.
+or foreign snapshot is refused by its header before anything is unpickled, a damaged one by
+its hash, and one naming classes this code does not have (moved modules: another
+``STATE_LAYOUT``) when unpickling them fails.
 
 Writes are atomic (temporary file, fsync, rename). By default a forked child writes them
 (copy-on-write), so the worker keeps consuming while a large state is serialised.
@@ -37,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import re
 import shutil
 import struct
@@ -191,9 +193,11 @@ def load_snapshot(directory: Path, topic: str, partition: int, before: int,
                         or apart is None):
                     reason = "damaged: length or sha256 differs from the header"
                 else:
-                    pipeline = unpickled(zlib.decompress(body[:header.payload_bytes]))
+                    pipeline = _unpickled_state(zlib.decompress(body[:header.payload_bytes]))
                     del body
-                    if (not isinstance(pipeline, Pipeline)
+                    if isinstance(pipeline, str):
+                        reason = pipeline
+                    elif (not isinstance(pipeline, Pipeline)
                             or pipeline.applied_offset(topic, partition) != offset):
                         reason = "content does not match its header"
                     elif pipeline.needs_cold_store:
@@ -208,6 +212,17 @@ def load_snapshot(directory: Path, topic: str, partition: int, before: int,
                         return _parked(pipeline, apart), offset
         log.warning("snapshot_refused", path=str(path), reason=reason)
     return None
+
+
+def _unpickled_state(payload: bytes) -> object:
+    """The pickled pipeline, or why this code cannot read it: a pickle names each class by
+    its module and name, so a state written before a class moved or was removed (code of
+    another ``STATE_LAYOUT`` under the same pipeline version) fails to load, and is
+    refused like any other doubtful snapshot (the worker folds from 0)."""
+    try:
+        return unpickled(payload)
+    except (ImportError, AttributeError, pickle.UnpicklingError) as exc:
+        return f"its classes are not this code's ({type(exc).__name__}: {exc})"
 
 
 def _parked(pipeline: Pipeline, apart: list[tuple[str, bytes]]) -> Pipeline:

@@ -1,7 +1,7 @@
 """Event statements: which dated sentences can stand as a timeline entry, and their tokens.
 
-Shared by the incremental :class:`~storyline.domain.timeline.TimelineIndex` (the page) and
-:func:`~storyline.domain.timeline_select.build_timeline` (the evaluation view), so both judge
+Shared by the incremental :class:`~storyline.domain.page.timeline.TimelineIndex` (the page) and
+:func:`~storyline.domain.page.timeline_select.build_timeline` (the evaluation view), so both judge
 sentences the same way.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from storyline.domain.events import DatePrecision
+from storyline.domain.extract.text import wordset
 from storyline.domain.facts import ArticleFacts, DateMention, TimeSpan
-from storyline.domain.text import wordset
 
 # Finest first: the index of a precision is its coarseness.
 PRECISION_RANK: dict[DatePrecision, int] = {

@@ -23,10 +23,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from storyline.domain.clustering_text import Query, Vocabulary
+from storyline.domain.assign.clustering_text import Query, Vocabulary
 
 if TYPE_CHECKING:
-    from storyline.domain.clustering import Clusterer, _Story
+    from storyline.domain.assign.clustering import Clusterer, _Story
     from storyline.domain.pipeline import LogPosition
 
 TOP_TERMS = 8  # shared terms shown per candidate

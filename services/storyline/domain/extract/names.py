@@ -22,8 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from storyline.domain.facts import NameKind, NameMention
-from storyline.domain.gazetteer import (
+from storyline.domain.extract.gazetteer import (
     ALIASES,
     CASE_SENSITIVE_ALIASES,
     DEMONYMS,
@@ -37,7 +36,8 @@ from storyline.domain.gazetteer import (
     PLACES,
     TITLES,
 )
-from storyline.domain.text import ABBREVIATIONS, Document, wordset
+from storyline.domain.extract.text import ABBREVIATIONS, Document, wordset
+from storyline.domain.facts import NameKind, NameMention
 
 K = NameKind
 

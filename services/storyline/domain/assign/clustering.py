@@ -50,16 +50,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from storyline.domain import kernels
-from storyline.domain.clustering_text import Query, SparseVector, Vocabulary, term_counts, tfidf
+from storyline.domain.assign import kernels
+from storyline.domain.assign.clustering_text import (
+    Query,
+    SparseVector,
+    Vocabulary,
+    term_counts,
+    tfidf,
+)
+from storyline.domain.assign.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures, ClusteringName
-from storyline.domain.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind
 
 if TYPE_CHECKING:
-    from storyline.domain.clustering_explain import Trace
+    from storyline.domain.assign.clustering_explain import Trace
 
 STORY_NAMESPACE = uuid.UUID("6f1d7c2e-3b9a-5e4f-8a21-0c5d9e7b4a13")
 _SECONDS_PER_DAY = 86_400.0

@@ -14,8 +14,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 
+from storyline.domain.extract.text import Document, alternation, wordset
 from storyline.domain.facts import Figure, Qualifier
-from storyline.domain.text import Document, alternation, wordset
 
 Q = Qualifier
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 from storyline.domain.events import DatePrecision
-from storyline.domain.temporal import Found
+from storyline.domain.extract.temporal import Found
 
 P = DatePrecision
 

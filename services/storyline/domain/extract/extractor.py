@@ -7,11 +7,11 @@ can be recomputed on replay. Bump ``EXTRACTOR_VERSION`` whenever the output can 
 from __future__ import annotations
 
 from storyline.domain.events import ArticleReceived
+from storyline.domain.extract.figures import find_figures
+from storyline.domain.extract.names import find_names
+from storyline.domain.extract.temporal import find_dates
+from storyline.domain.extract.text import Document, split_sentences
 from storyline.domain.facts import ArticleFacts
-from storyline.domain.figures import find_figures
-from storyline.domain.names import find_names
-from storyline.domain.temporal import find_dates
-from storyline.domain.text import Document, split_sentences
 
 EXTRACTOR_VERSION = "extract-6"
 

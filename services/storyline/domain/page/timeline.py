@@ -1,7 +1,7 @@
 """Timeline reconciliation: the dated events of one story, merged across its sources.
 
 Every article contributes its dated, statement-like sentences (see
-:mod:`storyline.domain.timeline_text`). A statement joins an existing event when the two
+:mod:`storyline.domain.extract.timeline_text`). A statement joins an existing event when the two
 dates are compatible (their periods overlap) and the statements share enough content words;
 statements that are near-identical but dated a few days apart join too, and the disagreement
 is kept as a date conflict. An event's date is the most precise one any source gave; figures
@@ -21,7 +21,7 @@ days it touches are re-scored (``timeline_select.day_score``) and ``_day_rank`` 
 ``entries`` shows, for each of the best days, its most salient event.
 
 :func:`build_timeline`, the whole-story view used by the evaluation, lives in
-:mod:`storyline.domain.timeline_select` and is re-exported here.
+:mod:`storyline.domain.page.timeline_select` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -29,23 +29,28 @@ from __future__ import annotations
 import hashlib
 import math
 import pickle
-import sys
 from bisect import bisect_left, insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from storyline.domain.coldstore import ColdStore
 from storyline.domain.events import Citation, ConflictingValue, DatePrecision, TimelineEntry
+from storyline.domain.extract.timeline_input import (
+    TimelineInput,
+    _Figure,
+    _Statement,
+    shared_day,
+    timeline_input,
+)
+from storyline.domain.extract.timeline_text import PRECISION_RANK, is_plan
 from storyline.domain.facts import (
-    ArticleFacts,
     CitedArticle,
     Qualifier,
     TimeSpan,
-    full_facts,
 )
-from storyline.domain.timeline_select import (
+from storyline.domain.page.timeline_select import (
     SETTINGS,
     SelectSettings,
     build_timeline,
@@ -55,11 +60,9 @@ from storyline.domain.timeline_select import (
     mention_weight,
     source_weight,
 )
-from storyline.domain.timeline_text import PRECISION_RANK, dated_candidates, is_plan
 from storyline.domain.unpickle import unpickled
 
-__all__ = ["TimelineIndex", "TimelineInput", "build_timeline", "date_label", "entry_id_for",
-           "timeline_input"]
+__all__ = ["TimelineIndex", "build_timeline", "date_label", "entry_id_for"]
 
 SAME_EVENT = 0.34  # Dice of content words for statements with overlapping dates
 MIN_SHARED = 3  # ... and at least this many shared words: short statements match by chance
@@ -111,98 +114,6 @@ def date_label(span: TimeSpan) -> str:
 
 def entry_id_for(uri: str, sentence: int) -> str:
     return hashlib.sha256(f"{uri}#{sentence}".encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True, slots=True)
-class _Figure:
-    """What figure conflicts read of a Figure (a quarter of its size)."""
-
-    value: float
-    qualifier: Qualifier
-    unit: str
-    subject: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Statement:
-    """One dated statement of an article (a timeline_text Candidate without what the index
-    does not use), shared by every member made from it. Kept for the story's life, so
-    compact: distinct words as an interned tuple (sets are built while comparing), one
-    shared object per date span."""
-
-    sentence: int
-    statement: str
-    span: TimeSpan
-    stated: bool
-    words: tuple[str, ...]  # distinct content tokens, in order of first use
-    figures: tuple[_Figure, ...]  # of the statement's sentence
-
-
-# One object per distinct span (TimeSpan is frozen): thousands of statements share a date.
-# Emptying the table when full only stops sharing for the spans seen after.
-_SPANS: dict[TimeSpan, TimeSpan] = {}
-SPANS_SIZE = 1 << 16
-
-
-_K = TypeVar("_K", TimeSpan, date)
-
-
-def _shared(table: dict[_K, _K], value: _K) -> _K:
-    """The one object of ``table`` equal to ``value`` (``value`` itself when new)."""
-    found = table.get(value)
-    if found is None:
-        if len(table) >= SPANS_SIZE:
-            table.clear()
-        found = table[value] = value
-    return found
-
-
-def _shared_span(span: TimeSpan) -> TimeSpan:
-    return _shared(_SPANS, span)
-
-
-# One object per distinct day, as for spans: every article of a story mentions and is
-# published on the same few hundred days (a date object is 32 bytes, kept per article).
-_DAYS: dict[date, date] = {}
-
-
-def shared_day(day: date) -> date:
-    return _shared(_DAYS, day)
-
-
-def shared_days(days: Sequence[date]) -> tuple[date, ...]:
-    return tuple(map(shared_day, days))
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineInput:
-    """What the index needs of one article's facts, whatever its citation number."""
-
-    days: tuple[date, ...]  # the days it mentions (day precision), for salience
-    statements: tuple[_Statement, ...]
-
-
-def timeline_input(facts: ArticleFacts, published: date | None = None) -> TimelineInput:
-    """What the index keeps of an article; with its ``published`` day, a sentence about a
-    later day as well as an earlier one is dated by the earlier (the event it reports)."""
-    facts = full_facts(facts)
-    days = dict.fromkeys(m.span.start for m in facts.dates
-                         if m.span.precision is DatePrecision.DAY)
-    figures_by_sentence: dict[int, list[_Figure]] = {}
-    for f in facts.figures:
-        figures_by_sentence.setdefault(f.sentence, []).append(
-            _Figure(f.value, f.qualifier, sys.intern(f.unit), sys.intern(f.subject)))
-    return TimelineInput(
-        days=shared_days(tuple(days)),
-        statements=tuple(
-            _Statement(
-                sentence=cand.sentence, statement=cand.statement, span=_shared_span(cand.span),
-                stated=cand.stated, words=tuple(dict.fromkeys(map(sys.intern, cand.tokens))),
-                figures=tuple(figures_by_sentence.get(cand.sentence, ())),
-            )
-            for cand in dated_candidates(facts, published=published)
-        ),
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """Whole-story timeline selection: which dates, and which statements for each.
 
 This is the evaluation view of the timeline method (the page uses the incremental
-:class:`~storyline.domain.timeline.TimelineIndex`); both read sentences through
-:mod:`storyline.domain.timeline_text`. The method follows the date-wise approach of the
+:class:`~storyline.domain.page.timeline.TimelineIndex`); both read sentences through
+:mod:`storyline.domain.extract.timeline_text`. The method follows the date-wise approach of the
 timeline-summarisation literature (Gholipour Ghalandari & Ifrim 2020; Tran et al. 2013):
 
 1. rank days by how many independent articles mention them, weighted by how close the
@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from storyline.domain.events import DatePrecision
-from storyline.domain.facts import CitedArticle
-from storyline.domain.timeline_text import (
+from storyline.domain.extract.timeline_text import (
     compress_statement,
     content_tokens,
     dated_candidates,
     is_statement,
     trim_statement,
 )
+from storyline.domain.facts import CitedArticle
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ global: it only needs to cover the names whose aliases share no words ("DPRK" / 
 
 from __future__ import annotations
 
-from storyline.domain.text import wordset
+from storyline.domain.extract.text import wordset
 
 
 def _lines(text: str) -> list[str]:

@@ -13,7 +13,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from storyline.domain import kernels
+from storyline.domain.assign import kernels
 from storyline.domain.coldstore import SpilledMap
 
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")

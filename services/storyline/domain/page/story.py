@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Protocol
 
-from storyline.domain import summary as summary_module
 from storyline.domain.coldstore import ColdStore
 from storyline.domain.contracts import (
     SummaryAnalysis,
@@ -57,10 +56,11 @@ from storyline.domain.facts import (
     unpack_sentences,
 )
 from storyline.domain.fieldsets import shared_fields_set
+from storyline.domain.page import summary as summary_module
+from storyline.domain.page.summary import SummaryMemo, analysed, summarise
+from storyline.domain.page.timeline import TimelineIndex
+from storyline.domain.page.title import choose_title
 from storyline.domain.pages import sealed, update_for
-from storyline.domain.summary import SummaryMemo, analysed, summarise
-from storyline.domain.timeline import TimelineIndex
-from storyline.domain.title import choose_title
 
 TIMELINE_LIMIT = 12  # entries on a page: the reference page shows nine
 

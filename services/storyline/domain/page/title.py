@@ -28,13 +28,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from storyline.domain.facts import CitedArticle
-from storyline.domain.summary import (
+from storyline.domain.extract.analysis import (
     ANAPHORIC,
     BOILERPLATE,
+    Analysis,
+    strip_dateline,
+    terms_of,
+)
+from storyline.domain.facts import CitedArticle
+from storyline.domain.page.summary import (
     STORY_WINDOW,
     Analysed,
-    Analysis,
     Counts,
     StoryWeights,
     SummaryMemo,
@@ -45,8 +49,6 @@ from storyline.domain.summary import (
     centroid_counts,
     originals,
     story_weights,
-    strip_dateline,
-    terms_of,
 )
 
 MAX_CHARS = 90

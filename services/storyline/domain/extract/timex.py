@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from storyline.domain.events import DatePrecision
-from storyline.domain.temporal import Found, scan
-from storyline.domain.text import Document
-from storyline.domain.timex_context import anaphors, report_years, week_value
+from storyline.domain.extract.temporal import Found, scan
+from storyline.domain.extract.text import Document
+from storyline.domain.extract.timex_context import anaphors, report_years, week_value
 
 P = DatePrecision
 

@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 from storyline.domain.events import DatePrecision
+from storyline.domain.extract.text import Document, alternation, wordset
 from storyline.domain.facts import DateMention, TimeSpan
-from storyline.domain.text import Document, alternation, wordset
 
 P = DatePrecision
 Span = tuple[date, date]
@@ -811,8 +811,8 @@ def scan(text: str, pub: date) -> list[Found]:
     "yesterday", "over the weekend") is resolved against the date of its item's heading, not
     against the publication; with no heading to refer to, it is not a date.
 
-    ``find_dates`` merges the ranges; the TIMEX3 layer (``domain/timex.py``) keeps them apart,
-    as TimeML annotates each end."""
+    ``find_dates`` merges the ranges; the TIMEX3 layer (``domain/extract/timex.py``) keeps them
+    apart, as TimeML annotates each end."""
     matches = _matches(text)
     found = _scan(text, matches, pub, None)
     chron = chronology(text, found)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from storyline.domain import kernels
+from storyline.domain.assign import kernels
 from storyline.domain.coldstore import ColdStore, SpilledMap
 
 _WORD = re.compile(r"[a-z0-9]+")

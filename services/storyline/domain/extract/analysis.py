@@ -1,0 +1,581 @@
+"""The summary's analysis of one article: what the page stage's summary and title read of
+it, computed once by the extract stage (``ArticleExtracted.summary``,
+:func:`storyline.domain.contracts.summary_analysis`) and kept by a story for its window.
+
+Per article: the lead sentences' terms, numbers, polarity, names and eligibility, and a few
+min-hash keys per sentence for finding near-identical sentences in other articles
+(:mod:`storyline.domain.page.summary` uses them to cite and to count support).
+"""
+
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import itertools
+import re
+import sys
+import zlib
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Protocol
+
+from storyline.domain.events import (
+    DatePrecision,
+)
+from storyline.domain.extract.temporal import alone_from, dates_alone
+from storyline.domain.extract.text import wordset
+from storyline.domain.extract.timeline_text import background
+from storyline.domain.facts import (
+    ArticleFacts,
+    CitedArticle,
+    ColdFacts,
+    DateMention,
+    NameKind,
+    NameMention,
+    pack_sentences,
+    unpack_sentences,
+)
+
+LEAD = 8  # sentences of each article that may enter the summary and the centroid
+MIN_WORDS, MAX_WORDS = 8, 45
+MINHASH_SEEDS = (
+    0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1, 0xD3A2646C, 0xFD7046C5,
+    0xB55A4F09,
+)
+
+STOPWORDS: frozenset[str] = wordset(
+    """a about above across after afterwards again against all almost alone along already also
+    although always am among amongst an and another any anyone anything anyway anywhere are
+    around as at back be became because become becomes been before being below beside besides
+    between beyond both but by can cannot could did do does doing done down during each either
+    else elsewhere enough even ever every everyone everything except few first for former
+    from further get gets getting give given go going gone got had has have having he her here
+    hers herself him himself his how however i if in including into is it its itself just last
+    least less like made make makes many may me meanwhile might more most mostly much must my
+    myself neither never nevertheless next no nobody none nor not nothing now of off often on
+    once one only onto or other others otherwise our ours ourselves out over own per perhaps
+    please put rather re same see seem seemed seems several she should since so some somehow
+    someone something sometime sometimes somewhere still such than that the their theirs them
+    themselves then there thereby therefore these they this those though through throughout
+    thus to together too toward towards under until up upon us very via was we well were what
+    whatever when whenever where whereas whether which while who whoever whole whom whose why
+    will with within without would yet you your yours yourself yourselves
+    said says say saying told tell tells according added adding asked reported reports report
+    statement spokesman spokeswoman official officials mr mrs ms dr
+    monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow
+    january february march april june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec
+    week weeks month months year years day days time times ago earlier later recently new
+    people thing things way lot lots part percent cent two three four five six seven eight nine
+    ten s t don didn doesn isn wasn weren won wouldn couldn shouldn ve ll d m"""
+)
+NEGATIONS: frozenset[str] = wordset(
+    """not no never none nobody nothing neither nor without cannot didn doesn isn wasn weren
+    couldn wouldn shouldn hasn haven hadn aren don"""
+)
+BOILERPLATE = re.compile(
+    r"click here|subscribe|all rights reserved|copyright|follow us|sign up|newsletter|"
+    r"read more|contributed to this report|e-?mail|https?:|www\.|@|\bphoto\b|\bvideo\b|"
+    r"getty images|associated press writer|this story|this article|terms of use|"
+    r"cookie|javascript|last updated|updated at|\bpictured\b|\bcaption\b|"
+    # photo captions and broadcast transcripts
+    r"\b(?:is|are) seen\b|\bfile photo\b|\baired\b|transcript",
+    re.IGNORECASE,
+)
+# Openers that point back to something the reader of a summary has not seen.
+ANAPHORIC = wordset(
+    "he she they it this that these those his her their its but and or so also however "
+    "meanwhile still yet then there such"
+)
+# "CHICAGO | Fri Jun 26, 2009 7:39 pm EDT CHICAGO (Reuters) - ", "Cairo, Egypt (CNN)--"
+_DATELINE = re.compile(
+    r"^.{0,90}?\((?:Reuters|AP|AFP|CNN|Reuters Life!|UPI|Bloomberg|The Associated Press)\)"
+    r"\s*(?:-+|—|–|:)?\s*"
+)
+_BYLINE = re.compile(r"^(?:[^|]{0,40}\| )?By [A-Z]")
+# A dated caption or list item: "April 21: ...", "July 17, 2010: ...".
+_DATED_ITEM = re.compile(r"^[A-Z][a-z]{2,8}\.? \d{1,2}(?:, \d{4})?:")
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
+_QUOTED = re.compile(r"[\"“”]([^\"“”]*)[\"“”]|``(.*?)''")
+
+
+# ---------------------------------------------------------------------------------------------
+# Terms.
+
+
+def _stem(token: str) -> str:
+    """A light plural fold, enough for 'troops'/'troop' and 'agencies'/'agency' to match."""
+    if len(token) > 4 and not token[0].isdigit():
+        if token.endswith("ies"):
+            return token[:-3] + "y"
+        if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+            return token[:-1]
+    return token
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower().replace("’", "'").replace("'s ", " "))
+
+
+_intern = sys.intern
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """``tokens`` as interned strings: the analyses of a story's articles then share one
+    object per word instead of holding a copy per occurrence."""
+    return tuple(map(_intern, tokens(text)))
+
+
+def _terms(words: Iterable[str]) -> tuple[str, ...]:
+    out = {_intern(_stem(t)) for t in words
+           if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
+    return tuple(sorted(out))
+
+
+def _plain_terms(words: Iterable[str]) -> tuple[str, ...]:
+    """``_terms`` without interning, for terms that are not kept."""
+    out = {_stem(t) for t in words if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
+    return tuple(sorted(out))
+
+
+def terms_of(text: str) -> tuple[str, ...]:
+    """Sorted distinct content terms (stopwords dropped, plurals folded, numbers kept)."""
+    return _terms(tokens(text))
+
+
+_NO_NUMBERS: frozenset[str] = frozenset()  # shared: most sentences hold no number
+
+
+def _numbers(words: Sequence[str]) -> frozenset[str]:
+    return numbers_set(w.replace(",", "") for w in words if w[0].isdigit())
+
+
+def numbers_set(numbers: Iterable[str]) -> frozenset[str]:
+    """``frozenset(numbers)``, the shared empty one when there are none (216 bytes each)."""
+    found = frozenset(numbers)
+    return found if found else _NO_NUMBERS
+
+
+def _negated(words: Sequence[str]) -> bool:
+    return any(w in NEGATIONS for w in words)
+
+
+# A term's crc32 under every seed: the same terms recur in every article of a story, and
+# eight crc32 calls per term and sentence were the bulk of an article's analysis. Pure
+# values, so emptying the table when full changes nothing but speed. About 450 bytes an
+# entry: 2^13 entries (3.6 MB at most) serve the recurring terms as well as 2^16 (all
+# 48,000 terms of timeline17-dev, 22 MB) did, at the same speed.
+_TERM_HASHES: dict[str, tuple[int, ...]] = {}
+TERM_HASHES_SIZE = 1 << 13
+
+
+def _term_hashes(term: str) -> tuple[int, ...]:
+    found = _TERM_HASHES.get(term)
+    if found is None:
+        encoded = term.encode()
+        found = tuple(zlib.crc32(encoded, seed) for seed in MINHASH_SEEDS)
+        if len(_TERM_HASHES) >= TERM_HASHES_SIZE:
+            _TERM_HASHES.clear()
+        _TERM_HASHES[term] = found
+    return found
+
+
+def _minhash_keys(terms: Sequence[str]) -> tuple[int, ...]:
+    """Locality-sensitive keys: four bands of two crc32 min-hashes. Two sentences with term
+    Jaccard J share a band with probability 1 - (1 - J^2)^4 (0.93 at J = 0.7, 0.99 at 0.85),
+    and a band of two rarely joins sentences that merely share the story's commonest word,
+    so candidates are found without a scan and with few false ones to verify."""
+    if not terms:
+        return ()
+    rows = [_term_hashes(t) for t in terms]
+    mins = [min(column) for column in zip(*rows, strict=True)]
+    return tuple(
+        (band << 64) | (mins[2 * band] << 32) | mins[2 * band + 1]
+        for band in range(len(MINHASH_SEEDS) // 2)
+    )
+
+
+_GLUE = re.compile(r"(?<=[a-z0-9'’]) (?=([A-Z][\w'’-]*))")
+_GLUE_OPENERS = wordset("The An In On At It He She They This That After When Its His Her")
+_NO_END = wordset("the a an of to in on at for by with from that and or but as his her its their")
+GLUED_HEADLINE_WORDS = 14
+GLUED_CAPTION_WORDS = 30
+
+
+def split_glued(text: str, max_words: int = GLUED_HEADLINE_WORDS) -> tuple[str | None, str]:
+    """A headline run into the first sentence, as corpora flatten pages: "Michael Jackson
+    doctor gets four years in prison Michael Jackson's former doctor, ..." -> (headline,
+    sentence). The seam is a lower-case word followed by a capitalised function word or by
+    a capitalised word already used before it."""
+    for m in _GLUE.finditer(text):
+        head, rest, word = text[: m.start()], text[m.end():], m.group(1)
+        words = len(head.split())
+        if words > max_words or "," in head:
+            break  # past where a headline could end
+        if words < 3 or len(rest.split()) < 6 or head.rsplit(" ", 1)[-1] in _NO_END:
+            continue  # a headline does not end with "the", "of", "that" ...
+        word = re.sub(r"['’]s$", "", word)
+        if word in _GLUE_OPENERS or re.search(rf"\b{re.escape(word)}\b", head, re.IGNORECASE):
+            return head, rest
+    return None, text
+
+
+_AUXILIARIES = wordset(
+    """is are was were be been has have had will would can could may might must shall should
+    do does did said says told say"""
+)
+
+
+def _finite_like(word: str) -> bool:
+    """Whether a token can be the verb of a sentence: without a tagger, a verb-less caption
+    or title fragment is told by having no auxiliary, no -s/-ed form and no common
+    irregular past."""
+    return (word in _AUXILIARIES or word in _VERBS or word.endswith(("ed", "s"))) and (
+        not word[0].isdigit())
+
+
+def strip_dateline(text: str) -> str:
+    """The sentence without a leading wire dateline (and HTML entities decoded, "R&amp;B");
+    the sentence itself when there is nothing to remove."""
+    if "&" in text:
+        text = html.unescape(text)
+    m = _DATELINE.match(text)
+    if m is None:
+        return text
+    rest = text[m.end():]
+    return rest if rest[:1].isupper() else text
+
+
+def _eligible(text: str, words: Sequence[str]) -> bool:
+    """A sentence that can stand alone in a summary."""
+    if _BYLINE.match(text) or _DATED_ITEM.match(text):
+        return False
+    n = len(text.split())
+    if n < MIN_WORDS or n > MAX_WORDS:
+        return False
+    stripped = text.rstrip("\"'”’) ")
+    if stripped.endswith("?") or (not stripped.endswith((".", "!")) and n < 12):
+        return False
+    if BOILERPLATE.search(text) or text.isupper():
+        return False
+    first = text.lstrip("\"'“‘(` ").split(" ", 1)[0].lower().rstrip(",")
+    if first in ANAPHORIC or (not text[0].isupper() and not text[0].isdigit()):
+        return False
+    if text.lstrip().startswith(("\"", "“", "``", "'")):
+        return False  # a quote first: usually a fragment of someone's speech
+    if not any(_finite_like(w) for w in words[1:]):
+        return False  # "The impact of the 2010 oil spill in the Gulf of Mexico."
+    quoted = sum(len(g[0] or g[1]) for g in _QUOTED.findall(text))
+    return quoted <= 0.5 * len(text) and len(words) >= MIN_WORDS
+
+
+class Statement(Protocol):
+    """What support is judged on."""
+
+    @property
+    def terms(self) -> tuple[str, ...]: ...
+    @property
+    def numbers(self) -> frozenset[str]: ...
+    @property
+    def negated(self) -> bool: ...
+    @property
+    def words(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Plain:
+    terms: tuple[str, ...]
+    numbers: frozenset[str]
+    negated: bool
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    index: int
+    text: str
+    terms: tuple[str, ...]  # sorted: sums over them are order-independent
+    numbers: frozenset[str]
+    negated: bool
+    words: tuple[str, ...]  # every token, in order
+    eligible: bool
+    names: tuple[str, ...]  # canonical keys of the article's names this sentence mentions
+    has_figure: bool
+    keys: tuple[int, ...]  # min-hash keys of ``terms``
+    # The day-precise dates of ``text`` that date its own event (not ``background``), in
+    # text order, as (start, end): what ``fact_time`` reads instead of scanning the text
+    # again (``_reported_day``), taken from the dates the extract stage found in the
+    # article (``_days``); None when they cannot be told from those (and for a sentence
+    # that is not eligible, which is never a candidate).
+    days: tuple[tuple[dt.date, dt.date], ...] | None = None
+    # Support checks of this sentence as the claim, by the other statement's identity (the
+    # entry holds the statement, so its id cannot be reused while the entry lives). Lives
+    # and dies with the sentence's analysis: no process-wide table to bound. Made on the
+    # first check (None until then): most lead sentences never are a claim, and an empty
+    # dict costs 64 bytes, for every lead sentence of every window.
+    support: dict[int, tuple[object, bool]] | None = field(
+        default=None, compare=False, repr=False)
+    # The first sentence of another article supporting this one as the claim (None: none),
+    # by that article's analysis serial (unique in the process, so nothing is held); made
+    # on first use like ``support``.
+    found: dict[int, int | None] | None = field(default=None, compare=False, repr=False)
+
+    # Pickled (snapshots) without the memos: their keys are object ids and serials, which
+    # change, and support entries link sentences of many articles into chains too deep to
+    # pickle.
+    def __getstate__(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _SENTENCE_STATE)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        object.__setattr__(self, "days", None)  # a snapshot of before ``days``: scan again
+        for name, value in zip(_SENTENCE_STATE, state, strict=False):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "support", None)
+        object.__setattr__(self, "found", None)
+
+
+_SENTENCE_STATE = tuple(f.name for f in fields(Sentence) if f.name not in ("support", "found"))
+_serials = itertools.count()
+
+_BAND_BITS = 64
+_BAND_MASK = (1 << _BAND_BITS) - 1
+_BANDS = len(MINHASH_SEEDS) // 2
+TitleOptions = tuple[tuple[str, tuple[str, ...], int, float], ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # identity: memo keys compare by object
+class Analysis:
+    """What the summary needs from one article, computed once per (uri, version, content).
+
+    Compact, because a story keeps the analyses of its whole window: the lead sentences in
+    full; every sentence's min-hash keys as one sorted array per LSH band (8 bytes a key
+    instead of a dict entry and an int object); and the sentences' text, compressed, from
+    which the statement a support check needs is built the first time a key finds it (a
+    few times a revision)."""
+
+    lead: tuple[Sentence, ...]
+    glued_headline: str | None  # a headline the corpus ran into the first sentence
+    lead_terms: tuple[str, ...]
+    name_keys: tuple[str, ...]
+    # the article's names that its lead sentences mention: key -> (display form, kind)
+    name_forms: dict[str, tuple[str, NameKind]]
+    sentence_count: int
+    packed_sentences: bytes  # every sentence, zlib(pickle(tuple)), for support checks
+    band_keys: tuple[array[int], ...]  # per band: the sentences' keys, ascending
+    band_sentences: tuple[array[int], ...]  # the sentence index of each of those keys
+    # statements built so far (support checks), by sentence index
+    statements: dict[int, Plain] = field(default_factory=dict)
+    # title options by mode (headlines or not): (the headline they were made with, options)
+    title_options: dict[bool, tuple[str | None, TitleOptions]] = field(default_factory=dict)
+    # unique in the process (given again when unpickled): what claims remember results by
+    serial: int = field(default_factory=lambda: next(_serials))
+
+    def sentences_with(self, key: int) -> list[int]:
+        """Indices of the sentences that have min-hash ``key``, ascending."""
+        band = key >> _BAND_BITS
+        keys = self.band_keys[band]
+        value = key & _BAND_MASK
+        i = bisect_left(keys, value)
+        found: list[int] = []
+        while i < len(keys) and keys[i] == value:
+            found.append(self.band_sentences[band][i])
+            i += 1
+        return found
+
+    def sentence(self, i: int) -> str:
+        global _unpacked
+        owner, sentences = _unpacked
+        if owner is not self:
+            sentences = unpack_sentences(self.packed_sentences)
+            _unpacked = (self, sentences)
+        return sentences[i]
+
+    def statement(self, i: int) -> Plain:
+        found = self.statements.get(i)
+        if found is None:
+            words = _words(self.sentence(i))
+            found = self.statements[i] = Plain(_terms(words), _numbers(words),
+                                               _negated(words), words)
+        return found
+
+    # Pickled (snapshots) without what is built on demand.
+    def __getstate__(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _ANALYSIS_STATE)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(_ANALYSIS_STATE, state, strict=False):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "statements", {})
+        object.__setattr__(self, "title_options", {})
+        object.__setattr__(self, "serial", next(_serials))
+
+
+_ANALYSIS_STATE = tuple(f.name for f in fields(Analysis)
+                        if f.name not in ("statements", "title_options", "serial"))
+# The analysis whose sentences were unpacked last, and those sentences: the statements a
+# support check builds come from one article at a time.
+_unpacked: tuple[Analysis | None, tuple[str, ...]] = (None, ())
+
+
+def _mentions(text: str, names: Sequence[NameMention]) -> tuple[str, ...]:
+    """Names of the article this sentence mentions: in full, or a person by surname."""
+    found: set[str] = set()
+    words: set[str] | None = None
+    for name in names:
+        surface = name.display
+        if surface in text:
+            found.add(_intern(name.canonical))
+        elif name.kind is NameKind.PERSON and " " in surface:
+            if words is None:
+                words = set(_WORD.findall(text))
+            last = surface.rsplit(" ", 1)[1]
+            if len(last) > 2 and last in words:
+                found.add(_intern(name.canonical))
+    return tuple(sorted(found))
+
+
+def _days(raw: str, text: str, mentions: Sequence[DateMention]
+          ) -> tuple[tuple[dt.date, dt.date], ...] | None:
+    """``Sentence.days`` of a lead sentence shown as ``text`` (``raw`` without a dateline or
+    a glued headline), from the dates ``find_dates`` found in ``raw`` in its article (one
+    before ``temporal.alone_from``): the ones ``find_dates`` gives ``text`` alone, as
+    ``_reported_day`` scans it; None when those cannot be told (``temporal.dates_alone``,
+    or ``text`` is no tail of ``raw``: entities decoded)."""
+    if not mentions and text == raw:
+        return ()  # most sentences: nothing found, nothing cut off
+    if not raw.endswith(text):
+        return None
+    alone = dates_alone(raw, len(raw) - len(text), mentions)
+    if alone is None:
+        return None
+    return tuple((m.span.start, m.span.end) for m in alone
+                 if m.span.precision is DatePrecision.DAY and not background(m, text))
+
+
+def _analyse(
+    sentences: tuple[str, ...], names: tuple[NameMention, ...], figure_sentences: frozenset[int],
+    packed_sentences: bytes | None = None, dates: Sequence[DateMention] | None = None,
+) -> Analysis:
+    """The analysis of an article's sentences; with the dates ``find_dates`` found in them
+    (``dates``), its eligible lead sentences carry their days (``Sentence.days``)."""
+    # the lead sentences whose dates are the ones they have alone, and those dates
+    alone = 0 if dates is None else alone_from(sentences, dates, LEAD)
+    by_sentence: dict[int, list[DateMention]] = {}
+    for mention in dates or ():
+        if mention.sentence < alone:
+            by_sentence.setdefault(mention.sentence, []).append(mention)
+    lead: list[Sentence] = []
+    bands: list[list[tuple[int, int]]] = [[] for _ in range(_BANDS)]
+    lead_terms: set[str] = set()
+    glued: str | None = None
+    for i, raw in enumerate(sentences):
+        # only the lead's words and terms are kept: the others are not interned
+        words = _words(raw) if i < LEAD else tuple(tokens(raw))
+        terms = _terms(words) if i < LEAD else _plain_terms(words)
+        negated = _negated(words)
+        sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
+        for key in sentence_keys:
+            bands[key >> _BAND_BITS].append((key & _BAND_MASK, i))
+        if i < LEAD:
+            lead_terms.update(terms)
+            # The summary shows the sentence without its dateline (or a headline glued to
+            # it), and matches on that.
+            text = strip_dateline(raw)
+            if i <= 1 and glued is None:  # a one-line caption may come first
+                glued, text = split_glued(text)
+                if glued is not None:  # headline, then a photo caption, then the lead
+                    text = split_glued(text, GLUED_CAPTION_WORDS)[1]
+            if text != raw:
+                words = _words(text)
+                terms = _terms(words)
+                sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
+            eligible = _eligible(text, words)
+            lead.append(
+                Sentence(
+                    index=i,
+                    text=text,
+                    terms=terms,
+                    numbers=_numbers(words),
+                    negated=negated,
+                    words=words,
+                    eligible=eligible,
+                    names=_mentions(text, names),
+                    has_figure=i in figure_sentences,
+                    keys=sentence_keys,
+                    days=(_days(raw, text, by_sentence.get(i, ())) if eligible and i < alone
+                          else None),
+                )
+            )
+    by_key = {_intern(n.canonical): n for n in names}
+    forms: dict[str, tuple[str, NameKind]] = {}
+    for s in lead:
+        for canonical in s.names:
+            name = by_key.get(canonical)
+            if name is not None:
+                forms[canonical] = (name.display, name.kind)
+    for band in bands:
+        band.sort()
+    return Analysis(
+        lead=tuple(lead),
+        glued_headline=glued,
+        lead_terms=tuple(sorted(lead_terms)),
+        name_keys=tuple(sorted(by_key)),
+        name_forms=forms,
+        sentence_count=len(sentences),
+        packed_sentences=packed_sentences or pack_sentences(sentences),
+        band_keys=tuple(array("Q", [k for k, _ in band]) for band in bands),
+        band_sentences=tuple(array("I", [i for _, i in band]) for band in bands),
+    )
+
+
+def analysis_of(facts: ArticleFacts, cold: ColdFacts | None = None) -> Analysis:
+    """The analysis of an article's facts (unpacked first when packed), computed; it shares
+    the packed sentences of ``cold`` (the same facts, packed) or of ``facts`` when packed."""
+    if isinstance(facts, ColdFacts):
+        cold = facts
+        facts = facts.unpack()
+    return _analyse(
+        facts.sentences, facts.names, frozenset(f.sentence for f in facts.figures),
+        cold.packed_sentences if cold is not None and cold.packed_sentences else None,
+        facts.dates,
+    )
+
+
+# Analyses outside a story's memo (evaluations, tests), by the identity of the facts object:
+# the entry holds the facts, so an id cannot be reused while its entry lives, and any other
+# facts object, even with equal content, is simply analysed again. The fold keeps its
+# analyses in each story's SummaryMemo instead, for the story's window only.
+_CACHE: OrderedDict[int, tuple[ArticleFacts, Analysis]] = OrderedDict()
+CACHE_SIZE = 512
+
+
+def analyse(article: CitedArticle) -> Analysis:
+    facts = article.facts
+    key = id(facts)
+    found = _CACHE.get(key)
+    if found is not None and found[0] is facts:
+        _CACHE.move_to_end(key)
+        return found[1]
+    analysis = analysis_of(facts)
+    _CACHE[key] = (facts, analysis)
+    _CACHE.move_to_end(key)
+    if len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return analysis
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+# Without a tagger, words that are usually verbs or adverbs are kept out of key phrases.
+_VERBS = wordset(
+    """began begun took taken made came went found held left led met paid put ran saw sent
+    set stood won gave given knew fell rose grew brought bought thought became spoke wrote
+    broke chose drove flew hit kept let lost meant read seen shot sold struck tried want
+    wants seek seeks face faces call calls calling help helps take takes come comes"""
+)
