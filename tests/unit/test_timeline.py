@@ -29,7 +29,8 @@ from storyline.domain.page.timeline import (
     date_label,
     pages_rank_days_like_build_timeline,
 )
-from storyline.domain.page.timeline_select import SelectSettings, rank_dates
+from storyline.domain.page.timeline_select import rank_dates
+from storyline.domain.page.tuning import SelectSettings
 
 DAY = DatePrecision.DAY
 

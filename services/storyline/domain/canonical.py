@@ -7,6 +7,7 @@ serialisation that feeds a hash goes through here.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 
@@ -29,3 +30,9 @@ def sha256_hex(data: bytes) -> str:
 
 def content_hash(value: Any) -> str:
     return "sha256:" + sha256_hex(canonical_bytes(value))
+
+
+def tuning_digest(settings: Any) -> str:
+    """Eight hex digits of the SHA-256 of a frozen settings dataclass's values (nested ones
+    included), for version strings: the same values, the same digest, in any process."""
+    return sha256_hex(canonical_bytes(dataclasses.asdict(settings)))[:8]

@@ -17,6 +17,7 @@ from typing import Any
 
 from storyline import __version__
 from storyline.domain.assign.clustering import Clusterer, ClusteringConfig
+from storyline.domain.canonical import tuning_digest
 from storyline.domain.coldstore import ColdStore, MemoryColdStore
 from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
 from storyline.domain.events import (
@@ -41,6 +42,7 @@ from storyline.domain.page.story import (
     withdraw_article,
 )
 from storyline.domain.page.summary import SummaryMemo
+from storyline.domain.page.tuning import PAGE
 from storyline.domain.stages import (
     Assigner,
     ConflictingVersion,
@@ -50,10 +52,19 @@ from storyline.domain.stages import (
 )
 from storyline.domain.unpickle import unpickled
 
-# Bump when anything in the core changes what a revision contains, so that two versions
-# replayed side by side are told apart in every StoryUpdated.
+# Bump when the code of the core changes what a revision contains, so that two versions
+# replayed side by side are told apart in every StoryUpdated. The tuning of the assign and
+# page stages (ClusteringConfig, page.tuning.PAGE) is in the version by its digest.
 CORE_VERSION = "core-9"
-PIPELINE_VERSION = f"storyline-{__version__}/{CORE_VERSION}/{EXTRACTOR_VERSION}"
+
+
+def pipeline_version(clustering: ClusteringConfig) -> str:
+    """``storyline-<release>/<core>+<assign tuning>.<page tuning>/<extractor>+<its tuning>``."""
+    return (f"storyline-{__version__}/{CORE_VERSION}+{tuning_digest(clustering)}"
+            f".{tuning_digest(PAGE)}/{EXTRACTOR_VERSION}")
+
+
+PIPELINE_VERSION = pipeline_version(ClusteringConfig())
 
 PipelineEvent = StoryUpdated | StoryMerged
 
@@ -103,7 +114,8 @@ class Pipeline:
 
     def __init__(self, clustering: ClusteringConfig | None = None,
                  cold: ColdStore | None = None, warm_idle: int | None = None) -> None:
-        self._assigner = Assigner(Clusterer(clustering or ClusteringConfig()), WARM_ARTICLES)
+        clustering = clustering or ClusteringConfig()
+        self._assigner = Assigner(Clusterer(clustering), WARM_ARTICLES)
         # story id -> its state while in play, None while frozen (its state in self._cold);
         # insertion order is the order stories were made in
         self._stories: dict[str, StoryState | None] = {}
@@ -117,7 +129,7 @@ class Pipeline:
         self._live: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._warm_total = 0  # analyses in the memos of the stories in _live
         self._revisions = 0
-        self.pipeline_version = PIPELINE_VERSION
+        self.pipeline_version = pipeline_version(clustering)
         self.state_layout = STATE_LAYOUT
         self._attach_spilled()
 

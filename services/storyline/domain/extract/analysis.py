@@ -29,6 +29,7 @@ from storyline.domain.events import (
 from storyline.domain.extract.temporal import alone_from, dates_alone
 from storyline.domain.extract.text import wordset
 from storyline.domain.extract.timeline_text import background
+from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import (
     ArticleFacts,
     CitedArticle,
@@ -40,8 +41,9 @@ from storyline.domain.facts import (
     unpack_sentences,
 )
 
-LEAD = 8  # sentences of each article that may enter the summary and the centroid
-MIN_WORDS, MAX_WORDS = 8, 45
+# The tuning (values and reasons in storyline.domain.extract.tuning, hashed into the version)
+LEAD = EXTRACT.lead
+MIN_WORDS, MAX_WORDS = EXTRACT.summary_min_words, EXTRACT.summary_max_words
 MINHASH_SEEDS = (
     0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1, 0xD3A2646C, 0xFD7046C5,
     0xB55A4F09,
@@ -203,8 +205,8 @@ def _minhash_keys(terms: Sequence[str]) -> tuple[int, ...]:
 _GLUE = re.compile(r"(?<=[a-z0-9'’]) (?=([A-Z][\w'’-]*))")
 _GLUE_OPENERS = wordset("The An In On At It He She They This That After When Its His Her")
 _NO_END = wordset("the a an of to in on at for by with from that and or but as his her its their")
-GLUED_HEADLINE_WORDS = 14
-GLUED_CAPTION_WORDS = 30
+GLUED_HEADLINE_WORDS = EXTRACT.glued_headline_words
+GLUED_CAPTION_WORDS = EXTRACT.glued_caption_words
 
 
 def split_glued(text: str, max_words: int = GLUED_HEADLINE_WORDS) -> tuple[str | None, str]:
@@ -271,7 +273,7 @@ def _eligible(text: str, words: Sequence[str]) -> bool:
     if not any(_finite_like(w) for w in words[1:]):
         return False  # "The impact of the 2010 oil spill in the Gulf of Mexico."
     quoted = sum(len(g[0] or g[1]) for g in _QUOTED.findall(text))
-    return quoted <= 0.5 * len(text) and len(words) >= MIN_WORDS
+    return quoted <= EXTRACT.max_quoted_share * len(text) and len(words) >= MIN_WORDS
 
 
 class Statement(Protocol):

@@ -1,19 +1,23 @@
 """Fact extraction: one article in, its sentences, dates, figures and names out.
 
 Pure and deterministic: the same article always yields the same ``ArticleFacts``, so facts
-can be recomputed on replay. Bump ``EXTRACTOR_VERSION`` whenever the output can change.
+can be recomputed on replay. Bump ``EXTRACTOR_CODE`` whenever the code changes what it
+outputs; the tuning's digest is part of ``EXTRACTOR_VERSION`` by itself.
 """
 
 from __future__ import annotations
 
+from storyline.domain.canonical import tuning_digest
 from storyline.domain.events import ArticleReceived
 from storyline.domain.extract.figures import find_figures
 from storyline.domain.extract.names import find_names
 from storyline.domain.extract.temporal import find_dates
 from storyline.domain.extract.text import Document, split_sentences
+from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import ArticleFacts
 
-EXTRACTOR_VERSION = "extract-6"
+EXTRACTOR_CODE = "extract-6"
+EXTRACTOR_VERSION = f"{EXTRACTOR_CODE}+{tuning_digest(EXTRACT)}"
 
 
 def extract_facts(article: ArticleReceived) -> ArticleFacts:

@@ -24,6 +24,7 @@ from datetime import date, timedelta
 
 from storyline.domain.events import DatePrecision
 from storyline.domain.extract.text import Document, alternation, wordset
+from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import DateMention, TimeSpan
 
 P = DatePrecision
@@ -263,8 +264,8 @@ _ANCHOR = re.compile(
     )
     + ")"
 )
-_LOOKBACK_TOKENS = 4  # "the day before yesterday", "a couple of years ago"
-_LOOKBACK_CHARS = 100
+_LOOKBACK_TOKENS = EXTRACT.lookback_tokens  # the tuning: storyline.domain.extract.tuning
+_LOOKBACK_CHARS = EXTRACT.lookback_chars
 
 # Weekday names that are part of a title or an event, not a date.
 _WEEKDAY_BLOCK_BEFORE = re.compile(
@@ -309,8 +310,8 @@ def shift_months(day: date, months: int) -> tuple[int, int]:
 
 # How much more a day after publication weighs than a day before it when choosing a year:
 # news mostly reports the past, unless the clause says otherwise ("will", "is due").
-FUTURE_WEIGHT = 4
-FUTURE_WEIGHT_WITH_CUE = 1
+FUTURE_WEIGHT = EXTRACT.future_weight
+FUTURE_WEIGHT_WITH_CUE = EXTRACT.future_weight_with_cue
 
 
 def _distance(span: Span, pub: date, future_weight: int) -> int:
@@ -875,7 +876,7 @@ _BULLETS = " *•·-–—\\"
 # ("28 June 2009 Los Angeles police interview Dr Murray").
 _AFTER_HEADING = re.compile(r" ?(?:[:–—]| -+ |-- ?|$)| [A-Z]", re.MULTILINE)
 # Headings that make a chronology without an announcement: a list, not a stray line.
-MIN_HEADINGS = 3
+MIN_HEADINGS = EXTRACT.min_headings
 
 
 def _chronology_cue(text: str) -> re.Match[str] | None:
@@ -947,7 +948,7 @@ def chronology(text: str, found: list[Found]) -> Chronology | None:
 
 
 # A quarter stays the one the text is about for this many characters (a few paragraphs).
-_REF_WINDOW = 1000
+_REF_WINDOW = EXTRACT.quarter_reach_chars
 _A_YEAR_AGO = re.compile(r"(?i:a|one) year ago")
 
 

@@ -13,6 +13,7 @@ from datetime import date
 
 from storyline.domain.events import DatePrecision
 from storyline.domain.extract.text import wordset
+from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import ArticleFacts, DateMention, TimeSpan
 
 # Finest first: the index of a precision is its coarseness.
@@ -25,8 +26,8 @@ PRECISION_RANK: dict[DatePrecision, int] = {
     DatePrecision.YEAR: 5,
 }
 
-MIN_WORDS = 6
-MAX_WORDS = 45
+MIN_WORDS = EXTRACT.statement_min_words  # the tuning: storyline.domain.extract.tuning
+MAX_WORDS = EXTRACT.statement_max_words
 
 # Openers that link a sentence to the one before it; an entry stands alone, so they go.
 _FILLER = re.compile(

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from storyline.domain.events import DatePrecision
 from storyline.domain.extract.temporal import Found
+from storyline.domain.extract.tuning import EXTRACT
 
 P = DatePrecision
 
@@ -40,7 +41,7 @@ _ANAPHOR = re.compile(
 _STEP = {"that": 0, "the same": 0, "the following": 1, "the next": 1, "the previous": -1,
          "the preceding": -1, "the prior": -1}  # fmt: skip
 # An antecedent further back than this (a few paragraphs) is not the one meant.
-_ANTECEDENT_REACH = 1000
+_ANTECEDENT_REACH = EXTRACT.antecedent_reach_chars
 _FINER_THAN_MONTH = (P.DAY, P.PART_OF_MONTH, P.MONTH)
 
 

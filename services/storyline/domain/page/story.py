@@ -60,9 +60,10 @@ from storyline.domain.page import summary as summary_module
 from storyline.domain.page.summary import SummaryMemo, analysed, summarise
 from storyline.domain.page.timeline import TimelineIndex
 from storyline.domain.page.title import choose_title
+from storyline.domain.page.tuning import PAGE
 from storyline.domain.pages import sealed, update_for
 
-TIMELINE_LIMIT = 12  # entries on a page: the reference page shows nine
+TIMELINE_LIMIT = PAGE.timeline_limit  # the tuning: storyline.domain.page.tuning
 
 
 @dataclass(slots=True)

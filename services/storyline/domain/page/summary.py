@@ -65,25 +65,30 @@ from storyline.domain.facts import (
     CitedArticle,
     NameKind,
 )
+from storyline.domain.page.tuning import PAGE
 
-POOL = 60  # candidates kept after cheap scoring: bounds the quadratic steps
-LEAD_BANDS = 2  # of the four LSH bands, for counting support among leads (a feature only)
-SUPPORT_RANKED = 4 * POOL  # candidates whose support from other sources is counted
-CANDIDATE_ARTICLES = 120  # the most recent originals whose leads may enter the summary
-# The most recent articles (in order of joining) the summary looks at at all: weights and
-# citations too. Bounds a revision's cost (and the analysis cache it needs) for any story
-# size; an older article that also carries a sentence is then not cited, never miscited.
-STORY_WINDOW = 240
-REDUNDANT = 0.5  # Jaccard of terms above which two candidates say the same thing
-THEME_MIN = 0.25  # share of a candidate's distinctive weight a paragraph's theme must cover
-SEED_OVERLAP = 0.5  # a new paragraph's seed shares less than this with earlier themes
-SUPPORT_CONTAINMENT = 0.85  # share of a summary sentence's terms another sentence must hold
-SUPPORT_JACCARD = 0.6
-SUPPORT_RATIO = 0.75  # difflib ratio over the two word sequences
-KEY_PHRASE_WORDS = 6
-# The latest development: originals published this close to the newest one (the title's
-# LEAD_SPAN); the summary's first paragraph opens with the best of their sentences.
-LATEST_SPAN = dt.timedelta(hours=24)
+# The tuning (values and reasons in storyline.domain.page.tuning, hashed into the version)
+POOL = PAGE.summary.pool
+LEAD_BANDS = PAGE.summary.lead_bands
+SUPPORT_RANKED = PAGE.summary.support_ranked
+CANDIDATE_ARTICLES = PAGE.summary.candidate_articles
+STORY_WINDOW = PAGE.summary.story_window
+REDUNDANT = PAGE.summary.redundant
+THEME_MIN = PAGE.summary.theme_min
+SEED_OVERLAP = PAGE.summary.seed_overlap
+SUPPORT_CONTAINMENT = PAGE.summary.support_containment
+SUPPORT_JACCARD = PAGE.summary.support_jaccard
+SUPPORT_RATIO = PAGE.summary.support_ratio
+KEY_PHRASE_WORDS = PAGE.summary.key_phrase_words
+LATEST_SPAN = dt.timedelta(hours=PAGE.summary.latest_span_hours)
+POSITION_DECAY = PAGE.summary.position_decay
+RECENCY_BONUS = PAGE.summary.recency_bonus
+SHARED_NAME_BONUS = PAGE.summary.shared_name_bonus
+SHARED_NAME_CAP = PAGE.summary.shared_name_cap
+SUPPORT_BONUS = PAGE.summary.support_bonus
+ON_TIMELINE_JACCARD = PAGE.summary.on_timeline_jaccard
+ON_TIMELINE_FACTOR = PAGE.summary.on_timeline_factor
+NAME_FEATURE_WEIGHT = PAGE.summary.name_feature_weight
 SMALL_WORDS = wordset("a an and as at by for in of on or the to with")
 
 
@@ -312,7 +317,7 @@ def _rows(analysis: Analysis, memo: SummaryMemo, counts: _Counts) -> _Rows:
         name_lengths=np.array([len(s.names) for s in sentences], dtype=np.int64),
         roots=np.array([math.sqrt(max(len(s.terms), 6)) for s in sentences],
                        dtype=np.float64),
-        positions=np.array([1.0 / (1.0 + 0.12 * s.index) for s in sentences],
+        positions=np.array([1.0 / (1.0 + POSITION_DECAY * s.index) for s in sentences],
                            dtype=np.float64),
         figures=np.array([1.05 if s.has_figure else 1.0 for s in sentences],
                          dtype=np.float64),
@@ -436,8 +441,8 @@ def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,
     score = sums / size
     score = score / np.concatenate([r.roots for r in rows])
     score = score * np.concatenate([r.positions for r in rows])
-    score = score * (1.0 + 0.3 * recency)
-    score = score * (1.0 + 0.08 * np.minimum(shared, 3.0))
+    score = score * (1.0 + RECENCY_BONUS * recency)
+    score = score * (1.0 + SHARED_NAME_BONUS * np.minimum(shared, SHARED_NAME_CAP))
     score = score * np.concatenate([r.figures for r in rows])
     numbers = np.repeat(np.array([a.n for a, _ in recent], dtype=np.int64), per_article)
     indexes = np.concatenate([r.indexes for r in rows])
@@ -769,7 +774,7 @@ def candidates(
         article = pair[0]
         support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
                    else _lead_support(s, article.source, lead_index))
-        score *= 1.0 + 0.3 * math.log2(1 + support)
+        score *= 1.0 + SUPPORT_BONUS * math.log2(1 + support)
         supported.append(((-score, article.n, s.index), s, pair, score))
     supported.sort(key=lambda x: x[0])
     scored = supported
@@ -783,8 +788,8 @@ def candidates(
         terms = frozenset(s.terms)
         if _redundant(terms, chosen_sets):
             continue
-        if any(_set_jaccard(terms, t) >= 0.7 for t in timeline_sets):
-            score *= 0.8  # the page already shows it as a dated entry
+        if any(_set_jaccard(terms, t) >= ON_TIMELINE_JACCARD for t in timeline_sets):
+            score *= ON_TIMELINE_FACTOR  # the page already shows it as a dated entry
         chosen.append(Candidate(s, article, score, len(chosen), analysis.name_forms))
         chosen_sets.append(terms)
         if len(chosen) >= POOL:
@@ -821,7 +826,7 @@ def _weighted(c: Candidate, idf: dict[str, float]) -> Weighted:
     pairs: list[tuple[str, float]] = []
     total = 0.0
     for f in _features(c):
-        w = idf.get(f, 0.0) * (2.0 if f.startswith("@") else 1.0)
+        w = idf.get(f, 0.0) * (NAME_FEATURE_WEIGHT if f.startswith("@") else 1.0)
         total += w
         pairs.append((f, w))
     return tuple(pairs), total
@@ -973,7 +978,7 @@ _PHRASE_VERBS = _VERBS | wordset(
 _PHRASE_ADVERBS = wordset("late early again soon ahead alone abroad overnight home")
 # After an -s word these say it was a verb ("the river rises to", "the firm recalls the").
 _OBJECT_OPENERS = wordset("the a an its their his her to that")
-PHRASE_RUN = 5  # words at most in a noun phrase taken after a determiner
+PHRASE_RUN = PAGE.summary.phrase_run
 
 
 def _phrase_spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:

@@ -52,7 +52,6 @@ from storyline.domain.facts import (
 )
 from storyline.domain.page.timeline_select import (
     SETTINGS,
-    SelectSettings,
     build_timeline,
     day_score,
     local_volume,
@@ -60,19 +59,25 @@ from storyline.domain.page.timeline_select import (
     mention_weight,
     source_weight,
 )
+from storyline.domain.page.tuning import PAGE, SelectSettings
 from storyline.domain.unpickle import unpickled
 
 __all__ = ["TimelineIndex", "build_timeline", "date_label", "entry_id_for"]
 
-SAME_EVENT = 0.34  # Dice of content words for statements with overlapping dates
-MIN_SHARED = 3  # ... and at least this many shared words: short statements match by chance
-SAME_EVENT_OTHER_DAY = 0.6  # ... for statements dated differently: a date conflict
-CONFLICT_DAYS = 3  # how far apart two day dates of one event may be
-COMPARE_MEMBERS = 6  # an event is matched against its first members only: bounded cost
-CENTRALITY_PANEL = 20
-FIGURE_PANEL = 20
-SAME_FIGURE_CLAIM = 0.5  # Dice above which two statements claim the same thing
-PER_DAY = 1  # entries that share a day on the page: one, the most salient
+# The tuning (values and reasons in storyline.domain.page.tuning, hashed into the version)
+SAME_EVENT = PAGE.timeline.same_event
+MIN_SHARED = PAGE.timeline.min_shared
+SAME_EVENT_OTHER_DAY = PAGE.timeline.same_event_other_day
+CONFLICT_DAYS = PAGE.timeline.conflict_days
+COMPARE_MEMBERS = PAGE.timeline.compare_members
+CENTRALITY_PANEL = PAGE.timeline.centrality_panel
+FIGURE_PANEL = PAGE.timeline.figure_panel
+SAME_FIGURE_CLAIM = PAGE.timeline.same_figure_claim
+PER_DAY = PAGE.timeline.per_day
+LONG_STATEMENT_WORDS = PAGE.timeline.long_statement_words
+LONG_STATEMENT_PENALTY = PAGE.timeline.long_statement_penalty
+MENTION_WEIGHT = PAGE.timeline.mention_weight
+DAY_PRECISION_BONUS = PAGE.timeline.day_precision_bonus
 # Which days the page shows: build_timeline's date ranking, kept up to date as articles join.
 # The index keeps the days an article mentions, not how (written out or resolved from
 # "Tuesday"), nor how often: it ranks days as build_timeline does when those do not matter,
@@ -188,7 +193,7 @@ def _members(event: _Event) -> list[_Member]:
     return members
 
 
-SMALL_SOURCES = 8
+SMALL_SOURCES = PAGE.timeline.small_sources
 # A month of events goes to the cold store when no statement has looked at it for
 # COLD_AFTER statements of the story (~200 articles); the index looks every
 # COLD_CHECK_EVERY statements. Only memory and thawing work depend on them, never a byte.
@@ -275,7 +280,8 @@ def _summarise(event: _Event) -> _Summary:
     # The statement that best represents the event: central, then short-ish, then first.
     representative = min(
         members,
-        key=lambda m: (-centrality[m.seq] + 0.01 * max(0, len(m.cand.statement.split()) - 30),
+        key=lambda m: (-centrality[m.seq] + LONG_STATEMENT_PENALTY
+                       * max(0, len(m.cand.statement.split()) - LONG_STATEMENT_WORDS),
                        m.seq),
     )
     first_sentence: dict[int, _Member] = {}
@@ -812,8 +818,8 @@ class TimelineIndex:
     def _salience(self, summary: _Summary | _ColdSummary) -> float:
         span = summary.span
         mentions = len(self._day_sources.get(span.start, ())) if span.start == span.end else 0
-        precision_bonus = 0.5 if span.precision is DatePrecision.DAY else 0.0
-        return (summary.sources + 0.5 * math.log1p(mentions) + summary.centrality
+        precision_bonus = DAY_PRECISION_BONUS if span.precision is DatePrecision.DAY else 0.0
+        return (summary.sources + MENTION_WEIGHT * math.log1p(mentions) + summary.centrality
                 + precision_bonus)
 
     def day_ranking(self) -> list[tuple[date, float]]:

@@ -32,50 +32,9 @@ from storyline.domain.extract.timeline_text import (
     trim_statement,
 )
 from storyline.domain.facts import CitedArticle
+from storyline.domain.page.tuning import PAGE, SelectSettings
 
-
-@dataclass(frozen=True, slots=True)
-class SelectSettings:
-    """Global settings, chosen on the dev sets (docs/timelines.md), never per story."""
-
-    pub_weight: float = 0.5  # an article published on a day counts this much for the day
-    proximity_days: int = 7  # mentions from articles published this close count fully
-    far_weight: float = 0.5  # weight of mentions from articles published further away
-    lead_sentences: int = 10  # opening statements of same-day articles are candidates
-    redundancy: float = 0.3  # max cosine between two statements of one day
-    length_prior: float = 0.0  # penalty per word beyond 25, per 100 words
-    same_day_weight: float = 1.0  # a mention of the article's own publication day
-    relative_weight: float = 1.0  # a resolved mention ("on Tuesday") next to a stated one
-    lead_days: int = 1  # articles published on the day or this many days after it
-    future_weight: float = 1.0  # a mention of a day after publication: a plan, not an event
-    volume_alpha: float = 0.2  # divide by (articles published within volume_days)^alpha
-    volume_days: int = 3
-    mention_boost: float = 0.0  # added to the centroid score of statements naming the day
-    idf_by_day: bool = False  # document frequency counts days rather than statements
-    repeat_weight: float = 0.0  # extra weight of each repeated mention within one article
-    retro_weight: float = 1.6  # a mention of a day before publication: looked back on
-    retro_min_days: int = 1  # ... at least this many days before
-    retro_max_days: int = 100000  # ... and at most this many
-    retro_stated_only: bool = False  # only explicit dates ("April 20") count as looking back
-    inferred_near_weight: float = 1.0  # "today"/"yesterday"/"on Monday": within a day of pub
-    compress: bool = False  # drop trailing elaboration clauses and attribution
-    compress_min_words: int = 8
-    story_weight: float = 0.1  # weight of the similarity to the whole story's centroid
-    ideal_words: int = 0  # when set, penalise |words - ideal| per 100 words by length_prior
-    ahead_penalty: float = 0.15  # subtracted from the score of a statement about a later day
-    headlines: bool = True  # headlines of articles published on the day (or after) compete
-    position_bonus: float = 0.0  # added to a statement's score / (1 + its sentence index)
-    idf_power: float = 1.0  # IDF raised to this power: >1 favours day-specific words more
-    pronoun_penalty: float = 0.0  # a statement opening with a pronoun does not stand alone
-    # A statement recalling its day from a later article is a summary of what happened (on
-    # the dev sets its ROUGE against the gold is ~2-4x that of other candidates): a bonus when
-    # the article came out more than recall_far_days after the day, a smaller one from 2 days.
-    recall_far_bonus: float = 0.1
-    recall_near_bonus: float = 0.05
-    recall_far_days: int = 7
-
-
-SETTINGS = SelectSettings()
+SETTINGS = PAGE.timeline.select
 
 # Openers that point back at an earlier sentence: the entry would not say who did it.
 _PRONOUNS = frozenset({"He", "She", "It", "They", "This", "That", "These", "Those", "We", "I",

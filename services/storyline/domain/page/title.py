@@ -50,15 +50,17 @@ from storyline.domain.page.summary import (
     originals,
     story_weights,
 )
+from storyline.domain.page.tuning import PAGE
 
-MAX_CHARS = 90
-MIN_WORDS = 4
-KEEP = 0.8  # the previous title stays while it scores at least this share of the best
-LEAD_SPAN = dt.timedelta(hours=24)  # the lead development: originals this close to the newest
-LEAD_FLOOR = 0.4  # a lead option must score this share of the window's best to be the title
-TITLE_ARTICLES = 300  # most recent originals whose headlines or leads are candidates
-LEAD_SENTENCES = 3
-CUT_FACTOR = 0.85  # a clause cut from a longer sentence reads less like a headline
+# The tuning (values and reasons in storyline.domain.page.tuning, hashed into the version)
+MAX_CHARS = PAGE.title.max_chars
+MIN_WORDS = PAGE.title.min_words
+KEEP = PAGE.title.keep
+LEAD_SPAN = dt.timedelta(hours=PAGE.title.lead_span_hours)
+LEAD_FLOOR = PAGE.title.lead_floor
+TITLE_ARTICLES = PAGE.title.title_articles
+LEAD_SENTENCES = PAGE.title.lead_sentences
+CUT_FACTOR = PAGE.title.cut_factor
 # Where a long sentence can be cut and still read as a headline.
 _CLAUSE_END = re.compile(r",|;| -+ | – | — |: | \(| which | who | after | as | while ")
 _OUTLET_PREFIX = re.compile(r"^[A-Z][\w .&'-]{1,30}: (?=[A-Z])")
