@@ -132,7 +132,8 @@ def test_every_tuning_value_is_read_by_its_stage(settings: object, stage: str) -
 def test_the_versions_carry_the_tuning_digests() -> None:
     version = pipeline_module.PIPELINE_VERSION
     assert f"+{tuning_digest(ClusteringConfig())}.{tuning_digest(PAGE)}/" in version
-    assert extractor.EXTRACTOR_VERSION == f"{extractor.EXTRACTOR_CODE}+{tuning_digest(EXTRACT)}"
+    extract_version = f"{extractor.EXTRACTOR_CODE}+{tuning_digest(EXTRACT)}"
+    assert extractor.EXTRACTOR_VERSION == extract_version
     assert version.endswith("/" + extractor.EXTRACTOR_VERSION)
 
 
