@@ -133,7 +133,7 @@ def test_the_versions_carry_the_tuning_digests() -> None:
     version = pipeline_module.PIPELINE_VERSION
     assert f"+{tuning_digest(ClusteringConfig())}.{tuning_digest(PAGE)}/" in version
     extract_version = f"{extractor.EXTRACTOR_CODE}+{tuning_digest(EXTRACT)}"
-    assert extractor.EXTRACTOR_VERSION == extract_version
+    assert extract_version == extractor.EXTRACTOR_VERSION
     assert version.endswith("/" + extractor.EXTRACTOR_VERSION)
 
 
