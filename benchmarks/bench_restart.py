@@ -588,6 +588,11 @@ def staged_figures(supervisor: RestartSupervisor, incarnation: int, since: float
         "to_extract_processes_start_s": [round(t - since, 2) for t in extracts],
         "to_extract_started_s": [at(e) for e in extract_started],
         "extract_from_offsets": [e.get("from_offset") for e in extract_started],
+        # imports done, state directory locked, FoldStage built: its operations server
+        # (the worker's port; the extract stripes listen on the ones after it)
+        "to_fold_set_up_s": at(next((e for e in supervisor.events(
+            "operations_endpoints", incarnation) if str(e.get("url", "")).endswith(
+                f":{supervisor.env.get('STORYLINE_WORKER_METRICS_PORT')}/metrics")), None)),
         "to_state_lock_s": at(supervisor.event("state_lock_taken", incarnation)),
         "state_lock_waited": supervisor.event("state_lock_wait", incarnation) is not None,
         "to_rebuild_started_s": at(rebuilding),
