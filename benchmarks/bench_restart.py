@@ -3,7 +3,8 @@ to first new revision <= 10 s, with 10^5 articles of history").
 
     PYTHONPATH=services .venv/bin/python benchmarks/bench_restart.py --articles 2000 \\
         [--log /tmp/synth/synthetic-100000.jsonl] [--tail 200] [--kills 3] [--seed 7] \\
-        [--cache /tmp/bench-restart-cache] [--workdir DIR] [--replay-verify]
+        [--cache /tmp/bench-restart-cache] [--workdir DIR] [--replay-verify] \\
+        [--staged [--kill-targets fold tree]]
 
 1. **History, prepared the way the worker would have made it.** The first N records of the
    log file (``storyline.replay.iter_records_from_files``: the key and value bytes an ingest
@@ -22,8 +23,8 @@ to first new revision <= 10 s, with 10^5 articles of history").
    events to story-updates and dead-letters (what the worker had published), and the
    worker group's offset N is committed with the worker's commit metadata.
 3. **First start.** The snapshot is placed where the worker looks for it
-   (``state_dir(settings)/snapshots/<topic>-0/``) and ``storyline worker`` is started
-   (snapshots on, the default single stage). Measured from its log: the state rebuild
+   (``state_dir(settings)/snapshots/<topic>-0/``) and ``storyline worker --single`` is
+   started (snapshots on; ``--staged``: see below). Measured from its log: the state rebuild
    (``state_ready``: source, seconds), the first published revision, the catch-up of the M
    tail records (the group's commit reaching the end of the log), the RSS after the load.
 4. **K kills.** Each round produces a few more records at a steady pace, SIGKILLs the
@@ -36,6 +37,21 @@ to first new revision <= 10 s, with 10^5 articles of history").
    refolding the history from 0; ``--replay-verify`` runs the command too); the chaos
    harness's checks (no conflicting copies, no revision gaps, every usable article in a
    revision); the committed offset is the end of the log.
+
+``--staged``: the same for the default staged worker (``storyline worker``: the stage
+supervisor, an extract process per stripe, the fold; ``docs/stages.md``). The history is
+the same (the fold's state, snapshots, data directory and group are the worker's); step 2
+also commits every extract stripe's group (``storyline-extract-<i>-of-<N>``) at N, as
+``extract_stage`` commits, so no stripe extracts the history again, and the fold's facts
+commits at the end of each facts partition, which is 0: the facts topic starts empty (the
+fold's merge starts at the state's next source offset, N, and the stripes write offset N on
+from facts offset 0). The rounds SIGKILL in turn each of ``--kill-targets`` (default: the
+fold process alone, after which the stage supervisor stops the extract processes and exits
+and is started again; and the whole tree at once), ``--kills`` times each. Each start is
+broken down from ``/proc`` (when each stage process started) and the stage processes' log:
+the fold set up (its operations server), its rebuild (snapshot load, then the records after
+it refolded from the articles log), ``fold_started``, the first revision; and at the end
+every stripe's group and the fold's facts commits are checked at the end of what they read.
 
 Prints a JSON report.
 """
