@@ -1057,7 +1057,7 @@ def main() -> int:
                         help="run the default staged worker (`storyline worker`: extract x N "
                              "+ fold) instead of `storyline worker --single`")
     parser.add_argument("--kill-targets", nargs="+", default=["fold", "tree"],
-                        choices=("fold", "extract", "tree", "supervisor"),
+                        choices=("fold", "extract", "tree"),
                         help="with --staged: what the rounds SIGKILL, in turn, --kills "
                              "times each (fold or extract: that stage process alone, the "
                              "stage supervisor then stops the others and exits; tree: the "
