@@ -3,7 +3,8 @@ to first new revision <= 10 s, with 10^5 articles of history").
 
     PYTHONPATH=services .venv/bin/python benchmarks/bench_restart.py --articles 2000 \\
         [--log /tmp/synth/synthetic-100000.jsonl] [--tail 200] [--kills 3] [--seed 7] \\
-        [--cache /tmp/bench-restart-cache] [--workdir DIR] [--replay-verify]
+        [--cache /tmp/bench-restart-cache] [--workdir DIR] [--replay-verify] \\
+        [--staged [--kill-targets fold tree]]
 
 1. **History, prepared the way the worker would have made it.** The first N records of the
    log file (``storyline.replay.iter_records_from_files``: the key and value bytes an ingest
@@ -22,8 +23,8 @@ to first new revision <= 10 s, with 10^5 articles of history").
    events to story-updates and dead-letters (what the worker had published), and the
    worker group's offset N is committed with the worker's commit metadata.
 3. **First start.** The snapshot is placed where the worker looks for it
-   (``state_dir(settings)/snapshots/<topic>-0/``) and ``storyline worker`` is started
-   (snapshots on, the default single stage). Measured from its log: the state rebuild
+   (``state_dir(settings)/snapshots/<topic>-0/``) and ``storyline worker --single`` is
+   started (snapshots on; ``--staged``: see below). Measured from its log: the state rebuild
    (``state_ready``: source, seconds), the first published revision, the catch-up of the M
    tail records (the group's commit reaching the end of the log), the RSS after the load.
 4. **K kills.** Each round produces a few more records at a steady pace, SIGKILLs the
@@ -37,6 +38,21 @@ to first new revision <= 10 s, with 10^5 articles of history").
    harness's checks (no conflicting copies, no revision gaps, every usable article in a
    revision); the committed offset is the end of the log.
 
+``--staged``: the same for the default staged worker (``storyline worker``: the stage
+supervisor, an extract process per stripe, the fold; ``docs/stages.md``). The history is
+the same (the fold's state, snapshots, data directory and group are the worker's); step 2
+also commits every extract stripe's group (``storyline-extract-<i>-of-<N>``) at N, as
+``extract_stage`` commits, so no stripe extracts the history again, and the fold's facts
+commits at the end of each facts partition, which is 0: the facts topic starts empty (the
+fold's merge starts at the state's next source offset, N, and the stripes write offset N on
+from facts offset 0). The rounds SIGKILL in turn each of ``--kill-targets`` (default: the
+fold process alone, after which the stage supervisor stops the extract processes and exits
+and is started again; and the whole tree at once), ``--kills`` times each. Each start is
+broken down from ``/proc`` (when each stage process started) and the stage processes' log:
+the fold set up (its operations server), its rebuild (snapshot load, then the records after
+it refolded from the articles log), ``fold_started``, the first revision; and at the end
+every stripe's group and the fold's facts commits are checked at the end of what they read.
+
 Prints a JSON report.
 """
 
@@ -49,6 +65,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -70,6 +87,8 @@ from chaos_harness import (  # noqa: E402 - the harness lives beside the tests
     _first_revision_time,
     _json_lines,
     _produce_paced,
+    _stage_commits,
+    _stage_processes,
 )
 
 from storyline.domain.canonical import canonical_bytes  # noqa: E402
@@ -251,27 +270,100 @@ def save_point(pipeline: Pipeline, cache: Path, done: int, log: Path, topic: str
 
 
 class RestartSupervisor(Supervisor):
-    """The chaos harness's supervisor, starting ``storyline worker`` with faust's INFO log
-    (partition assignment times) and remembering when each process started."""
+    """The chaos harness's supervisor, starting ``storyline worker --single`` with faust's
+    INFO log (partition assignment times), or with ``staged`` the default ``storyline
+    worker`` (the stage supervisor, an extract process per stripe and the fold), and
+    remembering when each process started (for the staged worker, each stage process too:
+    its start time from ``/proc``, sampled every 50 ms)."""
 
-    def __init__(self, env: dict[str, str], logs: Path, faust_loglevel: str) -> None:
+    def __init__(self, env: dict[str, str], logs: Path, faust_loglevel: str,
+                 staged: bool = False) -> None:
         super().__init__(env, logs)
         self.faust_loglevel = faust_loglevel
+        self.staged = staged
         self.started_at: dict[int, float] = {}
+        self.pids: dict[int, int] = {}  # incarnation -> the supervisor's pid
+        # incarnation -> stage process pid -> (stage, start time)
+        self.stages: dict[int, dict[int, tuple[str, float]]] = {}
+        self._watching = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def start(self) -> None:
         self.incarnation += 1
         self.started_at[self.incarnation] = time.time()
+        command = ([*STORYLINE, "worker"] if self.staged else
+                   [*STORYLINE, "worker", "--single", "--faust-loglevel", self.faust_loglevel])
         with self.log_of(self.incarnation).open("wb") as out:
-            self.process = subprocess.Popen(
-                [*STORYLINE, "worker", "--single", "--faust-loglevel", self.faust_loglevel],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, env=self.env, stdout=out,
+                                            stderr=subprocess.STDOUT)
+        self.pids[self.incarnation] = self.process.pid
+        self.stages.setdefault(self.incarnation, {})
+        if self.staged and self._watcher is None:
+            self._watching.set()
+            self._watcher = threading.Thread(target=self._watch_stages, daemon=True)
+            self._watcher.start()
+
+    def _watch_stages(self) -> None:
+        clock = os.sysconf("SC_CLK_TCK")
+        while self._watching.is_set():
+            incarnations = {pid: inc for inc, pid in self.pids.items()}
+            for pid, (parent, stage) in _stage_processes(self.env).items():
+                inc = incarnations.get(parent)
+                if inc is None or pid in self.stages[inc]:
+                    continue
+                try:
+                    ticks = int((Path(f"/proc/{pid}/stat").read_text()
+                                 .rsplit(")", 1)[-1].split())[19])
+                    uptime = float(Path("/proc/uptime").read_text().split()[0])
+                except (OSError, ValueError, IndexError):
+                    continue
+                self.stages[inc][pid] = (stage, time.time() - (uptime - ticks / clock))
+            time.sleep(0.05)
+
+    def stage_pid(self, stage: str, incarnation: int | None = None) -> int | None:
+        found = self.stages.get(incarnation or self.incarnation, {})
+        return next((pid for pid, (name, _) in found.items() if name == stage), None)
+
+    def stage_started(self, stage: str, incarnation: int) -> list[float]:
+        return sorted(at for name, at in self.stages.get(incarnation, {}).values()
+                      if name == stage)
+
+    def kill_and_restart(self, target: str = "worker") -> None:
+        """As the harness's, and for the staged worker also "fold" or "extract": SIGKILL
+        that stage process alone; the stage supervisor stops the others (SIGTERM) and
+        exits, and is started again once it has (as systemd or Kubernetes would)."""
+        if target not in ("fold", "extract"):
+            super().kill_and_restart(target)
+            return
+        assert self.process is not None
+        pids = sorted(pid for pid, stage in self.children().items() if stage == target)
+        if not pids:
+            raise RuntimeError(f"no {target} process to kill")
+        self.kill_targets[target] += 1
+        os.kill(self.rng.choice(pids), signal.SIGKILL)
+        killed = time.time()
+        try:
+            self.process.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            self.kill_targets["supervisor_hung"] += 1
+            self.process.kill()
+            self.process.wait()
+        self.start()
+        self.killed_at[self.incarnation] = killed
+
+    def stop(self) -> None:
+        super().stop()
+        self._watching.clear()
 
     def event(self, name: str, incarnation: int | None = None) -> dict[str, Any] | None:
         for found in _json_lines(self.log_of(incarnation or self.incarnation)):
             if found.get("event") == name:
                 return found
         return None
+
+    def events(self, name: str, incarnation: int) -> list[dict[str, Any]]:
+        return [found for found in _json_lines(self.log_of(incarnation))
+                if found.get("event") == name]
 
 
 def stamp(event: dict[str, Any]) -> float:
@@ -475,6 +567,113 @@ def restart_figures(supervisor: RestartSupervisor, incarnation: int, since: floa
     return out
 
 
+def worker_pid(supervisor: RestartSupervisor) -> int | None:
+    """The process holding the state: the worker, or the staged worker's fold process
+    (waited for a moment: the stage supervisor starts it after asking the broker)."""
+    if not supervisor.staged:
+        return supervisor.process.pid if supervisor.process else None
+    deadline = time.monotonic() + 10
+    while (pid := supervisor.stage_pid("fold")) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pid
+
+
+def staged_figures(supervisor: RestartSupervisor, incarnation: int, since: float
+                   ) -> dict[str, Any]:
+    """Where a staged worker's start went, in seconds from ``since`` (kill or start), from
+    ``/proc`` and the stage processes' log: the stage supervisor started -> the fold process
+    started -> its state directory locked (imports done) -> its rebuild began (state_ready
+    minus its seconds) -> snapshot loaded (``rebuild_started``) -> records after the
+    snapshot refolded from the articles log (``state_ready``) -> facts seeked
+    (``fold_started``) -> first StoryUpdated; and the extract processes' start and
+    ``extract_started`` beside it."""
+    def at(event: dict[str, Any] | None) -> float | None:
+        return None if event is None else round(stamp(event) - since, 2)
+
+    log = supervisor.log_of(incarnation)
+    first = _first_revision_time(log)
+    ready = supervisor.event("state_ready", incarnation)
+    rebuilding = supervisor.event("rebuild_started", incarnation)
+    folds = supervisor.stage_started("fold", incarnation)
+    extracts = supervisor.stage_started("extract", incarnation)
+    extract_started = supervisor.events("extract_started", incarnation)
+    out: dict[str, Any] = {
+        "to_first_revision_s": None if first is None else round(first - since, 2),
+        "process_start_s": round(supervisor.started_at[incarnation] - since, 2),
+        "to_fold_process_start_s": round(folds[0] - since, 2) if folds else None,
+        "to_extract_processes_start_s": [round(t - since, 2) for t in extracts],
+        "to_extract_started_s": [at(e) for e in extract_started],
+        "extract_from_offsets": [e.get("from_offset") for e in extract_started],
+        # imports done, state directory locked, FoldStage built: its operations server
+        # (the worker's port; the extract stripes listen on the ones after it)
+        "to_fold_set_up_s": at(next((e for e in supervisor.events(
+            "operations_endpoints", incarnation) if str(e.get("url", "")).endswith(
+                f":{supervisor.env.get('STORYLINE_WORKER_METRICS_PORT')}/metrics")), None)),
+        "to_state_lock_s": at(supervisor.event("state_lock_taken", incarnation)),
+        "state_lock_waited": supervisor.event("state_lock_wait", incarnation) is not None,
+        "to_rebuild_started_s": at(rebuilding),
+        "to_fold_started_s": at(supervisor.event("fold_started", incarnation)),
+    }
+    if ready is not None:
+        ready_at = stamp(ready)
+        rebuild = float(ready["seconds"])
+        out.update({
+            "rebuild_source": ready.get("source"),
+            "rebuild_s": rebuild,
+            "rebuild_from_offset": ready.get("from_offset"),
+            "rebuild_committed": ready.get("committed"),
+            "rebuild_records_folded": ready.get("records_folded"),
+            "to_rebuild_start_s": round(ready_at - rebuild - since, 2),
+            "snapshot_load_s": None if rebuilding is None
+            else round(stamp(rebuilding) - (ready_at - rebuild), 2),
+            "refold_s": None if rebuilding is None else round(ready_at - stamp(rebuilding), 2),
+            "to_state_ready_s": round(ready_at - since, 2),
+            "ready_to_first_revision_s": None if first is None else round(first - ready_at, 2),
+        })
+    return out
+
+
+async def commit_stage_groups(settings: Settings, offset: int, pipeline_version: str
+                              ) -> dict[str, Any]:
+    """What the staged worker would have committed after folding the history through the
+    facts topic: every extract stripe's group at ``offset`` (``extract_stage``'s own commit:
+    source offset, no stage marker), so no stripe extracts the history again; the fold's
+    (the worker's group) articles commit at ``offset`` and, per facts partition, the end
+    of that partition (0 here: the facts topic starts empty), with the fold's stage marker.
+    The fold resumes each facts partition there and its merge starts at the state's next
+    source offset, ``offset``; the extract stripes write offset ``offset`` on at facts
+    offset 0 of their partitions."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from storyline.commands.status import worker_group
+    from storyline.kafka.security import kafka_options
+    from storyline.stream.extract_stage import extract_group
+    from storyline.stream.logreader import end_offsets
+    from storyline.stream.offsets import commit_payload
+
+    facts_ends = await end_offsets(settings.bootstrap_servers, settings.facts)
+    stripes = len(facts_ends)
+    source = TopicPartition(settings.articles, 0)
+    commits: list[tuple[str, dict[TopicPartition, Any]]] = [
+        (extract_group(settings, stripe, stripes),
+         commit_payload({source: offset}, pipeline_version)) for stripe in range(stripes)]
+    fold_due = {source: offset, **{TopicPartition(settings.facts, p): end
+                                   for p, end in facts_ends.items()}}
+    commits.append((worker_group(settings), commit_payload(
+        fold_due, pipeline_version, stage="fold", moved_at=time.time())))
+    for group, payload in commits:
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                    group_id=group, enable_auto_commit=False,
+                                    **kafka_options(settings))
+        await consumer.start()
+        try:
+            consumer.assign(list(payload))
+            await consumer.commit(payload)
+        finally:
+            await consumer.stop()
+    return {"stripes": stripes, "facts_ends": facts_ends, "groups": [g for g, _ in commits]}
+
+
 def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
     from storyline.kafka.broker import BrokerConfig, LocalBroker, free_port
     from storyline.replay import published_updates
@@ -482,10 +681,17 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
 
     meta = json.loads((prepared / "meta.json").read_text())
     n, m, k, per_kill = args.articles, args.tail, args.kills, args.per_kill
+    staged = args.staged
+    # what each round SIGKILLs: the single worker, or (staged) in turn each of the targets
+    targets = list(args.kill_targets) if staged else ["worker"]
+    rounds = k * len(targets)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-restart-"))
     workdir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
     report: dict[str, Any] = {
+        "worker": "storyline worker (staged: extract x N + fold)" if staged
+        else "storyline worker --single",
+        "kill_targets": targets,
         "articles_history_N": n, "tail_M": m, "kills_K": k, "records_per_kill": per_kill,
         "kill_round_rate": args.rate, "settle_s": args.settle, "seed": args.seed,
         "log": str(args.log),
@@ -506,8 +712,10 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
     })
     logs = workdir / "logs"
     logs.mkdir(exist_ok=True)
-    supervisor = RestartSupervisor(env, logs, args.faust_loglevel)
-    total = n + m + k * per_kill
+    supervisor = RestartSupervisor(env, logs, args.faust_loglevel, staged=staged)
+    supervisor.rng = random.Random(args.seed + 1)  # which extract stripe, if one is killed
+    figures_of = staged_figures if staged else restart_figures
+    total = n + m + rounds * per_kill
     try:
         started = time.perf_counter()
         broker.start()
@@ -533,13 +741,17 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
         report["produce_articles_s"] = round(time.perf_counter() - started, 2)
         if digest.hexdigest() != meta["records_sha256"]:
             raise SystemExit("the log's first N records are not the ones the cache folded")
-        if produced != n + m or len(after) != m + k * per_kill:
+        if produced != n + m or len(after) != m + rounds * per_kill:
             raise SystemExit(f"{args.log} holds fewer than {total} articles")
         started = time.perf_counter()
         report["history_events"] = asyncio.run(produce_events(settings,
                                                               prepared / "events.bin"))
         report["produce_history_events_s"] = round(time.perf_counter() - started, 2)
-        asyncio.run(commit_group(settings, n, meta["pipeline_version"]))
+        if staged:
+            report["stage_commits_before"] = asyncio.run(commit_stage_groups(
+                settings, n, meta["pipeline_version"]))
+        else:
+            asyncio.run(commit_group(settings, n, meta["pipeline_version"]))
 
         target = snapshot_dir(state_dir(settings) / "snapshots", topic, 0)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -550,19 +762,19 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
         supervisor.start()
         began = supervisor.started_at[1]
         wait_until(lambda: supervisor.event("state_ready"), supervisor, 3600, "state rebuilt")
-        rss_loaded = rss_mb(supervisor.process.pid) if supervisor.process else None
+        rss_loaded = rss_mb(worker_pid(supervisor))
         wait_until(lambda: _first_revision_time(supervisor.log_of(1)), supervisor, 600,
                    "first revision")
         wait_until(committed_reaches(settings, n + m), supervisor, 3600, "tail caught up",
                    poll=0.5)
         caught_up = time.time()
-        first = restart_figures(supervisor, 1, began)
+        first = figures_of(supervisor, 1, began)
         first.update({
             "catch_up_tail_s": round(caught_up - began, 2),
             "tail_records_per_s_after_ready": round(
                 m / max(1e-9, caught_up - began - first.get("to_state_ready_s", 0.0)), 2),
             "rss_mb_after_load": rss_loaded,
-            "rss_mb_after_tail": rss_mb(supervisor.process.pid) if supervisor.process else None,
+            "rss_mb_after_tail": rss_mb(worker_pid(supervisor)),
         })
         report["first_start"] = first
         log_line("first start", **{key: first[key] for key in (
@@ -570,7 +782,8 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
 
         # 4. K rounds: records arriving, SIGKILL at a random moment, restart
         kills: list[dict[str, Any]] = []
-        for round_no in range(k):
+        for round_no in range(rounds):
+            target = targets[round_no % len(targets)]
             settle = time.monotonic() + args.settle  # a quiet spell before the round
             while time.monotonic() < settle:
                 supervisor.ensure_running()
@@ -587,14 +800,14 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
             while time.monotonic() < until:
                 supervisor.ensure_running()
                 time.sleep(0.05)
-            supervisor.kill_and_restart()
+            supervisor.kill_and_restart(target)
             incarnation = supervisor.incarnation
             killed = supervisor.killed_at[incarnation]
             starts = asyncio.run(updates_ends(settings))
             beyond = last_published_offset(supervisor.log_of(incarnation - 1))
             wait_until(lambda inc=incarnation: supervisor.event("state_ready", inc),
                        supervisor, 3600, "state rebuilt after a kill")
-            rss_loaded = rss_mb(supervisor.process.pid) if supervisor.process else None
+            rss_loaded = rss_mb(worker_pid(supervisor))
             wait_until(lambda inc=incarnation, top=beyond: first_revision_beyond(
                            supervisor.log_of(inc), top),
                        supervisor, 1200, "first new revision after a kill")
@@ -607,8 +820,9 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
             on_topic = asyncio.run(first_update_after(settings, starts))
             new_on_topic = asyncio.run(first_update_after(settings, starts, beyond))
             new_in_log = first_revision_beyond(supervisor.log_of(incarnation), beyond)
-            figures = restart_figures(supervisor, incarnation, killed)
+            figures = figures_of(supervisor, incarnation, killed)
             figures.update({
+                "target": target,
                 "killed_after_s": round(kill_after, 2),
                 "kill_to_first_revision_on_topic_s": None if on_topic is None
                 else round(on_topic - killed, 2),
@@ -623,9 +837,9 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
             })
             kills.append(figures)
             log_line("kill", round=round_no + 1, **{key: figures.get(key) for key in (
-                "to_first_revision_s", "kill_to_first_new_revision_s",
-                "to_partitions_assigned_s", "rebuild_source", "rebuild_s",
-                "rebuild_records_folded")})
+                "target", "to_first_revision_s", "kill_to_first_new_revision_s",
+                "to_fold_process_start_s" if staged else "to_partitions_assigned_s",
+                "rebuild_source", "rebuild_s", "rebuild_records_folded")})
         report["kills"] = kills
         report["kill_to_first_revision_s"] = [kill["to_first_revision_s"] for kill in kills]
         report["kill_to_first_new_revision_s"] = [kill["kill_to_first_new_revision_s"]
@@ -642,6 +856,14 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
         report["published"] = {key: getattr(chaos, key) for key in (
             "published_revisions", "distinct_revisions", "conflicting_copies",
             "revision_gaps", "articles_missing")}
+        stages_ok = True
+        if staged:
+            # every extract stripe's group at the end of the articles log, the fold's at
+            # the end of every facts partition (as the chaos harness checks)
+            report["stage_commits"] = asyncio.run(_stage_commits(settings))
+            stages_ok = all(committed == end
+                            for committed, end in report["stage_commits"].values())
+            report["kill_targets_hit"] = dict(supervisor.kill_targets)
         whole = args.verify == "all" or (args.verify == "auto" and n <= 20000)
         started = time.perf_counter()
         report["verify"] = verify_tail(settings, prepared, n, after, published_updates, whole)
@@ -656,6 +878,7 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
         report["ok"] = bool(
             report["verify"]["ok"] and report["committed"] == report["log_end"] == total
             and not (chaos.conflicting_copies or chaos.revision_gaps or chaos.articles_missing)
+            and stages_ok
             and report.get("replay_verify", {"ok": True})["ok"])
     finally:
         supervisor.stop()
@@ -830,6 +1053,15 @@ def main() -> int:
                         help="only time the steps of loading the cached snapshot, in process")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--faust-loglevel", default="info")
+    parser.add_argument("--staged", action="store_true",
+                        help="run the default staged worker (`storyline worker`: extract x N "
+                             "+ fold) instead of `storyline worker --single`")
+    parser.add_argument("--kill-targets", nargs="+", default=["fold", "tree"],
+                        choices=("fold", "extract", "tree"),
+                        help="with --staged: what the rounds SIGKILL, in turn, --kills "
+                             "times each (fold or extract: that stage process alone, the "
+                             "stage supervisor then stops the others and exits; tree: the "
+                             "supervisor and every stage process at once)")
     parser.add_argument("--verify", choices=("auto", "all", "tail"), default="auto",
                         help="replay.verify over every revision, or only those after the "
                              "snapshot (auto: all up to N = 20,000)")

@@ -226,6 +226,9 @@ class FoldStage:
                             error=f"{type(exc).__name__}: {exc}", retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
+        # as the worker's rebuild: what was refolded is saved at once, so a crash loop does
+        # not refold the same stretch, and more, from the same old snapshot at every start
+        self.snapshotter.rebuilt(self.state.pipeline, topic, partition, count)
         self.state.ready.add(self._source_key)
         log.info("state_ready", topic=topic, partition=partition, committed=until,
                  source=source, from_offset=start, records_folded=count,
