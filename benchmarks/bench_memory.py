@@ -125,7 +125,7 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
         "clusterer: rest (stories, vocabularies, postings)": [clusterer],
         "assigner: rest (uri maps, stories' articles)": [pipeline.assigner],
         "pipeline: rest": [pipeline],
-        "summary: process-wide tables": [analysis_module._TERM_HASHES, analysis_module._CACHE],
+        "summary: process-wide tables": [analysis_module._TERM_HASHES],
         "timeline: shared spans and days": [timeline_input_module._SPANS,
                                             timeline_input_module._DAYS],
         "pages: entry digests": [getattr(pages, "_DIGESTS", {})],
@@ -179,7 +179,6 @@ def cache_fill(pipeline: Pipeline) -> dict[str, Any]:
         info = function.cache_info()
         out[f"names.{name}"] = [info.currsize, info.hits, info.misses]
     out["analysis._TERM_HASHES"] = len(analysis_module._TERM_HASHES)
-    out["analysis._CACHE"] = len(analysis_module._CACHE)
     out["timeline_input._SPANS"] = len(timeline_input_module._SPANS)
     out["timeline_input._DAYS"] = len(timeline_input_module._DAYS)
     out["timeline._WEIGHTS"] = len(timeline._WEIGHTS)

@@ -18,7 +18,6 @@ import sys
 import zlib
 from array import array
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Protocol
@@ -32,7 +31,6 @@ from storyline.domain.extract.timeline_text import background
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import (
     ArticleFacts,
-    CitedArticle,
     ColdFacts,
     DateMention,
     NameKind,
@@ -546,29 +544,6 @@ def analysis_of(facts: ArticleFacts, cold: ColdFacts | None = None) -> Analysis:
         cold.packed_sentences if cold is not None and cold.packed_sentences else None,
         facts.dates,
     )
-
-
-# Analyses outside a story's memo (evaluations, tests), by the identity of the facts object:
-# the entry holds the facts, so an id cannot be reused while its entry lives, and any other
-# facts object, even with equal content, is simply analysed again. The fold keeps its
-# analyses in each story's SummaryMemo instead, for the story's window only.
-_CACHE: OrderedDict[int, tuple[ArticleFacts, Analysis]] = OrderedDict()
-CACHE_SIZE = 512
-
-
-def analyse(article: CitedArticle) -> Analysis:
-    facts = article.facts
-    key = id(facts)
-    found = _CACHE.get(key)
-    if found is not None and found[0] is facts:
-        _CACHE.move_to_end(key)
-        return found[1]
-    analysis = analysis_of(facts)
-    _CACHE[key] = (facts, analysis)
-    _CACHE.move_to_end(key)
-    if len(_CACHE) > CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return analysis
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,7 +52,6 @@ from storyline.domain.extract.analysis import (
     Sentence,
     Statement,
     _plain_terms,
-    analyse,
     analysis_of,
     terms_of,
     tokens,
@@ -126,9 +125,11 @@ def analysed(articles: Sequence[CitedArticle], memo: SummaryMemo | None = None
              ) -> list[Analysed]:
     """The articles with their analyses: from the story's ``memo`` when given, which then
     keeps exactly these articles' analyses (the window), so the ones that slid out, were
-    withdrawn or replaced by a correction are let go."""
+    withdrawn or replaced by a correction are let go. Without a memo each is analysed
+    afresh: the analyses a caller wants to keep are in the memo it holds, never in a table
+    of the process."""
     if memo is None:
-        return [(a, analyse(a)) for a in articles]
+        return [(a, analysis_of(a.facts)) for a in articles]
     known = memo.analyses
     out: list[Analysed] = []
     for article in articles:
