@@ -46,12 +46,13 @@ also commits every extract stripe's group (``storyline-extract-<i>-of-<N>``) at 
 commits at the end of each facts partition, which is 0: the facts topic starts empty (the
 fold's merge starts at the state's next source offset, N, and the stripes write offset N on
 from facts offset 0). The rounds SIGKILL in turn each of ``--kill-targets`` (default: the
-fold process alone, after which the stage supervisor stops the extract processes and exits
-and is started again; and the whole tree at once), ``--kills`` times each. Each start is
-broken down from ``/proc`` (when each stage process started) and the stage processes' log:
-the fold set up (its operations server), its rebuild (snapshot load, then the records after
-it refolded from the articles log), ``fold_started``, the first revision; and at the end
-every stripe's group and the fold's facts commits are checked at the end of what they read.
+fold process alone, which the stage supervisor starts again on its own while the extract
+processes run on; and the whole tree at once, started again by the bench), ``--kills``
+times each. Each start is broken down from ``/proc`` (when each stage process started) and
+the stage processes' log: the fold set up (its operations server), its rebuild (snapshot
+load, then the records after it refolded from the articles log), ``fold_started``, the
+first revision; and at the end every stripe's group and the fold's facts commits are
+checked at the end of what they read.
 
 Prints a JSON report.
 """
@@ -330,8 +331,8 @@ class RestartSupervisor(Supervisor):
 
     def kill_and_restart(self, target: str = "worker") -> None:
         """As the harness's, and for the staged worker also "fold" or "extract": SIGKILL
-        that stage process alone; the stage supervisor stops the others (SIGTERM) and
-        exits, and is started again once it has (as systemd or Kubernetes would)."""
+        that stage process alone; the stage supervisor starts it again on its own while the
+        others run on (the kill is then in ``restarted_in_place``, the incarnation stays)."""
         if target not in ("fold", "extract"):
             super().kill_and_restart(target)
             return
@@ -340,30 +341,31 @@ class RestartSupervisor(Supervisor):
         if not pids:
             raise RuntimeError(f"no {target} process to kill")
         self.kill_targets[target] += 1
-        os.kill(self.rng.choice(pids), signal.SIGKILL)
+        pid = self.rng.choice(pids)
+        os.kill(pid, signal.SIGKILL)
         killed = time.time()
-        try:
-            self.process.wait(timeout=180)
-        except subprocess.TimeoutExpired:
-            self.kill_targets["supervisor_hung"] += 1
-            self.process.kill()
-            self.process.wait()
-        self.start()
-        self.killed_at[self.incarnation] = killed
+        deadline = time.monotonic() + 60
+        while not any(stage == target and other not in pids
+                      for other, stage in self.children().items()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the stage supervisor did not start {target} again")
+            time.sleep(0.05)
+        self.restarted_in_place.append((self.incarnation, killed))
 
     def stop(self) -> None:
         super().stop()
         self._watching.clear()
 
-    def event(self, name: str, incarnation: int | None = None) -> dict[str, Any] | None:
-        for found in _json_lines(self.log_of(incarnation or self.incarnation)):
-            if found.get("event") == name:
-                return found
-        return None
+    def event(self, name: str, incarnation: int | None = None, after: float | None = None
+              ) -> dict[str, Any] | None:
+        """The first ``name`` event of an incarnation's log (logged after ``after``)."""
+        found = self.events(name, incarnation or self.incarnation, after)
+        return found[0] if found else None
 
-    def events(self, name: str, incarnation: int) -> list[dict[str, Any]]:
+    def events(self, name: str, incarnation: int, after: float | None = None
+               ) -> list[dict[str, Any]]:
         return [found for found in _json_lines(self.log_of(incarnation))
-                if found.get("event") == name]
+                if found.get("event") == name and (after is None or stamp(found) > after)]
 
 
 def stamp(event: dict[str, Any]) -> float:
@@ -517,11 +519,13 @@ async def first_update_after(settings: Settings, starts: dict[int, int], beyond:
     return first
 
 
-def last_published_offset(log: Path) -> int:
-    """The highest source offset whose revision a worker's log says it published (-1)."""
+def last_published_offset(log: Path, before: float | None = None) -> int:
+    """The highest source offset whose revision a worker's log says it published (-1),
+    before ``before`` when given."""
     top = -1
     for event in _json_lines(log):
-        if event.get("event") == "story_updated" and isinstance(event.get("offset"), int):
+        if (event.get("event") == "story_updated" and isinstance(event.get("offset"), int)
+                and (before is None or stamp(event) <= before)):
             top = max(top, int(event["offset"]))
     return top
 
@@ -590,16 +594,21 @@ def staged_figures(supervisor: RestartSupervisor, incarnation: int, since: float
     def at(event: dict[str, Any] | None) -> float | None:
         return None if event is None else round(stamp(event) - since, 2)
 
+    # a stage started again by its supervisor logs into the same incarnation's log: only
+    # what came after ``since`` counts
     log = supervisor.log_of(incarnation)
-    first = _first_revision_time(log)
-    ready = supervisor.event("state_ready", incarnation)
-    rebuilding = supervisor.event("rebuild_started", incarnation)
-    folds = supervisor.stage_started("fold", incarnation)
-    extracts = supervisor.stage_started("extract", incarnation)
-    extract_started = supervisor.events("extract_started", incarnation)
+    first = _first_revision_time(log, after=since)
+    ready = supervisor.event("state_ready", incarnation, since)
+    rebuilding = supervisor.event("rebuild_started", incarnation, since)
+    folds = [t for t in supervisor.stage_started("fold", incarnation) if t > since]
+    extracts = [t for t in supervisor.stage_started("extract", incarnation) if t > since]
+    extract_started = supervisor.events("extract_started", incarnation, since)
+    in_place = supervisor.started_at[incarnation] < since
     out: dict[str, Any] = {
         "to_first_revision_s": None if first is None else round(first - since, 2),
-        "process_start_s": round(supervisor.started_at[incarnation] - since, 2),
+        "restarted_in_place": in_place,
+        "process_start_s": None if in_place else round(
+            supervisor.started_at[incarnation] - since, 2),
         "to_fold_process_start_s": round(folds[0] - since, 2) if folds else None,
         "to_extract_processes_start_s": [round(t - since, 2) for t in extracts],
         "to_extract_started_s": [at(e) for e in extract_started],
@@ -607,12 +616,13 @@ def staged_figures(supervisor: RestartSupervisor, incarnation: int, since: float
         # imports done, state directory locked, FoldStage built: its operations server
         # (the worker's port; the extract stripes listen on the ones after it)
         "to_fold_set_up_s": at(next((e for e in supervisor.events(
-            "operations_endpoints", incarnation) if str(e.get("url", "")).endswith(
+            "operations_endpoints", incarnation, since) if str(e.get("url", "")).endswith(
                 f":{supervisor.env.get('STORYLINE_WORKER_METRICS_PORT')}/metrics")), None)),
-        "to_state_lock_s": at(supervisor.event("state_lock_taken", incarnation)),
-        "state_lock_waited": supervisor.event("state_lock_wait", incarnation) is not None,
+        "to_state_lock_s": at(supervisor.event("state_lock_taken", incarnation, since)),
+        "state_lock_waited": supervisor.event("state_lock_wait", incarnation,
+                                              since) is not None,
         "to_rebuild_started_s": at(rebuilding),
-        "to_fold_started_s": at(supervisor.event("fold_started", incarnation)),
+        "to_fold_started_s": at(supervisor.event("fold_started", incarnation, since)),
     }
     if ready is not None:
         ready_at = stamp(ready)
@@ -800,12 +810,17 @@ def run(args: argparse.Namespace, prepared: Path) -> dict[str, Any]:
             while time.monotonic() < until:
                 supervisor.ensure_running()
                 time.sleep(0.05)
+            in_place_before = len(supervisor.restarted_in_place)
             supervisor.kill_and_restart(target)
             incarnation = supervisor.incarnation
-            killed = supervisor.killed_at[incarnation]
+            if len(supervisor.restarted_in_place) > in_place_before:
+                killed = supervisor.restarted_in_place[-1][1]
+                beyond = last_published_offset(supervisor.log_of(incarnation), before=killed)
+            else:
+                killed = supervisor.killed_at[incarnation]
+                beyond = last_published_offset(supervisor.log_of(incarnation - 1))
             starts = asyncio.run(updates_ends(settings))
-            beyond = last_published_offset(supervisor.log_of(incarnation - 1))
-            wait_until(lambda inc=incarnation: supervisor.event("state_ready", inc),
+            wait_until(lambda inc=incarnation, t=killed: supervisor.event("state_ready", inc, t),
                        supervisor, 3600, "state rebuilt after a kill")
             rss_loaded = rss_mb(worker_pid(supervisor))
             wait_until(lambda inc=incarnation, top=beyond: first_revision_beyond(
@@ -1059,8 +1074,8 @@ def main() -> int:
     parser.add_argument("--kill-targets", nargs="+", default=["fold", "tree"],
                         choices=("fold", "extract", "tree"),
                         help="with --staged: what the rounds SIGKILL, in turn, --kills "
-                             "times each (fold or extract: that stage process alone, the "
-                             "stage supervisor then stops the others and exits; tree: the "
+                             "times each (fold or extract: that stage process alone, which "
+                             "the stage supervisor starts again; tree: the "
                              "supervisor and every stage process at once)")
     parser.add_argument("--verify", choices=("auto", "all", "tail"), default="auto",
                         help="replay.verify over every revision, or only those after the "

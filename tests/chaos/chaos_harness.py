@@ -28,8 +28,8 @@ seeded rotation, what an operator's ``kill -9`` can hit:
   they finish the record in hand (through a broker outage, if one is on) while the
   restarted supervisor starts the next set; the new fold must wait for the old one (the
   state directory's lock) rather than fold beside it;
-- one stage process, fold or an extract stripe: the supervisor stops the others and exits,
-  and is restarted once it has (as systemd or Kubernetes would);
+- one stage process, fold or an extract stripe: the supervisor starts that stage again on
+  its own while the others run on (the harness only waits for the new process);
 - the whole tree at once (a container's or cgroup's kill).
 
 Besides the checks above, for a staged run: every extract stripe's group has committed the
@@ -112,7 +112,7 @@ PROFILES = {
                               warm_idle=100, worker_args=("--single",)),
     # the staged worker (extract x 2 + fold, docs/stages.md): kills rotate over the
     # supervisor alone (its children are orphaned and get SIGTERM), one stage process (the
-    # supervisor stops the rest and exits) and the whole tree
+    # supervisor starts it again, the rest run on) and the whole tree
     "stages-ci": Profile(articles=300, kills=4, bounces=1, rate=20.0, min_gap=1.5, max_gap=4.5,
                          kill_jitter=3.0, worker_args=("--stage", "all")),
     # with snapshots so that 20 restarts over 2,568 articles do not each refold the whole
@@ -181,9 +181,8 @@ class Supervisor:
     and the stage processes are its children, each in a session of its own; a kill then
     hits what an operator's ``kill -9`` may hit: the supervisor alone (its children get
     SIGTERM from the kernel and finish their record before they stop, while the next
-    supervisor already starts its own), one stage process (the supervisor stops the others
-    and exits, and is restarted as systemd would), or all of them at once (a container's
-    or cgroup's kill)."""
+    supervisor already starts its own), one stage process (the supervisor starts it again
+    on its own), or all of them at once (a container's or cgroup's kill)."""
 
     def __init__(self, env: dict[str, str], logs: Path, worker_args: tuple[str, ...] = (),
                  rng: random.Random | None = None) -> None:
@@ -195,6 +194,8 @@ class Supervisor:
         self.incarnation = 0
         self.self_exits = 0
         self.killed_at: dict[int, float] = {}  # incarnation started after a kill -> kill time
+        # kills of one stage process, which its supervisor started again: (incarnation, time)
+        self.restarted_in_place: list[tuple[int, float]] = []
         self.kill_targets: dict[str, int] = defaultdict(int)
         self.max_fold_processes = 0
         self.orphaned_fold_samples = 0
@@ -245,12 +246,16 @@ class Supervisor:
             self.kill_targets[f"stage:{children[pid]}"] += 1
             os.kill(pid, signal.SIGKILL)
             killed = time.time()
-            try:  # the supervisor stops the other stages and exits on its own
-                self.process.wait(timeout=180)
-            except subprocess.TimeoutExpired:
-                self.kill_targets["supervisor_hung"] += 1
-                self.process.kill()
-                self.process.wait()
+            # the supervisor starts that stage again on its own; the others run on
+            deadline = time.monotonic() + 60
+            while not any(stage == children[pid] and other not in children
+                          for other, stage in self.children().items()):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.kill_targets["stage_not_restarted"] += 1
+                    break
+                time.sleep(0.05)
+            self.restarted_in_place.append((self.incarnation, killed))
+            return
         else:
             self.kill_targets[target] += 1
             self.process.send_signal(signal.SIGKILL)
@@ -293,8 +298,9 @@ class Supervisor:
     def restart_latencies(self) -> list[float]:
         """Seconds from each kill to the first revision the next worker published."""
         out = []
-        for incarnation, killed in sorted(self.killed_at.items()):
-            first = _first_revision_time(self.log_of(incarnation))
+        kills = sorted([*self.killed_at.items(), *self.restarted_in_place])
+        for incarnation, killed in kills:
+            first = _first_revision_time(self.log_of(incarnation), after=killed)
             if first is not None:
                 out.append(round(first - killed, 2))
         return out
@@ -372,7 +378,8 @@ def _json_lines(log: Path) -> list[dict[str, object]]:
     return out
 
 
-def _first_revision_time(log: Path) -> float | None:
+def _first_revision_time(log: Path, after: float | None = None) -> float | None:
+    """When the log first shows a published revision (after ``after``, when given)."""
     from datetime import datetime
 
     for line in log.read_text(errors="replace").splitlines():
@@ -384,7 +391,9 @@ def _first_revision_time(log: Path) -> float | None:
             continue
         stamp = event.get("timestamp")
         if stamp:
-            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+            at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+            if after is None or at > after:
+                return at
     return None
 
 

@@ -69,3 +69,88 @@ def test_stage_processes_do_not_inherit_a_fixed_stage_port(monkeypatch: pytest.M
     env = worker._children_env()
     assert "STORYLINE_STAGE_METRICS_PORT" not in env
     assert env["STORYLINE_BOOTSTRAP_SERVERS"] == "localhost:1"
+
+
+# A stage that records each start in a file, exits with 3 the first ``dies`` times it runs,
+# then waits to be stopped.
+_FLAKY = """
+import pathlib, sys, time
+log = pathlib.Path(sys.argv[1])
+runs = len(log.read_text().splitlines()) if log.exists() else 0
+with log.open("a") as f:
+    f.write("start\\n")
+if runs < int(sys.argv[2]):
+    sys.exit(3)
+time.sleep(120)
+"""
+
+_SUPERVISOR = """
+import sys
+from storyline.commands import worker
+flaky = [sys.executable, "-c", sys.argv[1], sys.argv[2], sys.argv[3]]
+steady = [sys.executable, "-c", sys.argv[1], sys.argv[4], "0"]
+sys.exit(worker._supervise([flaky, steady], stop_seconds=10, pauses=(0.0, 0.3),
+                           reset=60.0, crash_loop=int(sys.argv[5])))
+"""
+
+
+def _starts(path: os.PathLike[str]) -> int:
+    try:
+        with open(path) as f:
+            return len(f.read().splitlines())
+    except FileNotFoundError:
+        return 0
+
+
+def _run_supervisor(tmp_path: os.PathLike[str], dies: int, crash_loop: int
+                    ) -> tuple[subprocess.Popen[bytes], str, str]:
+    flaky, steady = os.path.join(tmp_path, "flaky"), os.path.join(tmp_path, "steady")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    process = subprocess.Popen([sys.executable, "-c", _SUPERVISOR, _FLAKY, flaky, str(dies),
+                                steady, str(crash_loop)], env=env, stderr=subprocess.PIPE)
+    return process, flaky, steady
+
+
+def _wait_for(check: object, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_stage_that_dies_is_started_again_alone(tmp_path: os.PathLike[str]) -> None:
+    """The fold or an extract stripe killed (OOM, SIGKILL): only it starts again, the
+    others run on, and SIGTERM still stops everything with exit code 0."""
+    process, flaky, steady = _run_supervisor(tmp_path, dies=2, crash_loop=6)
+    try:
+        assert _wait_for(lambda: _starts(flaky) == 3 and _starts(steady) == 1)
+        time.sleep(1.0)  # the third run of the flaky stage stays up; nothing else restarts
+        assert (_starts(flaky), _starts(steady)) == (3, 1)
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.stderr is not None
+    said = process.stderr.read().decode()
+    assert said.count("exited with 3: started again in") == 2
+
+
+def test_a_stage_that_keeps_dying_stops_the_set(tmp_path: os.PathLike[str]) -> None:
+    """A crash loop (a bad setting no restart fixes) ends the supervisor, non-zero, and
+    stops the stages that were running."""
+    process, flaky, steady = _run_supervisor(tmp_path, dies=100, crash_loop=4)
+    try:
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code != 0
+    assert _starts(flaky) == 4 and _starts(steady) == 1
+    assert process.stderr is not None
+    assert "4 times in a row" in process.stderr.read().decode()

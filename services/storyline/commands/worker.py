@@ -121,9 +121,23 @@ def _children_env() -> dict[str, str]:
     return env
 
 
-def _supervise(commands: list[list[str]], stop_seconds: float = 60.0) -> int:
-    """Run the stage processes; SIGTERM/SIGINT is passed on to each. When one exits, the
-    others are stopped too (an operator, or Kubernetes, restarts the set).
+# A stage process that dies is started again after these pauses (the n-th death in a row of
+# one stage waits the n-th; a stage that ran RESTART_RESET seconds counts from the first
+# again). CRASH_LOOP deaths in a row, each within RESTART_RESET of its start, mean something
+# no restart will fix (a bad setting, a broken broker): the set stops and the supervisor
+# exits non-zero, for an operator, systemd or Kubernetes to see.
+RESTART_PAUSES = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
+RESTART_RESET = 60.0
+CRASH_LOOP = 6
+
+
+def _supervise(commands: list[list[str]], stop_seconds: float = 60.0, *,
+               pauses: tuple[float, ...] = RESTART_PAUSES, reset: float = RESTART_RESET,
+               crash_loop: int = CRASH_LOOP) -> int:
+    """Run the stage processes; SIGTERM/SIGINT is passed on to each. A stage that dies
+    (a crash, the OOM killer, a SIGKILL) is started again on its own: the others go on, so
+    a fold that dies keeps no extract process from working, and its restart costs one
+    interpreter's start, not the whole set's. A stage that keeps dying stops the set.
 
     Each runs in a session of its own, as separately started processes (or containers) do:
     with the kernel's autogroup scheduling (the default on desktop and many server
@@ -131,9 +145,16 @@ def _supervise(commands: list[list[str]], stop_seconds: float = 60.0) -> int:
     stage processes in the supervisor's session would get no more CPU than one."""
     own_session = functools.partial(_own_session, os.getpid())
     env = _children_env()
-    children = [subprocess.Popen(command, preexec_fn=own_session, env=env)
-                for command in commands]
+
+    def start(command: list[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, preexec_fn=own_session, env=env)
+
+    children = [start(command) for command in commands]
+    started = [time.monotonic()] * len(children)
+    deaths = [0] * len(children)  # deaths in a row of each stage
+    due: dict[int, float] = {}  # stage index -> when it is started again
     stopping = False
+    gave_up = False
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
@@ -144,12 +165,36 @@ def _supervise(commands: list[list[str]], stop_seconds: float = 60.0) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    while all(child.poll() is None for child in children):
+    while not stopping and not gave_up:
         time.sleep(0.2)
+        now = time.monotonic()
+        for i, child in enumerate(children):
+            if stopping:
+                break
+            if i in due:
+                if now >= due[i]:
+                    del due[i]
+                    children[i], started[i] = start(commands[i]), now
+                continue
+            code = child.poll()
+            if code is None:
+                continue
+            deaths[i] = 1 if now - started[i] >= reset else deaths[i] + 1
+            if deaths[i] >= crash_loop:
+                print(f"storyline worker: stage process {child.pid} ({_described(child.args)}) "
+                      f"exited with {code}, {deaths[i]} times in a row within {reset:g} s "
+                      "of its start: stopping the stages", file=sys.stderr, flush=True)
+                gave_up = True
+                break
+            pause = pauses[min(deaths[i], len(pauses)) - 1] if pauses else 0.0
+            print(f"storyline worker: stage process {child.pid} ({_described(child.args)}) "
+                  f"exited with {code}: started again in {pause:g} s", file=sys.stderr,
+                  flush=True)
+            due[i] = now + pause
     if not stopping:
         forward(signal.SIGTERM, None)
-    codes = _stopped(children, stop_seconds)
-    return 0 if stopping and all(code in (0, -signal.SIGTERM) for code in codes) else max(
+    codes = _stopped([c for i, c in enumerate(children) if i not in due], stop_seconds)
+    return 0 if not gave_up and all(code in (0, -signal.SIGTERM) for code in codes) else max(
         1, *(abs(code) for code in codes))
 
 
