@@ -555,19 +555,32 @@ def restart_figures(supervisor: RestartSupervisor, incarnation: int, since: floa
         "to_faust_start_s": None if booted is None else round(booted - since, 2),
         "to_partitions_assigned_s": None if assigned is None else round(assigned - since, 2),
     }
-    if ready is not None:
-        ready_at = stamp(ready)
-        rebuild = float(ready["seconds"])
-        out.update({
-            "rebuild_source": ready.get("source"),
-            "rebuild_s": rebuild,
-            "rebuild_from_offset": ready.get("from_offset"),
-            "rebuild_committed": ready.get("committed"),
-            "rebuild_records_folded": ready.get("records_folded"),
-            "to_rebuild_start_s": round(ready_at - rebuild - since, 2),
-            "to_state_ready_s": round(ready_at - since, 2),
-            "ready_to_first_revision_s": None if first is None else round(first - ready_at, 2),
-        })
+    out.update(rebuild_figures(ready, first, since))
+    return out
+
+
+def rebuild_figures(ready: dict[str, Any] | None, first: float | None, since: float,
+                    rebuilding: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The rebuild's figures from its ``state_ready`` event, in seconds from ``since``; with
+    the fold stage's ``rebuild_started`` (logged after the snapshot load), the load and the
+    refold apart."""
+    if ready is None:
+        return {}
+    ready_at = stamp(ready)
+    rebuild = float(ready["seconds"])
+    out: dict[str, Any] = {
+        "rebuild_source": ready.get("source"),
+        "rebuild_s": rebuild,
+        "rebuild_from_offset": ready.get("from_offset"),
+        "rebuild_committed": ready.get("committed"),
+        "rebuild_records_folded": ready.get("records_folded"),
+        "to_rebuild_start_s": round(ready_at - rebuild - since, 2),
+        "to_state_ready_s": round(ready_at - since, 2),
+        "ready_to_first_revision_s": None if first is None else round(first - ready_at, 2),
+    }
+    if rebuilding is not None:
+        out["snapshot_load_s"] = round(stamp(rebuilding) - (ready_at - rebuild), 2)
+        out["refold_s"] = round(ready_at - stamp(rebuilding), 2)
     return out
 
 
@@ -624,22 +637,7 @@ def staged_figures(supervisor: RestartSupervisor, incarnation: int, since: float
         "to_rebuild_started_s": at(rebuilding),
         "to_fold_started_s": at(supervisor.event("fold_started", incarnation, since)),
     }
-    if ready is not None:
-        ready_at = stamp(ready)
-        rebuild = float(ready["seconds"])
-        out.update({
-            "rebuild_source": ready.get("source"),
-            "rebuild_s": rebuild,
-            "rebuild_from_offset": ready.get("from_offset"),
-            "rebuild_committed": ready.get("committed"),
-            "rebuild_records_folded": ready.get("records_folded"),
-            "to_rebuild_start_s": round(ready_at - rebuild - since, 2),
-            "snapshot_load_s": None if rebuilding is None
-            else round(stamp(rebuilding) - (ready_at - rebuild), 2),
-            "refold_s": None if rebuilding is None else round(ready_at - stamp(rebuilding), 2),
-            "to_state_ready_s": round(ready_at - since, 2),
-            "ready_to_first_revision_s": None if first is None else round(first - ready_at, 2),
-        })
+    out.update(rebuild_figures(ready, first, since, rebuilding))
     return out
 
 
