@@ -15,6 +15,6 @@ command -v java >/dev/null || { echo "Java 17+ is required for the local Kafka b
 # once into their cache (~15 CPU s), so that no start with STORYLINE_COMPILED_KERNELS=true
 # pays it (docs/clustering.md); without numba the portable code runs and there is nothing to do
 if "$venv/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("numba") is None)'; then
-    "$venv/bin/python" -c 'from storyline.domain import kernels; kernels.warm()'
+    "$venv/bin/python" -c 'from storyline.domain.assign import kernels; kernels.warm()'
 fi
 echo "installed Storyline into $venv"
