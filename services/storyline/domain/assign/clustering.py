@@ -71,8 +71,12 @@ STORY_NAMESPACE = uuid.UUID("6f1d7c2e-3b9a-5e4f-8a21-0c5d9e7b4a13")
 _SECONDS_PER_DAY = 86_400.0
 
 
-def story_id_for(founding_uri: str) -> str:
-    return "story-" + uuid.uuid5(STORY_NAMESPACE, founding_uri).hex[:16]
+def story_id_for(founding_uri: str, refounding: int = 0) -> str:
+    """The id of the story ``founding_uri`` founds. A uri can found a second story: it was
+    withdrawn from the first (which lives on with its other articles under its id) and a
+    later version came back unlike it; that story is its ``refounding``-th."""
+    name = founding_uri if refounding == 0 else f"{founding_uri}\x00{refounding}"
+    return "story-" + uuid.uuid5(STORY_NAMESPACE, name).hex[:16]
 
 
 def clustering_features(article: ArticleReceived, facts: ArticleFacts) -> ClusteringFeatures:
@@ -739,7 +743,13 @@ class Clusterer:
 
     def _found(self, uri: str, day: float) -> _Story:
         self._seq += 1
-        story = _Story(self._seq, story_id_for(uri), day)
+        # an id once given stays that story's, or its survivor's (an alias), for ever
+        refounding = 0
+        story_id = story_id_for(uri)
+        while story_id in self._by_id or story_id in self._alias:
+            refounding += 1
+            story_id = story_id_for(uri, refounding)
+        story = _Story(self._seq, story_id, day)
         self._stories[story.seq] = story
         self._by_id[story.id] = story
         return story
