@@ -116,7 +116,7 @@ CONTRACTS = "contracts"
 CONTRACTS_MAY_IMPORT = frozenset({"extract.analysis", "extract.timeline_input"})
 # The stages composed (stages.extract, Assigner, Pipeline.fold/process, handle_record):
 # they may import anything in the core, and only they (and the exceptions) import them.
-COMPOSITION = frozenset({"stages", "pipeline", "records"})
+COMPOSITION = frozenset({"stages", "pipeline", "records", "partitions"})
 # The log explainer replays the articles log through the production Pipeline
 # (``LogExplainer``, inside its methods) to record the clusterer's decisions.
 COMPOSITION_USED_BY = {"assign.clustering_explain": frozenset({"pipeline", "records"})}

@@ -51,12 +51,19 @@ def carried(record: M) -> M:
 
 
 def check_merges(pipeline: Pipeline, assigned: ArticleAssigned) -> None:
-    """What a merge lists of the absorbed story is what its state holds, in its order."""
+    """What a merge lists of the absorbed story is what its state holds, in its order: the
+    copies under their originals, the versions that withdrew, the ids it had absorbed."""
     for merge in assigned.merges:
         state = pipeline._state(merge.story_id)
         assert state is not None
-        assert [a.uri for a in merge.articles] == list(state.articles)
-        assert [a.uri for a in merge.withdrawn] == list(state.withdrawn)
+        uri_of = {a.n: a.uri for a in (*state.articles.values(), *state.withdrawn.values())}
+        assert [(a.uri, a.copy_of, a.withdrawn_version) for a in merge.articles] == [
+            (a.uri, uri_of[a.copy_of] if a.copy_of else None, None)
+            for a in state.articles.values()]
+        assert [(a.uri, a.copy_of, a.withdrawn_version) for a in merge.withdrawn] == [
+            (a.uri, uri_of[a.copy_of] if a.copy_of else None, a.version)
+            for a in state.withdrawn.values()]
+        assert list(merge.aliases) == state.aliases
 
 
 def folded(log: list[Record], pipeline: Pipeline | None = None) -> list[bytes | str]:

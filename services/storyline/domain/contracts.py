@@ -210,15 +210,26 @@ class ArticleExtracted(Carried):
 class MovedArticle(Carried):
     uri: str
     facts: FactsPosition = Field(description="Its latest usable version's ArticleExtracted.")
+    copy_of: str | None = Field(
+        default=None,
+        description="The uri of the article of the same story it is listed under as a copy.")
+    withdrawn_version: int | None = Field(
+        default=None, ge=1,
+        description="For a withdrawn article: the version that withdrew it (its facts are "
+                    "those of its last usable version).")
 
 
 class Absorbed(Carried):
     """A story merged into the assignment's story: its articles in their order in it, and
-    its withdrawn articles (one may come back), as they stood before the merge."""
+    its withdrawn articles (one may come back), as they stood before the merge; with what
+    the page stage needs to rebuild its part from the facts topic alone (copies, versions of
+    withdrawals, the ids it had absorbed), when the story was folded on another partition."""
 
     story_id: str
     articles: tuple[MovedArticle, ...]
     withdrawn: tuple[MovedArticle, ...] = ()
+    aliases: tuple[str, ...] = Field(
+        default=(), description="The ids the absorbed story had absorbed, in their order.")
 
 
 class ArticleAssigned(Carried):

@@ -13,13 +13,14 @@ from __future__ import annotations
 import pickle
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from storyline import __version__
 from storyline.domain.assign.clustering import Clusterer, ClusteringConfig
 from storyline.domain.canonical import tuning_digest
 from storyline.domain.coldstore import ColdStore, MemoryColdStore
-from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
+from storyline.domain.contracts import Absorbed, ArticleAssigned, ArticleExtracted
 from storyline.domain.events import (
     ArticleReceived,
     Cause,
@@ -32,10 +33,12 @@ from storyline.domain.events import (
 from storyline.domain.extract.extractor import EXTRACTOR_VERSION
 from storyline.domain.page.story import (
     Change,
+    MovedStory,
     StoryState,
     absorb,
     build_revision,
     fold_article,
+    moving,
     replace_summary,
     restore_window_facts,
     store_facts,
@@ -71,7 +74,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields or its module (a pickle names it by module), so a snapshot written by other
 # code is refused instead of misread.
-STATE_LAYOUT = 28
+STATE_LAYOUT = 29
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
@@ -293,10 +296,13 @@ class Pipeline:
             return []
         return self.fold(assigned, extracted)
 
-    def fold(self, assigned: ArticleAssigned, extracted: ArticleExtracted
+    def fold(self, assigned: ArticleAssigned, extracted: ArticleExtracted,
+             moved_in: Callable[[Absorbed], MovedStory] | None = None
              ) -> list[PipelineEvent]:
         """The fold stage: ``assigned`` (with its article's ``extracted``) into the story
-        states; the events to publish."""
+        states; the events to publish. A merged story this pipeline does not hold (it was
+        folded on another page partition) is rebuilt by ``moved_in`` (``handover``); with
+        none, such a merge moves nothing."""
         if (extracted.uri, extracted.version, extracted.position) != (
                 assigned.uri, assigned.version, assigned.position):
             raise ValueError(f"the facts of {extracted.uri} v{extracted.version} are not those "
@@ -325,12 +331,17 @@ class Pipeline:
         for merge in assigned.merges:
             absorbed_id = merge.story_id
             absorbed = self._state(absorbed_id)
-            self._stories.pop(absorbed_id, None)
-            self.cold_store.delete(absorbed_id)
-            self._warm_total -= self._live.pop(absorbed_id, (0, 0))[0]
-            if absorbed is None or absorbed is state:
+            if absorbed is not None:
+                self.let_go(absorbed_id)
+            if absorbed is state:
                 continue
-            merged_uris.extend(absorb(state, absorbed).articles_added)
+            if absorbed is not None:
+                moved = moving(absorbed)
+            elif moved_in is not None:
+                moved = moved_in(merge)
+            else:
+                continue
+            merged_uris.extend(absorb(state, moved).articles_added)
             events.append(
                 StoryMerged(
                     survivor_id=story_id,
@@ -350,6 +361,13 @@ class Pipeline:
             return events
         events.append(self._revise(state, change, cause))
         return events
+
+    def let_go(self, story_id: str) -> None:
+        """Forget the story ``story_id``: merged into another (here, or on the page
+        partition that folds the survivor, which rebuilds it from the facts)."""
+        self._stories.pop(story_id, None)
+        self.cold_store.delete(story_id)
+        self._warm_total -= self._live.pop(story_id, (0, 0))[0]
 
     def _revise(self, state: StoryState, change: Change, cause: Cause) -> StoryUpdated:
         restore_window_facts(state, self.cold_store)

@@ -111,14 +111,21 @@ def extract(article: ArticleReceived, position: LogPosition) -> ArticleExtracted
 # assign
 
 
-_Where = tuple[int, int]  # a FactsPosition as (partition, offset): compact, per article
+# An article a story holds: where its facts are (a FactsPosition as partition, offset:
+# compact, per article) and the uri of the article of the story it is listed under as a
+# copy; a withdrawn one also the version that withdrew it. As the fold keeps them (its
+# ``copy_of`` numbers, as uris), so a merge can hand a story to a page partition that never
+# folded it (``Absorbed``).
+_Held = tuple[int, int, str | None]
+_Gone = tuple[int, int, str | None, int]
 
 
 class Assigner:
     """The assign stage's state: the clusterer, and by uri the story an article joined, its
     newest version and that version's content fingerprint. It also follows which articles
     each story holds (and has withdrawn), with where their facts are, in the order the fold
-    keeps them: what a merge hands to the absorbing story (``Absorbed``)."""
+    keeps them, and the ids each story absorbed: what a merge hands to the absorbing story
+    (``Absorbed``)."""
 
     def __init__(self, clusterer: Clusterer, warm_articles: int) -> None:
         self.clusterer = clusterer
@@ -128,8 +135,9 @@ class Assigner:
         self.version_of: SpilledMap[int] = SpilledMap("pipeline.version:", warm_articles)
         # content_fingerprint of that version
         self.content_of: SpilledMap[int] = SpilledMap("pipeline.content:", warm_articles)
-        self.articles: dict[str, dict[str, _Where]] = {}  # story id -> uri -> its facts
-        self.withdrawn: dict[str, dict[str, _Where]] = {}
+        self.articles: dict[str, dict[str, _Held]] = {}  # story id -> uri -> the article
+        self.withdrawn: dict[str, dict[str, _Gone]] = {}
+        self.aliases: dict[str, list[str]] = {}  # story id -> the ids it absorbed, in order
 
     def attach_cold_store(self, cold: ColdStore) -> None:
         for spilled in (self.story_of, self.version_of, self.content_of):
@@ -166,7 +174,6 @@ class Assigner:
         story_id = self.clusterer.resolve(assignment.story_id)
         held = self.articles.setdefault(story_id, {})
         gone = self.withdrawn.setdefault(story_id, {})
-        where = (facts.partition, facts.offset)
         merges: list[Absorbed] = []
         for absorbed_id in assignment.merged:
             moved = self.articles.get(absorbed_id)
@@ -174,16 +181,33 @@ class Assigner:
                 continue  # a story the fold never made
             del self.articles[absorbed_id]
             left = self.withdrawn.pop(absorbed_id, {})
+            aliases = self.aliases.pop(absorbed_id, [])
             merges.append(Absorbed(story_id=absorbed_id, articles=_moved(moved),
-                                   withdrawn=_moved(left)))
-            # as story.absorb: its withdrawn articles unknown to the survivor go along
+                                   withdrawn=_withdrawn(left), aliases=tuple(aliases)))
+            # as story.absorb: its withdrawn articles unknown to the survivor go along, and
+            # a copy stays listed under its original only if that came along too
             taken = [(u, w) for u, w in left.items() if u not in gone and u not in held]
-            held.update(moved)
-            gone.update(taken)
-            for moved_uri in moved:
+            came = moved.keys() | {u for u, _ in taken}
+            for moved_uri, (p, o, copy_of) in moved.items():
+                held[moved_uri] = (p, o, copy_of if copy_of in came else None)
                 self.story_of[moved_uri] = story_id
-        gone.pop(uri, None)  # a withdrawn article back (as story.fold_article)
-        held[uri] = where  # a correction keeps its place, a new article goes last
+            for taken_uri, (p, o, copy_of, withdrawn_by) in taken:
+                gone[taken_uri] = (p, o, copy_of if copy_of in came else None, withdrawn_by)
+            self.aliases.setdefault(story_id, []).extend([absorbed_id, *aliases])
+        # as story.fold_article: a correction, or a withdrawn article back, keeps its place
+        # among the copies; a new copy is listed under its original's original
+        known = held.get(uri) or gone.get(uri)
+        if known is not None:
+            copy_of = known[2]
+        else:
+            original = (held.get(assignment.duplicate_of) if assignment.duplicate_of
+                        else None)
+            copy_of = (None if original is None
+                       else original[2] if original[2] is not None
+                       else assignment.duplicate_of)
+        gone.pop(uri, None)
+        # a correction keeps its place, a new article goes last
+        held[uri] = (facts.partition, facts.offset, copy_of)
         self.story_of[uri] = story_id
         return ArticleAssigned(
             position=extracted.position, uri=uri, version=version, story_id=story_id,
@@ -214,12 +238,20 @@ class Assigner:
         story_id = self.clusterer.resolve(joined)
         held = self.articles.get(story_id)
         if held is not None and uri in held:  # as story.withdraw_article
-            self.withdrawn.setdefault(story_id, {})[uri] = held.pop(uri)
+            p, o, copy_of = held.pop(uri)
+            self.withdrawn.setdefault(story_id, {})[uri] = (p, o, copy_of, version)
         self.clusterer.remove(uri)
         return ArticleAssigned(position=extracted.position, uri=uri, version=version,
                                story_id=story_id, withdrawal=True, facts=facts)
 
 
-def _moved(articles: dict[str, _Where]) -> tuple[MovedArticle, ...]:
-    return tuple(MovedArticle(uri=uri, facts=FactsPosition(partition=p, offset=o))
-                 for uri, (p, o) in articles.items())
+def _moved(articles: dict[str, _Held]) -> tuple[MovedArticle, ...]:
+    return tuple(MovedArticle(uri=uri, facts=FactsPosition(partition=p, offset=o),
+                              copy_of=copy_of)
+                 for uri, (p, o, copy_of) in articles.items())
+
+
+def _withdrawn(articles: dict[str, _Gone]) -> tuple[MovedArticle, ...]:
+    return tuple(MovedArticle(uri=uri, facts=FactsPosition(partition=p, offset=o),
+                              copy_of=copy_of, withdrawn_version=withdrawal)
+                 for uri, (p, o, copy_of, withdrawal) in articles.items())

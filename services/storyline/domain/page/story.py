@@ -47,6 +47,8 @@ from storyline.domain.events import (
     TimelineEntry,
     web_address,
 )
+from storyline.domain.extract.analysis import Analysis
+from storyline.domain.extract.timeline_input import TimelineInput
 from storyline.domain.facts import (
     STORED,
     ArticleFacts,
@@ -151,7 +153,7 @@ def fold_article(
         return None
 
     if known is not None:
-        cited = _cite(article, facts, n=known.n, copy_of=known.copy_of)
+        cited = cite(article, facts, n=known.n, copy_of=known.copy_of)
         state.withdrawn.pop(article.uri, None)
         if article.uri in state.articles:
             state.timeline.remove(article.uri)
@@ -163,7 +165,7 @@ def fold_article(
     # timeline and summary count the three as one source
     copy_of = None if original is None else (
         original.copy_of if original.copy_of is not None else original.n)
-    cited = _cite(article, facts, n=state.next_n, copy_of=copy_of)
+    cited = cite(article, facts, n=state.next_n, copy_of=copy_of)
     state.next_n += 1
     _keep(state, cited, facts, timeline, summary)
     reason = ChangeReason.DUPLICATE if original else ChangeReason.NEW_ARTICLE
@@ -174,15 +176,21 @@ def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts,
           timeline: TimelineFeatures, summary: SummaryAnalysis) -> None:
     """Put ``cited`` (packed facts) in the story, with what the next revision needs of its
     whole ``facts``: its timeline input and its analysis (sharing the packed sentences)."""
-    cold = cited.facts
-    if isinstance(cold, ColdFacts) and cold.packed:
-        cited = _copy(cited, facts=cold.with_analysis(pack_summary(summary)))
+    cited = with_packed_analysis(cited, summary)
     state.articles[cited.uri] = cited
     state.timeline.add(cited, timeline_input_from(timeline))
     cold = cited.facts
     packed = (cold.packed_sentences if isinstance(cold, ColdFacts) and cold.packed_sentences
               else pack_sentences(facts.sentences))
     state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_from(summary, packed))
+
+
+def with_packed_analysis(cited: CitedArticle, summary: SummaryAnalysis) -> CitedArticle:
+    """``cited`` whose packed facts carry its analysis too (what a refilled memo reads)."""
+    cold = cited.facts
+    if isinstance(cold, ColdFacts) and cold.packed:
+        return copied(cited, facts=cold.with_analysis(pack_summary(summary)))
+    return cited
 
 
 def _unpack_window_analyses(window: Sequence[CitedArticle], memo: SummaryMemo,
@@ -251,7 +259,7 @@ def store_facts(state: StoryState, store: ColdStore, change: Change) -> None:
             replaced.append((cited, cold, STORED))
     memo = state.summary_memo.analyses
     for cited, cold, kept in replaced:
-        articles[cited.uri] = _copy(cited, facts=kept)
+        articles[cited.uri] = copied(cited, facts=kept)
         hit = memo.get(cited.uri)
         if hit is not None and hit[0] is cold:
             memo[cited.uri] = (kept, hit[1])  # the memo knows facts by identity
@@ -267,7 +275,7 @@ def restore_window_facts(state: StoryState, store: ColdStore) -> None:
         if isinstance(cold, ColdFacts) and cold.stored:
             back.append(cited)
     for cited in back:
-        articles[cited.uri] = _copy(cited, facts=ColdFacts.restored(
+        articles[cited.uri] = copied(cited, facts=ColdFacts.restored(
             *_stored_parts(store, cited)))
 
 
@@ -309,40 +317,62 @@ def withdraw_article(state: StoryState, article: Folded) -> Change | None:
     cold = known.facts
     kept = cold if isinstance(cold, ColdFacts) and cold.stored else ColdFacts.pack(cold,
                                                                                     keep=False)
-    state.withdrawn[article.uri] = _copy(known, version=article.version, facts=kept)
+    state.withdrawn[article.uri] = copied(known, version=article.version, facts=kept)
     return Change(ChangeReason.SOURCE_WITHDRAWAL)
 
 
-def absorb(survivor: StoryState, absorbed: StoryState) -> Change:
+@dataclass(slots=True)
+class MovedStory:
+    """What a merge moves of a story into its survivor: its articles and withdrawn articles
+    in their order in it (their numbers say which is a copy of which, nothing more), each
+    article's timeline input, the ids it had absorbed, and the analyses it has of them (a
+    cache: empty when the story was rebuilt from the facts, :mod:`.handover`)."""
+
+    story_id: str
+    articles: dict[str, CitedArticle]
+    withdrawn: dict[str, CitedArticle]
+    inputs: dict[str, TimelineInput]
+    aliases: list[str]
+    analyses: dict[str, tuple[ArticleFacts, Analysis]] = field(default_factory=dict)
+
+
+def moving(state: StoryState) -> MovedStory:
+    """``state`` as a merge moves it (the story was folded here)."""
+    return MovedStory(state.story_id, state.articles, state.withdrawn,
+                      state.timeline.inputs(), state.aliases, state.summary_memo.analyses)
+
+
+def absorb(survivor: StoryState, absorbed: StoryState | MovedStory) -> Change:
     """Move every article of ``absorbed`` into ``survivor`` (a merge), renumbering them after
     the survivor's own citations in their original order of joining. Its withdrawn articles
     are renumbered too, after those: one may come back (a later version), and must come
     back under a number of its own, with its copies still pointing at it."""
+    moved = moving(absorbed) if isinstance(absorbed, StoryState) else absorbed
     renumbered: dict[int, int] = {}
-    for cited in absorbed.articles.values():
+    for cited in moved.articles.values():
         renumbered[cited.n] = survivor.next_n
         survivor.next_n += 1
-    taken = [(uri, cited) for uri, cited in absorbed.withdrawn.items()
+    taken = [(uri, cited) for uri, cited in moved.withdrawn.items()
              if uri not in survivor.withdrawn and uri not in survivor.articles]
     for _, cited in taken:
         renumbered[cited.n] = survivor.next_n
         survivor.next_n += 1
     added: list[str] = []
-    inputs = absorbed.timeline.inputs()
-    for cited in absorbed.articles.values():
-        moved = _copy(cited, n=renumbered[cited.n],
-                      copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
-        survivor.articles[cited.uri] = moved
-        survivor.timeline.add(moved, inputs.get(cited.uri))
+    inputs = moved.inputs
+    for cited in moved.articles.values():
+        arrived = copied(cited, n=renumbered[cited.n],
+                         copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
+        survivor.articles[cited.uri] = arrived
+        survivor.timeline.add(arrived, inputs.get(cited.uri))
         added.append(cited.uri)
     for uri, cited in taken:
-        survivor.withdrawn[uri] = _copy(
+        survivor.withdrawn[uri] = copied(
             cited, n=renumbered[cited.n],
             copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
     # the moved articles keep their facts objects, so their analyses stay valid
-    for uri, entry in absorbed.summary_memo.analyses.items():
+    for uri, entry in moved.analyses.items():
         survivor.summary_memo.analyses.setdefault(uri, entry)
-    survivor.aliases.extend([absorbed.story_id, *absorbed.aliases])
+    survivor.aliases.extend([moved.story_id, *moved.aliases])
     return Change(ChangeReason.MERGE, articles_added=tuple(added))
 
 
@@ -422,13 +452,13 @@ def replace_summary(state: StoryState, update: StoryUpdated,
 _CITED_FIELDS = set(CitedArticle.model_fields)
 
 
-def _copy(cited: CitedArticle, **update: object) -> CitedArticle:
+def copied(cited: CitedArticle, **update: object) -> CitedArticle:
     """``cited`` with ``update``, sharing its class's fields set (the state keeps one
     CitedArticle per article for the story's life)."""
     return shared_fields_set(cited.model_copy(update=update))
 
 
-def _cite(article: Folded, facts: ArticleFacts, *, n: int, copy_of: int | None
+def cite(article: Folded, facts: ArticleFacts, *, n: int, copy_of: int | None
           ) -> CitedArticle:
     # the values come from a validated article; one fields-set object for all the story's
     # articles (frozen models never add to it) instead of a set per article
