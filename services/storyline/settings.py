@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     summaries_topic: str = "storyline.summaries"
     story_pages_topic: str = "storyline.story-pages"
     facts_topic: str = "storyline.facts"
+    assignments_topic: str = "storyline.assignments"
     data_dir: Path = Field(
         default=Path("var"), description="Project-local state: broker data, worker tables."
     )
@@ -189,6 +190,10 @@ class Settings(BaseSettings):
     @property
     def facts(self) -> str:
         return self.topic(self.facts_topic)
+
+    @property
+    def assignments(self) -> str:
+        return self.topic(self.assignments_topic)
 
 
 @lru_cache(maxsize=1)

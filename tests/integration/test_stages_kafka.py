@@ -181,6 +181,15 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
             replay.wait()
     assert replay.returncode == 0, stdout + stderr
     assert "0 mismatched" in stdout and "0 missing" in stdout
+    # each stage from its input topic: the assignments the fold wrote (again after its
+    # SIGKILL: copies) are the assign stage's from the facts, and the page stage from those
+    # assignments gives every published revision
+    for stage in ("assign", "page"):
+        result = subprocess.run([*STORYLINE, "replay", "--verify", "--stage", stage],
+                                env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "0 mismatched" in result.stdout and "0 missing" in result.stdout, result.stdout
+        assert "0 unexpected" in result.stdout, result.stdout
     assert logs[1].read_text().count("extract_started") == 2
     restarted = [line for line in logs[2].read_text().splitlines() if "state_ready" in line]
     assert len(restarted) == 2 and '"source": "snapshot"' in restarted[1], restarted

@@ -58,6 +58,7 @@ def test_declared_topics_match_the_design() -> None:
         settings.summaries_topic,
         settings.story_pages_topic,
         settings.facts_topic,
+        settings.assignments_topic,
     }
     articles = specs[settings.articles_topic]
     # One partition: the total order of the source of record.
@@ -71,6 +72,11 @@ def test_declared_topics_match_the_design() -> None:
     facts = specs[settings.facts_topic]
     assert facts.partitions >= 1
     assert int(facts.configs["max.message.bytes"]) >= 8 * settings.max_article_bytes
+
+    # one partition per page partition; kept like the facts it points into
+    assignments = specs[settings.assignments_topic]
+    assert assignments.partitions >= 1
+    assert assignments.configs["retention.ms"] == "-1"
 
     updates = specs[settings.story_updates_topic]
     assert updates.partitions == 3

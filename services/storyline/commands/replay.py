@@ -6,8 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
+from typing import TYPE_CHECKING
 
-from storyline.settings import get_settings, switch_kernels
+from storyline.settings import Settings, get_settings, switch_kernels
+
+if TYPE_CHECKING:
+    from storyline.replay import RebuiltLog
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compare with every StoryUpdated published; exit 1 on a mismatch")
     parser.add_argument("--publish", metavar="TOPIC",
                         help="write the rebuilt StoryUpdated events to TOPIC (side-by-side)")
+    parser.add_argument("--stage", choices=("assign", "page"),
+                        help="replay one stage from its input topic instead of the whole "
+                             "pipeline from the articles: assign from the facts topic "
+                             "(--verify: against the assignments topic), page from the "
+                             "assignments and facts topics (--verify: against the story "
+                             "updates); written by the staged worker (docs/stages.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,11 +37,20 @@ async def _run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     switch_kernels(settings)
-    rebuilt = await rebuild_from_kafka(settings)
-    print(f"replayed {rebuilt.records} articles from {settings.articles} in "
-          f"{rebuilt.seconds:.2f}s ({rebuilt.records_per_second:,.0f} articles/s): "
-          f"{len(rebuilt.pipeline.story_ids)} stories, {len(rebuilt.revisions)} revisions, "
-          f"{rebuilt.dead_letters} dead letters; pipeline {rebuilt.pipeline.pipeline_version}")
+    if args.stage == "assign":
+        if args.publish:
+            raise SystemExit("--publish writes story updates: use it without --stage or "
+                             "with --stage page")
+        return await _replay_assign(settings, args.verify)
+    if args.stage == "page":
+        rebuilt = await _replay_page(settings)
+    else:
+        rebuilt = await rebuild_from_kafka(settings)
+        print(f"replayed {rebuilt.records} articles from {settings.articles} in "
+              f"{rebuilt.seconds:.2f}s ({rebuilt.records_per_second:,.0f} articles/s): "
+              f"{len(rebuilt.pipeline.story_ids)} stories, {len(rebuilt.revisions)} "
+              f"revisions, {rebuilt.dead_letters} dead letters; pipeline "
+              f"{rebuilt.pipeline.pipeline_version}")
     status = 0
     if args.publish:
         await _publish(settings.bootstrap_servers, args.publish, rebuilt.events)
@@ -59,6 +79,68 @@ async def _run(args: argparse.Namespace) -> int:
         else:
             print("OK: every published revision is reproduced byte for byte")
     return status
+
+
+async def _replay_assign(settings: Settings, verify: bool) -> int:
+    from storyline.stage_replay import (
+        facts_by_source_offset,
+        published_assignments,
+        replay_assign,
+        verify_assignments,
+    )
+
+    started = time.perf_counter()
+    facts = await facts_by_source_offset(settings)
+    published, partitions = await published_assignments(settings)
+    if not partitions:
+        print(f"the assignments topic {settings.assignments} does not exist", file=sys.stderr)
+        return 1
+    read = time.perf_counter() - started
+    started = time.perf_counter()
+    expected = replay_assign(facts, partitions)
+    seconds = time.perf_counter() - started
+    print(f"replayed the assign stage over {len(facts)} facts records of {settings.facts} in "
+          f"{seconds:.2f}s ({len(facts) / max(seconds, 1e-9):,.0f} records/s; topics read in "
+          f"{read:.2f}s): {len(expected)} assignments")
+    if not verify:
+        return 0
+    result = verify_assignments(expected, published)
+    print(f"verified {result.checked} published assignments: {result.identical} identical, "
+          f"{result.copies} copies, {len(result.mismatched)} mismatched, "
+          f"{len(result.unexpected)} unexpected, {len(result.missing)} missing")
+    for label, items in (("mismatched", result.mismatched),
+                         ("unexpected", result.unexpected), ("missing", result.missing)):
+        for item in items[:20]:
+            print(f"  {label}: {item}", file=sys.stderr)
+    if not published:
+        print("nothing published yet on " + settings.assignments, file=sys.stderr)
+        return 1
+    if not result.ok:
+        return 1
+    print("OK: every published assignment is reproduced byte for byte")
+    return 0
+
+
+async def _replay_page(settings: Settings) -> RebuiltLog:
+    from storyline.replay import recorded_summaries
+    from storyline.stage_replay import (
+        assignments_by_source_offset,
+        facts_by_source_offset,
+        published_assignments,
+        replay_page,
+    )
+
+    facts = await facts_by_source_offset(settings)
+    published, _ = await published_assignments(settings)
+    assignments = assignments_by_source_offset(published)
+    recorded = await recorded_summaries(settings)
+    rebuilt = replay_page(assignments, facts, recorded)
+    print(f"replayed the page stage over {len(assignments)} assignments of "
+          f"{settings.assignments} in {rebuilt.seconds:.2f}s "
+          f"({rebuilt.records_per_second:,.0f} assignments/s): "
+          f"{len(rebuilt.pipeline.story_ids)} stories, {len(rebuilt.revisions)} revisions, "
+          f"{rebuilt.dead_letters} dead letters; pipeline {rebuilt.pipeline.pipeline_version}")
+    return rebuilt
 
 
 async def _publish(bootstrap: str, topic: str, events: list) -> None:  # type: ignore[type-arg]

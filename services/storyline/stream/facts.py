@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.contracts import ArticleExtracted
+from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
 from storyline.domain.events import DeadLetter
 from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import dead_letter, decode_article
@@ -104,6 +104,9 @@ class FoldedFacts:
     events: list[PipelineEvent] = field(default_factory=list)
     dead_letter: DeadLetter | None = None
     refused: Refused | None = None
+    # the assign stage's output for the record (None when it changed no story), also when
+    # the fold then refused it: the assignments topic is the assign stage's log
+    assigned: ArticleAssigned | None = None
 
 
 def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition) -> FoldedFacts:
@@ -118,10 +121,12 @@ def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition) -
     if extracted.position.offset != position.offset:
         raise ValueError(f"facts of offset {extracted.position.offset} given as {position}")
     pipeline.claim(position)
+    assigned = None
     try:
         assigned = pipeline.assigner.assign(extracted)
         events = [] if assigned is None else pipeline.fold(assigned, extracted)
     except Exception as exc:  # noqa: BLE001 - as handle_record: data, not a crash
         error_type = exc.error_type if isinstance(exc, ExtractionFailed) else type(exc).__name__
-        return FoldedFacts(refused=Refused(error_type, str(exc) or repr(exc)))
-    return FoldedFacts(events=events)
+        return FoldedFacts(refused=Refused(error_type, str(exc) or repr(exc)),
+                           assigned=assigned)
+    return FoldedFacts(events=events, assigned=assigned)

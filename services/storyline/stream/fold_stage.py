@@ -44,6 +44,7 @@ from storyline.llm.summariser import summariser_from_settings
 from storyline.metrics import ARTICLES, DEAD_LETTERS, PRODUCE_TO_UPDATE, STORY_UPDATES
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
+from storyline.stream.assignments import assignment_records
 from storyline.stream.facts import FactsRecord, FoldedFacts
 from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition, stop_consumer
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
@@ -94,6 +95,7 @@ class FoldStage:
         self.consumer: AIOKafkaConsumer
         self.producer: AIOKafkaProducer
         self.facts: list[TopicPartition] = []
+        self.assignment_partitions = 0  # of the assignments topic, known once started
         self.merge: StripeMerge[_Waiting] = StripeMerge(1)
         self.committed: dict[TopicPartition, int] = {}
         self.consumed: dict[TopicPartition, int] = {}  # facts partition -> next offset read
@@ -155,6 +157,7 @@ class FoldStage:
         if not found:
             raise RuntimeError(f"the facts topic {topic} does not exist: storyline topics apply")
         self.facts = [TopicPartition(topic, p) for p in sorted(found)]
+        self.assignment_partitions = await self._partitions(self.settings.assignments)
         self.consumer.assign([self.source, *self.facts])
         self.consumer.pause(self.source)  # assigned only to commit the source position
         until = await self._committed(self.source)
@@ -175,6 +178,15 @@ class FoldStage:
         log.info("fold_started", stripes=len(self.facts), from_offset=start,
                  facts_offsets={tp.partition: self.consumed[tp] for tp in self.facts})
         return True
+
+    async def _partitions(self, topic: str) -> int:
+        found = self.consumer.partitions_for_topic(topic)
+        if not found:
+            await self.consumer._client.force_metadata_update()
+            found = self.consumer.partitions_for_topic(topic)
+        if not found:
+            raise RuntimeError(f"the topic {topic} does not exist: storyline topics apply")
+        return len(found)
 
     async def _committed(self, tp: TopicPartition) -> int:
         found = await retried(lambda: self.consumer.committed(tp), "committed offset")
@@ -319,6 +331,10 @@ class FoldStage:
 
     async def _publish(self, folded: FoldedFacts, position: LogPosition,
                        produced_at: float | None) -> None:
+        if folded.assigned is not None:  # the assign stage's log, before what it caused
+            for record in assignment_records(folded.assigned, self.assignment_partitions):
+                await self._deliver(self.settings.assignments, record.key, record.value,
+                                    partition=record.partition, headers=record.headers)
         letter = folded.dead_letter
         if folded.refused is not None:
             letter = await self._refused_letter(position, folded.refused.error_type,
@@ -373,12 +389,15 @@ class FoldStage:
                             canonical_bytes(result.record))
         return self.state.pipeline.replace_summary(update, result.update.summary)
 
-    async def _deliver(self, topic: str, key: bytes, value: bytes) -> None:
+    async def _deliver(self, topic: str, key: bytes, value: bytes, *,
+                       partition: int | None = None,
+                       headers: list[tuple[str, bytes]] | None = None) -> None:
         """Send and wait for the broker's ack, retrying until it comes (as the worker)."""
         delay = 0.2
         while True:
             try:
-                await self.producer.send_and_wait(topic, key=key, value=value)
+                await self.producer.send_and_wait(topic, key=key, value=value,
+                                                  partition=partition, headers=headers)
                 return
             except Exception as exc:  # noqa: BLE001 - any send failure is retried the same way
                 log.warning("publish_retry", topic=topic, error=f"{type(exc).__name__}: {exc}",

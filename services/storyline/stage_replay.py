@@ -1,0 +1,180 @@
+"""Replay one stage from its input topic (docs/stages.md, step 4): ``storyline replay
+--stage assign|page [--verify]``.
+
+- **assign**: the assign stage from the facts topic (nothing extracted again): every
+  ``ArticleAssigned`` it writes, checked against the assignments topic (same bytes, in the
+  partitions it belongs in, none missing up to the last one published).
+- **page**: the page stage from the assignments topic and the facts they point at (nothing
+  extracted or clustered again): every revision, checked against the story updates as the
+  end-to-end replay checks them. So a new page-stage version (summary, title, timeline) is
+  replayed from what the assign stage decided, without re-running it.
+
+An assignment's ``facts`` position is its article's source position (partition, offset);
+the facts of source offset o are the first record with that ``source-offset`` header on the
+facts topic (partition o mod N; a redelivered copy after it is the same bytes).
+The pure parts (:func:`replay_assign`, :func:`verify_assignments`, :func:`replay_page`) run
+without a broker; the rest reads the topics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
+from storyline.domain.events import StoryUpdated, SummaryGenerated
+from storyline.domain.partitions import page_partition, partitions_of
+from storyline.domain.pipeline import Pipeline
+from storyline.replay import RebuiltLog, overlay_recorded
+from storyline.settings import Settings
+from storyline.stream.assignments import read_assignment
+from storyline.stream.facts import DEAD, SOURCE_OFFSET, FactsRecord
+from storyline.stream.logreader import end_offsets, read_partition
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """One record of the assignments topic."""
+
+    partition: int
+    source_offset: int
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(slots=True)
+class AssignVerification:
+    checked: int = 0
+    identical: int = 0
+    copies: int = 0  # the same record again in a partition (a redelivery after a crash)
+    mismatched: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.mismatched or self.unexpected or self.missing)
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    value: bytes
+    partitions: tuple[int, ...]
+
+
+def replay_assign(facts: Mapping[int, FactsRecord], partitions: int,
+                  pipeline: Pipeline | None = None) -> dict[int, Expected]:
+    """The assign stage over the facts by source offset: source offset -> its assignment's
+    bytes and the assignments partitions it goes to (records that change no story, and
+    those the assign stage refuses, have none)."""
+    pipeline = pipeline or Pipeline()
+    out: dict[int, Expected] = {}
+    for offset in sorted(facts):
+        record = facts[offset]
+        if record.kind == DEAD:
+            continue
+        extracted = ArticleExtracted.model_validate_json(record.value)
+        try:
+            assigned = pipeline.assigner.assign(extracted)
+        except Exception:  # noqa: BLE001 - refused (a dead letter of the fold), no record
+            continue
+        if assigned is not None:
+            route = partitions_of(assigned, lambda s: page_partition(s, partitions))
+            out[offset] = Expected(canonical_bytes(assigned), tuple(route))
+    return out
+
+
+def verify_assignments(expected: Mapping[int, Expected], published: list[Published]
+                       ) -> AssignVerification:
+    result = AssignVerification()
+    seen: set[tuple[int, int]] = set()
+    for record in published:
+        result.checked += 1
+        label = f"source offset {record.source_offset} in partition {record.partition}"
+        wanted = expected.get(record.source_offset)
+        key = (record.partition, record.source_offset)
+        if wanted is None:
+            result.unexpected.append(label)
+        elif record.partition not in wanted.partitions:
+            result.mismatched.append(f"{label}: belongs in {list(wanted.partitions)}")
+        elif record.value != wanted.value:
+            result.mismatched.append(f"{label}: other bytes than the replay's")
+        elif key in seen:
+            result.copies += 1
+        else:
+            result.identical += 1
+        seen.add(key)
+    reached = max((r.source_offset for r in published), default=-1)
+    for offset, wanted in sorted(expected.items()):
+        for partition in wanted.partitions:
+            if offset <= reached and (partition, offset) not in seen:
+                result.missing.append(f"source offset {offset} in partition {partition}")
+    return result
+
+
+def replay_page(assignments: Mapping[int, ArticleAssigned], facts: Mapping[int, FactsRecord],
+                recorded: dict[tuple[str, int], SummaryGenerated] | None = None) -> RebuiltLog:
+    """The page stage over the assignments in source order, with their facts."""
+    rebuilt = RebuiltLog(pipeline=Pipeline())
+    started = time.perf_counter()
+    for offset in sorted(assignments):
+        assigned = assignments[offset]
+        record = facts.get(assigned.facts.offset)
+        if record is None or record.kind == DEAD:
+            raise LookupError(f"the assignment of source offset {offset} points at facts "
+                              f"{assigned.facts.offset}, which the facts topic lacks")
+        extracted = ArticleExtracted.model_validate_json(record.value)
+        rebuilt.records += 1
+        try:
+            events = rebuilt.pipeline.fold(assigned, extracted)
+        except Exception:  # noqa: BLE001 - as the fold: a dead letter, no revision
+            rebuilt.dead_letters += 1
+            continue
+        for event in overlay_recorded(rebuilt.pipeline, list(events), recorded):
+            rebuilt.events.append(event)
+            if isinstance(event, StoryUpdated):
+                rebuilt.revisions[(event.story_id, event.revision)] = event
+    rebuilt.seconds = time.perf_counter() - started
+    return rebuilt
+
+
+# -- reading the topics ----------------------------------------------------------------------
+
+
+async def facts_by_source_offset(settings: Settings) -> dict[int, FactsRecord]:
+    """Every facts record, the first one of each source offset."""
+    out: dict[int, FactsRecord] = {}
+    topic = settings.facts
+    ends = await end_offsets(settings.bootstrap_servers, topic)
+    for partition in sorted(ends):
+        async for record in read_partition(settings.bootstrap_servers, topic, partition,
+                                           stop=ends[partition]):
+            facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
+            out.setdefault(facts.source_offset, facts)
+    return out
+
+
+async def published_assignments(settings: Settings) -> tuple[list[Published], int]:
+    """Every record of the assignments topic, partition by partition, and the partitions."""
+    out: list[Published] = []
+    topic = settings.assignments
+    ends = await end_offsets(settings.bootstrap_servers, topic)
+    for partition in sorted(ends):
+        async for record in read_partition(settings.bootstrap_servers, topic, partition,
+                                           stop=ends[partition]):
+            headers = tuple(record.headers)
+            offset = int(dict(headers).get(SOURCE_OFFSET, b"-1"))
+            out.append(Published(partition, offset, record.value or b"", headers))
+    return out, len(ends)
+
+
+def assignments_by_source_offset(published: list[Published]) -> dict[int, ArticleAssigned]:
+    """The assignments, one per source offset (a merge's copies in other partitions, and
+    redelivered copies, are the same record)."""
+    out: dict[int, ArticleAssigned] = {}
+    for record in published:
+        if record.source_offset not in out:
+            out[record.source_offset] = read_assignment(record.value, record.headers)
+    return out

@@ -1,0 +1,72 @@
+"""The assignments topic's records (docs/stages.md, step 4): what the assign stage writes
+for one articles-topic record that changes a story, without Kafka.
+
+One ``ArticleAssigned`` per such record (resends and older versions change nothing and
+have none), in the page partition of its story (:func:`~storyline.domain.partitions.
+page_partition` over the topic's partitions) and, when it merges stories, a copy in the
+partition of each merged story, whose page partition lets the story go:
+
+- key: the story id;
+- value: the ``ArticleAssigned`` in canonical JSON: a function of the facts topic, so a
+  record written again after a crash is the same bytes;
+- headers ``source-offset`` (the articles-topic offset, decimal) and ``pipeline-version``
+  (a page stage of another version would fold other bytes: it refuses the record, as the
+  fold refuses facts of another version, :class:`StaleAssignment`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.contracts import ArticleAssigned
+from storyline.domain.partitions import page_partition, partitions_of
+from storyline.domain.pipeline import PIPELINE_VERSION
+from storyline.stream.facts import SOURCE_OFFSET, VERSION, Headers
+
+
+class StaleAssignment(ValueError):
+    """An assignments record written by another pipeline version than this code's."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRecord:
+    partition: int
+    key: bytes
+    value: bytes
+    source_offset: int
+
+    @property
+    def headers(self) -> Headers:
+        return [(SOURCE_OFFSET, str(self.source_offset).encode()),
+                (VERSION, PIPELINE_VERSION.encode())]
+
+
+def assignment_records(assigned: ArticleAssigned, partitions: int) -> list[AssignmentRecord]:
+    """The records of ``assigned`` on a topic of ``partitions`` partitions: its story's
+    partition first, then each merged story's, each once."""
+    value = canonical_bytes(assigned)
+    key = assigned.story_id.encode()
+    return [AssignmentRecord(p, key, value, assigned.position.offset)
+            for p in partitions_of(assigned, lambda s: page_partition(s, partitions))]
+
+
+def read_assignment(value: bytes | None, headers: Sequence[tuple[str, bytes]]
+                    ) -> ArticleAssigned:
+    """The assignment of one record, refusing one of another pipeline version."""
+    found = dict(headers)
+    if SOURCE_OFFSET not in found or value is None:
+        raise ValueError(f"not an assignments record: headers {sorted(found)}")
+    written_by = found.get(VERSION, b"(none)").decode(errors="replace")
+    if written_by != PIPELINE_VERSION:
+        raise StaleAssignment(
+            f"the assignment of source offset {found[SOURCE_OFFSET].decode(errors='replace')} "
+            f"was written by pipeline {written_by}, and this code is {PIPELINE_VERSION}: "
+            "replay the page stage with the version that wrote it, or run this version's "
+            "stages on topics of their own (a new STORYLINE_TOPIC_PREFIX)")
+    assigned = ArticleAssigned.model_validate_json(value)
+    if str(assigned.position.offset).encode() != found[SOURCE_OFFSET]:
+        raise ValueError(f"the assignment of offset {assigned.position.offset} carries the "
+                         f"header source-offset {found[SOURCE_OFFSET]!r}")
+    return assigned

@@ -1,0 +1,109 @@
+"""Replay of one stage from its input topic (docs/stages.md, step 4), without a broker: the
+assignments the fold writes are the assign stage's replay from the facts, and the page
+stage replayed from those assignments gives the fold's revisions; a record that is not the
+replay's is caught."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from test_page_citations import ScriptedClusterer, scripted_entries, scripted_log
+from test_pipeline import PROPERTY, records
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.contracts import ArticleAssigned
+from storyline.domain.events import StoryUpdated
+from storyline.domain.pipeline import PIPELINE_VERSION, Pipeline
+from storyline.stage_replay import (
+    Published,
+    assignments_by_source_offset,
+    replay_assign,
+    replay_page,
+    verify_assignments,
+)
+from storyline.stream.assignments import (
+    StaleAssignment,
+    assignment_records,
+    read_assignment,
+)
+from storyline.stream.facts import VERSION, FactsRecord, extract_record, fold_facts
+
+PARTITIONS = 2
+Plan = dict[str, tuple[str, str | None, tuple[str, ...]]]
+
+
+def scripted(plan: Plan) -> Pipeline:
+    pipeline = Pipeline()
+    pipeline.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    return pipeline
+
+
+def staged_run(entries: list[tuple[str, int, int]]
+               ) -> tuple[dict[int, FactsRecord], list[Published], list[StoryUpdated], Plan]:
+    """The log through extract_record and the fold stage's fold_facts (as its process runs
+    them): the facts by source offset, the assignments records it writes, its revisions."""
+    log, plan = scripted_log(entries)
+    fold = scripted(plan)
+    facts: dict[int, FactsRecord] = {}
+    published: list[Published] = []
+    revisions: list[StoryUpdated] = []
+    for key, value, position in records(log):
+        record = extract_record(key, value, position, max_bytes=1_000_000)
+        facts[position.offset] = record
+        folded = fold_facts(fold, record, position)
+        if folded.assigned is not None:
+            published += [Published(r.partition, r.source_offset, r.value, tuple(r.headers))
+                          for r in assignment_records(folded.assigned, PARTITIONS)]
+        revisions += [e for e in folded.events if isinstance(e, StoryUpdated)]
+    return facts, published, revisions, plan
+
+
+@PROPERTY
+@given(scripted_entries)
+def test_the_stages_replayed_alone_give_what_the_fold_wrote(
+        entries: list[tuple[str, int, int]]) -> None:
+    facts, published, revisions, plan = staged_run(entries)
+    expected = replay_assign(facts, PARTITIONS, scripted(plan))
+    result = verify_assignments(expected, published)
+    assert result.ok and result.identical == len(published)
+    # a merge's record is in its story's partition and in each merged story's
+    assert len(published) == sum(len(e.partitions) for e in expected.values())
+
+    rebuilt = replay_page(assignments_by_source_offset(published), facts)
+    assert [canonical_bytes(u) for u in rebuilt.events if isinstance(u, StoryUpdated)] == [
+        canonical_bytes(u) for u in revisions]
+
+
+def test_a_record_other_than_the_replays_is_caught() -> None:
+    facts, published, _, plan = staged_run(
+        [("new", 0, 0), ("new", 1, 1), ("copy", 0, 0), ("merge", 2, 2), ("new", 0, 3)])
+    expected = replay_assign(facts, PARTITIONS, scripted(plan))
+    assert verify_assignments(expected, published).ok
+
+    again = verify_assignments(expected, [*published, published[0]])  # a redelivery
+    assert again.ok and again.copies == 1
+
+    tampered = ArticleAssigned.model_validate_json(published[0].value).model_copy(
+        update={"duplicate_of": "urn:test:other"})
+    first = published[0]
+    changed = Published(first.partition, first.source_offset, canonical_bytes(tampered),
+                        first.headers)
+    assert verify_assignments(expected, [changed, *published[1:]]).mismatched
+
+    moved = Published(1 - first.partition, first.source_offset, first.value, first.headers)
+    if moved.partition not in expected[first.source_offset].partitions:
+        assert verify_assignments(expected, [moved, *published[1:]]).mismatched
+
+    assert verify_assignments(expected, published[:1] + published[2:]).missing
+    assert verify_assignments({}, published).unexpected
+
+
+def test_an_assignment_of_another_pipeline_version_is_refused() -> None:
+    _, published, _, _ = staged_run([("new", 0, 0)])
+    record = published[0]
+    assert read_assignment(record.value, record.headers).uri
+    other = [(k, b"storyline-0.0.0/other" if k == VERSION else v) for k, v in record.headers]
+    with pytest.raises(StaleAssignment, match=re.escape(PIPELINE_VERSION)):
+        read_assignment(record.value, other)
