@@ -23,10 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
-from storyline.domain.events import StoryUpdated, SummaryGenerated
-from storyline.domain.partitions import page_partition, partitions_of
+from storyline.domain.contracts import ArticleAssigned, ArticleExtracted, FactsPosition
+from storyline.domain.events import StoryMerged, StoryUpdated, SummaryGenerated
+from storyline.domain.partitions import PagePartition, page_partition, partitions_of
 from storyline.domain.pipeline import Pipeline
+from storyline.domain.upcasting import decode_any
 from storyline.replay import RebuiltLog, overlay_recorded
 from storyline.settings import Settings
 from storyline.stream.assignments import read_assignment
@@ -138,6 +139,103 @@ def replay_page(assignments: Mapping[int, ArticleAssigned], facts: Mapping[int, 
                 rebuilt.revisions[(event.story_id, event.revision)] = event
     rebuilt.seconds = time.perf_counter() - started
     return rebuilt
+
+
+@dataclass(slots=True)
+class PartitionReplay:
+    """What one page partition's replay gives: its events as (source offset, index among the
+    record's events, canonical bytes), and its counts."""
+
+    partition: int
+    events: list[tuple[int, int, bytes]] = field(default_factory=list)
+    records: int = 0
+    dead_letters: int = 0
+    stories: int = 0
+    fold_seconds: float = 0.0
+    read_seconds: float = 0.0
+
+
+def replay_page_partition(partition: int, partitions: int,
+                          assignments: Mapping[int, ArticleAssigned],
+                          facts: Mapping[int, FactsRecord],
+                          recorded: dict[tuple[str, int], SummaryGenerated] | None = None
+                          ) -> PartitionReplay:
+    """The page stage's partition ``partition`` of ``partitions`` over the assignments (in
+    source order) that go to it: a story merged in from another partition is rebuilt from
+    the facts, so the partitions' events together are :func:`replay_page`'s."""
+    page = PagePartition(partition, partitions)
+    out = PartitionReplay(partition)
+
+    def facts_at(position: FactsPosition) -> ArticleExtracted:
+        return _extracted(facts, position.offset)
+
+    started = time.process_time()
+    for offset in sorted(assignments):
+        assigned = assignments[offset]
+        if partition not in partitions_of(assigned, page.partition_of):
+            continue
+        mine = page.owns(assigned.story_id)
+        extracted = _extracted(facts, assigned.facts.offset) if mine else None
+        out.records += mine
+        try:
+            events = page.fold(assigned, extracted, facts_at)
+        except Exception:  # noqa: BLE001 - as the fold: a dead letter, no revision
+            out.dead_letters += 1
+            continue
+        for index, event in enumerate(overlay_recorded(page.pipeline, list(events), recorded)):
+            out.events.append((offset, index, canonical_bytes(event)))
+    out.fold_seconds = time.process_time() - started
+    out.stories = len(page.pipeline.story_ids)
+    return out
+
+
+def _extracted(facts: Mapping[int, FactsRecord], offset: int) -> ArticleExtracted:
+    record = facts.get(offset)
+    if record is None or record.kind == DEAD:
+        raise LookupError(f"the facts of source offset {offset} are not on the facts topic")
+    return ArticleExtracted.model_validate_json(record.value)
+
+
+def merged_replays(replays: list[PartitionReplay]) -> RebuiltLog:
+    """The partitions' events in the order of the log (a record's events all come from its
+    story's partition), as the one-process replay gives them."""
+    rebuilt = RebuiltLog(pipeline=Pipeline())
+    for _, _, value in sorted(e for r in replays for e in r.events):
+        event = decode_any(value)
+        if not isinstance(event, StoryUpdated | StoryMerged):
+            raise TypeError(f"a page partition gave a {type(event).__name__}")
+        rebuilt.events.append(event)
+        if isinstance(event, StoryUpdated):
+            rebuilt.revisions[(event.story_id, event.revision)] = event
+    rebuilt.records = sum(r.records for r in replays)
+    rebuilt.dead_letters = sum(r.dead_letters for r in replays)
+    return rebuilt
+
+
+def replay_partition_from_kafka(partition: int, partitions: int) -> PartitionReplay:
+    """One page partition's replay in a process of its own: it reads the topics itself
+    (the settings come from the environment, as the parent's)."""
+    import asyncio
+
+    from storyline.replay import recorded_summaries
+    from storyline.settings import get_settings, switch_kernels
+
+    settings = get_settings()
+    switch_kernels(settings)
+    started = time.perf_counter()
+
+    async def read() -> tuple[dict[int, FactsRecord], dict[int, ArticleAssigned],
+                              dict[tuple[str, int], SummaryGenerated]]:
+        facts = await facts_by_source_offset(settings)
+        published, _ = await published_assignments(settings)
+        return facts, assignments_by_source_offset(published), await recorded_summaries(
+            settings)
+
+    facts, assignments, recorded = asyncio.run(read())
+    read_seconds = time.perf_counter() - started
+    replay = replay_page_partition(partition, partitions, assignments, facts, recorded)
+    replay.read_seconds = read_seconds
+    return replay
 
 
 # -- reading the topics ----------------------------------------------------------------------

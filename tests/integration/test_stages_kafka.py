@@ -184,8 +184,8 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
     # each stage from its input topic: the assignments the fold wrote (again after its
     # SIGKILL: copies) are the assign stage's from the facts, and the page stage from those
     # assignments gives every published revision
-    for stage in ("assign", "page"):
-        result = subprocess.run([*STORYLINE, "replay", "--verify", "--stage", stage],
+    for stage in (["assign"], ["page"], ["page", "--processes", "2"]):
+        result = subprocess.run([*STORYLINE, "replay", "--verify", "--stage", *stage],
                                 env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "0 mismatched" in result.stdout and "0 missing" in result.stdout, result.stdout

@@ -9,6 +9,7 @@ import re
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 from test_page_citations import ScriptedClusterer, scripted_entries, scripted_log
 from test_pipeline import PROPERTY, records
 
@@ -19,8 +20,10 @@ from storyline.domain.pipeline import PIPELINE_VERSION, Pipeline
 from storyline.stage_replay import (
     Published,
     assignments_by_source_offset,
+    merged_replays,
     replay_assign,
     replay_page,
+    replay_page_partition,
     verify_assignments,
 )
 from storyline.stream.assignments import (
@@ -74,6 +77,20 @@ def test_the_stages_replayed_alone_give_what_the_fold_wrote(
     rebuilt = replay_page(assignments_by_source_offset(published), facts)
     assert [canonical_bytes(u) for u in rebuilt.events if isinstance(u, StoryUpdated)] == [
         canonical_bytes(u) for u in revisions]
+
+
+@PROPERTY
+@given(scripted_entries, st.integers(min_value=2, max_value=3))
+def test_the_page_stage_replayed_by_partitions_gives_the_one_replays_events(
+        entries: list[tuple[str, int, int]], partitions: int) -> None:
+    facts, published, _, _ = staged_run(entries)
+    assignments = assignments_by_source_offset(published)
+    one = replay_page(assignments, facts)
+    parts = merged_replays([replay_page_partition(p, partitions, assignments, facts)
+                            for p in range(partitions)])
+    assert [canonical_bytes(e) for e in parts.events] == [
+        canonical_bytes(e) for e in one.events]
+    assert parts.records == one.records
 
 
 def test_a_record_other_than_the_replays_is_caught() -> None:

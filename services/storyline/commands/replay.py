@@ -26,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(--verify: against the assignments topic), page from the "
                              "assignments and facts topics (--verify: against the story "
                              "updates); written by the staged worker (docs/stages.md)")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="with --stage page: replay N page partitions (the stories by "
+                             "the CRC-32 of their id) in N processes; the revisions are the "
+                             "same bytes for any N")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,8 +46,12 @@ async def _run(args: argparse.Namespace) -> int:
             raise SystemExit("--publish writes story updates: use it without --stage or "
                              "with --stage page")
         return await _replay_assign(settings, args.verify)
+    if args.processes < 1 or (args.processes > 1 and args.stage != "page"):
+        raise SystemExit("--processes N (N >= 1) replays the page stage: use it with "
+                         "--stage page")
     if args.stage == "page":
-        rebuilt = await _replay_page(settings)
+        rebuilt = (await _replay_page(settings) if args.processes == 1
+                   else _replay_page_in_processes(settings, args.processes))
     else:
         rebuilt = await rebuild_from_kafka(settings)
         print(f"replayed {rebuilt.records} articles from {settings.articles} in "
@@ -140,6 +148,31 @@ async def _replay_page(settings: Settings) -> RebuiltLog:
           f"({rebuilt.records_per_second:,.0f} assignments/s): "
           f"{len(rebuilt.pipeline.story_ids)} stories, {len(rebuilt.revisions)} revisions, "
           f"{rebuilt.dead_letters} dead letters; pipeline {rebuilt.pipeline.pipeline_version}")
+    return rebuilt
+
+
+def _replay_page_in_processes(settings: Settings, processes: int) -> RebuiltLog:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from storyline.stage_replay import merged_replays, replay_partition_from_kafka
+
+    started = time.perf_counter()
+    # spawned, not forked: the parent has run an event loop and Kafka clients
+    with ProcessPoolExecutor(max_workers=processes,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        replays = list(pool.map(replay_partition_from_kafka, range(processes),
+                                [processes] * processes))
+    rebuilt = merged_replays(replays)
+    rebuilt.seconds = time.perf_counter() - started
+    stories = sum(r.stories for r in replays)
+    folds = ", ".join(f"{r.records} in {r.fold_seconds:.1f} CPU s" for r in replays)
+    print(f"replayed the page stage over {rebuilt.records} assignments of "
+          f"{settings.assignments} in {processes} processes in {rebuilt.seconds:.2f}s "
+          f"({rebuilt.records_per_second:,.0f} assignments/s, topics read by each process "
+          f"in {max(r.read_seconds for r in replays):.1f}s; folded per partition: {folds}): "
+          f"{stories} stories, {len(rebuilt.revisions)} revisions, {rebuilt.dead_letters} "
+          f"dead letters; pipeline {rebuilt.pipeline.pipeline_version}")
     return rebuilt
 
 
