@@ -539,6 +539,22 @@ def test_many_lookups_and_interns_are_the_single_ones(words: list[str], keep: in
     assert many.size == one.size
 
 
+@given(st.lists(st.sampled_from("abcdefghijklmnop"), max_size=60), st.integers(1, 4))
+@settings(max_examples=60, deadline=None)
+def test_a_spilled_vocabulary_keeps_the_terms_in_use(words: list[str], keep: int) -> None:
+    """Spilling changes no id (a vocabulary that keeps everything hands out the same), and
+    a spilled term interned again comes back into memory: the terms spilled are the ones
+    not used for a while, not the first ones interned (every common word of a long log,
+    which then cost a cold-store read at every article)."""
+    whole, spilled = Vocabulary("v:"), Vocabulary("v:")
+    spilled.ids.keep = keep
+    spilled.ids.attach(MemoryColdStore())
+    for word in words:
+        assert spilled.intern_all([word]) == [whole.intern(word)]
+        assert spilled.ids.held([word]) == [whole.ids.get(word)]  # in memory, just used
+    assert len(spilled.ids) == min(keep, len(set(words)))
+
+
 @settings(max_examples=20, deadline=None)
 @given(log_entries)
 def test_timeline_event_sources_as_tuple_or_set_change_no_byte(

@@ -111,7 +111,12 @@ class Vocabulary:
 
     def intern(self, term: str) -> int:
         tid = self.ids.get(term)
-        if tid is None:
+        if tid is not None:
+            # spilled (not in memory: intern_all looked there first): held again, as the
+            # most recent, so a term in use stays in memory and the least recently used
+            # ones are spilled, not the ones interned first (the id is the same either way)
+            self.ids[term] = tid
+        else:
             tid = self.ids[term] = self.size
             self.size += 1
             if self.strings is not None:
