@@ -161,13 +161,19 @@ class ChaosReport:
     stage_commits: dict[str, list[int]] = field(default_factory=dict)
     verify_ok: bool = False
     verify_output: str = ""
+    # staged runs: ``replay --verify --stage assign`` and ``--stage page``: the assignments
+    # the fold wrote through the kills are the assign stage's from the facts, and the page
+    # stage from them gives every published revision (None: not a staged run)
+    stage_verify_ok: bool | None = None
+    stage_verify_output: str = ""
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
         return (self.verify_ok and self.conflicting_copies == 0 and self.revision_gaps == 0
                 and self.articles_missing == 0 and self.committed == self.log_end
-                and self.kills > 0 and self.stage_commits_ok)
+                and self.kills > 0 and self.stage_commits_ok
+                and self.stage_verify_ok is not False)
 
     @property
     def stage_commits_ok(self) -> bool:
@@ -473,6 +479,7 @@ def assert_lost_nothing(report: ChaosReport, articles: int) -> None:
     assert report.revision_gaps == 0, detail
     assert report.articles_missing == 0, detail
     assert report.log_end == articles and report.committed == articles, detail
+    assert report.stage_verify_ok is not False, detail
 
 
 def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: int = 7
@@ -574,6 +581,15 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
                 verify.wait()
         report.verify_ok = verify.returncode == 0
         report.verify_output = (stdout + stderr)[-3000:] + "\n" + status.stdout
+        if profile.staged:
+            outputs = []
+            report.stage_verify_ok = True
+            for stage in (["assign"], ["page", "--processes", "2"]):
+                result = subprocess.run([*STORYLINE, "replay", "--verify", "--stage", *stage],
+                                        env=env, capture_output=True, text=True, timeout=3600)
+                report.stage_verify_ok &= result.returncode == 0
+                outputs.append((result.stdout + result.stderr)[-1500:])
+            report.stage_verify_output = "\n".join(outputs)
     finally:
         supervisor.stop()
         report.self_exits = supervisor.self_exits
