@@ -69,10 +69,7 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"verified {result.checked} published revisions: {result.identical} identical, "
               f"{result.redeliveries} redelivered copies, {len(result.mismatched)} mismatched, "
               f"{len(result.unexpected)} unexpected, {len(result.missing)} missing")
-        for label, items in (("mismatched", result.mismatched),
-                             ("unexpected", result.unexpected), ("missing", result.missing)):
-            for item in items[:20]:
-                print(f"  {label}: {item}", file=sys.stderr)
+        _print_differences(result.mismatched, result.unexpected, result.missing)
         if result.other_versions:
             print(f"note: revisions were published by pipeline "
                   f"{', '.join(sorted(result.other_versions))}, this replay runs "
@@ -87,6 +84,15 @@ async def _run(args: argparse.Namespace) -> int:
         else:
             print("OK: every published revision is reproduced byte for byte")
     return status
+
+
+def _print_differences(mismatched: list[str], unexpected: list[str], missing: list[str]
+                       ) -> None:
+    """The first 20 of each kind of difference, on standard error."""
+    for label, items in (("mismatched", mismatched), ("unexpected", unexpected),
+                         ("missing", missing)):
+        for item in items[:20]:
+            print(f"  {label}: {item}", file=sys.stderr)
 
 
 async def _replay_assign(settings: Settings, verify: bool) -> int:
@@ -116,10 +122,7 @@ async def _replay_assign(settings: Settings, verify: bool) -> int:
     print(f"verified {result.checked} published assignments: {result.identical} identical, "
           f"{result.copies} copies, {len(result.mismatched)} mismatched, "
           f"{len(result.unexpected)} unexpected, {len(result.missing)} missing")
-    for label, items in (("mismatched", result.mismatched),
-                         ("unexpected", result.unexpected), ("missing", result.missing)):
-        for item in items[:20]:
-            print(f"  {label}: {item}", file=sys.stderr)
+    _print_differences(result.mismatched, result.unexpected, result.missing)
     if not published:
         print("nothing published yet on " + settings.assignments, file=sys.stderr)
         return 1

@@ -150,14 +150,8 @@ class FoldStage:
         """Rebuild the state up to the commit and seek the facts; False when stopped
         meanwhile (nothing is committed then: the state is short of the commit)."""
         topic = self.settings.facts
-        found = self.consumer.partitions_for_topic(topic)
-        if not found:
-            await self.consumer._client.force_metadata_update()
-            found = self.consumer.partitions_for_topic(topic)
-        if not found:
-            raise RuntimeError(f"the facts topic {topic} does not exist: storyline topics apply")
-        self.facts = [TopicPartition(topic, p) for p in sorted(found)]
-        self.assignment_partitions = await self._partitions(self.settings.assignments)
+        self.facts = [TopicPartition(topic, p) for p in await self._partitions(topic)]
+        self.assignment_partitions = len(await self._partitions(self.settings.assignments))
         self.consumer.assign([self.source, *self.facts])
         self.consumer.pause(self.source)  # assigned only to commit the source position
         until = await self._committed(self.source)
@@ -179,14 +173,14 @@ class FoldStage:
                  facts_offsets={tp.partition: self.consumed[tp] for tp in self.facts})
         return True
 
-    async def _partitions(self, topic: str) -> int:
+    async def _partitions(self, topic: str) -> list[int]:
         found = self.consumer.partitions_for_topic(topic)
         if not found:
             await self.consumer._client.force_metadata_update()
             found = self.consumer.partitions_for_topic(topic)
         if not found:
             raise RuntimeError(f"the topic {topic} does not exist: storyline topics apply")
-        return len(found)
+        return sorted(found)
 
     async def _committed(self, tp: TopicPartition) -> int:
         found = await retried(lambda: self.consumer.committed(tp), "committed offset")
