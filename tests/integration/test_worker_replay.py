@@ -241,4 +241,5 @@ def test_a_restart_folds_from_the_newest_snapshot(env: dict[str, str], tmp_path:
     result = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "9 identical" in result.stdout, result.stdout
+    # (once seen with 6 of 9 under load, not reproduced alone: the worker's log says why)
+    assert "9 identical" in result.stdout, result.stdout + "\n" + log.read_text()[-6000:]
