@@ -28,7 +28,7 @@ from storyline.domain import pipeline as pipeline_module
 from storyline.domain.assign.clustering_text import Vocabulary
 from storyline.domain.assign.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.coldstore import MemoryColdStore
+from storyline.domain.coldstore import MemoryColdStore, SpilledMap
 from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.domain.extract import analysis as analysis_module
 from storyline.domain.extract import timeline_input as timeline_input_module
@@ -496,6 +496,7 @@ def _layout() -> dict[str, object]:
 # (29: the assign stage keeps, of each article of a story, the uri it is listed under as a
 # copy and the version that withdrew it, and each story's absorbed ids (a merge hands them
 # to a page partition that never folded the story); page.story.MovedStory added.)
+# (30: a spilled map knows which of its entries' stored copies are current, SpilledMap._clean.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -511,7 +512,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        26: "0806e782e330aa3ffad84f4ee48ffec3bcfc40d808cb4f38e7ceeaa37c4529ca",
                        27: "c309524af2ef1e79cfc62363296535d1f6316acf9f042943ec1d7117457bdfb4",
                        28: "eb62cd5fbc9aafcaa3f981326abc20cec4ebaf46e33b476455a602a21576386f",
-                       29: "6bfdc1a8bf0a7a59d9d07cf36c3085fbc18f90ea534dc045eeef9aa7efafdaf0"}
+                       29: "6bfdc1a8bf0a7a59d9d07cf36c3085fbc18f90ea534dc045eeef9aa7efafdaf0",
+                       30: "178a575c5906747f8728ff0577c7e6a82a6e1dac9daa25f0d9c2e9b50a64c47d"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:
@@ -537,6 +539,29 @@ def test_many_lookups_and_interns_are_the_single_ones(words: list[str], keep: in
         assert many.ids.get_many(keys) == [one.ids.get(k) for k in keys]
         assert many.ids.held(keys) == [many.ids._recent.get(k) for k in keys]
     assert many.size == one.size
+
+
+def test_an_entry_held_again_is_not_written_again_unless_changed() -> None:
+    store = MemoryColdStore()
+    writes: list[str] = []
+    put = store.put
+    store.put = lambda key, value: (writes.append(key), put(key, value))[1]  # type: ignore[method-assign]
+    spilled: SpilledMap[int] = SpilledMap("m:", 1)
+    spilled.attach(store)
+    spilled["a"] = 1
+    spilled["b"] = 2  # spills a
+    assert writes == ["m:a"]
+    spilled.hold("a", 1)  # read back, unchanged: spills b (written), a stays clean
+    spilled["c"] = 3  # spills a: its stored copy is current, nothing written
+    assert writes == ["m:a", "m:b"]
+    assert spilled.get("a") == 1
+    spilled.hold("a", 1)
+    spilled["a"] = 5  # changed after being held: written when spilled
+    spilled["d"] = 4
+    assert writes == ["m:a", "m:b", "m:c", "m:a"]
+    assert [spilled.get(k) for k in "abcd"] == [5, 2, 3, 4]
+    spilled.attach(MemoryColdStore())  # another store: nothing of it is known
+    assert spilled._clean == set()
 
 
 @given(st.lists(st.sampled_from("abcdefghijklmnop"), max_size=60), st.integers(1, 4))

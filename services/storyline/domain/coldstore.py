@@ -77,24 +77,31 @@ class SpilledMap(Generic[V]):
     beside the snapshot, see :class:`ColdStore`), and is attached again after loading.
     """
 
-    __slots__ = ("_recent", "_store", "keep", "prefix")
+    __slots__ = ("_clean", "_recent", "_store", "keep", "prefix")
 
     def __init__(self, prefix: str, keep: int) -> None:
         self.prefix = prefix
         self.keep = keep
         self._recent: OrderedDict[str, V] = OrderedDict()  # oldest write first
         self._store: ColdStore | None = None
+        # keys of _recent held again by ``hold`` and not written since: their stored copy
+        # is current, so spilling them again writes nothing
+        self._clean: set[str] = set()
 
     def attach(self, store: ColdStore | None) -> None:
         self._store = store
+        # nothing is known of what ``store`` holds: spill every entry in full again
+        self._clean = set()
         self._spill()
 
     def __getstate__(self) -> dict[str, object]:
         store = self._store
         return {"prefix": self.prefix, "keep": self.keep, "_recent": self._recent,
-                "_store": None if store is not None and store.external else store}
+                "_store": None if store is not None and store.external else store,
+                "_clean": self._clean}
 
     def __setstate__(self, state: dict[str, object]) -> None:
+        self._clean = set()  # (a map pickled before it had one: nothing known clean)
         for name, value in state.items():
             setattr(self, name, value)
 
@@ -137,11 +144,38 @@ class SpilledMap(Generic[V]):
         recent = self._recent
         recent[key] = value  # a spilled copy, if any, is shadowed and later overwritten
         recent.move_to_end(key)
+        self._clean.discard(key)
+        if len(recent) > self.keep:
+            self._spill()
+
+    def get_and_hold(self, key: str) -> V | None:
+        """``get``; a value read from the store is held in memory again (:meth:`hold`)."""
+        found = self._recent.get(key)
+        if found is not None or self._store is None:
+            return found
+        blob = self._store.get(self.prefix + key)
+        if blob is None:
+            return None
+        value = cast(V, pickle.loads(blob))  # written by this class
+        self.hold(key, value)
+        return value
+
+    def hold(self, key: str, value: V) -> None:
+        """Hold in memory again, as the most recent entry, ``value`` just read for ``key``
+        from the store and not changed: a value in use stays in memory (the least recently
+        held or written are spilled), and its stored copy stays current, so spilling it
+        again writes nothing. Only for a value read from the store: one that was never
+        spilled would then never be written."""
+        recent = self._recent
+        recent[key] = value
+        recent.move_to_end(key)
+        self._clean.add(key)
         if len(recent) > self.keep:
             self._spill()
 
     def pop(self, key: str) -> V | None:
         found = self._recent.pop(key, None)
+        self._clean.discard(key)
         if self._store is not None:
             if found is None:
                 blob = self._store.get(self.prefix + key)
@@ -153,6 +187,7 @@ class SpilledMap(Generic[V]):
     def discard(self, key: str) -> None:
         """``pop`` without reading what is removed."""
         self._recent.pop(key, None)
+        self._clean.discard(key)
         if self._store is not None:
             self._store.delete(self.prefix + key)
 
@@ -165,6 +200,10 @@ class SpilledMap(Generic[V]):
         if store is None:
             return
         recent = self._recent
+        clean = self._clean
         while len(recent) > self.keep:
             key, value = recent.popitem(last=False)
+            if key in clean:
+                clean.discard(key)  # its stored copy is this value
+                continue
             store.put(self.prefix + key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))

@@ -110,13 +110,11 @@ class Vocabulary:
         return self._dense
 
     def intern(self, term: str) -> int:
-        tid = self.ids.get(term)
-        if tid is not None:
-            # spilled (not in memory: intern_all looked there first): held again, as the
-            # most recent, so a term in use stays in memory and the least recently used
-            # ones are spilled, not the ones interned first (the id is the same either way)
-            self.ids[term] = tid
-        else:
+        # a spilled term is held again, as the most recent, so a term in use stays in memory
+        # and the least recently used ones are spilled, not the ones interned first (the id
+        # is the same either way; an id never changes, so its stored copy stays current)
+        tid = self.ids.get_and_hold(term)
+        if tid is None:
             tid = self.ids[term] = self.size
             self.size += 1
             if self.strings is not None:
