@@ -12,14 +12,17 @@
 An assignment's ``facts`` position is its article's source position (partition, offset);
 the facts of source offset o are the first record with that ``source-offset`` header on the
 facts topic (partition o mod N; a redelivered copy after it is the same bytes).
-The pure parts (:func:`replay_assign`, :func:`verify_assignments`, :func:`replay_page`) run
-without a broker; the rest reads the topics.
+The pure parts (:class:`AssignReplay`, :func:`verify_assignments`, :class:`PageReplay`,
+:func:`replay_page_partition`) run without a broker; the rest reads the topics. One replay
+process reads the facts as a stream, keeping none of them; N page partitions in N processes
+each keep the facts of their own stories and of the stories merged into them.
 """
 
 from __future__ import annotations
 
+import heapq
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -67,26 +70,39 @@ class Expected:
     partitions: tuple[int, ...]
 
 
-def replay_assign(facts: Mapping[int, FactsRecord], partitions: int,
-                  pipeline: Pipeline | None = None) -> dict[int, Expected]:
-    """The assign stage over the facts by source offset: source offset -> its assignment's
-    bytes and the assignments partitions it goes to (records that change no story, and
-    those the assign stage refuses, have none)."""
-    pipeline = pipeline or Pipeline()
-    out: dict[int, Expected] = {}
-    for offset in sorted(facts):
-        record = facts[offset]
+class AssignReplay:
+    """The assign stage fed the facts records one by one, in source order: source offset ->
+    its assignment's bytes and the assignments partitions it goes to (records that change no
+    story, and those the assign stage refuses, have none)."""
+
+    def __init__(self, partitions: int, pipeline: Pipeline | None = None) -> None:
+        self.partitions = partitions
+        self.pipeline = pipeline or Pipeline()
+        self.expected: dict[int, Expected] = {}
+        self.records = 0
+
+    def add(self, record: FactsRecord) -> None:
+        self.records += 1
         if record.kind == DEAD:
-            continue
+            return
         extracted = for_assign(record.value)
         try:
-            assigned = pipeline.assigner.assign(extracted)
+            assigned = self.pipeline.assigner.assign(extracted)
         except Exception:  # noqa: BLE001 - refused (a dead letter of the fold), no record
-            continue
+            return
         if assigned is not None:
-            route = partitions_of(assigned, lambda s: page_partition(s, partitions))
-            out[offset] = Expected(canonical_bytes(assigned), tuple(route))
-    return out
+            route = partitions_of(assigned, lambda s: page_partition(s, self.partitions))
+            self.expected[record.source_offset] = Expected(canonical_bytes(assigned),
+                                                           tuple(route))
+
+
+def replay_assign(facts: Iterable[FactsRecord], partitions: int,
+                  pipeline: Pipeline | None = None) -> dict[int, Expected]:
+    """:class:`AssignReplay` over ``facts`` (in source order)."""
+    replay = AssignReplay(partitions, pipeline)
+    for record in facts:
+        replay.add(record)
+    return replay.expected
 
 
 # What the fold reads of an article and the assign stage does not: most of its bytes.
@@ -132,30 +148,43 @@ def verify_assignments(expected: Mapping[int, Expected], published: list[Publish
     return result
 
 
-def replay_page(assignments: Mapping[int, ArticleAssigned], facts: Mapping[int, FactsRecord],
-                recorded: dict[tuple[str, int], SummaryGenerated] | None = None) -> RebuiltLog:
-    """The page stage over the assignments in source order, with their facts."""
-    rebuilt = RebuiltLog(pipeline=Pipeline())
-    started = time.perf_counter()
-    for offset in sorted(assignments):
-        assigned = assignments[offset]
-        record = facts.get(assigned.facts.offset)
-        if record is None or record.kind == DEAD:
-            raise LookupError(f"the assignment of source offset {offset} points at facts "
-                              f"{assigned.facts.offset}, which the facts topic lacks")
+class PageReplay:
+    """The page stage fed each assignment with its facts record, in source order."""
+
+    def __init__(self, recorded: dict[tuple[str, int], SummaryGenerated] | None = None
+                 ) -> None:
+        self.rebuilt = RebuiltLog(pipeline=Pipeline())
+        self.recorded = recorded
+
+    def fold(self, assigned: ArticleAssigned, record: FactsRecord | None) -> None:
+        rebuilt = self.rebuilt
+        if record is None or record.kind == DEAD or record.source_offset != assigned.facts.offset:
+            raise LookupError(f"the assignment of source offset {assigned.position.offset} "
+                              f"points at facts {assigned.facts.offset}, which the facts "
+                              "topic lacks")
         extracted = ArticleExtracted.model_validate_json(record.value)
         rebuilt.records += 1
         try:
             events = rebuilt.pipeline.fold(assigned, extracted)
         except Exception:  # noqa: BLE001 - as the fold: a dead letter, no revision
             rebuilt.dead_letters += 1
-            continue
-        for event in overlay_recorded(rebuilt.pipeline, list(events), recorded):
+            return
+        for event in overlay_recorded(rebuilt.pipeline, list(events), self.recorded):
             rebuilt.events.append(event)
             if isinstance(event, StoryUpdated):
                 rebuilt.revisions[(event.story_id, event.revision)] = event
-    rebuilt.seconds = time.perf_counter() - started
-    return rebuilt
+
+
+def replay_page(assignments: Mapping[int, ArticleAssigned], facts: Mapping[int, FactsRecord],
+                recorded: dict[tuple[str, int], SummaryGenerated] | None = None) -> RebuiltLog:
+    """The page stage over the assignments in source order, with their facts."""
+    replay = PageReplay(recorded)
+    started = time.perf_counter()
+    for offset in sorted(assignments):
+        assigned = assignments[offset]
+        replay.fold(assigned, facts.get(assigned.facts.offset))
+    replay.rebuilt.seconds = time.perf_counter() - started
+    return replay.rebuilt
 
 
 @dataclass(slots=True)
@@ -206,6 +235,24 @@ def replay_page_partition(partition: int, partitions: int,
     return out
 
 
+def facts_needed(partition: int, partitions: int, assignments: Mapping[int, ArticleAssigned]
+                 ) -> set[int]:
+    """The source offsets whose facts page partition ``partition`` reads: the articles of
+    its stories, and those of every story merged into one of them from another partition."""
+    def route(story_id: str) -> int:
+        return page_partition(story_id, partitions)
+
+    wanted: set[int] = set()
+    for assigned in assignments.values():
+        if route(assigned.story_id) != partition:
+            continue
+        wanted.add(assigned.facts.offset)
+        for merge in assigned.merges:
+            if route(merge.story_id) != partition:
+                wanted.update(m.facts.offset for m in (*merge.articles, *merge.withdrawn))
+    return wanted
+
+
 def _extracted(facts: Mapping[int, FactsRecord], offset: int) -> ArticleExtracted:
     record = facts.get(offset)
     if record is None or record.kind == DEAD:
@@ -243,10 +290,11 @@ def replay_partition_from_kafka(partition: int, partitions: int) -> PartitionRep
 
     async def read() -> tuple[dict[int, FactsRecord], dict[int, ArticleAssigned],
                               dict[tuple[str, int], SummaryGenerated]]:
-        facts = await facts_by_source_offset(settings)
         published, _ = await published_assignments(settings)
-        return facts, assignments_by_source_offset(published), await recorded_summaries(
-            settings)
+        assignments = assignments_by_source_offset(published)
+        wanted = facts_needed(partition, partitions, assignments)
+        facts = await facts_by_source_offset(settings, wanted)
+        return facts, assignments, await recorded_summaries(settings)
 
     facts, assignments, recorded = asyncio.run(read())
     read_seconds = time.perf_counter() - started
@@ -258,17 +306,53 @@ def replay_partition_from_kafka(partition: int, partitions: int) -> PartitionRep
 # -- reading the topics ----------------------------------------------------------------------
 
 
-async def facts_by_source_offset(settings: Settings) -> dict[int, FactsRecord]:
-    """Every facts record, the first one of each source offset."""
+async def facts_by_source_offset(settings: Settings, wanted: Container[int] | None = None
+                                 ) -> dict[int, FactsRecord]:
+    """The facts records of the source offsets ``wanted`` (default: all), the first one of
+    each source offset."""
     out: dict[int, FactsRecord] = {}
     topic = settings.facts
     ends = await end_offsets(settings.bootstrap_servers, topic)
     for partition in sorted(ends):
         async for record in read_partition(settings.bootstrap_servers, topic, partition,
                                            stop=ends[partition]):
+            offset = int(dict(record.headers).get(SOURCE_OFFSET, b"-1"))
+            if wanted is not None and offset not in wanted:
+                continue
             facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
             out.setdefault(facts.source_offset, facts)
     return out
+
+
+async def facts_in_source_order(settings: Settings) -> AsyncGenerator[FactsRecord, None]:
+    """Every facts record once, in source order, as the topic is read (nothing kept): the
+    partitions merged by source offset, a copy written again after a crash skipped (in a
+    partition, a record whose source offset is not above the last one taken)."""
+    topic = settings.facts
+    ends = await end_offsets(settings.bootstrap_servers, topic)
+    readers = {p: read_partition(settings.bootstrap_servers, topic, p, stop=ends[p])
+               for p in sorted(ends)}
+    last = dict.fromkeys(readers, -1)
+    heads: list[tuple[int, int, FactsRecord]] = []
+
+    async def advance(partition: int) -> None:
+        async for record in readers[partition]:
+            facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
+            if facts.source_offset > last[partition]:
+                last[partition] = facts.source_offset
+                heapq.heappush(heads, (facts.source_offset, partition, facts))
+                return
+
+    try:
+        for partition in readers:
+            await advance(partition)
+        while heads:
+            _, partition, facts = heapq.heappop(heads)
+            yield facts
+            await advance(partition)
+    finally:
+        for reader in readers.values():
+            await reader.aclose()
 
 
 async def published_assignments(settings: Settings) -> tuple[list[Published], int]:

@@ -97,25 +97,25 @@ def _print_differences(mismatched: list[str], unexpected: list[str], missing: li
 
 async def _replay_assign(settings: Settings, verify: bool) -> int:
     from storyline.stage_replay import (
-        facts_by_source_offset,
+        AssignReplay,
+        facts_in_source_order,
         published_assignments,
-        replay_assign,
         verify_assignments,
     )
 
-    started = time.perf_counter()
-    facts = await facts_by_source_offset(settings)
     published, partitions = await published_assignments(settings)
     if not partitions:
         print(f"the assignments topic {settings.assignments} does not exist", file=sys.stderr)
         return 1
-    read = time.perf_counter() - started
     started = time.perf_counter()
-    expected = replay_assign(facts, partitions)
+    replay = AssignReplay(partitions)
+    async for record in facts_in_source_order(settings):
+        replay.add(record)
+    expected = replay.expected
     seconds = time.perf_counter() - started
-    print(f"replayed the assign stage over {len(facts)} facts records of {settings.facts} in "
-          f"{seconds:.2f}s ({len(facts) / max(seconds, 1e-9):,.0f} records/s; topics read in "
-          f"{read:.2f}s): {len(expected)} assignments")
+    print(f"replayed the assign stage over {replay.records} facts records of {settings.facts} "
+          f"in {seconds:.2f}s ({replay.records / max(seconds, 1e-9):,.0f} records/s, reading "
+          f"them included): {len(expected)} assignments")
     if not verify:
         return 0
     result = verify_assignments(expected, published)
@@ -135,19 +135,33 @@ async def _replay_assign(settings: Settings, verify: bool) -> int:
 async def _replay_page(settings: Settings) -> RebuiltLog:
     from storyline.replay import recorded_summaries
     from storyline.stage_replay import (
+        PageReplay,
         assignments_by_source_offset,
-        facts_by_source_offset,
+        facts_in_source_order,
         published_assignments,
-        replay_page,
     )
 
-    facts = await facts_by_source_offset(settings)
     published, _ = await published_assignments(settings)
     assignments = assignments_by_source_offset(published)
-    recorded = await recorded_summaries(settings)
-    rebuilt = replay_page(assignments, facts, recorded)
+    replay = PageReplay(await recorded_summaries(settings))
+    started = time.perf_counter()
+    # the facts as a stream beside the assignments, both in source order: none kept
+    facts = facts_in_source_order(settings)
+    current = None
+    try:
+        for offset in sorted(assignments):
+            assigned = assignments[offset]
+            while current is None or current.source_offset < assigned.facts.offset:
+                current = await anext(facts, None)
+                if current is None:
+                    break
+            replay.fold(assigned, current)
+    finally:
+        await facts.aclose()
+    rebuilt = replay.rebuilt
+    rebuilt.seconds = time.perf_counter() - started
     print(f"replayed the page stage over {len(assignments)} assignments of "
-          f"{settings.assignments} in {rebuilt.seconds:.2f}s "
+          f"{settings.assignments} in {rebuilt.seconds:.2f}s (reading the facts included) "
           f"({rebuilt.records_per_second:,.0f} assignments/s): "
           f"{len(rebuilt.pipeline.story_ids)} stories, {len(rebuilt.revisions)} revisions, "
           f"{rebuilt.dead_letters} dead letters; pipeline {rebuilt.pipeline.pipeline_version}")
