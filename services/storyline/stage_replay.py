@@ -325,33 +325,47 @@ async def facts_by_source_offset(settings: Settings, wanted: Container[int] | No
 
 
 async def facts_in_source_order(settings: Settings) -> AsyncGenerator[FactsRecord, None]:
-    """Every facts record once, in source order, as the topic is read (nothing kept): the
-    partitions merged by source offset, a copy written again after a crash skipped (in a
-    partition, a record whose source offset is not above the last one taken)."""
+    """Every facts record once, in source order, as the topic is read (nothing kept)."""
     topic = settings.facts
     ends = await end_offsets(settings.bootstrap_servers, topic)
-    readers = {p: read_partition(settings.bootstrap_servers, topic, p, stop=ends[p])
-               for p in sorted(ends)}
-    last = dict.fromkeys(readers, -1)
+
+    async def partition_facts(partition: int) -> AsyncGenerator[FactsRecord, None]:
+        async for record in read_partition(settings.bootstrap_servers, topic, partition,
+                                           stop=ends[partition]):
+            yield FactsRecord.from_kafka(record.key, record.value, record.headers)
+
+    merged = in_source_order({p: partition_facts(p) for p in sorted(ends)})
+    try:
+        async for facts in merged:
+            yield facts
+    finally:
+        await merged.aclose()
+
+
+async def in_source_order(partitions: dict[int, AsyncGenerator[FactsRecord, None]]
+                          ) -> AsyncGenerator[FactsRecord, None]:
+    """The facts records of the partitions merged by source offset, each source offset once:
+    in a partition a record whose source offset is not above the last one taken from it is a
+    copy written again after a crash (the same bytes), and is skipped."""
+    last = dict.fromkeys(partitions, -1)
     heads: list[tuple[int, int, FactsRecord]] = []
 
     async def advance(partition: int) -> None:
-        async for record in readers[partition]:
-            facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
+        async for facts in partitions[partition]:  # resumes where the last call returned
             if facts.source_offset > last[partition]:
                 last[partition] = facts.source_offset
                 heapq.heappush(heads, (facts.source_offset, partition, facts))
                 return
 
     try:
-        for partition in readers:
+        for partition in partitions:
             await advance(partition)
         while heads:
             _, partition, facts = heapq.heappop(heads)
             yield facts
             await advance(partition)
     finally:
-        for reader in readers.values():
+        for reader in partitions.values():
             await reader.aclose()
 
 

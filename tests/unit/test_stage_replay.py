@@ -5,7 +5,9 @@ replay's is caught."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncGenerator
 
 import pytest
 from hypothesis import given
@@ -21,6 +23,7 @@ from storyline.stage_replay import (
     Published,
     assignments_by_source_offset,
     facts_needed,
+    in_source_order,
     merged_replays,
     replay_assign,
     replay_page,
@@ -132,3 +135,36 @@ def test_an_assignment_of_another_pipeline_version_is_refused() -> None:
     other = [(k, b"storyline-0.0.0/other" if k == VERSION else v) for k, v in record.headers]
     with pytest.raises(StaleAssignment, match=re.escape(PIPELINE_VERSION)):
         read_assignment(record.value, other)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=40, unique=True),
+       st.integers(min_value=1, max_value=3), st.data())
+def test_the_facts_partitions_merge_in_source_order_without_copies(
+        offsets: list[int], stripes: int, data: st.DataObject) -> None:
+    """Each stripe writes its source offsets in order; after a crash it writes a stretch
+    again (copies): the merge gives every offset once, in order."""
+    offsets.sort()
+    written: dict[int, list[int]] = {}
+    for stripe in range(stripes):
+        mine = [o for o in offsets if o % stripes == stripe]
+        out: list[int] = []
+        at, crashes = 0, 0
+        while at < len(mine):
+            step = data.draw(st.integers(min_value=1, max_value=4), label="written")
+            out += mine[at:at + step]
+            at = min(at + step, len(mine))
+            if crashes < 3:  # a crash: the stripe writes its last few records again
+                back = data.draw(st.integers(min_value=0, max_value=3), label="again")
+                crashes += back > 0
+                at -= min(back, at)
+        written[stripe] = out
+
+    async def stripe(values: list[int]) -> AsyncGenerator[FactsRecord, None]:
+        for value in values:
+            yield FactsRecord(b"", str(value).encode(), b"extracted", value)
+
+    async def merged() -> list[int]:
+        return [f.source_offset
+                async for f in in_source_order({p: stripe(v) for p, v in written.items()})]
+
+    assert asyncio.run(merged()) == offsets
