@@ -36,7 +36,7 @@ from storyline.domain.upcasting import decode_any
 from storyline.replay import RebuiltLog, overlay_recorded
 from storyline.settings import Settings
 from storyline.stream.assignments import read_assignment
-from storyline.stream.facts import DEAD, SOURCE_OFFSET, FactsRecord
+from storyline.stream.facts import DEAD, SOURCE_OFFSET, VERSION, FactsRecord
 from storyline.stream.logreader import end_offsets, read_partition
 
 
@@ -319,7 +319,8 @@ async def facts_by_source_offset(settings: Settings, wanted: Container[int] | No
             offset = int(dict(record.headers).get(SOURCE_OFFSET, b"-1"))
             if wanted is not None and offset not in wanted:
                 continue
-            facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
+            facts = FactsRecord.from_kafka(record.key, record.value, record.headers,
+                                         same_extractor=True)
             out.setdefault(facts.source_offset, facts)
     return out
 
@@ -332,7 +333,8 @@ async def facts_in_source_order(settings: Settings) -> AsyncGenerator[FactsRecor
     async def partition_facts(partition: int) -> AsyncGenerator[FactsRecord, None]:
         async for record in read_partition(settings.bootstrap_servers, topic, partition,
                                            stop=ends[partition]):
-            yield FactsRecord.from_kafka(record.key, record.value, record.headers)
+            yield FactsRecord.from_kafka(record.key, record.value, record.headers,
+                                         same_extractor=True)
 
     merged = in_source_order({p: partition_facts(p) for p in sorted(ends)})
     try:
@@ -383,11 +385,17 @@ async def published_assignments(settings: Settings) -> tuple[list[Published], in
     return out, len(ends)
 
 
+def written_by(published: list[Published]) -> set[str]:
+    """The pipeline versions that wrote the records."""
+    return {dict(r.headers).get(VERSION, b"(none)").decode(errors="replace") for r in published}
+
+
 def assignments_by_source_offset(published: list[Published]) -> dict[int, ArticleAssigned]:
     """The assignments, one per source offset (a merge's copies in other partitions, and
     redelivered copies, are the same record)."""
     out: dict[int, ArticleAssigned] = {}
     for record in published:
         if record.source_offset not in out:
-            out[record.source_offset] = read_assignment(record.value, record.headers)
+            out[record.source_offset] = read_assignment(record.value, record.headers,
+                                                       same_extractor=True)
     return out

@@ -35,7 +35,13 @@ from storyline.stream.assignments import (
     assignment_records,
     read_assignment,
 )
-from storyline.stream.facts import VERSION, FactsRecord, extract_record, fold_facts
+from storyline.stream.facts import (
+    VERSION,
+    FactsRecord,
+    StaleFacts,
+    extract_record,
+    fold_facts,
+)
 
 PARTITIONS = 2
 Plan = dict[str, tuple[str, str | None, tuple[str, ...]]]
@@ -129,12 +135,40 @@ def test_a_record_other_than_the_replays_is_caught() -> None:
 
 
 def test_an_assignment_of_another_pipeline_version_is_refused() -> None:
-    _, published, _, _ = staged_run([("new", 0, 0)])
+    """By the live stages always; by a replay of the page stage only when written over
+    another extractor's facts (a new page stage replays over the old assignments)."""
+    facts, published, _, _ = staged_run([("new", 0, 0)])
     record = published[0]
     assert read_assignment(record.value, record.headers).uri
-    other = [(k, b"storyline-0.0.0/other" if k == VERSION else v) for k, v in record.headers]
-    with pytest.raises(StaleAssignment, match=re.escape(PIPELINE_VERSION)):
-        read_assignment(record.value, other)
+
+    def written_by(version: str, headers: tuple[tuple[str, bytes], ...]
+                   ) -> list[tuple[str, bytes]]:
+        return [(k, version.encode() if k == VERSION else v) for k, v in headers]
+
+    release, core, extractor = PIPELINE_VERSION.split("/")
+    new_page_stage = written_by(f"{release}/core-0+00000000.00000000/{extractor}",
+                                record.headers)
+    other_extractor = written_by(f"{release}/{core}/extract-0+00000000", record.headers)
+    for headers in (new_page_stage, other_extractor):
+        with pytest.raises(StaleAssignment, match=re.escape(PIPELINE_VERSION)):
+            read_assignment(record.value, headers)
+    assert read_assignment(record.value, new_page_stage, same_extractor=True).uri
+    with pytest.raises(StaleAssignment):
+        read_assignment(record.value, other_extractor, same_extractor=True)
+
+    fact = facts[0]
+    for headers, accepted in ((written_by(f"{release}/core-0+0.0/{extractor}", fact.headers),
+                               True),
+                              (written_by(f"{release}/{core}/extract-0+0", fact.headers),
+                               False)):
+        with pytest.raises(StaleFacts):
+            FactsRecord.from_kafka(fact.key, fact.value, headers)
+        if accepted:
+            assert FactsRecord.from_kafka(fact.key, fact.value, headers,
+                                          same_extractor=True) == fact
+        else:
+            with pytest.raises(StaleFacts):
+                FactsRecord.from_kafka(fact.key, fact.value, headers, same_extractor=True)
 
 
 @given(st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=40, unique=True),

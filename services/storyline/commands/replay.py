@@ -86,6 +86,19 @@ async def _run(args: argparse.Namespace) -> int:
     return status
 
 
+def _note_other_versions(versions: set[str], topic: str) -> None:
+    """Say when the records replayed were written by another pipeline version (of the same
+    extractor: others are refused) than this code's."""
+    from storyline.domain.pipeline import PIPELINE_VERSION
+
+    others = sorted(versions - {PIPELINE_VERSION})
+    if others:
+        print(f"note: {topic} was written by pipeline {', '.join(others)}; this replay runs "
+              f"{PIPELINE_VERSION} over it (the same extractor): the revisions are this "
+              "version's page stage over what that version's assign stage decided",
+              file=sys.stderr)
+
+
 def _print_differences(mismatched: list[str], unexpected: list[str], missing: list[str]
                        ) -> None:
     """The first 20 of each kind of difference, on standard error."""
@@ -101,12 +114,14 @@ async def _replay_assign(settings: Settings, verify: bool) -> int:
         facts_in_source_order,
         published_assignments,
         verify_assignments,
+        written_by,
     )
 
     published, partitions = await published_assignments(settings)
     if not partitions:
         print(f"the assignments topic {settings.assignments} does not exist", file=sys.stderr)
         return 1
+    _note_other_versions(written_by(published), settings.assignments)
     started = time.perf_counter()
     replay = AssignReplay(partitions)
     async for record in facts_in_source_order(settings):
@@ -139,10 +154,12 @@ async def _replay_page(settings: Settings) -> RebuiltLog:
         assignments_by_source_offset,
         facts_in_source_order,
         published_assignments,
+        written_by,
     )
 
     published, _ = await published_assignments(settings)
     assignments = assignments_by_source_offset(published)
+    _note_other_versions(written_by(published), settings.assignments)
     replay = PageReplay(await recorded_summaries(settings))
     started = time.perf_counter()
     # the facts as a stream beside the assignments, both in source order: none kept

@@ -23,7 +23,7 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.contracts import ArticleAssigned
 from storyline.domain.partitions import page_partition, partitions_of
 from storyline.domain.pipeline import PIPELINE_VERSION
-from storyline.stream.facts import SOURCE_OFFSET, VERSION, Headers
+from storyline.stream.facts import SOURCE_OFFSET, VERSION, Headers, extractor_of
 
 
 class StaleAssignment(ValueError):
@@ -52,14 +52,18 @@ def assignment_records(assigned: ArticleAssigned, partitions: int) -> list[Assig
             for p in partitions_of(assigned, lambda s: page_partition(s, partitions))]
 
 
-def read_assignment(value: bytes | None, headers: Sequence[tuple[str, bytes]]
-                    ) -> ArticleAssigned:
-    """The assignment of one record, refusing one of another pipeline version."""
+def read_assignment(value: bytes | None, headers: Sequence[tuple[str, bytes]], *,
+                    same_extractor: bool = False) -> ArticleAssigned:
+    """The assignment of one record, refusing one of another pipeline version; with
+    ``same_extractor`` (a replay of the page stage: a new page stage over what the assign
+    stage decided) only one written over another extractor's facts."""
     found = dict(headers)
     if SOURCE_OFFSET not in found or value is None:
         raise ValueError(f"not an assignments record: headers {sorted(found)}")
     written_by = found.get(VERSION, b"(none)").decode(errors="replace")
-    if written_by != PIPELINE_VERSION:
+    stale = (extractor_of(written_by) != extractor_of(PIPELINE_VERSION) if same_extractor
+             else written_by != PIPELINE_VERSION)
+    if stale:
         raise StaleAssignment(
             f"the assignment of source offset {found[SOURCE_OFFSET].decode(errors='replace')} "
             f"was written by pipeline {written_by}, and this code is {PIPELINE_VERSION}: "

@@ -41,6 +41,11 @@ DEAD = b"dead"
 Headers = list[tuple[str, bytes]]
 
 
+def extractor_of(pipeline_version: str) -> str:
+    """The extractor part of a pipeline version (its last segment: ``extract-6+…``)."""
+    return pipeline_version.rsplit("/", 1)[-1]
+
+
 class StaleFacts(ValueError):
     """A facts record written by another pipeline version than this code's."""
 
@@ -59,11 +64,17 @@ class FactsRecord:
 
     @staticmethod
     def from_kafka(key: bytes | None, value: bytes | None,
-                   headers: Sequence[tuple[str, bytes]]) -> FactsRecord:
+                   headers: Sequence[tuple[str, bytes]], *,
+                   same_extractor: bool = False) -> FactsRecord:
+        """The record; one written by another pipeline version is refused (``StaleFacts``),
+        or with ``same_extractor`` (a replay of a later stage) only one written by another
+        extractor: what the extract stage made is all a record holds."""
         found = dict(headers)
         if SOURCE_OFFSET not in found or found.get(KIND) not in (EXTRACTED, DEAD):
             raise ValueError(f"not a facts record: headers {sorted(found)}")
         written_by = found.get(VERSION, b"(none: before the header)").decode(errors="replace")
+        if same_extractor and extractor_of(written_by) == extractor_of(PIPELINE_VERSION):
+            return FactsRecord(key or b"", value or b"", found[KIND], int(found[SOURCE_OFFSET]))
         if written_by != PIPELINE_VERSION:
             raise StaleFacts(
                 f"the facts of source offset {found[SOURCE_OFFSET].decode(errors='replace')} "
