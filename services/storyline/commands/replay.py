@@ -51,7 +51,7 @@ async def _run(args: argparse.Namespace) -> int:
                          "--stage page")
     if args.stage == "page":
         rebuilt = (await _replay_page(settings) if args.processes == 1
-                   else _replay_page_in_processes(settings, args.processes))
+                   else await _replay_page_in_processes(settings, args.processes))
     else:
         rebuilt = await rebuild_from_kafka(settings)
         print(f"replayed {rebuilt.records} articles from {settings.articles} in "
@@ -185,12 +185,20 @@ async def _replay_page(settings: Settings) -> RebuiltLog:
     return rebuilt
 
 
-def _replay_page_in_processes(settings: Settings, processes: int) -> RebuiltLog:
+async def _replay_page_in_processes(settings: Settings, processes: int) -> RebuiltLog:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from storyline.stage_replay import merged_replays, replay_partition_from_kafka
+    from storyline.stage_replay import (
+        merged_replays,
+        published_assignments,
+        replay_partition_from_kafka,
+        written_by,
+    )
 
+    published, _ = await published_assignments(settings)
+    _note_other_versions(written_by(published), settings.assignments)
+    del published  # each process reads what it needs itself
     started = time.perf_counter()
     # spawned, not forked: the parent has run an event loop and Kafka clients
     with ProcessPoolExecutor(max_workers=processes,
