@@ -33,7 +33,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_run(args))
+    from storyline.stream.assignments import StaleAssignment
+    from storyline.stream.facts import StaleFacts
+
+    try:
+        return asyncio.run(_run(args))
+    except (StaleAssignment, StaleFacts, LookupError) as exc:
+        # a stage's input that this replay cannot read: said in one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        if args.stage is None:
+            raise
+        print(f"error: a record of the {args.stage} stage's input cannot be read: {exc}",
+              file=sys.stderr)
+        return 2
 
 
 async def _run(args: argparse.Namespace) -> int:
