@@ -69,38 +69,41 @@ def run(files: list[Path], partitions: int, limit: int | None) -> dict[str, Any]
 
     digest = hashlib.sha256()
     events = dead = 0
-    for key, value, position in iter_records_from_files(files, "bench.articles", limit):
-        if not assigning.claim(position):
-            continue
-        decoded = decode_article(key, value, position, max_bytes=2_000_000)
-        if isinstance(decoded, DeadLetter):
-            dead += 1
-            continue
-        started = time.process_time()
-        extracted = extract(decoded, position)
-        cpu["extract"] += time.process_time() - started
-        facts[(position.partition, position.offset)] = extracted
-        started = time.process_time()
-        try:
-            assigned = assigning.assigner.assign(extracted)
-        except Exception:  # noqa: BLE001 - a dead letter, as the stages make it
-            dead += 1
-            continue
-        finally:
-            cpu["assign"] += time.process_time() - started
-        if assigned is None:
-            continue
-        for p in partitions_of(assigned, route):
-            page = pages[p]
-            mine = page.owns(assigned.story_id)
+    try:
+        for key, value, position in iter_records_from_files(files, "bench.articles", limit):
+            if not assigning.claim(position):
+                continue
+            decoded = decode_article(key, value, position, max_bytes=2_000_000)
+            if isinstance(decoded, DeadLetter):
+                dead += 1
+                continue
             started = time.process_time()
-            out = page.fold(assigned, extracted if mine else None, facts_at)
-            cpu[f"page {p}"] += time.process_time() - started
-            folded[p] += mine
-            for event in out:
-                if isinstance(event, StoryUpdated | StoryMerged):
-                    digest.update(hashlib.sha256(canonical_bytes(event)).hexdigest().encode())
-                    events += 1
+            extracted = extract(decoded, position)
+            cpu["extract"] += time.process_time() - started
+            facts[(position.partition, position.offset)] = extracted
+            started = time.process_time()
+            try:
+                assigned = assigning.assigner.assign(extracted)
+            except Exception:  # noqa: BLE001 - a dead letter, as the stages make it
+                dead += 1
+                continue
+            finally:
+                cpu["assign"] += time.process_time() - started
+            if assigned is None:
+                continue
+            for p in partitions_of(assigned, route):
+                page = pages[p]
+                mine = page.owns(assigned.story_id)
+                started = time.process_time()
+                out = page.fold(assigned, extracted if mine else None, facts_at)
+                cpu[f"page {p}"] += time.process_time() - started
+                folded[p] += mine
+                for event in out:
+                    if isinstance(event, StoryUpdated | StoryMerged):
+                        digest.update(hashlib.sha256(canonical_bytes(event)).hexdigest().encode())
+                        events += 1
+    finally:
+        partitions_module.moved_from_facts = rebuild
     page_cpu = [cpu[f"page {p}"] for p in range(partitions)]
     return {
         "files": [str(f) for f in files],
