@@ -6,6 +6,7 @@ page's article list, hash and change."""
 from __future__ import annotations
 
 import math
+import pickle
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -192,6 +193,11 @@ def test_timeline_ranking_equals_scoring_every_event(ops: list[tuple[object, ...
         # the page's day ranking, kept as articles come and go, is build_timeline's
         assert index.day_ranking() == rank_dates(articles, None, None)
         assert index.entries(limit) == _scratch_entries(index, limit, articles)
+        # an entry whose event kept its summary (one of more than one statement) is the
+        # last page's entry object again
+        kept = {e.entry_id for e in index._events if e.summary is not None}
+        assert all(a is b for a, b in zip(index.entries(limit), index.entries(limit),
+                                          strict=True) if a.entry_id in kept)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,6 +377,10 @@ def test_pages_of_the_fold_equal_a_recount(ops: list[tuple[object, ...]]) -> Non
             assert page.independent_count == len(listed)
             assert page.published_first == min(a.published for a in cited)
             assert page.published_last == max(a.published for a in cited)
+        # the timeline entries kept from the last page are the ones made anew (a pickled
+        # index keeps none of them)
+        assert page.timeline == pickle.loads(pickle.dumps(state.timeline)).entries(
+            story.TIMELINE_LIMIT)
         pages._LISTS.clear()
         assert page.content_hash == pages.page_hash(page)  # every digest anew
         assert pages.apply_changes(before, update) == page
