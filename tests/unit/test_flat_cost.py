@@ -9,7 +9,9 @@ import math
 import pickle
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
+import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -229,13 +231,15 @@ story_ops = st.lists(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(story_ops, st.sampled_from([3, 6, 1000]))
+@given(story_ops, st.sampled_from([3, 6, 1000]), st.sampled_from([2, 120]))
 def test_summary_memo_equals_a_summary_without_memo(ops: list[tuple[object, ...]],
-                                                    window: int) -> None:
+                                                    window: int, recent: int) -> None:
     from storyline.domain.page import summary, title
 
-    old_window = (summary.STORY_WINDOW, title.STORY_WINDOW)
+    old_window = (summary.STORY_WINDOW, title.STORY_WINDOW, summary.CANDIDATE_ARTICLES)
     summary.STORY_WINDOW = title.STORY_WINDOW = window
+    # a few recent originals: they slide, and lose one in the middle, inside the window
+    summary.CANDIDATE_ARTICLES = recent
     try:
         pool = _sample()
         memo = summary.SummaryMemo()
@@ -280,8 +284,33 @@ def test_summary_memo_equals_a_summary_without_memo(ops: list[tuple[object, ...]
                     if counts.df[i]} == dict(weights.df)
             assert {k: int(counts.names[i]) for k, i in counts.name_ids.items()
                     if counts.names[i]} == dict(weights.names)
+            _check_scored_flat(summary, story[-window:], memo)
     finally:
-        summary.STORY_WINDOW, title.STORY_WINDOW = old_window
+        summary.STORY_WINDOW, title.STORY_WINDOW, summary.CANDIDATE_ARTICLES = old_window
+
+
+_FLAT_ARRAYS = ("terms", "term_lengths", "names", "name_lengths", "roots", "positions",
+                "figures", "indexes")
+
+
+def _check_scored_flat(summary: ModuleType, window: list[CitedArticle],
+                       memo: object) -> None:
+    """The candidates' rows the memo kept (cut and extended as the recent originals slid)
+    are the rows of the revision's recent originals concatenated anew."""
+    kept = memo.scored_flat  # type: ignore[attr-defined]
+    if kept is None:
+        return
+    story = summary.analysed(window, memo)
+    by_time = sorted(summary.originals(story), key=lambda p: (p[0].published, p[0].n))
+    recent = by_time[-summary.CANDIDATE_ARTICLES:]
+    memo.scored_flat = None  # type: ignore[attr-defined]
+    fresh = summary._scored_flat(recent, memo.counts, memo)  # type: ignore[attr-defined]
+    memo.scored_flat = kept  # type: ignore[attr-defined]
+    assert kept.key == fresh.key
+    assert kept.per_article == fresh.per_article
+    assert kept.sentences == fresh.sentences
+    for name in _FLAT_ARRAYS:
+        assert np.array_equal(getattr(kept, name), getattr(fresh, name)), name
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -210,6 +210,8 @@ class SummaryMemo:
     title_rows: dict[int, tuple[Analysis, bool, str | None, TitleRows]] = field(
         default_factory=dict)
     title_flat: TitleFlat | None = None  # the options of the last revision's title, flat
+    # the rows of the candidates' recent originals, concatenated (see _scored_flat)
+    scored_flat: ScoredFlat | None = None
 
 
 IntArray = npt.NDArray[np.int64]
@@ -268,6 +270,27 @@ class TitleFlat:
     numbers: list[int]  # each option's citation number, sentence and text
     sentences: list[int]
     texts: list[str]
+
+
+@dataclass(slots=True, eq=False)
+class ScoredFlat:
+    """The rows (``_Rows``) of the recent originals ``candidates`` scores, concatenated in
+    their order: kept from one revision to the next, so that a slide of the recent
+    originals cuts the oldest articles' rows and appends the new one's instead of
+    concatenating a hundred articles' rows again. Over the ids of ``counts`` only."""
+
+    key: tuple[Analysis, ...]  # the analysis of each article, in order
+    counts: _Counts
+    per_article: list[int]  # eligible lead sentences of each article
+    sentences: list[Sentence]
+    terms: IntArray
+    term_lengths: IntArray
+    names: IntArray
+    name_lengths: IntArray
+    roots: FloatArray
+    positions: FloatArray
+    figures: FloatArray
+    indexes: IntArray
 
 
 @dataclass(slots=True, eq=False)
@@ -396,6 +419,7 @@ def _renumber_when_sparse(memo: SummaryMemo) -> None:
     memo.rows = {}
     memo.title_rows = {}
     memo.title_flat = None
+    memo.scored_flat = None
 
 
 # Rows of articles that left the window, kept at most this many past the window's size
@@ -417,41 +441,85 @@ def _let_go_of_left(memo: SummaryMemo) -> None:
     memo.title_rows = {k: v for k, v in memo.title_rows.items() if k in live}
 
 
+def _joined(arrays: list[npt.NDArray[Any]], dtype: type[Any]) -> npt.NDArray[Any]:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+
+def _scored_flat(recent: Sequence[Analysed], counts: _Counts, memo: SummaryMemo
+                 ) -> ScoredFlat:
+    """The rows of ``recent`` concatenated: the memo's, cut and extended when the recent
+    originals only slid forward (over the same ids), else made anew."""
+    key = tuple(analysis for _, analysis in recent)
+    kept = memo.scored_flat
+    slid = None
+    if kept is not None and kept.counts is counts:
+        if kept.key == key:
+            return kept
+        slid = _slide(kept.key, key)
+    start = 0 if slid is None else len(recent) - len(slid[1])
+    parts = [_rows(analysis, memo, counts) for _, analysis in recent[start:]]
+    per_article = [len(r.sentences) for r in parts]
+    sentences = [s for r in parts for s in r.sentences]
+    arrays: list[list[npt.NDArray[Any]]] = [
+        [r.terms for r in parts], [r.term_lengths for r in parts], [r.names for r in parts],
+        [r.name_lengths for r in parts], [r.roots for r in parts], [r.positions for r in parts],
+        [r.figures for r in parts], [r.indexes for r in parts]]
+    if kept is not None and slid is not None:
+        dropped = slid[0]
+        cut = sum(kept.per_article[:dropped])  # sentences of the articles that left
+        cut_terms = int(kept.term_lengths[:cut].sum())
+        cut_names = int(kept.name_lengths[:cut].sum())
+        per_article = kept.per_article[dropped:] + per_article
+        sentences = kept.sentences[cut:] + sentences
+        for held, rest in zip(arrays, (
+                kept.terms[cut_terms:], kept.term_lengths[cut:], kept.names[cut_names:],
+                kept.name_lengths[cut:], kept.roots[cut:], kept.positions[cut:],
+                kept.figures[cut:], kept.indexes[cut:]), strict=True):
+            held.insert(0, rest)
+    flat = memo.scored_flat = ScoredFlat(
+        key=key, counts=counts, per_article=per_article, sentences=sentences,
+        terms=_joined(arrays[0], np.int64), term_lengths=_joined(arrays[1], np.int64),
+        names=_joined(arrays[2], np.int64), name_lengths=_joined(arrays[3], np.int64),
+        roots=_joined(arrays[4], np.float64), positions=_joined(arrays[5], np.float64),
+        figures=_joined(arrays[6], np.float64), indexes=_joined(arrays[7], np.int64))
+    return flat
+
+
 def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,
-            counts: _Counts, memo: SummaryMemo
+            counts: _Counts, memo: SummaryMemo, limit: int | None = None
             ) -> list[tuple[float, Sentence, Analysed]]:
-    """The eligible lead sentences of ``recent`` with their cheap scores, best first: what
-    scoring each with ``StoryWeights.centrality`` and the factors in ``candidates`` gives,
-    bit for bit (the same IEEE operations in the same order, elementwise; the integer sums
-    exact), in the order of (-score, article number, sentence index)."""
-    rows = [_rows(analysis, memo, counts) for _, analysis in recent]
-    per_article = [len(r.sentences) for r in rows]
-    total = sum(per_article)
+    """The eligible lead sentences of ``recent`` with their cheap scores, best first (the
+    first ``limit``): what scoring each with ``StoryWeights.centrality`` and the factors in
+    ``candidates`` gives, bit for bit (the same IEEE operations in the same order,
+    elementwise; the integer sums exact), in the order of (-score, article number, sentence
+    index)."""
+    flat = _scored_flat(recent, counts, memo)
+    total = len(flat.sentences)
     if not total:
         return []
+    per_article = np.array(flat.per_article, dtype=np.int64)
     seq = np.arange(total, dtype=np.int64)
-    terms = np.concatenate([r.terms for r in rows])
-    owners = np.repeat(seq, np.concatenate([r.term_lengths for r in rows]))
-    sums = np.bincount(owners, weights=counts.df[terms].astype(np.float64), minlength=total)
-    names = np.concatenate([r.names for r in rows])
-    name_owners = np.repeat(seq, np.concatenate([r.name_lengths for r in rows]))
-    shared = np.bincount(name_owners, weights=(counts.names[names] > 1).astype(np.float64),
+    owners = np.repeat(seq, flat.term_lengths)
+    sums = np.bincount(owners, weights=counts.df[flat.terms].astype(np.float64),
+                       minlength=total)
+    name_owners = np.repeat(seq, flat.name_lengths)
+    shared = np.bincount(name_owners,
+                         weights=(counts.names[flat.names] > 1).astype(np.float64),
                          minlength=total)
     recency = np.repeat(np.array([rank[a.uri] for a, _ in recent], dtype=np.float64),
                         per_article)
     score = sums / size
-    score = score / np.concatenate([r.roots for r in rows])
-    score = score * np.concatenate([r.positions for r in rows])
+    score = score / flat.roots
+    score = score * flat.positions
     score = score * (1.0 + RECENCY_BONUS * recency)
     score = score * (1.0 + SHARED_NAME_BONUS * np.minimum(shared, SHARED_NAME_CAP))
-    score = score * np.concatenate([r.figures for r in rows])
+    score = score * flat.figures
     numbers = np.repeat(np.array([a.n for a, _ in recent], dtype=np.int64), per_article)
-    indexes = np.concatenate([r.indexes for r in rows])
-    order = np.lexsort((indexes, numbers, -score))
-    flat: list[tuple[Sentence, Analysed]] = [
-        (s, pair) for pair, r in zip(recent, rows, strict=True) for s in r.sentences]
+    order = np.lexsort((flat.indexes, numbers, -score))[:limit]
+    article_of = np.repeat(np.arange(len(recent), dtype=np.int64), per_article).tolist()
     values = score.tolist()
-    return [(values[i], flat[i][0], flat[i][1]) for i in order.tolist()]
+    sentences = flat.sentences
+    return [(values[i], sentences[i], recent[article_of[i]]) for i in order.tolist()]
 
 
 def _discount(counter: Counter[str], items: Iterable[str]) -> None:
@@ -748,7 +816,11 @@ def candidates(
     """The eligible lead sentences of the most recent originals, best first, near-duplicates
     collapsed, at most ``POOL``."""
     by_time = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))
-    recency = {a.uri: i / max(len(by_time) - 1, 1) for i, (a, _) in enumerate(by_time)}
+    recent = by_time[-CANDIDATE_ARTICLES:]
+    # the recency of an article is its rank in time among all the window's originals; only
+    # the recent ones' are read (a uri's last rank, as a map over all of them would keep)
+    offset = len(by_time) - len(recent)
+    recency = {a.uri: (offset + i) / max(len(by_time) - 1, 1) for i, (a, _) in enumerate(recent)}
     # Lead-sentence index for support counting: how many other sources lead with the same
     # statement (verified: same numbers and polarity, not just similar words).
     lead_index = _lead_index(story, memo)
@@ -767,7 +839,7 @@ def candidates(
         counts.names[name_ids] = list(weights.names.values())
     else:  # the weights' own articles, counted along with them
         counts = _counts(originals(story), memo)
-    ranked = _scored(by_time[-CANDIDATE_ARTICLES:], recency, weights.size, counts, memo)
+    ranked = _scored(recent, recency, weights.size, counts, memo, SUPPORT_RANKED)
     # Support from other sources is the costly feature: only the best by the cheap ones get
     # it, and they are ranked again with it.
     supported = []
