@@ -342,7 +342,7 @@ fold_ops = st.lists(
 def test_pages_of_the_fold_equal_a_recount(ops: list[tuple[object, ...]]) -> None:
     from storyline.domain import pages
     from storyline.domain.events import ArticleReceived, Cause, PubStatus
-    from storyline.domain.page import story
+    from storyline.domain.page import story, summary, title
 
     items = [item.article for item in iter_file(SAMPLE)]
     state = story.StoryState(story_id="s")
@@ -358,6 +358,7 @@ def test_pages_of_the_fold_equal_a_recount(ops: list[tuple[object, ...]]) -> Non
                                        "version": version,
                                        "source": f"{base.source}{serial % 3}"})
 
+    previous_title: str | None = None
     for op in ops:
         change: story.Change | None = None
         live = list(state.articles)
@@ -410,6 +411,12 @@ def test_pages_of_the_fold_equal_a_recount(ops: list[tuple[object, ...]]) -> Non
         # index keeps none of them)
         assert page.timeline == pickle.loads(pickle.dumps(state.timeline)).entries(
             story.TIMELINE_LIMIT)
+        # the summary and the title the memo (its window's originals and their order in
+        # time, shared by the two) helped make are those made without it
+        if cited:
+            assert page.summary == summary.summarise(cited, page.timeline)
+            assert page.title == title.choose_title(cited, previous_title)
+        previous_title = page.title
         pages._LISTS.clear()
         assert page.content_hash == pages.page_hash(page)  # every digest anew
         assert pages.apply_changes(before, update) == page

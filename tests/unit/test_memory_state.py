@@ -496,7 +496,8 @@ def _layout() -> dict[str, object]:
 # (29: the timeline index keeps the entries of its last page (TimelineIndex._shown, emptied
 # in a pickle): code of layout 28 would unpickle an index without it. Also added, never
 # pickled: story._Joined, the view of a story's articles a revision reads, and the summary
-# memo's candidate rows (summary.ScoredFlat; a snapshot leaves the memo out).)
+# memo's candidate rows and window originals (summary.ScoredFlat, SummaryMemo.window_originals;
+# a snapshot leaves the memo out).)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -512,7 +513,7 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        26: "0806e782e330aa3ffad84f4ee48ffec3bcfc40d808cb4f38e7ceeaa37c4529ca",
                        27: "c309524af2ef1e79cfc62363296535d1f6316acf9f042943ec1d7117457bdfb4",
                        28: "eb62cd5fbc9aafcaa3f981326abc20cec4ebaf46e33b476455a602a21576386f",
-                       29: "1b64556d9de604e5a366b4f2b530750b074515a419ad4c4c4161b450addc1218"}
+                       29: "ee28cef5e4b7b7cfef6cd91a191ffc378e44bd171404389f6ea36fa9243dde5a"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

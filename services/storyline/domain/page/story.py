@@ -390,8 +390,9 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     timeline = state.timeline.entries(TIMELINE_LIMIT)
     memo = state.summary_memo
     # the window's analyses, once for the summary and the title
-    _unpack_window_analyses(cited[-summary_module.STORY_WINDOW:], memo, store)
-    window = analysed(cited[-summary_module.STORY_WINDOW:], memo) if cited else []
+    tail = cited[-summary_module.STORY_WINDOW:]
+    _unpack_window_analyses(tail, memo, store)
+    window = analysed(tail, memo) if cited else []
     summary = summarise(cited, timeline, memo=memo, window=window) if cited else ()
     title = (choose_title(cited, previous=state.title, memo=memo, window=window) if cited
              else (state.title or "Withdrawn"))

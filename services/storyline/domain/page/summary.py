@@ -145,8 +145,29 @@ def analysed(articles: Sequence[CitedArticle], memo: SummaryMemo | None = None
     return out
 
 
-def originals(story: Sequence[Analysed]) -> list[Analysed]:
-    return [p for p in story if p[0].copy_of is None] or list(story)
+def originals(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> list[Analysed]:
+    """The articles of ``story`` that copy none (all of them when each is a copy). With
+    the story's ``memo``, found once per window: the summary and the title ask five times."""
+    if memo is not None and memo.window_originals is not None \
+            and memo.window_originals[0] is story:
+        return memo.window_originals[1]
+    found = [p for p in story if p[0].copy_of is None] or list(story)
+    if memo is not None:
+        memo.window_originals = (story, found, None)
+    return found
+
+
+def by_time(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> list[Analysed]:
+    """The originals of ``story`` in order of publication, then of number (with the memo,
+    sorted once per window: for the summary's candidates and for the title)."""
+    found = originals(story, memo)
+    kept = memo.window_originals if memo is not None else None
+    if kept is not None and kept[0] is story and kept[2] is not None:
+        return kept[2]
+    ordered = sorted(found, key=lambda p: (p[0].published, p[0].n))
+    if memo is not None:
+        memo.window_originals = (story, found, ordered)
+    return ordered
 
 
 K = TypeVar("K")
@@ -210,6 +231,11 @@ class SummaryMemo:
     title_rows: dict[int, tuple[Analysis, bool, str | None, TitleRows]] = field(
         default_factory=dict)
     title_flat: TitleFlat | None = None  # the options of the last revision's title, flat
+    # (window, its originals, those in order of publication or None): asked by the summary
+    # and the title of one revision, the window being the same list object (it holds the
+    # window's pairs alive until the next revision's: the memo holds their analyses anyway)
+    window_originals: tuple[Sequence[Analysed], list[Analysed], list[Analysed] | None] | None \
+        = None
     # the rows of the candidates' recent originals, concatenated (see _scored_flat)
     scored_flat: ScoredFlat | None = None
 
@@ -815,12 +841,13 @@ def candidates(
 ) -> list[Candidate]:
     """The eligible lead sentences of the most recent originals, best first, near-duplicates
     collapsed, at most ``POOL``."""
-    by_time = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))
-    recent = by_time[-CANDIDATE_ARTICLES:]
+    in_order = by_time(story, memo)
+    recent = in_order[-CANDIDATE_ARTICLES:]
     # the recency of an article is its rank in time among all the window's originals; only
     # the recent ones' are read (a uri's last rank, as a map over all of them would keep)
-    offset = len(by_time) - len(recent)
-    recency = {a.uri: (offset + i) / max(len(by_time) - 1, 1) for i, (a, _) in enumerate(recent)}
+    offset = len(in_order) - len(recent)
+    recency = {a.uri: (offset + i) / max(len(in_order) - 1, 1)
+               for i, (a, _) in enumerate(recent)}
     # Lead-sentence index for support counting: how many other sources lead with the same
     # statement (verified: same numbers and polarity, not just similar words).
     lead_index = _lead_index(story, memo)
@@ -838,7 +865,7 @@ def candidates(
         counts.df[term_ids] = list(weights.df.values())
         counts.names[name_ids] = list(weights.names.values())
     else:  # the weights' own articles, counted along with them
-        counts = _counts(originals(story), memo)
+        counts = _counts(originals(story, memo), memo)
     ranked = _scored(recent, recency, weights.size, counts, memo, SUPPORT_RANKED)
     # Support from other sources is the costly feature: only the best by the cheap ones get
     # it, and they are ranked again with it.
@@ -1172,7 +1199,7 @@ def summarise(
         return ()
     articles = articles[-STORY_WINDOW:]
     story = analysed(articles, memo) if window is None else window
-    weights = story_weights(originals(story), memo)
+    weights = story_weights(originals(story, memo), memo)
     pool = candidates(story, weights, timeline, memo)
     copy_of = {a.n: a.copy_of for a in articles}
     if memo is not None:
