@@ -47,6 +47,7 @@ from storyline.domain.events import (
     TimelineEntry,
     web_address,
 )
+from storyline.domain.extract.analysis import Analysis
 from storyline.domain.facts import (
     STORED,
     ArticleFacts,
@@ -185,25 +186,21 @@ def _keep(state: StoryState, cited: CitedArticle, facts: ArticleFacts,
     state.summary_memo.analyses[cited.uri] = (cited.facts, analysis_from(summary, packed))
 
 
-def _unpack_window_analyses(window: Sequence[CitedArticle], memo: SummaryMemo,
-                            store: ColdStore | None) -> None:
-    """Put in ``memo`` the analyses of the window's articles it lacks (after a thaw, a
-    dropped memo, an article back in the window) from their packed analyses (in ``store``
-    once :func:`store_facts` put them there): what ``analysed`` would otherwise compute
-    again from the facts, for the same bytes."""
-    known = memo.analyses
-    for article in window:
-        cold = article.facts
-        hit = known.get(article.uri)
-        if (hit is not None and hit[0] is cold) or not isinstance(cold, ColdFacts):
-            continue
-        packed_analysis = cold.packed_analysis
-        if not packed_analysis and store is not None and cold.packed_sentences:
-            blob = store.get(_facts_key(article))
-            packed_analysis = _split(blob)[2] if blob is not None else b""
-        if packed_analysis:
-            known[article.uri] = (cold, analysis_from(unpack_summary(packed_analysis),
-                                                      cold.packed_sentences))
+def _packed_analysis(article: CitedArticle, store: ColdStore | None) -> Analysis | None:
+    """The analysis of ``article`` from its packed analysis (in ``store`` once
+    :func:`store_facts` put it there), for a window article the summary memo lacks (after a
+    thaw, a dropped memo, an article back in the window): what ``analysed`` would otherwise
+    compute again from the facts, for the same bytes. None when there is none."""
+    cold = article.facts
+    if not isinstance(cold, ColdFacts):
+        return None
+    packed_analysis = cold.packed_analysis
+    if not packed_analysis and store is not None and cold.packed_sentences:
+        blob = store.get(_facts_key(article))
+        packed_analysis = _split(blob)[2] if blob is not None else b""
+    if not packed_analysis:
+        return None
+    return analysis_from(unpack_summary(packed_analysis), cold.packed_sentences)
 
 
 # Where an article's packed facts go once it left its story's summary window: keyed by
@@ -391,8 +388,8 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     memo = state.summary_memo
     # the window's analyses, once for the summary and the title
     tail = cited[-summary_module.STORY_WINDOW:]
-    _unpack_window_analyses(tail, memo, store)
-    window = analysed(tail, memo) if cited else []
+    window = (analysed(tail, memo, lambda article: _packed_analysis(article, store)) if cited
+              else [])
     summary = summarise(cited, timeline, memo=memo, window=window) if cited else ()
     title = (choose_title(cited, previous=state.title, memo=memo, window=window) if cited
              else (state.title or "Withdrawn"))

@@ -30,7 +30,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, TypeVar
@@ -121,13 +121,16 @@ class StoryWeights:
 Analysed = tuple[CitedArticle, Analysis]
 
 
-def analysed(articles: Sequence[CitedArticle], memo: SummaryMemo | None = None
+def analysed(articles: Sequence[CitedArticle], memo: SummaryMemo | None = None,
+             packed: Callable[[CitedArticle], Analysis | None] | None = None
              ) -> list[Analysed]:
     """The articles with their analyses: from the story's ``memo`` when given, which then
     keeps exactly these articles' analyses (the window), so the ones that slid out, were
     withdrawn or replaced by a correction are let go. Without a memo each is analysed
     afresh: the analyses a caller wants to keep are in the memo it holds, never in a table
-    of the process."""
+    of the process. ``packed``: an article's analysis as the extract stage made it (the
+    same as analysing its facts, and cheaper), or None; asked first for an article the
+    memo lacks."""
     if memo is None:
         return [(a, analysis_of(a.facts)) for a in articles]
     known = memo.analyses
@@ -137,7 +140,8 @@ def analysed(articles: Sequence[CitedArticle], memo: SummaryMemo | None = None
         if hit is not None and hit[0] is article.facts:
             out.append((article, hit[1]))
             continue
-        analysis = analysis_of(article.facts)
+        found = packed(article) if packed is not None else None
+        analysis = found if found is not None else analysis_of(article.facts)
         known[article.uri] = (article.facts, analysis)
         out.append((article, analysis))
     if len(known) > len(out):
