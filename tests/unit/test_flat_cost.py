@@ -6,9 +6,12 @@ page's article list, hash and change."""
 from __future__ import annotations
 
 import math
+import pickle
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
+import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -192,6 +195,11 @@ def test_timeline_ranking_equals_scoring_every_event(ops: list[tuple[object, ...
         # the page's day ranking, kept as articles come and go, is build_timeline's
         assert index.day_ranking() == rank_dates(articles, None, None)
         assert index.entries(limit) == _scratch_entries(index, limit, articles)
+        # an entry whose event kept its summary (one of more than one statement) is the
+        # last page's entry object again
+        kept = {e.entry_id for e in index._events if e.summary is not None}
+        assert all(a is b for a, b in zip(index.entries(limit), index.entries(limit),
+                                          strict=True) if a.entry_id in kept)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,13 +231,15 @@ story_ops = st.lists(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(story_ops, st.sampled_from([3, 6, 1000]))
+@given(story_ops, st.sampled_from([3, 6, 1000]), st.sampled_from([2, 120]))
 def test_summary_memo_equals_a_summary_without_memo(ops: list[tuple[object, ...]],
-                                                    window: int) -> None:
+                                                    window: int, recent: int) -> None:
     from storyline.domain.page import summary, title
 
-    old_window = (summary.STORY_WINDOW, title.STORY_WINDOW)
+    old_window = (summary.STORY_WINDOW, title.STORY_WINDOW, summary.CANDIDATE_ARTICLES)
     summary.STORY_WINDOW = title.STORY_WINDOW = window
+    # a few recent originals: they slide, and lose one in the middle, inside the window
+    summary.CANDIDATE_ARTICLES = recent
     try:
         pool = _sample()
         memo = summary.SummaryMemo()
@@ -274,8 +284,33 @@ def test_summary_memo_equals_a_summary_without_memo(ops: list[tuple[object, ...]
                     if counts.df[i]} == dict(weights.df)
             assert {k: int(counts.names[i]) for k, i in counts.name_ids.items()
                     if counts.names[i]} == dict(weights.names)
+            _check_scored_flat(summary, story[-window:], memo)
     finally:
-        summary.STORY_WINDOW, title.STORY_WINDOW = old_window
+        summary.STORY_WINDOW, title.STORY_WINDOW, summary.CANDIDATE_ARTICLES = old_window
+
+
+_FLAT_ARRAYS = ("terms", "term_lengths", "names", "name_lengths", "roots", "positions",
+                "figures", "indexes")
+
+
+def _check_scored_flat(summary: ModuleType, window: list[CitedArticle],
+                       memo: object) -> None:
+    """The candidates' rows the memo kept (cut and extended as the recent originals slid)
+    are the rows of the revision's recent originals concatenated anew."""
+    kept = memo.scored_flat  # type: ignore[attr-defined]
+    if kept is None:
+        return
+    story = summary.analysed(window, memo)
+    by_time = sorted(summary.originals(story), key=lambda p: (p[0].published, p[0].n))
+    recent = by_time[-summary.CANDIDATE_ARTICLES:]
+    memo.scored_flat = None  # type: ignore[attr-defined]
+    fresh = summary._scored_flat(recent, memo.counts, memo)  # type: ignore[attr-defined]
+    memo.scored_flat = kept  # type: ignore[attr-defined]
+    assert kept.key == fresh.key
+    assert kept.per_article == fresh.per_article
+    assert kept.sentences == fresh.sentences
+    for name in _FLAT_ARRAYS:
+        assert np.array_equal(getattr(kept, name), getattr(fresh, name)), name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,7 +342,7 @@ fold_ops = st.lists(
 def test_pages_of_the_fold_equal_a_recount(ops: list[tuple[object, ...]]) -> None:
     from storyline.domain import pages
     from storyline.domain.events import ArticleReceived, Cause, PubStatus
-    from storyline.domain.page import story
+    from storyline.domain.page import story, summary, title
 
     items = [item.article for item in iter_file(SAMPLE)]
     state = story.StoryState(story_id="s")
@@ -323,6 +358,7 @@ def test_pages_of_the_fold_equal_a_recount(ops: list[tuple[object, ...]]) -> Non
                                        "version": version,
                                        "source": f"{base.source}{serial % 3}"})
 
+    previous_title: str | None = None
     for op in ops:
         change: story.Change | None = None
         live = list(state.articles)
@@ -371,6 +407,17 @@ def test_pages_of_the_fold_equal_a_recount(ops: list[tuple[object, ...]]) -> Non
             assert page.independent_count == len(listed)
             assert page.published_first == min(a.published for a in cited)
             assert page.published_last == max(a.published for a in cited)
+        # the timeline entries kept from the last page are the ones made anew (a pickled
+        # index keeps none of them)
+        assert page.timeline == pickle.loads(pickle.dumps(state.timeline)).entries(
+            story.TIMELINE_LIMIT)
+        # the summary and the title the memo (its window's originals and their order in
+        # time, shared by the two) helped make are those made without it
+        if cited:
+            assert page.summary == summary.summarise(cited, page.timeline)
+            assert page.title == title.choose_title(cited, previous_title)
+        previous_title = page.title
         pages._LISTS.clear()
-        assert page.content_hash == pages.page_hash(page)  # every digest anew
+        pages._TIMELINE_JSON.clear()
+        assert page.content_hash == pages.page_hash(page)  # every digest and entry anew
         assert pages.apply_changes(before, update) == page

@@ -21,10 +21,10 @@ in the store.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from typing import Protocol
+from typing import Protocol, overload
 
 from storyline.domain.coldstore import ColdStore
 from storyline.domain.contracts import (
@@ -193,25 +193,21 @@ def with_packed_analysis(cited: CitedArticle, summary: SummaryAnalysis) -> Cited
     return cited
 
 
-def _unpack_window_analyses(window: Sequence[CitedArticle], memo: SummaryMemo,
-                            store: ColdStore | None) -> None:
-    """Put in ``memo`` the analyses of the window's articles it lacks (after a thaw, a
-    dropped memo, an article back in the window) from their packed analyses (in ``store``
-    once :func:`store_facts` put them there): what ``analysed`` would otherwise compute
-    again from the facts, for the same bytes."""
-    known = memo.analyses
-    for article in window:
-        cold = article.facts
-        hit = known.get(article.uri)
-        if (hit is not None and hit[0] is cold) or not isinstance(cold, ColdFacts):
-            continue
-        packed_analysis = cold.packed_analysis
-        if not packed_analysis and store is not None and cold.packed_sentences:
-            blob = store.get(_facts_key(article))
-            packed_analysis = _split(blob)[2] if blob is not None else b""
-        if packed_analysis:
-            known[article.uri] = (cold, analysis_from(unpack_summary(packed_analysis),
-                                                      cold.packed_sentences))
+def _packed_analysis(article: CitedArticle, store: ColdStore | None) -> Analysis | None:
+    """The analysis of ``article`` from its packed analysis (in ``store`` once
+    :func:`store_facts` put it there), for a window article the summary memo lacks (after a
+    thaw, a dropped memo, an article back in the window): what ``analysed`` would otherwise
+    compute again from the facts, for the same bytes. None when there is none."""
+    cold = article.facts
+    if not isinstance(cold, ColdFacts):
+        return None
+    packed_analysis = cold.packed_analysis
+    if not packed_analysis and store is not None and cold.packed_sentences:
+        blob = store.get(_facts_key(article))
+        packed_analysis = _split(blob)[2] if blob is not None else b""
+    if not packed_analysis:
+        return None
+    return analysis_from(unpack_summary(packed_analysis), cold.packed_sentences)
 
 
 # Where an article's packed facts go once it left its story's summary window: keyed by
@@ -376,18 +372,53 @@ def absorb(survivor: StoryState, absorbed: StoryState | MovedStory) -> Change:
     return Change(ChangeReason.MERGE, articles_added=tuple(added))
 
 
+class _Joined(Sequence[CitedArticle]):
+    """A story's articles in order of joining, read through its dict: a revision reads the
+    tail (the summary window) and the last article, so the whole story is not copied into a
+    list of thousands each revision (nor held, while the revision is made, where every
+    collection of the garbage collector's youngest generation walks it)."""
+
+    __slots__ = ("_articles",)
+
+    def __init__(self, articles: dict[str, CitedArticle]) -> None:
+        self._articles = articles
+
+    def __len__(self) -> int:
+        return len(self._articles)
+
+    def __iter__(self) -> Iterator[CitedArticle]:
+        return iter(self._articles.values())
+
+    @overload
+    def __getitem__(self, index: int) -> CitedArticle: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[CitedArticle]: ...
+
+    def __getitem__(self, index: int | slice) -> CitedArticle | list[CitedArticle]:
+        if isinstance(index, slice) and index.step is None and index.stop is None \
+                and index.start is not None and index.start < 0:  # a tail: from the end
+            tail = list(islice(reversed(self._articles.values()), -index.start))
+            tail.reverse()
+            return tail
+        if index == -1 and self._articles:
+            return next(reversed(self._articles.values()))
+        return list(self._articles.values())[index]
+
+
 def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_version: str,
                    store: ColdStore | None = None) -> StoryUpdated:
     """Advance the revision number, render the whole page (kept as ``state.last``) and
     return the change from the previous page as a ``StoryUpdated``. ``store``: where
     :func:`store_facts` put the facts of the articles outside the summary window (the list
     reads the first sentence of one without a headline when it lists it anew)."""
-    cited = list(state.articles.values())
+    cited = _Joined(state.articles)
     timeline = state.timeline.entries(TIMELINE_LIMIT)
     memo = state.summary_memo
     # the window's analyses, once for the summary and the title
-    _unpack_window_analyses(cited[-summary_module.STORY_WINDOW:], memo, store)
-    window = analysed(cited[-summary_module.STORY_WINDOW:], memo) if cited else []
+    tail = cited[-summary_module.STORY_WINDOW:]
+    window = (analysed(tail, memo, lambda article: _packed_analysis(article, store)) if cited
+              else [])
     summary = summarise(cited, timeline, memo=memo, window=window) if cited else ()
     title = (choose_title(cited, previous=state.title, memo=memo, window=window) if cited
              else (state.title or "Withdrawn"))
@@ -413,7 +444,7 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
     diff = _diff(previous, change, title, summary, timeline)
     state.revision += 1
     state.title = title
-    page = sealed(StoryPage(
+    head = StoryPage(
         story_id=state.story_id,
         revision=state.revision,
         article_count=len(cited),
@@ -423,14 +454,17 @@ def build_revision(state: StoryState, change: Change, *, cause: Cause, pipeline_
         published_last=published_last,
         summary=tuple(summary),
         timeline=tuple(timeline),
-        articles=related,
+        articles=(),
         aliases=tuple(state.aliases),
         diff=diff,
         cause=cause,
         pipeline_version=pipeline_version,
         previous_hash=previous.content_hash if previous is not None else None,
         content_hash="",
-    ), previous)
+    )
+    # the list put in without validating it again: its entries are validated models, and
+    # validation would copy the tuple of thousands (the same entries in a new tuple)
+    page = sealed(head.model_copy(update={"articles": related}), previous)
     state.last = page
     return update_for(page, previous)
 

@@ -30,10 +30,10 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -121,13 +121,16 @@ class StoryWeights:
 Analysed = tuple[CitedArticle, Analysis]
 
 
-def analysed(articles: Sequence[CitedArticle], memo: SummaryMemo | None = None
+def analysed(articles: Sequence[CitedArticle], memo: SummaryMemo | None = None,
+             packed: Callable[[CitedArticle], Analysis | None] | None = None
              ) -> list[Analysed]:
     """The articles with their analyses: from the story's ``memo`` when given, which then
     keeps exactly these articles' analyses (the window), so the ones that slid out, were
     withdrawn or replaced by a correction are let go. Without a memo each is analysed
     afresh: the analyses a caller wants to keep are in the memo it holds, never in a table
-    of the process."""
+    of the process. ``packed``: an article's analysis as the extract stage made it (the
+    same as analysing its facts, and cheaper), or None; asked first for an article the
+    memo lacks."""
     if memo is None:
         return [(a, analysis_of(a.facts)) for a in articles]
     known = memo.analyses
@@ -137,7 +140,8 @@ def analysed(articles: Sequence[CitedArticle], memo: SummaryMemo | None = None
         if hit is not None and hit[0] is article.facts:
             out.append((article, hit[1]))
             continue
-        analysis = analysis_of(article.facts)
+        found = packed(article) if packed is not None else None
+        analysis = found if found is not None else analysis_of(article.facts)
         known[article.uri] = (article.facts, analysis)
         out.append((article, analysis))
     if len(known) > len(out):
@@ -145,8 +149,29 @@ def analysed(articles: Sequence[CitedArticle], memo: SummaryMemo | None = None
     return out
 
 
-def originals(story: Sequence[Analysed]) -> list[Analysed]:
-    return [p for p in story if p[0].copy_of is None] or list(story)
+def originals(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> list[Analysed]:
+    """The articles of ``story`` that copy none (all of them when each is a copy). With
+    the story's ``memo``, found once per window: the summary and the title ask five times."""
+    if memo is not None and memo.window_originals is not None \
+            and memo.window_originals[0] is story:
+        return memo.window_originals[1]
+    found = [p for p in story if p[0].copy_of is None] or list(story)
+    if memo is not None:
+        memo.window_originals = (story, found, None)
+    return found
+
+
+def by_time(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> list[Analysed]:
+    """The originals of ``story`` in order of publication, then of number (with the memo,
+    sorted once per window: for the summary's candidates and for the title)."""
+    found = originals(story, memo)
+    kept = memo.window_originals if memo is not None else None
+    if kept is not None and kept[0] is story and kept[2] is not None:
+        return kept[2]
+    ordered = sorted(found, key=lambda p: (p[0].published, p[0].n))
+    if memo is not None:
+        memo.window_originals = (story, found, ordered)
+    return ordered
 
 
 K = TypeVar("K")
@@ -210,6 +235,13 @@ class SummaryMemo:
     title_rows: dict[int, tuple[Analysis, bool, str | None, TitleRows]] = field(
         default_factory=dict)
     title_flat: TitleFlat | None = None  # the options of the last revision's title, flat
+    # (window, its originals, those in order of publication or None): asked by the summary
+    # and the title of one revision, the window being the same list object (it holds the
+    # window's pairs alive until the next revision's: the memo holds their analyses anyway)
+    window_originals: tuple[Sequence[Analysed], list[Analysed], list[Analysed] | None] | None \
+        = None
+    # the rows of the candidates' recent originals, concatenated (see _scored_flat)
+    scored_flat: ScoredFlat | None = None
 
 
 IntArray = npt.NDArray[np.int64]
@@ -268,6 +300,27 @@ class TitleFlat:
     numbers: list[int]  # each option's citation number, sentence and text
     sentences: list[int]
     texts: list[str]
+
+
+@dataclass(slots=True, eq=False)
+class ScoredFlat:
+    """The rows (``_Rows``) of the recent originals ``candidates`` scores, concatenated in
+    their order: kept from one revision to the next, so that a slide of the recent
+    originals cuts the oldest articles' rows and appends the new one's instead of
+    concatenating a hundred articles' rows again. Over the ids of ``counts`` only."""
+
+    key: tuple[Analysis, ...]  # the analysis of each article, in order
+    counts: _Counts
+    per_article: list[int]  # eligible lead sentences of each article
+    sentences: list[Sentence]
+    terms: IntArray
+    term_lengths: IntArray
+    names: IntArray
+    name_lengths: IntArray
+    roots: FloatArray
+    positions: FloatArray
+    figures: FloatArray
+    indexes: IntArray
 
 
 @dataclass(slots=True, eq=False)
@@ -396,6 +449,7 @@ def _renumber_when_sparse(memo: SummaryMemo) -> None:
     memo.rows = {}
     memo.title_rows = {}
     memo.title_flat = None
+    memo.scored_flat = None
 
 
 # Rows of articles that left the window, kept at most this many past the window's size
@@ -417,41 +471,85 @@ def _let_go_of_left(memo: SummaryMemo) -> None:
     memo.title_rows = {k: v for k, v in memo.title_rows.items() if k in live}
 
 
+def _joined(arrays: list[npt.NDArray[Any]], dtype: type[Any]) -> npt.NDArray[Any]:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+
+def _scored_flat(recent: Sequence[Analysed], counts: _Counts, memo: SummaryMemo
+                 ) -> ScoredFlat:
+    """The rows of ``recent`` concatenated: the memo's, cut and extended when the recent
+    originals only slid forward (over the same ids), else made anew."""
+    key = tuple(analysis for _, analysis in recent)
+    kept = memo.scored_flat
+    slid = None
+    if kept is not None and kept.counts is counts:
+        if kept.key == key:
+            return kept
+        slid = _slide(kept.key, key)
+    start = 0 if slid is None else len(recent) - len(slid[1])
+    parts = [_rows(analysis, memo, counts) for _, analysis in recent[start:]]
+    per_article = [len(r.sentences) for r in parts]
+    sentences = [s for r in parts for s in r.sentences]
+    arrays: list[list[npt.NDArray[Any]]] = [
+        [r.terms for r in parts], [r.term_lengths for r in parts], [r.names for r in parts],
+        [r.name_lengths for r in parts], [r.roots for r in parts], [r.positions for r in parts],
+        [r.figures for r in parts], [r.indexes for r in parts]]
+    if kept is not None and slid is not None:
+        dropped = slid[0]
+        cut = sum(kept.per_article[:dropped])  # sentences of the articles that left
+        cut_terms = int(kept.term_lengths[:cut].sum())
+        cut_names = int(kept.name_lengths[:cut].sum())
+        per_article = kept.per_article[dropped:] + per_article
+        sentences = kept.sentences[cut:] + sentences
+        for held, rest in zip(arrays, (
+                kept.terms[cut_terms:], kept.term_lengths[cut:], kept.names[cut_names:],
+                kept.name_lengths[cut:], kept.roots[cut:], kept.positions[cut:],
+                kept.figures[cut:], kept.indexes[cut:]), strict=True):
+            held.insert(0, rest)
+    flat = memo.scored_flat = ScoredFlat(
+        key=key, counts=counts, per_article=per_article, sentences=sentences,
+        terms=_joined(arrays[0], np.int64), term_lengths=_joined(arrays[1], np.int64),
+        names=_joined(arrays[2], np.int64), name_lengths=_joined(arrays[3], np.int64),
+        roots=_joined(arrays[4], np.float64), positions=_joined(arrays[5], np.float64),
+        figures=_joined(arrays[6], np.float64), indexes=_joined(arrays[7], np.int64))
+    return flat
+
+
 def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,
-            counts: _Counts, memo: SummaryMemo
+            counts: _Counts, memo: SummaryMemo, limit: int | None = None
             ) -> list[tuple[float, Sentence, Analysed]]:
-    """The eligible lead sentences of ``recent`` with their cheap scores, best first: what
-    scoring each with ``StoryWeights.centrality`` and the factors in ``candidates`` gives,
-    bit for bit (the same IEEE operations in the same order, elementwise; the integer sums
-    exact), in the order of (-score, article number, sentence index)."""
-    rows = [_rows(analysis, memo, counts) for _, analysis in recent]
-    per_article = [len(r.sentences) for r in rows]
-    total = sum(per_article)
+    """The eligible lead sentences of ``recent`` with their cheap scores, best first (the
+    first ``limit``): what scoring each with ``StoryWeights.centrality`` and the factors in
+    ``candidates`` gives, bit for bit (the same IEEE operations in the same order,
+    elementwise; the integer sums exact), in the order of (-score, article number, sentence
+    index)."""
+    flat = _scored_flat(recent, counts, memo)
+    total = len(flat.sentences)
     if not total:
         return []
+    per_article = np.array(flat.per_article, dtype=np.int64)
     seq = np.arange(total, dtype=np.int64)
-    terms = np.concatenate([r.terms for r in rows])
-    owners = np.repeat(seq, np.concatenate([r.term_lengths for r in rows]))
-    sums = np.bincount(owners, weights=counts.df[terms].astype(np.float64), minlength=total)
-    names = np.concatenate([r.names for r in rows])
-    name_owners = np.repeat(seq, np.concatenate([r.name_lengths for r in rows]))
-    shared = np.bincount(name_owners, weights=(counts.names[names] > 1).astype(np.float64),
+    owners = np.repeat(seq, flat.term_lengths)
+    sums = np.bincount(owners, weights=counts.df[flat.terms].astype(np.float64),
+                       minlength=total)
+    name_owners = np.repeat(seq, flat.name_lengths)
+    shared = np.bincount(name_owners,
+                         weights=(counts.names[flat.names] > 1).astype(np.float64),
                          minlength=total)
     recency = np.repeat(np.array([rank[a.uri] for a, _ in recent], dtype=np.float64),
                         per_article)
     score = sums / size
-    score = score / np.concatenate([r.roots for r in rows])
-    score = score * np.concatenate([r.positions for r in rows])
+    score = score / flat.roots
+    score = score * flat.positions
     score = score * (1.0 + RECENCY_BONUS * recency)
     score = score * (1.0 + SHARED_NAME_BONUS * np.minimum(shared, SHARED_NAME_CAP))
-    score = score * np.concatenate([r.figures for r in rows])
+    score = score * flat.figures
     numbers = np.repeat(np.array([a.n for a, _ in recent], dtype=np.int64), per_article)
-    indexes = np.concatenate([r.indexes for r in rows])
-    order = np.lexsort((indexes, numbers, -score))
-    flat: list[tuple[Sentence, Analysed]] = [
-        (s, pair) for pair, r in zip(recent, rows, strict=True) for s in r.sentences]
+    order = np.lexsort((flat.indexes, numbers, -score))[:limit]
+    article_of = np.repeat(np.arange(len(recent), dtype=np.int64), per_article).tolist()
     values = score.tolist()
-    return [(values[i], flat[i][0], flat[i][1]) for i in order.tolist()]
+    sentences = flat.sentences
+    return [(values[i], sentences[i], recent[article_of[i]]) for i in order.tolist()]
 
 
 def _discount(counter: Counter[str], items: Iterable[str]) -> None:
@@ -747,8 +845,13 @@ def candidates(
 ) -> list[Candidate]:
     """The eligible lead sentences of the most recent originals, best first, near-duplicates
     collapsed, at most ``POOL``."""
-    by_time = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))
-    recency = {a.uri: i / max(len(by_time) - 1, 1) for i, (a, _) in enumerate(by_time)}
+    in_order = by_time(story, memo)
+    recent = in_order[-CANDIDATE_ARTICLES:]
+    # the recency of an article is its rank in time among all the window's originals; only
+    # the recent ones' are read (a uri's last rank, as a map over all of them would keep)
+    offset = len(in_order) - len(recent)
+    recency = {a.uri: (offset + i) / max(len(in_order) - 1, 1)
+               for i, (a, _) in enumerate(recent)}
     # Lead-sentence index for support counting: how many other sources lead with the same
     # statement (verified: same numbers and polarity, not just similar words).
     lead_index = _lead_index(story, memo)
@@ -766,8 +869,8 @@ def candidates(
         counts.df[term_ids] = list(weights.df.values())
         counts.names[name_ids] = list(weights.names.values())
     else:  # the weights' own articles, counted along with them
-        counts = _counts(originals(story), memo)
-    ranked = _scored(by_time[-CANDIDATE_ARTICLES:], recency, weights.size, counts, memo)
+        counts = _counts(originals(story, memo), memo)
+    ranked = _scored(recent, recency, weights.size, counts, memo, SUPPORT_RANKED)
     # Support from other sources is the costly feature: only the best by the cheap ones get
     # it, and they are ranked again with it.
     supported = []
@@ -1100,7 +1203,7 @@ def summarise(
         return ()
     articles = articles[-STORY_WINDOW:]
     story = analysed(articles, memo) if window is None else window
-    weights = story_weights(originals(story), memo)
+    weights = story_weights(originals(story, memo), memo)
     pool = candidates(story, weights, timeline, memo)
     copy_of = {a.n: a.copy_of for a in articles}
     if memo is not None:

@@ -308,6 +308,23 @@ def _citations(summary: _Summary) -> tuple[Citation, ...]:
                  for m in summary.cited)
 
 
+def _entry(event: _Event, summary: _Summary) -> TimelineEntry:
+    """The page's entry for ``event`` with its ``summary``."""
+    return TimelineEntry(
+        entry_id=event.entry_id,
+        date=summary.span.start,
+        date_end=summary.span.end,
+        date_precision=summary.span.precision,
+        date_label=date_label(summary.span),
+        date_stated=summary.stated,
+        text=summary.text,
+        citations=_citations(summary),
+        independent_sources=max(1, summary.sources),
+        conflicts=summary.conflicts,
+        planned=summary.planned,
+    )
+
+
 def _reports(member: _Member) -> bool:
     """A statement that writes out the date of an event that has happened."""
     return member.cand.stated and not member.planned
@@ -386,6 +403,7 @@ class TimelineIndex:
         state = self.__dict__.copy()
         state["_store"] = None
         state["_cold_summaries"] = {}
+        state["_shown"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -438,6 +456,12 @@ class TimelineIndex:
         self._checked_at = 0  # the statement count at the last look for cold months
         # index -> the summary of a cold event on the page (read from the store)
         self._cold_summaries: dict[int, _Summary] = {}
+        # entry id -> (the summary, the entry made of it) of each entry of the last call of
+        # ``entries``: an entry whose event kept its summary object is the same entry again
+        # (a summary is never changed, only replaced), so a page of long-cited events does
+        # not make hundreds of Citation models anew each revision, and comparing it with
+        # the last page finds the same objects. Holds what the last page holds; not state.
+        self._shown: dict[str, tuple[_Summary, TimelineEntry]] = {}
 
     def __len__(self) -> int:
         return len(self._events)
@@ -856,19 +880,12 @@ class TimelineIndex:
             self._cold_summaries = {i: self._cold_summaries[i] for i in sorted(chosen)
                                     if i in self._cold_summaries}
         picked.sort(key=lambda p: (p[1].span.start, p[1].span.end, p[0].entry_id))
-        return tuple(
-            TimelineEntry(
-                entry_id=event.entry_id,
-                date=summary.span.start,
-                date_end=summary.span.end,
-                date_precision=summary.span.precision,
-                date_label=date_label(summary.span),
-                date_stated=summary.stated,
-                text=summary.text,
-                citations=_citations(summary),
-                independent_sources=max(1, summary.sources),
-                conflicts=summary.conflicts,
-                planned=summary.planned,
-            )
-            for event, summary in picked
-        )
+        shown = self._shown
+        self._shown = {}
+        out: list[TimelineEntry] = []
+        for event, summary in picked:
+            hit = shown.get(event.entry_id)
+            entry = hit[1] if hit is not None and hit[0] is summary else _entry(event, summary)
+            self._shown[event.entry_id] = (summary, entry)
+            out.append(entry)
+        return tuple(out)

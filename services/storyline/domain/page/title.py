@@ -46,6 +46,7 @@ from storyline.domain.page.summary import (
     TitleRows,
     _slide,
     analysed,
+    by_time,
     centroid_counts,
     originals,
     story_weights,
@@ -154,11 +155,12 @@ def _order(c: tuple[float, str, int, int, bool]) -> tuple[float, int, int, str]:
     return (-c[0], c[2], c[3], c[1])
 
 
-def _recent(story: Sequence[Analysed]) -> tuple[list[Analysed], bool, dt.datetime | None]:
+def _recent(story: Sequence[Analysed], memo: SummaryMemo | None = None
+            ) -> tuple[list[Analysed], bool, dt.datetime | None]:
     """The recent originals in order of publication, whether their headlines are the
     options, and the publication time from which an article belongs to the lead
     development."""
-    recent = sorted(originals(story), key=lambda p: (p[0].published, p[0].n))[-TITLE_ARTICLES:]
+    recent = by_time(story, memo)[-TITLE_ARTICLES:]
     if not recent:
         return recent, False, None
     headlines = 2 * sum(1 for a, _ in recent if a.headline and a.headline.strip()) >= len(recent)
@@ -250,10 +252,10 @@ def _choose_kept(story: Sequence[Analysed], previous: str | None, weights: Story
     """What ``choose_title`` chooses from ``story`` (None: no option), every option scored
     at once over the memo's counts: the same IEEE operations as ``weights.centrality(terms)
     * factor`` (integer sums, exact), and the same order (-score, number, sentence, text)."""
-    recent, headlines, lead_from = _recent(story)
+    recent, headlines, lead_from = _recent(story, memo)
     if lead_from is None:
         return None
-    counts = centroid_counts(originals(story), memo)
+    counts = centroid_counts(originals(story, memo), memo)
     flat = _flat(recent, headlines, memo, counts)
     total = len(flat.texts)
     if not total:
@@ -297,7 +299,7 @@ def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
     if not articles:
         return previous or ""
     story = analysed(articles[-STORY_WINDOW:], memo) if window is None else window
-    weights = story_weights(originals(story), memo)
+    weights = story_weights(originals(story, memo), memo)
     if memo is not None:
         kept = _choose_kept(story, previous, weights, memo)
         if kept is not None:
