@@ -5,12 +5,11 @@ records (``bench_memory.py``'s)."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_module import script_module
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryMerged, StoryUpdated
@@ -22,12 +21,7 @@ ARTICLES = ROOT.parent / "shared" / "data" / "entities-dev" / "articles.jsonl"
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benchmarks_page_partitions", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks_page_partitions", SCRIPT)
 
 
 @pytest.mark.skipif(not ARTICLES.exists(), reason="the shared dev data is not here")

@@ -4,13 +4,12 @@ digest twice."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_module import script_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "bench_story_growth.py"
@@ -18,12 +17,7 @@ DATASET = ROOT.parent / "shared" / "data" / "timeline17-dev"
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benchmarks_story_growth", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks_story_growth", SCRIPT)
 
 
 @pytest.mark.skipif(not DATASET.is_dir(), reason="the shared dev data is not here")

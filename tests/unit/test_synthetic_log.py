@@ -5,7 +5,6 @@ replay as the product ingests it."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import itertools
 import os
@@ -18,6 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
+from script_module import script_module
 
 from storyline.replay import records_from_files
 
@@ -39,12 +39,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def synthetic() -> ModuleType:
     """The script as a module (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("benchmarks_synthetic_log", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks_synthetic_log", SCRIPT)
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from datetime import date
 from pathlib import Path
 
 import pytest
+from script_module import script_module
 
 from storyline.cli import main
 from storyline.domain.extract.temporal import find_dates, spoken_year
@@ -313,10 +313,7 @@ def test_timebank_floors(timebank: tuple[Path, dict[str, dict[str, dict[str, flo
 def test_scorer_agrees_with_the_shared_one(
         timebank: tuple[Path, dict[str, dict[str, dict[str, float]]]]) -> None:
     out, scores = timebank
-    spec = importlib.util.spec_from_file_location("score_timex", SCORER)
-    assert spec is not None and spec.loader is not None
-    shared = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(shared)
+    shared = script_module("score_timex", SCORER)
     rows = shared.load(str(out / "timexes.jsonl"))
     theirs = shared.score(rows, str(TIMEBANK))
     ours = scores["all"]["all_types"]
