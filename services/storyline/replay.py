@@ -40,19 +40,25 @@ class RebuiltLog:
 
 
 @dataclass(slots=True)
-class Verification:
+class Differences:
+    """What a replay found published that it does not reproduce, and the reverse."""
+
     checked: int = 0
     identical: int = 0
-    redeliveries: int = 0  # the same revision published twice with the same hash
     mismatched: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-    # pipeline versions that published revisions, when not the one that rebuilt them
-    other_versions: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
         return not (self.mismatched or self.unexpected or self.missing)
+
+
+@dataclass(slots=True)
+class Verification(Differences):
+    redeliveries: int = 0  # the same revision published twice with the same hash
+    # pipeline versions that published revisions, when not the one that rebuilt them
+    other_versions: set[str] = field(default_factory=set)
 
 
 Record = tuple[bytes | None, bytes | None, LogPosition]

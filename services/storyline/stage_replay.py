@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import AsyncGenerator, Container, Iterable, Mapping
+from collections.abc import AsyncGenerator, Container, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -33,7 +33,7 @@ from storyline.domain.events import StoryMerged, StoryUpdated, SummaryGenerated
 from storyline.domain.partitions import PagePartition, page_partition, partitions_of
 from storyline.domain.pipeline import Pipeline
 from storyline.domain.upcasting import decode_any
-from storyline.replay import RebuiltLog, overlay_recorded
+from storyline.replay import Differences, RebuiltLog, overlay_recorded
 from storyline.settings import Settings
 from storyline.stream.assignments import read_assignment
 from storyline.stream.facts import DEAD, SOURCE_OFFSET, VERSION, FactsRecord
@@ -51,17 +51,8 @@ class Published:
 
 
 @dataclass(slots=True)
-class AssignVerification:
-    checked: int = 0
-    identical: int = 0
+class AssignVerification(Differences):
     copies: int = 0  # the same record again in a partition (a redelivery after a crash)
-    mismatched: list[str] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.mismatched or self.unexpected or self.missing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +85,6 @@ class AssignReplay:
             route = partitions_of(assigned, lambda s: page_partition(s, self.partitions))
             self.expected[record.source_offset] = Expected(canonical_bytes(assigned),
                                                            tuple(route))
-
-
-def replay_assign(facts: Iterable[FactsRecord], partitions: int,
-                  pipeline: Pipeline | None = None) -> dict[int, Expected]:
-    """:class:`AssignReplay` over ``facts`` (in source order)."""
-    replay = AssignReplay(partitions, pipeline)
-    for record in facts:
-        replay.add(record)
-    return replay.expected
 
 
 # What the fold reads of an article and the assign stage does not: most of its bytes.
@@ -173,18 +155,6 @@ class PageReplay:
             rebuilt.events.append(event)
             if isinstance(event, StoryUpdated):
                 rebuilt.revisions[(event.story_id, event.revision)] = event
-
-
-def replay_page(assignments: Mapping[int, ArticleAssigned], facts: Mapping[int, FactsRecord],
-                recorded: dict[tuple[str, int], SummaryGenerated] | None = None) -> RebuiltLog:
-    """The page stage over the assignments in source order, with their facts."""
-    replay = PageReplay(recorded)
-    started = time.perf_counter()
-    for offset in sorted(assignments):
-        assigned = assignments[offset]
-        replay.fold(assigned, facts.get(assigned.facts.offset))
-    replay.rebuilt.seconds = time.perf_counter() - started
-    return replay.rebuilt
 
 
 @dataclass(slots=True)

@@ -19,14 +19,16 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.contracts import ArticleAssigned
 from storyline.domain.events import StoryUpdated
 from storyline.domain.pipeline import PIPELINE_VERSION, Pipeline
+from storyline.replay import RebuiltLog
 from storyline.stage_replay import (
+    AssignReplay,
+    Expected,
+    PageReplay,
     Published,
     assignments_by_source_offset,
     facts_needed,
     in_source_order,
     merged_replays,
-    replay_assign,
-    replay_page,
     replay_page_partition,
     verify_assignments,
 )
@@ -45,6 +47,26 @@ from storyline.stream.facts import (
 
 PARTITIONS = 2
 Plan = dict[str, tuple[str, str | None, tuple[str, ...]]]
+
+
+def replay_assign(facts: list[FactsRecord], partitions: int, pipeline: Pipeline
+                  ) -> dict[int, Expected]:
+    """The assign stage's replay over ``facts`` in source order, as the command runs it."""
+    replay = AssignReplay(partitions, pipeline)
+    for record in facts:
+        replay.add(record)
+    return replay.expected
+
+
+def replay_page(assignments: dict[int, ArticleAssigned], facts: dict[int, FactsRecord]
+                ) -> RebuiltLog:
+    """The page stage's replay over the assignments in source order, each with its facts
+    (the command pairs them from two streams in source order)."""
+    replay = PageReplay()
+    for offset in sorted(assignments):
+        assigned = assignments[offset]
+        replay.fold(assigned, facts.get(assigned.facts.offset))
+    return replay.rebuilt
 
 
 def in_order(facts: dict[int, FactsRecord]) -> list[FactsRecord]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from storyline.settings import Settings, get_settings, switch_kernels
 
 if TYPE_CHECKING:
-    from storyline.replay import RebuiltLog
+    from storyline.replay import Differences, RebuiltLog
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,7 +83,7 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"verified {result.checked} published revisions: {result.identical} identical, "
               f"{result.redeliveries} redelivered copies, {len(result.mismatched)} mismatched, "
               f"{len(result.unexpected)} unexpected, {len(result.missing)} missing")
-        _print_differences(result.mismatched, result.unexpected, result.missing)
+        _print_differences(result)
         if result.other_versions:
             print(f"note: revisions were published by pipeline "
                   f"{', '.join(sorted(result.other_versions))}, this replay runs "
@@ -113,11 +113,10 @@ def _note_other_versions(versions: set[str], topic: str) -> None:
               file=sys.stderr)
 
 
-def _print_differences(mismatched: list[str], unexpected: list[str], missing: list[str]
-                       ) -> None:
+def _print_differences(result: Differences) -> None:
     """The first 20 of each kind of difference, on standard error."""
-    for label, items in (("mismatched", mismatched), ("unexpected", unexpected),
-                         ("missing", missing)):
+    for label, items in (("mismatched", result.mismatched),
+                         ("unexpected", result.unexpected), ("missing", result.missing)):
         for item in items[:20]:
             print(f"  {label}: {item}", file=sys.stderr)
 
@@ -151,7 +150,7 @@ async def _replay_assign(settings: Settings, verify: bool) -> int:
     print(f"verified {result.checked} published assignments: {result.identical} identical, "
           f"{result.copies} copies, {len(result.mismatched)} mismatched, "
           f"{len(result.unexpected)} unexpected, {len(result.missing)} missing")
-    _print_differences(result.mismatched, result.unexpected, result.missing)
+    _print_differences(result)
     if not published:
         print("nothing published yet on " + settings.assignments, file=sys.stderr)
         return 1
