@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         "0: the worker's port plus the stage's index (the fold 9465, extract stripe i "
         "9466 + i), as the stages of one `storyline worker` on one host need.",
     )
+    page_processes: int = Field(
+        default=0, ge=0, description="Page-stage processes of the staged worker (`storyline "
+        "worker`): 0 folds the pages in the fold process (assign + page in one); N runs an "
+        "assign process and N page processes, one per partition of the assignments topic "
+        "(N must be its partition count). Never changes a revision.",
+    )
     stage_stop_seconds: float = Field(
         default=60.0, gt=0, description="How long `storyline worker` waits for its stage "
         "processes to stop after passing SIGTERM on before it kills them (SIGKILL): a stage "

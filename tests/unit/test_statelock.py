@@ -68,7 +68,7 @@ def test_a_fold_waits_for_the_previous_owner_before_it_touches_the_state(
     built: list[bool] = []  # whether the lock was held (by this process) when it was built
 
     class Fold:
-        def __init__(self, _settings: Settings) -> None:
+        def __init__(self, _settings: Settings, *, pages: bool = True) -> None:
             built.append(_held(directory))
 
         async def run(self) -> None:

@@ -8,7 +8,13 @@ in one process, as before issue #10. One stage (``--stage``):
   N``, by default the facts topic's partition count, which must equal it), or one given
   stripe (``--stripe I --stripes N``);
 - ``fold``: assign + page in one process, from the facts topic;
-- ``all``: ``extract`` × N and ``fold`` as child processes of this one (the default).
+- ``assign``: the assign stage alone, from the facts topic to the assignments topic (when
+  the page stage runs in processes of its own);
+- ``page``: page partition ``--partition P`` of the page stage, from the assignments and
+  facts topics (docs/stages.md, "The page stage as processes");
+- ``all``: ``extract`` × N and ``fold`` as child processes of this one (the default); with
+  ``--page-processes M`` (``STORYLINE_PAGE_PROCESSES``), ``extract`` × N, ``assign`` and
+  ``page`` × M.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faust-loglevel", default="warning",
                         help="with --single: log level of faust's own logging (default: "
                              "warning)")
-    parser.add_argument("--stage", choices=("extract", "fold", "all"), default=None,
+    parser.add_argument("--stage", choices=("extract", "fold", "assign", "page", "all"),
+                        default=None,
                         help="run one stage over the facts topic, or all of them as child "
                              "processes (default: all)")
     parser.add_argument("--processes", type=int, default=None, metavar="N",
@@ -47,6 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --stage extract: run only stripe I (of --stripes)")
     parser.add_argument("--stripes", type=int, default=None, metavar="N",
                         help="with --stripe: the number of stripes")
+    parser.add_argument("--partition", type=int, default=None, metavar="P",
+                        help="with --stage page: the page partition (a partition of the "
+                             "assignments topic) this process folds")
+    parser.add_argument("--page-processes", type=int, default=None, metavar="M",
+                        help="with --stage all: run the page stage as M processes beside an "
+                             "assign process (M: the assignments topic's partition count; 0: "
+                             "pages folded in the fold process; default: "
+                             "STORYLINE_PAGE_PROCESSES)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,10 +79,18 @@ def run(args: argparse.Namespace) -> int:
 
         run_worker(settings, loglevel=args.faust_loglevel, web_port=args.web_port)
         return 0
-    if args.stage == "fold":
+    if args.stage in ("fold", "assign"):
         from storyline.stream.fold_stage import run_fold
 
-        run_fold(settings)
+        run_fold(settings, pages=args.stage == "fold")
+        return 0
+    if args.stage == "page":
+        if args.partition is None:
+            raise SystemExit("--stage page needs --partition P (a partition of the "
+                             "assignments topic)")
+        from storyline.stream.page_stage import run_page
+
+        run_page(settings, args.partition)
         return 0
     if args.stage == "extract" and args.stripe is not None:
         from storyline.stream.extract_stage import run_extract
@@ -80,20 +103,31 @@ def run(args: argparse.Namespace) -> int:
     commands = [_command("extract", "--stripe", str(i), "--stripes", str(processes))
                 for i in range(processes)]
     if stage == "all":
-        commands.append(_command("fold"))
+        pages = (args.page_processes if args.page_processes is not None
+                 else settings.page_processes)
+        if pages == 0:
+            commands.append(_command("fold"))
+        else:
+            partitions = _partitions(settings, settings.assignments)
+            if pages != partitions:
+                raise SystemExit(f"{pages} page processes, and the assignments topic "
+                                 f"{settings.assignments} has {partitions} partitions: one "
+                                 "page process per partition (`deploy/topics.toml`)")
+            commands.append(_command("assign"))
+            commands.extend(_command("page", "--partition", str(p)) for p in range(pages))
     return _supervise(commands, stop_seconds=settings.stage_stop_seconds)
 
 
-def _partitions(settings: Settings) -> int:
+def _partitions(settings: Settings, topic: str | None = None) -> int:
     from storyline.stream.logreader import end_offsets
     from storyline.stream.reconnect import retried
 
+    topic = topic or settings.facts
     # started with the broker (a host's boot) or in a broker bounce: wait for it
-    found = len(asyncio.run(retried(lambda: end_offsets(settings.bootstrap_servers,
-                                                        settings.facts), "facts partitions")))
+    found = len(asyncio.run(retried(lambda: end_offsets(settings.bootstrap_servers, topic),
+                                    f"{topic} partitions")))
     if not found:
-        raise SystemExit(f"the facts topic {settings.facts} does not exist: "
-                         "run `storyline topics apply`")
+        raise SystemExit(f"the topic {topic} does not exist: run `storyline topics apply`")
     return found
 
 

@@ -44,13 +44,15 @@ class PagePartition:
     :class:`Pipeline` whose fold alone is used; the assign stage runs elsewhere)."""
 
     def __init__(self, partition: int, partitions: int, cold: ColdStore | None = None,
-                 partition_of: PartitionOf | None = None) -> None:
+                 partition_of: PartitionOf | None = None, pipeline: Pipeline | None = None
+                 ) -> None:
         self.partition = partition
         self.partitions = partitions
         self.partition_of: PartitionOf = (partition_of if partition_of is not None
                                           else lambda story_id: page_partition(story_id,
                                                                                partitions))
-        self.pipeline = Pipeline(cold=cold)
+        # (a pipeline restored from a snapshot of this partition: its stories, its store)
+        self.pipeline = pipeline if pipeline is not None else Pipeline(cold=cold)
 
     def owns(self, story_id: str) -> bool:
         return self.partition_of(story_id) == self.partition

@@ -287,12 +287,16 @@ class Pipeline:
         self._applied[key] = position.offset
         return True
 
-    def process(self, article: ArticleReceived, position: LogPosition) -> list[PipelineEvent]:
+    def process(self, article: ArticleReceived, position: LogPosition, *,
+                pages: bool = True) -> list[PipelineEvent]:
+        """Extract, assign and fold one article; ``pages=False``: extract and assign only
+        (the assign process of a staged worker whose page stage runs in processes of its
+        own), so the story states stay empty and no event comes out."""
         if not self.claim(position):
             return []  # a redelivery of something already folded
         extracted = extract(article, position)
         assigned = self._assigner.assign(extracted)
-        if assigned is None:
+        if assigned is None or not pages:
             return []
         return self.fold(assigned, extracted)
 

@@ -32,6 +32,7 @@ def handle_record(
     position: LogPosition,
     *,
     max_bytes: int,
+    pages: bool = True,
 ) -> RecordOutcome:
     if pipeline.is_applied(position):
         return RecordOutcome()  # dealt with before: a redelivery changes nothing
@@ -41,7 +42,7 @@ def handle_record(
         return RecordOutcome(dead_letter=decoded)
     article = decoded
     try:
-        events = pipeline.process(article, position)
+        events = pipeline.process(article, position, pages=pages)
     except Exception as exc:  # noqa: BLE001 - any core failure must become data, not a crash
         # an extraction failure carried from the extract stage, under its own error's name
         error_type = exc.error_type if isinstance(exc, ExtractionFailed) else type(exc).__name__

@@ -120,9 +120,11 @@ class FoldedFacts:
     assigned: ArticleAssigned | None = None
 
 
-def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition) -> FoldedFacts:
+def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition, *,
+               pages: bool = True) -> FoldedFacts:
     """Fold the facts record of ``position`` into ``pipeline`` as ``handle_record`` folds the
-    article; a redelivery (a position already applied) changes nothing."""
+    article; a redelivery (a position already applied) changes nothing. ``pages=False``:
+    assign only (the page stage runs in processes of its own, :mod:`page_stage`)."""
     if pipeline.is_applied(position):
         return FoldedFacts()
     if record.kind == DEAD:
@@ -135,7 +137,7 @@ def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition) -
     assigned = None
     try:
         assigned = pipeline.assigner.assign(extracted)
-        events = [] if assigned is None else pipeline.fold(assigned, extracted)
+        events = [] if assigned is None or not pages else pipeline.fold(assigned, extracted)
     except Exception as exc:  # noqa: BLE001 - as handle_record: data, not a crash
         error_type = exc.error_type if isinstance(exc, ExtractionFailed) else type(exc).__name__
         return FoldedFacts(refused=Refused(error_type, str(exc) or repr(exc)),

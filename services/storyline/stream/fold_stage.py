@@ -30,38 +30,28 @@ import contextlib
 import signal
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from storyline.allocator import limit_arenas
-from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import DeadLetter, StoryUpdated
-from storyline.domain.pipeline import LogPosition, PipelineEvent
-from storyline.domain.records import dead_letter
+from storyline.domain.pipeline import LogPosition
 from storyline.kafka.security import kafka_options
-from storyline.llm.summariser import summariser_from_settings
-from storyline.metrics import ARTICLES, DEAD_LETTERS, PRODUCE_TO_UPDATE, STORY_UPDATES
+from storyline.metrics import ARTICLES
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import assignment_records
 from storyline.stream.facts import FactsRecord, FoldedFacts
 from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition, stop_consumer
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
+from storyline.stream.publishing import StoryPublisher
 from storyline.stream.reconnect import BACKOFF_MAX, retried, start_client, transient
 from storyline.stream.snapshots import Snapshotter, snapshot_dir
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 from storyline.stream.statelock import own_state
 from storyline.stream.stripes import StripeMerge
-from storyline.stream.worker import (
-    MAX_REQUEST_BYTES,
-    PUBLISH_BACKOFF_MAX,
-    PageCheckpoints,
-    WorkerState,
-    app_id,
-    state_dir,
-    story_key,
-)
+from storyline.stream.worker import MAX_REQUEST_BYTES, WorkerState, app_id, state_dir
 
 log = structlog.get_logger("storyline.fold")
 
@@ -80,15 +70,24 @@ class _Waiting:
 
 
 class FoldStage:
-    def __init__(self, settings: Settings) -> None:
+    """The fold process; ``pages=False``: the assign process of a worker whose page stage
+    runs in processes of its own (``storyline worker --stage assign``): it writes the
+    assignments (and the dead letters of what it refuses) and folds no story, under a
+    consumer group and a state directory of its own (:func:`fold_group`)."""
+
+    def __init__(self, settings: Settings, *, pages: bool = True) -> None:
         self.settings = settings
+        self.pages = pages
+        self.group = fold_group(settings, pages=pages)
+        self.stage = "fold" if pages else "assign"
         self.source = TopicPartition(settings.articles, 0)
-        self.state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions,
+        directory = fold_state_dir(settings, pages=pages)
+        self.directory = directory
+        self.state = WorkerState(directory / "cold", settings.warm_idle_revisions,
                                  settings.malloc_trim_every)
-        self.checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
-        self.summariser, self.llm_client = summariser_from_settings(settings.llm)
+        self.publisher: StoryPublisher
         self.snapshotter = Snapshotter(
-            snapshot_dir(state_dir(settings) / "snapshots", self.source.topic,
+            snapshot_dir(directory / "snapshots", self.source.topic,
                          self.source.partition),
             every=settings.snapshot_every, keep=settings.snapshot_keep,
             fork=settings.snapshot_fork, interval=settings.snapshot_interval)
@@ -100,7 +99,7 @@ class FoldStage:
         self.committed: dict[TopicPartition, int] = {}
         self.consumed: dict[TopicPartition, int] = {}  # facts partition -> next offset read
         self.folded = 0
-        self.probe = StageProbe("fold", settings.ready_max_lag)
+        self.probe = StageProbe(self.stage, settings.ready_max_lag)
         self.last_timestamp: float | None = None  # produce time of the last record folded
         self.source_end: int | None = None  # the articles log's end, when last asked
         self.last_sent = 0.0  # monotonic time of the last commit
@@ -113,16 +112,17 @@ class FoldStage:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        state_dir(self.settings).mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True)
         settings = self.settings
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers, group_id=app_id(settings),
+            bootstrap_servers=settings.bootstrap_servers, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest",
             fetch_max_bytes=MAX_FETCH_BYTES, max_partition_fetch_bytes=MAX_FETCH_BYTES,
             isolation_level="read_committed", **kafka_options())
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
             max_request_size=MAX_REQUEST_BYTES, **kafka_options())
+        self.publisher = StoryPublisher(settings, self.producer, lambda: self.state.pipeline)
         operations = start_stage_operations(settings, self.probe, 0)
         await start_client(self.consumer, "fold consumer")
         await start_client(self.producer, "fold producer")
@@ -137,9 +137,8 @@ class FoldStage:
             self.snapshotter.reap(wait=True)
             await self.producer.stop()
             await stop_consumer(self.consumer)
-            if self.llm_client is not None:
-                await self.llm_client.aclose()
-            log.info("fold_stopped", folded=self.folded,
+            await self.publisher.aclose()
+            log.info(f"{self.stage}_stopped", folded=self.folded,
                      next_offset=self.state.next_offset(*self._source_key))
 
     @property
@@ -169,7 +168,7 @@ class FoldStage:
         for tp in self.facts:
             self.committed[tp] = self.consumed[tp] = await self._committed(tp)
             self.consumer.seek(tp, self.consumed[tp])
-        log.info("fold_started", stripes=len(self.facts), from_offset=start,
+        log.info(f"{self.stage}_started", stripes=len(self.facts), from_offset=start,
                  facts_offsets={tp.partition: self.consumed[tp] for tp in self.facts})
         return True
 
@@ -220,7 +219,7 @@ class FoldStage:
                         outcome = await asyncio.to_thread(
                             self.state.fold_now, record.key, record.value,
                             LogPosition(topic, partition, record.offset),
-                            self.settings.max_article_bytes)
+                            self.settings.max_article_bytes, self.pages)
                         overlay_recorded(self.state.pipeline, outcome.events, recorded)
                         count += 1
                         position = record.offset + 1
@@ -313,7 +312,7 @@ class FoldStage:
         position = LogPosition(topic, partition, offset)
         with structlog.contextvars.bound_contextvars(offset=offset):
             folded = await asyncio.to_thread(self.state.fold_facts_now, waiting.record,
-                                             position)
+                                             position, self.pages)
             await self._publish(folded, position, waiting.timestamp)
         self.folded += 1
         self.last_timestamp = waiting.timestamp
@@ -327,77 +326,17 @@ class FoldStage:
                        produced_at: float | None) -> None:
         if folded.assigned is not None:  # the assign stage's log, before what it caused
             for record in assignment_records(folded.assigned, self.assignment_partitions):
-                await self._deliver(self.settings.assignments, record.key, record.value,
-                                    partition=record.partition, headers=record.headers)
+                await self.publisher.deliver(self.settings.assignments, record.key,
+                                             record.value, partition=record.partition,
+                                             headers=record.headers)
         letter = folded.dead_letter
         if folded.refused is not None:
-            letter = await self._refused_letter(position, folded.refused.error_type,
-                                                folded.refused.reason)
+            letter = await self.publisher.refused_letter(position, folded.refused.error_type,
+                                                         folded.refused.reason)
         if letter is not None:
-            DEAD_LETTERS.labels("worker", letter.error_type).inc()
-            log.warning("dead_letter", error_type=letter.error_type, reason=letter.reason,
-                        source_offset=letter.source_offset)
-            await self._deliver(self.settings.dead_letters, (letter.key or "").encode(),
-                                canonical_bytes(letter))
+            await self.publisher.dead_letter(letter)
         for produced in folded.events:
-            await self._publish_event(produced, produced_at)
-
-    async def _refused_letter(self, position: LogPosition, error_type: str, reason: str
-                              ) -> DeadLetter:
-        """The dead letter names the article's own record: read it from the log."""
-        async for record in read_partition(self.settings.bootstrap_servers, position.topic,
-                                           position.partition, start=position.offset,
-                                           stop=position.offset + 1):
-            return dead_letter(position, record.key, record.value or b"", error_type, reason)
-        raise LookupError(f"{position} is not in the articles log")
-
-    async def _publish_event(self, produced: PipelineEvent, produced_at: float | None) -> None:
-        if isinstance(produced, StoryUpdated):
-            produced = await self._summarised(produced)
-        body = canonical_bytes(produced)
-        await self._deliver(self.settings.story_updates, story_key(produced), body)
-        if not isinstance(produced, StoryUpdated):
-            return
-        STORY_UPDATES.inc()
-        if produced_at:
-            PRODUCE_TO_UPDATE.observe(max(0.0, time.time() - produced_at))
-        log.info("story_updated", story_id=produced.story_id, revision=produced.revision,
-                 article_id=produced.cause.article_uri, articles=produced.article_count,
-                 bytes=len(body))
-        if self.checkpoints.due(produced.story_id, len(body)):
-            page = self.state.pipeline.page(produced.story_id)
-            if page is not None and page.revision == produced.revision:
-                page_body = canonical_bytes(page)
-                await self._deliver(self.settings.story_pages, produced.story_id.encode(),
-                                    page_body)
-                self.checkpoints.written(produced.story_id, len(page_body))
-
-    async def _summarised(self, update: StoryUpdated) -> StoryUpdated:
-        page = self.state.pipeline.page(update.story_id)
-        if page is None or not self.summariser.enabled:
-            return update
-        result = await self.summariser.summarise(page)
-        if result.record is None:
-            return update
-        await self._deliver(self.settings.summaries, update.story_id.encode(),
-                            canonical_bytes(result.record))
-        return self.state.pipeline.replace_summary(update, result.update.summary)
-
-    async def _deliver(self, topic: str, key: bytes, value: bytes, *,
-                       partition: int | None = None,
-                       headers: list[tuple[str, bytes]] | None = None) -> None:
-        """Send and wait for the broker's ack, retrying until it comes (as the worker)."""
-        delay = 0.2
-        while True:
-            try:
-                await self.producer.send_and_wait(topic, key=key, value=value,
-                                                  partition=partition, headers=headers)
-                return
-            except Exception as exc:  # noqa: BLE001 - any send failure is retried the same way
-                log.warning("publish_retry", topic=topic, error=f"{type(exc).__name__}: {exc}",
-                            retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, PUBLISH_BACKOFF_MAX)
+            await self.publisher.event(produced, produced_at)
 
     # -- commits ---------------------------------------------------------------------------
 
@@ -427,7 +366,7 @@ class FoldStage:
         moved_at = time.time() if moved else self.moved_at
         try:
             await self.consumer.commit(commit_payload(
-                due, self.state.pipeline.pipeline_version, stage="fold", moved_at=moved_at))
+                due, self.state.pipeline.pipeline_version, stage=self.stage, moved_at=moved_at))
         except Exception as exc:  # noqa: BLE001 - a failed commit is retried next tick
             log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
             return
@@ -441,14 +380,25 @@ class FoldStage:
             await asyncio.sleep(STAGE_HEARTBEAT)
             try:
                 await self.consumer.commit(commit_payload(
-                    {self.source: until}, self.state.pipeline.pipeline_version, stage="fold"))
+                    {self.source: until}, self.state.pipeline.pipeline_version, stage=self.stage))
             except Exception as exc:  # noqa: BLE001 - the next beat tries again
                 log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
 
 
-def run_fold(settings: Settings) -> None:
+def fold_group(settings: Settings, *, pages: bool = True) -> str:
+    """The fold's consumer group: the worker's (either can take over from the other); the
+    assign process's is its own, since its commit means "assigned", not "published"."""
+    return app_id(settings) if pages else f"{app_id(settings)}-assign"
+
+
+def fold_state_dir(settings: Settings, *, pages: bool = True) -> Path:
+    """The fold's state directory: the worker's; the assign process's, its own."""
+    return state_dir(settings) if pages else state_dir(settings) / "assign"
+
+
+def run_fold(settings: Settings, *, pages: bool = True) -> None:
     limit_arenas(settings.malloc_arena_max)  # before aiokafka and RocksDB start threads
     switch_kernels(settings)
     # before FoldStage empties the cold store: a previous fold may still be stopping
-    with own_state(state_dir(settings)):
-        asyncio.run(FoldStage(settings).run())
+    with own_state(fold_state_dir(settings, pages=pages)):
+        asyncio.run(FoldStage(settings, pages=pages).run())

@@ -133,15 +133,18 @@ class WorkerState:
         return await asyncio.to_thread(self.fold_now, key, value, position, max_bytes)
 
     def fold_now(self, key: bytes | None, value: bytes | None, position: LogPosition,
-                 max_bytes: int) -> RecordOutcome:
-        """One record folded on the calling thread (the trim too, off the event loop)."""
-        outcome = handle_record(self.pipeline, key, value, position, max_bytes=max_bytes)
+                 max_bytes: int, pages: bool = True) -> RecordOutcome:
+        """One record folded on the calling thread (the trim too, off the event loop);
+        ``pages=False``: extracted and assigned only (``Pipeline.process``)."""
+        outcome = handle_record(self.pipeline, key, value, position, max_bytes=max_bytes,
+                                pages=pages)
         self.trimmer.folded()
         return outcome
 
-    def fold_facts_now(self, record: FactsRecord, position: LogPosition) -> FoldedFacts:
+    def fold_facts_now(self, record: FactsRecord, position: LogPosition,
+                       pages: bool = True) -> FoldedFacts:
         """One facts record folded on the calling thread (the fold stage's), then the trim."""
-        folded = fold_facts(self.pipeline, record, position)
+        folded = fold_facts(self.pipeline, record, position, pages=pages)
         self.trimmer.folded()
         return folded
 

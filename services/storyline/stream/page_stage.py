@@ -1,0 +1,482 @@
+"""The page stage in processes of its own: ``storyline worker --stage page --partition P``
+(docs/stages.md, "The page stage as processes").
+
+Process P folds the stories of page partition P (:class:`~storyline.domain.partitions.
+PagePartition`) from partition P of the assignments topic, which the assign process
+(``--stage assign``) writes in source order, and from the facts topic, which it reads
+forward, every partition, as the extract stripes wrote it: the facts of source offset o are
+the first record with that ``source-offset`` in facts partition ``o mod N``. A facts record
+waits in memory until the assignments say whether it is one of P's (an assignment of a
+higher source offset arrives: it is not); of every record passed, where it is goes to the
+state's store (``facts-at:<o>``), so a merge that moves a story folded on another partition
+into one of P's reads the moved articles' facts back by position (a seek each), never by
+scanning the topic.
+
+Positions, all in the state (so a snapshot holds them together, at a record boundary):
+the last assignments offset folded (the snapshot's offset), the last source offset folded
+(an assignment written again after a crash of the assign process is skipped as a copy), and
+per facts partition the offset below which nothing unfolded is waiting (where reading
+resumes). The group ``<app>-page-P`` commits the assignments offset below which everything
+is folded and its events acknowledged; on start the state is rebuilt up to that commit from
+the newest usable snapshot and the assignments' tail, publishing nothing, then the fold goes
+on publishing. So a SIGKILL at any moment loses nothing, and what is published twice is the
+same bytes twice. The partitions' events, interleaved in the order of the log, are those of
+one fold (``tests/unit/test_page_partitions.py``); ``storyline replay --verify`` checks them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import struct
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from storyline.allocator import limit_arenas
+from storyline.domain.contracts import ArticleAssigned, ArticleExtracted, FactsPosition
+from storyline.domain.events import SummaryGenerated
+from storyline.domain.partitions import PagePartition
+from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
+from storyline.kafka.security import kafka_options
+from storyline.metrics import ARTICLES
+from storyline.replay import overlay_recorded, recorded_summaries
+from storyline.settings import Settings, switch_kernels
+from storyline.stream.assignments import read_assignment
+from storyline.stream.facts import DEAD, SOURCE_OFFSET, FactsRecord
+from storyline.stream.logreader import MAX_FETCH_BYTES, stop_consumer
+from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
+from storyline.stream.publishing import StoryPublisher
+from storyline.stream.reconnect import retried, start_client
+from storyline.stream.snapshots import Snapshotter, snapshot_dir
+from storyline.stream.stage_ops import StageProbe, start_stage_operations
+from storyline.stream.statelock import own_state
+from storyline.stream.worker import MAX_REQUEST_BYTES, WorkerState, app_id, state_dir
+
+log = structlog.get_logger("storyline.page")
+
+# facts records of one partition waiting for the assignments before that partition is paused
+# (~35 kB each), unless the next assignment needs it
+MAX_WAITING = 256
+_FACTS_AT = struct.Struct(">q")
+
+
+def page_group(settings: Settings, partition: int) -> str:
+    return f"{app_id(settings)}-page-{partition}"
+
+
+def page_state_dir(settings: Settings, partition: int) -> Path:
+    return state_dir(settings) / f"page-{partition}"
+
+
+def facts_at_key(source_offset: int) -> str:
+    return f"facts-at:{source_offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """An assignments record read and not folded yet."""
+
+    offset: int  # on the assignments partition
+    assigned: ArticleAssigned
+    timestamp: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """A facts record passed by the forward reader and perhaps still needed."""
+
+    record: FactsRecord
+    offset: int  # on its facts partition
+
+
+class PageStage:
+    def __init__(self, settings: Settings, partition: int) -> None:
+        self.settings = settings
+        self.partition = partition
+        self.group = page_group(settings, partition)
+        self.stage = f"page-{partition}"
+        self.directory = page_state_dir(settings, partition)
+        self.state = WorkerState(self.directory / "cold", settings.warm_idle_revisions,
+                                 settings.malloc_trim_every)
+        self.source = TopicPartition(settings.assignments, partition)
+        self.snapshotter = Snapshotter(
+            snapshot_dir(self.directory / "snapshots", self.source.topic, partition),
+            every=settings.snapshot_every, keep=settings.snapshot_keep,
+            fork=settings.snapshot_fork, interval=settings.snapshot_interval)
+        self.consumer: AIOKafkaConsumer
+        self.fetcher: AIOKafkaConsumer  # reads moved articles' facts back, by position
+        self.producer: AIOKafkaProducer
+        self.publisher: StoryPublisher
+        self.page = PagePartition(partition, 1, pipeline=self.state.pipeline)
+        self.facts: list[TopicPartition] = []
+        self.queue: deque[_Queued] = deque()
+        # facts partition -> source offset -> the record, in the order read
+        self.waiting: dict[int, dict[int, _Waiting]] = {}
+        self.passed: dict[int, int] = {}  # facts partition -> highest source offset read
+        self.consumed: dict[int, int] = {}  # facts partition -> next offset to read
+        self.read_to = -1  # highest source offset of the assignments read
+        self.until = 0  # the commit this process started from: below it, publish nothing
+        self.committed: dict[TopicPartition, int] = {}
+        self.recorded: dict[tuple[str, int], SummaryGenerated] = {}
+        self.probe = StageProbe(self.stage, settings.ready_max_lag)
+        self.folded = 0
+        self.last_sent = 0.0
+        self.moved_at: float | None = None
+        self.last_timestamp: float | None = None
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.state.pipeline
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        settings = self.settings
+        options: dict[str, Any] = dict(
+            bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+            auto_offset_reset="earliest", fetch_max_bytes=MAX_FETCH_BYTES,
+            max_partition_fetch_bytes=MAX_FETCH_BYTES, isolation_level="read_committed")
+        self.consumer = AIOKafkaConsumer(group_id=self.group, **options, **kafka_options())
+        self.fetcher = AIOKafkaConsumer(group_id=None, **options, **kafka_options())
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
+            max_request_size=MAX_REQUEST_BYTES, **kafka_options())
+        self.publisher = StoryPublisher(settings, self.producer, lambda: self.pipeline)
+        await start_client(self.consumer, "page consumer")
+        await start_client(self.fetcher, "page facts fetcher")
+        await start_client(self.producer, "page producer")
+        operations = None
+        try:
+            await self._start()
+            operations = start_stage_operations(settings, self.probe,
+                                                1 + len(self.facts) + self.partition)
+            await self._loop(stop)
+            await self._commit(force=True)
+        finally:
+            if operations is not None:
+                operations.stop()
+            self.snapshotter.reap(wait=True)
+            await self.producer.stop()
+            await stop_consumer(self.consumer)
+            await stop_consumer(self.fetcher)
+            await self.publisher.aclose()
+            log.info("page_stopped", partition=self.partition, folded=self.folded,
+                     next_offset=self._next_assignment())
+
+    async def _partitions(self, topic: str) -> list[int]:
+        found = self.consumer.partitions_for_topic(topic)
+        if not found:
+            await self.consumer._client.force_metadata_update()
+            found = self.consumer.partitions_for_topic(topic)
+        if not found:
+            raise RuntimeError(f"the topic {topic} does not exist: storyline topics apply")
+        return sorted(found)
+
+    async def _committed(self, tp: TopicPartition) -> int:
+        found = await retried(lambda: self.consumer.committed(tp), "committed offset")
+        return int(found) if found is not None and found >= 0 else 0
+
+    async def _start(self) -> None:
+        """Restore the newest usable snapshot below the commit (or start empty) and seek
+        every partition to where the state says; the records up to the commit are folded
+        again without publishing (:meth:`_fold_head`)."""
+        settings = self.settings
+        partitions = len(await self._partitions(settings.assignments))
+        if self.partition >= partitions:
+            raise SystemExit(f"page partition {self.partition} of {settings.assignments}, "
+                             f"which has {partitions} partitions (0..{partitions - 1})")
+        self.facts = [TopicPartition(settings.facts, p)
+                      for p in await self._partitions(settings.facts)]
+        self.until = await self._committed(self.source)
+        restored = None
+        if self.until > 0:
+            restored = await asyncio.to_thread(self.state.restore, self.snapshotter.directory,
+                                               self.source.topic, self.partition, self.until)
+        self.page = PagePartition(self.partition, partitions, pipeline=self.pipeline)
+        self.consumer.assign([self.source, *self.facts])
+        self.fetcher.assign(self.facts)
+        self.fetcher.pause(*self.facts)
+        start = self._next_assignment()
+        self.consumer.seek(self.source, start)
+        for tp in self.facts:
+            applied = self.pipeline.applied_offset(tp.topic, tp.partition)
+            self.consumed[tp.partition] = 0 if applied is None else applied + 1
+            self.consumer.seek(tp, self.consumed[tp.partition])
+            self.waiting[tp.partition] = {}
+            self.passed[tp.partition] = -1
+        folded_to = self.pipeline.applied_offset(settings.articles, 0)
+        self.read_to = -1 if folded_to is None else folded_to
+        self.committed = {self.source: self.until}
+        if start < self.until:
+            self.recorded = await retried(lambda: recorded_summaries(settings), "summaries")
+        self.probe.started = True
+        log.info("page_started", partition=self.partition, partitions=partitions,
+                 committed=self.until, from_offset=start,
+                 source="snapshot" if restored is not None else "empty",
+                 stories=len(self.pipeline.story_ids),
+                 facts_offsets=dict(self.consumed))
+
+    def _next_assignment(self) -> int:
+        applied = self.pipeline.applied_offset(self.source.topic, self.source.partition)
+        return 0 if applied is None else applied + 1
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        last_commit = last_tick = last_observed = time.monotonic()
+        paused: set[TopicPartition] = set()
+        while not stop.is_set():
+            self.probe.watch.beat()
+            if time.monotonic() - last_observed >= 1.0:
+                self._observe()
+                last_observed = time.monotonic()
+            batches = await self.consumer.getmany(timeout_ms=500, max_records=500)
+            for tp, records in batches.items():
+                for record in records:
+                    if tp == self.source:
+                        self._assignment_arrived(record)
+                    else:
+                        self._facts_arrived(tp.partition, record)
+            while self.queue and self._ready(self.queue[0]) and not stop.is_set():
+                await self._fold_head()
+                if time.monotonic() - last_commit >= self.settings.commit_interval:
+                    await self._commit()
+                    last_commit = time.monotonic()
+            self._forget_passed()
+            needed = self._needed_partitions()
+            for tp in self.facts:
+                full = len(self.waiting[tp.partition]) >= MAX_WAITING
+                if full and tp.partition not in needed and tp not in paused:
+                    self.consumer.pause(tp)
+                    paused.add(tp)
+                elif (not full or tp.partition in needed) and tp in paused:
+                    self.consumer.resume(tp)
+                    paused.discard(tp)
+            now = time.monotonic()
+            if now - last_commit >= self.settings.commit_interval:
+                await self._commit()
+                last_commit = now
+            if now - last_tick >= 2.0:
+                self.snapshotter.tick(self.pipeline, self.source.topic, self.partition,
+                                      timer=True)
+                last_tick = now
+
+    def _observe(self) -> None:
+        self.probe.observe(self.source.topic, self.partition,
+                           end=self.consumer.highwater(self.source),
+                           position=self._next_assignment(),
+                           last_timestamp=self.last_timestamp)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _assignment_arrived(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        assigned = read_assignment(record.value, record.headers)
+        timestamp = record.timestamp / 1000 if record.timestamp else None
+        self.queue.append(_Queued(record.offset, assigned, timestamp))
+        self.read_to = max(self.read_to, assigned.position.offset)
+
+    def _facts_arrived(self, partition: int, record: ConsumerRecord[bytes, bytes]) -> None:
+        self.consumed[partition] = record.offset + 1
+        source_offset = int(dict(record.headers).get(SOURCE_OFFSET, b"-1"))
+        if source_offset <= self.passed[partition]:
+            return  # a copy written again after a crash of its extract stripe
+        self.passed[partition] = source_offset
+        facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
+        if facts.kind == DEAD:
+            return  # no assignment points at it
+        self.pipeline.cold_store.put(facts_at_key(source_offset),
+                                     _FACTS_AT.pack(record.offset))
+        self.waiting[partition][source_offset] = _Waiting(facts, record.offset)
+
+    def _forget_passed(self) -> None:
+        """Drop the waiting facts no assignment still to come can point at: below the next
+        assignment's source offset (assignments come in source order)."""
+        bound = self.queue[0].assigned.position.offset if self.queue else self.read_to + 1
+        for waiting in self.waiting.values():
+            for source_offset in [o for o in waiting if o < bound]:
+                del waiting[source_offset]
+
+    def _moved_offsets(self, assigned: ArticleAssigned) -> list[int]:
+        """The source offsets of the articles a merge moves here from another partition."""
+        if not self.page.owns(assigned.story_id):
+            return []
+        return [moved.facts.offset for merge in assigned.merges
+                if not self.page.owns(merge.story_id)
+                for moved in (*merge.articles, *merge.withdrawn)]
+
+    def _needs(self, queued: _Queued) -> list[int]:
+        assigned = queued.assigned
+        if not self.page.owns(assigned.story_id):
+            return []
+        return [assigned.facts.offset, *self._moved_offsets(assigned)]
+
+    def _ready(self, queued: _Queued) -> bool:
+        """Every facts record the assignment needs has been read past (or it is a copy)."""
+        folded_to = self.pipeline.applied_offset(self.settings.articles, 0)
+        if folded_to is not None and queued.assigned.position.offset <= folded_to:
+            return True
+        stripes = len(self.facts)
+        return all(self.passed[o % stripes] >= o for o in self._needs(queued))
+
+    def _needed_partitions(self) -> set[int]:
+        if not self.queue:
+            return set()
+        stripes = len(self.facts)
+        return {o % stripes for o in self._needs(self.queue[0])
+                if self.passed[o % stripes] < o}
+
+    async def _fetch(self, offsets: list[int]) -> dict[int, ArticleExtracted]:
+        """The facts of source offsets already read past: waiting ones from memory, the
+        others read back from the facts topic at the positions kept in the store."""
+        out: dict[int, ArticleExtracted] = {}
+        wanted: dict[int, dict[int, int]] = {}  # facts partition -> facts offset -> source
+        stripes = len(self.facts)
+        for source_offset in offsets:
+            found = self.waiting[source_offset % stripes].get(source_offset)
+            if found is not None:
+                out[source_offset] = ArticleExtracted.model_validate_json(found.record.value)
+                continue
+            at = self.pipeline.cold_store.get(facts_at_key(source_offset))
+            if at is None:
+                raise LookupError(f"the facts of source offset {source_offset} were never "
+                                  "read from the facts topic")
+            wanted.setdefault(source_offset % stripes, {})[_FACTS_AT.unpack(at)[0]] = \
+                source_offset
+        for partition, by_offset in wanted.items():
+            tp = TopicPartition(self.settings.facts, partition)
+            self.fetcher.resume(tp)
+            try:
+                for facts_offset in sorted(by_offset):
+                    if by_offset[facts_offset] in out:
+                        continue
+                    self.fetcher.seek(tp, facts_offset)
+                    while by_offset[facts_offset] not in out:
+                        batch = await self.fetcher.getmany(tp, timeout_ms=1000, max_records=64)
+                        for record in batch.get(tp, []):
+                            moved = by_offset.get(record.offset)
+                            if moved is not None and moved not in out:
+                                out[moved] = ArticleExtracted.model_validate_json(
+                                    record.value or b"")
+            finally:
+                self.fetcher.pause(tp)
+        if wanted:
+            log.info("facts_read_back", records=sum(len(w) for w in wanted.values()))
+        return out
+
+    # -- one assignment --------------------------------------------------------------------
+
+    async def _fold_head(self) -> None:
+        queued = self.queue[0]
+        assigned = queued.assigned
+        source_offset = assigned.position.offset
+        publishing = queued.offset >= self.until
+        with structlog.contextvars.bound_contextvars(offset=source_offset,
+                                                     assignment_offset=queued.offset):
+            if self.pipeline.claim(LogPosition(self.settings.articles, 0, source_offset)):
+                facts = await self._fetch(self._needs(queued))
+                for merge in assigned.merges:
+                    if self.page.owns(assigned.story_id) and not self.page.owns(merge.story_id):
+                        log.info("story_moved_in", story_id=assigned.story_id,
+                                 absorbed_id=merge.story_id,
+                                 articles=len(merge.articles) + len(merge.withdrawn))
+                events, refused = await asyncio.to_thread(self._fold_now, assigned, facts)
+                if not publishing:
+                    overlay_recorded(self.pipeline, events, self.recorded)
+                else:
+                    await self._publish(assigned, events, refused, queued.timestamp)
+                self.folded += 1
+            self.pipeline.pass_over(LogPosition(self.source.topic, self.partition,
+                                                queued.offset))
+            self.queue.popleft()
+            self._forget_passed()
+            self._note_facts_positions()
+        self.last_timestamp = queued.timestamp
+        self.snapshotter.record_folded(self.pipeline, self.source.topic, self.partition)
+        if not publishing and queued.offset + 1 == self.until:
+            # what was folded again is saved at once (as the fold's rebuild), so a crash
+            # loop does not refold the same stretch from the same old snapshot
+            self.snapshotter.rebuilt(self.pipeline, self.source.topic, self.partition,
+                                     self.folded)
+            log.info("state_ready", partition=self.partition, committed=self.until,
+                     records_folded=self.folded, stories=len(self.pipeline.story_ids))
+
+    def _fold_now(self, assigned: ArticleAssigned, facts: Mapping[int, ArticleExtracted]
+                  ) -> tuple[list[PipelineEvent], tuple[str, str] | None]:
+        """The page fold of one assignment, on a worker thread: its events, or why it was
+        refused (as the fold process refuses one: a dead letter, no revision)."""
+        def facts_at(position: FactsPosition) -> ArticleExtracted:
+            return facts[position.offset]
+
+        extracted = facts.get(assigned.facts.offset) if self.page.owns(assigned.story_id) \
+            else None
+        try:
+            events = self.page.fold(assigned, extracted, facts_at)
+        except Exception as exc:  # noqa: BLE001 - data, not a crash
+            return [], (type(exc).__name__, str(exc) or repr(exc))
+        finally:
+            self.state.trimmer.folded()
+        return events, None
+
+    async def _publish(self, assigned: ArticleAssigned, events: list[PipelineEvent],
+                       refused: tuple[str, str] | None, produced_at: float | None) -> None:
+        if refused is not None:
+            ARTICLES.labels("dead_letter").inc()
+            position = assigned.position
+            letter = await self.publisher.refused_letter(
+                LogPosition(position.topic, position.partition, position.offset), *refused)
+            await self.publisher.dead_letter(letter)
+            return
+        if events:
+            ARTICLES.labels("folded").inc()
+        for produced in events:
+            await self.publisher.event(produced, produced_at)
+
+    def _note_facts_positions(self) -> None:
+        """Per facts partition, the offset below which nothing unfolded waits, as an
+        applied position of the state: where reading resumes after a restart."""
+        for tp in self.facts:
+            waiting = self.waiting[tp.partition]
+            resume = (next(iter(waiting.values())).offset if waiting
+                      else self.consumed[tp.partition])
+            if resume > 0:
+                self.pipeline.pass_over(LogPosition(tp.topic, tp.partition, resume - 1))
+
+    # -- commits ---------------------------------------------------------------------------
+
+    async def _commit(self, force: bool = False) -> None:
+        """The assignments offset below which everything is folded and delivered (never
+        below the commit it started from); at least every ``STAGE_HEARTBEAT`` seconds,
+        moved or not, for ``storyline status``."""
+        now = time.monotonic()
+        position = max(self.until, self._next_assignment())
+        moved = position != self.committed.get(self.source)
+        if not (force or moved or now - self.last_sent >= STAGE_HEARTBEAT):
+            return
+        moved_at = time.time() if moved else self.moved_at
+        try:
+            await self.consumer.commit(commit_payload(
+                {self.source: position}, self.pipeline.pipeline_version, stage=self.stage,
+                moved_at=moved_at))
+        except Exception as exc:  # noqa: BLE001 - a failed commit is retried next tick
+            log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self.committed[self.source] = position
+        self.last_sent, self.moved_at = now, moved_at
+
+
+def run_page(settings: Settings, partition: int) -> None:
+    limit_arenas(settings.malloc_arena_max)  # before aiokafka and RocksDB start threads
+    switch_kernels(settings)
+    with own_state(page_state_dir(settings, partition)):
+        asyncio.run(PageStage(settings, partition).run())
+

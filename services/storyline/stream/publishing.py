@@ -1,0 +1,113 @@
+"""What a process that folds story pages does with what it folded: deliver it.
+
+Shared by the fold process (:mod:`fold_stage`: assign + page) and the page processes
+(:mod:`page_stage`): every record is sent and its acknowledgement awaited, retried until it
+comes (the state has moved on already: giving up would lose a revision); a revision gets
+its LLM summary when one is configured, and a whole page now and then on the story-pages
+topic (:class:`~storyline.stream.worker.PageCheckpoints`); a dead letter names the
+article's own record, read from the articles log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.events import DeadLetter, StoryUpdated
+from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
+from storyline.domain.records import dead_letter
+from storyline.llm.summariser import summariser_from_settings
+from storyline.metrics import DEAD_LETTERS, PRODUCE_TO_UPDATE, STORY_UPDATES
+from storyline.settings import Settings
+from storyline.stream.logreader import read_partition
+from storyline.stream.worker import PUBLISH_BACKOFF_MAX, PageCheckpoints, story_key
+
+log = structlog.get_logger("storyline.publish")
+
+
+class StoryPublisher:
+    """Delivers the events of a pipeline (``pipeline()`` gives the current one: a restart
+    from a snapshot replaces it) with ``producer``."""
+
+    def __init__(self, settings: Settings, producer: AIOKafkaProducer,
+                 pipeline: Callable[[], Pipeline]) -> None:
+        self.settings = settings
+        self.producer = producer
+        self._pipeline = pipeline
+        self.checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
+        self.summariser, self.llm_client = summariser_from_settings(settings.llm)
+
+    async def aclose(self) -> None:
+        if self.llm_client is not None:
+            await self.llm_client.aclose()
+
+    async def deliver(self, topic: str, key: bytes, value: bytes, *,
+                      partition: int | None = None,
+                      headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Send and wait for the broker's ack, retrying until it comes."""
+        delay = 0.2
+        while True:
+            try:
+                await self.producer.send_and_wait(topic, key=key, value=value,
+                                                  partition=partition, headers=headers)
+                return
+            except Exception as exc:  # noqa: BLE001 - any send failure is retried the same way
+                log.warning("publish_retry", topic=topic, error=f"{type(exc).__name__}: {exc}",
+                            retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, PUBLISH_BACKOFF_MAX)
+
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        DEAD_LETTERS.labels("worker", letter.error_type).inc()
+        log.warning("dead_letter", error_type=letter.error_type, reason=letter.reason,
+                    source_offset=letter.source_offset)
+        await self.deliver(self.settings.dead_letters, (letter.key or "").encode(),
+                           canonical_bytes(letter))
+
+    async def refused_letter(self, position: LogPosition, error_type: str, reason: str
+                             ) -> DeadLetter:
+        """The dead letter of an article the assign or page fold refused: it names the
+        article's own record, read from the log."""
+        async for record in read_partition(self.settings.bootstrap_servers, position.topic,
+                                           position.partition, start=position.offset,
+                                           stop=position.offset + 1):
+            return dead_letter(position, record.key, record.value or b"", error_type, reason)
+        raise LookupError(f"{position} is not in the articles log")
+
+    async def event(self, produced: PipelineEvent, produced_at: float | None) -> None:
+        if isinstance(produced, StoryUpdated):
+            produced = await self._summarised(produced)
+        body = canonical_bytes(produced)
+        await self.deliver(self.settings.story_updates, story_key(produced), body)
+        if not isinstance(produced, StoryUpdated):
+            return
+        STORY_UPDATES.inc()
+        if produced_at:
+            PRODUCE_TO_UPDATE.observe(max(0.0, time.time() - produced_at))
+        log.info("story_updated", story_id=produced.story_id, revision=produced.revision,
+                 article_id=produced.cause.article_uri, articles=produced.article_count,
+                 bytes=len(body))
+        if self.checkpoints.due(produced.story_id, len(body)):
+            page = self._pipeline().page(produced.story_id)
+            if page is not None and page.revision == produced.revision:
+                page_body = canonical_bytes(page)
+                await self.deliver(self.settings.story_pages, produced.story_id.encode(),
+                                   page_body)
+                self.checkpoints.written(produced.story_id, len(page_body))
+
+    async def _summarised(self, update: StoryUpdated) -> StoryUpdated:
+        pipeline = self._pipeline()
+        page = pipeline.page(update.story_id)
+        if page is None or not self.summariser.enabled:
+            return update
+        result = await self.summariser.summarise(page)
+        if result.record is None:
+            return update
+        await self.deliver(self.settings.summaries, update.story_id.encode(),
+                           canonical_bytes(result.record))
+        return pipeline.replace_summary(update, result.update.summary)
