@@ -1,15 +1,21 @@
 """End-to-end throughput on the real broker: ingest, worker processing, replay --verify.
 
-    .venv/bin/python benchmarks/bench_e2e.py ../shared/data/timeline17-dev/articles.jsonl
+    .venv/bin/python benchmarks/bench_e2e.py ../shared/data/timeline17-dev/articles.jsonl \
+        [--worker single|staged|pages]
 
 Uses a fresh topic prefix (so it never mixes with other runs) on the broker given by
 STORYLINE_BOOTSTRAP_SERVERS (default 127.0.0.1:9092; start it with `storyline kafka up`),
 runs exactly the commands an operator types, and prints one line per stage plus a JSON
-summary. Numbers are wall-clock on this machine, including process start-up.
+summary. Numbers are wall-clock on this machine, including process start-up. ``--worker``:
+``single`` (default: `storyline worker --single`, one process, the recorded figures),
+``staged`` (`storyline worker`: extract x N + the fold) or ``pages`` (`storyline worker` with
+``STORYLINE_PAGE_PROCESSES`` = the assignments topic's partitions: extract x N, assign, page x
+M). RSS is the sum over the worker's process tree.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -32,15 +38,31 @@ def timed(cmd: list[str], env: dict[str, str], timeout: float = 3600
     return time.perf_counter() - started, result
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            pass
+    return out
+
+
 def rss_mb(pid: int) -> float:
-    """Resident set size of a process (MB), 0 when it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
+    """Resident set size of a process and its descendants (MB), 0 when it is gone."""
+    total = 0
+    for member in _tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return round(total / 1024, 1)
 
 
 class RssSampler(threading.Thread):
@@ -80,21 +102,35 @@ def topic_bytes(env: dict[str, str]) -> dict[str, int]:
 
 
 def main() -> int:
-    files = sys.argv[1:] or ["../shared/data/timeline17-dev/articles.jsonl"]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("files", nargs="*",
+                        default=["../shared/data/timeline17-dev/articles.jsonl"])
+    parser.add_argument("--worker", choices=("single", "staged", "pages"), default="single")
+    args = parser.parse_args()
+    files = args.files
     count = sum(sum(1 for line in Path(f).read_text().splitlines() if line.strip()) for f in files)
     data_dir = Path(tempfile.mkdtemp(prefix="storyline-bench-"))
     env = dict(os.environ)
     env.update({"STORYLINE_TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}.",
                 "STORYLINE_DATA_DIR": str(data_dir), "STORYLINE_LOG_LEVEL": "warning"})
     subprocess.run([*STORYLINE, "topics", "apply"], env=env, check=True, capture_output=True)
+    if args.worker == "pages":
+        from storyline.settings import Settings
+        from storyline.stream.logreader import end_offsets
+
+        settings = Settings(bootstrap_servers=env.get("STORYLINE_BOOTSTRAP_SERVERS",
+                                                      "127.0.0.1:9092"),
+                            topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+        pages = len(asyncio.run(end_offsets(settings.bootstrap_servers, settings.assignments)))
+        env["STORYLINE_PAGE_PROCESSES"] = str(pages)
 
     ingest_s, ingest = timed([*STORYLINE, "ingest", *files], env)
     if ingest.returncode not in (0, 2):
         print(ingest.stdout, ingest.stderr, file=sys.stderr)
         return 1
 
-    # the single-process worker, which the recorded figures measured
-    worker = subprocess.Popen([*STORYLINE, "worker", "--single"], env=env,
+    worker_args = ["--single"] if args.worker == "single" else []
+    worker = subprocess.Popen([*STORYLINE, "worker", *worker_args], env=env,
                               stdout=subprocess.DEVNULL,
                               stderr=(data_dir / "worker.log").open("w"))
     rss = RssSampler(worker.pid)
@@ -114,6 +150,7 @@ def main() -> int:
     print(replay.stdout.strip())
     match = re.search(r"(\d+) revisions", replay.stdout)
     summary = {
+        "worker": args.worker,
         "articles": count,
         "ingest_seconds": round(ingest_s, 2),
         "ingest_articles_per_s": round(count / ingest_s, 1),

@@ -19,12 +19,17 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s" / "base"
 SETTINGS = {f"STORYLINE_{name.upper()}" for name in Settings.model_fields}
 # set by the manifests for the container, not read by Settings: the stripe, from the pod
-EXTRA_ENV = {"STORYLINE_STRIPE"}
+EXTRA_ENV = {"STORYLINE_STRIPE", "STORYLINE_PAGE_PARTITION"}
+PAGES = ROOT / "deploy" / "k8s" / "pages"
+
+
+def partitions_of(topic: str) -> int:
+    topics = tomllib.loads((ROOT / "deploy" / "topics.toml").read_text())["topic"]
+    return int(next(t["partitions"] for t in topics if t["name"] == topic))
 
 
 def facts_partitions() -> int:
-    topics = tomllib.loads((ROOT / "deploy" / "topics.toml").read_text())["topic"]
-    return next(t["partitions"] for t in topics if t["name"] == "storyline.facts")
+    return partitions_of("storyline.facts")
 
 
 def k8s_documents() -> list[dict[str, Any]]:
@@ -47,7 +52,8 @@ def container(workload: dict[str, Any]) -> dict[str, Any]:
 
 def parsed(args: list[str]) -> Any:
     # what the CLI makes of the arguments ($(VAR) is Kubernetes' expansion of the pod's env)
-    argv = [a.replace("$(STORYLINE_STRIPE)", "0") for a in args]
+    argv = [a.replace("$(STORYLINE_STRIPE)", "0").replace("$(STORYLINE_PAGE_PARTITION)", "0")
+            for a in args]
     return build_parser(argv[0]).parse_args(argv)
 
 
@@ -136,3 +142,74 @@ def test_compose_runs_every_stripe_once_and_one_fold_with_the_state_volume() -> 
             assert any(v.endswith(":/data") for v in service["volumes"])
     assert sorted(stripes) == list(range(partitions))
     assert len(folds) == 1
+
+
+def overlay_workloads() -> dict[str, dict[str, Any]]:
+    """The pages overlay as kustomize builds it: the base's resources and its own, less the
+    ones its patches delete (the only kind of patch it has)."""
+    kustomization = yaml.safe_load((PAGES / "kustomization.yaml").read_text())
+    docs: list[dict[str, Any]] = []
+    for resource in kustomization["resources"]:
+        if resource == "../base":
+            docs += k8s_documents()
+        else:
+            docs += [d for d in yaml.safe_load_all((PAGES / resource).read_text()) if d]
+    deleted = set()
+    for patch in kustomization["patches"]:
+        body = yaml.safe_load(patch["patch"])
+        assert body["$patch"] == "delete"
+        deleted.add((body["kind"], body["metadata"]["name"]))
+    assert deleted <= {(d["kind"], d["metadata"]["name"]) for d in docs}
+    return {d["metadata"]["name"]: d for d in docs
+            if d["kind"] in ("StatefulSet", "Deployment", "Job")
+            and (d["kind"], d["metadata"]["name"]) not in deleted}
+
+
+def test_the_pages_overlay_runs_one_assign_pod_and_one_page_pod_per_partition() -> None:
+    found = overlay_workloads()
+    stages = sorted(parsed(container(w)["args"]).stage for w in found.values()
+                    if parsed(container(w)["args"]).command == "worker")
+    assert stages == ["assign", "extract", "page"]  # no fold beside them
+    page = found["storyline-page"]
+    assert page["spec"]["replicas"] == partitions_of("storyline.assignments")
+    partition = next(e for e in container(page)["env"]
+                     if e["name"] == "STORYLINE_PAGE_PARTITION")
+    assert "pod-index" in partition["valueFrom"]["fieldRef"]["fieldPath"]
+    assert "$(STORYLINE_PAGE_PARTITION)" in container(page)["args"]
+    for name in ("storyline-assign", "storyline-page"):
+        workload = found[name]
+        assert workload["kind"] == "StatefulSet"
+        mounts = {m["name"]: m["mountPath"] for m in container(workload)["volumeMounts"]}
+        assert mounts["state"] == "/data"
+        port = int(next(e["value"] for e in container(workload)["env"]
+                        if e["name"] == "STORYLINE_STAGE_METRICS_PORT"))
+        assert {p["containerPort"] for p in container(workload)["ports"]} == {port}
+    assert found["storyline-assign"]["spec"]["replicas"] == 1
+
+
+class _ComposeTags(yaml.SafeLoader):
+    """Compose's merge tags (``!reset``, ``!override``) read as their plain values."""
+
+
+_ComposeTags.add_multi_constructor(
+    "!", lambda loader, _tag, node: (loader.construct_sequence(node)
+                                     if isinstance(node, yaml.SequenceNode) else None))
+
+
+def test_the_compose_pages_file_runs_assign_and_every_page_partition_on_its_port() -> None:
+    pages = yaml.load((ROOT / "docker-compose.pages.yml").read_text(), Loader=_ComposeTags)
+    services = pages["services"]
+    assert services["fold"]["profiles"]  # not started by default
+    partitions = []
+    for name, service in services.items():
+        if name == "fold":
+            continue
+        assert service["extends"] == {"file": "docker-compose.yml", "service": "fold"}
+        args = parsed(service["command"])
+        assert args.command == "worker" and args.stage in ("assign", "page"), name
+        index = 0 if args.stage == "assign" else 1 + facts_partitions() + args.partition
+        port = Settings().worker_metrics_port + index  # stage_port's
+        assert service["ports"] == [f"127.0.0.1:{port}:{port}"], name
+        if args.stage == "page":
+            partitions.append(args.partition)
+    assert sorted(partitions) == list(range(partitions_of("storyline.assignments")))
