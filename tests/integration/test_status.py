@@ -104,6 +104,33 @@ def test_no_worker_is_said_at_once_and_wait_does_not_wait_for_ever(env: dict[str
     assert took < 15, f"took {took:.1f} s: waited for the timeout instead of the grace"
 
 
+def test_with_page_processes_no_worker_names_the_assign_leg_and_shows_every_page_leg(
+        env: dict[str, str]) -> None:
+    """STORYLINE_PAGE_PROCESSES=2 and no worker: the worker's own group is not looked at
+    (it never commits then); the assign process's is, and each assignments partition's page
+    group (tests/integration/test_status_pages.py has them with a worker)."""
+    from storyline.commands.status import assign_group, page_group
+
+    settings = settings_for(env)
+    pages = dict(env, STORYLINE_PAGE_PROCESSES="2")
+    produce(env, articles(0, 3))
+
+    code, out, _ = status(pages)
+    assert code == 4, out
+    assert (f"assign (group {assign_group(settings)}): no worker is consuming "
+            f"{settings.articles}: 3 records waiting") in out
+    assert "articles log: 3 records; assign committed: 0; lag: 3" in out
+    for partition in (0, 1):
+        assert (f"assignments partition {partition}: 0 records; page-{partition} committed: 0; "
+                "lag: 0") in out
+        assert f"group {page_group(settings, partition)}: state Dead, members 0" in out
+    assert "worker committed" not in out
+
+    code, out, took = status(pages, "--wait", "--timeout", "20", "--stuck-after", "5")
+    assert code == 4, out
+    assert took < 15, f"took {took:.1f} s: waited for the timeout instead of the grace"
+
+
 def test_a_missing_topic_is_an_error(env: dict[str, str]) -> None:
     wrong = dict(env, STORYLINE_TOPIC_PREFIX=env["STORYLINE_TOPIC_PREFIX"] + "nope.")
     code, out, _ = status(wrong, "--wait", "--timeout", "20")

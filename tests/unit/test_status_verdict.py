@@ -5,10 +5,20 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
-from storyline.commands.status import Code, Facts, report, stalled_for, verdict
+from storyline.commands.status import (
+    Code,
+    Facts,
+    Watch,
+    combined,
+    report,
+    report_all,
+    stalled_for,
+    verdict,
+)
 
 TOPIC = "p.storyline.articles"
 STUCK_AFTER = 60.0
@@ -258,3 +268,237 @@ def test_commit_metadata_of_a_stage_round_trips_and_the_workers_is_unchanged() -
     assert CommitMetadata.decode('{"at": 1, "pipeline": "p", "stage": "fold", "moved": "x"}'
                                  ) is None
     assert CommitMetadata.decode("[]") is None
+
+
+# --- page processes: the assign leg and a leg per assignments partition ---------------------
+
+ASSIGNMENTS = "p.storyline.assignments"
+
+
+def assign_leg(end: int = 30, committed: int | None = 30, **kw: Any) -> Facts:
+    """The articles log against the assign process's group (alive by its commits)."""
+    return replace(Facts(topic=TOPIC, ends={0: end},
+                         committed={} if committed is None else {0: committed},
+                         group="p.storyline-worker-assign", committer="assign",
+                         state="Empty", members=0, stage="assign", last_commit_age=2.0,
+                         pending_age=2.0), **kw)
+
+
+def page_leg(partition: int, end: int, committed: int | None, **kw: Any) -> Facts:
+    """Partition ``partition`` of the assignments topic against page process P's group."""
+    return replace(Facts(topic=ASSIGNMENTS, ends={partition: end},
+                         committed={} if committed is None else {partition: committed},
+                         group=f"p.storyline-worker-page-{partition}", partition=partition,
+                         log=f"assignments partition {partition}",
+                         committer=f"page-{partition}", state="Empty", members=0,
+                         stage=f"page-{partition}", last_commit_age=2.0, pending_age=2.0),
+                   **kw)
+
+
+def judge_all(*legs: Facts, grace: float | None = None) -> Code:
+    return combined(legs, stuck_after=STUCK_AFTER, grace=grace).code
+
+
+def test_one_leg_is_judged_as_before_word_for_word() -> None:
+    for f in (facts(10, 10), facts(members=0, state="Empty"), facts(commit_age=300.0,
+                                                                    pending_age=90.0)):
+        assert combined([f], stuck_after=STUCK_AFTER) == verdict(f, stuck_after=STUCK_AFTER)
+    with pytest.raises(ValueError):
+        combined([], stuck_after=STUCK_AFTER)
+
+
+def test_caught_up_means_every_leg_is_every_revision_published() -> None:
+    found = combined([assign_leg(30, 30), page_leg(0, 16, 16), page_leg(1, 14, 14)],
+                     stuck_after=STUCK_AFTER)
+    assert found.code is Code.CAUGHT_UP and int(found.code) == 0 and found.final
+    assert "every revision is published" in found.message
+    assert "page-1: all 14 records of p.storyline.assignments partition 1" in found.message
+    # an empty assignments partition (no story of it yet) is nothing to do
+    assert judge_all(assign_leg(3, 3), page_leg(0, 3, 3), page_leg(1, 0, None)
+                     ) is Code.CAUGHT_UP
+
+
+def test_the_articles_all_assigned_is_not_caught_up_while_a_page_leg_lags() -> None:
+    found = combined([assign_leg(30, 30), page_leg(0, 16, 16), page_leg(1, 40, 38)],
+                     stuck_after=STUCK_AFTER)
+    assert found.code is Code.BEHIND and not found.final
+    # the message names the leg that is behind, and only it
+    assert found.message.startswith("page-1 (group p.storyline-worker-page-1): behind: "
+                                    "2 records waiting; the page-1 stage consuming")
+    assert "page-0" not in found.message and "assign" not in found.message
+
+
+def test_a_page_leg_without_a_live_stage_is_no_worker_naming_it() -> None:
+    gone = page_leg(1, 40, 38, stage=None, last_commit_age=120.0, pending_age=120.0)
+    found = combined([assign_leg(30, 28), page_leg(0, 16, 16), gone], stuck_after=STUCK_AFTER)
+    assert found.code is Code.NO_WORKER and found.final
+    # the deciding leg first, the group named; the assign leg, merely behind, after it
+    first, second = found.message.split("; assign ", 1)
+    assert first.startswith("page-1 (group p.storyline-worker-page-1): no worker is "
+                            "consuming p.storyline.assignments partition 1: 2 records waiting")
+    assert second.startswith("(group p.storyline-worker-assign): behind: 2 records waiting")
+    # watched: its own grace first, however the other legs fare
+    assert judge_all(assign_leg(), page_leg(0, 16, 16), replace(gone, memberless_for=3.0),
+                     grace=5.0) is Code.BEHIND
+    assert judge_all(assign_leg(), page_leg(0, 16, 16), replace(gone, memberless_for=5.0),
+                     grace=5.0) is Code.NO_WORKER
+
+
+def test_no_assign_process_is_no_worker_naming_it() -> None:
+    found = combined([assign_leg(35, 30, stage=None, last_commit_age=100.0),
+                      page_leg(0, 16, 16, stage=None), page_leg(1, 14, 14, stage=None)],
+                     stuck_after=STUCK_AFTER)
+    assert found.code is Code.NO_WORKER
+    assert found.message.startswith("assign (group p.storyline-worker-assign): no worker is "
+                                    f"consuming {TOPIC}: 5 records waiting")
+    assert "page-" not in found.message  # the page legs are caught up: nothing to say
+
+
+def test_a_stuck_page_leg_is_stuck_naming_it() -> None:
+    stuck = page_leg(0, 16, 10, last_commit_age=300.0, pending_age=90.0)
+    found = combined([assign_leg(), stuck, page_leg(1, 14, 14)], stuck_after=STUCK_AFTER)
+    assert found.code is Code.STUCK and found.final
+    assert found.message.startswith("page-0 (group p.storyline-worker-page-0): commits stuck "
+                                    "since 90 s: 6 records waiting while the page-0 stage alive")
+
+
+def test_the_most_severe_leg_decides_error_then_no_worker_then_stuck_then_behind() -> None:
+    behind = page_leg(0, 16, 10)
+    stuck = page_leg(1, 16, 10, last_commit_age=300.0, pending_age=90.0)
+    gone = assign_leg(35, 30, stage=None, last_commit_age=100.0)
+    missing = Facts(topic=ASSIGNMENTS, ends={}, committed={}, committer="page",
+                    log="assignments", group="p.storyline-worker-page-<P>")
+    assert judge_all(assign_leg(), behind) is Code.BEHIND
+    assert judge_all(assign_leg(), behind, stuck) is Code.STUCK
+    assert judge_all(gone, behind, stuck) is Code.NO_WORKER
+    found = combined([gone, missing], stuck_after=STUCK_AFTER)
+    assert found.code is Code.ERROR
+    assert found.message.startswith(f"page (group p.storyline-worker-page-<P>): {ASSIGNMENTS} "
+                                    "does not exist")
+    # the stuck leg, less severe than the one without a worker, is still named
+    assert "page-1 (group p.storyline-worker-page-1): commits stuck" in combined(
+        [gone, behind, stuck], stuck_after=STUCK_AFTER).message
+
+
+LEG_CODES = {
+    Code.CAUGHT_UP: lambda p: page_leg(p, 10, 10),
+    Code.BEHIND: lambda p: page_leg(p, 10, 4),
+    Code.NO_WORKER: lambda p: page_leg(p, 10, 4, stage=None),
+    Code.STUCK: lambda p: page_leg(p, 10, 4, last_commit_age=300.0, pending_age=300.0),
+    Code.ERROR: lambda p: Facts(topic=ASSIGNMENTS, ends={}, committed={},
+                                committer=f"page-{p}", group=f"g-{p}"),
+}
+ORDER = [Code.CAUGHT_UP, Code.BEHIND, Code.STUCK, Code.NO_WORKER, Code.ERROR]
+
+
+@pytest.mark.parametrize("codes", list(itertools.product(LEG_CODES, repeat=3)))
+def test_the_combined_code_is_the_most_severe_legs(codes: tuple[Code, ...]) -> None:
+    legs = [LEG_CODES[code](p) for p, code in enumerate(codes)]
+    assert [verdict(f, stuck_after=STUCK_AFTER).code for f in legs] == list(codes)
+    found = combined(legs, stuck_after=STUCK_AFTER)
+    assert found.code is max(codes, key=ORDER.index)
+    assert found.final == (found.code is not Code.BEHIND)
+    # every leg not caught up is named, the deciding ones first
+    named = [f.leg for f, code in zip(legs, codes, strict=True) if code is not Code.CAUGHT_UP]
+    deciding = [f.leg for f, code in zip(legs, codes, strict=True) if code is found.code]
+    if found.code is Code.CAUGHT_UP:
+        assert all(f"page-{p}: " in found.message for p in range(3))
+    else:
+        assert all(leg in found.message for leg in named)
+        assert found.message.startswith(deciding[0])
+
+
+def test_report_shows_every_leg() -> None:
+    legs = [assign_leg(30, 30), page_leg(0, 16, 16), page_leg(1, 40, 38, pending_age=4.0)]
+    text = report_all(legs)
+    assert "articles log: 30 records; assign committed: 30; lag: 0" in text
+    assert "assignments partition 0: 16 records; page-0 committed: 16; lag: 0" in text
+    assert "assignments partition 1: 40 records; page-1 committed: 38; lag: 2" in text
+    assert "group p.storyline-worker-page-1: state Empty, members 0; the page-1 stage " \
+           "commits without membership, alive" in text
+    assert "oldest waiting record: written 4.0 s ago" in text
+    assert len(text.split("\n\n")) == 3  # a block per leg
+    assert report_all(legs[:1]) == report(legs[0])
+    # a page process that never had anything to publish, gone: its heartbeats were ours
+    idle = page_leg(1, 0, 0, stage=None, committed_by="page-1", last_commit_age=None)
+    assert "last commit: none moved the offsets while the page-1 stage ran (it is not " \
+           "committing now)" in report(idle)
+    assert "no commit metadata" in report(replace(idle, committed_by=None))
+    missing = Facts(topic=ASSIGNMENTS, ends={}, committed={}, log="assignments")
+    assert report(missing) == f"assignments: {ASSIGNMENTS} does not exist"
+
+
+def test_watching_keeps_timers_per_leg() -> None:
+    watch = Watch()
+    gone = page_leg(1, 40, 38, stage=None)
+    moving = page_leg(0, 40, 10)
+    for now in (100.0, 103.0):
+        seen = [watch.see(f, now) for f in (moving, gone)]
+    moving_seen, gone_seen = seen
+    assert gone_seen.memberless_for == 3.0 and moving_seen.memberless_for == 0.0
+    assert moving_seen.unchanged_for == 3.0  # not moved while a stage consumes it
+    assert gone_seen.unchanged_for == 0.0  # nobody to be stuck
+    # the moving leg moves: its timer starts again, the other's does not
+    seen = [watch.see(f, 104.0) for f in (replace(moving, committed={0: 11}), gone)]
+    assert seen[0].unchanged_for == 0.0 and seen[1].memberless_for == 4.0
+    # a stage back in the gone leg: its memberless timer ends
+    back = watch.see(replace(gone, stage="page-1"), 105.0)
+    assert back.memberless_for == 0.0
+    assert watch.see(gone, 106.0).memberless_for == 0.0  # and starts afresh when it leaves
+
+
+def test_watching_one_leg_is_what_wait_did_before() -> None:
+    watch = Watch()
+    member = facts(10, 4, members=1, commit_age=None, pending_age=None)  # watching decides
+    assert watch.see(member, 10.0).unchanged_for == 0.0
+    assert watch.see(member, 70.0).unchanged_for == 60.0
+    found = verdict(watch.see(member, 71.0), stuck_after=STUCK_AFTER)
+    assert found.code is Code.STUCK
+    empty = facts(10, 4, members=0, state="Empty")
+    assert watch.see(empty, 72.0).memberless_for == 0.0
+    assert watch.see(empty, 80.0).memberless_for == 8.0
+
+
+def test_status_looks_at_the_assign_and_page_processes_own_groups() -> None:
+    from storyline.commands.status import assign_group
+    from storyline.commands.status import page_group as status_page_group
+    from storyline.settings import Settings
+    from storyline.stream.fold_stage import fold_group
+    from storyline.stream.page_stage import page_group
+
+    for prefix in ("", "t-1a2b3c4d."):
+        settings = Settings(topic_prefix=prefix)
+        assert assign_group(settings) == fold_group(settings, pages=False)
+        for partition in range(4):
+            assert status_page_group(settings, partition) == page_group(settings, partition)
+
+
+def test_with_page_processes_status_watches_the_assign_group_and_every_partition() -> None:
+    from storyline.commands.status import articles_leg, worker_group
+    from storyline.commands.status import page_leg as status_page_leg
+    from storyline.settings import Settings
+
+    single = articles_leg(Settings(topic_prefix="p."))
+    assert (single.group, single.committer) == (worker_group(Settings(topic_prefix="p.")),
+                                                "worker")
+    settings = Settings(topic_prefix="p.", page_processes=2)
+    leg = articles_leg(settings)
+    assert (leg.topic, leg.group, leg.committer, leg.partition) == (
+        settings.articles, "p.storyline-worker-assign", "assign", None)
+    page = status_page_leg(settings, 1)
+    assert (page.topic, page.group, page.partition, page.log) == (
+        settings.assignments, "p.storyline-worker-page-1", 1, "assignments partition 1")
+
+
+def test_status_imports_neither_the_worker_nor_the_stages() -> None:
+    """Every look stays fast: the command module pulls in no faust, numpy or core."""
+    import subprocess
+    import sys
+
+    code = ("import sys, storyline.commands.status as s; "
+            "print(sorted(m for m in sys.modules if m.startswith(('faust', 'numpy', "
+            "'storyline.stream.worker', 'storyline.stream.fold_stage', "
+            "'storyline.stream.page_stage', 'storyline.core'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]", out

@@ -5,20 +5,35 @@ committed (and the metadata of the newest commit: when it was made, by which pip
 group's state and members, and when the oldest record still to fold was written. From those
 facts :func:`verdict` (pure, no I/O) decides; the rest of this module only gathers them.
 
+With the page stage in processes of its own (``STORYLINE_PAGE_PROCESSES=M``, as the
+worker's; ``storyline worker --page-processes M``) the worker's group never commits. Then
+status watches legs, each a log against the group that commits it: the articles log against
+the assign process's group (``<worker group>-assign``), and each partition P of the
+assignments topic against page process P's group (``<worker group>-page-P``). Every leg gets
+the verdict below; :func:`combined` (pure too) joins them: an error in any leg is an error,
+else any leg without a worker (4) or stuck (5) decides, naming that leg, else any leg behind
+(3); caught up (0) means every leg is: every record is assigned and every assignment
+published, so every revision is.
+
 Exit status:
 
-  0  caught up: everything in the log is committed (an empty log counts: nothing to do)
-  1  error: the articles topic does not exist, Kafka cannot be reached, or --wait timed out
-  3  behind: records are waiting and a worker is in the group, committing
+  0  caught up: everything in the log is committed (an empty log counts: nothing to do);
+     with page processes, in every leg: every revision is published
+  1  error: the articles topic (with page processes: or the assignments topic) does not
+     exist, Kafka cannot be reached, or --wait timed out
+  3  behind: records are waiting and a worker is in the group, committing (with page
+     processes: in some leg, and no leg is in error, without a worker or stuck)
   4  no worker is consuming the articles topic: records are waiting and the group has no
-     members (state Empty or Dead)
+     members (state Empty or Dead); with page processes: that is so of some leg (the
+     assign process, or the page process of some partition of the assignments topic)
   5  commits stuck: records are waiting, a worker is in the group, but nothing has been
-     committed for --stuck-after seconds
+     committed for --stuck-after seconds (with page processes: in some leg)
 
 With --wait the command watches until the worker has committed the whole log (0), and
 gives up early instead of waiting out the timeout when no member has been in the group for
 --grace seconds (4), or when it has watched the committed offsets not move for
---stuck-after seconds while records were waiting and a member was in the group (5).
+--stuck-after seconds while records were waiting and a member was in the group (5). With
+page processes it watches every leg, each with timers of its own.
 
 Without --wait the verdict comes from one look: "stuck" then means that both the newest
 commit and the oldest waiting record are older than --stuck-after. A worker that has only
@@ -33,7 +48,7 @@ import asyncio
 import math
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -66,6 +81,10 @@ class Code(IntEnum):
 class Facts:
     """What one look at the broker found, plus what ``--wait`` has watched itself.
 
+    One leg: ``topic`` (only its partition ``partition`` when that is set: a page leg, of one
+    partition of the assignments topic) against the group ``group``; ``log`` and
+    ``committer`` name the two for the operator.
+
     Ages are seconds before the look. ``last_commit_age``: ``math.inf`` when the group has
     never committed an offset of the topic, None when it has but no commit says when (its
     metadata is not ours). ``members``/``state``: None when the group could not be described
@@ -86,9 +105,29 @@ class Facts:
     unchanged_for: float | None = None
     group: str = ""
     pipeline: str | None = None  # pipeline version named by the newest commit
-    # a group-less committer seen alive by its recent commits (the fold stage of the
-    # staged worker: it assigns its partitions by hand); None: none
+    # a group-less committer seen alive by its recent commits (the fold, assign or page
+    # stage of the staged worker: they assign their partitions by hand); None: none
     stage: str | None = None
+    # the stage named by the newest commit, alive or not (a stage gone says so in the report)
+    committed_by: str | None = None
+    partition: int | None = None  # the one partition of ``topic`` looked at; None: all
+    log: str = "articles log"
+    committer: str = "worker"
+
+    @property
+    def source(self) -> str:
+        """What is consumed, for messages: the topic, or one partition of it."""
+        return self.topic if self.partition is None else f"{self.topic} partition {self.partition}"
+
+    @property
+    def leg(self) -> str:
+        """Which leg, for messages about several: the committer and its group."""
+        return f"{self.committer} (group {self.group})"
+
+    @property
+    def key(self) -> tuple[str, str, int | None]:
+        """What identifies a leg from one look to the next (for ``--wait``'s timers)."""
+        return self.group, self.topic, self.partition
 
     @property
     def end(self) -> int:
@@ -132,7 +171,7 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
     members for less than that is still given the chance to get one.
     """
     grace = stuck_after if grace is None else grace
-    topic, lag = facts.topic, facts.lag
+    topic, lag = facts.source, facts.lag
     if not facts.ends:
         return Verdict(Code.ERROR, f"{topic} does not exist (is STORYLINE_TOPIC_PREFIX right? "
                                    "`storyline topics apply` creates it)")
@@ -179,14 +218,53 @@ def stalled_for(facts: Facts) -> float | None:
     return min(facts.last_commit_age, facts.pending_age)
 
 
+# a leg's verdict outranks another's in this order: an error says nothing can be judged; a
+# leg without a worker or stuck needs the operator whatever the others do (no worker first:
+# a missing process is the cause to fix, and it can make its readers look idle, never stuck)
+_SEVERITY = (Code.ERROR, Code.NO_WORKER, Code.STUCK, Code.BEHIND)
+
+
+def combined(legs: Sequence[Facts], *, stuck_after: float,
+             grace: float | None = None) -> Verdict:
+    """The verdict on every leg together; no I/O.
+
+    One leg (no page processes): its own :func:`verdict`, word for word. Several (the
+    assign leg and a leg per partition of the assignments topic): the most severe leg's code
+    (error, then no worker, then stuck, then behind); the message names every leg not caught
+    up, the ones that decided first. Caught up only when every leg is: every record of the
+    articles log assigned and every assignment published, i.e. every revision published.
+    """
+    if not legs:
+        raise ValueError("no leg to judge")
+    judged = [(facts, verdict(facts, stuck_after=stuck_after, grace=grace)) for facts in legs]
+    if len(judged) == 1:
+        return judged[0][1]
+    for code in _SEVERITY:
+        deciding = [(f, v) for f, v in judged if v.code is code]
+        if not deciding:
+            continue
+        others = [(f, v) for f, v in judged
+                  if v.code is not code and v.code is not Code.CAUGHT_UP]
+        return Verdict(code, "; ".join(f"{f.leg}: {v.message}" for f, v in deciding + others))
+    done = "; ".join(f"{f.committer}: {v.message.removeprefix('caught up: ')}"
+                     for f, v in judged)
+    return Verdict(Code.CAUGHT_UP, f"caught up, every revision is published: {done}")
+
+
 def _s(count: int | None) -> str:
     return "" if count == 1 else "s"
 
 
 def report(facts: Facts) -> str:
-    """The facts, one per line, for the operator."""
+    """The facts of one leg, one per line, for the operator."""
+    if not facts.ends:
+        return f"{facts.log}: {facts.source} does not exist"
     if facts.last_commit_age is None and facts.stage is not None:
         commit = f"none has moved the offsets since the {facts.stage} stage started"
+    elif facts.last_commit_age is None and facts.committed_by is not None:
+        # its metadata is ours: it just never moved the offsets, and it is not alive now
+        commit = (f"none moved the offsets while the {facts.committed_by} stage ran "
+                  "(it is not committing now)")
     elif facts.last_commit_age is None:
         commit = "no commit metadata"
     elif math.isinf(facts.last_commit_age):
@@ -202,7 +280,7 @@ def report(facts: Facts) -> str:
         if facts.stage is not None:
             group += f"; the {facts.stage} stage commits without membership, alive"
     lines = [
-        f"articles log: {facts.end} records; worker committed: {facts.done}; "
+        f"{facts.log}: {facts.end} records; {facts.committer} committed: {facts.done}; "
         f"lag: {facts.lag}",
         f"group {facts.group}: {group}",
         f"last commit: {commit}",
@@ -210,6 +288,39 @@ def report(facts: Facts) -> str:
     if facts.pending_age is not None and facts.lag > 0:
         lines.append(f"oldest waiting record: written {facts.pending_age:.1f} s ago")
     return "\n".join(lines)
+
+
+def report_all(legs: Sequence[Facts]) -> str:
+    """Every leg's facts, a block each (a blank line between, when there are several)."""
+    return "\n\n".join(report(facts) for facts in legs)
+
+
+class Watch:
+    """What ``--wait`` has seen of each leg over its looks, to fill in ``memberless_for`` and
+    ``unchanged_for``; no I/O (the caller passes the clock). Each leg has timers of its own: a
+    page process gone is missed by its own leg however busy the others are."""
+
+    def __init__(self) -> None:
+        self._memberless_since: dict[tuple[str, str, int | None], float] = {}
+        # since when the offsets have not moved while records waited and a member was there
+        self._still_since: dict[tuple[str, str, int | None], float] = {}
+        self._last_committed: dict[tuple[str, str, int | None], Mapping[int, int]] = {}
+
+    def see(self, facts: Facts, now: float) -> Facts:
+        """``facts`` of one look at ``now`` (monotonic seconds), with what was watched."""
+        key = facts.key
+        memberless_since: float | None = None
+        if facts.no_member:
+            memberless_since = self._memberless_since.setdefault(key, now)
+        else:
+            self._memberless_since.pop(key, None)
+        if (facts.committed != self._last_committed.get(key) or facts.lag == 0
+                or facts.members is None or facts.no_member):
+            self._still_since[key] = now
+        self._last_committed[key] = facts.committed
+        return replace(facts,
+                       memberless_for=0.0 if memberless_since is None else now - memberless_since,
+                       unchanged_for=now - self._still_since[key])
 
 
 # --- the I/O ----------------------------------------------------------------------------
@@ -222,16 +333,53 @@ def worker_group(settings: Settings) -> str:
     return settings.topic("storyline-worker")
 
 
+def assign_group(settings: Settings) -> str:
+    """The assign process's group: :func:`storyline.stream.fold_stage.fold_group` with
+    ``pages=False``, spelled out for the same reason as :func:`worker_group` (a unit test
+    holds them equal)."""
+    return f"{worker_group(settings)}-assign"
+
+
+def page_group(settings: Settings, partition: int) -> str:
+    """Page process ``partition``'s group: :func:`storyline.stream.page_stage.page_group`,
+    spelled out likewise."""
+    return f"{worker_group(settings)}-page-{partition}"
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """A log and the group that commits how far it is done: what one :class:`Facts` is
+    about. ``partition``: only that partition of ``topic`` (None: every partition)."""
+
+    topic: str
+    group: str
+    log: str
+    committer: str
+    partition: int | None = None
+
+
+def articles_leg(settings: Settings) -> Leg:
+    """The articles log against the worker's group, or, with page processes, the assign
+    process's (whose commit means "assigned": the page legs say what is published)."""
+    if settings.page_processes > 0:
+        return Leg(settings.articles, assign_group(settings), "articles log", "assign")
+    return Leg(settings.articles, worker_group(settings), "articles log", "worker")
+
+
+def page_leg(settings: Settings, partition: int) -> Leg:
+    return Leg(settings.assignments, page_group(settings, partition),
+               f"assignments partition {partition}", f"page-{partition}", partition)
+
+
 class Probe:
     """One admin client and one group-less consumer, kept for every look of a ``--wait``."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.topic = settings.articles
-        self.group = worker_group(settings)
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
-        self._written_at: dict[tuple[int, int], float] = {}  # (partition, offset) -> seconds
+        # (topic, partition, offset) -> seconds
+        self._written_at: dict[tuple[str, int, int], float] = {}
 
     async def __aenter__(self) -> Probe:
         from aiokafka import AIOKafkaConsumer
@@ -259,12 +407,37 @@ class Probe:
         if self._consumer is not None:
             await self._consumer.stop()
 
-    async def look(self, patience: float = 0.0) -> Facts:
-        """What the broker says now; ``patience``: see :meth:`group_status`."""
+    async def look(self, patience: float = 0.0) -> list[Facts]:
+        """Every leg as the broker says now: the articles log's, then (with page processes)
+        one per partition of the assignments topic; ``patience``: see :meth:`group_status`.
+
+        In this order on purpose: the assign process commits a source offset only once the
+        assignments below it are acknowledged, so the assignments' ends read after its
+        commit hold all of them, and a page group that has committed those ends has
+        published every revision of the records the assign leg counts as done."""
+        settings = self.settings
+        legs = [await self.look_at(articles_leg(settings), patience)]
+        if settings.page_processes > 0:
+            ends = await self.end_offsets(settings.assignments)
+            if not ends:  # an error (its verdict says so), not an empty leg
+                legs.append(Facts(topic=settings.assignments, ends={}, committed={},
+                                  group=f"{worker_group(settings)}-page-<P>",
+                                  log="assignments", committer="page"))
+            for partition, end in sorted(ends.items()):
+                legs.append(await self.look_at(page_leg(settings, partition), patience,
+                                               ends={partition: end}))
+        return legs
+
+    async def look_at(self, leg: Leg, patience: float = 0.0,
+                      ends: Mapping[int, int] | None = None) -> Facts:
+        """One leg as the broker says now (``ends``: its log's end offsets, when already
+        read); ``patience``: see :meth:`group_status`."""
         from storyline.stream.offsets import CommitMetadata
 
-        ends = await self.end_offsets()
-        offsets, state, members = await self.group_status(patience)
+        if ends is None:
+            ends = {p: end for p, end in (await self.end_offsets(leg.topic)).items()
+                    if leg.partition is None or p == leg.partition}
+        offsets, state, members = await self.group_status(leg, patience)
         committed = {p: meta.offset for p, meta in offsets.items() if meta.offset >= 0}
         now = time.time()
         stamps = [CommitMetadata.decode(meta.metadata) for meta in offsets.values()
@@ -272,11 +445,13 @@ class Probe:
         readable = [m for m in stamps if m is not None]
         last_commit_age: float | None
         stage: str | None = None
+        committed_by: str | None = None
         if not stamps:
             last_commit_age, pipeline = math.inf, None
         elif readable:
             newest = max(readable, key=lambda m: m.committed_at)
             last_commit_age, pipeline = max(0.0, now - newest.committed_at), newest.pipeline_version
+            committed_by = newest.stage
             if newest.stage is not None:
                 # a stage commits also when nothing moved (its heartbeat): its age says it
                 # is alive, and when its offsets last moved says whether it is stuck
@@ -286,27 +461,36 @@ class Probe:
                                    else max(0.0, now - newest.moved_at))
         else:
             last_commit_age, pipeline = None, None
-        facts = Facts(topic=self.topic, ends=ends, committed=committed, state=state,
-                      members=members, last_commit_age=last_commit_age, group=self.group,
-                      pipeline=pipeline, stage=stage)
+        facts = Facts(topic=leg.topic, ends=ends, committed=committed, state=state,
+                      members=members, last_commit_age=last_commit_age, group=leg.group,
+                      pipeline=pipeline, stage=stage, committed_by=committed_by,
+                      partition=leg.partition, log=leg.log, committer=leg.committer)
         if facts.lag > 0 and (members or stage is not None):
             facts = replace(facts, pending_age=await self.pending_age(facts, now))
         return facts
 
-    async def end_offsets(self) -> dict[int, int]:
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        """partition -> end offset of ``topic``; {} when it does not exist."""
         from aiokafka import TopicPartition
 
         consumer = self._running(self._consumer)
-        parts = consumer.partitions_for_topic(self.topic)
+        parts = consumer.partitions_for_topic(topic)
         if not parts:
+            # the consumer's metadata follows only the topics it tracks, and each assign()
+            # (reading a waiting record's timestamp) replaces them with that record's topic:
+            # with several legs the other topic drops out at the next metadata refresh
+            await consumer._client.add_topic(topic)
+            parts = consumer.partitions_for_topic(topic)
+        if not parts:  # tracked already, but created since the last refresh
             await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(self.topic) or set()
-        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+            parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps) if tps else {}
         return {tp.partition: offset for tp, offset in ends.items()}
 
-    async def group_status(self, patience: float) -> tuple[dict[int, Any], str | None, int | None]:
-        """(partition -> OffsetAndMetadata of the articles topic, group state, number of
+    async def group_status(self, leg: Leg, patience: float
+                           ) -> tuple[dict[int, Any], str | None, int | None]:
+        """(partition -> OffsetAndMetadata of the leg's log, group state, number of
         members). A group coordinator that is not available (a fresh cluster creates its
         offsets topic on the first request) is asked again for up to ``patience`` seconds;
         after that the state and members are None, unknown."""
@@ -315,8 +499,8 @@ class Probe:
         deadline = time.monotonic() + patience
         while True:
             try:
-                offsets = await self.committed()
-                state, members = await self.describe_group()
+                offsets = await self.committed(leg)
+                state, members = await self.describe_group(leg.group)
                 return offsets, state, members
             except KafkaError as exc:
                 if not exc.retriable:
@@ -325,26 +509,28 @@ class Probe:
                     return {}, None, None
                 await asyncio.sleep(0.5)
 
-    async def committed(self) -> dict[int, Any]:
-        """partition -> OffsetAndMetadata of the articles topic; {} before the group exists."""
+    async def committed(self, leg: Leg) -> dict[int, Any]:
+        """partition -> OffsetAndMetadata of the leg's log (a stage's group also commits
+        other topics' offsets: the facts topic's); {} before the group exists."""
         from aiokafka import TopicPartition
 
         admin = self._running(self._admin)
-        found = await admin.list_consumer_group_offsets(self.group)
+        found = await admin.list_consumer_group_offsets(leg.group)
         return {tp.partition: meta for tp, meta in found.items()
-                if isinstance(tp, TopicPartition) and tp.topic == self.topic}
+                if isinstance(tp, TopicPartition) and tp.topic == leg.topic
+                and (leg.partition is None or tp.partition == leg.partition)}
 
-    async def describe_group(self) -> tuple[str | None, int | None]:
+    async def describe_group(self, group_id: str) -> tuple[str | None, int | None]:
         """(state, number of members); a group never seen is Dead with no members."""
         from aiokafka.errors import for_code
 
         admin = self._running(self._admin)
-        for response in await admin.describe_consumer_groups([self.group]):
+        for response in await admin.describe_consumer_groups([group_id]):
             for group in response.to_object()["groups"]:
-                if group["group"] != self.group:
+                if group["group"] != group_id:
                     continue
                 if group["error_code"]:
-                    raise for_code(group["error_code"])(f"describing group {self.group}")
+                    raise for_code(group["error_code"])(f"describing group {group_id}")
                 return str(group["state"]), len(group["members"])
         return None, None
 
@@ -355,20 +541,21 @@ class Probe:
             offset = facts.committed.get(partition, 0)
             if offset >= end:
                 continue
-            written = self._written_at.get((partition, offset))
+            where = (facts.topic, partition, offset)
+            written = self._written_at.get(where)
             if written is None:
-                written = await self._record_time(partition, offset)
+                written = await self._record_time(*where)
                 if written is None:
                     continue
-                self._written_at[(partition, offset)] = written
+                self._written_at[where] = written
             oldest = written if oldest is None else min(oldest, written)
         return None if oldest is None else max(0.0, now - oldest)
 
-    async def _record_time(self, partition: int, offset: int) -> float | None:
+    async def _record_time(self, topic: str, partition: int, offset: int) -> float | None:
         from aiokafka import TopicPartition
 
         consumer = self._running(self._consumer)
-        tp = TopicPartition(self.topic, partition)
+        tp = TopicPartition(topic, partition)
         consumer.assign([tp])
         consumer.seek(tp, offset)
         batches = await consumer.getmany(tp, timeout_ms=2000, max_records=1)
@@ -384,15 +571,22 @@ class Probe:
         return client
 
 
-async def observe(settings: Settings) -> Facts:
-    """One look at the broker."""
+async def observe(settings: Settings) -> list[Facts]:
+    """One look at the broker: every leg."""
     async with Probe(settings) as probe:
         return await probe.look(patience=ONE_LOOK_PATIENCE)
 
 
 async def worker_lag(settings: Settings) -> tuple[int, int]:
-    """(end offset of the articles log, offset the worker group has committed)."""
-    facts = await observe(settings)
+    """(end offset of the articles log, offset the worker group has committed).
+
+    With page processes (``settings.page_processes`` > 0) the committed offset is the assign
+    process's group's: every record below it is *assigned*, its assignments written, not
+    necessarily published yet by the page processes; ``storyline status`` (:func:`observe`,
+    :func:`combined`) also watches the page legs and says when every revision is published.
+    """
+    async with Probe(settings) as probe:
+        facts = await probe.look_at(articles_leg(settings), patience=ONE_LOOK_PATIENCE)
     return facts.end, facts.done
 
 
@@ -403,7 +597,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = __doc__[__doc__.index("Exit status:"):] if __doc__ else None
     parser.add_argument("--wait", action="store_true",
-                        help="block until the worker has committed the whole articles log; "
+                        help="block until the worker has committed the whole articles log "
+                             "(with page processes: until every revision is published); "
                              "stop early when no worker is consuming or commits are stuck")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds, with --wait (default %(default)g); exit 1 when reached")
@@ -429,42 +624,30 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     grace = args.stuck_after if args.grace is None else args.grace
     async with Probe(settings) as probe:
         if not args.wait:
-            facts = await probe.look(patience=ONE_LOOK_PATIENCE)
-            return _finish(facts, verdict(facts, stuck_after=args.stuck_after, grace=grace))
+            legs = await probe.look(patience=ONE_LOOK_PATIENCE)
+            return _finish(legs, combined(legs, stuck_after=args.stuck_after, grace=grace))
         return await _wait(probe, timeout=args.timeout, stuck_after=args.stuck_after,
                            grace=grace)
 
 
 async def _wait(probe: Probe, *, timeout: float, stuck_after: float, grace: float) -> int:
     started = time.monotonic()
-    memberless_since: float | None = None
-    still_since = started  # offsets not moving while records wait and a member is present
-    last_committed: Mapping[int, int] | None = None
+    watch = Watch()
     while True:
-        facts = await probe.look()
+        looked = await probe.look()
         now = time.monotonic()
-        if facts.no_member:
-            memberless_since = now if memberless_since is None else memberless_since
-        else:
-            memberless_since = None
-        if (facts.committed != last_committed or facts.lag == 0 or facts.members is None
-                or facts.no_member):
-            still_since = now
-        last_committed = facts.committed
-        facts = replace(facts,
-                        memberless_for=0.0 if memberless_since is None else now - memberless_since,
-                        unchanged_for=now - still_since)
-        found = verdict(facts, stuck_after=stuck_after, grace=grace)
+        legs = [watch.see(facts, now) for facts in looked]
+        found = combined(legs, stuck_after=stuck_after, grace=grace)
         if found.final:
-            return _finish(facts, found)
+            return _finish(legs, found)
         if now - started > timeout:
-            return _finish(facts, Verdict(Code.ERROR,
-                                          f"timed out after {timeout:g} s: {found.message}"))
+            return _finish(legs, Verdict(Code.ERROR,
+                                         f"timed out after {timeout:g} s: {found.message}"))
         await asyncio.sleep(POLL_SECONDS)
 
 
-def _finish(facts: Facts, found: Verdict) -> int:
-    print(report(facts))
+def _finish(legs: Sequence[Facts], found: Verdict) -> int:
+    print(report_all(legs))
     ok = found.code in (Code.CAUGHT_UP, Code.BEHIND)
     print(found.message, file=sys.stdout if ok else sys.stderr)
     return int(found.code)
