@@ -87,6 +87,9 @@ class Profile:
     # arguments of `storyline worker`: with "--stage all" the harness kills the supervisor,
     # a stage process or the whole tree (see Supervisor.kill_and_restart)
     worker_args: tuple[str, ...] = ()
+    # STORYLINE_PAGE_PROCESSES: the staged worker's page stage as this many processes
+    # beside an assign process (0: pages folded in the fold process)
+    page_processes: int = 0
 
     @property
     def staged(self) -> bool:
@@ -120,6 +123,14 @@ PROFILES = {
     "stages-long": Profile(articles=None, kills=21, bounces=2, rate=25.0, min_gap=4.0,
                            max_gap=15.0, snapshot_every=200, snapshot_interval=5.0,
                            warm_idle=100, worker_args=("--stage", "all")),
+    # the page stage as processes of its own (extract x 2, assign, page x 2): the kills also
+    # hit the assign process and the page processes, which rebuild to their own commits
+    "pages-ci": Profile(articles=300, kills=4, bounces=1, rate=20.0, min_gap=1.5,
+                        max_gap=4.5, kill_jitter=3.0, worker_args=("--stage", "all"),
+                        page_processes=2),
+    "pages-long": Profile(articles=None, kills=21, bounces=2, rate=25.0, min_gap=4.0,
+                          max_gap=15.0, snapshot_every=200, snapshot_interval=5.0,
+                          warm_idle=100, worker_args=("--stage", "all"), page_processes=2),
 }
 
 # what a SIGKILL hits in a staged run, in rotation (shuffled per round of three)
@@ -345,7 +356,8 @@ class Supervisor:
 
 
 def _stage_processes(env: dict[str, str]) -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, "fold" | "extract") of the stage processes started with ``env``'s
+    """pid -> (parent pid, "fold" | "extract" | "assign" | "page") of the stage processes
+    started with ``env``'s
     data directory (other runs on the machine have their own)."""
     marker = f"STORYLINE_DATA_DIR={env['STORYLINE_DATA_DIR']}".encode()
     out: dict[int, tuple[int, str]] = {}
@@ -357,7 +369,7 @@ def _stage_processes(env: dict[str, str]) -> dict[int, tuple[int, str]]:
             if b"--stage" not in argv:
                 continue
             stage = argv[argv.index(b"--stage") + 1].decode()
-            if stage not in ("fold", "extract") or marker not in (
+            if stage not in ("fold", "extract", "assign", "page") or marker not in (
                     entry / "environ").read_bytes().split(b"\0"):
                 continue
             stat = (entry / "stat").read_text()
@@ -500,8 +512,11 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
         "STORYLINE_WORKER_SESSION_TIMEOUT": str(profile.session_timeout),
         "STORYLINE_SNAPSHOT_INTERVAL": str(profile.snapshot_interval),
         "STORYLINE_WARM_IDLE_REVISIONS": str(profile.warm_idle),
+        "STORYLINE_PAGE_PROCESSES": str(profile.page_processes),
     })
-    settings = Settings(bootstrap_servers=broker.bootstrap, topic_prefix=prefix)
+    # (with page processes, status and worker_lag watch the assign process's group)
+    settings = Settings(bootstrap_servers=broker.bootstrap, topic_prefix=prefix,
+                        page_processes=profile.page_processes)
     supervisor = Supervisor(env, workdir, profile.worker_args, random.Random(seed + 1))
     try:
         subprocess.run([*STORYLINE, "topics", "apply"], env=env, check=True,
@@ -573,7 +588,8 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
 
             report.log_end, report.committed = asyncio.run(worker_lag(settings))
             if profile.staged:
-                report.stage_commits = asyncio.run(_stage_commits(settings))
+                report.stage_commits = asyncio.run(_stage_commits(settings,
+                                                                  profile.page_processes))
             stdout, stderr = verify.communicate(timeout=3600)
         finally:
             if verify.poll() is None:
@@ -606,15 +622,19 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
     return report
 
 
-async def _stage_commits(settings: Settings) -> dict[str, list[int]]:
+async def _stage_commits(settings: Settings, page_processes: int = 0
+                         ) -> dict[str, list[int]]:
     """Each stage group's committed offset and the end of what it reads: every extract
     stripe's group on the articles log, the fold's (the worker's group) on each facts
-    partition."""
+    partition; with page processes the assign process's group on each facts partition and
+    each page process's on its partition of the assignments topic."""
     from aiokafka import TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
     from storyline.commands.status import worker_group
     from storyline.stream.extract_stage import extract_group
+    from storyline.stream.fold_stage import fold_group
+    from storyline.stream.page_stage import page_group
 
     bootstrap = settings.bootstrap_servers
     articles_end = sum((await end_offsets(bootstrap, settings.articles)).values())
@@ -629,10 +649,19 @@ async def _stage_commits(settings: Settings) -> dict[str, list[int]]:
                 extract_group(settings, stripe, stripes))
             meta = found.get(TopicPartition(settings.articles, 0))
             out[f"extract-{stripe}"] = [meta.offset if meta else -1, articles_end]
-        found = await admin.list_consumer_group_offsets(worker_group(settings))
+        group = (fold_group(settings, pages=False) if page_processes
+                 else worker_group(settings))
+        found = await admin.list_consumer_group_offsets(group)
         for partition, end in sorted(facts_ends.items()):
             meta = found.get(TopicPartition(settings.facts, partition))
-            out[f"fold/{partition}"] = [meta.offset if meta else -1, end]
+            out[f"{'assign' if page_processes else 'fold'}/{partition}"] = [
+                meta.offset if meta else -1, end]
+        if page_processes:
+            assignment_ends = await end_offsets(bootstrap, settings.assignments)
+            for partition, end in sorted(assignment_ends.items()):
+                found = await admin.list_consumer_group_offsets(page_group(settings, partition))
+                meta = found.get(TopicPartition(settings.assignments, partition))
+                out[f"page/{partition}"] = [meta.offset if meta else -1, end]
         return out
     finally:
         await admin.close()
