@@ -130,6 +130,7 @@ class PageStage:
         self.last_sent = 0.0
         self.moved_at: float | None = None
         self.last_timestamp: float | None = None
+        self.restored_from = "empty"  # where the state came from: "snapshot" or "empty"
 
     @property
     def pipeline(self) -> Pipeline:
@@ -221,10 +222,12 @@ class PageStage:
         self.committed = {self.source: self.until}
         if start < self.until:
             self.recorded = await retried(lambda: recorded_summaries(settings), "summaries")
-        self.probe.started = True
+        else:
+            self.probe.started = True  # nothing to fold again before publishing
+        self.restored_from = "snapshot" if restored is not None else "empty"
         log.info("page_started", partition=self.partition, partitions=partitions,
                  committed=self.until, from_offset=start,
-                 source="snapshot" if restored is not None else "empty",
+                 source=self.restored_from,
                  stories=len(self.pipeline.story_ids),
                  facts_offsets=dict(self.consumed))
 
@@ -362,7 +365,14 @@ class PageStage:
                     self.fetcher.seek(tp, facts_offset)
                     while by_offset[facts_offset] not in out:
                         batch = await self.fetcher.getmany(tp, timeout_ms=1000, max_records=64)
-                        for record in batch.get(tp, []):
+                        records = batch.get(tp, [])
+                        if records and records[0].offset > facts_offset:
+                            # deleted by retention (the facts topic must keep what a merge
+                            # may move: deploy/topics.toml keeps it for ever)
+                            raise LookupError(f"the facts of source offset "
+                                              f"{by_offset[facts_offset]} are gone from "
+                                              f"{tp.topic}/{partition} at {facts_offset}")
+                        for record in records:
                             moved = by_offset.get(record.offset)
                             if moved is not None and moved not in out:
                                 out[moved] = ArticleExtracted.model_validate_json(
@@ -407,8 +417,10 @@ class PageStage:
             # loop does not refold the same stretch from the same old snapshot
             self.snapshotter.rebuilt(self.pipeline, self.source.topic, self.partition,
                                      self.folded)
+            self.probe.started = True
             log.info("state_ready", partition=self.partition, committed=self.until,
-                     records_folded=self.folded, stories=len(self.pipeline.story_ids))
+                     source=self.restored_from, records_folded=self.folded,
+                     stories=len(self.pipeline.story_ids))
 
     def _fold_now(self, assigned: ArticleAssigned, facts: Mapping[int, ArticleExtracted]
                   ) -> tuple[list[PipelineEvent], tuple[str, str] | None]:
