@@ -7,7 +7,7 @@ issue #10), and the CPU each process used.
 On the broker of STORYLINE_BOOTSTRAP_SERVERS (default 127.0.0.1:9092: `storyline kafka up`),
 under a fresh topic prefix: ingests the file(s), runs the extract stripes and the assign
 process (`storyline worker --stage extract|assign`) until the assign group has committed the
-whole log, stops them; then, for each round, deletes the page groups, gives every page process
+whole log, stops them; then, for each round, resets the page groups to 0, gives every page process
 an empty data directory and times `storyline worker --stage page --partition P` from its start
 until its group has committed the end of its partition: "sequential" runs the partitions one
 after the other (one core's worth of page work), "parallel" all at once. Wall seconds include
@@ -48,16 +48,25 @@ async def committed(settings: Settings, group: str, tp: TopicPartition) -> int:
         await admin.close()
 
 
-async def delete_groups(settings: Settings, groups: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        existing = {g[0] for g in await admin.list_consumer_groups()}
-        wanted = [g for g in groups if g in existing]
-        if wanted:
-            await admin.delete_consumer_groups(wanted)
-    finally:
-        await admin.close()
+async def reset_groups(settings: Settings, partitions: list[int]) -> None:
+    """Commit offset 0 for each page group on its partition: the next page process starts
+    from the beginning with nothing to fold again (its data directory is empty anyway)."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import OffsetAndMetadata
+
+    from storyline.stream.page_stage import page_group
+
+    for partition in partitions:
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                    group_id=page_group(settings, partition),
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tp = TopicPartition(settings.assignments, partition)
+            consumer.assign([tp])
+            await consumer.commit({tp: OffsetAndMetadata(0, "")})
+        finally:
+            await consumer.stop()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -80,7 +89,7 @@ def page_round(env: dict[str, str], settings: Settings, partitions: list[int],
     """Page processes for ``partitions``, all started at once; seconds until each caught up."""
     from storyline.stream.page_stage import page_group
 
-    asyncio.run(delete_groups(settings, [page_group(settings, p) for p in partitions]))
+    asyncio.run(reset_groups(settings, partitions))
     data = Path(tempfile.mkdtemp(prefix="pages-", dir=work))
     run_env = {**env, "STORYLINE_DATA_DIR": str(data)}
     started = time.perf_counter()
