@@ -32,8 +32,9 @@ from storyline.domain.events import ArticleReceived
 from storyline.domain.upcasting import decode_event
 from storyline.replay import records_from_files
 from storyline.settings import Settings
+from storyline.stream.facts import SOURCE_OFFSET
 from storyline.stream.fold_stage import fold_group
-from storyline.stream.logreader import end_offsets
+from storyline.stream.logreader import end_offsets, read_partition
 from storyline.stream.page_stage import page_group
 
 __all__ = ["env"]  # the fixture, shared with test_stages_kafka
@@ -50,6 +51,19 @@ def pages_done(settings: Settings) -> bool:
     return all(asyncio.run(committed(settings, page_group(settings, p),
                                      TopicPartition(settings.assignments, p))) >= end
                for p, end in ends.items())
+
+
+async def timestamps(settings: Settings, topic: str) -> dict[int, set[int]]:
+    """Source offset -> the CreateTimes of its records on ``topic`` (the articles topic: the
+    record's own offset)."""
+    out: dict[int, set[int]] = {}
+    for partition, end in (await end_offsets(settings.bootstrap_servers, topic)).items():
+        async for record in read_partition(settings.bootstrap_servers, topic, partition,
+                                           stop=end):
+            found = dict(record.headers).get(SOURCE_OFFSET)
+            offset = record.offset if found is None else int(found)
+            out.setdefault(offset, set()).add(record.timestamp)
+    return out
 
 
 def test_assign_and_two_page_processes_give_the_workers_revisions(
@@ -103,6 +117,12 @@ def test_assign_and_two_page_processes_give_the_workers_revisions(
             stop(process)
 
     check_stage_output(settings, raw, total)
+    # the facts and the assignments carry the article's produce time (the page processes'
+    # lag and produce-to-update latency count from it), copies written after kills too
+    produced = asyncio.run(timestamps(settings, settings.articles))
+    for topic in (settings.facts, settings.assignments):
+        carried = asyncio.run(timestamps(settings, topic))
+        assert carried and all(stamps == produced[o] for o, stamps in carried.items()), topic
     result = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -216,9 +216,12 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, sender: Sender,
                                    LogPosition(source.topic, source.partition, offset),
                                    max_bytes=settings.max_article_bytes)
             try:
+                # the article's produce time, carried: the later stages' lag and the
+                # produce-to-update latency count from when the article was written
                 sent = await sender.producer.send(settings.facts, key=facts.key,
                                                   value=facts.value, partition=stripe,
-                                                  headers=facts.headers)
+                                                  headers=facts.headers,
+                                                  timestamp_ms=record.timestamp or None)
             except Exception as exc:  # transient ones rewind, others raise
                 if not transient(exc):
                     raise

@@ -325,10 +325,13 @@ class FoldStage:
     async def _publish(self, folded: FoldedFacts, position: LogPosition,
                        produced_at: float | None) -> None:
         if folded.assigned is not None:  # the assign stage's log, before what it caused
+            # with the article's produce time (the facts record carries it), as the
+            # page processes count their lag and latency from it
+            stamp = int(produced_at * 1000) if produced_at else None
             for record in assignment_records(folded.assigned, self.assignment_partitions):
                 await self.publisher.deliver(self.settings.assignments, record.key,
                                              record.value, partition=record.partition,
-                                             headers=record.headers)
+                                             headers=record.headers, timestamp_ms=stamp)
         letter = folded.dead_letter
         if folded.refused is not None:
             letter = await self.publisher.refused_letter(position, folded.refused.error_type,

@@ -48,13 +48,15 @@ class StoryPublisher:
 
     async def deliver(self, topic: str, key: bytes, value: bytes, *,
                       partition: int | None = None,
-                      headers: list[tuple[str, bytes]] | None = None) -> None:
+                      headers: list[tuple[str, bytes]] | None = None,
+                      timestamp_ms: int | None = None) -> None:
         """Send and wait for the broker's ack, retrying until it comes."""
         delay = 0.2
         while True:
             try:
                 await self.producer.send_and_wait(topic, key=key, value=value,
-                                                  partition=partition, headers=headers)
+                                                  partition=partition, headers=headers,
+                                                  timestamp_ms=timestamp_ms)
                 return
             except Exception as exc:  # noqa: BLE001 - any send failure is retried the same way
                 log.warning("publish_retry", topic=topic, error=f"{type(exc).__name__}: {exc}",

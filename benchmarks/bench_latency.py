@@ -1,0 +1,146 @@
+"""Produce-to-update latency on the real broker at a steady offered rate (issue #10: p99 from
+produce to StoryUpdated at 50 articles/s offered).
+
+    .venv/bin/python benchmarks/bench_latency.py ../shared/data/timeline17-dev/articles.jsonl \\
+        --rate 20 --count 600 [--worker staged|pages|single]
+
+On the broker of STORYLINE_BOOTSTRAP_SERVERS (default 127.0.0.1:9092: `storyline kafka up`),
+under a fresh topic prefix: starts `storyline worker` (``pages``: with
+``STORYLINE_PAGE_PROCESSES`` = the assignments topic's partitions; ``single``: ``--single``),
+waits ``--warm-up`` seconds for its processes to start, produces the first ``--count``
+articles of the file(s) at ``--rate`` per second (each send awaited, paced by the clock), waits
+until `storyline status --wait` says every revision is published, and stops the worker. The
+latency of an article is the CreateTime of the first StoryUpdated it caused (its
+``cause.offset``) minus the CreateTime of its record on the articles topic: both stamped by
+producers on this machine, read back from the topics afterwards. Prints JSON: quantiles over
+all, and over each fifth of the run (a worker slower than the offered rate shows as latency
+growing from fifth to fifth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from storyline.domain.events import StoryUpdated
+from storyline.domain.upcasting import decode_any
+from storyline.replay import records_from_files
+from storyline.settings import Settings
+from storyline.stream.logreader import end_offsets, read_partition
+
+STORYLINE = [sys.executable, "-m", "storyline.cli"]
+
+
+async def produce_paced(settings: Settings, values: list[tuple[bytes, bytes]], rate: float
+                        ) -> float:
+    """Send at ``rate`` per second by the clock; returns the achieved rate."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                                enable_idempotence=True, max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        for i, (key, value) in enumerate(values):
+            due = started + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await producer.send_and_wait(settings.articles, key=key, value=value)
+    finally:
+        await producer.stop()
+    return len(values) / (time.perf_counter() - started)
+
+
+async def latencies(settings: Settings) -> list[tuple[int, float]]:
+    """(articles offset, seconds from its produce to its first StoryUpdated), by offset."""
+    bootstrap = settings.bootstrap_servers
+    produced: dict[int, int] = {}
+    for partition, end in (await end_offsets(bootstrap, settings.articles)).items():
+        async for record in read_partition(bootstrap, settings.articles, partition, stop=end):
+            produced[record.offset] = record.timestamp
+    updated: dict[int, int] = {}
+    for partition, end in (await end_offsets(bootstrap, settings.story_updates)).items():
+        async for record in read_partition(bootstrap, settings.story_updates, partition,
+                                           stop=end):
+            event = decode_any(record.value or b"")
+            if isinstance(event, StoryUpdated):
+                offset = event.cause.offset
+                updated[offset] = min(updated.get(offset, record.timestamp), record.timestamp)
+    return sorted((o, (updated[o] - produced[o]) / 1000) for o in updated if o in produced)
+
+
+def quantiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+    return {"n": len(ordered), "p50_ms": at(0.50), "p95_ms": at(0.95), "p99_ms": at(0.99),
+            "max_ms": round(ordered[-1] * 1000, 1),
+            "mean_ms": round(statistics.fmean(ordered) * 1000, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--count", type=int, default=600)
+    parser.add_argument("--worker", choices=("staged", "pages", "single"), default="staged")
+    parser.add_argument("--warm-up", type=float, default=10.0)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="storyline-latency-"))
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    env = dict(os.environ)
+    env.update({"STORYLINE_TOPIC_PREFIX": prefix, "STORYLINE_DATA_DIR": str(work / "data"),
+                "STORYLINE_LOG_LEVEL": "warning"})
+    settings = Settings(bootstrap_servers=env.get("STORYLINE_BOOTSTRAP_SERVERS",
+                                                  "127.0.0.1:9092"), topic_prefix=prefix)
+    subprocess.run([*STORYLINE, "topics", "apply"], env=env, check=True, capture_output=True)
+    if args.worker == "pages":
+        pages = len(asyncio.run(end_offsets(settings.bootstrap_servers, settings.assignments)))
+        env["STORYLINE_PAGE_PROCESSES"] = str(pages)
+    records = records_from_files(args.files, settings.articles, args.count)
+    values = [(key or b"", value or b"") for key, value, _ in records]
+    worker = subprocess.Popen([*STORYLINE, "worker", *(["--single"] if args.worker == "single"
+                                                       else [])],
+                              env=env, stdout=subprocess.DEVNULL,
+                              stderr=(work / "worker.log").open("w"))
+    try:
+        time.sleep(args.warm_up)
+        achieved = asyncio.run(produce_paced(settings, values, args.rate))
+        caught_up = subprocess.run([*STORYLINE, "status", "--wait", "--timeout", "1800"],
+                                   env=env, capture_output=True, text=True)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=120)
+    if caught_up.returncode != 0:
+        print(caught_up.stdout, caught_up.stderr, file=sys.stderr)
+        return 1
+    found = asyncio.run(latencies(settings))
+    seconds = [s for _, s in found]
+    fifth = max(1, len(seconds) // 5)
+    print(json.dumps({
+        "worker": args.worker, "offered_per_s": args.rate, "achieved_per_s": round(achieved, 1),
+        "articles": len(values), "with_revision": len(found),
+        "latency": quantiles(seconds),
+        "by_fifth_p99_ms": [quantiles(seconds[i:i + fifth]).get("p99_ms")
+                            for i in range(0, fifth * 5, fifth)],
+        "work": str(work)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
