@@ -30,7 +30,6 @@ import asyncio
 import signal
 import struct
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +51,7 @@ from storyline.stream.assignments import read_assignment
 from storyline.stream.facts import DEAD, SOURCE_OFFSET, FactsRecord
 from storyline.stream.logreader import MAX_FETCH_BYTES, stop_consumer
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
+from storyline.stream.page_input import PageInput, Queued
 from storyline.stream.publishing import StoryPublisher
 from storyline.stream.reconnect import retried, start_client
 from storyline.stream.snapshots import Snapshotter, snapshot_dir
@@ -80,20 +80,11 @@ def facts_at_key(source_offset: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Queued:
-    """An assignments record read and not folded yet."""
+class _Assignment:
+    """An assignment read, with its record's timestamp (the article's produce time)."""
 
-    offset: int  # on the assignments partition
     assigned: ArticleAssigned
     timestamp: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Waiting:
-    """A facts record passed by the forward reader and perhaps still needed."""
-
-    record: FactsRecord
-    offset: int  # on its facts partition
 
 
 class PageStage:
@@ -116,12 +107,8 @@ class PageStage:
         self.publisher: StoryPublisher
         self.page = PagePartition(partition, 1, pipeline=self.state.pipeline)
         self.facts: list[TopicPartition] = []
-        self.queue: deque[_Queued] = deque()
-        # facts partition -> source offset -> the record, in the order read
-        self.waiting: dict[int, dict[int, _Waiting]] = {}
-        self.passed: dict[int, int] = {}  # facts partition -> highest source offset read
-        self.consumed: dict[int, int] = {}  # facts partition -> next offset to read
-        self.read_to = -1  # highest source offset of the assignments read
+        # what has been read and not folded (replaced at start, from the state's positions)
+        self.input: PageInput[FactsRecord, _Assignment] = PageInput(1, {}, -1, self._indexed)
         self.until = 0  # the commit this process started from: below it, publish nothing
         self.committed: dict[TopicPartition, int] = {}
         self.recorded: dict[tuple[str, int], SummaryGenerated] = {}
@@ -211,14 +198,14 @@ class PageStage:
         self.fetcher.pause(*self.facts)
         start = self._next_assignment()
         self.consumer.seek(self.source, start)
+        resume = {}
         for tp in self.facts:
             applied = self.pipeline.applied_offset(tp.topic, tp.partition)
-            self.consumed[tp.partition] = 0 if applied is None else applied + 1
-            self.consumer.seek(tp, self.consumed[tp.partition])
-            self.waiting[tp.partition] = {}
-            self.passed[tp.partition] = -1
+            resume[tp.partition] = 0 if applied is None else applied + 1
+            self.consumer.seek(tp, resume[tp.partition])
         folded_to = self.pipeline.applied_offset(settings.articles, 0)
-        self.read_to = -1 if folded_to is None else folded_to
+        self.input = PageInput(len(self.facts), resume, -1 if folded_to is None else folded_to,
+                               self._indexed)
         self.committed = {self.source: self.until}
         if start < self.until:
             self.recorded = await retried(lambda: recorded_summaries(settings), "summaries")
@@ -229,7 +216,7 @@ class PageStage:
                  committed=self.until, from_offset=start,
                  source=self.restored_from,
                  stories=len(self.pipeline.story_ids),
-                 facts_offsets=dict(self.consumed))
+                 facts_offsets=resume)
 
     def _next_assignment(self) -> int:
         applied = self.pipeline.applied_offset(self.source.topic, self.source.partition)
@@ -250,15 +237,14 @@ class PageStage:
                         self._assignment_arrived(record)
                     else:
                         self._facts_arrived(tp.partition, record)
-            while self.queue and self._ready(self.queue[0]) and not stop.is_set():
-                await self._fold_head()
+            while not stop.is_set() and (head := self.input.head()) is not None:
+                await self._fold_head(head)
                 if time.monotonic() - last_commit >= self.settings.commit_interval:
                     await self._commit()
                     last_commit = time.monotonic()
-            self._forget_passed()
-            needed = self._needed_partitions()
+            needed = self.input.needed_partitions()
             for tp in self.facts:
-                full = len(self.waiting[tp.partition]) >= MAX_WAITING
+                full = self.input.waiting_count(tp.partition) >= MAX_WAITING
                 if full and tp.partition not in needed and tp not in paused:
                     self.consumer.pause(tp)
                     paused.add(tp)
@@ -285,58 +271,25 @@ class PageStage:
     def _assignment_arrived(self, record: ConsumerRecord[bytes, bytes]) -> None:
         assigned = read_assignment(record.value, record.headers)
         timestamp = record.timestamp / 1000 if record.timestamp else None
-        self.queue.append(_Queued(record.offset, assigned, timestamp))
-        self.read_to = max(self.read_to, assigned.position.offset)
+        mine = self.page.owns(assigned.story_id)
+        moved = [article.facts.offset for merge in assigned.merges
+                 if mine and not self.page.owns(merge.story_id)
+                 for article in (*merge.articles, *merge.withdrawn)]
+        self.input.assignment(record.offset, assigned.position.offset,
+                              assigned.facts.offset if mine else None, moved,
+                              _Assignment(assigned, timestamp))
 
     def _facts_arrived(self, partition: int, record: ConsumerRecord[bytes, bytes]) -> None:
-        self.consumed[partition] = record.offset + 1
         source_offset = int(dict(record.headers).get(SOURCE_OFFSET, b"-1"))
-        if source_offset <= self.passed[partition]:
-            return  # a copy written again after a crash of its extract stripe
-        self.passed[partition] = source_offset
         facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
-        if facts.kind == DEAD:
-            return  # no assignment points at it
-        self.pipeline.cold_store.put(facts_at_key(source_offset),
-                                     _FACTS_AT.pack(record.offset))
-        self.waiting[partition][source_offset] = _Waiting(facts, record.offset)
+        first = self.input.facts(partition, record.offset, source_offset,
+                                 None if facts.kind == DEAD else facts)
+        if first and facts.kind != DEAD:
+            self.pipeline.cold_store.put(facts_at_key(source_offset),
+                                         _FACTS_AT.pack(record.offset))
 
-    def _forget_passed(self) -> None:
-        """Drop the waiting facts no assignment still to come can point at: below the next
-        assignment's source offset (assignments come in source order)."""
-        bound = self.queue[0].assigned.position.offset if self.queue else self.read_to + 1
-        for waiting in self.waiting.values():
-            for source_offset in [o for o in waiting if o < bound]:
-                del waiting[source_offset]
-
-    def _moved_offsets(self, assigned: ArticleAssigned) -> list[int]:
-        """The source offsets of the articles a merge moves here from another partition."""
-        if not self.page.owns(assigned.story_id):
-            return []
-        return [moved.facts.offset for merge in assigned.merges
-                if not self.page.owns(merge.story_id)
-                for moved in (*merge.articles, *merge.withdrawn)]
-
-    def _needs(self, queued: _Queued) -> list[int]:
-        assigned = queued.assigned
-        if not self.page.owns(assigned.story_id):
-            return []
-        return [assigned.facts.offset, *self._moved_offsets(assigned)]
-
-    def _ready(self, queued: _Queued) -> bool:
-        """Every facts record the assignment needs has been read past (or it is a copy)."""
-        folded_to = self.pipeline.applied_offset(self.settings.articles, 0)
-        if folded_to is not None and queued.assigned.position.offset <= folded_to:
-            return True
-        stripes = len(self.facts)
-        return all(self.passed[o % stripes] >= o for o in self._needs(queued))
-
-    def _needed_partitions(self) -> set[int]:
-        if not self.queue:
-            return set()
-        stripes = len(self.facts)
-        return {o % stripes for o in self._needs(self.queue[0])
-                if self.passed[o % stripes] < o}
+    def _indexed(self, source_offset: int) -> bool:
+        return self.pipeline.cold_store.get(facts_at_key(source_offset)) is not None
 
     async def _fetch(self, offsets: list[int]) -> dict[int, ArticleExtracted]:
         """The facts of source offsets already read past: waiting ones from memory, the
@@ -345,7 +298,7 @@ class PageStage:
         wanted: dict[int, dict[int, int]] = {}  # facts partition -> facts offset -> source
         stripes = len(self.facts)
         for source_offset in offsets:
-            found = self.waiting[source_offset % stripes].get(source_offset)
+            found = self.input.waiting_record(source_offset)
             if found is not None:
                 out[source_offset] = ArticleExtracted.model_validate_json(found.record.value)
                 continue
@@ -385,15 +338,14 @@ class PageStage:
 
     # -- one assignment --------------------------------------------------------------------
 
-    async def _fold_head(self) -> None:
-        queued = self.queue[0]
-        assigned = queued.assigned
+    async def _fold_head(self, queued: Queued[_Assignment]) -> None:
+        assigned = queued.item.assigned
         source_offset = assigned.position.offset
         publishing = queued.offset >= self.until
         with structlog.contextvars.bound_contextvars(offset=source_offset,
                                                      assignment_offset=queued.offset):
             if self.pipeline.claim(LogPosition(self.settings.articles, 0, source_offset)):
-                facts = await self._fetch(self._needs(queued))
+                facts = await self._fetch(list(queued.needs))
                 for merge in assigned.merges:
                     if self.page.owns(assigned.story_id) and not self.page.owns(merge.story_id):
                         log.info("story_moved_in", story_id=assigned.story_id,
@@ -403,14 +355,13 @@ class PageStage:
                 if not publishing:
                     overlay_recorded(self.pipeline, events, self.recorded)
                 else:
-                    await self._publish(assigned, events, refused, queued.timestamp)
+                    await self._publish(assigned, events, refused, queued.item.timestamp)
                 self.folded += 1
             self.pipeline.pass_over(LogPosition(self.source.topic, self.partition,
                                                 queued.offset))
-            self.queue.popleft()
-            self._forget_passed()
+            self.input.done(queued)
             self._note_facts_positions()
-        self.last_timestamp = queued.timestamp
+        self.last_timestamp = queued.item.timestamp
         self.snapshotter.record_folded(self.pipeline, self.source.topic, self.partition)
         if not publishing and queued.offset + 1 == self.until:
             # what was folded again is saved at once (as the fold's rebuild), so a crash
@@ -456,12 +407,9 @@ class PageStage:
     def _note_facts_positions(self) -> None:
         """Per facts partition, the offset below which nothing unfolded waits, as an
         applied position of the state: where reading resumes after a restart."""
-        for tp in self.facts:
-            waiting = self.waiting[tp.partition]
-            resume = (next(iter(waiting.values())).offset if waiting
-                      else self.consumed[tp.partition])
+        for partition, resume in self.input.resume_positions().items():
             if resume > 0:
-                self.pipeline.pass_over(LogPosition(tp.topic, tp.partition, resume - 1))
+                self.pipeline.pass_over(LogPosition(self.settings.facts, partition, resume - 1))
 
     # -- commits ---------------------------------------------------------------------------
 
