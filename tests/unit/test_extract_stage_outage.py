@@ -98,7 +98,8 @@ class Producer:
         self.stopped = True
 
     async def send(self, topic: str, *, key: bytes, value: bytes, partition: int,
-                   headers: list[tuple[str, bytes]]) -> asyncio.Future[object]:
+                   headers: list[tuple[str, bytes]], timestamp_ms: int | None = None
+                   ) -> asyncio.Future[object]:
         offset = int(value[1:])
         if offset in self.raise_at:
             self.raise_at.discard(offset)
