@@ -46,7 +46,14 @@ from storyline.stream.facts import FactsRecord, FoldedFacts
 from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition, stop_consumer
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
 from storyline.stream.publishing import StoryPublisher
-from storyline.stream.reconnect import BACKOFF_MAX, retried, start_client, transient
+from storyline.stream.reconnect import (
+    BACKOFF_MAX,
+    committed_offset,
+    retried,
+    start_client,
+    topic_partitions,
+    transient,
+)
 from storyline.stream.snapshots import Snapshotter, snapshot_dir
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 from storyline.stream.statelock import own_state
@@ -149,11 +156,13 @@ class FoldStage:
         """Rebuild the state up to the commit and seek the facts; False when stopped
         meanwhile (nothing is committed then: the state is short of the commit)."""
         topic = self.settings.facts
-        self.facts = [TopicPartition(topic, p) for p in await self._partitions(topic)]
-        self.assignment_partitions = len(await self._partitions(self.settings.assignments))
+        self.facts = [TopicPartition(topic, p)
+                      for p in await topic_partitions(self.consumer, topic)]
+        self.assignment_partitions = len(
+            await topic_partitions(self.consumer, self.settings.assignments))
         self.consumer.assign([self.source, *self.facts])
         self.consumer.pause(self.source)  # assigned only to commit the source position
-        until = await self._committed(self.source)
+        until = await committed_offset(self.consumer, self.source)
         heartbeat = asyncio.create_task(self._heartbeat(until))
         try:
             if not await self._rebuild(until, stop):
@@ -166,24 +175,11 @@ class FoldStage:
         self.merge = StripeMerge(len(self.facts), start=start)
         self.committed = {self.source: until}
         for tp in self.facts:
-            self.committed[tp] = self.consumed[tp] = await self._committed(tp)
+            self.committed[tp] = self.consumed[tp] = await committed_offset(self.consumer, tp)
             self.consumer.seek(tp, self.consumed[tp])
         log.info(f"{self.stage}_started", stripes=len(self.facts), from_offset=start,
                  facts_offsets={tp.partition: self.consumed[tp] for tp in self.facts})
         return True
-
-    async def _partitions(self, topic: str) -> list[int]:
-        found = self.consumer.partitions_for_topic(topic)
-        if not found:
-            await self.consumer._client.force_metadata_update()
-            found = self.consumer.partitions_for_topic(topic)
-        if not found:
-            raise RuntimeError(f"the topic {topic} does not exist: storyline topics apply")
-        return sorted(found)
-
-    async def _committed(self, tp: TopicPartition) -> int:
-        found = await retried(lambda: self.consumer.committed(tp), "committed offset")
-        return int(found) if found is not None and found >= 0 else 0
 
     async def _rebuild(self, until: int, stop: asyncio.Event) -> bool:
         """The worker's rebuild: the state up to the committed source offset, from the newest

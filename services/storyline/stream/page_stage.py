@@ -53,7 +53,7 @@ from storyline.stream.logreader import MAX_FETCH_BYTES, stop_consumer
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
 from storyline.stream.page_input import PageInput, Queued
 from storyline.stream.publishing import StoryPublisher
-from storyline.stream.reconnect import retried, start_client
+from storyline.stream.reconnect import committed_offset, retried, start_client, topic_partitions
 from storyline.stream.snapshots import Snapshotter, snapshot_dir
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 from storyline.stream.statelock import own_state
@@ -163,31 +163,18 @@ class PageStage:
             log.info("page_stopped", partition=self.partition, folded=self.folded,
                      next_offset=self._next_assignment())
 
-    async def _partitions(self, topic: str) -> list[int]:
-        found = self.consumer.partitions_for_topic(topic)
-        if not found:
-            await self.consumer._client.force_metadata_update()
-            found = self.consumer.partitions_for_topic(topic)
-        if not found:
-            raise RuntimeError(f"the topic {topic} does not exist: storyline topics apply")
-        return sorted(found)
-
-    async def _committed(self, tp: TopicPartition) -> int:
-        found = await retried(lambda: self.consumer.committed(tp), "committed offset")
-        return int(found) if found is not None and found >= 0 else 0
-
     async def _start(self) -> None:
         """Restore the newest usable snapshot below the commit (or start empty) and seek
         every partition to where the state says; the records up to the commit are folded
         again without publishing (:meth:`_fold_head`)."""
         settings = self.settings
-        partitions = len(await self._partitions(settings.assignments))
+        partitions = len(await topic_partitions(self.consumer, settings.assignments))
         if self.partition >= partitions:
             raise SystemExit(f"page partition {self.partition} of {settings.assignments}, "
                              f"which has {partitions} partitions (0..{partitions - 1})")
         self.facts = [TopicPartition(settings.facts, p)
-                      for p in await self._partitions(settings.facts)]
-        self.until = await self._committed(self.source)
+                      for p in await topic_partitions(self.consumer, settings.facts)]
+        self.until = await committed_offset(self.consumer, self.source)
         restored = None
         if self.until > 0:
             restored = await asyncio.to_thread(self.state.restore, self.snapshotter.directory,

@@ -48,3 +48,23 @@ async def start_client(client: Any, what: str) -> None:
     """``client.start()`` of an aiokafka consumer or producer, waiting for the broker: a
     failed bootstrap leaves the client as it was, so starting it again is allowed."""
     await retried(client.start, f"{what} start")
+
+
+async def topic_partitions(consumer: Any, topic: str) -> list[int]:
+    """The partitions of ``topic`` as ``consumer`` (an ``AIOKafkaConsumer``) knows them,
+    its metadata refreshed once if it has none yet; a topic that does not exist is an error
+    the operator fixes with ``storyline topics apply``."""
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        await consumer._client.force_metadata_update()
+        found = consumer.partitions_for_topic(topic)
+    if not found:
+        raise RuntimeError(f"the topic {topic} does not exist: storyline topics apply")
+    return sorted(found)
+
+
+async def committed_offset(consumer: Any, tp: Any) -> int:
+    """The offset ``consumer``'s group committed for ``tp`` (0: none), retried through a
+    broker outage."""
+    found = await retried(lambda: consumer.committed(tp), "committed offset")
+    return int(found) if found is not None and found >= 0 else 0
