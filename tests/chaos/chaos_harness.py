@@ -494,6 +494,24 @@ def assert_lost_nothing(report: ChaosReport, articles: int) -> None:
     assert report.stage_verify_ok is not False, detail
 
 
+def assert_staged_run_lost_nothing(report: ChaosReport, articles: int) -> None:
+    """What a staged CI profile must show besides :func:`assert_lost_nothing`: each kind of
+    kill happened (the supervisor alone, one stage process, the whole tree), a stage process
+    killed was started again by its supervisor, which stayed up, every stage group is at the
+    end of what it reads, no stripe was stuck resending one offset, and the revisions came."""
+    detail = json.dumps(asdict(report), indent=1)
+    kinds = {target.split(":")[0] for target in report.kill_targets}
+    assert {"supervisor", "stage", "tree"} <= kinds, detail
+    assert "stage_not_restarted" not in report.kill_targets, detail
+    assert report.self_exits == 0, detail
+    assert report.articles == articles, detail
+    assert_lost_nothing(report, articles)
+    assert report.stage_commits and report.stage_commits_ok, detail
+    assert report.max_send_failures_one_offset <= 10, detail
+    assert report.distinct_revisions >= articles - 30, detail
+    assert report.published_revisions >= report.distinct_revisions, detail
+
+
 def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: int = 7
               ) -> ChaosReport:
     profile = PROFILES[profile_name]

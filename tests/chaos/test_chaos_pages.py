@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from chaos_harness import assert_lost_nothing, run_chaos
+from chaos_harness import assert_staged_run_lost_nothing, run_chaos
 
 pytestmark = pytest.mark.integration
 
@@ -23,15 +23,7 @@ def test_page_processes_kills_and_a_broker_bounce_lose_nothing(tmp_path: Path) -
     report = run_chaos("pages-ci", ARTICLES, tmp_path, seed=13)
     detail = json.dumps(asdict(report), indent=1)
     assert report.kills == 4 and report.bounces == 1, detail
-    kinds = {target.split(":")[0] for target in report.kill_targets}
-    assert {"supervisor", "stage", "tree"} <= kinds, detail
-    assert "stage_not_restarted" not in report.kill_targets, detail
-    assert report.self_exits == 0, detail
-    assert report.articles == 300
-    assert_lost_nothing(report, 300)
-    # every stripe's, the assign process's and each page process's group is at the end of
-    # what it reads
+    assert_staged_run_lost_nothing(report, 300)
+    # the assign process's group on each facts partition and each page process's on its
+    # assignments partition are among the groups at the end of what they read
     assert {"page/0", "page/1", "assign/0", "assign/1"} <= set(report.stage_commits), detail
-    assert report.stage_commits_ok, detail
-    assert report.distinct_revisions >= 300 - 30, detail
-    assert report.published_revisions >= report.distinct_revisions

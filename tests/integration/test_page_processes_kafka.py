@@ -14,12 +14,11 @@ from pathlib import Path
 
 from aiokafka import TopicPartition
 from test_stages_kafka import (
-    ARTICLES,
-    POISON_AT,
     STORYLINE,
     check_stage_output,
     committed,
     env,
+    log_with_poison,
     produce,
     settings_for,
     start,
@@ -27,10 +26,6 @@ from test_stages_kafka import (
     wait_for,
 )
 
-from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import ArticleReceived
-from storyline.domain.upcasting import decode_event
-from storyline.replay import records_from_files
 from storyline.settings import Settings
 from storyline.stream.facts import SOURCE_OFFSET
 from storyline.stream.fold_stage import fold_group
@@ -69,12 +64,7 @@ async def timestamps(settings: Settings, topic: str) -> dict[int, set[int]]:
 def test_assign_and_two_page_processes_give_the_workers_revisions(
         env: dict[str, str], tmp_path: Path) -> None:
     settings = settings_for(env)
-    log = records_from_files([ARTICLES], settings.articles, COUNT)
-    raw = [(key or b"", value or b"") for key, value, _ in log]
-    raw.insert(POISON_AT, (b"k", b'{"event_type": "ArticleReceived", "uri": 42}'))
-    first = decode_event(raw[0][1], ArticleReceived)
-    conflicting = first.model_copy(update={"body": first.body + "\nOther text."})
-    raw.append((raw[0][0], canonical_bytes(conflicting)))
+    raw = log_with_poison(settings, COUNT)
     total = len(raw)
     half = total // 2
     asyncio.run(produce(settings, raw[:half]))

@@ -123,17 +123,24 @@ async def read_values(settings: Settings, topic: str) -> list[tuple[int, bytes, 
     return out
 
 
-def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
-        env: dict[str, str], tmp_path: Path) -> None:
-    settings = settings_for(env)
-    log = records_from_files([ARTICLES], settings.articles, COUNT)
+def log_with_poison(settings: Settings, count: int) -> list[tuple[bytes, bytes]]:
+    """The first ``count`` dev articles as raw records, with a poison record at
+    ``POISON_AT`` and, at the end, the first article again under its uri and version with
+    other text: a ConflictingVersion dead letter, which the fold writes with the article's
+    own record read back from the log."""
+    log = records_from_files([ARTICLES], settings.articles, count)
     raw = [(key or b"", value or b"") for key, value, _ in log]
     raw.insert(POISON_AT, (b"k", b'{"event_type": "ArticleReceived", "uri": 42}'))
-    # the same uri and version with other text: a ConflictingVersion dead letter, which the
-    # fold writes with the article's own record read back from the log
     first = decode_event(raw[0][1], ArticleReceived)
     conflicting = first.model_copy(update={"body": first.body + "\nOther text."})
     raw.append((raw[0][0], canonical_bytes(conflicting)))
+    return raw
+
+
+def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
+        env: dict[str, str], tmp_path: Path) -> None:
+    settings = settings_for(env)
+    raw = log_with_poison(settings, COUNT)
     total = len(raw)
     half = total // 2
     asyncio.run(produce(settings, raw[:half]))
