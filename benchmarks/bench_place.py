@@ -12,7 +12,7 @@ two branches on the same state.
 
     PYTHONPATH=services .venv/bin/python benchmarks/bench_place.py \
         [--levels 1000,100000] [--state /tmp/place-100000.pickle] [--runs 5] [--profile] \
-        [--compiled]
+        [--compiled] [--cold-store DIR [--warm 600]]
 """
 
 from __future__ import annotations
@@ -39,10 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_clustering import ROOT, Background
 
 
-def build(levels: list[int], per_level: int, shared: Path) -> tuple[bytes, list, list]:
+def build(levels: list[int], per_level: int, shared: Path
+          ) -> tuple[bytes, list, list, list]:
     datasets = [shared / "data" / "timeline17-dev", shared / "data" / "entities-dev"]
     real = [(a, extract_facts(a)) for a in merged_stream(datasets)]
     slices = [real[i :: len(levels)][:per_level] for i in range(len(levels))]
+    # real articles in no slice (later in the stream): what --warm places before timing
+    spare = [(a.uri, clustering_features(a, f)) for a, f in real[len(levels) * per_level:]]
     clusterer = Clusterer(ClusteringConfig())
     background = Background()
     for level, timed in zip(levels, slices, strict=True):
@@ -55,7 +58,7 @@ def build(levels: list[int], per_level: int, shared: Path) -> tuple[bytes, list,
     last = slices[-1]
     features = [(a.uri, clustering_features(a, f)) for a, f in last]
     state = pickle.dumps(clusterer, protocol=pickle.HIGHEST_PROTOCOL)
-    return state, features, last
+    return state, features, last, spare
 
 
 def main() -> int:
@@ -72,6 +75,12 @@ def main() -> int:
                         "articles, twice as many terms and postings), as the worker, the fold "
                         "stage and every replay run it; the attach (spilling the rest) is "
                         "not timed")
+    parser.add_argument("--warm", type=int, default=0, metavar="N",
+                        help="after the store is attached, place N other real articles "
+                        "(untimed) first: the steady state of a worker whose store holds "
+                        "what the synthetic background pushed out, while real news keeps the "
+                        "words it uses in memory; default 0 (every real word read back from "
+                        "the store at its first use)")
     parser.add_argument("--compiled", action="store_true",
                         help="the compiled kernels (numba; STORYLINE_COMPILED_KERNELS=true), "
                         "loaded before anything is measured; default: the portable code")
@@ -80,12 +89,20 @@ def main() -> int:
         kernels.warm()  # switched on, compiled or loaded from the cache: not in the timings
     levels = [int(x) for x in args.levels.split(",")]
     if args.state is not None and args.state.is_file():
-        state, features, timed = pickle.loads(args.state.read_bytes())
+        saved = pickle.loads(args.state.read_bytes())
+        if len(saved) != 4:
+            print(f"{args.state} was made by an older version of this script: remove it",
+                  file=sys.stderr)
+            return 2
+        state, features, timed, spare = saved
     else:
-        state, features, timed = build(levels, args.per_level, args.shared)
+        state, features, timed, spare = build(levels, args.per_level, args.shared)
         if args.state is not None:
-            args.state.write_bytes(pickle.dumps((state, features, timed),
+            args.state.write_bytes(pickle.dumps((state, features, timed, spare),
                                                 protocol=pickle.HIGHEST_PROTOCOL))
+    if args.warm > len(spare):
+        print(f"--warm {args.warm}: only {len(spare)} spare articles", file=sys.stderr)
+        return 2
     n = len(features)
     # a first, untimed pass (with --compiled, numba's cache is loaded at the first call)
     for article, facts in timed:
@@ -105,6 +122,8 @@ def main() -> int:
         if args.cold_store is not None:
             clusterer.attach_cold_store(
                 RocksColdStore.empty(args.cold_store / f"run-{run}"), WARM_ARTICLES)
+        for uri, feature in spare[: args.warm]:
+            clusterer.place(uri, feature)
         gc.collect()
         cpu = time.process_time()
         out = [clusterer.place(uri, feature) for uri, feature in features]
@@ -115,7 +134,8 @@ def main() -> int:
             return 1
         digest = run_digest
         del clusterer
-    print(f"stories {levels[-1]}  articles {n}  features {features_ms:.3f} CPU ms/article  "
+    print(f"stories {levels[-1]}  articles {n}  warm {args.warm}  "
+          f"features {features_ms:.3f} CPU ms/article  "
           f"place min {min(runs):.3f} median {statistics.median(runs):.3f} CPU ms/article "
           f"({n / (min(runs) * n / 1000):.0f}/s)  runs {' '.join(f'{r:.3f}' for r in runs)}  "
           f"assignments {digest}")
@@ -124,6 +144,8 @@ def main() -> int:
         if args.cold_store is not None:
             clusterer.attach_cold_store(
                 RocksColdStore.empty(args.cold_store / "profile"), WARM_ARTICLES)
+        for uri, feature in spare[: args.warm]:
+            clusterer.place(uri, feature)
         gc.collect()
         profile = cProfile.Profile()
         profile.enable()

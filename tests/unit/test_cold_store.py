@@ -5,6 +5,7 @@ even though the live store went on changing after the snapshot (as after a crash
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 from unittest import mock
 
@@ -134,7 +135,7 @@ def test_pruning_removes_checkpoints_with_their_snapshots_and_orphans(tmp_path: 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["set", "get", "pop", "pickle"]),
                           st.integers(0, 9), st.integers(0, 99)), max_size=60),
-       st.integers(0, 4))
+       st.integers(0, 12))
 def test_a_spilled_map_reads_like_a_dict(ops: list[tuple[str, int, int]], keep: int) -> None:
     """Whatever was spilled to the store, reads, writes and removals give what a dict gives,
     also after a pickle round trip (a snapshot of a pipeline with a MemoryColdStore)."""
@@ -164,3 +165,89 @@ def test_a_spilled_map_reads_like_a_dict(ops: list[tuple[str, int, int]], keep: 
         assert len(spilled) + len(held) >= len(plain)
     for k in range(10):
         assert spilled.get(f"k{k}") == plain.get(f"k{k}")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=12), max_size=300, unique=True),
+       st.lists(st.text(min_size=13, max_size=20), max_size=50))
+def test_a_key_filter_never_forgets_a_key(added: list[str], others: list[str]) -> None:
+    """Every key added is "maybe" (a "no" would make a spilled entry look absent), also
+    past the first layers and after a pickle round trip; keys never added are mostly "no"."""
+    import pickle
+
+    from storyline.domain.coldstore import KeyFilter
+
+    keys = KeyFilter()
+    for key in added:
+        keys.add(key)
+    assert len(keys) == len(added)
+    for known in (keys, pickle.loads(pickle.dumps(keys))):
+        assert all(known.may_contain(key) for key in added)
+    assert not KeyFilter().may_contain("anything")
+
+
+def test_a_key_filter_answers_alike_in_every_process() -> None:
+    """The filter is pickled with a snapshot and read by another process: its positions
+    must not come from ``hash()``, which is salted per process."""
+    import subprocess
+    import sys
+
+    script = ("import pickle, sys; from storyline.domain.coldstore import KeyFilter; "
+              "f = KeyFilter(); [f.add(f'w{i}') for i in range(5000)]; "
+              "sys.stdout.buffer.write(pickle.dumps(f))")
+    made = [subprocess.run([sys.executable, "-c", script], capture_output=True, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2")]
+    assert made[0] == made[1]
+
+
+def test_a_false_no_rate_of_zero_and_a_false_maybe_rate_near_one_percent() -> None:
+    from storyline.domain.coldstore import KeyFilter
+
+    keys = KeyFilter()
+    for i in range(50_000):  # several layers
+        keys.add(f"term-{i}")
+    assert all(keys.may_contain(f"term-{i}") for i in range(0, 50_000, 7))
+    false_maybe = sum(keys.may_contain(f"other-{i}") for i in range(20_000)) / 20_000
+    assert false_maybe < 0.05  # 12 bits and 4 hashes a key: ~1 % a layer, 4 layers
+
+
+def test_a_spilled_map_asks_its_store_only_for_keys_it_wrote() -> None:
+    """A key never spilled (a word seen for the first time) costs no store read; one
+    spilled is read back; a map unpickled without a filter (older state) asks for all."""
+    from storyline.domain.coldstore import MemoryColdStore, SpilledMap
+
+    class CountingStore(MemoryColdStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reads = 0
+
+        def get(self, key: str) -> bytes | None:
+            self.reads += 1
+            return super().get(key)
+
+        def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+            self.reads += len(keys)
+            return super().get_many(keys)
+
+    store = CountingStore()
+    spilled: SpilledMap[int] = SpilledMap("m:", 16)
+    spilled.attach(store)
+    for i in range(100):
+        spilled[f"k{i}"] = i
+    assert 14 <= len(spilled) <= 16  # spilled in batches of keep // 8
+    assert len(store) + len(spilled) == 100
+    assert store.reads == 0
+    news = [f"new{i}" for i in range(200)]
+    assert [spilled.get(k) for k in news] == [None] * 200
+    assert spilled.get_many(news) == [None] * 200
+    assert store.reads < 20  # false "maybe"s only
+    store.reads = 0
+    assert spilled.get_many([f"k{i}" for i in range(100)]) == list(range(100))
+    assert store.reads == len(store)
+    state = spilled.__getstate__()
+    del state["_filter"]  # as a map pickled before it had one
+    older: SpilledMap[int] = SpilledMap.__new__(SpilledMap)
+    older.__setstate__(state)
+    store.reads = 0
+    assert older.get("new1") is None and store.reads == 1

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
-from rocksdict import BlockBasedOptions, Cache, Checkpoint, Options, Rdict
+from rocksdict import BlockBasedOptions, Cache, Checkpoint, Options, Rdict, WriteBatch
 
 # RocksDB's default memtable is 64 MB; the cold store takes a write per frozen story, so a
 # small one keeps the worker's memory to what the stories in play need.
@@ -80,6 +82,18 @@ class RocksColdStore:
 
     def put(self, key: str, value: bytes) -> None:
         self._db.put(key.encode(), value)
+
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        # one write batch: a quarter of the CPU of as many puts (the clusterer's spilled
+        # maps write ~45 entries an article at 10^5 stories)
+        batch = WriteBatch(raw_mode=True)
+        for key, value in items:
+            batch.put(key.encode(), value)
+        self._db.write(batch)
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        # (a list of keys is one multi-get; rocksdict types it as one value)
+        return cast(list[bytes | None], self._db.get([key.encode() for key in keys]))
 
     def delete(self, key: str) -> None:
         self._db.delete(key.encode())

@@ -228,6 +228,11 @@ class _Article:
         self.copy = copy
 
 
+# Entries of each vocabulary (term -> id, name -> id) kept in memory, per article kept,
+# once a cold store is attached (Clusterer.attach_cold_store).
+VOCABULARY_KEEP = 8
+
+
 class Clusterer:
     # While set, assign() reports what it weighed (``storyline story explain``): off by
     # default, a class attribute so snapshots never carry it; it observes, never decides.
@@ -267,12 +272,18 @@ class Clusterer:
         self._articles.attach(store)
         self._terms.strings = self._names.strings = None
         self._dedup.attach_cold_store(store, keep_articles // 4)
-        # the most frequent words are in the tokenizer's memo; postings of a term or name
-        # not seen for a while (most are a rare name's) are read back when it comes again
-        for part in (self._terms.ids, self._names.ids, self._term_postings,
-                     self._name_postings):
-            part.keep = 2 * keep_articles
+        # the words and names a news stream is using: with 2x keep_articles entries (16,384)
+        # each article read ~35 of its words back from the store at 10^5 live stories, 15
+        # at 4x, 7.5 at 8x, 7.5 at 16x (bench_place.py --warm 600; docs/clustering.md):
+        # 8x holds what is in use, ~9 MB a vocabulary
+        for part in (self._terms.ids, self._names.ids):
+            part.keep = VOCABULARY_KEEP * keep_articles
             part.attach(store)
+        # postings of a term or name not seen for a while (most are a rare name's) are read
+        # back when it comes again, and held while it is in use
+        for postings in (self._term_postings, self._name_postings):
+            postings.keep = 2 * keep_articles
+            postings.attach(store)
 
     def keep_strings(self) -> None:
         """Keep every term and name as a string by id (for explanations), even with a cold
@@ -426,8 +437,9 @@ class Clusterer:
             return self._candidates_portable(query, top_names)
         lists: list[list[int] | tuple[()]] = [
             posting or ()
-            for posting in (*self._term_postings.get_many(list(map(str, query.ids))),
-                            *self._name_postings.get_many([str(nid) for nid, _ in top_names]))
+            for posting in (*self._term_postings.get_many(list(map(str, query.ids)), hold=True),
+                            *self._name_postings.get_many([str(nid) for nid, _ in top_names],
+                                                          hold=True))
         ]
         # each term's posting list adds the term's weight, each name's 0.5, to its stories
         # (compiled: the sums in the same order as a dict tally), ranked by sum then seq
@@ -465,11 +477,14 @@ class Clusterer:
         """``_candidates`` without the compiled kernels: a dict tally, each story's sum
         taken in the order of the posting lists, then every tallied story's survivor."""
         tally: dict[int, float] = {}
-        postings = self._term_postings.get_many(list(map(str, query.ids)))
+        # (read back postings are held in memory: the words of the news in play are used
+        # again; they are only read here, changed by _post, which writes them back)
+        postings = self._term_postings.get_many(list(map(str, query.ids)), hold=True)
         for posting, weight in zip(postings, query.weights, strict=True):
             for seq in posting or ():
                 tally[seq] = tally.get(seq, 0.0) + weight
-        for posting in self._name_postings.get_many([str(nid) for nid, _ in top_names]):
+        for posting in self._name_postings.get_many([str(nid) for nid, _ in top_names],
+                                                    hold=True):
             for seq in posting or ():
                 tally[seq] = tally.get(seq, 0.0) + 0.5
         found: dict[int, float] = {}
