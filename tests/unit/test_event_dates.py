@@ -207,3 +207,24 @@ def test_sample_wire_statements_get_their_event_dates() -> None:
                 if sentence.startswith(start):
                     found[start] = (cand.span.start, cand.planned)
     assert found == SAMPLE_DATES
+
+
+def test_accuracy_by_days_from_the_gold_date_to_the_source() -> None:
+    """Each matched statement counts in the bucket of its article's lag after the gold day;
+    unmatched gold sentences count in none."""
+    from storyline.evaluation.event_dates_eval import by_lag
+
+    def row(published: str, outcome: str) -> dict[str, object]:
+        return {"gold_date": "2010-04-20", "published": published, "outcome": outcome}
+
+    rows = [row("2010-04-20", "correct"), row("2010-04-20", "relative_off_by_one"),
+            row("2010-04-21", "correct"), row("2010-04-25", "stated_differs"),
+            row("2010-05-30", "correct"), row("2010-05-30", "planned"),
+            row("2010-04-20", "unmatched")]
+    lags = by_lag(rows)
+    assert list(lags) == ["0", "1", "2-7", "8+"]
+    assert (lags["0"]["correct"], lags["0"]["dated_as_events"]) == (1, 2)
+    assert (lags["1"]["correct"], lags["1"]["dated_as_events"]) == (1, 1)
+    assert (lags["2-7"]["correct"], lags["2-7"]["dated_as_events"]) == (0, 1)
+    assert (lags["8+"]["correct"], lags["8+"]["dated_as_events"], lags["8+"]["planned"]) == (
+        1, 1, 1)
