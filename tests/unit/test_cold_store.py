@@ -251,3 +251,19 @@ def test_a_spilled_map_asks_its_store_only_for_keys_it_wrote() -> None:
     older.__setstate__(state)
     store.reads = 0
     assert older.get("new1") is None and store.reads == 1
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.text(max_size=10), max_size=400), st.integers(0, 400))
+def test_a_key_filter_fills_alike_in_batches_and_one_by_one(keys: list[str], cut: int) -> None:
+    """``add_many`` (what a map's batch spill uses) sets the bits ``add`` sets, also when a
+    batch opens a new layer."""
+    from storyline.domain.coldstore import KeyFilter
+
+    with mock.patch.object(KeyFilter, "FIRST_CAPACITY", 16):
+        one, batched = KeyFilter(), KeyFilter()
+        for key in keys:
+            one.add(key)
+        batched.add_many(keys[:cut])
+        batched.add_many(keys[cut:])
+        assert batched._layers == one._layers and len(batched) == len(one) == len(keys)
