@@ -181,6 +181,10 @@ def test_an_assignment_goes_to_its_story_and_each_merged_story_once() -> None:
         merges=(Absorbed(story_id="s2", articles=()), Absorbed(story_id="s3", articles=())))
     route = {"s1": 1, "s2": 0, "s3": 1}.__getitem__
     assert partitions_of(assigned, route) == [1, 0]
+    # on the survivor's partition, only the story folded elsewhere moves in; elsewhere none
+    survivor = PagePartition(1, 2, partition_of=route)
+    assert [m.story_id for m in survivor.merges_moving_in(assigned)] == ["s2"]
+    assert PagePartition(0, 2, partition_of=route).merges_moving_in(assigned) == []
 
 
 def test_a_handover_that_does_not_describe_a_story_is_refused() -> None:

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable
 
 from storyline.domain.coldstore import ColdStore
-from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
+from storyline.domain.contracts import Absorbed, ArticleAssigned, ArticleExtracted
 from storyline.domain.page.handover import FactsAt, moved_from_facts
 from storyline.domain.pipeline import Pipeline, PipelineEvent
 
@@ -56,6 +56,14 @@ class PagePartition:
 
     def owns(self, story_id: str) -> bool:
         return self.partition_of(story_id) == self.partition
+
+    def merges_moving_in(self, assigned: ArticleAssigned) -> list[Absorbed]:
+        """The merges of ``assigned`` that bring here a story folded on another partition
+        (its articles' facts are read back by position): none unless this partition owns
+        the surviving story."""
+        if not self.owns(assigned.story_id):
+            return []
+        return [merge for merge in assigned.merges if not self.owns(merge.story_id)]
 
     def fold(self, assigned: ArticleAssigned, extracted: ArticleExtracted | None,
              facts_at: FactsAt) -> list[PipelineEvent]:

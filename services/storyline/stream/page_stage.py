@@ -259,8 +259,7 @@ class PageStage:
         assigned = read_assignment(record.value, record.headers)
         timestamp = record.timestamp / 1000 if record.timestamp else None
         mine = self.page.owns(assigned.story_id)
-        moved = [article.facts.offset for merge in assigned.merges
-                 if mine and not self.page.owns(merge.story_id)
+        moved = [article.facts.offset for merge in self.page.merges_moving_in(assigned)
                  for article in (*merge.articles, *merge.withdrawn)]
         self.input.assignment(record.offset, assigned.position.offset,
                               assigned.facts.offset if mine else None, moved,
@@ -333,11 +332,10 @@ class PageStage:
                                                      assignment_offset=queued.offset):
             if self.pipeline.claim(LogPosition(self.settings.articles, 0, source_offset)):
                 facts = await self._fetch(list(queued.needs))
-                for merge in assigned.merges:
-                    if self.page.owns(assigned.story_id) and not self.page.owns(merge.story_id):
-                        log.info("story_moved_in", story_id=assigned.story_id,
-                                 absorbed_id=merge.story_id,
-                                 articles=len(merge.articles) + len(merge.withdrawn))
+                for merge in self.page.merges_moving_in(assigned):
+                    log.info("story_moved_in", story_id=assigned.story_id,
+                             absorbed_id=merge.story_id,
+                             articles=len(merge.articles) + len(merge.withdrawn))
                 events, refused = await asyncio.to_thread(self._fold_now, assigned, facts)
                 if not publishing:
                     overlay_recorded(self.pipeline, events, self.recorded)
