@@ -103,12 +103,13 @@ REFILL_COST = 3  # refilling a memo analysis, in freezes and thaws of one articl
 # citation data, list entries and timeline statements are most of a story in play, ~8-10
 # kB an article on the synthetic log): beyond it the least recently revised stories are
 # frozen whatever their idleness (never the one being revised). It is a guard against many
-# stories moving at once, not the working bound: below the articles of the stories revised
-# in the last few hundred revisions (up to ~27,000 on the synthetic log's 10^5 articles,
-# two stories of 10,000) every revision would thaw one of them again (~0.2 ms an article;
-# simulated at the 2x10^4 working set, ~11,000: tens of millions of article thaws, more
-# than the fold itself costs), so it sits above that hot set.
-WARM_ITEMS = 32_768
+# stories moving at once, not the working bound: below the articles held by the stories
+# revised in the last few hundred revisions, every revision thaws one of them again (~0.2
+# ms an article and a memo refill). On the synthetic log that hot set reaches ~32,800
+# articles at 4-5x10^4 (a few long stories at once); a ceiling of 32,768 made the fold
+# there ~3x slower per article (docs/benchmarks.md, "A size budget for the stories in
+# play"), so the ceiling is twice that.
+WARM_ITEMS = 65_536
 # What the pipeline and the clusterer keep by article uri (the story it joined, its version
 # and content fingerprint, its clustering vector) is kept in memory for the WARM_ARTICLES
 # most recently written uris only; older entries go to the cold store and are read from
