@@ -281,6 +281,10 @@ def main() -> int:
     parser.add_argument("--warm-analyses", type=int, default=None,
                         help="window analyses kept in summary memos (default: "
                              "WARM_ANALYSES); the report counts the analyses refilled")
+    parser.add_argument("--warm-items", type=int, default=None,
+                        help="articles the stories in play may hold before the least "
+                             "recently revised are frozen (default: WARM_ITEMS; a small "
+                             "value checks that it changes no digest)")
     parser.add_argument("--warm-articles", type=int, default=None,
                         help="entries by uri kept in memory, the others in the cold store "
                              "(default: WARM_ARTICLES; a small value checks that spilling "
@@ -318,6 +322,8 @@ def main() -> int:
         pipeline_module.WARM_ARTICLES = args.warm_articles
     if args.warm_analyses is not None:
         pipeline_module.WARM_ANALYSES = args.warm_analyses
+    if args.warm_items is not None:
+        pipeline_module.WARM_ITEMS = args.warm_items
     # analyses unpacked again into a memo (dropped under WARM_ANALYSES, or thawed): the CPU a
     # lower cap costs, counted rather than timed (~0.6 ms each; docs/benchmarks.md)
     refills = [0]
@@ -328,6 +334,20 @@ def main() -> int:
         return unpack(packed)
 
     story_module.unpack_summary = counted_unpack  # type: ignore[assignment]
+    # stories frozen (idle, or over WARM_ITEMS) and thawed (moved again or read), counted
+    freezes, thaws = [0], [0]
+    freeze, thaw = pipeline_module._freeze, pipeline_module._thaw
+
+    def counted_freeze(state: StoryState) -> bytes:
+        freezes[0] += 1
+        return freeze(state)
+
+    def counted_thaw(blob: bytes) -> StoryState:
+        thaws[0] += 1
+        return thaw(blob)
+
+    pipeline_module._freeze = counted_freeze  # type: ignore[assignment]
+    pipeline_module._thaw = counted_thaw  # type: ignore[assignment]
     cold = RocksColdStore.empty(args.cold_store) if args.cold_store else None
     pipeline = Pipeline(cold=cold, warm_idle=args.warm_idle)
     trimmer = allocator.Trimmer(args.trim_every)
@@ -370,7 +390,9 @@ def main() -> int:
                     "articles": done, "rss_mb": samples[-1][1],
                     "cpu_s": round(time.process_time() - cpu_started, 1),
                     "stories": len(pipeline.story_ids),
-                    "frozen": pipeline.frozen_story_count, "memo_refills": refills[0]}
+                    "frozen": pipeline.frozen_story_count, "memo_refills": refills[0],
+                    "freezes": freezes[0], "thaws": thaws[0],
+                    "in_play_articles": pipeline._live_items}
                 if args.breakdown and len(samples) % args.breakdown_every == 0:
                     line["breakdown_mb"] = breakdown(pipeline)
                 if args.allocator:
@@ -400,6 +422,9 @@ def main() -> int:
         "merges": merges,
         "dead_letters": dead,
         "memo_refills": refills[0],
+        "freezes": freezes[0],
+        "thaws": thaws[0],
+        "in_play_articles": pipeline._live_items,
         "rss_before_fold_mb": rss_before,
         "rss_after_fold_mb": rss_mb(),
         "peak_rss_mb": peak_mb(),

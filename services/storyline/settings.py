@@ -50,7 +50,8 @@ class Settings(BaseSettings):
         default=2000, ge=1,
         description="Revisions of the log after which an idle story leaves memory for the "
         "worker's cold store (RocksDB); lower saves memory, higher saves thawing work. "
-        "Never changes a revision.",
+        "A story whose thaw is cheap for the articles it holds (a long story, a dropped "
+        "summary memo) leaves after as few as a quarter of them. Never changes a revision.",
     )
     snapshot_keep: int = Field(default=3, description="Snapshots kept per partition.")
     malloc_trim_every: int = Field(

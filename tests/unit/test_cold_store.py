@@ -61,7 +61,9 @@ def test_a_snapshot_with_a_rocksdb_cold_store_resumes_the_log_after_a_crash(
     base = tmp_path / f"example-{next(_dirs)}"
     # every story frozen after a revision, every uri entry but the latest spilled, every
     # timeline month not looked at by the latest statement cold
+    items = data.draw(st.integers(min_value=1, max_value=8), label="articles in play")
     with mock.patch.object(pipeline_module, "WARM_IDLE", 1), \
+            mock.patch.object(pipeline_module, "WARM_ITEMS", items), \
             mock.patch.object(pipeline_module, "WARM_ARTICLES", 1), \
             mock.patch.object(timeline_module, "COLD_AFTER", 0), \
             mock.patch.object(timeline_module, "COLD_CHECK_EVERY", 1):

@@ -56,15 +56,29 @@ def test_dropping_summary_memos_changes_no_byte(entries: list[tuple[str, int, st
         assert fold(recs, cold) == expected
         # at most the memo of the story revised last stays warm (a story whose memo holds
         # no analysis, e.g. after a withdrawal emptied it, is listed with 0 and holds nothing)
-        assert sum(1 for held, _ in cold._live.values() if held) <= 1
+        assert sum(1 for held, _, _ in cold._live.values() if held) <= 1
     with mock.patch.object(pipeline_module, "WARM_IDLE", 1):
         idle = Pipeline()
         assert fold(recs, idle) == expected
         # every story not revised (or thawed by a read) within the last WARM_IDLE=1
         # revisions is frozen
-        assert all(idle._revisions - last <= 1 for _, last in idle._live.values())
+        assert all(idle._revisions - last <= 1 for _, last, _ in idle._live.values())
         frozen = [s for s in idle._stories.values() if s is None]
         assert len(frozen) == len(idle._stories) - len(idle._live)
+    with mock.patch.object(pipeline_module, "WARM_ITEMS", 1):
+        small = Pipeline()
+        assert fold(recs, small) == expected
+        # only the story revised last stays in play, however recently the others moved
+        # (and any a read thawed after that revision, e.g. an older version folded in vain)
+        assert all(last == small._revisions for _, last, _ in small._live.values())
+        assert small._live_items == sum(size for _, _, size in small._live.values())
+    with mock.patch.object(pipeline_module, "WARM_ITEMS", 3), \
+            mock.patch.object(pipeline_module, "WARM_IDLE", 4), \
+            mock.patch.object(pipeline_module, "WARM_ANALYSES", 2):
+        # both rules and dropped memos (which shorten a story's stay) at once
+        mixed = Pipeline()
+        assert fold(recs, mixed) == expected
+        assert mixed._live_items == sum(size for _, _, size in mixed._live.values())
     with mock.patch.object(pipeline_module, "WARM_ARTICLES", 0):
         spilled = Pipeline()
         assert fold(recs, spilled) == expected
@@ -104,7 +118,9 @@ def test_a_snapshot_with_frozen_stories_continues_the_log(
     whole = Pipeline()
     expected = fold(recs, whole)
     k = data.draw(st.integers(min_value=1, max_value=len(recs)), label="snapshot after")
+    items = data.draw(st.integers(min_value=1, max_value=8), label="articles in play")
     with mock.patch.object(pipeline_module, "WARM_IDLE", 1), \
+            mock.patch.object(pipeline_module, "WARM_ITEMS", items), \
             mock.patch.object(timeline, "COLD_AFTER", 0), \
             mock.patch.object(timeline, "COLD_CHECK_EVERY", 1):
         live = Pipeline()
@@ -114,6 +130,49 @@ def test_a_snapshot_with_frozen_stories_continues_the_log(
         assert restored.story_ids == whole.story_ids
         for story_id in restored.story_ids:  # reading a frozen story thaws it
             assert restored.page(story_id) == whole.page(story_id)
+
+
+def _held_state(story_id: str, articles: int, analyses: int) -> story.StoryState:
+    """A state that only weighs: ``articles`` articles, ``analyses`` in its memo."""
+    state = story.StoryState(story_id=story_id)
+    state.articles = dict.fromkeys((f"{story_id}:{i}" for i in range(articles)), None)  # type: ignore[arg-type]
+    state.summary_memo.analyses = dict.fromkeys(  # type: ignore[assignment]
+        (f"{story_id}:{i}" for i in range(analyses)), None)
+    return state
+
+
+def test_a_story_stays_in_play_as_long_as_its_thaw_is_worth() -> None:
+    """A story whose thaw would refill a memo analysis for every article it holds stays
+    WARM_IDLE revisions; one that holds more than its memo (a long story, a dropped memo)
+    leaves sooner, down to WARM_IDLE / (REFILL_COST + 1); past WARM_ITEMS articles held,
+    the least recently revised leave whatever their idleness."""
+    assert pipeline_module.REFILL_COST == 3
+    pipeline = Pipeline(warm_idle=8)
+    states = {"short": _held_state("short", 3, 3), "mid": _held_state("mid", 100, 40),
+              "long": _held_state("long", 100, 0), "tick": _held_state("tick", 1, 1)}
+    for state in states.values():
+        pipeline._stories[state.story_id] = state
+        pipeline._keep_warm(state)
+    left: dict[str, int] = {}
+    for ticks in range(1, 12):
+        pipeline._keep_warm(states["tick"])
+        for story_id in ("short", "mid", "long"):
+            if pipeline._stories[story_id] is None:
+                left.setdefault(story_id, ticks)
+    # revised 3 (short), 2 (mid), 1 (long) revisions before the first tick, so idle for
+    # that many more; long leaves when idle > 8/4, mid when idle > 8*(3*40+100)/400 = 4.4,
+    # short when idle > 8
+    assert left == {"long": 3 - 1, "mid": 5 - 2, "short": 9 - 3}
+    assert set(pipeline._live) == {"tick"} and pipeline._live_items == 1
+    thawed = pipeline.story("long")
+    assert thawed is not None and thawed.article_count == 100
+    assert pipeline._live_items == 101
+    with mock.patch.object(pipeline_module, "WARM_ITEMS", 100):
+        pipeline._keep_warm(states["tick"])  # 101 held: the least recently revised leaves
+    assert set(pipeline._live) == {"tick"} and pipeline._stories["long"] is None
+    with mock.patch.object(pipeline_module, "WARM_ITEMS", 0):
+        pipeline._keep_warm(states["tick"])  # never the story being revised
+    assert set(pipeline._live) == {"tick"} and pipeline._live_items == 1
 
 
 def test_a_story_memo_keeps_the_analyses_of_its_window_only() -> None:
@@ -362,7 +421,8 @@ def test_snapshots_leave_the_summary_memos_out() -> None:
     restored = pickle.loads(pickle.dumps(live, protocol=pickle.HIGHEST_PROTOCOL))
     again = restored.story(story_id)
     assert again is not None and not again.summary_memo.analyses
-    assert restored._warm_total == 0 and all(n == 0 for n, _ in restored._live.values())
+    assert restored._warm_total == 0 and all(n == 0 for n, _, _ in restored._live.values())
+    assert restored._live_items == live._live_items
     assert before + fold(recs[4:], restored) == expected
 
 
@@ -504,6 +564,9 @@ def _layout() -> dict[str, object]:
 # a snapshot leaves the memo out). Written as 29 on its branch, renumbered at the merge.)
 # (32: a spilled map keeps a Bloom filter of the keys it wrote, SpilledMap._filter, a
 # coldstore.KeyFilter; a map of layout 31 would unpickle without it.)
+# (33: the pipeline counts the articles its stories in play hold, Pipeline._live_items, and
+# each entry of Pipeline._live carries its story's count. Written as 32 on its branch,
+# renumbered at the merge.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -522,7 +585,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        29: "6bfdc1a8bf0a7a59d9d07cf36c3085fbc18f90ea534dc045eeef9aa7efafdaf0",
                        30: "178a575c5906747f8728ff0577c7e6a82a6e1dac9daa25f0d9c2e9b50a64c47d",
                        31: "3ffed46d4faab3bbb695d2b30ceff8a5e15bb19f5e47fec6d54e753cc28f173e",
-                       32: "e133bfbba681fbda01caf602dc7054a50cba7e5cfeef59244522b303b70ae870"}
+                       32: "e133bfbba681fbda01caf602dc7054a50cba7e5cfeef59244522b303b70ae870",
+                       33: "b09209cac00f039638a4ad3f6e558501d60308087d9ad4e9761df7fd9e17386b"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -74,7 +74,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields or its module (a pickle names it by module), so a snapshot written by other
 # code is refused instead of misread.
-STATE_LAYOUT = 32
+STATE_LAYOUT = 33
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
@@ -87,6 +87,29 @@ STATE_LAYOUT = 32
 # active stories' windows need would rebuild memos on every revision).
 WARM_IDLE = 2_000
 WARM_ANALYSES = 8_192
+# WARM_IDLE is a rate of exchange between memory and thawing work: a story of n articles
+# whose memo holds them all costs, thawed, the refill of n analyses (~0.6 ms each) and the
+# freeze and thaw of n articles (~0.2 ms each: zlib(pickle) of the citation data, list
+# entry and timeline, measured over entities-dev's largest stories), and it is kept for
+# WARM_IDLE revisions of n articles held. A story of n articles with only a analyses in its
+# memo (a long story: its window's 240; one whose memo was dropped: none) costs less to
+# thaw per article it holds, so at the same rate it is kept for fewer revisions:
+# WARM_IDLE * (REFILL_COST * a + n) / ((REFILL_COST + 1) * n), down to WARM_IDLE / 4 (the
+# rent-or-buy break-even: idle until the memory it held pays for its thaw). A long
+# story that stopped moving leaves after ~500-600 revisions, not 2,000; a small one is
+# kept as long as before.
+REFILL_COST = 3  # refilling a memo analysis, in freezes and thaws of one article
+# And a ceiling on what the stories in play hold (articles, withdrawn ones included: their
+# citation data, list entries and timeline statements are most of a story in play, ~8-10
+# kB an article on the synthetic log): beyond it the least recently revised stories are
+# frozen whatever their idleness (never the one being revised). It is a guard against many
+# stories moving at once, not the working bound: below the articles held by the stories
+# revised in the last few hundred revisions, every revision thaws one of them again (~0.2
+# ms an article and a memo refill). On the synthetic log that hot set reaches ~32,800
+# articles at 4-5x10^4 (a few long stories at once); a ceiling of 32,768 made the fold
+# there ~3x slower per article (docs/benchmarks.md, "A size budget for the stories in
+# play"), so the ceiling is twice that.
+WARM_ITEMS = 65_536
 # What the pipeline and the clusterer keep by article uri (the story it joined, its version
 # and content fingerprint, its clustering vector) is kept in memory for the WARM_ARTICLES
 # most recently written uris only; older entries go to the cold store and are read from
@@ -98,6 +121,12 @@ WARM_ARTICLES = 8_192
 def _freeze(state: StoryState) -> bytes:
     """A story's state packed for its cold store (without its summary memo)."""
     return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def _held(state: StoryState) -> int:
+    """What a story in play weighs, for WARM_ITEMS and REFILL_COST: the articles it holds
+    (their citation data, list entries and timeline statements), at least one."""
+    return max(1, len(state.articles) + len(state.withdrawn))
 
 
 def _thaw(blob: bytes) -> StoryState:
@@ -128,9 +157,10 @@ class Pipeline:
         self.warm_idle = warm_idle
         self._applied: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset
         # story not frozen -> (analyses in its summary memo, revision count when last
-        # revised or thawed), least recently first
-        self._live: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        # revised or thawed, articles it holds: _held), least recently first
+        self._live: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
         self._warm_total = 0  # analyses in the memos of the stories in _live
+        self._live_items = 0  # articles held by the stories in _live
         self._revisions = 0
         self.pipeline_version = pipeline_version(clustering)
         self.state_layout = STATE_LAYOUT
@@ -144,10 +174,12 @@ class Pipeline:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        # story states come back without their summary memos (StoryState.__getstate__)
-        self._live = OrderedDict((story_id, (0, last))
-                                 for story_id, (_, last) in self._live.items())
+        # story states come back without their summary memos (StoryState.__getstate__);
+        # (a pickle of another layout, refused below, may hold pairs)
+        self._live = OrderedDict((story_id, (0, held[1], held[2] if len(held) > 2 else 0))
+                                 for story_id, held in self._live.items())
         self._warm_total = 0
+        self._live_items = sum(size for _, _, size in self._live.values())
         if state.get("state_layout") != STATE_LAYOUT:
             # Written by code with another state layout: claim no position, so the snapshot
             # loader refuses it ("content does not match its header") and folds from 0.
@@ -235,7 +267,9 @@ class Pipeline:
                 raise LookupError(f"story {story_id} is frozen but not in the cold store")
             found = self._stories[story_id] = _thaw(blob)
             if story_id not in self._live:
-                self._live[story_id] = (0, self._revisions)
+                size = _held(found)
+                self._live[story_id] = (0, self._revisions, size)
+                self._live_items += size
             # else: set aside by a snapshot (stories_apart) while in play; it keeps its
             # place in the idle order it had then
         self._attach_timeline(found)
@@ -371,7 +405,9 @@ class Pipeline:
         partition that folds the survivor, which rebuilds it from the facts)."""
         self._stories.pop(story_id, None)
         self.cold_store.delete(story_id)
-        self._warm_total -= self._live.pop(story_id, (0, 0))[0]
+        analyses, _, size = self._live.pop(story_id, (0, 0, 0))
+        self._warm_total -= analyses
+        self._live_items -= size
 
     def _revise(self, state: StoryState, change: Change, cause: Cause) -> StoryUpdated:
         restore_window_facts(state, self.cold_store)
@@ -384,34 +420,55 @@ class Pipeline:
 
     def _keep_warm(self, state: StoryState) -> None:
         """Count ``state`` as the most recently revised story; freeze the stories idle for
-        WARM_IDLE revisions; drop the memos of the least recently revised ones while more
+        longer than their thaw is worth (WARM_IDLE, shorter for long stories: REFILL_COST)
+        and the least recently revised ones while the stories in play hold more than
+        WARM_ITEMS articles; drop the memos of the least recently revised ones while more
         than WARM_ANALYSES analyses are kept."""
         live = self._live
         self._revisions += 1
         count = len(state.summary_memo.analyses)
-        self._warm_total += count - live.pop(state.story_id, (0, 0))[0]
-        live[state.story_id] = (count, self._revisions)
+        size = _held(state)
+        analyses, _, was = live.pop(state.story_id, (0, 0, 0))
+        self._warm_total += count - analyses
+        self._live_items += size - was
+        live[state.story_id] = (count, self._revisions, size)
         idle_after = WARM_IDLE if self.warm_idle is None else self.warm_idle
-        while True:
-            story_id, (analyses, last) = next(iter(live.items()))
-            if self._revisions - last <= idle_after:
+        # oldest first; none kept past WARM_IDLE, none frozen within WARM_IDLE / 4
+        leaving = []
+        for story_id, (analyses, last, size) in live.items():
+            idle = self._revisions - last
+            if idle * (REFILL_COST + 1) <= idle_after:
                 break
-            del live[story_id]
-            self._warm_total -= analyses
-            idle = self._stories.get(story_id)
-            if idle is not None:
-                self.cold_store.put(story_id, _freeze(idle))
-                self._stories[story_id] = None
+            if (idle * (REFILL_COST + 1) * size
+                    > idle_after * (REFILL_COST * min(analyses, size) + size)):
+                leaving.append(story_id)
+        for story_id in leaving:
+            self._freeze_story(story_id)
+        while self._live_items > WARM_ITEMS:
+            story_id = next(iter(live))
+            if story_id == state.story_id:
+                break
+            self._freeze_story(story_id)
         if self._warm_total > WARM_ANALYSES:
-            for story_id, (analyses, last) in list(live.items()):
+            for story_id, (analyses, last, size) in list(live.items()):
                 if self._warm_total <= WARM_ANALYSES or story_id == state.story_id:
                     break
                 if analyses:
-                    live[story_id] = (0, last)
+                    live[story_id] = (0, last, size)
                     self._warm_total -= analyses
                     held = self._stories.get(story_id)
                     if held is not None:
                         held.summary_memo = SummaryMemo()
+
+    def _freeze_story(self, story_id: str) -> None:
+        """Take ``story_id`` out of play: its state to the cold store."""
+        analyses, _, size = self._live.pop(story_id)
+        self._warm_total -= analyses
+        self._live_items -= size
+        idle = self._stories.get(story_id)
+        if idle is not None:
+            self.cold_store.put(story_id, _freeze(idle))
+            self._stories[story_id] = None
 
     def _withdraw(self, extracted: ArticleExtracted, story_id: str, cause: Cause
                   ) -> list[PipelineEvent]:
