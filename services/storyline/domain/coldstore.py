@@ -88,8 +88,8 @@ class KeyFilter:
     It grows in layers, each ``GROWTH`` times the keys of the one before (a filter cannot be
     resized: the keys are not kept), so its size follows the keys spilled (``BITS_PER_KEY``
     bits a key, 1.6 MB for the first 1.1 million keys) and a "no" checks few layers (3 up
-    to 1.1 million keys; the check is Python, ~0.4 µs a layer). A map's batch spill adds
-    its keys in NumPy (``add_many``: the bits ``add`` would set). Positions come from
+    to 1.1 million keys; the check is Python, ~0.4 µs a layer); keys are recorded a batch
+    at a time, in NumPy (``add_many``: a map spills thousands at once). Positions come from
     CRC-32 (fixed, unlike ``hash()``, which is salted per process), since a filter is
     pickled with its map and must answer alike after a restart.
     """
@@ -114,24 +114,9 @@ class KeyFilter:
     def nbytes(self) -> int:
         return sum(map(len, self._layers))
 
-    def add(self, key: str) -> None:
-        layers = self._layers
-        if self._count >= self._full:
-            capacity = self.FIRST_CAPACITY * self.GROWTH ** len(layers)
-            layers.append(bytearray(capacity * self.BITS_PER_KEY // 8))
-            self._full += capacity
-        self._count += 1
-        bits = layers[-1]
-        data = key.encode()
-        h1 = zlib.crc32(data)
-        h2 = zlib.crc32(data, self._SEED) | 1
-        n = len(bits) << 3
-        for i in range(self.HASHES):
-            at = (h1 + i * h2) % n
-            bits[at >> 3] |= 1 << (at & 7)
-
     def add_many(self, keys: Sequence[str]) -> None:
-        """``add`` of each key, in NumPy over the batch (a map spills thousands at once)."""
+        """Record ``keys``, in NumPy over the batch (a map spills thousands at once); the
+        positions are :meth:`may_contain`'s, ``(h1 + i * h2) mod bits`` for i < HASHES."""
         data = list(map(str.encode, keys))
         h1 = np.fromiter(map(zlib.crc32, data), dtype=np.uint64, count=len(data))
         h2 = np.fromiter(map(zlib.crc32, data, repeat(self._SEED)), dtype=np.uint64,
@@ -139,7 +124,7 @@ class KeyFilter:
         steps = np.arange(self.HASHES, dtype=np.uint64)
         at = 0
         while at < len(data):
-            if self._count >= self._full:
+            if self._count >= self._full:  # the newest layer is full: open a larger one
                 capacity = self.FIRST_CAPACITY * self.GROWTH ** len(self._layers)
                 self._layers.append(bytearray(capacity * self.BITS_PER_KEY // 8))
                 self._full += capacity

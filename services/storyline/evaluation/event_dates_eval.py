@@ -230,14 +230,15 @@ def by_threshold(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def by_lag(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def lag(row: Mapping[str, Any]) -> int:
+        return (dt.date.fromisoformat(row["published"])
+                - dt.date.fromisoformat(row["gold_date"])).days
+
+    matched = [(lag(r), r) for r in rows if r["outcome"] != "unmatched"]
     out: dict[str, Any] = {}
-    matched = [r for r in rows if r["outcome"] != "unmatched"]
     for low, high in LAGS:
-        def within(row: Mapping[str, Any], low: int = low, high: int | None = high) -> bool:
-            lag = (dt.date.fromisoformat(row["published"])
-                   - dt.date.fromisoformat(row["gold_date"])).days
-            return lag >= low and (high is None or lag <= high)
-        s = summarise([r for r in matched if within(r)])
+        s = summarise([r for days, r in matched
+                       if days >= low and (high is None or days <= high)])
         name = f"{low}" if low == high else f"{low}-{high}" if high is not None else f"{low}+"
         out[name] = {k: s[k] for k in ("dated_as_events", "correct", "accuracy", "planned")}
     return out
