@@ -123,6 +123,19 @@ def test_overlap_of_identical_and_disjoint_texts() -> None:
     assert overlap(a, shingles("completely unrelated words about football and cricket"))[0] == 0
 
 
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.integers(0, 80), min_size=1), st.sets(st.integers(0, 80), min_size=1))
+def test_overlap_counts_the_shared_shingles_as_a_set_intersection(a: set[int], b: set[int]
+                                                                 ) -> None:
+    """``overlap`` counts with a binary search (shingles are sorted and unique): the counts
+    of the sets' intersection, however the two interleave or nest."""
+    import numpy as np
+
+    common = len(a & b)
+    assert overlap(np.array(sorted(a), dtype=np.uint32), np.array(sorted(b), dtype=np.uint32)
+                   ) == (common / len(a | b), common / min(len(a), len(b)))
+
 # -- a corpus from the dev data -----------------------------------------------------------
 
 

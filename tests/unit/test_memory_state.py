@@ -567,6 +567,8 @@ def _layout() -> dict[str, object]:
 # (33: the pipeline counts the articles its stories in play hold, Pipeline._live_items, and
 # each entry of Pipeline._live carries its story's count. Written as 32 on its branch,
 # renumbered at the merge.)
+# (34: the clusterer knows the first term and name ids it handed out for the article being
+# placed, Clusterer._new_terms_from/_new_names_from: no posting is looked for under them.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -586,7 +588,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        30: "178a575c5906747f8728ff0577c7e6a82a6e1dac9daa25f0d9c2e9b50a64c47d",
                        31: "3ffed46d4faab3bbb695d2b30ceff8a5e15bb19f5e47fec6d54e753cc28f173e",
                        32: "e133bfbba681fbda01caf602dc7054a50cba7e5cfeef59244522b303b70ae870",
-                       33: "b09209cac00f039638a4ad3f6e558501d60308087d9ad4e9761df7fd9e17386b"}
+                       33: "b09209cac00f039638a4ad3f6e558501d60308087d9ad4e9761df7fd9e17386b",
+                       34: "bf7e0461683e47da0b8cbb54bbfd5abebfcd2cf58a3ff0ddc814ffa2f48a1920"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -245,6 +246,9 @@ class Clusterer:
         self._is_person = bytearray()  # name id -> 1 when first seen as a person
         self._lead = -1  # subject of the article being assigned (set by _represent)
         self._key: list[int] = []  # its key names (set by _represent)
+        # the first term and name ids handed out for it (set by _represent): no story is
+        # posted under those yet, so their postings are not looked for (until then: none)
+        self._new_terms_from = self._new_names_from = 1 << 62
         self._stories: dict[int, _Story] = {}  # seq -> live story
         self._by_id: dict[str, _Story] = {}
         self._alias: dict[str, str] = {}  # absorbed id -> survivor id
@@ -383,6 +387,7 @@ class Clusterer:
     ) -> tuple[Query, dict[int, float]]:
         cfg = self.config
         intern_all = self._terms.intern_all
+        self._new_terms_from, self._new_names_from = self._terms.size, self._names.size
         body = features.body_terms
         # body terms are distinct: ids in the order they are handed out, then headline terms
         # (the pairs unzipped in C)
@@ -437,9 +442,11 @@ class Clusterer:
             return self._candidates_portable(query, top_names)
         lists: list[list[int] | tuple[()]] = [
             posting or ()
-            for posting in (*self._term_postings.get_many(list(map(str, query.ids)), hold=True),
-                            *self._name_postings.get_many([str(nid) for nid, _ in top_names],
-                                                          hold=True))
+            for posting in (*self._postings_of(self._term_postings, query.ids,
+                                               self._new_terms_from),
+                            *self._postings_of(self._name_postings,
+                                               [nid for nid, _ in top_names],
+                                               self._new_names_from))
         ]
         # each term's posting list adds the term's weight, each name's 0.5, to its stories
         # (compiled: the sums in the same order as a dict tally), ranked by sum then seq
@@ -479,12 +486,12 @@ class Clusterer:
         tally: dict[int, float] = {}
         # (read back postings are held in memory: the words of the news in play are used
         # again; they are only read here, changed by _post, which writes them back)
-        postings = self._term_postings.get_many(list(map(str, query.ids)), hold=True)
+        postings = self._postings_of(self._term_postings, query.ids, self._new_terms_from)
         for posting, weight in zip(postings, query.weights, strict=True):
             for seq in posting or ():
                 tally[seq] = tally.get(seq, 0.0) + weight
-        for posting in self._name_postings.get_many([str(nid) for nid, _ in top_names],
-                                                    hold=True):
+        for posting in self._postings_of(self._name_postings, [nid for nid, _ in top_names],
+                                         self._new_names_from):
             for seq in posting or ():
                 tally[seq] = tally.get(seq, 0.0) + 0.5
         found: dict[int, float] = {}
@@ -809,9 +816,11 @@ class Clusterer:
             for nid, _ in keep[cfg.story_names :]:
                 self._unspread(nid)
             story.names = dict(keep[: cfg.story_names])
-        self._post(self._term_postings, list(map(str, vector.ids[: cfg.index_terms])), story.seq)
+        self._post(self._term_postings, vector.ids[: cfg.index_terms], self._new_terms_from,
+                   story.seq)
         top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
-        self._post(self._name_postings, [str(nid) for nid, _ in top_names], story.seq)
+        self._post(self._name_postings, [nid for nid, _ in top_names], self._new_names_from,
+                   story.seq)
 
     def _join_copy(self, story: _Story, uri: str, day: float) -> None:
         empty = SparseVector.empty()
@@ -819,11 +828,30 @@ class Clusterer:
         story.size += 1
         story.last_day = max(story.last_day, day)
 
-    def _post(self, postings: SpilledMap[list[int]], keys: list[str], seq: int) -> None:
-        """Post the story ``seq`` under each of ``keys`` (distinct), in their order."""
+    @staticmethod
+    def _postings_of(postings: SpilledMap[list[int]], ids: Sequence[int], new_from: int,
+                     hold: bool = True) -> list[list[int] | None]:
+        """``postings.get_many`` of ``ids`` (as str; ``hold``: those read back are held in
+        memory again), None without a look-up for the ids from ``new_from`` on: handed out
+        for the article being placed, no story is posted under them yet (most of an
+        article's new words are among its top terms, and a look-up that misses memory
+        costs a filter check)."""
+        old = [str(i) for i in ids if i < new_from]
+        found = postings.get_many(old, hold=hold)
+        if len(old) == len(ids):
+            return found
+        known = iter(found)
+        return [next(known) if i < new_from else None for i in ids]
+
+    def _post(self, postings: SpilledMap[list[int]], ids: Sequence[int], new_from: int,
+              seq: int) -> None:
+        """Post the story ``seq`` under each of ``ids`` (distinct), in their order;
+        ``new_from``: as in ``_postings_of``."""
         cap = self.config.posting_cap
+        keys = list(map(str, ids))
         # read first: a write never changes another key's list (a spilled one is a copy)
-        for key, posting in zip(keys, postings.get_many(keys), strict=True):
+        for key, posting in zip(keys, self._postings_of(postings, ids, new_from, hold=False),
+                                strict=True):
             if posting is None:
                 postings[key] = [seq]
                 continue

@@ -114,27 +114,40 @@ class Vocabulary:
         # and the least recently used ones are spilled, not the ones interned first (the id
         # is the same either way; an id never changes, so its stored copy stays current)
         tid = self.ids.get_and_hold(term)
-        if tid is None:
-            tid = self.ids[term] = self.size
-            self.size += 1
-            if self.strings is not None:
-                self.strings.append(term)
-            if tid >= len(self.df):
-                self.df = np.concatenate((self.df, np.zeros(len(self.df), dtype=np.int64)))
+        return self._add(term) if tid is None else tid
+
+    def _add(self, term: str) -> int:
+        """The next id, for a term never seen."""
+        tid = self.ids[term] = self.size
+        self.size += 1
+        if self.strings is not None:
+            self.strings.append(term)
+        if tid >= len(self.df):
+            self.df = np.concatenate((self.df, np.zeros(len(self.df), dtype=np.int64)))
         return tid
 
     def intern_all(self, terms: Sequence[str]) -> list[int]:
-        """``[self.intern(term) for term in terms]``; a term held in memory costs one dict
-        look-up (a hit changes nothing, so new terms get the ids they would one by one)."""
+        """``[self.intern(term) for term in terms]``, with the same effects in the same
+        order: a term held in memory costs one dict look-up (a hit changes nothing), and
+        the spilled ones among the others are read in one multi-get (a read changes
+        nothing either; each is held, and each new term added, in the order of ``terms``)."""
         ids = self.ids.held(terms)
-        if None in ids:  # (scanned in C) the misses, in order
-            at = ids.index(None)
-            while True:
-                ids[at] = self.intern(terms[at])
-                try:
-                    at = ids.index(None, at + 1)
-                except ValueError:
-                    break
+        if None not in ids:  # (scanned in C)
+            return cast(list[int], ids)
+        misses = [i for i, tid in enumerate(ids) if tid is None]
+        stored = self.ids.get_many([terms[i] for i in misses])
+        done: dict[str, int] = {}  # a term met again in ``terms`` is in memory by then
+        for i, tid in zip(misses, stored, strict=True):
+            term = terms[i]
+            known = done.get(term)
+            if known is None:
+                if tid is None:
+                    known = self._add(term)
+                else:
+                    self.ids.hold(term, tid)
+                    known = tid
+                done[term] = known
+            ids[i] = known
         return cast(list[int], ids)
 
     def add_document(self, term_ids: npt.NDArray[np.int64]) -> None:
@@ -168,7 +181,7 @@ class SparseVector:
         if len(ids) == 0 or k <= 0:
             return cls.empty()
         if len(ids) > k:
-            keep = np.argpartition(-values, k - 1)[:k]
+            keep = (-values).argpartition(k - 1)[:k]
             ids, values = ids[keep], values[keep]
         order = np.lexsort((ids, -values))  # weight desc, then id: no dependence on dict order
         ids, values = ids[order], values[order]
@@ -203,8 +216,8 @@ class SparseVector:
         added = np.frombuffer(other.weights, dtype=np.float32).astype(np.float64)
         if len(ids) == 0 or len(more) == 0:
             return np.concatenate((ids, more)), np.concatenate((values, added))
-        order = np.argsort(ids)
-        at = np.searchsorted(ids, more, sorter=order)
+        order = ids.argsort()
+        at = ids.searchsorted(more, sorter=order)
         at[at >= len(ids)] = 0
         where = order[at]
         hit = ids[where] == more
@@ -263,12 +276,12 @@ class Query:
             contrib = dense[ids] * weights
             dense[self.ids] = 0.0
         else:
-            pos = np.searchsorted(self.ids, ids)
+            pos = self.ids.searchsorted(ids)
             pos[pos >= len(self.ids)] = 0
             hit = self.ids[pos] == ids
             contrib = np.where(hit, self.weights[pos], 0.0) * weights
-        ends = np.cumsum(lengths)
-        sums = np.concatenate(([0.0], np.cumsum(contrib)))
+        ends = lengths.cumsum()
+        sums = np.concatenate(([0.0], contrib.cumsum()))
         dots: list[float] = (sums[ends] - sums[ends - lengths]).tolist()
         return dots
 
@@ -277,7 +290,7 @@ def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
     """Sublinear tf times idf over all terms, L2-normalised."""
     ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
     tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-    order = np.argsort(ids)
+    order = ids.argsort()
     ids, tf = ids[order], tf[order]
     weights = (1.0 + np.log(tf)) * (math.log(vocab.docs + 1) + 1.0 - np.log(vocab.df[ids] + 1.0))
     norm = float(np.sqrt(np.dot(weights, weights))) or 1.0
