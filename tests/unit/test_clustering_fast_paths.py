@@ -94,10 +94,9 @@ def test_candidates_and_name_scores_are_the_loops(
                 max_size=8),
        st.integers(min_value=1, max_value=6))
 def test_intern_all_hands_out_the_ids_of_one_by_one(batches: list[list[str]], keep: int) -> None:
-    batched, single = Vocabulary("v:"), Vocabulary("v:")
-    for vocabulary in (batched, single):  # spilling: some terms are read back from the store
-        vocabulary.ids.keep = keep
-        vocabulary.ids.attach(MemoryColdStore())
+    batched, single = Vocabulary(), Vocabulary()
+    for vocabulary in (batched, single):  # bounded: some terms are found by fingerprint
+        vocabulary.ids.bound(keep)
     for terms in batches:
         assert batched.intern_all(terms) == [single.intern(t) for t in terms]
     assert batched.size == single.size

@@ -1,6 +1,7 @@
 """The layers keep their imports: the pure core (storyline.domain) imports nothing but the
 standard library, pydantic, numpy, numba (the opt-in compiled kernels, imported by
-``kernels.Compiled`` alone, inside a function), orjson and itself, so it runs without a
+``kernels.Compiled`` alone, inside a function), orjson, xxhash (the vocabularies' term
+fingerprints) and itself, so it runs without a
 broker, a web server or a disk; every import is checked, including those inside functions.
 
 Inside the core, the folders are the stages (docs/architecture.md, "Where the code is"):
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "services" / "storyline"
-DOMAIN_MAY_IMPORT = frozenset({"pydantic", "pydantic_core", "numpy", "numba", "orjson"})
+DOMAIN_MAY_IMPORT = frozenset({"pydantic", "pydantic_core", "numpy", "numba", "orjson",
+                               "xxhash"})
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:

@@ -36,7 +36,8 @@ NOT_TUNING = {
     "page/timeline.py": {"COLD_AFTER", "COLD_CHECK_EVERY"},  # cold months: memory only
     "page/title.py": {"_MICROSECOND"},  # unit
     "assign/clustering.py": {"_SECONDS_PER_DAY",  # unit
-                             "VOCABULARY_KEEP"},  # spilled maps: memory only
+                             "VOCABULARY_KEEP"},  # the vocabularies' dicts: memory only
+    "assign/term_ids.py": {"_EMPTY"},  # the fingerprint table's free-slot marker
     "assign/kernels.py": {"_SPACE", "_HYPHEN"},  # byte codes of the tokeniser
     "assign/dedup.py": {"_SHINGLE", "_MAX_WORDS"},  # the shingle encoding of the extract stage
     "assign/clustering_explain.py": {"TOP_TERMS", "TOP_NAMES", "TOP_CANDIDATES"},  # explain

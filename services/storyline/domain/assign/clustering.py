@@ -229,9 +229,11 @@ class _Article:
         self.copy = copy
 
 
-# Entries of each vocabulary (term -> id, name -> id) kept in memory, per article kept,
-# once a cold store is attached (Clusterer.attach_cold_store).
-VOCABULARY_KEEP = 8
+# Terms (and names) of each vocabulary held in its dict, per article kept, once a cold store
+# is attached (Clusterer.attach_cold_store); the others are found in its fingerprint table.
+# At 10^5 live stories (bench_place.py --warm 600), 4 is as fast as 8 or 16 (0.91 CPU ms an
+# article) with half their dict, 2 a little slower (0.95-0.97).
+VOCABULARY_KEEP = 4
 
 
 class Clusterer:
@@ -241,8 +243,8 @@ class Clusterer:
 
     def __init__(self, config: ClusteringConfig = ClusteringConfig()) -> None:
         self.config = config
-        self._terms = Vocabulary("clusterer.term:")
-        self._names = Vocabulary("clusterer.name:")
+        self._terms = Vocabulary()
+        self._names = Vocabulary()
         self._is_person = bytearray()  # name id -> 1 when first seen as a person
         self._lead = -1  # subject of the article being assigned (set by _represent)
         self._key: list[int] = []  # its key names (set by _represent)
@@ -276,13 +278,11 @@ class Clusterer:
         self._articles.attach(store)
         self._terms.strings = self._names.strings = None
         self._dedup.attach_cold_store(store, keep_articles // 4)
-        # the words and names a news stream is using: with 2x keep_articles entries (16,384)
-        # each article read ~35 of its words back from the store at 10^5 live stories, 15
-        # at 4x, 7.5 at 8x, 7.5 at 16x (bench_place.py --warm 600; docs/clustering.md):
-        # 8x holds what is in use, ~9 MB a vocabulary
+        # the words and names a news stream is using in dicts, every one by fingerprint
+        # (term_ids.py; not in the store: a read back cost ~10 µs, ~7.5 words an article at
+        # 10^5 live stories, and every new word a Bloom filter check)
         for part in (self._terms.ids, self._names.ids):
-            part.keep = VOCABULARY_KEEP * keep_articles
-            part.attach(store)
+            part.bound(VOCABULARY_KEEP * keep_articles)
         # postings of a term or name not seen for a while (most are a rare name's) are read
         # back when it comes again, and held while it is in use
         for postings in (self._term_postings, self._name_postings):

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from storyline.domain.assign import kernels
-from storyline.domain.coldstore import SpilledMap
+from storyline.domain.assign.term_ids import TermIds
 
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
 # ``term_counts`` finds the same words without the regex: in the lowercased text encoded as
@@ -87,14 +87,14 @@ class Vocabulary:
     """Term ids and document frequencies, updated one document at a time.
 
     Ids are handed out in first-seen order, so they are a pure function of the log. The
-    term -> id map can spill its least recently added terms to a cold store
-    (:class:`~storyline.domain.coldstore.SpilledMap`); the frequencies stay in memory, 8
-    bytes a term."""
+    term -> id map (:class:`~storyline.domain.assign.term_ids.TermIds`) can be bounded: the
+    terms in use in a dict, every term by fingerprint in a compact table; the frequencies
+    stay in memory, 8 bytes a term."""
 
     __slots__ = ("_dense", "df", "docs", "ids", "size", "strings")
 
-    def __init__(self, prefix: str = "vocabulary:") -> None:
-        self.ids: SpilledMap[int] = SpilledMap(prefix, 1 << 62)
+    def __init__(self) -> None:
+        self.ids = TermIds()
         self.size = 0  # terms interned
         # id -> term, for explanations (``storyline story explain``); None where memory must
         # not grow with the vocabulary (a clusterer with a cold store, unless asked)
@@ -110,15 +110,15 @@ class Vocabulary:
         return self._dense
 
     def intern(self, term: str) -> int:
-        # a spilled term is held again, as the most recent, so a term in use stays in memory
-        # and the least recently used ones are spilled, not the ones interned first (the id
-        # is the same either way; an id never changes, so its stored copy stays current)
+        # a term found in the table is held in the dict again, as the most recent, so a
+        # term in use stays there and the least recently used ones are dropped
         tid = self.ids.get_and_hold(term)
         return self._add(term) if tid is None else tid
 
     def _add(self, term: str) -> int:
         """The next id, for a term never seen."""
-        tid = self.ids[term] = self.size
+        tid = self.size
+        self.ids.add(term, tid)
         self.size += 1
         if self.strings is not None:
             self.strings.append(term)
@@ -128,16 +128,16 @@ class Vocabulary:
 
     def intern_all(self, terms: Sequence[str]) -> list[int]:
         """``[self.intern(term) for term in terms]``, with the same effects in the same
-        order: a term held in memory costs one dict look-up (a hit changes nothing), and
-        the spilled ones among the others are read in one multi-get (a read changes
-        nothing either; each is held, and each new term added, in the order of ``terms``)."""
+        order: a term held in the dict costs one look-up (a hit changes nothing); the others
+        are looked for in the table (that changes nothing either), then each is held again,
+        or added, in the order of ``terms``."""
         ids = self.ids.held(terms)
         if None not in ids:  # (scanned in C)
             return cast(list[int], ids)
         misses = [i for i, tid in enumerate(ids) if tid is None]
-        stored = self.ids.get_many([terms[i] for i in misses])
-        done: dict[str, int] = {}  # a term met again in ``terms`` is in memory by then
-        for i, tid in zip(misses, stored, strict=True):
+        older = self.ids.older([terms[i] for i in misses])
+        done: dict[str, int] = {}  # a term met again in ``terms`` is in the dict by then
+        for i, tid in zip(misses, older, strict=True):
             term = terms[i]
             known = done.get(term)
             if known is None:
