@@ -52,37 +52,6 @@ def _normalise(word: str) -> str | None:
     return word
 
 
-class Tokenizer:
-    """Term ids of the content words of a text: lowercased, stop-words out, light plural
-    strip.
-
-    Memoises word -> term id (-1: not a term): the per-word Python work is one dict lookup.
-    The memo is emptied when it reaches CACHE_WORDS words (a word's id is the vocabulary's,
-    so only the work depends on it), so it does not grow with the log's vocabulary."""
-
-    CACHE_WORDS = 32_768
-
-    __slots__ = ("_cache", "_vocab")
-
-    def __init__(self, vocab: Vocabulary) -> None:
-        self._cache: dict[str, int] = {}
-        self._vocab = vocab
-
-    def __call__(self, text: str) -> list[int]:
-        cache = self._cache
-        out: list[int] = []
-        for word in _WORD.findall(text.lower()):
-            tid = cache.get(word)
-            if tid is None:
-                if len(cache) >= self.CACHE_WORDS:
-                    cache.clear()
-                tok = _normalise(word)
-                tid = cache[word] = -1 if tok is None else self._vocab.intern(tok)
-            if tid >= 0:
-                out.append(tid)
-        return out
-
-
 class Vocabulary:
     """Term ids and document frequencies, updated one document at a time.
 
@@ -310,8 +279,9 @@ def _runs(text: str) -> list[str]:
 
 
 def term_counts(text: str) -> dict[str, int]:
-    """The content terms of ``text`` (what ``Tokenizer`` gives ids to) with their counts, in
-    order of first use: with the terms of the texts before, the order ids are handed out in.
+    """The content terms of ``text`` (lowercased, stop-words out, light plural strip) with
+    their counts, in order of first use: with the terms of the texts before, the order the
+    vocabulary hands out ids in.
 
     The words are the runs of a-z and "-" in the lowercased text encoded as ASCII (any
     other character as "?") without their leading and trailing hyphens: where that leaves a
