@@ -58,35 +58,28 @@ class FingerprintTable:
     def nbytes(self) -> int:
         return 12 * len(self._fps)
 
-    def get(self, fp: int) -> int | None:
+    def _slot(self, fp: int) -> int:
+        """The slot holding ``fp``, or the free slot where it would go."""
         fps = self._fps
         mask = len(fps) - 1
         at = fp & mask
-        while True:
-            found = fps[at]
-            if found == fp:
-                return self._ids[at]
-            if found == _EMPTY:
-                return None
+        while fps[at] != fp and fps[at] != _EMPTY:
             at = (at + 1) & mask
+        return at
+
+    def get(self, fp: int) -> int | None:
+        at = self._slot(fp)
+        return self._ids[at] if self._fps[at] == fp else None
 
     def add(self, fp: int, tid: int) -> None:
         """Record ``fp`` -> ``tid``; a fingerprint there already keeps its id."""
         if (self._count + 1) * 100 > len(self._fps) * self.MAX_LOAD_PERCENT:
             self._rebuild(2 * len(self._fps))
-        fps = self._fps
-        mask = len(fps) - 1
-        at = fp & mask
-        while True:
-            found = fps[at]
-            if found == fp:
-                return
-            if found == _EMPTY:
-                fps[at] = fp
-                self._ids[at] = tid
-                self._count += 1
-                return
-            at = (at + 1) & mask
+        at = self._slot(fp)
+        if self._fps[at] == _EMPTY:
+            self._fps[at] = fp
+            self._ids[at] = tid
+            self._count += 1
 
     def add_many(self, fps: Sequence[int], ids: Sequence[int]) -> None:
         for fp, tid in zip(fps, ids, strict=True):
