@@ -72,9 +72,10 @@ def main() -> int:
     parser.add_argument("--cold-store", type=Path, metavar="DIR",
                         help="attach a RocksDB cold store in DIR to each run's clusterer, "
                         "keeping in memory what the worker keeps (pipeline.WARM_ARTICLES "
-                        "articles, twice as many terms and postings), as the worker, the fold "
-                        "stage and every replay run it; the attach (spilling the rest) is "
-                        "not timed")
+                        "articles, twice as many postings, VOCABULARY_KEEP times as many "
+                        "terms and names in the vocabularies' dicts), as the worker, the "
+                        "assign stage and every replay run it; the attach (spilling the "
+                        "rest, fingerprinting every term) is not timed")
     parser.add_argument("--warm", type=int, default=0, metavar="N",
                         help="after the store is attached, place N other real articles "
                         "(untimed) first: the steady state of a worker whose store holds "
