@@ -96,10 +96,11 @@ class Vocabulary:
         return tid
 
     def intern_all(self, terms: Sequence[str]) -> list[int]:
-        """``[self.intern(term) for term in terms]``, with the same effects in the same
-        order: a term held in the dict costs one look-up (a hit changes nothing); the others
-        are looked for in the table (that changes nothing either), then each is held again,
-        or added, in the order of ``terms``."""
+        """``[self.intern(term) for term in terms]``: the same ids. A term held in the dict
+        when the batch starts costs one look-up and changes nothing (one by one, an add
+        before it might drop it from the dict and it would be held again: which terms are
+        held may differ, never an id); the others are looked for in the table, then each is
+        held again, or added, in the order of ``terms``."""
         ids = self.ids.held(terms)
         if None not in ids:  # (scanned in C)
             return cast(list[int], ids)
