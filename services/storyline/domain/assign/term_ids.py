@@ -1,14 +1,14 @@
-"""Term -> id for the clusterer's vocabularies, in bounded Python objects.
+"""Term -> id for the clusterer's vocabularies: a bounded dict and a compact table.
 
 A vocabulary hands out ids in first-seen order and must find a term's id again whenever the
 term comes back, however long ago it was last seen. The terms in use live in a dict (one
 look-up a term, ~170 an article); with a bound set (a worker with a cold store), the dict
 holds the ``keep`` most recently added or read back, and every term is also in a
 :class:`FingerprintTable`: its 64-bit XXH3 fingerprint and its id in two flat arrays,
-12 bytes a slot, so memory per term (17 to 34 bytes with the df counts' 8 beside it) stays
-a small fraction of the dict's ~150, and finding a term not in the dict costs a hash and a
-probe or two (~1 µs) rather than a cold-store read (~10 µs, plus a Bloom filter check for
-every new word, which the table's "not there" answers too).
+12 bytes a slot, 17 to 34 bytes a term as the table fills from 35 to 70 % (beside the 8 of
+the term's document frequency): a small fraction of a dict entry's ~150. A term not in the
+dict costs a hash and a probe or two (~1 µs) rather than a cold-store read (~10 µs), and a
+new word's "not there" is the same probe, where a spilled map needed a Bloom filter check.
 
 Two terms sharing a fingerprint would share an id: with n terms the chance is about
 n^2 / 2^65 (3 in 10^6 at 10^7 terms), and the result would still be a pure function of
