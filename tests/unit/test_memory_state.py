@@ -614,13 +614,14 @@ def test_many_lookups_and_interns_are_the_single_ones(words: list[str], keep: in
         vocab.ids.bound(keep)
     half = len(words) // 2
     for chunk in (words[:half], words[half:]):
-        assert many.intern_all(chunk) == [one.intern(w) for w in chunk]
+        expected = [one.intern(w) for w in chunk]
+        assert many.intern_all(chunk) == expected
         keys = [*chunk, "zz"]
         assert ([h if h is not None else o
                  for h, o in zip(many.ids.held(keys), many.ids.older(keys), strict=True)]
                 == [h if h is not None else o
                     for h, o in zip(one.ids.held(keys), one.ids.older(keys), strict=True)]
-                == [*(one.intern(w) for w in chunk), None])
+                == [*expected, None])
         assert many.ids.held(keys) == [many.ids._recent.get(k) for k in keys]
     assert many.size == one.size
 

@@ -32,7 +32,7 @@ def test_the_table_answers_as_a_dict_of_first_ids_through_every_rebuild(
             table.add(fp, tid)
             expected.setdefault(fp, tid)
         assert len(table) == len(expected)
-        assert table.nbytes == 12 * len(table._fps) and len(table) * 100 <= 70 * len(table._fps)
+        assert len(table) * 100 <= 70 * len(table._fps)  # doubled before 70 % full
         for known in (table, pickle.loads(pickle.dumps(table))):
             assert all(known.get(fp) == tid for fp, tid in expected.items())
             assert all(known.get(fp) is None for fp in others if fp not in expected)
@@ -70,7 +70,7 @@ def test_bounded_ids_are_the_ids_of_a_dict(words: list[str], bound_at: int, keep
             plain[word] = len(plain)
         else:
             assert found == plain[word]
-        if ids.table is not None:
+        if at >= bound_at:
             assert len(ids) <= keep
             assert ids.held([word]) == [plain[word]]  # just used: in the dict
     assert [h if h is not None else o for h, o in zip(ids.held(list(plain)),

@@ -54,10 +54,6 @@ class FingerprintTable:
     def __len__(self) -> int:
         return self._count
 
-    @property
-    def nbytes(self) -> int:
-        return 12 * len(self._fps)
-
     def _slot(self, fp: int) -> int:
         """The slot holding ``fp``, or the free slot where it would go."""
         fps = self._fps
@@ -135,10 +131,6 @@ class TermIds:
     def __len__(self) -> int:
         """Terms held in the dict."""
         return len(self._recent)
-
-    @property
-    def table(self) -> FingerprintTable | None:
-        return self._older
 
     def bound(self, keep: int) -> None:
         """Hold at most ``keep`` terms in the dict, every term in the fingerprint table."""
