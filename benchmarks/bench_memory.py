@@ -45,7 +45,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from storyline import allocator
+from storyline import allocator, collector
 from storyline.domain import pages
 from storyline.domain import pipeline as pipeline_module
 from storyline.domain.assign import kernels
@@ -292,6 +292,12 @@ def main() -> int:
     parser.add_argument("--allocator", action="store_true",
                         help="add glibc / pymalloc / cache / RocksDB figures and the RSS "
                              "after malloc_trim(0) to the report")
+    parser.add_argument("--freeze-every", type=int, default=collector.FREEZE_EVERY,
+                        help="records between two gc.freeze() calls, as the worker "
+                             "(STORYLINE_GC_FREEZE_EVERY; 0: never, as before session 16)")
+    parser.add_argument("--collect-every", type=int, default=collector.COLLECT_EVERY,
+                        help="records between two full collections of the whole heap "
+                             "(STORYLINE_GC_COLLECT_EVERY; 0: never)")
     parser.add_argument("--trim-every", type=int, default=allocator.TRIM_EVERY,
                         help="malloc_trim(0) every this many records, as the worker does "
                              "(STORYLINE_MALLOC_TRIM_EVERY; 0: never, as before issue #9)")
@@ -351,6 +357,7 @@ def main() -> int:
     cold = RocksColdStore.empty(args.cold_store) if args.cold_store else None
     pipeline = Pipeline(cold=cold, warm_idle=args.warm_idle)
     trimmer = allocator.Trimmer(args.trim_every)
+    heap = collector.Collector(args.freeze_every, args.collect_every)
     digest = hashlib.sha256()
     hashes = args.hashes.open("w", encoding="ascii") if args.hashes else None
     events = updates = merges = dead = 0
@@ -402,6 +409,7 @@ def main() -> int:
                 peak_reset &= reset_peak()
         # after the sample, so a sample that falls on a trim shows the RSS before it
         trimmer.folded()
+        heap.folded()
     count = done
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
@@ -438,6 +446,9 @@ def main() -> int:
         "arena_max": args.arena_max,
         "compiled_kernels": args.compiled,
         "trims": trimmer.trims,
+        "gc_freezes": heap.freezes,
+        "gc_full_collections": heap.collections,
+        "gc_collect_cpu_seconds": round(heap.seconds, 3),
         "trim_cpu_seconds": round(trimmer.seconds, 3),
     }
     if len(samples) >= 2:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storyline.collector import Collector
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryUpdated, SummaryGenerated
 from storyline.domain.pages import PageChainBroken, PageFolder
@@ -33,6 +34,8 @@ class RebuiltLog:
     seconds: float = 0.0
     revisions: dict[tuple[str, int], StoryUpdated] = field(default_factory=dict)
     events: list[PipelineEvent] = field(default_factory=list)
+    # the heap frozen as it grows (storyline.collector): the long replays of the commands
+    collector: Collector | None = None
 
     @property
     def records_per_second(self) -> float:
@@ -104,6 +107,8 @@ def _fold_one(rebuilt: RebuiltLog, key: bytes | None, value: bytes | None,
               recorded: dict[tuple[str, int], SummaryGenerated] | None = None) -> None:
     outcome = handle_record(rebuilt.pipeline, key, value, position, max_bytes=max_bytes)
     rebuilt.records += 1
+    if rebuilt.collector is not None:
+        rebuilt.collector.folded()
     if outcome.dead_letter is not None:
         rebuilt.dead_letters += 1
     for event in overlay_recorded(rebuilt.pipeline, outcome.events, recorded):
@@ -140,7 +145,7 @@ async def recorded_summaries(settings: Settings) -> dict[tuple[str, int], Summar
 
 
 async def rebuild_from_kafka(settings: Settings) -> RebuiltLog:
-    rebuilt = RebuiltLog(pipeline=Pipeline())
+    rebuilt = RebuiltLog(pipeline=Pipeline(), collector=Collector())
     recorded = await recorded_summaries(settings)
     topic = settings.articles
     ends = await end_offsets(settings.bootstrap_servers, topic)

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storyline.allocator import ARENA_MAX, TRIM_EVERY
+from storyline.collector import COLLECT_EVERY, FREEZE_EVERY
 from storyline.llm.client import LLMSettings
 
 
@@ -59,6 +60,18 @@ class Settings(BaseSettings):
         description="Records folded between two malloc_trim(0) calls of the worker and the "
         "fold stage, which give glibc's free heap pages back to the system (0: never). "
         "Never changes a revision.",
+    )
+    gc_freeze_every: int = Field(
+        default=FREEZE_EVERY, ge=0,
+        description="Records folded between two gc.freeze() calls of the worker and the "
+        "fold and page stages: the state folded so far leaves the garbage collector's full "
+        "collections, which otherwise walk all of it (0: never). Never changes a revision.",
+    )
+    gc_collect_every: int = Field(
+        default=COLLECT_EVERY, ge=0,
+        description="Records folded between two full collections of the whole heap, frozen "
+        "part included, which find what became cyclic garbage after it was frozen "
+        "(0: never). Never changes a revision.",
     )
     malloc_arena_max: int = Field(
         default=ARENA_MAX, ge=0,

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from storyline.collector import Collector
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.contracts import ArticleAssigned, ArticleExtracted, FactsPosition
 from storyline.domain.events import StoryMerged, StoryUpdated, SummaryGenerated
@@ -135,7 +136,7 @@ class PageReplay:
 
     def __init__(self, recorded: dict[tuple[str, int], SummaryGenerated] | None = None
                  ) -> None:
-        self.rebuilt = RebuiltLog(pipeline=Pipeline())
+        self.rebuilt = RebuiltLog(pipeline=Pipeline(), collector=Collector())
         self.recorded = recorded
 
     def fold(self, assigned: ArticleAssigned, record: FactsRecord | None) -> None:
@@ -146,6 +147,8 @@ class PageReplay:
                               "topic lacks")
         extracted = ArticleExtracted.model_validate_json(record.value)
         rebuilt.records += 1
+        if rebuilt.collector is not None:
+            rebuilt.collector.folded()
         try:
             events = rebuilt.pipeline.fold(assigned, extracted)
         except Exception:  # noqa: BLE001 - as the fold: a dead letter, no revision
@@ -181,6 +184,7 @@ def replay_page_partition(partition: int, partitions: int,
     the facts, so the partitions' events together are :func:`replay_page`'s."""
     page = PagePartition(partition, partitions)
     out = PartitionReplay(partition)
+    collector = Collector()
 
     def facts_at(position: FactsPosition) -> ArticleExtracted:
         return _extracted(facts, position.offset)
@@ -193,6 +197,7 @@ def replay_page_partition(partition: int, partitions: int,
         mine = page.owns(assigned.story_id)
         extracted = _extracted(facts, assigned.facts.offset) if mine else None
         out.records += mine
+        collector.folded()
         try:
             events = page.fold(assigned, extracted, facts_at)
         except Exception:  # noqa: BLE001 - as the fold: a dead letter, no revision

@@ -91,7 +91,8 @@ class FoldStage:
         directory = fold_state_dir(settings, pages=pages)
         self.directory = directory
         self.state = WorkerState(directory / "cold", settings.warm_idle_revisions,
-                                 settings.malloc_trim_every)
+                                 settings.malloc_trim_every, settings.gc_freeze_every,
+                                 settings.gc_collect_every)
         self.publisher: StoryPublisher
         self.snapshotter = Snapshotter(
             snapshot_dir(directory / "snapshots", self.source.topic,

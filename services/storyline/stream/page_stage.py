@@ -95,7 +95,8 @@ class PageStage:
         self.stage = f"page-{partition}"
         self.directory = page_state_dir(settings, partition)
         self.state = WorkerState(self.directory / "cold", settings.warm_idle_revisions,
-                                 settings.malloc_trim_every)
+                                 settings.malloc_trim_every, settings.gc_freeze_every,
+                                 settings.gc_collect_every)
         self.source = TopicPartition(settings.assignments, partition)
         self.snapshotter = Snapshotter(
             snapshot_dir(self.directory / "snapshots", self.source.topic, partition),
@@ -372,7 +373,7 @@ class PageStage:
         except Exception as exc:  # noqa: BLE001 - data, not a crash
             return [], (type(exc).__name__, str(exc) or repr(exc))
         finally:
-            self.state.trimmer.folded()
+            self.state.after_record()
         return events, None
 
     async def _publish(self, assigned: ArticleAssigned, events: list[PipelineEvent],

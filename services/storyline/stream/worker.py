@@ -48,6 +48,7 @@ import structlog
 from aiokafka import TopicPartition
 
 from storyline.allocator import TRIM_EVERY, Trimmer, limit_arenas
+from storyline.collector import COLLECT_EVERY, FREEZE_EVERY, Collector
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
@@ -114,12 +115,15 @@ class WorkerState:
     the checkpoint saved with the snapshot it resumes from."""
 
     def __init__(self, cold_dir: Path, warm_idle: int | None = None,
-                 trim_every: int = TRIM_EVERY) -> None:
+                 trim_every: int = TRIM_EVERY, freeze_every: int = FREEZE_EVERY,
+                 collect_every: int = COLLECT_EVERY) -> None:
         self.cold_dir = cold_dir
         self.warm_idle = warm_idle
         # the fold frees far more than it keeps (each record's text, features, pages): give
         # glibc's free pages back now and then, or they stay in the RSS (docs/benchmarks.md)
         self.trimmer = Trimmer(trim_every)
+        # and keeps far more than it frees: full collections would walk all of it
+        self.collector = Collector(freeze_every, collect_every)
         self.cold = RocksColdStore.empty(cold_dir)
         self.pipeline = Pipeline(cold=self.cold, warm_idle=warm_idle)
         self.ready: set[tuple[str, int]] = set()
@@ -138,15 +142,20 @@ class WorkerState:
         ``pages=False``: extracted and assigned only (``Pipeline.process``)."""
         outcome = handle_record(self.pipeline, key, value, position, max_bytes=max_bytes,
                                 pages=pages)
-        self.trimmer.folded()
+        self.after_record()
         return outcome
 
     def fold_facts_now(self, record: FactsRecord, position: LogPosition,
                        pages: bool = True) -> FoldedFacts:
         """One facts record folded on the calling thread (the fold stage's), then the trim."""
         folded = fold_facts(self.pipeline, record, position, pages=pages)
-        self.trimmer.folded()
+        self.after_record()
         return folded
+
+    def after_record(self) -> None:
+        """The heap's upkeep after each record folded: the trim and the freeze."""
+        self.trimmer.folded()
+        self.collector.folded()
 
     def restore(self, directory: Path, topic: str, partition: int, before: int) -> int | None:
         """Resume from the newest usable snapshot in ``directory`` holding offsets below
@@ -246,7 +255,8 @@ def create_app(settings: Settings, *, web_port: int | None = None,
     pages = app.topic(settings.story_pages, key_serializer="raw", value_serializer="raw")
     checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
     state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions,
-                        settings.malloc_trim_every)
+                        settings.malloc_trim_every, settings.gc_freeze_every,
+                        settings.gc_collect_every)
     offsets = FoldedOffsets()
     summariser, llm_client = summariser_from_settings(settings.llm)
     snapshots_root = state_dir(settings) / "snapshots"

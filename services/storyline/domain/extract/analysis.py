@@ -15,6 +15,7 @@ import html
 import itertools
 import re
 import sys
+import weakref
 import zlib
 from array import array
 from bisect import bisect_left
@@ -287,7 +288,7 @@ class Statement(Protocol):
     def words(self) -> tuple[str, ...]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Plain:
     terms: tuple[str, ...]
     numbers: frozenset[str]
@@ -295,7 +296,7 @@ class Plain:
     words: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Sentence:
     index: int
     text: str
@@ -314,11 +315,12 @@ class Sentence:
     # that is not eligible, which is never a candidate).
     days: tuple[tuple[dt.date, dt.date], ...] | None = None
     # Support checks of this sentence as the claim, by the other statement's identity (the
-    # entry holds the statement, so its id cannot be reused while the entry lives). Lives
-    # and dies with the sentence's analysis: no process-wide table to bound. Made on the
-    # first check (None until then): most lead sentences never are a claim, and an empty
-    # dict costs 64 bytes, for every lead sentence of every window.
-    support: dict[int, tuple[object, bool]] | None = field(
+    # entry holds the statement by a weak reference: an id reused after it died finds a
+    # dead reference, and no cycle of sentences holding each other forms). Lives and dies
+    # with the sentence's analysis: no process-wide table to bound. Made on the first check
+    # (None until then): most lead sentences never are a claim, and an empty dict costs 64
+    # bytes, for every lead sentence of every window.
+    support: dict[int, tuple[weakref.ref[object], bool]] | None = field(
         default=None, compare=False, repr=False)
     # The first sentence of another article supporting this one as the claim (None: none),
     # by that article's analysis serial (unique in the process, so nothing is held); made

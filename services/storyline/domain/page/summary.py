@@ -29,6 +29,7 @@ import functools
 import itertools
 import math
 import re
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -618,17 +619,21 @@ def supports(claim: Statement, other: Statement) -> bool:
 
 def _supports_cached(claim: Sentence, other: Statement) -> bool:
     """``supports``, remembered on the claim: every revision asks again about the same lead
-    sentences, and difflib is the dearest step."""
+    sentences, and difflib is the dearest step. The entry holds ``other`` by a weak
+    reference, which keeps its id from being taken for another statement's while it lives
+    and, unlike a strong one, makes no reference cycle: two lead sentences that are each
+    other's claim would otherwise hold each other, and their articles' analyses with them,
+    until a full collection of the garbage collector, which a frozen heap never makes."""
     memo = claim.support
     if memo is None:
         memo = {}
         object.__setattr__(claim, "support", memo)  # a cache, not part of the value
     key = id(other)
     found = memo.get(key)
-    if found is not None and found[0] is other:
+    if found is not None and found[0]() is other:
         return found[1]
     result = supports(claim, other)
-    memo[key] = (other, result)
+    memo[key] = (weakref.ref(other), result)
     return result
 
 

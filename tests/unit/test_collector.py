@@ -1,0 +1,128 @@
+"""The garbage collector's upkeep of a long fold (storyline.collector): the heap frozen every
+N records and collected in full every M, nothing of the fold changed, and the fold making no
+reference cycle that a frozen heap would keep for ever."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import itertools
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_pipeline import build_log, records
+
+from storyline import collector
+from storyline.domain.canonical import canonical_bytes
+from storyline.domain.extract import analysis as analysis_module
+from storyline.domain.page import summary
+from storyline.settings import Settings
+from storyline.stream.worker import WorkerState
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen() -> Iterator[None]:
+    """Each test leaves the process's collector as it found it: nothing frozen."""
+    yield
+    gc.unfreeze()
+
+
+def test_freezes_every_n_records_and_collects_in_full_every_m(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    monkeypatch.setattr(gc, "collect", lambda: calls.append("collect") or 5)
+    heap = collector.Collector(freeze_every=2, collect_every=6)
+    for _ in range(7):
+        heap.folded()
+    # records 2 and 4 freeze; record 6 unfreezes, collects and freezes again
+    assert calls == ["freeze", "freeze", "unfreeze", "collect", "freeze"]
+    assert (heap.records, heap.freezes, heap.collections, heap.found) == (7, 3, 1, 5)
+    calls.clear()
+    off = collector.Collector(freeze_every=0, collect_every=0)
+    for _ in range(10):
+        off.folded()
+    assert calls == [] and off.freezes == off.collections == 0
+
+
+def test_a_freeze_moves_the_heap_out_of_the_collections() -> None:
+    gc.collect()
+    kept = [[i] for i in range(1000)]  # tracked containers, alive
+    heap = collector.Collector(freeze_every=1, collect_every=0)
+    heap.folded()
+    assert gc.get_freeze_count() >= len(kept)
+
+
+def _digest(outcomes: list[object]) -> str:
+    digest = hashlib.sha256()
+    for outcome in outcomes:
+        for event in outcome.events:  # type: ignore[attr-defined]
+            digest.update(canonical_bytes(event))
+    return digest.hexdigest()
+
+
+def test_the_worker_freezes_as_it_folds_and_the_fold_is_the_same(tmp_path: Path) -> None:
+    log = records(build_log([("flood", i % 4, "new") for i in range(4)]
+                            + [("strike", i % 4, "new") for i in range(4)]))
+    every = WorkerState(tmp_path / "a", freeze_every=1, collect_every=3)
+    never = WorkerState(tmp_path / "b", freeze_every=0, collect_every=0)
+    frozen = [every.fold_now(k, v, p, 2_000_000) for k, v, p in log]
+    assert every.collector.freezes == len(log) and every.collector.collections == len(log) // 3
+    plain = [never.fold_now(k, v, p, 2_000_000) for k, v, p in log]
+    assert never.collector.freezes == 0
+    assert _digest(frozen) == _digest(plain) and any(o.events for o in plain)
+    every.cold.close()
+    never.cold.close()
+
+
+def test_the_settings_reach_the_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (Settings().gc_freeze_every, Settings().gc_collect_every) == (
+        collector.FREEZE_EVERY, collector.COLLECT_EVERY)
+    monkeypatch.setenv("STORYLINE_GC_FREEZE_EVERY", "50")
+    monkeypatch.setenv("STORYLINE_GC_COLLECT_EVERY", "0")
+    from storyline.stream.page_stage import PageStage
+
+    stage = PageStage(Settings(data_dir=tmp_path), 0)
+    try:
+        assert (stage.state.collector.freeze_every, stage.state.collector.collect_every) == (
+            50, 0)
+    finally:
+        stage.state.cold.close()
+
+
+def test_support_memos_make_no_reference_cycle() -> None:
+    """Two lead sentences that each support the other, asked both ways: once the caller lets
+    go of them they are freed by reference counting alone, so a frozen heap (which the full
+    collections never walk) does not keep them and their articles' analyses."""
+    leads = [analysis_module._analyse(
+        (f"Rescuers pulled {n} miners alive from the pit on Sunday.",), (), frozenset()
+    ).lead[0] for n in (12, 12, 12)]
+    for claim, other in itertools.permutations(leads, 2):
+        assert summary._supports_cached(claim, other)
+    assert all(s.support for s in leads)
+    assert summary._supports_cached(leads[0], leads[1])  # answered from the memo
+    gone = [weakref.ref(s) for s in leads]
+    gc.disable()
+    try:
+        del leads, claim, other
+        assert [ref() for ref in gone] == [None, None, None]
+    finally:
+        gc.enable()
+
+
+def test_a_dead_statement_id_taken_again_is_checked_again() -> None:
+    claim = analysis_module._analyse(
+        ("Rescuers pulled 12 miners alive from the pit on Sunday.",), (), frozenset()).lead[0]
+    other = analysis_module._analyse(
+        ("Rescuers pulled 12 miners alive from the pit on Sunday.",), (), frozenset()).lead[0]
+    assert summary._supports_cached(claim, other)
+    key = id(other)
+    del other
+    assert claim.support is not None and claim.support[key][0]() is None
+    unlike = analysis_module._analyse(
+        ("The company's shares fell 4 percent on Monday.",), (), frozenset()).lead[0]
+    # whatever id it got, a dead entry never answers for it
+    assert not summary._supports_cached(claim, unlike)
