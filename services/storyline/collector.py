@@ -58,5 +58,8 @@ class Collector:
             self.collections += 1
             self.freezes += 1
         elif self.freeze_every > 0 and self.records % self.freeze_every == 0:
+            # the young generations first: what is garbage in them now (the event loop's
+            # and the clients' short-lived cycles) would otherwise be frozen with the rest
+            gc.collect(1)
             gc.freeze()
             self.freezes += 1

@@ -34,12 +34,15 @@ def test_freezes_every_n_records_and_collects_in_full_every_m(
     calls: list[str] = []
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
-    monkeypatch.setattr(gc, "collect", lambda: calls.append("collect") or 5)
+    monkeypatch.setattr(gc, "collect",
+                        lambda *generation: calls.append(f"collect{list(generation)}") or 5)
     heap = collector.Collector(freeze_every=2, collect_every=6)
     for _ in range(7):
         heap.folded()
-    # records 2 and 4 freeze; record 6 unfreezes, collects and freezes again
-    assert calls == ["freeze", "freeze", "unfreeze", "collect", "freeze"]
+    # records 2 and 4 collect the young generations and freeze; record 6 unfreezes, collects
+    # all of the heap and freezes again
+    assert calls == ["collect[1]", "freeze", "collect[1]", "freeze",
+                     "unfreeze", "collect[]", "freeze"]
     assert (heap.records, heap.freezes, heap.collections, heap.found) == (7, 3, 1, 5)
     calls.clear()
     off = collector.Collector(freeze_every=0, collect_every=0)
