@@ -295,9 +295,9 @@ def main() -> int:
     parser.add_argument("--freeze-every", type=int, default=collector.FREEZE_EVERY,
                         help="records between two gc.freeze() calls, as the worker "
                              "(STORYLINE_GC_FREEZE_EVERY; 0: never, as before session 16)")
-    parser.add_argument("--collect-every", type=int, default=collector.COLLECT_EVERY,
-                        help="records between two full collections of the whole heap "
-                             "(STORYLINE_GC_COLLECT_EVERY; 0: never)")
+    parser.add_argument("--collect-growth", type=float, default=collector.COLLECT_GROWTH,
+                        help="full collection of the whole heap once the frozen objects "
+                             "grew this many times (STORYLINE_GC_COLLECT_GROWTH; 0: never)")
     parser.add_argument("--trim-every", type=int, default=allocator.TRIM_EVERY,
                         help="malloc_trim(0) every this many records, as the worker does "
                              "(STORYLINE_MALLOC_TRIM_EVERY; 0: never, as before issue #9)")
@@ -357,7 +357,7 @@ def main() -> int:
     cold = RocksColdStore.empty(args.cold_store) if args.cold_store else None
     pipeline = Pipeline(cold=cold, warm_idle=args.warm_idle)
     trimmer = allocator.Trimmer(args.trim_every)
-    heap = collector.Collector(args.freeze_every, args.collect_every)
+    heap = collector.Collector(args.freeze_every, args.collect_growth)
     digest = hashlib.sha256()
     hashes = args.hashes.open("w", encoding="ascii") if args.hashes else None
     events = updates = merges = dead = 0

@@ -12,8 +12,12 @@ record. So every ``freeze_every`` records the heap as it is is frozen, and full
 collections walk only what was made since. What becomes cyclic garbage after being frozen
 is not found until ``gc.unfreeze()``: the fold makes almost none (the one cycle it made, two
 lead sentences holding each other through their support memos, is a weak reference now:
-``summary._supports_cached``), and every ``collect_every`` records the heap is unfrozen,
-collected in full once and frozen again, so what little there is stays bounded.
+``summary._supports_cached``); the rest of the process makes some (the event loop's and
+the Kafka clients' objects caught in flight by a freeze). So once the frozen objects have
+grown by half since the last full collection, the heap is unfrozen, collected in full once
+and frozen again: what leaks between two full collections is bounded by the heap's growth,
+as Python's own rule bounds it, while a worker whose state no longer grows (its idle stories
+go to the cold store) makes almost no full collection at all.
 
 Nothing here touches an object's value: no output changes (the digests of
 ``benchmarks/bench_memory.py`` are the same with and without).
@@ -27,39 +31,49 @@ import time
 # Records between two freezes: a freeze is O(1) (a list splice); what it bounds is how much
 # a full collection walks, ~200 records' worth of new objects.
 FREEZE_EVERY = 200
-# Records between two full collections of the whole heap (unfrozen, collected, frozen again):
-# about a second each on a state of 10^5 articles, so rare.
-COLLECT_EVERY = 100_000
+# The whole heap (frozen part included) is collected once the frozen objects are this many
+# times as many as after the last full collection: what became cyclic garbage after it was
+# frozen (the event loop's and the Kafka clients' objects caught in flight) is found then.
+# Python's own rule is a quarter more long-lived objects; a half more here, because the
+# frozen count only grows with what lives (an object freed by its reference count leaves
+# the frozen generation), not with every object that was ever promoted.
+COLLECT_GROWTH = 1.5
+# ... and never while fewer than this are frozen (a small process collects as it likes).
+COLLECT_FLOOR = 100_000
 
 
 class Collector:
-    """Freezes the heap every ``freeze_every`` records and collects it in full every
-    ``collect_every`` (0: never, for either); keeps the counts and the time spent."""
+    """Freezes the heap every ``freeze_every`` records (0: never) and collects all of it once
+    the frozen objects have grown ``collect_growth`` times since the last full collection
+    (0: never); keeps the counts and the time spent."""
 
     def __init__(self, freeze_every: int = FREEZE_EVERY,
-                 collect_every: int = COLLECT_EVERY) -> None:
+                 collect_growth: float = COLLECT_GROWTH) -> None:
         self.freeze_every = freeze_every
-        self.collect_every = collect_every
+        self.collect_growth = collect_growth
         self.records = 0
         self.freezes = 0
         self.collections = 0
         self.found = 0  # unreachable objects the full collections found
         self.seconds = 0.0
+        self._baseline = COLLECT_FLOOR
 
     def folded(self) -> None:
-        """Count one record; freeze or collect when one is due."""
+        """Count one record; freeze, and collect in full, when due."""
         self.records += 1
-        if self.collect_every > 0 and self.records % self.collect_every == 0:
-            started = time.process_time()
+        if self.freeze_every <= 0 or self.records % self.freeze_every:
+            return
+        started = time.process_time()
+        # the young generations first: what is garbage in them now (the event loop's and
+        # the clients' short-lived cycles) would otherwise be frozen with the rest
+        gc.collect(1)
+        gc.freeze()
+        self.freezes += 1
+        frozen = gc.get_freeze_count()
+        if self.collect_growth > 0 and frozen > self.collect_growth * self._baseline:
             gc.unfreeze()
             self.found += gc.collect()
             gc.freeze()
-            self.seconds += time.process_time() - started
             self.collections += 1
-            self.freezes += 1
-        elif self.freeze_every > 0 and self.records % self.freeze_every == 0:
-            # the young generations first: what is garbage in them now (the event loop's
-            # and the clients' short-lived cycles) would otherwise be frozen with the rest
-            gc.collect(1)
-            gc.freeze()
-            self.freezes += 1
+            self._baseline = max(gc.get_freeze_count(), COLLECT_FLOOR)
+        self.seconds += time.process_time() - started

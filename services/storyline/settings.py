@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storyline.allocator import ARENA_MAX, TRIM_EVERY
-from storyline.collector import COLLECT_EVERY, FREEZE_EVERY
+from storyline.collector import COLLECT_GROWTH, FREEZE_EVERY
 from storyline.llm.client import LLMSettings
 
 
@@ -67,11 +67,12 @@ class Settings(BaseSettings):
         "fold and page stages: the state folded so far leaves the garbage collector's full "
         "collections, which otherwise walk all of it (0: never). Never changes a revision.",
     )
-    gc_collect_every: int = Field(
-        default=COLLECT_EVERY, ge=0,
-        description="Records folded between two full collections of the whole heap, frozen "
-        "part included, which find what became cyclic garbage after it was frozen "
-        "(0: never). Never changes a revision.",
+    gc_collect_growth: float = Field(
+        default=COLLECT_GROWTH, ge=0,
+        description="The whole heap, frozen part included, is collected once the frozen "
+        "objects are this many times as many as after the last full collection: what became "
+        "cyclic garbage after it was frozen is found then (0: never). Never changes a "
+        "revision.",
     )
     malloc_arena_max: int = Field(
         default=ARENA_MAX, ge=0,

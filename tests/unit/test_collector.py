@@ -1,6 +1,6 @@
 """The garbage collector's upkeep of a long fold (storyline.collector): the heap frozen every
-N records and collected in full every M, nothing of the fold changed, and the fold making no
-reference cycle that a frozen heap would keep for ever."""
+N records and collected in full when the frozen part has grown, nothing of the fold changed,
+and the fold making no reference cycle that a frozen heap would keep."""
 
 from __future__ import annotations
 
@@ -29,32 +29,48 @@ def _unfrozen() -> Iterator[None]:
     gc.unfreeze()
 
 
-def test_freezes_every_n_records_and_collects_in_full_every_m(
+def test_freezes_every_n_records_and_collects_in_full_when_the_frozen_heap_grew(
         monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
+    frozen = [0]  # what gc.get_freeze_count answers: the test grows it by hand
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
     monkeypatch.setattr(gc, "collect",
                         lambda *generation: calls.append(f"collect{list(generation)}") or 5)
-    heap = collector.Collector(freeze_every=2, collect_every=6)
-    for _ in range(7):
-        heap.folded()
-    # records 2 and 4 collect the young generations and freeze; record 6 unfreezes, collects
-    # all of the heap and freezes again
-    assert calls == ["collect[1]", "freeze", "collect[1]", "freeze",
-                     "unfreeze", "collect[]", "freeze"]
-    assert (heap.records, heap.freezes, heap.collections, heap.found) == (7, 3, 1, 5)
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: frozen[0])
+    heap = collector.Collector(freeze_every=2, collect_growth=1.5)
+    floor = collector.COLLECT_FLOOR
+    heap.folded()
+    assert calls == []  # record 1: nothing due
+    frozen[0] = floor  # not above the floor: a freeze only
+    heap.folded()
+    assert calls == ["collect[1]", "freeze"]
     calls.clear()
-    off = collector.Collector(freeze_every=0, collect_every=0)
-    for _ in range(10):
+    frozen[0] = int(1.5 * floor) + 1  # grown by more than half: a full collection
+    heap.folded()
+    heap.folded()
+    assert calls == ["collect[1]", "freeze", "unfreeze", "collect[]", "freeze"]
+    assert (heap.records, heap.freezes, heap.collections, heap.found) == (4, 2, 1, 5)
+    calls.clear()
+    frozen[0] = int(1.5 * (1.5 * floor + 1))  # the new baseline is what was frozen then
+    heap.folded()
+    heap.folded()
+    assert calls == ["collect[1]", "freeze"] and heap.collections == 1
+    calls.clear()
+    off = collector.Collector(freeze_every=0, collect_growth=0)
+    never_full = collector.Collector(freeze_every=1, collect_growth=0)
+    frozen[0] = 10 * floor
+    for _ in range(3):
         off.folded()
-    assert calls == [] and off.freezes == off.collections == 0
+        never_full.folded()
+    assert calls == ["collect[1]", "freeze"] * 3 and off.freezes == 0
+    assert never_full.collections == 0
 
 
 def test_a_freeze_moves_the_heap_out_of_the_collections() -> None:
     gc.collect()
     kept = [[i] for i in range(1000)]  # tracked containers, alive
-    heap = collector.Collector(freeze_every=1, collect_every=0)
+    heap = collector.Collector(freeze_every=1, collect_growth=0)
     heap.folded()
     assert gc.get_freeze_count() >= len(kept)
 
@@ -70,10 +86,10 @@ def _digest(outcomes: list[object]) -> str:
 def test_the_worker_freezes_as_it_folds_and_the_fold_is_the_same(tmp_path: Path) -> None:
     log = records(build_log([("flood", i % 4, "new") for i in range(4)]
                             + [("strike", i % 4, "new") for i in range(4)]))
-    every = WorkerState(tmp_path / "a", freeze_every=1, collect_every=3)
-    never = WorkerState(tmp_path / "b", freeze_every=0, collect_every=0)
+    every = WorkerState(tmp_path / "a", freeze_every=1, collect_growth=1.0)
+    never = WorkerState(tmp_path / "b", freeze_every=0, collect_growth=0)
     frozen = [every.fold_now(k, v, p, 2_000_000) for k, v, p in log]
-    assert every.collector.freezes == len(log) and every.collector.collections == len(log) // 3
+    assert every.collector.freezes == len(log)
     plain = [never.fold_now(k, v, p, 2_000_000) for k, v, p in log]
     assert never.collector.freezes == 0
     assert _digest(frozen) == _digest(plain) and any(o.events for o in plain)
@@ -82,16 +98,16 @@ def test_the_worker_freezes_as_it_folds_and_the_fold_is_the_same(tmp_path: Path)
 
 
 def test_the_settings_reach_the_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert (Settings().gc_freeze_every, Settings().gc_collect_every) == (
-        collector.FREEZE_EVERY, collector.COLLECT_EVERY)
+    assert (Settings().gc_freeze_every, Settings().gc_collect_growth) == (
+        collector.FREEZE_EVERY, collector.COLLECT_GROWTH)
     monkeypatch.setenv("STORYLINE_GC_FREEZE_EVERY", "50")
-    monkeypatch.setenv("STORYLINE_GC_COLLECT_EVERY", "0")
+    monkeypatch.setenv("STORYLINE_GC_COLLECT_GROWTH", "0")
     from storyline.stream.page_stage import PageStage
 
     stage = PageStage(Settings(data_dir=tmp_path), 0)
     try:
-        assert (stage.state.collector.freeze_every, stage.state.collector.collect_every) == (
-            50, 0)
+        assert (stage.state.collector.freeze_every,
+                stage.state.collector.collect_growth) == (50, 0)
     finally:
         stage.state.cold.close()
 

@@ -92,7 +92,7 @@ class FoldStage:
         self.directory = directory
         self.state = WorkerState(directory / "cold", settings.warm_idle_revisions,
                                  settings.malloc_trim_every, settings.gc_freeze_every,
-                                 settings.gc_collect_every)
+                                 settings.gc_collect_growth)
         self.publisher: StoryPublisher
         self.snapshotter = Snapshotter(
             snapshot_dir(directory / "snapshots", self.source.topic,

@@ -96,7 +96,7 @@ class PageStage:
         self.directory = page_state_dir(settings, partition)
         self.state = WorkerState(self.directory / "cold", settings.warm_idle_revisions,
                                  settings.malloc_trim_every, settings.gc_freeze_every,
-                                 settings.gc_collect_every)
+                                 settings.gc_collect_growth)
         self.source = TopicPartition(settings.assignments, partition)
         self.snapshotter = Snapshotter(
             snapshot_dir(self.directory / "snapshots", self.source.topic, partition),

@@ -48,7 +48,7 @@ import structlog
 from aiokafka import TopicPartition
 
 from storyline.allocator import TRIM_EVERY, Trimmer, limit_arenas
-from storyline.collector import COLLECT_EVERY, FREEZE_EVERY, Collector
+from storyline.collector import COLLECT_GROWTH, FREEZE_EVERY, Collector
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
@@ -116,14 +116,14 @@ class WorkerState:
 
     def __init__(self, cold_dir: Path, warm_idle: int | None = None,
                  trim_every: int = TRIM_EVERY, freeze_every: int = FREEZE_EVERY,
-                 collect_every: int = COLLECT_EVERY) -> None:
+                 collect_growth: float = COLLECT_GROWTH) -> None:
         self.cold_dir = cold_dir
         self.warm_idle = warm_idle
         # the fold frees far more than it keeps (each record's text, features, pages): give
         # glibc's free pages back now and then, or they stay in the RSS (docs/benchmarks.md)
         self.trimmer = Trimmer(trim_every)
         # and keeps far more than it frees: full collections would walk all of it
-        self.collector = Collector(freeze_every, collect_every)
+        self.collector = Collector(freeze_every, collect_growth)
         self.cold = RocksColdStore.empty(cold_dir)
         self.pipeline = Pipeline(cold=self.cold, warm_idle=warm_idle)
         self.ready: set[tuple[str, int]] = set()
@@ -256,7 +256,7 @@ def create_app(settings: Settings, *, web_port: int | None = None,
     checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
     state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions,
                         settings.malloc_trim_every, settings.gc_freeze_every,
-                        settings.gc_collect_every)
+                        settings.gc_collect_growth)
     offsets = FoldedOffsets()
     summariser, llm_client = summariser_from_settings(settings.llm)
     snapshots_root = state_dir(settings) / "snapshots"
