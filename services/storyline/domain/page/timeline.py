@@ -698,46 +698,58 @@ class TimelineIndex:
         return sorted(found)
 
     def _match(self, member: _Member) -> int | None:
-        best: tuple[float, int] | None = None
+        """The event ``member`` restates: of the events whose date is compatible with its
+        own, the one with the most similar member, the older on a tie; None for none.
+
+        Dates are compared with the event's own (first, most precise) date rather than with
+        every member's, so a vague "in April" cannot chain April 20 and April 27 together.
+        Content similarity is the Dice of distinct words with each of the event's first
+        COMPARE_MEMBERS members from another article (one article does not restate its own
+        event), at least MIN_SHARED words in common and SAME_EVENT (SAME_EVENT_OTHER_DAY for
+        a day date up to CONFLICT_DAYS away). One loop, every name local: it runs for each
+        nearby event of each statement (~220 in a long story; a merge re-adds thousands of
+        statements), and calls and attribute look-ups were most of its cost."""
         words = frozenset(member.words)
-        self._look_near(member.cand.span)
-        for index in self._nearby(member.cand.span):
-            event = self._events[index]
-            if event.members is None:  # its month is cold: bring it back
+        size = len(words)
+        uri = member.uri
+        span = member.cand.span
+        start, end = span.start, span.end
+        by_day = span.precision is DatePrecision.DAY
+        day = DatePrecision.DAY
+        events = self._events
+        best_index: int | None = None
+        best = 0.0  # every similarity that counts is at least SAME_EVENT > 0
+        self._look_near(span)
+        for index in self._nearby(span):
+            event = events[index]
+            members = event.members
+            if members is None:  # its month is cold: bring it back
                 month = _month_of(event.span)
                 if month is None or month not in self._cold:
                     raise LookupError(f"event {event.entry_id} is cold but its month is not")
                 self._thaw_month(month)
-            score = self._similarity(member, words, event)
-            if score is not None and (best is None or score > best[0]):
-                best = (score, index)  # ascending indexes: ties go to the older event
-        return best[1] if best else None
-
-    @staticmethod
-    def _similarity(member: _Member, words: frozenset[str], event: _Event) -> float | None:
-        """Content similarity to the event when the dates are compatible, else None.
-
-        Dates are compared with the event's own (first, most precise) date rather than with
-        every member's, so a vague "in April" cannot chain April 20 and April 27 together."""
-        span, event_span = member.cand.span, event.span
-        if _overlap(span, event_span):
-            threshold = SAME_EVENT
-        elif (span.precision is DatePrecision.DAY and event_span.precision is DatePrecision.DAY
-              and abs((span.start - event_span.start).days) <= CONFLICT_DAYS):
-            threshold = SAME_EVENT_OTHER_DAY
-        else:
-            return None
-        best: float | None = None
-        for other in _members(event)[:COMPARE_MEMBERS]:
-            if other.uri == member.uri:
-                continue  # one article does not restate its own event
-            common = len(words.intersection(other.words))
-            if common < MIN_SHARED:
+                members = _members(event)
+            other_span = event.span
+            if start <= other_span.end and other_span.start <= end:
+                threshold = SAME_EVENT
+            elif (by_day and other_span.precision is day
+                  and abs((start - other_span.start).days) <= CONFLICT_DAYS):
+                threshold = SAME_EVENT_OTHER_DAY
+            else:
                 continue
-            sim = 2 * common / (len(words) + len(other.words))  # Dice
-            if sim >= threshold and (best is None or sim > best):
-                best = sim
-        return best
+            for other in (members if len(members) <= COMPARE_MEMBERS
+                          else members[:COMPARE_MEMBERS]):
+                if other.uri == uri:
+                    continue
+                other_words = other.words
+                common = len(words.intersection(other_words))
+                if common < MIN_SHARED:
+                    continue
+                sim = 2 * common / (size + len(other_words))  # Dice
+                # strictly better only: ascending indexes, so ties go to the older event
+                if sim >= threshold and sim > best:
+                    best, best_index = sim, index
+        return best_index
 
     @staticmethod
     def _summary(event: _Event) -> _Summary:
