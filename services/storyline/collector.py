@@ -69,6 +69,7 @@ class Collector:
         gc.collect(1)
         gc.freeze()
         self.freezes += 1
+        # walks the frozen generation's list (~15 ms at 10^6 objects): once a freeze
         frozen = gc.get_freeze_count()
         if self.collect_growth > 0 and frozen > self.collect_growth * self._baseline:
             gc.unfreeze()

@@ -145,7 +145,8 @@ async def recorded_summaries(settings: Settings) -> dict[tuple[str, int], Summar
 
 
 async def rebuild_from_kafka(settings: Settings) -> RebuiltLog:
-    rebuilt = RebuiltLog(pipeline=Pipeline(), collector=Collector())
+    rebuilt = RebuiltLog(pipeline=Pipeline(),
+                         collector=Collector(settings.gc_freeze_every, settings.gc_collect_growth))
     recorded = await recorded_summaries(settings)
     topic = settings.articles
     ends = await end_offsets(settings.bootstrap_servers, topic)
