@@ -134,9 +134,9 @@ def verify_assignments(expected: Mapping[int, Expected], published: list[Publish
 class PageReplay:
     """The page stage fed each assignment with its facts record, in source order."""
 
-    def __init__(self, recorded: dict[tuple[str, int], SummaryGenerated] | None = None
-                 ) -> None:
-        self.rebuilt = RebuiltLog(pipeline=Pipeline(), collector=Collector())
+    def __init__(self, recorded: dict[tuple[str, int], SummaryGenerated] | None = None,
+                 collector: Collector | None = None) -> None:
+        self.rebuilt = RebuiltLog(pipeline=Pipeline(), collector=collector)
         self.recorded = recorded
 
     def fold(self, assigned: ArticleAssigned, record: FactsRecord | None) -> None:
@@ -177,14 +177,13 @@ class PartitionReplay:
 def replay_page_partition(partition: int, partitions: int,
                           assignments: Mapping[int, ArticleAssigned],
                           facts: Mapping[int, FactsRecord],
-                          recorded: dict[tuple[str, int], SummaryGenerated] | None = None
-                          ) -> PartitionReplay:
+                          recorded: dict[tuple[str, int], SummaryGenerated] | None = None,
+                          collector: Collector | None = None) -> PartitionReplay:
     """The page stage's partition ``partition`` of ``partitions`` over the assignments (in
     source order) that go to it: a story merged in from another partition is rebuilt from
     the facts, so the partitions' events together are :func:`replay_page`'s."""
     page = PagePartition(partition, partitions)
     out = PartitionReplay(partition)
-    collector = Collector()
 
     def facts_at(position: FactsPosition) -> ArticleExtracted:
         return _extracted(facts, position.offset)
@@ -197,7 +196,8 @@ def replay_page_partition(partition: int, partitions: int,
         mine = page.owns(assigned.story_id)
         extracted = _extracted(facts, assigned.facts.offset) if mine else None
         out.records += mine
-        collector.folded()
+        if collector is not None:
+            collector.folded()
         try:
             events = page.fold(assigned, extracted, facts_at)
         except Exception:  # noqa: BLE001 - as the fold: a dead letter, no revision
@@ -273,7 +273,9 @@ def replay_partition_from_kafka(partition: int, partitions: int) -> PartitionRep
 
     facts, assignments, recorded = asyncio.run(read())
     read_seconds = time.perf_counter() - started
-    replay = replay_page_partition(partition, partitions, assignments, facts, recorded)
+    replay = replay_page_partition(
+        partition, partitions, assignments, facts, recorded,
+        Collector(settings.gc_freeze_every, settings.gc_collect_growth))
     replay.read_seconds = read_seconds
     return replay
 

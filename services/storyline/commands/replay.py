@@ -161,6 +161,7 @@ async def _replay_assign(settings: Settings, verify: bool) -> int:
 
 
 async def _replay_page(settings: Settings) -> RebuiltLog:
+    from storyline.collector import Collector
     from storyline.replay import recorded_summaries
     from storyline.stage_replay import (
         PageReplay,
@@ -173,7 +174,8 @@ async def _replay_page(settings: Settings) -> RebuiltLog:
     published, _ = await published_assignments(settings)
     assignments = assignments_by_source_offset(published)
     _note_other_versions(written_by(published), settings.assignments)
-    replay = PageReplay(await recorded_summaries(settings))
+    replay = PageReplay(await recorded_summaries(settings),
+                        Collector(settings.gc_freeze_every, settings.gc_collect_growth))
     started = time.perf_counter()
     # the facts as a stream beside the assignments, both in source order: none kept
     facts = facts_in_source_order(settings)
