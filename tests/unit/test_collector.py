@@ -143,5 +143,8 @@ def test_a_dead_statement_id_taken_again_is_checked_again() -> None:
     assert claim.support is not None and claim.support[key][0]() is None
     unlike = analysis_module._analyse(
         ("The company's shares fell 4 percent on Monday.",), (), frozenset()).lead[0]
-    # whatever id it got, a dead entry never answers for it
+    # as if ``unlike`` had been given the dead statement's id: the entry (a dead reference
+    # and "supports") is found under its id and must not answer for it
+    claim.support[id(unlike)] = claim.support.pop(key)
     assert not summary._supports_cached(claim, unlike)
+    assert claim.support[id(unlike)][0]() is unlike  # checked again and remembered

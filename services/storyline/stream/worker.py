@@ -138,7 +138,7 @@ class WorkerState:
 
     def fold_now(self, key: bytes | None, value: bytes | None, position: LogPosition,
                  max_bytes: int, pages: bool = True) -> RecordOutcome:
-        """One record folded on the calling thread (the trim too, off the event loop);
+        """One record folded on the calling thread (the heap's upkeep too, off the event loop);
         ``pages=False``: extracted and assigned only (``Pipeline.process``)."""
         outcome = handle_record(self.pipeline, key, value, position, max_bytes=max_bytes,
                                 pages=pages)
@@ -147,7 +147,8 @@ class WorkerState:
 
     def fold_facts_now(self, record: FactsRecord, position: LogPosition,
                        pages: bool = True) -> FoldedFacts:
-        """One facts record folded on the calling thread (the fold stage's), then the trim."""
+        """One facts record folded on the calling thread (the fold stage's), then the heap's
+        upkeep."""
         folded = fold_facts(self.pipeline, record, position, pages=pages)
         self.after_record()
         return folded
