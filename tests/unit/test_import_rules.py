@@ -111,6 +111,7 @@ STAGES = ("extract", "assign", "page")
 # they need (canonical JSON, shared field sets, the cold store interface, unpickling, page
 # deltas and hashes, upcasting). They import only each other.
 SHARED = frozenset({"events", "facts", "fieldsets", "canonical", "coldstore", "unpickle", "pages",
+                    "words",
                     "upcasting"})
 # The stage contracts (ArticleExtracted, ArticleAssigned): the shared modules, and the
 # extract stage's per-article analyses they carry (to and from their models).

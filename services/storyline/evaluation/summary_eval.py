@@ -39,9 +39,9 @@ from typing import Any
 import structlog
 
 from storyline.domain.events import ArticleReceived, StoryPage
-from storyline.domain.extract.analysis import STOPWORDS
 from storyline.domain.pipeline import Pipeline
 from storyline.domain.records import handle_record
+from storyline.domain.words import STOPWORDS
 from storyline.evaluation.corpus import MAX_ARTICLE_BYTES, to_records
 from storyline.evaluation.results import write_results
 from storyline.evaluation.timeline_eval import (

@@ -39,6 +39,7 @@ from storyline.domain.facts import (
     pack_sentences,
     unpack_sentences,
 )
+from storyline.domain.words import STOPWORDS, stem
 
 # The tuning (values and reasons in storyline.domain.extract.tuning, hashed into the version)
 LEAD = EXTRACT.lead
@@ -48,32 +49,6 @@ MINHASH_SEEDS = (
     0xB55A4F09,
 )
 
-STOPWORDS: frozenset[str] = wordset(
-    """a about above across after afterwards again against all almost alone along already also
-    although always am among amongst an and another any anyone anything anyway anywhere are
-    around as at back be became because become becomes been before being below beside besides
-    between beyond both but by can cannot could did do does doing done down during each either
-    else elsewhere enough even ever every everyone everything except few first for former
-    from further get gets getting give given go going gone got had has have having he her here
-    hers herself him himself his how however i if in including into is it its itself just last
-    least less like made make makes many may me meanwhile might more most mostly much must my
-    myself neither never nevertheless next no nobody none nor not nothing now of off often on
-    once one only onto or other others otherwise our ours ourselves out over own per perhaps
-    please put rather re same see seem seemed seems several she should since so some somehow
-    someone something sometime sometimes somewhere still such than that the their theirs them
-    themselves then there thereby therefore these they this those though through throughout
-    thus to together too toward towards under until up upon us very via was we well were what
-    whatever when whenever where whereas whether which while who whoever whole whom whose why
-    will with within without would yet you your yours yourself yourselves
-    said says say saying told tell tells according added adding asked reported reports report
-    statement spokesman spokeswoman official officials mr mrs ms dr
-    monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow
-    january february march april june july august september october november december
-    jan feb mar apr jun jul aug sep sept oct nov dec
-    week weeks month months year years day days time times ago earlier later recently new
-    people thing things way lot lots part percent cent two three four five six seven eight nine
-    ten s t don didn doesn isn wasn weren won wouldn couldn shouldn ve ll d m"""
-)
 NEGATIONS: frozenset[str] = wordset(
     """not no never none nobody nothing neither nor without cannot didn doesn isn wasn weren
     couldn wouldn shouldn hasn haven hadn aren don"""
@@ -109,16 +84,6 @@ _QUOTED = re.compile(r"[\"“”]([^\"“”]*)[\"“”]|``(.*?)''")
 # Terms.
 
 
-def _stem(token: str) -> str:
-    """A light plural fold, enough for 'troops'/'troop' and 'agencies'/'agency' to match."""
-    if len(token) > 4 and not token[0].isdigit():
-        if token.endswith("ies"):
-            return token[:-3] + "y"
-        if token.endswith("s") and not token.endswith(("ss", "us", "is")):
-            return token[:-1]
-    return token
-
-
 def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower().replace("’", "'").replace("'s ", " "))
 
@@ -133,14 +98,14 @@ def _words(text: str) -> tuple[str, ...]:
 
 
 def _terms(words: Iterable[str]) -> tuple[str, ...]:
-    out = {_intern(_stem(t)) for t in words
+    out = {_intern(stem(t)) for t in words
            if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
     return tuple(sorted(out))
 
 
 def _plain_terms(words: Iterable[str]) -> tuple[str, ...]:
     """``_terms`` without interning, for terms that are not kept."""
-    out = {_stem(t) for t in words if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
+    out = {stem(t) for t in words if t not in STOPWORDS and (len(t) > 1 or t.isdigit())}
     return tuple(sorted(out))
 
 

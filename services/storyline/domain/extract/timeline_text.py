@@ -15,6 +15,7 @@ from storyline.domain.events import DatePrecision
 from storyline.domain.extract.text import wordset
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import ArticleFacts, DateMention, TimeSpan
+from storyline.domain.words import STOPWORDS, stem
 
 # Finest first: the index of a precision is its coarseness.
 PRECISION_RANK: dict[DatePrecision, int] = {
@@ -61,16 +62,6 @@ _LIVE_STAMP = re.compile(
 _QUOTE_CHARS = ('"', "“", "”", "``", "''")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*")
 
-STOPWORDS: frozenset[str] = wordset(
-    """a an the and or but if of to in on at by for with from as is are was were be been being
-    has have had do does did it its this that these those he she they we you i his her their our
-    your them him us me not no so than then there here who whom which what when where why how
-    will would can could should may might must shall said says say also after before over under
-    into out up down about more most other some such only own same very just said mr mrs ms s t
-    one two new last first year years week month day monday tuesday wednesday thursday friday
-    saturday sunday january february march april may june july august september october
-    november december today yesterday tomorrow"""
-)
 
 
 # A dateline or shouted heading glued before the sentence: "NEW ORLEANS--", "NEW CAP FOR
@@ -146,14 +137,6 @@ def is_statement(sentence: str) -> bool:
     return quoted < 3
 
 
-def _stem(word: str) -> str:
-    # Crude plural/tense folding: enough to match "kills"/"killed"/"kill" across sources.
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
 def content_tokens(text: str) -> tuple[str, ...]:
     """Lower-cased, lightly stemmed content words, in order, stop-words and digits dropped."""
     out: list[str] = []
@@ -161,7 +144,7 @@ def content_tokens(text: str) -> tuple[str, ...]:
         word = m.group().lower()
         if word in STOPWORDS or word.isdigit() or len(word) < 2:
             continue
-        out.append(_stem(word))
+        out.append(stem(word))
     return tuple(out)
 
 

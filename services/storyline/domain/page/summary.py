@@ -48,7 +48,6 @@ from storyline.domain.events import (
 )
 from storyline.domain.extract.analysis import (
     _VERBS,
-    STOPWORDS,
     Analysis,
     Sentence,
     Statement,
@@ -66,6 +65,7 @@ from storyline.domain.facts import (
     NameKind,
 )
 from storyline.domain.page.tuning import PAGE
+from storyline.domain.words import STOPWORDS
 
 # The tuning (values and reasons in storyline.domain.page.tuning, hashed into the version)
 POOL = PAGE.summary.pool

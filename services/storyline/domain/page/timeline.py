@@ -284,8 +284,11 @@ def _summarise(event: _Event) -> _Summary:
                        * max(0, len(m.cand.statement.split()) - LONG_STATEMENT_WORDS),
                        m.seq),
     )
+    listed = {n for side in conflicts if side.kind == "date" for n in side.citations}
     first_sentence: dict[int, _Member] = {}
     for m in members:
+        if not _dates_entry(m, chosen_span, listed):
+            continue
         known = first_sentence.get(m.n)
         if known is None or m.cand.sentence < known.cand.sentence:
             first_sentence[m.n] = m
@@ -323,6 +326,20 @@ def _entry(event: _Event, summary: _Summary) -> TimelineEntry:
         conflicts=summary.conflicts,
         planned=summary.planned,
     )
+
+
+def _dates_entry(member: _Member, span: TimeSpan, listed: set[int]) -> bool:
+    """Whether ``member`` can be cited for an entry dated ``span``: its own date overlaps
+    it, or is listed among the entry's date conflicts, or is a plan's, or was resolved from
+    a relative expression and is off by no more than a resolution can be (CONFLICT_DAYS). A
+    statement that joined the event while its date was vaguer ("from the end of June to the
+    middle of July") and says nothing of the day the event now has ("13 July") stays in
+    the event, uncited: the entry's citations state its date."""
+    own = member.cand.span
+    if _overlap(own, span) or member.planned or member.n in listed:
+        return True
+    gap = max((span.start - own.end).days, (own.start - span.end).days)
+    return not member.cand.stated and gap <= CONFLICT_DAYS
 
 
 def _reports(member: _Member) -> bool:
