@@ -387,3 +387,36 @@ def test_a_statement_the_entrys_date_has_left_behind_is_not_cited() -> None:
     assert _dates_entry(member(near, near, stated=False), day, set())  # which "Sunday"
     assert not _dates_entry(member(near, near, stated=True), day, set())  # written out: no
     assert _dates_entry(member(date(2011, 7, 1), date(2011, 7, 31), stated=True), day, set())
+
+
+def test_the_entry_text_is_a_statement_it_cites() -> None:
+    """The statement shown as the entry is chosen among those the entry cites: a central
+    statement whose date the entry's date has left behind is neither cited nor shown."""
+    from storyline.domain.extract.timeline_input import _Statement
+    from storyline.domain.page.timeline import _Event, _Member, _summarise
+
+    def member(seq: int, n: int, text: str, day: date, end: date | None = None, *,
+               stated: bool, precision: DatePrecision = DAY) -> _Member:
+        words = tuple(text.lower().rstrip(".").split())
+        statement = _Statement(sentence=0, statement=text, span=span(day, end, precision),
+                               stated=stated, words=words, figures=())
+        return _Member(seq=seq, n=n, uri=f"urn:a:{n}", version=1, source=n, cand=statement,
+                       words=words, planned=False)
+
+    # the "last week" statement shares half its words with each of the others, which share
+    # none: it is the most central
+    period = member(0, 1, "Candidates register with the Socialist party selection.",
+                    date(2011, 6, 21), date(2011, 7, 20), stated=True,
+                    precision=DatePrecision.MONTH)
+    last_week = member(1, 2, "Candidates register Socialist party selection registration "
+                       "deadline July primaries.",
+                       date(2011, 6, 20), date(2011, 6, 26), stated=False,
+                       precision=DatePrecision.PART_OF_MONTH)
+    deadline = member(2, 3, "Registration deadline July primaries.",
+                      date(2011, 7, 13), stated=True)
+    event = _Event(entry_id="e", span=deadline.cand.span,
+                   members=[period, last_week, deadline])
+    summary = _summarise(event)
+    assert summary.span.start == date(2011, 7, 13)
+    assert [m.n for m in summary.cited] == [1, 3]
+    assert summary.text != last_week.cand.statement

@@ -277,18 +277,19 @@ def _summarise(event: _Event) -> _Summary:
     panel_sets = [(o, frozenset(o.words)) for o in panel]
     centrality = {m.seq: sum(_dice(m.words, words) for o, words in panel_sets if o is not m)
                   for m in members}
-    # The statement that best represents the event: central, then short-ish, then first.
+    # The statements the entry can cite (every one that gives the chosen date does)
+    listed = {n for side in conflicts if side.kind == "date" for n in side.citations}
+    dating = [m for m in members if _dates_entry(m, chosen_span, listed)]
+    # The statement that best represents the event, among those: central, then short-ish,
+    # then first.
     representative = min(
-        members,
+        dating,
         key=lambda m: (-centrality[m.seq] + LONG_STATEMENT_PENALTY
                        * max(0, len(m.cand.statement.split()) - LONG_STATEMENT_WORDS),
                        m.seq),
     )
-    listed = {n for side in conflicts if side.kind == "date" for n in side.citations}
     first_sentence: dict[int, _Member] = {}
-    for m in members:
-        if not _dates_entry(m, chosen_span, listed):
-            continue
+    for m in dating:
         known = first_sentence.get(m.n)
         if known is None or m.cand.sentence < known.cand.sentence:
             first_sentence[m.n] = m
