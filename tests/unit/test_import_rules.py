@@ -109,7 +109,7 @@ def test_the_read_modules_import_each_other_without_a_cycle() -> None:
 STAGES = ("extract", "assign", "page")
 # Root modules every stage may read: the events and the facts data types, and the helpers
 # they need (canonical JSON, shared field sets, the cold store interface, unpickling, page
-# deltas and hashes, upcasting). They import only each other.
+# deltas and hashes, upcasting, what a content word is). They import only each other.
 SHARED = frozenset({"events", "facts", "fieldsets", "canonical", "coldstore", "unpickle", "pages",
                     "words",
                     "upcasting"})

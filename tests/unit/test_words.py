@@ -25,7 +25,7 @@ def _rule(word: str) -> str | None:
 
 @settings(max_examples=400, deadline=None)
 @given(_WORD)
-def test_every_stage_keeps_a_word_as_the_same_term(word: str) -> None:
+def test_the_analyses_and_the_statements_keep_a_word_as_the_same_term(word: str) -> None:
     expected = _rule(word)
     terms = () if expected is None else (expected,)
     assert terms_of(word) == terms
