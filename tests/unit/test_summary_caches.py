@@ -6,6 +6,9 @@ import datetime as dt
 import math
 import zlib
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from storyline.domain.extract import analysis as analysis_module
 from storyline.domain.facts import ArticleFacts, CitedArticle, NameKind, NameMention
 from storyline.domain.page import summary
@@ -181,3 +184,43 @@ def test_label_options_from_cached_phrases_equal_the_direct_ones() -> None:
             assert options == _direct_label_options(members, idf)
             labels += bool(options)
     assert labels and summary._sentence_phrases.cache_info().hits > 0
+
+
+def _rotations() -> list[analysis_module.Analysis]:
+    """Articles that share sentences in part: every rotation of SENTENCES, and every other
+    sentence of each."""
+    out = []
+    for k in range(len(SENTENCES)):
+        rotated = SENTENCES[k:] + SENTENCES[:k]
+        out.append(analysis_module._analyse(rotated, (), frozenset()))
+        out.append(analysis_module._analyse(rotated[::2], (), frozenset()))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 15), st.integers(1, 8)), min_size=1, max_size=12))
+def test_a_claims_supporters_from_the_key_index_equal_a_pass_over_the_window(
+        windows: list[tuple[int, int]]) -> None:
+    """The memo's min-hash key positions, kept across slides and rebuilt on any other
+    change, find every article of the window that supports a claim, in window order: what
+    asking each article finds."""
+    articles = _rotations()
+    claims = analysis_module._analyse(SENTENCES, (), frozenset()).lead
+    memo = summary.SummaryMemo()
+    start = 0
+    for step, size in windows:
+        # mostly slides forward (the window's usual change), sometimes a jump back
+        start = (start + step) % len(articles) if step < 12 else step - 12
+        story = [(None, a) for a in articles[start:start + size]]
+        if not story:
+            continue
+        summary._window(story, memo)  # type: ignore[arg-type]
+        rebuilt: dict[int, list[int]] = {}
+        for k, (_, a) in enumerate(story):
+            for key in a.minhash_keys():
+                rebuilt.setdefault(key, []).append(memo.window_first + k)
+        assert memo.key_positions == rebuilt  # the window's articles only: none left behind
+        for claim in claims:
+            direct = [(k, i) for k, (_, a) in enumerate(story)
+                      if (i := summary._supporting_sentence(claim, a)) is not None]
+            assert summary._supporters(claim, story, memo) == direct  # type: ignore[arg-type]

@@ -342,6 +342,11 @@ class Analysis:
     # unique in the process (given again when unpickled): what claims remember results by
     serial: int = field(default_factory=lambda: next(_serials))
 
+    def minhash_keys(self) -> set[int]:
+        """Every min-hash key any of its sentences has (``sentences_with`` finds them)."""
+        return {(band << _BAND_BITS) | value
+                for band, values in enumerate(self.band_keys) for value in values}
+
     def sentences_with(self, key: int) -> list[int]:
         """Indices of the sentences that have min-hash ``key``, ascending."""
         band = key >> _BAND_BITS

@@ -30,6 +30,7 @@ import itertools
 import math
 import re
 import weakref
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -224,6 +225,10 @@ class SummaryMemo:
     # window, so that a revision checks it against the articles that joined only
     claims: dict[int, tuple[Sentence, int, int, list[tuple[int, int]]]] = field(
         default_factory=dict)
+    # min-hash key -> the window positions of the articles with a sentence holding it,
+    # ascending: a claim is checked against those only (an article without one of its keys
+    # cannot support it), updated by the same slide as the positions
+    key_positions: dict[int, list[int]] = field(default_factory=dict)
     # The lead index's bands by the version of their last change (a process-wide counter),
     # and each lead sentence's support count with the versions of its bands it was counted
     # on: a revision recounts only the sentences whose bands the joining or leaving
@@ -666,12 +671,26 @@ def _window(story: Sequence[Analysed], memo: SummaryMemo) -> None:
     if key == memo.window_key:
         return
     slid = _slide(memo.window_key, key)
+    positions = memo.key_positions
     if slid is None:
         memo.epoch += 1
         memo.window_first += len(memo.window_key)
         memo.claims = {}
+        positions.clear()
+        added: tuple[Analysis, ...] = key
     else:
-        memo.window_first += slid[0]
+        dropped, added = slid
+        for analysis in memo.window_key[:dropped]:
+            for k in analysis.minhash_keys():  # the oldest positions are at the front
+                held = positions[k]
+                del held[0]
+                if not held:
+                    del positions[k]
+        memo.window_first += dropped
+    first_added = memo.window_first + len(key) - len(added)
+    for offset, analysis in enumerate(added):
+        for k in analysis.minhash_keys():
+            positions.setdefault(k, []).append(first_added + offset)
     memo.window_key = key
     if len(memo.claims) > 4 * POOL:
         memo.claims = {}
@@ -692,7 +711,14 @@ def _supporters(claim: Sentence, story: Sequence[Analysed], memo: SummaryMemo
         checked, found = max(entry[2], first), entry[3]
         if found and found[0][0] < first:  # the oldest slid out of the window
             found = [f for f in found if f[0] >= first]
-    for position in range(checked, end):
+    # the articles that joined since, among those sharing a key with the claim: what a
+    # pass over every position from ``checked`` finds, as only those can support it
+    candidates: set[int] = set()
+    for k in claim.keys:
+        held = memo.key_positions.get(k)
+        if held:
+            candidates.update(held[bisect_left(held, checked):])
+    for position in sorted(candidates):
         i = _supporting_sentence(claim, story[position - first][1])
         if i is not None:
             found.append((position, i))
