@@ -713,12 +713,12 @@ def _supporters(claim: Sentence, story: Sequence[Analysed], memo: SummaryMemo
             found = [f for f in found if f[0] >= first]
     # the articles that joined since, among those sharing a key with the claim: what a
     # pass over every position from ``checked`` finds, as only those can support it
-    candidates: set[int] = set()
+    sharing: set[int] = set()
     for k in claim.keys:
         held = memo.key_positions.get(k)
         if held:
-            candidates.update(held[bisect_left(held, checked):])
-    for position in sorted(candidates):
+            sharing.update(held[bisect_left(held, checked):])
+    for position in sorted(sharing):
         i = _supporting_sentence(claim, story[position - first][1])
         if i is not None:
             found.append((position, i))
