@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storyline.domain.events import DatePrecision
+from storyline.domain.extract.timeline_input import _Statement
 from storyline.domain.extract.timeline_text import (
     dated_candidates,
     is_statement,
@@ -24,8 +24,13 @@ from storyline.domain.facts import (
     TimeSpan,
 )
 from storyline.domain.page.timeline import (
+    CONFLICT_DAYS,
     DAY_SETTINGS,
     TimelineIndex,
+    _dates_entry,
+    _Event,
+    _Member,
+    _summarise,
     build_timeline,
     date_label,
     pages_rank_days_like_build_timeline,
@@ -361,59 +366,52 @@ def test_build_timeline_picks_the_most_reported_days() -> None:
     assert [d for d, _ in inside] == [date(2010, 6, 17)]
 
 
+def _member(seq: int, n: int, text: str, day: date, end: date | None = None, *,
+            stated: bool, precision: DatePrecision = DAY, planned: bool = False) -> _Member:
+    """An event member as the index makes it (its words: the text's, as written)."""
+    words = tuple(text.lower().rstrip(".").split())
+    statement = _Statement(sentence=0, statement=text, span=span(day, end, precision),
+                           stated=stated, words=words, figures=())
+    return _Member(seq=seq, n=n, uri=f"urn:a:{n}", version=1, source=n, cand=statement,
+                   words=words, planned=planned)
+
+
 def test_a_statement_the_entrys_date_has_left_behind_is_not_cited() -> None:
     """A relative "last week" joined an event while its date was a period ("from the end of
     June to the middle of July"); once a source gives the day ("13 July") the entry is dated
     that day, and the statement, 17 days off and no listed conflict, is not cited for it
     (seen on entities-dev, test_citations_dev); within a resolution's error, or listed, or a
     plan, or overlapping, it is."""
-    from types import SimpleNamespace
+    day = span(date(2011, 7, 13))
+    june_20, june_26 = date(2011, 6, 20), date(2011, 6, 26)
 
-    from storyline.domain.page.timeline import CONFLICT_DAYS, _dates_entry
+    def last_week(*, n: int = 1, planned: bool = False) -> _Member:
+        return _member(0, n, "Selection opened last week.", june_20, june_26, stated=False,
+                       precision=DatePrecision.PART_OF_MONTH, planned=planned)
 
-    def member(start: date, end: date, *, stated: bool, planned: bool = False, n: int = 1
-               ) -> Any:
-        own = TimeSpan(start=start, end=end, precision=DatePrecision.DAY)
-        return SimpleNamespace(cand=SimpleNamespace(span=own, stated=stated), planned=planned,
-                               n=n)
-
-    day = TimeSpan(start=date(2011, 7, 13), end=date(2011, 7, 13),
-                   precision=DatePrecision.DAY)
-    last_week = (date(2011, 6, 20), date(2011, 6, 26))
-    assert not _dates_entry(member(*last_week, stated=False), day, set())
-    assert _dates_entry(member(*last_week, stated=False, n=4), day, {4})  # a listed conflict
-    assert _dates_entry(member(*last_week, stated=False, planned=True), day, set())
+    assert not _dates_entry(last_week(), day, set())
+    assert _dates_entry(last_week(n=4), day, {4})  # a listed conflict
+    assert _dates_entry(last_week(planned=True), day, set())
     near = date(2011, 7, 13) - timedelta(days=CONFLICT_DAYS)
-    assert _dates_entry(member(near, near, stated=False), day, set())  # which "Sunday"
-    assert not _dates_entry(member(near, near, stated=True), day, set())  # written out: no
-    assert _dates_entry(member(date(2011, 7, 1), date(2011, 7, 31), stated=True), day, set())
+    assert _dates_entry(_member(0, 1, "On Sunday.", near, stated=False), day, set())
+    assert not _dates_entry(_member(0, 1, "On July 10.", near, stated=True), day, set())
+    assert _dates_entry(_member(0, 1, "In July.", date(2011, 7, 1), date(2011, 7, 31),
+                                stated=True, precision=DatePrecision.MONTH), day, set())
 
 
 def test_the_entry_text_is_a_statement_it_cites() -> None:
     """The statement shown as the entry is chosen among those the entry cites: a central
     statement whose date the entry's date has left behind is neither cited nor shown."""
-    from storyline.domain.extract.timeline_input import _Statement
-    from storyline.domain.page.timeline import _Event, _Member, _summarise
-
-    def member(seq: int, n: int, text: str, day: date, end: date | None = None, *,
-               stated: bool, precision: DatePrecision = DAY) -> _Member:
-        words = tuple(text.lower().rstrip(".").split())
-        statement = _Statement(sentence=0, statement=text, span=span(day, end, precision),
-                               stated=stated, words=words, figures=())
-        return _Member(seq=seq, n=n, uri=f"urn:a:{n}", version=1, source=n, cand=statement,
-                       words=words, planned=False)
-
     # the "last week" statement shares half its words with each of the others, which share
     # none: it is the most central
-    period = member(0, 1, "Candidates register with the Socialist party selection.",
-                    date(2011, 6, 21), date(2011, 7, 20), stated=True,
-                    precision=DatePrecision.MONTH)
-    last_week = member(1, 2, "Candidates register Socialist party selection registration "
-                       "deadline July primaries.",
-                       date(2011, 6, 20), date(2011, 6, 26), stated=False,
-                       precision=DatePrecision.PART_OF_MONTH)
-    deadline = member(2, 3, "Registration deadline July primaries.",
-                      date(2011, 7, 13), stated=True)
+    period = _member(0, 1, "Candidates register with the Socialist party selection.",
+                     date(2011, 6, 21), date(2011, 7, 20), stated=True,
+                     precision=DatePrecision.MONTH)
+    last_week = _member(1, 2, "Candidates register Socialist party selection registration "
+                        "deadline July primaries.", date(2011, 6, 20), date(2011, 6, 26),
+                        stated=False, precision=DatePrecision.PART_OF_MONTH)
+    deadline = _member(2, 3, "Registration deadline July primaries.", date(2011, 7, 13),
+                       stated=True)
     event = _Event(entry_id="e", span=deadline.cand.span,
                    members=[period, last_week, deadline])
     summary = _summarise(event)

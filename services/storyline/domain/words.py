@@ -1,8 +1,8 @@
 """What a content word is: one stop-word list and one plural fold.
 
-The extract stage compares texts by their content words in two places: the summary's
-analyses (the summary's centrality, support and redundancy, the title) and the timeline's
-statements (which statements report one event). Each splits text into words as its job
+The extract stage makes two views of an article's content words: the summary's analyses
+(read by the page stage's summary for centrality, support and redundancy, its key phrases
+and the title) and the timeline's statements (which statements report one event). Each splits text into words as its job
 needs (the analyses keep "1,500" and "4.5" whole, so figures can be compared; the
 statements keep "u.s." whole and leave numbers out), then keeps a word as a *term* by this
 module's rule: lower-cased, not a stop-word, longer than one letter, its plural folded by
