@@ -2,11 +2,12 @@
 
 The extract stage makes two views of an article's content words: the summary's analyses
 (read by the page stage's summary for centrality, support and redundancy, its key phrases
-and the title) and the timeline's statements (which statements report one event). Each splits text into words as its job
-needs (the analyses keep "1,500" and "4.5" whole, so figures can be compared; the
-statements keep "u.s." whole and leave numbers out), then keeps a word as a *term* by this
-module's rule: lower-cased, not a stop-word, longer than one letter, its plural folded by
-:func:`stem`. So "agencies" is "agency" in the summary and on the timeline alike.
+and the title) and the timeline's statements (which statements report one event). Each
+splits text into words as its job needs (the analyses keep "1,500" and "4.5" whole, so
+figures can be compared; the statements keep "u.s." whole and leave numbers out), then keeps
+a word as a *term* by this module's rule: lower-cased, not a stop-word, longer than one
+letter, its plural folded by :func:`stem`. So "agencies" is "agency" in the summary and on
+the timeline alike.
 
 Not yet on it: the assign stage's clustering vectors (``assign.clustering_text``: a shorter
 list, and a fold that also turns "crisis" into "crisi"). Moved onto this rule they score
