@@ -9,6 +9,7 @@ import zlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storyline.domain.events import Citation, DatePrecision, TimelineEntry
 from storyline.domain.extract import analysis as analysis_module
 from storyline.domain.facts import ArticleFacts, CitedArticle, NameKind, NameMention
 from storyline.domain.page import summary
@@ -224,3 +225,61 @@ def test_a_claims_supporters_from_the_key_index_equal_a_pass_over_the_window(
             direct = [(k, i) for k, (_, a) in enumerate(story)
                       if (i := summary._supporting_sentence(claim, a)) is not None]
             assert summary._supporters(claim, story, memo) == direct  # type: ignore[arg-type]
+
+
+_TERM_SETS = st.lists(st.frozensets(st.sampled_from("abcdefgh"), max_size=6), max_size=8)
+
+
+def _jaccard_at_least(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
+    union = a | b
+    return bool(union) and len(a & b) / len(union) >= threshold
+
+
+@given(terms=st.frozensets(st.sampled_from("abcdefgh"), max_size=6), chosen=_TERM_SETS)
+@settings(max_examples=300, deadline=None)
+def test_redundancy_with_the_chosen_sets_lookup_equals_a_pass_over_the_pool(
+        terms: frozenset[str], chosen: list[frozenset[str]]) -> None:
+    direct = any(_jaccard_at_least(terms, other, summary.REDUNDANT) for other in chosen)
+    assert summary._redundant(terms, chosen, set(chosen)) == direct
+    assert summary._similar_to_any(terms, chosen, summary.ON_TIMELINE_JACCARD) == any(
+        _jaccard_at_least(terms, other, summary.ON_TIMELINE_JACCARD) for other in chosen)
+
+
+def test_an_empty_sentence_is_not_redundant_with_another_empty_one() -> None:
+    # the lookup must not call two empty term sets the same statement (no Jaccard)
+    assert not summary._redundant(frozenset(), [frozenset()], {frozenset()})
+
+
+def test_the_timeline_sets_kept_by_text_follow_the_timeline() -> None:
+    memo = summary.SummaryMemo()
+    texts = ["Rescuers pulled 12 miners alive on Sunday.", "The pit flooded on Friday."]
+    entries = [_entry(text) for text in texts]
+    assert summary._timeline_sets(entries, memo) == [
+        frozenset(analysis_module.terms_of(t)) for t in texts]
+    changed = [_entry("Two more miners are still missing."), entries[1]]
+    assert summary._timeline_sets(changed, memo) == [
+        frozenset(analysis_module.terms_of(e.text)) for e in changed]
+    assert set(memo.timeline_sets) == {e.text for e in changed}  # the old text let go
+
+
+def _entry(text: str) -> TimelineEntry:
+    day = dt.date(2026, 3, 8)
+    return TimelineEntry(entry_id=f"e{zlib.crc32(text.encode())}", date=day, date_end=day,
+                         date_precision=DatePrecision.DAY, date_label="Mar 8, 2026",
+                         date_stated=True, text=text,
+                         citations=(Citation(n=1, uri="u1", version=1, sentence=0),),
+                         independent_sources=1)
+
+
+def test_on_timeline_answers_kept_in_the_memo_follow_the_timeline() -> None:
+    memo = summary.SummaryMemo()
+    claim = frozenset(analysis_module.terms_of("Rescuers pulled 12 miners alive on Sunday."))
+    timelines = [["Rescuers pulled 12 miners alive on Sunday.", "The pit flooded on Friday."],
+                 ["The pit flooded on Friday."],
+                 ["The pit flooded on Friday.", "Rescuers pulled 12 miners alive on Sunday."]]
+    for texts in timelines:
+        sets = summary._timeline_sets([_entry(t) for t in texts], memo)
+        direct = summary._similar_to_any(claim, sets, summary.ON_TIMELINE_JACCARD)
+        for _ in range(2):  # the second answer comes from the memo
+            assert summary._on_timeline(claim, sets, memo) == direct
+    assert [summary._on_timeline(claim, [], None)] == [False]

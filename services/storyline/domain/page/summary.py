@@ -248,6 +248,10 @@ class SummaryMemo:
         = None
     # the rows of the candidates' recent originals, concatenated (see _scored_flat)
     scored_flat: ScoredFlat | None = None
+    # the last revision's timeline entries' texts -> their terms (see _timeline_sets)
+    timeline_sets: dict[str, frozenset[str]] = field(default_factory=dict)
+    # a candidate's terms -> whether the timeline above says it (see _on_timeline)
+    on_timeline: dict[frozenset[str], bool] = field(default_factory=dict)
 
 
 IntArray = npt.NDArray[np.int64]
@@ -778,26 +782,59 @@ class Candidate:
         return (-self.score, self.article.n, self.sentence.index)
 
 
-def _set_jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    common = len(a & b)
-    union = len(a) + len(b) - common
-    return common / union if union else 0.0
-
-
-def _redundant(terms: frozenset[str], chosen: Sequence[frozenset[str]]) -> bool:
-    """Whether ``terms`` has a Jaccard of at least REDUNDANT with any of ``chosen``; the
-    same division as _set_jaccard, inlined because it runs for every pair."""
+def _similar_to_any(terms: frozenset[str], others: Sequence[frozenset[str]],
+                    threshold: float) -> bool:
+    """Whether ``terms`` has a Jaccard (shared over all distinct terms) of at least
+    ``threshold`` (> 0) with any of ``others``; a loop of its own because it runs for every
+    pair of a revision's candidates."""
     n = len(terms)
-    for other in chosen:
+    for other in others:
         common = len(terms & other)
         union = n + len(other) - common
-        if union and common / union >= REDUNDANT:
+        if union and common / union >= threshold:
             return True
     return False
 
 
-def _timeline_terms(timeline: Sequence[TimelineEntry]) -> list[tuple[str, ...]]:
-    return [terms_of(e.text) for e in timeline]
+def _redundant(terms: frozenset[str], chosen: Sequence[frozenset[str]],
+               chosen_once: set[frozenset[str]]) -> bool:
+    """Whether ``terms`` has a Jaccard of at least REDUNDANT with any of ``chosen``
+    (``chosen_once``: the same sets, for lookup). A copy leads with its original's very
+    terms (four in five of the redundant candidates of a long story): found by one lookup
+    instead of a pass over the pool, for the same answer (an equal non-empty set has a
+    Jaccard of 1)."""
+    return (bool(terms) and terms in chosen_once) or _similar_to_any(terms, chosen, REDUNDANT)
+
+
+def _timeline_sets(timeline: Sequence[TimelineEntry], memo: SummaryMemo | None
+                   ) -> list[frozenset[str]]:
+    """The terms of each timeline entry's text, as sets; kept in ``memo`` by text for the
+    entries of the last revision (the page's timeline changes by an entry or two, and in a
+    long story seldom at all), and with them the answers of :func:`_on_timeline`."""
+    known = memo.timeline_sets if memo is not None else {}
+    sets = {e.text: known.get(e.text) or frozenset(terms_of(e.text)) for e in timeline}
+    if memo is not None:
+        if list(sets) != list(known):
+            memo.on_timeline = {}
+        memo.timeline_sets = sets
+    return [sets[e.text] for e in timeline]
+
+
+def _on_timeline(terms: frozenset[str], timeline_sets: list[frozenset[str]],
+                 memo: SummaryMemo | None) -> bool:
+    """Whether a sentence of ``terms`` says what a timeline entry says (a Jaccard of at
+    least ON_TIMELINE_JACCARD), kept in ``memo`` while the timeline's texts stay."""
+    known = memo.on_timeline if memo is not None else None
+    if known is not None:
+        found = known.get(terms)
+        if found is not None:
+            return found
+    answer = _similar_to_any(terms, timeline_sets, ON_TIMELINE_JACCARD)
+    if known is not None:
+        if len(known) >= 4 * SUPPORT_RANKED:  # the candidates of a few revisions
+            known.clear()
+        known[terms] = answer
+    return answer
 
 
 LeadIndex = dict[int, list[tuple[str, Sentence]]]
@@ -843,13 +880,14 @@ def _lead_index(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> L
 
 
 _versions = itertools.count(1)
+_NO_VERSIONS = (0,) * LEAD_BANDS  # a band's version before any change: dict.get's default
 
 
 def _lead_support_kept(s: Sentence, source: str, lead_index: LeadIndex, memo: SummaryMemo
                        ) -> int:
     """``_lead_support``, kept in the memo until one of the sentence's bands changes (its
     count depends on nothing else)."""
-    versions = tuple(memo.band_versions.get(band, 0) for band in s.keys[:LEAD_BANDS])
+    versions = tuple(map(memo.band_versions.get, s.keys[:LEAD_BANDS], _NO_VERSIONS))
     found = memo.lead_support.get(id(s))
     if found is not None and found[0] is s and found[1] == source and found[2] == versions:
         return found[3]
@@ -886,7 +924,7 @@ def candidates(
     # Lead-sentence index for support counting: how many other sources lead with the same
     # statement (verified: same numbers and polarity, not just similar words).
     lead_index = _lead_index(story, memo)
-    on_timeline = _timeline_terms(timeline)
+    timeline_sets = _timeline_sets(timeline, memo)
 
     # The cheap features, for every eligible lead sentence at once (see _scored): the
     # centrality, then position, recency, shared names and figures, in that order.
@@ -916,17 +954,18 @@ def candidates(
 
     # Term sets built once, not once per comparison; terms are distinct, so the Jaccard
     # is the one _jaccard gives.
-    timeline_sets = [frozenset(t) for t in on_timeline]
     chosen: list[Candidate] = []
     chosen_sets: list[frozenset[str]] = []
+    chosen_once: set[frozenset[str]] = set()
     for _, s, (article, analysis), score in scored:
         terms = frozenset(s.terms)
-        if _redundant(terms, chosen_sets):
+        if _redundant(terms, chosen_sets, chosen_once):
             continue
-        if any(_set_jaccard(terms, t) >= ON_TIMELINE_JACCARD for t in timeline_sets):
+        if _on_timeline(terms, timeline_sets, memo):
             score *= ON_TIMELINE_FACTOR  # the page already shows it as a dated entry
         chosen.append(Candidate(s, article, score, len(chosen), analysis.name_forms))
         chosen_sets.append(terms)
+        chosen_once.add(terms)
         if len(chosen) >= POOL:
             break
     chosen.sort(key=lambda c: c.sort_key)
