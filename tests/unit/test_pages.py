@@ -10,12 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storyline.domain import pages as pages_module
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived, PubStatus, StoryPage, StoryUpdated
 from storyline.domain.pages import (
     PageChainBroken,
     PageFolder,
     apply_changes,
+    changes_between,
+    one_replaced,
     page_hash,
     sealed,
 )
@@ -145,3 +148,33 @@ def test_any_sequence_of_new_corrected_and_withdrawn_articles_rebuilds_exactly(
                 core = pipeline.page(event.story_id)
                 assert isinstance(rebuilt, StoryPage) and core is not None
                 assert canonical_bytes(rebuilt) == canonical_bytes(core)
+
+
+def _by_number(before: StoryPage, after: StoryPage) -> tuple[tuple[object, ...], tuple[int, ...]]:
+    """The list part of a change as the general rule gives it: (entries set, numbers
+    removed), for a list whose numbers kept their order."""
+    old = {entry.n: entry for entry in before.articles}
+    ns = {entry.n for entry in after.articles}
+    return (tuple(e for e in after.articles if old.get(e.n) is None or old[e.n] != e),
+            tuple(n for n in old if n not in ns))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 5), st.integers(0, 2), st.booleans())
+def test_a_list_with_one_entry_replaced_changes_and_hashes_as_the_whole_list_does(
+        at: int, copies: int, equal: bool) -> None:
+    page = story_history(revisions=6)[-1]
+    entries = page.articles
+    at = at % len(entries)
+    entry = entries[at]
+    replaced = (entry.model_copy() if equal else entry.model_copy(
+        update={"also_carried_by": tuple(f"Wire {k}" for k in range(copies + 1))}))
+    after = sealed(page.model_copy(update={
+        "articles": (*entries[:at], replaced, *entries[at + 1:]), "revision": page.revision + 1,
+        "previous_hash": page.content_hash}), page)
+    changes = changes_between(page, after)
+    assert (changes.articles_set, changes.articles_removed) == _by_number(page, after)
+    assert changes.articles_set == (() if equal else (replaced,))
+    pages_module._LISTS.clear()
+    assert after.content_hash == sealed(after).content_hash  # every digest anew
+    assert one_replaced(after.articles, page.articles) == (None if replaced is entry else at)

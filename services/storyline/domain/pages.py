@@ -86,6 +86,7 @@ def _timeline_json(entry: TimelineEntry) -> orjson.Fragment:
 # hashes the previous concatenation plus one digest instead of looking up every entry.
 _LISTS: OrderedDict[int, tuple[tuple[RelatedArticle, ...], bytes]] = OrderedDict()
 LIST_CACHE_SIZE = 16
+_DIGEST_SIZE = hashlib.sha256().digest_size
 
 
 def _entry_digests(entries: tuple[RelatedArticle, ...],
@@ -101,6 +102,9 @@ def _entry_digests(entries: tuple[RelatedArticle, ...],
         if hit is not None and hit[0] is before:
             if len(entries) == len(before) + 1 and entries[:-1] == before:
                 blob = hit[1] + entry_digest(entries[-1])
+            elif (at := one_replaced(entries, before)) is not None:
+                blob = (hit[1][:at * _DIGEST_SIZE] + entry_digest(entries[at])
+                        + hit[1][(at + 1) * _DIGEST_SIZE:])
             elif entries == before:
                 blob = hit[1]
     if blob is None:
@@ -109,6 +113,21 @@ def _entry_digests(entries: tuple[RelatedArticle, ...],
     if len(_LISTS) > LIST_CACHE_SIZE:
         _LISTS.popitem(last=False)
     return blob
+
+
+def one_replaced(entries: tuple[RelatedArticle, ...], before: tuple[RelatedArticle, ...]
+                 ) -> int | None:
+    """The position of the one entry of ``entries`` that is not ``before``'s (the same
+    length, every other entry equal), or None. A copy joins the entry of its original,
+    which is recent: the list is read from its end, the rest compared in C."""
+    if len(entries) != len(before):
+        return None
+    at = len(entries) - 1
+    while at >= 0 and entries[at] is before[at]:
+        at -= 1
+    if at < 0 or entries[:at] != before[:at]:
+        return None
+    return at
 
 
 def page_hash(page: StoryPage, before: StoryPage | None = None) -> str:
@@ -139,11 +158,15 @@ def changes_between(before: StoryPage | None, after: StoryPage) -> PageChanges:
                               if getattr(after, name) != getattr(before, name)}
     listed, now = before.articles, after.articles
     # The common revisions first, without a Python loop over the list (tuple comparisons
-    # run in C; identical entries compare by identity): the list unchanged, or one entry
-    # appended. Entry numbers are unique in a page, so the appended one is new; both give
-    # what the general case below gives.
+    # run in C; identical entries compare by identity): one entry appended, one entry
+    # replaced by one of the same number (a copy joined it), the list unchanged. Entry
+    # numbers are unique in a page, so the appended one is new; each gives what the
+    # general case below gives.
     if len(now) == len(listed) + 1 and now[:-1] == listed:
         return PageChanges(**fields, articles_set=now[-1:], articles_removed=())
+    if (at := one_replaced(now, listed)) is not None and now[at].n == listed[at].n:
+        return PageChanges(**fields, articles_set=now[at:at + 1] if now[at] != listed[at]
+                           else (), articles_removed=())
     if now == listed:
         return PageChanges(**fields, articles_set=(), articles_removed=())
     old = {entry.n: entry for entry in before.articles}
