@@ -283,3 +283,28 @@ def test_on_timeline_answers_kept_in_the_memo_follow_the_timeline() -> None:
         for _ in range(2):  # the second answer comes from the memo
             assert summary._on_timeline(claim, sets, memo) == direct
     assert [summary._on_timeline(claim, [], None)] == [False]
+
+
+@given(st.lists(st.lists(st.sampled_from(["fire", "rig", "gulf", "oil", "36", "sank", "crew",
+                                          "coast", "guard", "well"]),
+                         min_size=1, max_size=7, unique=True), max_size=9),
+       st.integers(1, 12))
+@settings(max_examples=200, deadline=None)
+def test_an_articles_keys_made_at_once_equal_each_sentences_own(
+        term_lists: list[list[str]], table_size: int) -> None:
+    saved = analysis_module.TERM_HASHES_SIZE
+    analysis_module.TERM_HASHES_SIZE = table_size  # the table emptied between calls too
+    try:
+        keyed = [tuple(terms) for terms in term_lists]
+        at = [3 * i + 1 for i in range(len(keyed))]
+        mins = analysis_module._minhash_mins(keyed) if keyed else None
+        keys = analysis_module._keys_of(mins) if mins is not None else []
+        assert keys == [_direct_minhash(terms) for terms in keyed]
+        band_keys, band_sentences = analysis_module._band_arrays(mins, at)
+        for band in range(len(analysis_module.MINHASH_SEEDS) // 2):
+            expected = sorted((key[band] & ((1 << 64) - 1), i)
+                              for key, i in zip(keys, at, strict=True))
+            assert len(band_keys[band]) == len(band_sentences[band])
+            assert list(zip(band_keys[band], band_sentences[band], strict=True)) == expected
+    finally:
+        analysis_module.TERM_HASHES_SIZE = saved

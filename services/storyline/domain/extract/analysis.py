@@ -23,6 +23,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from storyline.domain.events import (
     DatePrecision,
 )
@@ -133,37 +136,102 @@ def _negated(words: Sequence[str]) -> bool:
 
 # A term's crc32 under every seed: the same terms recur in every article of a story, and
 # eight crc32 calls per term and sentence were the bulk of an article's analysis. Pure
-# values, so emptying the table when full changes nothing but speed. About 450 bytes an
-# entry: 2^13 entries (3.6 MB at most) serve the recurring terms as well as 2^16 (all
-# 48,000 terms of timeline17-dev, 22 MB) did, at the same speed.
-_TERM_HASHES: dict[str, tuple[int, ...]] = {}
-TERM_HASHES_SIZE = 1 << 13
+# values, so emptying the table when full changes nothing but speed. A row of eight
+# unsigned 64-bit integers a term (64 bytes, and its dict entry), so that an article's
+# sentences take their minima in one NumPy call: 2^15 rows (5-7 MB with the dict) hold
+# the recurring terms of the stories in flight.
+TERM_HASHES_SIZE = 1 << 15
 
 
-def _term_hashes(term: str) -> tuple[int, ...]:
-    found = _TERM_HASHES.get(term)
-    if found is None:
-        encoded = term.encode()
-        found = tuple(zlib.crc32(encoded, seed) for seed in MINHASH_SEEDS)
-        if len(_TERM_HASHES) >= TERM_HASHES_SIZE:
-            _TERM_HASHES.clear()
-        _TERM_HASHES[term] = found
-    return found
+class TermHashes:
+    """Each term's crc32 under every min-hash seed, one row of a table a term; the rows
+    are handed out afresh after the table is emptied, so a row number is only good for the
+    call that asked for it."""
+
+    __slots__ = ("_rows", "table")
+
+    def __init__(self) -> None:
+        self._rows: dict[str, int] = {}
+        self.table: npt.NDArray[np.uint64] = np.zeros((1024, len(MINHASH_SEEDS)),
+                                                      dtype=np.uint64)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+    def rows_of(self, term_lists: Iterable[Sequence[str]]) -> list[int]:
+        """The row of every term of ``term_lists``, in order (a new term hashed first)."""
+        rows = self._rows
+        if len(rows) >= TERM_HASHES_SIZE:
+            rows.clear()
+        first = len(rows)
+        out: list[int] = []
+        new: list[str] = []
+        for terms in term_lists:
+            for term in terms:
+                row = rows.get(term)
+                if row is None:
+                    row = rows[term] = len(rows)
+                    new.append(term)
+                out.append(row)
+        if new:
+            end = first + len(new)
+            if end > len(self.table):
+                grown = np.zeros((max(end, 2 * len(self.table)), len(MINHASH_SEEDS)),
+                                 dtype=np.uint64)
+                grown[:len(self.table)] = self.table
+                self.table = grown
+            self.table[first:end] = [[zlib.crc32(encoded, seed) for seed in MINHASH_SEEDS]
+                                     for encoded in (term.encode() for term in new)]
+        return out
+
+
+_TERM_HASHES = TermHashes()
+
+
+def _minhash_mins(term_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.uint64]:
+    """Per list (none empty): the least crc32 of its terms under each seed."""
+    rows = np.array(_TERM_HASHES.rows_of(term_lists), dtype=np.int64)
+    starts = np.zeros(len(term_lists), dtype=np.int64)
+    np.cumsum([len(terms) for terms in term_lists[:-1]], out=starts[1:])
+    return np.minimum.reduceat(_TERM_HASHES.table[rows], starts, axis=0)
 
 
 def _minhash_keys(terms: Sequence[str]) -> tuple[int, ...]:
     """Locality-sensitive keys: four bands of two crc32 min-hashes. Two sentences with term
     Jaccard J share a band with probability 1 - (1 - J^2)^4 (0.93 at J = 0.7, 0.99 at 0.85),
     and a band of two rarely joins sentences that merely share the story's commonest word,
-    so candidates are found without a scan and with few false ones to verify."""
-    if not terms:
-        return ()
-    rows = [_term_hashes(t) for t in terms]
-    mins = [min(column) for column in zip(*rows, strict=True)]
-    return tuple(
-        (band << 64) | (mins[2 * band] << 32) | mins[2 * band + 1]
-        for band in range(len(MINHASH_SEEDS) // 2)
-    )
+    so candidates are found without a scan and with few false ones to verify. (An
+    article's sentences are keyed together: ``_keys_of`` and ``_band_arrays``.)"""
+    return _keys_of(_minhash_mins([terms]))[0] if terms else ()
+
+
+def _keys_of(mins: npt.NDArray[np.uint64]) -> list[tuple[int, ...]]:
+    """Each row's keys: its band number above the band's two minima."""
+    bands = range(len(MINHASH_SEEDS) // 2)
+    return [tuple((band << 64) | (row[2 * band] << 32) | row[2 * band + 1] for band in bands)
+            for row in mins.tolist()]
+
+
+def _band_arrays(mins: npt.NDArray[np.uint64] | None, sentences: list[int]
+                 ) -> tuple[tuple[array[int], ...], tuple[array[int], ...]]:
+    """Per band, the keys of an article's sentences ascending (ties by sentence) and the
+    sentence of each, from the minima of the sentences keyed (``sentences``, ascending)."""
+    keys_out: list[array[int]] = []
+    sentences_out: list[array[int]] = []
+    at = np.array(sentences, dtype=np.uint32)
+    for band in range(len(MINHASH_SEEDS) // 2):
+        band_keys, band_sentences = array("Q"), array("I")
+        if mins is not None and len(mins):
+            keys = (mins[:, 2 * band] << np.uint64(32)) | mins[:, 2 * band + 1]
+            order = np.lexsort((at, keys))
+            band_keys.frombytes(keys[order].tobytes())
+            band_sentences.frombytes(at[order].tobytes())
+        keys_out.append(band_keys)
+        sentences_out.append(band_sentences)
+    return tuple(keys_out), tuple(sentences_out)
 
 
 _GLUE = re.compile(r"(?<=[a-z0-9'’]) (?=([A-Z][\w'’-]*))")
@@ -442,47 +510,62 @@ def _analyse(
         if mention.sentence < alone:
             by_sentence.setdefault(mention.sentence, []).append(mention)
     lead: list[Sentence] = []
-    bands: list[list[tuple[int, int]]] = [[] for _ in range(_BANDS)]
     lead_terms: set[str] = set()
     glued: str | None = None
+    shown_terms: list[Sequence[str]] = []  # of the lead sentences with at least 3 terms
+    lead_texts: list[str] = []
+    # every sentence's min-hash keys are made in one pass after this loop: the terms that
+    # give them (a lead sentence's shown text may differ from the one its bands key)
+    keyed: list[Sequence[str]] = []  # the terms of sentences keyed into the bands
+    keyed_at: list[int] = []  # their sentences
+    lead_parts: list[tuple[int, str, tuple[str, ...], tuple[str, ...], bool, bool, int]] = []
     for i, raw in enumerate(sentences):
         # only the lead's words and terms are kept: the others are not interned
         words = _words(raw) if i < LEAD else tuple(tokens(raw))
         terms = _terms(words) if i < LEAD else _plain_terms(words)
+        if len(terms) >= 3:
+            keyed.append(terms)
+            keyed_at.append(i)
+        if i >= LEAD:
+            continue
         negated = _negated(words)
-        sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
-        for key in sentence_keys:
-            bands[key >> _BAND_BITS].append((key & _BAND_MASK, i))
-        if i < LEAD:
-            lead_terms.update(terms)
-            # The summary shows the sentence without its dateline (or a headline glued to
-            # it), and matches on that.
-            text = strip_dateline(raw)
-            if i <= 1 and glued is None:  # a one-line caption may come first
-                glued, text = split_glued(text)
-                if glued is not None:  # headline, then a photo caption, then the lead
-                    text = split_glued(text, GLUED_CAPTION_WORDS)[1]
-            if text != raw:
-                words = _words(text)
-                terms = _terms(words)
-                sentence_keys = _minhash_keys(terms) if len(terms) >= 3 else ()
-            eligible = _eligible(text, words)
-            lead.append(
-                Sentence(
-                    index=i,
-                    text=text,
-                    terms=terms,
-                    numbers=_numbers(words),
-                    negated=negated,
-                    words=words,
-                    eligible=eligible,
-                    names=_mentions(text, names),
-                    has_figure=i in figure_sentences,
-                    keys=sentence_keys,
-                    days=(_days(raw, text, by_sentence.get(i, ())) if eligible and i < alone
-                          else None),
-                )
+        lead_terms.update(terms)
+        # The summary shows the sentence without its dateline (or a headline glued to
+        # it), and matches on that.
+        text = strip_dateline(raw)
+        if i <= 1 and glued is None:  # a one-line caption may come first
+            glued, text = split_glued(text)
+            if glued is not None:  # headline, then a photo caption, then the lead
+                text = split_glued(text, GLUED_CAPTION_WORDS)[1]
+        if text != raw:
+            words = _words(text)
+            terms = _terms(words)
+        lead_parts.append((i, raw, words, terms, negated, _eligible(text, words),
+                           len(shown_terms)))
+        if len(terms) >= 3:
+            shown_terms.append(terms)
+        lead_texts.append(text)
+    mins = _minhash_mins([*shown_terms, *keyed]) if shown_terms or keyed else None
+    shown_keys = (_keys_of(mins[:len(shown_terms)]) if mins is not None
+                  else [])
+    for (i, raw, words, terms, negated, eligible, at), text in zip(lead_parts, lead_texts,
+                                                                   strict=True):
+        lead.append(
+            Sentence(
+                index=i,
+                text=text,
+                terms=terms,
+                numbers=_numbers(words),
+                negated=negated,
+                words=words,
+                eligible=eligible,
+                names=_mentions(text, names),
+                has_figure=i in figure_sentences,
+                keys=shown_keys[at] if len(terms) >= 3 else (),
+                days=(_days(raw, text, by_sentence.get(i, ())) if eligible and i < alone
+                      else None),
             )
+        )
     by_key = {_intern(n.canonical): n for n in names}
     forms: dict[str, tuple[str, NameKind]] = {}
     for s in lead:
@@ -490,8 +573,8 @@ def _analyse(
             name = by_key.get(canonical)
             if name is not None:
                 forms[canonical] = (name.display, name.kind)
-    for band in bands:
-        band.sort()
+    band_keys, band_sentences = _band_arrays(
+        None if mins is None else mins[len(shown_terms):], keyed_at)
     return Analysis(
         lead=tuple(lead),
         glued_headline=glued,
@@ -500,8 +583,8 @@ def _analyse(
         name_forms=forms,
         sentence_count=len(sentences),
         packed_sentences=packed_sentences or pack_sentences(sentences),
-        band_keys=tuple(array("Q", [k for k, _ in band]) for band in bands),
-        band_sentences=tuple(array("I", [i for _, i in band]) for band in bands),
+        band_keys=band_keys,
+        band_sentences=band_sentences,
     )
 
 
