@@ -250,8 +250,9 @@ class SummaryMemo:
     scored_flat: ScoredFlat | None = None
     # the last revision's timeline entries' texts -> their terms (see _timeline_sets)
     timeline_sets: dict[str, frozenset[str]] = field(default_factory=dict)
-    # a candidate's terms -> whether the timeline above says it (see _on_timeline)
-    on_timeline: dict[frozenset[str], bool] = field(default_factory=dict)
+    # id(sentence) -> (sentence, whether the timeline above says it): the candidates kept
+    # by the last revision (see _on_timeline)
+    on_timeline: dict[int, tuple[Sentence, bool]] = field(default_factory=dict)
 
 
 IntArray = npt.NDArray[np.int64]
@@ -820,20 +821,16 @@ def _timeline_sets(timeline: Sequence[TimelineEntry], memo: SummaryMemo | None
     return [sets[e.text] for e in timeline]
 
 
-def _on_timeline(terms: frozenset[str], timeline_sets: list[frozenset[str]],
-                 memo: SummaryMemo | None) -> bool:
-    """Whether a sentence of ``terms`` says what a timeline entry says (a Jaccard of at
-    least ON_TIMELINE_JACCARD), kept in ``memo`` while the timeline's texts stay."""
-    known = memo.on_timeline if memo is not None else None
-    if known is not None:
-        found = known.get(terms)
-        if found is not None:
-            return found
-    answer = _similar_to_any(terms, timeline_sets, ON_TIMELINE_JACCARD)
-    if known is not None:
-        if len(known) >= 4 * SUPPORT_RANKED:  # the candidates of a few revisions
-            known.clear()
-        known[terms] = answer
+def _on_timeline(s: Sentence, terms: frozenset[str], timeline_sets: list[frozenset[str]],
+                 known: dict[int, tuple[Sentence, bool]],
+                 asked: dict[int, tuple[Sentence, bool]]) -> bool:
+    """Whether the sentence ``s`` of ``terms`` says what a timeline entry says (a Jaccard
+    of at least ON_TIMELINE_JACCARD): ``known``, the answers of the last revision (while
+    the timeline's texts stay); ``asked`` gets this one."""
+    found = known.get(id(s))
+    answer = (found[1] if found is not None and found[0] is s
+              else _similar_to_any(terms, timeline_sets, ON_TIMELINE_JACCARD))
+    asked[id(s)] = (s, answer)
     return answer
 
 
@@ -957,17 +954,20 @@ def candidates(
     chosen: list[Candidate] = []
     chosen_sets: list[frozenset[str]] = []
     chosen_once: set[frozenset[str]] = set()
+    known = memo.on_timeline
+    asked: dict[int, tuple[Sentence, bool]] = {}
     for _, s, (article, analysis), score in scored:
         terms = frozenset(s.terms)
         if _redundant(terms, chosen_sets, chosen_once):
             continue
-        if _on_timeline(terms, timeline_sets, memo):
+        if _on_timeline(s, terms, timeline_sets, known, asked):
             score *= ON_TIMELINE_FACTOR  # the page already shows it as a dated entry
         chosen.append(Candidate(s, article, score, len(chosen), analysis.name_forms))
         chosen_sets.append(terms)
         chosen_once.add(terms)
         if len(chosen) >= POOL:
             break
+    memo.on_timeline = asked  # the kept candidates' only: the next revision asks again
     chosen.sort(key=lambda c: c.sort_key)
     return [Candidate(c.sentence, c.article, c.score, i, c.name_forms)
             for i, c in enumerate(chosen)]
