@@ -30,8 +30,8 @@ import numpy.typing as npt
 
 from storyline.domain.extract.analysis import (
     ANAPHORIC,
-    BOILERPLATE,
     Analysis,
+    is_boilerplate,
     strip_dateline,
     terms_of,
 )
@@ -84,7 +84,7 @@ def trim(text: str, limit: int = MAX_CHARS) -> str:
 def _headline_like(sentence: str) -> tuple[str, float] | None:
     """The opening clause of a lead sentence when it is short enough to be a title."""
     text = _clean(strip_dateline(sentence))
-    if BOILERPLATE.search(text) or text.endswith("?") or not text[:1].isupper():
+    if is_boilerplate(text) or text.endswith("?") or not text[:1].isupper():
         return None
     first = text.split(" ", 1)[0].lower().strip(",")
     # Anaphora, bylines, captions ("Apr. 21: ..."), transcripts ("CARL AZUZ, ANCHOR: ...").
