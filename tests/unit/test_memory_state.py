@@ -577,7 +577,8 @@ def _layout() -> dict[str, object]:
 # (37: the summary memo, never pickled, keeps the timeline entries' term sets by text and
 # which of the last revision's candidates the timeline already says,
 # SummaryMemo.timeline_sets/on_timeline; re-recorded in the same session when on_timeline
-# went from term sets to the sentences of the last revision only.)
+# went from term sets to the sentences of the last revision only, and again when the lead
+# support counts lost their band versions, SummaryMemo.band_versions.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -601,7 +602,7 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        34: "bf7e0461683e47da0b8cbb54bbfd5abebfcd2cf58a3ff0ddc814ffa2f48a1920",
                        35: "fcc2fa498b4e1b39131f4ee5f51411e202baea15f3577b5ad17430c51827ad3f",
                        36: "274b3722380c3035c4eb9cf078cf7b3d7ed5a560d5d5634ef6b62898cac8e98d",
-                       37: "752fda03c35670d4564a3348ebd83b1ffc7ddfdb1c1a35e1fcfaa636f00aaf85"}
+                       37: "abd89504065eebe124edae13a29e1da797da534f160b3350d74a6f20f668b8cd"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

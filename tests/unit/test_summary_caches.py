@@ -316,3 +316,31 @@ def test_an_articles_keys_made_at_once_equal_each_sentences_own(
             assert list(zip(band_keys[band], band_sentences[band], strict=True)) == expected
     finally:
         analysis_module.TERM_HASHES_SIZE = saved
+
+
+class _Source:
+    """What the lead index reads of an article: its outlet."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 15), st.integers(1, 8)), min_size=1, max_size=12))
+def test_kept_lead_support_counts_equal_a_recount_at_every_window(
+        windows: list[tuple[int, int]]) -> None:
+    """The memo's support counts, let go of when a band of theirs changes, equal a count
+    over the lead index at every window: slides forward (the usual change) and jumps."""
+    articles = [(_Source(f"outlet {k % 3}"), a) for k, a in enumerate(_rotations())]
+    memo = summary.SummaryMemo()
+    start = 0
+    for step, size in windows:
+        start = (start + step) % len(articles) if step < 12 else step - 12
+        story = articles[start:start + size]
+        if not story:
+            continue
+        index = summary._lead_index(story, memo)  # type: ignore[arg-type]
+        for source, analysis in story:
+            for s in analysis.lead:
+                expected = summary._lead_support(s, source.source, index)
+                assert summary._lead_support_kept(s, source.source, index, memo) == expected

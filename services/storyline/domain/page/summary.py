@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
-import itertools
 import math
 import re
 import weakref
@@ -229,13 +228,10 @@ class SummaryMemo:
     # ascending: a claim is checked against those only (an article without one of its keys
     # cannot support it), updated by the same slide as the positions
     key_positions: dict[int, list[int]] = field(default_factory=dict)
-    # The lead index's bands by the version of their last change (a process-wide counter),
-    # and each lead sentence's support count with the versions of its bands it was counted
-    # on: a revision recounts only the sentences whose bands the joining or leaving
-    # articles changed. id(sentence) -> (sentence, source, versions, count).
-    band_versions: dict[int, int] = field(default_factory=dict)
-    lead_support: dict[int, tuple[Sentence, str, tuple[int, ...], int]] = field(
-        default_factory=dict)
+    # Each lead sentence's support count, let go of when the joining or leaving articles
+    # change one of its bands (_lead_index): a revision recounts only those.
+    # id(sentence) -> (sentence, source, count).
+    lead_support: dict[int, tuple[Sentence, str, int]] = field(default_factory=dict)
     # id(analysis) -> (analysis, headlines mode, the headline, its title options' rows over
     # this memo's ids): see storyline.domain.page.title
     title_rows: dict[int, tuple[Analysis, bool, str | None, TitleRows]] = field(
@@ -837,23 +833,22 @@ def _on_timeline(s: Sentence, terms: frozenset[str], timeline_sets: list[frozens
 LeadIndex = dict[int, list[tuple[str, Sentence]]]
 def _lead_index(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> LeadIndex:
     """LSH band -> (source, lead sentence) over the story, in story order; like the weights,
-    updated by the difference when the story only slid forward."""
+    updated by the difference when the story only slid forward. The support counts kept in
+    ``memo`` of the sentences in a band that changed are let go (see _lead_support_kept)."""
     key = tuple((analysis, article.source) for article, analysis in story)
     index: LeadIndex = {}
     new = key
-    versions: dict[int, int] = {}
+    changed: set[int] = set()
     if memo is not None:
         if memo.index is not None and key == memo.index_key:
             return memo.index
         slid = _slide(memo.index_key, key) if memo.index is not None else None
         if slid is None:
-            memo.band_versions = versions
             memo.lead_support = {}
         else:
             dropped, new = slid
             assert memo.index is not None
             index = memo.index
-            versions = memo.band_versions
             for analysis, _source in memo.index_key[:dropped]:
                 # the oldest articles' entries are at the front of their band lists
                 for s in analysis.lead:
@@ -862,34 +857,33 @@ def _lead_index(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> L
                         entries = index[band]
                         del entries[0]
                         if entries:
-                            versions[band] = next(_versions)
+                            changed.add(band)
                         else:
                             del index[band]
-                            versions.pop(band, None)
     for analysis, source in new:
         for s in analysis.lead:
             for band in s.keys[:LEAD_BANDS]:
                 index.setdefault(band, []).append((source, s))
-                versions[band] = next(_versions)
+                changed.add(band)
     if memo is not None:
+        support = memo.lead_support
+        if support:
+            for band in changed:
+                for _source, s in index.get(band, ()):
+                    support.pop(id(s), None)
         memo.index_key, memo.index = key, index
     return index
-
-
-_versions = itertools.count(1)
-_NO_VERSIONS = (0,) * LEAD_BANDS  # a band's version before any change: dict.get's default
 
 
 def _lead_support_kept(s: Sentence, source: str, lead_index: LeadIndex, memo: SummaryMemo
                        ) -> int:
     """``_lead_support``, kept in the memo until one of the sentence's bands changes (its
-    count depends on nothing else)."""
-    versions = tuple(map(memo.band_versions.get, s.keys[:LEAD_BANDS], _NO_VERSIONS))
+    count depends on nothing else; ``_lead_index`` lets go of it then)."""
     found = memo.lead_support.get(id(s))
-    if found is not None and found[0] is s and found[1] == source and found[2] == versions:
-        return found[3]
+    if found is not None and found[0] is s and found[1] == source:
+        return found[2]
     count = _lead_support(s, source, lead_index)
-    memo.lead_support[id(s)] = (s, source, versions, count)
+    memo.lead_support[id(s)] = (s, source, count)
     return count
 
 
