@@ -236,8 +236,8 @@ def _minhash_keys(terms: Sequence[str]) -> tuple[int, ...]:
 
 def _keys_of(mins: npt.NDArray[np.uint64]) -> list[tuple[int, ...]]:
     """Each row's keys: its band number above the band's two minima."""
-    bands = range(len(MINHASH_SEEDS) // 2)
-    return [tuple((band << 64) | (row[2 * band] << 32) | row[2 * band + 1] for band in bands)
+    return [tuple((band << _BAND_BITS) | (row[2 * band] << 32) | row[2 * band + 1]
+                  for band in range(_BANDS))
             for row in mins.tolist()]
 
 
@@ -248,7 +248,7 @@ def _band_arrays(mins: npt.NDArray[np.uint64] | None, sentences: list[int]
     keys_out: list[array[int]] = []
     sentences_out: list[array[int]] = []
     at = np.array(sentences, dtype=np.uint32)
-    for band in range(len(MINHASH_SEEDS) // 2):
+    for band in range(_BANDS):
         band_keys, band_sentences = array("Q"), array("I")
         if mins is not None and len(mins):
             keys = (mins[:, 2 * band] << np.uint64(32)) | mins[:, 2 * band + 1]
