@@ -177,4 +177,5 @@ def test_a_list_with_one_entry_replaced_changes_and_hashes_as_the_whole_list_doe
     assert changes.articles_set == (() if equal else (replaced,))
     pages_module._LISTS.clear()
     assert after.content_hash == sealed(after).content_hash  # every digest anew
-    assert one_replaced(after.articles, page.articles) == (None if replaced is entry else at)
+    assert one_replaced(after.articles, page.articles) == at
+    assert one_replaced(page.articles, page.articles) is None  # nothing replaced

@@ -318,11 +318,13 @@ def test_an_articles_keys_made_at_once_equal_each_sentences_own(
         analysis_module.TERM_HASHES_SIZE = saved
 
 
-class _Source:
-    """What the lead index reads of an article: its outlet."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
+def _cited(n: int, source: str) -> CitedArticle:
+    """An article of ``source`` (what the lead index reads of it, besides its analysis)."""
+    return CitedArticle(
+        n=n, uri=f"urn:rot:{n}", version=1, source=source, headline=None,
+        published=dt.datetime(2026, 3, 2, tzinfo=dt.UTC) + dt.timedelta(hours=n),
+        facts=ArticleFacts(uri=f"urn:rot:{n}", version=1, extractor_version="test",
+                           sentences=SENTENCES, dates=(), figures=(), names=()))
 
 
 @settings(max_examples=60, deadline=None)
@@ -331,7 +333,7 @@ def test_kept_lead_support_counts_equal_a_recount_at_every_window(
         windows: list[tuple[int, int]]) -> None:
     """The memo's support counts, let go of when a band of theirs changes, equal a count
     over the lead index at every window: slides forward (the usual change) and jumps."""
-    articles = [(_Source(f"outlet {k % 3}"), a) for k, a in enumerate(_rotations())]
+    articles = [(_cited(k + 1, f"outlet {k % 3}"), a) for k, a in enumerate(_rotations())]
     memo = summary.SummaryMemo()
     start = 0
     for step, size in windows:
@@ -339,8 +341,8 @@ def test_kept_lead_support_counts_equal_a_recount_at_every_window(
         story = articles[start:start + size]
         if not story:
             continue
-        index = summary._lead_index(story, memo)  # type: ignore[arg-type]
-        for source, analysis in story:
+        index = summary._lead_index(story, memo)
+        for article, analysis in story:
             for s in analysis.lead:
-                expected = summary._lead_support(s, source.source, index)
-                assert summary._lead_support_kept(s, source.source, index, memo) == expected
+                expected = summary._lead_support(s, article.source, index)
+                assert summary._lead_support_kept(s, article.source, index, memo) == expected

@@ -538,13 +538,12 @@ def _analyse(
     lead: list[Sentence] = []
     lead_terms: set[str] = set()
     glued: str | None = None
-    shown_terms: list[Sequence[str]] = []  # of the lead sentences with at least 3 terms
-    lead_texts: list[str] = []
     # every sentence's min-hash keys are made in one pass after this loop: the terms that
     # give them (a lead sentence's shown text may differ from the one its bands key)
     keyed: list[Sequence[str]] = []  # the terms of sentences keyed into the bands
     keyed_at: list[int] = []  # their sentences
-    lead_parts: list[tuple[int, str, tuple[str, ...], tuple[str, ...], bool, bool, int]] = []
+    # (index, raw, shown text, words, terms, negated, eligible) of each lead sentence
+    lead_parts: list[tuple[int, str, str, tuple[str, ...], tuple[str, ...], bool, bool]] = []
     for i, raw in enumerate(sentences):
         # only the lead's words and terms are kept: the others are not interned
         words = _words(raw) if i < LEAD else tuple(tokens(raw))
@@ -566,16 +565,11 @@ def _analyse(
         if text != raw:
             words = _words(text)
             terms = _terms(words)
-        lead_parts.append((i, raw, words, terms, negated, _eligible(text, words),
-                           len(shown_terms)))
-        if len(terms) >= 3:
-            shown_terms.append(terms)
-        lead_texts.append(text)
+        lead_parts.append((i, raw, text, words, terms, negated, _eligible(text, words)))
+    shown_terms = [part[4] for part in lead_parts if len(part[4]) >= 3]
     mins = _minhash_mins([*shown_terms, *keyed]) if shown_terms or keyed else None
-    shown_keys = (_keys_of(mins[:len(shown_terms)]) if mins is not None
-                  else [])
-    for (i, raw, words, terms, negated, eligible, at), text in zip(lead_parts, lead_texts,
-                                                                   strict=True):
+    shown_keys = iter(_keys_of(mins[:len(shown_terms)]) if mins is not None else [])
+    for i, raw, text, words, terms, negated, eligible in lead_parts:
         lead.append(
             Sentence(
                 index=i,
@@ -587,7 +581,7 @@ def _analyse(
                 eligible=eligible,
                 names=_mentions(text, names),
                 has_figure=i in figure_sentences,
-                keys=shown_keys[at] if len(terms) >= 3 else (),
+                keys=next(shown_keys) if len(terms) >= 3 else (),
                 days=(_days(raw, text, by_sentence.get(i, ())) if eligible and i < alone
                       else None),
             )

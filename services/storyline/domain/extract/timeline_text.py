@@ -63,7 +63,6 @@ _QUOTE_CHARS = ('"', "“", "”", "``", "''")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*")
 
 
-
 # A dateline or shouted heading glued before the sentence: "NEW ORLEANS--", "NEW CAP FOR
 # LEAKING OIL WELL In June", "(Reuters) -", bullets.
 _LEAD_JUNK = re.compile(
