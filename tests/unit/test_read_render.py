@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from storyline.domain.events import StoryPage
 from storyline.read.diffing import diff_revisions
+from storyline.read.pages import story_html
 from storyline.read.render import render_markdown, render_text, sentence_with_citations
 from storyline.read.samples import story_history, story_revision
 
@@ -85,3 +87,26 @@ def test_diff_of_non_consecutive_revisions() -> None:
         == [(2, "CNN corrects itself")]
     renamed = story_revision(revision=5, title="Kursk deployment goes on")
     assert diff_revisions(history[4], renamed).title_changed
+
+
+def _with_plan(page: StoryPage, stated: bool) -> StoryPage:
+    """``page`` with its first timeline entry turned into a plan (its sources wrote before
+    its date), stated outright or inferred."""
+    first = page.timeline[0].model_copy(update={"planned": True, "date_stated": stated})
+    return page.model_copy(update={"timeline": (first, *page.timeline[1:])})
+
+
+def test_a_plan_or_forecast_is_marked_expected_wherever_the_page_is_read() -> None:
+    base = story_revision(revision=5)
+    entry = base.timeline[0]
+    assert not entry.planned
+    assert "expected" not in render_text(base) and "expected" not in render_markdown(base)
+    stated = _with_plan(base, stated=True)
+    assert f"{entry.date_label} (expected) – " in render_text(stated)
+    assert f"- **{entry.date_label} (expected)** – " in render_markdown(stated)
+    inferred = _with_plan(base, stated=False)
+    assert f"{entry.date_label} (inferred, expected) – " in render_text(inferred)
+    html = story_html(inferred, head_revision=5)
+    assert '<span class="planned">expected</span>' in html
+    assert "a plan or forecast" in html
+    assert "a plan or forecast" not in story_html(base, head_revision=5)

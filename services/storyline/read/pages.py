@@ -70,7 +70,8 @@ def story_html(update: StoryPage, head_revision: int) -> str:
     return ENV.get_template("story.html").render(
         u=update, counts=counts_line(update), articles_heading=articles_heading(update),
         is_head=update.revision == head_revision, head_revision=head_revision,
-        inferred=any(not e.date_stated for e in update.timeline))
+        inferred=any(not e.date_stated for e in update.timeline),
+        planned=any(e.planned for e in update.timeline))
 
 
 def _redirect(url: str) -> RedirectResponse:

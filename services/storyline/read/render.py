@@ -83,9 +83,12 @@ def entry_text(entry: TimelineEntry) -> str:
 
 
 def date_label(entry: TimelineEntry) -> str:
-    """The label says how precise the date is; one inferred from 'yesterday' is marked."""
-    label = entry.date_label
-    return label if entry.date_stated else f"{label} (inferred)"
+    """The label says how precise the date is; one inferred from 'yesterday' is marked, and
+    so is a plan or forecast ("could fall by Wednesday"): every source wrote before that
+    day, so it is what was expected, not what happened."""
+    notes = [note for note, shown in (("inferred", not entry.date_stated),
+                                      ("expected", entry.planned)) if shown]
+    return f"{entry.date_label} ({', '.join(notes)})" if notes else entry.date_label
 
 
 def carried_by(article: RelatedArticle) -> str:
