@@ -55,6 +55,24 @@ def test_a_past_report_of_a_future_date_is_dated_by_the_report() -> None:
                          "could be contained by Monday.", date(2010, 7, 11))
     assert cand.span.start == date(2010, 7, 9)
     assert not cand.planned
+    # the entry shows Friday beside its text; Monday, another day, stays in it
+    assert cand.statement == ("The Coast Guard commander said the flow of leaking oil could "
+                              "be contained by Monday.")
+
+
+def test_only_the_entry_s_own_date_leaves_its_text() -> None:
+    (cand,) = candidates("Transit workers in Port Halden will walk off the job on Thursday, "
+                         "March 5, after talks over pay broke down, their union said on "
+                         "Tuesday.", date(2026, 3, 3))
+    assert cand.span.start == date(2026, 3, 3)  # the union's Tuesday
+    assert cand.statement == ("Transit workers in Port Halden will walk off the job on "
+                              "Thursday, March 5, after talks over pay broke down, their "
+                              "union said.")
+    (cand,) = candidates("BP said it had collected 14,800 barrels of oil on Monday, 33 percent "
+                         "more than on Sunday.", date(2010, 6, 8))
+    assert cand.span.start == date(2010, 6, 7)
+    assert cand.statement == ("BP said it had collected 14,800 barrels of oil, 33 percent "
+                              "more than on Sunday.")
 
 
 @pytest.mark.parametrize("sentence", [

@@ -234,9 +234,14 @@ def dated_candidates(facts: ArticleFacts, max_rank: int = PRECISION_RANK[DatePre
         if chosen is None:
             continue
         mention = chosen
-        # background dates stay in the text: "reported missing on Friday" says who
+        # Only what states the entry's own date leaves the text (the page shows it beside
+        # the entry). Background dates stay ("reported missing on Friday" says who), and so
+        # do other days: "will walk off the job on Thursday, March 5, ..., their union said
+        # on Tuesday" is the union's Tuesday, and without "on Thursday, March 5" the strike
+        # would seem to start that Tuesday.
         statement = trim_statement(strip_dates(sentence, [
-            (m.char_start, m.char_end) for m in mentions[index] if not background(m, sentence)]))
+            (m.char_start, m.char_end) for m in mentions[index]
+            if m.span == mention.span and not background(m, sentence)]))
         if len(statement.split()) < MIN_WORDS:
             continue
         out.append(
