@@ -135,3 +135,47 @@ def test_a_sentence_is_placed_on_the_day_it_reports() -> None:
                          friday) == friday
     assert _reported_day("He pleaded guilty to charges that he hit her last month.",
                          friday) == friday
+
+
+def shown(body: str, day: dt.date) -> list[str | None]:
+    """``Sentence.shown`` of each lead sentence of an article of ``body`` published ``day``."""
+    from storyline.domain.events import ArticleReceived
+    from storyline.domain.extract.analysis import analysis_of
+    from storyline.domain.extract.extractor import extract_facts
+
+    article = ArticleReceived(
+        uri="urn:x:1", version=1, source="Outlet", headline=None, body=body,
+        published=dt.datetime(day.year, day.month, day.day, 9, tzinfo=dt.UTC))
+    return [s.shown for s in analysis_of(extract_facts(article)).lead]
+
+
+def test_a_quoted_weekday_carries_its_day() -> None:
+    friday = dt.date(2026, 3, 13)
+    assert shown("Metro trains returned to the streets on Friday morning after the vote.\n"
+                 "The union said yesterday that members had backed the deal by a wide margin.\n"
+                 "Investigators are still looking into the cause of Tuesday's fire at the depot.\n"
+                 "Workers will vote on Monday, March 16, on the offer from the city council.\n"
+                 "The mayor told BBC Radio 4's Today programme that the deal was a fair one.",
+                 friday) == [
+        "Metro trains returned to the streets on Friday morning (Mar 13) after the vote.",
+        "The union said yesterday (Mar 12) that members had backed the deal by a wide margin.",
+        None,  # a possessive names a thing: left as written
+        None,  # a day written out needs no gloss
+        None,  # "Today" inside a sentence is a programme's name
+    ]
+
+
+def test_the_summary_quotes_sentences_with_their_days(pages: dict[str, StoryPage]) -> None:
+    texts = [s.text for page in pages.values() for p in page.summary for s in p.sentences]
+    assert any("Norvik Appliances on Wednesday (Mar 4) recalled" in t for t in texts)
+    weekday = re.compile(r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b")
+    glossed = re.compile(r"(?: (?:morning|afternoon|evening|night))? \([A-Z][a-z]{2} \d{1,2}\)")
+    for text in texts:
+        for found in weekday.finditer(text):
+            after = text[found.end():]
+            if after.startswith((", March", "'s")):
+                continue  # written out, or a possessive
+            assert glossed.match(after), text
+    # the timeline shows its date beside the text: its entries carry no gloss
+    entries = [e.text for page in pages.values() for e in page.timeline]
+    assert not any(glossed.search(t) for t in entries)

@@ -123,6 +123,11 @@ class LeadSentence(Carried):
         description="The day-precise dates of its own event (start, end), in text order, from "
                     "the article's dates; null when the fold finds them in the text itself "
                     "(and in records written before the field).")
+    shown: str | None = Field(
+        default=None,
+        description="The text as the summary quotes it: each day a relative expression stands "
+                    "for added after it in brackets (\"on Monday (Mar 16)\"); null when "
+                    "nothing is added (and in records written before the field).")
 
 
 class NameForm(Carried):
@@ -262,7 +267,7 @@ def summary_analysis(analysis: Analysis) -> SummaryAnalysis:
             negated=s.negated, words=s.words, eligible=s.eligible, names=s.names,
             has_figure=s.has_figure,
             keys=tuple(k & ((1 << _BAND_BITS) - 1) for k in s.keys),
-            days=s.days,
+            days=s.days, shown=s.shown,
         ) for s in analysis.lead),
         glued_headline=analysis.glued_headline,
         lead_terms=analysis.lead_terms,
@@ -293,7 +298,7 @@ def analysis_from(model: SummaryAnalysis, packed_sentences: bytes) -> Analysis:
             negated=s.negated, words=words(s.words), eligible=s.eligible, names=words(s.names),
             has_figure=s.has_figure,
             keys=tuple((band << _BAND_BITS) | k for band, k in enumerate(s.keys)),
-            days=s.days,
+            days=s.days, shown=s.shown,
         ) for s in model.lead),
         glued_headline=model.glued_headline,
         lead_terms=words(model.lead_terms),

@@ -373,6 +373,10 @@ class Sentence:
     # article (``_days``); None when they cannot be told from those (and for a sentence
     # that is not eligible, which is never a candidate).
     days: tuple[tuple[dt.date, dt.date], ...] | None = None
+    # ``text`` as the summary quotes it: each day a relative expression stands for after it
+    # ("said on Monday (Mar 16)"), as the article's dates resolved it; None when nothing is
+    # added (and for a sentence that is not eligible, which is never quoted).
+    shown: str | None = None
     # Support checks of this sentence as the claim, by the other statement's identity (the
     # entry holds the statement by a weak reference: an id reused after it died finds a
     # dead reference, and no cycle of sentences holding each other forms). Lives and dies
@@ -394,6 +398,7 @@ class Sentence:
 
     def __setstate__(self, state: tuple[object, ...]) -> None:
         object.__setattr__(self, "days", None)  # a snapshot of before ``days``: scan again
+        object.__setattr__(self, "shown", None)
         for name, value in zip(_SENTENCE_STATE, state, strict=False):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "support", None)
@@ -523,6 +528,46 @@ def _days(raw: str, text: str, mentions: Sequence[DateMention]
                  if m.span.precision is DatePrecision.DAY and not background(m, text))
 
 
+_MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+               "Dec")
+_PART_OF_DAY = re.compile(r"\s+(?:morning|afternoon|evening|night)\b")
+_POSSESSIVE_AFTER = re.compile(r"['’]s\b")
+# "today" written with a capital inside a sentence is a name: "BBC Radio 4's Today programme"
+_DEICTIC_NAME = re.compile(r"(?:Today|Tonight|Yesterday|Tomorrow)\b")
+_SENTENCE_OPENING = re.compile(r"(?:^|[.!?:;]\s+|[\"“‘'(]\s*)$")
+
+
+def _glossed(raw: str, text: str, mentions: Sequence[DateMention]) -> str | None:
+    """``Sentence.shown`` of a lead sentence shown as ``text`` (``raw`` without a dateline):
+    after each expression of ``raw``'s dates that was resolved to a day against the
+    article's publication ("on Wednesday", "yesterday", "the next day"), that day in
+    brackets: a summary quotes sentences of many days side by side, where a bare weekday no
+    longer says which. A possessive ("Tuesday's fire") is left as written, and so is a
+    capitalised "Today" inside a sentence (a programme's name). None when nothing is
+    added."""
+    cut = len(raw) - len(text)
+    if not mentions or not raw.endswith(text):
+        return None
+    inserts: list[tuple[int, str]] = []
+    for mention in mentions:
+        if (mention.stated or mention.span.precision is not DatePrecision.DAY
+                or mention.char_start < cut or any(c.isdigit() for c in mention.text)):
+            continue
+        start, end = mention.char_start - cut, mention.char_end - cut
+        if _POSSESSIVE_AFTER.match(text, end) or (
+                _DEICTIC_NAME.match(text, start) and not _SENTENCE_OPENING.search(text[:start])):
+            continue
+        part = _PART_OF_DAY.match(text, end)  # "on Sunday morning (Mar 8)"
+        if part is not None:
+            end = part.end()
+        day = mention.span.start
+        inserts.append((end, f" ({_MONTH_ABBR[day.month - 1]} {day.day})"))
+    out = text
+    for end, gloss in sorted(inserts, reverse=True):
+        out = out[:end] + gloss + out[end:]
+    return out if inserts else None
+
+
 def _analyse(
     sentences: tuple[str, ...], names: tuple[NameMention, ...], figure_sentences: frozenset[int],
     packed_sentences: bytes | None = None, dates: Sequence[DateMention] | None = None,
@@ -532,9 +577,12 @@ def _analyse(
     # the lead sentences whose dates are the ones they have alone, and those dates
     alone = 0 if dates is None else alone_from(sentences, dates, LEAD)
     by_sentence: dict[int, list[DateMention]] = {}
+    in_lead: dict[int, list[DateMention]] = {}  # every lead sentence's, for its gloss
     for mention in dates or ():
         if mention.sentence < alone:
             by_sentence.setdefault(mention.sentence, []).append(mention)
+        if mention.sentence < LEAD:
+            in_lead.setdefault(mention.sentence, []).append(mention)
     lead: list[Sentence] = []
     lead_terms: set[str] = set()
     glued: str | None = None
@@ -584,6 +632,7 @@ def _analyse(
                 keys=next(shown_keys) if len(terms) >= 3 else (),
                 days=(_days(raw, text, by_sentence.get(i, ())) if eligible and i < alone
                       else None),
+                shown=_glossed(raw, text, in_lead.get(i, ())) if eligible else None,
             )
         )
     by_key = {_intern(n.canonical): n for n in names}

@@ -1285,7 +1285,7 @@ def summarise(
                 key_phrase=phrase,
                 sentences=tuple(
                     CitedSentence(
-                        text=c.sentence.text,
+                        text=c.sentence.shown or c.sentence.text,
                         citations=citations_for(c.sentence, c.article, story, copy_of,
                                                 memo),
                     )
