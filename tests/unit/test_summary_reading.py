@@ -179,3 +179,17 @@ def test_the_summary_quotes_sentences_with_their_days(pages: dict[str, StoryPage
     # the timeline shows its date beside the text: its entries carry no gloss
     entries = [e.text for page in pages.values() for e in page.timeline]
     assert not any(glossed.search(t) for t in entries)
+
+
+def test_a_report_s_next_sentence_fills_its_paragraph(pages: dict[str, StoryPage]) -> None:
+    """The deal's terms (the issue: "key facts left out ... a 4.5% raise") share no
+    distinctive word with the agreement, but follow it in its report: they join its
+    paragraph while it has room."""
+    strike = pages["Trains run again in Port Halden after strike ends"]
+    deal = next(p for p in strike.summary
+                if any("tentative agreement" in s.text for s in p.sentences))
+    texts = [s.text for s in deal.sentences]
+    assert any("4.5 percent raise this year" in t for t in texts)
+    assert texts.index(next(t for t in texts if "tentative agreement" in t)) < texts.index(
+        next(t for t in texts if "4.5 percent" in t))
+    assert len(deal.sentences) <= 3

@@ -1045,9 +1045,29 @@ def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int,
                 members.append(c)
                 theme.update(_features(c))
                 remaining.remove(c)
+        _add_next_sentences(members, remaining, per_paragraph, theme)
         paragraphs.append(members)
         covered |= theme
     return paragraphs
+
+
+def _add_next_sentences(members: list[Candidate], remaining: list[Candidate],
+                        per_paragraph: int, theme: set[str]) -> None:
+    """Room left in a paragraph goes to the pool's candidates that follow one of its
+    sentences in the same article: a report's next sentence goes on about what the one
+    before it said ("... reached a tentative agreement late on Wednesday." "The deal gives
+    workers a 4.5 percent raise ..."), whatever words they share."""
+    added = True
+    while added and len(members) < per_paragraph:
+        added = False
+        for c in remaining:
+            if any(m.article.n == c.article.n and m.sentence.index + 1 == c.sentence.index
+                   for m in members):
+                members.append(c)
+                theme.update(_features(c))
+                remaining.remove(c)
+                added = True
+                break
 
 
 def latest_development(pool: Sequence[Candidate]) -> list[Candidate]:
@@ -1141,7 +1161,8 @@ _PHRASE_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 # Verbs with no -ed or -s ending to give them away ("the Aldwater burst its banks").
 _PHRASE_VERBS = _VERBS | wordset(
     """burst cut shut spread cost hurt quit cast rose fell hit split bid beat bet dealt drew
-    fought forced ordered remain remains continue continues plan plans hope hopes""")
+    fought forced ordered remain remains continue continues plan plans hope hopes give
+    gives""")
 # Adverbs that end a phrase ("a tentative agreement late on Wednesday").
 _PHRASE_ADVERBS = wordset("late early again soon ahead alone abroad overnight home")
 # After an -s word these say it was a verb ("the river rises to", "the firm recalls the").
