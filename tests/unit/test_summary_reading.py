@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from storyline.domain.events import CitedSentence, StoryPage
 from storyline.domain.extract.timeline_text import strip_dates
@@ -193,3 +195,31 @@ def test_a_report_s_next_sentence_fills_its_paragraph(pages: dict[str, StoryPage
     assert texts.index(next(t for t in texts if "tentative agreement" in t)) < texts.index(
         next(t for t in texts if "4.5 percent" in t))
     assert len(deal.sentences) <= 3
+
+
+FRAGMENTS = ("On Tuesday", "yesterday", "Tuesday's fire", "late on Friday", "on Sunday morning",
+             "the mayor said", "BBC Radio 4's Today programme", "Today", "on March 5",
+             "last week", "the next day", "Monday, March 9,", "workers", "(", ")", ",", ";",
+             "tonight", "that day", "this morning", "said on Wednesday night")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=12),
+                min_size=1, max_size=4),
+       st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2030, 12, 31)))
+def test_a_gloss_only_adds_days_in_brackets(sentences: list[list[str]], day: dt.date) -> None:
+    """Whatever the sentence, its shown text is its text with " (Mon D)" glosses added after
+    some of its words: no word is lost, moved or changed."""
+    from storyline.domain.events import ArticleReceived
+    from storyline.domain.extract.analysis import analysis_of
+    from storyline.domain.extract.extractor import extract_facts
+
+    body = "\n".join(" ".join(words) + "." for words in sentences)
+    article = ArticleReceived(
+        uri="urn:x:1", version=1, source="Outlet", headline=None, body=body,
+        published=dt.datetime(day.year, day.month, day.day, 9, tzinfo=dt.UTC))
+    gloss = re.compile(r" \((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2}\)")
+    for sentence in analysis_of(extract_facts(article)).lead:
+        if sentence.shown is not None:
+            assert sentence.shown != sentence.text
+            assert gloss.sub("", sentence.shown) == sentence.text
