@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storyline.allocator import ARENA_MAX, TRIM_EVERY
 from storyline.collector import COLLECT_GROWTH, FREEZE_EVERY
-from storyline.llm.client import LLMSettings
+from storyline.llm.settings import LLMSettings
 
 
 class Settings(BaseSettings):

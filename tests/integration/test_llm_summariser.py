@@ -17,8 +17,9 @@ from pydantic import SecretStr
 
 from storyline.domain.events import ArticleReceived, StoryPage, StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline
-from storyline.llm.client import ChatClient, LLMHTTPError, LLMSettings
+from storyline.llm.client import ChatClient, LLMHTTPError
 from storyline.llm.records import SummaryGenerated
+from storyline.llm.settings import LLMSettings
 from storyline.llm.summariser import (
     LLMSummariser,
     RecordMismatch,

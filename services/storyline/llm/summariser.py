@@ -29,8 +29,9 @@ from storyline.domain.events import (
 )
 from storyline.domain.extract.analysis import terms_of
 from storyline.domain.pages import sealed
-from storyline.llm.client import ChatClient, Completion, LLMError, LLMSettings
+from storyline.llm.client import ChatClient, Completion, LLMError
 from storyline.llm.records import SummaryGenerated
+from storyline.llm.settings import LLMSettings
 
 log = structlog.get_logger(__name__)
 
