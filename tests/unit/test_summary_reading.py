@@ -223,3 +223,13 @@ def test_a_gloss_only_adds_days_in_brackets(sentences: list[list[str]], day: dt.
         if sentence.shown is not None:
             assert sentence.shown != sentence.text
             assert gloss.sub("", sentence.shown) == sentence.text
+
+
+def test_the_latest_report_s_opening_leads_the_page(pages: dict[str, StoryPage]) -> None:
+    """Of the latest report's sentences in the first paragraph, the one the report opens
+    with comes first, as the reporter ranked them (the vote's share scores higher, with its
+    figure, but is the report's second sentence)."""
+    strike = pages["Trains run again in Port Halden after strike ends"]
+    first = [s.text for s in strike.summary[0].sentences]
+    assert first[0].startswith("Metro trains and buses returned to Port Halden's streets")
+    assert any(t.startswith("About 81 percent of union members") for t in first[1:])

@@ -1124,13 +1124,20 @@ def fact_time(c: Candidate) -> tuple[dt.date, dt.datetime, int, int]:
 def arrange(paragraphs: list[list[Candidate]], lead: Sequence[Candidate]
             ) -> list[list[Candidate]]:
     """The order a reader expects: the paragraph of the latest development (``lead``) first,
-    its best sentence leading and the rest in time order of their facts; then the background
-    paragraphs in time order of their earliest fact, each in time order."""
+    led by its best sentence, or by the sentence its report puts before that one (a report
+    opens with its news: "Metro trains and buses returned ... after workers voted to accept
+    the new contract" before "About 81 percent of union members who voted backed the deal"),
+    the rest in time order of their facts; then the background paragraphs in time order of
+    their earliest fact, each in time order."""
     first: list[list[Candidate]] = []
     background: list[list[Candidate]] = []
     for members in paragraphs:
         if lead and not first and members[0] is lead[0]:
-            first.append([members[0], *sorted(members[1:], key=fact_time)])
+            best = members[0]
+            leader = min((m for m in members if m.article.n == best.article.n),
+                         key=lambda m: m.sentence.index)
+            first.append([leader, *sorted((m for m in members if m is not leader),
+                                          key=fact_time)])
         else:
             background.append(sorted(members, key=fact_time))
     background.sort(key=lambda members: fact_time(members[0]))
