@@ -265,3 +265,19 @@ def test_stage_all_runs_extract_and_fold_as_processes_and_stops_on_sigterm(
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 mismatched" in result.stdout and "0 missing" in result.stdout
+
+
+def test_an_extract_stripe_on_missing_topics_stops_and_creates_none(
+        env: dict[str, str]) -> None:
+    """A wrong prefix: the stripe says which topic is missing and leaves the cluster as it
+    was (the broker auto-creates a topic asked for by name, with its own partition count)."""
+    from storyline.stream.extract_stage import run_extract
+    from storyline.stream.logreader import end_offsets
+
+    wrong = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                     topic_prefix=env["STORYLINE_TOPIC_PREFIX"] + "typo.",
+                     stage_metrics_port=0, worker_metrics_port=0)
+    with pytest.raises(RuntimeError, match="does not exist: storyline topics apply"):
+        asyncio.run(asyncio.wait_for(run_extract(wrong, 0, 2), timeout=60))
+    for topic in (wrong.articles, wrong.facts):
+        assert asyncio.run(end_offsets(wrong.bootstrap_servers, topic)) == {}, topic

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived
 from storyline.settings import Settings
+from storyline.stream.logreader import end_offsets
 
 pytestmark = pytest.mark.integration
 
@@ -136,6 +137,12 @@ def test_a_missing_topic_is_an_error(env: dict[str, str]) -> None:
     code, out, _ = status(wrong, "--wait", "--timeout", "20")
     assert code == 1, out
     assert "does not exist" in out
+    # ... and asking did not create it (the broker auto-creates topics asked for by name)
+    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                        topic_prefix=wrong["STORYLINE_TOPIC_PREFIX"])
+    assert asyncio.run(end_offsets(settings.bootstrap_servers, settings.articles)) == {}
+    code, out, _ = status(wrong)
+    assert code == 1 and "does not exist" in out, out
 
 
 def test_a_live_worker_then_a_dead_one(env: dict[str, str], tmp_path: Path) -> None:

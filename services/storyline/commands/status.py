@@ -476,6 +476,12 @@ class Probe:
         consumer = self._running(self._consumer)
         parts = consumer.partitions_for_topic(topic)
         if not parts:
+            # Asked by name, a missing topic is created on a broker that auto-creates topics
+            # (Kafka's default; aiokafka asks with auto-creation on): a wrong prefix would
+            # leave stray topics behind and read as "empty, nothing to do". Every topic's
+            # metadata, asked without names, creates none.
+            if topic not in (await consumer._client.fetch_all_metadata()).topics():
+                return {}
             # the consumer's metadata follows only the topics it tracks, and each assign()
             # (reading a waiting record's timestamp) replaces them with that record's topic:
             # with several legs the other topic drops out at the next metadata refresh

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import time
 from collections import deque
@@ -31,7 +32,13 @@ from storyline.settings import Settings, switch_kernels
 from storyline.stream.facts import extract_record
 from storyline.stream.logreader import MAX_FETCH_BYTES, stop_consumer
 from storyline.stream.offsets import commit_payload
-from storyline.stream.reconnect import BACKOFF_MAX, retried, start_client, transient
+from storyline.stream.reconnect import (
+    BACKOFF_MAX,
+    retried,
+    start_client,
+    topic_partitions,
+    transient,
+)
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 
 log = structlog.get_logger("storyline.extract")
@@ -90,6 +97,12 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
     await start_client(sender.producer, "facts producer")
     stats = ExtractStats()
     try:
+        # A topic asked for by name is created where the broker auto-creates topics (Kafka's
+        # default), with the broker's partition count: see that both exist first, from
+        # every topic's metadata, so that a wrong prefix is an error and not new topics.
+        for topic in (settings.articles, settings.facts):
+            await retried(functools.partial(topic_partitions, consumer, topic),
+                          f"{topic} partitions")
         partitions = await retried(lambda: facts_partitions(sender.producer, settings.facts),
                                    "facts partitions")
         if partitions != stripes:

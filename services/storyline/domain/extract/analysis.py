@@ -528,6 +528,7 @@ def _days(raw: str, text: str, mentions: Sequence[DateMention]
                  if m.span.precision is DatePrecision.DAY and not background(m, text))
 
 
+# as the page's date labels write them (``calendar.month_abbr`` follows the locale)
 _MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                "Dec")
 _PART_OF_DAY = re.compile(r"\s+(?:morning|afternoon|evening|night)\b")
