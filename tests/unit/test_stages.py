@@ -25,6 +25,7 @@ from storyline.domain.assign import clustering_text
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.contracts import (
     ArticleAssigned,
+    ArticleExtracted,
     analysis_from,
     timeline_input_from,
 )
@@ -230,3 +231,28 @@ def test_an_assignment_is_lean() -> None:
         sizes.append(len(assigned.model_dump_json()))
         pipeline.fold(assigned, extracted)
     assert max(sizes) < 400
+
+
+def test_a_facts_record_from_before_the_day_glosses_reads_and_quotes_as_written() -> None:
+    """``LeadSentence.shown`` is optional: a facts record written before it (no such key)
+    still parses, and its sentences are quoted as written; the same record with it carries
+    the gloss."""
+    import json
+
+    article = ArticleReceived(
+        uri="urn:test:gloss", version=1, source="Valley Courier", headline=None,
+        body="Workers walked off the job on Tuesday after talks over pay broke down.",
+        published=dt.datetime(2026, 3, 5, 9, tzinfo=dt.UTC))
+    extracted = extract(article, LogPosition("t", 0, 0))
+    assert extracted.summary is not None and extracted.facts is not None
+    (lead,) = extracted.summary.lead
+    assert lead.shown == ("Workers walked off the job on Tuesday (Mar 3) after talks over pay "
+                          "broke down.")
+    old = json.loads(extracted.model_dump_json())
+    for sentence in old["summary"]["lead"]:
+        del sentence["shown"]
+    before = ArticleExtracted.model_validate_json(json.dumps(old))
+    assert before.summary is not None
+    analysis = analysis_from(before.summary, pack_sentences(extracted.facts.sentences))
+    assert [s.shown for s in analysis.lead] == [None]
+    assert analysis.lead[0].text == lead.text
