@@ -87,3 +87,26 @@ async def test_unreachable_broker_is_a_clear_error() -> None:
     settings = Settings(bootstrap_servers="127.0.0.1:9")
     with pytest.raises(BrokerUnavailable, match=r"cannot reach the Kafka broker at 127\.0\.0\.1:9"):
         await ArticleProducer(settings, start_timeout=10).start()
+
+
+async def test_ingest_to_missing_topics_stops_and_creates_none(settings: Settings) -> None:
+    """A wrong prefix: `storyline ingest` says the topic is missing, exits 1 and leaves the
+    cluster as it was (asked for by name, the broker would create the articles log with its
+    default retention: a week)."""
+    wrong = settings.topic_prefix + "typo."
+    env = dict(os.environ, STORYLINE_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
+               STORYLINE_TOPIC_PREFIX=wrong, STORYLINE_LOG_LEVEL="warning")
+    result = subprocess.run([*STORYLINE, "ingest", SAMPLES[0]], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (f"the topic {wrong}storyline.articles does not exist (is STORYLINE_TOPIC_PREFIX "
+            "right?") in result.stderr
+    typo = Settings(bootstrap_servers=settings.bootstrap_servers, topic_prefix=wrong)
+    for topic in (typo.articles, typo.dead_letters):
+        assert await end_offsets(settings.bootstrap_servers, topic) == {}, topic
+    # the right prefix still ingests
+    with pytest.raises(BrokerUnavailable, match="does not exist"):
+        await ArticleProducer(typo).start()
+    producer = ArticleProducer(settings)
+    await producer.start()
+    await producer.stop()

@@ -38,6 +38,10 @@ class BrokerUnavailable(RuntimeError):
     """The Kafka cluster could not be reached or refused the producer."""
 
 
+class MissingTopic(BrokerUnavailable):
+    """A topic the producer writes does not exist (and is not created by asking for it)."""
+
+
 def dead_letter(reason: str, payload: bytes | str, *, key: str,
                 stage: Literal["ingest", "http"] = "ingest",
                 error_type: str = "InvalidArticle") -> DeadLetter:
@@ -90,8 +94,35 @@ class ArticleProducer:
             raise BrokerUnavailable(
                 f"cannot reach the Kafka broker at {servers} ({detail}); start one with "
                 "`storyline kafka up` or set STORYLINE_BOOTSTRAP_SERVERS") from exc
+        missing = await self._missing_topics(producer)
+        if missing:
+            await producer.stop()
+            raise MissingTopic(
+                f"the topic {missing[0]} does not exist (is STORYLINE_TOPIC_PREFIX right? "
+                "`storyline topics apply` creates it)")
         self._producer = producer
         log.debug("ingest.producer_started", bootstrap=servers)
+
+    async def _missing_topics(self, producer: Any) -> list[str]:
+        """The topics this producer writes that the cluster does not have. Asked for by
+        name, a missing topic is created where the broker auto-creates topics (Kafka's
+        default), with the broker's defaults: an articles log with a week's retention
+        would silently lose the source of record. Every topic's metadata, asked without
+        names, creates none."""
+        from aiokafka.errors import KafkaError
+
+        try:
+            cluster = await asyncio.wait_for(producer.client.fetch_all_metadata(),
+                                             self._start_timeout)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            await producer.stop()
+            raise BrokerUnavailable(
+                f"cannot read the topics of the Kafka cluster at "
+                f"{self.settings.bootstrap_servers} ({str(exc) or type(exc).__name__})"
+            ) from exc
+        known = cluster.topics()
+        return [t for t in (self.settings.articles, self.settings.dead_letters)
+                if t not in known]
 
     async def stop(self) -> None:
         if self._producer is not None:
