@@ -473,14 +473,14 @@ class Probe:
         """partition -> end offset of ``topic``; {} when it does not exist."""
         from aiokafka import TopicPartition
 
+        from storyline.kafka.admin import cluster_topics
+
         consumer = self._running(self._consumer)
         parts = consumer.partitions_for_topic(topic)
         if not parts:
-            # Asked by name, a missing topic is created on a broker that auto-creates topics
-            # (Kafka's default; aiokafka asks with auto-creation on): a wrong prefix would
-            # leave stray topics behind and read as "empty, nothing to do". Every topic's
-            # metadata, asked without names, creates none.
-            if topic not in (await consumer._client.fetch_all_metadata()).topics():
+            # not asked for by name before it is known to exist (a wrong prefix would create
+            # it and read as "empty, nothing to do"): see cluster_topics
+            if topic not in await cluster_topics(consumer._client):
                 return {}
             # the consumer's metadata follows only the topics it tracks, and each assign()
             # (reading a waiting record's timestamp) replaces them with that record's topic:

@@ -104,23 +104,22 @@ class ArticleProducer:
         log.debug("ingest.producer_started", bootstrap=servers)
 
     async def _missing_topics(self, producer: Any) -> list[str]:
-        """The topics this producer writes that the cluster does not have. Asked for by
-        name, a missing topic is created where the broker auto-creates topics (Kafka's
-        default), with the broker's defaults: an articles log with a week's retention
-        would silently lose the source of record. Every topic's metadata, asked without
-        names, creates none."""
+        """The topics this producer writes that the cluster does not have (see
+        ``cluster_topics``: asked for by name, the articles log would be made with the
+        broker's defaults, a week's retention, and silently lose the source of record)."""
         from aiokafka.errors import KafkaError
 
+        from storyline.kafka.admin import cluster_topics
+
         try:
-            cluster = await asyncio.wait_for(producer.client.fetch_all_metadata(),
-                                             self._start_timeout)
+            known = await asyncio.wait_for(cluster_topics(producer.client),
+                                           self._start_timeout)
         except (KafkaError, OSError, TimeoutError) as exc:
             await producer.stop()
             raise BrokerUnavailable(
                 f"cannot read the topics of the Kafka cluster at "
                 f"{self.settings.bootstrap_servers} ({str(exc) or type(exc).__name__})"
             ) from exc
-        known = cluster.topics()
         return [t for t in (self.settings.articles, self.settings.dead_letters)
                 if t not in known]
 

@@ -45,6 +45,15 @@ async def admin_client(
         await admin.close()
 
 
+async def cluster_topics(client: Any) -> frozenset[str]:
+    """The topics of the cluster an aiokafka client (``AIOKafkaClient``) talks to, from every
+    topic's metadata. Asked for by name, a missing topic is created where the broker
+    auto-creates topics (``auto.create.topics.enable``, Kafka's default; aiokafka asks with
+    auto-creation on), with the broker's defaults: look a topic up here first, so that a
+    wrong prefix is reported instead of leaving new topics behind."""
+    return frozenset((await client.fetch_all_metadata()).topics())
+
+
 async def describe_topics(
     admin: AIOKafkaAdminClient, names: Sequence[str]
 ) -> dict[str, ActualTopic]:

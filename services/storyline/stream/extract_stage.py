@@ -62,11 +62,6 @@ class ExtractStats:
     skipped: int = 0  # other stripes' offsets
 
 
-async def facts_partitions(producer: AIOKafkaProducer, topic: str) -> int:
-    found = await producer.partitions_for(topic)
-    return len(found)
-
-
 async def run_extract(settings: Settings, stripe: int, stripes: int, *,
                       stop: asyncio.Event | None = None) -> ExtractStats:
     """Run stripe ``stripe`` of ``stripes`` until ``stop`` is set (or SIGTERM/SIGINT)."""
@@ -98,13 +93,14 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
     stats = ExtractStats()
     try:
         # A topic asked for by name is created where the broker auto-creates topics (Kafka's
-        # default), with the broker's partition count: see that both exist first, from
-        # every topic's metadata, so that a wrong prefix is an error and not new topics.
-        for topic in (settings.articles, settings.facts):
-            await retried(functools.partial(topic_partitions, consumer, topic),
-                          f"{topic} partitions")
-        partitions = await retried(lambda: facts_partitions(sender.producer, settings.facts),
-                                   "facts partitions")
+        # default), with the broker's partition count: both are looked up first, from every
+        # topic's metadata (the consumer tracks none yet), before the producer names one, so
+        # that a wrong prefix is an error and not new topics.
+        await retried(functools.partial(topic_partitions, consumer, settings.articles),
+                      f"{settings.articles} partitions")
+        partitions = len(await retried(
+            functools.partial(topic_partitions, consumer, settings.facts),
+            f"{settings.facts} partitions"))
         if partitions != stripes:
             raise StripeMismatch(f"{settings.facts} has {partitions} partitions, the extract "
                                  f"stage runs {stripes} stripes: they must be equal")

@@ -31,7 +31,7 @@ from storyline.domain.events import (
 )
 from storyline.domain.extract.temporal import alone_from, dates_alone
 from storyline.domain.extract.text import wordset
-from storyline.domain.extract.timeline_text import background
+from storyline.domain.extract.timeline_text import MONTH_ABBR, background
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import (
     ArticleFacts,
@@ -528,9 +528,6 @@ def _days(raw: str, text: str, mentions: Sequence[DateMention]
                  if m.span.precision is DatePrecision.DAY and not background(m, text))
 
 
-# as the page's date labels write them (``calendar.month_abbr`` follows the locale)
-_MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-               "Dec")
 _PART_OF_DAY = re.compile(r"\s+(?:morning|afternoon|evening|night)\b")
 _POSSESSIVE_AFTER = re.compile(r"['’]s\b")
 # "today" written with a capital inside a sentence is a name: "BBC Radio 4's Today programme"
@@ -562,7 +559,7 @@ def _glossed(raw: str, text: str, mentions: Sequence[DateMention]) -> str | None
         if part is not None:
             end = part.end()
         day = mention.span.start
-        inserts.append((end, f" ({_MONTH_ABBR[day.month - 1]} {day.day})"))
+        inserts.append((end, f" ({MONTH_ABBR[day.month - 1]} {day.day})"))
     out = text
     for end, gloss in sorted(inserts, reverse=True):
         out = out[:end] + gloss + out[end:]

@@ -60,6 +60,11 @@ _LIVE_STAMP = re.compile(
     re.IGNORECASE,
 )
 _QUOTE_CHARS = ('"', "“", "”", "``", "''")
+# The months as the page writes them: its date labels (page.timeline.date_label) and the
+# days the summary adds to quoted sentences (analysis._glossed). Not calendar.month_abbr,
+# which follows the locale.
+MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+              "Dec")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*")
 
 

@@ -1057,17 +1057,14 @@ def _add_next_sentences(members: list[Candidate], remaining: list[Candidate],
     sentences in the same article: a report's next sentence goes on about what the one
     before it said ("... reached a tentative agreement late on Wednesday." "The deal gives
     workers a 4.5 percent raise ..."), whatever words they share."""
-    added = True
-    while added and len(members) < per_paragraph:
-        added = False
-        for c in remaining:
-            if any(m.article.n == c.article.n and m.sentence.index + 1 == c.sentence.index
-                   for m in members):
-                members.append(c)
-                theme.update(_features(c))
-                remaining.remove(c)
-                added = True
-                break
+    while len(members) < per_paragraph:
+        following = {(m.article.n, m.sentence.index + 1) for m in members}
+        c = next((c for c in remaining if (c.article.n, c.sentence.index) in following), None)
+        if c is None:
+            return
+        members.append(c)
+        theme.update(_features(c))
+        remaining.remove(c)
 
 
 def latest_development(pool: Sequence[Candidate]) -> list[Candidate]:

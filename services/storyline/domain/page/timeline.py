@@ -44,7 +44,7 @@ from storyline.domain.extract.timeline_input import (
     shared_day,
     timeline_input,
 )
-from storyline.domain.extract.timeline_text import PRECISION_RANK, is_plan
+from storyline.domain.extract.timeline_text import MONTH_ABBR, PRECISION_RANK, is_plan
 from storyline.domain.facts import (
     CitedArticle,
     Qualifier,
@@ -95,13 +95,12 @@ def pages_rank_days_like_build_timeline(settings: SelectSettings) -> bool:
 # The few distinct mention weights, one float object each (kept per day and source).
 _WEIGHTS: dict[float, float] = {}
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def date_label(span: TimeSpan) -> str:
     """The date as a reader sees it: 'Dec 12, 2025', 'Early Aug 2025', 'Q3 2025'."""
     start = span.start
-    month = _MONTHS[start.month - 1]
+    month = MONTH_ABBR[start.month - 1]
     match span.precision:
         case DatePrecision.DAY:
             return f"{month} {start.day}, {start.year}"
@@ -111,7 +110,7 @@ def date_label(span: TimeSpan) -> str:
         case DatePrecision.MONTH:
             return f"{month} {start.year}"
         case DatePrecision.QUARTER:
-            return f"{month}–{_MONTHS[span.end.month - 1]} {start.year}"
+            return f"{month}–{MONTH_ABBR[span.end.month - 1]} {start.year}"
         case DatePrecision.HALF:
             return f"{'H1' if start.month <= 6 else 'H2'} {start.year}"
     return str(start.year)
