@@ -54,15 +54,26 @@ def _tree(pid: int) -> list[int]:
 
 def rss_mb(pid: int) -> float:
     """Resident set size of a process and its descendants (MB), 0 when it is gone."""
-    total = 0
+    return round(sum(rss_by_process(pid).values()), 1)
+
+
+def rss_by_process(pid: int) -> dict[str, float]:
+    """RSS (MB) of each process of the tree, named by its stage arguments ("supervisor" for
+    ``storyline worker`` itself)."""
+    out: dict[str, float] = {}
     for member in _tree(pid):
         try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return round(total / 1024, 1)
+            argv = Path(f"/proc/{member}/cmdline").read_bytes().split(b"\0")
+            kb = next(int(line.split()[1]) for line in
+                      Path(f"/proc/{member}/status").read_text().splitlines()
+                      if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            continue
+        words = [w.decode() for w in argv if w]
+        name = " ".join(words[words.index("--stage") + 1:]) if "--stage" in words else (
+            "supervisor" if member == pid else " ".join(words[-2:]))
+        out[name or str(member)] = round(kb / 1024, 1)
+    return out
 
 
 class RssSampler(threading.Thread):
@@ -137,7 +148,8 @@ def main() -> int:
     rss.start()
     try:
         process_s, status = timed([*STORYLINE, "status", "--wait", "--timeout", "3000"], env)
-        final_rss = rss_mb(worker.pid)
+        by_process = rss_by_process(worker.pid)
+        final_rss = round(sum(by_process.values()), 1)
     finally:
         rss.stop.set()
         worker.terminate()
@@ -161,6 +173,7 @@ def main() -> int:
         "revisions": int(match.group(1)) if match else None,
         "verified": replay.returncode == 0,
         "worker_rss_mb_caught_up": final_rss,
+        "worker_rss_mb_by_process": by_process,
         "worker_rss_mb_peak": rss.peak,
         **topic_bytes(env),
     }

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         "0: the worker's port plus the stage's index (the fold 9465, extract stripe i "
         "9466 + i), as the stages of one `storyline worker` on one host need.",
     )
+    extract_processes: int | None = Field(
+        default=None, ge=1, description="Extract-stage processes of the staged worker "
+        "(`storyline worker`): the stripes of the articles log (the facts topic's "
+        "partitions) are spread over them. Default: one per stripe, at most the cores less "
+        "one (the fold takes one). Never changes a revision.",
+    )
     page_processes: int = Field(
         default=0, ge=0, description="Page-stage processes of the staged worker (`storyline "
         "worker`): 0 folds the pages in the fold process (assign + page in one); N runs an "

@@ -91,3 +91,32 @@ def test_every_stage_process_serves_its_lag_and_readiness(env: dict[str, str],
         assert _get(fold, "/livez")[0] == 200
     finally:
         stop(stages)
+
+
+def test_stripes_of_one_process_on_one_fixed_port_answer_together(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """A container running both stripes (`--stripe 0 --stripe 1`) on its one probed port
+    (STORYLINE_STAGE_METRICS_PORT): /readyz is ready once each stripe is, and says so for
+    each; /metrics has both stripes' lags."""
+    settings = settings_for(env)
+    log = records_from_files([ARTICLES], settings.articles, COUNT)
+    asyncio.run(produce(settings, [(key or b"", value or b"") for key, value, _ in log]))
+    port = _free_base(1)
+    env = {**env, "STORYLINE_STAGE_METRICS_PORT": str(port)}
+    logs = [tmp_path / "extract.log"]
+    extract = start(env, logs[0], "--stage", "extract", "--stripe", "0", "--stripe", "1",
+                    "--stripes", "2")
+    try:
+        wait_for(lambda: _get(port, "/readyz")[0] == 200, "both stripes to be ready", 120,
+                 logs, [extract])
+        # ready within STORYLINE_READY_MAX_LAG first; then both read to the end
+        wait_for(lambda: set(_lags(port).values()) == {0}, "both stripes to read every "
+                 "article", 120, logs, [extract])
+        ready = json.loads(_get(port, "/readyz")[1])
+        for stripe in ("extract-0", "extract-1"):
+            assert ready[stripe]["partitions"] == {f"{settings.articles}/0": 0}, ready
+        assert _get(port, "/livez")[0] == 200
+        assert _lags(port) == {(f"extract-{stripe}", settings.articles, "0"): 0
+                               for stripe in range(2)}
+    finally:
+        stop(extract)

@@ -28,7 +28,12 @@ from storyline.replay import records_from_files
 from storyline.settings import Settings
 from storyline.stream.extract_stage import extract_group
 from storyline.stream.facts import FactsRecord
-from storyline.stream.logreader import end_offsets, read_partition
+from storyline.stream.logreader import (
+    FETCH_LIMITS,
+    FETCH_PARTITION_BYTES,
+    end_offsets,
+    read_partition,
+)
 from storyline.stream.worker import app_id, story_key
 
 pytestmark = pytest.mark.integration
@@ -202,6 +207,42 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
     assert len(restarted) == 2 and '"source": "snapshot"' in restarted[1], restarted
 
 
+def test_one_process_running_both_stripes_loses_nothing_to_a_sigkill(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """`--stage extract --stripe 0 --stripe 1`: the two stripes of a two-core machine's
+    default worker in one process, each with its own group and commits; SIGKILLed once both
+    have committed, restarted, and the facts and revisions are those of two processes."""
+    settings = settings_for(env)
+    raw = log_with_poison(settings, COUNT)
+    total = len(raw)
+    source = TopicPartition(settings.articles, 0)
+    asyncio.run(produce(settings, raw[:total // 2]))
+    logs = [tmp_path / "extract.log", tmp_path / "fold.log"]
+    both = ("--stage", "extract", "--stripe", "0", "--stripe", "1", "--stripes", "2")
+    extract = start(env, logs[0], *both)
+    fold = start(env, logs[1], "--stage", "fold")
+    groups = [extract_group(settings, stripe, 2) for stripe in range(2)]
+    try:
+        wait_for(lambda: all(asyncio.run(committed(settings, group, source)) > 0
+                             for group in groups),
+                 "both stripes to commit", 180, logs, [extract, fold])
+        extract.send_signal(signal.SIGKILL)
+        extract.wait()
+        asyncio.run(produce(settings, raw[total // 2:]))
+        extract = start(env, logs[0], *both)
+        wait_for(lambda: asyncio.run(committed(settings, app_id(settings), source)) >= total,
+                 "the fold to commit every source offset", 600, logs, [extract, fold])
+        wait_for(lambda: all(asyncio.run(committed(settings, group, source)) >= total
+                             for group in groups),
+                 "both stripes to commit the end of the log", 60, logs, [extract, fold])
+    finally:
+        for process in (extract, fold):
+            stop(process)
+    check_stage_output(settings, raw, total)
+    text = logs[0].read_text()
+    assert text.count('"extract_started"') == 4 and text.count('"extract_stopped"') == 2
+
+
 def check_stage_output(settings: Settings, raw: list[tuple[bytes, bytes]], total: int
                        ) -> None:
     """The facts, revisions and dead letters the stages wrote, against the single-process
@@ -281,3 +322,43 @@ def test_an_extract_stripe_on_missing_topics_stops_and_creates_none(
         asyncio.run(asyncio.wait_for(run_extract(wrong, 0, 2), timeout=60))
     for topic in (wrong.articles, wrong.facts):
         assert asyncio.run(end_offsets(wrong.bootstrap_servers, topic)) == {}, topic
+
+
+def test_a_record_larger_than_a_fetch_is_read_whole(env: dict[str, str]) -> None:
+    """The stages fetch at most FETCH_PARTITION_BYTES of a partition at a time (their
+    memory ahead of the work), and a facts record may be larger (up to the topic's 16 MB):
+    the broker hands it over whole, to the group consumers the stages use and to replay."""
+    settings = settings_for(env)
+    big = bytes(range(256)) * (5 * FETCH_PARTITION_BYTES // 256)  # > FETCH_BYTES too
+    values = [b"before", big, b"after"]
+
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                                    max_request_size=8 * FETCH_PARTITION_BYTES)
+        await producer.start()
+        try:
+            for value in values:
+                await producer.send_and_wait(settings.facts, value=value, partition=0)
+        finally:
+            await producer.stop()
+        replayed = [v for _, v, _ in await read_values(settings, settings.facts)]
+        tp = TopicPartition(settings.facts, 0)
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                    group_id=settings.topic("big-record"),
+                                    enable_auto_commit=False, auto_offset_reset="earliest",
+                                    isolation_level="read_committed", **FETCH_LIMITS)
+        await consumer.start()
+        grouped: list[bytes] = []
+        try:
+            consumer.assign([tp])
+            deadline = time.monotonic() + 60
+            while len(grouped) < len(values) and time.monotonic() < deadline:
+                batches = await consumer.getmany(tp, timeout_ms=500)
+                grouped.extend(record.value or b"" for record in batches.get(tp, ()))
+        finally:
+            await consumer.stop()
+        return replayed, grouped
+
+    replayed, grouped = asyncio.run(scenario())
+    assert replayed == values
+    assert grouped == values

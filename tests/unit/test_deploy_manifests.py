@@ -133,10 +133,11 @@ def test_compose_runs_every_stripe_once_and_one_fold_with_the_state_volume() -> 
         assert args.stage in ("extract", "fold"), name
         if args.stage == "extract":
             assert args.stripes == partitions
-            stripes.append(args.stripe)
+            stripes.extend(args.stripe)
             # its endpoints: the worker's port + 1 + stripe (stage_port), published as such
-            port = Settings().worker_metrics_port + 1 + args.stripe
-            assert any(p.endswith(f":{port}") for p in service["ports"]), name
+            for stripe in args.stripe:
+                port = Settings().worker_metrics_port + 1 + stripe
+                assert any(p.endswith(f":{port}") for p in service["ports"]), name
         else:
             folds.append(name)
             assert any(v.endswith(":/data") for v in service["volumes"])

@@ -32,7 +32,7 @@ from storyline.read.projector import Projector, decode_record
 from storyline.read.samples import story_history, updates
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings
-from storyline.stream.stage_ops import StageProbe, stage_port
+from storyline.stream.stage_ops import StageProbe, joined, stage_port
 from storyline.stream.worker import WorkerProbe
 from storyline.web.app import create_app
 
@@ -272,3 +272,20 @@ def test_a_process_of_one_stage_can_listen_on_one_fixed_port() -> None:
     # a container per stage (deploy/k8s, docker-compose) probes the same port in each
     settings = Settings(worker_metrics_port=9500, stage_metrics_port=9470)
     assert [stage_port(settings, i) for i in range(3)] == [9470, 9470, 9470]
+
+
+def test_stripes_sharing_a_process_answer_ready_only_when_each_is() -> None:
+    # one extract process running two stripes behind one fixed port (a container per stage)
+    first, second = StageProbe("extract-0", max_lag=5), StageProbe("extract-1", max_lag=5)
+    both = joined([first, second])
+    assert both.process == "extract-0+extract-1"
+    for probe in (first, second):
+        probe.started = True
+        probe.observe("t.articles", 0, end=100, position=100, last_timestamp=None)
+    assert both.ready().ok and both.live().ok
+    second.observe("t.articles", 0, end=100, position=50, last_timestamp=None)
+    ready = both.ready()
+    assert not ready.ok
+    assert ready.detail["extract-1"]["reason"] == "behind the end of its log"
+    assert ready.detail["extract-0"]["partitions"] == {"t.articles/0": 0}
+    assert joined([first]) is first

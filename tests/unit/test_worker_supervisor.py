@@ -154,3 +154,31 @@ def test_a_stage_that_keeps_dying_stops_the_set(tmp_path: os.PathLike[str]) -> N
     assert _starts(flaky) == 4 and _starts(steady) == 1
     assert process.stderr is not None
     assert "4 times in a row" in process.stderr.read().decode()
+
+
+@pytest.mark.parametrize(("stripes", "asked", "cores", "want"), [
+    (2, None, 2, 1),   # two cores: the fold takes one, one process runs both stripes
+    (2, None, 1, 1),
+    (2, None, 4, 2),   # a core for each stripe and the fold
+    (4, None, 3, 2),
+    (2, 2, 2, 2),      # asked for: as asked, whatever the cores
+    (3, 1, 8, 1),
+])
+def test_extract_processes_leave_the_fold_a_core(stripes: int, asked: int | None, cores: int,
+                                                 want: int) -> None:
+    assert worker.extract_processes(stripes, asked, cores) == want
+
+
+@pytest.mark.parametrize("asked", [0, 3])
+def test_more_extract_processes_than_stripes_is_refused(asked: int) -> None:
+    with pytest.raises(SystemExit, match="1 to 2"):
+        worker.extract_processes(2, asked, 8)
+
+
+@pytest.mark.parametrize(("stripes", "processes"), [(1, 1), (2, 1), (2, 2), (5, 2), (6, 4)])
+def test_each_stripe_runs_in_exactly_one_extract_process(stripes: int, processes: int
+                                                         ) -> None:
+    given = [[int(a) for a in worker._stripe_args(stripes, processes, k)[1::2]]
+             for k in range(processes)]
+    assert all(given), given  # no process without a stripe
+    assert sorted(i for own in given for i in own) == list(range(stripes))

@@ -4,9 +4,10 @@ By default the staged worker (docs/stages.md): ``--stage all``, extract × N and
 child processes of this one. ``--single``: the single-process worker (faust), every stage
 in one process, as before issue #10. One stage (``--stage``):
 
-- ``extract``: the extract stage, one process per stripe of the articles log (``--processes
-  N``, by default the facts topic's partition count, which must equal it), or one given
-  stripe (``--stripe I --stripes N``);
+- ``extract``: the extract stage: the stripes of the articles log (as many as the facts
+  topic has partitions) spread over ``--processes K`` processes (``STORYLINE_EXTRACT_PROCESSES``;
+  by default one per stripe, at most one per core but one: the fold takes a core), or given
+  stripes in this process (``--stripe I [--stripe J ...] --stripes N``);
 - ``fold``: assign + page in one process, from the facts topic;
 - ``assign``: the assign stage alone, from the facts topic to the assignments topic (when
   the page stage runs in processes of its own);
@@ -47,11 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=None,
                         help="run one stage over the facts topic, or all of them as child "
                              "processes (default: all)")
-    parser.add_argument("--processes", type=int, default=None, metavar="N",
-                        help="extract processes, one stripe each (default: the facts topic's "
-                             "partition count)")
-    parser.add_argument("--stripe", type=int, default=None, metavar="I",
-                        help="with --stage extract: run only stripe I (of --stripes)")
+    parser.add_argument("--processes", type=int, default=None, metavar="K",
+                        help="extract processes, the stripes (the facts topic's partitions) "
+                             "spread over them (default: STORYLINE_EXTRACT_PROCESSES, or one "
+                             "per stripe, at most the cores less one)")
+    parser.add_argument("--stripe", type=int, action="append", default=None, metavar="I",
+                        help="with --stage extract: run stripe I (of --stripes) in this "
+                             "process; repeat it for several")
     parser.add_argument("--stripes", type=int, default=None, metavar="N",
                         help="with --stripe: the number of stripes")
     parser.add_argument("--partition", type=int, default=None, metavar="P",
@@ -93,15 +96,17 @@ def run(args: argparse.Namespace) -> int:
         run_page(settings, args.partition)
         return 0
     if args.stage == "extract" and args.stripe is not None:
-        from storyline.stream.extract_stage import run_extract
+        from storyline.stream.extract_stage import run_extracts
 
         stripes = args.stripes if args.stripes is not None else _partitions(settings)
-        asyncio.run(run_extract(settings, args.stripe, stripes))
+        asyncio.run(run_extracts(settings, args.stripe, stripes))
         return 0
     stage = args.stage or "all"
-    processes = args.processes if args.processes is not None else _partitions(settings)
-    commands = [_command("extract", "--stripe", str(i), "--stripes", str(processes))
-                for i in range(processes)]
+    stripes = _partitions(settings)
+    processes = extract_processes(
+        stripes, args.processes if args.processes is not None else settings.extract_processes)
+    commands = [_command("extract", *_stripe_args(stripes, processes, k), "--stripes",
+                         str(stripes)) for k in range(processes)]
     if stage == "all":
         pages = (args.page_processes if args.page_processes is not None
                  else settings.page_processes)
@@ -116,6 +121,32 @@ def run(args: argparse.Namespace) -> int:
             commands.append(_command("assign"))
             commands.extend(_command("page", "--partition", str(p)) for p in range(pages))
     return _supervise(commands, stop_seconds=settings.stage_stop_seconds)
+
+
+def extract_processes(stripes: int, asked: int | None, cores: int | None = None) -> int:
+    """How many extract processes run the ``stripes``: ``asked``, or one per stripe but no
+    more than the cores less one. The fold (one process, the staged worker's bottleneck)
+    takes a core; an extract process beyond the cores left only adds an interpreter's
+    memory (~65 MB of libraries, plus its fetch buffers)."""
+    if asked is not None:
+        if not 1 <= asked <= stripes:
+            raise SystemExit(f"{asked} extract processes for {stripes} stripes (the facts "
+                             f"topic's partitions): give 1 to {stripes}")
+        return asked
+    cores = cores if cores is not None else _cores()
+    return max(1, min(stripes, cores - 1))
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity, where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _stripe_args(stripes: int, processes: int, k: int) -> list[str]:
+    """``--stripe I`` for each stripe process ``k`` of ``processes`` runs (i mod K == k)."""
+    return [arg for i in range(k, stripes, processes) for arg in ("--stripe", str(i))]
 
 
 def _partitions(settings: Settings, topic: str | None = None) -> int:

@@ -3,6 +3,12 @@ one-partition articles topic, handles the offsets o with ``o mod N == i`` and wr
 one's facts record (:func:`storyline.stream.facts.extract_record`) to partition i of the facts
 topic.
 
+One process may run several stripes (:func:`run_extracts`, ``storyline worker --stage extract
+--stripe 0 --stripe 1``): each keeps its own consumer, producer and commits, so what is
+written and committed does not depend on how stripes are packed into processes. A machine
+whose fold is its bottleneck (two cores) gains nothing from a second extract process, and
+each costs an interpreter and its libraries (~65 MB).
+
 Stateless. Each stripe has a consumer group of its own (``storyline-extract-<i>-of-<N>``,
 prefixed), with the articles partition assigned by hand, and commits offset C only when
 every record below C is either not its stripe or written to the facts topic and
@@ -20,7 +26,7 @@ import functools
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -30,7 +36,7 @@ from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition
 from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.facts import extract_record
-from storyline.stream.logreader import MAX_FETCH_BYTES, stop_consumer
+from storyline.stream.logreader import FETCH_LIMITS, stop_consumer
 from storyline.stream.offsets import commit_payload
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
@@ -39,7 +45,7 @@ from storyline.stream.reconnect import (
     topic_partitions,
     transient,
 )
-from storyline.stream.stage_ops import StageProbe, start_stage_operations
+from storyline.stream.stage_ops import StageProbe, joined, start_stage_operations
 
 log = structlog.get_logger("storyline.extract")
 
@@ -62,9 +68,41 @@ class ExtractStats:
     skipped: int = 0  # other stripes' offsets
 
 
+async def run_extracts(settings: Settings, own: Sequence[int], stripes: int
+                       ) -> list[ExtractStats]:
+    """Run the stripes ``own`` of ``stripes`` in this process until SIGTERM/SIGINT; the
+    first to fail stops the others (the process exits, and each resumes at its commit).
+
+    Each stripe serves its operations endpoints on its own port (9466 + i), as a process of
+    its own would; on a port set for the process (``STORYLINE_STAGE_METRICS_PORT``, a
+    container per stage) one set of endpoints answers for all of them: live and ready when
+    each is."""
+    if not own or len(set(own)) != len(own):
+        raise ValueError(f"stripes to run: {list(own)}")
+    stop = asyncio.Event()
+    probes = {stripe: StageProbe(f"extract-{stripe}", settings.ready_max_lag)
+              for stripe in own}
+    shared = settings.stage_metrics_port != 0 and len(own) > 1
+    operations = (start_stage_operations(settings, joined(list(probes.values())), 1 + own[0])
+                  if shared else None)
+    runs = [asyncio.ensure_future(run_extract(settings, stripe, stripes, stop=stop,
+                                              probe=probes[stripe], serve=not shared))
+            for stripe in own]
+    try:
+        return list(await asyncio.gather(*runs))
+    finally:
+        stop.set()
+        # the others stop at their next poll and commit what was acknowledged
+        await asyncio.gather(*runs, return_exceptions=True)
+        if operations is not None:
+            operations.stop()
+
+
 async def run_extract(settings: Settings, stripe: int, stripes: int, *,
-                      stop: asyncio.Event | None = None) -> ExtractStats:
-    """Run stripe ``stripe`` of ``stripes`` until ``stop`` is set (or SIGTERM/SIGINT)."""
+                      stop: asyncio.Event | None = None, probe: StageProbe | None = None,
+                      serve: bool = True) -> ExtractStats:
+    """Run stripe ``stripe`` of ``stripes`` until ``stop`` is set (or SIGTERM/SIGINT);
+    ``serve``: its operations endpoints on its own port."""
     if not 0 <= stripe < stripes:
         raise ValueError(f"stripe {stripe} of {stripes}")
     switch_kernels(settings)  # term counts and shingles
@@ -77,7 +115,7 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
         bootstrap_servers=settings.bootstrap_servers, group_id=extract_group(
             settings, stripe, stripes),
         enable_auto_commit=False, auto_offset_reset="earliest",
-        fetch_max_bytes=MAX_FETCH_BYTES, max_partition_fetch_bytes=MAX_FETCH_BYTES,
+        **FETCH_LIMITS,
         isolation_level="read_committed", **kafka_options())
 
     def make_producer() -> AIOKafkaProducer:
@@ -86,8 +124,8 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
             max_request_size=MAX_REQUEST_BYTES, linger_ms=5, **kafka_options())
 
     sender = Sender(make_producer, make_producer())
-    probe = StageProbe(f"extract-{stripe}", settings.ready_max_lag)
-    operations = start_stage_operations(settings, probe, 1 + stripe)
+    probe = probe or StageProbe(f"extract-{stripe}", settings.ready_max_lag)
+    operations = start_stage_operations(settings, probe, 1 + stripe) if serve else None
     await start_client(consumer, "articles consumer")
     await start_client(sender.producer, "facts producer")
     stats = ExtractStats()

@@ -43,7 +43,7 @@ from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import assignment_records
 from storyline.stream.facts import FactsRecord, FoldedFacts
-from storyline.stream.logreader import MAX_FETCH_BYTES, read_partition, stop_consumer
+from storyline.stream.logreader import FETCH_LIMITS, read_partition, stop_consumer
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
 from storyline.stream.publishing import StoryPublisher
 from storyline.stream.reconnect import (
@@ -125,7 +125,7 @@ class FoldStage:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest",
-            fetch_max_bytes=MAX_FETCH_BYTES, max_partition_fetch_bytes=MAX_FETCH_BYTES,
+            **FETCH_LIMITS,
             isolation_level="read_committed", **kafka_options())
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,

@@ -18,7 +18,15 @@ from storyline.domain.upcasting import UndecodableEvent, decode_any
 from storyline.kafka.security import kafka_options
 
 FETCH_TIMEOUT_MS = 1000
-MAX_FETCH_BYTES = 64 * 1024 * 1024
+# How much a consumer fetches at a time, of one partition and in all. aiokafka holds a
+# partition's fetched records until they are read, so this bounds what a catching-up
+# consumer holds ahead of its work (64 MB a partition made an extract stripe hold the
+# whole sample wire); it does not bound a record's size: the broker returns a record
+# batch larger than the limit whole (fetch v3 on, KIP-74).
+FETCH_PARTITION_BYTES = 1024 * 1024
+FETCH_BYTES = 4 * 1024 * 1024
+FETCH_LIMITS = {"fetch_max_bytes": FETCH_BYTES,
+                "max_partition_fetch_bytes": FETCH_PARTITION_BYTES}
 
 
 @asynccontextmanager
@@ -28,8 +36,7 @@ async def standalone_consumer(bootstrap: str, **options: Any) -> AsyncIterator[A
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        fetch_max_bytes=MAX_FETCH_BYTES,
-        max_partition_fetch_bytes=MAX_FETCH_BYTES,
+        **FETCH_LIMITS,
         isolation_level="read_committed",
         **{**kafka_options(), **options},
     )

@@ -49,7 +49,7 @@ from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import read_assignment
 from storyline.stream.facts import DEAD, SOURCE_OFFSET, FactsRecord
-from storyline.stream.logreader import MAX_FETCH_BYTES, stop_consumer
+from storyline.stream.logreader import FETCH_LIMITS, stop_consumer
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
 from storyline.stream.page_input import PageInput, Queued
 from storyline.stream.publishing import StoryPublisher
@@ -135,8 +135,7 @@ class PageStage:
         settings = self.settings
         options: dict[str, Any] = dict(
             bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-            auto_offset_reset="earliest", fetch_max_bytes=MAX_FETCH_BYTES,
-            max_partition_fetch_bytes=MAX_FETCH_BYTES, isolation_level="read_committed")
+            auto_offset_reset="earliest", isolation_level="read_committed", **FETCH_LIMITS)
         self.consumer = AIOKafkaConsumer(group_id=self.group, **options, **kafka_options())
         self.fetcher = AIOKafkaConsumer(group_id=None, **options, **kafka_options())
         self.producer = AIOKafkaProducer(

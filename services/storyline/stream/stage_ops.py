@@ -15,7 +15,7 @@ read yet), ``extract-<i>`` on the articles topic (what stripe *i* has not read y
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from storyline.metrics import (
     READY,
@@ -69,6 +69,40 @@ class StageProbe:
         return Health(True, detail)
 
 
+class Probe(Protocol):
+    """What the operations endpoints of a process ask."""
+
+    process: str
+
+    def live(self) -> Health: ...
+
+    def ready(self) -> Health: ...
+
+
+class JoinedProbe:
+    """The probes of the stages one process runs (extract stripes), answered on one port:
+    live and ready when every one is."""
+
+    def __init__(self, probes: list[StageProbe]) -> None:
+        self.process = "+".join(probe.process for probe in probes)
+        self.probes = probes
+
+    def live(self) -> Health:
+        return _all({probe.process: probe.live() for probe in self.probes})
+
+    def ready(self) -> Health:
+        return _all({probe.process: probe.ready() for probe in self.probes})
+
+
+def joined(probes: list[StageProbe]) -> Probe:
+    return probes[0] if len(probes) == 1 else JoinedProbe(probes)
+
+
+def _all(healths: dict[str, Health]) -> Health:
+    return Health(all(health.ok for health in healths.values()),
+                  {process: health.detail for process, health in healths.items()})
+
+
 def stage_port(settings: Settings, index: int) -> int:
     """The operations port of stage process ``index`` (0: the fold, 1 + i: extract stripe
     i); 0 when the endpoints are off. A process set to one port (a container per stage)
@@ -79,7 +113,7 @@ def stage_port(settings: Settings, index: int) -> int:
     return 0 if base == 0 else base + index
 
 
-def start_stage_operations(settings: Settings, probe: StageProbe, index: int
+def start_stage_operations(settings: Settings, probe: Probe, index: int
                            ) -> OperationsServer | None:
     port = stage_port(settings, index)
     if port == 0:
