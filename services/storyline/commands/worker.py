@@ -16,23 +16,29 @@ in one process, as before issue #10. One stage (``--stage``):
 - ``all``: ``extract`` × N and ``fold`` as child processes of this one (the default); with
   ``--page-processes M`` (``STORYLINE_PAGE_PROCESSES``), ``extract`` × N, ``assign`` and
   ``page`` × M.
+
+The supervisor (``all``, or ``extract`` without ``--stripe``) holds only the standard
+library: a short-lived child (``storyline worker ... --plan``, which prints the plan as JSON)
+reads the settings and the topics' partitions and says which stage processes to start.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from storyline.logconfig import configure_logging
 from storyline.processes import die_with_parent
-from storyline.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from storyline.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partition", type=int, default=None, metavar="P",
                         help="with --stage page: the page partition (a partition of the "
                              "assignments topic) this process folds")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the stage processes this would run (JSON: their commands "
+                             "and the stop grace) and exit")
     parser.add_argument("--page-processes", type=int, default=None, metavar="M",
                         help="with --stage all: run the page stage as M processes beside an "
                              "assign process (M: the assignments topic's partition count; 0: "
@@ -68,7 +77,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    supervising = not args.single and (args.stage in (None, "all") or (
+        args.stage == "extract" and args.stripe is None))
+    if args.plan and not supervising:
+        raise SystemExit("--plan prints the stage processes `storyline worker` starts: not "
+                         "with --single, --stripe or a stage that runs in this process")
+    if supervising and not args.plan:
+        return _supervise_plan(args)
+    return _run_stage(args)
+
+
+def _run_stage(args: argparse.Namespace) -> int:
+    import asyncio
+
     from storyline import outages
+    from storyline.logconfig import configure_logging
+    from storyline.settings import get_settings
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -120,7 +144,34 @@ def run(args: argparse.Namespace) -> int:
                                  "page process per partition (`deploy/topics.toml`)")
             commands.append(_command("assign"))
             commands.extend(_command("page", "--partition", str(p)) for p in range(pages))
-    return _supervise(commands, stop_seconds=settings.stage_stop_seconds)
+    print(json.dumps({"commands": commands, "stop_seconds": settings.stage_stop_seconds}))
+    return 0
+
+
+def _supervise_plan(args: argparse.Namespace) -> int:
+    """The supervisor: its plan (the stage processes, from the settings and the topics'
+    partitions) from a short-lived ``--plan`` child, then the stages. So this process, which
+    lives as long as the stages do, holds only the standard library (~12 MB) and not the
+    settings' and Kafka client's libraries (~48 MB)."""
+    # it waits for the broker (a host's boot): it must not outlive a supervisor stopped
+    # meanwhile
+    planner = subprocess.run([*_command_prefix(), "worker", *_plan_args(args), "--plan"],
+                             stdout=subprocess.PIPE, env=_children_env(),
+                             preexec_fn=functools.partial(die_with_parent, signal.SIGTERM))
+    if planner.returncode != 0:  # its reason is on stderr already
+        return planner.returncode
+    plan = json.loads(planner.stdout)
+    return _supervise(plan["commands"], stop_seconds=float(plan["stop_seconds"]))
+
+
+def _plan_args(args: argparse.Namespace) -> list[str]:
+    """The arguments of ``storyline worker`` that shape its plan."""
+    words = ["--stage", args.stage] if args.stage is not None else []
+    for flag, value in (("--processes", args.processes),
+                        ("--page-processes", args.page_processes)):
+        if value is not None:
+            words += [flag, str(value)]
+    return words
 
 
 def extract_processes(stripes: int, asked: int | None, cores: int | None = None) -> int:
@@ -150,6 +201,8 @@ def _stripe_args(stripes: int, processes: int, k: int) -> list[str]:
 
 
 def _partitions(settings: Settings, topic: str | None = None) -> int:
+    import asyncio
+
     from storyline.stream.logreader import end_offsets
     from storyline.stream.reconnect import retried
 
@@ -162,8 +215,12 @@ def _partitions(settings: Settings, topic: str | None = None) -> int:
     return found
 
 
+def _command_prefix() -> list[str]:
+    return [sys.executable, "-m", "storyline.cli"]
+
+
 def _command(stage: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "storyline.cli", "worker", "--stage", stage, *extra]
+    return [*_command_prefix(), "worker", "--stage", stage, *extra]
 
 
 def _own_session(parent: int) -> None:
