@@ -60,19 +60,32 @@ def rss_mb(pid: int) -> float:
 def rss_by_process(pid: int) -> dict[str, float]:
     """RSS (MB) of each process of the tree, named by its stage arguments ("supervisor" for
     ``storyline worker`` itself)."""
-    out: dict[str, float] = {}
+    return {name: round(kb / 1024, 1) for name, (kb, _) in _by_process(pid).items()}
+
+
+def cpu_by_process(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) each process of the tree has used so far."""
+    return {name: round(cpu, 2) for name, (_, cpu) in _by_process(pid).items()}
+
+
+def _by_process(pid: int) -> dict[str, tuple[int, float]]:
+    """(RSS kB, CPU s) of each process of the tree, by name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, tuple[int, float]] = {}
     for member in _tree(pid):
         try:
             argv = Path(f"/proc/{member}/cmdline").read_bytes().split(b"\0")
             kb = next(int(line.split()[1]) for line in
                       Path(f"/proc/{member}/status").read_text().splitlines()
                       if line.startswith("VmRSS:"))
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[-1].split()
         except (OSError, StopIteration):
             continue
         words = [w.decode() for w in argv if w]
         name = " ".join(words[words.index("--stage") + 1:]) if "--stage" in words else (
             "supervisor" if member == pid else " ".join(words[-2:]))
-        out[name or str(member)] = round(kb / 1024, 1)
+        # utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name
+        out[name or str(member)] = (kb, (int(fields[11]) + int(fields[12])) / tick)
     return out
 
 
@@ -149,6 +162,7 @@ def main() -> int:
     try:
         process_s, status = timed([*STORYLINE, "status", "--wait", "--timeout", "3000"], env)
         by_process = rss_by_process(worker.pid)
+        cpu = cpu_by_process(worker.pid)
         final_rss = round(sum(by_process.values()), 1)
     finally:
         rss.stop.set()
@@ -174,6 +188,8 @@ def main() -> int:
         "verified": replay.returncode == 0,
         "worker_rss_mb_caught_up": final_rss,
         "worker_rss_mb_by_process": by_process,
+        "worker_cpu_s_by_process": cpu,
+        "worker_cpu_ms_per_article": round(1000 * sum(cpu.values()) / count, 2),
         "worker_rss_mb_peak": rss.peak,
         **topic_bytes(env),
     }
