@@ -45,7 +45,7 @@ from storyline.stream.assignments import assignment_records
 from storyline.stream.facts import FactsRecord, FoldedFacts
 from storyline.stream.logreader import FETCH_LIMITS, read_partition, stop_consumer
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
-from storyline.stream.publishing import StoryPublisher
+from storyline.stream.publishing import Prepared, StoryPublisher
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
     committed_offset,
@@ -107,6 +107,10 @@ class FoldStage:
         self.committed: dict[TopicPartition, int] = {}
         self.consumed: dict[TopicPartition, int] = {}  # facts partition -> next offset read
         self.folded = 0
+        # the record whose events are being delivered while the next one folds: its source
+        # offset, facts partition and facts offset (the commits stay below them)
+        self.delivery: asyncio.Task[None] | None = None
+        self.delivering: tuple[int, TopicPartition, int] | None = None
         self.probe = StageProbe(self.stage, settings.ready_max_lag)
         self.last_timestamp: float | None = None  # produce time of the last record folded
         self.source_end: int | None = None  # the articles log's end, when last asked
@@ -138,6 +142,7 @@ class FoldStage:
             if await self._start(stop):
                 self.probe.started = True
                 await self._loop(stop)
+                await self._delivered()
                 await self._commit(force=True)
         finally:
             if operations is not None:
@@ -244,6 +249,8 @@ class FoldStage:
         paused: set[TopicPartition] = set()
         while not stop.is_set():
             self.probe.watch.beat()
+            if self.delivery is not None and self.delivery.done():
+                await self._delivered()  # a failed delivery stops the stage now, not later
             if time.monotonic() - last_observed >= 1.0:
                 await self._observe()
                 last_observed = time.monotonic()
@@ -305,22 +312,52 @@ class FoldStage:
     # -- one record ------------------------------------------------------------------------
 
     async def _fold(self, offset: int, waiting: _Waiting) -> None:
+        """Fold one record, then deliver what it made. The delivery runs while the next
+        record is folded (the fold's thread computes while the event loop waits for the
+        broker's acknowledgements: a round trip or two an article, a fifth of the fold's
+        time when it waited), one record's delivery at a time, in order; the commits stay
+        below the record being delivered (:meth:`_due`). Not with an LLM summariser, whose
+        summary goes into the event and the pipeline before it is delivered."""
         topic, partition = self._source_key
         position = LogPosition(topic, partition, offset)
         with structlog.contextvars.bound_contextvars(offset=offset):
             folded = await asyncio.to_thread(self.state.fold_facts_now, waiting.record,
                                              position, self.pages)
-            await self._publish(folded, position, waiting.timestamp)
-        self.folded += 1
-        self.last_timestamp = waiting.timestamp
-        if folded.dead_letter is not None or folded.refused is not None:
-            ARTICLES.labels("dead_letter").inc()
-        elif folded.events:
-            ARTICLES.labels("folded").inc()
-        self.snapshotter.record_folded(self.state.pipeline, topic, partition)
+            self.folded += 1
+            self.last_timestamp = waiting.timestamp
+            if folded.dead_letter is not None or folded.refused is not None:
+                ARTICLES.labels("dead_letter").inc()
+            elif folded.events:
+                ARTICLES.labels("folded").inc()
+            # a snapshot is only restored below the commit, so it may run ahead of delivery
+            self.snapshotter.record_folded(self.state.pipeline, topic, partition)
+            facts = self.facts[offset % len(self.facts)]
+            if self.publisher.summariser.enabled:
+                await self._delivered()
+                await self._publish(folded, None, position, waiting.timestamp)
+                return
+            prepared = [self.publisher.prepare(event) for event in folded.events]
+            await self._delivered()  # the previous record's, before this one's first send
+            self.delivering = (offset, facts, waiting.facts_offset)
+            self.delivery = asyncio.create_task(
+                self._deliver(folded, prepared, position, waiting.timestamp))
 
-    async def _publish(self, folded: FoldedFacts, position: LogPosition,
-                       produced_at: float | None) -> None:
+    async def _deliver(self, folded: FoldedFacts, prepared: list[Prepared],
+                       position: LogPosition, produced_at: float | None) -> None:
+        await self._publish(folded, prepared, position, produced_at)
+        # delivered: the commits may pass it now, whether or not another record comes
+        if self.delivering is not None and self.delivering[0] == position.offset:
+            self.delivering = None
+
+    async def _delivered(self) -> None:
+        """Wait for the record being delivered (its failure is this stage's)."""
+        if self.delivery is not None:
+            delivery, self.delivery = self.delivery, None
+            await delivery
+            self.delivering = None
+
+    async def _publish(self, folded: FoldedFacts, prepared: list[Prepared] | None,
+                       position: LogPosition, produced_at: float | None) -> None:
         if folded.assigned is not None:  # the assign stage's log, before what it caused
             # with the article's produce time (the facts record carries it), as the
             # page processes count their lag and latency from it
@@ -335,8 +372,12 @@ class FoldStage:
                                                          folded.refused.reason)
         if letter is not None:
             await self.publisher.dead_letter(letter)
-        for produced in folded.events:
-            await self.publisher.event(produced, produced_at)
+        if prepared is None:
+            for produced in folded.events:
+                await self.publisher.event(produced, produced_at)
+        else:
+            for ready in prepared:
+                await self.publisher.send(ready, produced_at)
 
     # -- commits ---------------------------------------------------------------------------
 
@@ -350,6 +391,10 @@ class FoldStage:
                 due[tp] = min(w.facts_offset for w in waiting)
             else:
                 due[tp] = self.consumed[tp]
+        if self.delivering is not None:  # folded, its events not all acknowledged yet
+            offset, tp, facts_offset = self.delivering
+            due[self.source] = min(due[self.source], offset)
+            due[tp] = min(due[tp], facts_offset)
         return due
 
     async def _commit(self, force: bool = False) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -28,6 +29,15 @@ from storyline.stream.logreader import read_partition
 from storyline.stream.worker import PUBLISH_BACKOFF_MAX, PageCheckpoints, story_key
 
 log = structlog.get_logger("storyline.publish")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An event as it will be delivered: its bytes and, when due, its story's whole page."""
+
+    event: PipelineEvent
+    body: bytes
+    page_body: bytes | None
 
 
 class StoryPublisher:
@@ -84,8 +94,27 @@ class StoryPublisher:
     async def event(self, produced: PipelineEvent, produced_at: float | None) -> None:
         if isinstance(produced, StoryUpdated):
             produced = await self._summarised(produced)
+        await self.send(self.prepare(produced), produced_at)
+
+    def prepare(self, produced: PipelineEvent) -> Prepared:
+        """The bytes to deliver for ``produced`` (as it is: with an LLM summariser,
+        :meth:`event` puts the summary in first), and the story's whole page when one is due,
+        read from the pipeline now: a caller that folds the next record while this one is
+        delivered prepares before it folds, and sends after."""
         body = canonical_bytes(produced)
-        await self.deliver(self.settings.story_updates, story_key(produced), body)
+        page_body = None
+        if isinstance(produced, StoryUpdated) and self.checkpoints.due(produced.story_id,
+                                                                       len(body)):
+            page = self._pipeline().page(produced.story_id)
+            if page is not None and page.revision == produced.revision:
+                page_body = canonical_bytes(page)
+                self.checkpoints.written(produced.story_id, len(page_body))
+        return Prepared(produced, body, page_body)
+
+    async def send(self, prepared: Prepared, produced_at: float | None) -> None:
+        """Deliver what :meth:`prepare` made, in order: the event, then its page."""
+        produced = prepared.event
+        await self.deliver(self.settings.story_updates, story_key(produced), prepared.body)
         if not isinstance(produced, StoryUpdated):
             return
         STORY_UPDATES.inc()
@@ -93,14 +122,10 @@ class StoryPublisher:
             PRODUCE_TO_UPDATE.observe(max(0.0, time.time() - produced_at))
         log.info("story_updated", story_id=produced.story_id, revision=produced.revision,
                  article_id=produced.cause.article_uri, articles=produced.article_count,
-                 bytes=len(body))
-        if self.checkpoints.due(produced.story_id, len(body)):
-            page = self._pipeline().page(produced.story_id)
-            if page is not None and page.revision == produced.revision:
-                page_body = canonical_bytes(page)
-                await self.deliver(self.settings.story_pages, produced.story_id.encode(),
-                                   page_body)
-                self.checkpoints.written(produced.story_id, len(page_body))
+                 bytes=len(prepared.body))
+        if prepared.page_body is not None:
+            await self.deliver(self.settings.story_pages, produced.story_id.encode(),
+                               prepared.page_body)
 
     async def _summarised(self, update: StoryUpdated) -> StoryUpdated:
         pipeline = self._pipeline()
