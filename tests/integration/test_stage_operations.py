@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from test_stages_kafka import ARTICLES, env, produce, settings_for, start, stop, wait_for
 
 from storyline.replay import records_from_files
+from storyline.settings import Settings
 
 pytestmark = pytest.mark.integration
 __all__ = ["env"]  # the fixture, shared
@@ -62,11 +63,17 @@ def _lags(port: int) -> dict[tuple[str, str, str], float]:
             if family.name == "storyline_consumer_lag_records" for s in family.samples}
 
 
-def test_every_stage_process_serves_its_lag_and_readiness(env: dict[str, str],
-                                                          tmp_path: Path) -> None:
+def _with_articles(env: dict[str, str]) -> Settings:
+    """The settings of ``env``, its articles topic holding the first COUNT dev articles."""
     settings = settings_for(env)
     log = records_from_files([ARTICLES], settings.articles, COUNT)
     asyncio.run(produce(settings, [(key or b"", value or b"") for key, value, _ in log]))
+    return settings
+
+
+def test_every_stage_process_serves_its_lag_and_readiness(env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    settings = _with_articles(env)
     base = _free_base(3)
     env = {**env, "STORYLINE_WORKER_METRICS_PORT": str(base)}
     logs = [tmp_path / "stages.log"]
@@ -98,9 +105,7 @@ def test_stripes_of_one_process_on_one_fixed_port_answer_together(
     """A container running both stripes (`--stripe 0 --stripe 1`) on its one probed port
     (STORYLINE_STAGE_METRICS_PORT): /readyz is ready once each stripe is, and says so for
     each; /metrics has both stripes' lags."""
-    settings = settings_for(env)
-    log = records_from_files([ARTICLES], settings.articles, COUNT)
-    asyncio.run(produce(settings, [(key or b"", value or b"") for key, value, _ in log]))
+    settings = _with_articles(env)
     port = _free_base(1)
     env = {**env, "STORYLINE_STAGE_METRICS_PORT": str(port)}
     logs = [tmp_path / "extract.log"]
