@@ -32,7 +32,7 @@ from storyline.read.projector import Projector, decode_record
 from storyline.read.samples import story_history, updates
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings
-from storyline.stream.stage_ops import StageProbe, joined, stage_port
+from storyline.stream.stage_ops import JoinedProbe, StageProbe, stage_port
 from storyline.stream.worker import WorkerProbe
 from storyline.web.app import create_app
 
@@ -277,7 +277,7 @@ def test_a_process_of_one_stage_can_listen_on_one_fixed_port() -> None:
 def test_stripes_sharing_a_process_answer_ready_only_when_each_is() -> None:
     # one extract process running two stripes behind one fixed port (a container per stage)
     first, second = StageProbe("extract-0", max_lag=5), StageProbe("extract-1", max_lag=5)
-    both = joined([first, second])
+    both = JoinedProbe([first, second])
     assert both.process == "extract-0+extract-1"
     for probe in (first, second):
         probe.started = True
@@ -288,4 +288,3 @@ def test_stripes_sharing_a_process_answer_ready_only_when_each_is() -> None:
     assert not ready.ok
     assert ready.detail["extract-1"]["reason"] == "behind the end of its log"
     assert ready.detail["extract-0"]["partitions"] == {"t.articles/0": 0}
-    assert joined([first]) is first

@@ -45,7 +45,7 @@ from storyline.stream.reconnect import (
     topic_partitions,
     transient,
 )
-from storyline.stream.stage_ops import StageProbe, joined, start_stage_operations
+from storyline.stream.stage_ops import JoinedProbe, StageProbe, start_stage_operations
 
 log = structlog.get_logger("storyline.extract")
 
@@ -83,8 +83,8 @@ async def run_extracts(settings: Settings, own: Sequence[int], stripes: int
     probes = {stripe: StageProbe(f"extract-{stripe}", settings.ready_max_lag)
               for stripe in own}
     shared = settings.stage_metrics_port != 0 and len(own) > 1
-    operations = (start_stage_operations(settings, joined(list(probes.values())), 1 + own[0])
-                  if shared else None)
+    operations = (start_stage_operations(settings, JoinedProbe(list(probes.values())),
+                                         1 + own[0]) if shared else None)
     runs = [asyncio.ensure_future(run_extract(settings, stripe, stripes, stop=stop,
                                               probe=probes[stripe], serve=not shared))
             for stripe in own]

@@ -331,14 +331,13 @@ class FoldStage:
                 ARTICLES.labels("folded").inc()
             # a snapshot is only restored below the commit, so it may run ahead of delivery
             self.snapshotter.record_folded(self.state.pipeline, topic, partition)
-            facts = self.facts[offset % len(self.facts)]
-            if self.publisher.summariser.enabled:
-                await self._delivered()
+            if self.publisher.summariser.enabled:  # never a delivery running then
                 await self._publish(folded, None, position, waiting.timestamp)
                 return
             prepared = [self.publisher.prepare(event) for event in folded.events]
             await self._delivered()  # the previous record's, before this one's first send
-            self.delivering = (offset, facts, waiting.facts_offset)
+            self.delivering = (offset, self.facts[offset % len(self.facts)],
+                               waiting.facts_offset)
             self.delivery = asyncio.create_task(
                 self._deliver(folded, prepared, position, waiting.timestamp))
 

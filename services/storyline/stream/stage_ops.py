@@ -94,10 +94,6 @@ class JoinedProbe:
         return _all({probe.process: probe.ready() for probe in self.probes})
 
 
-def joined(probes: list[StageProbe]) -> Probe:
-    return probes[0] if len(probes) == 1 else JoinedProbe(probes)
-
-
 def _all(healths: dict[str, Health]) -> Health:
     return Health(all(health.ok for health in healths.values()),
                   {process: health.detail for process, health in healths.items()})
