@@ -69,8 +69,8 @@ class Settings(BaseSettings):
     )
     gc_collect_growth: float = Field(
         default=COLLECT_GROWTH, ge=0,
-        description="The whole heap, frozen part included, is collected once the frozen "
-        "objects are this many times as many as after the last full collection: what became "
+        description="The whole heap, frozen part included, is collected once it holds this "
+        "many times as many allocated blocks as after the last full collection: what became "
         "cyclic garbage after it was frozen is found then (0: never). Never changes a "
         "revision.",
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import itertools
+import sys
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,15 +30,20 @@ def _unfrozen() -> Iterator[None]:
     gc.unfreeze()
 
 
-def test_freezes_every_n_records_and_collects_in_full_when_the_frozen_heap_grew(
+def test_freezes_every_n_records_and_collects_in_full_when_the_heap_grew(
         monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    frozen = [0]  # what gc.get_freeze_count answers: the test grows it by hand
+    frozen = [0]  # what sys.getallocatedblocks answers: the test grows the heap by hand
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
     monkeypatch.setattr(gc, "collect",
                         lambda *generation: calls.append(f"collect{list(generation)}") or 5)
-    monkeypatch.setattr(gc, "get_freeze_count", lambda: frozen[0])
+    monkeypatch.setattr(sys, "getallocatedblocks", lambda: frozen[0])
+
+    def walked() -> int:
+        raise AssertionError("gc.get_freeze_count walks every frozen object: a pause")
+
+    monkeypatch.setattr(gc, "get_freeze_count", walked)
     heap = collector.Collector(freeze_every=2, collect_growth=1.5)
     floor = collector.COLLECT_FLOOR
     heap.folded()
@@ -52,7 +58,7 @@ def test_freezes_every_n_records_and_collects_in_full_when_the_frozen_heap_grew(
     assert calls == ["collect[1]", "freeze", "unfreeze", "collect[]", "freeze"]
     assert (heap.records, heap.freezes, heap.collections, heap.found) == (4, 2, 1, 5)
     calls.clear()
-    frozen[0] = int(1.5 * (1.5 * floor + 1))  # the new baseline is what was frozen then
+    frozen[0] = int(1.5 * (1.5 * floor + 1))  # the new baseline is the heap then
     heap.folded()
     heap.folded()
     assert calls == ["collect[1]", "freeze"] and heap.collections == 1
