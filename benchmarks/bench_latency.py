@@ -100,6 +100,9 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=600)
     parser.add_argument("--worker", choices=("staged", "pages", "single"), default="staged")
     parser.add_argument("--warm-up", type=float, default=10.0)
+    parser.add_argument("--series", type=Path, default=None,
+                        help="write each article's offset, bytes and latency (JSON lines): "
+                        "where the slow ones sit in the log")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="storyline-latency-"))
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
@@ -131,6 +134,11 @@ def main() -> int:
         return 1
     found = asyncio.run(latencies(settings))
     seconds = [s for _, s in found]
+    if args.series is not None:
+        with args.series.open("w") as out:
+            for offset, latency in found:
+                out.write(json.dumps({"offset": offset, "bytes": len(values[offset][1]),
+                                      "ms": round(latency * 1000, 1)}) + "\n")
     fifth = max(1, len(seconds) // 5)
     print(json.dumps({
         "worker": args.worker, "offered_per_s": args.rate, "achieved_per_s": round(achieved, 1),
