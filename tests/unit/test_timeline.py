@@ -31,6 +31,8 @@ from storyline.domain.page.timeline import (
     _Event,
     _Member,
     _summarise,
+    _summary_of_many,
+    _summary_of_one,
     build_timeline,
     date_label,
     pages_rank_days_like_build_timeline,
@@ -418,3 +420,22 @@ def test_the_entry_text_is_a_statement_it_cites() -> None:
     assert summary.span.start == date(2011, 7, 13)
     assert [m.n for m in summary.cited] == [1, 3]
     assert summary.text != last_week.cand.statement
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet="abc XYZ.,", min_size=1, max_size=40),
+       offset=st.integers(min_value=-400, max_value=400),
+       length=st.integers(min_value=0, max_value=40),
+       precision=st.sampled_from(list(DatePrecision)),
+       stated=st.booleans(), planned=st.booleans(), n=st.integers(min_value=1, max_value=9))
+def test_an_event_of_one_statement_is_summarised_as_by_the_general_rule(
+        text: str, offset: int, length: int, precision: DatePrecision, stated: bool,
+        planned: bool, n: int) -> None:
+    """The shortcut for events of one statement (most of those the rankings ask for) gives
+    the summary the general rule gives, field for field."""
+    day = date(2011, 7, 13) + timedelta(days=offset)
+    member = _member(3, n, text, day, day + timedelta(days=length), stated=stated,
+                     precision=precision, planned=planned)
+    assert _summary_of_one(member) == _summary_of_many([member])
+    assert _summarise(_Event(entry_id="e", span=member.cand.span, members=[member])) \
+        == _summary_of_many([member])
