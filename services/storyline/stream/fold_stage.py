@@ -45,7 +45,7 @@ from storyline.stream.assignments import assignment_records
 from storyline.stream.facts import FactsRecord, FoldedFacts
 from storyline.stream.logreader import FETCH_LIMITS, read_partition, stop_consumer
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
-from storyline.stream.publishing import Prepared, StoryPublisher
+from storyline.stream.publishing import Prepared, StoryPublisher, events_producer
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
     committed_offset,
@@ -58,7 +58,7 @@ from storyline.stream.snapshots import Snapshotter, snapshot_dir
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 from storyline.stream.statelock import own_state
 from storyline.stream.stripes import StripeMerge
-from storyline.stream.worker import MAX_REQUEST_BYTES, WorkerState, app_id, state_dir
+from storyline.stream.worker import WorkerState, app_id, state_dir
 
 log = structlog.get_logger("storyline.fold")
 
@@ -131,9 +131,7 @@ class FoldStage:
             enable_auto_commit=False, auto_offset_reset="earliest",
             **FETCH_LIMITS,
             isolation_level="read_committed", **kafka_options())
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
-            max_request_size=MAX_REQUEST_BYTES, **kafka_options())
+        self.producer = events_producer(settings)
         self.publisher = StoryPublisher(settings, self.producer, lambda: self.state.pipeline)
         operations = start_stage_operations(settings, self.probe, 0)
         await start_client(self.consumer, "fold consumer")

@@ -52,12 +52,12 @@ from storyline.stream.facts import DEAD, SOURCE_OFFSET, FactsRecord
 from storyline.stream.logreader import FETCH_LIMITS, stop_consumer
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
 from storyline.stream.page_input import PageInput, Queued
-from storyline.stream.publishing import StoryPublisher
+from storyline.stream.publishing import StoryPublisher, events_producer
 from storyline.stream.reconnect import committed_offset, retried, start_client, topic_partitions
 from storyline.stream.snapshots import Snapshotter, snapshot_dir
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 from storyline.stream.statelock import own_state
-from storyline.stream.worker import MAX_REQUEST_BYTES, WorkerState, app_id, state_dir
+from storyline.stream.worker import WorkerState, app_id, state_dir
 
 log = structlog.get_logger("storyline.page")
 
@@ -138,9 +138,7 @@ class PageStage:
             auto_offset_reset="earliest", isolation_level="read_committed", **FETCH_LIMITS)
         self.consumer = AIOKafkaConsumer(group_id=self.group, **options, **kafka_options())
         self.fetcher = AIOKafkaConsumer(group_id=None, **options, **kafka_options())
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
-            max_request_size=MAX_REQUEST_BYTES, **kafka_options())
+        self.producer = events_producer(settings)
         self.publisher = StoryPublisher(settings, self.producer, lambda: self.pipeline)
         await start_client(self.consumer, "page consumer")
         await start_client(self.fetcher, "page facts fetcher")

@@ -22,11 +22,17 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import DeadLetter, StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import dead_letter
+from storyline.kafka.security import kafka_options
 from storyline.llm.summariser import summariser_from_settings
 from storyline.metrics import DEAD_LETTERS, PRODUCE_TO_UPDATE, STORY_UPDATES
 from storyline.settings import Settings
 from storyline.stream.logreader import read_partition
-from storyline.stream.worker import PUBLISH_BACKOFF_MAX, PageCheckpoints, story_key
+from storyline.stream.worker import (
+    MAX_REQUEST_BYTES,
+    PUBLISH_BACKOFF_MAX,
+    PageCheckpoints,
+    story_key,
+)
 
 log = structlog.get_logger("storyline.publish")
 
@@ -38,6 +44,15 @@ class Prepared:
     event: PipelineEvent
     body: bytes
     page_body: bytes | None
+
+
+def events_producer(settings: Settings) -> AIOKafkaProducer:
+    """The producer a fold or page process delivers its events with: every in-sync replica
+    acknowledges (``acks="all"``), idempotent (a retried send is written once), and large
+    enough for the biggest page the service writes."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
+        max_request_size=MAX_REQUEST_BYTES, **kafka_options())
 
 
 class StoryPublisher:
