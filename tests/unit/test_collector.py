@@ -1,5 +1,5 @@
 """The garbage collector's upkeep of a long fold (storyline.collector): the heap frozen every
-N records and collected in full when the frozen part has grown, nothing of the fold changed,
+N records and collected in full when the heap has grown, nothing of the fold changed,
 and the fold making no reference cycle that a frozen heap would keep."""
 
 from __future__ import annotations
