@@ -475,3 +475,30 @@ def test_weekday_direction_follows_the_clause_tense(sentence: str, pub: date,
     found = [d for d in dates(sentence, pub) if d.text.endswith("day")
              and d.span.precision is P.DAY]
     assert found[-1].span.start == expected
+
+
+@pytest.mark.parametrize(
+    ("pub", "sentence", "expected"),
+    [
+        # a coming season is as near as a gone one: no weight against the future
+        (D(2009, 6, 11), "Officials expect more cases this autumn .", D(2009, 9, 1)),
+        (D(2007, 4, 2), "He denied reports of a strike on Iran this summer .", D(2007, 6, 1)),
+        (D(1998, 3, 22), "They pledged to join road-blocking protests this summer .",
+         D(1998, 6, 1)),
+        (D(2012, 1, 3), "Putin is to return to the Kremlin this spring .", D(2012, 3, 1)),
+        # ... and a gone one nearer than the coming one is the one meant
+        (D(2009, 2, 20), "Imports hit an all-time high this fall .", D(2008, 9, 1)),
+        (D(2010, 10, 20), "The floods this summer cost billions .", D(2010, 6, 1)),
+        (D(2010, 11, 14), "Another audit should be released this spring .", D(2011, 3, 1)),
+        # inside the season, it is the current one
+        (D(2010, 7, 20), "Sales rose this summer .", D(2010, 6, 1)),
+    ],
+)
+def test_this_season_is_the_nearest_one_coming_or_gone(pub: date, sentence: str,
+                                                      expected: date) -> None:
+    """"this autumn" in June was put in the year before: a coming season weighed four times
+    a gone one, as a coming day does (news mostly reports the past); a season is three
+    months long, and "this" names the one nearest now, either way (13 of 19 such mentions of
+    the dev corpora read a year off; TimeBank's "this summer" of 1998-03-22)."""
+    found = one(sentence, pub)
+    assert found.span.start == expected and found.span.precision is P.QUARTER

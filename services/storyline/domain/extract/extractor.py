@@ -16,7 +16,7 @@ from storyline.domain.extract.text import Document, split_sentences
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import ArticleFacts
 
-EXTRACTOR_CODE = "extract-9"
+EXTRACTOR_CODE = "extract-10"
 EXTRACTOR_VERSION = f"{EXTRACTOR_CODE}+{tuning_digest(EXTRACT)}"
 
 

@@ -540,7 +540,11 @@ def _season(m: re.Match[str], pub: date) -> Resolved | None:
     this = current[-1] if current[-1][1] >= pub else None
     word = rel.lower()
     if word == "this":
-        span = this or nearest(season, pub, _weight(m))
+        # "this autumn" in June is the coming one, "this fall" in February the one just
+        # gone: the nearest, a coming season counting no more than a past one (a season is
+        # three months long; weighing the future as for a day put June's "this autumn" and
+        # March's "this summer" in the year before)
+        span = this or nearest(season, pub, future_weight=1)
     elif word in ("last", "past"):
         past = [s for s in current if s[1] < pub]
         span = past[-1] if past else season(pub.year - 2)
