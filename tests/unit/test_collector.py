@@ -33,12 +33,12 @@ def _unfrozen() -> Iterator[None]:
 def test_freezes_every_n_records_and_collects_in_full_when_the_heap_grew(
         monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    frozen = [0]  # what sys.getallocatedblocks answers: the test grows the heap by hand
+    blocks = [0]  # what sys.getallocatedblocks answers: the test grows the heap by hand
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
     monkeypatch.setattr(gc, "collect",
                         lambda *generation: calls.append(f"collect{list(generation)}") or 5)
-    monkeypatch.setattr(sys, "getallocatedblocks", lambda: frozen[0])
+    monkeypatch.setattr(sys, "getallocatedblocks", lambda: blocks[0])
 
     def walked() -> int:
         raise AssertionError("gc.get_freeze_count walks every frozen object: a pause")
@@ -48,24 +48,24 @@ def test_freezes_every_n_records_and_collects_in_full_when_the_heap_grew(
     floor = collector.COLLECT_FLOOR
     heap.folded()
     assert calls == []  # record 1: nothing due
-    frozen[0] = floor  # not above the floor: a freeze only
+    blocks[0] = floor  # not above the floor: a freeze only
     heap.folded()
     assert calls == ["collect[1]", "freeze"]
     calls.clear()
-    frozen[0] = int(1.5 * floor) + 1  # grown by more than half: a full collection
+    blocks[0] = int(1.5 * floor) + 1  # grown by more than half: a full collection
     heap.folded()
     heap.folded()
     assert calls == ["collect[1]", "freeze", "unfreeze", "collect[]", "freeze"]
     assert (heap.records, heap.freezes, heap.collections, heap.found) == (4, 2, 1, 5)
     calls.clear()
-    frozen[0] = int(1.5 * (1.5 * floor + 1))  # the new baseline is the heap then
+    blocks[0] = int(1.5 * (1.5 * floor + 1))  # the new baseline is the heap then
     heap.folded()
     heap.folded()
     assert calls == ["collect[1]", "freeze"] and heap.collections == 1
     calls.clear()
     off = collector.Collector(freeze_every=0, collect_growth=0)
     never_full = collector.Collector(freeze_every=1, collect_growth=0)
-    frozen[0] = 10 * floor
+    blocks[0] = 10 * floor
     for _ in range(3):
         off.folded()
         never_full.folded()
