@@ -133,6 +133,41 @@ def test_the_snapshotter_writes_from_a_forked_child(tmp_path: Path) -> None:
     assert fold(restored[0], recs[4:]) == uninterrupted[len(fold(Pipeline(), recs[:4])):]
 
 
+def test_a_checkpoint_cut_short_by_a_kill_does_not_fail_the_snapshots_after_it(
+        tmp_path: Path) -> None:
+    """A worker SIGKILLed while RocksDB made a checkpoint leaves its staging folder,
+    "<offset>.cold.tmp"; pruning took it for a writer's temporary file and failed to unlink
+    a folder, so every snapshot of the restarted worker was reported failed."""
+    staging = tmp_path / f"{139:020d}.cold.tmp"
+    staging.mkdir()
+    (staging / "000012.sst").write_bytes(b"cut short")
+    recs = records(build_log([("recall", i, "new") for i in range(3)]))
+    pipeline = Pipeline()
+    taker = Snapshotter(tmp_path, every=1, keep=2, fork=True)
+    with capture_logs() as logged:
+        for rec in recs:
+            fold(pipeline, [rec])
+            taker.record_folded(pipeline, TOPIC, 0)
+            taker.reap(wait=True)
+    assert [entry["event"] for entry in logged if entry["log_level"] != "info"] == []
+    assert [offset for offset, _ in snapshots(tmp_path)] == [2, 1]
+    assert not staging.exists()
+
+
+def test_a_failed_snapshot_writer_says_why(tmp_path: Path) -> None:
+    recs = records(build_log([("recall", 0, "new")]))
+    pipeline = Pipeline()
+    fold(pipeline, recs)
+    (tmp_path / f"{0:020d}.snap").mkdir()  # the file's name is taken: the rename fails
+    taker = Snapshotter(tmp_path, every=1, keep=2, fork=True)
+    with capture_logs() as logged:
+        taker.take(pipeline, TOPIC, 0)
+        taker.reap(wait=True)
+    failed = [entry for entry in logged if entry["event"] == "snapshot_failed"]
+    assert len(failed) == 1 and failed[0]["exit_code"] == 1
+    assert failed[0]["error"].startswith("IsADirectoryError"), failed[0]
+
+
 def test_a_quiet_stream_gets_its_latest_state_saved_on_the_timer(tmp_path: Path) -> None:
     recs = records(build_log([("flood", i, "new") for i in range(3)]))
     pipeline = Pipeline()

@@ -255,6 +255,12 @@ def prune(directory: Path, keep: int) -> None:
         if cold.name not in kept:  # its snapshot was never written (a crash in between)
             shutil.rmtree(cold, ignore_errors=True)
     for stale in directory.glob("*.tmp*"):
+        if stale.is_dir():
+            # RocksDB stages a checkpoint in "<offset>.cold.tmp": one left by a kill during
+            # the checkpoint (none is being made now: the one process that checkpoints here
+            # does it before a snapshot is written, and prunes after)
+            shutil.rmtree(stale, ignore_errors=True)
+            continue
         pid = stale.suffix.removeprefix(".tmp")
         if not pid.isdigit() or not alive(int(pid)):
             stale.unlink(missing_ok=True)
@@ -277,7 +283,7 @@ class Snapshotter:
         self.fork = fork and hasattr(os, "fork")
         self._since = 0  # records folded since the last snapshot
         self._since_at_tick = 0  # ... as the previous timer tick saw it
-        self._child: tuple[int, int] | None = None  # (pid, offset)
+        self._child: tuple[int, int, int] | None = None  # (pid, offset, error pipe)
 
     def record_folded(self, pipeline: Pipeline, topic: str, partition: int) -> None:
         if self.every <= 0:
@@ -328,32 +334,41 @@ class Snapshotter:
                      bytes=path.stat().st_size)
             return
         parent = os.getpid()
+        reason_out, reason_in = os.pipe()  # the child's error, for the parent's log
         pid = os.fork()
         if pid == 0:  # the child: serialise the copy-on-write image, then leave at once
             status = 1
             try:
+                os.close(reason_out)
                 die_with_parent()
                 if os.getppid() != parent:  # the parent died before that: nothing to do
                     os._exit(1)
                 write_snapshot(pipeline, self.directory, topic, partition, cold_saved=True)
-                prune(self.directory, self.keep)
                 status = 0
+                prune(self.directory, self.keep)
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent, then exit
+                os.write(reason_in, f"{type(exc).__name__}: {exc}".encode()[:4000])
             finally:
                 os._exit(status)
-        self._child = (pid, offset)
+        os.close(reason_in)
+        self._child = (pid, offset, reason_out)
         log.info("snapshot_started", offset=offset, child_pid=pid)
 
     def reap(self, *, wait: bool = False) -> None:
         if self._child is None:
             return
-        pid, offset = self._child
+        pid, offset, reason_out = self._child
         done, status = os.waitpid(pid, 0 if wait else os.WNOHANG)
         if done == 0:
             return
         self._child = None
+        with os.fdopen(reason_out, "rb") as reasons:
+            reason = reasons.read().decode(errors="replace")
+        path = self.directory / f"{offset:020d}.snap"
         if os.waitstatus_to_exitcode(status) == 0:
-            log.info("snapshot_written", offset=offset,
-                     path=str(self.directory / f"{offset:020d}.snap"))
+            log.info("snapshot_written", offset=offset, path=str(path))
+            if reason:  # written; only the clearing of older ones failed
+                log.warning("snapshot_prune_failed", offset=offset, error=reason)
         else:
             log.error("snapshot_failed", offset=offset,
-                      exit_code=os.waitstatus_to_exitcode(status))
+                      exit_code=os.waitstatus_to_exitcode(status), error=reason or None)
