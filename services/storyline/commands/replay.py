@@ -9,6 +9,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from storyline.kafka.clients import started
 from storyline.settings import Settings, get_settings, switch_kernels
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ async def _publish(bootstrap: str, topic: str, events: list) -> None:  # type: i
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                 max_request_size=MAX_REQUEST_BYTES, enable_idempotence=True,
                                 **kafka_options())
-    await producer.start()
+    await started(producer)
     try:
         for event in events:
             await producer.send(topic, key=story_key(event), value=canonical_bytes(event))

@@ -21,6 +21,7 @@ import structlog
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived, DeadLetter
+from storyline.kafka.clients import started
 from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, get_settings
 
@@ -87,7 +88,7 @@ class ArticleProducer:
             **kafka_options(self.settings),
         )
         try:
-            await asyncio.wait_for(producer.start(), self._start_timeout)
+            await asyncio.wait_for(started(producer), self._start_timeout)
         except (KafkaError, OSError, TimeoutError) as exc:
             await producer.stop()
             detail = str(exc) or type(exc).__name__

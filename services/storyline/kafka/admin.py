@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from storyline.kafka.clients import started
 from storyline.kafka.security import kafka_options
 from storyline.kafka.topics import ActualTopic, Plan, TopicSpec, plan
 
@@ -38,7 +39,7 @@ async def admin_client(
 ) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms,
                                 **kafka_options())
-    await admin.start()
+    await started(admin)
     try:
         yield admin
     finally:

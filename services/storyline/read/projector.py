@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import DeadLetter, StoryMerged, StoryUpdated
 from storyline.domain.upcasting import RetiredEvent, UndecodableEvent, decode_any
+from storyline.kafka.clients import started
 from storyline.kafka.security import kafka_options
 from storyline.metrics import DEAD_LETTERS, PROJECTED, Health, record_lag
 from storyline.read.sse import ChangeNotifier
@@ -115,9 +116,8 @@ class Projector:
             return
         try:
             if self._producer is None:
-                self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
-                                                  **kafka_options())
-                await self._producer.start()
+                self._producer = await started(AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap, acks="all", **kafka_options()))
             await self._producer.send_and_wait(
                 self.dead_letters_topic, canonical_bytes(dead_letter(self.topic, rejected)),
                 key=(rejected.key or "").encode())
@@ -134,7 +134,7 @@ class Projector:
             fetch_max_wait_ms=100,
             **kafka_options(),
         )
-        await consumer.start()
+        await started(consumer)
         try:
             partitions: set[int] = set()
             for _ in range(600):

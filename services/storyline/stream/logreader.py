@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from storyline.domain.events import Contract
 from storyline.domain.upcasting import UndecodableEvent, decode_any
+from storyline.kafka.clients import started
 from storyline.kafka.security import kafka_options
 
 FETCH_TIMEOUT_MS = 1000
@@ -40,7 +41,7 @@ async def standalone_consumer(bootstrap: str, **options: Any) -> AsyncIterator[A
         isolation_level="read_committed",
         **{**kafka_options(), **options},
     )
-    await consumer.start()
+    await started(consumer)
     try:
         yield consumer
     finally:
