@@ -98,3 +98,8 @@ def test_make_demo_prints_story_pages_and_serves_them(demo_env: dict[str, str]) 
     assert taken.returncode == 1, taken.stdout[-3000:] + taken.stderr[-3000:]
     assert "make demo FAILED: the read API exited" in taken.stderr
     assert "Story pages:" not in taken.stdout
+    # the API that lost the port shut down cleanly: its projector's Kafka consumer, cut off
+    # while it was starting, was closed (not left to "Unclosed AIOKafkaConsumer" at ERROR)
+    serve_log = (run_dir / "serve.log").read_text()
+    assert "address already in use" in serve_log, serve_log
+    assert "Unclosed" not in serve_log, serve_log

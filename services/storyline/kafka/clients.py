@@ -4,13 +4,16 @@ aiokafka's ``start()`` opens connections before it can fail (the bootstrap, the 
 coordinator), and a client whose ``start()`` did not return is still open: its connections
 stay until the process ends and its ``__del__`` logs "Unclosed AIOKafkaConsumer" at ERROR
 (the read API stopped while its projector was still starting showed both). Every client is
-therefore started with :func:`started`, which stops it again on the way out."""
+therefore started with :func:`started`, which stops it again on the way out, and a consumer
+is stopped with :func:`stop_consumer`, which closes it also when aiokafka's own stop is cut
+short."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 
 class Startable(Protocol):
@@ -35,3 +38,27 @@ async def started(client: Client) -> Client:
                 await closing()
         raise
     return client
+
+
+async def stop_consumer(consumer: Any) -> None:
+    """``consumer.stop()``, also while the broker is away.
+
+    aiokafka (0.14) stops its fetcher by cancelling the fetch tasks and awaiting each; a
+    task that is waiting out its retry backoff after a failed fetch (the broker down) gives
+    that CancelledError back to the caller of ``stop()``, so a reader that had just read all
+    it wanted died of a cancellation nobody asked for (the fold stage's rebuild, in a broker
+    bounce), and the consumer's connections were left open. Only a cancellation of the
+    calling task itself goes on, after the tasks and connections left are closed here (the
+    read API's projector is stopped by a cancellation)."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        fetcher = getattr(consumer, "_fetcher", None)
+        pending = list(getattr(fetcher, "_pending_tasks", ()))
+        for left in pending:
+            left.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await consumer._client.close()
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise

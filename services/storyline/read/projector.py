@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import DeadLetter, StoryMerged, StoryUpdated
 from storyline.domain.upcasting import RetiredEvent, UndecodableEvent, decode_any
-from storyline.kafka.clients import started
+from storyline.kafka.clients import started, stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.metrics import DEAD_LETTERS, PROJECTED, Health, record_lag
 from storyline.read.sse import ChangeNotifier
@@ -160,7 +160,7 @@ class Projector:
             log.info("projector.started", topic=self.topic, positions=stored)
             return consumer, tps
         except BaseException:
-            await consumer.stop()
+            await stop_consumer(consumer)
             raise
 
     async def run(self, stop: asyncio.Event | None = None, *,
@@ -192,7 +192,7 @@ class Projector:
                     await self._measure_lag(consumer, tps)
         finally:
             self.lags = None
-            await consumer.stop()
+            await stop_consumer(consumer)
             if self._producer is not None:
                 await self._producer.stop()
                 self._producer = None

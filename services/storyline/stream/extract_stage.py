@@ -33,10 +33,11 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition
+from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.facts import extract_record
-from storyline.stream.logreader import FETCH_LIMITS, stop_consumer
+from storyline.stream.logreader import FETCH_LIMITS
 from storyline.stream.offsets import commit_payload
 from storyline.stream.reconnect import (
     BACKOFF_MAX,

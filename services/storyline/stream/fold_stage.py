@@ -37,13 +37,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from storyline.allocator import limit_arenas
 from storyline.domain.pipeline import LogPosition
+from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.metrics import ARTICLES
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import assignment_records
 from storyline.stream.facts import FactsRecord, FoldedFacts
-from storyline.stream.logreader import FETCH_LIMITS, read_partition, stop_consumer
+from storyline.stream.logreader import FETCH_LIMITS, read_partition
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
 from storyline.stream.publishing import Prepared, StoryPublisher, events_producer
 from storyline.stream.reconnect import (

@@ -6,7 +6,6 @@ which a group consumer (with its committed offsets and rebalances) cannot promis
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from storyline.domain.events import Contract
 from storyline.domain.upcasting import UndecodableEvent, decode_any
-from storyline.kafka.clients import started
+from storyline.kafka.clients import started, stop_consumer
 from storyline.kafka.security import kafka_options
 
 FETCH_TIMEOUT_MS = 1000
@@ -46,29 +45,6 @@ async def standalone_consumer(bootstrap: str, **options: Any) -> AsyncIterator[A
         yield consumer
     finally:
         await stop_consumer(consumer)
-
-
-async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
-    """``consumer.stop()``, also while the broker is away.
-
-    aiokafka (0.14) stops its fetcher by cancelling the fetch tasks and awaiting each; a
-    task that is waiting out its retry backoff after a failed fetch (the broker down) gives
-    that CancelledError back to the caller of ``stop()``, so a reader that had just read all
-    it wanted died of a cancellation nobody asked for (the fold stage's rebuild, in a broker
-    bounce), and the consumer's connections were left open. Only a cancellation of the
-    calling task itself goes on; the tasks and connections left are closed here."""
-    try:
-        await consumer.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
-        fetcher = getattr(consumer, "_fetcher", None)
-        pending = list(getattr(fetcher, "_pending_tasks", ()))
-        for left in pending:
-            left.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        await consumer._client.close()
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:

@@ -43,13 +43,14 @@ from storyline.domain.contracts import ArticleAssigned, ArticleExtracted, FactsP
 from storyline.domain.events import SummaryGenerated
 from storyline.domain.partitions import PagePartition
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
+from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.metrics import ARTICLES
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import read_assignment
 from storyline.stream.facts import DEAD, SOURCE_OFFSET, FactsRecord
-from storyline.stream.logreader import FETCH_LIMITS, stop_consumer
+from storyline.stream.logreader import FETCH_LIMITS
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
 from storyline.stream.page_input import PageInput, Queued
 from storyline.stream.publishing import StoryPublisher, events_producer
