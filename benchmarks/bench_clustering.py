@@ -32,7 +32,7 @@ from pathlib import Path
 from storyline.domain.assign import kernels
 from storyline.domain.assign.clustering import Clusterer, ClusteringConfig, clustering_features
 from storyline.domain.events import ArticleReceived
-from storyline.domain.extract.extractor import extract_facts
+from storyline.domain.extract.extractor import clustering_facts, extract_facts
 from storyline.domain.facts import ArticleFacts
 from storyline.evaluation.clustering_eval import merged_stream
 
@@ -112,7 +112,7 @@ def main() -> int:
     if not all((d / "articles.jsonl").is_file() for d in datasets):
         print(f"dev data not found under {args.shared}/data", file=sys.stderr)
         return 2
-    real = [(a, extract_facts(a)) for a in merged_stream(datasets)]
+    real = [(a, clustering_facts(a, extract_facts(a))) for a in merged_stream(datasets)]
     slices = [real[i :: len(levels)][: args.per_level] for i in range(len(levels))]
 
     config = ClusteringConfig()

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from storyline.domain.assign import kernels
 from storyline.domain.assign.clustering import Clusterer, ClusteringConfig, clustering_features
-from storyline.domain.extract.extractor import extract_facts
+from storyline.domain.extract.extractor import clustering_facts, extract_facts
 from storyline.domain.pipeline import WARM_ARTICLES
 from storyline.evaluation.clustering_eval import merged_stream
 from storyline.stream.coldstore import RocksColdStore
@@ -42,7 +42,7 @@ from bench_clustering import ROOT, Background
 def build(levels: list[int], per_level: int, shared: Path
           ) -> tuple[bytes, list, list, list]:
     datasets = [shared / "data" / "timeline17-dev", shared / "data" / "entities-dev"]
-    real = [(a, extract_facts(a)) for a in merged_stream(datasets)]
+    real = [(a, clustering_facts(a, extract_facts(a))) for a in merged_stream(datasets)]
     slices = [real[i :: len(levels)][:per_level] for i in range(len(levels))]
     # real articles in no slice (later in the stream): what --warm places before timing
     spare = [(a.uri, clustering_features(a, f)) for a, f in real[len(levels) * per_level:]]

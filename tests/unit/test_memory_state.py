@@ -603,7 +603,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        35: "fcc2fa498b4e1b39131f4ee5f51411e202baea15f3577b5ad17430c51827ad3f",
                        36: "274b3722380c3035c4eb9cf078cf7b3d7ed5a560d5d5634ef6b62898cac8e98d",
                        37: "abd89504065eebe124edae13a29e1da797da534f160b3350d74a6f20f668b8cd",
-                       38: "b47fa75aecd3b887ce9c65fda35d10123a828efe794532ad0d82f3ed53f94fad"}
+                       38: "b47fa75aecd3b887ce9c65fda35d10123a828efe794532ad0d82f3ed53f94fad",
+                       39: "7fcbfcb959316fec9d34bdfa08a6e3cf8473d1912eb57144c71b9e4fe933d7ea"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -32,7 +32,7 @@ from storyline.domain.contracts import (
 )
 from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.domain.extract.analysis import analysis_of
-from storyline.domain.extract.extractor import EXTRACTOR_VERSION, extract_facts
+from storyline.domain.extract.extractor import EXTRACTOR_VERSION, clustering_facts, extract_facts
 from storyline.domain.extract.timeline_input import timeline_input
 
 
@@ -97,7 +97,7 @@ def extract(article: ArticleReceived, position: LogPosition) -> ArticleExtracted
         facts = extract_facts(article)
         update = {
             "facts": facts,
-            "clustering": clustering_features(article, facts),
+            "clustering": clustering_features(article, clustering_facts(article, facts)),
             "summary": summary_analysis(analysis_of(facts)),
             "timeline": timeline_features(timeline_input(facts, article.published.date())),
         }

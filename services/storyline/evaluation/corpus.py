@@ -28,7 +28,7 @@ import orjson
 from storyline.domain.assign.clustering import Clusterer, ClusteringConfig
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived, PubStatus
-from storyline.domain.extract.extractor import extract_facts
+from storyline.domain.extract.extractor import clustering_facts, extract_facts
 from storyline.domain.facts import ArticleFacts
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.ingest.files import iter_file
@@ -120,7 +120,7 @@ def place_articles(articles: Sequence[ArticleReceived], config: ClusteringConfig
     merges = duplicates = 0
     start = time.perf_counter()
     for article, article_facts in zip(articles, facts, strict=True):
-        result = clusterer.assign(article, article_facts)
+        result = clusterer.assign(article, clustering_facts(article, article_facts))
         joined[article.uri] = result.story_id
         merges += len(result.merged)
         duplicates += result.duplicate_of is not None

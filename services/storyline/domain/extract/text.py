@@ -110,3 +110,17 @@ class Document:
         """(sentence index, offset inside that sentence) of a document offset."""
         i = bisect_right(self.starts, offset) - 1
         return i, offset - self.starts[i]
+
+
+def analysed_part(body: str, limit: int) -> str:
+    """The first ``limit`` characters of ``body`` or less, ended where a sentence ends: at
+    the last line break in the second half of that stretch, else after its last full stop,
+    else at its last space (a single line of text), so that no sentence is cut in two."""
+    if len(body) <= limit:
+        return body
+    floor = limit // 2
+    cut = body.rfind("\n", floor, limit + 1)
+    if cut < 0:
+        stop = body.rfind(". ", floor, limit)
+        cut = stop + 1 if stop >= 0 else body.rfind(" ", floor, limit + 1)
+    return body[:cut] if cut >= 0 else body[:limit]
