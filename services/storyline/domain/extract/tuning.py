@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class ExtractTuning:
-    # The per-article summary analysis (storyline.domain.extract.analysis)
     # An article's facts (sentences, dates, figures, names, and from them its summary
     # analysis and timeline statements) come from the first this many characters of its
     # body, about 10,000 words: more than a broadcast transcript or a long chronology
@@ -23,6 +22,7 @@ class ExtractTuning:
     # every article behind it). Its story (clustering, duplicates) is still judged on the
     # whole text. A bound on cost chosen by size, not by score (docs/extraction.md).
     analysed_chars: int = 65_536
+    # The per-article summary analysis (storyline.domain.extract.analysis)
     lead: int = 8  # sentences of each article that may enter the summary and the centroid
     summary_min_words: int = 8  # a summary sentence has this many words ...
     summary_max_words: int = 45  # ... to this many
