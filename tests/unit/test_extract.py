@@ -234,9 +234,10 @@ def test_the_analysed_part_is_a_prefix_ended_where_a_sentence_or_word_ends(
 
 
 def test_facts_come_from_the_first_analysed_chars_of_a_long_body() -> None:
-    """A 680 kB web page with its reader comments: its facts stop at the analysed part
-    (ended at a sentence's end), the sentences of the part are the same as the whole
-    body's first sentences, and a body within the limit is analysed whole."""
+    """A web page longer than the analysed part, reader comments after its story: its facts
+    stop at the analysed part (ended at a sentence's end), the sentences of the part are
+    the same as the whole body's first sentences, and a body within the limit is analysed
+    whole."""
     lead = "Rescuers found the two missing climbers on Sunday, police said.\n"
     comment = ("Posted by: reader | September 24, 2008 5:42 PM | Report abuse "
                "Another 1,200 homes were flooded on Monday.\n")

@@ -1,8 +1,8 @@
 """A client whose start fails or is cancelled is stopped again (storyline.kafka.clients).
 
 The broker here is a loopback socket that accepts and never answers, so aiokafka's start is
-still waiting for its bootstrap when it is cancelled: the moment the read API shut down in
-when its port was taken, which left the projector's consumer open ("Unclosed
+still waiting for its bootstrap when it is cancelled: where the read API was when it shut
+down because its port was taken, which left the projector's consumer open ("Unclosed
 AIOKafkaConsumer" at ERROR)."""
 
 from __future__ import annotations
