@@ -7,10 +7,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 from test_pipeline import PROPERTY, START, STORIES, TOPIC, build_log, log_entries, records
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived, PubStatus
+from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.domain.records import dead_letter, handle_record
 from storyline.stream import facts as facts_module
@@ -167,3 +169,18 @@ def test_facts_of_another_pipeline_version_are_refused_by_name() -> None:
         with pytest.raises(facts_module.StaleFacts, match="source offset 7 were written by "
                            r"pipeline .*STORYLINE_TOPIC_PREFIX"):
             FactsRecord.from_kafka(written.key, written.value, headers)
+
+
+def test_an_article_analysed_in_part_says_so_in_the_extract_stages_log() -> None:
+    sentence = "Another 1,200 homes were flooded on Monday, officials said.\n"
+    long = ArticleReceived(uri="urn:test:long", version=1, source="Test Wire",
+                           body=sentence * (EXTRACT.analysed_chars // len(sentence) + 10),
+                           published=START)
+    short = long.model_copy(update={"uri": "urn:test:short", "body": sentence * 3})
+    with capture_logs() as logged:
+        for offset, article in enumerate([short, long]):
+            extract_record(article.uri.encode(), canonical_bytes(article),
+                           LogPosition(TOPIC, 0, offset), max_bytes=1_000_000)
+    cut = [entry for entry in logged if entry["event"] == "article_analysed_in_part"]
+    assert [(entry["article_id"], entry["offset"]) for entry in cut] == [("urn:test:long", 1)]
+    assert cut[0]["body_chars"] == len(long.body) > cut[0]["analysed_chars"]
