@@ -58,6 +58,10 @@ def env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[dic
         "STORYLINE_DATA_DIR": str(tmp_path / "data"),
         "STORYLINE_COMMIT_INTERVAL": "0.2",
         "STORYLINE_SNAPSHOT_EVERY": "50",
+        # the operations endpoints off: the default ports (9465 + i) are every test's, and
+        # a stage of this test found its port held by another test's on the other worker
+        # (tests that probe them set their own ports)
+        "STORYLINE_WORKER_METRICS_PORT": "0",
     })
     subprocess.run([*STORYLINE, "topics", "apply"], env=environment, check=True,
                    capture_output=True, timeout=120)
