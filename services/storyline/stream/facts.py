@@ -30,6 +30,7 @@ import structlog
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
 from storyline.domain.events import DeadLetter
+from storyline.domain.extract.extractor import analysed_in_part
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import dead_letter, decode_article
@@ -102,7 +103,7 @@ def extract_record(key: bytes | None, value: bytes | None, position: LogPosition
         letter = dead_letter(position, key, value or b"", type(exc).__name__,
                              str(exc) or repr(exc))
         return FactsRecord(key or b"", canonical_bytes(letter), DEAD, position.offset)
-    if len(decoded.body) > EXTRACT.analysed_chars and extracted.failure is None:
+    if analysed_in_part(decoded) and extracted.failure is None:
         # what an editor asks when a fact of a long page is not on the story's page
         log.info("article_analysed_in_part", article_id=decoded.uri, offset=position.offset,
                  body_chars=len(decoded.body), analysed_chars=EXTRACT.analysed_chars)

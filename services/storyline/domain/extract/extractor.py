@@ -41,13 +41,18 @@ def extract_facts(article: ArticleReceived) -> ArticleFacts:
     )
 
 
+def analysed_in_part(article: ArticleReceived) -> bool:
+    """Whether :func:`extract_facts` reads only the first part of ``article``'s body."""
+    return len(article.body) > EXTRACT.analysed_chars
+
+
 def clustering_facts(article: ArticleReceived, facts: ArticleFacts) -> ArticleFacts:
     """``facts`` as story placement reads them (``clustering_features``): who an article is
     about is judged on its whole body, as its terms and shingles are, so an article longer
     than the analysed part gets the names of all of it (a 680 kB page's reader comments
     name the people its story is about, and placement without them merged two of the dev
     sets' stories); ``facts`` themselves otherwise."""
-    if len(article.body) <= EXTRACT.analysed_chars:
+    if not analysed_in_part(article):
         return facts
     whole = Document(split_sentences(article.body))
     return facts.model_copy(update={"names": tuple(find_names(whole))})
