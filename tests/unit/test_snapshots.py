@@ -23,6 +23,7 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.processes import alive
 from storyline.replay import fold_records
+from storyline.stream import snapshots as snapshots_module
 from storyline.stream.snapshots import (
     Snapshotter,
     load_snapshot,
@@ -319,3 +320,39 @@ def test_a_snapshot_with_a_cut_story_section_is_refused(tmp_path: Path) -> None:
     with capture_logs() as logged:
         assert load_snapshot(tmp_path, TOPIC, 0, before=3) is None
     assert "damaged" in logged[-1]["reason"]
+
+
+def test_a_snapshot_written_in_process_fails_as_a_forked_one_does(tmp_path: Path) -> None:
+    """Without fork (or where there is none) a failed write is logged with its reason and
+    the fold goes on: a snapshot is a cache, not a reason to stop the worker."""
+    recs = records(build_log([("recall", 0, "new")]))
+    pipeline = Pipeline()
+    fold(pipeline, recs)
+    (tmp_path / f"{0:020d}.snap").mkdir()  # the file's name is taken: the rename fails
+    taker = Snapshotter(tmp_path, every=1, keep=2, fork=False)
+    with capture_logs() as logged:
+        taker.take(pipeline, TOPIC, 0)
+    failed = [entry for entry in logged if entry["event"] == "snapshot_failed"]
+    assert len(failed) == 1 and failed[0]["error"].startswith("IsADirectoryError"), logged
+    assert not any(entry["event"] == "snapshot_written" for entry in logged)
+
+
+def test_a_prune_failure_in_process_leaves_the_snapshot_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recs = records(build_log([("recall", 0, "new")]))
+    pipeline = Pipeline()
+    fold(pipeline, recs)
+
+    def refuse(directory: Path, keep: int) -> None:
+        raise PermissionError(f"cannot clear {directory}")
+
+    monkeypatch.setattr(snapshots_module, "prune", refuse)
+    taker = Snapshotter(tmp_path, every=1, keep=2, fork=False)
+    with capture_logs() as logged:
+        taker.take(pipeline, TOPIC, 0)
+    assert [offset for offset, _ in snapshots(tmp_path)] == [0]
+    events = [entry["event"] for entry in logged]
+    assert "snapshot_written" in events and "snapshot_failed" not in events
+    warned = [entry for entry in logged if entry["event"] == "snapshot_prune_failed"]
+    assert len(warned) == 1 and warned[0]["error"].startswith("PermissionError"), logged

@@ -324,14 +324,16 @@ class Snapshotter:
         offset = pipeline.applied_offset(topic, partition)
         if offset is None:
             return
+        if not self.fork:
+            self._take_here(pipeline, topic, partition, offset)
+            return
         # the cold store's checkpoint is taken here, at this record boundary, by the process
         # that owns the store (a forked child must not touch RocksDB)
-        checkpoint_cold_store(pipeline, self.directory, offset)
-        if not self.fork:
-            path = write_snapshot(pipeline, self.directory, topic, partition, cold_saved=True)
-            prune(self.directory, self.keep)
-            log.info("snapshot_written", offset=offset, path=str(path),
-                     bytes=path.stat().st_size)
+        try:
+            checkpoint_cold_store(pipeline, self.directory, offset)
+        except Exception as exc:  # noqa: BLE001 - logged with its reason, the fold goes on
+            log.error("snapshot_failed", offset=offset, exit_code=None,
+                      error=f"{type(exc).__name__}: {exc}")
             return
         parent = os.getpid()
         reason_out, reason_in = os.pipe()  # the child's error, for the parent's log
@@ -353,6 +355,24 @@ class Snapshotter:
         os.close(reason_in)
         self._child = (pid, offset, reason_out)
         log.info("snapshot_started", offset=offset, child_pid=pid)
+
+    def _take_here(self, pipeline: Pipeline, topic: str, partition: int, offset: int) -> None:
+        """The snapshot written in this process, its outcome logged as a forked writer's
+        is: a snapshot is a cache, so a failure to write it is an error to alert on, not a
+        reason to stop folding, and a failure to clear older ones only a warning."""
+        try:
+            checkpoint_cold_store(pipeline, self.directory, offset)
+            path = write_snapshot(pipeline, self.directory, topic, partition, cold_saved=True)
+        except Exception as exc:  # noqa: BLE001 - logged with its reason, the fold goes on
+            log.error("snapshot_failed", offset=offset, exit_code=None,
+                      error=f"{type(exc).__name__}: {exc}")
+            return
+        log.info("snapshot_written", offset=offset, path=str(path), bytes=path.stat().st_size)
+        try:
+            prune(self.directory, self.keep)
+        except Exception as exc:  # noqa: BLE001 - older snapshots are only kept too long
+            log.warning("snapshot_prune_failed", offset=offset,
+                        error=f"{type(exc).__name__}: {exc}")
 
     def reap(self, *, wait: bool = False) -> None:
         if self._child is None:
