@@ -131,10 +131,12 @@ def main() -> int:
             clusterer.assign(*background.next())
         fill = time.perf_counter() - start
         gc.collect()
-        # assign = place(uri, clustering_features(article, facts)), its parts timed apart
+        # assign = place(uri, clustering_features(article, facts)), its parts timed apart;
+        # the features as the extract stage makes them (clustering_facts finds a long body's
+        # whole-body names again: part of their cost)
         start = time.perf_counter()
         cpu = time.process_time()
-        features = [(a.uri, clustering_features(a, f)) for a, f in timed]
+        features = [(a.uri, clustering_features(a, clustering_facts(a, f))) for a, f in timed]
         cpu_features = time.process_time() - cpu
         for uri, feature in features:
             clusterer.place(uri, feature)
