@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,12 @@ from pydantic import ValidationError
 from storyline.commands.schemas import generated
 from storyline.domain.canonical import canonical_bytes, content_hash
 from storyline.domain.contracts import ClusteringName
-from storyline.domain.events import ArticleReceived, DeadLetter
+from storyline.domain.events import (
+    PUBLISHED_LATEST,
+    ArticleReceived,
+    DeadLetter,
+    publication_time,
+)
 from storyline.domain.upcasting import (
     RetiredEvent,
     UndecodableEvent,
@@ -134,3 +140,23 @@ def test_clustering_name_of_is_model_construct(count: int, person: bool, lede: b
     assert ClusteringName.model_validate_json(fast.model_dump_json()) == fast
     with pytest.raises(ValidationError):
         fast.count = 4  # type: ignore[misc]  # frozen like any contract
+
+
+def test_a_publication_time_is_read_as_utc_and_refused_where_it_cannot_be_dated() -> None:
+    utc = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+    assert publication_time(dt.datetime(2026, 3, 1, 8, 0)) == utc  # no offset: UTC
+    moved = publication_time(dt.datetime(2026, 3, 1, 3, 0,
+                                         tzinfo=dt.timezone(dt.timedelta(hours=-5))))
+    assert moved == utc and moved.utcoffset() == dt.timedelta(0)
+    assert publication_time(PUBLISHED_LATEST) == PUBLISHED_LATEST
+    for outside in (dt.datetime(9999, 12, 31, 23, 0, tzinfo=dt.UTC),
+                    dt.datetime(99, 12, 31, 23, 59),
+                    # within the bounds as written, before them in UTC
+                    dt.datetime(100, 1, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+                    # an offset that carries it past year 1: refused, not an OverflowError
+                    dt.datetime(1, 1, 1, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))):
+        with pytest.raises(ValueError, match="outside the years 100 to 9899"):
+            publication_time(outside)
+    base = decode_event((FIXTURES / "ArticleReceived.v1.json").read_bytes(), ArticleReceived)
+    with pytest.raises(ValidationError, match="outside the years 100 to 9899"):
+        ArticleReceived.model_validate({**base.model_dump(), "published": "9999-12-31T23:00:00"})

@@ -109,3 +109,14 @@ def test_the_cli_prints_each_problem_of_an_item(tmp_path: Path,
     err = capsys.readouterr().err
     assert (f"{path} line 1: 2 problems: field 'source': is required; field 'published': "
             "is required: the publication time (ISO 8601)") in err
+
+
+def test_a_publication_time_the_core_cannot_date_is_refused_at_ingest() -> None:
+    with pytest.raises(InvalidArticle) as caught:
+        parse_item({**GOOD, "published": "9999-12-31T23:00:00Z"}, fmt="json")
+    assert caught.value.problems == ((
+        "published", "publication time 9999-12-31T23:00:00+00:00 is outside the years 100 "
+                     "to 9899 that stories are dated in"),)
+    # an offset that leaves the calendar is the same refusal, not an OverflowError
+    with pytest.raises(InvalidArticle, match="outside the years 100 to 9899"):
+        parse_item({**GOOD, "published": "0001-01-01T00:00:00+01:00"}, fmt="json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,7 @@ from storyline.domain.events import (
 from storyline.domain.pages import PageFolder, page_hash
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.domain.records import handle_record
+from storyline.domain.upcasting import decode_event
 from storyline.replay import fold_records
 
 TOPIC = "storyline.articles"
@@ -253,3 +255,49 @@ def test_every_revision_hash_covers_its_content() -> None:
         assert page_hash(tampered) != page.content_hash
         unchained = page.model_copy(update={"previous_hash": "sha256:" + "0" * 64})
         assert page_hash(unchained) != page.content_hash
+
+
+def _with_published(a: ArticleReceived, published: str) -> bytes:
+    """``a`` as a producer writing to the topic directly might send it."""
+    payload = orjson.loads(canonical_bytes(a))
+    payload["published"] = published
+    return orjson.dumps(payload)
+
+
+def _fold_raw(values: list[bytes]) -> list[bytes | str]:
+    pipeline = Pipeline()
+    out: list[bytes | str] = []
+    for offset, value in enumerate(values):
+        handled = handle_record(pipeline, b"k", value, LogPosition(TOPIC, 0, offset),
+                                max_bytes=1_000_000)
+        if handled.dead_letter is not None:
+            out.append(handled.dead_letter.reason)
+        out.extend(canonical_bytes(e) for e in handled.events)
+    return out
+
+
+def test_a_time_without_an_offset_or_with_a_local_one_is_the_same_instant_in_utc() -> None:
+    """A naive time used to fail its article and every later one of its story (naive and
+    aware times cannot be compared): dead letters for good articles, for ever."""
+    a0, a1, a2 = (article(i, "flood", i) for i in range(3))
+    aware = [canonical_bytes(a) for a in (a0, a1, a2)]
+    naive = _with_published(a0, a0.published.replace(tzinfo=None).isoformat())
+    local = _with_published(a1, a1.published.astimezone(
+        dt.timezone(dt.timedelta(hours=-5))).isoformat())
+    assert b"+00:00" not in naive and b"-05:00" in local
+    expected = _fold_raw(aware)
+    assert len(expected) == 3 and all(isinstance(e, bytes) for e in expected)
+    assert _fold_raw([naive, local, aware[2]]) == expected
+
+
+def test_a_time_the_core_cannot_date_is_a_dead_letter_that_leaves_no_trace() -> None:
+    a0, a1, a2 = (article(i, "flood", i) for i in range(3))
+    far = _with_published(a1.model_copy(update={"uri": "urn:test:far"}), "9999-12-31T23:00:00Z")
+    with_far = _fold_raw([canonical_bytes(a0), far, canonical_bytes(a2)])
+    assert isinstance(with_far[1], str)
+    assert "outside the years 100 to 9899" in with_far[1], with_far[1]
+    folder = PageFolder()
+    pages = [folder.apply(decode_event(e, StoryUpdated)) for e in with_far
+             if isinstance(e, bytes)]
+    assert [[a.uri for a in p.articles] for p in pages if p is not None] == [
+        [a0.uri], [a0.uri, a2.uri]]

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Contract(BaseModel):
@@ -76,6 +76,29 @@ class Provenance(Contract):
         return self
 
 
+# The publication times the core can date: it reads an article's UTC day and counts days and
+# years around it (the days near it, "next year", "a decade ago"), so a time within a century
+# of either end of the calendar it computes with (years 1 to 9999) is refused.
+PUBLISHED_EARLIEST = dt.datetime(100, 1, 1, tzinfo=dt.UTC)
+PUBLISHED_LATEST = dt.datetime(9899, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
+
+
+def publication_time(value: dt.datetime) -> dt.datetime:
+    """``value`` as the UTC time the core reads: a time without an offset is taken as UTC
+    (as the ingest paths take it), one with an offset converted; ValueError outside
+    PUBLISHED_EARLIEST .. PUBLISHED_LATEST."""
+    try:
+        moment = (value.replace(tzinfo=dt.UTC) if value.tzinfo is None
+                  else value.astimezone(dt.UTC))
+    except OverflowError:  # an offset that carries it past year 1 or 9999
+        moment = None
+    if moment is None or not PUBLISHED_EARLIEST <= moment <= PUBLISHED_LATEST:
+        raise ValueError(
+            f"publication time {value.isoformat()} is outside the years "
+            f"{PUBLISHED_EARLIEST.year} to {PUBLISHED_LATEST.year} that stories are dated in")
+    return moment
+
+
 class ArticleReceived(Contract):
     """A normalised wire article. The articles topic is a log of these, keyed by ``uri``."""
 
@@ -86,7 +109,9 @@ class ArticleReceived(Contract):
     source: str = Field(min_length=1, max_length=200, description="The outlet that published it.")
     headline: str | None = Field(default=None, max_length=1000)
     body: str = Field(description="Plain text, one paragraph or sentence a line.")
-    published: dt.datetime = Field(description="Publication time (UTC).")
+    published: dt.datetime = Field(
+        description="Publication time, read as UTC: a time without an offset is taken as "
+                    "UTC, one with an offset converted; from year 100 to year 9899.")
     language: str = Field(default="en", max_length=35)
     pubstatus: PubStatus = PubStatus.USABLE
     url: str | None = Field(default=None, max_length=2048)
@@ -98,6 +123,15 @@ class ArticleReceived(Contract):
         default=None, exclude_if=_absent,
         description="How the article reached the log (ingest path, API key id); absent on "
                     "events written before it was recorded. Never shapes a revision.")
+
+    # A producer that writes to the articles topic directly may send a time without an
+    # offset or with a local one: read as it is, a naive time failed every later article of
+    # its story (naive and aware times cannot be compared), and a local one dated the
+    # article by another day than the same item sent through ingest.
+    @field_validator("published")
+    @classmethod
+    def _published_in_utc(cls, value: dt.datetime) -> dt.datetime:
+        return publication_time(value)
 
     def received(self, via: Via, api_key_id: str | None = None) -> ArticleReceived:
         """This article as it goes on the log by ``via``, with the provenance given

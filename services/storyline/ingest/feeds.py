@@ -26,6 +26,7 @@ from storyline.ingest.fields import (
     check_size,
     clean_line,
     parse_datetime,
+    publication_time_at,
     quote,
 )
 from storyline.ingest.htmltext import html_to_text
@@ -97,9 +98,7 @@ def _rss_date(value: str, path: str) -> dt.datetime:
             return parse_datetime(value, path)
         except InvalidArticle:
             raise InvalidArticle(path, f"not an RFC 822 date: {quote(value)}") from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    return publication_time_at(parsed, path)
 
 
 def _rss_items(root: Element) -> Iterator[tuple[Element, Callable[[], ArticleReceived]]]:

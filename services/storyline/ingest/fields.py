@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from storyline.domain.events import ArticleReceived
+from storyline.domain.events import ArticleReceived, publication_time
 
 ROOT = "$"
 """Field name for errors about the item as a whole (size, not an object, unknown format)."""
@@ -164,12 +164,16 @@ def parse_datetime(value: Any, path: str) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         raise InvalidArticle(path, f"not an ISO 8601 date-time: {quote(value)}") from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.UTC)
+    return publication_time_at(parsed, path)
+
+
+def publication_time_at(parsed: dt.datetime, path: str) -> dt.datetime:
+    """``parsed`` as the UTC publication time an article carries (taken as UTC without an
+    offset); ``InvalidArticle`` at ``path`` outside the years stories are dated in."""
     try:
-        return parsed.astimezone(dt.UTC)
-    except OverflowError:
-        raise InvalidArticle(path, f"date-time out of range: {quote(value)}") from None
+        return publication_time(parsed)
+    except ValueError as exc:
+        raise InvalidArticle(path, str(exc)) from None
 
 
 def parse_version(value: Any, path: str) -> int:
