@@ -60,6 +60,16 @@ def test_a_missing_topic_is_an_error_not_caught_up() -> None:
     assert TOPIC in found.message and "does not exist" in found.message
 
 
+def test_records_off_the_articles_log_are_an_error_whatever_the_log_says() -> None:
+    """A producer that let the key's hash pick a partition of a many-partition topic: the
+    log itself may be caught up, but those articles are never folded."""
+    for base in (facts(end=10, committed=10), facts(end=10, committed=4)):
+        found = verdict(replace(base, off_the_log={2: 3, 1: 1}), stuck_after=STUCK_AFTER)
+        assert found.code is Code.ERROR and found.final
+        assert found.message.startswith(f"4 records on partitions 1, 2 of {TOPIC}: the "
+                                        "articles log is partition 0"), found.message
+
+
 @pytest.mark.parametrize("members,state", [(1, "Stable"), (0, "Empty"), (0, "Dead"),
                                            (None, None)])
 def test_caught_up_whatever_the_group(members: int | None, state: str | None) -> None:

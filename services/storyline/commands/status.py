@@ -20,7 +20,8 @@ Exit status:
   0  caught up: everything in the log is committed (an empty log counts: nothing to do);
      with page processes, in every leg: every revision is published
   1  error: the articles topic (with page processes: or the assignments topic) does not
-     exist, Kafka cannot be reached, or --wait timed out
+     exist, records sit on a partition of the articles topic other than the log's (0), which
+     nothing folds, Kafka cannot be reached, or --wait timed out
   3  behind: records are waiting and a worker is in the group, committing (with page
      processes: in some leg, and no leg is in error, without a worker or stuck)
   4  no worker is consuming the articles topic: records are waiting and the group has no
@@ -49,10 +50,11 @@ import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from storyline.kafka.articles_log import ARTICLES_PARTITION, off_the_log_message
 from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, get_settings
 
@@ -113,6 +115,9 @@ class Facts:
     partition: int | None = None  # the one partition of ``topic`` looked at; None: all
     log: str = "articles log"
     committer: str = "worker"
+    # partition -> end offset of the partitions of the articles topic other than the log's
+    # that hold records: nothing folds them (storyline.kafka.articles_log)
+    off_the_log: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -175,6 +180,8 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
     if not facts.ends:
         return Verdict(Code.ERROR, f"{topic} does not exist (is STORYLINE_TOPIC_PREFIX right? "
                                    "`storyline topics apply` creates it)")
+    if facts.off_the_log:
+        return Verdict(Code.ERROR, off_the_log_message(facts.topic, facts.off_the_log))
     if lag == 0:
         if facts.end == 0:
             message = f"caught up: {topic} is empty, nothing to do"
@@ -356,14 +363,19 @@ class Leg:
     log: str
     committer: str
     partition: int | None = None
+    # the one partition of ``topic`` that is the log (the articles log's); records on the
+    # others are reported, not counted; None: every partition (or ``partition``) is
+    log_partition: int | None = None
 
 
 def articles_leg(settings: Settings) -> Leg:
     """The articles log against the worker's group, or, with page processes, the assign
     process's (whose commit means "assigned": the page legs say what is published)."""
     if settings.page_processes > 0:
-        return Leg(settings.articles, assign_group(settings), "articles log", "assign")
-    return Leg(settings.articles, worker_group(settings), "articles log", "worker")
+        return Leg(settings.articles, assign_group(settings), "articles log", "assign",
+                   log_partition=ARTICLES_PARTITION)
+    return Leg(settings.articles, worker_group(settings), "articles log", "worker",
+               log_partition=ARTICLES_PARTITION)
 
 
 def page_leg(settings: Settings, partition: int) -> Leg:
@@ -437,6 +449,11 @@ class Probe:
         if ends is None:
             ends = {p: end for p, end in (await self.end_offsets(leg.topic)).items()
                     if leg.partition is None or p == leg.partition}
+        off_the_log: dict[int, int] = {}
+        if leg.log_partition is not None:
+            off_the_log = {p: end for p, end in ends.items()
+                           if p != leg.log_partition and end > 0}
+            ends = {p: end for p, end in ends.items() if p == leg.log_partition}
         offsets, state, members = await self.group_status(leg, patience)
         committed = {p: meta.offset for p, meta in offsets.items() if meta.offset >= 0}
         now = time.time()
@@ -464,7 +481,8 @@ class Probe:
         facts = Facts(topic=leg.topic, ends=ends, committed=committed, state=state,
                       members=members, last_commit_age=last_commit_age, group=leg.group,
                       pipeline=pipeline, stage=stage, committed_by=committed_by,
-                      partition=leg.partition, log=leg.log, committer=leg.committer)
+                      partition=leg.partition, log=leg.log, committer=leg.committer,
+                      off_the_log=off_the_log)
         if facts.lag > 0 and (members or stage is not None):
             facts = replace(facts, pending_age=await self.pending_age(facts, now))
         return facts

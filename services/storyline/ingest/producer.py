@@ -21,6 +21,7 @@ import structlog
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived, DeadLetter
+from storyline.kafka.articles_log import ARTICLES_PARTITION
 from storyline.kafka.clients import started
 from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, get_settings
@@ -147,9 +148,13 @@ class ArticleProducer:
         """Add the article to a batch; the future resolves to aiokafka's RecordMetadata.
         ``headers`` (the record's provenance, e.g. which API key submitted it) travel with
         the record on the log and never into the event or a revision."""
+        # Partition 0 whatever the topic's partition count: the articles log is one total
+        # order, the one partition every stage reads. A topic made with more (a cluster's
+        # default partition count) would otherwise scatter articles by their key's hash
+        # onto partitions nothing folds.
         future: asyncio.Future[Any] = await self._running().send(
             self.settings.articles, canonical_bytes(article), key=article.uri.encode(),
-            headers=list(headers) or None)
+            partition=ARTICLES_PARTITION, headers=list(headers) or None)
         return future
 
     async def send(self, article: ArticleReceived,

@@ -33,6 +33,12 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition
+from storyline.kafka.articles_log import (
+    ARTICLES_PARTITION,
+    ArticlesOffTheLog,
+    off_the_log_message,
+    records_off_the_log,
+)
 from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, switch_kernels
@@ -111,7 +117,7 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    source = TopicPartition(settings.articles, 0)
+    source = TopicPartition(settings.articles, ARTICLES_PARTITION)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, group_id=extract_group(
             settings, stripe, stripes),
@@ -135,8 +141,17 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
         # default), with the broker's partition count: both are looked up first, from every
         # topic's metadata (the consumer tracks none yet), before the producer names one, so
         # that a wrong prefix is an error and not new topics.
-        await retried(functools.partial(topic_partitions, consumer, settings.articles),
-                      f"{settings.articles} partitions")
+        articles = await retried(
+            functools.partial(topic_partitions, consumer, settings.articles),
+            f"{settings.articles} partitions")
+        off_the_log = await retried(
+            functools.partial(records_off_the_log, consumer, settings.articles),
+            f"{settings.articles} records off the log")
+        if off_the_log:
+            raise ArticlesOffTheLog(off_the_log_message(settings.articles, off_the_log))
+        if len(articles) > 1:
+            log.warning("articles_topic_partitions", topic=settings.articles,
+                        partitions=len(articles), read=ARTICLES_PARTITION)
         partitions = len(await retried(
             functools.partial(topic_partitions, consumer, settings.facts),
             f"{settings.facts} partitions"))

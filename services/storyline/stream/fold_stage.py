@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from storyline.allocator import limit_arenas
 from storyline.domain.pipeline import LogPosition
+from storyline.kafka.articles_log import ARTICLES_PARTITION
 from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.metrics import ARTICLES
@@ -88,7 +89,7 @@ class FoldStage:
         self.pages = pages
         self.group = fold_group(settings, pages=pages)
         self.stage = "fold" if pages else "assign"
-        self.source = TopicPartition(settings.articles, 0)
+        self.source = TopicPartition(settings.articles, ARTICLES_PARTITION)
         directory = fold_state_dir(settings, pages=pages)
         self.directory = directory
         self.state = WorkerState(directory / "cold", settings.warm_idle_revisions,

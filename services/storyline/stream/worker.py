@@ -53,6 +53,7 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import RecordOutcome, handle_record
+from storyline.kafka.articles_log import ARTICLES_PARTITION, off_the_log_message
 from storyline.kafka.security import faust_credentials
 from storyline.llm.summariser import summariser_from_settings
 from storyline.metrics import (
@@ -410,6 +411,9 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         async for event in stream.events():
             message = event.message
             topic, partition = message.topic, message.partition
+            if partition != ARTICLES_PARTITION:
+                off_the_log(topic, partition, message.offset)
+                continue
             if (topic, partition) not in state.ready:
                 await rebuild(topic, partition)
             expected = state.next_offset(topic, partition)
@@ -420,6 +424,16 @@ def create_app(settings: Settings, *, web_port: int | None = None,
             await fold_and_publish(message.key, message.value,
                                    LogPosition(topic, partition, message.offset),
                                    message.timestamp)
+
+    reported_off_the_log: set[int] = set()
+
+    def off_the_log(topic: str, partition: int, offset: int) -> None:
+        # not the log: folding it would make the revisions depend on how the partitions
+        # interleave; said once per partition, never committed (status keeps reporting it)
+        if partition not in reported_off_the_log:
+            reported_off_the_log.add(partition)
+            log.error("articles_off_the_log", topic=topic, partition=partition, offset=offset,
+                      reason=off_the_log_message(topic, {partition: 0}))
 
     async def fill_gap(topic: str, partition: int, start: int, stop: int) -> None:
         log.warning("consumer_skipped_records", topic=topic, partition=partition,
