@@ -93,9 +93,10 @@ async def test_articles_go_to_the_log_and_records_off_it_are_refused(
 
     extract = subprocess.run([*STORYLINE, "worker", "--stage", "extract"], env=env,
                              capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert extract.returncode != 0, extract
-    assert "ArticlesOffTheLog" in extract.stdout + extract.stderr, extract
-    assert f"1 record on partition 2 of {settings.articles}" in extract.stdout + extract.stderr
+    assert extract.returncode == 2, extract  # said in one line, not a traceback
+    assert f"error: 1 record on partition 2 of {settings.articles}" in extract.stderr, extract
+    assert "Traceback" not in extract.stdout + extract.stderr
+    assert '"error_type": "ArticlesOffTheLog"' in extract.stdout + extract.stderr
 
 
 async def test_the_single_process_worker_folds_the_log_and_names_what_is_off_it(

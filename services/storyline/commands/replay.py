@@ -36,11 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from storyline.stream.assignments import StaleAssignment
     from storyline.stream.facts import StaleFacts
+    from storyline.stream.logreader import LogTruncated
 
     try:
         return asyncio.run(_run(args))
-    except (StaleAssignment, StaleFacts, LookupError) as exc:
-        # a stage's input that this replay cannot read: said in one line, not a traceback
+    except (StaleAssignment, StaleFacts, LookupError, LogTruncated) as exc:
+        # a stage's input that this replay cannot read (or no longer whole): said in one
+        # line, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:

@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -109,22 +110,19 @@ def _run_stage(args: argparse.Namespace) -> int:
     if args.stage in ("fold", "assign"):
         from storyline.stream.fold_stage import run_fold
 
-        run_fold(settings, pages=args.stage == "fold")
-        return 0
+        return _refusing(lambda: run_fold(settings, pages=args.stage == "fold"))
     if args.stage == "page":
         if args.partition is None:
             raise SystemExit("--stage page needs --partition P (a partition of the "
                              "assignments topic)")
         from storyline.stream.page_stage import run_page
 
-        run_page(settings, args.partition)
-        return 0
+        return _refusing(lambda: run_page(settings, args.partition))
     if args.stage == "extract" and args.stripe is not None:
         from storyline.stream.extract_stage import run_extracts
 
         stripes = args.stripes if args.stripes is not None else _partitions(settings)
-        asyncio.run(run_extracts(settings, args.stripe, stripes))
-        return 0
+        return _refusing(lambda: asyncio.run(run_extracts(settings, args.stripe, stripes)))
     stage = args.stage or "all"
     stripes = _partitions(settings)
     processes = extract_processes(
@@ -145,6 +143,28 @@ def _run_stage(args: argparse.Namespace) -> int:
             commands.append(_command("assign"))
             commands.extend(_command("page", "--partition", str(p)) for p in range(pages))
     print(json.dumps({"commands": commands, "stop_seconds": settings.stage_stop_seconds}))
+    return 0
+
+
+def _refusing(run: Callable[[], object]) -> int:
+    """Run a stage process. A state of the cluster that the operator must mend (records on
+    a partition of the articles topic that is not the log, records deleted from a log the
+    stage must read whole, stripes that do not match the facts topic) is said in one line,
+    logged (``stage_refused``, critical) and on stderr, with exit status 2, not as a
+    traceback."""
+    import structlog
+
+    from storyline.kafka.articles_log import ArticlesOffTheLog
+    from storyline.stream.extract_stage import StripeMismatch
+    from storyline.stream.logreader import LogTruncated
+
+    try:
+        run()
+    except (ArticlesOffTheLog, LogTruncated, StripeMismatch) as exc:
+        structlog.get_logger(__name__).critical("stage_refused", error_type=type(exc).__name__,
+                                                reason=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

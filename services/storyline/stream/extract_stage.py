@@ -43,7 +43,7 @@ from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.facts import extract_record
-from storyline.stream.logreader import FETCH_LIMITS
+from storyline.stream.logreader import FETCH_LIMITS, ensure_not_truncated
 from storyline.stream.offsets import commit_payload
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
@@ -161,6 +161,9 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
         consumer.assign([source])
         committed = await retried(lambda: consumer.committed(source), "committed offset")
         start = committed if committed is not None and committed >= 0 else 0
+        # articles deleted before they were extracted are an error, not a skip
+        await retried(functools.partial(ensure_not_truncated, consumer, source, start),
+                      f"{settings.articles} log start")
         consumer.seek(source, start)
         log.info("extract_started", stripe=stripe, stripes=stripes, from_offset=start)
         probe.started = True

@@ -45,7 +45,7 @@ from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import assignment_records
 from storyline.stream.facts import FactsRecord, FoldedFacts
-from storyline.stream.logreader import FETCH_LIMITS, read_partition
+from storyline.stream.logreader import FETCH_LIMITS, ensure_not_truncated, read_partition
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
 from storyline.stream.publishing import Prepared, StoryPublisher, events_producer
 from storyline.stream.reconnect import (
@@ -182,6 +182,7 @@ class FoldStage:
         self.committed = {self.source: until}
         for tp in self.facts:
             self.committed[tp] = self.consumed[tp] = await committed_offset(self.consumer, tp)
+            await ensure_not_truncated(self.consumer, tp, self.consumed[tp])
             self.consumer.seek(tp, self.consumed[tp])
         log.info(f"{self.stage}_started", stripes=len(self.facts), from_offset=start,
                  facts_offsets={tp.partition: self.consumed[tp] for tp in self.facts})

@@ -58,15 +58,43 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         return {tp.partition: offset for tp, offset in ends.items()}
 
 
+class LogTruncated(RuntimeError):
+    """Records a reader needs were deleted from their log (by retention or delete-records)."""
+
+
+def truncated_message(topic: str, partition: int, start: int, begins: int) -> str:
+    return (f"{topic} partition {partition} now begins at offset {begins}: its records from "
+            f"offset {start} to {begins - 1} were deleted (retention.ms, retention.bytes or "
+            f"delete-records) and cannot be read. The articles log and the topics derived "
+            f"from it must keep every record (retention.ms=-1 and retention.bytes=-1, as "
+            f"deploy/topics.toml declares; `storyline topics plan` shows a topic that "
+            f"differs); reading on from the first record left would skip them without a word")
+
+
+async def ensure_not_truncated(consumer: Any, tp: TopicPartition, start: int) -> None:
+    """Raise LogTruncated if ``tp``'s log now begins after ``start`` (``consumer``: started):
+    a consumer seeking there would be moved on to the first record left (auto_offset_reset
+    "earliest"), skipping the deleted ones silently."""
+    begins: int = (await consumer.beginning_offsets([tp]))[tp]
+    if begins > start:
+        raise LogTruncated(truncated_message(tp.topic, tp.partition, start, begins))
+
+
 async def read_partition(
-    bootstrap: str, topic: str, partition: int, *, start: int = 0, stop: int
+    bootstrap: str, topic: str, partition: int, *, start: int = 0, stop: int,
+    whole: bool = True,
 ) -> AsyncGenerator[ConsumerRecord[bytes, bytes], None]:
-    """Yield the records of one partition with ``start <= offset < stop``, in order."""
+    """Yield the records of one partition with ``start <= offset < stop``, in order.
+    ``whole``: every one of them is needed (a fold, a replay), so a log whose records from
+    ``start`` were deleted is an error (LogTruncated), not a read from the first record left;
+    False: what is left will do (reading dead letters or story updates for a view)."""
     if stop <= start:
         return
     tp = TopicPartition(topic, partition)
     async with standalone_consumer(bootstrap) as consumer:
         consumer.assign([tp])
+        if whole:
+            await ensure_not_truncated(consumer, tp, start)
         consumer.seek(tp, start)
         while True:
             batches = await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS, max_records=5000)
@@ -86,7 +114,8 @@ async def read_events(bootstrap: str, topic: str) -> AsyncIterator[Contract]:
     them where they enter)."""
     ends = await end_offsets(bootstrap, topic)
     for partition in sorted(ends):
-        async for record in read_partition(bootstrap, topic, partition, stop=ends[partition]):
+        async for record in read_partition(bootstrap, topic, partition, stop=ends[partition],
+                                           whole=False):
             if record.value is None:
                 continue
             try:

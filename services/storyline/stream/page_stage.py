@@ -50,7 +50,7 @@ from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import read_assignment
 from storyline.stream.facts import DEAD, SOURCE_OFFSET, FactsRecord
-from storyline.stream.logreader import FETCH_LIMITS
+from storyline.stream.logreader import FETCH_LIMITS, ensure_not_truncated
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
 from storyline.stream.page_input import PageInput, Queued
 from storyline.stream.publishing import StoryPublisher, events_producer
@@ -183,11 +183,13 @@ class PageStage:
         self.fetcher.assign(self.facts)
         self.fetcher.pause(*self.facts)
         start = self._next_assignment()
+        await ensure_not_truncated(self.consumer, self.source, start)
         self.consumer.seek(self.source, start)
         resume = {}
         for tp in self.facts:
             applied = self.pipeline.applied_offset(tp.topic, tp.partition)
             resume[tp.partition] = 0 if applied is None else applied + 1
+            await ensure_not_truncated(self.consumer, tp, resume[tp.partition])
             self.consumer.seek(tp, resume[tp.partition])
         folded_to = self.pipeline.applied_offset(settings.articles, 0)
         self.input = PageInput(len(self.facts), resume, -1 if folded_to is None else folded_to,

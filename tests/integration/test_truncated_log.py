@@ -1,0 +1,82 @@
+"""An articles log whose oldest records were deleted (a topic made with a week's retention,
+an operator's delete-records), on a real broker: every reader that needs the whole log from
+an offset says which records are gone, where Kafka would have moved it on to the first record
+left and the records in between would have been skipped without a word."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+
+from storyline.domain.events import ArticleReceived
+from storyline.ingest.producer import ArticleProducer
+from storyline.settings import Settings
+from storyline.stream.logreader import LogTruncated, read_events, read_partition
+
+pytestmark = pytest.mark.integration
+
+STORYLINE = [sys.executable, "-m", "storyline.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    environment = dict(os.environ, STORYLINE_BOOTSTRAP_SERVERS=kafka_bootstrap,
+                       STORYLINE_TOPIC_PREFIX=topic_prefix,
+                       STORYLINE_DATA_DIR=str(tmp_path / "data"),
+                       STORYLINE_WORKER_METRICS_PORT="0", STORYLINE_LOG_LEVEL="warning")
+    subprocess.run([*STORYLINE, "topics", "apply"], env=environment, check=True,
+                   capture_output=True, timeout=120, cwd=ROOT)
+    yield environment
+
+
+async def test_readers_of_the_whole_log_name_the_deleted_records(env: dict[str, str]) -> None:
+    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    async with ArticleProducer(settings) as producer:
+        for i in range(6):
+            await producer.send(ArticleReceived(
+                uri=f"urn:it:trunc:{i}", version=1, source="Wire", body=f"Item {i}.",
+                published=dt.datetime(2026, 3, 1, 8, i, tzinfo=dt.UTC)))
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(settings.articles, 0): RecordsToDelete(3)})
+    finally:
+        await admin.close()
+
+    with pytest.raises(LogTruncated, match="now begins at offset 3: its records from offset 0 "
+                                           "to 2 were deleted"):
+        async for _ in read_partition(settings.bootstrap_servers, settings.articles, 0,
+                                      stop=6):
+            pass
+    # from where the log still holds every record, and for a view of what is left: as before
+    kept = [r.offset async for r in read_partition(settings.bootstrap_servers,
+                                                   settings.articles, 0, start=3, stop=6)]
+    assert kept == [3, 4, 5]
+    left = [e async for e in read_events(settings.bootstrap_servers, settings.articles)]
+    assert [e.uri for e in left if isinstance(e, ArticleReceived)] == [
+        f"urn:it:trunc:{i}" for i in (3, 4, 5)]
+
+    replay = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
+                            text=True, timeout=120, cwd=ROOT)
+    assert replay.returncode == 2, replay
+    assert "error: " in replay.stderr and "now begins at offset 3" in replay.stderr, replay
+    assert "Traceback" not in replay.stderr
+
+    extract = subprocess.run([*STORYLINE, "worker", "--stage", "extract"], env=env,
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert extract.returncode == 2, extract  # said in one line, not a traceback
+    assert extract.stderr.startswith(f"error: {settings.articles} partition 0 now begins at "
+                                     "offset 3: its records from offset 0 to 2 were deleted"
+                                     ) or "\nerror: " in extract.stderr, extract.stderr
+    assert "Traceback" not in extract.stdout + extract.stderr
+    assert '"error_type": "LogTruncated"' in extract.stdout + extract.stderr
