@@ -21,7 +21,9 @@ and publish retries log one warning each. With it, each process logs:
 How: :class:`OutageTracker` is fed by a stdlib :class:`logging.Filter` on the aiokafka,
 faust and mode loggers and by a structlog processor for Storyline's own retry lines
 (``OUTAGE_EVENTS``). A line that names a connection failure starts an outage; while one
-lasts, every WARNING+ line of those sources is held back (counted). The end is decided by
+lasts, every WARNING+ line of those sources is held back (counted), but for an ERROR+ line
+whose exception is neither a Kafka client's nor a socket's: a crash of the code the client
+runs (a faust agent's), which the outage does not explain. The end is decided by
 a probe thread: a TCP connection to a bootstrap server succeeds and no failure has been
 logged for ``quiet_seconds`` (a broker that is listening but not ready yet still fails,
 and so still counts as down). The counter ``storyline_kafka_outages_total`` counts
@@ -219,15 +221,31 @@ class OutageLogFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string: let logging report it
             return True
-        if record.exc_info and record.exc_info[1] is not None:
-            message += f" {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        exception = record.exc_info[1] if record.exc_info else None
+        if exception is not None:
+            message += f" {type(exception).__name__}: {exception}"
         if self.tracker.holding and not CONNECTION_FAILURE.search(message):
+            if _own_crash(record, exception):
+                return True
             self.tracker.hold(record.name)
             return False
         if CONNECTION_FAILURE.search(message):
             self.tracker.failure(record.name, message)
             return False
         return True
+
+
+def _own_crash(record: logging.LogRecord, exception: BaseException | None) -> bool:
+    """An ERROR+ line carrying an exception that is not a Kafka client's or a socket's: a
+    crash of the code the client runs (a faust agent's), which an outage does not explain
+    and must not hold back (an agent that failed at every record during the start-up's
+    brief outage was counted as its noise, and nothing said why nothing was folded)."""
+    if exception is None or record.levelno < logging.ERROR:
+        return False
+    if isinstance(exception, OSError | TimeoutError):
+        return False
+    return not any(cls.__module__.split(".")[0] in KAFKA_LOGGERS
+                   for cls in type(exception).__mro__)
 
 
 _tracker: OutageTracker | None = None

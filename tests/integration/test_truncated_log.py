@@ -80,3 +80,15 @@ async def test_readers_of_the_whole_log_name_the_deleted_records(env: dict[str, 
                                      ) or "\nerror: " in extract.stderr, extract.stderr
     assert "Traceback" not in extract.stdout + extract.stderr
     assert '"error_type": "LogTruncated"' in extract.stdout + extract.stderr
+
+    # the single-process worker: its gap fill meets the deletion and the worker stops,
+    # saying why (its agent used to be restarted at every record, the crash held back as
+    # the start-up outage's noise, nothing folded and nothing said)
+    single = subprocess.run([*STORYLINE, "worker", "--single"], capture_output=True,
+                            text=True, timeout=120, cwd=ROOT,
+                            env=dict(env, STORYLINE_LOG_LEVEL="info"))
+    assert single.returncode != 0, single
+    refused = [line for line in (single.stdout + single.stderr).splitlines()
+               if '"worker_refused"' in line]
+    assert len(refused) == 1 and "now begins at offset 3" in refused[0], single.stderr[-3000:]
+    assert '"story_updated"' not in single.stdout + single.stderr

@@ -155,3 +155,25 @@ def test_the_settling_is_30_seconds_unless_set(monkeypatch: pytest.MonkeyPatch) 
     assert OutageTracker("127.0.0.1:1").settle_seconds == 30.0
     monkeypatch.setenv("STORYLINE_OUTAGE_SETTLE_SECONDS", "10")
     assert Settings().outage_settle_seconds == 10.0
+
+
+def test_a_crash_of_the_code_the_client_runs_passes_during_an_outage() -> None:
+    tracker = OutageTracker("127.0.0.1:1", reachable=lambda: False, probe_every=None)
+    noise = OutageLogFilter(tracker)
+    assert not noise.filter(record("aiokafka.conn", "Unable connect to node with id 1"))
+    assert tracker.holding
+
+    def crashed(name: str, exc: BaseException, level: int = logging.ERROR
+                ) -> logging.LogRecord:
+        line = record(name, "Agent crashed", level)
+        line.exc_info = (type(exc), exc, None)
+        return line
+
+    # an agent that raised an error of its own is said, outage or not
+    assert noise.filter(crashed("faust.agents.actor", RuntimeError("log truncated")))
+    # the outage's echoes stay held back: a client's own errors, sockets, plain warnings
+    from aiokafka.errors import NotLeaderForPartitionError
+    assert not noise.filter(crashed("faust.agents.actor", NotLeaderForPartitionError()))
+    assert not noise.filter(crashed("aiokafka.consumer", ConnectionResetError("reset")))
+    assert not noise.filter(crashed("mode.services", RuntimeError("x"), logging.WARNING))
+    assert not noise.filter(record("faust.transport", "Heartbeat failed", logging.WARNING))

@@ -73,7 +73,7 @@ from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.coldstore import RocksColdStore
 from storyline.stream.facts import FactsRecord, FoldedFacts, fold_facts
-from storyline.stream.logreader import read_partition
+from storyline.stream.logreader import LogTruncated, read_partition
 from storyline.stream.offsets import FoldedOffsets, commit_payload
 from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir, snapshots
 
@@ -408,6 +408,16 @@ def create_app(settings: Settings, *, web_port: int | None = None,
 
     @app.agent(articles)
     async def process_articles(stream: faust.StreamT[bytes]) -> None:
+        try:
+            await fold_stream(stream)
+        except LogTruncated as exc:
+            # records it must fold were deleted from the log: the worker stops, saying so
+            # (left to faust, the agent was restarted at every record, each crash held back
+            # as a connection error, and nothing was folded or said)
+            log.critical("worker_refused", error_type=type(exc).__name__, reason=str(exc))
+            await app.crash(exc)
+
+    async def fold_stream(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
             topic, partition = message.topic, message.partition
