@@ -92,3 +92,32 @@ async def test_readers_of_the_whole_log_name_the_deleted_records(env: dict[str, 
                if '"worker_refused"' in line]
     assert len(refused) == 1 and "now begins at offset 3" in refused[0], single.stderr[-3000:]
     assert '"story_updated"' not in single.stdout + single.stderr
+
+
+async def test_a_topic_set_to_delete_records_is_an_error_at_start(env: dict[str, str]) -> None:
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+    from structlog.testing import capture_logs
+
+    from storyline.kafka.articles_log import warn_if_the_log_loses_records
+
+    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    with capture_logs() as logged:
+        assert await warn_if_the_log_loses_records(settings.bootstrap_servers,
+                                                   settings.articles) == []
+    assert logged == []
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:  # what a cluster's default gives a topic made by hand: a week
+        await admin.alter_configs([ConfigResource(
+            ConfigResourceType.TOPIC, settings.articles,
+            configs={"cleanup.policy": "delete", "retention.ms": "604800000",
+                     "retention.bytes": "-1"})])
+    finally:
+        await admin.close()
+    with capture_logs() as logged:
+        problems = await warn_if_the_log_loses_records(settings.bootstrap_servers,
+                                                       settings.articles)
+    assert problems == ["retention.ms=604800000: older records are deleted"]
+    assert [(e["event"], e["log_level"]) for e in logged] == [
+        ("articles_topic_loses_records", "error")]

@@ -43,3 +43,46 @@ async def records_off_the_log(consumer: Any, topic: str) -> dict[int, int]:
     begins = await consumer.beginning_offsets(others)
     ends = await consumer.end_offsets(others)
     return {tp.partition: ends[tp] - begins[tp] for tp in others if ends[tp] > begins[tp]}
+
+
+def record_losing_configs(configs: Mapping[str, str]) -> list[str]:
+    """What in the articles topic's live ``configs`` deletes records from the log: a time or
+    size retention, or compaction (which keeps only each uri's newest version, so a
+    correction's earlier versions go and a replay folds another log). Empty: it keeps
+    every record, as deploy/topics.toml declares."""
+    problems = []
+    policy = {p.strip() for p in configs.get("cleanup.policy", "delete").split(",")}
+    if "compact" in policy:
+        problems.append("cleanup.policy includes compact: all but each key's newest record "
+                        "are deleted")
+    if "delete" in policy:
+        for key in ("retention.ms", "retention.bytes"):
+            value = configs.get(key, "-1")
+            if value.strip() != "-1":
+                problems.append(f"{key}={value}: older records are deleted")
+    return problems
+
+
+async def warn_if_the_log_loses_records(bootstrap: str, topic: str) -> list[str]:
+    """Log an error when the articles topic is configured to delete records (the log is the
+    source of record: a replay, a rebuild and a late stage would no longer find them);
+    returns what was found. A cluster that cannot be asked says so at warning only."""
+    import structlog
+
+    from storyline.kafka.admin import admin_client, describe_topics
+
+    log = structlog.get_logger(__name__)
+    try:
+        async with admin_client(bootstrap, timeout_ms=10_000) as admin:
+            found = (await describe_topics(admin, [topic])).get(topic)
+    except Exception as exc:  # noqa: BLE001 - a check, not a condition of running
+        log.warning("articles_topic_config_unknown", topic=topic,
+                    error=f"{type(exc).__name__}: {exc}")
+        return []
+    problems = record_losing_configs(found.configs) if found is not None else []
+    if problems:
+        log.error("articles_topic_loses_records", topic=topic, problems=problems,
+                  fix="set retention.ms=-1, retention.bytes=-1 and cleanup.policy=delete on "
+                      "the topic (deploy/topics.toml; `storyline topics plan` lists what "
+                      "differs)")
+    return problems

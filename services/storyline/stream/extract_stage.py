@@ -38,6 +38,7 @@ from storyline.kafka.articles_log import (
     ArticlesOffTheLog,
     off_the_log_message,
     records_off_the_log,
+    warn_if_the_log_loses_records,
 )
 from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
@@ -136,6 +137,7 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
     await start_client(consumer, "articles consumer")
     await start_client(sender.producer, "facts producer")
     stats = ExtractStats()
+    checks: list[asyncio.Task[list[str]]] = []
     try:
         # A topic asked for by name is created where the broker auto-creates topics (Kafka's
         # default), with the broker's partition count: both are looked up first, from every
@@ -166,10 +168,15 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
                       f"{settings.articles} log start")
         consumer.seek(source, start)
         log.info("extract_started", stripe=stripe, stripes=stripes, from_offset=start)
+        if stripe == 0:  # one process says it; in the background: a check, not a condition
+            checks.append(asyncio.create_task(warn_if_the_log_loses_records(
+                settings.bootstrap_servers, settings.articles)))
         probe.started = True
         await _loop(settings, consumer, sender, source, stripe, stripes, start, stop, stats,
                     probe)
     finally:
+        for check in checks:
+            check.cancel()
         if operations is not None:
             operations.stop()
         await sender.producer.stop()

@@ -53,7 +53,11 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import RecordOutcome, handle_record
-from storyline.kafka.articles_log import ARTICLES_PARTITION, off_the_log_message
+from storyline.kafka.articles_log import (
+    ARTICLES_PARTITION,
+    off_the_log_message,
+    warn_if_the_log_loses_records,
+)
 from storyline.kafka.security import faust_credentials
 from storyline.llm.summariser import summariser_from_settings
 from storyline.metrics import (
@@ -358,6 +362,11 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         assigned: set[Any] = args[0] if args else set()
         probe.assigned = frozenset((tp.topic, tp.partition) for tp in assigned
                                    if tp.topic == settings.articles)
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's task is untyped
+    async def check_the_log() -> None:
+        """Once at start, beside the work: an error if the articles topic deletes records."""
+        await warn_if_the_log_loses_records(settings.bootstrap_servers, settings.articles)
 
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # faust's timer is untyped
     async def observe() -> None:
