@@ -42,3 +42,13 @@ def topic_prefix() -> str:
 def make_broker_config() -> Callable[[Path], BrokerConfig]:
     """Config of a further private broker, for tests of the broker's own lifecycle."""
     return BrokerConfig.private
+
+
+@pytest.fixture()
+def command_env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `storyline` command a test runs on this broker: its own topics
+    and data folder, the operations endpoints off (the default ports are every test's),
+    warnings and worse in the log."""
+    return dict(os.environ, STORYLINE_BOOTSTRAP_SERVERS=kafka_bootstrap,
+                STORYLINE_TOPIC_PREFIX=topic_prefix, STORYLINE_DATA_DIR=str(tmp_path / "data"),
+                STORYLINE_WORKER_METRICS_PORT="0", STORYLINE_LOG_LEVEL="warning")

@@ -7,12 +7,10 @@ extract stage, where it used to be left unfolded without a word."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,12 +36,20 @@ def article(i: int) -> ArticleReceived:
 
 
 @pytest.fixture()
-def env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    environment = dict(os.environ, STORYLINE_BOOTSTRAP_SERVERS=kafka_bootstrap,
-                       STORYLINE_TOPIC_PREFIX=topic_prefix,
-                       STORYLINE_DATA_DIR=str(tmp_path / "data"),
-                       STORYLINE_WORKER_METRICS_PORT="0", STORYLINE_LOG_LEVEL="warning")
-    yield environment
+def env(command_env: dict[str, str]) -> dict[str, str]:
+    return command_env
+
+
+async def off_the_log(settings: Settings, i: int, partition: int) -> None:
+    """Article ``i`` as a producer of one's own writes it: on ``partition``, which the key's
+    hash chose."""
+    plain = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+    await plain.start()
+    try:
+        await plain.send_and_wait(settings.articles, canonical_bytes(article(i)),
+                                  key=f"urn:it:parts:{i}".encode(), partition=partition)
+    finally:
+        await plain.stop()
 
 
 async def make_topics(env: dict[str, str]) -> Settings:
@@ -74,14 +80,7 @@ async def test_articles_go_to_the_log_and_records_off_it_are_refused(
                             timeout=120, cwd=ROOT)
     assert "records on partition" not in status.stdout + status.stderr, status
 
-    # a producer of its own that lets the key's hash choose: off the log
-    plain = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers)
-    await plain.start()
-    try:
-        await plain.send_and_wait(settings.articles, canonical_bytes(article(9)),
-                                  key=b"urn:it:parts:9", partition=2)
-    finally:
-        await plain.stop()
+    await off_the_log(settings, 9, partition=2)
     assert (await end_offsets(settings.bootstrap_servers, settings.articles)) == {
         0: 6, 1: 0, 2: 1}
 
@@ -106,13 +105,7 @@ async def test_the_single_process_worker_folds_the_log_and_names_what_is_off_it(
     async with ArticleProducer(settings) as producer:
         for i in range(3):
             await producer.send(article(i))
-    plain = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers)
-    await plain.start()
-    try:
-        await plain.send_and_wait(settings.articles, canonical_bytes(article(9)),
-                                  key=b"urn:it:parts:9", partition=1)
-    finally:
-        await plain.stop()
+    await off_the_log(settings, 9, partition=1)
     logged = tmp_path / "worker.log"
     with logged.open("wb") as out:
         worker = subprocess.Popen([*STORYLINE, "worker", "--single"], cwd=ROOT, stdout=out,

@@ -6,10 +6,8 @@ left and the records in between would have been skipped without a word."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,14 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
-def env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    environment = dict(os.environ, STORYLINE_BOOTSTRAP_SERVERS=kafka_bootstrap,
-                       STORYLINE_TOPIC_PREFIX=topic_prefix,
-                       STORYLINE_DATA_DIR=str(tmp_path / "data"),
-                       STORYLINE_WORKER_METRICS_PORT="0", STORYLINE_LOG_LEVEL="warning")
-    subprocess.run([*STORYLINE, "topics", "apply"], env=environment, check=True,
+def env(command_env: dict[str, str]) -> dict[str, str]:
+    subprocess.run([*STORYLINE, "topics", "apply"], env=command_env, check=True,
                    capture_output=True, timeout=120, cwd=ROOT)
-    yield environment
+    return command_env
 
 
 async def test_readers_of_the_whole_log_name_the_deleted_records(env: dict[str, str]) -> None:

@@ -155,18 +155,22 @@ def test_a_checkpoint_cut_short_by_a_kill_does_not_fail_the_snapshots_after_it(
     assert not staging.exists()
 
 
-def test_a_failed_snapshot_writer_says_why(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_failed_snapshot_writer_says_why(tmp_path: Path, fork: bool) -> None:
+    """Forked or (without fork) in process alike: the failure is logged with its reason and
+    the fold goes on (in process it raised out of the fold): a snapshot is a cache."""
     recs = records(build_log([("recall", 0, "new")]))
     pipeline = Pipeline()
     fold(pipeline, recs)
     (tmp_path / f"{0:020d}.snap").mkdir()  # the file's name is taken: the rename fails
-    taker = Snapshotter(tmp_path, every=1, keep=2, fork=True)
+    taker = Snapshotter(tmp_path, every=1, keep=2, fork=fork)
     with capture_logs() as logged:
         taker.take(pipeline, TOPIC, 0)
         taker.reap(wait=True)
     failed = [entry for entry in logged if entry["event"] == "snapshot_failed"]
-    assert len(failed) == 1 and failed[0]["exit_code"] == 1
+    assert len(failed) == 1 and failed[0]["exit_code"] == (1 if fork else None)
     assert failed[0]["error"].startswith("IsADirectoryError"), failed[0]
+    assert not any(entry["event"] == "snapshot_written" for entry in logged)
 
 
 def test_a_quiet_stream_gets_its_latest_state_saved_on_the_timer(tmp_path: Path) -> None:
@@ -320,21 +324,6 @@ def test_a_snapshot_with_a_cut_story_section_is_refused(tmp_path: Path) -> None:
     with capture_logs() as logged:
         assert load_snapshot(tmp_path, TOPIC, 0, before=3) is None
     assert "damaged" in logged[-1]["reason"]
-
-
-def test_a_snapshot_written_in_process_fails_as_a_forked_one_does(tmp_path: Path) -> None:
-    """Without fork (or where there is none) a failed write is logged with its reason and
-    the fold goes on: a snapshot is a cache, not a reason to stop the worker."""
-    recs = records(build_log([("recall", 0, "new")]))
-    pipeline = Pipeline()
-    fold(pipeline, recs)
-    (tmp_path / f"{0:020d}.snap").mkdir()  # the file's name is taken: the rename fails
-    taker = Snapshotter(tmp_path, every=1, keep=2, fork=False)
-    with capture_logs() as logged:
-        taker.take(pipeline, TOPIC, 0)
-    failed = [entry for entry in logged if entry["event"] == "snapshot_failed"]
-    assert len(failed) == 1 and failed[0]["error"].startswith("IsADirectoryError"), logged
-    assert not any(entry["event"] == "snapshot_written" for entry in logged)
 
 
 def test_a_prune_failure_in_process_leaves_the_snapshot_written(
