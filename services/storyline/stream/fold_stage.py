@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import time
 from collections.abc import Mapping
@@ -182,7 +183,8 @@ class FoldStage:
         self.committed = {self.source: until}
         for tp in self.facts:
             self.committed[tp] = self.consumed[tp] = await committed_offset(self.consumer, tp)
-            await ensure_not_truncated(self.consumer, tp, self.consumed[tp])
+            await retried(functools.partial(ensure_not_truncated, self.consumer, tp,
+                                            self.consumed[tp]), f"{tp.topic} log start")
             self.consumer.seek(tp, self.consumed[tp])
         log.info(f"{self.stage}_started", stripes=len(self.facts), from_offset=start,
                  facts_offsets={tp.partition: self.consumed[tp] for tp in self.facts})

@@ -27,6 +27,7 @@ one fold (``tests/unit/test_page_partitions.py``); ``storyline replay --verify``
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import struct
 import time
@@ -183,13 +184,15 @@ class PageStage:
         self.fetcher.assign(self.facts)
         self.fetcher.pause(*self.facts)
         start = self._next_assignment()
-        await ensure_not_truncated(self.consumer, self.source, start)
+        await retried(functools.partial(ensure_not_truncated, self.consumer, self.source,
+                                        start), f"{self.source.topic} log start")
         self.consumer.seek(self.source, start)
         resume = {}
         for tp in self.facts:
             applied = self.pipeline.applied_offset(tp.topic, tp.partition)
             resume[tp.partition] = 0 if applied is None else applied + 1
-            await ensure_not_truncated(self.consumer, tp, resume[tp.partition])
+            await retried(functools.partial(ensure_not_truncated, self.consumer, tp,
+                                            resume[tp.partition]), f"{tp.topic} log start")
             self.consumer.seek(tp, resume[tp.partition])
         folded_to = self.pipeline.applied_offset(settings.articles, 0)
         self.input = PageInput(len(self.facts), resume, -1 if folded_to is None else folded_to,
