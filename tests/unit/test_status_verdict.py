@@ -70,6 +70,17 @@ def test_records_off_the_articles_log_are_an_error_whatever_the_log_says() -> No
                                         "articles log is partition 0"), found.message
 
 
+def test_a_commit_beyond_the_end_of_the_log_is_an_error_not_caught_up() -> None:
+    """The articles topic deleted and made again under a worker: 3 new records, a commit
+    at 5 from the old log. It read as "caught up" (min(commit, end) = end) while the new
+    records were skipped as redeliveries."""
+    found = verdict(facts(end=3, committed=5), stuck_after=STUCK_AFTER)
+    assert found.code is Code.ERROR and found.final
+    assert found.message.startswith(f"the worker committed offset 5 of {TOPIC} partition 0, "
+                                    "which ends at 3: the topic was deleted and made again")
+    assert judge(facts(end=5, committed=5)) is Code.CAUGHT_UP
+
+
 @pytest.mark.parametrize("members,state", [(1, "Stable"), (0, "Empty"), (0, "Dead"),
                                            (None, None)])
 def test_caught_up_whatever_the_group(members: int | None, state: str | None) -> None:
@@ -186,6 +197,9 @@ def test_every_combination_has_a_consistent_verdict(end: int, committed: int | N
                   pending_age=pending_age, memberless_for=memberless, unchanged_for=unchanged)
         found = verdict(f, stuck_after=STUCK_AFTER, grace=5.0)
         no_member = members == 0 or state in ("Empty", "Dead")
+        if committed is not None and committed > end:  # a log made again under the group
+            assert found.code is Code.ERROR and found.final
+            continue
         if f.lag == 0:
             assert found.code is Code.CAUGHT_UP
         elif members is None:

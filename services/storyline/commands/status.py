@@ -21,7 +21,8 @@ Exit status:
      with page processes, in every leg: every revision is published
   1  error: the articles topic (with page processes: or the assignments topic) does not
      exist, records sit on a partition of the articles topic other than the log's (0), which
-     nothing folds, Kafka cannot be reached, or --wait timed out
+     nothing folds, a commit lies beyond the log's end (the topic was made again under the
+     workers' state), Kafka cannot be reached, or --wait timed out
   3  behind: records are waiting and a worker is in the group, committing (with page
      processes: in some leg, and no leg is in error, without a worker or stuck)
   4  no worker is consuming the articles topic: records are waiting and the group has no
@@ -182,6 +183,15 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
                                    "`storyline topics apply` creates it)")
     if facts.off_the_log:
         return Verdict(Code.ERROR, off_the_log_message(facts.topic, facts.off_the_log))
+    beyond = {p: c for p, c in facts.committed.items() if c > facts.ends.get(p, c)}
+    if beyond:  # not "caught up": the new log's records are skipped as redeliveries
+        p, c = min(beyond.items())
+        return Verdict(Code.ERROR, (
+            f"the {facts.committer} committed offset {c} of {facts.topic} partition {p}, "
+            f"which ends at {facts.ends[p]}: the topic was deleted and made again (or its "
+            f"records removed), and the workers' state and commits belong to the old log; "
+            f"its new records are not folded. Restore the old topic, or run the workers on "
+            f"a new STORYLINE_TOPIC_PREFIX"))
     if lag == 0:
         if facts.end == 0:
             message = f"caught up: {topic} is empty, nothing to do"

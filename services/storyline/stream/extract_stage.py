@@ -44,7 +44,13 @@ from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.facts import extract_record
-from storyline.stream.logreader import FETCH_LIMITS, ensure_not_truncated
+from storyline.stream.logreader import (
+    FETCH_LIMITS,
+    LogRewound,
+    ensure_not_rewound,
+    ensure_not_truncated,
+    rewound_message,
+)
 from storyline.stream.offsets import commit_payload
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
@@ -163,9 +169,13 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
         consumer.assign([source])
         committed = await retried(lambda: consumer.committed(source), "committed offset")
         start = committed if committed is not None and committed >= 0 else 0
-        # articles deleted before they were extracted are an error, not a skip
+        # articles deleted before they were extracted are an error, not a skip; and so is a
+        # commit beyond the log's end (the topic made again under this group)
         await retried(functools.partial(ensure_not_truncated, consumer, source, start),
                       f"{settings.articles} log start")
+        ends = await retried(functools.partial(consumer.end_offsets, [source]),
+                             f"{settings.articles} log end")
+        ensure_not_rewound(source, start, ends.get(source))
         consumer.seek(source, start)
         log.info("extract_started", stripe=stripe, stripes=stripes, from_offset=start)
         if stripe == 0:  # one process says it; in the background: a check, not a condition
@@ -280,6 +290,9 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, sender: Sender,
         batches = await consumer.getmany(source, timeout_ms=500, max_records=100)
         for record in batches.get(source, ()):
             offset = record.offset
+            if offset < consumed:  # only a log made again moves the consumer back
+                raise LogRewound(rewound_message(source.topic, source.partition, consumed,
+                                                 offset, back_to=offset))
             last_timestamp = record.timestamp / 1000 if record.timestamp else last_timestamp
             if offset % stripes != stripe:
                 stats.skipped += 1

@@ -46,7 +46,12 @@ from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import assignment_records
 from storyline.stream.facts import FactsRecord, FoldedFacts
-from storyline.stream.logreader import FETCH_LIMITS, ensure_not_truncated, read_partition
+from storyline.stream.logreader import (
+    FETCH_LIMITS,
+    ensure_not_rewound,
+    ensure_not_truncated,
+    read_partition,
+)
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
 from storyline.stream.publishing import Prepared, StoryPublisher, events_producer
 from storyline.stream.reconnect import (
@@ -298,6 +303,9 @@ class FoldStage:
             self.source_end = ends.get(self.source, self.source_end)
         except Exception:  # noqa: BLE001 - broker away: the last known end stands
             pass
+        else:  # a log made again: what comes is not what this state was folded from
+            ensure_not_rewound(self.source, self.state.next_offset(*self._source_key),
+                               self.source_end)
         self.probe.observe(self.source.topic, self.source.partition, end=self.source_end,
                            position=self.state.next_offset(*self._source_key),
                            last_timestamp=self.last_timestamp)

@@ -71,6 +71,32 @@ def truncated_message(topic: str, partition: int, start: int, begins: int) -> st
             f"differs); reading on from the first record left would skip them without a word")
 
 
+class LogRewound(RuntimeError):
+    """A log that ends before offsets already folded from it: the topic was deleted and made
+    again (or its records removed), and the state belongs to the old log."""
+
+
+def rewound_message(topic: str, partition: int, folded_to: int, end: int,
+                    back_to: int | None = None) -> str:
+    """``end``: where the log ends now; ``back_to``: the offset a consumer was moved back to
+    (None: the log's end was looked at)."""
+    found = (f"ends at offset {end}" if back_to is None
+             else f"was read again from offset {back_to}")
+    return (f"{topic} partition {partition} {found}, but its records up to "
+            f"offset {folded_to - 1} were read before: the topic was deleted and made again "
+            f"(or its records removed), and this state, its commits and the revisions "
+            f"published belong to the old log. Records from the new one would be taken for "
+            f"redeliveries and skipped. Restore the old topic, or run the workers on a new "
+            f"STORYLINE_TOPIC_PREFIX (new topics, groups and state)")
+
+
+def ensure_not_rewound(tp: TopicPartition, folded_to: int, end: int | None) -> None:
+    """Raise LogRewound if ``tp``'s log ends (``end``; None: not known) before ``folded_to``,
+    the offset below which records were already read from it."""
+    if end is not None and end < folded_to:
+        raise LogRewound(rewound_message(tp.topic, tp.partition, folded_to, end))
+
+
 async def ensure_not_truncated(consumer: Any, tp: TopicPartition, start: int) -> None:
     """Raise LogTruncated if ``tp``'s log now begins after ``start`` (``consumer``: started):
     a consumer seeking there would be moved on to the first record left (auto_offset_reset

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -77,7 +78,13 @@ from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.coldstore import RocksColdStore
 from storyline.stream.facts import FactsRecord, FoldedFacts, fold_facts
-from storyline.stream.logreader import LogTruncated, read_partition
+from storyline.stream.logreader import (
+    LogRewound,
+    LogTruncated,
+    end_offsets,
+    ensure_not_rewound,
+    read_partition,
+)
 from storyline.stream.offsets import FoldedOffsets, commit_payload
 from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir, snapshots
 
@@ -339,6 +346,7 @@ def create_app(settings: Settings, *, web_port: int | None = None,
             count += 1
         async with state.lock:
             snapshotter(topic, partition).rebuilt(state.pipeline, topic, partition, count)
+        await check_not_rewound(topic, partition, force=True)
         state.ready.add((topic, partition))
         probe.rebuilt = frozenset(state.ready)
         log.info("state_ready", topic=topic, partition=partition, committed=until,
@@ -385,6 +393,14 @@ def create_app(settings: Settings, *, web_port: int | None = None,
             lags[tp] = record_lag("worker", tp[0], tp[1], end=end,
                                   position=state.next_offset(*tp),
                                   last_timestamp=last_timestamps.get(tp))
+            if tp in state.ready:
+                try:  # a log made again: its records would be skipped as redeliveries
+                    ensure_not_rewound(TopicPartition(*tp), state.next_offset(*tp), end)
+                except LogRewound as exc:
+                    log.critical("worker_refused", error_type=type(exc).__name__,
+                                 reason=str(exc))
+                    await app.crash(exc)
+                    return
         probe.lags = lags
         READY.labels("worker").set(1 if probe.ready().ok else 0)
         now = time.time()
@@ -419,7 +435,7 @@ def create_app(settings: Settings, *, web_port: int | None = None,
     async def process_articles(stream: faust.StreamT[bytes]) -> None:
         try:
             await fold_stream(stream)
-        except LogTruncated as exc:
+        except (LogTruncated, LogRewound) as exc:
             # records it must fold were deleted from the log: the worker stops, saying so
             # (left to faust, the agent was restarted at every record, each crash held back
             # as a connection error, and nothing was folded or said)
@@ -437,7 +453,9 @@ def create_app(settings: Settings, *, web_port: int | None = None,
                 await rebuild(topic, partition)
             expected = state.next_offset(topic, partition)
             if message.offset < expected:
-                continue  # folded and published before: a redelivery
+                # folded and published before: a redelivery, unless the log was made again
+                await check_not_rewound(topic, partition)
+                continue
             if message.offset > expected:
                 await fill_gap(topic, partition, expected, message.offset)
             await fold_and_publish(message.key, message.value,
@@ -445,6 +463,23 @@ def create_app(settings: Settings, *, web_port: int | None = None,
                                    message.timestamp)
 
     reported_off_the_log: set[int] = set()
+    rewound_checked: dict[tuple[str, int], float] = {}
+
+    async def check_not_rewound(topic: str, partition: int, *, force: bool = False) -> None:
+        """LogRewound if the log ends before what the state has folded from it (a topic
+        deleted and made again: its records would be skipped as redeliveries). Asked of the
+        broker after a rebuild and, while records are skipped, at most every few seconds."""
+        now = time.monotonic()
+        if not force and now - rewound_checked.get((topic, partition), -math.inf) < 5.0:
+            return
+        rewound_checked[(topic, partition)] = now
+        try:
+            ends = await end_offsets(settings.bootstrap_servers, topic)
+        except Exception:  # noqa: BLE001 - the broker away: asked again at the next skip
+            del rewound_checked[(topic, partition)]
+            return
+        ensure_not_rewound(TopicPartition(topic, partition),
+                           state.next_offset(topic, partition), ends.get(partition))
 
     def off_the_log(topic: str, partition: int, offset: int) -> None:
         # not the log: folding it would make the revisions depend on how the partitions
