@@ -7,15 +7,14 @@ extract stage, where it used to be left unfolded without a word."""
 from __future__ import annotations
 
 import datetime as dt
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from background import poll, running
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived
@@ -106,22 +105,11 @@ async def test_the_single_process_worker_folds_the_log_and_names_what_is_off_it(
         for i in range(3):
             await producer.send(article(i))
     await off_the_log(settings, 9, partition=1)
-    logged = tmp_path / "worker.log"
-    with logged.open("wb") as out:
-        worker = subprocess.Popen([*STORYLINE, "worker", "--single"], cwd=ROOT, stdout=out,
-                                  stderr=subprocess.STDOUT,
-                                  env=dict(env, STORYLINE_LOG_LEVEL="info"))
-        try:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                text = logged.read_text(errors="replace")
-                if "articles_off_the_log" in text and text.count('"story_updated"') >= 3:
-                    break
-                time.sleep(0.5)
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
-    text = logged.read_text(errors="replace")
+    with running([*STORYLINE, "worker", "--single"], dict(env, STORYLINE_LOG_LEVEL="info"),
+                 tmp_path / "worker.log", ROOT) as logged:
+        poll(lambda: ("articles_off_the_log" in logged()
+                      and logged().count('"story_updated"') >= 3), 90)
+        text = logged()
     assert text.count('"articles_off_the_log"') == 1, text[-3000:]
     assert '"partition": 1' in text and "the articles log is partition 0" in text
     folded = [line for line in text.splitlines() if '"story_updated"' in line]

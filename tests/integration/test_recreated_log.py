@@ -7,7 +7,6 @@ says it in the same words."""
 from __future__ import annotations
 
 import datetime as dt
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from background import poll, running
 
 from storyline.domain.events import ArticleReceived
 from storyline.ingest.producer import ArticleProducer
@@ -54,46 +54,32 @@ async def test_a_log_made_again_under_the_workers_is_refused(
                         topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
     apply_topics(env)
     await send(settings, [article("bridge", i) for i in range(5)])
-    logged = tmp_path / "worker.log"
-
-    def seen(what: str) -> int:
-        return logged.read_text(errors="replace").count(what)
-
-    with logged.open("wb") as out:
-        worker = subprocess.Popen([*STORYLINE, "worker"], cwd=ROOT, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT)
+    with running([*STORYLINE, "worker"], env, tmp_path / "worker.log", ROOT) as logged:
+        poll(lambda: logged().count('"story_updated"') >= 5, 90)
+        assert logged().count('"story_updated"') == 5, logged()[-3000:]
+        time.sleep(2)  # the commits of the five
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+        await admin.start()
         try:
-            deadline = time.monotonic() + 90
-            while seen('"story_updated"') < 5 and time.monotonic() < deadline:
-                time.sleep(0.5)
-            assert seen('"story_updated"') == 5, logged.read_text()[-3000:]
-            time.sleep(2)  # the commits of the five
-            admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-            await admin.start()
-            try:
-                await admin.delete_topics([settings.articles])
-            finally:
-                await admin.close()
-            time.sleep(3)
-            apply_topics(env)
-            await send(settings, [article("tunnel", i) for i in range(3)])
-            deadline = time.monotonic() + 60
-            while seen('"stage_refused"') == 0 and time.monotonic() < deadline:
-                time.sleep(0.5)
-            # then, restarted by the supervisor: where Kafka kept the old log's commits the
-            # stages refuse again and status says why; where it dropped them with the topic,
-            # the stages start the new log from its first record. Never skipped in silence.
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                status = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True,
-                                        text=True, timeout=120, cwd=ROOT)
-                if status.returncode == 1 or seen("urn:it:again:tunnel:2") > 0:
-                    break
-                time.sleep(1)
+            await admin.delete_topics([settings.articles])
         finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
-    text = logged.read_text(errors="replace")
+            await admin.close()
+        time.sleep(3)
+        apply_topics(env)
+        await send(settings, [article("tunnel", i) for i in range(3)])
+        poll(lambda: '"stage_refused"' in logged(), 60)
+        # then, restarted by the supervisor: where Kafka kept the old log's commits the
+        # stages refuse again and status says why; where it dropped them with the topic,
+        # the stages start the new log from its first record. Never skipped in silence.
+        looks: list[subprocess.CompletedProcess[str]] = []
+
+        def settled() -> bool:
+            looks.append(subprocess.run([*STORYLINE, "status"], env=env, capture_output=True,
+                                        text=True, timeout=120, cwd=ROOT))
+            return looks[-1].returncode == 1 or "urn:it:again:tunnel:2" in logged()
+
+        poll(settled, 90, every=1.0)
+        text, status = logged(), looks[-1]
     refused = [line for line in text.splitlines() if '"stage_refused"' in line]
     assert refused and all('"error_type": "LogRewound"' in line for line in refused), text[-3000:]
     assert "the topic was deleted and made again" in refused[0]
