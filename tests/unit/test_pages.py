@@ -4,7 +4,10 @@ the core built, byte for byte, and the hash chain catches anything missing or al
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import hashlib
 import itertools
+import weakref
 
 import pytest
 from hypothesis import given, settings
@@ -12,12 +15,19 @@ from hypothesis import strategies as st
 
 from storyline.domain import pages as pages_module
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import ArticleReceived, PubStatus, StoryPage, StoryUpdated
+from storyline.domain.events import (
+    ArticleReceived,
+    PubStatus,
+    RelatedArticle,
+    StoryPage,
+    StoryUpdated,
+)
 from storyline.domain.pages import (
     PageChainBroken,
     PageFolder,
     apply_changes,
     changes_between,
+    entry_digest,
     one_replaced,
     page_hash,
     sealed,
@@ -179,3 +189,27 @@ def test_a_list_with_one_entry_replaced_changes_and_hashes_as_the_whole_list_doe
     assert after.content_hash == sealed(after).content_hash  # every digest anew
     assert one_replaced(after.articles, page.articles) == at
     assert one_replaced(page.articles, page.articles) is None  # nothing replaced
+
+
+def test_the_digest_cache_lets_an_entry_go_and_never_answers_for_another() -> None:
+    def entry(n: int, headline: str) -> RelatedArticle:
+        return RelatedArticle(n=n, uri=f"urn:t:{n}", version=1, source="Outlet",
+                              headline=headline, published=START)
+
+    first = entry(1, "Arn floods Lowmere")
+    digest = entry_digest(first)
+    assert entry_digest(first) == digest == page_hash_of_entry(first)
+    held = weakref.ref(first)
+    key = id(first)
+    del first
+    gc.collect()
+    assert held() is None  # the cache did not keep it alive
+    assert key not in pages_module._DIGESTS  # and its digest went with it
+    # many entries made and dropped: each answer is its own entry's, whatever id it reuses
+    for i in range(200):
+        other = entry(2 + i % 3, f"Arn flood update {i}")
+        assert entry_digest(other) == page_hash_of_entry(other)
+
+
+def page_hash_of_entry(entry: object) -> bytes:
+    return hashlib.sha256(canonical_bytes(entry)).digest()

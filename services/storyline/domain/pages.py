@@ -15,8 +15,9 @@ page's hash and its ``previous_hash`` knows it applied every revision, in order.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -34,10 +35,25 @@ _PAGE_FIELDS = ("title", "article_count", "independent_count", "published_first"
                 "published_last", "summary", "timeline", "aliases")
 
 # Entry digests by identity: the fold reuses the same RelatedArticle object for an entry
-# that did not change, so most lookups hit. Bounded; a miss only costs a hash. It holds its
-# entries alive, so the bound is what the pages of the stories in play need (a story's page
-# lists up to a few thousand entries), not the log's history.
-_DIGESTS: OrderedDict[int, tuple[RelatedArticle, bytes]] = OrderedDict()
+# that did not change, so most lookups hit; a miss only costs a hash. An entry is held by a
+# weak reference, and its digest goes when it does: a frozen story's entries are let go, and
+# a cache that held them alive kept ~28 MB of dead stories' entries at its bound over the
+# synthetic log (docs/benchmarks.md, session 24). Still bounded, against a burst of stories.
+class _EntryRef(weakref.ref[RelatedArticle]):
+    __slots__ = ("key",)
+
+    key: int
+
+
+def _forget(ref: weakref.ref[RelatedArticle]) -> None:
+    """The entry of ``ref`` is gone: so is its digest (unless its key holds a newer one)."""
+    key = cast(_EntryRef, ref).key
+    found = _DIGESTS.get(key)
+    if found is not None and found[0] is ref:
+        del _DIGESTS[key]
+
+
+_DIGESTS: OrderedDict[int, tuple[_EntryRef, bytes]] = OrderedDict()
 DIGEST_CACHE_SIZE = 50_000
 
 
@@ -49,10 +65,12 @@ class PageChainBroken(ValueError):
 def entry_digest(entry: RelatedArticle) -> bytes:
     key = id(entry)
     found = _DIGESTS.get(key)
-    if found is not None and found[0] is entry:
+    if found is not None and found[0]() is entry:
         return found[1]
     digest = hashlib.sha256(canonical_bytes(entry)).digest()
-    _DIGESTS[key] = (entry, digest)
+    ref = _EntryRef(entry, _forget)
+    ref.key = key
+    _DIGESTS[key] = (ref, digest)
     if len(_DIGESTS) > DIGEST_CACHE_SIZE:
         _DIGESTS.popitem(last=False)
     return digest
