@@ -220,7 +220,11 @@ def test_a_claims_supporters_from_the_key_index_equal_a_pass_over_the_window(
         for k, (_, a) in enumerate(story):
             for key in a.minhash_keys():
                 rebuilt.setdefault(key, []).append(memo.window_first + k)
-        assert memo.key_positions == rebuilt  # the window's articles only: none left behind
+        held = memo.key_positions
+        # one position is kept as an int, two or more as a list
+        assert all(isinstance(v, int) or len(v) > 1 for v in held.values())
+        as_lists = {k: [v] if isinstance(v, int) else v for k, v in held.items()}
+        assert as_lists == rebuilt  # the window's articles only: none left behind
         for claim in claims:
             direct = [(k, i) for k, (_, a) in enumerate(story)
                       if (i := summary._supporting_sentence(claim, a)) is not None]

@@ -227,7 +227,9 @@ class SummaryMemo:
     # min-hash key -> the window positions of the articles with a sentence holding it,
     # ascending: a claim is checked against those only (an article without one of its keys
     # cannot support it), updated by the same slide as the positions
-    key_positions: dict[int, list[int]] = field(default_factory=dict)
+    # (one position as an int, as most keys have: a list of one weighed ~60 bytes more,
+    # a quarter of a window's memo)
+    key_positions: dict[int, int | list[int]] = field(default_factory=dict)
     # Each lead sentence's support count, let go of when the joining or leaving articles
     # change one of its bands (_lead_index): a revision recounts only those.
     # id(sentence) -> (sentence, source, count).
@@ -684,14 +686,24 @@ def _window(story: Sequence[Analysed], memo: SummaryMemo) -> None:
         for analysis in memo.window_key[:dropped]:
             for k in analysis.minhash_keys():  # the oldest positions are at the front
                 held = positions[k]
-                del held[0]
-                if not held:
+                if isinstance(held, int):
                     del positions[k]
+                else:
+                    del held[0]
+                    if len(held) == 1:
+                        positions[k] = held[0]
         memo.window_first += dropped
     first_added = memo.window_first + len(key) - len(added)
     for offset, analysis in enumerate(added):
+        position = first_added + offset
         for k in analysis.minhash_keys():
-            positions.setdefault(k, []).append(first_added + offset)
+            found = positions.get(k)
+            if found is None:
+                positions[k] = position
+            elif isinstance(found, int):
+                positions[k] = [found, position]
+            else:
+                found.append(position)
     memo.window_key = key
     if len(memo.claims) > 4 * POOL:
         memo.claims = {}
@@ -717,7 +729,10 @@ def _supporters(claim: Sentence, story: Sequence[Analysed], memo: SummaryMemo
     sharing: set[int] = set()
     for k in claim.keys:
         held = memo.key_positions.get(k)
-        if held:
+        if isinstance(held, int):
+            if held >= checked:
+                sharing.add(held)
+        elif held:
             sharing.update(held[bisect_left(held, checked):])
     for position in sorted(sharing):
         i = _supporting_sentence(claim, story[position - first][1])
