@@ -574,6 +574,8 @@ def _layout() -> dict[str, object]:
 # session when the unused clustering_text.Tokenizer, which no snapshot pickled, was removed.)
 # (39 re-recorded without a bump in session 24: pages._EntryRef, the digest cache's weak
 # reference to a list entry, was added; it lives in a module-level cache, never pickled.)
+# (40: ClusteringConfig, pickled with the clusterer, holds name_posting_weight, the weight a
+# name's posting list adds to a story's candidate tally, written inline as 0.5 before.)
 # (36: the summary memo, never pickled, keeps the window positions of each min-hash key,
 # SummaryMemo.key_positions.)
 # (37: the summary memo, never pickled, keeps the timeline entries' term sets by text and
@@ -606,7 +608,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        36: "274b3722380c3035c4eb9cf078cf7b3d7ed5a560d5d5634ef6b62898cac8e98d",
                        37: "abd89504065eebe124edae13a29e1da797da534f160b3350d74a6f20f668b8cd",
                        38: "b47fa75aecd3b887ce9c65fda35d10123a828efe794532ad0d82f3ed53f94fad",
-                       39: "58bc78ac6aa6c7b5601eefbe4b6818a2ba27e5f47ba4b4dea9b45074a0f99229"}
+                       39: "58bc78ac6aa6c7b5601eefbe4b6818a2ba27e5f47ba4b4dea9b45074a0f99229",
+                       40: "5a94691f2e2cd206370b67a50daaa2b7ba210aecb5566b9897a206d41349fbce"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -9,6 +9,7 @@ import ast
 import dataclasses
 import subprocess
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,55 @@ def test_no_stage_module_writes_a_tuning_number_of_its_own() -> None:
             offending += [f"{key}: {name}" for name in numbers_written_in(path.read_text())
                           if name not in allowed]
     assert offending == [], "move these into the stage's tuning object (or say why not)"
+
+
+# Module-level tables whose numbers are what words mean ("dozens" is at least 24), not tuning.
+LEXICONS = {"extract/figures.py": {"_VAGUE", "_SCALES"}}
+# Fractional numbers that are units or identities, never weights.
+UNIT_FLOATS = {0.0, 1.0, 86_400.0}
+
+
+def weights_written_in(source: str, allowed: Collection[str] = ()) -> list[str]:
+    """Fractional literals (weights, shares, thresholds) written inline in a module's code:
+    outside its settings classes (``...Config``, ``...Tuning``, ``...Settings``) and the
+    module-level names in ``allowed``; "line: value" each."""
+    tree = ast.parse(source)
+    skipped: list[ast.AST] = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name.endswith(("Config", "Tuning",
+                                                                   "Settings")):
+            skipped.append(node)
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, ast.AnnAssign) else [])
+        if any(isinstance(t, ast.Name) and t.id in allowed for t in targets):
+            skipped.append(node)
+    inside = {id(n) for top in skipped for n in ast.walk(top)}
+    return [f"{node.lineno}: {node.value}" for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, float)
+            and node.value not in UNIT_FLOATS and id(node) not in inside]
+
+
+def test_no_stage_module_writes_a_weight_inline() -> None:
+    """A weight in an expression (``score * 1.05``) is tuning too: it belongs in the stage's
+    settings object, where its value is hashed into the pipeline version."""
+    offending = []
+    for stage in STAGES:
+        for path in sorted((DOMAIN / stage).glob("*.py")):
+            if path.name == "tuning.py":
+                continue
+            key = f"{stage}/{path.name}"
+            allowed = NOT_TUNING.get(key, set()) | LEXICONS.get(key, set())
+            offending += [f"{key}:{found}"
+                          for found in weights_written_in(path.read_text(), allowed)]
+    assert offending == [], "move these into the stage's tuning object (or say why not)"
+
+
+def test_the_weight_rule_sees_inline_weights_only() -> None:
+    source = ("class FooConfig:\n    a: float = 0.3\n"
+              "_TABLE = {'dozens': 24.0}\n"
+              "def f(x):\n    return x * 1.05 + 1.0 * x + 0.0\n")
+    assert weights_written_in(source, {"_TABLE"}) == ["5: 1.05"]
+    assert weights_written_in(source) == ["3: 24.0", "5: 1.05"]
 
 
 def test_the_rule_sees_numbers_and_lets_bound_values_pass() -> None:

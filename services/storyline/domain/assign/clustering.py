@@ -110,6 +110,9 @@ class ClusteringConfig:
     max_candidates: int = 24  # stories scored on centroid and names per article
     knn_candidates: int = 6  # of those, the best compared with their recent members
     threshold: float = 0.07  # below this everywhere, the article founds a new story
+    # what each of the article's top names adds to a story's candidate tally (each term
+    # adds its weight in the article's vector)
+    name_posting_weight: float = 0.5
     name_weight: float = 1.0
     core_share: float = 0.3  # a name is core when carried by at least this share of articles
     story_names: int = 24  # names kept per story
@@ -448,9 +451,10 @@ class Clusterer:
                                                [nid for nid, _ in top_names],
                                                self._new_names_from))
         ]
-        # each term's posting list adds the term's weight, each name's 0.5, to its stories
+        # each term's posting list adds the term's weight, each name's
+        # name_posting_weight, to its stories
         # (compiled: the sums in the same order as a dict tally), ranked by sum then seq
-        weights = np.full(len(lists), 0.5)
+        weights = np.full(len(lists), cfg.name_posting_weight)
         weights[: len(query.ids)] = np.frombuffer(query.weights, dtype=np.float32)
         seqs, sums = compiled.tally(
             np.fromiter(chain.from_iterable(lists), dtype=np.int64),
@@ -484,6 +488,7 @@ class Clusterer:
         """``_candidates`` without the compiled kernels: a dict tally, each story's sum
         taken in the order of the posting lists, then every tallied story's survivor."""
         tally: dict[int, float] = {}
+        name_weight = self.config.name_posting_weight
         # (read back postings are held in memory: the words of the news in play are used
         # again; they are only read here, changed by _post, which writes them back)
         postings = self._postings_of(self._term_postings, query.ids, self._new_terms_from)
@@ -493,7 +498,7 @@ class Clusterer:
         for posting in self._postings_of(self._name_postings, [nid for nid, _ in top_names],
                                          self._new_names_from):
             for seq in posting or ():
-                tally[seq] = tally.get(seq, 0.0) + 0.5
+                tally[seq] = tally.get(seq, 0.0) + name_weight
         found: dict[int, float] = {}
         merged_into = self._merged_into
         stories = self._stories

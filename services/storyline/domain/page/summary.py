@@ -89,6 +89,10 @@ SUPPORT_BONUS = PAGE.summary.support_bonus
 ON_TIMELINE_JACCARD = PAGE.summary.on_timeline_jaccard
 ON_TIMELINE_FACTOR = PAGE.summary.on_timeline_factor
 NAME_FEATURE_WEIGHT = PAGE.summary.name_feature_weight
+CENTRALITY_MIN_TERMS = PAGE.summary.centrality_min_terms
+FIGURE_BONUS = PAGE.summary.figure_bonus
+LABEL_MIN_WORDS = PAGE.summary.label_min_words
+LABEL_NAME_MIN_CHARS = PAGE.summary.label_name_min_chars
 SMALL_WORDS = wordset("a an and as at by for in of on or the to with")
 
 
@@ -116,7 +120,7 @@ class StoryWeights:
         if not terms:
             return 0.0
         total = sum(map(self.df.get, terms, repeat(0)))
-        return total / self.size / math.sqrt(max(len(terms), 6))
+        return total / self.size / math.sqrt(max(len(terms), CENTRALITY_MIN_TERMS))
 
 
 Analysed = tuple[CitedArticle, Analysis]
@@ -378,11 +382,11 @@ def _rows(analysis: Analysis, memo: SummaryMemo, counts: _Counts) -> _Rows:
         term_lengths=np.array([len(s.terms) for s in sentences], dtype=np.int64),
         names=np.array(name_ids, dtype=np.int64),
         name_lengths=np.array([len(s.names) for s in sentences], dtype=np.int64),
-        roots=np.array([math.sqrt(max(len(s.terms), 6)) for s in sentences],
+        roots=np.array([math.sqrt(max(len(s.terms), CENTRALITY_MIN_TERMS)) for s in sentences],
                        dtype=np.float64),
         positions=np.array([1.0 / (1.0 + POSITION_DECAY * s.index) for s in sentences],
                            dtype=np.float64),
-        figures=np.array([1.05 if s.has_figure else 1.0 for s in sentences],
+        figures=np.array([FIGURE_BONUS if s.has_figure else 1.0 for s in sentences],
                          dtype=np.float64),
         indexes=np.array([s.index for s in sentences], dtype=np.int64),
         lead_terms=np.array(counts.ids(counts.term_ids, analysis.lead_terms), dtype=np.int64),
@@ -1229,7 +1233,7 @@ def _phrase_spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
                 run.pop()
             else:
                 break
-        if len(run) >= 2:
+        if len(run) >= LABEL_MIN_WORDS:
             spans.append((run[0].start(), run[-1].end()))
     return spans
 
@@ -1266,7 +1270,8 @@ def _label_options(members: Sequence[Candidate], idf: dict[str, float]
     for c in members:
         surfaces = tuple(sorted({form[0] for key in c.sentence.names
                                  if (form := c.name_forms.get(key)) is not None
-                                 and form[1] is not NameKind.OTHER and len(form[0]) >= 3}))
+                                 and form[1] is not NameKind.OTHER
+                                 and len(form[0]) >= LABEL_NAME_MIN_CHARS}))
         for low, phrase, terms in _sentence_phrases(c.sentence.text, surfaces):
             if low in found:
                 continue
@@ -1296,8 +1301,8 @@ def summarise(
     articles: Sequence[CitedArticle],
     timeline: Sequence[TimelineEntry],
     *,
-    max_paragraphs: int = 4,
-    sentences_per_paragraph: int = 3,
+    max_paragraphs: int = PAGE.summary.max_paragraphs,
+    sentences_per_paragraph: int = PAGE.summary.sentences_per_paragraph,
     memo: SummaryMemo | None = None,
     window: Sequence[Analysed] | None = None,
 ) -> tuple[SummaryParagraph, ...]:

@@ -189,7 +189,8 @@ def _options(articles: Sequence[CitedArticle], days: set[date], settings: Select
             if day not in out:
                 continue
             headline = article.headline
-            if settings.headlines and headline and len(headline.split()) >= 5:
+            if (settings.headlines and headline
+                    and len(headline.split()) >= settings.headline_min_words):
                 statement = trim_statement(headline)
                 out[day].append(
                     _Option(statement, content_tokens(statement), (article.n, -1), False)
@@ -228,14 +229,15 @@ def _summarise(options: list[_Option], idf: dict[str, float], k: int,
     scored = []
     for option, vec in zip(options, vectors, strict=True):
         words = len(option.statement.split())
-        excess = abs(words - settings.ideal_words) if settings.ideal_words else max(0, words - 25)
+        excess = (abs(words - settings.ideal_words) if settings.ideal_words
+                  else max(0, words - settings.free_words))
         length_penalty = settings.length_prior * excess / 100
         boost = settings.mention_boost if option.mentions_day else 0.0
         if option.ahead:
             boost -= settings.ahead_penalty
         if option.recalled_after > settings.recall_far_days:
             boost += settings.recall_far_bonus
-        elif option.recalled_after >= 2:
+        elif option.recalled_after >= settings.recall_near_days:
             boost += settings.recall_near_bonus
         if settings.pronoun_penalty and option.statement.split(" ", 1)[0] in _PRONOUNS:
             boost -= settings.pronoun_penalty

@@ -62,6 +62,9 @@ LEAD_FLOOR = PAGE.title.lead_floor
 TITLE_ARTICLES = PAGE.title.title_articles
 LEAD_SENTENCES = PAGE.title.lead_sentences
 CUT_FACTOR = PAGE.title.cut_factor
+HEADLINE_SHARE = PAGE.title.headline_share
+# the title's options are scored as the summary's sentences are
+CENTRALITY_MIN_TERMS = PAGE.summary.centrality_min_terms
 # Where a long sentence can be cut and still read as a headline.
 _CLAUSE_END = re.compile(r",|;| -+ | – | — |: | \(| which | who | after | as | while ")
 _OUTLET_PREFIX = re.compile(r"^[A-Z][\w .&'-]{1,30}: (?=[A-Z])")
@@ -163,7 +166,8 @@ def _recent(story: Sequence[Analysed], memo: SummaryMemo | None = None
     recent = by_time(story, memo)[-TITLE_ARTICLES:]
     if not recent:
         return recent, False, None
-    headlines = 2 * sum(1 for a, _ in recent if a.headline and a.headline.strip()) >= len(recent)
+    with_headline = sum(1 for a, _ in recent if a.headline and a.headline.strip())
+    headlines = with_headline >= HEADLINE_SHARE * len(recent)
     return recent, headlines, recent[-1][0].published - LEAD_SPAN
 
 
@@ -183,7 +187,8 @@ def _title_rows(article: CitedArticle, analysis: Analysis, headlines: bool,
         sentences=tuple(o[2] for o in options),
         terms=np.array(term_ids, dtype=np.int64),
         term_lengths=np.array([len(o[1]) for o in options], dtype=np.int64),
-        roots=np.array([math.sqrt(max(len(o[1]), 6)) for o in options], dtype=np.float64),
+        roots=np.array([math.sqrt(max(len(o[1]), CENTRALITY_MIN_TERMS)) for o in options],
+                       dtype=np.float64),
         factors=np.array([o[3] for o in options], dtype=np.float64),
     )
     memo.title_rows[id(analysis)] = (analysis, headlines, article.headline, rows)

@@ -48,6 +48,17 @@ class SummaryTuning:
     on_timeline_jaccard: float = 0.7
     on_timeline_factor: float = 0.8
     name_feature_weight: float = 2.0  # a name counts this many terms in a theme's weight
+    # A sentence's centrality is its terms' story weight over sqrt(max(its terms, this)):
+    # shorter sentences are not preferred for having fewer terms to divide by (the title's
+    # options are scored the same way).
+    centrality_min_terms: int = 6
+    figure_bonus: float = 1.05  # x this for a lead sentence that states a figure
+    max_paragraphs: int = 4
+    sentences_per_paragraph: int = 3
+    # A paragraph's label is a noun phrase of at least label_min_words words, or a name of
+    # at least label_name_min_chars characters (a person, place or organisation).
+    label_min_words: int = 2
+    label_name_min_chars: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +73,9 @@ class TitleTuning:
     title_articles: int = 300  # most recent originals whose headlines or leads compete
     lead_sentences: int = 3
     cut_factor: float = 0.85  # a clause cut from a longer sentence reads less like a headline
+    # The recent originals' headlines are the options when at least this share has one;
+    # otherwise their lead sentences are.
+    headline_share: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +89,8 @@ class SelectSettings:
     far_weight: float = 0.5  # weight of mentions from articles published further away
     lead_sentences: int = 10  # opening statements of same-day articles are candidates
     redundancy: float = 0.3  # max cosine between two statements of one day
-    length_prior: float = 0.0  # penalty per word beyond 25, per 100 words
+    length_prior: float = 0.0  # penalty per word beyond free_words, per 100 words
+    free_words: int = 25
     same_day_weight: float = 1.0  # a mention of the article's own publication day
     relative_weight: float = 1.0  # a resolved mention ("on Tuesday") next to a stated one
     lead_days: int = 1  # articles published on the day or this many days after it
@@ -105,6 +120,8 @@ class SelectSettings:
     recall_far_bonus: float = 0.1
     recall_near_bonus: float = 0.05
     recall_far_days: int = 7
+    recall_near_days: int = 2
+    headline_min_words: int = 5  # a shorter headline ("Oil spill") is no statement of the day
 
 
 @dataclass(frozen=True, slots=True)
