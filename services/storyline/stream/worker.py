@@ -77,6 +77,7 @@ from storyline.outages import outage_reason
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.coldstore import RocksColdStore
+from storyline.stream.committed import read_committed
 from storyline.stream.facts import FactsRecord, FoldedFacts, fold_facts
 from storyline.stream.logreader import (
     LogRewound,
@@ -258,6 +259,8 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         table_standby_replicas=0,
         broker_credentials=faust_credentials(settings),
     )
+    # the committed log, as replay and the stages read it (see storyline.stream.committed)
+    read_committed(app)
     # acks=False: faust neither tracks nor commits this topic; the worker does (see above)
     articles = app.topic(settings.articles, key_serializer="raw", value_serializer="raw",
                          partitions=1, acks=False)
