@@ -54,6 +54,22 @@ class Settings(BaseSettings):
         "A story whose thaw is cheap for the articles it holds (a long story, a dropped "
         "summary memo) leaves after as few as a quarter of them. Never changes a revision.",
     )
+    warm_story_articles: int | None = Field(
+        default=None, ge=1,
+        description="Articles the stories in play of one fold process (the worker, the fold "
+        "stage, each page process) may hold before the least recently revised stories "
+        "leave memory for the cold store whatever their idleness: the memory budget of "
+        "the stories in play (their citation data, list entries and timelines, ~5 kB an "
+        "article). Unset: 65,536. Below the articles of the stories moving at once, every "
+        "revision thaws one again (~0.2 ms an article). Never changes a revision.",
+    )
+    warm_analyses: int | None = Field(
+        default=None, ge=1,
+        description="Summary analyses (~35 kB each) the stories in play of one fold process "
+        "may keep; beyond it the least recently revised drop theirs, refilled from the cold "
+        "store when they move again (~0.6 ms each). Unset: 8,192. Never changes a "
+        "revision.",
+    )
     snapshot_keep: int = Field(default=3, description="Snapshots kept per partition.")
     malloc_trim_every: int = Field(
         default=TRIM_EVERY, ge=0,

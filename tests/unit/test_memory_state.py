@@ -37,6 +37,7 @@ from storyline.domain.page import story, summary, timeline, title
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.replay import fold_records
 from storyline.stream.snapshots import load_snapshot, write_snapshot
+from storyline.stream.worker import WorkerState
 
 Records = list[tuple[bytes | None, bytes | None, LogPosition]]
 
@@ -173,6 +174,52 @@ def test_a_story_stays_in_play_as_long_as_its_thaw_is_worth() -> None:
     with mock.patch.object(pipeline_module, "WARM_ITEMS", 0):
         pipeline._keep_warm(states["tick"])  # never the story being revised
     assert set(pipeline._live) == {"tick"} and pipeline._live_items == 1
+
+
+def test_the_budgets_of_a_pipeline_are_its_own_settings() -> None:
+    """warm_items and warm_analyses (STORYLINE_WARM_STORY_ARTICLES, STORYLINE_WARM_ANALYSES)
+    bound one pipeline as WARM_ITEMS and WARM_ANALYSES bound all by default."""
+    pipeline = Pipeline(warm_idle=1_000, warm_items=150, warm_analyses=50)
+    states = {"a": _held_state("a", 100, 40), "b": _held_state("b", 100, 40),
+              "c": _held_state("c", 10, 10)}
+    for state in states.values():
+        pipeline._stories[state.story_id] = state
+        pipeline._keep_warm(state)
+    # a + b hold 200 > 150: a left when b came; b's and c's memos hold 50 analyses, at the cap
+    assert pipeline._stories["a"] is None and set(pipeline._live) == {"b", "c"}
+    assert pipeline._warm_total == 50
+    pipeline._keep_warm(_held_state("d", 1, 5))  # 55 analyses: b, the least recent, drops its
+    held_b = pipeline._stories["b"]
+    assert held_b is not None and held_b.summary_memo.analyses == {}
+    assert pipeline._warm_total == 15 and pipeline._live_items == 111
+    default = Pipeline(warm_idle=1_000)
+    for state in (_held_state("a", 100, 40), _held_state("b", 100, 40)):
+        default._stories[state.story_id] = state
+        default._keep_warm(state)
+    assert set(default._live) == {"a", "b"}  # WARM_ITEMS and WARM_ANALYSES: room for both
+
+
+def test_a_worker_folds_the_same_under_any_budget_and_keeps_its_own_over_a_snapshot(
+        tmp_path: Path) -> None:
+    log = records(build_log([("flood", i % 4, "new") for i in range(5)]
+                            + [("strike", i % 4, "new") for i in range(5)]
+                            + [("flood", 7, "new")]))
+    tight = WorkerState(tmp_path / "tight" / "cold", warm_items=1, warm_analyses=1)
+    roomy = WorkerState(tmp_path / "roomy" / "cold")
+    try:
+        tight_events = [e for k, v, p in log for e in tight.fold_now(k, v, p, 2_000_000).events]
+        roomy_events = [e for k, v, p in log for e in roomy.fold_now(k, v, p, 2_000_000).events]
+        assert [canonical_bytes(e) for e in tight_events] == [
+            canonical_bytes(e) for e in roomy_events]
+        assert tight.pipeline.frozen_story_count > 0 == roomy.pipeline.frozen_story_count
+        write_snapshot(tight.pipeline, tmp_path / "snaps", TOPIC, 0)
+        roomy.warm_items, roomy.warm_analyses = 4096, 512
+        assert roomy.restore(tmp_path / "snaps", TOPIC, 0, before=len(log)) == len(log) - 1
+        # the restored pipeline is the tight one's state under this process's budgets
+        assert (roomy.pipeline.warm_items, roomy.pipeline.warm_analyses) == (4096, 512)
+    finally:
+        tight.cold.close()
+        roomy.cold.close()
 
 
 def test_a_story_memo_keeps_the_analyses_of_its_window_only() -> None:
@@ -575,7 +622,9 @@ def _layout() -> dict[str, object]:
 # (39 re-recorded without a bump in session 24: pages._EntryRef, the digest cache's weak
 # reference to a list entry, was added; it lives in a module-level cache, never pickled.)
 # (40: ClusteringConfig, pickled with the clusterer, holds name_posting_weight, the weight a
-# name's posting list adds to a story's candidate tally, written inline as 0.5 before.)
+# name's posting list adds to a story's candidate tally, written inline as 0.5 before;
+# re-recorded in the same session when Pipeline gained warm_items and warm_analyses, the
+# process's memory budgets, which WorkerState.restore sets again over a snapshot's.)
 # (36: the summary memo, never pickled, keeps the window positions of each min-hash key,
 # SummaryMemo.key_positions.)
 # (37: the summary memo, never pickled, keeps the timeline entries' term sets by text and
@@ -609,7 +658,7 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        37: "abd89504065eebe124edae13a29e1da797da534f160b3350d74a6f20f668b8cd",
                        38: "b47fa75aecd3b887ce9c65fda35d10123a828efe794532ad0d82f3ed53f94fad",
                        39: "58bc78ac6aa6c7b5601eefbe4b6818a2ba27e5f47ba4b4dea9b45074a0f99229",
-                       40: "5a94691f2e2cd206370b67a50daaa2b7ba210aecb5566b9897a206d41349fbce"}
+                       40: "557d4de7ca54ac661a069cddf2f4d0e410b199223195a31436a989a174df4561"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

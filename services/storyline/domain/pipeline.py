@@ -145,16 +145,21 @@ class Pipeline:
     clusterer, versions by uri); see the module docstring."""
 
     def __init__(self, clustering: ClusteringConfig | None = None,
-                 cold: ColdStore | None = None, warm_idle: int | None = None) -> None:
+                 cold: ColdStore | None = None, warm_idle: int | None = None,
+                 warm_items: int | None = None, warm_analyses: int | None = None) -> None:
         clustering = clustering or ClusteringConfig()
         self._assigner = Assigner(Clusterer(clustering), WARM_ARTICLES)
         # story id -> its state while in play, None while frozen (its state in self._cold);
         # insertion order is the order stories were made in
         self._stories: dict[str, StoryState | None] = {}
         self._cold: ColdStore | None = cold if cold is not None else MemoryColdStore()
-        # revisions after which an idle story is frozen (None: WARM_IDLE); only memory and
-        # thawing work depend on it, never a revision
+        # revisions after which an idle story is frozen (None: WARM_IDLE), articles the
+        # stories in play may hold (None: WARM_ITEMS) and analyses their memos may keep
+        # (None: WARM_ANALYSES): only memory and thawing work depend on them, never a
+        # revision, so they are settings of a process, not state (see WorkerState.restore)
         self.warm_idle = warm_idle
+        self.warm_items = warm_items
+        self.warm_analyses = warm_analyses
         self._applied: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset
         # story not frozen -> (analyses in its summary memo, revision count when last
         # revised or thawed, articles it holds: _held), least recently first
@@ -444,14 +449,16 @@ class Pipeline:
                 leaving.append(story_id)
         for story_id in leaving:
             self._freeze_story(story_id)
-        while self._live_items > WARM_ITEMS:
+        items = WARM_ITEMS if self.warm_items is None else self.warm_items
+        while self._live_items > items:
             story_id = next(iter(live))
             if story_id == state.story_id:
                 break
             self._freeze_story(story_id)
-        if self._warm_total > WARM_ANALYSES:
+        kept = WARM_ANALYSES if self.warm_analyses is None else self.warm_analyses
+        if self._warm_total > kept:
             for story_id, (analyses, last, size) in list(live.items()):
-                if self._warm_total <= WARM_ANALYSES or story_id == state.story_id:
+                if self._warm_total <= kept or story_id == state.story_id:
                     break
                 if analyses:
                     live[story_id] = (0, last, size)

@@ -100,7 +100,9 @@ class FoldStage:
         self.directory = directory
         self.state = WorkerState(directory / "cold", settings.warm_idle_revisions,
                                  settings.malloc_trim_every, settings.gc_freeze_every,
-                                 settings.gc_collect_growth)
+                                 settings.gc_collect_growth,
+                                 warm_items=settings.warm_story_articles,
+                                 warm_analyses=settings.warm_analyses)
         self.publisher: StoryPublisher
         self.snapshotter = Snapshotter(
             snapshot_dir(directory / "snapshots", self.source.topic,

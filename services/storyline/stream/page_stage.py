@@ -98,7 +98,9 @@ class PageStage:
         self.directory = page_state_dir(settings, partition)
         self.state = WorkerState(self.directory / "cold", settings.warm_idle_revisions,
                                  settings.malloc_trim_every, settings.gc_freeze_every,
-                                 settings.gc_collect_growth)
+                                 settings.gc_collect_growth,
+                                 warm_items=settings.warm_story_articles,
+                                 warm_analyses=settings.warm_analyses)
         self.source = TopicPartition(settings.assignments, partition)
         self.snapshotter = Snapshotter(
             snapshot_dir(self.directory / "snapshots", self.source.topic, partition),

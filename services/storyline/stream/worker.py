@@ -129,21 +129,28 @@ class WorkerState:
 
     def __init__(self, cold_dir: Path, warm_idle: int | None = None,
                  trim_every: int = TRIM_EVERY, freeze_every: int = FREEZE_EVERY,
-                 collect_growth: float = COLLECT_GROWTH) -> None:
+                 collect_growth: float = COLLECT_GROWTH, *, warm_items: int | None = None,
+                 warm_analyses: int | None = None) -> None:
         self.cold_dir = cold_dir
         self.warm_idle = warm_idle
+        self.warm_items = warm_items
+        self.warm_analyses = warm_analyses
         # the fold frees far more than it keeps (each record's text, features, pages): give
         # glibc's free pages back now and then, or they stay in the RSS (docs/benchmarks.md)
         self.trimmer = Trimmer(trim_every)
         # and keeps far more than it frees: full collections would walk all of it
         self.collector = Collector(freeze_every, collect_growth)
         self.cold = RocksColdStore.empty(cold_dir)
-        self.pipeline = Pipeline(cold=self.cold, warm_idle=warm_idle)
+        self.pipeline = self._new_pipeline()
         self.ready: set[tuple[str, int]] = set()
         # The fold runs on a thread so the event loop (heartbeats, timers, commits) keeps
         # turning during a long fold; anything that reads the whole state (a snapshot's
         # fork) takes this lock so it never sees a record half-folded.
         self.lock = asyncio.Lock()
+
+    def _new_pipeline(self) -> Pipeline:
+        return Pipeline(cold=self.cold, warm_idle=self.warm_idle, warm_items=self.warm_items,
+                        warm_analyses=self.warm_analyses)
 
     async def fold(self, key: bytes | None, value: bytes | None, position: LogPosition,
                    max_bytes: int) -> RecordOutcome:
@@ -178,10 +185,13 @@ class WorkerState:
         restored = load_snapshot(directory, topic, partition, before, self.cold_dir)
         if restored is None:
             self.cold = RocksColdStore.empty(self.cold_dir)
-            self.pipeline = Pipeline(cold=self.cold, warm_idle=self.warm_idle)
+            self.pipeline = self._new_pipeline()
             return None
         self.pipeline, last = restored
+        # the budgets are this process's settings, not the snapshot writer's
         self.pipeline.warm_idle = self.warm_idle
+        self.pipeline.warm_items = self.warm_items
+        self.pipeline.warm_analyses = self.warm_analyses
         self.cold = cast(RocksColdStore, self.pipeline.cold_store)
         return last
 
@@ -272,7 +282,9 @@ def create_app(settings: Settings, *, web_port: int | None = None,
     checkpoints = PageCheckpoints(settings.page_checkpoint_revisions)
     state = WorkerState(state_dir(settings) / "cold", settings.warm_idle_revisions,
                         settings.malloc_trim_every, settings.gc_freeze_every,
-                        settings.gc_collect_growth)
+                        settings.gc_collect_growth,
+                        warm_items=settings.warm_story_articles,
+                        warm_analyses=settings.warm_analyses)
     offsets = FoldedOffsets()
     summariser, llm_client = summariser_from_settings(settings.llm)
     snapshots_root = state_dir(settings) / "snapshots"
