@@ -24,7 +24,8 @@ def _stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     async def from_list(_bootstrap: str, _topic: str, _partition: int, *, start: int = 0,
                         stop: int | None = None) -> AsyncIterator[SimpleNamespace]:
         for key, value, position in recs[start:stop]:
-            yield SimpleNamespace(key=key, value=value, offset=position.offset)
+            yield SimpleNamespace(key=key, value=value, offset=position.offset,
+                                  timestamp=1_700_000_000_000 + position.offset)
 
     monkeypatch.setattr(fold_stage, "recorded_summaries", no_summaries)
     monkeypatch.setattr(fold_stage, "read_partition", from_list)

@@ -624,7 +624,8 @@ def _layout() -> dict[str, object]:
 # (40: ClusteringConfig, pickled with the clusterer, holds name_posting_weight, the weight a
 # name's posting list adds to a story's candidate tally, written inline as 0.5 before;
 # re-recorded in the same session when Pipeline gained warm_items and warm_analyses, the
-# process's memory budgets, which WorkerState.restore sets again over a snapshot's.)
+# process's memory budgets, which WorkerState.restore sets again over a snapshot's, and
+# again when it gained _log_marks, the first record folded from each log.)
 # (36: the summary memo, never pickled, keeps the window positions of each min-hash key,
 # SummaryMemo.key_positions.)
 # (37: the summary memo, never pickled, keeps the timeline entries' term sets by text and
@@ -658,7 +659,7 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        37: "abd89504065eebe124edae13a29e1da797da534f160b3350d74a6f20f668b8cd",
                        38: "b47fa75aecd3b887ce9c65fda35d10123a828efe794532ad0d82f3ed53f94fad",
                        39: "58bc78ac6aa6c7b5601eefbe4b6818a2ba27e5f47ba4b4dea9b45074a0f99229",
-                       40: "557d4de7ca54ac661a069cddf2f4d0e410b199223195a31436a989a174df4561"}
+                       40: "20df67e12079cac7a21788662e04a19a1e27e3d40334a79990e0086b101589c2"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -161,6 +161,9 @@ class Pipeline:
         self.warm_items = warm_items
         self.warm_analyses = warm_analyses
         self._applied: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset
+        # (topic, partition) -> (offset, timestamp ms) of the first record folded from it:
+        # which log this state is a fold of (a topic made again begins with another record)
+        self._log_marks: dict[tuple[str, int], tuple[int, int]] = {}
         # story not frozen -> (analyses in its summary memo, revision count when last
         # revised or thawed, articles it holds: _held), least recently first
         self._live: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
@@ -304,6 +307,18 @@ class Pipeline:
 
     def applied_offset(self, topic: str, partition: int) -> int | None:
         return self._applied.get((topic, partition))
+
+    def log_mark(self, topic: str, partition: int) -> tuple[int, int] | None:
+        """(offset, timestamp ms) of the first record folded from (topic, partition); None
+        when not known (nothing folded, or a state of before the mark)."""
+        # (getattr: a pickle of this layout written before the mark existed has none)
+        return getattr(self, "_log_marks", {}).get((topic, partition))
+
+    def mark_log(self, topic: str, partition: int, offset: int, timestamp: int) -> None:
+        """Record the first record folded from (topic, partition): called by the adapter
+        that folded it, for a state that had folded nothing from there before."""
+        marks = self.__dict__.setdefault("_log_marks", {})
+        marks.setdefault((topic, partition), (offset, timestamp))
 
     def is_applied(self, position: LogPosition) -> bool:
         last = self._applied.get((position.topic, position.partition))

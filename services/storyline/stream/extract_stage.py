@@ -46,12 +46,15 @@ from storyline.settings import Settings, switch_kernels
 from storyline.stream.facts import extract_record
 from storyline.stream.logreader import (
     FETCH_LIMITS,
+    LogMark,
     LogRewound,
     ensure_not_rewound,
     ensure_not_truncated,
+    ensure_same_log,
+    first_record,
     rewound_message,
 )
-from storyline.stream.offsets import commit_payload
+from storyline.stream.offsets import commit_payload, committed_log_mark
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
     retried,
@@ -176,6 +179,15 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
         ends = await retried(functools.partial(consumer.end_offsets, [source]),
                              f"{settings.articles} log end")
         ensure_not_rewound(source, start, ends.get(source))
+        # and a log made again that has grown past the commit: it begins with another record
+        # than the one the commits say (CommitMetadata.log)
+        first = await retried(functools.partial(first_record, settings.bootstrap_servers,
+                                                source.topic, source.partition),
+                              f"{settings.articles} first record")
+        group = extract_group(settings, stripe, stripes)
+        ensure_same_log(source, await retried(
+            functools.partial(committed_log_mark, settings.bootstrap_servers, group),
+            f"{group} commits"), first)
         consumer.seek(source, start)
         log.info("extract_started", stripe=stripe, stripes=stripes, from_offset=start)
         if stripe == 0:  # one process says it; in the background: a check, not a condition
@@ -183,7 +195,7 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
                 settings.bootstrap_servers, settings.articles)))
         probe.started = True
         await _loop(settings, consumer, sender, source, stripe, stripes, start, stop, stats,
-                    probe)
+                    probe, first)
     finally:
         for check in checks:
             check.cancel()
@@ -224,7 +236,8 @@ class Sender:
 
 async def _loop(settings: Settings, consumer: AIOKafkaConsumer, sender: Sender,
                 source: TopicPartition, stripe: int, stripes: int, start: int,
-                stop: asyncio.Event, stats: ExtractStats, probe: StageProbe) -> None:
+                stop: asyncio.Event, stats: ExtractStats, probe: StageProbe,
+                mark: LogMark | None = None) -> None:
     in_flight: deque[tuple[int, asyncio.Future[object]]] = deque()
     consumed = start  # every offset below it was read (and sent, when it is this stripe's)
     committed = start
@@ -275,7 +288,8 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, sender: Sender,
         now = time.monotonic()
         if safe > committed and (force or now - last_commit >= settings.commit_interval):
             try:
-                await consumer.commit(commit_payload({source: safe}, PIPELINE_VERSION))
+                await consumer.commit(commit_payload({source: safe}, PIPELINE_VERSION,
+                                                     log=mark))
             except Exception as exc:  # the next tick commits it again
                 if not transient(exc):
                     raise
@@ -294,6 +308,8 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, sender: Sender,
                 raise LogRewound(rewound_message(source.topic, source.partition, consumed,
                                                  offset, back_to=offset))
             last_timestamp = record.timestamp / 1000 if record.timestamp else last_timestamp
+            if mark is None:  # the log was empty at start: this is its first record
+                mark = (offset, record.timestamp)
             if offset % stripes != stripe:
                 stats.skipped += 1
                 consumed = offset + 1

@@ -50,9 +50,11 @@ from storyline.stream.logreader import (
     FETCH_LIMITS,
     ensure_not_rewound,
     ensure_not_truncated,
+    ensure_same_log,
+    first_record,
     read_partition,
 )
-from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
+from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload, committed_log_mark
 from storyline.stream.publishing import Prepared, StoryPublisher, events_producer
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
@@ -177,6 +179,14 @@ class FoldStage:
         self.consumer.assign([self.source, *self.facts])
         self.consumer.pause(self.source)  # assigned only to commit the source position
         until = await committed_offset(self.consumer, self.source)
+        # a topic made again that has grown past the commit begins with another record than
+        # the one the commits (and the state restored) were made from
+        first = await retried(functools.partial(
+            first_record, self.settings.bootstrap_servers, *self._source_key),
+            f"{self.source.topic} first record")
+        ensure_same_log(self.source, await retried(functools.partial(
+            committed_log_mark, self.settings.bootstrap_servers, self.group),
+            f"{self.group} commits"), first)
         heartbeat = asyncio.create_task(self._heartbeat(until))
         try:
             if not await self._rebuild(until, stop):
@@ -185,6 +195,9 @@ class FoldStage:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+        ensure_same_log(self.source, self.state.pipeline.log_mark(*self._source_key), first)
+        if first is not None:  # a state of before the mark: it is this log's from now on
+            self.state.pipeline.mark_log(*self._source_key, *first)
         start = self.state.next_offset(*self._source_key)
         self.merge = StripeMerge(len(self.facts), start=start)
         self.committed = {self.source: until}
@@ -231,7 +244,7 @@ class FoldStage:
                         outcome = await asyncio.to_thread(
                             self.state.fold_now, record.key, record.value,
                             LogPosition(topic, partition, record.offset),
-                            self.settings.max_article_bytes, self.pages)
+                            self.settings.max_article_bytes, self.pages, record.timestamp)
                         overlay_recorded(self.state.pipeline, outcome.events, recorded)
                         count += 1
                         position = record.offset + 1
@@ -334,8 +347,9 @@ class FoldStage:
         topic, partition = self._source_key
         position = LogPosition(topic, partition, offset)
         with structlog.contextvars.bound_contextvars(offset=offset):
-            folded = await asyncio.to_thread(self.state.fold_facts_now, waiting.record,
-                                             position, self.pages)
+            folded = await asyncio.to_thread(
+                self.state.fold_facts_now, waiting.record, position, self.pages,
+                None if waiting.timestamp is None else round(waiting.timestamp * 1000))
             self.folded += 1
             self.last_timestamp = waiting.timestamp
             if folded.dead_letter is not None or folded.refused is not None:
@@ -423,7 +437,8 @@ class FoldStage:
         moved_at = time.time() if moved else self.moved_at
         try:
             await self.consumer.commit(commit_payload(
-                due, self.state.pipeline.pipeline_version, stage=self.stage, moved_at=moved_at))
+                due, self.state.pipeline.pipeline_version, stage=self.stage, moved_at=moved_at,
+                log=self.state.pipeline.log_mark(*self._source_key)))
         except Exception as exc:  # noqa: BLE001 - a failed commit is retried next tick
             log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
             return
@@ -437,7 +452,8 @@ class FoldStage:
             await asyncio.sleep(STAGE_HEARTBEAT)
             try:
                 await self.consumer.commit(commit_payload(
-                    {self.source: until}, self.state.pipeline.pipeline_version, stage=self.stage))
+                    {self.source: until}, self.state.pipeline.pipeline_version, stage=self.stage,
+                    log=self.state.pipeline.log_mark(*self._source_key)))
             except Exception as exc:  # noqa: BLE001 - the next beat tries again
                 log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
 

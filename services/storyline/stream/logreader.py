@@ -97,6 +97,49 @@ def ensure_not_rewound(tp: TopicPartition, folded_to: int, end: int | None) -> N
         raise LogRewound(rewound_message(tp.topic, tp.partition, folded_to, end))
 
 
+# What identifies a log: its first record as a read_committed reader sees it, (offset,
+# timestamp in ms). A topic deleted and made again starts with another one (written later),
+# however many records it holds by now: its end alone cannot tell it from the old log once
+# it has grown past what was folded.
+LogMark = tuple[int, int]
+
+
+def replaced_message(topic: str, partition: int, folded: LogMark, found: LogMark) -> str:
+    return (f"{topic} partition {partition} begins with another record than the log this "
+            f"state was folded from (offset {found[0]} written at {found[1]} ms, not offset "
+            f"{folded[0]} at {folded[1]} ms): the topic was deleted and made again, and this "
+            f"state, its commits and the revisions published belong to the old log. Records "
+            f"from the new one would be taken for redeliveries and skipped. Restore the old "
+            f"topic, or run the workers on a new STORYLINE_TOPIC_PREFIX (new topics, groups "
+            f"and state)")
+
+
+def ensure_same_log(tp: TopicPartition, folded: LogMark | None, found: LogMark | None) -> None:
+    """Raise LogRewound if the log's first record (``found``; None: none yet) is not the one
+    the state or commit was made from (``folded``; None: not known, nothing to compare)."""
+    if folded is not None and found is not None and tuple(folded) != tuple(found):
+        raise LogRewound(replaced_message(tp.topic, tp.partition, folded, found))
+
+
+async def first_record(bootstrap: str, topic: str, partition: int) -> LogMark | None:
+    """The (offset, timestamp ms) of the first record of a partition that a read_committed
+    reader sees; None while there is none."""
+    tp = TopicPartition(topic, partition)
+    async with standalone_consumer(bootstrap) as consumer:
+        consumer.assign([tp])
+        begins = (await consumer.beginning_offsets([tp]))[tp]
+        ends = (await consumer.end_offsets([tp]))[tp]
+        if begins >= ends:
+            return None
+        consumer.seek(tp, begins)
+        while True:
+            batches = await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS, max_records=1)
+            for record in batches.get(tp, ()):
+                return record.offset, record.timestamp
+            if await consumer.position(tp) >= ends:  # only markers and aborted records
+                return None
+
+
 async def ensure_not_truncated(consumer: Any, tp: TopicPartition, start: int) -> None:
     """Raise LogTruncated if ``tp``'s log now begins after ``start`` (``consumer``: started):
     a consumer seeking there would be moved on to the first record left (auto_offset_reset

@@ -21,7 +21,11 @@ from dataclasses import dataclass
 
 import structlog
 from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
+
+from storyline.kafka.clients import started
+from storyline.kafka.security import kafka_options
 
 log = structlog.get_logger("storyline.offsets")
 
@@ -40,6 +44,9 @@ class CommitMetadata:
     pipeline_version: str
     stage: str | None = None
     moved_at: float | None = None
+    # the first record of the articles log the committer reads (offset, timestamp ms): which
+    # log the offsets are positions in (see logreader.LogMark); None: not known
+    log: tuple[int, int] | None = None
 
     def encode(self) -> str:
         fields: dict[str, object] = {"at": round(self.committed_at, 3),
@@ -47,21 +54,40 @@ class CommitMetadata:
         if self.stage is not None:
             fields["stage"] = self.stage
             fields["moved"] = None if self.moved_at is None else round(self.moved_at, 3)
+        if self.log is not None:
+            fields["log"] = list(self.log)
         return json.dumps(fields, sort_keys=True)
 
     @staticmethod
     def decode(raw: str | None) -> CommitMetadata | None:
         try:
             fields = json.loads(raw or "")
-            stage, moved = fields.get("stage"), fields.get("moved")
+            stage, moved, mark = fields.get("stage"), fields.get("moved"), fields.get("log")
             return CommitMetadata(float(fields["at"]), str(fields["pipeline"]),
                                   None if stage is None else str(stage),
-                                  None if moved is None else float(moved))
-        except (ValueError, TypeError, KeyError, AttributeError):
+                                  None if moved is None else float(moved),
+                                  None if mark is None else (int(mark[0]), int(mark[1])))
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
             return None
 
 
 STAGE_HEARTBEAT = 5.0  # seconds between a group-less stage's commits, at the most
+
+
+async def committed_log_mark(bootstrap: str, group: str) -> tuple[int, int] | None:
+    """The articles-log mark the group's last commits carry (any of them: a committer writes
+    one mark to all its partitions); None when none does."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options())
+    await started(admin)
+    try:
+        found = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    for _tp, meta in sorted(found.items(), key=lambda item: (item[0].topic, item[0].partition)):
+        decoded = CommitMetadata.decode(meta.metadata)
+        if decoded is not None and decoded.log is not None:
+            return decoded.log
+    return None
 
 
 class FoldedOffsets:
@@ -94,7 +120,8 @@ class FoldedOffsets:
 
 
 def commit_payload(offsets: Mapping[TopicPartition, int], pipeline_version: str, *,
-                   stage: str | None = None, moved_at: float | None = None
+                   stage: str | None = None, moved_at: float | None = None,
+                   log: tuple[int, int] | None = None
                    ) -> dict[TopicPartition, OffsetAndMetadata]:
-    meta = CommitMetadata(time.time(), pipeline_version, stage, moved_at).encode()
+    meta = CommitMetadata(time.time(), pipeline_version, stage, moved_at, log).encode()
     return {tp: OffsetAndMetadata(offset, meta) for tp, offset in offsets.items()}

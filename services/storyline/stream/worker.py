@@ -84,9 +84,11 @@ from storyline.stream.logreader import (
     LogTruncated,
     end_offsets,
     ensure_not_rewound,
+    ensure_same_log,
+    first_record,
     read_partition,
 )
-from storyline.stream.offsets import FoldedOffsets, commit_payload
+from storyline.stream.offsets import FoldedOffsets, commit_payload, committed_log_mark
 from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir, snapshots
 
 log = structlog.get_logger("storyline.worker")
@@ -153,25 +155,37 @@ class WorkerState:
                         warm_analyses=self.warm_analyses)
 
     async def fold(self, key: bytes | None, value: bytes | None, position: LogPosition,
-                   max_bytes: int) -> RecordOutcome:
-        return await asyncio.to_thread(self.fold_now, key, value, position, max_bytes)
+                   max_bytes: int, timestamp: int | None = None) -> RecordOutcome:
+        return await asyncio.to_thread(self.fold_now, key, value, position, max_bytes, True,
+                                       timestamp)
 
     def fold_now(self, key: bytes | None, value: bytes | None, position: LogPosition,
-                 max_bytes: int, pages: bool = True) -> RecordOutcome:
+                 max_bytes: int, pages: bool = True, timestamp: int | None = None
+                 ) -> RecordOutcome:
         """One record folded on the calling thread (the heap's upkeep too, off the event loop);
-        ``pages=False``: extracted and assigned only (``Pipeline.process``)."""
+        ``pages=False``: extracted and assigned only (``Pipeline.process``); ``timestamp``:
+        the record's (ms), which marks the log when it is the first record folded."""
+        first = self.pipeline.applied_offset(position.topic, position.partition) is None
         outcome = handle_record(self.pipeline, key, value, position, max_bytes=max_bytes,
                                 pages=pages)
+        self._mark(first, position, timestamp)
         self.after_record()
         return outcome
 
     def fold_facts_now(self, record: FactsRecord, position: LogPosition,
-                       pages: bool = True) -> FoldedFacts:
+                       pages: bool = True, timestamp: int | None = None) -> FoldedFacts:
         """One facts record folded on the calling thread (the fold stage's), then the heap's
-        upkeep."""
+        upkeep; ``timestamp``: its source record's (ms), as in ``fold_now``."""
+        first = self.pipeline.applied_offset(position.topic, position.partition) is None
         folded = fold_facts(self.pipeline, record, position, pages=pages)
+        self._mark(first, position, timestamp)
         self.after_record()
         return folded
+
+    def _mark(self, first: bool, position: LogPosition, timestamp: int | None) -> None:
+        if first and timestamp is not None:
+            self.pipeline.mark_log(position.topic, position.partition, position.offset,
+                                   timestamp)
 
     def after_record(self) -> None:
         """The heap's upkeep after each record folded: the trim and the freeze."""
@@ -326,8 +340,11 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         if not due:
             return
         try:
+            # the mark says which articles log the offsets are positions in
+            mark = state.pipeline.log_mark(settings.articles, ARTICLES_PARTITION)
             await on_consumer_thread(consumer.commit,
-                                     commit_payload(due, state.pipeline.pipeline_version))
+                                     commit_payload(due, state.pipeline.pipeline_version,
+                                                    log=mark))
         except Exception as exc:  # noqa: BLE001 - a failed commit is retried next tick
             log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}",
                         offsets={f"{tp.topic}/{tp.partition}": o for tp, o in due.items()})
@@ -339,6 +356,12 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         below C was folded and published before (that is what a commit means here)."""
         started = time.perf_counter()
         until = await committed_offset(topic, partition)
+        # the log's first record: a topic made again has another one, however long it is by
+        # now (its end alone cannot tell it from the old log once it has grown past it)
+        tp = TopicPartition(topic, partition)
+        first = await first_record(settings.bootstrap_servers, topic, partition)
+        ensure_same_log(tp, await committed_log_mark(settings.bootstrap_servers,
+                                                     app_id(settings)), first)
         start = state.next_offset(topic, partition)
         source = "memory"
         if start == 0 and until > 0:
@@ -356,11 +379,14 @@ def create_app(settings: Settings, *, web_port: int | None = None,
             async with state.lock:
                 outcome = await state.fold(record.key, record.value,
                                            LogPosition(topic, partition, record.offset),
-                                           settings.max_article_bytes)
+                                           settings.max_article_bytes, record.timestamp)
                 overlay_recorded(state.pipeline, outcome.events, recorded)
             count += 1
         async with state.lock:
             snapshotter(topic, partition).rebuilt(state.pipeline, topic, partition, count)
+        ensure_same_log(tp, state.pipeline.log_mark(topic, partition), first)
+        if first is not None:  # a state of before the mark: it is this log's from now on
+            state.pipeline.mark_log(topic, partition, *first)
         await check_not_rewound(topic, partition, force=True)
         state.ready.add((topic, partition))
         probe.rebuilt = frozenset(state.ready)
@@ -519,7 +545,9 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         # after the fold, and a snapshot must not fall between the two
         async with state.lock:
             with structlog.contextvars.bound_contextvars(offset=position.offset):
-                outcome = await state.fold(key, value, position, settings.max_article_bytes)
+                outcome = await state.fold(key, value, position, settings.max_article_bytes,
+                                           None if produced_at is None
+                                           else round(produced_at * 1000))
                 await publish_outcome(outcome, produced_at)
             offsets.folded(position.topic, position.partition, position.offset)
             if produced_at:

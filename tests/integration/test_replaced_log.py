@@ -1,0 +1,124 @@
+"""The articles topic deleted and made again, its groups' commits outliving it (Kafka drops
+a group's offsets with the topic, but a worker still running commits its own again), and
+the new log refilled past them before the workers start again, on a real broker. Its end
+alone cannot tell it from the old log: the commits lie below it. Its first record can: the
+stages and the single-process worker compare it with the one their commits and state were
+made from, and refuse the log. They used to resume at the old commit and skip the new log's
+first records as if they had been folded."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CommitFailedError, IllegalGenerationError, UnknownMemberIdError
+from aiokafka.structs import OffsetAndMetadata
+from background import poll, running
+
+from storyline.domain.events import ArticleReceived
+from storyline.ingest.producer import ArticleProducer
+from storyline.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+STORYLINE = [sys.executable, "-m", "storyline.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def article(story: str, i: int) -> ArticleReceived:
+    return ArticleReceived(
+        uri=f"urn:it:replaced:{story}:{i}", version=1, source="Wire",
+        body=f"The {story} council in Lowmere voted on the {story} plan on March {i + 1}, "
+             f"2026. Mayor Ines Varga of Lowmere said the {story} vote was close.",
+        published=dt.datetime(2026, 3, 1 + i, 8, tzinfo=dt.UTC))
+
+
+async def send(settings: Settings, articles: list[ArticleReceived]) -> None:
+    async with ArticleProducer(settings) as producer:
+        for item in articles:
+            await producer.send(item)
+
+
+def apply_topics(env: dict[str, str]) -> None:
+    subprocess.run([*STORYLINE, "topics", "apply"], env=env, capture_output=True,
+                   timeout=120, cwd=ROOT, check=True)
+    time.sleep(2)  # the new topics' metadata reaches every broker listener
+
+
+async def articles_commits(admin: AIOKafkaAdminClient, topic: str
+                           ) -> dict[str, dict[TopicPartition, OffsetAndMetadata]]:
+    """Every group's commits on ``topic``, with their metadata."""
+    found: dict[str, dict[TopicPartition, OffsetAndMetadata]] = {}
+    for group, _kind in await admin.list_consumer_groups():
+        offsets = await admin.list_consumer_group_offsets(group)
+        mine = {tp: meta for tp, meta in offsets.items() if tp.topic == topic}
+        if mine:
+            found[group] = mine
+    return found
+
+
+async def commit_again(settings: Settings, group: str,
+                       offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+    """Commit ``offsets`` for ``group`` from outside it; refused while a stopped static member
+    (the faust worker's) is still in the group, so tried again until its session expires."""
+    deadline = time.monotonic() + 90
+    while True:
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                    group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign(list(offsets))
+            await consumer.commit(offsets)
+            return
+        except (CommitFailedError, UnknownMemberIdError, IllegalGenerationError):
+            if time.monotonic() > deadline:
+                raise
+        finally:
+            await consumer.stop()
+        await asyncio.sleep(2)
+
+
+@pytest.mark.parametrize("worker", [["worker"], ["worker", "--single"]],
+                         ids=["staged", "single"])
+async def test_a_log_made_again_and_grown_past_the_commits_is_never_skipped(
+    command_env: dict[str, str], tmp_path: Path, worker: list[str],
+) -> None:
+    env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5",
+               STORYLINE_WORKER_SESSION_TIMEOUT="6")
+    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    apply_topics(env)
+    await send(settings, [article("bridge", i) for i in range(3)])
+    with running([*STORYLINE, *worker], env, tmp_path / "first.log", ROOT) as logged:
+        assert poll(lambda: logged().count('"story_updated"') >= 3, 120), logged()[-3000:]
+        time.sleep(3)  # the commits of the three
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        commits = await articles_commits(admin, settings.articles)
+        assert commits, "the workers committed their positions in the articles log"
+        await admin.delete_topics([settings.articles])
+    finally:
+        await admin.close()
+    time.sleep(3)
+    apply_topics(env)
+    await send(settings, [article("tunnel", i) for i in range(6)])  # past the old commits
+    for group, offsets in commits.items():  # as a worker still running commits again
+        await commit_again(settings, group, offsets)
+
+    refused = "begins with another record"
+    with running([*STORYLINE, *worker], env, tmp_path / "again.log", ROOT) as logged:
+        assert poll(lambda: refused in logged() or "urn:it:replaced:tunnel:5" in logged(),
+                    120), logged()[-3000:]
+        time.sleep(2)
+        text = logged()
+    folded = [line for line in text.splitlines() if '"story_updated"' in line]
+    assert refused in text, text[-3000:]
+    assert not any("urn:it:replaced:tunnel" in line for line in folded), folded

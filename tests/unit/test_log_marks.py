@@ -1,0 +1,68 @@
+"""Which log a state or a commit belongs to: the first record of the articles log, as a
+read_committed reader sees it. A topic deleted and made again that has grown past what was
+folded has an end no check can tell from the old log's; its first record tells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aiokafka import TopicPartition
+from test_pipeline import TOPIC, build_log, records
+
+from storyline.stream.logreader import LogRewound, ensure_same_log
+from storyline.stream.offsets import CommitMetadata, commit_payload
+from storyline.stream.snapshots import write_snapshot
+from storyline.stream.worker import WorkerState
+
+TP = TopicPartition(TOPIC, 0)
+
+
+def test_another_first_record_is_another_log() -> None:
+    ensure_same_log(TP, (0, 1_000), (0, 1_000))
+    ensure_same_log(TP, None, (0, 1_000))  # nothing known to compare: a state of before
+    ensure_same_log(TP, (0, 1_000), None)  # an empty log: the end check says the rest
+    with pytest.raises(LogRewound, match="begins with another record") as raised:
+        ensure_same_log(TP, (0, 1_000), (0, 2_000))
+    assert "STORYLINE_TOPIC_PREFIX" in str(raised.value)
+    with pytest.raises(LogRewound):  # an aborted transaction first: another offset
+        ensure_same_log(TP, (0, 1_000), (2, 1_000))
+
+
+def test_a_commit_says_which_log_its_offsets_are_in() -> None:
+    [meta] = commit_payload({TP: 5}, "v", log=(0, 1_733_400_000_123)).values()
+    decoded = CommitMetadata.decode(meta.metadata)
+    assert decoded is not None and decoded.log == (0, 1_733_400_000_123)
+    [plain] = commit_payload({TP: 5}, "v").values()
+    decoded = CommitMetadata.decode(plain.metadata)
+    assert decoded is not None and decoded.log is None
+    # a commit written before the mark reads as one without it
+    old = CommitMetadata.decode('{"at": 1.0, "pipeline": "v"}')
+    assert old is not None and old.log is None
+    assert CommitMetadata.decode('{"at": 1.0, "pipeline": "v", "log": [1]}') is None
+
+
+def test_a_state_marks_the_first_record_it_folds_and_keeps_it(tmp_path: Path) -> None:
+    log = records(build_log([("flood", i, "new") for i in range(4)]))
+    state = WorkerState(tmp_path / "a" / "cold")
+    try:
+        for k, v, p in log:
+            state.fold_now(k, v, p, 2_000_000, timestamp=5_000 + p.offset)
+        assert state.pipeline.log_mark(TOPIC, 0) == (0, 5_000)
+        write_snapshot(state.pipeline, tmp_path / "snaps", TOPIC, 0)
+        other = WorkerState(tmp_path / "b" / "cold")
+        assert other.restore(tmp_path / "snaps", TOPIC, 0, before=len(log)) == len(log) - 1
+        assert other.pipeline.log_mark(TOPIC, 0) == (0, 5_000)  # carried by the snapshot
+        other.pipeline.mark_log(TOPIC, 0, 0, 9_999)  # never moved once set
+        assert other.pipeline.log_mark(TOPIC, 0) == (0, 5_000)
+        other.cold.close()
+    finally:
+        state.cold.close()
+    # a state that began after the first record (no timestamp known) claims no mark
+    later = WorkerState(tmp_path / "c" / "cold")
+    try:
+        for k, v, p in log:
+            later.fold_now(k, v, p, 2_000_000)
+        assert later.pipeline.log_mark(TOPIC, 0) is None
+    finally:
+        later.cold.close()
