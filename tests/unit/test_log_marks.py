@@ -10,6 +10,7 @@ import pytest
 from aiokafka import TopicPartition
 from test_pipeline import TOPIC, build_log, records
 
+from storyline.stream import logreader
 from storyline.stream.logreader import LogRewound, ensure_same_log
 from storyline.stream.offsets import CommitMetadata, commit_payload
 from storyline.stream.snapshots import write_snapshot
@@ -66,3 +67,34 @@ def test_a_state_marks_the_first_record_it_folds_and_keeps_it(tmp_path: Path) ->
         assert later.pipeline.log_mark(TOPIC, 0) is None
     finally:
         later.cold.close()
+
+
+async def test_a_running_reader_asks_now_and_then_whether_its_log_was_made_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    firsts = [(0, 1_000)]
+    asked: list[int] = []
+
+    async def first_record(_bootstrap: str, _topic: str, _partition: int
+                           ) -> tuple[int, int] | None:
+        asked.append(1)
+        return firsts[-1]
+
+    monkeypatch.setattr(logreader, "first_record", first_record)
+    watch = logreader.LogWatch("localhost:9", TP, every=0.0)
+    await watch.check((0, 1_000))
+    await watch.check(None)  # nothing folded yet: nothing to compare, nothing asked
+    assert len(asked) == 1
+    firsts.append((0, 2_000))  # deleted and made again, grown past the reader
+    with pytest.raises(LogRewound, match="begins with another record"):
+        await watch.check((0, 1_000))
+    slow = logreader.LogWatch("localhost:9", TP, every=3600.0)
+    await slow.check((0, 1_000))  # within its interval: the broker is not asked
+    assert len(asked) == 2
+
+
+async def test_a_broker_away_is_no_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def unreachable(_bootstrap: str, _topic: str, _partition: int) -> None:
+        raise ConnectionError("broker away")
+
+    monkeypatch.setattr(logreader, "first_record", unreachable)
+    await logreader.LogWatch("localhost:9", TP, every=0.0).check((0, 1_000))

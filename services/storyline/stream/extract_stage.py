@@ -48,6 +48,7 @@ from storyline.stream.logreader import (
     FETCH_LIMITS,
     LogMark,
     LogRewound,
+    LogWatch,
     ensure_not_rewound,
     ensure_not_truncated,
     ensure_same_log,
@@ -299,8 +300,10 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, sender: Sender,
             committed, last_commit = safe, now
         return True
 
+    log_watch = LogWatch(settings.bootstrap_servers, source)
     while not stop.is_set():
         probe.watch.beat()
+        await log_watch.check(mark)  # a log made again under this stripe: refused
         batches = await consumer.getmany(source, timeout_ms=500, max_records=100)
         for record in batches.get(source, ()):
             offset = record.offset

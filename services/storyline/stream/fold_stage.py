@@ -48,6 +48,7 @@ from storyline.stream.assignments import assignment_records
 from storyline.stream.facts import FactsRecord, FoldedFacts
 from storyline.stream.logreader import (
     FETCH_LIMITS,
+    LogWatch,
     ensure_not_rewound,
     ensure_not_truncated,
     ensure_same_log,
@@ -98,6 +99,7 @@ class FoldStage:
         self.group = fold_group(settings, pages=pages)
         self.stage = "fold" if pages else "assign"
         self.source = TopicPartition(settings.articles, ARTICLES_PARTITION)
+        self.log_watch = LogWatch(settings.bootstrap_servers, self.source)
         directory = fold_state_dir(settings, pages=pages)
         self.directory = directory
         self.state = WorkerState(directory / "cold", settings.warm_idle_revisions,
@@ -321,6 +323,7 @@ class FoldStage:
         else:  # a log made again: what comes is not what this state was folded from
             ensure_not_rewound(self.source, self.state.next_offset(*self._source_key),
                                self.source_end)
+            await self.log_watch.check(self.state.pipeline.log_mark(*self._source_key))
         self.probe.observe(self.source.topic, self.source.partition, end=self.source_end,
                            position=self.state.next_offset(*self._source_key),
                            last_timestamp=self.last_timestamp)

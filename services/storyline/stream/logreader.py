@@ -6,6 +6,7 @@ which a group consumer (with its committed offsets and rebalances) cannot promis
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -138,6 +139,30 @@ async def first_record(bootstrap: str, topic: str, partition: int) -> LogMark | 
                 return record.offset, record.timestamp
             if await consumer.position(tp) >= ends:  # only markers and aborted records
                 return None
+
+
+class LogWatch:
+    """While a reader runs: whether its log still begins with the record it began with (a
+    topic deleted and made again under it, then grown past its position before it fetched
+    again, moves no consumer back). Asked of the broker at most every ``every`` seconds."""
+
+    def __init__(self, bootstrap: str, tp: TopicPartition, every: float = 30.0) -> None:
+        self.bootstrap = bootstrap
+        self.tp = tp
+        self.every = every
+        self._asked = time.monotonic()
+
+    async def check(self, mark: LogMark | None) -> None:
+        """Raise LogRewound once the log begins with another record than ``mark``."""
+        now = time.monotonic()
+        if mark is None or now - self._asked < self.every:
+            return
+        self._asked = now
+        try:
+            found = await first_record(self.bootstrap, self.tp.topic, self.tp.partition)
+        except Exception:  # noqa: BLE001 - the broker away: asked again next time
+            return
+        ensure_same_log(self.tp, mark, found)
 
 
 async def ensure_not_truncated(consumer: Any, tp: TopicPartition, start: int) -> None:

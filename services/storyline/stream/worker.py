@@ -82,6 +82,7 @@ from storyline.stream.facts import FactsRecord, FoldedFacts, fold_facts
 from storyline.stream.logreader import (
     LogRewound,
     LogTruncated,
+    LogWatch,
     end_offsets,
     ensure_not_rewound,
     ensure_same_log,
@@ -417,6 +418,9 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         """Once at start, beside the work: an error if the articles topic deletes records."""
         await warn_if_the_log_loses_records(settings.bootstrap_servers, settings.articles)
 
+    # (topic, partition) -> whether its log still begins as it did (a log made again)
+    log_watches: dict[tuple[str, int], LogWatch] = {}
+
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # faust's timer is untyped
     async def observe() -> None:
         """Liveness beat, consumer lag and snapshot age, for /metrics and /readyz."""
@@ -437,6 +441,9 @@ def create_app(settings: Settings, *, web_port: int | None = None,
             if tp in state.ready:
                 try:  # a log made again: its records would be skipped as redeliveries
                     ensure_not_rewound(TopicPartition(*tp), state.next_offset(*tp), end)
+                    watch = log_watches.setdefault(tp, LogWatch(settings.bootstrap_servers,
+                                                                TopicPartition(*tp)))
+                    await watch.check(state.pipeline.log_mark(*tp))
                 except LogRewound as exc:
                     log.critical("worker_refused", error_type=type(exc).__name__,
                                  reason=str(exc))
