@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import math
 import socket
@@ -90,6 +91,7 @@ from storyline.stream.logreader import (
     read_partition,
 )
 from storyline.stream.offsets import FoldedOffsets, commit_payload, committed_log_mark
+from storyline.stream.reconnect import retried
 from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir, snapshots
 
 log = structlog.get_logger("storyline.worker")
@@ -360,9 +362,12 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         # the log's first record: a topic made again has another one, however long it is by
         # now (its end alone cannot tell it from the old log once it has grown past it)
         tp = TopicPartition(topic, partition)
-        first = await first_record(settings.bootstrap_servers, topic, partition)
-        ensure_same_log(tp, await committed_log_mark(settings.bootstrap_servers,
-                                                     app_id(settings)), first)
+        first = await retried(functools.partial(
+            first_record, settings.bootstrap_servers, topic, partition),
+            f"{topic} first record")
+        ensure_same_log(tp, await retried(functools.partial(
+            committed_log_mark, settings.bootstrap_servers, app_id(settings)),
+            f"{app_id(settings)} commits"), first)
         start = state.next_offset(topic, partition)
         source = "memory"
         if start == 0 and until > 0:
