@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import types
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,9 @@ def _deep_mb(roots: list[object], seen: set[int]) -> float:
     stack = list(roots)
     while stack:
         obj = stack.pop()
-        if id(obj) in seen or isinstance(obj, type):
+        # a class, a module or a function (a weak reference's callback reaches its globals)
+        # is code, not state
+        if id(obj) in seen or isinstance(obj, type | types.ModuleType | types.FunctionType):
             continue
         seen.add(id(obj))
         total += sys.getsizeof(obj)
