@@ -112,6 +112,10 @@ async def test_a_log_made_again_and_grown_past_the_commits_is_never_skipped(
     await send(settings, [article("tunnel", i) for i in range(6)])  # past the old commits
     for group, offsets in commits.items():  # as a worker still running commits again
         await commit_again(settings, group, offsets)
+    status = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True, text=True,
+                            timeout=120, cwd=ROOT)
+    assert status.returncode == 1, status  # it read as "caught up" or "behind"
+    assert "begins with another record" in status.stdout + status.stderr, status
 
     refused = "begins with another record"
     with running([*STORYLINE, *worker], env, tmp_path / "again.log", ROOT) as logged:

@@ -81,6 +81,15 @@ def test_a_commit_beyond_the_end_of_the_log_is_an_error_not_caught_up() -> None:
     assert judge(facts(end=5, committed=5)) is Code.CAUGHT_UP
 
 
+def test_a_log_made_again_past_the_commit_is_an_error_not_caught_up() -> None:
+    """A topic made again that has grown past the commit: the lag reads as any other; the
+    log's first record is not the one the commits name (``Facts.replaced``)."""
+    why = "p.storyline.articles partition 0 begins with another record than the log ..."
+    found = verdict(replace(facts(end=9, committed=9), replaced=why), stuck_after=STUCK_AFTER)
+    assert found.code is Code.ERROR and found.final and found.message == why
+    assert judge(facts(end=9, committed=9)) is Code.CAUGHT_UP
+
+
 @pytest.mark.parametrize("members,state", [(1, "Stable"), (0, "Empty"), (0, "Dead"),
                                            (None, None)])
 def test_caught_up_whatever_the_group(members: int | None, state: str | None) -> None:

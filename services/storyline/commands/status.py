@@ -119,6 +119,9 @@ class Facts:
     # partition -> end offset of the partitions of the articles topic other than the log's
     # that hold records: nothing folds them (storyline.kafka.articles_log)
     off_the_log: Mapping[int, int] = field(default_factory=dict)
+    # why the log is not the one the commits were made from (it begins with another
+    # record: the topic was made again); None: it is, or nothing says otherwise
+    replaced: str | None = None
 
     @property
     def source(self) -> str:
@@ -183,6 +186,8 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
                                    "`storyline topics apply` creates it)")
     if facts.off_the_log:
         return Verdict(Code.ERROR, off_the_log_message(facts.topic, facts.off_the_log))
+    if facts.replaced is not None:  # the commits are positions in another log
+        return Verdict(Code.ERROR, facts.replaced)
     beyond = {p: c for p, c in facts.committed.items() if c > facts.ends.get(p, c)}
     if beyond:  # not "caught up": the new log's records are skipped as redeliveries
         p, c = min(beyond.items())
@@ -488,11 +493,21 @@ class Probe:
                                    else max(0.0, now - newest.moved_at))
         else:
             last_commit_age, pipeline = None, None
+        replaced: str | None = None
+        marks = sorted({m.log for m in readable if m.log is not None})
+        if leg.log_partition is not None and marks:
+            from storyline.stream.logreader import first_record, replaced_message
+
+            found = await first_record(self.settings.bootstrap_servers, leg.topic,
+                                       leg.log_partition)
+            if found is not None and any(mark != found for mark in marks):
+                replaced = replaced_message(leg.topic, leg.log_partition,
+                                            next(m for m in marks if m != found), found)
         facts = Facts(topic=leg.topic, ends=ends, committed=committed, state=state,
                       members=members, last_commit_age=last_commit_age, group=leg.group,
                       pipeline=pipeline, stage=stage, committed_by=committed_by,
                       partition=leg.partition, log=leg.log, committer=leg.committer,
-                      off_the_log=off_the_log)
+                      off_the_log=off_the_log, replaced=replaced)
         if facts.lag > 0 and (members or stage is not None):
             facts = replace(facts, pending_age=await self.pending_age(facts, now))
         return facts
