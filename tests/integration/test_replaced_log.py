@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import CommitFailedError, IllegalGenerationError, UnknownMemberIdError
 from aiokafka.structs import OffsetAndMetadata
 from background import poll, running
@@ -126,3 +127,39 @@ async def test_a_log_made_again_and_grown_past_the_commits_is_never_skipped(
     folded = [line for line in text.splitlines() if '"story_updated"' in line]
     assert refused in text, text[-3000:]
     assert not any("urn:it:replaced:tunnel" in line for line in folded), folded
+
+
+async def test_a_facts_topic_that_stamps_its_own_times_is_not_another_log(
+    command_env: dict[str, str], tmp_path: Path,
+) -> None:
+    """A cluster that stamps records with their append time (``log.message.timestamp.type=
+    LogAppendTime``, here on the facts topic): the facts carry another time than their
+    article. The fold stage reads the log's mark from the articles log itself, so a restart
+    is not taken for a log made again."""
+    env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5")
+    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    apply_topics(env)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(
+            ConfigResourceType.TOPIC, settings.facts,
+            configs={"message.timestamp.type": "LogAppendTime"})])
+    finally:
+        await admin.close()
+    with running([*STORYLINE, "worker"], env, tmp_path / "first.log", ROOT) as logged:
+        # started on an empty log: the mark comes with the first record folded
+        assert poll(lambda: '"fold_started"' in logged(), 120), logged()[-3000:]
+        await send(settings, [article("bridge", i) for i in range(3)])
+        assert poll(lambda: logged().count('"story_updated"') >= 3, 120), logged()[-3000:]
+        time.sleep(3)  # the commits of the three
+    await send(settings, [article("bridge", 3)])
+    with running([*STORYLINE, "worker"], env, tmp_path / "again.log", ROOT) as logged:
+        assert poll(lambda: "urn:it:replaced:bridge:3" in logged()
+                    or "begins with another record" in logged(), 120), logged()[-3000:]
+        text = logged()
+    assert "begins with another record" not in text, text[-3000:]
+    status = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True, text=True,
+                            timeout=120, cwd=ROOT)
+    assert "begins with another record" not in status.stdout + status.stderr, status

@@ -350,9 +350,17 @@ class FoldStage:
         topic, partition = self._source_key
         position = LogPosition(topic, partition, offset)
         with structlog.contextvars.bound_contextvars(offset=offset):
-            folded = await asyncio.to_thread(
-                self.state.fold_facts_now, waiting.record, position, self.pages,
-                None if waiting.timestamp is None else round(waiting.timestamp * 1000))
+            folded = await asyncio.to_thread(self.state.fold_facts_now, waiting.record,
+                                             position, self.pages)
+            if self.state.pipeline.log_mark(topic, partition) is None:
+                # the first record of a log that was empty at start: its mark is read from
+                # the log itself (a facts record's timestamp is the facts topic's when that
+                # topic stamps records with their append time)
+                found = await retried(functools.partial(
+                    first_record, self.settings.bootstrap_servers, topic, partition),
+                    f"{topic} first record")
+                if found is not None:
+                    self.state.pipeline.mark_log(topic, partition, *found)
             self.folded += 1
             self.last_timestamp = waiting.timestamp
             if folded.dead_letter is not None or folded.refused is not None:

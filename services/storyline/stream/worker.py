@@ -171,24 +171,20 @@ class WorkerState:
         first = self.pipeline.applied_offset(position.topic, position.partition) is None
         outcome = handle_record(self.pipeline, key, value, position, max_bytes=max_bytes,
                                 pages=pages)
-        self._mark(first, position, timestamp)
+        if first and timestamp is not None:
+            self.pipeline.mark_log(position.topic, position.partition, position.offset,
+                                   timestamp)
         self.after_record()
         return outcome
 
     def fold_facts_now(self, record: FactsRecord, position: LogPosition,
-                       pages: bool = True, timestamp: int | None = None) -> FoldedFacts:
+                       pages: bool = True) -> FoldedFacts:
         """One facts record folded on the calling thread (the fold stage's), then the heap's
-        upkeep; ``timestamp``: its source record's (ms), as in ``fold_now``."""
-        first = self.pipeline.applied_offset(position.topic, position.partition) is None
+        upkeep. (It marks no log: the fold stage reads the mark from the log itself.)"""
         folded = fold_facts(self.pipeline, record, position, pages=pages)
-        self._mark(first, position, timestamp)
         self.after_record()
         return folded
 
-    def _mark(self, first: bool, position: LogPosition, timestamp: int | None) -> None:
-        if first and timestamp is not None:
-            self.pipeline.mark_log(position.topic, position.partition, position.offset,
-                                   timestamp)
 
     def after_record(self) -> None:
         """The heap's upkeep after each record folded: the trim and the freeze."""
