@@ -9,7 +9,6 @@ first records as if they had been folded."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import subprocess
 import sys
 import time
@@ -22,35 +21,14 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import CommitFailedError, IllegalGenerationError, UnknownMemberIdError
 from aiokafka.structs import OffsetAndMetadata
 from background import poll, running
+from test_recreated_log import apply_topics, article, send
 
-from storyline.domain.events import ArticleReceived
-from storyline.ingest.producer import ArticleProducer
 from storyline.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 STORYLINE = [sys.executable, "-m", "storyline.cli"]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def article(story: str, i: int) -> ArticleReceived:
-    return ArticleReceived(
-        uri=f"urn:it:replaced:{story}:{i}", version=1, source="Wire",
-        body=f"The {story} council in Lowmere voted on the {story} plan on March {i + 1}, "
-             f"2026. Mayor Ines Varga of Lowmere said the {story} vote was close.",
-        published=dt.datetime(2026, 3, 1 + i, 8, tzinfo=dt.UTC))
-
-
-async def send(settings: Settings, articles: list[ArticleReceived]) -> None:
-    async with ArticleProducer(settings) as producer:
-        for item in articles:
-            await producer.send(item)
-
-
-def apply_topics(env: dict[str, str]) -> None:
-    subprocess.run([*STORYLINE, "topics", "apply"], env=env, capture_output=True,
-                   timeout=120, cwd=ROOT, check=True)
-    time.sleep(2)  # the new topics' metadata reaches every broker listener
 
 
 async def articles_commits(admin: AIOKafkaAdminClient, topic: str
@@ -120,13 +98,13 @@ async def test_a_log_made_again_and_grown_past_the_commits_is_never_skipped(
 
     refused = "begins with another record"
     with running([*STORYLINE, *worker], env, tmp_path / "again.log", ROOT) as logged:
-        assert poll(lambda: refused in logged() or "urn:it:replaced:tunnel:5" in logged(),
+        assert poll(lambda: refused in logged() or "urn:it:again:tunnel:5" in logged(),
                     120), logged()[-3000:]
         time.sleep(2)
         text = logged()
     folded = [line for line in text.splitlines() if '"story_updated"' in line]
     assert refused in text, text[-3000:]
-    assert not any("urn:it:replaced:tunnel" in line for line in folded), folded
+    assert not any("urn:it:again:tunnel" in line for line in folded), folded
 
 
 async def test_a_facts_topic_that_stamps_its_own_times_is_not_another_log(
@@ -156,7 +134,7 @@ async def test_a_facts_topic_that_stamps_its_own_times_is_not_another_log(
         time.sleep(3)  # the commits of the three
     await send(settings, [article("bridge", 3)])
     with running([*STORYLINE, "worker"], env, tmp_path / "again.log", ROOT) as logged:
-        assert poll(lambda: "urn:it:replaced:bridge:3" in logged()
+        assert poll(lambda: "urn:it:again:bridge:3" in logged()
                     or "begins with another record" in logged(), 120), logged()[-3000:]
         text = logged()
     assert "begins with another record" not in text, text[-3000:]

@@ -82,16 +82,16 @@ def numbers_written_in(source: str) -> list[str]:
     return found
 
 
+def stage_modules() -> list[tuple[str, Path]]:
+    """("stage/module.py", its path) of every stage module but the tuning objects'."""
+    return [(f"{stage}/{path.name}", path) for stage in STAGES
+            for path in sorted((DOMAIN / stage).glob("*.py")) if path.name != "tuning.py"]
+
+
 def test_no_stage_module_writes_a_tuning_number_of_its_own() -> None:
-    offending = []
-    for stage in STAGES:
-        for path in sorted((DOMAIN / stage).glob("*.py")):
-            if path.name == "tuning.py":
-                continue
-            key = f"{stage}/{path.name}"
-            allowed = NOT_TUNING.get(key, set())
-            offending += [f"{key}: {name}" for name in numbers_written_in(path.read_text())
-                          if name not in allowed]
+    offending = [f"{key}: {name}" for key, path in stage_modules()
+                 for name in numbers_written_in(path.read_text())
+                 if name not in NOT_TUNING.get(key, set())]
     assert offending == [], "move these into the stage's tuning object (or say why not)"
 
 
@@ -124,15 +124,9 @@ def weights_written_in(source: str, allowed: Collection[str] = ()) -> list[str]:
 def test_no_stage_module_writes_a_weight_inline() -> None:
     """A weight in an expression (``score * 1.05``) is tuning too: it belongs in the stage's
     settings object, where its value is hashed into the pipeline version."""
-    offending = []
-    for stage in STAGES:
-        for path in sorted((DOMAIN / stage).glob("*.py")):
-            if path.name == "tuning.py":
-                continue
-            key = f"{stage}/{path.name}"
-            allowed = NOT_TUNING.get(key, set()) | LEXICONS.get(key, set())
-            offending += [f"{key}:{found}"
-                          for found in weights_written_in(path.read_text(), allowed)]
+    offending = [f"{key}:{found}" for key, path in stage_modules()
+                 for found in weights_written_in(
+                     path.read_text(), NOT_TUNING.get(key, set()) | LEXICONS.get(key, set()))]
     assert offending == [], "move these into the stage's tuning object (or say why not)"
 
 
