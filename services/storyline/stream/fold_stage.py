@@ -48,6 +48,7 @@ from storyline.stream.assignments import assignment_records
 from storyline.stream.facts import FactsRecord, FoldedFacts
 from storyline.stream.logreader import (
     FETCH_LIMITS,
+    LogMark,
     LogWatch,
     ensure_not_rewound,
     ensure_not_truncated,
@@ -100,6 +101,9 @@ class FoldStage:
         self.stage = "fold" if pages else "assign"
         self.source = TopicPartition(settings.articles, ARTICLES_PARTITION)
         self.log_watch = LogWatch(settings.bootstrap_servers, self.source)
+        # the articles log's first record when this process started (see _start): what the
+        # commits made while the state is rebuilt say, before the state has a mark of its own
+        self.first: LogMark | None = None
         directory = fold_state_dir(settings, pages=pages)
         self.directory = directory
         self.state = WorkerState(directory / "cold", settings.warm_idle_revisions,
@@ -189,6 +193,7 @@ class FoldStage:
         ensure_same_log(self.source, await retried(functools.partial(
             committed_log_mark, self.settings.bootstrap_servers, self.group),
             f"{self.group} commits"), first)
+        self.first = first
         heartbeat = asyncio.create_task(self._heartbeat(until))
         try:
             if not await self._rebuild(until, stop):
@@ -312,6 +317,19 @@ class FoldStage:
                 self.snapshotter.tick(self.state.pipeline, topic, partition, timer=True)
                 last_tick = now
 
+    async def _mark_log(self) -> None:
+        """A state that has folded the first records of a log that was empty at start marks
+        it, read from the log itself (never from a facts record: its timestamp is the facts
+        topic's own when that topic stamps records with their append time)."""
+        key = self._source_key
+        if (self.state.pipeline.log_mark(*key) is not None
+                or self.state.pipeline.applied_offset(*key) is None):
+            return
+        with contextlib.suppress(Exception):  # the broker away: at the next look
+            found = await first_record(self.settings.bootstrap_servers, *key)
+            if found is not None:
+                self.state.pipeline.mark_log(*key, *found)
+
     async def _observe(self) -> None:
         """Lag gauges and readiness: the articles log against what the fold applied, each
         facts partition against what it read."""
@@ -323,6 +341,7 @@ class FoldStage:
         else:  # a log made again: what comes is not what this state was folded from
             ensure_not_rewound(self.source, self.state.next_offset(*self._source_key),
                                self.source_end)
+            await self._mark_log()
             await self.log_watch.check(self.state.pipeline.log_mark(*self._source_key))
         self.probe.observe(self.source.topic, self.source.partition, end=self.source_end,
                            position=self.state.next_offset(*self._source_key),
@@ -352,15 +371,6 @@ class FoldStage:
         with structlog.contextvars.bound_contextvars(offset=offset):
             folded = await asyncio.to_thread(self.state.fold_facts_now, waiting.record,
                                              position, self.pages)
-            if self.state.pipeline.log_mark(topic, partition) is None:
-                # the first record of a log that was empty at start: its mark is read from
-                # the log itself (a facts record's timestamp is the facts topic's when that
-                # topic stamps records with their append time)
-                found = await retried(functools.partial(
-                    first_record, self.settings.bootstrap_servers, topic, partition),
-                    f"{topic} first record")
-                if found is not None:
-                    self.state.pipeline.mark_log(topic, partition, *found)
             self.folded += 1
             self.last_timestamp = waiting.timestamp
             if folded.dead_letter is not None or folded.refused is not None:
@@ -464,7 +474,7 @@ class FoldStage:
             try:
                 await self.consumer.commit(commit_payload(
                     {self.source: until}, self.state.pipeline.pipeline_version, stage=self.stage,
-                    log=self.state.pipeline.log_mark(*self._source_key)))
+                    log=self.state.pipeline.log_mark(*self._source_key) or self.first))
             except Exception as exc:  # noqa: BLE001 - the next beat tries again
                 log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
 

@@ -185,7 +185,6 @@ class WorkerState:
         self.after_record()
         return folded
 
-
     def after_record(self) -> None:
         """The heap's upkeep after each record folded: the trim and the freeze."""
         self.trimmer.folded()
