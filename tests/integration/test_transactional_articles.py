@@ -6,7 +6,6 @@ made, and `replay --verify` rejected them. Now every reader sees the committed l
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from background import poll, running
+from test_recreated_log import article
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived
@@ -24,14 +24,6 @@ pytestmark = pytest.mark.integration
 
 STORYLINE = [sys.executable, "-m", "storyline.cli"]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def article(name: str, i: int) -> ArticleReceived:
-    return ArticleReceived(
-        uri=f"urn:it:txn:{name}:{i}", version=1, source="Wire",
-        body=f"The {name} council in Lowmere voted on the {name} plan on March {i + 1}, 2026. "
-             f"Mayor Ines Varga of Lowmere said the {name} vote was close.",
-        published=dt.datetime(2026, 3, 1 + i, 8, tzinfo=dt.UTC))
 
 
 async def in_transaction(settings: Settings, articles: list[ArticleReceived], *,
@@ -70,11 +62,11 @@ async def test_an_aborted_transaction_on_the_log_is_never_folded(
 
     with running([*STORYLINE, "worker", "--single"], env, tmp_path / "worker.log",
                  ROOT) as logged:
-        assert poll(lambda: "urn:it:txn:bridge:1" in logged(), 120), logged()[-3000:]
+        assert poll(lambda: "urn:it:again:bridge:1" in logged(), 120), logged()[-3000:]
         text = logged()
     folded = [line for line in text.splitlines() if '"story_updated"' in line]
-    assert not any("urn:it:txn:ghost" in line for line in folded), folded
-    assert any("urn:it:txn:tunnel:0" in line for line in folded), folded
+    assert not any("urn:it:again:ghost" in line for line in folded), folded
+    assert any("urn:it:again:tunnel:0" in line for line in folded), folded
     assert len(folded) == 3, folded
 
     verify = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,

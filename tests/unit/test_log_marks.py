@@ -4,15 +4,20 @@ folded has an end no check can tell from the old log's; its first record tells."
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 from test_pipeline import TOPIC, build_log, records
 
 from storyline.stream import logreader
 from storyline.stream.logreader import LogRewound, ensure_same_log
 from storyline.stream.offsets import CommitMetadata, commit_payload
+from storyline.stream.reconnect import transient
 from storyline.stream.snapshots import write_snapshot
 from storyline.stream.worker import WorkerState
 
@@ -98,3 +103,32 @@ async def test_a_broker_away_is_no_verdict(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(logreader, "first_record", unreachable)
     await logreader.LogWatch("localhost:9", TP, every=0.0).check((0, 1_000))
+
+
+async def test_a_first_record_that_never_comes_is_a_timeout_not_a_hang(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fetch that brings nothing (the broker away after the offsets were read): the look
+    gives up with a transient error, which ``retried`` asks again and LogWatch lets pass."""
+
+    class Silent:
+        def assign(self, _tps: list[TopicPartition]) -> None: ...
+        def seek(self, _tp: TopicPartition, _offset: int) -> None: ...
+        async def beginning_offsets(self, tps: list[TopicPartition]) -> dict[Any, int]:
+            return dict.fromkeys(tps, 0)
+        async def end_offsets(self, tps: list[TopicPartition]) -> dict[Any, int]:
+            return dict.fromkeys(tps, 5)
+        async def getmany(self, *_tps: TopicPartition, **_kw: Any) -> dict[Any, list[Any]]:
+            return {}
+        async def position(self, _tp: TopicPartition) -> int:
+            return 0
+
+    @contextlib.asynccontextmanager
+    async def silent(_bootstrap: str) -> AsyncIterator[Silent]:
+        yield Silent()
+
+    monkeypatch.setattr(logreader, "standalone_consumer", silent)
+    monkeypatch.setattr(logreader, "FIRST_RECORD_SECONDS", 0.05)
+    with pytest.raises(KafkaTimeoutError):
+        await logreader.first_record("localhost:9", TOPIC, 0)
+    assert transient(KafkaTimeoutError())
+    await logreader.LogWatch("localhost:9", TP, every=0.0).check((0, 1_000))  # no verdict

@@ -496,10 +496,15 @@ class Probe:
         replaced: str | None = None
         marks = sorted({m.log for m in readable if m.log is not None})
         if leg.log_partition is not None and marks:
+            from aiokafka.errors import KafkaTimeoutError
+
             from storyline.stream.logreader import first_record, replaced_message
 
-            found = await first_record(self.settings.bootstrap_servers, leg.topic,
-                                       leg.log_partition)
+            try:
+                found = await first_record(self.settings.bootstrap_servers, leg.topic,
+                                           leg.log_partition)
+            except KafkaTimeoutError:  # not read in time: no verdict on it this look
+                found = None
             if found is not None and any(mark != found for mark in marks):
                 replaced = replaced_message(leg.topic, leg.log_partition,
                                             next(m for m in marks if m != found), found)

@@ -311,14 +311,12 @@ class Pipeline:
     def log_mark(self, topic: str, partition: int) -> tuple[int, int] | None:
         """(offset, timestamp ms) of the first record folded from (topic, partition); None
         when not known (nothing folded, or a state of before the mark)."""
-        # (getattr: a pickle of this layout written before the mark existed has none)
-        return getattr(self, "_log_marks", {}).get((topic, partition))
+        return self._log_marks.get((topic, partition))
 
     def mark_log(self, topic: str, partition: int, offset: int, timestamp: int) -> None:
         """Record the first record folded from (topic, partition): called by the adapter
         that folded it, for a state that had folded nothing from there before."""
-        marks = self.__dict__.setdefault("_log_marks", {})
-        marks.setdefault((topic, partition), (offset, timestamp))
+        self._log_marks.setdefault((topic, partition), (offset, timestamp))
 
     def is_applied(self, position: LogPosition) -> bool:
         last = self._applied.get((position.topic, position.partition))

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 
 from storyline.domain.events import Contract
 from storyline.domain.upcasting import UndecodableEvent, decode_any
@@ -118,13 +119,17 @@ def replaced_message(topic: str, partition: int, folded: LogMark, found: LogMark
 def ensure_same_log(tp: TopicPartition, folded: LogMark | None, found: LogMark | None) -> None:
     """Raise LogRewound if the log's first record (``found``; None: none yet) is not the one
     the state or commit was made from (``folded``; None: not known, nothing to compare)."""
-    if folded is not None and found is not None and tuple(folded) != tuple(found):
+    if folded is not None and found is not None and folded != found:
         raise LogRewound(replaced_message(tp.topic, tp.partition, folded, found))
+
+
+FIRST_RECORD_SECONDS = 30.0  # a fetch that brings nothing for this long: the broker is away
 
 
 async def first_record(bootstrap: str, topic: str, partition: int) -> LogMark | None:
     """The (offset, timestamp ms) of the first record of a partition that a read_committed
-    reader sees; None while there is none."""
+    reader sees; None while there is none. KafkaTimeoutError (transient: ``retried`` asks
+    again) when fetches bring nothing for FIRST_RECORD_SECONDS, so a caller never hangs."""
     tp = TopicPartition(topic, partition)
     async with standalone_consumer(bootstrap) as consumer:
         consumer.assign([tp])
@@ -133,12 +138,15 @@ async def first_record(bootstrap: str, topic: str, partition: int) -> LogMark | 
         if begins >= ends:
             return None
         consumer.seek(tp, begins)
-        while True:
+        deadline = time.monotonic() + FIRST_RECORD_SECONDS
+        while time.monotonic() < deadline:
             batches = await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS, max_records=1)
             for record in batches.get(tp, ()):
                 return record.offset, record.timestamp
             if await consumer.position(tp) >= ends:  # only markers and aborted records
                 return None
+        raise KafkaTimeoutError(f"{topic} partition {partition}: no record fetched from "
+                                f"offset {begins} in {FIRST_RECORD_SECONDS:.0f} s")
 
 
 class LogWatch:

@@ -26,6 +26,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from storyline.kafka.clients import started
 from storyline.kafka.security import kafka_options
+from storyline.stream.logreader import LogMark
 
 log = structlog.get_logger("storyline.offsets")
 
@@ -46,7 +47,7 @@ class CommitMetadata:
     moved_at: float | None = None
     # the first record of the articles log the committer reads (offset, timestamp ms): which
     # log the offsets are positions in (see logreader.LogMark); None: not known
-    log: tuple[int, int] | None = None
+    log: LogMark | None = None
 
     def encode(self) -> str:
         fields: dict[str, object] = {"at": round(self.committed_at, 3),
@@ -74,7 +75,7 @@ class CommitMetadata:
 STAGE_HEARTBEAT = 5.0  # seconds between a group-less stage's commits, at the most
 
 
-async def committed_log_mark(bootstrap: str, group: str) -> tuple[int, int] | None:
+async def committed_log_mark(bootstrap: str, group: str) -> LogMark | None:
     """The articles-log mark the group's last commits carry (any of them: a committer writes
     one mark to all its partitions); None when none does."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options())
@@ -121,7 +122,7 @@ class FoldedOffsets:
 
 def commit_payload(offsets: Mapping[TopicPartition, int], pipeline_version: str, *,
                    stage: str | None = None, moved_at: float | None = None,
-                   log: tuple[int, int] | None = None
+                   log: LogMark | None = None
                    ) -> dict[TopicPartition, OffsetAndMetadata]:
     meta = CommitMetadata(time.time(), pipeline_version, stage, moved_at, log).encode()
     return {tp: OffsetAndMetadata(offset, meta) for tp, offset in offsets.items()}
