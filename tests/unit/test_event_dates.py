@@ -4,6 +4,7 @@ plans are marked, and only written-out dates of the same event conflict."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -225,6 +226,33 @@ def test_sample_wire_statements_get_their_event_dates() -> None:
                 if sentence.startswith(start):
                     found[start] = (cand.span.start, cand.planned)
     assert found == SAMPLE_DATES
+
+
+def test_the_sample_wire_timelines_read_whole_without_their_dates() -> None:
+    """The demo's pages (the sample wire and its feed, folded as the worker folds them):
+    every entry reads whole once its date has moved beside it."""
+    from storyline.domain.events import StoryUpdated
+    from storyline.domain.pipeline import Pipeline
+    from storyline.domain.records import handle_record
+    from storyline.replay import records_from_files
+
+    pipeline = Pipeline()
+    stories: set[str] = set()
+    wire = [SAMPLE, SAMPLE.parent / "feed.rss"]
+    for key, value, position in records_from_files(wire, "storyline.articles"):
+        outcome = handle_record(pipeline, key, value, position, max_bytes=1_000_000)
+        stories.update(e.story_id for e in outcome.events if isinstance(e, StoryUpdated))
+    texts = []
+    for story_id in stories:
+        page = pipeline.page(story_id)
+        assert page is not None
+        texts += [entry.text for entry in page.timeline]
+    assert "Applications open at the Kesterby town hall." in texts
+    assert ("Halden Metro and Transit Workers Union Local 12 will return to talks with a "
+            "mediator, the city said.") in texts
+    for text in texts:
+        assert not re.search(r",\s*[.;:]|\s[,.;:]|^[,;:]|\b(?:on|in|at|by)\s*[,.]$",
+                             text), text
 
 
 def test_accuracy_by_days_from_the_gold_date_to_the_source() -> None:

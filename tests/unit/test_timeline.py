@@ -325,6 +325,65 @@ def test_no_orphans_of_a_removed_date_or_a_cut_quotation_are_left_in_front() -> 
         "The disclosure undercuts a remark by Mr. McCain.")
 
 
+def _stripped(sentence: str, *dates: str) -> str:
+    spans = [(sentence.index(d), sentence.index(d) + len(d)) for d in dates]
+    return trim_statement(strip_dates(sentence, spans))
+
+
+def test_a_removed_date_takes_the_commas_that_were_its_own() -> None:
+    # the comma that closed "Monday, March 16," goes when the clause goes on after it
+    assert _stripped("Applications open on Monday, March 16, at the Kesterby town hall.",
+                     "Monday, March 16") == "Applications open at the Kesterby town hall."
+    assert _stripped("The union will return to talks on Monday, March 9, with a mediator, "
+                     "the city said.", "Monday, March 9") == (
+        "The union will return to talks with a mediator, the city said.")
+    assert _stripped("That hiatus ended on May 10, 1940, when Hitler invaded Belgium.",
+                     "May 10, 1940") == "That hiatus ended when Hitler invaded Belgium."
+    # before an attribution the comma is the sentence's own
+    assert _stripped("Talks collapsed on Tuesday, March 3, the union said.",
+                     "Tuesday, March 3") == "Talks collapsed, the union said."
+    # a comma left before the full stop closed an apposition the date ended
+    assert _stripped("The cries followed a request from Sir Jeremy Greenstock, British "
+                     "ambassador to the UN, on Wednesday.", "Wednesday") == (
+        "The cries followed a request from Sir Jeremy Greenstock, British ambassador to the UN.")
+    # credits in front: the date opened the sentence
+    assert _stripped("(Download Audio File) On March 12, 1933, Roosevelt delivers the first "
+                     "of his fireside chats.", "March 12, 1933") == (
+        "Roosevelt delivers the first of his fireside chats.")
+
+
+def test_a_date_that_is_one_end_of_a_range_or_list_stays() -> None:
+    school = "English said the girl attended school on Wednesday to Friday last week."
+    assert _stripped(school, "Wednesday") == school
+    hearings = "Lawmakers released a letter ahead of hearings on Tuesday and Thursday."
+    assert _stripped(hearings, "Tuesday") == hearings
+    # "and" joining another clause is no list of dates
+    assert _stripped("Verizon will take pre-orders on Feb. 3 and sell it in stores later.",
+                     "Feb. 3") == "Verizon will take pre-orders and sell it in stores later."
+
+
+def test_page_stamps_and_datelines_left_in_front_are_dropped() -> None:
+    assert _stripped("Tuesday, September 16, 2008; 4:30 PM Just a day after filing for "
+                     "bankruptcy, Lehman Brothers is heading into court.",
+                     "Tuesday, September 16, 2008") == (
+        "Just a day after filing for bankruptcy, Lehman Brothers is heading into court.")
+    assert _stripped("Thursday, October 23, 2008; Page A01 Employers are moving to cut jobs.",
+                     "Thursday, October 23, 2008") == "Employers are moving to cut jobs."
+    assert trim_statement("20:24 UTC With the spotlight on the spill, BP said it would pay.") == (
+        "With the spotlight on the spill, BP said it would pay.")
+    assert trim_statement("NEW YORK, Feb. 19--The Dow Jones industrial average slid.") == (
+        "The Dow Jones industrial average slid.")
+    assert trim_statement("CAIRO, 3 Feb (Reuters) - Protesters gathered again.") == (
+        "Protesters gathered again.")
+    assert trim_statement("; and the ocean looks a bit slimmer today.") == (
+        "The ocean looks a bit slimmer today.")
+    # prose that starts with a time keeps it
+    assert trim_statement("At 4:30 pm, police arrived at the scene.") == (
+        "At 4:30 pm, police arrived at the scene.")
+    assert not is_statement(
+        "This comment was removed because the moderators found it broke the house rules.")
+
+
 def test_candidate_statement_loses_only_the_dating_expression() -> None:
     since = "Oil has been leaking into the Gulf of Mexico since April 20, officials said today."
     cited = article(1, [BLAST_B, since], [(0, "April 20", span(date(2010, 4, 20))),

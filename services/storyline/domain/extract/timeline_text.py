@@ -40,6 +40,7 @@ _FILLER = re.compile(
 # Comment threads and bylines quoted into bodies: "At 21:31 21st Jun 2010, Ebi35 wrote:".
 _NOISE = re.compile(
     r"\bwrote:|\bposted (?:by|at)\b|\blast updated\b|https?://|www\.|@\w|"
+    r"\bthis comment (?:was|has been) removed\b|"
     r"^\s*(?:photo|picture|video|click|follow|email|read more|related|copyright|"
     r"advertisement)\b|"
     # Reader comments stamped with a clock time: "5:49 pm | All foreign aid must stop!!",
@@ -59,6 +60,17 @@ _LIVE_STAMP = re.compile(
     r"\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\s*(?:[A-Z]{2,3}T?)?\s*[-–—|]\s*)",
     re.IGNORECASE,
 )
+# What joined the sentence to the one before it in a list, or a bullet: "; and ...", ": Farrow
+# is ...", "-- (Update 9:46 p.m. ...) ..."
+_LEAD_SEPARATOR = re.compile(r"^(?:[;:]\s+|[-–—*•]+\s*)")
+# A web page's stamp left in front of its first sentence once the date before it has gone
+# ("Tuesday, September 16, 2008; 4:30 PM Just a day after ...", "14:06 UTC Paul Sousa
+# is ...", "Page A01 Employers are ..."): a clock time with its half of the day or its zone,
+# or a print page, then the news in capitals. Prose says "At 4:30 pm, ...".
+_PAGE_STAMP = re.compile(
+    r"^\s*(?:\d{1,2}:\d{2}(?:\s*(?:[AaPp]\.?[Mm]\.?|[A-Z]{2,4}\b))?(?:\s*[A-Z]{2,4}\b)?|"
+    r"Page\s+[A-Z]?\d{1,3})\s*(?=[A-Z\"“])"
+)
 _QUOTE_CHARS = ('"', "“", "”", "``", "''")
 # The months as the page writes them: its date labels (page.timeline.date_label) and the
 # days the summary adds to quoted sentences (analysis._glossed). Not calendar.month_abbr,
@@ -71,13 +83,32 @@ _WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*")
 # A dateline or shouted heading glued before the sentence: "NEW ORLEANS--", "NEW CAP FOR
 # LEAKING OIL WELL In June", "(Reuters) -", bullets.
 _LEAD_JUNK = re.compile(
-    r"^(?:[\\*•·\-–—\s]+|\(\w+\)\s*[-–—]\s*|(?:[A-Z][A-Z.,'’&]+\s+)+(?=[A-Z][a-z])|"
+    # a wire dateline with its day first: "NEW YORK, Feb. 19--", "CAIRO, 3 Feb (Reuters) -"
+    r"^(?:[A-Z][A-Z .'’]+,\s+(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,8}\.?)"
+    r"\s*(?:\([A-Za-z]+\)\s*)?(?:--|[-–—])\s*|"
+    r"[\\*•·\-–—\s]+|\(\w+\)\s*[-–—]\s*|(?:[A-Z][A-Z.,'’&]+\s+)+(?=[A-Z][a-z])|"
     r"[A-Z][A-Z .,'’]+(?:\([A-Za-z]+\))?\s*(?:--|[-–—:])\s*)+"
 )
 # What is left around a removed date: "On , X" / "X on ." / "April 28 - X".
 _ORPHAN_LEAD = re.compile(
     r"^\s*(?:/\d{1,2}\b)?\s*(?:(?:on|in|at|by)\s+)?(?:[,:;]|\s[-–—]|--|[-–—](?=\s))?\s*")
 _ORPHAN_ON = re.compile(r"\s*,?\s+(?:on|in|at)(?:\s+the)?\s*(?=[,.;]|$|\s[,.;])")
+# A date that is one end of a range or one of a list ("on Wednesday to Friday", "hearings on
+# Tuesday and Thursday"): without it the rest of the range reads as the whole. (A dash is
+# not looked at: "May 16 - BP succeeds ..." is a chronology's heading.)
+_RANGE_AFTER = re.compile(
+    r"^\s*(?:to|until|till|through|thru|and|or)\s+(?:the\s+)?"
+    r"(?:\d|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b)")
+# After "on Monday, March 16," the comma closes the date, or sets off what follows it; when
+# what follows goes on with the same clause ("at the town hall", "with a mediator", "when
+# Hitler invaded"), the comma goes with the date. Before anything else ("the union said")
+# it stays.
+_CLAUSE_GOES_ON = re.compile(
+    r"^,\s+(?=(?:at|in|on|with|without|to|from|near|outside|inside|during|following|amid|"
+    r"after|before|when|where|while)\b)", re.IGNORECASE)
+# Credits in front of a sentence ("(Download Audio File) On March 12, 1933, ..."):
+# trim_statement drops them; a date after them opens the sentence.
+_ONLY_CREDITS = re.compile(r"[-–—*•\s]*(?:\((?:[^()]|\([^()]*\)){1,80}\)\s*)*")
 # A word that modifies the date itself: "reached a deal late on Wednesday after three days"
 # would read "reached a deal late after three days" without its date, so the date stays.
 _DATE_MODIFIER = re.compile(
@@ -92,19 +123,27 @@ def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
     out = sentence
     for start, end in sorted(spans, reverse=True):
         before = out[:start]
+        if _RANGE_AFTER.match(out[end:]):
+            continue
         prep = re.search(r"(?:^|\s)(on|in|at|by)\s+(?:the\s+)?$", before, re.IGNORECASE)
         if start == 0 or before.strip(" *-–—\\") == "":
             out = _ORPHAN_LEAD.sub("", out[end:], count=1)
         elif prep is not None:
-            if _DATE_MODIFIER.search(before[: prep.start()]):
+            head = before[: prep.start()]
+            if _DATE_MODIFIER.search(head):
                 continue  # "late on Wednesday": without the day, "late" dangles
             # "on Sunday morning": the part of the day goes with the day.
             tail = re.sub(r"^\s+(?:morning|afternoon|evening|night)\b", "", out[end:])
-            out = out[: prep.start()] + tail
+            if _ONLY_CREDITS.fullmatch(head):
+                out = f"{head} {_ORPHAN_LEAD.sub('', tail, count=1)}"
+            else:
+                out = head + _CLAUSE_GOES_ON.sub(" ", tail, count=1)
         else:
             continue
     out = re.sub(r"\s{2,}", " ", out)
     out = re.sub(r"\s+([,.;:])", r"\1", out)
+    # "..., British ambassador to the UN, on Wednesday." loses the comma with the date
+    out = re.sub(r",\s*([.;:!?])", r"\1", out)
     out = re.sub(r",\s*,", ",", out).strip(" ,")
     return out
 
@@ -113,7 +152,8 @@ def trim_statement(sentence: str) -> str:
     """The sentence as a stand-alone entry: datelines and linking openers dropped, first
     letter raised. Attribution ("Officials said ...") is kept: it is part of what the
     source claims."""
-    text = _LIVE_STAMP.sub("", sentence.strip(), count=1)
+    text = _LIVE_STAMP.sub("", _LEAD_SEPARATOR.sub("", sentence.strip()), count=1)
+    text = _PAGE_STAMP.sub("", text, count=1)
     text = _LEAD_JUNK.sub("", _LEAD_CREDITS.sub("", text, count=1))
     text = _FILLER.sub("", text.lstrip(" ,"))
     text = text.strip(" -–—").removeprefix("...").removeprefix("…").lstrip()
