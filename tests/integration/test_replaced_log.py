@@ -9,6 +9,7 @@ first records as if they had been folded."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +25,8 @@ from background import poll, running
 from test_recreated_log import apply_topics, article, send
 
 from storyline.settings import Settings
+from storyline.stream.fold_stage import fold_state_dir
+from storyline.stream.page_stage import page_group
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +144,53 @@ async def test_a_facts_topic_that_stamps_its_own_times_is_not_another_log(
     status = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True, text=True,
                             timeout=120, cwd=ROOT)
     assert "begins with another record" not in status.stdout + status.stderr, status
+
+
+async def test_page_processes_refuse_a_log_made_again_under_their_commits(
+    command_env: dict[str, str], tmp_path: Path,
+) -> None:
+    """The page processes' commits are offsets of the assignments topic, which is made from
+    the articles log. The articles log (and with it the facts and assignments topics) made
+    again, the assign process started afresh on it (its state on a disk that did not
+    survive), the page processes' commits written again by a page process still running:
+    page processes used to take the new assignments below their old commits for folded
+    and published, and published the new stories from the middle. Their commits and state
+    now carry the articles log's first record, and they refuse the new log."""
+    env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5",
+               STORYLINE_PAGE_PROCESSES="2")
+    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"],
+                        data_dir=Path(env["STORYLINE_DATA_DIR"]))
+    apply_topics(env)
+    await send(settings, [article("bridge", i) for i in range(3)])
+    with running([*STORYLINE, "worker"], env, tmp_path / "first.log", ROOT) as logged:
+        assert poll(lambda: logged().count('"story_updated"') >= 3, 120), logged()[-3000:]
+        time.sleep(3)  # the commits of the three
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        commits = await articles_commits(admin, settings.assignments)
+        assert sorted(commits) == [page_group(settings, p) for p in (0, 1)], commits
+        await admin.delete_topics([settings.articles, settings.facts, settings.assignments])
+    finally:
+        await admin.close()
+    shutil.rmtree(fold_state_dir(settings, pages=False))  # the assign process starts afresh
+    time.sleep(3)
+    apply_topics(env)
+    await send(settings, [article("tunnel", i) for i in range(6)])
+    for group, offsets in commits.items():  # as a page process still running commits again
+        await commit_again(settings, group, offsets)
+    status = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True, text=True,
+                            timeout=120, cwd=ROOT)
+    assert status.returncode == 1, status
+    assert "begins with another record" in status.stdout + status.stderr, status
+
+    refused = "begins with another record"
+    with running([*STORYLINE, "worker"], env, tmp_path / "again.log", ROOT) as logged:
+        assert poll(lambda: refused in logged() or "urn:it:again:tunnel:5" in logged(),
+                    120), logged()[-3000:]
+        time.sleep(5)  # the assign process writes the new log's assignments meanwhile
+        text = logged()
+    folded = [line for line in text.splitlines() if '"story_updated"' in line]
+    assert refused in text, text[-3000:]
+    assert not any("urn:it:again:tunnel" in line for line in folded), folded

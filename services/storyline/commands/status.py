@@ -381,21 +381,26 @@ class Leg:
     # the one partition of ``topic`` that is the log (the articles log's); records on the
     # others are reported, not counted; None: every partition (or ``partition``) is
     log_partition: int | None = None
+    # the log whose first record the group's commits are marked with (LogMark): the
+    # articles log, for the groups that fold it and the page processes' alike
+    marked: tuple[str, int] | None = None
 
 
 def articles_leg(settings: Settings) -> Leg:
     """The articles log against the worker's group, or, with page processes, the assign
     process's (whose commit means "assigned": the page legs say what is published)."""
+    marked = (settings.articles, ARTICLES_PARTITION)
     if settings.page_processes > 0:
         return Leg(settings.articles, assign_group(settings), "articles log", "assign",
-                   log_partition=ARTICLES_PARTITION)
+                   log_partition=ARTICLES_PARTITION, marked=marked)
     return Leg(settings.articles, worker_group(settings), "articles log", "worker",
-               log_partition=ARTICLES_PARTITION)
+               log_partition=ARTICLES_PARTITION, marked=marked)
 
 
 def page_leg(settings: Settings, partition: int) -> Leg:
     return Leg(settings.assignments, page_group(settings, partition),
-               f"assignments partition {partition}", f"page-{partition}", partition)
+               f"assignments partition {partition}", f"page-{partition}", partition,
+               marked=(settings.articles, ARTICLES_PARTITION))
 
 
 class Probe:
@@ -495,18 +500,19 @@ class Probe:
             last_commit_age, pipeline = None, None
         replaced: str | None = None
         marks = sorted({m.log for m in readable if m.log is not None})
-        if leg.log_partition is not None and marks:
+        if leg.marked is not None and marks:
             from aiokafka.errors import KafkaTimeoutError
 
             from storyline.stream.logreader import first_record, replaced_message
 
+            marked_topic, marked_partition = leg.marked
             try:
-                found = await first_record(self.settings.bootstrap_servers, leg.topic,
-                                           leg.log_partition)
+                found = await first_record(self.settings.bootstrap_servers, marked_topic,
+                                           marked_partition)
             except KafkaTimeoutError:  # not read in time: no verdict on it this look
                 found = None
             if found is not None and any(mark != found for mark in marks):
-                replaced = replaced_message(leg.topic, leg.log_partition,
+                replaced = replaced_message(marked_topic, marked_partition,
                                             next(m for m in marks if m != found), found)
         facts = Facts(topic=leg.topic, ends=ends, committed=committed, state=state,
                       members=members, last_commit_age=last_commit_age, group=leg.group,

@@ -54,6 +54,7 @@ from storyline.stream.logreader import (
     ensure_not_truncated,
     ensure_same_log,
     first_record,
+    mark_folded_log,
     read_partition,
 )
 from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload, committed_log_mark
@@ -317,19 +318,6 @@ class FoldStage:
                 self.snapshotter.tick(self.state.pipeline, topic, partition, timer=True)
                 last_tick = now
 
-    async def _mark_log(self) -> None:
-        """A state that has folded the first records of a log that was empty at start marks
-        it, read from the log itself (never from a facts record: its timestamp is the facts
-        topic's own when that topic stamps records with their append time)."""
-        key = self._source_key
-        if (self.state.pipeline.log_mark(*key) is not None
-                or self.state.pipeline.applied_offset(*key) is None):
-            return
-        with contextlib.suppress(Exception):  # the broker away: at the next look
-            found = await first_record(self.settings.bootstrap_servers, *key)
-            if found is not None:
-                self.state.pipeline.mark_log(*key, *found)
-
     async def _observe(self) -> None:
         """Lag gauges and readiness: the articles log against what the fold applied, each
         facts partition against what it read."""
@@ -341,7 +329,8 @@ class FoldStage:
         else:  # a log made again: what comes is not what this state was folded from
             ensure_not_rewound(self.source, self.state.next_offset(*self._source_key),
                                self.source_end)
-            await self._mark_log()
+            await mark_folded_log(self.state.pipeline, self.settings.bootstrap_servers,
+                                  self.source)
             await self.log_watch.check(self.state.pipeline.log_mark(*self._source_key))
         self.probe.observe(self.source.topic, self.source.partition, end=self.source_end,
                            position=self.state.next_offset(*self._source_key),

@@ -6,10 +6,11 @@ which a group consumer (with its committed offsets and rebalances) cannot promis
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
@@ -147,6 +148,28 @@ async def first_record(bootstrap: str, topic: str, partition: int) -> LogMark | 
                 return None
         raise KafkaTimeoutError(f"{topic} partition {partition}: no record fetched from "
                                 f"offset {begins} in {FIRST_RECORD_SECONDS:.0f} s")
+
+
+class MarkedState(Protocol):
+    """What a fold's state says of the logs it folded (``Pipeline``'s)."""
+
+    def log_mark(self, topic: str, partition: int) -> LogMark | None: ...
+    def applied_offset(self, topic: str, partition: int) -> int | None: ...
+    def mark_log(self, topic: str, partition: int, offset: int, timestamp: int) -> None: ...
+
+
+async def mark_folded_log(state: MarkedState, bootstrap: str, tp: TopicPartition) -> None:
+    """A state that has folded the first records of a log that was empty at start marks
+    it, read from the log itself (never from a derived record: a facts record's timestamp
+    is the facts topic's own when that topic stamps records with their append time); the
+    broker away, at the next look."""
+    if (state.log_mark(tp.topic, tp.partition) is not None
+            or state.applied_offset(tp.topic, tp.partition) is None):
+        return
+    with contextlib.suppress(Exception):
+        found = await first_record(bootstrap, tp.topic, tp.partition)
+        if found is not None:
+            state.mark_log(tp.topic, tp.partition, *found)
 
 
 class LogWatch:

@@ -44,6 +44,7 @@ from storyline.domain.contracts import ArticleAssigned, ArticleExtracted, FactsP
 from storyline.domain.events import SummaryGenerated
 from storyline.domain.partitions import PagePartition
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
+from storyline.kafka.articles_log import ARTICLES_PARTITION
 from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.metrics import ARTICLES
@@ -51,8 +52,16 @@ from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import read_assignment
 from storyline.stream.facts import DEAD, SOURCE_OFFSET, FactsRecord
-from storyline.stream.logreader import FETCH_LIMITS, ensure_not_truncated
-from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload
+from storyline.stream.logreader import (
+    FETCH_LIMITS,
+    LogMark,
+    LogWatch,
+    ensure_not_truncated,
+    ensure_same_log,
+    first_record,
+    mark_folded_log,
+)
+from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload, committed_log_mark
 from storyline.stream.page_input import PageInput, Queued
 from storyline.stream.publishing import StoryPublisher, events_producer
 from storyline.stream.reconnect import committed_offset, retried, start_client, topic_partitions
@@ -102,6 +111,11 @@ class PageStage:
                                  warm_items=settings.warm_story_articles,
                                  warm_analyses=settings.warm_analyses)
         self.source = TopicPartition(settings.assignments, partition)
+        # the log the assignments are positions in: its first record marks the state and
+        # the commits (a log made again under them is refused, as by the fold stage)
+        self.articles = TopicPartition(settings.articles, ARTICLES_PARTITION)
+        self.log_watch = LogWatch(settings.bootstrap_servers, self.articles)
+        self.first: LogMark | None = None  # the articles log's first record at start
         self.snapshotter = Snapshotter(
             snapshot_dir(self.directory / "snapshots", self.source.topic, partition),
             every=settings.snapshot_every, keep=settings.snapshot_keep,
@@ -177,10 +191,25 @@ class PageStage:
         self.facts = [TopicPartition(settings.facts, p)
                       for p in await topic_partitions(self.consumer, settings.facts)]
         self.until = await committed_offset(self.consumer, self.source)
+        # the commits and the state restored are positions in the articles log they were
+        # folded from: a log made again (and the assign stage started afresh on it) begins
+        # with another record
+        articles = self.articles
+        first = await retried(functools.partial(
+            first_record, settings.bootstrap_servers, articles.topic, articles.partition),
+            f"{articles.topic} first record")
+        ensure_same_log(articles, await retried(functools.partial(
+            committed_log_mark, settings.bootstrap_servers, self.group),
+            f"{self.group} commits"), first)
+        self.first = first
         restored = None
         if self.until > 0:
             restored = await asyncio.to_thread(self.state.restore, self.snapshotter.directory,
                                                self.source.topic, self.partition, self.until)
+        ensure_same_log(articles, self.pipeline.log_mark(articles.topic, articles.partition),
+                        first)
+        if first is not None:  # a state of before the mark: it is this log's from now on
+            self.pipeline.mark_log(articles.topic, articles.partition, *first)
         self.page = PagePartition(self.partition, partitions, pipeline=self.pipeline)
         self.consumer.assign([self.source, *self.facts])
         self.fetcher.assign(self.facts)
@@ -221,7 +250,7 @@ class PageStage:
         while not stop.is_set():
             self.probe.watch.beat()
             if time.monotonic() - last_observed >= 1.0:
-                self._observe()
+                await self._observe()
                 last_observed = time.monotonic()
             batches = await self.consumer.getmany(timeout_ms=500, max_records=500)
             for tp, records in batches.items():
@@ -253,7 +282,10 @@ class PageStage:
                                       timer=True)
                 last_tick = now
 
-    def _observe(self) -> None:
+    async def _observe(self) -> None:
+        articles = self.articles
+        await mark_folded_log(self.pipeline, self.settings.bootstrap_servers, articles)
+        await self.log_watch.check(self.pipeline.log_mark(articles.topic, articles.partition))
         self.probe.observe(self.source.topic, self.partition,
                            end=self.consumer.highwater(self.source),
                            position=self._next_assignment(),
@@ -417,7 +449,8 @@ class PageStage:
         try:
             await self.consumer.commit(commit_payload(
                 {self.source: position}, self.pipeline.pipeline_version, stage=self.stage,
-                moved_at=moved_at))
+                moved_at=moved_at, log=self.pipeline.log_mark(
+                    self.articles.topic, self.articles.partition) or self.first))
         except Exception as exc:  # noqa: BLE001 - a failed commit is retried next tick
             log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
             return
