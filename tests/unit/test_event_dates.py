@@ -81,9 +81,26 @@ def test_only_the_entry_s_own_date_leaves_its_text() -> None:
     "Human Rights Watch has put the death toll at more than 300 since the January 25 rally.",
     "BP spreads the blame for the 11 April explosion and resulting leak in its own report.",
     "Investigators are still looking into the cause of Tuesday's fire at the depot.",
+    # a relative clause set off by a comma dates its referent
+    "The oil spill, which began on April 20, has caused an economic and environmental disaster.",
+    "BP faces potentially billions of dollars in fines from the spill, which began in April.",
+    "Pro-Mubarak groups were absent from Tahrir Square, where they clashed with protesters "
+    "on Monday.",
 ])
 def test_a_date_of_something_else_does_not_date_the_statement(sentence: str) -> None:
     assert candidates(sentence, date(2010, 9, 8)) == []
+
+
+def test_a_relative_clause_closed_before_the_date_is_over() -> None:
+    # published Wednesday Sep 8 2010: Monday is Sep 6
+    (cand,) = candidates("BP, which leased the rig from Transocean, said on Monday it would "
+                         "pay for the clean-up.", date(2010, 9, 8))
+    assert cand.span.start == date(2010, 9, 6)
+    # with another date in the main clause, that one dates the statement
+    (cand,) = candidates("Obama, who visited the Gulf coast on Friday, will send three of his "
+                         "officials back there on Monday.", date(2010, 5, 30))
+    assert cand.span.start == date(2010, 5, 31)
+    assert cand.planned
 
 
 def test_a_misresolved_relative_date_is_not_a_conflict() -> None:

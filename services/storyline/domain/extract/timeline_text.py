@@ -224,6 +224,12 @@ _NOUN_AFTER = re.compile(r"^\s+([a-z]+)\b")
 _NOT_NOUNS = wordset(
     """and or but to of in on at by for with from as when while after before until since
     that which who where morning afternoon evening night""")
+# - a date inside a relative clause set off by a comma: it dates the clause's referent, not
+#   the sentence's event ("The oil spill, which began on April 20, has caused ...", "BP
+#   faces fines from the spill, which began in April", "Liberia, where hundreds died in
+#   June"); a clause closed before the date ("BP, which leased the rig, said on Monday")
+#   is over;
+_RELATIVE_CUE = re.compile(r",\s+(?:which|who|whose|where)\b[^,;:()]{0,80}$", re.IGNORECASE)
 # - a date inside the subject, before the main verb: "Two men reported missing on Friday
 #   were found safe on Sunday", "Protests that began on Tuesday have spread".
 _VERB_AFTER = re.compile(
@@ -232,9 +238,10 @@ _VERB_AFTER = re.compile(
 
 def background(mention: DateMention, sentence: str) -> bool:
     """Whether ``mention`` dates something else than the event ``sentence`` reports (the
-    start of a period, a thing named by its date, a clause inside the subject)."""
+    start of a period, a thing named by its date, a relative clause, a clause inside the
+    subject)."""
     before, after = sentence[: mention.char_start], sentence[mention.char_end:]
-    if _PERIOD_CUE.search(before) or _POSSESSIVE.match(after):
+    if _PERIOD_CUE.search(before) or _POSSESSIVE.match(after) or _RELATIVE_CUE.search(before):
         return True
     noun = _NOUN_AFTER.match(after)
     if _THE.search(before) and noun is not None and noun.group(1) not in _NOT_NOUNS:
