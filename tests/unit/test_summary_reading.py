@@ -25,8 +25,10 @@ SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "wire" / "articles.js
 
 @pytest.fixture(scope="module")
 def pages() -> dict[str, StoryPage]:
-    """The sample wire's final pages, by title."""
-    articles = [item.article for item in iter_file(SAMPLE) if item.article is not None]
+    """The sample wire's final pages, by title: its articles and its feed, as the demo
+    ingests them."""
+    articles = [item.article for path in (SAMPLE, SAMPLE.parent / "feed.rss")
+                for item in iter_file(path) if item.article is not None]
     pipeline = Pipeline()
     for key, value, position in to_records(articles):
         handle_record(pipeline, key, value, position, max_bytes=MAX_ARTICLE_BYTES)
@@ -103,9 +105,27 @@ def test_labels_are_phrases_of_their_paragraph_or_none(pages: dict[str, StoryPag
             labels.append(paragraph.key_phrase)
     # the composed labels the issue found are gone, a name is written whole
     for bad in ("Transit Workers Union Local: Members", "Priya Natarajan: Thermostat",
-                "Halden Metro: Open", "Transit Workers Union Local"):
+                "Halden Metro: Open", "Transit Workers Union Local",
+                "Aldwater river flooded Kesterby"):  # a clause, not a phrase
         assert bad not in labels
     assert "Tentative agreement" in labels
+
+
+def test_a_label_phrase_ends_where_its_verb_begins() -> None:
+    from storyline.domain.page.summary import _phrase_spans
+
+    def phrases(text: str, surfaces: tuple[str, ...] = ()) -> list[str]:
+        return [text[a:b] for a, b in _phrase_spans(text, surfaces)]
+
+    aid = ("The government approved aid for the valley, where the Aldwater river flooded "
+           "Kesterby this month.")
+    assert "Aldwater river" in phrases(aid)
+    assert not any("flooded" in p for p in phrases(aid))
+    # the first word after the determiner may be a participle: "the armed forces"
+    assert "armed forces" in phrases("Officials said the armed forces had withdrawn.")
+    # a one-word name before a verb is the subject, before a noun an adjective
+    assert "BP" in phrases("Officials said BP agreed to pay for the clean-up.", ("BP",))
+    assert "Liberian" not in phrases("The Liberian president left.", ("Liberian",))
 
 
 def test_no_fragment_is_left_where_a_date_was_taken_out(pages: dict[str, StoryPage]) -> None:

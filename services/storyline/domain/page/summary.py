@@ -1193,6 +1193,13 @@ _OBJECT_OPENERS = wordset("the a an its their his her to that")
 PHRASE_RUN = PAGE.summary.phrase_run
 
 
+def _after_a_noun(word: str) -> bool:
+    """Whether a lower-case ``word`` after a one-word name says the name is a noun: a
+    function word ("Egypt and"), or a verb ("the Aldwater burst its banks", "BP agreed"),
+    where a noun would make the name an adjective ("Liberian president")."""
+    return word in STOPWORDS or word in _PHRASE_VERBS or word.endswith("ed")
+
+
 def _phrase_spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
     """Character spans of the label phrases of ``text``: every occurrence of a name in
     ``surfaces`` (with a code or number that completes it: "Local 12", "SmartHeat P3";
@@ -1207,7 +1214,7 @@ def _phrase_spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
             if code is not None:
                 end += code.end()
             elif " " not in surface and (next_word := re.match(r" ([a-z]+)", text[end:])
-                                         ) and next_word.group(1) not in STOPWORDS:
+                                         ) and not _after_a_noun(next_word.group(1)):
                 continue  # used as an adjective: "Liberian president"
             spans.append((m.start(), end))
     for i, tok in enumerate(toks):
@@ -1219,8 +1226,8 @@ def _phrase_spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
             low = nxt.group().lower()
             if (text[prev_end:nxt.start()] != " " or low in STOPWORDS or low in _PHRASE_VERBS
                     or low.endswith("ly") or low.isdigit() or low in _DETERMINERS
-                    or low in _PHRASE_ADVERBS):
-                break
+                    or low in _PHRASE_ADVERBS or (run and low.endswith("ed"))):
+                break  # (after a noun, an -ed word is its verb: "the river [flooded]")
             run.append(nxt)
             prev_end = nxt.end()
         while run:  # the head of a noun phrase is no verb
