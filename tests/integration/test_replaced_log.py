@@ -67,6 +67,26 @@ async def commit_again(settings: Settings, group: str,
         await asyncio.sleep(2)
 
 
+async def fold_three_then_delete(env: dict[str, str], settings: Settings, worker: list[str],
+                                 log: Path, commits_on: str, delete: list[str]
+                                 ) -> dict[str, dict[TopicPartition, OffsetAndMetadata]]:
+    """Three articles of one story folded by ``worker`` (stopped after their commits), then
+    the groups' commits on ``commits_on`` read and the ``delete`` topics deleted."""
+    apply_topics(env)
+    await send(settings, [article("bridge", i) for i in range(3)])
+    with running([*STORYLINE, *worker], env, log, ROOT) as logged:
+        assert poll(lambda: logged().count('"story_updated"') >= 3, 120), logged()[-3000:]
+        time.sleep(3)  # the commits of the three
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        commits = await articles_commits(admin, commits_on)
+        await admin.delete_topics(delete)
+    finally:
+        await admin.close()
+    return commits
+
+
 @pytest.mark.parametrize("worker", [["worker"], ["worker", "--single"]],
                          ids=["staged", "single"])
 async def test_a_log_made_again_and_grown_past_the_commits_is_never_skipped(
@@ -76,19 +96,9 @@ async def test_a_log_made_again_and_grown_past_the_commits_is_never_skipped(
                STORYLINE_WORKER_SESSION_TIMEOUT="6")
     settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
                         topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
-    apply_topics(env)
-    await send(settings, [article("bridge", i) for i in range(3)])
-    with running([*STORYLINE, *worker], env, tmp_path / "first.log", ROOT) as logged:
-        assert poll(lambda: logged().count('"story_updated"') >= 3, 120), logged()[-3000:]
-        time.sleep(3)  # the commits of the three
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        commits = await articles_commits(admin, settings.articles)
-        assert commits, "the workers committed their positions in the articles log"
-        await admin.delete_topics([settings.articles])
-    finally:
-        await admin.close()
+    commits = await fold_three_then_delete(env, settings, worker, tmp_path / "first.log",
+                                           settings.articles, [settings.articles])
+    assert commits, "the workers committed their positions in the articles log"
     time.sleep(3)
     apply_topics(env)
     await send(settings, [article("tunnel", i) for i in range(6)])  # past the old commits
@@ -161,19 +171,10 @@ async def test_page_processes_refuse_a_log_made_again_under_their_commits(
     settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
                         topic_prefix=env["STORYLINE_TOPIC_PREFIX"],
                         data_dir=Path(env["STORYLINE_DATA_DIR"]))
-    apply_topics(env)
-    await send(settings, [article("bridge", i) for i in range(3)])
-    with running([*STORYLINE, "worker"], env, tmp_path / "first.log", ROOT) as logged:
-        assert poll(lambda: logged().count('"story_updated"') >= 3, 120), logged()[-3000:]
-        time.sleep(3)  # the commits of the three
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        commits = await articles_commits(admin, settings.assignments)
-        assert sorted(commits) == [page_group(settings, p) for p in (0, 1)], commits
-        await admin.delete_topics([settings.articles, settings.facts, settings.assignments])
-    finally:
-        await admin.close()
+    commits = await fold_three_then_delete(
+        env, settings, ["worker"], tmp_path / "first.log", settings.assignments,
+        [settings.articles, settings.facts, settings.assignments])
+    assert sorted(commits) == [page_group(settings, p) for p in (0, 1)], commits
     shutil.rmtree(fold_state_dir(settings, pages=False))  # the assign process starts afresh
     time.sleep(3)
     apply_topics(env)
