@@ -21,8 +21,9 @@ Exit status:
      with page processes, in every leg: every revision is published
   1  error: the articles topic (with page processes: or the assignments topic) does not
      exist, records sit on a partition of the articles topic other than the log's (0), which
-     nothing folds, a commit lies beyond the log's end (the topic was made again under the
-     workers' state), Kafka cannot be reached, or --wait timed out
+     nothing folds, a commit lies beyond the log's end or names another first record of the
+     articles log than it begins with (the topic was made again under the workers' state),
+     Kafka cannot be reached, or --wait timed out
   3  behind: records are waiting and a worker is in the group, committing (with page
      processes: in some leg, and no leg is in error, without a worker or stuck)
   4  no worker is consuming the articles topic: records are waiting and the group has no
