@@ -53,7 +53,8 @@ SNAPSHOT_AGE = Gauge(
     ["topic", "partition"])
 ARTICLES = Counter(
     "storyline_articles_processed",
-    "Articles the worker took from the log (folded into a story, or dead-lettered).",
+    "Articles the worker took from the log (folded into a story, dead-lettered, or unchanged: "
+    "an older version than the one folded, or a resend).",
     ["outcome"])
 STORY_UPDATES = Counter(
     "storyline_story_updates_published", "StoryUpdated events the worker published.")

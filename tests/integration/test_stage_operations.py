@@ -64,11 +64,23 @@ def _lags(port: int) -> dict[tuple[str, str, str], float]:
 
 
 def _with_articles(env: dict[str, str]) -> Settings:
-    """The settings of ``env``, its articles topic holding the first COUNT dev articles."""
+    """The settings of ``env``, its articles topic holding the first COUNT dev articles and a
+    resend of the first one."""
     settings = settings_for(env)
     log = records_from_files([ARTICLES], settings.articles, COUNT)
-    asyncio.run(produce(settings, [(key or b"", value or b"") for key, value, _ in log]))
+    records = [(key or b"", value or b"") for key, value, _ in log]
+    asyncio.run(produce(settings, [*records, records[0]]))
     return settings
+
+
+def _processed(port: int) -> dict[str, float]:
+    """The fold's ``storyline_articles_processed_total`` by outcome."""
+    status, body = _get(port, "/metrics")
+    assert status == 200
+    return {s.labels["outcome"]: s.value
+            for family in text_string_to_metric_families(body.decode())
+            if family.name == "storyline_articles_processed" for s in family.samples
+            if s.name.endswith("_total")}
 
 
 def test_every_stage_process_serves_its_lag_and_readiness(env: dict[str, str],
@@ -96,6 +108,8 @@ def test_every_stage_process_serves_its_lag_and_readiness(env: dict[str, str],
                      f"extract stripe {stripe} to be ready", 120, logs, [stages])
             assert _lags(port) == {(f"extract-{stripe}", settings.articles, "0"): 0}
         assert _get(fold, "/livez")[0] == 200
+        # every record of the log in one outcome: the resend changed nothing
+        assert _processed(fold) == {"folded": COUNT, "unchanged": 1}
     finally:
         stop(stages)
 

@@ -57,6 +57,7 @@ def test_worker_metrics_show_the_counts(env: dict[str, str],  # noqa: F811
     env = dict(env, STORYLINE_WORKER_METRICS_PORT=str(port))
     values = [canonical_bytes(a) for a in make_articles(6)]
     values.insert(3, b'{"event_type": "ArticleReceived", "uri": 42}')  # poison record
+    values.append(values[0])  # a resend: taken from the log, no revision
     asyncio.run(produce(settings, values))
 
     log = tmp_path / "worker.log"
@@ -86,6 +87,7 @@ def test_worker_metrics_show_the_counts(env: dict[str, str],  # noqa: F811
     articles = settings.articles
     assert found[("storyline_articles_processed_total", (("outcome", "folded"),))] == 6
     assert found[("storyline_articles_processed_total", (("outcome", "dead_letter"),))] == 1
+    assert found[("storyline_articles_processed_total", (("outcome", "unchanged"),))] == 1
     assert found[("storyline_dead_letters_total",
                   (("reason", "UndecodableEvent"), ("stage", "worker")))] == 1
     updates = found[("storyline_story_updates_published_total", ())]

@@ -128,6 +128,8 @@ class FoldedFacts:
     # the assign stage's output for the record (None when it changed no story), also when
     # the fold then refused it: the assignments topic is the assign stage's log
     assigned: ArticleAssigned | None = None
+    # an article that changes no story: an older version than the one folded, or a resend
+    unchanged: bool = False
 
 
 def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition, *,
@@ -152,4 +154,4 @@ def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition, *
         error_type = exc.error_type if isinstance(exc, ExtractionFailed) else type(exc).__name__
         return FoldedFacts(refused=Refused(error_type, str(exc) or repr(exc)),
                            assigned=assigned)
-    return FoldedFacts(events=events, assigned=assigned)
+    return FoldedFacts(events=events, assigned=assigned, unchanged=assigned is None)

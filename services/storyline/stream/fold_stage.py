@@ -366,6 +366,8 @@ class FoldStage:
                 ARTICLES.labels("dead_letter").inc()
             elif folded.events:
                 ARTICLES.labels("folded").inc()
+            elif folded.unchanged:  # (the assign process's others: by the page processes)
+                ARTICLES.labels("unchanged").inc()
             # a snapshot is only restored below the commit, so it may run ahead of delivery
             self.snapshotter.record_folded(self.state.pipeline, topic, partition)
             if self.publisher.summariser.enabled:  # never a delivery running then

@@ -559,9 +559,12 @@ def create_app(settings: Settings, *, web_port: int | None = None,
             offsets.folded(position.topic, position.partition, position.offset)
             if produced_at:
                 last_timestamps[(position.topic, position.partition)] = produced_at
-            if outcome.dead_letter is not None or outcome.events or outcome.article:
-                ARTICLES.labels("dead_letter" if outcome.dead_letter is not None
-                                else "folded").inc()
+            if outcome.dead_letter is not None:
+                ARTICLES.labels("dead_letter").inc()
+            elif outcome.events:
+                ARTICLES.labels("folded").inc()
+            elif outcome.article is not None:  # an older version or a resend: no revision
+                ARTICLES.labels("unchanged").inc()
             snapshotter(position.topic, position.partition).record_folded(
                 state.pipeline, position.topic, position.partition)
 
