@@ -289,6 +289,21 @@ def test_statements_drop_fillers_and_keep_attribution() -> None:
     assert not is_statement("Too short on Monday.")
 
 
+def test_a_statement_is_prose() -> None:
+    # a byline, a listing, a programme's heading, a shouted line: no lower-case word but
+    # joining words
+    for line in ("Fareed Zakaria Washington Post, August 12",
+                 "Karen Yourish and Laura Stanton - The Washington Post, September 30, 2008",
+                 "Richard Thompson Barbican Hall, London, Thursday 15th; Corn Exchange, Friday",
+                 "Egypt Standoff Continues; Hosni Mubarak's Fortune Aired February 7, 2011 - "
+                 "18:00 ET THIS IS A RUSH TRANSCRIPT.",
+                 "IF THIS WERE ON LAND, IT WOULD HAVE BEEN PLUGGED A MONTH AGO."):
+        assert not is_statement(line), line
+    # a sentence dense with names still has its verb
+    assert is_statement("Coast Guard Commandant Thad Allen retired Tuesday after 39 years.")
+    assert is_statement("Nigerian President Olusegun Obasanjo ordered Taylor's arrest on Monday.")
+
+
 def test_live_blog_stamps_and_reader_comments_are_not_news() -> None:
     assert trim_statement(
         "(Update 12:40 p.m. Cairo, 5:40 a.m. ET) Protesters said they plan a march Tuesday."

@@ -162,12 +162,29 @@ def trim_statement(sentence: str) -> str:
     return text[0].upper() + text[1:]
 
 
+# Words that join names without saying anything of them: "Karen Yourish and Laura Stanton -
+# The Washington Post", "Interview with CEO of PIMCO".
+_JOINING_WORDS = wordset("a an the and or but nor of in on at to for from by with as into "
+                         "over per via")
+_ALPHA_WORD = re.compile(r"(?<![\w'’-])[A-Za-z][A-Za-z'’-]*")
+
+
+def is_prose(sentence: str) -> bool:
+    """Whether the sentence has a lower-case word other than a joining word: a verb or a
+    common noun, as every sentence of prose has. A byline ("Fareed Zakaria Washington Post,
+    August 12"), a listing ("Chris Brown O2 Arena, London, Sunday 11th"), a programme's
+    heading ("... Aired February 6, 2011 - 06:00 ET THIS IS A RUSH TRANSCRIPT") or a shouted
+    line has none; "Coast Guard Commandant Thad Allen retired Tuesday" has one."""
+    return any(word[0].islower() and word not in _JOINING_WORDS
+               for word in _ALPHA_WORD.findall(sentence))
+
+
 def is_statement(sentence: str) -> bool:
-    """Whether a sentence can describe an event on its own: declarative, not a question, not
-    mostly a quotation, not a comment-thread or navigation line, neither a fragment nor a
-    paragraph."""
+    """Whether a sentence can describe an event on its own: declarative prose, not a
+    question, not mostly a quotation, not a comment-thread or navigation line, neither a
+    fragment nor a paragraph."""
     words = sentence.split()
-    if not MIN_WORDS <= len(words) <= MAX_WORDS:
+    if not MIN_WORDS <= len(words) <= MAX_WORDS or not is_prose(sentence):
         return False
     stripped = sentence.rstrip(" \"'”’)")
     if stripped.endswith("?") or stripped.endswith(":"):
