@@ -245,12 +245,13 @@ def test_sample_wire_statements_get_their_event_dates() -> None:
     assert found == SAMPLE_DATES
 
 
-def test_the_sample_wire_timelines_read_whole_without_their_dates() -> None:
-    """The demo's pages (the sample wire and its feed, folded as the worker folds them):
-    every entry reads whole once its date has moved beside it."""
+def demo_timelines() -> dict[str, list[tuple[str, str]]]:
+    """The demo's pages (the sample wire and its feed, folded as the worker folds them): by
+    title, each timeline entry's date as the page shows it and its text."""
     from storyline.domain.events import StoryUpdated
     from storyline.domain.pipeline import Pipeline
     from storyline.domain.records import handle_record
+    from storyline.read.render import date_label
     from storyline.replay import records_from_files
 
     pipeline = Pipeline()
@@ -259,11 +260,62 @@ def test_the_sample_wire_timelines_read_whole_without_their_dates() -> None:
     for key, value, position in records_from_files(wire, "storyline.articles"):
         outcome = handle_record(pipeline, key, value, position, max_bytes=1_000_000)
         stories.update(e.story_id for e in outcome.events if isinstance(e, StoryUpdated))
-    texts = []
+    out: dict[str, list[tuple[str, str]]] = {}
     for story_id in stories:
         page = pipeline.page(story_id)
         assert page is not None
-        texts += [entry.text for entry in page.timeline]
+        out[page.title] = [(date_label(entry), entry.text) for entry in page.timeline]
+    return out
+
+
+# Every entry of the demo's pages with the day the sample wire gives its event, read off the
+# articles by hand (publication days and weekdays of March 2026): (date as shown, the start
+# of the entry's text). "inferred": resolved from a weekday or "overnight"; "expected": a
+# plan or forecast.
+DEMO_DATES = {
+    "National aid approved for Eastmoor flood victims": [
+        ("Mar 2, 2026 (inferred)", "The Aldwater river rose by almost two metres overnight"),
+        ("Mar 3, 2026 (inferred)", "More than 2,000 residents were evacuated"),  # Tuesday
+        ("Mar 4, 2026 (inferred, expected)", "Forecasters said another 80 millimetres"),
+        ("Mar 5, 2026 (inferred)", "A levee on the Aldwater gave way"),  # Thursday
+        ("Mar 6, 2026 (inferred)", "Two people were reported missing"),  # Friday
+        ("Mar 8, 2026 (inferred)", "The two men reported missing on Friday were found"),
+        ("Mar 10, 2026 (inferred)", "Damage from last week's flooding"),  # said Tuesday
+        ("Mar 14, 2026 (inferred)", "Most of the people evacuated from Kesterby"),  # Saturday
+        ("Mar 15, 2026 (inferred)", "The national government approved $40 million"),
+        ("Mar 16, 2026 (expected)", "Applications open at the Kesterby town hall"),
+    ],
+    "Trains run again in Port Halden after strike ends": [
+        ("Mar 3, 2026 (inferred)", "Transit workers in Port Halden will walk off"),
+        ("Mar 5, 2026 (inferred)", "Port Halden's metro and bus network came to a halt"),
+        ("Mar 9, 2026", "Halden Metro and Transit Workers Union Local 12 will return"),
+        ("Mar 11, 2026 (inferred)", "Halden Metro and its striking workers reached"),
+        ("Mar 12, 2026 (expected)", "Service will resume"),
+        ("Mar 13, 2026 (inferred)", "Metro trains and buses returned"),  # Friday
+    ],
+    "Norvik names new heater supplier & extends refund deadline": [
+        ("Mar 4, 2026 (inferred)", "Norvik Appliances recalled about 48,000"),  # Wednesday
+        ("Mar 7, 2026 (inferred)", "The National Product Safety Board said"),  # Saturday
+        ("Mar 12, 2026 (inferred)", "Shares in Norvik Appliances fell 9 percent"),
+        ("Mar 16, 2026 (inferred)", "Norvik Appliances said it had chosen a new"),  # Monday
+        ("Late Apr 2026 (expected)", "Board chair Samuel Brandt said a preliminary"),
+    ],
+}
+
+
+def test_every_date_on_the_demo_pages_is_its_event_s() -> None:
+    pages = demo_timelines()
+    assert sorted(pages) == sorted(DEMO_DATES)
+    for title, expected in DEMO_DATES.items():
+        shown = pages[title]
+        assert [label for label, _ in shown] == [label for label, _ in expected], title
+        for (_, text), (_, start) in zip(shown, expected, strict=True):
+            assert text.startswith(start), (title, text)
+
+
+def test_the_sample_wire_timelines_read_whole_without_their_dates() -> None:
+    """The demo's pages: every entry reads whole once its date has moved beside it."""
+    texts = [text for entries in demo_timelines().values() for _, text in entries]
     assert "Applications open at the Kesterby town hall." in texts
     assert ("Halden Metro and Transit Workers Union Local 12 will return to talks with a "
             "mediator, the city said.") in texts
