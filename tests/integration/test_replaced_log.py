@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -192,6 +193,61 @@ async def test_page_processes_refuse_a_log_made_again_under_their_commits(
                     120), logged()[-3000:]
         time.sleep(5)  # the assign process writes the new log's assignments meanwhile
         text = logged()
+    folded = [line for line in text.splitlines() if '"story_updated"' in line]
+    assert refused in text, text[-3000:]
+    assert not any("urn:it:again:tunnel" in line for line in folded), folded
+
+
+async def test_a_log_made_again_under_running_stages_is_refused_at_their_next_read(
+    command_env: dict[str, str], tmp_path: Path,
+) -> None:
+    """The articles topic deleted and made again under running stages and refilled past their
+    position before they read again (here: while they are frozen): their next read is of the
+    new log, at their old position. They look at the log's first record before they read on
+    after a pause, and refuse; they used to look every 30 s only, and folded the new log's
+    records from their old position as the old log's continuation meanwhile."""
+    env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5")
+    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    apply_topics(env)
+    await send(settings, [article("bridge", i) for i in range(3)])
+    log = tmp_path / "stages.log"
+    stages = [subprocess.Popen([*STORYLINE, "worker", "--stage", *args], env=env,
+                               stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT)
+              for args in (["extract", "--stripe", "0", "--stripe", "1", "--stripes", "2"],
+                           ["fold"])]
+    refused = "begins with another record"
+    try:
+        assert poll(lambda: log.read_text().count('"story_updated"') >= 3, 120), \
+            log.read_text()[-3000:]
+        time.sleep(2)  # their commits
+        for stage in stages:
+            stage.send_signal(signal.SIGSTOP)
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.delete_topics([settings.articles])
+        finally:
+            await admin.close()
+        time.sleep(3)
+        apply_topics(env)
+        await send(settings, [article("tunnel", i) for i in range(8)])  # past position 3
+        for stage in stages:
+            stage.send_signal(signal.SIGCONT)
+        assert poll(lambda: refused in log.read_text()
+                    or "urn:it:again:tunnel:7" in log.read_text(), 60), log.read_text()[-3000:]
+        time.sleep(3)
+    finally:
+        for stage in stages:
+            stage.send_signal(signal.SIGCONT)
+            if stage.poll() is None:
+                stage.send_signal(signal.SIGTERM)
+            try:
+                stage.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                stage.kill()
+                stage.wait()
+    text = log.read_text()
     folded = [line for line in text.splitlines() if '"story_updated"' in line]
     assert refused in text, text[-3000:]
     assert not any("urn:it:again:tunnel" in line for line in folded), folded

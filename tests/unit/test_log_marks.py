@@ -4,7 +4,9 @@ folded has an end no check can tell from the old log's; its first record tells."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -79,12 +81,11 @@ async def test_a_running_reader_asks_now_and_then_whether_its_log_was_made_again
     firsts = [(0, 1_000)]
     asked: list[int] = []
 
-    async def first_record(_bootstrap: str, _topic: str, _partition: int
-                           ) -> tuple[int, int] | None:
+    async def first(_watch: logreader.LogWatch) -> tuple[int, int] | None:
         asked.append(1)
         return firsts[-1]
 
-    monkeypatch.setattr(logreader, "first_record", first_record)
+    monkeypatch.setattr(logreader.LogWatch, "_first", first)
     watch = logreader.LogWatch("localhost:9", TP, every=0.0)
     await watch.check((0, 1_000))
     await watch.check(None)  # nothing folded yet: nothing to compare, nothing asked
@@ -98,11 +99,24 @@ async def test_a_running_reader_asks_now_and_then_whether_its_log_was_made_again
 
 
 async def test_a_broker_away_is_no_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def unreachable(_bootstrap: str, _topic: str, _partition: int) -> None:
+    async def unreachable(_watch: logreader.LogWatch) -> None:
         raise ConnectionError("broker away")
 
-    monkeypatch.setattr(logreader, "first_record", unreachable)
+    monkeypatch.setattr(logreader.LogWatch, "_first", unreachable)
     await logreader.LogWatch("localhost:9", TP, every=0.0).check((0, 1_000))
+
+
+async def test_a_look_that_hangs_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A look the broker does not answer (its requests waiting out their timeouts) is given
+    up after WATCH_TIMEOUT_SECONDS, no verdict: the reader's loop goes on."""
+    async def hangs(_watch: logreader.LogWatch) -> None:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(logreader.LogWatch, "_first", hangs)
+    monkeypatch.setattr(logreader, "WATCH_TIMEOUT_SECONDS", 0.05)
+    started = time.monotonic()
+    await logreader.LogWatch("localhost:9", TP, every=0.0).check((0, 1_000))
+    assert time.monotonic() - started < 5
 
 
 async def test_a_first_record_that_never_comes_is_a_timeout_not_a_hang(

@@ -301,60 +301,65 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, sender: Sender,
         return True
 
     log_watch = LogWatch(settings.bootstrap_servers, source)
-    while not stop.is_set():
-        probe.watch.beat()
-        await log_watch.check(mark)  # a log made again under this stripe: refused
-        batches = await consumer.getmany(source, timeout_ms=500, max_records=100)
-        for record in batches.get(source, ()):
-            offset = record.offset
-            if offset < consumed:  # only a log made again moves the consumer back
-                raise LogRewound(rewound_message(source.topic, source.partition, consumed,
-                                                 offset, back_to=offset))
-            last_timestamp = record.timestamp / 1000 if record.timestamp else last_timestamp
-            if mark is None:  # the log was empty at start: this is its first record
-                mark = (offset, record.timestamp)
-            if offset % stripes != stripe:
-                stats.skipped += 1
-                consumed = offset + 1
-                continue
-            facts = extract_record(record.key, record.value,
-                                   LogPosition(source.topic, source.partition, offset),
-                                   max_bytes=settings.max_article_bytes)
-            try:
-                # the article's produce time, carried: the later stages' lag and the
-                # produce-to-update latency count from when the article was written
-                sent = await sender.producer.send(settings.facts, key=facts.key,
-                                                  value=facts.value, partition=stripe,
-                                                  headers=facts.headers,
-                                                  timestamp_ms=record.timestamp or None)
-            except Exception as exc:  # transient ones rewind, others raise
-                if not transient(exc):
-                    raise
-                await rewind(in_flight[0][0] if in_flight else offset, exc)
-                break
-            in_flight.append((offset, sent))
-            consumed = offset + 1
-            if facts.kind == b"dead":
-                stats.dead += 1
-            else:
-                stats.extracted += 1
-            if len(in_flight) >= IN_FLIGHT:
-                await asyncio.wait([in_flight[0][1]])
-            else:
-                await asyncio.sleep(0)  # extraction is CPU: let the producer send meanwhile
-            if not await commit():
-                break
-            if stop.is_set():
-                break
-        else:
-            if not batches:
-                consumed = max(consumed, await consumer.position(source))
-            await commit()
-        probe.observe(source.topic, source.partition, end=consumer.highwater(source),
-                      position=consumed, last_timestamp=last_timestamp)
     try:
-        await sender.producer.flush()
-    except Exception as exc:  # what was not acknowledged is not committed
-        if not transient(exc):
-            raise
-    await commit(force=True)
+        while not stop.is_set():
+            probe.watch.beat()
+            await log_watch.check(mark)  # a log made again under this stripe: refused
+            batches = await consumer.getmany(source, timeout_ms=500, max_records=100)
+            if batches:  # what was fetched after a pause is of the log looked at just now
+                await log_watch.check(mark)
+            for record in batches.get(source, ()):
+                offset = record.offset
+                if offset < consumed:  # only a log made again moves the consumer back
+                    raise LogRewound(rewound_message(source.topic, source.partition, consumed,
+                                                     offset, back_to=offset))
+                last_timestamp = record.timestamp / 1000 if record.timestamp else last_timestamp
+                if mark is None:  # the log was empty at start: this is its first record
+                    mark = (offset, record.timestamp)
+                if offset % stripes != stripe:
+                    stats.skipped += 1
+                    consumed = offset + 1
+                    continue
+                facts = extract_record(record.key, record.value,
+                                       LogPosition(source.topic, source.partition, offset),
+                                       max_bytes=settings.max_article_bytes)
+                try:
+                    # the article's produce time, carried: the later stages' lag and the
+                    # produce-to-update latency count from when the article was written
+                    sent = await sender.producer.send(settings.facts, key=facts.key,
+                                                      value=facts.value, partition=stripe,
+                                                      headers=facts.headers,
+                                                      timestamp_ms=record.timestamp or None)
+                except Exception as exc:  # transient ones rewind, others raise
+                    if not transient(exc):
+                        raise
+                    await rewind(in_flight[0][0] if in_flight else offset, exc)
+                    break
+                in_flight.append((offset, sent))
+                consumed = offset + 1
+                if facts.kind == b"dead":
+                    stats.dead += 1
+                else:
+                    stats.extracted += 1
+                if len(in_flight) >= IN_FLIGHT:
+                    await asyncio.wait([in_flight[0][1]])
+                else:
+                    await asyncio.sleep(0)  # extraction is CPU: let the producer send meanwhile
+                if not await commit():
+                    break
+                if stop.is_set():
+                    break
+            else:
+                if not batches:
+                    consumed = max(consumed, await consumer.position(source))
+                await commit()
+            probe.observe(source.topic, source.partition, end=consumer.highwater(source),
+                          position=consumed, last_timestamp=last_timestamp)
+        try:
+            await sender.producer.flush()
+        except Exception as exc:  # what was not acknowledged is not committed
+            if not transient(exc):
+                raise
+        await commit(force=True)
+    finally:
+        await log_watch.close()

@@ -167,6 +167,7 @@ class FoldStage:
             self.snapshotter.reap(wait=True)
             await self.producer.stop()
             await stop_consumer(self.consumer)
+            await self.log_watch.close()
             await self.publisher.aclose()
             log.info(f"{self.stage}_stopped", folded=self.folded,
                      next_offset=self.state.next_offset(*self._source_key))

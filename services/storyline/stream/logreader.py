@@ -6,6 +6,7 @@ which a group consumer (with its committed offsets and rebalances) cannot promis
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -134,20 +135,26 @@ async def first_record(bootstrap: str, topic: str, partition: int) -> LogMark | 
     tp = TopicPartition(topic, partition)
     async with standalone_consumer(bootstrap) as consumer:
         consumer.assign([tp])
-        begins = (await consumer.beginning_offsets([tp]))[tp]
-        ends = (await consumer.end_offsets([tp]))[tp]
-        if begins >= ends:
+        return await _first_of(consumer, tp, FIRST_RECORD_SECONDS)
+
+
+async def _first_of(consumer: AIOKafkaConsumer, tp: TopicPartition, seconds: float
+                    ) -> LogMark | None:
+    """:func:`first_record` through ``consumer`` (started, ``tp`` assigned to it)."""
+    begins = (await consumer.beginning_offsets([tp]))[tp]
+    ends = (await consumer.end_offsets([tp]))[tp]
+    if begins >= ends:
+        return None
+    consumer.seek(tp, begins)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        batches = await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS, max_records=1)
+        for record in batches.get(tp, ()):
+            return record.offset, record.timestamp
+        if await consumer.position(tp) >= ends:  # only markers and aborted records
             return None
-        consumer.seek(tp, begins)
-        deadline = time.monotonic() + FIRST_RECORD_SECONDS
-        while time.monotonic() < deadline:
-            batches = await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS, max_records=1)
-            for record in batches.get(tp, ()):
-                return record.offset, record.timestamp
-            if await consumer.position(tp) >= ends:  # only markers and aborted records
-                return None
-        raise KafkaTimeoutError(f"{topic} partition {partition}: no record fetched from "
-                                f"offset {begins} in {FIRST_RECORD_SECONDS:.0f} s")
+    raise KafkaTimeoutError(f"{tp.topic} partition {tp.partition}: no record fetched from "
+                            f"offset {begins} in {seconds:.0f} s")
 
 
 class MarkedState(Protocol):
@@ -172,16 +179,28 @@ async def mark_folded_log(state: MarkedState, bootstrap: str, tp: TopicPartition
             state.mark_log(tp.topic, tp.partition, *found)
 
 
+# How often a running reader looks at its log's first record, and how long one look may
+# take before it is given up (the broker away: asked again at the next look)
+WATCH_SECONDS = 1.0
+WATCH_TIMEOUT_SECONDS = 5.0
+WATCH_FETCH_BYTES = 64 * 1024
+
+
 class LogWatch:
     """While a reader runs: whether its log still begins with the record it began with (a
     topic deleted and made again under it, then grown past its position before it fetched
-    again, moves no consumer back). Asked of the broker at most every ``every`` seconds."""
+    again, moves no consumer back, and nothing else tells the new log from the old). Asked
+    of the broker at most every ``every`` seconds, through a consumer of its own kept
+    between looks (a look is two offset requests and a one-record fetch); a reader asks
+    before it uses records it fetched, so what it fetched after a pause (a process frozen,
+    a long GC, the broker away) is looked at first. :meth:`close` stops the consumer."""
 
-    def __init__(self, bootstrap: str, tp: TopicPartition, every: float = 30.0) -> None:
+    def __init__(self, bootstrap: str, tp: TopicPartition, every: float = WATCH_SECONDS) -> None:
         self.bootstrap = bootstrap
         self.tp = tp
         self.every = every
         self._asked = time.monotonic()
+        self._consumer: AIOKafkaConsumer | None = None
 
     async def check(self, mark: LogMark | None) -> None:
         """Raise LogRewound once the log begins with another record than ``mark``."""
@@ -190,10 +209,36 @@ class LogWatch:
             return
         self._asked = now
         try:
-            found = await first_record(self.bootstrap, self.tp.topic, self.tp.partition)
-        except Exception:  # noqa: BLE001 - the broker away: asked again next time
+            found = await asyncio.wait_for(self._first(), WATCH_TIMEOUT_SECONDS)
+        except Exception:  # noqa: BLE001 - the broker away: asked again next time, afresh
+            await self.close()
             return
         ensure_same_log(self.tp, mark, found)
+
+    async def _first(self) -> LogMark | None:
+        if self._consumer is None:
+            # small fetches (the broker still sends a first batch larger than the limit)
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                auto_offset_reset="earliest", isolation_level="read_committed",
+                fetch_max_bytes=WATCH_FETCH_BYTES, max_partition_fetch_bytes=WATCH_FETCH_BYTES,
+                **kafka_options())
+            self._consumer = consumer
+            await consumer.start()
+            consumer.assign([self.tp])
+        consumer = self._consumer
+        # fetched only while looking: a consumer left running would read the whole log ahead
+        consumer.resume(self.tp)
+        try:
+            return await _first_of(consumer, self.tp, WATCH_TIMEOUT_SECONDS)
+        finally:
+            consumer.pause(self.tp)
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await stop_consumer(consumer)
 
 
 async def ensure_not_truncated(consumer: Any, tp: TopicPartition, start: int) -> None:

@@ -175,6 +175,7 @@ class PageStage:
             await self.producer.stop()
             await stop_consumer(self.consumer)
             await stop_consumer(self.fetcher)
+            await self.log_watch.close()
             await self.publisher.aclose()
             log.info("page_stopped", partition=self.partition, folded=self.folded,
                      next_offset=self._next_assignment())

@@ -478,6 +478,8 @@ def create_app(settings: Settings, *, web_port: int | None = None,
             taker.reap(wait=True)
         if llm_client is not None:
             await llm_client.aclose()
+        for watch in log_watches.values():
+            await watch.close()
 
     @app.agent(articles)
     async def process_articles(stream: faust.StreamT[bytes]) -> None:
