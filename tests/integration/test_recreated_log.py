@@ -40,6 +40,15 @@ async def send(settings: Settings, articles: list[ArticleReceived]) -> None:
             await producer.send(item)
 
 
+async def delete_topics(settings: Settings, topics: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics(topics)
+    finally:
+        await admin.close()
+
+
 def apply_topics(env: dict[str, str]) -> None:
     subprocess.run([*STORYLINE, "topics", "apply"], env=env, capture_output=True,
                    timeout=120, cwd=ROOT)
@@ -58,12 +67,7 @@ async def test_a_log_made_again_under_the_workers_is_refused(
         poll(lambda: logged().count('"story_updated"') >= 5, 90)
         assert logged().count('"story_updated"') == 5, logged()[-3000:]
         time.sleep(2)  # the commits of the five
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-        await admin.start()
-        try:
-            await admin.delete_topics([settings.articles])
-        finally:
-            await admin.close()
+        await delete_topics(settings, [settings.articles])
         time.sleep(3)
         apply_topics(env)
         await send(settings, [article("tunnel", i) for i in range(3)])

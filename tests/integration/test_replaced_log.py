@@ -23,7 +23,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import CommitFailedError, IllegalGenerationError, UnknownMemberIdError
 from aiokafka.structs import OffsetAndMetadata
 from background import poll, running
-from test_recreated_log import apply_topics, article, send
+from test_recreated_log import apply_topics, article, delete_topics, send
+from test_stages_kafka import stop
 
 from storyline.settings import Settings
 from storyline.stream.fold_stage import fold_state_dir
@@ -82,9 +83,9 @@ async def fold_three_then_delete(env: dict[str, str], settings: Settings, worker
     await admin.start()
     try:
         commits = await articles_commits(admin, commits_on)
-        await admin.delete_topics(delete)
     finally:
         await admin.close()
+    await delete_topics(settings, delete)
     return commits
 
 
@@ -223,12 +224,7 @@ async def test_a_log_made_again_under_running_stages_is_refused_at_their_next_re
         time.sleep(2)  # their commits
         for stage in stages:
             stage.send_signal(signal.SIGSTOP)
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-        await admin.start()
-        try:
-            await admin.delete_topics([settings.articles])
-        finally:
-            await admin.close()
+        await delete_topics(settings, [settings.articles])
         time.sleep(3)
         apply_topics(env)
         await send(settings, [article("tunnel", i) for i in range(8)])  # past position 3
@@ -240,13 +236,7 @@ async def test_a_log_made_again_under_running_stages_is_refused_at_their_next_re
     finally:
         for stage in stages:
             stage.send_signal(signal.SIGCONT)
-            if stage.poll() is None:
-                stage.send_signal(signal.SIGTERM)
-            try:
-                stage.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                stage.kill()
-                stage.wait()
+            stop(stage)
     text = log.read_text()
     folded = [line for line in text.splitlines() if '"story_updated"' in line]
     assert refused in text, text[-3000:]
