@@ -89,6 +89,20 @@ async def fold_three_then_delete(env: dict[str, str], settings: Settings, worker
     return commits
 
 
+def refuses_the_new_log(env: dict[str, str], worker: list[str], log: Path, *,
+                        settle: float) -> None:
+    """``worker`` started on the new log (``tunnel`` articles) refuses it, folding none."""
+    refused = "begins with another record"
+    with running([*STORYLINE, *worker], env, log, ROOT) as logged:
+        assert poll(lambda: refused in logged() or "urn:it:again:tunnel:5" in logged(),
+                    120), logged()[-3000:]
+        time.sleep(settle)
+        text = logged()
+    folded = [line for line in text.splitlines() if '"story_updated"' in line]
+    assert refused in text, text[-3000:]
+    assert not any("urn:it:again:tunnel" in line for line in folded), folded
+
+
 @pytest.mark.parametrize("worker", [["worker"], ["worker", "--single"]],
                          ids=["staged", "single"])
 async def test_a_log_made_again_and_grown_past_the_commits_is_never_skipped(
@@ -111,15 +125,7 @@ async def test_a_log_made_again_and_grown_past_the_commits_is_never_skipped(
     assert status.returncode == 1, status  # it read as "caught up" or "behind"
     assert "begins with another record" in status.stdout + status.stderr, status
 
-    refused = "begins with another record"
-    with running([*STORYLINE, *worker], env, tmp_path / "again.log", ROOT) as logged:
-        assert poll(lambda: refused in logged() or "urn:it:again:tunnel:5" in logged(),
-                    120), logged()[-3000:]
-        time.sleep(2)
-        text = logged()
-    folded = [line for line in text.splitlines() if '"story_updated"' in line]
-    assert refused in text, text[-3000:]
-    assert not any("urn:it:again:tunnel" in line for line in folded), folded
+    refuses_the_new_log(env, worker, tmp_path / "again.log", settle=2)
 
 
 async def test_a_facts_topic_that_stamps_its_own_times_is_not_another_log(
@@ -188,15 +194,8 @@ async def test_page_processes_refuse_a_log_made_again_under_their_commits(
     assert status.returncode == 1, status
     assert "begins with another record" in status.stdout + status.stderr, status
 
-    refused = "begins with another record"
-    with running([*STORYLINE, "worker"], env, tmp_path / "again.log", ROOT) as logged:
-        assert poll(lambda: refused in logged() or "urn:it:again:tunnel:5" in logged(),
-                    120), logged()[-3000:]
-        time.sleep(5)  # the assign process writes the new log's assignments meanwhile
-        text = logged()
-    folded = [line for line in text.splitlines() if '"story_updated"' in line]
-    assert refused in text, text[-3000:]
-    assert not any("urn:it:again:tunnel" in line for line in folded), folded
+    # the assign process writes the new log's assignments meanwhile
+    refuses_the_new_log(env, ["worker"], tmp_path / "again.log", settle=5)
 
 
 async def test_a_log_made_again_under_running_stages_is_refused_at_their_next_read(
