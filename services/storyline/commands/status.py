@@ -382,26 +382,21 @@ class Leg:
     # the one partition of ``topic`` that is the log (the articles log's); records on the
     # others are reported, not counted; None: every partition (or ``partition``) is
     log_partition: int | None = None
-    # the log whose first record the group's commits are marked with (LogMark): the
-    # articles log, for the groups that fold it and the page processes' alike
-    marked: tuple[str, int] | None = None
 
 
 def articles_leg(settings: Settings) -> Leg:
     """The articles log against the worker's group, or, with page processes, the assign
     process's (whose commit means "assigned": the page legs say what is published)."""
-    marked = (settings.articles, ARTICLES_PARTITION)
     if settings.page_processes > 0:
         return Leg(settings.articles, assign_group(settings), "articles log", "assign",
-                   log_partition=ARTICLES_PARTITION, marked=marked)
+                   log_partition=ARTICLES_PARTITION)
     return Leg(settings.articles, worker_group(settings), "articles log", "worker",
-               log_partition=ARTICLES_PARTITION, marked=marked)
+               log_partition=ARTICLES_PARTITION)
 
 
 def page_leg(settings: Settings, partition: int) -> Leg:
     return Leg(settings.assignments, page_group(settings, partition),
-               f"assignments partition {partition}", f"page-{partition}", partition,
-               marked=(settings.articles, ARTICLES_PARTITION))
+               f"assignments partition {partition}", f"page-{partition}", partition)
 
 
 class Probe:
@@ -501,12 +496,14 @@ class Probe:
             last_commit_age, pipeline = None, None
         replaced: str | None = None
         marks = sorted({m.log for m in readable if m.log is not None})
-        if leg.marked is not None and marks:
+        # every mark is of the articles log: the groups that fold it and the page
+        # processes' (whose offsets are of the assignments made from it) alike
+        if marks:
             from aiokafka.errors import KafkaTimeoutError
 
             from storyline.stream.logreader import first_record, replaced_message
 
-            marked_topic, marked_partition = leg.marked
+            marked_topic, marked_partition = self.settings.articles, ARTICLES_PARTITION
             try:
                 found = await first_record(self.settings.bootstrap_servers, marked_topic,
                                            marked_partition)

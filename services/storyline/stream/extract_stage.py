@@ -304,9 +304,8 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, sender: Sender,
     try:
         while not stop.is_set():
             probe.watch.beat()
-            await log_watch.check(mark)  # a log made again under this stripe: refused
             batches = await consumer.getmany(source, timeout_ms=500, max_records=100)
-            if batches:  # what was fetched after a pause is of the log looked at just now
+            if batches:  # a log made again under this stripe is refused before it is used
                 await log_watch.check(mark)
             for record in batches.get(source, ()):
                 offset = record.offset

@@ -33,17 +33,18 @@ FETCH_LIMITS = {"fetch_max_bytes": FETCH_BYTES,
                 "max_partition_fetch_bytes": FETCH_PARTITION_BYTES}
 
 
+def new_standalone_consumer(bootstrap: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer of no group that reads what a read_committed reader sees, from the first
+    record on; ``options`` override the defaults (the fetch limits among them)."""
+    return AIOKafkaConsumer(**{
+        "bootstrap_servers": bootstrap, "group_id": None, "enable_auto_commit": False,
+        "auto_offset_reset": "earliest", "isolation_level": "read_committed",
+        **FETCH_LIMITS, **kafka_options(), **options})
+
+
 @asynccontextmanager
 async def standalone_consumer(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        **FETCH_LIMITS,
-        isolation_level="read_committed",
-        **{**kafka_options(), **options},
-    )
+    consumer = new_standalone_consumer(bootstrap, **options)
     await started(consumer)
     try:
         yield consumer
@@ -218,11 +219,9 @@ class LogWatch:
     async def _first(self) -> LogMark | None:
         if self._consumer is None:
             # small fetches (the broker still sends a first batch larger than the limit)
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                auto_offset_reset="earliest", isolation_level="read_committed",
-                fetch_max_bytes=WATCH_FETCH_BYTES, max_partition_fetch_bytes=WATCH_FETCH_BYTES,
-                **kafka_options())
+            consumer = new_standalone_consumer(
+                self.bootstrap, fetch_max_bytes=WATCH_FETCH_BYTES,
+                max_partition_fetch_bytes=WATCH_FETCH_BYTES)
             self._consumer = consumer
             await consumer.start()
             consumer.assign([self.tp])
