@@ -45,6 +45,22 @@ $sl kafka up || fail "the Kafka broker did not start (see var/kafka/ for its log
 step "Topics (deploy/topics.toml)"
 $sl topics apply || fail "the topics could not be created"
 
+# A demo left by another version of this code: its pages are that version's, and this
+# version's worker refuses to go on from its commits (docs/operations.md, "Upgrading the
+# pipeline"). Everything under the data directory is the demo's own, made from the samples
+# (and whatever was ingested into it by hand): it starts afresh.
+data_dir="${STORYLINE_DATA_DIR:-var}"
+said=$($sl status 2>&1 || true)  # (not piped to grep -q: its early exit fails the pipe)
+if grep -q "were made by pipeline" <<<"$said"; then
+  echo "$data_dir holds the demo of another pipeline version: starting it afresh (the API, the"
+  echo "worker and the broker are stopped, then $data_dir is deleted)"
+  bash scripts/stop.sh
+  rm -rf "$data_dir"
+  mkdir -p "$run_dir"
+  $sl kafka up || fail "the Kafka broker did not start (see $data_dir/kafka/ for its log)"
+  $sl topics apply || fail "the topics could not be created"
+fi
+
 step "Worker"
 start_bg worker $sl worker
 [ -z "$started" ] || sleep 2  # a worker that fails at start has exited by then

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
         default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
     )
     topic_prefix: str = Field(default="", description="Prepended to every topic name.")
+    source_prefix: str | None = Field(
+        default=None,
+        description="Prepended to the articles topic's name instead of the topic prefix: a "
+                    "deployment of a new pipeline version reads the articles of the one it "
+                    "replaces and writes topics, groups and state of its own.")
     # the optional LLM summariser's settings (STORYLINE_LLM_*), read with these, so every
     # part is handed one settings object
     llm: LLMSettings = Field(default_factory=LLMSettings)
@@ -211,8 +216,13 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
     @property
+    def source_topic_prefix(self) -> str:
+        """The prefix of the articles topic: ``source_prefix``, else ``topic_prefix``."""
+        return self.topic_prefix if self.source_prefix is None else self.source_prefix
+
+    @property
     def articles(self) -> str:
-        return self.topic(self.articles_topic)
+        return f"{self.source_topic_prefix}{self.articles_topic}"
 
     @property
     def story_updates(self) -> str:

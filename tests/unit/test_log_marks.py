@@ -16,9 +16,15 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 from test_pipeline import TOPIC, build_log, records
 
+from storyline.settings import Settings
 from storyline.stream import logreader
 from storyline.stream.logreader import LogRewound, ensure_same_log
-from storyline.stream.offsets import CommitMetadata, commit_payload
+from storyline.stream.offsets import (
+    CommitMetadata,
+    PipelineChanged,
+    commit_payload,
+    ensure_same_pipeline,
+)
 from storyline.stream.reconnect import transient
 from storyline.stream.snapshots import write_snapshot
 from storyline.stream.worker import WorkerState
@@ -146,3 +152,26 @@ async def test_a_first_record_that_never_comes_is_a_timeout_not_a_hang(
         await logreader.first_record("localhost:9", TOPIC, 0)
     assert transient(KafkaTimeoutError())
     await logreader.LogWatch("localhost:9", TP, every=0.0).check((0, 1_000))  # no verdict
+
+
+def test_commits_of_another_pipeline_version_are_refused_with_the_way_on() -> None:
+    ensure_same_pipeline("g", "storyline-0.1.0/core-16", "storyline-0.1.0/core-16", "")
+    ensure_same_pipeline("g", None, "storyline-0.1.0/core-16", "")  # nothing said: no verdict
+    with pytest.raises(PipelineChanged) as refused:
+        ensure_same_pipeline("storyline-worker", "storyline-0.1.0/core-15",
+                             "storyline-0.1.0/core-16", "news.")
+    said = str(refused.value)
+    assert "group storyline-worker were made by pipeline storyline-0.1.0/core-15" in said
+    assert "this is storyline-0.1.0/core-16" in said
+    assert "STORYLINE_SOURCE_PREFIX='news.'" in said
+
+
+def test_a_deployment_beside_another_reads_its_articles_and_writes_its_own_topics() -> None:
+    alone = Settings(topic_prefix="news.")
+    assert alone.articles == "news.storyline.articles"
+    assert alone.source_topic_prefix == "news."
+    beside = Settings(topic_prefix="news.v2.", source_prefix="news.")
+    assert beside.articles == "news.storyline.articles"
+    assert beside.story_updates == "news.v2.storyline.story-updates"
+    assert beside.facts == "news.v2.storyline.facts"
+    assert Settings(topic_prefix="v2.", source_prefix="").articles == "storyline.articles"

@@ -123,6 +123,9 @@ class Facts:
     # why the log is not the one the commits were made from (it begins with another
     # record: the topic was made again); None: it is, or nothing says otherwise
     replaced: str | None = None
+    # why this code's workers refuse the commits (another pipeline version made them);
+    # None: they do not
+    changed: str | None = None
 
     @property
     def source(self) -> str:
@@ -189,6 +192,8 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
         return Verdict(Code.ERROR, off_the_log_message(facts.topic, facts.off_the_log))
     if facts.replaced is not None:  # the commits are positions in another log
         return Verdict(Code.ERROR, facts.replaced)
+    if facts.changed is not None:  # a worker of this code would not go on from them
+        return Verdict(Code.ERROR, facts.changed)
     beyond = {p: c for p, c in facts.committed.items() if c > facts.ends.get(p, c)}
     if beyond:  # not "caught up": the new log's records are skipped as redeliveries
         p, c = min(beyond.items())
@@ -512,11 +517,19 @@ class Probe:
             if found is not None and any(mark != found for mark in marks):
                 replaced = replaced_message(marked_topic, marked_partition,
                                             next(m for m in marks if m != found), found)
+        changed: str | None = None
+        if pipeline is not None:
+            from storyline.domain.pipeline import PIPELINE_VERSION
+            from storyline.stream.offsets import changed_message
+
+            if pipeline != PIPELINE_VERSION:
+                changed = changed_message(leg.group, pipeline, PIPELINE_VERSION,
+                                          self.settings.source_topic_prefix)
         facts = Facts(topic=leg.topic, ends=ends, committed=committed, state=state,
                       members=members, last_commit_age=last_commit_age, group=leg.group,
                       pipeline=pipeline, stage=stage, committed_by=committed_by,
                       partition=leg.partition, log=leg.log, committer=leg.committer,
-                      off_the_log=off_the_log, replaced=replaced)
+                      off_the_log=off_the_log, replaced=replaced, changed=changed)
         if facts.lag > 0 and (members or stage is not None):
             facts = replace(facts, pending_age=await self.pending_age(facts, now))
         return facts

@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     import os
 
     from aiokafka.errors import KafkaError
@@ -46,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
     path = args.file or Path(os.environ.get("STORYLINE_TOPICS_FILE") or default_topics_file())
     try:
         specs = load_topics(path, prefix)
+        if args.prefix is None and settings.source_prefix is not None:
+            # a deployment that reads another's articles: theirs, not a topic of its own
+            own = settings.topic(settings.articles_topic)
+            specs = [dataclasses.replace(spec, name=settings.articles) if spec.name == own
+                     else spec for spec in specs]
         report = asyncio.run(apply_topics(bootstrap, specs, settings.replication_factor,
                                           dry_run=args.dry_run))
     except TopicsFileError as error:

@@ -55,7 +55,7 @@ from storyline.stream.logreader import (
     first_record,
     rewound_message,
 )
-from storyline.stream.offsets import commit_payload, committed_log_mark
+from storyline.stream.offsets import commit_payload, ensure_same_pipeline, group_commits
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
     retried,
@@ -186,9 +186,11 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
                                                 source.topic, source.partition),
                               f"{settings.articles} first record")
         group = extract_group(settings, stripe, stripes)
-        ensure_same_log(source, await retried(
-            functools.partial(committed_log_mark, settings.bootstrap_servers, group),
-            f"{group} commits"), first)
+        commits = await retried(functools.partial(
+            group_commits, settings.bootstrap_servers, group), f"{group} commits")
+        ensure_same_log(source, commits.log, first)
+        ensure_same_pipeline(group, commits.pipeline, PIPELINE_VERSION,
+                             settings.source_topic_prefix)
         consumer.seek(source, start)
         log.info("extract_started", stripe=stripe, stripes=stripes, from_offset=start)
         if stripe == 0:  # one process says it; in the background: a check, not a condition

@@ -57,7 +57,12 @@ from storyline.stream.logreader import (
     mark_folded_log,
     read_partition,
 )
-from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload, committed_log_mark
+from storyline.stream.offsets import (
+    STAGE_HEARTBEAT,
+    commit_payload,
+    ensure_same_pipeline,
+    group_commits,
+)
 from storyline.stream.publishing import Prepared, StoryPublisher, events_producer
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
@@ -192,9 +197,11 @@ class FoldStage:
         first = await retried(functools.partial(
             first_record, self.settings.bootstrap_servers, *self._source_key),
             f"{self.source.topic} first record")
-        ensure_same_log(self.source, await retried(functools.partial(
-            committed_log_mark, self.settings.bootstrap_servers, self.group),
-            f"{self.group} commits"), first)
+        commits = await retried(functools.partial(
+            group_commits, self.settings.bootstrap_servers, self.group), f"{self.group} commits")
+        ensure_same_log(self.source, commits.log, first)
+        ensure_same_pipeline(self.group, commits.pipeline, self.state.pipeline.pipeline_version,
+                             self.settings.source_topic_prefix)
         self.first = first
         heartbeat = asyncio.create_task(self._heartbeat(until))
         try:

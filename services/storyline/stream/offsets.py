@@ -75,20 +75,53 @@ class CommitMetadata:
 STAGE_HEARTBEAT = 5.0  # seconds between a group-less stage's commits, at the most
 
 
-async def committed_log_mark(bootstrap: str, group: str) -> LogMark | None:
-    """The articles-log mark the group's last commits carry (any of them: a committer writes
-    one mark to all its partitions); None when none does."""
+@dataclass(frozen=True, slots=True)
+class GroupCommits:
+    """What a group's newest commits say of themselves: the articles-log mark (any commit's:
+    a committer writes one mark to all its partitions) and the pipeline version of the
+    newest; None where none says."""
+
+    log: LogMark | None = None
+    pipeline: str | None = None
+
+
+async def group_commits(bootstrap: str, group: str) -> GroupCommits:
+    """What ``group``'s commits say (:class:`GroupCommits`)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options())
     await started(admin)
     try:
         found = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    for _tp, meta in sorted(found.items(), key=lambda item: (item[0].topic, item[0].partition)):
-        decoded = CommitMetadata.decode(meta.metadata)
-        if decoded is not None and decoded.log is not None:
-            return decoded.log
-    return None
+    decoded = [CommitMetadata.decode(meta.metadata) for _tp, meta in
+               sorted(found.items(), key=lambda item: (item[0].topic, item[0].partition))]
+    readable = [m for m in decoded if m is not None]
+    mark = next((m.log for m in readable if m.log is not None), None)
+    newest = max(readable, key=lambda m: m.committed_at, default=None)
+    return GroupCommits(mark, None if newest is None else newest.pipeline_version)
+
+
+class PipelineChanged(RuntimeError):
+    """A group's commits were made by another pipeline version than this process's."""
+
+
+def changed_message(group: str, committed: str, own: str, source_prefix: str) -> str:
+    return (f"the commits of group {group} were made by pipeline {committed}, and this is "
+            f"{own}: the revisions published so far are that version's pages, and this one "
+            f"would go on with pages made otherwise, chained to pages it never made (every "
+            f"consumer that checks the hash chain, the projector first, would refuse them "
+            f"as PageChainBroken). Run this version beside the other on topics of its own, "
+            f"reading the same articles (STORYLINE_TOPIC_PREFIX=<a new prefix> "
+            f"STORYLINE_SOURCE_PREFIX='{source_prefix}'; docs/operations.md, \"Upgrading the "
+            f"pipeline\"), or run {committed} here")
+
+
+def ensure_same_pipeline(group: str, committed: str | None, own: str,
+                         source_prefix: str) -> None:
+    """Raise PipelineChanged if ``group``'s commits were made by another pipeline version
+    than ``own`` (``committed``; None: not said, nothing to compare)."""
+    if committed is not None and committed != own:
+        raise PipelineChanged(changed_message(group, committed, own, source_prefix))
 
 
 class FoldedOffsets:

@@ -61,7 +61,12 @@ from storyline.stream.logreader import (
     first_record,
     mark_folded_log,
 )
-from storyline.stream.offsets import STAGE_HEARTBEAT, commit_payload, committed_log_mark
+from storyline.stream.offsets import (
+    STAGE_HEARTBEAT,
+    commit_payload,
+    ensure_same_pipeline,
+    group_commits,
+)
 from storyline.stream.page_input import PageInput, Queued
 from storyline.stream.publishing import StoryPublisher, events_producer
 from storyline.stream.reconnect import committed_offset, retried, start_client, topic_partitions
@@ -199,9 +204,11 @@ class PageStage:
         first = await retried(functools.partial(
             first_record, settings.bootstrap_servers, articles.topic, articles.partition),
             f"{articles.topic} first record")
-        ensure_same_log(articles, await retried(functools.partial(
-            committed_log_mark, settings.bootstrap_servers, self.group),
-            f"{self.group} commits"), first)
+        commits = await retried(functools.partial(
+            group_commits, settings.bootstrap_servers, self.group), f"{self.group} commits")
+        ensure_same_log(articles, commits.log, first)
+        ensure_same_pipeline(self.group, commits.pipeline, self.pipeline.pipeline_version,
+                             settings.source_topic_prefix)
         self.first = first
         restored = None
         if self.until > 0:

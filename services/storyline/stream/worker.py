@@ -90,7 +90,13 @@ from storyline.stream.logreader import (
     first_record,
     read_partition,
 )
-from storyline.stream.offsets import FoldedOffsets, commit_payload, committed_log_mark
+from storyline.stream.offsets import (
+    FoldedOffsets,
+    PipelineChanged,
+    commit_payload,
+    ensure_same_pipeline,
+    group_commits,
+)
 from storyline.stream.reconnect import retried
 from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir, snapshots
 
@@ -360,9 +366,12 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         first = await retried(functools.partial(
             first_record, settings.bootstrap_servers, topic, partition),
             f"{topic} first record")
-        ensure_same_log(tp, await retried(functools.partial(
-            committed_log_mark, settings.bootstrap_servers, app_id(settings)),
-            f"{app_id(settings)} commits"), first)
+        group = app_id(settings)
+        commits = await retried(functools.partial(
+            group_commits, settings.bootstrap_servers, group), f"{group} commits")
+        ensure_same_log(tp, commits.log, first)
+        ensure_same_pipeline(group, commits.pipeline, state.pipeline.pipeline_version,
+                             settings.source_topic_prefix)
         start = state.next_offset(topic, partition)
         source = "memory"
         if start == 0 and until > 0:
@@ -485,8 +494,9 @@ def create_app(settings: Settings, *, web_port: int | None = None,
     async def process_articles(stream: faust.StreamT[bytes]) -> None:
         try:
             await fold_stream(stream)
-        except (LogTruncated, LogRewound) as exc:
-            # records it must fold were deleted from the log: the worker stops, saying so
+        except (LogTruncated, LogRewound, PipelineChanged) as exc:
+            # records it must fold were deleted from the log (or its commits are another
+            # version's): the worker stops, saying so
             # (left to faust, the agent was restarted at every record, each crash held back
             # as a connection error, and nothing was folded or said)
             log.critical("worker_refused", error_type=type(exc).__name__, reason=str(exc))
