@@ -198,6 +198,18 @@ def test_replay_verify_fails_on_a_forged_revision(env: dict[str, str], tmp_path:
                             text=True, timeout=300)
     assert result.returncode == 1
     assert "1 mismatched" in result.stdout
+    # a revision that does not follow its story's last: a reader of the pages stops there,
+    # saying which story, and nothing else
+    last = max((u for u in published if isinstance(u, StoryUpdated)
+                and u.story_id == genuine.story_id), key=lambda u: u.revision)
+    forged = last.model_copy(update={"revision": last.revision + 1,
+                                     "previous_hash": "sha256:" + "0" * 64})
+    asyncio.run(publish_forgery())
+    listed = subprocess.run([*STORYLINE, "story", "list"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert listed.returncode == 2, listed
+    assert listed.stderr.startswith(f"cannot rebuild {genuine.story_id}: "), listed.stderr
+    assert len(listed.stderr.strip().splitlines()) == 1, listed.stderr  # (no closing errors)
 
 
 def test_a_restart_folds_from_the_newest_snapshot(env: dict[str, str], tmp_path: Path) -> None:

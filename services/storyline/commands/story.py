@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import orjson
 
@@ -79,19 +80,22 @@ async def _run(args: argparse.Namespace) -> int:
     heads = folder.pages
     wanted: StoryPage | None = None
     aliases: dict[str, str] = {}
-    async for event in _story_events(settings):
-        if isinstance(event, StoryMerged):
-            aliases[event.absorbed_id] = event.survivor_id
-            continue
-        try:
-            built = folder.apply(event)
-        except PageChainBroken as exc:
-            print(f"cannot rebuild {event.story_id}: {exc}", file=sys.stderr)
-            return 2
-        if (built is not None and args.action == "show"
-                and built.story_id == _resolve(args.story_id, aliases)
-                and built.revision == args.revision):
-            wanted = built
+    # closed here when it stops early, not left to the loop's shutdown (whose aclose() of the
+    # consumer's generator within it failed with "already running")
+    async with contextlib.aclosing(_story_events(settings)) as events:
+        async for event in events:
+            if isinstance(event, StoryMerged):
+                aliases[event.absorbed_id] = event.survivor_id
+                continue
+            try:
+                built = folder.apply(event)
+            except PageChainBroken as exc:
+                print(f"cannot rebuild {event.story_id}: {exc}", file=sys.stderr)
+                return 2
+            if (built is not None and args.action == "show"
+                    and built.story_id == _resolve(args.story_id, aliases)
+                    and built.revision == args.revision):
+                wanted = built
     if args.action == "list":
         for head in sorted(heads.values(), key=lambda h: (h.published_last, h.story_id),
                            reverse=True):
@@ -125,9 +129,12 @@ def _resolve(story_id: str, aliases: dict[str, str]) -> str:
     return story_id
 
 
-async def _story_events(settings: Settings) -> AsyncIterator[StoryUpdated | StoryMerged]:
+async def _story_events(settings: Settings
+                        ) -> AsyncGenerator[StoryUpdated | StoryMerged, None]:
     from storyline.stream.logreader import read_events
 
-    async for event in read_events(settings.bootstrap_servers, settings.story_updates):
-        if isinstance(event, StoryUpdated | StoryMerged):
-            yield event
+    async with contextlib.aclosing(read_events(settings.bootstrap_servers,
+                                               settings.story_updates)) as events:
+        async for event in events:
+            if isinstance(event, StoryUpdated | StoryMerged):
+                yield event

@@ -277,17 +277,19 @@ async def read_partition(
                 return
 
 
-async def read_events(bootstrap: str, topic: str) -> AsyncIterator[Contract]:
+async def read_events(bootstrap: str, topic: str) -> AsyncGenerator[Contract, None]:
     """Every event on ``topic`` up to its current end, partition by partition, upcast to the
     current contracts; records no contract can read are skipped (the worker dead-letters
     them where they enter)."""
     ends = await end_offsets(bootstrap, topic)
     for partition in sorted(ends):
-        async for record in read_partition(bootstrap, topic, partition, stop=ends[partition],
-                                           whole=False):
-            if record.value is None:
-                continue
-            try:
-                yield decode_any(record.value)
-            except UndecodableEvent:
-                continue
+        # closed with this one when a reader stops early (else left to the loop's shutdown)
+        async with contextlib.aclosing(read_partition(
+                bootstrap, topic, partition, stop=ends[partition], whole=False)) as records:
+            async for record in records:
+                if record.value is None:
+                    continue
+                try:
+                    yield decode_any(record.value)
+                except UndecodableEvent:
+                    continue
