@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived
+from storyline.domain.pipeline import PIPELINE_VERSION
 from storyline.settings import Settings
 from storyline.stream.logreader import end_offsets
 
@@ -242,7 +243,7 @@ def test_a_member_that_does_not_commit_is_stuck(env: dict[str, str]) -> None:
             # its last commit, five minutes ago by its own metadata, reached offset 1
             when = time.time() - 300
             await member.commit({TopicPartition(settings.articles, 0): OffsetAndMetadata(
-                1, CommitMetadata(when, "hung-pipeline").encode())})
+                1, CommitMetadata(when, PIPELINE_VERSION).encode())})
             await asyncio.sleep(1.2)  # the waiting record is older than --stuck-after
             # the member goes on heartbeating in this loop while the commands run
             return [await asyncio.to_thread(status, env, *flags) for flags in (
@@ -257,7 +258,7 @@ def test_a_member_that_does_not_commit_is_stuck(env: dict[str, str]) -> None:
         asyncio.run(scenario()))
     assert stuck == 5, stuck_out
     assert "commits stuck since " in stuck_out and "members 1" in stuck_out
-    assert "(pipeline hung-pipeline)" in stuck_out and "lag: 2" in stuck_out
+    assert f"(pipeline {PIPELINE_VERSION})" in stuck_out and "lag: 2" in stuck_out
     assert behind == 3, behind_out  # below the threshold it is merely behind
     assert waited == 5, wait_out
     assert re.search(r"commits stuck since \d+ s", wait_out), wait_out

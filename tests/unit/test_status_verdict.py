@@ -90,6 +90,18 @@ def test_a_log_made_again_past_the_commit_is_an_error_not_caught_up() -> None:
     assert judge(facts(end=9, committed=9)) is Code.CAUGHT_UP
 
 
+@pytest.mark.parametrize("committed", [4, 10])
+def test_commits_of_another_pipeline_version_are_an_error_not_behind_or_caught_up(
+        committed: int) -> None:
+    """The commits were made by another version (``Facts.changed``): this code's workers
+    refuse to go on from them, so neither "behind" (it would wait for ever) nor "caught up"
+    (its revisions are not this version's)."""
+    why = "the commits of group p.storyline-worker were made by pipeline v1, and this is v2"
+    found = verdict(replace(facts(end=10, committed=committed), changed=why),
+                    stuck_after=STUCK_AFTER)
+    assert found.code is Code.ERROR and found.final and found.message == why
+
+
 @pytest.mark.parametrize("members,state", [(1, "Stable"), (0, "Empty"), (0, "Dead"),
                                            (None, None)])
 def test_caught_up_whatever_the_group(members: int | None, state: str | None) -> None:
