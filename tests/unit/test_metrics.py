@@ -28,7 +28,7 @@ from storyline.metrics import (
 )
 from storyline.outages import OutageTracker
 from storyline.read.config import ReadSettings
-from storyline.read.projector import Projector, decode_record
+from storyline.read.projector import Projector, StoreOfAnotherTopic, decode_record
 from storyline.read.samples import story_history, updates
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings
@@ -120,6 +120,21 @@ def test_projector_readiness_needs_a_reachable_store_and_a_small_lag(store: Read
     projector.lags = {0: 3, 1: 0}
     assert projector.readiness(10, "Kafka unreachable for 3 s").detail["reasons"] == [
         "Kafka unreachable for 3 s"]
+
+
+async def test_a_projector_refuses_a_store_of_another_topic_and_says_so(store: ReadStore
+                                                                       ) -> None:
+    """A second deployment (a new pipeline version beside the old) pointed at the first's
+    store: its revisions would be refused as conflicts one by one while the API served the
+    other's pages. It refuses the store before it reads anything, and is never ready."""
+    assert store.projected_topics() == [TOPIC]
+    projector = Projector(store, bootstrap="127.0.0.1:1", topic=f"v2.{TOPIC}")
+    with pytest.raises(StoreOfAnotherTopic, match=f"holds the pages of {TOPIC}, not of v2."):
+        await projector.run(until_caught_up=True)
+    projector.lags = {0: 0}
+    health = projector.readiness(10)
+    assert not health.ok and "STORYLINE_READ_DATABASE_URL" in health.detail["reasons"][0]
+    assert store.positions(f"v2.{TOPIC}") == {}  # nothing taken from it
 
 
 def test_worker_readiness(monkeypatch: pytest.MonkeyPatch) -> None:

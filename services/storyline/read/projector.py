@@ -57,6 +57,18 @@ def decode_record(partition: int, offset: int, key: bytes | None, value: bytes |
     return Item(partition, offset, raw, event=event, key=key_text)
 
 
+class StoreOfAnotherTopic(RuntimeError):
+    """The read store holds the pages of another story-updates topic than the projector's."""
+
+
+def another_topic_message(topic: str, held: str) -> str:
+    return (f"the read store holds the pages of {held}, not of {topic}: two deployments' "
+            f"pages cannot share a store (their stories have the same ids, and each "
+            f"deployment's revisions would be refused as conflicts with the other's). Give "
+            f"this one a store of its own (STORYLINE_READ_DATABASE_URL, or another "
+            f"STORYLINE_DATA_DIR)")
+
+
 def dead_letter(topic: str, rejected: Rejected) -> DeadLetter:
     payload = rejected.raw[:MAX_PAYLOAD_IN_DEAD_LETTER]
     return DeadLetter(
@@ -87,6 +99,7 @@ class Projector:
         # replaced whole by the loop, read by /readyz; None: not consuming
         self.lags: dict[int, int | None] | None = None
         self._last_timestamps: dict[int, float] = {}
+        self.refused: str | None = None  # why it will not project into this store
 
     async def apply(self, items: Sequence[Item]) -> ApplyResult:
         """Apply decoded records (the Kafka-free part of the path, also used by benchmarks)."""
@@ -125,6 +138,11 @@ class Projector:
             log.error("projector.dead_letter_failed", error=str(exc), offset=rejected.offset)
 
     async def _consumer(self) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+        held = [t for t in await asyncio.to_thread(self.store.projected_topics)
+                if t != self.topic]
+        if held:
+            self.refused = another_topic_message(self.topic, held[0])
+            raise StoreOfAnotherTopic(self.refused)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=None,
@@ -227,6 +245,8 @@ class Projector:
             reasons = [f"partition {p}: end of the log not known yet" if lag is None else
                        f"partition {p}: {lag} records behind"
                        for p, lag in sorted(lags.items()) if lag is None or lag > max_lag]
+        if self.refused is not None:
+            reasons.insert(0, self.refused)
         if outage is not None:
             reasons.append(outage)
         if reasons:

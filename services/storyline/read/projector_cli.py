@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 
 import structlog
 
@@ -14,7 +15,7 @@ from storyline.logconfig import configure_logging
 from storyline.metrics import LoopWatch, publish_readiness, start_operations
 from storyline.outages import outage_reason
 from storyline.read.cli_common import add_database_argument, claim_writer, open_read_store
-from storyline.read.projector import Projector
+from storyline.read.projector import Projector, StoreOfAnotherTopic
 from storyline.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -61,6 +62,10 @@ async def _run(projector: Projector, until_caught_up: bool, settings: Settings) 
                                                                  outage_reason()))
     try:
         totals = await projector.run(stop, until_caught_up=until_caught_up)
+    except StoreOfAnotherTopic as exc:
+        log.critical("projector.refused", reason=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         beating.cancel()
         ready.cancel()

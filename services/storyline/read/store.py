@@ -212,6 +212,11 @@ class ReadStore(abc.ABC):
 
     # -- the projector's side ----------------------------------------------------------------
 
+    def projected_topics(self) -> list[str]:
+        """The topics whose records this store holds (it has positions in them), sorted."""
+        return sorted(str(row[0]) for row in
+                      self._fetchall("SELECT DISTINCT topic FROM positions"))
+
     def positions(self, topic: str) -> dict[int, int]:
         rows = self._fetchall("SELECT part, next_offset FROM positions WHERE topic = ?", (topic,))
         return {int(p): int(o) for p, o in rows}
