@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -11,6 +13,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryPage
@@ -18,7 +22,12 @@ from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving
 from storyline.read.projector import Projector, decode_record
 from storyline.read.samples import merge, story_history, story_revision, updates
-from storyline.read.sse import ChangeNotifier, InvalidLastEventId, parse_last_event_id
+from storyline.read.sse import (
+    ChangeNotifier,
+    InvalidLastEventId,
+    parse_last_event_id,
+    stream_events,
+)
 from storyline.read.store import MAX_ID, ReadStore, open_store
 from storyline.settings import Settings
 from storyline.web.app import create_app
@@ -111,7 +120,7 @@ async def test_live_updates_reach_a_subscriber_quickly(running: tuple[str, Feed]
             # the frame carries the whole page the change made, not the change
             assert data["event_type"] == "StoryPage" and data["revision"] == revision
             assert StoryPage.model_validate(data) == page
-            assert frame["id"] == str(revision)
+            assert frame["id"] == f"0:{revision}"  # the record after it, partition 0
         assert max(delays) < 0.5, delays
 
 
@@ -122,17 +131,22 @@ async def test_resume_from_last_event_id_replays_what_was_missed(
     for record in records[:5]:
         await feed.write(record)
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        async with client.stream("GET", "/v1/events", headers={"Last-Event-ID": "2"}) as r:
+        async with client.stream("GET", "/v1/events", headers={"Last-Event-ID": "0:2"}) as r:
             reader = Frames(r)
             frames = only_events(await reader.events(3))
-            assert [f["id"] for f in frames[:3]] == ["3", "4", "5"]
+            assert [f["id"] for f in frames[:3]] == ["0:3", "0:4", "0:5"]
+            assert [orjson.loads(f["data"])["revision"] for f in frames] == [3, 4, 5]
             # then live, with no gap and no repeat
             await feed.write(records[5])
             frames += only_events(await reader.events(1))
-            assert [f["id"] for f in frames] == ["3", "4", "5", "6"]
-        async with client.stream("GET", "/v1/events", params={"last_event_id": 5}) as r:
+            assert [f["id"] for f in frames] == ["0:3", "0:4", "0:5", "0:6"]
+        async with client.stream("GET", "/v1/events", params={"last_event_id": "0:5"}) as r:
             [frame] = only_events(await Frames(r).events(1))
-            assert frame["id"] == "6"
+            assert frame["id"] == "0:6"
+        # the ids sent before (a row of this store) still resume where they were
+        async with client.stream("GET", "/v1/events", headers={"Last-Event-ID": "4"}) as r:
+            frames = only_events(await Frames(r).events(2))
+            assert [f["id"] for f in frames] == ["0:5", "0:6"]
 
 
 async def test_story_stream_follows_one_story_and_its_merges(
@@ -177,7 +191,7 @@ async def test_without_projector_the_poller_delivers(tmp_path: Path) -> None:
         started = time.perf_counter()
         await writer.write(updates([story_revision(revision=1)])[0])
         [frame] = only_events(await reader.events(1))
-        assert frame["id"] == "1"
+        assert frame["id"] == "0:1"
         assert time.perf_counter() - started < 1.0
 
 
@@ -189,13 +203,17 @@ def test_last_event_id_parsing() -> None:
     assert parse_last_event_id("") is None
     assert parse_last_event_id("  ") is None
     assert parse_last_event_id(None) is None
+    assert parse_last_event_id("0:12,1:40,2:7") == {0: 12, 1: 40, 2: 7}
+    assert parse_last_event_id(f"3:{MAX_ID}") == {3: MAX_ID}
     for bad in ["abc", "-4", "+4", "1_000", "1e3", "٣", "²", str(MAX_ID + 1),
-                "99999999999999999999999"]:
+                "99999999999999999999999", "0:1,0:2", "0:-1", "a:1", "0:1,", ",0:1",
+                "0:1;1:2", f"0:{MAX_ID + 1}", "0:٣"]:
         with pytest.raises(InvalidLastEventId):
             parse_last_event_id(bad)
 
 
-IMPOSSIBLE_IDS = ["99999999999999999999999", str(MAX_ID + 1), "abc", "-1", "1_0", "4"]
+IMPOSSIBLE_IDS = ["99999999999999999999999", str(MAX_ID + 1), "abc", "-1", "1_0", "4",
+                  "0:1,0:2", "0:x"]
 
 
 async def test_an_impossible_last_event_id_is_a_clear_error_not_a_reconnect_loop(
@@ -221,9 +239,10 @@ async def test_an_impossible_last_event_id_is_a_clear_error_not_a_reconnect_loop
             assert ahead.status_code == 400
             assert ahead.json()["detail"]["field"] == "last_event_id"
             assert "newest event is 3" in ahead.json()["detail"]["message"]
-            for value in [str(MAX_ID + 1), "-1", "x"]:
+            for value in [str(MAX_ID + 1), "-1", "x", "0:1,0:1"]:
                 invalid = await client.get(path, params={"last_event_id": value})
-                assert invalid.status_code == 422, (path, value)
+                assert invalid.status_code == 400, (path, value)
+                assert invalid.json()["detail"]["field"] == "last_event_id"
         # the newest id itself is fine: the stream opens and waits for what comes next
         async with client.stream("GET", "/v1/events", headers={"Last-Event-ID": "3"}) as r:
             assert r.status_code == 200
@@ -232,7 +251,7 @@ async def test_an_impossible_last_event_id_is_a_clear_error_not_a_reconnect_loop
             assert await reader.line() == "retry: 1000"
             await feed.write(updates(story_history(revisions=4))[3])
             [frame] = only_events(await reader.events(1))
-            assert frame["id"] == "4"
+            assert frame["id"] == "0:4"
 
 
 async def test_notifier_wakes_waiters_and_times_out() -> None:
@@ -246,3 +265,71 @@ async def test_notifier_wakes_waiters_and_times_out() -> None:
     assert not waiter.done()
     notifier.publish(6)
     assert await waiter
+
+
+def _frames_of(store: ReadStore, after: str | None, count: int) -> list[dict[str, str]]:
+    """The first ``count`` event frames of a stream of ``store`` resumed after ``after``
+    (as the API parses it), then whatever else comes within two heartbeats (a repeat)."""
+    async def read() -> list[dict[str, str]]:
+        stop = asyncio.Event()
+        frames: list[dict[str, str]] = []
+        heartbeats = 0
+        frame: dict[str, str] = {}
+        stream = stream_events(store, ChangeNotifier(store.max_seq()),
+                               after=parse_last_event_id(after), heartbeat=0.01, stop=stop)
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
+                for line in chunk.decode().split("\n"):
+                    if line.startswith(": heartbeat"):
+                        heartbeats += 1
+                    elif line == "" and frame:
+                        if "data" in frame:  # not the opening ``retry``
+                            frames.append(frame)
+                        frame = {}
+                    elif ": " in line:
+                        name, _, value = line.partition(": ")
+                        frame[name] = value
+                if len(frames) >= count and heartbeats >= 2:
+                    break
+        return frames
+    return asyncio.run(read())
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_stream_resumed_on_another_replica_misses_nothing_and_repeats_nothing(
+        tmp_path: Path, data: st.DataObject) -> None:
+    """Two API replicas project the same topic, each applying the partitions in its own
+    interleaving. A subscriber that read part of the feed from one and reconnects to the
+    other with the last id it got receives exactly the events it had not seen. (With the
+    store's ``seq`` as the id it got a gap or repeats whenever the interleavings differ.)"""
+    counts = data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=3), label="records")
+    per_part = [[decode_record(p, offset, b"k", canonical_bytes(event))
+                 for offset, event in enumerate(updates(story_history(f"story-{p}", n)))]
+                for p, n in enumerate(counts)]
+    total = sum(counts)
+    stores = []
+    for name in ("a", "b"):
+        order = data.draw(st.permutations([p for p, n in enumerate(counts) for _ in range(n)]),
+                          label=f"interleaving {name}")
+        # (a file of its own for each example: hypothesis runs them all in one tmp_path)
+        store = open_store(Path(tempfile.mkdtemp(dir=tmp_path)) / f"{name}.sqlite3")
+        taken = [0] * len(counts)
+        for p in order:
+            store.apply(TOPIC, [per_part[p][taken[p]]])
+            taken[p] += 1
+        stores.append(store)
+    first, other = stores
+    seen = data.draw(st.integers(1, total), label="events read before the reconnect")
+    head = _frames_of(first, "0", total)[:seen]
+    rest = _frames_of(other, head[-1]["id"], total - seen)
+
+    def events(frames: list[dict[str, str]]) -> list[tuple[str, int]]:
+        pages = [orjson.loads(f["data"]) for f in frames]
+        return [(page["story_id"], page["revision"]) for page in pages]
+
+    got = events(head) + events(rest)
+    assert len(got) == len(set(got)) == total, (head, rest)
+    for p, n in enumerate(counts):  # and each story in order
+        assert [r for s, r in got if s == f"story-{p}"] == list(range(1, n + 1))

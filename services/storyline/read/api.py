@@ -25,7 +25,12 @@ from storyline.read.context import (
 )
 from storyline.read.diffing import RevisionDelta, diff_revisions
 from storyline.read.pages import add_page_routes
-from storyline.read.sse import InvalidLastEventId, parse_last_event_id, stream_events
+from storyline.read.sse import (
+    MAX_EVENT_ID_CHARS,
+    InvalidLastEventId,
+    parse_last_event_id,
+    stream_events,
+)
 from storyline.read.store import MAX_ID
 
 log = structlog.get_logger(__name__)
@@ -196,26 +201,27 @@ def _add_story_routes(app: FastAPI) -> None:
 
 
 def _add_event_routes(app: FastAPI) -> None:
-    async def _stream(request: Request, last_event_id: str | None, query_id: int | None,
+    async def _stream(request: Request, last_event_id: str | None, query_id: str | None,
                       story_ids: list[str]) -> StreamingResponse:
         read = state(request)
+        field_name = "Last-Event-ID"
         try:
             after = parse_last_event_id(last_event_id)
+            if after is None:
+                field_name = "last_event_id"
+                after = parse_last_event_id(query_id)
         except InvalidLastEventId as exc:
-            raise HTTPException(400, detail={"field": "Last-Event-ID",
+            raise HTTPException(400, detail={"field": field_name,
                                              "message": str(exc)}) from exc
-        field_name = "Last-Event-ID" if after is not None else "last_event_id"
-        if after is None:
-            after = query_id
-        if after is not None:
+        if isinstance(after, int):  # a row of this store (the ids sent before positions)
             newest = await asyncio.to_thread(read.store.max_seq)
             if after > newest:
                 raise HTTPException(400, detail={"field": field_name, "message": (
                     f"event id {after} was never sent: the newest event is {newest} (was the "
                     "read store rebuilt?); reconnect without it to follow from now, or with "
                     "last_event_id=0 to replay everything")})
-        else:
-            after = read.notifier.seq
+        # positions past what this store has applied are fine: another replica sent them,
+        # and the stream sends what comes after them once this one has it
         return StreamingResponse(
             stream_events(read.store, read.notifier, after=after, story_ids=story_ids,
                           heartbeat=read.read_settings.sse_heartbeat_seconds),
@@ -228,11 +234,13 @@ def _add_event_routes(app: FastAPI) -> None:
     async def all_events(
         request: Request,
         last_event_id: Annotated[str | None, Header()] = None,
-        last_event_id_query: Annotated[int | None, Query(
-            alias="last_event_id", ge=0, le=MAX_ID, description=LAST_EVENT_ID_DOC)] = None,
+        last_event_id_query: Annotated[str | None, Query(
+            alias="last_event_id", max_length=MAX_EVENT_ID_CHARS, description=LAST_EVENT_ID_DOC)
+        ] = None,
     ) -> StreamingResponse:
-        """Server-Sent Events: `StoryUpdated` (the whole page) and `StoryMerged`, with the
-        read model's sequence number as the event id.
+        """Server-Sent Events: `StoryUpdated` (the whole page) and `StoryMerged`. The event
+        id names the story-updates records sent so far (`partition:next offset`, comma
+        separated), so any replica of the API resumes it.
 
         Reconnect with `Last-Event-ID` (or `?last_event_id=`) to resume after that event;
         without either the stream starts with the events after the connection, and
@@ -240,8 +248,9 @@ def _add_event_routes(app: FastAPI) -> None:
 
         An id this feed cannot have sent is answered **400** (JSON, `detail.field` names the
         header or parameter, `detail.message` says why) instead of a stream: an id that is
-        not a decimal integer from 0 to 2**63-1, or one greater than the newest event id
-        (e.g. kept across a rebuild of the read store). A browser's EventSource takes a
+        not of that form (nor a decimal integer from 0 to 2**63-1: the ids sent before, rows
+        of one store), or such an integer greater than the newest row (e.g. kept across a
+        rebuild of the read store). A browser's EventSource takes a
         non-200 answer as final and stops reconnecting, so a bad id never becomes a
         reconnect loop; open a new stream without the id to follow from now.
         """
@@ -254,14 +263,14 @@ def _add_event_routes(app: FastAPI) -> None:
         request: Request,
         story_id: str,
         last_event_id: Annotated[str | None, Header()] = None,
-        last_event_id_query: Annotated[int | None, Query(
-            alias="last_event_id", ge=0, le=MAX_ID, description=LAST_EVENT_ID_DOC)] = None,
+        last_event_id_query: Annotated[str | None, Query(
+            alias="last_event_id", max_length=MAX_EVENT_ID_CHARS, description=LAST_EVENT_ID_DOC)
+        ] = None,
     ) -> StreamingResponse:
         """The events of one story and of the stories merged into it, as `/v1/events`
         sends them (same event ids, same resume rules).
 
-        An id this feed cannot have sent (not a decimal integer from 0 to 2**63-1, or
-        greater than the newest event id of the whole feed) is answered **400** with a JSON
+        An id this feed cannot have sent (see `/v1/events`) is answered **400** with a JSON
         reason instead of a stream, so EventSource stops rather than reconnecting for ever.
         """
         store = state(request).store

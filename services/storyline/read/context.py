@@ -38,7 +38,8 @@ def state(request: Request) -> ReadApp:
 Revision = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 _CURSOR = re.compile(r"s[0-9]{1,19}")
-LAST_EVENT_ID_DOC = "resume after this event id (the Last-Event-ID header wins)"
+LAST_EVENT_ID_DOC = ("resume after this event id (the Last-Event-ID header wins); 0 replays "
+                     "everything")
 
 
 def encode_cursor(seq: int) -> str:

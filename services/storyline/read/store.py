@@ -28,7 +28,7 @@ import datetime as dt
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +151,8 @@ class EventRow:
     kind: str
     story_id: str
     body: str
+    part: int = 0  # the story-updates record it came from: partition, offset
+    offset: int = 0
 
 
 _REVISION_COLUMNS = ("seq, story_id, revision, content_hash, reason, article_count, "
@@ -465,6 +467,60 @@ class ReadStore(abc.ABC):
         return [RevisionRow(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), int(r[5]),
                             int(r[6]), str(r[7]), str(r[8]), float(r[9])) for r in rows]
 
+    def record_positions(self) -> dict[int, int]:
+        """Per partition of the story-updates topic, the next offset not yet applied: every
+        event of an earlier record is stored (the projector commits both together)."""
+        rows = self._fetchall("SELECT part, MAX(next_offset) FROM positions GROUP BY part")
+        return {int(p): int(o) for p, o in rows}
+
+    def positions_through(self, seq: int) -> dict[int, int]:
+        """Per partition, the next offset after the events up to ``seq`` (partitions with
+        none there are left out: all their events come after it)."""
+        rows = self._fetchall("SELECT part, MAX(record_offset) FROM events WHERE seq <= ? "
+                              "GROUP BY part", (min(max(seq, MIN_ID), MAX_ID),))
+        return {int(p): int(o) + 1 for p, o in rows}
+
+    def events_from(self, positions: Mapping[int, int], *, after_seq: int | None = None,
+                    story_ids: Sequence[str] = (), limit: int = 500) -> list[EventRow]:
+        """The events of records at or past ``positions`` (partition -> offset; a partition
+        left out: all of its records), in this store's order (``seq``), only those after
+        ``after_seq`` when given (a reader that took the earlier ones already). The same
+        ``positions`` name the same records in every store projected from the topic,
+        whatever order each applied its partitions in."""
+        if story_ids:
+            story_ids = [s for s in story_ids if storable_text(s)]
+            if not story_ids:
+                return []
+        known = sorted(positions.items())
+        wanted = " OR ".join(["(part = ? AND record_offset >= ?)" for _ in known]
+                             + ([f"part NOT IN ({', '.join('?' for _ in known)})"] if known
+                                else ["1 = 1"]))
+        flat: list[Any] = [v for pair in known for v in pair] + [p for p, _ in known]
+        if after_seq is None:  # from the first such event, found by position
+            firsts = [self._fetchall("SELECT MIN(seq) FROM events WHERE part = ? AND "
+                                     "record_offset >= ?", (p, o))[0][0] for p, o in known]
+            if known:
+                firsts.append(self._fetchall(
+                    f"SELECT MIN(seq) FROM events WHERE part NOT IN "
+                    f"({', '.join('?' for _ in known)})", [p for p, _ in known])[0][0])
+            else:
+                firsts.append(self._fetchall("SELECT MIN(seq) FROM events")[0][0])
+            found = [int(f) for f in firsts if f is not None]
+            if not found:
+                return []
+            after_seq = min(found) - 1
+        params: list[Any] = [max(after_seq, MIN_ID), *flat]
+        where = f"seq > ? AND ({wanted})"
+        if story_ids:
+            where += f" AND story_id IN ({', '.join('?' for _ in story_ids)})"
+            params += list(story_ids)
+        params.append(limit)
+        rows = self._fetchall(
+            f"SELECT seq, kind, story_id, body, part, record_offset FROM events WHERE {where} "
+            "ORDER BY seq LIMIT ?", params)
+        return [EventRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]))
+                for r in rows]
+
     def events_after(self, seq: int, *, story_ids: Sequence[str] = (),
                      limit: int = 500) -> list[EventRow]:
         """Rows of the feed after ``seq``, oldest first; for one story (and the ids merged
@@ -483,9 +539,10 @@ class ReadStore(abc.ABC):
             params += list(story_ids)
         params.append(limit)
         rows = self._fetchall(
-            f"SELECT seq, kind, story_id, body FROM events WHERE {where} ORDER BY seq LIMIT ?",
-            params)
-        return [EventRow(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+            f"SELECT seq, kind, story_id, body, part, record_offset FROM events WHERE {where} "
+            "ORDER BY seq LIMIT ?", params)
+        return [EventRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]))
+                for r in rows]
 
     def aliases_of(self, survivor: str) -> list[str]:
         if not storable_text(survivor):
@@ -526,6 +583,8 @@ _EVENT_INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS events_revision ON events (story_id, revision) "
     "WHERE kind = 'StoryUpdated'",
     "CREATE INDEX IF NOT EXISTS events_by_story ON events (story_id, seq)",
+    # where a resuming reader's positions begin (SSE ids name records, not this store's seq)
+    "CREATE INDEX IF NOT EXISTS events_by_record ON events (part, record_offset)",
 )
 _EVENTS_COLUMNS = ("kind TEXT NOT NULL, story_id TEXT NOT NULL, revision INTEGER, "
                    "content_hash TEXT, body TEXT NOT NULL, topic TEXT NOT NULL, "
