@@ -356,3 +356,30 @@ def test_api_serves_from_either_store(store: ReadStore) -> None:
         assert "Timeline" in client.get("/stories/story-kursk").text
         assert [s["story_id"] for s in client.get("/v1/stories").json()["stories"]] == \
             ["story-kursk"]
+
+
+def test_events_are_found_by_the_records_they_came_from(store: ReadStore) -> None:
+    """What a resuming SSE reader asks (its id names records, not this store's rows): the
+    events of records at or past per-partition positions, in this store's order."""
+    a = updates(story_history("story-a", 3))
+    b = updates(story_history("story-b", 2))
+    store.apply(TOPIC, [item(1, 0, b[0]), item(0, 0, a[0])])
+    store.apply(TOPIC, [item(0, 1, a[1]), item(1, 1, b[1]), item(0, 2, a[2])])
+    assert store.record_positions() == {0: 3, 1: 2}
+
+    def found(positions: dict[int, int], **kw: Any) -> list[tuple[int, int]]:
+        return [(r.part, r.offset) for r in store.events_from(positions, **kw)]
+
+    assert found({}) == [(1, 0), (0, 0), (0, 1), (1, 1), (0, 2)]  # this store's order
+    assert found({0: 1, 1: 1}) == [(0, 1), (1, 1), (0, 2)]
+    assert found({0: 2}) == [(1, 0), (1, 1), (0, 2)]  # a partition left out: all of it
+    assert found({0: 3, 1: 2}) == []  # seen everything: nothing, until more comes
+    assert found({0: 9, 1: 9}) == []  # past what this store has (another replica sent it)
+    assert found({0: 1, 1: 1}, story_ids=["story-b"]) == [(1, 1)]
+    assert found({}, limit=2) == [(1, 0), (0, 0)]
+    # the rows after a seq, for a reader that took the earlier ones here
+    rows = store.events_from({})
+    assert found({0: 0, 1: 0}, after_seq=rows[2].seq) == [(1, 1), (0, 2)]
+    # a seq id of before: the positions through that row
+    assert store.positions_through(rows[2].seq) == {0: 2, 1: 1}
+    assert store.positions_through(0) == {}
