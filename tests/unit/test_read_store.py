@@ -281,11 +281,32 @@ def test_listing_pages_with_a_cursor_newest_first(store: ReadStore) -> None:
     second_of_2 = updates(story_history("story-2", 2))[1]
     load(store, [second_of_2], partition=0, start=7)  # updated last
     first = store.list_stories(limit=3)
+    # by the latest article (story-2's second), then by id where that is the same
     assert [s.story_id for s in first] == ["story-2", "story-6", "story-5"]
-    second = store.list_stories(limit=3, before_seq=first[-1].seq)
+    second = store.list_stories(limit=3, after=first[-1].key)
     assert [s.story_id for s in second] == ["story-4", "story-3", "story-1"]
-    third = store.list_stories(limit=3, before_seq=second[-1].seq)
+    third = store.list_stories(limit=3, after=second[-1].key)
     assert [s.story_id for s in third] == ["story-0"]
+
+
+def test_a_listing_is_in_the_same_order_in_every_store(store: ReadStore,
+                                                        tmp_path: Path) -> None:
+    """Two replicas of the API, each projecting the topic in its own interleaving of the
+    partitions: the same pages, the same cursors (a next_cursor from one pages on at the
+    other; with the store's ``seq`` as the cursor it skipped or repeated stories)."""
+    other = open_store(tmp_path / "other.sqlite3")
+    records = {p: [item(p, k, updates(story_history(f"story-{p}{k}", 1))[0])
+                   for k in range(2)] for p in range(3)}
+    for target, parts in ((store, [0, 1, 2]), (other, [2, 1, 0])):
+        for p in parts:  # one partition after the other, in another order
+            target.apply(TOPIC, records[p])
+    mine = store.list_stories(limit=4)
+    theirs = other.list_stories(limit=4)
+    assert [s.story_id for s in mine] == [s.story_id for s in theirs]
+    assert [s.story_id for s in other.list_stories(limit=4, after=mine[-1].key)] == [
+        s.story_id for s in store.list_stories(limit=4, after=mine[-1].key)]
+    assert len({s.story_id for s in mine}
+               | {s.story_id for s in other.list_stories(limit=4, after=mine[-1].key)}) == 6
 
 
 def test_text_and_name_filters(store: ReadStore) -> None:

@@ -104,8 +104,10 @@ def _add_story_routes(app: FastAPI) -> None:
         name: Annotated[str | None, Query(max_length=200,
                                           description="a name mentioned on the page")] = None,
     ) -> StoryList:
-        """Stories, most recently updated first; absorbed (merged) stories are left out."""
-        rows = state(request).store.list_stories(limit=limit, before_seq=decode_cursor(cursor),
+        """Stories by their latest article, newest first (then by id, the same order on every
+        replica of the API, so `next_cursor` pages on at any); absorbed (merged) stories are
+        left out."""
+        rows = state(request).store.list_stories(limit=limit, after=decode_cursor(cursor),
                                                  q=q, name=name)
         return StoryList(
             stories=[StorySummary(story_id=r.story_id, revision=r.revision, title=r.title,
@@ -113,7 +115,7 @@ def _add_story_routes(app: FastAPI) -> None:
                                   independent_count=r.independent_count,
                                   published_last=r.published_last,
                                   url=f"/v1/stories/{r.story_id}") for r in rows],
-            next_cursor=encode_cursor(rows[-1].seq) if len(rows) == limit else None,
+            next_cursor=encode_cursor(rows[-1].key) if len(rows) == limit else None,
         )
 
     @app.get("/v1/stories/{story_id}", tags=["stories"],

@@ -3,6 +3,7 @@ bounded query values and cursors every route parses the same way."""
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from typing import Annotated
@@ -12,7 +13,7 @@ from fastapi import HTTPException, Query, Request
 from storyline.read.config import ReadSettings
 from storyline.read.projector import Projector
 from storyline.read.sse import ChangeNotifier
-from storyline.read.store import MAX_ID, ReadStore
+from storyline.read.store import MAX_ID, ReadStore, StoryKey
 from storyline.settings import Settings
 
 
@@ -37,31 +38,41 @@ def state(request: Request) -> ReadApp:
 #: send is bounded the same way.
 Revision = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
-_CURSOR = re.compile(r"s[0-9]{1,19}")
+# base64url of the key; 400 characters hold any key a story page can have
+_CURSOR = re.compile(r"c[A-Za-z0-9_-]{1,1400}")
 LAST_EVENT_ID_DOC = ("resume after this event id (the Last-Event-ID header wins); 0 replays "
                      "everything")
 
 
-def encode_cursor(seq: int) -> str:
-    return f"s{seq}"
+def encode_cursor(key: StoryKey) -> str:
+    """A listing's ``next_cursor``: the last key of the page, opaque (base64url)."""
+    raw = f"{key[0]}\n{key[1]}".encode()
+    return "c" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def parse_cursor(cursor: str) -> int | None:
-    """The seq in a ``next_cursor`` (``s`` and ASCII digits, at most ``MAX_ID``); None for
-    anything this API cannot have written."""
+def parse_cursor(cursor: str) -> StoryKey | None:
+    """The key in a ``next_cursor``; None for anything this API cannot have written
+    (cursors of before session 26, ``s`` and a row number of one store, included)."""
     if _CURSOR.fullmatch(cursor) is None:
         return None
-    seq = int(cursor[1:])
-    return seq if seq <= MAX_ID else None
+    body = cursor[1:]
+    try:
+        text = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    published, newline, story_id = text.partition("\n")
+    if not newline or not published or not story_id or "\n" in story_id:
+        return None
+    return published, story_id
 
 
-def decode_cursor(cursor: str | None) -> int | None:
+def decode_cursor(cursor: str | None) -> StoryKey | None:
     if cursor is None or cursor == "":
         return None
-    seq = parse_cursor(cursor)
-    if seq is None:
+    key = parse_cursor(cursor)
+    if key is None:
         raise HTTPException(400, detail={"field": "cursor", "message": "not a cursor from "
                                           "this API's next_cursor"})
-    return seq
+    return key
 
 

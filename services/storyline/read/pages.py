@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from storyline.domain.events import StoryPage, web_address
-from storyline.read.context import Revision, parse_cursor, state
+from storyline.read.context import Revision, encode_cursor, parse_cursor, state
 from storyline.read.diffing import RevisionDelta, diff_revisions
 from storyline.read.render import articles_heading, citation_numbers, counts_line, day_label
 from storyline.read.store import RevisionRow
@@ -102,13 +102,13 @@ def add_page_routes(app: FastAPI) -> None:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request, q: Annotated[str | None, Query(max_length=200)] = None,
-              cursor: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+              cursor: Annotated[str | None, Query(max_length=1401)] = None) -> Response:
         limit = 50
-        before = parse_cursor(cursor) if cursor else None
-        if cursor and before is None:
+        after = parse_cursor(cursor) if cursor else None
+        if cursor and after is None:
             raise HTTPException(400, detail="not a cursor from a Next link")
-        rows = state(request).store.list_stories(limit=limit, before_seq=before, q=q)
-        next_cursor = f"s{rows[-1].seq}" if len(rows) == limit else None
+        rows = state(request).store.list_stories(limit=limit, after=after, q=q)
+        next_cursor = encode_cursor(rows[-1].key) if len(rows) == limit else None
         return page("index.html", stories=rows, q=q, next_cursor=next_cursor)
 
     @app.get("/stories/{story_id}", response_class=HTMLResponse, include_in_schema=False)

@@ -130,6 +130,17 @@ class StoryRow:
     independent_count: int
     published_last: str
 
+    @property
+    def key(self) -> StoryKey:
+        """Where it stands in a listing: by its latest article, then its id."""
+        return self.published_last, self.story_id
+
+
+# A listing's order (latest article first, then story id, both descending): the same in
+# every store projected from the topic, unlike ``seq``, so a cursor from one API replica
+# pages on at another.
+StoryKey = tuple[str, str]
+
 
 @dataclass(frozen=True, slots=True)
 class RevisionRow:
@@ -390,15 +401,17 @@ class ReadStore(abc.ABC):
             seen.add(current)
         return target
 
-    def list_stories(self, *, limit: int, before_seq: int | None = None, q: str | None = None,
-                     name: str | None = None) -> list[StoryRow]:
+    def list_stories(self, *, limit: int, after: StoryKey | None = None,
+                     q: str | None = None, name: str | None = None) -> list[StoryRow]:
+        """Stories by their latest article, newest first (then by id); those after ``after``
+        in that order (the last key of the previous page)."""
         where = ["story_id NOT IN (SELECT absorbed_id FROM aliases)"]
         params: list[Any] = []
-        if before_seq is not None and before_seq <= MIN_ID:
-            return []
-        if before_seq is not None and before_seq <= MAX_ID:
-            where.append("seq < ?")
-            params.append(before_seq)
+        if after is not None:
+            if not (storable_text(after[0]) and storable_text(after[1])):
+                return []
+            where.append("(published_last < ? OR (published_last = ? AND story_id < ?))")
+            params += [after[0], after[0], after[1]]
         if q and search_key(q).strip():
             # substring of the words, so 'kurs' finds 'Kursk'
             where.append("text_key LIKE ?")
@@ -410,7 +423,7 @@ class ReadStore(abc.ABC):
         rows = self._fetchall(
             "SELECT story_id, revision, seq, title, article_count, independent_count, "
             f"published_last FROM stories WHERE {' AND '.join(where)} "
-            "ORDER BY seq DESC LIMIT ?", params)
+            "ORDER BY published_last DESC, story_id DESC LIMIT ?", params)
         return [StoryRow(str(r[0]), int(r[1]), int(r[2]), str(r[3]), int(r[4]), int(r[5]),
                          str(r[6])) for r in rows]
 
@@ -570,6 +583,7 @@ _COMMON_DDL = (
     "independent_count INTEGER NOT NULL, published_last TEXT NOT NULL, text_key TEXT NOT NULL,"
     " name_key TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS stories_by_seq ON stories (seq)",
+    "CREATE INDEX IF NOT EXISTS stories_by_latest ON stories (published_last, story_id)",
     "CREATE TABLE IF NOT EXISTS aliases (absorbed_id TEXT PRIMARY KEY, "
     "survivor_id TEXT NOT NULL, seq BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS aliases_by_survivor ON aliases (survivor_id)",
