@@ -44,6 +44,7 @@ from storyline.read.config import ReadSettings
 from storyline.read.local_server import serving
 from storyline.read.projector import Projector, decode_record
 from storyline.read.samples import story_revision, updates
+from storyline.read.sse import parse_last_event_id
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings
 from storyline.web.app import create_app
@@ -194,7 +195,8 @@ def start_server(database: Path, port: int,
 
 async def sse_delays(base_url: str, write: Callable[[int], Awaitable[int]], count: int,
                      gap: float) -> dict[str, Any]:
-    """Write ``count`` revisions ``gap`` seconds apart; ``write(i)`` returns the event id."""
+    """Write ``count`` revisions ``gap`` seconds apart, on partition 1; ``write(i)`` returns
+    the offset after its record (what the frame's event id says of partition 1)."""
     sent: dict[int, float] = {}
     received: dict[int, float] = {}
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client, \
@@ -205,8 +207,10 @@ async def sse_delays(base_url: str, write: Callable[[int], Awaitable[int]], coun
         async def listen() -> None:
             while len(received) < count:
                 line = await anext(lines)
-                if line.startswith("id: "):
-                    received[int(line[4:])] = time.perf_counter()
+                if line.startswith("id: "):  # the records sent: partition 1's next offset
+                    positions = parse_last_event_id(line[4:])
+                    assert isinstance(positions, dict)
+                    received[positions[1]] = time.perf_counter()
 
         listener = asyncio.create_task(listen())
         for i in range(count):
@@ -225,7 +229,7 @@ def writer_for(projector: Projector, prefix: str) -> Callable[[int], Awaitable[i
         [update] = updates([story_revision(f"{prefix}-{i}", 1)])
         result = await projector.apply([decode_record(1, offset, b"k", canonical_bytes(update))])
         assert result.last_seq is not None
-        return result.last_seq
+        return offset + 1
     return write
 
 
@@ -262,15 +266,13 @@ async def sse_kafka(bootstrap: str, workdir: Path, count: int) -> dict[str, Any]
     try:
         async with serving(app) as base:
             await asyncio.sleep(2.0)  # the projector assigns itself the partitions
-            written = 0
 
             async def write(i: int) -> int:
-                nonlocal written
                 [update] = updates([story_revision(f"kafka-{i}", 1)])
-                await producer.send_and_wait(settings.story_updates, canonical_bytes(update),
-                                             key=update.story_id.encode())
-                written += 1
-                return written  # event ids count up from 1 in a fresh store
+                sent = await producer.send_and_wait(
+                    settings.story_updates, canonical_bytes(update),
+                    key=update.story_id.encode(), partition=1)
+                return sent.offset + 1  # what the frame's event id says of partition 1
             return await sse_delays(base, write, count, gap=0.02)
     finally:
         await producer.stop()
