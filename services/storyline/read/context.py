@@ -38,7 +38,7 @@ def state(request: Request) -> ReadApp:
 #: send is bounded the same way.
 Revision = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
-# base64url of the key; 400 characters hold any key a story page can have
+# base64url of the key (latest article time, story id): up to ~1 kB, far more than any has
 _CURSOR = re.compile(r"c[A-Za-z0-9_-]{1,1400}")
 LAST_EVENT_ID_DOC = ("resume after this event id (the Last-Event-ID header wins); 0 replays "
                      "everything")
