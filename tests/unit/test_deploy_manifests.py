@@ -214,3 +214,28 @@ def test_the_compose_pages_file_runs_assign_and_every_page_partition_on_its_port
         if args.stage == "page":
             partitions.append(args.partition)
     assert sorted(partitions) == list(range(partitions_of("storyline.assignments")))
+
+
+def test_the_next_overlay_runs_a_new_version_beside_the_base_on_the_same_articles() -> None:
+    """docs/operations.md, "Upgrading the pipeline": topics of its own, the base's articles
+    topic, a namespace of its own (a Service selects pods by label in its namespace only)."""
+    overlay = ROOT / "deploy" / "k8s" / "next"
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    [generator] = kustomization["configMapGenerator"]
+    assert generator["name"] == "storyline-env" and generator["behavior"] == "merge"
+    literals = dict(line.split("=", 1) for line in generator["literals"])
+    assert set(literals) <= SETTINGS
+    base_env = dict(line.split("=", 1) for line in (K8S / "storyline.env").read_text()
+                    .splitlines() if line and not line.startswith("#"))
+    assert literals["STORYLINE_SOURCE_PREFIX"] == base_env["STORYLINE_TOPIC_PREFIX"]
+    assert literals["STORYLINE_TOPIC_PREFIX"] != base_env["STORYLINE_TOPIC_PREFIX"]
+    beside = Settings(topic_prefix=literals["STORYLINE_TOPIC_PREFIX"],
+                      source_prefix=literals["STORYLINE_SOURCE_PREFIX"])
+    running = Settings(topic_prefix=base_env["STORYLINE_TOPIC_PREFIX"])
+    assert beside.articles == running.articles
+    assert beside.story_updates != running.story_updates
+    namespace = kustomization["namespace"]
+    [declared] = [d for r in kustomization["resources"] if r.endswith(".yaml")
+                  for d in yaml.safe_load_all((overlay / r).read_text()) if d]
+    assert declared["kind"] == "Namespace" and declared["metadata"]["name"] == namespace
+    assert "../base" in kustomization["resources"]
