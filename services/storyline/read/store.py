@@ -538,24 +538,9 @@ class ReadStore(abc.ABC):
                      limit: int = 500) -> list[EventRow]:
         """Rows of the feed after ``seq``, oldest first; for one story (and the ids merged
         into it) when ``story_ids`` is given."""
-        if story_ids:
-            story_ids = [s for s in story_ids if storable_text(s)]
-            if not story_ids:
-                return []
         if seq >= MAX_ID:
             return []
-        params: list[Any] = [max(seq, MIN_ID)]
-        where = "seq > ?"
-        if story_ids:
-            marks = ", ".join("?" for _ in story_ids)
-            where += f" AND story_id IN ({marks})"
-            params += list(story_ids)
-        params.append(limit)
-        rows = self._fetchall(
-            f"SELECT seq, kind, story_id, body, part, record_offset FROM events WHERE {where} "
-            "ORDER BY seq LIMIT ?", params)
-        return [EventRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]))
-                for r in rows]
+        return self.events_from({}, after_seq=seq, story_ids=story_ids, limit=limit)
 
     def aliases_of(self, survivor: str) -> list[str]:
         if not storable_text(survivor):
