@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
@@ -15,6 +16,7 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived, StoryPage
 from storyline.ingest.http import ArticleParser
 from storyline.read.config import ReadSettings
+from storyline.read.context import MAX_CURSOR_CHARS, encode_cursor, parse_cursor
 from storyline.read.pages import CONTENT_SECURITY_POLICY
 from storyline.read.projector import decode_record
 from storyline.read.samples import merge, story_history, story_revision, updates
@@ -392,3 +394,14 @@ def test_the_store_finds_nothing_for_an_id_with_nul(store: ReadStore) -> None:
     assert store.get_body("a\x00b") is None and store.revisions("a\x00b") == []
     assert store.aliases_of("a\x00b") == [] and store.events_after(0, story_ids=["\x00"]) == []
     assert len(store.events_after(0, story_ids=["\x00", "story-kursk"])) == 5
+
+
+def test_a_cursor_is_the_key_it_was_made_of_and_nothing_else_is_one() -> None:
+    key = ("2026-03-15T12:00:00+00:00", "story-6f7900ba2aae5dd0")
+    assert parse_cursor(encode_cursor(key)) == key
+    assert parse_cursor(encode_cursor(("2026-03-15T12:00:00.5+00:00", "s"))) == (
+        "2026-03-15T12:00:00.5+00:00", "s")
+    no_newline = "c" + base64.urlsafe_b64encode(b"2026-03-15").decode().rstrip("=")
+    for foreign in ["s12", "c", "c!!", no_newline, "c" + "A" * MAX_CURSOR_CHARS,
+                    "c" + base64.urlsafe_b64encode(b"\xff\xfe\n").decode()]:
+        assert parse_cursor(foreign) is None, foreign

@@ -38,8 +38,10 @@ def state(request: Request) -> ReadApp:
 #: send is bounded the same way.
 Revision = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
-# base64url of the key (latest article time, story id): up to ~1 kB, far more than any has
-_CURSOR = re.compile(r"c[A-Za-z0-9_-]{1,1400}")
+#: The longest cursor this API writes: ``c`` and the base64url of the key (latest article
+#: time, story id), up to ~1 kB of key, far more than any story has.
+MAX_CURSOR_CHARS = 1401
+_CURSOR = re.compile(rf"c[A-Za-z0-9_-]{{1,{MAX_CURSOR_CHARS - 1}}}")
 LAST_EVENT_ID_DOC = ("resume after this event id (the Last-Event-ID header wins); 0 replays "
                      "everything")
 

@@ -20,7 +20,13 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from storyline.domain.events import StoryPage, web_address
-from storyline.read.context import Revision, encode_cursor, parse_cursor, state
+from storyline.read.context import (
+    MAX_CURSOR_CHARS,
+    Revision,
+    encode_cursor,
+    parse_cursor,
+    state,
+)
 from storyline.read.diffing import RevisionDelta, diff_revisions
 from storyline.read.render import articles_heading, citation_numbers, counts_line, day_label
 from storyline.read.store import RevisionRow
@@ -102,7 +108,7 @@ def add_page_routes(app: FastAPI) -> None:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request, q: Annotated[str | None, Query(max_length=200)] = None,
-              cursor: Annotated[str | None, Query(max_length=1401)] = None) -> Response:
+              cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None) -> Response:
         limit = 50
         after = parse_cursor(cursor) if cursor else None
         if cursor and after is None:

@@ -51,11 +51,10 @@ from storyline.stream.logreader import (
     LogWatch,
     ensure_not_rewound,
     ensure_not_truncated,
-    ensure_same_log,
     first_record,
     rewound_message,
 )
-from storyline.stream.offsets import commit_payload, ensure_same_pipeline, group_commits
+from storyline.stream.offsets import commit_payload, ensure_commits_fit
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
     retried,
@@ -186,11 +185,8 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
                                                 source.topic, source.partition),
                               f"{settings.articles} first record")
         group = extract_group(settings, stripe, stripes)
-        commits = await retried(functools.partial(
-            group_commits, settings.bootstrap_servers, group), f"{group} commits")
-        ensure_same_log(source, commits.log, first)
-        ensure_same_pipeline(group, commits.pipeline, PIPELINE_VERSION,
-                             settings.source_topic_prefix)
+        await ensure_commits_fit(settings.bootstrap_servers, group, source, first,
+                                 PIPELINE_VERSION, settings.source_topic_prefix)
         consumer.seek(source, start)
         log.info("extract_started", stripe=stripe, stripes=stripes, from_offset=start)
         if stripe == 0:  # one process says it; in the background: a check, not a condition

@@ -60,8 +60,7 @@ from storyline.stream.logreader import (
 from storyline.stream.offsets import (
     STAGE_HEARTBEAT,
     commit_payload,
-    ensure_same_pipeline,
-    group_commits,
+    ensure_commits_fit,
 )
 from storyline.stream.publishing import Prepared, StoryPublisher, events_producer
 from storyline.stream.reconnect import (
@@ -197,11 +196,9 @@ class FoldStage:
         first = await retried(functools.partial(
             first_record, self.settings.bootstrap_servers, *self._source_key),
             f"{self.source.topic} first record")
-        commits = await retried(functools.partial(
-            group_commits, self.settings.bootstrap_servers, self.group), f"{self.group} commits")
-        ensure_same_log(self.source, commits.log, first)
-        ensure_same_pipeline(self.group, commits.pipeline, self.state.pipeline.pipeline_version,
-                             self.settings.source_topic_prefix)
+        await ensure_commits_fit(self.settings.bootstrap_servers, self.group, self.source,
+                                 first, self.state.pipeline.pipeline_version,
+                                 self.settings.source_topic_prefix)
         self.first = first
         heartbeat = asyncio.create_task(self._heartbeat(until))
         try:

@@ -14,6 +14,7 @@ status`` can tell a worker whose commits stopped from one that is merely busy.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Mapping
@@ -26,7 +27,8 @@ from aiokafka.structs import OffsetAndMetadata
 
 from storyline.kafka.clients import started
 from storyline.kafka.security import kafka_options
-from storyline.stream.logreader import LogMark
+from storyline.stream.logreader import LogMark, ensure_same_log
+from storyline.stream.reconnect import retried
 
 log = structlog.get_logger("storyline.offsets")
 
@@ -122,6 +124,17 @@ def ensure_same_pipeline(group: str, committed: str | None, own: str,
     than ``own`` (``committed``; None: not said, nothing to compare)."""
     if committed is not None and committed != own:
         raise PipelineChanged(changed_message(group, committed, own, source_prefix))
+
+
+async def ensure_commits_fit(bootstrap: str, group: str, tp: TopicPartition,
+                             first: LogMark | None, own: str, source_prefix: str) -> None:
+    """Refuse to go on from ``group``'s commits when they are positions in another log than
+    the one ``tp`` begins with (``first``: LogRewound) or another pipeline version than
+    ``own`` made them (PipelineChanged); asked again while the broker is away."""
+    commits = await retried(functools.partial(group_commits, bootstrap, group),
+                            f"{group} commits")
+    ensure_same_log(tp, commits.log, first)
+    ensure_same_pipeline(group, commits.pipeline, own, source_prefix)
 
 
 class FoldedOffsets:

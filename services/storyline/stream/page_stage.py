@@ -64,8 +64,7 @@ from storyline.stream.logreader import (
 from storyline.stream.offsets import (
     STAGE_HEARTBEAT,
     commit_payload,
-    ensure_same_pipeline,
-    group_commits,
+    ensure_commits_fit,
 )
 from storyline.stream.page_input import PageInput, Queued
 from storyline.stream.publishing import StoryPublisher, events_producer
@@ -204,11 +203,8 @@ class PageStage:
         first = await retried(functools.partial(
             first_record, settings.bootstrap_servers, articles.topic, articles.partition),
             f"{articles.topic} first record")
-        commits = await retried(functools.partial(
-            group_commits, settings.bootstrap_servers, self.group), f"{self.group} commits")
-        ensure_same_log(articles, commits.log, first)
-        ensure_same_pipeline(self.group, commits.pipeline, self.pipeline.pipeline_version,
-                             settings.source_topic_prefix)
+        await ensure_commits_fit(settings.bootstrap_servers, self.group, articles, first,
+                                 self.pipeline.pipeline_version, settings.source_topic_prefix)
         self.first = first
         restored = None
         if self.until > 0:

@@ -94,8 +94,7 @@ from storyline.stream.offsets import (
     FoldedOffsets,
     PipelineChanged,
     commit_payload,
-    ensure_same_pipeline,
-    group_commits,
+    ensure_commits_fit,
 )
 from storyline.stream.reconnect import retried
 from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir, snapshots
@@ -366,12 +365,8 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         first = await retried(functools.partial(
             first_record, settings.bootstrap_servers, topic, partition),
             f"{topic} first record")
-        group = app_id(settings)
-        commits = await retried(functools.partial(
-            group_commits, settings.bootstrap_servers, group), f"{group} commits")
-        ensure_same_log(tp, commits.log, first)
-        ensure_same_pipeline(group, commits.pipeline, state.pipeline.pipeline_version,
-                             settings.source_topic_prefix)
+        await ensure_commits_fit(settings.bootstrap_servers, app_id(settings), tp, first,
+                                 state.pipeline.pipeline_version, settings.source_topic_prefix)
         start = state.next_offset(topic, partition)
         source = "memory"
         if start == 0 and until > 0:
