@@ -275,6 +275,21 @@ def test_as_of_picks_the_latest_revision_published_by_then(store: ReadStore) -> 
     assert store.get_page("story-kursk", as_of=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)) is None
 
 
+def test_as_of_never_answers_with_a_page_that_holds_a_later_article(store: ReadStore) -> None:
+    # revision 6 corrects article 1 (published 2025-12-13): its cause is an early article,
+    # but its page already lists articles 3-5 of January and February
+    history = story_history(revisions=6)
+    load(store, updates(history))
+    assert history[5].cause.article_uri == history[0].articles[0].uri
+    for at, revision in ((dt.datetime(2025, 12, 14, tzinfo=dt.UTC), 2),
+                         (dt.datetime(2026, 1, 20, tzinfo=dt.UTC), 3),
+                         (dt.datetime(2026, 2, 5, 9, tzinfo=dt.UTC), 6),
+                         (dt.datetime(2030, 1, 1, tzinfo=dt.UTC), 6)):
+        page = store.get_page("story-kursk", as_of=at)
+        assert page is not None and page.revision == revision, (at, page and page.revision)
+        assert all(a.published <= at for a in page.articles)
+
+
 def test_listing_pages_with_a_cursor_newest_first(store: ReadStore) -> None:
     for i in range(7):
         load(store, updates([story_revision(f"story-{i}", 1)]), partition=0, start=i)

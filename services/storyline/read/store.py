@@ -77,12 +77,16 @@ def micros(moment: dt.datetime) -> int:
 
 
 def cause_published(update: StoryPage) -> dt.datetime:
-    """When the article that caused this revision was published. A wire copy is not in the
-    article list (it is folded under its original as 'also carried by'); the log is in
-    publication order, so the story's latest publication time stands in for it."""
+    """When the article that caused this revision was published: a listed article's or one
+    of its copies' time; the story's latest publication time for a cause the page does not
+    list (a withdrawn article's notice)."""
+    uri = update.cause.article_uri
     for article in update.articles:
-        if article.uri == update.cause.article_uri:
+        if article.uri == uri:
             return article.published
+        for copy in article.copies:
+            if copy.uri == uri:
+                return copy.published
     return update.published_last
 
 
@@ -435,8 +439,9 @@ class ReadStore(abc.ABC):
 
     def get_body(self, story_id: str, *, revision: int | None = None,
                  as_of: dt.datetime | None = None) -> str | None:
-        """The stored JSON of a revision: the head, a given one, or the latest whose cause
-        was published at or before ``as_of``."""
+        """The stored JSON of a revision: the head, a given one, or the page as it stood at
+        ``as_of``: the latest revision before the first whose cause article was published
+        after it."""
         if not storable_text(story_id):
             return None
         if revision is not None:
@@ -446,10 +451,14 @@ class ReadStore(abc.ABC):
                    "AND revision = ?")
             params: tuple[Any, ...] = (story_id, revision)
         elif as_of is not None:
+            # the page as it stood before the first article published after ``as_of``
+            # joined: a later revision caused by an earlier article (a correction, a
+            # withdrawal) already holds that later article, so it is not the page of then
             sql = ("SELECT e.body FROM revisions r JOIN events e ON e.seq = r.seq "
-                   "WHERE r.story_id = ? AND r.cause_published <= ? "
+                   "WHERE r.story_id = ? AND r.revision < COALESCE((SELECT MIN(revision) "
+                   "FROM revisions WHERE story_id = ? AND cause_published > ?), ?) "
                    "ORDER BY r.revision DESC LIMIT 1")
-            params = (story_id, micros(as_of))
+            params = (story_id, story_id, micros(as_of), MAX_ID)
         else:
             sql = ("SELECT e.body FROM stories s JOIN events e ON e.seq = s.seq "
                    "WHERE s.story_id = ?")
