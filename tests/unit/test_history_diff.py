@@ -77,6 +77,17 @@ def test_text_diff_keeps_equal_words_and_marks_the_rest() -> None:
     assert [(p.op, p.text) for p in text_diff("Same.", "Same.")] == [("same", "Same.")]
 
 
+def test_words_are_compared_without_the_space_after_them() -> None:
+    # an entry that gains a note after its last word: that word is kept, not struck and added
+    pieces = text_diff("Kim welcomes the regiment [1][2].",
+                       "Kim welcomes the regiment [1][2]. Sources disagree [2].")
+    assert [(p.op, p.text) for p in pieces] == [
+        ("same", "Kim welcomes the regiment [1][2]. "), ("ins", "Sources disagree [2].")]
+    assert "".join(p.text for p in pieces if p.op != "del") == (
+        "Kim welcomes the regiment [1][2]. Sources disagree [2].")
+    assert "".join(p.text for p in text_diff("a  b", "a b") if p.op != "del") == "a b"
+
+
 def test_a_change_of_copies_is_named_in_the_article_list_diff() -> None:
     from storyline.domain.events import CarriedCopy
 

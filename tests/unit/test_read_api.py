@@ -171,6 +171,8 @@ def test_story_page_looks_like_the_reference(client: TestClient) -> None:
     assert "also carried by KBS" in html
     assert "All related articles (6 articles)" in html
     assert "<script" not in html
+    # a paragraph's key phrase reads as words of its own, on screen and as text
+    assert '<strong class="key">Troops in Kursk</strong> North Korean engineers' in html
 
 
 def test_history_page_shows_diffs(client: TestClient) -> None:

@@ -76,9 +76,31 @@ def _entry(entry: TimelineEntry) -> EntryView:
 _WORDS = re.compile(r"\S+\s*")
 
 
+class _Word(str):
+    """A word with the space after it, equal to the same word with any other space after it:
+    "[2]." at the end of a text and "[2]. " before added words are one word kept, not one
+    struck and one inserted."""
+
+    __slots__ = ("bare",)
+    bare: str
+
+    def __new__(cls, text: str) -> _Word:
+        word = super().__new__(cls, text)
+        word.bare = text.rstrip()
+        return word
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Word) and self.bare == other.bare
+
+    def __hash__(self) -> int:
+        return hash(self.bare)
+
+
 def text_diff(before: str, after: str) -> list[TextPiece]:
-    """Word-level diff (words keep their trailing space); equal texts give one kept run."""
-    old, new = _WORDS.findall(before), _WORDS.findall(after)
+    """Word-level diff (words keep their trailing space, compared without it; a kept word is
+    written as the text after has it); equal texts give one kept run."""
+    old = [_Word(w) for w in _WORDS.findall(before)]
+    new = [_Word(w) for w in _WORDS.findall(after)]
     pieces: list[TextPiece] = []
 
     def add(op: Literal["same", "del", "ins"], words: list[str]) -> None:
@@ -92,7 +114,7 @@ def text_diff(before: str, after: str) -> list[TextPiece]:
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            add("same", old[i1:i2])
+            add("same", new[j1:j2])
         else:
             add("del", old[i1:i2])
             add("ins", new[j1:j2])
