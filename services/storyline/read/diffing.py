@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -103,7 +104,7 @@ def text_diff(before: str, after: str) -> list[TextPiece]:
     new = [_Word(w) for w in _WORDS.findall(after)]
     pieces: list[TextPiece] = []
 
-    def add(op: Literal["same", "del", "ins"], words: list[str]) -> None:
+    def add(op: Literal["same", "del", "ins"], words: Sequence[str]) -> None:
         if not words:
             return
         if pieces and pieces[-1].op == op:
