@@ -170,6 +170,58 @@ async def test_story_stream_follows_one_story_and_its_merges(
                                      ("StoryMerged", "story-a")]
 
 
+async def test_a_story_merged_away_while_followed_goes_on_as_its_survivor(
+        running: tuple[str, Feed]) -> None:
+    base, feed = running
+    story_a = updates(story_history("story-a", 3))
+    story_b = updates(story_history("story-b", 1))
+    await feed.write(story_a[0], partition=0)
+    await feed.write(story_b[0], partition=1)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client, \
+            client.stream("GET", "/v1/stories/story-b/events") as r:
+        frames = Frames(r)
+        assert await frames.line() == "retry: 1000"
+        await feed.write(merge("story-a", "story-b", 2), partition=1)
+        await feed.write(story_a[1], partition=0)
+        await feed.write(story_a[2], partition=0)
+        got = only_events(await frames.events(3))
+        assert [f["event"] for f in got] == ["StoryMerged", "StoryUpdated", "StoryUpdated"]
+        merged = orjson.loads(got[0]["data"])
+        assert (merged["absorbed_id"], merged["survivor_id"]) == ("story-b", "story-a")
+        assert [orjson.loads(f["data"])["revision"] for f in got[1:]] == [2, 3]
+
+
+async def test_a_quiet_story_gets_heartbeats_while_other_stories_are_busy(
+        running: tuple[str, Feed]) -> None:
+    base, feed = running
+    await feed.write(updates(story_history("quiet", 1))[0], partition=0)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client, \
+            client.stream("GET", "/v1/stories/quiet/events") as r:
+        frames = Frames(r)
+        assert await frames.line() == "retry: 1000"
+
+        async def busy() -> None:  # another story every 50 ms, for 2 s (the heartbeat: 0.3 s)
+            for i in range(40):
+                await feed.write(updates(story_history(f"other-{i}", 1))[0], partition=1)
+                await asyncio.sleep(0.05)
+
+        writer = asyncio.create_task(busy())
+        try:
+            got = await frames.take(4, timeout=2.5)
+        finally:
+            writer.cancel()
+        assert got == [{"comment": "heartbeat"}] * 4
+
+
+async def test_a_stream_of_no_story_is_not_found(running: tuple[str, Feed]) -> None:
+    base, feed = running
+    await feed.write(updates(story_history("story-a", 1))[0])
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client, asyncio.timeout(5):
+        response = await client.get("/v1/stories/no-such-story/events")
+        assert response.status_code == 404
+        assert "no-such-story" in response.json()["detail"]
+
+
 async def test_idle_stream_sends_heartbeats(running: tuple[str, Feed]) -> None:
     base, _ = running
     async with httpx.AsyncClient(base_url=base, timeout=10) as client, \

@@ -204,7 +204,7 @@ def _add_story_routes(app: FastAPI) -> None:
 
 def _add_event_routes(app: FastAPI) -> None:
     async def _stream(request: Request, last_event_id: str | None, query_id: str | None,
-                      story_ids: list[str]) -> StreamingResponse:
+                      story: str | None) -> StreamingResponse:
         read = state(request)
         field_name = "Last-Event-ID"
         try:
@@ -225,7 +225,7 @@ def _add_event_routes(app: FastAPI) -> None:
         # positions past what this store has applied are fine: another replica sent them,
         # and the stream sends what comes after them once this one has it
         return StreamingResponse(
-            stream_events(read.store, read.notifier, after=after, story_ids=story_ids,
+            stream_events(read.store, read.notifier, after=after, story=story,
                           heartbeat=read.read_settings.sse_heartbeat_seconds),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -256,11 +256,12 @@ def _add_event_routes(app: FastAPI) -> None:
         non-200 answer as final and stops reconnecting, so a bad id never becomes a
         reconnect loop; open a new stream without the id to follow from now.
         """
-        return await _stream(request, last_event_id, last_event_id_query, [])
+        return await _stream(request, last_event_id, last_event_id_query, None)
 
     @app.get("/v1/stories/{story_id}/events", tags=["events"],
              response_class=StreamingResponse,
-             responses={400: {"description": "a Last-Event-ID this feed cannot have sent"}})
+             responses={400: {"description": "a Last-Event-ID this feed cannot have sent"},
+                        404: {"description": "no story of that id"}})
     async def story_events(
         request: Request,
         story_id: str,
@@ -270,14 +271,17 @@ def _add_event_routes(app: FastAPI) -> None:
         ] = None,
     ) -> StreamingResponse:
         """The events of one story and of the stories merged into it, as `/v1/events`
-        sends them (same event ids, same resume rules).
+        sends them (same event ids, same resume rules). A story merged into another while
+        followed goes on as the survivor: its `StoryMerged`, then the survivor's events.
+        An id with no story is answered **404**.
 
         An id this feed cannot have sent (see `/v1/events`) is answered **400** with a JSON
         reason instead of a stream, so EventSource stops rather than reconnecting for ever.
         """
         store = state(request).store
         target = await asyncio.to_thread(store.resolve, story_id) or story_id
-        ids = [target, *await asyncio.to_thread(store.aliases_of, target)]
-        return await _stream(request, last_event_id, last_event_id_query, sorted(set(ids)))
+        if await asyncio.to_thread(store.head_revision, target) is None:
+            raise _not_found(story_id)  # a stream of no story would be heartbeats for ever
+        return await _stream(request, last_event_id, last_event_id_query, story_id)
 
 

@@ -132,26 +132,41 @@ def start_of(store: ReadStore, after: int | Positions | None
     return dict(after), None
 
 
+def followed_ids(store: ReadStore, story_id: str) -> list[str]:
+    """The stories whose events a stream of ``story_id`` sends: the one it lives on now
+    (itself, or the survivor it was merged into) and every story merged into that one."""
+    target = store.resolve(story_id) or story_id
+    return sorted({target, *store.aliases_of(target)})
+
+
 async def stream_events(
     store: ReadStore,
     notifier: ChangeNotifier,
     *,
     after: int | Positions | None,
     story_ids: Sequence[str] = (),
+    story: str | None = None,
     heartbeat: float = 15.0,
     stop: asyncio.Event | None = None,
 ) -> AsyncIterator[bytes]:
     """Replay the events past ``after`` (see :func:`parse_last_event_id`; None: from now),
-    then follow live; a comment line every ``heartbeat`` seconds keeps proxies from closing
-    an idle stream."""
+    then follow live: every event, those of ``story_ids``, or those of ``story`` and the
+    stories merged into it (:func:`followed_ids`, looked up again at every pass: a story
+    merged away while followed goes on as its survivor, its ``StoryMerged`` first, as a
+    reconnect would). A comment line goes out whenever ``heartbeat`` seconds passed without
+    a line, so proxies do not close a quiet stream, however busy the other stories are."""
     # where it starts is fixed before the client hears anything: what is written once it
     # has the first line comes after it
     positions, last = await asyncio.to_thread(start_of, store, after)
+    clock = asyncio.get_running_loop().time
     yield b"retry: 1000\n\n"
+    quiet_since = clock()
     while stop is None or not stop.is_set():
         # read the notifier before the query: a row committed while the query runs then
         # still counts as news, and the loop queries again instead of sleeping past it
         seen = notifier.seq
+        if story is not None:
+            story_ids = await asyncio.to_thread(followed_ids, store, story)
         rows = await asyncio.to_thread(store.events_from, positions, after_seq=last,
                                        story_ids=story_ids, limit=REPLAY_BATCH)
         for row in rows:
@@ -160,9 +175,14 @@ async def stream_events(
             positions[row.part] = row.offset + 1
             yield format_event(row, positions)
             last = row.seq
+        if rows:
+            quiet_since = clock()
         if len(rows) == REPLAY_BATCH:
             continue
         if not story_ids and last is not None:
             seen = max(seen, last)
-        if not await notifier.wait_beyond(seen, heartbeat):
+        # rows of other stories wake the loop without a line for this stream
+        left = heartbeat - (clock() - quiet_since)
+        if left <= 0 or not await notifier.wait_beyond(seen, left):
             yield b": heartbeat\n\n"
+            quiet_since = clock()
