@@ -142,6 +142,62 @@ def test_revisions_diff_and_articles(client: TestClient) -> None:
     assert articles["articles"][0]["also_carried_by"] == ["KBS"]
 
 
+def test_the_history_pages_to_its_end_and_past_it(client: TestClient) -> None:
+    seen: list[int] = []
+    before: int | None = None
+    while True:
+        page = client.get("/v1/stories/story-kursk/revisions",
+                          params={"limit": 2, **({"before": before} if before else {})}).json()
+        seen += [r["revision"] for r in page["revisions"]]
+        before = page["next_before"]
+        if before is None:
+            break
+    assert seen == [5, 4, 3, 2, 1]
+    past = client.get("/v1/stories/story-kursk/revisions", params={"before": 1})
+    assert past.status_code == 200 and past.json()["revisions"] == []
+    html = client.get("/stories/story-kursk/history", params={"before": 1})
+    assert html.status_code == 200 and "No older revisions." in html.text
+    # the heading names the story as it is now, whatever page of its history is shown
+    assert "History of “<a href=\"/stories/story-kursk\">North Korean forces" in html.text
+
+
+def test_a_missing_revision_and_a_missing_story_are_told_apart(client: TestClient) -> None:
+    for url, params in (("/v1/stories/story-kursk", {"revision": 9}),
+                        ("/v1/stories/story-kursk/articles", {"revision": 9}),
+                        ("/v1/stories/story-kursk/diff", {"from": 9}),
+                        ("/v1/stories/story-kursk/diff", {"from": 1, "to": 9})):
+        missing = client.get(url, params=params)
+        assert missing.status_code == 404
+        assert missing.json()["detail"] == "story 'story-kursk' has no revision 9", url
+    for url in ("/v1/stories/nope", "/v1/stories/nope/articles", "/v1/stories/nope/revisions"):
+        assert client.get(url).json()["detail"] == "no story 'nope'", url
+    nope = client.get("/v1/stories/nope/diff", params={"from": 1})
+    assert nope.status_code == 404 and nope.json()["detail"] == "no story 'nope'"
+
+
+def test_every_error_of_a_page_path_is_a_page(client: TestClient) -> None:
+    for method, url, status in (("GET", "/stories", 404),
+                                ("GET", "/stories/story-kursk/histroy", 404),
+                                ("POST", "/stories/story-kursk", 405)):
+        response = client.request(method, url)
+        assert response.status_code == status, url
+        assert response.headers["content-type"].startswith("text/html"), url
+        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY, url
+    assert client.post("/stories/story-kursk").headers["allow"] == "GET"
+    # the API's own paths keep answering JSON
+    assert client.get("/v1/nothing").headers["content-type"] == "application/json"
+
+
+def test_head_answers_as_get_without_a_body(client: TestClient) -> None:
+    for url in ("/stories/story-kursk", "/v1/stories/story-kursk", "/", "/healthz"):
+        got, head = client.get(url), client.head(url)
+        assert head.status_code == got.status_code == 200, url
+        assert head.content == b"" and head.headers["content-type"] == got.headers[
+            "content-type"], url
+        assert head.headers["content-length"] == str(len(got.content)), url
+    assert client.head("/stories/nope").status_code == 404
+
+
 def test_health_reports_progress(client: TestClient) -> None:
     health = client.get("/healthz").json()
     assert health == {"status": "ok", "last_event_id": 5, "positions": {"0": 5}}

@@ -21,6 +21,7 @@ from storyline.domain.events import ArticleReceived, Provenance
 from storyline.ingest.http import HEADER_KEY_ID, HEADER_VIA, ArticleParser
 from storyline.logconfig import configure_logging
 from storyline.read.config import ReadSettings
+from storyline.read.pages import CONTENT_SECURITY_POLICY
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings
 from storyline.web.app import create_app
@@ -240,6 +241,12 @@ def test_get_per_client_429_with_retry_after_then_refills(store: ReadStore) -> N
         clock.now += 1.0
         assert client.get("/v1/stories").status_code == 200
         assert client.get("/v1/stories").status_code == 429
+        # a reader's page is refused with a page, and the pages' headers
+        page = client.get("/stories/story-x")
+        assert page.status_code == 429 and page.headers["Retry-After"] == "1"
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert "Too many requests from this client" in page.text
 
 
 def test_post_per_key_limits_the_key_across_clients(store: ReadStore) -> None:

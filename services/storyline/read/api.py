@@ -13,7 +13,7 @@ from typing import Annotated
 import structlog
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from storyline.domain.events import RelatedArticle
 from storyline.read.context import (
@@ -65,6 +65,8 @@ class RevisionInfo(BaseModel):
 class RevisionList(BaseModel):
     story_id: str
     revisions: list[RevisionInfo]
+    next_before: int | None = Field(
+        default=None, description="`before` for the next (older) page; null on the last")
 
 
 class ArticleList(BaseModel):
@@ -81,8 +83,12 @@ def _redirect(request: Request, story_id: str, survivor: str) -> RedirectRespons
     return response
 
 
-def _not_found(story_id: str, what: str = "story") -> HTTPException:
-    return HTTPException(404, detail=f"no {what} {story_id!r}")
+def _not_found(story_id: str) -> HTTPException:
+    return HTTPException(404, detail=f"no story {story_id!r}")
+
+
+def _no_revision(story_id: str, revision: int | None) -> HTTPException:
+    return HTTPException(404, detail=f"story {story_id!r} has no revision {revision}")
 
 
 def add_read_routes(app: FastAPI) -> None:
@@ -119,14 +125,15 @@ def _add_story_routes(app: FastAPI) -> None:
         )
 
     @app.get("/v1/stories/{story_id}", tags=["stories"],
-             responses={200: {"description": "the StoryUpdated of the revision (JSON)"},
+             responses={200: {"description": "the StoryPage of the revision (JSON)"},
                         308: {"description": "the id was merged into another story"}})
     def get_story(
         request: Request,
         story_id: str,
         revision: Revision = None,
         as_of: Annotated[dt.datetime | None, Query(
-            description="latest revision whose cause was published at or before this time")]
+            description="the page as it stood at this time: the latest revision before the "
+            "first caused by an article published after it")]
         = None,
     ) -> Response:
         """The whole page. An id merged into another story redirects (308) to the survivor
@@ -141,7 +148,7 @@ def _add_story_routes(app: FastAPI) -> None:
         body = store.get_body(story_id, revision=revision, as_of=as_of)
         if body is None:
             if revision is not None and store.head_revision(story_id) is not None:
-                raise _not_found(f"{story_id} revision {revision}", "revision of story")
+                raise _no_revision(story_id, revision)
             if as_of is not None and store.head_revision(story_id) is not None:
                 raise HTTPException(404, detail=f"story {story_id!r} has no revision caused by "
                                     f"an article published at or before {as_of.isoformat()}")
@@ -153,15 +160,18 @@ def _add_story_routes(app: FastAPI) -> None:
                        limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
                        before: Revision = None,
                        ) -> RevisionList | Response:
-        """The history, newest first."""
+        """The history, newest first, ``limit`` at a time: ``next_before`` pages on (an
+        empty list past the first revision)."""
         store = state(request).store
         rows = store.revisions(story_id, limit=limit, before_revision=before)
-        if not rows:
+        if not rows and store.head_revision(story_id) is None:
             survivor = store.resolve(story_id)
             if survivor is not None:
                 return _redirect(request, story_id, survivor)
             raise _not_found(story_id)
-        return RevisionList(story_id=story_id, revisions=[
+        more = len(rows) == limit and rows[-1].revision > 1
+        return RevisionList(story_id=story_id, next_before=rows[-1].revision if more else None,
+                            revisions=[
             RevisionInfo(revision=r.revision, content_hash=r.content_hash, reason=r.reason,
                          article_count=r.article_count, independent_count=r.independent_count,
                          title=r.title, cause_published=r.cause_published, event_id=r.seq)
@@ -177,13 +187,15 @@ def _add_story_routes(app: FastAPI) -> None:
         store = state(request).store
         before = store.get_page(story_id, revision=from_)
         if before is None:
-            survivor = store.resolve(story_id)
-            if survivor is not None and store.head_revision(story_id) is None:
-                return _redirect(request, story_id, survivor)
-            raise _not_found(f"{story_id} revision {from_}", "revision of story")
+            if store.head_revision(story_id) is None:
+                survivor = store.resolve(story_id)
+                if survivor is not None:
+                    return _redirect(request, story_id, survivor)
+                raise _not_found(story_id)
+            raise _no_revision(story_id, from_)
         after = store.get_page(story_id, revision=to)
         if after is None:
-            raise _not_found(f"{story_id} revision {to}", "revision of story")
+            raise _no_revision(story_id, to)
         return diff_revisions(before, after)
 
     @app.get("/v1/stories/{story_id}/articles", response_model=ArticleList, tags=["stories"])
@@ -197,6 +209,8 @@ def _add_story_routes(app: FastAPI) -> None:
                 return _redirect(request, story_id, survivor)
         update = store.get_page(story_id, revision=revision)
         if update is None:
+            if revision is not None and store.head_revision(story_id) is not None:
+                raise _no_revision(story_id, revision)
             raise _not_found(story_id)
         return ArticleList(story_id=update.story_id, revision=update.revision,
                            articles=list(update.articles))

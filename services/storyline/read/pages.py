@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from storyline.domain.events import StoryPage, web_address
 from storyline.read.context import (
@@ -87,15 +88,19 @@ def _redirect(url: str) -> RedirectResponse:
 def add_page_routes(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    # Starlette's class, not FastAPI's subclass: the router raises Starlette's own for an
+    # unknown path or method, and those pages must be pages too
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/v1/") or request.url.path.startswith("/static/"):
             from fastapi.exception_handlers import http_exception_handler
 
             return await http_exception_handler(request, exc)
         error = ("Not found" if exc.status_code == 404
                  else f"Error {exc.status_code}: {exc.detail}")
-        return page("base.html", status=exc.status_code, error=error)
+        response = page("base.html", status=exc.status_code, error=error)
+        response.headers.update(exc.headers or {})  # e.g. the Allow of a 405
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -134,15 +139,17 @@ def add_page_routes(app: FastAPI) -> None:
     def history(request: Request, story_id: str,
                 before: Revision = None) -> Response:
         store = state(request).store
-        rows = store.revisions(story_id, limit=HISTORY_PAGE + 1, before_revision=before)
-        if not rows:
+        head = store.revisions(story_id, limit=1)
+        if not head:
             if (survivor := store.resolve(story_id)) is not None:
                 return _redirect(f"/stories/{survivor}/history")
             raise HTTPException(404)
+        rows = store.revisions(story_id, limit=HISTORY_PAGE + 1, before_revision=before)
         shown = rows[:HISTORY_PAGE]
         items = [{"row": row, "delta": _delta(store, story_id, row)} for row in shown]
         older = shown[-1].revision if len(rows) > HISTORY_PAGE else None
-        return page("history.html", story_id=story_id, title=shown[0].title, items=items,
+        # the story's title now, whichever page of its history this is
+        return page("history.html", story_id=story_id, title=head[0].title, items=items,
                     older=older)
 
 

@@ -36,7 +36,7 @@ from storyline.read.sse import ChangeNotifier, poll_store
 from storyline.read.store import ReadStore, open_store
 from storyline.settings import Settings, get_settings
 from storyline.web.limits import RecentArticles
-from storyline.web.middleware import RateLimits, RequestMetrics
+from storyline.web.middleware import HeadAsGet, RateLimits, RequestMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +101,7 @@ def create_app(
         summary="Versioned story pages built from wire articles.",
         lifespan=lifespan,
     )
+    app.add_middleware(HeadAsGet)
     app.add_middleware(RateLimits, keys=keys, read_settings=read_settings, clock=clock)
     app.add_middleware(RequestMetrics)
     _add_health_routes(app)

@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storyline.metrics import HTTP_LATENCY, HTTP_THROTTLED, method_label
 from storyline.read.config import ReadSettings
+from storyline.read.pages import SECURITY_HEADERS
 from storyline.web.keys import KeyRing
 from storyline.web.limits import RateLimiter, parse_rate, retry_after
 
@@ -99,12 +100,49 @@ class RateLimits:
         # written straight to the ASGI channel: the refusal must cost less than the flood
         seconds = retry_after(wait)
         who = "API key" if limit == "key" else "client"
-        body = (f'{{"error":"rate limit of this {who} exceeded; retry after {seconds} s",'
-                f'"field":"{limit}","retry_after":"{seconds}"}}').encode()
-        await send({"type": "http.response.start", "status": 429, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"retry-after", seconds.encode())]})
+        headers = [(b"retry-after", seconds.encode())]
+        if scope["path"].startswith("/v1/"):
+            body = (f'{{"error":"rate limit of this {who} exceeded; retry after {seconds} s",'
+                    f'"field":"{limit}","retry_after":"{seconds}"}}').encode()
+            headers.append((b"content-type", b"application/json"))
+        else:  # a reader's browser: a page, with the pages' headers
+            body = _THROTTLED_PAGE.format(who=who, seconds=seconds).encode()
+            headers += [(b"content-type", b"text/html; charset=utf-8"), *_PAGE_HEADERS]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 429, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+_THROTTLED_PAGE = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                   "<title>Too many requests – Storyline</title></head><body><main>"
+                   "<p>Too many requests from this {who}: please retry after {seconds} s.</p>"
+                   "</main></body></html>\n")
+_PAGE_HEADERS = [(name.lower().encode(), value.encode())
+                 for name, value in SECURITY_HEADERS.items()]
+
+
+class HeadAsGet:
+    """HEAD answered as the GET of the same path without its body (status, headers and
+    ``content-length`` as the GET's), for link checkers and uptime probes: the routes are
+    declared for GET only. An event stream has no end to measure, so its HEAD stays 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["method"] != "HEAD"
+                or scope["path"].endswith("/events")):
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(dict(scope, method="GET"), receive, without_body)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
