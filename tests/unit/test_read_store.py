@@ -342,6 +342,38 @@ def test_text_and_name_filters(store: ReadStore) -> None:
     assert search_key("50%_off it's") == " 50 off it s "
 
 
+def test_search_finds_names_as_readers_type_them(store: ReadStore) -> None:
+    for i, title in enumerate(("Earthquake shakes İstanbul", "Café fire in Lyon",
+                               "Hauptstraße closed")):
+        load(store, updates([story_revision(f"story-{i}", 1, title=title)]), start=i)
+
+    def found(**query: str) -> list[str]:
+        return [s.story_id for s in store.list_stories(limit=10, **query)]
+
+    for typed in ("Istanbul", "istanbul", "İSTANBUL"):
+        assert found(q=typed) == ["story-0"] and found(name=typed) == ["story-0"], typed
+    for typed in ("Café", "Cafe\u0301", "cafe", "CAFÉ"):  # composed, decomposed, plain
+        assert found(q=typed) == ["story-1"] and found(name=typed) == ["story-1"], typed
+    for typed in ("HAUPTSTRASSE", "hauptstraße", "Hauptstrasse"):
+        assert found(q=typed) == ["story-2"], typed
+
+
+def test_a_store_with_search_keys_of_before_makes_them_again(tmp_path: Path) -> None:
+    path = tmp_path / "read.sqlite3"
+    store = open_store(path)
+    load(store, updates([story_revision("story-i", 1, title="Earthquake shakes İstanbul")]))
+    # the store as session 26 left it: keys by str.lower, no version written
+    conn = store._conn()
+    conn.execute("UPDATE stories SET text_key = ?, name_key = ?",
+                 (" earthquake shakes i stanbul ", " earthquake shakes i stanbul "))
+    conn.execute("DELETE FROM meta")
+    assert store.list_stories(limit=10, q="istanbul") == []
+    store.close()
+    again = open_store(path)
+    assert [s.story_id for s in again.list_stories(limit=10, q="istanbul")] == ["story-i"]
+    again.close()
+
+
 def test_events_after_filters_by_story(store: ReadStore) -> None:
     load(store, updates(story_history("story-a", 2)), partition=0)
     load(store, updates(story_history("story-b", 2)), partition=1)

@@ -28,6 +28,7 @@ import datetime as dt
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,11 +62,39 @@ def storable_text(value: str) -> bool:
     return "\x00" not in value
 
 
+def _folded(text: str) -> str:
+    """``text`` as a reader may type it: compatibility forms, accents and case folded
+    ("İstanbul", "Café" composed or not, "HAUPTSTRASSE" → "istanbul", "cafe",
+    "hauptstrasse"; "Hauptstraße" too)."""
+    for _ in range(2):  # casefold can bring back a mark ("İ"), the second pass drops it
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text)
+                       if not unicodedata.combining(ch)).casefold()
+    return text
+
+
 def search_key(*parts: str) -> str:
-    """Lower-case words separated by single spaces, padded with one space each side, so
-    ``LIKE '% word %'`` is a whole-word match and no user text can act as a wildcard."""
-    words = "".join(ch if ch.isalnum() else " " for ch in " ".join(parts).lower()).split()
+    """Folded words (:func:`_folded`) separated by single spaces, padded with one space each
+    side, so ``LIKE '% word %'`` is a whole-word match and no user text can act as a
+    wildcard."""
+    words = "".join(ch if ch.isalnum() else " " for ch in _folded(" ".join(parts))).split()
     return f" {' '.join(words)} "
+
+
+#: How the stored search keys were made; a store with keys of another version has them made
+#: again when opened (1: ``str.lower`` only, until session 27, so "Istanbul" did not find
+#: "İstanbul" nor "cafe" "Café").
+SEARCH_KEYS_VERSION = "2"
+
+
+def search_keys(page: StoryPage) -> tuple[str, str]:
+    """The page's keys for ``q`` (title, key phrases, summary) and for ``name`` (all of
+    those, the timeline and the headlines)."""
+    summary = " ".join(s.text for p in page.summary for s in p.sentences)
+    keys = " ".join(p.key_phrase for p in page.summary)
+    timeline = " ".join(e.text for e in page.timeline)
+    headlines = " ".join(a.headline for a in page.articles)
+    return (search_key(page.title, keys, summary),
+            search_key(page.title, keys, summary, timeline, headlines))
 
 
 def micros(moment: dt.datetime) -> int:
@@ -220,6 +249,27 @@ class ReadStore(abc.ABC):
         with self._transaction(conn):
             for statement in self._ddl():
                 conn.execute(statement)
+            self._make_search_keys(conn)
+
+    def _make_search_keys(self, conn: Any) -> None:
+        """Make every story's search keys again from its head page when they were made by
+        another version of :func:`search_key` (once, when the store is opened)."""
+        row = conn.execute(self._sql("SELECT value FROM meta WHERE name = ?"),
+                           ("search_keys",)).fetchone()
+        if row is not None and row[0] == SEARCH_KEYS_VERSION:
+            return
+        heads = conn.execute(self._sql("SELECT s.story_id, e.body FROM stories s "
+                                       "JOIN events e ON e.seq = s.seq")).fetchall()
+        for story_id, body in heads:
+            text_key, name_key = search_keys(StoryPage.model_validate(orjson.loads(body)))
+            conn.execute(self._sql("UPDATE stories SET text_key = ?, name_key = ? "
+                                   "WHERE story_id = ?"), (text_key, name_key, story_id))
+        conn.execute(self._sql(
+            "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) "
+            "DO UPDATE SET value = excluded.value"), ("search_keys", SEARCH_KEYS_VERSION))
+        if heads:
+            log.info("read_store.search_keys_made_again", stories=len(heads),
+                     version=SEARCH_KEYS_VERSION)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -331,10 +381,7 @@ class ReadStore(abc.ABC):
             (seq, event.story_id, event.revision, event.content_hash, reason,
              event.article_count, event.independent_count, event.title, micros(published),
              published.isoformat(), now))
-        summary = " ".join(s.text for p in event.summary for s in p.sentences)
-        keys = " ".join(p.key_phrase for p in event.summary)
-        timeline = " ".join(e.text for e in event.timeline)
-        headlines = " ".join(a.headline for a in event.articles)
+        text_key, name_key = search_keys(event)
         conn.execute(self._sql(
             "INSERT INTO stories (story_id, revision, seq, title, article_count, "
             "independent_count, published_last, text_key, name_key) "
@@ -346,9 +393,7 @@ class ReadStore(abc.ABC):
             "published_last = excluded.published_last, text_key = excluded.text_key, "
             "name_key = excluded.name_key WHERE stories.revision < excluded.revision"),
             (event.story_id, event.revision, seq, event.title, event.article_count,
-             event.independent_count, event.published_last.isoformat(),
-             search_key(event.title, keys, summary),
-             search_key(event.title, keys, summary, timeline, headlines)))
+             event.independent_count, event.published_last.isoformat(), text_key, name_key))
         for alias in event.aliases:
             self._add_alias(conn, alias, event.story_id, seq)
         result.applied += 1
@@ -567,6 +612,7 @@ class ReadStore(abc.ABC):
 
 
 _COMMON_DDL = (
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS revisions (seq BIGINT PRIMARY KEY, story_id TEXT NOT NULL, "
     "revision INTEGER NOT NULL, content_hash TEXT NOT NULL, reason TEXT NOT NULL, "
     "article_count INTEGER NOT NULL, independent_count INTEGER NOT NULL, title TEXT NOT NULL, "
