@@ -3,11 +3,13 @@ format it is read as, the instant it is dated, the text it carries."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 
 from storyline.domain.events import PubStatus
+from storyline.ingest.feeds import FeedItem, parse_feed
 from storyline.ingest.fields import InvalidArticle
 from storyline.ingest.normalise import detect_format, parse_item
 
@@ -31,3 +33,52 @@ def test_pubstatus_alone_still_means_ninjs() -> None:
     with pytest.raises(InvalidArticle, match="ninjs"):
         parse_item({"uri": "urn:n:1", "pubstatus": "usable", "firstcreated": "2026-03-01",
                     "body": "Text."})
+
+
+def _rss(pub_date: str) -> bytes:
+    return (f"<rss version='2.0'><channel><title>Wire</title><item><guid>urn:x:1</guid>"
+            f"<title>T</title><description>Text.</description><pubDate>{pub_date}</pubDate>"
+            f"</item></channel></rss>").encode()
+
+
+def _rss_item(pub_date: str) -> FeedItem:
+    return next(parse_feed(_rss(pub_date)))
+
+
+@pytest.mark.parametrize(("pub_date", "utc"), [
+    ("Sun, 15 Mar 2026 21:20:00 -05:00", dt.datetime(2026, 3, 16, 2, 20)),
+    ("Mon, 16 Mar 2026 03:00:00 +05:30", dt.datetime(2026, 3, 15, 21, 30)),
+    ("Mon, 16 Mar 2026 23:30:00 GMT-0500", dt.datetime(2026, 3, 17, 4, 30)),
+    ("Mon, 16 Mar 2026 23:30:00 UTC+01:00", dt.datetime(2026, 3, 16, 22, 30)),
+    ("Sun, 15 Mar 2026 16:20:00 -0500", dt.datetime(2026, 3, 15, 21, 20)),
+    ("Sun, 15 Mar 2026 16:20:00-0500", dt.datetime(2026, 3, 15, 21, 20)),
+    ("Sun, 15 Mar 2026 16:20:00 EST", dt.datetime(2026, 3, 15, 21, 20)),
+    ("Sun, 15 Mar 2026 16:20:00 PDT", dt.datetime(2026, 3, 15, 23, 20)),
+    ("Sun, 15 Mar 2026 16:20:00 cdt", dt.datetime(2026, 3, 15, 21, 20)),
+    # no zone, -0000 (zone unknown), GMT, UT, Z: UTC, as documented
+    ("Sun, 15 Mar 2026 16:20:00", dt.datetime(2026, 3, 15, 16, 20)),
+    ("Sun, 15 Mar 2026 16:20:00 -0000", dt.datetime(2026, 3, 15, 16, 20)),
+    ("Sun, 15 Mar 2026 16:20:00 GMT", dt.datetime(2026, 3, 15, 16, 20)),
+    ("15 Mar 26 16:20 UT", dt.datetime(2026, 3, 15, 16, 20)),
+    ("Sun, 15 Mar 2026 16:20:00 Z", dt.datetime(2026, 3, 15, 16, 20)),
+    # ISO 8601 in pubDate still works
+    ("2026-03-15T16:20:00-05:00", dt.datetime(2026, 3, 15, 21, 20)),
+])
+def test_rss_date_zones(pub_date: str, utc: dt.datetime) -> None:
+    article = _rss_item(pub_date).article
+    assert article is not None
+    assert article.published == utc.replace(tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(("pub_date", "message"), [
+    ("Tue, 17 Mar 2026 00:30:00 CET", "unknown time zone 'CET'"),
+    ("Tue, 17 Mar 2026 08:00:00 AEST", "unknown time zone 'AEST'"),
+    ("Tue, 17 Mar 2026 08:00:00 IST", "unknown time zone 'IST'"),
+    ("Tue, 17 Mar 2026 08:00:00 CET+0100", "unknown time zone 'CET+0100'"),
+    ("Tue, 17 Mar 2026 08:00:00 +2500", "not a time zone offset: '+2500'"),
+    ("Sun, 31 Feb 2026 16:20:00 +0000", "not an RFC 822 date"),
+])
+def test_rss_date_unknown_zone_is_refused(pub_date: str, message: str) -> None:
+    error = _rss_item(pub_date).error
+    assert error is not None and error.field == "pubDate"
+    assert message in error.message

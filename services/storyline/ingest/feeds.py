@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -89,15 +90,53 @@ def _text(parent: Element | None, tag: str) -> str | None:
     return clean_line(child.text) or None
 
 
+# The zone at the end of an RFC 822 date: a name, an offset (+0100, -05:00) or a name and
+# an offset (GMT-0500), right after the time.
+_RSS_ZONE = re.compile(r"(?<=[\s\d])(?P<name>[A-Za-z]+)?"
+                       r"(?:(?P<sign>[+-])(?P<hours>\d{2}):?(?P<minutes>\d{2}))?\s*$")
+# UTC names, and the RFC 822 US zones by their RFC offsets (hours). Other names (CET, IST,
+# BST...) mean different offsets in different places: guessing would date an article hours
+# off, so they are refused.
+_RSS_ZONE_HOURS = {"GMT": 0, "UT": 0, "UTC": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6,
+                   "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
+
+
+def _rss_zone(match: re.Match[str], path: str) -> dt.timezone:
+    name, sign = match["name"], match["sign"]
+    minutes = 0
+    if sign:
+        if name and name.upper() not in ("GMT", "UT", "UTC"):
+            raise InvalidArticle(path, f"unknown time zone {quote(match[0].strip())}")
+        hours, mins = int(match["hours"]), int(match["minutes"])
+        if hours > 23 or mins > 59:
+            raise InvalidArticle(path, f"not a time zone offset: {quote(match[0].strip())}")
+        minutes = (hours * 60 + mins) * (-1 if sign == "-" else 1)
+    elif name:
+        known = _RSS_ZONE_HOURS.get(name.upper())
+        if known is None:
+            raise InvalidArticle(path, f"unknown time zone {quote(name)} (give it as an "
+                                       "offset, +hhmm)")
+        minutes = known * 60
+    return dt.timezone(dt.timedelta(minutes=minutes))
+
+
 def _rss_date(value: str, path: str) -> dt.datetime:
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    """An RFC 822 date (the zone read as above; none, -0000 or GMT is UTC), else ISO 8601."""
+    text = value.strip()
+    match = _RSS_ZONE.search(text)
+    head = text[: match.start()] if match and match[0].strip() else text
+    fields = email.utils.parsedate_tz(head) if head else None
+    if fields is None:
         # some feeds put ISO 8601 dates in pubDate
         try:
             return parse_datetime(value, path)
         except InvalidArticle:
             raise InvalidArticle(path, f"not an RFC 822 date: {quote(value)}") from None
+    zone = _rss_zone(match, path) if match and match[0].strip() else dt.UTC
+    try:
+        parsed = dt.datetime(*fields[:6], tzinfo=zone)
+    except ValueError:
+        raise InvalidArticle(path, f"not an RFC 822 date: {quote(value)}") from None
     return publication_time_at(parsed, path)
 
 
