@@ -4,13 +4,16 @@ format it is read as, the instant it is dated, the text it carries."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from storyline.domain.events import PubStatus
 from storyline.ingest.feeds import FeedItem, parse_feed
 from storyline.ingest.fields import InvalidArticle
+from storyline.ingest.files import iter_file
 from storyline.ingest.normalise import detect_format, parse_item
 
 FLAT: dict[str, Any] = {"uri": "urn:flat:1", "source": "Wire", "body": "Text.",
@@ -82,3 +85,37 @@ def test_rss_date_unknown_zone_is_refused(pub_date: str, message: str) -> None:
     error = _rss_item(pub_date).error
     assert error is not None and error.field == "pubDate"
     assert message in error.message
+
+
+@pytest.mark.parametrize("levels", [3_000, 100_000])
+def test_deeply_nested_feed_item_is_refused_alone(tmp_path: Path, levels: int) -> None:
+    deep = b"<div>" * levels + b"x" + b"</div>" * levels
+    feed = tmp_path / "a.rss"
+    feed.write_bytes(
+        b"<rss version='2.0'><channel><title>W</title><item><guid>urn:g:1</guid><title>t"
+        b"</title><pubDate>Mon, 16 Mar 2026 09:00:00 GMT</pubDate><description>" + deep +
+        b"</description></item><item><guid>urn:g:2</guid><title>fine</title><pubDate>Mon, "
+        b"16 Mar 2026 09:00:00 GMT</pubDate><description>ok</description></item></channel>"
+        b"</rss>")
+    later = tmp_path / "b.jsonl"
+    later.write_bytes(orjson.dumps(FLAT) + b"\n")
+    results = [r for path in (feed, later) for r in iter_file(path)]
+    assert [(r.ref, r.ok) for r in results] == [
+        (f"{feed}#1", False), (f"{feed}#2", True), (f"{later}:1", True)]
+    error = results[0].error
+    assert error is not None and error.field == "$"
+    assert "nested too deeply" in error.message
+    assert results[0].raw.startswith("<item><guid>urn:g:1</guid>")  # what is left of it
+    assert results[1].article is not None and results[1].article.body == "ok"
+
+
+def test_deeply_nested_atom_entry_is_refused_alone() -> None:
+    deep = "<div>" * 500 + "x" + "</div>" * 500
+    feed = (f"<feed xmlns='http://www.w3.org/2005/Atom'><title>W</title><entry><id>a:1</id>"
+            f"<updated>2026-03-01T00:00:00Z</updated><content type='xhtml'>"
+            f"<div xmlns='http://www.w3.org/1999/xhtml'>{deep}</div></content></entry>"
+            f"<entry><id>a:2</id><title>ok</title><updated>2026-03-01T00:00:00Z</updated>"
+            f"</entry></feed>").encode()
+    first, second = parse_feed(feed)
+    assert first.error is not None and "nested too deeply" in first.error.message
+    assert second.article is not None and second.article.headline == "ok"

@@ -31,6 +31,7 @@ from storyline.ingest.fields import (
     quote,
 )
 from storyline.ingest.htmltext import html_to_text
+from storyline.ingest.jsontext import MAX_DEPTH
 
 FeedFormat = Literal["auto", "rss", "atom"]
 
@@ -69,12 +70,35 @@ def parse_feed(data: bytes, *, fmt: FeedFormat = "auto",
         raise InvalidArticle(ROOT, f"expected an {fmt} feed, found {kind}")
     items = _rss_items(root) if kind == "rss" else _atom_items(root)
     for index, (element, parse) in enumerate(items, start=1):
-        raw = tostring(element, encoding="unicode")
+        raw = ""
         try:
+            # cut before anything recursive (tostring) walks it: a few thousand nested
+            # elements ended the whole run with a RecursionError
+            too_deep = _cut_below(element, MAX_DEPTH)
+            raw = tostring(element, encoding="unicode")
+            if too_deep:
+                raise InvalidArticle(ROOT, f"the item is nested too deeply: more than "
+                                           f"{MAX_DEPTH} levels of elements")
             check_size(len(raw.encode()), max_bytes)
             yield FeedItem(index, parse(), None, raw)
         except InvalidArticle as exc:
             yield FeedItem(index, None, exc, raw)
+
+
+def _cut_below(element: Element, depth: int) -> bool:
+    """Drop the children of elements ``depth`` levels down (``element`` is level 1), without
+    recursion; True when there were any (the item is refused, and its raw text is what is
+    left)."""
+    cut = False
+    stack = [(element, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level >= depth and len(node):
+            del node[:]
+            cut = True
+        else:
+            stack.extend((child, level + 1) for child in node)
+    return cut
 
 
 def _local(tag: str) -> str:
