@@ -119,3 +119,29 @@ def test_deeply_nested_atom_entry_is_refused_alone() -> None:
     first, second = parse_feed(feed)
     assert first.error is not None and "nested too deeply" in first.error.message
     assert second.article is not None and second.article.headline == "ok"
+
+
+def _atom(entry: str) -> bytes:
+    return (f"<feed xmlns='http://www.w3.org/2005/Atom'><title>Wire</title><entry>"
+            f"<id>tag:w,2026:1</id><updated>2026-03-16T09:00:00Z</updated>{entry}</entry>"
+            f"</feed>").encode()
+
+
+def test_atom_text_is_plain_text() -> None:
+    article = next(parse_feed(_atom(
+        "<title>Browsers drop the &lt;marquee&gt; tag; &lt;script&gt; rules change</title>"
+        "<summary>Write &amp;amp; in HTML. Since 3 &lt;5, the &lt;video&gt; tag wins."
+        "</summary>"))).article
+    assert article is not None
+    assert article.headline == "Browsers drop the <marquee> tag; <script> rules change"
+    assert article.body == "Write &amp; in HTML. Since 3 <5, the <video> tag wins."
+    explicit = next(parse_feed(_atom("<title type='text'>A &lt;b&gt; c</title>"))).article
+    assert explicit is not None and explicit.headline == "A <b> c"
+
+
+@pytest.mark.parametrize("kind", ["html", "text/html", "HTML"])
+def test_atom_html_is_read_as_html(kind: str) -> None:
+    article = next(parse_feed(_atom(
+        f"<title>T</title><content type='{kind}'>&lt;p&gt;One &amp;amp; two&lt;/p&gt;"
+        f"&lt;script&gt;x()&lt;/script&gt;&lt;p&gt;Three&lt;/p&gt;</content>"))).article
+    assert article is not None and article.body == "One & two\nThree"

@@ -25,6 +25,7 @@ from storyline.ingest.fields import (
     InvalidArticle,
     build_article,
     check_size,
+    clean_body,
     clean_line,
     parse_datetime,
     publication_time_at,
@@ -218,16 +219,17 @@ def _atom_items(root: Element) -> Iterator[tuple[Element, Callable[[], ArticleRe
 def _atom_content(element: Element | None) -> str:
     if element is None:
         return ""
-    kind = element.get("type", "text")
+    kind = element.get("type", "text").strip().lower()
     if kind == "xhtml":
         for node in element.iter():  # XHTML namespace off, so the HTML reader knows the tags
             node.tag = _local(node.tag)
         inner = "".join(tostring(child, encoding="unicode", method="html")
                         for child in element)
         return html_to_text(inner)
-    if kind == "html":
+    if "html" in kind:  # html, or a MIME type such as text/html
         return html_to_text(element.text or "")
-    return html_to_text(element.text or "") if element.text else ""
+    # text (the default) is plain text (RFC 4287 3.1.1.1): a "<" or "&amp;" in it is meant
+    return clean_body(element.text or "")
 
 
 def _atom_link(entry: Element) -> str | None:
