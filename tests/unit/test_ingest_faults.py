@@ -145,3 +145,40 @@ def test_atom_html_is_read_as_html(kind: str) -> None:
         f"<title>T</title><content type='{kind}'>&lt;p&gt;One &amp;amp; two&lt;/p&gt;"
         f"&lt;script&gt;x()&lt;/script&gt;&lt;p&gt;Three&lt;/p&gt;</content>"))).article
     assert article is not None and article.body == "One & two\nThree"
+
+
+def _rss_items(items: str) -> list[FeedItem]:
+    return list(parse_feed(
+        (f"<rss version='2.0' xmlns:content='http://purl.org/rss/1.0/modules/content/'>"
+         f"<channel><title>Coast News</title>{items}</channel></rss>").encode()))
+
+
+def test_rss_html_written_as_elements_is_the_body() -> None:
+    items = _rss_items(
+        "<item><title>Storm</title><guid>urn:c:1</guid><pubDate>Mon, 16 Mar 2026 09:00:00 "
+        "GMT</pubDate><description><p>The port closed.</p><p>Ferries were <b>cancelled"
+        "</b>.</p></description></item>"
+        "<item><title>Ferry</title><guid>urn:c:2</guid><pubDate>Mon, 16 Mar 2026 10:00:00 "
+        "GMT</pubDate><content:encoded>\n  </content:encoded><description>Ferries resumed."
+        "</description></item>"
+        "<item><title>Both</title><guid>urn:c:3</guid><pubDate>Mon, 16 Mar 2026 10:00:00 "
+        "GMT</pubDate><content:encoded>Lead: <div>Full <i>story</i>.</div></content:encoded>"
+        "<description>Short.</description></item>"
+        "<item><title>Tags only</title><guid>urn:c:4</guid><pubDate>Mon, 16 Mar 2026 "
+        "10:00:00 GMT</pubDate><content:encoded>&lt;p&gt; &lt;/p&gt;</content:encoded>"
+        "<description>&lt;p&gt;Escaped &amp;amp; fine.&lt;/p&gt;</description></item>")
+    bodies = [item.article.body if item.article else item.error for item in items]
+    assert bodies == ["The port closed.\nFerries were cancelled.", "Ferries resumed.",
+                      "Lead:\nFull story.", "Escaped & fine."]
+
+
+def test_atom_html_written_as_elements_is_the_body() -> None:
+    html = next(parse_feed(_atom(
+        "<title>Port</title><content type='html'><p>The port closed.</p><p>Ferries "
+        "<b>stopped</b>.</p></content>"))).article
+    assert html is not None and html.body == "The port closed.\nFerries stopped."
+    xhtml = next(parse_feed(_atom(
+        "<title>Port</title><content type='xhtml'>Before &lt;the&gt; div. <div "
+        "xmlns='http://www.w3.org/1999/xhtml'><p>Para A.</p><p>Para B.</p></div></content>"
+        ))).article
+    assert xhtml is not None and xhtml.body == "Before <the> div.\nPara A.\nPara B."

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from html import escape
 from typing import Literal
 from xml.etree.ElementTree import Element, tostring
 
@@ -187,10 +188,8 @@ def _rss_article(item: Element, outlet: str | None, language: str,
         raise InvalidArticle("channel.title", "is required (or the item's <source>): the "
                                               "outlet")
     headline = _text(item, "title")
-    content = item.find(CONTENT_ENCODED)
-    description = item.find("description")
-    chosen = content if content is not None and content.text else description
-    body = html_to_text(chosen.text) if chosen is not None and chosen.text else ""
+    # content:encoded only when it has text: an empty one used to hide the description
+    body = _html_text(item.find(CONTENT_ENCODED)) or _html_text(item.find("description"))
     if not body and not headline:
         raise InvalidArticle("description", "the item has no text and no title")
     date_text = _text(item, "pubDate")
@@ -216,20 +215,35 @@ def _atom_items(root: Element) -> Iterator[tuple[Element, Callable[[], ArticleRe
         yield entry, partial(_atom_article, entry, outlet, language, feed_date)
 
 
+def _markup(element: Element, *, text_is_markup: bool) -> str:
+    """The HTML inside ``element``: its text, then its child elements serialised. Some feeds
+    put HTML there as elements instead of escaped text; reading the text alone dropped it.
+    ``text_is_markup``: the text is HTML source (an escaped description), not characters."""
+    for child in element:
+        for node in child.iter():  # namespaces off (Atom, XHTML), so the HTML reader knows tags
+            node.tag = _local(node.tag)
+    text = element.text or ""
+    return (text if text_is_markup else escape(text, quote=False)) + "".join(
+        tostring(child, encoding="unicode", method="html") for child in element)
+
+
+def _html_text(element: Element | None) -> str:
+    """The text of an element holding HTML (an RSS description, Atom html content)."""
+    if element is None:
+        return ""
+    return html_to_text(_markup(element, text_is_markup=True))
+
+
 def _atom_content(element: Element | None) -> str:
     if element is None:
         return ""
     kind = element.get("type", "text").strip().lower()
     if kind == "xhtml":
-        for node in element.iter():  # XHTML namespace off, so the HTML reader knows the tags
-            node.tag = _local(node.tag)
-        inner = "".join(tostring(child, encoding="unicode", method="html")
-                        for child in element)
-        return html_to_text(inner)
+        return html_to_text(_markup(element, text_is_markup=False))
     if "html" in kind:  # html, or a MIME type such as text/html
-        return html_to_text(element.text or "")
+        return _html_text(element)
     # text (the default) is plain text (RFC 4287 3.1.1.1): a "<" or "&amp;" in it is meant
-    return clean_body(element.text or "")
+    return clean_body("".join(element.itertext()))
 
 
 def _atom_link(entry: Element) -> str | None:
