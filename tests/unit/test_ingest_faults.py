@@ -182,3 +182,36 @@ def test_atom_html_written_as_elements_is_the_body() -> None:
         "xmlns='http://www.w3.org/1999/xhtml'><p>Para A.</p><p>Para B.</p></div></content>"
         ))).article
     assert xhtml is not None and xhtml.body == "Before <the> div.\nPara A.\nPara B."
+
+
+def _dated_feed(channel: str, item: str) -> FeedItem:
+    return next(parse_feed(
+        (f"<rss version='2.0' xmlns:dc='http://purl.org/dc/elements/1.1/'><channel>"
+         f"<title>Valley Courier</title>{channel}<item><title>Flood</title>"
+         f"<guid>urn:vc:7</guid>{item}<description>Text.</description></item></channel>"
+         f"</rss>").encode()))
+
+
+@pytest.mark.parametrize(("channel", "item", "utc"), [
+    ("<lastBuildDate>Mon, 16 Mar 2026 09:00:00 GMT</lastBuildDate>",
+     "<dc:date>2026-03-05T10:00:00+01:00</dc:date>", dt.datetime(2026, 3, 5, 9)),
+    ("<pubDate>Mon, 16 Mar 2026 09:00:00 GMT</pubDate>",
+     "<dc:date>2026-03-05T10:00:00Z</dc:date>", dt.datetime(2026, 3, 5, 10)),
+    ("", "<pubDate>Wed, 04 Mar 2026 08:00:00 GMT</pubDate>"
+         "<dc:date>2026-03-05T10:00:00Z</dc:date>", dt.datetime(2026, 3, 4, 8)),
+    # the channel's pubDate is the last resort, as documented
+    ("<pubDate>Mon, 16 Mar 2026 09:00:00 GMT</pubDate><lastBuildDate>Mon, 16 Mar 2026 "
+     "09:15:00 GMT</lastBuildDate>", "", dt.datetime(2026, 3, 16, 9)),
+])
+def test_rss_item_dates(channel: str, item: str, utc: dt.datetime) -> None:
+    article = _dated_feed(channel, item).article
+    assert article is not None and article.published == utc.replace(tzinfo=dt.UTC)
+
+
+def test_rss_item_is_never_dated_by_last_build_date() -> None:
+    result = _dated_feed("<lastBuildDate>Mon, 16 Mar 2026 09:00:00 GMT</lastBuildDate>", "")
+    assert result.article is None and result.error is not None
+    assert result.error.field == "pubDate"
+    assert "dc:date" in result.error.message
+    bad = _dated_feed("", "<dc:date>yesterday</dc:date>").error
+    assert bad is not None and bad.field == "dc:date"

@@ -39,6 +39,7 @@ FeedFormat = Literal["auto", "rss", "atom"]
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -172,7 +173,9 @@ def _rss_items(root: Element) -> Iterator[tuple[Element, Callable[[], ArticleRec
         raise InvalidArticle("channel", "an RSS document needs a <channel>")
     outlet = _text(channel, "title")
     language = _text(channel, "language") or "en"
-    feed_date = _text(channel, "pubDate") or _text(channel, "lastBuildDate")
+    # not lastBuildDate: it moves with every rebuild of the feed, so an unchanged item would
+    # be dated anew on every poll (a conflicting version of itself)
+    feed_date = _text(channel, "pubDate")
     for item in channel.findall("item"):
         yield item, partial(_rss_article, item, outlet, language, feed_date)
 
@@ -193,13 +196,16 @@ def _rss_article(item: Element, outlet: str | None, language: str,
     if not body and not headline:
         raise InvalidArticle("description", "the item has no text and no title")
     date_text = _text(item, "pubDate")
+    dc_date = _text(item, DC_DATE)
     if date_text:
         published = _rss_date(date_text, "pubDate")
+    elif dc_date:
+        published = parse_datetime(dc_date, "dc:date")
     elif feed_date:
         published = _rss_date(feed_date, "channel.pubDate")
     else:
-        raise InvalidArticle("pubDate", "is required (or the channel's pubDate): the "
-                                        "publication time")
+        raise InvalidArticle("pubDate", "is required (or dc:date, or the channel's pubDate): "
+                                        "the publication time")
     return build_article({"uri": "guid", "source": "source", "headline": "title",
                           "body": "description", "url": "link", "language": "language"},
                          uri=uri, version=1, source=source, headline=headline, body=body,
