@@ -14,6 +14,7 @@ from storyline.domain.events import PubStatus
 from storyline.ingest.feeds import FeedItem, parse_feed
 from storyline.ingest.fields import InvalidArticle
 from storyline.ingest.files import iter_file
+from storyline.ingest.jsontext import decode_json
 from storyline.ingest.normalise import detect_format, parse_item
 
 FLAT: dict[str, Any] = {"uri": "urn:flat:1", "source": "Wire", "body": "Text.",
@@ -215,3 +216,21 @@ def test_rss_item_is_never_dated_by_last_build_date() -> None:
     assert "dc:date" in result.error.message
     bad = _dated_feed("", "<dc:date>yesterday</dc:date>").error
     assert bad is not None and bad.field == "dc:date"
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_leading_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    second = dict(FLAT, uri="urn:flat:2")
+    lines = tmp_path / "wire.jsonl"
+    lines.write_bytes(BOM + orjson.dumps(FLAT) + b"\r\n" + orjson.dumps(second) + b"\r\n")
+    document = tmp_path / "wire.json"
+    document.write_bytes(BOM + orjson.dumps([FLAT, second]))
+    for path in (lines, document):
+        uris = [r.article.uri if r.article else r.error for r in iter_file(path)]
+        assert uris == ["urn:flat:1", "urn:flat:2"]
+    # the HTTP API decodes its body with decode_json
+    assert decode_json(BOM + b'{"a": "\xef\xbb\xbfb"}') == {"a": "\ufeffb"}
+    with pytest.raises(InvalidArticle, match="not valid JSON"):
+        decode_json(BOM + BOM + b"{}")  # one mark, not any number
