@@ -4,6 +4,7 @@ format it is read as, the instant it is dated, the text it carries."""
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +235,29 @@ def test_a_leading_byte_order_mark_is_ignored(tmp_path: Path) -> None:
     assert decode_json(BOM + b'{"a": "\xef\xbb\xbfb"}') == {"a": "\ufeffb"}
     with pytest.raises(InvalidArticle, match="not valid JSON"):
         decode_json(BOM + BOM + b"{}")  # one mark, not any number
+
+
+def _nfd(text: str) -> str:
+    return unicodedata.normalize("NFD", text)
+
+
+def test_text_is_unicode_nfc() -> None:
+    nfc = dict(FLAT, uri="urn:wire:zürich-fire", source="Zürcher Zeitung",
+               headline="Fire in Zürich", body="Café closed.\nÅrhus too.")
+    nfd = {key: _nfd(value) if isinstance(value, str) else value
+           for key, value in nfc.items()}
+    assert nfd["uri"] != nfc["uri"]
+    assert parse_item(nfd) == parse_item(nfc)  # same uri, same text: a resend, no conflict
+    assert parse_item(nfd).headline == "Fire in Zürich"
+    ninjs = {"uri": _nfd("urn:n:é"), "firstcreated": "2026-03-01T09:00:00Z",
+             "headlines": [{"role": "main", "value": _nfd("Élan")}],
+             "bodies": [{"role": "main", "contenttype": "text/html",
+                         "value": _nfd("<p>Noël</p>")}],
+             "infosources": [{"name": _nfd("Le Télégramme")}]}
+    article = parse_item(ninjs)
+    assert (article.uri, article.headline, article.body, article.source) == (
+        "urn:n:é", "Élan", "Noël", "Le Télégramme")
+    feed = _rss_items(f"<item><guid>{_nfd('urn:f:ü')}</guid><title>{_nfd('Über')}</title>"
+                      f"<pubDate>Mon, 16 Mar 2026 09:00:00 GMT</pubDate></item>")
+    assert feed[0].article is not None
+    assert (feed[0].article.uri, feed[0].article.headline) == ("urn:f:ü", "Über")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -118,8 +119,10 @@ def join_path(base: str, *parts: str | int) -> str:
 
 
 def clean_line(text: str) -> str:
-    """One line: whitespace runs (including non-breaking spaces) become one space."""
-    return " ".join(text.split())
+    """One line: whitespace runs (including non-breaking spaces) become one space; in
+    Unicode NFC, so the same words typed decomposed ("u" + combining diaeresis) are the same
+    text, uri and fingerprint as precomposed ones (not a conflicting version)."""
+    return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
 def clean_body(text: str) -> str:
