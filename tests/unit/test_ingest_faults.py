@@ -261,3 +261,25 @@ def test_text_is_unicode_nfc() -> None:
                       f"<pubDate>Mon, 16 Mar 2026 09:00:00 GMT</pubDate></item>")
     assert feed[0].article is not None
     assert (feed[0].article.uri, feed[0].article.headline) == ("urn:f:ü", "Über")
+
+
+@pytest.mark.parametrize(("value", "utc"), [
+    ("2026-03-11t21:40:00z", dt.datetime(2026, 3, 11, 21, 40)),
+    ("2026-03-11T21:40:00z", dt.datetime(2026, 3, 11, 21, 40)),
+    ("2026-03-11t23:40:00+02:00", dt.datetime(2026, 3, 11, 21, 40)),
+    # a leap second is the last instant of its minute, on its own day
+    ("2016-12-31T23:59:60Z", dt.datetime(2016, 12, 31, 23, 59, 59, 999999)),
+    ("2016-12-31T23:59:60.25Z", dt.datetime(2016, 12, 31, 23, 59, 59, 999999)),
+    ("2016-12-31 18:59:60-05:00", dt.datetime(2016, 12, 31, 23, 59, 59, 999999)),
+])
+def test_rfc3339_lower_case_and_leap_second(value: str, utc: dt.datetime) -> None:
+    assert parse_item(dict(FLAT, published=value)).published == utc.replace(tzinfo=dt.UTC)
+    entry = next(parse_feed(_atom(f"<title>T</title><published>{value}</published>")))
+    assert entry.article is not None and entry.article.published == utc.replace(tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("value", ["2026-03-11T21:40:61Z", "2026-03-11T21:60:00Z",
+                                   "2026-03-11T21:40:00zz"])
+def test_other_seconds_and_letters_are_still_refused(value: str) -> None:
+    with pytest.raises(InvalidArticle, match="not an ISO 8601 date-time"):
+        parse_item(dict(FLAT, published=value))
