@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -283,3 +284,21 @@ def test_rfc3339_lower_case_and_leap_second(value: str, utc: dt.datetime) -> Non
 def test_other_seconds_and_letters_are_still_refused(value: str) -> None:
     with pytest.raises(InvalidArticle, match="not an ISO 8601 date-time"):
         parse_item(dict(FLAT, published=value))
+
+
+LONG_LINK = "https://coast.example/a?utm=" + "x" * 2100
+
+
+@pytest.mark.parametrize(("link", "url"), [
+    (LONG_LINK, None), ("javascript:alert(1)", None), ("/relative/path", None),
+    ("HTTPS://coast.example/a", "https://coast.example/a"),
+    ("https://coast.example/a", "https://coast.example/a")])
+def test_an_unusable_link_is_dropped_not_the_item(link: str, url: str | None) -> None:
+    flat = parse_item(dict(FLAT, url=link))
+    rss = _rss_items(f"<item><guid>urn:1</guid><title>T</title><link>{escape(link)}</link>"
+                     f"<pubDate>Mon, 16 Mar 2026 09:00:00 GMT</pubDate></item>")[0].article
+    atom = next(parse_feed(_atom(
+        f"<title>T</title><link rel='alternate' href='{escape(link)}'/>"))).article
+    assert rss is not None and atom is not None
+    assert (flat.url, rss.url, atom.url) == (url, url, url)
+    assert (flat.uri, rss.uri, atom.uri) == ("urn:flat:1", "urn:1", "tag:w,2026:1")

@@ -20,7 +20,7 @@ from xml.etree.ElementTree import Element, tostring
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from storyline.domain.events import ArticleReceived
+from storyline.domain.events import ArticleReceived, web_address
 from storyline.ingest.fields import (
     ROOT,
     InvalidArticle,
@@ -209,7 +209,7 @@ def _rss_article(item: Element, outlet: str | None, language: str,
     return build_article({"uri": "guid", "source": "source", "headline": "title",
                           "body": "description", "url": "link", "language": "language"},
                          uri=uri, version=1, source=source, headline=headline, body=body,
-                         published=published, language=language, url=link,
+                         published=published, language=language, url=web_address(link),
                          wire_format="rss")
 
 
@@ -285,4 +285,4 @@ def _atom_article(entry: Element, outlet: str | None, language: str,
                           "body": "content", "url": "link", "language": "xml:lang"},
                          uri=uri, version=1, source=source, headline=headline, body=body,
                          published=published, language=entry.get(XML_LANG) or language,
-                         url=_atom_link(entry), wire_format="atom")
+                         url=web_address(_atom_link(entry)), wire_format="atom")
