@@ -16,6 +16,7 @@ from storyline.domain.events import PubStatus
 from storyline.ingest.feeds import FeedItem, parse_feed
 from storyline.ingest.fields import InvalidArticle
 from storyline.ingest.files import iter_file
+from storyline.ingest.htmltext import html_to_text
 from storyline.ingest.jsontext import decode_json
 from storyline.ingest.normalise import detect_format, parse_item
 
@@ -302,3 +303,19 @@ def test_an_unusable_link_is_dropped_not_the_item(link: str, url: str | None) ->
     assert rss is not None and atom is not None
     assert (flat.url, rss.url, atom.url) == (url, url, url)
     assert (flat.uri, rss.uri, atom.uri) == ("urn:flat:1", "urn:1", "tag:w,2026:1")
+
+
+@pytest.mark.parametrize(("html", "text"), [
+    ("<table><caption>Results</caption><tr><th>Home</th><th>Score</th><th>Away</th></tr>"
+     "<tr><td>Arsenal</td><td>2-1</td><td>Chelsea</td></tr></table>",
+     "Results\nHome Score Away\nArsenal 2-1 Chelsea"),
+    ("<nav>Menu</nav><main>Story</main><figure><img src='x'>Photo</figure>"
+     "<address>Port Halden</address><details><summary>More</summary>Detail</details>",
+     "Menu\nStory\nPhoto\nPort Halden\nMore\nDetail"),
+    ("<dl>Term</dl><dl>Other</dl>", "Term\nOther"),
+    ("<p>End.</p><!-- tracking pixel", "End."),
+    ("<p>A</p><!-- closed --><p>B</p><!-- open <p>C</p>", "A\nB"),
+    ("<script>if (a<!--b) {}</script>Kept", "Kept"),
+])
+def test_html_cells_and_blocks_are_separated(html: str, text: str) -> None:
+    assert html_to_text(html) == text
