@@ -62,6 +62,9 @@ def _rss_item(pub_date: str) -> FeedItem:
     ("Sun, 15 Mar 2026 16:20:00 EST", dt.datetime(2026, 3, 15, 21, 20)),
     ("Sun, 15 Mar 2026 16:20:00 PDT", dt.datetime(2026, 3, 15, 23, 20)),
     ("Sun, 15 Mar 2026 16:20:00 cdt", dt.datetime(2026, 3, 15, 21, 20)),
+    ("Sun, 15 Mar 2026 16:20:00 -0500 (EST)", dt.datetime(2026, 3, 15, 21, 20)),
+    ("Sun, 15 Mar 2026 16:20:00 +01", dt.datetime(2026, 3, 15, 15, 20)),
+    ("Sun, 15 Mar 2026 16:20:00 GMT+1", dt.datetime(2026, 3, 15, 15, 20)),
     # no zone, -0000 (zone unknown), GMT, UT, Z: UTC, as documented
     ("Sun, 15 Mar 2026 16:20:00", dt.datetime(2026, 3, 15, 16, 20)),
     ("Sun, 15 Mar 2026 16:20:00 -0000", dt.datetime(2026, 3, 15, 16, 20)),
@@ -83,6 +86,8 @@ def test_rss_date_zones(pub_date: str, utc: dt.datetime) -> None:
     ("Tue, 17 Mar 2026 08:00:00 IST", "unknown time zone 'IST'"),
     ("Tue, 17 Mar 2026 08:00:00 CET+0100", "unknown time zone 'CET+0100'"),
     ("Tue, 17 Mar 2026 08:00:00 +2500", "not a time zone offset: '+2500'"),
+    ("Tue, 17 Mar 2026 08:00:00 -", "not a time zone offset: '-'"),
+    ("Tue, 17 Mar 2026 08:00:00 +01:2", "not a time zone offset: '+01:2'"),
     ("Sun, 31 Feb 2026 16:20:00 +0000", "not an RFC 822 date"),
 ])
 def test_rss_date_unknown_zone_is_refused(pub_date: str, message: str) -> None:

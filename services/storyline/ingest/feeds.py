@@ -117,10 +117,12 @@ def _text(parent: Element | None, tag: str) -> str | None:
     return clean_line(child.text) or None
 
 
-# The zone at the end of an RFC 822 date: a name, an offset (+0100, -05:00) or a name and
-# an offset (GMT-0500), right after the time.
-_RSS_ZONE = re.compile(r"(?<=[\s\d])(?P<name>[A-Za-z]+)?"
-                       r"(?:(?P<sign>[+-])(?P<hours>\d{2}):?(?P<minutes>\d{2}))?\s*$")
+# The zone at the end of an RFC 822 date, right after the time: a name, an offset (+0100,
+# -05:00) or both (GMT-0500). Anything there is read, or the item refused: a zone left to
+# parsedate was silently UTC. A trailing "(comment)" is RFC 822's, not the zone.
+_RSS_ZONE = re.compile(r"(?<=[\s\d])(?P<name>[A-Za-z]*)(?P<offset>[+-][\d:]*)?\s*$")
+_RSS_COMMENT = re.compile(r"\s*\([^()]*\)\s*$")
+_RSS_OFFSET = re.compile(r"(?P<sign>[+-])(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?")
 # UTC names, and the RFC 822 US zones by their RFC offsets (hours). Other names (CET, IST,
 # BST...) mean different offsets in different places: guessing would date an article hours
 # off, so they are refused.
@@ -128,17 +130,18 @@ _RSS_ZONE_HOURS = {"GMT": 0, "UT": 0, "UTC": 0, "Z": 0, "EST": -5, "EDT": -4, "C
                    "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
 
 
-def _rss_zone(match: re.Match[str], path: str) -> dt.timezone:
-    name, sign = match["name"], match["sign"]
-    minutes = 0
-    if sign:
+def _rss_zone(name: str, offset: str | None, path: str) -> dt.timezone:
+    zone = name + (offset or "")
+    if offset is not None:
         if name and name.upper() not in ("GMT", "UT", "UTC"):
-            raise InvalidArticle(path, f"unknown time zone {quote(match[0].strip())}")
-        hours, mins = int(match["hours"]), int(match["minutes"])
-        if hours > 23 or mins > 59:
-            raise InvalidArticle(path, f"not a time zone offset: {quote(match[0].strip())}")
-        minutes = (hours * 60 + mins) * (-1 if sign == "-" else 1)
-    elif name:
+            raise InvalidArticle(path, f"unknown time zone {quote(zone)}")
+        parts = _RSS_OFFSET.fullmatch(offset)
+        hours = int(parts["hours"]) if parts else 24
+        mins = int(parts["minutes"] or 0) if parts else 0
+        if parts is None or hours > 23 or mins > 59:
+            raise InvalidArticle(path, f"not a time zone offset: {quote(zone)}")
+        minutes = (hours * 60 + mins) * (-1 if parts["sign"] == "-" else 1)
+    else:
         known = _RSS_ZONE_HOURS.get(name.upper())
         if known is None:
             raise InvalidArticle(path, f"unknown time zone {quote(name)} (give it as an "
@@ -149,9 +152,10 @@ def _rss_zone(match: re.Match[str], path: str) -> dt.timezone:
 
 def _rss_date(value: str, path: str) -> dt.datetime:
     """An RFC 822 date (the zone read as above; none, -0000 or GMT is UTC), else ISO 8601."""
-    text = value.strip()
+    text = _RSS_COMMENT.sub("", value.strip())
     match = _RSS_ZONE.search(text)
-    head = text[: match.start()] if match and match[0].strip() else text
+    zoned = match is not None and bool(match[0].strip())
+    head = text[: match.start()] if match is not None and zoned else text
     fields = email.utils.parsedate_tz(head) if head else None
     if fields is None:
         # some feeds put ISO 8601 dates in pubDate
@@ -159,7 +163,7 @@ def _rss_date(value: str, path: str) -> dt.datetime:
             return parse_datetime(value, path)
         except InvalidArticle:
             raise InvalidArticle(path, f"not an RFC 822 date: {quote(value)}") from None
-    zone = _rss_zone(match, path) if match and match[0].strip() else dt.UTC
+    zone = _rss_zone(match["name"], match["offset"], path) if match and zoned else dt.UTC
     try:
         parsed = dt.datetime(*fields[:6], tzinfo=zone)
     except ValueError:
