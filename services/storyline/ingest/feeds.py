@@ -9,32 +9,37 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from html import escape
 from typing import Literal
 from xml.etree.ElementTree import Element, tostring
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from storyline.domain.events import ArticleReceived
+from storyline.domain.events import ArticleReceived, web_address
 from storyline.ingest.fields import (
     ROOT,
     InvalidArticle,
     build_article,
     check_size,
+    clean_body,
     clean_line,
     parse_datetime,
     publication_time_at,
     quote,
 )
 from storyline.ingest.htmltext import html_to_text
+from storyline.ingest.jsontext import MAX_DEPTH
 
 FeedFormat = Literal["auto", "rss", "atom"]
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -68,12 +73,35 @@ def parse_feed(data: bytes, *, fmt: FeedFormat = "auto",
         raise InvalidArticle(ROOT, f"expected an {fmt} feed, found {kind}")
     items = _rss_items(root) if kind == "rss" else _atom_items(root)
     for index, (element, parse) in enumerate(items, start=1):
-        raw = tostring(element, encoding="unicode")
+        raw = ""
         try:
+            # cut before anything recursive (tostring) walks it: a few thousand nested
+            # elements ended the whole run with a RecursionError
+            too_deep = _cut_below(element, MAX_DEPTH)
+            raw = tostring(element, encoding="unicode")
+            if too_deep:
+                raise InvalidArticle(ROOT, f"the item is nested too deeply: more than "
+                                           f"{MAX_DEPTH} levels of elements")
             check_size(len(raw.encode()), max_bytes)
             yield FeedItem(index, parse(), None, raw)
         except InvalidArticle as exc:
             yield FeedItem(index, None, exc, raw)
+
+
+def _cut_below(element: Element, depth: int) -> bool:
+    """Drop the children of elements ``depth`` levels down (``element`` is level 1), without
+    recursion; True when there were any (the item is refused, and its raw text is what is
+    left)."""
+    cut = False
+    stack = [(element, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level >= depth and len(node):
+            del node[:]
+            cut = True
+        else:
+            stack.extend((child, level + 1) for child in node)
+    return cut
 
 
 def _local(tag: str) -> str:
@@ -89,15 +117,57 @@ def _text(parent: Element | None, tag: str) -> str | None:
     return clean_line(child.text) or None
 
 
+# The zone at the end of an RFC 822 date, right after the time: a name, an offset (+0100,
+# -05:00) or both (GMT-0500). Anything there is read, or the item refused: a zone left to
+# parsedate was silently UTC. A trailing "(comment)" is RFC 822's, not the zone.
+_RSS_ZONE = re.compile(r"(?<=[\s\d])(?P<name>[A-Za-z]*)(?P<offset>[+-][\d:]*)?\s*$")
+_RSS_COMMENT = re.compile(r"\s*\([^()]*\)\s*$")
+_RSS_OFFSET = re.compile(r"(?P<sign>[+-])(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?")
+# UTC names, and the RFC 822 US zones by their RFC offsets (hours). Other names (CET, IST,
+# BST...) mean different offsets in different places: guessing would date an article hours
+# off, so they are refused.
+_RSS_ZONE_HOURS = {"GMT": 0, "UT": 0, "UTC": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6,
+                   "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
+
+
+def _rss_zone(name: str, offset: str | None, path: str) -> dt.timezone:
+    zone = name + (offset or "")
+    if offset is not None:
+        if name and name.upper() not in ("GMT", "UT", "UTC"):
+            raise InvalidArticle(path, f"unknown time zone {quote(zone)}")
+        parts = _RSS_OFFSET.fullmatch(offset)
+        hours = int(parts["hours"]) if parts else 24
+        mins = int(parts["minutes"] or 0) if parts else 0
+        if parts is None or hours > 23 or mins > 59:
+            raise InvalidArticle(path, f"not a time zone offset: {quote(zone)}")
+        minutes = (hours * 60 + mins) * (-1 if parts["sign"] == "-" else 1)
+    else:
+        known = _RSS_ZONE_HOURS.get(name.upper())
+        if known is None:
+            raise InvalidArticle(path, f"unknown time zone {quote(name)} (give it as an "
+                                       "offset, +hhmm)")
+        minutes = known * 60
+    return dt.timezone(dt.timedelta(minutes=minutes))
+
+
 def _rss_date(value: str, path: str) -> dt.datetime:
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    """An RFC 822 date (the zone read as above; none, -0000 or GMT is UTC), else ISO 8601."""
+    text = _RSS_COMMENT.sub("", value.strip())
+    match = _RSS_ZONE.search(text)
+    zoned = match is not None and bool(match[0].strip())
+    head = text[: match.start()] if match is not None and zoned else text
+    fields = email.utils.parsedate_tz(head) if head else None
+    if fields is None:
         # some feeds put ISO 8601 dates in pubDate
         try:
             return parse_datetime(value, path)
         except InvalidArticle:
             raise InvalidArticle(path, f"not an RFC 822 date: {quote(value)}") from None
+    zone = _rss_zone(match["name"], match["offset"], path) if match and zoned else dt.UTC
+    try:
+        parsed = dt.datetime(*fields[:6], tzinfo=zone)
+    except ValueError:
+        raise InvalidArticle(path, f"not an RFC 822 date: {quote(value)}") from None
     return publication_time_at(parsed, path)
 
 
@@ -107,7 +177,9 @@ def _rss_items(root: Element) -> Iterator[tuple[Element, Callable[[], ArticleRec
         raise InvalidArticle("channel", "an RSS document needs a <channel>")
     outlet = _text(channel, "title")
     language = _text(channel, "language") or "en"
-    feed_date = _text(channel, "pubDate") or _text(channel, "lastBuildDate")
+    # not lastBuildDate: it moves with every rebuild of the feed, so an unchanged item would
+    # be dated anew on every poll (a conflicting version of itself)
+    feed_date = _text(channel, "pubDate")
     for item in channel.findall("item"):
         yield item, partial(_rss_article, item, outlet, language, feed_date)
 
@@ -123,24 +195,25 @@ def _rss_article(item: Element, outlet: str | None, language: str,
         raise InvalidArticle("channel.title", "is required (or the item's <source>): the "
                                               "outlet")
     headline = _text(item, "title")
-    content = item.find(CONTENT_ENCODED)
-    description = item.find("description")
-    chosen = content if content is not None and content.text else description
-    body = html_to_text(chosen.text) if chosen is not None and chosen.text else ""
+    # content:encoded only when it has text: an empty one used to hide the description
+    body = _html_text(item.find(CONTENT_ENCODED)) or _html_text(item.find("description"))
     if not body and not headline:
         raise InvalidArticle("description", "the item has no text and no title")
     date_text = _text(item, "pubDate")
+    dc_date = _text(item, DC_DATE)
     if date_text:
         published = _rss_date(date_text, "pubDate")
+    elif dc_date:
+        published = parse_datetime(dc_date, "dc:date")
     elif feed_date:
         published = _rss_date(feed_date, "channel.pubDate")
     else:
-        raise InvalidArticle("pubDate", "is required (or the channel's pubDate): the "
-                                        "publication time")
+        raise InvalidArticle("pubDate", "is required (or dc:date, or the channel's pubDate): "
+                                        "the publication time")
     return build_article({"uri": "guid", "source": "source", "headline": "title",
                           "body": "description", "url": "link", "language": "language"},
                          uri=uri, version=1, source=source, headline=headline, body=body,
-                         published=published, language=language, url=link,
+                         published=published, language=language, url=web_address(link),
                          wire_format="rss")
 
 
@@ -152,19 +225,35 @@ def _atom_items(root: Element) -> Iterator[tuple[Element, Callable[[], ArticleRe
         yield entry, partial(_atom_article, entry, outlet, language, feed_date)
 
 
+def _markup(element: Element, *, text_is_markup: bool) -> str:
+    """The HTML inside ``element``: its text, then its child elements serialised. Some feeds
+    put HTML there as elements instead of escaped text; reading the text alone dropped it.
+    ``text_is_markup``: the text is HTML source (an escaped description), not characters."""
+    for child in element:
+        for node in child.iter():  # namespaces off (Atom, XHTML), so the HTML reader knows tags
+            node.tag = _local(node.tag)
+    text = element.text or ""
+    return (text if text_is_markup else escape(text, quote=False)) + "".join(
+        tostring(child, encoding="unicode", method="html") for child in element)
+
+
+def _html_text(element: Element | None) -> str:
+    """The text of an element holding HTML (an RSS description, Atom html content)."""
+    if element is None:
+        return ""
+    return html_to_text(_markup(element, text_is_markup=True))
+
+
 def _atom_content(element: Element | None) -> str:
     if element is None:
         return ""
-    kind = element.get("type", "text")
+    kind = element.get("type", "text").strip().lower()
     if kind == "xhtml":
-        for node in element.iter():  # XHTML namespace off, so the HTML reader knows the tags
-            node.tag = _local(node.tag)
-        inner = "".join(tostring(child, encoding="unicode", method="html")
-                        for child in element)
-        return html_to_text(inner)
-    if kind == "html":
-        return html_to_text(element.text or "")
-    return html_to_text(element.text or "") if element.text else ""
+        return html_to_text(_markup(element, text_is_markup=False))
+    if "html" in kind:  # html, or a MIME type such as text/html
+        return _html_text(element)
+    # text (the default) is plain text (RFC 4287 3.1.1.1): a "<" or "&amp;" in it is meant
+    return clean_body("".join(element.itertext()))
 
 
 def _atom_link(entry: Element) -> str | None:
@@ -200,4 +289,4 @@ def _atom_article(entry: Element, outlet: str | None, language: str,
                           "body": "content", "url": "link", "language": "xml:lang"},
                          uri=uri, version=1, source=source, headline=headline, body=body,
                          published=published, language=entry.get(XML_LANG) or language,
-                         url=_atom_link(entry), wire_format="atom")
+                         url=web_address(_atom_link(entry)), wire_format="atom")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -118,8 +119,10 @@ def join_path(base: str, *parts: str | int) -> str:
 
 
 def clean_line(text: str) -> str:
-    """One line: whitespace runs (including non-breaking spaces) become one space."""
-    return " ".join(text.split())
+    """One line: whitespace runs (including non-breaking spaces) become one space; in
+    Unicode NFC, so the same words typed decomposed ("u" + combining diaeresis) are the same
+    text, uri and fingerprint as precomposed ones (not a conflicting version)."""
+    return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
 def clean_body(text: str) -> str:
@@ -150,6 +153,9 @@ def text_field(obj: Mapping[str, Any], key: str, path: str, *, required: bool = 
     return cleaned
 
 
+_LEAP_SECOND = re.compile(r"(?<=[T ]\d{2}:\d{2}):60(?:[.,]\d+)?")
+
+
 def parse_datetime(value: Any, path: str) -> dt.datetime:
     """ISO 8601 / RFC 3339 date-time (or a bare date) as an aware UTC datetime.
 
@@ -159,7 +165,10 @@ def parse_datetime(value: Any, path: str) -> dt.datetime:
     if not isinstance(value, str):
         raise InvalidArticle(path, f"must be an ISO 8601 date-time string, got "
                                    f"{type(value).__name__} {quote(value)}")
-    text = value.strip()
+    # RFC 3339 (5.6) allows "t" and "z", which fromisoformat refuses
+    text = value.strip().upper()
+    # a leap second (23:59:60) is the last instant of its minute: the same day, not the next
+    text = _LEAP_SECOND.sub(":59.999999", text, count=1)
     try:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:

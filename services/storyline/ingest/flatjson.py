@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storyline.domain.events import ArticleReceived, PubStatus
+from storyline.domain.events import ArticleReceived, PubStatus, web_address
 from storyline.ingest.fields import (
     ROOT,
     InvalidArticle,
@@ -61,7 +61,9 @@ def parse_flat(obj: dict[str, Any]) -> ArticleReceived:
         published = problems.check(parse_datetime, obj["published"], "published")
     version = problems.check(parse_version, obj.get("version"), "version")
     language = problems.check(text_field, obj, "language", "language", max_length=35)
-    url = problems.check(text_field, obj, "url", "url", max_length=2048)
+    # like ninjs's: a url that is no http(s) address (too long, relative, javascript:...) is
+    # dropped, never the reason to refuse the article
+    url = web_address(problems.check(text_field, obj, "url", "url"))
     problems.raise_any()
     body = clean_body(raw_body) if isinstance(raw_body, str) else ""
     if not body and not headline and pubstatus is PubStatus.USABLE:

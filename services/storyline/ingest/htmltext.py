@@ -9,9 +9,12 @@ from storyline.ingest.fields import clean_body
 # Elements that end a paragraph or line in the rendered text.
 _BLOCKS = frozenset({
     "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-    "tr", "table", "section", "article", "header", "footer", "pre", "hr", "dd", "dt",
-    "figcaption", "aside",
+    "tr", "table", "section", "article", "header", "footer", "pre", "hr", "dd", "dt", "dl",
+    "figcaption", "aside", "caption", "nav", "main", "figure", "address", "details",
+    "summary",
 })
+# Table cells: the cells of a row stay on its line, but not glued ("Arsenal2-1Chelsea").
+_CELLS = frozenset({"td", "th"})
 _SKIPPED = frozenset({"script", "style", "template", "noscript", "head", "title"})
 
 
@@ -26,6 +29,8 @@ class _TextCollector(HTMLParser):
             self._skip_depth += 1
         elif tag in _BLOCKS:
             self.parts.append("\n")
+        elif tag in _CELLS:
+            self.parts.append(" ")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCKS:
@@ -36,11 +41,19 @@ class _TextCollector(HTMLParser):
             self._skip_depth = max(0, self._skip_depth - 1)
         elif tag in _BLOCKS:
             self.parts.append("\n")
+        elif tag in _CELLS:
+            self.parts.append(" ")
 
     def handle_data(self, data: str) -> None:
         if not self._skip_depth:
             # a newline inside a paragraph's source is layout, not a line break
             self.parts.append(data.replace("\n", " ").replace("\r", " "))
+
+    def close(self) -> None:
+        # an unterminated comment is hidden markup, not text (HTMLParser gives it as data)
+        if self.rawdata.startswith("<!--"):
+            self.rawdata = ""
+        super().close()
 
 
 def html_to_text(html: str) -> str:

@@ -19,6 +19,8 @@ from storyline.ingest.fields import ROOT, InvalidArticle
 # this is refused before any parser walks it.
 MAX_DEPTH = 64
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
 
 def decode_json(data: bytes, *, one_line: bool = False) -> Any:
     """The JSON value in ``data`` (UTF-8). ``one_line``: ``data`` is one line of a JSON
@@ -30,6 +32,9 @@ def decode_json(data: bytes, *, one_line: bool = False) -> Any:
     except UnicodeDecodeError as exc:
         raise InvalidArticle(ROOT, f"not valid UTF-8: byte 0x{data[exc.start]:02x} at byte "
                                    f"offset {exc.start} ({exc.reason})") from None
+    # a byte order mark starting the text (Windows editors and exporters write one) is not
+    # JSON, and RFC 8259 8.1 lets a parser ignore it; orjson refuses it, losing the item
+    data = data.removeprefix(UTF8_BOM)
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:

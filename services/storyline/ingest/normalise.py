@@ -12,6 +12,7 @@ import orjson
 
 from storyline.domain.events import ArticleReceived
 from storyline.ingest.fields import ROOT, InvalidArticle, check_size
+from storyline.ingest.flatjson import FIELDS as FLAT_FIELDS
 from storyline.ingest.flatjson import parse_flat
 from storyline.ingest.jsontext import decode_json, require_object
 from storyline.ingest.ninjs import NINJS_HINT_KEYS, parse_ninjs
@@ -21,14 +22,20 @@ __all__ = ["InvalidArticle", "ItemFormat", "detect_format", "parse_bytes", "pars
 ItemFormat = Literal["auto", "ninjs", "json"]
 
 _FLAT_HINT_KEYS = frozenset({"source", "body", "published"})
+# A key both formats have (pubstatus) tells them apart only when nothing else does: a flat
+# article's withdrawal used to be read as ninjs and refused.
+_NINJS_ONLY_KEYS = NINJS_HINT_KEYS - frozenset(FLAT_FIELDS)
 
 
 def detect_format(obj: dict[str, Any]) -> Literal["ninjs", "json"]:
-    """ninjs when any ninjs-only key is there, the flat JSON article when its keys are."""
-    if not NINJS_HINT_KEYS.isdisjoint(obj):
+    """ninjs when any ninjs-only key is there, the flat JSON article when its keys are,
+    else ninjs when a key ninjs shares with the flat format (pubstatus) is."""
+    if not _NINJS_ONLY_KEYS.isdisjoint(obj):
         return "ninjs"
     if not _FLAT_HINT_KEYS.isdisjoint(obj):
         return "json"
+    if not NINJS_HINT_KEYS.isdisjoint(obj):
+        return "ninjs"
     raise InvalidArticle(ROOT, "cannot tell the format: expected a ninjs item (uri, bodies, "
                                "firstcreated, infosources, ...) or a JSON article (uri, "
                                "source, body, published)")
