@@ -324,3 +324,45 @@ def test_an_unusable_link_is_dropped_not_the_item(link: str, url: str | None) ->
 ])
 def test_html_cells_and_blocks_are_separated(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+def _revised_entry(text: str, updated: str, published: str | None = "2026-03-16T09:00:00Z"
+                   ) -> Any:
+    published_tag = f"<published>{published}</published>" if published else ""
+    [item] = parse_feed((
+        f"<feed xmlns='http://www.w3.org/2005/Atom'><title>Atom Wire</title><entry>"
+        f"<id>tag:aw,2026:7</id><title>Flood</title>{published_tag}"
+        f"<updated>{updated}</updated><content>{text}</content></entry></feed>").encode())
+    assert item.article is not None, item.error
+    return item.article
+
+
+def test_a_revised_atom_entry_is_a_later_version_and_reaches_the_story() -> None:
+    from storyline.domain.canonical import canonical_bytes
+    from storyline.domain.pipeline import LogPosition, Pipeline
+    from storyline.domain.records import handle_record
+
+    first = _revised_entry("The river burst its banks; 200 were evacuated.",
+                           "2026-03-16T09:00:00Z")
+    again = _revised_entry("The river burst its banks; 200 were evacuated.",
+                           "2026-03-16T09:00:00Z")
+    revised = _revised_entry("The river burst its banks; 2,000 were evacuated.",
+                             "2026-03-16T11:30:00Z")
+    # never revised: version 1, as before; each poll of the same entry gives the same version
+    assert (first.version, again.version) == (1, 1)
+    assert revised.version == 1 + 2 * 3600 + 30 * 60
+    assert revised.published == first.published  # still published at 09:00
+    pipeline = Pipeline()
+    outcomes = [handle_record(pipeline, a.uri.encode(), canonical_bytes(a.received("file")),
+                              LogPosition("storyline.articles", 0, offset), max_bytes=10**6)
+                for offset, a in enumerate((first, again, revised))]
+    assert [o.dead_letter for o in outcomes] == [None, None, None]
+    assert [len(o.events) for o in outcomes] == [1, 0, 1]  # the copy polled again: nothing
+    page = outcomes[2].events[-1]
+    assert "2,000" in page.model_dump_json()
+
+
+def test_an_atom_entry_without_published_keeps_version_one() -> None:
+    assert _revised_entry("x", "2026-03-16T11:30:00Z", published=None).version == 1
+    # an updated time before the published one (a clock error) is no revision either
+    assert _revised_entry("x", "2026-03-16T08:00:00Z").version == 1

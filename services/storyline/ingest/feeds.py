@@ -263,6 +263,21 @@ def _atom_link(entry: Element) -> str | None:
     return None
 
 
+def _atom_version(entry: Element, published: dt.datetime) -> int:
+    """1, or for an entry its publisher revised (its ``updated`` after its ``published``)
+    1 + the seconds between them: a feed carries no version number, and an edited entry
+    polled again under version 1 was a conflicting version, its correction lost. Derived
+    from the entry alone, so polling the same feed again gives the same versions, an entry
+    never revised keeps version 1, and a later revision is always a higher version."""
+    if _text(entry, f"{ATOM}published") is None:
+        return 1  # its time is its updated time: there is nothing to measure a revision by
+    updated = _text(entry, f"{ATOM}updated")
+    if updated is None:
+        return 1
+    revised = parse_datetime(updated, "updated")
+    return 1 + max(0, int((revised - published).total_seconds()))
+
+
 def _atom_article(entry: Element, outlet: str | None, language: str,
                   feed_date: str | None) -> ArticleReceived:
     uri = _text(entry, f"{ATOM}id")
@@ -287,6 +302,7 @@ def _atom_article(entry: Element, outlet: str | None, language: str,
         raise InvalidArticle("published", "is required (or updated): the publication time")
     return build_article({"uri": "id", "source": "source", "headline": "title",
                           "body": "content", "url": "link", "language": "xml:lang"},
-                         uri=uri, version=1, source=source, headline=headline, body=body,
+                         uri=uri, version=_atom_version(entry, published), source=source,
+                         headline=headline, body=body,
                          published=published, language=entry.get(XML_LANG) or language,
                          url=web_address(_atom_link(entry)), wire_format="atom")
