@@ -227,6 +227,10 @@ def test_story_page_looks_like_the_reference(client: TestClient) -> None:
     assert "also carried by KBS" in html
     assert "All related articles (6 articles)" in html
     assert "<script" not in html
+    # the marks stand before the closing full stop, as in the reference and the text views
+    assert re.search(r'Kursk <a class="cite" href="#a\d">\[\d\]</a>(<a class="cite" '
+                     r'href="#a\d">\[\d\]</a>)*\.', html)
+    assert not re.search(r'\.<a class="cite"', html)
     # a paragraph's key phrase reads as words of its own, on screen and as text
     assert '<strong class="key">Troops in Kursk</strong> North Korean engineers' in html
 

@@ -9,6 +9,7 @@ even an escaping mistake could not run code.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,9 +19,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from storyline.domain.events import StoryPage, web_address
+from storyline.domain.events import Citation, StoryPage, web_address
 from storyline.read.context import (
     MAX_CURSOR_CHARS,
     Revision,
@@ -53,6 +55,20 @@ def safe_href(address: str | None) -> str | None:
     return web_address(address)
 
 
+def cited(text: str, citations: Sequence[Citation]) -> Markup:
+    """A sentence with its citation links, put as the text views and the reference page put
+    its marks: before the closing full stop ("... reconnaissance [1].")."""
+    numbers = citation_numbers(citations)
+    if not numbers:
+        return escape(text)
+    links = Markup("").join(Markup('<a class="cite" href="#a{0}">[{0}]</a>').format(n)
+                            for n in numbers)
+    stripped = text.rstrip()
+    if stripped.endswith((".", "!", "?")):
+        return escape(stripped[:-1].rstrip()) + Markup(" ") + links + escape(stripped[-1])
+    return escape(stripped) + Markup(" ") + links
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -60,7 +76,7 @@ def make_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(cites=citation_numbers, href=safe_href, day=day_label)
+    env.globals.update(cited=cited, href=safe_href, day=day_label)
     return env
 
 
