@@ -81,7 +81,7 @@ HTTP_THROTTLED = Counter(
 SUBMITTED = Counter(
     "storyline_http_articles",
     "Articles POSTed with a valid API key, by key id and outcome (accepted, duplicate, "
-    "invalid, too_large, failed).", ["key", "outcome"])
+    "invalid, embargoed, too_large, failed).", ["key", "outcome"])
 KAFKA_OUTAGES = Counter(
     "storyline_kafka_outages",
     "Broker outages seen by this process (the first failed connection after a good one).")

@@ -366,3 +366,29 @@ def test_an_atom_entry_without_published_keeps_version_one() -> None:
     assert _revised_entry("x", "2026-03-16T11:30:00Z", published=None).version == 1
     # an updated time before the published one (a clock error) is no revision either
     assert _revised_entry("x", "2026-03-16T08:00:00Z").version == 1
+
+
+@pytest.mark.parametrize("description", [
+    "The port closed on Monday.\nFerries resumed on Tuesday (P&amp;amp;O said).",
+    "The port closed on Monday.\nFerries resumed on Tuesday (P&amp;O said).",
+    "The port closed on Monday.\r\nFerries resumed on Tuesday (P&#38;O said).",
+    "The port closed on Monday.\nFerries resumed on Tuesday (P&amp;O said, 3 &lt; 5).",
+    "<![CDATA[The port closed on Monday.\nFerries resumed on Tuesday (P&amp;O said).]]>",
+])
+def test_text_without_markup_keeps_its_lines_whatever_its_entities(description: str) -> None:
+    # an "&" (or a "<" that opens no tag) sent the text through the HTML reader, where a
+    # newline is layout: its paragraphs became one line, while the same text without
+    # the "&" kept them
+    article = _rss_items(f"<item><guid>urn:1</guid><title>T</title><pubDate>Mon, 16 Mar "
+                         f"2026 09:00:00 GMT</pubDate><description>{description}"
+                         f"</description></item>")[0].article
+    assert article is not None
+    assert article.body == "The port closed on Monday.\nFerries resumed on Tuesday " + (
+        "(P&O said, 3 < 5)." if "&lt;" in description else "(P&O said).")
+
+
+def test_markup_still_decides_the_lines() -> None:
+    assert html_to_text("One\ntwo &amp; three") == "One\ntwo & three"
+    assert html_to_text("One\n<b>two</b> &amp;\nthree") == "One two & three"
+    assert html_to_text("3 < 5\nand 7 > 6 &amp; 2 <4") == "3 < 5\nand 7 > 6 & 2 <4"
+    assert html_to_text("<p>One\ntwo</p><p>three</p>") == "One two\nthree"

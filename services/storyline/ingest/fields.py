@@ -162,6 +162,12 @@ def parse_datetime(value: Any, path: str) -> dt.datetime:
     A time without a UTC offset is taken as UTC: wire systems that omit it almost always
     mean UTC, and rejecting them would lose the article.
     """
+    return publication_time_at(read_datetime(value, path), path)
+
+
+def read_datetime(value: Any, path: str) -> dt.datetime:
+    """ISO 8601 / RFC 3339 date-time (or a bare date) as written: naive without an offset,
+    any year (:func:`parse_datetime` bounds a publication time)."""
     if not isinstance(value, str):
         raise InvalidArticle(path, f"must be an ISO 8601 date-time string, got "
                                    f"{type(value).__name__} {quote(value)}")
@@ -170,10 +176,9 @@ def parse_datetime(value: Any, path: str) -> dt.datetime:
     # a leap second (23:59:60) is the last instant of its minute: the same day, not the next
     text = _LEAP_SECOND.sub(":59.999999", text, count=1)
     try:
-        parsed = dt.datetime.fromisoformat(text)
+        return dt.datetime.fromisoformat(text)
     except ValueError:
         raise InvalidArticle(path, f"not an ISO 8601 date-time: {quote(value)}") from None
-    return publication_time_at(parsed, path)
 
 
 def publication_time_at(parsed: dt.datetime, path: str) -> dt.datetime:

@@ -14,6 +14,7 @@ from typing import Literal
 import orjson
 
 from storyline.domain.events import ArticleReceived
+from storyline.ingest.embargo import Embargo, embargo_of
 from storyline.ingest.feeds import parse_feed
 from storyline.ingest.fields import InvalidArticle, check_size
 from storyline.ingest.jsontext import decode_json, require_object
@@ -29,7 +30,10 @@ RAW_TEXT_LIMIT = 64 * 1024
 @dataclass(frozen=True, slots=True)
 class ParseResult:
     """One item of a file. ``line`` is the line number for JSON lines, otherwise the
-    item's 1-based position (``unit`` says which); ``size`` is its length in bytes."""
+    item's 1-based position (``unit`` says which); ``size`` is its length in bytes.
+    ``embargo`` is a valid ninjs item's embargo field as written (its ``raw`` is kept then,
+    for a dead letter): ``storyline ingest`` checks it against its clock, replay never
+    does (:mod:`storyline.ingest.embargo`)."""
 
     source: str
     line: int
@@ -38,6 +42,7 @@ class ParseResult:
     raw: str
     size: int
     unit: Literal["line", "item"] = "line"
+    embargo: Embargo | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,7 +103,9 @@ def _iter_lines(path: Path, name: str, fmt: FileFormat,
                 yield ParseResult(name, number, None, exc.located(name, number), _raw(line),
                                   size)
             else:
-                yield ParseResult(name, number, article, None, "", size)
+                embargo = embargo_of(obj, item_fmt)
+                yield ParseResult(name, number, article, None, _raw(line) if embargo else "",
+                                  size, embargo=embargo)
 
 
 def _iter_document(path: Path, name: str, fmt: FileFormat,
@@ -120,7 +127,10 @@ def _iter_document(path: Path, name: str, fmt: FileFormat,
             yield ParseResult(name, index, None, exc.located(name, index, "item"), raw, share,
                               "item")
         else:
-            yield ParseResult(name, index, article, None, "", share, "item")
+            embargo = embargo_of(item, item_fmt)
+            yield ParseResult(name, index, article, None,
+                              _raw(orjson.dumps(item)) if embargo else "", share, "item",
+                              embargo)
 
 
 def _iter_feed(path: Path, name: str, fmt: FileFormat,

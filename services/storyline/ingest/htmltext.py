@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from html.parser import HTMLParser
 
 from storyline.ingest.fields import clean_body
@@ -16,6 +18,9 @@ _BLOCKS = frozenset({
 # Table cells: the cells of a row stay on its line, but not glued ("Arsenal2-1Chelsea").
 _CELLS = frozenset({"td", "th"})
 _SKIPPED = frozenset({"script", "style", "template", "noscript", "head", "title"})
+# What HTMLParser reads as markup: a tag, an end tag, a comment, a declaration or a
+# processing instruction. A "<" before anything else ("3 < 5", "<5") is a character.
+_MARKUP = re.compile(r"<[A-Za-z/!?]")
 
 
 class _TextCollector(HTMLParser):
@@ -57,9 +62,13 @@ class _TextCollector(HTMLParser):
 
 
 def html_to_text(html: str) -> str:
-    """Visible text of an HTML fragment, entities decoded, one block element a line."""
-    if "<" not in html and "&" not in html:
-        return clean_body(html)
+    """Visible text of an HTML fragment, entities decoded, one block element a line.
+
+    Text without markup is plain text, whatever entities it has: its line breaks are its
+    lines, as they are in text without an entity (a description "Closed on Monday.\n
+    Ferries resumed (P&amp;O said)." kept its paragraphs only without the "&amp;")."""
+    if _MARKUP.search(html) is None:
+        return clean_body(unescape(html))
     collector = _TextCollector()
     collector.feed(html)
     collector.close()

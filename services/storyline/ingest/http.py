@@ -5,11 +5,14 @@ An item goes through the same decoder and parser as files and the CLI
 the API keys (hashed, :mod:`storyline.web.keys`), acknowledged once per (uri, version,
 content) (:class:`storyline.web.limits.RecentArticles`) and written to the articles log with
 its provenance (``via="http"`` and the key's id) in the event, ``ArticleReceived.provenance``,
-and, for tools that read record headers, in two Kafka record headers as well.
+and, for tools that read record headers, in two Kafka record headers as well. A ninjs item
+under an embargo that lies after the app's clock (``IngestApp.now``) is answered 422 naming
+the embargo's field and time (:mod:`storyline.ingest.embargo`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
@@ -21,6 +24,7 @@ from pydantic import BaseModel
 
 from storyline.domain.canonical import content_hash
 from storyline.domain.events import ArticleReceived
+from storyline.ingest.embargo import Embargo, embargo_of, refuse_embargoed, utc_now
 from storyline.ingest.fields import InvalidArticle
 from storyline.ingest.jsontext import decode_json
 from storyline.ingest.normalise import parse_item
@@ -47,10 +51,12 @@ class ArticleSink(Protocol):
 @dataclass(frozen=True)
 class ArticleParser:
     """``parse(obj, fmt=..., max_bytes=...) -> ArticleReceived``, raising ``invalid`` (with
-    ``.field`` and ``.message``) for a bad item: storyline.ingest.normalise by default."""
+    ``.field`` and ``.message``) for a bad item: storyline.ingest.normalise by default;
+    ``embargo(obj, fmt)`` lifts the item's embargo out of it."""
 
     parse: Callable[..., ArticleReceived]
     invalid: type[Exception]
+    embargo: Callable[[Any, str], Embargo | None] = embargo_of
 
 
 def default_parser() -> ArticleParser:
@@ -68,7 +74,8 @@ class Accepted(BaseModel):
 @dataclass
 class IngestApp:
     """What the ingest handler needs: settings, keys, the recent-article window, the sink
-    (made on first use by ``sink_factory``) and the parser."""
+    (made on first use by ``sink_factory``), the parser and the wall clock embargoes are
+    judged by."""
 
     settings: Settings
     read_settings: ReadSettings
@@ -77,6 +84,7 @@ class IngestApp:
     parser: ArticleParser = field(default_factory=lambda: default_parser())
     keys: KeyRing = field(default_factory=lambda: KeyRing([]))
     recent: RecentArticles = field(default_factory=lambda: RecentArticles(0))
+    now: Callable[[], dt.datetime] = utc_now
 
 
 def ingest_state(request: Request) -> IngestApp:
@@ -120,8 +128,9 @@ def add_ingest_routes(app: FastAPI) -> None:
         STORYLINE_API_KEYS; answers 202 with where the article landed on the log. The same
         uri and version with the same content again (a retry) is answered 202 with the
         first one's position and ``duplicate: true``, and not written twice (best-effort:
-        see docs/operations.md). Rate limited per key and per client: 429 with
-        Retry-After."""
+        see docs/operations.md). A ninjs item whose ``embargoed`` / ``embargoedUntil`` lies
+        in the future is refused, 422 naming the time to send it again. Rate limited per
+        key and per client: 429 with Retry-After."""
         read = ingest_state(request)
         if not read.keys:
             return _error(503, "X-API-Key", "article submission is disabled: set "
@@ -159,6 +168,11 @@ def add_ingest_routes(app: FastAPI) -> None:
                         for f, m in getattr(exc, "problems", ())]
             SUBMITTED.labels(key_id, "invalid").inc()
             return _error(422, str(bad_field), str(message), problems)
+        try:
+            refuse_embargoed(read.parser.embargo(obj, format), parsed, read.now())
+        except InvalidArticle as exc:  # under embargo now, or an embargo that is no time
+            SUBMITTED.labels(key_id, "embargoed").inc()
+            return _error(422, exc.field, exc.message)
         if read.sink is None and read.sink_factory is None:
             return _error(503, "body", "no article producer configured")
         # a retry is the same uri, version and content, whoever sends it: judged on the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from storyline.ingest.embargo import utc_now
 from storyline.ingest.http import (
     ArticleParser,
     ArticleSink,
@@ -50,7 +52,10 @@ def create_app(
     sink: ArticleSink | None = None,
     parser: ArticleParser | None = None,
     clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], dt.datetime] = utc_now,
 ) -> FastAPI:
+    """``clock`` (monotonic seconds) drives the rate limits; ``now`` (an aware UTC datetime)
+    is the wall clock ingest judges embargoes by. Tests pass their own."""
     settings = settings or get_settings()
     read_settings = read_settings or get_read_settings()
     keys = read_settings.key_ring()  # a bad entry fails here, at start, not per request
@@ -67,7 +72,8 @@ def create_app(
         app.state.ingest = IngestApp(settings, read_settings, sink,
                                      None if sink is not None else make_sink,
                                      parser or default_parser(), keys=keys,
-                                     recent=RecentArticles(read_settings.idempotency_window))
+                                     recent=RecentArticles(read_settings.idempotency_window),
+                                     now=now)
         keys.warn_if_plain()
         tasks: list[asyncio.Task[Any]] = []
         if run_projector:
