@@ -65,3 +65,47 @@ async def test_a_projector_stopped_while_its_consumer_starts_leaves_nothing_open
     gc.collect()  # aiokafka reports an unclosed client from its __del__
     await asyncio.sleep(0)
     assert not [message for message in reported if "Unclosed" in message], reported
+
+
+async def test_a_cancelled_start_ends_before_the_client_is_stopped() -> None:
+    """aiokafka leaves the connection its start is using open when that start is cancelled
+    (``AIOKafkaClient.bootstrap``): the start is let finish, then the client is stopped."""
+    steps: list[str] = []
+
+    class Client:
+        async def start(self) -> None:
+            steps.append("start")
+            await asyncio.sleep(0.3)  # a bootstrap waiting for the cluster's metadata
+            steps.append("started")
+
+        async def stop(self) -> None:
+            steps.append("stop")
+
+    task = asyncio.ensure_future(started(Client()))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert steps == ["start", "started", "stop"]
+
+
+async def test_a_start_that_never_ends_is_cut_off_after_the_grace(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from storyline.kafka import clients
+
+    monkeypatch.setattr(clients, "START_GRACE_SECONDS", 0.2)
+    stopped: list[bool] = []
+
+    class Client:
+        async def start(self) -> None:
+            await asyncio.Event().wait()
+
+        async def stop(self) -> None:
+            stopped.append(True)
+
+    task = asyncio.ensure_future(started(Client()))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)
+    assert stopped == [True]

@@ -23,12 +23,29 @@ class Startable(Protocol):
 Client = TypeVar("Client", bound=Startable)
 
 
+#: How long a cancelled start may go on to end by itself (see :func:`started`).
+START_GRACE_SECONDS = 5.0
+
+
 async def started(client: Client) -> Client:
     """``await client.start()``; if that raises or is cancelled, the client is stopped
-    (``stop()``, or ``close()`` for the admin client) before the exception goes on."""
+    (``stop()``, or ``close()`` for the admin client) before the exception goes on.
+
+    A cancelled start is first given ``START_GRACE_SECONDS`` to end by itself: aiokafka
+    (0.14) leaves its bootstrap connection open when cancelled while that connection waits
+    for the cluster's metadata (``AIOKafkaClient.bootstrap``), out of reach of ``stop()``
+    ("Unclosed AIOKafkaConnection" at ERROR when the read API shut down as it started)."""
+    starting = asyncio.ensure_future(client.start())
     try:
-        await client.start()
+        await asyncio.shield(starting)
     except BaseException:
+        if not starting.done():
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(starting), START_GRACE_SECONDS)
+            if not starting.done():
+                starting.cancel()
+                with contextlib.suppress(BaseException):
+                    await starting
         closing: Callable[[], Awaitable[object]] | None = (
             getattr(client, "stop", None) or getattr(client, "close", None))
         if closing is not None:

@@ -151,13 +151,16 @@ async def stream_events(
 ) -> AsyncIterator[bytes]:
     """Replay the events past ``after`` (see :func:`parse_last_event_id`; None: from now),
     then follow live: every event, those of ``story_ids``, or those of ``story`` and the
-    stories merged into it (:func:`followed_ids`, looked up again at every pass: a story
-    merged away while followed goes on as its survivor, its ``StoryMerged`` first, as a
-    reconnect would). A comment line goes out whenever ``heartbeat`` seconds passed without
-    a line, so proxies do not close a quiet stream, however busy the other stories are."""
+    stories merged into it (:func:`followed_ids`). A story merged away while followed goes
+    on as its survivor: the ``StoryMerged`` that absorbed it, then the survivor's events
+    after it, as a reconnect would give them. A comment line goes out whenever
+    ``heartbeat`` seconds passed without a line, so proxies do not close a quiet stream,
+    however busy the other stories are."""
     # where it starts is fixed before the client hears anything: what is written once it
     # has the first line comes after it
     positions, last = await asyncio.to_thread(start_of, store, after)
+    if story is not None:
+        story_ids = await asyncio.to_thread(followed_ids, store, story)
     clock = asyncio.get_running_loop().time
     yield b"retry: 1000\n\n"
     quiet_since = clock()
@@ -165,19 +168,24 @@ async def stream_events(
         # read the notifier before the query: a row committed while the query runs then
         # still counts as news, and the loop queries again instead of sleeping past it
         seen = notifier.seq
-        if story is not None:
-            story_ids = await asyncio.to_thread(followed_ids, store, story)
-        rows = await asyncio.to_thread(store.events_from, positions, after_seq=last,
-                                       story_ids=story_ids, limit=REPLAY_BATCH)
+        rows = await asyncio.to_thread(
+            store.events_from, positions, after_seq=last, story_ids=story_ids,
+            merged_away=story_ids if story is not None else (), limit=REPLAY_BATCH)
+        moved = False
         for row in rows:
             # a store applies each partition in offset order: an event's record is past
             # every one sent before it on its partition
             positions[row.part] = row.offset + 1
             yield format_event(row, positions)
             last = row.seq
+            if story is not None and row.story_id not in story_ids:
+                # a followed story was merged into this one: its events follow from here
+                survivor = await asyncio.to_thread(followed_ids, store, row.story_id)
+                story_ids = sorted({*story_ids, *survivor})
+                moved = True
         if rows:
             quiet_since = clock()
-        if len(rows) == REPLAY_BATCH:
+        if moved or len(rows) == REPLAY_BATCH:
             continue
         if not story_ids and last is not None:
             seen = max(seen, last)

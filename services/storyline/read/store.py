@@ -548,14 +548,18 @@ class ReadStore(abc.ABC):
         return {int(p): int(o) + 1 for p, o in rows}
 
     def events_from(self, positions: Mapping[int, int], *, after_seq: int | None = None,
-                    story_ids: Sequence[str] = (), limit: int = 500) -> list[EventRow]:
+                    story_ids: Sequence[str] = (), merged_away: Sequence[str] = (),
+                    limit: int = 500) -> list[EventRow]:
         """The events of records at or past ``positions`` (partition -> offset; a partition
         left out: all of its records), in this store's order (``seq``), only those after
         ``after_seq`` when given (a reader that took the earlier ones already). The same
         ``positions`` name the same records in every store projected from the topic,
-        whatever order each applied its partitions in."""
+        whatever order each applied its partitions in. With ``story_ids``, only theirs, and
+        the event that first named each of ``merged_away`` an alias (its ``StoryMerged``:
+        the survivor's event)."""
         if story_ids:
             story_ids = [s for s in story_ids if storable_text(s)]
+            merged_away = [s for s in merged_away if storable_text(s)]
             if not story_ids:
                 return []
         known = sorted(positions.items())
@@ -579,8 +583,13 @@ class ReadStore(abc.ABC):
         params: list[Any] = [max(after_seq, MIN_ID), *flat]
         where = f"seq > ? AND ({wanted})"
         if story_ids:
-            where += f" AND story_id IN ({', '.join('?' for _ in story_ids)})"
+            where += f" AND (story_id IN ({', '.join('?' for _ in story_ids)})"
             params += list(story_ids)
+            if merged_away:
+                where += (" OR seq IN (SELECT seq FROM aliases WHERE absorbed_id IN "
+                          f"({', '.join('?' for _ in merged_away)}))")
+                params += list(merged_away)
+            where += ")"
         params.append(limit)
         rows = self._fetchall(
             f"SELECT seq, kind, story_id, body, part, record_offset FROM events WHERE {where} "
