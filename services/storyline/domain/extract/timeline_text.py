@@ -7,6 +7,7 @@ sentences the same way.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -151,7 +152,10 @@ def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
 def trim_statement(sentence: str) -> str:
     """The sentence as a stand-alone entry: datelines and linking openers dropped, first
     letter raised. Attribution ("Officials said ...") is kept: it is part of what the
-    source claims."""
+    source claims. HTML entities a feed left in its text are decoded ("R&amp;B"), as the
+    summary's sentences are (``analysis.strip_dateline``)."""
+    if "&" in sentence:
+        sentence = html.unescape(sentence)
     text = _LIVE_STAMP.sub("", _LEAD_SEPARATOR.sub("", sentence.strip()), count=1)
     text = _PAGE_STAMP.sub("", text, count=1)
     text = _LEAD_JUNK.sub("", _LEAD_CREDITS.sub("", text, count=1))
