@@ -136,6 +136,22 @@ def test_no_fragment_is_left_where_a_date_was_taken_out(pages: dict[str, StoryPa
     sunday = "BP said on Sunday morning that it would cap the well."
     start = sunday.index("Sunday")
     assert strip_dates(sunday, [(start, start + 6)]) == "BP said that it would cap the well."
+    # a relative date standing alone as an adverb leaves with the entry's date; one that is
+    # part of what is said ("since", "than", a possessive) stays
+    for sentence, date_text, expected in (
+            ("Olmert announced yesterday that he would resign.", "yesterday",
+             "Olmert announced that he would resign."),
+            ("Taylor was found guilty last month.", "last month", "Taylor was found guilty."),
+            ("Prices rose 5% last year, the agency said.", "last year",
+             "Prices rose 5%, the agency said."),
+            ("Protests have continued since last week.", "last week", None),
+            ("Profits were higher than last year.", "last year", None),
+            ("The deal was reached late yesterday.", "yesterday", None),
+            ("Yesterday's meeting ended early.", "Yesterday", None),
+            ("MPs split in Tuesday's vote.", "Tuesday", None)):
+        start = sentence.index(date_text)
+        assert strip_dates(sentence, [(start, start + len(date_text))]) == (
+            expected or sentence), sentence
     entries = [e.text for page in pages.values() for e in page.timeline]
     assert any("tentative agreement late on Wednesday" in t for t in entries)
     assert not any(re.search(r"\b(?:late|early) (?:after|before|as|,|\.)", t) for t in entries)

@@ -429,6 +429,13 @@ def test_never_crashes_and_offsets_slice_back(text: str, pub: date) -> None:
         ("The vote is due on Thursday .", D(2025, 12, 18)),
         ("The board met on Thursday and will meet again.", D(2025, 12, 11)),
         ("He said on Tuesday that it will rain.", D(2025, 12, 9)),
+        # "is to" / "are to" + a verb: an arrangement ahead
+        ("Strauss-Kahn is to be questioned on Tuesday by police.", D(2025, 12, 16)),
+        ("EU health ministers are to meet on Thursday.", D(2025, 12, 18)),
+        ("It is to blame, officials said on Thursday.", D(2025, 12, 11)),
+        # "this coming": ahead, never the day itself
+        ("The vote is this coming Monday.", D(2025, 12, 22)),
+        ("Polls close this coming Thursday.", D(2025, 12, 18)),
     ],
 )
 def test_future_tense_puts_a_weekday_after_publication(sentence: str, expected: date) -> None:
@@ -502,3 +509,32 @@ def test_this_season_is_the_nearest_one_coming_or_gone(pub: date, sentence: str,
     dev corpora read a year off, 3 do now; TimeBank's "this summer" of 1998-03-22)."""
     found = one(sentence, pub)
     assert found.span.start == expected and found.span.precision is P.QUARTER
+
+
+@pytest.mark.parametrize(
+    ("sentence", "pub", "text", "expected"),
+    [
+        # a gig guide of Saturday Jan 10, 2009: the days are the coming ones
+        ("Lloyd Cole The Glee Club, Birmingham, Tuesday 13th", D(2009, 1, 10), "Tuesday 13th",
+         D(2009, 1, 13)),
+        ("Chris Brown O2 Arena, SE10, Sunday 11th", D(2009, 1, 10), "Sunday 11th",
+         D(2009, 1, 11)),
+        ("We've been out there since last Tuesday, the 25th.", D(2011, 2, 3),
+         "last Tuesday, the 25th", D(2011, 1, 25)),
+        ("The talks ended on Friday the 30th.", D(2026, 2, 2), "Friday the 30th",
+         D(2026, 1, 30)),
+    ],
+)
+def test_a_weekday_with_its_day_number_is_that_date(sentence: str, pub: date, text: str,
+                                                    expected: date) -> None:
+    found = one(sentence, pub)
+    assert (found.text, found.span.start, found.stated) == (text, expected, True)
+
+
+def test_a_number_after_a_weekday_is_a_day_only_as_an_ordinal() -> None:
+    # "Monday 5 people": a count; no Monday the 5th is guessed
+    found = one("On Monday 5 people were hurt.", D(2026, 1, 7))
+    assert (found.text, found.span.start) == ("Monday", D(2026, 1, 5))
+    # a day number no such weekday has near the publication stays a plain weekday
+    found = one("It was on Thursday the 19th.", D(2010, 6, 29))
+    assert found.span.start == D(2010, 6, 24) and not found.stated

@@ -283,6 +283,9 @@ def test_statements_drop_fillers_and_keep_attribution() -> None:
         "Officials said the leak had stopped.")
     assert trim_statement("Ukrainian intelligence says the troops moved north.") == (
         "Ukrainian intelligence says the troops moved north.")
+    # an entity a feed left in its text reads as the character, as in the summary
+    assert trim_statement("The R&amp;B star pleaded not guilty &#8211; again.") == (
+        "The R&B star pleaded not guilty – again.")
     assert not is_statement("Will the cap hold when the hurricane season arrives in June?")
     assert not is_statement('"We will make this right," he said on Monday in Houston, Texas.')
     assert not is_statement("At 21:31 21st Jun 2010, Ebi35 wrote: It is a great shame indeed.")

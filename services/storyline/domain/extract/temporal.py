@@ -210,9 +210,13 @@ _FORMS: list[tuple[str, str]] = [
         r"this (?:morning|afternoon|evening)|last night))\b",
     ),
     (
-        "weekday",
-        r"\b(?:(?P<wd_rel>(?i:last|this|next|on|since|until|by|early|late)) )?"
-        rf"(?P<wd>{_WEEKDAY})\b",
+        "weekday",  # "on Monday", "this coming Sunday", "Tuesday 13th" (no month named)
+        r"\b(?:(?P<wd_rel>(?i:last|this coming|this|next|coming|on|since|until|by|early|"
+        rf"late)) )?(?P<wd>{_WEEKDAY})\b"
+        # a day number only with "the" or an ordinal ending: "Monday 5 people" is a count
+        r"(?:,? (?=the |(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)\b)(?:the )?"
+        r"(?P<wd_d>[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?\b"
+        rf"(?! ?(?:of |{_MONTH}|[,.:]?\d|%|percent)))?",
     ),
     (
         "weekend",  # "over the weekend", "at the weekend", "this past weekend"
@@ -558,6 +562,7 @@ def _season(m: re.Match[str], pub: date) -> Resolved | None:
 _FUTURE_CUE = re.compile(
     r"\b(?:will|would|shall|'ll|’ll|is due|are due|is set|are set|is scheduled|are scheduled|"
     r"is expected|are expected|plans? to|planned to|going to|until|"
+    r"(?:is|are) to(?= [a-z])|"  # "is to be questioned on Tuesday", "are to meet Monday"
     r"(?:expected|due|set|scheduled|slated|poised|hoping|aiming|planning) to|"
     r"(?:hopes?|aims?|intends?|vows?|pledges?|promises?) to|"
     r"(?:could|may|might|can|should|must)(?! have\b))\b"
@@ -593,7 +598,15 @@ def _weekday(m: re.Match[str], pub: date) -> Resolved | None:
     target = WEEKDAYS[m.group("wd").lower()]
     rel = (m.group("wd_rel") or "").lower()
     back = (pub.weekday() - target) % 7
-    if rel == "next":
+    text_start = (m.start("wd_rel") if rel in ("last", "next", "this", "this coming", "coming")
+                  else m.start("wd"))
+    if m.group("wd_d") is not None:
+        # "Tuesday 13th": the day of that number, nearest the publication, that is a Tuesday
+        # (at most one in three months); when none is, the day number is not this weekday's
+        dated = _weekday_of_month(target, int(m.group("wd_d")), pub)
+        if dated is not None:
+            return text_start, (dated, dated), P.DAY, True
+    if rel == "next" or rel.endswith("coming"):  # "this coming Sunday" is never today's
         d = pub + timedelta(days=(target - pub.weekday()) % 7 or 7)
     elif rel == "last":
         d = pub - timedelta(days=back or 7)
@@ -601,8 +614,20 @@ def _weekday(m: re.Match[str], pub: date) -> Resolved | None:
         d = pub + timedelta(days=(target - pub.weekday()) % 7)  # "the board will meet Monday"
     else:
         d = pub - timedelta(days=back)
-    text_start = m.start("wd_rel") if rel in ("last", "next", "this") else m.start("wd")
     return text_start, (d, d), P.DAY, False
+
+
+def _weekday_of_month(weekday: int, day: int, pub: date) -> date | None:
+    """The date nearest ``pub`` whose day of the month is ``day`` and which falls on
+    ``weekday``, in the month of ``pub`` or the one before or after."""
+    found: list[tuple[int, date]] = []
+    for offset in (-1, 0, 1):
+        year, month = shift_months(pub, offset)
+        if day <= calendar.monthrange(year, month)[1]:
+            candidate = date(year, month, day)
+            if candidate.weekday() == weekday:
+                found.append((abs((candidate - pub).days), candidate))
+    return min(found)[1] if found else None
 
 
 def _relative_period(m: re.Match[str], pub: date) -> Resolved:

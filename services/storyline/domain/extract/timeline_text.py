@@ -7,6 +7,7 @@ sentences the same way.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -116,6 +117,22 @@ _DATE_MODIFIER = re.compile(
     re.IGNORECASE)
 
 
+# A relative date that stands alone as an adverb ("Olmert announced yesterday that ...",
+# "Taylor was found guilty last month"): the entry shows its date, and the word left in the
+# text would contradict the label once the page is read another day.
+_ADVERB_DATE = re.compile(
+    r"(?i:yesterday|today|tonight|last night|this (?:morning|afternoon|evening)|"
+    r"(?:last|this) (?:week|month|year))")
+# ... but not when a word before it makes it part of what is said: "since last week",
+# "than last year", "of this week".
+_KEEPS_DATE = re.compile(
+    r"\b(?:since|until|till|before|after|from|than|of|to|through|during|for|between|and|or|"
+    r"over|within|as|the|a)\s*$", re.IGNORECASE)
+
+
+_POSSESSIVE = re.compile(r"['’]s\b")
+
+
 def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
     """The sentence without the date expressions at ``spans`` (character offsets) that only
     date it: an entry shows its date beside the text, so "On April 20, BP ..." reads "BP ...".
@@ -123,8 +140,8 @@ def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
     out = sentence
     for start, end in sorted(spans, reverse=True):
         before = out[:start]
-        if _RANGE_AFTER.match(out[end:]):
-            continue
+        if _RANGE_AFTER.match(out[end:]) or _POSSESSIVE.match(out[end:]):
+            continue  # "Yesterday's meeting", "Tuesday's fire": the date names the thing
         prep = re.search(r"(?:^|\s)(on|in|at|by)\s+(?:the\s+)?$", before, re.IGNORECASE)
         if start == 0 or before.strip(" *-–—\\") == "":
             out = _ORPHAN_LEAD.sub("", out[end:], count=1)
@@ -138,6 +155,9 @@ def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
                 out = f"{head} {_ORPHAN_LEAD.sub('', tail, count=1)}"
             else:
                 out = head + _CLAUSE_GOES_ON.sub(" ", tail, count=1)
+        elif (_ADVERB_DATE.fullmatch(out[start:end])
+              and not _KEEPS_DATE.search(before) and not _DATE_MODIFIER.search(before)):
+            out = before + _CLAUSE_GOES_ON.sub(" ", out[end:], count=1)
         else:
             continue
     out = re.sub(r"\s{2,}", " ", out)
@@ -151,7 +171,10 @@ def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
 def trim_statement(sentence: str) -> str:
     """The sentence as a stand-alone entry: datelines and linking openers dropped, first
     letter raised. Attribution ("Officials said ...") is kept: it is part of what the
-    source claims."""
+    source claims. HTML entities a feed left in its text are decoded ("R&amp;B"), as the
+    summary's sentences are (``analysis.strip_dateline``)."""
+    if "&" in sentence:
+        sentence = html.unescape(sentence)
     text = _LIVE_STAMP.sub("", _LEAD_SEPARATOR.sub("", sentence.strip()), count=1)
     text = _PAGE_STAMP.sub("", text, count=1)
     text = _LEAD_JUNK.sub("", _LEAD_CREDITS.sub("", text, count=1))

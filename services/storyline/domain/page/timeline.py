@@ -37,6 +37,7 @@ from typing import Any
 
 from storyline.domain.coldstore import ColdStore
 from storyline.domain.events import Citation, ConflictingValue, DatePrecision, TimelineEntry
+from storyline.domain.extract.analysis import ANAPHORIC
 from storyline.domain.extract.timeline_input import (
     TimelineInput,
     _Figure,
@@ -247,6 +248,14 @@ def _summarise(event: _Event) -> _Summary:
     return _summary_of_many(members)
 
 
+def _points_back(statement: str) -> bool:
+    """Whether the statement opens with a word that points back to a sentence the reader of
+    the timeline has not seen ("He", "Their", "This"), the summary's rule
+    (``analysis.ANAPHORIC``)."""
+    first = statement.lstrip("\"'“‘(` ").split(" ", 1)[0].lower().rstrip(",")
+    return first in ANAPHORIC
+
+
 def _summary_of_many(members: list[_Member]) -> _Summary:
     """An event's summary from its statements (any number: one gives what
     :func:`_summary_of_one` gives, the test says)."""
@@ -287,11 +296,13 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
     # The statements the entry can cite (every one that gives the chosen date does)
     listed = {n for side in conflicts if side.kind == "date" for n in side.citations}
     dating = [m for m in members if _dates_entry(m, chosen_span, listed)]
-    # The statement that best represents the event, among those: central, then short-ish,
-    # then first.
+    # The statement that best represents the event, among those: one that reads alone (not
+    # "He was briefly detained" when another source names him), then central, then
+    # short-ish, then first.
     representative = min(
         dating,
-        key=lambda m: (-centrality[m.seq] + LONG_STATEMENT_PENALTY
+        key=lambda m: (_points_back(m.cand.statement),
+                       -centrality[m.seq] + LONG_STATEMENT_PENALTY
                        * max(0, len(m.cand.statement.split()) - LONG_STATEMENT_WORDS),
                        m.seq),
     )
