@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from storyline.errors import OperatorError
+
 ARTICLES_PARTITION = 0
 
 
-class ArticlesOffTheLog(RuntimeError):
+class ArticlesOffTheLog(OperatorError, RuntimeError):
     """Records on partitions of the articles topic other than the log's."""
 
 

@@ -29,6 +29,7 @@ import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storyline.errors import OperatorError
 from storyline.processes import alive
 from storyline.settings import get_settings
 
@@ -46,7 +47,7 @@ _FETCH_STAMP = ".pom-sha256"
 _MAIN_CLASS = "kafka.Kafka"
 
 
-class BrokerError(RuntimeError):
+class BrokerError(OperatorError, RuntimeError):
     """A problem the operator must fix (missing Java, port taken, broker crashed...)."""
 
 

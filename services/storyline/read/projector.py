@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import DeadLetter, StoryMerged, StoryUpdated
 from storyline.domain.upcasting import RetiredEvent, UndecodableEvent, decode_any
+from storyline.errors import OperatorError
 from storyline.kafka.clients import started, stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.metrics import DEAD_LETTERS, PROJECTED, Health, record_lag
@@ -57,7 +58,7 @@ def decode_record(partition: int, offset: int, key: bytes | None, value: bytes |
     return Item(partition, offset, raw, event=event, key=key_text)
 
 
-class StoreOfAnotherTopic(RuntimeError):
+class StoreOfAnotherTopic(OperatorError, RuntimeError):
     """The read store holds the pages of another story-updates topic than the projector's."""
 
 

@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaTimeoutError
 
 from storyline.domain.events import Contract
 from storyline.domain.upcasting import UndecodableEvent, decode_any
+from storyline.errors import OperatorError
 from storyline.kafka.clients import started, stop_consumer
 from storyline.kafka.security import kafka_options
 
@@ -63,7 +64,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         return {tp.partition: offset for tp, offset in ends.items()}
 
 
-class LogTruncated(RuntimeError):
+class LogTruncated(OperatorError, RuntimeError):
     """Records a reader needs were deleted from their log (by retention or delete-records)."""
 
 
@@ -76,7 +77,7 @@ def truncated_message(topic: str, partition: int, start: int, begins: int) -> st
             f"differs); reading on from the first record left would skip them without a word")
 
 
-class LogRewound(RuntimeError):
+class LogRewound(OperatorError, RuntimeError):
     """A log that ends before offsets already folded from it: the topic was deleted and made
     again (or its records removed), and the state belongs to the old log."""
 
