@@ -4,6 +4,7 @@ traceback, and never the value of a setting (a password would be one)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import subprocess
 import sys
@@ -148,6 +149,33 @@ def test_a_truncated_log_is_one_line(monkeypatch: pytest.MonkeyPatch,
     _run_raising(LogTruncated(message), monkeypatch)
     assert cli.main(["story", "explain", "urn:x"]) == 1
     assert capsys.readouterr().err == f"storyline story: {message}\n"
+    assert "storyline topics plan" not in message  # no such command
+    assert "`storyline topics apply --dry-run` shows a topic that differs" in message
+
+
+def test_the_articles_topic_check_names_a_command_that_exists(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+    from types import SimpleNamespace
+    from typing import Any
+
+    import structlog
+
+    from storyline.kafka import admin, articles_log
+
+    @contextlib.asynccontextmanager
+    async def client(bootstrap: str, timeout_ms: int) -> Any:
+        yield None
+
+    async def describe(client: Any, topics: list[str]) -> dict[str, Any]:
+        return {"t": SimpleNamespace(configs={"retention.ms": "604800000"})}
+
+    monkeypatch.setattr(admin, "admin_client", client)
+    monkeypatch.setattr(admin, "describe_topics", describe)
+    with structlog.testing.capture_logs() as logs:
+        assert asyncio.run(articles_log.warn_if_the_log_loses_records("b:1", "t"))
+    assert logs[0]["fix"].endswith(
+        "(deploy/topics.toml; `storyline topics apply --dry-run` lists what differs)")
 
 
 def test_ctrl_c_is_quiet(monkeypatch: pytest.MonkeyPatch,

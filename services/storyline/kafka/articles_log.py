@@ -85,6 +85,6 @@ async def warn_if_the_log_loses_records(bootstrap: str, topic: str) -> list[str]
     if problems:
         log.error("articles_topic_loses_records", topic=topic, problems=problems,
                   fix="set retention.ms=-1, retention.bytes=-1 and cleanup.policy=delete on "
-                      "the topic (deploy/topics.toml; `storyline topics plan` lists what "
-                      "differs)")
+                      "the topic (deploy/topics.toml; `storyline topics apply --dry-run` "
+                      "lists what differs)")
     return problems

@@ -73,8 +73,9 @@ def truncated_message(topic: str, partition: int, start: int, begins: int) -> st
             f"offset {start} to {begins - 1} were deleted (retention.ms, retention.bytes or "
             f"delete-records) and cannot be read. The articles log and the topics derived "
             f"from it must keep every record (retention.ms=-1 and retention.bytes=-1, as "
-            f"deploy/topics.toml declares; `storyline topics plan` shows a topic that "
-            f"differs); reading on from the first record left would skip them without a word")
+            f"deploy/topics.toml declares; `storyline topics apply --dry-run` shows a topic "
+            f"that differs); reading on from the first record left would skip them without a "
+            f"word")
 
 
 class LogRewound(OperatorError, RuntimeError):
