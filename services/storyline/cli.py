@@ -41,6 +41,18 @@ def plain(text: str) -> str:
     return re.sub(r"(?::[a-z]+:)?`+([^`]*)`+", r"\1", text)
 
 
+def port_number(text: str) -> int:
+    """argparse type of a TCP port: 0-65535 (a larger number is taken modulo 65536 by the
+    socket layer: 70000 would listen on 4464)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is no port (0-65535)")
+    return port
+
+
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     """Only the selected command's module is imported: one broken or slow command module
     cannot break the others."""

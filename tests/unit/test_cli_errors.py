@@ -189,3 +189,21 @@ def test_a_fault_of_the_program_keeps_its_traceback(monkeypatch: pytest.MonkeyPa
     _run_raising(ZeroDivisionError("a bug"), monkeypatch)
     with pytest.raises(ZeroDivisionError):
         cli.main(["story", "list"])
+
+
+@pytest.mark.parametrize("argv", [["serve", "--port", "70000"], ["serve", "--port", "-1"],
+                                  ["kafka", "up", "--port", "65536"],
+                                  ["kafka", "status", "--controller-port", "99999"],
+                                  ["worker", "--single", "--web-port", "70000"]])
+def test_a_port_out_of_range_is_refused(argv: list[str],
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        cli.main(argv)
+    assert refused.value.code == 2
+    flag, number = argv[-2:]
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        f"argument {flag}: {int(number)} is no port (0-65535)")
+
+
+def test_a_port_in_range_is_taken() -> None:
+    assert [cli.port_number(text) for text in ("0", "8000", "65535")] == [0, 8000, 65535]

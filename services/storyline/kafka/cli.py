@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from storyline.cli import port_number
+
 EXIT_STOPPED = 3
 
 
@@ -20,9 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for command in (up, down, status):
         command.add_argument("--host", help="listener address (env STORYLINE_KAFKA_HOST, "
                              "default 127.0.0.1)")
-        command.add_argument("--port", type=int, help="client port (env STORYLINE_KAFKA_PORT, "
-                             "default 9092)")
-        command.add_argument("--controller-port", type=int,
+        command.add_argument("--port", type=port_number, help="client port (env "
+                             "STORYLINE_KAFKA_PORT, default 9092)")
+        command.add_argument("--controller-port", type=port_number,
                              help="KRaft controller port (env STORYLINE_KAFKA_CONTROLLER_PORT, "
                              "default port + 1)")
         command.add_argument("--data-dir", type=Path,
