@@ -12,3 +12,16 @@ class OperatorError(Exception):
 class ConfigurationError(Exception):
     """A setting (an environment variable, a flag) that cannot be used; its message never
     holds a secret."""
+
+
+class TopicMissing(OperatorError):
+    """A topic a command reads does not exist on the cluster."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(missing_topic_message(topic))
+        self.topic = topic
+
+
+def missing_topic_message(topic: str) -> str:
+    return (f"topic {topic} does not exist (is STORYLINE_TOPIC_PREFIX right? "
+            "`storyline topics apply`)")
