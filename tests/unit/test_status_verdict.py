@@ -547,3 +547,36 @@ def test_status_imports_neither_the_worker_nor_the_stages() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_no_worker_suggests_the_page_processes_flag() -> None:
+    """A worker run with --page-processes M commits in its assign group: status without the
+    flag finds the worker's group empty and must say where to look instead."""
+    found = verdict(facts(members=0, state="Empty", commit_age=9999.0),
+                    stuck_after=STUCK_AFTER)
+    assert found.code is Code.NO_WORKER
+    assert found.message == (
+        f"no worker is consuming {TOPIC}: 6 records waiting (group Empty, 0 members); a "
+        "worker started with --page-processes M is watched with `storyline status "
+        "--page-processes M` (or STORYLINE_PAGE_PROCESSES=M)")
+    assign = replace(facts(members=0, state="Empty", commit_age=9999.0), committer="assign")
+    assert "--page-processes" not in verdict(assign, stuck_after=STUCK_AFTER).message
+
+
+def test_status_takes_the_page_processes_of_the_worker(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    from storyline import cli
+    from storyline.commands import status
+
+    seen: list[status.Settings] = []
+
+    async def run(args: object, settings: status.Settings) -> int:
+        seen.append(settings)
+        return 0
+    monkeypatch.setattr(status, "_run", run)
+    assert cli.main(["status", "--page-processes", "4"]) == 0
+    assert seen[0].page_processes == 4
+    leg = status.articles_leg(seen[0])
+    assert (leg.committer, leg.group) == ("assign", status.assign_group(seen[0]))
+    with pytest.raises(SystemExit):
+        cli.main(["status", "--page-processes", "-1"])

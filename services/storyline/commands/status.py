@@ -221,8 +221,9 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
             return Verdict(Code.BEHIND, f"behind: {waiting}; no worker is consuming {topic} "
                                         f"yet (for {memberless:.0f} of {grace:g} s)")
         since = "" if memberless is None else f" for {memberless:.0f} s"
+        hint = PAGE_PROCESSES_HINT if facts.committer == "worker" else ""
         return Verdict(Code.NO_WORKER, f"no worker is consuming {topic}{since}: {waiting} "
-                                       f"(group {facts.state or 'unknown'}, 0 members)")
+                                       f"(group {facts.state or 'unknown'}, 0 members){hint}")
     stalled = stalled_for(facts)
     if stalled is not None and stalled >= stuck_after:
         where = "in the group" if facts.members else "alive"
@@ -387,6 +388,11 @@ class Leg:
     # the one partition of ``topic`` that is the log (the articles log's); records on the
     # others are reported, not counted; None: every partition (or ``partition``) is
     log_partition: int | None = None
+
+
+# a worker run with page processes commits in its assign process's group, not the worker's
+PAGE_PROCESSES_HINT = ("; a worker started with --page-processes M is watched with `storyline "
+                       "status --page-processes M` (or STORYLINE_PAGE_PROCESSES=M)")
 
 
 def articles_leg(settings: Settings) -> Leg:
@@ -676,16 +682,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stuck-after", type=float, default=60.0, metavar="S",
                         help="records waiting, a worker in the group and no commit for this "
                              "many seconds: exit 5 (default %(default)g)")
+    parser.add_argument("--page-processes", type=_processes, default=None, metavar="M",
+                        help="watch a worker started with --page-processes M (its assign "
+                             "and page processes' groups; default: STORYLINE_PAGE_PROCESSES)")
     parser.add_argument("--grace", type=float, default=None, metavar="S",
                         help="with --wait, how long the group may be without a member "
                              "before exit 4 (default: --stuck-after)")
+
+
+def _processes(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a count of processes (0 or more): {text!r}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError
 
     try:
-        return asyncio.run(_run(args, get_settings()))
+        settings = get_settings()
+        if args.page_processes is not None:  # as `storyline worker --page-processes M`
+            settings = settings.model_copy(update={"page_processes": args.page_processes})
+        return asyncio.run(_run(args, settings))
     except KafkaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(Code.ERROR)
