@@ -18,7 +18,9 @@ from storyline.errors import ConfigurationError, OperatorError
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "worker": ("storyline.commands.worker", "run the streaming worker (faust) over the articles"),
+    "worker": ("storyline.commands.worker",
+               "run the staged streaming worker over the articles (--single: faust, in one "
+               "process)"),
     "replay": ("storyline.commands.replay", "rebuild every revision from offset 0; --verify"),
     "status": ("storyline.commands.status", "show (or --wait for) the worker's lag"),
     "story": ("storyline.commands.story", "list stories or print a story page"),
@@ -31,7 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kafka": ("storyline.kafka.cli", "start, stop or inspect the local single-node Kafka broker"),
     "topics": ("storyline.kafka.topics_cli", "create the topics declared in deploy/topics.toml"),
     "eval": ("storyline.evaluation.eval_cli",
-             "score timelines, clustering or dates against gold data"),
+             "score timelines, clustering, dates, event dates or summaries against gold "
+             "data"),
 }
 
 

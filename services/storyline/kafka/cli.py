@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default port + 1)")
         command.add_argument("--data-dir", type=Path,
                              help="broker data, pid and log (env STORYLINE_KAFKA_DATA_DIR, "
-                             "default var/kafka/broker)")
+                             "default $STORYLINE_DATA_DIR/kafka/broker, var/kafka/broker "
+                             "when that is unset)")
     up.add_argument("--libs-dir", type=Path,
                     help="where the jars are fetched (env STORYLINE_KAFKA_LIBS_DIR, "
                     "default var/kafka/libs)")
