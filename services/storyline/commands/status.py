@@ -56,8 +56,10 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from storyline import outages
 from storyline.kafka.articles_log import ARTICLES_PARTITION, off_the_log_message
 from storyline.kafka.security import kafka_options
+from storyline.logconfig import configure_logging
 from storyline.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -703,6 +705,11 @@ def run(args: argparse.Namespace) -> int:
         settings = get_settings()
         if args.page_processes is not None:  # as `storyline worker --page-processes M`
             settings = settings.model_copy(update={"page_processes": args.page_processes})
+        # a broker that goes away during --wait: one line, not the Kafka clients' retries
+        configure_logging(settings.log_level, settings.log_format)
+        outages.install(settings.bootstrap_servers,
+                        reminder_seconds=settings.outage_reminder_seconds,
+                        settle_seconds=settings.outage_settle_seconds)
         return asyncio.run(_run(args, settings))
     except KafkaError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -720,10 +727,21 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _wait(probe: Probe, *, timeout: float, stuck_after: float, grace: float) -> int:
+    """Look until a final verdict or ``timeout``, which also bounds each look (a broker gone
+    away makes a look wait for its clients' retries)."""
     started = time.monotonic()
     watch = Watch()
+    legs: list[Facts] = []
+    found = Verdict(Code.ERROR, "no look at the broker finished (is it reachable?)")
     while True:
-        looked = await probe.look()
+        remaining = timeout - (time.monotonic() - started)
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            looked = await asyncio.wait_for(probe.look(), remaining)
+        except TimeoutError:
+            return _finish(legs, Verdict(Code.ERROR,
+                                         f"timed out after {timeout:g} s: {found.message}"))
         now = time.monotonic()
         legs = [watch.see(facts, now) for facts in looked]
         found = combined(legs, stuck_after=stuck_after, grace=grace)
@@ -732,11 +750,12 @@ async def _wait(probe: Probe, *, timeout: float, stuck_after: float, grace: floa
         if now - started > timeout:
             return _finish(legs, Verdict(Code.ERROR,
                                          f"timed out after {timeout:g} s: {found.message}"))
-        await asyncio.sleep(POLL_SECONDS)
+        await asyncio.sleep(min(POLL_SECONDS, max(0.0, timeout - (now - started))))
 
 
 def _finish(legs: Sequence[Facts], found: Verdict) -> int:
-    print(report_all(legs))
+    if legs:
+        print(report_all(legs))
     ok = found.code in (Code.CAUGHT_UP, Code.BEHIND)
     print(found.message, file=sys.stdout if ok else sys.stderr)
     return int(found.code)
