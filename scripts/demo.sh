@@ -39,17 +39,32 @@ start_bg() {  # name, command...
   echo "$name started (pid $!, log $run_dir/$name.log)"
 }
 
-step "Kafka broker (single-node KRaft on 127.0.0.1:9092)"
-$sl kafka up || fail "the Kafka broker did not start (see var/kafka/ for its log)"
+apply_topics() {  # create the missing topics; a topic that differs needs the operator
+  local status=0
+  $sl topics apply || status=$?
+  case $status in
+    0) ;;
+    2) fail "a topic differs from deploy/topics.toml (the DIFFERS lines above; nothing was \
+changed): alter it by hand, or start the demo afresh: $fresh" ;;
+    *) fail "the topics could not be created (exit $status)" ;;
+  esac
+}
 
-step "Topics (deploy/topics.toml)"
-$sl topics apply || fail "the topics could not be created"
+data_dir="${STORYLINE_DATA_DIR:-var}"
+if [ "$data_dir" = var ]; then
+  fresh="\`make clean\` (stops everything, deletes var/ and out/), then \`make demo\`"
+else
+  fresh="bash scripts/stop.sh, delete $data_dir, then run the demo again"
+fi
+
+step "Kafka broker (single-node KRaft on 127.0.0.1:9092)"
+$sl kafka up || fail "the Kafka broker did not start (see $data_dir/kafka/ for its log)"
 
 # A demo left by another version of this code: its pages are that version's, and this
 # version's worker refuses to go on from its commits (docs/operations.md, "Upgrading the
 # pipeline"). Everything under the data directory is the demo's own, made from the samples
-# (and whatever was ingested into it by hand): it starts afresh.
-data_dir="${STORYLINE_DATA_DIR:-var}"
+# (and whatever was ingested into it by hand): it starts afresh. Looked at before the topics
+# are applied: such a demo's topics may differ from this version's declaration.
 said=$($sl status 2>&1 || true)  # (not piped to grep -q: its early exit fails the pipe)
 if grep -q "were made by pipeline" <<<"$said"; then
   echo "$data_dir holds the demo of another pipeline version: starting it afresh (the API, the"
@@ -58,8 +73,10 @@ if grep -q "were made by pipeline" <<<"$said"; then
   rm -rf "$data_dir"
   mkdir -p "$run_dir"
   $sl kafka up || fail "the Kafka broker did not start (see $data_dir/kafka/ for its log)"
-  $sl topics apply || fail "the topics could not be created"
 fi
+
+step "Topics (deploy/topics.toml)"
+apply_topics
 
 step "Worker"
 start_bg worker $sl worker

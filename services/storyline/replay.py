@@ -139,7 +139,9 @@ def overlay_recorded(pipeline: Pipeline, events: list[PipelineEvent],
 async def recorded_summaries(settings: Settings) -> dict[tuple[str, int], SummaryGenerated]:
     return {
         (event.story_id, event.revision): event
-        async for event in read_events(settings.bootstrap_servers, settings.summaries)
+        # the summaries topic: written only with the LLM summary on
+        async for event in read_events(settings.bootstrap_servers, settings.summaries,
+                                       missing_ok=True)
         if isinstance(event, SummaryGenerated)
     }
 

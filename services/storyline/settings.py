@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -203,6 +206,21 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value  # VAR= in an env file means "not set"
 
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value  # INFO is info
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            problem = bootstrap_problem(server.strip())
+            if problem is not None:
+                raise ValueError(f"{server.strip()!r} {problem} (HOST:PORT[,HOST:PORT...], "
+                                 "an IPv6 address as [ADDRESS]:PORT)")
+        return value
+
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> Settings:
         if self.kafka_security_protocol.startswith("SASL_") and not (
@@ -247,6 +265,30 @@ class Settings(BaseSettings):
     @property
     def assignments(self) -> str:
         return self.topic(self.assignments_topic)
+
+
+def bootstrap_problem(server: str) -> str | None:
+    """What is wrong with one bootstrap server as the Kafka clients read it (host, host:port,
+    [IPv6]:port or a bare IPv6 address); None: nothing."""
+    if not server:
+        return "is empty"
+    if server.startswith("["):
+        match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", server)
+        port = None if match is None else match[2]
+        if match is None:
+            return "is not [IPv6 ADDRESS]:PORT"
+    elif ":" not in server:
+        return None
+    else:
+        with contextlib.suppress(ValueError):
+            ipaddress.IPv6Address(server)
+            return None
+        host, port = server.rsplit(":", 1)
+        if not host:
+            return "has no host"
+    if port is not None and not (port.isdigit() and int(port) <= 65535):
+        return "has no port number (0-65535) after its last colon"
+    return None
 
 
 @lru_cache(maxsize=1)

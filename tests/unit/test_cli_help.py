@@ -46,3 +46,37 @@ def test_top_level_help_as_a_user_runs_it() -> None:
                           capture_output=True, text=True, timeout=60, check=True)
     assert "The storyline command: one sub-command per operator task." in done.stdout
     assert "``" not in done.stdout
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_topic_table_of_the_docs_is_the_declared_topics() -> None:
+    """docs/kafka.md listed two faust changelogs nothing declares and missed four topics."""
+    from storyline.kafka.topics import load_topics
+
+    declared = {spec.name: spec.partitions
+                for spec in load_topics(ROOT / "deploy" / "topics.toml")}
+    docs = (ROOT / "docs" / "kafka.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| `(storyline[^`]*)` \| (\d+) \|", docs, re.MULTILINE))
+    assert {name: int(count) for name, count in table.items()} == declared
+
+
+def test_the_worker_help_names_the_staged_worker(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(help_text([], capsys).split())
+    assert ("worker run the staged streaming worker over the articles (--single: faust, in "
+            "one process)") in text
+
+
+def test_the_eval_help_names_every_evaluation() -> None:
+    from storyline.evaluation.eval_cli import EVALUATIONS
+
+    summary = COMMANDS["eval"][1]
+    for name in EVALUATIONS:
+        assert name.replace("-", " ") in summary, name
+
+
+def test_kafka_data_dir_default_follows_storyline_data_dir(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(help_text(["kafka", "up"], capsys).split())
+    assert "default $STORYLINE_DATA_DIR/kafka/broker, var/kafka/broker when that is unset" in text

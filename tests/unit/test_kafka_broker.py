@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,28 @@ def test_relative_folders_get_the_jars_where_they_are_asked_for(
     assert fetch_jars(Path("deploy"), Path("var/kafka/libs")) is True
     assert (work / "var/kafka/libs/kafka-clients.jar").exists()
     assert not (work / "deploy/var").exists()
+
+
+def test_a_broker_running_on_another_port_is_named_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`kafka up --port 9999` (or status) while the data dir's broker runs on 9092 waited out
+    the start timeout, then reported a failure; now it says where the broker is, exit 1."""
+    from storyline import cli
+
+    data_dir = tmp_path / "b"
+    data_dir.mkdir()
+    (data_dir / "server.properties").write_text(
+        "node.id=1\nlisteners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\n")
+    monkeypatch.setattr(LocalBroker, "pid", lambda self: 4242)
+    for action in ("up", "status"):
+        began = time.monotonic()
+        code = cli.main(["kafka", action, "--port", "9999", "--data-dir", str(data_dir),
+                         "--timeout" if action == "up" else "--host",
+                         "60" if action == "up" else "127.0.0.1"])
+        assert code == 1 and time.monotonic() - began < 5
+        assert capsys.readouterr().err == (
+            f"storyline kafka {action}: the broker of {data_dir} (pid 4242) is running on "
+            "127.0.0.1:9092, not 127.0.0.1:9999; `storyline kafka down` first to move it\n")
+    assert LocalBroker(BrokerConfig.from_env(port=9092, data_dir=data_dir)).listening_on() == (
+        "127.0.0.1", 9092)

@@ -547,3 +547,75 @@ def test_status_imports_neither_the_worker_nor_the_stages() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_no_worker_suggests_the_page_processes_flag() -> None:
+    """A worker run with --page-processes M commits in its assign group: status without the
+    flag finds the worker's group empty and must say where to look instead."""
+    found = verdict(facts(members=0, state="Empty", commit_age=9999.0),
+                    stuck_after=STUCK_AFTER)
+    assert found.code is Code.NO_WORKER
+    assert found.message == (
+        f"no worker is consuming {TOPIC}: 6 records waiting (group Empty, 0 members); a "
+        "worker started with --page-processes M is watched with `storyline status "
+        "--page-processes M` (or STORYLINE_PAGE_PROCESSES=M)")
+    assign = replace(facts(members=0, state="Empty", commit_age=9999.0), committer="assign")
+    assert "--page-processes" not in verdict(assign, stuck_after=STUCK_AFTER).message
+
+
+def test_status_takes_the_page_processes_of_the_worker(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    from storyline import cli
+    from storyline.commands import status
+
+    seen: list[status.Settings] = []
+
+    async def run(args: object, settings: status.Settings) -> int:
+        seen.append(settings)
+        return 0
+    monkeypatch.setattr(status, "_run", run)
+    assert cli.main(["status", "--page-processes", "4"]) == 0
+    assert seen[0].page_processes == 4
+    leg = status.articles_leg(seen[0])
+    assert (leg.committer, leg.group) == ("assign", status.assign_group(seen[0]))
+    with pytest.raises(SystemExit):
+        cli.main(["status", "--page-processes", "-1"])
+
+
+def test_wait_bounds_each_look_by_the_time_left(capsys: pytest.CaptureFixture[str]) -> None:
+    """A broker gone away made one look last as long as its clients retried: --wait overran
+    --timeout. Each look now gets the time that is left."""
+    import asyncio
+    import time
+
+    from storyline.commands import status
+
+    class Hanging:
+        async def look(self) -> list[Facts]:
+            await asyncio.sleep(30)
+            return []
+
+    began = time.monotonic()
+    code = asyncio.run(status._wait(Hanging(), timeout=0.5,  # type: ignore[arg-type]
+                                    stuck_after=STUCK_AFTER, grace=5.0))
+    assert time.monotonic() - began < 2.0
+    assert code == int(Code.ERROR)
+    assert capsys.readouterr() == ("", "timed out after 0.5 s: no look at the broker "
+                                       "finished (is it reachable?)\n")
+
+
+def test_status_quiets_broker_outages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the worker and projector do: the Kafka clients' reconnection noise (~1,200 lines
+    for a broker gone during --wait) becomes the outage tracker's lines."""
+    from storyline import cli, outages
+    from storyline.commands import status
+
+    installed: list[str] = []
+    monkeypatch.setattr(outages, "install",
+                        lambda bootstrap, **_: installed.append(bootstrap))
+
+    async def run(args: object, settings: status.Settings) -> int:
+        return 0
+    monkeypatch.setattr(status, "_run", run)
+    assert cli.main(["status"]) == 0
+    assert installed == [status.get_settings().bootstrap_servers]

@@ -12,7 +12,15 @@ import orjson
 from storyline.domain.contracts import STAGE_CONTRACTS
 from storyline.domain.events import ALL_EVENTS
 
-DEFAULT_DIR = Path("schemas")
+# schemas/ of this checkout (as kafka.topics finds deploy/topics.toml); a pip-installed
+# copy (Docker) finds it from the cwd
+_CHECKOUT_DIR = Path(__file__).resolve().parents[3] / "schemas"
+
+
+def default_schemas_dir() -> Path:
+    if _CHECKOUT_DIR.is_dir():
+        return _CHECKOUT_DIR
+    return Path.cwd() / "schemas"
 
 
 def generated() -> dict[str, bytes]:
@@ -28,23 +36,33 @@ def generated() -> dict[str, bytes]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("write", "check"))
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="default: schemas/ of the checkout (else of the cwd)")
 
 
 def run(args: argparse.Namespace) -> int:
     wanted = generated()
-    directory: Path = args.dir
+    directory: Path = args.dir or default_schemas_dir()
     if args.action == "write":
         directory.mkdir(parents=True, exist_ok=True)
         for name, data in wanted.items():
             (directory / name).write_bytes(data)
         print(f"wrote {len(wanted)} schemas to {directory}/")
         return 0
-    drift = [name for name, data in wanted.items()
-             if not (directory / name).exists() or (directory / name).read_bytes() != data]
-    if drift:
-        print("schemas out of date (run `storyline schemas write`): " + ", ".join(drift),
-              file=sys.stderr)
+    if not directory.is_dir():
+        print(f"storyline schemas: {directory} is missing (--dir DIR names another; "
+              "`storyline schemas write` makes it)", file=sys.stderr)
         return 1
-    print(f"{len(wanted)} schemas up to date")
+    missing = [name for name in wanted if not (directory / name).is_file()]
+    drift = [name for name, data in wanted.items()
+             if name not in missing and (directory / name).read_bytes() != data]
+    if missing:
+        print(f"schemas missing from {directory} (run `storyline schemas write`): "
+              + ", ".join(missing), file=sys.stderr)
+    if drift:
+        print(f"schemas out of date in {directory} (run `storyline schemas write`): "
+              + ", ".join(drift), file=sys.stderr)
+    if missing or drift:
+        return 1
+    print(f"{len(wanted)} schemas up to date in {directory}")
     return 0

@@ -56,8 +56,10 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from storyline import outages
 from storyline.kafka.articles_log import ARTICLES_PARTITION, off_the_log_message
 from storyline.kafka.security import kafka_options
+from storyline.logconfig import configure_logging
 from storyline.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -221,8 +223,9 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
             return Verdict(Code.BEHIND, f"behind: {waiting}; no worker is consuming {topic} "
                                         f"yet (for {memberless:.0f} of {grace:g} s)")
         since = "" if memberless is None else f" for {memberless:.0f} s"
+        hint = PAGE_PROCESSES_HINT if facts.committer == "worker" else ""
         return Verdict(Code.NO_WORKER, f"no worker is consuming {topic}{since}: {waiting} "
-                                       f"(group {facts.state or 'unknown'}, 0 members)")
+                                       f"(group {facts.state or 'unknown'}, 0 members){hint}")
     stalled = stalled_for(facts)
     if stalled is not None and stalled >= stuck_after:
         where = "in the group" if facts.members else "alive"
@@ -387,6 +390,11 @@ class Leg:
     # the one partition of ``topic`` that is the log (the articles log's); records on the
     # others are reported, not counted; None: every partition (or ``partition``) is
     log_partition: int | None = None
+
+
+# a worker run with page processes commits in its assign process's group, not the worker's
+PAGE_PROCESSES_HINT = ("; a worker started with --page-processes M is watched with `storyline "
+                       "status --page-processes M` (or STORYLINE_PAGE_PROCESSES=M)")
 
 
 def articles_leg(settings: Settings) -> Leg:
@@ -676,16 +684,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stuck-after", type=float, default=60.0, metavar="S",
                         help="records waiting, a worker in the group and no commit for this "
                              "many seconds: exit 5 (default %(default)g)")
+    parser.add_argument("--page-processes", type=_processes, default=None, metavar="M",
+                        help="watch a worker started with --page-processes M (its assign "
+                             "and page processes' groups; default: STORYLINE_PAGE_PROCESSES)")
     parser.add_argument("--grace", type=float, default=None, metavar="S",
                         help="with --wait, how long the group may be without a member "
                              "before exit 4 (default: --stuck-after)")
+
+
+def _processes(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a count of processes (0 or more): {text!r}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError
 
     try:
-        return asyncio.run(_run(args, get_settings()))
+        settings = get_settings()
+        if args.page_processes is not None:  # as `storyline worker --page-processes M`
+            settings = settings.model_copy(update={"page_processes": args.page_processes})
+        # a broker that goes away during --wait: one line, not the Kafka clients' retries
+        configure_logging(settings.log_level, settings.log_format)
+        outages.install(settings.bootstrap_servers,
+                        reminder_seconds=settings.outage_reminder_seconds,
+                        settle_seconds=settings.outage_settle_seconds)
+        return asyncio.run(_run(args, settings))
     except KafkaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(Code.ERROR)
@@ -702,10 +727,21 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _wait(probe: Probe, *, timeout: float, stuck_after: float, grace: float) -> int:
+    """Look until a final verdict or ``timeout``, which also bounds each look (a broker gone
+    away makes a look wait for its clients' retries)."""
     started = time.monotonic()
     watch = Watch()
+    legs: list[Facts] = []
+    found = Verdict(Code.ERROR, "no look at the broker finished (is it reachable?)")
     while True:
-        looked = await probe.look()
+        remaining = timeout - (time.monotonic() - started)
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            looked = await asyncio.wait_for(probe.look(), remaining)
+        except TimeoutError:
+            return _finish(legs, Verdict(Code.ERROR,
+                                         f"timed out after {timeout:g} s: {found.message}"))
         now = time.monotonic()
         legs = [watch.see(facts, now) for facts in looked]
         found = combined(legs, stuck_after=stuck_after, grace=grace)
@@ -714,11 +750,12 @@ async def _wait(probe: Probe, *, timeout: float, stuck_after: float, grace: floa
         if now - started > timeout:
             return _finish(legs, Verdict(Code.ERROR,
                                          f"timed out after {timeout:g} s: {found.message}"))
-        await asyncio.sleep(POLL_SECONDS)
+        await asyncio.sleep(min(POLL_SECONDS, max(0.0, timeout - (now - started))))
 
 
 def _finish(legs: Sequence[Facts], found: Verdict) -> int:
-    print(report_all(legs))
+    if legs:
+        print(report_all(legs))
     ok = found.code in (Code.CAUGHT_UP, Code.BEHIND)
     print(found.message, file=sys.stdout if ok else sys.stderr)
     return int(found.code)

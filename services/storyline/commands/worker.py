@@ -36,6 +36,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from storyline.cli import port_number
 from storyline.processes import die_with_parent
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--single", action="store_true",
                         help="the single-process worker (faust): every stage in one process")
-    parser.add_argument("--web-port", type=int, default=None,
+    parser.add_argument("--web-port", type=port_number, default=None,
                         help="with --single: serve faust's web endpoints (tables, health) on "
                              "this port")
     parser.add_argument("--faust-loglevel", default="warning",

@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from storyline.errors import OperatorError
 from storyline.kafka.clients import started
 from storyline.kafka.security import kafka_options
 from storyline.kafka.topics import ActualTopic, Plan, TopicSpec, plan
@@ -23,7 +24,7 @@ log = structlog.get_logger(__name__)
 _TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
 
 
-class AdminError(RuntimeError):
+class AdminError(OperatorError, RuntimeError):
     """The cluster refused a request."""
 
 

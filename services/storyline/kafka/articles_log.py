@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from storyline.errors import OperatorError
+
 ARTICLES_PARTITION = 0
 
 
-class ArticlesOffTheLog(RuntimeError):
+class ArticlesOffTheLog(OperatorError, RuntimeError):
     """Records on partitions of the articles topic other than the log's."""
 
 
@@ -83,6 +85,6 @@ async def warn_if_the_log_loses_records(bootstrap: str, topic: str) -> list[str]
     if problems:
         log.error("articles_topic_loses_records", topic=topic, problems=problems,
                   fix="set retention.ms=-1, retention.bytes=-1 and cleanup.policy=delete on "
-                      "the topic (deploy/topics.toml; `storyline topics plan` lists what "
-                      "differs)")
+                      "the topic (deploy/topics.toml; `storyline topics apply --dry-run` "
+                      "lists what differs)")
     return problems

@@ -29,6 +29,7 @@ import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storyline.errors import OperatorError
 from storyline.processes import alive
 from storyline.settings import get_settings
 
@@ -46,7 +47,7 @@ _FETCH_STAMP = ".pom-sha256"
 _MAIN_CLASS = "kafka.Kafka"
 
 
-class BrokerError(RuntimeError):
+class BrokerError(OperatorError, RuntimeError):
     """A problem the operator must fix (missing Java, port taken, broker crashed...)."""
 
 
@@ -189,8 +190,37 @@ class LocalBroker:
             return None
         return pid if _is_our_broker(pid, self.config.properties_file) else None
 
+    def listening_on(self) -> tuple[str, int] | None:
+        """(host, port) of the PLAINTEXT listener the broker of this data dir was started
+        with (its server.properties; a later key wins); None: not known."""
+        found = None
+        with contextlib.suppress(OSError):
+            for line in self.config.properties_file.read_text().splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() != "listeners":
+                    continue
+                for listener in value.split(","):
+                    name, _, address = listener.strip().partition("://")
+                    host, _, port = address.rpartition(":")
+                    if name == "PLAINTEXT" and port.isdigit():
+                        found = (host, int(port))
+        return found
+
+    def _ensure_same_port(self, pid: int) -> None:
+        """BrokerError at once when the broker running from this data dir listens on another
+        address than the one asked for (it would be waited for in vain)."""
+        running = self.listening_on()
+        asked = (self.config.host, self.config.port)
+        if running is not None and running != asked:
+            raise BrokerError(
+                f"the broker of {self.config.data_dir} (pid {pid}) is running on "
+                f"{running[0]}:{running[1]}, not {asked[0]}:{asked[1]}; `storyline kafka "
+                "down` first to move it")
+
     def status(self) -> BrokerStatus:
         pid = self.pid()
+        if pid is not None:
+            self._ensure_same_port(pid)
         since = None
         if pid is not None:
             with contextlib.suppress(OSError):
@@ -211,6 +241,7 @@ class LocalBroker:
         began = time.monotonic()
         pid = self.pid()
         if pid is not None:
+            self._ensure_same_port(pid)
             if _port_open(self.config.host, self.config.port):
                 return StartResult(already_running=True, pid=pid)
             # Our JVM is alive but still booting (e.g. a concurrent `up`): just wait for it.

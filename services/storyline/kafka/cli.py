@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from storyline.cli import port_number
+
 EXIT_STOPPED = 3
 
 
@@ -20,14 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for command in (up, down, status):
         command.add_argument("--host", help="listener address (env STORYLINE_KAFKA_HOST, "
                              "default 127.0.0.1)")
-        command.add_argument("--port", type=int, help="client port (env STORYLINE_KAFKA_PORT, "
-                             "default 9092)")
-        command.add_argument("--controller-port", type=int,
+        command.add_argument("--port", type=port_number, help="client port (env "
+                             "STORYLINE_KAFKA_PORT, default 9092)")
+        command.add_argument("--controller-port", type=port_number,
                              help="KRaft controller port (env STORYLINE_KAFKA_CONTROLLER_PORT, "
                              "default port + 1)")
         command.add_argument("--data-dir", type=Path,
                              help="broker data, pid and log (env STORYLINE_KAFKA_DATA_DIR, "
-                             "default var/kafka/broker)")
+                             "default $STORYLINE_DATA_DIR/kafka/broker, var/kafka/broker "
+                             "when that is unset)")
     up.add_argument("--libs-dir", type=Path,
                     help="where the jars are fetched (env STORYLINE_KAFKA_LIBS_DIR, "
                     "default var/kafka/libs)")

@@ -3,6 +3,8 @@
 An existing topic is never changed: a difference between its declared and live partitions,
 replication factor or configs is reported and makes the command exit 2 (unless
 ``--allow-differences``). Exit 1: the file is malformed or the cluster refused a request.
+``--dry-run`` exits 3 when a declared topic is missing (it would be created), so exit 0
+means every topic is present and as declared.
 """
 
 from __future__ import annotations
@@ -13,13 +15,22 @@ import sys
 from pathlib import Path
 
 EXIT_DIFFERENCES = 2
+EXIT_MISSING = 3  # --dry-run: a declared topic does not exist (apply would create it)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="topics_action", required=True, metavar="ACTION")
-    apply = sub.add_parser("apply", help="create missing topics, report differing ones")
+    apply = sub.add_parser(
+        "apply", help="create missing topics, report differing ones",
+        description="Create the missing topics declared in deploy/topics.toml; an existing "
+                    "topic is never changed.",
+        epilog="exit status: 0 every topic present (or created) and as declared; 1 the "
+               "file is malformed or the cluster refused a request; 2 a topic differs from "
+               "its declaration (unless --allow-differences); 3 with --dry-run, a topic is "
+               "missing (it would be created)")
     apply.add_argument("--dry-run", action="store_true",
-                       help="only report what would be created and what differs")
+                       help="only report what would be created and what differs (exit 3 "
+                            "when a topic would be created)")
     apply.add_argument("--allow-differences", action="store_true",
                        help="exit 0 even when an existing topic differs from its declaration")
     apply.add_argument("--file", type=Path,
@@ -80,5 +91,10 @@ def run(args: argparse.Namespace) -> int:
             " (not changed: fix the topic by hand or the declaration; "
             "--allow-differences to accept)")
         print(f"{len(report.plan.differences)} difference(s){hint}", file=sys.stderr)
-        return 0 if args.allow_differences else EXIT_DIFFERENCES
+        if not args.allow_differences:
+            return EXIT_DIFFERENCES
+    if args.dry_run and report.plan.create:
+        print(f"{len(report.plan.create)} topic(s) missing: `storyline topics apply` creates "
+              "them", file=sys.stderr)
+        return EXIT_MISSING
     return 0

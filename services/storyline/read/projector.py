@@ -13,6 +13,7 @@ write -> subscriber latency in milliseconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import DeadLetter, StoryMerged, StoryUpdated
 from storyline.domain.upcasting import RetiredEvent, UndecodableEvent, decode_any
+from storyline.errors import OperatorError, TopicMissing
 from storyline.kafka.clients import started, stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.metrics import DEAD_LETTERS, PROJECTED, Health, record_lag
@@ -34,6 +36,7 @@ log = structlog.get_logger(__name__)
 MAX_BATCH = 500
 MAX_PAYLOAD_IN_DEAD_LETTER = 64 * 1024
 LAG_EVERY_SECONDS = 1.0
+TOPIC_WAIT_SECONDS = 600  # a topic not there yet (the worker makes it) is waited for this long
 
 
 def decode_record(partition: int, offset: int, key: bytes | None, value: bytes | None) -> Item:
@@ -57,7 +60,7 @@ def decode_record(partition: int, offset: int, key: bytes | None, value: bytes |
     return Item(partition, offset, raw, event=event, key=key_text)
 
 
-class StoreOfAnotherTopic(RuntimeError):
+class StoreOfAnotherTopic(OperatorError, RuntimeError):
     """The read store holds the pages of another story-updates topic than the projector's."""
 
 
@@ -137,7 +140,10 @@ class Projector:
         except Exception as exc:  # noqa: BLE001 - the store keeps the rejection anyway
             log.error("projector.dead_letter_failed", error=str(exc), offset=rejected.offset)
 
-    async def _consumer(self) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+    async def _consumer(self, stop: asyncio.Event | None = None,
+                        ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+        """The consumer of the topic, from the stored positions. A topic not there yet is
+        waited for (TOPIC_WAIT_SECONDS), unless ``stop`` is set meanwhile: TopicMissing."""
         held = [t for t in await asyncio.to_thread(self.store.projected_topics)
                 if t != self.topic]
         if held:
@@ -155,18 +161,20 @@ class Projector:
         await started(consumer)
         try:
             partitions: set[int] = set()
-            for _ in range(600):
+            stopped = stop or asyncio.Event()
+            for _ in range(TOPIC_WAIT_SECONDS):
                 partitions = consumer.partitions_for_topic(self.topic) or set()
-                if partitions:
+                if partitions or stopped.is_set():
                     break
                 await consumer._client.force_metadata_update()
                 partitions = consumer.partitions_for_topic(self.topic) or set()
                 if partitions:
                     break
                 log.info("projector.waiting_for_topic", topic=self.topic)
-                await asyncio.sleep(1.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopped.wait(), 1.0)
             if not partitions:
-                raise RuntimeError(f"topic {self.topic} does not exist")
+                raise TopicMissing(self.topic)
             tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
             consumer.assign(tps)
             stored = await asyncio.to_thread(self.store.positions, self.topic)
@@ -185,7 +193,7 @@ class Projector:
                   until_caught_up: bool = False) -> ApplyResult:
         """Consume until ``stop`` is set (or, with ``until_caught_up``, until every partition
         has reached the end offsets seen at start)."""
-        consumer, tps = await self._consumer()
+        consumer, tps = await self._consumer(stop)
         try:
             targets: dict[TopicPartition, int] = {}
             if until_caught_up:

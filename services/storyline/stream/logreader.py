@@ -18,6 +18,8 @@ from aiokafka.errors import KafkaTimeoutError
 
 from storyline.domain.events import Contract
 from storyline.domain.upcasting import UndecodableEvent, decode_any
+from storyline.errors import OperatorError, TopicMissing
+from storyline.kafka.admin import cluster_topics
 from storyline.kafka.clients import started, stop_consumer
 from storyline.kafka.security import kafka_options
 
@@ -52,10 +54,19 @@ async def standalone_consumer(bootstrap: str, **options: Any) -> AsyncIterator[A
         await stop_consumer(consumer)
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+async def end_offsets(bootstrap: str, topic: str, *, missing_ok: bool = False
+                      ) -> dict[int, int]:
+    """partition -> end offset of ``topic``. A topic the cluster does not have is
+    TopicMissing (a wrong STORYLINE_TOPIC_PREFIX read as an empty, healthy log), or {} with
+    ``missing_ok`` (a topic that only some deployments write)."""
     async with standalone_consumer(bootstrap) as consumer:
         parts = consumer.partitions_for_topic(topic)
         if parts is None:
+            # looked up among all topics, not by name (which would create it: cluster_topics)
+            if topic not in await cluster_topics(consumer._client):
+                if missing_ok:
+                    return {}
+                raise TopicMissing(topic)
             await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
@@ -63,7 +74,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         return {tp.partition: offset for tp, offset in ends.items()}
 
 
-class LogTruncated(RuntimeError):
+class LogTruncated(OperatorError, RuntimeError):
     """Records a reader needs were deleted from their log (by retention or delete-records)."""
 
 
@@ -72,11 +83,12 @@ def truncated_message(topic: str, partition: int, start: int, begins: int) -> st
             f"offset {start} to {begins - 1} were deleted (retention.ms, retention.bytes or "
             f"delete-records) and cannot be read. The articles log and the topics derived "
             f"from it must keep every record (retention.ms=-1 and retention.bytes=-1, as "
-            f"deploy/topics.toml declares; `storyline topics plan` shows a topic that "
-            f"differs); reading on from the first record left would skip them without a word")
+            f"deploy/topics.toml declares; `storyline topics apply --dry-run` shows a topic "
+            f"that differs); reading on from the first record left would skip them without a "
+            f"word")
 
 
-class LogRewound(RuntimeError):
+class LogRewound(OperatorError, RuntimeError):
     """A log that ends before offsets already folded from it: the topic was deleted and made
     again (or its records removed), and the state belongs to the old log."""
 
@@ -277,11 +289,12 @@ async def read_partition(
                 return
 
 
-async def read_events(bootstrap: str, topic: str) -> AsyncGenerator[Contract, None]:
+async def read_events(bootstrap: str, topic: str, *, missing_ok: bool = False,
+                      ) -> AsyncGenerator[Contract, None]:
     """Every event on ``topic`` up to its current end, partition by partition, upcast to the
     current contracts; records no contract can read are skipped (the worker dead-letters
-    them where they enter)."""
-    ends = await end_offsets(bootstrap, topic)
+    them where they enter). A missing topic: TopicMissing (none with ``missing_ok``)."""
+    ends = await end_offsets(bootstrap, topic, missing_ok=missing_ok)
     for partition in sorted(ends):
         # closed with this one when a reader stops early (else left to the loop's shutdown)
         async with contextlib.aclosing(read_partition(

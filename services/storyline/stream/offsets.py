@@ -25,6 +25,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
+from storyline.errors import OperatorError
 from storyline.kafka.clients import started
 from storyline.kafka.security import kafka_options
 from storyline.stream.logreader import LogMark, ensure_same_log
@@ -103,7 +104,7 @@ async def group_commits(bootstrap: str, group: str) -> GroupCommits:
     return GroupCommits(mark, None if newest is None else newest.pipeline_version)
 
 
-class PipelineChanged(RuntimeError):
+class PipelineChanged(OperatorError, RuntimeError):
     """A group's commits were made by another pipeline version than this process's."""
 
 

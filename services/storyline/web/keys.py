@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import structlog
 
 from storyline.domain.events import API_KEY_ID_PATTERN
+from storyline.errors import ConfigurationError
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +41,7 @@ _HASHED = re.compile(r"(?P<id>[^:$,\s]+):(?P<scheme>[A-Za-z0-9_-]+)\$(?P<rest>.*
 _HEX = re.compile(r"[0-9a-f]+")
 
 
-class InvalidKeyEntry(ValueError):
+class InvalidKeyEntry(ConfigurationError, ValueError):
     """An entry of STORYLINE_API_KEYS that cannot be used (the message never holds it)."""
 
 

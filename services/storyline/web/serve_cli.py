@@ -7,6 +7,7 @@ import argparse
 import uvicorn
 
 from storyline import outages
+from storyline.cli import port_number
 from storyline.logconfig import configure_logging
 from storyline.read.cli_common import add_database_argument, claim_writer, open_read_store
 from storyline.settings import get_settings
@@ -15,7 +16,7 @@ from storyline.web.app import create_app
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=port_number, default=8000, help="0-65535 (default 8000)")
     add_database_argument(parser)
     parser.add_argument("--no-projector", action="store_true",
                         help="serve the store only; another process runs 'storyline projector'")
