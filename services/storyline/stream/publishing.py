@@ -19,7 +19,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import DeadLetter, StoryUpdated
+from storyline.domain.events import DeadLetter, StoryMerged, StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import dead_letter
 from storyline.kafka.security import kafka_options
@@ -31,6 +31,7 @@ from storyline.stream.worker import (
     MAX_REQUEST_BYTES,
     PUBLISH_BACKOFF_MAX,
     PageCheckpoints,
+    absorbed_page_tombstone,
     story_key,
 )
 
@@ -71,11 +72,12 @@ class StoryPublisher:
         if self.llm_client is not None:
             await self.llm_client.aclose()
 
-    async def deliver(self, topic: str, key: bytes, value: bytes, *,
+    async def deliver(self, topic: str, key: bytes, value: bytes | None, *,
                       partition: int | None = None,
                       headers: list[tuple[str, bytes]] | None = None,
                       timestamp_ms: int | None = None) -> None:
-        """Send and wait for the broker's ack, retrying until it comes."""
+        """Send and wait for the broker's ack, retrying until it comes (``value`` None: a
+        tombstone, for a compacted topic)."""
         delay = 0.2
         while True:
             try:
@@ -130,6 +132,9 @@ class StoryPublisher:
         """Deliver what :meth:`prepare` made, in order: the event, then its page."""
         produced = prepared.event
         await self.deliver(self.settings.story_updates, story_key(produced), prepared.body)
+        if isinstance(produced, StoryMerged):
+            await self.deliver(self.settings.story_pages, *absorbed_page_tombstone(produced))
+            return
         if not isinstance(produced, StoryUpdated):
             return
         STORY_UPDATES.inc()

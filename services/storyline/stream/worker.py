@@ -52,7 +52,7 @@ from aiokafka import TopicPartition
 from storyline.allocator import TRIM_EVERY, Trimmer, limit_arenas
 from storyline.collector import COLLECT_GROWTH, FREEZE_EVERY, Collector
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import StoryUpdated
+from storyline.domain.events import StoryMerged, StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import RecordOutcome, handle_record
 from storyline.kafka.articles_log import (
@@ -587,6 +587,8 @@ def create_app(settings: Settings, *, web_port: int | None = None,
                 produced = await summarised(produced)
             body = canonical_bytes(produced)
             await deliver(updates, story_key(produced), body)
+            if isinstance(produced, StoryMerged):
+                await deliver(pages, *absorbed_page_tombstone(produced))
             if isinstance(produced, StoryUpdated):
                 STORY_UPDATES.inc()
                 if produced_at:
@@ -619,9 +621,10 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         await deliver(pages, update.story_id.encode(), body)
         checkpoints.written(update.story_id, len(body))
 
-    async def deliver(topic: faust.TopicT, key: bytes, value: bytes) -> None:
+    async def deliver(topic: faust.TopicT, key: bytes, value: bytes | None) -> None:
         """Send and wait for the broker's ack, retrying until it comes: the state already
-        holds the record, so a revision given up here would be lost for good."""
+        holds the record, so a revision given up here would be lost for good (``value``
+        None: a tombstone)."""
         delay = 0.2
         while True:
             try:
@@ -635,6 +638,13 @@ def create_app(settings: Settings, *, web_port: int | None = None,
                 delay = min(delay * 2, PUBLISH_BACKOFF_MAX)
 
     return app
+
+
+def absorbed_page_tombstone(merged: StoryMerged) -> tuple[bytes, None]:
+    """The key and (None) value that take an absorbed story's last whole page off the
+    compacted pages topic: a reader starting there would show the story as a live one
+    (docs/revisions.md, "Whole pages")."""
+    return merged.absorbed_id.encode(), None
 
 
 class PageCheckpoints:
