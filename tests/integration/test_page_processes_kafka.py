@@ -12,6 +12,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import orjson
 from aiokafka import TopicPartition
 from test_stages_kafka import (
     STORYLINE,
@@ -58,6 +59,16 @@ async def timestamps(settings: Settings, topic: str) -> dict[int, set[int]]:
             found = dict(record.headers).get(SOURCE_OFFSET)
             offset = record.offset if found is None else int(found)
             out.setdefault(offset, set()).add(record.timestamp)
+    return out
+
+
+async def records(settings: Settings, topic: str) -> list[tuple[bytes, bytes | None]]:
+    """(key, value) of every record of ``topic``, partition by partition, in offset order."""
+    out: list[tuple[bytes, bytes | None]] = []
+    for partition, end in (await end_offsets(settings.bootstrap_servers, topic)).items():
+        async for record in read_partition(settings.bootstrap_servers, topic, partition,
+                                           stop=end):
+            out.append((record.key or b"", record.value))
     return out
 
 
@@ -117,6 +128,13 @@ def test_assign_and_two_page_processes_give_the_workers_revisions(
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 mismatched" in result.stdout and "0 missing" in result.stdout, result.stdout
+    # every story merged away had its last whole page taken off the compacted pages topic
+    absorbed = {orjson.loads(value)["absorbed_id"].encode()
+                for _, value in asyncio.run(records(settings, settings.story_updates))
+                if value is not None and b'"event_type":"StoryMerged"' in value}
+    latest = dict(asyncio.run(records(settings, settings.story_pages)))
+    assert len(absorbed) >= 3 and all(latest.get(key, b"") is None for key in absorbed), (
+        absorbed, {key: latest.get(key) is None for key in absorbed})
     page_log = logs[3].read_text()
     assert page_log.count('"page_started"') == 2, page_log[-3000:]
     restarted = [line for line in page_log.splitlines() if '"page_started"' in line][1]
