@@ -6,7 +6,7 @@ import asyncio
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -77,9 +77,11 @@ def test_unreachable_broker_is_fatal(monkeypatch: pytest.MonkeyPatch,
 
 
 class RecordingProducer:
-    """Stands in for ArticleProducer: keeps what ``storyline ingest`` would publish."""
+    """Stands in for ArticleProducer: keeps what ``storyline ingest`` would publish (the
+    articles' bytes) and the dead letters it would send."""
 
     published: ClassVar[list[bytes]] = []
+    letters: ClassVar[list[Any]] = []
 
     def __init__(self, settings: object, **_: object) -> None:
         pass
@@ -90,11 +92,19 @@ class RecordingProducer:
     async def stop(self) -> None:
         pass
 
-    async def enqueue(self, article: ArticleReceived) -> asyncio.Future[None]:
-        RecordingProducer.published.append(canonical_bytes(article))
+    @staticmethod
+    def _done() -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
+
+    async def enqueue(self, article: ArticleReceived) -> asyncio.Future[None]:
+        RecordingProducer.published.append(canonical_bytes(article))
+        return self._done()
+
+    async def enqueue_dead_letter(self, letter: Any) -> asyncio.Future[None]:
+        RecordingProducer.letters.append(letter)
+        return self._done()
 
 
 def test_ingested_articles_carry_via_file_and_no_key_id(

@@ -9,11 +9,12 @@ import asyncio
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from test_ingest_cli import RecordingProducer
 
 from storyline.cli import main
 from storyline.domain.events import ArticleReceived, PubStatus
@@ -148,41 +149,12 @@ def test_cli_judges_embargoes_by_its_clock(tmp_path: Path) -> None:
     assert (tally.produced, tally.invalid) == (4, 0)
 
 
-class RecordingProducer:
-    """Stands in for ArticleProducer: keeps the articles and dead letters it is given."""
-
-    articles: ClassVar[list[ArticleReceived]] = []
-    letters: ClassVar[list[Any]] = []
-
-    def __init__(self, settings: object, **_: object) -> None:
-        pass
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    async def _done(self) -> asyncio.Future[None]:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
-
-    async def enqueue(self, article: ArticleReceived) -> asyncio.Future[None]:
-        RecordingProducer.articles.append(article)
-        return await self._done()
-
-    async def enqueue_dead_letter(self, letter: Any) -> asyncio.Future[None]:
-        RecordingProducer.letters.append(letter)
-        return await self._done()
-
-
 def test_cli_reports_and_dead_letters_an_embargoed_item_like_an_invalid_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     import storyline.ingest.producer as producer_module
 
-    RecordingProducer.articles, RecordingProducer.letters = [], []
+    RecordingProducer.published, RecordingProducer.letters = [], []
     monkeypatch.setattr(producer_module, "ArticleProducer", RecordingProducer)
     far = "2999-01-01T00:00:00Z"  # main() runs on the real clock
     path = write_lines(tmp_path / "wire.jsonl", v2(EARLIER), v3(far))
@@ -191,7 +163,7 @@ def test_cli_reports_and_dead_letters_an_embargoed_item_like_an_invalid_one(
     assert err.splitlines() == [f"invalid: {path} line 2: field 'embargoedUntil': embargoed "
                                 f"until {far}; send it again then"]
     assert "produced 1 to" in out and "invalid 1 to" in out
-    assert [a.uri for a in RecordingProducer.articles] == [V2["uri"]]
+    assert [orjson.loads(raw)["uri"] for raw in RecordingProducer.published] == [V2["uri"]]
     [letter] = RecordingProducer.letters
     assert letter.key == f"{path}:2"
     assert "embargoed until 2999-01-01T00:00:00Z" in letter.reason

@@ -31,7 +31,13 @@ from storyline.read.context import (
     state,
 )
 from storyline.read.diffing import RevisionDelta, diff_revisions
-from storyline.read.render import articles_heading, citation_numbers, counts_line, day_label
+from storyline.read.render import (
+    around_marks,
+    articles_heading,
+    citation_numbers,
+    counts_line,
+    day_label,
+)
 from storyline.read.store import RevisionRow
 
 HERE = Path(__file__).parent
@@ -63,10 +69,8 @@ def cited(text: str, citations: Sequence[Citation]) -> Markup:
         return escape(text)
     links = Markup("").join(Markup('<a class="cite" href="#a{0}">[{0}]</a>').format(n)
                             for n in numbers)
-    stripped = text.rstrip()
-    if stripped.endswith((".", "!", "?")):
-        return escape(stripped[:-1].rstrip()) + Markup(" ") + links + escape(stripped[-1])
-    return escape(stripped) + Markup(" ") + links
+    before, after = around_marks(text)
+    return escape(before) + Markup(" ") + links + escape(after)
 
 
 def make_environment() -> Environment:

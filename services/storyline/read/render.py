@@ -61,15 +61,21 @@ def conflicts_text(conflicts: Sequence[ConflictingValue]) -> str:
     return "Sources disagree: " + "; ".join(conflict_label(c) for c in conflicts) + "."
 
 
+def around_marks(text: str) -> tuple[str, str]:
+    """The sentence cut where its citation marks go, (before, after): the reference puts
+    them before the closing full stop ("... reconnaissance [1]."), every view alike."""
+    stripped = text.rstrip()
+    if stripped.endswith((".", "!", "?")):
+        return stripped[:-1].rstrip(), stripped[-1]
+    return stripped, ""
+
+
 def sentence_with_citations(text: str, citations: Sequence[Citation]) -> str:
     marks = brackets(citation_numbers(citations))
     if not marks:
         return text
-    stripped = text.rstrip()
-    # the reference puts the marks before the closing full stop: "... reconnaissance [1]."
-    if stripped.endswith((".", "!", "?")):
-        return f"{stripped[:-1].rstrip()} {marks}{stripped[-1]}"
-    return f"{stripped} {marks}"
+    before, after = around_marks(text)
+    return f"{before} {marks}{after}"
 
 
 def paragraph_text(paragraph: SummaryParagraph) -> str:

@@ -96,6 +96,16 @@ ANAPHORIC = wordset(
     "he she they it this that these those his her their its but and or so also however "
     "meanwhile still yet then there such"
 )
+
+
+def points_back(text: str) -> bool:
+    """Whether ``text`` opens with a word that points back to a sentence its reader has not
+    seen ("He", "Their", "This", "But"): a summary sentence or a timeline entry that reads
+    alone does not."""
+    first = text.lstrip("\"'“‘(` ").split(" ", 1)[0].lower().rstrip(",")
+    return first in ANAPHORIC
+
+
 # "CHICAGO | Fri Jun 26, 2009 7:39 pm EDT CHICAGO (Reuters) - ", "Cairo, Egypt (CNN)--"
 _DATELINE = re.compile(
     r"^.{0,90}?\((?:Reuters|AP|AFP|CNN|Reuters Life!|UPI|Bloomberg|The Associated Press)\)"
@@ -323,8 +333,7 @@ def _eligible(text: str, words: Sequence[str]) -> bool:
         return False
     if is_boilerplate(text) or text.isupper():
         return False
-    first = text.lstrip("\"'“‘(` ").split(" ", 1)[0].lower().rstrip(",")
-    if first in ANAPHORIC or (not text[0].isupper() and not text[0].isdigit()):
+    if points_back(text) or (not text[0].isupper() and not text[0].isdigit()):
         return False
     if text.lstrip().startswith(("\"", "“", "``", "'")):
         return False  # a quote first: usually a fragment of someone's speech

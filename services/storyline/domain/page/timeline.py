@@ -37,7 +37,7 @@ from typing import Any
 
 from storyline.domain.coldstore import ColdStore
 from storyline.domain.events import Citation, ConflictingValue, DatePrecision, TimelineEntry
-from storyline.domain.extract.analysis import ANAPHORIC
+from storyline.domain.extract.analysis import points_back
 from storyline.domain.extract.timeline_input import (
     TimelineInput,
     _Figure,
@@ -248,14 +248,6 @@ def _summarise(event: _Event) -> _Summary:
     return _summary_of_many(members)
 
 
-def _points_back(statement: str) -> bool:
-    """Whether the statement opens with a word that points back to a sentence the reader of
-    the timeline has not seen ("He", "Their", "This"), the summary's rule
-    (``analysis.ANAPHORIC``)."""
-    first = statement.lstrip("\"'“‘(` ").split(" ", 1)[0].lower().rstrip(",")
-    return first in ANAPHORIC
-
-
 def _summary_of_many(members: list[_Member]) -> _Summary:
     """An event's summary from its statements (any number: one gives what
     :func:`_summary_of_one` gives, the test says)."""
@@ -301,7 +293,7 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
     # short-ish, then first.
     representative = min(
         dating,
-        key=lambda m: (_points_back(m.cand.statement),
+        key=lambda m: (points_back(m.cand.statement),
                        -centrality[m.seq] + LONG_STATEMENT_PENALTY
                        * max(0, len(m.cand.statement.split()) - LONG_STATEMENT_WORDS),
                        m.seq),
