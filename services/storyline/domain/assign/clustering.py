@@ -64,6 +64,7 @@ from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures, ClusteringName
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind
+from storyline.domain.floats import ordered_sum
 
 if TYPE_CHECKING:
     from storyline.domain.assign.clustering_explain import Trace
@@ -517,7 +518,7 @@ class Clusterer:
         self, query: Query, names: dict[int, float], day: float
     ) -> list[tuple[float, _Story]]:
         cfg = self.config
-        name_mass = sum(names.values()) or 1.0
+        name_mass = ordered_sum(names.values()) or 1.0
         trace = self.trace
         if trace is not None:
             trace.query(self, query, names)
@@ -757,9 +758,9 @@ class Clusterer:
         idf = self._names.idf
         pa = {n: c / a.weight * idf(n) for n, c in a.names.items()}
         pb = {n: c / b.weight * idf(n) for n, c in b.names.items()}
-        dot = sum(w * pb.get(n, 0.0) for n, w in pa.items())
-        na = math.sqrt(sum(w * w for w in pa.values()))
-        nb = math.sqrt(sum(w * w for w in pb.values()))
+        dot = ordered_sum(w * pb.get(n, 0.0) for n, w in pa.items())
+        na = math.sqrt(ordered_sum(w * w for w in pa.values()))
+        nb = math.sqrt(ordered_sum(w * w for w in pb.values()))
         return dot / (na * nb) if na > 0 and nb > 0 else 0.0
 
     @staticmethod

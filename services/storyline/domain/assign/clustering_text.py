@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from storyline.domain.assign import kernels
 from storyline.domain.assign.term_ids import TermIds
+from storyline.domain.floats import logs_of_counts, ordered_sum, squared_norm
 
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
 # ``term_counts`` finds the same words without the regex: in the lowercased text encoded as
@@ -155,7 +156,7 @@ class SparseVector:
             ids, values = ids[keep], values[keep]
         order = np.lexsort((ids, -values))  # weight desc, then id: no dependence on dict order
         ids, values = ids[order], values[order]
-        norm = float(np.sqrt(np.dot(values, values))) or 1.0
+        norm = math.sqrt(squared_norm(values)) or 1.0
         return cls(
             array("I", ids.astype(np.uint32).tobytes()),
             array("f", (values / norm).astype(np.float32).tobytes()),
@@ -200,7 +201,7 @@ class SparseVector:
 
     def dot(self, query: dict[int, float]) -> float:
         get = query.get
-        return sum(w * get(t, 0.0) for t, w in zip(self.ids, self.weights, strict=True))
+        return ordered_sum(w * get(t, 0.0) for t, w in zip(self.ids, self.weights, strict=True))
 
 
 class Query:
@@ -259,11 +260,12 @@ class Query:
 def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
     """Sublinear tf times idf over all terms, L2-normalised."""
     ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    tf = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
     order = ids.argsort()
     ids, tf = ids[order], tf[order]
-    weights = (1.0 + np.log(tf)) * (math.log(vocab.docs + 1) + 1.0 - np.log(vocab.df[ids] + 1.0))
-    norm = float(np.sqrt(np.dot(weights, weights))) or 1.0
+    weights = ((1.0 + logs_of_counts(tf))
+               * (math.log(vocab.docs + 1) + 1.0 - logs_of_counts(vocab.df[ids] + 1)))
+    norm = math.sqrt(squared_norm(weights)) or 1.0
     return Query(ids, weights / norm, vocab)
 
 

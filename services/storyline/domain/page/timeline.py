@@ -51,6 +51,7 @@ from storyline.domain.facts import (
     Qualifier,
     TimeSpan,
 )
+from storyline.domain.floats import ordered_sum
 from storyline.domain.page.timeline_select import (
     SETTINGS,
     build_timeline,
@@ -283,7 +284,7 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
     # citations, and the first reports are the ones the later ones are matched to anyway.
     panel = members[:CENTRALITY_PANEL]
     panel_sets = [(o, frozenset(o.words)) for o in panel]
-    centrality = {m.seq: sum(_dice(m.words, words) for o, words in panel_sets if o is not m)
+    centrality = {m.seq: ordered_sum(_dice(m.words, words) for o, words in panel_sets if o is not m)
                   for m in members}
     # The statements the entry can cite (every one that gives the chosen date does)
     listed = {n for side in conflicts if side.kind == "date" for n in side.citations}
