@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import ast
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -125,3 +129,62 @@ def test_the_core_has_no_machine_dependent_float_arithmetic() -> None:
              for path in sorted(DOMAIN.rglob("*.py"))
              for line, call in unstable_calls(path.read_text(encoding="utf-8"))}
     assert found == set()
+
+
+# -- what numpy decides by the CPU ---------------------------------------------------------
+
+TOP_TERMS_SCRIPT = """
+import hashlib
+import numpy as np
+from storyline.domain.assign.clustering_text import SparseVector, tfidf, Vocabulary
+rng = np.random.default_rng(11)
+digest = hashlib.sha256()
+for _ in range(3000):
+    n = int(rng.integers(10, 500))
+    values = rng.integers(1, 6, n).astype(np.float64)  # ties at the cut, as real weights have
+    ids = rng.permutation(n).astype(np.int64)
+    vector = SparseVector.top_arrays(ids, values, int(rng.integers(1, n)))
+    digest.update(bytes(vector.ids) + bytes(vector.weights))
+vocab = Vocabulary()
+vocab.docs = 5000
+vocab.df = rng.integers(0, 5000, 4096).astype(np.int64)
+for _ in range(300):
+    counts = {int(t): int(c) for t, c in zip(rng.choice(4096, 200, replace=False),
+                                             rng.integers(1, 30, 200))}
+    digest.update(tfidf(counts, vocab).weights.tobytes())
+print(digest.hexdigest())
+"""
+
+
+def numpy_run(env: dict[str, str]) -> str:
+    services = Path(__file__).resolve().parents[2] / "services"
+    result = subprocess.run([sys.executable, "-c", TOP_TERMS_SCRIPT], check=True,
+                            capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(services), **env})
+    return result.stdout.strip()
+
+
+def test_vectors_do_not_depend_on_numpys_cpu_specific_code() -> None:
+    """On a CPU with AVX-512, numpy runs its own partition and logarithm there; switched off,
+    it runs the code an AVX2-only CPU gets. The clusterer's vectors (which terms a vector
+    keeps when weights tie at the cut, the tf-idf weights) must be the same both ways: they
+    were not (argpartition kept other tied terms, np.log gave other last bits), and a
+    replay of timeline17-dev made other revisions with numpy's AVX-512 code off."""
+    from numpy._core._multiarray_umath import __cpu_features__
+
+    present = [f for f in ("X86_V4", "AVX512_ICL", "AVX512_SPR") if __cpu_features__.get(f)]
+    if not present:
+        pytest.skip("this CPU has no AVX-512: numpy already runs the code other CPUs run")
+    assert numpy_run({}) == numpy_run({"NPY_DISABLE_CPU_FEATURES": " ".join(present)})
+
+
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 5)), min_size=1,
+                max_size=300, unique_by=lambda pair: pair[0]),
+       st.integers(1, 320))
+def test_top_terms_are_the_first_by_weight_then_id(pairs: list[tuple[int, int]],
+                                                   k: int) -> None:
+    ids = np.array([i for i, _ in pairs], dtype=np.int64)
+    values = np.array([float(w) for _, w in pairs], dtype=np.float64)
+    vector = SparseVector.top_arrays(ids, values, k)
+    expected = sorted(pairs, key=lambda pair: (-pair[1], pair[0]))[:k]
+    assert list(vector.ids) == [i for i, _ in expected]

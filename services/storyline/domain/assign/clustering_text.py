@@ -152,7 +152,7 @@ class SparseVector:
         if len(ids) == 0 or k <= 0:
             return cls.empty()
         if len(ids) > k:
-            keep = (-values).argpartition(k - 1)[:k]
+            keep = _top_k(ids, values, k)
             ids, values = ids[keep], values[keep]
         order = np.lexsort((ids, -values))  # weight desc, then id: no dependence on dict order
         ids, values = ids[order], values[order]
@@ -255,6 +255,20 @@ class Query:
         sums = np.concatenate(([0.0], contrib.cumsum()))
         dots: list[float] = (sums[ends] - sums[ends - lengths]).tolist()
         return dots
+
+
+def _top_k(ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], k: int
+           ) -> npt.NDArray[np.intp]:
+    """Positions of the ``k`` first of the terms in the order (weight desc, id asc): every
+    term above the k-th weight, and of those at it, the smallest ids. (``argpartition``
+    alone keeps whichever tied terms its algorithm leaves in front, and numpy picks that
+    algorithm by the CPU: an AVX-512 one here, another elsewhere, so the vectors, and with
+    them a replay's assignments, differed by machine.)"""
+    kth = np.partition(values, len(values) - k)[len(values) - k]  # the k-th largest weight
+    above = np.flatnonzero(values > kth)
+    tied = np.flatnonzero(values == kth)
+    tied = tied[np.argsort(ids[tied], kind="stable")][: k - len(above)]
+    return np.concatenate((above, tied))
 
 
 def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
