@@ -1,26 +1,30 @@
 """Float arithmetic that gives the same bits whatever machine or Python runs it.
 
 A revision is a pure function of the log, and a replay on another machine must make it byte
-for byte (docs/revisions.md). Three everyday float operations do not promise that:
+for byte (docs/revisions.md). Four everyday float operations do not promise that:
 
-* ``np.log`` picks an implementation of numpy's own by the CPU (an AVX-512 one here), which
-  differs from the C library's ``log`` in the last bit for about one input in 2,300 of the
-  idf arguments the clusterer takes: another machine gets the other bits;
+* numpy picks its code by the CPU: on one with AVX-512 (this machine) ``np.log`` differs
+  from its AVX2 code in the last bit now and then, and ``np.argpartition`` leaves other
+  tied elements in front;
 * ``np.dot`` of two float vectors is OpenBLAS's kernel for the CPU at hand, each summing in
   its own order (three in four dot products of 5-400 terms differ in the last bit from a
   sum left to right);
 * the builtin ``sum`` of floats adds left to right up to Python 3.11 and compensates its
-  rounding from 3.12 on.
+  rounding from 3.12 on;
+* the C library's ``log`` itself: glibc runs one variant on CPUs with FMA and another
+  without (a virtual machine may hide FMA), and their last bits differ now and then.
 
 One last bit is enough to move a score across a threshold or a tie. So the domain sums
 floats left to right (``ordered_sum``, ``squared_norm``: IEEE additions in a fixed order
-give the same bits on every machine) and takes logarithms from ``math.log``, never from
-numpy (``logs_of_counts``). A test keeps ``sum``, ``np.log``, ``np.dot`` and friends out
-of the domain but where a sum is of integers (marked ``# ints``).
+give the same bits on every machine) and takes the logarithms it needs, all of counts or of
+ratios of counts, from a table made with decimal arithmetic (``log_of``, ``log_of_ratio``,
+``logs_of_counts``). A test keeps ``sum``, numpy's and ``math``'s transcendental functions
+and numpy's reductions out of the domain but where a sum is of integers (marked ``# ints``).
 """
 
 from __future__ import annotations
 
+import decimal
 import math
 import threading
 from collections.abc import Iterable
@@ -49,27 +53,54 @@ def squared_norm(values: F64) -> float:
 
 
 _LOCK = threading.Lock()
-# math.log(i) at index i (index 0 is never read); grown on demand. A pure function's table:
-# what it holds does not depend on what was asked before.
-_LOGS: F64 = np.array([math.nan, 0.0], dtype=np.float64)
+_DECIMAL = decimal.Context(prec=40)  # a context of its own, never the thread's
+_LOG_CHUNK = 1024  # logarithms made at a time (~25 ms): the vocabularies grow by one a doc
+# ln(i) at index i (index 0 is never read), as a list for one at a time and as an array for
+# gathers; grown on demand. A pure function's table: what it holds does not depend on what
+# was asked before, nor on the machine (libmpdec's integer arithmetic, then the nearest
+# double), where the C library's ``log`` is not: glibc's variant for CPUs with FMA and its
+# plain one differ in the last bit for ~1 integer in 10^6 here, its ``log1p`` for ~37.
+_LOGS: list[float] = [math.nan]
+_LOG_ARRAY: F64 = np.array(_LOGS, dtype=np.float64)
+
+
+def _grow(needed: int) -> None:
+    global _LOG_ARRAY  # replaced whole, after the list has grown
+    with _LOCK:
+        have = len(_LOGS)
+        if needed <= have:
+            return
+        size = max(needed, have + _LOG_CHUNK)
+        _LOGS.extend(float(_DECIMAL.ln(decimal.Decimal(i))) for i in range(have, size))
+        _LOG_ARRAY = np.array(_LOGS, dtype=np.float64)
+
+
+def log_of(n: int) -> float:
+    """The natural logarithm of the integer ``n`` ≥ 1, the same double on every machine."""
+    if n < 1:
+        raise ValueError(f"no logarithm of {n} here: the counts are at least 1")
+    if n >= len(_LOGS):
+        _grow(n + 1)
+    return _LOGS[n]
+
+
+def log2_of(n: int) -> float:
+    """The base-2 logarithm of the integer ``n`` ≥ 1, from ``log_of``."""
+    return log_of(n) / log_of(2)
+
+
+def log_of_ratio(numerator: int, denominator: int) -> float:
+    """ln(numerator / denominator) of two counts, as the difference of their logarithms."""
+    return log_of(numerator) - log_of(denominator)
 
 
 def logs_of_counts(counts: npt.NDArray[np.int64]) -> F64:
-    """``math.log`` of each count (each ≥ 1), as one gather from a table of the C library's
-    logarithms."""
-    global _LOGS
+    """``log_of`` each count (each ≥ 1), as one gather."""
     if len(counts) == 0:
         return np.zeros(0, dtype=np.float64)
     if int(counts.min()) < 1:
         raise ValueError("a count to take the logarithm of is below 1")
-    table = _LOGS
     needed = int(counts.max()) + 1
-    if needed > len(table):
-        with _LOCK:
-            table = _LOGS
-            if needed > len(table):
-                size = max(needed, 2 * len(table))
-                more = np.fromiter((math.log(i) for i in range(len(table), size)),
-                                   dtype=np.float64, count=size - len(table))
-                table = _LOGS = np.concatenate((table, more))
-    return table[counts]
+    if needed > len(_LOGS):
+        _grow(needed)
+    return _LOG_ARRAY[counts]

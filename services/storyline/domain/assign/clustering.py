@@ -64,7 +64,7 @@ from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures, ClusteringName
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind
-from storyline.domain.floats import ordered_sum
+from storyline.domain.floats import log_of, log_of_ratio, ordered_sum
 
 if TYPE_CHECKING:
     from storyline.domain.assign.clustering_explain import Trace
@@ -429,10 +429,10 @@ class Clusterer:
         # its key names: named in the lede or at least twice
         self._key = sorted({nid for nid, m in zip(nids, mentions, strict=True)
                             if m.lede or name_counts[nid] >= 2})
-        # Vocabulary.idf for every name at once: the same int division and math.log
+        # Vocabulary.idf for every name at once: the same logarithms
         docs = self._names.docs + 1
         frequencies = self._names.df[list(name_counts)].tolist()
-        names = {n: (1.0 + math.log(c)) * (math.log(docs / (df + 1)) + 1.0)
+        names = {n: (1.0 + log_of(c)) * (log_of_ratio(docs, df + 1) + 1.0)
                  for (n, c), df in zip(name_counts.items(), frequencies, strict=True)}
         return vector, names
 

@@ -15,7 +15,13 @@ import numpy.typing as npt
 
 from storyline.domain.assign import kernels
 from storyline.domain.assign.term_ids import TermIds
-from storyline.domain.floats import logs_of_counts, ordered_sum, squared_norm
+from storyline.domain.floats import (
+    log_of,
+    log_of_ratio,
+    logs_of_counts,
+    ordered_sum,
+    squared_norm,
+)
 
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
 # ``term_counts`` finds the same words without the regex: in the lowercased text encoded as
@@ -127,7 +133,7 @@ class Vocabulary:
         self.df[term_ids] += 1
 
     def idf(self, tid: int) -> float:
-        return math.log((self.docs + 1) / (int(self.df[tid]) + 1)) + 1.0
+        return log_of_ratio(self.docs + 1, int(self.df[tid]) + 1) + 1.0
 
 
 class SparseVector:
@@ -278,7 +284,7 @@ def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
     order = ids.argsort()
     ids, tf = ids[order], tf[order]
     weights = ((1.0 + logs_of_counts(tf))
-               * (math.log(vocab.docs + 1) + 1.0 - logs_of_counts(vocab.df[ids] + 1)))
+               * (log_of(vocab.docs + 1) + 1.0 - logs_of_counts(vocab.df[ids] + 1)))
     norm = math.sqrt(squared_norm(weights)) or 1.0
     return Query(ids, weights / norm, vocab)
 

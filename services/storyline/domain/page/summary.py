@@ -64,7 +64,7 @@ from storyline.domain.facts import (
     CitedArticle,
     NameKind,
 )
-from storyline.domain.floats import ordered_sum
+from storyline.domain.floats import log2_of, log_of_ratio, ordered_sum
 from storyline.domain.page.tuning import PAGE
 from storyline.domain.words import STOPWORDS
 
@@ -958,7 +958,7 @@ def candidates(
         article = pair[0]
         support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
                    else _lead_support(s, article.source, lead_index))
-        score *= 1.0 + SUPPORT_BONUS * math.log2(1 + support)
+        score *= 1.0 + SUPPORT_BONUS * log2_of(1 + support)
         supported.append(((-score, article.n, s.index), s, pair, score))
     supported.sort(key=lambda x: x[0])
     scored = supported
@@ -998,7 +998,7 @@ def _distinctive(pool: Sequence[Candidate]) -> dict[str, float]:
         df.update(c.sentence.terms)
         df.update(f"@{k}" for k in c.sentence.names)
     n = len(pool)
-    return {t: math.log((n + 1) / c) for t, c in df.items()}
+    return {t: log_of_ratio(n + 1, c) for t, c in df.items()}
 
 
 def _features(c: Candidate) -> tuple[str, ...]:

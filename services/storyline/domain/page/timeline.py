@@ -27,7 +27,6 @@ days it touches are re-scored (``timeline_select.day_score``) and ``_day_rank`` 
 from __future__ import annotations
 
 import hashlib
-import math
 import pickle
 from bisect import bisect_left, insort
 from collections.abc import Sequence
@@ -51,7 +50,7 @@ from storyline.domain.facts import (
     Qualifier,
     TimeSpan,
 )
-from storyline.domain.floats import ordered_sum
+from storyline.domain.floats import log_of, ordered_sum
 from storyline.domain.page.timeline_select import (
     SETTINGS,
     build_timeline,
@@ -894,7 +893,7 @@ class TimelineIndex:
         span = summary.span
         mentions = len(self._day_sources.get(span.start, ())) if span.start == span.end else 0
         precision_bonus = DAY_PRECISION_BONUS if span.precision is DatePrecision.DAY else 0.0
-        return (summary.sources + MENTION_WEIGHT * math.log1p(mentions) + summary.centrality
+        return (summary.sources + MENTION_WEIGHT * log_of(mentions + 1) + summary.centrality
                 + precision_bonus)
 
     def day_ranking(self) -> list[tuple[date, float]]:

@@ -32,7 +32,7 @@ from storyline.domain.extract.timeline_text import (
     trim_statement,
 )
 from storyline.domain.facts import CitedArticle
-from storyline.domain.floats import ordered_sum
+from storyline.domain.floats import log_of_ratio, ordered_sum
 from storyline.domain.page.tuning import PAGE, SelectSettings
 
 SETTINGS = PAGE.timeline.select
@@ -282,7 +282,7 @@ def build_timeline(articles: Sequence[CitedArticle], n_dates: int, sentences_per
             total += 1
             for token in set(option.tokens):
                 df[token] = df.get(token, 0) + 1
-    idf = {t: (math.log((total + 1) / (c + 1)) + 1.0) ** settings.idf_power
+    idf = {t: (log_of_ratio(total + 1, c + 1) + 1.0) ** settings.idf_power
            for t, c in df.items()}
     story: dict[str, float] = {}
     if settings.story_weight:
