@@ -123,6 +123,14 @@ def _run_stage(args: argparse.Namespace) -> int:
         from storyline.stream.extract_stage import run_extracts
 
         stripes = args.stripes if args.stripes is not None else _partitions(settings)
+        outside = [i for i in args.stripe if not 0 <= i < stripes]
+        if outside:
+            # a StatefulSet scaled past --stripes runs pods whose index is no stripe: said in
+            # one line (it was a ValueError traceback in a crash loop)
+            raise SystemExit(f"stripe {outside[0]} of {stripes}: the stripes are 0 to "
+                             f"{stripes - 1} (--stripes N, the facts topic's partitions); to "
+                             "run more, change the facts topic's partitions, --stripes and the "
+                             "extract replicas together, as a new deployment (docs/kafka.md)")
         return _refusing(lambda: asyncio.run(run_extracts(settings, args.stripe, stripes)))
     stage = args.stage or "all"
     stripes = _partitions(settings)
