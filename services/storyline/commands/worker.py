@@ -159,7 +159,8 @@ def _refusing(run: Callable[[], object]) -> int:
     """Run a stage process. A state of the cluster that the operator must mend (records on
     a partition of the articles topic that is not the log, records deleted from a log the
     stage must read whole, a log made again under its state, stripes that do not match the
-    facts topic or the records in it, commits of another pipeline version) is said in one line,
+    facts topic or the records in it, commits of another pipeline version or of other
+    partition counts of the stage topics) is said in one line,
     logged (``stage_refused``, critical) and on stderr, with exit status 2, not as a
     traceback."""
     import structlog
@@ -167,13 +168,13 @@ def _refusing(run: Callable[[], object]) -> int:
     from storyline.kafka.articles_log import ArticlesOffTheLog
     from storyline.stream.extract_stage import StripeMismatch
     from storyline.stream.logreader import LogRewound, LogTruncated
-    from storyline.stream.offsets import PipelineChanged
+    from storyline.stream.offsets import PartitionsChanged, PipelineChanged
     from storyline.stream.stripes import MisplacedRecord
 
     try:
         run()
-    except (ArticlesOffTheLog, LogRewound, LogTruncated, MisplacedRecord, PipelineChanged,
-            StripeMismatch) as exc:
+    except (ArticlesOffTheLog, LogRewound, LogTruncated, MisplacedRecord, PartitionsChanged,
+            PipelineChanged, StripeMismatch) as exc:
         structlog.get_logger(__name__).critical("stage_refused", error_type=type(exc).__name__,
                                                 reason=str(exc))
         print(f"error: {exc}", file=sys.stderr)
