@@ -76,10 +76,17 @@ def refused(result: subprocess.CompletedProcess[str], settings: Settings) -> Non
     assert '"error_type": "PartitionsChanged"' in output, output
 
 
+def said(status: subprocess.CompletedProcess[str], settings: Settings) -> None:
+    """`storyline status` says what the stages will: exit 1, not "caught up" (the old code)."""
+    assert status.returncode == 1, status
+    assert f"{settings.assignments} has 3 partitions, 2 when group" in status.stderr, status
+
+
 async def test_the_assign_and_page_stages_refuse_an_assignments_topic_grown_under_them(
     command_env: dict[str, str],
 ) -> None:
     settings = await folded_then_partition_added(command_env, pages=2)
+    said(run(command_env, "status", "--page-processes", "2"), settings)
     # on the old code both ran (until these timeouts): the assign stage placing stories by
     # three partitions, the page processes folding what came to them
     refused(run(command_env, "worker", "--stage", "assign", timeout=60), settings)
@@ -91,4 +98,5 @@ async def test_the_fold_refuses_an_assignments_topic_grown_under_it(
     command_env: dict[str, str],
 ) -> None:
     settings = await folded_then_partition_added(command_env, pages=0)
+    said(run(command_env, "status"), settings)
     refused(run(command_env, "worker", "--stage", "fold", timeout=60), settings)
