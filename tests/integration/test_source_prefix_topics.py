@@ -53,6 +53,15 @@ async def test_a_source_prefix_naming_no_articles_topic_creates_nothing(
             "created" in beside.stderr), beside
     assert "Traceback" not in beside.stderr
     assert await topics(bootstrap, topic_prefix) == made  # neither its own nor the articles
+    # and status names the setting to check, not STORYLINE_TOPIC_PREFIX and a command that
+    # would not make the topic
+    status = subprocess.run([*STORYLINE, "status"], capture_output=True, text=True,
+                            timeout=120, cwd=ROOT, env={
+                                **command_env, "STORYLINE_TOPIC_PREFIX": new,
+                                "STORYLINE_SOURCE_PREFIX": wrong})
+    assert status.returncode == 1, status
+    assert (f"{wrong}storyline.articles does not exist (is STORYLINE_SOURCE_PREFIX right?"
+            in status.stderr), status
 
     # the right one: the old deployment's articles topic, and topics of its own
     beside = apply(command_env, STORYLINE_TOPIC_PREFIX=new, STORYLINE_SOURCE_PREFIX=old)

@@ -129,6 +129,8 @@ class Facts:
     # why this code's workers refuse the commits (another pipeline version made them);
     # None: they do not
     changed: str | None = None
+    # what to check when ``topic`` does not exist (Settings.missing_topic_hint)
+    missing_hint: str = "is STORYLINE_TOPIC_PREFIX right? `storyline topics apply` creates it"
 
     @property
     def source(self) -> str:
@@ -189,8 +191,7 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
     grace = stuck_after if grace is None else grace
     topic, lag = facts.source, facts.lag
     if not facts.ends:
-        return Verdict(Code.ERROR, f"{topic} does not exist (is STORYLINE_TOPIC_PREFIX right? "
-                                   "`storyline topics apply` creates it)")
+        return Verdict(Code.ERROR, f"{topic} does not exist ({facts.missing_hint})")
     if facts.off_the_log:
         return Verdict(Code.ERROR, off_the_log_message(facts.topic, facts.off_the_log))
     if facts.replaced is not None:  # the commits are positions in another log
@@ -544,7 +545,8 @@ class Probe:
                       members=members, last_commit_age=last_commit_age, group=leg.group,
                       pipeline=pipeline, stage=stage, committed_by=committed_by,
                       partition=leg.partition, log=leg.log, committer=leg.committer,
-                      off_the_log=off_the_log, replaced=replaced, changed=changed)
+                      off_the_log=off_the_log, replaced=replaced, changed=changed,
+                      missing_hint=self.settings.missing_topic_hint(leg.topic))
         if facts.lag > 0 and (members or stage is not None):
             facts = replace(facts, pending_age=await self.pending_age(facts, now))
         return facts
