@@ -233,6 +233,15 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
+    def missing_topic_hint(self, topic: str) -> str:
+        """What to check when ``topic`` does not exist: the setting that named it, and who
+        makes it (an articles topic read beside another deployment is that one's, which
+        ``storyline topics apply`` here never makes)."""
+        if topic == self.articles and self.source_topic_prefix != self.topic_prefix:
+            return ("is STORYLINE_SOURCE_PREFIX right? It names the articles topic of the "
+                    "deployment this one runs beside, which that deployment makes")
+        return "is STORYLINE_TOPIC_PREFIX right? `storyline topics apply` creates it"
+
     @property
     def source_topic_prefix(self) -> str:
         """The prefix of the articles topic: ``source_prefix``, else ``topic_prefix``."""

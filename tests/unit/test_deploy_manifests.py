@@ -203,7 +203,7 @@ def test_the_compose_pages_file_runs_assign_and_every_page_partition_on_its_port
     assert services["fold"]["profiles"]  # not started by default
     partitions = []
     for name, service in services.items():
-        if name == "fold":
+        if name in ("fold", "api"):  # not started / the API's environment only
             continue
         assert service["extends"] == {"file": "docker-compose.yml", "service": "fold"}
         args = parsed(service["command"])
@@ -239,3 +239,20 @@ def test_the_next_overlay_runs_a_new_version_beside_the_base_on_the_same_article
                   for d in yaml.safe_load_all((overlay / r).read_text()) if d]
     assert declared["kind"] == "Namespace" and declared["metadata"]["name"] == namespace
     assert "../base" in kustomization["resources"]
+
+
+def test_the_page_stage_deployments_tell_status_how_many_page_processes_there_are() -> None:
+    """`storyline status` in a pod or container of the page-stage deployments watches the
+    assign and page groups only with STORYLINE_PAGE_PROCESSES; without it, the fold's group,
+    which nothing commits there: exit 4 ("no worker is consuming") on a healthy deployment,
+    where the upgrade procedure waits for `status --wait` to say caught up."""
+    partitions = partitions_of("storyline.assignments")
+    kustomization = yaml.safe_load((PAGES / "kustomization.yaml").read_text())
+    [generator] = kustomization["configMapGenerator"]
+    assert generator["name"] == "storyline-env" and generator["behavior"] == "merge"
+    literals = dict(line.split("=", 1) for line in generator["literals"])
+    assert int(literals["STORYLINE_PAGE_PROCESSES"]) == partitions
+    assert overlay_workloads()["storyline-page"]["spec"]["replicas"] == partitions
+    pages = yaml.load((ROOT / "docker-compose.pages.yml").read_text(), Loader=_ComposeTags)
+    api = pages["services"]["api"]
+    assert int(api["environment"]["STORYLINE_PAGE_PROCESSES"]) == partitions

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from storyline.stream.page_input import PageInput
+from storyline.stream.stripes import MisplacedRecord
 
 
 @dataclass(frozen=True)
@@ -193,3 +195,13 @@ def test_a_copy_of_a_folded_assignment_is_passed_over_at_once() -> None:
     assert head is not None and copies.is_copy(head)
     copies.done(head)
     assert copies.folded_to == 4
+
+
+def test_a_facts_record_of_another_partitions_stripe_is_refused() -> None:
+    # partitions added to a facts topic already written (2 -> 3): source offset 3 was written
+    # to partition 1 (3 mod 2). Taken, a merge would read it back from partition 0 (3 mod 3)
+    # at its offset there, another article's record, and fold that as a dead letter.
+    mixed: PageInput[str, str] = PageInput(3, {}, -1, lambda o: False)
+    mixed.facts(1, 0, 1, "f1")
+    with pytest.raises(MisplacedRecord, match="with 3 stripes it belongs in 0"):
+        mixed.facts(1, 1, 3, "f3")

@@ -451,3 +451,27 @@ def test_events_are_found_by_the_records_they_came_from(store: ReadStore) -> Non
     # a seq id of before: the positions through that row
     assert store.positions_through(rows[2].seq) == {0: 2, 1: 1}
     assert store.positions_through(0) == {}
+
+
+async def test_a_projector_of_another_topic_is_refused_at_its_first_write(
+        tmp_path: Path) -> None:
+    """Two deployments' projectors started at once on one empty store both pass the check at
+    start (no other topic there yet): the write itself refuses the second, with nothing of it
+    applied. Before, both applied, each deployment's revisions rejected as conflicts with the
+    other's (/tmp/upgrade/repro_f7_store_race.sh: 250 rejections in one run)."""
+    from storyline.read.projector import Projector, StoreOfAnotherTopic
+
+    opened = open_store(tmp_path / "read.sqlite3")
+    try:
+        old = Projector(opened, bootstrap="127.0.0.1:1", topic="storyline.story-updates")
+        new = Projector(opened, bootstrap="127.0.0.1:1", topic="v2.storyline.story-updates")
+        records = updates(story_history(revisions=3))
+        await old.apply([item(0, i, u) for i, u in enumerate(records)])
+        with pytest.raises(StoreOfAnotherTopic, match=r"holds the pages of storyline\.story"):
+            await new.apply([item(0, i, u) for i, u in enumerate(records)])
+        assert new.refused is not None and old.refused is None
+        assert opened.projected_topics() == ["storyline.story-updates"]
+        assert old.totals.applied == 3 and not new.totals.rejected
+        await old.apply([item(0, 3 + i, u) for i, u in enumerate(records)])  # still its own
+    finally:
+        opened.close()

@@ -3,7 +3,7 @@ every declared topic is present and as declared (docs/kafka.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import pytest
 
@@ -17,7 +17,8 @@ SPEC = TopicSpec("storyline.articles", 1, None, {"retention.ms": "-1"})
 
 def fake_cluster(monkeypatch: pytest.MonkeyPatch, found: Plan) -> None:
     async def apply_topics(bootstrap: str, specs: Sequence[TopicSpec], default: int, *,
-                           dry_run: bool = False) -> ApplyReport:
+                           dry_run: bool = False, not_ours: Iterable[str] = ()
+                           ) -> ApplyReport:
         return ApplyReport(() if dry_run else found.create, found)
     monkeypatch.setattr(admin, "apply_topics", apply_topics)
     monkeypatch.setenv("STORYLINE_LOG_FORMAT", "console")

@@ -240,3 +240,30 @@ def test_plan_is_only_for_the_supervisor(flags: dict[str, object]) -> None:
                                  "processes": None, "page_processes": None, **flags})
     with pytest.raises(SystemExit, match="--plan"):
         worker.run(args)
+
+
+def test_facts_of_another_layout_are_a_refusal_in_one_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # a fold or assign process meeting a facts record of another stripe count (partitions
+    # added to the topic) is the cluster's state to mend, not a fault of the program: before,
+    # a traceback and exit 1 at every restart
+    from storyline.stream.stripes import MisplacedRecord
+
+    def fold() -> None:
+        raise MisplacedRecord("source offset 3 arrived in partition 1; with 3 stripes it "
+                              "belongs in 0")
+
+    assert worker._refusing(fold) == 2
+    assert capsys.readouterr().err.startswith("error: source offset 3 arrived in partition 1")
+
+
+def test_a_stripe_beyond_the_stripes_is_said_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # the extract StatefulSet scaled to 3 replicas with --stripes 2: pod 2 runs --stripe 2;
+    # before, a ValueError traceback at every restart
+    from storyline.cli import main
+
+    monkeypatch.setenv("STORYLINE_WORKER_METRICS_PORT", "0")
+    with pytest.raises(SystemExit) as stopped:
+        main(["worker", "--stage", "extract", "--stripe", "2", "--stripes", "2"])
+    assert str(stopped.value.code).startswith("stripe 2 of 2: the stripes are 0 to 1")

@@ -23,7 +23,8 @@ Exit status:
      exist, records sit on a partition of the articles topic other than the log's (0), which
      nothing folds, a commit lies beyond the log's end or names another first record of the
      articles log than it begins with (the topic was made again under the workers' state),
-     Kafka cannot be reached, or --wait timed out
+     was made by another pipeline version or with other partition counts of the facts and
+     assignments topics than they have now, Kafka cannot be reached, or --wait timed out
   3  behind: records are waiting and a worker is in the group, committing (with page
      processes: in some leg, and no leg is in error, without a worker or stuck)
   4  no worker is consuming the articles topic: records are waiting and the group has no
@@ -128,6 +129,8 @@ class Facts:
     # why this code's workers refuse the commits (another pipeline version made them);
     # None: they do not
     changed: str | None = None
+    # what to check when ``topic`` does not exist (Settings.missing_topic_hint)
+    missing_hint: str = "is STORYLINE_TOPIC_PREFIX right? `storyline topics apply` creates it"
 
     @property
     def source(self) -> str:
@@ -188,8 +191,7 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
     grace = stuck_after if grace is None else grace
     topic, lag = facts.source, facts.lag
     if not facts.ends:
-        return Verdict(Code.ERROR, f"{topic} does not exist (is STORYLINE_TOPIC_PREFIX right? "
-                                   "`storyline topics apply` creates it)")
+        return Verdict(Code.ERROR, f"{topic} does not exist ({facts.missing_hint})")
     if facts.off_the_log:
         return Verdict(Code.ERROR, off_the_log_message(facts.topic, facts.off_the_log))
     if facts.replaced is not None:  # the commits are positions in another log
@@ -533,14 +535,36 @@ class Probe:
             if pipeline != PIPELINE_VERSION:
                 changed = changed_message(leg.group, pipeline, PIPELINE_VERSION,
                                           self.settings.source_topic_prefix)
+        laid_out = max((m for m in readable if m.parts is not None),
+                       key=lambda m: m.committed_at, default=None)
+        if changed is None and laid_out is not None and laid_out.parts is not None:
+            # the stages refuse commits made with other partition counts of the stage
+            # topics (PartitionsChanged): so does the verdict, or it would read "behind"
+            changed = await self.parts_changed(leg.group, laid_out.parts)
         facts = Facts(topic=leg.topic, ends=ends, committed=committed, state=state,
                       members=members, last_commit_age=last_commit_age, group=leg.group,
                       pipeline=pipeline, stage=stage, committed_by=committed_by,
                       partition=leg.partition, log=leg.log, committer=leg.committer,
-                      off_the_log=off_the_log, replaced=replaced, changed=changed)
+                      off_the_log=off_the_log, replaced=replaced, changed=changed,
+                      missing_hint=self.settings.missing_topic_hint(leg.topic))
         if facts.lag > 0 and (members or stage is not None):
             facts = replace(facts, pending_age=await self.pending_age(facts, now))
         return facts
+
+    async def parts_changed(self, group: str, committed: tuple[int, int]) -> str | None:
+        """Why the stages refuse ``group``'s commits, made with ``committed`` partitions of
+        the facts and assignments topics (PartitionsChanged's words); None: they fit."""
+        from storyline.stream.offsets import PartitionsChanged, ensure_same_parts
+
+        topics = (self.settings.facts, self.settings.assignments)
+        found = tuple([len(await self.end_offsets(topic)) for topic in topics])
+        if 0 in found:  # a topic missing: the stages say so themselves
+            return None
+        try:
+            ensure_same_parts(group, committed, (found[0], found[1]), topics)
+        except PartitionsChanged as exc:
+            return str(exc)
+        return None
 
     async def end_offsets(self, topic: str) -> dict[int, int]:
         """partition -> end offset of ``topic``; {} when it does not exist."""

@@ -123,6 +123,14 @@ def _run_stage(args: argparse.Namespace) -> int:
         from storyline.stream.extract_stage import run_extracts
 
         stripes = args.stripes if args.stripes is not None else _partitions(settings)
+        outside = [i for i in args.stripe if not 0 <= i < stripes]
+        if outside:
+            # a StatefulSet scaled past --stripes runs pods whose index is no stripe: said in
+            # one line (it was a ValueError traceback in a crash loop)
+            raise SystemExit(f"stripe {outside[0]} of {stripes}: the stripes are 0 to "
+                             f"{stripes - 1} (--stripes N, the facts topic's partitions); to "
+                             "run more, change the facts topic's partitions, --stripes and the "
+                             "extract replicas together, as a new deployment (docs/kafka.md)")
         return _refusing(lambda: asyncio.run(run_extracts(settings, args.stripe, stripes)))
     stage = args.stage or "all"
     stripes = _partitions(settings)
@@ -151,7 +159,8 @@ def _refusing(run: Callable[[], object]) -> int:
     """Run a stage process. A state of the cluster that the operator must mend (records on
     a partition of the articles topic that is not the log, records deleted from a log the
     stage must read whole, a log made again under its state, stripes that do not match the
-    facts topic, commits of another pipeline version) is said in one line,
+    facts topic or the records in it, commits of another pipeline version or of other
+    partition counts of the stage topics) is said in one line,
     logged (``stage_refused``, critical) and on stderr, with exit status 2, not as a
     traceback."""
     import structlog
@@ -159,12 +168,13 @@ def _refusing(run: Callable[[], object]) -> int:
     from storyline.kafka.articles_log import ArticlesOffTheLog
     from storyline.stream.extract_stage import StripeMismatch
     from storyline.stream.logreader import LogRewound, LogTruncated
-    from storyline.stream.offsets import PipelineChanged
+    from storyline.stream.offsets import PartitionsChanged, PipelineChanged
+    from storyline.stream.stripes import MisplacedRecord
 
     try:
         run()
-    except (ArticlesOffTheLog, LogRewound, LogTruncated, PipelineChanged,
-            StripeMismatch) as exc:
+    except (ArticlesOffTheLog, LogRewound, LogTruncated, MisplacedRecord, PartitionsChanged,
+            PipelineChanged, StripeMismatch) as exc:
         structlog.get_logger(__name__).critical("stage_refused", error_type=type(exc).__name__,
                                                 reason=str(exc))
         print(f"error: {exc}", file=sys.stderr)

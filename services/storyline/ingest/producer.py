@@ -99,9 +99,8 @@ class ArticleProducer:
         missing = await self._missing_topics(producer)
         if missing:
             await producer.stop()
-            raise MissingTopic(
-                f"the topic {missing[0]} does not exist (is STORYLINE_TOPIC_PREFIX right? "
-                "`storyline topics apply` creates it)")
+            raise MissingTopic(f"the topic {missing[0]} does not exist "
+                               f"({self.settings.missing_topic_hint(missing[0])})")
         self._producer = producer
         log.debug("ingest.producer_started", bootstrap=servers)
 

@@ -28,6 +28,15 @@ class AdminError(OperatorError, RuntimeError):
     """The cluster refused a request."""
 
 
+class NotOurs(OperatorError, RuntimeError):
+    """A declared topic that another deployment makes (the articles topic named by
+    STORYLINE_SOURCE_PREFIX) is missing: it is reported, never created."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = tuple(names)
+
+
 @dataclass(frozen=True)
 class ApplyReport:
     created: tuple[TopicSpec, ...]
@@ -115,12 +124,18 @@ async def create_topics(
 
 
 async def apply_topics(
-    bootstrap: str, specs: Sequence[TopicSpec], default_replication: int, *, dry_run: bool = False
+    bootstrap: str, specs: Sequence[TopicSpec], default_replication: int, *, dry_run: bool = False,
+    not_ours: Iterable[str] = (),
 ) -> ApplyReport:
-    """Create the missing declared topics; never alters an existing one."""
+    """Create the missing declared topics; never alters an existing one. A missing one of
+    ``not_ours`` (another deployment's) is NotOurs, and then nothing is created."""
     async with admin_client(bootstrap) as admin:
         actual = await describe_topics(admin, [spec.name for spec in specs])
         found = plan(specs, actual, default_replication)
+        others = set(not_ours)
+        missing = [spec.name for spec in found.create if spec.name in others]
+        if missing:
+            raise NotOurs(missing)
         created = [] if dry_run else await create_topics(admin, found.create, default_replication)
     return ApplyReport(tuple(created), found)
 

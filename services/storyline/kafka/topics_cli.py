@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     from aiokafka.errors import KafkaError
 
-    from storyline.kafka.admin import AdminError, apply_topics
+    from storyline.kafka.admin import AdminError, NotOurs, apply_topics
     from storyline.kafka.topics import TopicsFileError, default_topics_file, load_topics
     from storyline.logconfig import configure_logging
     from storyline.settings import get_settings
@@ -56,17 +56,31 @@ def run(args: argparse.Namespace) -> int:
     bootstrap = args.bootstrap_servers or settings.bootstrap_servers
     prefix = settings.topic_prefix if args.prefix is None else args.prefix
     path = args.file or Path(os.environ.get("STORYLINE_TOPICS_FILE") or default_topics_file())
+    not_ours: list[str] = []
     try:
         specs = load_topics(path, prefix)
         if args.prefix is None and settings.source_prefix is not None:
-            # a deployment that reads another's articles: theirs, not a topic of its own
+            # a deployment that reads another's articles: theirs, not a topic of its own, so
+            # never made here: made under a wrong STORYLINE_SOURCE_PREFIX it would be an empty
+            # log, which the new deployment folds at once and `storyline status` calls caught up
             own = settings.topic(settings.articles_topic)
             specs = [dataclasses.replace(spec, name=settings.articles) if spec.name == own
                      else spec for spec in specs]
+            if settings.source_prefix != settings.topic_prefix:
+                not_ours = [settings.articles]
         report = asyncio.run(apply_topics(bootstrap, specs, settings.replication_factor,
-                                          dry_run=args.dry_run))
+                                          dry_run=args.dry_run, not_ours=not_ours))
     except TopicsFileError as error:
         print(f"storyline topics apply: {error}", file=sys.stderr)
+        return 1
+    except NotOurs as error:
+        print(f"storyline topics apply: the articles topic {', '.join(error.names)} does not "
+              f"exist, and nothing was created: STORYLINE_SOURCE_PREFIX="
+              f"'{settings.source_prefix}' names the articles topic of the deployment this one "
+              "runs beside, which that deployment made (is STORYLINE_SOURCE_PREFIX right? It is "
+              "that deployment's own STORYLINE_SOURCE_PREFIX if it has one, else its "
+              "STORYLINE_TOPIC_PREFIX; docs/operations.md, \"Upgrading the pipeline\")",
+              file=sys.stderr)
         return 1
     except (AdminError, KafkaError, OSError) as error:
         print(f"storyline topics apply: {bootstrap}: {error!r}", file=sys.stderr)

@@ -29,7 +29,7 @@ from storyline.kafka.clients import started, stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.metrics import DEAD_LETTERS, PROJECTED, Health, record_lag
 from storyline.read.sse import ChangeNotifier
-from storyline.read.store import ApplyResult, Item, ReadStore, Rejected
+from storyline.read.store import AnotherTopic, ApplyResult, Item, ReadStore, Rejected
 
 log = structlog.get_logger(__name__)
 
@@ -105,8 +105,13 @@ class Projector:
         self.refused: str | None = None  # why it will not project into this store
 
     async def apply(self, items: Sequence[Item]) -> ApplyResult:
-        """Apply decoded records (the Kafka-free part of the path, also used by benchmarks)."""
-        result = await asyncio.to_thread(self.store.apply, self.topic, items)
+        """Apply decoded records (the Kafka-free part of the path, also used by benchmarks);
+        StoreOfAnotherTopic when the store took another topic's records meanwhile."""
+        try:
+            result = await asyncio.to_thread(self.store.apply, self.topic, items)
+        except AnotherTopic as exc:
+            self.refused = another_topic_message(self.topic, exc.held)
+            raise StoreOfAnotherTopic(self.refused) from None
         if self.notifier is not None and result.last_seq is not None:
             self.notifier.publish(result.last_seq)
         PROJECTED.labels("applied").inc(result.applied)

@@ -203,6 +203,15 @@ _REVISION_COLUMNS = ("seq, story_id, revision, content_hash, reason, article_cou
                      "independent_count, title, cause_published_iso, written_at")
 
 
+class AnotherTopic(RuntimeError):
+    """The store holds the pages of another story-updates topic (``held``) than the one a
+    batch comes from: two deployments' pages, whose stories have the same ids."""
+
+    def __init__(self, held: str) -> None:
+        super().__init__(held)
+        self.held = held
+
+
 class ReadStore(abc.ABC):
     """The SQL shared by both back ends (written with ``?`` placeholders)."""
 
@@ -289,13 +298,23 @@ class ReadStore(abc.ABC):
         return {int(p): int(o) for p, o in rows}
 
     def apply(self, topic: str, items: Sequence[Item]) -> ApplyResult:
-        """Apply a batch and advance the positions, all in one transaction."""
+        """Apply a batch and advance the positions, all in one transaction; AnotherTopic
+        (nothing applied) when the store holds the records of another topic."""
         result = ApplyResult()
         if not items:
             return result
         with self._write_lock:
             conn = self._conn()
             with self._transaction(conn):
+                # in the write transaction, not only when a projector starts: two projectors
+                # of two deployments started at once on one empty store both found no other
+                # topic there, then applied each other's revisions as conflicts (SQLite's
+                # BEGIN IMMEDIATE makes this check and the writes one step; PostgreSQL has
+                # one writer per store, acquire_writer)
+                other = conn.execute(self._sql(
+                    "SELECT topic FROM positions WHERE topic <> ? LIMIT 1"), (topic,)).fetchone()
+                if other is not None:
+                    raise AnotherTopic(str(other[0]))
                 positions = {
                     int(p): int(o)
                     for p, o in conn.execute(

@@ -43,7 +43,7 @@ from storyline.kafka.articles_log import (
 from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.settings import Settings, switch_kernels
-from storyline.stream.facts import extract_record
+from storyline.stream.facts import SOURCE_OFFSET, extract_record
 from storyline.stream.logreader import (
     FETCH_LIMITS,
     LogMark,
@@ -52,7 +52,9 @@ from storyline.stream.logreader import (
     ensure_not_rewound,
     ensure_not_truncated,
     first_record,
+    read_partition,
     rewound_message,
+    standalone_consumer,
 )
 from storyline.stream.offsets import commit_payload, ensure_commits_fit
 from storyline.stream.reconnect import (
@@ -63,6 +65,7 @@ from storyline.stream.reconnect import (
     transient,
 )
 from storyline.stream.stage_ops import JoinedProbe, StageProbe, start_stage_operations
+from storyline.stream.stripes import first_misplaced, misplaced_message
 
 log = structlog.get_logger("storyline.extract")
 
@@ -76,6 +79,29 @@ class StripeMismatch(RuntimeError):
 
 def extract_group(settings: Settings, stripe: int, stripes: int) -> str:
     return settings.topic(f"storyline-extract-{stripe}-of-{stripes}")
+
+
+# records read from the end of a stripe's facts partition to check where they belong: two
+# distinct source offsets of an older layout of N stripes already differ by N, which no
+# larger count keeps in one partition
+LAYOUT_PROBE = 16
+
+
+async def ensure_facts_layout(settings: Settings, stripe: int, stripes: int) -> None:
+    """Raise StripeMismatch if the newest records of facts partition ``stripe`` were written
+    with another number of stripes (the topic's partitions added since): this stripe would
+    append records of ``stripes`` stripes behind them, a partition of two layouts."""
+    tp = TopicPartition(settings.facts, stripe)
+    async with standalone_consumer(settings.bootstrap_servers) as consumer:
+        begins = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+    offsets = [int(dict(record.headers).get(SOURCE_OFFSET, b"-1"))
+               async for record in read_partition(settings.bootstrap_servers, tp.topic,
+                                                  stripe, start=max(begins, end - LAYOUT_PROBE),
+                                                  stop=end, whole=False)]
+    misplaced = first_misplaced(stripe, (o for o in offsets if o >= 0), stripes)
+    if misplaced is not None:
+        raise StripeMismatch(misplaced_message(stripe, misplaced, stripes, settings.facts))
 
 
 @dataclass(slots=True)
@@ -169,6 +195,11 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
         if partitions != stripes:
             raise StripeMismatch(f"{settings.facts} has {partitions} partitions, the extract "
                                  f"stage runs {stripes} stripes: they must be equal")
+        # the count alone does not say the topic was made with it: partitions added to a
+        # facts topic already written would mix two layouts in it, which every later
+        # rebuild and page process refuses (or misreads) far from the cause
+        await retried(functools.partial(ensure_facts_layout, settings, stripe, stripes),
+                      f"{settings.facts} layout")
         consumer.assign([source])
         committed = await retried(lambda: consumer.committed(source), "committed offset")
         start = committed if committed is not None and committed >= 0 else 0

@@ -180,6 +180,12 @@ class FoldStage:
     def _source_key(self) -> tuple[str, int]:
         return self.source.topic, self.source.partition
 
+    @property
+    def _parts(self) -> tuple[int, int]:
+        """The stage topics' partition counts its facts read and assignments written are
+        laid out by (the stripes, the page partitions), said in every commit."""
+        return len(self.facts), self.assignment_partitions
+
     async def _start(self, stop: asyncio.Event) -> bool:
         """Rebuild the state up to the commit and seek the facts; False when stopped
         meanwhile (nothing is committed then: the state is short of the commit)."""
@@ -198,7 +204,8 @@ class FoldStage:
             f"{self.source.topic} first record")
         await ensure_commits_fit(self.settings.bootstrap_servers, self.group, self.source,
                                  first, self.state.pipeline.pipeline_version,
-                                 self.settings.source_topic_prefix)
+                                 self.settings.source_topic_prefix, parts=self._parts,
+                                 topics=(self.settings.facts, self.settings.assignments))
         self.first = first
         heartbeat = asyncio.create_task(self._heartbeat(until))
         try:
@@ -455,7 +462,7 @@ class FoldStage:
         try:
             await self.consumer.commit(commit_payload(
                 due, self.state.pipeline.pipeline_version, stage=self.stage, moved_at=moved_at,
-                log=self.state.pipeline.log_mark(*self._source_key)))
+                log=self.state.pipeline.log_mark(*self._source_key), parts=self._parts))
         except Exception as exc:  # noqa: BLE001 - a failed commit is retried next tick
             log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
             return
@@ -470,7 +477,8 @@ class FoldStage:
             try:
                 await self.consumer.commit(commit_payload(
                     {self.source: until}, self.state.pipeline.pipeline_version, stage=self.stage,
-                    log=self.state.pipeline.log_mark(*self._source_key) or self.first))
+                    log=self.state.pipeline.log_mark(*self._source_key) or self.first,
+                    parts=self._parts))
             except Exception as exc:  # noqa: BLE001 - the next beat tries again
                 log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
 

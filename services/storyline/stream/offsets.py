@@ -51,6 +51,10 @@ class CommitMetadata:
     # the first record of the articles log the committer reads (offset, timestamp ms): which
     # log the offsets are positions in (see logreader.LogMark); None: not known
     log: LogMark | None = None
+    # the partitions of the facts and the assignments topics the committer's records and
+    # state were laid out by (stripes, page partitions); None: not said (an extract stripe,
+    # the single worker, a commit of before 2026-12-06)
+    parts: tuple[int, int] | None = None
 
     def encode(self) -> str:
         fields: dict[str, object] = {"at": round(self.committed_at, 3),
@@ -60,6 +64,8 @@ class CommitMetadata:
             fields["moved"] = None if self.moved_at is None else round(self.moved_at, 3)
         if self.log is not None:
             fields["log"] = list(self.log)
+        if self.parts is not None:
+            fields["parts"] = list(self.parts)
         return json.dumps(fields, sort_keys=True)
 
     @staticmethod
@@ -67,10 +73,12 @@ class CommitMetadata:
         try:
             fields = json.loads(raw or "")
             stage, moved, mark = fields.get("stage"), fields.get("moved"), fields.get("log")
+            parts = fields.get("parts")
             return CommitMetadata(float(fields["at"]), str(fields["pipeline"]),
                                   None if stage is None else str(stage),
                                   None if moved is None else float(moved),
-                                  None if mark is None else (int(mark[0]), int(mark[1])))
+                                  None if mark is None else (int(mark[0]), int(mark[1])),
+                                  None if parts is None else (int(parts[0]), int(parts[1])))
         except (ValueError, TypeError, KeyError, AttributeError, IndexError):
             return None
 
@@ -86,6 +94,7 @@ class GroupCommits:
 
     log: LogMark | None = None
     pipeline: str | None = None
+    parts: tuple[int, int] | None = None  # the newest's that says
 
 
 async def group_commits(bootstrap: str, group: str) -> GroupCommits:
@@ -101,11 +110,38 @@ async def group_commits(bootstrap: str, group: str) -> GroupCommits:
     readable = [m for m in decoded if m is not None]
     mark = next((m.log for m in readable if m.log is not None), None)
     newest = max(readable, key=lambda m: m.committed_at, default=None)
-    return GroupCommits(mark, None if newest is None else newest.pipeline_version)
+    laid_out = max((m for m in readable if m.parts is not None),
+                   key=lambda m: m.committed_at, default=None)
+    return GroupCommits(mark, None if newest is None else newest.pipeline_version,
+                        None if laid_out is None else laid_out.parts)
 
 
 class PipelineChanged(OperatorError, RuntimeError):
     """A group's commits were made by another pipeline version than this process's."""
+
+
+class PartitionsChanged(OperatorError, RuntimeError):
+    """The facts or assignments topic has another partition count than the one a group's
+    commits (and the state and records behind them) were laid out by."""
+
+
+def ensure_same_parts(group: str, committed: tuple[int, int] | None,
+                      found: tuple[int, int] | None, topics: tuple[str, str]) -> None:
+    """Raise PartitionsChanged if ``group`` committed with other partition counts of the
+    facts and assignments topics (``topics``) than they have now (``found``); None: not
+    said, or not looked at."""
+    if committed is None or found is None or committed == found:
+        return
+    what = [f"{topic} has {now} partitions, {before} when group {group} committed"
+            for topic, before, now in zip(topics, committed, found, strict=True)
+            if before != now]
+    raise PartitionsChanged(
+        f"{'; '.join(what)}: partitions were added to a stage topic already written, whose "
+        "records, commits and state are laid out by the old count (a story's next revisions "
+        "would be folded by another page partition from revision 1, the stripes' facts read "
+        "from other partitions). Its partition count is fixed for the deployment's life: run "
+        "another count as a new deployment, a new STORYLINE_TOPIC_PREFIX with "
+        "STORYLINE_SOURCE_PREFIX naming the articles topic (docs/kafka.md)")
 
 
 def changed_message(group: str, committed: str, own: str, source_prefix: str) -> str:
@@ -128,14 +164,19 @@ def ensure_same_pipeline(group: str, committed: str | None, own: str,
 
 
 async def ensure_commits_fit(bootstrap: str, group: str, tp: TopicPartition,
-                             first: LogMark | None, own: str, source_prefix: str) -> None:
+                             first: LogMark | None, own: str, source_prefix: str, *,
+                             parts: tuple[int, int] | None = None,
+                             topics: tuple[str, str] = ("facts", "assignments")) -> None:
     """Refuse to go on from ``group``'s commits when they are positions in another log than
-    the one ``tp`` begins with (``first``: LogRewound) or another pipeline version than
-    ``own`` made them (PipelineChanged); asked again while the broker is away."""
+    the one ``tp`` begins with (``first``: LogRewound), another pipeline version than
+    ``own`` made them (PipelineChanged) or they were made with other partition counts of the
+    stage topics ``topics`` than ``parts`` (PartitionsChanged); asked again while the broker
+    is away."""
     commits = await retried(functools.partial(group_commits, bootstrap, group),
                             f"{group} commits")
     ensure_same_log(tp, commits.log, first)
     ensure_same_pipeline(group, commits.pipeline, own, source_prefix)
+    ensure_same_parts(group, commits.parts, parts, topics)
 
 
 class FoldedOffsets:
@@ -169,7 +210,7 @@ class FoldedOffsets:
 
 def commit_payload(offsets: Mapping[TopicPartition, int], pipeline_version: str, *,
                    stage: str | None = None, moved_at: float | None = None,
-                   log: LogMark | None = None
+                   log: LogMark | None = None, parts: tuple[int, int] | None = None
                    ) -> dict[TopicPartition, OffsetAndMetadata]:
-    meta = CommitMetadata(time.time(), pipeline_version, stage, moved_at, log).encode()
+    meta = CommitMetadata(time.time(), pipeline_version, stage, moved_at, log, parts).encode()
     return {tp: OffsetAndMetadata(offset, meta) for tp, offset in offsets.items()}

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from storyline.stream.stripes import MisplacedRecord, misplaced_message, stripe_of
+
 R = TypeVar("R")  # a facts record
 A = TypeVar("A")  # an assignment
 
@@ -84,7 +86,12 @@ class PageInput(Generic[R, A]):
     def facts(self, partition: int, offset: int, source_offset: int, record: R | None) -> bool:
         """A facts record read from ``partition`` at ``offset`` (``record`` None: a dead one,
         which no assignment points at). True when it is the first of its source offset: the
-        caller keeps where it is, for merges that read it back."""
+        caller keeps where it is, for merges that read it back. A record of another
+        partition's stripe (partitions added to a facts topic already written) is refused,
+        MisplacedRecord: a merge would read it back from the partition it belongs in, at this
+        offset, and fold another article's facts."""
+        if stripe_of(source_offset, self.stripes) != partition:
+            raise MisplacedRecord(misplaced_message(partition, source_offset, self.stripes))
         self.consumed[partition] = offset + 1
         if source_offset <= self.passed[partition]:
             return False  # a copy written again after a crash of its extract stripe

@@ -130,6 +130,8 @@ class PageStage:
         self.publisher: StoryPublisher
         self.page = PagePartition(partition, 1, pipeline=self.state.pipeline)
         self.facts: list[TopicPartition] = []
+        # the facts and assignments topics' partition counts it started with (its commits say them)
+        self.parts: tuple[int, int] | None = None
         # what has been read and not folded (replaced at start, from the state's positions)
         self.input: PageInput[FactsRecord, _Assignment] = PageInput(1, {}, -1, self._indexed)
         self.until = 0  # the commit this process started from: below it, publish nothing
@@ -203,8 +205,10 @@ class PageStage:
         first = await retried(functools.partial(
             first_record, settings.bootstrap_servers, articles.topic, articles.partition),
             f"{articles.topic} first record")
+        self.parts = (len(self.facts), partitions)
         await ensure_commits_fit(settings.bootstrap_servers, self.group, articles, first,
-                                 self.pipeline.pipeline_version, settings.source_topic_prefix)
+                                 self.pipeline.pipeline_version, settings.source_topic_prefix,
+                                 parts=self.parts, topics=(settings.facts, settings.assignments))
         self.first = first
         restored = None
         if self.until > 0:
@@ -454,7 +458,8 @@ class PageStage:
             await self.consumer.commit(commit_payload(
                 {self.source: position}, self.pipeline.pipeline_version, stage=self.stage,
                 moved_at=moved_at, log=self.pipeline.log_mark(
-                    self.articles.topic, self.articles.partition) or self.first))
+                    self.articles.topic, self.articles.partition) or self.first,
+                parts=self.parts))
         except Exception as exc:  # noqa: BLE001 - a failed commit is retried next tick
             log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}")
             return

@@ -11,7 +11,7 @@ one that has not arrived (the merge blocks instead), dropping copies of what it 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -22,8 +22,27 @@ class MisplacedRecord(ValueError):
     partition count is not the number of stripes the extract stage ran with)."""
 
 
+# what an operator reads after the offset: the usual cause, and what to do instead
+ADDED_PARTITIONS = ("the facts topic's partitions were added after facts were written "
+                    "(its partition count fixes the stripes of a deployment for good); run "
+                    "another count as a new deployment: a new STORYLINE_TOPIC_PREFIX with "
+                    "STORYLINE_SOURCE_PREFIX naming the articles topic (docs/kafka.md)")
+
+
 def stripe_of(offset: int, stripes: int) -> int:
     return offset % stripes
+
+
+def misplaced_message(partition: int, offset: int, stripes: int, topic: str = "") -> str:
+    where = f"{topic} partition {partition}" if topic else f"partition {partition}"
+    return (f"source offset {offset} arrived in {where}; with {stripes} stripes it belongs "
+            f"in {stripe_of(offset, stripes)}: {ADDED_PARTITIONS}")
+
+
+def first_misplaced(partition: int, offsets: Iterable[int], stripes: int) -> int | None:
+    """The first of ``offsets`` (source offsets read from facts ``partition``) that does not
+    belong there with ``stripes`` stripes; None: all do."""
+    return next((o for o in offsets if stripe_of(o, stripes) != partition), None)
 
 
 class StripeMerge(Generic[T]):
@@ -40,9 +59,7 @@ class StripeMerge(Generic[T]):
         """Take the record for source ``offset`` from ``partition``; False when it is a copy
         of one handed on or waiting already (a redelivery)."""
         if stripe_of(offset, self.stripes) != partition:
-            raise MisplacedRecord(f"source offset {offset} arrived in partition {partition}; "
-                                  f"with {self.stripes} stripes it belongs in "
-                                  f"{stripe_of(offset, self.stripes)}")
+            raise MisplacedRecord(misplaced_message(partition, offset, self.stripes))
         waiting = self._pending[partition]
         if offset < self.next or offset in waiting:
             return False

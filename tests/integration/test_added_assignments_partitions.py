@@ -1,0 +1,102 @@
+"""A partition added to the assignments topic of a deployment that has written it (what
+`kafka-topics.sh --alter --partitions` does; `storyline worker --page-processes 3` then
+accepts it, one page process per partition), on a real broker: the assign stage places a
+story by the CRC-32 of its id modulo the partition count, so a story of two partitions goes
+on in another, whose page process has never folded it. Every stage whose commits were made
+with the old count now refuses in one line (PartitionsChanged, exit 2).
+
+Before: nothing refused. In the session's run (/tmp/upgrade/e3: 120 timeline17 articles
+with two page processes, a third partition, 80 more articles) the main story moved from
+page partition 0 to 1, whose process published it again from revision 1 with other bytes:
+`status` said every revision was published (exit 0), `replay --verify` found 72 revisions
+mismatched ("published twice with different bytes") and 72 missing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
+
+from storyline.domain.events import ArticleReceived
+from storyline.ingest.producer import ArticleProducer
+from storyline.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+STORYLINE = [sys.executable, "-m", "storyline.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def article(i: int) -> ArticleReceived:
+    return ArticleReceived(uri=f"urn:it:moved:{i}", version=1, source="Wire",
+                           body=f"Work on the harbour tunnel went on for a {i}th day.",
+                           published=dt.datetime(2026, 3, 1, 8, i, tzinfo=dt.UTC))
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 120
+        ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*STORYLINE, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+async def folded_then_partition_added(env: dict[str, str], pages: int) -> Settings:
+    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    assert run(env, "topics", "apply").returncode == 0
+    async with ArticleProducer(settings) as producer:
+        for i in range(4):
+            await producer.send(article(i))
+    worker = subprocess.Popen([*STORYLINE, "worker", "--page-processes", str(pages)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        waited = run(env, "status", "--wait", "--timeout", "150", "--page-processes",
+                     str(pages), timeout=200)
+        assert waited.returncode == 0, waited
+    finally:
+        worker.terminate()
+        worker.wait(timeout=90)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_partitions({settings.assignments: NewPartitions(total_count=3)})
+    finally:
+        await admin.close()
+    return settings
+
+
+def refused(result: subprocess.CompletedProcess[str], settings: Settings) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output, output
+    assert (f"{settings.assignments} has 3 partitions, 2 when group" in result.stderr), output
+    assert '"error_type": "PartitionsChanged"' in output, output
+
+
+def said(status: subprocess.CompletedProcess[str], settings: Settings) -> None:
+    """`storyline status` says what the stages will: exit 1, not "caught up" (the old code)."""
+    assert status.returncode == 1, status
+    assert f"{settings.assignments} has 3 partitions, 2 when group" in status.stderr, status
+
+
+async def test_the_assign_and_page_stages_refuse_an_assignments_topic_grown_under_them(
+    command_env: dict[str, str],
+) -> None:
+    settings = await folded_then_partition_added(command_env, pages=2)
+    said(run(command_env, "status", "--page-processes", "2"), settings)
+    # on the old code both ran (until these timeouts): the assign stage placing stories by
+    # three partitions, the page processes folding what came to them
+    refused(run(command_env, "worker", "--stage", "assign", timeout=60), settings)
+    refused(run(command_env, "worker", "--stage", "page", "--partition", "0", timeout=60),
+            settings)
+
+
+async def test_the_fold_refuses_an_assignments_topic_grown_under_it(
+    command_env: dict[str, str],
+) -> None:
+    settings = await folded_then_partition_added(command_env, pages=0)
+    said(run(command_env, "status"), settings)
+    refused(run(command_env, "worker", "--stage", "fold", timeout=60), settings)
