@@ -54,14 +54,24 @@ def squared_norm(values: F64) -> float:
 
 _LOCK = threading.Lock()
 _DECIMAL = decimal.Context(prec=40)  # a context of its own, never the thread's
-_LOG_CHUNK = 1024  # logarithms made at a time (~25 ms): the vocabularies grow by one a doc
-# ln(i) at index i (index 0 is never read), as a list for one at a time and as an array for
-# gathers; grown on demand. A pure function's table: what it holds does not depend on what
-# was asked before, nor on the machine (libmpdec's integer arithmetic, then the nearest
-# double), where the C library's ``log`` is not: glibc's variant for CPUs with FMA and its
-# plain one differ in the last bit for ~1 integer in 10^6 here, its ``log1p`` for ~37.
+_LOG_CHUNK = 1024  # logarithms made at a time (~25 ms)
+_DENSE = 1 << 14  # counts below this are read from a table, those above from a memo
+_MEMO_CAP = 1 << 16
+# ln(i) at index i < _DENSE (index 0 is never read), as a list for one at a time and as an
+# array for gathers, grown on demand; ln(n) of larger counts in a memo, made when asked (a
+# process restarted with 10^5 documents in its vocabularies asks for ln(10^5) first: a
+# table up to there would be 2 s of decimal arithmetic before its first placement). A pure
+# function's memory: what it holds does not depend on what was asked before, nor on the
+# machine (libmpdec's integer arithmetic, then the nearest double), where the C library's
+# ``log`` is not: glibc's variant for CPUs with FMA and its plain one differ in the last bit
+# for ~1 integer in 10^6 here, its ``log1p`` for ~37.
 _LOGS: list[float] = [math.nan]
 _LOG_ARRAY: F64 = np.array(_LOGS, dtype=np.float64)
+_MEMO: dict[int, float] = {}
+
+
+def _ln(n: int) -> float:
+    return float(_DECIMAL.ln(decimal.Decimal(n)))
 
 
 def _grow(needed: int) -> None:
@@ -70,18 +80,26 @@ def _grow(needed: int) -> None:
         have = len(_LOGS)
         if needed <= have:
             return
-        size = max(needed, have + _LOG_CHUNK)
-        _LOGS.extend(float(_DECIMAL.ln(decimal.Decimal(i))) for i in range(have, size))
+        size = min(max(needed, have + _LOG_CHUNK), _DENSE)
+        _LOGS.extend(_ln(i) for i in range(have, size))
         _LOG_ARRAY = np.array(_LOGS, dtype=np.float64)
 
 
 def log_of(n: int) -> float:
     """The natural logarithm of the integer ``n`` ≥ 1, the same double on every machine."""
-    if n < 1:
-        raise ValueError(f"no logarithm of {n} here: the counts are at least 1")
-    if n >= len(_LOGS):
+    if n < len(_LOGS):
+        if n < 1:
+            raise ValueError(f"no logarithm of {n} here: the counts are at least 1")
+        return _LOGS[n]
+    if n < _DENSE:
         _grow(n + 1)
-    return _LOGS[n]
+        return _LOGS[n]
+    found = _MEMO.get(n)
+    if found is None:
+        if len(_MEMO) >= _MEMO_CAP:
+            _MEMO.clear()
+        found = _MEMO[n] = _ln(n)
+    return found
 
 
 def log2_of(n: int) -> float:
@@ -95,12 +113,17 @@ def log_of_ratio(numerator: int, denominator: int) -> float:
 
 
 def logs_of_counts(counts: npt.NDArray[np.int64]) -> F64:
-    """``log_of`` each count (each ≥ 1), as one gather."""
+    """``log_of`` each count (each ≥ 1): one gather from the table, and the memo's few."""
     if len(counts) == 0:
         return np.zeros(0, dtype=np.float64)
     if int(counts.min()) < 1:
         raise ValueError("a count to take the logarithm of is below 1")
-    needed = int(counts.max()) + 1
-    if needed > len(_LOGS):
-        _grow(needed)
-    return _LOG_ARRAY[counts]
+    top = int(counts.max())
+    if top >= len(_LOGS):
+        _grow(min(top + 1, _DENSE))
+    if top < _DENSE:
+        return _LOG_ARRAY[counts]
+    large = counts >= _DENSE
+    out = _LOG_ARRAY[np.where(large, 1, counts)]
+    out[large] = [log_of(n) for n in counts[large].tolist()]
+    return out
