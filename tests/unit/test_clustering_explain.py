@@ -93,7 +93,10 @@ def test_join_names_the_score_the_shared_terms_and_the_runner_up() -> None:
     oil = c.assign(article("urn:oil:1", OIL), facts(article("urn:oil:1", OIL), "tony hayward"))
     flu = c.assign(article("urn:flu:1", FLU), facts(article("urn:flu:1", FLU)))
     trace.reset()
-    a = article("urn:oil:2", OIL_2 + "\nSwine flu fears kept tourists away.", days=1)
+    # (flu twice: a runner-up is found through the query's heaviest terms, and a term said
+    # once that the flu story shares ties at the cut with those the oil story shares)
+    a = article("urn:oil:2", OIL_2 + "\nSwine flu fears kept tourists away, as flu cases rose.",
+                days=1)
     got = c.assign(a, facts(a, "tony hayward"))
     e = trace.result
     consistent(got, e)

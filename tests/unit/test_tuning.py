@@ -9,6 +9,7 @@ import ast
 import dataclasses
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Collection
 from pathlib import Path
 
@@ -178,9 +179,18 @@ def test_every_tuning_value_is_read_by_its_stage(settings: object, stage: str) -
 def test_the_versions_carry_the_tuning_digests() -> None:
     version = pipeline_module.PIPELINE_VERSION
     assert f"+{tuning_digest(ClusteringConfig())}.{tuning_digest(PAGE)}/" in version
-    extract_version = f"{extractor.EXTRACTOR_CODE}+{tuning_digest(EXTRACT)}"
+    extract_version = (f"{extractor.EXTRACTOR_CODE}+{tuning_digest(EXTRACT)}"
+                       f"+unicode-{unicodedata.unidata_version}")
     assert extract_version == extractor.EXTRACTOR_VERSION
     assert version.endswith("/" + extractor.EXTRACTOR_VERSION)
+
+
+def test_another_unicode_database_is_another_extractor() -> None:
+    """What a capital, a letter or a word character is comes from the interpreter's Unicode
+    database (Python 3.12 has another than 3.11): facts made under one are not taken for
+    facts of the other, nor a group's commits, nor a replay's revisions."""
+    assert extractor.EXTRACTOR_VERSION.endswith(f"+unicode-{unicodedata.unidata_version}")
+    assert unicodedata.unidata_version in pipeline_module.PIPELINE_VERSION
 
 
 def test_another_value_anywhere_is_another_version(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -74,7 +74,7 @@ class MemoryColdStore:
         return len(self._values)
 
     def nbytes(self) -> int:
-        return sum(len(v) for v in self._values.values())
+        return sum(len(v) for v in self._values.values())  # ints
 
 
 class KeyFilter:
@@ -113,7 +113,7 @@ class KeyFilter:
 
     @property
     def nbytes(self) -> int:
-        return sum(map(len, self._layers))
+        return sum(map(len, self._layers))  # ints
 
     def add_many(self, keys: Sequence[str]) -> None:
         """Record ``keys``, in NumPy over the batch (a map spills thousands at once); the

@@ -58,7 +58,7 @@ from storyline.domain.unpickle import unpickled
 # Bump when the code of the core changes what a revision contains, so that two versions
 # replayed side by side are told apart in every StoryUpdated. The tuning of the assign and
 # page stages (ClusteringConfig, page.tuning.PAGE) is in the version by its digest.
-CORE_VERSION = "core-17"
+CORE_VERSION = "core-18"
 
 
 def pipeline_version(clustering: ClusteringConfig) -> str:
@@ -187,7 +187,7 @@ class Pipeline:
         self._live = OrderedDict((story_id, (0, held[1], held[2] if len(held) > 2 else 0))
                                  for story_id, held in self._live.items())
         self._warm_total = 0
-        self._live_items = sum(size for _, _, size in self._live.values())
+        self._live_items = sum(size for _, _, size in self._live.values())  # ints
         if state.get("state_layout") != STATE_LAYOUT:
             # Written by code with another state layout: claim no position, so the snapshot
             # loader refuses it ("content does not match its header") and folds from 0.
@@ -245,7 +245,7 @@ class Pipeline:
 
     @property
     def frozen_story_count(self) -> int:
-        return sum(1 for state in self._stories.values() if state is None)
+        return sum(1 for state in self._stories.values() if state is None)  # ints
 
     # -- reading ---------------------------------------------------------------------------
 

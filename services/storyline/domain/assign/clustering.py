@@ -64,6 +64,7 @@ from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures, ClusteringName
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind
+from storyline.domain.floats import log_of, log_of_ratio, ordered_sum
 
 if TYPE_CHECKING:
     from storyline.domain.assign.clustering_explain import Trace
@@ -428,10 +429,10 @@ class Clusterer:
         # its key names: named in the lede or at least twice
         self._key = sorted({nid for nid, m in zip(nids, mentions, strict=True)
                             if m.lede or name_counts[nid] >= 2})
-        # Vocabulary.idf for every name at once: the same int division and math.log
+        # Vocabulary.idf for every name at once: the same logarithms
         docs = self._names.docs + 1
         frequencies = self._names.df[list(name_counts)].tolist()
-        names = {n: (1.0 + math.log(c)) * (math.log(docs / (df + 1)) + 1.0)
+        names = {n: (1.0 + log_of(c)) * (log_of_ratio(docs, df + 1) + 1.0)
                  for (n, c), df in zip(name_counts.items(), frequencies, strict=True)}
         return vector, names
 
@@ -517,7 +518,7 @@ class Clusterer:
         self, query: Query, names: dict[int, float], day: float
     ) -> list[tuple[float, _Story]]:
         cfg = self.config
-        name_mass = sum(names.values()) or 1.0
+        name_mass = ordered_sum(names.values()) or 1.0
         trace = self.trace
         if trace is not None:
             trace.query(self, query, names)
@@ -757,9 +758,9 @@ class Clusterer:
         idf = self._names.idf
         pa = {n: c / a.weight * idf(n) for n, c in a.names.items()}
         pb = {n: c / b.weight * idf(n) for n, c in b.names.items()}
-        dot = sum(w * pb.get(n, 0.0) for n, w in pa.items())
-        na = math.sqrt(sum(w * w for w in pa.values()))
-        nb = math.sqrt(sum(w * w for w in pb.values()))
+        dot = ordered_sum(w * pb.get(n, 0.0) for n, w in pa.items())
+        na = math.sqrt(ordered_sum(w * w for w in pa.values()))
+        nb = math.sqrt(ordered_sum(w * w for w in pb.values()))
         return dot / (na * nb) if na > 0 and nb > 0 else 0.0
 
     @staticmethod

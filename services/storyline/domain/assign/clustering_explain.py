@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from storyline.domain.assign.clustering_text import Query, Vocabulary
+from storyline.domain.floats import ordered_sum
 
 if TYPE_CHECKING:
     from storyline.domain.assign.clustering import Clusterer, _Story
@@ -176,7 +177,7 @@ class Trace:
              if t in self._query),
             key=lambda item: (-item[1], item[0]))
         # the name part as _score sums it: each article name core to the story
-        mass = sum(self._article_names.values()) or 1.0
+        mass = ordered_sum(self._article_names.values()) or 1.0
         floor = cfg.core_share * story.weight
         names = []
         for nid, weight in self._article_names.items():

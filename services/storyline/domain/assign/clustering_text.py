@@ -15,6 +15,13 @@ import numpy.typing as npt
 
 from storyline.domain.assign import kernels
 from storyline.domain.assign.term_ids import TermIds
+from storyline.domain.floats import (
+    log_of,
+    log_of_ratio,
+    logs_of_counts,
+    ordered_sum,
+    squared_norm,
+)
 
 _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
 # ``term_counts`` finds the same words without the regex: in the lowercased text encoded as
@@ -126,7 +133,7 @@ class Vocabulary:
         self.df[term_ids] += 1
 
     def idf(self, tid: int) -> float:
-        return math.log((self.docs + 1) / (int(self.df[tid]) + 1)) + 1.0
+        return log_of_ratio(self.docs + 1, int(self.df[tid]) + 1) + 1.0
 
 
 class SparseVector:
@@ -151,11 +158,11 @@ class SparseVector:
         if len(ids) == 0 or k <= 0:
             return cls.empty()
         if len(ids) > k:
-            keep = (-values).argpartition(k - 1)[:k]
+            keep = _top_k(ids, values, k)
             ids, values = ids[keep], values[keep]
         order = np.lexsort((ids, -values))  # weight desc, then id: no dependence on dict order
         ids, values = ids[order], values[order]
-        norm = float(np.sqrt(np.dot(values, values))) or 1.0
+        norm = math.sqrt(squared_norm(values)) or 1.0
         return cls(
             array("I", ids.astype(np.uint32).tobytes()),
             array("f", (values / norm).astype(np.float32).tobytes()),
@@ -200,7 +207,7 @@ class SparseVector:
 
     def dot(self, query: dict[int, float]) -> float:
         get = query.get
-        return sum(w * get(t, 0.0) for t, w in zip(self.ids, self.weights, strict=True))
+        return ordered_sum(w * get(t, 0.0) for t, w in zip(self.ids, self.weights, strict=True))
 
 
 class Query:
@@ -256,14 +263,29 @@ class Query:
         return dots
 
 
+def _top_k(ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], k: int
+           ) -> npt.NDArray[np.intp]:
+    """Positions of the ``k`` first of the terms in the order (weight desc, id asc): every
+    term above the k-th weight, and of those at it, the smallest ids. (``argpartition``
+    alone keeps whichever tied terms its algorithm leaves in front, and numpy picks that
+    algorithm by the CPU: an AVX-512 one here, another elsewhere, so the vectors, and with
+    them a replay's assignments, differed by machine.)"""
+    kth = np.partition(values, len(values) - k)[len(values) - k]  # the k-th largest weight
+    above = np.flatnonzero(values > kth)
+    tied = np.flatnonzero(values == kth)
+    tied = tied[np.argsort(ids[tied], kind="stable")][: k - len(above)]
+    return np.concatenate((above, tied))
+
+
 def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
     """Sublinear tf times idf over all terms, L2-normalised."""
     ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    tf = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
     order = ids.argsort()
     ids, tf = ids[order], tf[order]
-    weights = (1.0 + np.log(tf)) * (math.log(vocab.docs + 1) + 1.0 - np.log(vocab.df[ids] + 1.0))
-    norm = float(np.sqrt(np.dot(weights, weights))) or 1.0
+    weights = ((1.0 + logs_of_counts(tf))
+               * (log_of(vocab.docs + 1) + 1.0 - logs_of_counts(vocab.df[ids] + 1)))
+    norm = math.sqrt(squared_norm(weights)) or 1.0
     return Query(ids, weights / norm, vocab)
 
 

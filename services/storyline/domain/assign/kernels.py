@@ -15,8 +15,8 @@ Each kernel is written as a plain Python function over numpy arrays and compiled
 ``Compiled``.
 What a kernel computes is bit for bit what the portable code it stands in for computes:
 the same float64 products, the sums in the same order (numba keeps IEEE order without
-``fastmath``, which is never set here), no transcendental function (``log``, ``exp`` stay
-in numpy, whose implementations may differ from libm's in the last bit) and no BLAS call.
+``fastmath``, which is never set here), no transcendental function (the logarithms are
+``domain.floats``', outside the kernels) and no BLAS call.
 """
 
 from __future__ import annotations

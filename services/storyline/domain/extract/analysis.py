@@ -339,7 +339,7 @@ def _eligible(text: str, words: Sequence[str]) -> bool:
         return False  # a quote first: usually a fragment of someone's speech
     if not any(_finite_like(w) for w in words[1:]):
         return False  # "The impact of the 2010 oil spill in the Gulf of Mexico."
-    quoted = sum(len(g[0] or g[1]) for g in _QUOTED.findall(text))
+    quoted = sum(len(g[0] or g[1]) for g in _QUOTED.findall(text))  # ints
     return quoted <= EXTRACT.max_quoted_share * len(text) and len(words) >= MIN_WORDS
 
 

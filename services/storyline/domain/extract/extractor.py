@@ -7,6 +7,8 @@ outputs; the tuning's digest is part of ``EXTRACTOR_VERSION`` by itself.
 
 from __future__ import annotations
 
+import unicodedata
+
 from storyline.domain.canonical import tuning_digest
 from storyline.domain.events import ArticleReceived
 from storyline.domain.extract.figures import find_figures
@@ -17,7 +19,11 @@ from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import ArticleFacts
 
 EXTRACTOR_CODE = "extract-15"
-EXTRACTOR_VERSION = f"{EXTRACTOR_CODE}+{tuning_digest(EXTRACT)}"
+# What a character is (a capital, a letter, a word character, its case fold) is the
+# interpreter's Unicode database: another one (a newer Python) may read some characters
+# otherwise, so a replay on it is another extractor, told apart in the version.
+EXTRACTOR_VERSION = (f"{EXTRACTOR_CODE}+{tuning_digest(EXTRACT)}"
+                     f"+unicode-{unicodedata.unidata_version}")
 
 
 def extract_facts(article: ArticleReceived) -> ArticleFacts:

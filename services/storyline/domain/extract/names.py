@@ -241,7 +241,7 @@ def _split_leading_place(segment: Segment) -> tuple[Segment, ...]:
         if last in ORG_SUFFIXES or last in PLACE_SUFFIXES:
             break  # "Texas A&M University", "Gulf Coast Region"
         if (head in PLACES or head in ALIASES) and len(tokens) - size >= 2:
-            rest_offset = offset + sum(len(t) + 1 for t in tokens[:size])
+            rest_offset = offset + sum(len(t) + 1 for t in tokens[:size])  # ints
             return (offset, tokens[:size], False, initial), (
                 rest_offset,
                 tokens[size:],
@@ -252,7 +252,7 @@ def _split_leading_place(segment: Segment) -> tuple[Segment, ...]:
     tail = normalise(tokens[-1])
     is_place = tail in PLACES or ALIASES.get(tail, "") in PLACES
     if is_place and tokens[0].lower() not in _OF_HEADS and len(tokens) == 3:
-        tail_offset = offset + sum(len(t) + 1 for t in tokens[:-1])
+        tail_offset = offset + sum(len(t) + 1 for t in tokens[:-1])  # ints
         if _kind(normalise(" ".join(tokens[:-1])), tokens[:-1], titled) is K.PERSON:
             return (offset, tokens[:-1], titled, initial), (tail_offset, tokens[-1:], False, False)
     return (segment,)
@@ -267,7 +267,7 @@ def _split_of_place(segment: Segment) -> tuple[Segment, ...]:
     head, tail = tokens[:cut], tokens[cut + 1 :]
     if not tail:
         return (segment,)
-    tail_offset = offset + sum(len(t) + 1 for t in tokens[: cut + 1])
+    tail_offset = offset + sum(len(t) + 1 for t in tokens[: cut + 1])  # ints
     if normalise(" ".join(head)) in PLACES:  # "Hague of Charles Taylor", "Sicily of Berlusconi"
         return (offset, head, False, initial), (tail_offset, tail, titled, False)
     if len(head) < 2 or normalise(" ".join(tail)) not in PLACES:

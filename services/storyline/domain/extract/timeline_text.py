@@ -217,7 +217,7 @@ def is_statement(sentence: str) -> bool:
     first = sentence.lstrip()[:2]
     if first and first[0] in "\"“'‘`":  # opens with a quotation: a voice, not an event
         return False
-    quoted = sum(sentence.count(q) for q in _QUOTE_CHARS)
+    quoted = sum(sentence.count(q) for q in _QUOTE_CHARS)  # ints
     return quoted < 3
 
 

@@ -117,7 +117,7 @@ def _amount(token: str) -> str:
         return "X"
     if token in _SMALL:
         return str(_SMALL[token])
-    return str(sum(_SMALL[w] for w in token.split()))
+    return str(sum(_SMALL[w] for w in token.split()))  # ints
 
 
 def _duration(m: re.Match[str]) -> str:

@@ -64,6 +64,7 @@ from storyline.domain.facts import (
     CitedArticle,
     NameKind,
 )
+from storyline.domain.floats import log2_of, log_of_ratio, ordered_sum
 from storyline.domain.page.tuning import PAGE
 from storyline.domain.words import STOPWORDS
 
@@ -119,7 +120,7 @@ class StoryWeights:
         """Cosine-like closeness to the centroid (binary sentence vector): sum / sqrt(n)."""
         if not terms:
             return 0.0
-        total = sum(map(self.df.get, terms, repeat(0)))
+        total = sum(map(self.df.get, terms, repeat(0)))  # ints
         return total / self.size / math.sqrt(max(len(terms), CENTRALITY_MIN_TERMS))
 
 
@@ -509,9 +510,9 @@ def _scored_flat(recent: Sequence[Analysed], counts: _Counts, memo: SummaryMemo
         [r.figures for r in parts], [r.indexes for r in parts]]
     if kept is not None and slid is not None:
         dropped = slid[0]
-        cut = sum(kept.per_article[:dropped])  # sentences of the articles that left
-        cut_terms = int(kept.term_lengths[:cut].sum())
-        cut_names = int(kept.name_lengths[:cut].sum())
+        cut = sum(kept.per_article[:dropped])  # ints; sentences of the articles that left
+        cut_terms = int(kept.term_lengths[:cut].sum())  # ints
+        cut_names = int(kept.name_lengths[:cut].sum())  # ints
         per_article = kept.per_article[dropped:] + per_article
         sentences = kept.sentences[cut:] + sentences
         for held, rest in zip(arrays, (
@@ -957,7 +958,7 @@ def candidates(
         article = pair[0]
         support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
                    else _lead_support(s, article.source, lead_index))
-        score *= 1.0 + SUPPORT_BONUS * math.log2(1 + support)
+        score *= 1.0 + SUPPORT_BONUS * log2_of(1 + support)
         supported.append(((-score, article.n, s.index), s, pair, score))
     supported.sort(key=lambda x: x[0])
     scored = supported
@@ -997,7 +998,7 @@ def _distinctive(pool: Sequence[Candidate]) -> dict[str, float]:
         df.update(c.sentence.terms)
         df.update(f"@{k}" for k in c.sentence.names)
     n = len(pool)
-    return {t: math.log((n + 1) / c) for t, c in df.items()}
+    return {t: log_of_ratio(n + 1, c) for t, c in df.items()}
 
 
 def _features(c: Candidate) -> tuple[str, ...]:
@@ -1282,9 +1283,10 @@ def _label_options(members: Sequence[Candidate], idf: dict[str, float]
         for low, phrase, terms in _sentence_phrases(c.sentence.text, surfaces):
             if low in found:
                 continue
-            weight = sum(idf.get(t, 0.0) * sum(1 for ts in term_sets if t in ts)
-                         for t in terms) / len(members)
-            having = sum(1 for ts in term_sets if ts.issuperset(terms))
+            weight = ordered_sum(
+                idf.get(t, 0.0) * sum(1 for ts in term_sets if t in ts)  # ints
+                for t in terms) / len(members)
+            having = sum(1 for ts in term_sets if ts.issuperset(terms))  # ints
             found[low] = (having, weight / math.sqrt(len(terms)), phrase)
     return sorted(found.values(), key=lambda o: (-o[0], -o[1], -len(o[2].split()), o[2]))
 

@@ -27,7 +27,6 @@ days it touches are re-scored (``timeline_select.day_score``) and ``_day_rank`` 
 from __future__ import annotations
 
 import hashlib
-import math
 import pickle
 from bisect import bisect_left, insort
 from collections.abc import Sequence
@@ -51,6 +50,7 @@ from storyline.domain.facts import (
     Qualifier,
     TimeSpan,
 )
+from storyline.domain.floats import log_of, ordered_sum
 from storyline.domain.page.timeline_select import (
     SETTINGS,
     build_timeline,
@@ -283,7 +283,7 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
     # citations, and the first reports are the ones the later ones are matched to anyway.
     panel = members[:CENTRALITY_PANEL]
     panel_sets = [(o, frozenset(o.words)) for o in panel]
-    centrality = {m.seq: sum(_dice(m.words, words) for o, words in panel_sets if o is not m)
+    centrality = {m.seq: ordered_sum(_dice(m.words, words) for o, words in panel_sets if o is not m)
                   for m in members}
     # The statements the entry can cite (every one that gives the chosen date does)
     listed = {n for side in conflicts if side.kind == "date" for n in side.citations}
@@ -893,7 +893,7 @@ class TimelineIndex:
         span = summary.span
         mentions = len(self._day_sources.get(span.start, ())) if span.start == span.end else 0
         precision_bonus = DAY_PRECISION_BONUS if span.precision is DatePrecision.DAY else 0.0
-        return (summary.sources + MENTION_WEIGHT * math.log1p(mentions) + summary.centrality
+        return (summary.sources + MENTION_WEIGHT * log_of(mentions + 1) + summary.centrality
                 + precision_bonus)
 
     def day_ranking(self) -> list[tuple[date, float]]:

@@ -32,6 +32,7 @@ from storyline.domain.extract.timeline_text import (
     trim_statement,
 )
 from storyline.domain.facts import CitedArticle
+from storyline.domain.floats import log_of_ratio, ordered_sum
 from storyline.domain.page.tuning import PAGE, SelectSettings
 
 SETTINGS = PAGE.timeline.select
@@ -60,14 +61,14 @@ def _vector(tokens: Sequence[str], idf: dict[str, float]) -> dict[str, float]:
     for token in tokens:
         tf[token] = tf.get(token, 0.0) + 1.0
     vec = {t: c * idf.get(t, 0.0) for t, c in tf.items()}
-    norm = math.sqrt(sum(v * v for v in vec.values()))
+    norm = math.sqrt(ordered_sum(v * v for v in vec.values()))
     return {t: v / norm for t, v in vec.items()} if norm else {}
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
-    return sum(v * b.get(t, 0.0) for t, v in a.items())
+    return ordered_sum(v * b.get(t, 0.0) for t, v in a.items())
 
 
 def mention_weight(published: date, day: date, stated: bool = True,
@@ -115,7 +116,7 @@ def local_volume(volume: Callable[[date], int], day: date,
                  settings: SelectSettings = SETTINGS) -> int:
     """Independent articles published within ``volume_days`` of ``day`` (``volume``: how
     many were published on a day)."""
-    return sum(volume(day + timedelta(days=k))
+    return sum(volume(day + timedelta(days=k))  # ints
                for k in range(-settings.volume_days, settings.volume_days + 1))
 
 
@@ -216,7 +217,7 @@ def _centroid(vectors: Sequence[dict[str, float]]) -> dict[str, float]:
     for vec in vectors:
         for t, v in vec.items():
             centroid[t] = centroid.get(t, 0.0) + v
-    norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
+    norm = math.sqrt(ordered_sum(v * v for v in centroid.values())) or 1.0
     return {t: v / norm for t, v in centroid.items()}
 
 
@@ -281,7 +282,7 @@ def build_timeline(articles: Sequence[CitedArticle], n_dates: int, sentences_per
             total += 1
             for token in set(option.tokens):
                 df[token] = df.get(token, 0) + 1
-    idf = {t: (math.log((total + 1) / (c + 1)) + 1.0) ** settings.idf_power
+    idf = {t: (log_of_ratio(total + 1, c + 1) + 1.0) ** settings.idf_power
            for t, c in df.items()}
     story: dict[str, float] = {}
     if settings.story_weight:

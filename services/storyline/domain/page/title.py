@@ -166,7 +166,7 @@ def _recent(story: Sequence[Analysed], memo: SummaryMemo | None = None
     recent = by_time(story, memo)[-TITLE_ARTICLES:]
     if not recent:
         return recent, False, None
-    with_headline = sum(1 for a, _ in recent if a.headline and a.headline.strip())
+    with_headline = sum(1 for a, _ in recent if a.headline and a.headline.strip())  # ints
     headlines = with_headline >= HEADLINE_SHARE * len(recent)
     return recent, headlines, recent[-1][0].published - LEAD_SPAN
 
@@ -229,8 +229,8 @@ def _flat(recent: Sequence[Analysed], headlines: bool, memo: SummaryMemo, counts
     per_article = new_counts
     published = new_published
     if kept is not None and slid is not None:
-        cut = sum(kept.per_article[:dropped])  # options of the articles that left
-        cut_terms = int(kept.term_lengths[:cut].sum())
+        cut = sum(kept.per_article[:dropped])  # ints; options of the articles that left
+        cut_terms = int(kept.term_lengths[:cut].sum())  # ints
         per_article = kept.per_article[dropped:] + new_counts
         published = np.concatenate([kept.published[dropped:], new_published])
         numbers = kept.numbers[cut:] + numbers
