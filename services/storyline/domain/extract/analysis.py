@@ -309,11 +309,34 @@ def _finite_like(word: str) -> bool:
         not word[0].isdigit())
 
 
+finite_like = _finite_like  # the title's cut clauses are judged by it too
+
+
+# A web page's stamp before its first sentence, with the writer's byline: "Wednesday,
+# December 15, 2010; 8:18 PM The Justice Department sued ...", "Fergus Walsh | 08:17 UK
+# time, Tuesday, 30 June 2009 I've been investigating ...": days, months, numbers, a clock
+# time and its zone, and nothing else, then the sentence's capital.
+_STAMP_WORD = (r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|"
+               r"Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?|\d{1,4}(?:st|nd|rd|th)?|\d{1,2}[:.]\d{2}|"
+               r"[AaPp]\.?[Mm]\.?|UK time|GMT|UTC|BST|CET|[ECMP][SD]?T)")
+_WEB_STAMP = re.compile(
+    r"^(?:[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}\s*\|\s*)?"
+    rf"(?:{_STAMP_WORD}[,;|]?\s+){{3,}}(?=[A-Z\"“])")
+_CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
+# A picture agency's credit left before the sentence: "AP It took U.S. and British teams".
+_CREDIT = re.compile(r"^(?:AP|AFP)\s+(?=[A-Z][a-z])")
+
+
 def strip_dateline(text: str) -> str:
-    """The sentence without a leading wire dateline (and HTML entities decoded, "R&amp;B");
-    the sentence itself when there is nothing to remove."""
+    """The sentence without a leading wire dateline, web page stamp or picture credit (and
+    HTML entities decoded, "R&amp;B"); the sentence itself when there is nothing to
+    remove."""
     if "&" in text:
         text = html.unescape(text)
+    stamp = _WEB_STAMP.match(text)
+    if stamp is not None and _CLOCK.search(stamp.group()):
+        text = text[stamp.end():]
+    text = _CREDIT.sub("", text, count=1)
     m = _DATELINE.match(text)
     if m is None:
         return text

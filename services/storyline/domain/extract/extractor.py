@@ -16,7 +16,7 @@ from storyline.domain.extract.text import Document, analysed_part, split_sentenc
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import ArticleFacts
 
-EXTRACTOR_CODE = "extract-15"
+EXTRACTOR_CODE = "extract-16"
 EXTRACTOR_VERSION = f"{EXTRACTOR_CODE}+{tuning_digest(EXTRACT)}"
 
 
