@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from storyline.domain.events import ArticleReceived
-from storyline.domain.extract.analysis import strip_dateline
+from storyline.domain.extract.analysis import points_back, strip_dateline
 from storyline.domain.extract.extractor import extract_facts
 from storyline.domain.extract.timeline_text import (
     Candidate,
@@ -147,3 +147,14 @@ def test_a_title_is_a_main_clause_with_its_verb() -> None:
                           "power to the military, ending three decades of rule.") == (
         "Egyptian President Hosni Mubarak stepped down on Friday and handed power to the "
         "military", CUT_FACTOR)
+
+
+def test_an_existential_there_does_not_point_back() -> None:
+    # Ehud Olmert's page lost "Jan 30, 2008 – There were "grave shortcomings" in Israel's
+    # leadership in the second Lebanon war, a government-appointed panel concluded" to the
+    # readable-first rule: an existential "there" names no one the reader has not seen
+    assert not points_back("There were \"grave shortcomings\" in Israel's leadership in the "
+                           "second Lebanon war, a government-appointed panel concluded.")
+    assert not points_back("There has been no word from the company since Monday.")
+    assert points_back("There, he met the prime minister on Monday.")
+    assert points_back("They were among some 35 people detained on Thursday.")

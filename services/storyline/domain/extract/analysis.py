@@ -102,8 +102,17 @@ def points_back(text: str) -> bool:
     """Whether ``text`` opens with a word that points back to a sentence its reader has not
     seen ("He", "Their", "This", "But"): a summary sentence or a timeline entry that reads
     alone does not."""
-    first = text.lstrip("\"'“‘(` ").split(" ", 1)[0].lower().rstrip(",")
+    words = text.lstrip("\"'“‘(` ").split(" ", 2)
+    first = words[0].lower().rstrip(",")
+    if first == "there" and len(words) > 1 and words[1].lower() in _EXISTENTIAL_VERBS:
+        return False  # "There were grave shortcomings ...": existential, it names no one
     return first in ANAPHORIC
+
+
+# The verbs after an existential "there" ("There were ...", "There has been ...").
+_EXISTENTIAL_VERBS = wordset("is are was were has have had will would could may might must "
+                             "should seems seem seemed appears appear appeared remain remains "
+                             "remained")
 
 
 # "CHICAGO | Fri Jun 26, 2009 7:39 pm EDT CHICAGO (Reuters) - ", "Cairo, Egypt (CNN)--"
