@@ -102,8 +102,17 @@ def points_back(text: str) -> bool:
     """Whether ``text`` opens with a word that points back to a sentence its reader has not
     seen ("He", "Their", "This", "But"): a summary sentence or a timeline entry that reads
     alone does not."""
-    first = text.lstrip("\"'“‘(` ").split(" ", 1)[0].lower().rstrip(",")
+    words = text.lstrip("\"'“‘(` ").split(" ", 2)
+    first = words[0].lower().rstrip(",")
+    if first == "there" and len(words) > 1 and words[1].lower() in _EXISTENTIAL_VERBS:
+        return False  # "There were grave shortcomings ...": existential, it names no one
     return first in ANAPHORIC
+
+
+# The verbs after an existential "there" ("There were ...", "There has been ...").
+_EXISTENTIAL_VERBS = wordset("is are was were has have had will would could may might must "
+                             "should seems seem seemed appears appear appeared remain remains "
+                             "remained")
 
 
 # "CHICAGO | Fri Jun 26, 2009 7:39 pm EDT CHICAGO (Reuters) - ", "Cairo, Egypt (CNN)--"
@@ -309,11 +318,34 @@ def _finite_like(word: str) -> bool:
         not word[0].isdigit())
 
 
+finite_like = _finite_like  # the title's cut clauses are judged by it too
+
+
+# A web page's stamp before its first sentence, with the writer's byline: "Wednesday,
+# December 15, 2010; 8:18 PM The Justice Department sued ...", "Fergus Walsh | 08:17 UK
+# time, Tuesday, 30 June 2009 I've been investigating ...": days, months, numbers, a clock
+# time and its zone, and nothing else, then the sentence's capital.
+_STAMP_WORD = (r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|"
+               r"Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?|\d{1,4}(?:st|nd|rd|th)?|\d{1,2}[:.]\d{2}|"
+               r"[AaPp]\.?[Mm]\.?|UK time|GMT|UTC|BST|CET|[ECMP][SD]?T)")
+_WEB_STAMP = re.compile(
+    r"^(?:[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}\s*\|\s*)?"
+    rf"(?:{_STAMP_WORD}[,;|]?\s+){{3,}}(?=[A-Z\"“])")
+_CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
+# A picture agency's credit left before the sentence: "AP It took U.S. and British teams".
+_CREDIT = re.compile(r"^(?:AP|AFP)\s+(?=[A-Z][a-z])")
+
+
 def strip_dateline(text: str) -> str:
-    """The sentence without a leading wire dateline (and HTML entities decoded, "R&amp;B");
-    the sentence itself when there is nothing to remove."""
+    """The sentence without a leading wire dateline, web page stamp or picture credit (and
+    HTML entities decoded, "R&amp;B"); the sentence itself when there is nothing to
+    remove."""
     if "&" in text:
         text = html.unescape(text)
+    stamp = _WEB_STAMP.match(text)
+    if stamp is not None and _CLOCK.search(stamp.group()):
+        text = text[stamp.end():]
+    text = _CREDIT.sub("", text, count=1)
     m = _DATELINE.match(text)
     if m is None:
         return text

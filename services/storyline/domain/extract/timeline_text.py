@@ -84,10 +84,18 @@ _WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*")
 # A dateline or shouted heading glued before the sentence: "NEW ORLEANS--", "NEW CAP FOR
 # LEAKING OIL WELL In June", "(Reuters) -", bullets.
 _LEAD_JUNK = re.compile(
-    # a wire dateline with its day first: "NEW YORK, Feb. 19--", "CAIRO, 3 Feb (Reuters) -"
-    r"^(?:[A-Z][A-Z .'’]+,\s+(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,8}\.?)"
+    # a wire dateline, with its region and its day: "NEW YORK, Feb. 19--", "CAIRO, 3 Feb
+    # (Reuters) -", "BELTON, Mo., Oct. 20--", "RIGA, Latvia--"
+    r"^(?:[A-Z][A-Z .'’]+,\s+(?:[A-Z][A-Za-z]*\.?,?\s*)?"
+    r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,8}\.?)?"
     r"\s*(?:\([A-Za-z]+\)\s*)?(?:--|[-–—])\s*|"
-    r"[\\*•·\-–—\s]+|\(\w+\)\s*[-–—]\s*|(?:[A-Z][A-Z.,'’&]+\s+)+(?=[A-Z][a-z])|"
+    # a shouted heading is two words in capitals or more ("NEW CAP FOR LEAKING OIL WELL In
+    # June"), or one that is a wire's credit or a word, not an acronym ("AP In what ...",
+    # "UNLIKELY The collapse ..."); an acronym before a capitalised word is the subject's own
+    # ("BP Chief Executive Tony Hayward", "WHO Director-General Margaret Chan", "ING
+    # Direct"): without it the entry loses who
+    r"[\\*•·\-–—\s]+|\(\w+\)\s*[-–—]\s*|(?:[A-Z][A-Z.,'’&]+\s+){2,}(?=[A-Z][a-z])|"
+    r"(?:AP|AFP|UPI|Reuters|[A-Z]{5,})\s+(?=[A-Z][a-z])|"
     r"[A-Z][A-Z .,'’]+(?:\([A-Za-z]+\))?\s*(?:--|[-–—:])\s*)+"
 )
 # What is left around a removed date: "On , X" / "X on ." / "April 28 - X".
@@ -142,6 +150,8 @@ def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
         before = out[:start]
         if _RANGE_AFTER.match(out[end:]) or _POSSESSIVE.match(out[end:]):
             continue  # "Yesterday's meeting", "Tuesday's fire": the date names the thing
+        if inside_quotation(before):
+            continue  # a quotation is given as said: '"Today belongs to ...," Obama said'
         prep = re.search(r"(?:^|\s)(on|in|at|by)\s+(?:the\s+)?$", before, re.IGNORECASE)
         if start == 0 or before.strip(" *-–—\\") == "":
             out = _ORPHAN_LEAD.sub("", out[end:], count=1)
@@ -200,6 +210,13 @@ def is_prose(sentence: str) -> bool:
     line has none; "Coast Guard Commandant Thad Allen retired Tuesday" has one."""
     return any(word[0].islower() and word not in _JOINING_WORDS
                for word in _ALPHA_WORD.findall(sentence))
+
+
+def inside_quotation(before: str) -> bool:
+    """Whether the text that follows ``before`` is inside a quotation it opened: curly
+    marks left open, or an odd number of straight ones."""
+    return (before.count("“") > before.count("”") or before.count('"') % 2 == 1
+            or before.count("``") > before.count("''"))
 
 
 def is_statement(sentence: str) -> bool:
@@ -263,7 +280,17 @@ _THE = re.compile(r"\bthe\s+$", re.IGNORECASE)
 _NOUN_AFTER = re.compile(r"^\s+([a-z]+)\b")
 _NOT_NOUNS = wordset(
     """and or but to of in on at by for with from as when while after before until since
-    that which who where morning afternoon evening night""")
+    that which who where morning afternoon evening night he she it they we there this""")
+_YEAR_END = re.compile(r"\d{4}$")
+# - a thing named "of" its date: "the attacks of Sept. 11, 2001", "the shattering defeat of
+#   June 1967"; not a part or a stretch of time, which dates the sentence ("on the night of
+#   June 25", "the first half of August", "for much of Tuesday"), nor "as of".
+_OF_DATE = re.compile(r"\bthe\s+((?:[a-z]+\s+){1,3})of\s+$")
+_NOT_NAMED = wordset(
+    """morning afternoon evening night day days week weeks weekend month months year years
+    end ends beginning start middle rest first last eve dawn hours course time times period
+    date close turn half quarter part parts portion remainder bulk much most all some many
+    early late latter second third fourth summer spring winter autumn fall as""") | _NOT_NOUNS
 # - a date inside a relative clause set off by a comma: it dates the clause's referent, not
 #   the sentence's event ("The oil spill, which began on April 20, has caused ...", "BP
 #   faces fines from the spill, which began in April", "Liberia, where hundreds died in
@@ -284,7 +311,14 @@ def background(mention: DateMention, sentence: str) -> bool:
     if _PERIOD_CUE.search(before) or _POSSESSIVE.match(after) or _RELATIVE_CUE.search(before):
         return True
     noun = _NOUN_AFTER.match(after)
+    if noun is None and _YEAR_END.search(mention.text):
+        # "the Sept. 11, 2001, attacks": the comma closes the year written in the middle of
+        # the noun phrase, as AP style writes it, and the noun follows it
+        noun = _NOUN_AFTER.match(after.removeprefix(","))
     if _THE.search(before) and noun is not None and noun.group(1) not in _NOT_NOUNS:
+        return True
+    named = _OF_DATE.search(before)
+    if named is not None and not _NOT_NAMED.intersection(named.group(1).split()):
         return True
     # a subject before the date ("Two men reported missing on Friday were ..."), not an
     # opening adverbial ("On Friday was ..." is rare; "On Friday, ..." has its comma)

@@ -867,6 +867,27 @@ class TimelineIndex:
                 insort(self._single_day.setdefault(span.start, []), ranked)
         stale.clear()
 
+    def _readable_first(self, on_day: Sequence[tuple[Any, ...]], count: int,
+                        months: dict[int, dict[int, list[_Member]]]) -> list[int]:
+        """The ``count`` most salient events of a day whose entry reads alone: an entry that
+        opens "This was completed at 1930 CDT" or "They were among some 35 people" points
+        back to a sentence the page does not show (``analysis.points_back``), so the day
+        shows its next event instead; the most salient ones when none reads alone (the day
+        is still a day of the story)."""
+        if count <= 0:
+            return []
+        readable: list[int] = []
+        for key in on_day:
+            index = key[-1]
+            if not points_back(self._shown_summary(index, months).text):
+                readable.append(index)
+                if len(readable) >= count:
+                    return readable
+        # fewer readable ones than asked: the most salient others fill in, in rank order
+        rest = [key[-1] for key in on_day if key[-1] not in readable]
+        return sorted(readable + rest[:count - len(readable)],
+                      key=[key[-1] for key in on_day].index)
+
     def _pick(self, ranked: Sequence[tuple[Any, ...]], limit: int, per_day: dict[date, int],
               chosen: set[int], months: dict[int, dict[int, list[_Member]]]
               ) -> list[tuple[_Event, _Summary]]:
@@ -915,8 +936,8 @@ class TimelineIndex:
                 on_day = self._single_day.get(day)
                 if not on_day:
                     continue
-                for key in on_day[:min(PER_DAY, limit - len(picked))]:
-                    index = key[-1]
+                for index in self._readable_first(on_day, min(PER_DAY, limit - len(picked)),
+                                                  months):
                     chosen.add(index)
                     per_day[day] = per_day.get(day, 0) + 1
                     picked.append((self._events[index], self._shown_summary(index, months)))

@@ -31,10 +31,12 @@ import numpy.typing as npt
 from storyline.domain.extract.analysis import (
     ANAPHORIC,
     Analysis,
+    finite_like,
     is_boilerplate,
     strip_dateline,
     terms_of,
 )
+from storyline.domain.extract.text import wordset
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.summary import (
     STORY_WINDOW,
@@ -91,7 +93,8 @@ def _headline_like(sentence: str) -> tuple[str, float] | None:
         return None
     first = text.split(" ", 1)[0].lower().strip(",")
     # Anaphora, bylines, captions ("Apr. 21: ..."), transcripts ("CARL AZUZ, ANCHOR: ...").
-    if first in ANAPHORIC or first == "by" or any(c in text for c in ":|\\"):
+    if (first in ANAPHORIC or first in _SUBORDINATORS or first == "by"
+            or any(c in text for c in ":|\\")):
         return None
     factor = 1.0
     if len(text) > MAX_CHARS:
@@ -107,7 +110,25 @@ def _headline_like(sentence: str) -> tuple[str, float] | None:
         text = _clean(text[:cut])
     if len(text.split()) < MIN_WORDS or text.startswith(("\"", "“", "'")):
         return None
+    if factor != 1.0 and not _has_verb(text):
+        # cut before its verb: "Michael Jackson's former doctor, Conrad Murray" (", has been
+        # sentenced ..."), "BP to cut production amid ... spill Analysts expect"
+        return None
     return text, factor
+
+
+# A title is a main clause: one that opens with a subordinator ("If a resistant strain ...
+# starts circulating it would be a concern") states a condition, not the news.
+_SUBORDINATORS = wordset("if unless although though whereas because once until while when "
+                         "whenever")
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’]*")
+
+
+def _has_verb(text: str) -> bool:
+    """Whether ``text`` has a lower-case word that can be a finite verb (an auxiliary, a
+    common irregular past, an -s or -ed form; not a possessive): a headline has one."""
+    return any(finite_like(w) and not w.endswith(("'s", "’s", "ss", "us", "is"))
+               for w in _LOWER_WORD.findall(text))
 
 
 def score(title: str, weights: StoryWeights) -> float:
