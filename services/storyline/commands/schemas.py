@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from storyline.domain.contracts import STAGE_CONTRACTS
-from storyline.domain.events import ALL_EVENTS
+from storyline.domain.events import ALL_EVENTS, ArticleReceived
 
 # schemas/ of this checkout (as kafka.topics finds deploy/topics.toml); a pip-installed
 # copy (Docker) finds it from the cwd
@@ -23,11 +23,19 @@ def default_schemas_dir() -> Path:
     return Path.cwd() / "schemas"
 
 
+# Written by producers outside Storyline too (wire ingestors writing the articles topic
+# directly): its schema says what is accepted, where a field with a default may be left
+# out. The others say what Storyline writes: every field, a default included, but the ones
+# left out when empty (a list entry's url).
+_WRITTEN_BY_OTHERS = frozenset({ArticleReceived})
+
+
 def generated() -> dict[str, bytes]:
     """File name -> the exact bytes ``schemas/`` must hold."""
     out: dict[str, bytes] = {}
     for model in (*ALL_EVENTS, *STAGE_CONTRACTS):
-        schema = model.model_json_schema(mode="serialization")
+        schema = (model.model_json_schema(mode="validation") if model in _WRITTEN_BY_OTHERS
+                  else model.model_json_schema(mode="serialization"))
         version = model.model_fields["schema_version"].default
         name = f"{model.__name__}.v{version}.schema.json"
         out[name] = orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"

@@ -14,13 +14,21 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 
 class Contract(BaseModel):
     """Base of every event and value object in a contract: immutable, strict about extras."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid",
+                              json_schema_serialization_defaults_required=True)
 
 
 class PubStatus(StrEnum):
@@ -181,7 +189,10 @@ def web_address(value: str | None) -> str | None:
 # the entries of pages written before ``url`` existed keep their bytes and their hashes.
 WebAddress = Annotated[str | None, Field(
     max_length=2048, pattern=WEB_ADDRESS_PATTERN, exclude_if=_absent,
-    description="The article's web address (http or https); absent when it has none.")]
+    description="The article's web address (http or https); absent when it has none."),
+    # as written: a string, or no key at all (never null)
+    WithJsonSchema({"type": "string", "maxLength": 2048, "pattern": WEB_ADDRESS_PATTERN},
+                   mode="serialization")]
 
 
 class Citation(Contract):
