@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.coldstore import ColdStoreFailed
 from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
 from storyline.domain.events import DeadLetter
 from storyline.domain.extract.extractor import analysed_in_part
@@ -150,6 +151,8 @@ def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition, *
     try:
         assigned = pipeline.assigner.assign(extracted)
         events = [] if assigned is None or not pages else pipeline.fold(assigned, extracted)
+    except ColdStoreFailed:
+        raise  # the disk's failure, not the record's: no dead letter, the fold stops
     except Exception as exc:  # noqa: BLE001 - as handle_record: data, not a crash
         error_type = exc.error_type if isinstance(exc, ExtractionFailed) else type(exc).__name__
         return FoldedFacts(refused=Refused(error_type, str(exc) or repr(exc)),

@@ -71,7 +71,11 @@ from storyline.stream.reconnect import (
     topic_partitions,
     transient,
 )
-from storyline.stream.snapshots import Snapshotter, snapshot_dir
+from storyline.stream.snapshots import (
+    Snapshotter,
+    snapshot_dir,
+    stopping_on_cold_store_failure,
+)
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 from storyline.stream.statelock import own_state
 from storyline.stream.stripes import StripeMerge
@@ -490,5 +494,7 @@ def run_fold(settings: Settings, *, pages: bool = True) -> None:
     limit_arenas(settings.malloc_arena_max)  # before aiokafka and RocksDB start threads
     switch_kernels(settings)
     # before FoldStage empties the cold store: a previous fold may still be stopping
-    with own_state(fold_state_dir(settings, pages=pages)):
+    directory = fold_state_dir(settings, pages=pages)
+    with own_state(directory), stopping_on_cold_store_failure(snapshot_dir(
+            directory / "snapshots", settings.articles, ARTICLES_PARTITION)):
         asyncio.run(FoldStage(settings, pages=pages).run())

@@ -40,6 +40,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from storyline.allocator import limit_arenas
+from storyline.domain.coldstore import ColdStoreFailed
 from storyline.domain.contracts import ArticleAssigned, ArticleExtracted, FactsPosition
 from storyline.domain.events import SummaryGenerated
 from storyline.domain.partitions import PagePartition
@@ -69,7 +70,11 @@ from storyline.stream.offsets import (
 from storyline.stream.page_input import PageInput, Queued
 from storyline.stream.publishing import StoryPublisher, events_producer
 from storyline.stream.reconnect import committed_offset, retried, start_client, topic_partitions
-from storyline.stream.snapshots import Snapshotter, snapshot_dir
+from storyline.stream.snapshots import (
+    Snapshotter,
+    snapshot_dir,
+    stopping_on_cold_store_failure,
+)
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 from storyline.stream.statelock import own_state
 from storyline.stream.worker import WorkerState, app_id, state_dir
@@ -411,6 +416,8 @@ class PageStage:
             else None
         try:
             events = self.page.fold(assigned, extracted, facts_at)
+        except ColdStoreFailed:
+            raise  # the disk's failure, not the record's: no dead letter, the fold stops
         except Exception as exc:  # noqa: BLE001 - data, not a crash
             return [], (type(exc).__name__, str(exc) or repr(exc))
         finally:
@@ -465,6 +472,8 @@ class PageStage:
 def run_page(settings: Settings, partition: int) -> None:
     limit_arenas(settings.malloc_arena_max)  # before aiokafka and RocksDB start threads
     switch_kernels(settings)
-    with own_state(page_state_dir(settings, partition)):
+    directory = page_state_dir(settings, partition)
+    with own_state(directory), stopping_on_cold_store_failure(snapshot_dir(
+            directory / "snapshots", settings.assignments, partition)):
         asyncio.run(PageStage(settings, partition).run())
 
