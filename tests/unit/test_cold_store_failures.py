@@ -133,7 +133,7 @@ def test_the_snapshots_of_a_damaged_table_file_are_set_aside_and_the_log_refolde
         assert load_snapshot(snaps, TOPIC, 0, before=100, cold_live=tmp_path / "cold") is None
 
 
-def test_a_disk_failure_that_names_no_table_file_sets_no_snapshot_aside(
+def test_a_full_disk_sets_no_snapshot_aside(
         tmp_path: Path) -> None:
     from storyline.domain.coldstore import ColdStoreFailed
     from storyline.stream.snapshots import set_aside_damaged
@@ -145,8 +145,13 @@ def test_a_disk_failure_that_names_no_table_file_sets_no_snapshot_aside(
         fold(live, recs[:SNAPSHOT_AFTER])
         write_snapshot(live, tmp_path / "snaps", TOPIC, 0)
         cold.close()
-    full = ColdStoreFailed("the cold store x failed to write 3 values: Exception: IO error: "
-                           "No space left on device: While appending to file: x/000012.log")
+    [(offset, _)] = snapshots(tmp_path / "snaps")
+    table = next(cold_checkpoint_path(tmp_path / "snaps", offset).glob("*.sst")).name
+    # what RocksDB says when the disk is full (/tmp/faults/disk_full.sh): it names the table
+    # file it was writing, which is no damaged one
+    full = ColdStoreFailed(f"the cold store x failed to write 3 values: Exception: IO error: "
+                           f"No space left on device: While appending to file: x/{table}: "
+                           "No space left on device")
     assert set_aside_damaged(tmp_path / "snaps", full) == []
     assert len(snapshots(tmp_path / "snaps")) == 1
 

@@ -259,13 +259,14 @@ def set_aside_damaged(directory: Path, failure: ColdStoreFailed) -> list[Path]:
     (RocksDB names the file of a damaged block), renamed ``<offset>.snap.damaged`` so the
     next start refuses them and rebuilds from an older one or from the log; kept for the
     operator. A checkpoint links the live store's table files, so the live store's damaged
-    file is the checkpoint's too, and every checkpoint that shares it is set aside. A failure
-    that names no table file (a full or read-only disk) sets nothing aside: the snapshots
-    are sound, the disk is what needs mending."""
-    names = set(_TABLE_FILE.findall(str(failure)))
+    file is the checkpoint's too, and every checkpoint that shares it is set aside. Only
+    RocksDB's ``Corruption`` says a file is damaged: a full or read-only disk ("IO error: No
+    space left on device: While appending to file: .../000009.sst", a new file) sets
+    nothing aside: the snapshots are sound, the disk is what needs mending."""
     moved: list[Path] = []
-    if not names:
+    if "Corruption" not in str(failure):
         return moved
+    names = set(_TABLE_FILE.findall(str(failure)))
     for offset, path in snapshots(directory):
         checkpoint = cold_checkpoint_path(directory, offset)
         if any((checkpoint / name).exists() for name in names):
