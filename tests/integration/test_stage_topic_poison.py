@@ -123,3 +123,4 @@ async def test_records_of_another_producer_on_the_stage_topics_are_dead_letters(
     verify = subprocess.run([*STORYLINE, "replay", "--verify"], env=env, capture_output=True,
                             text=True, timeout=300, cwd=ROOT)
     assert verify.returncode == 0 and "0 mismatched" in verify.stdout, verify
+
