@@ -421,6 +421,19 @@ def create_app(settings: Settings, *, web_port: int | None = None,
     @app.on_partitions_assigned.connect
     async def on_assigned(_sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
         assigned: set[Any] = args[0] if args else set()
+        # A member that was away past its session (paused, swapped out, cut off) may get its
+        # partitions back after another member folded on and committed further: it is not
+        # told they were revoked, and what it folded meanwhile is another's to commit. So
+        # its uncommitted progress is forgotten and its state checked against the group's
+        # commit again at the next record (the rebuild folds it up to the commit without
+        # publishing). Before, such a member committed its own, lower, position over the
+        # other's: the group's commit went back (300 -> 170 of 300) and stayed there, "stuck",
+        # until the next article made it publish the records in between again.
+        # (A normal rebalance revoked them first, and committed: nothing is lost here.)
+        tps = {TopicPartition(tp.topic, tp.partition) for tp in assigned}
+        offsets.forget(tps)
+        state.ready.difference_update((tp.topic, tp.partition) for tp in tps)
+        probe.rebuilt = frozenset(state.ready)
         probe.assigned = frozenset((tp.topic, tp.partition) for tp in assigned
                                    if tp.topic == settings.articles)
 
