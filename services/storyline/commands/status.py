@@ -226,15 +226,15 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
         hint = PAGE_PROCESSES_HINT if facts.committer == "worker" else ""
         if facts.committed_by is not None:
             # a group-less stage made the last commits and stopped beating: gone, or there
-            # and hung (a SIGSTOPped or deadlocked process, which its supervisor does not
-            # restart): said first, the hint about page processes after it
+            # and hung (a SIGSTOPped or deadlocked process, until its supervisor kills it):
+            # said first, the hint about page processes after it
             age = ("" if facts.last_commit_age is None or math.isinf(facts.last_commit_age)
                    else f" {facts.last_commit_age:.0f} s ago")
             hint = (f"; the {facts.committed_by} stage made the last commit{age} and has "
                     "made none since (it commits every few seconds while it runs): "
                     "it stopped, or its process hangs (look at its /livez; "
-                    "`storyline worker` restarts a stage process that exits, not one that "
-                    f"hangs: kill it){hint}")
+                    "`storyline worker` kills a stage process that hangs after "
+                    f"STORYLINE_STAGE_HANG_SECONDS and starts it again){hint}")
         return Verdict(Code.NO_WORKER, f"no worker is consuming {topic}{since}: {waiting} "
                                        f"(group {facts.state or 'unknown'}, 0 members){hint}")
     stalled = stalled_for(facts)

@@ -46,6 +46,7 @@ from storyline.metrics import ARTICLES
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import assignment_records
+from storyline.stream.beats import beating
 from storyline.stream.facts import (
     FactsRecord,
     FoldedFacts,
@@ -538,4 +539,4 @@ def run_fold(settings: Settings, *, pages: bool = True) -> None:
     directory = fold_state_dir(settings, pages=pages)
     with own_state(directory), stopping_on_cold_store_failure(snapshot_dir(
             directory / "snapshots", settings.articles, ARTICLES_PARTITION)):
-        asyncio.run(FoldStage(settings, pages=pages).run())
+        asyncio.run(beating(FoldStage(settings, pages=pages).run()))

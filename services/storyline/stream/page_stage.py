@@ -53,6 +53,7 @@ from storyline.metrics import ARTICLES
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import NotAnAssignment, read_assignment
+from storyline.stream.beats import beating
 from storyline.stream.facts import DEAD, FactsRecord, NotFactsRecord, extract_record
 from storyline.stream.logreader import (
     FETCH_LIMITS,
@@ -536,5 +537,5 @@ def run_page(settings: Settings, partition: int) -> None:
     directory = page_state_dir(settings, partition)
     with own_state(directory), stopping_on_cold_store_failure(snapshot_dir(
             directory / "snapshots", settings.assignments, partition)):
-        asyncio.run(PageStage(settings, partition).run())
+        asyncio.run(beating(PageStage(settings, partition).run()))
 
