@@ -160,6 +160,12 @@ class Settings(BaseSettings):
         "processes to stop after passing SIGTERM on before it kills them (SIGKILL): a stage "
         "hung in shutdown must not keep the supervisor, and the state lock, for ever.",
     )
+    stage_hang_seconds: float = Field(
+        default=120.0, ge=0, description="`storyline worker` kills (SIGKILL) and starts "
+        "again a stage process whose event loop has not beaten for this long (a process "
+        "paused, deadlocked or stuck in a call: it would hold its state and the log's "
+        "progress for ever, since only a process that exits is restarted); 0: never.",
+    )
     projector_metrics_port: int = Field(
         # below the worker's: its extract stripes take the ports after its own (9466 + i)
         default=9464, ge=0, le=65535, description="Port of `storyline projector`'s /metrics, "

@@ -26,6 +26,7 @@ from collections.abc import AsyncGenerator, Container, Mapping
 from dataclasses import dataclass, field
 
 import orjson
+from aiokafka import ConsumerRecord
 
 from storyline.collector import Collector
 from storyline.domain.canonical import canonical_bytes
@@ -37,7 +38,7 @@ from storyline.domain.upcasting import decode_any
 from storyline.replay import Differences, RebuiltLog, overlay_recorded
 from storyline.settings import Settings
 from storyline.stream.assignments import read_assignment
-from storyline.stream.facts import DEAD, SOURCE_OFFSET, VERSION, FactsRecord
+from storyline.stream.facts import DEAD, SOURCE_OFFSET, VERSION, FactsRecord, NotFactsRecord
 from storyline.stream.logreader import end_offsets, read_partition
 
 
@@ -283,6 +284,16 @@ def replay_partition_from_kafka(partition: int, partitions: int) -> PartitionRep
 # -- reading the topics ----------------------------------------------------------------------
 
 
+def _facts_record(record: ConsumerRecord[bytes, bytes]) -> FactsRecord | None:
+    """The facts record, or None for another producer's record (no facts headers), which
+    the live stages dead-letter and pass over (``NotFactsRecord``): so does a replay."""
+    try:
+        return FactsRecord.from_kafka(record.key, record.value, record.headers,
+                                      same_extractor=True)
+    except NotFactsRecord:
+        return None
+
+
 async def facts_by_source_offset(settings: Settings, wanted: Container[int] | None = None
                                  ) -> dict[int, FactsRecord]:
     """The facts records of the source offsets ``wanted`` (default: all), the first one of
@@ -293,11 +304,9 @@ async def facts_by_source_offset(settings: Settings, wanted: Container[int] | No
     for partition in sorted(ends):
         async for record in read_partition(settings.bootstrap_servers, topic, partition,
                                            stop=ends[partition]):
-            offset = int(dict(record.headers).get(SOURCE_OFFSET, b"-1"))
-            if wanted is not None and offset not in wanted:
+            facts = _facts_record(record)
+            if facts is None or (wanted is not None and facts.source_offset not in wanted):
                 continue
-            facts = FactsRecord.from_kafka(record.key, record.value, record.headers,
-                                         same_extractor=True)
             out.setdefault(facts.source_offset, facts)
     return out
 
@@ -310,8 +319,9 @@ async def facts_in_source_order(settings: Settings) -> AsyncGenerator[FactsRecor
     async def partition_facts(partition: int) -> AsyncGenerator[FactsRecord, None]:
         async for record in read_partition(settings.bootstrap_servers, topic, partition,
                                            stop=ends[partition]):
-            yield FactsRecord.from_kafka(record.key, record.value, record.headers,
-                                         same_extractor=True)
+            facts = _facts_record(record)
+            if facts is not None:
+                yield facts
 
     merged = in_source_order({p: partition_facts(p) for p in sorted(ends)})
     try:
@@ -357,8 +367,12 @@ async def published_assignments(settings: Settings) -> tuple[list[Published], in
         async for record in read_partition(settings.bootstrap_servers, topic, partition,
                                            stop=ends[partition]):
             headers = tuple(record.headers)
-            offset = int(dict(headers).get(SOURCE_OFFSET, b"-1"))
-            out.append(Published(partition, offset, record.value or b"", headers))
+            found = dict(headers).get(SOURCE_OFFSET, b"")
+            if record.value is None or not found.isdigit():
+                # another producer's record, which the page processes dead-letter and pass
+                # over (NotAnAssignment): it names no article
+                continue
+            out.append(Published(partition, int(found), record.value, headers))
     return out, len(ends)
 
 

@@ -619,3 +619,19 @@ def test_status_quiets_broker_outages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(status, "_run", run)
     assert cli.main(["status"]) == 0
     assert installed == [status.get_settings().bootstrap_servers]
+
+
+def test_a_stage_that_stopped_committing_is_named_not_page_processes() -> None:
+    """The fold stage SIGSTOPped (/tmp/faults/zombie_fold.sh): no member, its heartbeat
+    commits stopped. The verdict used to send the operator to `--page-processes M` only; it
+    names the stage that made the last commit and says it stopped or hangs."""
+    from dataclasses import replace
+
+    stopped = replace(facts(end=60, committed=40, state="Empty", members=0, commit_age=78.6),
+                      committed_by="fold")
+    found = verdict(stopped, stuck_after=STUCK_AFTER)
+    assert found.code == Code.NO_WORKER
+    assert "the fold stage made the last commit 79 s ago" in found.message, found.message
+    assert "hangs" in found.message
+    # the stage first: the page processes' hint used to be all it said
+    assert found.message.index("hangs") < found.message.index("--page-processes")

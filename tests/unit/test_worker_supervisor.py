@@ -269,3 +269,52 @@ def test_a_stripe_beyond_the_stripes_is_said_in_one_line(
     with pytest.raises(SystemExit) as stopped:
         main(["worker", "--stage", "extract", "--stripe", "2", "--stripes", "2"])
     assert str(stopped.value.code).startswith("stripe 2 of 2: the stripes are 0 to 1")
+
+
+# A stage that records its pid in a file, then beats to its supervisor while it waits
+# (storyline.stream.beats, as the extract, fold, assign and page stages do).
+_BEATING = """
+import asyncio, os, pathlib, sys
+with pathlib.Path(sys.argv[1]).open("a") as f:
+    f.write(f"{os.getpid()}\\n")
+from storyline.stream.beats import beating
+asyncio.run(beating(asyncio.sleep(120)))
+"""
+
+_WATCHING = """
+import sys
+from storyline.commands import worker
+stages = [[sys.executable, "-c", sys.argv[1], path] for path in sys.argv[2:4]]
+sys.exit(worker._supervise(stages, stop_seconds=10, pauses=(0.0,), reset=60.0,
+                           crash_loop=6, hang_seconds=3.0))
+"""
+
+
+def test_a_stage_that_hangs_is_killed_and_started_again(tmp_path: os.PathLike[str]) -> None:
+    """A stage process paused (SIGSTOP, a frozen VM) or deadlocked does not exit: it used
+    to be left as it was, holding its state and the log's progress for good
+    (/tmp/faults/zombie_fold.sh: the fold stopped 75 s, nothing restarted it). The
+    supervisor hears each stage's event loop beat; one silent for ``hang_seconds`` is
+    killed and started again, the others run on."""
+    hung, steady = os.path.join(tmp_path, "hung"), os.path.join(tmp_path, "steady")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    process = subprocess.Popen([sys.executable, "-c", _WATCHING, _BEATING, hung, steady],
+                               env=env, stderr=subprocess.PIPE)
+    try:
+        assert _wait_for(lambda: _starts(hung) == 1 and _starts(steady) == 1)
+        time.sleep(5.0)  # longer than hang_seconds: beating stages are left alone
+        assert (_starts(hung), _starts(steady)) == (1, 1)
+        with open(hung) as f:
+            first = int(f.read().split()[0])
+        os.kill(first, signal.SIGSTOP)
+        assert _wait_for(lambda: _starts(hung) == 2, timeout=20.0)
+        assert _starts(steady) == 1 and process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.stderr is not None
+    said = process.stderr.read().decode()
+    assert f"stage process {first}" in said and "hangs; killed (SIGKILL)" in said, said

@@ -82,7 +82,11 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"published {len(rebuilt.events)} events to {args.publish}")
     if args.verify:
         published = [u async for u in published_updates(settings)]
-        result = verify(rebuilt, published)
+        committed = await _worker_commit(settings) if args.stage is None else None
+        if committed is not None:
+            print(f"the worker has committed offset {committed} of {settings.articles}: "
+                  "every revision caused below it must be published")
+        result = verify(rebuilt, published, committed=committed)
         print(f"verified {result.checked} published revisions: {result.identical} identical, "
               f"{result.redeliveries} redelivered copies, {len(result.mismatched)} mismatched, "
               f"{len(result.unexpected)} unexpected, {len(result.missing)} missing")
@@ -101,6 +105,34 @@ async def _run(args: argparse.Namespace) -> int:
         else:
             print("OK: every published revision is reproduced byte for byte")
     return status
+
+
+async def _worker_commit(settings: Settings) -> int | None:
+    """The worker's (or fold stage's) commit on the articles log, when it made one with this
+    pipeline version (another version's revisions are not these anyway)."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from storyline.domain.pipeline import PIPELINE_VERSION
+    from storyline.kafka.articles_log import ARTICLES_PARTITION
+    from storyline.kafka.security import kafka_options
+    from storyline.stream.offsets import CommitMetadata
+    from storyline.stream.worker import app_id
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                                **kafka_options())
+    await started(admin)
+    try:
+        found = await admin.list_consumer_group_offsets(app_id(settings))
+    finally:
+        await admin.close()
+    commit = found.get(TopicPartition(settings.articles, ARTICLES_PARTITION))
+    if commit is None or commit.offset < 0:
+        return None
+    meta = CommitMetadata.decode(commit.metadata)
+    if meta is not None and meta.pipeline_version != PIPELINE_VERSION:
+        return None
+    return int(commit.offset)
 
 
 def _note_other_versions(versions: set[str], topic: str) -> None:

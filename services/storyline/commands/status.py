@@ -226,6 +226,17 @@ def verdict(facts: Facts, *, stuck_after: float, grace: float | None = None) -> 
                                         f"yet (for {memberless:.0f} of {grace:g} s)")
         since = "" if memberless is None else f" for {memberless:.0f} s"
         hint = PAGE_PROCESSES_HINT if facts.committer == "worker" else ""
+        if facts.committed_by is not None:
+            # a group-less stage made the last commits and stopped beating: gone, or there
+            # and hung (a SIGSTOPped or deadlocked process, until its supervisor kills it):
+            # said first, the hint about page processes after it
+            age = ("" if facts.last_commit_age is None or math.isinf(facts.last_commit_age)
+                   else f" {facts.last_commit_age:.0f} s ago")
+            hint = (f"; the {facts.committed_by} stage made the last commit{age} and has "
+                    "made none since (it commits every few seconds while it runs): "
+                    "it stopped, or its process hangs (look at its /livez; "
+                    "`storyline worker` kills a stage process that hangs after "
+                    f"STORYLINE_STAGE_HANG_SECONDS and starts it again){hint}")
         return Verdict(Code.NO_WORKER, f"no worker is consuming {topic}{since}: {waiting} "
                                        f"(group {facts.state or 'unknown'}, 0 members){hint}")
     stalled = stalled_for(facts)

@@ -131,7 +131,10 @@ def _run_stage(args: argparse.Namespace) -> int:
                              f"{stripes - 1} (--stripes N, the facts topic's partitions); to "
                              "run more, change the facts topic's partitions, --stripes and the "
                              "extract replicas together, as a new deployment (docs/kafka.md)")
-        return _refusing(lambda: asyncio.run(run_extracts(settings, args.stripe, stripes)))
+        from storyline.stream.beats import beating
+
+        return _refusing(lambda: asyncio.run(beating(run_extracts(settings, args.stripe,
+                                                                  stripes))))
     stage = args.stage or "all"
     stripes = _partitions(settings)
     processes = extract_processes(
@@ -151,7 +154,8 @@ def _run_stage(args: argparse.Namespace) -> int:
                                  "page process per partition (`deploy/topics.toml`)")
             commands.append(_command("assign"))
             commands.extend(_command("page", "--partition", str(p)) for p in range(pages))
-    print(json.dumps({"commands": commands, "stop_seconds": settings.stage_stop_seconds}))
+    print(json.dumps({"commands": commands, "stop_seconds": settings.stage_stop_seconds,
+                      "hang_seconds": settings.stage_hang_seconds}))
     return 0
 
 
@@ -195,7 +199,8 @@ def _supervise_plan(args: argparse.Namespace) -> int:
     if planner.returncode != 0:  # its reason is on stderr already
         return planner.returncode
     plan = json.loads(planner.stdout)
-    return _supervise(plan["commands"], stop_seconds=float(plan["stop_seconds"]))
+    return _supervise(plan["commands"], stop_seconds=float(plan["stop_seconds"]),
+                      hang_seconds=float(plan.get("hang_seconds", 0.0)))
 
 
 def _plan_args(args: argparse.Namespace) -> list[str]:
@@ -289,7 +294,7 @@ CRASH_LOOP = 6
 
 def _supervise(commands: list[list[str]], stop_seconds: float = 60.0, *,
                pauses: tuple[float, ...] = RESTART_PAUSES, reset: float = RESTART_RESET,
-               crash_loop: int = CRASH_LOOP) -> int:
+               crash_loop: int = CRASH_LOOP, hang_seconds: float = 0.0) -> int:
     """Run the stage processes; SIGTERM/SIGINT is passed on to each. A stage that dies
     (a crash, the OOM killer, a SIGKILL) is started again on its own: the others go on, so
     a fold that dies keeps no extract process from working, and its restart costs one
@@ -298,14 +303,38 @@ def _supervise(commands: list[list[str]], stop_seconds: float = 60.0, *,
     Each runs in a session of its own, as separately started processes (or containers) do:
     with the kernel's autogroup scheduling (the default on desktop and many server
     kernels) the processes of one session share one CPU share, so on a busy machine N
-    stage processes in the supervisor's session would get no more CPU than one."""
+    stage processes in the supervisor's session would get no more CPU than one.
+
+    ``hang_seconds`` (0: never): a stage whose event loop has not beaten for this long
+    (``storyline.stream.beats``: a byte a second on a pipe of its own) hangs, paused or
+    deadlocked; it is killed (SIGKILL) and so started again like any that dies. It used to
+    be left as it was: a fold stopped by SIGSTOP held the state and the log's progress for
+    good, and nothing but ``storyline status`` said so."""
     own_session = functools.partial(_own_session, os.getpid())
     env = _children_env()
+    beats: dict[int, int] = {}  # stage index -> the read end of its beat pipe
+    last_beat: dict[int, float] = {}
 
-    def start(command: list[str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(command, preexec_fn=own_session, env=env)
+    def start(command: list[str], i: int) -> subprocess.Popen[bytes]:
+        read, write = os.pipe()
+        os.set_blocking(read, False)
+        if i in beats:
+            os.close(beats[i])
+        beats[i], last_beat[i] = read, time.monotonic()
+        try:
+            return subprocess.Popen(command, preexec_fn=own_session, pass_fds=(write,),
+                                    env=dict(env, STORYLINE_SUPERVISOR_BEAT_FD=str(write)))
+        finally:
+            os.close(write)
 
-    children = [start(command) for command in commands]
+    def heard(i: int, now: float) -> None:
+        try:
+            while os.read(beats[i], 4096):
+                last_beat[i] = now
+        except BlockingIOError:
+            pass  # nothing more now
+
+    children = [start(command, i) for i, command in enumerate(commands)]
     started = [time.monotonic()] * len(children)
     deaths = [0] * len(children)  # deaths in a row of each stage
     due: dict[int, float] = {}  # stage index -> when it is started again
@@ -330,10 +359,17 @@ def _supervise(commands: list[list[str]], stop_seconds: float = 60.0, *,
             if i in due:
                 if now >= due[i]:
                     del due[i]
-                    children[i], started[i] = start(commands[i]), now
+                    children[i], started[i] = start(commands[i], i), now
                 continue
             code = child.poll()
             if code is None:
+                heard(i, now)
+                if hang_seconds and now - last_beat[i] > hang_seconds:
+                    print(f"storyline worker: stage process {child.pid} "
+                          f"({_described(child.args)}) has not beaten for "
+                          f"{now - last_beat[i]:.0f} s: it hangs; killed (SIGKILL)",
+                          file=sys.stderr, flush=True)
+                    child.kill()  # a stopped process dies of it too; restarted below
                 continue
             deaths[i] = 1 if now - started[i] >= reset else deaths[i] + 1
             if deaths[i] >= crash_loop:
@@ -350,6 +386,8 @@ def _supervise(commands: list[list[str]], stop_seconds: float = 60.0, *,
     if not stopping:
         forward(signal.SIGTERM, None)
     codes = _stopped([c for i, c in enumerate(children) if i not in due], stop_seconds)
+    for read in beats.values():
+        os.close(read)
     return 0 if not gave_up and all(code in (0, -signal.SIGTERM) for code in codes) else max(
         1, *(abs(code) for code in codes))
 

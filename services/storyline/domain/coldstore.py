@@ -23,6 +23,14 @@ from typing import Generic, Protocol, TypeVar, cast
 import numpy as np
 
 
+class ColdStoreFailed(RuntimeError):
+    """The store could not read or write a value (a damaged table file, a full or read-only
+    disk). Never data: the state may hold half of a record then, and the fold of the log
+    would have read the value, so an article must not be dead-lettered for it nor the fold
+    go on. A store raises it for any failure of its own; the fold's catch-alls (which turn
+    a core failure into a dead letter) let it through, and the process stops."""
+
+
 class ColdStore(Protocol):
     """Bytes by story id. ``external`` stores live outside the process (on disk): a
     snapshot of the pipeline does not carry them, the snapshot's writer saves them beside

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from storyline.domain.coldstore import ColdStoreFailed
 from storyline.domain.events import ArticleReceived, DeadLetter
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.stages import ExtractionFailed
@@ -43,6 +44,8 @@ def handle_record(
     article = decoded
     try:
         events = pipeline.process(article, position, pages=pages)
+    except ColdStoreFailed:
+        raise  # the disk's failure, not the record's: no dead letter, the fold stops
     except Exception as exc:  # noqa: BLE001 - any core failure must become data, not a crash
         # an extraction failure carried from the extract stage, under its own error's name
         error_type = exc.error_type if isinstance(exc, ExtractionFailed) else type(exc).__name__

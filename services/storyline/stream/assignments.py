@@ -30,6 +30,13 @@ class StaleAssignment(ValueError):
     """An assignments record written by another pipeline version than this code's."""
 
 
+class NotAnAssignment(ValueError):
+    """A record on the assignments topic that is not the assign stage's (no
+    ``source-offset`` header, no value, not an ``ArticleAssigned`` of that offset): another
+    producer's. The assign stage's records carry the broker's checksums, so such a record
+    never stands for an article: the page process dead-letters it and reads on."""
+
+
 @dataclass(frozen=True, slots=True)
 class AssignmentRecord:
     partition: int
@@ -59,7 +66,8 @@ def read_assignment(value: bytes | None, headers: Sequence[tuple[str, bytes]], *
     stage decided) only one written over another extractor's facts."""
     found = dict(headers)
     if SOURCE_OFFSET not in found or value is None:
-        raise ValueError(f"not an assignments record: headers {sorted(found)}")
+        raise NotAnAssignment(f"not an assignments record: headers {sorted(found)}"
+                              + (", no value" if value is None else ""))
     written_by = found.get(VERSION, b"(none)").decode(errors="replace")
     stale = (extractor_of(written_by) != extractor_of(PIPELINE_VERSION) if same_extractor
              else written_by != PIPELINE_VERSION)
@@ -69,8 +77,11 @@ def read_assignment(value: bytes | None, headers: Sequence[tuple[str, bytes]], *
             f"was written by pipeline {written_by}, and this code is {PIPELINE_VERSION}: "
             "replay the page stage with the version that wrote it, or run this version's "
             "stages on topics of their own (a new STORYLINE_TOPIC_PREFIX)")
-    assigned = ArticleAssigned.model_validate_json(value)
+    try:
+        assigned = ArticleAssigned.model_validate_json(value)
+    except ValueError as exc:  # pydantic's ValidationError, bad JSON included
+        raise NotAnAssignment(f"not an ArticleAssigned: {str(exc)[:300]}") from exc
     if str(assigned.position.offset).encode() != found[SOURCE_OFFSET]:
-        raise ValueError(f"the assignment of offset {assigned.position.offset} carries the "
+        raise NotAnAssignment(f"the assignment of offset {assigned.position.offset} carries the "
                          f"header source-offset {found[SOURCE_OFFSET]!r}")
     return assigned

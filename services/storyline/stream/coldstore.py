@@ -23,6 +23,8 @@ from typing import cast
 
 from rocksdict import BlockBasedOptions, Cache, Checkpoint, Options, Rdict, WriteBatch
 
+from storyline.domain.coldstore import ColdStoreFailed
+
 # RocksDB's default memtable is 64 MB; the cold store takes a write per frozen story, so a
 # small one keeps the worker's memory to what the stories in play need.
 WRITE_BUFFER_BYTES = 4 * 1024 * 1024
@@ -51,7 +53,16 @@ class RocksColdStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = Rdict(str(path), _options())
+        try:
+            self._db = Rdict(str(path), _options())
+        except Exception as exc:  # rocksdict raises a bare Exception for every RocksDB error
+            raise self._failed("open", exc) from exc
+
+    def _failed(self, action: str, exc: Exception) -> ColdStoreFailed:
+        # RocksDB's message names the damaged file ("... in <dir>/000009.sst offset ..."),
+        # which is what the operator and set_aside_damaged need
+        return ColdStoreFailed(f"the cold store {self.path} failed to {action}: "
+                               f"{type(exc).__name__}: {exc}")
 
     @classmethod
     def empty(cls, path: Path) -> RocksColdStore:
@@ -76,12 +87,22 @@ class RocksColdStore:
             shutil.copy2(source, target)
         return cls(path)
 
+    # Every access turns RocksDB's errors into ColdStoreFailed: a bare Exception would be
+    # taken by the fold's catch-all for the record's own failure and dead-letter the article
+    # (a corrupt block did that to every article after a restart, 2026-12-06).
+
     def get(self, key: str) -> bytes | None:
-        found = self._db.get(key.encode())
+        try:
+            found = self._db.get(key.encode())
+        except Exception as exc:
+            raise self._failed(f"read {key!r}", exc) from exc
         return None if found is None else bytes(found)
 
     def put(self, key: str, value: bytes) -> None:
-        self._db.put(key.encode(), value)
+        try:
+            self._db.put(key.encode(), value)
+        except Exception as exc:
+            raise self._failed(f"write {key!r}", exc) from exc
 
     def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         # one write batch: a quarter of the CPU of as many puts (the clusterer's spilled
@@ -89,14 +110,23 @@ class RocksColdStore:
         batch = WriteBatch(raw_mode=True)
         for key, value in items:
             batch.put(key.encode(), value)
-        self._db.write(batch)
+        try:
+            self._db.write(batch)
+        except Exception as exc:
+            raise self._failed(f"write {len(items)} values", exc) from exc
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         # (a list of keys is one multi-get; rocksdict types it as one value)
-        return cast(list[bytes | None], self._db.get([key.encode() for key in keys]))
+        try:
+            return cast(list[bytes | None], self._db.get([key.encode() for key in keys]))
+        except Exception as exc:
+            raise self._failed(f"read {len(keys)} values", exc) from exc
 
     def delete(self, key: str) -> None:
-        self._db.delete(key.encode())
+        try:
+            self._db.delete(key.encode())
+        except Exception as exc:
+            raise self._failed(f"delete {key!r}", exc) from exc
 
     def checkpoint(self, path: Path) -> None:
         """A consistent copy of the store as it is now, at ``path`` (which must not exist)."""

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
 
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.coldstore import ColdStoreFailed
 from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
 from storyline.domain.events import DeadLetter
 from storyline.domain.extract.extractor import analysed_in_part
@@ -45,6 +47,7 @@ EXTRACTED = b"extracted"
 DEAD = b"dead"
 
 Headers = list[tuple[str, bytes]]
+M = TypeVar("M", ArticleExtracted, DeadLetter)
 
 
 def extractor_of(pipeline_version: str) -> str:
@@ -54,6 +57,19 @@ def extractor_of(pipeline_version: str) -> str:
 
 class StaleFacts(ValueError):
     """A facts record written by another pipeline version than this code's."""
+
+
+class NotFactsRecord(ValueError):
+    """A record on the facts topic without the headers the extract stage writes (another
+    producer's, a tombstone): it names no source offset, so no fold can take it for the
+    facts of one. The fold dead-letters it and reads on; the merge still waits for the
+    extract stage's record of every offset."""
+
+
+class UnreadableFacts(ValueError):
+    """A facts record with the extract stage's headers whose value is not the facts of its
+    source offset (not the contract's JSON, or another offset's). The facts are a function
+    of the article alone, so the fold extracts the article from the log instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +92,9 @@ class FactsRecord:
         or with ``same_extractor`` (a replay of a later stage) only one written by another
         extractor: what the extract stage made is all a record holds."""
         found = dict(headers)
-        if SOURCE_OFFSET not in found or found.get(KIND) not in (EXTRACTED, DEAD):
-            raise ValueError(f"not a facts record: headers {sorted(found)}")
+        if SOURCE_OFFSET not in found or found.get(KIND) not in (EXTRACTED, DEAD) \
+                or not found[SOURCE_OFFSET].isdigit():
+            raise NotFactsRecord(f"not a facts record: headers {sorted(found)}")
         written_by = found.get(VERSION, b"(none: before the header)").decode(errors="replace")
         if same_extractor and extractor_of(written_by) == extractor_of(PIPELINE_VERSION):
             return FactsRecord(key or b"", value or b"", found[KIND], int(found[SOURCE_OFFSET]))
@@ -140,18 +157,36 @@ def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition, *
     if pipeline.is_applied(position):
         return FoldedFacts()
     if record.kind == DEAD:
+        letter = _read(DeadLetter, record, position)
+        if letter.source_offset != position.offset:
+            raise UnreadableFacts(f"the dead marker of offset {letter.source_offset} "
+                                  f"given as source offset {position.offset}")
         pipeline.pass_over(position)
-        return FoldedFacts(dead_letter=DeadLetter.model_validate_json(record.value))
-    extracted = ArticleExtracted.model_validate_json(record.value)
+        return FoldedFacts(dead_letter=letter)
+    extracted = _read(ArticleExtracted, record, position)
     if extracted.position.offset != position.offset:
-        raise ValueError(f"facts of offset {extracted.position.offset} given as {position}")
+        raise UnreadableFacts(f"the facts of offset {extracted.position.offset} given as "
+                              f"source offset {position.offset}")
     pipeline.claim(position)
     assigned = None
     try:
         assigned = pipeline.assigner.assign(extracted)
         events = [] if assigned is None or not pages else pipeline.fold(assigned, extracted)
+    except ColdStoreFailed:
+        raise  # the disk's failure, not the record's: no dead letter, the fold stops
     except Exception as exc:  # noqa: BLE001 - as handle_record: data, not a crash
         error_type = exc.error_type if isinstance(exc, ExtractionFailed) else type(exc).__name__
         return FoldedFacts(refused=Refused(error_type, str(exc) or repr(exc)),
                            assigned=assigned)
     return FoldedFacts(events=events, assigned=assigned, unchanged=assigned is None)
+
+
+def _read(model: type[M], record: FactsRecord, position: LogPosition) -> M:
+    """The record's value as ``model``, read before the pipeline is touched: a value that is
+    not (garbage, another schema) raises :class:`UnreadableFacts`, never a half-folded
+    state."""
+    try:
+        return model.model_validate_json(record.value)
+    except ValueError as exc:  # pydantic's ValidationError, bad JSON included
+        raise UnreadableFacts(f"the facts record of source offset {position.offset} is no "
+                              f"{model.__name__}: {str(exc)[:300]}") from exc

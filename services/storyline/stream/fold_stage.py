@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from storyline.allocator import limit_arenas
 from storyline.domain.pipeline import LogPosition
+from storyline.domain.records import dead_letter
 from storyline.kafka.articles_log import ARTICLES_PARTITION
 from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
@@ -45,7 +46,14 @@ from storyline.metrics import ARTICLES
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
 from storyline.stream.assignments import assignment_records
-from storyline.stream.facts import FactsRecord, FoldedFacts
+from storyline.stream.beats import beating
+from storyline.stream.facts import (
+    FactsRecord,
+    FoldedFacts,
+    NotFactsRecord,
+    UnreadableFacts,
+    extract_record,
+)
 from storyline.stream.logreader import (
     FETCH_LIMITS,
     LogMark,
@@ -55,6 +63,7 @@ from storyline.stream.logreader import (
     ensure_same_log,
     first_record,
     mark_folded_log,
+    read_article,
     read_partition,
 )
 from storyline.stream.offsets import (
@@ -71,7 +80,11 @@ from storyline.stream.reconnect import (
     topic_partitions,
     transient,
 )
-from storyline.stream.snapshots import Snapshotter, snapshot_dir
+from storyline.stream.snapshots import (
+    Snapshotter,
+    snapshot_dir,
+    stopping_on_cold_store_failure,
+)
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 from storyline.stream.statelock import own_state
 from storyline.stream.stripes import StripeMerge
@@ -301,7 +314,7 @@ class FoldStage:
                                                   max_records=200)
             for tp, records in batches.items():
                 for record in records:
-                    self._arrived(tp, record)
+                    await self._arrived(tp, record)
             for offset, waiting in self.merge.ready():
                 await self._fold(offset, waiting)
                 if stop.is_set():
@@ -351,8 +364,19 @@ class FoldStage:
             self.probe.observe(tp.topic, tp.partition, end=self.consumer.highwater(tp),
                                position=self.consumed[tp], last_timestamp=self.last_timestamp)
 
-    def _arrived(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
-        facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
+    async def _arrived(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]
+                       ) -> None:
+        try:
+            facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
+        except NotFactsRecord as exc:
+            # another producer's record: set aside, acknowledged before the commit can pass
+            # it (a crash in between sends it again). It used to stop the fold, and the
+            # supervisor, restarting it on the same record, stopped every stage.
+            await self.publisher.dead_letter(dead_letter(
+                LogPosition(tp.topic, tp.partition, record.offset), record.key,
+                record.value or b"", "NotFactsRecord", str(exc)))
+            self.consumed[tp] = record.offset + 1
+            return
         timestamp = record.timestamp / 1000 if record.timestamp else None
         self.consumed[tp] = record.offset + 1
         self.merge.add(tp.partition, facts.source_offset,
@@ -370,8 +394,11 @@ class FoldStage:
         topic, partition = self._source_key
         position = LogPosition(topic, partition, offset)
         with structlog.contextvars.bound_contextvars(offset=offset):
-            folded = await asyncio.to_thread(self.state.fold_facts_now, waiting.record,
-                                             position, self.pages)
+            try:
+                folded = await asyncio.to_thread(self.state.fold_facts_now, waiting.record,
+                                                 position, self.pages)
+            except UnreadableFacts as exc:
+                folded = await self._fold_from_log(position, waiting, exc)
             self.folded += 1
             self.last_timestamp = waiting.timestamp
             if folded.dead_letter is not None or folded.refused is not None:
@@ -391,6 +418,25 @@ class FoldStage:
                                waiting.facts_offset)
             self.delivery = asyncio.create_task(
                 self._deliver(folded, prepared, position, waiting.timestamp))
+
+    async def _fold_from_log(self, position: LogPosition, waiting: _Waiting,
+                             failure: UnreadableFacts) -> FoldedFacts:
+        """Fold ``position`` from the article itself when its facts record cannot be read:
+        the facts are a function of the article alone (what the extract stage would have
+        written, as the rebuild extracts the log's tail), so the revisions are the fold of
+        the log's. The record is dead-lettered first, so it is never passed over unsaid."""
+        tp = self.facts[position.offset % len(self.facts)]
+        await self.publisher.dead_letter(dead_letter(
+            LogPosition(tp.topic, tp.partition, waiting.facts_offset), waiting.record.key,
+            waiting.record.value, "UnreadableFacts",
+            f"{failure}; source offset {position.offset} folded from the articles log"))
+        article = await retried(functools.partial(read_article, self.settings.bootstrap_servers,
+                                  position.topic, position.partition, position.offset),
+                                f"{position.topic} offset {position.offset}")
+        facts = await asyncio.to_thread(
+            extract_record, article.key, article.value, position,
+            max_bytes=self.settings.max_article_bytes)
+        return await asyncio.to_thread(self.state.fold_facts_now, facts, position, self.pages)
 
     async def _deliver(self, folded: FoldedFacts, prepared: list[Prepared],
                        position: LogPosition, produced_at: float | None) -> None:
@@ -498,5 +544,7 @@ def run_fold(settings: Settings, *, pages: bool = True) -> None:
     limit_arenas(settings.malloc_arena_max)  # before aiokafka and RocksDB start threads
     switch_kernels(settings)
     # before FoldStage empties the cold store: a previous fold may still be stopping
-    with own_state(fold_state_dir(settings, pages=pages)):
-        asyncio.run(FoldStage(settings, pages=pages).run())
+    directory = fold_state_dir(settings, pages=pages)
+    with own_state(directory), stopping_on_cold_store_failure(snapshot_dir(
+            directory / "snapshots", settings.articles, ARTICLES_PARTITION)):
+        asyncio.run(beating(FoldStage(settings, pages=pages).run()))

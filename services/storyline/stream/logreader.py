@@ -306,3 +306,14 @@ async def read_events(bootstrap: str, topic: str, *, missing_ok: bool = False,
                     yield decode_any(record.value)
                 except UndecodableEvent:
                     continue
+
+
+async def read_article(bootstrap: str, topic: str, partition: int, offset: int
+                       ) -> ConsumerRecord[bytes, bytes]:
+    """The record at ``offset`` (a fold that cannot read the facts of an article extracts
+    them from the article itself)."""
+    records = read_partition(bootstrap, topic, partition, start=offset, stop=offset + 1)
+    async with contextlib.aclosing(records):
+        async for record in records:
+            return record
+    raise LookupError(f"{topic}/{partition} has no record at offset {offset}")

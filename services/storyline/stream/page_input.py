@@ -116,11 +116,12 @@ class PageInput(Generic[R, A]):
             return queued
         return None
 
-    def _read_past(self, source_offset: int) -> bool:
+    def read_past(self, source_offset: int) -> bool:
+        """Whether the facts partition of ``source_offset`` was read past its first record."""
         return self.passed[source_offset % self.stripes] >= source_offset
 
     def _available(self, queued: Queued[A], source_offset: int) -> bool:
-        return self._read_past(source_offset) or (source_offset != queued.own
+        return self.read_past(source_offset) or (source_offset != queued.own
                                                   and self.indexed(source_offset))
 
     def waiting_record(self, source_offset: int) -> Waiting[R] | None:

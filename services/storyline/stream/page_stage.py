@@ -40,18 +40,21 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from storyline.allocator import limit_arenas
+from storyline.domain.coldstore import ColdStoreFailed
 from storyline.domain.contracts import ArticleAssigned, ArticleExtracted, FactsPosition
 from storyline.domain.events import SummaryGenerated
 from storyline.domain.partitions import PagePartition
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
+from storyline.domain.records import dead_letter
 from storyline.kafka.articles_log import ARTICLES_PARTITION
 from storyline.kafka.clients import stop_consumer
 from storyline.kafka.security import kafka_options
 from storyline.metrics import ARTICLES
 from storyline.replay import overlay_recorded, recorded_summaries
 from storyline.settings import Settings, switch_kernels
-from storyline.stream.assignments import read_assignment
-from storyline.stream.facts import DEAD, SOURCE_OFFSET, FactsRecord
+from storyline.stream.assignments import NotAnAssignment, read_assignment
+from storyline.stream.beats import beating
+from storyline.stream.facts import DEAD, FactsRecord, NotFactsRecord, extract_record
 from storyline.stream.logreader import (
     FETCH_LIMITS,
     LogMark,
@@ -60,6 +63,7 @@ from storyline.stream.logreader import (
     ensure_same_log,
     first_record,
     mark_folded_log,
+    read_article,
 )
 from storyline.stream.offsets import (
     STAGE_HEARTBEAT,
@@ -69,7 +73,11 @@ from storyline.stream.offsets import (
 from storyline.stream.page_input import PageInput, Queued
 from storyline.stream.publishing import StoryPublisher, events_producer
 from storyline.stream.reconnect import committed_offset, retried, start_client, topic_partitions
-from storyline.stream.snapshots import Snapshotter, snapshot_dir
+from storyline.stream.snapshots import (
+    Snapshotter,
+    snapshot_dir,
+    stopping_on_cold_store_failure,
+)
 from storyline.stream.stage_ops import StageProbe, start_stage_operations
 from storyline.stream.statelock import own_state
 from storyline.stream.worker import WorkerState, app_id, state_dir
@@ -140,6 +148,9 @@ class PageStage:
         self.probe = StageProbe(self.stage, settings.ready_max_lag)
         self.folded = 0
         self.last_sent = 0.0
+        # the last assignments record set aside (not the assign stage's), until the position
+        # may pass it
+        self.skipped: int | None = None
         self.moved_at: float | None = None
         self.last_timestamp: float | None = None
         self.restored_from = "empty"  # where the state came from: "snapshot" or "empty"
@@ -264,7 +275,7 @@ class PageStage:
             for tp, records in batches.items():
                 for record in records:
                     if tp == self.source:
-                        self._assignment_arrived(record)
+                        await self._assignment_arrived(record)
                     else:
                         self._facts_arrived(tp.partition, record)
             while not stop.is_set() and (head := self.input.head()) is not None:
@@ -272,6 +283,12 @@ class PageStage:
                 if time.monotonic() - last_commit >= self.settings.commit_interval:
                     await self._commit()
                     last_commit = time.monotonic()
+            if self.skipped is not None and not self.input.queue:
+                # every assignment before the records set aside is folded: the position
+                # may pass them (a restart does not read them again)
+                self.pipeline.pass_over(LogPosition(self.source.topic, self.partition,
+                                                    self.skipped))
+                self.skipped = None
             needed = self.input.needed_partitions()
             for tp in self.facts:
                 full = self.input.waiting_count(tp.partition) >= MAX_WAITING
@@ -301,8 +318,20 @@ class PageStage:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _assignment_arrived(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        assigned = read_assignment(record.value, record.headers)
+    async def _assignment_arrived(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            assigned = read_assignment(record.value, record.headers)
+        except NotAnAssignment as exc:
+            # another producer's record: set aside, acknowledged before the position passes
+            # it (below the commit it was, before the commit passed it). It used to stop
+            # the page process, and its supervisor, restarting it on the same record,
+            # stopped every stage.
+            if record.offset >= self.until:
+                await self.publisher.dead_letter(dead_letter(
+                    LogPosition(self.source.topic, self.partition, record.offset),
+                    record.key, record.value or b"", "NotAnAssignment", str(exc)))
+            self.skipped = record.offset
+            return
         timestamp = record.timestamp / 1000 if record.timestamp else None
         mine = self.page.owns(assigned.story_id)
         moved = [article.facts.offset for merge in self.page.merges_moving_in(assigned)
@@ -312,8 +341,15 @@ class PageStage:
                               _Assignment(assigned, timestamp))
 
     def _facts_arrived(self, partition: int, record: ConsumerRecord[bytes, bytes]) -> None:
-        source_offset = int(dict(record.headers).get(SOURCE_OFFSET, b"-1"))
-        facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
+        try:
+            facts = FactsRecord.from_kafka(record.key, record.value, record.headers)
+        except NotFactsRecord as exc:
+            # another producer's record, which the assign process dead-letters (it reads
+            # the facts topic first); no assignment can name it
+            log.warning("not_facts_record_skipped", partition=partition,
+                        facts_offset=record.offset, reason=str(exc))
+            return
+        source_offset = facts.source_offset
         first = self.input.facts(partition, record.offset, source_offset,
                                  None if facts.kind == DEAD else facts)
         if first and facts.kind != DEAD:
@@ -332,9 +368,15 @@ class PageStage:
         for source_offset in offsets:
             found = self.input.waiting_record(source_offset)
             if found is not None:
-                out[source_offset] = ArticleExtracted.model_validate_json(found.record.value)
+                out[source_offset] = await self._extracted(found.record.value, source_offset)
                 continue
             at = self.pipeline.cold_store.get(facts_at_key(source_offset))
+            if at is None and self.input.read_past(source_offset):
+                # its first facts record was a dead marker, and still the assign process
+                # assigned it: that marker was unreadable to it, and it folded the article
+                # from the log (fold_stage._fold_from_log); so does this process
+                out[source_offset] = await self._from_log(source_offset)
+                continue
             if at is None:
                 raise LookupError(f"the facts of source offset {source_offset} were never "
                                   "read from the facts topic")
@@ -360,8 +402,7 @@ class PageStage:
                         for record in records:
                             moved = by_offset.get(record.offset)
                             if moved is not None and moved not in out:
-                                out[moved] = ArticleExtracted.model_validate_json(
-                                    record.value or b"")
+                                out[moved] = await self._extracted(record.value, moved)
             finally:
                 self.fetcher.pause(tp)
         if wanted:
@@ -369,6 +410,32 @@ class PageStage:
         return out
 
     # -- one assignment --------------------------------------------------------------------
+
+    async def _extracted(self, value: bytes | None, source_offset: int) -> ArticleExtracted:
+        """The facts of ``source_offset`` from its facts record, or, when that record is not
+        their contract's JSON (the assign process dead-lettered it and folded the article
+        from the log), extracted from the article itself: the same facts."""
+        try:
+            extracted = ArticleExtracted.model_validate_json(value or b"")
+            if extracted.position.offset == source_offset:
+                return extracted
+        except ValueError:  # pydantic's ValidationError, bad JSON included
+            pass
+        return await self._from_log(source_offset)
+
+    async def _from_log(self, source_offset: int) -> ArticleExtracted:
+        """The facts of ``source_offset`` extracted from the article itself."""
+        position = LogPosition(self.articles.topic, self.articles.partition, source_offset)
+        article = await retried(functools.partial(read_article, self.settings.bootstrap_servers,
+                                  position.topic, position.partition, position.offset),
+                                f"{position.topic} offset {source_offset}")
+        facts = await asyncio.to_thread(extract_record, article.key, article.value, position,
+                                        max_bytes=self.settings.max_article_bytes)
+        if facts.kind == DEAD:  # no assignment names a dead one: the log is not this state's
+            raise LookupError(f"the article at {position} is a poison record, and an "
+                              "assignment names it")
+        log.warning("facts_extracted_from_log", source_offset=source_offset)
+        return ArticleExtracted.model_validate_json(facts.value)
 
     async def _fold_head(self, queued: Queued[_Assignment]) -> None:
         assigned = queued.item.assigned
@@ -415,6 +482,8 @@ class PageStage:
             else None
         try:
             events = self.page.fold(assigned, extracted, facts_at)
+        except ColdStoreFailed:
+            raise  # the disk's failure, not the record's: no dead letter, the fold stops
         except Exception as exc:  # noqa: BLE001 - data, not a crash
             return [], (type(exc).__name__, str(exc) or repr(exc))
         finally:
@@ -470,6 +539,8 @@ class PageStage:
 def run_page(settings: Settings, partition: int) -> None:
     limit_arenas(settings.malloc_arena_max)  # before aiokafka and RocksDB start threads
     switch_kernels(settings)
-    with own_state(page_state_dir(settings, partition)):
-        asyncio.run(PageStage(settings, partition).run())
+    directory = page_state_dir(settings, partition)
+    with own_state(directory), stopping_on_cold_store_failure(snapshot_dir(
+            directory / "snapshots", settings.assignments, partition)):
+        asyncio.run(beating(PageStage(settings, partition).run()))
 

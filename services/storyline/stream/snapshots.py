@@ -35,6 +35,7 @@ checkpoint. Loading such a snapshot rebuilds the live store from that checkpoint
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -44,13 +45,14 @@ import shutil
 import struct
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import structlog
 
+from storyline.domain.coldstore import ColdStoreFailed
 from storyline.domain.pipeline import PIPELINE_VERSION, Pipeline
 from storyline.domain.unpickle import unpickled
 from storyline.processes import alive, die_with_parent
@@ -205,9 +207,13 @@ def load_snapshot(directory: Path, topic: str, partition: int, before: int,
                         if cold_live is None or not checkpoint.is_dir():
                             reason = "its cold store checkpoint is missing"
                         else:
-                            pipeline.attach_cold_store(
-                                RocksColdStore.restored(checkpoint, cold_live))
-                            return _parked(pipeline, apart), offset
+                            try:
+                                restored = RocksColdStore.restored(checkpoint, cold_live)
+                            except ColdStoreFailed as exc:  # a table file gone or damaged
+                                reason = f"its cold store checkpoint is damaged: {exc}"
+                            else:
+                                pipeline.attach_cold_store(restored)
+                                return _parked(pipeline, apart), offset
                     else:
                         return _parked(pipeline, apart), offset
         log.warning("snapshot_refused", path=str(path), reason=reason)
@@ -242,6 +248,59 @@ def _refusal(header: SnapshotHeader | None, topic: str, partition: int, offset: 
     if (header.topic, header.partition, header.offset) != (topic, partition, offset):
         return "header names another position"
     return None
+
+
+_TABLE_FILE = re.compile(r"\b(\d+\.sst)\b")
+DAMAGED_SUFFIX = ".damaged"
+
+
+def set_aside_damaged(directory: Path, failure: ColdStoreFailed) -> list[Path]:
+    """The snapshots whose cold store checkpoint holds a table file that ``failure`` names
+    (RocksDB names the file of a damaged block), renamed ``<offset>.snap.damaged`` so the
+    next start refuses them and rebuilds from an older one or from the log; kept for the
+    operator. A checkpoint links the live store's table files, so the live store's damaged
+    file is the checkpoint's too, and every checkpoint that shares it is set aside. Only
+    RocksDB's ``Corruption`` says a file is damaged: a full or read-only disk ("IO error: No
+    space left on device: While appending to file: .../000009.sst", a new file) sets
+    nothing aside: the snapshots are sound, the disk is what needs mending."""
+    moved: list[Path] = []
+    if "Corruption" not in str(failure):
+        return moved
+    names = set(_TABLE_FILE.findall(str(failure)))
+    for offset, path in snapshots(directory):
+        checkpoint = cold_checkpoint_path(directory, offset)
+        if any((checkpoint / name).exists() for name in names):
+            target = path.with_name(path.name + DAMAGED_SUFFIX)
+            try:
+                path.rename(target)
+            except OSError as exc:
+                log.error("snapshot_set_aside_failed", path=str(path),
+                          error=f"{type(exc).__name__}: {exc}")
+                continue
+            moved.append(target)
+            log.error("snapshot_set_aside", path=str(target), files=sorted(names),
+                      reason=str(failure))
+    return moved
+
+
+def cold_store_failed(directories: Iterable[Path], failure: ColdStoreFailed) -> None:
+    """What a fold process does when its cold store fails: the damaged snapshots set aside
+    (:func:`set_aside_damaged`) and one critical line; the caller then stops, and the next
+    start rebuilds from a sound snapshot or from the log."""
+    moved = [str(path) for directory in directories
+             for path in set_aside_damaged(directory, failure)]
+    log.critical("cold_store_failed", reason=str(failure), set_aside=moved)
+
+
+@contextlib.contextmanager
+def stopping_on_cold_store_failure(directory: Path) -> Iterator[None]:
+    """Run a stage process's fold: a :class:`ColdStoreFailed` stops it with exit status 1
+    (its supervisor starts it again) after :func:`cold_store_failed`, not as a traceback."""
+    try:
+        yield
+    except ColdStoreFailed as exc:
+        cold_store_failed([directory], exc)
+        raise SystemExit(1) from exc
 
 
 def prune(directory: Path, keep: int) -> None:

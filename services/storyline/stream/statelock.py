@@ -21,6 +21,8 @@ from typing import IO
 
 import structlog
 
+from storyline.stream.beats import beat_now
+
 log = structlog.get_logger("storyline.statelock")
 
 LOCK_NAME = "owner.lock"
@@ -56,6 +58,7 @@ def own_state(directory: Path, *, timeout: float | None = None, poll: float = 0.
                 log.warning("state_lock_wait", directory=str(directory),
                             holder=holder(directory))
                 waited = True
+            beat_now()  # waiting is no hang: the supervisor must not kill it for that
             if timeout is not None and time.monotonic() - started >= timeout:
                 handle.close()
                 raise StateLocked(f"{directory} is still owned by pid "

@@ -52,6 +52,7 @@ from aiokafka import TopicPartition
 from storyline.allocator import TRIM_EVERY, Trimmer, limit_arenas
 from storyline.collector import COLLECT_GROWTH, FREEZE_EVERY, Collector
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.coldstore import ColdStoreFailed
 from storyline.domain.events import StoryMerged, StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import RecordOutcome, handle_record
@@ -97,7 +98,13 @@ from storyline.stream.offsets import (
     ensure_commits_fit,
 )
 from storyline.stream.reconnect import retried
-from storyline.stream.snapshots import Snapshotter, load_snapshot, snapshot_dir, snapshots
+from storyline.stream.snapshots import (
+    Snapshotter,
+    cold_store_failed,
+    load_snapshot,
+    snapshot_dir,
+    snapshots,
+)
 
 log = structlog.get_logger("storyline.worker")
 
@@ -414,6 +421,19 @@ def create_app(settings: Settings, *, web_port: int | None = None,
     @app.on_partitions_assigned.connect
     async def on_assigned(_sender: Any, /, *args: Any, signal: Any, **_: Any) -> None:
         assigned: set[Any] = args[0] if args else set()
+        # A member that was away past its session (paused, swapped out, cut off) may get its
+        # partitions back after another member folded on and committed further: it is not
+        # told they were revoked, and what it folded meanwhile is another's to commit. So
+        # its uncommitted progress is forgotten and its state checked against the group's
+        # commit again at the next record (the rebuild folds it up to the commit without
+        # publishing). Before, such a member committed its own, lower, position over the
+        # other's: the group's commit went back (300 -> 170 of 300) and stayed there, "stuck",
+        # until the next article made it publish the records in between again.
+        # (A normal rebalance revoked them first, and committed: nothing is lost here.)
+        tps = {TopicPartition(tp.topic, tp.partition) for tp in assigned}
+        offsets.forget(tps)
+        state.ready.difference_update((tp.topic, tp.partition) for tp in tps)
+        probe.rebuilt = frozenset(state.ready)
         probe.assigned = frozenset((tp.topic, tp.partition) for tp in assigned
                                    if tp.topic == settings.articles)
 
@@ -495,6 +515,11 @@ def create_app(settings: Settings, *, web_port: int | None = None,
             # (left to faust, the agent was restarted at every record, each crash held back
             # as a connection error, and nothing was folded or said)
             log.critical("worker_refused", error_type=type(exc).__name__, reason=str(exc))
+            await app.crash(exc)
+        except ColdStoreFailed as exc:
+            # the disk failed under the state: it may hold half a record, so the worker
+            # stops (left to faust, the agent would be restarted on the same state)
+            cold_store_failed([taker.directory for taker in snapshotters.values()], exc)
             await app.crash(exc)
 
     async def fold_stream(stream: faust.StreamT[bytes]) -> None:
