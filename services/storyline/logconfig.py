@@ -55,6 +55,26 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+class _RetriedFetch(logging.Filter):
+    """aiokafka's fetcher logs a failed fetch at ERROR ("Failed fetch offsets from 1:
+    NotLeaderForPartitionError") and tries again after its backoff. While a broker restarts
+    or a leader moves that is expected and heals alone: a warning, not an error an operator
+    (or the chaos runs, which fail on any error line) must act on. A failure Kafka does not
+    call retriable (an authorisation error) stays an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and isinstance(record.args, tuple) and record.args:
+            from aiokafka.errors import KafkaError
+
+            cause = record.args[-1]
+            if isinstance(cause, KafkaError) and cause.retriable:
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_RETRIED_FETCH = _RetriedFetch()
+
+
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
@@ -81,3 +101,6 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         handler.setFormatter(_StdlibJson())
         handler.setLevel(logging.WARNING)
         root.addHandler(handler)
+    fetcher = logging.getLogger("aiokafka.consumer.fetcher")
+    if _RETRIED_FETCH not in fetcher.filters:
+        fetcher.addFilter(_RETRIED_FETCH)
