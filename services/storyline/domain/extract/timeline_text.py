@@ -271,8 +271,14 @@ def is_plan(span: TimeSpan, published: date | None) -> bool:
 
 # A date that dates something else than the sentence's main event:
 # - the start or end of a period: "leaked since 22 April", "closed until May 17",
-#   "following the January 25 rally", "since the rig exploded on 20 April";
-_PERIOD_CUE = re.compile(r"\b(?:since|until|till|following)\b[^,;:()]{0,60}$", re.IGNORECASE)
+#   "following the January 25 rally", "since the rig exploded on 20 April"; the clause runs
+#   on over an appositive set off by commas ("since the rig Deepwater Horizon, leased by BP,
+#   exploded off the coast of Louisiana on 20 April"), up to PERIOD_REACH characters
+#   without it, and stops at any other comma, semicolon, colon or parenthesis;
+_PERIOD_CUE = re.compile(r"\b(?:since|until|till|following)\b", re.IGNORECASE)
+_PERIOD_CLAUSE = re.compile(r"(?:[^,;:()]|,[^,;:()]{1,60},)*")
+_APPOSITIVE = re.compile(r",[^,;:()]{1,60},")
+PERIOD_REACH = 100
 # - a date naming a thing rather than dating the clause: "Tuesday's rally", "yesterday's
 #   roadblock", "the January 25 rally", "the 11 April explosion";
 _POSSESSIVE = re.compile(r"^['’]s\b")
@@ -303,12 +309,48 @@ _VERB_AFTER = re.compile(
     r"^(?:\s+(?:morning|afternoon|evening|night))?\s+(?:were|was|is|are|has|have|had)\b")
 
 
+# An interval a sentence states between its event and another it names: "two days after
+# the explosion", "sank two days later", "the next day", "a week earlier".
+_INTERVAL = re.compile(
+    r"\b(?:(?P<n>\d{1,2}|a|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
+    r"(?P<unit>days?|weeks?)\s+(?:after|later|before|earlier)"
+    r"|the\s+(?:next|following)\s+(?P<unit2>day|week)"
+    r"|the\s+(?P<unit3>day|week)\s+(?:after|before))\b", re.IGNORECASE)
+_INTERVAL_NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                     "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def stated_intervals(text: str) -> tuple[int, ...]:
+    """The intervals in days that ``text`` states between two events, in order."""
+    out: list[int] = []
+    for m in _INTERVAL.finditer(text):
+        n = m.group("n")
+        count = (1 if n is None else int(n) if n.isdigit()
+                 else _INTERVAL_NUMBERS[n.lower()])
+        unit = (m.group("unit") or m.group("unit2") or m.group("unit3")).lower()
+        out.append(count * (7 if unit.startswith("week") else 1))
+    return tuple(out)
+
+
+def _in_period(before: str) -> bool:
+    """Whether the text ``before`` a date ends inside a clause that opens with a period cue
+    ("since", "until", ...; the last one)."""
+    cue = None
+    for cue in _PERIOD_CUE.finditer(before):
+        pass
+    if cue is None:
+        return False
+    clause = before[cue.end():]
+    return (_PERIOD_CLAUSE.fullmatch(clause) is not None
+            and len(_APPOSITIVE.sub("", clause)) <= PERIOD_REACH)
+
+
 def background(mention: DateMention, sentence: str) -> bool:
     """Whether ``mention`` dates something else than the event ``sentence`` reports (the
     start of a period, a thing named by its date, a relative clause, a clause inside the
     subject)."""
     before, after = sentence[: mention.char_start], sentence[mention.char_end:]
-    if _PERIOD_CUE.search(before) or _POSSESSIVE.match(after) or _RELATIVE_CUE.search(before):
+    if _in_period(before) or _POSSESSIVE.match(after) or _RELATIVE_CUE.search(before):
         return True
     noun = _NOUN_AFTER.match(after)
     if noun is None and _YEAR_END.search(mention.text):
