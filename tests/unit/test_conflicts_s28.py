@@ -81,3 +81,13 @@ def test_a_stated_interval_to_another_event_is_no_date_disagreement() -> None:
     other = "The explosion on the Deepwater Horizon rig on April 22 killed 11 workers."
     assert shown(cited(blast, date(2010, 4, 23), 1), cited(other, date(2010, 4, 23), 2)) == {
         ("date", "Apr 20, 2010"), ("date", "Apr 22, 2010")}
+
+
+def test_counts_of_different_acts_do_not_disagree() -> None:
+    # two soldiers abducted, three killed: not one count given two ways
+    began = "The war began on July 12, 2006 when Hizbullah guerrillas ambushed an Israeli patrol{}."
+    assert shown(cited(began.format(", killing three soldiers"), date(2006, 7, 13), 1),
+                 cited(began.format(" and abducted two soldiers"), date(2006, 7, 13), 2)) == set()
+    assert shown(cited(began.format(", killing three soldiers"), date(2006, 7, 13), 1),
+                 cited(began.format(", killing two soldiers"), date(2006, 7, 13), 2)) == {
+        ("figure", "2 soldiers"), ("figure", "3 soldiers")}

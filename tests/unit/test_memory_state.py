@@ -659,7 +659,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        37: "abd89504065eebe124edae13a29e1da797da534f160b3350d74a6f20f668b8cd",
                        38: "b47fa75aecd3b887ce9c65fda35d10123a828efe794532ad0d82f3ed53f94fad",
                        39: "58bc78ac6aa6c7b5601eefbe4b6818a2ba27e5f47ba4b4dea9b45074a0f99229",
-                       40: "20df67e12079cac7a21788662e04a19a1e27e3d40334a79990e0086b101589c2"}
+                       40: "20df67e12079cac7a21788662e04a19a1e27e3d40334a79990e0086b101589c2",
+                       41: "b616fc79090f07675166063f96fe7c325f77e90f90235e04ae54cbfeb10af223"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

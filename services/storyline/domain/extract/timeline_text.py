@@ -335,12 +335,10 @@ def stated_intervals(text: str) -> tuple[int, ...]:
 def _in_period(before: str) -> bool:
     """Whether the text ``before`` a date ends inside a clause that opens with a period cue
     ("since", "until", ...; the last one)."""
-    cue = None
-    for cue in _PERIOD_CUE.finditer(before):
-        pass
-    if cue is None:
+    cues = list(_PERIOD_CUE.finditer(before))
+    if not cues:
         return False
-    clause = before[cue.end():]
+    clause = before[cues[-1].end():]
     return (_PERIOD_CLAUSE.fullmatch(clause) is not None
             and len(_APPOSITIVE.sub("", clause)) <= PERIOD_REACH)
 

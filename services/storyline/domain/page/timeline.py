@@ -395,7 +395,8 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
     plans and forecasts, nor a count a statement itself gives two values for. A count is
     given as of a time: statements whose own dates do not overlap (a day's new cases on
     Thursday and on Sunday, a running total a day later) report successive counts, not one
-    count two ways."""
+    count two ways. Nor are counts of different acts ("killing three soldiers" vs "abducted
+    two soldiers": the -ing/-ed word before each figure)."""
     panel = [m for m in members[:FIGURE_PANEL] if m.cand.figures and not m.planned]
     sets = [frozenset(m.words) for m in panel]
     # A statement that gives two values for one count ("killing three soldiers and
@@ -412,6 +413,7 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
                 for fb in b.cand.figures:
                     key = (fa.unit.lower(), fa.subject.lower())
                     if (fa.value == fb.value or key != (fb.unit.lower(), fb.subject.lower())
+                            or (fa.act and fb.act and fa.act != fb.act)
                             or not fa.subject or key in ambiguous[i] or key in ambiguous[j]
                             or fa.qualifier not in _POINT or fb.qualifier not in _POINT):
                         continue
