@@ -271,14 +271,8 @@ def is_plan(span: TimeSpan, published: date | None) -> bool:
 
 # A date that dates something else than the sentence's main event:
 # - the start or end of a period: "leaked since 22 April", "closed until May 17",
-#   "following the January 25 rally", "since the rig exploded on 20 April"; the clause runs
-#   on over an appositive set off by commas ("since the rig Deepwater Horizon, leased by BP,
-#   exploded off the coast of Louisiana on 20 April"), up to PERIOD_REACH characters
-#   without it, and stops at any other comma, semicolon, colon or parenthesis;
-_PERIOD_CUE = re.compile(r"\b(?:since|until|till|following)\b", re.IGNORECASE)
-_PERIOD_CLAUSE = re.compile(r"(?:[^,;:()]|,[^,;:()]{1,60},)*")
-_APPOSITIVE = re.compile(r",[^,;:()]{1,60},")
-PERIOD_REACH = 100
+#   "following the January 25 rally", "since the rig exploded on 20 April";
+_PERIOD_CUE = re.compile(r"\b(?:since|until|till|following)\b[^,;:()]{0,60}$", re.IGNORECASE)
 # - a date naming a thing rather than dating the clause: "Tuesday's rally", "yesterday's
 #   roadblock", "the January 25 rally", "the 11 April explosion";
 _POSSESSIVE = re.compile(r"^['’]s\b")
@@ -332,23 +326,12 @@ def stated_intervals(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _in_period(before: str) -> bool:
-    """Whether the text ``before`` a date ends inside a clause that opens with a period cue
-    ("since", "until", ...; the last one)."""
-    cues = list(_PERIOD_CUE.finditer(before))
-    if not cues:
-        return False
-    clause = before[cues[-1].end():]
-    return (_PERIOD_CLAUSE.fullmatch(clause) is not None
-            and len(_APPOSITIVE.sub("", clause)) <= PERIOD_REACH)
-
-
 def background(mention: DateMention, sentence: str) -> bool:
     """Whether ``mention`` dates something else than the event ``sentence`` reports (the
     start of a period, a thing named by its date, a relative clause, a clause inside the
     subject)."""
     before, after = sentence[: mention.char_start], sentence[mention.char_end:]
-    if _in_period(before) or _POSSESSIVE.match(after) or _RELATIVE_CUE.search(before):
+    if _PERIOD_CUE.search(before) or _POSSESSIVE.match(after) or _RELATIVE_CUE.search(before):
         return True
     noun = _NOUN_AFTER.match(after)
     if noun is None and _YEAR_END.search(mention.text):

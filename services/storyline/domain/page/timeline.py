@@ -276,10 +276,12 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
     # day something was due, not the day it happened: neither is a disagreement.
     # Nor is a gap that a statement of either side states as the interval between the event
     # it dates and another one it names ("sank on April 22, two days after the explosion"):
-    # the sources agree on both days.
+    # the sources agree on both days, and the statement supports the entry's date (it is
+    # cited as a listed side's would be).
     chosen_span = chosen[0].cand.span
     sides: dict[str, set[int]] = {date_label(chosen_span): {m.n for m in chosen if _reports(m)}}
     chosen_intervals: set[int] | None = None
+    bridged: set[int] = set()
     for m in members:
         if _reports(m) and not _overlap(m.cand.span, chosen_span):
             if chosen_intervals is None:
@@ -287,6 +289,7 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
                                     for days in stated_intervals(c.cand.statement)}
             gap = _gap(m.cand.span, chosen_span)
             if gap in chosen_intervals or gap in stated_intervals(m.cand.statement):
+                bridged.add(m.n)
                 continue
             sides.setdefault(date_label(m.cand.span), set()).add(m.n)
     if len(sides) > 1 and all(sides.values()):
@@ -301,7 +304,7 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
     centrality = {m.seq: ordered_sum(_dice(m.words, words) for o, words in panel_sets if o is not m)
                   for m in members}
     # The statements the entry can cite (every one that gives the chosen date does)
-    listed = {n for side in conflicts if side.kind == "date" for n in side.citations}
+    listed = {n for side in conflicts if side.kind == "date" for n in side.citations} | bridged
     dating = [m for m in members if _dates_entry(m, chosen_span, listed)]
     # The statement that best represents the event, among those: one that reads alone (not
     # "He was briefly detained" when another source names him), then central, then
