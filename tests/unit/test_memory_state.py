@@ -661,7 +661,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        37: "abd89504065eebe124edae13a29e1da797da534f160b3350d74a6f20f668b8cd",
                        38: "b47fa75aecd3b887ce9c65fda35d10123a828efe794532ad0d82f3ed53f94fad",
                        39: "58bc78ac6aa6c7b5601eefbe4b6818a2ba27e5f47ba4b4dea9b45074a0f99229",
-                       40: "f42833de3d5650209a95c8cb5393ed288a13da02fec1327f30f528aa2e9b8917"}
+                       40: "f42833de3d5650209a95c8cb5393ed288a13da02fec1327f30f528aa2e9b8917",
+                       41: "5efc8e9b8394a59232478ad7588fd06dfb702329661140f37ada9922c1e9a6a2"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -112,6 +112,13 @@ _FOLLOW = re.compile(r" ((?:[^\n,;:.!?()\"“”]|(?<=\d)[,.](?=\d)){1,80})")  #
 _TOKEN = re.compile(r"[\w'’&-]+")
 _TIME_AFTER = re.compile(r" ?(?:a\.m|p\.m|am\b|pm\b|GMT|BST|ET\b|EST|EDT|PT\b|local time|o'clock)")
 _NOUN_OF_BEFORE = re.compile(r"\b([a-z][a-z-]{2,}) of $")
+# A number right after a label noun names an item of a series, it counts nothing: "five
+# year seven pupils" (pupils of the school's seventh year), "grade 3 students", "a phase 5
+# alert", "a category 4 hurricane". Not after a time word's determiner: "last year 30
+# people died" counts people.
+_LABEL_BEFORE = re.compile(
+    r"(?<!\blast )(?<!\bthis )(?<!\bnext )(?<!\bper )(?<!\beach )(?<!\bevery )(?<!\ba )"
+    r"(?<!\bthat )(?<!\bsame )\b(?i:year|grade|phase|level|stage|category) $")
 _YEARLIKE = re.compile(r"(?:1[89]|20)\d\d")
 _RATE = re.compile(
     r" (?:per|a|an|each) (day|week|month|year|hour|barrel|share|person|head|gallon|litre|liter|"
@@ -213,6 +220,8 @@ def _read(m: re.Match[str], text: str) -> _Hit | None:
     if scale is not None:
         value *= _SCALES[scale.lower()]
     start = m.start()
+    if cur is None and pct is None and _LABEL_BEFORE.search(text, max(0, start - 16), start):
+        return None
     before = _QUALIFIER_BEFORE.search(text, max(0, start - 24), start)
     if before is not None:
         qualifier = _QUALIFIERS[before.group("q").lower()]

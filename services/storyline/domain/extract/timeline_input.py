@@ -9,6 +9,7 @@ and per day.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ class _Figure:
     qualifier: Qualifier
     unit: str
     subject: str
+    # the act counted: the -ing/-ed word right before the figure, without its ending
+    # ("killing three soldiers" -> "kill", "abducted two soldiers" -> "abduct"); "" for none
+    act: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,19 @@ class TimelineInput:
     statements: tuple[_Statement, ...]
 
 
+_ACT_BEFORE = re.compile(r"\b([a-z]{3,}?)(?:ing|ed)\s+$")
+
+
+def _act(sentence: str, figure: str) -> str:
+    """What a figure's verb says is counted: the stem of an -ing/-ed word right before
+    ``figure`` in ``sentence`` ("" when none, or the figure is not found there)."""
+    at = sentence.find(figure)
+    if at < 0:
+        return ""
+    verb = _ACT_BEFORE.search(sentence, max(0, at - 24), at)
+    return "" if verb is None else verb.group(1)
+
+
 def timeline_input(facts: ArticleFacts, published: date | None = None) -> TimelineInput:
     """What the index keeps of an article; with its ``published`` day, a sentence about a
     later day as well as an earlier one is dated by the earlier (the event it reports)."""
@@ -103,7 +120,8 @@ def timeline_input(facts: ArticleFacts, published: date | None = None) -> Timeli
     figures_by_sentence: dict[int, list[_Figure]] = {}
     for f in facts.figures:
         figures_by_sentence.setdefault(f.sentence, []).append(
-            _Figure(f.value, f.qualifier, sys.intern(f.unit), sys.intern(f.subject)))
+            _Figure(f.value, f.qualifier, sys.intern(f.unit), sys.intern(f.subject),
+                    sys.intern(_act(facts.sentences[f.sentence], f.text))))
     return TimelineInput(
         days=shared_days(tuple(days)),
         statements=tuple(

@@ -303,6 +303,29 @@ _VERB_AFTER = re.compile(
     r"^(?:\s+(?:morning|afternoon|evening|night))?\s+(?:were|was|is|are|has|have|had)\b")
 
 
+# An interval a sentence states between its event and another it names: "two days after
+# the explosion", "sank two days later", "the next day", "a week earlier".
+_INTERVAL = re.compile(
+    r"\b(?:(?P<n>\d{1,2}|a|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
+    r"(?P<unit>days?|weeks?)\s+(?:after|later|before|earlier)"
+    r"|the\s+(?:next|following)\s+(?P<unit2>day|week)"
+    r"|the\s+(?P<unit3>day|week)\s+(?:after|before))\b", re.IGNORECASE)
+_INTERVAL_NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                     "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def stated_intervals(text: str) -> tuple[int, ...]:
+    """The intervals in days that ``text`` states between two events, in order."""
+    out: list[int] = []
+    for m in _INTERVAL.finditer(text):
+        n = m.group("n")
+        count = (1 if n is None else int(n) if n.isdigit()
+                 else _INTERVAL_NUMBERS[n.lower()])
+        unit = (m.group("unit") or m.group("unit2") or m.group("unit3")).lower()
+        out.append(count * (7 if unit.startswith("week") else 1))
+    return tuple(out)
+
+
 def background(mention: DateMention, sentence: str) -> bool:
     """Whether ``mention`` dates something else than the event ``sentence`` reports (the
     start of a period, a thing named by its date, a relative clause, a clause inside the

@@ -44,7 +44,12 @@ from storyline.domain.extract.timeline_input import (
     shared_day,
     timeline_input,
 )
-from storyline.domain.extract.timeline_text import MONTH_ABBR, PRECISION_RANK, is_plan
+from storyline.domain.extract.timeline_text import (
+    MONTH_ABBR,
+    PRECISION_RANK,
+    is_plan,
+    stated_intervals,
+)
 from storyline.domain.facts import (
     CitedArticle,
     Qualifier,
@@ -269,10 +274,23 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
     # resolved from a relative expression ("Tuesday's fire", "yesterday") may be off by the
     # resolution (which Tuesday, the publication day or the day before), and a plan names the
     # day something was due, not the day it happened: neither is a disagreement.
+    # Nor is a gap that a statement of either side states as the interval between the event
+    # it dates and another one it names ("sank on April 22, two days after the explosion"):
+    # the sources agree on both days, and the statement supports the entry's date (it is
+    # cited as a listed side's would be).
     chosen_span = chosen[0].cand.span
     sides: dict[str, set[int]] = {date_label(chosen_span): {m.n for m in chosen if _reports(m)}}
+    chosen_intervals: set[int] | None = None
+    bridged: set[int] = set()
     for m in members:
         if _reports(m) and not _overlap(m.cand.span, chosen_span):
+            if chosen_intervals is None:
+                chosen_intervals = {days for c in chosen
+                                    for days in stated_intervals(c.cand.statement)}
+            gap = _gap(m.cand.span, chosen_span)
+            if gap in chosen_intervals or gap in stated_intervals(m.cand.statement):
+                bridged.add(m.n)
+                continue
             sides.setdefault(date_label(m.cand.span), set()).add(m.n)
     if len(sides) > 1 and all(sides.values()):
         conflicts.extend(ConflictingValue(kind="date", value=label, citations=tuple(sorted(ns)))
@@ -286,7 +304,7 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
     centrality = {m.seq: ordered_sum(_dice(m.words, words) for o, words in panel_sets if o is not m)
                   for m in members}
     # The statements the entry can cite (every one that gives the chosen date does)
-    listed = {n for side in conflicts if side.kind == "date" for n in side.citations}
+    listed = {n for side in conflicts if side.kind == "date" for n in side.citations} | bridged
     dating = [m for m in members if _dates_entry(m, chosen_span, listed)]
     # The statement that best represents the event, among those: one that reads alone (not
     # "He was briefly detained" when another source names him), then central, then
@@ -349,6 +367,11 @@ def _entry(event: _Event, summary: _Summary) -> TimelineEntry:
     )
 
 
+def _gap(a: TimeSpan, b: TimeSpan) -> int:
+    """Days between two periods that do not overlap."""
+    return max((b.start - a.end).days, (a.start - b.end).days)
+
+
 def _dates_entry(member: _Member, span: TimeSpan, listed: set[int]) -> bool:
     """Whether ``member`` can be cited for an entry dated ``span``: its own date overlaps
     it, or is listed among the entry's date conflicts, or is a plan's, or was resolved from
@@ -359,8 +382,7 @@ def _dates_entry(member: _Member, span: TimeSpan, listed: set[int]) -> bool:
     own = member.cand.span
     if _overlap(own, span) or member.planned or member.n in listed:
         return True
-    gap = max((span.start - own.end).days, (own.start - span.end).days)
-    return not member.cand.stated and gap <= CONFLICT_DAYS
+    return not member.cand.stated and _gap(own, span) <= CONFLICT_DAYS
 
 
 def _reports(member: _Member) -> bool:
@@ -373,7 +395,11 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
     near-identical, and the figures count the same unit of the same subject. Bounds ("more
     than 11") are not contradicted by another count, and cumulative figures in different
     statements ("800,000 barrels captured" vs "4.9 million leaked") are not compared, nor
-    plans and forecasts, nor a count a statement itself gives two values for."""
+    plans and forecasts, nor a count a statement itself gives two values for. A count is
+    given as of a time: statements whose own dates do not overlap (a day's new cases on
+    Thursday and on Sunday, a running total a day later) report successive counts, not one
+    count two ways. Nor are counts of different acts ("killing three soldiers" vs "abducted
+    two soldiers": the -ing/-ed word before each figure)."""
     panel = [m for m in members[:FIGURE_PANEL] if m.cand.figures and not m.planned]
     sets = [frozenset(m.words) for m in panel]
     # A statement that gives two values for one count ("killing three soldiers and
@@ -383,12 +409,14 @@ def _figure_conflicts(members: list[_Member]) -> list[ConflictingValue]:
     for i, a in enumerate(panel):
         for j in range(i + 1, len(panel)):
             b = panel[j]
-            if a.source == b.source or _dice(a.words, sets[j]) < SAME_FIGURE_CLAIM:
+            if (a.source == b.source or not _overlap(a.cand.span, b.cand.span)
+                    or _dice(a.words, sets[j]) < SAME_FIGURE_CLAIM):
                 continue
             for fa in a.cand.figures:
                 for fb in b.cand.figures:
                     key = (fa.unit.lower(), fa.subject.lower())
                     if (fa.value == fb.value or key != (fb.unit.lower(), fb.subject.lower())
+                            or (fa.act and fb.act and fa.act != fb.act)
                             or not fa.subject or key in ambiguous[i] or key in ambiguous[j]
                             or fa.qualifier not in _POINT or fb.qualifier not in _POINT):
                         continue
