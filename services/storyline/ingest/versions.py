@@ -101,7 +101,8 @@ class VersionIndex:
         self.path = path
         self._lock: IO[bytes] | None = _lock(path.with_name(path.name + ".lock"), lock_wait)
         self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        # the default rollback journal, not WAL: one run at a time gains nothing from WAL,
+        # and a WAL file left beside a deleted index would be replayed into the new one
         self.db.execute("PRAGMA synchronous=NORMAL")  # a lost tail is read again from the log
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
         self.db.execute("CREATE TABLE IF NOT EXISTS versions (uri TEXT NOT NULL, version "
