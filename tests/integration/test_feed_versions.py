@@ -1,6 +1,6 @@
 """An RSS item its publisher edited, polled again, on a real broker: it goes onto the log as
 the next version of its uri and reaches the page as a correction, not a ConflictingVersion
-dead letter (RSS has no version and no revision time; until session 29 the edit came in as
+dead letter (RSS has no version and no revision time; the edit used to come in as
 version 1 again and was lost); the unchanged feed polled again sends nothing; the index the
 ingest edge keeps is rebuilt from the log when it is gone."""
 

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"ingest (dry run): {tally.produced} valid, {tally.invalid} invalid, nothing "
               f"published; {seconds:.2f}s, {rate:,.0f} articles/s")
     else:
-        feeds = (f" ({_items(tally.revised, 'edited feed item')} as new versions)"
+        feeds = (f" ({_items(tally.revised, 'edited feed item')} as the next version)"
                  if tally.revised else "")
         unchanged = (f", {_items(tally.unchanged, 'unchanged feed item')} not sent (on the "
                      "log already)" if tally.unchanged else "")
