@@ -129,18 +129,24 @@ async def _ingest(files: list[Path], fmt: FileFormat, dry_run: bool, settings: S
 
     total_bytes = _check_files(files)
     producer = None if dry_run else ArticleProducer(settings, compression=compression)
+    # locked before the producer starts: a wait for another run blocks nothing live
+    index = (_version_index(settings) if producer is not None
+             and any(file_kind(path, fmt) == "feed" for path in files) else None)
     if producer is not None:
         try:
             await producer.start()
         except BrokerUnavailable as exc:
+            if index is not None:
+                index.close()
             raise Fatal(str(exc)) from None
     tally = Tally()
-    index: VersionIndex | None = None  # opened (and locked) at the first feed item
     pending: deque[asyncio.Future[Any]] = deque()
     started = time.perf_counter()
     bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="ingest", file=sys.stderr,
                disable=not sys.stderr.isatty(), leave=False)
     try:
+        if index is not None:
+            await _catch_up(index, settings)
         for path in files:
             feed = file_kind(path, fmt) == "feed"
             try:
@@ -148,9 +154,7 @@ async def _ingest(files: list[Path], fmt: FileFormat, dry_run: bool, settings: S
                     result = held_back(parsed, now())
                     bar.update(result.size)
                     article = result.article
-                    if article is not None and feed and producer is not None:
-                        if index is None:
-                            index = await _version_index(settings)
+                    if article is not None and feed and index is not None:
                         decided = index.decide(article, versionless=result.versionless)
                         if decided is None:
                             tally.unchanged += 1
@@ -188,18 +192,21 @@ async def _ingest(files: list[Path], fmt: FileFormat, dry_run: bool, settings: S
     return tally, time.perf_counter() - started
 
 
-async def _version_index(settings: Settings) -> VersionIndex:
-    """The articles log's version index, locked for this run and caught up with the log."""
-    from storyline.ingest.versions import IndexBusy, VersionIndex, caught_up, index_path
+def _version_index(settings: Settings) -> VersionIndex:
+    """The articles log's version index, locked for this run (waiting for another run)."""
+    from storyline.ingest.versions import IndexBusy, VersionIndex, index_path
 
     try:
-        index = VersionIndex(index_path(settings.data_dir, settings.articles))
+        return VersionIndex(index_path(settings.data_dir, settings.articles))
     except (IndexBusy, OSError, sqlite3.Error) as exc:
         raise Fatal(f"the feed version index: {exc}") from None
+
+
+async def _catch_up(index: VersionIndex, settings: Settings) -> None:
+    from storyline.ingest.versions import caught_up
+
     try:
         await caught_up(index, settings.bootstrap_servers, settings.articles)
     except Exception as exc:  # noqa: BLE001 - without the log's versions no feed item is sent
-        index.close()
         raise Fatal(f"reading the articles log for the feed version index: "
                     f"{type(exc).__name__}: {exc}") from None
-    return index
