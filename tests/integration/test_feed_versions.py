@@ -168,3 +168,33 @@ async def test_concurrent_runs_on_one_index_take_turns(
     assert sorted("produced 1 to" in out for out, _ in outs) == [False, False, True], outs
     records = await articles(settings)
     assert [decode_event(v or b"", ArticleReceived).version for _, v, _ in records] == [1, 1, 2]
+
+
+UNDATED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Town Radio</title>
+<pubDate>{when}</pubDate><item><guid>urn:town:1</guid><title>Bridge closed</title>
+<description>{text}</description></item></channel></rss>"""
+
+
+async def test_an_item_dated_by_its_channel_keeps_its_first_date(
+    command_env: dict[str, str], tmp_path: Path,
+) -> None:
+    """An item without a date of its own takes the channel's pubDate, which moves when the
+    publisher adds items: that alone is no new version, and an edit keeps the first date."""
+    env = command_env
+    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    apply_topics(env)
+    feed = tmp_path / "town.rss"
+    polls = [("Sun, 15 Mar 2026 08:00:00 +0000", "The bridge is closed."),
+             ("Sun, 15 Mar 2026 12:00:00 +0000", "The bridge is closed."),
+             ("Mon, 16 Mar 2026 07:00:00 +0000", "The bridge is closed until Friday.")]
+    produced = []
+    for when, text in polls:
+        feed.write_text(UNDATED.format(when=when, text=text))
+        out = ingest(env, feed)
+        produced.append(out.split("produced ")[1].split(" ")[0])
+    assert produced == ["1", "0", "1"]
+    events = [decode_event(v or b"", ArticleReceived) for _, v, _ in await articles(settings)]
+    assert [(e.version, e.published.isoformat(), e.body) for e in events] == [
+        (1, "2026-03-15T08:00:00+00:00", "The bridge is closed."),
+        (2, "2026-03-15T08:00:00+00:00", "The bridge is closed until Friday.")]

@@ -23,8 +23,13 @@ EDIT = ITEM.model_copy(update={"body": "The government approved $45 million."})
 AGAIN = ITEM.model_copy(update={"body": "The government approved $50 million."})
 
 
-def fp(article: ArticleReceived) -> int:
-    return content_fingerprint(article)
+def fp(article: ArticleReceived) -> tuple[int, dt.datetime]:
+    """What the log holds of a version: its fingerprint and publication time."""
+    return content_fingerprint(article), article.published
+
+
+def version(decided: ArticleReceived | None) -> int | None:
+    return None if decided is None else decided.version
 
 
 def test_the_fingerprint_is_the_pipelines() -> None:
@@ -39,15 +44,28 @@ def test_the_fingerprint_is_the_pipelines() -> None:
     ({1: fp(AGAIN), 7: fp(EDIT)}, 8),  # versions written by others count
 ])
 def test_a_versionless_item(known: dict[int, int], expected: int | None) -> None:
-    assert decide(ITEM, versionless=True, known=known).version == expected
+    assert version(decide(ITEM, versionless=True, known=known)) == expected
 
 
 def test_an_item_with_a_version_of_its_own_keeps_it() -> None:
     atom = ITEM.model_copy(update={"version": 3601})
-    assert decide(atom, versionless=False, known={3601: fp(atom)}).version is None
+    assert decide(atom, versionless=False, known={3601: fp(atom)}) is None
     # other content under the same version: sent as the wire said (a ConflictingVersion)
-    assert decide(atom, versionless=False, known={3601: fp(EDIT)}).version == 3601
-    assert decide(atom, versionless=False, known={1: fp(atom)}).version == 3601
+    assert version(decide(atom, versionless=False, known={3601: fp(EDIT)})) == 3601
+    assert version(decide(atom, versionless=False, known={1: fp(atom)})) == 3601
+
+
+def test_an_item_dated_by_its_channel_keeps_the_logs_date() -> None:
+    """The channel's pubDate moves when the publisher adds items: an item without a date of
+    its own would be another version at every move (and its story re-dated)."""
+    moved = ITEM.model_copy(update={"published": ITEM.published + dt.timedelta(hours=5)})
+    assert decide(moved, versionless=True, known={1: fp(ITEM)}, undated=True) is None
+    assert version(decide(moved, versionless=True, known={1: fp(ITEM)})) == 2  # if dated
+    edit = EDIT.model_copy(update={"published": moved.published})
+    sent = decide(edit, versionless=True, known={1: fp(ITEM)}, undated=True)
+    assert sent is not None and (sent.version, sent.published) == (2, ITEM.published)
+    # a new item keeps the channel's date: the log has none for it
+    assert decide(moved, versionless=True, known={}, undated=True) == moved
 
 
 def record(article: ArticleReceived) -> bytes:
@@ -89,8 +107,10 @@ def test_one_run_at_a_time(tmp_path: Path) -> None:
 
 
 RSS = b"""<rss version="2.0"><channel><title>Radio</title>
+<pubDate>Mon, 16 Mar 2026 09:00:00 +0000</pubDate>
 <item><guid>urn:r:1</guid><title>T</title><pubDate>Sun, 15 Mar 2026 16:20:00 +0000</pubDate>
-</item></channel></rss>"""
+</item><item><guid>urn:r:2</guid><title>Dated by the channel</title></item>
+</channel></rss>"""
 ATOM = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>Atom</title>
 <entry><id>urn:a:1</id><title>Revised</title><published>2026-03-15T10:00:00Z</published>
 <updated>2026-03-15T11:00:00Z</updated></entry>
@@ -98,8 +118,8 @@ ATOM = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>Atom</title>
 </feed>"""
 
 
-def test_which_feed_items_have_no_version_of_their_own() -> None:
-    assert [(i.article.version, i.versionless) for i in parse_feed(RSS) if i.article] == [
-        (1, True)]
-    assert [(i.article.version, i.versionless) for i in parse_feed(ATOM) if i.article] == [
-        (3601, False), (1, True)]
+def test_which_feed_items_have_no_version_or_date_of_their_own() -> None:
+    assert [(i.article.version, i.versionless, i.undated)
+            for i in parse_feed(RSS) if i.article] == [(1, True, False), (1, True, True)]
+    assert [(i.article.version, i.versionless, i.undated)
+            for i in parse_feed(ATOM) if i.article] == [(3601, False, False), (1, True, True)]

@@ -155,7 +155,8 @@ async def _ingest(files: list[Path], fmt: FileFormat, dry_run: bool, settings: S
                     bar.update(result.size)
                     article = result.article
                     if article is not None and feed and index is not None:
-                        decided = index.decide(article, versionless=result.versionless)
+                        decided = index.decide(article, versionless=result.versionless,
+                                               undated=result.undated)
                         if decided is None:
                             tally.unchanged += 1
                             continue

@@ -45,6 +45,7 @@ class ParseResult:
     unit: Literal["line", "item"] = "line"
     embargo: Embargo | None = None
     versionless: bool = False  # a feed item with no revision of its own (FeedItem)
+    undated: bool = False  # a feed item with no publication time of its own (FeedItem)
 
     @property
     def ok(self) -> bool:
@@ -150,4 +151,5 @@ def _iter_feed(path: Path, name: str, fmt: FileFormat,
     for item in items:
         error = item.error.located(name, item.index, "item") if item.error else None
         yield ParseResult(name, item.index, item.article, error, item.raw if error else "",
-                          share, "item", versionless=item.versionless)
+                          share, "item", versionless=item.versionless,
+                          undated=item.undated)

@@ -24,11 +24,11 @@ the log's end before the first feed item of a run is decided:
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,47 +37,49 @@ from storyline.domain.fingerprint import content_fingerprint
 from storyline.domain.upcasting import UndecodableEvent, decode_event
 from storyline.kafka.articles_log import ARTICLES_PARTITION
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LOCK_WAIT_SECONDS = 300.0  # a run that holds the index longer than this is taken as hung
 CATCH_UP_BATCH = 5000
 STALL_SECONDS = 30.0  # a catch-up that fetches nothing for this long: the broker is away
 
-Versions = Mapping[int, int]  # version -> content fingerprint of its first record on the log
+# version -> (content fingerprint, publication time) of its first record on the log
+Versions = Mapping[int, tuple[int, dt.datetime]]
 
 
 class IndexBusy(RuntimeError):
     """Another ingest run holds the index for longer than LOCK_WAIT_SECONDS."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """``version`` to send the item under, or None: its content is on the log already."""
-
-    version: int | None
-    revised: bool = False  # a version above the one the item was parsed with
-
-
-def decide(article: ArticleReceived, *, versionless: bool, known: Versions) -> Decision:
-    """The version ``article`` goes in under, given the versions of its uri on the log.
+def decide(article: ArticleReceived, *, versionless: bool, known: Versions,
+           undated: bool = False) -> ArticleReceived | None:
+    """``article`` under the version it goes in under, given the versions of its uri on the
+    log; None: it is not to be sent.
 
     ``versionless``: the wire gave no version (an RSS item, an Atom entry without
     ``published``). Its content already on the log under any version of the uri is not sent
     again: the same item polled again, or an older text a stale copy of the feed still
     serves (a CDN, a lagging mirror), which as a new version would flip the page back and
     forth at every poll. Other content is a correction: the version after the newest.
+    ``undated``: the item has no publication time of its own (it was given the channel's,
+    which moves when the publisher adds items, or an Atom entry's ``updated``); it keeps
+    the time the log has for it (its newest version's), so a moved date alone is no new
+    version, and an edit does not re-date the article.
     An item with a version of its own keeps it; it is not sent only when that very version
     with that content is on the log (the pipeline would drop it as a resend anyway), and a
     different content under it stays a ConflictingVersion dead letter, as the wire said.
     """
     if not known:
-        return Decision(article.version)
+        return article
+    newest = max(known)
+    if undated and known[newest][1] != article.published:
+        article = article.model_copy(update={"published": known[newest][1]})
     fingerprint = content_fingerprint(article)
     if not versionless:
-        return Decision(None if known.get(article.version) == fingerprint else article.version)
-    if fingerprint in known.values():
-        return Decision(None)
-    version = max(article.version, max(known) + 1)
-    return Decision(version, revised=version != article.version)
+        same = article.version in known and known[article.version][0] == fingerprint
+        return None if same else article
+    if any(seen == fingerprint for seen, _ in known.values()):
+        return None
+    return article.model_copy(update={"version": max(article.version, newest + 1)})
 
 
 def _signed(fingerprint: int) -> int:
@@ -105,13 +107,14 @@ class VersionIndex:
         # and a WAL file left beside a deleted index would be replayed into the new one
         self.db.execute("PRAGMA synchronous=NORMAL")  # a lost tail is read again from the log
         self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
-        self.db.execute("CREATE TABLE IF NOT EXISTS versions (uri TEXT NOT NULL, version "
-                        "INTEGER NOT NULL, fingerprint INTEGER NOT NULL, PRIMARY KEY (uri, "
-                        "version)) WITHOUT ROWID")
-        if self._meta("schema") != SCHEMA_VERSION:
-            self.reset()
+        if self._meta("schema") != SCHEMA_VERSION:  # new, or of another layout: made anew
+            self.db.execute("DROP TABLE IF EXISTS versions")
+            self.db.execute("CREATE TABLE versions (uri TEXT NOT NULL, version INTEGER NOT "
+                            "NULL, fingerprint INTEGER NOT NULL, published TEXT NOT NULL, "
+                            "PRIMARY KEY (uri, version)) WITHOUT ROWID")
+            self.reset()  # and read from the log's first record
         # what this run sent: the index itself is only ever written from the log
-        self._sent: dict[str, dict[int, int]] = {}
+        self._sent: dict[str, dict[int, tuple[int, dt.datetime]]] = {}
 
     # -- the log position it covers ----------------------------------------------------
 
@@ -149,11 +152,12 @@ class VersionIndex:
                 article = decode_event(value, ArticleReceived)
             except UndecodableEvent:
                 continue  # the pipeline dead-letters it; nothing of it is on a page
-            rows.append((article.uri, article.version, _signed(content_fingerprint(article))))
+            rows.append((article.uri, article.version, _signed(content_fingerprint(article)),
+                         article.published.isoformat()))
         with self.db:
             self.db.execute("BEGIN")
             # the first record of a uri and version is the one the pipeline folds
-            self.db.executemany("INSERT OR IGNORE INTO versions VALUES (?, ?, ?)", rows)
+            self.db.executemany("INSERT OR IGNORE INTO versions VALUES (?, ?, ?, ?)", rows)
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('upto', ?)", (upto,))
             if mark is not None:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('first_offset', ?)",
@@ -164,25 +168,25 @@ class VersionIndex:
 
     # -- deciding ----------------------------------------------------------------------
 
-    def known(self, uri: str) -> dict[int, int]:
-        versions = {version: _unsigned(fp) for version, fp in self.db.execute(
-            "SELECT version, fingerprint FROM versions WHERE uri = ?", (uri,))}
-        for version, fp in self._sent.get(uri, {}).items():
-            versions.setdefault(version, fp)
+    def known(self, uri: str) -> dict[int, tuple[int, dt.datetime]]:
+        versions = {version: (_unsigned(fp), dt.datetime.fromisoformat(published))
+                    for version, fp, published in self.db.execute(
+                        "SELECT version, fingerprint, published FROM versions WHERE uri = ?",
+                        (uri,))}
+        for version, sent in self._sent.get(uri, {}).items():
+            versions.setdefault(version, sent)
         return versions
 
-    def decide(self, article: ArticleReceived, *, versionless: bool) -> ArticleReceived | None:
-        """``article`` under the version it is to be sent with (None: not to be sent), and
-        remembered as sent for the rest of this run (the same guid twice in a feed, or a
-        feed given twice)."""
-        decision = decide(article, versionless=versionless, known=self.known(article.uri))
-        if decision.version is None:
-            return None
-        if decision.version != article.version:
-            article = article.model_copy(update={"version": decision.version})
-        self._sent.setdefault(article.uri, {}).setdefault(article.version,
-                                                          content_fingerprint(article))
-        return article
+    def decide(self, article: ArticleReceived, *, versionless: bool,
+               undated: bool = False) -> ArticleReceived | None:
+        """:func:`decide` on what the log holds for the uri and what this run sent of it
+        (the same guid twice in a feed, or a feed given twice), which it remembers."""
+        decided = decide(article, versionless=versionless, known=self.known(article.uri),
+                         undated=undated)
+        if decided is not None:
+            self._sent.setdefault(decided.uri, {}).setdefault(
+                decided.version, (content_fingerprint(decided), decided.published))
+        return decided
 
     def close(self) -> None:
         self.db.close()
