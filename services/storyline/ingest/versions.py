@@ -4,16 +4,17 @@ RSS 2.0 has no version and no revision time, so an item its publisher edited cam
 as version 1 with other content: a ``ConflictingVersion`` dead letter, the correction lost.
 Which version an edited item is can only be known from what the log already holds for its
 uri, so ``storyline ingest`` keeps, per articles topic, an index of the log: uri -> every
-version on it with that version's content fingerprint (``domain.fingerprint.content_fingerprint``,
-the pipeline's own test of "same content"). It is derived from the log only (nothing this
-process sends is written to it; the next run reads those records back) and is brought up to
-the log's end before the first feed item of a run is decided:
+version on it with that version's publication time and content fingerprint
+(``domain.fingerprint``, the pipeline's own test of "same content"). It is derived from the
+log only (nothing this process sends is written to it; the next run reads those records
+back) and is brought up to the log's end before the first feed item of a run is decided:
 
 - kept in SQLite (``STORYLINE_DATA_DIR/ingest/<articles topic>.versions.sqlite3``), so a
   run looks up the uris of its items (an index lookup each) and reads only the records
   appended since the last run, never the whole log (a feed polled every minute for months);
 - rebuilt from offset 0 when missing, when the log is not the one it was built from (its
-  first record differs: the topic was made again) or when the log ends before it (rewound);
+  first record differs: the topic was made again), when the log ends before it (rewound)
+  or when records after its offset were deleted;
 - one run at a time per index: a run holds an exclusive ``flock`` on it from the catch-up
   to its last acknowledged send, so a second run on this host waits, then reads the first
   one's records back before deciding (runs on other hosts or with other data dirs are not
