@@ -41,9 +41,12 @@ async def read_all(settings: Settings, topic: str) -> list[tuple[int, bytes, byt
             async for r in read_partition(settings.bootstrap_servers, topic, 0, stop=ends[0])]
 
 
-async def test_ingest_command_publishes_samples_and_dead_letters(settings: Settings) -> None:
+async def test_ingest_command_publishes_samples_and_dead_letters(settings: Settings,
+                                                                 tmp_path: Path) -> None:
+    # a data dir of its own: the feed's version index goes there
     env = dict(os.environ, STORYLINE_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
-               STORYLINE_TOPIC_PREFIX=settings.topic_prefix, STORYLINE_LOG_LEVEL="warning")
+               STORYLINE_TOPIC_PREFIX=settings.topic_prefix, STORYLINE_LOG_LEVEL="warning",
+               STORYLINE_DATA_DIR=str(tmp_path))
     result = subprocess.run([*STORYLINE, "ingest", *SAMPLES], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stdout + result.stderr  # some items were invalid

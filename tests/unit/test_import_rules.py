@@ -110,9 +110,10 @@ STAGES = ("extract", "assign", "page")
 # Root modules every stage may read: the events and the facts data types, and the helpers
 # they need (canonical JSON, shared field sets, the cold store interface, unpickling, page
 # deltas and hashes, upcasting, what a content word is, float arithmetic of the same bits
-# everywhere). They import only each other.
+# everywhere, a version's content fingerprint, which the ingest edge computes too). They
+# import only each other.
 SHARED = frozenset({"events", "facts", "fieldsets", "canonical", "coldstore", "unpickle", "pages",
-                    "words", "floats",
+                    "words", "floats", "fingerprint",
                     "upcasting"})
 # The stage contracts (ArticleExtracted, ArticleAssigned): the shared modules, and the
 # extract stage's per-article analyses they carry (to and from their models).

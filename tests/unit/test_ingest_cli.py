@@ -108,11 +108,19 @@ class RecordingProducer:
 
 
 def test_ingested_articles_carry_via_file_and_no_key_id(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
     import storyline.ingest.producer as producer_module
+    import storyline.ingest.versions as versions_module
 
     RecordingProducer.published = []
     monkeypatch.setattr(producer_module, "ArticleProducer", RecordingProducer)
+
+    async def empty_log(*_: object) -> int:
+        return 0  # no broker: the feed's version index reads an empty articles log
+
+    monkeypatch.setattr(versions_module, "caught_up", empty_log)
+    monkeypatch.setenv("STORYLINE_DATA_DIR", str(tmp_path))
     files = [WIRE / "articles.jsonl", WIRE / "feed.rss"]
     assert main(["ingest", *map(str, files)]) == 0
     events = [decode_event(raw, ArticleReceived) for raw in RecordingProducer.published]

@@ -31,6 +31,7 @@ from storyline.domain.events import (
     SummaryParagraph,
 )
 from storyline.domain.extract.extractor import EXTRACTOR_VERSION
+from storyline.domain.fingerprint import content_fingerprint
 from storyline.domain.page.story import (
     Change,
     MovedStory,
@@ -50,7 +51,6 @@ from storyline.domain.stages import (
     Assigner,
     ConflictingVersion,
     LogPosition,
-    content_fingerprint,
     extract,
 )
 from storyline.domain.unpickle import unpickled

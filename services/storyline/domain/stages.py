@@ -14,7 +14,6 @@ stages over Kafka run the same code.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from storyline.domain.assign.clustering import Clusterer, clustering_features
@@ -34,6 +33,7 @@ from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.domain.extract.analysis import analysis_of
 from storyline.domain.extract.extractor import EXTRACTOR_VERSION, clustering_facts, extract_facts
 from storyline.domain.extract.timeline_input import timeline_input
+from storyline.domain.fingerprint import content_fingerprint as content_fingerprint  # old home
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +56,6 @@ class ExtractionFailed(RuntimeError):
     def __init__(self, failure: ExtractionFailure) -> None:
         super().__init__(failure.reason)
         self.error_type = failure.error_type
-
-
-def content_fingerprint(article: ArticleReceived) -> int:
-    """64 bits of BLAKE2b over what a version says (outlet, headline, text, publication
-    time, language): two arrivals of one uri and version that differ here are a conflict."""
-    digest = hashlib.blake2b(digest_size=8)
-    for part in (article.source, article.headline or "", article.body,
-                 article.published.isoformat(), article.language):
-        data = part.encode("utf-8", "surrogatepass")
-        digest.update(len(data).to_bytes(4, "big"))
-        digest.update(data)
-    return int.from_bytes(digest.digest(), "big")
 
 
 # ---------------------------------------------------------------------------------------------

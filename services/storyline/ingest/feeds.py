@@ -45,12 +45,20 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 @dataclass(frozen=True, slots=True)
 class FeedItem:
-    """One item of a feed: its 1-based position, the article or the error, its XML."""
+    """One item of a feed: its 1-based position, the article or the error, its XML.
+    ``versionless``: the feed gives no revision of it (an RSS item, an Atom entry without
+    ``published``), so its version is 1 here and ``storyline ingest`` decides the one it
+    goes in under from the log (:mod:`storyline.ingest.versions`). ``undated``: it has no
+    publication time of its own (it was given the channel's or feed's, which moves when
+    items are added, or an Atom entry's ``updated``, which moves with every edit), so the
+    time the log has for it is kept."""
 
     index: int
     article: ArticleReceived | None
     error: InvalidArticle | None
     raw: str
+    versionless: bool = False
+    undated: bool = False
 
 
 def parse_feed(data: bytes, *, fmt: FeedFormat = "auto",
@@ -72,7 +80,7 @@ def parse_feed(data: bytes, *, fmt: FeedFormat = "auto",
     if fmt != "auto" and fmt != kind:
         raise InvalidArticle(ROOT, f"expected an {fmt} feed, found {kind}")
     items = _rss_items(root) if kind == "rss" else _atom_items(root)
-    for index, (element, parse) in enumerate(items, start=1):
+    for index, (element, parse, versionless, undated) in enumerate(items, start=1):
         raw = ""
         try:
             # cut before anything recursive (tostring) walks it: a few thousand nested
@@ -83,7 +91,7 @@ def parse_feed(data: bytes, *, fmt: FeedFormat = "auto",
                 raise InvalidArticle(ROOT, f"the item is nested too deeply: more than "
                                            f"{MAX_DEPTH} levels of elements")
             check_size(len(raw.encode()), max_bytes)
-            yield FeedItem(index, parse(), None, raw)
+            yield FeedItem(index, parse(), None, raw, versionless, undated)
         except InvalidArticle as exc:
             yield FeedItem(index, None, exc, raw)
 
@@ -171,7 +179,11 @@ def _rss_date(value: str, path: str) -> dt.datetime:
     return publication_time_at(parsed, path)
 
 
-def _rss_items(root: Element) -> Iterator[tuple[Element, Callable[[], ArticleReceived]]]:
+# an item, its parser, whether it is versionless and whether it is undated (FeedItem)
+_Items = Iterator[tuple[Element, Callable[[], ArticleReceived], bool, bool]]
+
+
+def _rss_items(root: Element) -> _Items:
     channel = root.find("channel")
     if channel is None:
         raise InvalidArticle("channel", "an RSS document needs a <channel>")
@@ -181,7 +193,9 @@ def _rss_items(root: Element) -> Iterator[tuple[Element, Callable[[], ArticleRec
     # be dated anew on every poll (a conflicting version of itself)
     feed_date = _text(channel, "pubDate")
     for item in channel.findall("item"):
-        yield item, partial(_rss_article, item, outlet, language, feed_date)
+        # RSS has no revision time: every item is versionless
+        undated = _text(item, "pubDate") is None and _text(item, DC_DATE) is None
+        yield item, partial(_rss_article, item, outlet, language, feed_date), True, undated
 
 
 def _rss_article(item: Element, outlet: str | None, language: str,
@@ -217,12 +231,16 @@ def _rss_article(item: Element, outlet: str | None, language: str,
                          wire_format="rss")
 
 
-def _atom_items(root: Element) -> Iterator[tuple[Element, Callable[[], ArticleReceived]]]:
+def _atom_items(root: Element) -> _Items:
     outlet = _text(root, f"{ATOM}title") or _text(root.find(f"{ATOM}author"), f"{ATOM}name")
     language = root.get(XML_LANG) or "en"
     feed_date = _text(root, f"{ATOM}updated")
     for entry in root.findall(f"{ATOM}entry"):
-        yield entry, partial(_atom_article, entry, outlet, language, feed_date)
+        # without published there is nothing to measure a revision by (_atom_version)
+        # ... and its time is its updated or the feed's, which move: not a publication time
+        versionless = _text(entry, f"{ATOM}published") is None
+        yield (entry, partial(_atom_article, entry, outlet, language, feed_date), versionless,
+               versionless)
 
 
 def _markup(element: Element, *, text_is_markup: bool) -> str:

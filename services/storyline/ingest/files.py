@@ -33,7 +33,8 @@ class ParseResult:
     item's 1-based position (``unit`` says which); ``size`` is its length in bytes.
     ``embargo`` is a valid ninjs item's embargo field as written (its ``raw`` is kept then,
     for a dead letter): ``storyline ingest`` checks it against its clock, replay never
-    does (:mod:`storyline.ingest.embargo`)."""
+    does (:mod:`storyline.ingest.embargo`). The items of a feed are published under the
+    version :mod:`storyline.ingest.versions` decides from the log."""
 
     source: str
     line: int
@@ -43,6 +44,8 @@ class ParseResult:
     size: int
     unit: Literal["line", "item"] = "line"
     embargo: Embargo | None = None
+    versionless: bool = False  # a feed item with no revision of its own (FeedItem)
+    undated: bool = False  # a feed item with no publication time of its own (FeedItem)
 
     @property
     def ok(self) -> bool:
@@ -148,4 +151,5 @@ def _iter_feed(path: Path, name: str, fmt: FileFormat,
     for item in items:
         error = item.error.located(name, item.index, "item") if item.error else None
         yield ParseResult(name, item.index, item.article, error, item.raw if error else "",
-                          share, "item")
+                          share, "item", versionless=item.versionless,
+                          undated=item.undated)
