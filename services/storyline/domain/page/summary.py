@@ -1024,7 +1024,7 @@ def candidates(
     ranked = _scored(recent, recency, weights.size, counts, memo)
     # Support from other sources is the costly feature: only the best by the cheap ones get
     # it, and they are ranked again with it.
-    supported = []
+    supported: list[tuple[tuple[float, int, int], Sentence, Analysed, float]] = []
     for score, s, pair in ranked:
         if len(supported) >= SUPPORT_RANKED:
             break
