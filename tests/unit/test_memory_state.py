@@ -633,9 +633,8 @@ def _layout() -> dict[str, object]:
 # SummaryMemo.timeline_sets/on_timeline; re-recorded in the same session when on_timeline
 # went from term sets to the sentences of the last revision only, and again when the lead
 # support counts lost their band versions, SummaryMemo.band_versions.)
-# (41: a timeline member keeps its article's outlet and publication day, _Added its outlet,
-# _Summary whether its statement is an outlet's furniture; the summary memo, never
-# pickled, counts the window's lead sentences by outlet and day, SummaryMemo.templates.)
+# (41: the summary memo, never pickled, counts the window's lead sentences by outlet and
+# day, SummaryMemo.templates_key/templates.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -663,7 +662,7 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        38: "b47fa75aecd3b887ce9c65fda35d10123a828efe794532ad0d82f3ed53f94fad",
                        39: "58bc78ac6aa6c7b5601eefbe4b6818a2ba27e5f47ba4b4dea9b45074a0f99229",
                        40: "20df67e12079cac7a21788662e04a19a1e27e3d40334a79990e0086b101589c2",
-                       41: "c2c8a65da028ad608d8a61e0b104718668c6b58acbaaf9c23147f28c92492a47"}
+                       41: "6295a04c40f9dbe8d75225bd07d51906bee7d7e4042d108d3dd18721122e67de"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -63,7 +63,7 @@ def _is_abbreviation(token: str, next_char: str) -> bool:
 
 # A sentence run into the next without its full stop (a photo caption or a subheading glued
 # to the report: "... closed as a precaution Two new cases of swine flu have been confirmed"):
-# a lower-case word, then a word that opens a clause and is capitalised only there (a
+# a word in lower case, then a word that opens a clause and is capitalised only there (a
 # determiner, a pronoun, a number word), then a lower-case word (so that a title, "told The
 # Associated Press", stays whole).
 _SEAM = re.compile(
@@ -94,9 +94,9 @@ def split_seams(piece: str) -> list[str]:
     for m in _SEAM.finditer(piece):
         cut = m.start()
         before = piece.rfind(" ", start, cut)
-        word = piece[before + 1 : cut].lower()
-        if word in SEAM_NOT_AFTER or not word.isalpha():
-            continue
+        word = piece[before + 1 : cut]
+        if not (word.isalpha() and word.islower()) or word in SEAM_NOT_AFTER:
+            continue  # "the Keating Five scandal": a name goes on
         if piece.startswith("A ", m.end()) and word in LABEL_NOUNS:
             continue
         out.append(piece[start:cut])

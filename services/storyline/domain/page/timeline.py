@@ -75,7 +75,6 @@ CENTRALITY_PANEL = PAGE.timeline.centrality_panel
 FIGURE_PANEL = PAGE.timeline.figure_panel
 SAME_FIGURE_CLAIM = PAGE.timeline.same_figure_claim
 PER_DAY = PAGE.timeline.per_day
-TEMPLATE_DAYS = PAGE.summary.template_days
 LONG_STATEMENT_WORDS = PAGE.timeline.long_statement_words
 LONG_STATEMENT_PENALTY = PAGE.timeline.long_statement_penalty
 MENTION_WEIGHT = PAGE.timeline.mention_weight
@@ -134,7 +133,6 @@ class _Added:
     source: int  # the independent source: the original's number for a copy
     published: date
     days: tuple[date, ...]
-    outlet: str = ""  # who published it (CitedArticle.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +145,6 @@ class _Member:
     cand: _Statement
     words: tuple[str, ...]  # cand.words, one attribute away in the matching loops
     planned: bool  # dated after its article's publication: a plan or forecast
-    # its article's outlet and publication day (the article's own objects): what tells a
-    # source's page furniture (_template)
-    outlet: str = ""
-    published: date | None = None
 
 
 @dataclass(slots=True)
@@ -168,7 +162,6 @@ class _Summary:
     centrality: float
     conflicts: tuple[ConflictingValue, ...]
     planned: bool
-    template: bool = False  # the statement is its outlet's page furniture (_template)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,20 +314,7 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
         centrality=mean_centrality,
         conflicts=tuple(conflicts),
         planned=all(m.planned for m in chosen),
-        template=_template(members, representative.cand),
     )
-
-
-def _template(members: Sequence[_Member], statement: _Statement) -> bool:
-    """Whether ``statement``, word for word, is in original articles (no copies) of one
-    outlet published on TEMPLATE_DAYS different days or more: that outlet's page furniture
-    (a sidebar of tweets, "A CNN's GUT CHECK for February 11, 2013"), which no report
-    repeats from day to day; one wire story several outlets carry is no outlet's."""
-    days: dict[str, set[date]] = {}
-    for m in members:
-        if m.source == m.n and m.published is not None and m.cand.words == statement.words:
-            days.setdefault(m.outlet, set()).add(m.published)
-    return any(len(seen) >= TEMPLATE_DAYS for seen in days.values())
 
 
 def _summary_of_one(member: _Member) -> _Summary:
@@ -535,7 +515,6 @@ class TimelineIndex:
             n=article.n, uri=article.uri, version=article.version,
             source=article.copy_of if article.copy_of is not None else article.n,
             published=shared_day(article.published.date()), days=given.days,
-            outlet=article.source,
         )
         self._articles[article.uri] = added
         self._index(added, given.statements)
@@ -709,7 +688,6 @@ class TimelineIndex:
                 seq=self._seq, n=article.n, uri=article.uri, version=article.version,
                 source=source, cand=cand, words=cand.words,
                 planned=is_plan(cand.span, article.published),
-                outlet=article.outlet, published=article.published,
             )
             target = self._match(member)
             if target is None:
@@ -899,20 +877,16 @@ class TimelineIndex:
         if count <= 0:
             return []
         readable: list[int] = []
-        shown: list[int] = []  # the day's events that are no outlet's furniture, in rank order
         for key in on_day:
             index = key[-1]
-            summary = self._shown_summary(index, months)
-            if summary.template:
-                continue  # an outlet's furniture is no event of the day
-            shown.append(index)
-            if not points_back(summary.text):
+            if not points_back(self._shown_summary(index, months).text):
                 readable.append(index)
                 if len(readable) >= count:
                     return readable
         # fewer readable ones than asked: the most salient others fill in, in rank order
-        rest = [index for index in shown if index not in readable]
-        return sorted(readable + rest[:count - len(readable)], key=shown.index)
+        rest = [key[-1] for key in on_day if key[-1] not in readable]
+        return sorted(readable + rest[:count - len(readable)],
+                      key=[key[-1] for key in on_day].index)
 
     def _pick(self, ranked: Sequence[tuple[Any, ...]], limit: int, per_day: dict[date, int],
               chosen: set[int], months: dict[int, dict[int, list[_Member]]]
@@ -929,12 +903,9 @@ class TimelineIndex:
             day = key[1]
             if per_day.get(day, 0) >= PER_DAY:
                 continue
-            summary = self._shown_summary(index, months)
-            if summary.template:
-                continue
             per_day[day] = per_day.get(day, 0) + 1
             chosen.add(index)
-            picked.append((self._events[index], summary))
+            picked.append((self._events[index], self._shown_summary(index, months)))
             if len(picked) >= limit:
                 break
         return picked
