@@ -1,5 +1,6 @@
 """Page furniture and glued captions (session 29, an editor's review of timeline17-dev):
-each test fails on extract-16 / core-20."""
+each test of a fault fails on extract-16 / core-20; the guards beside them (what is not
+furniture, not a seam, not a speaker) pass on both."""
 
 from __future__ import annotations
 
