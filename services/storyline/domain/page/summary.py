@@ -1020,16 +1020,20 @@ def candidates(
     else:  # the weights' own articles, counted along with them
         counts = _counts(originals(story, memo), memo)
     # A source's page furniture is no candidate (is_template): the best SUPPORT_RANKED of
-    # the others are.
-    ranked = _scored(recent, recency, weights.size, counts, memo)
+    # the others are (all of them ranked only when furniture is among the best).
+    ranked = _scored(recent, recency, weights.size, counts, memo, SUPPORT_RANKED)
+    furniture = [is_template(s, pair[0].source, templates) for _, s, pair in ranked]
+    if any(furniture):
+        ranked = _scored(recent, recency, weights.size, counts, memo)
+        furniture = [is_template(s, pair[0].source, templates) for _, s, pair in ranked]
     # Support from other sources is the costly feature: only the best by the cheap ones get
     # it, and they are ranked again with it.
     supported: list[tuple[tuple[float, int, int], Sentence, Analysed, float]] = []
-    for score, s, pair in ranked:
+    for (score, s, pair), template in zip(ranked, furniture, strict=True):
         if len(supported) >= SUPPORT_RANKED:
             break
         article = pair[0]
-        if is_template(s, article.source, templates):
+        if template:
             continue
         support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
                    else _lead_support(s, article.source, lead_index))
