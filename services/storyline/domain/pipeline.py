@@ -58,7 +58,7 @@ from storyline.domain.unpickle import unpickled
 # Bump when the code of the core changes what a revision contains, so that two versions
 # replayed side by side are told apart in every StoryUpdated. The tuning of the assign and
 # page stages (ClusteringConfig, page.tuning.PAGE) is in the version by its digest.
-CORE_VERSION = "core-21"
+CORE_VERSION = "core-22"
 
 
 def pipeline_version(clustering: ClusteringConfig) -> str:
@@ -74,7 +74,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields or its module (a pickle names it by module), so a snapshot written by other
 # code is refused instead of misread.
-STATE_LAYOUT = 41
+STATE_LAYOUT = 42
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
 # third of its size as objects, without its summary memo (the analyses of its window, ~25 kB

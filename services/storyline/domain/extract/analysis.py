@@ -123,6 +123,12 @@ _DATELINE = re.compile(
 _BYLINE = re.compile(r"^(?:[^|]{0,40}\| )?By [A-Z]")
 # A dated caption or list item: "April 21: ...", "July 17, 2010: ...".
 _DATED_ITEM = re.compile(r"^[A-Z][a-z]{2,8}\.? \d{1,2}(?:, \d{4})?:")
+# A broadcast transcript's speaker ("WOLF BLITZER, CNN ANCHOR: Fireworks over ...",
+# "UNIDENTIFIED MALE (through translator): ..."): two words in capitals or more, a role after
+# a comma, a note in brackets, a colon. What follows is spoken on air, not reported.
+_SPEAKER = re.compile(
+    r"^[A-Z][A-Z.'-]+(?: [A-Z][A-Z.'-]+)+(?:, [A-Z][A-Z.'-]*(?: [A-Z][A-Z.'-]*)*)?"
+    r"(?: \([^)]*\))?: ")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
 _QUOTED = re.compile(r"[\"“”]([^\"“”]*)[\"“”]|``(.*?)''")
@@ -355,7 +361,7 @@ def strip_dateline(text: str) -> str:
 
 def _eligible(text: str, words: Sequence[str]) -> bool:
     """A sentence that can stand alone in a summary."""
-    if _BYLINE.match(text) or _DATED_ITEM.match(text):
+    if _BYLINE.match(text) or _DATED_ITEM.match(text) or _SPEAKER.match(text):
         return False
     n = len(text.split())
     if n < MIN_WORDS or n > MAX_WORDS:

@@ -61,6 +61,50 @@ def _is_abbreviation(token: str, next_char: str) -> bool:
     return low in ABBREVIATIONS or (low in NUMBER_ABBREVIATIONS and next_char.isdigit())
 
 
+# A sentence run into the next without its full stop (a photo caption or a subheading glued
+# to the report: "... closed as a precaution Two new cases of swine flu have been confirmed"):
+# a word in lower case, then a word that opens a clause and is capitalised only there (a
+# determiner, a pronoun, a number word), then a lower-case word (so that a title, "told The
+# Associated Press", stays whole).
+_SEAM = re.compile(
+    r"(?<=[a-z]) (?=(?:The|A|An|This|These|Those|It|He|She|They|We|Its|His|Her|Their|Two"
+    r"|Three|Four|Five|Six|Seven|Eight|Nine|Ten) [a-z])")
+# Words after which such a word is still inside the sentence: function words and verbs of
+# saying ("the Group of Seven", "and He", "said We should").
+SEAM_NOT_AFTER: frozenset[str] = wordset(
+    """a an the of to in on at by for from with and or but nor so as than that which who whom
+    whose what when where while if because since though although was were is are be been
+    being am has have had do does did will would shall should can could may might must not no
+    said says say according like about into onto upon over under after before between among
+    during without within per via versus including unto"""
+)
+# Nouns a letter after which is a label ("type A influenza", "an influenza A virus"), not
+# the article opening a sentence.
+LABEL_NOUNS: frozenset[str] = wordset(
+    """type influenza hepatitis vitamin plan grade class letter section category group
+    division league size model level series flight gate terminal route row block wing ward
+    box tier phase stage part annex appendix exhibit item option"""
+)
+
+
+def split_seams(piece: str) -> list[str]:
+    """``piece`` cut where a sentence without its full stop runs into the next (_SEAM)."""
+    out: list[str] = []
+    start = 0
+    for m in _SEAM.finditer(piece):
+        cut = m.start()
+        before = piece.rfind(" ", start, cut)
+        word = piece[before + 1 : cut]
+        if not (word.isalpha() and word.islower()) or word in SEAM_NOT_AFTER:
+            continue  # "the Keating Five scandal": a name goes on
+        if piece.startswith("A ", m.end()) and word in LABEL_NOUNS:
+            continue
+        out.append(piece[start:cut])
+        start = m.end()
+    out.append(piece[start:])
+    return out
+
+
 def split_line(line: str) -> list[str]:
     """Split one whitespace-collapsed line into sentences."""
     out: list[str] = []
@@ -73,11 +117,11 @@ def split_line(line: str) -> list[str]:
             continue
         piece = line[start : m.end() - 1]
         if piece:
-            out.append(piece)
+            out.extend(split_seams(piece))
         start = m.end()
     tail = line[start:]
     if tail:
-        out.append(tail)
+        out.extend(split_seams(tail))
     return out
 
 

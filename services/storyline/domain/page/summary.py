@@ -29,6 +29,7 @@ import functools
 import math
 import re
 import weakref
+import zlib
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -87,6 +88,7 @@ RECENCY_BONUS = PAGE.summary.recency_bonus
 SHARED_NAME_BONUS = PAGE.summary.shared_name_bonus
 SHARED_NAME_CAP = PAGE.summary.shared_name_cap
 SUPPORT_BONUS = PAGE.summary.support_bonus
+TEMPLATE_DAYS = PAGE.summary.template_days
 ON_TIMELINE_JACCARD = PAGE.summary.on_timeline_jaccard
 ON_TIMELINE_FACTOR = PAGE.summary.on_timeline_factor
 NAME_FEATURE_WEIGHT = PAGE.summary.name_feature_weight
@@ -239,6 +241,11 @@ class SummaryMemo:
     # change one of its bands (_lead_index): a revision recounts only those.
     # id(sentence) -> (sentence, source, count).
     lead_support: dict[int, tuple[Sentence, str, int]] = field(default_factory=dict)
+    # (source, a lead sentence's words' crc32) -> publication day -> how many of the
+    # window's originals of that source lead with it that day (see _templates); updated by
+    # the same slide as the lead index
+    templates_key: tuple[tuple[Analysis, str, dt.date], ...] = ()
+    templates: dict[tuple[str, int], dict[dt.date, int]] | None = None
     # id(analysis) -> (analysis, headlines mode, the headline, its title options' rows over
     # this memo's ids): see storyline.domain.page.title
     title_rows: dict[int, tuple[Analysis, bool, str | None, TitleRows]] = field(
@@ -895,6 +902,67 @@ def _lead_index(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> L
     return index
 
 
+Templates = dict[tuple[str, int], dict[dt.date, int]]
+
+
+def _print(s: Sentence) -> int:
+    """A lead sentence's words (lower case, punctuation out) as a crc32: the same sentence
+    word for word, whatever its punctuation and case."""
+    return zlib.crc32(" ".join(s.words).encode())
+
+
+def _lead_prints(analysis: Analysis) -> list[int]:
+    """The distinct prints of an article's lead sentences, in sentence order."""
+    return list(dict.fromkeys(_print(s) for s in analysis.lead))
+
+
+def _count_prints(index: Templates, analysis: Analysis, source: str, day: dt.date,
+                  step: int) -> None:
+    for key in _lead_prints(analysis):
+        days = index.setdefault((source, key), {})
+        left = days.get(day, 0) + step
+        if left:
+            days[day] = left
+        else:
+            del days[day]
+            if not days:
+                del index[(source, key)]
+
+
+def _templates(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> Templates:
+    """(source, print) -> day -> how many of the story's originals of that source published
+    that day lead with that sentence. Like the lead index, updated by the difference when
+    the originals only slid forward: a revision costs the joining and leaving articles'
+    lead sentences, whatever the story's size."""
+    key = tuple((analysis, article.source, article.published.date())
+                for article, analysis in story if article.copy_of is None)
+    index: Templates = {}
+    new = key
+    if memo is not None:
+        if memo.templates is not None and key == memo.templates_key:
+            return memo.templates
+        slid = _slide(memo.templates_key, key) if memo.templates is not None else None
+        if slid is not None:
+            dropped, new = slid
+            assert memo.templates is not None
+            index = memo.templates
+            for analysis, source, day in memo.templates_key[:dropped]:
+                _count_prints(index, analysis, source, day, -1)
+    for analysis, source, day in new:
+        _count_prints(index, analysis, source, day, 1)
+    if memo is not None:
+        memo.templates_key, memo.templates = key, index
+    return index
+
+
+def is_template(s: Sentence, source: str, templates: Templates) -> bool:
+    """Whether originals of ``source`` published on TEMPLATE_DAYS different days or more all
+    lead with ``s``, word for word: the source's page furniture (a "related stories" line
+    on every page, a standing caption), which no report repeats from day to day; a wire
+    story other sources carry is theirs, not this source's, and counts for none."""
+    return len(templates.get((source, _print(s)), ())) >= TEMPLATE_DAYS
+
+
 def _lead_support_kept(s: Sentence, source: str, lead_index: LeadIndex, memo: SummaryMemo
                        ) -> int:
     """``_lead_support``, kept in the memo until one of the sentence's bands changes (its
@@ -935,6 +1003,7 @@ def candidates(
     # Lead-sentence index for support counting: how many other sources lead with the same
     # statement (verified: same numbers and polarity, not just similar words).
     lead_index = _lead_index(story, memo)
+    templates = _templates(story, memo)
     timeline_sets = _timeline_sets(timeline, memo)
 
     # The cheap features, for every eligible lead sentence at once (see _scored): the
@@ -950,12 +1019,22 @@ def candidates(
         counts.names[name_ids] = list(weights.names.values())
     else:  # the weights' own articles, counted along with them
         counts = _counts(originals(story, memo), memo)
+    # A source's page furniture is no candidate (is_template): the best SUPPORT_RANKED of
+    # the others are (all of them ranked only when furniture is among the best).
     ranked = _scored(recent, recency, weights.size, counts, memo, SUPPORT_RANKED)
+    furniture = [is_template(s, pair[0].source, templates) for _, s, pair in ranked]
+    if any(furniture):
+        ranked = _scored(recent, recency, weights.size, counts, memo)
+        furniture = [is_template(s, pair[0].source, templates) for _, s, pair in ranked]
     # Support from other sources is the costly feature: only the best by the cheap ones get
     # it, and they are ranked again with it.
-    supported = []
-    for score, s, pair in ranked[:SUPPORT_RANKED]:
+    supported: list[tuple[tuple[float, int, int], Sentence, Analysed, float]] = []
+    for (score, s, pair), template in zip(ranked, furniture, strict=True):
+        if len(supported) >= SUPPORT_RANKED:
+            break
         article = pair[0]
+        if template:
+            continue
         support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
                    else _lead_support(s, article.source, lead_index))
         score *= 1.0 + SUPPORT_BONUS * log2_of(1 + support)

@@ -43,6 +43,10 @@ class SummaryTuning:
     shared_name_bonus: float = 0.08  # x (1 + bonus x names other articles carry, capped)
     shared_name_cap: float = 3.0
     support_bonus: float = 0.3  # x (1 + bonus x log2(1 + other sources that support it))
+    # A lead sentence that originals of its own source, published on at least this many
+    # different days, all lead with (word for word) is that source's page template (a
+    # "related stories" line, a standing caption), not a report: never a candidate.
+    template_days: int = 3
     # A candidate this close (Jaccard of terms) to a timeline entry on the page is worth
     # less: the page already shows it as a dated entry.
     on_timeline_jaccard: float = 0.7
