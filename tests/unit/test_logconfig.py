@@ -5,30 +5,48 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 from aiokafka.errors import NotLeaderForPartitionError, TopicAuthorizationFailedError
 
 from storyline.logconfig import configure_logging
 
 
-def fetcher_record(cause: Exception, caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def fetcher_record(cause: Exception) -> logging.LogRecord:
+    """The record the fetcher's logger hands its handlers (a handler of its own: another
+    test's logging set-up may have disabled the logger or its propagation, as uvicorn's
+    dictConfig does to the loggers that exist when it runs)."""
     configure_logging("info", "json")
-    caplog.clear()
-    with caplog.at_level(logging.INFO, logger="aiokafka.consumer.fetcher"):
-        logging.getLogger("aiokafka.consumer.fetcher").error(
-            "Failed fetch offsets from %s: %s", 1, cause)
-    (record,) = caplog.records
+    logger = logging.getLogger("aiokafka.consumer.fetcher")
+    kept = _Kept()
+    saved = (logger.disabled, logger.level, logger.propagate)
+    logger.disabled, logger.propagate = False, False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(kept)
+    try:
+        logger.error("Failed fetch offsets from %s: %s", 1, cause)
+    finally:
+        logger.removeHandler(kept)
+        logger.disabled, logger.propagate = saved[0], saved[2]
+        logger.setLevel(saved[1])
+    (record,) = kept.records
     return record
 
 
-def test_a_retried_fetch_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_retried_fetch_is_a_warning() -> None:
     # the chaos runs fail on any error line: one of these after a broker bounce failed a
     # stages-ci run that lost nothing
-    record = fetcher_record(NotLeaderForPartitionError(), caplog)
+    record = fetcher_record(NotLeaderForPartitionError())
     assert record.levelname == "WARNING" and record.levelno == logging.WARNING
     assert record.getMessage().startswith("Failed fetch offsets from 1")
 
 
-def test_a_fetch_failure_kafka_does_not_retry_stays_an_error(
-        caplog: pytest.LogCaptureFixture) -> None:
-    assert fetcher_record(TopicAuthorizationFailedError(), caplog).levelname == "ERROR"
+def test_a_fetch_failure_kafka_does_not_retry_stays_an_error() -> None:
+    assert fetcher_record(TopicAuthorizationFailedError()).levelname == "ERROR"
