@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
+from partitions import grow_partitions
 
 from storyline.domain.events import ArticleReceived
 from storyline.ingest.producer import ArticleProducer
@@ -59,12 +59,7 @@ async def folded_then_partition_added(env: dict[str, str], pages: int) -> Settin
     finally:
         worker.terminate()
         worker.wait(timeout=90)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_partitions({settings.assignments: NewPartitions(total_count=3)})
-    finally:
-        await admin.close()
+    await grow_partitions(settings.bootstrap_servers, settings.assignments, 3)
     return settings
 
 

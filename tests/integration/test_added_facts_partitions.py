@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
+from partitions import grow_partitions
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import ArticleReceived
@@ -62,12 +62,7 @@ async def written_with_two_stripes(env: dict[str, str]) -> Settings:
                                           partition=i % 2, headers=facts.headers)
     finally:
         await producer_.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_partitions({settings.facts: NewPartitions(total_count=3)})
-    finally:
-        await admin.close()
+    await grow_partitions(settings.bootstrap_servers, settings.facts, 3)
     return settings
 
 
