@@ -9,44 +9,34 @@ from aiokafka.errors import NotLeaderForPartitionError, TopicAuthorizationFailed
 
 from storyline.logconfig import configure_logging
 
-
-class _Kept(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+FETCHER = "aiokafka.consumer.fetcher"
 
 
-def fetcher_record(cause: Exception) -> logging.LogRecord:
-    """The record the fetcher's logger hands its handlers (a handler of its own: another
-    test's logging set-up may have disabled the logger or its propagation, as uvicorn's
-    dictConfig does to the loggers that exist when it runs)."""
+def filtered(cause: Exception) -> logging.LogRecord:
+    """The fetcher's record of a failed fetch as the filters that configure_logging put on
+    its logger leave it (the record itself, not what reaches a handler: other tests' logging
+    set-ups in the same process may keep records from the handlers)."""
     configure_logging("info", "json")
-    logger = logging.getLogger("aiokafka.consumer.fetcher")
-    kept = _Kept()
-    saved = (logger.disabled, logger.level, logger.propagate)
-    logger.disabled, logger.propagate = False, False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(kept)
-    try:
-        logger.error("Failed fetch offsets from %s: %s", 1, cause)
-    finally:
-        logger.removeHandler(kept)
-        logger.disabled, logger.propagate = saved[0], saved[2]
-        logger.setLevel(saved[1])
-    (record,) = kept.records
+    record = logging.LogRecord(FETCHER, logging.ERROR, __file__, 1,
+                               "Failed fetch offsets from %s: %s", (1, cause), None)
+    logger = logging.getLogger(FETCHER)
+    assert logger.filters and all(f.filter(record) for f in logger.filters)
     return record
 
 
 def test_a_retried_fetch_is_a_warning() -> None:
     # the chaos runs fail on any error line: one of these after a broker bounce failed a
     # stages-ci run that lost nothing
-    record = fetcher_record(NotLeaderForPartitionError())
+    record = filtered(NotLeaderForPartitionError())
     assert record.levelname == "WARNING" and record.levelno == logging.WARNING
     assert record.getMessage().startswith("Failed fetch offsets from 1")
 
 
 def test_a_fetch_failure_kafka_does_not_retry_stays_an_error() -> None:
-    assert fetcher_record(TopicAuthorizationFailedError()).levelname == "ERROR"
+    assert filtered(TopicAuthorizationFailedError()).levelname == "ERROR"
+
+
+def test_the_filter_is_put_on_once() -> None:
+    configure_logging("info", "json")
+    configure_logging("info", "json")
+    assert len(logging.getLogger(FETCHER).filters) == 1
