@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 from storyline.domain.events import DatePrecision
-from storyline.domain.extract.temporal import Found
+from storyline.domain.extract.temporal import SEASONS, Found, months_span, nearest
 from storyline.domain.extract.tuning import EXTRACT
 
 P = DatePrecision
@@ -43,6 +43,31 @@ _STEP = {"that": 0, "the same": 0, "the following": 1, "the next": 1, "the previ
 # An antecedent further back than this (a few paragraphs) is not the one meant.
 _ANTECEDENT_REACH = EXTRACT.antecedent_reach_chars
 _FINER_THAN_MONTH = (P.DAY, P.PART_OF_MONTH, P.MONTH)
+
+
+# A season named with "the" and no year ("over the summer", "the early summer"): TimeML gives
+# it the season it refers to, the one in progress at publication, else the nearest, a coming
+# one counting no more than a gone one (as "this summer"). Not a page date: without a year
+# it is too often generic ("the summer months", "in the spring of life"). "Fall" only as a
+# noun after "the" ("the fall of Lehman" is no season).
+_SEASON = re.compile(
+    r"\b(?i:the) (?:(?i:early|late) )?(?P<season>(?i:spring|summer|autumn|winter|fall))\b"
+    r"(?![-'’])(?! (?i:of|months?|season|holidays?|break|term|school|camp|olympics|games)\b)"
+)
+_SEASON_CODES = {3: "SP", 6: "SU", 9: "FA", 12: "WI"}
+
+
+def seasons(text: str, pub: date) -> Iterator[Contextual]:
+    for m in _SEASON.finditer(text):
+        first, count = SEASONS[m.group("season").lower()]
+
+        def season(y: int, first: int = first, count: int = count) -> tuple[date, date]:
+            return months_span(y, first, count)
+
+        current = [season(y) for y in (pub.year - 1, pub.year) if season(y)[0] <= pub]
+        span = current[-1] if current and current[-1][1] >= pub else nearest(
+            season, pub, future_weight=1)
+        yield m.start(), m.end(), "DATE", f"{span[0].year:04d}-{_SEASON_CODES[first]}"
 
 
 def week_value(day: date) -> str:
