@@ -64,9 +64,15 @@ def _value(item: Found, text: str) -> tuple[str, str]:
 # and future (TimeML PRESENT_REF, PAST_REF, FUTURE_REF), decades and centuries.
 _UNIT_AFTER = (r"(?! (?:\d|(?:few|several|two|three|four|five|six|seven|eight|nine|ten|"
                r"year|month|week|day|decade|centur)))")
+# "current" before the noun it dates ("current market conditions", "his current position"),
+# as "recent" is (TimeML PRESENT_REF; "the then-current price" PAST_REF); not the economic
+# and accounting terms, where it dates nothing ("the current account", "current assets").
+_CURRENT_AS_ADJECTIVE = (r"(?= [a-z])(?! (?:account|accounts|assets|liabilities|affairs|"
+                         r"events|flows?|carrying|electricity)\b)")
 _REFERENCES = re.compile(
     r"\b(?:(?P<present>(?i:right now|now|currently|these days|nowadays|at present|"
-    r"at the moment))"
+    r"at the moment)|(?<!then )(?<!then-)(?i:current)" + _CURRENT_AS_ADJECTIVE + r")"
+    r"|(?P<then>(?i:then[ -]current)" + _CURRENT_AS_ADJECTIVE + r")"
     r"|(?P<past>(?i:(?:more |most |until |the )?recently|(?:more |most )?recent(?: years)?|"
     r"the past)" + _UNIT_AFTER + r")"
     r"|(?P<future>(?i:the (?:near |distant |foreseeable )?future|(?<!as )soon(?! after)))"
@@ -134,7 +140,7 @@ def _reference(m: re.Match[str]) -> str:
     kind = m.lastgroup
     if kind == "present":
         return "PRESENT_REF"
-    if kind == "past":
+    if kind in ("past", "then"):
         return "PAST_REF"
     if kind == "future":
         return "FUTURE_REF"
