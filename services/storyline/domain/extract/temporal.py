@@ -183,7 +183,8 @@ _FORMS: list[tuple[str, str]] = [
     ),
     (
         "half",
-        r"\b(?:(?i:the) )?(?P<h_n>(?i:first|second|latter)) (?i:half) (?i:of) "
+        # "the last half of 1989", "the first two quarters of 1990": halves too
+        r"\b(?:(?i:the) )?(?P<h_n>(?i:first|second|latter|last)) (?i:half|two quarters) (?i:of) "
         rf"(?P<h_y>{_YEAR}|{_REL_YEAR}|(?i:the year))\b",
     ),
     (
@@ -450,7 +451,7 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
     if form in ("refq", "yago"):  # placeholders: ``scan`` resolves them against the text
         return start, year_span(pub.year), P.QUARTER if form == "refq" else P.YEAR, False
     if form == "half":
-        n = ORDINALS[g("h_n").lower()]
+        n = 2 if g("h_n").lower() == "last" else ORDINALS[g("h_n").lower()]
         token = g("h_y")
         year = pub.year if token.lower() == "the year" else _year_of(token, pub)
         return start, months_span(year, 6 * n - 5, 6), P.HALF, token[0].isdigit()
