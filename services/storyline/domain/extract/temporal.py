@@ -165,7 +165,7 @@ _FORMS: list[tuple[str, str]] = [
         "refq",
         r"\b(?:(?i:the|this|that) (?:(?P<rq_m>(?i:latest|current|same|most recent|recent|"
         r"just-ended|comparable|corresponding|year-ago|year-earlier))(?: (?i:fiscal))? "
-        r"(?i:quarter|period)|(?:(?i:fiscal) )?(?i:quarter))"
+        r"(?i:quarter|period)|(?:(?i:fiscal) )?(?i:quarter)(?!-))"
         rf"|(?:(?i:the) (?P<rq_y>{_YEAR})|(?P<rq_r>(?i:last|this) (?i:year)['’]s))"
         r" (?:(?i:fiscal) )?(?i:quarter|period))\b"
         r"(?P<rq_a> (?i:a year (?:ago|earlier)|last year))?",
@@ -489,6 +489,8 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
             return None  # "the 1890's": a decade
         return m.start("yb_y"), year_span(year), P.YEAR, True
     if form == "relword":
+        if _title(m, m.start("rw")):
+            return None
         word = g("rw").lower()
         delta = {"yesterday": -1, "last night": -1, "tomorrow": 1, "the day before yesterday": -2}
         d = pub + timedelta(days=delta.get(word, 0))
@@ -499,10 +501,28 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
         saturday = pub - timedelta(days=(pub.weekday() - 5) % 7)
         return start, (saturday, saturday + timedelta(days=1)), P.PART_OF_MONTH, False
     if form == "relperiod":
+        if _title(m, m.start("rp_u")):
+            return None
         return _relative_period(m, pub)
     if form == "ago":
         return _ago(m, pub)
     raise AssertionError(form)
+
+
+# A name in title case: "USA Today", "ABC's This Week", "VOA Today", not a date. A
+# capitalised "Today" right after a capitalised word, or a capitalised unit after its
+# modifier ("This Week"), in text that is not all capitals.
+_TITLE_BEFORE = re.compile(r"\b[A-Z][\w.]*\w(?:['’]s)? $")
+
+
+def _title(m: re.Match[str], at: int) -> bool:
+    text = m.string
+    word = text[at : m.end()]
+    if not word[:1].isupper() or word.isupper():
+        return False
+    if at > m.start():  # "This Week": the unit capitalised after its modifier
+        return True
+    return _TITLE_BEFORE.search(text, max(0, at - 24), at) is not None
 
 
 _FIXED_HOLIDAYS: dict[str, tuple[int, int]] = {
