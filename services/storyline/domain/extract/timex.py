@@ -184,12 +184,40 @@ def _with_time_of_day(t: Timex, text: str) -> Timex:
     return t
 
 
+# Recurrences: "each Thursday", "every quarter", "each July" are TimeML SETs, not the one
+# day, month or period the name alone would be.
+_SET = re.compile(
+    r"\b(?i:each|every) (?:(?P<set_wd>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+    r"|(?P<set_m>January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)|(?P<set_u>(?i:day|week|month|quarter|year)))\b(?![-'’])"
+)
+_SET_UNITS = {"day": "P1D", "week": "P1W", "month": "P1M", "quarter": "P1Q", "year": "P1Y"}
+_WEEKDAY_NUMBERS = {"monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5,
+                    "saturday": 6, "sunday": 7}  # fmt: skip
+_MONTH_NUMBERS = {"january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6,
+                  "july": 7, "august": 8, "september": 9, "october": 10, "november": 11,
+                  "december": 12}  # fmt: skip
+
+
+def _set_value(m: re.Match[str]) -> str:
+    if m.group("set_wd"):
+        return f"XXXX-WXX-{_WEEKDAY_NUMBERS[m.group('set_wd').lower()]}"
+    if m.group("set_m"):
+        return f"XXXX-{_MONTH_NUMBERS[m.group('set_m').lower()]:02d}"
+    return _SET_UNITS[m.group("set_u").lower()]
+
+
 def find_timexes(doc: Document, pub: date) -> list[Timex]:
     """The document's temporal expressions in text order, offsets into ``doc.text``."""
     text = doc.text
     out: list[Timex] = []
     found = scan(text, pub)
+    sets = list(_SET.finditer(text))
+    for m in sets:
+        out.append(Timex(m.start(), m.end(), "SET", _set_value(m), m.group()))
     for item in found:
+        if any(m.start() < item[1] and item[0] < m.end() for m in sets):
+            continue  # "each Thursday": not one Thursday
         kind, value = _value(item, text)
         timex = Timex(item[0], item[1], kind, value, text[item[0] : item[1]])
         out.append(_with_time_of_day(timex, text))
