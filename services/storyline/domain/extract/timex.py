@@ -15,7 +15,13 @@ from datetime import date
 from storyline.domain.events import DatePrecision
 from storyline.domain.extract.temporal import Found, scan
 from storyline.domain.extract.text import Document
-from storyline.domain.extract.timex_context import anaphors, report_years, seasons, week_value
+from storyline.domain.extract.timex_context import (
+    anaphors,
+    report_years,
+    seasons,
+    underspecified_weeks,
+    week_value,
+)
 
 P = DatePrecision
 
@@ -227,7 +233,8 @@ def find_timexes(doc: Document, pub: date) -> list[Timex]:
             out.append(Timex(m.start(), m.end(), "DATE", _reference(m), m.group()))
     taken = [(t.start, t.end) for t in out]
     for start, end, kind, value in (*report_years(text, pub), *anaphors(text, found),
-                                     *seasons(text, pub)):
+                                     *seasons(text, pub),
+                                     *underspecified_weeks(text, pub)):
         if not any(s < end and start < e for s, e in taken):
             out.append(Timex(start, end, kind, value, text[start:end]))
     taken = [(t.start, t.end) for t in out]

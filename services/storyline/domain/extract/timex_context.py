@@ -70,6 +70,17 @@ def seasons(text: str, pub: date) -> Iterator[Contextual]:
         yield m.start(), m.end(), "DATE", f"{span[0].year:04d}-{_SEASON_CODES[first]}"
 
 
+# "the week" with nothing that fixes which one ("For the week, the index fell 3.8%", "the
+# week's most active session"): TimeML writes a week the text does not pin down with X, in the
+# publication's year. Not "the week of Oct. 9", "the week ended Friday" (a stated week).
+_THE_WEEK = re.compile(r"\b(?i:the) (?i:week)\b(?![-’]|'(?!s))(?! (?i:of|ended|ending|to)\b)")
+
+
+def underspecified_weeks(text: str, pub: date) -> Iterator[Contextual]:
+    for m in _THE_WEEK.finditer(text):
+        yield m.start(), m.end(), "DATE", f"{pub.year:04d}-WXX"
+
+
 def week_value(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
