@@ -607,8 +607,18 @@ def _future_context(text: str, start: int) -> bool:
     return _PAST_AFTER_CUE.search(window, cues[-1].end()) is None
 
 
+# A deadline or a start right before the date: "to be repaid by February", "payable by Dec.
+# 15", "effective Feb. 1" mostly name a date to come, as a future cue does.
+_DEADLINE = re.compile(r"\b(?i:by|effective) $")
+
+
 def _weight(m: re.Match[str]) -> int:
-    return FUTURE_WEIGHT_WITH_CUE if _future_context(m.string, m.start()) else FUTURE_WEIGHT
+    text, start = m.string, m.start()
+    if m.lastgroup == "mbare" and m.group("mb_pre").lower() == "by":
+        start = m.start("mb_m")
+    if _future_context(text, m.start()) or _DEADLINE.search(text, max(0, start - 10), start):
+        return FUTURE_WEIGHT_WITH_CUE
+    return FUTURE_WEIGHT
 
 
 def _weekday(m: re.Match[str], pub: date) -> Resolved | None:
