@@ -518,11 +518,13 @@ _TITLE_BEFORE = re.compile(r"\b[A-Z][\w.]*\w(?:['’]s)? $")
 def _title(m: re.Match[str], at: int) -> bool:
     text = m.string
     word = text[at : m.end()]
-    if not word[:1].isupper() or word.isupper():
-        return False
+    if word.isupper() or not all(w[:1].isupper() for w in word.split()):
+        return False  # "Last night's announcement" after a picture credit is a date
     if at > m.start():  # "This Week": the unit capitalised after its modifier
         return True
-    return _TITLE_BEFORE.search(text, max(0, at - 24), at) is not None
+    # not an opening adverb after a glued dateline or byline ("... Egypt Today, all Arabs")
+    return (not text.startswith(",", m.end())
+            and _TITLE_BEFORE.search(text, max(0, at - 24), at) is not None)
 
 
 _FIXED_HOLIDAYS: dict[str, tuple[int, int]] = {
@@ -608,15 +610,34 @@ def _future_context(text: str, start: int) -> bool:
 
 
 # A deadline or a start right before the date: "to be repaid by February", "payable by Dec.
-# 15", "effective Feb. 1" mostly name a date to come, as a future cue does.
+# 15", "effective Feb. 1" mostly name a date to come, as a future cue does; not in a clause
+# told in the past ("BP knew by 20 April", "By Jan. 2, McCain was on the plane").
 _DEADLINE = re.compile(r"\b(?i:by|effective) $")
+_PAST_VERB = re.compile(
+    r"\b(?:was|were|had|did|knew|said|told|began|came|went|took|made|saw|got|found|became|"
+    r"left|gave|held|fell|rose|[a-z]+ed)\b"
+)
 
 
-def _weight(m: re.Match[str]) -> int:
+def _deadline(m: re.Match[str]) -> bool:
     text, start = m.string, m.start()
     if m.lastgroup == "mbare" and m.group("mb_pre").lower() == "by":
         start = m.start("mb_m")
-    if _future_context(text, m.start()) or _DEADLINE.search(text, max(0, start - 10), start):
+    if _DEADLINE.search(text, max(0, start - 10), start) is None:
+        return False
+    lo = max(text.rfind("\n", max(0, start - 60), start) + 1, start - 60, 0)
+    before = text[lo:start]
+    clauses = list(_CLAUSE_START.finditer(before))
+    if clauses:
+        before = before[clauses[-1].end() :]
+    line_end = text.find("\n", m.end())
+    after = text[m.end() : min(m.end() + 40, line_end if line_end >= 0 else len(text))]
+    after = re.split(r"[,;:]", after, maxsplit=1)[0] if not after.startswith(",") else after[1:]
+    return _PAST_VERB.search(before) is None and _PAST_VERB.search(after) is None
+
+
+def _weight(m: re.Match[str]) -> int:
+    if _future_context(m.string, m.start()) or _deadline(m):
         return FUTURE_WEIGHT_WITH_CUE
     return FUTURE_WEIGHT
 
