@@ -1033,6 +1033,9 @@ _REF_WINDOW = EXTRACT.quarter_reach_chars
 _A_YEAR_AGO = re.compile(r"(?i:a|one) year ago")
 
 
+_LATEST = ("latest", "most recent", "just-ended", "recent")
+
+
 def _year_back(span: Span) -> Span:
     return months_span(span[0].year - 1, span[0].month, 3)
 
@@ -1056,6 +1059,10 @@ def _refer(m: re.Match[str], form: str, found: list[Found], quarters: list[tuple
     if form == "refq":
         modifier = (m.group("rq_m") or "").lower()
         current = months_span(pub.year, 3 * ((pub.month - 1) // 3) + 1, 3)
+        if modifier in _LATEST and ref is not None and ref[1] >= pub:
+            # "the latest quarter" has ended: not the "fourth-quarter charge" expected
+            ended = [q for end, q in quarters if q[1] < pub and m.start() - end <= _REF_WINDOW]
+            ref = ended[-1] if ended else None
         if modifier == "current" or (ref is None and m.group().lower().startswith("this")):
             span = current
         elif ref is not None:
