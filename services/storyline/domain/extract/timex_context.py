@@ -31,6 +31,11 @@ _REPORT_YEAR = re.compile(
     r"(?! (?i:ago|earlier|before|after|later|two|nineteen)\b)(?P<ended> (?i:ended|ending))?"
 )
 _SPANNING = ("throughout", "over", "during")
+# ... or after the part of it the figures cover: "the first nine months of the year".
+_PART_OF_REPORT_YEAR = re.compile(
+    r"\b(?i:months|weeks|quarters) (?i:of) (?P<year>(?i:the (?:fiscal |calendar )?year))\b"
+    r"(?![-'’])(?! (?i:ago|earlier|before|after|later|ended|ending)\b)"
+)
 
 # Anaphoric references: resolved against the last expression found before them, the time the
 # text is talking about at that point (a reference time, not the publication).
@@ -92,6 +97,8 @@ def report_years(text: str, pub: date) -> Iterator[Contextual]:
             yield m.start("year"), m.end("year"), "DURATION", "P1Y"
         else:
             yield m.start("year"), m.end("year"), "DATE", f"{pub.year:04d}"
+    for m in _PART_OF_REPORT_YEAR.finditer(text):
+        yield m.start("year"), m.end("year"), "DATE", f"{pub.year:04d}"
 
 
 def _anaphor_value(rel: str, unit: str, antecedent: Found) -> str | None:
