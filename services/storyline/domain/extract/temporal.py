@@ -1077,7 +1077,11 @@ def _refer(m: re.Match[str], form: str, found: list[Found], quarters: list[tuple
     if ref is not None:
         return _year_back(ref), P.QUARTER
     if form == "yago":
-        year = (found[-1][2][0].year if found else pub.year) - 1
+        # not against "a year ago" or another "a year earlier": they name the comparison
+        # "a year earlier" names too ("from a year ago ... compared with a year earlier")
+        before = [f for f in found if f[5] != "yago" and not (
+            f[5] == "ago" and _A_YEAR_AGO.fullmatch(m.string, f[0], f[1]))]
+        year = (before[-1][2][0].year if before else pub.year) - 1
         return year_span(year), P.YEAR
     return None
 
