@@ -76,7 +76,7 @@ _PRE_MONTH = (
 _PRE_YEAR = (
     r"(?:(?i:in|since|of|by|until|till|during|from|before|after|to|through|throughout|between|"
     r"and|or|the|year|fiscal|circa|around|as of|early|late|end of|start of|beginning of|for|"
-    r"due)|'s|’s)"
+    r"due|into)|'s|’s)"
 )
 
 # Years said as words, in broadcast transcripts: "nineteen ninety-six", "the year two thousand".
@@ -198,6 +198,14 @@ _FORMS: list[tuple[str, str]] = [
         rf"(?:{_SEP}(?:of )?(?P<mb_y>{_YEAR}|{_REL_YEAR})\b|(?![ .,]*\d))",
     ),
     ("mstart", rf"\b(?P<ms_m>{_MONTH}){_SEP}(?:of )?(?P<ms_y>{_YEAR})\b(?![,.]?\d)"),
+    (
+        # a month before the noun it dates: "the April spill", "a June agreement", "its
+        # November election" (not "May": "the May government"; not "the March on Rome")
+        "madj",
+        r"(?:(?<=\ba )|(?<=\ban )|(?<=\bthe )|(?<=\bThe )|(?<=\bits )|(?<=\bhis )|(?<=\bher )"
+        r"|(?<=\btheir )|(?<=\bour ))(?P<ma_m>January|February|March|April|June|July|August|"
+        r"September|October|November|December)(?= [a-z])(?! on\b)",  # "the March on Washington"
+    ),
     ("ybare", rf"\b(?P<yb_pre>{_PRE_YEAR})[ -](?P<yb_y>{_YEAR})\b(?![,.]?\d| ?%){_COUNTED}"),
     (
         # a year before the noun it dates: "its 1990 invasion", "his unsuccessful 1996 campaign"
@@ -476,6 +484,9 @@ def _resolve(m: re.Match[str], pub: date) -> Resolved | None:
             text_start = m.start("mb_pre")
             return text_start, _relative_month(rel, month, pub), P.MONTH, False
         return text_start, nearest(lambda y: month_span(y, month), pub, _weight(m)), P.MONTH, True
+    if form == "madj":
+        month = _month(g("ma_m"))
+        return start, nearest(lambda y: month_span(y, month), pub, _weight(m)), P.MONTH, True
     if form == "spoken":
         year = spoken_year(g("sp_y"))
         if g("sp_m") is not None:
@@ -810,7 +821,7 @@ _PREFIX_WORDS = wordset(
     """the early mid late beginning start end middle of first second third fourth final 1st
     2nd 3rd 4th latter last this next past in since by until till from through to during
     before after and between around throughout as or year fiscal circa day on earlier later for
-    due
+    due into
     previous coming a an one two three four five six seven eight nine ten eleven twelve
     couple days weeks months years decade decades latest current same most recent that
     just-ended comparable corresponding"""
