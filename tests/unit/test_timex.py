@@ -325,3 +325,111 @@ def test_scorer_agrees_with_the_shared_one(
     ids = halves(d["doc_id"] for d in documents)["heldout_half"]
     assert score(rows, gold, ids)["value_f1"] == pytest.approx(
         scores["heldout_half"]["all_types"]["value_f1"])
+
+
+# extract-20 (issue 13, third pass): each rule with a sentence of its own and its TIMEX3.
+
+
+def test_a_season_with_the_and_no_year_is_the_one_in_progress_or_nearest() -> None:
+    autumn = date(1998, 10, 15)
+    assert values("Orders slowed over the summer.", autumn) == [("the summer", "DATE", "1998-SU")]
+    assert values("Demand was weak in the early summer.", autumn) == [
+        ("the early summer", "DATE", "1998-SU")]
+    assert values("Rains are heavy during the winter.", date(1999, 1, 20)) == [
+        ("the winter", "DATE", "1998-WI")]
+    # not "the fall of" a thing, nor a season's name in a compound, nor a page date
+    assert values("It bet on the fall of the yen.", autumn) == []
+    assert values("Prices rose in the summer months.", autumn) == []
+    text = "Orders slowed over the summer."
+    assert find_dates(Document(split_sentences(text)), autumn) == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Its current share of the market is 40%.", [("current", "DATE", "PRESENT_REF")]),
+        ("He was promoted to his current job.", [("current", "DATE", "PRESENT_REF")]),
+        ("Holders may buy shares at the then current price.",
+         [("then current", "DATE", "PAST_REF")]),
+        ("The current account deficit widened.", []),
+        ("Its current assets exceed its debts.", []),
+    ],
+)
+def test_current_before_its_noun_is_the_present(
+        sentence: str, expected: list[tuple[str, str, str]]) -> None:
+    assert values(sentence) == expected
+
+
+def test_the_last_half_and_the_first_two_quarters_are_halves() -> None:
+    assert values("Profit will be lower for the last half of 1997.") == [
+        ("the last half of 1997", "DATE", "1997-H2")]
+    assert values("Losses should continue through the first two quarters of 1999.") == [
+        ("the first two quarters of 1999", "DATE", "1999-H1")]
+
+
+def test_titles_are_no_dates() -> None:
+    assert values("The coach talked to USA Today before the game.") == []
+    assert values('Baker said on ABC\'s "This Week" that sanctions work.') == []
+    assert values("She told NBC's Today show she would run.") == []
+    # an opening adverb after a glued byline, and a date in capitals, stay dates
+    assert values("By Ann Smith Yesterday, the talks failed.")[0][:2] == ("Yesterday", "DATE")
+    assert values("PRICES ROSE THIS WEEK") == [("THIS WEEK", "DATE", "1998-W10")]
+    # a quarter-to-quarter comparison is no reference quarter
+    assert values("The quarter-to-quarter comparison improved.") == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("A third flight leaves each Thursday.", ("each Thursday", "SET", "XXXX-WXX-4")),
+        ("The parade is held every July.", ("every July", "SET", "XXXX-07")),
+        ("It pays $5 million in interest every quarter.", ("every quarter", "SET", "P1Q")),
+        ("Part of the revenue each month goes to the bank.", ("each month", "SET", "P1M")),
+    ],
+)
+def test_recurrences_are_sets(sentence: str, expected: tuple[str, str, str]) -> None:
+    assert values(sentence) == [expected]
+
+
+def test_the_week_nothing_fixes_is_an_underspecified_week() -> None:
+    assert values("For the week, the index fell 2%.") == [("the week", "DATE", "1998-WXX")]
+    assert values("It was the week's busiest session.") == [("the week", "DATE", "1998-WXX")]
+    assert values("Sales in the week ended Friday rose.")[0][0] != "the week"
+
+
+def test_a_deadline_or_a_start_weighs_the_future_as_a_cue_does() -> None:
+    # published March 4: August is nearer back than ahead, unless a deadline says ahead
+    assert values("The loan must be repaid by August.") == [("August", "DATE", "1998-08")]
+    assert values("The board named him chairman, effective July 1.") == [
+        ("July 1", "DATE", "1998-07-01")]
+    # not in a clause told in the past
+    assert values("By August, sales had fallen.") == [("August", "DATE", "1997-08")]
+
+
+def test_the_latest_quarter_has_ended_by_publication() -> None:
+    dct = date(1998, 11, 2)
+    text = ("Profit fell in the third quarter. The storm will mean a fourth-quarter charge. "
+            "In the latest quarter, sales rose from a year ago.")
+    assert [(t.text, t.value) for t in timexes(text, dct)] == [
+        ("the third quarter", "1998-Q3"), ("fourth-quarter", "1998-Q4"),
+        ("the latest quarter", "1998-Q3"), ("a year ago", "1997-Q3")]
+
+
+def test_a_year_earlier_is_not_counted_back_from_a_year_ago() -> None:
+    text = "Output fell 8% from a year ago. Costs rose compared with a year earlier."
+    assert values(text) == [("a year ago", "DATE", "1997"), ("a year earlier", "DATE", "1997")]
+
+
+def test_the_year_after_the_months_a_report_covers() -> None:
+    assert values("Revenue fell in the first nine months of the year.") == [
+        ("the first nine months", "DURATION", "P9M"), ("the year", "DATE", "1998")]
+
+
+def test_a_month_before_its_noun_and_a_year_after_into() -> None:
+    assert values("It is selling itself under a June agreement.") == [
+        ("June", "DATE", "1997-06")]
+    assert values("Shares fell after the February crash.") == [("February", "DATE", "1998-02")]
+    assert values("The slump will last into 1999.") == [("1999", "DATE", "1999")]
+    # "May" is a name too, and a march is no month
+    assert values("Critics of the May government spoke.") == []
+    assert values("He joined the March on Washington.") == []
