@@ -907,8 +907,12 @@ Templates = dict[tuple[str, int], dict[dt.date, int]]
 
 def _print(s: Sentence) -> int:
     """A lead sentence's words (lower case, punctuation out) as a crc32: the same sentence
-    word for word, whatever its punctuation and case."""
-    return zlib.crc32(" ".join(s.words).encode())
+    word for word, whatever its punctuation and case. Kept on the sentence."""
+    found = s.lead_print
+    if found is None:
+        found = zlib.crc32(" ".join(s.words).encode())
+        object.__setattr__(s, "lead_print", found)
+    return found
 
 
 def _lead_prints(analysis: Analysis) -> list[int]:
