@@ -266,6 +266,13 @@ class Settings(BaseSettings):
         return self.topic(self.story_pages_topic)
 
     @property
+    def laid_out_topics(self) -> tuple[str, str, str, str]:
+        """The topics whose partition count the stages' records, commits and state are laid
+        out by (a story's partition in each), fixed for a deployment's life: the stages
+        refuse commits made with other counts (``stream.offsets.PartitionsChanged``)."""
+        return (self.facts, self.assignments, self.story_updates, self.story_pages)
+
+    @property
     def summaries(self) -> str:
         return self.topic(self.summaries_topic)
 

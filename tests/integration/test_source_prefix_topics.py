@@ -69,3 +69,33 @@ async def test_a_source_prefix_naming_no_articles_topic_creates_nothing(
     assert f"ok {old}storyline.articles" in beside.stdout
     assert f"{new}storyline.articles" not in await topics(bootstrap, topic_prefix)
     assert f"{new}storyline.story-updates" in await topics(bootstrap, topic_prefix)
+
+
+async def test_the_prefix_flag_keeps_the_source_prefix(
+    command_env: dict[str, str], topic_prefix: str,
+) -> None:
+    """`--prefix` stands for STORYLINE_TOPIC_PREFIX: with STORYLINE_SOURCE_PREFIX set, the
+    articles topic is still the other deployment's (before, the flag made an empty articles
+    topic under its own prefix, the fault the test above guards against)."""
+    bootstrap = command_env["STORYLINE_BOOTSTRAP_SERVERS"]
+    old, new, wrong = f"{topic_prefix}", f"{topic_prefix}flag.", f"{topic_prefix}nowhere."
+    assert apply(command_env, STORYLINE_TOPIC_PREFIX=old).returncode == 0
+    made = await topics(bootstrap, topic_prefix)
+
+    def apply_with_flag(source: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*STORYLINE, "topics", "apply", "--prefix", new],
+                              env={**command_env, "STORYLINE_TOPIC_PREFIX": old,
+                                   "STORYLINE_SOURCE_PREFIX": source},
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+    refused = apply_with_flag(wrong)
+    assert refused.returncode == 1, refused
+    assert f"the articles topic {wrong}storyline.articles does not exist" in refused.stderr
+    assert await topics(bootstrap, topic_prefix) == made
+
+    beside = apply_with_flag(old)
+    assert beside.returncode == 0, beside
+    assert f"ok {old}storyline.articles" in beside.stdout
+    now = await topics(bootstrap, topic_prefix)
+    assert f"{new}storyline.articles" not in now
+    assert f"{new}storyline.story-updates" in now

@@ -126,3 +126,24 @@ def test_a_heading_in_capitals_before_a_report_is_no_speaker() -> None:
                          sentences=(line,), dates=(), figures=(), names=())
     assert analysis_of(facts).lead[0].eligible
 
+
+
+def test_a_sentence_keeps_its_print_out_of_its_pickle() -> None:
+    """The print ``is_template`` asks of a lead sentence at every revision is kept on it,
+    and a pickled sentence (a packed analysis, a snapshot) is the same bytes with it or
+    without: state layout 42 either way."""
+    import pickle
+    import zlib
+
+    from storyline.domain.page.summary import _print
+
+    line = "Rescuers reached the village after the bridge collapsed on Monday."
+    facts = ArticleFacts(uri="urn:test:p", version=1, extractor_version="test",
+                         sentences=(line,), dates=(), figures=(), names=())
+    sentence = analysis_of(facts).lead[0]
+    before = pickle.dumps(sentence, protocol=5)
+    assert sentence.lead_print is None
+    assert _print(sentence) == zlib.crc32(" ".join(sentence.words).encode())
+    assert sentence.lead_print == _print(sentence)
+    assert pickle.dumps(sentence, protocol=5) == before
+    assert pickle.loads(before).lead_print is None

@@ -562,17 +562,17 @@ class Probe:
             facts = replace(facts, pending_age=await self.pending_age(facts, now))
         return facts
 
-    async def parts_changed(self, group: str, committed: tuple[int, int]) -> str | None:
+    async def parts_changed(self, group: str, committed: tuple[int, ...]) -> str | None:
         """Why the stages refuse ``group``'s commits, made with ``committed`` partitions of
-        the facts and assignments topics (PartitionsChanged's words); None: they fit."""
+        ``Settings.laid_out_topics`` (PartitionsChanged's words); None: they fit."""
         from storyline.stream.offsets import PartitionsChanged, ensure_same_parts
 
-        topics = (self.settings.facts, self.settings.assignments)
+        topics = self.settings.laid_out_topics[:len(committed)]
         found = tuple([len(await self.end_offsets(topic)) for topic in topics])
         if 0 in found:  # a topic missing: the stages say so themselves
             return None
         try:
-            ensure_same_parts(group, committed, (found[0], found[1]), topics)
+            ensure_same_parts(group, committed, found, topics)
         except PartitionsChanged as exc:
             return str(exc)
         return None

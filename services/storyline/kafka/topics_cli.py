@@ -54,12 +54,16 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     bootstrap = args.bootstrap_servers or settings.bootstrap_servers
-    prefix = settings.topic_prefix if args.prefix is None else args.prefix
+    if args.prefix is not None:
+        # the flag stands for the setting in everything the setting decides, the articles
+        # topic of a deployment beside another (STORYLINE_SOURCE_PREFIX) included
+        settings = settings.model_copy(update={"topic_prefix": args.prefix})
+    prefix = settings.topic_prefix
     path = args.file or Path(os.environ.get("STORYLINE_TOPICS_FILE") or default_topics_file())
     not_ours: list[str] = []
     try:
         specs = load_topics(path, prefix)
-        if args.prefix is None and settings.source_prefix is not None:
+        if settings.source_prefix is not None:
             # a deployment that reads another's articles: theirs, not a topic of its own, so
             # never made here: made under a wrong STORYLINE_SOURCE_PREFIX it would be an empty
             # log, which the new deployment folds at once and `storyline status` calls caught up

@@ -75,6 +75,7 @@ from storyline.stream.publishing import Prepared, StoryPublisher, events_produce
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
     committed_offset,
+    partition_counts,
     retried,
     start_client,
     topic_partitions,
@@ -139,6 +140,7 @@ class FoldStage:
         self.producer: AIOKafkaProducer
         self.facts: list[TopicPartition] = []
         self.assignment_partitions = 0  # of the assignments topic, known once started
+        self.output_partitions: tuple[int, ...] = ()  # of the story updates and pages
         self.merge: StripeMerge[_Waiting] = StripeMerge(1)
         self.committed: dict[TopicPartition, int] = {}
         self.consumed: dict[TopicPartition, int] = {}  # facts partition -> next offset read
@@ -194,10 +196,10 @@ class FoldStage:
         return self.source.topic, self.source.partition
 
     @property
-    def _parts(self) -> tuple[int, int]:
-        """The stage topics' partition counts its facts read and assignments written are
-        laid out by (the stripes, the page partitions), said in every commit."""
-        return len(self.facts), self.assignment_partitions
+    def _parts(self) -> tuple[int, ...]:
+        """The partition counts of ``Settings.laid_out_topics`` its facts read, assignments
+        and revisions written are laid out by, said in every commit."""
+        return len(self.facts), self.assignment_partitions, *self.output_partitions
 
     async def _start(self, stop: asyncio.Event) -> bool:
         """Rebuild the state up to the commit and seek the facts; False when stopped
@@ -207,6 +209,8 @@ class FoldStage:
                       for p in await topic_partitions(self.consumer, topic)]
         self.assignment_partitions = len(
             await topic_partitions(self.consumer, self.settings.assignments))
+        self.output_partitions = await partition_counts(
+            self.consumer, self.settings.laid_out_topics[2:])
         self.consumer.assign([self.source, *self.facts])
         self.consumer.pause(self.source)  # assigned only to commit the source position
         until = await committed_offset(self.consumer, self.source)
@@ -218,7 +222,7 @@ class FoldStage:
         await ensure_commits_fit(self.settings.bootstrap_servers, self.group, self.source,
                                  first, self.state.pipeline.pipeline_version,
                                  self.settings.source_topic_prefix, parts=self._parts,
-                                 topics=(self.settings.facts, self.settings.assignments))
+                                 topics=self.settings.laid_out_topics)
         self.first = first
         heartbeat = asyncio.create_task(self._heartbeat(until))
         try:

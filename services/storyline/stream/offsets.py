@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -51,10 +51,12 @@ class CommitMetadata:
     # the first record of the articles log the committer reads (offset, timestamp ms): which
     # log the offsets are positions in (see logreader.LogMark); None: not known
     log: LogMark | None = None
-    # the partitions of the facts and the assignments topics the committer's records and
-    # state were laid out by (stripes, page partitions); None: not said (an extract stripe,
-    # the single worker, a commit of before 2026-12-06)
-    parts: tuple[int, int] | None = None
+    # the partitions of the topics the committer's records and state were laid out by, in
+    # the order of ``Settings.laid_out_topics``: facts (stripes), assignments (page
+    # partitions), story updates and story pages (a story's partition); None: not said (an
+    # extract stripe, the single worker, a commit of before 2026-12-06). A commit of before
+    # 2026-12-07 names the first two only.
+    parts: tuple[int, ...] | None = None
 
     def encode(self) -> str:
         fields: dict[str, object] = {"at": round(self.committed_at, 3),
@@ -78,7 +80,7 @@ class CommitMetadata:
                                   None if stage is None else str(stage),
                                   None if moved is None else float(moved),
                                   None if mark is None else (int(mark[0]), int(mark[1])),
-                                  None if parts is None else (int(parts[0]), int(parts[1])))
+                                  None if parts is None else tuple(int(p) for p in parts))
         except (ValueError, TypeError, KeyError, AttributeError, IndexError):
             return None
 
@@ -94,7 +96,7 @@ class GroupCommits:
 
     log: LogMark | None = None
     pipeline: str | None = None
-    parts: tuple[int, int] | None = None  # the newest's that says
+    parts: tuple[int, ...] | None = None  # the newest's that says
 
 
 async def group_commits(bootstrap: str, group: str) -> GroupCommits:
@@ -121,27 +123,31 @@ class PipelineChanged(OperatorError, RuntimeError):
 
 
 class PartitionsChanged(OperatorError, RuntimeError):
-    """The facts or assignments topic has another partition count than the one a group's
-    commits (and the state and records behind them) were laid out by."""
+    """A topic a group's commits (and the state and records behind them) were laid out by
+    has another partition count than then."""
 
 
-def ensure_same_parts(group: str, committed: tuple[int, int] | None,
-                      found: tuple[int, int] | None, topics: tuple[str, str]) -> None:
-    """Raise PartitionsChanged if ``group`` committed with other partition counts of the
-    facts and assignments topics (``topics``) than they have now (``found``); None: not
-    said, or not looked at."""
-    if committed is None or found is None or committed == found:
+def ensure_same_parts(group: str, committed: tuple[int, ...] | None,
+                      found: tuple[int, ...] | None, topics: Sequence[str]) -> None:
+    """Raise PartitionsChanged if ``group`` committed with other partition counts of
+    ``topics`` (``Settings.laid_out_topics``) than they have now (``found``); None: not
+    said, or not looked at. A commit that names fewer counts is compared on those."""
+    if committed is None or found is None:
         return
     what = [f"{topic} has {now} partitions, {before} when group {group} committed"
-            for topic, before, now in zip(topics, committed, found, strict=True)
+            for topic, before, now in zip(topics, committed, found, strict=False)
             if before != now]
+    if not what:
+        return
     raise PartitionsChanged(
-        f"{'; '.join(what)}: partitions were added to a stage topic already written, whose "
+        f"{'; '.join(what)}: partitions were added to a topic already written, whose "
         "records, commits and state are laid out by the old count (a story's next revisions "
         "would be folded by another page partition from revision 1, the stripes' facts read "
-        "from other partitions). Its partition count is fixed for the deployment's life: run "
-        "another count as a new deployment, a new STORYLINE_TOPIC_PREFIX with "
-        "STORYLINE_SOURCE_PREFIX naming the articles topic (docs/kafka.md)")
+        "from other partitions, a story's next updates and pages written to another "
+        "partition than its earlier ones, where a reader can meet them first). Its partition "
+        "count is fixed for the deployment's life: run another count as a new deployment, a "
+        "new STORYLINE_TOPIC_PREFIX with STORYLINE_SOURCE_PREFIX naming the articles topic "
+        "(docs/kafka.md)")
 
 
 def changed_message(group: str, committed: str, own: str, source_prefix: str) -> str:
@@ -165,13 +171,12 @@ def ensure_same_pipeline(group: str, committed: str | None, own: str,
 
 async def ensure_commits_fit(bootstrap: str, group: str, tp: TopicPartition,
                              first: LogMark | None, own: str, source_prefix: str, *,
-                             parts: tuple[int, int] | None = None,
-                             topics: tuple[str, str] = ("facts", "assignments")) -> None:
+                             parts: tuple[int, ...] | None = None,
+                             topics: Sequence[str] = ()) -> None:
     """Refuse to go on from ``group``'s commits when they are positions in another log than
     the one ``tp`` begins with (``first``: LogRewound), another pipeline version than
-    ``own`` made them (PipelineChanged) or they were made with other partition counts of the
-    stage topics ``topics`` than ``parts`` (PartitionsChanged); asked again while the broker
-    is away."""
+    ``own`` made them (PipelineChanged) or they were made with other partition counts of
+    ``topics`` than ``parts`` (PartitionsChanged); asked again while the broker is away."""
     commits = await retried(functools.partial(group_commits, bootstrap, group),
                             f"{group} commits")
     ensure_same_log(tp, commits.log, first)
@@ -210,7 +215,7 @@ class FoldedOffsets:
 
 def commit_payload(offsets: Mapping[TopicPartition, int], pipeline_version: str, *,
                    stage: str | None = None, moved_at: float | None = None,
-                   log: LogMark | None = None, parts: tuple[int, int] | None = None
+                   log: LogMark | None = None, parts: tuple[int, ...] | None = None
                    ) -> dict[TopicPartition, OffsetAndMetadata]:
     meta = CommitMetadata(time.time(), pipeline_version, stage, moved_at, log, parts).encode()
     return {tp: OffsetAndMetadata(offset, meta) for tp, offset in offsets.items()}

@@ -72,7 +72,13 @@ from storyline.stream.offsets import (
 )
 from storyline.stream.page_input import PageInput, Queued
 from storyline.stream.publishing import StoryPublisher, events_producer
-from storyline.stream.reconnect import committed_offset, retried, start_client, topic_partitions
+from storyline.stream.reconnect import (
+    committed_offset,
+    partition_counts,
+    retried,
+    start_client,
+    topic_partitions,
+)
 from storyline.stream.snapshots import (
     Snapshotter,
     snapshot_dir,
@@ -139,7 +145,7 @@ class PageStage:
         self.page = PagePartition(partition, 1, pipeline=self.state.pipeline)
         self.facts: list[TopicPartition] = []
         # the facts and assignments topics' partition counts it started with (its commits say them)
-        self.parts: tuple[int, int] | None = None
+        self.parts: tuple[int, ...] | None = None
         # what has been read and not folded (replaced at start, from the state's positions)
         self.input: PageInput[FactsRecord, _Assignment] = PageInput(1, {}, -1, self._indexed)
         self.until = 0  # the commit this process started from: below it, publish nothing
@@ -216,10 +222,11 @@ class PageStage:
         first = await retried(functools.partial(
             first_record, settings.bootstrap_servers, articles.topic, articles.partition),
             f"{articles.topic} first record")
-        self.parts = (len(self.facts), partitions)
+        self.parts = (len(self.facts), partitions,
+                      *await partition_counts(self.consumer, settings.laid_out_topics[2:]))
         await ensure_commits_fit(settings.bootstrap_servers, self.group, articles, first,
                                  self.pipeline.pipeline_version, settings.source_topic_prefix,
-                                 parts=self.parts, topics=(settings.facts, settings.assignments))
+                                 parts=self.parts, topics=settings.laid_out_topics)
         self.first = first
         restored = None
         if self.until > 0:

@@ -11,7 +11,7 @@ leader, timeouts); any other error is raised.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import structlog
@@ -61,6 +61,18 @@ async def topic_partitions(consumer: Any, topic: str) -> list[int]:
     if not found:
         raise RuntimeError(f"the topic {topic} does not exist: storyline topics apply")
     return sorted(found)
+
+
+async def partition_counts(consumer: Any, topics: Sequence[str]) -> tuple[int, ...]:
+    """How many partitions each of ``topics`` has (``topic_partitions``), each tracked by
+    ``consumer``'s metadata first: an assigned consumer's metadata follows only its
+    assigned topics."""
+    counts = []
+    for topic in topics:
+        if not consumer.partitions_for_topic(topic):
+            await consumer._client.add_topic(topic)
+        counts.append(len(await topic_partitions(consumer, topic)))
+    return tuple(counts)
 
 
 async def committed_offset(consumer: Any, tp: Any) -> int:

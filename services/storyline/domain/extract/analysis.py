@@ -436,6 +436,9 @@ class Sentence:
     # by that article's analysis serial (unique in the process, so nothing is held); made
     # on first use like ``support``.
     found: dict[int, int | None] | None = field(default=None, compare=False, repr=False)
+    # The summary's print of a lead sentence (its words as a crc32, ``summary._print``),
+    # asked of each lead sentence at every revision its article is in the candidates.
+    lead_print: int | None = field(default=None, compare=False, repr=False)
 
     # Pickled (snapshots) without the memos: their keys are object ids and serials, which
     # change, and support entries link sentences of many articles into chains too deep to
@@ -450,9 +453,11 @@ class Sentence:
             object.__setattr__(self, name, value)
         object.__setattr__(self, "support", None)
         object.__setattr__(self, "found", None)
+        object.__setattr__(self, "lead_print", None)
 
 
-_SENTENCE_STATE = tuple(f.name for f in fields(Sentence) if f.name not in ("support", "found"))
+_SENTENCE_STATE = tuple(f.name for f in fields(Sentence)
+                        if f.name not in ("support", "found", "lead_print"))
 _serials = itertools.count()
 
 _BAND_BITS = 64

@@ -907,8 +907,12 @@ Templates = dict[tuple[str, int], dict[dt.date, int]]
 
 def _print(s: Sentence) -> int:
     """A lead sentence's words (lower case, punctuation out) as a crc32: the same sentence
-    word for word, whatever its punctuation and case."""
-    return zlib.crc32(" ".join(s.words).encode())
+    word for word, whatever its punctuation and case. Kept on the sentence."""
+    found = s.lead_print
+    if found is None:
+        found = zlib.crc32(" ".join(s.words).encode())
+        object.__setattr__(s, "lead_print", found)
+    return found
 
 
 def _lead_prints(analysis: Analysis) -> list[int]:
@@ -1019,26 +1023,30 @@ def candidates(
         counts.names[name_ids] = list(weights.names.values())
     else:  # the weights' own articles, counted along with them
         counts = _counts(originals(story, memo), memo)
-    # A source's page furniture is no candidate (is_template): the best SUPPORT_RANKED of
-    # the others are (all of them ranked only when furniture is among the best).
-    ranked = _scored(recent, recency, weights.size, counts, memo, SUPPORT_RANKED)
-    furniture = [is_template(s, pair[0].source, templates) for _, s, pair in ranked]
-    if any(furniture):
-        ranked = _scored(recent, recency, weights.size, counts, memo)
-        furniture = [is_template(s, pair[0].source, templates) for _, s, pair in ranked]
-    # Support from other sources is the costly feature: only the best by the cheap ones get
-    # it, and they are ranked again with it.
+    # Support from other sources is the costly feature: only the best SUPPORT_RANKED by the
+    # cheap ones get it, and they are ranked again with it. A source's page furniture is no
+    # candidate (is_template): asked of each sentence only as the ranking reaches it, and
+    # the ranking taken twice as deep while furniture leaves fewer than SUPPORT_RANKED (the
+    # first n of a deeper ranking are the first n: the order is total).
     supported: list[tuple[tuple[float, int, int], Sentence, Analysed, float]] = []
-    for (score, s, pair), template in zip(ranked, furniture, strict=True):
-        if len(supported) >= SUPPORT_RANKED:
+    depth = SUPPORT_RANKED
+    ranked = _scored(recent, recency, weights.size, counts, memo, depth)
+    seen = 0
+    while True:
+        for score, s, pair in ranked[seen:]:
+            if len(supported) >= SUPPORT_RANKED:
+                break
+            article = pair[0]
+            if is_template(s, article.source, templates):
+                continue
+            support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
+                       else _lead_support(s, article.source, lead_index))
+            score *= 1.0 + SUPPORT_BONUS * log2_of(1 + support)
+            supported.append(((-score, article.n, s.index), s, pair, score))
+        if len(supported) >= SUPPORT_RANKED or len(ranked) < depth:
             break
-        article = pair[0]
-        if template:
-            continue
-        support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
-                   else _lead_support(s, article.source, lead_index))
-        score *= 1.0 + SUPPORT_BONUS * log2_of(1 + support)
-        supported.append(((-score, article.n, s.index), s, pair, score))
+        seen, depth = len(ranked), depth * 2
+        ranked = _scored(recent, recency, weights.size, counts, memo, depth)
     supported.sort(key=lambda x: x[0])
     scored = supported
 

@@ -1,0 +1,92 @@
+"""Partitions added to the story updates topic of a deployment that has published
+revisions (a downstream team scaling its consumers with `kafka-topics.sh --alter
+--partitions`), on a real broker. A StoryUpdated goes to the partition of its story id's
+hash, so a story's next revisions land in another partition than its earlier ones, where a
+reader meets them in any order (Kafka orders a partition, not a topic): a projector meeting
+revision n+1 first has no page to apply its changes to (PageChainBroken, a dead letter),
+and a story's checkpoint in story-pages is kept twice by compaction, the old one in the
+old partition. Every stage whose
+commits were made with the old count refuses in one line (PartitionsChanged, exit 2), and
+`storyline status` says why (exit 1).
+
+Before: nothing refused; the fold and page processes went on publishing into the grown
+topic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from partitions import grow_partitions
+
+from storyline.domain.events import ArticleReceived
+from storyline.ingest.producer import ArticleProducer
+from storyline.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+STORYLINE = [sys.executable, "-m", "storyline.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def article(i: int) -> ArticleReceived:
+    return ArticleReceived(uri=f"urn:it:grown:{i}", version=1, source="Wire",
+                           body=f"Repairs on the harbour bridge went on for a {i}th day.",
+                           published=dt.datetime(2026, 3, 1, 8, i, tzinfo=dt.UTC))
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 120
+        ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*STORYLINE, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+async def published_then_grown(env: dict[str, str], pages: int, topic: str) -> Settings:
+    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    assert run(env, "topics", "apply").returncode == 0
+    async with ArticleProducer(settings) as producer:
+        for i in range(4):
+            await producer.send(article(i))
+    worker = subprocess.Popen([*STORYLINE, "worker", "--page-processes", str(pages)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        waited = run(env, "status", "--wait", "--timeout", "150", "--page-processes",
+                     str(pages), timeout=200)
+        assert waited.returncode == 0, waited
+    finally:
+        worker.terminate()
+        worker.wait(timeout=90)
+    grown = {"updates": settings.story_updates, "pages": settings.story_pages}[topic]
+    await grow_partitions(settings.bootstrap_servers, grown, 6)
+    return settings
+
+
+def refused(result: subprocess.CompletedProcess[str], topic: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output, output
+    assert f"{topic} has 6 partitions, 3 when group" in result.stderr, output
+    assert '"error_type": "PartitionsChanged"' in output, output
+
+
+async def test_the_fold_refuses_a_story_updates_topic_grown_under_it(
+    command_env: dict[str, str],
+) -> None:
+    settings = await published_then_grown(command_env, pages=0, topic="updates")
+    status = run(command_env, "status")
+    assert status.returncode == 1, status
+    assert f"{settings.story_updates} has 6 partitions, 3 when group" in status.stderr, status
+    # on the old code it ran (until this timeout), publishing into the grown topic
+    refused(run(command_env, "worker", "--stage", "fold", timeout=60), settings.story_updates)
+
+
+async def test_a_page_process_refuses_a_story_pages_topic_grown_under_it(
+    command_env: dict[str, str],
+) -> None:
+    settings = await published_then_grown(command_env, pages=2, topic="pages")
+    refused(run(command_env, "worker", "--stage", "page", "--partition", "0", timeout=60),
+            settings.story_pages)

@@ -1,0 +1,44 @@
+"""The partition counts a stage's commits say it was laid out by: the story updates and
+pages topics are among them (a story's next updates written to another partition than its
+earlier ones can be read before them), and the commits of before, which name the facts and
+assignments topics only, are still read and compared on those two."""
+
+from __future__ import annotations
+
+import pytest
+
+from storyline.settings import Settings
+from storyline.stream.offsets import CommitMetadata, PartitionsChanged, ensure_same_parts
+
+TOPICS = Settings(topic_prefix="t.").laid_out_topics
+
+
+def test_the_laid_out_topics_are_the_stage_and_output_topics() -> None:
+    assert TOPICS == ("t.storyline.facts", "t.storyline.assignments",
+                      "t.storyline.story-updates", "t.storyline.story-pages")
+
+
+def test_a_commit_says_every_count_and_reads_back() -> None:
+    meta = CommitMetadata(1.0, "v", "fold", None, None, (2, 3, 3, 3))
+    assert CommitMetadata.decode(meta.encode()) == meta
+
+
+def test_a_commit_of_before_names_two_counts() -> None:
+    old = '{"at": 1.0, "parts": [2, 3], "pipeline": "v", "stage": "fold", "moved": null}'
+    decoded = CommitMetadata.decode(old)
+    assert decoded is not None and decoded.parts == (2, 3)
+    ensure_same_parts("g", decoded.parts, (2, 3, 6, 3), TOPICS)  # compared on those two
+    with pytest.raises(PartitionsChanged) as raised:
+        ensure_same_parts("g", decoded.parts, (2, 4, 3, 3), TOPICS)
+    assert "t.storyline.assignments has 4 partitions, 3 when group g committed" in str(
+        raised.value)
+
+
+def test_story_updates_grown_under_a_stage_is_refused() -> None:
+    ensure_same_parts("g", (2, 3, 3, 3), (2, 3, 3, 3), TOPICS)
+    with pytest.raises(PartitionsChanged) as raised:
+        ensure_same_parts("g", (2, 3, 3, 3), (2, 3, 6, 4), TOPICS)
+    said = str(raised.value)
+    assert "t.storyline.story-updates has 6 partitions, 3 when group g committed" in said
+    assert "t.storyline.story-pages has 4 partitions, 3 when group g committed" in said
+    assert "new STORYLINE_TOPIC_PREFIX" in said
