@@ -14,55 +14,19 @@ topic."""
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from partitions import grow_partitions
+from partitions import folded_then_grown, run
 
-from storyline.domain.events import ArticleReceived
-from storyline.ingest.producer import ArticleProducer
 from storyline.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-STORYLINE = [sys.executable, "-m", "storyline.cli"]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def article(i: int) -> ArticleReceived:
-    return ArticleReceived(uri=f"urn:it:grown:{i}", version=1, source="Wire",
-                           body=f"Repairs on the harbour bridge went on for a {i}th day.",
-                           published=dt.datetime(2026, 3, 1, 8, i, tzinfo=dt.UTC))
-
-
-def run(env: dict[str, str], *args: str, timeout: float = 120
-        ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*STORYLINE, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
-
 
 async def published_then_grown(env: dict[str, str], pages: int, topic: str) -> Settings:
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
-    assert run(env, "topics", "apply").returncode == 0
-    async with ArticleProducer(settings) as producer:
-        for i in range(4):
-            await producer.send(article(i))
-    worker = subprocess.Popen([*STORYLINE, "worker", "--page-processes", str(pages)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    try:
-        waited = run(env, "status", "--wait", "--timeout", "150", "--page-processes",
-                     str(pages), timeout=200)
-        assert waited.returncode == 0, waited
-    finally:
-        worker.terminate()
-        worker.wait(timeout=90)
-    grown = {"updates": settings.story_updates, "pages": settings.story_pages}[topic]
-    await grow_partitions(settings.bootstrap_servers, grown, 6)
-    return settings
+    return await folded_then_grown(env, pages, lambda settings: {
+        "updates": settings.story_updates, "pages": settings.story_pages}[topic], 6)
 
 
 def refused(result: subprocess.CompletedProcess[str], topic: str) -> None:
