@@ -32,7 +32,7 @@ import weakref
 import zlib
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, TypeVar
@@ -537,17 +537,16 @@ def _scored_flat(recent: Sequence[Analysed], counts: _Counts, memo: SummaryMemo
 
 
 def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,
-            counts: _Counts, memo: SummaryMemo, limit: int | None = None
-            ) -> list[tuple[float, Sentence, Analysed]]:
-    """The eligible lead sentences of ``recent`` with their cheap scores, best first (the
-    first ``limit``): what scoring each with ``StoryWeights.centrality`` and the factors in
-    ``candidates`` gives, bit for bit (the same IEEE operations in the same order,
-    elementwise; the integer sums exact), in the order of (-score, article number, sentence
-    index)."""
+            counts: _Counts, memo: SummaryMemo) -> Iterator[tuple[float, Sentence, Analysed]]:
+    """The eligible lead sentences of ``recent`` with their cheap scores, best first, as
+    far as the caller reads: what scoring each with ``StoryWeights.centrality`` and the
+    factors in ``candidates`` gives, bit for bit (the same IEEE operations in the same
+    order, elementwise; the integer sums exact), in the order of (-score, article number,
+    sentence index)."""
     flat = _scored_flat(recent, counts, memo)
     total = len(flat.sentences)
     if not total:
-        return []
+        return
     per_article = np.array(flat.per_article, dtype=np.int64)
     seq = np.arange(total, dtype=np.int64)
     owners = np.repeat(seq, flat.term_lengths)
@@ -566,11 +565,12 @@ def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,
     score = score * (1.0 + SHARED_NAME_BONUS * np.minimum(shared, SHARED_NAME_CAP))
     score = score * flat.figures
     numbers = np.repeat(np.array([a.n for a, _ in recent], dtype=np.int64), per_article)
-    order = np.lexsort((flat.indexes, numbers, -score))[:limit]
+    order = np.lexsort((flat.indexes, numbers, -score))
     article_of = np.repeat(np.arange(len(recent), dtype=np.int64), per_article).tolist()
     values = score.tolist()
     sentences = flat.sentences
-    return [(values[i], sentences[i], recent[article_of[i]]) for i in order.tolist()]
+    for i in order.tolist():
+        yield values[i], sentences[i], recent[article_of[i]]
 
 
 def _discount(counter: Counter[str], items: Iterable[str]) -> None:
@@ -1025,28 +1025,18 @@ def candidates(
         counts = _counts(originals(story, memo), memo)
     # Support from other sources is the costly feature: only the best SUPPORT_RANKED by the
     # cheap ones get it, and they are ranked again with it. A source's page furniture is no
-    # candidate (is_template): asked of each sentence only as the ranking reaches it, and
-    # the ranking taken twice as deep while furniture leaves fewer than SUPPORT_RANKED (the
-    # first n of a deeper ranking are the first n: the order is total).
+    # candidate (is_template): asked of each sentence only as the ranking reaches it.
     supported: list[tuple[tuple[float, int, int], Sentence, Analysed, float]] = []
-    depth = SUPPORT_RANKED
-    ranked = _scored(recent, recency, weights.size, counts, memo, depth)
-    seen = 0
-    while True:
-        for score, s, pair in ranked[seen:]:
-            if len(supported) >= SUPPORT_RANKED:
-                break
-            article = pair[0]
-            if is_template(s, article.source, templates):
-                continue
-            support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
-                       else _lead_support(s, article.source, lead_index))
-            score *= 1.0 + SUPPORT_BONUS * log2_of(1 + support)
-            supported.append(((-score, article.n, s.index), s, pair, score))
-        if len(supported) >= SUPPORT_RANKED or len(ranked) < depth:
+    for score, s, pair in _scored(recent, recency, weights.size, counts, memo):
+        if len(supported) >= SUPPORT_RANKED:
             break
-        seen, depth = len(ranked), depth * 2
-        ranked = _scored(recent, recency, weights.size, counts, memo, depth)
+        article = pair[0]
+        if is_template(s, article.source, templates):
+            continue
+        support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
+                   else _lead_support(s, article.source, lead_index))
+        score *= 1.0 + SUPPORT_BONUS * log2_of(1 + support)
+        supported.append(((-score, article.n, s.index), s, pair, score))
     supported.sort(key=lambda x: x[0])
     scored = supported
 
