@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from bisect import bisect_left, insort
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -547,6 +547,57 @@ class TimelineIndex:
         self._articles[article.uri] = added
         self._index(added, given.statements)
 
+    def absorb(self, articles: Sequence[CitedArticle], inputs: Mapping[str, TimelineInput],
+               source: TimelineIndex | None = None) -> None:
+        """Add a merged story's ``articles`` (renumbered, in their order in it) with their
+        ``inputs`` (computed from the facts when missing), as :meth:`add` one after another
+        would. ``source``: that story's own index, whose :meth:`inputs` ``inputs`` are.
+
+        With it, a statement joins the event it joined there (or makes one, as there)
+        without being matched against every event again: the merged story's events are made
+        in the same order as there, so until a statement restates an event of this story
+        (one already here) as well, each statement goes where it went there, at the same
+        similarity; so only this story's events are matched (and the event it went to, to
+        compare the two). From the first statement that an event of this story takes (or
+        that the source does not account for), the rest are matched in full. A merge of a
+        long story then costs its statements times this story's events near them, not
+        times the merged story's; the state is the same either way (a test says so)."""
+        guide = source._guide(articles, inputs) if source is not None else None
+        if guide is None or any(article.uri in self._articles for article in articles):
+            for article in articles:
+                self.add(article, inputs.get(article.uri))
+            return
+        first = len(self._events)
+        steps: Iterator[tuple[int, bool]] | None = iter(guide)
+        for article in articles:
+            given = inputs[article.uri]
+            added = _Added(
+                n=article.n, uri=article.uri, version=article.version,
+                source=article.copy_of if article.copy_of is not None else article.n,
+                published=shared_day(article.published.date()), days=given.days,
+            )
+            self._articles[article.uri] = added
+            steps = self._index(added, given.statements, steps, first)
+
+    def _guide(self, articles: Sequence[CitedArticle], inputs: Mapping[str, TimelineInput]
+               ) -> list[tuple[int, bool]] | None:
+        """For each statement of ``articles`` in order (``inputs`` as :meth:`inputs` gave
+        them: the same statement objects), the event it joined in this index and whether it
+        made it; None unless this index holds exactly those articles in that order."""
+        if [article.uri for article in articles] != list(self._articles):
+            return None
+        self._thaw_all()
+        joined = sorted(((member, index, at == 0) for index, event in enumerate(self._events)
+                         for at, member in enumerate(_members(event))),
+                        key=lambda item: item[0].seq)
+        given = [(article.uri, statement) for article in articles
+                 for statement in inputs[article.uri].statements]
+        if len(given) != len(joined) or any(
+                member.uri != uri or member.cand is not statement
+                for (uri, statement), (member, _, _) in zip(given, joined, strict=True)):
+            return None
+        return [(index, made) for _, index, made in joined]
+
     def inputs(self) -> dict[str, TimelineInput]:
         """What the index holds of each article (to hand it over in a merge), by uri in
         order of addition: its days, and its statements gathered from the events they
@@ -707,7 +758,12 @@ class TimelineIndex:
             if key is not None:
                 insort(rank, key)
 
-    def _index(self, article: _Added, statements: Sequence[_Statement]) -> None:
+    def _index(self, article: _Added, statements: Sequence[_Statement],
+               guide: Iterator[tuple[int, bool]] | None = None, first: int = 0
+               ) -> Iterator[tuple[int, bool]] | None:
+        """Index the article's ``statements``; ``guide`` (:meth:`absorb`): where each went
+        in the index the article comes from, whose events are made here from ``first`` on.
+        Returns the guide while it holds, None once it does not."""
         source = article.source
         self._rank_days(article)
         for cand in statements:
@@ -717,7 +773,13 @@ class TimelineIndex:
                 source=source, cand=cand, words=cand.words,
                 planned=is_plan(cand.span, article.published),
             )
-            target = self._match(member)
+            if guide is None:
+                target = self._match(member)
+            else:
+                joined, made = next(guide)
+                target, held = self._guided(member, first, first + joined, made)
+                if not held:
+                    guide = None
             if target is None:
                 target = len(self._events)
                 self._events.append(_Event(entry_id_for(article.uri, cand.sentence), cand.span))
@@ -740,6 +802,55 @@ class TimelineIndex:
                 self._multi.append(target)
             event.summary = None
             self._stale.add(target)
+        return guide
+
+    def _guided(self, member: _Member, first: int, joined: int, made: bool
+                ) -> tuple[int | None, bool]:
+        """What :meth:`_match` gives ``member`` when its guide (:meth:`absorb`) says it
+        joined the event ``joined`` (made it, when ``made``) and every statement before it
+        went where its guide said, and whether that guide still holds.
+
+        The events from ``first`` on are then the source's, as they were when it joined
+        there, so the best of them is ``joined`` (none, when it made one); the events before
+        ``first`` are matched, and one as similar or more wins (it is older). Where the
+        guide does not hold, ``member`` is matched against every event."""
+        best, index = self._best(member, first)
+        if made:
+            if index is None and joined == len(self._events):
+                return None, True
+        else:
+            # (a guide that has it join an event it does not restate does not hold)
+            own = self._restates(member, joined)
+            if own > 0.0 and (index is None or best < own):
+                return joined, True
+        return self._match(member), False
+
+    def _restates(self, member: _Member, index: int) -> float:
+        """The similarity :meth:`_best` finds between ``member`` and the event ``index``
+        (0.0 when it would not count: dates apart, too few words shared, too dissimilar)."""
+        if index >= len(self._events):
+            return 0.0
+        event = self._events[index]
+        span, other_span = member.cand.span, event.span
+        if _overlap(span, other_span):
+            threshold = SAME_EVENT
+        elif (span.precision is DatePrecision.DAY and other_span.precision is DatePrecision.DAY
+              and abs((span.start - other_span.start).days) <= CONFLICT_DAYS):
+            threshold = SAME_EVENT_OTHER_DAY
+        else:
+            return 0.0
+        words = frozenset(member.words)
+        best = 0.0
+        for other in _members(event)[:COMPARE_MEMBERS]:
+            if other.uri == member.uri:
+                continue
+            common = len(words.intersection(other.words))
+            if common < MIN_SHARED:
+                continue
+            sim = 2 * common / (len(words) + len(other.words))  # Dice, as _best has it
+            if sim >= threshold and sim > best:
+                best = sim
+        return best
 
     def _register(self, index: int, span: TimeSpan) -> None:
         if span.precision is DatePrecision.DAY:
@@ -765,7 +876,14 @@ class TimelineIndex:
 
     def _match(self, member: _Member) -> int | None:
         """The event ``member`` restates: of the events whose date is compatible with its
-        own, the one with the most similar member, the older on a tie; None for none.
+        own, the one with the most similar member, the older on a tie; None for none
+        (:meth:`_best` over every event)."""
+        return self._best(member, len(self._events))[1]
+
+    def _best(self, member: _Member, below: int) -> tuple[float, int | None]:
+        """The event ``member`` restates among the events before ``below``, and the
+        similarity it has with it: of those whose date is compatible with its own, the one
+        with the most similar member, the older on a tie; (0.0, None) for none.
 
         Dates are compared with the event's own (first, most precise) date rather than with
         every member's, so a vague "in April" cannot chain April 20 and April 27 together.
@@ -787,6 +905,8 @@ class TimelineIndex:
         best = 0.0  # every similarity that counts is at least SAME_EVENT > 0
         self._look_near(span)
         for index in self._nearby(span):
+            if index >= below:  # ascending: the rest are later still
+                break
             event = events[index]
             members = event.members
             if members is None:  # its month is cold: bring it back
@@ -815,7 +935,7 @@ class TimelineIndex:
                 # strictly better only: ascending indexes, so ties go to the older event
                 if sim >= threshold and sim > best:
                     best, best_index = sim, index
-        return best_index
+        return best, best_index
 
     @staticmethod
     def _summary(event: _Event) -> _Summary:
