@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from bisect import bisect_left, insort
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -539,12 +539,9 @@ class TimelineIndex:
             self.remove(article.uri)
         given = (prepared if prepared is not None
                  else timeline_input(article.facts, article.published.date()))
-        added = _Added(
-            n=article.n, uri=article.uri, version=article.version,
-            source=article.copy_of if article.copy_of is not None else article.n,
-            published=shared_day(article.published.date()), days=given.days,
-        )
+        added = self._added(article, given)
         self._articles[article.uri] = added
+        self._rank_days(added)
         self._index(added, given.statements)
 
     def absorb(self, articles: Sequence[CitedArticle], inputs: Mapping[str, TimelineInput],
@@ -553,31 +550,44 @@ class TimelineIndex:
         ``inputs`` (computed from the facts when missing), as :meth:`add` one after another
         would. ``source``: that story's own index, whose :meth:`inputs` ``inputs`` are.
 
-        With it, a statement joins the event it joined there (or makes one, as there)
-        without being matched against every event again: the merged story's events are made
-        in the same order as there, so until a statement restates an event of this story
-        (one already here) as well, each statement goes where it went there, at the same
-        similarity; so only this story's events are matched (and the event it went to, to
-        compare the two). From the first statement that an event of this story takes (or
-        that the source does not account for), the rest are matched in full. A merge of a
-        long story then costs its statements times this story's events near them, not
-        times the merged story's; the state is the same either way (a test says so)."""
-        guide = source._guide(articles, inputs) if source is not None else None
-        if guide is None or any(article.uri in self._articles for article in articles):
-            for article in articles:
+        With it, the statements are not matched against every event of the merged story
+        again: there, each joined the event of the story most like it (or made one), and
+        the events made here from its statements are that story's, made in the same order
+        from the same statements, as long as no event of this story takes one of them
+        (:meth:`_guided` keeps count of those that differ). So a statement is matched
+        against this story's events and those that differ only, and compared with the one
+        it joined there; in full where that one is not here as it was there. A merge of a
+        long story into a short one then costs its statements times the few events near
+        them, not times the merged story's; the state is the same either way (a test says
+        so), and so is the day ranking, made once at the end."""
+        if any(article.uri in self._articles for article in articles):
+            for article in articles:  # (a story's articles are its own: never so)
                 self.add(article, inputs.get(article.uri))
             return
-        first = len(self._events)
-        steps: Iterator[tuple[int, bool]] | None = iter(guide)
+        guide = source._guide(articles, inputs) if source is not None else None
+        choose: Callable[[_Member], int | None] | None = None
+        if guide is not None:
+            steps = iter(guide)
+            first = len(self._events)
+            image: list[int | None] = []  # the source's events here (None: not made here)
+            differ: set[int] = set()  # events from ``first`` on not as in the source
+
+            def choose(member: _Member) -> int | None:
+                joined, made = next(steps)
+                return self._guided(member, first, image, differ, joined, made)
+
+        # the day ranking once at the end: the days' keys, sorted, whatever the order
+        touched: set[date] = set()
         for article in articles:
-            given = inputs[article.uri]
-            added = _Added(
-                n=article.n, uri=article.uri, version=article.version,
-                source=article.copy_of if article.copy_of is not None else article.n,
-                published=shared_day(article.published.date()), days=given.days,
-            )
+            given = inputs.get(article.uri)
+            if given is None:
+                given = timeline_input(article.facts, article.published.date())
+            added = self._added(article, given)
             self._articles[article.uri] = added
-            steps = self._index(added, given.statements, steps, first)
+            touched |= self._days_touched(added)
+            self._credit_days(added)
+            self._index(added, given.statements, choose)
+        self._rank_touched(touched)
 
     def _guide(self, articles: Sequence[CitedArticle], inputs: Mapping[str, TimelineInput]
                ) -> list[tuple[int, bool]] | None:
@@ -597,6 +607,15 @@ class TimelineIndex:
                 for (uri, statement), (member, _, _) in zip(given, joined, strict=True)):
             return None
         return [(index, made) for _, index, made in joined]
+
+    @staticmethod
+    def _added(article: CitedArticle, given: TimelineInput) -> _Added:
+        """What the index keeps of ``article`` (``given``: its input)."""
+        return _Added(
+            n=article.n, uri=article.uri, version=article.version,
+            source=article.copy_of if article.copy_of is not None else article.n,
+            published=shared_day(article.published.date()), days=given.days,
+        )
 
     def inputs(self) -> dict[str, TimelineInput]:
         """What the index holds of each article (to hand it over in a merge), by uri in
@@ -625,8 +644,12 @@ class TimelineIndex:
         # exactly what it would be had the article never been added. Withdrawals and
         # corrections are rare next to new articles, so the rebuild cost is acceptable.
         self._reset()
+        touched: set[date] = set()
         for article in self._articles.values():
+            touched |= self._days_touched(article)
+            self._credit_days(article)
             self._index(article, statements.get(article.uri, ()))
+        self._rank_touched(touched)
 
     # -- months gone cold ------------------------------------------------------------------
 
@@ -726,19 +749,32 @@ class TimelineIndex:
     def _rank_days(self, article: _Added) -> None:
         """The article's contributions to the day ranking: its mentions, its publication
         (on its day and, through the volume, on the days around it)."""
-        settings = DAY_SETTINGS
-        source, pub = article.source, article.published
-        touched = set(article.days)
-        new_publisher = source not in self._published.get(pub, ())
-        if new_publisher:
-            touched.update(pub + timedelta(days=k)
-                           for k in range(-settings.volume_days, settings.volume_days + 1))
+        touched = self._days_touched(article)
         rank = self._day_rank
         for day in touched:
             key = self._day_key(day)
             if key is not None:
                 del rank[bisect_left(rank, key)]
-        if new_publisher:
+        self._credit_days(article)
+        for day in touched:
+            key = self._day_key(day)
+            if key is not None:
+                insort(rank, key)
+
+    def _days_touched(self, article: _Added) -> set[date]:
+        """The days whose place in the ranking the article's :meth:`_credit_days` moves."""
+        touched = set(article.days)
+        if article.source not in self._published.get(article.published, ()):
+            volume_days = DAY_SETTINGS.volume_days
+            touched.update(article.published + timedelta(days=k)
+                           for k in range(-volume_days, volume_days + 1))
+        return touched
+
+    def _credit_days(self, article: _Added) -> None:
+        """Count the article's publication and mentions (not the ranking: _rank_days)."""
+        settings = DAY_SETTINGS
+        source, pub = article.source, article.published
+        if source not in self._published.get(pub, ()):
             self._published.setdefault(pub, set()).add(source)
         for day in article.days:
             weight = mention_weight(pub, day, True, settings)
@@ -753,19 +789,24 @@ class TimelineIndex:
             elif combined != previous:  # a copy that looks back on the day, its original not
                 sources[source] = _WEIGHTS.setdefault(combined, combined)
                 self._day_mentions[day] = mention_total(sources.values())
+
+    def _rank_touched(self, touched: set[date]) -> None:
+        """Place the ``touched`` days in the ranking again after :meth:`_credit_days` of
+        many articles: the ranking is every known day's key, sorted, whatever the order
+        the days were credited in (what :meth:`_rank_days` one by one gives)."""
+        rank = [key for key in self._day_rank if key[1] not in touched]
         for day in touched:
             key = self._day_key(day)
             if key is not None:
-                insort(rank, key)
+                rank.append(key)
+        rank.sort()
+        self._day_rank = rank
 
     def _index(self, article: _Added, statements: Sequence[_Statement],
-               guide: Iterator[tuple[int, bool]] | None = None, first: int = 0
-               ) -> Iterator[tuple[int, bool]] | None:
-        """Index the article's ``statements``; ``guide`` (:meth:`absorb`): where each went
-        in the index the article comes from, whose events are made here from ``first`` on.
-        Returns the guide while it holds, None once it does not."""
+               choose: Callable[[_Member], int | None] | None = None) -> None:
+        """Index the article's ``statements``: each joins the event :meth:`_match` gives it
+        (``choose`` gives it instead: :meth:`absorb`), or makes one."""
         source = article.source
-        self._rank_days(article)
         for cand in statements:
             self._seq += 1
             member = _Member(
@@ -773,13 +814,7 @@ class TimelineIndex:
                 source=source, cand=cand, words=cand.words,
                 planned=is_plan(cand.span, article.published),
             )
-            if guide is None:
-                target = self._match(member)
-            else:
-                joined, made = next(guide)
-                target, held = self._guided(member, first, first + joined, made)
-                if not held:
-                    guide = None
+            target = self._match(member) if choose is None else choose(member)
             if target is None:
                 target = len(self._events)
                 self._events.append(_Event(entry_id_for(article.uri, cand.sentence), cand.span))
@@ -802,34 +837,48 @@ class TimelineIndex:
                 self._multi.append(target)
             event.summary = None
             self._stale.add(target)
-        return guide
 
-    def _guided(self, member: _Member, first: int, joined: int, made: bool
-                ) -> tuple[int | None, bool]:
-        """What :meth:`_match` gives ``member`` when its guide (:meth:`absorb`) says it
-        joined the event ``joined`` (made it, when ``made``) and every statement before it
-        went where its guide said, and whether that guide still holds.
+    def _guided(self, member: _Member, first: int, image: list[int | None],
+                differ: set[int], joined: int, made: bool) -> int | None:
+        """What :meth:`_match` gives ``member``, which joined the source's event ``joined``
+        (made it, when ``made``) in the index it comes from (:meth:`absorb`); ``image``:
+        where each of the source's events made so far is here (None: a statement that made
+        it there joined an event of this index), ``differ``: the events from ``first`` on
+        that are not as the source's were at this point (members that joined elsewhere
+        there, or that lack one; made here only). Both are kept up to date.
 
-        The events from ``first`` on are then the source's, as they were when it joined
-        there, so the best of them is ``joined`` (none, when it made one); the events before
-        ``first`` are matched, and one as similar or more wins (it is older). Where the
-        guide does not hold, ``member`` is matched against every event."""
-        best, index = self._best(member, first)
-        if made:
-            if index is None and joined == len(self._events):
-                return None, True
-        else:
-            # (a guide that has it join an event it does not restate does not hold)
-            own = self._restates(member, joined)
-            if own > 0.0 and (index is None or best < own):
-                return joined, True
-        return self._match(member), False
+        The others from ``first`` on, the source's events as they were when ``member``
+        joined there, give the similarities they gave there: none counts when it made an
+        event, and none is more similar than ``joined`` (nor as similar and older) when it
+        joined one. So only the events before ``first`` and those that differ are matched,
+        and what they give is compared with ``joined`` (in full, every event, when
+        ``joined`` itself is not here as it was there)."""
+        best, index = self._best(member, first, differ)
+        if made:  # the source's events are made in order: this is image[joined]
+            if index is None:
+                image.append(len(self._events))  # made here too, the same event
+            else:  # never made here: its statement joined ``index`` (before ``first``, or
+                image.append(None)  # one that differs already)
+            return index
+        at = image[joined]
+        own = self._restates(member, at) if at is not None and at not in differ else 0.0
+        target: int | None
+        if at is not None and own > 0.0:
+            target = (index if index is not None and (best > own or (best == own and index < at))
+                      else at)
+        else:  # ``joined`` is not here as it was there: matched in full
+            target = self._match(member)
+        if target is None or target != at:
+            # a member the source's event lacks, and one an event gains (or makes) that
+            # the source has elsewhere
+            if at is not None:
+                differ.add(at)
+            differ.add(len(self._events) if target is None else target)
+        return target
 
     def _restates(self, member: _Member, index: int) -> float:
         """The similarity :meth:`_best` finds between ``member`` and the event ``index``
         (0.0 when it would not count: dates apart, too few words shared, too dissimilar)."""
-        if index >= len(self._events):
-            return 0.0
         event = self._events[index]
         span, other_span = member.cand.span, event.span
         if _overlap(span, other_span):
@@ -880,10 +929,12 @@ class TimelineIndex:
         (:meth:`_best` over every event)."""
         return self._best(member, len(self._events))[1]
 
-    def _best(self, member: _Member, below: int) -> tuple[float, int | None]:
-        """The event ``member`` restates among the events before ``below``, and the
-        similarity it has with it: of those whose date is compatible with its own, the one
-        with the most similar member, the older on a tie; (0.0, None) for none.
+    def _best(self, member: _Member, below: int, also: set[int] | None = None
+              ) -> tuple[float, int | None]:
+        """The event ``member`` restates among the events before ``below`` (and those in
+        ``also``), and the similarity it has with it: of those whose date is compatible with
+        its own, the one with the most similar member, the older on a tie; (0.0, None) for
+        none.
 
         Dates are compared with the event's own (first, most precise) date rather than with
         every member's, so a vague "in April" cannot chain April 20 and April 27 together.
@@ -906,7 +957,10 @@ class TimelineIndex:
         self._look_near(span)
         for index in self._nearby(span):
             if index >= below:  # ascending: the rest are later still
-                break
+                if not also:
+                    break
+                if index not in also:
+                    continue
             event = events[index]
             members = event.members
             if members is None:  # its month is cold: bring it back
