@@ -39,7 +39,6 @@ from storyline.domain.page.story import (
     absorb,
     build_revision,
     fold_article,
-    moving,
     replace_summary,
     restore_window_facts,
     store_facts,
@@ -391,8 +390,9 @@ class Pipeline:
                 self.let_go(absorbed_id)
             if absorbed is state:
                 continue
+            moved: StoryState | MovedStory
             if absorbed is not None:
-                moved = moving(absorbed)
+                moved = absorbed  # absorb guides the survivor's timeline by its own
             elif moved_in is not None:
                 moved = moved_in(merge)
             else:

@@ -344,6 +344,8 @@ def absorb(survivor: StoryState, absorbed: StoryState | MovedStory) -> Change:
     are renumbered too, after those: one may come back (a later version), and must come
     back under a number of its own, with its copies still pointing at it."""
     moved = moving(absorbed) if isinstance(absorbed, StoryState) else absorbed
+    # the absorbed story's own index guides the survivor's (TimelineIndex.absorb)
+    index = absorbed.timeline if isinstance(absorbed, StoryState) else None
     renumbered: dict[int, int] = {}
     for cited in moved.articles.values():
         renumbered[cited.n] = survivor.next_n
@@ -354,13 +356,14 @@ def absorb(survivor: StoryState, absorbed: StoryState | MovedStory) -> Change:
         renumbered[cited.n] = survivor.next_n
         survivor.next_n += 1
     added: list[str] = []
-    inputs = moved.inputs
+    arrivals: list[CitedArticle] = []
     for cited in moved.articles.values():
         arrived = copied(cited, n=renumbered[cited.n],
                          copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
         survivor.articles[cited.uri] = arrived
-        survivor.timeline.add(arrived, inputs.get(cited.uri))
+        arrivals.append(arrived)
         added.append(cited.uri)
+    survivor.timeline.absorb(arrivals, moved.inputs, index)
     for uri, cited in taken:
         survivor.withdrawn[uri] = copied(
             cited, n=renumbered[cited.n],

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from bisect import bisect_left, insort
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -539,13 +539,83 @@ class TimelineIndex:
             self.remove(article.uri)
         given = (prepared if prepared is not None
                  else timeline_input(article.facts, article.published.date()))
-        added = _Added(
+        added = self._added(article, given)
+        self._articles[article.uri] = added
+        self._rank_days(added)
+        self._index(added, given.statements)
+
+    def absorb(self, articles: Sequence[CitedArticle], inputs: Mapping[str, TimelineInput],
+               source: TimelineIndex | None = None) -> None:
+        """Add a merged story's ``articles`` (renumbered, in their order in it) with their
+        ``inputs`` (computed from the facts when missing), as :meth:`add` one after another
+        would. ``source``: that story's own index, whose :meth:`inputs` ``inputs`` are.
+
+        With it, the statements are not matched against every event of the merged story
+        again: there, each joined the event of the story most like it (or made one), and
+        the events made here from its statements are that story's, made in the same order
+        from the same statements, as long as no event of this story takes one of them
+        (:meth:`_guided` keeps count of those that differ). So a statement is matched
+        against this story's events and those that differ only, and compared with the one
+        it joined there; in full where that one is not here as it was there. A merge of a
+        long story into a short one then costs its statements times the few events near
+        them, not times the merged story's; the state is the same either way (a test says
+        so), and so is the day ranking, made once at the end."""
+        if any(article.uri in self._articles for article in articles):
+            for article in articles:  # (a story's articles are its own: never so)
+                self.add(article, inputs.get(article.uri))
+            return
+        guide = source._guide(articles, inputs) if source is not None else None
+        choose: Callable[[_Member], int | None] | None = None
+        if guide is not None:
+            steps = iter(guide)
+            first = len(self._events)
+            image: list[int | None] = []  # the source's events here (None: not made here)
+            differ: set[int] = set()  # events from ``first`` on not as in the source
+
+            def choose(member: _Member) -> int | None:
+                joined, made = next(steps)
+                return self._guided(member, first, image, differ, joined, made)
+
+        # the day ranking once at the end: the days' keys, sorted, whatever the order
+        touched: set[date] = set()
+        for article in articles:
+            given = inputs.get(article.uri)
+            if given is None:
+                given = timeline_input(article.facts, article.published.date())
+            added = self._added(article, given)
+            self._articles[article.uri] = added
+            touched |= self._days_touched(added)
+            self._credit_days(added)
+            self._index(added, given.statements, choose)
+        self._rank_touched(touched)
+
+    def _guide(self, articles: Sequence[CitedArticle], inputs: Mapping[str, TimelineInput]
+               ) -> list[tuple[int, bool]] | None:
+        """For each statement of ``articles`` in order (``inputs`` as :meth:`inputs` gave
+        them: the same statement objects), the event it joined in this index and whether it
+        made it; None unless this index holds exactly those articles in that order."""
+        if [article.uri for article in articles] != list(self._articles):
+            return None
+        self._thaw_all()
+        joined = sorted(((member, index, at == 0) for index, event in enumerate(self._events)
+                         for at, member in enumerate(_members(event))),
+                        key=lambda item: item[0].seq)
+        given = [(article.uri, statement) for article in articles
+                 for statement in inputs[article.uri].statements]
+        if len(given) != len(joined) or any(
+                member.uri != uri or member.cand is not statement
+                for (uri, statement), (member, _, _) in zip(given, joined, strict=True)):
+            return None
+        return [(index, made) for _, index, made in joined]
+
+    @staticmethod
+    def _added(article: CitedArticle, given: TimelineInput) -> _Added:
+        """What the index keeps of ``article`` (``given``: its input)."""
+        return _Added(
             n=article.n, uri=article.uri, version=article.version,
             source=article.copy_of if article.copy_of is not None else article.n,
             published=shared_day(article.published.date()), days=given.days,
         )
-        self._articles[article.uri] = added
-        self._index(added, given.statements)
 
     def inputs(self) -> dict[str, TimelineInput]:
         """What the index holds of each article (to hand it over in a merge), by uri in
@@ -574,8 +644,12 @@ class TimelineIndex:
         # exactly what it would be had the article never been added. Withdrawals and
         # corrections are rare next to new articles, so the rebuild cost is acceptable.
         self._reset()
+        touched: set[date] = set()
         for article in self._articles.values():
+            touched |= self._days_touched(article)
+            self._credit_days(article)
             self._index(article, statements.get(article.uri, ()))
+        self._rank_touched(touched)
 
     # -- months gone cold ------------------------------------------------------------------
 
@@ -675,19 +749,32 @@ class TimelineIndex:
     def _rank_days(self, article: _Added) -> None:
         """The article's contributions to the day ranking: its mentions, its publication
         (on its day and, through the volume, on the days around it)."""
-        settings = DAY_SETTINGS
-        source, pub = article.source, article.published
-        touched = set(article.days)
-        new_publisher = source not in self._published.get(pub, ())
-        if new_publisher:
-            touched.update(pub + timedelta(days=k)
-                           for k in range(-settings.volume_days, settings.volume_days + 1))
+        touched = self._days_touched(article)
         rank = self._day_rank
         for day in touched:
             key = self._day_key(day)
             if key is not None:
                 del rank[bisect_left(rank, key)]
-        if new_publisher:
+        self._credit_days(article)
+        for day in touched:
+            key = self._day_key(day)
+            if key is not None:
+                insort(rank, key)
+
+    def _days_touched(self, article: _Added) -> set[date]:
+        """The days whose place in the ranking the article's :meth:`_credit_days` moves."""
+        touched = set(article.days)
+        if article.source not in self._published.get(article.published, ()):
+            volume_days = DAY_SETTINGS.volume_days
+            touched.update(article.published + timedelta(days=k)
+                           for k in range(-volume_days, volume_days + 1))
+        return touched
+
+    def _credit_days(self, article: _Added) -> None:
+        """Count the article's publication and mentions (not the ranking: _rank_days)."""
+        settings = DAY_SETTINGS
+        source, pub = article.source, article.published
+        if source not in self._published.get(pub, ()):
             self._published.setdefault(pub, set()).add(source)
         for day in article.days:
             weight = mention_weight(pub, day, True, settings)
@@ -702,14 +789,24 @@ class TimelineIndex:
             elif combined != previous:  # a copy that looks back on the day, its original not
                 sources[source] = _WEIGHTS.setdefault(combined, combined)
                 self._day_mentions[day] = mention_total(sources.values())
+
+    def _rank_touched(self, touched: set[date]) -> None:
+        """Place the ``touched`` days in the ranking again after :meth:`_credit_days` of
+        many articles: the ranking is every known day's key, sorted, whatever the order
+        the days were credited in (what :meth:`_rank_days` one by one gives)."""
+        rank = [key for key in self._day_rank if key[1] not in touched]
         for day in touched:
             key = self._day_key(day)
             if key is not None:
-                insort(rank, key)
+                rank.append(key)
+        rank.sort()
+        self._day_rank = rank
 
-    def _index(self, article: _Added, statements: Sequence[_Statement]) -> None:
+    def _index(self, article: _Added, statements: Sequence[_Statement],
+               choose: Callable[[_Member], int | None] | None = None) -> None:
+        """Index the article's ``statements``: each joins the event :meth:`_match` gives it
+        (``choose`` gives it instead: :meth:`absorb`), or makes one."""
         source = article.source
-        self._rank_days(article)
         for cand in statements:
             self._seq += 1
             member = _Member(
@@ -717,7 +814,7 @@ class TimelineIndex:
                 source=source, cand=cand, words=cand.words,
                 planned=is_plan(cand.span, article.published),
             )
-            target = self._match(member)
+            target = self._match(member) if choose is None else choose(member)
             if target is None:
                 target = len(self._events)
                 self._events.append(_Event(entry_id_for(article.uri, cand.sentence), cand.span))
@@ -740,6 +837,69 @@ class TimelineIndex:
                 self._multi.append(target)
             event.summary = None
             self._stale.add(target)
+
+    def _guided(self, member: _Member, first: int, image: list[int | None],
+                differ: set[int], joined: int, made: bool) -> int | None:
+        """What :meth:`_match` gives ``member``, which joined the source's event ``joined``
+        (made it, when ``made``) in the index it comes from (:meth:`absorb`); ``image``:
+        where each of the source's events made so far is here (None: a statement that made
+        it there joined an event of this index), ``differ``: the events from ``first`` on
+        that are not as the source's were at this point (members that joined elsewhere
+        there, or that lack one; made here only). Both are kept up to date.
+
+        The others from ``first`` on, the source's events as they were when ``member``
+        joined there, give the similarities they gave there: none counts when it made an
+        event, and none is more similar than ``joined`` (nor as similar and older) when it
+        joined one. So only the events before ``first`` and those that differ are matched,
+        and what they give is compared with ``joined`` (in full, every event, when
+        ``joined`` itself is not here as it was there)."""
+        best, index = self._best(member, first, differ)
+        if made:  # the source's events are made in order: this is image[joined]
+            if index is None:
+                image.append(len(self._events))  # made here too, the same event
+            else:  # never made here: its statement joined ``index`` (before ``first``, or
+                image.append(None)  # one that differs already)
+            return index
+        at = image[joined]
+        own = self._restates(member, at) if at is not None and at not in differ else 0.0
+        target: int | None
+        if at is not None and own > 0.0:
+            target = (index if index is not None and (best > own or (best == own and index < at))
+                      else at)
+        else:  # ``joined`` is not here as it was there: matched in full
+            target = self._match(member)
+        if target is None or target != at:
+            # a member the source's event lacks, and one an event gains (or makes) that
+            # the source has elsewhere
+            if at is not None:
+                differ.add(at)
+            differ.add(len(self._events) if target is None else target)
+        return target
+
+    def _restates(self, member: _Member, index: int) -> float:
+        """The similarity :meth:`_best` finds between ``member`` and the event ``index``
+        (0.0 when it would not count: dates apart, too few words shared, too dissimilar)."""
+        event = self._events[index]
+        span, other_span = member.cand.span, event.span
+        if _overlap(span, other_span):
+            threshold = SAME_EVENT
+        elif (span.precision is DatePrecision.DAY and other_span.precision is DatePrecision.DAY
+              and abs((span.start - other_span.start).days) <= CONFLICT_DAYS):
+            threshold = SAME_EVENT_OTHER_DAY
+        else:
+            return 0.0
+        words = frozenset(member.words)
+        best = 0.0
+        for other in _members(event)[:COMPARE_MEMBERS]:
+            if other.uri == member.uri:
+                continue
+            common = len(words.intersection(other.words))
+            if common < MIN_SHARED:
+                continue
+            sim = 2 * common / (len(words) + len(other.words))  # Dice, as _best has it
+            if sim >= threshold and sim > best:
+                best = sim
+        return best
 
     def _register(self, index: int, span: TimeSpan) -> None:
         if span.precision is DatePrecision.DAY:
@@ -765,7 +925,16 @@ class TimelineIndex:
 
     def _match(self, member: _Member) -> int | None:
         """The event ``member`` restates: of the events whose date is compatible with its
-        own, the one with the most similar member, the older on a tie; None for none.
+        own, the one with the most similar member, the older on a tie; None for none
+        (:meth:`_best` over every event)."""
+        return self._best(member, len(self._events))[1]
+
+    def _best(self, member: _Member, below: int, also: set[int] | None = None
+              ) -> tuple[float, int | None]:
+        """The event ``member`` restates among the events before ``below`` (and those in
+        ``also``), and the similarity it has with it: of those whose date is compatible with
+        its own, the one with the most similar member, the older on a tie; (0.0, None) for
+        none.
 
         Dates are compared with the event's own (first, most precise) date rather than with
         every member's, so a vague "in April" cannot chain April 20 and April 27 together.
@@ -787,6 +956,11 @@ class TimelineIndex:
         best = 0.0  # every similarity that counts is at least SAME_EVENT > 0
         self._look_near(span)
         for index in self._nearby(span):
+            if index >= below:  # ascending: the rest are later still
+                if not also:
+                    break
+                if index not in also:
+                    continue
             event = events[index]
             members = event.members
             if members is None:  # its month is cold: bring it back
@@ -815,7 +989,7 @@ class TimelineIndex:
                 # strictly better only: ascending indexes, so ties go to the older event
                 if sim >= threshold and sim > best:
                     best, best_index = sim, index
-        return best_index
+        return best, best_index
 
     @staticmethod
     def _summary(event: _Event) -> _Summary:

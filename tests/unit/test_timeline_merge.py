@@ -1,0 +1,286 @@
+"""A merge guided by the absorbed story's own index gives the index adding one by one gives.
+
+``TimelineIndex.absorb`` with the absorbed story's index (what ``story.absorb`` passes for a
+story folded here) lets each moved statement join the event it joined there, matching it only
+against the survivor's own events; from the first statement that one of those takes, the rest
+are matched in full. The state must be exactly that of ``add`` over the same articles in the
+same order (the definition), whatever the two stories hold.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from unittest import mock
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_timeline import EVENTS, article, span
+
+from storyline.domain.coldstore import MemoryColdStore
+from storyline.domain.events import DatePrecision
+from storyline.domain.facts import CitedArticle
+from storyline.domain.page import timeline
+from storyline.domain.page.timeline import TimelineIndex
+
+# Sentences that restate no pool event: events the survivor does not have.
+OTHER = [
+    ("Divers recovered a damaged valve from the seabed near the wreck on {}.", "valve"),
+    ("The company announced a compensation fund for fishermen of the coast on {}.", "fund"),
+    ("Federal inspectors closed the fishing grounds off three states on {}.", "grounds"),
+]
+
+
+def told(uri: str, n: int, event: int, months_later: int, after: int, second: bool = True
+         ) -> CitedArticle:
+    """Article ``uri``: a pool event (or, from len(EVENTS) on, an OTHER sentence on the
+    pool event's day) moved ``months_later`` months on, published ``after`` days later."""
+    text, when_text, when = EVENTS[event % len(EVENTS)]
+    moved = date(when.year + (when.month - 1 + months_later) // 12,
+                 (when.month - 1 + months_later) % 12 + 1, when.day)
+    label = f"{moved:%B} {moved.day}"
+    if event >= len(EVENTS):
+        sentence = OTHER[event % len(OTHER)][0].format(label)
+    else:
+        sentence = text.replace(when_text, label)
+    if not second:
+        return article(n, [sentence], [(0, label, span(moved))],
+                       published=moved + timedelta(days=after), uri=uri)
+    # a statement every article makes: the same event on days near each other
+    also = f"Officials said the work went on through {label}, as planned before."
+    return article(n, [sentence, also], [(0, label, span(moved)), (1, label, span(moved))],
+                   published=moved + timedelta(days=after), uri=uri)
+
+
+def _state(index: TimelineIndex) -> dict[str, object]:
+    return index.__getstate__()
+
+
+def _merged(survivor: list[CitedArticle], moved: list[CitedArticle], source: TimelineIndex,
+            guided: bool | None, matched: list[int] | None = None) -> TimelineIndex:
+    """The survivor's index with ``moved`` absorbed (renumbered after its own): guided by
+    ``source`` (``moved``'s index), absorbed without it (False: a story handed over from
+    its facts) or added one by one (None, the definition); ``matched``: gets the
+    statements matched in full (their order of addition)."""
+    index = TimelineIndex()
+    for cited in survivor:
+        index.add(cited)
+    match = index._match
+    if matched is not None:
+        def counted(member: timeline._Member) -> int | None:
+            matched.append(member.seq)
+            return match(member)
+
+        index._match = counted  # type: ignore[method-assign]
+    inputs = source.inputs()
+    if guided is None:
+        for cited in arrivals(survivor, moved):
+            index.add(cited, inputs.get(cited.uri))
+    else:
+        index.absorb(arrivals(survivor, moved), inputs, source if guided else None)
+    if matched is not None:
+        del index._match
+    return index
+
+
+def arrivals(survivor: list[CitedArticle], moved: list[CitedArticle]) -> list[CitedArticle]:
+    """``moved`` renumbered after ``survivor``, as story.absorb renumbers them."""
+    base = len(survivor) + 1
+    number = {cited.n: base + k for k, cited in enumerate(moved)}
+    return [cited.model_copy(update={
+        "n": number[cited.n],
+        "copy_of": number.get(cited.copy_of) if cited.copy_of else None}) for cited in moved]
+
+
+# (event, months later, days to publication, op: 0 add, 1 correct an earlier one, 2 withdraw
+# an earlier one, 3 a copy of the previous one)
+story_steps = st.lists(st.tuples(st.integers(0, len(EVENTS) + len(OTHER) - 1),
+                                 st.integers(0, 4), st.integers(0, 9),
+                                 st.sampled_from([0, 0, 0, 0, 1, 2, 3])),
+                       min_size=0, max_size=12)
+
+
+def _story(prefix: str, steps: list[tuple[int, int, int, int]], store: MemoryColdStore | None,
+           second: bool = True) -> tuple[list[CitedArticle], TimelineIndex]:
+    """A story's articles in its order (a correction keeps its place, as a story's dict
+    does; the index moves it to the end) and its index."""
+    index = TimelineIndex()
+    if store is not None:
+        index.attach(store, f"timeline:{prefix}:")
+    held: dict[str, CitedArticle] = {}
+    for k, (event, months, after, op) in enumerate(steps, start=1):
+        if op == 1 and held:
+            uri = list(held)[k % len(held)]
+            known = held[uri]
+            cited = told(uri, known.n, event, months, after, second).model_copy(
+                update={"version": known.version + 1, "copy_of": known.copy_of})
+        elif op == 2 and held:
+            uri = list(held)[k % len(held)]
+            del held[uri]
+            index.remove(uri)
+            continue
+        else:
+            cited = told(f"urn:{prefix}:{k}", k, event, months, after, second)
+            if op == 3 and held:
+                last = list(held.values())[-1]
+                cited = cited.model_copy(update={"copy_of": last.copy_of or last.n})
+        held[cited.uri] = cited
+        index.add(cited)
+        index.let_cold_months_go()
+    return list(held.values()), index
+
+
+@settings(max_examples=150, deadline=None)
+@given(survivor=story_steps, absorbed=story_steps, cold=st.booleans(),
+       limit=st.integers(1, 6), after=story_steps)
+def test_a_guided_merge_is_the_merge_added_one_by_one(
+        survivor: list[tuple[int, int, int, int]], absorbed: list[tuple[int, int, int, int]],
+        cold: bool, limit: int, after: list[tuple[int, int, int, int]]) -> None:
+    with mock.patch.object(timeline, "COLD_AFTER", 0 if cold else timeline.COLD_AFTER), \
+            mock.patch.object(timeline, "COLD_CHECK_EVERY", 1 if cold else
+                              timeline.COLD_CHECK_EVERY):
+        ours, _ = _story("s", survivor, None)
+        moved, source = _story("a", absorbed, MemoryColdStore() if cold else None)
+        plain = _merged(ours, moved, source, guided=None)
+        merged = [_merged(ours, moved, source, guided=guided) for guided in (True, False)]
+    assert [_state(index) for index in merged] == [_state(plain)] * 2
+    pages = [index.entries(limit) for index in (plain, *merged)]
+    assert pages[1:] == pages[:1] * 2
+    # and what joins later joins the same events
+    for k, (event, months, days, _) in enumerate(after, start=1):
+        for index in (plain, *merged):
+            index.add(told(f"urn:later:{k}", 100 + k, event, months, days))
+    assert [_state(index) for index in merged] == [_state(plain)] * 2
+    pages = [index.entries(limit) for index in (plain, *merged)]
+    assert pages[1:] == pages[:1] * 2
+
+
+def test_only_a_statement_whose_event_is_not_here_as_there_is_matched_in_full() -> None:
+    # the survivor has the sinking (pool event 2); the absorbed story has events of its own
+    # and the sinking told twice (the second joined the first there). The first sinking
+    # joins the survivor's event (it made one there: no event of the source counts), so
+    # the second's event is not here: it alone is matched in full; the rest follow the
+    # source, checked against the survivor's events
+    ours = [told("urn:s:1", 1, 2, 0, 1, second=False)]
+    moved, source = _story("a", [(6, 0, 1, 0), (7, 0, 2, 0), (2, 0, 3, 0), (6, 1, 1, 0),
+                                 (2, 0, 2, 0), (7, 1, 2, 0), (6, 0, 4, 0)], None, second=False)
+    assert len(source) == 5
+    plain = _merged(ours, moved, source, guided=None)
+    calls: list[int] = []
+    index = _merged(ours, moved, source, guided=True, matched=calls)
+    assert _state(index) == _state(plain)
+    seq = {m.uri: m.seq for event in index._events for m in event.members or ()}
+    assert calls == [seq["urn:a:5"]]
+    assert index._events[0].members is not None
+    assert [m.uri for m in index._events[0].members] == ["urn:s:1", "urn:a:3", "urn:a:5"]
+    # the last one joined the first's event, as there
+    assert [m.uri for m in index._events[1].members or ()] == ["urn:a:1", "urn:a:7"]
+
+
+def test_a_story_whose_order_is_not_its_index_is_added_one_by_one() -> None:
+    # a correction keeps its place in the story, its index moves it to the end: no guide
+    moved, source = _story("a", [(0, 0, 1, 0), (3, 0, 1, 0), (4, 0, 2, 0), (5, 0, 2, 1)],
+                           None)
+    assert [c.uri for c in moved] != list(source._articles)
+    assert source._guide(moved, source.inputs()) is None
+    in_order, source = _story("a", [(0, 0, 1, 0), (3, 0, 1, 0), (4, 0, 2, 0)], None)
+    assert source._guide(in_order, source.inputs()) is not None
+
+
+def test_a_survivors_event_as_similar_as_the_guides_takes_the_statement() -> None:
+    # Y restates X (the absorbed story's event, made first there) and Z (the survivor's)
+    # equally (Dice 0.5 each; X and Z share nothing): the older event, the survivor's, wins
+    day = date(2010, 4, 20)
+
+    def one(uri: str, n: int, text: str) -> CitedArticle:
+        return article(n, [text], [(0, "April 20", span(day))], published=day, uri=uri)
+
+    ours = [one("urn:s:1", 1, "Firefighters sprayed burning tankers while crews waited on "
+                               "April 20.")]
+    moved = [one("urn:a:1", 1, "Pilots flew rescue helicopters toward Louisiana shores on "
+                               "April 20."),
+             one("urn:a:2", 2, "Pilots flew rescue crews over burning tankers on April 20.")]
+    source = TimelineIndex()
+    for cited in moved:
+        source.add(cited)
+    assert len(source) == 1  # Y joined X there
+    plain = _merged(ours, moved, source, guided=None)
+    calls: list[int] = []
+    guided = _merged(ours, moved, source, guided=True, matched=calls)
+    assert _state(guided) == _state(plain)
+    assert [[m.uri for m in event.members or ()] for event in guided._events] == [
+        ["urn:s:1", "urn:a:2"], ["urn:a:1"]]
+    assert calls == []  # both followed their guide, Y compared with the survivor's event
+
+
+# Statements composed of a few words from a small vocabulary, on days near each other: many
+# events restate others in part (ties, near-misses, statements that two events would take),
+# so the survivor's events take statements that made or joined events of the absorbed story,
+# and those then differ from the source's.
+WHO = ["Pilots", "Divers", "Engineers"]
+DID = ["inspected", "repaired", "closed"]
+WHAT = ["the pipeline", "a valve", "the tanker", "the platform", "two pumps"]
+WHERE = ["Houston", "Louisiana"]
+MONTH = DatePrecision.MONTH
+composed = st.lists(  # an article: its statements (who, did, what, what, where, day)
+    st.lists(st.tuples(st.integers(0, len(WHO) - 1), st.integers(0, len(DID) - 1),
+                       st.integers(0, len(WHAT) - 1), st.integers(0, len(WHAT) - 1),
+                       st.integers(0, len(WHERE) - 1), st.integers(16, 23)),
+             min_size=1, max_size=3),
+    max_size=10)
+
+
+def composed_article(uri: str, n: int, statements: list[tuple[int, ...]]) -> CitedArticle:
+    sentences, dates = [], []
+    for k, (who, did, what, also, where, day) in enumerate(statements):
+        if day < 17:  # "in April": an event a day-dated statement makes precise
+            label, when, on = "April", span(date(2010, 4, 1), date(2010, 4, 30), MONTH), "in"
+        else:
+            label, when, on = f"April {day}", span(date(2010, 4, day)), "on"
+        sentences.append(f"{WHO[who]} {DID[did]} {WHAT[what]} and {WHAT[also]} near "
+                         f"{WHERE[where]} {on} {label}.")
+        dates.append((k, label, when))
+    return article(n, sentences, dates, published=date(2010, 4, 25), uri=uri)
+
+
+@settings(max_examples=400, deadline=None)
+@given(survivor=composed, absorbed=composed, after=composed,
+       compare=st.sampled_from([1, 2, 3, timeline.COMPARE_MEMBERS]))
+def test_a_guided_merge_of_overlapping_stories_is_the_merge_added_one_by_one(
+        survivor: list[list[tuple[int, ...]]], absorbed: list[list[tuple[int, ...]]],
+        after: list[list[tuple[int, ...]]], compare: int) -> None:
+    # (fewer members compared: an event that lacks one, or gained one, matches otherwise)
+    with mock.patch.object(timeline, "COMPARE_MEMBERS", compare):
+        ours = [composed_article(f"urn:s:{n}", n, told) for n, told in enumerate(survivor, 1)]
+        moved = [composed_article(f"urn:a:{n}", n, told) for n, told in enumerate(absorbed, 1)]
+        source = TimelineIndex()
+        for cited in moved:
+            source.add(cited)
+        plain = _merged(ours, moved, source, guided=None)
+        guided = _merged(ours, moved, source, guided=True)
+        assert _state(guided) == _state(plain)
+        for n, told in enumerate(after, 1):
+            for index in (plain, guided):
+                index.add(composed_article(f"urn:later:{n}", 100 + n, told))
+        assert _state(guided) == _state(plain)
+        assert guided.entries(5) == plain.entries(5)
+
+
+def test_an_event_that_lost_a_statement_to_the_survivor_is_matched_as_it_is_here() -> None:
+    # X ("in April") made an event of the absorbed story, which Y ("April 18") made precise
+    # there; here the survivor's Z (April 18, more like Y than X is, unlike X) takes Y, so
+    # the event stays "April": W (April 23, like X) restates it here, not there (5 days
+    # from April 18)
+    ours = [composed_article("urn:s:1", 1, [(1, 1, 2, 3, 0, 18)])]
+    moved = [composed_article("urn:a:1", 1, [(0, 0, 0, 1, 0, 16)]),
+             composed_article("urn:a:2", 2, [(0, 1, 2, 3, 0, 18)]),
+             composed_article("urn:a:3", 3, [(0, 0, 0, 2, 0, 23)])]
+    source = TimelineIndex()
+    for cited in moved:
+        source.add(cited)
+    assert [[m.uri for m in event.members or ()] for event in source._events] == [
+        ["urn:a:1", "urn:a:2"], ["urn:a:3"]]
+    plain = _merged(ours, moved, source, guided=None)
+    guided = _merged(ours, moved, source, guided=True)
+    assert _state(guided) == _state(plain)
+    assert [[m.uri for m in event.members or ()] for event in guided._events] == [
+        ["urn:s:1", "urn:a:2"], ["urn:a:1", "urn:a:3"]]
