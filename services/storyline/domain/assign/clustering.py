@@ -64,7 +64,7 @@ from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures, ClusteringName
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind
-from storyline.domain.floats import log_of, log_of_ratio, ordered_sum
+from storyline.domain.floats import log_of, logs_of_counts, ordered_sum
 
 if TYPE_CHECKING:
     from storyline.domain.assign.clustering_explain import Trace
@@ -429,12 +429,15 @@ class Clusterer:
         # its key names: named in the lede or at least twice
         self._key = sorted({nid for nid, m in zip(nids, mentions, strict=True)
                             if m.lede or name_counts[nid] >= 2})
-        # Vocabulary.idf for every name at once: the same logarithms
-        docs = self._names.docs + 1
-        frequencies = self._names.df[list(name_counts)].tolist()
-        names = {n: (1.0 + log_of(c)) * (log_of_ratio(docs, df + 1) + 1.0)
-                 for (n, c), df in zip(name_counts.items(), frequencies, strict=True)}
-        return vector, names
+        # (1 + log c) * (Vocabulary.idf) for every name at once: the same logarithms and
+        # the same float operations, elementwise
+        if not name_counts:
+            return vector, {}
+        nid_array = np.fromiter(name_counts, dtype=np.int64, count=len(name_counts))
+        counted = np.fromiter(name_counts.values(), dtype=np.int64, count=len(name_counts))
+        weights = (1.0 + logs_of_counts(counted)) * (
+            (log_of(self._names.docs + 1) - logs_of_counts(self._names.df[nid_array] + 1)) + 1.0)
+        return vector, dict(zip(name_counts, weights.tolist(), strict=True))
 
     # -- scoring ---------------------------------------------------------------------------
 
@@ -523,9 +526,9 @@ class Clusterer:
         if trace is not None:
             trace.query(self, query, names)
         scored: list[tuple[float, float, float, _Story]] = []
-        candidates = self._candidates(
-            SparseVector.top_arrays(query.ids, query.weights, cfg.query_terms), names
-        )
+        # the article's own vector (_join) comes from the same sort as the query's terms
+        top, _ = query.tops(cfg.query_terms, cfg.article_terms)
+        candidates = self._candidates(top, names)
         prepared = query
         centroid_scores = prepared.dots([story.centroid for story in candidates])
         position = {nid: i for i, nid in enumerate(names)}
@@ -646,13 +649,15 @@ class Clusterer:
         cfg = self.config
         if scored[0][0] < cfg.merge_threshold:
             return []
+        eligible = [story for score, story in scored[1:] if score >= cfg.merge_threshold]
+        if not eligible:
+            return []  # (most articles: no dict of the best story's centroid to build)
         best_centroid = best.centroid.as_dict()
         best_people = self._core_persons(best)
         return [
             story
-            for score, story in scored[1:]
-            if score >= cfg.merge_threshold
-            and self._merge_refusal(best, story, best_centroid, best_people) is None
+            for story in eligible
+            if self._merge_refusal(best, story, best_centroid, best_people) is None
         ]
 
     def _merge_refusal(self, best: _Story, story: _Story, best_centroid: dict[int, float],
@@ -794,7 +799,7 @@ class Clusterer:
     ) -> None:
         cfg = self.config
         full, names = features
-        vector = SparseVector.top_arrays(full.ids, full.weights, cfg.article_terms)
+        (vector,) = full.tops(cfg.article_terms)
         art = _Article(uri, story.id, vector, tuple(sorted(names)), day, copy=False)
         self._articles[uri] = art
         story.size += 1
