@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_clustering import article, facts, replay, step
 
-from storyline.domain.assign import clustering_text
+from storyline.domain.assign import clustering, clustering_text
 from storyline.domain.assign.clustering import (
     Clusterer,
     ClusteringConfig,
@@ -254,3 +254,45 @@ def test_name_weights_are_the_logarithms_one_by_one(
             n: (1.0 + log_of(k)) * (log_of_ratio(docs, int(c._names.df[n]) + 1) + 1.0)
             for n, k in counts.items()}
         assert list(weights) == list(counts)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([f"t{i}" for i in range(12)])), max_size=8))
+def test_intern_all_unbounded_adds_new_terms_as_one_by_one(batches: list[list[str]]) -> None:
+    """Unbounded (no cold store), the new terms of a batch (repeated ones too, as a name can
+    be) are added at once, in order of first use."""
+    batched, single = Vocabulary(), Vocabulary()
+    batched.df = single.df = np.zeros(2, dtype=np.int64)  # grown on the way
+    for terms in batches:
+        assert batched.intern_all(terms) == [single.intern(t) for t in terms]
+        assert (batched.size, batched.strings, len(batched.df)) == (
+            single.size, single.strings, len(single.df))
+        assert list(batched.ids._recent.items()) == list(single.ids._recent.items())
+
+
+@given(st.dictionaries(st.integers(0, 50), st.one_of(st.integers(0, 3).map(float),
+                                                     st.floats(0.0, 10.0)), max_size=40),
+       st.integers(0, 45))
+def test_heaviest_is_the_sort_by_weight_then_id(weights: dict[int, float], k: int) -> None:
+    assert clustering._heaviest(weights, k) == sorted(
+        weights.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(step, min_size=1, max_size=25), st.booleans())
+def test_the_identity_rule_with_the_shared_names_is_the_rule(
+    steps: list[tuple[str, list[str], list[str], int]], tight: bool,
+) -> None:
+    c = Clusterer(TIGHT if tight else ClusteringConfig(widespread_min=1))
+    replay(steps, c)
+    for _, sentences, names, _ in steps:
+        features = _features("\n".join(sentences), *names)
+        _, article_names = c._represent(features, count_df=False)
+        position = {nid: i for i, nid in enumerate(article_names)}
+        for story in c._stories.values():
+            shared = article_names.keys() & story.names.keys()
+            for lead in (-1, *article_names):
+                assert c._identity_refusal(story, article_names, lead, shared) == \
+                    c._identity_refusal(story, article_names, lead)
+            assert c._name_score(story, article_names, position, shared) == \
+                c._name_score(story, article_names, position)

@@ -47,6 +47,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -177,6 +178,15 @@ class Assignment:
     is_new_story: bool
     duplicate_of: str | None
     merged: tuple[str, ...]
+
+
+def _heaviest(weights: dict[int, float], k: int) -> list[tuple[int, float]]:
+    """The ``k`` first items of ``weights`` by weight desc, then id: ``sorted(items, key=lambda
+    item: (-item[1], item[0]))[:k]`` (for weights that are not NaN), as two sorts in C: by
+    id, then stably by weight, descending (a reversed sort keeps equal weights in order)."""
+    items = sorted(weights.items())  # ids are distinct: by id alone
+    items.sort(key=itemgetter(1), reverse=True)
+    return items[:k]
 
 
 class _Story:
@@ -443,7 +453,7 @@ class Clusterer:
 
     def _candidates(self, query: SparseVector, names: dict[int, float]) -> list[_Story]:
         cfg = self.config
-        top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
+        top_names = _heaviest(names, cfg.query_names)
         compiled = kernels.active()
         if compiled is None:
             return self._candidates_portable(query, top_names)
@@ -525,7 +535,7 @@ class Clusterer:
         trace = self.trace
         if trace is not None:
             trace.query(self, query, names)
-        scored: list[tuple[float, float, float, _Story]] = []
+        scored: list[tuple[float, float, float, _Story, set[int]]] = []
         # the article's own vector (_join) comes from the same sort as the query's terms
         top, _ = query.tops(cfg.query_terms, cfg.article_terms)
         candidates = self._candidates(top, names)
@@ -533,18 +543,28 @@ class Clusterer:
         centroid_scores = prepared.dots([story.centroid for story in candidates])
         position = {nid: i for i, nid in enumerate(names)}
         time_scale, name_weight = cfg.time_scale_days, cfg.name_weight
+        no_names = name_weight * 0.0  # the name part where none is shared
+        article_names = names.keys()
         for story, text in zip(candidates, centroid_scores, strict=True):
             gap = max(0.0, day - story.last_day)
             decay = 1.0 / (1.0 + gap / time_scale)
-            name_score = self._name_score(story, names, position) / name_mass if names else 0.0
-            scored.append((text, decay, name_weight * name_score, story))
+            # the names both carry (set intersection in C), for the name part and the
+            # identity rule; most candidates share none
+            shared = article_names & story.names.keys()
+            if shared:
+                part = name_weight * (self._name_score(story, names, position, shared)
+                                      / name_mass)
+            else:
+                part = no_names
+            scored.append((text, decay, part, story, shared))
         # the centroid ranks; k-NN linkage refines the best few (their members cost most)
         scored.sort(key=lambda item: (-(item[0] * item[1] + item[2]), item[3].seq))
         lead = self._lead
         near = [item[3] for item in scored[: cfg.knn_candidates]] if cfg.member_weight > 0 else []
         member_scores = iter(prepared.dots([m.vector for story in near for m in story.members]))
         final: list[tuple[float, _Story]] = []
-        for rank, (text, decay, names_part, story) in enumerate(scored):
+        young = cfg.core_min_articles
+        for rank, (text, decay, names_part, story, shared) in enumerate(scored):
             cosine = text
             if rank < len(near) and story.members:
                 knn = max(next(member_scores) for _ in story.members)
@@ -552,8 +572,9 @@ class Clusterer:
             refused: str | None = None
             if text * decay < cfg.strong_text and not self._shares_core_person(story, names, lead):
                 refused = "strong_text"  # a story about someone else, however close the words
-            elif text * decay < cfg.identity_text:
-                refused = self._identity_refusal(story, names, lead)  # other people or places
+            elif text * decay < cfg.identity_text and story.weight < young:
+                # other people or places (the rule holds for young stories only)
+                refused = self._identity_refusal(story, names, lead, shared)
             if trace is not None:
                 knn_used = rank < len(near) and bool(story.members)
                 trace.candidate(self, story, cosine, text if knn_used else None, decay,
@@ -563,12 +584,14 @@ class Clusterer:
         final.sort(key=lambda item: (-item[0], item[1].seq))
         return final
 
-    def _name_score(self, story: _Story, names: dict[int, float], position: dict[int, int]
-                    ) -> float:
+    def _name_score(self, story: _Story, names: dict[int, float], position: dict[int, int],
+                    shared: set[int] | None = None) -> float:
         """The article's name weight carried by names core to ``story`` (before dividing by
-        the article's name mass); ``position``: each name's place in ``names``."""
+        the article's name mass); ``position``: each name's place in ``names``; ``shared``:
+        the names both carry, when known."""
         story_names = story.names
-        shared = names.keys() & story_names.keys()
+        if shared is None:
+            shared = names.keys() & story_names.keys()
         if not shared:
             return 0.0  # what the loop below sums to: most candidates share no name
         floor = self.config.core_share * story.weight
@@ -610,13 +633,15 @@ class Clusterer:
             return [n for n in story.subjects if n in story.names]
         return self._core_persons(story)
 
-    def _identity_refusal(self, story: _Story, names: dict[int, float], lead: int) -> str | None:
+    def _identity_refusal(self, story: _Story, names: dict[int, float], lead: int,
+                          shared: set[int] | None = None) -> str | None:
         """None when a young story and an article agree on who and where (see
-        ``identity_text``), else which part of the rule they fail."""
+        ``identity_text``), else which part of the rule they fail; ``shared``: the names
+        both carry, when known."""
         cfg = self.config
         if cfg.identity_text <= 0 or story.weight >= cfg.core_min_articles:
             return None
-        if not self._names_meet(names, story.names):
+        if not self._names_meet(names, story.names, shared):
             return "identity:no_shared_name"  # no place, person or organisation in common
         if lead >= 0 and lead not in story.names:
             people = self._story_people(story)
@@ -624,12 +649,16 @@ class Clusterer:
                 return "identity:other_people"  # about someone else
         return None
 
-    def _names_meet(self, a: dict[int, float], b: dict[int, float]) -> bool:
+    def _names_meet(self, a: dict[int, float], b: dict[int, float],
+                    shared: set[int] | None = None) -> bool:
         """A name in common that is not widespread, or one side names no one (nothing to
-        disagree with)."""
+        disagree with); ``shared``: the names in both, when known."""
         if not a or not b:
             return True  # what the test below comes to, without a pass over the other side
-        if any(n in b and not self._widespread(n) for n in a):
+        if shared is None:
+            if any(n in b and not self._widespread(n) for n in a):
+                return True
+        elif any(not self._widespread(n) for n in shared):  # (a pure test: any order)
             return True
         widespread = self._widespread
         return all(widespread(n) for n in a) or all(widespread(n) for n in b)
@@ -823,13 +852,13 @@ class Clusterer:
                 spread[nid] = spread.get(nid, 0) + 1
             story.names[nid] = story.names.get(nid, 0.0) + 1.0
         if len(story.names) > 2 * cfg.story_names:
-            keep = sorted(story.names.items(), key=lambda item: (-item[1], item[0]))
+            keep = _heaviest(story.names, len(story.names))
             for nid, _ in keep[cfg.story_names :]:
                 self._unspread(nid)
             story.names = dict(keep[: cfg.story_names])
         self._post(self._term_postings, vector.ids[: cfg.index_terms], self._new_terms_from,
                    story.seq)
-        top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
+        top_names = _heaviest(names, cfg.query_names)
         self._post(self._name_postings, [nid for nid, _ in top_names], self._new_names_from,
                    story.seq)
 

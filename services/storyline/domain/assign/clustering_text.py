@@ -112,6 +112,20 @@ class Vocabulary:
         if None not in ids:  # (scanned in C)
             return cast(list[int], ids)
         misses = [i for i, tid in enumerate(ids) if tid is None]
+        if not self.ids.bounded:
+            # every miss is a new term: ids in order of first use, added at once
+            fresh = dict.fromkeys([terms[i] for i in misses], 0)
+            for new_id, term in enumerate(fresh, self.size):
+                fresh[term] = new_id
+            self.ids.add_unbounded(fresh)
+            self.size += len(fresh)
+            if self.strings is not None:
+                self.strings.extend(fresh)
+            while self.size > len(self.df):  # (as _add grows it: doubled until it fits)
+                self.df = np.concatenate((self.df, np.zeros(len(self.df), dtype=np.int64)))
+            for i in misses:
+                ids[i] = fresh[terms[i]]
+            return cast(list[int], ids)
         older = self.ids.older([terms[i] for i in misses])
         done: dict[str, int] = {}  # a term met again in ``terms`` is in the dict by then
         for i, tid in zip(misses, older, strict=True):
