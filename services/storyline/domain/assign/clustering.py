@@ -494,8 +494,7 @@ class Clusterer:
             if story is None or story.size == 0:
                 continue
             found[seq] = last = value
-        ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-        return [stories[seq] for seq, _ in ranked[:cut]]
+        return [stories[seq] for seq, _ in _heaviest(found, cut)]
 
     def _candidates_portable(self, query: SparseVector, top_names: list[tuple[int, float]]
                              ) -> list[_Story]:
@@ -524,8 +523,7 @@ class Clusterer:
                 continue
             if value > found.get(seq, -1.0):
                 found[seq] = value
-        ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-        return [stories[seq] for seq, _ in ranked[: self.config.max_candidates]]
+        return [stories[seq] for seq, _ in _heaviest(found, self.config.max_candidates)]
 
     def _score(
         self, query: Query, names: dict[int, float], day: float
@@ -847,14 +845,23 @@ class Clusterer:
             story.names = {n: c * fade for n, c in story.names.items()}
         story.weight = min(story.weight + 1.0, float(cfg.centroid_memory))
         spread = self._name_stories
+        carried = story.names
         for nid in art.names:
-            if nid not in story.names:
+            had = carried.get(nid)
+            if had is None:
                 spread[nid] = spread.get(nid, 0) + 1
-            story.names[nid] = story.names.get(nid, 0.0) + 1.0
+                carried[nid] = 1.0  # (0.0 + 1.0)
+            else:
+                carried[nid] = had + 1.0
         if len(story.names) > 2 * cfg.story_names:
             keep = _heaviest(story.names, len(story.names))
-            for nid, _ in keep[cfg.story_names :]:
-                self._unspread(nid)
+            get = spread.get
+            for nid, _ in keep[cfg.story_names :]:  # self._unspread(nid), inlined
+                left = get(nid, 0) - 1
+                if left > 0:
+                    spread[nid] = left
+                else:
+                    spread.pop(nid, None)
             story.names = dict(keep[: cfg.story_names])
         self._post(self._term_postings, vector.ids[: cfg.index_terms], self._new_terms_from,
                    story.seq)
@@ -870,13 +877,17 @@ class Clusterer:
 
     @staticmethod
     def _postings_of(postings: SpilledMap[list[int]], ids: Sequence[int], new_from: int,
-                     hold: bool = True) -> list[list[int] | None]:
+                     hold: bool = True, keys: list[str] | None = None
+                     ) -> list[list[int] | None]:
         """``postings.get_many`` of ``ids`` (as str; ``hold``: those read back are held in
         memory again), None without a look-up for the ids from ``new_from`` on: handed out
         for the article being placed, no story is posted under them yet (most of an
         article's new words are among its top terms, and a look-up that misses memory
-        costs a filter check)."""
-        old = [str(i) for i in ids if i < new_from]
+        costs a filter check). ``keys``: ``ids`` as str, when made already."""
+        if not ids or max(ids) < new_from:
+            old = list(map(str, ids)) if keys is None else keys
+        else:
+            old = [str(i) for i in ids if i < new_from]
         found = postings.get_many(old, hold=hold)
         if len(old) == len(ids):
             return found
@@ -890,8 +901,8 @@ class Clusterer:
         cap = self.config.posting_cap
         keys = list(map(str, ids))
         # read first: a write never changes another key's list (a spilled one is a copy)
-        for key, posting in zip(keys, self._postings_of(postings, ids, new_from, hold=False),
-                                strict=True):
+        for key, posting in zip(keys, self._postings_of(postings, ids, new_from, hold=False,
+                                                        keys=keys), strict=True):
             if posting is None:
                 postings[key] = [seq]
                 continue
