@@ -424,18 +424,18 @@ class Clusterer:
             name_counts[nid] = name_counts.get(nid, 0) + mention.count
             if nid >= len(is_person):
                 is_person.append(mention.person)
+        term_ids = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        nid_array = np.fromiter(name_counts, dtype=np.int64, count=len(name_counts))
         if count_df:
-            self._terms.add_document(np.fromiter(counts, dtype=np.int64, count=len(counts)))
-            self._names.add_document(
-                np.fromiter(name_counts, dtype=np.int64, count=len(name_counts))
-            )
-        vector = tfidf(counts, self._terms)
+            self._terms.add_document(term_ids)
+            self._names.add_document(nid_array)
+        vector = tfidf(counts, self._terms, term_ids)
         # the article's subject: its most mentioned person, when clearly so
-        people = sorted(
-            ((c, n) for n, c in name_counts.items() if self._is_person[n]),
-            key=lambda item: (-item[0], item[1]),
-        )
-        self._lead = people[0][1] if people and people[0][0] >= cfg.lead_mentions else -1
+        # (the first by count desc, then id)
+        heaviest = min([(-c, n) for n, c in name_counts.items() if is_person[n]],
+                       default=None)
+        self._lead = (heaviest[1] if heaviest is not None and -heaviest[0] >= cfg.lead_mentions
+                      else -1)
         # its key names: named in the lede or at least twice
         self._key = sorted({nid for nid, m in zip(nids, mentions, strict=True)
                             if m.lede or name_counts[nid] >= 2})
@@ -443,7 +443,6 @@ class Clusterer:
         # the same float operations, elementwise
         if not name_counts:
             return vector, {}
-        nid_array = np.fromiter(name_counts, dtype=np.int64, count=len(name_counts))
         counted = np.fromiter(name_counts.values(), dtype=np.int64, count=len(name_counts))
         weights = (1.0 + logs_of_counts(counted)) * (
             (log_of(self._names.docs + 1) - logs_of_counts(self._names.df[nid_array] + 1)) + 1.0)

@@ -279,7 +279,7 @@ class Query:
         sizes = list(map(len, buffers))
         if len(self.ids) == 0 or not any(sizes):
             return [0.0] * len(vectors)
-        lengths = np.array(sizes, dtype=np.int64)
+        lengths = np.fromiter(sizes, dtype=np.int64, count=len(sizes))
         # one copy of all the vectors' buffers each, not an array object per vector
         ids = np.frombuffer(b"".join(buffers), dtype=np.uint32)
         weights = np.frombuffer(b"".join([v.weights for v in vectors]), dtype=np.float32)
@@ -340,9 +340,12 @@ def _top_k(ids: npt.NDArray[np.int64], values: npt.NDArray[np.float64], k: int
     return np.concatenate((above, tied))
 
 
-def tfidf(counts: dict[int, int], vocab: Vocabulary) -> Query:
-    """Sublinear tf times idf over all terms, L2-normalised."""
-    ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+def tfidf(counts: dict[int, int], vocab: Vocabulary,
+          ids: npt.NDArray[np.int64] | None = None) -> Query:
+    """Sublinear tf times idf over all terms, L2-normalised; ``ids``: the keys of ``counts``
+    as an array, when made already."""
+    if ids is None:
+        ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
     tf = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
     order = ids.argsort()
     ids, tf = ids[order], tf[order]
