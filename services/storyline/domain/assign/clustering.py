@@ -511,18 +511,27 @@ class Clusterer:
                                          self._new_names_from):
             for seq in posting or ():
                 tally[seq] = tally.get(seq, 0.0) + name_weight
+        # a story absorbed by another counts as its survivor, with the best of their sums:
+        # walked in rank order (as the compiled tally's walk in _candidates), the first sum
+        # met for a survivor is its best, and past the max_candidates-th survivor only a sum
+        # tying with its sum can still rank, so the stories ranked below are never looked up
         found: dict[int, float] = {}
         merged_into = self._merged_into
         stories = self._stories
-        for seq, value in tally.items():
+        cut = self.config.max_candidates
+        last = -1.0
+        for seq, value in _heaviest(tally, len(tally)):
+            if len(found) >= cut and value < last:
+                break
             while seq in merged_into:
                 seq = merged_into[seq]
+            if seq in found:
+                continue
             story = stories.get(seq)
             if story is None or story.size == 0:
                 continue
-            if value > found.get(seq, -1.0):
-                found[seq] = value
-        return [stories[seq] for seq, _ in _heaviest(found, self.config.max_candidates)]
+            found[seq] = last = value
+        return [stories[seq] for seq, _ in _heaviest(found, cut)]
 
     def _score(
         self, query: Query, names: dict[int, float], day: float
