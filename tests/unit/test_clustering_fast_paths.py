@@ -184,7 +184,7 @@ def test_a_merged_story_past_the_cut_still_counts_at_its_survivor() -> None:
     assert got == [s.seq for s in _candidates_by_loop(c, query, {})] == [1, 2]
 
 
-# -- one sort for the article's query terms and its own vector (session 30) ----------------
+# -- one sort for the article's query terms and its own vector (session 29) ----------------
 
 _terms_with_weights = st.lists(
     st.tuples(st.integers(0, 5_000),

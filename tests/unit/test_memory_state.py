@@ -638,7 +638,7 @@ def _layout() -> dict[str, object]:
 # (41: timeline figures carry the act they count, _Figure.act. 42: with it, the summary
 # memo, never pickled, counts the window's lead sentences by outlet and day,
 # SummaryMemo.templates_key/templates; both of session 28.)
-# (42 re-recorded without a bump in session 30: clustering_text.Query keeps the top vectors
+# (42 re-recorded without a bump in session 29: clustering_text.Query keeps the top vectors
 # made of it, Query._tops; a Query lives while one article is placed, never pickled.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
