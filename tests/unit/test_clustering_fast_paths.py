@@ -7,19 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_clustering import article, facts, replay, step
 
+from storyline.domain.assign import clustering, clustering_text
 from storyline.domain.assign.clustering import (
     Clusterer,
     ClusteringConfig,
     _Story,
     clustering_features,
 )
-from storyline.domain.assign.clustering_text import SparseVector, Vocabulary
+from storyline.domain.assign.clustering_text import Query, SparseVector, Vocabulary
 from storyline.domain.coldstore import MemoryColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures
+from storyline.domain.floats import log_of, log_of_ratio
 
 # small caps, so that posting lists are trimmed and the candidate cut is reached with ties
 TIGHT = ClusteringConfig(posting_cap=2, max_candidates=2, query_terms=6, query_names=2)
@@ -179,3 +182,117 @@ def test_a_merged_story_past_the_cut_still_counts_at_its_survivor() -> None:
     query = SparseVector.top({7: 1.0}, 1)
     got = [s.seq for s in c._candidates(query, {})]
     assert got == [s.seq for s in _candidates_by_loop(c, query, {})] == [1, 2]
+
+
+# -- one sort for the article's query terms and its own vector (session 29) ----------------
+
+_terms_with_weights = st.lists(
+    st.tuples(st.integers(0, 5_000),
+              st.one_of(st.integers(1, 4).map(float),  # ties, at the cut too
+                        st.floats(1e-6, 50.0, allow_nan=False))),
+    min_size=0, max_size=400, unique_by=lambda pair: pair[0])
+
+
+def _arrays(pairs: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([i for i, _ in pairs], dtype=np.int64),
+            np.array([w for _, w in pairs], dtype=np.float64))
+
+
+def _same(a: SparseVector, b: SparseVector) -> bool:
+    return bytes(a.ids) == bytes(b.ids) and bytes(a.weights) == bytes(b.weights)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_terms_with_weights, st.lists(st.integers(0, 450), min_size=1, max_size=3))
+def test_top_prefixes_are_top_arrays(pairs: list[tuple[int, float]], ks: list[int]) -> None:
+    ids, values = _arrays(pairs)
+    got = SparseVector.top_prefixes(ids, values, ks)
+    assert all(_same(g, SparseVector.top_arrays(ids, values, k))
+               for g, k in zip(got, ks, strict=True))
+    query = Query(np.sort(ids), values[np.argsort(ids)])
+    first = query.tops(*ks[:1])
+    assert [bytes(v.weights) for v in query.tops(*ks)] == [
+        bytes(SparseVector.top_arrays(query.ids, query.weights, k).weights) for k in ks]
+    assert query.tops(*ks[:1])[0] is first[0]  # kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(_terms_with_weights, st.integers(0, 450))
+def test_sorting_all_terms_finds_the_first_k_as_top_k(pairs: list[tuple[int, float]], k: int,
+                                                     ) -> None:
+    """``_first`` sorts every term up to ``_SORT_ALL`` of them, else partitions first."""
+    ids, values = _arrays(pairs)
+    if k == 0 or len(ids) == 0:
+        return
+    sorted_all = clustering_text._first(ids, values, k)
+    saved = clustering_text._SORT_ALL
+    clustering_text._SORT_ALL = 0
+    try:
+        partitioned = clustering_text._first(ids, values, k)
+    finally:
+        clustering_text._SORT_ALL = saved
+    assert sorted_all[0].tolist() == partitioned[0].tolist()
+    assert sorted_all[1].tolist() == partitioned[1].tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(step, min_size=1, max_size=20))
+def test_name_weights_are_the_logarithms_one_by_one(
+    steps: list[tuple[str, list[str], list[str], int]],
+) -> None:
+    c = Clusterer()
+    replay(steps, c)
+    for _, sentences, names, _ in steps:
+        features = _features("\n".join(sentences), *names)
+        _, weights = c._represent(features, count_df=True)
+        docs = c._names.docs + 1
+        nids = c._names.intern_all([m.canonical for m in features.names])
+        counts: dict[int, int] = {}
+        for nid, m in zip(nids, features.names, strict=True):
+            counts[nid] = counts.get(nid, 0) + m.count
+        assert weights == {
+            n: (1.0 + log_of(k)) * (log_of_ratio(docs, int(c._names.df[n]) + 1) + 1.0)
+            for n, k in counts.items()}
+        assert list(weights) == list(counts)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([f"t{i}" for i in range(12)])), max_size=8))
+def test_intern_all_unbounded_adds_new_terms_as_one_by_one(batches: list[list[str]]) -> None:
+    """Unbounded (no cold store), the new terms of a batch (repeated ones too, as a name can
+    be) are added at once, in order of first use."""
+    batched, single = Vocabulary(), Vocabulary()
+    batched.df = single.df = np.zeros(2, dtype=np.int64)  # grown on the way
+    for terms in batches:
+        assert batched.intern_all(terms) == [single.intern(t) for t in terms]
+        assert (batched.size, batched.strings, len(batched.df)) == (
+            single.size, single.strings, len(single.df))
+        assert list(batched.ids._recent.items()) == list(single.ids._recent.items())
+
+
+@given(st.dictionaries(st.integers(0, 50), st.one_of(st.integers(0, 3).map(float),
+                                                     st.floats(0.0, 10.0)), max_size=40),
+       st.integers(0, 45))
+def test_heaviest_is_the_sort_by_weight_then_id(weights: dict[int, float], k: int) -> None:
+    assert clustering._heaviest(weights, k) == sorted(
+        weights.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(step, min_size=1, max_size=25), st.booleans())
+def test_the_identity_rule_with_the_shared_names_is_the_rule(
+    steps: list[tuple[str, list[str], list[str], int]], tight: bool,
+) -> None:
+    c = Clusterer(TIGHT if tight else ClusteringConfig(widespread_min=1))
+    replay(steps, c)
+    for _, sentences, names, _ in steps:
+        features = _features("\n".join(sentences), *names)
+        _, article_names = c._represent(features, count_df=False)
+        position = {nid: i for i, nid in enumerate(article_names)}
+        for story in c._stories.values():
+            shared = article_names.keys() & story.names.keys()
+            for lead in (-1, *article_names):
+                assert c._identity_refusal(story, article_names, lead, shared) == \
+                    c._identity_refusal(story, article_names, lead)
+            assert c._name_score(story, article_names, position, shared) == \
+                c._name_score(story, article_names, position)

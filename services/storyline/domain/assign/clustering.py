@@ -47,6 +47,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,7 +65,7 @@ from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures, ClusteringName
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind
-from storyline.domain.floats import log_of, log_of_ratio, ordered_sum
+from storyline.domain.floats import log_of, logs_of_counts, ordered_sum
 
 if TYPE_CHECKING:
     from storyline.domain.assign.clustering_explain import Trace
@@ -177,6 +178,15 @@ class Assignment:
     is_new_story: bool
     duplicate_of: str | None
     merged: tuple[str, ...]
+
+
+def _heaviest(weights: dict[int, float], k: int) -> list[tuple[int, float]]:
+    """The ``k`` first items of ``weights`` by weight desc, then id: ``sorted(items, key=lambda
+    item: (-item[1], item[0]))[:k]`` (for weights that are not NaN), as two sorts in C: by
+    id, then stably by weight, descending (a reversed sort keeps equal weights in order)."""
+    items = sorted(weights.items())  # ids are distinct: by id alone
+    items.sort(key=itemgetter(1), reverse=True)
+    return items[:k]
 
 
 class _Story:
@@ -414,33 +424,35 @@ class Clusterer:
             name_counts[nid] = name_counts.get(nid, 0) + mention.count
             if nid >= len(is_person):
                 is_person.append(mention.person)
+        term_ids = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        nid_array = np.fromiter(name_counts, dtype=np.int64, count=len(name_counts))
         if count_df:
-            self._terms.add_document(np.fromiter(counts, dtype=np.int64, count=len(counts)))
-            self._names.add_document(
-                np.fromiter(name_counts, dtype=np.int64, count=len(name_counts))
-            )
-        vector = tfidf(counts, self._terms)
+            self._terms.add_document(term_ids)
+            self._names.add_document(nid_array)
+        vector = tfidf(counts, self._terms, term_ids)
         # the article's subject: its most mentioned person, when clearly so
-        people = sorted(
-            ((c, n) for n, c in name_counts.items() if self._is_person[n]),
-            key=lambda item: (-item[0], item[1]),
-        )
-        self._lead = people[0][1] if people and people[0][0] >= cfg.lead_mentions else -1
+        # (the first by count desc, then id)
+        heaviest = min([(-c, n) for n, c in name_counts.items() if is_person[n]],
+                       default=None)
+        self._lead = (heaviest[1] if heaviest is not None and -heaviest[0] >= cfg.lead_mentions
+                      else -1)
         # its key names: named in the lede or at least twice
         self._key = sorted({nid for nid, m in zip(nids, mentions, strict=True)
                             if m.lede or name_counts[nid] >= 2})
-        # Vocabulary.idf for every name at once: the same logarithms
-        docs = self._names.docs + 1
-        frequencies = self._names.df[list(name_counts)].tolist()
-        names = {n: (1.0 + log_of(c)) * (log_of_ratio(docs, df + 1) + 1.0)
-                 for (n, c), df in zip(name_counts.items(), frequencies, strict=True)}
-        return vector, names
+        # (1 + log c) * (Vocabulary.idf) for every name at once: the same logarithms and
+        # the same float operations, elementwise
+        if not name_counts:
+            return vector, {}
+        counted = np.fromiter(name_counts.values(), dtype=np.int64, count=len(name_counts))
+        weights = (1.0 + logs_of_counts(counted)) * (
+            (log_of(self._names.docs + 1) - logs_of_counts(self._names.df[nid_array] + 1)) + 1.0)
+        return vector, dict(zip(name_counts, weights.tolist(), strict=True))
 
     # -- scoring ---------------------------------------------------------------------------
 
     def _candidates(self, query: SparseVector, names: dict[int, float]) -> list[_Story]:
         cfg = self.config
-        top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
+        top_names = _heaviest(names, cfg.query_names)
         compiled = kernels.active()
         if compiled is None:
             return self._candidates_portable(query, top_names)
@@ -481,8 +493,7 @@ class Clusterer:
             if story is None or story.size == 0:
                 continue
             found[seq] = last = value
-        ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-        return [stories[seq] for seq, _ in ranked[:cut]]
+        return [stories[seq] for seq, _ in _heaviest(found, cut)]
 
     def _candidates_portable(self, query: SparseVector, top_names: list[tuple[int, float]]
                              ) -> list[_Story]:
@@ -500,19 +511,27 @@ class Clusterer:
                                          self._new_names_from):
             for seq in posting or ():
                 tally[seq] = tally.get(seq, 0.0) + name_weight
+        # a story absorbed by another counts as its survivor, with the best of their sums:
+        # walked in rank order (as the compiled tally's walk in _candidates), the first sum
+        # met for a survivor is its best, and past the max_candidates-th survivor only a sum
+        # tying with its sum can still rank, so the stories ranked below are never looked up
         found: dict[int, float] = {}
         merged_into = self._merged_into
         stories = self._stories
-        for seq, value in tally.items():
+        cut = self.config.max_candidates
+        last = -1.0
+        for seq, value in _heaviest(tally, len(tally)):
+            if len(found) >= cut and value < last:
+                break
             while seq in merged_into:
                 seq = merged_into[seq]
+            if seq in found:
+                continue
             story = stories.get(seq)
             if story is None or story.size == 0:
                 continue
-            if value > found.get(seq, -1.0):
-                found[seq] = value
-        ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-        return [stories[seq] for seq, _ in ranked[: self.config.max_candidates]]
+            found[seq] = last = value
+        return [stories[seq] for seq, _ in _heaviest(found, cut)]
 
     def _score(
         self, query: Query, names: dict[int, float], day: float
@@ -522,26 +541,36 @@ class Clusterer:
         trace = self.trace
         if trace is not None:
             trace.query(self, query, names)
-        scored: list[tuple[float, float, float, _Story]] = []
-        candidates = self._candidates(
-            SparseVector.top_arrays(query.ids, query.weights, cfg.query_terms), names
-        )
+        scored: list[tuple[float, float, float, _Story, set[int]]] = []
+        # the article's own vector (_join) comes from the same sort as the query's terms
+        top, _ = query.tops(cfg.query_terms, cfg.article_terms)
+        candidates = self._candidates(top, names)
         prepared = query
         centroid_scores = prepared.dots([story.centroid for story in candidates])
         position = {nid: i for i, nid in enumerate(names)}
         time_scale, name_weight = cfg.time_scale_days, cfg.name_weight
+        no_names = name_weight * 0.0  # the name part where none is shared
+        article_names = names.keys()
         for story, text in zip(candidates, centroid_scores, strict=True):
             gap = max(0.0, day - story.last_day)
             decay = 1.0 / (1.0 + gap / time_scale)
-            name_score = self._name_score(story, names, position) / name_mass if names else 0.0
-            scored.append((text, decay, name_weight * name_score, story))
+            # the names both carry (set intersection in C), for the name part and the
+            # identity rule; most candidates share none
+            shared = article_names & story.names.keys()
+            if shared:
+                part = name_weight * (self._name_score(story, names, position, shared)
+                                      / name_mass)
+            else:
+                part = no_names
+            scored.append((text, decay, part, story, shared))
         # the centroid ranks; k-NN linkage refines the best few (their members cost most)
         scored.sort(key=lambda item: (-(item[0] * item[1] + item[2]), item[3].seq))
         lead = self._lead
         near = [item[3] for item in scored[: cfg.knn_candidates]] if cfg.member_weight > 0 else []
         member_scores = iter(prepared.dots([m.vector for story in near for m in story.members]))
         final: list[tuple[float, _Story]] = []
-        for rank, (text, decay, names_part, story) in enumerate(scored):
+        young = cfg.core_min_articles
+        for rank, (text, decay, names_part, story, shared) in enumerate(scored):
             cosine = text
             if rank < len(near) and story.members:
                 knn = max(next(member_scores) for _ in story.members)
@@ -549,8 +578,9 @@ class Clusterer:
             refused: str | None = None
             if text * decay < cfg.strong_text and not self._shares_core_person(story, names, lead):
                 refused = "strong_text"  # a story about someone else, however close the words
-            elif text * decay < cfg.identity_text:
-                refused = self._identity_refusal(story, names, lead)  # other people or places
+            elif text * decay < cfg.identity_text and story.weight < young:
+                # other people or places (the rule holds for young stories only)
+                refused = self._identity_refusal(story, names, lead, shared)
             if trace is not None:
                 knn_used = rank < len(near) and bool(story.members)
                 trace.candidate(self, story, cosine, text if knn_used else None, decay,
@@ -560,12 +590,14 @@ class Clusterer:
         final.sort(key=lambda item: (-item[0], item[1].seq))
         return final
 
-    def _name_score(self, story: _Story, names: dict[int, float], position: dict[int, int]
-                    ) -> float:
+    def _name_score(self, story: _Story, names: dict[int, float], position: dict[int, int],
+                    shared: set[int] | None = None) -> float:
         """The article's name weight carried by names core to ``story`` (before dividing by
-        the article's name mass); ``position``: each name's place in ``names``."""
+        the article's name mass); ``position``: each name's place in ``names``; ``shared``:
+        the names both carry, when known."""
         story_names = story.names
-        shared = names.keys() & story_names.keys()
+        if shared is None:
+            shared = names.keys() & story_names.keys()
         if not shared:
             return 0.0  # what the loop below sums to: most candidates share no name
         floor = self.config.core_share * story.weight
@@ -607,13 +639,15 @@ class Clusterer:
             return [n for n in story.subjects if n in story.names]
         return self._core_persons(story)
 
-    def _identity_refusal(self, story: _Story, names: dict[int, float], lead: int) -> str | None:
+    def _identity_refusal(self, story: _Story, names: dict[int, float], lead: int,
+                          shared: set[int] | None = None) -> str | None:
         """None when a young story and an article agree on who and where (see
-        ``identity_text``), else which part of the rule they fail."""
+        ``identity_text``), else which part of the rule they fail; ``shared``: the names
+        both carry, when known."""
         cfg = self.config
         if cfg.identity_text <= 0 or story.weight >= cfg.core_min_articles:
             return None
-        if not self._names_meet(names, story.names):
+        if not self._names_meet(names, story.names, shared):
             return "identity:no_shared_name"  # no place, person or organisation in common
         if lead >= 0 and lead not in story.names:
             people = self._story_people(story)
@@ -621,12 +655,16 @@ class Clusterer:
                 return "identity:other_people"  # about someone else
         return None
 
-    def _names_meet(self, a: dict[int, float], b: dict[int, float]) -> bool:
+    def _names_meet(self, a: dict[int, float], b: dict[int, float],
+                    shared: set[int] | None = None) -> bool:
         """A name in common that is not widespread, or one side names no one (nothing to
-        disagree with)."""
+        disagree with); ``shared``: the names in both, when known."""
         if not a or not b:
             return True  # what the test below comes to, without a pass over the other side
-        if any(n in b and not self._widespread(n) for n in a):
+        if shared is None:
+            if any(n in b and not self._widespread(n) for n in a):
+                return True
+        elif any(not self._widespread(n) for n in shared):  # (a pure test: any order)
             return True
         widespread = self._widespread
         return all(widespread(n) for n in a) or all(widespread(n) for n in b)
@@ -646,13 +684,15 @@ class Clusterer:
         cfg = self.config
         if scored[0][0] < cfg.merge_threshold:
             return []
+        eligible = [story for score, story in scored[1:] if score >= cfg.merge_threshold]
+        if not eligible:
+            return []  # (most articles: no dict of the best story's centroid to build)
         best_centroid = best.centroid.as_dict()
         best_people = self._core_persons(best)
         return [
             story
-            for score, story in scored[1:]
-            if score >= cfg.merge_threshold
-            and self._merge_refusal(best, story, best_centroid, best_people) is None
+            for story in eligible
+            if self._merge_refusal(best, story, best_centroid, best_people) is None
         ]
 
     def _merge_refusal(self, best: _Story, story: _Story, best_centroid: dict[int, float],
@@ -794,7 +834,7 @@ class Clusterer:
     ) -> None:
         cfg = self.config
         full, names = features
-        vector = SparseVector.top_arrays(full.ids, full.weights, cfg.article_terms)
+        (vector,) = full.tops(cfg.article_terms)
         art = _Article(uri, story.id, vector, tuple(sorted(names)), day, copy=False)
         self._articles[uri] = art
         story.size += 1
@@ -813,18 +853,27 @@ class Clusterer:
             story.names = {n: c * fade for n, c in story.names.items()}
         story.weight = min(story.weight + 1.0, float(cfg.centroid_memory))
         spread = self._name_stories
+        carried = story.names
         for nid in art.names:
-            if nid not in story.names:
+            had = carried.get(nid)
+            if had is None:
                 spread[nid] = spread.get(nid, 0) + 1
-            story.names[nid] = story.names.get(nid, 0.0) + 1.0
+                carried[nid] = 1.0  # (0.0 + 1.0)
+            else:
+                carried[nid] = had + 1.0
         if len(story.names) > 2 * cfg.story_names:
-            keep = sorted(story.names.items(), key=lambda item: (-item[1], item[0]))
-            for nid, _ in keep[cfg.story_names :]:
-                self._unspread(nid)
+            keep = _heaviest(story.names, len(story.names))
+            get = spread.get
+            for nid, _ in keep[cfg.story_names :]:  # self._unspread(nid), inlined
+                left = get(nid, 0) - 1
+                if left > 0:
+                    spread[nid] = left
+                else:
+                    spread.pop(nid, None)
             story.names = dict(keep[: cfg.story_names])
         self._post(self._term_postings, vector.ids[: cfg.index_terms], self._new_terms_from,
                    story.seq)
-        top_names = sorted(names.items(), key=lambda item: (-item[1], item[0]))[: cfg.query_names]
+        top_names = _heaviest(names, cfg.query_names)
         self._post(self._name_postings, [nid for nid, _ in top_names], self._new_names_from,
                    story.seq)
 
@@ -836,13 +885,17 @@ class Clusterer:
 
     @staticmethod
     def _postings_of(postings: SpilledMap[list[int]], ids: Sequence[int], new_from: int,
-                     hold: bool = True) -> list[list[int] | None]:
+                     hold: bool = True, keys: list[str] | None = None
+                     ) -> list[list[int] | None]:
         """``postings.get_many`` of ``ids`` (as str; ``hold``: those read back are held in
         memory again), None without a look-up for the ids from ``new_from`` on: handed out
         for the article being placed, no story is posted under them yet (most of an
         article's new words are among its top terms, and a look-up that misses memory
-        costs a filter check)."""
-        old = [str(i) for i in ids if i < new_from]
+        costs a filter check). ``keys``: ``ids`` as str, when made already."""
+        if not ids or max(ids) < new_from:
+            old = list(map(str, ids)) if keys is None else keys
+        else:
+            old = [str(i) for i in ids if i < new_from]
         found = postings.get_many(old, hold=hold)
         if len(old) == len(ids):
             return found
@@ -856,8 +909,8 @@ class Clusterer:
         cap = self.config.posting_cap
         keys = list(map(str, ids))
         # read first: a write never changes another key's list (a spilled one is a copy)
-        for key, posting in zip(keys, self._postings_of(postings, ids, new_from, hold=False),
-                                strict=True):
+        for key, posting in zip(keys, self._postings_of(postings, ids, new_from, hold=False,
+                                                        keys=keys), strict=True):
             if posting is None:
                 postings[key] = [seq]
                 continue

@@ -152,6 +152,16 @@ class TermIds:
             return [None] * len(terms)
         return [table.get(fingerprint(term)) for term in terms]
 
+    @property
+    def bounded(self) -> bool:
+        """Whether terms are also in the fingerprint table (``bound`` was called)."""
+        return self._older is not None
+
+    def add_unbounded(self, terms: dict[str, int]) -> None:
+        """``add`` of each of ``terms`` (never seen) in their order, while not bounded."""
+        assert self._older is None
+        self._recent.update(terms)
+
     def get_and_hold(self, term: str) -> int | None:
         """The id of ``term`` or None; one found in the table is held in the dict again."""
         found = self._recent.get(term)
