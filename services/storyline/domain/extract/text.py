@@ -125,11 +125,45 @@ def split_line(line: str) -> list[str]:
     return out
 
 
+# Text whose UTF-8 bytes were read as Windows-1252 ("mojibake"): a curly quote or dash
+# (E2 80 xx) reads "â€" and one character for its last byte, an accented letter (C3 xx) or
+# a no-break space or pound sign (C2 xx) "Ã" or "Â" and one. The character for a byte of
+# 80-BF, as Windows-1252 shows it; 81, 8D, 8F, 90 and 9D have none and came through as the
+# replacement character (all but always 9D, the closing double quote). A detokeniser may
+# have put a space after "â€" ("countryâ€ ™ s"), and between an apostrophe it broke and a
+# clitic ("’ s", "didn’ t").
+_CP1252_BYTE: dict[str, int] = {
+    bytes([b]).decode("cp1252", errors="replace"): b for b in range(0x80, 0xC0)}
+_CP1252_BYTE.pop("\ufffd", None)
+_CONTINUATION = "".join(sorted(_CP1252_BYTE)) + "\ufffd"
+_MOJIBAKE = re.compile(
+    "(?:â€ ?([" + re.escape(_CONTINUATION) + "])"
+    "|([ÂÃ])([" + re.escape("".join(sorted(_CP1252_BYTE))) + "]))"
+    "(?:(?<=[™’]) (?=(?:s|t|re|ll|ve|d|m)\\b))?")
+
+
+def _unmangled(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        last = 0x9D if m.group(1) == "\ufffd" else _CP1252_BYTE[m.group(1)]
+        return bytes([0xE2, 0x80, last]).decode("utf-8", errors="replace")
+    lead = 0xC2 if m.group(2) == "Â" else 0xC3
+    return bytes([lead, _CP1252_BYTE[m.group(3)]]).decode("utf-8", errors="replace")
+
+
+def repair_mojibake(text: str) -> str:
+    """``text`` with UTF-8 read as Windows-1252 read right ("Brazilâ€ ™ s" → "Brazil’s",
+    "â€œYesâ€ �" → "“Yes”", "GÃ³mez" → "Gómez"); any other text unchanged."""
+    if "â€" not in text and "Ã" not in text and "Â" not in text:
+        return text
+    return _MOJIBAKE.sub(_unmangled, text)
+
+
 def split_sentences(body: str) -> tuple[str, ...]:
-    """The body's sentences in order, whitespace collapsed, empty lines dropped."""
+    """The body's sentences in order, mojibake repaired (``repair_mojibake``), whitespace
+    collapsed, empty lines dropped."""
     out: list[str] = []
     for raw in body.splitlines():
-        line = " ".join(raw.split())
+        line = " ".join(repair_mojibake(raw).split())
         if line:
             out.extend(split_line(line))
     return tuple(out)

@@ -36,7 +36,7 @@ from storyline.domain.extract.analysis import (
     strip_dateline,
     terms_of,
 )
-from storyline.domain.extract.text import wordset
+from storyline.domain.extract.text import repair_mojibake, wordset
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.summary import (
     STORY_WINDOW,
@@ -73,7 +73,7 @@ _OUTLET_PREFIX = re.compile(r"^[A-Z][\w .&'-]{1,30}: (?=[A-Z])")
 
 
 def _clean(text: str) -> str:
-    text = " ".join(text.split()).strip(" .;:,-")
+    text = " ".join(repair_mojibake(text).split()).strip(" .;:,-")
     return text
 
 
