@@ -11,6 +11,7 @@ from storyline.domain.events import ArticleReceived
 from storyline.domain.extract.extractor import extract_facts
 from storyline.domain.extract.text import repair_mojibake, split_sentences
 from storyline.domain.facts import CitedArticle
+from storyline.domain.page.summary import _phrase_spans
 from storyline.domain.page.timeline import TimelineIndex
 from storyline.domain.page.title import trim
 
@@ -74,3 +75,14 @@ def test_a_day_something_is_set_for_is_ahead() -> None:
                   "scheduled for 24 January.", date(2026, 11, 2)) == date(2027, 1, 24)
     assert day_of("The council held a budget vote on Friday.",
                   date(2026, 6, 10)) == date(2026, 6, 5)
+
+
+def test_a_paragraph_label_is_no_possessive_without_its_noun() -> None:
+    def labels(text: str) -> list[str]:
+        return [text[a:b] for a, b in _phrase_spans(text, ())]
+
+    # "report" reads as a verb, so the phrase stopped at the possessive: no head, no label
+    assert labels("Fares rose, according to a harbour master's report.") == []
+    # the determiner is the possessor's ("this season's"), so the label is what it owns
+    assert labels("Tickets for this season's harbour regatta sold out.") == ["harbour regatta"]
+    assert labels("The dock workers' union called a strike.") == ["dock workers' union"]
