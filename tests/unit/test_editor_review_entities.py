@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 from storyline.domain.events import ArticleReceived
 from storyline.domain.extract.extractor import extract_facts
-from storyline.domain.extract.text import repair_mojibake, split_sentences
+from storyline.domain.extract.text import repair_mojibake
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.summary import _phrase_spans
 from storyline.domain.page.timeline import TimelineIndex
@@ -18,12 +18,19 @@ from storyline.domain.page.title import trim
 
 def test_mojibake_is_read_as_the_utf8_it_was() -> None:
     # UTF-8 read as Windows-1252, with a detokeniser's spaces after the broken characters
-    body = ("The councilâ€ ™ s vote was close â€ “ nine to eight.\n"
-            "â€œWe didnâ€ ™ t expect it,â€ � said RenÃ©e Okafor, who paid Â£ 40 to attend.")
-    assert split_sentences(body) == (
-        "The council’s vote was close – nine to eight.",
-        "“We didn’t expect it,” said Renée Okafor, who paid £ 40 to attend.",
-    )
+    assert repair_mojibake("The councilâ€ ™ s vote was close â€ “ nine to eight.") == (
+        "The council’s vote was close – nine to eight.")
+    assert repair_mojibake("â€œWe didnâ€ ™ t expect it,â€ � said RenÃ©e Okafor, who paid "
+                           "Â£ 40.") == "“We didn’t expect it,” said Renée Okafor, who paid £ 40."
+
+
+def test_a_timeline_entry_shows_mojibake_repaired() -> None:
+    index = TimelineIndex()
+    index.add(_cited("The councilâ€ ™ s budget vote was held on March 9 â€ “ nine to eight.",
+                     date(2026, 3, 10), 1))
+    (entry,) = index.entries(5)
+    assert "â€" not in entry.text
+    assert "council’s budget vote" in entry.text
 
 
 def test_a_mangled_headline_reads_right_as_a_title() -> None:

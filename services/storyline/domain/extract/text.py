@@ -159,11 +159,10 @@ def repair_mojibake(text: str) -> str:
 
 
 def split_sentences(body: str) -> tuple[str, ...]:
-    """The body's sentences in order, mojibake repaired (``repair_mojibake``), whitespace
-    collapsed, empty lines dropped."""
+    """The body's sentences in order, whitespace collapsed, empty lines dropped."""
     out: list[str] = []
     for raw in body.splitlines():
-        line = " ".join(repair_mojibake(raw).split())
+        line = " ".join(raw.split())
         if line:
             out.extend(split_line(line))
     return tuple(out)

@@ -58,7 +58,7 @@ from storyline.domain.extract.analysis import (
     tokens,
 )
 from storyline.domain.extract.temporal import find_dates
-from storyline.domain.extract.text import Document, wordset
+from storyline.domain.extract.text import Document, repair_mojibake, wordset
 from storyline.domain.extract.timeline_text import sentence_date
 from storyline.domain.facts import (
     ArticleFacts,
@@ -1421,7 +1421,7 @@ def summarise(
                 key_phrase=phrase,
                 sentences=tuple(
                     CitedSentence(
-                        text=c.sentence.shown or c.sentence.text,
+                        text=repair_mojibake(c.sentence.shown or c.sentence.text),
                         citations=citations_for(c.sentence, c.article, story, copy_of,
                                                 memo),
                     )
