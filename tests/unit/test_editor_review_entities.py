@@ -51,20 +51,6 @@ def _cited(body: str, day: date, n: int) -> CitedArticle:
                         published=article.published, facts=extract_facts(article))
 
 
-def test_a_day_that_happened_is_told_by_its_report_not_by_its_plan() -> None:
-    # written a week before: the hearing was due on March 9; written after: it was held
-    index = TimelineIndex()
-    index.add(_cited("The harbour board hearing in Veldt is due on March 9.",
-                     date(2026, 3, 2), 1))
-    index.add(_cited("The harbour board hearing in Veldt was held on March 9 and lasted "
-                     "three hours.", date(2026, 3, 10), 2))
-    (entry,) = index.entries(5)
-    assert entry.date == date(2026, 3, 9)
-    assert not entry.planned
-    assert entry.text.startswith("The harbour board hearing in Veldt was held")
-    assert [c.n for c in entry.citations] == [1, 2]
-
-
 def test_a_day_something_is_set_for_is_ahead() -> None:
     # Wednesday, June 10, 2026: "set for Friday" is two days on, not five days back; "set
     # for 24 January" in November is next January

@@ -308,14 +308,11 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
     listed = {n for side in conflicts if side.kind == "date" for n in side.citations} | bridged
     dating = [m for m in members if _dates_entry(m, chosen_span, listed)]
     # The statement that best represents the event, among those: one that reads alone (not
-    # "He was briefly detained" when another source names him), then, unless the entry is a
-    # plan, one that reports the event rather than announces it (not "Both teams are due to
-    # meet next week" written before the day, when a later source says they met), then
-    # central, then short-ish, then first.
-    planned = all(m.planned for m in chosen)
+    # "He was briefly detained" when another source names him), then central, then
+    # short-ish, then first.
     representative = min(
         dating,
-        key=lambda m: (points_back(m.cand.statement), m.planned and not planned,
+        key=lambda m: (points_back(m.cand.statement),
                        -centrality[m.seq] + LONG_STATEMENT_PENALTY
                        * max(0, len(m.cand.statement.split()) - LONG_STATEMENT_WORDS),
                        m.seq),
@@ -335,7 +332,7 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
         sources=len({m.source for m in members}),
         centrality=mean_centrality,
         conflicts=tuple(conflicts),
-        planned=planned,
+        planned=all(m.planned for m in chosen),
     )
 
 
