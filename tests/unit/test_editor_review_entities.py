@@ -8,8 +8,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from storyline.domain.events import ArticleReceived
+from storyline.domain.extract.analysis import is_boilerplate
 from storyline.domain.extract.extractor import extract_facts
-from storyline.domain.extract.text import repair_mojibake
+from storyline.domain.extract.text import is_caption, repair_mojibake
+from storyline.domain.extract.timeline_text import is_statement
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.summary import _phrase_spans
 from storyline.domain.page.timeline import TimelineIndex
@@ -79,3 +81,23 @@ def test_a_paragraph_label_is_no_possessive_without_its_noun() -> None:
     # the determiner is the possessor's ("this season's"), so the label is what it owns
     assert labels("Tickets for this season's harbour regatta sold out.") == ["harbour regatta"]
     assert labels("The dock workers' union called a strike.") == ["dock workers' union"]
+
+
+def test_a_caption_is_neither_an_entry_nor_a_summary_sentence() -> None:
+    # a picture's caption carries the picture's day; on a page it raised a false conflict
+    captions = ["Harbour master Ana Ruiz, left, inspects the breach in the sea wall at Veldt.",
+                "Divers inspect the sunken ferry, bottom left, as the tide rises at Veldt.",
+                "Ferry captain Tom Ochs (right) and his crew arrive at the Veldt inquiry."]
+    for caption in captions:
+        assert is_caption(caption)
+        assert not is_statement(caption)
+        assert is_boilerplate(caption)
+    index = TimelineIndex()
+    index.add(_cited("Divers inspected the sunken ferry, bottom left, as the tide rose at "
+                     "Veldt on March 9.", date(2026, 3, 10), 1))
+    assert index.entries(5) == ()
+    # a party after a name, a direction in prose: no caption
+    for prose in ["Senator Jo Ames (R) said the ferry inquiry would reopen on Monday.",
+                  "Turn left, then right, at the Veldt ferry terminal.",
+                  "Voters moved to the right, the harbour board's survey found."]:
+        assert not is_caption(prose)

@@ -30,7 +30,7 @@ from storyline.domain.events import (
     DatePrecision,
 )
 from storyline.domain.extract.temporal import alone_from, dates_alone
-from storyline.domain.extract.text import wordset
+from storyline.domain.extract.text import is_caption, wordset
 from storyline.domain.extract.timeline_text import MONTH_ABBR, background
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import (
@@ -81,9 +81,11 @@ _BOILERPLATE_KEYS = tuple(key for key, _ in BOILERPLATE_PARTS)
 
 
 def is_boilerplate(text: str) -> bool:
-    """Whether ``BOILERPLATE`` finds something in ``text``: for ASCII text (where a
-    case-insensitive match is a match of the lower-cased text) only when one of the parts'
-    substrings is in it."""
+    """Whether ``BOILERPLATE`` finds something in ``text``, or it is a picture's caption
+    (``is_caption``): for ASCII text (where a case-insensitive match is a match of the
+    lower-cased text) only when one of the parts' substrings is in it."""
+    if is_caption(text):
+        return True
     if text.isascii():
         lowered = text.lower()
         if not any(key in lowered for key in _BOILERPLATE_KEYS):

@@ -125,6 +125,21 @@ def split_line(line: str) -> list[str]:
     return out
 
 
+# Where someone or something is in a picture: a photo caption's words, not a report's
+# ("Finance Minister Ana Ruiz, left, talks with ...", "Mayor Tom Ochs (right) arrives",
+# "Ana Ruiz (L) and ...", "the damaged pier, bottom left, as the tide comes in"; not "(R)",
+# which is as often a party: "Senator Jo Ames (R) said").
+_PICTURE_POSITION = re.compile(
+    r", (?:far|top|bottom|lower|upper|(?:second|third) from) (?:left|right),|"
+    r"[A-Z][\w'’.-]*(?:, (?:left|right|center|centre),| \((?:left|right|center|centre|L)\))")
+
+
+def is_caption(text: str) -> bool:
+    """Whether ``text`` says where its subject is in a picture (``_PICTURE_POSITION``)."""
+    return ("left" in text or "right" in text or "cent" in text or "(L)" in text
+            ) and _PICTURE_POSITION.search(text) is not None
+
+
 # Text whose UTF-8 bytes were read as Windows-1252 ("mojibake"): a curly quote or dash
 # (E2 80 xx) reads "â€" and one character for its last byte, an accented letter (C3 xx) or
 # a no-break space or pound sign (C2 xx) "Ã" or "Â" and one. The character for a byte of

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from storyline.domain.events import DatePrecision
-from storyline.domain.extract.text import wordset
+from storyline.domain.extract.text import is_caption, wordset
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import ArticleFacts, DateMention, TimeSpan
 from storyline.domain.words import STOPWORDS, stem
@@ -229,8 +229,8 @@ def is_statement(sentence: str) -> bool:
     stripped = sentence.rstrip(" \"'”’)")
     if stripped.endswith("?") or stripped.endswith(":"):
         return False
-    if _NOISE.search(sentence):
-        return False
+    if _NOISE.search(sentence) or is_caption(sentence):
+        return False  # (a caption's day is the picture's, not an event's)
     first = sentence.lstrip()[:2]
     if first and first[0] in "\"“'‘`":  # opens with a quotation: a voice, not an event
         return False
