@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from storyline.domain.events import ArticleReceived
-from storyline.domain.extract.analysis import is_boilerplate
+from storyline.domain.extract.analysis import _eligible, is_boilerplate, tokens
 from storyline.domain.extract.extractor import extract_facts
 from storyline.domain.extract.text import is_caption, repair_mojibake
 from storyline.domain.extract.timeline_text import is_statement
@@ -101,3 +101,12 @@ def test_a_caption_is_neither_an_entry_nor_a_summary_sentence() -> None:
                   "Turn left, then right, at the Veldt ferry terminal.",
                   "Voters moved to the right, the harbour board's survey found."]:
         assert not is_caption(prose)
+
+
+def test_a_newsroom_byline_is_no_summary_sentence() -> None:
+    byline = ("By the Harbour Courier Staff Ferry crews walked out at Veldt on Monday, and the "
+              "harbour board said talks would resume.")
+    assert not _eligible(byline, tokens(byline))
+    prose = ("By the end of the week the ferry crews had walked out at Veldt, and the harbour "
+             "board said talks would resume.")
+    assert _eligible(prose, tokens(prose))

@@ -122,7 +122,9 @@ _DATELINE = re.compile(
     r"^.{0,90}?\((?:Reuters|AP|AFP|CNN|Reuters Life!|UPI|Bloomberg|The Associated Press)\)"
     r"\s*(?:-+|—|–|:)?\s*"
 )
-_BYLINE = re.compile(r"^(?:[^|]{0,40}\| )?By [A-Z]")
+# A byline: "By Jo Ames", "Jo Ames | By ...", and a newsroom's, "By the CNN Wire Staff" (not
+# "By the end of May, ...", "By the agency's count, ...").
+_BYLINE = re.compile(r"^(?:[^|]{0,40}\| )?By (?:[A-Z]|the (?:[A-Z][\w.&'’-]* ){1,4}[Ss]taff\b)")
 # A dated caption or list item: "April 21: ...", "July 17, 2010: ...".
 _DATED_ITEM = re.compile(r"^[A-Z][a-z]{2,8}\.? \d{1,2}(?:, \d{4})?:")
 # A broadcast transcript's speaker ("WOLF BLITZER, CNN ANCHOR: Fireworks over ...",
