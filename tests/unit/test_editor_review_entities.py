@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from storyline.domain.events import ArticleReceived
-from storyline.domain.extract.analysis import _eligible, is_boilerplate, tokens
+from storyline.domain.extract.analysis import _eligible, is_boilerplate, split_glued, tokens
 from storyline.domain.extract.extractor import extract_facts
 from storyline.domain.extract.text import is_caption, repair_mojibake
 from storyline.domain.extract.timeline_text import is_statement
@@ -110,3 +110,20 @@ def test_a_newsroom_byline_is_no_summary_sentence() -> None:
     prose = ("By the end of the week the ferry crews had walked out at Veldt, and the harbour "
              "board said talks would resume.")
     assert _eligible(prose, tokens(prose))
+
+
+def test_a_headline_glued_to_its_lead_is_cut_where_the_lead_begins() -> None:
+    # the lead names the headline's subject again within two words of the seam
+    assert split_glued("Harbourline to cut ferry sailings amid fuel shortage Analysts expect "
+                       "Harbourline to run 40 sailings a day this winter, a survey showed.") == (
+        "Harbourline to cut ferry sailings amid fuel shortage",
+        "Analysts expect Harbourline to run 40 sailings a day this winter, a survey showed.")
+    # not inside the lead's first name: "Tom | Ochs accused" was cut one word late
+    assert split_glued("Ochs hits back after details of inquiry leaked Tom Ochs accused the "
+                       "harbour board yesterday of undermining the inquiry.") == (
+        "Ochs hits back after details of inquiry leaked",
+        "Tom Ochs accused the harbour board yesterday of undermining the inquiry.")
+    # a quotation's words are no headline
+    quote = ('"The board chose to waive its limit on liability under HPA," Harbourline said '
+             "in a filing on Monday.")
+    assert split_glued(quote) == (None, quote)

@@ -311,7 +311,30 @@ def split_glued(text: str, max_words: int = GLUED_HEADLINE_WORDS) -> tuple[str |
         word = re.sub(r"['’]s$", "", word)
         if word in _GLUE_OPENERS or re.search(rf"\b{re.escape(word)}\b", head, re.IGNORECASE):
             return head, rest
+        if (head.rsplit(" ", 1)[-1].islower() and word.lower() not in _CALENDAR_WORDS
+                and _names_head_again(head, rest)):
+            return head, rest  # "... amid spill Analysts expect BP to ...": the lead's BP
     return None, text
+
+
+_CALENDAR_WORDS = wordset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april
+    may june july august september october november december""")
+_CAPITALISED = re.compile(r"[A-Z][\w'’-]*")
+
+
+def _names_head_again(head: str, rest: str) -> bool:
+    """Whether the two words after a seam candidate name again a name of the words before
+    it (a capitalised word of the head): a lead restates the headline's subject ("BP to cut
+    output amid spill Analysts expect BP to ..."); a sentence does not put a capital in its
+    middle for that."""
+    if head.count('"') % 2 or head.count("“") != head.count("”"):
+        return False  # inside a quotation: '"... liability under OPA," BP said'
+    names = {w for w in _CAPITALISED.findall(head) if w.lower() not in STOPWORDS}
+    if not names:
+        return False
+    following = rest.split(" ")[1:3]
+    return any(re.sub(r"['’]s$", "", w.strip(",.;:")) in names for w in following)
 
 
 _AUXILIARIES = wordset(
