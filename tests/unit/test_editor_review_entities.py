@@ -15,7 +15,7 @@ from storyline.domain.extract.timeline_text import is_statement
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.summary import _phrase_spans
 from storyline.domain.page.timeline import TimelineIndex
-from storyline.domain.page.title import trim
+from storyline.domain.page.title import _headline_like, trim
 
 
 def test_mojibake_is_read_as_the_utf8_it_was() -> None:
@@ -127,3 +127,10 @@ def test_a_headline_glued_to_its_lead_is_cut_where_the_lead_begins() -> None:
     quote = ('"The board chose to waive its limit on liability under HPA," Harbourline said '
              "in a filing on Monday.")
     assert split_glued(quote) == (None, quote)
+
+
+def test_a_lead_clause_that_points_back_inside_is_no_title() -> None:
+    assert _headline_like("In recent weeks, the fuel shortage has made these ferry delays "
+                          "even longer.") is None
+    assert _headline_like("Ferry crews at Veldt walked out on Monday over pay.") == (
+        "Ferry crews at Veldt walked out on Monday over pay", 1.0)

@@ -94,7 +94,7 @@ def _headline_like(sentence: str) -> tuple[str, float] | None:
     first = text.split(" ", 1)[0].lower().strip(",")
     # Anaphora, bylines, captions ("Apr. 21: ..."), transcripts ("CARL AZUZ, ANCHOR: ...").
     if (first in ANAPHORIC or first in _SUBORDINATORS or first == "by"
-            or any(c in text for c in ":|\\")):
+            or any(c in text for c in ":|\\") or _POINTS_BACK_INSIDE.search(text)):
         return None
     factor = 1.0
     if len(text) > MAX_CHARS:
@@ -122,6 +122,9 @@ def _headline_like(sentence: str) -> tuple[str, float] | None:
 _SUBORDINATORS = wordset("if unless although though whereas because once until while when "
                          "whenever")
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’]*")
+# A plural demonstrative points back to what its sentence's reader has just read ("... has
+# made these challenges even more severe"), wherever it stands: a title is read first.
+_POINTS_BACK_INSIDE = re.compile(r"\b(?:these|those)\b", re.IGNORECASE)
 
 
 def _has_verb(text: str) -> bool:
