@@ -1418,7 +1418,7 @@ def summarise(
         used.add(phrase.lower())
         paragraphs.append(
             SummaryParagraph(
-                key_phrase=phrase,
+                key_phrase=repair_mojibake(phrase),
                 sentences=tuple(
                     CitedSentence(
                         text=repair_mojibake(c.sentence.shown or c.sentence.text),
