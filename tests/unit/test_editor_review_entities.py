@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from storyline.domain.events import ArticleReceived
 from storyline.domain.extract.analysis import _eligible, is_boilerplate, split_glued, tokens
 from storyline.domain.extract.extractor import extract_facts
-from storyline.domain.extract.text import is_caption, repair_mojibake, split_sentences
+from storyline.domain.extract.text import is_caption, repair_mojibake
 from storyline.domain.extract.timeline_text import is_statement
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.summary import _phrase_spans
@@ -134,21 +134,3 @@ def test_a_lead_clause_that_points_back_inside_is_no_title() -> None:
                           "even longer.") is None
     assert _headline_like("Ferry crews at Veldt walked out on Monday over pay.") == (
         "Ferry crews at Veldt walked out on Monday over pay", 1.0)
-
-
-def test_a_line_broken_inside_its_sentence_is_joined_to_the_next() -> None:
-    body = ("The board's attempt to sell the ferry line last week\n"
-            "– in what critics call a fire sale – angered the Veldt crews.\n"
-            "The man who replaced him as harbour master –\n"
-            "Tom Ochs – opened talks on Monday.\n"
-            "Ferry strike ends\n"
-            "The crews went back to work.\n"
-            "\n"
-            "– and a line after an empty one stands alone.")
-    assert split_sentences(body) == (
-        "The board's attempt to sell the ferry line last week – in what critics call a fire "
-        "sale – angered the Veldt crews.",
-        "The man who replaced him as harbour master – Tom Ochs – opened talks on Monday.",
-        "Ferry strike ends",
-        "The crews went back to work.",
-        "– and a line after an empty one stands alone.")

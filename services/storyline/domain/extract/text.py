@@ -173,42 +173,13 @@ def repair_mojibake(text: str) -> str:
     return _MOJIBAKE.sub(_unmangled, text)
 
 
-# A line broken inside its sentence: it does not end as a sentence ends and the next line
-# goes on with a dash ("... to cabinet last week" / "– in what critics argue ..."), or it
-# ends with a dash or a comma ("the man who replaced him as favourite –" / "François
-# Hollande – opened the door ..."). (Not a next line that opens in lower case: tried, it
-# lowered entities-dev's timeline scores.)
-_ENDS_SENTENCE = re.compile(r"[.!?:;][\"'”’)\]]*$")
-_ENDS_OPEN = re.compile(r"(?:[,–—]|\s-|â€ ?[“”])$")
-_GOES_ON = re.compile(r"^(?:[–—]|-\s|â€ ?[“”])")
-
-
-def _joined_lines(body: str) -> list[str]:
-    """The body's non-empty lines, whitespace collapsed, a line broken inside its sentence
-    joined to the next (``_ENDS_OPEN``, ``_GOES_ON``)."""
-    lines: list[str] = []
-    joinable = False  # the last line is there and no empty line came after it
+def split_sentences(body: str) -> tuple[str, ...]:
+    """The body's sentences in order, whitespace collapsed, empty lines dropped."""
+    out: list[str] = []
     for raw in body.splitlines():
         line = " ".join(raw.split())
-        if not line:
-            joinable = False
-            continue
-        last = lines[-1] if joinable else ""
-        if last and (_ENDS_OPEN.search(last) is not None or (
-                _GOES_ON.match(line) is not None and _ENDS_SENTENCE.search(last) is None)):
-            lines[-1] = f"{last} {line}"
-        else:
-            lines.append(line)
-        joinable = True
-    return lines
-
-
-def split_sentences(body: str) -> tuple[str, ...]:
-    """The body's sentences in order, whitespace collapsed, empty lines dropped, a line
-    broken inside its sentence joined to the next (``_joined_lines``)."""
-    out: list[str] = []
-    for line in _joined_lines(body):
-        out.extend(split_line(line))
+        if line:
+            out.extend(split_line(line))
     return tuple(out)
 
 
