@@ -11,7 +11,6 @@ from storyline.domain.events import ArticleReceived
 from storyline.domain.extract.analysis import _eligible, is_boilerplate, split_glued, tokens
 from storyline.domain.extract.extractor import extract_facts
 from storyline.domain.extract.text import is_caption, repair_mojibake
-from storyline.domain.extract.timeline_text import is_statement
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.summary import _phrase_spans
 from storyline.domain.page.timeline import TimelineIndex
@@ -83,19 +82,21 @@ def test_a_paragraph_label_is_no_possessive_without_its_noun() -> None:
     assert labels("The dock workers' union called a strike.") == ["dock workers' union"]
 
 
-def test_a_caption_is_neither_an_entry_nor_a_summary_sentence() -> None:
-    # a picture's caption carries the picture's day; on a page it raised a false conflict
+def test_a_caption_is_no_summary_sentence_and_an_entry_without_its_positions() -> None:
     captions = ["Harbour master Ana Ruiz, left, inspects the breach in the sea wall at Veldt.",
                 "Divers inspect the sunken ferry, bottom left, as the tide rises at Veldt.",
                 "Ferry captain Tom Ochs (right) and his crew arrive at the Veldt inquiry."]
     for caption in captions:
         assert is_caption(caption)
-        assert not is_statement(caption)
-        assert is_boilerplate(caption)
+        assert is_boilerplate(caption)  # no summary sentence, no title
+    # on the timeline it reports what the picture shows, without where who stands
     index = TimelineIndex()
-    index.add(_cited("Divers inspected the sunken ferry, bottom left, as the tide rose at "
-                     "Veldt on March 9.", date(2026, 3, 10), 1))
-    assert index.entries(5) == ()
+    index.add(_cited("Harbour master Ana Ruiz, left, and ferry captain Tom Ochs (right) "
+                     "inspected the breach in the Veldt sea wall on March 9.",
+                     date(2026, 3, 10), 1))
+    (entry,) = index.entries(5)
+    assert entry.text == ("Harbour master Ana Ruiz and ferry captain Tom Ochs inspected the "
+                          "breach in the Veldt sea wall.")
     # a party after a name, a direction in prose: no caption
     for prose in ["Senator Jo Ames (R) said the ferry inquiry would reopen on Monday.",
                   "Turn left, then right, at the Veldt ferry terminal.",

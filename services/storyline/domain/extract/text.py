@@ -134,6 +134,19 @@ _PICTURE_POSITION = re.compile(
     r"[A-Z][\w'’.-]*(?:, (?:left|right|center|centre),| \((?:left|right|center|centre|L)\))")
 
 
+# The position alone, to take out of a sentence that reports what the picture shows
+# ("John Mack, left, and Vikram Pandit leave a meeting" -> "John Mack and Vikram Pandit
+# leave a meeting").
+_POSITION_PHRASE = re.compile(
+    r", (?:(?:far|top|bottom|lower|upper|(?:second|third) from) )?(?:left|right|center|centre),"
+    r"(?= )| \((?:left|right|center|centre|L)\)")
+
+
+def without_picture_positions(text: str) -> str:
+    """``text`` without the positions of a caption (``is_caption``); other text as it is."""
+    return _POSITION_PHRASE.sub("", text) if is_caption(text) else text
+
+
 def is_caption(text: str) -> bool:
     """Whether ``text`` says where its subject is in a picture (``_PICTURE_POSITION``)."""
     return ("left" in text or "right" in text or "cent" in text or "(L)" in text
