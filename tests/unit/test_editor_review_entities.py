@@ -52,25 +52,6 @@ def _cited(body: str, day: date, n: int) -> CitedArticle:
                         published=article.published, facts=extract_facts(article))
 
 
-def test_a_day_something_is_set_for_is_ahead() -> None:
-    # Wednesday, June 10, 2026: "set for Friday" is two days on, not five days back; "set
-    # for 24 January" in November is next January
-    def day_of(body: str, published: date) -> date:
-        article = ArticleReceived(uri="urn:rev:s", version=1, source="Outlet", headline=None,
-                                  body=body, published=datetime(published.year,
-                                                                published.month,
-                                                                published.day, 9, tzinfo=UTC))
-        (mention,) = extract_facts(article).dates
-        return mention.span.start
-
-    assert day_of("The council has a budget vote set for Friday.",
-                  date(2026, 6, 10)) == date(2026, 6, 12)
-    assert day_of("The two ferry operators were told the inquiry would resume, with a hearing "
-                  "scheduled for 24 January.", date(2026, 11, 2)) == date(2027, 1, 24)
-    assert day_of("The council held a budget vote on Friday.",
-                  date(2026, 6, 10)) == date(2026, 6, 5)
-
-
 def test_a_paragraph_label_is_no_possessive_without_its_noun() -> None:
     def labels(text: str) -> list[str]:
         return [text[a:b] for a, b in _phrase_spans(text, ())]

@@ -564,8 +564,6 @@ _FUTURE_CUE = re.compile(
     r"is expected|are expected|plans? to|planned to|going to|until|"
     r"(?:is|are) to(?= [a-z])|"  # "is to be questioned on Tuesday", "are to meet Monday"
     r"(?:expected|due|set|scheduled|slated|poised|hoping|aiming|planning) to|"
-    # a schedule's day: "with a trial date set for January 24", "talks scheduled for Monday"
-    r"(?:set|scheduled|slated|fixed|planned|pencil?led in) for|"
     r"(?:hopes?|aims?|intends?|vows?|pledges?|promises?) to|"
     r"(?:could|may|might|can|should|must)(?! have\b))\b"
 )
