@@ -138,3 +138,19 @@ def test_a_stray_latest_article_does_not_name_the_story() -> None:
                "Rescue teams searched the flooded streets of Kesterby and Millbrook."], 40),
     ]
     assert titles(log)[-1] != "Council budget vote delayed"
+
+
+def test_after_a_stray_latest_article_the_latest_development_names_the_story() -> None:
+    # the newest article is about something else; the title is the latest development
+    # with a headline of the story, not the best headline of any age
+    log = [
+        flood("missing", "14 missing as Aldwater floods Kesterby", MISSING_14, 0),
+        flood("search", "Rescue teams search flooded Kesterby streets for the Aldwater missing",
+              SEARCH, 3),
+        flood("recede", "Aldwater recedes at Kesterby as missing found safe in Millbrook",
+              RECEDE, 72),
+        flood("stray", "Council budget vote delayed",
+              ["The Kesterby council delayed its vote on the budget for the Aldwater bridge.",
+               "Rescue teams searched the flooded streets of Kesterby and Millbrook."], 140),
+    ]
+    assert titles(log)[-1] == "Aldwater recedes at Kesterby as missing found safe in Millbrook"

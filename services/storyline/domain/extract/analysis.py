@@ -30,7 +30,7 @@ from storyline.domain.events import (
     DatePrecision,
 )
 from storyline.domain.extract.temporal import alone_from, dates_alone
-from storyline.domain.extract.text import wordset
+from storyline.domain.extract.text import is_caption, wordset
 from storyline.domain.extract.timeline_text import MONTH_ABBR, background
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import (
@@ -81,9 +81,11 @@ _BOILERPLATE_KEYS = tuple(key for key, _ in BOILERPLATE_PARTS)
 
 
 def is_boilerplate(text: str) -> bool:
-    """Whether ``BOILERPLATE`` finds something in ``text``: for ASCII text (where a
-    case-insensitive match is a match of the lower-cased text) only when one of the parts'
-    substrings is in it."""
+    """Whether ``BOILERPLATE`` finds something in ``text``, or it is a picture's caption
+    (``is_caption``): for ASCII text (where a case-insensitive match is a match of the
+    lower-cased text) only when one of the parts' substrings is in it."""
+    if is_caption(text):
+        return True
     if text.isascii():
         lowered = text.lower()
         if not any(key in lowered for key in _BOILERPLATE_KEYS):
@@ -120,7 +122,9 @@ _DATELINE = re.compile(
     r"^.{0,90}?\((?:Reuters|AP|AFP|CNN|Reuters Life!|UPI|Bloomberg|The Associated Press)\)"
     r"\s*(?:-+|—|–|:)?\s*"
 )
-_BYLINE = re.compile(r"^(?:[^|]{0,40}\| )?By [A-Z]")
+# A byline: "By Jo Ames", "Jo Ames | By ...", and a newsroom's, "By the CNN Wire Staff" (not
+# "By the end of May, ...", "By the agency's count, ...").
+_BYLINE = re.compile(r"^(?:[^|]{0,40}\| )?By (?:[A-Z]|the (?:[A-Z][\w.&'’-]* ){1,4}[Ss]taff\b)")
 # A dated caption or list item: "April 21: ...", "July 17, 2010: ...".
 _DATED_ITEM = re.compile(r"^[A-Z][a-z]{2,8}\.? \d{1,2}(?:, \d{4})?:")
 # A broadcast transcript's speaker ("WOLF BLITZER, CNN ANCHOR: Fireworks over ...",
@@ -307,7 +311,30 @@ def split_glued(text: str, max_words: int = GLUED_HEADLINE_WORDS) -> tuple[str |
         word = re.sub(r"['’]s$", "", word)
         if word in _GLUE_OPENERS or re.search(rf"\b{re.escape(word)}\b", head, re.IGNORECASE):
             return head, rest
+        if (head.rsplit(" ", 1)[-1].islower() and word.lower() not in _CALENDAR_WORDS
+                and _names_head_again(head, rest)):
+            return head, rest  # "... amid spill Analysts expect BP to ...": the lead's BP
     return None, text
+
+
+_CALENDAR_WORDS = wordset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april
+    may june july august september october november december""")
+_CAPITALISED = re.compile(r"[A-Z][\w'’-]*")
+
+
+def _names_head_again(head: str, rest: str) -> bool:
+    """Whether the two words after a seam candidate name again a name of the words before
+    it (a capitalised word of the head): a lead restates the headline's subject ("BP to cut
+    output amid spill Analysts expect BP to ..."); a sentence does not put a capital in its
+    middle for that."""
+    if head.count('"') % 2 or head.count("“") != head.count("”"):
+        return False  # inside a quotation: '"... liability under OPA," BP said'
+    names = {w for w in _CAPITALISED.findall(head) if w.lower() not in STOPWORDS}
+    if not names:
+        return False
+    following = rest.split(" ")[1:3]
+    return any(re.sub(r"['’]s$", "", w.strip(",.;:")) in names for w in following)
 
 
 _AUXILIARIES = wordset(

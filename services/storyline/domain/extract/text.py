@@ -125,6 +125,67 @@ def split_line(line: str) -> list[str]:
     return out
 
 
+# Where someone or something is in a picture: a photo caption's words, not a report's
+# ("Finance Minister Ana Ruiz, left, talks with ...", "Mayor Tom Ochs (right) arrives",
+# "Ana Ruiz (L) and ...", "the damaged pier, bottom left, as the tide comes in"; not "(R)",
+# which is as often a party: "Senator Jo Ames (R) said").
+_PICTURE_POSITION = re.compile(
+    r", (?:far|top|bottom|lower|upper|(?:second|third) from) (?:left|right),|"
+    r"[A-Z][\w'’.-]*(?:, (?:left|right|center|centre),| \((?:left|right|center|centre|L)\))")
+
+
+# The position alone, to take out of a sentence that reports what the picture shows
+# ("John Mack, left, and Vikram Pandit leave a meeting" -> "John Mack and Vikram Pandit
+# leave a meeting").
+_POSITION_PHRASE = re.compile(
+    r", (?:(?:far|top|bottom|lower|upper|(?:second|third) from) )?(?:left|right|center|centre),"
+    r"(?= )| \((?:left|right|center|centre|L)\)")
+
+
+def without_picture_positions(text: str) -> str:
+    """``text`` without the positions of a caption (``is_caption``); other text as it is."""
+    return _POSITION_PHRASE.sub("", text) if is_caption(text) else text
+
+
+def is_caption(text: str) -> bool:
+    """Whether ``text`` says where its subject is in a picture (``_PICTURE_POSITION``)."""
+    return ("left" in text or "right" in text or "cent" in text or "(L)" in text
+            ) and _PICTURE_POSITION.search(text) is not None
+
+
+# Text whose UTF-8 bytes were read as Windows-1252 ("mojibake"): a curly quote or dash
+# (E2 80 xx) reads "â€" and one character for its last byte, an accented letter (C3 xx) or
+# a no-break space or pound sign (C2 xx) "Ã" or "Â" and one. The character for a byte of
+# 80-BF, as Windows-1252 shows it; 81, 8D, 8F, 90 and 9D have none and came through as the
+# replacement character (all but always 9D, the closing double quote). A detokeniser may
+# have put a space after "â€" ("countryâ€ ™ s"), and between an apostrophe it broke and a
+# clitic ("’ s", "didn’ t").
+_CP1252_BYTE: dict[str, int] = {
+    bytes([b]).decode("cp1252", errors="replace"): b for b in range(0x80, 0xC0)}
+_CP1252_BYTE.pop("\ufffd", None)
+_CONTINUATION = "".join(sorted(_CP1252_BYTE)) + "\ufffd"
+_MOJIBAKE = re.compile(
+    "(?:â€ ?([" + re.escape(_CONTINUATION) + "])"
+    "|([ÂÃ])([" + re.escape("".join(sorted(_CP1252_BYTE))) + "]))"
+    "(?:(?<=[™’]) (?=(?:s|t|re|ll|ve|d|m)\\b))?")
+
+
+def _unmangled(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        last = 0x9D if m.group(1) == "\ufffd" else _CP1252_BYTE[m.group(1)]
+        return bytes([0xE2, 0x80, last]).decode("utf-8", errors="replace")
+    lead = 0xC2 if m.group(2) == "Â" else 0xC3
+    return bytes([lead, _CP1252_BYTE[m.group(3)]]).decode("utf-8", errors="replace")
+
+
+def repair_mojibake(text: str) -> str:
+    """``text`` with UTF-8 read as Windows-1252 read right ("Brazilâ€ ™ s" → "Brazil’s",
+    "â€œYesâ€ �" → "“Yes”", "GÃ³mez" → "Gómez"); any other text unchanged."""
+    if "â€" not in text and "Ã" not in text and "Â" not in text:
+        return text
+    return _MOJIBAKE.sub(_unmangled, text)
+
+
 def split_sentences(body: str) -> tuple[str, ...]:
     """The body's sentences in order, whitespace collapsed, empty lines dropped."""
     out: list[str] = []

@@ -48,6 +48,7 @@ from storyline.domain.events import (
     web_address,
 )
 from storyline.domain.extract.analysis import Analysis
+from storyline.domain.extract.text import repair_mojibake
 from storyline.domain.extract.timeline_input import TimelineInput
 from storyline.domain.facts import (
     STORED,
@@ -523,7 +524,7 @@ def link_of(article: Folded) -> str | None:
 
 def _display_headline(article: CitedArticle, store: ColdStore | None) -> str:
     if article.headline:
-        return article.headline
+        return repair_mojibake(article.headline)
     sentences = article.facts.sentences
     cold = article.facts
     if isinstance(cold, ColdFacts) and cold.stored:

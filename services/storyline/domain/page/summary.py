@@ -58,7 +58,7 @@ from storyline.domain.extract.analysis import (
     tokens,
 )
 from storyline.domain.extract.temporal import find_dates
-from storyline.domain.extract.text import Document, wordset
+from storyline.domain.extract.text import Document, repair_mojibake, wordset
 from storyline.domain.extract.timeline_text import sentence_date
 from storyline.domain.facts import (
     ArticleFacts,
@@ -1269,6 +1269,7 @@ _PHRASE_ADVERBS = wordset("late early again soon ahead alone abroad overnight ho
 # After an -s word these say it was a verb ("the river rises to", "the firm recalls the").
 _OBJECT_OPENERS = wordset("the a an its their his her to that")
 PHRASE_RUN = PAGE.summary.phrase_run
+_POSSESSIVE = re.compile(r"(?:['’]s|s['’])$", re.IGNORECASE)
 
 
 def _after_a_noun(word: str) -> bool:
@@ -1312,12 +1313,14 @@ def _phrase_spans(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]]:
             last = run[-1].group().lower()
             after = text[run[-1].end():].split(" ", 2)
             following = after[1].lower() if len(after) > 1 and after[0] == "" else ""
-            if last.endswith("ed") or (
+            if last.endswith("ed") or _POSSESSIVE.search(last) is not None or (
                     last.endswith("s") and not last.endswith(("ss", "us", "is"))
                     and following in _OBJECT_OPENERS and len(run) > 1):
-                run.pop()
+                run.pop()  # (a possessive is no head: "a probation officer's [report]")
             else:
                 break
+        if run and _POSSESSIVE.search(run[0].group()) is not None:
+            run.pop(0)  # the determiner was the possessor's: "this year's [NBA finals]"
         if len(run) >= LABEL_MIN_WORDS:
             spans.append((run[0].start(), run[-1].end()))
     return spans
@@ -1413,10 +1416,10 @@ def summarise(
         used.add(phrase.lower())
         paragraphs.append(
             SummaryParagraph(
-                key_phrase=phrase,
+                key_phrase=repair_mojibake(phrase),
                 sentences=tuple(
                     CitedSentence(
-                        text=c.sentence.shown or c.sentence.text,
+                        text=repair_mojibake(c.sentence.shown or c.sentence.text),
                         citations=citations_for(c.sentence, c.article, story, copy_of,
                                                 memo),
                     )

@@ -37,6 +37,7 @@ from typing import Any
 from storyline.domain.coldstore import ColdStore
 from storyline.domain.events import Citation, ConflictingValue, DatePrecision, TimelineEntry
 from storyline.domain.extract.analysis import points_back
+from storyline.domain.extract.text import repair_mojibake
 from storyline.domain.extract.timeline_input import (
     TimelineInput,
     _Figure,
@@ -359,7 +360,7 @@ def _entry(event: _Event, summary: _Summary) -> TimelineEntry:
         date_precision=summary.span.precision,
         date_label=date_label(summary.span),
         date_stated=summary.stated,
-        text=summary.text,
+        text=repair_mojibake(summary.text),
         citations=_citations(summary),
         independent_sources=max(1, summary.sources),
         conflicts=summary.conflicts,

@@ -36,7 +36,7 @@ from storyline.domain.extract.analysis import (
     strip_dateline,
     terms_of,
 )
-from storyline.domain.extract.text import wordset
+from storyline.domain.extract.text import repair_mojibake, wordset
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.summary import (
     STORY_WINDOW,
@@ -73,7 +73,7 @@ _OUTLET_PREFIX = re.compile(r"^[A-Z][\w .&'-]{1,30}: (?=[A-Z])")
 
 
 def _clean(text: str) -> str:
-    text = " ".join(text.split()).strip(" .;:,-")
+    text = " ".join(repair_mojibake(text).split()).strip(" .;:,-")
     return text
 
 
@@ -94,7 +94,7 @@ def _headline_like(sentence: str) -> tuple[str, float] | None:
     first = text.split(" ", 1)[0].lower().strip(",")
     # Anaphora, bylines, captions ("Apr. 21: ..."), transcripts ("CARL AZUZ, ANCHOR: ...").
     if (first in ANAPHORIC or first in _SUBORDINATORS or first == "by"
-            or any(c in text for c in ":|\\")):
+            or any(c in text for c in ":|\\") or _POINTS_BACK_INSIDE.search(text)):
         return None
     factor = 1.0
     if len(text) > MAX_CHARS:
@@ -122,6 +122,9 @@ def _headline_like(sentence: str) -> tuple[str, float] | None:
 _SUBORDINATORS = wordset("if unless although though whereas because once until while when "
                          "whenever")
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’]*")
+# A plural demonstrative points back to what its sentence's reader has just read ("... has
+# made these challenges even more severe"), wherever it stands: a title is read first.
+_POINTS_BACK_INSIDE = re.compile(r"\b(?:these|those)\b", re.IGNORECASE)
 
 
 def _has_verb(text: str) -> bool:
@@ -163,18 +166,19 @@ def _options(article: CitedArticle, analysis: Analysis, headlines: bool) -> tupl
     return result
 
 
-def _candidates(story: Sequence[Analysed]) -> list[tuple[Option, int, bool]]:
-    """Title options of the recent originals with their citation numbers and whether they
-    belong to the lead development: their headlines when most have one, else their
-    title-like lead clauses."""
+def _candidates(story: Sequence[Analysed]
+                ) -> list[tuple[Option, int, dt.datetime, bool]]:
+    """Title options of the recent originals with their citation numbers, publication times
+    and whether they belong to the lead development: their headlines when most have one,
+    else their title-like lead clauses."""
     recent, headlines, lead_from = _recent(story)
     if lead_from is None:
         return []
-    return [(o, a.n, a.published >= lead_from) for a, x in recent
+    return [(o, a.n, a.published, a.published >= lead_from) for a, x in recent
             for o in _options(a, x, headlines)]
 
 
-def _order(c: tuple[float, str, int, int, bool]) -> tuple[float, int, int, str]:
+def _order(c: tuple[float, str, int, int, bool, dt.datetime]) -> tuple[float, int, int, str]:
     """Options best first: by score, then citation number, sentence and text."""
     return (-c[0], c[2], c[3], c[1])
 
@@ -218,6 +222,7 @@ def _title_rows(article: CitedArticle, analysis: Analysis, headlines: bool,
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
+_LEAD_SPAN_US = LEAD_SPAN // _MICROSECOND
 
 
 def _flat(recent: Sequence[Analysed], headlines: bool, memo: SummaryMemo, counts: Counts
@@ -304,7 +309,12 @@ def _choose_kept(story: Sequence[Analysed], previous: str | None, weights: Story
     everything = np.arange(total, dtype=np.int64)
     best_score, _ = best(everything)
     floor = LEAD_FLOOR * best_score
-    in_pool = np.flatnonzero(lead & (scores >= floor))
+    passing = scores >= floor
+    in_pool = np.flatnonzero(lead & passing)
+    if not len(in_pool):  # the latest development with an option that passes
+        published = np.repeat(flat.published, np.array(flat.per_article, dtype=np.int64))
+        latest = int(published[passing].max())
+        in_pool = np.flatnonzero(passing & (published >= latest - _LEAD_SPAN_US))
     pool = in_pool if len(in_pool) else everything
     best_score, chosen = best(pool)
     if previous:
@@ -331,8 +341,8 @@ def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
         if kept is not None:
             return kept
     scored = [
-        (weights.centrality(terms) * factor, text, n, i, lead)
-        for (text, terms, i, factor), n, lead in _candidates(story)
+        (weights.centrality(terms) * factor, text, n, i, lead, published)
+        for (text, terms, i, factor), n, published, lead in _candidates(story)
     ]
     if not scored:
         newest = max(articles, key=lambda a: (a.published, a.n))
@@ -341,7 +351,12 @@ def choose_title(articles: Sequence[CitedArticle], previous: str | None = None,
     # the first of a stable sort by this key is the minimum: found without sorting (the key
     # ends with the text, so no two options tie)
     floor = LEAD_FLOOR * min(scored, key=_order)[0]
-    pool = [c for c in scored if c[4] and c[0] >= floor] or scored
+    passing = [c for c in scored if c[0] >= floor]
+    pool = [c for c in passing if c[4]]
+    if not pool and passing:  # the latest development with an option that passes
+        latest = max(c[5] for c in passing)
+        pool = [c for c in passing if c[5] >= latest - LEAD_SPAN]
+    pool = pool or scored
     top = min(pool, key=_order)
     best_score, best = top[0], top[1]
     if previous and previous in {c[1] for c in pool} and (
