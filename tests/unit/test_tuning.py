@@ -40,6 +40,9 @@ NOT_TUNING = {
     "assign/clustering.py": {"_SECONDS_PER_DAY",  # unit
                              "VOCABULARY_KEEP"},  # the vocabularies' dicts: memory only
     "assign/term_ids.py": {"_EMPTY"},  # the fingerprint table's free-slot marker
+    # which of two exact ways finds a vector's first k terms (the order is total:
+    # test_clustering_fast_paths.py checks both give the same terms)
+    "assign/clustering_text.py": {"_SORT_ALL"},
     "assign/kernels.py": {"_SPACE", "_HYPHEN"},  # byte codes of the tokeniser
     "assign/dedup.py": {"_SHINGLE", "_MAX_WORDS"},  # the shingle encoding of the extract stage
     "assign/clustering_explain.py": {"TOP_TERMS", "TOP_NAMES", "TOP_CANDIDATES"},  # explain
