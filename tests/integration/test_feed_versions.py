@@ -49,6 +49,21 @@ def ingest(env: dict[str, str], path: Path) -> str:
     return result.stdout
 
 
+def applied(env: dict[str, str]) -> Settings:
+    """The settings of ``env``'s deployment, its topics made."""
+    apply_topics(env)
+    return Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
+                    topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+
+
+def polls(tmp_path: Path) -> tuple[Path, Path]:
+    """The sample feed as first polled, and as polled after its publisher's edit."""
+    first, second = tmp_path / "poll-1.rss", tmp_path / "poll-2.rss"
+    first.write_text(FEED)
+    second.write_text(edited(FEED))
+    return first, second
+
+
 async def articles(settings: Settings) -> list[tuple[bytes | None, bytes | None, LogPosition]]:
     ends = await end_offsets(settings.bootstrap_servers, settings.articles)
     return [(r.key, r.value, LogPosition(settings.articles, 0, r.offset))
@@ -60,12 +75,8 @@ async def test_an_edited_rss_item_is_the_next_version_and_a_correction_on_the_pa
     command_env: dict[str, str], tmp_path: Path,
 ) -> None:
     env = command_env
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
-    apply_topics(env)
-    first, second = tmp_path / "poll-1.rss", tmp_path / "poll-2.rss"
-    first.write_text(FEED)
-    second.write_text(edited(FEED))
+    settings = applied(env)
+    first, second = polls(tmp_path)
 
     ingest(env, first)
     out = ingest(env, second)
@@ -112,9 +123,7 @@ async def test_feed_items_sent_by_other_paths_count_and_a_new_log_rebuilds_the_i
     from storyline.ingest.producer import ArticleProducer
 
     env = command_env
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
-    apply_topics(env)
+    settings = applied(env)
     feed = tmp_path / "feed.rss"
     feed.write_text(FEED)
     ingest(env, feed)
@@ -148,12 +157,8 @@ async def test_concurrent_runs_on_one_index_take_turns(
     both would pick version 2 (here the same content: a resend; from two feeds that disagree,
     a ConflictingVersion)."""
     env = command_env
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
-    apply_topics(env)
-    first, second = tmp_path / "poll-1.rss", tmp_path / "poll-2.rss"
-    first.write_text(FEED)
-    second.write_text(edited(FEED))
+    settings = applied(env)
+    first, second = polls(tmp_path)
     ingest(env, first)
     # held here while the three start, so that all three reach it and race for it
     held = VersionIndex(index_path(Path(env["STORYLINE_DATA_DIR"]), settings.articles))
@@ -181,9 +186,7 @@ async def test_an_item_dated_by_its_channel_keeps_its_first_date(
     """An item without a date of its own takes the channel's pubDate, which moves when the
     publisher adds items: that alone is no new version, and an edit keeps the first date."""
     env = command_env
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
-    apply_topics(env)
+    settings = applied(env)
     feed = tmp_path / "town.rss"
     polls = [("Sun, 15 Mar 2026 08:00:00 +0000", "The bridge is closed."),
              ("Sun, 15 Mar 2026 12:00:00 +0000", "The bridge is closed."),
