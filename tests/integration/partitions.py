@@ -36,9 +36,11 @@ def run(env: dict[str, str], *args: str, timeout: float = 120
 
 
 async def folded_then_grown(env: dict[str, str], pages: int,
-                            topic: Callable[[Settings], str], total: int) -> Settings:
-    """Four articles of one story folded by `storyline worker --page-processes PAGES` to the
-    last revision, the worker stopped; then ``topic`` grown to ``total`` partitions."""
+                            topic: Callable[[Settings], str], total: int,
+                            worker: tuple[str, ...] = ()) -> Settings:
+    """Four articles of one story folded by `storyline worker --page-processes PAGES
+    [WORKER...]` to the last revision, the worker stopped; then ``topic`` grown to ``total``
+    partitions."""
     settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
                         topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
     assert run(env, "topics", "apply").returncode == 0
@@ -48,14 +50,15 @@ async def folded_then_grown(env: dict[str, str], pages: int,
                 uri=f"urn:it:grown:{i}", version=1, source="Wire",
                 body=f"Work on the harbour tunnel went on for a {i}th day.",
                 published=dt.datetime(2026, 3, 1, 8, i, tzinfo=dt.UTC)))
-    worker = subprocess.Popen([*STORYLINE, "worker", "--page-processes", str(pages)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    process = subprocess.Popen([*STORYLINE, "worker", "--page-processes", str(pages), *worker],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               cwd=ROOT)
     try:
         waited = run(env, "status", "--wait", "--timeout", "150", "--page-processes",
                      str(pages), timeout=200)
         assert waited.returncode == 0, waited
     finally:
-        worker.terminate()
-        worker.wait(timeout=90)
+        process.terminate()
+        process.wait(timeout=90)
     await grow_partitions(settings.bootstrap_servers, topic(settings), total)
     return settings

@@ -14,19 +14,23 @@ topic."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 
 import pytest
 from partitions import folded_then_grown, run
 
+from storyline.domain.events import ArticleReceived
+from storyline.ingest.producer import ArticleProducer
 from storyline.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 
-async def published_then_grown(env: dict[str, str], pages: int, topic: str) -> Settings:
+async def published_then_grown(env: dict[str, str], pages: int, topic: str,
+                               worker: tuple[str, ...] = ()) -> Settings:
     return await folded_then_grown(env, pages, lambda settings: {
-        "updates": settings.story_updates, "pages": settings.story_pages}[topic], 6)
+        "updates": settings.story_updates, "pages": settings.story_pages}[topic], 6, worker)
 
 
 def refused(result: subprocess.CompletedProcess[str], topic: str) -> None:
@@ -54,3 +58,24 @@ async def test_a_page_process_refuses_a_story_pages_topic_grown_under_it(
     settings = await published_then_grown(command_env, pages=2, topic="pages")
     refused(run(command_env, "worker", "--stage", "page", "--partition", "0", timeout=60),
             settings.story_pages)
+
+
+async def test_the_single_worker_refuses_a_story_pages_topic_grown_under_it(
+    command_env: dict[str, str],
+) -> None:
+    """The single worker (faust, `--single`) writes story updates and pages by story id too:
+    it commits their counts (not those of the stage topics it does not read) and refuses
+    other counts; on the old code it ran (until this timeout), publishing into the grown
+    topic."""
+    settings = await published_then_grown(command_env, pages=0, topic="pages",
+                                          worker=("--single",))
+    status = run(command_env, "status")
+    assert status.returncode == 1, status
+    assert f"{settings.story_pages} has 6 partitions, 3 when group" in status.stderr, status
+    # it looks at its commits as it meets its next record
+    async with ArticleProducer(settings) as producer:
+        await producer.send(ArticleReceived(
+            uri="urn:it:grown:4", version=1, source="Wire",
+            body="Work on the harbour tunnel went on for a 4th day.",
+            published=dt.datetime(2026, 3, 1, 8, 4, tzinfo=dt.UTC)))
+    refused(run(command_env, "worker", "--single", timeout=90), settings.story_pages)

@@ -42,3 +42,20 @@ def test_story_updates_grown_under_a_stage_is_refused() -> None:
     assert "t.storyline.story-updates has 6 partitions, 3 when group g committed" in said
     assert "t.storyline.story-pages has 4 partitions, 3 when group g committed" in said
     assert "new STORYLINE_TOPIC_PREFIX" in said
+
+
+def test_the_single_worker_says_only_its_output_topics() -> None:
+    """It reads no facts or assignments: those counts are not said (null), never compared,
+    and its story updates and pages are."""
+    meta = CommitMetadata(1.0, "v", None, None, (0, 1), (None, None, 3, 3))
+    assert '"parts": [null, null, 3, 3]' in meta.encode()
+    decoded = CommitMetadata.decode(meta.encode())
+    assert decoded == meta
+    assert decoded is not None and decoded.parts is not None
+    ensure_same_parts("w", decoded.parts, (None, None, 3, 3), TOPICS)
+    ensure_same_parts("w", decoded.parts, (8, 8, 3, 3), TOPICS)  # not its topics
+    with pytest.raises(PartitionsChanged) as raised:
+        ensure_same_parts("w", decoded.parts, (None, None, 6, 3), TOPICS)
+    said = str(raised.value)
+    assert "t.storyline.story-updates has 6 partitions, 3 when group w committed" in said
+    assert "storyline.facts" not in said and "storyline.assignments" not in said

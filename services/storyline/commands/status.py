@@ -23,8 +23,9 @@ Exit status:
      exist, records sit on a partition of the articles topic other than the log's (0), which
      nothing folds, a commit lies beyond the log's end or names another first record of the
      articles log than it begins with (the topic was made again under the workers' state),
-     was made by another pipeline version or with other partition counts of the facts and
-     assignments topics than they have now, Kafka cannot be reached, or --wait timed out
+     was made by another pipeline version or with other partition counts of the facts,
+     assignments, story updates or story pages topics than they have now, Kafka cannot be
+     reached, or --wait timed out
   3  behind: records are waiting and a worker is in the group, committing (with page
      processes: in some leg, and no leg is in error, without a worker or stuck)
   4  no worker is consuming the articles topic: records are waiting and the group has no
@@ -66,6 +67,8 @@ from storyline.settings import Settings, get_settings
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer
     from aiokafka.admin import AIOKafkaAdminClient
+
+    from storyline.stream.offsets import LaidOut
 
 POLL_SECONDS = 1.0
 ONE_LOOK_PATIENCE = 10.0  # seconds a single look waits for the group coordinator
@@ -562,13 +565,15 @@ class Probe:
             facts = replace(facts, pending_age=await self.pending_age(facts, now))
         return facts
 
-    async def parts_changed(self, group: str, committed: tuple[int, ...]) -> str | None:
-        """Why the stages refuse ``group``'s commits, made with ``committed`` partitions of
-        ``Settings.laid_out_topics`` (PartitionsChanged's words); None: they fit."""
+    async def parts_changed(self, group: str, committed: LaidOut) -> str | None:
+        """Why the stages and the worker refuse ``group``'s commits, made with ``committed``
+        partitions of ``Settings.laid_out_topics`` (PartitionsChanged's words); None: they
+        fit."""
         from storyline.stream.offsets import PartitionsChanged, ensure_same_parts
 
         topics = self.settings.laid_out_topics[:len(committed)]
-        found = tuple([len(await self.end_offsets(topic)) for topic in topics])
+        found = tuple([None if before is None else len(await self.end_offsets(topic))
+                       for topic, before in zip(topics, committed, strict=False)])
         if 0 in found:  # a topic missing: the stages say so themselves
             return None
         try:

@@ -106,8 +106,8 @@ def _run_stage(args: argparse.Namespace) -> int:
     if args.single:
         from storyline.stream.worker import run_worker
 
-        run_worker(settings, loglevel=args.faust_loglevel, web_port=args.web_port)
-        return 0
+        return _refusing(lambda: run_worker(settings, loglevel=args.faust_loglevel,
+                                            web_port=args.web_port))
     if args.stage in ("fold", "assign"):
         from storyline.stream.fold_stage import run_fold
 

@@ -31,6 +31,10 @@ from storyline.kafka.security import kafka_options
 from storyline.stream.logreader import LogMark, ensure_same_log
 from storyline.stream.reconnect import retried
 
+# the partition counts of ``Settings.laid_out_topics`` a committer is laid out by, None for
+# a topic its layout does not depend on
+LaidOut = tuple[int | None, ...]
+
 log = structlog.get_logger("storyline.offsets")
 
 
@@ -54,9 +58,10 @@ class CommitMetadata:
     # the partitions of the topics the committer's records and state were laid out by, in
     # the order of ``Settings.laid_out_topics``: facts (stripes), assignments (page
     # partitions), story updates and story pages (a story's partition); None: not said (an
-    # extract stripe, the single worker, a commit of before 2026-12-06). A commit of before
-    # 2026-12-07 names the first two only.
-    parts: tuple[int, ...] | None = None
+    # extract stripe, a commit of before 2026-12-06); a topic the committer's layout does
+    # not depend on is None (the single worker reads no facts or assignments). A commit of
+    # before 2026-12-07 names the first two only.
+    parts: LaidOut | None = None
 
     def encode(self) -> str:
         fields: dict[str, object] = {"at": round(self.committed_at, 3),
@@ -80,7 +85,8 @@ class CommitMetadata:
                                   None if stage is None else str(stage),
                                   None if moved is None else float(moved),
                                   None if mark is None else (int(mark[0]), int(mark[1])),
-                                  None if parts is None else tuple(int(p) for p in parts))
+                                  None if parts is None else
+                                  tuple(None if p is None else int(p) for p in parts))
         except (ValueError, TypeError, KeyError, AttributeError, IndexError):
             return None
 
@@ -96,7 +102,7 @@ class GroupCommits:
 
     log: LogMark | None = None
     pipeline: str | None = None
-    parts: tuple[int, ...] | None = None  # the newest's that says
+    parts: LaidOut | None = None  # the newest's that says
 
 
 async def group_commits(bootstrap: str, group: str) -> GroupCommits:
@@ -127,16 +133,17 @@ class PartitionsChanged(OperatorError, RuntimeError):
     has another partition count than then."""
 
 
-def ensure_same_parts(group: str, committed: tuple[int, ...] | None,
-                      found: tuple[int, ...] | None, topics: Sequence[str]) -> None:
+def ensure_same_parts(group: str, committed: LaidOut | None, found: LaidOut | None,
+                      topics: Sequence[str]) -> None:
     """Raise PartitionsChanged if ``group`` committed with other partition counts of
     ``topics`` (``Settings.laid_out_topics``) than they have now (``found``); None: not
-    said, or not looked at. A commit that names fewer counts is compared on those."""
+    said, or not looked at (as a whole or for one topic). A commit that names fewer counts
+    is compared on those."""
     if committed is None or found is None:
         return
     what = [f"{topic} has {now} partitions, {before} when group {group} committed"
             for topic, before, now in zip(topics, committed, found, strict=False)
-            if before != now]
+            if before is not None and now is not None and before != now]
     if not what:
         return
     raise PartitionsChanged(
@@ -171,7 +178,7 @@ def ensure_same_pipeline(group: str, committed: str | None, own: str,
 
 async def ensure_commits_fit(bootstrap: str, group: str, tp: TopicPartition,
                              first: LogMark | None, own: str, source_prefix: str, *,
-                             parts: tuple[int, ...] | None = None,
+                             parts: LaidOut | None = None,
                              topics: Sequence[str] = ()) -> None:
     """Refuse to go on from ``group``'s commits when they are positions in another log than
     the one ``tp`` begins with (``first``: LogRewound), another pipeline version than
@@ -215,7 +222,7 @@ class FoldedOffsets:
 
 def commit_payload(offsets: Mapping[TopicPartition, int], pipeline_version: str, *,
                    stage: str | None = None, moved_at: float | None = None,
-                   log: LogMark | None = None, parts: tuple[int, ...] | None = None
+                   log: LogMark | None = None, parts: LaidOut | None = None
                    ) -> dict[TopicPartition, OffsetAndMetadata]:
     meta = CommitMetadata(time.time(), pipeline_version, stage, moved_at, log, parts).encode()
     return {tp: OffsetAndMetadata(offset, meta) for tp, offset in offsets.items()}

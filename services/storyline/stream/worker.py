@@ -39,6 +39,7 @@ import contextlib
 import functools
 import hashlib
 import math
+import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,7 @@ from storyline.domain.coldstore import ColdStoreFailed
 from storyline.domain.events import StoryMerged, StoryUpdated
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import RecordOutcome, handle_record
+from storyline.errors import OperatorError
 from storyline.kafka.articles_log import (
     ARTICLES_PARTITION,
     off_the_log_message,
@@ -93,6 +95,8 @@ from storyline.stream.logreader import (
 )
 from storyline.stream.offsets import (
     FoldedOffsets,
+    LaidOut,
+    PartitionsChanged,
     PipelineChanged,
     commit_payload,
     ensure_commits_fit,
@@ -107,6 +111,17 @@ from storyline.stream.snapshots import (
 )
 
 log = structlog.get_logger("storyline.worker")
+
+
+async def laid_out(settings: Settings) -> LaidOut:
+    """The partition counts of ``Settings.laid_out_topics`` the single worker's records are
+    laid out by: the story updates and pages (a story's partition in each); it reads no
+    facts or assignments (None), and a topic not made yet says nothing (None)."""
+    counts = [len(await retried(functools.partial(end_offsets, settings.bootstrap_servers,
+                                                  topic, missing_ok=True),
+                                f"{topic} partitions")) or None
+              for topic in settings.laid_out_topics[2:]]
+    return (None, None, *counts)
 
 APP_NAME = "storyline-worker"
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a long story's page is a few hundred KB
@@ -270,7 +285,10 @@ class WorkerProbe:
 
 
 def create_app(settings: Settings, *, web_port: int | None = None,
-               probe: WorkerProbe | None = None) -> faust.App:
+               probe: WorkerProbe | None = None,
+               refuse: Callable[[OperatorError], None] | None = None) -> faust.App:
+    """The single worker's faust app. ``refuse``: how it stops when it must not go on (a log
+    made again or cut, commits of another version or layout): by default it crashes."""
     app = faust.App(
         app_id(settings),
         broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
@@ -310,6 +328,17 @@ def create_app(settings: Settings, *, web_port: int | None = None,
                         warm_items=settings.warm_story_articles,
                         warm_analyses=settings.warm_analyses)
     offsets = FoldedOffsets()
+
+    async def refused(exc: OperatorError) -> None:
+        log.critical("worker_refused", error_type=type(exc).__name__, reason=str(exc))
+        if refuse is None:
+            await app.crash(exc)
+        else:
+            refuse(exc)
+
+    # the layout of the output topics its commits say (laid_out), known once it has
+    # rebuilt: a commit before that says none
+    layout: dict[str, LaidOut] = {}
     summariser, llm_client = summariser_from_settings(settings.llm)
     snapshots_root = state_dir(settings) / "snapshots"
     snapshotters: dict[tuple[str, int], Snapshotter] = {}
@@ -354,7 +383,7 @@ def create_app(settings: Settings, *, web_port: int | None = None,
             mark = state.pipeline.log_mark(settings.articles, ARTICLES_PARTITION)
             await on_consumer_thread(consumer.commit,
                                      commit_payload(due, state.pipeline.pipeline_version,
-                                                    log=mark))
+                                                    log=mark, parts=layout.get("parts")))
         except Exception as exc:  # noqa: BLE001 - a failed commit is retried next tick
             log.warning("commit_failed", error=f"{type(exc).__name__}: {exc}",
                         offsets={f"{tp.topic}/{tp.partition}": o for tp, o in due.items()})
@@ -372,8 +401,11 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         first = await retried(functools.partial(
             first_record, settings.bootstrap_servers, topic, partition),
             f"{topic} first record")
+        parts = await laid_out(settings)
         await ensure_commits_fit(settings.bootstrap_servers, app_id(settings), tp, first,
-                                 state.pipeline.pipeline_version, settings.source_topic_prefix)
+                                 state.pipeline.pipeline_version, settings.source_topic_prefix,
+                                 parts=parts, topics=settings.laid_out_topics)
+        layout["parts"] = parts  # not before: a commit of the refused would say them
         start = state.next_offset(topic, partition)
         source = "memory"
         if start == 0 and until > 0:
@@ -469,9 +501,7 @@ def create_app(settings: Settings, *, web_port: int | None = None,
                                                                 TopicPartition(*tp)))
                     await watch.check(state.pipeline.log_mark(*tp))
                 except LogRewound as exc:
-                    log.critical("worker_refused", error_type=type(exc).__name__,
-                                 reason=str(exc))
-                    await app.crash(exc)
+                    await refused(exc)
                     return
         probe.lags = lags
         READY.labels("worker").set(1 if probe.ready().ok else 0)
@@ -509,13 +539,13 @@ def create_app(settings: Settings, *, web_port: int | None = None,
     async def process_articles(stream: faust.StreamT[bytes]) -> None:
         try:
             await fold_stream(stream)
-        except (LogTruncated, LogRewound, PipelineChanged) as exc:
+        except (LogTruncated, LogRewound, PipelineChanged, PartitionsChanged) as exc:
             # records it must fold were deleted from the log (or its commits are another
-            # version's): the worker stops, saying so
+            # version's, or of another layout of its output topics): the worker stops,
+            # saying so
             # (left to faust, the agent was restarted at every record, each crash held back
             # as a connection error, and nothing was folded or said)
-            log.critical("worker_refused", error_type=type(exc).__name__, reason=str(exc))
-            await app.crash(exc)
+            await refused(exc)
         except ColdStoreFailed as exc:
             # the disk failed under the state: it may hold half a record, so the worker
             # stops (left to faust, the agent would be restarted on the same state)
@@ -704,7 +734,15 @@ def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int |
     switch_kernels(settings)
     state_dir(settings).mkdir(parents=True, exist_ok=True)
     probe = WorkerProbe(settings.ready_max_lag)
-    app = create_app(settings, web_port=web_port, probe=probe)
+    refusals: list[OperatorError] = []
+
+    def refuse(exc: OperatorError) -> None:
+        # stopped as by SIGTERM (its last commit, its snapshots), then said in one line
+        # (commands.worker: exit 2); a crash would end in faust's traceback and exit 1
+        refusals.append(exc)
+        worker._schedule_shutdown(signal.SIGTERM)
+
+    app = create_app(settings, web_port=web_port, probe=probe, refuse=refuse)
     operations = None
     if settings.worker_metrics_port:
         operations = start_operations(settings.metrics_host, settings.worker_metrics_port,
@@ -717,7 +755,12 @@ def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int |
         # itself sets when the log level makes the spinner pointless. A log file stays text.
         worker.spinner = None
     try:
-        worker.execute_from_commandline()
+        try:
+            worker.execute_from_commandline()
+        except SystemExit:
+            if refusals:
+                raise refusals[0] from None
+            raise
     finally:
         if operations is not None:
             operations.stop()
