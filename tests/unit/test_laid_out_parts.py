@@ -59,3 +59,10 @@ def test_the_single_worker_says_only_its_output_topics() -> None:
     said = str(raised.value)
     assert "t.storyline.story-updates has 6 partitions, 3 when group w committed" in said
     assert "storyline.facts" not in said and "storyline.assignments" not in said
+
+
+def test_counts_without_their_topics_are_a_mistake_not_a_pass() -> None:
+    """A caller giving the counts it found but not the topics they are of would compare
+    nothing (and let any grown topic through)."""
+    with pytest.raises(ValueError, match="4 partition counts, 0 topics"):
+        ensure_same_parts("g", (2, 3, 3, 3), (2, 3, 6, 3), ())

@@ -141,6 +141,8 @@ def ensure_same_parts(group: str, committed: LaidOut | None, found: LaidOut | No
     is compared on those."""
     if committed is None or found is None:
         return
+    if len(topics) < len(found):  # zip would compare only as many counts as topics named
+        raise ValueError(f"{len(found)} partition counts, {len(topics)} topics named")
     what = [f"{topic} has {now} partitions, {before} when group {group} committed"
             for topic, before, now in zip(topics, committed, found, strict=False)
             if before is not None and now is not None and before != now]
