@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -474,26 +474,7 @@ class Clusterer:
             np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)),
             weights,
         )
-        # a story absorbed by another counts as its survivor, with the best of their sums;
-        # walked in rank order, the first sum met for a survivor is its best, and past the
-        # max_candidates-th survivor only a sum tying with its sum can still rank
-        found: dict[int, float] = {}
-        merged_into = self._merged_into
-        stories = self._stories
-        cut = cfg.max_candidates
-        last = -1.0
-        for seq, value in zip(seqs.tolist(), sums.tolist(), strict=True):
-            if len(found) >= cut and value < last:
-                break
-            while seq in merged_into:
-                seq = merged_into[seq]
-            if seq in found:
-                continue
-            story = stories.get(seq)
-            if story is None or story.size == 0:
-                continue
-            found[seq] = last = value
-        return [stories[seq] for seq, _ in _heaviest(found, cut)]
+        return self._survivors(zip(seqs.tolist(), sums.tolist(), strict=True))
 
     def _candidates_portable(self, query: SparseVector, top_names: list[tuple[int, float]]
                              ) -> list[_Story]:
@@ -511,16 +492,21 @@ class Clusterer:
                                          self._new_names_from):
             for seq in posting or ():
                 tally[seq] = tally.get(seq, 0.0) + name_weight
-        # a story absorbed by another counts as its survivor, with the best of their sums:
-        # walked in rank order (as the compiled tally's walk in _candidates), the first sum
-        # met for a survivor is its best, and past the max_candidates-th survivor only a sum
-        # tying with its sum can still rank, so the stories ranked below are never looked up
+        return self._survivors(_heaviest(tally, len(tally)))
+
+    def _survivors(self, ranked: Iterable[tuple[int, float]]) -> list[_Story]:
+        """The best ``max_candidates`` stories of ``ranked`` (seq, sum), by sum then seq.
+
+        A story absorbed by another counts as its survivor, with the best of their sums:
+        walked in rank order, the first sum met for a survivor is its best, and past the
+        max_candidates-th survivor only a sum tying with its sum can still rank, so the
+        stories ranked below are never looked up."""
         found: dict[int, float] = {}
         merged_into = self._merged_into
         stories = self._stories
         cut = self.config.max_candidates
         last = -1.0
-        for seq, value in _heaviest(tally, len(tally)):
+        for seq, value in ranked:
             if len(found) >= cut and value < last:
                 break
             while seq in merged_into:
