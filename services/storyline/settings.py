@@ -95,8 +95,8 @@ class Settings(BaseSettings):
         default=COLLECT_GROWTH, ge=0,
         description="The whole heap, frozen part included, is collected once it holds this "
         "many times as many allocated blocks as after the last full collection: what became "
-        "cyclic garbage after it was frozen is found then (0: never). Never changes a "
-        "revision.",
+        "cyclic garbage after it was frozen is found then (0: never); doubled after each "
+        "full collection that finds almost nothing. Never changes a revision.",
     )
     malloc_arena_max: int = Field(
         default=ARENA_MAX, ge=0,

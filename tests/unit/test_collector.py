@@ -154,3 +154,46 @@ def test_a_dead_statement_id_taken_again_is_checked_again() -> None:
     claim.support[id(unlike)] = claim.support.pop(key)
     assert not summary._supports_cached(claim, unlike)
     assert claim.support[id(unlike)][0]() is unlike  # checked again and remembered
+
+
+def test_a_full_collection_that_finds_nothing_waits_longer_for_the_next(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each full collection is a pause as long as the heap is large; one that finds almost no
+    garbage (under GARBAGE_SHARE of the blocks) doubles the growth that calls the next, one
+    that finds garbage puts it back."""
+    blocks = [0]
+    found = [0]
+    collected: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+    monkeypatch.setattr(gc, "unfreeze", lambda: None)
+
+    def collect(*generation: int) -> int:
+        if generation:
+            return 0
+        collected.append(blocks[0])
+        return found[0]
+
+    monkeypatch.setattr(gc, "collect", collect)
+    monkeypatch.setattr(sys, "getallocatedblocks", lambda: blocks[0])
+    floor = collector.COLLECT_FLOOR
+    heap = collector.Collector(freeze_every=1, collect_growth=1.5)
+
+    def grow_to(size: int) -> None:
+        blocks[0] = size
+        heap.folded()
+
+    grow_to(int(1.5 * floor) + 1)  # grown by half: collected, nothing found
+    assert collected == [int(1.5 * floor) + 1] and heap.growth == 3.0
+    baseline = collected[-1]
+    grow_to(int(2.9 * baseline))  # under three times: no pause now
+    assert len(collected) == 1
+    grow_to(int(3 * baseline) + 1)  # found nothing again: six times, next
+    assert len(collected) == 2 and heap.growth == 6.0
+    baseline = collected[-1]
+    leak = found[0] = int(collector.GARBAGE_SHARE * 6 * baseline) + 10  # garbage found
+    grow_to(6 * baseline + 1)
+    assert len(collected) == 3 and heap.growth == 1.5  # back to every half
+    baseline = collected[-1]
+    found[0] = 0
+    grow_to(int(1.5 * baseline) + 1)
+    assert len(collected) == 4 and heap.found == leak and heap.growth == 3.0
