@@ -379,6 +379,21 @@ def create_app(settings: Settings, *, web_port: int | None = None,
         if not due:
             return
         try:
+            # A member away past its session (paused, swapped out, cut off) folds on from
+            # where it was while another takes over and commits further; resumed, its
+            # commit (at the rebalance that lets it back in, after aiokafka has reset its
+            # generation) took the group's commit back, and the records in between were
+            # published again by whoever folded them next. So it never commits below the
+            # group's commit (asked of the coordinator, once a commit interval).
+            behind = {tp: o for tp, o in due.items()
+                      if (await on_consumer_thread(consumer.committed, tp) or 0) >= o}
+            if behind:
+                log.warning("commit_behind_group", offsets={
+                    f"{tp.topic}/{tp.partition}": o for tp, o in sorted(behind.items())})
+                offsets.mark_committed(behind)
+                due = {tp: o for tp, o in due.items() if tp not in behind}
+                if not due:
+                    return
             # the mark says which articles log the offsets are positions in
             mark = state.pipeline.log_mark(settings.articles, ARTICLES_PARTITION)
             await on_consumer_thread(consumer.commit,
