@@ -325,24 +325,26 @@ def _resolve(surface: str, tokens: tuple[str, ...], titled: bool) -> tuple[str, 
     return key, _kind(key, tokens, titled)
 
 
-Analysed = tuple[int, str, tuple[str, ...], bool, tuple[str, ...], tuple[str, NameKind] | None]
+# A mention as the reconciliation reads it: key, surface, tokens, kind, initial.
+Mention = tuple[str, str, tuple[str, ...], NameKind, bool]
+# A segment of a chunk: its offset, the one-word name it shows away from a sentence start
+# (None: not one) and its mention (None: no name).
+Analysed = tuple[int, str | None, Mention | None]
 
 
 @lru_cache(maxsize=NAMES_MEMO_SIZE)
 def _analyse(chunk: str, at_start: bool) -> tuple[Analysed, ...]:
-    """Segments of a chunk with their surface, key words and resolution (cached per chunk:
-    the same chunks ("The", "He said", "Obama") recur across articles)."""
+    """Segments of a chunk as ``find_names`` reads them (cached per chunk: the same chunks
+    ("The", "He said", "Obama") recur across articles)."""
     out: list[Analysed] = []
     for offset, tokens, titled, initial in _segments(chunk, at_start):
         surface = " ".join(tokens)
+        resolved = _resolve(surface, tokens, titled)
         out.append(
             (
                 offset,
-                surface,
-                tokens,
-                initial,
-                _key_words(surface),
-                _resolve(surface, tokens, titled),
+                " ".join(_key_words(surface)) if not initial and len(tokens) == 1 else None,
+                None if resolved is None else (resolved[0], surface, tokens, resolved[1], initial),
             )
         )
     return tuple(out)
@@ -354,24 +356,65 @@ Entry = tuple[int, str, str, tuple[str, ...], NameKind, bool]  # ..., kind, doub
 def find_names(doc: Document) -> list[NameMention]:
     """Names of the article, alias-reconciled, ordered by first mention."""
     text = doc.text
-    # (position, key, surface, tokens, kind, initial)
-    raw: list[tuple[int, str, str, tuple[str, ...], NameKind, bool]] = []
+    # The mentions are gathered as groups of identical ones (key, surface, tokens, kind,
+    # initial) with the position of the first and their number: what follows reads a
+    # mention only for what it is and where the first of its kind is (``_reconciled``), and
+    # a long page repeats its chunks (a 671 kB page: 15,688 chunks, 3,347 distinct), so
+    # each distinct chunk is analysed once per article and each further time only counted.
+    # group -> index; each group's first position and count by index, in order of first
+    # mention (the chunks are scanned in order and a chunk's segments come in order)
+    group_of: dict[Mention, int] = {}
+    firsts: list[tuple[int, str, str, tuple[str, ...], NameKind, bool]] = []
+    counts: list[int] = []
     inside: set[str] = set()  # one-word names seen away from a sentence start
+    # chunk -> its groups' indices (off a sentence start, at one), once analysed
+    chunk_groups: dict[str, list[tuple[int, ...] | None]] = {}
     for m in CHUNK.finditer(text):
         chunk = m.group()
-        if " " not in chunk and not chunk.isupper() and chunk.rstrip(".").lower() in NOT_NAMES:
-            continue  # most chunks are a capitalised "The", "He", "But": skip them early
         start = m.start()
         before = text[start - 1] if start else "\n"
         at_start = before == "\n" or (before in _OPENERS and (start < 2 or text[start - 2] == "\n"))
-        for offset, surface, tokens, initial, words, resolved in _analyse(chunk, at_start):
-            if not initial and len(tokens) == 1:
-                inside.add(" ".join(words))
-            if resolved is not None:
-                raw.append((start + offset, resolved[0], surface, tokens, resolved[1], initial))
+        known = chunk_groups.get(chunk)
+        if known is None:
+            known = chunk_groups[chunk] = [None, None]
+        found = known[at_start]
+        if found is not None:
+            for index in found:
+                counts[index] += 1
+            continue
+        indices: list[int] = []
+        # most chunks are a capitalised "The", "He", "But": no name in them
+        if " " in chunk or chunk.isupper() or chunk.rstrip(".").lower() not in NOT_NAMES:
+            for offset, word, mention in _analyse(chunk, at_start):
+                if word is not None:
+                    inside.add(word)
+                if mention is None:
+                    continue
+                index = group_of.get(mention, -1)
+                if index < 0:
+                    index = group_of[mention] = len(firsts)
+                    firsts.append((start + offset, *mention))
+                    counts.append(1)
+                else:
+                    counts[index] += 1
+                indices.append(index)
+        known[at_start] = tuple(indices)
+    return _reconciled(doc, firsts, counts, inside)
 
+
+def _reconciled(
+    doc: Document,
+    firsts: list[tuple[int, str, str, tuple[str, ...], NameKind, bool]],
+    counts: list[int],
+    inside: set[str],
+) -> list[NameMention]:
+    """The names of ``find_names`` from its groups of identical mentions: the first of each
+    (position, key, surface, tokens, kind, initial) in order of position, and how many
+    there are. Each rule below reads a mention by what it is, or by its position only where
+    it is the first of its kind, so a group is read as its first mention and counted as
+    all of them."""
     order: list[Entry] = []
-    for position, key, surface, tokens, kind, initial in raw:
+    for position, key, surface, tokens, kind, initial in firsts:
         # A one-word name only ever seen opening a sentence may be an ordinary word ("Ships
         # were ..."): kept only if it is known or stands for a person's full name below.
         doubtful = (
@@ -391,16 +434,18 @@ def find_names(doc: Document) -> list[NameMention]:
     lone_map = _lone_word_map(order, full)
 
     seen: dict[str, _Seen] = {}
-    for position, key, surface, tokens, kind, doubtful in order:
+    for (position, key, surface, tokens, kind, doubtful), count in zip(order, counts, strict=True):
         if doubtful and key not in lone_map:
             continue
         target = lone_map.get(key, key) if len(tokens) == 1 else key
         entry = seen.get(target)
         if entry is None:
             target_kind = full[target][1] if target in full else kind
-            seen[target] = _Seen(target, surface, target_kind, len(tokens), position)
-            continue
-        entry.count += 1
+            entry = seen[target] = _Seen(target, surface, target_kind, len(tokens), position)
+            if count == 1:
+                continue
+            count -= 1  # the group's other mentions, read as below (the first names it)
+        entry.count += count
         if kind is K.PERSON and entry.kind is K.OTHER:
             entry.kind = kind
         if (len(tokens), len(surface)) > (entry.tokens, len(entry.surface)):
