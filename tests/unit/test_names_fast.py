@@ -9,6 +9,7 @@ every mention), on random text built to hit their cases and on the dev corpora's
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +19,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storyline.domain.extract import names as N
+from storyline.domain.extract.gazetteer import NOT_NAMES
 from storyline.domain.extract.text import (
     OTHER_WHITESPACE,
     Document,
     collapsed_lines,
     split_sentences,
     split_sentences_by_line,
+    wordset,
 )
 from storyline.domain.facts import NameKind, NameMention
 
@@ -38,7 +41,7 @@ def _find_names_by_mention(doc: Document) -> list[NameMention]:
     inside: set[str] = set()
     for m in N.CHUNK.finditer(text):
         chunk = m.group()
-        if " " not in chunk and not chunk.isupper() and chunk.rstrip(".").lower() in N.NOT_NAMES:
+        if " " not in chunk and not chunk.isupper() and chunk.rstrip(".").lower() in NOT_NAMES:
             continue
         start = m.start()
         before = text[start - 1] if start else "\n"
@@ -92,7 +95,7 @@ def _same_everywhere(body: str) -> None:
 
 # Words and marks that make boundaries, abbreviations, seams, names, titles, links,
 # possessives and sentence openers; names recur, as on a long page.
-_WORDS = (
+_WORDS = sorted(wordset(
     "Mr. Dr. U.S. U.S Sen. No. 5 W. Inc. a.m. p.m. St. the of the of and said he she it "
     "The A An This He She They It Its Two Ten influenza type A But However On In "
     "Obama Barack Kim Jong-un Jong Un Kim's Egypt Egypt's Hosni Mubarak President Minister "
@@ -101,7 +104,7 @@ _WORDS = (
     "Washington-based Google-driven Who US World Health Organization WHO Israel Ehud Olmert "
     "de van bin al & for . .. ... ! ? ?! .\" !\" ?' .) .] ,\" \" “ ” ‘ ’ ( [ ' 1 2009 10 x "
     "dogs ran fell"
-).split()
+))
 _GAPS = (" ", " ", " ", " ", " ", "\n", "\n", "  ", "\n\n", " \n", "\t", "\xa0", "\u2028", "\r\n")
 
 _bodies = st.lists(st.tuples(st.sampled_from(_WORDS), st.sampled_from(_GAPS)),
@@ -127,6 +130,15 @@ def test_collapsed_lines_are_the_lines_collapsed(body: str) -> None:
 @given(st.text(max_size=200))
 def test_any_text_splits_and_names_as_defined(body: str) -> None:
     _same_everywhere(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_bodies)
+def test_the_chunk_scan_finds_the_chunks_of_the_plain_pattern(body: str) -> None:
+    plain = re.compile(N.CHUNK_PATTERN)
+    text = collapsed_lines(body)
+    assert [m.span() for m in N.CHUNK.finditer(text)] == [
+        m.span() for m in plain.finditer(text)]
 
 
 def test_other_whitespace_is_what_the_interpreter_takes_for_whitespace() -> None:
