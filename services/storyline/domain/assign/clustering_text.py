@@ -28,7 +28,6 @@ _WORD = re.compile(r"[a-z][a-z\-]*[a-z]|[a-z]")
 # ASCII (any other character as "?"), every byte but a-z and "-" becomes a space; a word
 # is then a run between spaces without its leading and trailing hyphens
 _RUNS = bytes(b if 97 <= b <= 122 or b == 45 else 32 for b in range(256))
-_HYPHEN = 45
 
 _STOPWORDS_TEXT = (
     "a about above according added after again against all almost also although always am "
@@ -389,7 +388,7 @@ def term_counts(text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     # words counted in C first: one _normalise per distinct word, same keys in the same order
     for run, n in Counter(_runs(text)).items():
-        word = run.strip(b"-") if run[0] == _HYPHEN or run[-1] == _HYPHEN else run  # "--": ""
+        word = run.strip(b"-") if run.startswith(b"-") or run.endswith(b"-") else run  # "--": ""
         term = _normalise(word.decode("ascii"))
         if term is not None:
             counts[term] = counts.get(term, 0) + n
