@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storyline.domain.extract import names as N
-from storyline.domain.extract.gazetteer import NOT_NAMES
+from storyline.domain.extract.gazetteer import NOT_NAMES, TITLES
 from storyline.domain.extract.text import (
     OTHER_WHITESPACE,
     Document,
@@ -183,3 +183,30 @@ def test_a_repeated_mention_that_names_a_person_turns_its_full_name_into_one() -
     assert found == _find_names_by_mention(doc)
     assert [(n.canonical, n.kind, n.count) for n in found] == [
         ("ehud olmert barack hosni kahn", NameKind.PERSON, 3)]
+
+
+_GAZETTEER_WORDS = sorted(w for w in TITLES | NOT_NAMES | N._CONNECTORS | N._TITLE_MODIFIERS
+                          if " " not in w)
+_one_words = st.one_of(
+    st.builds(lambda first, rest, end: first + rest + end, st.sampled_from("ABKMOSUW"),
+              st.text(alphabet="abekmnorsuAKS.'’&-0", max_size=8),
+              st.sampled_from(["", ".", "'s", "’s", "'", "’", "-based", "-led", "s."])),
+    st.sampled_from(_GAZETTEER_WORDS).flatmap(
+        lambda w: st.sampled_from([w.capitalize(), w.upper(), w.capitalize() + ".",
+                                   w.capitalize() + "'s"])),
+).filter(lambda c: re.fullmatch(N.CHUNK_PATTERN, c) is not None)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_one_words, st.booleans())
+def test_a_one_word_chunk_is_cut_as_any_chunk(chunk: str, at_start: bool) -> None:
+    assert N._word_segments(chunk, at_start) == N._segments(chunk, at_start)
+
+
+@pytest.mark.parametrize("word", ["The", "THE", "President", "Minister", "Former", "La", "De",
+                                  "Obama's", "Egypt’s", "U.S.", "Inc.", "Sen.", "W.", "May",
+                                  "Will", "New", "Monday", "Google-driven", "Strauss-Kahn",
+                                  "O'Brien'", "A-based", "Of", "AND", "KCNA", "Who"])
+@pytest.mark.parametrize("at_start", [False, True])
+def test_one_word_chunks_of_each_rule_are_cut_as_any_chunk(word: str, at_start: bool) -> None:
+    assert N._word_segments(word, at_start) == N._segments(word, at_start)

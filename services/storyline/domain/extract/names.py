@@ -234,6 +234,24 @@ def _segments(chunk: str, at_start: bool) -> tuple[Segment, ...]:
     )
 
 
+def _word_segments(chunk: str, at_start: bool) -> tuple[Segment, ...]:
+    """``_segments`` of a chunk of one word (no space: most distinct chunks, "McCain",
+    "September", "Obama's"), without the machinery for many: a word after which nothing is
+    cut, and which no split of a place takes apart (that needs three words, or "of")."""
+    token = _clean(chunk)
+    bare = token.rstrip(".").lower()
+    if bare in NOT_NAMES and not (token.isupper() and len(token) > 1):
+        return ()
+    if bare in TITLES and token[0].isupper() and _is_title([(0, chunk)], 0):
+        return ()
+    if token.endswith(_POSSESSIVE[:2]):
+        token = _strip_possessive(token)
+    low = token.lower()
+    if low in _CONNECTORS or (low in _TAIL_NOT_NAMES and not token.isupper()):
+        return ()
+    return ((0, (token,), False, at_start),)
+
+
 def _split_leading_place(segment: Segment) -> tuple[Segment, ...]:
     """ "Liberia Charles Taylor", "Ehud Olmert Israel" (a dropped possessive or comma): a
     place and a person's name."""
@@ -342,7 +360,8 @@ def _analyse(chunk: str, at_start: bool) -> tuple[Analysed, ...]:
     """Segments of a chunk as ``find_names`` reads them (cached per chunk: the same chunks
     ("The", "He said", "Obama") recur across articles)."""
     out: list[Analysed] = []
-    for offset, tokens, titled, initial in _segments(chunk, at_start):
+    segments = _segments(chunk, at_start) if " " in chunk else _word_segments(chunk, at_start)
+    for offset, tokens, titled, initial in segments:
         surface = " ".join(tokens)
         resolved = _resolve(surface, tokens, titled)
         out.append(
@@ -361,51 +380,51 @@ Entry = tuple[int, str, str, tuple[str, ...], NameKind, bool]  # ..., kind, doub
 def find_names(doc: Document) -> list[NameMention]:
     """Names of the article, alias-reconciled, ordered by first mention."""
     text = doc.text
-    # The mentions are gathered as groups of identical ones (key, surface, tokens, kind,
-    # initial) with the position of the first and their number: what follows reads a
-    # mention only for what it is and where the first of its kind is (``_reconciled``), and
-    # a long page repeats its chunks (a 671 kB page: 15,688 chunks, 3,347 distinct), so
-    # each distinct chunk is analysed once per article and each further time only counted.
-    # group -> index; each group's first position and count by index, in order of first
-    # mention (the chunks are scanned in order and a chunk's segments come in order)
-    group_of: dict[Mention, int] = {}
-    firsts: list[tuple[int, str, str, tuple[str, ...], NameKind, bool]] = []
-    counts: list[int] = []
+    # A long page repeats its chunks (a 671 kB page: 15,688 chunks, 3,347 distinct): each
+    # distinct chunk (at a sentence start or not) is analysed at its first occurrence and
+    # each further one only counted. Its mentions are then groups of identical mentions,
+    # each read at the position of its first and counted as all of them (``_reconciled``).
+    # The distinct chunks in order of first occurrence, with where that is and their
+    # segments; how often each occurs (slot 0: the chunks without a mention, not read).
+    firsts: list[tuple[int, tuple[Analysed, ...]]] = [(0, ())]
+    occurrences: list[int] = [0]
     inside: set[str] = set()  # one-word names seen away from a sentence start
-    # chunk -> the indices of its mentions' groups, once analysed: off a sentence start, at one
-    inner: dict[str, tuple[int, ...]] = {}
-    opening: dict[str, tuple[int, ...]] = {}
+    # chunk -> its slot: off a sentence start, at one
+    inner: dict[str, int] = {}
+    opening: dict[str, int] = {}
     for m in CHUNK.finditer(text):
         chunk = m.group()
         start = m.start()
         before = text[start - 1] if start else "\n"
         if before == "\n" or (before in _OPENERS and (start < 2 or text[start - 2] == "\n")):
-            at_start, analysed = True, opening
+            at_start, slots = True, opening
         else:
-            at_start, analysed = False, inner
-        found = analysed.get(chunk)
-        if found is not None:
-            for index in found:
-                counts[index] += 1
+            at_start, slots = False, inner
+        slot = slots.get(chunk)
+        if slot is not None:
+            occurrences[slot] += 1
             continue
-        indices: list[int] = []
+        slot = 0
         # most chunks are a capitalised "The", "He", "But": no name in them
         if " " in chunk or chunk.isupper() or chunk.rstrip(".").lower() not in NOT_NAMES:
-            for offset, word, mention in _analyse(chunk, at_start):
+            segments = _analyse(chunk, at_start)
+            for _, word, _ in segments:
                 if word is not None:
                     inside.add(word)
-                if mention is None:
-                    continue
-                index = group_of.get(mention, -1)
-                if index < 0:
-                    index = group_of[mention] = len(firsts)
-                    firsts.append((start + offset, *mention))
-                    counts.append(1)
-                else:
-                    counts[index] += 1
-                indices.append(index)
-        analysed[chunk] = tuple(indices)
-    return _reconciled(doc, firsts, counts, inside)
+            if any(mention is not None for _, _, mention in segments):
+                slot = len(firsts)
+                firsts.append((start, segments))
+                occurrences.append(1)
+        slots[chunk] = slot
+    # the mentions in order of position (a chunk's segments come in order, and the chunks)
+    mentions: list[tuple[int, str, str, tuple[str, ...], NameKind, bool]] = []
+    counts: list[int] = []
+    for (start, segments), count in zip(firsts[1:], occurrences[1:], strict=True):
+        for offset, _, mention in segments:
+            if mention is not None:
+                mentions.append((start + offset, *mention))
+                counts.append(count)
+    return _reconciled(doc, mentions, counts, inside)
 
 
 def _reconciled(
@@ -414,11 +433,11 @@ def _reconciled(
     counts: list[int],
     inside: set[str],
 ) -> list[NameMention]:
-    """The names of ``find_names`` from its groups of identical mentions: the first of each
+    """The names of ``find_names`` from groups of identical mentions: the first of each
     (position, key, surface, tokens, kind, initial) in order of position, and how many
     there are. Each rule below reads a mention by what it is, or by its position only where
     it is the first of its kind, so a group is read as its first mention and counted as
-    all of them."""
+    all of them, however the identical mentions are grouped (one group per chunk here)."""
     order: list[Entry] = []
     for position, key, surface, tokens, kind, initial in firsts:
         # A one-word name only ever seen opening a sentence may be an ordinary word ("Ships
