@@ -429,7 +429,7 @@ def find_names(doc: Document) -> list[NameMention]:
 
 def _reconciled(
     doc: Document,
-    firsts: list[tuple[int, str, str, tuple[str, ...], NameKind, bool]],
+    mentions: list[tuple[int, str, str, tuple[str, ...], NameKind, bool]],
     counts: list[int],
     inside: set[str],
 ) -> list[NameMention]:
@@ -439,7 +439,7 @@ def _reconciled(
     it is the first of its kind, so a group is read as its first mention and counted as
     all of them, however the identical mentions are grouped (one group per chunk here)."""
     order: list[Entry] = []
-    for position, key, surface, tokens, kind, initial in firsts:
+    for position, key, surface, tokens, kind, initial in mentions:
         # A one-word name only ever seen opening a sentence may be an ordinary word ("Ships
         # were ..."): kept only if it is known or stands for a person's full name below.
         doubtful = (

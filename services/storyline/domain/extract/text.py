@@ -208,7 +208,7 @@ def split_sentences_by_line(body: str) -> tuple[str, ...]:
 
 
 # What ``str.split()`` and ``str.splitlines()`` take for whitespace other than " " and "\n"
-# (every character whose ``isspace()`` is true; tests/unit/test_split_fast.py compares the
+# (every character whose ``isspace()`` is true; tests/unit/test_names_fast.py compares the
 # list with the interpreter's Unicode database).
 OTHER_WHITESPACE = (
     "\t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
