@@ -221,65 +221,6 @@ def without_section_heading(text: str) -> str:
     return _SECTION_HEADING.sub("", text, count=1) if text[:1] in "PBDRC" else text
 
 
-# Whether a sentence has a verb, told without a tagger: a finite-like word (an auxiliary,
-# an irregular past, an -s or -ed form), a contraction, or a lower-case word in a verb's
-# place, after its subject ("Two million demonstrate against ...", "Police arrest João
-# ...") or before its object ("... Tony Hayward and Bob Dudley leave the White House").
-# A chart or gig listing ("Week one: 15 April Also in the top three Sia – Cheap Thrills
-# (No 2)", "Buzzcocks Lemon Grove, Exeter, Tuesday 13th; O2 Academy, Bristol, ...") or a
-# broadcast's sign-off ("Thanks so much for joining us") has none.
-_CONTRACTION = re.compile(
-    r"\b(?:[a-z]+|I|We|You|They|He|She|It|That|There|What)['’](?:re|ll|ve|m|d)\b|"
-    r"\b(?:[Ii]t|[Hh]e|[Ss]he|[Tt]hat|[Tt]here|[Ww]hat|[Ww]ho|[Hh]ere)['’]s\b|\b[a-z]+ ?n['’]t\b")
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.-]*|[^\sA-Za-z0-9]")
-_NUMBER_WORDS = wordset("one two three four five six seven eight nine ten eleven twelve "
-                        "hundred thousand million billion top")
-_FUNCTION_WORDS = wordset(
-    """a an the and or but nor of in on at to for from by with as into over per via about
-    after before between during without within under up down out off than that which who
-    whom whose what when where while if because since though although so not no also only
-    just this these those its his her their our my your we you they he she it i there here
-    all some any each every both either neither more most many much few other another such
-    very too again already still yet even ever never now then later""")
-_SUBJECT_PRONOUNS = wordset("i we you they he she it")
-_OBJECT_OPENERS = wordset(
-    """the a an their his her its our my your him them us it me on in at to into onto
-    through over off out up down near for with against from about across along around
-    beside""")
-_LY_VERBS = wordset("fly apply reply supply rely imply comply ally")
-_IS_FORMS = wordset("is was has does goes")
-
-
-def _verb_place(word: str) -> bool:
-    return (word[0].islower() and word.isalpha() and word not in _FUNCTION_WORDS
-            and word not in _NUMBER_WORDS and (not word.endswith("ly") or word in _LY_VERBS))
-
-
-def has_verb(text: str) -> bool:
-    """Whether ``text`` has a verb (see above)."""
-    if _CONTRACTION.search(text):
-        return True
-    toks = _TOKEN.findall(text)
-    for w in toks:
-        if w[0].islower() and ((w in PAST_FORMS and w != "to") or w in _IS_FORMS or (
-                finite_like(w) and not w.endswith(("ss", "us", "is")))):
-            return True
-    for j in range(1, len(toks) - 1):
-        prev = toks[j - 1]
-        if (_verb_place(toks[j]) and toks[j + 1] in _OBJECT_OPENERS
-                and (prev == ")" or prev[0].isupper()
-                     or (prev[0].isalpha() and prev not in _FUNCTION_WORDS)
-                     or prev in _SUBJECT_PRONOUNS)):
-            return True
-    i = 0  # the subject: capitalised words, numbers, "of", "and"
-    while i < len(toks) and (toks[i][0].isupper() or toks[i][0].isdigit()
-                             or toks[i] in _NUMBER_WORDS or toks[i] in ("of", "and")):
-        i += 1
-    while 0 < i < len(toks) - 1 and toks[i].endswith("ly") and toks[i] not in _LY_VERBS:
-        i += 1  # "Officials quickly moved"
-    return 0 < i < len(toks) and _verb_place(toks[i])
-
-
 # Text whose UTF-8 bytes were read as Windows-1252 ("mojibake"): a curly quote or dash
 # (E2 80 xx) reads "â€" and one character for its last byte, an accented letter (C3 xx) or
 # a no-break space or pound sign (C2 xx) "Ã" or "Â" and one. The character for a byte of

@@ -14,7 +14,6 @@ from datetime import date
 
 from storyline.domain.events import DatePrecision
 from storyline.domain.extract.text import (
-    has_verb,
     without_picture_positions,
     without_section_heading,
     wordset,
@@ -241,10 +240,8 @@ def is_statement(sentence: str) -> bool:
     stripped = sentence.rstrip(" \"'”’)")
     if stripped.endswith("?") or stripped.endswith(":"):
         return False
-    if _NOISE.search(sentence) or "RETWEET" in sentence:
-        return False  # (the button of a page's social-media widget: its lines are no news)
-    if not has_verb(sentence):
-        return False  # a listing or a sign-off: an entry states an event
+    if _NOISE.search(sentence):
+        return False
     first = sentence.lstrip()[:2]
     if first and first[0] in "\"“'‘`":  # opens with a quotation: a voice, not an event
         return False
