@@ -14,7 +14,7 @@ from storyline.domain.extract.text import is_dated_caption
 from storyline.domain.extract.timeline_text import trim_statement
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.timeline import TimelineIndex
-from storyline.domain.page.title import _headline_like, _title_cased
+from storyline.domain.page.title import _headline_like
 
 
 def _cited(body: str, day: date, n: int) -> CitedArticle:
@@ -115,11 +115,3 @@ def test_a_date_that_is_the_subject_stays_in_the_entry() -> None:
                                 "public hands.", date(2026, 3, 10), 1))
     assert entry.text.startswith("The harbour board voted")
 
-
-
-# 8. A heading in title case is no title made from a lead sentence.
-
-def test_a_title_cased_heading_is_no_title_option() -> None:
-    assert _title_cased("Interview With Veldt's Harbour Master; Interview With Ferry Crews")
-    assert not _title_cased("Ferry crews at Veldt walked out on Monday over pay")
-    assert not _title_cased("Ferry Strike")  # too short to tell

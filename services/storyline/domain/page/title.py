@@ -133,18 +133,6 @@ def _has_verb(text: str) -> bool:
                for w in _LOWER_WORD.findall(text))
 
 
-_LONG_WORD = re.compile(r"(?<![\w'’-])[A-Za-z][A-Za-z'’-]{3,}")
-
-
-def _title_cased(text: str) -> bool:
-    """Whether every word of four letters or more of ``text`` is capitalised (three at
-    least): a programme's or a page's heading ("Interview With Egypt's Ambassador to United
-    States; Interview ..."), not a lead sentence's clause. (A headline glued to its lead may
-    be written so, and stays an option.)"""
-    words = _LONG_WORD.findall(text)
-    return len(words) >= 3 and all(w[0].isupper() for w in words)
-
-
 def score(title: str, weights: StoryWeights) -> float:
     return weights.centrality(terms_of(title))
 
@@ -170,7 +158,7 @@ def _options(article: CitedArticle, analysis: Analysis, headlines: bool) -> tupl
                 options.append((like[0], terms_of(like[0]), -1, 1.0))
         for s in analysis.lead[:LEAD_SENTENCES]:
             like = _headline_like(s.text)
-            if like is not None and not _title_cased(like[0]):
+            if like is not None:
                 options.append((like[0], terms_of(like[0]), s.index, like[1]))
     result = tuple(options)
     analysis.title_options[headlines] = (article.headline, result)
