@@ -57,7 +57,7 @@ from storyline.domain.unpickle import unpickled
 # Bump when the code of the core changes what a revision contains, so that two versions
 # replayed side by side are told apart in every StoryUpdated. The tuning of the assign and
 # page stages (ClusteringConfig, page.tuning.PAGE) is in the version by its digest.
-CORE_VERSION = "core-24"
+CORE_VERSION = "core-25"
 
 
 def pipeline_version(clustering: ClusteringConfig) -> str:

@@ -30,7 +30,14 @@ from storyline.domain.events import (
     DatePrecision,
 )
 from storyline.domain.extract.temporal import alone_from, dates_alone
-from storyline.domain.extract.text import is_caption, wordset
+from storyline.domain.extract.text import (
+    VERBS,
+    finite_like,
+    is_caption,
+    is_dated_caption,
+    without_section_heading,
+    wordset,
+)
 from storyline.domain.extract.timeline_text import MONTH_ABBR, background
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import (
@@ -84,7 +91,7 @@ def is_boilerplate(text: str) -> bool:
     """Whether ``BOILERPLATE`` finds something in ``text``, or it is a picture's caption
     (``is_caption``): for ASCII text (where a case-insensitive match is a match of the
     lower-cased text) only when one of the parts' substrings is in it."""
-    if is_caption(text):
+    if is_caption(text) or is_dated_caption(text):
         return True
     if text.isascii():
         lowered = text.lower()
@@ -337,21 +344,7 @@ def _names_head_again(head: str, rest: str) -> bool:
     return any(re.sub(r"['’]s$", "", w.strip(",.;:")) in names for w in following)
 
 
-_AUXILIARIES = wordset(
-    """is are was were be been has have had will would can could may might must shall should
-    do does did said says told say"""
-)
-
-
-def _finite_like(word: str) -> bool:
-    """Whether a token can be the verb of a sentence: without a tagger, a verb-less caption
-    or title fragment is told by having no auxiliary, no -s/-ed form and no common
-    irregular past."""
-    return (word in _AUXILIARIES or word in _VERBS or word.endswith(("ed", "s"))) and (
-        not word[0].isdigit())
-
-
-finite_like = _finite_like  # the title's cut clauses are judged by it too
+_finite_like = finite_like  # the title's cut clauses are judged by it too (extract.text)
 
 
 # A web page's stamp before its first sentence, with the writer's byline: "Wednesday,
@@ -379,6 +372,7 @@ def strip_dateline(text: str) -> str:
     if stamp is not None and _CLOCK.search(stamp.group()):
         text = text[stamp.end():]
     text = _CREDIT.sub("", text, count=1)
+    text = without_section_heading(text)
     m = _DATELINE.match(text)
     if m is None:
         return text
@@ -394,8 +388,11 @@ def _eligible(text: str, words: Sequence[str]) -> bool:
     if n < MIN_WORDS or n > MAX_WORDS:
         return False
     stripped = text.rstrip("\"'”’) ")
-    if stripped.endswith("?") or (not stripped.endswith((".", "!")) and n < 12):
-        return False
+    if stripped.endswith(("?", ":")) or (not stripped.endswith((".", "!")) and n < 12):
+        return False  # (a sentence that ends with a colon introduces what follows it)
+    dateline = _DATELINE.match(text)
+    if dateline is not None and not text[dateline.end():].strip():
+        return False  # a wire's dateline on a line of its own: "LONDON | ... (Reuters Life!)"
     if is_boilerplate(text) or text.isupper():
         return False
     if points_back(text) or (not text[0].isupper() and not text[0].isdigit()):
@@ -750,10 +747,6 @@ def analysis_of(facts: ArticleFacts, cold: ColdFacts | None = None) -> Analysis:
 # ---------------------------------------------------------------------------------------------
 
 
-# Without a tagger, words that are usually verbs or adverbs are kept out of key phrases.
-_VERBS = wordset(
-    """began begun took taken made came went found held left led met paid put ran saw sent
-    set stood won gave given knew fell rose grew brought bought thought became spoke wrote
-    broke chose drove flew hit kept let lost meant read seen shot sold struck tried want
-    wants seek seeks face faces call calls calling help helps take takes come comes"""
-)
+# Without a tagger, words that are usually verbs or adverbs are kept out of key phrases
+# (extract.text.VERBS).
+_VERBS = VERBS

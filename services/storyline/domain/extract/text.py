@@ -157,6 +157,74 @@ def is_caption(text: str) -> bool:
             ) and _PICTURE_POSITION.search(text) is not None
 
 
+_AUXILIARIES = wordset(
+    """is are was were be been has have had will would can could may might must shall should
+    do does did said says told say"""
+)
+# Verbs with no -s or -ed ending to give them away (also kept out of the summary's key
+# phrases: extract.analysis._VERBS).
+VERBS = wordset(
+    """began begun took taken made came went found held left led met paid put ran saw sent
+    set stood won gave given knew fell rose grew brought bought thought became spoke wrote
+    broke chose drove flew hit kept let lost meant read seen shot sold struck tried want
+    wants seek seeks face faces call calls calling help helps take takes come comes"""
+)
+
+
+def finite_like(word: str) -> bool:
+    """Whether a token can be the verb of a sentence: without a tagger, a verb-less caption
+    or title fragment is told by having no auxiliary, no -s/-ed form and no common
+    irregular past."""
+    return (word in _AUXILIARIES or word in VERBS or word.endswith(("ed", "s"))) and (
+        not word[0].isdigit())
+
+
+# A caption's words for when its picture was taken: the picture's day at the end of a
+# present-tense description ("Police officers protest in Cairo, Egypt, on Sunday.", "Oil
+# floats on the surface of the Gulf of Mexico June 2, 2010."). A report tells what happened
+# in the past tense ("Police officers protested ... on Sunday"); a headline that dates its
+# news ahead says so ("to", "will").
+_WEEKDAY = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
+_MONTH = (r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?")
+_PICTURE_DAY = re.compile(
+    rf"(?:,? (?:on )?{_WEEKDAY}(?:,? {_MONTH} \d{{1,2}}(?:,? \d{{4}})?)?"
+    rf"|,? (?:on )?{_MONTH} \d{{1,2}}(?:,? \d{{4}})?)[.\s]*$")
+# Past, perfect and future forms: a sentence with one is no caption's present tense.
+PAST_FORMS: frozenset[str] = wordset(
+    """was were had did said told will would could should might to been
+    tore quit spent woke swore withdrew caught sought fought sold won lost shot began ran ate
+    drank drove flew grew knew threw wore hid built sent lent felt kept slept left meant met
+    led fed fled stood understood struck stuck hung sang rang sank spun dug held paid laid
+    made heard found brought bought thought taught became came gave forgot got shook took
+    rose arose chose froze spoke broke stole wrote rode saw drew blew lay sat""")
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’]*")
+
+
+def in_present_tense(text: str) -> bool:
+    """Whether ``text`` has no past, perfect or future form (``PAST_FORMS``, an -ed word):
+    the present tense of a caption or a chronology's heading."""
+    return not any(w in PAST_FORMS or w.endswith("ed") for w in _LOWER_WORD.findall(text))
+
+
+def is_dated_caption(text: str) -> bool:
+    """Whether ``text`` is a caption that ends with its picture's day (``_PICTURE_DAY``)
+    in the present tense: "Police officers protest in Cairo, Egypt, on Sunday."."""
+    return _PICTURE_DAY.search(text) is not None and in_present_tense(text)
+
+
+# A live blog's or an explainer's section heading run into its first sentence ("Preamble
+# The Israeli prime minister ...", "Backstory A descendant of freed American slaves ..."):
+# one of the headings such pages use, then the sentence's capitalised opener.
+_SECTION_HEADING = re.compile(
+    r"^(?:Preamble|Backstory|Background|Disclaimer|Recap|Context)\s+"
+    r"(?=(?:The|A|An|This|These|In|On|At|After|As|When|It|He|She|They|We)\s)")
+
+
+def without_section_heading(text: str) -> str:
+    """``text`` without a section heading run into it (``_SECTION_HEADING``)."""
+    return _SECTION_HEADING.sub("", text, count=1) if text[:1] in "PBDRC" else text
+
+
 # Text whose UTF-8 bytes were read as Windows-1252 ("mojibake"): a curly quote or dash
 # (E2 80 xx) reads "â€" and one character for its last byte, an accented letter (C3 xx) or
 # a no-break space or pound sign (C2 xx) "Ã" or "Â" and one. The character for a byte of

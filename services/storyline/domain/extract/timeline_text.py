@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from storyline.domain.events import DatePrecision
-from storyline.domain.extract.text import without_picture_positions, wordset
+from storyline.domain.extract.text import (
+    without_picture_positions,
+    without_section_heading,
+    wordset,
+)
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import ArticleFacts, DateMention, TimeSpan
 from storyline.domain.words import STOPWORDS, stem
@@ -139,6 +143,10 @@ _KEEPS_DATE = re.compile(
 
 
 _POSSESSIVE = re.compile(r"['’]s\b")
+# A date that opens its sentence as its subject, before the verb ("Halloween is the
+# scariest night of the year", "Monday was the first full week ...", "Thursday marks the
+# start ..."): without it the sentence has none.
+_SUBJECT_DATE = re.compile(r"^\s+(?:is|was|are|were|has|had|marks|marked|saw|sees|will)\b")
 
 
 def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
@@ -154,6 +162,8 @@ def strip_dates(sentence: str, spans: list[tuple[int, int]]) -> str:
             continue  # a quotation is given as said: '"Today belongs to ...," Obama said'
         prep = re.search(r"(?:^|\s)(on|in|at|by)\s+(?:the\s+)?$", before, re.IGNORECASE)
         if start == 0 or before.strip(" *-–—\\") == "":
+            if _SUBJECT_DATE.match(out[end:]):
+                continue  # the date is the subject: "Halloween is the scariest night ..."
             out = _ORPHAN_LEAD.sub("", out[end:], count=1)
         elif prep is not None:
             head = before[: prep.start()]
@@ -188,6 +198,7 @@ def trim_statement(sentence: str) -> str:
     text = _LIVE_STAMP.sub("", _LEAD_SEPARATOR.sub("", sentence.strip()), count=1)
     text = _PAGE_STAMP.sub("", text, count=1)
     text = _LEAD_JUNK.sub("", _LEAD_CREDITS.sub("", text, count=1))
+    text = without_section_heading(text)
     text = _FILLER.sub("", text.lstrip(" ,"))
     text = text.strip(" -–—").removeprefix("...").removeprefix("…").lstrip()
     if not text:

@@ -37,7 +37,7 @@ from typing import Any
 from storyline.domain.coldstore import ColdStore
 from storyline.domain.events import Citation, ConflictingValue, DatePrecision, TimelineEntry
 from storyline.domain.extract.analysis import points_back
-from storyline.domain.extract.text import repair_mojibake
+from storyline.domain.extract.text import in_present_tense, repair_mojibake
 from storyline.domain.extract.timeline_input import (
     TimelineInput,
     _Figure,
@@ -284,7 +284,11 @@ def _summary_of_many(members: list[_Member]) -> _Summary:
     chosen_intervals: set[int] | None = None
     bridged: set[int] = set()
     for m in members:
-        if _reports(m) and not _overlap(m.cand.span, chosen_span):
+        if (_reports(m) and not _overlap(m.cand.span, chosen_span)
+                and not in_present_tense(m.cand.statement)):
+            # (a present-tense description with its day written out is a caption's: the
+            # day its picture was taken, "Oil floats around a rig ... May 31", which does
+            # not contradict another picture's day; nor does a chronology's heading)
             if chosen_intervals is None:
                 chosen_intervals = {days for c in chosen
                                     for days in stated_intervals(c.cand.statement)}

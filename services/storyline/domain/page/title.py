@@ -31,12 +31,11 @@ import numpy.typing as npt
 from storyline.domain.extract.analysis import (
     ANAPHORIC,
     Analysis,
-    finite_like,
     is_boilerplate,
     strip_dateline,
     terms_of,
 )
-from storyline.domain.extract.text import repair_mojibake, wordset
+from storyline.domain.extract.text import finite_like, repair_mojibake, wordset
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.summary import (
     STORY_WINDOW,
