@@ -89,9 +89,13 @@ async def test_articles_go_to_the_log_and_records_off_it_are_refused(
     assert (f"1 record on partition 2 of {settings.articles}: the articles log is partition 0"
             in status.stdout + status.stderr), status
 
-    extract = subprocess.run([*STORYLINE, "worker", "--stage", "extract"], env=env,
+    # the supervisor starts the refusing stage again until its crash loop stops the set
+    # (six deaths in a row): at once here, not after its 0+1+2+5+10 s of pauses
+    extract = subprocess.run([*STORYLINE, "worker", "--stage", "extract"],
+                             env=dict(env, STORYLINE_STAGE_RESTART_PAUSES="0"),
                              capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert extract.returncode == 2, extract  # said in one line, not a traceback
+    assert "6 times in a row" in extract.stderr, extract.stderr[-3000:]
     assert f"error: 1 record on partition 2 of {settings.articles}" in extract.stderr, extract
     assert "Traceback" not in extract.stdout + extract.stderr
     assert '"error_type": "ArticlesOffTheLog"' in extract.stdout + extract.stderr
