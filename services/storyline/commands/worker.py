@@ -287,9 +287,10 @@ def _children_env() -> dict[str, str]:
 
 # A stage process that dies is started again after these pauses (the n-th death in a row of
 # one stage waits the n-th; a stage that ran RESTART_RESET seconds counts from the first
-# again; STORYLINE_STAGE_RESTART_PAUSES, whose default they are, sets others). CRASH_LOOP deaths in a row, each within RESTART_RESET of its start, mean something
-# no restart will fix (a bad setting, a broken broker): the set stops and the supervisor
-# exits non-zero, for an operator, systemd or Kubernetes to see.
+# again; STORYLINE_STAGE_RESTART_PAUSES, whose default they are, sets others). CRASH_LOOP
+# deaths in a row, each within RESTART_RESET of its start, mean something no restart will
+# fix (a bad setting, a broken broker): the set stops and the supervisor exits non-zero, for
+# an operator, systemd or Kubernetes to see.
 RESTART_PAUSES = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
 RESTART_RESET = 60.0
 CRASH_LOOP = 6
