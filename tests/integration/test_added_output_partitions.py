@@ -15,6 +15,7 @@ topic."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 
 import pytest
 from partitions import folded_then_grown, run
@@ -24,9 +25,10 @@ from storyline.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-async def published_then_grown(env: dict[str, str], pages: int, topic: str) -> Settings:
-    return await folded_then_grown(env, pages, lambda settings: {
-        "updates": settings.story_updates, "pages": settings.story_pages}[topic], 6)
+async def published_then_grown(env: dict[str, str], settings: Settings, pages: int,
+                               topic: str) -> Settings:
+    return await folded_then_grown(env, settings, pages, lambda s: {
+        "updates": s.story_updates, "pages": s.story_pages}[topic], 6)
 
 
 def refused(result: subprocess.CompletedProcess[str], topic: str) -> None:
@@ -38,9 +40,10 @@ def refused(result: subprocess.CompletedProcess[str], topic: str) -> None:
 
 
 async def test_the_fold_refuses_a_story_updates_topic_grown_under_it(
-    command_env: dict[str, str],
+    command_env: dict[str, str], settings_for: Callable[..., Settings],
 ) -> None:
-    settings = await published_then_grown(command_env, pages=0, topic="updates")
+    settings = await published_then_grown(command_env, settings_for(command_env), pages=0,
+                                          topic="updates")
     status = run(command_env, "status")
     assert status.returncode == 1, status
     assert f"{settings.story_updates} has 6 partitions, 3 when group" in status.stderr, status
@@ -49,8 +52,9 @@ async def test_the_fold_refuses_a_story_updates_topic_grown_under_it(
 
 
 async def test_a_page_process_refuses_a_story_pages_topic_grown_under_it(
-    command_env: dict[str, str],
+    command_env: dict[str, str], settings_for: Callable[..., Settings],
 ) -> None:
-    settings = await published_then_grown(command_env, pages=2, topic="pages")
+    settings = await published_then_grown(command_env, settings_for(command_env), pages=2,
+                                          topic="pages")
     refused(run(command_env, "worker", "--stage", "page", "--partition", "0", timeout=60),
             settings.story_pages)

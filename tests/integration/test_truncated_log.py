@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,10 @@ def env(command_env: dict[str, str]) -> dict[str, str]:
     return command_env
 
 
-async def test_readers_of_the_whole_log_name_the_deleted_records(env: dict[str, str]) -> None:
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+async def test_readers_of_the_whole_log_name_the_deleted_records(
+    env: dict[str, str], settings_for: Callable[..., Settings],
+) -> None:
+    settings = settings_for(env)
     async with ArticleProducer(settings) as producer:
         for i in range(6):
             await producer.send(ArticleReceived(
@@ -92,14 +94,15 @@ async def test_readers_of_the_whole_log_name_the_deleted_records(env: dict[str, 
     assert '"story_updated"' not in single.stdout + single.stderr
 
 
-async def test_a_topic_set_to_delete_records_is_an_error_at_start(env: dict[str, str]) -> None:
+async def test_a_topic_set_to_delete_records_is_an_error_at_start(
+    env: dict[str, str], settings_for: Callable[..., Settings],
+) -> None:
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
     from structlog.testing import capture_logs
 
     from storyline.kafka.articles_log import warn_if_the_log_loses_records
 
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    settings = settings_for(env)
     with capture_logs() as logged:
         assert await warn_if_the_log_loses_records(settings.bootstrap_servers,
                                                    settings.articles) == []
