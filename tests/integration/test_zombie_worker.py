@@ -38,9 +38,7 @@ ARTICLES = next((base / "shared/data/timeline17-dev/articles.jsonl"
                  for base in (ROOT.parent, ROOT.parent.parent)
                  if (base / "shared/data/timeline17-dev/articles.jsonl").exists()),
                 ROOT.parent / "shared/data/timeline17-dev/articles.jsonl")
-# mid-log at the pause (>= 40 folded), the standby folds the rest: 150 articles are as good
-# a log for that as the 300 of the first reproduction, in half the time
-COUNT = 150
+COUNT = 300
 # how long the commits are watched once the resumed worker holds the partition again: its
 # commits come every STORYLINE_COMMIT_INTERVAL (0.5 s here), the first at once
 WATCH_AFTER_REJOIN = 5.0
