@@ -166,6 +166,13 @@ class Settings(BaseSettings):
         "paused, deadlocked or stuck in a call: it would hold its state and the log's "
         "progress for ever, since only a process that exits is restarted); 0: never.",
     )
+    stage_restart_pauses: str = Field(
+        default="0,1,2,5,10,30", description="Seconds `storyline worker` waits before it "
+        "starts again a stage process that died, for its first, second... death in a row "
+        "(comma-separated, the last repeated; a stage that ran 60 s counts from the first "
+        "again). Six deaths in a row, each within 60 s of its start, stop the stages "
+        "whatever the pauses.",
+    )
     projector_metrics_port: int = Field(
         # below the worker's: its extract stripes take the ports after its own (9466 + i)
         default=9464, ge=0, le=65535, description="Port of `storyline projector`'s /metrics, "
@@ -216,6 +223,22 @@ class Settings(BaseSettings):
     @classmethod
     def _any_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value  # INFO is info
+
+    @field_validator("stage_restart_pauses")
+    @classmethod
+    def _pauses(cls, value: str) -> str:
+        try:
+            pauses = [float(word) for word in value.split(",")]
+        except ValueError:
+            pauses = []
+        if not pauses or any(not 0 <= pause < float("inf") for pause in pauses):
+            raise ValueError(f"{value!r}: seconds, comma-separated (e.g. 0,1,2,5,10,30)")
+        return value
+
+    @property
+    def restart_pauses(self) -> tuple[float, ...]:
+        """``stage_restart_pauses`` as numbers."""
+        return tuple(float(word) for word in self.stage_restart_pauses.split(","))
 
     @field_validator("bootstrap_servers")
     @classmethod

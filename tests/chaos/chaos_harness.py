@@ -610,9 +610,12 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
         _wait_caught_up(env, settings, supervisor, timeout=900)
         supervisor.stop()
 
-        # replay --verify (the longest check) runs while the others look at the topics
-        verify = subprocess.Popen([*STORYLINE, "replay", "--verify"], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # replay --verify (the longest check) and, for a staged run, the stage replays run
+        # at once (each reads the topics on its own), while the others look at the topics
+        stages = (["assign"], ["page", "--processes", "2"]) if profile.staged else ()
+        verifies = [subprocess.Popen([*STORYLINE, "replay", "--verify", *stage], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    for stage in ([], *(["--stage", *stage] for stage in stages))]
         try:
             _check_published(report, settings)
             status = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True,
@@ -623,22 +626,19 @@ def run_chaos(profile_name: str, articles_file: Path, workdir: Path, *, seed: in
             if profile.staged:
                 report.stage_commits = asyncio.run(_stage_commits(settings,
                                                                   profile.page_processes))
-            stdout, stderr = verify.communicate(timeout=3600)
+            said = [verify.communicate(timeout=3600) for verify in verifies]
         finally:
-            if verify.poll() is None:
-                verify.kill()
-                verify.wait()
-        report.verify_ok = verify.returncode == 0
+            for verify in verifies:
+                if verify.poll() is None:
+                    verify.kill()
+                    verify.wait()
+        stdout, stderr = said[0]
+        report.verify_ok = verifies[0].returncode == 0
         report.verify_output = (stdout + stderr)[-3000:] + "\n" + status.stdout
         if profile.staged:
-            outputs = []
-            report.stage_verify_ok = True
-            for stage in (["assign"], ["page", "--processes", "2"]):
-                result = subprocess.run([*STORYLINE, "replay", "--verify", "--stage", *stage],
-                                        env=env, capture_output=True, text=True, timeout=3600)
-                report.stage_verify_ok &= result.returncode == 0
-                outputs.append((result.stdout + result.stderr)[-1500:])
-            report.stage_verify_output = "\n".join(outputs)
+            report.stage_verify_ok = all(verify.returncode == 0 for verify in verifies[1:])
+            report.stage_verify_output = "\n".join(
+                (stdout + stderr)[-1500:] for stdout, stderr in said[1:])
     finally:
         supervisor.stop()
         report.self_exits = supervisor.self_exits

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storyline.kafka.broker import BrokerConfig, LocalBroker
+from storyline.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +54,20 @@ def command_env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> dict
     return dict(os.environ, STORYLINE_BOOTSTRAP_SERVERS=kafka_bootstrap,
                 STORYLINE_TOPIC_PREFIX=topic_prefix, STORYLINE_DATA_DIR=str(tmp_path / "data"),
                 STORYLINE_WORKER_METRICS_PORT="0", STORYLINE_LOG_LEVEL="warning")
+
+
+def settings_of(env: Mapping[str, str], **fields: Any) -> Settings:
+    """The settings a `storyline` command run with ``env`` reads: its ``STORYLINE_<FIELD>``
+    variables (its broker, topic prefix, data folder...; not the nested LLM ones), then
+    ``fields``."""
+    found: dict[str, Any] = {name: env[f"STORYLINE_{name.upper()}"]
+                             for name in Settings.model_fields
+                             if name != "llm" and f"STORYLINE_{name.upper()}" in env}
+    return Settings(**{**found, **fields})
+
+
+@pytest.fixture()
+def settings_for() -> Callable[..., Settings]:
+    """:func:`settings_of`: the settings of ``command_env`` (or of any environment a test
+    runs a command with), for the test's own clients of the same topics."""
+    return settings_of

@@ -35,14 +35,12 @@ def run(env: dict[str, str], *args: str, timeout: float = 120
                           timeout=timeout, cwd=ROOT)
 
 
-async def folded_then_grown(env: dict[str, str], pages: int,
+async def folded_then_grown(env: dict[str, str], settings: Settings, pages: int,
                             topic: Callable[[Settings], str], total: int,
                             worker: tuple[str, ...] = ()) -> Settings:
     """Four articles of one story folded by `storyline worker --page-processes PAGES
     [WORKER...]` to the last revision, the worker stopped; then ``topic`` grown to ``total``
-    partitions."""
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    partitions (``settings``: those of ``env``)."""
     assert run(env, "topics", "apply").returncode == 0
     async with ArticleProducer(settings) as producer:
         for i in range(4):

@@ -14,6 +14,7 @@ mismatched ("published twice with different bytes") and 72 missing."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 
 import pytest
 from partitions import folded_then_grown, run
@@ -23,8 +24,9 @@ from storyline.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-async def folded_then_partition_added(env: dict[str, str], pages: int) -> Settings:
-    return await folded_then_grown(env, pages, lambda settings: settings.assignments, 3)
+async def folded_then_partition_added(env: dict[str, str], settings: Settings, pages: int
+                                      ) -> Settings:
+    return await folded_then_grown(env, settings, pages, lambda s: s.assignments, 3)
 
 
 def refused(result: subprocess.CompletedProcess[str], settings: Settings) -> None:
@@ -42,9 +44,10 @@ def said(status: subprocess.CompletedProcess[str], settings: Settings) -> None:
 
 
 async def test_the_assign_and_page_stages_refuse_an_assignments_topic_grown_under_them(
-    command_env: dict[str, str],
+    command_env: dict[str, str], settings_for: Callable[..., Settings],
 ) -> None:
-    settings = await folded_then_partition_added(command_env, pages=2)
+    settings = await folded_then_partition_added(command_env, settings_for(command_env),
+                                                 pages=2)
     said(run(command_env, "status", "--page-processes", "2"), settings)
     # on the old code both ran (until these timeouts): the assign stage placing stories by
     # three partitions, the page processes folding what came to them
@@ -54,8 +57,9 @@ async def test_the_assign_and_page_stages_refuse_an_assignments_topic_grown_unde
 
 
 async def test_the_fold_refuses_an_assignments_topic_grown_under_it(
-    command_env: dict[str, str],
+    command_env: dict[str, str], settings_for: Callable[..., Settings],
 ) -> None:
-    settings = await folded_then_partition_added(command_env, pages=0)
+    settings = await folded_then_partition_added(command_env, settings_for(command_env),
+                                                 pages=0)
     said(run(command_env, "status"), settings)
     refused(run(command_env, "worker", "--stage", "fold", timeout=60), settings)

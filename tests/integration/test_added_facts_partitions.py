@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,11 +42,9 @@ def article(i: int) -> ArticleReceived:
                            published=dt.datetime(2026, 3, 1, 8, i, tzinfo=dt.UTC))
 
 
-async def written_with_two_stripes(env: dict[str, str]) -> Settings:
+async def written_with_two_stripes(env: dict[str, str], settings: Settings) -> Settings:
     """The articles, and their facts as two extract stripes wrote them; then a third facts
-    partition, added by hand."""
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    partition, added by hand (``settings``: those of ``env``)."""
     applied = subprocess.run([*STORYLINE, "topics", "apply"], env=env, capture_output=True,
                              text=True, timeout=120, cwd=ROOT)
     assert applied.returncode == 0, applied
@@ -75,9 +74,9 @@ def refused(result: subprocess.CompletedProcess[str], settings: Settings) -> Non
 
 
 async def test_an_extract_stage_refuses_a_facts_topic_with_partitions_added(
-    command_env: dict[str, str],
+    command_env: dict[str, str], settings_for: Callable[..., Settings],
 ) -> None:
-    settings = await written_with_two_stripes(command_env)
+    settings = await written_with_two_stripes(command_env, settings_for(command_env))
     # on the old code it ran (until this timeout), writing the third layout's records
     extract = subprocess.run([*STORYLINE, "worker", "--stage", "extract", "--stripe", "0",
                               "--stripe", "1", "--stripe", "2", "--stripes", "3"],
@@ -89,9 +88,9 @@ async def test_an_extract_stage_refuses_a_facts_topic_with_partitions_added(
 
 @pytest.mark.parametrize("stage", ["fold", "assign"])
 async def test_a_fold_from_the_start_refuses_facts_of_two_layouts_in_one_line(
-    command_env: dict[str, str], stage: str,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], stage: str,
 ) -> None:
-    settings = await written_with_two_stripes(command_env)
+    settings = await written_with_two_stripes(command_env, settings_for(command_env))
     # on the old code: a MisplacedRecord traceback, exit 1, at every restart
     fold = subprocess.run([*STORYLINE, "worker", "--stage", stage], env=command_env,
                           capture_output=True, text=True, timeout=90, cwd=ROOT)

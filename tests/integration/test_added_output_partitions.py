@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+from collections.abc import Callable
 
 import pytest
 from partitions import folded_then_grown, run
@@ -27,10 +28,10 @@ from storyline.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-async def published_then_grown(env: dict[str, str], pages: int, topic: str,
-                               worker: tuple[str, ...] = ()) -> Settings:
-    return await folded_then_grown(env, pages, lambda settings: {
-        "updates": settings.story_updates, "pages": settings.story_pages}[topic], 6, worker)
+async def published_then_grown(env: dict[str, str], settings: Settings, pages: int,
+                               topic: str, worker: tuple[str, ...] = ()) -> Settings:
+    return await folded_then_grown(env, settings, pages, lambda s: {
+        "updates": s.story_updates, "pages": s.story_pages}[topic], 6, worker)
 
 
 def refused(result: subprocess.CompletedProcess[str], topic: str) -> None:
@@ -42,9 +43,10 @@ def refused(result: subprocess.CompletedProcess[str], topic: str) -> None:
 
 
 async def test_the_fold_refuses_a_story_updates_topic_grown_under_it(
-    command_env: dict[str, str],
+    command_env: dict[str, str], settings_for: Callable[..., Settings],
 ) -> None:
-    settings = await published_then_grown(command_env, pages=0, topic="updates")
+    settings = await published_then_grown(command_env, settings_for(command_env), pages=0,
+                                          topic="updates")
     status = run(command_env, "status")
     assert status.returncode == 1, status
     assert f"{settings.story_updates} has 6 partitions, 3 when group" in status.stderr, status
@@ -53,22 +55,23 @@ async def test_the_fold_refuses_a_story_updates_topic_grown_under_it(
 
 
 async def test_a_page_process_refuses_a_story_pages_topic_grown_under_it(
-    command_env: dict[str, str],
+    command_env: dict[str, str], settings_for: Callable[..., Settings],
 ) -> None:
-    settings = await published_then_grown(command_env, pages=2, topic="pages")
+    settings = await published_then_grown(command_env, settings_for(command_env), pages=2,
+                                          topic="pages")
     refused(run(command_env, "worker", "--stage", "page", "--partition", "0", timeout=60),
             settings.story_pages)
 
 
 async def test_the_single_worker_refuses_a_story_pages_topic_grown_under_it(
-    command_env: dict[str, str],
+    command_env: dict[str, str], settings_for: Callable[..., Settings],
 ) -> None:
     """The single worker (faust, `--single`) writes story updates and pages by story id too:
     it commits their counts (not those of the stage topics it does not read) and refuses
     other counts; on the old code it ran (until this timeout), publishing into the grown
     topic."""
-    settings = await published_then_grown(command_env, pages=0, topic="pages",
-                                          worker=("--single",))
+    settings = await published_then_grown(command_env, settings_for(command_env), pages=0,
+                                          topic="pages", worker=("--single",))
     status = run(command_env, "status")
     assert status.returncode == 1, status
     assert f"{settings.story_pages} has 6 partitions, 3 when group" in status.stderr, status

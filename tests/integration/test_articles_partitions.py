@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,9 +52,7 @@ async def off_the_log(settings: Settings, i: int, partition: int) -> None:
         await plain.stop()
 
 
-async def make_topics(env: dict[str, str]) -> Settings:
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+async def make_topics(env: dict[str, str], settings: Settings) -> Settings:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:
@@ -68,9 +67,9 @@ async def make_topics(env: dict[str, str]) -> Settings:
 
 
 async def test_articles_go_to_the_log_and_records_off_it_are_refused(
-    env: dict[str, str],
+    env: dict[str, str], settings_for: Callable[..., Settings],
 ) -> None:
-    settings = await make_topics(env)
+    settings = await make_topics(env, settings_for(env))
     async with ArticleProducer(settings) as producer:
         landed = [await producer.send(article(i)) for i in range(6)]
     assert landed == [(0, i) for i in range(6)]  # the keys' hashes would spread them
@@ -89,18 +88,22 @@ async def test_articles_go_to_the_log_and_records_off_it_are_refused(
     assert (f"1 record on partition 2 of {settings.articles}: the articles log is partition 0"
             in status.stdout + status.stderr), status
 
-    extract = subprocess.run([*STORYLINE, "worker", "--stage", "extract"], env=env,
+    # the supervisor starts the refusing stage again until its crash loop stops the set
+    # (six deaths in a row): at once here, not after its 0+1+2+5+10 s of pauses
+    extract = subprocess.run([*STORYLINE, "worker", "--stage", "extract"],
+                             env=dict(env, STORYLINE_STAGE_RESTART_PAUSES="0"),
                              capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert extract.returncode == 2, extract  # said in one line, not a traceback
+    assert "6 times in a row" in extract.stderr, extract.stderr[-3000:]
     assert f"error: 1 record on partition 2 of {settings.articles}" in extract.stderr, extract
     assert "Traceback" not in extract.stdout + extract.stderr
     assert '"error_type": "ArticlesOffTheLog"' in extract.stdout + extract.stderr
 
 
 async def test_the_single_process_worker_folds_the_log_and_names_what_is_off_it(
-    env: dict[str, str], tmp_path: Path,
+    env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
-    settings = await make_topics(env)
+    settings = await make_topics(env, settings_for(env))
     async with ArticleProducer(settings) as producer:
         for i in range(3):
             await producer.send(article(i))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,11 +50,10 @@ def ingest(env: dict[str, str], path: Path) -> str:
     return result.stdout
 
 
-def applied(env: dict[str, str]) -> Settings:
-    """The settings of ``env``'s deployment, its topics made."""
+def applied(env: dict[str, str], settings: Settings) -> Settings:
+    """``settings`` (``env``'s deployment's), its topics made."""
     apply_topics(env)
-    return Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                    topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    return settings
 
 
 def polls(tmp_path: Path) -> tuple[Path, Path]:
@@ -72,10 +72,10 @@ async def articles(settings: Settings) -> list[tuple[bytes | None, bytes | None,
 
 
 async def test_an_edited_rss_item_is_the_next_version_and_a_correction_on_the_page(
-    command_env: dict[str, str], tmp_path: Path,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
     env = command_env
-    settings = applied(env)
+    settings = applied(env, settings_for(env))
     first, second = polls(tmp_path)
 
     ingest(env, first)
@@ -114,7 +114,7 @@ async def test_an_edited_rss_item_is_the_next_version_and_a_correction_on_the_pa
 
 
 async def test_feed_items_sent_by_other_paths_count_and_a_new_log_rebuilds_the_index(
-    command_env: dict[str, str], tmp_path: Path,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
     """The index is the log's: versions written by others (here a producer writing version 4
     directly) are counted, and a topic deleted and made again is noticed (its first record
@@ -123,7 +123,7 @@ async def test_feed_items_sent_by_other_paths_count_and_a_new_log_rebuilds_the_i
     from storyline.ingest.producer import ArticleProducer
 
     env = command_env
-    settings = applied(env)
+    settings = applied(env, settings_for(env))
     feed = tmp_path / "feed.rss"
     feed.write_text(FEED)
     ingest(env, feed)
@@ -150,14 +150,14 @@ async def test_feed_items_sent_by_other_paths_count_and_a_new_log_rebuilds_the_i
 
 
 async def test_concurrent_runs_on_one_index_take_turns(
-    command_env: dict[str, str], tmp_path: Path,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
     """Three polls of the edited feed at once (an overlapping cron): the second waits for the
     first's lock, reads its record back from the log, and sends nothing; without the lock
     both would pick version 2 (here the same content: a resend; from two feeds that disagree,
     a ConflictingVersion)."""
     env = command_env
-    settings = applied(env)
+    settings = applied(env, settings_for(env))
     first, second = polls(tmp_path)
     ingest(env, first)
     # held here while the three start, so that all three reach it and race for it
@@ -181,12 +181,12 @@ UNDATED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Town Radio<
 
 
 async def test_an_item_dated_by_its_channel_keeps_its_first_date(
-    command_env: dict[str, str], tmp_path: Path,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
     """An item without a date of its own takes the channel's pubDate, which moves when the
     publisher adds items: that alone is no new version, and an edit keeps the first date."""
     env = command_env
-    settings = applied(env)
+    settings = applied(env, settings_for(env))
     feed = tmp_path / "town.rss"
     polls = [("Sun, 15 Mar 2026 08:00:00 +0000", "The bridge is closed."),
              ("Sun, 15 Mar 2026 12:00:00 +0000", "The bridge is closed."),

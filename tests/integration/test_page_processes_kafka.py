@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -21,7 +22,6 @@ from test_stages_kafka import (
     env,
     log_with_poison,
     produce,
-    settings_for,
     start,
     stop,
     wait_for,
@@ -74,7 +74,7 @@ async def records(settings: Settings, topic: str) -> list[tuple[bytes, bytes | N
 
 
 def test_assign_and_two_page_processes_give_the_workers_revisions(
-        env: dict[str, str], tmp_path: Path) -> None:
+        env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path) -> None:
     settings = settings_for(env)
     raw = log_with_poison(settings, COUNT)
     total = len(raw)

@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,13 +53,13 @@ async def updates(settings: Settings, topic: str) -> list[tuple[str, int]]:
                          [(["worker"], "0"), (["worker"], "2"), (["worker", "--single"], "0")],
                          ids=["staged", "page-processes", "single"])
 async def test_a_worker_refuses_commits_of_another_version_and_runs_beside_it(
-    command_env: dict[str, str], tmp_path: Path, worker: list[str], page_processes: str,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
+    worker: list[str], page_processes: str,
 ) -> None:
     env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5",
                STORYLINE_WORKER_SESSION_TIMEOUT="6", STORYLINE_PAGE_PROCESSES=page_processes)
     prefix = env["STORYLINE_TOPIC_PREFIX"]
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=prefix)
+    settings = settings_for(env)
     apply_topics(env)
     await send(settings, [article("bridge", i) for i in range(3)])
     with running([*STORYLINE, *worker], env, tmp_path / "first.log", ROOT) as logged:
@@ -95,8 +96,7 @@ async def test_a_worker_refuses_commits_of_another_version_and_runs_beside_it(
 
     # beside it: topics, groups and state of its own, the same articles
     beside = dict(env, STORYLINE_TOPIC_PREFIX=f"{prefix}next.", STORYLINE_SOURCE_PREFIX=prefix)
-    beside_settings = Settings(bootstrap_servers=settings.bootstrap_servers,
-                               topic_prefix=f"{prefix}next.", source_prefix=prefix)
+    beside_settings = settings_for(beside)
     assert beside_settings.articles == settings.articles
     apply_topics(beside)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)

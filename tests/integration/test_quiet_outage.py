@@ -22,10 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_worker_replay import make_articles, produce, settings_for
+from test_worker_replay import make_articles, produce
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.kafka.broker import BrokerConfig, LocalBroker, free_port
+from storyline.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -78,6 +79,7 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 120) -> None
 
 
 def test_a_30_second_broker_outage_is_quiet(make_broker_config: Callable[[Path], BrokerConfig],
+                                            settings_for: Callable[..., Settings],
                                             tmp_path: Path, topic_prefix: str) -> None:
     broker = LocalBroker(make_broker_config(tmp_path / "broker"))
     broker.start()

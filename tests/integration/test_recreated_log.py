@@ -10,6 +10,7 @@ import datetime as dt
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,11 +57,10 @@ def apply_topics(env: dict[str, str]) -> None:
 
 
 async def test_a_log_made_again_under_the_workers_is_refused(
-    command_env: dict[str, str], tmp_path: Path,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
     env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5")
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    settings = settings_for(env)
     apply_topics(env)
     await send(settings, [article("bridge", i) for i in range(5)])
     with running([*STORYLINE, "worker"], env, tmp_path / "worker.log", ROOT) as logged:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -106,12 +107,12 @@ def refuses_the_new_log(env: dict[str, str], worker: list[str], log: Path, *,
 @pytest.mark.parametrize("worker", [["worker"], ["worker", "--single"]],
                          ids=["staged", "single"])
 async def test_a_log_made_again_and_grown_past_the_commits_is_never_skipped(
-    command_env: dict[str, str], tmp_path: Path, worker: list[str],
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
+    worker: list[str],
 ) -> None:
     env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5",
                STORYLINE_WORKER_SESSION_TIMEOUT="6")
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    settings = settings_for(env)
     commits = await fold_three_then_delete(env, settings, worker, tmp_path / "first.log",
                                            settings.articles, [settings.articles])
     assert commits, "the workers committed their positions in the articles log"
@@ -129,15 +130,14 @@ async def test_a_log_made_again_and_grown_past_the_commits_is_never_skipped(
 
 
 async def test_a_facts_topic_that_stamps_its_own_times_is_not_another_log(
-    command_env: dict[str, str], tmp_path: Path,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
     """A cluster that stamps records with their append time (``log.message.timestamp.type=
     LogAppendTime``, here on the facts topic): the facts carry another time than their
     article. The fold stage reads the log's mark from the articles log itself, so a restart
     is not taken for a log made again."""
     env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5")
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    settings = settings_for(env)
     apply_topics(env)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
@@ -165,7 +165,7 @@ async def test_a_facts_topic_that_stamps_its_own_times_is_not_another_log(
 
 
 async def test_page_processes_refuse_a_log_made_again_under_their_commits(
-    command_env: dict[str, str], tmp_path: Path,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
     """The page processes' commits are offsets of the assignments topic, which is made from
     the articles log. The articles log (and with it the facts and assignments topics) made
@@ -176,9 +176,7 @@ async def test_page_processes_refuse_a_log_made_again_under_their_commits(
     now carry the articles log's first record, and they refuse the new log."""
     env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5",
                STORYLINE_PAGE_PROCESSES="2")
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"],
-                        data_dir=Path(env["STORYLINE_DATA_DIR"]))
+    settings = settings_for(env)  # (its data_dir too: the assign process's state is deleted)
     commits = await fold_three_then_delete(
         env, settings, ["worker"], tmp_path / "first.log", settings.assignments,
         [settings.articles, settings.facts, settings.assignments])
@@ -199,7 +197,7 @@ async def test_page_processes_refuse_a_log_made_again_under_their_commits(
 
 
 async def test_a_log_made_again_under_running_stages_is_refused_at_their_next_read(
-    command_env: dict[str, str], tmp_path: Path,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
     """The articles topic deleted and made again under running stages and refilled past their
     position before they read again (here: while they are frozen): their next read is of the
@@ -207,8 +205,7 @@ async def test_a_log_made_again_under_running_stages_is_refused_at_their_next_re
     after a pause, and refuse; they used to look every 30 s only, and folded the new log's
     records from their old position as the old log's continuation meanwhile."""
     env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5")
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    settings = settings_for(env)
     apply_topics(env)
     await send(settings, [article("bridge", i) for i in range(3)])
     log = tmp_path / "stages.log"

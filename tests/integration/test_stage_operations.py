@@ -11,11 +11,12 @@ import json
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from test_stages_kafka import ARTICLES, env, produce, settings_for, start, stop, wait_for
+from test_stages_kafka import ARTICLES, env, produce, start, stop, wait_for
 
 from storyline.replay import records_from_files
 from storyline.settings import Settings
@@ -63,10 +64,9 @@ def _lags(port: int) -> dict[tuple[str, str, str], float]:
             if family.name == "storyline_consumer_lag_records" for s in family.samples}
 
 
-def _with_articles(env: dict[str, str]) -> Settings:
-    """The settings of ``env``, its articles topic holding the first COUNT dev articles and a
-    resend of the first one."""
-    settings = settings_for(env)
+def _with_articles(settings: Settings) -> Settings:
+    """``settings``, their articles topic holding the first COUNT dev articles and a resend
+    of the first one."""
     log = records_from_files([ARTICLES], settings.articles, COUNT)
     records = [(key or b"", value or b"") for key, value, _ in log]
     asyncio.run(produce(settings, [*records, records[0]]))
@@ -83,9 +83,10 @@ def _processed(port: int) -> dict[str, float]:
             if s.name.endswith("_total")}
 
 
-def test_every_stage_process_serves_its_lag_and_readiness(env: dict[str, str],
-                                                          tmp_path: Path) -> None:
-    settings = _with_articles(env)
+def test_every_stage_process_serves_its_lag_and_readiness(
+    env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
+) -> None:
+    settings = _with_articles(settings_for(env))
     base = _free_base(3)
     env = {**env, "STORYLINE_WORKER_METRICS_PORT": str(base)}
     logs = [tmp_path / "stages.log"]
@@ -115,11 +116,11 @@ def test_every_stage_process_serves_its_lag_and_readiness(env: dict[str, str],
 
 
 def test_stripes_of_one_process_on_one_fixed_port_answer_together(
-        env: dict[str, str], tmp_path: Path) -> None:
+        env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path) -> None:
     """A container running both stripes (`--stripe 0 --stripe 1`) on its one probed port
     (STORYLINE_STAGE_METRICS_PORT): /readyz is ready once each stripe is, and says so for
     each; /metrics has both stripes' lags."""
-    settings = _with_articles(env)
+    settings = _with_articles(settings_for(env))
     port = _free_base(1)
     env = {**env, "STORYLINE_STAGE_METRICS_PORT": str(port)}
     logs = [tmp_path / "extract.log"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -95,12 +96,12 @@ async def _poison(settings: Settings, next_offset: int, *, assignments: bool) ->
 
 @pytest.mark.parametrize("page_processes", ["0", "2"], ids=["fold", "page-processes"])
 async def test_records_of_another_producer_on_the_stage_topics_are_dead_letters(
-    command_env: dict[str, str], tmp_path: Path, page_processes: str,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
+    page_processes: str,
 ) -> None:
     env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5",
                STORYLINE_PAGE_PROCESSES=page_processes)
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    settings = settings_for(env)
     apply_topics(env)
     await send(settings, [article("bridge", i) for i in range(4)])
     with running([*STORYLINE, "worker"], env, tmp_path / "worker.log", ROOT) as logged:
@@ -127,15 +128,14 @@ async def test_records_of_another_producer_on_the_stage_topics_are_dead_letters(
 
 
 async def test_the_stage_replays_pass_over_records_of_another_producer(
-    command_env: dict[str, str], tmp_path: Path,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
     """``replay --stage assign|page`` read the facts and assignments topics as the live
     stages do: a record that names no source offset is passed over. They used to stop at
     it ("a record of the assign stage's input cannot be read: not a facts record")."""
     env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5",
                STORYLINE_PAGE_PROCESSES="2")
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    settings = settings_for(env)
     apply_topics(env)
     await send(settings, [article("bridge", i) for i in range(3)])
     with running([*STORYLINE, "worker"], env, tmp_path / "worker.log", ROOT) as logged:

@@ -68,11 +68,6 @@ def env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[dic
     yield environment
 
 
-def settings_for(env: dict[str, str]) -> Settings:
-    return Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                    topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
-
-
 async def produce(settings: Settings, records: list[tuple[bytes, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
                                 enable_idempotence=True, max_request_size=4 * 1024 * 1024)
@@ -147,7 +142,7 @@ def log_with_poison(settings: Settings, count: int) -> list[tuple[bytes, bytes]]
 
 
 def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
-        env: dict[str, str], tmp_path: Path) -> None:
+        env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path) -> None:
     settings = settings_for(env)
     raw = log_with_poison(settings, COUNT)
     total = len(raw)
@@ -212,7 +207,7 @@ def test_two_extract_stripes_and_the_fold_give_the_workers_revisions(
 
 
 def test_one_process_running_both_stripes_loses_nothing_to_a_sigkill(
-        env: dict[str, str], tmp_path: Path) -> None:
+        env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path) -> None:
     """`--stage extract --stripe 0 --stripe 1`: the two stripes of a two-core machine's
     default worker in one process, each with its own group and commits; SIGKILLed once both
     have committed, restarted, and the facts and revisions are those of two processes."""
@@ -287,7 +282,7 @@ def check_stage_output(settings: Settings, raw: list[tuple[bytes, bytes]], total
 
 
 def test_stage_all_runs_extract_and_fold_as_processes_and_stops_on_sigterm(
-        env: dict[str, str], tmp_path: Path) -> None:
+        env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path) -> None:
     """`storyline worker --stage all`: two extract stripes and the fold under one
     supervisor, which passes SIGTERM on; the revisions verify."""
     settings = settings_for(env)
@@ -313,15 +308,14 @@ def test_stage_all_runs_extract_and_fold_as_processes_and_stops_on_sigterm(
 
 
 def test_an_extract_stripe_on_missing_topics_stops_and_creates_none(
-        env: dict[str, str]) -> None:
+        env: dict[str, str], settings_for: Callable[..., Settings]) -> None:
     """A wrong prefix: the stripe says which topic is missing and leaves the cluster as it
     was (the broker auto-creates a topic asked for by name, with its own partition count)."""
     from storyline.stream.extract_stage import run_extract
     from storyline.stream.logreader import end_offsets
 
-    wrong = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                     topic_prefix=env["STORYLINE_TOPIC_PREFIX"] + "typo.",
-                     stage_metrics_port=0, worker_metrics_port=0)
+    wrong = settings_for(env, topic_prefix=env["STORYLINE_TOPIC_PREFIX"] + "typo.",
+                         stage_metrics_port=0, worker_metrics_port=0)
     with pytest.raises(RuntimeError, match="does not exist: storyline topics apply"):
         asyncio.run(asyncio.wait_for(run_extract(wrong, 0, 2), timeout=60))
     for topic in (wrong.articles, wrong.facts):
@@ -329,7 +323,9 @@ def test_an_extract_stripe_on_missing_topics_stops_and_creates_none(
             topic)
 
 
-def test_a_record_larger_than_a_fetch_is_read_whole(env: dict[str, str]) -> None:
+def test_a_record_larger_than_a_fetch_is_read_whole(
+    env: dict[str, str], settings_for: Callable[..., Settings],
+) -> None:
     """The stages fetch at most FETCH_PARTITION_BYTES of a partition at a time (their
     memory ahead of the work), and a facts record may be larger (up to the topic's 16 MB):
     the broker hands it over whole, to the group consumers the stages use and to replay."""

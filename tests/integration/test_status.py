@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -60,14 +60,7 @@ def env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[dic
     yield environment
 
 
-def settings_for(env: dict[str, str]) -> Settings:
-    return Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                    topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
-
-
-def produce(env: dict[str, str], values: list[bytes]) -> None:
-    settings = settings_for(env)
-
+def produce(settings: Settings, values: list[bytes]) -> None:
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
         await producer.start()
@@ -89,10 +82,12 @@ def status(env: dict[str, str], *flags: str, timeout: float = 60
     return result.returncode, result.stdout + result.stderr, time.monotonic() - started
 
 
-def test_no_worker_is_said_at_once_and_wait_does_not_wait_for_ever(env: dict[str, str]
-                                                                    ) -> None:
-    topic = settings_for(env).articles
-    produce(env, articles(0, 3))
+def test_no_worker_is_said_at_once_and_wait_does_not_wait_for_ever(
+    env: dict[str, str], settings_for: Callable[..., Settings],
+) -> None:
+    settings = settings_for(env)
+    topic = settings.articles
+    produce(settings, articles(0, 3))
 
     code, out, _ = status(env)
     assert code == 4, out
@@ -107,7 +102,7 @@ def test_no_worker_is_said_at_once_and_wait_does_not_wait_for_ever(env: dict[str
 
 
 def test_with_page_processes_no_worker_names_the_assign_leg_and_shows_every_page_leg(
-        env: dict[str, str]) -> None:
+        env: dict[str, str], settings_for: Callable[..., Settings]) -> None:
     """STORYLINE_PAGE_PROCESSES=2 and no worker: the worker's own group is not looked at
     (it never commits then); the assign process's is, and each assignments partition's page
     group (tests/integration/test_status_pages.py has them with a worker)."""
@@ -115,7 +110,7 @@ def test_with_page_processes_no_worker_names_the_assign_leg_and_shows_every_page
 
     settings = settings_for(env)
     pages = dict(env, STORYLINE_PAGE_PROCESSES="2")
-    produce(env, articles(0, 3))
+    produce(settings, articles(0, 3))
 
     code, out, _ = status(pages)
     assert code == 4, out
@@ -133,23 +128,27 @@ def test_with_page_processes_no_worker_names_the_assign_leg_and_shows_every_page
     assert took < 15, f"took {took:.1f} s: waited for the timeout instead of the grace"
 
 
-def test_a_missing_topic_is_an_error(env: dict[str, str]) -> None:
+def test_a_missing_topic_is_an_error(
+    env: dict[str, str], settings_for: Callable[..., Settings],
+) -> None:
     wrong = dict(env, STORYLINE_TOPIC_PREFIX=env["STORYLINE_TOPIC_PREFIX"] + "nope.")
     code, out, _ = status(wrong, "--wait", "--timeout", "20")
     assert code == 1, out
     assert "does not exist" in out
     # ... and asking did not create it (the broker auto-creates topics asked for by name)
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=wrong["STORYLINE_TOPIC_PREFIX"])
+    settings = settings_for(wrong)
     assert asyncio.run(end_offsets(settings.bootstrap_servers, settings.articles,
                                   missing_ok=True)) == {}
     code, out, _ = status(wrong)
     assert code == 1 and "does not exist" in out, out
 
 
-def test_a_live_worker_then_a_dead_one(env: dict[str, str], tmp_path: Path) -> None:
-    topic = settings_for(env).articles
-    produce(env, articles(0, 3))
+def test_a_live_worker_then_a_dead_one(
+    env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
+) -> None:
+    settings = settings_for(env)
+    topic = settings.articles
+    produce(settings, articles(0, 3))
     log = tmp_path / "worker.log"
     worker = subprocess.Popen([*STORYLINE, "worker", "--single"], env=env, stdout=log.open("ab"),
                               stderr=subprocess.STDOUT)
@@ -167,7 +166,7 @@ def test_a_live_worker_then_a_dead_one(env: dict[str, str], tmp_path: Path) -> N
 
     # dead, but its static membership holds until the session times out (at the earliest
     # SESSION_TIMEOUT less one heartbeat interval after the kill): merely behind
-    produce(env, articles(3, 2))
+    produce(settings, articles(3, 2))
     code, out, _ = status(env)
     assert "lag: 2" in out, out
     if time.monotonic() - killed < SESSION_TIMEOUT * 0.75 or "members 1" in out:
@@ -186,15 +185,17 @@ def test_a_live_worker_then_a_dead_one(env: dict[str, str], tmp_path: Path) -> N
     assert code == 4, out
 
 
-def test_the_staged_worker_is_seen_by_its_commits_then_missed(env: dict[str, str],
-                                                              tmp_path: Path) -> None:
+def test_the_staged_worker_is_seen_by_its_commits_then_missed(
+    env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
+) -> None:
     """The default worker (extract x N + fold) has no member in the group: the fold commits
     at least every STAGE_HEARTBEAT seconds with a stage marker, which is what says it is
     consuming; once it is gone, status says so after STAGE_ALIVE_SECONDS."""
     from storyline.commands.status import STAGE_ALIVE_SECONDS
 
-    topic = settings_for(env).articles
-    produce(env, articles(0, 3))
+    settings = settings_for(env)
+    topic = settings.articles
+    produce(settings, articles(0, 3))
     log = tmp_path / "worker.log"
     worker = subprocess.Popen([*STORYLINE, "worker"], env=dict(
         env, STORYLINE_WORKER_METRICS_PORT="0"), stdout=log.open("ab"),
@@ -211,7 +212,7 @@ def test_the_staged_worker_is_seen_by_its_commits_then_missed(env: dict[str, str
         worker.wait()
     killed = time.monotonic()
 
-    produce(env, articles(3, 2))
+    produce(settings, articles(3, 2))
     code, out, _ = status(env)
     if time.monotonic() - killed < STAGE_ALIVE_SECONDS - 5:
         assert code == 3 and "the fold stage consuming" in out, out
@@ -221,7 +222,9 @@ def test_the_staged_worker_is_seen_by_its_commits_then_missed(env: dict[str, str
     assert time.monotonic() - killed < STAGE_ALIVE_SECONDS + 15
 
 
-def test_a_member_that_does_not_commit_is_stuck(env: dict[str, str]) -> None:
+def test_a_member_that_does_not_commit_is_stuck(
+    env: dict[str, str], settings_for: Callable[..., Settings],
+) -> None:
     """A hung worker: in the group (it heartbeats), records waiting, no commit for long."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.structs import OffsetAndMetadata
@@ -230,7 +233,7 @@ def test_a_member_that_does_not_commit_is_stuck(env: dict[str, str]) -> None:
     from storyline.stream.offsets import CommitMetadata
 
     settings = settings_for(env)
-    produce(env, articles(0, 3))
+    produce(settings, articles(0, 3))
 
     async def scenario() -> list[tuple[int, str, float]]:
         member = AIOKafkaConsumer(settings.articles, bootstrap_servers=kafka(env),

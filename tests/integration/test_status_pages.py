@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,6 @@ from test_stages_kafka import (
     committed,
     env,
     produce,
-    settings_for,
     start,
     stop,
 )
@@ -64,7 +63,7 @@ def page_commits(settings: Settings) -> dict[int, tuple[int, int]]:
 
 
 def test_status_watches_the_assign_and_page_processes_then_misses_them(
-        pages_env: dict[str, str], tmp_path: Path) -> None:
+        pages_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path) -> None:
     from storyline.commands.status import STAGE_ALIVE_SECONDS
 
     settings = settings_for(pages_env)

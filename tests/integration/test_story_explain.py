@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,6 @@ from test_worker_replay import (  # the worker fixtures, shared
     STORYLINE,
     env,  # noqa: F401 - the fixture
     read_all,
-    settings_for,
     start_worker,
     stop,
     wait_caught_up,
@@ -25,6 +25,7 @@ from storyline.domain.events import StoryMerged, StoryUpdated
 from storyline.domain.pages import PageFolder
 from storyline.domain.upcasting import decode_any
 from storyline.evaluation import corpus
+from storyline.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -32,9 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 UPRISINGS = ROOT / "tests" / "fixtures" / "lookalikes" / "uprisings"
 
 
-def worker_stories(environment: dict[str, str]) -> dict[str, str]:
+def worker_stories(settings: Settings) -> dict[str, str]:
     """uri -> the story the worker's published pages hold it in (after merges)."""
-    settings = settings_for(environment)
     folder = PageFolder()
     alias: dict[str, str] = {}
     for raw in asyncio.run(read_all(settings, settings.story_updates)):
@@ -57,8 +57,9 @@ def explain(environment: dict[str, str], *args: str) -> subprocess.CompletedProc
                           capture_output=True, text=True, timeout=300)
 
 
-def test_explain_names_the_story_the_worker_chose_and_why(env: dict[str, str],  # noqa: F811
-                                                          tmp_path: Path) -> None:
+def test_explain_names_the_story_the_worker_chose_and_why(
+    env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,  # noqa: F811
+) -> None:
     ingested = subprocess.run([*STORYLINE, "ingest", str(UPRISINGS / "articles.jsonl")],
                               env=env, capture_output=True, text=True, timeout=300)
     assert ingested.returncode == 0, ingested.stdout + ingested.stderr
@@ -68,7 +69,7 @@ def test_explain_names_the_story_the_worker_chose_and_why(env: dict[str, str],  
         wait_caught_up(env)
     finally:
         stop(worker)
-    placed = worker_stories(env)
+    placed = worker_stories(settings_for(env))
     articles = corpus.read_dataset(UPRISINGS)
     assert {a.uri for a in articles} <= set(placed), log.read_text()[-3000:]
     assert len(set(placed.values())) == 2  # the two uprisings, apart

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,11 +47,10 @@ async def in_transaction(settings: Settings, articles: list[ArticleReceived], *,
 
 
 async def test_an_aborted_transaction_on_the_log_is_never_folded(
-    command_env: dict[str, str], tmp_path: Path,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
     env = dict(command_env, STORYLINE_LOG_LEVEL="info")
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    settings = settings_for(env)
     subprocess.run([*STORYLINE, "topics", "apply"], env=env, capture_output=True, timeout=120,
                    cwd=ROOT, check=True)
     async with ArticleProducer(settings) as producer:

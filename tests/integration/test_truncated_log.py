@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,10 @@ def env(command_env: dict[str, str]) -> dict[str, str]:
     return command_env
 
 
-async def test_readers_of_the_whole_log_name_the_deleted_records(env: dict[str, str]) -> None:
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+async def test_readers_of_the_whole_log_name_the_deleted_records(
+    env: dict[str, str], settings_for: Callable[..., Settings],
+) -> None:
+    settings = settings_for(env)
     async with ArticleProducer(settings) as producer:
         for i in range(6):
             await producer.send(ArticleReceived(
@@ -66,9 +68,13 @@ async def test_readers_of_the_whole_log_name_the_deleted_records(env: dict[str, 
     assert "error: " in replay.stderr and "now begins at offset 3" in replay.stderr, replay
     assert "Traceback" not in replay.stderr
 
-    extract = subprocess.run([*STORYLINE, "worker", "--stage", "extract"], env=env,
+    # the supervisor starts the refusing stage again until its crash loop stops the set
+    # (six deaths in a row): at once here, not after its 0+1+2+5+10 s of pauses
+    extract = subprocess.run([*STORYLINE, "worker", "--stage", "extract"],
+                             env=dict(env, STORYLINE_STAGE_RESTART_PAUSES="0"),
                              capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert extract.returncode == 2, extract  # said in one line, not a traceback
+    assert "6 times in a row" in extract.stderr, extract.stderr[-3000:]
     assert extract.stderr.startswith(f"error: {settings.articles} partition 0 now begins at "
                                      "offset 3: its records from offset 0 to 2 were deleted"
                                      ) or "\nerror: " in extract.stderr, extract.stderr
@@ -89,14 +95,15 @@ async def test_readers_of_the_whole_log_name_the_deleted_records(env: dict[str, 
     assert '"story_updated"' not in single.stdout + single.stderr
 
 
-async def test_a_topic_set_to_delete_records_is_an_error_at_start(env: dict[str, str]) -> None:
+async def test_a_topic_set_to_delete_records_is_an_error_at_start(
+    env: dict[str, str], settings_for: Callable[..., Settings],
+) -> None:
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
     from structlog.testing import capture_logs
 
     from storyline.kafka.articles_log import warn_if_the_log_loses_records
 
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    settings = settings_for(env)
     with capture_logs() as logged:
         assert await warn_if_the_log_loses_records(settings.bootstrap_servers,
                                                    settings.articles) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_verify_finds_revisions_lost_after_the_last_one_published(
-    command_env: dict[str, str], tmp_path: Path,
+    command_env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
 ) -> None:
     """A worker that commits past articles it never published (before 2026-12-06, every
     article after a cold store failure: dead-lettered, committed, "caught up") is caught by
@@ -34,8 +35,7 @@ async def test_verify_finds_revisions_lost_after_the_last_one_published(
     It used to count as missing only the revisions caused before the last one published,
     so a loss at the tail of the log passed as OK."""
     env = dict(command_env, STORYLINE_LOG_LEVEL="info", STORYLINE_COMMIT_INTERVAL="0.5")
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+    settings = settings_for(env)
     apply_topics(env)
     await send(settings, [article("bridge", i) for i in range(3)])
     with running([*STORYLINE, "worker"], env, tmp_path / "worker.log", ROOT) as logged:

@@ -9,7 +9,7 @@ import json
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ from test_worker_replay import (
     make_articles,
     produce,
     read_all,
-    settings_for,
     start_worker,
     stop,
     wait_caught_up,
@@ -31,6 +30,7 @@ from storyline.domain.canonical import canonical_bytes
 from storyline.domain.events import StoryUpdated, SummaryGenerated
 from storyline.domain.pages import PageFolder
 from storyline.domain.upcasting import decode_any
+from storyline.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +76,9 @@ def model_url() -> Iterator[tuple[str, list[int]]]:
 
 
 def test_llm_summaries_are_recorded_and_replayed_without_the_model(
-        env: dict[str, str], model_url: tuple[str, list[int]], tmp_path: Path) -> None:  # noqa: F811
+    env: dict[str, str], settings_for: Callable[..., Settings],  # noqa: F811
+    model_url: tuple[str, list[int]], tmp_path: Path,
+) -> None:
     url, calls = model_url
     settings = settings_for(env)
     asyncio.run(produce(settings, [canonical_bytes(a) for a in make_articles(4)]))

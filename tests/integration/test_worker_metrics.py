@@ -8,6 +8,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ from test_worker_replay import (
     env,  # noqa: F401 - a fixture used by name below
     make_articles,
     produce,
-    settings_for,
     start_worker,
     stop,
     wait_caught_up,
@@ -24,6 +24,7 @@ from test_worker_replay import (
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.kafka.broker import free_port
+from storyline.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -50,8 +51,9 @@ def wait_for(condition: str, check: object, timeout: float = 60) -> None:
     raise AssertionError(f"timed out waiting for {condition}")
 
 
-def test_worker_metrics_show_the_counts(env: dict[str, str],  # noqa: F811
-                                        tmp_path: Path) -> None:
+def test_worker_metrics_show_the_counts(
+    env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,  # noqa: F811
+) -> None:
     settings = settings_for(env)
     port = free_port()
     env = dict(env, STORYLINE_WORKER_METRICS_PORT=str(port))

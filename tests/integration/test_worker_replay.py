@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,11 +67,6 @@ def env(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[dic
     yield environment
 
 
-def settings_for(env: dict[str, str]) -> Settings:
-    return Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                    topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
-
-
 async def produce(settings: Settings, values: list[bytes]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     await producer.start()
@@ -112,8 +107,9 @@ def stop(worker: subprocess.Popen[bytes]) -> None:
         worker.wait()
 
 
-def test_worker_publishes_revisions_that_replay_verifies(env: dict[str, str], tmp_path: Path
-                                                         ) -> None:
+def test_worker_publishes_revisions_that_replay_verifies(
+    env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
+) -> None:
     settings = settings_for(env)
     articles = make_articles(8)
     values = [canonical_bytes(a) for a in articles[:5]]
@@ -171,7 +167,9 @@ def test_worker_publishes_revisions_that_replay_verifies(env: dict[str, str], tm
     assert "Timeline" in shown.stdout
 
 
-def test_replay_verify_fails_on_a_forged_revision(env: dict[str, str], tmp_path: Path) -> None:
+def test_replay_verify_fails_on_a_forged_revision(
+    env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
+) -> None:
     settings = settings_for(env)
     asyncio.run(produce(settings, [canonical_bytes(a) for a in make_articles(3)]))
     worker = start_worker(env, tmp_path / "worker.log")
@@ -212,7 +210,9 @@ def test_replay_verify_fails_on_a_forged_revision(env: dict[str, str], tmp_path:
     assert len(listed.stderr.strip().splitlines()) == 1, listed.stderr  # (no closing errors)
 
 
-def test_a_restart_folds_from_the_newest_snapshot(env: dict[str, str], tmp_path: Path) -> None:
+def test_a_restart_folds_from_the_newest_snapshot(
+    env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path,
+) -> None:
     settings = settings_for(env)
     env = dict(env, STORYLINE_SNAPSHOT_EVERY="2")
     articles = make_articles(9)

@@ -18,15 +18,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from background import poll
 
 from storyline.settings import Settings
-from storyline.stream.worker import app_id
+from storyline.stream.worker import app_id, instance_id
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +39,9 @@ ARTICLES = next((base / "shared/data/timeline17-dev/articles.jsonl"
                  if (base / "shared/data/timeline17-dev/articles.jsonl").exists()),
                 ROOT.parent / "shared/data/timeline17-dev/articles.jsonl")
 COUNT = 300
+# how long the commits are watched once the resumed worker holds the partition again: its
+# commits come every STORYLINE_COMMIT_INTERVAL (0.5 s here), the first at once
+WATCH_AFTER_REJOIN = 5.0
 
 
 @pytest.fixture()
@@ -67,6 +71,25 @@ async def committed(settings: Settings) -> int:
         await consumer.stop()
 
 
+async def holds_the_partition(settings: Settings, member: str) -> bool:
+    """Whether the group is stable with the static member ``member`` (its instance id, the
+    start of its member id) assigned the articles log, as the broker sees it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        responses = await admin.describe_consumer_groups([app_id(settings)])
+    finally:
+        await admin.close()
+    for response in responses:
+        for _error, _group, state, _kind, _protocol, members, *_ in response.groups:
+            if state != "Stable":
+                continue
+            for member_id, _client, _host, _metadata, assignment, *_ in members:
+                if member_id.startswith(member) and settings.articles.encode() in assignment:
+                    return True
+    return False
+
+
 def _worker(env: dict[str, str], name: str, tmp_path: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([*STORYLINE, "worker", "--single"],
                             env=dict(env, STORYLINE_DATA_DIR=str(tmp_path / name)),
@@ -89,9 +112,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 async def test_a_worker_paused_past_its_session_never_takes_the_commit_back(
-        env: dict[str, str], tmp_path: Path) -> None:
-    settings = Settings(bootstrap_servers=env["STORYLINE_BOOTSTRAP_SERVERS"],
-                        topic_prefix=env["STORYLINE_TOPIC_PREFIX"])
+        env: dict[str, str], settings_for: Callable[..., Settings], tmp_path: Path) -> None:
+    settings = settings_for(env)
     first = _worker(env, "a", tmp_path)
     standby = None
     try:
@@ -108,12 +130,21 @@ async def test_a_worker_paused_past_its_session_never_takes_the_commit_back(
         _stop(standby)  # gone before the paused one returns: it gets the partition back
         os.kill(first.pid, signal.SIGCONT)
         # it folds what it had fetched, rejoins, is assigned, commits: never below the end
+        # (watched until a while after the broker says it holds the partition again; 30 s
+        # at most, as before)
+        member = instance_id(Settings(data_dir=tmp_path / "a"))
         seen = set()
         until = time.monotonic() + 30
+        rejoined = None
         while time.monotonic() < until:
             seen.add(await committed(settings))
+            if rejoined is None and await holds_the_partition(settings, member):
+                rejoined = time.monotonic()
+            if rejoined is not None and time.monotonic() - rejoined >= WATCH_AFTER_REJOIN:
+                break
             time.sleep(0.2)
         assert first.poll() is None, (tmp_path / "a.log").read_text()[-3000:]
+        assert rejoined is not None, (tmp_path / "a.log").read_text()[-3000:]
         assert seen == {COUNT}, (sorted(seen), (tmp_path / "a.log").read_text()[-3000:])
         status = subprocess.run([*STORYLINE, "status"], env=env, capture_output=True,
                                 text=True, timeout=120, cwd=ROOT)

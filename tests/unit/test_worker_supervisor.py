@@ -158,6 +158,22 @@ def test_a_stage_that_keeps_dying_stops_the_set(tmp_path: os.PathLike[str]) -> N
     assert "4 times in a row" in process.stderr.read().decode()
 
 
+def test_the_restart_pauses_are_a_setting_whose_default_is_the_supervisors(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """STORYLINE_STAGE_RESTART_PAUSES: by default the pauses the supervisor always had."""
+    from pydantic import ValidationError
+
+    from storyline.settings import Settings
+
+    assert Settings().restart_pauses == worker.RESTART_PAUSES
+    monkeypatch.setenv("STORYLINE_STAGE_RESTART_PAUSES", "0, 0.5")
+    assert Settings().restart_pauses == (0.0, 0.5)
+    for wrong in ("", "1,,2", "-1", "soon", "inf"):
+        monkeypatch.setenv("STORYLINE_STAGE_RESTART_PAUSES", wrong)
+        with pytest.raises(ValidationError, match="seconds, comma-separated"):
+            Settings()
+
+
 @pytest.mark.parametrize(("stripes", "asked", "cores", "want"), [
     (2, None, 2, 1),   # two cores: the fold takes one, one process runs both stripes
     (2, None, 1, 1),

@@ -155,7 +155,8 @@ def _run_stage(args: argparse.Namespace) -> int:
             commands.append(_command("assign"))
             commands.extend(_command("page", "--partition", str(p)) for p in range(pages))
     print(json.dumps({"commands": commands, "stop_seconds": settings.stage_stop_seconds,
-                      "hang_seconds": settings.stage_hang_seconds}))
+                      "hang_seconds": settings.stage_hang_seconds,
+                      "restart_pauses": list(settings.restart_pauses)}))
     return 0
 
 
@@ -200,7 +201,9 @@ def _supervise_plan(args: argparse.Namespace) -> int:
         return planner.returncode
     plan = json.loads(planner.stdout)
     return _supervise(plan["commands"], stop_seconds=float(plan["stop_seconds"]),
-                      hang_seconds=float(plan.get("hang_seconds", 0.0)))
+                      hang_seconds=float(plan.get("hang_seconds", 0.0)),
+                      pauses=tuple(float(p) for p in plan.get("restart_pauses",
+                                                               RESTART_PAUSES)))
 
 
 def _plan_args(args: argparse.Namespace) -> list[str]:
@@ -284,9 +287,10 @@ def _children_env() -> dict[str, str]:
 
 # A stage process that dies is started again after these pauses (the n-th death in a row of
 # one stage waits the n-th; a stage that ran RESTART_RESET seconds counts from the first
-# again). CRASH_LOOP deaths in a row, each within RESTART_RESET of its start, mean something
-# no restart will fix (a bad setting, a broken broker): the set stops and the supervisor
-# exits non-zero, for an operator, systemd or Kubernetes to see.
+# again; STORYLINE_STAGE_RESTART_PAUSES, whose default they are, sets others). CRASH_LOOP
+# deaths in a row, each within RESTART_RESET of its start, mean something no restart will
+# fix (a bad setting, a broken broker): the set stops and the supervisor exits non-zero, for
+# an operator, systemd or Kubernetes to see.
 RESTART_PAUSES = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
 RESTART_RESET = 60.0
 CRASH_LOOP = 6
