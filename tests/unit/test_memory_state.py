@@ -643,6 +643,8 @@ def _layout() -> dict[str, object]:
 # bytes of a pickled Sentence are those of before, either way; and clustering_text.Query
 # keeps the top vectors made of it, Query._tops; a Query lives while one article is
 # placed, never pickled.)
+# (43, session 30: the facts' timeline figures carry the act they count,
+# contracts.TimelineFigure.act.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -671,7 +673,8 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        39: "58bc78ac6aa6c7b5601eefbe4b6818a2ba27e5f47ba4b4dea9b45074a0f99229",
                        40: "f42833de3d5650209a95c8cb5393ed288a13da02fec1327f30f528aa2e9b8917",
                        41: "5efc8e9b8394a59232478ad7588fd06dfb702329661140f37ada9922c1e9a6a2",
-                       42: "ab6accbbf4475b6b3aa8d0cfdbbed542c58824c0147a778dd90255c172f671d1"}
+                       42: "ab6accbbf4475b6b3aa8d0cfdbbed542c58824c0147a778dd90255c172f671d1",
+                       43: "2c6cc2335885bd7335c1438abb3d1cff12b20b2373987733429dab9bcac2df5e"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -256,3 +256,19 @@ def test_a_facts_record_from_before_the_day_glosses_reads_and_quotes_as_written(
     analysis = analysis_from(before.summary, pack_sentences(extracted.facts.sentences))
     assert [s.shown for s in analysis.lead] == [None]
     assert analysis.lead[0].text == lead.text
+
+
+def test_the_act_a_figure_counts_is_carried() -> None:
+    """The act a figure counts ("killed 40 troops": kill) decides whether two counts can
+    contradict each other (timeline ``_Figure.act``); the facts topic dropped it, so every
+    fold (single or staged) compared counts of different acts: found by the round-trip
+    property above on "Lowmere Lowmere killed 40 troops Tuesday."."""
+    article = ArticleReceived(uri="urn:test:x", version=1, source="Valley Courier",
+                              body="Lowmere Lowmere killed 40 troops Tuesday.",
+                              published=START)
+    extracted = extract(article, LogPosition("t", 0, 0))
+    assert extracted.facts is not None and extracted.timeline is not None
+    expected = timeline_input(extracted.facts, START.date())
+    assert [f.act for s in expected.statements for f in s.figures] == ["kill"]
+    assert timeline_input_from(carried(extracted).timeline) == expected
+    assert timeline_input_from(extracted.timeline) == expected  # the single worker's path

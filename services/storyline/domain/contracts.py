@@ -155,6 +155,9 @@ class TimelineFigure(Carried):
     qualifier: Qualifier
     unit: str
     subject: str
+    # the act counted (``timeline_input._Figure.act``); "" in facts records of before
+    # extract-23, which dropped it: the fold then compared counts of different acts
+    act: str = ""
 
 
 class TimelineStatement(Carried):
@@ -318,7 +321,8 @@ def timeline_features(prepared: TimelineInput) -> TimelineFeatures:
             sentence=s.sentence, statement=s.statement, span=s.span, stated=s.stated,
             words=s.words,
             figures=tuple(TimelineFigure.model_construct(
-                value=f.value, qualifier=f.qualifier, unit=f.unit, subject=f.subject)
+                value=f.value, qualifier=f.qualifier, unit=f.unit, subject=f.subject,
+                act=f.act)
                 for f in s.figures),
         ) for s in prepared.statements),
     )
@@ -330,7 +334,8 @@ def timeline_input_from(model: TimelineFeatures) -> TimelineInput:
         statements=tuple(_Statement(
             sentence=s.sentence, statement=s.statement, span=_shared_span(s.span),
             stated=s.stated, words=_interned(s.words),
-            figures=tuple(_Figure(f.value, f.qualifier, _intern(f.unit), _intern(f.subject))
+            figures=tuple(_Figure(f.value, f.qualifier, _intern(f.unit), _intern(f.subject),
+                                  _intern(f.act))
                           for f in s.figures),
         ) for s in model.statements),
     )
