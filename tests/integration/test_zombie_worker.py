@@ -9,6 +9,12 @@ went back (300 -> 170 of 300 in /tmp/faults/zombie_single.sh) and stayed there, 
 status` "stuck", until the next article made it publish the records in between again. Now
 a worker forgets its uncommitted progress when partitions are assigned and checks its state
 against the group's commit at the next record, so the commit never goes back.
+
+The resumed worker also commits at the rebalance that lets it back in (its revoke handler),
+after aiokafka has reset its generation: with the standby's membership expired the group is
+empty and the broker took that commit, the group's commit going back to the zombie's position
+(2 of 5 runs of 150 articles, session 30). A worker never commits below the group's commit
+now (``commit_behind_group``, logged in 2 of 3 runs of 150 when that was added).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ ARTICLES = next((base / "shared/data/timeline17-dev/articles.jsonl"
                  for base in (ROOT.parent, ROOT.parent.parent)
                  if (base / "shared/data/timeline17-dev/articles.jsonl").exists()),
                 ROOT.parent / "shared/data/timeline17-dev/articles.jsonl")
-COUNT = 300
+COUNT = 150
 # how long the commits are watched once the resumed worker holds the partition again: its
 # commits come every STORYLINE_COMMIT_INTERVAL (0.5 s here), the first at once
 WATCH_AFTER_REJOIN = 5.0
