@@ -8,7 +8,6 @@ every mention), on random text built to hit their cases and on the dev corpora's
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from storyline.domain.extract.text import (
     wordset,
 )
 from storyline.domain.facts import NameKind, NameMention
+from storyline.ingest.files import iter_file
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
@@ -157,13 +157,13 @@ def test_a_repeated_name_counts_every_mention_and_keeps_its_first_sentence() -> 
 
 
 def _bodies_of(name: str) -> Iterator[str]:
+    """The dev articles' bodies as the product reads them (its ninjs parser)."""
     path = DATA / name / "articles.jsonl"
     if not path.exists():
         pytest.skip(f"{path} is absent")
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            item = json.loads(line)
-            yield next(b["value"] for b in item["bodies"] if b.get("role") == "main")
+    for item in iter_file(path):
+        assert item.article is not None, item.error
+        yield item.article.body
 
 
 @pytest.mark.parametrize("name", ["timeline17-dev", "entities-dev"])
