@@ -1,59 +1,51 @@
 """The fold stage folds the next record while the broker acknowledges the last one's events
 (``FoldStage._fold``), without a broker: a publisher whose sends wait until the test lets
-them go. One record is delivered at a time, in order, and the commits never pass a record
-whose events are not all acknowledged: a SIGKILL then refolds and publishes it again."""
+them go. One record is delivered at a time, in order (its records on their topics at once),
+and the commits never pass a record whose events are not all acknowledged: a SIGKILL then
+refolds and publishes it again."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from aiokafka import TopicPartition
 from test_pipeline import build_log, records
 
-from storyline.domain.events import StoryUpdated
-from storyline.domain.pipeline import PipelineEvent
 from storyline.settings import Settings
 from storyline.stream import fold_stage
 from storyline.stream.facts import extract_record
-from storyline.stream.publishing import Prepared
+from storyline.stream.publishing import Outgoing, StoryPublisher
 from storyline.stream.stripes import StripeMerge
 
 
-class HeldPublisher:
-    """Sends are recorded when asked and acknowledged only when the test releases them."""
+class HeldPublisher(StoryPublisher):
+    """The real publisher but for its one send: sends are recorded when asked and
+    acknowledged only when the test releases them."""
 
-    def __init__(self) -> None:
-        self.summariser = SimpleNamespace(enabled=False)
+    def __init__(self, settings: Settings, stage: fold_stage.FoldStage) -> None:
+        super().__init__(settings, None, lambda: stage.state.pipeline)  # type: ignore[arg-type]
+        self.names = {settings.assignments: "assignment", settings.story_updates: "update",
+                      settings.story_pages: "page", settings.dead_letters: "dead letter"}
         self.asked: list[str] = []  # what was sent, in the order the sends began
         self.acked: list[str] = []
         self.release = asyncio.Event()
         self.fail = False
 
-    def prepare(self, event: PipelineEvent) -> Prepared:
-        return Prepared(event, b"", None)
-
-    async def send(self, prepared: Prepared, produced_at: float | None) -> None:
-        event = prepared.event
-        name = "update" if isinstance(event, StoryUpdated) else type(event).__name__
+    async def deliver(self, topic: str, key: bytes, value: bytes | None, **_: object) -> None:
+        name = self.names[topic]
         self.asked.append(name)
         await self.release.wait()
         if self.fail:
             raise RuntimeError("the broker refused it")
         self.acked.append(name)
 
-    async def deliver(self, topic: str, key: bytes, value: bytes, **_: object) -> None:
-        self.asked.append("assignment")
-        await self.release.wait()
-        self.acked.append("assignment")
-
 
 def _stage(tmp_path: Path) -> tuple[fold_stage.FoldStage, HeldPublisher, list[tuple]]:  # type: ignore[type-arg]
     settings = Settings(data_dir=tmp_path, snapshot_fork=False, snapshot_every=1000)
     stage = fold_stage.FoldStage(settings)
-    publisher = HeldPublisher()
+    publisher = HeldPublisher(settings, stage)
     stage.publisher = publisher  # type: ignore[assignment]
     stage.facts = [TopicPartition(settings.facts, p) for p in range(2)]
     stage.merge = StripeMerge(2)
@@ -82,19 +74,20 @@ def test_the_next_record_folds_while_the_last_is_acknowledged_and_commits_wait(
         ready = list(stage.merge.ready())
         await asyncio.wait_for(stage._fold(*ready[0]), 30)  # not held by the broker
         await asyncio.sleep(0.05)
-        # record 0's first send asked for and not acknowledged: the commits stay below it
-        assert publisher.asked == ["assignment"] and not publisher.acked
+        # record 0's sends asked for at once (one on each topic: the story's first page is
+        # due), none acknowledged: the commits stay below it
+        assert publisher.asked == ["assignment", "update", "page"] and not publisher.acked
         assert stage._due()[stage.source] == 0 and stage._due()[facts_0] == 0
         # record 1 folds meanwhile (the fold is not held by the broker) ...
         folding = asyncio.create_task(stage._fold(*ready[1]))
         await asyncio.sleep(0.5)
         assert stage.folded == 2
         # ... but its sends wait for record 0's: one record's delivery at a time, in order
-        assert not folding.done() and publisher.asked == ["assignment"]
+        assert not folding.done() and publisher.asked == ["assignment", "update", "page"]
         publisher.release.set()
         await folding
         await stage._delivered()
-        assert publisher.acked == publisher.asked == ["assignment", "update"] * 2
+        assert publisher.acked == publisher.asked == ["assignment", "update", "page"] * 2
         assert stage._due()[stage.source] == 2 and stage.delivering is None
 
     asyncio.run(scenario())
@@ -115,3 +108,47 @@ def test_a_failed_delivery_is_the_stages_failure(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     stage.state.cold.close()
+
+
+def test_records_go_out_on_their_topics_at_once_and_in_order_on_each(tmp_path: Path) -> None:
+    """``deliver_all``: a record waits for the one before it on its topic only, and keeps
+    its place on that topic when its first send fails and is retried."""
+    settings = Settings(data_dir=tmp_path)
+    acked: list[str] = []
+    started: list[str] = []
+    attempts: dict[str, int] = {}
+    gates = {name: asyncio.Event() for name in ("u1", "u2", "p1", "p2")}
+
+    class Producer:
+        async def send_and_wait(self, topic: str, key: bytes, value: bytes | None,
+                                **_: object) -> None:
+            name = key.decode()
+            started.append(name)
+            attempts[name] = attempts.get(name, 0) + 1
+            await gates[name].wait()
+            if name == "u1" and attempts[name] == 1:
+                raise RuntimeError("not the leader")  # retried by deliver, in place
+            acked.append(name)
+
+    publisher = StoryPublisher(settings, Producer(), lambda: None)  # type: ignore[arg-type]
+    outgoing = [Outgoing(settings.story_updates, b"u1", b""),
+                Outgoing(settings.story_pages, b"p1", b""),
+                Outgoing(settings.story_updates, b"u2", b""),
+                Outgoing(settings.story_pages, b"p2", None)]
+
+    async def scenario() -> None:
+        delivering = asyncio.create_task(publisher.deliver_all(outgoing))
+        await asyncio.sleep(0.05)
+        assert started == ["u1", "p1"]  # one on each topic at once
+        gates["p1"].set()
+        await asyncio.sleep(0.05)
+        assert acked == ["p1"] and started == ["u1", "p1", "p2"]  # u2 waits for u1
+        gates["p2"].set()
+        gates["u2"].set()  # u2 may not pass u1, which fails once and is retried
+        gates["u1"].set()
+        await asyncio.wait_for(delivering, 5)
+        assert attempts["u1"] == 2
+        assert [n for n in acked if n.startswith("u")] == ["u1", "u2"]
+        assert [n for n in acked if n.startswith("p")] == ["p1", "p2"]
+
+    asyncio.run(scenario())

@@ -71,7 +71,7 @@ from storyline.stream.offsets import (
     commit_payload,
     ensure_commits_fit,
 )
-from storyline.stream.publishing import Prepared, StoryPublisher, events_producer
+from storyline.stream.publishing import Outgoing, Prepared, StoryPublisher, events_producer
 from storyline.stream.reconnect import (
     BACKOFF_MAX,
     committed_offset,
@@ -458,26 +458,32 @@ class FoldStage:
 
     async def _publish(self, folded: FoldedFacts, prepared: list[Prepared] | None,
                        position: LogPosition, produced_at: float | None) -> None:
+        outgoing: list[Outgoing] = []
         if folded.assigned is not None:  # the assign stage's log, before what it caused
             # with the article's produce time (the facts record carries it), as the
             # page processes count their lag and latency from it
             stamp = int(produced_at * 1000) if produced_at else None
-            for record in assignment_records(folded.assigned, self.assignment_partitions):
-                await self.publisher.deliver(self.settings.assignments, record.key,
-                                             record.value, partition=record.partition,
-                                             headers=record.headers, timestamp_ms=stamp)
+            outgoing.extend(
+                Outgoing(self.settings.assignments, record.key, record.value,
+                         partition=record.partition, headers=record.headers,
+                         timestamp_ms=stamp)
+                for record in assignment_records(folded.assigned, self.assignment_partitions))
         letter = folded.dead_letter
         if folded.refused is not None:
             letter = await self.publisher.refused_letter(position, folded.refused.error_type,
                                                          folded.refused.reason)
         if letter is not None:
-            await self.publisher.dead_letter(letter)
-        if prepared is None:
+            outgoing.append(self.publisher.dead_letter_record(letter))
+        if prepared is None:  # an LLM summary first: one event after the other
+            await self.publisher.deliver_all(outgoing)
             for produced in folded.events:
                 await self.publisher.event(produced, produced_at)
-        else:
-            for ready in prepared:
-                await self.publisher.send(ready, produced_at)
+            return
+        for ready in prepared:
+            outgoing.extend(self.publisher.records(ready))
+        await self.publisher.deliver_all(outgoing)
+        for ready in prepared:
+            self.publisher.sent(ready, produced_at)
 
     # -- commits ---------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 Shared by the fold process (:mod:`fold_stage`: assign + page) and the page processes
 (:mod:`page_stage`): every record is sent and its acknowledgement awaited, retried until it
-comes (the state has moved on already: giving up would lose a revision); a revision gets
+comes (the state has moved on already: giving up would lose a revision); the records one
+article caused go out on their topics at once, each after the one before it on its topic
+(:meth:`StoryPublisher.deliver_all`); a revision gets
 its LLM summary when one is configured, and a whole page now and then on the story-pages
 topic (:class:`~storyline.stream.worker.PageCheckpoints`); a dead letter names the
 article's own record, read from the articles log.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -45,6 +47,18 @@ class Prepared:
     event: PipelineEvent
     body: bytes
     page_body: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record to deliver (``value`` None: a tombstone, for a compacted topic)."""
+
+    topic: str
+    key: bytes
+    value: bytes | None
+    partition: int | None = None
+    headers: list[tuple[str, bytes]] | None = None
+    timestamp_ms: int | None = None
 
 
 def events_producer(settings: Settings) -> AIOKafkaProducer:
@@ -91,12 +105,41 @@ class StoryPublisher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, PUBLISH_BACKOFF_MAX)
 
-    async def dead_letter(self, letter: DeadLetter) -> None:
+    async def deliver_all(self, outgoing: Sequence[Outgoing]) -> None:
+        """Deliver ``outgoing`` as :meth:`deliver` does, each record once the one before it
+        on the same topic is acknowledged, records for different topics at once. On every
+        topic (so on every partition) the order is the list's, whatever is retried; an
+        article's assignment, story update and page, each on its own topic, cost one round
+        trip instead of three (and as many wake-ups of an event loop that shares the GIL with
+        the fold's thread: the fold process's deliveries lagged its folds by 2.5 ms an
+        article when sent one by one)."""
+        last: dict[str, asyncio.Task[None]] = {}
+
+        async def after(previous: asyncio.Task[None] | None, record: Outgoing) -> None:
+            if previous is not None:
+                await previous
+            await self.deliver(record.topic, record.key, record.value,
+                               partition=record.partition, headers=record.headers,
+                               timestamp_ms=record.timestamp_ms)
+
+        for record in outgoing:
+            last[record.topic] = asyncio.create_task(after(last.get(record.topic), record))
+        try:
+            await asyncio.gather(*last.values())
+        finally:  # stopped while delivering: nothing is left sending behind the caller
+            for task in last.values():
+                task.cancel()
+
+    def dead_letter_record(self, letter: DeadLetter) -> Outgoing:
+        """``letter`` as the record to deliver, counted and logged."""
         DEAD_LETTERS.labels("worker", letter.error_type).inc()
         log.warning("dead_letter", error_type=letter.error_type, reason=letter.reason,
                     source_offset=letter.source_offset)
-        await self.deliver(self.settings.dead_letters, (letter.key or "").encode(),
-                           canonical_bytes(letter))
+        return Outgoing(self.settings.dead_letters, (letter.key or "").encode(),
+                        canonical_bytes(letter))
+
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        await self.deliver_all([self.dead_letter_record(letter)])
 
     async def refused_letter(self, position: LogPosition, error_type: str, reason: str
                              ) -> DeadLetter:
@@ -129,12 +172,27 @@ class StoryPublisher:
         return Prepared(produced, body, page_body)
 
     async def send(self, prepared: Prepared, produced_at: float | None) -> None:
-        """Deliver what :meth:`prepare` made, in order: the event, then its page."""
+        """Deliver what :meth:`prepare` made: the event, and its page or tombstone."""
+        await self.deliver_all(self.records(prepared))
+        self.sent(prepared, produced_at)
+
+    def records(self, prepared: Prepared) -> list[Outgoing]:
+        """The records that deliver ``prepared``: the event on the story updates, and on the
+        story pages the story's page when one is due, or the tombstone of a story merged
+        into another."""
         produced = prepared.event
-        await self.deliver(self.settings.story_updates, story_key(produced), prepared.body)
+        records = [Outgoing(self.settings.story_updates, story_key(produced), prepared.body)]
         if isinstance(produced, StoryMerged):
-            await self.deliver(self.settings.story_pages, *absorbed_page_tombstone(produced))
-            return
+            key, value = absorbed_page_tombstone(produced)
+            records.append(Outgoing(self.settings.story_pages, key, value))
+        elif isinstance(produced, StoryUpdated) and prepared.page_body is not None:
+            records.append(Outgoing(self.settings.story_pages, produced.story_id.encode(),
+                                    prepared.page_body))
+        return records
+
+    def sent(self, prepared: Prepared, produced_at: float | None) -> None:
+        """Count and log a story update once :meth:`records` are delivered."""
+        produced = prepared.event
         if not isinstance(produced, StoryUpdated):
             return
         STORY_UPDATES.inc()
@@ -143,9 +201,6 @@ class StoryPublisher:
         log.info("story_updated", story_id=produced.story_id, revision=produced.revision,
                  article_id=produced.cause.article_uri, articles=produced.article_count,
                  bytes=len(prepared.body))
-        if prepared.page_body is not None:
-            await self.deliver(self.settings.story_pages, produced.story_id.encode(),
-                               prepared.page_body)
 
     async def _summarised(self, update: StoryUpdated) -> StoryUpdated:
         pipeline = self._pipeline()
