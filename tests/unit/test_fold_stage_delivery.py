@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
@@ -62,33 +63,69 @@ def _waiting(log: list[tuple], offset: int) -> fold_stage._Waiting:  # type: ign
     return fold_stage._Waiting(facts, facts_offset=offset // 2, timestamp=None)
 
 
-def test_the_next_record_folds_while_the_last_is_acknowledged_and_commits_wait(
-        tmp_path: Path) -> None:
+def test_the_next_run_folds_while_the_last_is_acknowledged_and_commits_wait(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of one record each (``RUN_SECONDS`` 0, as when a fold is slower than a run):
+    the second folds while the first is delivered, its sends wait for the first's
+    acknowledgements, and the commits stay below every record not delivered."""
+    monkeypatch.setattr(fold_stage, "RUN_SECONDS", 0.0)
     stage, publisher, log = _stage(tmp_path)
 
     async def scenario() -> None:
-        facts_0 = stage.facts[0]
-        for offset in (0, 1):  # what the merge hands on, in source order
+        facts_0, facts_1 = stage.facts
+        for offset in (0, 1):  # what arrived, in source order
             stage.merge.add(offset % 2, offset, _waiting(log, offset))
             stage.consumed[stage.facts[offset % 2]] = offset // 2 + 1
-        ready = list(stage.merge.ready())
-        await asyncio.wait_for(stage._fold(*ready[0]), 30)  # not held by the broker
+        await asyncio.wait_for(stage._fold_run(), 30)  # not held by the broker
         await asyncio.sleep(0.05)
         # record 0's sends asked for at once (one on each topic: the story's first page is
         # due), none acknowledged: the commits stay below it
         assert publisher.asked == ["assignment", "update", "page"] and not publisher.acked
         assert stage._due()[stage.source] == 0 and stage._due()[facts_0] == 0
         # record 1 folds meanwhile (the fold is not held by the broker) ...
-        folding = asyncio.create_task(stage._fold(*ready[1]))
+        second = asyncio.create_task(stage._fold_run())
         await asyncio.sleep(0.5)
-        assert stage.folded == 2
-        # ... but its sends wait for record 0's: one record's delivery at a time, in order
-        assert not folding.done() and publisher.asked == ["assignment", "update", "page"]
+        assert stage.folded == 2 and stage._due()[facts_1] == 0
+        # ... but its sends wait for record 0's: one run's delivery at a time, in order
+        assert not second.done() and publisher.asked == ["assignment", "update", "page"]
         publisher.release.set()
-        await folding
+        await second
         await stage._delivered()
         assert publisher.acked == publisher.asked == ["assignment", "update", "page"] * 2
-        assert stage._due()[stage.source] == 2 and stage.delivering is None
+        assert stage._due()[stage.source] == 2 and not stage.undelivered
+
+    asyncio.run(scenario())
+    stage.state.cold.close()
+
+
+def test_a_run_folds_every_ready_record_in_one_hand_over(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fold_stage, "RUN_SECONDS", 60.0)
+    stage, publisher, log = _stage(tmp_path)
+    handovers = 0
+    to_thread = asyncio.to_thread
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal handovers
+        handovers += 1
+        return await to_thread(*args, **kwargs)
+
+    monkeypatch.setattr(fold_stage.asyncio, "to_thread", counted)
+
+    async def scenario() -> None:
+        for offset in (0, 1, 2):
+            stage.merge.add(offset % 2, offset, _waiting(log, offset))
+            stage.consumed[stage.facts[offset % 2]] = offset // 2 + 1
+        await asyncio.wait_for(stage._fold_run(), 30)
+        assert handovers == 1 and stage.folded == 3 and not stage.merge.has_ready()
+        # all three folded, none delivered: the commits stay below the first, and below
+        # each facts partition's first record not delivered
+        assert stage._due()[stage.source] == 0
+        assert stage._due()[stage.facts[0]] == 0 and stage._due()[stage.facts[1]] == 0
+        publisher.release.set()
+        await stage._delivered()
+        assert publisher.acked.count("update") == 3
+        assert stage._due()[stage.source] == 3 and stage._due()[stage.facts[0]] == 2
 
     asyncio.run(scenario())
     stage.state.cold.close()
@@ -99,7 +136,7 @@ def test_a_failed_delivery_is_the_stages_failure(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         stage.merge.add(0, 0, _waiting(log, 0))
-        await asyncio.wait_for(stage._fold(*next(stage.merge.ready())), 30)
+        await asyncio.wait_for(stage._fold_run(), 30)
         publisher.fail = True
         publisher.release.set()
         with pytest.raises(RuntimeError, match="refused"):

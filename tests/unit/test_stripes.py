@@ -49,8 +49,11 @@ def test_any_interleaving_of_the_stripes_gives_source_order(
     stripes, n, arrivals = case
     merge: StripeMerge[str] = StripeMerge(stripes)
     out: list[int] = []
+    arrived: set[int] = set()
     for partition, offset in arrivals:
         merge.add(partition, offset, f"facts of {offset}")
+        arrived.add(offset)
+        assert merge.has_ready() == (merge.waiting_for in arrived)
         for ready, item in merge.ready():
             assert item == f"facts of {ready}"
             out.append(ready)
@@ -74,8 +77,10 @@ def test_a_missing_offset_blocks_rather_than_skips(
             out.extend(o for o, _ in merge.ready())
     assert out == list(range(missing))
     assert merge.waiting_for == missing
+    assert not merge.has_ready()
     # it arrives at last: the rest follows at once, in order
     merge.add(missing % stripes, missing, missing)
+    assert merge.has_ready()
     out.extend(o for o, _ in merge.ready())
     assert out == list(range(n))
 

@@ -26,6 +26,7 @@ waits for it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import signal
@@ -94,6 +95,11 @@ from storyline.stream.worker import WorkerState, app_id, state_dir
 log = structlog.get_logger("storyline.fold")
 
 MAX_AHEAD = 512  # records of one partition waiting in the merge before it is paused
+# The fold's thread folds the ready records in runs of up to RUN_SECONDS, each run one
+# hand-over to and from the event loop (a to_thread round trip: ~1.1 ms an article, and
+# the loop's wake-ups fight the fold for the GIL). A record's delivery starts when its run
+# ends: a run longer than a record or two would hold the first record's update back.
+RUN_SECONDS = 0.025
 
 
 class _Waiting:
@@ -105,6 +111,20 @@ class _Waiting:
         self.record = record
         self.facts_offset = facts_offset
         self.timestamp = timestamp
+
+
+class _Folded:
+    """A record folded in a run, with what its events will be delivered as (None: with an
+    LLM summariser, which puts its summary in first)."""
+
+    __slots__ = ("folded", "offset", "prepared", "waiting")
+
+    def __init__(self, offset: int, waiting: _Waiting, folded: FoldedFacts,
+                 prepared: list[Prepared] | None) -> None:
+        self.offset = offset
+        self.waiting = waiting
+        self.folded = folded
+        self.prepared = prepared
 
 
 class FoldStage:
@@ -145,10 +165,12 @@ class FoldStage:
         self.committed: dict[TopicPartition, int] = {}
         self.consumed: dict[TopicPartition, int] = {}  # facts partition -> next offset read
         self.folded = 0
-        # the record whose events are being delivered while the next one folds: its source
-        # offset, facts partition and facts offset (the commits stay below them)
+        # the run whose events are being delivered while the next one folds: of each of its
+        # records not delivered yet, in order, its source offset, facts partition and facts
+        # offset (the commits stay below them)
         self.delivery: asyncio.Task[None] | None = None
-        self.delivering: tuple[int, TopicPartition, int] | None = None
+        self.undelivered: collections.deque[tuple[int, TopicPartition, int]] = (
+            collections.deque())
         self.probe = StageProbe(self.stage, settings.ready_max_lag)
         self.last_timestamp: float | None = None  # produce time of the last record folded
         self.source_end: int | None = None  # the articles log's end, when last asked
@@ -319,11 +341,9 @@ class FoldStage:
             for tp, records in batches.items():
                 for record in records:
                     await self._arrived(tp, record)
-            for offset, waiting in self.merge.ready():
-                await self._fold(offset, waiting)
-                if stop.is_set():
-                    break
-                # a run of ready records can take many seconds to fold: commit meanwhile
+            while self.merge.has_ready() and not stop.is_set():
+                await self._fold_run()
+                # the ready records can take many seconds to fold: commit meanwhile
                 if time.monotonic() - last_commit >= self.settings.commit_interval:
                     await self._commit()
                     last_commit = time.monotonic()
@@ -388,40 +408,81 @@ class FoldStage:
 
     # -- one record ------------------------------------------------------------------------
 
-    async def _fold(self, offset: int, waiting: _Waiting) -> None:
-        """Fold one record, then deliver what it made. The delivery runs while the next
-        record is folded (the fold's thread computes while the event loop waits for the
-        broker's acknowledgements: a round trip or two an article, a fifth of the fold's
-        time when it waited), one record's delivery at a time, in order; the commits stay
-        below the record being delivered (:meth:`_due`). Not with an LLM summariser, whose
-        summary goes into the event and the pipeline before it is delivered."""
+    async def _fold_run(self) -> None:
+        """Fold a run of the merge's ready records on the fold's thread, then deliver what
+        they made. The delivery runs while the next run is folded (the fold's thread
+        computes while the event loop waits for the broker's acknowledgements), one run's
+        delivery at a time, in order; the commits stay below every record not delivered
+        (:meth:`_due`). With an LLM summariser a run is one record, delivered before the
+        next is folded: its summary goes into the event and the pipeline first."""
+        run, failed = await asyncio.to_thread(
+            self._fold_ready, 1 if self.publisher.summariser.enabled else None)
+        if failed is not None:  # its facts record cannot be read: fold it from the article
+            offset, waiting, failure = failed
+            topic, partition = self._source_key
+            folded = await self._fold_from_log(LogPosition(topic, partition, offset),
+                                               waiting, failure)
+            run.append(_Folded(offset, waiting, folded, self._prepared(folded)))
+        if not run:
+            return
+        for item in run:
+            self._count(item)
+        if self.publisher.summariser.enabled:  # never a delivery running then
+            for item in run:
+                await self._publish(item.folded, None, self._position(item.offset),
+                                    item.waiting.timestamp)
+            return
+        # below the commits at once (the previous run's, in front, are taken off as they
+        # are delivered), then the previous run delivered before this one's first send
+        self.undelivered.extend((item.offset, self.facts[item.offset % len(self.facts)],
+                                 item.waiting.facts_offset) for item in run)
+        await self._delivered()
+        self.delivery = asyncio.create_task(self._deliver(run))
+
+    def _fold_ready(self, limit: int | None
+                    ) -> tuple[list[_Folded], tuple[int, _Waiting, UnreadableFacts] | None]:
+        """On the fold's thread: fold the merge's ready records, in source order, for about
+        RUN_SECONDS (or ``limit`` records). The merge and the state are the thread's while a
+        run lasts: the event loop only waits for it in :meth:`_fold_run`, it never touches
+        them meanwhile. Stops at a record whose facts cannot be read, taken from the merge
+        and returned to be folded from the log."""
+        run: list[_Folded] = []
+        started = time.perf_counter()
+        for offset, waiting in self.merge.ready():
+            with structlog.contextvars.bound_contextvars(offset=offset):
+                try:
+                    folded = self.state.fold_facts_now(waiting.record, self._position(offset),
+                                                       self.pages)
+                except UnreadableFacts as exc:
+                    return run, (offset, waiting, exc)
+            run.append(_Folded(offset, waiting, folded, self._prepared(folded)))
+            if len(run) == limit or time.perf_counter() - started >= RUN_SECONDS:
+                break
+        return run, None
+
+    def _prepared(self, folded: FoldedFacts) -> list[Prepared] | None:
+        """What ``folded``'s events are delivered as, made right after the fold: a due
+        whole page is the state's now (None with an LLM summariser: made when sent)."""
+        if self.publisher.summariser.enabled:
+            return None
+        return [self.publisher.prepare(event) for event in folded.events]
+
+    def _position(self, offset: int) -> LogPosition:
         topic, partition = self._source_key
-        position = LogPosition(topic, partition, offset)
-        with structlog.contextvars.bound_contextvars(offset=offset):
-            try:
-                folded = await asyncio.to_thread(self.state.fold_facts_now, waiting.record,
-                                                 position, self.pages)
-            except UnreadableFacts as exc:
-                folded = await self._fold_from_log(position, waiting, exc)
-            self.folded += 1
-            self.last_timestamp = waiting.timestamp
-            if folded.dead_letter is not None or folded.refused is not None:
-                ARTICLES.labels("dead_letter").inc()
-            elif folded.events:
-                ARTICLES.labels("folded").inc()
-            elif folded.unchanged:  # (the assign process's others: by the page processes)
-                ARTICLES.labels("unchanged").inc()
-            # a snapshot is only restored below the commit, so it may run ahead of delivery
-            self.snapshotter.record_folded(self.state.pipeline, topic, partition)
-            if self.publisher.summariser.enabled:  # never a delivery running then
-                await self._publish(folded, None, position, waiting.timestamp)
-                return
-            prepared = [self.publisher.prepare(event) for event in folded.events]
-            await self._delivered()  # the previous record's, before this one's first send
-            self.delivering = (offset, self.facts[offset % len(self.facts)],
-                               waiting.facts_offset)
-            self.delivery = asyncio.create_task(
-                self._deliver(folded, prepared, position, waiting.timestamp))
+        return LogPosition(topic, partition, offset)
+
+    def _count(self, item: _Folded) -> None:
+        folded = item.folded
+        self.folded += 1
+        self.last_timestamp = item.waiting.timestamp
+        if folded.dead_letter is not None or folded.refused is not None:
+            ARTICLES.labels("dead_letter").inc()
+        elif folded.events:
+            ARTICLES.labels("folded").inc()
+        elif folded.unchanged:  # (the assign process's others: by the page processes)
+            ARTICLES.labels("unchanged").inc()
+        # a snapshot is only restored below the commit, so it may run ahead of delivery
+        self.snapshotter.record_folded(self.state.pipeline, *self._source_key)
 
     async def _fold_from_log(self, position: LogPosition, waiting: _Waiting,
                              failure: UnreadableFacts) -> FoldedFacts:
@@ -442,19 +503,19 @@ class FoldStage:
             max_bytes=self.settings.max_article_bytes)
         return await asyncio.to_thread(self.state.fold_facts_now, facts, position, self.pages)
 
-    async def _deliver(self, folded: FoldedFacts, prepared: list[Prepared],
-                       position: LogPosition, produced_at: float | None) -> None:
-        await self._publish(folded, prepared, position, produced_at)
-        # delivered: the commits may pass it now, whether or not another record comes
-        if self.delivering is not None and self.delivering[0] == position.offset:
-            self.delivering = None
+    async def _deliver(self, run: list[_Folded]) -> None:
+        for item in run:
+            with structlog.contextvars.bound_contextvars(offset=item.offset):
+                await self._publish(item.folded, item.prepared, self._position(item.offset),
+                                    item.waiting.timestamp)
+            # delivered: the commits may pass it now, whether or not another run comes
+            self.undelivered.popleft()
 
     async def _delivered(self) -> None:
-        """Wait for the record being delivered (its failure is this stage's)."""
+        """Wait for the run being delivered (its failure is this stage's)."""
         if self.delivery is not None:
             delivery, self.delivery = self.delivery, None
             await delivery
-            self.delivering = None
 
     async def _publish(self, folded: FoldedFacts, prepared: list[Prepared] | None,
                        position: LogPosition, produced_at: float | None) -> None:
@@ -497,9 +558,9 @@ class FoldStage:
                 due[tp] = min(w.facts_offset for w in waiting)
             else:
                 due[tp] = self.consumed[tp]
-        if self.delivering is not None:  # folded, its events not all acknowledged yet
-            offset, tp, facts_offset = self.delivering
-            due[self.source] = min(due[self.source], offset)
+        if self.undelivered:  # folded, their events not all acknowledged yet
+            due[self.source] = min(due[self.source], self.undelivered[0][0])
+        for _, tp, facts_offset in self.undelivered:
             due[tp] = min(due[tp], facts_offset)
         return due
 

@@ -78,6 +78,10 @@ class StripeMerge(Generic[T]):
             self.next = offset + 1
             yield offset, item
 
+    def has_ready(self) -> bool:
+        """Whether :meth:`ready` would hand a record on now."""
+        return self.next in self._pending[stripe_of(self.next, self.stripes)]
+
     @property
     def waiting_for(self) -> int:
         """The source offset the merge needs next."""
