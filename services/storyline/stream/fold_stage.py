@@ -520,7 +520,7 @@ class FoldStage:
     async def _publish(self, folded: FoldedFacts, prepared: list[Prepared] | None,
                        position: LogPosition, produced_at: float | None) -> None:
         outgoing: list[Outgoing] = []
-        if folded.assigned is not None:  # the assign stage's log, before what it caused
+        if folded.assigned is not None:  # the assign stage's log, beside what it caused
             # with the article's produce time (the facts record carries it), as the
             # page processes count their lag and latency from it
             stamp = int(produced_at * 1000) if produced_at else None
