@@ -434,3 +434,15 @@ def test_a_month_before_its_noun_and_a_year_after_into() -> None:
     # "May" is a name too, and a march is no month
     assert values("Critics of the May government spoke.") == []
     assert values("He joined the March on Washington.") == []
+
+
+# extract-24 (issue 13, fourth pass): each rule with a sentence of its own and its TIMEX3.
+
+
+def test_a_plan_told_in_the_past_is_no_future_cue() -> None:
+    # published Wednesday, March 4: the Friday a plan of the past named has gone by
+    assert values("The offer had been due to expire Friday.") == [
+        ("Friday", "DATE", "1998-02-27")]
+    assert values("The vote was scheduled to take place Monday.") == [
+        ("Monday", "DATE", "1998-03-02")]
+    assert values("The offer is due to expire Friday.") == [("Friday", "DATE", "1998-03-06")]
