@@ -439,6 +439,41 @@ def test_a_month_before_its_noun_and_a_year_after_into() -> None:
 # extract-24 (issue 13, fourth pass): each rule with a sentence of its own and its TIMEX3.
 
 
+def test_the_past_before_an_amount_is_part_of_a_duration() -> None:
+    assert values("Rents have doubled over the past thirty years.") == [
+        ("the past thirty years", "DURATION", "P30Y")]
+    assert values("Trading was thin in recent quarters.") == [
+        ("recent quarters", "DURATION", "PXQ")]
+    assert values("He has seen it all in the past.") == [("the past", "DATE", "PAST_REF")]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Fares may rise again in the future.", [("the future", "DATE", "FUTURE_REF")]),
+        ("Growers worry about the future.", [("the future", "DATE", "FUTURE_REF")]),
+        ("Rates will stay low for the foreseeable future.",
+         [("the foreseeable future", "DATE", "FUTURE_REF")]),
+        # what lies ahead for something, no time
+        ("The talks decide the future of the mill.", []),
+        ('"The future looks bleak," the mayor said.', []),
+    ],
+)
+def test_the_future_is_a_time_only_after_a_preposition_of_time(
+        sentence: str, expected: list[tuple[str, str, str]]) -> None:
+    assert values(sentence) == expected
+
+
+def test_the_near_and_short_term_as_nouns_are_the_future() -> None:
+    assert values("Margins will stay thin in the near term.") == [
+        ("the near term", "DATE", "FUTURE_REF")]
+    assert values("The cuts help only in the short term, analysts said.") == [
+        ("the short term", "DATE", "FUTURE_REF")]
+    # adjectives: no time of their own
+    assert values("The long-term outlook is poor.") == []
+    assert values("It cut the near-term forecast.") == []
+
+
 def test_a_plan_told_in_the_past_is_no_future_cue() -> None:
     # published Wednesday, March 4: the Friday a plan of the past named has gone by
     assert values("The offer had been due to expire Friday.") == [
@@ -446,3 +481,9 @@ def test_a_plan_told_in_the_past_is_no_future_cue() -> None:
     assert values("The vote was scheduled to take place Monday.") == [
         ("Monday", "DATE", "1998-03-02")]
     assert values("The offer is due to expire Friday.") == [("Friday", "DATE", "1998-03-06")]
+
+
+def test_one_day_after_a_modal_is_the_future_not_a_duration() -> None:
+    assert values("She believes the city will one day host the games.") == [
+        ("one day", "DATE", "FUTURE_REF")]
+    assert values("The strike lasted one day.") == [("one day", "DURATION", "P1D")]

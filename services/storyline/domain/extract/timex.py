@@ -68,20 +68,41 @@ def _value(item: Found, text: str) -> tuple[str, str]:
 
 # Expressions with no calendar span, so not page dates: references to the present, past
 # and future (TimeML PRESENT_REF, PAST_REF, FUTURE_REF), decades and centuries.
-_UNIT_AFTER = (r"(?! (?:\d|(?:few|several|two|three|four|five|six|seven|eight|nine|ten|"
-               r"year|month|week|day|decade|centur)))")
+# Not before an amount or a unit: "the past twenty years", "recent quarters" are durations.
+_UNIT_AFTER = (r"(?! (?:\d|(?:few|several|couple|dozen|two|three|four|five|six|seven|eight|nine|"
+               r"ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
+               r"nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
+               r"year|month|week|day|decade|centur|quarters)))")
 # "current" before the noun it dates ("current market conditions", "his current position"),
 # as "recent" is (TimeML PRESENT_REF; "the then-current price" PAST_REF); not the economic
 # and accounting terms, where it dates nothing ("the current account", "current assets").
 _CURRENT_AS_ADJECTIVE = (r"(?= [a-z])(?! (?:account|accounts|assets|liabilities|affairs|"
                          r"events|flows?|carrying|electricity)\b)")
+# "the future" is a time after a preposition of time ("in the future", "well into the
+# future", "worried about the future"); as a subject or owned ("the future looks bleak", "the
+# future of our peoples", "an approach to the future") it is what lies ahead for something, no
+# time, and TimeML does not annotate it.
+_TIME_PREPOSITION = "(?:" + "|".join(
+    rf"(?<=\b{p} )" for w in ("in", "into", "for", "about", "until", "till", "through",
+                              "throughout", "toward", "towards", "over")
+    for p in (w, w.capitalize())) + ")"
+# "the near term", "in the short term": the time ahead, as a noun (TimeML FUTURE_REF); not the
+# adjective of "the near-term outlook", "the long-term value".
+_TERM = (r"(?i:the (?:near|short|long)[ -]term)"
+         r"(?=[.,;:!?\"'’)]|$| (?i:and|or|but|as|than|because|if|when|while|for|to)\b)")
+# "Islam will one day be ...", "it may some day fall": a time ahead nobody names (FUTURE_REF),
+# not a day's duration.
+_SOME_DAY = "(?:" + "|".join(rf"(?<=\b{w} )" for w in (
+    "will", "would", "could", "may", "might", "can", "shall", "should", "'ll", "’ll")
+) + r")(?i:one day|some day|someday)\b(?![-'’])"
 _REFERENCES = re.compile(
     r"\b(?:(?P<present>(?i:right now|now|currently|these days|nowadays|at present|"
     r"at the moment)|(?<!then )(?<!then-)(?i:current)" + _CURRENT_AS_ADJECTIVE + r")"
     r"|(?P<then>(?i:then[ -]current)" + _CURRENT_AS_ADJECTIVE + r")"
     r"|(?P<past>(?i:(?:more |most |until |the )?recently|(?:more |most )?recent(?: years)?|"
     r"the past)" + _UNIT_AFTER + r")"
-    r"|(?P<future>(?i:the (?:near |distant |foreseeable )?future|(?<!as )soon(?! after)))"
+    r"|(?P<future>" + _TIME_PREPOSITION + r"(?i:the (?:near |distant |foreseeable )?future)"
+    r"(?! (?i:of)\b)|(?i:(?<!as )soon(?! after))|" + _TERM + "|" + _SOME_DAY + ")"
     r"|(?P<decade>(?i:the )?(?:(?i:early|mid|late)[ -])?(?:(?P<dc_y>1[89]\d0|20[0-9]0)['’]?s|"
     r"(?P<dc_w>(?i:twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))))"
     r"|(?P<century>(?i:the )?(?:(?i:early|mid|late)[ -])?(?P<ce_n>[1-9]|1\d|2[01])"
