@@ -474,6 +474,22 @@ def test_the_near_and_short_term_as_nouns_are_the_future() -> None:
     assert values("It cut the near-term forecast.") == []
 
 
+def test_later_in_the_day_is_the_day_last_mentioned() -> None:
+    assert values("Ministers met on Monday. Later in the day the strike ended.") == [
+        ("Monday", "DATE", "1998-03-02"), ("the day", "DATE", "1998-03-02")]
+    assert values("Earlier in the day, shares fell.") == [("the day", "DATE", "1998-03-04")]
+
+
+def test_the_previous_weekday_is_counted_from_the_day_last_mentioned() -> None:
+    text = "Stocks fell on Feb. 20, 1998, down 3% from the previous Monday."
+    assert values(text)[-1] == ("the previous Monday", "DATE", "1998-02-16")
+    text = "The ship sailed on Feb. 20, 1998, and docked the following Tuesday."
+    assert values(text)[-1] == ("the following Tuesday", "DATE", "1998-02-24")
+    # with no day before it, the weekday keeps its own reading
+    assert values("It was lower than the previous Friday.") == [
+        ("Friday", "DATE", "1998-02-27")]
+
+
 def test_a_plan_told_in_the_past_is_no_future_cue() -> None:
     # published Wednesday, March 4: the Friday a plan of the past named has gone by
     assert values("The offer had been due to expire Friday.") == [

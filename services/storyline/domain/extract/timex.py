@@ -16,7 +16,9 @@ from storyline.domain.events import DatePrecision
 from storyline.domain.extract.temporal import Found, scan
 from storyline.domain.extract.text import Document
 from storyline.domain.extract.timex_context import (
+    anaphoric_weekday,
     anaphors,
+    days_in_progress,
     report_years,
     seasons,
     underspecified_weeks,
@@ -245,6 +247,11 @@ def find_timexes(doc: Document, pub: date) -> list[Timex]:
     for item in found:
         if any(m.start() < item[1] and item[0] < m.end() for m in sets):
             continue  # "each Thursday": not one Thursday
+        anaphoric = anaphoric_weekday(text, item, found)
+        if anaphoric is not None:
+            start, end, kind, value = anaphoric
+            out.append(Timex(start, end, kind, value, text[start:end]))
+            continue
         kind, value = _value(item, text)
         timex = Timex(item[0], item[1], kind, value, text[item[0] : item[1]])
         out.append(_with_time_of_day(timex, text))
@@ -254,6 +261,7 @@ def find_timexes(doc: Document, pub: date) -> list[Timex]:
             out.append(Timex(m.start(), m.end(), "DATE", _reference(m), m.group()))
     taken = [(t.start, t.end) for t in out]
     for start, end, kind, value in (*report_years(text, pub), *anaphors(text, found),
+                                     *days_in_progress(text, found, pub),
                                      *seasons(text, pub),
                                      *underspecified_weeks(text, pub)):
         if not any(s < end and start < e for s, e in taken):
