@@ -503,3 +503,12 @@ def test_one_day_after_a_modal_is_the_future_not_a_duration() -> None:
     assert values("She believes the city will one day host the games.") == [
         ("one day", "DATE", "FUTURE_REF")]
     assert values("The strike lasted one day.") == [("one day", "DURATION", "P1D")]
+
+
+def test_a_decade_with_an_apostrophe_is_the_last_one_by_publication() -> None:
+    assert values("Prices soared in the '80s.") == [("the '80s", "DATE", "198")]
+    assert values("The style of the mid-’70s is back.") == [("the mid-’70s", "DATE", "197")]
+    assert values("Jazz of the '20s filled the hall.", date(2026, 5, 1)) == [
+        ("the '20s", "DATE", "202")]
+    assert values("Jazz of the '30s filled the hall.", date(2026, 5, 1)) == [
+        ("the '30s", "DATE", "193")]

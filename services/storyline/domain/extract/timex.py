@@ -106,6 +106,7 @@ _REFERENCES = re.compile(
     r"|(?P<future>" + _TIME_PREPOSITION + r"(?i:the (?:near |distant |foreseeable )?future)"
     r"(?! (?i:of)\b)|(?i:(?<!as )soon(?! after))|" + _TERM + "|" + _SOME_DAY + ")"
     r"|(?P<decade>(?i:the )?(?:(?i:early|mid|late)[ -])?(?:(?P<dc_y>1[89]\d0|20[0-9]0)['’]?s|"
+    r"(?<![\w'’])['’](?P<dc_a>\d)0s|"
     r"(?P<dc_w>(?i:twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))))"
     r"|(?P<century>(?i:the )?(?:(?i:early|mid|late)[ -])?(?P<ce_n>[1-9]|1\d|2[01])"
     r"(?:st|nd|rd|th)[ -](?i:century)))\b"
@@ -165,7 +166,7 @@ def _duration(m: re.Match[str]) -> str:
     return f"P{time}{_amount(amount)}{_UNITS[unit]}"
 
 
-def _reference(m: re.Match[str]) -> str:
+def _reference(m: re.Match[str], pub: date) -> str:
     kind = m.lastgroup
     if kind == "present":
         return "PRESENT_REF"
@@ -175,7 +176,13 @@ def _reference(m: re.Match[str]) -> str:
         return "FUTURE_REF"
     if kind == "decade":
         year = m.group("dc_y")
-        return year[:3] if year else f"19{_DECADE_WORDS[m.group('dc_w').lower()]}"
+        if year:
+            return year[:3]
+        if m.group("dc_a"):
+            # "the '80s": the last such decade by publication ("the '20s" of 1998 is the 1920s)
+            decade = pub.year // 100 * 10 + int(m.group("dc_a"))
+            return str(decade if decade <= pub.year // 10 else decade - 10)
+        return f"19{_DECADE_WORDS[m.group('dc_w').lower()]}"
     return f"{int(m.group('ce_n')) - 1:02d}"
 
 
@@ -258,7 +265,7 @@ def find_timexes(doc: Document, pub: date) -> list[Timex]:
     taken = [(t.start, t.end) for t in out]
     for m in _REFERENCES.finditer(text):
         if not any(s < m.end() and m.start() < e for s, e in taken):
-            out.append(Timex(m.start(), m.end(), "DATE", _reference(m), m.group()))
+            out.append(Timex(m.start(), m.end(), "DATE", _reference(m, pub), m.group()))
     taken = [(t.start, t.end) for t in out]
     for start, end, kind, value in (*report_years(text, pub), *anaphors(text, found),
                                      *days_in_progress(text, found, pub),
