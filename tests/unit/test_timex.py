@@ -490,15 +490,6 @@ def test_the_previous_weekday_is_counted_from_the_day_last_mentioned() -> None:
         ("Friday", "DATE", "1998-02-27")]
 
 
-def test_a_plan_told_in_the_past_is_no_future_cue() -> None:
-    # published Wednesday, March 4: the Friday a plan of the past named has gone by
-    assert values("The offer had been due to expire Friday.") == [
-        ("Friday", "DATE", "1998-02-27")]
-    assert values("The vote was scheduled to take place Monday.") == [
-        ("Monday", "DATE", "1998-03-02")]
-    assert values("The offer is due to expire Friday.") == [("Friday", "DATE", "1998-03-06")]
-
-
 def test_one_day_after_a_modal_is_the_future_not_a_duration() -> None:
     assert values("She believes the city will one day host the games.") == [
         ("one day", "DATE", "FUTURE_REF")]

@@ -604,10 +604,6 @@ _FUTURE_CUE = re.compile(
 # A past auxiliary after the cue ends the future: "the girl, who will turn 12, was found
 # safe on Sunday" (the clause split misses relative clauses without a second comma).
 _PAST_AFTER_CUE = re.compile(r"\b(?:was|were|had|did)\b")
-# ... and so does one right before it: "the offer had been due to expire Friday", "was
-# scheduled to close on Monday" name a plan of the past, whose date may have gone by.
-_PAST_BEFORE_CUE = re.compile(r"\b(?:was|were|had been|had)(?: (?:previously|originally|"
-                              r"initially|also|already))? $")
 _CLAUSE_START = re.compile(r"(?:[,;:]|\b(?:said|says|and|but|after|before|when)\b)")
 
 
@@ -621,10 +617,7 @@ def _future_context(text: str, start: int) -> bool:
     cues = list(_FUTURE_CUE.finditer(window))
     if not cues:
         return False
-    cue = cues[-1]
-    if _PAST_BEFORE_CUE.search(window, max(0, cue.start() - 32), cue.start()) is not None:
-        return False
-    return _PAST_AFTER_CUE.search(window, cue.end()) is None
+    return _PAST_AFTER_CUE.search(window, cues[-1].end()) is None
 
 
 # A deadline or a start right before the date: "to be repaid by February", "payable by Dec.
