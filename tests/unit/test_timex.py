@@ -503,3 +503,14 @@ def test_a_decade_with_an_apostrophe_is_the_last_one_by_publication() -> None:
         ("the '20s", "DATE", "202")]
     assert values("Jazz of the '30s filled the hall.", date(2026, 5, 1)) == [
         ("the '30s", "DATE", "193")]
+
+
+def test_a_year_before_a_name_after_an_article_or_a_possessive() -> None:
+    assert values("The court upheld a 1971 Convention on air piracy.") == [
+        ("1971", "DATE", "1971")]
+    assert values("He cut his 1999 Boeing delivery forecast.") == [("1999", "DATE", "1999")]
+    # a page date too; not a count without an article or possessive, nor a clock time
+    text = "She recalled her 1994 Senate race."
+    assert [m.text for m in find_dates(Document(split_sentences(text)), DCT)] == ["1994"]
+    assert values("Some 2000 Iraqis fled.") == []
+    assert values("They set a 1900 GMT deadline.") == []
