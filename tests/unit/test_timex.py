@@ -514,3 +514,11 @@ def test_a_year_before_a_name_after_an_article_or_a_possessive() -> None:
     assert [m.text for m in find_dates(Document(split_sentences(text)), DCT)] == ["1994"]
     assert values("Some 2000 Iraqis fled.") == []
     assert values("They set a 1900 GMT deadline.") == []
+
+
+def test_a_persons_age_is_no_duration() -> None:
+    assert values("Ms. Vance, 47 years old, will succeed him.") == []
+    assert values("The chief, who is 61 years old, retires in 1999.") == [
+        ("1999", "DATE", "1999")]
+    assert values("The truce is 8 years old and the talks lasted 12 years.")[-1] == (
+        "12 years", "DURATION", "P12Y")

@@ -116,7 +116,8 @@ _DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixt
 
 
 # Durations ("five years", "the first nine months", "a two-week strike"): TIMEX3 DURATION with
-# an ISO 8601 period value; a vague amount ("several years") is X.
+# an ISO 8601 period value; a vague amount ("several years") is X. Not a person's age ("Mr.
+# Smith, 52 years old,"): no period of the story's time, and TimeBank leaves it out.
 _SMALL = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
           "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
           "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
@@ -135,6 +136,7 @@ _DURATIONS = re.compile(
     r"\b(?:(?:(?i:the) (?:(?i:past|last|next|first|coming|previous|latest|final|remaining) )?"
     r"|(?i:nearly|almost|about|at least|more than|less than|some|recent|coming) )?"
     r"(?i:(?P<du_n>" + _NUMBER + r"|several|a few|few|many)) (?P<du_u>(?i:" + _UNIT + r"))s?"
+    r"(?! (?i:old)\b)"
     r"|(?i:recent|coming) (?P<du_r>(?i:day|week|month|quarter))s"
     r"|(?<!\$)(?P<du_a>(?i:" + _NUMBER + r"))-(?P<du_au>(?i:year|month|week|day|hour|minute))"
     r"(?:-old)?"
