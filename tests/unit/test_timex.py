@@ -522,3 +522,10 @@ def test_a_persons_age_is_no_duration() -> None:
         ("1999", "DATE", "1999")]
     assert values("The truce is 8 years old and the talks lasted 12 years.")[-1] == (
         "12 years", "DURATION", "P12Y")
+
+
+def test_the_last_decade_is_a_calendar_decade() -> None:
+    assert values("Wages lost ground in the last decade.") == [
+        ("the last decade", "DATE", "198")]
+    assert values("Demand will double in the next decade.") == [
+        ("the next decade", "DATE", "200")]

@@ -108,9 +108,11 @@ _REFERENCES = re.compile(
     r"|(?P<decade>(?i:the )?(?:(?i:early|mid|late)[ -])?(?:(?P<dc_y>1[89]\d0|20[0-9]0)['’]?s|"
     r"(?<![\w'’])['’](?P<dc_a>\d)0s|"
     r"(?P<dc_w>(?i:twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))))"
+    r"|(?P<rdecade>(?i:(?:the )?(?P<rd_rel>last|this|next|previous|coming) decade))"
     r"|(?P<century>(?i:the )?(?:(?i:early|mid|late)[ -])?(?P<ce_n>[1-9]|1\d|2[01])"
     r"(?:st|nd|rd|th)[ -](?i:century)))\b"
 )
+_DECADE_STEPS = {"last": -1, "previous": -1, "this": 0, "next": 1, "coming": 1}
 _DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6,
                  "seventies": 7, "eighties": 8, "nineties": 9}  # fmt: skip
 
@@ -185,6 +187,11 @@ def _reference(m: re.Match[str], pub: date) -> str:
             decade = pub.year // 100 * 10 + int(m.group("dc_a"))
             return str(decade if decade <= pub.year // 10 else decade - 10)
         return f"19{_DECADE_WORDS[m.group('dc_w').lower()]}"
+    if kind == "rdecade":
+        # a calendar decade, as "last year" is a calendar year: "the last decade" of 1998 is
+        # the 1980s ("the past decade", ten years back to now, is not one)
+        step = _DECADE_STEPS[m.group("rd_rel").lower()]
+        return str(pub.year // 10 + step)
     return f"{int(m.group('ce_n')) - 1:02d}"
 
 
