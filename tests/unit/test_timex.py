@@ -472,6 +472,7 @@ def test_the_near_and_short_term_as_nouns_are_the_future() -> None:
     # adjectives: no time of their own
     assert values("The long-term outlook is poor.") == []
     assert values("It cut the near-term forecast.") == []
+    assert values("Storms are small next to the long-term, costly harm of a spill.") == []
 
 
 def test_later_in_the_day_is_the_day_last_mentioned() -> None:
@@ -529,3 +530,9 @@ def test_the_last_decade_is_a_calendar_decade() -> None:
         ("the last decade", "DATE", "198")]
     assert values("Demand will double in the next decade.") == [
         ("the next decade", "DATE", "200")]
+    # spanned, or the ten years up to now: a duration; a decade of something else: none
+    assert values("Output doubled over the last decade.") == [
+        ("the last decade", "DURATION", "P1DE")]
+    assert values("Output doubled in the past decade.") == [
+        ("the past decade", "DURATION", "P1DE")]
+    assert values("It was built in the last decade of the century.") == []

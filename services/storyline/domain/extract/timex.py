@@ -19,6 +19,7 @@ from storyline.domain.extract.timex_context import (
     anaphoric_weekday,
     anaphors,
     days_in_progress,
+    relative_decades,
     report_years,
     seasons,
     underspecified_weeks,
@@ -88,9 +89,14 @@ _TIME_PREPOSITION = "(?:" + "|".join(
     rf"(?<=\b{p} )" for w in ("in", "into", "for", "about", "until", "till", "through",
                               "throughout", "toward", "towards", "over")
     for p in (w, w.capitalize())) + ")"
-# "the near term", "in the short term": the time ahead, as a noun (TimeML FUTURE_REF); not the
-# adjective of "the near-term outlook", "the long-term value".
-_TERM = (r"(?i:the (?:near|short|long)[ -]term)"
+# "in the near term", "over the long term": the time ahead, as a noun after a preposition
+# (TimeML FUTURE_REF); not the adjective of "the near-term outlook", "the long-term, massive
+# impacts".
+_TERM = ("(?:" + "|".join(
+    rf"(?<=\b{p} )" for w in ("in", "over", "for", "of", "during", "through", "throughout",
+                              "beyond", "into", "within")
+    for p in (w, w.capitalize())) + ")"
+         r"(?i:the (?:near|short|long)[ -]term)"
          r"(?=[.,;:!?\"'’)]|$| (?i:and|or|but|as|than|because|if|when|while|for|to)\b)")
 # "Islam will one day be ...", "it may some day fall": a time ahead nobody names (FUTURE_REF),
 # not a day's duration.
@@ -108,11 +114,9 @@ _REFERENCES = re.compile(
     r"|(?P<decade>(?i:the )?(?:(?i:early|mid|late)[ -])?(?:(?P<dc_y>1[89]\d0|20[0-9]0)['’]?s|"
     r"(?<![\w'’])['’](?P<dc_a>\d)0s|"
     r"(?P<dc_w>(?i:twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties))))"
-    r"|(?P<rdecade>(?i:(?:the )?(?P<rd_rel>last|this|next|previous|coming) decade))"
     r"|(?P<century>(?i:the )?(?:(?i:early|mid|late)[ -])?(?P<ce_n>[1-9]|1\d|2[01])"
     r"(?:st|nd|rd|th)[ -](?i:century)))\b"
 )
-_DECADE_STEPS = {"last": -1, "previous": -1, "this": 0, "next": 1, "coming": 1}
 _DECADE_WORDS = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6,
                  "seventies": 7, "eighties": 8, "nineties": 9}  # fmt: skip
 
@@ -187,11 +191,7 @@ def _reference(m: re.Match[str], pub: date) -> str:
             decade = pub.year // 100 * 10 + int(m.group("dc_a"))
             return str(decade if decade <= pub.year // 10 else decade - 10)
         return f"19{_DECADE_WORDS[m.group('dc_w').lower()]}"
-    if kind == "rdecade":
-        # a calendar decade, as "last year" is a calendar year: "the last decade" of 1998 is
-        # the 1980s ("the past decade", ten years back to now, is not one)
-        step = _DECADE_STEPS[m.group("rd_rel").lower()]
-        return str(pub.year // 10 + step)
+
     return f"{int(m.group('ce_n')) - 1:02d}"
 
 
@@ -278,6 +278,7 @@ def find_timexes(doc: Document, pub: date) -> list[Timex]:
     taken = [(t.start, t.end) for t in out]
     for start, end, kind, value in (*report_years(text, pub), *anaphors(text, found),
                                      *days_in_progress(text, found, pub),
+                                     *relative_decades(text, pub),
                                      *seasons(text, pub),
                                      *underspecified_weeks(text, pub)):
         if not any(s < end and start < e for s, e in taken):

@@ -120,6 +120,31 @@ def _anaphor_value(rel: str, unit: str, antecedent: Found) -> str | None:
     return (first + timedelta(days=step)).isoformat()
 
 
+# "the last decade", "this decade", "the next decade": a calendar decade, as "last year" is a
+# calendar year ("in the last decade" of 1998 is the 1980s); but spanned ("over the last
+# decade", "for the next decade") or "the past decade", the ten years up to (or from) now, a
+# DURATION; and "the last decade of the century" is no decade relative to publication.
+_REL_DECADE = re.compile(
+    r"\b(?:(?P<pre>(?i:over|for|through|throughout|within|across|during|in)) )?"
+    r"(?P<decade>(?i:(?:the )?(?P<rel>last|this|next|previous|coming|past) decade))\b"
+    r"(?![-'’])(?P<of> (?i:of)\b)?"
+)
+_DECADE_STEPS = {"last": -1, "previous": -1, "this": 0, "next": 1, "coming": 1}
+_SPANNED = ("over", "for", "through", "throughout", "within", "across")
+
+
+def relative_decades(text: str, pub: date) -> Iterator[Contextual]:
+    for m in _REL_DECADE.finditer(text):
+        if m.group("of"):
+            continue
+        rel = m.group("rel").lower()
+        start, end = m.start("decade"), m.end("decade")
+        if rel == "past" or (m.group("pre") or "").lower() in _SPANNED:
+            yield start, end, "DURATION", "P1DE"
+        else:
+            yield start, end, "DATE", str(pub.year // 10 + _DECADE_STEPS[rel])
+
+
 # "later in the day", "earlier in the day": TimeML annotates "the day", the day the text is
 # telling at that point: the last day mentioned (within reach), else the publication's.
 _IN_THE_DAY = re.compile(
