@@ -536,3 +536,14 @@ def test_the_last_decade_is_a_calendar_decade() -> None:
     assert values("Output doubled in the past decade.") == [
         ("the past decade", "DURATION", "P1DE")]
     assert values("It was built in the last decade of the century.") == []
+
+
+def test_weekdays_in_the_plural_recur() -> None:
+    assert values("The show airs on Saturday nights.") == [
+        ("Saturday nights", "SET", "XXXX-WXX-6TNI")]
+    assert values("The market is closed on Sundays.") == [("Sundays", "SET", "XXXX-WXX-7")]
+    # no page date either; one Saturday night stays one
+    text = "The show airs on Saturday nights."
+    assert find_dates(Document(split_sentences(text)), DCT) == []
+    assert values("The show aired on Saturday night.") == [
+        ("Saturday night", "TIME", "1998-02-28TNI")]

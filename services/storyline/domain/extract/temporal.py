@@ -232,6 +232,8 @@ _FORMS: list[tuple[str, str]] = [
         "weekday",  # "on Monday", "this coming Sunday", "Tuesday 13th" (no month named)
         r"\b(?:(?P<wd_rel>(?i:last|this coming|this|next|coming|on|since|until|by|early|"
         rf"late)) )?(?P<wd>{_WEEKDAY})\b"
+        # "on Saturday nights" recurs: no one day
+        r"(?! (?:mornings|afternoons|evenings|nights)\b)"
         # a day number only with "the" or an ordinal ending: "Monday 5 people" is a count
         r"(?:,? (?=the |(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)\b)(?:the )?"
         r"(?P<wd_d>[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?\b"

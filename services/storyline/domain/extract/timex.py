@@ -230,11 +230,15 @@ def _with_time_of_day(t: Timex, text: str) -> Timex:
 
 
 # Recurrences: "each Thursday", "every quarter", "each July" are TimeML SETs, not the one
-# day, month or period the name alone would be.
+# day, month or period the name alone would be; so are weekdays in the plural ("on Fridays",
+# "on Saturday nights").
+_WEEKDAY_NAMES = r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _SET = re.compile(
-    r"\b(?i:each|every) (?:(?P<set_wd>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+    r"\b(?:(?i:each|every) (?:(?P<set_wd>" + _WEEKDAY_NAMES + r")"
     r"|(?P<set_m>January|February|March|April|May|June|July|August|September|October|November|"
-    r"December)|(?P<set_u>(?i:day|week|month|quarter|year)))\b(?![-'’])"
+    r"December)|(?P<set_u>(?i:day|week|month|quarter|year)))"
+    r"|(?P<set_wn>" + _WEEKDAY_NAMES + r") (?P<set_part>morning|afternoon|evening|night)s"
+    r"|(?P<set_wp>" + _WEEKDAY_NAMES + r")s)\b(?![-'’])"
 )
 _SET_UNITS = {"day": "P1D", "week": "P1W", "month": "P1M", "quarter": "P1Q", "year": "P1Y"}
 _WEEKDAY_NUMBERS = {"monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5,
@@ -245,8 +249,12 @@ _MONTH_NUMBERS = {"january": 1, "february": 2, "march": 3, "april": 4, "may": 5,
 
 
 def _set_value(m: re.Match[str]) -> str:
-    if m.group("set_wd"):
-        return f"XXXX-WXX-{_WEEKDAY_NUMBERS[m.group('set_wd').lower()]}"
+    if m.group("set_wn"):
+        code = _PART_CODES[m.group("set_part")]
+        return f"XXXX-WXX-{_WEEKDAY_NUMBERS[m.group('set_wn').lower()]}T{code}"
+    weekday = m.group("set_wd") or m.group("set_wp")
+    if weekday:
+        return f"XXXX-WXX-{_WEEKDAY_NUMBERS[weekday.lower()]}"
     if m.group("set_m"):
         return f"XXXX-{_MONTH_NUMBERS[m.group('set_m').lower()]:02d}"
     return _SET_UNITS[m.group("set_u").lower()]
