@@ -444,6 +444,8 @@ def test_the_past_before_an_amount_is_part_of_a_duration() -> None:
         ("the past thirty years", "DURATION", "P30Y")]
     assert values("Trading was thin in recent quarters.") == [
         ("recent quarters", "DURATION", "PXQ")]
+    assert values("Banks stayed shut over the past couple of days.") == [
+        ("the past couple of days", "DURATION", "P2D")]
     assert values("He has seen it all in the past.") == [("the past", "DATE", "PAST_REF")]
 
 
