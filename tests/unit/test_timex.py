@@ -549,3 +549,11 @@ def test_weekdays_in_the_plural_recur() -> None:
     assert find_dates(Document(split_sentences(text)), DCT) == []
     assert values("The show aired on Saturday night.") == [
         ("Saturday night", "TIME", "1998-02-28TNI")]
+
+
+def test_a_modifier_is_part_of_the_extent() -> None:
+    assert values("Crowds gathered early Tuesday.") == [("early Tuesday", "DATE", "1998-03-03")]
+    assert values("Later yesterday, the talks resumed.") == [
+        ("Later yesterday", "DATE", "1998-03-03")]
+    assert values("The rebels took the town almost two years ago.") == [
+        ("almost two years ago", "DATE", "1996")]

@@ -230,6 +230,26 @@ def _with_time_of_day(t: Timex, text: str) -> Timex:
     return t
 
 
+# A modifier is part of the expression's extent in TimeML (its value is the same; TimeML
+# puts it in ``mod``): "early Tuesday", "Earlier Sunday", "late yesterday"; "almost two
+# years ago", "nearly four years ago".
+_DAY_MODIFIER = re.compile(r"\b(?i:early|late|earlier|later) $")
+_AMOUNT_MODIFIER = re.compile(
+    r"\b(?i:nearly|almost|about|some|roughly|approximately|more than|less than|at least) $")
+
+
+def _with_modifier(t: Timex, form: str, text: str) -> Timex:
+    if form in ("weekday", "relword"):
+        m = _DAY_MODIFIER.search(text, max(0, t.start - 8), t.start)
+    elif form == "ago":
+        m = _AMOUNT_MODIFIER.search(text, max(0, t.start - 15), t.start)
+    else:
+        return t
+    if m is None:
+        return t
+    return Timex(m.start(), t.end, t.type, t.value, text[m.start() : t.end])
+
+
 # Recurrences: "each Thursday", "every quarter", "each July" are TimeML SETs, not the one
 # day, month or period the name alone would be; so are weekdays in the plural ("on Fridays",
 # "on Saturday nights").
@@ -279,7 +299,7 @@ def find_timexes(doc: Document, pub: date) -> list[Timex]:
             continue
         kind, value = _value(item, text)
         timex = Timex(item[0], item[1], kind, value, text[item[0] : item[1]])
-        out.append(_with_time_of_day(timex, text))
+        out.append(_with_modifier(_with_time_of_day(timex, text), item[5], text))
     taken = [(t.start, t.end) for t in out]
     for m in _REFERENCES.finditer(text):
         if not any(s < m.end() and m.start() < e for s, e in taken):
