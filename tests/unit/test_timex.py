@@ -48,7 +48,7 @@ def values(text: str, dct: date = DCT) -> list[tuple[str, str, str]]:
         ("It happened on Jan. 12, 1998.", ("Jan. 12, 1998", "DATE", "1998-01-12")),
         ("Sales in the second half of 1997 rose.", ("the second half of 1997", "DATE", "1997-H2")),
         ("The floods came last summer.", ("last summer", "DATE", "1997-SU")),
-        ("Sales for fiscal 1997 rose.", ("1997", "DATE", "1997")),
+        ("Sales for fiscal 1997 rose.", ("fiscal 1997", "DATE", "1997")),
         ("The bonds are due 2003.", ("2003", "DATE", "2003")),
         ("He spoke this morning.", ("this morning", "TIME", "1998-03-04TMO")),
         ("Atlanta, nineteen ninety-six.", ("nineteen ninety-six", "DATE", "1996")),
@@ -557,3 +557,7 @@ def test_a_modifier_is_part_of_the_extent() -> None:
         ("Later yesterday", "DATE", "1998-03-03")]
     assert values("The rebels took the town almost two years ago.") == [
         ("almost two years ago", "DATE", "1996")]
+    assert values("Sales for fiscal 1997 rose.") == [("fiscal 1997", "DATE", "1997")]
+    # "the" of "the third-quarter results" is the noun's
+    assert values("It beat the third-quarter forecast.") == [
+        ("third-quarter", "DATE", "1997-Q3")]

@@ -238,8 +238,17 @@ _AMOUNT_MODIFIER = re.compile(
     r"\b(?i:nearly|almost|about|some|roughly|approximately|more than|less than|at least) $")
 
 
+_FISCAL = re.compile(r"\b(?i:fiscal) $")
+
+
 def _with_modifier(t: Timex, form: str, text: str) -> Timex:
-    if form in ("weekday", "relword"):
+    if form in ("quarter", "ybare") and t.text.endswith("-quarter") and t.text[:4] in ("the ",
+                                                                                       "The "):
+        # "the third-quarter results": "the" is the noun's; the expression is the adjective
+        return Timex(t.start + 4, t.end, t.type, t.value, t.text[4:])
+    if form in ("ybare", "ymod"):
+        m = _FISCAL.search(text, max(0, t.start - 7), t.start)  # "fiscal 1989"
+    elif form in ("weekday", "relword"):
         m = _DAY_MODIFIER.search(text, max(0, t.start - 8), t.start)
     elif form == "ago":
         m = _AMOUNT_MODIFIER.search(text, max(0, t.start - 15), t.start)
