@@ -192,7 +192,6 @@ def _reference(m: re.Match[str], pub: date) -> str:
             decade = pub.year // 100 * 10 + int(m.group("dc_a"))
             return str(decade if decade <= pub.year // 10 else decade - 10)
         return f"19{_DECADE_WORDS[m.group('dc_w').lower()]}"
-
     return f"{int(m.group('ce_n')) - 1:02d}"
 
 
@@ -232,18 +231,16 @@ def _with_time_of_day(t: Timex, text: str) -> Timex:
 
 # A modifier is part of the expression's extent in TimeML (its value is the same; TimeML
 # puts it in ``mod``): "early Tuesday", "Earlier Sunday", "late yesterday"; "almost two
-# years ago", "nearly four years ago".
+# years ago", "nearly four years ago"; so is "fiscal" of "fiscal 1989".
 _DAY_MODIFIER = re.compile(r"\b(?i:early|late|earlier|later) $")
 _AMOUNT_MODIFIER = re.compile(
     r"\b(?i:nearly|almost|about|some|roughly|approximately|more than|less than|at least) $")
-
-
 _FISCAL = re.compile(r"\b(?i:fiscal) $")
 
 
 def _with_modifier(t: Timex, form: str, text: str) -> Timex:
-    if form in ("quarter", "ybare") and t.text.endswith("-quarter") and t.text[:4] in ("the ",
-                                                                                       "The "):
+    """``t`` (from a ``scan`` match of ``form``) with the extent TimeML gives it."""
+    if form == "quarter" and t.text.endswith("-quarter") and t.text[:4].lower() == "the ":
         # "the third-quarter results": "the" is the noun's; the expression is the adjective
         return Timex(t.start + 4, t.end, t.type, t.value, t.text[4:])
     if form in ("ybare", "ymod"):
