@@ -133,7 +133,8 @@ def test_an_embedded_chronology_is_scanned_again(body: str) -> None:
 HEADS = ["WASHINGTON (Reuters) - ", "(CNN)--", "(AP) -- ", "LONDON:", "Black ", "Daily Mail ",
          "Over ", "from ", "the ", "last ", "BP's ", "Good ", "They may ", "It will ",
          "Thursday, ", "April 20 - ", "Mail on ", "early ", "He said, ", "dismay ",
-         "the year ", "At ", "between ", "Q3 ", "BP oil spill: cap fails ", "x", "in "]
+         "the year ", "At ", "between ", "Q3 ", "BP oil spill: cap fails ", "x", "in ",
+         "his ", "a "]
 TAILS = ["Friday sales rose sharply at the big stores, retailers said.",
          "On Saturday thousands of protesters marched through Cairo.",
          "weekend talks failed, and the strike goes on until Monday.",
@@ -148,7 +149,9 @@ TAILS = ["Friday sales rose sharply at the big stores, retailers said.",
          "last Tuesday, officials said, the leak slowed.",
          "Thanksgiving Day parade went ahead on Thursday despite the rain.",
          # "in June" is a date, its mention starting at "June": no mention crosses the cut
-         "June: Born leaves the CFTC, with no change in the regulation of derivatives."]
+         "June: Born leaves the CFTC, with no change in the regulation of derivatives.",
+         # a year before a name after a possessive or an article is a year
+         "1990 Anheuser earnings estimate fell, and April sales too."]
 
 
 @pytest.mark.parametrize("head", HEADS)

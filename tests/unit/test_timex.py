@@ -48,7 +48,7 @@ def values(text: str, dct: date = DCT) -> list[tuple[str, str, str]]:
         ("It happened on Jan. 12, 1998.", ("Jan. 12, 1998", "DATE", "1998-01-12")),
         ("Sales in the second half of 1997 rose.", ("the second half of 1997", "DATE", "1997-H2")),
         ("The floods came last summer.", ("last summer", "DATE", "1997-SU")),
-        ("Sales for fiscal 1997 rose.", ("1997", "DATE", "1997")),
+        ("Sales for fiscal 1997 rose.", ("fiscal 1997", "DATE", "1997")),
         ("The bonds are due 2003.", ("2003", "DATE", "2003")),
         ("He spoke this morning.", ("this morning", "TIME", "1998-03-04TMO")),
         ("Atlanta, nineteen ninety-six.", ("nineteen ninety-six", "DATE", "1996")),
@@ -296,17 +296,17 @@ def timebank(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 @needs_timebank
 def test_timebank_floors(timebank: tuple[Path, dict[str, dict[str, dict[str, float]]]]) -> None:
     _, scores = timebank
-    # measured (docs/extraction.md, extract-20: DATE relaxed F1 0.939 / 0.952 / 0.925, value
-    # F1 0.848 / 0.863 / 0.832) and cut to two decimals; before the issue-13 work the whole
-    # set scored DATE relaxed F1 0.818, value F1 0.709, 0.923 / 0.821 before its second pass
-    # and 0.931 / 0.832 before its third
-    for part, relaxed, value in (("all", 0.93, 0.84), ("dev_half", 0.95, 0.86),
-                                 ("heldout_half", 0.92, 0.83)):
+    # measured (docs/extraction.md, extract-24: DATE relaxed F1 0.946 / 0.954 / 0.937, value
+    # F1 0.856 / 0.865 / 0.847) and cut to two decimals; before the issue-13 work the whole
+    # set scored DATE relaxed F1 0.818, value F1 0.709, 0.923 / 0.821 before its second pass,
+    # 0.931 / 0.832 before its third and 0.939 / 0.848 before its fourth
+    for part, relaxed, value in (("all", 0.94, 0.85), ("dev_half", 0.95, 0.86),
+                                 ("heldout_half", 0.93, 0.84)):
         date_scores = scores[part]["date"]
         assert date_scores["relaxed_f1"] >= relaxed, part
         assert date_scores["value_f1"] >= value, part
-    assert scores["all"]["all_types"]["relaxed_f1"] >= 0.93
-    assert scores["all"]["all_types"]["value_f1"] >= 0.83
+    assert scores["all"]["all_types"]["relaxed_f1"] >= 0.94
+    assert scores["all"]["all_types"]["value_f1"] >= 0.84
 
 
 @needs_timebank
@@ -434,3 +434,130 @@ def test_a_month_before_its_noun_and_a_year_after_into() -> None:
     # "May" is a name too, and a march is no month
     assert values("Critics of the May government spoke.") == []
     assert values("He joined the March on Washington.") == []
+
+
+# extract-24 (issue 13, fourth pass): each rule with a sentence of its own and its TIMEX3.
+
+
+def test_the_past_before_an_amount_is_part_of_a_duration() -> None:
+    assert values("Rents have doubled over the past thirty years.") == [
+        ("the past thirty years", "DURATION", "P30Y")]
+    assert values("Trading was thin in recent quarters.") == [
+        ("recent quarters", "DURATION", "PXQ")]
+    assert values("Banks stayed shut over the past couple of days.") == [
+        ("the past couple of days", "DURATION", "P2D")]
+    assert values("He has seen it all in the past.") == [("the past", "DATE", "PAST_REF")]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Fares may rise again in the future.", [("the future", "DATE", "FUTURE_REF")]),
+        ("Growers worry about the future.", [("the future", "DATE", "FUTURE_REF")]),
+        ("Rates will stay low for the foreseeable future.",
+         [("the foreseeable future", "DATE", "FUTURE_REF")]),
+        # what lies ahead for something, no time
+        ("The talks decide the future of the mill.", []),
+        ('"The future looks bleak," the mayor said.', []),
+    ],
+)
+def test_the_future_is_a_time_only_after_a_preposition_of_time(
+        sentence: str, expected: list[tuple[str, str, str]]) -> None:
+    assert values(sentence) == expected
+
+
+def test_the_near_and_short_term_as_nouns_are_the_future() -> None:
+    assert values("Margins will stay thin in the near term.") == [
+        ("the near term", "DATE", "FUTURE_REF")]
+    assert values("The cuts help only in the short term, analysts said.") == [
+        ("the short term", "DATE", "FUTURE_REF")]
+    # adjectives: no time of their own
+    assert values("The long-term outlook is poor.") == []
+    assert values("It cut the near-term forecast.") == []
+    assert values("Storms are small next to the long-term, costly harm of a spill.") == []
+
+
+def test_later_in_the_day_is_the_day_last_mentioned() -> None:
+    assert values("Ministers met on Monday. Later in the day the strike ended.") == [
+        ("Monday", "DATE", "1998-03-02"), ("the day", "DATE", "1998-03-02")]
+    assert values("Earlier in the day, shares fell.") == [("the day", "DATE", "1998-03-04")]
+
+
+def test_the_previous_weekday_is_counted_from_the_day_last_mentioned() -> None:
+    text = "Stocks fell on Feb. 20, 1998, down 3% from the previous Monday."
+    assert values(text)[-1] == ("the previous Monday", "DATE", "1998-02-16")
+    text = "The ship sailed on Feb. 20, 1998, and docked the following Tuesday."
+    assert values(text)[-1] == ("the following Tuesday", "DATE", "1998-02-24")
+    # with no day before it, the weekday keeps its own reading
+    assert values("It was lower than the previous Friday.") == [
+        ("Friday", "DATE", "1998-02-27")]
+
+
+def test_one_day_after_a_modal_is_the_future_not_a_duration() -> None:
+    assert values("She believes the city will one day host the games.") == [
+        ("one day", "DATE", "FUTURE_REF")]
+    assert values("The strike lasted one day.") == [("one day", "DURATION", "P1D")]
+
+
+def test_a_decade_with_an_apostrophe_is_the_last_one_by_publication() -> None:
+    assert values("Prices soared in the '80s.") == [("the '80s", "DATE", "198")]
+    assert values("The style of the mid-’70s is back.") == [("the mid-’70s", "DATE", "197")]
+    assert values("Jazz of the '20s filled the hall.", date(2026, 5, 1)) == [
+        ("the '20s", "DATE", "202")]
+    assert values("Jazz of the '30s filled the hall.", date(2026, 5, 1)) == [
+        ("the '30s", "DATE", "193")]
+
+
+def test_a_year_before_a_name_after_an_article_or_a_possessive() -> None:
+    assert values("The court upheld a 1971 Convention on air piracy.") == [
+        ("1971", "DATE", "1971")]
+    assert values("He cut his 1999 Boeing delivery forecast.") == [("1999", "DATE", "1999")]
+    # a page date too; not a count without an article or possessive, nor a clock time
+    text = "She recalled her 1994 Senate race."
+    assert [m.text for m in find_dates(Document(split_sentences(text)), DCT)] == ["1994"]
+    assert values("Some 2000 Iraqis fled.") == []
+    assert values("They set a 1900 GMT deadline.") == []
+
+
+def test_a_persons_age_is_no_duration() -> None:
+    assert values("Ms. Vance, 47 years old, will succeed him.") == []
+    assert values("The chief, who is 61 years old, retires in 1999.") == [
+        ("1999", "DATE", "1999")]
+    assert values("The truce is 8 years old and the talks lasted 12 years.")[-1] == (
+        "12 years", "DURATION", "P12Y")
+
+
+def test_the_last_decade_is_a_calendar_decade() -> None:
+    assert values("Wages lost ground in the last decade.") == [
+        ("the last decade", "DATE", "198")]
+    assert values("Demand will double in the next decade.") == [
+        ("the next decade", "DATE", "200")]
+    # spanned, or the ten years up to now: a duration; a decade of something else: none
+    assert values("Output doubled over the last decade.") == [
+        ("the last decade", "DURATION", "P1DE")]
+    assert values("Output doubled in the past decade.") == [
+        ("the past decade", "DURATION", "P1DE")]
+    assert values("It was built in the last decade of the century.") == []
+
+
+def test_weekdays_in_the_plural_recur() -> None:
+    assert values("The show airs on Saturday nights.") == [
+        ("Saturday nights", "SET", "XXXX-WXX-6TNI")]
+    assert values("The market is closed on Sundays.") == [("Sundays", "SET", "XXXX-WXX-7")]
+    # no page date either; one Saturday night stays one
+    text = "The show airs on Saturday nights."
+    assert find_dates(Document(split_sentences(text)), DCT) == []
+    assert values("The show aired on Saturday night.") == [
+        ("Saturday night", "TIME", "1998-02-28TNI")]
+
+
+def test_a_modifier_is_part_of_the_extent() -> None:
+    assert values("Crowds gathered early Tuesday.") == [("early Tuesday", "DATE", "1998-03-03")]
+    assert values("Later yesterday, the talks resumed.") == [
+        ("Later yesterday", "DATE", "1998-03-03")]
+    assert values("The rebels took the town almost two years ago.") == [
+        ("almost two years ago", "DATE", "1996")]
+    assert values("Sales for fiscal 1997 rose.") == [("fiscal 1997", "DATE", "1997")]
+    # "the" of "the third-quarter results" is the noun's
+    assert values("It beat the third-quarter forecast.") == [
+        ("third-quarter", "DATE", "1997-Q3")]

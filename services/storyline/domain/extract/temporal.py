@@ -111,6 +111,16 @@ def spoken_year(phrase: str) -> int:
     return century + value
 
 
+# A year before a name after an article or a possessive ("a 1971 Convention", "his 1990
+# Anheuser earnings"): no count can stand there ("a 2000 Iraqis"), unlike after "the". Not a
+# clock time ("a 1900 GMT deadline").
+_NAME_AFTER_DETERMINER = (
+    "(?:" + "|".join(rf"(?<=\b{w} \d{{4}})" for w in (
+        "a", "an", "A", "An", "his", "her", "its", "their", "our", "my", "your", "His", "Her",
+        "Its", "Their", "Our", "My", "Your")) + ")"
+    r"(?= [A-Z])(?! (?:GMT|UTC|EST|EDT|CST|CDT|MST|MDT|PST|PDT|BST|CET|CEST)\b)"
+)
+
 _FORMS: list[tuple[str, str]] = [
     (
         "spoken",  # "nineteen ninety-six", "January nineteen ninety-seven"
@@ -210,7 +220,7 @@ _FORMS: list[tuple[str, str]] = [
     (
         # a year before the noun it dates: "its 1990 invasion", "his unsuccessful 1996 campaign"
         "ymod",
-        rf"(?<![$£€#\d,.\w-])(?P<ym_y>{_YEAR})(?= [a-z]){_COUNTED}"
+        rf"(?<![$£€#\d,.\w-])(?P<ym_y>{_YEAR})(?:(?= [a-z])|{_NAME_AFTER_DETERMINER}){_COUNTED}"
         r"(?! (?:years|months|weeks|days|hours|minutes|seconds|times|more|or more|to \d)\b)",
     ),
     (
@@ -222,6 +232,8 @@ _FORMS: list[tuple[str, str]] = [
         "weekday",  # "on Monday", "this coming Sunday", "Tuesday 13th" (no month named)
         r"\b(?:(?P<wd_rel>(?i:last|this coming|this|next|coming|on|since|until|by|early|"
         rf"late)) )?(?P<wd>{_WEEKDAY})\b"
+        # "on Saturday nights" recurs: no one day
+        r"(?! (?:mornings|afternoons|evenings|nights)\b)"
         # a day number only with "the" or an ordinal ending: "Monday 5 people" is a count
         r"(?:,? (?=the |(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)\b)(?:the )?"
         r"(?P<wd_d>[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?\b"
@@ -1130,8 +1142,10 @@ def find_dates(doc: Document, pub: date) -> list[DateMention]:
 # what was cut off can still be seen from the tail (``dates_alone``).
 
 # What a look-behind of a form at the start of the tail can see of a cut-off head ending
-# so ("over the weekend", "the year two thousand"), or a range's "from" (``_merge_ranges``).
-_HEAD_END = re.compile(r"(?i:over|during|at|the year|from|between) $")
+# so ("over the weekend", "the year two thousand", "his 1990 Anheuser earnings", "its April
+# spill"), or a range's "from" (``_merge_ranges``).
+_HEAD_END = re.compile(
+    r"(?i:over|during|at|the year|from|between|his|her|its|their|our|my|your) $")
 # A future cue anywhere, even inside a word (``_future_context`` looks at a slice).
 _ANY_FUTURE_CUE = re.compile(_FUTURE_CUE.pattern.removeprefix(r"\b"))
 # A weekday's blocking words anywhere (``_weekday`` looks at a slice).

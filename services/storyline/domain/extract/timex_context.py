@@ -120,6 +120,74 @@ def _anaphor_value(rel: str, unit: str, antecedent: Found) -> str | None:
     return (first + timedelta(days=step)).isoformat()
 
 
+# "the last decade", "this decade", "the next decade": a calendar decade, as "last year" is a
+# calendar year ("in the last decade" of 1998 is the 1980s); but spanned ("over the last
+# decade", "for the next decade") or "the past decade", the ten years up to (or from) now, a
+# DURATION; and "the last decade of the century" is no decade relative to publication.
+_REL_DECADE = re.compile(
+    r"\b(?:(?P<pre>(?i:over|for|through|throughout|within|across|during|in)) )?"
+    r"(?P<decade>(?i:(?:the )?(?P<rel>last|this|next|previous|coming|past) decade))\b"
+    r"(?![-'’])(?P<of> (?i:of)\b)?"
+)
+_DECADE_STEPS = {"last": -1, "previous": -1, "this": 0, "next": 1, "coming": 1}
+_SPANNED = ("over", "for", "through", "throughout", "within", "across")
+
+
+def relative_decades(text: str, pub: date) -> Iterator[Contextual]:
+    for m in _REL_DECADE.finditer(text):
+        if m.group("of"):
+            continue
+        rel = m.group("rel").lower()
+        start, end = m.start("decade"), m.end("decade")
+        if rel == "past" or (m.group("pre") or "").lower() in _SPANNED:
+            yield start, end, "DURATION", "P1DE"
+        else:
+            yield start, end, "DATE", str(pub.year // 10 + _DECADE_STEPS[rel])
+
+
+# "later in the day", "earlier in the day": TimeML annotates "the day", the day the text is
+# telling at that point: the last day mentioned (within reach), else the publication's.
+_IN_THE_DAY = re.compile(
+    r"\b(?i:earlier|later|early|late) (?i:in) (?P<day>(?i:the day))\b(?![-'’])")
+
+
+def days_in_progress(text: str, found: list[Found], pub: date) -> Iterator[Contextual]:
+    for m in _IN_THE_DAY.finditer(text):
+        before = [f for f in found if f[1] <= m.start() and f[3] is P.DAY
+                  and m.start() - f[1] <= _ANTECEDENT_REACH]
+        day = before[-1][2][0] if before else pub
+        yield m.start("day"), m.end("day"), "DATE", day.isoformat()
+
+
+# "the previous Friday", "the following Monday": the weekday before or after the day last
+# mentioned, not the one before or after publication (TimeML anchors it to that reference).
+_WEEKDAY_STEP = re.compile(r"\b(?i:the) (?P<rel>(?i:previous|preceding|prior|following|next)) $")
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def anaphoric_weekday(text: str, item: Found, found: list[Found]) -> Contextual | None:
+    """The TIMEX3 of a bare weekday after "the previous", "the following", ... when a day was
+    mentioned before it (within reach); None otherwise (the weekday keeps its reading)."""
+    start, end = item[0], item[1]
+    name = text[start:end].lower()
+    if name not in _WEEKDAY_NAMES:
+        return None
+    m = _WEEKDAY_STEP.search(text, max(0, start - 20), start)
+    if m is None:
+        return None
+    before = [f for f in found if f[1] <= m.start() and f[3] is P.DAY
+              and m.start() - f[1] <= _ANTECEDENT_REACH]
+    if not before:
+        return None
+    reference = before[-1][2][0]
+    target = _WEEKDAY_NAMES.index(name)
+    if m.group("rel").lower() in ("following", "next"):
+        day = reference + timedelta(days=(target - reference.weekday() - 1) % 7 + 1)
+    else:
+        day = reference - timedelta(days=(reference.weekday() - target - 1) % 7 + 1)
+    return m.start(), end, "DATE", day.isoformat()
+
+
 def anaphors(text: str, found: list[Found]) -> Iterator[Contextual]:
     """Anaphoric references of ``text``; ``found`` is ``temporal.scan`` of the same text."""
     for m in _ANAPHOR.finditer(text):
