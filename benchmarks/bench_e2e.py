@@ -11,6 +11,12 @@ summary. Numbers are wall-clock on this machine, including process start-up. ``-
 ``staged`` (`storyline worker`: extract x N + the fold) or ``pages`` (`storyline worker` with
 ``STORYLINE_PAGE_PROCESSES`` = the assignments topic's partitions: extract x N, assign, page x
 M). RSS is the sum over the worker's process tree.
+
+Before the worker, a plain aiokafka pass-through of the same records on the same broker:
+every record of the articles topic consumed and produced again as it is (to a topic of
+the run's prefix, ``acks="all"`` and idempotent as the worker's producer), timed from the
+clients' start to the last acknowledgement. The worker's rate is also given as a fraction
+of it: what the broker and the Kafka clients alone allow on this machine.
 """
 
 from __future__ import annotations
@@ -125,6 +131,52 @@ def topic_bytes(env: dict[str, str]) -> dict[str, int]:
         ("story_pages", settings.story_pages))}
 
 
+async def _passthrough(bootstrap: str, source: str, target: str) -> tuple[int, float]:
+    """Every record of ``source`` partition 0 produced again to ``target``: the records and
+    the seconds from the clients' start to the last acknowledgement."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from storyline.kafka.security import kafka_options
+    from storyline.stream.logreader import FETCH_LIMITS
+    from storyline.stream.worker import MAX_REQUEST_BYTES
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options())
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(target, 1, 1, topic_configs={
+            "max.message.bytes": str(MAX_REQUEST_BYTES)})])
+    finally:
+        await admin.close()
+    tp = TopicPartition(source, 0)
+    started = time.perf_counter()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                isolation_level="read_committed", **FETCH_LIMITS,
+                                **kafka_options())
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                enable_idempotence=True, max_request_size=MAX_REQUEST_BYTES,
+                                **kafka_options())
+    await consumer.start()
+    await producer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        acks: list[asyncio.Future[object]] = []
+        position = 0
+        while position < end:
+            for records in (await consumer.getmany(tp, timeout_ms=1000)).values():
+                for record in records:
+                    acks.append(await producer.send(target, record.value, key=record.key))
+                    position = record.offset + 1
+        await asyncio.gather(*acks)
+        return len(acks), time.perf_counter() - started
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("files", nargs="*",
@@ -152,6 +204,14 @@ def main() -> int:
     if ingest.returncode not in (0, 2):
         print(ingest.stdout, ingest.stderr, file=sys.stderr)
         return 1
+
+    from storyline.settings import Settings
+
+    bootstrap = env.get("STORYLINE_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    articles_topic = Settings(bootstrap_servers=bootstrap,
+                              topic_prefix=env["STORYLINE_TOPIC_PREFIX"]).articles
+    passed, passthrough_s = asyncio.run(_passthrough(
+        bootstrap, articles_topic, f"{env['STORYLINE_TOPIC_PREFIX']}passthrough"))
 
     worker_args = ["--single"] if args.worker == "single" else []
     worker = subprocess.Popen([*STORYLINE, "worker", *worker_args], env=env,
@@ -182,6 +242,11 @@ def main() -> int:
         "ingest_articles_per_s": round(count / ingest_s, 1),
         "worker_seconds": round(process_s, 2),
         "worker_articles_per_s": round(count / process_s, 1),
+        "passthrough_records": passed,
+        "passthrough_seconds": round(passthrough_s, 2),
+        "passthrough_records_per_s": round(passed / passthrough_s, 1),
+        "worker_fraction_of_passthrough": round((count / process_s) / (passed / passthrough_s),
+                                                4),
         "replay_verify_seconds": round(replay_s, 2),
         "replay_verify_articles_per_s": round(count / replay_s, 1),
         "revisions": int(match.group(1)) if match else None,
