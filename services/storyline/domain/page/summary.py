@@ -30,7 +30,8 @@ import math
 import re
 import weakref
 import zlib
-from bisect import bisect_left
+from array import array
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ from storyline.domain.events import (
     TimelineEntry,
 )
 from storyline.domain.extract.analysis import (
+    _BAND_BITS,
+    _BAND_MASK,
+    _BANDS,
     _VERBS,
     Analysis,
     Sentence,
@@ -231,12 +235,10 @@ class SummaryMemo:
     # window, so that a revision checks it against the articles that joined only
     claims: dict[int, tuple[Sentence, int, int, list[tuple[int, int]]]] = field(
         default_factory=dict)
-    # min-hash key -> the window positions of the articles with a sentence holding it,
-    # ascending: a claim is checked against those only (an article without one of its keys
-    # cannot support it), updated by the same slide as the positions
-    # (one position as an int, as most keys have: a list of one weighed ~60 bytes more,
-    # a quarter of a window's memo)
-    key_positions: dict[int, int | list[int]] = field(default_factory=dict)
+    # The window's min-hash keys and the positions of the articles holding each, packed
+    # (see KeyIndex): a claim is checked against those only (an article without one of
+    # its keys cannot support it). None: no article is in it yet (all are its tail).
+    key_index: KeyIndex | None = None
     # Each lead sentence's support count, let go of when the joining or leaving articles
     # change one of its bands (_lead_index): a revision recounts only those.
     # id(sentence) -> (sentence, source, count).
@@ -680,43 +682,112 @@ def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
     return best
 
 
+# Articles that joined the window after its key index was made and are asked their own band
+# arrays (a bisect a key) until there are more than this many; then the index is made
+# again over the whole window (~1 ms for 240 articles, so every KEY_TAIL revisions).
+KEY_TAIL = 16
+
+
+@dataclass(slots=True, eq=False)
+class KeyIndex:
+    """The min-hash keys of the window's articles at positions ``start`` to ``end``
+    (exclusive), packed: per LSH band, every key ascending (ties by position) and the
+    position of the article holding it, less ``start``. It was a dict from key to
+    positions: an entry, an int key and an int or a list of positions a key, ~7 kB an
+    analysis and the largest part of a memo, all of it small objects freed and made again
+    at every slide, memo drop and refill (what fragments pymalloc's arenas); here ~10 bytes
+    a key in eight buffers a story. Positions before the window are never asked (a claim
+    is checked from the window's first position on), so an index is not cut when the
+    window slides; the articles after ``end`` are asked directly (``_holds_any``)."""
+
+    start: int
+    end: int
+    keys: tuple[array[int], ...]  # per band: the keys' values ascending
+    offsets: tuple[array[int], ...]  # per band: each key's position less ``start``
+
+    def holding(self, key: int, since: int) -> list[int]:
+        """The positions from ``since`` on (in the index) of the articles with ``key``."""
+        band = key >> _BAND_BITS
+        values = self.keys[band]
+        value = key & _BAND_MASK
+        lo = bisect_left(values, value)
+        hi = bisect_right(values, value, lo)
+        if lo == hi:
+            return []
+        start, low = self.start, since - self.start
+        return [start + o for o in self.offsets[band][lo:hi] if o >= low]
+
+
+def _key_index(story: Sequence[Analysed], first: int) -> KeyIndex:
+    """The key index of the window ``story`` whose first position is ``first``."""
+    counts = [[len(analysis.band_keys[band]) for _, analysis in story] for band in range(_BANDS)]
+    code = "H" if len(story) <= 0xFFFF else "I"
+    at = np.arange(len(story), dtype=np.uint16 if code == "H" else np.uint32)
+    keys: list[array[int]] = []
+    offsets: list[array[int]] = []
+    for band in range(_BANDS):
+        values = np.frombuffer(b"".join(analysis.band_keys[band].tobytes()
+                                        for _, analysis in story), dtype=np.uint64)
+        owners = np.repeat(at, counts[band])
+        order = np.argsort(values, kind="stable")  # ties keep the window's order
+        band_keys, band_offsets = array("Q"), array(code)
+        band_keys.frombytes(values[order].tobytes())
+        band_offsets.frombytes(owners[order].tobytes())
+        keys.append(band_keys)
+        offsets.append(band_offsets)
+    return KeyIndex(start=first, end=first + len(story), keys=tuple(keys),
+                    offsets=tuple(offsets))
+
+
+def _holds_any(analysis: Analysis, keys: Iterable[int]) -> bool:
+    """Whether a sentence of ``analysis`` has one of the min-hash ``keys``."""
+    for key in keys:
+        values = analysis.band_keys[key >> _BAND_BITS]
+        value = key & _BAND_MASK
+        i = bisect_left(values, value)
+        if i < len(values) and values[i] == value:
+            return True
+    return False
+
+
+def _sharing(keys: Sequence[int], since: int, story: Sequence[Analysed], memo: SummaryMemo
+             ) -> set[int]:
+    """The positions from ``since`` on of the articles of ``story`` (the memo's window)
+    with a sentence holding one of ``keys``: from the key index, and for the articles
+    that joined after it was made, from their own band arrays."""
+    found: set[int] = set()
+    index = memo.key_index
+    tail = since
+    if index is not None:
+        if since < index.end:
+            for key in keys:
+                found.update(index.holding(key, since))
+        tail = max(since, index.end)
+    first = memo.window_first
+    for position in range(tail, first + len(story)):
+        if _holds_any(story[position - first][1], keys):
+            found.add(position)
+    return found
+
+
 def _window(story: Sequence[Analysed], memo: SummaryMemo) -> None:
     """Bring the memo's window positions (see SummaryMemo) up to ``story``."""
     key = tuple(analysis for _, analysis in story)
     if key == memo.window_key:
         return
     slid = _slide(memo.window_key, key)
-    positions = memo.key_positions
     if slid is None:
         memo.epoch += 1
         memo.window_first += len(memo.window_key)
         memo.claims = {}
-        positions.clear()
-        added: tuple[Analysis, ...] = key
+        memo.key_index = None
     else:
-        dropped, added = slid
-        for analysis in memo.window_key[:dropped]:
-            for k in analysis.minhash_keys():  # the oldest positions are at the front
-                held = positions[k]
-                if isinstance(held, int):
-                    del positions[k]
-                else:
-                    del held[0]
-                    if len(held) == 1:
-                        positions[k] = held[0]
-        memo.window_first += dropped
-    first_added = memo.window_first + len(key) - len(added)
-    for offset, analysis in enumerate(added):
-        position = first_added + offset
-        for k in analysis.minhash_keys():
-            found = positions.get(k)
-            if found is None:
-                positions[k] = position
-            elif isinstance(found, int):
-                positions[k] = [found, position]
-            else:
-                found.append(position)
+        memo.window_first += slid[0]
     memo.window_key = key
+    index = memo.key_index
+    indexed = memo.window_first if index is None else index.end
+    if memo.window_first + len(key) - indexed > KEY_TAIL:
+        memo.key_index = _key_index(story, memo.window_first)
     if len(memo.claims) > 4 * POOL:
         memo.claims = {}
 
@@ -738,15 +809,7 @@ def _supporters(claim: Sentence, story: Sequence[Analysed], memo: SummaryMemo
             found = [f for f in found if f[0] >= first]
     # the articles that joined since, among those sharing a key with the claim: what a
     # pass over every position from ``checked`` finds, as only those can support it
-    sharing: set[int] = set()
-    for k in claim.keys:
-        held = memo.key_positions.get(k)
-        if isinstance(held, int):
-            if held >= checked:
-                sharing.add(held)
-        elif held:
-            sharing.update(held[bisect_left(held, checked):])
-    for position in sorted(sharing):
+    for position in sorted(_sharing(claim.keys, checked, story, memo)):
         i = _supporting_sentence(claim, story[position - first][1])
         if i is not None:
             found.append((position, i))
