@@ -646,7 +646,8 @@ def _layout() -> dict[str, object]:
 # (43, session 30: the facts' timeline figures carry the act they count,
 # contracts.TimelineFigure.act.)
 # (44, session 31: the summary memo, never pickled, keeps the window's min-hash keys packed,
-# SummaryMemo.key_index, a KeyIndex, instead of the dict key_positions.)
+# SummaryMemo.key_index, a KeyIndex, instead of the dict key_positions; re-recorded in the
+# same session as its rows (_Rows), lead index and template counts were packed.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -677,7 +678,7 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        41: "5efc8e9b8394a59232478ad7588fd06dfb702329661140f37ada9922c1e9a6a2",
                        42: "ab6accbbf4475b6b3aa8d0cfdbbed542c58824c0147a778dd90255c172f671d1",
                        43: "2c6cc2335885bd7335c1438abb3d1cff12b20b2373987733429dab9bcac2df5e",
-                       44: "0e0e64baeae3e6268c05ef426746c344932446da80e62f5b88a5333b06d5534b"}
+                       44: "60328f26737a0bcbfe20b09358fbb6d3483f8bdd7544b26873c1a6ad99e0099d"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

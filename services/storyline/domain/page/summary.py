@@ -217,7 +217,7 @@ class SummaryMemo:
     weights_key: tuple[Analysis, ...] = ()
     weights: StoryWeights | None = None
     index_key: tuple[tuple[Analysis, str], ...] = ()
-    index: dict[int, list[tuple[str, Sentence]]] | None = None
+    index: LeadIndex | None = None
     # uri -> (the facts object it was computed from, its analysis): the window's articles
     analyses: dict[str, tuple[ArticleFacts, Analysis]] = field(default_factory=dict)
     # The centroid counts again, as arrays over this story's term and name ids, for scoring
@@ -247,7 +247,7 @@ class SummaryMemo:
     # window's originals of that source lead with it that day (see _templates); updated by
     # the same slide as the lead index
     templates_key: tuple[tuple[Analysis, str, dt.date], ...] = ()
-    templates: dict[tuple[str, int], dict[dt.date, int]] | None = None
+    templates: Templates | None = None
     # id(analysis) -> (analysis, headlines mode, the headline, its title options' rows over
     # this memo's ids): see storyline.domain.page.title
     title_rows: dict[int, tuple[Analysis, bool, str | None, TitleRows]] = field(
@@ -271,24 +271,68 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
+Ids = npt.NDArray[np.int32]  # term and name ids, counts and sentence indices of _Rows
+
+
 @dataclass(slots=True, eq=False)
 class _Rows:
     """An article's eligible lead sentences over a story's ids, for scoring them in bulk:
     their term and name ids (flat, with each sentence's count), the per-sentence factors
     ``candidates`` multiplies in (computed with the same Python expressions), and the ids
-    of the article's lead terms and names (what it adds to the centroid counts)."""
+    of the article's lead terms and names (what it adds to the centroid counts).
+
+    Kept as two buffers, the integers (int32: ids and counts index and repeat, nothing
+    sums them as int32) and the factors (float64, as computed), read as views: eleven
+    arrays of their own weighed ~1.2 kB more an analysis in array headers alone."""
 
     sentences: tuple[Sentence, ...]
-    terms: IntArray
-    term_lengths: IntArray
-    names: IntArray
-    name_lengths: IntArray
-    roots: FloatArray  # math.sqrt(max(len(terms), 6)), the centrality's denominator
-    positions: FloatArray  # 1.0 / (1.0 + 0.12 * index)
-    figures: FloatArray  # 1.05 with a figure, else 1.0 (exact: x * 1.0 == x)
-    indexes: IntArray
-    lead_terms: IntArray
-    name_keys: IntArray
+    ints: Ids  # terms, term_lengths, names, name_lengths, indexes, lead_terms, name_keys
+    floats: FloatArray  # roots, positions, figures: a sentence's each
+    cuts: tuple[int, int, int]  # where terms, names and lead_terms end in ``ints``
+
+    @property
+    def terms(self) -> Ids:
+        return self.ints[:self.cuts[0]]
+
+    @property
+    def term_lengths(self) -> Ids:
+        at = self.cuts[0]
+        return self.ints[at:at + len(self.sentences)]
+
+    @property
+    def names(self) -> Ids:
+        return self.ints[self.cuts[0] + len(self.sentences):self.cuts[1]]
+
+    @property
+    def name_lengths(self) -> Ids:
+        at = self.cuts[1]
+        return self.ints[at:at + len(self.sentences)]
+
+    @property
+    def indexes(self) -> Ids:
+        at = self.cuts[1] + len(self.sentences)
+        return self.ints[at:at + len(self.sentences)]
+
+    @property
+    def lead_terms(self) -> Ids:
+        return self.ints[self.cuts[1] + 2 * len(self.sentences):self.cuts[2]]
+
+    @property
+    def name_keys(self) -> Ids:
+        return self.ints[self.cuts[2]:]
+
+    @property
+    def roots(self) -> FloatArray:  # math.sqrt(max(len(terms), 6)), the centrality's denominator
+        return self.floats[:len(self.sentences)]
+
+    @property
+    def positions(self) -> FloatArray:  # 1.0 / (1.0 + 0.12 * index)
+        n = len(self.sentences)
+        return self.floats[n:2 * n]
+
+    @property
+    def figures(self) -> FloatArray:  # 1.05 with a figure, else 1.0 (exact: x * 1.0 == x)
+        return self.floats[2 * len(self.sentences):]
 
 
 @dataclass(slots=True, eq=False)
@@ -336,14 +380,14 @@ class ScoredFlat:
     counts: _Counts
     per_article: list[int]  # eligible lead sentences of each article
     sentences: list[Sentence]
-    terms: IntArray
-    term_lengths: IntArray
-    names: IntArray
-    name_lengths: IntArray
+    terms: Ids
+    term_lengths: Ids
+    names: Ids
+    name_lengths: Ids
     roots: FloatArray
     positions: FloatArray
     figures: FloatArray
-    indexes: IntArray
+    indexes: Ids
 
 
 @dataclass(slots=True, eq=False)
@@ -386,21 +430,23 @@ def _rows(analysis: Analysis, memo: SummaryMemo, counts: _Counts) -> _Rows:
     for s in sentences:
         term_ids += counts.ids(counts.term_ids, s.terms)
         name_ids += counts.ids(counts.name_ids, s.names)
+    term_lengths = [len(s.terms) for s in sentences]
+    name_lengths = [len(s.names) for s in sentences]
+    indexes = [s.index for s in sentences]
+    lead_terms = counts.ids(counts.term_ids, analysis.lead_terms)
+    name_keys = counts.ids(counts.name_ids, analysis.name_keys)
+    terms_end = len(term_ids)
+    names_end = terms_end + len(sentences) + len(name_ids)
+    lead_end = names_end + 2 * len(sentences) + len(lead_terms)
     rows = _Rows(
         sentences=sentences,
-        terms=np.array(term_ids, dtype=np.int64),
-        term_lengths=np.array([len(s.terms) for s in sentences], dtype=np.int64),
-        names=np.array(name_ids, dtype=np.int64),
-        name_lengths=np.array([len(s.names) for s in sentences], dtype=np.int64),
-        roots=np.array([math.sqrt(max(len(s.terms), CENTRALITY_MIN_TERMS)) for s in sentences],
-                       dtype=np.float64),
-        positions=np.array([1.0 / (1.0 + POSITION_DECAY * s.index) for s in sentences],
-                           dtype=np.float64),
-        figures=np.array([FIGURE_BONUS if s.has_figure else 1.0 for s in sentences],
-                         dtype=np.float64),
-        indexes=np.array([s.index for s in sentences], dtype=np.int64),
-        lead_terms=np.array(counts.ids(counts.term_ids, analysis.lead_terms), dtype=np.int64),
-        name_keys=np.array(counts.ids(counts.name_ids, analysis.name_keys), dtype=np.int64),
+        ints=np.array(term_ids + term_lengths + name_ids + name_lengths + indexes + lead_terms
+                      + name_keys, dtype=np.int32),
+        floats=np.array([math.sqrt(max(len(s.terms), CENTRALITY_MIN_TERMS)) for s in sentences]
+                        + [1.0 / (1.0 + POSITION_DECAY * s.index) for s in sentences]
+                        + [FIGURE_BONUS if s.has_figure else 1.0 for s in sentences],
+                        dtype=np.float64),
+        cuts=(terms_end, names_end, lead_end),
     )
     counts.fit()
     memo.rows[id(analysis)] = (analysis, rows)
@@ -524,17 +570,18 @@ def _scored_flat(recent: Sequence[Analysed], counts: _Counts, memo: SummaryMemo
         cut_names = int(kept.name_lengths[:cut].sum())  # ints
         per_article = kept.per_article[dropped:] + per_article
         sentences = kept.sentences[cut:] + sentences
-        for held, rest in zip(arrays, (
-                kept.terms[cut_terms:], kept.term_lengths[cut:], kept.names[cut_names:],
-                kept.name_lengths[cut:], kept.roots[cut:], kept.positions[cut:],
-                kept.figures[cut:], kept.indexes[cut:]), strict=True):
+        rests: tuple[npt.NDArray[Any], ...] = (
+            kept.terms[cut_terms:], kept.term_lengths[cut:], kept.names[cut_names:],
+            kept.name_lengths[cut:], kept.roots[cut:], kept.positions[cut:],
+            kept.figures[cut:], kept.indexes[cut:])
+        for held, rest in zip(arrays, rests, strict=True):
             held.insert(0, rest)
     flat = memo.scored_flat = ScoredFlat(
         key=key, counts=counts, per_article=per_article, sentences=sentences,
-        terms=_joined(arrays[0], np.int64), term_lengths=_joined(arrays[1], np.int64),
-        names=_joined(arrays[2], np.int64), name_lengths=_joined(arrays[3], np.int64),
+        terms=_joined(arrays[0], np.int32), term_lengths=_joined(arrays[1], np.int32),
+        names=_joined(arrays[2], np.int32), name_lengths=_joined(arrays[3], np.int32),
         roots=_joined(arrays[4], np.float64), positions=_joined(arrays[5], np.float64),
-        figures=_joined(arrays[6], np.float64), indexes=_joined(arrays[7], np.int64))
+        figures=_joined(arrays[6], np.float64), indexes=_joined(arrays[7], np.int32))
     return flat
 
 
@@ -920,7 +967,19 @@ def _on_timeline(s: Sentence, terms: frozenset[str], timeline_sets: list[frozens
     return answer
 
 
-LeadIndex = dict[int, list[tuple[str, Sentence]]]
+LeadEntry = tuple[str, Sentence]  # (source, lead sentence)
+# A band held by one lead sentence (most bands) keeps its entry, not a list of one: the list
+# weighed ~90 bytes a band, two bands a lead sentence, in every window analysis.
+LeadIndex = dict[int, LeadEntry | list[LeadEntry]]
+
+
+def _entries(held: LeadEntry | list[LeadEntry] | None) -> Sequence[LeadEntry]:
+    """A band's entries in the lead index, in story order."""
+    if held is None:
+        return ()
+    return (held,) if isinstance(held, tuple) else held
+
+
 def _lead_index(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> LeadIndex:
     """LSH band -> (source, lead sentence) over the story, in story order; like the weights,
     updated by the difference when the story only slid forward. The support counts kept in
@@ -945,27 +1004,40 @@ def _lead_index(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> L
                     memo.lead_support.pop(id(s), None)
                     for band in s.keys[:LEAD_BANDS]:
                         entries = index[band]
-                        del entries[0]
-                        if entries:
-                            changed.add(band)
-                        else:
+                        if isinstance(entries, tuple):
                             del index[band]
+                            continue
+                        del entries[0]
+                        if len(entries) == 1:
+                            index[band] = entries[0]
+                        changed.add(band)
     for analysis, source in new:
         for s in analysis.lead:
+            entry = (source, s)
             for band in s.keys[:LEAD_BANDS]:
-                index.setdefault(band, []).append((source, s))
+                held = index.get(band)
+                if held is None:
+                    index[band] = entry
+                elif isinstance(held, tuple):
+                    index[band] = [held, entry]
+                else:
+                    held.append(entry)
                 changed.add(band)
     if memo is not None:
         support = memo.lead_support
         if support:
             for band in changed:
-                for _source, s in index.get(band, ()):
+                for _source, s in _entries(index.get(band)):
                     support.pop(id(s), None)
         memo.index_key, memo.index = key, index
     return index
 
 
-Templates = dict[tuple[str, int], dict[dt.date, int]]
+# (source, print) -> the days (ordinals) originals of that source led with it -> how many:
+# one day's count as one int, ordinal << DAY_SHIFT | count (most prints are one article's),
+# a dict only for two days or more (a dict of one weighed ~230 bytes a lead sentence)
+Templates = dict[tuple[str, int], int | dict[int, int]]
+DAY_SHIFT = 32
 
 
 def _print(s: Sentence) -> int:
@@ -985,15 +1057,35 @@ def _lead_prints(analysis: Analysis) -> list[int]:
 
 def _count_prints(index: Templates, analysis: Analysis, source: str, day: dt.date,
                   step: int) -> None:
+    """Count the lead sentences of ``analysis`` (an original of ``source`` published on
+    ``day``) in (``step`` 1) or out (-1: one counted in before)."""
+    ordinal = day.toordinal()
     for key in _lead_prints(analysis):
-        days = index.setdefault((source, key), {})
-        left = days.get(day, 0) + step
-        if left:
-            days[day] = left
-        else:
-            del days[day]
-            if not days:
+        held = index.get((source, key))
+        if held is None:
+            index[(source, key)] = (ordinal << DAY_SHIFT) | step
+            continue
+        if isinstance(held, int):
+            if held >> DAY_SHIFT != ordinal:  # a second day
+                index[(source, key)] = {held >> DAY_SHIFT: held & _COUNT_MASK, ordinal: step}
+                continue
+            left = (held & _COUNT_MASK) + step
+            if left:
+                index[(source, key)] = (ordinal << DAY_SHIFT) | left
+            else:
                 del index[(source, key)]
+            continue
+        left = held.get(ordinal, 0) + step
+        if left:
+            held[ordinal] = left
+        else:
+            del held[ordinal]
+            if len(held) == 1:
+                ((only, count),) = held.items()
+                index[(source, key)] = (only << DAY_SHIFT) | count
+
+
+_COUNT_MASK = (1 << DAY_SHIFT) - 1
 
 
 def _templates(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> Templates:
@@ -1027,7 +1119,9 @@ def is_template(s: Sentence, source: str, templates: Templates) -> bool:
     lead with ``s``, word for word: the source's page furniture (a "related stories" line
     on every page, a standing caption), which no report repeats from day to day; a wire
     story other sources carry is theirs, not this source's, and counts for none."""
-    return len(templates.get((source, _print(s)), ())) >= TEMPLATE_DAYS
+    held = templates.get((source, _print(s)))
+    days = 0 if held is None else 1 if isinstance(held, int) else len(held)
+    return days >= TEMPLATE_DAYS
 
 
 def _lead_support_kept(s: Sentence, source: str, lead_index: LeadIndex, memo: SummaryMemo
@@ -1045,7 +1139,7 @@ def _lead_support_kept(s: Sentence, source: str, lead_index: LeadIndex, memo: Su
 def _lead_support(s: Sentence, source: str, lead_index: LeadIndex) -> int:
     sources: set[str] = set()
     for key in s.keys[:LEAD_BANDS]:
-        for other_source, other in lead_index.get(key, ()):
+        for other_source, other in _entries(lead_index.get(key)):
             if (other_source != source and other_source not in sources
                     and _supports_cached(s, other)):
                 sources.add(other_source)
