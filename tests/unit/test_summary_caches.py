@@ -71,7 +71,7 @@ def test_statements_built_on_demand_equal_the_direct_ones() -> None:
         assert analysis.sentence(i) == raw
         built = analysis.statement(i)
         assert built == direct
-        assert analysis.statement(i) is built  # built once
+        assert analysis.statement(i) == built  # made anew, equal (not kept: see statement)
 
 
 def test_band_arrays_find_what_a_key_index_finds() -> None:

@@ -106,10 +106,40 @@ SMALL_WORDS = wordset("a an and as at by for in of on or the to with")
 # Story weights.
 
 
+class _Counted:
+    """A story memo's counts over its ids (``_Counts``) read as a ``Counter`` is by
+    ``StoryWeights``: the same exact integers, a term never counted 0. Read through the
+    counts object, whose arrays grow (``fit``) as titles and rows meet new words."""
+
+    __slots__ = ("_counts", "_names")
+
+    def __init__(self, counts: _Counts, names: bool) -> None:
+        self._counts = counts
+        self._names = names
+
+    def get(self, key: str, default: int = 0) -> int:
+        counts = self._counts
+        found = (counts.name_ids if self._names else counts.term_ids).get(key)
+        if found is None:
+            return default
+        count = int((counts.names if self._names else counts.df)[found])
+        return count if count else default
+
+    def items(self) -> list[tuple[str, int]]:
+        """The keys counted, with their counts, in id order."""
+        counts = self._counts
+        ids, values = ((counts.name_ids, counts.names) if self._names
+                       else (counts.term_ids, counts.df))
+        return [(key, count) for key, i in ids.items() if (count := int(values[i]))]
+
+
+CountTable = Counter[str] | _Counted
+
+
 @dataclass(frozen=True, slots=True)
 class StoryWeights:
-    df: Counter[str]  # term -> original articles whose lead has it
-    names: Counter[str]  # name key -> original articles that mention it
+    df: CountTable  # term -> original articles whose lead has it
+    names: CountTable  # name key -> original articles that mention it
     size: int  # original articles
 
     def weight(self, term: str) -> float:
@@ -214,8 +244,6 @@ class SummaryMemo:
     entries removed, and index lists in story order, equal a rebuild exactly. Owned by the
     story's state, so stories never evict each other's memo."""
 
-    weights_key: tuple[Analysis, ...] = ()
-    weights: StoryWeights | None = None
     index_key: tuple[tuple[Analysis, str], ...] = ()
     index: LeadIndex | None = None
     # uri -> (the facts object it was computed from, its analysis): the window's articles
@@ -622,38 +650,15 @@ def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,
         yield values[i], sentences[i], recent[article_of[i]]
 
 
-def _discount(counter: Counter[str], items: Iterable[str]) -> None:
-    for item in items:
-        left = counter[item] - 1
-        if left > 0:
-            counter[item] = left
-        else:
-            del counter[item]
-
-
 def story_weights(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> StoryWeights:
-    """Centroid weights over the given (original) articles; see :class:`SummaryMemo`."""
-    key = tuple(analysis for _, analysis in story)
-    if memo is not None and memo.weights is not None:
-        if key == memo.weights_key:
-            return memo.weights
-        slid = _slide(memo.weights_key, key)
-        if slid is not None:
-            dropped, added = slid
-            last = memo.weights
-            for analysis in memo.weights_key[:dropped]:
-                _discount(last.df, analysis.lead_terms)
-                _discount(last.names, analysis.name_keys)
-            for analysis in added:
-                last.df.update(analysis.lead_terms)
-                last.names.update(analysis.name_keys)
-            weights = StoryWeights(df=last.df, names=last.names, size=max(len(key), 1))
-            memo.weights_key, memo.weights = key, weights
-            return weights
-    weights = _story_weights(story)
-    if memo is not None:
-        memo.weights_key, memo.weights = key, weights
-    return weights
+    """Centroid weights over the given (original) articles. With the story's ``memo``, its
+    counts over its ids (``_counts``, updated by the slide) read as the weights: counters
+    of their own, kept beside them, held the same integers again (~1.3 kB an analysis)."""
+    if memo is None:
+        return _story_weights(story)
+    counts = _counts(story, memo)
+    return StoryWeights(df=_Counted(counts, names=False), names=_Counted(counts, names=True),
+                        size=max(len(story), 1))
 
 
 def _story_weights(story: Sequence[Analysed]) -> StoryWeights:
@@ -723,7 +728,9 @@ def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
             if i in seen:
                 continue
             seen.add(i)
-            if (best is None or i < best) and _supports_cached(claim, analysis.statement(i)):
+            # not _supports_cached: this claim asks this article once (memo), so an
+            # answer kept on the claim by the statement would never be read again
+            if (best is None or i < best) and supports(claim, analysis.statement(i)):
                 best = i
     memo[serial] = best
     return best
@@ -1173,11 +1180,12 @@ def candidates(
     if memo is None:  # ids and counts for this call only, from the weights themselves
         memo = SummaryMemo()
         counts = memo.counts = _Counts()
-        term_ids = counts.ids(counts.term_ids, weights.df)
-        name_ids = counts.ids(counts.name_ids, weights.names)
+        df, names = list(weights.df.items()), list(weights.names.items())
+        term_ids = counts.ids(counts.term_ids, [term for term, _ in df])
+        name_ids = counts.ids(counts.name_ids, [key for key, _ in names])
         counts.fit()
-        counts.df[term_ids] = list(weights.df.values())
-        counts.names[name_ids] = list(weights.names.values())
+        counts.df[term_ids] = [count for _, count in df]
+        counts.names[name_ids] = [count for _, count in names]
     else:  # the weights' own articles, counted along with them
         counts = _counts(originals(story, memo), memo)
     # Support from other sources is the costly feature: only the best SUPPORT_RANKED by the
