@@ -298,7 +298,7 @@ def analysis_from(model: SummaryAnalysis, packed_sentences: bytes) -> Analysis:
     return Analysis(
         lead=tuple(Sentence(
             index=s.index, text=s.text, terms=words(s.terms), numbers=numbers_set(s.numbers),
-            negated=s.negated, words=words(s.words), eligible=s.eligible, names=words(s.names),
+            negated=s.negated, eligible=s.eligible, names=words(s.names),
             has_figure=s.has_figure,
             keys=tuple((band << _BAND_BITS) | k for band, k in enumerate(s.keys)),
             days=s.days, shown=s.shown,

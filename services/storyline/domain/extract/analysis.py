@@ -433,7 +433,6 @@ class Sentence:
     terms: tuple[str, ...]  # sorted: sums over them are order-independent
     numbers: frozenset[str]
     negated: bool
-    words: tuple[str, ...]  # every token, in order
     eligible: bool
     names: tuple[str, ...]  # canonical keys of the article's names this sentence mentions
     has_figure: bool
@@ -463,6 +462,14 @@ class Sentence:
     # The summary's print of a lead sentence (its words as a crc32, ``summary._print``),
     # asked of each lead sentence at every revision its article is in the candidates.
     lead_print: int | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """Every token of ``text``, in order (what the extract stage made them from), made
+        when asked: by a support check that got past the terms and numbers (a few a
+        revision) and for the sentence's print (kept, ``lead_print``). Kept on every lead
+        sentence of every window, they weighed ~1.9 kB an analysis."""
+        return _words(self.text)
 
     # Pickled (snapshots) without the memos: their keys are object ids and serials, which
     # change, and support entries link sentences of many articles into chains too deep to
@@ -696,7 +703,6 @@ def _analyse(
                 terms=terms,
                 numbers=_numbers(words),
                 negated=negated,
-                words=words,
                 eligible=eligible,
                 names=_mentions(text, names),
                 has_figure=i in figure_sentences,
