@@ -368,14 +368,28 @@ class TitleRows:
     """An article's title options over a story's term ids, for scoring them in bulk as
     ``StoryWeights.centrality(terms) * factor``: the options' texts and sentences, their
     term ids (flat, with each option's count), ``math.sqrt(max(len(terms), 6))`` and their
-    factors."""
+    factors. Two buffers read as views, as ``_Rows``."""
 
     texts: tuple[str, ...]
     sentences: tuple[int, ...]
-    terms: IntArray
-    term_lengths: IntArray
-    roots: FloatArray
-    factors: FloatArray
+    ints: Ids  # the term ids, then each option's count of them
+    floats: FloatArray  # the roots, then the factors
+
+    @property
+    def terms(self) -> Ids:
+        return self.ints[:len(self.ints) - len(self.texts)]
+
+    @property
+    def term_lengths(self) -> Ids:
+        return self.ints[len(self.ints) - len(self.texts):]
+
+    @property
+    def roots(self) -> FloatArray:
+        return self.floats[:len(self.texts)]
+
+    @property
+    def factors(self) -> FloatArray:
+        return self.floats[len(self.texts):]
 
 
 @dataclass(slots=True, eq=False)
@@ -388,8 +402,8 @@ class TitleFlat:
     headlines: bool
     per_article: list[int]  # options of each article
     published: IntArray  # each article's publication time, microseconds since the epoch
-    terms: IntArray
-    term_lengths: IntArray
+    terms: Ids
+    term_lengths: Ids
     roots: FloatArray
     factors: FloatArray
     numbers: list[int]  # each option's citation number, sentence and text
