@@ -71,7 +71,7 @@ def test_statements_built_on_demand_equal_the_direct_ones() -> None:
         assert analysis.sentence(i) == raw
         built = analysis.statement(i)
         assert built == direct
-        assert analysis.statement(i) is built  # built once
+        assert analysis.statement(i) == built  # made anew, equal (not kept: see statement)
 
 
 def test_band_arrays_find_what_a_key_index_finds() -> None:
@@ -199,12 +199,24 @@ def _rotations() -> list[analysis_module.Analysis]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 15), st.integers(1, 8)), min_size=1, max_size=12))
+@given(st.lists(st.tuples(st.integers(0, 15), st.integers(1, 8)), min_size=1, max_size=12),
+       st.sampled_from([0, 1, 3, summary.KEY_TAIL]))
 def test_a_claims_supporters_from_the_key_index_equal_a_pass_over_the_window(
-        windows: list[tuple[int, int]]) -> None:
-    """The memo's min-hash key positions, kept across slides and rebuilt on any other
-    change, find every article of the window that supports a claim, in window order: what
-    asking each article finds."""
+        windows: list[tuple[int, int]], tail: int) -> None:
+    """The memo's packed min-hash key index, kept across slides (made again over the whole
+    window once more than KEY_TAIL articles joined after it) and made anew on any other
+    change, finds every article of the window that supports a claim, in window order: what
+    asking each article finds. (Windows of 1-8 articles: with KEY_TAIL at its default the
+    index is never made, hence the smaller tails drawn.)"""
+    kept = summary.KEY_TAIL
+    summary.KEY_TAIL = tail
+    try:
+        _supporters_equal_a_pass(windows)
+    finally:
+        summary.KEY_TAIL = kept
+
+
+def _supporters_equal_a_pass(windows: list[tuple[int, int]]) -> None:
     articles = _rotations()
     claims = analysis_module._analyse(SENTENCES, (), frozenset()).lead
     memo = summary.SummaryMemo()
@@ -220,11 +232,17 @@ def test_a_claims_supporters_from_the_key_index_equal_a_pass_over_the_window(
         for k, (_, a) in enumerate(story):
             for key in a.minhash_keys():
                 rebuilt.setdefault(key, []).append(memo.window_first + k)
-        held = memo.key_positions
-        # one position is kept as an int, two or more as a list
-        assert all(isinstance(v, int) or len(v) > 1 for v in held.values())
-        as_lists = {k: [v] if isinstance(v, int) else v for k, v in held.items()}
-        assert as_lists == rebuilt  # the window's articles only: none left behind
+        # every key's positions from the window's first on, from the packed index and its
+        # tail, equal a pass over the window; the index covers all but KEY_TAIL at most
+        for key, positions in rebuilt.items():
+            found = summary._sharing((key,), memo.window_first, story, memo)  # type: ignore[arg-type]
+            assert sorted(found) == positions
+            later = positions[len(positions) // 2]  # and from a later position on
+            assert sorted(summary._sharing((key,), later, story, memo)  # type: ignore[arg-type]
+                          ) == [p for p in positions if p >= later]
+        index = memo.key_index
+        indexed = memo.window_first if index is None else index.end
+        assert memo.window_first + len(story) - indexed <= summary.KEY_TAIL
         for claim in claims:
             direct = [(k, i) for k, (_, a) in enumerate(story)
                       if (i := summary._supporting_sentence(claim, a)) is not None]

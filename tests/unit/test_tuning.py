@@ -34,6 +34,8 @@ NOT_TUNING = {
     "extract/names.py": {"NAMES_MEMO_SIZE"},  # cache
     "extract/timeline_input.py": {"SPANS_SIZE"},  # interning table
     "page/summary.py": {"COUNTS_MIN_IDS", "COUNTS_SPARSE", "ROWS_SLACK",  # memo bounds
+                        "KEY_TAIL",  # when the memo's key index is made again: CPU only
+                        "DAY_SHIFT",  # the template counts' packing of a day and a count
                         "PHRASES_CACHE"},  # cache
     "page/timeline.py": {"COLD_AFTER", "COLD_CHECK_EVERY"},  # cold months: memory only
     "page/title.py": {"_MICROSECOND"},  # unit

@@ -298,7 +298,7 @@ def analysis_from(model: SummaryAnalysis, packed_sentences: bytes) -> Analysis:
     return Analysis(
         lead=tuple(Sentence(
             index=s.index, text=s.text, terms=words(s.terms), numbers=numbers_set(s.numbers),
-            negated=s.negated, words=words(s.words), eligible=s.eligible, names=words(s.names),
+            negated=s.negated, eligible=s.eligible, names=words(s.names),
             has_figure=s.has_figure,
             keys=tuple((band << _BAND_BITS) | k for band, k in enumerate(s.keys)),
             days=s.days, shown=s.shown,
@@ -306,7 +306,9 @@ def analysis_from(model: SummaryAnalysis, packed_sentences: bytes) -> Analysis:
         glued_headline=model.glued_headline,
         lead_terms=words(model.lead_terms),
         name_keys=words(model.name_keys),
-        name_forms={_intern(f.key): (f.display, f.kind) for f in model.name_forms},
+        # display forms interned as the keys are: a story's articles name the same people
+        # and places, each analysis of its window held its own copy of each
+        name_forms={_intern(f.key): (_intern(f.display), f.kind) for f in model.name_forms},
         sentence_count=model.sentence_count,
         packed_sentences=packed_sentences,
         band_keys=tuple(_from_le(keys) for keys in model.band_keys),

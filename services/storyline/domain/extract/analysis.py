@@ -433,7 +433,6 @@ class Sentence:
     terms: tuple[str, ...]  # sorted: sums over them are order-independent
     numbers: frozenset[str]
     negated: bool
-    words: tuple[str, ...]  # every token, in order
     eligible: bool
     names: tuple[str, ...]  # canonical keys of the article's names this sentence mentions
     has_figure: bool
@@ -463,6 +462,14 @@ class Sentence:
     # The summary's print of a lead sentence (its words as a crc32, ``summary._print``),
     # asked of each lead sentence at every revision its article is in the candidates.
     lead_print: int | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """Every token of ``text``, in order (what the extract stage made them from), made
+        when asked: by a support check that got past the terms and numbers (a few a
+        revision) and for the sentence's print (kept, ``lead_print``). Kept on every lead
+        sentence of every window, they weighed ~1.9 kB an analysis."""
+        return _words(self.text)
 
     # Pickled (snapshots) without the memos: their keys are object ids and serials, which
     # change, and support entries link sentences of many articles into chains too deep to
@@ -510,8 +517,6 @@ class Analysis:
     packed_sentences: bytes  # every sentence, zlib(pickle(tuple)), for support checks
     band_keys: tuple[array[int], ...]  # per band: the sentences' keys, ascending
     band_sentences: tuple[array[int], ...]  # the sentence index of each of those keys
-    # statements built so far (support checks), by sentence index
-    statements: dict[int, Plain] = field(default_factory=dict)
     # title options by mode (headlines or not): (the headline they were made with, options)
     title_options: dict[bool, tuple[str | None, TitleOptions]] = field(default_factory=dict)
     # unique in the process (given again when unpickled): what claims remember results by
@@ -543,12 +548,12 @@ class Analysis:
         return sentences[i]
 
     def statement(self, i: int) -> Plain:
-        found = self.statements.get(i)
-        if found is None:
-            words = _words(self.sentence(i))
-            found = self.statements[i] = Plain(_terms(words), _numbers(words),
-                                               _negated(words), words)
-        return found
+        """Sentence ``i`` as a support check reads it, made anew (tens of microseconds):
+        a claim asks each article once (``summary._supporting_sentence`` remembers the
+        answer by the article's serial), so statements kept on the analysis were each
+        asked about twice in their life for ~1.8 kB an analysis of every window."""
+        words = _words(self.sentence(i))
+        return Plain(_terms(words), _numbers(words), _negated(words), words)
 
     # Pickled (snapshots) without what is built on demand.
     def __getstate__(self) -> tuple[object, ...]:
@@ -557,13 +562,12 @@ class Analysis:
     def __setstate__(self, state: tuple[object, ...]) -> None:
         for name, value in zip(_ANALYSIS_STATE, state, strict=False):
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "statements", {})
         object.__setattr__(self, "title_options", {})
         object.__setattr__(self, "serial", next(_serials))
 
 
 _ANALYSIS_STATE = tuple(f.name for f in fields(Analysis)
-                        if f.name not in ("statements", "title_options", "serial"))
+                        if f.name not in ("title_options", "serial"))
 # The analysis whose sentences were unpacked last, and those sentences: the statements a
 # support check builds come from one article at a time.
 _unpacked: tuple[Analysis | None, tuple[str, ...]] = (None, ())
@@ -699,7 +703,6 @@ def _analyse(
                 terms=terms,
                 numbers=_numbers(words),
                 negated=negated,
-                words=words,
                 eligible=eligible,
                 names=_mentions(text, names),
                 has_figure=i in figure_sentences,

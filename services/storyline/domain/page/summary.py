@@ -30,7 +30,8 @@ import math
 import re
 import weakref
 import zlib
-from bisect import bisect_left
+from array import array
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ from storyline.domain.events import (
     TimelineEntry,
 )
 from storyline.domain.extract.analysis import (
+    _BAND_BITS,
+    _BAND_MASK,
+    _BANDS,
     _VERBS,
     Analysis,
     Sentence,
@@ -102,10 +106,40 @@ SMALL_WORDS = wordset("a an and as at by for in of on or the to with")
 # Story weights.
 
 
+class _Counted:
+    """A story memo's counts over its ids (``_Counts``) read as a ``Counter`` is by
+    ``StoryWeights``: the same exact integers, a term never counted 0. Read through the
+    counts object, whose arrays grow (``fit``) as titles and rows meet new words."""
+
+    __slots__ = ("_counts", "_names")
+
+    def __init__(self, counts: _Counts, names: bool) -> None:
+        self._counts = counts
+        self._names = names
+
+    def get(self, key: str, default: int = 0) -> int:
+        counts = self._counts
+        found = (counts.name_ids if self._names else counts.term_ids).get(key)
+        if found is None:
+            return default
+        count = int((counts.names if self._names else counts.df)[found])
+        return count if count else default
+
+    def items(self) -> list[tuple[str, int]]:
+        """The keys counted, with their counts, in id order."""
+        counts = self._counts
+        ids, values = ((counts.name_ids, counts.names) if self._names
+                       else (counts.term_ids, counts.df))
+        return [(key, count) for key, i in ids.items() if (count := int(values[i]))]
+
+
+CountTable = Counter[str] | _Counted
+
+
 @dataclass(frozen=True, slots=True)
 class StoryWeights:
-    df: Counter[str]  # term -> original articles whose lead has it
-    names: Counter[str]  # name key -> original articles that mention it
+    df: CountTable  # term -> original articles whose lead has it
+    names: CountTable  # name key -> original articles that mention it
     size: int  # original articles
 
     def weight(self, term: str) -> float:
@@ -210,10 +244,8 @@ class SummaryMemo:
     entries removed, and index lists in story order, equal a rebuild exactly. Owned by the
     story's state, so stories never evict each other's memo."""
 
-    weights_key: tuple[Analysis, ...] = ()
-    weights: StoryWeights | None = None
     index_key: tuple[tuple[Analysis, str], ...] = ()
-    index: dict[int, list[tuple[str, Sentence]]] | None = None
+    index: LeadIndex | None = None
     # uri -> (the facts object it was computed from, its analysis): the window's articles
     analyses: dict[str, tuple[ArticleFacts, Analysis]] = field(default_factory=dict)
     # The centroid counts again, as arrays over this story's term and name ids, for scoring
@@ -231,12 +263,10 @@ class SummaryMemo:
     # window, so that a revision checks it against the articles that joined only
     claims: dict[int, tuple[Sentence, int, int, list[tuple[int, int]]]] = field(
         default_factory=dict)
-    # min-hash key -> the window positions of the articles with a sentence holding it,
-    # ascending: a claim is checked against those only (an article without one of its keys
-    # cannot support it), updated by the same slide as the positions
-    # (one position as an int, as most keys have: a list of one weighed ~60 bytes more,
-    # a quarter of a window's memo)
-    key_positions: dict[int, int | list[int]] = field(default_factory=dict)
+    # The window's min-hash keys and the positions of the articles holding each, packed
+    # (see KeyIndex): a claim is checked against those only (an article without one of
+    # its keys cannot support it). None: no article is in it yet (all are its tail).
+    key_index: KeyIndex | None = None
     # Each lead sentence's support count, let go of when the joining or leaving articles
     # change one of its bands (_lead_index): a revision recounts only those.
     # id(sentence) -> (sentence, source, count).
@@ -245,7 +275,7 @@ class SummaryMemo:
     # window's originals of that source lead with it that day (see _templates); updated by
     # the same slide as the lead index
     templates_key: tuple[tuple[Analysis, str, dt.date], ...] = ()
-    templates: dict[tuple[str, int], dict[dt.date, int]] | None = None
+    templates: Templates | None = None
     # id(analysis) -> (analysis, headlines mode, the headline, its title options' rows over
     # this memo's ids): see storyline.domain.page.title
     title_rows: dict[int, tuple[Analysis, bool, str | None, TitleRows]] = field(
@@ -269,24 +299,68 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
+Ids = npt.NDArray[np.int32]  # term and name ids, counts and sentence indices of _Rows
+
+
 @dataclass(slots=True, eq=False)
 class _Rows:
     """An article's eligible lead sentences over a story's ids, for scoring them in bulk:
     their term and name ids (flat, with each sentence's count), the per-sentence factors
     ``candidates`` multiplies in (computed with the same Python expressions), and the ids
-    of the article's lead terms and names (what it adds to the centroid counts)."""
+    of the article's lead terms and names (what it adds to the centroid counts).
+
+    Kept as two buffers, the integers (int32: ids and counts index and repeat, nothing
+    sums them as int32) and the factors (float64, as computed), read as views: eleven
+    arrays of their own weighed ~1.2 kB more an analysis in array headers alone."""
 
     sentences: tuple[Sentence, ...]
-    terms: IntArray
-    term_lengths: IntArray
-    names: IntArray
-    name_lengths: IntArray
-    roots: FloatArray  # math.sqrt(max(len(terms), 6)), the centrality's denominator
-    positions: FloatArray  # 1.0 / (1.0 + 0.12 * index)
-    figures: FloatArray  # 1.05 with a figure, else 1.0 (exact: x * 1.0 == x)
-    indexes: IntArray
-    lead_terms: IntArray
-    name_keys: IntArray
+    ints: Ids  # terms, term_lengths, names, name_lengths, indexes, lead_terms, name_keys
+    floats: FloatArray  # roots, positions, figures: a sentence's each
+    cuts: tuple[int, int, int]  # where terms, names and lead_terms end in ``ints``
+
+    @property
+    def terms(self) -> Ids:
+        return self.ints[:self.cuts[0]]
+
+    @property
+    def term_lengths(self) -> Ids:
+        at = self.cuts[0]
+        return self.ints[at:at + len(self.sentences)]
+
+    @property
+    def names(self) -> Ids:
+        return self.ints[self.cuts[0] + len(self.sentences):self.cuts[1]]
+
+    @property
+    def name_lengths(self) -> Ids:
+        at = self.cuts[1]
+        return self.ints[at:at + len(self.sentences)]
+
+    @property
+    def indexes(self) -> Ids:
+        at = self.cuts[1] + len(self.sentences)
+        return self.ints[at:at + len(self.sentences)]
+
+    @property
+    def lead_terms(self) -> Ids:
+        return self.ints[self.cuts[1] + 2 * len(self.sentences):self.cuts[2]]
+
+    @property
+    def name_keys(self) -> Ids:
+        return self.ints[self.cuts[2]:]
+
+    @property
+    def roots(self) -> FloatArray:  # math.sqrt(max(len(terms), 6)), the centrality's denominator
+        return self.floats[:len(self.sentences)]
+
+    @property
+    def positions(self) -> FloatArray:  # 1.0 / (1.0 + 0.12 * index)
+        n = len(self.sentences)
+        return self.floats[n:2 * n]
+
+    @property
+    def figures(self) -> FloatArray:  # 1.05 with a figure, else 1.0 (exact: x * 1.0 == x)
+        return self.floats[2 * len(self.sentences):]
 
 
 @dataclass(slots=True, eq=False)
@@ -294,14 +368,28 @@ class TitleRows:
     """An article's title options over a story's term ids, for scoring them in bulk as
     ``StoryWeights.centrality(terms) * factor``: the options' texts and sentences, their
     term ids (flat, with each option's count), ``math.sqrt(max(len(terms), 6))`` and their
-    factors."""
+    factors. Two buffers read as views, as ``_Rows``."""
 
     texts: tuple[str, ...]
     sentences: tuple[int, ...]
-    terms: IntArray
-    term_lengths: IntArray
-    roots: FloatArray
-    factors: FloatArray
+    ints: Ids  # the term ids, then each option's count of them
+    floats: FloatArray  # the roots, then the factors
+
+    @property
+    def terms(self) -> Ids:
+        return self.ints[:len(self.ints) - len(self.texts)]
+
+    @property
+    def term_lengths(self) -> Ids:
+        return self.ints[len(self.ints) - len(self.texts):]
+
+    @property
+    def roots(self) -> FloatArray:
+        return self.floats[:len(self.texts)]
+
+    @property
+    def factors(self) -> FloatArray:
+        return self.floats[len(self.texts):]
 
 
 @dataclass(slots=True, eq=False)
@@ -314,8 +402,8 @@ class TitleFlat:
     headlines: bool
     per_article: list[int]  # options of each article
     published: IntArray  # each article's publication time, microseconds since the epoch
-    terms: IntArray
-    term_lengths: IntArray
+    terms: Ids
+    term_lengths: Ids
     roots: FloatArray
     factors: FloatArray
     numbers: list[int]  # each option's citation number, sentence and text
@@ -334,14 +422,14 @@ class ScoredFlat:
     counts: _Counts
     per_article: list[int]  # eligible lead sentences of each article
     sentences: list[Sentence]
-    terms: IntArray
-    term_lengths: IntArray
-    names: IntArray
-    name_lengths: IntArray
+    terms: Ids
+    term_lengths: Ids
+    names: Ids
+    name_lengths: Ids
     roots: FloatArray
     positions: FloatArray
     figures: FloatArray
-    indexes: IntArray
+    indexes: Ids
 
 
 @dataclass(slots=True, eq=False)
@@ -384,21 +472,23 @@ def _rows(analysis: Analysis, memo: SummaryMemo, counts: _Counts) -> _Rows:
     for s in sentences:
         term_ids += counts.ids(counts.term_ids, s.terms)
         name_ids += counts.ids(counts.name_ids, s.names)
+    term_lengths = [len(s.terms) for s in sentences]
+    name_lengths = [len(s.names) for s in sentences]
+    indexes = [s.index for s in sentences]
+    lead_terms = counts.ids(counts.term_ids, analysis.lead_terms)
+    name_keys = counts.ids(counts.name_ids, analysis.name_keys)
+    terms_end = len(term_ids)
+    names_end = terms_end + len(sentences) + len(name_ids)
+    lead_end = names_end + 2 * len(sentences) + len(lead_terms)
     rows = _Rows(
         sentences=sentences,
-        terms=np.array(term_ids, dtype=np.int64),
-        term_lengths=np.array([len(s.terms) for s in sentences], dtype=np.int64),
-        names=np.array(name_ids, dtype=np.int64),
-        name_lengths=np.array([len(s.names) for s in sentences], dtype=np.int64),
-        roots=np.array([math.sqrt(max(len(s.terms), CENTRALITY_MIN_TERMS)) for s in sentences],
-                       dtype=np.float64),
-        positions=np.array([1.0 / (1.0 + POSITION_DECAY * s.index) for s in sentences],
-                           dtype=np.float64),
-        figures=np.array([FIGURE_BONUS if s.has_figure else 1.0 for s in sentences],
-                         dtype=np.float64),
-        indexes=np.array([s.index for s in sentences], dtype=np.int64),
-        lead_terms=np.array(counts.ids(counts.term_ids, analysis.lead_terms), dtype=np.int64),
-        name_keys=np.array(counts.ids(counts.name_ids, analysis.name_keys), dtype=np.int64),
+        ints=np.array(term_ids + term_lengths + name_ids + name_lengths + indexes + lead_terms
+                      + name_keys, dtype=np.int32),
+        floats=np.array([math.sqrt(max(len(s.terms), CENTRALITY_MIN_TERMS)) for s in sentences]
+                        + [1.0 / (1.0 + POSITION_DECAY * s.index) for s in sentences]
+                        + [FIGURE_BONUS if s.has_figure else 1.0 for s in sentences],
+                        dtype=np.float64),
+        cuts=(terms_end, names_end, lead_end),
     )
     counts.fit()
     memo.rows[id(analysis)] = (analysis, rows)
@@ -522,17 +612,18 @@ def _scored_flat(recent: Sequence[Analysed], counts: _Counts, memo: SummaryMemo
         cut_names = int(kept.name_lengths[:cut].sum())  # ints
         per_article = kept.per_article[dropped:] + per_article
         sentences = kept.sentences[cut:] + sentences
-        for held, rest in zip(arrays, (
-                kept.terms[cut_terms:], kept.term_lengths[cut:], kept.names[cut_names:],
-                kept.name_lengths[cut:], kept.roots[cut:], kept.positions[cut:],
-                kept.figures[cut:], kept.indexes[cut:]), strict=True):
+        rests: tuple[npt.NDArray[Any], ...] = (
+            kept.terms[cut_terms:], kept.term_lengths[cut:], kept.names[cut_names:],
+            kept.name_lengths[cut:], kept.roots[cut:], kept.positions[cut:],
+            kept.figures[cut:], kept.indexes[cut:])
+        for held, rest in zip(arrays, rests, strict=True):
             held.insert(0, rest)
     flat = memo.scored_flat = ScoredFlat(
         key=key, counts=counts, per_article=per_article, sentences=sentences,
-        terms=_joined(arrays[0], np.int64), term_lengths=_joined(arrays[1], np.int64),
-        names=_joined(arrays[2], np.int64), name_lengths=_joined(arrays[3], np.int64),
+        terms=_joined(arrays[0], np.int32), term_lengths=_joined(arrays[1], np.int32),
+        names=_joined(arrays[2], np.int32), name_lengths=_joined(arrays[3], np.int32),
         roots=_joined(arrays[4], np.float64), positions=_joined(arrays[5], np.float64),
-        figures=_joined(arrays[6], np.float64), indexes=_joined(arrays[7], np.int64))
+        figures=_joined(arrays[6], np.float64), indexes=_joined(arrays[7], np.int32))
     return flat
 
 
@@ -573,38 +664,15 @@ def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,
         yield values[i], sentences[i], recent[article_of[i]]
 
 
-def _discount(counter: Counter[str], items: Iterable[str]) -> None:
-    for item in items:
-        left = counter[item] - 1
-        if left > 0:
-            counter[item] = left
-        else:
-            del counter[item]
-
-
 def story_weights(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> StoryWeights:
-    """Centroid weights over the given (original) articles; see :class:`SummaryMemo`."""
-    key = tuple(analysis for _, analysis in story)
-    if memo is not None and memo.weights is not None:
-        if key == memo.weights_key:
-            return memo.weights
-        slid = _slide(memo.weights_key, key)
-        if slid is not None:
-            dropped, added = slid
-            last = memo.weights
-            for analysis in memo.weights_key[:dropped]:
-                _discount(last.df, analysis.lead_terms)
-                _discount(last.names, analysis.name_keys)
-            for analysis in added:
-                last.df.update(analysis.lead_terms)
-                last.names.update(analysis.name_keys)
-            weights = StoryWeights(df=last.df, names=last.names, size=max(len(key), 1))
-            memo.weights_key, memo.weights = key, weights
-            return weights
-    weights = _story_weights(story)
-    if memo is not None:
-        memo.weights_key, memo.weights = key, weights
-    return weights
+    """Centroid weights over the given (original) articles. With the story's ``memo``, its
+    counts over its ids (``_counts``, updated by the slide) read as the weights: counters
+    of their own, kept beside them, held the same integers again (~1.3 kB an analysis)."""
+    if memo is None:
+        return _story_weights(story)
+    counts = _counts(story, memo)
+    return StoryWeights(df=_Counted(counts, names=False), names=_Counted(counts, names=True),
+                        size=max(len(story), 1))
 
 
 def _story_weights(story: Sequence[Analysed]) -> StoryWeights:
@@ -674,10 +742,100 @@ def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
             if i in seen:
                 continue
             seen.add(i)
-            if (best is None or i < best) and _supports_cached(claim, analysis.statement(i)):
+            # not _supports_cached: this claim asks this article once (memo), so an
+            # answer kept on the claim by the statement would never be read again
+            if (best is None or i < best) and supports(claim, analysis.statement(i)):
                 best = i
     memo[serial] = best
     return best
+
+
+# Articles that joined the window after its key index was made and are asked their own band
+# arrays (a bisect a key) until there are more than this many; then the index is made
+# again over the whole window (~1 ms for 240 articles, so every KEY_TAIL revisions).
+KEY_TAIL = 16
+
+
+@dataclass(slots=True, eq=False)
+class KeyIndex:
+    """The min-hash keys of the window's articles at positions ``start`` to ``end``
+    (exclusive), packed: per LSH band, every key ascending (ties by position) and the
+    position of the article holding it, less ``start``. It was a dict from key to
+    positions: an entry, an int key and an int or a list of positions a key, ~7 kB an
+    analysis and the largest part of a memo, all of it small objects freed and made again
+    at every slide, memo drop and refill (what fragments pymalloc's arenas); here ~10 bytes
+    a key in eight buffers a story. Positions before the window are never asked (a claim
+    is checked from the window's first position on), so an index is not cut when the
+    window slides; the articles after ``end`` are asked directly (``_holds_any``)."""
+
+    start: int
+    end: int
+    keys: tuple[array[int], ...]  # per band: the keys' values ascending
+    offsets: tuple[array[int], ...]  # per band: each key's position less ``start``
+
+    def holding(self, key: int, since: int) -> list[int]:
+        """The positions from ``since`` on (in the index) of the articles with ``key``."""
+        band = key >> _BAND_BITS
+        values = self.keys[band]
+        value = key & _BAND_MASK
+        lo = bisect_left(values, value)
+        hi = bisect_right(values, value, lo)
+        if lo == hi:
+            return []
+        start, low = self.start, since - self.start
+        return [start + o for o in self.offsets[band][lo:hi] if o >= low]
+
+
+def _key_index(story: Sequence[Analysed], first: int) -> KeyIndex:
+    """The key index of the window ``story`` whose first position is ``first``."""
+    counts = [[len(analysis.band_keys[band]) for _, analysis in story] for band in range(_BANDS)]
+    code = "H" if len(story) <= 0xFFFF else "I"
+    at = np.arange(len(story), dtype=np.uint16 if code == "H" else np.uint32)
+    keys: list[array[int]] = []
+    offsets: list[array[int]] = []
+    for band in range(_BANDS):
+        values = np.frombuffer(b"".join(analysis.band_keys[band].tobytes()
+                                        for _, analysis in story), dtype=np.uint64)
+        owners = np.repeat(at, counts[band])
+        order = np.argsort(values, kind="stable")  # ties keep the window's order
+        band_keys, band_offsets = array("Q"), array(code)
+        band_keys.frombytes(values[order].tobytes())
+        band_offsets.frombytes(owners[order].tobytes())
+        keys.append(band_keys)
+        offsets.append(band_offsets)
+    return KeyIndex(start=first, end=first + len(story), keys=tuple(keys),
+                    offsets=tuple(offsets))
+
+
+def _holds_any(analysis: Analysis, keys: Iterable[int]) -> bool:
+    """Whether a sentence of ``analysis`` has one of the min-hash ``keys``."""
+    for key in keys:
+        values = analysis.band_keys[key >> _BAND_BITS]
+        value = key & _BAND_MASK
+        i = bisect_left(values, value)
+        if i < len(values) and values[i] == value:
+            return True
+    return False
+
+
+def _sharing(keys: Sequence[int], since: int, story: Sequence[Analysed], memo: SummaryMemo
+             ) -> set[int]:
+    """The positions from ``since`` on of the articles of ``story`` (the memo's window)
+    with a sentence holding one of ``keys``: from the key index, and for the articles
+    that joined after it was made, from their own band arrays."""
+    found: set[int] = set()
+    index = memo.key_index
+    tail = since
+    if index is not None:
+        if since < index.end:
+            for key in keys:
+                found.update(index.holding(key, since))
+        tail = max(since, index.end)
+    first = memo.window_first
+    for position in range(tail, first + len(story)):
+        if _holds_any(story[position - first][1], keys):
+            found.add(position)
+    return found
 
 
 def _window(story: Sequence[Analysed], memo: SummaryMemo) -> None:
@@ -686,37 +844,18 @@ def _window(story: Sequence[Analysed], memo: SummaryMemo) -> None:
     if key == memo.window_key:
         return
     slid = _slide(memo.window_key, key)
-    positions = memo.key_positions
     if slid is None:
         memo.epoch += 1
         memo.window_first += len(memo.window_key)
         memo.claims = {}
-        positions.clear()
-        added: tuple[Analysis, ...] = key
+        memo.key_index = None
     else:
-        dropped, added = slid
-        for analysis in memo.window_key[:dropped]:
-            for k in analysis.minhash_keys():  # the oldest positions are at the front
-                held = positions[k]
-                if isinstance(held, int):
-                    del positions[k]
-                else:
-                    del held[0]
-                    if len(held) == 1:
-                        positions[k] = held[0]
-        memo.window_first += dropped
-    first_added = memo.window_first + len(key) - len(added)
-    for offset, analysis in enumerate(added):
-        position = first_added + offset
-        for k in analysis.minhash_keys():
-            found = positions.get(k)
-            if found is None:
-                positions[k] = position
-            elif isinstance(found, int):
-                positions[k] = [found, position]
-            else:
-                found.append(position)
+        memo.window_first += slid[0]
     memo.window_key = key
+    index = memo.key_index
+    indexed = memo.window_first if index is None else index.end
+    if memo.window_first + len(key) - indexed > KEY_TAIL:
+        memo.key_index = _key_index(story, memo.window_first)
     if len(memo.claims) > 4 * POOL:
         memo.claims = {}
 
@@ -738,15 +877,7 @@ def _supporters(claim: Sentence, story: Sequence[Analysed], memo: SummaryMemo
             found = [f for f in found if f[0] >= first]
     # the articles that joined since, among those sharing a key with the claim: what a
     # pass over every position from ``checked`` finds, as only those can support it
-    sharing: set[int] = set()
-    for k in claim.keys:
-        held = memo.key_positions.get(k)
-        if isinstance(held, int):
-            if held >= checked:
-                sharing.add(held)
-        elif held:
-            sharing.update(held[bisect_left(held, checked):])
-    for position in sorted(sharing):
+    for position in sorted(_sharing(claim.keys, checked, story, memo)):
         i = _supporting_sentence(claim, story[position - first][1])
         if i is not None:
             found.append((position, i))
@@ -857,7 +988,19 @@ def _on_timeline(s: Sentence, terms: frozenset[str], timeline_sets: list[frozens
     return answer
 
 
-LeadIndex = dict[int, list[tuple[str, Sentence]]]
+LeadEntry = tuple[str, Sentence]  # (source, lead sentence)
+# A band held by one lead sentence (most bands) keeps its entry, not a list of one: the list
+# weighed ~90 bytes a band, two bands a lead sentence, in every window analysis.
+LeadIndex = dict[int, LeadEntry | list[LeadEntry]]
+
+
+def _entries(held: LeadEntry | list[LeadEntry] | None) -> Sequence[LeadEntry]:
+    """A band's entries in the lead index, in story order."""
+    if held is None:
+        return ()
+    return (held,) if isinstance(held, tuple) else held
+
+
 def _lead_index(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> LeadIndex:
     """LSH band -> (source, lead sentence) over the story, in story order; like the weights,
     updated by the difference when the story only slid forward. The support counts kept in
@@ -882,27 +1025,40 @@ def _lead_index(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> L
                     memo.lead_support.pop(id(s), None)
                     for band in s.keys[:LEAD_BANDS]:
                         entries = index[band]
-                        del entries[0]
-                        if entries:
-                            changed.add(band)
-                        else:
+                        if isinstance(entries, tuple):
                             del index[band]
+                            continue
+                        del entries[0]
+                        if len(entries) == 1:
+                            index[band] = entries[0]
+                        changed.add(band)
     for analysis, source in new:
         for s in analysis.lead:
+            entry = (source, s)
             for band in s.keys[:LEAD_BANDS]:
-                index.setdefault(band, []).append((source, s))
+                held = index.get(band)
+                if held is None:
+                    index[band] = entry
+                elif isinstance(held, tuple):
+                    index[band] = [held, entry]
+                else:
+                    held.append(entry)
                 changed.add(band)
     if memo is not None:
         support = memo.lead_support
         if support:
             for band in changed:
-                for _source, s in index.get(band, ()):
+                for _source, s in _entries(index.get(band)):
                     support.pop(id(s), None)
         memo.index_key, memo.index = key, index
     return index
 
 
-Templates = dict[tuple[str, int], dict[dt.date, int]]
+# (source, print) -> the days (ordinals) originals of that source led with it -> how many:
+# one day's count as one int, ordinal << DAY_SHIFT | count (most prints are one article's),
+# a dict only for two days or more (a dict of one weighed ~230 bytes a lead sentence)
+Templates = dict[tuple[str, int], int | dict[int, int]]
+DAY_SHIFT = 32
 
 
 def _print(s: Sentence) -> int:
@@ -922,15 +1078,35 @@ def _lead_prints(analysis: Analysis) -> list[int]:
 
 def _count_prints(index: Templates, analysis: Analysis, source: str, day: dt.date,
                   step: int) -> None:
+    """Count the lead sentences of ``analysis`` (an original of ``source`` published on
+    ``day``) in (``step`` 1) or out (-1: one counted in before)."""
+    ordinal = day.toordinal()
     for key in _lead_prints(analysis):
-        days = index.setdefault((source, key), {})
-        left = days.get(day, 0) + step
-        if left:
-            days[day] = left
-        else:
-            del days[day]
-            if not days:
+        held = index.get((source, key))
+        if held is None:
+            index[(source, key)] = (ordinal << DAY_SHIFT) | step
+            continue
+        if isinstance(held, int):
+            if held >> DAY_SHIFT != ordinal:  # a second day
+                index[(source, key)] = {held >> DAY_SHIFT: held & _COUNT_MASK, ordinal: step}
+                continue
+            left = (held & _COUNT_MASK) + step
+            if left:
+                index[(source, key)] = (ordinal << DAY_SHIFT) | left
+            else:
                 del index[(source, key)]
+            continue
+        left = held.get(ordinal, 0) + step
+        if left:
+            held[ordinal] = left
+        else:
+            del held[ordinal]
+            if len(held) == 1:
+                ((only, count),) = held.items()
+                index[(source, key)] = (only << DAY_SHIFT) | count
+
+
+_COUNT_MASK = (1 << DAY_SHIFT) - 1
 
 
 def _templates(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> Templates:
@@ -964,7 +1140,9 @@ def is_template(s: Sentence, source: str, templates: Templates) -> bool:
     lead with ``s``, word for word: the source's page furniture (a "related stories" line
     on every page, a standing caption), which no report repeats from day to day; a wire
     story other sources carry is theirs, not this source's, and counts for none."""
-    return len(templates.get((source, _print(s)), ())) >= TEMPLATE_DAYS
+    held = templates.get((source, _print(s)))
+    days = 0 if held is None else 1 if isinstance(held, int) else len(held)
+    return days >= TEMPLATE_DAYS
 
 
 def _lead_support_kept(s: Sentence, source: str, lead_index: LeadIndex, memo: SummaryMemo
@@ -982,7 +1160,7 @@ def _lead_support_kept(s: Sentence, source: str, lead_index: LeadIndex, memo: Su
 def _lead_support(s: Sentence, source: str, lead_index: LeadIndex) -> int:
     sources: set[str] = set()
     for key in s.keys[:LEAD_BANDS]:
-        for other_source, other in lead_index.get(key, ()):
+        for other_source, other in _entries(lead_index.get(key)):
             if (other_source != source and other_source not in sources
                     and _supports_cached(s, other)):
                 sources.add(other_source)
@@ -1016,11 +1194,12 @@ def candidates(
     if memo is None:  # ids and counts for this call only, from the weights themselves
         memo = SummaryMemo()
         counts = memo.counts = _Counts()
-        term_ids = counts.ids(counts.term_ids, weights.df)
-        name_ids = counts.ids(counts.name_ids, weights.names)
+        df, names = list(weights.df.items()), list(weights.names.items())
+        term_ids = counts.ids(counts.term_ids, [term for term, _ in df])
+        name_ids = counts.ids(counts.name_ids, [key for key, _ in names])
         counts.fit()
-        counts.df[term_ids] = list(weights.df.values())
-        counts.names[name_ids] = list(weights.names.values())
+        counts.df[term_ids] = [count for _, count in df]
+        counts.names[name_ids] = [count for _, count in names]
     else:  # the weights' own articles, counted along with them
         counts = _counts(originals(story, memo), memo)
     # Support from other sources is the costly feature: only the best SUPPORT_RANKED by the

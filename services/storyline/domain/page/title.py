@@ -209,11 +209,9 @@ def _title_rows(article: CitedArticle, analysis: Analysis, headlines: bool,
     rows = TitleRows(
         texts=tuple(o[0] for o in options),
         sentences=tuple(o[2] for o in options),
-        terms=np.array(term_ids, dtype=np.int64),
-        term_lengths=np.array([len(o[1]) for o in options], dtype=np.int64),
-        roots=np.array([math.sqrt(max(len(o[1]), CENTRALITY_MIN_TERMS)) for o in options],
-                       dtype=np.float64),
-        factors=np.array([o[3] for o in options], dtype=np.float64),
+        ints=np.array(term_ids + [len(o[1]) for o in options], dtype=np.int32),
+        floats=np.array([math.sqrt(max(len(o[1]), CENTRALITY_MIN_TERMS)) for o in options]
+                        + [o[3] for o in options], dtype=np.float64),
     )
     memo.title_rows[id(analysis)] = (analysis, headlines, article.headline, rows)
     return rows
@@ -267,7 +265,7 @@ def _flat(recent: Sequence[Analysed], headlines: bool, memo: SummaryMemo, counts
         factors.insert(0, kept.factors[cut:])
     flat = memo.title_flat = TitleFlat(
         key=key, headlines=headlines, per_article=per_article, published=published,
-        terms=_joined(terms, np.int64), term_lengths=_joined(term_lengths, np.int64),
+        terms=_joined(terms, np.int32), term_lengths=_joined(term_lengths, np.int32),
         roots=_joined(roots, np.float64), factors=_joined(factors, np.float64),
         numbers=numbers, sentences=sentences, texts=texts)
     return flat
