@@ -419,9 +419,7 @@ class FoldStage:
             self._fold_ready, 1 if self.publisher.summariser.enabled else None)
         if failed is not None:  # its facts record cannot be read: fold it from the article
             offset, waiting, failure = failed
-            topic, partition = self._source_key
-            folded = await self._fold_from_log(LogPosition(topic, partition, offset),
-                                               waiting, failure)
+            folded = await self._fold_from_log(self._position(offset), waiting, failure)
             run.append(_Folded(offset, waiting, folded, self._prepared(folded)))
         if not run:
             return
