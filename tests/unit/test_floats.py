@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from storyline.domain import floats
 from storyline.domain.assign.clustering_text import SparseVector, Vocabulary, tfidf
 from storyline.domain.floats import (
     log2_of,
@@ -72,6 +73,46 @@ def test_logarithms_are_decimal_arithmetics_nearest_doubles() -> None:
         0.0, decimal_log(2), decimal_log(277_862), expected[-1]]
     assert log_of_ratio(10, 4) == decimal_log(10) - decimal_log(4)
     assert log2_of(8) == decimal_log(8) / decimal_log(2)
+
+
+def test_logarithms_from_prime_factors_are_decimal_arithmetics_doubles() -> None:
+    """The fast path (the primes' logarithms summed as integers) gives decimal arithmetic's
+    double for every count below 2^15 and for counts up to 10^9 of every shape: powers,
+    products of small primes, large primes and products with one (made whole)."""
+    import random
+
+    rng = random.Random(7)
+    counts = list(range(1, 1 << 15))
+    counts += [rng.randrange(1 << 14, 10**9) for _ in range(3000)]
+    counts += [2**k for k in range(1, 30)] + [3**k for k in range(1, 19)]
+    counts += [2 * 3 * 5 * 7 * 11 * 13 * 17 * 19 * 23, 16_381 * 16_369, 2 * 1_000_003,
+               127**4, 128 * 16_381, 999_983]
+    assert [floats._ln(n) for n in counts] == [decimal_log(n) for n in counts]
+
+
+def test_a_sum_near_a_midpoint_between_doubles_is_made_whole(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """When the sum of the factors' logarithms lies within its error bound of a midpoint
+    between two doubles, the value is made by decimal arithmetic, not rounded from the sum."""
+    monkeypatch.setattr(floats, "_PRIME_LOGS", {})
+    exact = decimal_log(6)
+    up = math.nextafter(exact, math.inf)
+    midpoint_units = (int(exact * floats._UNITS_FLOAT) + int(up * floats._UNITS_FLOAT)) // 2
+    log_2 = floats._prime_log(2)
+    calls: list[int] = []
+
+    def made_whole(n: int) -> float:
+        calls.append(n)
+        return exact
+
+    monkeypatch.setattr(floats, "_ln_exact", made_whole)
+    for nudge in (0, 1, -1, 5):  # the sum at the midpoint, or within the error of it
+        floats._PRIME_LOGS.update({2: log_2, 3: midpoint_units - log_2 + nudge})
+        assert floats._ln(6) == exact
+    assert calls == [6, 6, 6, 6]
+    # far from any midpoint: the sum's own double, decimal arithmetic not asked
+    floats._PRIME_LOGS[3] = floats._prime_log(3)
+    assert floats._ln(6) == exact and calls == [6, 6, 6, 6]
 
 
 def test_the_c_librarys_log_is_not_what_the_core_uses() -> None:
