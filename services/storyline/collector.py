@@ -79,10 +79,29 @@ class Collector:
         self._baseline = COLLECT_FLOOR
         self.growth = collect_growth  # the growth that calls the next full collection
 
+    def _freeze_start(self) -> None:
+        """Freeze what the process made before its first record: modules, gazetteers, a
+        state restored from a snapshot. It lives as long as the process, and until the first
+        freeze every full collection walked it: in an extract stage, ~50 ms each, two of
+        them at timeline17-dev's first long pages (docs/benchmarks.md, session 32). No full
+        collection here, however large the heap (a pause right after a restart): the growth
+        that calls the next one counts from it."""
+        started = time.process_time()
+        gc.collect(1)
+        gc.freeze()
+        self.freezes += 1
+        self._baseline = max(sys.getallocatedblocks(), COLLECT_FLOOR)
+        self.seconds += time.process_time() - started
+
     def folded(self) -> None:
         """Count one record; freeze, and collect in full, when due."""
         self.records += 1
-        if self.freeze_every <= 0 or self.records % self.freeze_every:
+        if self.freeze_every <= 0:
+            return
+        if self.records == 1:
+            self._freeze_start()
+            return
+        if self.records % self.freeze_every:
             return
         started = time.process_time()
         # the young generations first: what is garbage in them now (the event loop's and

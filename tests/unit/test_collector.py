@@ -47,7 +47,8 @@ def test_freezes_every_n_records_and_collects_in_full_when_the_heap_grew(
     heap = collector.Collector(freeze_every=2, collect_growth=1.5)
     floor = collector.COLLECT_FLOOR
     heap.folded()
-    assert calls == []  # record 1: nothing due
+    assert calls == ["collect[1]", "freeze"]  # record 1: what start-up made
+    calls.clear()
     blocks[0] = floor  # not above the floor: a freeze only
     heap.folded()
     assert calls == ["collect[1]", "freeze"]
@@ -56,7 +57,7 @@ def test_freezes_every_n_records_and_collects_in_full_when_the_heap_grew(
     heap.folded()
     heap.folded()
     assert calls == ["collect[1]", "freeze", "unfreeze", "collect[]", "freeze"]
-    assert (heap.records, heap.freezes, heap.collections, heap.found) == (4, 2, 1, 5)
+    assert (heap.records, heap.freezes, heap.collections, heap.found) == (4, 3, 1, 5)
     calls.clear()
     blocks[0] = int(1.5 * (1.5 * floor + 1))  # the new baseline is the heap then
     heap.folded()
@@ -71,6 +72,30 @@ def test_freezes_every_n_records_and_collects_in_full_when_the_heap_grew(
         never_full.folded()
     assert calls == ["collect[1]", "freeze"] * 3 and off.freezes == 0
     assert never_full.collections == 0
+
+
+def test_the_first_record_freezes_the_start_without_a_full_collection(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process restarted over a large restored state freezes it at its first record and
+    does not collect it in full then (a pause right after the restart); the growth that
+    calls a full collection counts from that heap."""
+    calls: list[str] = []
+    blocks = [10 * collector.COLLECT_FLOOR]
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    monkeypatch.setattr(gc, "collect",
+                        lambda *generation: calls.append(f"collect{list(generation)}") or 0)
+    monkeypatch.setattr(sys, "getallocatedblocks", lambda: blocks[0])
+    heap = collector.Collector(freeze_every=3, collect_growth=1.5)
+    heap.folded()
+    assert calls == ["collect[1]", "freeze"] and heap.collections == 0
+    heap.folded()
+    heap.folded()  # record 3: the heap has not grown by half since the first record
+    assert calls == ["collect[1]", "freeze"] * 2 and heap.collections == 0
+    blocks[0] = 16 * collector.COLLECT_FLOOR
+    for _ in range(3):
+        heap.folded()
+    assert calls[-3:] == ["unfreeze", "collect[]", "freeze"] and heap.collections == 1
 
 
 def test_a_freeze_moves_the_heap_out_of_the_collections() -> None:
@@ -182,6 +207,8 @@ def test_a_full_collection_that_finds_nothing_waits_longer_for_the_next(
         blocks[0] = size
         heap.folded()
 
+    heap.folded()  # record 1: the start frozen (the baseline: the floor)
+    assert collected == []
     grow_to(int(1.5 * floor) + 1)  # grown by half: collected, nothing found
     assert collected == [int(1.5 * floor) + 1] and heap.growth == 3.0
     baseline = collected[-1]

@@ -212,3 +212,28 @@ async def test_a_producer_that_fails_every_send_after_a_bounce_is_replaced(
     assert sorted(set(acked)) == list(range(END)) and consumer.commits[-1] == END
     assert poisoned.stopped and len(made) == 1 and made[0].started
 
+
+
+async def test_the_stripe_counts_each_record_it_extracts_in_the_process_collector(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extract process's heap (its caches of names, stems and terms) is frozen as it
+    goes, as the fold's is: the loop counts each record it extracts, not the other stripe's."""
+    import gc
+
+    from storyline.collector import Collector
+
+    monkeypatch.setattr(extract_stage, "extract_record",
+                        lambda key, value, position, max_bytes: Facts(key, value))
+    stop = asyncio.Event()
+    acked: list[int] = []
+    heap = Collector(freeze_every=4, collect_growth=0)
+    try:
+        await asyncio.wait_for(
+            _loop(Settings(commit_interval=0.0), Consumer(stop),  # type: ignore[arg-type]
+                  Sender(lambda: Producer(set(), set(), acked),  # type: ignore[arg-type]
+                         Producer(set(), set(), acked)),
+                  SOURCE, 1, 2, 0, stop, ExtractStats(), StageProbe("extract-test", 1000),
+                  None, heap), timeout=30)
+    finally:
+        gc.unfreeze()
+    assert heap.records == END // 2 and heap.freezes == 1 + (END // 2) // 4

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from storyline.collector import Collector
 from storyline.domain.pipeline import PIPELINE_VERSION, LogPosition
 from storyline.kafka.articles_log import (
     ARTICLES_PARTITION,
@@ -128,8 +129,11 @@ async def run_extracts(settings: Settings, own: Sequence[int], stripes: int
     shared = settings.stage_metrics_port != 0 and len(own) > 1
     operations = (start_stage_operations(settings, JoinedProbe(list(probes.values())),
                                          1 + own[0]) if shared else None)
+    # one collector for the process: the freezes are the whole heap's, whichever stripe
+    collector = Collector(settings.gc_freeze_every, settings.gc_collect_growth)
     runs = [asyncio.ensure_future(run_extract(settings, stripe, stripes, stop=stop,
-                                              probe=probes[stripe], serve=not shared))
+                                              probe=probes[stripe], serve=not shared,
+                                              collector=collector))
             for stripe in own]
     try:
         return list(await asyncio.gather(*runs))
@@ -143,9 +147,10 @@ async def run_extracts(settings: Settings, own: Sequence[int], stripes: int
 
 async def run_extract(settings: Settings, stripe: int, stripes: int, *,
                       stop: asyncio.Event | None = None, probe: StageProbe | None = None,
-                      serve: bool = True) -> ExtractStats:
+                      serve: bool = True, collector: Collector | None = None) -> ExtractStats:
     """Run stripe ``stripe`` of ``stripes`` until ``stop`` is set (or SIGTERM/SIGINT);
-    ``serve``: its operations endpoints on its own port."""
+    ``serve``: its operations endpoints on its own port; ``collector``: the process's (one
+    of its own by default)."""
     if not 0 <= stripe < stripes:
         raise ValueError(f"stripe {stripe} of {stripes}")
     switch_kernels(settings)  # term counts and shingles
@@ -224,8 +229,10 @@ async def run_extract(settings: Settings, stripe: int, stripes: int, *,
             checks.append(asyncio.create_task(warn_if_the_log_loses_records(
                 settings.bootstrap_servers, settings.articles)))
         probe.started = True
+        if collector is None:
+            collector = Collector(settings.gc_freeze_every, settings.gc_collect_growth)
         await _loop(settings, consumer, sender, source, stripe, stripes, start, stop, stats,
-                    probe, first)
+                    probe, first, collector)
     finally:
         for check in checks:
             check.cancel()
@@ -267,7 +274,13 @@ class Sender:
 async def _loop(settings: Settings, consumer: AIOKafkaConsumer, sender: Sender,
                 source: TopicPartition, stripe: int, stripes: int, start: int,
                 stop: asyncio.Event, stats: ExtractStats, probe: StageProbe,
-                mark: LogMark | None = None) -> None:
+                mark: LogMark | None = None, collector: Collector | None = None) -> None:
+    """Read ``source`` from ``start``, send the facts of this stripe's records, commit what
+    was acknowledged, until ``stop``. ``collector`` counts each record extracted: the caches
+    of names, stems and terms are most of the process's heap, and a full collection walked
+    all of them (~50 ms, seven times over timeline17-dev, two of them at its first long
+    pages); frozen now and then, a collection walks only what came since (docs/benchmarks.md,
+    session 32)."""
     in_flight: deque[tuple[int, asyncio.Future[object]]] = deque()
     consumed = start  # every offset below it was read (and sent, when it is this stripe's)
     committed = start
@@ -369,6 +382,8 @@ async def _loop(settings: Settings, consumer: AIOKafkaConsumer, sender: Sender,
                     stats.dead += 1
                 else:
                     stats.extracted += 1
+                if collector is not None:
+                    collector.folded()
                 if len(in_flight) >= IN_FLIGHT:
                     await asyncio.wait([in_flight[0][1]])
                 else:
