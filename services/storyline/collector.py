@@ -82,15 +82,14 @@ class Collector:
     def _freeze_start(self) -> None:
         """Freeze what the process made before its first record: modules, gazetteers, a
         state restored from a snapshot. It lives as long as the process, and until the first
-        freeze every full collection walked it: in an extract stage, ~50 ms each, two of
-        them at timeline17-dev's first long pages (docs/benchmarks.md, session 32). No full
-        collection here, however large the heap (a pause right after a restart): the growth
-        that calls the next one counts from it."""
+        freeze every collection of the oldest generation walked it: in an extract stage,
+        ~50 ms each, two of them at timeline17-dev's first long pages (docs/benchmarks.md,
+        session 32). Never a full collection here (a pause right after a restart): the
+        first is due at a multiple of ``freeze_every``, as before."""
         started = time.process_time()
         gc.collect(1)
         gc.freeze()
         self.freezes += 1
-        self._baseline = max(sys.getallocatedblocks(), COLLECT_FLOOR)
         self.seconds += time.process_time() - started
 
     def folded(self) -> None:
