@@ -95,6 +95,52 @@ def test_the_first_record_freezes_the_start_without_a_full_collection(
     assert (heap.freezes, heap.collections) == (2, 1)
 
 
+def test_a_deferred_full_collection_waits_for_idle_up_to_the_next_freeze(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live stage's full collection, due at a freeze, runs when the stage next has no
+    record waiting (its pause then starts with nothing queued behind it), or at the next
+    freeze if the stage was never idle meanwhile; never twice for one due."""
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    monkeypatch.setattr(gc, "collect",
+                        lambda *generation: calls.append(f"collect{list(generation)}") or 0)
+    monkeypatch.setattr(sys, "getallocatedblocks", lambda: 2 * collector.COLLECT_FLOOR)
+    heap = collector.Collector(freeze_every=2, collect_growth=1.5, defer_full=True)
+    heap.idle()  # nothing due: nothing done
+    heap.folded()  # record 1: the start frozen
+    heap.folded()  # record 2: a freeze, and the full collection due, not made
+    assert calls == ["collect[1]", "freeze"] * 2 and heap.full_due and heap.collections == 0
+    calls.clear()
+    heap.idle()
+    assert calls == ["unfreeze", "collect[]", "freeze"] and heap.collections == 1
+    assert not heap.full_due
+    heap.idle()
+    assert heap.collections == 1
+    # due again (the heap quadrupled), and never idle before the next freeze: made there
+    monkeypatch.setattr(sys, "getallocatedblocks", lambda: 40 * collector.COLLECT_FLOOR)
+    calls.clear()
+    heap.folded()
+    heap.folded()  # record 4: due
+    assert heap.full_due and heap.collections == 1
+    heap.folded()
+    heap.folded()  # record 6: still due at this freeze
+    assert calls[-3:] == ["unfreeze", "collect[]", "freeze"] and heap.collections == 2
+    assert not heap.full_due
+
+
+def test_the_live_stages_defer_their_full_collections_to_idle(tmp_path: Path) -> None:
+    """The fold and page stages' state defers (its ``idle`` is theirs to call); replay and
+    the batch folds collect at the freeze, as before."""
+    state = WorkerState(tmp_path / "a")
+    assert state.collector.defer_full
+    state.collector.full_due = True
+    state.idle()
+    assert not state.collector.full_due and state.collector.collections == 1
+    state.cold.close()
+    assert not collector.Collector().defer_full
+
+
 def test_a_freeze_moves_the_heap_out_of_the_collections() -> None:
     gc.collect()
     kept = [[i] for i in range(1000)]  # tracked containers, alive

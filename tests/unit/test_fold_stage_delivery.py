@@ -189,3 +189,53 @@ def test_records_go_out_on_their_topics_at_once_and_in_order_on_each(tmp_path: P
         assert [n for n in acked if n.startswith("p")] == ["p1", "p2"]
 
     asyncio.run(scenario())
+
+
+def test_the_loop_takes_a_due_full_collection_when_no_record_is_ready(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full collection due at a freeze is made by the loop once the merge has nothing
+    ready, not in the middle of a backlog (the records queued behind it would wait)."""
+    stage, _, log = _stage(tmp_path)
+    seen: list[tuple[bool, int]] = []  # at each fetch: a record ready, collections so far
+
+    class Consumer:
+        def __init__(self, stop: asyncio.Event) -> None:
+            self.stop = stop
+            self.fetches = 0
+
+        async def getmany(self, *_: object, **__: object) -> dict[TopicPartition, list[Any]]:
+            self.fetches += 1
+            seen.append((stage.merge.has_ready(), stage.state.collector.collections))
+            if self.fetches == 1:  # a record arrives; the collection is due meanwhile
+                stage.merge.add(0, 0, _waiting(log, 0))
+                stage.state.collector.full_due = True
+            else:
+                self.stop.set()
+            return {}
+
+    async def nothing() -> None:
+        return None
+
+    heap = stage.state.collector
+    collect_full = heap._collect_full
+    folded_at_collection: list[int] = []
+
+    def collected() -> None:
+        folded_at_collection.append(stage.folded)
+        collect_full()
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        stage.consumer = Consumer(stop)  # type: ignore[assignment]
+        monkeypatch.setattr(stage, "_observe", nothing)
+        monkeypatch.setattr(heap, "_collect_full", collected)
+        await asyncio.wait_for(stage._loop(stop), 30)
+        if stage.delivery is not None:
+            stage.publisher.release.set()  # type: ignore[attr-defined]
+            await stage.delivery
+
+    asyncio.run(scenario())
+    # the record was folded first, then the collection made, before the next fetch
+    assert stage.folded == 1 and folded_at_collection == [1]
+    assert seen == [(False, 0), (False, 1)] and not heap.full_due
+    stage.state.cold.close()

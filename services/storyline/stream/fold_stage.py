@@ -347,6 +347,7 @@ class FoldStage:
                 if time.monotonic() - last_commit >= self.settings.commit_interval:
                     await self._commit()
                     last_commit = time.monotonic()
+            self.state.idle()  # nothing ready: a due full collection delays no record queued
             # flow control: a partition far ahead of the merge waits, but never the one the
             # merge needs next
             needed = self.facts[self.merge.waiting_for % len(self.facts)]

@@ -290,6 +290,7 @@ class PageStage:
                 if time.monotonic() - last_commit >= self.settings.commit_interval:
                     await self._commit()
                     last_commit = time.monotonic()
+            self.state.idle()  # nothing ready: a due full collection delays no record queued
             if self.skipped is not None and not self.input.queue:
                 # every assignment before the records set aside is folded: the position
                 # may pass them (a restart does not read them again)

@@ -171,7 +171,8 @@ class WorkerState:
         # glibc's free pages back now and then, or they stay in the RSS (docs/benchmarks.md)
         self.trimmer = Trimmer(trim_every)
         # and keeps far more than it frees: full collections would walk all of it
-        self.collector = Collector(freeze_every, collect_growth)
+        # (a full collection due waits for ``idle``: a live stage's record queue empty)
+        self.collector = Collector(freeze_every, collect_growth, defer_full=True)
         self.cold = RocksColdStore.empty(cold_dir)
         self.pipeline = self._new_pipeline()
         self.ready: set[tuple[str, int]] = set()
@@ -211,6 +212,10 @@ class WorkerState:
         folded = fold_facts(self.pipeline, record, position, pages=pages)
         self.after_record()
         return folded
+
+    def idle(self) -> None:
+        """No record is waiting to be folded: the heap's upkeep that pauses, if due."""
+        self.collector.idle()
 
     def after_record(self) -> None:
         """The heap's upkeep after each record folded: the trim and the freeze."""
