@@ -74,16 +74,22 @@ def test_freezes_every_n_records_and_collects_in_full_when_the_heap_grew(
     assert never_full.collections == 0
 
 
-def test_the_first_record_freezes_the_start_without_a_full_collection(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A process restarted over a large restored state freezes it at its first record and
-    does not collect it in full then (a pause right after the restart): a full collection is
-    due only where a freeze is, every ``freeze_every`` records."""
+def _recorded_gc(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The collector's calls to ``gc``, recorded instead of made (a collection finds 0)."""
     calls: list[str] = []
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
     monkeypatch.setattr(gc, "collect",
                         lambda *generation: calls.append(f"collect{list(generation)}") or 0)
+    return calls
+
+
+def test_the_first_record_freezes_the_start_without_a_full_collection(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process restarted over a large restored state freezes it at its first record and
+    does not collect it in full then (a pause right after the restart): a full collection is
+    due only where a freeze is, every ``freeze_every`` records."""
+    calls = _recorded_gc(monkeypatch)
     monkeypatch.setattr(sys, "getallocatedblocks", lambda: 10 * collector.COLLECT_FLOOR)
     heap = collector.Collector(freeze_every=3, collect_growth=1.5)
     heap.folded()
@@ -100,11 +106,7 @@ def test_a_deferred_full_collection_waits_for_idle_up_to_the_next_freeze(
     """A live stage's full collection, due at a freeze, runs when the stage next has no
     record waiting (its pause then starts with nothing queued behind it), or at the next
     freeze if the stage was never idle meanwhile; never twice for one due."""
-    calls: list[str] = []
-    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
-    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
-    monkeypatch.setattr(gc, "collect",
-                        lambda *generation: calls.append(f"collect{list(generation)}") or 0)
+    calls = _recorded_gc(monkeypatch)
     monkeypatch.setattr(sys, "getallocatedblocks", lambda: 2 * collector.COLLECT_FLOOR)
     heap = collector.Collector(freeze_every=2, collect_growth=1.5, defer_full=True)
     heap.idle()  # nothing due: nothing done
