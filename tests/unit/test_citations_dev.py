@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dev_facts import facts_of
 
 from storyline.domain.events import TimelineEntry
-from storyline.domain.extract.extractor import extract_facts
 from storyline.domain.extract.timeline_text import content_tokens
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.timeline import CONFLICT_DAYS, TimelineIndex, date_label
@@ -42,7 +42,7 @@ def _stories(name: str) -> dict[str, list[CitedArticle]]:
         members.append(CitedArticle(
             n=len(members) + 1, uri=article.uri, version=article.version, source=article.source,
             headline=article.headline, published=article.published,
-            facts=extract_facts(article)))
+            facts=facts_of(article)))
     return out
 
 

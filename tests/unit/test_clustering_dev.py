@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dev_facts import all_facts
 
 from storyline.domain.assign.clustering import ClusteringConfig
-from storyline.domain.canonical import canonical_bytes
-from storyline.domain.events import ArticleReceived
-from storyline.domain.facts import ArticleFacts
 from storyline.evaluation import clustering_eval, corpus
 from storyline.evaluation.clustering_eval import BCubed, bcubed
 
@@ -34,21 +32,10 @@ needs_dev_data = pytest.mark.skipif(
 def facts_extracted_once() -> Iterator[None]:
     """An article's facts are a function of the article alone (the extract stage's stripes
     rely on it), so the merged stream and each data set alone share them: each dev
-    article is extracted once in this module, not in each evaluation (the placement, what
-    the tests score, runs in each as before)."""
-    extracted: dict[bytes, ArticleFacts] = {}
-    extract_all = corpus.extract_all
-
-    def extract_once(articles: Sequence[ArticleReceived]) -> list[ArticleFacts]:
-        keys = [canonical_bytes(article) for article in articles]
-        missing = [(key, article) for key, article in zip(keys, articles, strict=True)
-                   if key not in extracted]
-        extracted.update(zip([key for key, _ in missing],
-                             extract_all([article for _, article in missing]), strict=True))
-        return [extracted[key] for key in keys]
-
+    article is extracted once in the session (dev_facts.py), not in each evaluation (the
+    placement, what the tests score, runs in each as before)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(corpus, "extract_all", extract_once)
+        patch.setattr(corpus, "extract_all", all_facts)
         yield
 
 

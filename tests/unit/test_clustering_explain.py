@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from dev_facts import facts_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_clustering import FLU, OIL, OIL_2, article, facts, step
@@ -217,7 +218,7 @@ def test_explanations_agree_with_every_assignment_on_the_dev_stream() -> None:
     traced.trace = trace
     seen: dict[str, int] = {}
     for a in articles:
-        f = extract_facts(a)
+        f = facts_of(a)
         trace.reset()
         expected = plain.assign(a, f)
         got = traced.assign(a, f)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dev_facts import facts_of
 
 from storyline.domain.events import ArticleReceived, DatePrecision
 from storyline.domain.extract.analysis import Sentence, analysis_of
@@ -192,7 +193,7 @@ def _dev_articles(name: str) -> Iterator[ArticleReceived]:
 def test_every_dev_lead_sentence_has_the_day_find_dates_gives(name: str) -> None:
     eligible = mapped = 0
     for article in _dev_articles(name):
-        facts = extract_facts(article)
+        facts = facts_of(article)
         published = article.published.date()
         for s in analysis_of(facts).lead:
             if not s.eligible:

@@ -12,10 +12,10 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from dev_facts import facts_of
 
 from storyline.domain.events import ArticleReceived, SummaryParagraph
 from storyline.domain.extract.analysis import tokens
-from storyline.domain.extract.extractor import extract_facts
 from storyline.domain.facts import CitedArticle
 from storyline.domain.page.summary import summarise
 from storyline.domain.page.title import MAX_CHARS, choose_title
@@ -62,7 +62,7 @@ def stories(name: str) -> dict[str, list[CitedArticle]]:
                 source=article.source,
                 headline=article.headline,
                 published=article.published,
-                facts=extract_facts(article),
+                facts=facts_of(article),
             )
         )
     return out
