@@ -10,6 +10,7 @@ them (replaced here: extraction is not the point)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from aiokafka.errors import (
     OutOfOrderSequenceNumber,
 )
 
+from storyline.collector import Collector
 from storyline.settings import Settings
 from storyline.stream import extract_stage
 from storyline.stream.extract_stage import ExtractStats, Sender, _loop
@@ -218,10 +220,6 @@ async def test_the_stripe_counts_each_record_it_extracts_in_the_process_collecto
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The extract process's heap (its caches of names, stems and terms) is frozen as it
     goes, as the fold's is: the loop counts each record it extracts, not the other stripe's."""
-    import gc
-
-    from storyline.collector import Collector
-
     monkeypatch.setattr(extract_stage, "extract_record",
                         lambda key, value, position, max_bytes: Facts(key, value))
     stop = asyncio.Event()

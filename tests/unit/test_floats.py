@@ -9,6 +9,7 @@ import ast
 import decimal
 import math
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -79,8 +80,6 @@ def test_logarithms_from_prime_factors_are_decimal_arithmetics_doubles() -> None
     """The fast path (the primes' logarithms summed as integers) gives decimal arithmetic's
     double for every count below 2^15 and for counts up to 10^9 of every shape: powers,
     products of small primes, large primes and products with one (made whole)."""
-    import random
-
     rng = random.Random(7)
     counts = list(range(1, 1 << 15))
     counts += [rng.randrange(1 << 14, 10**9) for _ in range(3000)]
