@@ -139,6 +139,26 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
     return out
 
 
+def timeline_breakdown(pipeline: Pipeline) -> dict[str, Any]:
+    """MB of each attribute of the timelines of the stories in play (first owner wins, in
+    the order of the attributes), with the counts that say what they hold per event."""
+    held = list(pipeline._stories.values())
+    timelines = [s.timeline for s in held if isinstance(s, StoryState)]
+    names: list[str] = []
+    for index in timelines:
+        names.extend(name for name in vars(index) if name not in names)
+    seen: set[int] = set()
+    out: dict[str, Any] = {}
+    for name in names:
+        out[name] = _deep_mb([vars(t).get(name) for t in timelines], seen)
+    events = [event for t in timelines for event in t._events]
+    out["events (count)"] = len(events)
+    out["cold events (count)"] = sum(event.members is None for event in events)
+    out["members (count)"] = sum(len(event.members or ()) for event in events)
+    out["articles (count)"] = sum(len(t._articles) for t in timelines)
+    return out
+
+
 def pymalloc_stats() -> dict[str, float]:
     """MB of pymalloc's arenas and of the blocks in them (``sys._debugmallocstats``, which
     writes to the C stderr: read back through a temporary file)."""
@@ -276,6 +296,8 @@ def main() -> int:
                              "lines; with --breakdown, every --breakdown-every samples "
                              "carry the breakdown), so a long run reports while it goes")
     parser.add_argument("--breakdown-every", type=int, default=10)
+    parser.add_argument("--timeline-breakdown", action="store_true",
+                        help="with --breakdown: the timelines' attributes apart")
     parser.add_argument("--cold-store", type=Path, default=None,
                         help="keep idle stories in a RocksDB store in this directory (as "
                              "the worker does) instead of in memory")
@@ -405,6 +427,8 @@ def main() -> int:
                     "in_play_articles": pipeline._live_items}
                 if args.breakdown and len(samples) % args.breakdown_every == 0:
                     line["breakdown_mb"] = breakdown(pipeline)
+                    if args.timeline_breakdown:
+                        line["timelines_mb"] = timeline_breakdown(pipeline)
                 if args.allocator:
                     line["allocator"] = allocator_probe(pipeline, cold, args.allocator_trim)
                 line["fold_peak_rss_mb"] = fold_peak
@@ -459,6 +483,8 @@ def main() -> int:
         report["growth_mb_per_500"] = round((r1 - r0) / (n1 - n0) * 500, 1)
     if args.breakdown:
         report["breakdown_mb"] = breakdown(pipeline)
+        if args.timeline_breakdown:
+            report["timelines_mb"] = timeline_breakdown(pipeline)
     if args.allocator:
         report["allocator"] = allocator_probe(pipeline, cold, True)
     if args.tracemalloc:
