@@ -81,9 +81,6 @@ class MemoryColdStore:
     def __len__(self) -> int:
         return len(self._values)
 
-    def nbytes(self) -> int:
-        return sum(len(v) for v in self._values.values())  # ints
-
 
 class KeyFilter:
     """The keys a :class:`SpilledMap` has written to its store, as a Bloom filter: "no" is
@@ -118,10 +115,6 @@ class KeyFilter:
 
     def __len__(self) -> int:
         return self._count
-
-    @property
-    def nbytes(self) -> int:
-        return sum(map(len, self._layers))  # ints
 
     def add_many(self, keys: Sequence[str]) -> None:
         """Record ``keys``, in NumPy over the batch (a map spills thousands at once); the

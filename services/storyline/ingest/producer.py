@@ -168,9 +168,5 @@ class ArticleProducer:
             key=letter.key.encode() if letter.key else None)
         return future
 
-    async def send_dead_letter(self, letter: DeadLetter) -> tuple[int, int]:
-        metadata = await (await self.enqueue_dead_letter(letter))
-        return int(metadata.partition), int(metadata.offset)
-
     async def flush(self) -> None:
         await self._running().flush()

@@ -103,10 +103,6 @@ def _key_words(surface: str) -> tuple[str, ...]:
     return tuple(normalise(surface).split())
 
 
-def _inside(surface: str, inside: set[str]) -> bool:
-    return all(w in inside for w in _key_words(surface))
-
-
 def _known(surface: str) -> bool:
     key = normalise(surface)
     return key in PLACES or key in ORGANISATIONS or key in ALIASES or key in DEMONYMS
