@@ -284,3 +284,36 @@ def test_an_event_that_lost_a_statement_to_the_survivor_is_matched_as_it_is_here
     assert _state(guided) == _state(plain)
     assert [[m.uri for m in event.members or ()] for event in guided._events] == [
         ["urn:s:1", "urn:a:2"], ["urn:a:1", "urn:a:3"]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(survivor=composed, absorbed=composed, compare=st.sampled_from([1, 2]))
+def test_a_guided_merges_lookup_finds_the_events_nearby_finds_among_its_own(
+        survivor: list[list[tuple[int, ...]]], absorbed: list[list[tuple[int, ...]]],
+        compare: int) -> None:
+    # _GuidedLookup, the fast path of a guided statement's match, against the plain one:
+    # every event _nearby finds that is the survivor's or differs from the source's
+    best = TimelineIndex._best
+    checked: list[int] = []
+
+    def compared(index: TimelineIndex, member: timeline._Member, below: int,
+                 also: set[int] | None = None,
+                 lookup: timeline._GuidedLookup | None = None) -> tuple[float, int | None]:
+        if lookup is not None:
+            span = member.cand.span
+            assert lookup.nearby(span) == [i for i in index._nearby(span)
+                                           if i < below or (also and i in also)]
+            checked.append(member.seq)
+        return best(index, member, below, also, lookup)
+
+    with mock.patch.object(timeline, "COMPARE_MEMBERS", compare), \
+            mock.patch.object(TimelineIndex, "_best", compared):
+        ours = [composed_article(f"urn:s:{n}", n, told) for n, told in enumerate(survivor, 1)]
+        moved = [composed_article(f"urn:a:{n}", n, told) for n, told in enumerate(absorbed, 1)]
+        source = TimelineIndex()
+        for cited in moved:
+            source.add(cited)
+        guided = _merged(ours, moved, source, guided=True)
+        plain = _merged(ours, moved, source, guided=None)  # (no lookup: nothing checked)
+    assert _state(guided) == _state(plain)
+    assert len(checked) == sum(len(told) for told in absorbed)

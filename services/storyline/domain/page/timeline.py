@@ -242,6 +242,79 @@ def _month_key(day: date) -> int:
     return day.year * 12 + day.month - 1
 
 
+# Where to look for an event (TimelineIndex._by_day, _by_month, _days_in_month): as
+# functions of the three maps, so a guided merge (_GuidedLookup) keeps its own, smaller ones.
+def _register_in(by_day: dict[date, list[int]], by_month: dict[int, list[int]],
+                 days_in_month: dict[int, list[int]], index: int, span: TimeSpan) -> None:
+    if span.precision is DatePrecision.DAY:
+        by_day.setdefault(span.start, []).append(index)
+        days_in_month.setdefault(_month_key(span.start), []).append(index)
+        return
+    for key in range(_month_key(span.start), _month_key(span.end) + 1):
+        by_month.setdefault(key, []).append(index)
+
+
+def _nearby_in(by_day: dict[date, list[int]], by_month: dict[int, list[int]],
+               days_in_month: dict[int, list[int]], span: TimeSpan) -> list[int]:
+    """Indexes of the events registered (:func:`_register_in`) in the three maps whose
+    date may be compatible with ``span``, ascending."""
+    found: set[int] = set()
+    months = range(_month_key(span.start), _month_key(span.end) + 1)
+    for key in months:
+        found.update(by_month.get(key, ()))
+    if span.precision is DatePrecision.DAY:
+        for offset in range(-CONFLICT_DAYS, CONFLICT_DAYS + 1):
+            found.update(by_day.get(span.start + timedelta(days=offset), ()))
+    else:
+        for key in months:
+            found.update(days_in_month.get(key, ()))
+    return sorted(found)
+
+
+class _GuidedLookup:
+    """The events a guided statement of :meth:`TimelineIndex.absorb` is matched against
+    (:meth:`TimelineIndex._guided`): those before ``first`` (the survivor's own) and those
+    from ``first`` on that differ from the source's (``differ``), found by date as
+    :meth:`TimelineIndex._nearby` finds them among all. Its maps hold the registrations of
+    those events only (the survivor's, copied when the merge begins, then each one as it
+    is made); the others' wait in ``later`` until their event comes to differ. So finding
+    them costs the survivor's events near the date, not the merged story's as well: where
+    a long story merges into a short one, most events are the merged story's, and
+    ``_nearby`` gave hundreds a statement that ``_best`` then skipped one by one. The
+    indexes it gives are exactly ``_nearby``'s that are before ``first`` or in ``differ``
+    (a test compares them)."""
+
+    __slots__ = ("by_day", "by_month", "days_in_month", "differ", "first", "later")
+
+    def __init__(self, index: TimelineIndex, first: int) -> None:
+        self.first = first
+        self.differ: set[int] = set()  # events from ``first`` on not as in the source
+        # (every event registered so far is before ``first``)
+        self.by_day = {day: list(found) for day, found in index._by_day.items()}
+        self.by_month = {key: list(found) for key, found in index._by_month.items()}
+        self.days_in_month = {key: list(found) for key, found in index._days_in_month.items()}
+        # event from ``first`` on, not in ``differ`` -> the spans it was registered under
+        self.later: dict[int, list[TimeSpan]] = {}
+
+    def register(self, index: int, span: TimeSpan) -> None:
+        """The index registered event ``index`` under ``span`` (TimelineIndex._register)."""
+        if index < self.first or index in self.differ:
+            _register_in(self.by_day, self.by_month, self.days_in_month, index, span)
+        else:
+            self.later.setdefault(index, []).append(span)
+
+    def differs(self, index: int) -> None:
+        """Event ``index`` (made, or to be made next) is not as the source's was."""
+        if index in self.differ:
+            return
+        self.differ.add(index)
+        for span in self.later.pop(index, ()):
+            _register_in(self.by_day, self.by_month, self.days_in_month, index, span)
+
+    def nearby(self, span: TimeSpan) -> list[int]:
+        return _nearby_in(self.by_day, self.by_month, self.days_in_month, span)
+
+
 def _figure_value(figure: _Figure) -> str:
     value = f"{figure.value:,.0f}" if figure.value == int(figure.value) else f"{figure.value:,}"
     return f"{value} {figure.unit}".strip()
@@ -571,15 +644,18 @@ class TimelineIndex:
             return
         guide = source._guide(articles, inputs) if source is not None else None
         choose: Callable[[_Member], int | None] | None = None
+        lookup: _GuidedLookup | None = None
         if guide is not None:
             steps = iter(guide)
             first = len(self._events)
             image: list[int | None] = []  # the source's events here (None: not made here)
-            differ: set[int] = set()  # events from ``first`` on not as in the source
+            # the events from ``first`` on not as in the source (lookup.differ), and where
+            # to find them and the survivor's own
+            lookup = guided = _GuidedLookup(self, first)
 
             def choose(member: _Member) -> int | None:
                 joined, made = next(steps)
-                return self._guided(member, first, image, differ, joined, made)
+                return self._guided(member, first, image, guided, joined, made)
 
         # the day ranking once at the end: the days' keys, sorted, whatever the order
         touched: set[date] = set()
@@ -591,7 +667,7 @@ class TimelineIndex:
             self._articles[article.uri] = added
             touched |= self._days_touched(added)
             self._credit_days(added)
-            self._index(added, given.statements, choose)
+            self._index(added, given.statements, choose, lookup)
         self._rank_touched(touched)
 
     def _guide(self, articles: Sequence[CitedArticle], inputs: Mapping[str, TimelineInput]
@@ -808,9 +884,11 @@ class TimelineIndex:
         self._day_rank = rank
 
     def _index(self, article: _Added, statements: Sequence[_Statement],
-               choose: Callable[[_Member], int | None] | None = None) -> None:
+               choose: Callable[[_Member], int | None] | None = None,
+               lookup: _GuidedLookup | None = None) -> None:
         """Index the article's ``statements``: each joins the event :meth:`_match` gives it
-        (``choose`` gives it instead: :meth:`absorb`), or makes one."""
+        (``choose`` gives it instead: :meth:`absorb`), or makes one; ``lookup`` (a guided
+        merge's) is told of every event registered."""
         source = article.source
         for cand in statements:
             self._seq += 1
@@ -824,10 +902,14 @@ class TimelineIndex:
                 target = len(self._events)
                 self._events.append(_Event(entry_id_for(article.uri, cand.sentence), cand.span))
                 self._register(target, cand.span)
+                if lookup is not None:
+                    lookup.register(target, cand.span)
             event = self._events[target]
             if PRECISION_RANK[cand.span.precision] < PRECISION_RANK[event.span.precision]:
                 event.span = cand.span
                 self._register(target, cand.span)
+                if lookup is not None:
+                    lookup.register(target, cand.span)
             _members(event).append(member)
             month = _month_of(event.span)
             if month is not None:
@@ -844,12 +926,12 @@ class TimelineIndex:
             self._stale.add(target)
 
     def _guided(self, member: _Member, first: int, image: list[int | None],
-                differ: set[int], joined: int, made: bool) -> int | None:
+                lookup: _GuidedLookup, joined: int, made: bool) -> int | None:
         """What :meth:`_match` gives ``member``, which joined the source's event ``joined``
         (made it, when ``made``) in the index it comes from (:meth:`absorb`); ``image``:
         where each of the source's events made so far is here (None: a statement that made
-        it there joined an event of this index), ``differ``: the events from ``first`` on
-        that are not as the source's were at this point (members that joined elsewhere
+        it there joined an event of this index), ``lookup.differ``: the events from ``first``
+        on that are not as the source's were at this point (members that joined elsewhere
         there, or that lack one; made here only). Both are kept up to date.
 
         The others from ``first`` on, the source's events as they were when ``member``
@@ -858,7 +940,8 @@ class TimelineIndex:
         joined one. So only the events before ``first`` and those that differ are matched,
         and what they give is compared with ``joined`` (in full, every event, when
         ``joined`` itself is not here as it was there)."""
-        best, index = self._best(member, first, differ)
+        differ = lookup.differ
+        best, index = self._best(member, first, differ, lookup)
         if made:  # the source's events are made in order: this is image[joined]
             if index is None:
                 image.append(len(self._events))  # made here too, the same event
@@ -877,8 +960,8 @@ class TimelineIndex:
             # a member the source's event lacks, and one an event gains (or makes) that
             # the source has elsewhere
             if at is not None:
-                differ.add(at)
-            differ.add(len(self._events) if target is None else target)
+                lookup.differs(at)
+            lookup.differs(len(self._events) if target is None else target)
         return target
 
     def _restates(self, member: _Member, index: int) -> float:
@@ -907,26 +990,11 @@ class TimelineIndex:
         return best
 
     def _register(self, index: int, span: TimeSpan) -> None:
-        if span.precision is DatePrecision.DAY:
-            self._by_day.setdefault(span.start, []).append(index)
-            self._days_in_month.setdefault(_month_key(span.start), []).append(index)
-            return
-        for key in range(_month_key(span.start), _month_key(span.end) + 1):
-            self._by_month.setdefault(key, []).append(index)
+        _register_in(self._by_day, self._by_month, self._days_in_month, index, span)
 
     def _nearby(self, span: TimeSpan) -> list[int]:
         """Indexes of the events whose date may be compatible with ``span``, ascending."""
-        found: set[int] = set()
-        months = range(_month_key(span.start), _month_key(span.end) + 1)
-        for key in months:
-            found.update(self._by_month.get(key, ()))
-        if span.precision is DatePrecision.DAY:
-            for offset in range(-CONFLICT_DAYS, CONFLICT_DAYS + 1):
-                found.update(self._by_day.get(span.start + timedelta(days=offset), ()))
-        else:
-            for key in months:
-                found.update(self._days_in_month.get(key, ()))
-        return sorted(found)
+        return _nearby_in(self._by_day, self._by_month, self._days_in_month, span)
 
     def _match(self, member: _Member) -> int | None:
         """The event ``member`` restates: of the events whose date is compatible with its
@@ -934,8 +1002,8 @@ class TimelineIndex:
         (:meth:`_best` over every event)."""
         return self._best(member, len(self._events))[1]
 
-    def _best(self, member: _Member, below: int, also: set[int] | None = None
-              ) -> tuple[float, int | None]:
+    def _best(self, member: _Member, below: int, also: set[int] | None = None,
+              lookup: _GuidedLookup | None = None) -> tuple[float, int | None]:
         """The event ``member`` restates among the events before ``below`` (and those in
         ``also``), and the similarity it has with it: of those whose date is compatible with
         its own, the one with the most similar member, the older on a tie; (0.0, None) for
@@ -948,7 +1016,9 @@ class TimelineIndex:
         event), at least MIN_SHARED words in common and SAME_EVENT (SAME_EVENT_OTHER_DAY for
         a day date up to CONFLICT_DAYS away). One loop, every name local: it runs for each
         nearby event of each statement (~220 in a long story; a merge re-adds thousands of
-        statements), and calls and attribute look-ups were most of its cost."""
+        statements), and calls and attribute look-ups were most of its cost. ``lookup``
+        (a guided merge's, whose events are those before ``below`` and in ``also``) finds
+        the events near the date among those only: the same ones the filter below keeps."""
         words = frozenset(member.words)
         size = len(words)
         uri = member.uri
@@ -960,7 +1030,7 @@ class TimelineIndex:
         best_index: int | None = None
         best = 0.0  # every similarity that counts is at least SAME_EVENT > 0
         self._look_near(span)
-        for index in self._nearby(span):
+        for index in self._nearby(span) if lookup is None else lookup.nearby(span):
             if index >= below:  # ascending: the rest are later still
                 if not also:
                     break
