@@ -21,7 +21,7 @@ in the store.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Protocol, overload
@@ -365,6 +365,8 @@ def absorb(survivor: StoryState, absorbed: StoryState | MovedStory) -> Change:
         arrivals.append(arrived)
         added.append(cited.uri)
     survivor.timeline.absorb(arrivals, moved.inputs, index)
+    if isinstance(absorbed, StoryState) and absorbed.last is not None:
+        _carry_list(absorbed.last.articles, survivor, renumbered)
     for uri, cited in taken:
         survivor.withdrawn[uri] = copied(
             cited, n=renumbered[cited.n],
@@ -374,6 +376,38 @@ def absorb(survivor: StoryState, absorbed: StoryState | MovedStory) -> Change:
         survivor.summary_memo.analyses.setdefault(uri, entry)
     survivor.aliases.extend([moved.story_id, *moved.aliases])
     return Change(ChangeReason.MERGE, articles_added=tuple(added))
+
+
+def _carry_list(entries: Sequence[RelatedArticle], survivor: StoryState,
+                renumbered: Mapping[int, int]) -> None:
+    """The absorbed story's list ``entries`` (its last page's) into the survivor's list
+    cache, renumbered as its articles were (``renumbered``: old number -> new): the entry
+    the next revision makes of each is this one (``_related_entry`` checks, as for any
+    cached entry, that it was made from the same articles, and makes it anew otherwise),
+    and its headline is the one the absorbed story showed. That is the costly part: an
+    article without a headline is listed under its first sentence, which for most of a
+    long story's articles is in the cold store, unpacked once more for each of them.
+    The entry is made by ``_new_entry`` from the same values as the revision would give
+    it (an article's fields follow from its uri and version), so the list is the same."""
+    cache = survivor.related_cache
+    articles = survivor.articles
+    for entry in entries:
+        new_n = renumbered.get(entry.n)
+        article = articles.get(entry.uri)
+        if (new_n is None or article is None or article.n != new_n
+                or article.version != entry.version):
+            continue
+        copies: list[CitedArticle] = []
+        for carried in entry.copies:
+            copy = articles.get(carried.uri)
+            if (copy is None or copy.n != renumbered.get(carried.n)
+                    or copy.version != carried.version):
+                break
+            copies.append(copy)
+        else:
+            _new_entry(new_n, article.uri, article.version, article.source, entry.headline,
+                       article.published, article.url, tuple(_carried(c) for c in copies),
+                       cache)
 
 
 class _Joined(Sequence[CitedArticle]):
