@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TypeVar
 from unittest import mock
 
+import hypothesis
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from test_page_citations import ScriptedClusterer, scripted_entries, scripted_log
@@ -36,7 +37,7 @@ from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.domain.extract.analysis import Analysis, analysis_of
 from storyline.domain.extract.timeline_input import timeline_input
 from storyline.domain.facts import ArticleFacts, CitedArticle, pack_sentences
-from storyline.domain.page import story
+from storyline.domain.page import story, summary, title
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.domain.records import handle_record
 from storyline.domain.stages import extract
@@ -163,6 +164,61 @@ def test_a_merge_lists_the_absorbed_storys_articles_under_the_headlines_it_had()
         made_anew = folded(records(log), pipelines[1])
     assert carried_over == made_anew
     assert len(made[1]) - len(made[0]) >= 2  # the merge's: made anew there, carried here
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scripted_entries, st.integers(1, 3))  # (one example in four or so takes a memo)
+def test_a_survivor_that_takes_the_absorbed_storys_summary_memo_folds_alike(
+        entries: list[tuple[str, int, int]], window: int) -> None:
+    """story._takes_memo (the survivor takes the memo of an absorbed story that fills the
+    summary window) against keeping the survivor's own, and against taking every absorbed
+    story's (any memo is a cache of what it was made of): the same events, byte for byte."""
+    log, plan = scripted_log(entries)
+    pipelines = [Pipeline(), Pipeline(), Pipeline()]
+    for p in pipelines:
+        p.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    real = story._takes_memo
+    taken: list[bool] = []
+
+    def counted(absorbed: story.StoryState, moved: story.MovedStory) -> bool:
+        taken.append(real(absorbed, moved))
+        return taken[-1]
+
+    with mock.patch.object(summary, "STORY_WINDOW", window), \
+            mock.patch.object(title, "STORY_WINDOW", window):
+        with mock.patch.object(story, "_takes_memo", counted):
+            memo_taken = folded(records(log), pipelines[0])
+        with mock.patch.object(story, "_takes_memo", lambda *_: False):
+            own_memo = folded(records(log), pipelines[1])
+        with mock.patch.object(story, "_takes_memo", lambda *_: True):
+            any_memo = folded(records(log), pipelines[2])
+    assert memo_taken == own_memo == any_memo
+    if any(kind == "merge" for kind, _, _ in entries):
+        hypothesis.event(f"memo taken: {any(taken)}")
+
+
+def test_a_survivor_takes_the_summary_memo_of_an_absorbed_story_that_fills_the_window(
+        ) -> None:
+    log, plan = scripted_log([("new", 0, 0), ("new", 1, 1), ("new", 1, 2), ("copy", 1, 1),
+                              ("new", 1, 3), ("merge", 2, 4), ("new", 2, 5)])
+    pipelines = [Pipeline(), Pipeline()]
+    for p in pipelines:
+        p.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    real = story._takes_memo
+    taken: list[bool] = []
+
+    def counted(absorbed: story.StoryState, moved: story.MovedStory) -> bool:
+        taken.append(real(absorbed, moved))
+        return taken[-1]
+
+    with mock.patch.object(summary, "STORY_WINDOW", 3), \
+            mock.patch.object(title, "STORY_WINDOW", 3):
+        with mock.patch.object(story, "_takes_memo", counted):
+            memo_taken = folded(records(log), pipelines[0])
+        with mock.patch.object(story, "_takes_memo", lambda *_: False):
+            own_memo = folded(records(log), pipelines[1])
+    assert memo_taken == own_memo
+    assert True in taken
 
 
 @pytest.mark.parametrize("dataset", ["timeline17-dev", "entities-dev"])

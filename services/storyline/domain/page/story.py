@@ -371,11 +371,30 @@ def absorb(survivor: StoryState, absorbed: StoryState | MovedStory) -> Change:
         survivor.withdrawn[uri] = copied(
             cited, n=renumbered[cited.n],
             copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
-    # the moved articles keep their facts objects, so their analyses stay valid
-    for uri, entry in moved.analyses.items():
-        survivor.summary_memo.analyses.setdefault(uri, entry)
+    if isinstance(absorbed, StoryState) and _takes_memo(absorbed, moved):
+        # The survivor's summary window is now the absorbed story's own, moved on by the
+        # articles that join after it: its memo holds that window's rows, counts and
+        # indexes, and the next revision slides them as it would have there (the survivor's
+        # memo held a window no article of which stays in it: all made anew). The memo is a
+        # cache whose every part is keyed by what it was made of (the window's analyses,
+        # their sources and dates, the articles' numbers where they count), so any memo
+        # gives the same page as a new one (a test compares them); the moved articles keep
+        # their facts objects, so its analyses stay valid.
+        survivor.summary_memo = absorbed.summary_memo
+        absorbed.summary_memo = SummaryMemo()
+    else:
+        # the moved articles keep their facts objects, so their analyses stay valid
+        for uri, entry in moved.analyses.items():
+            survivor.summary_memo.analyses.setdefault(uri, entry)
     survivor.aliases.extend([moved.story_id, *moved.aliases])
     return Change(ChangeReason.MERGE, articles_added=tuple(added))
+
+
+def _takes_memo(absorbed: StoryState, moved: MovedStory) -> bool:
+    """Whether the survivor takes the summary memo of ``absorbed`` (a story folded here;
+    ``moved``: what moves of it): when it fills the summary window on its own (see absorb).
+    Only the cost depends on it, never a byte (a test takes every memo it can)."""
+    return len(moved.articles) >= summary_module.STORY_WINDOW
 
 
 def _carry_list(entries: Sequence[RelatedArticle], survivor: StoryState,
