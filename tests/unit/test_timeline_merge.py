@@ -287,12 +287,14 @@ def test_an_event_that_lost_a_statement_to_the_survivor_is_matched_as_it_is_here
 
 
 @settings(max_examples=200, deadline=None)
-@given(survivor=composed, absorbed=composed, compare=st.sampled_from([1, 2]))
+@given(survivor=composed, absorbed=composed, compare=st.sampled_from([1, 2]),
+       scan=st.sampled_from([0, 3, timeline.GUIDED_SCAN, 10**6]))
 def test_a_guided_merges_lookup_finds_the_events_nearby_finds_among_its_own(
         survivor: list[list[tuple[int, ...]]], absorbed: list[list[tuple[int, ...]]],
-        compare: int) -> None:
+        compare: int, scan: int) -> None:
     # _GuidedLookup, the fast path of a guided statement's match, against the plain one:
-    # every event _nearby finds that is the survivor's or differs from the source's
+    # every event _nearby finds that is the survivor's or differs from the source's (read
+    # from its maps, or its registrations one by one while there are at most ``scan``)
     best = TimelineIndex._best
     checked: list[int] = []
 
@@ -307,6 +309,7 @@ def test_a_guided_merges_lookup_finds_the_events_nearby_finds_among_its_own(
         return best(index, member, below, also, lookup)
 
     with mock.patch.object(timeline, "COMPARE_MEMBERS", compare), \
+            mock.patch.object(timeline, "GUIDED_SCAN", scan), \
             mock.patch.object(TimelineIndex, "_best", compared):
         ours = [composed_article(f"urn:s:{n}", n, told) for n, told in enumerate(survivor, 1)]
         moved = [composed_article(f"urn:a:{n}", n, told) for n, told in enumerate(absorbed, 1)]

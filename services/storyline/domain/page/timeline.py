@@ -282,9 +282,13 @@ class _GuidedLookup:
     a long story merges into a short one, most events are the merged story's, and
     ``_nearby`` gave hundreds a statement that ``_best`` then skipped one by one. The
     indexes it gives are exactly ``_nearby``'s that are before ``first`` or in ``differ``
-    (a test compares them)."""
+    (a test compares them).
 
-    __slots__ = ("by_day", "by_month", "days_in_month", "differ", "first", "later")
+    While it holds few registrations (GUIDED_SCAN, as when a long story merges into one of
+    a few articles), they are read one by one instead (``regs``): a statement is then
+    matched in the time a look-up of its seven days in the maps took."""
+
+    __slots__ = ("by_day", "by_month", "days_in_month", "differ", "first", "later", "regs")
 
     def __init__(self, index: TimelineIndex, first: int) -> None:
         self.first = first
@@ -293,13 +297,28 @@ class _GuidedLookup:
         self.by_day = {day: list(found) for day, found in index._by_day.items()}
         self.by_month = {key: list(found) for key, found in index._by_month.items()}
         self.days_in_month = {key: list(found) for key, found in index._days_in_month.items()}
+        # The maps' registrations: (event, True, the day's ordinal, its month key) for a day
+        # (its _days_in_month entry is the same registration), (event, False, month key,
+        # month key) for each month a coarser date covers
+        self.regs: list[tuple[int, bool, int, int]] = [
+            (event, True, day.toordinal(), _month_key(day))
+            for day, found in self.by_day.items() for event in found]
+        self.regs += [(event, False, key, key)
+                      for key, found in self.by_month.items() for event in found]
         # event from ``first`` on, not in ``differ`` -> the spans it was registered under
         self.later: dict[int, list[TimeSpan]] = {}
+
+    def _add(self, index: int, span: TimeSpan) -> None:
+        _register_in(self.by_day, self.by_month, self.days_in_month, index, span)
+        if span.precision is DatePrecision.DAY:
+            self.regs.append((index, True, span.start.toordinal(), _month_key(span.start)))
+        else:
+            self.regs.append((index, False, _month_key(span.start), _month_key(span.end)))
 
     def register(self, index: int, span: TimeSpan) -> None:
         """The index registered event ``index`` under ``span`` (TimelineIndex._register)."""
         if index < self.first or index in self.differ:
-            _register_in(self.by_day, self.by_month, self.days_in_month, index, span)
+            self._add(index, span)
         else:
             self.later.setdefault(index, []).append(span)
 
@@ -309,10 +328,32 @@ class _GuidedLookup:
             return
         self.differ.add(index)
         for span in self.later.pop(index, ()):
-            _register_in(self.by_day, self.by_month, self.days_in_month, index, span)
+            self._add(index, span)
 
     def nearby(self, span: TimeSpan) -> list[int]:
-        return _nearby_in(self.by_day, self.by_month, self.days_in_month, span)
+        regs = self.regs
+        if len(regs) > GUIDED_SCAN:
+            return _nearby_in(self.by_day, self.by_month, self.days_in_month, span)
+        # what _nearby_in finds in the maps: a day-dated statement looks at the days up to
+        # CONFLICT_DAYS away and at the coarser dates of its month, a coarser one at every
+        # registration in its months
+        low, high = _month_key(span.start), _month_key(span.end)
+        found: set[int] = set()
+        if span.precision is DatePrecision.DAY:
+            day = span.start.toordinal()
+            for event, by_day, first, last in regs:
+                if (abs(first - day) <= CONFLICT_DAYS if by_day
+                        else first <= high and low <= last):
+                    found.add(event)
+        else:
+            for event, by_day, first, last in regs:
+                if low <= last <= high if by_day else low <= last and first <= high:
+                    found.add(event)
+        return sorted(found)
+
+
+# The registrations below which a guided merge's lookup reads them one by one (see above).
+GUIDED_SCAN = 24
 
 
 def _figure_value(figure: _Figure) -> str:
