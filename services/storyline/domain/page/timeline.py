@@ -32,6 +32,7 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 from storyline.domain.coldstore import ColdStore
@@ -464,6 +465,45 @@ def _summary_of_one(member: _Member) -> _Summary:
                     conflicts=(), planned=bool(member.planned))
 
 
+def _renumbered_summary(summary: _Summary, was: Sequence[_Member], members: Sequence[_Member]
+                        ) -> _Summary | None:
+    """What :func:`_summary_of_many` makes of ``members``, given ``summary``, what it made of
+    ``was``: the same statements in the same order (a merge moved them), whose articles
+    were renumbered. The summary reads of a member its statement, its plan flag, the order
+    of members (their seq: ascending in both) and, of the numbers and sources, only which
+    are equal and, for the numbers, their order (citations and cited members are sorted by
+    number): so when the old numbers map to the new ones one to one and in order, and the
+    old sources to the new ones one to one, it is ``summary`` with each member replaced by
+    its counterpart and each number by its new one. None when they do not (a copy whose
+    original did not move becomes an original: its source changes alone)."""
+    if len(was) != len(members) or len(was) < 2:
+        return None
+    counterpart: dict[int, _Member] = {}  # id(old member) -> the new one
+    numbers: dict[int, int] = {}  # old number -> new number
+    sources: dict[int, int] = {}  # old source -> new source
+    for old, new in zip(was, members, strict=True):
+        if old.cand is not new.cand or old.planned != new.planned:
+            return None
+        if numbers.setdefault(old.n, new.n) != new.n:
+            return None
+        if sources.setdefault(old.source, new.source) != new.source:
+            return None
+        counterpart[id(old)] = new
+    in_order = [numbers[n] for n in sorted(numbers)]
+    if any(a >= b for a, b in pairwise(in_order)):
+        return None
+    if len(set(sources.values())) != len(sources):
+        return None
+    cited = tuple(counterpart[id(m)] for m in summary.cited)
+    conflicts = tuple(
+        ConflictingValue(kind=side.kind, value=side.value,
+                         citations=tuple(numbers[n] for n in side.citations))
+        for side in summary.conflicts)
+    return _Summary(span=summary.span, stated=summary.stated, text=summary.text, cited=cited,
+                    sources=summary.sources, centrality=summary.centrality,
+                    conflicts=conflicts, planned=summary.planned)
+
+
 def _citations(summary: _Summary) -> tuple[Citation, ...]:
     return tuple(Citation(n=m.n, uri=m.uri, version=m.version, sentence=m.cand.sentence)
                  for m in summary.cited)
@@ -576,6 +616,12 @@ class TimelineIndex:
     history. Without a store nothing goes cold.
     """
 
+    # The summaries a guided merge found for the events it made as the absorbed story had
+    # them (:meth:`_hand_summaries`), for the next :meth:`_rerank`: index -> (the event,
+    # its member count then, the summary). Not state: never pickled, None but between a
+    # merge and the revision that follows it.
+    _handed: dict[int, tuple[_Event, int, _Summary]] | None = None
+
     def __init__(self) -> None:
         self._articles: dict[str, _Added] = {}  # in order of addition
         self._store: ColdStore | None = None
@@ -589,6 +635,7 @@ class TimelineIndex:
         state["_store"] = None
         state["_cold_summaries"] = {}
         state["_shown"] = {}
+        state.pop("_handed", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -710,6 +757,32 @@ class TimelineIndex:
             self._credit_days(added)
             self._index(added, given.statements, choose, lookup)
         self._rank_touched(touched)
+        if source is not None and lookup is not None:
+            self._hand_summaries(source, image, lookup.differ)
+
+    def _hand_summaries(self, source: TimelineIndex, image: Sequence[int | None],
+                        differ: set[int]) -> None:
+        """Keep for the next :meth:`_rerank` the summaries ``source`` (the absorbed story's
+        index, which guided :meth:`absorb`) has of the events made here as they were there
+        (``image``: where each of its events is here; ``differ``: those that are not as
+        there): the same statements in the same order, so the same summary but for its
+        members' numbers (:func:`_renumbered_summary`). The rerank of a long story's merge
+        summarised each of its hundreds of events of several statements again."""
+        handed: dict[int, tuple[_Event, int, _Summary]] = {}
+        for there, here in enumerate(image):
+            if here is None or here in differ:
+                continue
+            was = source._events[there]
+            summary = was.summary
+            event = self._events[here]
+            members = event.members
+            if not isinstance(summary, _Summary) or was.members is None or members is None:
+                continue
+            renumbered = _renumbered_summary(summary, was.members, members)
+            if renumbered is not None:
+                handed[here] = (event, len(members), renumbered)
+        if handed:  # (with those of another merge of the same revision, if any)
+            self._handed = handed if self._handed is None else {**self._handed, **handed}
 
     def _guide(self, articles: Sequence[CitedArticle], inputs: Mapping[str, TimelineInput]
                ) -> list[tuple[int, bool]] | None:
@@ -1154,11 +1227,19 @@ class TimelineIndex:
         for day in self._stale_days:
             stale.update(key[-1] for key in self._single_day.get(day, ()))
         self._stale_days.clear()
+        handed, self._handed = self._handed, None
         if not stale:
             return
         for index in sorted(stale):
             event = self._events[index]
-            summary = self._ranked_summary(event)
+            hit = handed.get(index) if handed else None
+            if (hit is not None and hit[0] is event and event.summary is None
+                    and event.members is not None and len(event.members) == hit[1]):
+                # (a guided merge's, for the event as it still is: what _summary makes)
+                summary: _Summary | _ColdSummary = hit[2]
+                event.summary = hit[2]
+            else:
+                summary = self._ranked_summary(event)
             old = self._ranked.get(index)
             pos = self._multi_at.get(index)
             if old is not None:
