@@ -138,6 +138,12 @@ def test_a_merge_lists_the_absorbed_storys_entries_as_made_anew(
     with mock.patch.object(story, "_carry_list", lambda *_: None):
         made_anew = folded(records(log), pipelines[1])
     assert carried_over == made_anew
+    # and the list caches the stories keep (state) hold the same entries
+    assert pipelines[0].story_ids == pipelines[1].story_ids
+    for story_id in pipelines[0].story_ids:
+        kept = [p.story(story_id) for p in pipelines]
+        assert kept[0] is not None and kept[1] is not None
+        assert kept[0].related_cache == kept[1].related_cache
 
 
 def test_a_merge_lists_the_absorbed_storys_articles_under_the_headlines_it_had() -> None:
