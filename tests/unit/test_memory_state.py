@@ -652,6 +652,12 @@ def _layout() -> dict[str, object]:
 # stopped keeping its statements (a field its pickled state always left out), and again
 # when a lead Sentence stopped keeping its words (made from its text when asked), and when
 # the memo's TitleRows went to two buffers.)
+# (44 re-recorded without a bump in the merge-cost session (issue 10): only
+# timeline._GuidedLookup was added, the events a guided merge's statements are matched
+# against, which lives while TimelineIndex.absorb runs and is never pickled; again when
+# TimelineIndex gained _handed, the summaries a merge hands on to the revision that follows
+# it: a class attribute (None) but between the two, left out of the pickled state, so
+# states of either code unpickle in the other as before.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -682,7 +688,7 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        41: "5efc8e9b8394a59232478ad7588fd06dfb702329661140f37ada9922c1e9a6a2",
                        42: "ab6accbbf4475b6b3aa8d0cfdbbed542c58824c0147a778dd90255c172f671d1",
                        43: "2c6cc2335885bd7335c1438abb3d1cff12b20b2373987733429dab9bcac2df5e",
-                       44: "aedc3b527043d152a2d20b39471979c2b37bdbb4d371bd642bc9c96d489a5514"}
+                       44: "101b722a34fe1df0caa50f455c0a7a50cfc2bddfe9810ba407d6d15acb4c4559"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -10,12 +10,15 @@ was checked on the whole of both dev sets with ``benchmarks/bench_stages.py`` ag
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import TypeVar
+from unittest import mock
 
+import hypothesis
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from test_page_citations import ScriptedClusterer, scripted_entries, scripted_log
@@ -23,6 +26,7 @@ from test_pipeline import PROPERTY, START, STORIES, build_log, log_entries, reco
 
 from storyline.domain.assign import clustering_text
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.coldstore import ColdStore
 from storyline.domain.contracts import (
     ArticleAssigned,
     ArticleExtracted,
@@ -32,7 +36,8 @@ from storyline.domain.contracts import (
 from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.domain.extract.analysis import Analysis, analysis_of
 from storyline.domain.extract.timeline_input import timeline_input
-from storyline.domain.facts import ArticleFacts, pack_sentences
+from storyline.domain.facts import ArticleFacts, CitedArticle, pack_sentences
+from storyline.domain.page import story, summary, title
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.domain.records import handle_record
 from storyline.domain.stages import extract
@@ -117,6 +122,109 @@ def test_merges_list_the_absorbed_articles_and_fold_alike(entries: list[tuple[st
     for p in pipelines:
         p.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
     assert staged(records(log), pipelines[0]) == folded(records(log), pipelines[1])
+
+
+@PROPERTY
+@given(scripted_entries)
+def test_a_merge_lists_the_absorbed_storys_entries_as_made_anew(
+        entries: list[tuple[str, int, int]]) -> None:
+    """story._carry_list (the absorbed story's list entries, renumbered, into the
+    survivor's cache) against making every entry anew: the same events, byte for byte."""
+    log, plan = scripted_log(entries)
+    pipelines = [Pipeline(), Pipeline()]
+    for p in pipelines:
+        p.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    carried_over = folded(records(log), pipelines[0])
+    with mock.patch.object(story, "_carry_list", lambda *_: None):
+        made_anew = folded(records(log), pipelines[1])
+    assert carried_over == made_anew
+    # and the list caches the stories keep (state) hold the same entries
+    assert pipelines[0].story_ids == pipelines[1].story_ids
+    for story_id in pipelines[0].story_ids:
+        kept = [p.story(story_id) for p in pipelines]
+        assert kept[0] is not None and kept[1] is not None
+        assert kept[0].related_cache == kept[1].related_cache
+
+
+def test_a_merge_lists_the_absorbed_storys_articles_under_the_headlines_it_had() -> None:
+    # two stories (no headlines: each is listed under its first sentence), then a copy in
+    # the second and a merge: the absorbed story's entries are carried, not made anew
+    log, plan = scripted_log([("new", 0, 0), ("new", 1, 1), ("new", 1, 2), ("copy", 1, 1),
+                              ("new", 0, 3), ("merge", 2, 4)])
+    pipelines = [Pipeline(), Pipeline()]
+    for p in pipelines:
+        p.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    real = story._display_headline
+    made: list[list[str]] = [[], []]
+
+    def counted(at: int) -> Callable[[CitedArticle, ColdStore | None], str]:
+        def display(article: CitedArticle, store: ColdStore | None) -> str:
+            made[at].append(article.uri)
+            return real(article, store)
+        return display
+
+    with mock.patch.object(story, "_display_headline", counted(0)):
+        carried_over = folded(records(log), pipelines[0])
+    with mock.patch.object(story, "_carry_list", lambda *_: None), \
+            mock.patch.object(story, "_display_headline", counted(1)):
+        made_anew = folded(records(log), pipelines[1])
+    assert carried_over == made_anew
+    assert len(made[1]) - len(made[0]) >= 2  # the merge's: made anew there, carried here
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scripted_entries, st.integers(1, 3))  # (one example in four or so takes a memo)
+def test_a_survivor_that_takes_the_absorbed_storys_summary_memo_folds_alike(
+        entries: list[tuple[str, int, int]], window: int) -> None:
+    """story._takes_memo (the survivor takes the memo of an absorbed story that fills the
+    summary window) against keeping the survivor's own, and against taking every absorbed
+    story's (any memo is a cache of what it was made of): the same events, byte for byte."""
+    log, plan = scripted_log(entries)
+    pipelines = [Pipeline(), Pipeline(), Pipeline()]
+    for p in pipelines:
+        p.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    real = story._takes_memo
+    taken: list[bool] = []
+
+    def counted(absorbed: story.StoryState, moved: story.MovedStory) -> bool:
+        taken.append(real(absorbed, moved))
+        return taken[-1]
+
+    with mock.patch.object(summary, "STORY_WINDOW", window), \
+            mock.patch.object(title, "STORY_WINDOW", window):
+        with mock.patch.object(story, "_takes_memo", counted):
+            memo_taken = folded(records(log), pipelines[0])
+        with mock.patch.object(story, "_takes_memo", lambda *_: False):
+            own_memo = folded(records(log), pipelines[1])
+        with mock.patch.object(story, "_takes_memo", lambda *_: True):
+            any_memo = folded(records(log), pipelines[2])
+    assert memo_taken == own_memo == any_memo
+    if any(kind == "merge" for kind, _, _ in entries):
+        hypothesis.event(f"memo taken: {any(taken)}")
+
+
+def test_a_survivor_takes_the_summary_memo_of_an_absorbed_story_that_fills_the_window(
+        ) -> None:
+    log, plan = scripted_log([("new", 0, 0), ("new", 1, 1), ("new", 1, 2), ("copy", 1, 1),
+                              ("new", 1, 3), ("merge", 2, 4), ("new", 2, 5)])
+    pipelines = [Pipeline(), Pipeline()]
+    for p in pipelines:
+        p.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
+    real = story._takes_memo
+    taken: list[bool] = []
+
+    def counted(absorbed: story.StoryState, moved: story.MovedStory) -> bool:
+        taken.append(real(absorbed, moved))
+        return taken[-1]
+
+    with mock.patch.object(summary, "STORY_WINDOW", 3), \
+            mock.patch.object(title, "STORY_WINDOW", 3):
+        with mock.patch.object(story, "_takes_memo", counted):
+            memo_taken = folded(records(log), pipelines[0])
+        with mock.patch.object(story, "_takes_memo", lambda *_: False):
+            own_memo = folded(records(log), pipelines[1])
+    assert memo_taken == own_memo
+    assert True in taken
 
 
 @pytest.mark.parametrize("dataset", ["timeline17-dev", "entities-dev"])

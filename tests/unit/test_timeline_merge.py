@@ -9,9 +9,11 @@ same order (the definition), whatever the two stories hold.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from unittest import mock
 
+import hypothesis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_timeline import EVENTS, article, span
@@ -284,3 +286,182 @@ def test_an_event_that_lost_a_statement_to_the_survivor_is_matched_as_it_is_here
     assert _state(guided) == _state(plain)
     assert [[m.uri for m in event.members or ()] for event in guided._events] == [
         ["urn:s:1", "urn:a:2"], ["urn:a:1", "urn:a:3"]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(survivor=composed, absorbed=composed, compare=st.sampled_from([1, 2]),
+       scan=st.sampled_from([0, 3, timeline.GUIDED_SCAN, 10**6]))
+def test_a_guided_merges_lookup_finds_the_events_nearby_finds_among_its_own(
+        survivor: list[list[tuple[int, ...]]], absorbed: list[list[tuple[int, ...]]],
+        compare: int, scan: int) -> None:
+    # _GuidedLookup, the fast path of a guided statement's match, against the plain one:
+    # every event _nearby finds that is the survivor's or differs from the source's (read
+    # from its maps, or its registrations one by one while there are at most ``scan``)
+    best = TimelineIndex._best
+    checked: list[int] = []
+
+    def compared(index: TimelineIndex, member: timeline._Member, below: int,
+                 also: set[int] | None = None,
+                 lookup: timeline._GuidedLookup | None = None) -> tuple[float, int | None]:
+        if lookup is not None:
+            span = member.cand.span
+            assert lookup.nearby(span) == [i for i in index._nearby(span)
+                                           if i < below or (also and i in also)]
+            checked.append(member.seq)
+        return best(index, member, below, also, lookup)
+
+    with mock.patch.object(timeline, "COMPARE_MEMBERS", compare), \
+            mock.patch.object(timeline, "GUIDED_SCAN", scan), \
+            mock.patch.object(TimelineIndex, "_best", compared):
+        ours = [composed_article(f"urn:s:{n}", n, told) for n, told in enumerate(survivor, 1)]
+        moved = [composed_article(f"urn:a:{n}", n, told) for n, told in enumerate(absorbed, 1)]
+        source = TimelineIndex()
+        for cited in moved:
+            source.add(cited)
+        guided = _merged(ours, moved, source, guided=True)
+        plain = _merged(ours, moved, source, guided=None)  # (no lookup: nothing checked)
+    assert _state(guided) == _state(plain)
+    assert len(checked) == sum(len(told) for told in absorbed)
+
+
+def _handing(checked: list[int]
+             ) -> Callable[[TimelineIndex, TimelineIndex, list[int | None], set[int]], None]:
+    """TimelineIndex._hand_summaries, checking each summary it hands on against the one
+    _summarise makes of the event as it is (``checked``: gets their indexes)."""
+    hand = TimelineIndex._hand_summaries
+
+    def checking(index: TimelineIndex, source: TimelineIndex, image: list[int | None],
+                 differ: set[int]) -> None:
+        hand(index, source, image, differ)
+        for at, (event, count, summary) in (index._handed or {}).items():
+            assert event is index._events[at] and count == len(event.members or ())
+            assert summary == timeline._summarise(event)
+            checked.append(at)
+
+    return checking
+
+
+@settings(max_examples=250, deadline=None)
+@given(survivor=composed, absorbed=composed, after=composed,
+       compare=st.sampled_from([1, 2, timeline.COMPARE_MEMBERS]), backwards=st.booleans(),
+       orphans=st.lists(st.sampled_from([False, False, False, True]), min_size=1, max_size=4))
+def test_a_guided_merge_hands_on_the_summaries_a_summary_of_its_events_makes(
+        survivor: list[list[tuple[int, ...]]], absorbed: list[list[tuple[int, ...]]],
+        after: list[list[tuple[int, ...]]], compare: int, backwards: bool,
+        orphans: list[bool]) -> None:
+    # the fast path of the rerank after a merge (the absorbed story's summaries of the
+    # events made as there, renumbered) against summarising them anew: each summary, and
+    # the pages and states after the merge and after later articles. ``backwards``: the
+    # absorbed story's numbers descend in its order (the merge renumbers them ascending:
+    # summaries sort their citations anew); ``orphans``: which of its articles copy an
+    # original that is not in it (the merge makes each an original: a source of its own)
+    checked: list[int] = []
+    with mock.patch.object(timeline, "COMPARE_MEMBERS", compare), \
+            mock.patch.object(TimelineIndex, "_hand_summaries", _handing(checked)):
+        ours = [composed_article(f"urn:s:{n}", n, told) for n, told in enumerate(survivor, 1)]
+        moved = [composed_article(f"urn:a:{k}", len(absorbed) + 1 - k if backwards else k,
+                                  told).model_copy(
+                     update={"copy_of": 99 if orphans[k % len(orphans)] else None})
+                 for k, told in enumerate(absorbed, 1)]
+        source = TimelineIndex()
+        for cited in moved:
+            source.add(cited)
+        source.entries(5)  # (its summaries made, as at the absorbed story's last revision)
+        plain = _merged(ours, moved, source, guided=None)
+        guided = _merged(ours, moved, source, guided=True)
+        assert _state(guided) == _state(plain)
+        for n, told in enumerate(after[:2], 1):  # (some join events handed on: not used)
+            for index in (plain, guided):
+                index.add(composed_article(f"urn:later:{n}", 100 + n, told))
+        assert guided.entries(5) == plain.entries(5)
+        assert _state(guided) == _state(plain)
+    hypothesis.event(f"summaries handed on: {bool(checked)}")
+
+
+def test_a_merge_of_a_story_whose_events_have_several_statements_hands_their_summaries_on(
+        ) -> None:
+    checked: list[int] = []
+    with mock.patch.object(TimelineIndex, "_hand_summaries", _handing(checked)):
+        moved = [composed_article("urn:a:1", 1, [(0, 0, 0, 1, 0, 18), (1, 1, 2, 3, 1, 20)]),
+                 composed_article("urn:a:2", 2, [(0, 0, 0, 1, 0, 18), (1, 1, 2, 3, 1, 20)]),
+                 composed_article("urn:a:3", 3, [(0, 0, 0, 1, 0, 18)])]
+        source = TimelineIndex()
+        for cited in moved:
+            source.add(cited)
+        source.entries(5)
+        ours = [composed_article("urn:s:1", 1, [(2, 2, 4, 4, 1, 22)])]
+        plain = _merged(ours, moved, source, guided=None)
+        guided = _merged(ours, moved, source, guided=True)
+        assert guided.entries(5) == plain.entries(5)
+        assert _state(guided) == _state(plain)
+    assert len(checked) == 2  # the two events told twice or more
+
+
+def test_a_merge_summarises_anew_an_event_whose_copies_lose_their_original() -> None:
+    # two copies of an original the absorbed story does not hold (withdrawn) tell the same
+    # event: one source there; the merge makes each an original, two sources here, so the
+    # event's summary there is not handed on (its source count differs)
+    checked: list[int] = []
+    with mock.patch.object(TimelineIndex, "_hand_summaries", _handing(checked)):
+        moved = [composed_article(f"urn:a:{n}", n, [(0, 0, 0, 1, 0, 18)]).model_copy(
+            update={"copy_of": 99}) for n in (1, 2)]
+        source = TimelineIndex()
+        for cited in moved:
+            source.add(cited)
+        source.entries(5)
+        assert source._events[0].summary is not None
+        assert source._events[0].summary.sources == 1
+        ours = [composed_article("urn:s:1", 1, [(2, 2, 4, 4, 1, 22)])]
+        plain = _merged(ours, moved, source, guided=None)
+        guided = _merged(ours, moved, source, guided=True)
+        assert guided.entries(5) == plain.entries(5)
+        assert _state(guided) == _state(plain)
+        assert plain._events[1].summary is not None
+        assert plain._events[1].summary.sources == 2
+    assert checked == []
+
+
+def test_two_merges_before_a_revision_hand_on_the_summaries_of_both() -> None:
+    # a revision can follow several merges (an article joins two stories at once): the
+    # summaries handed on by the first stay for the rerank after the second
+    first = [composed_article("urn:a:1", 1, [(0, 0, 0, 1, 0, 18), (1, 1, 2, 3, 1, 20)]),
+             composed_article("urn:a:2", 2, [(0, 0, 0, 1, 0, 18), (1, 1, 2, 3, 1, 20)])]
+    second = [composed_article("urn:b:1", 1, [(2, 2, 4, 4, 1, 22)]),
+              composed_article("urn:b:2", 2, [(2, 2, 4, 4, 1, 22)])]
+    sources = []
+    for moved in (first, second):
+        source = TimelineIndex()
+        for cited in moved:
+            source.add(cited)
+        source.entries(5)
+        sources.append(source)
+    ours = [composed_article("urn:s:1", 1, [(1, 0, 3, 2, 0, 17)])]
+    guided, plain = TimelineIndex(), TimelineIndex()
+    for index in (guided, plain):
+        index.add(ours[0])
+    into_first = arrivals(ours, first)
+    into_second = arrivals([*ours, *first], second)
+    guided.absorb(into_first, sources[0].inputs(), sources[0])
+    guided.absorb(into_second, sources[1].inputs(), sources[1])
+    for cited in (*into_first, *into_second):
+        plain.add(cited, None)
+    # an event of each story as it was there (the survivor's statement joined another)
+    handed = guided._handed
+    assert handed is not None
+    assert "_handed" not in guided.__getstate__()  # (not state: a pickle leaves it out)
+    made = [[e.members[0].uri for e in guided._events[i:i + 1] if e.members]
+            for i in sorted(handed)]
+    assert [uri[0][:5] for uri in made] == ["urn:a", "urn:b"]
+    expected = plain.entries(5)
+    summarised: list[list[str]] = []
+    many = timeline._summary_of_many
+
+    def counted(members: list[timeline._Member]) -> timeline._Summary:
+        summarised.append([m.uri for m in members])
+        return many(members)
+
+    with mock.patch.object(timeline, "_summary_of_many", counted):
+        assert guided.entries(5) == expected
+    # only the event the survivor's statement joined is summarised anew
+    assert summarised == [["urn:s:1", "urn:a:1", "urn:a:2"]]
+    assert _state(guided) == _state(plain)

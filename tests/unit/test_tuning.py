@@ -37,7 +37,10 @@ NOT_TUNING = {
                         "KEY_TAIL",  # when the memo's key index is made again: CPU only
                         "DAY_SHIFT",  # the template counts' packing of a day and a count
                         "PHRASES_CACHE"},  # cache
-    "page/timeline.py": {"COLD_AFTER", "COLD_CHECK_EVERY"},  # cold months: memory only
+    "page/timeline.py": {"COLD_AFTER", "COLD_CHECK_EVERY",  # cold months: memory only
+                         # which of two exact ways a guided merge finds the events near a
+                         # date: CPU only (test_timeline_merge.py checks both give the same)
+                         "GUIDED_SCAN"},
     "page/title.py": {"_MICROSECOND"},  # unit
     "assign/clustering.py": {"_SECONDS_PER_DAY",  # unit
                              "VOCABULARY_KEEP"},  # the vocabularies' dicts: memory only

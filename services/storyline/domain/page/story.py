@@ -21,7 +21,7 @@ in the store.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Protocol, overload
@@ -365,15 +365,68 @@ def absorb(survivor: StoryState, absorbed: StoryState | MovedStory) -> Change:
         arrivals.append(arrived)
         added.append(cited.uri)
     survivor.timeline.absorb(arrivals, moved.inputs, index)
+    if isinstance(absorbed, StoryState) and absorbed.last is not None:
+        _carry_list(absorbed.last.articles, survivor, renumbered)
     for uri, cited in taken:
         survivor.withdrawn[uri] = copied(
             cited, n=renumbered[cited.n],
             copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
-    # the moved articles keep their facts objects, so their analyses stay valid
-    for uri, entry in moved.analyses.items():
-        survivor.summary_memo.analyses.setdefault(uri, entry)
+    if isinstance(absorbed, StoryState) and _takes_memo(absorbed, moved):
+        # The survivor's summary window is now the absorbed story's own, moved on by the
+        # articles that join after it: its memo holds that window's rows, counts and
+        # indexes, and the next revision slides them as it would have there (the survivor's
+        # memo held a window no article of which stays in it: all made anew). The memo is a
+        # cache whose every part is keyed by what it was made of (the window's analyses,
+        # their sources and dates, the articles' numbers where they count), so any memo
+        # gives the same page as a new one (a test compares them); the moved articles keep
+        # their facts objects, so its analyses stay valid.
+        survivor.summary_memo = absorbed.summary_memo
+        absorbed.summary_memo = SummaryMemo()
+    else:
+        # the moved articles keep their facts objects, so their analyses stay valid
+        for uri, entry in moved.analyses.items():
+            survivor.summary_memo.analyses.setdefault(uri, entry)
     survivor.aliases.extend([moved.story_id, *moved.aliases])
     return Change(ChangeReason.MERGE, articles_added=tuple(added))
+
+
+def _takes_memo(absorbed: StoryState, moved: MovedStory) -> bool:
+    """Whether the survivor takes the summary memo of ``absorbed`` (a story folded here;
+    ``moved``: what moves of it): when it fills the summary window on its own (see absorb).
+    Only the cost depends on it, never a byte (a test takes every memo it can)."""
+    return len(moved.articles) >= summary_module.STORY_WINDOW
+
+
+def _carry_list(entries: Sequence[RelatedArticle], survivor: StoryState,
+                renumbered: Mapping[int, int]) -> None:
+    """The absorbed story's list ``entries`` (its last page's) into the survivor's list
+    cache, renumbered as its articles were (``renumbered``: old number -> new): the entry
+    the next revision makes of each is this one (``_related_entry`` checks, as for any
+    cached entry, that it was made from the same articles, and makes it anew otherwise),
+    and its headline is the one the absorbed story showed. That is the costly part: an
+    article without a headline is listed under its first sentence, which for most of a
+    long story's articles is in the cold store, unpacked once more for each of them.
+    The entry is made by ``_new_entry`` from the same values as the revision would give
+    it (an article's fields follow from its uri and version), so the list is the same."""
+    cache = survivor.related_cache
+    articles = survivor.articles
+    for entry in entries:
+        new_n = renumbered.get(entry.n)
+        article = articles.get(entry.uri)
+        if (new_n is None or article is None or article.n != new_n
+                or article.version != entry.version):
+            continue
+        copies: list[CitedArticle] = []
+        for carried in entry.copies:
+            copy = articles.get(carried.uri)
+            if (copy is None or copy.n != renumbered.get(carried.n)
+                    or copy.version != carried.version):
+                break
+            copies.append(copy)
+        else:
+            _new_entry(new_n, article.uri, article.version, article.source, entry.headline,
+                       article.published, article.url, tuple(_carried(c) for c in copies),
+                       cache)
 
 
 class _Joined(Sequence[CitedArticle]):

@@ -32,6 +32,7 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 from storyline.domain.coldstore import ColdStore
@@ -242,6 +243,120 @@ def _month_key(day: date) -> int:
     return day.year * 12 + day.month - 1
 
 
+# Where to look for an event (TimelineIndex._by_day, _by_month, _days_in_month): as
+# functions of the three maps, so a guided merge (_GuidedLookup) keeps its own, smaller ones.
+def _register_in(by_day: dict[date, list[int]], by_month: dict[int, list[int]],
+                 days_in_month: dict[int, list[int]], index: int, span: TimeSpan) -> None:
+    if span.precision is DatePrecision.DAY:
+        by_day.setdefault(span.start, []).append(index)
+        days_in_month.setdefault(_month_key(span.start), []).append(index)
+        return
+    for key in range(_month_key(span.start), _month_key(span.end) + 1):
+        by_month.setdefault(key, []).append(index)
+
+
+def _nearby_in(by_day: dict[date, list[int]], by_month: dict[int, list[int]],
+               days_in_month: dict[int, list[int]], span: TimeSpan) -> list[int]:
+    """Indexes of the events registered (:func:`_register_in`) in the three maps whose
+    date may be compatible with ``span``, ascending."""
+    found: set[int] = set()
+    months = range(_month_key(span.start), _month_key(span.end) + 1)
+    for key in months:
+        found.update(by_month.get(key, ()))
+    if span.precision is DatePrecision.DAY:
+        for offset in range(-CONFLICT_DAYS, CONFLICT_DAYS + 1):
+            found.update(by_day.get(span.start + timedelta(days=offset), ()))
+    else:
+        for key in months:
+            found.update(days_in_month.get(key, ()))
+    return sorted(found)
+
+
+class _GuidedLookup:
+    """The events a guided statement of :meth:`TimelineIndex.absorb` is matched against
+    (:meth:`TimelineIndex._guided`): those before ``first`` (the survivor's own) and those
+    from ``first`` on that differ from the source's (``differ``), found by date as
+    :meth:`TimelineIndex._nearby` finds them among all. Its maps hold the registrations of
+    those events only (the survivor's, copied when the merge begins, then each one as it
+    is made); the others' wait in ``later`` until their event comes to differ. So finding
+    them costs the survivor's events near the date, not the merged story's as well: where
+    a long story merges into a short one, most events are the merged story's, and
+    ``_nearby`` gave hundreds a statement that ``_best`` then skipped one by one. The
+    indexes it gives are exactly ``_nearby``'s that are before ``first`` or in ``differ``
+    (a test compares them).
+
+    While it holds few registrations (GUIDED_SCAN, as when a long story merges into one of
+    a few articles), they are read one by one instead (``regs``): a statement is then
+    matched in the time a look-up of its seven days in the maps took."""
+
+    __slots__ = ("by_day", "by_month", "days_in_month", "differ", "first", "later", "regs")
+
+    def __init__(self, index: TimelineIndex, first: int) -> None:
+        self.first = first
+        self.differ: set[int] = set()  # events from ``first`` on not as in the source
+        # (every event registered so far is before ``first``)
+        self.by_day = {day: list(found) for day, found in index._by_day.items()}
+        self.by_month = {key: list(found) for key, found in index._by_month.items()}
+        self.days_in_month = {key: list(found) for key, found in index._days_in_month.items()}
+        # The maps' registrations: (event, True, the day's ordinal, its month key) for a day
+        # (its _days_in_month entry is the same registration), (event, False, month key,
+        # month key) for each month a coarser date covers
+        self.regs: list[tuple[int, bool, int, int]] = [
+            (event, True, day.toordinal(), _month_key(day))
+            for day, found in self.by_day.items() for event in found]
+        self.regs += [(event, False, key, key)
+                      for key, found in self.by_month.items() for event in found]
+        # event from ``first`` on, not in ``differ`` -> the spans it was registered under
+        self.later: dict[int, list[TimeSpan]] = {}
+
+    def _add(self, index: int, span: TimeSpan) -> None:
+        _register_in(self.by_day, self.by_month, self.days_in_month, index, span)
+        if span.precision is DatePrecision.DAY:
+            self.regs.append((index, True, span.start.toordinal(), _month_key(span.start)))
+        else:
+            self.regs.append((index, False, _month_key(span.start), _month_key(span.end)))
+
+    def register(self, index: int, span: TimeSpan) -> None:
+        """The index registered event ``index`` under ``span`` (TimelineIndex._register)."""
+        if index < self.first or index in self.differ:
+            self._add(index, span)
+        else:
+            self.later.setdefault(index, []).append(span)
+
+    def differs(self, index: int) -> None:
+        """Event ``index`` (made, or to be made next) is not as the source's was."""
+        if index in self.differ:
+            return
+        self.differ.add(index)
+        for span in self.later.pop(index, ()):
+            self._add(index, span)
+
+    def nearby(self, span: TimeSpan) -> list[int]:
+        regs = self.regs
+        if len(regs) > GUIDED_SCAN:
+            return _nearby_in(self.by_day, self.by_month, self.days_in_month, span)
+        # what _nearby_in finds in the maps: a day-dated statement looks at the days up to
+        # CONFLICT_DAYS away and at the coarser dates of its month, a coarser one at every
+        # registration in its months
+        low, high = _month_key(span.start), _month_key(span.end)
+        found: set[int] = set()
+        if span.precision is DatePrecision.DAY:
+            day = span.start.toordinal()
+            for event, by_day, first, last in regs:
+                if (abs(first - day) <= CONFLICT_DAYS if by_day
+                        else first <= high and low <= last):
+                    found.add(event)
+        else:
+            for event, by_day, first, last in regs:
+                if low <= last <= high if by_day else low <= last and first <= high:
+                    found.add(event)
+        return sorted(found)
+
+
+# The registrations below which a guided merge's lookup reads them one by one (see above).
+GUIDED_SCAN = 24
+
+
 def _figure_value(figure: _Figure) -> str:
     value = f"{figure.value:,.0f}" if figure.value == int(figure.value) else f"{figure.value:,}"
     return f"{value} {figure.unit}".strip()
@@ -348,6 +463,45 @@ def _summary_of_one(member: _Member) -> _Summary:
     return _Summary(span=member.cand.span, stated=bool(member.cand.stated),
                     text=member.cand.statement, cited=(member,), sources=1, centrality=0.0,
                     conflicts=(), planned=bool(member.planned))
+
+
+def _renumbered_summary(summary: _Summary, was: Sequence[_Member], members: Sequence[_Member]
+                        ) -> _Summary | None:
+    """What :func:`_summary_of_many` makes of ``members``, given ``summary``, what it made of
+    ``was``: the same statements in the same order (a merge moved them), whose articles
+    were renumbered. The summary reads of a member its statement, its plan flag, the order
+    of members (their seq: ascending in both) and, of the numbers and sources, only which
+    are equal and, for the numbers, their order (citations and cited members are sorted by
+    number): so when the old numbers map to the new ones one to one and in order, and the
+    old sources to the new ones one to one, it is ``summary`` with each member replaced by
+    its counterpart and each number by its new one. None when they do not (a copy whose
+    original did not move becomes an original: its source changes alone)."""
+    if len(was) != len(members) or len(was) < 2:
+        return None
+    counterpart: dict[int, _Member] = {}  # id(old member) -> the new one
+    numbers: dict[int, int] = {}  # old number -> new number
+    sources: dict[int, int] = {}  # old source -> new source
+    for old, new in zip(was, members, strict=True):
+        if old.cand is not new.cand or old.planned != new.planned:
+            return None
+        if numbers.setdefault(old.n, new.n) != new.n:
+            return None
+        if sources.setdefault(old.source, new.source) != new.source:
+            return None
+        counterpart[id(old)] = new
+    in_order = [numbers[n] for n in sorted(numbers)]
+    if any(a >= b for a, b in pairwise(in_order)):
+        return None
+    if len(set(sources.values())) != len(sources):
+        return None
+    cited = tuple(counterpart[id(m)] for m in summary.cited)
+    conflicts = tuple(
+        ConflictingValue(kind=side.kind, value=side.value,
+                         citations=tuple(numbers[n] for n in side.citations))
+        for side in summary.conflicts)
+    return _Summary(span=summary.span, stated=summary.stated, text=summary.text, cited=cited,
+                    sources=summary.sources, centrality=summary.centrality,
+                    conflicts=conflicts, planned=summary.planned)
 
 
 def _citations(summary: _Summary) -> tuple[Citation, ...]:
@@ -462,6 +616,12 @@ class TimelineIndex:
     history. Without a store nothing goes cold.
     """
 
+    # The summaries a guided merge found for the events it made as the absorbed story had
+    # them (:meth:`_hand_summaries`), for the next :meth:`_rerank`: index -> (the event,
+    # its member count then, the summary). Not state: never pickled, None but between a
+    # merge and the revision that follows it.
+    _handed: dict[int, tuple[_Event, int, _Summary]] | None = None
+
     def __init__(self) -> None:
         self._articles: dict[str, _Added] = {}  # in order of addition
         self._store: ColdStore | None = None
@@ -475,6 +635,7 @@ class TimelineIndex:
         state["_store"] = None
         state["_cold_summaries"] = {}
         state["_shown"] = {}
+        state.pop("_handed", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -571,15 +732,18 @@ class TimelineIndex:
             return
         guide = source._guide(articles, inputs) if source is not None else None
         choose: Callable[[_Member], int | None] | None = None
+        lookup: _GuidedLookup | None = None
         if guide is not None:
             steps = iter(guide)
             first = len(self._events)
             image: list[int | None] = []  # the source's events here (None: not made here)
-            differ: set[int] = set()  # events from ``first`` on not as in the source
+            # the events from ``first`` on not as in the source (lookup.differ), and where
+            # to find them and the survivor's own
+            lookup = guided = _GuidedLookup(self, first)
 
             def choose(member: _Member) -> int | None:
                 joined, made = next(steps)
-                return self._guided(member, first, image, differ, joined, made)
+                return self._guided(member, first, image, guided, joined, made)
 
         # the day ranking once at the end: the days' keys, sorted, whatever the order
         touched: set[date] = set()
@@ -591,8 +755,34 @@ class TimelineIndex:
             self._articles[article.uri] = added
             touched |= self._days_touched(added)
             self._credit_days(added)
-            self._index(added, given.statements, choose)
+            self._index(added, given.statements, choose, lookup)
         self._rank_touched(touched)
+        if source is not None and lookup is not None:
+            self._hand_summaries(source, image, lookup.differ)
+
+    def _hand_summaries(self, source: TimelineIndex, image: Sequence[int | None],
+                        differ: set[int]) -> None:
+        """Keep for the next :meth:`_rerank` the summaries ``source`` (the absorbed story's
+        index, which guided :meth:`absorb`) has of the events made here as they were there
+        (``image``: where each of its events is here; ``differ``: those that are not as
+        there): the same statements in the same order, so the same summary but for its
+        members' numbers (:func:`_renumbered_summary`). The rerank of a long story's merge
+        summarised each of its hundreds of events of several statements again."""
+        handed: dict[int, tuple[_Event, int, _Summary]] = {}
+        for there, here in enumerate(image):
+            if here is None or here in differ:
+                continue
+            was = source._events[there]
+            summary = was.summary
+            event = self._events[here]
+            members = event.members
+            if not isinstance(summary, _Summary) or was.members is None or members is None:
+                continue
+            renumbered = _renumbered_summary(summary, was.members, members)
+            if renumbered is not None:
+                handed[here] = (event, len(members), renumbered)
+        if handed:  # (with those of another merge of the same revision, if any)
+            self._handed = handed if self._handed is None else {**self._handed, **handed}
 
     def _guide(self, articles: Sequence[CitedArticle], inputs: Mapping[str, TimelineInput]
                ) -> list[tuple[int, bool]] | None:
@@ -808,9 +998,11 @@ class TimelineIndex:
         self._day_rank = rank
 
     def _index(self, article: _Added, statements: Sequence[_Statement],
-               choose: Callable[[_Member], int | None] | None = None) -> None:
+               choose: Callable[[_Member], int | None] | None = None,
+               lookup: _GuidedLookup | None = None) -> None:
         """Index the article's ``statements``: each joins the event :meth:`_match` gives it
-        (``choose`` gives it instead: :meth:`absorb`), or makes one."""
+        (``choose`` gives it instead: :meth:`absorb`), or makes one; ``lookup`` (a guided
+        merge's) is told of every event registered."""
         source = article.source
         for cand in statements:
             self._seq += 1
@@ -824,10 +1016,14 @@ class TimelineIndex:
                 target = len(self._events)
                 self._events.append(_Event(entry_id_for(article.uri, cand.sentence), cand.span))
                 self._register(target, cand.span)
+                if lookup is not None:
+                    lookup.register(target, cand.span)
             event = self._events[target]
             if PRECISION_RANK[cand.span.precision] < PRECISION_RANK[event.span.precision]:
                 event.span = cand.span
                 self._register(target, cand.span)
+                if lookup is not None:
+                    lookup.register(target, cand.span)
             _members(event).append(member)
             month = _month_of(event.span)
             if month is not None:
@@ -844,12 +1040,12 @@ class TimelineIndex:
             self._stale.add(target)
 
     def _guided(self, member: _Member, first: int, image: list[int | None],
-                differ: set[int], joined: int, made: bool) -> int | None:
+                lookup: _GuidedLookup, joined: int, made: bool) -> int | None:
         """What :meth:`_match` gives ``member``, which joined the source's event ``joined``
         (made it, when ``made``) in the index it comes from (:meth:`absorb`); ``image``:
         where each of the source's events made so far is here (None: a statement that made
-        it there joined an event of this index), ``differ``: the events from ``first`` on
-        that are not as the source's were at this point (members that joined elsewhere
+        it there joined an event of this index), ``lookup.differ``: the events from ``first``
+        on that are not as the source's were at this point (members that joined elsewhere
         there, or that lack one; made here only). Both are kept up to date.
 
         The others from ``first`` on, the source's events as they were when ``member``
@@ -858,7 +1054,8 @@ class TimelineIndex:
         joined one. So only the events before ``first`` and those that differ are matched,
         and what they give is compared with ``joined`` (in full, every event, when
         ``joined`` itself is not here as it was there)."""
-        best, index = self._best(member, first, differ)
+        differ = lookup.differ
+        best, index = self._best(member, first, differ, lookup)
         if made:  # the source's events are made in order: this is image[joined]
             if index is None:
                 image.append(len(self._events))  # made here too, the same event
@@ -877,8 +1074,8 @@ class TimelineIndex:
             # a member the source's event lacks, and one an event gains (or makes) that
             # the source has elsewhere
             if at is not None:
-                differ.add(at)
-            differ.add(len(self._events) if target is None else target)
+                lookup.differs(at)
+            lookup.differs(len(self._events) if target is None else target)
         return target
 
     def _restates(self, member: _Member, index: int) -> float:
@@ -907,26 +1104,11 @@ class TimelineIndex:
         return best
 
     def _register(self, index: int, span: TimeSpan) -> None:
-        if span.precision is DatePrecision.DAY:
-            self._by_day.setdefault(span.start, []).append(index)
-            self._days_in_month.setdefault(_month_key(span.start), []).append(index)
-            return
-        for key in range(_month_key(span.start), _month_key(span.end) + 1):
-            self._by_month.setdefault(key, []).append(index)
+        _register_in(self._by_day, self._by_month, self._days_in_month, index, span)
 
     def _nearby(self, span: TimeSpan) -> list[int]:
         """Indexes of the events whose date may be compatible with ``span``, ascending."""
-        found: set[int] = set()
-        months = range(_month_key(span.start), _month_key(span.end) + 1)
-        for key in months:
-            found.update(self._by_month.get(key, ()))
-        if span.precision is DatePrecision.DAY:
-            for offset in range(-CONFLICT_DAYS, CONFLICT_DAYS + 1):
-                found.update(self._by_day.get(span.start + timedelta(days=offset), ()))
-        else:
-            for key in months:
-                found.update(self._days_in_month.get(key, ()))
-        return sorted(found)
+        return _nearby_in(self._by_day, self._by_month, self._days_in_month, span)
 
     def _match(self, member: _Member) -> int | None:
         """The event ``member`` restates: of the events whose date is compatible with its
@@ -934,8 +1116,8 @@ class TimelineIndex:
         (:meth:`_best` over every event)."""
         return self._best(member, len(self._events))[1]
 
-    def _best(self, member: _Member, below: int, also: set[int] | None = None
-              ) -> tuple[float, int | None]:
+    def _best(self, member: _Member, below: int, also: set[int] | None = None,
+              lookup: _GuidedLookup | None = None) -> tuple[float, int | None]:
         """The event ``member`` restates among the events before ``below`` (and those in
         ``also``), and the similarity it has with it: of those whose date is compatible with
         its own, the one with the most similar member, the older on a tie; (0.0, None) for
@@ -948,7 +1130,9 @@ class TimelineIndex:
         event), at least MIN_SHARED words in common and SAME_EVENT (SAME_EVENT_OTHER_DAY for
         a day date up to CONFLICT_DAYS away). One loop, every name local: it runs for each
         nearby event of each statement (~220 in a long story; a merge re-adds thousands of
-        statements), and calls and attribute look-ups were most of its cost."""
+        statements), and calls and attribute look-ups were most of its cost. ``lookup``
+        (a guided merge's, whose events are those before ``below`` and in ``also``) finds
+        the events near the date among those only: the same ones the filter below keeps."""
         words = frozenset(member.words)
         size = len(words)
         uri = member.uri
@@ -960,7 +1144,7 @@ class TimelineIndex:
         best_index: int | None = None
         best = 0.0  # every similarity that counts is at least SAME_EVENT > 0
         self._look_near(span)
-        for index in self._nearby(span):
+        for index in self._nearby(span) if lookup is None else lookup.nearby(span):
             if index >= below:  # ascending: the rest are later still
                 if not also:
                     break
@@ -1043,11 +1227,19 @@ class TimelineIndex:
         for day in self._stale_days:
             stale.update(key[-1] for key in self._single_day.get(day, ()))
         self._stale_days.clear()
+        handed, self._handed = self._handed, None
         if not stale:
             return
         for index in sorted(stale):
             event = self._events[index]
-            summary = self._ranked_summary(event)
+            hit = handed.get(index) if handed else None
+            if (hit is not None and hit[0] is event and event.summary is None
+                    and event.members is not None and len(event.members) == hit[1]):
+                # (a guided merge's, for the event as it still is: what _summary makes)
+                summary: _Summary | _ColdSummary = hit[2]
+                event.summary = hit[2]
+            else:
+                summary = self._ranked_summary(event)
             old = self._ranked.get(index)
             pos = self._multi_at.get(index)
             if old is not None:
