@@ -100,7 +100,6 @@ CENTRALITY_MIN_TERMS = PAGE.summary.centrality_min_terms
 FIGURE_BONUS = PAGE.summary.figure_bonus
 LABEL_MIN_WORDS = PAGE.summary.label_min_words
 LABEL_NAME_MIN_CHARS = PAGE.summary.label_name_min_chars
-SMALL_WORDS = wordset("a an and as at by for in of on or the to with")
 
 
 # Story weights.
@@ -145,9 +144,6 @@ class StoryWeights:
     def weight(self, term: str) -> float:
         """Share of the original articles whose lead has ``term``."""
         return self.df.get(term, 0) / self.size
-
-    def name_share(self, key: str) -> float:
-        return self.names.get(key, 0) / self.size
 
     def shared(self, key: str) -> bool:
         return self.names.get(key, 0) > 1
@@ -1415,22 +1411,6 @@ def arrange(paragraphs: list[list[Candidate]], lead: Sequence[Candidate]
             background.append(sorted(members, key=fact_time))
     background.sort(key=lambda members: fact_time(members[0]))
     return first + background
-
-
-def title_case(words: Iterable[str]) -> str:
-    out: list[str] = []
-    for i, w in enumerate(words):
-        if i > 0 and w.lower() in SMALL_WORDS:
-            out.append(w.lower())
-        elif w[:1].islower():
-            out.append(w[:1].upper() + w[1:])
-        else:
-            out.append(w)
-    return " ".join(out)
-
-
-def _verb_like(word: str) -> bool:
-    return word in _VERBS or word.endswith(("ed", "ly"))
 
 
 # A label is a phrase the paragraph's sentences use, as they spell it: a name of the
