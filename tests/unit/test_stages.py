@@ -172,6 +172,18 @@ def test_a_merge_lists_the_absorbed_storys_articles_under_the_headlines_it_had()
     assert len(made[1]) - len(made[0]) >= 2  # the merge's: made anew there, carried here
 
 
+def _recording_takes_memo(taken: list[bool]
+                          ) -> Callable[[story.StoryState, story.MovedStory], bool]:
+    """story._takes_memo, each answer appended to ``taken``."""
+    real = story._takes_memo
+
+    def counted(absorbed: story.StoryState, moved: story.MovedStory) -> bool:
+        taken.append(real(absorbed, moved))
+        return taken[-1]
+
+    return counted
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scripted_entries, st.integers(1, 3))  # (one example in four or so takes a memo)
 def test_a_survivor_that_takes_the_absorbed_storys_summary_memo_folds_alike(
@@ -183,13 +195,8 @@ def test_a_survivor_that_takes_the_absorbed_storys_summary_memo_folds_alike(
     pipelines = [Pipeline(), Pipeline(), Pipeline()]
     for p in pipelines:
         p.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
-    real = story._takes_memo
     taken: list[bool] = []
-
-    def counted(absorbed: story.StoryState, moved: story.MovedStory) -> bool:
-        taken.append(real(absorbed, moved))
-        return taken[-1]
-
+    counted = _recording_takes_memo(taken)
     with mock.patch.object(summary, "STORY_WINDOW", window), \
             mock.patch.object(title, "STORY_WINDOW", window):
         with mock.patch.object(story, "_takes_memo", counted):
@@ -210,13 +217,8 @@ def test_a_survivor_takes_the_summary_memo_of_an_absorbed_story_that_fills_the_w
     pipelines = [Pipeline(), Pipeline()]
     for p in pipelines:
         p.assigner.clusterer = ScriptedClusterer(plan)  # type: ignore[assignment]
-    real = story._takes_memo
     taken: list[bool] = []
-
-    def counted(absorbed: story.StoryState, moved: story.MovedStory) -> bool:
-        taken.append(real(absorbed, moved))
-        return taken[-1]
-
+    counted = _recording_takes_memo(taken)
     with mock.patch.object(summary, "STORY_WINDOW", 3), \
             mock.patch.object(title, "STORY_WINDOW", 3):
         with mock.patch.object(story, "_takes_memo", counted):
