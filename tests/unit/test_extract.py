@@ -251,3 +251,32 @@ def test_facts_come_from_the_first_analysed_chars_of_a_long_body() -> None:
     assert sum(len(s) + 1 for s in facts.sentences) <= kept + 1
     short = lead + comment * 3
     assert len(extract_facts(article(short)).sentences) == len(split_sentences(short))
+
+
+def test_placement_reads_the_whole_bodys_names_as_rows_as_it_reads_them_as_facts() -> None:
+    """The extract stage hands placement a long page's whole-body names as rows
+    (``clustering_name_rows``), without a model a name: the features are those made from
+    ``clustering_facts``, whose names are those of ``find_names`` on the whole body; a body
+    within the analysed part has no rows (its facts' names are read)."""
+    from storyline.domain.assign.clustering import clustering_features
+    from storyline.domain.extract.extractor import clustering_facts, clustering_name_rows
+    from storyline.domain.extract.names import find_names
+    from storyline.domain.extract.text import Document
+
+    lead = "President Barack Obama met Gordon Brown in London on Sunday, police said.\n"
+    comment = ("Posted by: Jim Smith | September 24, 2008 5:42 PM | Report abuse "
+               "Obama and Senator John McCain of Arizona spoke to Reuters.\n")
+    tail = "Late comment: Sarah Palin and Joe Biden debated in St. Louis.\n"
+    body = lead + comment * (EXTRACT.analysed_chars // len(comment) + 50) + tail
+    long = article(body)
+    facts = extract_facts(long)
+    rows = clustering_name_rows(long)
+    assert rows is not None
+    whole = clustering_facts(long, facts)
+    assert whole.names == tuple(find_names(Document(split_sentences(body))))
+    assert {"sarah palin", "joe biden"} <= {name.canonical for name in whole.names}
+    assert clustering_features(long, facts, rows) == clustering_features(long, whole)
+    short = article(lead + comment * 3)
+    assert clustering_name_rows(short) is None
+    short_facts = extract_facts(short)
+    assert clustering_facts(short, short_facts) is short_facts

@@ -210,3 +210,103 @@ def test_a_one_word_chunk_is_cut_as_any_chunk(chunk: str, at_start: bool) -> Non
 @pytest.mark.parametrize("at_start", [False, True])
 def test_one_word_chunks_of_each_rule_are_cut_as_any_chunk(word: str, at_start: bool) -> None:
     assert N._word_segments(word, at_start) == N._segments(word, at_start)
+
+
+def _clean_by_definition(token: str) -> str:
+    """``names._clean`` as it was written (the suffixes looked for in every token)."""
+    token = token.rstrip("'’")
+    if token.endswith(N._HYPHEN_SUFFIXES):
+        token = token[: token.rindex("-")]
+    if not token.endswith(".") or len(token) == 2 or "." in token[:-1]:
+        return token
+    if token[:-1].lower() in TITLES or token[:-1].lower() in N.ABBREVIATIONS:
+        return token
+    return token[:-1]
+
+
+def _segments_by_definition(chunk: str, at_start: bool) -> tuple[N.Segment, ...]:
+    """``names._segments`` as it was written: the words found by a regex and joined across
+    a " - " link, both splits of a place tried on every segment."""
+    tokens: list[tuple[int, str]] = []
+    for m in re.finditer(r"[^ ]+", chunk):
+        if tokens and tokens[-1][1].endswith("-") and tokens[-1][1] != "-":
+            tokens[-1] = (tokens[-1][0], tokens[-1][1] + m.group())
+        elif m.group() == "-" and tokens:
+            tokens[-1] = (tokens[-1][0], tokens[-1][1] + "-")
+        else:
+            tokens.append((m.start(), m.group()))
+    out: list[N.Segment] = []
+    current: list[tuple[int, str]] = []
+    titled = False
+    initial = at_start
+
+    def flush() -> None:
+        nonlocal current
+        while current and (
+            current[-1][1].lower() in N._CONNECTORS
+            or (current[-1][1].lower() in N._TAIL_NOT_NAMES and not current[-1][1].isupper())
+        ):
+            current.pop()
+        while current and current[0][1].lower() in N._CONNECTORS:
+            current.pop(0)
+        if current:
+            out.append((current[0][0], tuple(t for _, t in current), titled, initial))
+        current = []
+
+    for index, (offset, raw_token) in enumerate(tokens):
+        token = _clean_by_definition(raw_token)
+        bare = token.rstrip(".").lower()
+        if not current and bare in NOT_NAMES and not (token.isupper() and len(token) > 1):
+            initial = False
+            continue
+        if (bare == "of" and initial and len(current) == 1
+                and current[0][1].lower() not in N._OF_HEADS):
+            current = []
+            initial = False
+            continue
+        if bare in TITLES and token[0].isupper() and N._is_title(tokens, index):
+            flush()
+            titled = True
+            initial = False
+            continue
+        current.append((offset, token))
+        if token.endswith(("'s", "’s")):
+            current[-1] = (offset, N._strip_possessive(token))
+            flush()
+            titled = False
+            initial = False
+    flush()
+    return tuple(part for segment in out for place_split in N._split_leading_place(segment)
+                 for part in N._split_of_place(place_split))
+
+
+def _chunks_are_cut_as_defined(text: str) -> None:
+    for chunk in dict.fromkeys(m.group() for m in N.CHUNK.finditer(text)):
+        for at_start in (False, True):
+            assert N._segments(chunk, at_start) == _segments_by_definition(chunk, at_start), (
+                chunk, at_start)
+            assert N._clean(chunk) == _clean_by_definition(chunk)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_bodies)
+def test_random_chunks_are_cut_as_defined(body: str) -> None:
+    _chunks_are_cut_as_defined(collapsed_lines(body))
+
+
+@pytest.mark.parametrize("chunk", ["Strauss - Kahn", "Dominique Strauss - Kahn of France",
+                                   "Liberia Charles Taylor", "Ehud Olmert Israel",
+                                   "Charles Taylor of Liberia", "Bank of America",
+                                   "Shares of Goldman Sachs", "Washington-based Google-driven",
+                                   "Egypt's Hosni Mubarak", "Health Minister Ana Ruiz",
+                                   "Texas A&M University", "The", "U.S."])
+def test_chunks_of_each_rule_are_cut_as_defined(chunk: str) -> None:
+    _chunks_are_cut_as_defined(chunk)
+
+
+@pytest.mark.parametrize("name", ["timeline17-dev", "entities-dev"])
+def test_dev_chunks_are_cut_as_defined(name: str) -> None:
+    bodies = list(_bodies_of(name))
+    longest = sorted(range(len(bodies)), key=lambda i: (-len(bodies[i]), i))[:6]
+    for i in sorted(set(range(0, len(bodies), 5)) | set(longest)):
+        _chunks_are_cut_as_defined(collapsed_lines(bodies[i]))

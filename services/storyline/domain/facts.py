@@ -71,6 +71,11 @@ class NameMention(Fact):
     first_sentence: int
 
 
+# A NameMention's fields as a tuple, in its order (``extract.names.name_rows``): canonical,
+# display, kind, count, first_sentence.
+NameRow = tuple[str, str, NameKind, int, int]
+
+
 class ArticleFacts(Fact):
     uri: str
     version: int

@@ -31,7 +31,11 @@ from storyline.domain.contracts import (
 )
 from storyline.domain.events import ArticleReceived, PubStatus
 from storyline.domain.extract.analysis import analysis_of
-from storyline.domain.extract.extractor import EXTRACTOR_VERSION, clustering_facts, extract_facts
+from storyline.domain.extract.extractor import (
+    EXTRACTOR_VERSION,
+    clustering_name_rows,
+    extract_facts,
+)
 from storyline.domain.extract.timeline_input import timeline_input
 from storyline.domain.fingerprint import content_fingerprint as content_fingerprint  # old home
 
@@ -85,7 +89,7 @@ def extract(article: ArticleReceived, position: LogPosition) -> ArticleExtracted
         facts = extract_facts(article)
         update = {
             "facts": facts,
-            "clustering": clustering_features(article, clustering_facts(article, facts)),
+            "clustering": clustering_features(article, facts, clustering_name_rows(article)),
             "summary": summary_analysis(analysis_of(facts)),
             "timeline": timeline_features(timeline_input(facts, article.published.date())),
         }

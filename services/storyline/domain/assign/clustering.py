@@ -64,7 +64,7 @@ from storyline.domain.assign.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.coldstore import ColdStore, SpilledMap
 from storyline.domain.contracts import ClusteringFeatures, ClusteringName
 from storyline.domain.events import ArticleReceived
-from storyline.domain.facts import ArticleFacts, NameKind
+from storyline.domain.facts import ArticleFacts, NameKind, NameRow
 from storyline.domain.floats import log_of, logs_of_counts, ordered_sum
 
 if TYPE_CHECKING:
@@ -82,15 +82,24 @@ def story_id_for(founding_uri: str, refounding: int = 0) -> str:
     return "story-" + uuid.uuid5(STORY_NAMESPACE, name).hex[:16]
 
 
-def clustering_features(article: ArticleReceived, facts: ArticleFacts) -> ClusteringFeatures:
-    """What :meth:`Clusterer.place` reads of an article: a function of the article alone."""
+def clustering_features(article: ArticleReceived, facts: ArticleFacts,
+                        name_rows: Sequence[NameRow] | None = None) -> ClusteringFeatures:
+    """What :meth:`Clusterer.place` reads of an article: a function of the article alone.
+    ``name_rows``: its names as ``names.name_rows`` gives them, read instead of
+    ``facts.names`` when given (``extractor.clustering_name_rows``)."""
     text = f"{article.headline}\n{article.body}" if article.headline else article.body
+    if name_rows is None:
+        names = tuple([ClusteringName.of(m.canonical, m.count, m.kind is NameKind.PERSON,
+                                         m.first_sentence == 0) for m in facts.names])
+    else:
+        names = tuple([ClusteringName.of(canonical, count, kind is NameKind.PERSON,
+                                         first_sentence == 0)
+                       for canonical, _, kind, count, first_sentence in name_rows])
     return ClusteringFeatures.model_construct(
         day=article.published.timestamp() / _SECONDS_PER_DAY,
         body_terms=tuple(term_counts(article.body).items()),
         headline_terms=tuple(term_counts(article.headline).items()) if article.headline else (),
-        names=tuple([ClusteringName.of(m.canonical, m.count, m.kind is NameKind.PERSON,
-                                       m.first_sentence == 0) for m in facts.names]),
+        names=names,
         shingles=shingles(text).astype("<u4").tobytes(),
     )
 

@@ -12,11 +12,11 @@ import unicodedata
 from storyline.domain.canonical import tuning_digest
 from storyline.domain.events import ArticleReceived
 from storyline.domain.extract.figures import find_figures
-from storyline.domain.extract.names import find_names
+from storyline.domain.extract.names import find_names, name_rows
 from storyline.domain.extract.temporal import find_dates
 from storyline.domain.extract.text import Document, analysed_part, split_sentences
 from storyline.domain.extract.tuning import EXTRACT
-from storyline.domain.facts import ArticleFacts
+from storyline.domain.facts import ArticleFacts, NameMention, NameRow
 
 EXTRACTOR_CODE = "extract-24"
 # What a character is (a capital, a letter, a word character, its case fold) is the
@@ -58,7 +58,19 @@ def clustering_facts(article: ArticleReceived, facts: ArticleFacts) -> ArticleFa
     than the analysed part gets the names of all of it (a 680 kB page's reader comments
     name the people its story is about, and placement without them merged two of the dev
     sets' stories); ``facts`` themselves otherwise."""
-    if not analysed_in_part(article):
+    rows = clustering_name_rows(article)
+    if rows is None:
         return facts
-    whole = Document(split_sentences(article.body))
-    return facts.model_copy(update={"names": tuple(find_names(whole))})
+    return facts.model_copy(update={"names": tuple(
+        NameMention(canonical=canonical, display=display, kind=kind, count=count,
+                    first_sentence=first_sentence)
+        for canonical, display, kind, count, first_sentence in rows)})
+
+
+def clustering_name_rows(article: ArticleReceived) -> list[NameRow] | None:
+    """The names of ``clustering_facts`` as ``names.name_rows`` (the whole body's) when
+    they are not those of the article's facts, else None: what ``clustering_features``
+    reads, without a model a name."""
+    if not analysed_in_part(article):
+        return None
+    return name_rows(Document(split_sentences(article.body)))
