@@ -15,6 +15,13 @@ latency of an article is the CreateTime of the first StoryUpdated it caused (its
 producers on this machine, read back from the topics afterwards. Prints JSON: quantiles over
 all, and over each fifth of the run (a worker slower than the offered rate shows as latency
 growing from fifth to fifth).
+
+Two figures say what state the machine was in, since on a shared machine it moves the tail
+more than the code does: ``probe_ms`` (before the worker starts and after it stops: the wall
+time of a fixed pure-Python workload, the best of five; a slow host or a busy neighbour
+shows as a higher figure) and ``cpu_busy`` (the share of all cores busy while the articles
+were produced, from /proc/stat, and of it ``steal``: time the hypervisor gave elsewhere).
+Compare runs whose probes agree.
 """
 
 from __future__ import annotations
@@ -104,6 +111,41 @@ def _runs(offsets: list[int]) -> list[str]:
     return [f"{a}-{b}" if a != b else str(a) for a, b in runs]
 
 
+def probe_ms() -> float:
+    """Wall ms of a fixed workload (dict and string work, as the fold's), best of five."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        table: dict[str, int] = {}
+        for i in range(60_000):
+            key = f"term-{i % 5_000}"
+            table[key] = table.get(key, 0) + len(key.upper())
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 2)
+
+
+def cpu_times() -> list[int] | None:
+    """The machine's CPU jiffies (/proc/stat "cpu" line: user nice system idle iowait irq
+    softirq steal ...); None off Linux."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            return [int(x) for x in stat.readline().split()[1:9]]
+    except OSError:
+        return None
+
+
+def cpu_busy(before: list[int] | None, after: list[int] | None) -> dict[str, float] | None:
+    """The share of the cores' time that was busy between two ``cpu_times``, and stolen."""
+    if before is None or after is None:
+        return None
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(delta)
+    if total <= 0:
+        return None
+    idle = delta[3] + delta[4]
+    return {"busy": round(1 - idle / total, 3), "steal": round(delta[7] / total, 3)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("files", nargs="+", type=Path)
@@ -126,6 +168,7 @@ def main() -> int:
     if args.worker == "pages":
         pages = len(asyncio.run(end_offsets(settings.bootstrap_servers, settings.assignments)))
         env["STORYLINE_PAGE_PROCESSES"] = str(pages)
+    probe_before = probe_ms()
     records = records_from_files(args.files, settings.articles, args.count)
     values = [(key or b"", value or b"") for key, value, _ in records]
     worker = subprocess.Popen([*STORYLINE, "worker", *(["--single"] if args.worker == "single"
@@ -134,12 +177,15 @@ def main() -> int:
                               stderr=(work / "worker.log").open("w"))
     try:
         time.sleep(args.warm_up)
+        cpu_before = cpu_times()
         achieved = asyncio.run(produce_paced(settings, values, args.rate))
+        busy = cpu_busy(cpu_before, cpu_times())
         caught_up = subprocess.run([*STORYLINE, "status", "--wait", "--timeout", "1800"],
                                    env=env, capture_output=True, text=True)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=120)
+    probe_after = probe_ms()
     if caught_up.returncode != 0:
         print(caught_up.stdout, caught_up.stderr, file=sys.stderr)
         return 1
@@ -161,6 +207,7 @@ def main() -> int:
                             for i in range(0, fifth * 5, fifth)],
         "over_250_ms": len(over), "over_250_ms_allowed": len(seconds) // 100,
         "over_250_ms_offsets": _runs(over),
+        "probe_ms": {"before": probe_before, "after": probe_after}, "cpu_busy": busy,
         "work": str(work)}, indent=2))
     return 0
 
