@@ -201,9 +201,7 @@ def test_a_survivors_event_as_similar_as_the_guides_takes_the_statement() -> Non
     moved = [one("urn:a:1", 1, "Pilots flew rescue helicopters toward Louisiana shores on "
                                "April 20."),
              one("urn:a:2", 2, "Pilots flew rescue crews over burning tankers on April 20.")]
-    source = TimelineIndex()
-    for cited in moved:
-        source.add(cited)
+    source = _index_of(moved)
     assert len(source) == 1  # Y joined X there
     plain = _merged(ours, moved, source, guided=None)
     calls: list[int] = []
@@ -231,6 +229,19 @@ composed = st.lists(  # an article: its statements (who, did, what, what, where,
     max_size=10)
 
 
+def _index_of(articles: list[CitedArticle]) -> TimelineIndex:
+    """A story's own index of ``articles``, added one by one (the absorbed story's)."""
+    index = TimelineIndex()
+    for cited in articles:
+        index.add(cited)
+    return index
+
+
+def _composed(prefix: str, stories: list[list[tuple[int, ...]]]) -> list[CitedArticle]:
+    """The articles ``urn:<prefix>:1``, ``:2``, ... telling ``stories`` (composed_article)."""
+    return [composed_article(f"urn:{prefix}:{n}", n, told) for n, told in enumerate(stories, 1)]
+
+
 def composed_article(uri: str, n: int, statements: list[tuple[int, ...]]) -> CitedArticle:
     sentences, dates = [], []
     for k, (who, did, what, also, where, day) in enumerate(statements):
@@ -252,11 +263,9 @@ def test_a_guided_merge_of_overlapping_stories_is_the_merge_added_one_by_one(
         after: list[list[tuple[int, ...]]], compare: int) -> None:
     # (fewer members compared: an event that lacks one, or gained one, matches otherwise)
     with mock.patch.object(timeline, "COMPARE_MEMBERS", compare):
-        ours = [composed_article(f"urn:s:{n}", n, told) for n, told in enumerate(survivor, 1)]
-        moved = [composed_article(f"urn:a:{n}", n, told) for n, told in enumerate(absorbed, 1)]
-        source = TimelineIndex()
-        for cited in moved:
-            source.add(cited)
+        ours = _composed("s", survivor)
+        moved = _composed("a", absorbed)
+        source = _index_of(moved)
         plain = _merged(ours, moved, source, guided=None)
         guided = _merged(ours, moved, source, guided=True)
         assert _state(guided) == _state(plain)
@@ -276,9 +285,7 @@ def test_an_event_that_lost_a_statement_to_the_survivor_is_matched_as_it_is_here
     moved = [composed_article("urn:a:1", 1, [(0, 0, 0, 1, 0, 16)]),
              composed_article("urn:a:2", 2, [(0, 1, 2, 3, 0, 18)]),
              composed_article("urn:a:3", 3, [(0, 0, 0, 2, 0, 23)])]
-    source = TimelineIndex()
-    for cited in moved:
-        source.add(cited)
+    source = _index_of(moved)
     assert [[m.uri for m in event.members or ()] for event in source._events] == [
         ["urn:a:1", "urn:a:2"], ["urn:a:3"]]
     plain = _merged(ours, moved, source, guided=None)
@@ -313,11 +320,9 @@ def test_a_guided_merges_lookup_finds_the_events_nearby_finds_among_its_own(
     with mock.patch.object(timeline, "COMPARE_MEMBERS", compare), \
             mock.patch.object(timeline, "GUIDED_SCAN", scan), \
             mock.patch.object(TimelineIndex, "_best", compared):
-        ours = [composed_article(f"urn:s:{n}", n, told) for n, told in enumerate(survivor, 1)]
-        moved = [composed_article(f"urn:a:{n}", n, told) for n, told in enumerate(absorbed, 1)]
-        source = TimelineIndex()
-        for cited in moved:
-            source.add(cited)
+        ours = _composed("s", survivor)
+        moved = _composed("a", absorbed)
+        source = _index_of(moved)
         guided = _merged(ours, moved, source, guided=True)
         plain = _merged(ours, moved, source, guided=None)  # (no lookup: nothing checked)
     assert _state(guided) == _state(plain)
@@ -358,14 +363,12 @@ def test_a_guided_merge_hands_on_the_summaries_a_summary_of_its_events_makes(
     checked: list[int] = []
     with mock.patch.object(timeline, "COMPARE_MEMBERS", compare), \
             mock.patch.object(TimelineIndex, "_hand_summaries", _handing(checked)):
-        ours = [composed_article(f"urn:s:{n}", n, told) for n, told in enumerate(survivor, 1)]
+        ours = _composed("s", survivor)
         moved = [composed_article(f"urn:a:{k}", len(absorbed) + 1 - k if backwards else k,
                                   told).model_copy(
                      update={"copy_of": 99 if orphans[k % len(orphans)] else None})
                  for k, told in enumerate(absorbed, 1)]
-        source = TimelineIndex()
-        for cited in moved:
-            source.add(cited)
+        source = _index_of(moved)
         source.entries(5)  # (its summaries made, as at the absorbed story's last revision)
         plain = _merged(ours, moved, source, guided=None)
         guided = _merged(ours, moved, source, guided=True)
@@ -385,9 +388,7 @@ def test_a_merge_of_a_story_whose_events_have_several_statements_hands_their_sum
         moved = [composed_article("urn:a:1", 1, [(0, 0, 0, 1, 0, 18), (1, 1, 2, 3, 1, 20)]),
                  composed_article("urn:a:2", 2, [(0, 0, 0, 1, 0, 18), (1, 1, 2, 3, 1, 20)]),
                  composed_article("urn:a:3", 3, [(0, 0, 0, 1, 0, 18)])]
-        source = TimelineIndex()
-        for cited in moved:
-            source.add(cited)
+        source = _index_of(moved)
         source.entries(5)
         ours = [composed_article("urn:s:1", 1, [(2, 2, 4, 4, 1, 22)])]
         plain = _merged(ours, moved, source, guided=None)
@@ -405,9 +406,7 @@ def test_a_merge_summarises_anew_an_event_whose_copies_lose_their_original() -> 
     with mock.patch.object(TimelineIndex, "_hand_summaries", _handing(checked)):
         moved = [composed_article(f"urn:a:{n}", n, [(0, 0, 0, 1, 0, 18)]).model_copy(
             update={"copy_of": 99}) for n in (1, 2)]
-        source = TimelineIndex()
-        for cited in moved:
-            source.add(cited)
+        source = _index_of(moved)
         source.entries(5)
         assert source._events[0].summary is not None
         assert source._events[0].summary.sources == 1
@@ -430,9 +429,7 @@ def test_two_merges_before_a_revision_hand_on_the_summaries_of_both() -> None:
               composed_article("urn:b:2", 2, [(2, 2, 4, 4, 1, 22)])]
     sources = []
     for moved in (first, second):
-        source = TimelineIndex()
-        for cited in moved:
-            source.add(cited)
+        source = _index_of(moved)
         source.entries(5)
         sources.append(source)
     ours = [composed_article("urn:s:1", 1, [(1, 0, 3, 2, 0, 17)])]
