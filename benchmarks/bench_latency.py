@@ -21,7 +21,8 @@ more than the code does: ``probe_ms`` (before the worker starts and after it sto
 time of a fixed pure-Python workload, the best of five; a slow host or a busy neighbour
 shows as a higher figure) and ``cpu_busy`` (the share of all cores busy while the articles
 were produced, from /proc/stat, and of it ``steal``: time the hypervisor gave elsewhere).
-Compare runs whose probes agree.
+Compare runs whose probes agree. ``stage_cpu``: the CPU seconds each process of the worker
+used from the first article produced to the last revision published, and per article.
 """
 
 from __future__ import annotations
@@ -146,6 +147,64 @@ def cpu_busy(before: list[int] | None, after: list[int] | None) -> dict[str, flo
     return {"busy": round(1 - idle / total, 3), "steal": round(delta[7] / total, 3)}
 
 
+def _stat(pid: str) -> tuple[int, int] | None:
+    """(parent pid, CPU ticks used: user + system) of a process from /proc; None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def stage_cpu(root: int) -> dict[str, float] | None:
+    """CPU seconds each process of the worker's tree has used so far, by its stage (the
+    words after ``--stage`` in its command line; the worker itself is "supervisor"); None
+    off Linux. Read at the start and the end of the run, it says what the stages' code
+    cost live, beside ``latency_model.py``'s figures for the same records in fresh
+    processes, apart from how long the host took to run it."""
+    if not os.path.isdir("/proc"):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {pid: _stat(pid) for pid in os.listdir("/proc") if pid.isdigit()}
+    children: dict[int, list[int]] = {}
+    for pid, stat in stats.items():
+        if stat is not None:
+            children.setdefault(stat[0], []).append(int(pid))
+    found: dict[str, float] = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, ()))
+        stat = stats.get(str(pid))
+        if stat is None:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                words = cmdline.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        name = ("supervisor" if pid == root else
+                " ".join(words[words.index("--stage") + 1:][:1]) if "--stage" in words
+                else Path(words[0]).name)
+        label, n = name, 1
+        while label in found:
+            n += 1
+            label = f"{name}{n}"
+        found[label] = stat[1] / tick
+    return found
+
+
+def _spent(before: dict[str, float] | None, after: dict[str, float] | None, articles: int
+           ) -> dict[str, dict[str, float]] | None:
+    if before is None or after is None:
+        return None
+    return {label: {"cpu_s": round(after[label] - before.get(label, 0.0), 2),
+                    "ms_per_article": round(1000 * (after[label] - before.get(label, 0.0))
+                                            / max(1, articles), 2)}
+            for label in sorted(after)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("files", nargs="+", type=Path)
@@ -178,10 +237,12 @@ def main() -> int:
     try:
         time.sleep(args.warm_up)
         cpu_before = cpu_times()
+        stages_before = stage_cpu(worker.pid)
         achieved = asyncio.run(produce_paced(settings, values, args.rate))
         busy = cpu_busy(cpu_before, cpu_times())
         caught_up = subprocess.run([*STORYLINE, "status", "--wait", "--timeout", "1800"],
                                    env=env, capture_output=True, text=True)
+        stages = _spent(stages_before, stage_cpu(worker.pid), len(values))
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=120)
@@ -208,7 +269,7 @@ def main() -> int:
         "over_250_ms": len(over), "over_250_ms_allowed": len(seconds) // 100,
         "over_250_ms_offsets": _runs(over),
         "probe_ms": {"before": probe_before, "after": probe_after}, "cpu_busy": busy,
-        "work": str(work)}, indent=2))
+        "stage_cpu": stages, "work": str(work)}, indent=2))
     return 0
 
 
