@@ -174,17 +174,17 @@ def stage_cpu(root: int) -> dict[str, float] | None:
     found: dict[str, float] = {}
     todo = [root]
     while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, ()))
-        stat = stats.get(str(pid))
+        node = todo.pop()
+        todo.extend(children.get(node, ()))
+        stat = stats.get(str(node))
         if stat is None:
             continue
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            with open(f"/proc/{node}/cmdline", "rb") as cmdline:
                 words = cmdline.read().decode(errors="replace").split("\0")
         except OSError:
             continue
-        name = ("supervisor" if pid == root else
+        name = ("supervisor" if node == root else
                 " ".join(words[words.index("--stage") + 1:][:1]) if "--stage" in words
                 else Path(words[0]).name)
         label, n = name, 1
