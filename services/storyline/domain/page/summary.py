@@ -35,7 +35,9 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from functools import reduce
+from itertools import chain, compress, repeat
+from operator import add, mul
 from typing import Any, TypeVar
 
 import numpy as np
@@ -1243,56 +1245,93 @@ def candidates(
 # Paragraphs and key phrases.
 
 
-def _distinctive(pool: Sequence[Candidate]) -> dict[str, float]:
-    """Inside the pool, terms most candidates share separate no themes: idf over the pool."""
-    df: Counter[str] = Counter()
-    for c in pool:
-        df.update(c.sentence.terms)
-        df.update(f"@{k}" for k in c.sentence.names)
+def _distinctive(pool: Sequence[Candidate],
+                 features: dict[int, tuple[str, ...]] | None = None) -> dict[str, float]:
+    """Inside the pool, terms most candidates share separate no themes: idf over the pool.
+    ``features``: ``_pool_features(pool)`` when the caller has it.
+
+    Counted in one pass over the features, and each count's logarithm taken once (a pool
+    of 60 has ~600 distinct features but at most 60 distinct counts): the same
+    ``log_of_ratio`` values, the same keys in the same order."""
+    if features is None:
+        features = _pool_features(pool)
+    df = Counter(chain.from_iterable(features[id(c)] for c in pool))
+    if not df:
+        return {}
     n = len(pool)
-    return {t: log_of_ratio(n + 1, c) for t, c in df.items()}
+    logs = _idf_logs(n + 1, max(df.values()))
+    return dict(zip(df.keys(), map(logs.__getitem__, df.values()), strict=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _idf_logs(numerator: int, top: int) -> tuple[float, ...]:
+    """``log_of_ratio(numerator, c)`` at index c for every count c from 1 to ``top``
+    (index 0 unused): a pool's idf table, the same few for every revision."""
+    return (math.nan, *(log_of_ratio(numerator, c) for c in range(1, top + 1)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _name_feature(key: str) -> str:
+    """A name's feature: its key marked as a name (one string a name, not one a use)."""
+    return f"@{key}"
 
 
 def _features(c: Candidate) -> tuple[str, ...]:
-    return c.sentence.terms + tuple(f"@{k}" for k in c.sentence.names)
+    return c.sentence.terms + tuple(map(_name_feature, c.sentence.names))
 
 
-Weighted = tuple[tuple[tuple[str, float], ...], float]
+def _pool_features(pool: Sequence[Candidate]) -> dict[int, tuple[str, ...]]:
+    """Each candidate's features, by identity: ``_distinctive`` and ``group`` read them
+    for every candidate, and the themes again as they grow."""
+    return {id(c): _features(c) for c in pool}
 
 
-def _weighted(c: Candidate, idf: dict[str, float]) -> Weighted:
+# (features, their weights, the total weight): the features as a tuple of their own and the
+# weights as another, so that a share is one pass of C (``_share``)
+Weighted = tuple[tuple[str, ...], tuple[float, ...], float]
+
+
+def _weighted(c: Candidate, idf: dict[str, float], features: tuple[str, ...] | None = None
+              ) -> Weighted:
     """A candidate's features with their idf weights (names count double) and their
-    total, summed in feature order."""
-    pairs: list[tuple[str, float]] = []
-    total = 0.0
-    for f in _features(c):
-        w = idf.get(f, 0.0) * (NAME_FEATURE_WEIGHT if f.startswith("@") else 1.0)
-        total += w
-        pairs.append((f, w))
-    return tuple(pairs), total
+    total, summed in feature order (``reduce`` adds left to right from 0.0, as a loop of
+    ``total += w`` does). The names are the features after the terms, the only ones marked
+    "@" (a term is made of letters and digits), so the weights are the terms' idf, then
+    the names' times NAME_FEATURE_WEIGHT: what multiplying every feature by 1.0 or by
+    that gives (x * 1.0 == x)."""
+    if features is None:
+        features = _features(c)
+    get = idf.get
+    terms = len(c.sentence.terms)
+    weights = (*map(get, features[:terms], repeat(0.0)),
+               *map(mul, map(get, features[terms:], repeat(0.0)),
+                    repeat(NAME_FEATURE_WEIGHT)))
+    return features, weights, reduce(add, weights, 0.0)
 
 
 def _share(weighted: Weighted, theme: set[str]) -> float:
-    """Share of a candidate's distinctive weight that ``theme`` covers."""
-    pairs, total = weighted
-    covered = 0.0
-    for f, w in pairs:
-        if f in theme:
-            covered += w
-    return covered / total if total else 0.0
+    """Share of a candidate's distinctive weight that ``theme`` covers: the weights of the
+    covered features added left to right from 0.0, as a loop over them does."""
+    features, weights, total = weighted
+    if not total:
+        return 0.0
+    return reduce(add, compress(weights, map(theme.__contains__, features)), 0.0) / total
 
 
 def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int,
-          lead: Sequence[Candidate] = (), idf: dict[str, float] | None = None
-          ) -> list[list[Candidate]]:
+          lead: Sequence[Candidate] = (), idf: dict[str, float] | None = None,
+          features: dict[int, tuple[str, ...]] | None = None) -> list[list[Candidate]]:
     """Paragraphs by theme, each seed first and its members best first. ``lead``: the
     candidates of the latest development (``latest_development``), which make the first
     paragraph whatever their themes (its best ``per_paragraph``). ``idf``:
-    ``_distinctive(pool)`` when the caller has it."""
+    ``_distinctive(pool)`` and ``features`` ``_pool_features(pool)`` when the caller has
+    them."""
+    if features is None:
+        features = _pool_features(pool)
     if idf is None:
-        idf = _distinctive(pool)
+        idf = _distinctive(pool, features)
     # weights once per candidate, not once per question: keyed by identity, only looked up
-    weighted = {id(c): _weighted(c, idf) for c in pool}
+    weighted = {id(c): _weighted(c, idf, features[id(c)]) for c in pool}
     remaining = list(pool)
     paragraphs: list[list[Candidate]] = []
     covered: set[str] = set()
@@ -1300,7 +1339,7 @@ def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int,
         members = list(lead[:per_paragraph])
         for c in members:
             remaining.remove(c)
-            covered.update(_features(c))
+            covered.update(features[id(c)])
         paragraphs.append(members)
     while remaining and len(paragraphs) < max_paragraphs:
         # The next theme opens with the best candidate that is mostly about something the
@@ -1309,22 +1348,23 @@ def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int,
                     remaining[0])
         remaining.remove(seed)
         members = [seed]
-        theme = set(_features(seed))
+        theme = set(features[id(seed)])
         for c in list(remaining):
             if len(members) >= per_paragraph:
                 break
             if _share(weighted[id(c)], theme) >= THEME_MIN:
                 members.append(c)
-                theme.update(_features(c))
+                theme.update(features[id(c)])
                 remaining.remove(c)
-        _add_next_sentences(members, remaining, per_paragraph, theme)
+        _add_next_sentences(members, remaining, per_paragraph, theme, features)
         paragraphs.append(members)
         covered |= theme
     return paragraphs
 
 
 def _add_next_sentences(members: list[Candidate], remaining: list[Candidate],
-                        per_paragraph: int, theme: set[str]) -> None:
+                        per_paragraph: int, theme: set[str],
+                        features: dict[int, tuple[str, ...]]) -> None:
     """Room left in a paragraph goes to the pool's candidates that follow one of its
     sentences in the same article: a report's next sentence goes on about what the one
     before it said ("... reached a tentative agreement late on Wednesday." "The deal gives
@@ -1335,7 +1375,7 @@ def _add_next_sentences(members: list[Candidate], remaining: list[Candidate],
         if c is None:
             return
         members.append(c)
-        theme.update(_features(c))
+        theme.update(features[id(c)])
         remaining.remove(c)
 
 
@@ -1568,9 +1608,10 @@ def summarise(
     paragraphs: list[SummaryParagraph] = []
     used: set[str] = set()
     lead = latest_development(pool)
-    idf = _distinctive(pool)
-    for members in arrange(group(pool, max_paragraphs, sentences_per_paragraph, lead, idf),
-                           lead):
+    features = _pool_features(pool)
+    idf = _distinctive(pool, features)
+    for members in arrange(group(pool, max_paragraphs, sentences_per_paragraph, lead, idf,
+                                 features), lead):
         phrase = key_phrase(sorted(members, key=lambda c: c.rank), idf, frozenset(used))
         used.add(phrase.lower())
         paragraphs.append(

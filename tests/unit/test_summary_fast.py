@@ -1,0 +1,164 @@
+"""The summary's fast paths must give exactly what the plain code they replaced gives.
+
+Each plain version below is the code as it was before its fast path (kept here as the
+oracle), compared on drawn inputs bit for bit: floats by ``==`` on values that went
+through the same IEEE operations, so a reordered sum or a dropped factor shows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from storyline.domain.extract.analysis import Sentence
+from storyline.domain.floats import log_of_ratio
+from storyline.domain.page import summary
+from storyline.domain.page.summary import Candidate
+
+# -- themes: _distinctive, _weighted, _share, group -------------------------------------------
+
+
+def _plain_distinctive(pool: Sequence[Candidate]) -> dict[str, float]:
+    df: Counter[str] = Counter()
+    for c in pool:
+        df.update(c.sentence.terms)
+        df.update(f"@{k}" for k in c.sentence.names)
+    n = len(pool)
+    return {t: log_of_ratio(n + 1, c) for t, c in df.items()}
+
+
+def _plain_features(c: Candidate) -> tuple[str, ...]:
+    return c.sentence.terms + tuple(f"@{k}" for k in c.sentence.names)
+
+
+def _plain_weighted(c: Candidate, idf: dict[str, float]
+                    ) -> tuple[tuple[tuple[str, float], ...], float]:
+    pairs: list[tuple[str, float]] = []
+    total = 0.0
+    for f in _plain_features(c):
+        w = idf.get(f, 0.0) * (summary.NAME_FEATURE_WEIGHT if f.startswith("@") else 1.0)
+        total += w
+        pairs.append((f, w))
+    return tuple(pairs), total
+
+
+def _plain_share(weighted: tuple[tuple[tuple[str, float], ...], float], theme: set[str]
+                 ) -> float:
+    pairs, total = weighted
+    covered = 0.0
+    for f, w in pairs:
+        if f in theme:
+            covered += w
+    return covered / total if total else 0.0
+
+
+def _plain_group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int,
+                 lead: Sequence[Candidate] = ()) -> list[list[Candidate]]:
+    idf = _plain_distinctive(pool)
+    weighted = {id(c): _plain_weighted(c, idf) for c in pool}
+    remaining = list(pool)
+    paragraphs: list[list[Candidate]] = []
+    covered: set[str] = set()
+    if lead and max_paragraphs > 0:
+        members = list(lead[:per_paragraph])
+        for c in members:
+            remaining.remove(c)
+            covered.update(_plain_features(c))
+        paragraphs.append(members)
+    while remaining and len(paragraphs) < max_paragraphs:
+        seed = next((c for c in remaining
+                     if _plain_share(weighted[id(c)], covered) < summary.SEED_OVERLAP),
+                    remaining[0])
+        remaining.remove(seed)
+        members = [seed]
+        theme = set(_plain_features(seed))
+        for c in list(remaining):
+            if len(members) >= per_paragraph:
+                break
+            if _plain_share(weighted[id(c)], theme) >= summary.THEME_MIN:
+                members.append(c)
+                theme.update(_plain_features(c))
+                remaining.remove(c)
+        while len(members) < per_paragraph:
+            following = {(m.article.n, m.sentence.index + 1) for m in members}
+            nxt = next((c for c in remaining
+                        if (c.article.n, c.sentence.index) in following), None)
+            if nxt is None:
+                break
+            members.append(nxt)
+            theme.update(_plain_features(nxt))
+            remaining.remove(nxt)
+        paragraphs.append(members)
+        covered |= theme
+    return paragraphs
+
+
+def _sentence(index: int, terms: Sequence[str], names: Sequence[str]) -> Sentence:
+    return Sentence(index=index, text=" ".join(terms), terms=tuple(sorted(set(terms))),
+                    numbers=frozenset(), negated=False, eligible=True,
+                    names=tuple(sorted(set(names))), has_figure=False, keys=())
+
+
+_TERMS = st.lists(st.sampled_from("abcdefghijkl"), max_size=8)
+_NAMES = st.lists(st.sampled_from(["x", "y", "z", "a"]), max_size=3)  # "a": also a term
+_POOLS = st.lists(st.tuples(st.integers(1, 6), st.integers(0, 3), _TERMS, _NAMES),
+                  max_size=24)
+
+
+def _pool(drawn: list[tuple[int, int, list[str], list[str]]]) -> list[Candidate]:
+    return [Candidate(_sentence(index, terms, names),
+                      SimpleNamespace(n=n),  # type: ignore[arg-type]  # group reads .n only
+                      1.0, rank, {})
+            for rank, (n, index, terms, names) in enumerate(drawn)]
+
+
+@given(_POOLS, st.sets(st.sampled_from([*"abcdefghijkl", "@x", "@y", "@a"])))
+@settings(max_examples=300, deadline=None)
+def test_theme_weights_and_shares_equal_the_plain_ones(
+        drawn: list[tuple[int, int, list[str], list[str]]], theme: set[str]) -> None:
+    pool = _pool(drawn)
+    features = summary._pool_features(pool)
+    idf = summary._distinctive(pool, features)
+    plain_idf = _plain_distinctive(pool)
+    assert idf == plain_idf and list(idf) == list(plain_idf)  # values and order
+    assert summary._distinctive(pool) == plain_idf
+    for c in pool:
+        fast = summary._weighted(c, idf, features[id(c)])
+        plain = _plain_weighted(c, plain_idf)
+        assert fast == (tuple(f for f, _ in plain[0]), tuple(w for _, w in plain[0]),
+                        plain[1])
+        assert summary._weighted(c, idf) == fast
+        assert summary._share(fast, theme) == _plain_share(plain, theme)
+
+
+@given(_POOLS, st.integers(0, 4), st.integers(1, 3), st.integers(0, 4))
+@settings(max_examples=300, deadline=None)
+def test_paragraphs_equal_the_plain_grouping(
+        drawn: list[tuple[int, int, list[str], list[str]]], max_paragraphs: int,
+        per_paragraph: int, lead: int) -> None:
+    pool = _pool(drawn)
+    lead_members = pool[:lead]
+    plain = _plain_group(pool, max_paragraphs, per_paragraph, lead_members)
+    assert summary.group(pool, max_paragraphs, per_paragraph, lead_members) == plain
+    features = summary._pool_features(pool)
+    idf = summary._distinctive(pool, features)
+    assert summary.group(pool, max_paragraphs, per_paragraph, lead_members, idf,
+                         features) == plain
+
+
+def test_weights_add_in_feature_order() -> None:
+    # three weights whose sum depends on the order of the additions: a fast path that adds
+    # them in another order (or compensates, as the builtin sum does from Python 3.12) fails
+    c = _pool([(1, 0, ["a", "b", "c"], [])])[0]
+    idf = {"a": 1e16, "b": 1.0, "c": -1e16}
+    _, weights, total = summary._weighted(c, idf)
+    assert weights == (1e16, 1.0, -1e16)
+    assert total == (0.0 + 1e16 + 1.0) + -1e16 == 0.0
+    assert summary._share(summary._weighted(c, {"a": 1e16, "b": 1.0, "c": 1.0}), {"a", "b"}
+                          ) == ((0.0 + 1e16) + 1.0) / ((0.0 + 1e16 + 1.0) + 1.0)
+    assert not math.isnan(total)
