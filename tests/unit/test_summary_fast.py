@@ -162,3 +162,42 @@ def test_weights_add_in_feature_order() -> None:
     assert summary._share(summary._weighted(c, {"a": 1e16, "b": 1.0, "c": 1.0}), {"a", "b"}
                           ) == ((0.0 + 1e16) + 1.0) / ((0.0 + 1e16 + 1.0) + 1.0)
     assert not math.isnan(total)
+
+
+# -- the redundancy of candidates: _redundant_kept ---------------------------------------------
+
+
+def _plain_redundant(terms: frozenset[str], chosen: Sequence[frozenset[str]]) -> bool:
+    for other in chosen:
+        common = len(terms & other)
+        union = len(terms) + len(other) - common
+        if union and common / union >= summary.REDUNDANT:
+            return True
+    return False
+
+
+@given(st.lists(st.lists(st.sampled_from("abcdefg"), max_size=5), min_size=1, max_size=12),
+       st.lists(st.lists(st.integers(0, 11), max_size=14), min_size=1, max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_redundancy_kept_across_revisions_equals_a_pass_over_the_chosen(
+        universe: list[list[str]], revisions: list[list[int]]) -> None:
+    """Revisions asking about the same sentences in changing orders, with the answers
+    kept from one to the next as ``candidates`` keeps them: every answer is what a pass
+    over the chosen term sets gives, and the memo holds the last revision's only."""
+    sentences = [_sentence(i, terms, ()) for i, terms in enumerate(universe)]
+    known: dict[int, summary.Redundancy] = {}
+    for order in revisions:
+        asked: dict[int, summary.Redundancy] = {}
+        chosen: dict[summary.PoolKey, frozenset[str]] = {}
+        chosen_once: set[frozenset[str]] = set()
+        for i in order:
+            s = sentences[i % len(sentences)]
+            terms = frozenset(s.terms)
+            plain = _plain_redundant(terms, list(chosen.values()))
+            assert summary._redundant(terms, list(chosen.values()), chosen_once) == plain
+            assert summary._redundant_kept(s, terms, chosen, chosen_once, known, asked) == plain
+            if not plain:
+                chosen[(7, s.index)] = terms
+                chosen_once.add(terms)
+        known = asked
+        assert set(known) <= {id(sentences[i % len(sentences)]) for i in order}

@@ -291,6 +291,10 @@ class SummaryMemo:
     # id(sentence) -> (sentence, whether the timeline above says it): the candidates kept
     # by the last revision (see _on_timeline)
     on_timeline: dict[int, tuple[Sentence, bool]] = field(default_factory=dict)
+    # id(sentence) -> (sentence, the keys (``_pool_key``) of the candidates it is known not
+    # to repeat, of those it is known to repeat): the candidates asked by the last revision
+    # (see _redundant_kept)
+    redundancy: dict[int, Redundancy] = field(default_factory=dict)
 
 
 IntArray = npt.NDArray[np.int64]
@@ -959,6 +963,43 @@ def _redundant(terms: frozenset[str], chosen: Sequence[frozenset[str]],
     return (bool(terms) and terms in chosen_once) or _similar_to_any(terms, chosen, REDUNDANT)
 
 
+PoolKey = tuple[int, int]  # (analysis serial, sentence index): a lead sentence, for good
+Redundancy = tuple[Sentence, set[PoolKey], set[PoolKey]]
+
+
+def _redundant_kept(s: Sentence, terms: frozenset[str], chosen: dict[PoolKey, frozenset[str]],
+                    chosen_once: set[frozenset[str]], known: dict[int, Redundancy],
+                    asked: dict[int, Redundancy]) -> bool:
+    """``_redundant(terms, chosen.values(), chosen_once)`` for the sentence ``s`` of
+    ``terms``, asking only the chosen candidates not answered before: ``known``, what the
+    last revision learnt about ``s`` (the sentences it repeats and those it does not; a
+    pair's answer is its two term sets', which never change); ``asked`` gets what this one
+    learns. The pool changes by a few candidates a revision, so most of a candidate's
+    comparisons (29 a question, nearly all of them "no") were the last revision's again.
+    Whether any of the chosen repeats it does not depend on the order they are asked in.
+    Keys are (analysis serial, sentence index): unique in the process, never reused as an
+    id can be once its sentence is gone."""
+    if terms and terms in chosen_once:
+        return True
+    entry = known.get(id(s))
+    if entry is None or entry[0] is not s:
+        entry = (s, set(), set())
+    asked[id(s)] = entry
+    _, apart, alike = entry
+    if not alike.isdisjoint(chosen):
+        return True
+    n = len(terms)
+    for key in chosen.keys() - apart:
+        other = chosen[key]
+        common = len(terms & other)
+        union = n + len(other) - common
+        if union and common / union >= REDUNDANT:
+            alike.add(key)
+            return True
+        apart.add(key)
+    return False
+
+
 def _timeline_sets(timeline: Sequence[TimelineEntry], memo: SummaryMemo | None
                    ) -> list[frozenset[str]]:
     """The terms of each timeline entry's text, as sets; kept in ``memo`` by text for the
@@ -1220,22 +1261,25 @@ def candidates(
     # Term sets built once, not once per comparison; terms are distinct, so the Jaccard
     # is the one _jaccard gives.
     chosen: list[Candidate] = []
-    chosen_sets: list[frozenset[str]] = []
+    chosen_sets: dict[PoolKey, frozenset[str]] = {}
     chosen_once: set[frozenset[str]] = set()
     known = memo.on_timeline
     asked: dict[int, tuple[Sentence, bool]] = {}
+    known_apart = memo.redundancy
+    asked_apart: dict[int, Redundancy] = {}
     for _, s, (article, analysis), score in scored:
         terms = frozenset(s.terms)
-        if _redundant(terms, chosen_sets, chosen_once):
+        if _redundant_kept(s, terms, chosen_sets, chosen_once, known_apart, asked_apart):
             continue
         if _on_timeline(s, terms, timeline_sets, known, asked):
             score *= ON_TIMELINE_FACTOR  # the page already shows it as a dated entry
         chosen.append(Candidate(s, article, score, len(chosen), analysis.name_forms))
-        chosen_sets.append(terms)
+        chosen_sets[(analysis.serial, s.index)] = terms
         chosen_once.add(terms)
         if len(chosen) >= POOL:
             break
     memo.on_timeline = asked  # the kept candidates' only: the next revision asks again
+    memo.redundancy = asked_apart  # the candidates asked this time only, likewise
     chosen.sort(key=lambda c: c.sort_key)
     return [Candidate(c.sentence, c.article, c.score, i, c.name_forms)
             for i, c in enumerate(chosen)]
