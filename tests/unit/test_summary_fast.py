@@ -12,10 +12,12 @@ from collections import Counter
 from collections.abc import Sequence
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storyline.domain.extract.analysis import Sentence
+from storyline.domain.extract.analysis import Analysis, Sentence
+from storyline.domain.extract.analysis import _analyse as _analyse_text
 from storyline.domain.floats import log_of_ratio
 from storyline.domain.page import summary
 from storyline.domain.page.summary import Candidate
@@ -201,3 +203,31 @@ def test_redundancy_kept_across_revisions_equals_a_pass_over_the_chosen(
                 chosen_once.add(terms)
         known = asked
         assert set(known) <= {id(sentences[i % len(sentences)]) for i in order}
+
+
+# -- statements kept for support checks: _statement --------------------------------------------
+
+_TEXTS = ("Rescuers pulled 12 miners alive from the flooded pit on Sunday.",
+          "Two more miners are still missing, the company said.",
+          "Rescuers did not pull 12 miners alive from the flooded pit.",
+          "The flooded pit had been closed for safety checks in 2009.")
+
+
+def test_kept_statements_equal_the_ones_made_anew(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every statement the cache gives is the one its analysis makes, through fills and
+    emptyings of the table, for articles whose sentence i differ (the key must name the
+    article, not only the sentence)."""
+    analyses = [_analyse(_TEXTS[k:] + _TEXTS[:k]) for k in range(len(_TEXTS))]
+    for cap in (3, 5, summary.STATEMENTS_CACHE):
+        monkeypatch.setattr(summary, "STATEMENTS_CACHE", cap)
+        summary._statements.clear()
+        for _ in range(3):
+            for analysis in analyses:
+                for i in range(analysis.sentence_count):
+                    assert summary._statement(analysis, i) == analysis.statement(i)
+                    assert len(summary._statements) <= cap
+    summary._statements.clear()
+
+
+def _analyse(texts: tuple[str, ...]) -> Analysis:
+    return _analyse_text(texts, (), frozenset())
