@@ -231,3 +231,72 @@ def test_kept_statements_equal_the_ones_made_anew(monkeypatch: pytest.MonkeyPatc
 
 def _analyse(texts: tuple[str, ...]) -> Analysis:
     return _analyse_text(texts, (), frozenset())
+
+
+# -- the cheap scores: _scored, _support_factor --------------------------------------------------
+
+
+def _plain_scored(recent: Sequence[summary.Analysed], rank: dict[str, float],
+                  weights: summary.StoryWeights
+                  ) -> list[tuple[float, Sentence, summary.Analysed]]:
+    """Every eligible lead sentence scored one at a time with the Python expressions the
+    arrays stand for, sorted by (-score, article number, sentence index)."""
+    out = []
+    for pair in recent:
+        article, analysis = pair
+        for s in analysis.lead:
+            if not s.eligible:
+                continue
+            shared = float(sum(1 for k in s.names if weights.shared(k)))  # ints
+            score = weights.centrality(s.terms)
+            score = score * (1.0 / (1.0 + summary.POSITION_DECAY * s.index))
+            score = score * (1.0 + summary.RECENCY_BONUS * rank[article.uri])
+            score = score * (1.0 + summary.SHARED_NAME_BONUS * min(shared,
+                                                                   summary.SHARED_NAME_CAP))
+            score = score * (summary.FIGURE_BONUS if s.has_figure else 1.0)
+            out.append((score, s, pair))
+    out.sort(key=lambda x: (-x[0], x[2][0].n, x[1].index))
+    return out
+
+
+def test_cheap_scores_equal_scoring_each_sentence() -> None:
+    """``_scored`` over a story growing one article a revision (its flat rows cut and
+    extended by the slides) gives what scoring each sentence alone gives, bit for bit and
+    in the same order."""
+    import datetime as dt
+
+    from test_summary_caches import NAMES, STRIKE
+
+    from storyline.domain.facts import ArticleFacts, CitedArticle
+
+    t0 = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    texts = [sentences for _ in range(3) for sentences in STRIKE]
+    articles = [CitedArticle(
+        n=n, uri=f"urn:strike:{n}", version=1, source=f"Wire {n % 4}", headline=None,
+        published=t0 + dt.timedelta(hours=7 * n), facts=ArticleFacts(
+            uri=f"urn:strike:{n}", version=1, extractor_version="test", sentences=sentences,
+            dates=(), figures=(), names=NAMES))
+        for n, sentences in enumerate(texts, start=1)]
+    memo = summary.SummaryMemo()
+    compared = 0
+    for end in range(1, len(articles) + 1):
+        story = summary.analysed(articles[:end], memo)
+        originals = summary.originals(story, memo)
+        assert tuple(map(summary._second, originals)) == tuple(a for _, a in originals)
+        weights = summary.story_weights(originals, memo)
+        in_order = summary.by_time(story, memo)
+        recent = in_order[-summary.CANDIDATE_ARTICLES:]
+        rank = {a.uri: i / max(len(in_order) - 1, 1) for i, (a, _) in enumerate(in_order)}
+        counts = summary._counts(originals, memo)
+        fast = list(summary._scored(recent, rank, weights.size, counts, memo))
+        assert fast == _plain_scored(recent, rank, weights)
+        compared += len(fast)
+    assert compared > 100
+
+
+def test_support_factors_equal_the_direct_expression() -> None:
+    from storyline.domain.floats import log2_of
+
+    for support in [*range(64), 1000, 3]:
+        assert summary._support_factor(support) == 1.0 + summary.SUPPORT_BONUS * log2_of(
+            1 + support)
