@@ -197,9 +197,11 @@ def test_redundancy_kept_across_revisions_equals_a_pass_over_the_chosen(
             terms = frozenset(s.terms)
             plain = _plain_redundant(terms, list(chosen.values()))
             assert summary._redundant(terms, list(chosen.values()), chosen_once) == plain
-            assert summary._redundant_kept(s, terms, chosen, chosen_once, known, asked) == plain
+            entry = summary._redundancy_entry(s, known, asked)
+            assert entry[1] == terms
+            assert summary._redundant_kept(entry, chosen, chosen_once) == plain
             if not plain:
-                chosen[(7, s.index)] = terms
+                chosen[(7 << 32) | s.index] = terms
                 chosen_once.add(terms)
         known = asked
         assert set(known) <= {id(sentences[i % len(sentences)]) for i in order}
@@ -300,3 +302,54 @@ def test_support_factors_equal_the_direct_expression() -> None:
     for support in [*range(64), 1000, 3]:
         assert summary._support_factor(support) == 1.0 + summary.SUPPORT_BONUS * log2_of(
             1 + support)
+
+
+# -- templates and support read inline in candidates ---------------------------------------------
+
+_LEADS = (
+    "Members of the transit union voted to end the eight-day strike on Wednesday night.",
+    "Halden Metro said trains and buses would run again from Friday morning.",
+    "About 81 percent of the union members who voted backed the new contract.",
+    "The union's president said the deal keeps the drivers' pensions for ten years.",
+)
+_FURNITURE = "Read more stories about the Halden transit strike on our website."
+
+
+def test_candidates_with_the_memo_equal_the_plain_ones() -> None:
+    """A story growing one article a revision: its candidates with the memo (templates and
+    support read inline, from the memo's counts) equal those made afresh without one
+    (``is_template`` and ``_lead_support`` called), revision by revision. One source leads
+    with its page furniture every day (a template once it has TEMPLATE_DAYS days, and not
+    before), and the sources copy each other's leads (support)."""
+    import datetime as dt
+
+    from storyline.domain.facts import ArticleFacts, CitedArticle
+
+    t0 = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    articles = []
+    for n in range(1, 15):
+        source = n % 3
+        lead = _LEADS[n % len(_LEADS)]
+        sentences = ((_FURNITURE, lead) if source == 0
+                     else (lead, _LEADS[(n + source) % len(_LEADS)], f"It was day {n}."))
+        articles.append(CitedArticle(
+            n=n, uri=f"urn:t:{n}", version=1, source=f"Wire {source}", headline=None,
+            published=t0 + dt.timedelta(hours=11 * n), facts=ArticleFacts(
+                uri=f"urn:t:{n}", version=1, extractor_version="test", sentences=sentences,
+                dates=(), figures=(), names=())))
+    memo = summary.SummaryMemo()
+    templates_seen = supported_seen = 0
+    for end in range(1, len(articles) + 1):
+        story = summary.analysed(articles[:end], memo)
+        weights = summary.story_weights(summary.originals(story, memo), memo)
+        kept = summary.candidates(story, weights, (), memo)
+        plain_story = summary.analysed(articles[:end])
+        plain = summary.candidates(plain_story, summary.story_weights(
+            summary.originals(plain_story)), ())
+        assert [(c.sentence.text, c.article.n, c.score, c.rank) for c in kept] == [
+            (c.sentence.text, c.article.n, c.score, c.rank) for c in plain]
+        templates = summary._templates(story, memo)
+        templates_seen += any(summary.is_template(s, a.source, templates)
+                              for a, an in story for s in an.lead)
+        supported_seen += any(count for _, _, count in memo.lead_support.values())
+    assert templates_seen and supported_seen  # both paths met

@@ -293,9 +293,9 @@ class SummaryMemo:
     # id(sentence) -> (sentence, whether the timeline above says it): the candidates kept
     # by the last revision (see _on_timeline)
     on_timeline: dict[int, tuple[Sentence, bool]] = field(default_factory=dict)
-    # id(sentence) -> (sentence, the keys (``_pool_key``) of the candidates it is known not
-    # to repeat, of those it is known to repeat): the candidates asked by the last revision
-    # (see _redundant_kept)
+    # id(sentence) -> (sentence, its terms, the keys (``_pool_key``) of the candidates it is
+    # known not to repeat, of those it is known to repeat): the candidates asked by the last
+    # revision (see _redundant_kept)
     redundancy: dict[int, Redundancy] = field(default_factory=dict)
 
 
@@ -991,30 +991,44 @@ def _redundant(terms: frozenset[str], chosen: Sequence[frozenset[str]],
     return (bool(terms) and terms in chosen_once) or _similar_to_any(terms, chosen, REDUNDANT)
 
 
-PoolKey = tuple[int, int]  # (analysis serial, sentence index): a lead sentence, for good
-Redundancy = tuple[Sentence, set[PoolKey], set[PoolKey]]
+# A lead sentence, for good: its analysis's serial (unique in the process) and its index
+# (a lead sentence's, far below 2^32), as one int: a key hashes as itself.
+PoolKey = int
+# (sentence, its terms as a set, the keys of the candidates it is known not to repeat, of
+# those it is known to repeat)
+Redundancy = tuple[Sentence, frozenset[str], set[PoolKey], set[PoolKey]]
 
 
-def _redundant_kept(s: Sentence, terms: frozenset[str], chosen: dict[PoolKey, frozenset[str]],
-                    chosen_once: set[frozenset[str]], known: dict[int, Redundancy],
-                    asked: dict[int, Redundancy]) -> bool:
-    """``_redundant(terms, chosen.values(), chosen_once)`` for the sentence ``s`` of
-    ``terms``, asking only the chosen candidates not answered before: ``known``, what the
-    last revision learnt about ``s`` (the sentences it repeats and those it does not; a
-    pair's answer is its two term sets', which never change); ``asked`` gets what this one
-    learns. The pool changes by a few candidates a revision, so most of a candidate's
-    comparisons (29 a question, nearly all of them "no") were the last revision's again.
-    Whether any of the chosen repeats it does not depend on the order they are asked in.
-    Keys are (analysis serial, sentence index): unique in the process, never reused as an
-    id can be once its sentence is gone."""
-    if terms and terms in chosen_once:
-        return True
+def _pool_key(analysis: Analysis, s: Sentence) -> PoolKey:
+    return (analysis.serial << 32) | s.index
+
+
+def _redundancy_entry(s: Sentence, known: dict[int, Redundancy],
+                      asked: dict[int, Redundancy]) -> Redundancy:
+    """What the last revision learnt about the redundancy of ``s`` (``known``), or a new
+    entry; ``asked`` gets it, for the next revision."""
     entry = known.get(id(s))
     if entry is None or entry[0] is not s:
-        entry = (s, set(), set())
+        entry = (s, frozenset(s.terms), set(), set())
     asked[id(s)] = entry
-    _, apart, alike = entry
-    if not alike.isdisjoint(chosen):
+    return entry
+
+
+def _redundant_kept(entry: Redundancy, chosen: dict[PoolKey, frozenset[str]],
+                    chosen_once: set[frozenset[str]]) -> bool:
+    """``_redundant(terms, chosen.values(), chosen_once)`` for the sentence of ``entry``
+    (``_redundancy_entry``), asking only the chosen candidates not answered before: the
+    entry keeps what earlier questions learnt (the candidates it repeats and those it does
+    not; a pair's answer is its two term sets', which never change), over this revision
+    and the next. The pool changes by a few candidates a revision, so most of a
+    candidate's comparisons (29 a question, nearly all of them "no") were the last
+    revision's again. Whether any of the chosen repeats it does not depend on the order
+    they are asked in. Keys (``_pool_key``) are never reused, as an id can be once its
+    sentence is gone. The entry's term set is made once, and hashed once."""
+    _, terms, apart, alike = entry
+    if terms and terms in chosen_once:
+        return True
+    if alike and not alike.isdisjoint(chosen):
         return True
     n = len(terms)
     for key in chosen.keys() - apart:
@@ -1279,15 +1293,30 @@ def candidates(
     # Support from other sources is the costly feature: only the best SUPPORT_RANKED by the
     # cheap ones get it, and they are ranked again with it. A source's page furniture is no
     # candidate (is_template): asked of each sentence only as the ranking reaches it.
+    # With the memo, ``is_template`` and ``_lead_support_kept`` are read inline for the
+    # ~220 sentences a revision reaches (their prints and counts are nearly all kept): the
+    # same lookups without two calls a sentence; the functions when one is not kept.
     supported: list[tuple[tuple[float, int, int], Sentence, Analysed, float]] = []
+    held_support = memo.lead_support if kept else {}
+    templates_get = templates.get
     for score, s, pair in _scored(recent, recency, weights.size, counts, memo):
         if len(supported) >= SUPPORT_RANKED:
             break
         article = pair[0]
-        if is_template(s, article.source, templates):
-            continue
-        support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
-                   else _lead_support(s, article.source, lead_index))
+        source = article.source
+        if kept:
+            printed = s.lead_print
+            held = templates_get((source, printed if printed is not None else _print(s)))
+            if held is not None and (1 if isinstance(held, int) else len(held)
+                                     ) >= TEMPLATE_DAYS:
+                continue
+            found = held_support.get(id(s))
+            support = (found[2] if found is not None and found[0] is s and found[1] == source
+                       else _lead_support_kept(s, source, lead_index, memo))
+        else:
+            if is_template(s, source, templates):
+                continue
+            support = _lead_support(s, source, lead_index)
         score *= _support_factor(support)
         supported.append(((-score, article.n, s.index), s, pair, score))
     supported.sort(key=lambda x: x[0])
@@ -1303,13 +1332,14 @@ def candidates(
     known_apart = memo.redundancy
     asked_apart: dict[int, Redundancy] = {}
     for _, s, (article, analysis), score in scored:
-        terms = frozenset(s.terms)
-        if _redundant_kept(s, terms, chosen_sets, chosen_once, known_apart, asked_apart):
+        entry = _redundancy_entry(s, known_apart, asked_apart)
+        if _redundant_kept(entry, chosen_sets, chosen_once):
             continue
+        terms = entry[1]
         if _on_timeline(s, terms, timeline_sets, known, asked):
             score *= ON_TIMELINE_FACTOR  # the page already shows it as a dated entry
         chosen.append(Candidate(s, article, score, len(chosen), analysis.name_forms))
-        chosen_sets[(analysis.serial, s.index)] = terms
+        chosen_sets[_pool_key(analysis, s)] = terms
         chosen_once.add(terms)
         if len(chosen) >= POOL:
             break
