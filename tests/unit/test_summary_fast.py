@@ -353,3 +353,25 @@ def test_candidates_with_the_memo_equal_the_plain_ones() -> None:
                               for a, an in story for s in an.lead)
         supported_seen += any(count for _, _, count in memo.lead_support.values())
     assert templates_seen and supported_seen  # both paths met
+
+
+# -- the originals in time order: by_time ----------------------------------------------------------
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(1, 30), st.booleans()),
+                min_size=1, max_size=20))
+@settings(max_examples=200, deadline=None)
+def test_originals_in_time_order_equal_a_sort_by_a_key_function(
+        drawn: list[tuple[int, int, bool]]) -> None:
+    """Publication ties, number ties (the same article twice) and copies: the order (and
+    the stable order of full ties) is the one sorting the pairs by (published, n) gives."""
+    import datetime as dt
+
+    t0 = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    story = [(SimpleNamespace(published=t0 + dt.timedelta(hours=hours), n=n,
+                              copy_of=1 if copy else None), object())
+             for hours, n, copy in drawn]
+    found = summary.originals(story)  # type: ignore[arg-type]
+    plain = sorted(found, key=lambda p: (p[0].published, p[0].n))
+    fast = summary.by_time(story)  # type: ignore[arg-type]
+    assert [id(p) for p in fast] == [id(p) for p in plain]

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
 from itertools import chain, compress, repeat
-from operator import add, itemgetter, mul
+from operator import add, attrgetter, itemgetter, mul
 from typing import Any, TypeVar
 
 import numpy as np
@@ -210,7 +210,12 @@ def by_time(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> list[
     kept = memo.window_originals if memo is not None else None
     if kept is not None and kept[0] is story and kept[2] is not None:
         return kept[2]
-    ordered = sorted(found, key=lambda p: (p[0].published, p[0].n))
+    # sorted by keys made in one pass of C each, not a lambda called for each pair: the
+    # same stable sort of the same keys
+    articles = list(map(itemgetter(0), found))
+    keys = list(zip(map(attrgetter("published"), articles), map(attrgetter("n"), articles),
+                    strict=True))
+    ordered = list(map(found.__getitem__, sorted(range(len(found)), key=keys.__getitem__)))
     if memo is not None:
         memo.window_originals = (story, found, ordered)
     return ordered
@@ -1441,37 +1446,42 @@ def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int,
         idf = _distinctive(pool, features)
     # weights once per candidate, not once per question: keyed by identity, only looked up
     weighted = {id(c): _weighted(c, idf, features[id(c)]) for c in pool}
-    remaining = list(pool)
+    # The candidates not placed yet, in pool order, by identity: taking one out is one
+    # deletion, where a list's ``remove`` compared it (dataclass equality, field by field)
+    # with every candidate before it. The same as that list: a pool's candidates are
+    # distinct (``candidates`` numbers them, ``rank``), so the first equal to one is itself.
+    remaining = {id(c): c for c in pool}
     paragraphs: list[list[Candidate]] = []
     covered: set[str] = set()
     if lead and max_paragraphs > 0:
         members = list(lead[:per_paragraph])
         for c in members:
-            remaining.remove(c)
+            del remaining[id(c)]
             covered.update(features[id(c)])
         paragraphs.append(members)
     while remaining and len(paragraphs) < max_paragraphs:
         # The next theme opens with the best candidate that is mostly about something the
         # earlier paragraphs did not cover; the best one overall when none is.
-        seed = next((c for c in remaining if _share(weighted[id(c)], covered) < SEED_OVERLAP),
-                    remaining[0])
-        remaining.remove(seed)
+        seed = next((c for c in remaining.values()
+                     if _share(weighted[id(c)], covered) < SEED_OVERLAP),
+                    next(iter(remaining.values())))
+        del remaining[id(seed)]
         members = [seed]
         theme = set(features[id(seed)])
-        for c in list(remaining):
+        for c in list(remaining.values()):
             if len(members) >= per_paragraph:
                 break
             if _share(weighted[id(c)], theme) >= THEME_MIN:
                 members.append(c)
                 theme.update(features[id(c)])
-                remaining.remove(c)
+                del remaining[id(c)]
         _add_next_sentences(members, remaining, per_paragraph, theme, features)
         paragraphs.append(members)
         covered |= theme
     return paragraphs
 
 
-def _add_next_sentences(members: list[Candidate], remaining: list[Candidate],
+def _add_next_sentences(members: list[Candidate], remaining: dict[int, Candidate],
                         per_paragraph: int, theme: set[str],
                         features: dict[int, tuple[str, ...]]) -> None:
     """Room left in a paragraph goes to the pool's candidates that follow one of its
@@ -1480,12 +1490,13 @@ def _add_next_sentences(members: list[Candidate], remaining: list[Candidate],
     workers a 4.5 percent raise ..."), whatever words they share."""
     while len(members) < per_paragraph:
         following = {(m.article.n, m.sentence.index + 1) for m in members}
-        c = next((c for c in remaining if (c.article.n, c.sentence.index) in following), None)
+        c = next((c for c in remaining.values()
+                  if (c.article.n, c.sentence.index) in following), None)
         if c is None:
             return
         members.append(c)
         theme.update(features[id(c)])
-        remaining.remove(c)
+        del remaining[id(c)]
 
 
 def latest_development(pool: Sequence[Candidate]) -> list[Candidate]:
