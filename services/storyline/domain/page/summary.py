@@ -1673,6 +1673,9 @@ def _label_options(members: Sequence[Candidate], idf: dict[str, float]
     the distinctive weight (idf inside the pool) of its terms, each by the share of the
     paragraph's sentences that have it, over the square root of its term count."""
     term_sets = [frozenset(c.sentence.terms) for c in members]
+    # how many of the sentences have each term: what counting the sets that hold it gives
+    # (a sentence's terms are distinct), counted once, not once a phrase's term
+    having_term = Counter(chain.from_iterable(term_sets))
     found: dict[str, tuple[int, float, str]] = {}
     for c in members:
         surfaces = tuple(sorted({form[0] for key in c.sentence.names
@@ -1682,9 +1685,8 @@ def _label_options(members: Sequence[Candidate], idf: dict[str, float]
         for low, phrase, terms in _sentence_phrases(c.sentence.text, surfaces):
             if low in found:
                 continue
-            weight = ordered_sum(
-                idf.get(t, 0.0) * sum(1 for ts in term_sets if t in ts)  # ints
-                for t in terms) / len(members)
+            weight = ordered_sum(idf.get(t, 0.0) * having_term[t] for t in terms
+                                 ) / len(members)
             having = sum(1 for ts in term_sets if ts.issuperset(terms))  # ints
             found[low] = (having, weight / math.sqrt(len(terms)), phrase)
     return sorted(found.values(), key=lambda o: (-o[0], -o[1], -len(o[2].split()), o[2]))
