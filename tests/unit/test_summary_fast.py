@@ -375,3 +375,40 @@ def test_originals_in_time_order_equal_a_sort_by_a_key_function(
     plain = sorted(found, key=lambda p: (p[0].published, p[0].n))
     fast = summary.by_time(story)  # type: ignore[arg-type]
     assert [id(p) for p in fast] == [id(p) for p in plain]
+
+
+# -- support checks told from the text: _may_hold_numbers --------------------------------------
+
+_TEXT = st.lists(st.sampled_from([*"ab1209,.’'s -", "\u0130", "S", "'s ", "’s ", "1,000"]),
+                max_size=20).map("".join)
+
+
+@given(st.lists(_TEXT, min_size=1, max_size=4), st.sets(st.sampled_from(
+    ["12", "1000", "2009", "1.5", "9th", "0"]), max_size=2))
+@settings(max_examples=400, deadline=None)
+def test_the_numbers_told_from_the_text_never_drop_a_sentence_that_holds_them(
+        texts: list[str], extra: set[str]) -> None:
+    """A claim whose numbers a sentence's statement holds (all of them, or some of them) is
+    never turned away by the text; one turned away holds not all of them."""
+    analysis = _analyse(tuple(texts))
+    summary._statements.clear()
+    for i in range(analysis.sentence_count):
+        numbers = analysis.statement(i).numbers
+        for claim_numbers in (numbers, frozenset(list(numbers)[:1]), numbers | extra):
+            claim = Sentence(index=0, text="", terms=("x",), numbers=frozenset(claim_numbers),
+                             negated=False, eligible=True, names=(), has_figure=False, keys=())
+            may = summary._may_hold_numbers(claim, analysis, i)
+            assert may or not claim.numbers <= numbers
+            if claim.numbers <= numbers:
+                assert may
+    summary._statements.clear()
+
+
+def test_the_numbers_told_from_the_text_turn_away_a_sentence_without_them() -> None:
+    analysis = _analyse(("Rescuers pulled 1,200 miners out by 9 p.m.",
+                         "Rescuers pulled miners out."))
+    summary._statements.clear()
+    claim = analysis.lead[0]
+    assert claim.numbers == {"1200", "9"}
+    assert summary._may_hold_numbers(claim, analysis, 0)
+    assert not summary._may_hold_numbers(claim, analysis, 1)
