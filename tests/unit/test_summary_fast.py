@@ -348,6 +348,12 @@ def test_candidates_with_the_memo_equal_the_plain_ones() -> None:
             summary.originals(plain_story)), ())
         assert [(c.sentence.text, c.article.n, c.score, c.rank) for c in kept] == [
             (c.sentence.text, c.article.n, c.score, c.rank) for c in plain]
+        # best first by Candidate.sort_key, ranked in that order (the candidates are made
+        # once sorted)
+        assert [c.sort_key for c in kept] == sorted(c.sort_key for c in kept)
+        assert [c.rank for c in kept] == list(range(len(kept)))
+        assert all(c.name_forms is an.name_forms for c in kept for a, an in story
+                   if a is c.article)
         templates = summary._templates(story, memo)
         templates_seen += any(summary.is_template(s, a.source, templates)
                               for a, an in story for s in an.lead)

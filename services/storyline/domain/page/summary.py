@@ -160,6 +160,7 @@ class StoryWeights:
 
 
 Analysed = tuple[CitedArticle, Analysis]
+_first = itemgetter(0)
 _second = itemgetter(1)  # an Analysed pair's analysis, for the memo keys (one pass of C)
 
 
@@ -1348,7 +1349,10 @@ def candidates(
 
     # Term sets built once, not once per comparison; terms are distinct, so the Jaccard
     # is the one _jaccard gives.
-    chosen: list[Candidate] = []
+    # (sort key, sentence, article, score, name forms): made candidates once sorted (a
+    # frozen dataclass is made field by field; the first ones' ranks were never read)
+    chosen: list[tuple[tuple[float, int, int], Sentence, CitedArticle, float,
+                       dict[str, tuple[str, NameKind]]]] = []
     chosen_sets: dict[PoolKey, frozenset[str]] = {}
     chosen_once: set[frozenset[str]] = set()
     known = memo.on_timeline
@@ -1362,16 +1366,16 @@ def candidates(
         terms = entry[1]
         if _on_timeline(s, terms, timeline_sets, known, asked):
             score *= ON_TIMELINE_FACTOR  # the page already shows it as a dated entry
-        chosen.append(Candidate(s, article, score, len(chosen), analysis.name_forms))
+        chosen.append(((-score, article.n, s.index), s, article, score, analysis.name_forms))
         chosen_sets[_pool_key(analysis, s)] = terms
         chosen_once.add(terms)
         if len(chosen) >= POOL:
             break
     memo.on_timeline = asked  # the kept candidates' only: the next revision asks again
     memo.redundancy = asked_apart  # the candidates asked this time only, likewise
-    chosen.sort(key=lambda c: c.sort_key)
-    return [Candidate(c.sentence, c.article, c.score, i, c.name_forms)
-            for i, c in enumerate(chosen)]
+    chosen.sort(key=_first)  # Candidate.sort_key's values
+    return [Candidate(s, article, score, i, name_forms)
+            for i, (_, s, article, score, name_forms) in enumerate(chosen)]
 
 
 # ---------------------------------------------------------------------------------------------
