@@ -1012,7 +1012,8 @@ def _redundant(terms: frozenset[str], chosen: Sequence[frozenset[str]],
     (``chosen_once``: the same sets, for lookup). A copy leads with its original's very
     terms (four in five of the redundant candidates of a long story): found by one lookup
     instead of a pass over the pool, for the same answer (an equal non-empty set has a
-    Jaccard of 1)."""
+    Jaccard of 1). ``candidates`` asks ``_redundant_kept``, which gives this answer from
+    what the last revision learnt; this is the plain question, the tests' reference."""
     return (bool(terms) and terms in chosen_once) or _similar_to_any(terms, chosen, REDUNDANT)
 
 
