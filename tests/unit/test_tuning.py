@@ -36,7 +36,7 @@ NOT_TUNING = {
     "page/summary.py": {"COUNTS_MIN_IDS", "COUNTS_SPARSE", "ROWS_SLACK",  # memo bounds
                         "KEY_TAIL",  # when the memo's key index is made again: CPU only
                         "DAY_SHIFT",  # the template counts' packing of a day and a count
-                        "PHRASES_CACHE"},  # cache
+                        "PHRASES_CACHE", "STATEMENTS_CACHE"},  # caches
     "page/timeline.py": {"COLD_AFTER", "COLD_CHECK_EVERY",  # cold months: memory only
                          # which of two exact ways a guided merge finds the events near a
                          # date: CPU only (test_timeline_merge.py checks both give the same)

@@ -35,7 +35,9 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from functools import reduce
+from itertools import chain, compress, repeat
+from operator import add, attrgetter, itemgetter, mul
 from typing import Any, TypeVar
 
 import numpy as np
@@ -54,6 +56,7 @@ from storyline.domain.extract.analysis import (
     _BANDS,
     _VERBS,
     Analysis,
+    Plain,
     Sentence,
     Statement,
     _plain_terms,
@@ -157,6 +160,8 @@ class StoryWeights:
 
 
 Analysed = tuple[CitedArticle, Analysis]
+_first = itemgetter(0)
+_second = itemgetter(1)  # an Analysed pair's analysis, for the memo keys (one pass of C)
 
 
 def analysed(articles: Sequence[CitedArticle], memo: SummaryMemo | None = None,
@@ -206,7 +211,12 @@ def by_time(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> list[
     kept = memo.window_originals if memo is not None else None
     if kept is not None and kept[0] is story and kept[2] is not None:
         return kept[2]
-    ordered = sorted(found, key=lambda p: (p[0].published, p[0].n))
+    # sorted by keys made in one pass of C each, not a lambda called for each pair: the
+    # same stable sort of the same keys
+    articles = list(map(itemgetter(0), found))
+    keys = list(zip(map(attrgetter("published"), articles), map(attrgetter("n"), articles),
+                    strict=True))
+    ordered = list(map(found.__getitem__, sorted(range(len(found)), key=keys.__getitem__)))
     if memo is not None:
         memo.window_originals = (story, found, ordered)
     return ordered
@@ -289,6 +299,10 @@ class SummaryMemo:
     # id(sentence) -> (sentence, whether the timeline above says it): the candidates kept
     # by the last revision (see _on_timeline)
     on_timeline: dict[int, tuple[Sentence, bool]] = field(default_factory=dict)
+    # id(sentence) -> (sentence, its terms, the keys (``_pool_key``) of the candidates it is
+    # known not to repeat, of those it is known to repeat): the candidates asked by the last
+    # revision (see _redundant_kept)
+    redundancy: dict[int, Redundancy] = field(default_factory=dict)
 
 
 IntArray = npt.NDArray[np.int64]
@@ -503,7 +517,7 @@ def centroid_counts(originals_: Sequence[Analysed], memo: SummaryMemo) -> Counts
 def _counts(originals_: Sequence[Analysed], memo: SummaryMemo) -> _Counts:
     """The memo's ids with the counts over ``originals_`` (the weights' articles), updated
     by the slide when the story only slid forward, else recounted."""
-    key = tuple(analysis for _, analysis in originals_)
+    key = tuple(map(_second, originals_))
     _renumber_when_sparse(memo)
     counts = memo.counts
     if counts is None:
@@ -586,7 +600,7 @@ def _scored_flat(recent: Sequence[Analysed], counts: _Counts, memo: SummaryMemo
                  ) -> ScoredFlat:
     """The rows of ``recent`` concatenated: the memo's, cut and extended when the recent
     originals only slid forward (over the same ids), else made anew."""
-    key = tuple(analysis for _, analysis in recent)
+    key = tuple(map(_second, recent))
     kept = memo.scored_flat
     slid = None
     if kept is not None and kept.counts is counts:
@@ -629,11 +643,12 @@ def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,
     far as the caller reads: what scoring each with ``StoryWeights.centrality`` and the
     factors in ``candidates`` gives, bit for bit (the same IEEE operations in the same
     order, elementwise; the integer sums exact), in the order of (-score, article number,
-    sentence index)."""
+    sentence index). Read through iterators of C (a generator's frame resumed for each of
+    the ~220 sentences a revision reads was a sixth of ``candidates``' own time)."""
     flat = _scored_flat(recent, counts, memo)
     total = len(flat.sentences)
     if not total:
-        return
+        return iter(())
     per_article = np.array(flat.per_article, dtype=np.int64)
     seq = np.arange(total, dtype=np.int64)
     owners = np.repeat(seq, flat.term_lengths)
@@ -653,11 +668,9 @@ def _scored(recent: Sequence[Analysed], rank: dict[str, float], size: int,
     score = score * flat.figures
     numbers = np.repeat(np.array([a.n for a, _ in recent], dtype=np.int64), per_article)
     order = np.lexsort((flat.indexes, numbers, -score))
-    article_of = np.repeat(np.arange(len(recent), dtype=np.int64), per_article).tolist()
-    values = score.tolist()
-    sentences = flat.sentences
-    for i in order.tolist():
-        yield values[i], sentences[i], recent[article_of[i]]
+    article_of = np.repeat(np.arange(len(recent), dtype=np.int64), per_article)[order]
+    return zip(score[order].tolist(), map(flat.sentences.__getitem__, order.tolist()),
+               map(recent.__getitem__, article_of.tolist()), strict=True)
 
 
 def story_weights(story: Sequence[Analysed], memo: SummaryMemo | None = None) -> StoryWeights:
@@ -739,11 +752,57 @@ def _supporting_sentence(claim: Sentence, analysis: Analysis) -> int | None:
                 continue
             seen.add(i)
             # not _supports_cached: this claim asks this article once (memo), so an
-            # answer kept on the claim by the statement would never be read again
-            if (best is None or i < best) and supports(claim, analysis.statement(i)):
+            # answer kept on the claim by the statement would never be read again (the
+            # statement itself is kept a while: other claims ask it, _statement)
+            if ((best is None or i < best) and _may_hold_numbers(claim, analysis, i)
+                    and supports(claim, _statement(analysis, i))):
                 best = i
     memo[serial] = best
     return best
+
+
+def _may_hold_numbers(claim: Sentence, analysis: Analysis, i: int) -> bool:
+    """False when sentence ``i`` of ``analysis`` cannot hold every number of ``claim``,
+    which ``supports`` requires: told from its text, without making its statement (most
+    checks of a claim with a number end here: 19 in 20 on timeline17-dev).
+
+    Exact: a statement's numbers are its tokens that open with a digit, commas taken out;
+    a token is a run of [a-z0-9.,] of ``text.lower()`` with "’" made "'" and "'s " made " "
+    (``tokens``), none of which changes a character inside such a run, so each token is a
+    substring of ``text.lower()`` and each number one of it with its commas taken out. A
+    number of the claim found nowhere in that is in none of the sentence's numbers. A
+    statement already kept is read instead (no text to scan)."""
+    numbers = claim.numbers
+    if not numbers or (analysis.serial, i) in _statements:
+        return True
+    text = analysis.sentence(i).lower().replace(",", "")
+    return all(map(text.__contains__, numbers))
+
+
+# Statements of window sentences that support checks built, by (analysis serial, sentence
+# index): unique in the process (an analysis unpickled gets a serial of its own), so an
+# entry is that sentence's statement for good. Emptied when full: pure values, so that
+# changes nothing but speed. ~0.65 kB a statement (its words are interned, shared with the
+# analyses), ~1.3 MB full.
+STATEMENTS_CACHE = 2048
+_statements: dict[tuple[int, int], Plain] = {}
+
+
+def _statement(analysis: Analysis, i: int) -> Plain:
+    """``analysis.statement(i)``, kept a while: a claim asks an article once (its
+    ``found``), but the summary's other claims ask the same article's sentences again,
+    within a revision and over the next ones (7 in 10 of the statements a fold of
+    timeline17-dev built had been built before, most of them ~10 revisions earlier), and
+    each was made anew (unpacking the article's sentences, tokenising and stemming one).
+    Process-wide but bounded, as the label phrases' cache is: a story's memo would hold
+    them in every story in play (the reason the analysis no longer keeps them)."""
+    key = (analysis.serial, i)
+    found = _statements.get(key)
+    if found is None:
+        if len(_statements) >= STATEMENTS_CACHE:
+            _statements.clear()
+        found = _statements[key] = analysis.statement(i)
+    return found
 
 
 # Articles that joined the window after its key index was made and are asked their own band
@@ -836,7 +895,7 @@ def _sharing(keys: Sequence[int], since: int, story: Sequence[Analysed], memo: S
 
 def _window(story: Sequence[Analysed], memo: SummaryMemo) -> None:
     """Bring the memo's window positions (see SummaryMemo) up to ``story``."""
-    key = tuple(analysis for _, analysis in story)
+    key = tuple(map(_second, story))
     if key == memo.window_key:
         return
     slid = _slide(memo.window_key, key)
@@ -953,8 +1012,60 @@ def _redundant(terms: frozenset[str], chosen: Sequence[frozenset[str]],
     (``chosen_once``: the same sets, for lookup). A copy leads with its original's very
     terms (four in five of the redundant candidates of a long story): found by one lookup
     instead of a pass over the pool, for the same answer (an equal non-empty set has a
-    Jaccard of 1)."""
+    Jaccard of 1). ``candidates`` asks ``_redundant_kept``, which gives this answer from
+    what the last revision learnt; this is the plain question, the tests' reference."""
     return (bool(terms) and terms in chosen_once) or _similar_to_any(terms, chosen, REDUNDANT)
+
+
+# A lead sentence, for good: its analysis's serial (unique in the process) and its index
+# (a lead sentence's, far below 2^32), as one int: a key hashes as itself.
+PoolKey = int
+# (sentence, its terms as a set, the keys of the candidates it is known not to repeat, of
+# those it is known to repeat)
+Redundancy = tuple[Sentence, frozenset[str], set[PoolKey], set[PoolKey]]
+
+
+def _pool_key(analysis: Analysis, s: Sentence) -> PoolKey:
+    return (analysis.serial << 32) | s.index
+
+
+def _redundancy_entry(s: Sentence, known: dict[int, Redundancy],
+                      asked: dict[int, Redundancy]) -> Redundancy:
+    """What the last revision learnt about the redundancy of ``s`` (``known``), or a new
+    entry; ``asked`` gets it, for the next revision."""
+    entry = known.get(id(s))
+    if entry is None or entry[0] is not s:
+        entry = (s, frozenset(s.terms), set(), set())
+    asked[id(s)] = entry
+    return entry
+
+
+def _redundant_kept(entry: Redundancy, chosen: dict[PoolKey, frozenset[str]],
+                    chosen_once: set[frozenset[str]]) -> bool:
+    """``_redundant(terms, chosen.values(), chosen_once)`` for the sentence of ``entry``
+    (``_redundancy_entry``), asking only the chosen candidates not answered before: the
+    entry keeps what earlier questions learnt (the candidates it repeats and those it does
+    not; a pair's answer is its two term sets', which never change), over this revision
+    and the next. The pool changes by a few candidates a revision, so most of a
+    candidate's comparisons (29 a question, nearly all of them "no") were the last
+    revision's again. Whether any of the chosen repeats it does not depend on the order
+    they are asked in. Keys (``_pool_key``) are never reused, as an id can be once its
+    sentence is gone. The entry's term set is made once, and hashed once."""
+    _, terms, apart, alike = entry
+    if terms and terms in chosen_once:
+        return True
+    if alike and not alike.isdisjoint(chosen):
+        return True
+    n = len(terms)
+    for key in chosen.keys() - apart:
+        other = chosen[key]
+        common = len(terms & other)
+        union = n + len(other) - common
+        if union and common / union >= REDUNDANT:
+            alike.add(key)
+            return True
+        apart.add(key)
+    return False
 
 
 def _timeline_sets(timeline: Sequence[TimelineEntry], memo: SummaryMemo | None
@@ -1163,6 +1274,13 @@ def _lead_support(s: Sentence, source: str, lead_index: LeadIndex) -> int:
     return len(sources)
 
 
+@functools.lru_cache(maxsize=256)
+def _support_factor(support: int) -> float:
+    """A candidate's factor for the other sources that support it: the same few small
+    counts every revision, their logarithms each taken once."""
+    return 1.0 + SUPPORT_BONUS * log2_of(1 + support)
+
+
 def candidates(
     story: Sequence[Analysed],
     weights: StoryWeights,
@@ -1201,142 +1319,208 @@ def candidates(
     # Support from other sources is the costly feature: only the best SUPPORT_RANKED by the
     # cheap ones get it, and they are ranked again with it. A source's page furniture is no
     # candidate (is_template): asked of each sentence only as the ranking reaches it.
+    # With the memo, ``is_template`` and ``_lead_support_kept`` are read inline for the
+    # ~220 sentences a revision reaches (their prints and counts are nearly all kept): the
+    # same lookups without two calls a sentence; the functions when one is not kept.
     supported: list[tuple[tuple[float, int, int], Sentence, Analysed, float]] = []
+    held_support = memo.lead_support if kept else {}
+    templates_get = templates.get
     for score, s, pair in _scored(recent, recency, weights.size, counts, memo):
         if len(supported) >= SUPPORT_RANKED:
             break
         article = pair[0]
-        if is_template(s, article.source, templates):
-            continue
-        support = (_lead_support_kept(s, article.source, lead_index, memo) if kept
-                   else _lead_support(s, article.source, lead_index))
-        score *= 1.0 + SUPPORT_BONUS * log2_of(1 + support)
+        source = article.source
+        if kept:
+            printed = s.lead_print
+            held = templates_get((source, printed if printed is not None else _print(s)))
+            if held is not None and (1 if isinstance(held, int) else len(held)
+                                     ) >= TEMPLATE_DAYS:
+                continue
+            found = held_support.get(id(s))
+            support = (found[2] if found is not None and found[0] is s and found[1] == source
+                       else _lead_support_kept(s, source, lead_index, memo))
+        else:
+            if is_template(s, source, templates):
+                continue
+            support = _lead_support(s, source, lead_index)
+        score *= _support_factor(support)
         supported.append(((-score, article.n, s.index), s, pair, score))
     supported.sort(key=lambda x: x[0])
     scored = supported
 
     # Term sets built once, not once per comparison; terms are distinct, so the Jaccard
     # is the one _jaccard gives.
-    chosen: list[Candidate] = []
-    chosen_sets: list[frozenset[str]] = []
+    # (sort key, sentence, article, score, name forms): made candidates once sorted (a
+    # frozen dataclass is made field by field; the first ones' ranks were never read)
+    chosen: list[tuple[tuple[float, int, int], Sentence, CitedArticle, float,
+                       dict[str, tuple[str, NameKind]]]] = []
+    chosen_sets: dict[PoolKey, frozenset[str]] = {}
     chosen_once: set[frozenset[str]] = set()
     known = memo.on_timeline
     asked: dict[int, tuple[Sentence, bool]] = {}
+    known_apart = memo.redundancy
+    asked_apart: dict[int, Redundancy] = {}
     for _, s, (article, analysis), score in scored:
-        terms = frozenset(s.terms)
-        if _redundant(terms, chosen_sets, chosen_once):
+        entry = _redundancy_entry(s, known_apart, asked_apart)
+        if _redundant_kept(entry, chosen_sets, chosen_once):
             continue
+        terms = entry[1]
         if _on_timeline(s, terms, timeline_sets, known, asked):
             score *= ON_TIMELINE_FACTOR  # the page already shows it as a dated entry
-        chosen.append(Candidate(s, article, score, len(chosen), analysis.name_forms))
-        chosen_sets.append(terms)
+        chosen.append(((-score, article.n, s.index), s, article, score, analysis.name_forms))
+        chosen_sets[_pool_key(analysis, s)] = terms
         chosen_once.add(terms)
         if len(chosen) >= POOL:
             break
     memo.on_timeline = asked  # the kept candidates' only: the next revision asks again
-    chosen.sort(key=lambda c: c.sort_key)
-    return [Candidate(c.sentence, c.article, c.score, i, c.name_forms)
-            for i, c in enumerate(chosen)]
+    memo.redundancy = asked_apart  # the candidates asked this time only, likewise
+    chosen.sort(key=_first)  # Candidate.sort_key's values
+    return [Candidate(s, article, score, i, name_forms)
+            for i, (_, s, article, score, name_forms) in enumerate(chosen)]
 
 
 # ---------------------------------------------------------------------------------------------
 # Paragraphs and key phrases.
 
 
-def _distinctive(pool: Sequence[Candidate]) -> dict[str, float]:
-    """Inside the pool, terms most candidates share separate no themes: idf over the pool."""
-    df: Counter[str] = Counter()
-    for c in pool:
-        df.update(c.sentence.terms)
-        df.update(f"@{k}" for k in c.sentence.names)
+def _distinctive(pool: Sequence[Candidate],
+                 features: dict[int, tuple[str, ...]] | None = None) -> dict[str, float]:
+    """Inside the pool, terms most candidates share separate no themes: idf over the pool.
+    ``features``: ``_pool_features(pool)`` when the caller has it.
+
+    Counted in one pass over the features, and each count's logarithm taken once (a pool
+    of 60 has ~600 distinct features but at most 60 distinct counts): the same
+    ``log_of_ratio`` values, the same keys in the same order."""
+    if features is None:
+        features = _pool_features(pool)
+    df = Counter(chain.from_iterable(features[id(c)] for c in pool))
+    if not df:
+        return {}
     n = len(pool)
-    return {t: log_of_ratio(n + 1, c) for t, c in df.items()}
+    logs = _idf_logs(n + 1, max(df.values()))
+    return dict(zip(df.keys(), map(logs.__getitem__, df.values()), strict=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _idf_logs(numerator: int, top: int) -> tuple[float, ...]:
+    """``log_of_ratio(numerator, c)`` at index c for every count c from 1 to ``top``
+    (index 0 unused): a pool's idf table, the same few for every revision."""
+    return (math.nan, *(log_of_ratio(numerator, c) for c in range(1, top + 1)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _name_feature(key: str) -> str:
+    """A name's feature: its key marked as a name (one string a name, not one a use)."""
+    return f"@{key}"
 
 
 def _features(c: Candidate) -> tuple[str, ...]:
-    return c.sentence.terms + tuple(f"@{k}" for k in c.sentence.names)
+    return c.sentence.terms + tuple(map(_name_feature, c.sentence.names))
 
 
-Weighted = tuple[tuple[tuple[str, float], ...], float]
+def _pool_features(pool: Sequence[Candidate]) -> dict[int, tuple[str, ...]]:
+    """Each candidate's features, by identity: ``_distinctive`` and ``group`` read them
+    for every candidate, and the themes again as they grow."""
+    return {id(c): _features(c) for c in pool}
 
 
-def _weighted(c: Candidate, idf: dict[str, float]) -> Weighted:
+# (features, their weights, the total weight): the features as a tuple of their own and the
+# weights as another, so that a share is one pass of C (``_share``)
+Weighted = tuple[tuple[str, ...], tuple[float, ...], float]
+
+
+def _weighted(c: Candidate, idf: dict[str, float], features: tuple[str, ...] | None = None
+              ) -> Weighted:
     """A candidate's features with their idf weights (names count double) and their
-    total, summed in feature order."""
-    pairs: list[tuple[str, float]] = []
-    total = 0.0
-    for f in _features(c):
-        w = idf.get(f, 0.0) * (NAME_FEATURE_WEIGHT if f.startswith("@") else 1.0)
-        total += w
-        pairs.append((f, w))
-    return tuple(pairs), total
+    total, summed in feature order (``reduce`` adds left to right from 0.0, as a loop of
+    ``total += w`` does). The names are the features after the terms, the only ones marked
+    "@" (a term is made of letters and digits), so the weights are the terms' idf, then
+    the names' times NAME_FEATURE_WEIGHT: what multiplying every feature by 1.0 or by
+    that gives (x * 1.0 == x)."""
+    if features is None:
+        features = _features(c)
+    get = idf.get
+    terms = len(c.sentence.terms)
+    weights = (*map(get, features[:terms], repeat(0.0)),
+               *map(mul, map(get, features[terms:], repeat(0.0)),
+                    repeat(NAME_FEATURE_WEIGHT)))
+    return features, weights, reduce(add, weights, 0.0)
 
 
 def _share(weighted: Weighted, theme: set[str]) -> float:
-    """Share of a candidate's distinctive weight that ``theme`` covers."""
-    pairs, total = weighted
-    covered = 0.0
-    for f, w in pairs:
-        if f in theme:
-            covered += w
-    return covered / total if total else 0.0
+    """Share of a candidate's distinctive weight that ``theme`` covers: the weights of the
+    covered features added left to right from 0.0, as a loop over them does."""
+    features, weights, total = weighted
+    if not total:
+        return 0.0
+    return reduce(add, compress(weights, map(theme.__contains__, features)), 0.0) / total
 
 
 def group(pool: Sequence[Candidate], max_paragraphs: int, per_paragraph: int,
-          lead: Sequence[Candidate] = (), idf: dict[str, float] | None = None
-          ) -> list[list[Candidate]]:
+          lead: Sequence[Candidate] = (), idf: dict[str, float] | None = None,
+          features: dict[int, tuple[str, ...]] | None = None) -> list[list[Candidate]]:
     """Paragraphs by theme, each seed first and its members best first. ``lead``: the
     candidates of the latest development (``latest_development``), which make the first
     paragraph whatever their themes (its best ``per_paragraph``). ``idf``:
-    ``_distinctive(pool)`` when the caller has it."""
+    ``_distinctive(pool)`` and ``features`` ``_pool_features(pool)`` when the caller has
+    them."""
+    if features is None:
+        features = _pool_features(pool)
     if idf is None:
-        idf = _distinctive(pool)
+        idf = _distinctive(pool, features)
     # weights once per candidate, not once per question: keyed by identity, only looked up
-    weighted = {id(c): _weighted(c, idf) for c in pool}
-    remaining = list(pool)
+    weighted = {id(c): _weighted(c, idf, features[id(c)]) for c in pool}
+    # The candidates not placed yet, in pool order, by identity: taking one out is one
+    # deletion, where a list's ``remove`` compared it (dataclass equality, field by field)
+    # with every candidate before it. The same as that list: a pool's candidates are
+    # distinct (``candidates`` numbers them, ``rank``), so the first equal to one is itself.
+    remaining = {id(c): c for c in pool}
     paragraphs: list[list[Candidate]] = []
     covered: set[str] = set()
     if lead and max_paragraphs > 0:
         members = list(lead[:per_paragraph])
         for c in members:
-            remaining.remove(c)
-            covered.update(_features(c))
+            del remaining[id(c)]
+            covered.update(features[id(c)])
         paragraphs.append(members)
     while remaining and len(paragraphs) < max_paragraphs:
         # The next theme opens with the best candidate that is mostly about something the
         # earlier paragraphs did not cover; the best one overall when none is.
-        seed = next((c for c in remaining if _share(weighted[id(c)], covered) < SEED_OVERLAP),
-                    remaining[0])
-        remaining.remove(seed)
+        seed = next((c for c in remaining.values()
+                     if _share(weighted[id(c)], covered) < SEED_OVERLAP),
+                    next(iter(remaining.values())))
+        del remaining[id(seed)]
         members = [seed]
-        theme = set(_features(seed))
-        for c in list(remaining):
+        theme = set(features[id(seed)])
+        for c in list(remaining.values()):
             if len(members) >= per_paragraph:
                 break
             if _share(weighted[id(c)], theme) >= THEME_MIN:
                 members.append(c)
-                theme.update(_features(c))
-                remaining.remove(c)
-        _add_next_sentences(members, remaining, per_paragraph, theme)
+                theme.update(features[id(c)])
+                del remaining[id(c)]
+        _add_next_sentences(members, remaining, per_paragraph, theme, features)
         paragraphs.append(members)
         covered |= theme
     return paragraphs
 
 
-def _add_next_sentences(members: list[Candidate], remaining: list[Candidate],
-                        per_paragraph: int, theme: set[str]) -> None:
+def _add_next_sentences(members: list[Candidate], remaining: dict[int, Candidate],
+                        per_paragraph: int, theme: set[str],
+                        features: dict[int, tuple[str, ...]]) -> None:
     """Room left in a paragraph goes to the pool's candidates that follow one of its
     sentences in the same article: a report's next sentence goes on about what the one
     before it said ("... reached a tentative agreement late on Wednesday." "The deal gives
     workers a 4.5 percent raise ..."), whatever words they share."""
     while len(members) < per_paragraph:
         following = {(m.article.n, m.sentence.index + 1) for m in members}
-        c = next((c for c in remaining if (c.article.n, c.sentence.index) in following), None)
+        c = next((c for c in remaining.values()
+                  if (c.article.n, c.sentence.index) in following), None)
         if c is None:
             return
         members.append(c)
-        theme.update(_features(c))
-        remaining.remove(c)
+        theme.update(features[id(c)])
+        del remaining[id(c)]
 
 
 def latest_development(pool: Sequence[Candidate]) -> list[Candidate]:
@@ -1513,6 +1697,9 @@ def _label_options(members: Sequence[Candidate], idf: dict[str, float]
     the distinctive weight (idf inside the pool) of its terms, each by the share of the
     paragraph's sentences that have it, over the square root of its term count."""
     term_sets = [frozenset(c.sentence.terms) for c in members]
+    # how many of the sentences have each term: what counting the sets that hold it gives
+    # (a sentence's terms are distinct), counted once, not once a phrase's term
+    having_term = Counter(chain.from_iterable(term_sets))
     found: dict[str, tuple[int, float, str]] = {}
     for c in members:
         surfaces = tuple(sorted({form[0] for key in c.sentence.names
@@ -1522,9 +1709,8 @@ def _label_options(members: Sequence[Candidate], idf: dict[str, float]
         for low, phrase, terms in _sentence_phrases(c.sentence.text, surfaces):
             if low in found:
                 continue
-            weight = ordered_sum(
-                idf.get(t, 0.0) * sum(1 for ts in term_sets if t in ts)  # ints
-                for t in terms) / len(members)
+            weight = ordered_sum(idf.get(t, 0.0) * having_term[t] for t in terms
+                                 ) / len(members)
             having = sum(1 for ts in term_sets if ts.issuperset(terms))  # ints
             found[low] = (having, weight / math.sqrt(len(terms)), phrase)
     return sorted(found.values(), key=lambda o: (-o[0], -o[1], -len(o[2].split()), o[2]))
@@ -1568,9 +1754,10 @@ def summarise(
     paragraphs: list[SummaryParagraph] = []
     used: set[str] = set()
     lead = latest_development(pool)
-    idf = _distinctive(pool)
-    for members in arrange(group(pool, max_paragraphs, sentences_per_paragraph, lead, idf),
-                           lead):
+    features = _pool_features(pool)
+    idf = _distinctive(pool, features)
+    for members in arrange(group(pool, max_paragraphs, sentences_per_paragraph, lead, idf,
+                                 features), lead):
         phrase = key_phrase(sorted(members, key=lambda c: c.rank), idf, frozenset(used))
         used.add(phrase.lower())
         paragraphs.append(
