@@ -368,3 +368,19 @@ def test_kept_lead_support_counts_equal_a_recount_at_every_window(
             for s in analysis.lead:
                 expected = summary._lead_support(s, article.source, index)
                 assert summary._lead_support_kept(s, article.source, index, memo) == expected
+
+
+def test_sentences_unpacked_for_support_checks_are_each_analysis_own() -> None:
+    """``Analysis.sentence`` keeps the last UNPACKED_KEPT analyses' sentences by serial: asked
+    in turns over more analyses than it keeps, each answer is the analysis's own sentence."""
+    kept = analysis_module.UNPACKED_KEPT
+    analyses = [analysis_module._analyse((f"Story {i} opened on day {i}.",
+                                          f"Officials counted {i} boats."), (), frozenset())
+                for i in range(kept + 3)]
+    for _ in range(2):
+        for i, analysis in enumerate(analyses):
+            assert analysis.sentence(1) == f"Officials counted {i} boats."
+            assert analysis.sentence(0) == f"Story {i} opened on day {i}."
+    assert len(analysis_module._unpacked) == kept
+    newest = analyses[-1]
+    assert next(reversed(analysis_module._unpacked)) == newest.serial
