@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import zlib
+from typing import cast
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -262,14 +263,21 @@ def _jaccard_at_least(a: frozenset[str], b: frozenset[str], threshold: float) ->
 def test_redundancy_with_the_chosen_sets_lookup_equals_a_pass_over_the_pool(
         terms: frozenset[str], chosen: list[frozenset[str]]) -> None:
     direct = any(_jaccard_at_least(terms, other, summary.REDUNDANT) for other in chosen)
-    assert summary._redundant(terms, chosen, set(chosen)) == direct
+    assert summary._redundant_kept(_fresh_entry(terms), dict(enumerate(chosen)),
+                                   set(chosen)) == direct
     assert summary._similar_to_any(terms, chosen, summary.ON_TIMELINE_JACCARD) == any(
         _jaccard_at_least(terms, other, summary.ON_TIMELINE_JACCARD) for other in chosen)
 
 
 def test_an_empty_sentence_is_not_redundant_with_another_empty_one() -> None:
     # the lookup must not call two empty term sets the same statement (no Jaccard)
-    assert not summary._redundant(frozenset(), [frozenset()], {frozenset()})
+    assert not summary._redundant_kept(_fresh_entry(frozenset()), {0: frozenset()},
+                                       {frozenset()})
+
+
+def _fresh_entry(terms: frozenset[str]) -> summary.Redundancy:
+    """A redundancy entry that has learnt nothing yet (its sentence is not read)."""
+    return cast(summary.Redundancy, (None, terms, set(), set()))
 
 
 def test_the_timeline_sets_kept_by_text_follow_the_timeline() -> None:

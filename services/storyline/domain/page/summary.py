@@ -1006,17 +1006,6 @@ def _similar_to_any(terms: frozenset[str], others: Sequence[frozenset[str]],
     return False
 
 
-def _redundant(terms: frozenset[str], chosen: Sequence[frozenset[str]],
-               chosen_once: set[frozenset[str]]) -> bool:
-    """Whether ``terms`` has a Jaccard of at least REDUNDANT with any of ``chosen``
-    (``chosen_once``: the same sets, for lookup). A copy leads with its original's very
-    terms (four in five of the redundant candidates of a long story): found by one lookup
-    instead of a pass over the pool, for the same answer (an equal non-empty set has a
-    Jaccard of 1). ``candidates`` asks ``_redundant_kept``, which gives this answer from
-    what the last revision learnt; this is the plain question, the tests' reference."""
-    return (bool(terms) and terms in chosen_once) or _similar_to_any(terms, chosen, REDUNDANT)
-
-
 # A lead sentence, for good: its analysis's serial (unique in the process) and its index
 # (a lead sentence's, far below 2^32), as one int: a key hashes as itself.
 PoolKey = int
@@ -1042,8 +1031,11 @@ def _redundancy_entry(s: Sentence, known: dict[int, Redundancy],
 
 def _redundant_kept(entry: Redundancy, chosen: dict[PoolKey, frozenset[str]],
                     chosen_once: set[frozenset[str]]) -> bool:
-    """``_redundant(terms, chosen.values(), chosen_once)`` for the sentence of ``entry``
-    (``_redundancy_entry``), asking only the chosen candidates not answered before: the
+    """Whether the sentence of ``entry`` (``_redundancy_entry``) has a Jaccard of at least
+    REDUNDANT with any of ``chosen`` (``chosen_once``: the same sets, for lookup: a copy
+    leads with its original's very terms, four in five of the redundant candidates of a
+    long story, and an equal non-empty set has a Jaccard of 1), asking only the chosen
+    candidates not answered before: the
     entry keeps what earlier questions learnt (the candidates it repeats and those it does
     not; a pair's answer is its two term sets', which never change), over this revision
     and the next. The pool changes by a few candidates a revision, so most of a
