@@ -326,6 +326,26 @@ def test_live_blog_stamps_and_reader_comments_are_not_news() -> None:
         "Earl | September 24, 2008 3:33 PM | Report abuse Obama should move the debate.")
 
 
+def test_the_articles_own_record_is_not_news() -> None:
+    # print-edition notes and corrections date the article, not an event of the story
+    for line in (
+        "This article appeared on p28 of the Main section section of the Guardian on 00.01 "
+        "BST on Monday 27 April 2009.",
+        "A version appeared on p7 of the Main section section of the Guardian on Saturday 2 "
+        "May 2009.",
+        "A version of this article appeared in print on March 3, 2011, on page A1 of the New "
+        "York edition.",
+        "It was published on guardian.co.uk at 00.38 BST on Saturday 2 May 2009 after the vote.",
+        "This article was amended on 8 May 2010 to correct the figure given for BP's revenues.",
+        "This story was corrected on 14 March 2012 because the original gave the wrong date.",
+    ):
+        assert not is_statement(line), line
+    # the same words about the news are news
+    assert is_statement("Taylor appeared in court on Monday for the first day of his trial.")
+    assert is_statement("The report was published on Tuesday and blamed BP for the spill.")
+    assert is_statement("The photograph appeared on page one of every paper on Friday morning.")
+
+
 def test_picture_credits_in_front_are_dropped() -> None:
     assert trim_statement(
         "(AP Photo/Charles Dharapak) (Charles Dharapak - AP) President Bush makes a statement."
@@ -393,6 +413,16 @@ def test_page_stamps_and_datelines_left_in_front_are_dropped() -> None:
         "The Dow Jones industrial average slid.")
     assert trim_statement("CAIRO, 3 Feb (Reuters) - Protesters gathered again.") == (
         "Protesters gathered again.")
+    # a dateline in title case with the wire's credit, a wire's time stamp before one
+    assert trim_statement("Cairo, Egypt (CNN)--Egypt braced for a march of millions.") == (
+        "Egypt braced for a march of millions.")
+    assert trim_statement("2009 06 19 22:54 JST WASHINGTON (Reuters) - The U.S. Congress sent "
+                          "Obama the bill.") == "The U.S. Congress sent Obama the bill."
+    # an acronym in brackets and an aside are the sentence's own
+    assert trim_statement("The UN's World Health Organization (WHO) - which raised its alert - "
+                          "said it had no plans.") == (
+        "The UN's World Health Organization (WHO) - which raised its alert - said it had no "
+        "plans.")
     assert trim_statement("; and the ocean looks a bit slimmer today.") == (
         "The ocean looks a bit slimmer today.")
     # prose that starts with a time keeps it

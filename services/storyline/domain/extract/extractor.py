@@ -18,7 +18,7 @@ from storyline.domain.extract.text import Document, analysed_part, split_sentenc
 from storyline.domain.extract.tuning import EXTRACT
 from storyline.domain.facts import ArticleFacts, NameMention, NameRow
 
-EXTRACTOR_CODE = "extract-24"
+EXTRACTOR_CODE = "extract-25"
 # What a character is (a capital, a letter, a word character, its case fold) is the
 # interpreter's Unicode database: another one (a newer Python) may read some characters
 # otherwise, so a replay on it is another extractor, told apart in the version.

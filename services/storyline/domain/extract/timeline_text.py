@@ -52,7 +52,14 @@ _NOISE = re.compile(
     # "7:46 pm | Reply February 8, 2011 at 7:01 pm | Reply ...".
     r"^\s*\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\s*\||\|\s*(?:reply|report abuse)\b|"
     # Navigation and metadata lines use pipes; prose does not.
-    r"\s\|\s",
+    r"\s\|\s|"
+    # The article's own record, not the story's: its print edition ("This article appeared
+    # on p28 of the Main section ... on Monday 27 April 2009"), its web publication and its
+    # corrections ("This article was amended on 8 May 2010 to correct ...") date the page.
+    r"\bappeared (?:on|in) (?:p|page)\.? ?[A-Z]?\d+\b|\bappeared in print\b|"
+    r"\bpublished on (?:[\w-]+\.)+(?:com|co\.uk|org|net)\b|"
+    r"\bthis (?:article|story|report) (?:was|has been) "
+    r"(?:amended|corrected|updated|changed|edited)\b",
     re.IGNORECASE,
 )
 # Picture credits and wire codes in front of a caption or story: "(AP Photo/Charles Dharapak)
@@ -98,6 +105,10 @@ _LEAD_JUNK = re.compile(
     # "UNLIKELY The collapse ..."); an acronym before a capitalised word is the subject's own
     # ("BP Chief Executive Tony Hayward", "WHO Director-General Margaret Chan", "ING
     # Direct"): without it the entry loses who
+    # the same with the place in title case and the wire's credit ("Cairo, Egypt (CNN)--"),
+    # and a wire's time stamp before its dateline ("2009 06 19 22:54 JST WASHINGTON ...")
+    r"[A-Z][a-z]+(?: [A-Z][a-z]+)*, [A-Z][a-z]+(?: [A-Z][a-z]+)*\s*\([A-Z][A-Za-z]+\)\s*"
+    r"(?:--|[-–—])\s*|\d{4} \d\d \d\d \d\d:\d\d [A-Z]{2,4}\s+(?=[A-Z]{2})|"
     r"[\\*•·\-–—\s]+|\(\w+\)\s*[-–—]\s*|(?:[A-Z][A-Z.,'’&]+\s+){2,}(?=[A-Z][a-z])|"
     r"(?:AP|AFP|UPI|Reuters|[A-Z]{5,})\s+(?=[A-Z][a-z])|"
     r"[A-Z][A-Z .,'’]+(?:\([A-Za-z]+\))?\s*(?:--|[-–—:])\s*)+"
