@@ -11,15 +11,17 @@ side (``time.process_time_ns`` around each ``place``), their ratio and whether t
 assignments are equal; then the ratio of the sums over the rounds.
 
     PYTHONPATH=services .venv/bin/python benchmarks/bench_place_ab.py --base CHECKOUT \\
-        --state /tmp/place-100000.pickle [--rounds 6]
+        --state /tmp/place-100000.pickle [--rounds 6] [--compiled]
 
-``--state`` is ``bench_place.py``'s (make it with that script first).
+``--state`` is ``bench_place.py``'s (make it with that script first); ``--compiled``: both
+sides with their compiled kernels (numba), compiled or loaded before anything is timed.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import io
 import pickle
 import re
@@ -62,10 +64,14 @@ def main() -> int:
     parser.add_argument("--base", type=Path, required=True, help="the other checkout")
     parser.add_argument("--state", type=Path, required=True, help="bench_place.py's state")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--compiled", action="store_true", help="both sides compiled")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         _copy_as_base(args.base, Path(scratch))
         sys.path.insert(0, scratch)
+        if args.compiled:
+            for package in ("storyline", "storyline_base"):
+                importlib.import_module(f"{package}.domain.assign.kernels").warm()
         state, features, _, _ = pickle.loads(args.state.read_bytes())
         clock = time.process_time_ns
         sides: dict[str, list[float]] = {"base": [], "branch": []}
