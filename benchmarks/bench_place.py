@@ -174,16 +174,21 @@ def main() -> int:
         clustering_features(article, clustering_facts(article, facts))
     features_ms = 1000 * (time.process_time() - cpu) / n
     in_part = sum(analysed_in_part(article) for article, _ in timed)
-    runs: list[float] = []
-    digest = ""
-    for run in range(args.runs):
-        clusterer = pickle.loads(state)
+    def warmed(name: str) -> Clusterer:
+        """The saved state afresh, its cold store (if any) in ``name``, the warm-up placed."""
+        clusterer: Clusterer = pickle.loads(state)
         if args.cold_store is not None:
-            clusterer.attach_cold_store(
-                RocksColdStore.empty(args.cold_store / f"run-{run}"), WARM_ARTICLES)
+            clusterer.attach_cold_store(RocksColdStore.empty(args.cold_store / name),
+                                        WARM_ARTICLES)
         for uri, feature in spare[: args.warm]:
             clusterer.place(uri, feature)
         gc.collect()
+        return clusterer
+
+    runs: list[float] = []
+    digest = ""
+    for run in range(args.runs):
+        clusterer = warmed(f"run-{run}")
         cpu = time.process_time()
         out = [clusterer.place(uri, feature) for uri, feature in features]
         runs.append(1000 * (time.process_time() - cpu) / n)
@@ -199,13 +204,7 @@ def main() -> int:
           f"({n / (min(runs) * n / 1000):.0f}/s)  runs {' '.join(f'{r:.3f}' for r in runs)}  "
           f"assignments {digest}")
     if args.profile:
-        clusterer = pickle.loads(state)
-        if args.cold_store is not None:
-            clusterer.attach_cold_store(
-                RocksColdStore.empty(args.cold_store / "profile"), WARM_ARTICLES)
-        for uri, feature in spare[: args.warm]:
-            clusterer.place(uri, feature)
-        gc.collect()
+        clusterer = warmed("profile")
         profile = cProfile.Profile()
         profile.enable()
         for uri, feature in features:
@@ -215,13 +214,7 @@ def main() -> int:
     if args.sample:
         sampler = LineSampler()
         for run in range(args.sample):  # unpickled and warmed as the timed runs, unsampled
-            clusterer = pickle.loads(state)
-            if args.cold_store is not None:
-                clusterer.attach_cold_store(
-                    RocksColdStore.empty(args.cold_store / f"sample-{run}"), WARM_ARTICLES)
-            for uri, feature in spare[: args.warm]:
-                clusterer.place(uri, feature)
-            gc.collect()
+            clusterer = warmed(f"sample-{run}")
             sampler.place(clusterer, features)
             del clusterer
         sampler.report()
