@@ -174,6 +174,7 @@ def main() -> int:
         clustering_features(article, clustering_facts(article, facts))
     features_ms = 1000 * (time.process_time() - cpu) / n
     in_part = sum(analysed_in_part(article) for article, _ in timed)
+
     def warmed(name: str) -> Clusterer:
         """The saved state afresh, its cold store (if any) in ``name``, the warm-up placed."""
         clusterer: Clusterer = pickle.loads(state)

@@ -100,15 +100,15 @@ _LEAD_JUNK = re.compile(
     r"^(?:[A-Z][A-Z .'’]+,\s+(?:[A-Z][A-Za-z]*\.?,?\s*)?"
     r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,8}\.?)?"
     r"\s*(?:\([A-Za-z]+\)\s*)?(?:--|[-–—])\s*|"
+    # the same with the place in title case and the wire's credit ("Cairo, Egypt (CNN)--"),
+    # and a wire's time stamp before its dateline ("2009 06 19 22:54 JST WASHINGTON ...")
+    r"[A-Z][a-z]+(?: [A-Z][a-z]+)*, [A-Z][a-z]+(?: [A-Z][a-z]+)*\s*\([A-Z][A-Za-z]+\)\s*"
+    r"(?:--|[-–—])\s*|\d{4} \d\d \d\d \d\d:\d\d [A-Z]{2,4}\s+(?=[A-Z]{2})|"
     # a shouted heading is two words in capitals or more ("NEW CAP FOR LEAKING OIL WELL In
     # June"), or one that is a wire's credit or a word, not an acronym ("AP In what ...",
     # "UNLIKELY The collapse ..."); an acronym before a capitalised word is the subject's own
     # ("BP Chief Executive Tony Hayward", "WHO Director-General Margaret Chan", "ING
     # Direct"): without it the entry loses who
-    # the same with the place in title case and the wire's credit ("Cairo, Egypt (CNN)--"),
-    # and a wire's time stamp before its dateline ("2009 06 19 22:54 JST WASHINGTON ...")
-    r"[A-Z][a-z]+(?: [A-Z][a-z]+)*, [A-Z][a-z]+(?: [A-Z][a-z]+)*\s*\([A-Z][A-Za-z]+\)\s*"
-    r"(?:--|[-–—])\s*|\d{4} \d\d \d\d \d\d:\d\d [A-Z]{2,4}\s+(?=[A-Z]{2})|"
     r"[\\*•·\-–—\s]+|\(\w+\)\s*[-–—]\s*|(?:[A-Z][A-Z.,'’&]+\s+){2,}(?=[A-Z][a-z])|"
     r"(?:AP|AFP|UPI|Reuters|[A-Z]{5,})\s+(?=[A-Z][a-z])|"
     r"[A-Z][A-Z .,'’]+(?:\([A-Za-z]+\))?\s*(?:--|[-–—:])\s*)+"

@@ -1032,17 +1032,16 @@ def _redundancy_entry(s: Sentence, known: dict[int, Redundancy],
 def _redundant_kept(entry: Redundancy, chosen: dict[PoolKey, frozenset[str]],
                     chosen_once: set[frozenset[str]]) -> bool:
     """Whether the sentence of ``entry`` (``_redundancy_entry``) has a Jaccard of at least
-    REDUNDANT with any of ``chosen`` (``chosen_once``: the same sets, for lookup: a copy
-    leads with its original's very terms, four in five of the redundant candidates of a
-    long story, and an equal non-empty set has a Jaccard of 1), asking only the chosen
-    candidates not answered before: the
-    entry keeps what earlier questions learnt (the candidates it repeats and those it does
-    not; a pair's answer is its two term sets', which never change), over this revision
-    and the next. The pool changes by a few candidates a revision, so most of a
-    candidate's comparisons (29 a question, nearly all of them "no") were the last
-    revision's again. Whether any of the chosen repeats it does not depend on the order
-    they are asked in. Keys (``_pool_key``) are never reused, as an id can be once its
-    sentence is gone. The entry's term set is made once, and hashed once."""
+    REDUNDANT with any of ``chosen`` (``chosen_once``: the same sets, for lookup: a copy leads
+    with its original's very terms, four in five of the redundant candidates of a long story,
+    and an equal non-empty set has a Jaccard of 1), asking only the chosen candidates not
+    answered before: the entry keeps what earlier questions learnt (the candidates it repeats
+    and those it does not; a pair's answer is its two term sets', which never change), over this
+    revision and the next. The pool changes by a few candidates a revision, so most of a
+    candidate's comparisons (29 a question, nearly all of them "no") were the last revision's
+    again. Whether any of the chosen repeats it does not depend on the order they are asked in.
+    Keys (``_pool_key``) are never reused, as an id can be once its sentence is gone. The
+    entry's term set is made once, and hashed once."""
     _, terms, apart, alike = entry
     if terms and terms in chosen_once:
         return True
