@@ -359,10 +359,17 @@ def main() -> int:
     # lower cap costs, counted rather than timed (~0.6 ms each; docs/benchmarks.md)
     refills = [0]
     unpack = story_module.unpack_summary
+    # CPU seconds in refills, freezes and thaws: what thrashing costs, apart from the rest
+    spent = {"refill_s": 0.0, "freeze_s": 0.0, "thaw_s": 0.0}
+    clock = time.process_time
 
     def counted_unpack(packed: bytes) -> Any:
         refills[0] += 1
-        return unpack(packed)
+        began = clock()
+        try:
+            return unpack(packed)
+        finally:
+            spent["refill_s"] += clock() - began
 
     story_module.unpack_summary = counted_unpack  # type: ignore[assignment]
     # stories frozen (idle, or over WARM_ITEMS) and thawed (moved again or read), counted
@@ -371,11 +378,19 @@ def main() -> int:
 
     def counted_freeze(state: StoryState) -> bytes:
         freezes[0] += 1
-        return freeze(state)
+        began = clock()
+        try:
+            return freeze(state)
+        finally:
+            spent["freeze_s"] += clock() - began
 
     def counted_thaw(blob: bytes) -> StoryState:
         thaws[0] += 1
-        return thaw(blob)
+        began = clock()
+        try:
+            return thaw(blob)
+        finally:
+            spent["thaw_s"] += clock() - began
 
     pipeline_module._freeze = counted_freeze  # type: ignore[assignment]
     pipeline_module._thaw = counted_thaw  # type: ignore[assignment]
@@ -424,6 +439,7 @@ def main() -> int:
                     "stories": len(pipeline.story_ids),
                     "frozen": pipeline.frozen_story_count, "memo_refills": refills[0],
                     "freezes": freezes[0], "thaws": thaws[0],
+                    **{name: round(value, 1) for name, value in spent.items()},
                     "in_play_articles": pipeline._live_items}
                 if args.breakdown and len(samples) % args.breakdown_every == 0:
                     line["breakdown_mb"] = breakdown(pipeline)
@@ -459,6 +475,7 @@ def main() -> int:
         "memo_refills": refills[0],
         "freezes": freezes[0],
         "thaws": thaws[0],
+        **{name: round(value, 1) for name, value in spent.items()},
         "in_play_articles": pipeline._live_items,
         "rss_before_fold_mb": rss_before,
         "rss_after_fold_mb": rss_mb(),
