@@ -199,6 +199,24 @@ def test_the_budgets_of_a_pipeline_are_its_own_settings() -> None:
     assert set(default._live) == {"a", "b"}  # WARM_ITEMS and WARM_ANALYSES: room for both
 
 
+def test_over_the_analyses_cap_a_story_that_moved_once_drops_its_memo_first() -> None:
+    """LRU-2: "often" was revised twice, "once" once and since; over WARM_ANALYSES the memo
+    of "once" goes, though "often" moved last before it (LRU would drop that one)."""
+    pipeline = Pipeline(warm_idle=1_000, warm_analyses=90)
+    often, once, tick = (_held_state("often", 40, 40), _held_state("once", 40, 40),
+                         _held_state("tick", 15, 15))
+    for state in (often, often, once, tick):
+        pipeline._stories[state.story_id] = state
+        pipeline._keep_warm(state)
+    assert once.summary_memo.analyses == {} and len(often.summary_memo.analyses) == 40
+    assert pipeline._warm_total == 55
+    assert pipeline._history == {"often": (2, 1), "once": (3, -1), "tick": (4, -1)}
+    pipeline._keep_warm(once)  # its second revision (its memo to be refilled)
+    assert pipeline._history["once"] == (5, 3)
+    pipeline._keep_warm(_held_state("more", 40, 40))  # 95: "tick", revised once, goes
+    assert tick.summary_memo.analyses == {} and pipeline._warm_total == 80
+
+
 def test_a_worker_folds_the_same_under_any_budget_and_keeps_its_own_over_a_snapshot(
         tmp_path: Path) -> None:
     log = records(build_log([("flood", i % 4, "new") for i in range(5)]
@@ -455,6 +473,57 @@ def test_rebuilt_memos_unpack_the_extract_stage_analyses() -> None:
         assert pipeline.frozen_story_count >= 1
 
 
+def test_a_story_frozen_over_the_ceiling_keeps_its_memo_for_its_thaw() -> None:
+    """Two stories in turn under WARM_ITEMS = 1: each revision freezes the other one, and
+    its memo waits beside the cold store (WARM_ANALYSES leaves room), so its thaw refills
+    nothing, for the same bytes; without room (WARM_ANALYSES = 1) every thaw refills."""
+    entries = [(("flood", "strike")[i % 2], i, "new") for i in range(10)]
+    recs = records(build_log(entries))
+    expected = fold(recs)
+    unpack = story.unpack_summary
+    refills = [0]
+
+    def counted(packed: bytes) -> object:
+        refills[0] += 1
+        return unpack(packed)
+
+    with mock.patch.object(pipeline_module, "WARM_ITEMS", 1), \
+            mock.patch.object(story, "unpack_summary", counted):
+        parked = Pipeline()
+        assert fold(recs, parked) == expected
+        assert refills[0] == 0
+        # the story revised first was frozen, memo and all, when the other came
+        [(story_id, memo)] = parked._parked.items()
+        assert parked._stories[story_id] is None and memo.analyses
+        assert parked._parked_total == len(memo.analyses)
+        thawed = parked.story(story_id)
+        assert thawed is not None and thawed.summary_memo is memo and not parked._parked
+        assert all(thawed.articles[uri].facts is facts
+                   for uri, (facts, _) in memo.analyses.items())
+        assert parked._warm_total == sum(n for n, _, _ in parked._live.values())
+        with mock.patch.object(pipeline_module, "WARM_ANALYSES", 1):
+            refilled = Pipeline()
+            assert fold(recs, refilled) == expected
+            assert refills[0] > 0 and not refilled._parked
+    assert pickle.loads(pickle.dumps(parked))._parked == {}  # a cache: never pickled
+
+
+def test_a_kept_memo_that_does_not_match_its_thawed_state_is_not_used() -> None:
+    recs = records(build_log([("flood", i, "new") for i in range(3)]))
+    pipeline = Pipeline()
+    fold(recs, pipeline)
+    [story_id] = pipeline.story_ids
+    state = pipeline.story(story_id)
+    assert state is not None
+    memo = state.summary_memo
+    assert pipeline_module._reattached(memo, state) is memo
+    other = pickle.loads(pickle.dumps(state))
+    last = list(other.articles)[-1]
+    other.articles[last] = story.copied(other.articles[last], facts=STORED)
+    fresh = pipeline_module._reattached(memo, other)
+    assert fresh is not memo and not fresh.analyses
+
+
 def test_snapshots_leave_the_summary_memos_out() -> None:
     """A third of a snapshot's bytes and load time were the memos, a cache: a restored
     pipeline has none, counts none, and folds on to the same bytes."""
@@ -661,6 +730,10 @@ def _layout() -> dict[str, object]:
 # (44 re-recorded without a bump in the summary-speed session (sumspeed): the summary memo,
 # never pickled, keeps which candidates each of the last revision's candidates repeats and
 # which it does not, SummaryMemo.redundancy.)
+# (44 re-recorded without a bump in session 36: Pipeline keeps the memos of the stories it
+# froze over WARM_ITEMS, Pipeline._parked and _parked_total, and the order their memos are
+# dropped in, Pipeline._history, which its pickled state leaves
+# out, so states of either code unpickle in the other as before.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -691,7 +764,7 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        41: "5efc8e9b8394a59232478ad7588fd06dfb702329661140f37ada9922c1e9a6a2",
                        42: "ab6accbbf4475b6b3aa8d0cfdbbed542c58824c0147a778dd90255c172f671d1",
                        43: "2c6cc2335885bd7335c1438abb3d1cff12b20b2373987733429dab9bcac2df5e",
-                       44: "9ac30eb201625323bf878bce5a36228d8891c8e8be2454ec3ee6523993282aea"}
+                       44: "041d40428180b6cabb932e5b06967f2323ae87dcb53499ec3dd79108a2761459"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -128,6 +128,22 @@ def _held(state: StoryState) -> int:
     return max(1, len(state.articles) + len(state.withdrawn))
 
 
+def _reattached(memo: SummaryMemo, state: StoryState) -> SummaryMemo:
+    """``memo``, kept aside when ``state`` was frozen, for ``state`` thawed: the memo knows
+    an article's facts by identity (``summary.analysed``), and thawing made equal facts
+    anew, so its entries are pointed at the new objects. The state is the one frozen (a
+    frozen story does not move), so every entry finds its equal; if one did not, the memo
+    is not this state's and an empty one is refilled instead, as after any thaw."""
+    articles = state.articles
+    analyses = memo.analyses
+    for uri, (facts, analysis) in analyses.items():
+        article = articles.get(uri)
+        if article is None or article.facts != facts:
+            return SummaryMemo()
+        analyses[uri] = (article.facts, analysis)
+    return memo
+
+
 def _thaw(blob: bytes) -> StoryState:
     state = unpickled(zlib.decompress(blob))  # packed by this code (the store is ours)
     if not isinstance(state, StoryState):
@@ -168,6 +184,14 @@ class Pipeline:
         self._live: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
         self._warm_total = 0  # analyses in the memos of the stories in _live
         self._live_items = 0  # articles held by the stories in _live
+        # frozen story -> its summary memo, for the stories frozen over WARM_ITEMS (not idle:
+        # they may move again soon), least recently revised first, while WARM_ANALYSES
+        # leaves room for them: a thaw then refills nothing (see _reattached)
+        self._parked: OrderedDict[str, SummaryMemo] = OrderedDict()
+        self._parked_total = 0  # analyses in the memos of _parked
+        # story in play or parked -> (revision count at its last revision, at the one before
+        # it or -1): which memos go first over WARM_ANALYSES (see _drop_memos)
+        self._history: dict[str, tuple[int, int]] = {}
         self._revisions = 0
         self.pipeline_version = pipeline_version(clustering)
         self.state_layout = STATE_LAYOUT
@@ -177,10 +201,15 @@ class Pipeline:
         state = self.__dict__.copy()
         if self._cold is not None and self._cold.external:
             state["_cold"] = None  # saved beside the snapshot; see attach_cold_store
+        # memos are caches, and which to drop first only costs: never pickled
+        del state["_parked"], state["_parked_total"], state["_history"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._parked = OrderedDict()
+        self._parked_total = 0
+        self._history = {}
         # story states come back without their summary memos (StoryState.__getstate__);
         # (a pickle of another layout, refused below, may hold pairs)
         self._live = OrderedDict((story_id, (0, held[1], held[2] if len(held) > 2 else 0))
@@ -273,10 +302,16 @@ class Pipeline:
             if blob is None:
                 raise LookupError(f"story {story_id} is frozen but not in the cold store")
             found = self._stories[story_id] = _thaw(blob)
+            memo = self._parked.pop(story_id, None)
+            if memo is not None:
+                self._parked_total -= len(memo.analyses)
+                found.summary_memo = _reattached(memo, found)
             if story_id not in self._live:
                 size = _held(found)
-                self._live[story_id] = (0, self._revisions, size)
+                analyses = len(found.summary_memo.analyses)
+                self._live[story_id] = (analyses, self._revisions, size)
                 self._live_items += size
+                self._warm_total += analyses
             # else: set aside by a snapshot (stories_apart) while in play; it keeps its
             # place in the idle order it had then
         self._attach_timeline(found)
@@ -423,6 +458,10 @@ class Pipeline:
         partition that folds the survivor, which rebuilds it from the facts)."""
         self._stories.pop(story_id, None)
         self.cold_store.delete(story_id)
+        memo = self._parked.pop(story_id, None)
+        if memo is not None:
+            self._parked_total -= len(memo.analyses)
+        self._history.pop(story_id, None)
         analyses, _, size = self._live.pop(story_id, (0, 0, 0))
         self._warm_total -= analyses
         self._live_items -= size
@@ -450,6 +489,8 @@ class Pipeline:
         self._warm_total += count - analyses
         self._live_items += size - was
         live[state.story_id] = (count, self._revisions, size)
+        self._history[state.story_id] = (
+            self._revisions, self._history.get(state.story_id, (-1, -1))[0])
         idle_after = WARM_IDLE if self.warm_idle is None else self.warm_idle
         # oldest first; none kept past WARM_IDLE, none frozen within WARM_IDLE / 4
         leaving = []
@@ -467,21 +508,42 @@ class Pipeline:
             story_id = next(iter(live))
             if story_id == state.story_id:
                 break
-            self._freeze_story(story_id)
+            self._freeze_story(story_id, park=True)
         kept = WARM_ANALYSES if self.warm_analyses is None else self.warm_analyses
-        if self._warm_total > kept:
-            for story_id, (analyses, last, size) in list(live.items()):
-                if self._warm_total <= kept or story_id == state.story_id:
-                    break
-                if analyses:
-                    live[story_id] = (0, last, size)
-                    self._warm_total -= analyses
-                    held = self._stories.get(story_id)
-                    if held is not None:
-                        held.summary_memo = SummaryMemo()
+        if self._warm_total + self._parked_total > kept:
+            self._drop_memos(kept, state.story_id)
 
-    def _freeze_story(self, story_id: str) -> None:
-        """Take ``story_id`` out of play: its state to the cold store."""
+    def _drop_memos(self, kept: int, current: str) -> None:
+        """Drop memos (never ``current``'s) until at most ``kept`` analyses are kept, those
+        of the stories whose revision before their last is oldest first (LRU-2; never
+        revised twice since they came into play: first, by their last revision). The last
+        revision alone (LRU) drops, when more long stories move at once than their memos
+        fit, each one's memo just before its next revision; the one before it tells the
+        stories that move often from one that moved once."""
+        live, parked, history = self._live, self._parked, self._history
+        held = [story_id for story_id, (analyses, _, _) in live.items()
+                if analyses and story_id != current]
+        held.extend(parked)
+        order = sorted(held, key=lambda story_id: (
+            *reversed(history.get(story_id, (-1, -1))), story_id))
+        for story_id in order:
+            if self._warm_total + self._parked_total <= kept:
+                break
+            memo = parked.pop(story_id, None)
+            if memo is not None:
+                self._parked_total -= len(memo.analyses)
+                del history[story_id]  # frozen without a memo: nothing to order it by
+                continue
+            analyses, last, size = live[story_id]
+            live[story_id] = (0, last, size)
+            self._warm_total -= analyses
+            state = self._stories.get(story_id)
+            if state is not None:
+                state.summary_memo = SummaryMemo()
+
+    def _freeze_story(self, story_id: str, park: bool = False) -> None:
+        """Take ``story_id`` out of play: its state to the cold store; ``park``: its memo
+        kept aside (see _parked) when it has analyses."""
         analyses, _, size = self._live.pop(story_id)
         self._warm_total -= analyses
         self._live_items -= size
@@ -489,6 +551,13 @@ class Pipeline:
         if idle is not None:
             self.cold_store.put(story_id, _freeze(idle))
             self._stories[story_id] = None
+            memo = idle.summary_memo
+            if park and memo.analyses:
+                memo.window_originals = None  # one revision's: holds the old articles
+                self._parked[story_id] = memo
+                self._parked_total += len(memo.analyses)
+                return
+        self._history.pop(story_id, None)
 
     def _withdraw(self, extracted: ArticleExtracted, story_id: str, cause: Cause
                   ) -> list[PipelineEvent]:
