@@ -81,9 +81,10 @@ STATE_LAYOUT = 44
 # rebuilt from the packed analyses the extract stage made: ~0.6 ms an article, against
 # ~12 ms to analyse the facts again). Both only save work, never change a
 # byte (a snapshot is the same pickle round trip), so memory follows the stories in play,
-# not the log's history. WARM_ANALYSES caps the analyses kept in any case: beyond it the
-# least recently revised stories drop their memos even while in play (a cap below what the
-# active stories' windows need would rebuild memos on every revision).
+# not the log's history. WARM_ANALYSES caps the analyses kept in any case: beyond it
+# stories drop their memos even while in play, those whose revision before their last is
+# oldest first (LRU-2, Pipeline._drop_memos; a cap below what the active stories' windows
+# need would rebuild memos on every revision).
 WARM_IDLE = 2_000
 WARM_ANALYSES = 8_192
 # WARM_IDLE is a rate of exchange between memory and thawing work: a story of n articles
@@ -101,13 +102,15 @@ REFILL_COST = 3  # refilling a memo analysis, in freezes and thaws of one articl
 # And a ceiling on what the stories in play hold (articles, withdrawn ones included: their
 # citation data, list entries and timeline statements are most of a story in play, ~8-10
 # kB an article on the synthetic log): beyond it the least recently revised stories are
-# frozen whatever their idleness (never the one being revised). It is a guard against many
-# stories moving at once, not the working bound: below the articles held by the stories
-# revised in the last few hundred revisions, every revision thaws one of them again (~0.2
-# ms an article and a memo refill). On the synthetic log that hot set reaches ~32,800
-# articles at 4-5x10^4 (a few long stories at once); a ceiling of 32,768 made the fold
-# there ~3x slower per article (docs/benchmarks.md, "A size budget for the stories in
-# play"), so the ceiling is twice that.
+# frozen whatever their idleness (never the one being revised), and their memos wait
+# beside the cold store for their thaw while WARM_ANALYSES leaves room (Pipeline._parked).
+# It is a guard against many stories moving at once, not the working bound: below the
+# articles held by the stories revised in the last few hundred revisions, every revision
+# thaws one of them again (~0.2 ms an article, and a memo refill when it had no room). On
+# the synthetic log that hot set reaches ~32,800 articles at 4-5x10^4 (a few long stories
+# at once); a ceiling of 32,768 made the fold there ~3x slower per article
+# (docs/benchmarks.md, "A size budget for the stories in play"), so the ceiling is twice
+# that.
 WARM_ITEMS = 65_536
 # What the pipeline and the clusterer keep by article uri (the story it joined, its version
 # and content fingerprint, its clustering vector) is kept in memory for the WARM_ARTICLES
