@@ -489,23 +489,23 @@ def test_a_story_frozen_over_the_ceiling_keeps_its_memo_for_its_thaw() -> None:
 
     with mock.patch.object(pipeline_module, "WARM_ITEMS", 1), \
             mock.patch.object(story, "unpack_summary", counted):
-        parked = Pipeline()
-        assert fold(recs, parked) == expected
+        aside = Pipeline()
+        assert fold(recs, aside) == expected
         assert refills[0] == 0
         # the story revised first was frozen, memo and all, when the other came
-        [(story_id, memo)] = parked._parked.items()
-        assert parked._stories[story_id] is None and memo.analyses
-        assert parked._parked_total == len(memo.analyses)
-        thawed = parked.story(story_id)
-        assert thawed is not None and thawed.summary_memo is memo and not parked._parked
+        [(story_id, memo)] = aside._memos_aside.items()
+        assert aside._stories[story_id] is None and memo.analyses
+        assert aside._aside_total == len(memo.analyses)
+        thawed = aside.story(story_id)
+        assert thawed is not None and thawed.summary_memo is memo and not aside._memos_aside
         assert all(thawed.articles[uri].facts is facts
                    for uri, (facts, _) in memo.analyses.items())
-        assert parked._warm_total == sum(n for n, _, _ in parked._live.values())
+        assert aside._warm_total == sum(n for n, _, _ in aside._live.values())
         with mock.patch.object(pipeline_module, "WARM_ANALYSES", 1):
             refilled = Pipeline()
             assert fold(recs, refilled) == expected
-            assert refills[0] > 0 and not refilled._parked
-    assert pickle.loads(pickle.dumps(parked))._parked == {}  # a cache: never pickled
+            assert refills[0] > 0 and not refilled._memos_aside
+    assert pickle.loads(pickle.dumps(aside))._memos_aside == {}  # a cache: never pickled
 
 
 def test_a_kept_memo_that_does_not_match_its_thawed_state_is_not_used() -> None:
@@ -731,9 +731,9 @@ def _layout() -> dict[str, object]:
 # never pickled, keeps which candidates each of the last revision's candidates repeats and
 # which it does not, SummaryMemo.redundancy.)
 # (44 re-recorded without a bump in session 36: Pipeline keeps the memos of the stories it
-# froze over WARM_ITEMS, Pipeline._parked and _parked_total, and the order their memos are
-# dropped in, Pipeline._history, which its pickled state leaves
-# out, so states of either code unpickle in the other as before.)
+# froze over WARM_ITEMS, Pipeline._memos_aside and _aside_total, and the order its memos go
+# in, Pipeline._history, all left out of its pickled state, so states of either code
+# unpickle in the other as before.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -764,7 +764,7 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        41: "5efc8e9b8394a59232478ad7588fd06dfb702329661140f37ada9922c1e9a6a2",
                        42: "ab6accbbf4475b6b3aa8d0cfdbbed542c58824c0147a778dd90255c172f671d1",
                        43: "2c6cc2335885bd7335c1438abb3d1cff12b20b2373987733429dab9bcac2df5e",
-                       44: "041d40428180b6cabb932e5b06967f2323ae87dcb53499ec3dd79108a2761459"}
+                       44: "7f96750dc0c9f7b627bfdd06d55715d4e34a2e62737a0de701324681f9901edf"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

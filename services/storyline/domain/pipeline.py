@@ -103,7 +103,8 @@ REFILL_COST = 3  # refilling a memo analysis, in freezes and thaws of one articl
 # citation data, list entries and timeline statements are most of a story in play, ~8-10
 # kB an article on the synthetic log): beyond it the least recently revised stories are
 # frozen whatever their idleness (never the one being revised), and their memos wait
-# beside the cold store for their thaw while WARM_ANALYSES leaves room (Pipeline._parked).
+# beside the cold store for their thaw while WARM_ANALYSES leaves room
+# (Pipeline._memos_aside).
 # It is a guard against many stories moving at once, not the working bound: below the
 # articles held by the stories revised in the last few hundred revisions, every revision
 # thaws one of them again (~0.2 ms an article, and a memo refill when it had no room). On
@@ -190,10 +191,10 @@ class Pipeline:
         # frozen story -> its summary memo, for the stories frozen over WARM_ITEMS (not idle:
         # they may move again soon), least recently revised first, while WARM_ANALYSES
         # leaves room for them: a thaw then refills nothing (see _reattached)
-        self._parked: OrderedDict[str, SummaryMemo] = OrderedDict()
-        self._parked_total = 0  # analyses in the memos of _parked
-        # story in play or parked -> (revision count at its last revision, at the one before
-        # it or -1): which memos go first over WARM_ANALYSES (see _drop_memos)
+        self._memos_aside: OrderedDict[str, SummaryMemo] = OrderedDict()
+        self._aside_total = 0  # analyses in the memos of _memos_aside
+        # story in play or with its memo aside -> (revision count at its last revision, at
+        # the one before it or -1): which memos go first over WARM_ANALYSES (_drop_memos)
         self._history: dict[str, tuple[int, int]] = {}
         self._revisions = 0
         self.pipeline_version = pipeline_version(clustering)
@@ -205,13 +206,13 @@ class Pipeline:
         if self._cold is not None and self._cold.external:
             state["_cold"] = None  # saved beside the snapshot; see attach_cold_store
         # memos are caches, and which to drop first only costs: never pickled
-        del state["_parked"], state["_parked_total"], state["_history"]
+        del state["_memos_aside"], state["_aside_total"], state["_history"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._parked = OrderedDict()
-        self._parked_total = 0
+        self._memos_aside = OrderedDict()
+        self._aside_total = 0
         self._history = {}
         # story states come back without their summary memos (StoryState.__getstate__);
         # (a pickle of another layout, refused below, may hold pairs)
@@ -305,9 +306,9 @@ class Pipeline:
             if blob is None:
                 raise LookupError(f"story {story_id} is frozen but not in the cold store")
             found = self._stories[story_id] = _thaw(blob)
-            memo = self._parked.pop(story_id, None)
+            memo = self._memos_aside.pop(story_id, None)
             if memo is not None:
-                self._parked_total -= len(memo.analyses)
+                self._aside_total -= len(memo.analyses)
                 found.summary_memo = _reattached(memo, found)
             if story_id not in self._live:
                 size = _held(found)
@@ -461,9 +462,9 @@ class Pipeline:
         partition that folds the survivor, which rebuilds it from the facts)."""
         self._stories.pop(story_id, None)
         self.cold_store.delete(story_id)
-        memo = self._parked.pop(story_id, None)
+        memo = self._memos_aside.pop(story_id, None)
         if memo is not None:
-            self._parked_total -= len(memo.analyses)
+            self._aside_total -= len(memo.analyses)
         self._history.pop(story_id, None)
         analyses, _, size = self._live.pop(story_id, (0, 0, 0))
         self._warm_total -= analyses
@@ -511,9 +512,9 @@ class Pipeline:
             story_id = next(iter(live))
             if story_id == state.story_id:
                 break
-            self._freeze_story(story_id, park=True)
+            self._freeze_story(story_id, keep_memo=True)
         kept = WARM_ANALYSES if self.warm_analyses is None else self.warm_analyses
-        if self._warm_total + self._parked_total > kept:
+        if self._warm_total + self._aside_total > kept:
             self._drop_memos(kept, state.story_id)
 
     def _drop_memos(self, kept: int, current: str) -> None:
@@ -523,18 +524,18 @@ class Pipeline:
         revision alone (LRU) drops, when more long stories move at once than their memos
         fit, each one's memo just before its next revision; the one before it tells the
         stories that move often from one that moved once."""
-        live, parked, history = self._live, self._parked, self._history
+        live, aside, history = self._live, self._memos_aside, self._history
         held = [story_id for story_id, (analyses, _, _) in live.items()
                 if analyses and story_id != current]
-        held.extend(parked)
+        held.extend(aside)
         order = sorted(held, key=lambda story_id: (
             *reversed(history.get(story_id, (-1, -1))), story_id))
         for story_id in order:
-            if self._warm_total + self._parked_total <= kept:
+            if self._warm_total + self._aside_total <= kept:
                 break
-            memo = parked.pop(story_id, None)
+            memo = aside.pop(story_id, None)
             if memo is not None:
-                self._parked_total -= len(memo.analyses)
+                self._aside_total -= len(memo.analyses)
                 del history[story_id]  # frozen without a memo: nothing to order it by
                 continue
             analyses, last, size = live[story_id]
@@ -544,9 +545,9 @@ class Pipeline:
             if state is not None:
                 state.summary_memo = SummaryMemo()
 
-    def _freeze_story(self, story_id: str, park: bool = False) -> None:
-        """Take ``story_id`` out of play: its state to the cold store; ``park``: its memo
-        kept aside (see _parked) when it has analyses."""
+    def _freeze_story(self, story_id: str, keep_memo: bool = False) -> None:
+        """Take ``story_id`` out of play: its state to the cold store; ``keep_memo``: its memo
+        kept aside (see _memos_aside) when it has analyses."""
         analyses, _, size = self._live.pop(story_id)
         self._warm_total -= analyses
         self._live_items -= size
@@ -555,10 +556,10 @@ class Pipeline:
             self.cold_store.put(story_id, _freeze(idle))
             self._stories[story_id] = None
             memo = idle.summary_memo
-            if park and memo.analyses:
+            if keep_memo and memo.analyses:
                 memo.window_originals = None  # one revision's: holds the old articles
-                self._parked[story_id] = memo
-                self._parked_total += len(memo.analyses)
+                self._memos_aside[story_id] = memo
+                self._aside_total += len(memo.analyses)
                 return
         self._history.pop(story_id, None)
 
