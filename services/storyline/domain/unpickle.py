@@ -1,4 +1,5 @@
-"""Unpickling a large state without the cyclic garbage collector in the way.
+"""Unpickling a large state without the cyclic garbage collector in the way, and pickling
+its many small frozen records cheaply.
 
 A story's state or a snapshot's pipeline unpickles into hundreds of thousands of container
 objects and makes no garbage. The collector runs on allocation counts, so during such a load
@@ -9,11 +10,15 @@ it paused, in a worker holding ~580 MB of other objects (docs/benchmarks.md, res
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import operator
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 
 @contextmanager
@@ -34,3 +39,24 @@ def unpickled(data: bytes) -> Any:
     """``pickle.loads`` with the collector paused; only for bytes this code wrote itself."""
     with collector_paused():
         return pickle.loads(data)
+
+
+def pickled_as_call(cls: type[_T]) -> type[_T]:
+    """``cls``, a frozen dataclass with slots whose every field is an argument of its
+    ``__init__``, pickled as a call of the class with its fields' values. Such a class is
+    otherwise pickled through dataclasses' ``__getstate__`` and ``__setstate__``, which walk
+    ``fields()`` for every object: about half of what freezing and thawing a story's state
+    cost, for its timeline's members, statements and figures (docs/benchmarks.md, session
+    36). Unpickling either form gives the same object, so states pickled before still load."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if not all(f.init for f in fields) or "__slots__" not in vars(cls):
+        raise TypeError(f"{cls.__name__} is not a slotted dataclass made of its arguments")
+    values: Callable[[Any], Any] = operator.attrgetter(*(f.name for f in fields))
+    if len(fields) == 1:
+        def reduce(self: Any) -> tuple[type[_T], tuple[Any, ...]]:
+            return cls, (values(self),)
+    else:
+        def reduce(self: Any) -> tuple[type[_T], tuple[Any, ...]]:
+            return cls, values(self)
+    cls.__reduce__ = reduce  # type: ignore[method-assign]
+    return cls

@@ -24,8 +24,10 @@ from storyline.domain.facts import (
     TimeSpan,
     full_facts,
 )
+from storyline.domain.unpickle import pickled_as_call
 
 
+@pickled_as_call
 @dataclass(frozen=True, slots=True)
 class _Figure:
     """What figure conflicts read of a Figure (a quarter of its size)."""
@@ -39,6 +41,7 @@ class _Figure:
     act: str = ""
 
 
+@pickled_as_call
 @dataclass(frozen=True, slots=True)
 class _Statement:
     """One dated statement of an article (a timeline_text Candidate without what the index

@@ -68,7 +68,7 @@ from storyline.domain.page.timeline_select import (
     source_weight,
 )
 from storyline.domain.page.tuning import PAGE, SelectSettings
-from storyline.domain.unpickle import unpickled
+from storyline.domain.unpickle import pickled_as_call, unpickled
 
 __all__ = ["TimelineIndex", "build_timeline", "date_label", "entry_id_for"]
 
@@ -128,6 +128,7 @@ def entry_id_for(uri: str, sentence: int) -> str:
     return hashlib.sha256(f"{uri}#{sentence}".encode()).hexdigest()[:16]
 
 
+@pickled_as_call
 @dataclass(frozen=True, slots=True)
 class _Added:
     """An article in the index: its place in the story and the days it mentions. Its
@@ -142,6 +143,7 @@ class _Added:
     days: tuple[date, ...]
 
 
+@pickled_as_call
 @dataclass(frozen=True, slots=True)
 class _Member:
     seq: int  # order of addition: the tie-break of last resort
@@ -171,6 +173,7 @@ class _Summary:
     planned: bool
 
 
+@pickled_as_call
 @dataclass(frozen=True, slots=True)
 class _ColdSummary:
     """What the rankings read of the summary of an event whose members are in the cold
