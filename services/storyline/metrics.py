@@ -88,7 +88,67 @@ KAFKA_OUTAGES = Counter(
 READY = Gauge(
     "storyline_ready", "1 when this process answers /readyz with 200.", ["process"])
 
+# The fold's memory budgets (docs/architecture.md, "The cold store"): a process folding
+# stories (the worker, the fold stage, each page process) publishes them after each record.
+FOLD_FROZEN = Counter(
+    "storyline_fold_stories_frozen",
+    "Stories taken out of play to the cold store: idle, or over the articles budget "
+    "(STORYLINE_WARM_STORY_ARTICLES) while likely to move again.", ["reason"])
+FOLD_THAWED = Counter(
+    "storyline_fold_stories_thawed",
+    "Frozen stories read back into play (moved again, or read).")
+FOLD_ANALYSES_DROPPED = Counter(
+    "storyline_fold_memo_analyses_dropped",
+    "Summary analyses dropped over the analyses budget (STORYLINE_WARM_ANALYSES); each is "
+    "refilled, ~0.6 ms, when its story moves again.")
+FOLD_BUDGET_HELD = Gauge(
+    "storyline_fold_budget_held",
+    "What the stories in play hold against each budget: articles, memo analyses.",
+    ["budget"])
+FOLD_BUDGET_LIMIT = Gauge(
+    "storyline_fold_budget_limit", "Each budget of the stories in play.", ["budget"])
+
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class FoldWarmthMetrics:
+    """Publishes a fold's counts of freezes, thaws and dropped analyses and its budgets'
+    use (``storyline.domain.pipeline.Warmth``, read after each record) as the metrics
+    above: counters grow by what the counts grew since the last call, so a pipeline made
+    anew (a restore) starts its counts again without the counters going back."""
+
+    _COUNTS = ("frozen_idle", "frozen_over_budget", "thawed", "analyses_dropped")
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = dict.fromkeys(self._COUNTS, 0)
+        self._source: object = None
+        self._counters = {
+            "frozen_idle": FOLD_FROZEN.labels(reason="idle"),
+            "frozen_over_budget": FOLD_FROZEN.labels(reason="over_budget"),
+            "thawed": FOLD_THAWED,
+            "analyses_dropped": FOLD_ANALYSES_DROPPED,
+        }
+        self._held = {budget: FOLD_BUDGET_HELD.labels(budget=budget)
+                      for budget in ("articles", "analyses")}
+        self._limit = {budget: FOLD_BUDGET_LIMIT.labels(budget=budget)
+                       for budget in ("articles", "analyses")}
+
+    def publish(self, source: object, warmth: Any) -> None:
+        """``warmth`` (a ``Warmth``) of the pipeline ``source``: its counts since it was
+        made, so a new ``source`` counts from zero."""
+        if source is not self._source:
+            self._source = source
+            self._seen = dict.fromkeys(self._COUNTS, 0)
+        for name in self._COUNTS:
+            now = getattr(warmth, name)
+            grown = now - self._seen[name]
+            if grown > 0:
+                self._counters[name].inc(grown)
+            self._seen[name] = now
+        self._held["articles"].set(warmth.articles_in_play)
+        self._held["analyses"].set(warmth.analyses_kept)
+        self._limit["articles"].set(warmth.articles_budget)
+        self._limit["analyses"].set(warmth.analyses_budget)
 
 
 def generate_latest() -> bytes:
@@ -101,7 +161,8 @@ def exported_sample_names() -> set[str]:
     names: set[str] = set()
     for metric in (CONSUMER_LAG, STATE_AGE, SNAPSHOT_AGE, ARTICLES, STORY_UPDATES,
                    PRODUCE_TO_UPDATE, DEAD_LETTERS, PROJECTED, HTTP_LATENCY, HTTP_THROTTLED,
-                   SUBMITTED, KAFKA_OUTAGES, READY):
+                   SUBMITTED, KAFKA_OUTAGES, READY, FOLD_FROZEN, FOLD_THAWED,
+                   FOLD_ANALYSES_DROPPED, FOLD_BUDGET_HELD, FOLD_BUDGET_LIMIT):
         for family in metric.describe():
             kind = family.type
             base = family.name

@@ -21,6 +21,7 @@ import pydantic
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 from test_pipeline import TOPIC, build_log, log_entries, records
 
 import storyline.domain
@@ -226,6 +227,11 @@ def test_a_worker_folds_the_same_under_any_budget_and_keeps_its_own_over_a_snaps
     roomy = WorkerState(tmp_path / "roomy" / "cold")
     try:
         tight_events = [e for k, v, p in log for e in tight.fold_now(k, v, p, 2_000_000).events]
+        # each record folded publishes the fold's budgets (storyline.metrics)
+        assert REGISTRY.get_sample_value("storyline_fold_budget_limit",
+                                         {"budget": "articles"}) == 1
+        assert REGISTRY.get_sample_value("storyline_fold_budget_held",
+                                         {"budget": "articles"}) == tight.pipeline._live_items
         roomy_events = [e for k, v, p in log for e in roomy.fold_now(k, v, p, 2_000_000).events]
         assert [canonical_bytes(e) for e in tight_events] == [
             canonical_bytes(e) for e in roomy_events]
@@ -501,11 +507,20 @@ def test_a_story_frozen_over_the_ceiling_keeps_its_memo_for_its_thaw() -> None:
         assert all(thawed.articles[uri].facts is facts
                    for uri, (facts, _) in memo.analyses.items())
         assert aside._warm_total == sum(n for n, _, _ in aside._live.values())
+        warmth = aside.warmth  # what an operator's metrics read
+        assert warmth.frozen_over_budget >= 9 and warmth.thawed >= 9
+        assert (warmth.frozen_idle, warmth.analyses_dropped) == (0, 0)
+        assert (warmth.articles_budget, warmth.analyses_budget) == (1, 8_192)
+        assert warmth.articles_in_play == aside._live_items
+        assert warmth.analyses_kept == aside._warm_total + aside._aside_total
         with mock.patch.object(pipeline_module, "WARM_ANALYSES", 1):
             refilled = Pipeline()
             assert fold(recs, refilled) == expected
             assert refills[0] > 0 and not refilled._memos_aside
-    assert pickle.loads(pickle.dumps(aside))._memos_aside == {}  # a cache: never pickled
+            assert refilled.warmth.analyses_dropped > 0
+    restored = pickle.loads(pickle.dumps(aside))
+    assert restored._memos_aside == {}  # a cache: never pickled
+    assert restored.warmth.thawed == 0  # nor are this process's counts
 
 
 def test_a_kept_memo_that_does_not_match_its_thawed_state_is_not_used() -> None:
@@ -731,9 +746,10 @@ def _layout() -> dict[str, object]:
 # never pickled, keeps which candidates each of the last revision's candidates repeats and
 # which it does not, SummaryMemo.redundancy.)
 # (44 re-recorded without a bump in session 36: Pipeline keeps the memos of the stories it
-# froze over WARM_ITEMS, Pipeline._memos_aside and _aside_total, and the order its memos go
-# in, Pipeline._history, all left out of its pickled state, so states of either code
-# unpickle in the other as before.)
+# froze over WARM_ITEMS, Pipeline._memos_aside and _aside_total, the order its memos go in,
+# Pipeline._history, and its counts for the operator's metrics, Pipeline._warmth (a
+# pipeline.Warmth), all left out of its pickled state, so states of either code unpickle in
+# the other as before.)
 LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255aaf35696537a",
                        15: "43a2bddbd8b514eaf604f76f5adc073dc7e40e4aa6bbf8156386f1e8ed212704",
                        16: "d939f8a229368c4635811a9b7b658ff0763ddc75a8e106182335f44776b1edc5",
@@ -764,7 +780,7 @@ LAYOUT_FINGERPRINTS = {14: "f537358be66191ed3f50744fc3fe2089b717953c61207b110255
                        41: "5efc8e9b8394a59232478ad7588fd06dfb702329661140f37ada9922c1e9a6a2",
                        42: "ab6accbbf4475b6b3aa8d0cfdbbed542c58824c0147a778dd90255c172f671d1",
                        43: "2c6cc2335885bd7335c1438abb3d1cff12b20b2373987733429dab9bcac2df5e",
-                       44: "7f96750dc0c9f7b627bfdd06d55715d4e34a2e62737a0de701324681f9901edf"}
+                       44: "1c785d2ed214a42f6bd173e3385084ed62f74cf86a9aa11b6438d396a460d5dd"}
 
 
 def test_the_state_layout_is_bumped_with_the_classes_it_pickles() -> None:

@@ -16,9 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from storyline import outages
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.pipeline import Warmth
 from storyline.metrics import (
     CONSUMER_LAG,
     STATE_AGE,
+    FoldWarmthMetrics,
     Health,
     LoopWatch,
     OperationsServer,
@@ -303,3 +305,32 @@ def test_stripes_sharing_a_process_answer_ready_only_when_each_is() -> None:
     assert not ready.ok
     assert ready.detail["extract-1"]["reason"] == "behind the end of its log"
     assert ready.detail["extract-0"]["partitions"] == {"t.articles/0": 0}
+
+
+def test_a_folds_budgets_are_published_as_counters_that_never_go_back() -> None:
+    def frozen(reason: str) -> float:
+        return sample("storyline_fold_stories_frozen_total", {"reason": reason})
+
+    before = (frozen("idle"), frozen("over_budget"),
+              sample("storyline_fold_stories_thawed_total", {}),
+              sample("storyline_fold_memo_analyses_dropped_total", {}))
+    metrics = FoldWarmthMetrics()
+    first, second = object(), object()  # two pipelines: the second made by a restore
+    metrics.publish(first, Warmth(frozen_idle=2, frozen_over_budget=5, thawed=4,
+                                  analyses_dropped=480, articles_in_play=65_000,
+                                  articles_budget=65_536, analyses_kept=8_000,
+                                  analyses_budget=8_192))
+    metrics.publish(first, Warmth(frozen_idle=3, frozen_over_budget=5, thawed=6,
+                                  analyses_dropped=480, articles_in_play=64_000,
+                                  articles_budget=65_536, analyses_kept=8_100,
+                                  analyses_budget=8_192))
+    metrics.publish(second, Warmth(frozen_idle=1, thawed=1, articles_in_play=10,
+                                   articles_budget=4_096, analyses_budget=512))
+    after = (frozen("idle"), frozen("over_budget"),
+             sample("storyline_fold_stories_thawed_total", {}),
+             sample("storyline_fold_memo_analyses_dropped_total", {}))
+    assert [a - b for a, b in zip(after, before, strict=True)] == [4, 5, 7, 480]
+    assert sample("storyline_fold_budget_held", {"budget": "articles"}) == 10
+    assert sample("storyline_fold_budget_held", {"budget": "analyses"}) == 0
+    assert sample("storyline_fold_budget_limit", {"budget": "articles"}) == 4_096
+    assert sample("storyline_fold_budget_limit", {"budget": "analyses"}) == 512

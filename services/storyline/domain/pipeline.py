@@ -14,6 +14,7 @@ import pickle
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from storyline import __version__
@@ -121,6 +122,24 @@ WARM_ITEMS = 65_536
 WARM_ARTICLES = 8_192
 
 
+@dataclass(slots=True)
+class Warmth:
+    """What keeping the stories warm has done in this process so far, and where the budgets
+    stand (``Pipeline.warmth``): for the operator's metrics, never pickled. Stories frozen
+    over the articles budget (``frozen_over_budget``) and thawed again soon are what a hot
+    set larger than WARM_ITEMS costs; analyses dropped over WARM_ANALYSES are refilled
+    (~0.6 ms each) when their story moves."""
+
+    frozen_idle: int = 0
+    frozen_over_budget: int = 0
+    thawed: int = 0
+    analyses_dropped: int = 0
+    articles_in_play: int = 0
+    articles_budget: int = 0
+    analyses_kept: int = 0
+    analyses_budget: int = 0
+
+
 def _freeze(state: StoryState) -> bytes:
     """A story's state packed for its cold store (without its summary memo)."""
     return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
@@ -155,7 +174,7 @@ def _thaw(blob: bytes) -> StoryState:
     return state
 
 
-__all__ = ["ConflictingVersion", "LogPosition", "Pipeline", "PipelineEvent",
+__all__ = ["ConflictingVersion", "LogPosition", "Pipeline", "PipelineEvent", "Warmth",
            "content_fingerprint"]
 
 
@@ -196,6 +215,7 @@ class Pipeline:
         # story in play or with its memo aside -> (revision count at its last revision, at
         # the one before it or -1): which memos go first over WARM_ANALYSES (_drop_memos)
         self._history: dict[str, tuple[int, int]] = {}
+        self._warmth = Warmth()  # its counts; see warmth
         self._revisions = 0
         self.pipeline_version = pipeline_version(clustering)
         self.state_layout = STATE_LAYOUT
@@ -207,6 +227,7 @@ class Pipeline:
             state["_cold"] = None  # saved beside the snapshot; see attach_cold_store
         # memos are caches, and which to drop first only costs: never pickled
         del state["_memos_aside"], state["_aside_total"], state["_history"]
+        del state["_warmth"]  # a process's figures
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -214,6 +235,7 @@ class Pipeline:
         self._memos_aside = OrderedDict()
         self._aside_total = 0
         self._history = {}
+        self._warmth = Warmth()
         # story states come back without their summary memos (StoryState.__getstate__);
         # (a pickle of another layout, refused below, may hold pairs)
         self._live = OrderedDict((story_id, (0, held[1], held[2] if len(held) > 2 else 0))
@@ -276,6 +298,16 @@ class Pipeline:
         return self._cold
 
     @property
+    def warmth(self) -> Warmth:
+        """This process's counts of freezes, thaws and dropped analyses, with the budgets'
+        use now (a copy)."""
+        return replace(
+            self._warmth, articles_in_play=self._live_items,
+            articles_budget=WARM_ITEMS if self.warm_items is None else self.warm_items,
+            analyses_kept=self._warm_total + self._aside_total,
+            analyses_budget=WARM_ANALYSES if self.warm_analyses is None else self.warm_analyses)
+
+    @property
     def frozen_story_count(self) -> int:
         return sum(1 for state in self._stories.values() if state is None)  # ints
 
@@ -306,6 +338,7 @@ class Pipeline:
             if blob is None:
                 raise LookupError(f"story {story_id} is frozen but not in the cold store")
             found = self._stories[story_id] = _thaw(blob)
+            self._warmth.thawed += 1
             memo = self._memos_aside.pop(story_id, None)
             if memo is not None:
                 self._aside_total -= len(memo.analyses)
@@ -512,7 +545,7 @@ class Pipeline:
             story_id = next(iter(live))
             if story_id == state.story_id:
                 break
-            self._freeze_story(story_id, keep_memo=True)
+            self._freeze_story(story_id, over_budget=True)
         kept = WARM_ANALYSES if self.warm_analyses is None else self.warm_analyses
         if self._warm_total + self._aside_total > kept:
             self._drop_memos(kept, state.story_id)
@@ -536,18 +569,21 @@ class Pipeline:
             memo = aside.pop(story_id, None)
             if memo is not None:
                 self._aside_total -= len(memo.analyses)
+                self._warmth.analyses_dropped += len(memo.analyses)
                 del history[story_id]  # frozen without a memo: nothing to order it by
                 continue
             analyses, last, size = live[story_id]
             live[story_id] = (0, last, size)
             self._warm_total -= analyses
+            self._warmth.analyses_dropped += analyses
             state = self._stories.get(story_id)
             if state is not None:
                 state.summary_memo = SummaryMemo()
 
-    def _freeze_story(self, story_id: str, keep_memo: bool = False) -> None:
-        """Take ``story_id`` out of play: its state to the cold store; ``keep_memo``: its memo
-        kept aside (see _memos_aside) when it has analyses."""
+    def _freeze_story(self, story_id: str, over_budget: bool = False) -> None:
+        """Take ``story_id`` out of play: its state to the cold store. ``over_budget``: for
+        WARM_ITEMS, not idle (it may move again soon): its memo is kept aside (see
+        _memos_aside) when it has analyses."""
         analyses, _, size = self._live.pop(story_id)
         self._warm_total -= analyses
         self._live_items -= size
@@ -555,8 +591,12 @@ class Pipeline:
         if idle is not None:
             self.cold_store.put(story_id, _freeze(idle))
             self._stories[story_id] = None
+            if over_budget:
+                self._warmth.frozen_over_budget += 1
+            else:
+                self._warmth.frozen_idle += 1
             memo = idle.summary_memo
-            if keep_memo and memo.analyses:
+            if over_budget and memo.analyses:
                 memo.window_originals = None  # one revision's: holds the old articles
                 self._memos_aside[story_id] = memo
                 self._aside_total += len(memo.analyses)

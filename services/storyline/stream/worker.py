@@ -72,6 +72,7 @@ from storyline.metrics import (
     READY,
     SNAPSHOT_AGE,
     STORY_UPDATES,
+    FoldWarmthMetrics,
     Health,
     LoopWatch,
     record_lag,
@@ -175,6 +176,7 @@ class WorkerState:
         self.collector = Collector(freeze_every, collect_growth, defer_full=True)
         self.cold = RocksColdStore.empty(cold_dir)
         self.pipeline = self._new_pipeline()
+        self.warmth_metrics = FoldWarmthMetrics()
         self.ready: set[tuple[str, int]] = set()
         # The fold runs on a thread so the event loop (heartbeats, timers, commits) keeps
         # turning during a long fold; anything that reads the whole state (a snapshot's
@@ -218,9 +220,11 @@ class WorkerState:
         self.collector.idle()
 
     def after_record(self) -> None:
-        """The heap's upkeep after each record folded: the trim and the freeze."""
+        """The heap's upkeep after each record folded: the trim and the freeze; and the
+        fold's budgets published."""
         self.trimmer.folded()
         self.collector.folded()
+        self.warmth_metrics.publish(self.pipeline, self.pipeline.warmth)
 
     def restore(self, directory: Path, topic: str, partition: int, before: int) -> int | None:
         """Resume from the newest usable snapshot in ``directory`` holding offsets below
