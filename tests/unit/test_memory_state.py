@@ -25,6 +25,7 @@ from prometheus_client import REGISTRY
 from test_pipeline import TOPIC, build_log, log_entries, records
 
 import storyline.domain
+from storyline.domain import contracts
 from storyline.domain import pipeline as pipeline_module
 from storyline.domain.assign.clustering_text import Vocabulary
 from storyline.domain.assign.dedup import DedupConfig, DuplicateIndex, shingles
@@ -138,8 +139,8 @@ def _held_state(story_id: str, articles: int, analyses: int) -> story.StoryState
     """A state that only weighs: ``articles`` articles, ``analyses`` in its memo."""
     state = story.StoryState(story_id=story_id)
     state.articles = dict.fromkeys((f"{story_id}:{i}" for i in range(articles)), None)  # type: ignore[arg-type]
-    state.summary_memo.analyses = dict.fromkeys(  # type: ignore[assignment]
-        (f"{story_id}:{i}" for i in range(analyses)), None)
+    state.summary_memo.analyses = dict.fromkeys(
+        (f"{story_id}:{i}" for i in range(analyses)), (STORED, None))  # type: ignore[arg-type]
     return state
 
 
@@ -486,7 +487,7 @@ def test_a_story_frozen_over_the_ceiling_keeps_its_memo_for_its_thaw() -> None:
     entries = [(("flood", "strike")[i % 2], i, "new") for i in range(10)]
     recs = records(build_log(entries))
     expected = fold(recs)
-    unpack = story.unpack_summary
+    unpack = contracts.unpack_summary  # what the story module calls
     refills = [0]
 
     def counted(packed: bytes) -> object:
@@ -499,9 +500,11 @@ def test_a_story_frozen_over_the_ceiling_keeps_its_memo_for_its_thaw() -> None:
         assert fold(recs, aside) == expected
         assert refills[0] == 0
         # the story revised first was frozen, memo and all, when the other came
-        [(story_id, memo)] = aside._memos_aside.items()
+        [(story_id, (memo, versions))] = aside._memos_aside.items()
         assert aside._stories[story_id] is None and memo.analyses
-        assert aside._aside_total == len(memo.analyses)
+        assert aside._aside_total == len(memo.analyses) == len(versions)
+        # without the facts it was made of: they are in the frozen state
+        assert all(facts is STORED for facts, _ in memo.analyses.values())
         thawed = aside.story(story_id)
         assert thawed is not None and thawed.summary_memo is memo and not aside._memos_aside
         assert all(thawed.articles[uri].facts is facts
@@ -530,12 +533,18 @@ def test_a_kept_memo_that_does_not_match_its_thawed_state_is_not_used() -> None:
     [story_id] = pipeline.story_ids
     state = pipeline.story(story_id)
     assert state is not None
-    memo = state.summary_memo
-    assert pipeline_module._reattached(memo, state) is memo
-    other = pickle.loads(pickle.dumps(state))
-    last = list(other.articles)[-1]
-    other.articles[last] = story.copied(other.articles[last], facts=STORED)
-    fresh = pipeline_module._reattached(memo, other)
+    kept = list(state.summary_memo.analyses.items())
+    thawed = pickle.loads(pickle.dumps(state))
+    memo, versions = pipeline_module._set_aside(state.summary_memo, state)
+    assert versions == {uri: state.articles[uri].version for uri, _ in kept}
+    again = pipeline_module._reattached(memo, versions, thawed)
+    assert again is memo and list(again.analyses) == [uri for uri, _ in kept]
+    assert all(again.analyses[uri] == (thawed.articles[uri].facts, analysis)
+               for uri, (_, analysis) in kept)
+    last = list(thawed.articles)[-1]
+    newer = pickle.loads(pickle.dumps(state))
+    newer.articles[last] = story.copied(newer.articles[last], version=9)
+    fresh = pipeline_module._reattached(memo, versions, newer)
     assert fresh is not memo and not fresh.analyses
 
 

@@ -32,6 +32,7 @@ from storyline.domain.events import (
     SummaryParagraph,
 )
 from storyline.domain.extract.extractor import EXTRACTOR_VERSION
+from storyline.domain.facts import STORED
 from storyline.domain.fingerprint import content_fingerprint
 from storyline.domain.page.story import (
     Change,
@@ -151,17 +152,33 @@ def _held(state: StoryState) -> int:
     return max(1, len(state.articles) + len(state.withdrawn))
 
 
-def _reattached(memo: SummaryMemo, state: StoryState) -> SummaryMemo:
-    """``memo``, kept aside when ``state`` was frozen, for ``state`` thawed: the memo knows
-    an article's facts by identity (``summary.analysed``), and thawing made equal facts
-    anew, so its entries are pointed at the new objects. The state is the one frozen (a
-    frozen story does not move), so every entry finds its equal; if one did not, the memo
-    is not this state's and an empty one is refilled instead, as after any thaw."""
+def _set_aside(memo: SummaryMemo, state: StoryState) -> tuple[SummaryMemo, dict[str, int]]:
+    """``memo`` of ``state`` being frozen, kept for its thaw without the window's facts it
+    points to (they are in the frozen state: held here, they would weigh as the state did),
+    and the version of each of its articles, to check the thawed state by."""
     articles = state.articles
     analyses = memo.analyses
-    for uri, (facts, analysis) in analyses.items():
+    versions: dict[str, int] = {}
+    for uri, (_, analysis) in analyses.items():
         article = articles.get(uri)
-        if article is None or article.facts != facts:
+        versions[uri] = -1 if article is None else article.version
+        analyses[uri] = (STORED, analysis)
+    memo.window_originals = None  # one revision's: holds the old articles
+    return memo, versions
+
+
+def _reattached(memo: SummaryMemo, versions: dict[str, int], state: StoryState
+                ) -> SummaryMemo:
+    """``memo``, set aside when ``state`` was frozen (``_set_aside``), for ``state`` thawed:
+    the memo knows an article's facts by identity (``summary.analysed``), so its entries
+    are pointed at the thawed articles' facts. A frozen story does not move, so each of its
+    articles is there in the version the memo was made of; if one were not, the memo would
+    not be this state's, and an empty one is refilled instead, as after any thaw."""
+    articles = state.articles
+    analyses = memo.analyses
+    for uri, (_, analysis) in analyses.items():
+        article = articles.get(uri)
+        if article is None or article.version != versions.get(uri):
             return SummaryMemo()
         analyses[uri] = (article.facts, analysis)
     return memo
@@ -210,7 +227,8 @@ class Pipeline:
         # frozen story -> its summary memo, for the stories frozen over WARM_ITEMS (not idle:
         # they may move again soon), least recently revised first, while WARM_ANALYSES
         # leaves room for them: a thaw then refills nothing (see _reattached)
-        self._memos_aside: OrderedDict[str, SummaryMemo] = OrderedDict()
+        self._memos_aside: OrderedDict[str, tuple[SummaryMemo, dict[str, int]]] = \
+            OrderedDict()
         self._aside_total = 0  # analyses in the memos of _memos_aside
         # story in play or with its memo aside -> (revision count at its last revision, at
         # the one before it or -1): which memos go first over WARM_ANALYSES (_drop_memos)
@@ -339,10 +357,11 @@ class Pipeline:
                 raise LookupError(f"story {story_id} is frozen but not in the cold store")
             found = self._stories[story_id] = _thaw(blob)
             self._warmth.thawed += 1
-            memo = self._memos_aside.pop(story_id, None)
-            if memo is not None:
+            aside = self._memos_aside.pop(story_id, None)
+            if aside is not None:
+                memo, versions = aside
                 self._aside_total -= len(memo.analyses)
-                found.summary_memo = _reattached(memo, found)
+                found.summary_memo = _reattached(memo, versions, found)
             if story_id not in self._live:
                 size = _held(found)
                 analyses = len(found.summary_memo.analyses)
@@ -495,9 +514,9 @@ class Pipeline:
         partition that folds the survivor, which rebuilds it from the facts)."""
         self._stories.pop(story_id, None)
         self.cold_store.delete(story_id)
-        memo = self._memos_aside.pop(story_id, None)
-        if memo is not None:
-            self._aside_total -= len(memo.analyses)
+        aside = self._memos_aside.pop(story_id, None)
+        if aside is not None:
+            self._aside_total -= len(aside[0].analyses)
         self._history.pop(story_id, None)
         analyses, _, size = self._live.pop(story_id, (0, 0, 0))
         self._warm_total -= analyses
@@ -566,10 +585,11 @@ class Pipeline:
         for story_id in order:
             if self._warm_total + self._aside_total <= kept:
                 break
-            memo = aside.pop(story_id, None)
-            if memo is not None:
-                self._aside_total -= len(memo.analyses)
-                self._warmth.analyses_dropped += len(memo.analyses)
+            put = aside.pop(story_id, None)
+            if put is not None:
+                count = len(put[0].analyses)
+                self._aside_total -= count
+                self._warmth.analyses_dropped += count
                 del history[story_id]  # frozen without a memo: nothing to order it by
                 continue
             analyses, last, size = live[story_id]
@@ -597,8 +617,7 @@ class Pipeline:
                 self._warmth.frozen_idle += 1
             memo = idle.summary_memo
             if over_budget and memo.analyses:
-                memo.window_originals = None  # one revision's: holds the old articles
-                self._memos_aside[story_id] = memo
+                self._memos_aside[story_id] = _set_aside(memo, idle)
                 self._aside_total += len(memo.analyses)
                 return
         self._history.pop(story_id, None)
