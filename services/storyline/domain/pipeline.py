@@ -590,7 +590,7 @@ class Pipeline:
                 count = len(put[0].analyses)
                 self._aside_total -= count
                 self._warmth.analyses_dropped += count
-                del history[story_id]  # frozen without a memo: nothing to order it by
+                history.pop(story_id, None)  # frozen without a memo: nothing to order it by
                 continue
             analyses, last, size = live[story_id]
             live[story_id] = (0, last, size)
