@@ -26,11 +26,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate_latest
+
+if TYPE_CHECKING:
+    from storyline.domain.pipeline import Warmth
 
 log = structlog.get_logger("storyline.metrics")
 
@@ -133,9 +136,9 @@ class FoldWarmthMetrics:
         self._limit = {budget: FOLD_BUDGET_LIMIT.labels(budget=budget)
                        for budget in ("articles", "analyses")}
 
-    def publish(self, source: object, warmth: Any) -> None:
-        """``warmth`` (a ``Warmth``) of the pipeline ``source``: its counts since it was
-        made, so a new ``source`` counts from zero."""
+    def publish(self, source: object, warmth: Warmth) -> None:
+        """``warmth`` of the pipeline ``source``: its counts since it was made, so a new
+        ``source`` counts from zero."""
         if source is not self._source:
             self._source = source
             self._seen = dict.fromkeys(self._COUNTS, 0)
