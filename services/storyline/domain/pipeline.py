@@ -224,11 +224,10 @@ class Pipeline:
         self._live: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
         self._warm_total = 0  # analyses in the memos of the stories in _live
         self._live_items = 0  # articles held by the stories in _live
-        # frozen story -> its summary memo, for the stories frozen over WARM_ITEMS (not idle:
-        # they may move again soon), least recently revised first, while WARM_ANALYSES
-        # leaves room for them: a thaw then refills nothing (see _reattached)
-        self._memos_aside: OrderedDict[str, tuple[SummaryMemo, dict[str, int]]] = \
-            OrderedDict()
+        # frozen story -> its summary memo and its articles' versions (_set_aside), for the
+        # stories frozen over WARM_ITEMS (not idle: they may move again soon), while
+        # WARM_ANALYSES leaves room for them (_drop_memos): a thaw then refills nothing
+        self._memos_aside: dict[str, tuple[SummaryMemo, dict[str, int]]] = {}
         self._aside_total = 0  # analyses in the memos of _memos_aside
         # story in play or with its memo aside -> (revision count at its last revision, at
         # the one before it or -1): which memos go first over WARM_ANALYSES (_drop_memos)
@@ -250,7 +249,7 @@ class Pipeline:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._memos_aside = OrderedDict()
+        self._memos_aside = {}
         self._aside_total = 0
         self._history = {}
         self._warmth = Warmth()
