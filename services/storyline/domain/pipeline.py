@@ -10,6 +10,7 @@ redeliveries harmless.
 
 from __future__ import annotations
 
+import heapq
 import pickle
 import zlib
 from collections import OrderedDict
@@ -103,10 +104,10 @@ WARM_ANALYSES = 8_192
 REFILL_COST = 3  # refilling a memo analysis, in freezes and thaws of one article
 # And a ceiling on what the stories in play hold (articles, withdrawn ones included: their
 # citation data, list entries and timeline statements are most of a story in play, ~8-10
-# kB an article on the synthetic log): beyond it the least recently revised stories are
-# frozen whatever their idleness (never the one being revised), and their memos wait
-# beside the cold store for their thaw while WARM_ANALYSES leaves room
-# (Pipeline._memos_aside).
+# kB an article on the synthetic log): beyond it stories are frozen whatever their
+# idleness (never the one being revised), those whose revision before their last is oldest
+# first (LRU-2, Pipeline._over_budget_victim), and their memos wait beside the cold store
+# for their thaw while WARM_ANALYSES leaves room (Pipeline._memos_aside).
 # It is a guard against many stories moving at once, not the working bound: below the
 # articles held by the stories revised in the last few hundred revisions, every revision
 # thaws one of them again (~0.2 ms an article, and a memo refill when it had no room). On
@@ -231,7 +232,13 @@ class Pipeline:
         self._aside_total = 0  # analyses in the memos of _memos_aside
         # story in play or with its memo aside -> (revision count at its last revision, at
         # the one before it or -1): which memos go first over WARM_ANALYSES (_drop_memos)
+        # (kept, too, for a story frozen over WARM_ITEMS, for its thaw: until WARM_IDLE
+        # revisions after its last; _forget_history)
         self._history: dict[str, tuple[int, int]] = {}
+        # the stories in play by (revision before their last, last revision, id): a heap
+        # whose entries are checked against _history and _live when read
+        # (_over_budget_victim), rebuilt when it outgrows them
+        self._by_history: list[tuple[int, int, str]] = []
         self._warmth = Warmth()  # its counts; see warmth
         self._revisions = 0
         self.pipeline_version = pipeline_version(clustering)
@@ -244,6 +251,7 @@ class Pipeline:
             state["_cold"] = None  # saved beside the snapshot; see attach_cold_store
         # memos are caches, and which to drop first only costs: never pickled
         del state["_memos_aside"], state["_aside_total"], state["_history"]
+        del state["_by_history"]
         del state["_warmth"]  # a process's figures
         return state
 
@@ -253,12 +261,14 @@ class Pipeline:
         self._aside_total = 0
         self._history = {}
         self._warmth = Warmth()
+        self._by_history = []
         # story states come back without their summary memos (StoryState.__getstate__);
         # (a pickle of another layout, refused below, may hold pairs)
         self._live = OrderedDict((story_id, (0, held[1], held[2] if len(held) > 2 else 0))
                                  for story_id, held in self._live.items())
         self._warm_total = 0
         self._live_items = sum(size for _, _, size in self._live.values())  # ints
+        self._rebuild_by_history()
         if state.get("state_layout") != STATE_LAYOUT:
             # Written by code with another state layout: claim no position, so the snapshot
             # loader refuses it ("content does not match its header") and folds from 0.
@@ -367,6 +377,7 @@ class Pipeline:
                 self._live[story_id] = (analyses, self._revisions, size)
                 self._live_items += size
                 self._warm_total += analyses
+                heapq.heappush(self._by_history, (*self._rank(story_id), story_id))
             # else: set aside by a snapshot (stories_apart) while in play; it keeps its
             # place in the idle order it had then
         self._attach_timeline(found)
@@ -546,6 +557,7 @@ class Pipeline:
         live[state.story_id] = (count, self._revisions, size)
         self._history[state.story_id] = (
             self._revisions, self._history.get(state.story_id, (-1, -1))[0])
+        heapq.heappush(self._by_history, (*self._rank(state.story_id), state.story_id))
         idle_after = WARM_IDLE if self.warm_idle is None else self.warm_idle
         # oldest first; none kept past WARM_IDLE, none frozen within WARM_IDLE / 4
         leaving = []
@@ -560,13 +572,62 @@ class Pipeline:
             self._freeze_story(story_id)
         items = WARM_ITEMS if self.warm_items is None else self.warm_items
         while self._live_items > items:
-            story_id = next(iter(live))
-            if story_id == state.story_id:
+            victim = self._over_budget_victim(state.story_id)
+            if victim is None:
                 break
-            self._freeze_story(story_id, over_budget=True)
+            self._freeze_story(victim, over_budget=True)
+        if self._revisions % max(1, idle_after) == 0:
+            self._forget_history(idle_after)
+        if len(self._by_history) > 4 * len(live) + 1_024:
+            self._rebuild_by_history()
         kept = WARM_ANALYSES if self.warm_analyses is None else self.warm_analyses
         if self._warm_total + self._aside_total > kept:
             self._drop_memos(kept, state.story_id)
+
+    def _rank(self, story_id: str) -> tuple[int, int]:
+        """(revision before its last or -1, last revision) of a story in play: which goes
+        first over WARM_ITEMS and WARM_ANALYSES, the smallest. A story thawed for a read
+        with no revision on record ranks by its thaw."""
+        found = self._history.get(story_id)
+        if found is None:
+            return -1, self._live[story_id][1]
+        return found[1], found[0]
+
+    def _over_budget_victim(self, current: str) -> str | None:
+        """The story in play to freeze over WARM_ITEMS (never ``current``): the one whose
+        revision before its last is oldest (LRU-2; revised once since it came into play:
+        first, by its last revision). Freezing by the last revision alone (LRU) freezes,
+        when more long stories move than the ceiling holds, each one shortly before its
+        next revision, to thaw it again (a long story: ~100 ms each way); the revision
+        before the last tells the stories that move often from one that moved once."""
+        heap, live = self._by_history, self._live
+        skipped = None
+        while heap:
+            prev, last, story_id = heap[0]
+            if story_id not in live or self._rank(story_id) != (prev, last):
+                heapq.heappop(heap)  # frozen, let go or revised since: a stale entry
+            elif story_id == current:
+                skipped = heapq.heappop(heap)
+            else:
+                break
+        victim = heap[0][2] if heap else None
+        if skipped is not None:
+            heapq.heappush(heap, skipped)
+        return victim
+
+    def _rebuild_by_history(self) -> None:
+        self._by_history = [(*self._rank(story_id), story_id) for story_id in self._live]
+        heapq.heapify(self._by_history)
+
+    def _forget_history(self, idle_after: int) -> None:
+        """Let go of the revisions on record of the stories frozen over WARM_ITEMS more
+        than ``idle_after`` revisions after their last (idle by then: a thaw starts their
+        record again), so the record follows the stories in play, not the log."""
+        live, aside, oldest = self._live, self._memos_aside, self._revisions - idle_after
+        gone = [story_id for story_id, (last, _) in self._history.items()
+                if last < oldest and story_id not in live and story_id not in aside]
+        for story_id in gone:
+            del self._history[story_id]
 
     def _drop_memos(self, kept: int, current: str) -> None:
         """Drop memos (never ``current``'s) until at most ``kept`` analyses are kept, those
@@ -589,7 +650,6 @@ class Pipeline:
                 count = len(put[0].analyses)
                 self._aside_total -= count
                 self._warmth.analyses_dropped += count
-                history.pop(story_id, None)  # frozen without a memo: nothing to order it by
                 continue
             analyses, last, size = live[story_id]
             live[story_id] = (0, last, size)
@@ -618,8 +678,8 @@ class Pipeline:
             if over_budget and memo.analyses:
                 self._memos_aside[story_id] = _set_aside(memo, idle)
                 self._aside_total += len(memo.analyses)
-                return
-        self._history.pop(story_id, None)
+        if not over_budget:
+            self._history.pop(story_id, None)
 
     def _withdraw(self, extracted: ArticleExtracted, story_id: str, cause: Cause
                   ) -> list[PipelineEvent]:
