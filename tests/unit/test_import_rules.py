@@ -1,7 +1,7 @@
 """The layers keep their imports: the pure core (storyline.domain) imports nothing but the
 standard library, pydantic, numpy, numba (the opt-in compiled kernels, imported by
 ``kernels.Compiled`` alone, inside a function), orjson, xxhash (the vocabularies' term
-fingerprints) and itself, so it runs without a
+fingerprints), zstandard (the state's packed bytes: storyline.domain.packing) and itself, so it runs without a
 broker, a web server or a disk; every import is checked, including those inside functions.
 
 Inside the core, the folders are the stages (docs/architecture.md, "Where the code is"):
@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "services" / "storyline"
 DOMAIN_MAY_IMPORT = frozenset({"pydantic", "pydantic_core", "numpy", "numba", "orjson",
-                               "xxhash"})
+                               "xxhash", "zstandard"})
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:
@@ -110,10 +110,10 @@ STAGES = ("extract", "assign", "page")
 # Root modules every stage may read: the events and the facts data types, and the helpers
 # they need (canonical JSON, shared field sets, the cold store interface, unpickling, page
 # deltas and hashes, upcasting, what a content word is, float arithmetic of the same bits
-# everywhere, a version's content fingerprint, which the ingest edge computes too). They
-# import only each other.
+# everywhere, a version's content fingerprint, which the ingest edge computes too, the
+# packing of the state's bytes). They import only each other.
 SHARED = frozenset({"events", "facts", "fieldsets", "canonical", "coldstore", "unpickle", "pages",
-                    "words", "floats", "fingerprint",
+                    "words", "floats", "fingerprint", "packing",
                     "upcasting"})
 # The stage contracts (ArticleExtracted, ArticleAssigned): the shared modules, and the
 # extract stage's per-article analyses they carry (to and from their models).

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import types
+import zlib
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_pipeline import TOPIC, build_log, log_entries, records
 
+from storyline.domain import packing
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.processes import alive
@@ -59,6 +61,38 @@ def test_a_restart_from_a_snapshot_reproduces_the_rest_of_the_log(
     pipeline, last = restored
     assert last == k - 1
     assert before + fold(pipeline, recs[k:]) == uninterrupted
+
+
+class _Zlib:
+    """What packed the state before storyline.domain.packing (format 2)."""
+
+    @staticmethod
+    def compress(raw: bytes) -> bytes:
+        return zlib.compress(raw, 1)
+
+
+def test_a_snapshot_zlib_packed_by_earlier_code_continues_the_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Format 2: the pipeline, the states of its stories (frozen and in play) and their
+    articles' packed facts and analyses in zlib; this code reads all of them."""
+    recs = records(build_log([("flood", i % 3, "new") for i in range(6)]
+                             + [("strike", i % 3, "new") for i in range(6)]
+                             + [("flood", 0, "correction")]))
+    uninterrupted = fold(Pipeline(), recs)
+    k = len(recs) - 4
+    with monkeypatch.context() as patched:
+        patched.setattr(packing, "_compressor", _Zlib)
+        patched.setattr(snapshots_module, "FORMAT", snapshots_module.ZLIB_FORMAT)
+        live = Pipeline(warm_idle=1, warm_items=1)
+        before = fold(live, recs[:k])
+        assert live.frozen_story_count > 0
+        path = write_snapshot(live, tmp_path, TOPIC, 0)
+    header = json.loads(path.read_bytes().split(b"\n", 1)[0])
+    assert header["format"] == "storyline-snapshot-2"
+    assert path.read_bytes().split(b"\n", 1)[1][:1] == b"\x78"  # a zlib stream
+    restored = load_snapshot(tmp_path, TOPIC, 0, before=len(recs) + 1)
+    assert restored is not None
+    assert before + fold(restored[0], recs[k:]) == uninterrupted
 
 
 def test_snapshots_that_cannot_be_trusted_are_refused(tmp_path: Path) -> None:

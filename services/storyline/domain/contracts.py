@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import zlib
 from array import array
 from typing import Literal
 
@@ -35,6 +34,7 @@ from storyline.domain.extract.timeline_input import (
     shared_days,
 )
 from storyline.domain.facts import ArticleFacts, NameKind, Qualifier, TimeSpan
+from storyline.domain.packing import pack, unpack
 
 _intern = sys.intern
 _BAND_BITS = 64
@@ -284,11 +284,11 @@ def summary_analysis(analysis: Analysis) -> SummaryAnalysis:
 
 
 def pack_summary(model: SummaryAnalysis) -> bytes:
-    return zlib.compress(model.model_dump_json().encode(), 1)
+    return pack(model.model_dump_json().encode())
 
 
 def unpack_summary(packed: bytes) -> SummaryAnalysis:
-    return SummaryAnalysis.model_validate_json(zlib.decompress(packed))
+    return SummaryAnalysis.model_validate_json(unpack(packed))
 
 
 def analysis_from(model: SummaryAnalysis, packed_sentences: bytes) -> Analysis:

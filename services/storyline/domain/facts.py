@@ -7,7 +7,6 @@ article on replay, so changing them needs a new ``EXTRACTOR_VERSION``, never an 
 from __future__ import annotations
 
 import pickle
-import zlib
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from storyline.domain.events import DatePrecision
 from storyline.domain.fieldsets import shared_fields_set
+from storyline.domain.packing import pack, unpack
 
 
 class Fact(BaseModel):
@@ -89,7 +89,8 @@ class ArticleFacts(Fact):
 class ColdFacts(ArticleFacts):
     """An article's facts as a story keeps them after folding it: the first sentence (the
     page lists an article without a headline by it) and the whole facts packed (pickled,
-    zlib-compressed; about 8 kB for a 13 kB article whose facts take 130 kB as objects),
+    then :mod:`storyline.domain.packing`; about 8 kB for a 13 kB article whose facts take
+    130 kB as objects),
     the sentences apart (``packed_sentences``, which the summary's analysis of the article
     shares). ``dates``, ``figures`` and ``names`` are empty and ``sentences`` holds only the
     first; :func:`full_facts` gives the facts themselves. Withdrawn articles keep no packed
@@ -99,9 +100,9 @@ class ColdFacts(ArticleFacts):
     :data:`STORED` as its facts, as nothing reads them unless it comes back into the window
     (:meth:`restored`)."""
 
-    packed: bytes  # zlib(pickle(the facts without their sentences))
-    packed_sentences: bytes  # zlib(pickle(tuple of the sentences))
-    # zlib(JSON) of the article's SummaryAnalysis as the extract stage made it: a summary
+    packed: bytes  # pack(pickle(the facts without their sentences))
+    packed_sentences: bytes  # pack(pickle(tuple of the sentences))
+    # pack(JSON) of the article's SummaryAnalysis as the extract stage made it: a summary
     # memo rebuilt after a thaw or a drop unpacks it (~0.6 ms) instead of analysing the
     # facts again (~12 ms an article); empty when the fold was not given one
     packed_analysis: bytes = b""
@@ -142,7 +143,7 @@ class ColdFacts(ArticleFacts):
                  ) -> ColdFacts:
         """The facts an article kept before they went to the cold store (``STORED``), from
         the three packed parts that went there."""
-        facts = pickle.loads(zlib.decompress(packed))  # packed by this process's code
+        facts = pickle.loads(unpack(packed))  # packed by this process's code
         if not isinstance(facts, ArticleFacts):
             raise TypeError(f"packed facts are a {type(facts).__name__}")
         return cls.model_construct(
@@ -167,14 +168,14 @@ class ColdFacts(ArticleFacts):
         if not self.packed:
             where = "are in the cold store" if self.packed_sentences else "were not kept"
             raise ValueError(f"the facts of {self.uri} v{self.version} {where}")
-        facts = pickle.loads(zlib.decompress(self.packed))  # packed by this process's code
+        facts = pickle.loads(unpack(self.packed))  # packed by this process's code
         if not isinstance(facts, ArticleFacts):
             raise TypeError(f"packed facts of {self.uri} are a {type(facts).__name__}")
         return facts.model_copy(update={"sentences": unpack_sentences(self.packed_sentences)})
 
 
 def _pack(value: object) -> bytes:
-    return zlib.compress(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    return pack(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def pack_sentences(sentences: tuple[str, ...]) -> bytes:
@@ -182,7 +183,7 @@ def pack_sentences(sentences: tuple[str, ...]) -> bytes:
 
 
 def unpack_sentences(packed: bytes) -> tuple[str, ...]:
-    sentences = pickle.loads(zlib.decompress(packed))  # packed by this process's code
+    sentences = pickle.loads(unpack(packed))  # packed by this process's code
     if not isinstance(sentences, tuple):
         raise TypeError(f"packed sentences are a {type(sentences).__name__}")
     return sentences

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import heapq
 import pickle
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -35,6 +34,7 @@ from storyline.domain.events import (
 from storyline.domain.extract.extractor import EXTRACTOR_VERSION
 from storyline.domain.facts import STORED
 from storyline.domain.fingerprint import content_fingerprint
+from storyline.domain.packing import pack, unpack
 from storyline.domain.page.story import (
     Change,
     MovedStory,
@@ -78,21 +78,21 @@ PipelineEvent = StoryUpdated | StoryMerged
 # code is refused instead of misread.
 STATE_LAYOUT = 44
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
-# cold store (storyline.domain.coldstore; RocksDB on the worker) as zlib(pickle), about a
-# third of its size as objects, without its summary memo (the analyses of its window, ~25 kB
-# an article), and is thawed when the story moves again or is read (the memo is then
-# rebuilt from the packed analyses the extract stage made: ~0.6 ms an article, against
-# ~12 ms to analyse the facts again). Both only save work, never change a
-# byte (a snapshot is the same pickle round trip), so memory follows the stories in play,
-# not the log's history. WARM_ANALYSES caps the analyses kept in any case: beyond it
-# stories drop their memos even while in play, those whose revision before their last is
-# oldest first (LRU-2, Pipeline._drop_memos; a cap below what the active stories' windows
-# need would rebuild memos on every revision).
+# cold store (storyline.domain.coldstore; RocksDB on the worker) as a pickle packed by
+# storyline.domain.packing, about a third of its size as objects, without its summary memo
+# (the analyses of its window, ~25 kB an article), and is thawed when the story moves again
+# or is read (the memo is then rebuilt from the packed analyses the extract stage made:
+# ~0.6 ms an article, against ~12 ms to analyse the facts again). Both only save work,
+# never change a byte (a snapshot is the same pickle round trip), so memory follows the
+# stories in play, not the log's history. WARM_ANALYSES caps the analyses kept in any
+# case: beyond it stories drop their memos even while in play, those whose revision
+# before their last is oldest first (LRU-2, Pipeline._drop_memos; a cap below what the
+# active stories' windows need would rebuild memos on every revision).
 WARM_IDLE = 2_000
 WARM_ANALYSES = 8_192
 # WARM_IDLE is a rate of exchange between memory and thawing work: a story of n articles
 # whose memo holds them all costs, thawed, the refill of n analyses (~0.6 ms each) and the
-# freeze and thaw of n articles (~0.2 ms each: zlib(pickle) of the citation data, list
+# freeze and thaw of n articles (~0.2 ms each: the packed pickle of the citation data, list
 # entry and timeline, measured over entities-dev's largest stories), and it is kept for
 # WARM_IDLE revisions of n articles held. A story of n articles with only a analyses in its
 # memo (a long story: its window's 240; one whose memo was dropped: none) costs less to
@@ -144,7 +144,7 @@ class Warmth:
 
 def _freeze(state: StoryState) -> bytes:
     """A story's state packed for its cold store (without its summary memo)."""
-    return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    return pack(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _held(state: StoryState) -> int:
@@ -186,7 +186,7 @@ def _reattached(memo: SummaryMemo, versions: dict[str, int], state: StoryState
 
 
 def _thaw(blob: bytes) -> StoryState:
-    state = unpickled(zlib.decompress(blob))  # packed by this code (the store is ours)
+    state = unpickled(unpack(blob))  # packed by this code (the store is ours)
     if not isinstance(state, StoryState):
         raise TypeError(f"a cold story holds a {type(state).__name__}")
     return state

@@ -7,10 +7,10 @@ or after that offset are delivered again and must be processed (and their events
 again, which a state that already holds them would skip as redeliveries. Otherwise the
 worker folds from offset 0, as without snapshots.
 
-File format (``storyline-snapshot-2``): one line of JSON header (format, pipeline version,
+File format (``storyline-snapshot-3``): one line of JSON header (format, pipeline version,
 topic, partition, offset, the lengths of the two parts, the number of stories and the sha256
-of everything after the header), then the zlib-compressed pickle of the
-:class:`~storyline.domain.pipeline.Pipeline` without the states of its stories in play, then
+of everything after the header), then the pickle (packed: :mod:`storyline.domain.packing`) of
+the :class:`~storyline.domain.pipeline.Pipeline` without the states of its stories in play, then
 those states, each packed on its own as the pipeline freezes an idle story (``>IQ`` lengths,
 story id, bytes). Loading unpickles the pipeline's own parts and parks the story states in
 its cold store unread: a story is unpickled when it is next touched, so a restart does not
@@ -44,7 +44,6 @@ import re
 import shutil
 import struct
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +52,7 @@ from typing import BinaryIO
 import structlog
 
 from storyline.domain.coldstore import ColdStoreFailed
+from storyline.domain.packing import pack, unpack
 from storyline.domain.pipeline import PIPELINE_VERSION, Pipeline
 from storyline.domain.unpickle import unpickled
 from storyline.processes import alive, die_with_parent
@@ -60,7 +60,11 @@ from storyline.stream.coldstore import RocksColdStore
 
 log = structlog.get_logger("storyline.snapshots")
 
-FORMAT = "storyline-snapshot-2"
+# 3: the pipeline and the stories' states packed by storyline.domain.packing (Zstandard);
+# 2 (zlib) is still read: packing.unpack tells them apart. Code before 3 refuses a 3 (and
+# folds from an older snapshot or the log) instead of failing on a story's first thaw.
+FORMAT = "storyline-snapshot-3"
+ZLIB_FORMAT = "storyline-snapshot-2"  # read, no longer written
 WHOLE_PICKLE_FORMAT = "storyline-snapshot-1"  # read, no longer written
 _STORY = struct.Struct(">IQ")  # a story's id length, its packed state's length
 _NAME = re.compile(r"^(?P<offset>\d{20})\.snap$")
@@ -73,9 +77,9 @@ class SnapshotHeader:
     topic: str
     partition: int
     offset: int  # the last offset folded into the state
-    payload_bytes: int  # the pipeline's pickle (zlib)
+    payload_bytes: int  # the pipeline's pickle, packed
     sha256: str  # of everything after the header line
-    stories: int = 0  # story states set apart (format 2)
+    stories: int = 0  # story states set apart (formats 2 and 3)
     stories_bytes: int = 0
 
 
@@ -112,7 +116,7 @@ def write_snapshot(pipeline: Pipeline, directory: Path, topic: str, partition: i
     if not cold_saved:
         checkpoint_cold_store(pipeline, directory, offset)
     core, apart = pipeline.stories_apart()
-    payload = zlib.compress(core, 1)
+    payload = pack(core)
     del core
     digest = hashlib.sha256(payload)
     framed = [(_STORY.pack(len(key), len(packed)) + key, packed)
@@ -195,7 +199,7 @@ def load_snapshot(directory: Path, topic: str, partition: int, before: int,
                         or apart is None):
                     reason = "damaged: length or sha256 differs from the header"
                 else:
-                    pipeline = _unpickled_state(zlib.decompress(body[:header.payload_bytes]))
+                    pipeline = _unpickled_state(unpack(body[:header.payload_bytes]))
                     del body
                     if isinstance(pipeline, str):
                         reason = pipeline
@@ -239,7 +243,7 @@ def _parked(pipeline: Pipeline, apart: list[tuple[str, bytes]]) -> Pipeline:
 
 def _refusal(header: SnapshotHeader | None, topic: str, partition: int, offset: int
              ) -> str | None:
-    if header is None or header.format not in (FORMAT, WHOLE_PICKLE_FORMAT):
+    if header is None or header.format not in (FORMAT, ZLIB_FORMAT, WHOLE_PICKLE_FORMAT):
         return "unknown format"
     if header.format == WHOLE_PICKLE_FORMAT and header.stories:
         return "unknown format"
