@@ -1,8 +1,9 @@
 """The layers keep their imports: the pure core (storyline.domain) imports nothing but the
 standard library, pydantic, numpy, numba (the opt-in compiled kernels, imported by
 ``kernels.Compiled`` alone, inside a function), orjson, xxhash (the vocabularies' term
-fingerprints), zstandard (the state's packed bytes: storyline.domain.packing) and itself, so it runs without a
-broker, a web server or a disk; every import is checked, including those inside functions.
+fingerprints), zstandard (the state's packed bytes: storyline.domain.packing) and itself,
+so it runs without a broker, a web server or a disk; every import is checked, including
+those inside functions.
 
 Inside the core, the folders are the stages (docs/architecture.md, "Where the code is"):
 ``extract/`` (per article), ``assign/`` (the globally ordered placement), ``page/`` (the
