@@ -65,16 +65,17 @@ class Settings(BaseSettings):
     warm_story_articles: int | None = Field(
         default=None, ge=1,
         description="Articles the stories in play of one fold process (the worker, the fold "
-        "stage, each page process) may hold before the least recently revised stories "
-        "leave memory for the cold store whatever their idleness: the memory budget of "
-        "the stories in play (their citation data, list entries and timelines, ~5 kB an "
-        "article). Unset: 65,536. Below the articles of the stories moving at once, every "
-        "revision thaws one again (~0.2 ms an article). Never changes a revision.",
+        "stage, each page process) may hold before stories (those whose revision before "
+        "their last is oldest first) leave memory for the cold store whatever their "
+        "idleness: the memory budget of the stories in play (their citation data, list "
+        "entries and timelines, ~5 kB an article). Unset: 65,536. Below the articles of "
+        "the stories moving at once, every revision thaws one again (~0.2 ms an article). "
+        "Never changes a revision.",
     )
     warm_analyses: int | None = Field(
         default=None, ge=1,
         description="Summary analyses (~35 kB each) the stories in play of one fold process "
-        "may keep; beyond it the least recently revised drop theirs, refilled from the cold "
+        "may keep; beyond it stories drop theirs (in the same order), refilled from the cold "
         "store when they move again (~0.6 ms each). Unset: 8,192. Never changes a "
         "revision.",
     )
