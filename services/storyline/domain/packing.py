@@ -16,6 +16,13 @@ import zlib
 import zstandard
 
 LEVEL = 1
+# python-zstandard hands back its output buffer allocated at the input's bound with only its
+# length cut, so a packed value kept in memory (an article's packed facts and sentences in
+# a story in play) held about as much memory as unpacked: +6 MB of glibc heap after 5,000
+# synthetic articles. Such values are copied to their own length. A larger input is a
+# state on its way to the cold store or a snapshot, not kept: copying it would only cost a
+# fresh allocation of megabytes (~2 ms for a 3.4 MB pickle).
+COPY_BELOW = 1 << 20
 _MAGIC = b"\x28\xb5\x2f\xfd"  # every Zstandard frame's first four bytes
 # A (de)compression context must not be used by two threads at once (a fold runs in a
 # worker thread while a snapshot may pack beside it): one of each per thread.
@@ -38,7 +45,7 @@ def _decompressor() -> zstandard.ZstdDecompressor:
 
 def pack(raw: bytes) -> bytes:
     packed: bytes = _compressor().compress(raw)
-    return packed
+    return bytes(memoryview(packed)) if len(raw) < COPY_BELOW else packed
 
 
 def unpack(blob: bytes) -> bytes:
