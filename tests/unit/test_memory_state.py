@@ -144,6 +144,13 @@ def _held_state(story_id: str, articles: int, analyses: int) -> story.StoryState
     return state
 
 
+def _revised(pipeline: Pipeline, *states: story.StoryState) -> None:
+    """Each of ``states`` in ``pipeline``, revised in turn (its budgets kept after each)."""
+    for state in states:
+        pipeline._stories[state.story_id] = state
+        pipeline._keep_warm(state)
+
+
 def test_a_story_stays_in_play_as_long_as_its_thaw_is_worth() -> None:
     """A story whose thaw would refill a memo analysis for every article it holds stays
     WARM_IDLE revisions; one that holds more than its memo (a long story, a dropped memo)
@@ -153,9 +160,7 @@ def test_a_story_stays_in_play_as_long_as_its_thaw_is_worth() -> None:
     pipeline = Pipeline(warm_idle=8)
     states = {"short": _held_state("short", 3, 3), "mid": _held_state("mid", 100, 40),
               "long": _held_state("long", 100, 0), "tick": _held_state("tick", 1, 1)}
-    for state in states.values():
-        pipeline._stories[state.story_id] = state
-        pipeline._keep_warm(state)
+    _revised(pipeline, *states.values())
     left: dict[str, int] = {}
     for ticks in range(1, 12):
         pipeline._keep_warm(states["tick"])
@@ -184,9 +189,7 @@ def test_the_budgets_of_a_pipeline_are_its_own_settings() -> None:
     pipeline = Pipeline(warm_idle=1_000, warm_items=150, warm_analyses=50)
     states = {"a": _held_state("a", 100, 40), "b": _held_state("b", 100, 40),
               "c": _held_state("c", 10, 10)}
-    for state in states.values():
-        pipeline._stories[state.story_id] = state
-        pipeline._keep_warm(state)
+    _revised(pipeline, *states.values())
     # a + b hold 200 > 150: a left when b came; b's and c's memos hold 50 analyses, at the cap
     assert pipeline._stories["a"] is None and set(pipeline._live) == {"b", "c"}
     assert pipeline._warm_total == 50
@@ -195,9 +198,7 @@ def test_the_budgets_of_a_pipeline_are_its_own_settings() -> None:
     assert held_b is not None and held_b.summary_memo.analyses == {}
     assert pipeline._warm_total == 15 and pipeline._live_items == 111
     default = Pipeline(warm_idle=1_000)
-    for state in (_held_state("a", 100, 40), _held_state("b", 100, 40)):
-        default._stories[state.story_id] = state
-        default._keep_warm(state)
+    _revised(default, _held_state("a", 100, 40), _held_state("b", 100, 40))
     assert set(default._live) == {"a", "b"}  # WARM_ITEMS and WARM_ANALYSES: room for both
 
 
@@ -207,9 +208,7 @@ def test_over_the_analyses_cap_a_story_that_moved_once_drops_its_memo_first() ->
     pipeline = Pipeline(warm_idle=1_000, warm_analyses=90)
     often, once, tick = (_held_state("often", 40, 40), _held_state("once", 40, 40),
                          _held_state("tick", 15, 15))
-    for state in (often, often, once, tick):
-        pipeline._stories[state.story_id] = state
-        pipeline._keep_warm(state)
+    _revised(pipeline, often, often, once, tick)
     assert once.summary_memo.analyses == {} and len(often.summary_memo.analyses) == 40
     assert pipeline._warm_total == 55
     assert pipeline._history == {"often": (2, 1), "once": (3, -1), "tick": (4, -1)}
@@ -229,9 +228,7 @@ def test_over_the_articles_ceiling_a_story_that_moved_once_is_frozen_first() -> 
     pipeline = Pipeline(warm_idle=1_000, warm_items=100)
     often, once, new = (_held_state("often", 40, 0), _held_state("once", 40, 0),
                         _held_state("new", 40, 0))
-    for state in (often, often, once, new):
-        pipeline._stories[state.story_id] = state
-        pipeline._keep_warm(state)
+    _revised(pipeline, often, often, once, new)
     assert pipeline._stories["once"] is None and set(pipeline._live) == {"often", "new"}
     assert pipeline._history["once"] == (3, -1)  # kept while frozen over the ceiling
     for _ in range(3):
