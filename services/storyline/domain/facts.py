@@ -87,15 +87,14 @@ class ArticleFacts(Fact):
 
 
 class ColdFacts(ArticleFacts):
-    """An article's facts as a story keeps them after folding it: the first sentence (the
-    page lists an article without a headline by it) and the whole facts packed (pickled,
-    then :mod:`storyline.domain.packing`; about 8 kB for a 13 kB article whose facts take
-    130 kB as objects),
-    the sentences apart (``packed_sentences``, which the summary's analysis of the article
-    shares). ``dates``, ``figures`` and ``names`` are empty and ``sentences`` holds only the
-    first; :func:`full_facts` gives the facts themselves. Withdrawn articles keep no packed
-    copy (both empty): nothing reads their facts again. After its revision the packed parts
-    go to the cold store (:func:`storyline.domain.page.story.store_facts`): in the summary window
+    """An article's facts as a story keeps them after folding it: the first sentence (the page
+    lists an article without a headline by it) and the whole facts packed (pickled, then
+    :mod:`storyline.domain.packing`; about 8 kB for a 13 kB article whose facts take 130 kB as
+    objects), the sentences apart (``packed_sentences``, which the summary's analysis of the
+    article shares). ``dates``, ``figures`` and ``names`` are empty and ``sentences`` holds only
+    the first; :func:`full_facts` gives the facts themselves. Withdrawn articles keep no packed
+    copy (both empty): nothing reads their facts again. After its revision the packed parts go
+    to the cold store (:func:`storyline.domain.page.story.store_facts`): in the summary window
     the article keeps only its packed sentences (:meth:`windowed`), outside it the shared
     :data:`STORED` as its facts, as nothing reads them unless it comes back into the window
     (:meth:`restored`)."""

@@ -585,12 +585,14 @@ class Pipeline:
             self._drop_memos(kept, state.story_id)
 
     def _rank(self, story_id: str) -> tuple[int, int]:
-        """(revision before its last or -1, last revision) of a story in play: which goes
-        first over WARM_ITEMS and WARM_ANALYSES, the smallest. A story thawed for a read
-        with no revision on record ranks by its thaw."""
+        """(revision before its last or -1, last revision) of a story in play or with its
+        memo aside: which goes first over WARM_ITEMS and WARM_ANALYSES, the smallest. A
+        story with no revision on record (thawed for a read, or since a restore) ranks by
+        when it came into play."""
         found = self._history.get(story_id)
         if found is None:
-            return -1, self._live[story_id][1]
+            held = self._live.get(story_id)
+            return -1, -1 if held is None else held[1]
         return found[1], found[0]
 
     def _over_budget_victim(self, current: str) -> str | None:
@@ -636,12 +638,11 @@ class Pipeline:
         revision alone (LRU) drops, when more long stories move at once than their memos
         fit, each one's memo just before its next revision; the one before it tells the
         stories that move often from one that moved once."""
-        live, aside, history = self._live, self._memos_aside, self._history
+        live, aside = self._live, self._memos_aside
         held = [story_id for story_id, (analyses, _, _) in live.items()
                 if analyses and story_id != current]
         held.extend(aside)
-        order = sorted(held, key=lambda story_id: (
-            *reversed(history.get(story_id, (-1, -1))), story_id))
+        order = sorted(held, key=lambda story_id: (*self._rank(story_id), story_id))
         for story_id in order:
             if self._warm_total + self._aside_total <= kept:
                 break
