@@ -201,6 +201,54 @@ def test_eval_event_dates_command(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert sorted(e["outcome"] for e in errors) == ["planned", "relative_off"]
     planned = next(e for e in errors if e["outcome"] == "planned")
     assert planned["uri"] == "urn:x:3" and planned["date"] == "2010-07-15"
+    # the sinking's Apr 22 is no day the sentence or its Apr 30 publication can give
+    assert overall["ceiling"] == 0.5
+    assert not next(e for e in errors if e["outcome"] == "relative_off")["reachable"]
+    # each statement is alone in its event on this page: the page dates them as they are
+    page = overall["page"]
+    assert (page["dated_as_events"], page["correct"], page["not_on_page"]) == (2, 1, 0)
+    assert page["errors"]["relative_off"] == 1
+
+
+def test_the_page_dates_a_statement_by_the_event_it_joined() -> None:
+    """A vague "in April" that restates the April 20 blast shows under April 20 on the page:
+    the eval's page figure reads the event each statement joined, not its own date."""
+    from storyline.evaluation.event_dates_eval import page_spans
+
+    blast = received("The Deepwater Horizon rig exploded in the Gulf of Mexico on April 20, "
+                     "killing 11 workers.", date(2010, 4, 21), uri="urn:x:1")
+    later = received("The Deepwater Horizon rig exploded in the Gulf of Mexico in April, "
+                     "killing 11 workers, and the well still leaks.", date(2010, 5, 30),
+                     uri="urn:x:2")
+    (own,) = dated_candidates(extract_facts(later), published=date(2010, 5, 30))
+    assert own.span.precision.value == "month"
+    spans = page_spans([blast, later])
+    assert spans[("urn:x:2", own.sentence)].start == date(2010, 4, 20)
+    assert spans[("urn:x:2", own.sentence)].precision.value == "day"
+    assert spans[("urn:x:1", 0)] == spans[("urn:x:2", own.sentence)]
+
+
+@pytest.mark.parametrize(("sentence", "published", "gold", "expected"), [
+    ("Officials said the well was capped.", date(2010, 7, 16), date(2010, 7, 16), True),
+    ("Officials said the well was capped.", date(2010, 7, 16), date(2010, 7, 15), True),
+    ("Officials said the well was capped.", date(2010, 7, 16), date(2010, 7, 14), False),
+    ("The well was capped on Wednesday, officials said.", date(2010, 7, 16),
+     date(2010, 7, 14), True),  # Wednesday Jul 14
+    ("The well was capped on Wednesday, officials said.", date(2010, 7, 16),
+     date(2010, 7, 21), True),  # the Wednesday after (a reading of the future) too
+    ("The well was capped on Wednesday, officials said.", date(2010, 7, 16),
+     date(2010, 7, 7), False),  # nine days back: past the week either side
+    ("The well was capped on July 2, officials said.", date(2010, 7, 16),
+     date(2010, 7, 2), True),
+    ("The well was capped in July, officials said.", date(2010, 7, 16),
+     date(2010, 7, 2), False),  # a month gives no day
+])
+def test_a_gold_day_is_reachable_from_what_the_sentence_and_its_day_give(
+        sentence: str, published: date, gold: date, expected: bool) -> None:
+    from storyline.evaluation.event_dates_eval import reachable
+
+    facts = extract_facts(received(sentence, published))
+    assert reachable(facts, 0, published, gold) is expected
 
 
 def test_figures_conflict_only_when_each_statement_gives_one_value() -> None:

@@ -31,8 +31,24 @@ The same match over every sentence of those articles (``any_sentence`` in scores
 says how often the best source sentence of a gold entry carries no date the page can use.
 
 Accuracy = correct / (matched sentences dated as events); ``accuracy_all_dated`` counts plans
-as wrong too. Figures per data set and per story (the held-out view: a rule chosen on some
-stories is checked on the others).
+as wrong too.
+
+Two figures beside it:
+
+- ``ceiling``: the share of those statements whose gold day any dating that reads only the
+  sentence and its article's publication day could give (:func:`reachable`): the
+  publication day or the day before, a day-precision date the sentence mentions, or a day
+  within a week of publication of a weekday it names. What the match's label allows, whatever
+  the dating rules: a gold day outside all of these is the journalist's knowledge, not the
+  sentence's.
+- ``page``: the date the page gives the same statements, which is the date of the event
+  each joined once the story's articles (all of its usable ones, as a log of their own,
+  through the worker's code) were reconciled: a vague "in April" that restates the April 20
+  blast shows under April 20. The same outcomes, counted over the statements dated as
+  events above that are on the page (``not_on_page``: those that are not).
+
+Figures per data set and per story (the held-out view: a rule chosen on some stories is
+checked on the others). ``errors.jsonl``: every matched statement wrong by either dating.
 """
 
 from __future__ import annotations
@@ -42,14 +58,14 @@ import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from storyline.domain.events import ArticleReceived, DatePrecision, PubStatus
 from storyline.domain.extract.text import wordset
 from storyline.domain.extract.timeline_text import Candidate, dated_candidates
-from storyline.domain.facts import ArticleFacts
+from storyline.domain.facts import ArticleFacts, TimeSpan
 from storyline.evaluation.results import write_results
 from storyline.evaluation.timeline_eval import add_gold_arguments, run_gold_evaluation
 
@@ -66,6 +82,14 @@ _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _STOP = wordset(
     """a an the and or but of to in on at by for with from as is are was were be been has have
     had it its this that he she they his her their not who which said says will would""")
+
+# a weekday named in a sentence may be any of the week either side of its publication
+_WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+                      re.IGNORECASE)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+REACH_DAYS = 7
+# (uri, sentence) -> the date of the event the page put that statement in
+PageSpans = Mapping[tuple[str, int], TimeSpan]
 
 ERROR_KINDS = ("too_vague", "publication_date", "other_date_in_sentence",
                "relative_off_by_one", "relative_off_by_week", "relative_off", "stated_differs")
@@ -141,11 +165,40 @@ def classify(cand: Candidate | None, facts: ArticleFacts, sentence: int, publish
     return "stated_differs"
 
 
+def reachable(facts: ArticleFacts, sentence: int, published: dt.date, gold: dt.date) -> bool:
+    """Whether a dating that reads only sentence ``sentence`` of ``facts`` and the
+    article's ``published`` day could give the ``gold`` day (see the module docstring)."""
+    if gold in (published, published - dt.timedelta(days=1)):
+        return True
+    if any(m.sentence == sentence and m.span.precision is DatePrecision.DAY
+           and m.span.start == gold for m in facts.dates):
+        return True
+    named = {_WEEKDAYS.index(w.lower()) for w in _WEEKDAY.findall(facts.sentences[sentence])}
+    return abs((gold - published).days) <= REACH_DAYS and gold.weekday() in named
+
+
+def page_spans(articles: Sequence[ArticleReceived]) -> dict[tuple[str, int], TimeSpan]:
+    """The date the page gives each statement of ``articles`` folded as a log of their own
+    (every story they went to)."""
+    from storyline.evaluation.corpus import fold, stories_of
+
+    if not articles:
+        return {}
+    pipeline = fold(articles).pipeline
+    out: dict[tuple[str, int], TimeSpan] = {}
+    for story_id in sorted(set(stories_of(pipeline, articles).values())):
+        state = pipeline.story(story_id)
+        if state is not None:
+            out.update(state.timeline.event_spans())
+    return out
+
+
 def score_story(golds: Sequence[Any], articles: Sequence[ArticleReceived],
-                facts: Mapping[str, ArticleFacts], statements_only: bool = True
-                ) -> list[dict[str, Any]]:
+                facts: Mapping[str, ArticleFacts], statements_only: bool = True,
+                page: PageSpans | None = None) -> list[dict[str, Any]]:
     """One row per gold sentence of the story's gold timelines; the match is looked for
-    among the page's dated statements, or among all sentences (``statements_only=False``)."""
+    among the page's dated statements, or among all sentences (``statements_only=False``).
+    ``page``: the dates the story's page gives its statements (:func:`page_spans`)."""
     pool: list[_Sentence] = []
     inverted: dict[str, list[int]] = {}
     candidates: list[dict[int, Candidate]] = []
@@ -193,7 +246,16 @@ def score_story(golds: Sequence[Any], articles: Sequence[ArticleReceived],
                 if cand is not None:
                     row.update(date=cand.span.start.isoformat(),
                                precision=cand.span.precision.value, date_text=cand.date_text,
-                               stated=cand.stated, planned=cand.planned)
+                               stated=cand.stated, planned=cand.planned,
+                               reachable=reachable(article_facts, match.index,
+                                                   days[match.article], day))
+                    shown = page.get((article.uri, match.index)) if page is not None else None
+                    if shown is not None:
+                        row.update(page_date=shown.start.isoformat(),
+                                   page_precision=shown.precision.value,
+                                   page_outcome=classify(replace(cand, span=shown),
+                                                         article_facts, match.index,
+                                                         days[match.article], day))
                 rows.append(row)
     return rows
 
@@ -216,6 +278,31 @@ def summarise(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "planned": outcomes["planned"],
         "undated": outcomes["undated"],
         "errors": {kind: outcomes[kind] for kind in ERROR_KINDS},
+        "ceiling": _ceiling(rows, events),
+        "page": _page(rows),
+    }
+
+
+_NOT_EVENTS = ("unmatched", "undated", "planned")
+
+
+def _ceiling(rows: Sequence[Mapping[str, Any]], events: int) -> float | None:
+    """The share of the statements dated as events whose gold day is :func:`reachable`."""
+    reach = sum(1 for r in rows if r["outcome"] not in _NOT_EVENTS and r.get("reachable"))
+    return reach / events if events else None
+
+
+def _page(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The outcomes of the statements dated as events, by the date the page gives them."""
+    events = [r for r in rows if r["outcome"] not in _NOT_EVENTS]
+    shown = Counter(r["page_outcome"] for r in events if "page_outcome" in r)
+    total = sum(shown.values())
+    return {
+        "dated_as_events": total,
+        "correct": shown["correct"],
+        "accuracy": shown["correct"] / total if total else None,
+        "not_on_page": len(events) - total,
+        "errors": {kind: shown[kind] for kind in ERROR_KINDS},
     }
 
 
@@ -245,8 +332,10 @@ def by_lag(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_facts(dataset: Path, articles: Sequence[ArticleReceived],
-                   facts: Mapping[str, ArticleFacts]
+                   facts: Mapping[str, ArticleFacts], page: bool = False
                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows and scores; ``page``: each story's articles folded too, for the dates its
+    page gives (``page`` in the scores)."""
     from storyline.evaluation.timeline_eval import load_gold
 
     stories, golds = load_gold(dataset)
@@ -259,7 +348,8 @@ def evaluate_facts(dataset: Path, articles: Sequence[ArticleReceived],
     anywhere: list[dict[str, Any]] = []
     for story in sorted({g.story for g in golds}):
         story_golds = [g for g in golds if g.story == story]
-        rows += score_story(story_golds, by_story.get(story, []), facts)
+        shown = page_spans(by_story.get(story, [])) if page else None
+        rows += score_story(story_golds, by_story.get(story, []), facts, page=shown)
         anywhere += score_story(story_golds, by_story.get(story, []), facts,
                                 statements_only=False)
     scores: dict[str, Any] = {"dataset": dataset.name, "min_rouge": MIN_ROUGE,
@@ -279,9 +369,11 @@ def evaluate(dataset: Path, out: Path) -> dict[str, Any]:
     stories, _ = load_gold(dataset)
     articles = [a for a in load_articles(dataset) if a.uri in stories]
     facts = {a.uri: extract_facts(a) for a in articles}
-    rows, scores = evaluate_facts(dataset, articles, facts)
+    rows, scores = evaluate_facts(dataset, articles, facts, page=True)
     write_results(out, "errors.jsonl",
-                  (row for row in rows if row["outcome"] not in ("correct", "unmatched")),
+                  (row for row in rows if row["outcome"] != "unmatched" and (
+                      row["outcome"] != "correct" or row.get("page_outcome", "correct")
+                      != "correct")),
                   scores)
     return scores
 
@@ -300,8 +392,17 @@ def format_table(scores: Mapping[str, Any]) -> str:
     lines.append("by days from the gold date to the source: " + ", ".join(
         f"{lag}: {v['correct']}/{v['dated_as_events']}"
         for lag, v in scores["by_source_lag_days"].items()))
-    errors = scores["overall"]["errors"]
+    overall = scores["overall"]
+    errors = overall["errors"]
     lines.append("errors: " + ", ".join(f"{k} {v}" for k, v in errors.items()))
+    if overall["ceiling"] is not None:
+        lines.append(f"ceiling (gold day reachable from the sentence and its publication day): "
+                     f"{overall['ceiling']:.3f}")
+    page = overall["page"]
+    if page["accuracy"] is not None:
+        lines.append(f"as the page dates them (the event each joined): {page['correct']}/"
+                     f"{page['dated_as_events']} ({page['accuracy']:.3f}), not on the page "
+                     f"{page['not_on_page']}")
     return "\n".join(lines)
 
 

@@ -823,6 +823,15 @@ class TimelineIndex:
         return {uri: TimelineInput(days=added.days, statements=tuple(statements.get(uri, ())))
                 for uri, added in self._articles.items()}
 
+    def event_spans(self) -> dict[tuple[str, int], TimeSpan]:
+        """(uri, sentence) of each statement -> the date of the event it joined: the date
+        the page gives it, which is its entry's when shown (every cold month comes back
+        first). For ``storyline eval event-dates``: what a reader sees, after the
+        statements of every source were reconciled."""
+        self._thaw_all()
+        return {(m.uri, m.cand.sentence): event.span
+                for event in self._events for m in _members(event)}
+
     def _statements_by_uri(self) -> dict[str, list[_Statement]]:
         """Each article's statements in their order (each made one member, in order)."""
         self._thaw_all()
