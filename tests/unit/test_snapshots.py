@@ -22,6 +22,8 @@ from test_pipeline import TOPIC, build_log, log_entries, records
 
 from storyline.domain import packing
 from storyline.domain.canonical import canonical_bytes
+from storyline.domain.page import timeline
+from storyline.domain.page.timeline import TimelineIndex
 from storyline.domain.pipeline import LogPosition, Pipeline
 from storyline.processes import alive
 from storyline.replay import fold_records
@@ -90,6 +92,39 @@ def test_a_snapshot_zlib_packed_by_earlier_code_continues_the_log(
     header = json.loads(path.read_bytes().split(b"\n", 1)[0])
     assert header["format"] == "storyline-snapshot-2"
     assert path.read_bytes().split(b"\n", 1)[1][:1] == b"\x78"  # a zlib stream
+    restored = load_snapshot(tmp_path, TOPIC, 0, before=len(recs) + 1)
+    assert restored is not None
+    assert before + fold(restored[0], recs[k:]) == uninterrupted
+
+
+def test_a_snapshot_with_timelines_as_objects_continues_the_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Format 3: the stories' timelines (in play and frozen) pickled with their events as
+    objects, as before session 38; this code reads them."""
+    recs = records(build_log([("flood", i % 3, "new") for i in range(6)]
+                             + [("strike", i % 3, "new") for i in range(6)]
+                             + [("flood", 0, "correction")]))
+    uninterrupted = fold(Pipeline(), recs)
+    k = len(recs) - 4
+    as_columns = TimelineIndex.__getstate__
+    pickled: list[TimelineIndex] = []
+
+    def as_objects(index: TimelineIndex) -> dict[str, object]:
+        pickled.append(index)
+        state = as_columns(index)
+        state["_events"] = timeline._events_unpacked(state.pop("_event_columns"))
+        return state
+
+    with monkeypatch.context() as patched:
+        patched.setattr(TimelineIndex, "__getstate__", as_objects)
+        patched.setattr(snapshots_module, "FORMAT", snapshots_module.OBJECTS_FORMAT)
+        live = Pipeline(warm_idle=1, warm_items=1)
+        before = fold(live, recs[:k])
+        assert live.frozen_story_count > 0
+        path = write_snapshot(live, tmp_path, TOPIC, 0)
+    assert len(pickled) >= 2  # the frozen stories' and those in play
+    header = json.loads(path.read_bytes().split(b"\n", 1)[0])
+    assert header["format"] == "storyline-snapshot-3"
     restored = load_snapshot(tmp_path, TOPIC, 0, before=len(recs) + 1)
     assert restored is not None
     assert before + fold(restored[0], recs[k:]) == uninterrupted

@@ -160,3 +160,72 @@ def test_a_cold_days_events_are_ranked_again_by_what_their_month_left() -> None:
         assert timeline._month_key(date(2010, 4, 20)) in cold._cold
         (entry,) = cold.entries(1)
         assert entry.date == date(2010, 4, 20) and "rig exploded" in entry.text
+
+
+def _told_twice() -> tuple[TimelineIndex, TimelineIndex, MemoryColdStore]:
+    """An index (with a store: some months cold) and its twin without one, each event of
+    EVENTS told by two articles, the page asked so that the events hold summaries."""
+    store = MemoryColdStore()
+    cold, warm = cold_index(store), TimelineIndex()
+    with eager_cold():
+        for n in range(1, 2 * len(EVENTS) + 1):
+            for index in (cold, warm):
+                index.add(dated(n, (n - 1) // 2, (n - 1) // 2, n % 3))
+                index.entries(5)
+            cold.let_cold_months_go()
+    assert cold._cold, "some months went cold"
+    return cold, warm, store
+
+
+def _assert_same_story(index: TimelineIndex, twin: TimelineIndex, store: MemoryColdStore
+                       ) -> None:
+    """``index`` gives the pages ``twin`` gives, now and after two more articles."""
+    assert index.entries(10) == twin.entries(10)
+    with eager_cold():
+        for n in (40, 41):
+            for each in (index, twin):
+                each.add(dated(n, n % len(EVENTS), 1, 2))
+            index.let_cold_months_go()
+            assert index.entries(10) == twin.entries(10)
+            assert index.day_ranking() == twin.day_ranking()
+    assert index.inputs() == twin.inputs()
+    assert len(store) == len(index._cold)
+
+
+def test_a_pickled_index_comes_back_sharing_what_it_shared() -> None:
+    """Pickled as columns (session 38), an index comes back with each event's members and
+    summary as they were, a summary's cited members its event's own objects, a member's
+    words its statement's, and pages and rankings as an index never pickled gives."""
+    cold, warm, store = _told_twice()
+    copy = pickle.loads(pickle.dumps(cold, protocol=pickle.HIGHEST_PROTOCOL))
+    copy.attach(store, "timeline:story:")
+    assert len(copy._events) == len(cold._events)
+    shared = 0
+    for before, after in zip(cold._events, copy._events, strict=True):
+        assert (after.entry_id, after.span, after.sources, after.members) == (
+            before.entry_id, before.span, before.sources, before.members)
+        assert after.summary == before.summary
+        if after.members is None:
+            continue
+        for member in after.members:
+            assert member.words is member.cand.words
+        if after.summary is not None and not isinstance(after.summary, timeline._ColdSummary):
+            for cited in after.summary.cited:
+                assert any(cited is member for member in after.members)
+                shared += 1
+    assert shared >= 2, "summaries cite members"
+    _assert_same_story(copy, warm, store)
+
+
+def test_an_index_and_a_cold_month_pickled_by_earlier_code_still_load() -> None:
+    """The form before session 38: the events pickled as objects, a cold month as a dict of
+    member lists by event."""
+    cold, warm, store = _told_twice()
+    state = cold.__getstate__()
+    state["_events"] = timeline._events_unpacked(state.pop("_event_columns"))
+    old = TimelineIndex.__new__(TimelineIndex)
+    old.__setstate__(pickle.loads(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)))
+    old.attach(store, "timeline:story:")
+    for month in old._cold:  # each cold month as that code wrote it
+        store.put(old._cold_key(month), pickle.dumps(old._read_month(month)))
+    _assert_same_story(old, warm, store)

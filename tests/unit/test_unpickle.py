@@ -14,7 +14,12 @@ from storyline.domain.events import DatePrecision
 from storyline.domain.extract.timeline_input import _Figure, _Statement
 from storyline.domain.facts import Qualifier, TimeSpan
 from storyline.domain.page.timeline import _Member
-from storyline.domain.unpickle import collector_paused, pickled_as_call, unpickled
+from storyline.domain.unpickle import (
+    collector_paused,
+    made_from_columns,
+    pickled_as_call,
+    unpickled,
+)
 
 
 def test_unpickled_gives_the_objects_and_leaves_the_collector_as_it_was() -> None:
@@ -102,3 +107,32 @@ def test_only_slotted_dataclasses_made_of_their_arguments_are_pickled_as_calls()
     assert not isinstance(reduced, str)
     call, arguments = reduced
     assert call is One and arguments == ((1, 2),) and call(*arguments) == one
+
+
+def test_records_made_from_columns_are_the_records_calls_make() -> None:
+    members = [_member(), _member()]
+    columns = [[getattr(m, f.name) for m in members] for f in dataclasses.fields(_Member)]
+    made = made_from_columns(_Member, *columns)
+    assert made == members and all(type(m) is _Member for m in made)
+    assert made[0] is not members[0] and made[0].words is members[0].words
+    assert made_from_columns(_Member, *([] for _ in columns)) == []
+    with pytest.raises(ValueError):  # a column short
+        made_from_columns(_Member, *columns[:-1], columns[-1][:1])
+    with pytest.raises(ValueError):  # a column missing
+        made_from_columns(_Member, *columns[:-1])
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:  # what a call would check, skipped column by column: refused
+        a: int
+
+        def __post_init__(self) -> None:
+            if self.a < 0:
+                raise ValueError("negative")
+
+    @dataclasses.dataclass(frozen=True)
+    class Unslotted:
+        a: int
+
+    for cls in (Checked, Unslotted):
+        with pytest.raises(TypeError):
+            made_from_columns(cls, [1])

@@ -14,7 +14,8 @@ import dataclasses
 import gc
 import operator
 import pickle
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -60,3 +61,23 @@ def pickled_as_call(cls: type[_T]) -> type[_T]:
             return cls, values(self)
     cls.__reduce__ = reduce  # type: ignore[method-assign]
     return cls
+
+
+def made_from_columns(cls: type[_T], *columns: Sequence[Any]) -> list[_T]:
+    """``[cls(*values) for values in zip(*columns)]`` for a class :func:`pickled_as_call`
+    accepts (a slotted dataclass made of its arguments, in field order), made column by
+    column: each slot set by its descriptor over a whole column in one pass of C. About
+    half the cost of a call per object, which is most of what thawing a long story's
+    timeline costs; a class with a ``__post_init__`` (which this would skip) is refused."""
+    slots = vars(cls).get("__slots__")
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if slots is None or hasattr(cls, "__post_init__") or not all(f.init for f in fields):
+        raise TypeError(f"{cls.__name__} is not a slotted dataclass made of its arguments")
+    if len(columns) != len(fields) or len({len(c) for c in columns}) > 1:
+        raise ValueError(f"{cls.__name__} needs {len(fields)} columns of one length")
+    count = len(columns[0]) if columns else 0
+    new = object.__new__
+    made: list[_T] = [new(cls) for _ in range(count)]
+    for field, column in zip(fields, columns, strict=True):
+        deque(map(getattr(cls, field.name).__set__, made, column), maxlen=0)
+    return made

@@ -7,7 +7,7 @@ or after that offset are delivered again and must be processed (and their events
 again, which a state that already holds them would skip as redeliveries. Otherwise the
 worker folds from offset 0, as without snapshots.
 
-File format (``storyline-snapshot-3``): one line of JSON header (format, pipeline version,
+File format (``storyline-snapshot-4``): one line of JSON header (format, pipeline version,
 topic, partition, offset, the lengths of the two parts, the number of stories and the sha256
 of everything after the header), then the pickle (packed: :mod:`storyline.domain.packing`) of
 the :class:`~storyline.domain.pipeline.Pipeline` without the states of its stories in play, then
@@ -60,10 +60,13 @@ from storyline.stream.coldstore import RocksColdStore
 
 log = structlog.get_logger("storyline.snapshots")
 
+# 4: the stories' timelines pickled as columns (storyline.domain.page.timeline); 3 and 2,
+# their events as objects, are still read (TimelineIndex.__setstate__ tells them apart).
 # 3: the pipeline and the stories' states packed by storyline.domain.packing (Zstandard);
-# 2 (zlib) is still read: packing.unpack tells them apart. Code before 3 refuses a 3 (and
-# folds from an older snapshot or the log) instead of failing on a story's first thaw.
-FORMAT = "storyline-snapshot-3"
+# 2 (zlib) is still read: packing.unpack tells them apart. Code before a format refuses it
+# (and folds from an older snapshot or the log) instead of failing on a story's first thaw.
+FORMAT = "storyline-snapshot-4"
+OBJECTS_FORMAT = "storyline-snapshot-3"  # read, no longer written
 ZLIB_FORMAT = "storyline-snapshot-2"  # read, no longer written
 WHOLE_PICKLE_FORMAT = "storyline-snapshot-1"  # read, no longer written
 _STORY = struct.Struct(">IQ")  # a story's id length, its packed state's length
@@ -243,7 +246,8 @@ def _parked(pipeline: Pipeline, apart: list[tuple[str, bytes]]) -> Pipeline:
 
 def _refusal(header: SnapshotHeader | None, topic: str, partition: int, offset: int
              ) -> str | None:
-    if header is None or header.format not in (FORMAT, ZLIB_FORMAT, WHOLE_PICKLE_FORMAT):
+    if header is None or header.format not in (FORMAT, OBJECTS_FORMAT, ZLIB_FORMAT,
+                                               WHOLE_PICKLE_FORMAT):
         return "unknown format"
     if header.format == WHOLE_PICKLE_FORMAT and header.stories:
         return "unknown format"

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
+from operator import attrgetter
 from typing import Any
 
 from storyline.domain.coldstore import ColdStore
@@ -68,7 +69,7 @@ from storyline.domain.page.timeline_select import (
     source_weight,
 )
 from storyline.domain.page.tuning import PAGE, SelectSettings
-from storyline.domain.unpickle import pickled_as_call, unpickled
+from storyline.domain.unpickle import made_from_columns, pickled_as_call, unpickled
 
 __all__ = ["TimelineIndex", "build_timeline", "date_label", "entry_id_for"]
 
@@ -209,6 +210,111 @@ SMALL_SOURCES = PAGE.timeline.small_sources
 # COLD_CHECK_EVERY statements. Only memory and thawing work depend on them, never a byte.
 COLD_AFTER = 512
 COLD_CHECK_EVERY = 64
+
+
+# Pickled as columns, not object by object (a frozen story's timeline, a snapshot's, a cold
+# month): a list per field unpickles in a few C loops where an object per member and per
+# statement costs a call each, most of what freezing and thawing a long story cost
+# (docs/benchmarks.md, session 38). Identity is kept where it is read: each statement once
+# (its members point at it), a member's words its statement's, a summary's cited members
+# those of its event.
+_MEMBER_COLUMNS = ("seq", "n", "uri", "version", "source", "planned")
+_STATEMENT_COLUMNS = ("sentence", "statement", "span", "stated", "words", "figures")
+_member_columns = tuple(map(attrgetter, _MEMBER_COLUMNS))
+_statement_columns = tuple(map(attrgetter, _STATEMENT_COLUMNS))
+_cand_of = attrgetter("cand")
+_words_of = attrgetter("words")
+MembersPacked = tuple[tuple[list[Any], ...], list[int], dict[int, tuple[str, ...]],
+                      tuple[list[Any], ...]]
+
+
+def _members_packed(members: Sequence[_Member]) -> MembersPacked:
+    """``members`` as columns: their fields, their statements' numbers among the distinct
+    statements (each once) and those statements' fields; a member whose words are not its
+    statement's (none is made so) keeps its own."""
+    statements: list[_Statement] = []
+    number: dict[int, int] = {}
+    cands: list[int] = []
+    for cand in map(_cand_of, members):
+        k = number.get(id(cand))
+        if k is None:
+            k = number[id(cand)] = len(statements)
+            statements.append(cand)
+        cands.append(k)
+    own = {i: m.words for i, m in enumerate(members) if m.words is not m.cand.words}
+    return (tuple(list(map(get, members)) for get in _member_columns), cands, own,
+            tuple(list(map(get, statements)) for get in _statement_columns))
+
+
+def _members_unpacked(packed: MembersPacked) -> list[_Member]:
+    columns, cands, own, statement_columns = packed
+    statements = made_from_columns(_Statement, *statement_columns)
+    held = list(map(statements.__getitem__, cands))
+    words = list(map(_words_of, held))
+    for i, kept in own.items():
+        words[i] = kept
+    seq, n, uri, version, source, planned = columns
+    return made_from_columns(_Member, seq, n, uri, version, source, held, words, planned)
+
+
+SummaryPacked = tuple[Any, ...] | _ColdSummary | None
+
+
+def _summary_packed(summary: _Summary | _ColdSummary | None, position: Mapping[int, int]
+                    ) -> SummaryPacked:
+    """A summary with its cited members as their positions among the packed members (as
+    themselves when one is not there, which no code makes)."""
+    if not isinstance(summary, _Summary):
+        return summary
+    at = [position.get(id(m), -1) for m in summary.cited]
+    cited: tuple[int, ...] | tuple[_Member, ...] = (
+        tuple(at) if -1 not in at else summary.cited)
+    return (summary.span, summary.stated, summary.text, cited, summary.sources,
+            summary.centrality, summary.conflicts, summary.planned)
+
+
+def _summary_unpacked(packed: SummaryPacked, members: Sequence[_Member]
+                      ) -> _Summary | _ColdSummary | None:
+    if not isinstance(packed, tuple):
+        return packed
+    span, stated, text, cited, sources, centrality, conflicts, planned = packed
+    if cited and isinstance(cited[0], int):
+        cited = tuple(map(members.__getitem__, cited))
+    return _Summary(span, stated, text, cited, sources, centrality, conflicts, planned)
+
+
+EventsPacked = tuple[list[str], list[TimeSpan], list[Any], list[int], MembersPacked,
+                     list[SummaryPacked]]
+
+
+def _events_packed(events: Sequence[_Event]) -> EventsPacked:
+    """``events`` as columns; an event whose month is cold (no members) counts -1."""
+    members: list[_Member] = []
+    counts: list[int] = []
+    for event in events:
+        held = event.members
+        if held is None:
+            counts.append(-1)
+        else:
+            counts.append(len(held))
+            members.extend(held)
+    position = {id(m): i for i, m in enumerate(members)}
+    return ([e.entry_id for e in events], [e.span for e in events],
+            [e.sources for e in events], counts, _members_packed(members),
+            [_summary_packed(e.summary, position) for e in events])
+
+
+def _events_unpacked(packed: EventsPacked) -> list[_Event]:
+    entry_ids, spans, sources, counts, members_packed, summaries = packed
+    members = _members_unpacked(members_packed)
+    events: list[_Event] = []
+    at = 0
+    for entry_id, span, held, count, summary in zip(entry_ids, spans, sources, counts,
+                                                    summaries, strict=True):
+        own = None if count < 0 else members[at:at + count]
+        at += max(count, 0)
+        events.append(_Event(entry_id, span, held, own, _summary_unpacked(summary, members)))
+    return events
 
 
 def _month_of(span: TimeSpan) -> int | None:
@@ -624,6 +730,7 @@ class TimelineIndex:
     # its member count then, the summary). Not state: never pickled, None but between a
     # merge and the revision that follows it.
     _handed: dict[int, tuple[_Event, int, _Summary]] | None = None
+    _events: list[_Event]
 
     def __init__(self) -> None:
         self._articles: dict[str, _Added] = {}  # in order of addition
@@ -639,10 +746,15 @@ class TimelineIndex:
         state["_cold_summaries"] = {}
         state["_shown"] = {}
         state.pop("_handed", None)
+        state["_event_columns"] = _events_packed(state.pop("_events"))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        columns = state.pop("_event_columns", None)
         self.__dict__.update(state)
+        # (None: pickled by code before session 38, with its events as objects)
+        if columns is not None:
+            self._events = _events_unpacked(columns)
 
     def attach(self, store: ColdStore | None, key: str) -> None:
         """Where this index's cold months are kept: ``store``, under keys that start with
@@ -652,7 +764,7 @@ class TimelineIndex:
 
     def _reset(self) -> None:
         self._drop_cold()
-        self._events: list[_Event] = []
+        self._events = []
         # Where to look for an event: day-dated events by day, coarser ones by every month
         # they cover, and day-dated ones by month too for coarse statements looking for them.
         self._by_day: dict[date, list[int]] = {}
@@ -897,15 +1009,27 @@ class TimelineIndex:
             event.members = None
             held[index] = members
         if held:
+            packed = (list(held), [len(m) for m in held.values()],
+                      _members_packed([m for ms in held.values() for m in ms]))
             self._held_store().put(self._cold_key(month),
-                                   pickle.dumps(held, protocol=pickle.HIGHEST_PROTOCOL))
+                                   pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL))
             self._cold[month] = list(held)
 
     def _read_month(self, month: int) -> dict[int, list[_Member]]:
         blob = self._held_store().get(self._cold_key(month))
         if blob is None:
             raise LookupError(f"cold month {month} of {self._key!r} is not in the store")
-        held: dict[int, list[_Member]] = unpickled(blob)
+        stored: dict[int, list[_Member]] | tuple[list[int], list[int], MembersPacked] = \
+            unpickled(blob)
+        if isinstance(stored, dict):  # written by code before session 38
+            return stored
+        indexes, counts, packed = stored
+        members = _members_unpacked(packed)
+        held: dict[int, list[_Member]] = {}
+        at = 0
+        for index, count in zip(indexes, counts, strict=True):
+            held[index] = members[at:at + count]
+            at += count
         return held
 
     def _thaw_month(self, month: int) -> None:
