@@ -25,7 +25,7 @@ from prometheus_client import REGISTRY
 from test_pipeline import TOPIC, build_log, log_entries, records
 
 import storyline.domain
-from storyline.domain import contracts
+from storyline.domain import contracts, pages
 from storyline.domain import pipeline as pipeline_module
 from storyline.domain.assign.clustering_text import Vocabulary
 from storyline.domain.assign.dedup import DedupConfig, DuplicateIndex, shingles
@@ -944,3 +944,32 @@ def test_articles_of_a_story_share_their_day_objects() -> None:
                   prepared=again)
     added = list(index._articles.values())
     assert added[0].published is added[1].published is first.days[0]
+
+
+def test_a_thawed_story_digests_only_the_entry_its_next_revision_adds() -> None:
+    """A frozen state keeps the digests of its last page's list: thawed, the list is new
+    objects, and its next revision digests the one entry it adds, not all of them again
+    (the page's hash, the same bytes)."""
+    recs = records(build_log([("flood", i, "new") for i in range(4)]))
+    expected = fold(recs)
+    live = Pipeline()
+    before = fold(recs[:-1], live)
+    (story_id,) = live.story_ids
+    state = live.story(story_id)
+    assert state is not None and state.last is not None and len(state.last.articles) == 3
+    live._stories[story_id] = pipeline_module._thaw(pipeline_module._freeze(state))
+    with mock.patch.object(pages, "entry_digest", wraps=pages.entry_digest) as digested:
+        after = fold(recs[-1:], live)
+    assert before + after == expected
+    assert digested.call_count == 1
+    # a state pickled when the caches no longer knew its list digests it all again
+    again = Pipeline()
+    fold(recs[:-1], again)
+    state = again.story(story_id)
+    assert state is not None and state.last is not None
+    with mock.patch.object(pages, "_LISTS", {}), mock.patch.object(pages, "_DIGESTS", {}):
+        frozen = pipeline_module._freeze(state)
+    again._stories[story_id] = pipeline_module._thaw(frozen)
+    with mock.patch.object(pages, "entry_digest", wraps=pages.entry_digest) as digested:
+        assert before + fold(recs[-1:], again) == expected
+    assert digested.call_count == 4

@@ -136,3 +136,23 @@ def test_records_made_from_columns_are_the_records_calls_make() -> None:
     for cls in (Checked, Unslotted):
         with pytest.raises(TypeError):
             made_from_columns(cls, [1])
+
+
+def test_what_unpickled_made_is_frozen_with_the_heap() -> None:
+    """A loaded state lives long: frozen at once, the next young collection does not walk
+    it. Not when the collector was off: its owner manages it."""
+    value = [{"k": [i, (i, str(i))]} for i in range(200)]
+    data = pickle.dumps(value)
+    gc.unfreeze()
+    try:
+        assert unpickled(data) == value
+        assert gc.get_freeze_count() > 400 and gc.isenabled()
+        gc.unfreeze()
+        gc.disable()
+        try:
+            assert unpickled(data) == value
+            assert gc.get_freeze_count() == 0
+        finally:
+            gc.enable()
+    finally:
+        gc.unfreeze()

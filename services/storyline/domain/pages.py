@@ -133,6 +133,32 @@ def _entry_digests(entries: tuple[RelatedArticle, ...],
     return blob
 
 
+def known_list_digests(entries: tuple[RelatedArticle, ...]) -> bytes | None:
+    """What :func:`_entry_digests` gives ``entries`` when it is at hand (the list's, or
+    every entry's digest in the caches), else None: never computed here."""
+    found = _LISTS.get(id(entries))
+    if found is not None and found[0] is entries:
+        return found[1]
+    digests: list[bytes] = []
+    for entry in entries:
+        hit = _DIGESTS.get(id(entry))
+        if hit is None or hit[0]() is not entry:
+            return None
+        digests.append(hit[1])
+    return b"".join(digests)
+
+
+def remember_list_digests(entries: tuple[RelatedArticle, ...], blob: bytes) -> None:
+    """Give the cache ``blob``, the digests of ``entries`` that :func:`known_list_digests`
+    gave for an equal list (a story's page list kept with its frozen state: thawed, the
+    list is new objects, and the next revision would digest each entry again)."""
+    if len(blob) != len(entries) * _DIGEST_SIZE:
+        raise ValueError(f"{len(blob)} bytes of digests for {len(entries)} entries")
+    _LISTS[id(entries)] = (entries, blob)
+    if len(_LISTS) > LIST_CACHE_SIZE:
+        _LISTS.popitem(last=False)
+
+
 def one_replaced(entries: tuple[RelatedArticle, ...], before: tuple[RelatedArticle, ...]
                  ) -> int | None:
     """The position of the one entry of ``entries`` that is not ``before``'s (the same

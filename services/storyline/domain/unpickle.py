@@ -37,9 +37,20 @@ def collector_paused() -> Iterator[None]:
 
 
 def unpickled(data: bytes) -> Any:
-    """``pickle.loads`` with the collector paused; only for bytes this code wrote itself."""
-    with collector_paused():
+    """``pickle.loads`` with the collector paused; only for bytes this code wrote itself.
+    What it made is then frozen (``gc.freeze``) with the rest of the heap, as the worker's
+    :class:`~storyline.collector.Collector` freezes it every few hundred records: a state
+    lives long, and the first young collection after the load would otherwise walk every
+    object of it (a third of a long story's thaw; docs/benchmarks.md, session 38). What
+    becomes cyclic garbage after is found by the collector's next full collection."""
+    if not gc.isenabled():
         return pickle.loads(data)
+    gc.disable()
+    try:
+        return pickle.loads(data)
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def pickled_as_call(cls: type[_T]) -> type[_T]:

@@ -64,7 +64,12 @@ from storyline.domain.page.summary import SummaryMemo, analysed, summarise
 from storyline.domain.page.timeline import TimelineIndex
 from storyline.domain.page.title import choose_title
 from storyline.domain.page.tuning import PAGE
-from storyline.domain.pages import sealed, update_for
+from storyline.domain.pages import (
+    known_list_digests,
+    remember_list_digests,
+    sealed,
+    update_for,
+)
 
 TIMELINE_LIMIT = PAGE.timeline_limit  # the tuning: storyline.domain.page.tuning
 
@@ -99,16 +104,27 @@ class StoryState:
     # Pickled (snapshots, frozen stories) without the summary memo: it is a cache of the
     # window's analyses and scores (a third of a snapshot's bytes and of its load time),
     # refilled from the packed analyses at the story's next revision, for the same bytes.
+    # With the digests of the last page's list when the caches hold them (32 bytes an
+    # article): thawed, the list is new objects, and the next revision would digest every
+    # entry again for the page's hash (8 % of the fold's CPU where stories are frozen and
+    # thawed over the articles budget; docs/benchmarks.md, session 38).
     def __getstate__(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in _STATE_FIELDS}
+        state: dict[str, object] = {name: getattr(self, name) for name in _STATE_FIELDS}
+        if self.last is not None:
+            state[_LIST_DIGESTS] = known_list_digests(self.last.articles)
+        return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
+        digests = state.pop(_LIST_DIGESTS, None)
         for name, value in state.items():
             object.__setattr__(self, name, value)
         self.summary_memo = SummaryMemo()
+        if isinstance(digests, bytes) and self.last is not None:
+            remember_list_digests(self.last.articles, digests)
 
 
 _STATE_FIELDS = tuple(f for f in StoryState.__slots__ if f != "summary_memo")
+_LIST_DIGESTS = "last_list_digests"  # not a field: what the caches knew when pickled
 
 
 class Folded(Protocol):
