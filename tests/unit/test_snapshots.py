@@ -12,6 +12,7 @@ import sys
 import time
 import types
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -73,39 +74,47 @@ class _Zlib:
         return zlib.compress(raw, 1)
 
 
-def test_a_snapshot_zlib_packed_by_earlier_code_continues_the_log(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Format 2: the pipeline, the states of its stories (frozen and in play) and their
-    articles' packed facts and analyses in zlib; this code reads all of them."""
+def _continued_from_earlier_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 snapshot_format: str,
+                                 earlier: Callable[[pytest.MonkeyPatch], None]) -> Path:
+    """A log of two stories folded by a pipeline that freezes them at once, under
+    ``earlier`` (what code before wrote) and snapshotted in ``snapshot_format`` near its
+    end; this code restores the snapshot, and the rest of the log folds exactly as
+    without it. The snapshot's path, for what each format is checked by."""
     recs = records(build_log([("flood", i % 3, "new") for i in range(6)]
                              + [("strike", i % 3, "new") for i in range(6)]
                              + [("flood", 0, "correction")]))
     uninterrupted = fold(Pipeline(), recs)
     k = len(recs) - 4
     with monkeypatch.context() as patched:
-        patched.setattr(packing, "_compressor", _Zlib)
-        patched.setattr(snapshots_module, "FORMAT", snapshots_module.ZLIB_FORMAT)
+        earlier(patched)
+        patched.setattr(snapshots_module, "FORMAT", snapshot_format)
         live = Pipeline(warm_idle=1, warm_items=1)
         before = fold(live, recs[:k])
         assert live.frozen_story_count > 0
         path = write_snapshot(live, tmp_path, TOPIC, 0)
     header = json.loads(path.read_bytes().split(b"\n", 1)[0])
-    assert header["format"] == "storyline-snapshot-2"
-    assert path.read_bytes().split(b"\n", 1)[1][:1] == b"\x78"  # a zlib stream
+    assert header["format"] == snapshot_format
     restored = load_snapshot(tmp_path, TOPIC, 0, before=len(recs) + 1)
     assert restored is not None
     assert before + fold(restored[0], recs[k:]) == uninterrupted
+    return path
+
+
+def test_a_snapshot_zlib_packed_by_earlier_code_continues_the_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Format 2: the pipeline, the states of its stories (frozen and in play) and their
+    articles' packed facts and analyses in zlib; this code reads all of them."""
+    path = _continued_from_earlier_code(
+        tmp_path, monkeypatch, snapshots_module.ZLIB_FORMAT,
+        lambda patched: patched.setattr(packing, "_compressor", _Zlib))
+    assert path.read_bytes().split(b"\n", 1)[1][:1] == b"\x78"  # a zlib stream
 
 
 def test_a_snapshot_with_timelines_as_objects_continues_the_log(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Format 3: the stories' timelines (in play and frozen) pickled with their events as
     objects, as before session 38; this code reads them."""
-    recs = records(build_log([("flood", i % 3, "new") for i in range(6)]
-                             + [("strike", i % 3, "new") for i in range(6)]
-                             + [("flood", 0, "correction")]))
-    uninterrupted = fold(Pipeline(), recs)
-    k = len(recs) - 4
     as_columns = TimelineIndex.__getstate__
     pickled: list[TimelineIndex] = []
 
@@ -115,19 +124,10 @@ def test_a_snapshot_with_timelines_as_objects_continues_the_log(
         state["_events"] = timeline._events_unpacked(state.pop("_event_columns"))
         return state
 
-    with monkeypatch.context() as patched:
-        patched.setattr(TimelineIndex, "__getstate__", as_objects)
-        patched.setattr(snapshots_module, "FORMAT", snapshots_module.OBJECTS_FORMAT)
-        live = Pipeline(warm_idle=1, warm_items=1)
-        before = fold(live, recs[:k])
-        assert live.frozen_story_count > 0
-        path = write_snapshot(live, tmp_path, TOPIC, 0)
+    _continued_from_earlier_code(
+        tmp_path, monkeypatch, snapshots_module.OBJECTS_FORMAT,
+        lambda patched: patched.setattr(TimelineIndex, "__getstate__", as_objects))
     assert len(pickled) >= 2  # the frozen stories' and those in play
-    header = json.loads(path.read_bytes().split(b"\n", 1)[0])
-    assert header["format"] == "storyline-snapshot-3"
-    restored = load_snapshot(tmp_path, TOPIC, 0, before=len(recs) + 1)
-    assert restored is not None
-    assert before + fold(restored[0], recs[k:]) == uninterrupted
 
 
 def test_snapshots_that_cannot_be_trusted_are_refused(tmp_path: Path) -> None:

@@ -15,25 +15,10 @@ import gc
 import operator
 import pickle
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic collector off for the block (as it was before, after it). Process-wide:
-    for short loads only, where nothing else in the process needs a collection."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def unpickled(data: bytes) -> Any:
