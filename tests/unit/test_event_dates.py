@@ -208,6 +208,7 @@ def test_eval_event_dates_command(tmp_path: Path, capsys: pytest.CaptureFixture[
     page = overall["page"]
     assert (page["dated_as_events"], page["correct"], page["not_on_page"]) == (2, 1, 0)
     assert page["errors"]["relative_off"] == 1
+    assert scores["any_sentence"]["page"] is None  # scored without the page: no figure
 
 
 def test_the_page_dates_a_statement_by_the_event_it_joined() -> None:

@@ -256,6 +256,8 @@ def score_story(golds: Sequence[Any], articles: Sequence[ArticleReceived],
                                    page_outcome=classify(replace(cand, span=shown),
                                                          article_facts, match.index,
                                                          days[match.article], day))
+                    elif page is not None:
+                        row["page_outcome"] = "not_on_page"
                 rows.append(row)
     return rows
 
@@ -292,17 +294,21 @@ def _ceiling(rows: Sequence[Mapping[str, Any]], events: int) -> float | None:
     return reach / events if events else None
 
 
-def _page(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The outcomes of the statements dated as events, by the date the page gives them."""
-    events = [r for r in rows if r["outcome"] not in _NOT_EVENTS]
-    shown = Counter(r["page_outcome"] for r in events if "page_outcome" in r)
-    total = sum(shown.values())
+def _page(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The outcomes of the statements dated as events, by the date the page gives them
+    (None: the rows were scored without the page, as ``any_sentence``'s are)."""
+    outcomes = Counter(r["page_outcome"] for r in rows
+                       if r["outcome"] not in _NOT_EVENTS and "page_outcome" in r)
+    if not outcomes:
+        return None
+    missing = outcomes.pop("not_on_page", 0)
+    total = sum(outcomes.values())
     return {
         "dated_as_events": total,
-        "correct": shown["correct"],
-        "accuracy": shown["correct"] / total if total else None,
-        "not_on_page": len(events) - total,
-        "errors": {kind: shown[kind] for kind in ERROR_KINDS},
+        "correct": outcomes["correct"],
+        "accuracy": outcomes["correct"] / total if total else None,
+        "not_on_page": missing,
+        "errors": {kind: outcomes[kind] for kind in ERROR_KINDS},
     }
 
 
@@ -399,7 +405,7 @@ def format_table(scores: Mapping[str, Any]) -> str:
         lines.append(f"ceiling (gold day reachable from the sentence and its publication day): "
                      f"{overall['ceiling']:.3f}")
     page = overall["page"]
-    if page["accuracy"] is not None:
+    if page is not None and page["accuracy"] is not None:
         lines.append(f"as the page dates them (the event each joined): {page['correct']}/"
                      f"{page['dated_as_events']} ({page['accuracy']:.3f}), not on the page "
                      f"{page['not_on_page']}")

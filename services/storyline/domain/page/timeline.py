@@ -304,17 +304,22 @@ def _events_packed(events: Sequence[_Event]) -> EventsPacked:
             [_summary_packed(e.summary, position) for e in events])
 
 
+def _grouped(members: list[_Member], counts: Sequence[int]) -> list[list[_Member] | None]:
+    """``members`` cut into consecutive groups of ``counts`` (None for a count of -1)."""
+    groups: list[list[_Member] | None] = []
+    at = 0
+    for count in counts:
+        groups.append(None if count < 0 else members[at:at + count])
+        at += max(count, 0)
+    return groups
+
+
 def _events_unpacked(packed: EventsPacked) -> list[_Event]:
     entry_ids, spans, sources, counts, members_packed, summaries = packed
     members = _members_unpacked(members_packed)
-    events: list[_Event] = []
-    at = 0
-    for entry_id, span, held, count, summary in zip(entry_ids, spans, sources, counts,
-                                                    summaries, strict=True):
-        own = None if count < 0 else members[at:at + count]
-        at += max(count, 0)
-        events.append(_Event(entry_id, span, held, own, _summary_unpacked(summary, members)))
-    return events
+    return [_Event(entry_id, span, held, own, _summary_unpacked(summary, members))
+            for entry_id, span, held, own, summary in zip(
+                entry_ids, spans, sources, _grouped(members, counts), summaries, strict=True)]
 
 
 def _month_of(span: TimeSpan) -> int | None:
@@ -1024,13 +1029,9 @@ class TimelineIndex:
         if isinstance(stored, dict):  # written by code before session 38
             return stored
         indexes, counts, packed = stored
-        members = _members_unpacked(packed)
-        held: dict[int, list[_Member]] = {}
-        at = 0
-        for index, count in zip(indexes, counts, strict=True):
-            held[index] = members[at:at + count]
-            at += count
-        return held
+        groups = _grouped(_members_unpacked(packed), counts)
+        return {index: group for index, group in zip(indexes, groups, strict=True)
+                if group is not None}
 
     def _thaw_month(self, month: int) -> None:
         for index, members in self._read_month(month).items():
