@@ -25,12 +25,17 @@ import time
 from collections.abc import AsyncGenerator, Container, Mapping
 from dataclasses import dataclass, field
 
-import orjson
 from aiokafka import ConsumerRecord
 
 from storyline.collector import Collector
 from storyline.domain.canonical import canonical_bytes
-from storyline.domain.contracts import ArticleAssigned, ArticleExtracted, FactsPosition
+from storyline.domain.contracts import (
+    ArticleAssigned,
+    ArticleExtracted,
+    FactsPosition,
+    extracted_for_assign,
+    extracted_for_page,
+)
 from storyline.domain.events import StoryMerged, StoryUpdated, SummaryGenerated
 from storyline.domain.partitions import PagePartition, page_partition, partitions_of
 from storyline.domain.pipeline import Pipeline
@@ -78,7 +83,7 @@ class AssignReplay:
         self.records += 1
         if record.kind == DEAD:
             return
-        extracted = for_assign(record.value)
+        extracted = extracted_for_assign(record.value)
         try:
             assigned = self.pipeline.assigner.assign(extracted)
         except Exception:  # noqa: BLE001 - refused (a dead letter of the fold), no record
@@ -87,21 +92,6 @@ class AssignReplay:
             route = partitions_of(assigned, lambda s: page_partition(s, self.partitions))
             self.expected[record.source_offset] = Expected(canonical_bytes(assigned),
                                                            tuple(route))
-
-
-# What the fold reads of an article and the assign stage does not: most of its bytes.
-_PAGE_PARTS = ("facts", "summary", "timeline")
-
-
-def for_assign(value: bytes) -> ArticleExtracted:
-    """An ``ArticleExtracted`` record as the assign stage reads it: without the facts and
-    the page's analyses (about nine tenths of a record's bytes), which it never reads, so
-    they are neither validated nor built."""
-    payload = orjson.loads(value)
-    for part in _PAGE_PARTS:
-        payload.pop(part, None)
-    # validated from JSON, as the whole record is (bytes fields are base64 there)
-    return ArticleExtracted.model_validate_json(orjson.dumps(payload))
 
 
 def verify_assignments(expected: Mapping[int, Expected], published: list[Published]
@@ -146,7 +136,7 @@ class PageReplay:
             raise LookupError(f"the assignment of source offset {assigned.position.offset} "
                               f"points at facts {assigned.facts.offset}, which the facts "
                               "topic lacks")
-        extracted = ArticleExtracted.model_validate_json(record.value)
+        extracted = extracted_for_page(record.value)
         rebuilt.records += 1
         if rebuilt.collector is not None:
             rebuilt.collector.folded()
@@ -233,7 +223,7 @@ def _extracted(facts: Mapping[int, FactsRecord], offset: int) -> ArticleExtracte
     record = facts.get(offset)
     if record is None or record.kind == DEAD:
         raise LookupError(f"the facts of source offset {offset} are not on the facts topic")
-    return ArticleExtracted.model_validate_json(record.value)
+    return extracted_for_page(record.value)
 
 
 def merged_replays(replays: list[PartitionReplay]) -> RebuiltLog:

@@ -17,6 +17,7 @@ from typing import TypeVar
 from unittest import mock
 
 import hypothesis
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +32,8 @@ from storyline.domain.contracts import (
     ArticleAssigned,
     ArticleExtracted,
     analysis_from,
+    extracted_for_assign,
+    extracted_for_page,
     timeline_input_from,
 )
 from storyline.domain.events import ArticleReceived, PubStatus
@@ -84,21 +87,23 @@ def folded(log: list[Record], pipeline: Pipeline | None = None) -> list[bytes | 
 
 
 def staged(log: list[Record], pipeline: Pipeline | None = None) -> list[bytes | str]:
-    """The same through the three stages, each record carried as JSON between them."""
+    """The same through the three stages, each record carried as JSON between them and read
+    as each stage reads it (``extracted_for_assign``, ``extracted_for_page``)."""
     pipeline = pipeline or Pipeline()
     out: list[bytes | str] = []
     for _key, value, position in log:
         assert value is not None
         if not pipeline.claim(position):
             continue
-        extracted = carried(extract(decode_event(value, ArticleReceived), position))
+        wire = extract(decode_event(value, ArticleReceived), position).model_dump_json()
         try:
-            assigned = pipeline.assigner.assign(extracted)
+            assigned = pipeline.assigner.assign(extracted_for_assign(wire))
             if assigned is None:
                 continue
             assigned = carried(assigned)
             check_merges(pipeline, assigned)
-            out += [canonical_bytes(e) for e in pipeline.fold(assigned, extracted)]
+            out += [canonical_bytes(e)
+                    for e in pipeline.fold(assigned, extracted_for_page(wire))]
         except Exception as exc:  # noqa: BLE001 - a dead letter, as handle_record makes it
             out.append(f"dead {type(exc).__name__} {position.offset}")
     return out
@@ -327,6 +332,43 @@ def test_what_extract_carries_round_trips_exactly(body: str, headline: str | Non
     for term, count in again.clustering.headline_terms:
         carried_counts[term] = carried_counts.get(term, 0) + 2 * count
     assert list(carried_counts.items()) == list(counts.items())
+
+
+@PROPERTY
+@given(bodies, st.one_of(st.none(), sentences), st.integers(min_value=0, max_value=400))
+def test_each_stage_reads_the_record_as_the_contract_does_but_the_parts_it_never_reads(
+        body: str, headline: str | None, day: int) -> None:
+    article = ArticleReceived(uri="urn:test:x", version=1, source="Valley Courier",
+                              headline=headline, body=body,
+                              published=START + dt.timedelta(days=day, minutes=7 * day))
+    extracted = extract(article, LogPosition("t", 0, day))
+    wire = extracted.model_dump_json()
+    page_parts = {"facts": None, "summary": None, "timeline": None}
+    assert extracted_for_assign(wire) == extracted.model_copy(update=page_parts)
+    assert extracted_for_page(wire) == extracted.model_copy(update={"clustering": None})
+
+
+def test_a_stage_refuses_a_record_whose_parts_it_reads_are_not_the_contracts() -> None:
+    extracted = extract(ArticleReceived(uri="urn:test:x", version=1, source="Valley Courier",
+                                        headline="Flood", body="The river rose on Monday.",
+                                        published=START), LogPosition("t", 0, 3))
+    payload = extracted.model_dump(mode="json")
+    for read in (extracted_for_assign, extracted_for_page):
+        for broken in ({"version": 0}, {"uri": None}, {"fingerprint": "nothex"},
+                       {"position": {"topic": "t", "partition": 0}}):
+            with pytest.raises(ValueError):
+                read(orjson.dumps(payload | broken))
+        with pytest.raises(ValueError):
+            read(b"{not json")
+    # what a stage never reads it never checks: it is stepped over, not built
+    not_facts = orjson.dumps(payload | {"facts": {"sentences": 7}})
+    assert extracted_for_assign(not_facts).clustering == extracted.clustering
+    with pytest.raises(ValueError):
+        extracted_for_page(not_facts)
+    not_clustering = orjson.dumps(payload | {"clustering": [1, 2]})
+    assert extracted_for_page(not_clustering).facts == extracted.facts
+    with pytest.raises(ValueError):
+        extracted_for_assign(not_clustering)
 
 
 def test_an_assignment_is_lean() -> None:

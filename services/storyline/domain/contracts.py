@@ -22,7 +22,7 @@ from array import array
 from typing import Literal
 
 import numpy as np
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from storyline.domain.events import Contract, PubStatus
 from storyline.domain.extract.analysis import Analysis, Sentence, numbers_set
@@ -209,6 +209,57 @@ class ArticleExtracted(Carried):
     summary: SummaryAnalysis | None = None
     timeline: TimelineFeatures | None = None
     failure: ExtractionFailure | None = None
+
+
+# What each later stage reads of an ``ArticleExtracted`` record. The assign stage reads its
+# clustering features (a quarter of a record's bytes) and never the facts and the page's
+# analyses; the page stage reads those and never the clustering features. Validating the
+# whole record built every part as models all the same (docs/benchmarks.md, session 39).
+_PAGE_PARTS = ("facts", "summary", "timeline")
+_ASSIGN_PARTS = ("clustering",)
+
+
+class _Reading(Carried):
+    """A stage's reading of the record: a key it does not read is stepped over by the JSON
+    parser, never built (``extra="ignore"``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", ser_json_bytes="base64",
+                              val_json_bytes="base64")
+
+
+def _reading(name: str, without: tuple[str, ...]) -> type[BaseModel]:
+    """The ``ArticleExtracted`` fields but ``without``, each with its own annotation and
+    ``FieldInfo`` (the same constraints and defaults, nothing written twice)."""
+    fields = {key: (info.annotation, info) for key, info in ArticleExtracted.model_fields.items()
+              if key not in without}
+    reading: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        name, __base__=_Reading, **fields)
+    return reading
+
+
+_FOR_ASSIGN = _reading("ArticleExtractedForAssign", _PAGE_PARTS)
+_FOR_PAGE = _reading("ArticleExtractedForPage", _ASSIGN_PARTS)
+
+
+def _read_as(reading: type[BaseModel], value: bytes | str) -> ArticleExtracted:
+    read = reading.model_validate_json(value)
+    return ArticleExtracted.model_construct(read.model_fields_set, **read.__dict__)
+
+
+def extracted_for_assign(value: bytes | str) -> ArticleExtracted:
+    """The record as the assign stage reads it (``Assigner.assign``): every field validated
+    as ``ArticleExtracted`` validates it, but the facts and the page's analyses, left None
+    unread (never fold what this returns). Raises ``ValueError`` as ``model_validate_json``
+    does; a key of no field is skipped, not refused."""
+    return _read_as(_FOR_ASSIGN, value)
+
+
+def extracted_for_page(value: bytes | str) -> ArticleExtracted:
+    """The record as the page stage reads it (``Pipeline.fold``): every field validated as
+    ``ArticleExtracted`` validates it, but the clustering features, left None unread (never
+    assign what this returns: ``Assigner.assign`` refuses it). Raises ``ValueError`` as
+    ``model_validate_json`` does; a key of no field is skipped, not refused."""
+    return _read_as(_FOR_PAGE, value)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ the articles log (:class:`Refused`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -30,7 +30,7 @@ import structlog
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.coldstore import ColdStoreFailed
-from storyline.domain.contracts import ArticleAssigned, ArticleExtracted
+from storyline.domain.contracts import ArticleAssigned, ArticleExtracted, extracted_for_assign
 from storyline.domain.events import DeadLetter
 from storyline.domain.extract.extractor import analysed_in_part
 from storyline.domain.extract.tuning import EXTRACT
@@ -157,13 +157,15 @@ def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition, *
     if pipeline.is_applied(position):
         return FoldedFacts()
     if record.kind == DEAD:
-        letter = _read(DeadLetter, record, position)
+        letter = _read(DeadLetter.model_validate_json, "DeadLetter", record, position)
         if letter.source_offset != position.offset:
             raise UnreadableFacts(f"the dead marker of offset {letter.source_offset} "
                                   f"given as source offset {position.offset}")
         pipeline.pass_over(position)
         return FoldedFacts(dead_letter=letter)
-    extracted = _read(ArticleExtracted, record, position)
+    # an assign process reads only what the assign stage reads (the fold process both)
+    extracted = _read(ArticleExtracted.model_validate_json if pages else extracted_for_assign,
+                      "ArticleExtracted", record, position)
     if extracted.position.offset != position.offset:
         raise UnreadableFacts(f"the facts of offset {extracted.position.offset} given as "
                               f"source offset {position.offset}")
@@ -181,12 +183,13 @@ def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition, *
     return FoldedFacts(events=events, assigned=assigned, unchanged=assigned is None)
 
 
-def _read(model: type[M], record: FactsRecord, position: LogPosition) -> M:
-    """The record's value as ``model``, read before the pipeline is touched: a value that is
-    not (garbage, another schema) raises :class:`UnreadableFacts`, never a half-folded
-    state."""
+def _read(read: Callable[[bytes], M], name: str, record: FactsRecord, position: LogPosition
+          ) -> M:
+    """The record's value read as the contract ``name`` (``read``), before the pipeline is
+    touched: a value that is not (garbage, another schema) raises :class:`UnreadableFacts`,
+    never a half-folded state."""
     try:
-        return model.model_validate_json(record.value)
+        return read(record.value)
     except ValueError as exc:  # pydantic's ValidationError, bad JSON included
         raise UnreadableFacts(f"the facts record of source offset {position.offset} is no "
-                              f"{model.__name__}: {str(exc)[:300]}") from exc
+                              f"{name}: {str(exc)[:300]}") from exc

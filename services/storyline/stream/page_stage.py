@@ -41,7 +41,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from storyline.allocator import limit_arenas
 from storyline.domain.coldstore import ColdStoreFailed
-from storyline.domain.contracts import ArticleAssigned, ArticleExtracted, FactsPosition
+from storyline.domain.contracts import (
+    ArticleAssigned,
+    ArticleExtracted,
+    FactsPosition,
+    extracted_for_page,
+)
 from storyline.domain.events import SummaryGenerated
 from storyline.domain.partitions import PagePartition
 from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
@@ -424,7 +429,7 @@ class PageStage:
         their contract's JSON (the assign process dead-lettered it and folded the article
         from the log), extracted from the article itself: the same facts."""
         try:
-            extracted = ArticleExtracted.model_validate_json(value or b"")
+            extracted = extracted_for_page(value or b"")
             if extracted.position.offset == source_offset:
                 return extracted
         except ValueError:  # pydantic's ValidationError, bad JSON included
@@ -443,7 +448,7 @@ class PageStage:
             raise LookupError(f"the article at {position} is a poison record, and an "
                               "assignment names it")
         log.warning("facts_extracted_from_log", source_offset=source_offset)
-        return ArticleExtracted.model_validate_json(facts.value)
+        return extracted_for_page(facts.value)
 
     async def _fold_head(self, queued: Queued[_Assignment]) -> None:
         assigned = queued.item.assigned
