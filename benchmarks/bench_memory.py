@@ -332,6 +332,9 @@ def main() -> int:
     parser.add_argument("--arena-max", type=int, default=allocator.ARENA_MAX,
                         help="glibc arenas at most, set at start as the worker does "
                              "(STORYLINE_MALLOC_ARENA_MAX; 0: glibc's default)")
+    parser.add_argument("--mmap-threshold", type=int, default=allocator.MMAP_THRESHOLD,
+                        help="glibc's M_MMAP_THRESHOLD as the worker sets it "
+                             "(STORYLINE_MALLOC_MMAP_THRESHOLD; 0: glibc's rising default)")
     parser.add_argument("--allocator-trim", action="store_true",
                         help="with --allocator: trim at every sample too, and report the "
                              "RSS after it (the later samples are then of a trimmed process)")
@@ -339,7 +342,7 @@ def main() -> int:
                         help="the compiled kernels (numba; STORYLINE_COMPILED_KERNELS=true), "
                         "loaded before anything is measured; default: the portable code")
     args = parser.parse_args()
-    allocator.limit_arenas(args.arena_max)
+    allocator.tune_malloc(args.arena_max, args.mmap_threshold)
     if args.compiled:  # as the worker: after limit_arenas, numba's ~130 MB in rss_before
         kernels.warm()  # switched on, compiled or loaded from the cache: not in the timings
 
@@ -489,6 +492,7 @@ def main() -> int:
         "cold_store": str(args.cold_store) if args.cold_store else "memory",
         "fold_thread": args.fold_thread,
         "arena_max": args.arena_max,
+        "mmap_threshold": args.mmap_threshold,
         "compiled_kernels": args.compiled,
         "trims": trimmer.trims,
         "gc_freezes": heap.freezes,

@@ -9,7 +9,9 @@ although nothing uses it. ``malloc_trim(0)`` releases the free pages inside the 
 (``madvise(MADV_DONTNEED)``): the process gets smaller, no object moves, no output changes.
 
 The worker and the fold stage trim every ``malloc_trim_every`` records
-(:class:`Trimmer`) and cap glibc's arenas at ``malloc_arena_max`` (:func:`limit_arenas`).
+(:class:`Trimmer`), cap glibc's arenas at ``malloc_arena_max`` (:func:`limit_arenas`) and fix
+the size from which a block is a mapping of its own at ``malloc_mmap_threshold``
+(:func:`fix_mmap_threshold`).
 Everything here is a no-op returning None off glibc (musl, macOS): the callers only ever
 lose the saving, never behaviour; and nothing here touches an object, so no output changes.
 """
@@ -79,6 +81,17 @@ TRIM_EVERY = 1000
 M_ARENA_MAX = -8
 ARENA_MAX = 2
 
+# mallopt's M_MMAP_THRESHOLD: glibc serves a request of at least this many bytes with a
+# mapping of its own, unmapped when freed. Left to itself glibc raises the threshold to the
+# size of each mapped block freed (up to 32 MiB), so once a long story has been frozen (its
+# pickle and its packed bytes, megabytes each) such buffers come from the heap and leave
+# holes between the live blocks there when freed: past the articles budget, where stories
+# are frozen and thawed all the time, glibc's free memory went 29 -> 102 MB from 2 to 6x10^4
+# articles (docs/benchmarks.md, session 39). Setting it fixes it (and turns the raising
+# off); 128 KiB is glibc's own starting value.
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 128 * 1024
+
 
 class Trimmer:
     """Calls :func:`trim` every ``every`` records (0: never); keeps the count and the time."""
@@ -106,7 +119,25 @@ def limit_arenas(count: int) -> bool | None:
     """At most ``count`` glibc arenas for the threads created from now on (0: glibc's
     default, nothing done). Called at a process's start, before its threads. True if glibc
     took it, None off glibc or for 0."""
+    return _mallopt(M_ARENA_MAX, count)
+
+
+def fix_mmap_threshold(size: int) -> bool | None:
+    """Serve every request of at least ``size`` bytes with a mapping of its own, for good
+    (0: glibc's default, a threshold that follows the blocks freed; nothing done). True if
+    glibc took it, None off glibc or for 0."""
+    return _mallopt(M_MMAP_THRESHOLD, size)
+
+
+def tune_malloc(arena_max: int, mmap_threshold: int) -> None:
+    """A process's glibc settings, at its start before its threads (see :func:`limit_arenas`
+    and :func:`fix_mmap_threshold`)."""
+    limit_arenas(arena_max)
+    fix_mmap_threshold(mmap_threshold)
+
+
+def _mallopt(option: int, value: int) -> bool | None:
     libc = _libc()
-    if count <= 0 or libc is None or not hasattr(libc, "mallopt"):
+    if value <= 0 or libc is None or not hasattr(libc, "mallopt"):
         return None
-    return bool(libc.mallopt(M_ARENA_MAX, count))
+    return bool(libc.mallopt(option, value))

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from storyline.allocator import ARENA_MAX, TRIM_EVERY
+from storyline.allocator import ARENA_MAX, MMAP_THRESHOLD, TRIM_EVERY
 from storyline.collector import COLLECT_GROWTH, FREEZE_EVERY
 from storyline.llm.settings import LLMSettings
 
@@ -104,6 +104,14 @@ class Settings(BaseSettings):
         description="At most this many glibc malloc arenas in the worker and the fold stage "
         "(set with mallopt at start; 0: glibc's default of 8 per core). Never changes a "
         "revision.",
+    )
+    malloc_mmap_threshold: int = Field(
+        default=MMAP_THRESHOLD, ge=0,
+        description="Blocks of at least this many bytes get a mapping of their own in the "
+        "worker and the fold and page stages, returned to the system when freed (set with "
+        "mallopt at start; 0: glibc's default, a threshold that rises with the blocks "
+        "freed, which leaves the buffers of frozen stories' pickles as holes in the heap). "
+        "Never changes a revision.",
     )
     compiled_kernels: bool = Field(
         default=False,

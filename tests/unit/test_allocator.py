@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ctypes.util
 import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +70,73 @@ def test_the_arena_cap_goes_to_mallopt_as_m_arena_max(monkeypatch: pytest.Monkey
     assert asked == [(-8, 2)]  # M_ARENA_MAX in glibc's malloc.h
 
 
+def test_the_mmap_threshold_goes_to_mallopt_as_m_mmap_threshold(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def mallopt(self, option: int, value: int) -> int:
+            asked.append((option, value))
+            return 1
+
+    monkeypatch.setattr(allocator, "_libc", lambda: FakeLibc())
+    assert allocator.fix_mmap_threshold(0) is None  # glibc's default: nothing asked
+    assert allocator.fix_mmap_threshold(131072) is True
+    allocator.tune_malloc(2, 65536)
+    assert asked == [(-3, 131072), (-8, 2), (-3, 65536)]  # M_MMAP_THRESHOLD, M_ARENA_MAX
+
+
+# A process that maps and frees a 4 MiB block, then asks for 1 MiB blocks; prints the bytes
+# glibc holds in mappings of their own (mallinfo2's hblkhd) before and after.
+_MAPPED_PROBE = """
+import ctypes, sys
+from storyline import allocator
+if sys.argv[1] == "fixed":
+    assert allocator.fix_mmap_threshold(128 * 1024)
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.free(libc.malloc(4 << 20))
+before = allocator.mallinfo()["hblkhd"]
+blocks = [libc.malloc(1 << 20) for _ in range(4)]
+print(before, allocator.mallinfo()["hblkhd"])
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="no glibc mallinfo2 here")
+def test_with_the_threshold_fixed_a_large_block_stays_a_mapping_after_a_larger_one_is_freed(
+        ) -> None:
+    """glibc raises its threshold to a freed mapping's size, so after a frozen story's
+    megabytes are freed the next buffers come from the heap; fixed, they stay mappings."""
+    def mapped(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _MAPPED_PROBE, mode], check=True,
+                             capture_output=True, text=True, env=_child_env()).stdout
+        before, after = map(int, out.split())
+        return after - before
+
+    assert mapped("default") < 1 << 20  # the raised threshold: from the heap
+    assert mapped("fixed") >= 4 << 20  # four mappings of their own
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("MALLOC_MMAP_THRESHOLD_", None)
+    env.pop("GLIBC_TUNABLES", None)
+    services = str(Path(allocator.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [services, env.get("PYTHONPATH")]))
+    return env
+
+
 def test_the_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().malloc_trim_every == allocator.TRIM_EVERY
     assert Settings().malloc_arena_max == allocator.ARENA_MAX
+    assert Settings().malloc_mmap_threshold == allocator.MMAP_THRESHOLD
     monkeypatch.setenv("STORYLINE_MALLOC_TRIM_EVERY", "250")
     monkeypatch.setenv("STORYLINE_MALLOC_ARENA_MAX", "0")
+    monkeypatch.setenv("STORYLINE_MALLOC_MMAP_THRESHOLD", "0")
     here = Settings()
-    assert (here.malloc_trim_every, here.malloc_arena_max) == (250, 0)
+    assert (here.malloc_trim_every, here.malloc_arena_max, here.malloc_mmap_threshold) == (
+        250, 0, 0)
     monkeypatch.setenv("STORYLINE_MALLOC_TRIM_EVERY", "-1")
     with pytest.raises(ValidationError):
         Settings()

@@ -37,7 +37,7 @@ from pathlib import Path
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from storyline.allocator import limit_arenas
+from storyline.allocator import tune_malloc
 from storyline.domain.pipeline import LogPosition
 from storyline.domain.records import dead_letter
 from storyline.kafka.articles_log import ARTICLES_PARTITION
@@ -611,7 +611,8 @@ def fold_state_dir(settings: Settings, *, pages: bool = True) -> Path:
 
 
 def run_fold(settings: Settings, *, pages: bool = True) -> None:
-    limit_arenas(settings.malloc_arena_max)  # before aiokafka and RocksDB start threads
+    # before aiokafka and RocksDB start threads
+    tune_malloc(settings.malloc_arena_max, settings.malloc_mmap_threshold)
     switch_kernels(settings)
     # before FoldStage empties the cold store: a previous fold may still be stopping
     directory = fold_state_dir(settings, pages=pages)

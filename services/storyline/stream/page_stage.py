@@ -39,7 +39,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from storyline.allocator import limit_arenas
+from storyline.allocator import tune_malloc
 from storyline.domain.coldstore import ColdStoreFailed
 from storyline.domain.contracts import (
     ArticleAssigned,
@@ -550,7 +550,8 @@ class PageStage:
 
 
 def run_page(settings: Settings, partition: int) -> None:
-    limit_arenas(settings.malloc_arena_max)  # before aiokafka and RocksDB start threads
+    # before aiokafka and RocksDB start threads
+    tune_malloc(settings.malloc_arena_max, settings.malloc_mmap_threshold)
     switch_kernels(settings)
     directory = page_state_dir(settings, partition)
     with own_state(directory), stopping_on_cold_store_failure(snapshot_dir(

@@ -50,7 +50,7 @@ import faust
 import structlog
 from aiokafka import TopicPartition
 
-from storyline.allocator import TRIM_EVERY, Trimmer, limit_arenas
+from storyline.allocator import TRIM_EVERY, Trimmer, tune_malloc
 from storyline.collector import COLLECT_GROWTH, FREEZE_EVERY, Collector
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.coldstore import ColdStoreFailed
@@ -754,7 +754,8 @@ def run_worker(settings: Settings, *, loglevel: str = "warning", web_port: int |
                ) -> None:
     import sys
 
-    limit_arenas(settings.malloc_arena_max)  # before faust, aiokafka and RocksDB start threads
+    # before faust, aiokafka and RocksDB start threads
+    tune_malloc(settings.malloc_arena_max, settings.malloc_mmap_threshold)
     switch_kernels(settings)
     state_dir(settings).mkdir(parents=True, exist_ok=True)
     probe = WorkerProbe(settings.ready_max_lag)
