@@ -9,8 +9,10 @@ test order. In tests, loggers are never cached.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import structlog
 
 _configure = structlog.configure
@@ -22,6 +24,18 @@ def _configure_uncached(*args: Any, **kwargs: Any) -> None:
 
 
 structlog.configure = _configure_uncached
+
+
+@pytest.fixture(autouse=True)
+def _logging_configuration_restored() -> Iterator[None]:
+    """structlog's configuration as it was before each test. A test that runs a command with
+    ``STORYLINE_LOG_LEVEL=warning`` left logging filtered at that level for the tests after it
+    in the same process: a later ``capture_logs`` (which replaces the processors only) saw
+    the warnings but no INFO event (``test_snapshots``' prune test after ``test_ingest_cli``:
+    a failure that came and went with how the files were spread over the workers)."""
+    saved = structlog.get_config()
+    yield
+    _configure(**saved)
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
