@@ -8,10 +8,10 @@ after the fold has thrown away many large short-lived buffers the freed memory s
 although nothing uses it. ``malloc_trim(0)`` releases the free pages inside the heap too
 (``madvise(MADV_DONTNEED)``): the process gets smaller, no object moves, no output changes.
 
-The worker and the fold stage trim every ``malloc_trim_every`` records
-(:class:`Trimmer`), cap glibc's arenas at ``malloc_arena_max`` (:func:`limit_arenas`) and fix
-the size from which a block is a mapping of its own at ``malloc_mmap_threshold``
-(:func:`fix_mmap_threshold`).
+The worker and the fold stage trim every ``malloc_trim_every`` records (:class:`Trimmer`);
+they and the page stage cap glibc's arenas at ``malloc_arena_max`` (:func:`limit_arenas`)
+and fix the size from which a block is a mapping of its own at ``malloc_mmap_threshold``
+(:func:`fix_mmap_threshold`), both at start (:func:`tune_malloc`).
 Everything here is a no-op returning None off glibc (musl, macOS): the callers only ever
 lose the saving, never behaviour; and nothing here touches an object, so no output changes.
 """

@@ -56,7 +56,9 @@ def test_the_trimmer_trims_every_n_records_and_never_at_zero(
     assert {off.folded() for _ in range(5)} == {None} and len(calls) == 2
 
 
-def test_the_arena_cap_goes_to_mallopt_as_m_arena_max(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def mallopt_asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The (option, value) of every ``mallopt`` call, to a libc that takes them all."""
     asked: list[tuple[int, int]] = []
 
     class FakeLibc:
@@ -65,25 +67,22 @@ def test_the_arena_cap_goes_to_mallopt_as_m_arena_max(monkeypatch: pytest.Monkey
             return 1
 
     monkeypatch.setattr(allocator, "_libc", lambda: FakeLibc())
+    return asked
+
+
+def test_the_arena_cap_goes_to_mallopt_as_m_arena_max(
+        mallopt_asked: list[tuple[int, int]]) -> None:
     assert allocator.limit_arenas(0) is None  # glibc's default: nothing asked
     assert allocator.limit_arenas(2) is True
-    assert asked == [(-8, 2)]  # M_ARENA_MAX in glibc's malloc.h
+    assert mallopt_asked == [(-8, 2)]  # M_ARENA_MAX in glibc's malloc.h
 
 
 def test_the_mmap_threshold_goes_to_mallopt_as_m_mmap_threshold(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[tuple[int, int]] = []
-
-    class FakeLibc:
-        def mallopt(self, option: int, value: int) -> int:
-            asked.append((option, value))
-            return 1
-
-    monkeypatch.setattr(allocator, "_libc", lambda: FakeLibc())
+        mallopt_asked: list[tuple[int, int]]) -> None:
     assert allocator.fix_mmap_threshold(0) is None  # glibc's default: nothing asked
     assert allocator.fix_mmap_threshold(131072) is True
     allocator.tune_malloc(2, 65536)
-    assert asked == [(-3, 131072), (-8, 2), (-3, 65536)]  # M_MMAP_THRESHOLD, M_ARENA_MAX
+    assert mallopt_asked == [(-3, 131072), (-8, 2), (-3, 65536)]  # M_MMAP_THRESHOLD, M_ARENA_MAX
 
 
 # A process that maps and frees a 4 MiB block, then asks for 1 MiB blocks; prints the bytes
