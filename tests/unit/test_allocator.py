@@ -3,6 +3,7 @@ the arena cap and their settings; none of them changes a byte of the fold."""
 
 from __future__ import annotations
 
+import argparse
 import ctypes.util
 import hashlib
 import os
@@ -83,6 +84,32 @@ def test_the_mmap_threshold_goes_to_mallopt_as_m_mmap_threshold(
     assert allocator.fix_mmap_threshold(131072) is True
     allocator.tune_malloc(2, 65536)
     assert mallopt_asked == [(-3, 131072), (-8, 2), (-3, 65536)]  # M_MMAP_THRESHOLD, M_ARENA_MAX
+
+
+def test_storyline_replay_tunes_malloc_before_its_event_loop_and_in_its_page_processes(
+        mallopt_asked: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replay folds what the worker folds: its allocator is tuned the same way, before
+    any Kafka client or RocksDB thread exists (the arena cap counts only then)."""
+    from storyline.commands import replay as replay_command
+    from storyline.settings import get_settings
+
+    seen_by_the_loop: list[list[tuple[int, int]]] = []
+
+    async def replayed(args: object) -> int:
+        seen_by_the_loop.append(list(mallopt_asked))
+        return 0
+
+    monkeypatch.setattr(replay_command, "_run", replayed)
+    monkeypatch.setenv("STORYLINE_MALLOC_ARENA_MAX", "3")
+    monkeypatch.setenv("STORYLINE_MALLOC_MMAP_THRESHOLD", "65536")
+    get_settings.cache_clear()
+    try:
+        assert replay_command.run(argparse.Namespace(stage=None)) == 0
+        assert seen_by_the_loop == [[(-8, 3), (-3, 65536)]]  # M_ARENA_MAX, M_MMAP_THRESHOLD
+        replay_command._tuned_malloc()  # a page replay process's initializer
+        assert mallopt_asked[2:] == [(-8, 3), (-3, 65536)]
+    finally:
+        get_settings.cache_clear()
 
 
 # A process that maps and frees a 4 MiB block, then asks for 1 MiB blocks; prints the bytes

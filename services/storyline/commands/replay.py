@@ -9,6 +9,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from storyline.allocator import tune_malloc
 from storyline.kafka.clients import started
 from storyline.settings import Settings, get_settings, switch_kernels
 
@@ -38,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from storyline.stream.facts import StaleFacts
     from storyline.stream.logreader import LogTruncated
 
+    # as the worker's folding processes, before aiokafka and RocksDB start threads: the
+    # replay folds the same states and keeps the same frozen ones (docs/architecture.md)
+    settings = get_settings()
+    tune_malloc(settings.malloc_arena_max, settings.malloc_mmap_threshold)
     try:
         return asyncio.run(_run(args))
     except (StaleAssignment, StaleFacts, LookupError, LogTruncated) as exc:
@@ -235,6 +240,12 @@ async def _replay_page(settings: Settings) -> RebuiltLog:
     return rebuilt
 
 
+def _tuned_malloc() -> None:
+    """A page replay process's start: its allocator tuned as the replay's own."""
+    settings = get_settings()
+    tune_malloc(settings.malloc_arena_max, settings.malloc_mmap_threshold)
+
+
 async def _replay_page_in_processes(settings: Settings, processes: int) -> RebuiltLog:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -251,7 +262,7 @@ async def _replay_page_in_processes(settings: Settings, processes: int) -> Rebui
     del published  # each process reads what it needs itself
     started = time.perf_counter()
     # spawned, not forked: the parent has run an event loop and Kafka clients
-    with ProcessPoolExecutor(max_workers=processes,
+    with ProcessPoolExecutor(max_workers=processes, initializer=_tuned_malloc,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         replays = list(pool.map(replay_partition_from_kafka, range(processes),
                                 [processes] * processes))
