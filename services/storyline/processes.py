@@ -1,5 +1,5 @@
 """Whether a process is still there (the broker's pid file, a snapshot writer's temp file),
-and children that do not outlive their parent."""
+children that do not outlive their parent, and the cores there are to run them on."""
 
 from __future__ import annotations
 
@@ -35,3 +35,10 @@ def alive(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -22,7 +22,11 @@ from storyline.domain.pipeline import LogPosition, Pipeline, PipelineEvent
 from storyline.domain.records import handle_record
 from storyline.ingest.files import iter_file
 from storyline.llm.summariser import apply_recorded
+from storyline.replay_extract import ParallelExtraction
+from storyline.replay_extract import Record as Record  # its old home
+from storyline.replay_extract import extract_processes as extract_processes_for
 from storyline.settings import Settings
+from storyline.stream.facts import FactsRecord, fold_facts
 from storyline.stream.logreader import end_offsets, read_events, read_partition
 
 
@@ -36,6 +40,7 @@ class RebuiltLog:
     events: list[PipelineEvent] = field(default_factory=list)
     # the heap frozen as it grows (storyline.collector): the long replays of the commands
     collector: Collector | None = None
+    extract_processes: int = 0  # that extracted the records beside the fold (0: none)
 
     @property
     def records_per_second(self) -> float:
@@ -62,9 +67,6 @@ class Verification(Differences):
     redeliveries: int = 0  # the same revision published twice with the same hash
     # pipeline versions that published revisions, when not the one that rebuilt them
     other_versions: set[str] = field(default_factory=set)
-
-
-Record = tuple[bytes | None, bytes | None, LogPosition]
 
 
 def records_from_files(paths: Sequence[Path], topic: str, limit: int | None = None
@@ -106,15 +108,44 @@ def _fold_one(rebuilt: RebuiltLog, key: bytes | None, value: bytes | None,
               position: LogPosition, max_bytes: int,
               recorded: dict[tuple[str, int], SummaryGenerated] | None = None) -> None:
     outcome = handle_record(rebuilt.pipeline, key, value, position, max_bytes=max_bytes)
+    _folded(rebuilt, outcome.events, outcome.dead_letter is not None, recorded)
+
+
+def _fold_extracted(rebuilt: RebuiltLog, facts: FactsRecord, position: LogPosition,
+                    recorded: dict[tuple[str, int], SummaryGenerated] | None) -> None:
+    """:func:`_fold_one` of a record extracted elsewhere (``facts``, as the extract stage
+    writes it), folded as the staged worker's fold process folds it: the same events."""
+    folded = fold_facts(rebuilt.pipeline, facts, position)
+    _folded(rebuilt, folded.events,
+            folded.dead_letter is not None or folded.refused is not None, recorded)
+
+
+def _folded(rebuilt: RebuiltLog, events: list[PipelineEvent], dead: bool,
+            recorded: dict[tuple[str, int], SummaryGenerated] | None) -> None:
     rebuilt.records += 1
     if rebuilt.collector is not None:
         rebuilt.collector.folded()
-    if outcome.dead_letter is not None:
+    if dead:
         rebuilt.dead_letters += 1
-    for event in overlay_recorded(rebuilt.pipeline, outcome.events, recorded):
+    for event in overlay_recorded(rebuilt.pipeline, events, recorded):
         rebuilt.events.append(event)
         if isinstance(event, StoryUpdated):
             rebuilt.revisions[(event.story_id, event.revision)] = event
+
+
+async def fold_log(rebuilt: RebuiltLog, records: AsyncIterator[Record], *, max_bytes: int,
+                   extract_processes: int = 0,
+                   recorded: dict[tuple[str, int], SummaryGenerated] | None = None) -> None:
+    """Fold ``records`` (a log's, in order) into ``rebuilt``: extracted in this process, or
+    in ``extract_processes`` processes of their own (:mod:`storyline.replay_extract`) while
+    this one folds; the same revisions either way."""
+    if extract_processes == 0:
+        async for key, value, position in records:
+            _fold_one(rebuilt, key, value, position, max_bytes, recorded)
+        return
+    async with ParallelExtraction(extract_processes, max_bytes) as extraction:
+        async for (_, _, position), facts in extraction.extracted(records):
+            _fold_extracted(rebuilt, facts, position, recorded)
 
 
 def overlay_recorded(pipeline: Pipeline, events: list[PipelineEvent],
@@ -146,19 +177,26 @@ async def recorded_summaries(settings: Settings) -> dict[tuple[str, int], Summar
     }
 
 
-async def rebuild_from_kafka(settings: Settings) -> RebuiltLog:
+async def rebuild_from_kafka(settings: Settings, extract_processes: int | None = None
+                             ) -> RebuiltLog:
+    """Every revision of the articles log, folded from offset 0; ``extract_processes``: see
+    :func:`storyline.replay_extract.extract_processes` (None: as many as the cores allow)."""
     rebuilt = RebuiltLog(pipeline=Pipeline(),
                          collector=Collector(settings.gc_freeze_every, settings.gc_collect_growth))
     recorded = await recorded_summaries(settings)
     topic = settings.articles
     ends = await end_offsets(settings.bootstrap_servers, topic)
+    rebuilt.extract_processes = extract_processes_for(sum(ends.values()), extract_processes)
+
+    async def records() -> AsyncIterator[Record]:
+        for partition in sorted(ends):
+            async for record in read_partition(settings.bootstrap_servers, topic, partition,
+                                               start=0, stop=ends[partition]):
+                yield record.key, record.value, LogPosition(topic, partition, record.offset)
+
     started = time.perf_counter()
-    for partition in sorted(ends):
-        async for record in read_partition(settings.bootstrap_servers, topic, partition,
-                                           start=0, stop=ends[partition]):
-            _fold_one(rebuilt, record.key, record.value,
-                      LogPosition(topic, partition, record.offset), settings.max_article_bytes,
-                      recorded)
+    await fold_log(rebuilt, records(), max_bytes=settings.max_article_bytes,
+                   extract_processes=rebuilt.extract_processes, recorded=recorded)
     rebuilt.seconds = time.perf_counter() - started
     return rebuilt
 

@@ -156,6 +156,16 @@ def test_worker_publishes_revisions_that_replay_verifies(
     assert "0 mismatched" in result.stdout and "0 missing" in result.stdout
     assert f"{len(set((u.story_id, u.revision) for u in revisions))} identical" in result.stdout
     assert time.perf_counter() - started < 120
+    # the articles extracted in a process of their own (a short log stays in process by
+    # default): the same verdict, the poison record and the conflict dead letters again
+    apart = subprocess.run([*STORYLINE, "replay", "--verify", "--extract-processes", "1"],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert apart.returncode == 0, apart.stdout + apart.stderr
+    assert "extracted in 1 processes" in apart.stdout and "2 dead letters" in apart.stdout
+    def verdict(out: str) -> list[str]:  # all but the timed line
+        return [line for line in out.splitlines() if not line.startswith("replayed ")]
+
+    assert verdict(apart.stdout) == verdict(result.stdout)
 
     shown = subprocess.run([*STORYLINE, "story", "show", revisions[-1].story_id],
                            env=env, capture_output=True, text=True, timeout=120)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from storyline.allocator import tune_malloc
 from storyline.kafka.clients import started
+from storyline.logconfig import configure_logging
 from storyline.settings import Settings, get_settings, switch_kernels
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(--verify: against the assignments topic), page from the "
                              "assignments and facts topics (--verify: against the story "
                              "updates); written by the staged worker (docs/stages.md)")
+    parser.add_argument("--extract-processes", type=int, default=None, metavar="K",
+                        help="without --stage: extract the articles in K processes of their "
+                             "own while this one folds (default: the cores less one, for a "
+                             "log of 256 records or more; 0: extract here); the revisions "
+                             "are the same bytes for any K")
     parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="with --stage page: replay N page partitions (the stories by "
                              "the CRC-32 of their id) in N processes; the revisions are the "
@@ -43,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     # replay folds the same states and keeps the same frozen ones (docs/architecture.md)
     settings = get_settings()
     tune_malloc(settings.malloc_arena_max, settings.malloc_mmap_threshold)
+    # log lines go to stderr as every command's do: stdout is the replay's report
+    configure_logging(settings.log_level, settings.log_format)
     try:
         return asyncio.run(_run(args))
     except (StaleAssignment, StaleFacts, LookupError, LogTruncated) as exc:
@@ -71,13 +79,19 @@ async def _run(args: argparse.Namespace) -> int:
     if args.processes < 1 or (args.processes > 1 and args.stage != "page"):
         raise SystemExit("--processes N (N >= 1) replays the page stage: use it with "
                          "--stage page")
+    if args.extract_processes is not None and (args.extract_processes < 0 or args.stage):
+        raise SystemExit("--extract-processes K (K >= 0) extracts the articles of a whole "
+                         "replay: use it without --stage")
     if args.stage == "page":
         rebuilt = (await _replay_page(settings) if args.processes == 1
                    else await _replay_page_in_processes(settings, args.processes))
     else:
-        rebuilt = await rebuild_from_kafka(settings)
+        rebuilt = await rebuild_from_kafka(settings, args.extract_processes)
+        extracted = (f", extracted in {rebuilt.extract_processes} processes"
+                     if rebuilt.extract_processes else "")
         print(f"replayed {rebuilt.records} articles from {settings.articles} in "
-              f"{rebuilt.seconds:.2f}s ({rebuilt.records_per_second:,.0f} articles/s): "
+              f"{rebuilt.seconds:.2f}s ({rebuilt.records_per_second:,.0f} articles/s"
+              f"{extracted}): "
               f"{len(rebuilt.pipeline.story_ids)} stories, {len(rebuilt.revisions)} "
               f"revisions, {rebuilt.dead_letters} dead letters; pipeline "
               f"{rebuilt.pipeline.pipeline_version}")

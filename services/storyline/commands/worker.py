@@ -37,7 +37,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from storyline.cli import port_number
-from storyline.processes import die_with_parent
+from storyline.processes import die_with_parent, usable_cores
 
 if TYPE_CHECKING:
     from storyline.settings import Settings
@@ -226,15 +226,8 @@ def extract_processes(stripes: int, asked: int | None, cores: int | None = None)
             raise SystemExit(f"{asked} extract processes for {stripes} stripes (the facts "
                              f"topic's partitions): give 1 to {stripes}")
         return asked
-    cores = cores if cores is not None else _cores()
+    cores = cores if cores is not None else usable_cores()
     return max(1, min(stripes, cores - 1))
-
-
-def _cores() -> int:
-    """The cores this process may run on (its affinity, where the system tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _stripe_args(stripes: int, processes: int, k: int) -> list[str]:
