@@ -1,7 +1,7 @@
 """End-to-end throughput on the real broker: ingest, worker processing, replay --verify.
 
     .venv/bin/python benchmarks/bench_e2e.py ../shared/data/timeline17-dev/articles.jsonl \
-        [--worker single|staged|pages]
+        [--worker single|staged|pages] [--replay-in-process]
 
 Uses a fresh topic prefix (so it never mixes with other runs) on the broker given by
 STORYLINE_BOOTSTRAP_SERVERS (default 127.0.0.1:9092; start it with `storyline kafka up`),
@@ -182,6 +182,9 @@ def main() -> int:
     parser.add_argument("files", nargs="*",
                         default=["../shared/data/timeline17-dev/articles.jsonl"])
     parser.add_argument("--worker", choices=("single", "staged", "pages"), default="single")
+    parser.add_argument("--replay-in-process", action="store_true",
+                        help="also time `replay --verify --extract-processes 0` (extraction "
+                             "in the replaying process), after the default replay")
     args = parser.parse_args()
     files = args.files
     count = sum(sum(1 for line in Path(f).read_text().splitlines() if line.strip()) for f in files)
@@ -235,6 +238,14 @@ def main() -> int:
     replay_s, replay = timed([*STORYLINE, "replay", "--verify"], env)
     print(replay.stdout.strip())
     match = re.search(r"(\d+) revisions", replay.stdout)
+    in_process: dict[str, object] = {}
+    if args.replay_in_process:
+        here_s, here = timed([*STORYLINE, "replay", "--verify", "--extract-processes", "0"],
+                             env)
+        print(here.stdout.strip())
+        in_process = {"replay_verify_in_process_seconds": round(here_s, 2),
+                      "replay_verify_in_process_articles_per_s": round(count / here_s, 1),
+                      "verified_in_process": here.returncode == 0}
     summary = {
         "worker": args.worker,
         "articles": count,
@@ -251,6 +262,7 @@ def main() -> int:
         "replay_verify_articles_per_s": round(count / replay_s, 1),
         "revisions": int(match.group(1)) if match else None,
         "verified": replay.returncode == 0,
+        **in_process,
         "worker_rss_mb_caught_up": final_rss,
         "worker_rss_mb_by_process": by_process,
         "worker_cpu_s_by_process": cpu,
