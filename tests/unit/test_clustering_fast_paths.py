@@ -246,10 +246,10 @@ def test_name_weights_are_the_logarithms_one_by_one(
         features = _features("\n".join(sentences), *names)
         _, weights = c._represent(features, count_df=True)
         docs = c._names.docs + 1
-        nids = c._names.intern_all([m.canonical for m in features.names])
+        nids = c._names.intern_all(features.names.canonical)
         counts: dict[int, int] = {}
-        for nid, m in zip(nids, features.names, strict=True):
-            counts[nid] = counts.get(nid, 0) + m.count
+        for nid, count in zip(nids, features.names.count, strict=True):
+            counts[nid] = counts.get(nid, 0) + count
         assert weights == {
             n: (1.0 + log_of(k)) * (log_of_ratio(docs, int(c._names.df[n]) + 1) + 1.0)
             for n, k in counts.items()}

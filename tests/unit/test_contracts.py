@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from storyline.commands.schemas import generated
 from storyline.domain.canonical import canonical_bytes, content_hash
-from storyline.domain.contracts import ClusteringName
+from storyline.domain.contracts import ClusteringFeatures
 from storyline.domain.events import (
     PUBLISHED_LATEST,
     ArticleReceived,
@@ -126,20 +126,69 @@ def test_an_old_story_split_is_a_retired_event_not_a_crash() -> None:
     assert not (ROOT / "schemas" / "StorySplit.v1.schema.json").exists()
 
 
-@pytest.mark.parametrize(("count", "person", "lede"), [(0, False, False), (3, True, True)])
-def test_clustering_name_of_is_model_construct(count: int, person: bool, lede: bool) -> None:
-    fast = ClusteringName.of("barack obama", count, person, lede)
-    slow = ClusteringName.model_construct(canonical="barack obama", count=count, person=person,
-                                          lede=lede)
-    assert fast == slow and hash(fast) == hash(slow)
-    assert fast.model_dump_json() == slow.model_dump_json()
-    assert fast.model_dump(exclude_unset=True) == slow.model_dump(exclude_unset=True)
-    assert fast.model_fields_set == slow.model_fields_set
-    assert fast.__pydantic_extra__ == slow.__pydantic_extra__
-    assert fast.__pydantic_private__ == slow.__pydantic_private__
-    assert ClusteringName.model_validate_json(fast.model_dump_json()) == fast
+def test_the_clusterers_columns_give_one_entry_each() -> None:
+    """Terms, counts and names travel as columns (ArticleExtracted v2): a record whose
+    columns do not line up is refused, not read with a term's count shifted."""
+    names = {"canonical": ["barack obama"], "count": [3], "person": [True], "lede": [False]}
+    good = {"day": 1.5, "body_terms": ["oil", "spill"], "body_counts": [2, 1],
+            "headline_terms": [], "headline_counts": [], "names": names, "shingles": ""}
+    read = ClusteringFeatures.model_validate(good)
+    assert read.names.canonical == ("barack obama",) and read.body_counts == (2, 1)
+    for broken in ({**good, "body_counts": [2]},
+                   {**good, "headline_counts": [1]},
+                   {**good, "names": {**names, "lede": []}},
+                   {**good, "names": {**names, "count": [-1]}}):
+        with pytest.raises(ValidationError):
+            ClusteringFeatures.model_validate(broken)
     with pytest.raises(ValidationError):
-        fast.count = 4  # type: ignore[misc]  # frozen like any contract
+        read.day = 2.0  # type: ignore[misc]  # frozen like any contract
+
+
+def _fixture_article() -> ArticleReceived:
+    """The article ``ArticleExtracted.v1.json`` was extracted from (extract-25, by the code
+    before version 2, at offset 7)."""
+    return ArticleReceived(
+        uri="urn:fixture:extracted-v1", version=1, source="Valley Courier",
+        headline="Aldwater floods Kesterby as levee gives way",
+        body="More than 2,000 residents of Kesterby were evacuated on Tuesday as the Aldwater "
+             "burst its banks.\nMayor Tomas Reyes said two schools had been opened as "
+             "shelters.\nEmergency director Helen Okafor said the river would peak on "
+             "Thursday.",
+        published=dt.datetime(2026, 3, 3, 9, 30, tzinfo=dt.UTC))
+
+
+def test_a_facts_record_of_version_1_reads_as_the_version_2_of_the_same_article() -> None:
+    """A facts topic keeps what earlier versions wrote: a v1 record (terms as pairs, a
+    model a name) is upcast, by every stage's reader, to what this version extracts."""
+    from storyline.domain.contracts import (
+        extracted_for_assign,
+        extracted_for_page,
+        read_extracted,
+    )
+    from storyline.domain.pipeline import Pipeline
+    from storyline.domain.stages import LogPosition, extract
+
+    v1 = (FIXTURES / "ArticleExtracted.v1.json").read_bytes()
+    assert b'"schema_version":1' in v1 and b'"body_terms":[["' in v1
+    now = extract(_fixture_article(), LogPosition("storyline.articles", 0, 7))
+    assert now.schema_version == 2
+    assert now.extractor_version == read_extracted(v1).extractor_version  # else re-record
+    assert read_extracted(v1) == now
+    assert decode_event(v1, type(now)) == now  # the generic path agrees
+    assert extracted_for_assign(v1) == extracted_for_assign(now.model_dump_json())
+    assert extracted_for_page(v1) == extracted_for_page(now.model_dump_json())
+    assert now.clustering is not None and now.clustering.names.canonical[:2] == (
+        "kesterby", "aldwater")
+    # and it is placed where the v2 record is
+    old, new = Pipeline(), Pipeline()
+    assert (old.assigner.assign(extracted_for_assign(v1))
+            == new.assigner.assign(extracted_for_assign(now.model_dump_json())))
+    # a record that is neither version is still refused, with the reader's own error
+    broken = v1.replace(b'"schema_version":1', b'"schema_version":7')
+    with pytest.raises(ValidationError):
+        read_extracted(broken)
+    with pytest.raises(ValidationError):
+        extracted_for_assign(v1.replace(b'"body_terms":[["', b'"body_terms":[[7,"'))
 
 
 def test_a_publication_time_is_read_as_utc_and_refused_where_it_cannot_be_dated() -> None:

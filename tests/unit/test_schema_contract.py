@@ -49,9 +49,16 @@ def test_what_storyline_always_writes_is_required() -> None:
     assert "url" not in entry["required"] and entry["properties"]["url"]["type"] == "string"
     assert {"also_carried_by", "withdrawn", "copies"} <= set(entry["required"])
     for name in ("StoryMerged.v1", "StoryPage.v1", "DeadLetter.v1", "SummaryGenerated.v1",
-                 "ArticleExtracted.v1", "ArticleAssigned.v1"):
+                 "ArticleExtracted.v2", "ArticleAssigned.v1"):
         assert {"event_type", "schema_version"} <= set(
             schema(f"{name}.schema.json")["required"]), name
+    # the clusterer's columns: every one of them, or a term's count would shift
+    clustering = schema("ArticleExtracted.v2.schema.json")["$defs"]
+    assert set(clustering["ClusteringFeatures"]["required"]) == {
+        "day", "body_terms", "body_counts", "headline_terms", "headline_counts", "names",
+        "shingles"}
+    assert set(clustering["ClusteringNames"]["required"]) == {
+        "canonical", "count", "person", "lede"}
 
 
 def test_a_producer_of_articles_may_leave_the_defaults_out() -> None:

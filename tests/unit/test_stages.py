@@ -327,9 +327,10 @@ def test_what_extract_carries_round_trips_exactly(body: str, headline: str | Non
             if term is not None:
                 counts[term] = counts.get(term, 0) + weight
     carried_counts: dict[str, int] = {}
-    for term, count in again.clustering.body_terms:
+    features = again.clustering
+    for term, count in zip(features.body_terms, features.body_counts, strict=True):
         carried_counts[term] = count
-    for term, count in again.clustering.headline_terms:
+    for term, count in zip(features.headline_terms, features.headline_counts, strict=True):
         carried_counts[term] = carried_counts.get(term, 0) + 2 * count
     assert list(carried_counts.items()) == list(counts.items())
 

@@ -91,9 +91,30 @@ def _story_updated_v1_to_v2(payload: Payload) -> Payload:
     }
 
 
+def _article_extracted_v1_to_v2(payload: Payload) -> Payload:
+    # v1 gave the clusterer's terms as [term, count] pairs and its names as an object each;
+    # v2 gives them as columns (the same values, in the same order: ~3x faster to parse)
+    out = {**payload, "schema_version": 2}
+    clustering = payload.get("clustering")
+    if clustering is not None:
+        columns = {k: v for k, v in clustering.items()
+                   if k not in {"body_terms", "headline_terms", "names"}}
+        for terms, counts in (("body_terms", "body_counts"),
+                              ("headline_terms", "headline_counts")):
+            pairs = clustering[terms]
+            columns[terms] = [term for term, _ in pairs]
+            columns[counts] = [count for _, count in pairs]
+        names = clustering["names"]
+        columns["names"] = {field: [name[field] for name in names]
+                            for field in ("canonical", "count", "person", "lede")}
+        out["clustering"] = columns
+    return out
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("ArticleReceived", 1): _article_received_v1_to_v2,
     ("StoryUpdated", 1): _story_updated_v1_to_v2,
+    ("ArticleExtracted", 1): _article_extracted_v1_to_v2,
 }
 
 _MODELS: dict[str, type[Contract]] = {

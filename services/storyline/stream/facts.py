@@ -30,7 +30,12 @@ import structlog
 
 from storyline.domain.canonical import canonical_bytes
 from storyline.domain.coldstore import ColdStoreFailed
-from storyline.domain.contracts import ArticleAssigned, ArticleExtracted, extracted_for_assign
+from storyline.domain.contracts import (
+    ArticleAssigned,
+    ArticleExtracted,
+    extracted_for_assign,
+    read_extracted,
+)
 from storyline.domain.events import DeadLetter
 from storyline.domain.extract.extractor import analysed_in_part
 from storyline.domain.extract.tuning import EXTRACT
@@ -164,7 +169,7 @@ def fold_facts(pipeline: Pipeline, record: FactsRecord, position: LogPosition, *
         pipeline.pass_over(position)
         return FoldedFacts(dead_letter=letter)
     # an assign process reads only what the assign stage reads (the fold process both)
-    extracted = _read(ArticleExtracted.model_validate_json if pages else extracted_for_assign,
+    extracted = _read(read_extracted if pages else extracted_for_assign,
                       "ArticleExtracted", record, position)
     if extracted.position.offset != position.offset:
         raise UnreadableFacts(f"the facts of offset {extracted.position.offset} given as "

@@ -62,7 +62,7 @@ from storyline.domain.assign.clustering_text import (
 )
 from storyline.domain.assign.dedup import DedupConfig, DuplicateIndex, shingles
 from storyline.domain.coldstore import ColdStore, SpilledMap
-from storyline.domain.contracts import ClusteringFeatures, ClusteringName
+from storyline.domain.contracts import ClusteringFeatures, ClusteringNames
 from storyline.domain.events import ArticleReceived
 from storyline.domain.facts import ArticleFacts, NameKind, NameRow
 from storyline.domain.floats import log_of, logs_of_counts, ordered_sum
@@ -88,18 +88,20 @@ def clustering_features(article: ArticleReceived, facts: ArticleFacts,
     ``name_rows``: its names as ``names.name_rows`` gives them, read instead of
     ``facts.names`` when given (``extractor.clustering_name_rows``)."""
     text = f"{article.headline}\n{article.body}" if article.headline else article.body
-    if name_rows is None:
-        names = tuple([ClusteringName.of(m.canonical, m.count, m.kind is NameKind.PERSON,
-                                         m.first_sentence == 0) for m in facts.names])
-    else:
-        names = tuple([ClusteringName.of(canonical, count, kind is NameKind.PERSON,
-                                         first_sentence == 0)
-                       for canonical, _, kind, count, first_sentence in name_rows])
+    rows = (name_rows if name_rows is not None
+            else [(m.canonical, m.display, m.kind, m.count, m.first_sentence)
+                  for m in facts.names])
+    body = term_counts(article.body)
+    headline = term_counts(article.headline) if article.headline else {}
     return ClusteringFeatures.model_construct(
         day=article.published.timestamp() / _SECONDS_PER_DAY,
-        body_terms=tuple(term_counts(article.body).items()),
-        headline_terms=tuple(term_counts(article.headline).items()) if article.headline else (),
-        names=names,
+        body_terms=tuple(body), body_counts=tuple(body.values()),
+        headline_terms=tuple(headline), headline_counts=tuple(headline.values()),
+        names=ClusteringNames.model_construct(
+            canonical=tuple([row[0] for row in rows]),
+            count=tuple([row[3] for row in rows]),
+            person=tuple([row[2] is NameKind.PERSON for row in rows]),
+            lede=tuple([row[4] == 0 for row in rows])),
         shingles=shingles(text).astype("<u4").tobytes(),
     )
 
@@ -411,28 +413,25 @@ class Clusterer:
         cfg = self.config
         intern_all = self._terms.intern_all
         self._new_terms_from, self._new_names_from = self._terms.size, self._names.size
-        body = features.body_terms
         # body terms are distinct: ids in the order they are handed out, then headline terms
-        # (the pairs unzipped in C)
         counts: dict[int, int] = {}
-        if body:
-            words, numbers = zip(*body, strict=True)
-            counts = dict(zip(intern_all(words), numbers, strict=True))
-        headline = features.headline_terms
-        if headline:
+        if features.body_terms:
+            counts = dict(zip(intern_all(features.body_terms), features.body_counts,
+                              strict=True))
+        if features.headline_terms:
             weight = cfg.headline_weight
-            words, numbers = zip(*headline, strict=True)
             get = counts.get
-            for tid, count in zip(intern_all(words), numbers, strict=True):
+            for tid, count in zip(intern_all(features.headline_terms),
+                                  features.headline_counts, strict=True):
                 counts[tid] = get(tid, 0) + count * weight
         name_counts: dict[int, int] = {}
         mentions = features.names
-        nids = self._names.intern_all([m.canonical for m in mentions])
+        nids = self._names.intern_all(mentions.canonical)
         is_person = self._is_person
-        for nid, mention in zip(nids, mentions, strict=True):
-            name_counts[nid] = name_counts.get(nid, 0) + mention.count
+        for nid, count, person in zip(nids, mentions.count, mentions.person, strict=True):
+            name_counts[nid] = name_counts.get(nid, 0) + count
             if nid >= len(is_person):
-                is_person.append(mention.person)
+                is_person.append(person)
         term_ids = np.fromiter(counts, dtype=np.int64, count=len(counts))
         nid_array = np.fromiter(name_counts, dtype=np.int64, count=len(name_counts))
         if count_df:
@@ -446,8 +445,8 @@ class Clusterer:
         self._lead = (heaviest[1] if heaviest is not None and -heaviest[0] >= cfg.lead_mentions
                       else -1)
         # its key names: named in the lede or at least twice
-        self._key = sorted({nid for nid, m in zip(nids, mentions, strict=True)
-                            if m.lede or name_counts[nid] >= 2})
+        self._key = sorted({nid for nid, lede in zip(nids, mentions.lede, strict=True)
+                            if lede or name_counts[nid] >= 2})
         # (1 + log c) * (Vocabulary.idf) for every name at once: the same logarithms and
         # the same float operations, elementwise
         if not name_counts:
