@@ -100,3 +100,46 @@ def test_how_many_processes_extract_a_replay() -> None:
         choose(10, asked=-1)
     with pytest.raises(ValueError, match="1 or more"):
         replay_extract.ParallelExtraction(0, MAX_BYTES)
+
+
+def test_a_replay_whose_extract_process_died_says_so_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    from concurrent.futures.process import BrokenProcessPool
+
+    from storyline.commands import replay as replay_command
+
+    async def died(args: argparse.Namespace) -> int:
+        raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(replay_command, "_run", died)
+    assert replay_command.run(argparse.Namespace(stage=None)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: an extract process of the replay stopped")
+    assert "--extract-processes 0" in err and "Traceback" not in err
+
+
+def test_an_extract_process_killed_under_the_replay_stops_it_without_hanging() -> None:
+    """SIGKILL of a pool process mid-replay: the replay stops with BrokenProcessPool (said
+    in one line by the command, above), it neither hangs nor folds past the gap."""
+    import os
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+
+    log = records(build_log([("strike", i % 4, "new") for i in range(200)]))
+
+    async def run() -> int:
+        folded = 0
+        async with replay_extract.ParallelExtraction(1, MAX_BYTES) as extraction:
+            async for (_, _, position), _facts in extraction.extracted(_each(log)):
+                assert position.offset == folded  # in order, none skipped
+                folded += 1
+                if folded == 1:
+                    pool = extraction._pool
+                    assert pool is not None
+                    for pid in list(pool._processes):  # type: ignore[attr-defined]
+                        os.kill(pid, signal.SIGKILL)
+        return folded
+
+    with pytest.raises(BrokenProcessPool):
+        asyncio.run(asyncio.wait_for(run(), timeout=60))

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
 from storyline.allocator import tune_malloc
@@ -53,6 +54,13 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     try:
         return asyncio.run(_run(args))
+    except BrokenProcessPool as exc:
+        # an extract process died under the replay (killed, out of memory): nothing was
+        # verified or published; the same replay again is the same
+        print(f"error: an extract process of the replay stopped ({exc}); run the replay "
+              "again, or with --extract-processes 0 to extract in this process",
+              file=sys.stderr)
+        return 2
     except (StaleAssignment, StaleFacts, LookupError, LogTruncated) as exc:
         # a stage's input that this replay cannot read (or no longer whole): said in one
         # line, not a traceback
