@@ -161,7 +161,7 @@ def test_worker_publishes_revisions_that_replay_verifies(
     apart = subprocess.run([*STORYLINE, "replay", "--verify", "--extract-processes", "1"],
                            env=env, capture_output=True, text=True, timeout=300)
     assert apart.returncode == 0, apart.stdout + apart.stderr
-    assert "extracted in 1 processes" in apart.stdout and "2 dead letters" in apart.stdout
+    assert "extracted in 1 process)" in apart.stdout and "2 dead letters" in apart.stdout
     def verdict(out: str) -> list[str]:  # all but the timed line
         return [line for line in out.splitlines() if not line.startswith("replayed ")]
 

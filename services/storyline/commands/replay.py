@@ -95,8 +95,8 @@ async def _run(args: argparse.Namespace) -> int:
                    else await _replay_page_in_processes(settings, args.processes))
     else:
         rebuilt = await rebuild_from_kafka(settings, args.extract_processes)
-        extracted = (f", extracted in {rebuilt.extract_processes} processes"
-                     if rebuilt.extract_processes else "")
+        k = rebuilt.extract_processes
+        extracted = f", extracted in {k} process{'es' if k > 1 else ''}" if k else ""
         print(f"replayed {rebuilt.records} articles from {settings.articles} in "
               f"{rebuilt.seconds:.2f}s ({rebuilt.records_per_second:,.0f} articles/s"
               f"{extracted}): "
