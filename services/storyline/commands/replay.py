@@ -262,10 +262,12 @@ async def _replay_page(settings: Settings) -> RebuiltLog:
     return rebuilt
 
 
-def _tuned_malloc() -> None:
-    """A page replay process's start: its allocator tuned as the replay's own."""
+def _page_process_started() -> None:
+    """A page replay process's start: its allocator tuned and its log lines written as the
+    replay's own (to stderr: stdout is the replay's report)."""
     settings = get_settings()
     tune_malloc(settings.malloc_arena_max, settings.malloc_mmap_threshold)
+    configure_logging(settings.log_level, settings.log_format)
 
 
 async def _replay_page_in_processes(settings: Settings, processes: int) -> RebuiltLog:
@@ -284,7 +286,7 @@ async def _replay_page_in_processes(settings: Settings, processes: int) -> Rebui
     del published  # each process reads what it needs itself
     started = time.perf_counter()
     # spawned, not forked: the parent has run an event loop and Kafka clients
-    with ProcessPoolExecutor(max_workers=processes, initializer=_tuned_malloc,
+    with ProcessPoolExecutor(max_workers=processes, initializer=_page_process_started,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         replays = list(pool.map(replay_partition_from_kafka, range(processes),
                                 [processes] * processes))
