@@ -224,3 +224,31 @@ def test_the_facts_partitions_merge_in_source_order_without_copies(
                 async for f in in_source_order({p: stripe(v) for p, v in written.items()})]
 
     assert asyncio.run(merged()) == offsets
+
+
+def test_the_page_replay_takes_a_process_a_core_when_the_log_pays_for_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``replay --stage page`` without ``--processes``: one process a core for 256
+    assignments or more (the revisions are the same bytes for any number), one below."""
+    from storyline import processes
+    from storyline.commands import replay as replay_command
+    from storyline.settings import Settings
+    from storyline.stream import logreader
+
+    held: dict[int, int] = {}
+
+    async def ends(bootstrap: str, topic: str, **_: object) -> dict[int, int]:
+        assert topic.endswith("storyline.assignments")
+        return held
+
+    monkeypatch.setattr(logreader, "end_offsets", ends)
+    monkeypatch.setattr(processes, "usable_cores", lambda: 4)
+    settings = Settings()
+
+    def chosen(asked: int | None) -> int:
+        return asyncio.run(replay_command._page_processes(settings, asked))
+
+    held.update({0: 200, 1: 56})
+    assert chosen(None) == 4 and chosen(1) == 1 and chosen(3) == 3
+    held.update({0: 199})
+    assert chosen(None) == 1  # 255 assignments: one process

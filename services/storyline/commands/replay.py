@@ -35,9 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "own while this one folds (default: the cores less one, for a "
                              "log of 256 records or more; 0: extract here); the revisions "
                              "are the same bytes for any K")
-    parser.add_argument("--processes", type=int, default=1, metavar="N",
+    parser.add_argument("--processes", type=int, default=None, metavar="N",
                         help="with --stage page: replay N page partitions (the stories by "
-                             "the CRC-32 of their id) in N processes; the revisions are the "
+                             "the CRC-32 of their id) in N processes (default: one a core, "
+                             "for 256 assignments or more; else 1); the revisions are the "
                              "same bytes for any N")
 
 
@@ -84,15 +85,17 @@ async def _run(args: argparse.Namespace) -> int:
             raise SystemExit("--publish writes story updates: use it without --stage or "
                              "with --stage page")
         return await _replay_assign(settings, args.verify)
-    if args.processes < 1 or (args.processes > 1 and args.stage != "page"):
+    if args.processes is not None and (
+            args.processes < 1 or (args.processes > 1 and args.stage != "page")):
         raise SystemExit("--processes N (N >= 1) replays the page stage: use it with "
                          "--stage page")
     if args.extract_processes is not None and (args.extract_processes < 0 or args.stage):
         raise SystemExit("--extract-processes K (K >= 0) extracts the articles of a whole "
                          "replay: use it without --stage")
     if args.stage == "page":
-        rebuilt = (await _replay_page(settings) if args.processes == 1
-                   else await _replay_page_in_processes(settings, args.processes))
+        processes = await _page_processes(settings, args.processes)
+        rebuilt = (await _replay_page(settings) if processes == 1
+                   else await _replay_page_in_processes(settings, processes))
     else:
         rebuilt = await rebuild_from_kafka(settings, args.extract_processes)
         k = rebuilt.extract_processes
@@ -260,6 +263,19 @@ async def _replay_page(settings: Settings) -> RebuiltLog:
           f"{len(rebuilt.pipeline.story_ids)} stories, {len(rebuilt.revisions)} revisions, "
           f"{rebuilt.dead_letters} dead letters; pipeline {rebuilt.pipeline.pipeline_version}")
     return rebuilt
+
+
+async def _page_processes(settings: Settings, asked: int | None) -> int:
+    """How many processes replay the page stage: ``asked``, or one a core when the
+    assignments topic holds enough records to pay for starting them."""
+    if asked is not None:
+        return asked
+    from storyline.processes import usable_cores
+    from storyline.replay_extract import PARALLEL_FROM
+    from storyline.stream.logreader import end_offsets
+
+    records = sum((await end_offsets(settings.bootstrap_servers, settings.assignments)).values())
+    return usable_cores() if records >= PARALLEL_FROM else 1
 
 
 def _page_process_started() -> None:
