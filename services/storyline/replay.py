@@ -23,7 +23,7 @@ from storyline.domain.records import handle_record
 from storyline.ingest.files import iter_file
 from storyline.llm.summariser import apply_recorded
 from storyline.replay_extract import ParallelExtraction
-from storyline.replay_extract import Record as Record  # its old home
+from storyline.replay_extract import Record as Record  # re-exported: it was defined here
 from storyline.replay_extract import extract_processes as extract_processes_for
 from storyline.settings import Settings
 from storyline.stream.facts import FactsRecord, fold_facts

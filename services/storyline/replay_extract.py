@@ -107,22 +107,27 @@ class ParallelExtraction:
             raise RuntimeError("enter the ParallelExtraction (async with) first")
         pool, loop = self._pool, asyncio.get_running_loop()
         pending: deque[tuple[list[Record], asyncio.Future[list[FactsRecord]]]] = deque()
+
+        def submit(chunk: list[Record]) -> None:
+            pending.append((chunk, loop.run_in_executor(pool, extract_chunk, chunk,
+                                                        self.max_bytes)))
+
+        async def oldest() -> list[tuple[Record, FactsRecord]]:
+            done, facts = pending.popleft()
+            return list(zip(done, await facts, strict=True))
+
         chunk: list[Record] = []
         async for record in records:
             chunk.append(record)
             if len(chunk) < CHUNK:
                 continue
-            pending.append((chunk, loop.run_in_executor(pool, extract_chunk, chunk,
-                                                        self.max_bytes)))
+            submit(chunk)
             chunk = []
             while len(pending) >= self.processes * AHEAD:
-                done, facts = pending.popleft()
-                for pair in zip(done, await facts, strict=True):
+                for pair in await oldest():
                     yield pair
         if chunk:
-            pending.append((chunk, loop.run_in_executor(pool, extract_chunk, chunk,
-                                                        self.max_bytes)))
+            submit(chunk)
         while pending:
-            done, facts = pending.popleft()
-            for pair in zip(done, await facts, strict=True):
+            for pair in await oldest():
                 yield pair

@@ -106,7 +106,7 @@ def test_storyline_replay_tunes_malloc_before_its_event_loop_and_in_its_page_pro
     try:
         assert replay_command.run(argparse.Namespace(stage=None)) == 0
         assert seen_by_the_loop == [[(-8, 3), (-3, 65536)]]  # M_ARENA_MAX, M_MMAP_THRESHOLD
-        replay_command._page_process_started()  # a page replay process's initializer
+        replay_command._process_started()  # a page replay process's initializer
         assert mallopt_asked[2:] == [(-8, 3), (-3, 65536)]
     finally:
         get_settings.cache_clear()

@@ -47,12 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from storyline.stream.facts import StaleFacts
     from storyline.stream.logreader import LogTruncated
 
-    # as the worker's folding processes, before aiokafka and RocksDB start threads: the
-    # replay folds the same states and keeps the same frozen ones (docs/architecture.md)
-    settings = get_settings()
-    tune_malloc(settings.malloc_arena_max, settings.malloc_mmap_threshold)
-    # log lines go to stderr as every command's do: stdout is the replay's report
-    configure_logging(settings.log_level, settings.log_format)
+    _process_started()
     try:
         return asyncio.run(_run(args))
     except BrokenProcessPool as exc:
@@ -278,9 +273,11 @@ async def _page_processes(settings: Settings, asked: int | None) -> int:
     return usable_cores() if records >= PARALLEL_FROM else 1
 
 
-def _page_process_started() -> None:
-    """A page replay process's start: its allocator tuned and its log lines written as the
-    replay's own (to stderr: stdout is the replay's report)."""
+def _process_started() -> None:
+    """The start of a replay's process, and of each of its page processes: glibc tuned as the
+    worker's folding processes tune it, before aiokafka and RocksDB start threads (the
+    replay folds the same states and keeps the same frozen ones), and the log lines on
+    stderr as every command's (stdout is the replay's report)."""
     settings = get_settings()
     tune_malloc(settings.malloc_arena_max, settings.malloc_mmap_threshold)
     configure_logging(settings.log_level, settings.log_format)
@@ -302,7 +299,7 @@ async def _replay_page_in_processes(settings: Settings, processes: int) -> Rebui
     del published  # each process reads what it needs itself
     started = time.perf_counter()
     # spawned, not forked: the parent has run an event loop and Kafka clients
-    with ProcessPoolExecutor(max_workers=processes, initializer=_page_process_started,
+    with ProcessPoolExecutor(max_workers=processes, initializer=_process_started,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         replays = list(pool.map(replay_partition_from_kafka, range(processes),
                                 [processes] * processes))
