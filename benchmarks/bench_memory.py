@@ -135,6 +135,7 @@ def breakdown(pipeline: Pipeline) -> dict[str, float]:
     }
     out = {name: _deep_mb(roots, seen) for name, roots in parts.items()}
     out["window analyses (count)"] = sum(len(s.summary_memo.analyses) for s in stories)
+    out["stories in play (count)"] = len(stories)
     out["frozen stories (count)"] = pipeline.frozen_story_count
     return out
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -251,9 +252,8 @@ def test_summary_memo_equals_a_summary_without_memo(ops: list[tuple[object, ...]
             nonlocal next_n
             base = pool[k % len(pool)]
             copy_of = story[-1].n if copy and story and story[-1].copy_of is None else None
-            made = base.model_copy(update={"n": next_n, "uri": f"{base.uri}#{next_n}",
-                                           "copy_of": copy_of,
-                                           "facts": base.facts.model_copy()})
+            made = replace(base, n=next_n, uri=f"{base.uri}#{next_n}", copy_of=copy_of,
+                           facts=base.facts.model_copy())
             next_n += 1
             return made
 
@@ -266,8 +266,7 @@ def test_summary_memo_equals_a_summary_without_memo(ops: list[tuple[object, ...]
                 story.pop(op[1] % len(story))  # type: ignore[operator]
             elif story and op[0] == "correct":
                 i = op[1] % len(story)  # type: ignore[operator]
-                story[i] = story[i].model_copy(update={"version": 2,
-                                                       "facts": story[i].facts.model_copy()})
+                story[i] = replace(story[i], version=2, facts=story[i].facts.model_copy())
             if not story:
                 continue
             with_memo = summary.summarise(story, (), memo=memo)

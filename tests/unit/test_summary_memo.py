@@ -4,6 +4,7 @@ recount gives, as the story grows, as its window slides, and after a correction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ def test_memo_equals_recount_while_growing_and_sliding(window: int,
     assert with_memo, "the sample story has a summary"
 
     # a correction replaces an article in the middle: not a slide, so a full rebuild
-    corrected = articles[-2].model_copy(update={"facts": extract_facts_again(articles[-2])})
+    corrected = replace(articles[-2], facts=extract_facts_again(articles[-2]))
     story = [*articles[:-2], corrected, articles[-1]]
     assert summary.summarise(story, (), memo=memo) == summary.summarise(story, ())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
@@ -246,7 +247,7 @@ def test_the_day_ranking_is_build_timelines(events: list[tuple[int, int]],
     for n, (event, after) in enumerate(events, start=1):
         cited = pool_article(n, event, after)
         if n - 1 in copies and added:
-            cited = cited.model_copy(update={"copy_of": added[-1].copy_of or added[-1].n})
+            cited = replace(cited, copy_of=added[-1].copy_of or added[-1].n)
         added.append(cited)
         index.add(cited)
         assert index.day_ranking() == rank_dates(added, None, None)

@@ -10,6 +10,7 @@ same order (the definition), whatever the two stories hold.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from unittest import mock
 
@@ -88,9 +89,9 @@ def arrivals(survivor: list[CitedArticle], moved: list[CitedArticle]) -> list[Ci
     """``moved`` renumbered after ``survivor``, as story.absorb renumbers them."""
     base = len(survivor) + 1
     number = {cited.n: base + k for k, cited in enumerate(moved)}
-    return [cited.model_copy(update={
-        "n": number[cited.n],
-        "copy_of": number.get(cited.copy_of) if cited.copy_of else None}) for cited in moved]
+    return [replace(cited, n=number[cited.n],
+                    copy_of=number.get(cited.copy_of) if cited.copy_of else None)
+            for cited in moved]
 
 
 # (event, months later, days to publication, op: 0 add, 1 correct an earlier one, 2 withdraw
@@ -113,8 +114,8 @@ def _story(prefix: str, steps: list[tuple[int, int, int, int]], store: MemoryCol
         if op == 1 and held:
             uri = list(held)[k % len(held)]
             known = held[uri]
-            cited = told(uri, known.n, event, months, after, second).model_copy(
-                update={"version": known.version + 1, "copy_of": known.copy_of})
+            cited = replace(told(uri, known.n, event, months, after, second),
+                            version=known.version + 1, copy_of=known.copy_of)
         elif op == 2 and held:
             uri = list(held)[k % len(held)]
             del held[uri]
@@ -124,7 +125,7 @@ def _story(prefix: str, steps: list[tuple[int, int, int, int]], store: MemoryCol
             cited = told(f"urn:{prefix}:{k}", k, event, months, after, second)
             if op == 3 and held:
                 last = list(held.values())[-1]
-                cited = cited.model_copy(update={"copy_of": last.copy_of or last.n})
+                cited = replace(cited, copy_of=last.copy_of or last.n)
         held[cited.uri] = cited
         index.add(cited)
         index.let_cold_months_go()
@@ -364,9 +365,9 @@ def test_a_guided_merge_hands_on_the_summaries_a_summary_of_its_events_makes(
     with mock.patch.object(timeline, "COMPARE_MEMBERS", compare), \
             mock.patch.object(TimelineIndex, "_hand_summaries", _handing(checked)):
         ours = _composed("s", survivor)
-        moved = [composed_article(f"urn:a:{k}", len(absorbed) + 1 - k if backwards else k,
-                                  told).model_copy(
-                     update={"copy_of": 99 if orphans[k % len(orphans)] else None})
+        moved = [replace(composed_article(f"urn:a:{k}",
+                                          len(absorbed) + 1 - k if backwards else k, told),
+                         copy_of=99 if orphans[k % len(orphans)] else None)
                  for k, told in enumerate(absorbed, 1)]
         source = _index_of(moved)
         source.entries(5)  # (its summaries made, as at the absorbed story's last revision)
@@ -404,8 +405,8 @@ def test_a_merge_summarises_anew_an_event_whose_copies_lose_their_original() -> 
     # event's summary there is not handed on (its source count differs)
     checked: list[int] = []
     with mock.patch.object(TimelineIndex, "_hand_summaries", _handing(checked)):
-        moved = [composed_article(f"urn:a:{n}", n, [(0, 0, 0, 1, 0, 18)]).model_copy(
-            update={"copy_of": 99}) for n in (1, 2)]
+        moved = [replace(composed_article(f"urn:a:{n}", n, [(0, 0, 0, 1, 0, 18)]), copy_of=99)
+                 for n in (1, 2)]
         source = _index_of(moved)
         source.entries(5)
         assert source._events[0].summary is not None

@@ -76,7 +76,7 @@ PipelineEvent = StoryUpdated | StoryMerged
 # The layout of the pickled state (snapshots). Bump whenever a class of the state changes
 # its fields or its module (a pickle names it by module), so a snapshot written by other
 # code is refused instead of misread.
-STATE_LAYOUT = 44
+STATE_LAYOUT = 45
 # A story not revised for WARM_IDLE revisions of the log is frozen: its state goes to the
 # cold store (storyline.domain.coldstore; RocksDB on the worker) as a pickle packed by
 # storyline.domain.packing, about a third of its size as objects, without its summary memo

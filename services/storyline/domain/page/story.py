@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain, islice
-from typing import Protocol, overload
+from typing import Any, Protocol, overload
 
 from storyline.domain.coldstore import ColdStore
 from storyline.domain.contracts import (
@@ -556,21 +556,14 @@ def replace_summary(state: StoryState, update: StoryUpdated,
                                      "changes": changes})
 
 
-_CITED_FIELDS = set(CitedArticle.model_fields)
-
-
-def copied(cited: CitedArticle, **update: object) -> CitedArticle:
-    """``cited`` with ``update``, sharing its class's fields set (the state keeps one
-    CitedArticle per article for the story's life)."""
-    return shared_fields_set(cited.model_copy(update=update))
+def copied(cited: CitedArticle, **update: Any) -> CitedArticle:
+    """``cited`` with ``update``."""
+    return replace(cited, **update)
 
 
 def cite(article: Folded, facts: ArticleFacts, *, n: int, copy_of: int | None
           ) -> CitedArticle:
-    # the values come from a validated article; one fields-set object for all the story's
-    # articles (frozen models never add to it) instead of a set per article
-    return CitedArticle.model_construct(
-        _CITED_FIELDS,
+    return CitedArticle(
         n=n,
         uri=article.uri,
         version=article.version,
