@@ -19,6 +19,8 @@ from unittest import mock
 import numpy as np
 import pydantic
 import pytest
+import structlog
+import structlog.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
@@ -297,7 +299,12 @@ def test_a_snapshot_of_another_state_layout_is_refused(tmp_path: Path) -> None:
     fold(recs, pipeline)
     pipeline.state_layout = pipeline_module.STATE_LAYOUT - 1
     write_snapshot(pipeline, tmp_path, TOPIC, 0)
-    assert load_snapshot(tmp_path, TOPIC, 0, before=len(recs)) is None
+    with structlog.testing.capture_logs() as logs:
+        assert load_snapshot(tmp_path, TOPIC, 0, before=len(recs)) is None
+    [refused] = [e for e in logs if e["event"] == "snapshot_refused"]
+    layouts = (f"state layout {pipeline.state_layout}, "
+               f"and this code's is {pipeline_module.STATE_LAYOUT}")
+    assert layouts in refused["reason"]  # the operator is told why the restart folds the log
     pipeline.state_layout = pipeline_module.STATE_LAYOUT
     write_snapshot(pipeline, tmp_path, TOPIC, 0)
     assert load_snapshot(tmp_path, TOPIC, 0, before=len(recs)) is not None

@@ -53,7 +53,7 @@ import structlog
 
 from storyline.domain.coldstore import ColdStoreFailed
 from storyline.domain.packing import pack, unpack
-from storyline.domain.pipeline import PIPELINE_VERSION, Pipeline
+from storyline.domain.pipeline import PIPELINE_VERSION, STATE_LAYOUT, Pipeline
 from storyline.domain.unpickle import unpickled
 from storyline.processes import alive, die_with_parent
 from storyline.stream.coldstore import RocksColdStore
@@ -206,6 +206,13 @@ def load_snapshot(directory: Path, topic: str, partition: int, before: int,
                     del body
                     if isinstance(pipeline, str):
                         reason = pipeline
+                    elif (isinstance(pipeline, Pipeline)
+                            and pipeline.state_layout != STATE_LAYOUT):
+                        # the same pipeline version, another release's way of keeping it:
+                        # what the operator sees once after such an upgrade
+                        reason = (f"written by code of state layout {pipeline.state_layout}, "
+                                  f"and this code's is {STATE_LAYOUT}: the state is folded "
+                                  "again from the log (the revisions are the same)")
                     elif (not isinstance(pipeline, Pipeline)
                             or pipeline.applied_offset(topic, partition) != offset):
                         reason = "content does not match its header"
