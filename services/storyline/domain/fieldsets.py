@@ -5,9 +5,9 @@ Pydantic gives each instance, and each ``model_copy``, its own set of the names 
 fields: 728 bytes for nine fields, more than the instance's ``__dict__``. A story keeps a
 model for each of its articles for its whole life (its list entry, and each copy under it;
 its ``CitedArticle`` was one too and is now a slotted record), so those sets were ~0.7 kB
-an article in play. Frozen models never change their
-set, and ``model_copy`` copies it before adding to it, so sharing equal sets changes
-nothing but memory (``model_fields_set`` and ``exclude_unset`` see the same names)."""
+an article in play. Frozen models never change their set, and ``model_copy`` copies it
+before adding to it, so sharing equal sets changes nothing but memory
+(``model_fields_set`` and ``exclude_unset`` see the same names)."""
 
 from __future__ import annotations
 
