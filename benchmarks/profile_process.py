@@ -56,12 +56,12 @@ class Profile:
     def share(self, count: int) -> float:
         return round(100.0 * count / self.samples, 1) if self.samples else 0.0
 
-    def report(self, top: int) -> dict[str, object]:
-        def ranked(counter: Counter[str]) -> list[tuple[str, int, float]]:
-            return [(name, n, self.share(n)) for name, n in counter.most_common(top)]
-        return {"samples": self.samples, "waiting": self.waiting, "threads": ranked(self.threads),
-                "cumulative": ranked(self.cumulative), "own": ranked(self.own),
-                "ours": ranked(self.ours)}
+    def ranked(self, top: int) -> dict[str, list[tuple[str, int, float]]]:
+        """Each view's ``top`` rows: (name, samples, share of the running samples)."""
+        views = {"threads": self.threads, "cumulative": self.cumulative, "own": self.own,
+                 "ours": self.ours}
+        return {view: [(name, n, self.share(n)) for name, n in counter.most_common(top)]
+                for view, counter in views.items()}
 
 
 def summed(lines: Iterable[str]) -> Profile:
@@ -136,16 +136,16 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     pid = args.pid if args.pid is not None else stage_pid(args.stage)
-    report = record(pid, args.seconds, args.rate).report(args.top)
+    profile = record(pid, args.seconds, args.rate)
+    views = profile.ranked(args.top)
     if args.json:
-        print(json.dumps({"pid": pid, **report}, indent=1))
+        print(json.dumps({"pid": pid, "samples": profile.samples, "waiting": profile.waiting,
+                          **views}, indent=1))
         return 0
-    print(f"pid {pid}: {report['samples']} samples at {args.rate}/s over {args.seconds} s "
-          f"(a thread is sampled only while it runs; {report['waiting']} more in waits)")
-    for title in ("threads", "cumulative", "own", "ours"):
-        print(f"-- {title}")
-        rows = report[title]
-        assert isinstance(rows, list)
+    print(f"pid {pid}: {profile.samples} samples at {args.rate}/s over {args.seconds} s "
+          f"(a thread is sampled only while it runs; {profile.waiting} more in waits)")
+    for view, rows in views.items():
+        print(f"-- {view}")
         for name, n, share in rows:
             print(f"{n:7d} {share:5.1f}%  {name}")
     return 0

@@ -39,7 +39,7 @@ def test_instances_that_set_other_fields_share_other_sets() -> None:
     assert partly.__pydantic_fields_set__ is not full.__pydantic_fields_set__
 
 
-def test_a_fold_keeps_one_set_for_its_articles_and_list_entries() -> None:
+def test_a_fold_keeps_one_set_for_its_list_entries_and_their_copies() -> None:
     log = build_log([("flood", i, "new") for i in range(5)] + [("flood", 1, "copy")])
     pipeline = Pipeline()
     events = fold_records(records(log), max_bytes=1_000_000, pipeline=pipeline).events

@@ -446,7 +446,7 @@ def _as_written_before_session_8(pipeline: Pipeline) -> None:
             else:
                 old = whole
                 store.delete(story.FACTS_PREFIX + f"{cited.version}:{cited.uri}")
-            state.articles[cited.uri] = story.copied(cited, facts=old)
+            state.articles[cited.uri] = dataclasses.replace(cited, facts=old)
 
 
 @settings(max_examples=20, deadline=None)
@@ -582,7 +582,7 @@ def test_a_kept_memo_that_does_not_match_its_thawed_state_is_not_used() -> None:
                for uri, (_, analysis) in kept)
     last = list(thawed.articles)[-1]
     newer = pickle.loads(pickle.dumps(state))
-    newer.articles[last] = story.copied(newer.articles[last], version=9)
+    newer.articles[last] = dataclasses.replace(newer.articles[last], version=9)
     fresh = pipeline_module._reattached(memo, versions, newer)
     assert fresh is not memo and not fresh.analyses
 

@@ -43,8 +43,7 @@ def test_samples_are_summed_by_thread_function_and_our_innermost_line() -> None:
     # a library's or C's samples go to the line of ours that called it; none for asyncio's
     assert profile.ours == {"fold (storyline/domain/pipeline.py:519)": 5,
                             "_read (storyline/stream/facts.py:197)": 10}
-    report = profile.report(top=1)
-    assert report["threads"] == [("thread (2): fold", 15, 75.0)]
+    assert profile.ranked(top=1)["threads"] == [("thread (2): fold", 15, 75.0)]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")

@@ -14,6 +14,7 @@ revisions are the same bytes however the stories are spread over partitions.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from storyline.domain.contracts import (
     Absorbed,
@@ -23,7 +24,7 @@ from storyline.domain.contracts import (
     timeline_input_from,
 )
 from storyline.domain.facts import CitedArticle, ColdFacts
-from storyline.domain.page.story import MovedStory, cite, copied, with_packed_analysis
+from storyline.domain.page.story import MovedStory, cite, with_packed_analysis
 
 FactsAt = Callable[[FactsPosition], ArticleExtracted]
 
@@ -74,6 +75,6 @@ def moved_from_facts(absorbed: Absorbed, facts_at: FactsAt) -> MovedStory:
         cited, extracted = held(moved)
         assert extracted.facts is not None  # checked by held
         # as story.withdraw_article keeps it: its first sentence, nothing packed
-        withdrawn[moved.uri] = copied(cited, version=moved.withdrawn_version,
-                                      facts=ColdFacts.pack(extracted.facts, keep=False))
+        withdrawn[moved.uri] = replace(cited, version=moved.withdrawn_version,
+                                       facts=ColdFacts.pack(extracted.facts, keep=False))
     return MovedStory(absorbed.story_id, articles, withdrawn, inputs, list(absorbed.aliases))

@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain, islice
-from typing import Any, Protocol, overload
+from typing import Protocol, overload
 
 from storyline.domain.coldstore import ColdStore
 from storyline.domain.contracts import (
@@ -206,7 +206,7 @@ def with_packed_analysis(cited: CitedArticle, summary: SummaryAnalysis) -> Cited
     """``cited`` whose packed facts carry its analysis too (what a refilled memo reads)."""
     cold = cited.facts
     if isinstance(cold, ColdFacts) and cold.packed:
-        return copied(cited, facts=cold.with_analysis(pack_summary(summary)))
+        return replace(cited, facts=cold.with_analysis(pack_summary(summary)))
     return cited
 
 
@@ -272,7 +272,7 @@ def store_facts(state: StoryState, store: ColdStore, change: Change) -> None:
             replaced.append((cited, cold, STORED))
     memo = state.summary_memo.analyses
     for cited, cold, kept in replaced:
-        articles[cited.uri] = copied(cited, facts=kept)
+        articles[cited.uri] = replace(cited, facts=kept)
         hit = memo.get(cited.uri)
         if hit is not None and hit[0] is cold:
             memo[cited.uri] = (kept, hit[1])  # the memo knows facts by identity
@@ -288,7 +288,7 @@ def restore_window_facts(state: StoryState, store: ColdStore) -> None:
         if isinstance(cold, ColdFacts) and cold.stored:
             back.append(cited)
     for cited in back:
-        articles[cited.uri] = copied(cited, facts=ColdFacts.restored(
+        articles[cited.uri] = replace(cited, facts=ColdFacts.restored(
             *_stored_parts(store, cited)))
 
 
@@ -330,7 +330,7 @@ def withdraw_article(state: StoryState, article: Folded) -> Change | None:
     cold = known.facts
     kept = cold if isinstance(cold, ColdFacts) and cold.stored else ColdFacts.pack(cold,
                                                                                     keep=False)
-    state.withdrawn[article.uri] = copied(known, version=article.version, facts=kept)
+    state.withdrawn[article.uri] = replace(known, version=article.version, facts=kept)
     return Change(ChangeReason.SOURCE_WITHDRAWAL)
 
 
@@ -375,8 +375,8 @@ def absorb(survivor: StoryState, absorbed: StoryState | MovedStory) -> Change:
     added: list[str] = []
     arrivals: list[CitedArticle] = []
     for cited in moved.articles.values():
-        arrived = copied(cited, n=renumbered[cited.n],
-                         copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
+        arrived = replace(cited, n=renumbered[cited.n],
+                          copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
         survivor.articles[cited.uri] = arrived
         arrivals.append(arrived)
         added.append(cited.uri)
@@ -384,7 +384,7 @@ def absorb(survivor: StoryState, absorbed: StoryState | MovedStory) -> Change:
     if isinstance(absorbed, StoryState) and absorbed.last is not None:
         _carry_list(absorbed.last.articles, survivor, renumbered)
     for uri, cited in taken:
-        survivor.withdrawn[uri] = copied(
+        survivor.withdrawn[uri] = replace(
             cited, n=renumbered[cited.n],
             copy_of=renumbered.get(cited.copy_of) if cited.copy_of else None)
     if isinstance(absorbed, StoryState) and _takes_memo(absorbed, moved):
@@ -554,11 +554,6 @@ def replace_summary(state: StoryState, update: StoryUpdated,
     changes = update.changes.model_copy(update={"summary": paragraphs})
     return update.model_copy(update={"content_hash": replaced.content_hash,
                                      "changes": changes})
-
-
-def copied(cited: CitedArticle, **update: Any) -> CitedArticle:
-    """``cited`` with ``update``."""
-    return replace(cited, **update)
 
 
 def cite(article: Folded, facts: ArticleFacts, *, n: int, copy_of: int | None
